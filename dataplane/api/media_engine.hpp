@@ -1,0 +1,107 @@
+// The data plane as the control plane sees it: media sessions to open,
+// re-point and close, and their counters to read.
+//
+// Object graph: a media_engine owns worker threads; each worker owns the
+// sessions sharded to it. A session anchors one call's audio: two sides (a and
+// b), each with an RTP/RTCP port pair on its interface's media address.
+// Packets arriving on side a's ports leave from side b's ports towards side
+// b's remote, and the other way round (RTCP likewise).
+//
+// Threads: every method here is called from the control-plane thread only.
+// The engine forwards changes to the owning worker through its command ring
+// and never blocks on a worker.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "dataplane/api/ip_endpoint.hpp"
+
+namespace sbc::dataplane {
+
+using session_id = std::uint64_t;
+
+enum class side : std::uint8_t { a = 0, b = 1 };
+
+constexpr side other(side s) noexcept { return s == side::a ? side::b : side::a; }
+constexpr std::size_t index(side s) noexcept { return static_cast<std::size_t>(s); }
+
+struct engine_config {
+    std::uint16_t port_min = 20000;  ///< inclusive; both ends of the range as configured
+    std::uint16_t port_max = 29999;  ///< inclusive
+    unsigned workers = 1;
+};
+
+/// The local RTP port of each side; RTCP is always RTP + 1 (RFC 3550 11).
+struct session_ports {
+    std::array<std::uint16_t, 2> rtp{};  ///< indexed by index(side)
+};
+
+/// Counters of one side, as seen by the worker: rx is what arrived on this
+/// side's sockets (from this side's peer), tx what left them (towards it).
+struct side_counters {
+    std::uint64_t rtp_rx_packets = 0;
+    std::uint64_t rtp_rx_bytes = 0;
+    std::uint64_t rtcp_rx_packets = 0;
+    std::uint64_t tx_packets = 0;  ///< RTP and RTCP sent to this side's peer
+    std::uint64_t drops_wrong_source = 0;  ///< from an address other than the latched one
+    std::uint64_t drops_no_destination = 0;  ///< other side's remote still unknown
+    std::uint64_t drops_tx_error = 0;
+    /// Steady-clock time (ns since its epoch) of the last packet received, 0 if none.
+    std::int64_t last_rx_ns = 0;
+    /// Where this side's peer really sends from, once latched (symmetric RTP).
+    std::optional<ip_endpoint> latched_rtp;
+};
+
+struct session_stats {
+    std::array<side_counters, 2> sides{};  ///< indexed by index(side)
+};
+
+struct open_result {
+    bool ok = false;
+    session_ports ports;
+    std::string error;  ///< when !ok: why (e.g. "no free media port in 20000-29999")
+};
+
+class media_engine {
+public:
+    virtual ~media_engine() = default;
+
+    /// Allocates an RTP/RTCP pair on `local_a` and one on `local_b` (both
+    /// taken from the same configured range), binds them and hands the
+    /// session to a worker. Packets received before set_remote() are counted
+    /// and dropped. `id` must be unique among open sessions.
+    virtual open_result open_session(session_id id, const std::string& local_a,
+                                     const std::string& local_b) = 0;
+
+    /// Where side `s`'s peer said (in its SDP) it receives RTP and RTCP.
+    /// Media towards `s` goes there until the first packet from `s` arrives,
+    /// then to the address it came from (symmetric latching). Calling this
+    /// again (re-INVITE with a new address) re-arms latching.
+    virtual void set_remote(session_id id, side s, const ip_endpoint& rtp,
+                            const ip_endpoint& rtcp) = 0;
+
+    /// Stops relaying. The ports return to the pool once the worker has let
+    /// go of the sockets (see poll()); never before, so a port is never bound twice.
+    virtual void close_session(session_id id) = 0;
+
+    /// Latest counters of an open session; nullopt for an unknown id.
+    virtual std::optional<session_stats> stats(session_id id) const = 0;
+
+    /// Control-thread housekeeping: drains the workers' event rings (releasing
+    /// the ports of closed sessions). Call it periodically.
+    virtual void poll() = 0;
+
+    /// Number of open sessions and of free port pairs, for status displays.
+    virtual std::size_t open_sessions() const = 0;
+    virtual std::size_t free_port_pairs() const = 0;
+};
+
+/// The `kernel` backend: UDP sockets, epoll, recvmmsg/sendmmsg, one thread per
+/// worker. Starts its workers; the destructor stops and joins them.
+std::unique_ptr<media_engine> make_kernel_engine(const engine_config& config);
+
+}  // namespace sbc::dataplane

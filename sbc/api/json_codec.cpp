@@ -1,0 +1,112 @@
+// JSON encoding of the control API's messages; see json_codec.hpp.
+#include "sbc/api/json_codec.hpp"
+
+#include <fmt/format.h>
+
+namespace sbc::api {
+
+void to_json(nlohmann::json& j, const interface_status& s) {
+    j = nlohmann::json{
+        {"name", s.name},
+        {"listen", s.listen},
+        {"media_address", s.media_address},
+    };
+}
+
+void to_json(nlohmann::json& j, const status_info& s) {
+    j = nlohmann::json{
+        {"version", s.version},
+        {"uptime_seconds", s.uptime_seconds},
+        {"active_calls", s.active_calls},
+        {"interfaces", s.interfaces},
+    };
+}
+
+void to_json(nlohmann::json& j, const call_info& c) {
+    j = nlohmann::json{
+        {"id", c.id},
+        {"from_trunk", c.from_trunk},
+        {"to_trunk", c.to_trunk},
+        {"state", c.state},
+        {"duration_seconds", c.duration_seconds},
+        {"packets_a_to_b", c.packets_a_to_b},
+        {"packets_b_to_a", c.packets_b_to_a},
+    };
+}
+
+void from_json(const nlohmann::json& j, interface_status& s) {
+    j.at("name").get_to(s.name);
+    j.at("listen").get_to(s.listen);
+    j.at("media_address").get_to(s.media_address);
+}
+
+void from_json(const nlohmann::json& j, status_info& s) {
+    j.at("version").get_to(s.version);
+    j.at("uptime_seconds").get_to(s.uptime_seconds);
+    j.at("active_calls").get_to(s.active_calls);
+    j.at("interfaces").get_to(s.interfaces);
+}
+
+void from_json(const nlohmann::json& j, call_info& c) {
+    j.at("id").get_to(c.id);
+    j.at("from_trunk").get_to(c.from_trunk);
+    j.at("to_trunk").get_to(c.to_trunk);
+    j.at("state").get_to(c.state);
+    j.at("duration_seconds").get_to(c.duration_seconds);
+    j.at("packets_a_to_b").get_to(c.packets_a_to_b);
+    j.at("packets_b_to_a").get_to(c.packets_b_to_a);
+}
+
+nlohmann::json encode_calls(const std::vector<call_info>& calls) {
+    return nlohmann::json{{"calls", calls}};
+}
+
+result<status_info> decode_status(const nlohmann::json& reply) {
+    try {
+        return reply.get<status_info>();
+    } catch (const nlohmann::json::exception& e) {
+        return make_error(fmt::format("malformed status reply: {}", e.what()));
+    }
+}
+
+result<std::vector<call_info>> decode_calls(const nlohmann::json& reply) {
+    try {
+        return reply.at("calls").get<std::vector<call_info>>();
+    } catch (const nlohmann::json::exception& e) {
+        return make_error(fmt::format("malformed calls reply: {}", e.what()));
+    }
+}
+
+nlohmann::json make_request(std::string_view cmd) { return nlohmann::json{{"cmd", cmd}}; }
+
+nlohmann::json make_error_reply(std::string_view message) {
+    return nlohmann::json{{"error", message}};
+}
+
+std::optional<std::string> reply_error(const nlohmann::json& reply) {
+    if (!reply.is_object()) {
+        return std::nullopt;
+    }
+    auto it = reply.find("error");
+    if (it == reply.end()) {
+        return std::nullopt;
+    }
+    // A non-string error is still an error; show it as JSON rather than lose it.
+    return it->is_string() ? it->get<std::string>() : to_line(*it);
+}
+
+std::string to_line(const nlohmann::json& j) {
+    // dump(-1) never emits a newline: control characters inside strings are
+    // escaped, so the one-line framing cannot be broken by the payload.
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+result<nlohmann::json> parse_line(std::string_view line) {
+    try {
+        return nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+        return make_error(fmt::format("malformed JSON: {}", e.what()));
+    }
+}
+
+}  // namespace sbc::api

@@ -1,0 +1,242 @@
+#include "sbc/b2bua/b2bua.hpp"
+
+#include <fmt/format.h>
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/su_tag.h>
+
+#include <stdexcept>
+
+#include "sbc/sofia/msg_ref.hpp"
+
+namespace sbc::b2bua {
+
+namespace {
+constexpr log::logger sip_log{"sip"};
+constexpr std::chrono::seconds ack_wait{32};  // RFC 3261 13.3.1.4: 64*T1 for the ACK
+
+dataplane::ip_endpoint source_of(nta_incoming_t* irq) {
+    auto msg = sofia::msg_ref::adopt(nta_incoming_getrequest(irq));
+    if (!msg) {
+        return {};
+    }
+    const su_addrinfo_t* ai = msg_addrinfo(msg.get());
+    if (ai == nullptr || ai->ai_addr == nullptr) {
+        return {};
+    }
+    auto ep = dataplane::ip_endpoint::from_sockaddr(ai->ai_addr,
+                                                    static_cast<socklen_t>(ai->ai_addrlen));
+    return ep ? *ep : dataplane::ip_endpoint{};
+}
+}  // namespace
+
+b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine& media)
+    : _root(root), _cfg(cfg), _media(media), _router(cfg), _acl(cfg),
+      _started(std::chrono::steady_clock::now()) {
+    for (const auto& i : cfg.interfaces) {
+        _interfaces.push_back(std::make_unique<sip_interface>(root, i, *this));
+    }
+    _reap_timer = su_timer_create(su_root_task(root), 0);
+    _tick_timer = su_timer_create(su_root_task(root), 200);
+    if (_reap_timer == nullptr || _tick_timer == nullptr) {
+        throw std::runtime_error("cannot create timers");
+    }
+    su_timer_set_interval(_tick_timer, tick_timer_cb, this, 200);
+}
+
+b2bua::~b2bua() {
+    _calls.clear();
+    su_timer_destroy(_tick_timer);
+    su_timer_destroy(_reap_timer);
+    _interfaces.clear();
+}
+
+sip_interface& b2bua::interface_named(const std::string& name) {
+    for (auto& i : _interfaces) {
+        if (i->name() == name) {
+            return *i;
+        }
+    }
+    // The configuration was validated: every trunk names an interface.
+    throw std::logic_error("unknown interface " + name);
+}
+
+int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq,
+                                    const sip_t* sip) {
+    auto source = source_of(irq);
+    const auto* trunk = _acl.trunk_for(iface.name(), source);
+    if (trunk == nullptr) {
+        if (_refusal_log.allow()) {
+            sip_log.warn("{} from {} on {}: not a peer of any trunk, 403",
+                         sip->sip_request->rq_method_name, source.to_string(), iface.name());
+        }
+        return 403;
+    }
+    switch (sip->sip_request->rq_method) {
+        case sip_method_invite:
+            if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
+                // RFC 3261 12.2.2: a request for a dialog we do not know.
+                return 481;
+            }
+            return on_new_invite(iface, *trunk, irq, sip);
+        case sip_method_options:
+            return answer_options(irq);
+        case sip_method_ack:
+            return 0;  // a stray ACK gets no response (RFC 3261 17.2.3)
+        case sip_method_bye:
+        case sip_method_info:
+        case sip_method_message:
+        case sip_method_update:
+        case sip_method_prack:
+            return 481;
+        default:
+            nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allowed_methods),
+                                TAG_END());
+            return 0;
+    }
+}
+
+int b2bua::answer_options(nta_incoming_t* irq) {
+    // RFC 3261 11.2: what we would accept in an INVITE.
+    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(allowed_methods),
+                        SIPTAG_ACCEPT_STR("application/sdp"), SIPTAG_SUPPORTED_STR(""),
+                        TAG_END());
+    return 0;
+}
+
+int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk,
+                         nta_incoming_t* irq, const sip_t* sip) {
+    if (sip->sip_max_forwards != nullptr && sip->sip_max_forwards->mf_count == 0) {
+        return 483;  // RFC 3261 16.3 step 3 / 8.2: no hops left
+    }
+    if (sip->sip_require != nullptr) {
+        // RFC 3261 8.2.2.3: we support no extension a caller could require.
+        std::string unsupported;
+        for (size_t i = 0; sip->sip_require->k_items && sip->sip_require->k_items[i]; ++i) {
+            unsupported += (i ? ", " : "") + std::string(sip->sip_require->k_items[i]);
+        }
+        nta_incoming_treply(irq, SIP_420_BAD_EXTENSION,
+                            SIPTAG_UNSUPPORTED_STR(unsupported.c_str()), TAG_END());
+        return 0;
+    }
+    const char* user = sip->sip_request->rq_url->url_user;
+    policy::route_request req{iface.name(), trunk.name, user ? user : ""};
+    const auto* route = _router.match(req);
+    if (route == nullptr) {
+        if (_refusal_log.allow()) {
+            sip_log.info("INVITE for '{}' from trunk {}: no route, 404", req.ruri_user,
+                         trunk.name);
+        }
+        return 404;
+    }
+    const auto* target = _cfg.find_trunk(route->to_trunk);
+    auto id = _next_call_id++;
+    auto c = std::make_unique<call>(*this, id, trunk, *target);
+    int status = c->start(irq, sip);
+    if (status != 0) {
+        return status > 0 ? status : 0;  // < 0: start() answered already
+    }
+    sip_log.info("call {}: {} -> {} by route {}", c->display_id(), trunk.name, target->name,
+                 route->name);
+    _calls.emplace(id, std::move(c));
+    return 0;
+}
+
+void b2bua::schedule_reap() { su_timer_set(_reap_timer, reap_timer_cb, this); }
+
+void b2bua::reap_timer_cb(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
+    static_cast<b2bua*>(arg)->reap();
+}
+
+void b2bua::tick_timer_cb(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
+    static_cast<b2bua*>(arg)->tick();
+}
+
+void b2bua::reap() {
+    for (auto it = _calls.begin(); it != _calls.end();) {
+        if (it->second->finished()) {
+            it = _calls.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void b2bua::tick() {
+    _media.poll();
+    auto now = std::chrono::steady_clock::now();
+    auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch());
+    auto timeout = std::chrono::seconds(_cfg.media.timeout_seconds);
+    for (auto& [id, c] : _calls) {
+        using st = call::state;
+        if (c->current_state() == st::answered && now - c->state_since() > ack_wait) {
+            c->hang_up("no ACK for the 2xx");
+            continue;
+        }
+        if (c->current_state() != st::established || !c->media_expected()) {
+            continue;
+        }
+        auto stats = _media.stats(id);
+        if (!stats) {
+            continue;
+        }
+        // The media clock runs from the later of the last packet (either way)
+        // and the moment the call was established.
+        auto last = std::max(stats->sides[0].last_rx_ns, stats->sides[1].last_rx_ns);
+        auto since_established = c->state_since().time_since_epoch();
+        auto reference = std::max(std::chrono::nanoseconds(last),
+                                  std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      since_established));
+        if (now_ns - reference > timeout) {
+            c->hang_up("media timeout");
+        }
+    }
+    reap();
+}
+
+void b2bua::hang_up_all(const char* why) {
+    for (auto& [id, c] : _calls) {
+        c->hang_up(why);
+    }
+    reap();
+}
+
+api::status_info b2bua::status() {
+    api::status_info s;
+    s.version = SBC_VERSION;
+    s.uptime_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - _started).count();
+    for (const auto& i : _cfg.interfaces) {
+        api::interface_status is;
+        is.name = i.name;
+        for (const auto& l : i.listen) {
+            is.listen.push_back(fmt::format("{}://{}:{}", transport_param(l.proto),
+                                            uri_host(l.host), l.port));
+        }
+        is.media_address = i.media_address;
+        s.interfaces.push_back(std::move(is));
+    }
+    s.active_calls = _calls.size();
+    return s;
+}
+
+std::vector<api::call_info> b2bua::calls() {
+    std::vector<api::call_info> out;
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& [id, c] : _calls) {
+        api::call_info ci;
+        ci.id = c->display_id();
+        ci.from_trunk = c->from_trunk().name;
+        ci.to_trunk = c->to_trunk().name;
+        ci.state = c->state_name();
+        ci.duration_seconds = std::chrono::duration<double>(now - c->created()).count();
+        if (auto st = _media.stats(id)) {
+            // Relayed, not merely received: what left towards each side's peer.
+            ci.packets_a_to_b = st->sides[1].tx_packets;
+            ci.packets_b_to_a = st->sides[0].tx_packets;
+        }
+        out.push_back(std::move(ci));
+    }
+    return out;
+}
+
+}  // namespace sbc::b2bua

@@ -1,0 +1,83 @@
+// The back-to-back user agent: receives every new request on every
+// interface, decides whether it may become a call (peer ACL, routing,
+// offer), and owns the calls it creates.
+//
+// Object graph: b2bua owns the sip_interfaces (one nta agent each) and the
+// calls; it borrows the configuration, the router, the peer ACL and the media
+// engine, all of which outlive it. It also answers the control API.
+// Runs entirely on the su_root thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/api/media_engine.hpp"
+#include "sbc/api/control_server.hpp"
+#include "sbc/b2bua/call.hpp"
+#include "sbc/b2bua/sip_interface.hpp"
+#include "sbc/common/log.hpp"
+#include "sbc/config/config.hpp"
+#include "sbc/policy/peer_acl.hpp"
+#include "sbc/policy/router.hpp"
+#include "sbc/sofia/nta.hpp"
+
+namespace sbc::b2bua {
+
+/// Methods the SBC accepts, advertised in Allow (RFC 3261 20.5).
+inline constexpr const char* allowed_methods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE";
+
+class b2bua final : public api::control_handler {
+public:
+    /// Binds every interface of `cfg` (throws std::runtime_error when one
+    /// cannot be bound). All references must outlive the b2bua.
+    b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine& media);
+    ~b2bua() override;
+
+    /// A request outside any dialog of ours, from interface `iface`.
+    int on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, const sip_t* sip);
+
+    /// Hangs up every call (shutdown). The su_root must keep running for a
+    /// moment afterwards for the BYEs and CANCELs to leave.
+    void hang_up_all(const char* why);
+    std::size_t call_count() const noexcept { return _calls.size(); }
+
+    // For calls.
+    sip_interface& interface_named(const std::string& name);
+    dataplane::media_engine& media() noexcept { return _media; }
+    const config::config& cfg() const noexcept { return _cfg; }
+    /// A call reached `terminated`; it is destroyed on the next loop turn,
+    /// outside of any sofia callback that may still be using it.
+    void schedule_reap();
+
+    // api::control_handler
+    api::status_info status() override;
+    std::vector<api::call_info> calls() override;
+
+private:
+    int on_new_invite(sip_interface& iface, const config::trunk_config& trunk,
+                      nta_incoming_t* irq, const sip_t* sip);
+    int answer_options(nta_incoming_t* irq);
+    void reap();
+    void tick();
+    static void reap_timer_cb(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg);
+    static void tick_timer_cb(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg);
+
+    su_root_t* _root;
+    const config::config& _cfg;
+    dataplane::media_engine& _media;
+    policy::router _router;
+    policy::peer_acl _acl;
+    std::vector<std::unique_ptr<sip_interface>> _interfaces;
+    std::map<std::uint64_t, std::unique_ptr<call>> _calls;
+    std::uint64_t _next_call_id = 1;
+    su_timer_t* _reap_timer = nullptr;
+    su_timer_t* _tick_timer = nullptr;
+    std::chrono::steady_clock::time_point _started;
+    log::rate_limit _refusal_log{20};
+};
+
+}  // namespace sbc::b2bua

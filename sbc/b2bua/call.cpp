@@ -1,0 +1,571 @@
+#include "sbc/b2bua/call.hpp"
+
+#include <fmt/format.h>
+#include <sofia-sip/su_string.h>
+#include <sofia-sip/su_tag.h>
+
+#include <random>
+
+#include "sbc/b2bua/b2bua.hpp"
+#include "sbc/b2bua/status_map.hpp"
+#include "sbc/common/log.hpp"
+#include "sbc/policy/header_filter.hpp"
+
+namespace sbc::b2bua {
+
+namespace {
+constexpr log::logger sip_log{"sip"};
+
+std::mt19937_64& rng() {
+    static std::mt19937_64 engine{std::random_device{}()};
+    return engine;
+}
+
+// A fresh Call-ID for the outbound leg: random, with nothing of the inbound
+// one in it (RFC 5853 3.1; RFC 3261 8.1.1.4 asks for global uniqueness).
+std::string new_call_id() { return fmt::format("{:016x}{:016x}", rng()(), rng()()); }
+
+const char* phrase_for(int status) {
+    const char* p = sip_status_phrase(status);
+    return p != nullptr ? p : "Unknown";
+}
+
+std::string_view body_of(const sip_t* sip) {
+    if (sip == nullptr || sip->sip_payload == nullptr) {
+        return {};
+    }
+    return {sip->sip_payload->pl_data, sip->sip_payload->pl_len};
+}
+}  // namespace
+
+bool has_sdp(const sip_t* sip) noexcept {
+    return sip != nullptr && sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0 &&
+           sip->sip_content_type != nullptr &&
+           su_casematch(sip->sip_content_type->c_type, "application/sdp");
+}
+
+int call_leg::on_request(nta_leg_t*, nta_incoming_t* irq, const sip_t* sip) {
+    return _call.on_leg_request(*this, irq, sip);
+}
+
+call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trunk,
+           const config::trunk_config& to_trunk)
+    : _owner(owner), _id(id), _legs{call_leg(*this, side::a), call_leg(*this, side::b)},
+      _created(std::chrono::steady_clock::now()), _state_since(_created) {
+    _legs[0].trunk = &from_trunk;
+    _legs[1].trunk = &to_trunk;
+    for (auto& l : _legs) {
+        l.sdp_session_id = rng()() >> 2;  // fits in the 63 bits RFC 4566 NTP-style ids use
+        l.sdp_version = 1;
+    }
+}
+
+call::~call() {
+    release_transactions();
+    for (auto& l : _legs) {
+        if (l.nta != nullptr) {
+            nta_leg_destroy(l.nta);
+        }
+    }
+    if (_media_open) {
+        _owner.media().close_session(_id);
+    }
+}
+
+std::string call::display_id() const { return std::to_string(_id); }
+
+const char* call::state_name() const noexcept {
+    switch (_state) {
+        case state::trying: return "trying";
+        case state::early: return "early";
+        case state::answered: return "answered";
+        case state::established: return "established";
+        case state::cancelling: return "cancelling";
+        case state::terminated: return "terminated";
+    }
+    return "?";
+}
+
+void call::set_state(state s) noexcept {
+    if (s != _state) {
+        _state = s;
+        _state_since = std::chrono::steady_clock::now();
+    }
+}
+
+bool call::media_expected() const noexcept {
+    for (const auto& l : _legs) {
+        if (l.peer_hold_address || l.peer_direction != sdp::direction::sendrecv) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int call::start(nta_incoming_t* irq, const sip_t* sip) {
+    auto& a = leg(side::a);
+    auto& b = leg(side::b);
+    a.iface = &_owner.interface_named(a.trunk->interface);
+    b.iface = &_owner.interface_named(b.trunk->interface);
+    a.transport = sip->sip_via != nullptr && su_casematch(sip->sip_via->v_protocol, sip_transport_tcp)
+                      ? config::transport::tcp
+                      : config::transport::udp;
+    // The first peer; failover across a trunk's peers comes with trunking.
+    const auto& peer = b.trunk->peers.front();
+    b.transport = peer.proto;
+
+    auto opened = _owner.media().open_session(_id, a.iface->cfg().media_address,
+                                              b.iface->cfg().media_address);
+    if (!opened.ok) {
+        sip_log.error("call {}: no media ports: {}", display_id(), opened.error);
+        return 503;
+    }
+    _media_open = true;
+    _ports = opened.ports;
+
+    std::optional<std::string> offer;
+    if (has_sdp(sip)) {
+        auto translated = translate_sdp(side::a, sip);
+        if (!translated) {
+            sip_log.info("call {}: unusable offer: {}", display_id(), translated.error_message());
+            auto warning = fmt::format("399 sbc \"{}\"", translated.error_message());
+            nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
+                                TAG_END());
+            return -1;
+        }
+        offer = std::move(translated.value());
+    }
+
+    a.nta = nta_leg_tcreate(a.iface->agent(), sofia::leg_trampoline, &a,
+                            SIPTAG_CALL_ID(sip->sip_call_id), SIPTAG_FROM(sip->sip_to),
+                            SIPTAG_TO(sip->sip_from), SIPTAG_CSEQ(sip->sip_cseq), TAG_END());
+    if (a.nta == nullptr) {
+        return 500;
+    }
+    nta_leg_tag(a.nta, nullptr);
+    nta_leg_server_route(a.nta, sip->sip_record_route, sip->sip_contact);
+    nta_incoming_tag(irq, nta_leg_get_tag(a.nta));
+
+    // The outbound leg is built from nothing of the inbound one but the user
+    // parts of the addresses (RFC 5853 3.1).
+    const url_t* from_url = sip->sip_from->a_url;
+    const char* ruser = sip->sip_request->rq_url->url_user;
+    const char* to_user = sip->sip_to->a_url->url_user;
+    std::string display = sip->sip_from->a_display ? std::string(sip->sip_from->a_display) + " " : "";
+    auto from = fmt::format("{}<sip:{}{}{}>", display, from_url->url_user ? from_url->url_user : "",
+                            from_url->url_user ? "@" : "", b.iface->host());
+    auto peer_host = uri_host(peer.host);
+    auto to = fmt::format("<sip:{}{}{}>", to_user ? to_user : "", to_user ? "@" : "", peer_host);
+    auto ruri = fmt::format("sip:{}{}{}:{}{}", ruser ? ruser : "", ruser ? "@" : "", peer_host,
+                            peer.port,
+                            peer.proto == config::transport::tcp ? ";transport=tcp" : "");
+    auto call_id = new_call_id();
+    b.nta = nta_leg_tcreate(b.iface->agent(), sofia::leg_trampoline, &b,
+                            SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from.c_str()),
+                            SIPTAG_TO_STR(to.c_str()), TAG_END());
+    if (b.nta == nullptr) {
+        return 500;
+    }
+    nta_leg_tag(b.nta, nullptr);
+
+    auto headers = policy::forwarded_headers(sip, b.trunk->forward_headers);
+    unsigned hops = sip->sip_max_forwards ? sip->sip_max_forwards->mf_count - 1 : 69;
+    auto max_forwards = std::to_string(hops);
+    auto contact = b.iface->contact(b.transport);
+    nta_outgoing_t* orq = nta_outgoing_tcreate(
+        b.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE,
+        URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
+        SIPTAG_MAX_FORWARDS_STR(max_forwards.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        TAG_IF(offer, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+        TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
+        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+    if (orq == nullptr) {
+        sip_log.error("call {}: cannot send INVITE to {}", display_id(), ruri);
+        return 500;
+    }
+    _invite = invite_relay{side::a, irq, orq, true, false};
+    nta_incoming_bind(irq, sofia::transaction_trampoline, this);
+    nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+    return 0;
+}
+
+result<std::string> call::translate_sdp(side from, const sip_t* sip) {
+    auto sd = sdp::session_description::parse(body_of(sip));
+    if (!sd) {
+        return make_error(sd.error_message());
+    }
+    auto& f = leg(from);
+    const auto& target = sd->audio();
+    f.peer_direction = target.dir;
+    f.peer_hold_address = target.on_hold_address;
+    if (!target.on_hold_address && !target.port_zero) {
+        _owner.media().set_remote(_id, from, target.rtp, target.rtcp);
+    }
+    return rewrite_for(dataplane::other(from), *sd);
+}
+
+std::string call::rewrite_for(side to, const sdp::session_description& sd) {
+    auto& l = leg(to);
+    sdp::rewrite_params p{l.iface->cfg().media_address, _ports.rtp[dataplane::index(to)],
+                          l.sdp_session_id, l.sdp_version};
+    auto out = sd.rewrite(p);
+    // RFC 3264 8: a changed SDP carries a higher o= version; an unchanged one the same.
+    if (!l.last_sdp_sent.empty() && out != l.last_sdp_sent) {
+        p.origin_version = ++l.sdp_version;
+        out = sd.rewrite(p);
+    }
+    l.last_sdp_sent = out;
+    return out;
+}
+
+void call::reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
+                 const sip_t* relayed, const std::string* sdp_body) {
+    auto headers = relayed ? policy::forwarded_headers(relayed, on.trunk->forward_headers) : "";
+    auto contact = on.iface->contact(on.transport);
+    bool dialog_response = status > 100 && status < 300;
+    nta_incoming_treply(irq, status, phrase ? phrase : phrase_for(status),
+                        TAG_IF(dialog_response, SIPTAG_CONTACT_STR(contact.c_str())),
+                        TAG_IF(dialog_response, SIPTAG_ALLOW_STR(allowed_methods)),
+                        TAG_IF(sdp_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+                        TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : "")),
+                        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+}
+
+int call::on_leg_request(call_leg& l, nta_incoming_t* irq, const sip_t* sip) {
+    if (finished()) {
+        return 481;
+    }
+    switch (sip->sip_request->rq_method) {
+        case sip_method_invite:
+            return on_reinvite(l, irq, sip);
+        case sip_method_bye:
+            return on_bye(l);
+        case sip_method_ack:
+        case sip_method_cancel:
+            return 0;  // ours arrive through the bound transaction
+        case sip_method_options:
+            nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(allowed_methods),
+                                SIPTAG_ACCEPT_STR("application/sdp"), TAG_END());
+            return 0;
+        case sip_method_info:
+        case sip_method_message:
+            return relay_request(l, irq, sip);
+        default:
+            nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED,
+                                SIPTAG_ALLOW_STR(allowed_methods), TAG_END());
+            return 0;
+    }
+}
+
+int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
+    if (_invite) {
+        return 491;  // RFC 3261 14.2: an INVITE is already in progress
+    }
+    if (_state != state::established) {
+        nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_RETRY_AFTER_STR("1"),
+                            TAG_END());
+        return 0;
+    }
+    auto& to = leg(dataplane::other(from._side));
+    std::optional<std::string> offer;
+    if (has_sdp(sip)) {
+        auto translated = translate_sdp(from._side, sip);
+        if (!translated) {
+            auto warning = fmt::format("399 sbc \"{}\"", translated.error_message());
+            nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
+                                TAG_END());
+            return 0;
+        }
+        offer = std::move(translated.value());
+    }
+    auto headers = policy::forwarded_headers(sip, to.trunk->forward_headers);
+    auto contact = to.iface->contact(to.transport);
+    nta_outgoing_t* orq = nta_outgoing_tcreate(
+        to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        TAG_IF(offer, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+        TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
+        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+    if (orq == nullptr) {
+        return 500;
+    }
+    _invite = invite_relay{from._side, irq, orq, false, false};
+    nta_incoming_bind(irq, sofia::transaction_trampoline, this);
+    nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+    return 0;
+}
+
+int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
+    auto& to = leg(dataplane::other(from._side));
+    if (!to.confirmed) {
+        return 481;
+    }
+    auto headers = policy::forwarded_headers(sip, to.trunk->forward_headers);
+    nta_outgoing_t* orq = nta_outgoing_tcreate(
+        to.nta, sofia::response_trampoline, this, nullptr, sip->sip_request->rq_method,
+        sip->sip_request->rq_method_name, nullptr, SIPTAG_CONTENT_TYPE(sip->sip_content_type),
+        SIPTAG_PAYLOAD(sip->sip_payload),
+        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+    if (orq == nullptr) {
+        return 500;
+    }
+    _relays.push_back({irq, orq});
+    return 0;
+}
+
+int call::on_bye(call_leg& from) {
+    sip_log.info("call {}: BYE from side {}", display_id(), from._side == side::a ? "a" : "b");
+    auto& to = leg(dataplane::other(from._side));
+    if (_invite && _invite->initial && !_invite->answered) {
+        // RFC 3261 15: a caller may end an early dialog with BYE; towards the
+        // callee that is a CANCEL.
+        nta_incoming_treply(_invite->irq, SIP_487_REQUEST_TERMINATED, TAG_END());
+        nta_outgoing_cancel(_invite->orq);
+    } else if (_invite && _invite->answered) {
+        send_ack(dataplane::other(_invite->from), nullptr);
+    }
+    if (to.confirmed) {
+        send_bye(to._side);
+    }
+    finish();
+    return 200;
+}
+
+int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
+    int status = sip != nullptr && sip->sip_status ? sip->sip_status->st_status
+                                                   : nta_outgoing_status(orq);
+    if (_invite && orq == _invite->orq) {
+        on_invite_response(sip, status);
+        return 0;
+    }
+    for (auto it = _relays.begin(); it != _relays.end(); ++it) {
+        if (it->orq != orq) {
+            continue;
+        }
+        if (status >= 200) {
+            nta_incoming_treply(it->irq, status, phrase_for(status), TAG_END());
+            nta_incoming_destroy(it->irq);
+            nta_outgoing_destroy(it->orq);
+            _relays.erase(it);
+        }
+        return 0;
+    }
+    return 0;
+}
+
+void call::on_invite_response(const sip_t* sip, int status) {
+    auto& inv = *_invite;
+    auto& from = leg(inv.from);
+    auto& to = leg(dataplane::other(inv.from));
+    const char* tag = sip != nullptr && sip->sip_to ? sip->sip_to->a_tag : nullptr;
+    if (status < 200) {
+        if (status == 100 || !inv.initial || _state == state::cancelling) {
+            return;
+        }
+        if (tag != nullptr) {
+            nta_leg_rtag(to.nta, tag);  // the early dialog (RFC 3261 12.1.2)
+        }
+        std::optional<std::string> body;
+        if (has_sdp(sip)) {
+            auto translated = translate_sdp(to._side, sip);
+            if (translated) {
+                body = std::move(translated.value());
+            } else {
+                sip_log.info("call {}: {} with unusable SDP relayed without it: {}", display_id(),
+                             status, translated.error_message());
+            }
+        }
+        reply(inv.irq, from, status, nullptr, sip, body ? &*body : nullptr);
+        set_state(state::early);
+        return;
+    }
+    if (status < 300) {
+        if (tag != nullptr) {
+            nta_leg_rtag(to.nta, tag);
+        }
+        if (sip != nullptr) {
+            nta_leg_client_route(to.nta, sip->sip_record_route, sip->sip_contact);
+        }
+        to.confirmed = true;
+        if (_state == state::cancelling) {
+            // RFC 3261 9.1: the 2xx crossed our CANCEL; the callee's dialog is
+            // up and must be acknowledged and ended.
+            send_ack(to._side, nullptr);
+            send_bye(to._side);
+            finish();
+            return;
+        }
+        std::optional<std::string> body;
+        if (has_sdp(sip)) {
+            auto translated = translate_sdp(to._side, sip);
+            if (!translated) {
+                sip_log.warn("call {}: 2xx with unusable SDP: {}", display_id(),
+                             translated.error_message());
+                send_ack(to._side, nullptr);
+                if (inv.initial) {
+                    send_bye(to._side);
+                    reply(inv.irq, from, 502, nullptr, nullptr, nullptr);
+                    finish();
+                } else {
+                    reply(inv.irq, from, 488, nullptr, nullptr, nullptr);
+                    release_transactions();
+                }
+                return;
+            }
+            body = std::move(translated.value());
+        }
+        reply(inv.irq, from, status, nullptr, sip, body ? &*body : nullptr);
+        inv.answered = true;
+        if (inv.initial) {
+            from.confirmed = true;
+            set_state(state::answered);
+        }
+        return;
+    }
+    if (inv.initial) {
+        on_initial_final_failure(status, sip);
+        return;
+    }
+    auto mapped = map_final_status(status);
+    reply(inv.irq, from, mapped.code, nullptr, nullptr, nullptr);
+    nta_incoming_destroy(inv.irq);
+    nta_outgoing_destroy(inv.orq);
+    _invite.reset();
+}
+
+void call::on_initial_final_failure(int status, const sip_t* sip) {
+    auto& inv = *_invite;
+    if (_state != state::cancelling) {
+        auto mapped = map_final_status(status);
+        sip_log.info("call {}: callee answered {}, caller gets {}", display_id(), status,
+                     mapped.code);
+        reply(inv.irq, leg(inv.from), mapped.code, nullptr, sip, nullptr);
+    }
+    finish();
+}
+
+int call::on_ack_or_cancel(nta_incoming_t* irq, const sip_t* sip) {
+    if (!_invite || irq != _invite->irq) {
+        return 0;
+    }
+    if (sip == nullptr) {
+        // Timer H fired: our 2xx was never acknowledged (RFC 3261 13.3.1.4).
+        hang_up("no ACK for the 2xx");
+        return 0;
+    }
+    if (sip->sip_request->rq_method == sip_method_cancel) {
+        on_cancel();
+    } else if (sip->sip_request->rq_method == sip_method_ack) {
+        on_ack(sip);
+    }
+    return 0;
+}
+
+void call::on_cancel() {
+    auto& inv = *_invite;
+    if (inv.answered) {
+        return;  // too late: RFC 3261 9.2, the 2xx stands
+    }
+    sip_log.info("call {}: CANCEL from the caller", display_id());
+    nta_incoming_treply(inv.irq, SIP_487_REQUEST_TERMINATED, TAG_END());
+    nta_outgoing_cancel(inv.orq);
+    if (inv.initial) {
+        set_state(state::cancelling);  // until the callee's final response
+    }
+}
+
+void call::on_ack(const sip_t* sip) {
+    auto& inv = *_invite;
+    if (!inv.answered) {
+        return;
+    }
+    std::optional<std::string> body;
+    if (has_sdp(sip)) {
+        // Delayed offer (RFC 3264 5): the answer arrives in the ACK.
+        auto translated = translate_sdp(inv.from, sip);
+        if (translated) {
+            body = std::move(translated.value());
+        } else {
+            sip_log.warn("call {}: ACK with unusable SDP: {}", display_id(),
+                         translated.error_message());
+        }
+    }
+    send_ack(dataplane::other(inv.from), body ? &*body : nullptr);
+    if (inv.initial) {
+        set_state(state::established);
+        sip_log.info("call {}: established", display_id());
+    }
+    nta_incoming_destroy(inv.irq);
+    nta_outgoing_destroy(inv.orq);
+    _invite.reset();
+}
+
+void call::send_ack(side to, const std::string* sdp_body) {
+    auto& l = leg(to);
+    auto cseq = fmt::format("{} ACK", nta_outgoing_cseq(_invite->orq));
+    auto contact = l.iface->contact(l.transport);
+    nta_outgoing_t* ack = nta_outgoing_tcreate(
+        l.nta, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr, SIPTAG_CSEQ_STR(cseq.c_str()),
+        SIPTAG_CONTACT_STR(contact.c_str()),
+        TAG_IF(sdp_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+        TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : "")), TAG_END());
+    nta_outgoing_destroy(ack);
+}
+
+void call::send_bye(side to) {
+    auto& l = leg(to);
+    nta_outgoing_t* bye = nta_outgoing_tcreate(l.nta, sofia::response_trampoline, this, nullptr,
+                                               SIP_METHOD_BYE, nullptr, TAG_END());
+    // The transaction completes inside nta; the call does not wait for it.
+    nta_outgoing_destroy(bye);
+    l.confirmed = false;
+}
+
+void call::hang_up(const char* why) {
+    if (finished()) {
+        return;
+    }
+    sip_log.info("call {}: hanging up ({})", display_id(), why);
+    if (_invite) {
+        if (_invite->answered) {
+            send_ack(dataplane::other(_invite->from), nullptr);
+        } else if (nta_incoming_status(_invite->irq) < 200) {
+            nta_incoming_treply(_invite->irq, _invite->initial ? 503 : 500,
+                                phrase_for(_invite->initial ? 503 : 500), TAG_END());
+            nta_outgoing_cancel(_invite->orq);
+        }
+    }
+    for (auto& l : _legs) {
+        if (l.confirmed) {
+            send_bye(l._side);
+        }
+    }
+    finish();
+}
+
+void call::finish() {
+    set_state(state::terminated);
+    release_transactions();
+    _owner.schedule_reap();
+}
+
+void call::release_transactions() {
+    if (_invite) {
+        if (_invite->irq != nullptr && nta_incoming_status(_invite->irq) < 200) {
+            nta_incoming_treply(_invite->irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+        }
+        nta_incoming_destroy(_invite->irq);
+        nta_outgoing_destroy(_invite->orq);
+        _invite.reset();
+    }
+    for (auto& r : _relays) {
+        if (nta_incoming_status(r.irq) < 200) {
+            nta_incoming_treply(r.irq, SIP_481_NO_TRANSACTION, TAG_END());
+        }
+        nta_incoming_destroy(r.irq);
+        nta_outgoing_destroy(r.orq);
+    }
+    _relays.clear();
+}
+
+}  // namespace sbc::b2bua

@@ -1,0 +1,148 @@
+// A call through the SBC: two legs, each a SIP dialog of its own, and the
+// media session that anchors their audio.
+//
+// Object graph: b2bua owns calls (unique_ptr); a call owns its two call_legs,
+// its nta handles (legs, server and client transactions) and its media
+// session id. A call_leg's back-pointer to its call is raw: the leg lives
+// inside the call. Side a is the leg the INVITE came in on, side b the one
+// the SBC originated. Everything here runs on the su_root thread.
+//
+// Nothing crosses from one leg to the other except what this class copies on
+// purpose: SDP (rewritten to the SBC's media addresses), status codes, bodies
+// of relayed in-dialog requests, and the headers the receiving trunk's
+// forward_headers allows (RFC 5853 topology hiding).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/api/media_engine.hpp"
+#include "sbc/config/config.hpp"
+#include "sbc/sdp/session_description.hpp"
+#include "sbc/sofia/nta.hpp"
+
+namespace sbc::b2bua {
+
+class b2bua;
+class sip_interface;
+class call;
+
+using dataplane::side;
+
+/// One dialog of a call. Its nta leg delivers in-dialog requests here.
+class call_leg final : public sofia::leg_handler {
+public:
+    call_leg(call& owner, side s) : _call(owner), _side(s) {}
+    int on_request(nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip) override;
+
+    call& _call;  ///< owner; outlives the leg
+    side _side;
+    nta_leg_t* nta = nullptr;  ///< owned; destroyed with the call
+    sip_interface* iface = nullptr;
+    const config::trunk_config* trunk = nullptr;
+    config::transport transport = config::transport::udp;
+    bool confirmed = false;  ///< a 2xx to the dialog-creating INVITE went through
+    // SDP the SBC sent on this leg (RFC 3264 8: same o= id, version +1 on change).
+    std::uint64_t sdp_session_id = 0;
+    std::uint64_t sdp_version = 0;
+    std::string last_sdp_sent;
+    // What this leg's peer last said about its audio.
+    sdp::direction peer_direction = sdp::direction::sendrecv;
+    bool peer_hold_address = false;
+};
+
+class call final : public sofia::response_handler, public sofia::transaction_handler {
+public:
+    enum class state { trying, early, answered, established, cancelling, terminated };
+
+    call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trunk,
+         const config::trunk_config& to_trunk);
+    ~call();
+    call(const call&) = delete;
+    call& operator=(const call&) = delete;
+
+    /// Takes over the initial INVITE `irq` and sends the outbound INVITE.
+    /// Returns 0 when the call is under way; otherwise the call is to be
+    /// dropped, and the result is the status to answer with, or -1 when
+    /// start() has answered itself.
+    int start(nta_incoming_t* irq, const sip_t* sip);
+
+    /// Tears the call down from the SBC's side (media timeout, shutdown):
+    /// BYE to confirmed legs, CANCEL or an error status to pending ones.
+    void hang_up(const char* why);
+
+    std::uint64_t id() const noexcept { return _id; }
+    std::string display_id() const;
+    state current_state() const noexcept { return _state; }
+    const char* state_name() const noexcept;
+    bool finished() const noexcept { return _state == state::terminated; }
+    const config::trunk_config& from_trunk() const noexcept { return *_legs[0].trunk; }
+    const config::trunk_config& to_trunk() const noexcept { return *_legs[1].trunk; }
+    std::chrono::steady_clock::time_point created() const noexcept { return _created; }
+    std::chrono::steady_clock::time_point state_since() const noexcept { return _state_since; }
+    /// True when neither peer has put the media on hold (timeouts apply).
+    bool media_expected() const noexcept;
+
+    // nta callbacks (through call_leg and the trampolines).
+    int on_leg_request(call_leg& leg, nta_incoming_t* irq, const sip_t* sip);
+    int on_response(nta_outgoing_t* orq, const sip_t* sip) override;
+    int on_ack_or_cancel(nta_incoming_t* irq, const sip_t* sip) override;
+
+private:
+    /// An INVITE transaction relayed from one leg to the other: the initial
+    /// one (a to b) or a re-INVITE in either direction. At most one at a time.
+    struct invite_relay {
+        side from = side::a;
+        nta_incoming_t* irq = nullptr;  ///< on leg `from`; kept until its ACK
+        nta_outgoing_t* orq = nullptr;  ///< on the other leg
+        bool initial = false;
+        bool answered = false;  ///< a 2xx went back; waiting for the ACK
+    };
+    /// A non-INVITE in-dialog request relayed (INFO, MESSAGE).
+    struct request_relay {
+        nta_incoming_t* irq;
+        nta_outgoing_t* orq;
+    };
+
+    call_leg& leg(side s) noexcept { return _legs[dataplane::index(s)]; }
+
+    void set_state(state s) noexcept;
+    int on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    int on_bye(call_leg& from);
+    int relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    void on_invite_response(const sip_t* sip, int status);
+    void on_initial_final_failure(int status, const sip_t* sip);
+    void on_ack(const sip_t* sip);
+    void on_cancel();
+    /// ACK for the 2xx of the current INVITE relay, on leg `to`.
+    void send_ack(side to, const std::string* sdp_body);
+    void send_bye(side to);
+    void reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
+               const sip_t* relayed, const std::string* sdp_body);
+    void finish();
+    void release_transactions();
+
+    /// SDP that arrived from side `from`: programs the media session with
+    /// where that peer receives, and returns the SDP to send to the other side.
+    result<std::string> translate_sdp(side from, const sip_t* sip);
+    std::string rewrite_for(side to, const sdp::session_description& sd);
+
+    b2bua& _owner;
+    std::uint64_t _id;
+    call_leg _legs[2];
+    state _state = state::trying;
+    std::chrono::steady_clock::time_point _created;
+    std::chrono::steady_clock::time_point _state_since;
+    bool _media_open = false;
+    dataplane::session_ports _ports;
+    std::optional<invite_relay> _invite;
+    std::vector<request_relay> _relays;
+};
+
+/// True when the message carries an application/sdp body.
+bool has_sdp(const sip_t* sip) noexcept;
+
+}  // namespace sbc::b2bua

@@ -1,0 +1,54 @@
+// One signaling interface: a sofia-sip nta agent bound to the interface's
+// listeners (DESIGN.md: one agent per interface, all on the shared su_root).
+//
+// Its default leg receives every request that belongs to no dialog of ours
+// and hands it to the b2bua. Via and Contact of everything sent on this
+// interface name only this interface's own addresses.
+#pragma once
+
+#include <string>
+
+#include "sbc/config/config.hpp"
+#include "sbc/sofia/nta.hpp"
+
+namespace sbc::b2bua {
+
+class b2bua;
+
+class sip_interface final : public sofia::leg_handler {
+public:
+    /// Binds every listener of `cfg`. Throws std::runtime_error naming the
+    /// listener that could not be bound. `owner` and `cfg` outlive this object.
+    sip_interface(su_root_t* root, const config::interface_config& cfg, b2bua& owner);
+    ~sip_interface();
+    sip_interface(const sip_interface&) = delete;
+    sip_interface& operator=(const sip_interface&) = delete;
+
+    const std::string& name() const noexcept { return _cfg.name; }
+    const config::interface_config& cfg() const noexcept { return _cfg; }
+    nta_agent_t* agent() const noexcept { return _agent; }
+
+    /// The Contact URI of this interface for a dialog over `t`, e.g.
+    /// "<sip:127.0.1.1:5060;transport=tcp>".
+    std::string contact(config::transport t) const;
+    /// "sip:IP:PORT" of the listener of transport `t` (or of the first one).
+    std::string host_port(config::transport t) const;
+    /// Just the host, as it goes into From and To URIs of this side.
+    std::string host() const;
+
+    int on_request(nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip) override;
+
+private:
+    const config::listen_uri& listener_for(config::transport t) const;
+
+    const config::interface_config& _cfg;
+    b2bua& _owner;
+    nta_agent_t* _agent = nullptr;
+    nta_leg_t* _default_leg = nullptr;
+};
+
+/// "sip:" URI host form: IPv6 literals in brackets.
+std::string uri_host(const std::string& ip);
+const char* transport_param(config::transport t) noexcept;
+
+}  // namespace sbc::b2bua

@@ -1,0 +1,221 @@
+#include "sbc/config/address.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+
+namespace sbc::config::detail {
+
+namespace {
+
+constexpr std::uint16_t default_sip_port = 5060;  // RFC 3261 19.1.2
+
+struct host_port {
+    ip_address ip;
+    std::uint16_t port = default_sip_port;
+};
+
+bool has_letter(std::string_view text) {
+    return std::any_of(text.begin(), text.end(),
+                       [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; });
+}
+
+result<std::uint16_t> parse_port(std::string_view text) {
+    unsigned value = 0;
+    const bool digits_only = !text.empty() && text.size() <= 5 &&
+                             std::all_of(text.begin(), text.end(), [](char c) {
+                                 return c >= '0' && c <= '9';
+                             });
+    if (digits_only) {
+        std::from_chars(text.data(), text.data() + text.size(), value);
+    }
+    if (!digits_only || value < 1 || value > 65535) {
+        return make_error("expected a port 1..65535 after the address");
+    }
+    return static_cast<std::uint16_t>(value);
+}
+
+result<ip_address> parse_host(std::string_view text, int only_family) {
+    auto ip = parse_ip(text);
+    if (ip && (only_family == 0 || ip->family == only_family)) {
+        return std::move(*ip);
+    }
+    if (only_family == 0 && has_letter(text) && text.find(':') == std::string_view::npos) {
+        return make_error("expected an IP address, not a host name");
+    }
+    return make_error(only_family == AF_INET6 ? "expected an IPv6 address in brackets"
+                                              : "expected an IP address");
+}
+
+// "IP", "IP:PORT", "[IPv6]" or "[IPv6]:PORT".
+result<host_port> parse_host_port(std::string_view text) {
+    host_port out;
+    std::string_view port_text;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos) {
+            return make_error("expected ']' after the IPv6 address");
+        }
+        auto ip = parse_host(text.substr(1, close - 1), AF_INET6);
+        if (!ip) {
+            return make_error(ip.error_message());
+        }
+        out.ip = std::move(*ip);
+        const auto rest = text.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') {
+                return make_error("expected ':PORT' after ']'");
+            }
+            port_text = rest.substr(1);
+        }
+    } else {
+        const auto colon = text.find(':');
+        if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
+            // Two colons: an IPv6 literal, whose last group would read as a port.
+            return make_error("expected an IPv6 address in brackets, e.g. [2001:db8::1]:5060");
+        }
+        auto ip = parse_host(text.substr(0, colon), 0);
+        if (!ip) {
+            return make_error(ip.error_message());
+        }
+        out.ip = std::move(*ip);
+        if (colon != std::string_view::npos) {
+            port_text = text.substr(colon + 1);
+        }
+    }
+    if (!port_text.empty() || (text.size() > 0 && text.back() == ':')) {
+        auto port = parse_port(port_text);
+        if (!port) {
+            return make_error(port.error_message());
+        }
+        out.port = *port;
+    }
+    return out;
+}
+
+bool starts_with_nocase(std::string_view text, std::string_view prefix) {
+    return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
+}
+
+result<transport> parse_peer_params(std::string_view params) {
+    transport proto = transport::udp;
+    bool seen = false;
+    while (!params.empty()) {
+        const auto semi = params.find(';');
+        const auto param = params.substr(0, semi);
+        params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
+        const auto eq = param.find('=');
+        const auto name = param.substr(0, eq);
+        const auto value = eq == std::string_view::npos ? std::string_view{} : param.substr(eq + 1);
+        if (!iequals(name, "transport")) {
+            return make_error("expected ;transport=udp or ;transport=tcp as the only URI parameter");
+        }
+        if (seen) {
+            return make_error("expected ;transport= once");
+        }
+        seen = true;
+        // RFC 3261 19.1.4: URI parameter values compare case-insensitively.
+        if (iequals(value, "udp")) {
+            proto = transport::udp;
+        } else if (iequals(value, "tcp")) {
+            proto = transport::tcp;
+        } else {
+            return make_error("expected ;transport=udp or ;transport=tcp");
+        }
+    }
+    return proto;
+}
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+bool ip_address::is_unspecified() const noexcept {
+    const std::size_t n = family == AF_INET ? 4 : 16;
+    return std::all_of(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n),
+                       [](unsigned char b) { return b == 0; });
+}
+
+std::optional<ip_address> parse_ip(std::string_view text) {
+    // inet_pton wants a C string; anything longer than the longest IPv6 form
+    // (an IPv4-mapped address with all groups written out) is not an address.
+    char buffer[INET6_ADDRSTRLEN + 1] = {};
+    if (text.empty() || text.size() >= sizeof(buffer) ||
+        text.find('\0') != std::string_view::npos) {
+        return std::nullopt;
+    }
+    std::memcpy(buffer, text.data(), text.size());
+    ip_address ip;
+    for (int family : {AF_INET, AF_INET6}) {
+        if (inet_pton(family, buffer, ip.bytes.data()) == 1) {
+            ip.family = family;
+            char canonical[INET6_ADDRSTRLEN] = {};
+            if (inet_ntop(family, ip.bytes.data(), canonical, sizeof(canonical)) == nullptr) {
+                return std::nullopt;
+            }
+            ip.text = canonical;
+            return ip;
+        }
+    }
+    return std::nullopt;
+}
+
+result<listen_uri> parse_listen(std::string_view text) {
+    listen_uri out;
+    if (starts_with_nocase(text, "udp://")) {
+        out.proto = transport::udp;
+    } else if (starts_with_nocase(text, "tcp://")) {
+        out.proto = transport::tcp;
+    } else {
+        return make_error("expected udp://IP:PORT or tcp://IP:PORT");
+    }
+    auto hp = parse_host_port(text.substr(6));
+    if (!hp) {
+        return make_error(hp.error_message());
+    }
+    out.host = std::move(hp->ip.text);
+    out.port = hp->port;
+    return out;
+}
+
+result<peer_config> parse_peer(std::string_view text) {
+    constexpr std::string_view form = "expected sip:IP[:PORT][;transport=udp|tcp] or IP[:PORT]";
+    if (starts_with_nocase(text, "sip:")) {
+        text.remove_prefix(4);
+    } else if (text.find("://") != std::string_view::npos || starts_with_nocase(text, "sips:")) {
+        return make_error(std::string(form));
+    }
+    if (text.find('@') != std::string_view::npos || text.find('?') != std::string_view::npos) {
+        // A peer is where requests go, not a user: user parts and URI headers
+        // would be silently lost, so they are refused.
+        return make_error(std::string(form) + ", without a user part or headers");
+    }
+    const auto semi = text.find(';');
+    auto hp = parse_host_port(text.substr(0, semi));
+    if (!hp) {
+        return make_error(hp.error_message());
+    }
+    peer_config out;
+    if (semi != std::string_view::npos) {
+        auto proto = parse_peer_params(text.substr(semi + 1));
+        if (!proto) {
+            return make_error(proto.error_message());
+        }
+        out.proto = *proto;
+    }
+    out.host = std::move(hp->ip.text);
+    out.port = hp->port;
+    return out;
+}
+
+}  // namespace sbc::config::detail

@@ -1,0 +1,45 @@
+// Internal to sbc/config: the address forms the YAML accepts.
+//
+//   IP literal   "127.0.1.1", "2001:db8::1" (inet_pton; host names are refused
+//                until the SIP layer resolves them, RFC 3263)
+//   listener     "udp://127.0.1.1:5060", "tcp://[2001:db8::1]:5060"
+//   trunk peer   "sip:127.0.1.2:5060;transport=tcp", "sip:[2001:db8::1]",
+//                "127.0.1.2:5060", "127.0.1.2"
+// A missing port means 5060 (RFC 3261 19.1.2). Every parser returns the text
+// of what was expected on failure; the caller adds the path and "(got ...)".
+#pragma once
+
+#include "sbc/common/result.hpp"
+#include "sbc/config/config.hpp"
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sbc::config::detail {
+
+struct ip_address {
+    int family = 0;                          ///< AF_INET or AF_INET6
+    std::array<unsigned char, 16> bytes{};   ///< network order; IPv4 uses the first 4
+    std::string text;                        ///< canonical form (inet_ntop), no brackets
+
+    bool is_unspecified() const noexcept;    ///< 0.0.0.0 or ::
+    bool operator==(const ip_address& other) const noexcept {
+        return family == other.family && bytes == other.bytes;
+    }
+};
+
+/// An IPv4 or IPv6 literal without brackets; nothing for anything else.
+std::optional<ip_address> parse_ip(std::string_view text);
+
+/// "udp://IP[:PORT]" or "tcp://IP[:PORT]", IPv6 in brackets.
+result<listen_uri> parse_listen(std::string_view text);
+
+/// "sip:IP[:PORT][;transport=udp|tcp]" or the same without "sip:".
+result<peer_config> parse_peer(std::string_view text);
+
+/// ASCII case-insensitive equality.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace sbc::config::detail

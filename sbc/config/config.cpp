@@ -1,0 +1,193 @@
+// Loading: file -> text -> YAML nodes -> decode_document() -> validate(), and
+// the small helpers of config.hpp.
+#include "sbc/config/config.hpp"
+
+#include "sbc/config/address.hpp"
+#include "sbc/config/decode.hpp"
+#include "sbc/config/yaml_reader.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/depthguard.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace sbc::config {
+
+namespace {
+
+// A configuration is a few kilobytes; this bounds what a mistaken path such
+// as /dev/zero can make us read.
+constexpr std::size_t max_file_size = 16 * 1024 * 1024;
+
+std::string join_lines(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& l : lines) {
+        out += out.empty() ? "" : "\n";
+        out += l;
+    }
+    return out;
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+    throw config_error({fmt::format("{}: {}", path, what)});
+}
+
+std::string read_whole_file(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fail(path, fmt::format("cannot open the file: {}", std::strerror(errno)));
+    }
+    // Closes the descriptor on every way out, exceptions included.
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } guard{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fail(path, "cannot read the file: it is a directory");
+    }
+    std::string text;
+    std::array<char, 65536> buffer{};
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            fail(path, fmt::format("cannot read the file: {}", std::strerror(errno)));
+        }
+        if (n == 0) {
+            return text;
+        }
+        text.append(buffer.data(), static_cast<std::size_t>(n));
+        if (text.size() > max_file_size) {
+            fail(path, fmt::format("cannot read the file: larger than {} bytes", max_file_size));
+        }
+    }
+}
+
+std::vector<YAML::Node> parse_yaml(const std::string& text, detail::problem_list& p) {
+    try {
+        return YAML::LoadAll(text);
+    } catch (const YAML::DeepRecursion& e) {
+        // yaml-cpp's own guard against stack exhaustion; its message says only "bad file".
+        p.add(e.mark, "", fmt::format("YAML syntax error: nested deeper than {} levels", e.depth()));
+    } catch (const YAML::Exception& e) {
+        // ParserException carries where the parser stopped.
+        p.add(e.mark, "", fmt::format("YAML syntax error: {}", e.msg));
+    }
+    return {};
+}
+
+}  // namespace
+
+config_error::config_error(std::vector<std::string> problems)
+    : std::runtime_error(join_lines(problems)), _problems(std::move(problems)) {}
+
+const interface_config* config::find_interface(const std::string& name) const {
+    for (const auto& i : interfaces) {
+        if (i.name == name) {
+            return &i;
+        }
+    }
+    return nullptr;
+}
+
+const trunk_config* config::find_trunk(const std::string& name) const {
+    for (const auto& t : trunks) {
+        if (t.name == name) {
+            return &t;
+        }
+    }
+    return nullptr;
+}
+
+std::string_view to_string(transport t) noexcept { return t == transport::tcp ? "tcp" : "udp"; }
+
+namespace {
+// RFC 3986 3.2.2: an IPv6 literal goes in brackets inside a URI.
+std::string uri_host(const std::string& host) {
+    return host.find(':') == std::string::npos ? host : "[" + host + "]";
+}
+}  // namespace
+
+std::string to_string(const listen_uri& l) {
+    return fmt::format("{}://{}:{}", to_string(l.proto), uri_host(l.host), l.port);
+}
+
+std::string to_string(const peer_config& p) {
+    return fmt::format("sip:{}:{};transport={}", uri_host(p.host), p.port, to_string(p.proto));
+}
+
+bool is_never_forwarded_header(std::string_view name) noexcept {
+    // RFC 5853 3.1 (topology hiding) and the per-leg state of a B2BUA; the
+    // same set sbc::policy::is_never_forwarded enforces on the wire.
+    static constexpr std::array<std::string_view, 22> full = {
+        "Via",     "Route",         "Record-Route", "Path",          "Contact",
+        "Call-ID", "From",          "To",           "CSeq",          "Max-Forwards",
+        "MIME-Version", "Require",  "Proxy-Require", "Supported",    "Unsupported",
+        "Allow",   "RSeq",          "RAck",         "Authorization", "Proxy-Authorization",
+        "WWW-Authenticate", "Proxy-Authenticate",
+    };
+    // RFC 3261 7.3.3 compact forms: Via, Call-ID, From, To, Contact,
+    // Content-Length, Content-Type, Content-Encoding, Supported.
+    static constexpr std::array<std::string_view, 9> compact = {"v", "i", "f", "t", "m",
+                                                                "l", "c", "e", "k"};
+    constexpr std::string_view content_prefix = "Content-";
+    if (name.size() >= content_prefix.size() &&
+        detail::iequals(name.substr(0, content_prefix.size()), content_prefix)) {
+        return true;
+    }
+    for (auto n : full) {
+        if (detail::iequals(n, name)) {
+            return true;
+        }
+    }
+    for (auto n : compact) {
+        if (detail::iequals(n, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+config load_string(const std::string& text, const std::string& name) {
+    detail::problem_list problems(name);
+    const auto documents = parse_yaml(text, problems);
+    if (!problems.empty()) {
+        throw config_error(problems.messages());
+    }
+    constexpr std::string_view top = "a map with interfaces, trunks, routes, media and control";
+    if (documents.empty()) {
+        problems.add(YAML::Mark::null_mark(), "", fmt::format("expected {} (got an empty file)", top));
+        throw config_error(problems.messages());
+    }
+    if (documents.size() > 1) {
+        problems.add(documents[1].Mark(), "",
+                     fmt::format("expected one YAML document (got {})", documents.size()));
+    }
+    detail::decoded d;
+    try {
+        const auto& root = documents.front();
+        d = detail::decode_document(problems, detail::located{root, root.Mark(), ""});
+        detail::validate(d, problems);
+    } catch (const YAML::Exception& e) {
+        // The decoder tests every node's type before using it; this is the
+        // net under that rule, so odd YAML still ends in a message.
+        problems.add(e.mark, "", fmt::format("cannot decode: {}", e.msg));
+    }
+    if (!problems.empty()) {
+        throw config_error(problems.messages());
+    }
+    d.cfg.source_file = name;
+    return std::move(d.cfg);
+}
+
+config load_file(const std::string& path) { return load_string(read_whole_file(path), path); }
+
+}  // namespace sbc::config

@@ -1,0 +1,410 @@
+// Decoding each section of the YAML into the structs of config.hpp. The
+// checks here need one map at a time; validate.cpp does the ones across maps.
+#include "sbc/config/address.hpp"
+#include "sbc/config/decode.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <regex>
+
+namespace sbc::config::detail {
+
+namespace {
+
+constexpr std::string_view name_expected = "a name of 1..64 letters, digits, '-', '_' or '.'";
+constexpr std::string_view listen_expected = "udp://IP:PORT or tcp://IP:PORT";
+constexpr std::string_view peer_expected = "sip:IP[:PORT][;transport=udp|tcp] or IP[:PORT]";
+// Long enough for any number plan; short enough that compiling it cannot
+// exhaust the stack (libstdc++'s regex compiler recurses per group).
+constexpr std::size_t max_regex_size = 1000;
+// RFC 3550 11: RTP on an even port, RTCP on the next odd one.
+constexpr std::string_view even_port = "an even port (RTP takes the even ports, RTCP the next odd one)";
+// sockaddr_un::sun_path holds 108 bytes with the terminating NUL.
+constexpr std::size_t max_socket_path = 107;
+
+void expected(problem_list& p, const located& at, std::string_view what) {
+    p.add(at.mark, at.path, fmt::format("expected {} (got {})", what, describe(at.node)));
+}
+
+// `message` is a whole "expected ..." text from the address parsers.
+void rejected(problem_list& p, const located& at, std::string_view message) {
+    p.add(at.mark, at.path, fmt::format("{} (got {})", message, describe(at.node)));
+}
+
+source_mark to_source_mark(const YAML::Mark& mark) {
+    const auto [line, column] = position(mark);
+    return source_mark{line, column};
+}
+
+std::optional<std::string> read_name(decoded& d, problem_list& p, const located& at) {
+    auto text = read_string(p, at, name_expected);
+    if (text && !is_valid_name(*text)) {
+        expected(p, at, name_expected);
+        return std::nullopt;
+    }
+    if (text) {
+        d.marks[at.path] = at.mark;
+    }
+    return text;
+}
+
+std::optional<ip_address> read_ip(problem_list& p, const located& at, std::string_view what) {
+    auto text = read_string(p, at, what);
+    if (!text) {
+        return std::nullopt;
+    }
+    auto ip = parse_ip(*text);
+    if (!ip) {
+        expected(p, at, what);
+    }
+    return ip;
+}
+
+void decode_interface(decoded& d, problem_list& p, const located& at) {
+    auto m = map_reader::open(p, at, {"name", "listen", "media_address"},
+                              "an interface: a map with name, listen and media_address");
+    if (!m) {
+        return;
+    }
+    interface_config ic;
+    ic.mark = to_source_mark(at.mark);
+    if (auto v = m->require("name", name_expected)) {
+        ic.name = read_name(d, p, *v).value_or("");
+    }
+    const std::string list_expected = fmt::format("a list of {}", listen_expected);
+    if (auto v = m->require("listen", list_expected)) {
+        for (const auto& e : read_list(p, *v, list_expected, true)) {
+            auto text = read_string(p, e, listen_expected);
+            if (!text) {
+                continue;
+            }
+            auto uri = parse_listen(*text);
+            if (!uri) {
+                rejected(p, e, uri.error_message());
+                continue;
+            }
+            ic.listen.push_back(*uri);
+            d.listeners.push_back({*uri, e.path, e.mark, d.cfg.interfaces.size(), describe(e.node)});
+        }
+    }
+    constexpr std::string_view address_expected = "an IP address the media and the SDP use";
+    if (auto v = m->require("media_address", address_expected)) {
+        if (auto ip = read_ip(p, *v, address_expected)) {
+            if (ip->is_unspecified()) {
+                // RFC 4566 5.7: c= names where to send media; 0.0.0.0 says "nowhere".
+                expected(p, *v, "a unicast address; 0.0.0.0 and :: cannot go into SDP");
+            } else {
+                ic.media_address = ip->text;
+            }
+        }
+    }
+    d.interface_paths.push_back(at.path);
+    d.cfg.interfaces.push_back(std::move(ic));
+}
+
+void decode_peers(decoded& d, problem_list& p, const located& at, trunk_config& tc) {
+    const std::string list_expected = fmt::format("a list of peers, {}", peer_expected);
+    const auto first_peer = d.peers.size();
+    for (const auto& e : read_list(p, at, list_expected, true)) {
+        auto text = read_string(p, e, peer_expected);
+        if (!text) {
+            continue;
+        }
+        auto peer = parse_peer(*text);
+        if (!peer) {
+            rejected(p, e, peer.error_message());
+            continue;
+        }
+        if (parse_ip(peer->host)->is_unspecified()) {
+            expected(p, e, "a peer's own address, not 0.0.0.0 or ::");
+            continue;
+        }
+        auto same = std::find_if(d.peers.begin() + static_cast<std::ptrdiff_t>(first_peer),
+                                 d.peers.end(), [&](const placed<peer_config>& q) {
+                                     return q.value.host == peer->host &&
+                                            q.value.port == peer->port &&
+                                            q.value.proto == peer->proto;
+                                 });
+        if (same != d.peers.end()) {
+            p.add(e.mark, e.path,
+                  fmt::format("duplicate peer; first given on line {}", position(same->mark).first));
+            continue;
+        }
+        tc.peers.push_back(*peer);
+        d.peers.push_back({*peer, e.path, e.mark, d.cfg.trunks.size(), describe(e.node)});
+    }
+}
+
+void decode_forward_headers(problem_list& p, const located& at, trunk_config& tc) {
+    if (!at.node.IsSequence()) {
+        read_list(p, at, "a list of header names ([] forwards none)", false);  // reports it
+        return;
+    }
+    std::vector<std::string> headers;
+    std::vector<YAML::Mark> marks;
+    for (const auto& e : read_list(p, at, "a list of header names", false)) {
+        auto name = read_string(p, e, "a header name");
+        if (!name) {
+            continue;
+        }
+        if (!is_header_token(*name)) {
+            expected(p, e, "a header name (RFC 3261 25.1 token)");
+            continue;
+        }
+        if (is_never_forwarded_header(*name)) {
+            // RFC 5853 3.1: these carry one side's addresses, dialog identity or
+            // per-leg negotiation; the B2BUA builds them for each leg itself.
+            expected(p, e,
+                     "a header the SBC does not build itself; Via, Route, Record-Route, "
+                     "Contact, Call-ID, From, To, CSeq, Max-Forwards, Content-* and the others "
+                     "listed in conf/README.md are never forwarded");
+            continue;
+        }
+        auto same = std::find_if(headers.begin(), headers.end(),
+                                 [&](const std::string& h) { return iequals(h, *name); });
+        if (same != headers.end()) {
+            const auto first = marks[static_cast<std::size_t>(same - headers.begin())];
+            p.add(e.mark, e.path,
+                  fmt::format("duplicate header; first given on line {}", position(first).first));
+            continue;
+        }
+        headers.push_back(*name);
+        marks.push_back(e.mark);
+    }
+    tc.forward_headers = std::move(headers);
+}
+
+void decode_trunk(decoded& d, problem_list& p, const located& at) {
+    auto m = map_reader::open(p, at, {"name", "interface", "peers", "forward_headers"},
+                              "a trunk: a map with name, interface and peers");
+    if (!m) {
+        return;
+    }
+    trunk_config tc;
+    tc.mark = to_source_mark(at.mark);
+    if (auto v = m->require("name", name_expected)) {
+        tc.name = read_name(d, p, *v).value_or("");
+    }
+    if (auto v = m->require("interface", "the name of an interface")) {
+        tc.interface = read_name(d, p, *v).value_or("");
+    }
+    if (auto v = m->require("peers", fmt::format("a list of peers, {}", peer_expected))) {
+        decode_peers(d, p, *v, tc);
+    }
+    if (auto v = m->find("forward_headers")) {
+        decode_forward_headers(p, *v, tc);
+    }
+    d.trunk_paths.push_back(at.path);
+    d.cfg.trunks.push_back(std::move(tc));
+}
+
+std::optional<std::string> read_regex(problem_list& p, const located& at) {
+    constexpr std::string_view what = "an ECMAScript regular expression";
+    auto text = read_string(p, at, what);
+    if (!text) {
+        return std::nullopt;
+    }
+    if (text->size() > max_regex_size) {
+        expected(p, at, fmt::format("{} of at most {} characters", what, max_regex_size));
+        return std::nullopt;
+    }
+    try {
+        std::regex compiled(*text, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+        expected(p, at, fmt::format("{} ({})", what, e.what()));
+        return std::nullopt;
+    }
+    return text;
+}
+
+void decode_route(decoded& d, problem_list& p, const located& at, std::size_t index) {
+    auto m = map_reader::open(p, at, {"name", "from_trunk", "from_interface", "ruri_user", "to_trunk"},
+                              "a route: a map with to_trunk and optional match keys");
+    if (!m) {
+        return;
+    }
+    route_config rc;
+    rc.mark = to_source_mark(at.mark);
+    rc.name = fmt::format("route-{}", index);
+    if (auto v = m->find("name")) {
+        rc.name = read_name(d, p, *v).value_or("");
+    } else {
+        d.marks[join_path(at.path, "name")] = at.mark;
+    }
+    auto from_trunk = m->find("from_trunk");
+    auto from_interface = m->find("from_interface");
+    if (from_trunk) {
+        rc.from_trunk = read_name(d, p, *from_trunk);
+    }
+    if (from_interface) {
+        rc.from_interface = read_name(d, p, *from_interface);
+    }
+    if (from_trunk && from_interface) {
+        // A trunk belongs to one interface, so both together would either say
+        // the same thing twice or match nothing.
+        const auto& later =
+            position(from_interface->mark) > position(from_trunk->mark) ? *from_interface
+                                                                         : *from_trunk;
+        p.add(later.mark, later.path,
+              "expected at most one of from_trunk and from_interface (got both)");
+    }
+    if (auto v = m->find("ruri_user")) {
+        rc.ruri_user = read_regex(p, *v);
+    }
+    if (auto v = m->require("to_trunk", "the name of a trunk")) {
+        rc.to_trunk = read_name(d, p, *v).value_or("");
+    }
+    d.route_paths.push_back(at.path);
+    d.cfg.routes.push_back(std::move(rc));
+}
+
+// Checks across the keys of media, made only with values that decoded well so
+// that a bad port is reported once and not again as a bad range.
+void check_port_range(problem_list& p, const media_config& mc, const located* min_at,
+                      const located* max_at, const located& media_at) {
+    if (min_at != nullptr && mc.port_min % 2 != 0) {
+        expected(p, *min_at, even_port);
+        return;
+    }
+    if (mc.port_min > mc.port_max) {
+        if (max_at != nullptr) {
+            expected(p, *max_at, fmt::format("a port not below port_min {}", mc.port_min));
+        } else if (min_at != nullptr) {
+            expected(p, *min_at, fmt::format("a port not above port_max {}", mc.port_max));
+        }
+        return;
+    }
+    const unsigned pairs = (unsigned{mc.port_max} - mc.port_min + 1) / 2;
+    if (pairs < 2) {
+        const located& at = max_at != nullptr ? *max_at : (min_at != nullptr ? *min_at : media_at);
+        p.add(at.mark, at.path,
+              fmt::format("expected a range of at least 2 RTP/RTCP port pairs "
+                          "(got {}..{}: {} {})",
+                          mc.port_min, mc.port_max, pairs, pairs == 1 ? "pair" : "pairs"));
+    }
+}
+
+void decode_ports(problem_list& p, const map_reader& m, media_config& mc) {
+    constexpr std::string_view port = "a port number 1..65535";
+    auto min_at = m.find("port_min");
+    auto max_at = m.find("port_max");
+    std::optional<std::uint64_t> min = mc.port_min;
+    std::optional<std::uint64_t> max = mc.port_max;
+    if (min_at) {
+        min = read_number(p, *min_at, 1, 65535, port);
+    }
+    if (max_at) {
+        max = read_number(p, *max_at, 1, 65535, port);
+    }
+    mc.port_min = static_cast<std::uint16_t>(min.value_or(mc.port_min));
+    mc.port_max = static_cast<std::uint16_t>(max.value_or(mc.port_max));
+    if (min && max) {
+        check_port_range(p, mc, min_at ? &*min_at : nullptr, max_at ? &*max_at : nullptr,
+                         m.self());
+    } else if (min && min_at && *min % 2 != 0) {
+        expected(p, *min_at, even_port);
+    }
+}
+
+void decode_media(problem_list& p, const located& at, media_config& mc) {
+    if (at.node.IsNull()) {
+        return;  // "media:" with every key commented out: all defaults
+    }
+    auto m = map_reader::open(p, at, {"port_min", "port_max", "backend", "workers", "timeout"},
+                              "a map of media settings");
+    if (!m) {
+        return;
+    }
+    decode_ports(p, *m, mc);
+    if (auto v = m->find("backend")) {
+        constexpr std::string_view what = "kernel (dpdk comes with the data-plane work)";
+        auto text = read_string(p, *v, what);
+        if (text && *text != "kernel") {
+            expected(p, *v, what);
+        } else if (text) {
+            mc.backend = *text;
+        }
+    }
+    if (auto v = m->find("workers")) {
+        mc.workers = static_cast<unsigned>(
+            read_number(p, *v, 1, 64, "a number of workers 1..64").value_or(mc.workers));
+    }
+    if (auto v = m->find("timeout")) {
+        mc.timeout_seconds = static_cast<unsigned>(
+            read_number(p, *v, 1, 86400, "a number of seconds 1..86400").value_or(mc.timeout_seconds));
+    }
+}
+
+void decode_control(problem_list& p, const located& at, control_config& cc) {
+    if (at.node.IsNull()) {
+        return;
+    }
+    auto m = map_reader::open(p, at, {"socket"}, "a map of control settings");
+    if (!m) {
+        return;
+    }
+    if (auto v = m->find("socket")) {
+        const auto what =
+            fmt::format("an absolute path for the control socket, at most {} bytes", max_socket_path);
+        auto text = read_string(p, *v, what);
+        if (text && (text->empty() || text->front() != '/' || text->size() > max_socket_path ||
+                     text->find('\0') != std::string::npos)) {
+            expected(p, *v, what);
+        } else if (text) {
+            cc.socket = *text;
+        }
+    }
+}
+
+template <typename Decode>
+void decode_list(problem_list& p, const map_reader& root, std::string_view key,
+                 std::string_view what, Decode decode_entry) {
+    if (auto v = root.require(key, what)) {
+        auto entries = read_list(p, *v, what, true);
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            decode_entry(entries[i], i);
+        }
+    }
+}
+
+}  // namespace
+
+bool is_valid_name(std::string_view name) noexcept {
+    return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_' || c == '.';
+    });
+}
+
+bool is_header_token(std::string_view name) noexcept {
+    constexpr std::string_view marks = "-.!%*_+`'~";
+    return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               marks.find(c) != std::string_view::npos;
+    });
+}
+
+decoded decode_document(problem_list& p, const located& root) {
+    decoded d;
+    auto m = map_reader::open(p, root, {"interfaces", "trunks", "routes", "media", "control"},
+                              "a map with interfaces, trunks, routes, media and control");
+    if (!m) {
+        return d;
+    }
+    decode_list(p, *m, "interfaces", "a list of interfaces",
+                [&](const located& e, std::size_t) { decode_interface(d, p, e); });
+    decode_list(p, *m, "trunks", "a list of trunks",
+                [&](const located& e, std::size_t) { decode_trunk(d, p, e); });
+    decode_list(p, *m, "routes", "a list of routes",
+                [&](const located& e, std::size_t i) { decode_route(d, p, e, i); });
+    if (auto v = m->find("media")) {
+        decode_media(p, *v, d.cfg.media);
+    }
+    if (auto v = m->find("control")) {
+        decode_control(p, *v, d.cfg.control);
+    }
+    return d;
+}
+
+}  // namespace sbc::config::detail

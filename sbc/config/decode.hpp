@@ -1,0 +1,56 @@
+// Internal to sbc/config: the YAML document to config structs, then the
+// cross-field checks.
+//
+// decode_document() checks each key on its own (types, ranges, address forms,
+// unknown keys) and records where every value sat. validate() then checks
+// what spans several keys: unique names, references between sections,
+// overlapping listeners, peers an interface cannot reach, the media port
+// range. Both only add to the problem_list; load_string() throws once at the
+// end with everything found.
+#pragma once
+
+#include "sbc/config/config.hpp"
+#include "sbc/config/yaml_reader.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sbc::config::detail {
+
+/// One value that decoded well, with where it was.
+template <typename T>
+struct placed {
+    T value;
+    std::string path;
+    YAML::Mark mark;
+    std::size_t owner = 0;  ///< index into cfg.interfaces / cfg.trunks of its entry
+    std::string got;        ///< the YAML text, as describe() shows it
+};
+
+/// The decoded structs plus what validate() needs to point at.
+struct decoded {
+    config cfg;
+    std::vector<placed<listen_uri>> listeners;
+    std::vector<placed<peer_config>> peers;
+    /// Key paths ("trunks[2]") of the entries of cfg.interfaces, cfg.trunks and
+    /// cfg.routes; an entry that is not even a map is left out of both.
+    std::vector<std::string> interface_paths;
+    std::vector<std::string> trunk_paths;
+    std::vector<std::string> route_paths;
+    /// Marks of the decoded scalar values by key path ("trunks[0].interface").
+    std::map<std::string, YAML::Mark> marks;
+};
+
+decoded decode_document(problem_list& problems, const located& root);
+
+void validate(const decoded& d, problem_list& problems);
+
+/// A name for interfaces, trunks and routes: it shows up in logs, metrics
+/// labels and the control API, so letters, digits, '-', '_', '.' only.
+bool is_valid_name(std::string_view name) noexcept;
+
+/// A header name as RFC 3261 25.1 defines a token.
+bool is_header_token(std::string_view name) noexcept;
+
+}  // namespace sbc::config::detail

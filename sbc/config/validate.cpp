@@ -1,0 +1,212 @@
+// The checks that span several entries of the configuration: unique names,
+// references between sections, listeners that would fight over one socket,
+// and peers that their interface cannot reach or that two trunks claim.
+#include "sbc/config/address.hpp"
+#include "sbc/config/decode.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+namespace sbc::config::detail {
+
+namespace {
+
+YAML::Mark mark_of(const decoded& d, const std::string& path, source_mark fallback) {
+    if (auto it = d.marks.find(path); it != d.marks.end()) {
+        return it->second;
+    }
+    YAML::Mark m;
+    m.line = fallback.line - 1;
+    m.column = fallback.column - 1;
+    return m;
+}
+
+template <typename Entry>
+std::string defined_names(const std::vector<Entry>& entries) {
+    constexpr std::size_t max_listed = 10;
+    std::string out;
+    std::size_t listed = 0;
+    for (const auto& e : entries) {
+        if (e.name.empty() || &e != &*std::find_if(entries.begin(), entries.end(), [&](const Entry& f) {
+                return f.name == e.name;
+            })) {
+            continue;  // unnamed, or a duplicate reported on its own
+        }
+        if (listed == max_listed) {
+            return out + ", ...";
+        }
+        out += listed == 0 ? "" : ", ";
+        out += e.name;
+        ++listed;
+    }
+    return out.empty() ? "none" : out;
+}
+
+template <typename Entry>
+void check_unique_names(const decoded& d, const std::vector<Entry>& entries,
+                        const std::vector<std::string>& paths, std::string_view kind,
+                        problem_list& p) {
+    std::map<std::string, std::size_t> first;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        const auto& name = entries[i].name;
+        if (name.empty()) {
+            continue;  // already reported as a bad or missing name
+        }
+        auto [it, inserted] = first.emplace(name, i);
+        if (!inserted) {
+            const auto path = join_path(paths[i], "name");
+            p.add(mark_of(d, path, entries[i].mark), path,
+                  fmt::format("expected a unique {} name ({} is already defined on line {})", kind,
+                              quote(name), entries[it->second].mark.line));
+        }
+    }
+}
+
+template <typename Entry>
+void check_reference(const decoded& d, const std::vector<Entry>& targets, std::string_view kind,
+                     const std::string& name, const std::string& path, source_mark owner,
+                     problem_list& p) {
+    if (name.empty()) {
+        return;
+    }
+    for (const auto& t : targets) {
+        if (t.name == name) {
+            return;
+        }
+    }
+    p.add(mark_of(d, path, owner), path,
+          fmt::format("expected the name of {} (defined: {}) (got {})", kind,
+                      defined_names(targets), quote(name)));
+}
+
+void check_references(const decoded& d, problem_list& p) {
+    const auto& cfg = d.cfg;
+    for (std::size_t i = 0; i < cfg.trunks.size(); ++i) {
+        const auto& t = cfg.trunks[i];
+        check_reference(d, cfg.interfaces, "an interface", t.interface,
+                        join_path(d.trunk_paths[i], "interface"), t.mark, p);
+    }
+    for (std::size_t i = 0; i < cfg.routes.size(); ++i) {
+        const auto& r = cfg.routes[i];
+        const auto& path = d.route_paths[i];
+        if (r.from_trunk) {
+            check_reference(d, cfg.trunks, "a trunk", *r.from_trunk,
+                            join_path(path, "from_trunk"), r.mark, p);
+        }
+        if (r.from_interface) {
+            check_reference(d, cfg.interfaces, "an interface", *r.from_interface,
+                            join_path(path, "from_interface"), r.mark, p);
+        }
+        check_reference(d, cfg.trunks, "a trunk", r.to_trunk, join_path(path, "to_trunk"), r.mark,
+                        p);
+    }
+}
+
+// Two listeners on one transport, address and port cannot both bind; a
+// wildcard address (0.0.0.0, ::) takes the port on every address of its family.
+void check_listener_overlaps(const decoded& d, problem_list& p) {
+    using port_key = std::tuple<transport, int, std::uint16_t>;
+    using exact_key = std::tuple<transport, int, std::array<unsigned char, 16>, std::uint16_t>;
+    std::map<exact_key, std::size_t> exact;
+    std::map<port_key, std::size_t> any_on_port;
+    std::map<port_key, std::size_t> wildcard;
+    for (std::size_t i = 0; i < d.listeners.size(); ++i) {
+        const auto& l = d.listeners[i];
+        const auto ip = parse_ip(l.value.host);
+        if (!ip) {
+            continue;  // cannot happen: the host was parsed into this canonical form
+        }
+        const port_key pk{l.value.proto, ip->family, l.value.port};
+        const exact_key ek{l.value.proto, ip->family, ip->bytes, l.value.port};
+        std::optional<std::size_t> other;
+        if (auto it = exact.find(ek); it != exact.end()) {
+            other = it->second;
+        } else if (auto w = wildcard.find(pk); w != wildcard.end()) {
+            other = w->second;
+        } else if (auto a = any_on_port.find(pk); ip->is_unspecified() && a != any_on_port.end()) {
+            other = a->second;
+        }
+        if (other) {
+            const auto& o = d.listeners[*other];
+            p.add(l.mark, l.path,
+                  fmt::format("expected a transport, address and port no other listener uses "
+                              "({} on line {} takes it) (got {})",
+                              o.path, position(o.mark).first, l.got));
+            continue;
+        }
+        exact.emplace(ek, i);
+        any_on_port.emplace(pk, i);
+        if (ip->is_unspecified()) {
+            wildcard.emplace(pk, i);
+        }
+    }
+}
+
+std::string_view family_name(int family) { return family == AF_INET6 ? "IPv6" : "IPv4"; }
+
+// The interface sends to a peer from one of its own listeners (RFC 3261
+// 18.1.1: a request goes out of the transport it names), so it needs one of
+// the peer's transport and address family.
+void check_peer_reachable(const decoded& d, const placed<peer_config>& peer, problem_list& p) {
+    const auto& trunk = d.cfg.trunks[peer.owner];
+    const interface_config* iface = d.cfg.find_interface(trunk.interface);
+    if (iface == nullptr) {
+        return;  // reported as an undefined interface
+    }
+    const auto peer_ip = parse_ip(peer.value.host);
+    for (const auto& l : iface->listen) {
+        const auto ip = parse_ip(l.host);
+        if (ip && peer_ip && l.proto == peer.value.proto && ip->family == peer_ip->family) {
+            return;
+        }
+    }
+    if (iface->listen.empty() || !peer_ip) {
+        return;  // its listeners are all wrong, and reported so
+    }
+    p.add(peer.mark, peer.path,
+          fmt::format("expected a peer interface {} can reach: it has no {} listener on {} (got {})",
+                      quote(iface->name), to_string(peer.value.proto),
+                      family_name(peer_ip->family), peer.got));
+}
+
+// Requests are matched to a trunk by their source address on the interface
+// they arrive at (sbc::policy::peer_acl), so an address can belong to one
+// trunk per interface only.
+void check_peers(const decoded& d, problem_list& p) {
+    std::map<std::pair<std::string, std::string>, std::size_t> owner_of;
+    for (std::size_t i = 0; i < d.peers.size(); ++i) {
+        const auto& peer = d.peers[i];
+        check_peer_reachable(d, peer, p);
+        const auto& trunk = d.cfg.trunks[peer.owner];
+        if (trunk.interface.empty()) {
+            continue;
+        }
+        auto [it, inserted] = owner_of.emplace(std::pair{trunk.interface, peer.value.host}, i);
+        const auto& first = d.peers[it->second];
+        if (!inserted && first.owner != peer.owner) {
+            p.add(peer.mark, peer.path,
+                  fmt::format("expected an address no other trunk on interface {} has; requests "
+                              "are told apart by source address ({} of trunk {} on line {}) (got {})",
+                              quote(trunk.interface), first.path,
+                              quote(d.cfg.trunks[first.owner].name), position(first.mark).first,
+                              peer.got));
+        }
+    }
+}
+
+}  // namespace
+
+void validate(const decoded& d, problem_list& p) {
+    check_unique_names(d, d.cfg.interfaces, d.interface_paths, "interface", p);
+    check_unique_names(d, d.cfg.trunks, d.trunk_paths, "trunk", p);
+    check_unique_names(d, d.cfg.routes, d.route_paths, "route", p);
+    check_references(d, p);
+    check_listener_overlaps(d, p);
+    check_peers(d, p);
+}
+
+}  // namespace sbc::config::detail

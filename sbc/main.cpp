@@ -1,0 +1,139 @@
+// sbcd: the session border controller daemon.
+//
+// Loads and validates the configuration, starts the data plane's workers,
+// binds one SIP agent per interface and the control socket, then runs the
+// su_root loop on this thread until SIGTERM or SIGINT (DESIGN.md "Threads").
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <memory>
+
+#include "dataplane/api/media_engine.hpp"
+#include "sbc/api/control_server.hpp"
+#include "sbc/b2bua/b2bua.hpp"
+#include "sbc/common/log.hpp"
+#include "sbc/config/config.hpp"
+#include "sbc/sofia/runtime.hpp"
+
+namespace {
+
+constexpr sbc::log::logger main_log{"sbcd"};
+
+// Written by the signal handler, read by the loop's timer: the only state a
+// signal handler may touch.
+volatile std::sig_atomic_t g_stop_requested = 0;
+
+extern "C" void on_stop_signal(int) { g_stop_requested = 1; }
+
+struct stop_watch {
+    sbc::sofia::runtime* rt;
+    sbc::b2bua::b2bua* b2bua;
+    int grace_ticks = -1;  ///< counts down after the calls were hung up
+};
+
+void watch_for_stop(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
+    auto* w = static_cast<stop_watch*>(arg);
+    if (w->grace_ticks < 0 && g_stop_requested != 0) {
+        main_log.info("stopping: hanging up {} calls", w->b2bua->call_count());
+        w->b2bua->hang_up_all("sbcd is stopping");
+        // Let the BYEs and CANCELs leave before the agents go away.
+        w->grace_ticks = w->b2bua->call_count() > 0 ? 5 : 3;
+        return;
+    }
+    if (w->grace_ticks > 0 && --w->grace_ticks == 0) {
+        w->rt->stop();
+    }
+}
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    // Reload comes with the trunking work; until then SIGHUP must not kill a
+    // running SBC.
+    std::signal(SIGHUP, SIG_IGN);
+}
+
+int check_config(const std::string& path) {
+    try {
+        sbc::config::load_file(path);
+        std::cout << path << ": configuration OK\n";
+        return 0;
+    } catch (const sbc::config::config_error& e) {
+        for (const auto& p : e.problems()) {
+            std::cerr << p << "\n";
+        }
+        return 1;
+    }
+}
+
+int run(const std::string& path) {
+    sbc::config::config cfg;
+    try {
+        cfg = sbc::config::load_file(path);
+    } catch (const sbc::config::config_error& e) {
+        for (const auto& p : e.problems()) {
+            std::cerr << p << "\n";
+        }
+        return 1;
+    }
+    install_signal_handlers();
+    sbc::sofia::runtime rt;
+    sbc::dataplane::engine_config ec;
+    ec.port_min = cfg.media.port_min;
+    ec.port_max = cfg.media.port_max;
+    ec.workers = cfg.media.workers;
+    auto media = sbc::dataplane::make_kernel_engine(ec);
+    sbc::b2bua::b2bua b2bua(rt.root(), cfg, *media);
+    sbc::api::control_server control(rt.root(), cfg.control.socket, b2bua);
+
+    stop_watch w{&rt, &b2bua};
+    su_timer_t* stop_timer = su_timer_create(su_root_task(rt.root()), 100);
+    su_timer_set_interval(stop_timer, watch_for_stop, &w, 100);
+    main_log.info("sbcd {} running on {} ({} interfaces, control socket {})", SBC_VERSION, path,
+                  cfg.interfaces.size(), cfg.control.socket);
+    rt.run();
+    su_timer_destroy(stop_timer);
+    main_log.info("sbcd stopped");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"sbcd: session border controller"};
+    std::string config_path;
+    std::string check_path;
+    std::string log_level = "info";
+    app.add_option("-c,--config", config_path, "run with this configuration file");
+    app.add_option("--check-config", check_path, "validate this configuration file and exit 0 or 1");
+    app.add_option("--log-level", log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+    app.set_version_flag("--version", SBC_VERSION);
+    CLI11_PARSE(app, argc, argv);
+
+    using sbc::log::level;
+    sbc::log::set_level(log_level == "debug"  ? level::debug
+                        : log_level == "warn" ? level::warn
+                        : log_level == "error" ? level::error
+                                               : level::info);
+    if (!check_path.empty()) {
+        return check_config(check_path);
+    }
+    if (config_path.empty()) {
+        std::cerr << "sbcd: --config FILE or --check-config FILE is required\n";
+        return 2;
+    }
+    try {
+        return run(config_path);
+    } catch (const std::exception& e) {
+        main_log.error("{}", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,100 @@
+#include "sbc/policy/header_filter.hpp"
+
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_header.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace sbc::policy {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// RFC 5853 3.1: addresses and dialog identifiers of one side. Also the
+// headers every leg negotiates for itself (Max-Forwards, body framing,
+// extensions and capabilities), which a B2BUA must decide on each leg.
+constexpr std::array<std::string_view, 27> never_forwarded = {
+    "Via",          "Route",          "Record-Route",      "Contact",         "Call-ID",
+    "From",         "To",             "CSeq",             "Max-Forwards",    "Content-Length",
+    "Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "MIME-Version",
+    "Require",      "Supported",      "Proxy-Require",    "Unsupported",     "Allow",
+    "Authorization", "Proxy-Authorization", "WWW-Authenticate", "Proxy-Authenticate",
+    "RSeq",         "RAck",           "Path",
+};
+
+// Compact forms (RFC 3261 7.3.3) of the never-forwarded headers.
+constexpr std::array<std::string_view, 8> never_forwarded_compact = {"v", "i", "f", "t", "m", "l",
+                                                                     "c", "k"};
+
+}  // namespace
+
+bool is_never_forwarded(std::string_view name) noexcept {
+    for (auto n : never_forwarded) {
+        if (iequals(n, name)) {
+            return true;
+        }
+    }
+    for (auto n : never_forwarded_compact) {
+        if (iequals(n, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool may_forward(std::string_view name, const std::vector<std::string>& allow) noexcept {
+    if (is_never_forwarded(name)) {
+        return false;
+    }
+    return std::any_of(allow.begin(), allow.end(),
+                       [&](const std::string& a) { return iequals(a, name); });
+}
+
+std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& allow) {
+    std::string out;
+    if (sip == nullptr || allow.empty()) {
+        return out;
+    }
+    // Walk every header of the message in wire order: known headers hang off
+    // typed fields of sip_t, unknown ones off sip_unknown, but all of them are
+    // chained through sh_succ from the request or status line.
+    const msg_header_t* first = sip->sip_request != nullptr
+                                    ? reinterpret_cast<const msg_header_t*>(sip->sip_request)
+                                    : reinterpret_cast<const msg_header_t*>(sip->sip_status);
+    char value[1024];
+    for (const msg_header_t* h = first; h != nullptr; h = h->sh_succ) {
+        const msg_hclass_t* hc = h->sh_class;
+        if (hc == nullptr || hc->hc_name == nullptr || hc->hc_hash == msg_request_hash ||
+            hc->hc_hash == msg_status_hash || hc->hc_hash == msg_payload_hash ||
+            hc->hc_hash == msg_separator_hash || hc->hc_hash == msg_error_hash) {
+            continue;
+        }
+        std::string_view name = hc->hc_name;
+        if (hc->hc_hash == msg_unknown_hash) {
+            const char* n = reinterpret_cast<const sip_unknown_t*>(h)->un_name;
+            if (n == nullptr) {
+                continue;
+            }
+            name = n;
+        }
+        if (name.empty() || !may_forward(name, allow)) {
+            continue;
+        }
+        issize_t n = msg_header_field_e(value, sizeof value, h, 0);
+        if (n < 0 || static_cast<size_t>(n) >= sizeof value) {
+            continue;  // an oversized value is dropped rather than truncated
+        }
+        out.append(name).append(": ").append(value, static_cast<size_t>(n)).append("\r\n");
+    }
+    return out;
+}
+
+}  // namespace sbc::policy

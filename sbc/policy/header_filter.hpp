@@ -1,0 +1,28 @@
+// The topology-hiding header allow-list (RFC 5853 section 3.1).
+//
+// A B2BUA builds each outgoing request from scratch; headers of the incoming
+// leg reach the other leg only when the receiving trunk's forward_headers
+// names them. Headers that carry one side's addresses or dialog identity can
+// never be forwarded, whatever the configuration says.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sofia-sip/sip.h>
+
+namespace sbc::policy {
+
+/// True for the headers a B2BUA always builds itself (Via, Route, Contact, Call-ID, ...).
+bool is_never_forwarded(std::string_view header_name) noexcept;
+
+/// True when `header_name` may be carried across: listed in `allow` (case-
+/// insensitively) and not one of the never-forwarded headers.
+bool may_forward(std::string_view header_name, const std::vector<std::string>& allow) noexcept;
+
+/// The allowed headers of `sip`, as "Name: value\r\n" lines ready for
+/// SIPTAG_HEADER_STR(); empty when none is allowed.
+std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& allow);
+
+}  // namespace sbc::policy

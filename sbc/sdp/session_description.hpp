@@ -1,0 +1,69 @@
+// SDP as the B2BUA needs it: what a peer's offer or answer says about where it
+// receives audio, and the SDP the SBC sends instead (RFC 4566, RFC 3264).
+//
+// Parsing uses sofia-sip's SDP parser; this module owns the sofia handles and
+// the rest of the code sees only these types.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "dataplane/api/ip_endpoint.hpp"
+#include "sbc/common/result.hpp"
+
+namespace sbc::sdp {
+
+/// RFC 3264 6.1 / RFC 4566 6: the direction attribute of the anchored stream.
+enum class direction { sendrecv, sendonly, recvonly, inactive };
+
+const char* to_string(direction d) noexcept;
+
+/// Where the peer receives the anchored (first audio) stream.
+struct media_target {
+    dataplane::ip_endpoint rtp;   ///< c= (media level, else session level) and m= port
+    dataplane::ip_endpoint rtcp;  ///< a=rtcp (RFC 3605) if present, else RTP port + 1
+    direction dir = direction::sendrecv;
+    /// c=0.0.0.0 (RFC 3264 8.4, old-style hold) or m= port 0 (stream rejected).
+    bool on_hold_address = false;
+    bool port_zero = false;
+};
+
+/// What the SBC puts in place of the peer's addresses.
+struct rewrite_params {
+    std::string local_address;      ///< the SBC's media address on the leg the SDP goes to
+    std::uint16_t local_rtp_port = 0;  ///< RTCP is this + 1
+    std::uint64_t origin_session_id = 0;  ///< o= sess-id; stable for the leg
+    std::uint64_t origin_version = 0;     ///< o= sess-version; +1 whenever the SDP changes (RFC 3264 8)
+};
+
+class session_description {
+public:
+    /// Parses a body of type application/sdp. Errors name what is wrong
+    /// ("no audio m= line", "bad c= address", sofia's parser message).
+    static result<session_description> parse(std::string_view body);
+
+    session_description(session_description&&) noexcept;
+    session_description& operator=(session_description&&) noexcept;
+    ~session_description();
+
+    /// The first audio stream's target. A session whose audio m= line has no
+    /// usable connection address is refused by parse(), so this always holds.
+    const media_target& audio() const noexcept { return _audio; }
+
+    /// The SDP to send on the other leg: o= and s= are the SBC's own, c= names
+    /// only `p.local_address`, the first audio m= line gets `p.local_rtp_port`,
+    /// every other m= line port 0 (RFC 3264 6: declined), a=rtcp points at our
+    /// RTCP port, and ICE attributes (candidates, ufrag, pwd) of the peer are
+    /// dropped. Codecs, ptime, fmtp and direction attributes pass unchanged.
+    std::string rewrite(const rewrite_params& p) const;
+
+private:
+    struct impl;
+    explicit session_description(std::unique_ptr<impl> i);
+    std::unique_ptr<impl> _impl;
+    media_target _audio;
+};
+
+}  // namespace sbc::sdp

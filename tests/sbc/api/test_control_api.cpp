@@ -1,0 +1,542 @@
+// Unit tests of the control API: the JSON codec, request dispatch, the
+// unix-socket server on a real su_root, the client, and sbcctl's output and
+// socket lookup.
+//
+// The server runs on this thread's su_root, stepped by the test while a
+// client runs in a std::async thread; every client is bounded by its own
+// 5 s deadline, so a broken server fails a test instead of hanging it.
+#include "sbc/api/control_client.hpp"
+#include "sbc/api/control_server.hpp"
+#include "sbc/api/json_codec.hpp"
+#include "sbc/config/config.hpp"
+#include "tools/sbcctl/output.hpp"
+#include "tools/sbcctl/socket_path.hpp"
+
+#include <catch2/catch.hpp>
+#include <sofia-sip/su.h>
+#include <sofia-sip/su_wait.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <stdexcept>
+#include <string>
+
+using namespace std::chrono_literals;
+namespace api = sbc::api;
+namespace fs = std::filesystem;
+
+namespace {
+
+// --- collaborators ------------------------------------------------------
+
+/// The rest of sbcd, as the server sees it.
+class fake_handler final : public api::control_handler {
+public:
+    api::status_info status() override {
+        ++status_requests;
+        if (fail) {
+            throw std::runtime_error("boom");
+        }
+        return status_reply;
+    }
+    std::vector<api::call_info> calls() override {
+        ++calls_requests;
+        return calls_reply;
+    }
+
+    api::status_info status_reply{
+        "0.1.0", 3723.5, {{"carrier", {"udp://127.0.1.1:5060", "tcp://127.0.1.1:5060"}, "127.0.1.1"}},
+        1};
+    std::vector<api::call_info> calls_reply{
+        {"c1", "carrier", "pbx", "established", 65.2, 3260, 3255}};
+    int status_requests = 0;
+    int calls_requests = 0;
+    bool fail = false;
+};
+
+/// A fresh sofia su_root for one test.
+class sofia_loop {
+public:
+    sofia_loop() {
+        su_init();
+        _root = su_root_create(nullptr);
+        REQUIRE(_root != nullptr);
+    }
+    ~sofia_loop() {
+        su_root_destroy(_root);
+        su_deinit();
+    }
+    sofia_loop(const sofia_loop&) = delete;
+    sofia_loop& operator=(const sofia_loop&) = delete;
+
+    su_root_t* root() const { return _root; }
+
+    /// Runs `client` on another thread while this thread drives the loop.
+    template <typename F>
+    auto serve(F client) {
+        auto done = std::async(std::launch::async, std::move(client));
+        while (done.wait_for(0ms) != std::future_status::ready) {
+            su_root_step(_root, 5);
+        }
+        return done.get();
+    }
+
+    /// Steps the loop until `condition` holds or ~10 s of steps have passed.
+    bool step_until(const std::function<bool()>& condition) {
+        for (int i = 0; i < 2000 && !condition(); ++i) {
+            su_root_step(_root, 5);
+        }
+        return condition();
+    }
+
+private:
+    su_root_t* _root = nullptr;
+};
+
+/// A private directory under /tmp, removed with everything in it.
+class temp_dir {
+public:
+    temp_dir() {
+        char tmpl[] = "/tmp/sbc-api-test-XXXXXX";
+        if (::mkdtemp(tmpl) == nullptr) {
+            throw std::runtime_error("mkdtemp failed");
+        }
+        _path = tmpl;
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(_path, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+
+    std::string file(const std::string& name) const { return _path + "/" + name; }
+
+private:
+    std::string _path;
+};
+
+// --- clients (run on the client thread) -----------------------------------
+
+api::deadline five_seconds() { return std::chrono::steady_clock::now() + 5s; }
+
+/// One request through the real client; "ERROR: ..." if it failed.
+std::string request(const std::string& path, const std::string& line) {
+    auto fd = api::connect_control(path, five_seconds());
+    if (!fd) {
+        return "ERROR: connect: " + fd.error_message();
+    }
+    auto reply = api::exchange(*fd, line, five_seconds());
+    return reply ? *reply : "ERROR: " + reply.error_message();
+}
+
+api::unique_fd raw_connect(const std::string& path) {
+    api::unique_fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+        throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
+    }
+    return fd;
+}
+
+void send_raw(const api::unique_fd& fd, const std::string& data) {
+    std::size_t sent = 0;
+    while (sent < data.size()) {
+        ssize_t n = ::send(fd.get(), data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) {
+            throw std::runtime_error(std::string("send: ") + std::strerror(errno));
+        }
+        sent += static_cast<std::size_t>(n);
+    }
+}
+
+/// Everything the server sends until it closes; "TIMEOUT" if it does not
+/// close within 5 s.
+std::string read_to_eof(const api::unique_fd& fd) {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        pollfd p{fd.get(), POLLIN, 0};
+        if (::poll(&p, 1, 5000) == 0) {
+            return "TIMEOUT";
+        }
+        ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
+        if (n <= 0) {
+            return out;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+nlohmann::json parse(const std::string& line) {
+    auto j = api::parse_line(line);
+    REQUIRE(j.ok());
+    return *j;
+}
+
+std::string error_of(const std::string& line) {
+    auto e = api::reply_error(parse(line));
+    return e ? *e : "<no error>";
+}
+
+bool is_status_reply(const std::string& line) {
+    auto j = api::parse_line(line);
+    return j.ok() && api::decode_status(*j).ok();
+}
+
+/// A socket file with nobody behind it, as a killed sbcd leaves.
+void make_stale_socket(const std::string& path) {
+    api::unique_fd fd{::socket(AF_UNIX, SOCK_STREAM, 0)};
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    REQUIRE(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0);
+}
+
+}  // namespace
+
+// --- JSON codec --------------------------------------------------------------
+
+TEST_CASE("the JSON codec round-trips status and calls", "[api][codec]") {
+    fake_handler h;
+
+    nlohmann::json status = h.status_reply;
+    CHECK(status["version"] == "0.1.0");
+    CHECK(status["uptime_seconds"] == 3723.5);
+    CHECK(status["active_calls"] == 1);
+    CHECK(status["interfaces"][0]["name"] == "carrier");
+    CHECK(status["interfaces"][0]["listen"][1] == "tcp://127.0.1.1:5060");
+    CHECK(status["interfaces"][0]["media_address"] == "127.0.1.1");
+
+    auto back = api::decode_status(parse(api::to_line(status)));
+    REQUIRE(back.ok());
+    CHECK(back->version == "0.1.0");
+    CHECK(back->uptime_seconds == 3723.5);
+    CHECK(back->active_calls == 1);
+    REQUIRE(back->interfaces.size() == 1);
+    CHECK(back->interfaces[0].listen == h.status_reply.interfaces[0].listen);
+    CHECK(back->interfaces[0].media_address == "127.0.1.1");
+
+    nlohmann::json calls = api::encode_calls(h.calls_reply);
+    CHECK(calls["calls"][0]["id"] == "c1");
+    CHECK(calls["calls"][0]["from_trunk"] == "carrier");
+    CHECK(calls["calls"][0]["to_trunk"] == "pbx");
+    CHECK(calls["calls"][0]["state"] == "established");
+    CHECK(calls["calls"][0]["duration_seconds"] == 65.2);
+    CHECK(calls["calls"][0]["packets_a_to_b"] == 3260);
+    CHECK(calls["calls"][0]["packets_b_to_a"] == 3255);
+
+    auto calls_back = api::decode_calls(parse(api::to_line(calls)));
+    REQUIRE(calls_back.ok());
+    REQUIRE(calls_back->size() == 1);
+    CHECK((*calls_back)[0].id == "c1");
+    CHECK((*calls_back)[0].packets_a_to_b == 3260);
+    CHECK((*calls_back)[0].packets_b_to_a == 3255);
+}
+
+TEST_CASE("decoding a malformed reply is an error, not an exception", "[api][codec]") {
+    CHECK_FALSE(api::decode_status(parse(R"({"version":"1"})")).ok());
+    CHECK_FALSE(api::decode_status(parse("[]")).ok());
+    CHECK_FALSE(api::decode_calls(parse(R"({"calls":[{"id":5}]})")).ok());
+    CHECK_FALSE(api::decode_calls(parse(R"({"calls":7})")).ok());
+    CHECK_FALSE(api::parse_line("{not json").ok());
+    CHECK(api::reply_error(parse(R"({"error":"x"})")) == "x");
+    CHECK_FALSE(api::reply_error(parse(R"({"calls":[]})")).has_value());
+}
+
+TEST_CASE("a line never breaks the framing, whatever the strings hold", "[api][codec]") {
+    api::call_info c;
+    c.id = "a\nb\xff";  // a newline, and a byte that is not UTF-8
+    auto line = api::to_line(api::encode_calls({c}));
+    CHECK(line.find('\n') == std::string::npos);
+    CHECK(parse(line)["calls"][0]["id"] == "a\nb\xEF\xBF\xBD");  // U+FFFD
+}
+
+// --- dispatch ----------------------------------------------------------------
+
+TEST_CASE("dispatch answers each request", "[api][dispatch]") {
+    fake_handler h;
+    CHECK(is_status_reply(api::dispatch(R"({"cmd":"status"})", h)));
+    CHECK(h.status_requests == 1);
+    CHECK(parse(api::dispatch(R"({"cmd":"calls"})", h))["calls"][0]["id"] == "c1");
+    CHECK(h.calls_requests == 1);
+
+    CHECK(error_of(api::dispatch(R"({"cmd":"reboot"})", h)) == "unknown command 'reboot'");
+    CHECK(error_of(api::dispatch("{\"cmd\":", h)).rfind("malformed JSON", 0) == 0);
+    CHECK(error_of(api::dispatch("", h)).rfind("malformed JSON", 0) == 0);
+    CHECK(error_of(api::dispatch("[1,2]", h)) == "request must be a JSON object");
+    CHECK(error_of(api::dispatch("{}", h)) == "request has no \"cmd\"");
+    CHECK(error_of(api::dispatch(R"({"cmd":1})", h)) == "\"cmd\" must be a string");
+
+    std::string long_name(1000, 'x');
+    auto reply = api::dispatch(R"({"cmd":")" + long_name + "\"}", h);
+    CHECK(error_of(reply) == "unknown command '" + long_name.substr(0, 64) + "'");
+
+    h.fail = true;
+    CHECK(error_of(api::dispatch(R"({"cmd":"status"})", h)) == "internal error: boom");
+}
+
+// --- the server ----------------------------------------------------------------
+
+TEST_CASE("the control server answers status, calls and bad requests", "[api][server]") {
+    sofia_loop loop;
+    temp_dir dir;
+    fake_handler h;
+    api::control_server server{loop.root(), dir.file("sbcd.sock"), h};
+    auto path = server.path();
+
+    auto status = loop.serve([&] { return request(path, R"({"cmd":"status"})"); });
+    REQUIRE(is_status_reply(status));
+    CHECK(parse(status)["interfaces"][0]["name"] == "carrier");
+
+    auto calls = loop.serve([&] { return request(path, R"({"cmd":"calls"})"); });
+    CHECK(parse(calls)["calls"][0]["state"] == "established");
+
+    auto unknown = loop.serve([&] { return request(path, R"({"cmd":"x"})"); });
+    CHECK(error_of(unknown) == "unknown command 'x'");
+
+    auto malformed = loop.serve([&] { return request(path, "{\"cmd\": status}"); });
+    CHECK(error_of(malformed).rfind("malformed JSON", 0) == 0);
+
+    CHECK(h.status_requests == 1);
+    CHECK(h.calls_requests == 1);
+    CHECK(loop.step_until([&] { return server.connection_count() == 0; }));
+}
+
+TEST_CASE("a request may arrive in pieces or end with EOF", "[api][server]") {
+    sofia_loop loop;
+    temp_dir dir;
+    fake_handler h;
+    api::control_server server{loop.root(), dir.file("sbcd.sock"), h};
+    auto path = server.path();
+
+    auto pieces = loop.serve([&] {
+        auto fd = raw_connect(path);
+        send_raw(fd, "{\"cmd\":");
+        std::this_thread::sleep_for(20ms);  // let the server read the first piece alone
+        send_raw(fd, "\"calls\"}\r\n");
+        return read_to_eof(fd);
+    });
+    REQUIRE(pieces.size() > 1);
+    CHECK(pieces.back() == '\n');
+    CHECK(parse(pieces)["calls"][0]["id"] == "c1");
+
+    auto eof = loop.serve([&] {
+        auto fd = raw_connect(path);
+        send_raw(fd, R"({"cmd":"status"})");
+        ::shutdown(fd.get(), SHUT_WR);
+        return read_to_eof(fd);
+    });
+    CHECK(is_status_reply(eof));
+}
+
+TEST_CASE("an oversize request is refused and the server keeps serving", "[api][server]") {
+    sofia_loop loop;
+    temp_dir dir;
+    fake_handler h;
+    api::control_server server{loop.root(), dir.file("sbcd.sock"), h};
+    auto path = server.path();
+
+    auto reply = loop.serve([&] {
+        auto fd = raw_connect(path);
+        send_raw(fd, std::string(64 * 1024 + 1, 'x'));  // no newline within the cap
+        return read_to_eof(fd);
+    });
+    CHECK(error_of(reply) == "request longer than 65536 bytes");
+    CHECK(h.status_requests == 0);
+
+    CHECK(is_status_reply(loop.serve([&] { return request(path, R"({"cmd":"status"})"); })));
+}
+
+TEST_CASE("a client that says nothing does not stop the server", "[api][server]") {
+    sofia_loop loop;
+    temp_dir dir;
+    fake_handler h;
+    api::control_server_options opts;
+    opts.idle_timeout = 100ms;
+    api::control_server server{loop.root(), dir.file("sbcd.sock"), h, opts};
+    auto path = server.path();
+
+    SECTION("it connects and leaves") {
+        loop.serve([&] { raw_connect(path); });  // closed at once
+        CHECK(is_status_reply(loop.serve([&] { return request(path, R"({"cmd":"status"})"); })));
+        CHECK(loop.step_until([&] { return server.connection_count() == 0; }));
+    }
+    SECTION("it stays connected and is dropped when idle") {
+        auto seen = loop.serve([&] {
+            auto fd = raw_connect(path);
+            return read_to_eof(fd);  // the server must close: "" rather than "TIMEOUT"
+        });
+        CHECK(seen.empty());
+        CHECK(server.connection_count() == 0);
+        CHECK(is_status_reply(loop.serve([&] { return request(path, R"({"cmd":"status"})"); })));
+    }
+}
+
+TEST_CASE("clients past max_connections are closed at once", "[api][server]") {
+    sofia_loop loop;
+    temp_dir dir;
+    fake_handler h;
+    api::control_server_options opts;
+    opts.max_connections = 1;
+    api::control_server server{loop.root(), dir.file("sbcd.sock"), h, opts};
+    auto path = server.path();
+
+    auto first = raw_connect(path);  // the backlog holds it until the loop accepts it
+    REQUIRE(loop.step_until([&] { return server.connection_count() == 1; }));
+
+    auto refused = loop.serve([&] { return request(path, R"({"cmd":"status"})"); });
+    CHECK(refused.rfind("ERROR: ", 0) == 0);
+    CHECK(h.status_requests == 0);
+
+    first.reset();
+    REQUIRE(loop.step_until([&] { return server.connection_count() == 0; }));
+    CHECK(is_status_reply(loop.serve([&] { return request(path, R"({"cmd":"status"})"); })));
+}
+
+TEST_CASE("the socket file: parents, mode, stale files, live servers", "[api][server]") {
+    sofia_loop loop;
+    temp_dir dir;
+    fake_handler h;
+
+    SECTION("missing parent directories are created and the file goes with the server") {
+        auto path = dir.file("run/sbc/control.sock");
+        {
+            api::control_server server{loop.root(), path, h};
+            struct stat st {};
+            REQUIRE(::stat(path.c_str(), &st) == 0);
+            CHECK(S_ISSOCK(st.st_mode));
+            CHECK((st.st_mode & 07777) == 0666);  // under /tmp: usable by everyone
+            REQUIRE(::stat(dir.file("run/sbc").c_str(), &st) == 0);
+            CHECK(S_ISDIR(st.st_mode));
+        }
+        CHECK_FALSE(fs::exists(fs::symlink_status(path)));
+    }
+    SECTION("a stale socket is replaced") {
+        auto path = dir.file("sbcd.sock");
+        make_stale_socket(path);
+        REQUIRE(fs::is_socket(path));
+        api::control_server server{loop.root(), path, h};
+        CHECK(is_status_reply(loop.serve([&] { return request(path, R"({"cmd":"status"})"); })));
+    }
+    SECTION("a live server is left alone") {
+        auto path = dir.file("sbcd.sock");
+        api::control_server first{loop.root(), path, h};
+        CHECK_THROWS_WITH((api::control_server{loop.root(), path, h}),
+                          Catch::Contains("another process is serving"));
+        CHECK(is_status_reply(loop.serve([&] { return request(path, R"({"cmd":"status"})"); })));
+    }
+    SECTION("something that is not a socket is left alone") {
+        auto path = dir.file("sbc.yaml");
+        std::ofstream{path} << "precious\n";
+        CHECK_THROWS_WITH((api::control_server{loop.root(), path, h}),
+                          Catch::Contains("not a socket"));
+        CHECK(fs::is_regular_file(path));
+    }
+    SECTION("a path too long for sun_path is refused") {
+        CHECK_THROWS_AS((api::control_server{loop.root(), dir.file(std::string(200, 'a')), h}),
+                        std::runtime_error);
+    }
+}
+
+TEST_CASE("the server leaks no descriptors", "[api][server]") {
+    auto open_fds = [] {
+        return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
+    };
+    sofia_loop loop;
+    temp_dir dir;
+    fake_handler h;
+    auto before = open_fds();
+    {
+        api::control_server server{loop.root(), dir.file("sbcd.sock"), h};
+        auto path = server.path();
+        loop.serve([&] { return request(path, R"({"cmd":"calls"})"); });
+        loop.serve([&] { return request(path, "junk"); });
+        loop.serve([&] {
+            auto fd = raw_connect(path);
+            send_raw(fd, std::string(70 * 1024, 'x'));
+        });
+        auto silent = raw_connect(path);  // still connected when the server goes
+        REQUIRE(loop.step_until([&] { return server.connection_count() == 1; }));
+    }
+    CHECK(open_fds() == before);
+}
+
+TEST_CASE("the client reports a missing server", "[api][client]") {
+    temp_dir dir;
+    auto fd = api::connect_control(dir.file("nobody.sock"), five_seconds());
+    REQUIRE_FALSE(fd.ok());
+    CHECK(fd.error_message() == std::strerror(ENOENT));
+}
+
+// --- sbcctl ------------------------------------------------------------------
+
+TEST_CASE("sbcctl formats durations", "[sbcctl]") {
+    CHECK(sbc::ctl::format_duration(0) == "0s");
+    CHECK(sbc::ctl::format_duration(-5) == "0s");
+    CHECK(sbc::ctl::format_duration(3.9) == "3s");
+    CHECK(sbc::ctl::format_duration(123) == "2m03s");
+    CHECK(sbc::ctl::format_duration(3723) == "1h02m03s");
+    CHECK(sbc::ctl::format_duration(90061) == "1d01h01m01s");
+}
+
+TEST_CASE("sbcctl prints aligned tables", "[sbcctl]") {
+    fake_handler h;
+    CHECK(sbc::ctl::render_status(h.status_reply) ==
+          "sbcd 0.1.0, up 1h02m03s, 1 active call\n"
+          "\n"
+          "NAME     LISTEN                                     MEDIA\n"
+          "carrier  udp://127.0.1.1:5060,tcp://127.0.1.1:5060  127.0.1.1\n");
+
+    h.calls_reply.push_back({"call-22", "pbx", "carrier", "early", 2, 0, 17});
+    CHECK(sbc::ctl::render_calls(h.calls_reply) ==
+          "ID       FROM     TO       STATE        DURATION  PKTS A->B  PKTS B->A\n"
+          "c1       carrier  pbx      established  1m05s     3260       3255\n"
+          "call-22  pbx      carrier  early        2s        0          17\n");
+    CHECK(sbc::ctl::render_calls({}) == "no active calls\n");
+
+    // Control characters from the daemon never reach the terminal.
+    CHECK(sbc::ctl::render_table({{"a\x1b[2J", "b"}}) == "a?[2J  b\n");
+}
+
+TEST_CASE("sbcctl finds the control socket", "[sbcctl]") {
+    temp_dir dir;
+    auto with_key = dir.file("with.yaml");
+    std::ofstream{with_key} << "control:\n  socket: /tmp/from-config.sock\n";
+    auto without_key = dir.file("without.yaml");
+    std::ofstream{without_key} << "interfaces: []\n";
+    auto broken = dir.file("broken.yaml");
+    std::ofstream{broken} << "control: [\n";
+
+    sbc::ctl::socket_sources s;
+    s.default_config_files = {dir.file("absent.yaml"), with_key};
+    s.option = "/tmp/option.sock";
+    s.environment = "/tmp/env.sock";
+    s.config_file = without_key;
+    CHECK(*sbc::ctl::resolve_socket(s) == "/tmp/option.sock");
+    s.option.reset();
+    CHECK(*sbc::ctl::resolve_socket(s) == "/tmp/env.sock");
+    s.environment = "";  // set but empty counts as unset
+    CHECK(*sbc::ctl::resolve_socket(s) == sbc::config::control_config{}.socket);
+    s.config_file.reset();
+    CHECK(*sbc::ctl::resolve_socket(s) == "/tmp/from-config.sock");
+    s.default_config_files = {dir.file("absent.yaml")};
+    CHECK(*sbc::ctl::resolve_socket(s) == sbc::ctl::fallback_socket);
+
+    s.config_file = broken;
+    CHECK_FALSE(sbc::ctl::resolve_socket(s).ok());
+    s.config_file = dir.file("absent.yaml");
+    CHECK_FALSE(sbc::ctl::resolve_socket(s).ok());
+}

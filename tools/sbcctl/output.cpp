@@ -1,0 +1,112 @@
+// sbcctl's human-readable output; see output.hpp.
+#include "tools/sbcctl/output.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace sbc::ctl {
+namespace {
+
+/// Control characters from the daemon (ultimately from SIP peers) must not
+/// reach the terminal, where they could move the cursor or retitle windows.
+std::string printable(const std::string& s) {
+    std::string out = s;
+    for (char& ch : out) {
+        auto u = static_cast<unsigned char>(ch);
+        if (u < 0x20 || u == 0x7f) {
+            ch = '?';
+        }
+    }
+    return out;
+}
+
+std::string join(const std::vector<std::string>& parts, const char* separator) {
+    std::string out;
+    for (const auto& p : parts) {
+        if (!out.empty()) {
+            out += separator;
+        }
+        out += p;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string format_duration(double seconds) {
+    if (!(seconds > 0)) {  // also catches NaN
+        return "0s";
+    }
+    // Clamp so that absurd values (a corrupt reply) cannot overflow the cast.
+    auto total = static_cast<unsigned long long>(std::min(std::floor(seconds), 1e15));
+    auto s = total % 60;
+    auto m = total / 60 % 60;
+    auto h = total / 3600 % 24;
+    auto d = total / 86400;
+    if (d > 0) {
+        return fmt::format("{}d{:02}h{:02}m{:02}s", d, h, m, s);
+    }
+    if (h > 0) {
+        return fmt::format("{}h{:02}m{:02}s", h, m, s);
+    }
+    if (m > 0) {
+        return fmt::format("{}m{:02}s", m, s);
+    }
+    return fmt::format("{}s", s);
+}
+
+std::string render_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths;
+    for (const auto& row : rows) {
+        widths.resize(std::max(widths.size(), row.size()), 0);
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            widths[i] = std::max(widths[i], row[i].size());
+        }
+    }
+    std::string out;
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            line += printable(row[i]);
+            if (i + 1 < row.size()) {
+                line.append(widths[i] - row[i].size() + 2, ' ');
+            }
+        }
+        line.erase(line.find_last_not_of(' ') + 1);
+        out += line;
+        out += '\n';
+    }
+    return out;
+}
+
+std::string render_status(const api::status_info& status) {
+    std::string out = fmt::format("sbcd {}, up {}, {} active call{}\n", printable(status.version),
+                                  format_duration(status.uptime_seconds), status.active_calls,
+                                  status.active_calls == 1 ? "" : "s");
+    if (status.interfaces.empty()) {
+        return out + "no interfaces\n";
+    }
+    std::vector<std::vector<std::string>> rows{{"NAME", "LISTEN", "MEDIA"}};
+    for (const auto& i : status.interfaces) {
+        rows.push_back({i.name, join(i.listen, ","), i.media_address});
+    }
+    return out + "\n" + render_table(rows);
+}
+
+std::string render_calls(const std::vector<api::call_info>& calls) {
+    if (calls.empty()) {
+        return "no active calls\n";
+    }
+    std::vector<std::vector<std::string>> rows{
+        {"ID", "FROM", "TO", "STATE", "DURATION", "PKTS A->B", "PKTS B->A"}};
+    for (const auto& c : calls) {
+        rows.push_back({c.id, c.from_trunk, c.to_trunk, c.state,
+                        format_duration(c.duration_seconds), std::to_string(c.packets_a_to_b),
+                        std::to_string(c.packets_b_to_a)});
+    }
+    return render_table(rows);
+}
+
+}  // namespace sbc::ctl

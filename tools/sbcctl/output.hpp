@@ -1,0 +1,26 @@
+// sbcctl's human-readable output: the status line and aligned tables.
+//
+// Kept apart from main.cpp so the unit tests can check the text sbcctl prints.
+#pragma once
+
+#include "sbc/api/control_server.hpp"
+
+#include <string>
+#include <vector>
+
+namespace sbc::ctl {
+
+/// "3s", "2m03s", "1h02m03s", "2d01h02m03s"; negative or NaN read as 0.
+std::string format_duration(double seconds);
+
+/// Rows of cells as columns padded to their widest cell, two spaces apart,
+/// one line per row (the first row is the header). No trailing blanks.
+std::string render_table(const std::vector<std::vector<std::string>>& rows);
+
+/// "sbcd <version>, up <duration>, N active calls" and the interfaces table.
+std::string render_status(const api::status_info& status);
+
+/// The calls table, or "no active calls".
+std::string render_calls(const std::vector<api::call_info>& calls);
+
+}  // namespace sbc::ctl
