@@ -32,7 +32,7 @@ constexpr std::size_t index(side s) noexcept { return static_cast<std::size_t>(s
 struct engine_config {
     std::uint16_t port_min = 20000;  ///< inclusive; both ends of the range as configured
     std::uint16_t port_max = 29999;  ///< inclusive
-    unsigned workers = 1;
+    unsigned workers = 1;  ///< worker threads; 0 is taken as 1
 };
 
 /// The local RTP port of each side; RTCP is always RTP + 1 (RFC 3550 11).
@@ -50,7 +50,11 @@ struct side_counters {
     std::uint64_t drops_wrong_source = 0;  ///< from an address other than the latched one
     std::uint64_t drops_no_destination = 0;  ///< other side's remote still unknown
     std::uint64_t drops_tx_error = 0;
+    /// Larger than the data plane's receive buffer (2048 bytes): only part of it was read.
+    std::uint64_t drops_truncated = 0;
     /// Steady-clock time (ns since its epoch) of the last packet received, 0 if none.
+    /// Only packets accepted from the (latched) peer count, so a stray sender
+    /// cannot keep a dead call's media timeout from firing.
     std::int64_t last_rx_ns = 0;
     /// Where this side's peer really sends from, once latched (symmetric RTP).
     std::optional<ip_endpoint> latched_rtp;
@@ -101,7 +105,9 @@ public:
 };
 
 /// The `kernel` backend: UDP sockets, epoll, recvmmsg/sendmmsg, one thread per
-/// worker. Starts its workers; the destructor stops and joins them.
+/// worker. Starts its workers; the destructor stops and joins them and closes
+/// every socket. Throws std::system_error when it cannot create a worker's
+/// epoll set, eventfd or thread (start-up only).
 std::unique_ptr<media_engine> make_kernel_engine(const engine_config& config);
 
 }  // namespace sbc::dataplane

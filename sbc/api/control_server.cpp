@@ -94,9 +94,8 @@ sockaddr_un make_address(const std::string& path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-        throw std::runtime_error(fmt::format(
-            "control socket: path '{}' must be 1 to {} bytes long", path,
-            sizeof(addr.sun_path) - 1));
+        throw std::runtime_error(fmt::format("control socket: path '{}' must be 1 to {} bytes long",
+                                             path, sizeof(addr.sun_path) - 1));
     }
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     return addr;
@@ -125,8 +124,7 @@ void remove_stale_socket(const std::string& path, const sockaddr_un& addr) {
     if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0 ||
         errno == EAGAIN || errno == EINPROGRESS) {
         throw std::runtime_error(fmt::format(
-            "control socket: another process is serving on {} (is another sbcd running?)",
-            path));
+            "control socket: another process is serving on {} (is another sbcd running?)", path));
     }
     if (errno != ECONNREFUSED) {
         return;  // gone meanwhile (ENOENT) or not ours to judge: bind() will tell
@@ -185,10 +183,10 @@ std::string dispatch(std::string_view request, control_handler& handler) {
 /// One client connection. Owned by impl::connections, keyed by its fd.
 struct connection {
     unique_fd fd;
-    int index = -1;          ///< su_root registration
-    std::string request;     ///< bytes read so far
-    std::string reply;       ///< set once the request is answered
-    std::size_t sent = 0;    ///< bytes of `reply` written
+    int index = -1;        ///< su_root registration
+    std::string request;   ///< bytes read so far
+    std::string reply;     ///< set once the request is answered
+    std::size_t sent = 0;  ///< bytes of `reply` written
     steady::time_point last_progress;
 };
 
@@ -264,8 +262,8 @@ control_server::impl::impl(su_root_t* r, std::string p, control_handler& h,
 
     // Sweep at half the idle timeout (10 ms .. 1 s): a client is dropped
     // between idle_timeout and 1.5 x idle_timeout after its last progress.
-    auto tick = std::clamp<std::chrono::milliseconds::rep>(options.idle_timeout.count() / 2, 10,
-                                                           1000);
+    auto tick =
+        std::clamp<std::chrono::milliseconds::rep>(options.idle_timeout.count() / 2, 10, 1000);
     idle_timer.reset(su_timer_create(su_root_task(root), static_cast<su_duration_t>(tick)));
     if (!idle_timer) {
         throw std::runtime_error("control socket: cannot create the idle timer");
@@ -405,8 +403,8 @@ void control_server::impl::read_request(connection& c) {
         c.request.append(buf.data(), static_cast<std::size_t>(n));
         auto nl = c.request.find('\n', scan_from);
         if (nl == std::string::npos && c.request.size() > options.max_request_bytes) {
-            start_reply(c, to_line(make_error_reply(fmt::format(
-                               "request longer than {} bytes", options.max_request_bytes))));
+            start_reply(c, to_line(make_error_reply(fmt::format("request longer than {} bytes",
+                                                                options.max_request_bytes))));
             return;
         }
         if (nl != std::string::npos || n == 0) {
@@ -502,8 +500,6 @@ control_server::~control_server() = default;
 
 const std::string& control_server::path() const noexcept { return _impl->path; }
 
-std::size_t control_server::connection_count() const noexcept {
-    return _impl->connections.size();
-}
+std::size_t control_server::connection_count() const noexcept { return _impl->connections.size(); }
 
 }  // namespace sbc::api

@@ -110,6 +110,7 @@ public:
     /// Client connections open right now (for tests and diagnostics).
     std::size_t connection_count() const noexcept;
 
+    /// Opaque; declared public only so that sofia's C callbacks can name it.
     struct impl;
 
 private:

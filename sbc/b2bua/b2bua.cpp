@@ -35,7 +35,7 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
     for (const auto& i : cfg.interfaces) {
         _interfaces.push_back(std::make_unique<sip_interface>(root, i, *this));
     }
-    _reap_timer = su_timer_create(su_root_task(root), 0);
+    _reap_timer = su_timer_create(su_root_task(root), 1);  // su_timer needs > 0 ms
     _tick_timer = su_timer_create(su_root_task(root), 200);
     if (_reap_timer == nullptr || _tick_timer == nullptr) {
         throw std::runtime_error("cannot create timers");

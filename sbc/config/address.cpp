@@ -27,10 +27,9 @@ bool has_letter(std::string_view text) {
 
 result<std::uint16_t> parse_port(std::string_view text) {
     unsigned value = 0;
-    const bool digits_only = !text.empty() && text.size() <= 5 &&
-                             std::all_of(text.begin(), text.end(), [](char c) {
-                                 return c >= '0' && c <= '9';
-                             });
+    const bool digits_only =
+        !text.empty() && text.size() <= 5 &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (digits_only) {
         std::from_chars(text.data(), text.data() + text.size(), value);
     }
@@ -75,7 +74,8 @@ result<host_port> parse_host_port(std::string_view text) {
         }
     } else {
         const auto colon = text.find(':');
-        if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
+        if (colon != std::string_view::npos &&
+            text.find(':', colon + 1) != std::string_view::npos) {
             // Two colons: an IPv6 literal, whose last group would read as a port.
             return make_error("expected an IPv6 address in brackets, e.g. [2001:db8::1]:5060");
         }
@@ -113,7 +113,8 @@ result<transport> parse_peer_params(std::string_view params) {
         const auto name = param.substr(0, eq);
         const auto value = eq == std::string_view::npos ? std::string_view{} : param.substr(eq + 1);
         if (!iequals(name, "transport")) {
-            return make_error("expected ;transport=udp or ;transport=tcp as the only URI parameter");
+            return make_error(
+                "expected ;transport=udp or ;transport=tcp as the only URI parameter");
         }
         if (seen) {
             return make_error("expected ;transport= once");

@@ -20,11 +20,11 @@
 namespace sbc::config::detail {
 
 struct ip_address {
-    int family = 0;                          ///< AF_INET or AF_INET6
-    std::array<unsigned char, 16> bytes{};   ///< network order; IPv4 uses the first 4
-    std::string text;                        ///< canonical form (inet_ntop), no brackets
+    int family = 0;                         ///< AF_INET or AF_INET6
+    std::array<unsigned char, 16> bytes{};  ///< network order; IPv4 uses the first 4
+    std::string text;                       ///< canonical form (inet_ntop), no brackets
 
-    bool is_unspecified() const noexcept;    ///< 0.0.0.0 or ::
+    bool is_unspecified() const noexcept;  ///< 0.0.0.0 or ::
     bool operator==(const ip_address& other) const noexcept {
         return family == other.family && bytes == other.bytes;
     }

@@ -11,10 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <sstream>
 
 namespace sbc::config {
 
@@ -71,17 +75,73 @@ std::string read_whole_file(const std::string& path) {
     }
 }
 
-std::vector<YAML::Node> parse_yaml(const std::string& text, detail::problem_list& p) {
+// Counts the documents of a stream, stopping at two. yaml-cpp 0.7's LoadAll()
+// loops for ever on some invalid input ("," alone: jbeder/yaml-cpp#1040, fixed
+// upstream in 2024 by #1319) because a document that consumes no token is
+// followed by the same document again; a document that starts where the
+// previous one did is that loop, and ends the count.
+class document_counter final : public YAML::EventHandler {
+public:
+    int count(const std::string& text) {
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        int documents = 0;
+        while (documents < 2 && parser.HandleNextDocument(*this)) {
+            if (documents > 0 && _start.pos <= _previous_start) {
+                break;
+            }
+            _previous_start = _start.pos;
+            ++documents;
+        }
+        return documents;
+    }
+    const YAML::Mark& last_start() const noexcept { return _start; }
+
+    void OnDocumentStart(const YAML::Mark& mark) override { _start = mark; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+
+private:
+    YAML::Mark _start;
+    int _previous_start = -1;
+};
+
+// The first document of `text`; nothing (and a problem) when the text is not
+// YAML or holds no document. A second document is a problem too, but the
+// first is still decoded so that its own problems are reported as well.
+std::optional<YAML::Node> parse_yaml(const std::string& text, detail::problem_list& p) {
+    constexpr std::string_view top = "a map with interfaces, trunks, routes, media and control";
     try {
-        return YAML::LoadAll(text);
+        document_counter counter;
+        const int documents = counter.count(text);
+        if (documents == 0) {
+            p.add(YAML::Mark::null_mark(), "", fmt::format("expected {} (got an empty file)", top));
+            return std::nullopt;
+        }
+        if (documents > 1) {
+            // A second document is most likely a second file pasted in, or a
+            // stray "---"; which one was meant is for the engineer to say.
+            p.add(counter.last_start(), "", "expected one YAML document (got a second one)");
+        }
+        return YAML::Load(text);
     } catch (const YAML::DeepRecursion& e) {
-        // yaml-cpp's own guard against stack exhaustion; its message says only "bad file".
-        p.add(e.mark, "", fmt::format("YAML syntax error: nested deeper than {} levels", e.depth()));
+        // yaml-cpp's guard against stack exhaustion; its message says only "bad file".
+        p.add(e.mark, "",
+              fmt::format("YAML syntax error: nested deeper than {} levels", e.depth()));
     } catch (const YAML::Exception& e) {
         // ParserException carries where the parser stopped.
         p.add(e.mark, "", fmt::format("YAML syntax error: {}", e.msg));
     }
-    return {};
+    return std::nullopt;
 }
 
 }  // namespace
@@ -128,11 +188,28 @@ bool is_never_forwarded_header(std::string_view name) noexcept {
     // RFC 5853 3.1 (topology hiding) and the per-leg state of a B2BUA; the
     // same set sbc::policy::is_never_forwarded enforces on the wire.
     static constexpr std::array<std::string_view, 22> full = {
-        "Via",     "Route",         "Record-Route", "Path",          "Contact",
-        "Call-ID", "From",          "To",           "CSeq",          "Max-Forwards",
-        "MIME-Version", "Require",  "Proxy-Require", "Supported",    "Unsupported",
-        "Allow",   "RSeq",          "RAck",         "Authorization", "Proxy-Authorization",
-        "WWW-Authenticate", "Proxy-Authenticate",
+        "Via",
+        "Route",
+        "Record-Route",
+        "Path",
+        "Contact",
+        "Call-ID",
+        "From",
+        "To",
+        "CSeq",
+        "Max-Forwards",
+        "MIME-Version",
+        "Require",
+        "Proxy-Require",
+        "Supported",
+        "Unsupported",
+        "Allow",
+        "RSeq",
+        "RAck",
+        "Authorization",
+        "Proxy-Authorization",
+        "WWW-Authenticate",
+        "Proxy-Authenticate",
     };
     // RFC 3261 7.3.3 compact forms: Via, Call-ID, From, To, Contact,
     // Content-Length, Content-Type, Content-Encoding, Supported.
@@ -158,23 +235,13 @@ bool is_never_forwarded_header(std::string_view name) noexcept {
 
 config load_string(const std::string& text, const std::string& name) {
     detail::problem_list problems(name);
-    const auto documents = parse_yaml(text, problems);
-    if (!problems.empty()) {
+    const auto root = parse_yaml(text, problems);
+    if (!root) {
         throw config_error(problems.messages());
-    }
-    constexpr std::string_view top = "a map with interfaces, trunks, routes, media and control";
-    if (documents.empty()) {
-        problems.add(YAML::Mark::null_mark(), "", fmt::format("expected {} (got an empty file)", top));
-        throw config_error(problems.messages());
-    }
-    if (documents.size() > 1) {
-        problems.add(documents[1].Mark(), "",
-                     fmt::format("expected one YAML document (got {})", documents.size()));
     }
     detail::decoded d;
     try {
-        const auto& root = documents.front();
-        d = detail::decode_document(problems, detail::located{root, root.Mark(), ""});
+        d = detail::decode_document(problems, detail::located{*root, root->Mark(), ""});
         detail::validate(d, problems);
     } catch (const YAML::Exception& e) {
         // The decoder tests every node's type before using it; this is the

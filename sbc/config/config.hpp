@@ -120,7 +120,8 @@ std::string to_string(const peer_config& p);
 /// negotiation (Require, Proxy-Require, Supported, Unsupported, Allow, RSeq,
 /// RAck), credentials (Authorization, Proxy-Authorization, WWW-Authenticate,
 /// Proxy-Authenticate), and the compact forms of these (RFC 3261 7.3.3).
-/// The same set as sbc::policy::is_never_forwarded.
+/// Covers every header sbc::policy::is_never_forwarded drops on the wire, and
+/// any Content-* header besides the ones that lists.
 bool is_never_forwarded_header(std::string_view name) noexcept;
 
 /// Loads and validates a file. Throws config_error (with all problems found)

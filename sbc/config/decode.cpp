@@ -1,7 +1,7 @@
 // Decoding each section of the YAML into the structs of config.hpp. The
 // checks here need one map at a time; validate.cpp does the ones across maps.
-#include "sbc/config/address.hpp"
 #include "sbc/config/decode.hpp"
+#include "sbc/config/address.hpp"
 
 #include <fmt/format.h>
 
@@ -19,7 +19,8 @@ constexpr std::string_view peer_expected = "sip:IP[:PORT][;transport=udp|tcp] or
 // exhaust the stack (libstdc++'s regex compiler recurses per group).
 constexpr std::size_t max_regex_size = 1000;
 // RFC 3550 11: RTP on an even port, RTCP on the next odd one.
-constexpr std::string_view even_port = "an even port (RTP takes the even ports, RTCP the next odd one)";
+constexpr std::string_view even_port =
+    "an even port (RTP takes the even ports, RTCP the next odd one)";
 // sockaddr_un::sun_path holds 108 bytes with the terminating NUL.
 constexpr std::size_t max_socket_path = 107;
 
@@ -65,6 +66,7 @@ void decode_interface(decoded& d, problem_list& p, const located& at) {
     auto m = map_reader::open(p, at, {"name", "listen", "media_address"},
                               "an interface: a map with name, listen and media_address");
     if (!m) {
+        d.all_interface_names = false;
         return;
     }
     interface_config ic;
@@ -72,6 +74,7 @@ void decode_interface(decoded& d, problem_list& p, const located& at) {
     if (auto v = m->require("name", name_expected)) {
         ic.name = read_name(d, p, *v).value_or("");
     }
+    d.all_interface_names = d.all_interface_names && !ic.name.empty();
     const std::string list_expected = fmt::format("a list of {}", listen_expected);
     if (auto v = m->require("listen", list_expected)) {
         for (const auto& e : read_list(p, *v, list_expected, true)) {
@@ -85,7 +88,8 @@ void decode_interface(decoded& d, problem_list& p, const located& at) {
                 continue;
             }
             ic.listen.push_back(*uri);
-            d.listeners.push_back({*uri, e.path, e.mark, d.cfg.interfaces.size(), describe(e.node)});
+            d.listeners.push_back(
+                {*uri, e.path, e.mark, d.cfg.interfaces.size(), describe(e.node)});
         }
     }
     constexpr std::string_view address_expected = "an IP address the media and the SDP use";
@@ -127,8 +131,9 @@ void decode_peers(decoded& d, problem_list& p, const located& at, trunk_config& 
                                             q.value.proto == peer->proto;
                                  });
         if (same != d.peers.end()) {
-            p.add(e.mark, e.path,
-                  fmt::format("duplicate peer; first given on line {}", position(same->mark).first));
+            p.add(
+                e.mark, e.path,
+                fmt::format("duplicate peer; first given on line {}", position(same->mark).first));
             continue;
         }
         tc.peers.push_back(*peer);
@@ -179,6 +184,7 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     auto m = map_reader::open(p, at, {"name", "interface", "peers", "forward_headers"},
                               "a trunk: a map with name, interface and peers");
     if (!m) {
+        d.all_trunk_names = false;
         return;
     }
     trunk_config tc;
@@ -186,6 +192,7 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     if (auto v = m->require("name", name_expected)) {
         tc.name = read_name(d, p, *v).value_or("");
     }
+    d.all_trunk_names = d.all_trunk_names && !tc.name.empty();
     if (auto v = m->require("interface", "the name of an interface")) {
         tc.interface = read_name(d, p, *v).value_or("");
     }
@@ -219,8 +226,9 @@ std::optional<std::string> read_regex(problem_list& p, const located& at) {
 }
 
 void decode_route(decoded& d, problem_list& p, const located& at, std::size_t index) {
-    auto m = map_reader::open(p, at, {"name", "from_trunk", "from_interface", "ruri_user", "to_trunk"},
-                              "a route: a map with to_trunk and optional match keys");
+    auto m =
+        map_reader::open(p, at, {"name", "from_trunk", "from_interface", "ruri_user", "to_trunk"},
+                         "a route: a map with to_trunk and optional match keys");
     if (!m) {
         return;
     }
@@ -243,9 +251,9 @@ void decode_route(decoded& d, problem_list& p, const located& at, std::size_t in
     if (from_trunk && from_interface) {
         // A trunk belongs to one interface, so both together would either say
         // the same thing twice or match nothing.
-        const auto& later =
-            position(from_interface->mark) > position(from_trunk->mark) ? *from_interface
-                                                                         : *from_trunk;
+        const auto& later = position(from_interface->mark) > position(from_trunk->mark)
+                                ? *from_interface
+                                : *from_trunk;
         p.add(later.mark, later.path,
               "expected at most one of from_trunk and from_interface (got both)");
     }
@@ -300,8 +308,7 @@ void decode_ports(problem_list& p, const map_reader& m, media_config& mc) {
     mc.port_min = static_cast<std::uint16_t>(min.value_or(mc.port_min));
     mc.port_max = static_cast<std::uint16_t>(max.value_or(mc.port_max));
     if (min && max) {
-        check_port_range(p, mc, min_at ? &*min_at : nullptr, max_at ? &*max_at : nullptr,
-                         m.self());
+        check_port_range(p, mc, min_at ? &*min_at : nullptr, max_at ? &*max_at : nullptr, m.self());
     } else if (min && min_at && *min % 2 != 0) {
         expected(p, *min_at, even_port);
     }
@@ -331,8 +338,9 @@ void decode_media(problem_list& p, const located& at, media_config& mc) {
             read_number(p, *v, 1, 64, "a number of workers 1..64").value_or(mc.workers));
     }
     if (auto v = m->find("timeout")) {
-        mc.timeout_seconds = static_cast<unsigned>(
-            read_number(p, *v, 1, 86400, "a number of seconds 1..86400").value_or(mc.timeout_seconds));
+        mc.timeout_seconds =
+            static_cast<unsigned>(read_number(p, *v, 1, 86400, "a number of seconds 1..86400")
+                                      .value_or(mc.timeout_seconds));
     }
 }
 
@@ -345,8 +353,8 @@ void decode_control(problem_list& p, const located& at, control_config& cc) {
         return;
     }
     if (auto v = m->find("socket")) {
-        const auto what =
-            fmt::format("an absolute path for the control socket, at most {} bytes", max_socket_path);
+        const auto what = fmt::format("an absolute path for the control socket, at most {} bytes",
+                                      max_socket_path);
         auto text = read_string(p, *v, what);
         if (text && (text->empty() || text->front() != '/' || text->size() > max_socket_path ||
                      text->find('\0') != std::string::npos)) {
@@ -357,15 +365,20 @@ void decode_control(problem_list& p, const located& at, control_config& cc) {
     }
 }
 
+// Decodes each entry of a required list; false when the list itself is
+// missing or not a list (an empty one is reported but counts as read).
 template <typename Decode>
-void decode_list(problem_list& p, const map_reader& root, std::string_view key,
+bool decode_list(problem_list& p, const map_reader& root, std::string_view key,
                  std::string_view what, Decode decode_entry) {
-    if (auto v = root.require(key, what)) {
-        auto entries = read_list(p, *v, what, true);
-        for (std::size_t i = 0; i < entries.size(); ++i) {
-            decode_entry(entries[i], i);
-        }
+    auto v = root.require(key, what);
+    if (!v) {
+        return false;
     }
+    auto entries = read_list(p, *v, what, true);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        decode_entry(entries[i], i);
+    }
+    return v->node.IsSequence();
 }
 
 }  // namespace
@@ -390,12 +403,18 @@ decoded decode_document(problem_list& p, const located& root) {
     auto m = map_reader::open(p, root, {"interfaces", "trunks", "routes", "media", "control"},
                               "a map with interfaces, trunks, routes, media and control");
     if (!m) {
+        d.all_interface_names = false;
+        d.all_trunk_names = false;
         return d;
     }
-    decode_list(p, *m, "interfaces", "a list of interfaces",
-                [&](const located& e, std::size_t) { decode_interface(d, p, e); });
-    decode_list(p, *m, "trunks", "a list of trunks",
-                [&](const located& e, std::size_t) { decode_trunk(d, p, e); });
+    if (!decode_list(p, *m, "interfaces", "a list of interfaces",
+                     [&](const located& e, std::size_t) { decode_interface(d, p, e); })) {
+        d.all_interface_names = false;
+    }
+    if (!decode_list(p, *m, "trunks", "a list of trunks",
+                     [&](const located& e, std::size_t) { decode_trunk(d, p, e); })) {
+        d.all_trunk_names = false;
+    }
     decode_list(p, *m, "routes", "a list of routes",
                 [&](const located& e, std::size_t i) { decode_route(d, p, e, i); });
     if (auto v = m->find("media")) {

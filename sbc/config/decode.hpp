@@ -38,6 +38,11 @@ struct decoded {
     std::vector<std::string> interface_paths;
     std::vector<std::string> trunk_paths;
     std::vector<std::string> route_paths;
+    /// False when some interface or trunk could not be read far enough to
+    /// know its name: a reference to an unknown name may then be to it, so
+    /// validate() does not call it undefined.
+    bool all_interface_names = true;
+    bool all_trunk_names = true;
     /// Marks of the decoded scalar values by key path ("trunks[0].interface").
     std::map<std::string, YAML::Mark> marks;
 };

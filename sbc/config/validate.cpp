@@ -31,9 +31,9 @@ std::string defined_names(const std::vector<Entry>& entries) {
     std::string out;
     std::size_t listed = 0;
     for (const auto& e : entries) {
-        if (e.name.empty() || &e != &*std::find_if(entries.begin(), entries.end(), [&](const Entry& f) {
-                return f.name == e.name;
-            })) {
+        if (e.name.empty() ||
+            &e != &*std::find_if(entries.begin(), entries.end(),
+                                 [&](const Entry& f) { return f.name == e.name; })) {
             continue;  // unnamed, or a duplicate reported on its own
         }
         if (listed == max_listed) {
@@ -67,11 +67,11 @@ void check_unique_names(const decoded& d, const std::vector<Entry>& entries,
 }
 
 template <typename Entry>
-void check_reference(const decoded& d, const std::vector<Entry>& targets, std::string_view kind,
-                     const std::string& name, const std::string& path, source_mark owner,
-                     problem_list& p) {
-    if (name.empty()) {
-        return;
+void check_reference(const decoded& d, const std::vector<Entry>& targets, bool all_names_known,
+                     std::string_view kind, const std::string& name, const std::string& path,
+                     source_mark owner, problem_list& p) {
+    if (name.empty() || !all_names_known) {
+        return;  // a bad name was reported already; an unreadable target may be the one meant
     }
     for (const auto& t : targets) {
         if (t.name == name) {
@@ -87,22 +87,22 @@ void check_references(const decoded& d, problem_list& p) {
     const auto& cfg = d.cfg;
     for (std::size_t i = 0; i < cfg.trunks.size(); ++i) {
         const auto& t = cfg.trunks[i];
-        check_reference(d, cfg.interfaces, "an interface", t.interface,
+        check_reference(d, cfg.interfaces, d.all_interface_names, "an interface", t.interface,
                         join_path(d.trunk_paths[i], "interface"), t.mark, p);
     }
     for (std::size_t i = 0; i < cfg.routes.size(); ++i) {
         const auto& r = cfg.routes[i];
         const auto& path = d.route_paths[i];
         if (r.from_trunk) {
-            check_reference(d, cfg.trunks, "a trunk", *r.from_trunk,
+            check_reference(d, cfg.trunks, d.all_trunk_names, "a trunk", *r.from_trunk,
                             join_path(path, "from_trunk"), r.mark, p);
         }
         if (r.from_interface) {
-            check_reference(d, cfg.interfaces, "an interface", *r.from_interface,
-                            join_path(path, "from_interface"), r.mark, p);
+            check_reference(d, cfg.interfaces, d.all_interface_names, "an interface",
+                            *r.from_interface, join_path(path, "from_interface"), r.mark, p);
         }
-        check_reference(d, cfg.trunks, "a trunk", r.to_trunk, join_path(path, "to_trunk"), r.mark,
-                        p);
+        check_reference(d, cfg.trunks, d.all_trunk_names, "a trunk", r.to_trunk,
+                        join_path(path, "to_trunk"), r.mark, p);
     }
 }
 
@@ -167,10 +167,11 @@ void check_peer_reachable(const decoded& d, const placed<peer_config>& peer, pro
     if (iface->listen.empty() || !peer_ip) {
         return;  // its listeners are all wrong, and reported so
     }
-    p.add(peer.mark, peer.path,
-          fmt::format("expected a peer interface {} can reach: it has no {} listener on {} (got {})",
-                      quote(iface->name), to_string(peer.value.proto),
-                      family_name(peer_ip->family), peer.got));
+    p.add(
+        peer.mark, peer.path,
+        fmt::format("expected a peer interface {} can reach: it has no {} listener on {} (got {})",
+                    quote(iface->name), to_string(peer.value.proto), family_name(peer_ip->family),
+                    peer.got));
 }
 
 // Requests are matched to a trunk by their source address on the interface
@@ -189,11 +190,11 @@ void check_peers(const decoded& d, problem_list& p) {
         const auto& first = d.peers[it->second];
         if (!inserted && first.owner != peer.owner) {
             p.add(peer.mark, peer.path,
-                  fmt::format("expected an address no other trunk on interface {} has; requests "
-                              "are told apart by source address ({} of trunk {} on line {}) (got {})",
-                              quote(trunk.interface), first.path,
-                              quote(d.cfg.trunks[first.owner].name), position(first.mark).first,
-                              peer.got));
+                  fmt::format(
+                      "expected an address no other trunk on interface {} has; requests "
+                      "are told apart by source address ({} of trunk {} on line {}) (got {})",
+                      quote(trunk.interface), first.path, quote(d.cfg.trunks[first.owner].name),
+                      position(first.mark).first, peer.got));
         }
     }
 }

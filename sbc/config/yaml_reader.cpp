@@ -89,11 +89,15 @@ std::string quote(std::string_view text) { return "'" + escape(text) + "'"; }
 
 std::string describe(const YAML::Node& node) {
     switch (node.Type()) {
-        case YAML::NodeType::Scalar: return quote(node.Scalar());
-        case YAML::NodeType::Sequence: return "a list";
-        case YAML::NodeType::Map: return "a map";
+        case YAML::NodeType::Scalar:
+            return quote(node.Scalar());
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Map:
+            return "a map";
         case YAML::NodeType::Null:
-        case YAML::NodeType::Undefined: return "nothing";
+        case YAML::NodeType::Undefined:
+            return "nothing";
     }
     return "nothing";
 }
@@ -123,8 +127,8 @@ std::vector<std::string> problem_list::messages() const {
         out.push_back(std::move(sorted[i].text));
     }
     if (sorted.size() > max_reported) {
-        out.push_back(fmt::format("{}: {} more problems not shown", _file,
-                                  sorted.size() - max_reported));
+        out.push_back(
+            fmt::format("{}: {} more problems not shown", _file, sorted.size() - max_reported));
     }
     return out;
 }
@@ -164,7 +168,8 @@ std::optional<map_reader> map_reader::open(problem_list& problems, const located
             // yaml-cpp keeps both entries of a repeated key; which one would win
             // is not obvious to a reader of the file, so neither does.
             const auto line = position(first->mark).first;
-            problems.add(key_mark, path, fmt::format("duplicate key; first given on line {}", line));
+            problems.add(key_mark, path,
+                         fmt::format("duplicate key; first given on line {}", line));
             continue;
         }
         reader._entries.emplace_back(name, located{value, value_mark(value, key_mark), path});
@@ -226,17 +231,17 @@ std::optional<std::uint64_t> read_number(problem_list& problems, const located& 
     return value;
 }
 
-std::vector<located> read_list(problem_list& problems, const located& at,
-                               std::string_view expected, bool need_one) {
+std::vector<located> read_list(problem_list& problems, const located& at, std::string_view expected,
+                               bool need_one) {
     if (!at.node.IsSequence()) {
         problems.add(at.mark, at.path,
                      fmt::format("expected {} (got {})", expected, describe(at.node)));
         return {};
     }
     if (need_one && at.node.size() == 0) {
-        problems.add(at.mark, at.path,
-                     fmt::format("expected {}, with at least one entry (got an empty list)",
-                                 expected));
+        problems.add(
+            at.mark, at.path,
+            fmt::format("expected {}, with at least one entry (got an empty list)", expected));
         return {};
     }
     std::vector<located> entries;

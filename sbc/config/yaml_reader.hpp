@@ -89,7 +89,8 @@ public:
     const located& self() const noexcept { return _self; }
 
 private:
-    map_reader(problem_list& problems, located self) : _problems(&problems), _self(std::move(self)) {}
+    map_reader(problem_list& problems, located self)
+        : _problems(&problems), _self(std::move(self)) {}
 
     problem_list* _problems;  // outlives the reader: both live in one load call
     located _self;
@@ -108,8 +109,8 @@ std::optional<std::uint64_t> read_number(problem_list& problems, const located& 
 
 /// The entries of a list, each with its path ("peers[0]") and mark. None (and
 /// a problem) when `at` is not a list, or is empty and `need_one`.
-std::vector<located> read_list(problem_list& problems, const located& at,
-                                              std::string_view expected, bool need_one);
+std::vector<located> read_list(problem_list& problems, const located& at, std::string_view expected,
+                               bool need_one);
 
 /// 1-based line and column of a mark; 1:1 for a null mark.
 std::pair<int, int> position(const YAML::Mark& mark) noexcept;

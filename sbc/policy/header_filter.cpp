@@ -4,8 +4,9 @@
 #include <sofia-sip/sip_header.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
+
+#include "sbc/config/config.hpp"
 
 namespace sbc::policy {
 
@@ -18,36 +19,11 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
            });
 }
 
-// RFC 5853 3.1: addresses and dialog identifiers of one side. Also the
-// headers every leg negotiates for itself (Max-Forwards, body framing,
-// extensions and capabilities), which a B2BUA must decide on each leg.
-constexpr std::array<std::string_view, 27> never_forwarded = {
-    "Via",          "Route",          "Record-Route",      "Contact",         "Call-ID",
-    "From",         "To",             "CSeq",             "Max-Forwards",    "Content-Length",
-    "Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "MIME-Version",
-    "Require",      "Supported",      "Proxy-Require",    "Unsupported",     "Allow",
-    "Authorization", "Proxy-Authorization", "WWW-Authenticate", "Proxy-Authenticate",
-    "RSeq",         "RAck",           "Path",
-};
-
-// Compact forms (RFC 3261 7.3.3) of the never-forwarded headers.
-constexpr std::array<std::string_view, 8> never_forwarded_compact = {"v", "i", "f", "t", "m", "l",
-                                                                     "c", "k"};
-
 }  // namespace
 
 bool is_never_forwarded(std::string_view name) noexcept {
-    for (auto n : never_forwarded) {
-        if (iequals(n, name)) {
-            return true;
-        }
-    }
-    for (auto n : never_forwarded_compact) {
-        if (iequals(n, name)) {
-            return true;
-        }
-    }
-    return false;
+    // One list for the configuration check and the wire (config.hpp).
+    return config::is_never_forwarded_header(name);
 }
 
 bool may_forward(std::string_view name, const std::vector<std::string>& allow) noexcept {
@@ -79,11 +55,14 @@ std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& 
         }
         std::string_view name = hc->hc_name;
         if (hc->hc_hash == msg_unknown_hash) {
-            const char* n = reinterpret_cast<const sip_unknown_t*>(h)->un_name;
-            if (n == nullptr) {
+            // Unknown headers keep their own name and raw value.
+            const auto* u = reinterpret_cast<const sip_unknown_t*>(h);
+            if (u->un_name == nullptr || u->un_value == nullptr ||
+                !may_forward(u->un_name, allow)) {
                 continue;
             }
-            name = n;
+            out.append(u->un_name).append(": ").append(u->un_value).append("\r\n");
+            continue;
         }
         if (name.empty() || !may_forward(name, allow)) {
             continue;

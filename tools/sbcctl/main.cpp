@@ -8,8 +8,8 @@
 #include "tools/sbcctl/output.hpp"
 #include "tools/sbcctl/socket_path.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -119,8 +119,7 @@ int main(int argc, char** argv) {
     app.fallthrough();  // `sbcctl calls --json` works as well as `sbcctl --json calls`
 
     options opts;
-    app.add_option("--socket", opts.socket, "path of sbcd's control socket")
-        ->type_name("PATH");
+    app.add_option("--socket", opts.socket, "path of sbcd's control socket")->type_name("PATH");
     app.add_option("--config", opts.config, "read control.socket from this sbcd configuration")
         ->type_name("FILE");
     app.add_flag("--json", opts.json, "print sbcd's JSON reply as it came");

@@ -12,9 +12,9 @@
 #include "tools/sbcctl/output.hpp"
 #include "tools/sbcctl/socket_path.hpp"
 
-#include <catch2/catch.hpp>
 #include <sofia-sip/su.h>
 #include <sofia-sip/su_wait.h>
+#include <catch2/catch.hpp>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -55,7 +55,9 @@ public:
     }
 
     api::status_info status_reply{
-        "0.1.0", 3723.5, {{"carrier", {"udp://127.0.1.1:5060", "tcp://127.0.1.1:5060"}, "127.0.1.1"}},
+        "0.1.0",
+        3723.5,
+        {{"carrier", {"udp://127.0.1.1:5060", "tcp://127.0.1.1:5060"}, "127.0.1.1"}},
         1};
     std::vector<api::call_info> calls_reply{
         {"c1", "carrier", "pbx", "established", 65.2, 3260, 3255}};
@@ -466,7 +468,9 @@ TEST_CASE("the server leaks no descriptors", "[api][server]") {
         loop.serve([&] { return request(path, "junk"); });
         loop.serve([&] {
             auto fd = raw_connect(path);
-            send_raw(fd, std::string(70 * 1024, 'x'));
+            std::string big(70 * 1024, 'x');
+            // The server may hang up before all of it is sent; that is fine.
+            [[maybe_unused]] auto n = ::send(fd.get(), big.data(), big.size(), MSG_NOSIGNAL);
         });
         auto silent = raw_connect(path);  // still connected when the server goes
         REQUIRE(loop.step_until([&] { return server.connection_count() == 1; }));

@@ -1,0 +1,139 @@
+// relay_session: symmetric latching and forwarding of one burst.
+//
+// Symmetric RTP (RFC 4961; the "latching" of RFC 7362 3): a peer behind NAT
+// sends from an address its SDP cannot know, so the first packet from a side
+// fixes where that side's media really comes from and where the other side's
+// media is sent. Later packets from any other source are dropped, so a third
+// party cannot inject media into or divert media from an established call.
+// A new SDP address (set_remote) re-arms latching.
+#include "dataplane/core/relay.hpp"
+
+#include <algorithm>
+
+namespace sbc::dataplane {
+
+namespace {
+
+// RFC 3264 8.4 (c= 0.0.0.0 for hold) and 6 (port 0 rejects a stream): the
+// peer asks for no media at that address.
+bool can_send_to(const ip_endpoint& ep) noexcept {
+    return ep.valid() && !ep.is_unspecified() && ep.port() != 0;
+}
+
+}  // namespace
+
+void relay_session::set_remote(side s, const ip_endpoint& rtp, const ip_endpoint& rtcp) noexcept {
+    auto& st = _sides[index(s)];
+    auto& rtp_path = st.paths[index(channel::rtp)];
+    auto& rtcp_path = st.paths[index(channel::rtcp)];
+    rtp_path.remote = can_send_to(rtp) ? rtp : ip_endpoint{};
+    rtcp_path.remote = can_send_to(rtcp) ? rtcp : ip_endpoint{};
+    rtp_path.latched = ip_endpoint{};
+    rtcp_path.latched = ip_endpoint{};
+    st.latched_rtp.clear();
+}
+
+const ip_endpoint* relay_session::destination(side to, channel ch) const noexcept {
+    const auto& p = _sides[index(to)].paths[index(ch)];
+    if (p.latched.valid()) {
+        return &p.latched;
+    }
+    if (p.remote.valid()) {
+        return &p.remote;
+    }
+    return nullptr;
+}
+
+void relay_session::relay(side from, channel ch, std::span<const rx_packet> burst,
+                          std::int64_t now_ns, tx_batch& out) noexcept {
+    out.count = 0;
+    auto& src = _sides[index(from)];
+    auto& in = src.paths[index(ch)];
+    // Latching below changes only `from`'s paths, so the destination on the
+    // other side is the same for the whole burst.
+    const ip_endpoint* dest = destination(other(from), ch);
+    const auto n = std::min(burst.size(), max_burst);
+
+    std::uint64_t bytes = 0;
+    std::uint64_t accepted = 0;
+    std::uint64_t wrong_source = 0;
+    std::uint64_t no_destination = 0;
+    std::uint64_t truncated = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const rx_packet& pkt = burst[i];
+        bytes += pkt.len;
+        if (pkt.truncated) {
+            ++truncated;
+            continue;
+        }
+        if (pkt.source == nullptr || !pkt.source->valid()) {
+            ++wrong_source;
+            continue;
+        }
+        if (!in.latched.valid()) {
+            in.latched = *pkt.source;
+            if (ch == channel::rtp) {
+                src.latched_rtp.store(in.latched);
+            }
+        } else if (!(*pkt.source == in.latched)) {
+            ++wrong_source;
+            continue;
+        }
+        ++accepted;
+        if (dest == nullptr) {
+            ++no_destination;
+            continue;
+        }
+        out.packets[out.count++] = tx_packet{pkt.data, pkt.len, dest};
+    }
+
+    if (ch == channel::rtp) {
+        src.rtp_rx_packets.add(n);
+        src.rtp_rx_bytes.add(bytes);
+    } else {
+        src.rtcp_rx_packets.add(n);
+    }
+    if (accepted > 0) {
+        src.last_rx_ns.store(now_ns, std::memory_order_relaxed);
+    }
+    if (wrong_source > 0) {
+        src.drops_wrong_source.add(wrong_source);
+    }
+    if (no_destination > 0) {
+        src.drops_no_destination.add(no_destination);
+    }
+    if (truncated > 0) {
+        src.drops_truncated.add(truncated);
+    }
+}
+
+void relay_session::note_tx(side to, std::size_t sent, std::size_t failed) noexcept {
+    auto& st = _sides[index(to)];
+    if (sent > 0) {
+        st.tx_packets.add(sent);
+    }
+    if (failed > 0) {
+        st.drops_tx_error.add(failed);
+    }
+}
+
+session_stats relay_session::stats() const {
+    session_stats out;
+    for (std::size_t i = 0; i < _sides.size(); ++i) {
+        const auto& st = _sides[i];
+        auto& c = out.sides[i];
+        c.rtp_rx_packets = st.rtp_rx_packets.get();
+        c.rtp_rx_bytes = st.rtp_rx_bytes.get();
+        c.rtcp_rx_packets = st.rtcp_rx_packets.get();
+        c.tx_packets = st.tx_packets.get();
+        c.drops_wrong_source = st.drops_wrong_source.get();
+        c.drops_no_destination = st.drops_no_destination.get();
+        c.drops_tx_error = st.drops_tx_error.get();
+        c.drops_truncated = st.drops_truncated.get();
+        c.last_rx_ns = st.last_rx_ns.load(std::memory_order_relaxed);
+        c.latched_rtp = st.latched_rtp.load();
+    }
+    return out;
+}
+
+}  // namespace sbc::dataplane

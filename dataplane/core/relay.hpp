@@ -1,0 +1,130 @@
+// The per-burst relay pipeline shared by every I/O backend: given a burst of
+// datagrams that arrived on one side's RTP or RTCP port of a session, decide
+// which to forward and where, and count the rest by reason.
+//
+// Object graph: an I/O backend's session object owns one relay_session; the
+// relay_session holds, per side (a, b) and per channel (RTP, RTCP), the
+// address the peer's SDP gave and the address it was latched to, plus the
+// side's counters. Packets stay in the backend's buffers: rx_packet and
+// tx_packet only point at them, so nothing is copied or allocated here.
+//
+// This code knows nothing of sockets, epoll or DPDK: the kernel backend feeds
+// it recvmmsg() bursts, the dpdk backend will feed it rte_mbuf bursts.
+//
+// Threads (the ownership rule of every field is written beside it):
+// - The owning worker calls set_remote(), relay() and note_tx().
+// - Any thread may call stats(): counters are single-writer atomics (relaxed,
+//   a statistic needs no ordering), the latched RTP source is published
+//   through a sequence lock.
+// - Before the session is handed to its worker (through a command ring whose
+//   release/acquire orders it), the control thread may construct it.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "dataplane/api/ip_endpoint.hpp"
+#include "dataplane/api/media_engine.hpp"
+#include "dataplane/core/published_endpoint.hpp"
+
+namespace sbc::dataplane {
+
+/// Bursts of up to 32 datagrams, as DPDK's examples use (STYLE.md, The hot path).
+constexpr std::size_t max_burst = 32;
+
+/// Which of a side's two ports a datagram arrived on; RTCP is RTP + 1 (RFC 3550 11).
+enum class channel : std::uint8_t { rtp = 0, rtcp = 1 };
+
+constexpr std::size_t index(channel c) noexcept { return static_cast<std::size_t>(c); }
+
+/// One received datagram. `data` and `source` belong to the backend's burst
+/// buffers and stay valid until the burst's tx batch has been sent.
+struct rx_packet {
+    const std::uint8_t* data = nullptr;
+    std::uint32_t len = 0;
+    /// Larger than the backend's buffer: only a prefix is held, so it is dropped.
+    bool truncated = false;
+    const ip_endpoint* source = nullptr;
+};
+
+/// One datagram to send from the other side's socket of the same channel.
+/// `destination` points into the relay_session (its latched or SDP address).
+struct tx_packet {
+    const std::uint8_t* data = nullptr;
+    std::uint32_t len = 0;
+    const ip_endpoint* destination = nullptr;
+};
+
+struct tx_batch {
+    std::array<tx_packet, max_burst> packets{};
+    std::size_t count = 0;
+};
+
+/// The forwarding state and counters of one session (see the top of this file).
+class relay_session {
+public:
+    relay_session() = default;
+    relay_session(const relay_session&) = delete;
+    relay_session& operator=(const relay_session&) = delete;
+
+    /// Owning worker. Where side `s`'s peer receives (from its SDP). An
+    /// unspecified address (RFC 3264 8.4 hold) or port 0 (a rejected stream,
+    /// RFC 3264 6) means "do not send". Re-arms latching on both channels.
+    void set_remote(side s, const ip_endpoint& rtp, const ip_endpoint& rtcp) noexcept;
+
+    /// Owning worker. Relays a burst that arrived on `from`'s `ch` port.
+    /// Packets to forward are appended to `out` (cleared first), to be sent
+    /// from other(from)'s `ch` port; the rest are counted as drops on `from`.
+    /// `now_ns` is the steady clock, read once per burst by the caller.
+    void relay(side from, channel ch, std::span<const rx_packet> burst, std::int64_t now_ns,
+               tx_batch& out) noexcept;
+
+    /// Owning worker. After sending a tx batch towards side `to`'s peer:
+    /// `sent` left, `failed` could not be sent.
+    void note_tx(side to, std::size_t sent, std::size_t failed) noexcept;
+
+    /// Any thread. A snapshot of the counters; each value is exact, the set
+    /// is not one instant (a statistic needs no more).
+    session_stats stats() const;
+
+private:
+    // A counter written by one thread and read by others: a relaxed load and
+    // store, no read-modify-write instruction, since there is one writer.
+    struct counter {
+        std::atomic<std::uint64_t> value{0};
+        void add(std::uint64_t n) noexcept {
+            value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+        }
+        std::uint64_t get() const noexcept { return value.load(std::memory_order_relaxed); }
+    };
+
+    // Per side and channel. Owning worker only.
+    struct path {
+        ip_endpoint remote;   // from the SDP; !valid() when unknown or "do not send"
+        ip_endpoint latched;  // the peer's real source; !valid() until its first packet
+    };
+
+    struct side_state {
+        std::array<path, 2> paths;  // indexed by index(channel); owning worker only
+        // Written by the owning worker, read by any thread through stats().
+        counter rtp_rx_packets;
+        counter rtp_rx_bytes;
+        counter rtcp_rx_packets;
+        counter tx_packets;
+        counter drops_wrong_source;
+        counter drops_no_destination;
+        counter drops_tx_error;
+        counter drops_truncated;
+        std::atomic<std::int64_t> last_rx_ns{0};
+        published_endpoint latched_rtp;  // mirror of paths[rtp].latched, for stats()
+    };
+
+    const ip_endpoint* destination(side to, channel ch) const noexcept;
+
+    std::array<side_state, 2> _sides;  // indexed by index(side)
+};
+
+}  // namespace sbc::dataplane

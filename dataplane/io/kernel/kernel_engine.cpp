@@ -1,0 +1,143 @@
+// kernel_engine: session life cycle on the control thread.
+//
+// open_session   bind 2 pairs -> add_session command      -> _open
+// set_remote     set_remote command (the worker applies it between bursts)
+// close_session  remove_session command; _open -> _closing
+// poll()         session_removed events: close the sockets, free the ports
+#include "dataplane/io/kernel/kernel_engine.hpp"
+
+#include <utility>
+
+#include "dataplane/io/kernel/udp_socket.hpp"
+
+namespace sbc::dataplane::kernel {
+
+kernel_engine::kernel_engine(const engine_config& config)
+    : _pool(config.port_min, config.port_max) {
+    const unsigned count = config.workers > 0 ? config.workers : 1;
+    _workers.reserve(count);
+    for (unsigned i = 0; i < count; ++i) {
+        _workers.push_back(std::make_unique<worker>(i));
+    }
+    _backlog.resize(count);
+}
+
+kernel_engine::~kernel_engine() {
+    // Join the workers before any session (and its sockets) goes away.
+    _workers.clear();
+}
+
+open_result kernel_engine::open_session(session_id id, const std::string& local_a,
+                                        const std::string& local_b) {
+    open_result out;
+    if (_open.count(id) != 0) {
+        out.error = "media session " + std::to_string(id) + " is already open";
+        return out;
+    }
+    const std::array<const std::string*, 2> locals{&local_a, &local_b};
+    const auto w = static_cast<unsigned>(id % _workers.size());
+    auto s = std::make_unique<kernel_session>(id, w);
+    for (side sd : {side::a, side::b}) {
+        const auto local = ip_endpoint::from_string(*locals[index(sd)], 0);
+        if (!local) {
+            out.error = "bad media address '" + *locals[index(sd)] + "'";
+        } else {
+            auto pair = bind_pair(_pool, *local);
+            if (pair.error.empty()) {
+                s->ports.rtp[index(sd)] = pair.rtp_port;
+                s->fds[socket_index(sd, channel::rtp)] = std::move(pair.rtp);
+                s->fds[socket_index(sd, channel::rtcp)] = std::move(pair.rtcp);
+                continue;
+            }
+            out.error = std::move(pair.error);
+        }
+        // Side a may hold a pair already: give it back.
+        destroy(std::move(s));
+        return out;
+    }
+    out.ok = true;
+    out.ports = s->ports;
+    post(w, command{command::kind::add_session, side::a, s.get(), {}, {}});
+    _open.emplace(id, std::move(s));
+    return out;
+}
+
+void kernel_engine::set_remote(session_id id, side s, const ip_endpoint& rtp,
+                               const ip_endpoint& rtcp) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    kernel_session& ks = *it->second;
+    post(ks.worker, command{command::kind::set_remote, s, &ks, rtp, rtcp});
+}
+
+void kernel_engine::close_session(session_id id) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    auto s = std::move(it->second);
+    _open.erase(it);
+    post(s->worker, command{command::kind::remove_session, side::a, s.get(), {}, {}});
+    const kernel_session* key = s.get();
+    _closing.emplace(key, std::move(s));
+}
+
+std::optional<session_stats> kernel_engine::stats(session_id id) const {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return std::nullopt;
+    }
+    return it->second->relay.stats();
+}
+
+void kernel_engine::poll() {
+    for (unsigned w = 0; w < _workers.size(); ++w) {
+        flush_backlog(w);
+        event ev;
+        while (_workers[w]->try_next_event(ev)) {
+            const auto it = _closing.find(ev.removed);
+            if (it == _closing.end()) {
+                continue;  // cannot happen: only removals are acknowledged
+            }
+            auto s = std::move(it->second);
+            _closing.erase(it);
+            destroy(std::move(s));
+        }
+    }
+}
+
+void kernel_engine::post(unsigned w, const command& c) {
+    flush_backlog(w);
+    if (!_backlog[w].empty() || !_workers[w]->try_post(c)) {
+        _backlog[w].push_back(c);
+    }
+}
+
+void kernel_engine::flush_backlog(unsigned w) {
+    auto& q = _backlog[w];
+    while (!q.empty() && _workers[w]->try_post(q.front())) {
+        q.pop_front();
+    }
+}
+
+void kernel_engine::destroy(std::unique_ptr<kernel_session> s) {
+    const session_ports ports = s->ports;
+    s.reset();  // closes the four sockets
+    for (const auto port : ports.rtp) {
+        if (port != 0) {
+            _pool.release(port);
+        }
+    }
+}
+
+}  // namespace sbc::dataplane::kernel
+
+namespace sbc::dataplane {
+
+std::unique_ptr<media_engine> make_kernel_engine(const engine_config& config) {
+    return std::make_unique<kernel::kernel_engine>(config);
+}
+
+}  // namespace sbc::dataplane

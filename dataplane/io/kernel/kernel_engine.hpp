@@ -1,0 +1,65 @@
+// The kernel backend's media_engine: opens and binds the sockets of each
+// session on the control thread, shards sessions over its workers by id and
+// programs them through their command rings.
+//
+// Object graph: kernel_engine owns its workers and every kernel_session (open
+// ones in _open, closed ones in _closing until their worker acknowledges).
+// Workers borrow sessions; see kernel_session.hpp.
+//
+// Threads: every public method runs on the control thread (media_engine.hpp).
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "dataplane/api/media_engine.hpp"
+#include "dataplane/core/port_pool.hpp"
+#include "dataplane/io/kernel/kernel_session.hpp"
+#include "dataplane/io/kernel/worker.hpp"
+
+namespace sbc::dataplane::kernel {
+
+class kernel_engine final : public media_engine {
+public:
+    /// Starts config.workers workers (at least one). Throws std::system_error
+    /// if a worker cannot be created.
+    explicit kernel_engine(const engine_config& config);
+    /// Stops and joins the workers first, then closes every socket.
+    ~kernel_engine() override;
+    kernel_engine(const kernel_engine&) = delete;
+    kernel_engine& operator=(const kernel_engine&) = delete;
+
+    open_result open_session(session_id id, const std::string& local_a,
+                             const std::string& local_b) override;
+    void set_remote(session_id id, side s, const ip_endpoint& rtp,
+                    const ip_endpoint& rtcp) override;
+    void close_session(session_id id) override;
+    std::optional<session_stats> stats(session_id id) const override;
+    void poll() override;
+    std::size_t open_sessions() const override { return _open.size(); }
+    std::size_t free_port_pairs() const override { return _pool.free_pairs(); }
+
+    /// Sessions closed whose worker has not acknowledged yet (for tests).
+    std::size_t closing_sessions() const noexcept { return _closing.size(); }
+
+private:
+    /// Sends `c` to worker `w` in order: straight into its ring when nothing
+    /// is waiting, else behind the commands already waiting in _backlog.
+    void post(unsigned w, const command& c);
+    void flush_backlog(unsigned w);
+    /// Closes the sockets of a session no worker uses any more, then returns
+    /// its ports to the pool (in that order, so a port is never bound twice).
+    void destroy(std::unique_ptr<kernel_session> s);
+
+    port_pool _pool;
+    std::vector<std::unique_ptr<worker>> _workers;
+    // Per worker: commands its ring had no room for. The control thread never
+    // waits for a worker; poll() retries them.
+    std::vector<std::deque<command>> _backlog;
+    std::unordered_map<session_id, std::unique_ptr<kernel_session>> _open;
+    std::unordered_map<const kernel_session*, std::unique_ptr<kernel_session>> _closing;
+};
+
+}  // namespace sbc::dataplane::kernel

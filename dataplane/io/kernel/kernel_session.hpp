@@ -1,0 +1,65 @@
+// One media session as the kernel backend holds it: four bound UDP sockets
+// (RTP and RTCP of sides a and b) and the shared relay state.
+//
+// Ownership: the engine (control thread) owns every kernel_session through a
+// unique_ptr, from open_session() until the owning worker has acknowledged
+// its removal (event session_removed, drained in poll()) or the worker has
+// been joined. The worker only borrows it: its epoll set holds pointers to
+// `refs`, and commands carry the session's address. So the object, its fds
+// and its refs outlive every use the worker can make of them.
+#pragma once
+
+#include <array>
+#include <cstddef>
+
+#include "dataplane/api/media_engine.hpp"
+#include "dataplane/core/relay.hpp"
+#include "dataplane/io/kernel/unique_fd.hpp"
+
+namespace sbc::dataplane::kernel {
+
+struct kernel_session;
+
+/// What an epoll event's data.ptr points at: which socket of which session.
+struct socket_ref {
+    kernel_session* session = nullptr;
+    side from = side::a;
+    channel ch = channel::rtp;
+};
+
+constexpr std::size_t socket_index(side s, channel ch) noexcept {
+    return index(s) * 2 + index(ch);
+}
+
+struct kernel_session {
+    explicit kernel_session(session_id sid, unsigned owner) : id(sid), worker(owner) {
+        for (side s : {side::a, side::b}) {
+            for (channel ch : {channel::rtp, channel::rtcp}) {
+                refs[socket_index(s, ch)] = socket_ref{this, s, ch};
+            }
+        }
+    }
+    kernel_session(const kernel_session&) = delete;
+    kernel_session& operator=(const kernel_session&) = delete;
+
+    int fd(side s, channel ch) const noexcept { return fds[socket_index(s, ch)].get(); }
+
+    // Set by the control thread before the session is handed to the worker;
+    // constant afterwards, so both threads read them freely.
+    const session_id id;
+    const unsigned worker;
+    session_ports ports;
+    // Opened by the control thread in open_session(), closed by it only when
+    // the session is destroyed (see Ownership above). The worker uses the
+    // descriptors while they are in its epoll set.
+    std::array<unique_fd, 4> fds;  // indexed by socket_index()
+    std::array<socket_ref, 4> refs;  // indexed by socket_index(); constant
+    // Forwarding state and counters; relay.hpp says which thread owns what.
+    relay_session relay;
+    // Owning worker only: set by remove_session, so events of the same epoll
+    // round are skipped; and the link in its list of removals to acknowledge.
+    bool removed = false;
+    kernel_session* next_unacked = nullptr;
+};
+
+}  // namespace sbc::dataplane::kernel

@@ -1,0 +1,230 @@
+// worker: the kernel backend's burst loop.
+#include "dataplane/io/kernel/worker.hpp"
+
+#include <pthread.h>
+#include <sys/eventfd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+#include <system_error>
+
+namespace sbc::dataplane::kernel {
+
+namespace {
+
+std::int64_t steady_now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// Sends msgs[0, n) with as few sendmmsg calls as the kernel allows. A message
+// the kernel refuses (full send buffer, unreachable, wrong address family) is
+// skipped and counted in `failed`, so one bad destination cannot stall the
+// rest. Returns the number sent.
+std::size_t send_all(int fd, mmsghdr* msgs, std::size_t n, std::size_t& failed) noexcept {
+    std::size_t off = 0;
+    std::size_t sent = 0;
+    failed = 0;
+    while (off < n) {
+        const int r = ::sendmmsg(fd, msgs + off, static_cast<unsigned>(n - off), MSG_DONTWAIT);
+        if (r > 0) {
+            sent += static_cast<std::size_t>(r);
+            off += static_cast<std::size_t>(r);
+        } else if (r < 0 && errno == EINTR) {
+            continue;
+        } else {
+            ++failed;
+            ++off;
+        }
+    }
+    return sent;
+}
+
+}  // namespace
+
+worker::worker(unsigned index) : _index(index) {
+    _epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!_epoll) {
+        throw std::system_error(errno, std::generic_category(), "media worker: epoll_create1");
+    }
+    _wake.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!_wake) {
+        throw std::system_error(errno, std::generic_category(), "media worker: eventfd");
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;  // nullptr marks the eventfd; sockets carry a socket_ref
+    if (::epoll_ctl(_epoll.get(), EPOLL_CTL_ADD, _wake.get(), &ev) != 0) {
+        throw std::system_error(errno, std::generic_category(), "media worker: epoll_ctl");
+    }
+    for (std::size_t i = 0; i < max_burst; ++i) {
+        _buf.rx_iov[i] = iovec{_buf.data[i].data(), buffer_size};
+        _buf.rx_msgs[i] = mmsghdr{};
+        _buf.rx_msgs[i].msg_hdr.msg_iov = &_buf.rx_iov[i];
+        _buf.rx_msgs[i].msg_hdr.msg_iovlen = 1;
+        _buf.rx_msgs[i].msg_hdr.msg_name = _buf.sources[i].sockaddr_buffer();
+        _buf.tx_msgs[i] = mmsghdr{};
+        _buf.tx_msgs[i].msg_hdr.msg_iov = &_buf.tx_iov[i];
+        _buf.tx_msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    _thread = std::thread([this] { run(); });
+    const auto name = "sbc-media-" + std::to_string(_index);
+    ::pthread_setname_np(_thread.native_handle(), name.c_str());
+}
+
+worker::~worker() {
+    _stop.store(true, std::memory_order_release);
+    wake();
+    if (_thread.joinable()) {
+        _thread.join();
+    }
+}
+
+bool worker::try_post(const command& c) noexcept {
+    if (!_commands.try_push(c)) {
+        return false;
+    }
+    wake();
+    return true;
+}
+
+void worker::wake() noexcept {
+    const std::uint64_t one = 1;
+    // Only fails when the counter would overflow, and then it is awake anyway.
+    [[maybe_unused]] auto r = ::write(_wake.get(), &one, sizeof(one));
+}
+
+void worker::drain_wake() noexcept {
+    std::uint64_t count = 0;
+    [[maybe_unused]] auto r = ::read(_wake.get(), &count, sizeof(count));
+}
+
+void worker::run() noexcept {
+    while (!_stop.load(std::memory_order_acquire)) {
+        // While an acknowledgement waits for room in the event ring, poll
+        // every millisecond instead of sleeping until the next packet.
+        const int timeout_ms = _unacked != nullptr ? 1 : -1;
+        const int n = ::epoll_wait(_epoll.get(), _buf.events.data(),
+                                   static_cast<int>(_buf.events.size()), timeout_ms);
+        // Commands before the bursts, so a set_remote() the control thread
+        // made before a packet arrived applies to that packet.
+        drain_commands();
+        for (int i = 0; i < n; ++i) {
+            const auto* ref = static_cast<const socket_ref*>(_buf.events[i].data.ptr);
+            if (ref == nullptr) {
+                drain_wake();
+            } else if (!ref->session->removed) {
+                handle_socket(*ref);
+            }
+        }
+        // Removals are acknowledged only now: this batch's events could still
+        // name a session removed above, and the next epoll_wait cannot.
+        flush_unacked();
+    }
+}
+
+std::size_t worker::receive(int fd) noexcept {
+    for (auto& m : _buf.rx_msgs) {
+        m.msg_hdr.msg_namelen = ip_endpoint::sockaddr_capacity;
+        m.msg_hdr.msg_flags = 0;
+    }
+    const int n = ::recvmmsg(fd, _buf.rx_msgs.data(), max_burst, MSG_DONTWAIT, nullptr);
+    if (n <= 0) {
+        // EAGAIN (another reader, or a spurious wake-up) or a pending socket
+        // error; level-triggered epoll reports the socket again if need be.
+        return 0;
+    }
+    const auto count = static_cast<std::size_t>(n);
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto& m = _buf.rx_msgs[i];
+        if (m.msg_hdr.msg_namelen == 0) {
+            _buf.sources[i] = ip_endpoint{};  // no source: the relay drops it
+        }
+        _buf.rx[i] = rx_packet{_buf.data[i].data(), m.msg_len,
+                               (m.msg_hdr.msg_flags & MSG_TRUNC) != 0, &_buf.sources[i]};
+    }
+    return count;
+}
+
+void worker::handle_socket(const socket_ref& ref) noexcept {
+    kernel_session& s = *ref.session;
+    const std::size_t n = receive(s.fd(ref.from, ref.ch));
+    if (n == 0) {
+        return;
+    }
+    s.relay.relay(ref.from, ref.ch, std::span<const rx_packet>(_buf.rx.data(), n),
+                  steady_now_ns(), _buf.tx);
+    if (_buf.tx.count > 0) {
+        transmit(s, other(ref.from), ref.ch);
+    }
+}
+
+void worker::transmit(kernel_session& s, side to, channel ch) noexcept {
+    const std::size_t n = _buf.tx.count;
+    for (std::size_t i = 0; i < n; ++i) {
+        const tx_packet& p = _buf.tx.packets[i];
+        // sendmmsg does not write through these; the casts only fit the C API.
+        _buf.tx_iov[i] = iovec{const_cast<std::uint8_t*>(p.data), p.len};
+        auto& h = _buf.tx_msgs[i].msg_hdr;
+        h.msg_name = const_cast<sockaddr*>(p.destination->sockaddr_ptr());
+        h.msg_namelen = p.destination->sockaddr_len();
+    }
+    std::size_t failed = 0;
+    const std::size_t sent = send_all(s.fd(to, ch), _buf.tx_msgs.data(), n, failed);
+    s.relay.note_tx(to, sent, failed);
+}
+
+void worker::drain_commands() noexcept {
+    command c;
+    while (_commands.try_pop(c)) {
+        apply(c);
+    }
+}
+
+void worker::apply(const command& c) noexcept {
+    switch (c.what) {
+        case command::kind::add_session:
+            add_session(*c.session);
+            break;
+        case command::kind::set_remote:
+            c.session->relay.set_remote(c.s, c.rtp, c.rtcp);
+            break;
+        case command::kind::remove_session:
+            remove_session(*c.session);
+            break;
+    }
+}
+
+void worker::add_session(kernel_session& s) noexcept {
+    for (auto& ref : s.refs) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = &ref;
+        if (::epoll_ctl(_epoll.get(), EPOLL_CTL_ADD, s.fd(ref.from, ref.ch), &ev) != 0) {
+            // The session stays inert (its packets queue up in the kernel and
+            // are dropped there); removal still works. Counted, not logged.
+            _registration_failures.store(registration_failures() + 1, std::memory_order_relaxed);
+        }
+    }
+}
+
+void worker::remove_session(kernel_session& s) noexcept {
+    for (const auto& ref : s.refs) {
+        // ENOENT if registration failed; nothing to undo then.
+        ::epoll_ctl(_epoll.get(), EPOLL_CTL_DEL, s.fd(ref.from, ref.ch), nullptr);
+    }
+    // Acknowledged by flush_unacked() after the current epoll batch.
+    s.removed = true;
+    s.next_unacked = _unacked;
+    _unacked = &s;
+}
+
+void worker::flush_unacked() noexcept {
+    while (_unacked != nullptr && _events.try_push(event{_unacked})) {
+        _unacked = _unacked->next_unacked;
+    }
+}
+
+}  // namespace sbc::dataplane::kernel

@@ -1,0 +1,129 @@
+// A kernel-backend data-plane worker: one thread with its epoll set, an
+// eventfd to wake it, a command ring in and an event ring out.
+//
+// Object graph: the kernel engine owns its workers; a worker borrows the
+// kernel_sessions sharded to it (kernel_session.hpp says for how long).
+//
+// The worker loop (run) waits on epoll, applies the commands the control
+// thread posted, then for each ready socket reads one burst with recvmmsg,
+// runs the relay pipeline and sends the result with sendmmsg from the other
+// side's socket. Level-triggered epoll and one burst per ready socket per
+// round keep a flooded port from starving the others. Removals are
+// acknowledged after the round, when no event of it can name the session.
+// It allocates nothing, takes no lock, logs nothing and throws nothing.
+//
+// Threads: the methods marked "control thread" are called by the engine on
+// the control thread; everything else runs on the worker's own thread.
+#pragma once
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "dataplane/api/ip_endpoint.hpp"
+#include "dataplane/core/relay.hpp"
+#include "dataplane/core/spsc_ring.hpp"
+#include "dataplane/io/kernel/kernel_session.hpp"
+#include "dataplane/io/kernel/unique_fd.hpp"
+
+namespace sbc::dataplane::kernel {
+
+/// Control thread -> worker.
+struct command {
+    enum class kind : std::uint8_t {
+        add_session,     ///< register the session's four sockets
+        set_remote,      ///< relay_session::set_remote(s, rtp, rtcp)
+        remove_session,  ///< unregister the sockets, then acknowledge (event)
+    };
+    kind what = kind::add_session;
+    side s = side::a;
+    kernel_session* session = nullptr;
+    ip_endpoint rtp;
+    ip_endpoint rtcp;
+};
+
+/// Worker -> control thread.
+struct event {
+    /// The worker has let go of this session: its sockets are out of the epoll
+    /// set and no burst of it is in flight, so it may be destroyed.
+    kernel_session* removed = nullptr;
+};
+
+class worker {
+public:
+    static constexpr std::size_t command_ring_size = 1024;
+    static constexpr std::size_t event_ring_size = 1024;
+    /// Per datagram. Larger ones are dropped (drops_truncated): audio RTP is
+    /// a few hundred bytes, and 2048 is what a DPDK mbuf holds.
+    static constexpr std::size_t buffer_size = 2048;
+    static constexpr std::size_t max_events = 64;
+
+    /// Creates the epoll set and the eventfd and starts the thread (named
+    /// "sbc-media-<index>"). Throws std::system_error on failure.
+    explicit worker(unsigned index);
+    /// Stops and joins the thread. Sessions are not touched.
+    ~worker();
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+
+    /// Control thread. Queues `c` and wakes the worker; false when the ring
+    /// is full (the caller keeps `c` and retries later, in order).
+    bool try_post(const command& c) noexcept;
+
+    /// Control thread. The next event, if any.
+    bool try_next_event(event& out) noexcept { return _events.try_pop(out); }
+
+    /// Control thread. Sessions whose sockets could not be registered in
+    /// the epoll set (epoll_ctl failed: out of memory or max_user_watches).
+    std::uint64_t registration_failures() const noexcept {
+        return _registration_failures.load(std::memory_order_relaxed);
+    }
+
+private:
+    void run() noexcept;
+    void wake() noexcept;
+    void drain_wake() noexcept;
+    void handle_socket(const socket_ref& ref) noexcept;
+    std::size_t receive(int fd) noexcept;
+    void transmit(kernel_session& s, side to, channel ch) noexcept;
+    void drain_commands() noexcept;
+    void apply(const command& c) noexcept;
+    void add_session(kernel_session& s) noexcept;
+    void remove_session(kernel_session& s) noexcept;
+    void flush_unacked() noexcept;
+
+    // Worker thread only: one burst in flight. Set up once in the constructor
+    // (each rx_msgs[i] points at data[i] and sources[i]).
+    struct alignas(64) burst_buffers {
+        std::array<std::array<std::uint8_t, buffer_size>, max_burst> data;
+        std::array<ip_endpoint, max_burst> sources;
+        std::array<iovec, max_burst> rx_iov;
+        std::array<mmsghdr, max_burst> rx_msgs;
+        std::array<rx_packet, max_burst> rx;
+        tx_batch tx;
+        std::array<iovec, max_burst> tx_iov;
+        std::array<mmsghdr, max_burst> tx_msgs;
+        std::array<epoll_event, max_events> events;
+    };
+
+    const unsigned _index;
+    unique_fd _epoll;  // the worker waits on it; the fds in it are the sessions'
+    unique_fd _wake;   // eventfd: written by the control thread, read by the worker
+    // Written by the control thread (stop), read by the worker.
+    std::atomic<bool> _stop{false};
+    std::atomic<std::uint64_t> _registration_failures{0};  // written by the worker only
+    spsc_ring<command, command_ring_size> _commands;  // control thread pushes, worker pops
+    spsc_ring<event, event_ring_size> _events;        // worker pushes, control thread pops
+    // Worker thread only: sessions removed whose acknowledgement has not been
+    // pushed to _events yet (this round's, or ones the full ring refused).
+    kernel_session* _unacked = nullptr;
+    burst_buffers _buf;
+    std::thread _thread;  // last: started once everything above is constructed
+};
+
+}  // namespace sbc::dataplane::kernel

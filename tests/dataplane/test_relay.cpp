@@ -1,0 +1,252 @@
+// The relay pipeline on in-memory bursts: forwarding, symmetric latching
+// (RFC 4961), drops by reason, RTCP staying on RTCP, counters.
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "dataplane/core/relay.hpp"
+
+using namespace sbc::dataplane;
+
+namespace {
+
+ip_endpoint ep(const char* ip, std::uint16_t port) {
+    return *ip_endpoint::from_string(ip, port);
+}
+
+// A burst as a backend would hand it over: buffers and sources it owns.
+class burst {
+public:
+    burst& add(const ip_endpoint& source, std::string payload, bool truncated = false) {
+        _sources.push_back(source);
+        _payloads.push_back(std::move(payload));
+        _truncated.push_back(truncated);
+        return *this;
+    }
+    std::vector<rx_packet> packets() const {
+        std::vector<rx_packet> out;
+        for (std::size_t i = 0; i < _payloads.size(); ++i) {
+            out.push_back(rx_packet{reinterpret_cast<const std::uint8_t*>(_payloads[i].data()),
+                                    static_cast<std::uint32_t>(_payloads[i].size()),
+                                    _truncated[i], &_sources[i]});
+        }
+        return out;
+    }
+
+private:
+    std::vector<ip_endpoint> _sources;
+    std::vector<std::string> _payloads;
+    std::vector<bool> _truncated;
+};
+
+std::string payload_of(const tx_packet& p) {
+    return std::string(reinterpret_cast<const char*>(p.data), p.len);
+}
+
+// A relay_session with what a backend keeps around it: the burst buffers the
+// tx batches point into, alive until the test is done with them.
+class pipeline : public relay_session {
+public:
+    // Relays `b` arriving on `from`'s `ch` port and returns the tx batch.
+    tx_batch feed(side from, channel ch, burst b, std::int64_t now = 1) {
+        _bursts.push_back(std::move(b));
+        _packets.push_back(_bursts.back().packets());
+        tx_batch out;
+        out.count = 99;  // relay() must reset it
+        relay(from, ch, _packets.back(), now, out);
+        return out;
+    }
+
+private:
+    std::deque<burst> _bursts;
+    std::deque<std::vector<rx_packet>> _packets;
+};
+
+const ip_endpoint alice_rtp = ep("192.0.2.10", 4000);
+const ip_endpoint alice_rtcp = ep("192.0.2.10", 4001);
+const ip_endpoint bob_rtp = ep("198.51.100.20", 6000);
+const ip_endpoint bob_rtcp = ep("198.51.100.20", 6001);
+const ip_endpoint alice_nat = ep("203.0.113.5", 31000);
+
+}  // namespace
+
+TEST_CASE("relay: nothing is sent while the other side's address is unknown") {
+    pipeline r;
+    const auto out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, "x").add(alice_rtp, "y"));
+    CHECK(out.count == 0);
+    const auto st = r.stats();
+    CHECK(st.sides[0].rtp_rx_packets == 2);
+    CHECK(st.sides[0].rtp_rx_bytes == 2);
+    CHECK(st.sides[0].drops_no_destination == 2);
+    CHECK(st.sides[1].tx_packets == 0);
+}
+
+TEST_CASE("relay: RTP goes to the other side's SDP address until it latches") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+
+    auto out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, "hello").add(alice_rtp, "!"));
+    REQUIRE(out.count == 2);
+    CHECK(payload_of(out.packets[0]) == "hello");
+    CHECK(payload_of(out.packets[1]) == "!");
+    CHECK(*out.packets[0].destination == bob_rtp);
+    r.note_tx(side::b, out.count, 0);
+
+    const auto st = r.stats();
+    CHECK(st.sides[0].rtp_rx_packets == 2);
+    CHECK(st.sides[0].rtp_rx_bytes == 6);
+    CHECK(st.sides[0].latched_rtp == alice_rtp);
+    CHECK_FALSE(st.sides[1].latched_rtp);
+    CHECK(st.sides[1].tx_packets == 2);
+    CHECK(st.sides[0].last_rx_ns == 1);
+}
+
+TEST_CASE("relay: the first source latches and media goes back to it") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+
+    // Alice is behind NAT: her packets come from another address than her SDP's.
+    auto out = r.feed(side::a, channel::rtp, burst().add(alice_nat, "from-nat"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == bob_rtp);
+
+    out = r.feed(side::b, channel::rtp, burst().add(bob_rtp, "to-alice"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == alice_nat);
+    CHECK(r.stats().sides[0].latched_rtp == alice_nat);
+}
+
+TEST_CASE("relay: packets from another source than the latched one are dropped") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    const auto intruder = ep("203.0.113.66", 1234);
+
+    auto out = r.feed(side::a, channel::rtp,
+                    burst().add(alice_rtp, "1").add(intruder, "evil").add(alice_rtp, "2"), 50);
+    REQUIRE(out.count == 2);
+    CHECK(payload_of(out.packets[0]) == "1");
+    CHECK(payload_of(out.packets[1]) == "2");
+
+    // A burst of only intruder packets does not move last_rx_ns either.
+    out = r.feed(side::a, channel::rtp, burst().add(intruder, "evil"), 90);
+    CHECK(out.count == 0);
+    const auto st = r.stats().sides[0];
+    CHECK(st.drops_wrong_source == 2);
+    CHECK(st.rtp_rx_packets == 4);
+    CHECK(st.last_rx_ns == 50);
+    CHECK(st.latched_rtp == alice_rtp);
+}
+
+TEST_CASE("relay: set_remote re-arms latching") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.feed(side::a, channel::rtp, burst().add(alice_rtp, "1"));
+    CHECK(r.feed(side::a, channel::rtp, burst().add(alice_nat, "2")).count == 0);
+
+    // A re-INVITE moved Alice: the next source latches anew.
+    r.set_remote(side::a, alice_nat, ep("203.0.113.5", 31001));
+    CHECK_FALSE(r.stats().sides[0].latched_rtp);
+    CHECK(r.feed(side::a, channel::rtp, burst().add(alice_nat, "3")).count == 1);
+    CHECK(r.feed(side::a, channel::rtp, burst().add(alice_rtp, "4")).count == 0);
+    CHECK(r.stats().sides[0].latched_rtp == alice_nat);
+    CHECK(r.stats().sides[0].drops_wrong_source == 2);
+}
+
+TEST_CASE("relay: RTCP goes to the other side's RTCP address and latches on its own") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+
+    auto out = r.feed(side::a, channel::rtcp, burst().add(alice_rtcp, "sr"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == bob_rtcp);
+
+    // Bob's RTCP latches separately from his RTP.
+    const auto bob_rtcp_nat = ep("198.51.100.20", 7777);
+    out = r.feed(side::b, channel::rtcp, burst().add(bob_rtcp_nat, "rr"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == alice_rtcp);
+    out = r.feed(side::a, channel::rtcp, burst().add(alice_rtcp, "sr2"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == bob_rtcp_nat);
+    out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, "media"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == bob_rtp);
+
+    const auto st = r.stats();
+    CHECK(st.sides[0].rtcp_rx_packets == 2);
+    CHECK(st.sides[1].rtcp_rx_packets == 1);
+    CHECK(st.sides[0].rtp_rx_packets == 1);
+    CHECK(st.sides[0].rtp_rx_bytes == 5);  // RTCP bytes are not RTP bytes
+    CHECK_FALSE(st.sides[1].latched_rtp);   // only RTCP came from Bob
+}
+
+TEST_CASE("relay: a hold address or a rejected stream is no destination (RFC 3264 8.4, 6)") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, ep("0.0.0.0", 6000), ep("198.51.100.20", 0));
+    CHECK(r.feed(side::a, channel::rtp, burst().add(alice_rtp, "x")).count == 0);
+    CHECK(r.feed(side::a, channel::rtcp, burst().add(alice_rtcp, "y")).count == 0);
+    CHECK(r.stats().sides[0].drops_no_destination == 2);
+}
+
+TEST_CASE("relay: a latched peer is reached even before its SDP address is known") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    // Early media from Bob before his answer: it latches his side.
+    auto out = r.feed(side::b, channel::rtp, burst().add(bob_rtp, "early"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == alice_rtp);
+    out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, "back"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == bob_rtp);
+}
+
+TEST_CASE("relay: truncated packets and packets without a source are dropped by name") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    const auto out = r.feed(side::a, channel::rtp,
+                          burst()
+                              .add(alice_nat, "big", true)
+                              .add(ip_endpoint{}, "anon")
+                              .add(alice_rtp, "ok"));
+    REQUIRE(out.count == 1);
+    CHECK(payload_of(out.packets[0]) == "ok");
+    const auto st = r.stats().sides[0];
+    CHECK(st.drops_truncated == 1);
+    CHECK(st.drops_wrong_source == 1);
+    CHECK(st.rtp_rx_packets == 3);
+    // A truncated first packet must not have latched.
+    CHECK(st.latched_rtp == alice_rtp);
+}
+
+TEST_CASE("relay: failed sends are counted on the side they were for") {
+    pipeline r;
+    r.note_tx(side::b, 30, 2);
+    const auto st = r.stats();
+    CHECK(st.sides[1].tx_packets == 30);
+    CHECK(st.sides[1].drops_tx_error == 2);
+    CHECK(st.sides[0].tx_packets == 0);
+}
+
+TEST_CASE("relay: a full burst of 32 is relayed in order") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    burst b;
+    for (std::size_t i = 0; i < max_burst; ++i) {
+        b.add(alice_rtp, std::to_string(i));
+    }
+    const auto out = r.feed(side::a, channel::rtp, b);
+    REQUIRE(out.count == max_burst);
+    for (std::size_t i = 0; i < max_burst; ++i) {
+        CHECK(payload_of(out.packets[i]) == std::to_string(i));
+    }
+}

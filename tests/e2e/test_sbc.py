@@ -1,0 +1,495 @@
+"""The end-to-end tests: each function is one test, run by run_e2e.py.
+
+A test gets a TestContext (harness.py), starts sbcd and sipp peers through it,
+and raises TestFailure (through check()) when something the SBC must do did
+not happen. The context kills whatever is still running afterwards.
+"""
+
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+
+from harness import (CARRIER_PEER, CARRIER_SBC, CARRIER_SIPP_MEDIA, MEDIA_MAX, MEDIA_MIN,
+                     PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, REPO, SIP_PORT, Control, TestFailure,
+                     assert_topology_hidden, check, drain, poll_calls_while, udp_bound,
+                     udp_ports_of, wait_until)
+
+TESTS = []
+
+
+def e2e_test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+# --------------------------------------------------------------------------
+# Shared assertions
+
+
+def assert_sdp_rewritten(msg, sbc_ip, who):
+    """RFC 5853 / DESIGN.md: SDP leaving the SBC names only its own media address."""
+    check(msg.body.strip(), f"{who}: '{msg.first_line}' carries no SDP")
+    conns = msg.sdp_lines("c=")
+    check(conns and all(c.split()[-1] == sbc_ip for c in conns),
+          f"{who}: c= lines {conns} are not the SBC's media address {sbc_ip}")
+    origin = msg.sdp_lines("o=")
+    check(origin and origin[0].split()[-1] == sbc_ip,
+          f"{who}: o= line {origin} does not name the SBC's address {sbc_ip}")
+    media = msg.sdp_lines("m=audio")
+    check(media, f"{who}: no m=audio line in the SDP")
+    port = int(media[0].split()[1])
+    check(MEDIA_MIN <= port <= MEDIA_MAX,
+          f"{who}: m= port {port} is not in the SBC's media range {MEDIA_MIN}-{MEDIA_MAX}")
+    return port
+
+
+def first(msgs, what):
+    check(msgs, f"no {what} in the trace")
+    return msgs[0]
+
+
+def assert_one_call(samples, from_trunk, to_trunk):
+    seen = [calls for _, calls in samples if calls]
+    check(seen, "sbcctl calls never showed the call while it was up")
+    call = seen[-1][0]
+    check(len(seen[-1]) == 1, f"sbcctl shows {len(seen[-1])} calls for one call")
+    check(call.get("from_trunk") == from_trunk and call.get("to_trunk") == to_trunk,
+          f"call listed as {call.get('from_trunk')} -> {call.get('to_trunk')}, expected "
+          f"{from_trunk} -> {to_trunk}")
+    return call
+
+
+def max_packets(samples):
+    a_b = b_a = 0
+    for _, calls in samples:
+        for c in calls or []:
+            a_b = max(a_b, int(c.get("packets_a_to_b", 0) or 0))
+            b_a = max(b_a, int(c.get("packets_b_to_a", 0) or 0))
+    return a_b, b_a
+
+
+def media_call(t, *, reverse=False, config=None, during=None, duration_ms=7500):
+    """A call with g711a.pcap played by both peers; checks signalling, SDP,
+    topology hiding and RTP counts both ways. `during(sbcd, uac, uas)` runs
+    while the call is up. Returns (sbcd, uac, uas, samples)."""
+    sbcd = t.start_sbcd(config) if config else t.start_sbcd()
+    if reverse:
+        uas = t.uas("uas", "uas_answer_media.xml", local_ip=CARRIER_PEER,
+                    media_port=CARRIER_SIPP_MEDIA)
+        uac = t.uac("uac", "uac_call_media.xml", local_ip=PBX_PEER,
+                    remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
+                    duration_ms=duration_ms)
+        caller_sbc, callee_sbc = PBX_SBC, CARRIER_SBC
+    else:
+        uas = t.uas("uas", "uas_answer_media.xml")
+        uac = t.uac("uac", "uac_call_media.xml", duration_ms=duration_ms)
+        caller_sbc, callee_sbc = CARRIER_SBC, PBX_SBC
+    if during:
+        wait_until(lambda: sbcd.calls() or not uac.alive(), 10.0, 0.2)
+        during(sbcd, uac, uas)
+    samples = poll_calls_while(sbcd, [uac, uas], interval=0.5)
+    uac.finish()
+    uas.finish()
+    sbcd.assert_alive()
+
+    invite = first(uas.received("INVITE"), "INVITE at the callee")
+    assert_sdp_rewritten(invite, callee_sbc, "INVITE to the callee")
+    ok = first(uac.received(status=200), "200 at the caller")
+    assert_sdp_rewritten(ok, caller_sbc, "200 OK to the caller")
+    if reverse:
+        assert_topology_hidden(uas.messages(), uac.messages())
+    else:
+        assert_topology_hidden(uac.messages(), uas.messages())
+    a_b, b_a = max_packets(samples)
+    check(a_b > 50 and b_a > 50,
+          f"RTP not relayed both ways: packets_a_to_b={a_b}, packets_b_to_a={b_a} "
+          f"(each peer played 236 packets)")
+    sbcd.assert_no_calls()
+    return sbcd, uac, uas, samples
+
+
+# --------------------------------------------------------------------------
+# Configuration checks
+
+
+@e2e_test
+def check_config_default(t):
+    path = REPO / "conf" / "sbc.yaml"
+    r = subprocess.run([t.sbcd_bin, "--check-config", str(path)], capture_output=True,
+                       text=True, timeout=10, stdin=subprocess.DEVNULL)
+    check(r.returncode == 0, f"sbcd --check-config conf/sbc.yaml exited {r.returncode}: "
+          f"{(r.stdout + r.stderr).strip()[:300]}")
+
+
+@e2e_test
+def check_config_broken(t):
+    text = (REPO / "conf" / "sbc.yaml").read_text()
+    # An unknown top-level key must be reported with file:line:column.
+    broken = t.config_path(text.rstrip("\n") + "\nmedia_typo: 1\n", "broken.yaml")
+    r = subprocess.run([t.sbcd_bin, "--check-config", str(broken)], capture_output=True,
+                       text=True, timeout=10, stdin=subprocess.DEVNULL)
+    out = (r.stdout + r.stderr).strip()
+    check(r.returncode == 1, f"--check-config on a broken file exited {r.returncode}: {out[:300]}")
+    check(re.search(re.escape(str(broken)) + r":\d+:\d+", out),
+          f"the error does not name file:line:column: {out[:300]}")
+    unparsable = t.config_path("interfaces:\n  - name: [unclosed\n", "unparsable.yaml")
+    r = subprocess.run([t.sbcd_bin, "--check-config", str(unparsable)], capture_output=True,
+                       text=True, timeout=10, stdin=subprocess.DEVNULL)
+    out = (r.stdout + r.stderr).strip()
+    check(r.returncode == 1, f"--check-config on unparsable YAML exited {r.returncode}: "
+          f"{out[:300]}")
+    check(re.search(re.escape(str(unparsable)) + r":\d+:\d+", out),
+          f"the YAML syntax error does not name file:line:column: {out[:300]}")
+
+
+# --------------------------------------------------------------------------
+# Calls
+
+
+@e2e_test
+def basic_call_default_config(t):
+    """Carrier -> pbx with RTP both ways, on conf/sbc.yaml as shipped."""
+    _, _, _, samples = media_call(t, config=t.default_config())
+    assert_one_call(samples, "carrier", "pbx")
+
+
+@e2e_test
+def reverse_call(t):
+    """The same call from the pbx side towards the carrier."""
+    _, _, _, samples = media_call(t, reverse=True)
+    assert_one_call(samples, "pbx", "carrier")
+
+
+@e2e_test
+def bye_from_callee(t):
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_send_bye.xml", duration_ms=1000)
+    uac = t.uac("uac", "uac_recv_bye.xml")
+    uac.finish()
+    uas.finish()
+    first(uac.received("BYE"), "BYE relayed to the caller")
+    check(uas.received(status=200) and uas.received(status=200)[-1].method == "BYE",
+          "the callee's BYE was not answered 200")
+    assert_topology_hidden(uac.messages(), uas.messages())
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def cancel_before_answer(t):
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_cancel.xml")
+    uac = t.uac("uac", "uac_cancel.xml")
+    uac.finish()
+    uas.finish()
+    first(uas.received("CANCEL"), "CANCEL relayed to the callee")
+    first(uac.received(status=487), "487 to the caller")
+    check(any(m.method == "CANCEL" for m in uac.received(status=200)),
+          "the caller's CANCEL was not answered 200")
+    first(uas.received("ACK"), "ACK for the 487 at the callee")
+    assert_topology_hidden(uac.messages(), uas.messages())
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def busy_486(t):
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_486.xml")
+    uac = t.uac("uac", "uac_reject.xml")
+    uac.finish()
+    uas.finish()
+    finals = [m for m in uac.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].status == 486,
+          f"the caller got {[m.first_line for m in finals]} instead of 486")
+    first(uas.received("ACK"), "ACK for the 486 at the callee")
+    assert_topology_hidden(uac.messages(), uas.messages())
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+def assert_hold_resume(offerer, answerer, who):
+    """The two re-INVITEs reached the answerer with the offered directions and the
+    answers came back (sipp's own ereg checks hold the details)."""
+    reinvites = answerer.received("INVITE")[1:] if who == "caller" else answerer.received(
+        "INVITE")
+    check(len(reinvites) == 2, f"{len(reinvites)} re-INVITEs from the {who} reached the other "
+          f"side, expected 2 (hold, resume)")
+    check("a=sendonly" in reinvites[0].body,
+          f"the hold re-INVITE arrived without a=sendonly: {reinvites[0].sdp_lines('a=')}")
+    check("a=sendonly" not in reinvites[1].body,
+          f"the resume re-INVITE still says a=sendonly: {reinvites[1].sdp_lines('a=')}")
+    answers = [m for m in offerer.received(status=200) if m.method == "INVITE"]
+    if who == "caller":
+        answers = answers[1:]
+    check(len(answers) == 2, f"{len(answers)} answers to the {who}'s re-INVITEs, expected 2")
+    check("a=recvonly" in answers[0].body,
+          f"the answer to hold lacks a=recvonly: {answers[0].sdp_lines('a=')}")
+    check(len(answerer.received("ACK")) >= 2, "the re-INVITE answers were not ACKed")
+
+
+@e2e_test
+def hold_resume_from_caller(t):
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_hold_resume.xml")
+    uac = t.uac("uac", "uac_hold_resume.xml")
+    uac.finish()
+    uas.finish()
+    assert_hold_resume(uac, uas, "caller")
+    assert_topology_hidden(uac.messages(), uas.messages())
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def hold_resume_from_callee(t):
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_send_reinvite.xml")
+    uac = t.uac("uac", "uac_accept_reinvite.xml")
+    uac.finish()
+    uas.finish()
+    assert_hold_resume(uas, uac, "callee")
+    assert_topology_hidden(uac.messages(), uas.messages())
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def options_answered(t):
+    sbcd = t.start_sbcd()
+    for side, ip, sbc_ip in (("carrier", CARRIER_PEER, CARRIER_SBC), ("pbx", PBX_PEER, PBX_SBC)):
+        uac = t.uac(f"options_{side}", "uac_options.xml", local_ip=ip,
+                    remote=f"{sbc_ip}:{SIP_PORT}", media_port=None)
+        uac.finish(timeout=15)
+        first(uac.received(status=200), f"200 to OPTIONS on the {side} side")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def no_route_404(t):
+    """Only R-URI users starting with 1 are routed; 2000 gets 404 and nothing
+    reaches the pbx, while 1000 still goes through."""
+    sbcd = t.start_sbcd(routes=[
+        {"name": "ones-to-pbx", "from_trunk": "carrier", "ruri_user": "^1", "to_trunk": "pbx"},
+    ])
+    pbx = t.udp_socket(PBX_PEER, SIP_PORT)
+    uac = t.uac("uac_2000", "uac_reject.xml", service="2000")
+    uac.finish(timeout=15)
+    finals = [m for m in uac.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].status == 404,
+          f"an unrouted INVITE got {[m.first_line for m in finals]} instead of 404")
+    leaked = drain(pbx, 0.3)
+    check(not leaked, f"the unrouted INVITE reached the pbx side: {leaked[0][0][:60]!r}")
+    pbx.close()
+    uas = t.uas("uas", "uas_answer.xml")
+    uac = t.uac("uac_1000", "uac_call.xml", service="1000", duration_ms=300)
+    uac.finish()
+    uas.finish()
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def non_peer_403(t):
+    """An INVITE from 127.0.1.9, which is no trunk's peer, is refused 403."""
+    sbcd = t.start_sbcd()
+    pbx = t.udp_socket(PBX_PEER, SIP_PORT)
+    uac = t.uac("uac_stranger", "uac_reject.xml", local_ip="127.0.1.9", media_port=6100)
+    uac.finish(timeout=15)
+    finals = [m for m in uac.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].status == 403,
+          f"an INVITE from a non-peer got {[m.first_line for m in finals]} instead of 403")
+    leaked = drain(pbx, 0.3)
+    check(not leaked, f"the stranger's INVITE reached the pbx side: {leaked[0][0][:60]!r}")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def twenty_simultaneous_calls(t):
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_answer.xml", calls=20)
+    # 20 calls per second, each held 4 s: all 20 are up together for ~3 s.
+    uac = t.uac("uac", "uac_call.xml", calls=20, rate=20, limit=20, duration_ms=4000)
+    samples = poll_calls_while(sbcd, [uac, uas], interval=0.2)
+    uac.finish()
+    uas.finish()
+    peak = max((len(calls) for _, calls in samples if calls is not None), default=0)
+    check(peak == 20, f"at most {peak} calls were up at once in sbcctl calls, expected 20")
+    check(len(uas.received("INVITE")) == 20,
+          f"the callee saw {len(uas.received('INVITE'))} INVITEs, expected 20")
+    # All 20 dialogs on the pbx side are distinct (new Call-IDs per call).
+    call_ids = {m.header("call-id") for m in uas.received("INVITE")}
+    check(len(call_ids) == 20, f"{len(call_ids)} distinct Call-IDs for 20 calls at the callee")
+    assert_topology_hidden(uac.messages(), uas.messages())
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def media_timeout_bye(t):
+    """No RTP at all on an answered call: with media.timeout 3 the SBC hangs up
+    both legs itself."""
+    sbcd = t.start_sbcd(media_timeout=3)
+    uas = t.uas("uas", "uas_answer.xml")
+    uac = t.uac("uac", "uac_recv_bye.xml")
+    uac.finish(timeout=30)
+    uas.finish(timeout=30)
+    first(uac.received("BYE"), "BYE from the SBC to the caller")
+    first(uas.received("BYE"), "BYE from the SBC to the callee")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def stop_with_call_up(t):
+    """SIGTERM with a call up: both legs get a BYE and sbcd exits 0."""
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_answer.xml")
+    uac = t.uac("uac", "uac_recv_bye.xml")
+    up = wait_until(lambda: sbcd.calls() or not uac.alive(), 10.0, 0.2)
+    check(up, "the call did not show in sbcctl calls within 10 s")
+    # The answer and ACK follow the INVITE at once; leave them time to pass.
+    time.sleep(1.0)
+    sbcd.stop()
+    uac.finish(timeout=15)
+    uas.finish(timeout=15)
+    first(uac.received("BYE"), "BYE to the caller when sbcd stopped")
+    first(uas.received("BYE"), "BYE to the callee when sbcd stopped")
+
+
+MALFORMED = [
+    # No CSeq (RFC 3261 8.1.1: mandatory).
+    b"INVITE sip:1000@127.0.1.1:5060 SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 127.0.1.2:%d;branch=z9hG4bKbad1\r\n"
+    b"From: <sip:x@127.0.1.2>;tag=bad1\r\nTo: <sip:1000@127.0.1.1>\r\n"
+    b"Call-ID: bad1@e2e\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+    # Garbage Via.
+    b"INVITE sip:1000@127.0.1.1:5060 SIP/2.0\r\n"
+    b"Via: \x01\x02garbage;;;branch\r\n"
+    b"From: <sip:x@127.0.1.2>;tag=bad2\r\nTo: <sip:1000@127.0.1.1>\r\n"
+    b"Call-ID: bad2@e2e\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+    # Content-Length far beyond the datagram, and an SDP body that is nonsense.
+    b"INVITE sip:1000@127.0.1.1:5060 SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 127.0.1.2:%d;branch=z9hG4bKbad3\r\n"
+    b"From: <sip:x@127.0.1.2>;tag=bad3\r\nTo: <sip:1000@127.0.1.1>\r\n"
+    b"Call-ID: bad3@e2e\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+    b"Content-Type: application/sdp\r\nContent-Length: 99999\r\n\r\nv=0\r\nm=audio x\r\n",
+    # CSeq method that does not match the request line, and a bad CSeq number.
+    b"INVITE sip:1000@127.0.1.1:5060 SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 127.0.1.2:%d;branch=z9hG4bKbad4\r\n"
+    b"From: <sip:x@127.0.1.2>;tag=bad4\r\nTo: <sip:1000@127.0.1.1>\r\n"
+    b"Call-ID: bad4@e2e\r\nCSeq: notanumber BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+    # An INVITE whose SDP is garbage (valid SIP framing): 400, or 488 (RFC 3261
+    # 21.4.26: the offer is not acceptable), is as right as silence.
+    b"INVITE sip:1000@127.0.1.1:5060 SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 127.0.1.2:%d;branch=z9hG4bKbad5\r\n"
+    b"From: <sip:x@127.0.1.2>;tag=bad5\r\nTo: <sip:1000@127.0.1.1>\r\n"
+    b"Call-ID: bad5@e2e\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+    b"Content-Type: application/sdp\r\nContent-Length: 29\r\n\r\nc=IN IP4 \r\nm=audio 99999999\r\n",
+    # Request line only.
+    b"INVITE sip:1000@127.0.1.1:5060 SIP/2.0\r\n\r\n",
+    # Not SIP at all.
+    b"\x00\xff\xfe garbage \x00\x00\r\n\r\n",
+    b"",
+]
+
+
+def robustness_probe(t, sbcd, uac, uas):
+    """Malformed SIP and garbage datagrams at the SBC while a call is up."""
+    probe = t.udp_socket(CARRIER_PEER, 0)
+    port = probe.getsockname()[1]
+    answers = []
+    for msg in MALFORMED:
+        data = msg.replace(b"%d", str(port).encode()) if b"%d" in msg else msg
+        probe.sendto(data, (CARRIER_SBC, SIP_PORT))
+        for reply, _ in drain(probe, 0.4):
+            tag = re.search(rb"tag=(bad\d)", data)
+            request = data.split(b"\r\n", 1)[0][:40] + (b" " + tag.group(1) if tag else b"")
+            answers.append((request, reply.split(b"\r\n", 1)[0]))
+    for request, reply in answers:
+        # A 100 Trying may precede the final answer; anything else must be 400
+        # (488 only for the one whose SDP alone is broken).
+        allowed = (b"SIP/2.0 400", b"SIP/2.0 100")
+        if b"bad5" in request:
+            allowed += (b"SIP/2.0 488",)
+        check(reply.startswith(allowed),
+              f"malformed request {request!r} was answered {reply!r}, expected 400 or nothing")
+    rng = random.Random(5060)
+    stranger = t.udp_socket("127.0.0.1", 0)
+    for _ in range(50):
+        blob = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 300)))
+        probe.sendto(blob, (CARRIER_SBC, SIP_PORT))
+        stranger.sendto(blob, (PBX_SBC, SIP_PORT))
+    # Garbage at every media socket of sbcd: RTP version 0 and short datagrams,
+    # which a relay must drop rather than forward or latch onto.
+    media_ports = udp_ports_of(sbcd.pid)
+    check(media_ports, "found no UDP socket of sbcd in the media port range")
+    counts_before = _packet_counts(sbcd)
+    for ip, mport in media_ports:
+        for size in (0, 1, 3, 11, 12, 40, 172, 1400):
+            stranger.sendto(b"\x00" * size if size < 12 else
+                            b"\x00" + bytes(rng.getrandbits(8) for _ in range(size - 1)),
+                            (ip, mport))
+    sbcd.assert_alive()
+    time.sleep(1.0)
+    counts_after = _packet_counts(sbcd)
+    check(counts_after[0] > counts_before[0] and counts_after[1] > counts_before[1],
+          f"media stopped flowing after garbage at the media ports: {counts_before} -> "
+          f"{counts_after}")
+    check(sbcd.status() is not None, "sbcd stopped answering sbcctl after the garbage")
+
+
+def _packet_counts(sbcd):
+    calls = sbcd.calls()
+    check(len(calls) == 1, f"{len(calls)} calls in sbcd during the robustness probe, expected 1")
+    return int(calls[0].get("packets_a_to_b", 0)), int(calls[0].get("packets_b_to_a", 0))
+
+
+@e2e_test
+def robustness_malformed_and_garbage(t):
+    media_call(t, during=lambda sbcd, uac, uas: robustness_probe(t, sbcd, uac, uas),
+               duration_ms=7000)
+
+
+@e2e_test
+def demo(t):
+    """tools/demo (the README's run command) brings up an SBC that carries a call."""
+    demo_path = REPO / "tools" / "demo"
+    check(demo_path.is_file() and os.access(demo_path, os.X_OK),
+          f"{demo_path} does not exist or is not executable")
+    socket_path = _default_socket()
+    for ip in (CARRIER_SBC, PBX_SBC):
+        check(not udp_bound(ip, SIP_PORT), f"{ip}:{SIP_PORT} is already taken before the demo")
+    proc = t.start("demo", [str(demo_path)], cwd=str(REPO), new_session=True)
+    sbcd = Control(t.sbcctl_bin, socket_path)
+    up = wait_until(lambda: not proc.alive() or (
+        sbcd.status() is not None and udp_bound(CARRIER_SBC, SIP_PORT)
+        and udp_bound(PBX_SBC, SIP_PORT)), 300.0, 0.5)
+    check(proc.alive(), f"tools/demo exited with {proc.popen.returncode} before the SBC was up: "
+          f"{proc.stderr_tail() or proc.stdout_tail()}")
+    check(up, "tools/demo did not bring the SBC up within 300 s")
+    uas = t.uas("uas", "uas_answer.xml")
+    uac = t.uac("uac", "uac_call.xml", duration_ms=500)
+    uac.finish()
+    uas.finish()
+    assert_topology_hidden(uac.messages(), uas.messages())
+    check(not sbcd.calls(), "a call was left in the demo's sbcd")
+    proc.signal(signal.SIGTERM)
+    rc = proc.wait(10.0)
+    if rc is None:
+        proc.signal(signal.SIGKILL)
+        proc.wait(2.0)
+        raise TestFailure("tools/demo did not stop within 10 s of SIGTERM")
+    gone = wait_until(lambda: not udp_bound(CARRIER_SBC, SIP_PORT), 5.0, 0.2)
+    check(gone, "the demo's sbcd still listens after tools/demo was stopped")
+
+
+def _default_socket():
+    text = (REPO / "conf" / "sbc.yaml").read_text()
+    m = re.search(r"(?m)^control\s*:\s*\n(?:\s+.*\n)*?\s+socket\s*:\s*(\S+)", text)
+    return m.group(1).strip("\"'") if m else "/tmp/sbcd.sock"

@@ -1,0 +1,251 @@
+#!/usr/bin/python3
+"""Runs every test of the project and prints one verdict per test.
+
+    tests/run_all.py --build DIR [--asan-build DIR] [--skip-e2e]
+
+In order: the meson unit tests of --build (suite "unit"), each Catch2 test case
+counted as one test, read from Catch2's JUnit report; the same in --asan-build
+(names prefixed "asan:"); the end-to-end tests of tests/e2e with real sipp
+peers (each test function one test, prefixed "e2e:"); and
+`systemd-analyze verify systemd/sbcd.service`. Prints "PASS name" or
+"FAIL name: reason" per test and, as the very last line, "N passed, M failed".
+Exits 0 iff nothing failed. tools/test calls this after building.
+Standard library only.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Tally:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def report(self, name, ok, reason=""):
+        if ok:
+            self.passed += 1
+            print(f"PASS {name}", flush=True)
+        else:
+            self.failed += 1
+            reason = " ".join(str(reason).split()) or "failed"
+            print(f"FAIL {name}: {reason}", flush=True)
+
+
+# --------------------------------------------------------------------------
+# Unit tests (Catch2 v2 executables registered with meson, suite "unit")
+
+
+def unit_tests(build_dir):
+    """The meson tests of suite 'unit' in build_dir, as meson introspect gives them."""
+    r = subprocess.run(["meson", "introspect", "--tests", str(build_dir)], capture_output=True,
+                       text=True, stdin=subprocess.DEVNULL, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"meson introspect --tests {build_dir} failed: "
+                           f"{(r.stderr or r.stdout).strip()[:300]}")
+    tests = json.loads(r.stdout)
+
+    def in_unit(t):
+        return any(s == "unit" or s.endswith(":unit") for s in t.get("suite") or [])
+
+    return [t for t in tests if in_unit(t)]
+
+
+def test_env(test):
+    env = dict(os.environ)
+    extra = test.get("env") or {}
+    if isinstance(extra, dict):
+        env.update({k: str(v) for k, v in extra.items()})
+    # As meson test does: a sanitizer finding ends the run with an error, so it
+    # shows up as a failed (crashed) test instead of a line of output.
+    env.setdefault("ASAN_OPTIONS", "halt_on_error=1:abort_on_error=1:print_summary=1")
+    env.setdefault("UBSAN_OPTIONS",
+                   "halt_on_error=1:abort_on_error=1:print_summary=1:print_stacktrace=1")
+    env.setdefault("MSAN_OPTIONS", "halt_on_error=1:abort_on_error=1:print_summary=1")
+    return env
+
+
+def run_cmd(cmd, test, build_dir, timeout):
+    """Runs cmd like meson would; returns (exit status or None on timeout, output)."""
+    try:
+        r = subprocess.run(cmd, cwd=test.get("workdir") or str(build_dir), env=test_env(test),
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           errors="replace", timeout=timeout)
+        return r.returncode, r.stdout + r.stderr
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout or ""
+        if isinstance(out, bytes):
+            out = out.decode(errors="replace")
+        return None, out
+    except OSError as e:
+        return 127, str(e)
+
+
+def list_test_cases(test, build_dir):
+    """Catch2 test case names of one executable, or None if it does not list them."""
+    rc, out = run_cmd(test["cmd"] + ["--list-test-names-only"], test, build_dir, 60)
+    if rc is None or rc < 0:
+        return None
+    names = [line.rstrip("\r") for line in out.splitlines() if line.strip()]
+    return names or None
+
+
+def catch2_spec(name):
+    """A test spec that selects exactly the test case `name` (Catch2 v2 escapes)."""
+    out = ""
+    for ch in name:
+        if ch in '\\,[]*~"':
+            out += "\\"
+        out += ch
+    return out
+
+
+def junit_results(path, case_names):
+    """{test case: failure reason or ""} from a Catch2 JUnit report.
+
+    Catch2 v2 writes one <testcase> per leaf section, named "case/section/...":
+    a test case fails if any of its sections does.
+    """
+    root = ET.parse(path).getroot()
+    by_length = sorted(case_names, key=len, reverse=True)
+    results = {}
+    for tc in root.iter("testcase"):
+        name = tc.get("name", "")
+        owner = next((c for c in by_length if name == c or name.startswith(c + "/")), name)
+        problems = [child for child in tc if child.tag in ("failure", "error")]
+        reason = results.get(owner, "")
+        if problems and not reason:
+            p = problems[0]
+            # The text reads "FAILED:", the expression or signal, "at file:line".
+            lines = [line.strip() for line in (p.text or "").splitlines()
+                     if line.strip() and line.strip() != "FAILED:"]
+            reason = " ".join(lines[:4]) or " ".join(
+                x for x in (p.get("type", p.tag), p.get("message", "")) if x) or "failed"
+        results[owner] = reason
+    return results
+
+
+def run_unit_executable(test, build_dir, prefix, tally, tmp):
+    name = test["name"]
+    timeout = max(int(test.get("timeout") or 30), 30) * (3 if prefix else 1)
+    cases = list_test_cases(test, build_dir)
+    if cases is None:
+        rc, out = run_cmd(test["cmd"], test, build_dir, timeout)
+        tally.report(f"{prefix}{name}", rc == 0, _exit_reason(rc, out))
+        return
+    report = Path(tmp) / f"{prefix.replace(':', '_')}{name}.xml"
+    rc, out = run_cmd(test["cmd"] + ["-r", "junit", "-o", str(report)], test, build_dir, timeout)
+    results = None
+    if rc is not None and rc >= 0 and report.is_file():
+        try:
+            results = junit_results(report, cases)
+        except ET.ParseError:
+            results = None
+    if results is None or any(c not in results for c in cases):
+        # The executable died before writing its report (a crash, a sanitizer
+        # abort, a hang): run each test case alone to find which one it was.
+        results = {}
+        for case in cases:
+            one = Path(tmp) / f"{prefix.replace(':', '_')}{name}.one.xml"
+            one.unlink(missing_ok=True)
+            rc1, out1 = run_cmd(test["cmd"] + [catch2_spec(case), "-r", "junit", "-o", str(one)],
+                                test, build_dir, timeout)
+            try:
+                got = junit_results(one, [case]) if rc1 is not None and one.is_file() else {}
+            except ET.ParseError:
+                got = {}
+            results[case] = got.get(case, _exit_reason(rc1, out1) or "no result reported")
+    for case in cases:
+        reason = results.get(case, "not run")
+        tally.report(f"{prefix}{name}: {case}", reason == "", reason)
+    for extra in sorted(set(results) - set(cases)):
+        tally.report(f"{prefix}{name}: {extra}", results[extra] == "", results[extra])
+
+
+def _exit_reason(rc, out):
+    if rc == 0:
+        return ""
+    tail = " | ".join(line.strip() for line in out.strip().splitlines()[-3:])
+    if rc is None:
+        return f"timed out: {tail}"
+    if rc < 0:
+        return f"killed by signal {-rc}: {tail}"
+    return f"exit status {rc}: {tail}"
+
+
+def run_unit_tests(build_dir, prefix, tally):
+    build_dir = Path(build_dir).resolve()
+    try:
+        tests = unit_tests(build_dir)
+    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+        tally.report(f"{prefix}unit tests", False, str(e))
+        return
+    if not tests:
+        tally.report(f"{prefix}unit tests", False, f"no tests of suite 'unit' in {build_dir}")
+        return
+    with tempfile.TemporaryDirectory(prefix="sbc-unit-") as tmp:
+        for test in sorted(tests, key=lambda t: t["name"]):
+            run_unit_executable(test, build_dir, prefix, tally, tmp)
+
+
+# --------------------------------------------------------------------------
+# End-to-end tests and the systemd unit
+
+
+def run_e2e(build_dir, tally):
+    sys.path.insert(0, str(REPO / "tests" / "e2e"))
+    try:
+        import run_e2e
+    except Exception as e:  # the suite could not even load: one failure, not a crash
+        tally.report("e2e", False, f"cannot load tests/e2e: {type(e).__name__}: {e}")
+        return
+    run_e2e.run_tests(Path(build_dir).resolve(),
+                      report=lambda name, ok, reason: tally.report(f"e2e:{name}", ok, reason))
+
+
+def run_systemd_verify(tally):
+    name = "systemd-analyze verify systemd/sbcd.service"
+    tool = shutil.which("systemd-analyze")
+    if not tool:
+        tally.report(name, False, "systemd-analyze is not installed (Debian package systemd)")
+        return
+    try:
+        r = subprocess.run([tool, "verify", "systemd/sbcd.service"], cwd=str(REPO),
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    except subprocess.TimeoutExpired:
+        tally.report(name, False, "timed out after 60 s")
+        return
+    out = " | ".join(dict.fromkeys(line.strip() for line in (r.stdout + r.stderr).splitlines()
+                                   if line.strip()))
+    tally.report(name, r.returncode == 0, f"exit status {r.returncode}: {out[:400]}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Runs all tests of sbc.")
+    ap.add_argument("--build", required=True, help="the normal meson build directory")
+    ap.add_argument("--asan-build", help="a build with -Db_sanitize=address,undefined")
+    ap.add_argument("--skip-e2e", action="store_true", help="do not run the end-to-end tests")
+    args = ap.parse_args()
+
+    tally = Tally()
+    run_unit_tests(args.build, "", tally)
+    if args.asan_build:
+        run_unit_tests(args.asan_build, "asan:", tally)
+    if not args.skip_e2e:
+        run_e2e(args.build, tally)
+    run_systemd_verify(tally)
+    print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
+    return 0 if tally.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
