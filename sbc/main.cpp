@@ -95,7 +95,7 @@ int run(const std::string& path) {
 
     stop_watch w{&rt, &b2bua};
     su_timer_t* stop_timer = su_timer_create(su_root_task(rt.root()), 100);
-    su_timer_set_interval(stop_timer, watch_for_stop, &w, 100);
+    su_timer_run(stop_timer, watch_for_stop, &w);  // every 100 ms
     main_log.info("sbcd {} running on {} ({} interfaces, control socket {})", SBC_VERSION, path,
                   cfg.interfaces.size(), cfg.control.socket);
     rt.run();

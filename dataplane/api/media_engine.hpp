@@ -32,7 +32,7 @@ constexpr std::size_t index(side s) noexcept { return static_cast<std::size_t>(s
 struct engine_config {
     std::uint16_t port_min = 20000;  ///< inclusive; both ends of the range as configured
     std::uint16_t port_max = 29999;  ///< inclusive
-    unsigned workers = 1;  ///< worker threads; 0 is taken as 1
+    unsigned workers = 1;            ///< worker threads; 0 is taken as 1
 };
 
 /// The local RTP port of each side; RTCP is always RTP + 1 (RFC 3550 11).
@@ -46,8 +46,8 @@ struct side_counters {
     std::uint64_t rtp_rx_packets = 0;
     std::uint64_t rtp_rx_bytes = 0;
     std::uint64_t rtcp_rx_packets = 0;
-    std::uint64_t tx_packets = 0;  ///< RTP and RTCP sent to this side's peer
-    std::uint64_t drops_wrong_source = 0;  ///< from an address other than the latched one
+    std::uint64_t tx_packets = 0;            ///< RTP and RTCP sent to this side's peer
+    std::uint64_t drops_wrong_source = 0;    ///< from an address other than the latched one
     std::uint64_t drops_no_destination = 0;  ///< other side's remote still unknown
     std::uint64_t drops_tx_error = 0;
     /// Larger than the data plane's receive buffer (2048 bytes): only part of it was read.

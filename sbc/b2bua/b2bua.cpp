@@ -40,7 +40,8 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
     if (_reap_timer == nullptr || _tick_timer == nullptr) {
         throw std::runtime_error("cannot create timers");
     }
-    su_timer_set_interval(_tick_timer, tick_timer_cb, this, 200);
+    // su_timer_run repeats at the interval given at creation; set_interval is one-shot.
+    su_timer_run(_tick_timer, tick_timer_cb, this);
 }
 
 b2bua::~b2bua() {

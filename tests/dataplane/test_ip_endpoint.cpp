@@ -30,9 +30,9 @@ TEST_CASE("ip_endpoint parses and formats IPv6 in canonical form") {
 }
 
 TEST_CASE("ip_endpoint rejects what is not an IP literal") {
-    for (const char* bad : {"", "example.com", "192.0.2", "192.0.2.256", "[2001:db8::1]",
-                            "2001:db8::1%eth0", "192.0.2.1:80", " 192.0.2.1",
-                            "1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb"}) {
+    for (const char* bad :
+         {"", "example.com", "192.0.2", "192.0.2.256", "[2001:db8::1]", "2001:db8::1%eth0",
+          "192.0.2.1:80", " 192.0.2.1", "1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb"}) {
         INFO(bad);
         CHECK_FALSE(ip_endpoint::from_string(bad, 1));
     }

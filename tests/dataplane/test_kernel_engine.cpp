@@ -56,8 +56,8 @@ public:
     void send_to(std::uint16_t port, std::string_view payload) const {
         auto to = _address;
         to.set_port(port);
-        const auto n = ::sendto(_fd, payload.data(), payload.size(), 0, to.sockaddr_ptr(),
-                                to.sockaddr_len());
+        const auto n =
+            ::sendto(_fd, payload.data(), payload.size(), 0, to.sockaddr_ptr(), to.sockaddr_len());
         REQUIRE(n == static_cast<ssize_t>(payload.size()));
     }
 

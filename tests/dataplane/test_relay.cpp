@@ -12,9 +12,7 @@ using namespace sbc::dataplane;
 
 namespace {
 
-ip_endpoint ep(const char* ip, std::uint16_t port) {
-    return *ip_endpoint::from_string(ip, port);
-}
+ip_endpoint ep(const char* ip, std::uint16_t port) { return *ip_endpoint::from_string(ip, port); }
 
 // A burst as a backend would hand it over: buffers and sources it owns.
 class burst {
@@ -29,8 +27,8 @@ public:
         std::vector<rx_packet> out;
         for (std::size_t i = 0; i < _payloads.size(); ++i) {
             out.push_back(rx_packet{reinterpret_cast<const std::uint8_t*>(_payloads[i].data()),
-                                    static_cast<std::uint32_t>(_payloads[i].size()),
-                                    _truncated[i], &_sources[i]});
+                                    static_cast<std::uint32_t>(_payloads[i].size()), _truncated[i],
+                                    &_sources[i]});
         }
         return out;
     }
@@ -127,7 +125,7 @@ TEST_CASE("relay: packets from another source than the latched one are dropped")
     const auto intruder = ep("203.0.113.66", 1234);
 
     auto out = r.feed(side::a, channel::rtp,
-                    burst().add(alice_rtp, "1").add(intruder, "evil").add(alice_rtp, "2"), 50);
+                      burst().add(alice_rtp, "1").add(intruder, "evil").add(alice_rtp, "2"), 50);
     REQUIRE(out.count == 2);
     CHECK(payload_of(out.packets[0]) == "1");
     CHECK(payload_of(out.packets[1]) == "2");
@@ -184,7 +182,7 @@ TEST_CASE("relay: RTCP goes to the other side's RTCP address and latches on its 
     CHECK(st.sides[1].rtcp_rx_packets == 1);
     CHECK(st.sides[0].rtp_rx_packets == 1);
     CHECK(st.sides[0].rtp_rx_bytes == 5);  // RTCP bytes are not RTP bytes
-    CHECK_FALSE(st.sides[1].latched_rtp);   // only RTCP came from Bob
+    CHECK_FALSE(st.sides[1].latched_rtp);  // only RTCP came from Bob
 }
 
 TEST_CASE("relay: a hold address or a rejected stream is no destination (RFC 3264 8.4, 6)") {
@@ -212,11 +210,9 @@ TEST_CASE("relay: truncated packets and packets without a source are dropped by 
     pipeline r;
     r.set_remote(side::a, alice_rtp, alice_rtcp);
     r.set_remote(side::b, bob_rtp, bob_rtcp);
-    const auto out = r.feed(side::a, channel::rtp,
-                          burst()
-                              .add(alice_nat, "big", true)
-                              .add(ip_endpoint{}, "anon")
-                              .add(alice_rtp, "ok"));
+    const auto out =
+        r.feed(side::a, channel::rtp,
+               burst().add(alice_nat, "big", true).add(ip_endpoint{}, "anon").add(alice_rtp, "ok"));
     REQUIRE(out.count == 1);
     CHECK(payload_of(out.packets[0]) == "ok");
     const auto st = r.stats().sides[0];

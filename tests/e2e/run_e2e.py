@@ -147,8 +147,9 @@ def main():
             report(f"selftest:{name}", ok, reason)
     else:
         run_tests(args.build, args.k, args.keep, report)
-    print(f"e2e time: {time.monotonic() - start:.1f} s", file=sys.stderr)
-    print(f"{passed} passed, {failed} failed")
+    sys.stdout.flush()
+    print(f"e2e time: {time.monotonic() - start:.1f} s", file=sys.stderr, flush=True)
+    print(f"{passed} passed, {failed} failed", flush=True)
     return 0 if failed == 0 else 1
 
 

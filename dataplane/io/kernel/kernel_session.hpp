@@ -27,9 +27,7 @@ struct socket_ref {
     channel ch = channel::rtp;
 };
 
-constexpr std::size_t socket_index(side s, channel ch) noexcept {
-    return index(s) * 2 + index(ch);
-}
+constexpr std::size_t socket_index(side s, channel ch) noexcept { return index(s) * 2 + index(ch); }
 
 struct kernel_session {
     explicit kernel_session(session_id sid, unsigned owner) : id(sid), worker(owner) {
@@ -52,7 +50,7 @@ struct kernel_session {
     // Opened by the control thread in open_session(), closed by it only when
     // the session is destroyed (see Ownership above). The worker uses the
     // descriptors while they are in its epoll set.
-    std::array<unique_fd, 4> fds;  // indexed by socket_index()
+    std::array<unique_fd, 4> fds;    // indexed by socket_index()
     std::array<socket_ref, 4> refs;  // indexed by socket_index(); constant
     // Forwarding state and counters; relay.hpp says which thread owns what.
     relay_session relay;

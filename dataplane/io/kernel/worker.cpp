@@ -154,8 +154,8 @@ void worker::handle_socket(const socket_ref& ref) noexcept {
     if (n == 0) {
         return;
     }
-    s.relay.relay(ref.from, ref.ch, std::span<const rx_packet>(_buf.rx.data(), n),
-                  steady_now_ns(), _buf.tx);
+    s.relay.relay(ref.from, ref.ch, std::span<const rx_packet>(_buf.rx.data(), n), steady_now_ns(),
+                  _buf.tx);
     if (_buf.tx.count > 0) {
         transmit(s, other(ref.from), ref.ch);
     }

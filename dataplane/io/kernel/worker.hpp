@@ -117,8 +117,8 @@ private:
     // Written by the control thread (stop), read by the worker.
     std::atomic<bool> _stop{false};
     std::atomic<std::uint64_t> _registration_failures{0};  // written by the worker only
-    spsc_ring<command, command_ring_size> _commands;  // control thread pushes, worker pops
-    spsc_ring<event, event_ring_size> _events;        // worker pushes, control thread pops
+    spsc_ring<command, command_ring_size> _commands;       // control thread pushes, worker pops
+    spsc_ring<event, event_ring_size> _events;             // worker pushes, control thread pops
     // Worker thread only: sessions removed whose acknowledgement has not been
     // pushed to _events yet (this round's, or ones the full ring refused).
     kernel_session* _unacked = nullptr;
