@@ -231,6 +231,20 @@ def assert_hold_resume(offerer, answerer, who):
     check("a=recvonly" in answers[0].body,
           f"the answer to hold lacks a=recvonly: {answers[0].sdp_lines('a=')}")
     check(len(answerer.received("ACK")) >= 2, "the re-INVITE answers were not ACKed")
+    assert_sdp_versions(offerer, "the " + who)
+    assert_sdp_versions(answerer, "the other side of the " + who)
+
+
+def assert_sdp_versions(peer, who):
+    """RFC 3264 8: every SDP the SBC sends in one dialog keeps its o= session id
+    and, as each one here differs from the last, increments its version."""
+    origins = [m.sdp_lines("o=")[0].split() for m in peer.received() if m.sdp_lines("o=")]
+    check(len(origins) >= 3, f"{who} received {len(origins)} SDP bodies, expected 3")
+    ids = {o[1] for o in origins}
+    check(len(ids) == 1, f"{who} saw the SBC's o= session id change: {sorted(ids)}")
+    versions = [int(o[2]) for o in origins]
+    check(all(a < b for a, b in zip(versions, versions[1:])),
+          f"{who} saw o= versions {versions}, expected them to increase with each change")
 
 
 @e2e_test
