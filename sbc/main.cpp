@@ -112,15 +112,16 @@ int main(int argc, char** argv) {
     std::string check_path;
     std::string log_level = "info";
     app.add_option("-c,--config", config_path, "run with this configuration file");
-    app.add_option("--check-config", check_path, "validate this configuration file and exit 0 or 1");
+    app.add_option("--check-config", check_path,
+                   "validate this configuration file and exit 0 or 1");
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
     app.set_version_flag("--version", SBC_VERSION);
     CLI11_PARSE(app, argc, argv);
 
     using sbc::log::level;
-    sbc::log::set_level(log_level == "debug"  ? level::debug
-                        : log_level == "warn" ? level::warn
+    sbc::log::set_level(log_level == "debug"   ? level::debug
+                        : log_level == "warn"  ? level::warn
                         : log_level == "error" ? level::error
                                                : level::info);
     if (!check_path.empty()) {

@@ -256,6 +256,21 @@ def run_install_and_unit(build_dir, tally):
         tally.report(name, r.returncode == 0 and not out, f"exit status {r.returncode}: {out[:400]}")
 
 
+def run_format_check(tally):
+    """STYLE.md: the root .clang-format is checked in CI."""
+    name = "clang-format: sources match .clang-format"
+    tool = shutil.which("clang-format")
+    if not tool:
+        tally.report(name, False, "clang-format is not installed (Debian package clang-format)")
+        return
+    files = subprocess.run(["git", "ls-files", "*.cpp", "*.hpp"], cwd=str(REPO),
+                           capture_output=True, text=True).stdout.split()
+    bad = [f for f in files
+           if subprocess.run([tool, "--dry-run", "--Werror", f], cwd=str(REPO),
+                             capture_output=True).returncode != 0]
+    tally.report(name, bool(files) and not bad, f"not formatted: {' '.join(bad[:10])}")
+
+
 def main():
     ap = argparse.ArgumentParser(description="Runs all tests of sbc.")
     ap.add_argument("--build", required=True, help="the normal meson build directory")
@@ -274,6 +289,7 @@ def main():
             # leak in the SIP paths makes it exit non-zero, failing the test.
             run_e2e(args.asan_build, tally, "asan:e2e:")
     run_install_and_unit(Path(args.build).resolve(), tally)
+    run_format_check(tally)
     print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
     return 0 if tally.failed == 0 else 1
 

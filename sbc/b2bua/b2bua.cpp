@@ -23,14 +23,18 @@ dataplane::ip_endpoint source_of(nta_incoming_t* irq) {
     if (ai == nullptr || ai->ai_addr == nullptr) {
         return {};
     }
-    auto ep = dataplane::ip_endpoint::from_sockaddr(ai->ai_addr,
-                                                    static_cast<socklen_t>(ai->ai_addrlen));
+    auto ep =
+        dataplane::ip_endpoint::from_sockaddr(ai->ai_addr, static_cast<socklen_t>(ai->ai_addrlen));
     return ep ? *ep : dataplane::ip_endpoint{};
 }
 }  // namespace
 
 b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine& media)
-    : _root(root), _cfg(cfg), _media(media), _router(cfg), _acl(cfg),
+    : _root(root),
+      _cfg(cfg),
+      _media(media),
+      _router(cfg),
+      _acl(cfg),
       _started(std::chrono::steady_clock::now()) {
     for (const auto& i : cfg.interfaces) {
         _interfaces.push_back(std::make_unique<sip_interface>(root, i, *this));
@@ -61,8 +65,7 @@ sip_interface& b2bua::interface_named(const std::string& name) {
     throw std::logic_error("unknown interface " + name);
 }
 
-int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq,
-                                    const sip_t* sip) {
+int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, const sip_t* sip) {
     auto source = source_of(irq);
     const auto* trunk = _acl.trunk_for(iface.name(), source);
     if (trunk == nullptr) {
@@ -99,8 +102,7 @@ int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq,
 int b2bua::answer_options(nta_incoming_t* irq) {
     // RFC 3261 11.2: what we would accept in an INVITE.
     nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(allowed_methods),
-                        SIPTAG_ACCEPT_STR("application/sdp"), SIPTAG_SUPPORTED_STR(""),
-                        TAG_END());
+                        SIPTAG_ACCEPT_STR("application/sdp"), SIPTAG_SUPPORTED_STR(""), TAG_END());
     return 0;
 }
 
@@ -115,8 +117,8 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
         for (size_t i = 0; sip->sip_require->k_items && sip->sip_require->k_items[i]; ++i) {
             unsupported += (i ? ", " : "") + std::string(sip->sip_require->k_items[i]);
         }
-        nta_incoming_treply(irq, SIP_420_BAD_EXTENSION,
-                            SIPTAG_UNSUPPORTED_STR(unsupported.c_str()), TAG_END());
+        nta_incoming_treply(irq, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED_STR(unsupported.c_str()),
+                            TAG_END());
         return 0;
     }
     const char* user = sip->sip_request->rq_url->url_user;
@@ -124,8 +126,7 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
     const auto* route = _router.match(req);
     if (route == nullptr) {
         if (_refusal_log.allow()) {
-            sip_log.info("INVITE for '{}' from trunk {}: no route, 404", req.ruri_user,
-                         trunk.name);
+            sip_log.info("INVITE for '{}' from trunk {}: no route, 404", req.ruri_user, trunk.name);
         }
         return 404;
     }
@@ -184,9 +185,9 @@ void b2bua::tick() {
         // and the moment the call was established.
         auto last = std::max(stats->sides[0].last_rx_ns, stats->sides[1].last_rx_ns);
         auto since_established = c->state_since().time_since_epoch();
-        auto reference = std::max(std::chrono::nanoseconds(last),
-                                  std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                      since_established));
+        auto reference =
+            std::max(std::chrono::nanoseconds(last),
+                     std::chrono::duration_cast<std::chrono::nanoseconds>(since_established));
         if (now_ns - reference > timeout) {
             c->hang_up("media timeout");
         }
@@ -210,8 +211,8 @@ api::status_info b2bua::status() {
         api::interface_status is;
         is.name = i.name;
         for (const auto& l : i.listen) {
-            is.listen.push_back(fmt::format("{}://{}:{}", transport_param(l.proto),
-                                            uri_host(l.host), l.port));
+            is.listen.push_back(
+                fmt::format("{}://{}:{}", transport_param(l.proto), uri_host(l.host), l.port));
         }
         is.media_address = i.media_address;
         s.interfaces.push_back(std::move(is));

@@ -58,8 +58,8 @@ public:
     std::vector<api::call_info> calls() override;
 
 private:
-    int on_new_invite(sip_interface& iface, const config::trunk_config& trunk,
-                      nta_incoming_t* irq, const sip_t* sip);
+    int on_new_invite(sip_interface& iface, const config::trunk_config& trunk, nta_incoming_t* irq,
+                      const sip_t* sip);
     int answer_options(nta_incoming_t* irq);
     void reap();
     void tick();

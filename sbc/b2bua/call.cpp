@@ -50,8 +50,11 @@ int call_leg::on_request(nta_leg_t*, nta_incoming_t* irq, const sip_t* sip) {
 
 call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trunk,
            const config::trunk_config& to_trunk)
-    : _owner(owner), _id(id), _legs{call_leg(*this, side::a), call_leg(*this, side::b)},
-      _created(std::chrono::steady_clock::now()), _state_since(_created) {
+    : _owner(owner),
+      _id(id),
+      _legs{call_leg(*this, side::a), call_leg(*this, side::b)},
+      _created(std::chrono::steady_clock::now()),
+      _state_since(_created) {
     _legs[0].trunk = &from_trunk;
     _legs[1].trunk = &to_trunk;
     for (auto& l : _legs) {
@@ -76,12 +79,18 @@ std::string call::display_id() const { return std::to_string(_id); }
 
 const char* call::state_name() const noexcept {
     switch (_state) {
-        case state::trying: return "trying";
-        case state::early: return "early";
-        case state::answered: return "answered";
-        case state::established: return "established";
-        case state::cancelling: return "cancelling";
-        case state::terminated: return "terminated";
+        case state::trying:
+            return "trying";
+        case state::early:
+            return "early";
+        case state::answered:
+            return "answered";
+        case state::established:
+            return "established";
+        case state::cancelling:
+            return "cancelling";
+        case state::terminated:
+            return "terminated";
     }
     return "?";
 }
@@ -107,9 +116,10 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     auto& b = leg(side::b);
     a.iface = &_owner.interface_named(a.trunk->interface);
     b.iface = &_owner.interface_named(b.trunk->interface);
-    a.transport = sip->sip_via != nullptr && su_casematch(sip->sip_via->v_protocol, sip_transport_tcp)
-                      ? config::transport::tcp
-                      : config::transport::udp;
+    a.transport =
+        sip->sip_via != nullptr && su_casematch(sip->sip_via->v_protocol, sip_transport_tcp)
+            ? config::transport::tcp
+            : config::transport::udp;
     // The first peer; failover across a trunk's peers comes with trunking.
     const auto& peer = b.trunk->peers.front();
     b.transport = peer.proto;
@@ -151,14 +161,15 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     const url_t* from_url = sip->sip_from->a_url;
     const char* ruser = sip->sip_request->rq_url->url_user;
     const char* to_user = sip->sip_to->a_url->url_user;
-    std::string display = sip->sip_from->a_display ? std::string(sip->sip_from->a_display) + " " : "";
+    std::string display =
+        sip->sip_from->a_display ? std::string(sip->sip_from->a_display) + " " : "";
     auto from = fmt::format("{}<sip:{}{}{}>", display, from_url->url_user ? from_url->url_user : "",
                             from_url->url_user ? "@" : "", b.iface->host());
     auto peer_host = uri_host(peer.host);
     auto to = fmt::format("<sip:{}{}{}>", to_user ? to_user : "", to_user ? "@" : "", peer_host);
-    auto ruri = fmt::format("sip:{}{}{}:{}{}", ruser ? ruser : "", ruser ? "@" : "", peer_host,
-                            peer.port,
-                            peer.proto == config::transport::tcp ? ";transport=tcp" : "");
+    auto ruri =
+        fmt::format("sip:{}{}{}:{}{}", ruser ? ruser : "", ruser ? "@" : "", peer_host, peer.port,
+                    peer.proto == config::transport::tcp ? ";transport=tcp" : "");
     auto call_id = new_call_id();
     b.nta = nta_leg_tcreate(b.iface->agent(), sofia::leg_trampoline, &b,
                             SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from.c_str()),
@@ -251,8 +262,8 @@ int call::on_leg_request(call_leg& l, nta_incoming_t* irq, const sip_t* sip) {
         case sip_method_message:
             return relay_request(l, irq, sip);
         default:
-            nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED,
-                                SIPTAG_ALLOW_STR(allowed_methods), TAG_END());
+            nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allowed_methods),
+                                TAG_END());
             return 0;
     }
 }
@@ -332,8 +343,8 @@ int call::on_bye(call_leg& from) {
 }
 
 int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
-    int status = sip != nullptr && sip->sip_status ? sip->sip_status->st_status
-                                                   : nta_outgoing_status(orq);
+    int status =
+        sip != nullptr && sip->sip_status ? sip->sip_status->st_status : nta_outgoing_status(orq);
     if (_invite && orq == _invite->orq) {
         on_invite_response(sip, status);
         return 0;

@@ -16,7 +16,8 @@ constexpr log::logger sip_log{"sip"};
 bool is_unspecified(const std::string& ip) { return ip == "0.0.0.0" || ip == "::"; }
 
 std::string listen_url(const config::listen_uri& l) {
-    return fmt::format("sip:{}:{};transport={}", uri_host(l.host), l.port, transport_param(l.proto));
+    return fmt::format("sip:{}:{};transport={}", uri_host(l.host), l.port,
+                       transport_param(l.proto));
 }
 }  // namespace
 
@@ -38,12 +39,11 @@ sip_interface::sip_interface(su_root_t* root, const config::interface_config& cf
     // the ACK and handing that ACK to the bound transaction (RFC 3261 13.3.1.4).
     // NTATAG_CANCEL_487(0): the call answers a cancelled INVITE itself, after
     // it has cancelled the other leg.
-    _agent = nta_agent_create(root, URL_STRING_MAKE(first.c_str()), nullptr, nullptr,
-                              NTATAG_UA(1), NTATAG_CANCEL_487(0), NTATAG_EXTRA_100(0),
-                              NTATAG_SERVER_RPORT(1), NTATAG_CLIENT_RPORT(1), TAG_END());
+    _agent = nta_agent_create(root, URL_STRING_MAKE(first.c_str()), nullptr, nullptr, NTATAG_UA(1),
+                              NTATAG_CANCEL_487(0), NTATAG_EXTRA_100(0), NTATAG_SERVER_RPORT(1),
+                              NTATAG_CLIENT_RPORT(1), TAG_END());
     if (_agent == nullptr) {
-        throw std::runtime_error(
-            fmt::format("interface {}: cannot listen on {}", cfg.name, first));
+        throw std::runtime_error(fmt::format("interface {}: cannot listen on {}", cfg.name, first));
     }
     for (size_t i = 1; i < cfg.listen.size(); ++i) {
         auto url = listen_url(cfg.listen[i]);
@@ -53,8 +53,8 @@ sip_interface::sip_interface(su_root_t* root, const config::interface_config& cf
                 fmt::format("interface {}: cannot listen on {}", cfg.name, url));
         }
     }
-    _default_leg = nta_leg_tcreate(_agent, sofia::leg_trampoline, this, NTATAG_NO_DIALOG(1),
-                                   TAG_END());
+    _default_leg =
+        nta_leg_tcreate(_agent, sofia::leg_trampoline, this, NTATAG_NO_DIALOG(1), TAG_END());
     if (_default_leg == nullptr) {
         nta_agent_destroy(_agent);
         throw std::runtime_error(fmt::format("interface {}: cannot create default leg", cfg.name));

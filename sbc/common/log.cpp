@@ -12,10 +12,14 @@ std::mutex g_write_mutex;
 
 const char* level_name(level l) {
     switch (l) {
-        case level::debug: return "DEBUG";
-        case level::info: return "INFO";
-        case level::warn: return "WARN";
-        case level::error: return "ERROR";
+        case level::debug:
+            return "DEBUG";
+        case level::info:
+            return "INFO";
+        case level::warn:
+            return "WARN";
+        case level::error:
+            return "ERROR";
     }
     return "?";
 }
@@ -23,7 +27,9 @@ const char* level_name(level l) {
 
 void set_level(level l) noexcept { g_level.store(static_cast<int>(l), std::memory_order_relaxed); }
 
-level current_level() noexcept { return static_cast<level>(g_level.load(std::memory_order_relaxed)); }
+level current_level() noexcept {
+    return static_cast<level>(g_level.load(std::memory_order_relaxed));
+}
 
 void write(level l, std::string_view subsystem, std::string_view message) noexcept {
     std::lock_guard lock(g_write_mutex);

@@ -23,9 +23,8 @@ using parser_handle = c_handle<sdp_parser_t, sdp_parser_free>;
 // rtcp-mux (RFC 5761) and BUNDLE (RFC 9143) would move media onto ports the
 // SBC does not anchor: it relays RTCP on its own RTP port + 1 and one stream.
 constexpr std::array<std::string_view, 11> dropped_attributes = {
-    "candidate",      "remote-candidates", "end-of-candidates", "ice-ufrag",
-    "ice-pwd",        "ice-options",       "ice-lite",          "ice-mismatch",
-    "rtcp-mux",       "group",             "rtcp",
+    "candidate", "remote-candidates", "end-of-candidates", "ice-ufrag", "ice-pwd", "ice-options",
+    "ice-lite",  "ice-mismatch",      "rtcp-mux",          "group",     "rtcp",
 };
 
 constexpr std::array<std::string_view, 4> direction_names = {"sendrecv", "sendonly", "recvonly",
@@ -115,7 +114,7 @@ const char* to_string(direction d) noexcept {
 }
 
 struct session_description::impl {
-    std::string text;           ///< the peer's SDP as received
+    std::string text;             ///< the peer's SDP as received
     std::size_t audio_index = 0;  ///< which m= line (0-based) is anchored
 };
 
@@ -131,8 +130,8 @@ result<session_description> session_description::parse(std::string_view body) {
     su_home_t home[1] = {SU_HOME_INIT(home)};
     // sdp_f_mode_manual: direction attributes stay attributes, so the rewrite
     // passes them on exactly as the peer wrote them.
-    parser_handle parser(sdp_parse(home, body.data(), static_cast<issize_t>(body.size()),
-                                   sdp_f_mode_manual));
+    parser_handle parser(
+        sdp_parse(home, body.data(), static_cast<issize_t>(body.size()), sdp_f_mode_manual));
     sdp_session_t* session = parser ? sdp_session(parser.get()) : nullptr;
     if (session == nullptr) {
         const char* why = parser ? sdp_parsing_error(parser.get()) : nullptr;

@@ -32,10 +32,11 @@ struct media_target {
 
 /// What the SBC puts in place of the peer's addresses.
 struct rewrite_params {
-    std::string local_address;      ///< the SBC's media address on the leg the SDP goes to
-    std::uint16_t local_rtp_port = 0;  ///< RTCP is this + 1
+    std::string local_address;            ///< the SBC's media address on the leg the SDP goes to
+    std::uint16_t local_rtp_port = 0;     ///< RTCP is this + 1
     std::uint64_t origin_session_id = 0;  ///< o= sess-id; stable for the leg
-    std::uint64_t origin_version = 0;     ///< o= sess-version; +1 whenever the SDP changes (RFC 3264 8)
+    std::uint64_t origin_version =
+        0;  ///< o= sess-version; +1 whenever the SDP changes (RFC 3264 8)
 };
 
 class session_description {

@@ -105,8 +105,8 @@ TEST_CASE("sdp: ICE candidates and credentials of the peer never cross", "[sdp]"
         "a=candidate:2 1 UDP 1694498815 198.51.100.7 6000 typ srflx raddr 10.0.1.1 rport 8998\r\n"
         "a=end-of-candidates\r\na=rtcp-mux\r\n");
     auto out = sd.rewrite(sbc_side());
-    for (const char* leak : {"10.0.1.1", "198.51.100.7", "F7gI", "ice-pwd", "candidate", "BUNDLE",
-                             "rtcp-mux"}) {
+    for (const char* leak :
+         {"10.0.1.1", "198.51.100.7", "F7gI", "ice-pwd", "candidate", "BUNDLE", "rtcp-mux"}) {
         INFO(leak);
         REQUIRE_FALSE(contains(out, leak));
     }
@@ -167,12 +167,15 @@ TEST_CASE("sdp: unusable descriptions are refused with a reason", "[sdp]") {
     };
     refused("");
     refused("this is not sdp at all");
-    refused("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
-            "m=video 5000 RTP/AVP 96\r\n");  // no audio
-    refused("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 pbx.example.com\r\nt=0 0\r\n"
-            "m=audio 5000 RTP/AVP 0\r\n");  // a host name, not an address
-    refused("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n"
-            "m=audio 5000 RTP/AVP 0\r\n");  // no c= at all
+    refused(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+        "m=video 5000 RTP/AVP 96\r\n");  // no audio
+    refused(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 pbx.example.com\r\nt=0 0\r\n"
+        "m=audio 5000 RTP/AVP 0\r\n");  // a host name, not an address
+    refused(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n"
+        "m=audio 5000 RTP/AVP 0\r\n");  // no c= at all
 }
 
 TEST_CASE("sdp: every truncation of a valid offer is parsed or refused, never crashes", "[sdp]") {
