@@ -99,8 +99,9 @@ def with_control_socket(text, socket_path):
     return text
 
 
-def generated_config(socket_path, routes=None, media_timeout=None):
-    """The default topology as YAML, with optional custom routes and timeout.
+def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport="udp"):
+    """The default topology as YAML, with optional custom routes and timeout,
+    and the transport the SBC uses towards the pbx trunk's peer.
 
     `routes` is a list of dicts (name, from_trunk, to_trunk, ruri_user); by
     default carrier -> pbx and pbx -> carrier.
@@ -125,7 +126,8 @@ def generated_config(socket_path, routes=None, media_timeout=None):
             f"  - name: {name}",
             f"    interface: {name}",
             "    peers:",
-            f'      - "{peer}:{SIP_PORT}"',
+            f'      - "sip:{peer}:{SIP_PORT};transport={pbx_transport}"'
+            if name == "pbx" else f'      - "{peer}:{SIP_PORT}"',
         ]
     out.append("routes:")
     for r in routes:
@@ -146,16 +148,17 @@ def generated_config(socket_path, routes=None, media_timeout=None):
 # Sockets seen through /proc (no ss/netstat needed)
 
 
-def _proc_udp_entries():
-    """(ip, port, inode) of every bound IPv4 UDP socket."""
+def _proc_udp_entries(table="udp", state=None):
+    """(ip, port, inode) of every bound IPv4 socket of /proc/net/<table>, only
+    those in `state` (hex, e.g. "0A" for a TCP listener) when given."""
     entries = []
     try:
-        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+        lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
     except OSError:
         return entries
     for line in lines:
         fields = line.split()
-        if len(fields) < 10:
+        if len(fields) < 10 or (state is not None and fields[3] != state):
             continue
         hex_ip, hex_port = fields[1].split(":")
         ip = socket.inet_ntoa(bytes.fromhex(hex_ip)[::-1])
@@ -166,6 +169,11 @@ def _proc_udp_entries():
 def udp_bound(ip, port):
     return any(e_ip in (ip, "0.0.0.0") and e_port == port
                for e_ip, e_port, _ in _proc_udp_entries())
+
+
+def tcp_listening(ip, port):
+    return any(e_ip in (ip, "0.0.0.0") and e_port == port
+               for e_ip, e_port, _ in _proc_udp_entries("tcp", state="0A"))
 
 
 def socket_inodes(pid):
@@ -614,7 +622,8 @@ class TestContext:
         sipp = Sipp(self, name, scenario, local_ip, media_port=media_port, **kw)
         self._processes.append(sipp)
         port = kw.get("port", SIP_PORT)
-        wait_until(lambda: udp_bound(local_ip, port) or not sipp.alive(), 5.0, 0.05)
+        bound = tcp_listening if "t1" in kw.get("extra", ()) else udp_bound
+        wait_until(lambda: bound(local_ip, port) or not sipp.alive(), 5.0, 0.05)
         check(sipp.alive(), f"{name} exited at start ({sipp.popen.returncode}): "
               f"{sipp.stderr_tail() or sipp.stdout_tail()}")
         return sipp

@@ -181,6 +181,28 @@ def bye_from_callee(t):
 
 
 @e2e_test
+def tcp_both_legs(t):
+    """SIP over TCP: the carrier calls the SBC's TCP listener, and the SBC
+    reaches the pbx peer configured with transport=tcp over TCP too."""
+    sbcd = t.start_sbcd(pbx_transport="tcp")
+    uas = t.uas("uas", "uas_answer.xml", extra=["-t", "t1"])
+    uac = t.uac("uac", "uac_call.xml", extra=["-t", "t1"])
+    uac.finish()
+    uas.finish()
+    invite = first(uas.received("INVITE"), "INVITE at the callee over TCP")
+    check("SIP/2.0/TCP" in (invite.header("Via") or ""),
+          f"the SBC's INVITE did not travel over TCP: Via {invite.header('Via')}")
+    check("transport=tcp" in (invite.header("Contact") or "").lower(),
+          f"the SBC's Contact does not say TCP: {invite.header('Contact')}")
+    ok = first(uac.received(status=200), "200 at the caller over TCP")
+    check("transport=tcp" in (ok.header("Contact") or "").lower(),
+          f"the Contact of the 200 to the TCP caller does not say TCP: {ok.header('Contact')}")
+    assert_topology_hidden(uac.messages(), uas.messages())
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
 def cancel_before_answer(t):
     sbcd = t.start_sbcd()
     uas = t.uas("uas", "uas_cancel.xml")
