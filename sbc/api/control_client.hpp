@@ -4,7 +4,7 @@
 // polls a non-blocking socket, so a hung sbcd cannot hang sbcctl.
 #pragma once
 
-#include "sbc/api/unique_fd.hpp"
+#include "sbc/common/unique_fd.hpp"
 #include "sbc/common/result.hpp"
 
 #include <chrono>

@@ -12,7 +12,7 @@
 #include "sbc/api/control_server.hpp"
 
 #include "sbc/api/json_codec.hpp"
-#include "sbc/api/unique_fd.hpp"
+#include "sbc/common/unique_fd.hpp"
 #include "sbc/common/c_handle.hpp"
 #include "sbc/common/log.hpp"
 

@@ -14,7 +14,7 @@
 
 #include "dataplane/api/media_engine.hpp"
 #include "dataplane/core/relay.hpp"
-#include "dataplane/io/kernel/unique_fd.hpp"
+#include "sbc/common/unique_fd.hpp"
 
 namespace sbc::dataplane::kernel {
 

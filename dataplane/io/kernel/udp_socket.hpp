@@ -7,7 +7,7 @@
 
 #include "dataplane/api/ip_endpoint.hpp"
 #include "dataplane/core/port_pool.hpp"
-#include "dataplane/io/kernel/unique_fd.hpp"
+#include "sbc/common/unique_fd.hpp"
 
 namespace sbc::dataplane::kernel {
 

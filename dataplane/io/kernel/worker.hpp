@@ -29,7 +29,7 @@
 #include "dataplane/core/relay.hpp"
 #include "dataplane/core/spsc_ring.hpp"
 #include "dataplane/io/kernel/kernel_session.hpp"
-#include "dataplane/io/kernel/unique_fd.hpp"
+#include "sbc/common/unique_fd.hpp"
 
 namespace sbc::dataplane::kernel {
 

@@ -142,8 +142,8 @@ std::string request(const std::string& path, const std::string& line) {
     return reply ? *reply : "ERROR: " + reply.error_message();
 }
 
-api::unique_fd raw_connect(const std::string& path) {
-    api::unique_fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+sbc::unique_fd raw_connect(const std::string& path) {
+    sbc::unique_fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
@@ -153,7 +153,7 @@ api::unique_fd raw_connect(const std::string& path) {
     return fd;
 }
 
-void send_raw(const api::unique_fd& fd, const std::string& data) {
+void send_raw(const sbc::unique_fd& fd, const std::string& data) {
     std::size_t sent = 0;
     while (sent < data.size()) {
         ssize_t n = ::send(fd.get(), data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
@@ -166,7 +166,7 @@ void send_raw(const api::unique_fd& fd, const std::string& data) {
 
 /// Everything the server sends until it closes; "TIMEOUT" if it does not
 /// close within 5 s.
-std::string read_to_eof(const api::unique_fd& fd) {
+std::string read_to_eof(const sbc::unique_fd& fd) {
     std::string out;
     char buf[4096];
     for (;;) {
@@ -200,7 +200,7 @@ bool is_status_reply(const std::string& line) {
 
 /// A socket file with nobody behind it, as a killed sbcd leaves.
 void make_stale_socket(const std::string& path) {
-    api::unique_fd fd{::socket(AF_UNIX, SOCK_STREAM, 0)};
+    sbc::unique_fd fd{::socket(AF_UNIX, SOCK_STREAM, 0)};
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);

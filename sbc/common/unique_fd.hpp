@@ -1,13 +1,15 @@
-// An owning file descriptor for the kernel backend's sockets, epoll sets and
-// eventfds: closed exactly once, by whoever holds it last. (The data plane
-// stands alone, so it does not borrow the control plane's wrapper.)
+// An owning file descriptor: closed exactly once, when its owner goes away.
+//
+// Sockets, epoll sets and eventfds of the control API, sbcctl and the kernel
+// data plane all live in one, so no error path can leak a descriptor.
+// Header-only, so the data plane can use it without linking sbc code.
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace sbc::dataplane::kernel {
+namespace sbc {
 
 class unique_fd {
 public:
@@ -28,9 +30,11 @@ public:
     int get() const noexcept { return _fd; }
     explicit operator bool() const noexcept { return _fd >= 0; }
 
+    /// Gives the descriptor up without closing it.
     int release() noexcept { return std::exchange(_fd, -1); }
 
-    /// close()'s error is ignored: on Linux the descriptor is gone either way.
+    /// Closes the descriptor held (if any) and takes `fd` instead. close()'s
+    /// error is ignored: on Linux the descriptor is gone either way.
     void reset(int fd = -1) noexcept {
         if (_fd >= 0) {
             ::close(_fd);
@@ -42,4 +46,4 @@ private:
     int _fd = -1;
 };
 
-}  // namespace sbc::dataplane::kernel
+}  // namespace sbc
