@@ -4,8 +4,8 @@
 // polls a non-blocking socket, so a hung sbcd cannot hang sbcctl.
 #pragma once
 
-#include "sbc/common/unique_fd.hpp"
 #include "sbc/common/result.hpp"
+#include "sbc/common/unique_fd.hpp"
 
 #include <chrono>
 #include <cstddef>

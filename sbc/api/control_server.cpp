@@ -12,9 +12,9 @@
 #include "sbc/api/control_server.hpp"
 
 #include "sbc/api/json_codec.hpp"
-#include "sbc/common/unique_fd.hpp"
 #include "sbc/common/c_handle.hpp"
 #include "sbc/common/log.hpp"
+#include "sbc/common/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
