@@ -146,16 +146,37 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
         offer = std::move(translated.value());
     }
 
+    if (!create_inbound_leg(irq, sip)) {
+        return 500;
+    }
+    nta_outgoing_t* orq = send_outbound_invite(sip, offer);
+    if (orq == nullptr) {
+        return 500;
+    }
+    _invite = invite_relay{side::a, irq, orq, true, false};
+    nta_incoming_bind(irq, sofia::transaction_trampoline, this);
+    nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+    return 0;
+}
+
+bool call::create_inbound_leg(nta_incoming_t* irq, const sip_t* sip) {
+    auto& a = leg(side::a);
     a.nta = nta_leg_tcreate(a.iface->agent(), sofia::leg_trampoline, &a,
                             SIPTAG_CALL_ID(sip->sip_call_id), SIPTAG_FROM(sip->sip_to),
                             SIPTAG_TO(sip->sip_from), SIPTAG_CSEQ(sip->sip_cseq), TAG_END());
     if (a.nta == nullptr) {
-        return 500;
+        return false;
     }
     nta_leg_tag(a.nta, nullptr);
     nta_leg_server_route(a.nta, sip->sip_record_route, sip->sip_contact);
     nta_incoming_tag(irq, nta_leg_get_tag(a.nta));
+    return true;
+}
 
+nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
+                                           const std::optional<std::string>& offer) {
+    auto& b = leg(side::b);
+    const auto& peer = b.trunk->peers.front();
     // The outbound leg is built from nothing of the inbound one but the user
     // parts of the addresses (RFC 5853 3.1).
     const url_t* from_url = sip->sip_from->a_url;
@@ -175,7 +196,7 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
                             SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from.c_str()),
                             SIPTAG_TO_STR(to.c_str()), TAG_END());
     if (b.nta == nullptr) {
-        return 500;
+        return nullptr;
     }
     nta_leg_tag(b.nta, nullptr);
 
@@ -192,12 +213,8 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
         TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
     if (orq == nullptr) {
         sip_log.error("call {}: cannot send INVITE to {}", display_id(), ruri);
-        return 500;
     }
-    _invite = invite_relay{side::a, irq, orq, true, false};
-    nta_incoming_bind(irq, sofia::transaction_trampoline, this);
-    nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
-    return 0;
+    return orq;
 }
 
 result<std::string> call::translate_sdp(side from, const sip_t* sip) {
@@ -366,71 +383,12 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
 
 void call::on_invite_response(const sip_t* sip, int status) {
     auto& inv = *_invite;
-    auto& from = leg(inv.from);
-    auto& to = leg(dataplane::other(inv.from));
-    const char* tag = sip != nullptr && sip->sip_to ? sip->sip_to->a_tag : nullptr;
     if (status < 200) {
-        if (status == 100 || !inv.initial || _state == state::cancelling) {
-            return;
-        }
-        if (tag != nullptr) {
-            nta_leg_rtag(to.nta, tag);  // the early dialog (RFC 3261 12.1.2)
-        }
-        std::optional<std::string> body;
-        if (has_sdp(sip)) {
-            auto translated = translate_sdp(to._side, sip);
-            if (translated) {
-                body = std::move(translated.value());
-            } else {
-                sip_log.info("call {}: {} with unusable SDP relayed without it: {}", display_id(),
-                             status, translated.error_message());
-            }
-        }
-        reply(inv.irq, from, status, nullptr, sip, body ? &*body : nullptr);
-        set_state(state::early);
+        on_invite_provisional(sip, status);
         return;
     }
     if (status < 300) {
-        if (tag != nullptr) {
-            nta_leg_rtag(to.nta, tag);
-        }
-        if (sip != nullptr) {
-            nta_leg_client_route(to.nta, sip->sip_record_route, sip->sip_contact);
-        }
-        to.confirmed = true;
-        if (_state == state::cancelling) {
-            // RFC 3261 9.1: the 2xx crossed our CANCEL; the callee's dialog is
-            // up and must be acknowledged and ended.
-            send_ack(to._side, nullptr);
-            send_bye(to._side);
-            finish();
-            return;
-        }
-        std::optional<std::string> body;
-        if (has_sdp(sip)) {
-            auto translated = translate_sdp(to._side, sip);
-            if (!translated) {
-                sip_log.warn("call {}: 2xx with unusable SDP: {}", display_id(),
-                             translated.error_message());
-                send_ack(to._side, nullptr);
-                if (inv.initial) {
-                    send_bye(to._side);
-                    reply(inv.irq, from, 502, nullptr, nullptr, nullptr);
-                    finish();
-                } else {
-                    reply(inv.irq, from, 488, nullptr, nullptr, nullptr);
-                    release_transactions();
-                }
-                return;
-            }
-            body = std::move(translated.value());
-        }
-        reply(inv.irq, from, status, nullptr, sip, body ? &*body : nullptr);
-        inv.answered = true;
-        if (inv.initial) {
-            from.confirmed = true;
-            set_state(state::answered);
-        }
+        on_invite_success(sip, status);
         return;
     }
     if (inv.initial) {
@@ -438,10 +396,79 @@ void call::on_invite_response(const sip_t* sip, int status) {
         return;
     }
     auto mapped = map_final_status(status);
-    reply(inv.irq, from, mapped.code, nullptr, nullptr, nullptr);
+    reply(inv.irq, leg(inv.from), mapped.code, nullptr, nullptr, nullptr);
     nta_incoming_destroy(inv.irq);
     nta_outgoing_destroy(inv.orq);
     _invite.reset();
+}
+
+void call::on_invite_provisional(const sip_t* sip, int status) {
+    auto& inv = *_invite;
+    if (status == 100 || !inv.initial || _state == state::cancelling) {
+        return;
+    }
+    auto& to = leg(dataplane::other(inv.from));
+    if (sip != nullptr && sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
+        nta_leg_rtag(to.nta, sip->sip_to->a_tag);  // the early dialog (RFC 3261 12.1.2)
+    }
+    std::optional<std::string> body;
+    if (has_sdp(sip)) {
+        auto translated = translate_sdp(to._side, sip);
+        if (translated) {
+            body = std::move(translated.value());
+        } else {
+            sip_log.info("call {}: {} with unusable SDP relayed without it: {}", display_id(),
+                         status, translated.error_message());
+        }
+    }
+    reply(inv.irq, leg(inv.from), status, nullptr, sip, body ? &*body : nullptr);
+    set_state(state::early);
+}
+
+void call::on_invite_success(const sip_t* sip, int status) {
+    auto& inv = *_invite;
+    auto& from = leg(inv.from);
+    auto& to = leg(dataplane::other(inv.from));
+    if (sip != nullptr) {
+        if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
+            nta_leg_rtag(to.nta, sip->sip_to->a_tag);
+        }
+        nta_leg_client_route(to.nta, sip->sip_record_route, sip->sip_contact);
+    }
+    to.confirmed = true;
+    if (_state == state::cancelling) {
+        // RFC 3261 9.1: the 2xx crossed our CANCEL; the callee's dialog is
+        // up and must be acknowledged and ended.
+        send_ack(to._side, nullptr);
+        send_bye(to._side);
+        finish();
+        return;
+    }
+    std::optional<std::string> body;
+    if (has_sdp(sip)) {
+        auto translated = translate_sdp(to._side, sip);
+        if (!translated) {
+            sip_log.warn("call {}: 2xx with unusable SDP: {}", display_id(),
+                         translated.error_message());
+            send_ack(to._side, nullptr);
+            if (inv.initial) {
+                send_bye(to._side);
+                reply(inv.irq, from, 502, nullptr, nullptr, nullptr);
+                finish();
+            } else {
+                reply(inv.irq, from, 488, nullptr, nullptr, nullptr);
+                release_transactions();
+            }
+            return;
+        }
+        body = std::move(translated.value());
+    }
+    reply(inv.irq, from, status, nullptr, sip, body ? &*body : nullptr);
+    inv.answered = true;
+    if (inv.initial) {
+        from.confirmed = true;
+        set_state(state::answered);
+    }
 }
 
 void call::on_initial_final_failure(int status, const sip_t* sip) {

@@ -110,6 +110,12 @@ private:
     call_leg& leg(side s) noexcept { return _legs[dataplane::index(s)]; }
 
     void set_state(state s) noexcept;
+    /// The dialog with the caller, from its INVITE (RFC 3261 12.1.1).
+    bool create_inbound_leg(nta_incoming_t* irq, const sip_t* sip);
+    /// The callee's dialog and its INVITE, built from scratch (RFC 5853 3.1).
+    nta_outgoing_t* send_outbound_invite(const sip_t* sip, const std::optional<std::string>& offer);
+    void on_invite_provisional(const sip_t* sip, int status);
+    void on_invite_success(const sip_t* sip, int status);
     int on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
     int on_bye(call_leg& from);
     int relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip);

@@ -107,6 +107,87 @@ std::optional<dataplane::ip_endpoint> rtcp_target(const char* value,
     return ep;
 }
 
+// Whether a line of the peer's SDP other than m= passes into ours.
+bool is_copied(std::string_view l, bool hold_rewritten, bool in_declined_stream) {
+    if (in_declined_stream) {
+        return false;  // a declined stream keeps only its m= line (RFC 3264 6)
+    }
+    switch (l[0]) {
+        case 'v':
+        case 'o':
+        case 's':
+        case 'c':  // ours stands at session level and covers every stream
+        case 'i':
+        case 'u':
+        case 'e':
+        case 'p':  // descriptions and contacts can name people and hosts
+        case 'k':  // obsolete (RFC 8866 5.12), and a key must never cross
+            return false;
+        case 'a': {
+            auto name = attribute_name(l);
+            if (std::find(dropped_attributes.begin(), dropped_attributes.end(), name) !=
+                dropped_attributes.end()) {
+                return false;
+            }
+            return !(hold_rewritten && direction_of(name));  // replaced by the hold direction
+        }
+        default:
+            return true;  // b=, t=, r=, z=
+    }
+}
+
+// "m=<media> <port>[/<n>] <proto> <fmt> ..." with another port.
+std::string with_port(std::string_view m_line, unsigned port) {
+    auto first_space = m_line.find(' ');
+    auto second_space =
+        first_space == std::string_view::npos ? first_space : m_line.find(' ', first_space + 1);
+    if (second_space == std::string_view::npos) {
+        return std::string(m_line);  // the parser accepted it, so this cannot happen
+    }
+    return fmt::format("m={} {}{}", m_line.substr(2, first_space - 2), port,
+                       m_line.substr(second_space));
+}
+
+// Where the peer receives the stream `audio` of `session` (RFC 4566 5.7:
+// media-level c= overrides session-level; RFC 3605 a=rtcp, else RTP + 1).
+result<media_target> audio_target(const sdp_session_t* session, const sdp_media_t* audio) {
+    const sdp_connection_t* c =
+        audio->m_connections != nullptr ? audio->m_connections : session->sdp_connection;
+    if (c == nullptr || c->c_address == nullptr) {
+        return make_error("no c= line for the audio stream");
+    }
+    if (audio->m_port > 65535) {
+        return make_error("audio m= port out of range");
+    }
+    auto rtp = dataplane::ip_endpoint::from_string(c->c_address,
+                                                   static_cast<std::uint16_t>(audio->m_port));
+    if (!rtp) {
+        return make_error(fmt::format("c= address '{}' is not an IP address", c->c_address));
+    }
+
+    media_target t;
+    t.rtp = *rtp;
+    t.port_zero = audio->m_port == 0;
+    t.on_hold_address = rtp->is_unspecified();
+    auto rtcp = rtcp_target(
+        [&]() -> const char* {
+            const auto* a = find_attribute(audio->m_attributes, "rtcp");
+            return a != nullptr ? a->a_value : nullptr;
+        }(),
+        *rtp);
+    if (rtcp) {
+        t.rtcp = *rtcp;
+    } else {
+        t.rtcp = *rtp;
+        t.rtcp.set_port(static_cast<std::uint16_t>(audio->m_port + 1));  // RFC 3550 11
+    }
+    // RFC 4566 6: a media-level direction overrides the session-level one.
+    t.dir = direction_in(audio->m_attributes)
+                .value_or(direction_in(session->sdp_attributes).value_or(direction::sendrecv));
+
+    return t;
+}
+
 }  // namespace
 
 const char* to_string(direction d) noexcept {
@@ -158,47 +239,17 @@ result<session_description> session_description::parse(std::string_view body) {
     if (audio == nullptr) {
         return fail("no audio m= line");
     }
-    const sdp_connection_t* c =
-        audio->m_connections != nullptr ? audio->m_connections : session->sdp_connection;
-    if (c == nullptr || c->c_address == nullptr) {
-        return fail("no c= line for the audio stream");
+    auto target = audio_target(session, audio);
+    if (!target) {
+        return fail(target.error_message());
     }
-    if (audio->m_port > 65535) {
-        return fail("audio m= port out of range");
-    }
-    auto rtp = dataplane::ip_endpoint::from_string(c->c_address,
-                                                   static_cast<std::uint16_t>(audio->m_port));
-    if (!rtp) {
-        return fail(fmt::format("c= address '{}' is not an IP address", c->c_address));
-    }
-
-    media_target t;
-    t.rtp = *rtp;
-    t.port_zero = audio->m_port == 0;
-    t.on_hold_address = rtp->is_unspecified();
-    auto rtcp = rtcp_target(
-        [&]() -> const char* {
-            const auto* a = find_attribute(audio->m_attributes, "rtcp");
-            return a != nullptr ? a->a_value : nullptr;
-        }(),
-        *rtp);
-    if (rtcp) {
-        t.rtcp = *rtcp;
-    } else {
-        t.rtcp = *rtp;
-        t.rtcp.set_port(static_cast<std::uint16_t>(audio->m_port + 1));  // RFC 3550 11
-    }
-    // RFC 4566 6: a media-level direction overrides the session-level one.
-    t.dir = direction_in(audio->m_attributes)
-                .value_or(direction_in(session->sdp_attributes).value_or(direction::sendrecv));
-
     auto i = std::make_unique<impl>();
     i->text.assign(body.data(), body.size());
     i->audio_index = index;
     parser.reset();
     su_home_deinit(home);
     session_description sd(std::move(i));
-    sd._audio = t;
+    sd._audio = target.value();
     return sd;
 }
 
@@ -230,67 +281,26 @@ std::string session_description::rewrite(const rewrite_params& p) const {
         if (l.size() < 2 || l[1] != '=') {
             continue;
         }
-        char type = l[0];
-        if (type == 'm') {
-            if (!seen_time && media_index < 0) {
-                line("t=0 0");  // RFC 4566 5.9: mandatory, whatever the peer sent
-                seen_time = true;
-            }
-            ++media_index;
-            anchored = static_cast<std::size_t>(media_index) == _impl->audio_index;
-            // "m=<media> <port>[/<n>] <proto> <fmt> ..."
-            auto first_space = l.find(' ');
-            auto second_space = first_space == std::string_view::npos
-                                    ? std::string_view::npos
-                                    : l.find(' ', first_space + 1);
-            if (second_space == std::string_view::npos) {
-                continue;  // the parser accepted it, so this cannot happen
-            }
-            auto media = l.substr(2, first_space - 2);
-            auto rest = l.substr(second_space);
-            unsigned port = anchored && !_audio.port_zero ? p.local_rtp_port : 0;
-            line(fmt::format("m={} {}{}", media, port, rest));
-            if (anchored && !_audio.port_zero) {
-                line(fmt::format("a=rtcp:{}", p.local_rtp_port + 1));  // RFC 3605
-                if (hold_dir) {
-                    line(fmt::format("a={}", to_string(*hold_dir)));
-                }
+        if (l[0] != 'm') {
+            if (is_copied(l, hold_dir.has_value(), media_index >= 0 && !anchored)) {
+                seen_time = seen_time || l[0] == 't';
+                line(l);
             }
             continue;
         }
-        switch (type) {
-            case 'v':
-            case 'o':
-            case 's':
-            case 'c':  // ours stands at session level and covers every stream
-            case 'i':
-            case 'u':
-            case 'e':
-            case 'p':  // descriptions and contacts can name people and hosts
-            case 'k':  // obsolete (RFC 8866 5.12), and a key must never cross
-                continue;
-            case 'a': {
-                auto name = attribute_name(l);
-                if (std::find(dropped_attributes.begin(), dropped_attributes.end(), name) !=
-                    dropped_attributes.end()) {
-                    continue;
-                }
-                if (hold_dir && direction_of(name)) {
-                    continue;  // replaced by the hold direction above
-                }
-                if (media_index >= 0 && !anchored) {
-                    // A declined stream keeps only its m= line (RFC 3264 6).
-                    continue;
-                }
-                line(l);
-                continue;
+        if (!seen_time && media_index < 0) {
+            line("t=0 0");  // RFC 4566 5.9: mandatory, whatever the peer sent
+            seen_time = true;
+        }
+        ++media_index;
+        anchored = static_cast<std::size_t>(media_index) == _impl->audio_index;
+        bool relayed = anchored && !_audio.port_zero;
+        line(with_port(l, relayed ? p.local_rtp_port : 0));
+        if (relayed) {
+            line(fmt::format("a=rtcp:{}", p.local_rtp_port + 1));  // RFC 3605
+            if (hold_dir) {
+                line(fmt::format("a={}", to_string(*hold_dir)));
             }
-            default:
-                if (media_index >= 0 && !anchored) {
-                    continue;
-                }
-                seen_time = seen_time || type == 't';
-                line(l);  // b=, t=, r=, z=
         }
     }
     return out;
