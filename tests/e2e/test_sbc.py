@@ -11,10 +11,11 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 from harness import (CARRIER_PEER, CARRIER_SBC, CARRIER_SIPP_MEDIA, MEDIA_MAX, MEDIA_MIN,
-                     PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, REPO, SIP_PORT, Control, TestFailure,
-                     assert_topology_hidden, check, drain, poll_calls_while, udp_bound,
+                     PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, REPO, SCENARIOS, SIP_PORT, Control,
+                     TestFailure, assert_topology_hidden, check, drain, poll_calls_while, udp_bound,
                      udp_ports_of, wait_until)
 
 TESTS = []
@@ -197,6 +198,73 @@ def tcp_both_legs(t):
     ok = first(uac.received(status=200), "200 at the caller over TCP")
     check("transport=tcp" in (ok.header("Contact") or "").lower(),
           f"the Contact of the 200 to the TCP caller does not say TCP: {ok.header('Contact')}")
+    assert_topology_hidden(uac.messages(), uas.messages())
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def early_media_183(t):
+    """A 183 with SDP reaches the caller with the SDP rewritten to the SBC,
+    on the same media port as the 200 that follows."""
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_early_media.xml")
+    uac = t.uac("uac", "uac_call.xml")
+    uac.finish()
+    uas.finish()
+    progress = first(uac.received(status=183), "183 at the caller")
+    early_port = assert_sdp_rewritten(progress, CARRIER_SBC, "183 to the caller")
+    ok = first(uac.received(status=200), "200 at the caller")
+    answer_port = assert_sdp_rewritten(ok, CARRIER_SBC, "200 OK to the caller")
+    check(early_port == answer_port,
+          f"early media on port {early_port} but the answer names port {answer_port}")
+    assert_topology_hidden(uac.messages(), uas.messages())
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def failures_mapped(t):
+    """Final failures reach the caller mapped where the status only makes sense
+    on the callee's hop: a redirect (whose Contact names the callee's network)
+    becomes 480, a 503 from beyond 500 (RFC 3261 16.7); a 404 passes as is."""
+    sbcd = t.start_sbcd()
+    for code, expected in ((302, 480), (503, 500), (404, 404), (603, 603)):
+        # sipp checks status codes when it loads a scenario, before any
+        # substitution, so each code gets its own copy of the template.
+        template = (SCENARIOS / "uas_reject.xml").read_text()
+        scenario = Path(t.workdir) / f"uas_reject_{code}.xml"
+        scenario.write_text(template.replace("[code]", str(code)))
+        uas = t.uas(f"uas-{code}", scenario)
+        uac = t.uac(f"uac-{code}", "uac_reject.xml")
+        uac.finish()
+        uas.finish()
+        finals = [m for m in uac.received() if m.is_response and m.status >= 300]
+        check(finals and finals[0].status == expected,
+              f"callee answered {code}; the caller got {[m.first_line for m in finals]} "
+              f"instead of {expected}")
+        first(uas.received("ACK"), f"ACK for the {code} at the callee")
+        assert_topology_hidden(uac.messages(), uas.messages())
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def delayed_offer_passed_through(t):
+    """An INVITE without SDP (RFC 3264 5): the callee's offer in the 200 reaches
+    the caller rewritten, and the caller's answer in the ACK reaches the callee
+    rewritten to the SBC's pbx-side media address."""
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_answer.xml")
+    uac = t.uac("uac", "uac_delayed_offer.xml")
+    uac.finish()
+    uas.finish()
+    invite = first(uas.received("INVITE"), "INVITE at the callee")
+    check(not invite.body.strip(), "the delayed-offer INVITE reached the callee with a body")
+    ok = first(uac.received(status=200), "200 at the caller")
+    assert_sdp_rewritten(ok, CARRIER_SBC, "200 (the offer) to the caller")
+    ack = first(uas.received("ACK"), "ACK at the callee")
+    assert_sdp_rewritten(ack, PBX_SBC, "ACK (the answer) to the callee")
     assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
