@@ -421,6 +421,9 @@ def twenty_simultaneous_calls(t):
     uas = t.uas("uas", "uas_answer.xml", calls=20)
     # 20 calls per second, each held 4 s: all 20 are up together for ~3 s.
     uac = t.uac("uac", "uac_call.xml", calls=20, rate=20, limit=20, duration_ms=4000)
+    wait_until(lambda: len(sbcd.calls() or []) == 20 or not uac.alive(), 10.0, 0.1)
+    # An RTP/RTCP pair per leg: 20 calls x 2 legs x 2 sockets in the media range.
+    bound_during = len(udp_ports_of(sbcd.pid))
     samples = poll_calls_while(sbcd, [uac, uas], interval=0.2)
     uac.finish()
     uas.finish()
@@ -433,6 +436,12 @@ def twenty_simultaneous_calls(t):
     check(len(call_ids) == 20, f"{len(call_ids)} distinct Call-IDs for 20 calls at the callee")
     assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
+    check(bound_during == 80,
+          f"{bound_during} media sockets bound with 20 calls up, expected 80 (2 pairs a call)")
+    # Ports go back to the pool once the calls end: no media socket is left.
+    wait_until(lambda: not udp_ports_of(sbcd.pid), 5.0, 0.1)
+    left = udp_ports_of(sbcd.pid)
+    check(not left, f"media sockets still bound after every call ended: {left[:6]}")
     sbcd.stop()
 
 
