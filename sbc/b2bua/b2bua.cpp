@@ -131,6 +131,10 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
         return 404;
     }
     const auto* target = _cfg.find_trunk(route->to_trunk);
+    if (target->early_offer == config::early_offer_policy::reject && !has_sdp(sip)) {
+        refuse_delayed_offer(irq, *target);
+        return 0;
+    }
     auto id = _next_call_id++;
     auto c = std::make_unique<call>(*this, id, trunk, *target);
     int status = c->start(irq, sip);

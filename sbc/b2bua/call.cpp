@@ -38,6 +38,14 @@ std::string_view body_of(const sip_t* sip) {
 }
 }  // namespace
 
+void refuse_delayed_offer(nta_incoming_t* irq, const config::trunk_config& to) {
+    // RFC 3261 21.4.26 and 20.43: 488, with a Warning saying why.
+    auto warning = fmt::format("399 sbc \"trunk {} requires an SDP offer in the INVITE\"", to.name);
+    sip_log.info("INVITE without SDP towards trunk {} (early_offer: reject): 488", to.name);
+    nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
+                        TAG_END());
+}
+
 bool has_sdp(const sip_t* sip) noexcept {
     return sip != nullptr && sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0 &&
            sip->sip_content_type != nullptr &&
@@ -295,6 +303,10 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         return 0;
     }
     auto& to = leg(dataplane::other(from._side));
+    if (to.trunk->early_offer == config::early_offer_policy::reject && !has_sdp(sip)) {
+        refuse_delayed_offer(irq, *to.trunk);
+        return 0;
+    }
     std::optional<std::string> offer;
     if (has_sdp(sip)) {
         auto translated = translate_sdp(from._side, sip);

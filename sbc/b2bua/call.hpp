@@ -151,4 +151,7 @@ private:
 /// True when the message carries an application/sdp body.
 bool has_sdp(const sip_t* sip) noexcept;
 
+/// Answers a delayed-offer INVITE bound for a trunk with early_offer: reject.
+void refuse_delayed_offer(nta_incoming_t* irq, const config::trunk_config& to);
+
 }  // namespace sbc::b2bua

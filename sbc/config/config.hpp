@@ -46,6 +46,14 @@ struct peer_config {
     transport proto = transport::udp;
 };
 
+/// What the SBC does with an INVITE without SDP (a delayed offer, RFC 3264
+/// 5) bound for a trunk. Cloud trunks (Zoom BYOC, Teams Direct Routing)
+/// require an offer in every INVITE they receive.
+enum class early_offer_policy {
+    pass,    ///< send it on without SDP; the offer comes in the 2xx
+    reject,  ///< refuse it with 488 and a Warning
+};
+
 struct trunk_config {
     std::string name;
     std::string interface;  ///< name of an interface_config
@@ -54,6 +62,7 @@ struct trunk_config {
     /// trunk (RFC 5853 topology hiding: everything else is dropped). Names are
     /// compared case-insensitively; Via, Route, Record-Route, Contact, Call-ID,
     /// From, To, CSeq and the body headers can never be allowed.
+    early_offer_policy early_offer = early_offer_policy::pass;
     std::vector<std::string> forward_headers = {"Subject", "Priority", "Accept-Language",
                                                 "Organization", "Date"};
     source_mark mark;

@@ -181,8 +181,9 @@ void decode_forward_headers(problem_list& p, const located& at, trunk_config& tc
 }
 
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
-    auto m = map_reader::open(p, at, {"name", "interface", "peers", "forward_headers"},
-                              "a trunk: a map with name, interface and peers");
+    auto m =
+        map_reader::open(p, at, {"name", "interface", "peers", "early_offer", "forward_headers"},
+                         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
         return;
@@ -198,6 +199,17 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     }
     if (auto v = m->require("peers", fmt::format("a list of peers, {}", peer_expected))) {
         decode_peers(d, p, *v, tc);
+    }
+    if (auto v = m->find("early_offer")) {
+        constexpr std::string_view what = "pass or reject (convert is not implemented yet)";
+        auto text = read_string(p, *v, what);
+        if (text && *text == "pass") {
+            tc.early_offer = early_offer_policy::pass;
+        } else if (text && *text == "reject") {
+            tc.early_offer = early_offer_policy::reject;
+        } else if (text) {
+            expected(p, *v, what);
+        }
     }
     if (auto v = m->find("forward_headers")) {
         decode_forward_headers(p, *v, tc);

@@ -99,7 +99,8 @@ def with_control_socket(text, socket_path):
     return text
 
 
-def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport="udp"):
+def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport="udp",
+                     carrier_early_offer=None):
     """The default topology as YAML, with optional custom routes and timeout,
     and the transport the SBC uses towards the pbx trunk's peer.
 
@@ -129,6 +130,8 @@ def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport
             f'      - "sip:{peer}:{SIP_PORT};transport={pbx_transport}"'
             if name == "pbx" else f'      - "{peer}:{SIP_PORT}"',
         ]
+        if name == "carrier" and carrier_early_offer:
+            out.append(f"    early_offer: {carrier_early_offer}")
     out.append("routes:")
     for r in routes:
         first = True

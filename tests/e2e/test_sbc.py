@@ -271,6 +271,39 @@ def delayed_offer_passed_through(t):
 
 
 @e2e_test
+def early_offer_reject(t):
+    """A carrier trunk with early_offer: reject refuses a delayed-offer INVITE
+    from the pbx with 488 and a Warning; nothing reaches the carrier. An INVITE
+    with SDP on the same trunk still gets through."""
+    sbcd = t.start_sbcd(carrier_early_offer="reject")
+    template = (SCENARIOS / "uac_reject.xml").read_text()
+    start = template.index("      Content-Type: application/sdp")
+    end = template.index("    ]]>", start)
+    scenario = Path(t.workdir) / "uac_delayed_offer_reject.xml"
+    scenario.write_text(template[:start] + "      Content-Length: 0\n\n" + template[end:])
+    uas = t.uas("carrier", "uas_answer.xml", local_ip=CARRIER_PEER,
+                media_port=CARRIER_SIPP_MEDIA)
+    uac = t.uac("pbx", scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA)
+    uac.finish()
+    finals = [m for m in uac.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].status == 488,
+          f"the delayed offer got {[m.first_line for m in finals]} instead of 488")
+    warning = finals[0].header("warning") or ""
+    check("requires an SDP offer" in warning, f"no Warning saying why: '{warning}'")
+    check(not uas.received("INVITE"), "the delayed-offer INVITE reached the carrier")
+    # The same trunk takes a call with an offer.
+    uac2 = t.uac("pbx-offer", "uac_call.xml", local_ip=PBX_PEER,
+                 remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA)
+    uac2.finish()
+    uas.finish()
+    first(uas.received("INVITE"), "INVITE with SDP at the carrier")
+    first(uac2.received(status=200), "200 for the call with an offer")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
 def cancel_before_answer(t):
     sbcd = t.start_sbcd()
     uas = t.uas("uas", "uas_cancel.xml")

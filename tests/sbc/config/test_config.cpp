@@ -15,6 +15,7 @@
 #endif
 
 using sbc::config::config_error;
+using sbc::config::early_offer_policy;
 using sbc::config::load_string;
 using sbc::config::transport;
 
@@ -727,4 +728,22 @@ TEST_CASE("odd YAML ends in a config_error, never a crash", "[config][errors]") 
     }
     CHECK_THROWS_AS(load_string(junk), config_error);
     CHECK_THROWS_AS(load_string("\t\tinterfaces:\n\t- a"), config_error);
+}
+
+TEST_CASE("early_offer takes pass or reject, pass by default", "[config]") {
+    CHECK(load_string(all_ok).trunks[0].early_offer == early_offer_policy::pass);
+    const auto trunk = [](const std::string& policy) {
+        return interfaces_ok +
+               "trunks:\n"
+               "  - {name: t, interface: a, peers: [127.0.1.2], early_offer: " +
+               policy + "}\n" + routes_ok;
+    };
+    CHECK(load_string(trunk("reject")).trunks[0].early_offer == early_offer_policy::reject);
+    CHECK(load_string(trunk("pass")).trunks[0].early_offer == early_offer_policy::pass);
+    CHECK(problem_of(trunk("convert")) ==
+          "t.yaml:4:62: trunks[0].early_offer: expected pass or reject (convert is not "
+          "implemented yet) (got 'convert')");
+    CHECK(problem_of(trunk("[reject]")) ==
+          "t.yaml:4:62: trunks[0].early_offer: expected pass or reject (convert is not "
+          "implemented yet) (got a list)");
 }
