@@ -1,12 +1,22 @@
+// session_description: sofia-sip parses the peer's SDP; the rewrite edits a
+// deep copy of the parsed session and lets sofia's printer write it out.
+//
+// Working on the parsed structure (not on the peer's text) is what makes the
+// topology hiding hold: whatever sofia skipped (unknown line types, lines
+// after a malformed one, odd line endings) never reaches the other leg,
+// because only what is in the structure, and passed the filters below, is
+// printed.
 #include "sbc/sdp/session_description.hpp"
 
 #include <fmt/format.h>
 #include <sofia-sip/sdp.h>
 #include <sofia-sip/su_alloc.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <optional>
 #include <vector>
 
 #include "sbc/common/c_handle.hpp"
@@ -16,186 +26,398 @@ namespace sbc::sdp {
 namespace {
 
 using parser_handle = c_handle<sdp_parser_t, sdp_parser_free>;
+using printer_handle = c_handle<sdp_printer_t, sdp_printer_free>;
+using home_handle = c_handle<su_home_t, su_home_unref>;
 
-// RFC 4566 and its extensions: attributes that name the peer's addresses or
-// belong to a transport the SBC does not relay end to end. ICE (RFC 8839)
-// candidates and credentials would let the far side reach the peer directly;
-// rtcp-mux (RFC 5761) and BUNDLE (RFC 9143) would move media onto ports the
-// SBC does not anchor: it relays RTCP on its own RTP port + 1 and one stream.
-constexpr std::array<std::string_view, 11> dropped_attributes = {
-    "candidate", "remote-candidates", "end-of-candidates", "ice-ufrag", "ice-pwd", "ice-options",
-    "ice-lite",  "ice-mismatch",      "rtcp-mux",          "group",     "rtcp",
+// Not strict: phones routinely send a=rtpmap for payload types missing from
+// the m= line, or omit t=; sofia then ignores what it cannot use. Mode
+// manual: direction attributes stay attributes, so a port-0 stream keeps its
+// attributes and the direction is read exactly as RFC 4566 6 says (media
+// level over session level over sendrecv). Garbage still fails: the first
+// line must be v=0, o= must be there, and every live stream needs a c=.
+constexpr int parse_flags = sdp_f_mode_manual;
+constexpr int print_flags = sdp_f_mode_manual;
+
+// Attributes of the anchored stream that reach the other leg. An allow-list,
+// so topology hiding holds for attributes nobody thought of (RFC 5853): ICE
+// (RFC 8839: candidate, remote-candidates, ice-ufrag, ice-pwd, ice-options,
+// ice-lite, ...) would let the far side reach the peer around the SBC; SSRC
+// cnames and a=tool name hosts and software; rtcp-mux (RFC 5761) and BUNDLE
+// (RFC 9143) would move RTCP or other streams onto the RTP port, while the
+// SBC relays RTCP on its own RTP port + 1 for one stream only.
+// rtpmap and fmtp appear here only for transports sofia does not know as RTP
+// (it files them under m_rtpmaps otherwise, and they print from there).
+// crypto (RFC 4568 SDES keys) passes untouched for now: SRTP termination in
+// the SBC will replace it with keys of its own.
+constexpr std::array<const char*, 10> kept_media_attributes = {
+    "rtpmap", "fmtp",     "ptime",    "maxptime", "rtcp-fb",
+    "crypto", "sendrecv", "sendonly", "recvonly", "inactive",
 };
 
-constexpr std::array<std::string_view, 4> direction_names = {"sendrecv", "sendonly", "recvonly",
-                                                             "inactive"};
+constexpr std::array<const char*, 4> direction_names = {"sendrecv", "sendonly", "recvonly",
+                                                        "inactive"};
 
-std::string_view attribute_name(std::string_view line) {
-    // "a=name:value" or "a=name"
-    auto body = line.substr(2);
-    return body.substr(0, body.find(':'));
-}
-
-std::optional<direction> direction_of(std::string_view attr) {
-    for (size_t i = 0; i < direction_names.size(); ++i) {
-        if (attr == direction_names[i]) {
-            return static_cast<direction>(i);
+bool is_direction_attribute(const char* name) {
+    for (const char* d : direction_names) {
+        if (strcasecmp(name, d) == 0) {
+            return true;
         }
     }
-    return std::nullopt;
+    return false;
 }
 
-std::optional<direction> direction_in(const sdp_attribute_t* a) {
-    for (; a != nullptr; a = a->a_next) {
-        if (a->a_name != nullptr) {
-            if (auto d = direction_of(a->a_name)) {
-                return d;
-            }
+bool is_kept_media_attribute(const char* name) {
+    for (const char* k : kept_media_attributes) {
+        if (strcasecmp(name, k) == 0) {
+            return true;
         }
     }
-    return std::nullopt;
+    return false;
 }
 
-const sdp_attribute_t* find_attribute(const sdp_attribute_t* a, std::string_view name) {
-    for (; a != nullptr; a = a->a_next) {
-        if (a->a_name != nullptr && name == a->a_name) {
-            return a;
-        }
+direction from_mode(sdp_mode_t mode) {
+    switch (mode) {
+        case sdp_sendonly:
+            return direction::sendonly;
+        case sdp_recvonly:
+            return direction::recvonly;
+        case sdp_inactive:
+            return direction::inactive;
+        case sdp_sendrecv:
+            break;
     }
-    return nullptr;
+    return direction::sendrecv;
 }
 
-std::vector<std::string_view> split_lines(std::string_view text) {
-    std::vector<std::string_view> lines;
+std::vector<std::string_view> split_words(std::string_view text) {
+    std::vector<std::string_view> words;
     while (!text.empty()) {
-        auto eol = text.find('\n');
-        auto line = text.substr(0, eol);
-        if (!line.empty() && line.back() == '\r') {
-            line.remove_suffix(1);
-        }
-        if (!line.empty()) {
-            lines.push_back(line);
-        }
-        if (eol == std::string_view::npos) {
+        auto start = text.find_first_not_of(" \t");
+        if (start == std::string_view::npos) {
             break;
         }
-        text.remove_prefix(eol + 1);
+        text.remove_prefix(start);
+        auto end = text.find_first_of(" \t");
+        words.push_back(text.substr(0, end));
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end);
     }
-    return lines;
+    return words;
 }
 
-// RFC 3605: "a=rtcp:PORT [IN IP4 ADDRESS]".
-std::optional<dataplane::ip_endpoint> rtcp_target(const char* value,
-                                                  const dataplane::ip_endpoint& rtp) {
-    if (value == nullptr) {
-        return std::nullopt;
-    }
-    std::string_view v = value;
+std::optional<std::uint16_t> parse_port(std::string_view text) {
     unsigned port = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
-    if (ec != std::errc() || port == 0 || port > 65535) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+    if (ec != std::errc() || end != text.data() + text.size() || port > 65535) {
         return std::nullopt;
     }
-    std::string_view rest(end, static_cast<size_t>(v.data() + v.size() - end));
-    auto last_space = rest.rfind(' ');
-    if (last_space != std::string_view::npos && rest.find("IN ") != std::string_view::npos) {
-        auto address = rest.substr(last_space + 1);
-        return dataplane::ip_endpoint::from_string(address, static_cast<std::uint16_t>(port));
-    }
-    auto ep = rtp;
-    ep.set_port(static_cast<std::uint16_t>(port));
-    return ep;
+    return static_cast<std::uint16_t>(port);
 }
 
-// Whether a line of the peer's SDP other than m= passes into ours.
-bool is_copied(std::string_view l, bool hold_rewritten, bool in_declined_stream) {
-    if (in_declined_stream) {
-        return false;  // a declined stream keeps only its m= line (RFC 3264 6)
-    }
-    switch (l[0]) {
-        case 'v':
-        case 'o':
-        case 's':
-        case 'c':  // ours stands at session level and covers every stream
-        case 'i':
-        case 'u':
-        case 'e':
-        case 'p':  // descriptions and contacts can name people and hosts
-        case 'k':  // obsolete (RFC 8866 5.12), and a key must never cross
+// RFC 4566 9: token-char, the characters sofia-sip's TOKEN set holds too.
+bool is_token_char(char c) {
+    static constexpr std::string_view extra = "-!#$%&'*+.^_`{|}~";
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           extra.find(c) != std::string_view::npos;
+}
+
+bool is_token(std::string_view word) {
+    return !word.empty() && std::all_of(word.begin(), word.end(), is_token_char);
+}
+
+bool is_digits(std::string_view word) {
+    return !word.empty() &&
+           std::all_of(word.begin(), word.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// proto = token *("/" token)
+bool is_proto(std::string_view word) {
+    for (;;) {
+        auto slash = word.find('/');
+        if (!is_token(word.substr(0, slash))) {
             return false;
-        case 'a': {
-            auto name = attribute_name(l);
-            if (std::find(dropped_attributes.begin(), dropped_attributes.end(), name) !=
-                dropped_attributes.end()) {
-                return false;
-            }
-            return !(hold_rewritten && direction_of(name));  // replaced by the hold direction
         }
-        default:
-            return true;  // b=, t=, r=, z=
+        if (slash == std::string_view::npos) {
+            return true;
+        }
+        word.remove_prefix(slash + 1);
     }
 }
 
-// "m=<media> <port>[/<n>] <proto> <fmt> ..." with another port.
-std::string with_port(std::string_view m_line, unsigned port) {
-    auto first_space = m_line.find(' ');
-    auto second_space =
-        first_space == std::string_view::npos ? first_space : m_line.find(' ', first_space + 1);
-    if (second_space == std::string_view::npos) {
-        return std::string(m_line);  // the parser accepted it, so this cannot happen
+// RFC 4566 5.14: m=<media> <port>[/<number of ports>] <proto> <fmt> ...
+bool is_media_line(std::string_view rest) {
+    auto words = split_words(rest);
+    if (words.size() < 3 || !is_token(words[0]) || !is_proto(words[2])) {
+        return false;
     }
-    return fmt::format("m={} {}{}", m_line.substr(2, first_space - 2), port,
-                       m_line.substr(second_space));
+    auto slash = words[1].find('/');
+    if (!is_digits(words[1].substr(0, slash)) ||
+        (slash != std::string_view::npos && !is_digits(words[1].substr(slash + 1)))) {
+        return false;
+    }
+    return std::all_of(words.begin() + 3, words.end(), is_token);
 }
 
-// Where the peer receives the stream `audio` of `session` (RFC 4566 5.7:
-// media-level c= overrides session-level; RFC 3605 a=rtcp, else RTP + 1).
-result<media_target> audio_target(const sdp_session_t* session, const sdp_media_t* audio) {
-    const sdp_connection_t* c =
-        audio->m_connections != nullptr ? audio->m_connections : session->sdp_connection;
+// Debian's sofia-sip (1.12.11) loops allocating until memory runs out on an
+// m= line of a transport it does not know as RTP whose format list holds a
+// character outside its token set ("m=audio 4000 RT /AVP 0"); upstream fixed
+// it in 2022 ("fix parse m-line"), Debian has not. So every m= line, split
+// into lines as sofia splits them (any run of CR and LF; sofia stops at a
+// NUL), must follow the grammar before sofia sees the body.
+bool media_lines_well_formed(std::string_view body) {
+    body = body.substr(0, body.find('\0'));
+    while (!body.empty()) {
+        auto eol = body.find_first_of("\r\n");
+        auto line = body.substr(0, eol);
+        body.remove_prefix(eol == std::string_view::npos ? body.size() : eol + 1);
+        auto start = line.find_first_not_of(" \t");
+        if (start == std::string_view::npos) {
+            continue;
+        }
+        line.remove_prefix(start);
+        if (line.size() >= 2 && line[0] == 'm' && line[1] == '=' &&
+            !is_media_line(line.substr(2))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// The connection address that applies to a stream, checked to be what the
+// data plane can send to: a unicast IP literal of the type c= claims.
+result<dataplane::ip_endpoint> connection_target(const sdp_connection_t* c, unsigned long port) {
     if (c == nullptr || c->c_address == nullptr) {
         return make_error("no c= line for the audio stream");
     }
+    if (c->c_mcast || c->c_ttl != 0) {
+        return make_error(fmt::format("multicast c= address '{}' is not supported", c->c_address));
+    }
+    auto ep = dataplane::ip_endpoint::from_string(c->c_address, static_cast<std::uint16_t>(port));
+    // Host names would need a resolver on the signaling path; refused for now.
+    if (!ep) {
+        return make_error(fmt::format("c= address '{}' is not an IP address", c->c_address));
+    }
+    int expected = c->c_addrtype == sdp_addr_ip6 ? AF_INET6 : AF_INET;
+    if (ep->family() != expected) {
+        return make_error(
+            fmt::format("c= address '{}' does not match its address type", c->c_address));
+    }
+    return *ep;
+}
+
+// RFC 3605 2.1: "a=rtcp:" port [nettype space addrtype space connection-address].
+// Without the attribute RTCP goes to the RTP port + 1 (RFC 3550 11).
+result<dataplane::ip_endpoint> rtcp_target(const sdp_media_t* audio,
+                                           const dataplane::ip_endpoint& rtp) {
+    const sdp_attribute_t* a = sdp_attribute_find(audio->m_attributes, "rtcp");
+    auto ep = rtp;
+    if (a == nullptr) {
+        if (rtp.port() == 65535) {
+            return make_error("audio m= port 65535 leaves no port for RTCP");
+        }
+        ep.set_port(rtp.port() == 0 ? 0 : static_cast<std::uint16_t>(rtp.port() + 1));
+        return ep;
+    }
+    auto words = split_words(a->a_value != nullptr ? a->a_value : "");
+    auto port = words.empty() ? std::nullopt : parse_port(words[0]);
+    if (!port || (words.size() != 1 && words.size() != 4)) {
+        return make_error("malformed a=rtcp attribute");
+    }
+    if (words.size() == 1) {
+        ep.set_port(*port);
+        return ep;
+    }
+    auto addr = dataplane::ip_endpoint::from_string(words[3], *port);
+    int expected = words[2] == "IP6" ? AF_INET6 : AF_INET;
+    if (words[1] != "IN" || !addr || addr->family() != expected) {
+        return make_error("a=rtcp address is not an IP address of its type");
+    }
+    return *addr;
+}
+
+result<media_target> audio_target(const sdp_session_t* session, const sdp_media_t* audio) {
     if (audio->m_port > 65535) {
         return make_error("audio m= port out of range");
     }
-    auto rtp = dataplane::ip_endpoint::from_string(c->c_address,
-                                                   static_cast<std::uint16_t>(audio->m_port));
+    // RFC 4566 5.7: a media-level c= overrides the session-level one.
+    const sdp_connection_t* c =
+        audio->m_connections != nullptr ? audio->m_connections : session->sdp_connection;
+    auto rtp = connection_target(c, audio->m_port);
     if (!rtp) {
-        return make_error(fmt::format("c= address '{}' is not an IP address", c->c_address));
+        return make_error(rtp.error_message());
     }
-
+    auto rtcp = rtcp_target(audio, *rtp);
+    if (!rtcp) {
+        return make_error(rtcp.error_message());
+    }
     media_target t;
     t.rtp = *rtp;
+    t.rtcp = *rtcp;
     t.port_zero = audio->m_port == 0;
     t.on_hold_address = rtp->is_unspecified();
-    auto rtcp = rtcp_target(
-        [&]() -> const char* {
-            const auto* a = find_attribute(audio->m_attributes, "rtcp");
-            return a != nullptr ? a->a_value : nullptr;
-        }(),
-        *rtp);
-    if (rtcp) {
-        t.rtcp = *rtcp;
-    } else {
-        t.rtcp = *rtp;
-        t.rtcp.set_port(static_cast<std::uint16_t>(audio->m_port + 1));  // RFC 3550 11
-    }
     // RFC 4566 6: a media-level direction overrides the session-level one.
-    t.dir = direction_in(audio->m_attributes)
-                .value_or(direction_in(session->sdp_attributes).value_or(direction::sendrecv));
-
+    t.dir = from_mode(sdp_attribute_mode(
+        audio->m_attributes, sdp_attribute_mode(session->sdp_attributes, sdp_sendrecv)));
     return t;
+}
+
+// --- rewrite helpers: everything is allocated in the rewrite's own home ---
+
+sdp_connection_t* make_connection(su_home_t* home, const std::string& address, bool v6) {
+    auto* c = static_cast<sdp_connection_t*>(su_salloc(home, sizeof(sdp_connection_t)));
+    if (c != nullptr) {
+        c->c_nettype = sdp_net_in;
+        c->c_addrtype = v6 ? sdp_addr_ip6 : sdp_addr_ip4;
+        c->c_address = su_strdup(home, address.c_str());
+        c->c_groups = 1;
+    }
+    return c;
+}
+
+void append_attribute(su_home_t* home, sdp_attribute_t** list, const char* name,
+                      const char* value) {
+    auto* a = static_cast<sdp_attribute_t*>(su_salloc(home, sizeof(sdp_attribute_t)));
+    if (a == nullptr) {
+        return;
+    }
+    a->a_name = name;
+    a->a_value = value;
+    while (*list != nullptr) {
+        list = &(*list)->a_next;
+    }
+    *list = a;
+}
+
+// Unlinks every attribute `keep` says no to; the nodes stay in the home.
+template <typename Keep>
+void filter_attributes(sdp_attribute_t** list, Keep keep) {
+    while (*list != nullptr) {
+        if ((*list)->a_name != nullptr && keep((*list)->a_name)) {
+            list = &(*list)->a_next;
+        } else {
+            *list = (*list)->a_next;
+        }
+    }
+}
+
+// Debian's sofia-sip (1.12.11, 2011) files every b= type but CT and AS under
+// "AS" without a name, so b=TIAS:64000 (bit/s) would leave as b=AS:64000
+// (kbit/s). Only the types sofia names itself pass; b= is advisory (RFC 4566
+// 5.8), and a missing b=RS/RR means the RTCP defaults (RFC 3556).
+void keep_named_bandwidths(sdp_bandwidth_t** list) {
+    while (*list != nullptr) {
+        if ((*list)->b_modifier == sdp_bw_ct || (*list)->b_modifier_name != nullptr) {
+            list = &(*list)->b_next;
+        } else {
+            *list = (*list)->b_next;
+        }
+    }
+}
+
+// RFC 3264 6: a declined stream keeps its m= line, port 0 and its format
+// list; nothing else about it is of use to the other side.
+void decline(sdp_media_t* m) {
+    m->m_port = 0;
+    m->m_number_of_ports = 0;
+    m->m_information = nullptr;
+    m->m_connections = nullptr;
+    m->m_bandwidths = nullptr;
+    m->m_key = nullptr;
+    m->m_attributes = nullptr;
+    for (sdp_rtpmap_t* rm = m->m_rtpmaps; rm != nullptr; rm = rm->rm_next) {
+        rm->rm_predef = 1;  // the printer then lists the payload type in m= only
+        rm->rm_fmtp = nullptr;
+    }
+}
+
+// The direction the anchored stream is sent with. RFC 3264 8.4: the old
+// c=0.0.0.0 hold becomes a direction attribute, since c= must keep naming
+// the SBC for the relay to work: sendonly, or inactive if the peer was not
+// sending either.
+direction outgoing_direction(const media_target& t) {
+    if (!t.on_hold_address) {
+        return t.dir;
+    }
+    return t.dir == direction::recvonly || t.dir == direction::inactive ? direction::inactive
+                                                                        : direction::sendonly;
+}
+
+void anchor(su_home_t* home, sdp_media_t* m, const media_target& t, const rewrite_params& p) {
+    if (t.port_zero) {
+        decline(m);  // the peer rejected it; it stays rejected
+        return;
+    }
+    m->m_port = p.local_rtp_port;
+    m->m_number_of_ports = 0;
+    m->m_information = nullptr;
+    m->m_connections = nullptr;  // the session-level c= (ours) covers it
+    m->m_key = nullptr;
+    keep_named_bandwidths(&m->m_bandwidths);
+    filter_attributes(&m->m_attributes, [](const char* name) {
+        return is_kept_media_attribute(name) && !is_direction_attribute(name);
+    });
+    // RFC 3605: our RTCP port, stated even where it is the default, so the
+    // peer's a=rtcp (and any address in it) is always replaced.
+    if (p.local_rtp_port < 65535) {
+        append_attribute(home, &m->m_attributes, "rtcp",
+                         su_sprintf(home, "%u", unsigned{p.local_rtp_port} + 1U));
+    }
+    // Always explicit on the stream, so the session-level one can go.
+    append_attribute(home, &m->m_attributes, to_string(outgoing_direction(t)), nullptr);
+}
+
+void scrub_session(su_home_t* home, sdp_session_t* s, const rewrite_params& p) {
+    bool v6 = p.local_address.find(':') != std::string::npos;
+    if (auto ep = dataplane::ip_endpoint::from_string(p.local_address, 0)) {
+        v6 = ep->family() == AF_INET6;
+    }
+    auto* origin = static_cast<sdp_origin_t*>(su_salloc(home, sizeof(sdp_origin_t)));
+    if (origin != nullptr) {
+        origin->o_username = "sbc";
+        origin->o_id = p.origin_session_id;
+        origin->o_version = p.origin_version;
+        origin->o_address = make_connection(home, p.local_address, v6);
+    }
+    s->sdp_next = nullptr;
+    s->sdp_origin = origin;
+    s->sdp_subject = "sbc";  // RFC 4566 5.3: mandatory, says nothing about the peer
+    // i=, u=, e=, p= describe people and hosts; k= is obsolete (RFC 8866 5.12)
+    // and a key must not cross in the clear.
+    s->sdp_information = nullptr;
+    s->sdp_uri = nullptr;
+    s->sdp_emails = nullptr;
+    s->sdp_phones = nullptr;
+    s->sdp_key = nullptr;
+    s->sdp_charset = nullptr;
+    s->sdp_connection = make_connection(home, p.local_address, v6);
+    keep_named_bandwidths(&s->sdp_bandwidths);
+    if (s->sdp_time == nullptr) {
+        // RFC 4566 5.9: t= is mandatory, whatever the peer sent.
+        s->sdp_time = static_cast<sdp_time_t*>(su_salloc(home, sizeof(sdp_time_t)));
+    }
+    // Session-level attributes: none is needed, the anchored stream states
+    // its direction itself; the rest (group, ice-*, tool, ...) is the peer's.
+    s->sdp_attributes = nullptr;
 }
 
 }  // namespace
 
 const char* to_string(direction d) noexcept {
-    return direction_names[static_cast<size_t>(d)].data();
+    switch (d) {
+        case direction::sendonly:
+            return "sendonly";
+        case direction::recvonly:
+            return "recvonly";
+        case direction::inactive:
+            return "inactive";
+        case direction::sendrecv:
+            break;
+    }
+    return "sendrecv";
 }
 
 struct session_description::impl {
-    std::string text;             ///< the peer's SDP as received
+    parser_handle parser;  ///< owns the session and every string in it
+    const sdp_session_t* session = nullptr;
     std::size_t audio_index = 0;  ///< which m= line (0-based) is anchored
 };
 
@@ -208,25 +430,17 @@ result<session_description> session_description::parse(std::string_view body) {
     if (body.empty()) {
         return make_error("empty SDP body");
     }
-    su_home_t home[1] = {SU_HOME_INIT(home)};
-    // sdp_f_mode_manual: direction attributes stay attributes, so the rewrite
-    // passes them on exactly as the peer wrote them.
+    if (!media_lines_well_formed(body)) {
+        return make_error("malformed SDP: bad m= line");
+    }
+    // No parent home: the parser owns a home of its own and frees it.
     parser_handle parser(
-        sdp_parse(home, body.data(), static_cast<issize_t>(body.size()), sdp_f_mode_manual));
-    sdp_session_t* session = parser ? sdp_session(parser.get()) : nullptr;
+        sdp_parse(nullptr, body.data(), static_cast<issize_t>(body.size()), parse_flags));
+    const sdp_session_t* session = sdp_session(parser.get());
     if (session == nullptr) {
         const char* why = parser ? sdp_parsing_error(parser.get()) : nullptr;
-        auto msg = fmt::format("malformed SDP: {}", why != nullptr ? why : "cannot parse");
-        parser.reset();
-        su_home_deinit(home);
-        return make_error(std::move(msg));
+        return make_error(fmt::format("malformed SDP: {}", why != nullptr ? why : "cannot parse"));
     }
-
-    auto fail = [&](std::string msg) {
-        parser.reset();
-        su_home_deinit(home);
-        return result<session_description>(make_error(std::move(msg)));
-    };
 
     const sdp_media_t* audio = nullptr;
     std::size_t index = 0;
@@ -237,73 +451,46 @@ result<session_description> session_description::parse(std::string_view body) {
         }
     }
     if (audio == nullptr) {
-        return fail("no audio m= line");
+        return make_error("no audio m= line");
     }
     auto target = audio_target(session, audio);
     if (!target) {
-        return fail(target.error_message());
+        return make_error(target.error_message());
     }
+
     auto i = std::make_unique<impl>();
-    i->text.assign(body.data(), body.size());
+    i->parser = std::move(parser);
+    i->session = session;
     i->audio_index = index;
-    parser.reset();
-    su_home_deinit(home);
     session_description sd(std::move(i));
-    sd._audio = target.value();
+    sd._audio = *target;
     return sd;
 }
 
 std::string session_description::rewrite(const rewrite_params& p) const {
-    const bool v6 = p.local_address.find(':') != std::string::npos;
-    const char* addrtype = v6 ? "IP6" : "IP4";
-    // RFC 3264 8.4: the old c=0.0.0.0 hold becomes a direction attribute,
-    // since the SBC's own address must stay in c= for the relay to work.
-    std::optional<direction> hold_dir;
-    if (_audio.on_hold_address) {
-        hold_dir = (_audio.dir == direction::recvonly || _audio.dir == direction::inactive)
-                       ? direction::inactive
-                       : direction::sendonly;
+    home_handle home(static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
+    if (!home) {
+        return {};
     }
-
-    std::string out;
-    out.reserve(_impl->text.size() + 64);
-    auto line = [&out](std::string_view l) { out.append(l).append("\r\n"); };
-    line("v=0");
-    line(fmt::format("o=sbc {} {} IN {} {}", p.origin_session_id, p.origin_version, addrtype,
-                     p.local_address));
-    line("s=sbc");
-    line(fmt::format("c=IN {} {}", addrtype, p.local_address));
-
-    long media_index = -1;  // -1: session level
-    bool anchored = false;
-    bool seen_time = false;
-    for (auto l : split_lines(_impl->text)) {
-        if (l.size() < 2 || l[1] != '=') {
-            continue;
-        }
-        if (l[0] != 'm') {
-            if (is_copied(l, hold_dir.has_value(), media_index >= 0 && !anchored)) {
-                seen_time = seen_time || l[0] == 't';
-                line(l);
-            }
-            continue;
-        }
-        if (!seen_time && media_index < 0) {
-            line("t=0 0");  // RFC 4566 5.9: mandatory, whatever the peer sent
-            seen_time = true;
-        }
-        ++media_index;
-        anchored = static_cast<std::size_t>(media_index) == _impl->audio_index;
-        bool relayed = anchored && !_audio.port_zero;
-        line(with_port(l, relayed ? p.local_rtp_port : 0));
-        if (relayed) {
-            line(fmt::format("a=rtcp:{}", p.local_rtp_port + 1));  // RFC 3605
-            if (hold_dir) {
-                line(fmt::format("a={}", to_string(*hold_dir)));
-            }
+    sdp_session_t* s = sdp_session_dup(home.get(), _impl->session);
+    if (s == nullptr) {
+        return {};
+    }
+    scrub_session(home.get(), s, p);
+    std::size_t index = 0;
+    for (sdp_media_t* m = s->sdp_media; m != nullptr; m = m->m_next, ++index) {
+        if (index == _impl->audio_index) {
+            anchor(home.get(), m, _audio, p);
+        } else {
+            decline(m);
         }
     }
-    return out;
+    printer_handle printer(sdp_print(home.get(), s, nullptr, 0, print_flags));
+    const char* text = sdp_message(printer.get());
+    if (text == nullptr) {
+        return {};  // only when sofia's printer runs out of memory
+    }
+    return std::string(text, sdp_message_size(printer.get()));
 }
 
 }  // namespace sbc::sdp

@@ -22,8 +22,10 @@ const char* to_string(direction d) noexcept;
 
 /// Where the peer receives the anchored (first audio) stream.
 struct media_target {
-    dataplane::ip_endpoint rtp;   ///< c= (media level, else session level) and m= port
-    dataplane::ip_endpoint rtcp;  ///< a=rtcp (RFC 3605) if present, else RTP port + 1
+    dataplane::ip_endpoint rtp;  ///< c= (media level, else session level) and m= port
+    /// a=rtcp (RFC 3605) if present, else RTP port + 1 on the RTP address
+    /// (the RTP endpoint itself when the port is 0).
+    dataplane::ip_endpoint rtcp;
     direction dir = direction::sendrecv;
     /// c=0.0.0.0 (RFC 3264 8.4, old-style hold) or m= port 0 (stream rejected).
     bool on_hold_address = false;
@@ -43,6 +45,10 @@ class session_description {
 public:
     /// Parses a body of type application/sdp. Errors name what is wrong
     /// ("no audio m= line", "bad c= address", sofia's parser message).
+    /// Refused as well: an m= line outside RFC 4566's grammar, a first audio
+    /// stream without a c= that applies to it, a c= that is a host name,
+    /// multicast, or not of its address type, and a malformed a=rtcp.
+    /// Called on the su_root thread; no I/O.
     static result<session_description> parse(std::string_view body);
 
     session_description(session_description&&) noexcept;
@@ -58,6 +64,17 @@ public:
     /// every other m= line port 0 (RFC 3264 6: declined), a=rtcp points at our
     /// RTCP port, and ICE attributes (candidates, ufrag, pwd) of the peer are
     /// dropped. Codecs, ptime, fmtp and direction attributes pass unchanged.
+    ///
+    /// Details: the stream's attributes pass through an allow-list (rtpmap,
+    /// fmtp, ptime, maxptime, rtcp-fb, crypto, direction); everything else
+    /// of the peer's, session-level attributes, i=, u=, e=, p=, k= and
+    /// rtcp-mux included, is dropped. The direction is always stated on the
+    /// stream; an old-style hold (c=0.0.0.0) becomes a=sendonly, or
+    /// a=inactive if the peer was not sending (RFC 3264 8.4). b= lines pass
+    /// when sofia can name their type (CT, AS; see the .cpp). Lines end in
+    /// CRLF; the result parses with parse(). The same input and params give
+    /// the same text, so callers may compare texts to decide on a new o=
+    /// version. Returns "" only if sofia cannot allocate memory.
     std::string rewrite(const rewrite_params& p) const;
 
 private:
