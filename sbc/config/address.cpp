@@ -13,7 +13,8 @@ namespace sbc::config::detail {
 
 namespace {
 
-constexpr std::uint16_t default_sip_port = 5060;  // RFC 3261 19.1.2
+constexpr std::uint16_t default_sip_port = 5060;   // RFC 3261 19.1.2
+constexpr std::uint16_t default_sips_port = 5061;  // RFC 3261 19.1.2, for TLS
 
 struct host_port {
     ip_address ip;
@@ -52,8 +53,9 @@ result<ip_address> parse_host(std::string_view text, int only_family) {
 }
 
 // "IP", "IP:PORT", "[IPv6]" or "[IPv6]:PORT".
-result<host_port> parse_host_port(std::string_view text) {
+result<host_port> parse_host_port(std::string_view text, std::uint16_t default_port) {
     host_port out;
+    out.port = default_port;
     std::string_view port_text;
     if (!text.empty() && text.front() == '[') {
         const auto close = text.find(']');
@@ -113,8 +115,7 @@ result<transport> parse_peer_params(std::string_view params) {
         const auto name = param.substr(0, eq);
         const auto value = eq == std::string_view::npos ? std::string_view{} : param.substr(eq + 1);
         if (!iequals(name, "transport")) {
-            return make_error(
-                "expected ;transport=udp or ;transport=tcp as the only URI parameter");
+            return make_error("expected ;transport=udp|tcp|tls as the only URI parameter");
         }
         if (seen) {
             return make_error("expected ;transport= once");
@@ -125,8 +126,10 @@ result<transport> parse_peer_params(std::string_view params) {
             proto = transport::udp;
         } else if (iequals(value, "tcp")) {
             proto = transport::tcp;
+        } else if (iequals(value, "tls")) {
+            proto = transport::tls;
         } else {
-            return make_error("expected ;transport=udp or ;transport=tcp");
+            return make_error("expected ;transport=udp, ;transport=tcp or ;transport=tls");
         }
     }
     return proto;
@@ -177,10 +180,13 @@ result<listen_uri> parse_listen(std::string_view text) {
         out.proto = transport::udp;
     } else if (starts_with_nocase(text, "tcp://")) {
         out.proto = transport::tcp;
+    } else if (starts_with_nocase(text, "tls://")) {
+        out.proto = transport::tls;
     } else {
-        return make_error("expected udp://IP:PORT or tcp://IP:PORT");
+        return make_error("expected udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT");
     }
-    auto hp = parse_host_port(text.substr(6));
+    auto hp = parse_host_port(text.substr(6),
+                              out.proto == transport::tls ? default_sips_port : default_sip_port);
     if (!hp) {
         return make_error(hp.error_message());
     }
@@ -190,10 +196,16 @@ result<listen_uri> parse_listen(std::string_view text) {
 }
 
 result<peer_config> parse_peer(std::string_view text) {
-    constexpr std::string_view form = "expected sip:IP[:PORT][;transport=udp|tcp] or IP[:PORT]";
+    constexpr std::string_view form =
+        "expected sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT]";
+    bool sips = false;
     if (starts_with_nocase(text, "sip:")) {
         text.remove_prefix(4);
-    } else if (text.find("://") != std::string_view::npos || starts_with_nocase(text, "sips:")) {
+    } else if (starts_with_nocase(text, "sips:")) {
+        // RFC 3261 19.1: sips means TLS on every hop, so to this peer too.
+        text.remove_prefix(5);
+        sips = true;
+    } else if (text.find("://") != std::string_view::npos) {
         return make_error(std::string(form));
     }
     if (text.find('@') != std::string_view::npos || text.find('?') != std::string_view::npos) {
@@ -202,17 +214,22 @@ result<peer_config> parse_peer(std::string_view text) {
         return make_error(std::string(form) + ", without a user part or headers");
     }
     const auto semi = text.find(';');
-    auto hp = parse_host_port(text.substr(0, semi));
-    if (!hp) {
-        return make_error(hp.error_message());
-    }
     peer_config out;
+    out.proto = sips ? transport::tls : transport::udp;
     if (semi != std::string_view::npos) {
         auto proto = parse_peer_params(text.substr(semi + 1));
         if (!proto) {
             return make_error(proto.error_message());
         }
+        if (sips && *proto != transport::tls) {
+            return make_error("expected no transport but tls in a sips: URI (RFC 3261 26.2.2)");
+        }
         out.proto = *proto;
+    }
+    auto hp = parse_host_port(text.substr(0, semi),
+                              out.proto == transport::tls ? default_sips_port : default_sip_port);
+    if (!hp) {
+        return make_error(hp.error_message());
     }
     out.host = std::move(hp->ip.text);
     out.port = hp->port;

@@ -33,10 +33,12 @@ struct ip_address {
 /// An IPv4 or IPv6 literal without brackets; nothing for anything else.
 std::optional<ip_address> parse_ip(std::string_view text);
 
-/// "udp://IP[:PORT]" or "tcp://IP[:PORT]", IPv6 in brackets.
+/// "udp://IP[:PORT]", "tcp://IP[:PORT]" or "tls://IP[:PORT]" (default port
+/// 5061), IPv6 in brackets.
 result<listen_uri> parse_listen(std::string_view text);
 
-/// "sip:IP[:PORT][;transport=udp|tcp]" or the same without "sip:".
+/// "sip:IP[:PORT][;transport=udp|tcp|tls]", "sips:IP[:PORT]" (TLS, default
+/// port 5061) or the sip: form without "sip:".
 result<peer_config> parse_peer(std::string_view text);
 
 /// ASCII case-insensitive equality.

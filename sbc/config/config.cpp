@@ -14,6 +14,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/parser.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -167,7 +168,38 @@ const trunk_config* config::find_trunk(const std::string& name) const {
     return nullptr;
 }
 
-std::string_view to_string(transport t) noexcept { return t == transport::tcp ? "tcp" : "udp"; }
+std::string_view to_string(transport t) noexcept {
+    switch (t) {
+        case transport::tcp:
+            return "tcp";
+        case transport::tls:
+            return "tls";
+        case transport::udp:
+            break;
+    }
+    return "udp";
+}
+
+std::string_view to_string(codec c) noexcept {
+    switch (c) {
+        case codec::opus:
+            return "opus";
+        case codec::pcmu:
+            return "PCMU";
+        case codec::pcma:
+            return "PCMA";
+        case codec::g729:
+            return "G729";
+        case codec::telephone_event:
+            break;
+    }
+    return "telephone-event";
+}
+
+bool interface_config::has_listener(transport t) const noexcept {
+    return std::any_of(listen.begin(), listen.end(),
+                       [t](const listen_uri& l) { return l.proto == t; });
+}
 
 namespace {
 // RFC 3986 3.2.2: an IPv6 literal goes in brackets inside a URI.

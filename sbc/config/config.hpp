@@ -16,7 +16,7 @@
 
 namespace sbc::config {
 
-enum class transport { udp, tcp };
+enum class transport { udp, tcp, tls };
 
 /// Where a value came from in the YAML, for error messages at run time.
 struct source_mark {
@@ -24,34 +24,83 @@ struct source_mark {
     int column = 0;  ///< 1-based
 };
 
-/// One SIP listener: "udp://127.0.1.1:5060" or "tcp://[::1]:5060".
+/// One SIP listener: "udp://127.0.1.1:5060", "tcp://[::1]:5060" or
+/// "tls://127.0.1.1:5061".
 struct listen_uri {
     transport proto = transport::udp;
     std::string host;  ///< IP literal, without brackets
     std::uint16_t port = 5060;
 };
 
+/// The TLS identity and trust store of an interface. Required when the
+/// interface has a tls:// listener or a trunk on it has TLS peers. Files are
+/// read at start and again on reload (sbcctl reload, SIGHUP).
+struct tls_config {
+    std::string certificate;  ///< PEM chain, the SBC's certificate first
+    std::string private_key;  ///< PEM, unencrypted
+    std::string ca_file;      ///< PEM bundle of trusted CAs; ca_file and/or ca_dir
+    std::string ca_dir;       ///< directory hashed by `openssl rehash`
+    /// TLS 1.2 cipher list (OpenSSL syntax). The default allows only forward
+    /// secret AEAD suites (RFC 9325 4.2).
+    std::string ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
+    /// TLS 1.3 suites (OpenSSL's TLS_AES_... names).
+    std::string ciphersuites =
+        "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256";
+    /// "1.2" or "1.3"; nothing older is ever allowed.
+    std::string min_version = "1.2";
+    source_mark mark;
+};
+
 struct interface_config {
     std::string name;
     std::vector<listen_uri> listen;
     std::string media_address;  ///< IP literal the SDP and the RTP sockets use
+    std::optional<tls_config> tls;
     source_mark mark;
+
+    bool has_listener(transport t) const noexcept;
 };
 
-/// A peer of a trunk: "sip:127.0.1.2:5060;transport=tcp", or the shorthand
-/// "127.0.1.2:5060" / "127.0.1.2" (UDP, port 5060).
+/// A peer of a trunk: "sip:127.0.1.2:5060;transport=tcp",
+/// "sips:127.0.1.2" (TLS, port 5061), or the shorthand "127.0.1.2:5060" /
+/// "127.0.1.2" (UDP, port 5060); or a map with uri, priority and weight.
 struct peer_config {
     std::string host;  ///< IP literal, without brackets
     std::uint16_t port = 5060;
     transport proto = transport::udp;
+    /// Lower is tried first (as in DNS SRV, RFC 2782); peers of equal priority
+    /// share the calls in proportion to their weights.
+    unsigned priority = 10;
+    unsigned weight = 100;
+};
+
+/// The codecs the SBC may offer on a trunk, in order of preference.
+enum class codec { opus, pcmu, pcma, g729, telephone_event };
+
+/// How the SBC watches a trunk's peers (OPTIONS pings, RFC 3261 11).
+struct keepalive_config {
+    unsigned interval_seconds = 30;  ///< 0: no pings; every peer counts as up
+    unsigned timeout_seconds = 5;    ///< an OPTIONS unanswered this long is a failure
+    unsigned down_after = 3;         ///< consecutive failures that mark a peer down
+    unsigned up_after = 2;           ///< consecutive successes that mark it up again
+};
+
+/// What TLS requires of a trunk's peers.
+struct trunk_tls_config {
+    bool verify = true;  ///< the peer must present a certificate our trust store accepts
+    /// Names or addresses one of which the peer's certificate must carry
+    /// (subjectAltName DNS or IP; the CN only when there is no SAN). Empty:
+    /// any name, as long as the chain verifies.
+    std::vector<std::string> identities;
 };
 
 /// What the SBC does with an INVITE without SDP (a delayed offer, RFC 3264
 /// 5) bound for a trunk. Cloud trunks (Zoom BYOC, Teams Direct Routing)
 /// require an offer in every INVITE they receive.
 enum class early_offer_policy {
-    pass,    ///< send it on without SDP; the offer comes in the 2xx
-    reject,  ///< refuse it with 488 and a Warning
+    pass,     ///< send it on without SDP; the offer comes in the 2xx
+    convert,  ///< send it with an offer the SBC builds from the trunk's codecs
+    reject,   ///< refuse it with 488 and a Warning
 };
 
 struct trunk_config {
@@ -65,6 +114,12 @@ struct trunk_config {
     early_offer_policy early_offer = early_offer_policy::pass;
     std::vector<std::string> forward_headers = {"Subject", "Priority", "Accept-Language",
                                                 "Organization", "Date"};
+    std::vector<codec> codecs = {codec::pcmu, codec::pcma, codec::telephone_event};
+    keepalive_config keepalive;
+    /// Seconds without any response from a peer to an INVITE before the call
+    /// is tried on the next peer.
+    unsigned failover_timeout_seconds = 4;
+    trunk_tls_config tls;
     source_mark mark;
 };
 
@@ -113,7 +168,7 @@ private:
     std::vector<std::string> _problems;
 };
 
-/// "udp" or "tcp", as in a SIP URI's transport parameter.
+/// "udp", "tcp" or "tls", as in a SIP URI's transport parameter.
 std::string_view to_string(transport t) noexcept;
 
 /// "udp://127.0.1.1:5060", "tcp://[::1]:5060": the form the YAML uses.
@@ -121,6 +176,9 @@ std::string to_string(const listen_uri& l);
 
 /// "sip:127.0.1.2:5060;transport=udp", "sip:[2001:db8::1]:5060;transport=tcp".
 std::string to_string(const peer_config& p);
+
+/// "PCMU", "PCMA", "G729", "opus", "telephone-event": the names the YAML uses.
+std::string_view to_string(codec c) noexcept;
 
 /// True for the headers a B2BUA decides on each leg itself and so can never be
 /// listed in forward_headers (case-insensitive): addresses and dialog identity

@@ -13,8 +13,10 @@ namespace sbc::config::detail {
 namespace {
 
 constexpr std::string_view name_expected = "a name of 1..64 letters, digits, '-', '_' or '.'";
-constexpr std::string_view listen_expected = "udp://IP:PORT or tcp://IP:PORT";
-constexpr std::string_view peer_expected = "sip:IP[:PORT][;transport=udp|tcp] or IP[:PORT]";
+constexpr std::string_view listen_expected = "udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT";
+constexpr std::string_view peer_expected =
+    "sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT], or a map with uri, "
+    "priority and weight";
 // Long enough for any number plan; short enough that compiling it cannot
 // exhaust the stack (libstdc++'s regex compiler recurses per group).
 constexpr std::size_t max_regex_size = 1000;
@@ -62,8 +64,77 @@ std::optional<ip_address> read_ip(problem_list& p, const located& at, std::strin
     return ip;
 }
 
+std::optional<std::string> read_path(decoded& d, problem_list& p, const located& at) {
+    constexpr std::string_view what = "an absolute file or directory path";
+    auto text = read_string(p, at, what);
+    if (text && (text->empty() || text->front() != '/' || text->find('\0') != std::string::npos)) {
+        expected(p, at, what);
+        return std::nullopt;
+    }
+    if (text) {
+        d.marks[at.path] = at.mark;
+    }
+    return text;
+}
+
+std::optional<tls_config> decode_tls(decoded& d, problem_list& p, const located& at) {
+    auto m = map_reader::open(
+        p, at,
+        {"certificate", "private_key", "ca_file", "ca_dir", "ciphers", "ciphersuites",
+         "min_version"},
+        "a TLS identity: a map with certificate, private_key and ca_file or ca_dir");
+    if (!m) {
+        return std::nullopt;
+    }
+    tls_config tc;
+    tc.mark = to_source_mark(at.mark);
+    if (auto v = m->require("certificate", "a PEM certificate chain file")) {
+        tc.certificate = read_path(d, p, *v).value_or("");
+    }
+    if (auto v = m->require("private_key", "a PEM private key file")) {
+        tc.private_key = read_path(d, p, *v).value_or("");
+    }
+    auto ca_file = m->find("ca_file");
+    auto ca_dir = m->find("ca_dir");
+    if (ca_file) {
+        tc.ca_file = read_path(d, p, *ca_file).value_or("");
+    }
+    if (ca_dir) {
+        tc.ca_dir = read_path(d, p, *ca_dir).value_or("");
+    }
+    if (!ca_file && !ca_dir) {
+        // Mutual TLS needs a trust store: without one no peer could be verified.
+        p.add(at.mark, at.path,
+              "required key missing: ca_file or ca_dir (expected the CAs that sign the "
+              "peers' certificates)");
+    }
+    for (auto [key, field] :
+         {std::pair{"ciphers", &tc.ciphers}, std::pair{"ciphersuites", &tc.ciphersuites}}) {
+        if (auto v = m->find(key)) {
+            constexpr std::string_view what = "an OpenSSL cipher list";
+            auto text = read_string(p, *v, what);
+            if (text && (text->empty() || text->find('\0') != std::string::npos)) {
+                expected(p, *v, what);
+            } else if (text) {
+                *field = *text;
+                d.marks[v->path] = v->mark;
+            }
+        }
+    }
+    if (auto v = m->find("min_version")) {
+        constexpr std::string_view what = "\"1.2\" or \"1.3\" (older TLS is never allowed)";
+        auto text = read_string(p, *v, what);
+        if (text && (*text == "1.2" || *text == "1.3")) {
+            tc.min_version = *text;
+        } else if (text) {
+            expected(p, *v, what);
+        }
+    }
+    return tc;
+}
+
 void decode_interface(decoded& d, problem_list& p, const located& at) {
-    auto m = map_reader::open(p, at, {"name", "listen", "media_address"},
+    auto m = map_reader::open(p, at, {"name", "listen", "media_address", "tls"},
                               "an interface: a map with name, listen and media_address");
     if (!m) {
         d.all_interface_names = false;
@@ -103,6 +174,9 @@ void decode_interface(decoded& d, problem_list& p, const located& at) {
             }
         }
     }
+    if (auto v = m->find("tls")) {
+        ic.tls = decode_tls(d, p, *v);
+    }
     d.interface_paths.push_back(at.path);
     d.cfg.interfaces.push_back(std::move(ic));
 }
@@ -110,7 +184,21 @@ void decode_interface(decoded& d, problem_list& p, const located& at) {
 void decode_peers(decoded& d, problem_list& p, const located& at, trunk_config& tc) {
     const std::string list_expected = fmt::format("a list of peers, {}", peer_expected);
     const auto first_peer = d.peers.size();
-    for (const auto& e : read_list(p, at, list_expected, true)) {
+    for (const auto& entry : read_list(p, at, list_expected, true)) {
+        located e = entry;
+        std::optional<map_reader> m;
+        if (entry.node.IsMap()) {
+            m = map_reader::open(p, entry, {"uri", "priority", "weight"},
+                                 "a peer: a map with uri, priority and weight");
+            if (!m) {
+                continue;
+            }
+            auto uri = m->require("uri", "the peer's SIP URI");
+            if (!uri) {
+                continue;
+            }
+            e = *uri;
+        }
         auto text = read_string(p, e, peer_expected);
         if (!text) {
             continue;
@@ -119,6 +207,17 @@ void decode_peers(decoded& d, problem_list& p, const located& at, trunk_config& 
         if (!peer) {
             rejected(p, e, peer.error_message());
             continue;
+        }
+        if (m) {
+            if (auto v = m->find("priority")) {
+                peer->priority = static_cast<unsigned>(
+                    read_number(p, *v, 0, 65535, "a priority 0..65535 (lower is tried first)")
+                        .value_or(peer->priority));
+            }
+            if (auto v = m->find("weight")) {
+                peer->weight = static_cast<unsigned>(
+                    read_number(p, *v, 0, 65535, "a weight 0..65535").value_or(peer->weight));
+            }
         }
         if (parse_ip(peer->host)->is_unspecified()) {
             expected(p, e, "a peer's own address, not 0.0.0.0 or ::");
@@ -180,10 +279,104 @@ void decode_forward_headers(problem_list& p, const located& at, trunk_config& tc
     tc.forward_headers = std::move(headers);
 }
 
+void decode_codecs(problem_list& p, const located& at, trunk_config& tc) {
+    constexpr std::string_view what = "a codec: opus, PCMU, PCMA, G729 or telephone-event";
+    std::vector<codec> codecs;
+    bool audio = false;
+    for (const auto& e : read_list(p, at, "a list of codecs in order of preference", true)) {
+        auto text = read_string(p, e, what);
+        if (!text) {
+            continue;
+        }
+        std::optional<codec> c;
+        for (auto candidate :
+             {codec::opus, codec::pcmu, codec::pcma, codec::g729, codec::telephone_event}) {
+            // RFC 4566 6: encoding names compare case-insensitively.
+            if (iequals(*text, to_string(candidate))) {
+                c = candidate;
+            }
+        }
+        if (!c) {
+            expected(p, e, what);
+            continue;
+        }
+        if (std::find(codecs.begin(), codecs.end(), *c) != codecs.end()) {
+            expected(p, e, "each codec once");
+            continue;
+        }
+        audio = audio || *c != codec::telephone_event;
+        codecs.push_back(*c);
+    }
+    if (!codecs.empty() && !audio) {
+        expected(p, at, "at least one audio codec besides telephone-event");
+    }
+    if (!codecs.empty()) {
+        tc.codecs = std::move(codecs);
+    }
+}
+
+void decode_keepalive(problem_list& p, const located& at, keepalive_config& kc) {
+    auto m = map_reader::open(p, at, {"interval", "timeout", "down_after", "up_after"},
+                              "a map of keep-alive settings");
+    if (!m) {
+        return;
+    }
+    auto number = [&](std::string_view key, std::uint64_t min, std::uint64_t max,
+                      std::string_view what, unsigned& field) {
+        if (auto v = m->find(key)) {
+            field = static_cast<unsigned>(read_number(p, *v, min, max, what).value_or(field));
+        }
+    };
+    number("interval", 0, 3600, "a number of seconds 0..3600 (0: no OPTIONS pings)",
+           kc.interval_seconds);
+    number("timeout", 1, 60, "a number of seconds 1..60", kc.timeout_seconds);
+    number("down_after", 1, 100, "a count 1..100", kc.down_after);
+    number("up_after", 1, 100, "a count 1..100", kc.up_after);
+}
+
+void decode_trunk_tls(problem_list& p, const located& at, trunk_tls_config& tc) {
+    auto m = map_reader::open(p, at, {"verify", "identities"}, "a map with verify and identities");
+    if (!m) {
+        return;
+    }
+    if (auto v = m->find("verify")) {
+        constexpr std::string_view what = "true or false";
+        auto text = read_string(p, *v, what);
+        if (text && (*text == "true" || *text == "false")) {
+            tc.verify = *text == "true";
+        } else if (text) {
+            expected(p, *v, what);
+        }
+    }
+    if (auto v = m->find("identities")) {
+        constexpr std::string_view what = "a DNS name or an IP address";
+        for (const auto& e : read_list(p, *v, "a list of DNS names or IP addresses", false)) {
+            auto text = read_string(p, e, what);
+            if (!text) {
+                continue;
+            }
+            // RFC 1035 2.3.1 host names (with a leading '*.' wildcard as RFC
+            // 6125 6.4.3 allows), or an IP literal.
+            bool ok = !text->empty() && text->size() <= 253 &&
+                      std::all_of(text->begin(), text->end(), [](char c) {
+                          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                 (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':' ||
+                                 c == '*';
+                      });
+            if (!ok) {
+                expected(p, e, what);
+                continue;
+            }
+            tc.identities.push_back(*text);
+        }
+    }
+}
+
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
-    auto m =
-        map_reader::open(p, at, {"name", "interface", "peers", "early_offer", "forward_headers"},
-                         "a trunk: a map with name, interface and peers");
+    auto m = map_reader::open(p, at,
+                              {"name", "interface", "peers", "early_offer", "forward_headers",
+                               "codecs", "keepalive", "failover_timeout", "tls"},
+                              "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
         return;
@@ -201,10 +394,12 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
         decode_peers(d, p, *v, tc);
     }
     if (auto v = m->find("early_offer")) {
-        constexpr std::string_view what = "pass or reject (convert is not implemented yet)";
+        constexpr std::string_view what = "pass, convert or reject";
         auto text = read_string(p, *v, what);
         if (text && *text == "pass") {
             tc.early_offer = early_offer_policy::pass;
+        } else if (text && *text == "convert") {
+            tc.early_offer = early_offer_policy::convert;
         } else if (text && *text == "reject") {
             tc.early_offer = early_offer_policy::reject;
         } else if (text) {
@@ -213,6 +408,20 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     }
     if (auto v = m->find("forward_headers")) {
         decode_forward_headers(p, *v, tc);
+    }
+    if (auto v = m->find("codecs")) {
+        decode_codecs(p, *v, tc);
+    }
+    if (auto v = m->find("keepalive")) {
+        decode_keepalive(p, *v, tc.keepalive);
+    }
+    if (auto v = m->find("failover_timeout")) {
+        tc.failover_timeout_seconds =
+            static_cast<unsigned>(read_number(p, *v, 1, 300, "a number of seconds 1..300")
+                                      .value_or(tc.failover_timeout_seconds));
+    }
+    if (auto v = m->find("tls")) {
+        decode_trunk_tls(p, *v, tc.tls);
     }
     d.trunk_paths.push_back(at.path);
     d.cfg.trunks.push_back(std::move(tc));

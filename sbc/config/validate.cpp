@@ -108,9 +108,10 @@ void check_references(const decoded& d, problem_list& p) {
 
 // Two listeners on one transport, address and port cannot both bind; a
 // wildcard address (0.0.0.0, ::) takes the port on every address of its family.
+// TCP and TLS listeners share the TCP port space.
 void check_listener_overlaps(const decoded& d, problem_list& p) {
-    using port_key = std::tuple<transport, int, std::uint16_t>;
-    using exact_key = std::tuple<transport, int, std::array<unsigned char, 16>, std::uint16_t>;
+    using port_key = std::tuple<bool, int, std::uint16_t>;
+    using exact_key = std::tuple<bool, int, std::array<unsigned char, 16>, std::uint16_t>;
     std::map<exact_key, std::size_t> exact;
     std::map<port_key, std::size_t> any_on_port;
     std::map<port_key, std::size_t> wildcard;
@@ -120,8 +121,9 @@ void check_listener_overlaps(const decoded& d, problem_list& p) {
         if (!ip) {
             continue;  // cannot happen: the host was parsed into this canonical form
         }
-        const port_key pk{l.value.proto, ip->family, l.value.port};
-        const exact_key ek{l.value.proto, ip->family, ip->bytes, l.value.port};
+        const bool stream = l.value.proto != transport::udp;
+        const port_key pk{stream, ip->family, l.value.port};
+        const exact_key ek{stream, ip->family, ip->bytes, l.value.port};
         std::optional<std::size_t> other;
         if (auto it = exact.find(ek); it != exact.end()) {
             other = it->second;
@@ -199,6 +201,20 @@ void check_peers(const decoded& d, problem_list& p) {
     }
 }
 
+// A tls:// listener serves the interface's certificate and checks its peers'
+// against its trust store, so it cannot work without the tls section.
+void check_tls_identities(const decoded& d, problem_list& p) {
+    for (std::size_t i = 0; i < d.cfg.interfaces.size() && i < d.interface_paths.size(); ++i) {
+        const auto& iface = d.cfg.interfaces[i];
+        if (iface.has_listener(transport::tls) && !iface.tls) {
+            const auto mark = d.marks.find(join_path(d.interface_paths[i], "name"));
+            p.add(mark != d.marks.end() ? mark->second : YAML::Mark{}, d.interface_paths[i],
+                  "required key missing: tls (expected the certificate, private_key and "
+                  "ca_file of an interface with a tls:// listener)");
+        }
+    }
+}
+
 }  // namespace
 
 void validate(const decoded& d, problem_list& p) {
@@ -208,6 +224,7 @@ void validate(const decoded& d, problem_list& p) {
     check_references(d, p);
     check_listener_overlaps(d, p);
     check_peers(d, p);
+    check_tls_identities(d, p);
 }
 
 }  // namespace sbc::config::detail

@@ -227,7 +227,7 @@ TEST_CASE("unknown keys are named with the allowed ones", "[config][errors]") {
                      "    media_address: 127.0.1.1\n" +
                      trunks_ok + routes_ok) ==
           "t.yaml:3:5: interfaces[0].lisen: unknown key 'lisen' (did you mean 'listen'?); "
-          "expected one of: name, listen, media_address");
+          "expected one of: name, listen, media_address, tls");
     CHECK(problem_of("media:\n  colour: blue\n" + all_ok) ==
           "t.yaml:2:3: media.colour: unknown key 'colour'; expected one of: port_min, port_max, "
           "backend, workers, timeout");
@@ -249,7 +249,8 @@ TEST_CASE("wrong types are reported with what was found", "[config][errors]") {
     CHECK(problem_of("trunks:\n  - {name: t, interface: a, peers: 127.0.1.2}\n" + interfaces_ok +
                      routes_ok) ==
           "t.yaml:2:36: trunks[0].peers: expected a list of peers, "
-          "sip:IP[:PORT][;transport=udp|tcp] or IP[:PORT] (got '127.0.1.2')");
+          "sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT], or a map with uri, "
+          "priority and weight (got '127.0.1.2')");
     // An empty value points at its key, not at the next line.
     CHECK(problem_of("routes:\n  - to_trunk:\n" + interfaces_ok + trunks_ok) ==
           "t.yaml:2:5: routes[0].to_trunk: expected a name of 1..64 letters, digits, '-', '_' "
@@ -275,7 +276,7 @@ TEST_CASE("missing required keys are reported at their map", "[config][errors]")
           "1..64 letters, digits, '-', '_' or '.'");
     CHECK(p[1] ==
           "t.yaml:2:5: interfaces[0].listen: required key missing: expected a list of "
-          "udp://IP:PORT or tcp://IP:PORT");
+          "udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT");
     CHECK(p[2] ==
           "t.yaml:2:5: interfaces[0].media_address: required key missing: expected an "
           "IP address the media and the SDP use");
@@ -290,7 +291,8 @@ TEST_CASE("missing required keys are reported at their map", "[config][errors]")
           "an interface");
     CHECK(t[2] ==
           "t.yaml:2:5: trunks[0].peers: required key missing: expected a list of peers, "
-          "sip:IP[:PORT][;transport=udp|tcp] or IP[:PORT]");
+          "sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT], or a map with "
+          "uri, priority and weight");
 
     CHECK(problem_of("routes:\n  - {name: r}\n" + interfaces_ok + trunks_ok) ==
           "t.yaml:2:5: routes[0].to_trunk: required key missing: expected the name of a trunk");
@@ -310,12 +312,14 @@ TEST_CASE("lists that need an entry must have one", "[config][errors]") {
           "an empty list)");
     CHECK(problem_of("interfaces:\n  - {name: a, listen: [], media_address: 127.0.1.1}\n" +
                      trunks_ok + routes_ok) ==
-          "t.yaml:2:23: interfaces[0].listen: expected a list of udp://IP:PORT or tcp://IP:PORT, "
+          "t.yaml:2:23: interfaces[0].listen: expected a list of udp://IP:PORT, tcp://IP:PORT or "
+          "tls://IP:PORT, "
           "with at least one entry (got an empty list)");
     CHECK(problem_of("trunks:\n  - {name: t, interface: a, peers: []}\n" + interfaces_ok +
                      routes_ok) ==
           "t.yaml:2:36: trunks[0].peers: expected a list of peers, "
-          "sip:IP[:PORT][;transport=udp|tcp] or IP[:PORT], with at least one entry (got an "
+          "sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT], or a map with "
+          "uri, priority and weight, with at least one entry (got an "
           "empty list)");
 }
 
@@ -392,14 +396,18 @@ TEST_CASE("addresses must be IP literals with valid ports", "[config][errors]") 
           "t.yaml:4:13: trunks[0].peers[0]: expected a port 1..65535 after the address (got "
           "'127.0.1.2:99999')");
     CHECK(problem_of(trunk("sip:127.0.1.2;transport=sctp")) ==
-          "t.yaml:4:13: trunks[0].peers[0]: expected ;transport=udp or ;transport=tcp (got "
+          "t.yaml:4:13: trunks[0].peers[0]: expected ;transport=udp, ;transport=tcp or "
+          ";transport=tls (got "
           "'sip:127.0.1.2;transport=sctp')");
     CHECK(problem_of(trunk("sip:127.0.1.2;lr")) ==
-          "t.yaml:4:13: trunks[0].peers[0]: expected ;transport=udp or ;transport=tcp as the "
+          "t.yaml:4:13: trunks[0].peers[0]: expected ;transport=udp|tcp|tls as the "
           "only URI parameter (got 'sip:127.0.1.2;lr')");
     CHECK(problem_of(trunk("sips:127.0.1.2")) ==
-          "t.yaml:4:13: trunks[0].peers[0]: expected sip:IP[:PORT][;transport=udp|tcp] or "
-          "IP[:PORT] (got 'sips:127.0.1.2')");
+          "t.yaml:4:13: trunks[0].peers[0]: expected a peer interface 'a' can reach: it has no "
+          "tls listener on IPv4 (got 'sips:127.0.1.2')");
+    CHECK(problem_of(trunk("sips:127.0.1.2;transport=udp")) ==
+          "t.yaml:4:13: trunks[0].peers[0]: expected no transport but tls in a sips: URI (RFC "
+          "3261 26.2.2) (got 'sips:127.0.1.2;transport=udp')");
     CHECK(mentions(problem_of(trunk("sip:alice@127.0.1.2")),
                    "without a user part or headers (got 'sip:alice@127.0.1.2')"));
     CHECK(problem_of(trunk("0.0.0.0")) ==
@@ -407,24 +415,24 @@ TEST_CASE("addresses must be IP literals with valid ports", "[config][errors]") 
           "(got '0.0.0.0')");
 }
 
-TEST_CASE("listeners take only udp:// and tcp://", "[config][errors]") {
+TEST_CASE("listeners take only udp://, tcp:// and tls://", "[config][errors]") {
     const std::string yaml =
         "interfaces:\n"
         "  - name: a\n"
         "    listen:\n"
         "      - udp://127.0.1.1:5060\n"
-        "      - tls://127.0.1.1:5061\n"
+        "      - sctp://127.0.1.1:5061\n"
         "      - sip:127.0.1.1\n"
         "    media_address: 127.0.1.1\n" +
         trunks_ok + routes_ok;
     const auto p = problems_of(yaml);
     REQUIRE(p.size() == 2);
     CHECK(p[0] ==
-          "t.yaml:5:9: interfaces[0].listen[1]: expected udp://IP:PORT or tcp://IP:PORT "
-          "(got 'tls://127.0.1.1:5061')");
+          "t.yaml:5:9: interfaces[0].listen[1]: expected udp://IP:PORT, tcp://IP:PORT or "
+          "tls://IP:PORT (got 'sctp://127.0.1.1:5061')");
     CHECK(p[1] ==
-          "t.yaml:6:9: interfaces[0].listen[2]: expected udp://IP:PORT or tcp://IP:PORT "
-          "(got 'sip:127.0.1.1')");
+          "t.yaml:6:9: interfaces[0].listen[2]: expected udp://IP:PORT, tcp://IP:PORT or "
+          "tls://IP:PORT (got 'sip:127.0.1.1')");
 }
 
 TEST_CASE("listeners may not overlap", "[config][errors]") {
@@ -730,7 +738,7 @@ TEST_CASE("odd YAML ends in a config_error, never a crash", "[config][errors]") 
     CHECK_THROWS_AS(load_string("\t\tinterfaces:\n\t- a"), config_error);
 }
 
-TEST_CASE("early_offer takes pass or reject, pass by default", "[config]") {
+TEST_CASE("early_offer takes pass, convert or reject, pass by default", "[config]") {
     CHECK(load_string(all_ok).trunks[0].early_offer == early_offer_policy::pass);
     const auto trunk = [](const std::string& policy) {
         return interfaces_ok +
@@ -740,10 +748,118 @@ TEST_CASE("early_offer takes pass or reject, pass by default", "[config]") {
     };
     CHECK(load_string(trunk("reject")).trunks[0].early_offer == early_offer_policy::reject);
     CHECK(load_string(trunk("pass")).trunks[0].early_offer == early_offer_policy::pass);
-    CHECK(problem_of(trunk("convert")) ==
-          "t.yaml:4:62: trunks[0].early_offer: expected pass or reject (convert is not "
-          "implemented yet) (got 'convert')");
+    CHECK(load_string(trunk("convert")).trunks[0].early_offer == early_offer_policy::convert);
+    CHECK(problem_of(trunk("always")) ==
+          "t.yaml:4:62: trunks[0].early_offer: expected pass, convert or reject (got 'always')");
     CHECK(problem_of(trunk("[reject]")) ==
-          "t.yaml:4:62: trunks[0].early_offer: expected pass or reject (convert is not "
-          "implemented yet) (got a list)");
+          "t.yaml:4:62: trunks[0].early_offer: expected pass, convert or reject (got a list)");
+}
+
+TEST_CASE("a tls interface carries its identity and trust store", "[config][tls]") {
+    const std::string iface =
+        "interfaces:\n"
+        "  - name: a\n"
+        "    listen: [tls://127.0.1.1, udp://127.0.1.1:5060]\n"
+        "    media_address: 127.0.1.1\n";
+    const std::string tls =
+        "    tls:\n"
+        "      certificate: /etc/sbc/tls/sbc.pem\n"
+        "      private_key: /etc/sbc/tls/sbc.key\n"
+        "      ca_file: /etc/sbc/tls/ca.pem\n";
+    const std::string trunks =
+        "trunks:\n"
+        "  - name: t\n"
+        "    interface: a\n"
+        "    peers:\n"
+        "      - sips:127.0.1.2\n"
+        "      - {uri: 'sip:127.0.1.3;transport=tls', priority: 20, weight: 5}\n"
+        "    tls: {verify: false, identities: [carrier.test, 127.0.1.2, '*.carrier.test']}\n";
+    const auto c = load_string(iface + tls + trunks + routes_ok);
+    REQUIRE(c.interfaces[0].listen[0].proto == sbc::config::transport::tls);
+    CHECK(c.interfaces[0].listen[0].port == 5061);
+    REQUIRE(c.interfaces[0].tls);
+    CHECK(c.interfaces[0].tls->certificate == "/etc/sbc/tls/sbc.pem");
+    CHECK(c.interfaces[0].tls->ca_file == "/etc/sbc/tls/ca.pem");
+    CHECK(c.interfaces[0].tls->min_version == "1.2");
+    const auto& t = c.trunks[0];
+    REQUIRE(t.peers.size() == 2);
+    CHECK(t.peers[0].proto == sbc::config::transport::tls);
+    CHECK(t.peers[0].port == 5061);
+    CHECK(t.peers[0].priority == 10);
+    CHECK(t.peers[1].priority == 20);
+    CHECK(t.peers[1].weight == 5);
+    CHECK_FALSE(t.tls.verify);
+    CHECK(t.tls.identities ==
+          std::vector<std::string>{"carrier.test", "127.0.1.2", "*.carrier.test"});
+
+    CHECK(problem_of(iface + trunks + routes_ok) ==
+          "t.yaml:2:11: interfaces[0]: required key missing: tls (expected the certificate, "
+          "private_key and ca_file of an interface with a tls:// listener)");
+    CHECK(problem_of(iface + "    tls: {certificate: sbc.pem, private_key: /k, ca_file: /c}\n" +
+                     trunks + routes_ok) ==
+          "t.yaml:5:24: interfaces[0].tls.certificate: expected an absolute file or directory "
+          "path (got 'sbc.pem')");
+    CHECK(
+        problem_of(iface + "    tls: {certificate: /c, private_key: /k}\n" + trunks + routes_ok) ==
+        "t.yaml:5:10: interfaces[0].tls: required key missing: ca_file or ca_dir (expected the "
+        "CAs that sign the peers' certificates)");
+    CHECK(problem_of(iface + tls + "      min_version: '1.1'\n" + trunks + routes_ok) ==
+          "t.yaml:9:20: interfaces[0].tls.min_version: expected \"1.2\" or \"1.3\" (older TLS "
+          "is never allowed) (got '1.1')");
+}
+
+TEST_CASE("tcp and tls listeners share the TCP port space", "[config][tls]") {
+    const auto p = problems_of(
+        "interfaces:\n"
+        "  - name: a\n"
+        "    listen: [udp://127.0.1.1:5060, tcp://127.0.1.1:5061, tls://127.0.1.1:5061]\n"
+        "    media_address: 127.0.1.1\n"
+        "    tls: {certificate: /c, private_key: /k, ca_dir: /d}\n" +
+        trunks_ok + routes_ok);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].find("interfaces[0].listen[2]: expected a transport, address and port no other "
+                    "listener uses") != std::string::npos);
+}
+
+TEST_CASE("trunk codecs, keep-alives and failover timing", "[config]") {
+    const auto trunk = [](const std::string& extra) {
+        return interfaces_ok +
+               "trunks:\n"
+               "  - {name: t, interface: a, peers: [127.0.1.2], " +
+               extra + "}\n" + routes_ok;
+    };
+    const auto defaults = load_string(all_ok).trunks[0];
+    CHECK(defaults.codecs == std::vector<sbc::config::codec>{sbc::config::codec::pcmu,
+                                                             sbc::config::codec::pcma,
+                                                             sbc::config::codec::telephone_event});
+    CHECK(defaults.keepalive.interval_seconds == 30);
+    CHECK(defaults.failover_timeout_seconds == 4);
+
+    const auto c = load_string(
+        trunk("codecs: [opus, pcmu, G729, telephone-event], keepalive: {interval: 1, timeout: 2, "
+              "down_after: 2, up_after: 1}, failover_timeout: 2"));
+    const auto& t = c.trunks[0];
+    CHECK(t.codecs == std::vector<sbc::config::codec>{
+                          sbc::config::codec::opus, sbc::config::codec::pcmu,
+                          sbc::config::codec::g729, sbc::config::codec::telephone_event});
+    CHECK(t.keepalive.interval_seconds == 1);
+    CHECK(t.keepalive.timeout_seconds == 2);
+    CHECK(t.keepalive.down_after == 2);
+    CHECK(t.keepalive.up_after == 1);
+    CHECK(t.failover_timeout_seconds == 2);
+
+    CHECK(problem_of(trunk("codecs: [PCMU, G722]")) ==
+          "t.yaml:4:64: trunks[0].codecs[1]: expected a codec: opus, PCMU, PCMA, G729 or "
+          "telephone-event (got 'G722')");
+    CHECK(problem_of(trunk("codecs: [telephone-event]")) ==
+          "t.yaml:4:57: trunks[0].codecs: expected at least one audio codec besides "
+          "telephone-event (got a list)");
+    CHECK(problem_of(trunk("codecs: [PCMU, pcmu]")) ==
+          "t.yaml:4:64: trunks[0].codecs[1]: expected each codec once (got 'pcmu')");
+    CHECK(problem_of(trunk("keepalive: {interval: -1}")) ==
+          "t.yaml:4:71: trunks[0].keepalive.interval: expected a number of seconds 0..3600 (0: "
+          "no OPTIONS pings) (got '-1')");
+    CHECK(problem_of(trunk("failover_timeout: 0")) ==
+          "t.yaml:4:67: trunks[0].failover_timeout: expected a number of seconds 1..300 (got "
+          "'0')");
 }

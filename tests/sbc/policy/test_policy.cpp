@@ -19,7 +19,7 @@ namespace {
 
 config::config demo_config() {
     config::config c;
-    c.interfaces = {{"carrier", {}, "127.0.1.1", {}}, {"pbx", {}, "127.0.2.1", {}}};
+    c.interfaces = {{"carrier", {}, "127.0.1.1", {}, {}}, {"pbx", {}, "127.0.2.1", {}, {}}};
     config::trunk_config carrier;
     carrier.name = "carrier";
     carrier.interface = "carrier";
