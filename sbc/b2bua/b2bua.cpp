@@ -37,7 +37,7 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
       _acl(cfg),
       _started(std::chrono::steady_clock::now()) {
     for (const auto& i : cfg.interfaces) {
-        _interfaces.push_back(std::make_unique<sip_interface>(root, i, *this));
+        _interfaces.push_back(std::make_unique<sip_interface>(root, i, *this, tls_peers(i.name)));
     }
     _reap_timer = su_timer_create(su_root_task(root), 1);  // su_timer needs > 0 ms
     _tick_timer = su_timer_create(su_root_task(root), 200);
@@ -53,6 +53,17 @@ b2bua::~b2bua() {
     su_timer_destroy(_tick_timer);
     su_timer_destroy(_reap_timer);
     _interfaces.clear();
+}
+
+tls::peer_lookup b2bua::tls_peers(const std::string& interface) {
+    return [this, interface](const std::string& ip) -> std::optional<tls::peer_rule> {
+        auto ep = dataplane::ip_endpoint::from_string(ip, 0);
+        const auto* trunk = ep ? _acl.trunk_for(interface, *ep) : nullptr;
+        if (trunk == nullptr) {
+            return std::nullopt;
+        }
+        return tls::peer_rule{trunk->name, trunk->tls.verify, trunk->tls.identities};
+    };
 }
 
 sip_interface& b2bua::interface_named(const std::string& name) {

@@ -61,6 +61,9 @@ private:
     int on_new_invite(sip_interface& iface, const config::trunk_config& trunk, nta_incoming_t* irq,
                       const sip_t* sip);
     int answer_options(nta_incoming_t* irq);
+    /// Which trunk, and so which TLS requirements, a remote address on
+    /// `interface` belongs to (the same source-address rule as the ACL).
+    tls::peer_lookup tls_peers(const std::string& interface);
     void reap();
     void tick();
     static void reap_timer_cb(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg);

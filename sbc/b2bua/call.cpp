@@ -124,10 +124,13 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     auto& b = leg(side::b);
     a.iface = &_owner.interface_named(a.trunk->interface);
     b.iface = &_owner.interface_named(b.trunk->interface);
-    a.transport =
-        sip->sip_via != nullptr && su_casematch(sip->sip_via->v_protocol, sip_transport_tcp)
-            ? config::transport::tcp
-            : config::transport::udp;
+    a.transport = config::transport::udp;
+    if (sip->sip_via != nullptr && su_casematch(sip->sip_via->v_protocol, sip_transport_tcp)) {
+        a.transport = config::transport::tcp;
+    } else if (sip->sip_via != nullptr &&
+               su_casematch(sip->sip_via->v_protocol, sip_transport_tls)) {
+        a.transport = config::transport::tls;
+    }
     // The first peer; failover across a trunk's peers comes with trunking.
     const auto& peer = b.trunk->peers.front();
     b.transport = peer.proto;
@@ -198,7 +201,9 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
     auto to = fmt::format("<sip:{}{}{}>", to_user ? to_user : "", to_user ? "@" : "", peer_host);
     auto ruri =
         fmt::format("sip:{}{}{}:{}{}", ruser ? ruser : "", ruser ? "@" : "", peer_host, peer.port,
-                    peer.proto == config::transport::tcp ? ";transport=tcp" : "");
+                    peer.proto == config::transport::udp
+                        ? ""
+                        : fmt::format(";transport={}", transport_param(peer.proto)));
     auto call_id = new_call_id();
     b.nta = nta_leg_tcreate(b.iface->agent(), sofia::leg_trampoline, &b,
                             SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from.c_str()),

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 #include <sofia-sip/nta_tag.h>
+#include <sofia-sip/tport_tag.h>
 
 #include <stdexcept>
 
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/common/log.hpp"
+#include "sbc/tls/ssl_ctx_capture.hpp"
 
 namespace sbc::b2bua {
 
@@ -16,6 +18,10 @@ constexpr log::logger sip_log{"sip"};
 bool is_unspecified(const std::string& ip) { return ip == "0.0.0.0" || ip == "::"; }
 
 std::string listen_url(const config::listen_uri& l) {
+    // nta binds TLS only for a sips: URL; a sip: one offers udp, tcp and sctp.
+    if (l.proto == config::transport::tls) {
+        return fmt::format("sips:{}:{}", uri_host(l.host), l.port);
+    }
     return fmt::format("sip:{}:{};transport={}", uri_host(l.host), l.port,
                        transport_param(l.proto));
 }
@@ -26,28 +32,75 @@ std::string uri_host(const std::string& ip) {
 }
 
 const char* transport_param(config::transport t) noexcept {
-    return t == config::transport::tcp ? "tcp" : "udp";
+    switch (t) {
+        case config::transport::tcp:
+            return "tcp";
+        case config::transport::tls:
+            return "tls";
+        case config::transport::udp:
+            break;
+    }
+    return "udp";
 }
 
-sip_interface::sip_interface(su_root_t* root, const config::interface_config& cfg, b2bua& owner)
+sip_interface::sip_interface(su_root_t* root, const config::interface_config& cfg, b2bua& owner,
+                             tls::peer_lookup peers)
     : _cfg(cfg), _owner(owner) {
     if (cfg.listen.empty()) {
         throw std::runtime_error(fmt::format("interface {}: no listener", cfg.name));
     }
+    if (cfg.tls) {
+        try {
+            _tls = std::make_unique<tls::interface_tls>(cfg.name, *cfg.tls, std::move(peers));
+        } catch (const std::exception& e) {
+            throw std::runtime_error(fmt::format("interface {}: tls: {}", cfg.name, e.what()));
+        }
+    }
+    tls::ctx_capture capture;
+    bind_listeners(root);
+    if (cfg.has_listener(config::transport::tls)) {
+        // One context per TLS transport sofia made; each must follow our
+        // policy, or the interface would accept anyone with sofia's defaults.
+        bool adopted = !capture.captured().empty();
+        for (SSL_CTX* ctx : capture.captured()) {
+            adopted = _tls->adopt(ctx) && adopted;
+        }
+        if (!adopted) {
+            nta_leg_destroy(_default_leg);
+            nta_agent_destroy(_agent);
+            throw std::runtime_error(
+                fmt::format("interface {}: cannot set up TLS (see above)", cfg.name));
+        }
+    }
+    for (const auto& l : cfg.listen) {
+        sip_log.info("interface {} listening on {}", cfg.name, listen_url(l));
+    }
+}
+
+void sip_interface::bind_listeners(su_root_t* root) {
+    const auto& cfg = _cfg;
     auto first = listen_url(cfg.listen.front());
+    // sofia-sip reads certificates from a directory; it gets an empty one and
+    // the contexts it makes are configured by interface_tls. Its own checks
+    // are off: they know one policy per agent, ours one per trunk.
+    const char* cert_dir = _tls ? tls::interface_tls::sofia_certificate_dir() : nullptr;
     // NTATAG_UA: nta acts as a user agent core, retransmitting our 2xx until
     // the ACK and handing that ACK to the bound transaction (RFC 3261 13.3.1.4).
     // NTATAG_CANCEL_487(0): the call answers a cancelled INVITE itself, after
     // it has cancelled the other leg.
-    _agent = nta_agent_create(root, URL_STRING_MAKE(first.c_str()), nullptr, nullptr, NTATAG_UA(1),
-                              NTATAG_CANCEL_487(0), NTATAG_EXTRA_100(0), NTATAG_SERVER_RPORT(1),
-                              NTATAG_CLIENT_RPORT(1), TAG_END());
+    _agent =
+        nta_agent_create(root, URL_STRING_MAKE(first.c_str()), nullptr, nullptr, NTATAG_UA(1),
+                         NTATAG_CANCEL_487(0), NTATAG_EXTRA_100(0), NTATAG_SERVER_RPORT(1),
+                         NTATAG_CLIENT_RPORT(1), TAG_IF(cert_dir, TPTAG_CERTIFICATE(cert_dir)),
+                         TAG_IF(cert_dir, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_NONE)), TAG_END());
     if (_agent == nullptr) {
         throw std::runtime_error(fmt::format("interface {}: cannot listen on {}", cfg.name, first));
     }
     for (size_t i = 1; i < cfg.listen.size(); ++i) {
         auto url = listen_url(cfg.listen[i]);
-        if (nta_agent_add_tport(_agent, URL_STRING_MAKE(url.c_str()), TAG_END()) < 0) {
+        if (nta_agent_add_tport(
+                _agent, URL_STRING_MAKE(url.c_str()), TAG_IF(cert_dir, TPTAG_CERTIFICATE(cert_dir)),
+                TAG_IF(cert_dir, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_NONE)), TAG_END()) < 0) {
             nta_agent_destroy(_agent);
             throw std::runtime_error(
                 fmt::format("interface {}: cannot listen on {}", cfg.name, url));
@@ -58,9 +111,6 @@ sip_interface::sip_interface(su_root_t* root, const config::interface_config& cf
     if (_default_leg == nullptr) {
         nta_agent_destroy(_agent);
         throw std::runtime_error(fmt::format("interface {}: cannot create default leg", cfg.name));
-    }
-    for (const auto& l : cfg.listen) {
-        sip_log.info("interface {} listening on {}", cfg.name, listen_url(l));
     }
 }
 
@@ -91,8 +141,8 @@ std::string sip_interface::host_port(config::transport t) const {
 
 std::string sip_interface::contact(config::transport t) const {
     const auto& l = listener_for(t);
-    if (l.proto == config::transport::tcp) {
-        return fmt::format("<{};transport=tcp>", host_port(t));
+    if (l.proto != config::transport::udp) {
+        return fmt::format("<{};transport={}>", host_port(t), transport_param(l.proto));
     }
     return fmt::format("<{}>", host_port(t));
 }

@@ -6,10 +6,12 @@
 // interface name only this interface's own addresses.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "sbc/config/config.hpp"
 #include "sbc/sofia/nta.hpp"
+#include "sbc/tls/interface_tls.hpp"
 
 namespace sbc::b2bua {
 
@@ -18,8 +20,11 @@ class b2bua;
 class sip_interface final : public sofia::leg_handler {
 public:
     /// Binds every listener of `cfg`. Throws std::runtime_error naming the
-    /// listener that could not be bound. `owner` and `cfg` outlive this object.
-    sip_interface(su_root_t* root, const config::interface_config& cfg, b2bua& owner);
+    /// listener that could not be bound, or the TLS file that could not be
+    /// used. `owner` and `cfg` outlive this object. `peers` tells the TLS
+    /// layer which trunk a remote address belongs to.
+    sip_interface(su_root_t* root, const config::interface_config& cfg, b2bua& owner,
+                  tls::peer_lookup peers);
     ~sip_interface();
     sip_interface(const sip_interface&) = delete;
     sip_interface& operator=(const sip_interface&) = delete;
@@ -27,6 +32,8 @@ public:
     const std::string& name() const noexcept { return _cfg.name; }
     const config::interface_config& cfg() const noexcept { return _cfg; }
     nta_agent_t* agent() const noexcept { return _agent; }
+    /// The TLS policy of this interface; null without a tls section.
+    tls::interface_tls* tls() const noexcept { return _tls.get(); }
 
     /// The Contact URI of this interface for a dialog over `t`, e.g.
     /// "<sip:127.0.1.1:5060;transport=tcp>".
@@ -40,8 +47,10 @@ public:
 
 private:
     const config::listen_uri& listener_for(config::transport t) const;
+    void bind_listeners(su_root_t* root);
 
     const config::interface_config& _cfg;
+    std::unique_ptr<tls::interface_tls> _tls;  // before _agent: sofia's contexts call into it
     b2bua& _owner;
     nta_agent_t* _agent = nullptr;
     nta_leg_t* _default_leg = nullptr;

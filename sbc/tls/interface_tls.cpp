@@ -1,0 +1,377 @@
+#include "sbc/tls/interface_tls.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include "sbc/tls/identity.hpp"
+
+namespace sbc::tls {
+
+struct interface_tls::connection {
+    std::string peer;  ///< "ip:port"
+    std::string ip;
+    bool inbound = false;
+    peer_rule rule;
+    bool known = false;   ///< some trunk has a peer at this address
+    std::string failure;  ///< why we refused, once known
+    std::uint64_t* counter = nullptr;
+    bool finished = false;  ///< counted as completed or failed
+};
+
+namespace {
+
+constexpr log::logger tls_log{"tls"};
+
+/// Per-connection state, hung on the SSL object and freed with it.
+int connection_index() {
+    static const int index = SSL_get_ex_new_index(
+        0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+            delete static_cast<interface_tls::connection*>(ptr);
+        });
+    return index;
+}
+
+int owner_index() {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+interface_tls* owner_of(const SSL* ssl) {
+    return static_cast<interface_tls*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), owner_index()));
+}
+
+/// OpenSSL's queued errors as one line, and the queue cleared.
+std::string openssl_errors() {
+    std::string out;
+    while (unsigned long e = ERR_get_error()) {
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof buf);
+        if (!out.empty()) {
+            out += "; ";
+        }
+        out += buf;
+    }
+    return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+std::string peer_address(const SSL* ssl, std::string& ip) {
+    int fd = SSL_get_fd(ssl);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+        return "?";
+    }
+    char text[INET6_ADDRSTRLEN] = {};
+    unsigned port = 0;
+    if (ss.ss_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+        inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+        port = ntohs(in->sin_port);
+        ip = text;
+        return fmt::format("{}:{}", ip, port);
+    }
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    port = ntohs(in6->sin6_port);
+    ip = text;
+    return fmt::format("[{}]:{}", ip, port);
+}
+
+extern "C" int client_hello_trampoline(SSL* ssl, int* alert, void*) {
+    try {
+        return owner_of(ssl)->on_client_hello(ssl, alert);
+    } catch (...) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+}
+
+extern "C" int verify_trampoline(int preverify_ok, X509_STORE_CTX* store) {
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    try {
+        return owner_of(ssl)->on_verify(preverify_ok, store);
+    } catch (...) {
+        return 0;
+    }
+}
+
+extern "C" void info_trampoline(const SSL* ssl, int where, int ret) {
+    try {
+        if (auto* owner = owner_of(ssl)) {
+            owner->on_info(ssl, where, ret);
+        }
+    } catch (...) {
+        // Bookkeeping only: a failure here must not affect the connection.
+    }
+}
+
+}  // namespace
+
+interface_tls::interface_tls(std::string interface_name, const config::tls_config& cfg,
+                             peer_lookup lookup)
+    : _name(std::move(interface_name)), _cfg(cfg), _lookup(std::move(lookup)) {
+    _material = load_material(cfg);
+    X509* own = SSL_CTX_get0_certificate(_material.get());
+    _own_subject = subject_of(own);
+    _own_not_after = not_after_of(own);
+}
+
+interface_tls::~interface_tls() {
+    for (SSL_CTX* ctx : _contexts) {
+        // sofia frees its contexts after this object: callbacks must not
+        // reach us any more.
+        SSL_CTX_set_ex_data(ctx, owner_index(), nullptr);
+    }
+}
+
+const char* interface_tls::sofia_certificate_dir() {
+    static const std::string dir = [] {
+        const char* base = std::getenv("RUNTIME_DIRECTORY");  // systemd's, when set
+        std::string templ = std::string(base != nullptr ? base : "/tmp") + "/sbcd-tls-XXXXXX";
+        if (mkdtemp(templ.data()) == nullptr) {
+            throw std::runtime_error("cannot create a directory for sofia-sip's TLS set-up");
+        }
+        return templ;
+    }();
+    return dir.c_str();
+}
+
+interface_tls::ctx_ptr interface_tls::load_material(const config::tls_config& cfg) {
+    ERR_clear_error();
+    ctx_ptr ctx(SSL_CTX_new(TLS_method()));
+    if (!ctx) {
+        throw std::runtime_error("cannot create a TLS context: " + openssl_errors());
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), cfg.certificate.c_str()) != 1) {
+        throw std::runtime_error(
+            fmt::format("certificate {}: {}", cfg.certificate, openssl_errors()));
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.private_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        throw std::runtime_error(
+            fmt::format("private_key {}: {}", cfg.private_key, openssl_errors()));
+    }
+    if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+        throw std::runtime_error(fmt::format("private_key {} does not belong to certificate {}",
+                                             cfg.private_key, cfg.certificate));
+    }
+    const char* file = cfg.ca_file.empty() ? nullptr : cfg.ca_file.c_str();
+    const char* dir = cfg.ca_dir.empty() ? nullptr : cfg.ca_dir.c_str();
+    if (SSL_CTX_load_verify_locations(ctx.get(), file, dir) != 1) {
+        throw std::runtime_error(fmt::format("trust store {}{}: {}", file ? file : "",
+                                             dir ? dir : "", openssl_errors()));
+    }
+    return ctx;
+}
+
+void interface_tls::apply_material(SSL_CTX* ctx) const {
+    SSL_CTX* m = _material.get();
+    // SSL objects copy the certificate at creation: connections made before
+    // a reload keep the old one, new ones get this.
+    SSL_CTX_use_certificate(ctx, SSL_CTX_get0_certificate(m));
+    SSL_CTX_use_PrivateKey(ctx, SSL_CTX_get0_privatekey(m));
+    STACK_OF(X509)* chain = nullptr;
+    SSL_CTX_get0_chain_certs(m, &chain);
+    SSL_CTX_set1_chain(ctx, chain);
+    X509_STORE* store = SSL_CTX_get_cert_store(m);
+    X509_STORE_up_ref(store);
+    SSL_CTX_set_cert_store(ctx, store);
+    // The CA names a server sends in its CertificateRequest (RFC 8446
+    // 4.2.4) tell the client which certificate to pick.
+    if (!_cfg.ca_file.empty()) {
+        SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(_cfg.ca_file.c_str()));
+    }
+}
+
+bool interface_tls::adopt(SSL_CTX* ctx) {
+    ERR_clear_error();
+    const int min = _cfg.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+    bool ok = SSL_CTX_set_min_proto_version(ctx, min) == 1 &&
+              SSL_CTX_set_cipher_list(ctx, _cfg.ciphers.c_str()) == 1 &&
+              SSL_CTX_set_ciphersuites(ctx, _cfg.ciphersuites.c_str()) == 1;
+    if (!ok) {
+        tls_log.error("interface {}: TLS settings refused: {}", _name, openssl_errors());
+        return false;
+    }
+    // RFC 9325 4: no renegotiation, no compression, the server's cipher order.
+    SSL_CTX_set_options(
+        ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_ex_data(ctx, owner_index(), this);
+    apply_material(ctx);
+    // Outbound connections verify the server; inbound ones get their mode
+    // per client in the ClientHello callback, once the trunk is known.
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_trampoline);
+    SSL_CTX_set_client_hello_cb(ctx, client_hello_trampoline, nullptr);
+    SSL_CTX_set_info_callback(ctx, info_trampoline);
+    _contexts.push_back(ctx);
+    return true;
+}
+
+std::optional<std::string> interface_tls::reload(const config::tls_config& cfg) {
+    ctx_ptr material;
+    try {
+        material = load_material(cfg);
+    } catch (const std::exception& e) {
+        return std::string(e.what());
+    }
+    _material = std::move(material);
+    _cfg.certificate = cfg.certificate;
+    _cfg.private_key = cfg.private_key;
+    _cfg.ca_file = cfg.ca_file;
+    _cfg.ca_dir = cfg.ca_dir;
+    for (SSL_CTX* ctx : _contexts) {
+        apply_material(ctx);
+    }
+    X509* own = SSL_CTX_get0_certificate(_material.get());
+    _own_subject = subject_of(own);
+    _own_not_after = not_after_of(own);
+    tls_log.info("interface {}: certificate {} (until {}) loaded for new connections", _name,
+                 _own_subject, _own_not_after);
+    return std::nullopt;
+}
+
+const session_info* interface_tls::last_session(const std::string& ip) const {
+    auto it = _sessions.find(ip);
+    return it == _sessions.end() ? nullptr : &it->second;
+}
+
+interface_tls::connection& interface_tls::state_of(const SSL* ssl) {
+    auto* c = static_cast<connection*>(SSL_get_ex_data(ssl, connection_index()));
+    if (c != nullptr) {
+        return *c;
+    }
+    auto fresh = std::make_unique<connection>();
+    fresh->inbound = SSL_is_server(ssl) == 1;
+    fresh->peer = peer_address(ssl, fresh->ip);
+    if (auto rule = _lookup ? _lookup(fresh->ip) : std::nullopt) {
+        fresh->rule = std::move(*rule);
+        fresh->known = true;
+    }
+    SSL_set_ex_data(const_cast<SSL*>(ssl), connection_index(), fresh.get());
+    return *fresh.release();
+}
+
+void interface_tls::count_failure(connection& c, const std::string& reason,
+                                  std::uint64_t& counter) {
+    if (!c.failure.empty()) {
+        return;
+    }
+    c.failure = reason;
+    c.counter = &counter;
+}
+
+int interface_tls::on_client_hello(SSL* ssl, int* alert) {
+    auto& c = state_of(ssl);
+    if (!c.known) {
+        // Mutual TLS is for trunks: a stranger gets no handshake at all.
+        count_failure(c, "not the address of any trunk's peer", _counters.unknown_peer);
+        *alert = SSL_AD_ACCESS_DENIED;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    if (c.rule.verify) {
+        SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_trampoline);
+    } else {
+        SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+int interface_tls::on_verify(int preverify_ok, X509_STORE_CTX* store) {
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto& c = state_of(ssl);
+    if (c.known && !c.rule.verify) {
+        return 1;
+    }
+    if (preverify_ok == 0) {
+        const int err = X509_STORE_CTX_get_error(store);
+        const bool dates =
+            err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID;
+        count_failure(
+            c,
+            fmt::format("certificate at depth {}: {}", X509_STORE_CTX_get_error_depth(store),
+                        X509_verify_cert_error_string(err)),
+            dates ? _counters.expired : _counters.untrusted);
+        return 0;
+    }
+    if (X509_STORE_CTX_get_error_depth(store) == 0) {
+        X509* cert = X509_STORE_CTX_get_current_cert(store);
+        if (!matches_identity(cert, c.rule.identities)) {
+            std::string wanted;
+            for (const auto& id : c.rule.identities) {
+                wanted += (wanted.empty() ? "" : ", ") + id;
+            }
+            count_failure(c,
+                          fmt::format("certificate {} carries none of trunk {}'s identities ({})",
+                                      subject_of(cert), c.rule.trunk, wanted),
+                          _counters.name_mismatch);
+            X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void interface_tls::on_info(const SSL* ssl, int where, int ret) {
+    if ((where & SSL_CB_HANDSHAKE_DONE) != 0) {
+        auto& c = state_of(ssl);
+        if (c.finished) {
+            return;  // TLS 1.3 reports post-handshake messages as well
+        }
+        c.finished = true;
+        ++_counters.completed;
+        session_info s;
+        s.peer = c.peer;
+        s.inbound = c.inbound;
+        s.protocol = SSL_get_version(ssl);
+        s.cipher = SSL_get_cipher_name(ssl);
+        if (X509* cert = SSL_get0_peer_certificate(ssl)) {
+            s.subject = subject_of(cert);
+            s.not_after = not_after_of(cert);
+        }
+        s.at = std::chrono::system_clock::now();
+        tls_log.info("interface {}: TLS {} {} {}, {} {}{}", _name, c.inbound ? "from" : "to",
+                     c.peer, c.rule.trunk.empty() ? "" : "(trunk " + c.rule.trunk + ")", s.protocol,
+                     s.cipher, s.subject.empty() ? "" : ", peer " + s.subject);
+        _sessions[c.ip] = std::move(s);
+        return;
+    }
+    if ((where & SSL_CB_ALERT) == 0 || std::string_view(SSL_alert_type_string(ret)) != "F") {
+        return;
+    }
+    auto& c = state_of(ssl);
+    if (c.finished) {
+        return;
+    }
+    c.finished = true;
+    const bool sent = (where & SSL_CB_WRITE) != 0;
+    const char* alert = SSL_alert_desc_string_long(ret);
+    if (c.failure.empty()) {
+        if (!sent) {
+            count_failure(c, fmt::format("the peer refused the handshake ({})", alert),
+                          _counters.refused_by_peer);
+        } else if (c.inbound && SSL_get0_peer_certificate(ssl) == nullptr &&
+                   (SSL_get_verify_mode(ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) != 0) {
+            count_failure(c, "no client certificate", _counters.no_certificate);
+        } else {
+            count_failure(c, fmt::format("handshake failed ({})", alert), _counters.other);
+        }
+    }
+    ++*c.counter;
+    if (_failure_log.allow()) {
+        tls_log.warn("interface {}: TLS {} {} {}refused: {}{}", _name, c.inbound ? "from" : "to",
+                     c.peer, c.rule.trunk.empty() ? "" : "(trunk " + c.rule.trunk + ") ", c.failure,
+                     [&] {
+                         auto n = _failure_log.take_suppressed();
+                         return n ? fmt::format(" ({} more not logged)", n) : std::string{};
+                     }());
+    }
+}
+
+}  // namespace sbc::tls
