@@ -39,6 +39,9 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
     for (const auto& i : cfg.interfaces) {
         _interfaces.push_back(std::make_unique<sip_interface>(root, i, *this, tls_peers(i.name)));
     }
+    for (const auto& t : cfg.trunks) {
+        _peers.emplace(t.name, trunking::peer_table(t, trunking::clock::now()));
+    }
     _reap_timer = su_timer_create(su_root_task(root), 1);  // su_timer needs > 0 ms
     _tick_timer = su_timer_create(su_root_task(root), 200);
     if (_reap_timer == nullptr || _tick_timer == nullptr) {
@@ -50,6 +53,7 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
 
 b2bua::~b2bua() {
     _calls.clear();
+    _keepalive.cancel_all();
     su_timer_destroy(_tick_timer);
     su_timer_destroy(_reap_timer);
     _interfaces.clear();
@@ -64,6 +68,17 @@ tls::peer_lookup b2bua::tls_peers(const std::string& interface) {
         }
         return tls::peer_rule{trunk->name, trunk->tls.verify, trunk->tls.identities};
     };
+}
+
+trunking::peer_table* b2bua::peers_of(const std::string& trunk) {
+    auto it = _peers.find(trunk);
+    return it == _peers.end() ? nullptr : &it->second;
+}
+
+std::optional<std::size_t> b2bua::choose_peer(const config::trunk_config& trunk,
+                                              const std::vector<std::size_t>& tried) {
+    auto* table = peers_of(trunk.name);
+    return table != nullptr ? table->choose(tried, _rng) : std::nullopt;
 }
 
 sip_interface& b2bua::interface_named(const std::string& name) {
@@ -146,6 +161,13 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
         refuse_delayed_offer(irq, *target);
         return 0;
     }
+    if (!choose_peer(*target, {})) {
+        if (_refusal_log.allow()) {
+            sip_log.warn("INVITE from trunk {}: every peer of trunk {} is down, 503", trunk.name,
+                         target->name);
+        }
+        return 503;
+    }
     auto id = _next_call_id++;
     auto c = std::make_unique<call>(*this, id, trunk, *target);
     int status = c->start(irq, sip);
@@ -181,6 +203,7 @@ void b2bua::reap() {
 void b2bua::tick() {
     _media.poll();
     auto now = std::chrono::steady_clock::now();
+    _keepalive.tick(now);
     auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch());
     auto timeout = std::chrono::seconds(_cfg.media.timeout_seconds);
     for (auto& [id, c] : _calls) {
@@ -189,6 +212,7 @@ void b2bua::tick() {
             c->hang_up("no ACK for the 2xx");
             continue;
         }
+        c->check_failover(now);
         if (c->current_state() != st::established || !c->media_expected()) {
             continue;
         }

@@ -12,18 +12,21 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
 #include "sbc/api/control_server.hpp"
 #include "sbc/b2bua/call.hpp"
+#include "sbc/b2bua/keepalive.hpp"
 #include "sbc/b2bua/sip_interface.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/policy/peer_acl.hpp"
 #include "sbc/policy/router.hpp"
 #include "sbc/sofia/nta.hpp"
+#include "sbc/trunking/peer_table.hpp"
 
 namespace sbc::b2bua {
 
@@ -52,6 +55,11 @@ public:
     /// A call reached `terminated`; it is destroyed on the next loop turn,
     /// outside of any sofia callback that may still be using it.
     void schedule_reap();
+    /// Health and selection state of a trunk's peers; null for an unknown name.
+    trunking::peer_table* peers_of(const std::string& trunk);
+    /// The next peer of `trunk` for a call that has tried `tried` (failover).
+    std::optional<std::size_t> choose_peer(const config::trunk_config& trunk,
+                                           const std::vector<std::size_t>& tried);
 
     // api::control_handler
     api::status_info status() override;
@@ -75,6 +83,9 @@ private:
     policy::router _router;
     policy::peer_acl _acl;
     std::vector<std::unique_ptr<sip_interface>> _interfaces;
+    std::map<std::string, trunking::peer_table> _peers;
+    keepalive _keepalive{*this};
+    std::mt19937 _rng{std::random_device{}()};
     std::map<std::uint64_t, std::unique_ptr<call>> _calls;
     std::uint64_t _next_call_id = 1;
     su_timer_t* _reap_timer = nullptr;

@@ -10,6 +10,7 @@
 #include "sbc/b2bua/status_map.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/policy/header_filter.hpp"
+#include "sbc/sofia/msg_ref.hpp"
 
 namespace sbc::b2bua {
 
@@ -131,9 +132,12 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
                su_casematch(sip->sip_via->v_protocol, sip_transport_tls)) {
         a.transport = config::transport::tls;
     }
-    // The first peer; failover across a trunk's peers comes with trunking.
-    const auto& peer = b.trunk->peers.front();
-    b.transport = peer.proto;
+    auto first = _owner.choose_peer(*b.trunk, {});
+    if (!first) {
+        return 503;  // every peer is down (RFC 3261 21.5.4)
+    }
+    b.peer = *first;
+    b.transport = b.trunk->peers[b.peer].proto;
 
     auto opened = _owner.media().open_session(_id, a.iface->cfg().media_address,
                                               b.iface->cfg().media_address);
@@ -160,6 +164,9 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     if (!create_inbound_leg(irq, sip)) {
         return 500;
     }
+    _offer = offer;
+    _tried.push_back(b.peer);
+    _attempt_started = std::chrono::steady_clock::now();
     nta_outgoing_t* orq = send_outbound_invite(sip, offer);
     if (orq == nullptr) {
         return 500;
@@ -187,7 +194,7 @@ bool call::create_inbound_leg(nta_incoming_t* irq, const sip_t* sip) {
 nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
                                            const std::optional<std::string>& offer) {
     auto& b = leg(side::b);
-    const auto& peer = b.trunk->peers.front();
+    const auto& peer = b.trunk->peers[b.peer];
     // The outbound leg is built from nothing of the inbound one but the user
     // parts of the addresses (RFC 5853 3.1).
     const url_t* from_url = sip->sip_from->a_url;
@@ -400,6 +407,17 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
 
 void call::on_invite_response(const sip_t* sip, int status) {
     auto& inv = *_invite;
+    if (inv.initial) {
+        _attempt_heard = true;
+    }
+    // RFC 3261 16.7 (as a proxy would serially fork): 408 and 5xx say this
+    // peer cannot take the call now, so the next one is tried, unless the
+    // caller has already heard ringing from this one.
+    if (inv.initial && (status == 408 || status >= 500) && status < 600 && !_early_relayed &&
+        _state != state::cancelling) {
+        try_next_peer(status, "failed");
+        return;
+    }
     if (status < 200) {
         on_invite_provisional(sip, status);
         return;
@@ -439,7 +457,54 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
         }
     }
     reply(inv.irq, leg(inv.from), status, nullptr, sip, body ? &*body : nullptr);
+    _early_relayed = true;
     set_state(state::early);
+}
+
+void call::check_failover(std::chrono::steady_clock::time_point now) {
+    if (!_invite || !_invite->initial || _attempt_heard || _state != state::trying) {
+        return;
+    }
+    auto limit = std::chrono::seconds(to_trunk().failover_timeout_seconds);
+    if (now - _attempt_started >= limit) {
+        try_next_peer(408, "did not answer in time");
+    }
+}
+
+bool call::try_next_peer(int status, const char* why) {
+    auto& inv = *_invite;
+    auto& b = leg(side::b);
+    const auto& failed = b.trunk->peers[b.peer];
+    auto next = _owner.choose_peer(*b.trunk, _tried);
+    sip_log.info("call {}: peer {} of trunk {} {} ({}){}", display_id(), config::to_string(failed),
+                 b.trunk->name, why, status,
+                 next ? ", trying " + config::to_string(b.trunk->peers[*next]) : ", none left");
+    // The abandoned attempt: no CANCEL before a provisional response (RFC
+    // 3261 9.1); destroying the transaction stops its retransmissions.
+    nta_outgoing_destroy(inv.orq);
+    inv.orq = nullptr;
+    nta_leg_destroy(b.nta);
+    b.nta = nullptr;
+    if (!next) {
+        // RFC 3261 21.5.4: no peer can take the call now.
+        reply(inv.irq, leg(side::a), 503, nullptr, nullptr, nullptr);
+        finish();
+        return false;
+    }
+    b.peer = *next;
+    b.transport = b.trunk->peers[b.peer].proto;
+    _tried.push_back(b.peer);
+    _attempt_started = std::chrono::steady_clock::now();
+    _attempt_heard = false;
+    auto request = sofia::msg_ref::adopt(nta_incoming_getrequest(inv.irq));
+    const sip_t* sip = request ? sip_object(request.get()) : nullptr;
+    inv.orq = sip != nullptr ? send_outbound_invite(sip, _offer) : nullptr;
+    if (inv.orq == nullptr) {
+        reply(inv.irq, leg(side::a), 500, nullptr, nullptr, nullptr);
+        finish();
+        return false;
+    }
+    return true;
 }
 
 void call::on_invite_success(const sip_t* sip, int status) {

@@ -44,6 +44,7 @@ public:
     sip_interface* iface = nullptr;
     const config::trunk_config* trunk = nullptr;
     config::transport transport = config::transport::udp;
+    std::size_t peer = 0;    ///< side b: index into trunk->peers of the current attempt
     bool confirmed = false;  ///< a 2xx to the dialog-creating INVITE went through
     // SDP the SBC sent on this leg (RFC 3264 8: same o= id, version +1 on change).
     std::uint64_t sdp_session_id = 0;
@@ -85,6 +86,9 @@ public:
     std::chrono::steady_clock::time_point state_since() const noexcept { return _state_since; }
     /// True when neither peer has put the media on hold (timeouts apply).
     bool media_expected() const noexcept;
+    /// Moves the call to the trunk's next peer when the current one has
+    /// not responded within the trunk's failover_timeout.
+    void check_failover(std::chrono::steady_clock::time_point now);
 
     // nta callbacks (through call_leg and the trampolines).
     int on_leg_request(call_leg& leg, nta_incoming_t* irq, const sip_t* sip);
@@ -121,6 +125,9 @@ private:
     int relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
     void on_invite_response(const sip_t* sip, int status);
     void on_initial_final_failure(int status, const sip_t* sip);
+    /// Gives up on the current peer and sends the INVITE to the next one;
+    /// false when no peer is left (the caller has then been answered).
+    bool try_next_peer(int status, const char* why);
     void on_ack(const sip_t* sip);
     void on_cancel();
     /// ACK for the 2xx of the current INVITE relay, on leg `to`.
@@ -146,6 +153,12 @@ private:
     dataplane::session_ports _ports;
     std::optional<invite_relay> _invite;
     std::vector<request_relay> _relays;
+    // Failover of the initial INVITE across the callee trunk's peers.
+    std::optional<std::string> _offer;  ///< what each attempt offers the callee
+    std::vector<std::size_t> _tried;    ///< peers tried, the current one last
+    std::chrono::steady_clock::time_point _attempt_started;
+    bool _attempt_heard = false;  ///< the current peer sent some response
+    bool _early_relayed = false;  ///< a 18x went to the caller: no more failover
 };
 
 /// True when the message carries an application/sdp body.

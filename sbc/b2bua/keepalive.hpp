@@ -1,0 +1,54 @@
+// OPTIONS pings to every peer of every trunk that asks for them (RFC 3261
+// 11: OPTIONS as a capability query, used by carriers as a heartbeat), and
+// the peer health they feed (sbc/trunking/peer_table).
+//
+// A ping succeeds on any final response but 408 and 5xx; it fails on those,
+// on a transport or TLS failure (nta reports 503), and when nothing comes
+// back within the trunk's keepalive timeout. Runs on the su_root thread,
+// driven by the b2bua's tick.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sbc/sofia/nta.hpp"
+#include "sbc/trunking/peer_table.hpp"
+
+namespace sbc::b2bua {
+
+class b2bua;
+
+class keepalive final : public sofia::response_handler {
+public:
+    explicit keepalive(b2bua& owner) : _owner(owner) {}
+    ~keepalive();
+    keepalive(const keepalive&) = delete;
+    keepalive& operator=(const keepalive&) = delete;
+
+    /// Sends the pings that are due and fails the ones that timed out.
+    void tick(std::chrono::steady_clock::time_point now);
+    /// Drops every outstanding ping (configuration reload, shutdown).
+    void cancel_all();
+
+    int on_response(nta_outgoing_t* orq, const sip_t* sip) override;
+
+private:
+    struct ping {
+        std::string trunk;
+        std::size_t peer = 0;
+        nta_leg_t* leg = nullptr;
+        nta_outgoing_t* orq = nullptr;
+        std::chrono::steady_clock::time_point sent;
+    };
+    void send(const std::string& trunk, std::size_t peer,
+              std::chrono::steady_clock::time_point now);
+    void finish(std::size_t index, int status, const char* what);
+
+    b2bua& _owner;
+    std::vector<ping> _pings;
+    std::map<std::pair<std::string, std::size_t>, std::chrono::steady_clock::time_point> _next_due;
+};
+
+}  // namespace sbc::b2bua
