@@ -25,8 +25,10 @@ constexpr sbc::log::logger main_log{"sbcd"};
 // Written by the signal handler, read by the loop's timer: the only state a
 // signal handler may touch.
 volatile std::sig_atomic_t g_stop_requested = 0;
+volatile std::sig_atomic_t g_reload_requested = 0;
 
 extern "C" void on_stop_signal(int) { g_stop_requested = 1; }
+extern "C" void on_reload_signal(int) { g_reload_requested = 1; }
 
 struct stop_watch {
     sbc::sofia::runtime* rt;
@@ -36,6 +38,15 @@ struct stop_watch {
 
 void watch_for_stop(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
     auto* w = static_cast<stop_watch*>(arg);
+    if (g_reload_requested != 0) {
+        g_reload_requested = 0;
+        auto result = w->b2bua->reload();  // logs what it did
+        if (!result.value("ok", false)) {
+            for (const auto& e : result.value("errors", nlohmann::json::array())) {
+                main_log.warn("SIGHUP reload: {}", e.get<std::string>());
+            }
+        }
+    }
     if (w->grace_ticks < 0 && g_stop_requested != 0) {
         main_log.info("stopping: hanging up {} calls", w->b2bua->call_count());
         w->b2bua->hang_up_all("sbcd is stopping");
@@ -55,9 +66,11 @@ void install_signal_handlers() {
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
-    // Reload comes with the trunking work; until then SIGHUP must not kill a
-    // running SBC.
-    std::signal(SIGHUP, SIG_IGN);
+    // SIGHUP re-reads the configuration, as `sbcctl reload` does.
+    struct sigaction hup {};
+    hup.sa_handler = on_reload_signal;
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, nullptr);
 }
 
 int check_config(const std::string& path) {

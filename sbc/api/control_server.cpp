@@ -75,6 +75,12 @@ nlohmann::json answer(std::string_view request, control_handler& handler) {
     if (name == "calls") {
         return encode_calls(handler.calls());
     }
+    if (name == "trunks") {
+        return handler.trunks();
+    }
+    if (name == "reload") {
+        return handler.reload();
+    }
     return make_error_reply(
         fmt::format("unknown command '{}'", name.substr(0, max_echoed_command)));
 }

@@ -1,9 +1,9 @@
 // The control API: a unix stream socket that sbcctl talks to.
 //
-// Protocol: the client sends one JSON object on one line, {"cmd": "status"} or
-// {"cmd": "calls"}, and reads one JSON object on one line back, then the
-// server closes the connection. Errors are {"error": "..."}. json_codec.hpp
-// holds the field names of the replies.
+// Protocol: the client sends one JSON object on one line, {"cmd": "status"},
+// {"cmd": "calls"}, {"cmd": "trunks"} or {"cmd": "reload"}, and reads one JSON object on one line
+// back, then the server closes the connection. Errors are {"error": "..."}. json_codec.hpp holds
+// the field names of the replies.
 //
 // Threads: the server lives on the control-plane su_root thread; it never
 // blocks (non-blocking sockets registered with su_root).
@@ -12,6 +12,8 @@
 // listening socket, one idle timer and the open client connections; the
 // control_handler (the rest of sbcd) is borrowed and must outlive the server.
 #pragma once
+
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -57,6 +59,13 @@ public:
     virtual ~control_handler() = default;
     virtual status_info status() = 0;
     virtual std::vector<call_info> calls() = 0;
+    /// {"trunks": [...], "interfaces": [...]}: peers with their health and
+    /// TLS sessions, per-interface TLS certificates and handshake counters
+    /// (the fields are documented in conf/README.md, "sbcctl trunks").
+    virtual nlohmann::json trunks() = 0;
+    /// Re-reads the configuration file: {"ok": true, "applied": [...],
+    /// "restart_needed": [...]} or {"ok": false, "errors": [...]}.
+    virtual nlohmann::json reload() = 0;
 };
 
 /// Answers one request line (without its '\n') with one reply line (without

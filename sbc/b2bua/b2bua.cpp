@@ -1,5 +1,6 @@
 #include "sbc/b2bua/b2bua.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/su_tag.h>
@@ -278,6 +279,114 @@ std::vector<api::call_info> b2bua::calls() {
         out.push_back(std::move(ci));
     }
     return out;
+}
+
+}  // namespace sbc::b2bua
+
+namespace sbc::b2bua {
+
+namespace {
+std::string iso_time(std::chrono::system_clock::time_point t) {
+    return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                       fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
+}
+
+nlohmann::json session_json(const tls::session_info& s) {
+    return {{"peer", s.peer},         {"direction", s.inbound ? "in" : "out"},
+            {"protocol", s.protocol}, {"cipher", s.cipher},
+            {"subject", s.subject},   {"not_after", s.not_after},
+            {"at", iso_time(s.at)}};
+}
+}  // namespace
+
+nlohmann::json b2bua::trunks() {
+    auto out = nlohmann::json::object();
+    auto& trunks = out["trunks"] = nlohmann::json::array();
+    for (const auto& t : _cfg.trunks) {
+        std::size_t calls = 0;
+        for (const auto& [id, c] : _calls) {
+            calls += (&c->from_trunk() == &t || &c->to_trunk() == &t) ? 1 : 0;
+        }
+        nlohmann::json tj = {{"name", t.name},
+                             {"interface", t.interface},
+                             {"active_calls", calls},
+                             {"keepalive_interval", t.keepalive.interval_seconds},
+                             {"peers", nlohmann::json::array()}};
+        const auto* table = peers_of(t.name);
+        const auto* tls = interface_named(t.interface).tls();
+        for (std::size_t i = 0; i < t.peers.size(); ++i) {
+            const auto& p = t.peers[i];
+            nlohmann::json pj = {
+                {"uri", config::to_string(p)}, {"priority", p.priority}, {"weight", p.weight}};
+            if (table != nullptr) {
+                const auto& h = table->health(i);
+                pj["state"] = h.up ? "up" : "down";
+                pj["since"] = iso_time(h.since);
+                pj["last_result"] = h.last_result;
+                pj["last_rtt_ms"] = h.last_rtt ? nlohmann::json(h.last_rtt->count() / 1000.0)
+                                               : nlohmann::json(nullptr);
+            }
+            const auto* session = tls != nullptr ? tls->last_session(p.host) : nullptr;
+            pj["tls"] = session != nullptr ? session_json(*session) : nlohmann::json(nullptr);
+            tj["peers"].push_back(std::move(pj));
+        }
+        trunks.push_back(std::move(tj));
+    }
+    auto& ifaces = out["interfaces"] = nlohmann::json::array();
+    for (const auto& i : _interfaces) {
+        nlohmann::json ij = {{"name", i->name()}, {"tls", nullptr}};
+        if (const auto* tls = i->tls()) {
+            const auto& c = tls->counters();
+            ij["tls"] = {{"certificate_subject", tls->certificate_subject()},
+                         {"certificate_not_after", tls->certificate_not_after()},
+                         {"handshakes",
+                          {{"completed", c.completed},
+                           {"no_certificate", c.no_certificate},
+                           {"untrusted", c.untrusted},
+                           {"expired", c.expired},
+                           {"name_mismatch", c.name_mismatch},
+                           {"unknown_peer", c.unknown_peer},
+                           {"refused_by_peer", c.refused_by_peer},
+                           {"other", c.other}}}};
+        }
+        ifaces.push_back(std::move(ij));
+    }
+    return out;
+}
+
+nlohmann::json b2bua::reload() {
+    std::optional<config::config> fresh;
+    try {
+        fresh = config::load_file(_cfg.source_file);
+    } catch (const config::config_error& e) {
+        sip_log.warn("reload of {} refused: {} problem(s)", _cfg.source_file, e.problems().size());
+        return {{"ok", false}, {"errors", e.problems()}};
+    }
+    // DESIGN.md: a reload that passes applies to new calls only. Today that
+    // is the interfaces' TLS certificates, keys and trust stores: the rest
+    // of the configuration is bound to the running agents and calls.
+    std::vector<std::string> applied;
+    std::vector<std::string> errors;
+    for (auto& i : _interfaces) {
+        const auto* now = fresh->find_interface(i->name());
+        if (i->tls() == nullptr || now == nullptr || !now->tls) {
+            continue;
+        }
+        if (auto error = i->tls()->reload(*now->tls)) {
+            errors.push_back(fmt::format("interface {}: tls: {}", i->name(), *error));
+        } else {
+            applied.push_back(
+                fmt::format("interface {}: TLS certificate, key and trust store", i->name()));
+        }
+    }
+    if (!errors.empty()) {
+        return {{"ok", false}, {"errors", errors}, {"applied", applied}};
+    }
+    sip_log.info("reloaded {}", _cfg.source_file);
+    return {{"ok", true},
+            {"applied", applied},
+            {"restart_needed",
+             "changes to interfaces, trunks, routes and media take effect when sbcd restarts"}};
 }
 
 }  // namespace sbc::b2bua

@@ -64,6 +64,8 @@ public:
     // api::control_handler
     api::status_info status() override;
     std::vector<api::call_info> calls() override;
+    nlohmann::json trunks() override;
+    nlohmann::json reload() override;
 
 private:
     int on_new_invite(sip_interface& iface, const config::trunk_config& trunk, nta_incoming_t* irq,

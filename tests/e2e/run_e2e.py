@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Runs the end-to-end tests (test_sbc.py) one after the other.
+"""Runs the end-to-end tests (test_sbc.py, then test_trunking.py) one after the other.
 
     tests/e2e/run_e2e.py [--build DIR] [-k SUBSTRING]... [--keep] [--list]
     tests/e2e/run_e2e.py --selftest
@@ -52,14 +52,24 @@ def run_one(fn, sbcd_bin, sbcctl_bin, keep=False):
     return passed, reason
 
 
+def all_tests():
+    import test_sbc
+
+    tests = list(test_sbc.TESTS)
+    trunking = Path(__file__).resolve().parent / "test_trunking.py"
+    if trunking.is_file():
+        import test_trunking
+
+        tests += test_trunking.TESTS
+    return tests
+
+
 def run_tests(build_dir=DEFAULT_BUILD, patterns=(), keep=False, report=None):
     """Runs the selected tests; calls report(name, passed, reason) after each and
     returns the list of (name, passed, reason)."""
-    import test_sbc
-
     sbcd_bin, sbcctl_bin = binaries(build_dir)
     results = []
-    for fn in test_sbc.TESTS:
+    for fn in all_tests():
         name = fn.__name__
         if patterns and not any(p in name for p in patterns):
             continue
@@ -122,8 +132,7 @@ def main():
     args = ap.parse_args()
 
     if args.list:
-        import test_sbc
-        for fn in test_sbc.TESTS:
+        for fn in all_tests():
             print(fn.__name__)
         return 0
 

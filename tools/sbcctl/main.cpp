@@ -64,6 +64,14 @@ int show(const std::string& cmd, const std::string& reply_line, bool json) {
         fail(fmt::format("sbcd: {}", *error));
         return exit_error;
     }
+    if (cmd == "trunks") {
+        fmt::print("{}", sbc::ctl::render_trunks(*reply));
+        return exit_ok;
+    }
+    if (cmd == "reload") {
+        fmt::print("{}", sbc::ctl::render_reload(*reply));
+        return reply->value("ok", false) ? exit_ok : exit_error;
+    }
     if (cmd == "status") {
         auto status = sbc::api::decode_status(*reply);
         if (!status) {
@@ -125,6 +133,9 @@ int main(int argc, char** argv) {
     app.add_flag("--json", opts.json, "print sbcd's JSON reply as it came");
     app.add_subcommand("status", "version, uptime, call count and signaling interfaces");
     app.add_subcommand("calls", "the calls in progress");
+    app.add_subcommand("trunks", "trunks, their peers' health and TLS sessions");
+    app.add_subcommand("reload",
+                       "re-read the configuration file (TLS certificates take effect at once)");
 
     try {
         app.parse(argc, argv);

@@ -109,4 +109,77 @@ std::string render_calls(const std::vector<api::call_info>& calls) {
     return render_table(rows);
 }
 
+namespace {
+// A field as text, whatever its JSON type; "-" when absent or null.
+std::string field(const nlohmann::json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) {
+        return "-";
+    }
+    if (it->is_string()) {
+        return it->get_ref<const std::string&>().empty() ? "-" : it->get<std::string>();
+    }
+    if (it->is_number_float()) {
+        return fmt::format("{:.1f}", it->get<double>());
+    }
+    return it->dump();
+}
+}  // namespace
+
+std::string render_trunks(const nlohmann::json& reply) {
+    std::vector<std::vector<std::string>> rows{
+        {"TRUNK", "CALLS", "PEER", "PRIO", "WEIGHT", "STATE", "SINCE", "OPTIONS", "RTT ms", "TLS"}};
+    const auto trunks = reply.value("trunks", nlohmann::json::array());
+    for (const auto& t : trunks) {
+        const auto peers = t.value("peers", nlohmann::json::array());
+        for (const auto& p : peers) {
+            std::string tls = "-";
+            if (auto s = p.find("tls"); s != p.end() && s->is_object()) {
+                tls = fmt::format("{} {} {} (until {})", field(*s, "protocol"), field(*s, "cipher"),
+                                  field(*s, "subject"), field(*s, "not_after"));
+            }
+            rows.push_back({field(t, "name"), field(t, "active_calls"), field(p, "uri"),
+                            field(p, "priority"), field(p, "weight"), field(p, "state"),
+                            field(p, "since"), field(p, "last_result"), field(p, "last_rtt_ms"),
+                            tls});
+        }
+    }
+    std::string out = render_table(rows);
+    const auto interfaces = reply.value("interfaces", nlohmann::json::array());
+    for (const auto& i : interfaces) {
+        auto tls = i.find("tls");
+        if (tls == i.end() || !tls->is_object()) {
+            continue;
+        }
+        out += fmt::format(
+            "\ninterface {}: certificate {} (until {})\n  handshakes:", printable(field(i, "name")),
+            printable(field(*tls, "certificate_subject")),
+            printable(field(*tls, "certificate_not_after")));
+        const auto handshakes = tls->value("handshakes", nlohmann::json::object());
+        for (const auto& [k, v] : handshakes.items()) {
+            out += fmt::format(" {} {}", k, v.dump());
+        }
+        out += "\n";
+    }
+    return out;
+}
+
+std::string render_reload(const nlohmann::json& reply) {
+    std::string out;
+    bool ok = reply.value("ok", false);
+    out += ok ? "reloaded\n" : "reload refused: the running configuration is unchanged\n";
+    const auto applied = reply.value("applied", nlohmann::json::array());
+    const auto errors = reply.value("errors", nlohmann::json::array());
+    for (const auto& a : applied) {
+        out += "  applied: " + printable(a.is_string() ? a.get<std::string>() : a.dump()) + "\n";
+    }
+    for (const auto& e : errors) {
+        out += "  " + printable(e.is_string() ? e.get<std::string>() : e.dump()) + "\n";
+    }
+    if (auto r = reply.find("restart_needed"); r != reply.end() && r->is_string()) {
+        out += "  note: " + printable(r->get<std::string>()) + "\n";
+    }
+    return out;
+}
+
 }  // namespace sbc::ctl

@@ -3,6 +3,8 @@
 // Kept apart from main.cpp so the unit tests can check the text sbcctl prints.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include "sbc/api/control_server.hpp"
 
 #include <string>
@@ -22,5 +24,11 @@ std::string render_status(const api::status_info& status);
 
 /// The calls table, or "no active calls".
 std::string render_calls(const std::vector<api::call_info>& calls);
+
+/// The reply to "trunks": one table of peers, then each TLS interface.
+std::string render_trunks(const nlohmann::json& reply);
+
+/// The reply to "reload": what was applied, or every validation error.
+std::string render_reload(const nlohmann::json& reply);
 
 }  // namespace sbc::ctl

@@ -53,6 +53,8 @@ public:
         ++calls_requests;
         return calls_reply;
     }
+    nlohmann::json trunks() override { return {{"trunks", nlohmann::json::array()}}; }
+    nlohmann::json reload() override { return {{"ok", true}}; }
 
     api::status_info status_reply{
         "0.1.0",
