@@ -271,6 +271,16 @@ def run_format_check(tally):
     tally.report(name, bool(files) and not bad, f"not formatted: {' '.join(bad[:10])}")
 
 
+def run_example_configs(build_dir, tally):
+    """Issue 3: every example under conf/examples passes sbcd --check-config."""
+    sbcd = Path(build_dir).resolve() / "sbc" / "sbcd"
+    for example in sorted((REPO / "conf" / "examples").glob("*.yaml")):
+        r = subprocess.run([str(sbcd), "--check-config", str(example)],
+                           capture_output=True, text=True, timeout=30)
+        tally.report(f"example config {example.name} passes --check-config", r.returncode == 0,
+                     f"exit status {r.returncode}: {r.stderr.strip()[:400]}")
+
+
 def main():
     ap = argparse.ArgumentParser(description="Runs all tests of sbc.")
     ap.add_argument("--build", required=True, help="the normal meson build directory")
@@ -289,6 +299,7 @@ def main():
             # leak in the SIP paths makes it exit non-zero, failing the test.
             run_e2e(args.asan_build, tally, "asan:e2e:")
     run_install_and_unit(Path(args.build).resolve(), tally)
+    run_example_configs(args.build, tally)
     run_format_check(tally)
     print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
     return 0 if tally.failed == 0 else 1
