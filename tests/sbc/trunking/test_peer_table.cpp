@@ -1,0 +1,115 @@
+// Peer health and selection: failover order, weights, down/up thresholds.
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "sbc/trunking/peer_table.hpp"
+
+using namespace sbc;
+using trunking::peer_table;
+
+namespace {
+
+config::trunk_config trunk_with(std::vector<std::pair<unsigned, unsigned>> prio_weight) {
+    config::trunk_config t;
+    t.name = "carrier";
+    int n = 2;
+    for (auto [p, w] : prio_weight) {
+        config::peer_config peer;
+        peer.host = "192.0.2." + std::to_string(n++);
+        peer.priority = p;
+        peer.weight = w;
+        t.peers.push_back(peer);
+    }
+    t.keepalive.down_after = 3;
+    t.keepalive.up_after = 2;
+    return t;
+}
+
+const auto t0 = trunking::clock::time_point{};
+const std::chrono::microseconds rtt{1500};
+
+}  // namespace
+
+TEST_CASE("the lowest priority value is tried first, then the next", "[trunking]") {
+    auto t = trunk_with({{20, 100}, {10, 100}, {30, 100}});
+    peer_table table(t, t0);
+    std::mt19937 rng(1);
+    CHECK(table.choose({}, rng) == 1u);
+    CHECK(table.choose({1}, rng) == 0u);
+    CHECK(table.choose({1, 0}, rng) == 2u);
+    CHECK_FALSE(table.choose({1, 0, 2}, rng).has_value());
+}
+
+TEST_CASE("peers of equal priority share calls by weight", "[trunking]") {
+    auto t = trunk_with({{10, 75}, {10, 25}, {20, 100}});
+    peer_table table(t, t0);
+    std::mt19937 rng(7);
+    std::map<std::size_t, int> hits;
+    for (int i = 0; i < 4000; ++i) {
+        ++hits[*table.choose({}, rng)];
+    }
+    CHECK(hits[2] == 0);  // the backup is not used while the pair is up
+    CHECK(hits[0] > 2700);
+    CHECK(hits[0] < 3300);
+    CHECK(hits[1] > 700);
+    CHECK(hits[1] < 1300);
+    // The other member of the pair is the failover target, then the backup.
+    CHECK(table.choose({0}, rng) == 1u);
+    CHECK(table.choose({0, 1}, rng) == 2u);
+}
+
+TEST_CASE("weight 0 peers are still chosen when their whole group has weight 0", "[trunking]") {
+    auto t = trunk_with({{10, 0}, {10, 0}});
+    peer_table table(t, t0);
+    std::mt19937 rng(3);
+    CHECK(table.choose({}, rng).has_value());
+}
+
+TEST_CASE("down after down_after failures in a row, up after up_after successes", "[trunking]") {
+    auto t = trunk_with({{10, 100}, {20, 100}});
+    peer_table table(t, t0);
+    std::mt19937 rng(1);
+    CHECK(table.health(0).up);
+    CHECK_FALSE(table.record_failure(0, "timeout", t0));
+    CHECK_FALSE(table.record_failure(0, "timeout", t0));
+    // A success in between restarts the count.
+    CHECK_FALSE(table.record_success(0, rtt, 200, t0));
+    CHECK_FALSE(table.record_failure(0, "503", t0));
+    CHECK_FALSE(table.record_failure(0, "timeout", t0));
+    const auto later = t0 + std::chrono::seconds(5);
+    CHECK(table.record_failure(0, "timeout", later));
+    CHECK_FALSE(table.health(0).up);
+    CHECK(table.health(0).since == later);
+    CHECK(table.health(0).last_result == "timeout");
+    // Down peers are skipped.
+    CHECK(table.choose({}, rng) == 1u);
+    CHECK(table.any_up());
+    CHECK_FALSE(table.record_success(0, rtt, 200, later));
+    CHECK(table.record_success(0, rtt, 404, later));  // any answer but 408/5xx is a success
+    CHECK(table.health(0).up);
+    CHECK(table.health(0).last_rtt == rtt);
+    CHECK(table.choose({}, rng) == 0u);
+}
+
+TEST_CASE("with every peer down nothing is chosen", "[trunking]") {
+    auto t = trunk_with({{10, 100}});
+    t.keepalive.down_after = 1;
+    peer_table table(t, t0);
+    std::mt19937 rng(1);
+    CHECK(table.record_failure(0, "timeout", t0));
+    CHECK_FALSE(table.any_up());
+    CHECK_FALSE(table.choose({}, rng).has_value());
+}
+
+TEST_CASE("a reloaded table keeps the health of peers it still has", "[trunking]") {
+    auto before = trunk_with({{10, 100}, {20, 100}});
+    before.keepalive.down_after = 1;
+    peer_table old_table(before, t0);
+    CHECK(old_table.record_failure(1, "timeout", t0));
+    auto after = trunk_with({{10, 100}, {20, 100}});
+    after.peers.erase(after.peers.begin());  // 192.0.2.3 remains, now first
+    peer_table new_table(after, t0);
+    new_table.inherit(old_table);
+    CHECK_FALSE(new_table.health(0).up);
+}
