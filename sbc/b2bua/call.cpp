@@ -10,6 +10,7 @@
 #include "sbc/b2bua/status_map.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/policy/header_filter.hpp"
+#include "sbc/sdp/offer_builder.hpp"
 #include "sbc/sofia/msg_ref.hpp"
 
 namespace sbc::b2bua {
@@ -160,6 +161,18 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
         }
         offer = std::move(translated.value());
     }
+    const bool convert = !offer && b.trunk->early_offer == config::early_offer_policy::convert;
+    if (convert) {
+        auto built = offer_for(side::b);
+        if (!built) {
+            sip_log.error("call {}: cannot build an offer for trunk {}: {}", display_id(),
+                          b.trunk->name, built.error_message());
+            return 500;
+        }
+        offer = std::move(built.value());
+        sip_log.info("call {}: delayed offer; the SBC offers on trunk {} (early_offer: convert)",
+                     display_id(), b.trunk->name);
+    }
 
     if (!create_inbound_leg(irq, sip)) {
         return 500;
@@ -171,7 +184,7 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     if (orq == nullptr) {
         return 500;
     }
-    _invite = invite_relay{side::a, irq, orq, true, false};
+    _invite = invite_relay{side::a, irq, orq, true, false, convert, {}};
     nta_incoming_bind(irq, sofia::transaction_trampoline, this);
     nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
     return 0;
@@ -330,6 +343,14 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         }
         offer = std::move(translated.value());
     }
+    const bool convert = !offer && to.trunk->early_offer == config::early_offer_policy::convert;
+    if (convert) {
+        auto built = offer_for(to._side);
+        if (!built) {
+            return 500;
+        }
+        offer = std::move(built.value());
+    }
     auto headers = policy::forwarded_headers(sip, to.trunk->forward_headers);
     auto contact = to.iface->contact(to.transport);
     nta_outgoing_t* orq = nta_outgoing_tcreate(
@@ -341,7 +362,7 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (orq == nullptr) {
         return 500;
     }
-    _invite = invite_relay{from._side, irq, orq, false, false};
+    _invite = invite_relay{from._side, irq, orq, false, false, convert, {}};
     nta_incoming_bind(irq, sofia::transaction_trampoline, this);
     nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
     return 0;
@@ -527,8 +548,15 @@ void call::on_invite_success(const sip_t* sip, int status) {
         return;
     }
     std::optional<std::string> body;
-    if (has_sdp(sip)) {
-        auto translated = translate_sdp(to._side, sip);
+    if (inv.converted && !has_sdp(sip)) {
+        // RFC 3264 4: our offer must be answered in the 2xx.
+        sip_log.warn("call {}: trunk {} answered the SBC's offer with a 2xx without SDP",
+                     display_id(), to.trunk->name);
+    }
+    if (has_sdp(sip) || inv.converted) {
+        auto translated = has_sdp(sip)
+                              ? translate_sdp(to._side, sip)
+                              : result<std::string>(make_error("no SDP answer in the 2xx"));
         if (!translated) {
             sip_log.warn("call {}: 2xx with unusable SDP: {}", display_id(),
                          translated.error_message());
@@ -544,6 +572,9 @@ void call::on_invite_success(const sip_t* sip, int status) {
             return;
         }
         body = std::move(translated.value());
+    }
+    if (inv.converted) {
+        inv.offer_in_2xx = *body;  // the answer in the ACK is checked against it
     }
     reply(inv.irq, from, status, nullptr, sip, body ? &*body : nullptr);
     inv.answered = true;
@@ -599,6 +630,10 @@ void call::on_ack(const sip_t* sip) {
     if (!inv.answered) {
         return;
     }
+    if (inv.converted) {
+        on_converted_ack(sip);
+        return;
+    }
     std::optional<std::string> body;
     if (has_sdp(sip)) {
         // Delayed offer (RFC 3264 5): the answer arrives in the ACK.
@@ -618,6 +653,61 @@ void call::on_ack(const sip_t* sip) {
     nta_incoming_destroy(inv.irq);
     nta_outgoing_destroy(inv.orq);
     _invite.reset();
+}
+
+void call::on_converted_ack(const sip_t* sip) {
+    auto& inv = *_invite;
+    const side from = inv.from;
+    const side to = dataplane::other(from);
+    std::string problem;
+    if (!has_sdp(sip)) {
+        problem = "the ACK carries no SDP answer";
+    } else if (auto fit = sdp::check_answer(inv.offer_in_2xx, body_of(sip)); !fit) {
+        problem = fit.error_message();
+    } else if (auto translated = translate_sdp(from, sip); !translated) {
+        problem = translated.error_message();
+    }
+    // The other leg has its answer already (in its 2xx): its ACK is bare.
+    send_ack(to, nullptr);
+    if (!problem.empty()) {
+        // RFC 3264 gives no way to refuse an answer in an ACK; the session
+        // cannot work, so both dialogs are ended (RFC 3261 13.2.2.4).
+        sip_log.warn(
+            "call {}: the answer in the ACK from trunk {} does not fit the SBC's offer "
+            "({}); BYE to both legs",
+            display_id(), leg(from).trunk->name, problem);
+        nta_incoming_destroy(inv.irq);
+        nta_outgoing_destroy(inv.orq);
+        _invite.reset();
+        for (auto& l : _legs) {
+            if (l.confirmed) {
+                send_bye(l._side);
+            }
+        }
+        finish();
+        return;
+    }
+    if (inv.initial) {
+        set_state(state::established);
+        sip_log.info("call {}: established", display_id());
+    }
+    nta_incoming_destroy(inv.irq);
+    nta_outgoing_destroy(inv.orq);
+    _invite.reset();
+}
+
+result<std::string> call::offer_for(side to) {
+    auto& l = leg(to);
+    if (!l.last_sdp_sent.empty()) {
+        return l.last_sdp_sent;  // RFC 3264 8: the same session, the same o= version
+    }
+    sdp::rewrite_params p{l.iface->cfg().media_address, _ports.rtp[dataplane::index(to)],
+                          l.sdp_session_id, l.sdp_version};
+    auto built = sdp::build_offer(l.trunk->codecs, p);
+    if (built) {
+        l.last_sdp_sent = built.value();
+    }
+    return built;
 }
 
 void call::send_ack(side to, const std::string* sdp_body) {

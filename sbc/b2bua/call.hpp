@@ -104,6 +104,11 @@ private:
         nta_outgoing_t* orq = nullptr;  ///< on the other leg
         bool initial = false;
         bool answered = false;  ///< a 2xx went back; waiting for the ACK
+        /// The INVITE came without SDP and the SBC offered on the other leg
+        /// itself (early_offer: convert). The 2xx back then carries the
+        /// SBC's offer, `offer_in_2xx`, and the ACK must answer it.
+        bool converted = false;
+        std::string offer_in_2xx;
     };
     /// A non-INVITE in-dialog request relayed (INFO, MESSAGE).
     struct request_relay {
@@ -141,6 +146,13 @@ private:
     /// SDP that arrived from side `from`: programs the media session with
     /// where that peer receives, and returns the SDP to send to the other side.
     result<std::string> translate_sdp(side from, const sip_t* sip);
+    /// The SBC's own offer towards leg `to` for a delayed-offer INVITE bound
+    /// for a trunk with early_offer: convert: the last SDP sent on that leg
+    /// (a re-INVITE), or one built from the trunk's codecs.
+    result<std::string> offer_for(side to);
+    /// The ACK of a converted INVITE: checks its answer and completes the
+    /// media path, or ends the call when the answer does not fit.
+    void on_converted_ack(const sip_t* sip);
     std::string rewrite_for(side to, const sdp::session_description& sd);
 
     b2bua& _owner;

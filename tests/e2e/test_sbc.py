@@ -304,6 +304,56 @@ def early_offer_reject(t):
 
 
 @e2e_test
+def early_offer_convert(t):
+    """early_offer: convert (issue 3): a delayed-offer INVITE from the pbx leaves
+    towards the carrier with an offer the SBC built (naming only the SBC, with
+    the trunk's codecs); the carrier's answer shapes the offer in the 200 to the
+    caller, whose answer in the ACK completes the call; the carrier's ACK carries
+    no SDP, as it answered already. This is conf/sbc.yaml as shipped: its
+    carrier trunk converts."""
+    sbcd = t.start_sbcd(t.default_config())
+    uas = t.uas("carrier", "uas_answer.xml", local_ip=CARRIER_PEER,
+                media_port=CARRIER_SIPP_MEDIA)
+    uac = t.uac("pbx", "uac_delayed_offer.xml", local_ip=PBX_PEER,
+                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA, duration_ms=1000)
+    uac.finish()
+    uas.finish()
+    invite = first(uas.received("INVITE"), "INVITE at the carrier")
+    assert_sdp_rewritten(invite, CARRIER_SBC, "INVITE (the SBC's offer) to the carrier")
+    media = invite.sdp_lines("m=audio")[0].split()
+    check(media[3:] == ["0", "8", "101"],
+          f"the offer lists payload types {media[3:]}, not the trunk's PCMU, PCMA, "
+          "telephone-event")
+    ok = first(uac.received(status=200), "200 at the caller")
+    assert_sdp_rewritten(ok, PBX_SBC, "200 (the offer) to the caller")
+    ack = first(uas.received("ACK"), "ACK at the carrier")
+    check(not ack.body.strip(), "the carrier's ACK carries SDP although it answered already")
+    first(uas.received("BYE"), "BYE at the carrier")
+    assert_topology_hidden(uas.messages(), uac.messages())
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def early_offer_convert_unfit_answer(t):
+    """With convert, a caller whose ACK answer fits nothing the SBC offered
+    (G.722 only) gets a BYE, and so does the carrier, and the SBC logs why."""
+    sbcd = t.start_sbcd(carrier_early_offer="convert")
+    uas = t.uas("carrier", "uas_answer.xml", local_ip=CARRIER_PEER,
+                media_port=CARRIER_SIPP_MEDIA)
+    uac = t.uac("pbx", "uac_delayed_offer_unfit_answer.xml", local_ip=PBX_PEER,
+                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA)
+    uac.finish()
+    uas.finish()
+    first(uac.received("BYE"), "BYE from the SBC at the caller")
+    first(uas.received("BYE"), "BYE from the SBC at the carrier")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+    check("does not fit the SBC's offer" in sbcd.stderr_tail(200),
+          "sbcd did not log why it ended the call")
+
+
+@e2e_test
 def cancel_before_answer(t):
     sbcd = t.start_sbcd()
     uas = t.uas("uas", "uas_cancel.xml")
