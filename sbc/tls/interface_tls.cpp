@@ -22,6 +22,7 @@ struct interface_tls::connection {
     std::string failure;  ///< why we refused, once known
     std::uint64_t* counter = nullptr;
     bool finished = false;  ///< counted as completed or failed
+    bool failure_after_done = false;
 };
 
 namespace {
@@ -346,11 +347,18 @@ void interface_tls::on_info(const SSL* ssl, int where, int ret) {
         return;
     }
     auto& c = state_of(ssl);
+    const bool sent = (where & SSL_CB_WRITE) != 0;
     if (c.finished) {
-        return;
+        // TLS 1.3: a client's handshake is done before the server has
+        // checked its certificate (RFC 8446 4.4.2), so a server that does not
+        // trust us says so with an alert after that.
+        if (sent || c.inbound || c.failure_after_done) {
+            return;
+        }
+        c.failure_after_done = true;
+        c.failure.clear();
     }
     c.finished = true;
-    const bool sent = (where & SSL_CB_WRITE) != 0;
     const char* alert = SSL_alert_desc_string_long(ret);
     if (c.failure.empty()) {
         if (!sent) {

@@ -58,7 +58,9 @@ int show(const std::string& cmd, const std::string& reply_line, bool json) {
     auto error = sbc::api::reply_error(*reply);
     if (json) {
         fmt::print("{}\n", reply_line);
-        return error ? exit_error : exit_ok;
+        // A refused reload is an error too, whatever the form of the output.
+        bool refused = cmd == "reload" && !reply->value("ok", false);
+        return error || refused ? exit_error : exit_ok;
     }
     if (error) {
         fail(fmt::format("sbcd: {}", *error));

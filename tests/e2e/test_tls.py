@@ -1,0 +1,241 @@
+"""End-to-end tests of mutual TLS trunking (issue 3), against stunnel and
+openssl s_client as the TLS peers (neither written by this project), with
+certificates made at test time (pki.py).
+
+The carrier side: sbcd listens on tls://127.0.1.1:5061 and reaches the carrier
+at sip:127.0.1.2:5061;transport=tls, where stunnel terminates TLS in front of
+a sipp UAS on TCP 127.0.1.2:5062. The PBX side stays UDP.
+"""
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from harness import (CARRIER_PEER, CARRIER_SBC, CARRIER_SIPP_MEDIA, PBX_PEER, PBX_SBC,
+                     PBX_SIPP_MEDIA, SCENARIOS, SIP_PORT, Process, check, poll_calls_while,
+                     tcp_listening, wait_until)
+from pki import handshake, make_pki
+from test_sbc import max_packets
+
+TESTS = []
+TLS_PORT = 5061
+BEHIND_STUNNEL = 5062  # the carrier's sipp, plaintext TCP behind stunnel
+STUNNEL = shutil.which("stunnel4") or shutil.which("stunnel") or "/usr/bin/stunnel4"
+
+
+def e2e_test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def tls_config(t, pki, cert="sbc", verify=True, identities=("carrier.test",)):
+    """Both interfaces; the carrier's with a TLS listener and a TLS peer."""
+    ids = ", ".join(identities)
+    return t.config_path(f"""interfaces:
+  - name: carrier
+    listen: [tls://{CARRIER_SBC}:{TLS_PORT}, udp://{CARRIER_SBC}:{SIP_PORT}]
+    media_address: {CARRIER_SBC}
+    tls:
+      certificate: {pki.dir}/{cert}.pem
+      private_key: {pki.dir}/{cert}.key
+      ca_file: {pki.ca_pem}
+  - name: pbx
+    listen: [udp://{PBX_SBC}:{SIP_PORT}]
+    media_address: {PBX_SBC}
+trunks:
+  - name: carrier
+    interface: carrier
+    peers: ["sip:{CARRIER_PEER}:{TLS_PORT};transport=tls"]
+    tls: {{verify: {'true' if verify else 'false'}, identities: [{ids}]}}
+    keepalive: {{interval: 0}}
+  - name: pbx
+    interface: pbx
+    peers: ["{PBX_PEER}:{SIP_PORT}"]
+    keepalive: {{interval: 0}}
+routes:
+  - {{from_trunk: pbx, to_trunk: carrier}}
+  - {{from_trunk: carrier, to_trunk: pbx}}
+media: {{port_min: 20000, port_max: 29999}}
+control: {{socket: {t.socket_path()}}}
+""")
+
+
+def start_stunnel_server(t, pki, name="stunnel", cert="peer", trust="ca"):
+    """stunnel as the carrier's TLS server: requires and verifies a client
+    certificate against `trust`, forwards plaintext to the sipp UAS."""
+    conf = Path(t.workdir) / f"{name}.conf"
+    log = Path(t.workdir) / f"{name}.log"
+    conf.write_text(f"""foreground = yes
+pid =
+output = {log}
+debug = info
+[sip]
+accept = {CARRIER_PEER}:{TLS_PORT}
+connect = {CARRIER_PEER}:{BEHIND_STUNNEL}
+cert = {pki.dir}/{cert}.pem
+key = {pki.dir}/{cert}.key
+CAfile = {pki.dir}/{trust}.pem
+verifyChain = yes
+sslVersionMin = TLSv1.2
+""")
+    proc = t.start(name, [STUNNEL, str(conf)])
+    wait_until(lambda: tcp_listening(CARRIER_PEER, TLS_PORT) or not proc.alive(), 5.0, 0.05)
+    check(proc.alive(), f"{name} exited at start: {log.read_text() if log.exists() else ''}")
+    proc.log_path = log
+    return proc
+
+
+def carrier_uas(t, name="carrier"):
+    """A sipp UAS on TCP behind stunnel; its Contact names the stunnel address
+    with transport=tls, so the SBC's in-dialog requests come back over TLS."""
+    text = (SCENARIOS / "uas_answer_media.xml").read_text()
+    text = text.replace("Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>",
+                        f"Contact: <sip:callee@{CARRIER_PEER}:{TLS_PORT};transport=tls>")
+    scenario = Path(t.workdir) / "uas_answer_media_tls.xml"
+    scenario.write_text(text)
+    return t.uas(name, scenario, local_ip=CARRIER_PEER, media_port=CARRIER_SIPP_MEDIA,
+                 port=BEHIND_STUNNEL, extra=("-t", "t1"))
+
+
+def trunks(sbcd):
+    rc, data, raw = sbcd.control.ctl("trunks")
+    check(rc == 0 and isinstance(data, dict), f"sbcctl trunks failed: {raw}")
+    return data
+
+
+def handshakes(sbcd):
+    for i in trunks(sbcd)["interfaces"]:
+        if i["name"] == "carrier":
+            return i["tls"]["handshakes"]
+    raise AssertionError("no carrier interface in sbcctl trunks")
+
+
+@e2e_test
+def tls_call_mutual(t):
+    """A call from the PBX (UDP) to the carrier over mutual TLS: the SBC presents
+    its certificate to stunnel, which verifies it; the SBC verifies the
+    carrier's; media flows both ways; sbcctl trunks shows the session."""
+    pki = make_pki(Path(t.workdir) / "pki")
+    sbcd = t.start_sbcd(tls_config(t, pki))
+    stunnel = start_stunnel_server(t, pki)
+    uas = carrier_uas(t)
+    uac = t.uac("pbx", "uac_call_media.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=6000)
+    samples = poll_calls_while(sbcd, [uac, uas], interval=0.5)
+    uac.finish()
+    uas.finish()
+    a_b, b_a = max_packets(samples)
+    check(a_b > 100 and b_a > 100, f"RTP not relayed both ways over the TLS call: {a_b}/{b_a}")
+    invite = uas.received("INVITE")
+    check(invite and "SIP/2.0/TLS" in (invite[0].header("via") or ""),
+          f"the INVITE's Via does not name TLS: {invite[0].header('via') if invite else None}")
+    peer = trunks(sbcd)["trunks"][0]["peers"][0]
+    tls = peer.get("tls") or {}
+    check(tls.get("protocol") in ("TLSv1.2", "TLSv1.3") and "carrier.test" in tls.get("subject", ""),
+          f"sbcctl trunks shows no TLS session with the carrier: {peer}")
+    log = stunnel.log_path.read_text()
+    check("sbc.test" in log, "stunnel did not see the SBC's certificate (sbc.test)")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def tls_clients_refused(t):
+    """Clients of the carrier's TLS listener without a certificate, with one from
+    another CA, with an expired one and with one of the wrong name are each
+    refused during the handshake and counted; the right one gets through."""
+    pki = make_pki(Path(t.workdir) / "pki")
+    sbcd = t.start_sbcd(tls_config(t, pki))
+    cases = [("no certificate", None, "no_certificate"),
+             ("another CA", "other", "untrusted"),
+             ("expired", "expired", "expired"),
+             ("wrong name", "wrongname", "name_mismatch")]
+    for what, cert, counter in cases:
+        kw = {"cert": pki.dir / f"{cert}.pem", "key": pki.dir / f"{cert}.key"} if cert else {}
+        ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER, **kw)
+        check(not ok, f"a client with {what} was not refused: {out[-300:]}")
+        counts = handshakes(sbcd)
+        check(counts.get(counter) == 1, f"a client with {what} is not counted as {counter}: {counts}")
+    ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER,
+                        cert=pki.peer_pem, key=pki.peer_key)
+    check(ok, f"the carrier's own certificate was refused: {out[-300:]}")
+    # A stranger's address gets no handshake at all.
+    ok, _ = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind="127.0.1.9",
+                      cert=pki.peer_pem, key=pki.peer_key)
+    check(not ok, "a client from an address of no trunk was not refused")
+    counts = handshakes(sbcd)
+    check(counts.get("completed", 0) >= 1 and counts.get("unknown_peer") == 1,
+          f"handshake counters wrong: {counts}")
+    log = sbcd.stderr_tail(50)
+    check("no client certificate" in log and "carries none of trunk carrier's identities" in log,
+          "sbcd did not log the reasons for the refusals")
+    sbcd.stop()
+
+
+@e2e_test
+def tls_sbc_refused_by_untrusting_peer(t):
+    """A carrier that does not trust the SBC's CA refuses the SBC's outbound
+    TLS connection: the call fails with 503 to the caller, and the SBC counts
+    and logs the refusal."""
+    pki = make_pki(Path(t.workdir) / "pki")
+    sbcd = t.start_sbcd(tls_config(t, pki))
+    start_stunnel_server(t, pki, trust="other-ca")
+    uac = t.uac("pbx", "uac_reject.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA)
+    uac.finish()
+    finals = [m for m in uac.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].status == 503,
+          f"the caller got {[m.first_line for m in finals]} instead of 503")
+    counts = handshakes(sbcd)
+    check(counts.get("refused_by_peer", 0) >= 1, f"the refusal is not counted: {counts}")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def tls_reload_certificate(t):
+    """The SBC's certificate is swapped on disk and `sbcctl reload` applied: the
+    call already up stays up, and the next handshake presents the new one."""
+    pki = make_pki(Path(t.workdir) / "pki")
+    live = Path(t.workdir) / "live"
+    live.mkdir()
+    shutil.copy(pki.sbc_pem, live / "sbc.pem")
+    shutil.copy(pki.sbc_key, live / "sbc.key")
+    config = tls_config(t, pki)
+    config.write_text(config.read_text().replace(f"{pki.dir}/sbc.", f"{live}/sbc."))
+    sbcd = t.start_sbcd(config)
+    start_stunnel_server(t, pki)
+    uas = carrier_uas(t)
+    uac = t.uac("pbx", "uac_call_media.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=6000)
+    wait_until(lambda: any(c.get("state") == "established" for c in sbcd.calls()) or
+               not uac.alive(), 10.0, 0.2)
+    check(uac.alive(), "the call ended before the reload")
+    ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER,
+                        cert=pki.peer_pem, key=pki.peer_key)
+    check(ok and "CN = sbc.test" in out and "rotated" not in out,
+          f"before the reload the SBC did not present sbc.test: {out[-300:]}")
+    shutil.copy(pki.sbc2_pem, live / "sbc.pem")
+    shutil.copy(pki.sbc2_key, live / "sbc.key")
+    rc, data, raw = sbcd.control.ctl("reload")
+    check(rc == 0 and data and data.get("ok"), f"sbcctl reload failed: {raw}")
+    ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER,
+                        cert=pki.peer_pem, key=pki.peer_key)
+    check(ok and "sbc.test rotated" in out,
+          f"after the reload the SBC did not present the new certificate: {out[-300:]}")
+    # The call set up before the reload ends normally, over the old connection.
+    uac.finish()
+    uas.finish()
+    first_bye = uas.received("BYE")
+    check(first_bye, "the call's BYE did not reach the carrier after the reload")
+    # A broken file makes the reload fail and changes nothing.
+    (live / "sbc.key").write_text("not a key\n")
+    rc, data, raw = sbcd.control.ctl("reload")
+    check(rc != 0 and data and not data.get("ok") and "private_key" in " ".join(data["errors"]),
+          f"a reload with a broken key did not fail with the reason: {raw}")
+    ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER,
+                        cert=pki.peer_pem, key=pki.peer_key)
+    check(ok and "sbc.test rotated" in out, "a failed reload changed the certificate")
+    sbcd.assert_no_calls()
+    sbcd.stop()
