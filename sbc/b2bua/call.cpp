@@ -432,9 +432,10 @@ void call::on_invite_response(const sip_t* sip, int status) {
         _attempt_heard = true;
     }
     // RFC 3261 16.7 (as a proxy would serially fork): 408 and 5xx say this
-    // peer cannot take the call now, so the next one is tried, unless the
-    // caller has already heard ringing from this one.
-    if (inv.initial && (status == 408 || status >= 500) && status < 600 && !_early_relayed &&
+    // peer cannot take the call now, so the next one is tried, even after
+    // it rang: carriers often send 18x before giving up. The caller's dialog
+    // is the SBC's own, so it never sees the change of peer.
+    if (inv.initial && (status == 408 || status >= 500) && status < 600 &&
         _state != state::cancelling) {
         try_next_peer(status, "failed");
         return;
@@ -478,13 +479,13 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
         }
     }
     reply(inv.irq, leg(inv.from), status, nullptr, sip, body ? &*body : nullptr);
-    _early_relayed = true;
     set_state(state::early);
 }
 
 void call::check_failover(std::chrono::steady_clock::time_point now) {
-    if (!_invite || !_invite->initial || _attempt_heard || _state != state::trying) {
-        return;
+    if (!_invite || !_invite->initial || _attempt_heard ||
+        (_state != state::trying && _state != state::early)) {
+        return;  // an earlier peer may have rung before it failed: still early
     }
     auto limit = std::chrono::seconds(to_trunk().failover_timeout_seconds);
     if (now - _attempt_started >= limit) {

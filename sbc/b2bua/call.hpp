@@ -170,7 +170,6 @@ private:
     std::vector<std::size_t> _tried;    ///< peers tried, the current one last
     std::chrono::steady_clock::time_point _attempt_started;
     bool _attempt_heard = false;  ///< the current peer sent some response
-    bool _early_relayed = false;  ///< a 18x went to the caller: no more failover
 };
 
 /// True when the message carries an application/sdp body.
