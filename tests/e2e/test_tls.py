@@ -8,6 +8,7 @@ a sipp UAS on TCP 127.0.1.2:5062. The PBX side stays UDP.
 """
 
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -86,7 +87,7 @@ sslVersionMin = TLSv1.2
     return proc
 
 
-def carrier_uas(t, name="carrier"):
+def carrier_uas(t, name="carrier", calls=1):
     """A sipp UAS on TCP behind stunnel; its Contact names the stunnel address
     with transport=tls, so the SBC's in-dialog requests come back over TLS."""
     text = (SCENARIOS / "uas_answer_media.xml").read_text()
@@ -95,7 +96,7 @@ def carrier_uas(t, name="carrier"):
     scenario = Path(t.workdir) / "uas_answer_media_tls.xml"
     scenario.write_text(text)
     return t.uas(name, scenario, local_ip=CARRIER_PEER, media_port=CARRIER_SIPP_MEDIA,
-                 port=BEHIND_STUNNEL, extra=("-t", "t1"))
+                 port=BEHIND_STUNNEL, calls=calls, extra=("-t", "t1"))
 
 
 def trunks(sbcd):
@@ -119,17 +120,27 @@ def tls_call_mutual(t):
     pki = make_pki(Path(t.workdir) / "pki")
     sbcd = t.start_sbcd(tls_config(t, pki))
     stunnel = start_stunnel_server(t, pki)
-    uas = carrier_uas(t)
+    uas = carrier_uas(t, calls=2)
     uac = t.uac("pbx", "uac_call_media.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=6000)
-    samples = poll_calls_while(sbcd, [uac, uas], interval=0.5)
+    samples = poll_calls_while(sbcd, [uac], interval=0.5)
     uac.finish()
-    uas.finish()
     a_b, b_a = max_packets(samples)
     check(a_b > 100 and b_a > 100, f"RTP not relayed both ways over the TLS call: {a_b}/{b_a}")
     invite = uas.received("INVITE")
     check(invite and "SIP/2.0/TLS" in (invite[0].header("via") or ""),
           f"the INVITE's Via does not name TLS: {invite[0].header('via') if invite else None}")
+    contact = invite[0].header("contact") or ""
+    check(f"{CARRIER_SBC}:{TLS_PORT};transport=tls" in contact,
+          f"the INVITE's Contact does not name the SBC's TLS address: {contact}")
+    # A second call reuses the connection: still one handshake.
+    uac2 = t.uac("pbx-2", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                 media_port=PBX_SIPP_MEDIA)
+    uac2.finish()
+    uas.finish()
+    counts = handshakes(sbcd)
+    check(counts.get("completed") == 1,
+          f"the second call did not reuse the TLS connection: {counts}")
     peer = trunks(sbcd)["trunks"][0]["peers"][0]
     tls = peer.get("tls") or {}
     check(tls.get("protocol") in ("TLSv1.2", "TLSv1.3") and "carrier.test" in tls.get("subject", ""),
@@ -237,5 +248,14 @@ def tls_reload_certificate(t):
     ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER,
                         cert=pki.peer_pem, key=pki.peer_key)
     check(ok and "sbc.test rotated" in out, "a failed reload changed the certificate")
+    # SIGHUP reloads as well: back to the first certificate.
+    shutil.copy(pki.sbc_pem, live / "sbc.pem")
+    shutil.copy(pki.sbc_key, live / "sbc.key")
+    sbcd.signal(signal.SIGHUP)
+    wait_until(lambda: "loaded for new connections" in sbcd.stderr_tail(5), 5.0, 0.1)
+    ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER,
+                        cert=pki.peer_pem, key=pki.peer_key)
+    check(ok and "CN = sbc.test" in out and "rotated" not in out,
+          f"SIGHUP did not bring the first certificate back: {out[-300:]}")
     sbcd.assert_no_calls()
     sbcd.stop()
