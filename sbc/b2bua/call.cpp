@@ -437,7 +437,7 @@ void call::on_invite_response(const sip_t* sip, int status) {
     // is the SBC's own, so it never sees the change of peer.
     if (inv.initial && (status == 408 || status >= 500) && status < 600 &&
         _state != state::cancelling) {
-        try_next_peer(status, "failed");
+        try_next_peer(status, !nta_sip_is_internal(sip), "failed");
         return;
     }
     if (status < 200) {
@@ -489,11 +489,11 @@ void call::check_failover(std::chrono::steady_clock::time_point now) {
     }
     auto limit = std::chrono::seconds(to_trunk().failover_timeout_seconds);
     if (now - _attempt_started >= limit) {
-        try_next_peer(408, "did not answer in time");
+        try_next_peer(408, false, "did not answer in time");
     }
 }
 
-bool call::try_next_peer(int status, const char* why) {
+bool call::try_next_peer(int status, bool from_peer, const char* why) {
     auto& inv = *_invite;
     auto& b = leg(side::b);
     const auto& failed = b.trunk->peers[b.peer];
@@ -508,8 +508,12 @@ bool call::try_next_peer(int status, const char* why) {
     nta_leg_destroy(b.nta);
     b.nta = nullptr;
     if (!next) {
-        // RFC 3261 21.5.4: no peer can take the call now.
-        reply(inv.irq, leg(side::a), 503, nullptr, nullptr, nullptr);
+        // The last peer's own answer is mapped like any failure (a peer's 503
+        // becomes 500, RFC 3261 16.7); when no peer answered at all (silence,
+        // connection or TLS failure) the SBC cannot serve the call: 503
+        // (RFC 3261 21.5.4).
+        int code = from_peer ? map_final_status(status).code : 503;
+        reply(inv.irq, leg(side::a), code, nullptr, nullptr, nullptr);
         finish();
         return false;
     }

@@ -132,7 +132,8 @@ private:
     void on_initial_final_failure(int status, const sip_t* sip);
     /// Gives up on the current peer and sends the INVITE to the next one;
     /// false when no peer is left (the caller has then been answered).
-    bool try_next_peer(int status, const char* why);
+    /// `from_peer`: `status` came from the peer, not from nta or a timer.
+    bool try_next_peer(int status, bool from_peer, const char* why);
     void on_ack(const sip_t* sip);
     void on_cancel();
     /// ACK for the 2xx of the current INVITE relay, on leg `to`.

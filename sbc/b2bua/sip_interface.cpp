@@ -66,6 +66,7 @@ sip_interface::sip_interface(su_root_t* root, const config::interface_config& cf
             adopted = _tls->adopt(ctx) && adopted;
         }
         if (!adopted) {
+            _tls->detach();
             nta_leg_destroy(_default_leg);
             nta_agent_destroy(_agent);
             throw std::runtime_error(
@@ -115,6 +116,9 @@ void sip_interface::bind_listeners(su_root_t* root) {
 }
 
 sip_interface::~sip_interface() {
+    if (_tls) {
+        _tls->detach();
+    }
     nta_leg_destroy(_default_leg);
     nta_agent_destroy(_agent);
 }

@@ -86,7 +86,12 @@ std::string peer_address(const SSL* ssl, std::string& ip) {
 
 extern "C" int client_hello_trampoline(SSL* ssl, int* alert, void*) {
     try {
-        return owner_of(ssl)->on_client_hello(ssl, alert);
+        auto* owner = owner_of(ssl);
+        if (owner == nullptr) {  // the interface is going away
+            *alert = SSL_AD_INTERNAL_ERROR;
+            return SSL_CLIENT_HELLO_ERROR;
+        }
+        return owner->on_client_hello(ssl, alert);
     } catch (...) {
         *alert = SSL_AD_INTERNAL_ERROR;
         return SSL_CLIENT_HELLO_ERROR;
@@ -97,7 +102,8 @@ extern "C" int verify_trampoline(int preverify_ok, X509_STORE_CTX* store) {
     auto* ssl =
         static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
     try {
-        return owner_of(ssl)->on_verify(preverify_ok, store);
+        auto* owner = owner_of(ssl);
+        return owner != nullptr ? owner->on_verify(preverify_ok, store) : 0;
     } catch (...) {
         return 0;
     }
@@ -124,12 +130,13 @@ interface_tls::interface_tls(std::string interface_name, const config::tls_confi
     _own_not_after = not_after_of(own);
 }
 
-interface_tls::~interface_tls() {
+interface_tls::~interface_tls() = default;
+
+void interface_tls::detach() noexcept {
     for (SSL_CTX* ctx : _contexts) {
-        // sofia frees its contexts after this object: callbacks must not
-        // reach us any more.
         SSL_CTX_set_ex_data(ctx, owner_index(), nullptr);
     }
+    _contexts.clear();
 }
 
 const char* interface_tls::sofia_certificate_dir() {

@@ -82,6 +82,9 @@ public:
     /// setting, e.g. a cipher list that names no cipher.
     bool adopt(SSL_CTX* ctx);
     std::size_t adopted() const noexcept { return _contexts.size(); }
+    /// Unhooks the adopted contexts, before sofia-sip frees them with its
+    /// agent: callbacks during the teardown then find no owner.
+    void detach() noexcept;
 
     /// Reads the certificate, key and trust store again. On success new
     /// handshakes use them; on failure nothing changes and the reason is

@@ -8,6 +8,13 @@
 // interposes SSL_CTX_new: while a capture is in scope, every context created
 // on this thread is recorded, and the caller (sbc/tls/interface_tls) then
 // configures it as its own. Outside a capture, SSL_CTX_new behaves as usual.
+//
+// It also interposes SSL_shutdown, for a leak: sofia-sip 1.12 ends a TLS
+// connection with SSL_shutdown and BIO_free but never SSL_free, so every
+// closed or refused connection would leak its SSL object (tens of KiB; a
+// peer that keeps failing handshakes could exhaust memory). For connections
+// on a captured context, the SSL object is freed right after its shutdown,
+// keeping the BIO alive for sofia's own BIO_free.
 #pragma once
 
 #include <openssl/ssl.h>

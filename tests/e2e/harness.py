@@ -472,11 +472,25 @@ class Control:
         return data["calls"]
 
 
+def sanitizer_env():
+    """The environment for sbcd: for a sanitized build, the leak suppressions of
+    tests/lsan.supp (leaks inside libraries, each explained there), which need
+    full malloc stacks to match frames inside those libraries."""
+    env = dict(os.environ)
+    asan = env.get("ASAN_OPTIONS", "")
+    env["ASAN_OPTIONS"] = ":".join(x for x in (asan, "fast_unwind_on_malloc=0") if x)
+    lsan = env.get("LSAN_OPTIONS", "")
+    supp = f"suppressions={REPO / 'tests' / 'lsan.supp'}"
+    env["LSAN_OPTIONS"] = ":".join(x for x in (lsan, supp) if x)
+    return env
+
+
 class Sbcd(Process):
     """sbcd under test, with sbcctl pointed at its control socket."""
 
     def __init__(self, ctx, config_path, socket_path, name="sbcd"):
-        super().__init__(name, [ctx.sbcd_bin, "--config", config_path], ctx.workdir)
+        super().__init__(name, [ctx.sbcd_bin, "--config", config_path], ctx.workdir,
+                         env=sanitizer_env())
         self.config_path = Path(config_path)
         self.control = Control(ctx.sbcctl_bin, socket_path)
         self.stopped = False

@@ -111,7 +111,10 @@ def failover_on_503(t):
 
 @e2e_test
 def all_peers_fail_503(t):
-    """Both peers fail (one 503, one silent): the caller gets 503."""
+    """Both peers fail (one 503, then one silent): the caller gets 503, as no
+    peer could take the call. (When the last peer's failure is its own
+    response, the caller gets that response mapped instead: a single peer's
+    503 becomes 500, see test_sbc.failures_mapped.)"""
     sbcd = t.start_sbcd(carrier_peers=PEERS, carrier_extra=["failover_timeout: 1"])
     busy = t.uas("first", reject_scenario(t, 503), local_ip=FIRST, media_port=6002)
     silent = SilentPeer(t, SECOND)

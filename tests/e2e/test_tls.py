@@ -187,19 +187,22 @@ def tls_clients_refused(t):
 @e2e_test
 def tls_sbc_refused_by_untrusting_peer(t):
     """A carrier that does not trust the SBC's CA refuses the SBC's outbound
-    TLS connection: the call fails with 503 to the caller, and the SBC counts
-    and logs the refusal."""
+    TLS connection: stunnel says why, and the call fails with 503 to the
+    caller. (With TLS 1.3 the client's handshake is over before the server
+    checks the client's certificate; the SBC counts the refusal when the
+    server says so with an alert, but stunnel may just reset.)"""
     pki = make_pki(Path(t.workdir) / "pki")
     sbcd = t.start_sbcd(tls_config(t, pki))
-    start_stunnel_server(t, pki, trust="other-ca")
+    stunnel = start_stunnel_server(t, pki, trust="other-ca")
     uac = t.uac("pbx", "uac_reject.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA)
     uac.finish()
     finals = [m for m in uac.received() if m.is_response and m.status >= 300]
     check(finals and finals[0].status == 503,
           f"the caller got {[m.first_line for m in finals]} instead of 503")
-    counts = handshakes(sbcd)
-    check(counts.get("refused_by_peer", 0) >= 1, f"the refusal is not counted: {counts}")
+    wait_until(lambda: "certificate verify failed" in stunnel.log_path.read_text(), 5.0, 0.1)
+    check("certificate verify failed" in stunnel.log_path.read_text(),
+          "stunnel did not refuse the SBC's certificate")
     sbcd.assert_no_calls()
     sbcd.stop()
 
