@@ -8,6 +8,8 @@
 extern "C" {
 extern const srtp_cipher_type_t srtp_aes_icm_128;
 extern const srtp_cipher_type_t srtp_aes_icm_256;
+extern const srtp_cipher_type_t srtp_aes_gcm_128;
+extern const srtp_cipher_type_t srtp_aes_gcm_256;
 extern const srtp_auth_type_t srtp_hmac;
 }
 
@@ -32,6 +34,14 @@ std::string use_crypto(crypto_backend backend) {
     if (auto s = srtp_replace_cipher_type(ssl ? &openssl_aes_icm_256() : &srtp_aes_icm_256,
                                           SRTP_AES_ICM_256)) {
         return describe("AES-ICM-256", s);
+    }
+    if (auto s = srtp_replace_cipher_type(ssl ? &openssl_aes_gcm_128() : &srtp_aes_gcm_128,
+                                          SRTP_AES_GCM_128)) {
+        return describe("AES-GCM-128", s);
+    }
+    if (auto s = srtp_replace_cipher_type(ssl ? &openssl_aes_gcm_256() : &srtp_aes_gcm_256,
+                                          SRTP_AES_GCM_256)) {
+        return describe("AES-GCM-256", s);
     }
     if (auto s = srtp_replace_auth_type(ssl ? &openssl_hmac_sha1() : &srtp_hmac, SRTP_HMAC_SHA1)) {
         return describe("HMAC-SHA1", s);

@@ -10,8 +10,8 @@ namespace sbc::dataplane::srtp {
 
 enum class crypto_backend { libsrtp, openssl };
 
-/// Initialises libsrtp2 (once) and makes `backend`'s AES-CM and HMAC-SHA1
-/// the ones new SRTP sessions use; sessions already made keep theirs.
+/// Initialises libsrtp2 (once) and makes `backend`'s AES-CM, AES-GCM and
+/// HMAC-SHA1 the ones new SRTP sessions use; sessions already made keep theirs.
 /// Returns "" or what libsrtp2 refused (a replacement that fails libsrtp2's
 /// own test cases is refused by libsrtp2). Not thread-safe: call it from
 /// the control plane, before or between creating sessions.

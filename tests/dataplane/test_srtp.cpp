@@ -97,6 +97,12 @@ std::vector<std::vector<uint8_t>> protect_all(crypto_backend backend,
 }
 
 const auto key_30 = hex("E1F97A0D3E018BE0D64FA32C06DE41390EC675AD498AFEEBB6960B3AABE6");
+const auto key_28 =
+    hex("000102030405060708090A0B0C0D0E0F"
+        "A0A1A2A3A4A5A6A7A8A9AAAB");
+const auto key_44 =
+    hex("000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
+        "A0A1A2A3A4A5A6A7A8A9AAAB");
 const auto key_46 =
     hex("F0F04914B513F2763A1B1FA130F10E2998F6F6E43E4309D1E622A0E332B9F1B6"
         "3B04803DE51EE7C96423AB5B78D2");
@@ -120,6 +126,8 @@ TEST_CASE("the OpenSSL types pass libsrtp2's own test cases", "[srtp]") {
     REQUIRE(use_crypto(crypto_backend::libsrtp).empty());
     CHECK(srtp_cipher_type_self_test(&openssl_aes_icm_128()) == srtp_err_status_ok);
     CHECK(srtp_cipher_type_self_test(&openssl_aes_icm_256()) == srtp_err_status_ok);
+    CHECK(srtp_cipher_type_self_test(&openssl_aes_gcm_128()) == srtp_err_status_ok);
+    CHECK(srtp_cipher_type_self_test(&openssl_aes_gcm_256()) == srtp_err_status_ok);
     CHECK(srtp_auth_type_self_test(&openssl_hmac_sha1()) == srtp_err_status_ok);
     // And libsrtp2 accepts them in its crypto kernel (it runs the tests again).
     CHECK(use_crypto(crypto_backend::openssl).empty());
@@ -151,6 +159,20 @@ TEST_CASE("OpenSSL-backed SRTP is byte for byte libsrtp2's", "[srtp]") {
         }
     }
     REQUIRE(use_crypto(crypto_backend::openssl).empty());
+}
+
+TEST_CASE("GCM refuses a tampered packet", "[srtp]") {
+    auto packets =
+        protect_all(crypto_backend::openssl, srtp_crypto_policy_set_aes_gcm_128_16_auth, key_28, 2);
+    session rx(srtp_crypto_policy_set_aes_gcm_128_16_auth, key_28, false);
+    auto tampered = packets[0];
+    tampered[20] ^= 0x80;
+    int len = static_cast<int>(tampered.size());
+    CHECK(srtp_unprotect(rx.s, tampered.data(), &len) == srtp_err_status_auth_fail);
+    auto good = packets[0];
+    len = static_cast<int>(good.size());
+    CHECK(srtp_unprotect(rx.s, good.data(), &len) == srtp_err_status_ok);
+    CHECK(len == 172);
 }
 
 TEST_CASE("replayed and tampered packets are refused", "[srtp]") {
