@@ -4,6 +4,7 @@
 #include <srtp2/srtp.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <random>
@@ -12,6 +13,7 @@
 
 #include "dataplane/srtp/crypto_backend.hpp"
 #include "dataplane/srtp/openssl_crypto.hpp"
+#include "dataplane/srtp/stream_crypto.hpp"
 
 using namespace sbc::dataplane::srtp;
 
@@ -195,4 +197,45 @@ TEST_CASE("replayed and tampered packets are refused", "[srtp]") {
     auto good = packets[1];
     len = static_cast<int>(good.size());
     CHECK(srtp_unprotect(rx.s, good.data(), &len) == srtp_err_status_ok);
+}
+
+TEST_CASE("stream_crypto protects and unprotects RTP and RTCP for every suite", "[srtp]") {
+    using sbc::dataplane::srtp::outcome;
+    using sbc::dataplane::srtp::stream_crypto;
+    using sbc::dataplane::srtp::suite;
+    for (auto s : {suite::aes_cm_128_hmac_sha1_80, suite::aes_cm_128_hmac_sha1_32,
+                   suite::aead_aes_128_gcm, suite::aead_aes_256_gcm}) {
+        std::vector<std::uint8_t> master(sbc::dataplane::srtp::master_length(s));
+        REQUIRE(sbc::dataplane::srtp::random_fill(master));
+        auto tx = stream_crypto::create(s, master, stream_crypto::direction::protect);
+        auto rx = stream_crypto::create(s, master, stream_crypto::direction::unprotect);
+        REQUIRE(tx);
+        REQUIRE(rx);
+        std::mt19937 rng(7);
+        auto packet = rtp_packet(100, 16000, 0xCAFEF00D, rng);
+        const std::vector<std::uint8_t> original(packet.begin(), packet.begin() + 172);
+        std::size_t len = 172;
+        REQUIRE(tx->protect_rtp(packet.data(), len) == outcome::ok);
+        CHECK(len > 172);
+        CHECK(!std::equal(original.begin() + 12, original.end(), packet.begin() + 12));
+        auto copy = packet;
+        std::size_t copy_len = len;
+        REQUIRE(rx->unprotect_rtp(packet.data(), len) == outcome::ok);
+        CHECK(len == 172);
+        CHECK(std::equal(original.begin(), original.end(), packet.begin()));
+        CHECK(rx->unprotect_rtp(copy.data(), copy_len) == outcome::replayed);
+        // An RTCP receiver report (RFC 3550 6.4.2) with no report blocks.
+        std::vector<std::uint8_t> rtcp(8 + sbc::dataplane::srtp::max_overhead, 0);
+        rtcp[0] = 0x80;
+        rtcp[1] = 201;
+        rtcp[3] = 1;
+        rtcp[7] = 0x0D;
+        std::size_t rlen = 8;
+        REQUIRE(tx->protect_rtcp(rtcp.data(), rlen) == outcome::ok);
+        rtcp[8] ^= 0x01;  // in the SRTCP index: authentication fails
+        CHECK(rx->unprotect_rtcp(rtcp.data(), rlen) == outcome::auth_failed);
+    }
+    std::vector<std::uint8_t> short_key(10);
+    CHECK_FALSE(stream_crypto::create(suite::aead_aes_128_gcm, short_key,
+                                      stream_crypto::direction::protect));
 }

@@ -1,0 +1,145 @@
+#include "dataplane/srtp/stream_crypto.hpp"
+
+#include <openssl/rand.h>
+#include <srtp2/srtp.h>
+
+#include <climits>
+#include <string>
+
+#include "dataplane/srtp/crypto_backend.hpp"
+
+namespace sbc::dataplane::srtp {
+
+namespace {
+
+struct suite_policy {
+    suite s;
+    void (*set)(srtp_crypto_policy_t*);
+    std::size_t master;
+};
+
+constexpr suite_policy policies[] = {
+    {suite::aes_cm_128_hmac_sha1_80, srtp_crypto_policy_set_rtp_default, 30},
+    {suite::aes_cm_128_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32, 30},
+    {suite::aead_aes_128_gcm, srtp_crypto_policy_set_aes_gcm_128_16_auth, 28},
+    {suite::aead_aes_256_gcm, srtp_crypto_policy_set_aes_gcm_256_16_auth, 44},
+};
+
+const suite_policy& policy_of(suite s) noexcept {
+    for (const auto& p : policies) {
+        if (p.s == s) {
+            return p;
+        }
+    }
+    return policies[0];
+}
+
+outcome to_outcome(srtp_err_status_t status) noexcept {
+    switch (status) {
+        case srtp_err_status_ok:
+            return outcome::ok;
+        case srtp_err_status_auth_fail:
+            return outcome::auth_failed;
+        case srtp_err_status_replay_fail:
+        case srtp_err_status_replay_old:
+            return outcome::replayed;
+        case srtp_err_status_bad_param:
+        case srtp_err_status_parse_err:
+            return outcome::malformed;
+        default:
+            return outcome::error;
+    }
+}
+
+template <typename Fn>
+outcome transform(srtp_t session, std::uint8_t* buf, std::size_t& len, Fn fn) noexcept {
+    if (session == nullptr || len > INT_MAX - max_overhead) {
+        return outcome::error;
+    }
+    int n = static_cast<int>(len);
+    auto result = to_outcome(fn(session, buf, &n));
+    if (result == outcome::ok) {
+        len = static_cast<std::size_t>(n);
+    }
+    return result;
+}
+
+}  // namespace
+
+std::size_t master_length(suite s) noexcept { return policy_of(s).master; }
+
+result<stream_crypto> stream_crypto::create(suite s, std::span<const std::uint8_t> master,
+                                            direction dir) {
+    // The data plane runs the OpenSSL crypto (DESIGN.md, "SRTP speed").
+    static const std::string setup = use_crypto(crypto_backend::openssl);
+    if (!setup.empty()) {
+        return make_error("SRTP set-up: " + setup);
+    }
+    const auto& p = policy_of(s);
+    if (master.size() != p.master) {
+        return make_error("SRTP master key and salt of the wrong length");
+    }
+    srtp_policy_t policy{};
+    p.set(&policy.rtp);
+    p.set(&policy.rtcp);
+    policy.ssrc.type = dir == direction::protect ? ssrc_any_outbound : ssrc_any_inbound;
+    policy.key = const_cast<std::uint8_t*>(master.data());  // libsrtp2 copies it
+    // RFC 3711 3.3.2 asks for at least 64; a wider window tolerates the
+    // reordering of a jittery carrier path.
+    policy.window_size = 1024;
+    policy.allow_repeat_tx = 0;
+    srtp_t session = nullptr;
+    if (auto status = srtp_create(&session, &policy); status != srtp_err_status_ok) {
+        return make_error("SRTP session not created: libsrtp2 error " +
+                          std::to_string(static_cast<int>(status)));
+    }
+    return stream_crypto(session);
+}
+
+stream_crypto::stream_crypto(stream_crypto&& other) noexcept : _session(other._session) {
+    other._session = nullptr;
+}
+
+stream_crypto& stream_crypto::operator=(stream_crypto&& other) noexcept {
+    if (this != &other) {
+        if (_session != nullptr) {
+            srtp_dealloc(_session);
+        }
+        _session = other._session;
+        other._session = nullptr;
+    }
+    return *this;
+}
+
+stream_crypto::~stream_crypto() {
+    if (_session != nullptr) {
+        srtp_dealloc(_session);  // wipes the session keys
+    }
+}
+
+outcome stream_crypto::protect_rtp(std::uint8_t* buf, std::size_t& len) noexcept {
+    return transform(_session, buf, len,
+                     [](srtp_t s, std::uint8_t* b, int* n) { return srtp_protect(s, b, n); });
+}
+
+outcome stream_crypto::unprotect_rtp(std::uint8_t* buf, std::size_t& len) noexcept {
+    return transform(_session, buf, len,
+                     [](srtp_t s, std::uint8_t* b, int* n) { return srtp_unprotect(s, b, n); });
+}
+
+outcome stream_crypto::protect_rtcp(std::uint8_t* buf, std::size_t& len) noexcept {
+    return transform(_session, buf, len,
+                     [](srtp_t s, std::uint8_t* b, int* n) { return srtp_protect_rtcp(s, b, n); });
+}
+
+outcome stream_crypto::unprotect_rtcp(std::uint8_t* buf, std::size_t& len) noexcept {
+    return transform(_session, buf, len, [](srtp_t s, std::uint8_t* b, int* n) {
+        return srtp_unprotect_rtcp(s, b, n);
+    });
+}
+
+bool random_fill(std::span<std::uint8_t> out) noexcept {
+    return out.size() <= INT_MAX && RAND_bytes(out.data(), static_cast<int>(out.size())) == 1;
+}
+
+}  // namespace sbc::dataplane::srtp

@@ -1,0 +1,72 @@
+// The SRTP transform of one direction of one stream: a libsrtp2 session
+// that protects (towards an SRTP peer) or unprotects (from one) RTP and
+// RTCP in place.
+//
+// Created by the control plane with the stream's suite and master key, then
+// handed to the worker that owns the stream; on the worker, protect() and
+// unprotect() allocate nothing and take no lock (libsrtp2 keeps its state in
+// the session). The master key is copied into libsrtp2 and the caller's
+// copy is the caller's to wipe; libsrtp2 wipes its own when the session is
+// deallocated.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "sbc/common/result.hpp"
+
+struct srtp_ctx_t_;
+
+namespace sbc::dataplane::srtp {
+
+/// The SRTP crypto suites of RFC 4568 6.2 and RFC 7714 14.2 the data plane does.
+enum class suite {
+    aes_cm_128_hmac_sha1_80,
+    aes_cm_128_hmac_sha1_32,
+    aead_aes_128_gcm,
+    aead_aes_256_gcm,
+};
+
+/// Master key + salt octets of `s` (30, 30, 28, 44).
+std::size_t master_length(suite s) noexcept;
+
+/// Octets protect() may add to an RTP packet (the tag) or an RTCP packet
+/// (the tag and the SRTCP index): buffers need this much room past the data.
+inline constexpr std::size_t max_overhead = 144;  // SRTP_MAX_TRAILER_LEN
+
+enum class outcome { ok, auth_failed, replayed, malformed, error };
+
+class stream_crypto {
+public:
+    enum class direction { protect, unprotect };
+
+    /// A session for `dir` with `master` (master_length(s) octets). Errors
+    /// name the problem, never the key.
+    static result<stream_crypto> create(suite s, std::span<const std::uint8_t> master,
+                                        direction dir);
+
+    stream_crypto(stream_crypto&&) noexcept;
+    stream_crypto& operator=(stream_crypto&&) noexcept;
+    ~stream_crypto();
+
+    /// RTP/RTCP in `buf[0..len)`, with room for max_overhead more octets;
+    /// `len` becomes the new length. A packet that fails authentication or
+    /// the replay check is left for the caller to drop and count.
+    outcome protect_rtp(std::uint8_t* buf, std::size_t& len) noexcept;
+    outcome unprotect_rtp(std::uint8_t* buf, std::size_t& len) noexcept;
+    outcome protect_rtcp(std::uint8_t* buf, std::size_t& len) noexcept;
+    outcome unprotect_rtcp(std::uint8_t* buf, std::size_t& len) noexcept;
+
+private:
+    explicit stream_crypto(srtp_ctx_t_* session) noexcept : _session(session) {}
+    srtp_ctx_t_* _session = nullptr;
+};
+
+/// Fills `out` from OpenSSL's CSPRNG, for a fresh master key (RFC 4568 6.1:
+/// keys are random and never reused across sessions). The caller owns and
+/// wipes the buffer. False if the generator failed (then use no key).
+bool random_fill(std::span<std::uint8_t> out) noexcept;
+
+}  // namespace sbc::dataplane::srtp
