@@ -19,6 +19,7 @@
 #include <string>
 
 #include "dataplane/api/ip_endpoint.hpp"
+#include "dataplane/srtp/stream_crypto.hpp"
 
 namespace sbc::dataplane {
 
@@ -52,6 +53,12 @@ struct side_counters {
     std::uint64_t drops_tx_error = 0;
     /// Larger than the data plane's receive buffer (2048 bytes): only part of it was read.
     std::uint64_t drops_truncated = 0;
+    /// SRTP from this side's peer that failed authentication, or was a
+    /// replay (RFC 3711 3.3.2); dropped, never forwarded.
+    std::uint64_t srtp_auth_failures = 0;
+    std::uint64_t srtp_replays = 0;
+    /// Packets towards this side's peer that could not be protected.
+    std::uint64_t srtp_errors = 0;
     /// Steady-clock time (ns since its epoch) of the last packet received, 0 if none.
     /// Only packets accepted from the (latched) peer count, so a stray sender
     /// cannot keep a dead call's media timeout from firing.
@@ -87,6 +94,14 @@ public:
     /// again (re-INVITE with a new address) re-arms latching.
     virtual void set_remote(session_id id, side s, const ip_endpoint& rtp,
                             const ip_endpoint& rtcp) = 0;
+
+    /// SRTP on side `s` (RFC 3711): `from_peer` unprotects what `s`'s peer
+    /// sends, `to_peer` protects what goes to it; null for plain RTP on that
+    /// side. Takes effect on the worker with the next packets; the engine
+    /// keeps every context it was given until the session is closed, so a
+    /// re-key never frees one a worker may still be using.
+    virtual void set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
+                          std::unique_ptr<srtp::stream_crypto> to_peer) = 0;
 
     /// Stops relaying. The ports return to the pool once the worker has let
     /// go of the sockets (see poll()); never before, so a port is never bound twice.

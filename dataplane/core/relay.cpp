@@ -44,11 +44,20 @@ const ip_endpoint* relay_session::destination(side to, channel ch) const noexcep
     return nullptr;
 }
 
+void relay_session::set_srtp(side s, srtp::stream_crypto* from_peer,
+                             srtp::stream_crypto* to_peer) noexcept {
+    auto& st = _sides[index(s)];
+    st.unprotect = from_peer;
+    st.protect = to_peer;
+}
+
 void relay_session::relay(side from, channel ch, std::span<const rx_packet> burst,
                           std::int64_t now_ns, tx_batch& out) noexcept {
     out.count = 0;
     auto& src = _sides[index(from)];
+    auto& dst = _sides[index(other(from))];
     auto& in = src.paths[index(ch)];
+    const bool rtp = ch == channel::rtp;
     // Latching below changes only `from`'s paths, so the destination on the
     // other side is the same for the whole burst.
     const ip_endpoint* dest = destination(other(from), ch);
@@ -59,6 +68,9 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     std::uint64_t wrong_source = 0;
     std::uint64_t no_destination = 0;
     std::uint64_t truncated = 0;
+    std::uint64_t auth_failures = 0;
+    std::uint64_t replays = 0;
+    std::uint64_t protect_errors = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const rx_packet& pkt = burst[i];
         bytes += pkt.len;
@@ -70,21 +82,45 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             ++wrong_source;
             continue;
         }
-        if (!in.latched.valid()) {
-            in.latched = *pkt.source;
-            if (ch == channel::rtp) {
-                src.latched_rtp.store(in.latched);
-            }
-        } else if (!(*pkt.source == in.latched)) {
+        if (in.latched.valid() && !(*pkt.source == in.latched)) {
             ++wrong_source;
             continue;
+        }
+        std::size_t len = pkt.len;
+        if (src.unprotect != nullptr) {
+            // RFC 3711 3.3: authenticate (and check the replay list) before
+            // anything else trusts the packet, latching included.
+            auto r = rtp ? src.unprotect->unprotect_rtp(pkt.data, len)
+                         : src.unprotect->unprotect_rtcp(pkt.data, len);
+            if (r != srtp::outcome::ok) {
+                ++(r == srtp::outcome::replayed ? replays : auth_failures);
+                continue;
+            }
+        }
+        if (!in.latched.valid()) {
+            in.latched = *pkt.source;
+            if (rtp) {
+                src.latched_rtp.store(in.latched);
+            }
         }
         ++accepted;
         if (dest == nullptr) {
             ++no_destination;
             continue;
         }
-        out.packets[out.count++] = tx_packet{pkt.data, pkt.len, dest};
+        if (dst.protect != nullptr) {
+            if (len + srtp::max_overhead > pkt.capacity) {
+                ++protect_errors;
+                continue;
+            }
+            auto r = rtp ? dst.protect->protect_rtp(pkt.data, len)
+                         : dst.protect->protect_rtcp(pkt.data, len);
+            if (r != srtp::outcome::ok) {
+                ++protect_errors;
+                continue;
+            }
+        }
+        out.packets[out.count++] = tx_packet{pkt.data, static_cast<std::uint32_t>(len), dest};
     }
 
     if (ch == channel::rtp) {
@@ -104,6 +140,15 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     }
     if (truncated > 0) {
         src.drops_truncated.add(truncated);
+    }
+    if (auth_failures > 0) {
+        src.srtp_auth_failures.add(auth_failures);
+    }
+    if (replays > 0) {
+        src.srtp_replays.add(replays);
+    }
+    if (protect_errors > 0) {
+        dst.srtp_errors.add(protect_errors);
     }
 }
 
@@ -130,6 +175,9 @@ session_stats relay_session::stats() const {
         c.drops_no_destination = st.drops_no_destination.get();
         c.drops_tx_error = st.drops_tx_error.get();
         c.drops_truncated = st.drops_truncated.get();
+        c.srtp_auth_failures = st.srtp_auth_failures.get();
+        c.srtp_replays = st.srtp_replays.get();
+        c.srtp_errors = st.srtp_errors.get();
         c.last_rx_ns = st.last_rx_ns.load(std::memory_order_relaxed);
         c.latched_rtp = st.latched_rtp.load();
     }

@@ -29,6 +29,7 @@
 #include "dataplane/api/ip_endpoint.hpp"
 #include "dataplane/api/media_engine.hpp"
 #include "dataplane/core/published_endpoint.hpp"
+#include "dataplane/srtp/stream_crypto.hpp"
 
 namespace sbc::dataplane {
 
@@ -41,13 +42,16 @@ enum class channel : std::uint8_t { rtp = 0, rtcp = 1 };
 constexpr std::size_t index(channel c) noexcept { return static_cast<std::size_t>(c); }
 
 /// One received datagram. `data` and `source` belong to the backend's burst
-/// buffers and stay valid until the burst's tx batch has been sent.
+/// buffers and stay valid until the burst's tx batch has been sent. SRTP is
+/// removed and added in place, so the relay may rewrite `data` and grow it
+/// up to `capacity` octets.
 struct rx_packet {
-    const std::uint8_t* data = nullptr;
+    std::uint8_t* data = nullptr;
     std::uint32_t len = 0;
     /// Larger than the backend's buffer: only a prefix is held, so it is dropped.
     bool truncated = false;
     const ip_endpoint* source = nullptr;
+    std::uint32_t capacity = 0;  ///< octets `data` can hold
 };
 
 /// One datagram to send from the other side's socket of the same channel.
@@ -81,6 +85,14 @@ public:
     /// `now_ns` is the steady clock, read once per burst by the caller.
     void relay(side from, channel ch, std::span<const rx_packet> burst, std::int64_t now_ns,
                tx_batch& out) noexcept;
+
+    /// Owning worker. The SRTP transforms of side `s`: `from_peer`
+    /// unprotects what its peer sends, `to_peer` protects what is sent to
+    /// it; null for plain RTP. Not owned: the backend keeps them alive as
+    /// long as the session (see kernel_session). Packets from an SRTP peer
+    /// latch only once they authenticate, so a forged first packet cannot
+    /// divert the stream.
+    void set_srtp(side s, srtp::stream_crypto* from_peer, srtp::stream_crypto* to_peer) noexcept;
 
     /// Owning worker. After sending a tx batch towards side `to`'s peer:
     /// `sent` left, `failed` could not be sent.
@@ -118,6 +130,12 @@ private:
         counter drops_no_destination;
         counter drops_tx_error;
         counter drops_truncated;
+        counter srtp_auth_failures;  // from this side's peer: failed authentication
+        counter srtp_replays;        // from this side's peer: replayed or too old
+        counter srtp_errors;         // to this side's peer: could not be protected
+        // Owning worker only; see set_srtp.
+        srtp::stream_crypto* unprotect = nullptr;
+        srtp::stream_crypto* protect = nullptr;
         std::atomic<std::int64_t> last_rx_ns{0};
         published_endpoint latched_rtp;  // mirror of paths[rtp].latched, for stats()
     };

@@ -32,9 +32,10 @@ enum class suite {
 /// Master key + salt octets of `s` (30, 30, 28, 44).
 std::size_t master_length(suite s) noexcept;
 
-/// Octets protect() may add to an RTP packet (the tag) or an RTCP packet
-/// (the tag and the SRTCP index): buffers need this much room past the data.
-inline constexpr std::size_t max_overhead = 144;  // SRTP_MAX_TRAILER_LEN
+/// Octets protect() may add to an RTP packet (the tag: 10, 4 or 16) or an
+/// RTCP packet (the 4-octet SRTCP index and the tag), for the suites above
+/// and no MKI: buffers need this much room past the data.
+inline constexpr std::size_t max_overhead = 32;
 
 enum class outcome { ok, auth_failed, replayed, malformed, error };
 

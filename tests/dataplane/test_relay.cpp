@@ -2,11 +2,14 @@
 // (RFC 4961), drops by reason, RTCP staying on RTCP, counters.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <array>
 #include <deque>
 #include <string>
 #include <vector>
 
 #include "dataplane/core/relay.hpp"
+#include "dataplane/srtp/stream_crypto.hpp"
 
 using namespace sbc::dataplane;
 
@@ -23,10 +26,10 @@ public:
         _truncated.push_back(truncated);
         return *this;
     }
-    std::vector<rx_packet> packets() const {
+    std::vector<rx_packet> packets() {
         std::vector<rx_packet> out;
         for (std::size_t i = 0; i < _payloads.size(); ++i) {
-            out.push_back(rx_packet{reinterpret_cast<const std::uint8_t*>(_payloads[i].data()),
+            out.push_back(rx_packet{reinterpret_cast<std::uint8_t*>(_payloads[i].data()),
                                     static_cast<std::uint32_t>(_payloads[i].size()), _truncated[i],
                                     &_sources[i]});
         }
@@ -245,4 +248,127 @@ TEST_CASE("relay: a full burst of 32 is relayed in order") {
     for (std::size_t i = 0; i < max_burst; ++i) {
         CHECK(payload_of(out.packets[i]) == std::to_string(i));
     }
+}
+
+// --- SRTP in the pipeline ---------------------------------------------------
+
+namespace {
+
+using sbc::dataplane::srtp::outcome;
+using sbc::dataplane::srtp::stream_crypto;
+using sbc::dataplane::srtp::suite;
+
+struct srtp_fixture {
+    std::vector<std::uint8_t> key_a = std::vector<std::uint8_t>(30, 0xA1);
+    std::vector<std::uint8_t> key_b = std::vector<std::uint8_t>(30, 0xB2);
+    // What each peer holds: alice sends SRTP with key_a; bob speaks plain RTP.
+    stream_crypto alice_tx = must(key_a, stream_crypto::direction::protect);
+    stream_crypto alice_rx = must(key_b, stream_crypto::direction::unprotect);
+    // What the SBC holds for side a (alice's leg).
+    stream_crypto sbc_from_alice = must(key_a, stream_crypto::direction::unprotect);
+    stream_crypto sbc_to_alice = must(key_b, stream_crypto::direction::protect);
+
+    static stream_crypto must(const std::vector<std::uint8_t>& key, stream_crypto::direction d) {
+        auto c = stream_crypto::create(suite::aes_cm_128_hmac_sha1_80, key, d);
+        REQUIRE(c);
+        return std::move(*c);
+    }
+};
+
+/// An RTP packet (RFC 3550 5.1) in a 2048-octet buffer.
+struct buffer {
+    std::array<std::uint8_t, 2048> bytes{};
+    std::uint32_t len = 0;
+    explicit buffer(std::uint16_t seq, std::string_view payload = "voice") {
+        bytes[0] = 0x80;
+        bytes[1] = 0;
+        bytes[2] = static_cast<std::uint8_t>(seq >> 8);
+        bytes[3] = static_cast<std::uint8_t>(seq);
+        bytes[11] = 7;
+        std::copy(payload.begin(), payload.end(), bytes.begin() + 12);
+        len = static_cast<std::uint32_t>(12 + payload.size());
+    }
+    rx_packet packet(const ip_endpoint& from, std::uint32_t capacity = 2048) {
+        return rx_packet{bytes.data(), len, false, &from, capacity};
+    }
+    std::string payload() const {
+        return std::string(reinterpret_cast<const char*>(bytes.data()) + 12, len - 12);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("relay: SRTP from one side leaves as RTP, and RTP to it leaves as SRTP", "[srtp]") {
+    srtp_fixture f;
+    relay_session r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.set_srtp(side::a, &f.sbc_from_alice, &f.sbc_to_alice);
+
+    buffer from_alice(1, "hello bob");
+    std::size_t len = from_alice.len;
+    REQUIRE(f.alice_tx.protect_rtp(from_alice.bytes.data(), len) == outcome::ok);
+    from_alice.len = static_cast<std::uint32_t>(len);
+    rx_packet in[] = {from_alice.packet(alice_rtp)};
+    tx_batch out;
+    r.relay(side::a, channel::rtp, in, 1, out);
+    REQUIRE(out.count == 1);
+    CHECK(std::string(reinterpret_cast<const char*>(out.packets[0].data) + 12,
+                      out.packets[0].len - 12) == "hello bob");
+
+    buffer from_bob(9, "hello alice");
+    rx_packet in_b[] = {from_bob.packet(bob_rtp)};
+    r.relay(side::b, channel::rtp, in_b, 2, out);
+    REQUIRE(out.count == 1);
+    CHECK(out.packets[0].len == 12 + 11 + 10);  // the 80-bit tag (RFC 3711 4.2)
+    std::size_t back = out.packets[0].len;
+    REQUIRE(f.alice_rx.unprotect_rtp(from_bob.bytes.data(), back) == outcome::ok);
+    CHECK(from_bob.payload().substr(0, 11) == "hello alice");
+}
+
+TEST_CASE("relay: tampered and replayed SRTP is dropped and counted, and latches nothing",
+          "[srtp]") {
+    srtp_fixture f;
+    relay_session r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.set_srtp(side::a, &f.sbc_from_alice, &f.sbc_to_alice);
+
+    // A forged first packet from elsewhere fails authentication: alice's
+    // address stays unlatched and her real packets still get through.
+    buffer forged(1, "evil");
+    rx_packet in_forged[] = {forged.packet(alice_nat)};
+    tx_batch out;
+    r.relay(side::a, channel::rtp, in_forged, 1, out);
+    CHECK(out.count == 0);
+
+    buffer good(2, "real");
+    std::size_t len = good.len;
+    REQUIRE(f.alice_tx.protect_rtp(good.bytes.data(), len) == outcome::ok);
+    good.len = static_cast<std::uint32_t>(len);
+    buffer replay = good;
+    buffer tampered = good;
+    tampered.bytes[14] ^= 0x40;
+    rx_packet in[] = {tampered.packet(alice_rtp), good.packet(alice_rtp), replay.packet(alice_rtp)};
+    r.relay(side::a, channel::rtp, in, 2, out);
+    CHECK(out.count == 1);
+    const auto st = r.stats().sides[0];
+    CHECK(st.srtp_auth_failures == 2);  // the forged one and the tampered one
+    CHECK(st.srtp_replays == 1);
+    REQUIRE(st.latched_rtp);
+    CHECK(*st.latched_rtp == alice_rtp);
+}
+
+TEST_CASE("relay: a packet with no room for the SRTP tag is counted, not sent", "[srtp]") {
+    srtp_fixture f;
+    relay_session r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.set_srtp(side::a, &f.sbc_from_alice, &f.sbc_to_alice);
+    buffer from_bob(1, "x");
+    rx_packet in[] = {from_bob.packet(bob_rtp, from_bob.len)};  // no spare room
+    tx_batch out;
+    r.relay(side::b, channel::rtp, in, 1, out);
+    CHECK(out.count == 0);
+    CHECK(r.stats().sides[0].srtp_errors == 1);
 }

@@ -72,6 +72,26 @@ void kernel_engine::set_remote(session_id id, side s, const ip_endpoint& rtp,
     post(ks.worker, command{command::kind::set_remote, s, &ks, rtp, rtcp});
 }
 
+void kernel_engine::set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
+                             std::unique_ptr<srtp::stream_crypto> to_peer) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    kernel_session& ks = *it->second;
+    command c{command::kind::set_srtp, s, &ks, {}, {}};
+    c.from_peer = from_peer.get();
+    c.to_peer = to_peer.get();
+    // Kept until the session is destroyed, after its worker let go of it:
+    // the worker may still be using the contexts this call replaces.
+    for (auto* owned : {&from_peer, &to_peer}) {
+        if (*owned) {
+            ks.crypto.push_back(std::move(*owned));
+        }
+    }
+    post(ks.worker, c);
+}
+
 void kernel_engine::close_session(session_id id) {
     const auto it = _open.find(id);
     if (it == _open.end()) {

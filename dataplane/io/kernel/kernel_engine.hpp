@@ -35,6 +35,8 @@ public:
                              const std::string& local_b) override;
     void set_remote(session_id id, side s, const ip_endpoint& rtp,
                     const ip_endpoint& rtcp) override;
+    void set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
+                  std::unique_ptr<srtp::stream_crypto> to_peer) override;
     void close_session(session_id id) override;
     std::optional<session_stats> stats(session_id id) const override;
     void poll() override;

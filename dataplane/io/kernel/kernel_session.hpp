@@ -11,6 +11,8 @@
 
 #include <array>
 #include <cstddef>
+#include <memory>
+#include <vector>
 
 #include "dataplane/api/media_engine.hpp"
 #include "dataplane/core/relay.hpp"
@@ -54,6 +56,10 @@ struct kernel_session {
     std::array<socket_ref, 4> refs;  // indexed by socket_index(); constant
     // Forwarding state and counters; relay.hpp says which thread owns what.
     relay_session relay;
+    // Every SRTP context given to this session (control thread only); the
+    // relay points at the current ones. Destroyed with the session, after
+    // the worker has let go of it.
+    std::vector<std::unique_ptr<srtp::stream_crypto>> crypto;
     // Owning worker only: set by remove_session, so events of the same epoll
     // round are skipped; and the link in its list of removals to acknowledge.
     bool removed = false;

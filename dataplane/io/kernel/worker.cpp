@@ -142,8 +142,9 @@ std::size_t worker::receive(int fd) noexcept {
         if (m.msg_hdr.msg_namelen == 0) {
             _buf.sources[i] = ip_endpoint{};  // no source: the relay drops it
         }
-        _buf.rx[i] = rx_packet{_buf.data[i].data(), m.msg_len,
-                               (m.msg_hdr.msg_flags & MSG_TRUNC) != 0, &_buf.sources[i]};
+        _buf.rx[i] =
+            rx_packet{_buf.data[i].data(), m.msg_len, (m.msg_hdr.msg_flags & MSG_TRUNC) != 0,
+                      &_buf.sources[i], static_cast<std::uint32_t>(buffer_size)};
     }
     return count;
 }
@@ -193,6 +194,9 @@ void worker::apply(const command& c) noexcept {
             break;
         case command::kind::remove_session:
             remove_session(*c.session);
+            break;
+        case command::kind::set_srtp:
+            c.session->relay.set_srtp(c.s, c.from_peer, c.to_peer);
             break;
     }
 }

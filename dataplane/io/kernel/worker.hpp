@@ -39,12 +39,15 @@ struct command {
         add_session,     ///< register the session's four sockets
         set_remote,      ///< relay_session::set_remote(s, rtp, rtcp)
         remove_session,  ///< unregister the sockets, then acknowledge (event)
+        set_srtp,        ///< relay_session::set_srtp(s, from_peer, to_peer)
     };
     kind what = kind::add_session;
     side s = side::a;
     kernel_session* session = nullptr;
     ip_endpoint rtp;
     ip_endpoint rtcp;
+    srtp::stream_crypto* from_peer = nullptr;  ///< owned by the session (kernel_session::crypto)
+    srtp::stream_crypto* to_peer = nullptr;
 };
 
 /// Worker -> control thread.

@@ -1,0 +1,105 @@
+// pipeline_bench: the data plane's per-packet cost with no I/O: bursts of 32
+// RTP packets (20 ms of G.711, 172 octets) from memory through the relay
+// pipeline (latching check, SRTP unprotect, SRTP protect, destination), as
+// both backends run it. Prints ns per packet for plain relay, RTP->SRTP,
+// SRTP->RTP and SRTP->SRTP (AES_CM_128_HMAC_SHA1_80, OpenSSL crypto), on one
+// core. Targets (issue 4): plain < 100 ns, RTP<->SRTP < 500 ns.
+//
+//   build/tools/bench/pipeline_bench [packets]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "dataplane/core/relay.hpp"
+#include "dataplane/srtp/stream_crypto.hpp"
+
+using namespace sbc::dataplane;
+
+namespace {
+
+constexpr std::size_t slot = 256;  // octets per packet buffer: 172 + the SRTP tag
+constexpr std::uint32_t rtp_len = 172;
+
+std::unique_ptr<srtp::stream_crypto> crypto(std::uint8_t fill, srtp::stream_crypto::direction d) {
+    std::vector<std::uint8_t> key(30, fill);
+    auto c = srtp::stream_crypto::create(srtp::suite::aes_cm_128_hmac_sha1_80, key, d);
+    if (!c) {
+        std::fprintf(stderr, "%s\n", c.error_message().c_str());
+        std::exit(1);
+    }
+    return std::make_unique<srtp::stream_crypto>(std::move(*c));
+}
+
+double run(bool srtp_in, bool srtp_out, int count) {
+    const ip_endpoint a_rtp = *ip_endpoint::from_string("192.0.2.10", 4000);
+    const ip_endpoint b_rtp = *ip_endpoint::from_string("198.51.100.20", 6000);
+    relay_session r;
+    r.set_remote(side::a, a_rtp, a_rtp);
+    r.set_remote(side::b, b_rtp, b_rtp);
+    auto peer_tx = crypto(1, srtp::stream_crypto::direction::protect);
+    auto from_a = crypto(1, srtp::stream_crypto::direction::unprotect);
+    auto to_b = crypto(2, srtp::stream_crypto::direction::protect);
+    r.set_srtp(side::a, srtp_in ? from_a.get() : nullptr, nullptr);
+    r.set_srtp(side::b, nullptr, srtp_out ? to_b.get() : nullptr);
+
+    std::vector<std::uint8_t> mem(static_cast<std::size_t>(count) * slot);
+    std::vector<std::uint32_t> lens(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+        std::uint8_t* p = &mem[static_cast<std::size_t>(i) * slot];
+        p[0] = 0x80;
+        p[1] = 8;
+        p[2] = static_cast<std::uint8_t>(i >> 8);
+        p[3] = static_cast<std::uint8_t>(i);
+        p[11] = 0x33;
+        for (std::uint32_t k = 12; k < rtp_len; ++k) {
+            p[k] = static_cast<std::uint8_t>(k + static_cast<std::uint32_t>(i));
+        }
+        std::size_t len = rtp_len;
+        if (srtp_in && peer_tx->protect_rtp(p, len) != srtp::outcome::ok) {
+            std::fprintf(stderr, "cannot prepare SRTP\n");
+            std::exit(1);
+        }
+        lens[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(len);
+    }
+    std::array<rx_packet, max_burst> burst{};
+    tx_batch out;
+    std::size_t forwarded = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < count; i += static_cast<int>(max_burst)) {
+        const std::size_t n = std::min<std::size_t>(max_burst, static_cast<std::size_t>(count - i));
+        for (std::size_t k = 0; k < n; ++k) {
+            const auto at = static_cast<std::size_t>(i) + k;
+            burst[k] = rx_packet{&mem[at * slot], lens[at], false, &a_rtp,
+                                 static_cast<std::uint32_t>(slot)};
+        }
+        r.relay(side::a, channel::rtp, std::span<const rx_packet>(burst.data(), n), 1, out);
+        forwarded += out.count;
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    if (forwarded != static_cast<std::size_t>(count)) {
+        std::fprintf(stderr, "only %zu of %d packets forwarded\n", forwarded, count);
+        std::exit(1);
+    }
+    return std::chrono::duration<double, std::nano>(t1 - t0).count() / count;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int count = argc > 1 ? std::atoi(argv[1]) : 500000;
+    if (count <= 0 || count > 5000000) {
+        std::fprintf(stderr, "usage: pipeline_bench [packets 1..5000000]\n");
+        return 2;
+    }
+    std::printf("pipeline_bench: %d RTP packets of %u octets in bursts of %zu, one core, no I/O\n",
+                count, rtp_len, max_burst);
+    std::printf("%-12s %10s\n", "path", "ns/packet");
+    std::printf("%-12s %10.0f\n", "RTP->RTP", run(false, false, count));
+    std::printf("%-12s %10.0f\n", "RTP->SRTP", run(false, true, count));
+    std::printf("%-12s %10.0f\n", "SRTP->RTP", run(true, false, count));
+    std::printf("%-12s %10.0f\n", "SRTP->SRTP", run(true, true, count));
+    return 0;
+}
