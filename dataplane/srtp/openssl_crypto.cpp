@@ -34,17 +34,13 @@ struct icm_state {
     int key_octets = 0;             ///< 16 or 32
 };
 
-srtp_err_status_t icm_alloc(srtp_cipher_t** c, int key_len, int) {
-    int key_octets = 0;
-    if (key_len == SRTP_AES_ICM_128_KEY_LEN_WSALT) {
-        key_octets = 16;
-    } else if (key_len == SRTP_AES_ICM_256_KEY_LEN_WSALT) {
-        key_octets = 32;
-    } else {
-        return srtp_err_status_bad_param;
-    }
+/// Allocates a cipher object and its state (with an EVP context) for the
+/// replacements below; `State` has `ctx` and `key_octets`.
+template <typename State>
+srtp_err_status_t alloc_cipher(srtp_cipher_t** c, int key_len, int key_octets,
+                               const srtp_cipher_type_t& type, int algorithm, State initial) {
     auto* cipher = new (std::nothrow) srtp_cipher_t{};
-    auto* state = new (std::nothrow) icm_state{};
+    auto* state = new (std::nothrow) State(initial);
     if (cipher == nullptr || state == nullptr || !(state->ctx = EVP_CIPHER_CTX_new())) {
         delete cipher;
         delete state;
@@ -53,25 +49,38 @@ srtp_err_status_t icm_alloc(srtp_cipher_t** c, int key_len, int) {
     state->key_octets = key_octets;
     cipher->state = state;
     cipher->key_len = key_len;
-    cipher->type = key_octets == 16 ? &openssl_aes_icm_128() : &openssl_aes_icm_256();
-    cipher->algorithm = key_octets == 16 ? SRTP_AES_ICM_128 : SRTP_AES_ICM_256;
+    cipher->type = &type;
+    cipher->algorithm = algorithm;
     *c = cipher;
     return srtp_err_status_ok;
 }
 
-srtp_err_status_t icm_dealloc(srtp_cipher_t* c) {
+/// Frees what alloc_cipher made; the state is wiped first.
+template <typename State>
+srtp_err_status_t dealloc_cipher(srtp_cipher_t* c) {
     if (c == nullptr) {
         return srtp_err_status_bad_param;
     }
-    auto* state = static_cast<icm_state*>(c->state);
-    if (state != nullptr) {
-        EVP_CIPHER_CTX_free(state->ctx);
-        OPENSSL_cleanse(state->offset, sizeof state->offset);
+    if (auto* state = static_cast<State*>(c->state)) {
+        EVP_CIPHER_CTX_free(state->ctx);  // wipes the expanded key
+        OPENSSL_cleanse(state, sizeof *state);
         delete state;
     }
     delete c;
     return srtp_err_status_ok;
 }
+
+srtp_err_status_t icm_alloc(srtp_cipher_t** c, int key_len, int) {
+    if (key_len == SRTP_AES_ICM_128_KEY_LEN_WSALT) {
+        return alloc_cipher(c, key_len, 16, openssl_aes_icm_128(), SRTP_AES_ICM_128, icm_state{});
+    }
+    if (key_len == SRTP_AES_ICM_256_KEY_LEN_WSALT) {
+        return alloc_cipher(c, key_len, 32, openssl_aes_icm_256(), SRTP_AES_ICM_256, icm_state{});
+    }
+    return srtp_err_status_bad_param;
+}
+
+srtp_err_status_t icm_dealloc(srtp_cipher_t* c) { return dealloc_cipher<icm_state>(c); }
 
 srtp_err_status_t icm_init(void* cv, const uint8_t* key) {
     auto* s = static_cast<icm_state*>(cv);
@@ -121,46 +130,21 @@ struct gcm_state {
 };
 
 srtp_err_status_t gcm_alloc(srtp_cipher_t** c, int key_len, int tlen) {
-    int key_octets = 0;
-    if (key_len == SRTP_AES_GCM_128_KEY_LEN_WSALT) {
-        key_octets = 16;
-    } else if (key_len == SRTP_AES_GCM_256_KEY_LEN_WSALT) {
-        key_octets = 32;
-    } else {
-        return srtp_err_status_bad_param;
-    }
     if (tlen != 16 && tlen != 8) {
         return srtp_err_status_bad_param;
     }
-    auto* cipher = new (std::nothrow) srtp_cipher_t{};
-    auto* state = new (std::nothrow) gcm_state{};
-    if (cipher == nullptr || state == nullptr || !(state->ctx = EVP_CIPHER_CTX_new())) {
-        delete cipher;
-        delete state;
-        return srtp_err_status_alloc_fail;
+    gcm_state initial;
+    initial.tag_len = tlen;
+    if (key_len == SRTP_AES_GCM_128_KEY_LEN_WSALT) {
+        return alloc_cipher(c, key_len, 16, openssl_aes_gcm_128(), SRTP_AES_GCM_128, initial);
     }
-    state->key_octets = key_octets;
-    state->tag_len = tlen;
-    cipher->state = state;
-    cipher->key_len = key_len;
-    cipher->type = key_octets == 16 ? &openssl_aes_gcm_128() : &openssl_aes_gcm_256();
-    cipher->algorithm = key_octets == 16 ? SRTP_AES_GCM_128 : SRTP_AES_GCM_256;
-    *c = cipher;
-    return srtp_err_status_ok;
+    if (key_len == SRTP_AES_GCM_256_KEY_LEN_WSALT) {
+        return alloc_cipher(c, key_len, 32, openssl_aes_gcm_256(), SRTP_AES_GCM_256, initial);
+    }
+    return srtp_err_status_bad_param;
 }
 
-srtp_err_status_t gcm_dealloc(srtp_cipher_t* c) {
-    if (c == nullptr) {
-        return srtp_err_status_bad_param;
-    }
-    auto* state = static_cast<gcm_state*>(c->state);
-    if (state != nullptr) {
-        EVP_CIPHER_CTX_free(state->ctx);
-        delete state;
-    }
-    delete c;
-    return srtp_err_status_ok;
-}
+srtp_err_status_t gcm_dealloc(srtp_cipher_t* c) { return dealloc_cipher<gcm_state>(c); }
 
 srtp_err_status_t gcm_init(void* cv, const uint8_t* key) {
     auto* s = static_cast<gcm_state*>(cv);

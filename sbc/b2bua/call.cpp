@@ -651,6 +651,11 @@ void call::on_ack(const sip_t* sip) {
         }
     }
     send_ack(dataplane::other(inv.from), body ? &*body : nullptr);
+    complete_invite();
+}
+
+void call::complete_invite() {
+    auto& inv = *_invite;
     if (inv.initial) {
         set_state(state::established);
         sip_log.info("call {}: established", display_id());
@@ -681,24 +686,15 @@ void call::on_converted_ack(const sip_t* sip) {
             "call {}: the answer in the ACK from trunk {} does not fit the SBC's offer "
             "({}); BYE to both legs",
             display_id(), leg(from).trunk->name, problem);
-        nta_incoming_destroy(inv.irq);
-        nta_outgoing_destroy(inv.orq);
-        _invite.reset();
         for (auto& l : _legs) {
             if (l.confirmed) {
                 send_bye(l._side);
             }
         }
-        finish();
+        finish();  // releases the INVITE transactions too
         return;
     }
-    if (inv.initial) {
-        set_state(state::established);
-        sip_log.info("call {}: established", display_id());
-    }
-    nta_incoming_destroy(inv.irq);
-    nta_outgoing_destroy(inv.orq);
-    _invite.reset();
+    complete_invite();
 }
 
 result<std::string> call::offer_for(side to) {

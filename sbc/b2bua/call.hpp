@@ -154,6 +154,9 @@ private:
     /// The ACK of a converted INVITE: checks its answer and completes the
     /// media path, or ends the call when the answer does not fit.
     void on_converted_ack(const sip_t* sip);
+    /// The ACK of the current INVITE relay went through: the relay is done,
+    /// and an initial INVITE's call is established.
+    void complete_invite();
     std::string rewrite_for(side to, const sdp::session_description& sd);
 
     b2bua& _owner;
