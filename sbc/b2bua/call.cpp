@@ -18,6 +18,20 @@ namespace sbc::b2bua {
 namespace {
 constexpr log::logger sip_log{"sip"};
 
+dataplane::srtp::suite data_plane_suite(config::srtp_suite s) {
+    switch (s) {
+        case config::srtp_suite::aes_cm_128_hmac_sha1_32:
+            return dataplane::srtp::suite::aes_cm_128_hmac_sha1_32;
+        case config::srtp_suite::aead_aes_128_gcm:
+            return dataplane::srtp::suite::aead_aes_128_gcm;
+        case config::srtp_suite::aead_aes_256_gcm:
+            return dataplane::srtp::suite::aead_aes_256_gcm;
+        case config::srtp_suite::aes_cm_128_hmac_sha1_80:
+            break;
+    }
+    return dataplane::srtp::suite::aes_cm_128_hmac_sha1_80;
+}
+
 std::mt19937_64& rng() {
     static std::mt19937_64 engine{std::random_device{}()};
     return engine;
@@ -70,6 +84,7 @@ call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trun
     for (auto& l : _legs) {
         l.sdp_session_id = rng()() >> 2;  // fits in the 63 bits RFC 4566 NTP-style ids use
         l.sdp_version = 1;
+        l.sdes.emplace(l.trunk->srtp, l.trunk->srtp_suites, &dataplane::srtp::random_fill);
     }
 }
 
@@ -151,7 +166,7 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
 
     std::optional<std::string> offer;
     if (has_sdp(sip)) {
-        auto translated = translate_sdp(side::a, sip);
+        auto translated = translate_sdp(side::a, sip, sdp_role::offer);
         if (!translated) {
             sip_log.info("call {}: unusable offer: {}", display_id(), translated.error_message());
             auto warning = fmt::format("399 sbc \"{}\"", translated.error_message());
@@ -184,7 +199,7 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     if (orq == nullptr) {
         return 500;
     }
-    _invite = invite_relay{side::a, irq, orq, true, false, convert, {}};
+    _invite = invite_relay{side::a, irq, orq, true, false, offer.has_value(), convert, {}};
     nta_incoming_bind(irq, sofia::transaction_trampoline, this);
     nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
     return 0;
@@ -250,25 +265,85 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
     return orq;
 }
 
-result<std::string> call::translate_sdp(side from, const sip_t* sip) {
+result<sdp::session_description> call::accept_sdp(side from, const sip_t* sip, sdp_role role) {
     auto sd = sdp::session_description::parse(body_of(sip));
     if (!sd) {
         return make_error(sd.error_message());
     }
     auto& f = leg(from);
     const auto& target = sd->audio();
+    auto crypto = sd->crypto_attributes();
+    auto keyed = role == sdp_role::offer ? f.sdes->accept_offer(target.secure, crypto)
+                                         : f.sdes->accept_answer(target.secure, crypto);
+    if (!keyed) {
+        return make_error(fmt::format("trunk {} (srtp: {}): {}", f.trunk->name,
+                                      config::to_string(f.trunk->srtp), keyed.error_message()));
+    }
+    if (auto programmed = program_srtp(from); !programmed) {
+        return make_error(programmed.error_message());
+    }
     f.peer_direction = target.dir;
     f.peer_hold_address = target.on_hold_address;
     if (!target.on_hold_address && !target.port_zero) {
         _owner.media().set_remote(_id, from, target.rtp, target.rtcp);
     }
-    return rewrite_for(dataplane::other(from), *sd);
+    return sd;
 }
 
-std::string call::rewrite_for(side to, const sdp::session_description& sd) {
+result<bool> call::program_srtp(side s) {
+    auto& l = leg(s);
+    if (l.sdes->generation() == l.srtp_programmed) {
+        return false;
+    }
+    const auto& keys = l.sdes->keys();
+    std::unique_ptr<dataplane::srtp::stream_crypto> from_peer;
+    std::unique_ptr<dataplane::srtp::stream_crypto> to_peer;
+    if (keys) {
+        auto suite = data_plane_suite(keys->suite);
+        auto in = dataplane::srtp::stream_crypto::create(
+            suite, keys->peer.bytes(), dataplane::srtp::stream_crypto::direction::unprotect);
+        auto out = dataplane::srtp::stream_crypto::create(
+            suite, keys->local.bytes(), dataplane::srtp::stream_crypto::direction::protect);
+        if (!in || !out) {
+            return make_error("cannot set up SRTP: " +
+                              (!in ? in.error_message() : out.error_message()));
+        }
+        from_peer = std::make_unique<dataplane::srtp::stream_crypto>(std::move(in.value()));
+        to_peer = std::make_unique<dataplane::srtp::stream_crypto>(std::move(out.value()));
+        sip_log.info("call {}: leg {} is SRTP ({})", display_id(), s == side::a ? 'a' : 'b',
+                     config::to_string(keys->suite));
+    } else if (l.srtp_programmed != 0) {
+        sip_log.info("call {}: leg {} is plain RTP again", display_id(), s == side::a ? 'a' : 'b');
+    }
+    _owner.media().set_srtp(_id, s, std::move(from_peer), std::move(to_peer));
+    l.srtp_programmed = l.sdes->generation();
+    return true;
+}
+
+result<std::string> call::translate_sdp(side from, const sip_t* sip, sdp_role in, sdp_role out) {
+    auto sd = accept_sdp(from, sip, in);
+    if (!sd) {
+        return make_error(sd.error_message());
+    }
+    return rewrite_for(dataplane::other(from), *sd, out);
+}
+
+result<std::string> call::rewrite_for(side to, const sdp::session_description& sd, sdp_role role) {
     auto& l = leg(to);
     sdp::rewrite_params p{l.iface->cfg().media_address, _ports.rtp[dataplane::index(to)],
                           l.sdp_session_id, l.sdp_version};
+    if (role == sdp_role::offer) {
+        auto offered = l.sdes->make_offer();
+        if (!offered) {
+            return make_error(offered.error_message());
+        }
+        p.secure = offered->secure_profile;
+        p.crypto = std::move(offered->crypto);
+    } else {
+        auto answered = l.sdes->answer();
+        p.secure = answered.secure_profile;
+        p.crypto = std::move(answered.crypto);
+    }
     auto out = sd.rewrite(p);
     // RFC 3264 8: a changed SDP carries a higher o= version; an unchanged one the same.
     if (!l.last_sdp_sent.empty() && out != l.last_sdp_sent) {
@@ -277,6 +352,16 @@ std::string call::rewrite_for(side to, const sdp::session_description& sd) {
     }
     l.last_sdp_sent = out;
     return out;
+}
+
+sdp_role call::response_role_in() const noexcept {
+    return _invite->offered ? sdp_role::answer : sdp_role::offer;
+}
+
+sdp_role call::response_role_out() const noexcept {
+    // A converted delayed offer: the SBC's answer from the callee comes
+    // back to the caller as the SBC's offer in the 2xx (RFC 3264 5).
+    return _invite->converted ? sdp_role::offer : response_role_in();
 }
 
 void call::reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
@@ -334,7 +419,7 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     }
     std::optional<std::string> offer;
     if (has_sdp(sip)) {
-        auto translated = translate_sdp(from._side, sip);
+        auto translated = translate_sdp(from._side, sip, sdp_role::offer);
         if (!translated) {
             auto warning = fmt::format("399 sbc \"{}\"", translated.error_message());
             nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
@@ -362,7 +447,7 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (orq == nullptr) {
         return 500;
     }
-    _invite = invite_relay{from._side, irq, orq, false, false, convert, {}};
+    _invite = invite_relay{from._side, irq, orq, false, false, offer.has_value(), convert, {}};
     nta_incoming_bind(irq, sofia::transaction_trampoline, this);
     nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
     return 0;
@@ -470,7 +555,7 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
     }
     std::optional<std::string> body;
     if (has_sdp(sip)) {
-        auto translated = translate_sdp(to._side, sip);
+        auto translated = translate_sdp(to._side, sip, response_role_in(), response_role_out());
         if (translated) {
             body = std::move(translated.value());
         } else {
@@ -559,9 +644,9 @@ void call::on_invite_success(const sip_t* sip, int status) {
                      display_id(), to.trunk->name);
     }
     if (has_sdp(sip) || inv.converted) {
-        auto translated = has_sdp(sip)
-                              ? translate_sdp(to._side, sip)
-                              : result<std::string>(make_error("no SDP answer in the 2xx"));
+        auto translated =
+            has_sdp(sip) ? translate_sdp(to._side, sip, response_role_in(), response_role_out())
+                         : result<std::string>(make_error("no SDP answer in the 2xx"));
         if (!translated) {
             sip_log.warn("call {}: 2xx with unusable SDP: {}", display_id(),
                          translated.error_message());
@@ -642,7 +727,7 @@ void call::on_ack(const sip_t* sip) {
     std::optional<std::string> body;
     if (has_sdp(sip)) {
         // Delayed offer (RFC 3264 5): the answer arrives in the ACK.
-        auto translated = translate_sdp(inv.from, sip);
+        auto translated = translate_sdp(inv.from, sip, sdp_role::answer);
         if (translated) {
             body = std::move(translated.value());
         } else {
@@ -674,8 +759,8 @@ void call::on_converted_ack(const sip_t* sip) {
         problem = "the ACK carries no SDP answer";
     } else if (auto fit = sdp::check_answer(inv.offer_in_2xx, body_of(sip)); !fit) {
         problem = fit.error_message();
-    } else if (auto translated = translate_sdp(from, sip); !translated) {
-        problem = translated.error_message();
+    } else if (auto accepted = accept_sdp(from, sip, sdp_role::answer); !accepted) {
+        problem = accepted.error_message();
     }
     // The other leg has its answer already (in its 2xx): its ACK is bare.
     send_ack(to, nullptr);
@@ -702,8 +787,16 @@ result<std::string> call::offer_for(side to) {
     if (!l.last_sdp_sent.empty()) {
         return l.last_sdp_sent;  // RFC 3264 8: the same session, the same o= version
     }
-    sdp::rewrite_params p{l.iface->cfg().media_address, _ports.rtp[dataplane::index(to)],
-                          l.sdp_session_id, l.sdp_version};
+    auto offered = l.sdes->make_offer();
+    if (!offered) {
+        return make_error(offered.error_message());
+    }
+    sdp::rewrite_params p{l.iface->cfg().media_address,
+                          _ports.rtp[dataplane::index(to)],
+                          l.sdp_session_id,
+                          l.sdp_version,
+                          offered->secure_profile,
+                          std::move(offered->crypto)};
     auto built = sdp::build_offer(l.trunk->codecs, p);
     if (built) {
         l.last_sdp_sent = built.value();

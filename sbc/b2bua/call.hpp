@@ -21,6 +21,7 @@
 
 #include "dataplane/api/media_engine.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/sdp/sdes_leg.hpp"
 #include "sbc/sdp/session_description.hpp"
 #include "sbc/sofia/nta.hpp"
 
@@ -53,7 +54,13 @@ public:
     // What this leg's peer last said about its audio.
     sdp::direction peer_direction = sdp::direction::sendrecv;
     bool peer_hold_address = false;
+    /// SRTP keying on this leg (RFC 4568), per the trunk's srtp mode.
+    std::optional<sdp::sdes_leg> sdes;
+    unsigned srtp_programmed = 0;  ///< sdes->generation() the media session has
 };
+
+/// Whether an SDP body is an offer or an answer (RFC 3264).
+enum class sdp_role { offer, answer };
 
 class call final : public sofia::response_handler, public sofia::transaction_handler {
 public:
@@ -104,6 +111,8 @@ private:
         nta_outgoing_t* orq = nullptr;  ///< on the other leg
         bool initial = false;
         bool answered = false;  ///< a 2xx went back; waiting for the ACK
+        /// The INVITE sent on carried an offer: SDP in responses answers it.
+        bool offered = false;
         /// The INVITE came without SDP and the SBC offered on the other leg
         /// itself (early_offer: convert). The 2xx back then carries the
         /// SBC's offer, `offer_in_2xx`, and the ACK must answer it.
@@ -144,9 +153,21 @@ private:
     void finish();
     void release_transactions();
 
-    /// SDP that arrived from side `from`: programs the media session with
-    /// where that peer receives, and returns the SDP to send to the other side.
-    result<std::string> translate_sdp(side from, const sip_t* sip);
+    /// SDP that arrived from side `from` as `in`: programs the media session
+    /// with where that peer receives and its SRTP keys, and returns the SDP to
+    /// send to the other side as `out` (the same role, except where the SBC
+    /// converted a delayed offer).
+    result<std::string> translate_sdp(side from, const sip_t* sip, sdp_role in, sdp_role out);
+    result<std::string> translate_sdp(side from, const sip_t* sip, sdp_role role) {
+        return translate_sdp(from, sip, role, role);
+    }
+    /// The part of translate_sdp that concerns leg `from` alone.
+    result<sdp::session_description> accept_sdp(side from, const sip_t* sip, sdp_role role);
+    /// Hands leg `s`'s SRTP keys to the media session when they changed.
+    result<bool> program_srtp(side s);
+    /// The roles of SDP in responses to the current INVITE relay.
+    sdp_role response_role_in() const noexcept;
+    sdp_role response_role_out() const noexcept;
     /// The SBC's own offer towards leg `to` for a delayed-offer INVITE bound
     /// for a trunk with early_offer: convert: the last SDP sent on that leg
     /// (a re-INVITE), or one built from the trunk's codecs.
@@ -157,7 +178,7 @@ private:
     /// The ACK of the current INVITE relay went through: the relay is done,
     /// and an initial INVITE's call is established.
     void complete_invite();
-    std::string rewrite_for(side to, const sdp::session_description& sd);
+    result<std::string> rewrite_for(side to, const sdp::session_description& sd, sdp_role role);
 
     b2bua& _owner;
     std::uint64_t _id;

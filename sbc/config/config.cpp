@@ -196,6 +196,32 @@ std::string_view to_string(codec c) noexcept {
     return "telephone-event";
 }
 
+std::string_view to_string(srtp_mode m) noexcept {
+    switch (m) {
+        case srtp_mode::optional:
+            return "optional";
+        case srtp_mode::required:
+            return "required";
+        case srtp_mode::off:
+            break;
+    }
+    return "off";
+}
+
+std::string_view to_string(srtp_suite s) noexcept {
+    switch (s) {
+        case srtp_suite::aes_cm_128_hmac_sha1_32:
+            return "AES_CM_128_HMAC_SHA1_32";
+        case srtp_suite::aead_aes_128_gcm:
+            return "AEAD_AES_128_GCM";
+        case srtp_suite::aead_aes_256_gcm:
+            return "AEAD_AES_256_GCM";
+        case srtp_suite::aes_cm_128_hmac_sha1_80:
+            break;
+    }
+    return "AES_CM_128_HMAC_SHA1_80";
+}
+
 bool interface_config::has_listener(transport t) const noexcept {
     return std::any_of(listen.begin(), listen.end(),
                        [t](const listen_uri& l) { return l.proto == t; });

@@ -103,6 +103,23 @@ enum class early_offer_policy {
     reject,   ///< refuse it with 488 and a Warning
 };
 
+/// Media encryption on a trunk's leg (RFC 3711 SRTP, keyed by RFC 4568 SDES).
+/// Each leg is keyed on its own: the SBC decrypts and re-encrypts, so the two
+/// legs never share a key and one may be SRTP while the other is RTP.
+enum class srtp_mode {
+    off,       ///< RTP/AVP only; an RTP/SAVP offer from the trunk is refused with 488
+    optional,  ///< SRTP when the peer takes it: offers RTP/AVP with a=crypto lines
+    required,  ///< RTP/SAVP only; an offer or answer without a usable key fails the call
+};
+
+/// The SRTP suites of RFC 4568 6.2 and RFC 7714 14.2 the data plane does.
+enum class srtp_suite {
+    aes_cm_128_hmac_sha1_80,
+    aes_cm_128_hmac_sha1_32,
+    aead_aes_128_gcm,
+    aead_aes_256_gcm,
+};
+
 struct trunk_config {
     std::string name;
     std::string interface;  ///< name of an interface_config
@@ -120,6 +137,12 @@ struct trunk_config {
     /// is tried on the next peer.
     unsigned failover_timeout_seconds = 4;
     trunk_tls_config tls;
+    srtp_mode srtp = srtp_mode::off;
+    /// Offered in this order (one a=crypto line each, each with its own key);
+    /// an offer from the trunk is answered with its first line whose suite is here.
+    std::vector<srtp_suite> srtp_suites = {
+        srtp_suite::aes_cm_128_hmac_sha1_80, srtp_suite::aead_aes_128_gcm,
+        srtp_suite::aead_aes_256_gcm, srtp_suite::aes_cm_128_hmac_sha1_32};
     source_mark mark;
 };
 
@@ -179,6 +202,12 @@ std::string to_string(const peer_config& p);
 
 /// "PCMU", "PCMA", "G729", "opus", "telephone-event": the names the YAML uses.
 std::string_view to_string(codec c) noexcept;
+
+/// "off", "optional", "required".
+std::string_view to_string(srtp_mode m) noexcept;
+
+/// "AES_CM_128_HMAC_SHA1_80" and so on: the names SDP and the YAML use.
+std::string_view to_string(srtp_suite s) noexcept;
 
 /// True for the headers a B2BUA decides on each leg itself and so can never be
 /// listed in forward_headers (case-insensitive): addresses and dialog identity

@@ -315,6 +315,37 @@ void decode_codecs(problem_list& p, const located& at, trunk_config& tc) {
     }
 }
 
+void decode_srtp_suites(problem_list& p, const located& at, trunk_config& tc) {
+    constexpr std::string_view what =
+        "an SRTP suite: AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32, AEAD_AES_128_GCM or "
+        "AEAD_AES_256_GCM";
+    std::vector<srtp_suite> suites;
+    for (const auto& e : read_list(p, at, "a list of SRTP suites in order of preference", true)) {
+        auto text = read_string(p, e, what);
+        if (!text) {
+            continue;
+        }
+        std::optional<srtp_suite> s;
+        for (auto candidate :
+             {srtp_suite::aes_cm_128_hmac_sha1_80, srtp_suite::aes_cm_128_hmac_sha1_32,
+              srtp_suite::aead_aes_128_gcm, srtp_suite::aead_aes_256_gcm}) {
+            if (*text == to_string(candidate)) {  // RFC 4568 9.1: case-sensitive
+                s = candidate;
+            }
+        }
+        if (!s) {
+            expected(p, e, what);
+        } else if (std::find(suites.begin(), suites.end(), *s) != suites.end()) {
+            expected(p, e, "each suite once");
+        } else {
+            suites.push_back(*s);
+        }
+    }
+    if (!suites.empty()) {
+        tc.srtp_suites = std::move(suites);
+    }
+}
+
 void decode_keepalive(problem_list& p, const located& at, keepalive_config& kc) {
     auto m = map_reader::open(p, at, {"interval", "timeout", "down_after", "up_after"},
                               "a map of keep-alive settings");
@@ -373,10 +404,11 @@ void decode_trunk_tls(problem_list& p, const located& at, trunk_tls_config& tc) 
 }
 
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
-    auto m = map_reader::open(p, at,
-                              {"name", "interface", "peers", "early_offer", "forward_headers",
-                               "codecs", "keepalive", "failover_timeout", "tls"},
-                              "a trunk: a map with name, interface and peers");
+    auto m =
+        map_reader::open(p, at,
+                         {"name", "interface", "peers", "early_offer", "forward_headers", "codecs",
+                          "keepalive", "failover_timeout", "tls", "srtp", "srtp_suites"},
+                         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
         return;
@@ -422,6 +454,22 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     }
     if (auto v = m->find("tls")) {
         decode_trunk_tls(p, *v, tc.tls);
+    }
+    if (auto v = m->find("srtp")) {
+        constexpr std::string_view what = "off, optional or required";
+        auto text = read_string(p, *v, what);
+        if (text && *text == "off") {
+            tc.srtp = srtp_mode::off;
+        } else if (text && *text == "optional") {
+            tc.srtp = srtp_mode::optional;
+        } else if (text && *text == "required") {
+            tc.srtp = srtp_mode::required;
+        } else if (text) {
+            expected(p, *v, what);
+        }
+    }
+    if (auto v = m->find("srtp_suites")) {
+        decode_srtp_suites(p, *v, tc);
     }
     d.trunk_paths.push_back(at.path);
     d.cfg.trunks.push_back(std::move(tc));

@@ -104,19 +104,22 @@ result<std::string> build_offer(const std::vector<config::codec>& codecs, const 
             attributes += fmt::format("a=fmtp:{} {}\r\n", f.pt, f.fmtp);
         }
     }
+    for (const auto& c : p.crypto) {
+        attributes += fmt::format("a=crypto:{}\r\n", c);
+    }
     return fmt::format(
         "v=0\r\n"
         "o=sbc {} {} IN {} {}\r\n"
         "s=sbc\r\n"
         "c=IN {} {}\r\n"
         "t=0 0\r\n"
-        "m=audio {} RTP/AVP{}\r\n"
+        "m=audio {} {}{}\r\n"
         "{}"
         "a=ptime:20\r\n"
         "a=sendrecv\r\n"
         "a=rtcp:{}\r\n",
         p.origin_session_id, p.origin_version, ip, p.local_address, ip, p.local_address,
-        p.local_rtp_port, pts, attributes, p.local_rtp_port + 1);
+        p.local_rtp_port, p.secure ? "RTP/SAVP" : "RTP/AVP", pts, attributes, p.local_rtp_port + 1);
 }
 
 result<bool> check_answer(std::string_view offer, std::string_view answer) {

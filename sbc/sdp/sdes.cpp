@@ -12,15 +12,14 @@ namespace {
 
 struct suite_info {
     srtp_suite suite;
-    std::string_view name;
     std::size_t key_salt;
 };
 
 constexpr std::array<suite_info, 4> suites = {{
-    {srtp_suite::aes_cm_128_hmac_sha1_80, "AES_CM_128_HMAC_SHA1_80", 30},
-    {srtp_suite::aes_cm_128_hmac_sha1_32, "AES_CM_128_HMAC_SHA1_32", 30},
-    {srtp_suite::aead_aes_128_gcm, "AEAD_AES_128_GCM", 28},
-    {srtp_suite::aead_aes_256_gcm, "AEAD_AES_256_GCM", 44},
+    {srtp_suite::aes_cm_128_hmac_sha1_80, 30},
+    {srtp_suite::aes_cm_128_hmac_sha1_32, 30},
+    {srtp_suite::aead_aes_128_gcm, 28},
+    {srtp_suite::aead_aes_256_gcm, 44},
 }};
 
 constexpr std::string_view alphabet =
@@ -47,18 +46,9 @@ std::pair<std::string_view, std::string_view> next_field(std::string_view s) {
 
 }  // namespace
 
-std::string_view to_string(srtp_suite s) noexcept {
-    for (const auto& i : suites) {
-        if (i.suite == s) {
-            return i.name;
-        }
-    }
-    return "?";
-}
-
 std::optional<srtp_suite> suite_from_string(std::string_view name) noexcept {
     for (const auto& i : suites) {
-        if (i.name == name) {  // RFC 4568 9.2: suite names are case-sensitive
+        if (config::to_string(i.suite) == name) {  // RFC 4568 9.2: suite names are case-sensitive
             return i.suite;
         }
     }

@@ -17,18 +17,14 @@
 #include <vector>
 
 #include "sbc/common/result.hpp"
+#include "sbc/config/config.hpp"
 
 namespace sbc::sdp {
 
-enum class srtp_suite {
-    aes_cm_128_hmac_sha1_80,  ///< RFC 4568 6.2.1, the default of every SRTP peer
-    aes_cm_128_hmac_sha1_32,  ///< RFC 4568 6.2.2
-    aead_aes_128_gcm,         ///< RFC 7714 14.2
-    aead_aes_256_gcm,         ///< RFC 7714 14.2
-};
+/// The suites of RFC 4568 6.2 and RFC 7714 14.2 below; config::to_string
+/// names them as SDP does.
+using srtp_suite = config::srtp_suite;
 
-/// "AES_CM_128_HMAC_SHA1_80" and so on, as in SDP.
-std::string_view to_string(srtp_suite s) noexcept;
 std::optional<srtp_suite> suite_from_string(std::string_view name) noexcept;
 /// Master key + master salt octets: 30 for AES-CM-128, 28 / 44 for GCM.
 std::size_t key_salt_length(srtp_suite s) noexcept;

@@ -47,11 +47,11 @@ constexpr int print_flags = sdp_f_mode_manual;
 // SBC relays RTCP on its own RTP port + 1 for one stream only.
 // rtpmap and fmtp appear here only for transports sofia does not know as RTP
 // (it files them under m_rtpmaps otherwise, and they print from there).
-// crypto (RFC 4568 SDES keys) passes untouched for now: SRTP termination in
-// the SBC will replace it with keys of its own.
-constexpr std::array<const char*, 10> kept_media_attributes = {
-    "rtpmap", "fmtp",     "ptime",    "maxptime", "rtcp-fb",
-    "crypto", "sendrecv", "sendonly", "recvonly", "inactive",
+// crypto (RFC 4568 SDES keys) is not on it: the SBC terminates SRTP on
+// each leg and states keys of its own (rewrite_params::crypto).
+constexpr std::array<const char*, 9> kept_media_attributes = {
+    "rtpmap",   "fmtp",     "ptime",    "maxptime", "rtcp-fb",
+    "sendrecv", "sendonly", "recvonly", "inactive",
 };
 
 constexpr std::array<const char*, 4> direction_names = {"sendrecv", "sendonly", "recvonly",
@@ -254,6 +254,10 @@ result<media_target> audio_target(const sdp_session_t* session, const sdp_media_
     t.rtcp = *rtcp;
     t.port_zero = audio->m_port == 0;
     t.on_hold_address = rtp->is_unspecified();
+    t.secure =
+        audio->m_proto == sdp_proto_srtp ||
+        (audio->m_proto_name != nullptr && (strcasecmp(audio->m_proto_name, "RTP/SAVP") == 0 ||
+                                            strcasecmp(audio->m_proto_name, "RTP/SAVPF") == 0));
     // RFC 4566 6: a media-level direction overrides the session-level one.
     t.dir = from_mode(sdp_attribute_mode(
         audio->m_attributes, sdp_attribute_mode(session->sdp_attributes, sdp_sendrecv)));
@@ -329,6 +333,20 @@ void decline(sdp_media_t* m) {
     }
 }
 
+// RFC 3711 12 / RFC 5124: the secure profiles differ from the plain ones
+// by the S alone, and feedback (the F) is the peer's to keep.
+void set_profile(sdp_media_t* m, bool secure) {
+    const char* name = m->m_proto_name != nullptr ? m->m_proto_name : "";
+    bool feedback = strcasecmp(name, "RTP/AVPF") == 0 || strcasecmp(name, "RTP/SAVPF") == 0;
+    if (feedback) {
+        m->m_proto = sdp_proto_x;
+        m->m_proto_name = secure ? "RTP/SAVPF" : "RTP/AVPF";
+    } else if (m->m_proto == sdp_proto_rtp || m->m_proto == sdp_proto_srtp) {
+        m->m_proto = secure ? sdp_proto_srtp : sdp_proto_rtp;
+        m->m_proto_name = secure ? "RTP/SAVP" : "RTP/AVP";
+    }
+}
+
 // The direction the anchored stream is sent with. RFC 3264 8.4: the old
 // c=0.0.0.0 hold becomes a direction attribute, since c= must keep naming
 // the SBC for the relay to work: sendonly, or inactive if the peer was not
@@ -352,9 +370,13 @@ void anchor(su_home_t* home, sdp_media_t* m, const media_target& t, const rewrit
     m->m_connections = nullptr;  // the session-level c= (ours) covers it
     m->m_key = nullptr;
     keep_named_bandwidths(&m->m_bandwidths);
+    set_profile(m, p.secure);
     filter_attributes(&m->m_attributes, [](const char* name) {
         return is_kept_media_attribute(name) && !is_direction_attribute(name);
     });
+    for (const auto& c : p.crypto) {
+        append_attribute(home, &m->m_attributes, "crypto", su_strdup(home, c.c_str()));
+    }
     // RFC 3605: our RTCP port, stated even where it is the default, so the
     // peer's a=rtcp (and any address in it) is always replaced.
     if (p.local_rtp_port < 65535) {
@@ -465,6 +487,22 @@ result<session_description> session_description::parse(std::string_view body) {
     session_description sd(std::move(i));
     sd._audio = *target;
     return sd;
+}
+
+std::vector<std::string> session_description::crypto_attributes() const {
+    std::vector<std::string> values;
+    std::size_t index = 0;
+    for (const sdp_media_t* m = _impl->session->sdp_media; m != nullptr; m = m->m_next, ++index) {
+        if (index != _impl->audio_index) {
+            continue;
+        }
+        for (const sdp_attribute_t* a = m->m_attributes; a != nullptr; a = a->a_next) {
+            if (a->a_name != nullptr && strcasecmp(a->a_name, "crypto") == 0) {
+                values.emplace_back(a->a_value != nullptr ? a->a_value : "");
+            }
+        }
+    }
+    return values;
 }
 
 std::string session_description::rewrite(const rewrite_params& p) const {

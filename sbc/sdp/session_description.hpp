@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dataplane/api/ip_endpoint.hpp"
 #include "sbc/common/result.hpp"
@@ -30,6 +31,8 @@ struct media_target {
     /// c=0.0.0.0 (RFC 3264 8.4, old-style hold) or m= port 0 (stream rejected).
     bool on_hold_address = false;
     bool port_zero = false;
+    /// The stream's profile is secure RTP: RTP/SAVP or RTP/SAVPF (RFC 3711 12).
+    bool secure = false;
 };
 
 /// What the SBC puts in place of the peer's addresses.
@@ -39,6 +42,12 @@ struct rewrite_params {
     std::uint64_t origin_session_id = 0;  ///< o= sess-id; stable for the leg
     std::uint64_t origin_version =
         0;  ///< o= sess-version; +1 whenever the SDP changes (RFC 3264 8)
+    /// The profile the stream leaves with: RTP/SAVP if set, else RTP/AVP
+    /// (RTP/SAVPF and RTP/AVPF where the peer's had feedback).
+    bool secure = false;
+    /// a=crypto values (RFC 4568) the SBC puts on the stream: its own keys.
+    /// They hold key material; never log them.
+    std::vector<std::string> crypto{};
 };
 
 class session_description {
@@ -59,14 +68,20 @@ public:
     /// usable connection address is refused by parse(), so this always holds.
     const media_target& audio() const noexcept { return _audio; }
 
+    /// The anchored stream's a=crypto values (RFC 4568), in order. They hold
+    /// the peer's keys: parse them with sdp::parse_crypto, never log them.
+    std::vector<std::string> crypto_attributes() const;
+
     /// The SDP to send on the other leg: o= and s= are the SBC's own, c= names
     /// only `p.local_address`, the first audio m= line gets `p.local_rtp_port`,
     /// every other m= line port 0 (RFC 3264 6: declined), a=rtcp points at our
     /// RTCP port, and ICE attributes (candidates, ufrag, pwd) of the peer are
     /// dropped. Codecs, ptime, fmtp and direction attributes pass unchanged.
+    /// The profile and the a=crypto lines are `p`'s: the peer's keys never
+    /// cross to the other leg.
     ///
     /// Details: the stream's attributes pass through an allow-list (rtpmap,
-    /// fmtp, ptime, maxptime, rtcp-fb, crypto, direction); everything else
+    /// fmtp, ptime, maxptime, rtcp-fb, direction); everything else
     /// of the peer's, session-level attributes, i=, u=, e=, p=, k= and
     /// rtcp-mux included, is dropped. The direction is always stated on the
     /// stream; an old-style hold (c=0.0.0.0) becomes a=sendonly, or

@@ -239,17 +239,33 @@ TEST_CASE("sdp: ICE candidates and credentials of the peer never cross", "[sdp]"
     CHECK(contains(out, "m=audio 20000 RTP/AVP 0\r\n"));
 }
 
-TEST_CASE("sdp: SDES keys pass untouched until the SBC terminates SRTP", "[sdp]") {
+TEST_CASE("sdp: the peer's SDES keys never cross; profile and keys are the SBC's", "[sdp]") {
+    const std::string peer_line =
+        "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4";
     auto sd = offer(
         "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
         "m=audio 7000 RTP/SAVP 0\r\n"
-        "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
-        "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4\r\n");
-    auto out = answer_sent(sd);
-    CHECK(contains(out, "m=audio 20000 RTP/SAVP 0\r\n"));
-    CHECK(contains(out,
-                   "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
-                   "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4\r\n"));
+        "a=crypto:" +
+        peer_line + "\r\n");
+    CHECK(sd.audio().secure);
+    CHECK(sd.crypto_attributes() == std::vector<std::string>{peer_line});
+
+    auto plain = answer_sent(sd);  // RTP on the other leg
+    CHECK(contains(plain, "m=audio 20000 RTP/AVP 0\r\n"));
+    expect_absent(plain, {"crypto", "PS1uQ"});
+
+    auto p = sbc_side();
+    p.secure = true;
+    p.crypto = {"2 AEAD_AES_128_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw"};
+    auto secure = answer_sent(sd, p);
+    CHECK(contains(secure, "m=audio 20000 RTP/SAVP 0\r\n"));
+    CHECK(contains(
+        secure, "a=crypto:2 AEAD_AES_128_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw\r\n"));
+    expect_absent(secure, {"PS1uQ"});
+
+    auto from_plain = offer(phone_offer);
+    CHECK_FALSE(from_plain.audio().secure);
+    CHECK(contains(answer_sent(from_plain, p), "m=audio 20000 RTP/SAVP 0 8 101\r\n"));
 }
 
 TEST_CASE("sdp: transports sofia does not know keep their name and codec lines", "[sdp]") {
@@ -257,11 +273,16 @@ TEST_CASE("sdp: transports sofia does not know keep their name and codec lines",
         "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
         "m=audio 7000 RTP/SAVPF 111 0\r\na=rtpmap:111 opus/48000/2\r\n"
         "a=fmtp:111 minptime=10;useinbandfec=1\r\na=rtcp-fb:111 transport-cc\r\n");
-    auto out = answer_sent(sd);
+    CHECK(sd.audio().secure);
+    auto p = sbc_side();
+    p.secure = true;
+    auto out = answer_sent(sd, p);
     CHECK(contains(out, "m=audio 20000 RTP/SAVPF 111 0\r\n"));
     CHECK(contains(out, "a=rtpmap:111 opus/48000/2\r\n"));
     CHECK(contains(out, "a=fmtp:111 minptime=10;useinbandfec=1\r\n"));
     CHECK(contains(out, "a=rtcp-fb:111 transport-cc\r\n"));
+    // Feedback stays; only the S goes where the other leg is plain RTP.
+    CHECK(contains(answer_sent(sd), "m=audio 20000 RTP/AVPF 111 0\r\n"));
 }
 
 TEST_CASE("sdp: hold with a=sendonly passes as it is", "[sdp]") {
