@@ -78,6 +78,9 @@ nlohmann::json answer(std::string_view request, control_handler& handler) {
     if (name == "trunks") {
         return handler.trunks();
     }
+    if (name == "stats") {
+        return handler.stats();
+    }
     if (name == "reload") {
         return handler.reload();
     }

@@ -63,6 +63,10 @@ public:
     /// TLS sessions, per-interface TLS certificates and handshake counters
     /// (the fields are documented in conf/README.md, "sbcctl trunks").
     virtual nlohmann::json trunks() = 0;
+    /// {"calls": [...], "media": {...}}: each call's media counters per leg
+    /// (packets, bytes, drops by reason, SRTP failures, last packet) and the
+    /// media engine's totals (documented in conf/README.md, "sbcctl stats").
+    virtual nlohmann::json stats() = 0;
     /// Re-reads the configuration file: {"ok": true, "applied": [...],
     /// "restart_needed": [...]} or {"ok": false, "errors": [...]}.
     virtual nlohmann::json reload() = 0;

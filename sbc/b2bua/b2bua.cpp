@@ -390,3 +390,73 @@ nlohmann::json b2bua::reload() {
 }
 
 }  // namespace sbc::b2bua
+
+namespace sbc::b2bua {
+
+namespace {
+nlohmann::json side_json(const dataplane::side_counters& c, const config::trunk_config& trunk,
+                         std::optional<config::srtp_suite> suite, std::int64_t now_ns) {
+    nlohmann::json j{
+        {"trunk", trunk.name},
+        {"srtp", suite ? nlohmann::json(config::to_string(*suite)) : nlohmann::json(nullptr)},
+        {"rtp_rx_packets", c.rtp_rx_packets},
+        {"rtp_rx_bytes", c.rtp_rx_bytes},
+        {"rtcp_rx_packets", c.rtcp_rx_packets},
+        {"tx_packets", c.tx_packets},
+        {"drops",
+         {{"wrong_source", c.drops_wrong_source},
+          {"no_destination", c.drops_no_destination},
+          {"tx_error", c.drops_tx_error},
+          {"truncated", c.drops_truncated},
+          {"srtp_auth", c.srtp_auth_failures},
+          {"srtp_replay", c.srtp_replays},
+          {"srtp_protect", c.srtp_errors}}},
+        {"latched",
+         c.latched_rtp ? nlohmann::json(c.latched_rtp->to_string()) : nlohmann::json(nullptr)},
+        {"last_rx_ms_ago", c.last_rx_ns == 0 ? nlohmann::json(nullptr)
+                                             : nlohmann::json((now_ns - c.last_rx_ns) / 1000000)},
+    };
+    return j;
+}
+}  // namespace
+
+nlohmann::json b2bua::stats() {
+    auto calls = nlohmann::json::array();
+    const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count();
+    std::uint64_t rx = 0;
+    std::uint64_t tx = 0;
+    std::uint64_t auth = 0;
+    for (const auto& [id, c] : _calls) {
+        auto st = _media.stats(id);
+        if (!st) {
+            continue;
+        }
+        auto legs = nlohmann::json::object();
+        for (auto s : {side::a, side::b}) {
+            const auto& counters = st->sides[dataplane::index(s)];
+            const auto& trunk = s == side::a ? c->from_trunk() : c->to_trunk();
+            auto leg = side_json(counters, trunk, c->srtp_suite(s), now_ns);
+            const auto& addr = c->media_address(s);
+            leg["local"] = addr.find(':') == std::string::npos
+                               ? fmt::format("{}:{}", addr, c->local_rtp_port(s))
+                               : fmt::format("[{}]:{}", addr, c->local_rtp_port(s));
+            legs[s == side::a ? "a" : "b"] = std::move(leg);
+            rx += counters.rtp_rx_packets + counters.rtcp_rx_packets;
+            tx += counters.tx_packets;
+            auth += counters.srtp_auth_failures + counters.srtp_replays;
+        }
+        calls.push_back({{"id", c->display_id()}, {"state", c->state_name()}, {"legs", legs}});
+    }
+    return {{"calls", calls},
+            {"media",
+             {{"backend", _cfg.media.backend},
+              {"open_sessions", _media.open_sessions()},
+              {"free_port_pairs", _media.free_port_pairs()},
+              {"rx_packets", rx},
+              {"tx_packets", tx},
+              {"srtp_auth_drops", auth}}}};
+}
+
+}  // namespace sbc::b2bua

@@ -65,6 +65,7 @@ public:
     api::status_info status() override;
     std::vector<api::call_info> calls() override;
     nlohmann::json trunks() override;
+    nlohmann::json stats() override;
     nlohmann::json reload() override;
 
 private:

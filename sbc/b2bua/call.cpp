@@ -102,6 +102,11 @@ call::~call() {
 
 std::string call::display_id() const { return std::to_string(_id); }
 
+const std::string& call::media_address(side s) const noexcept {
+    const auto& l = _legs[dataplane::index(s)];
+    return _owner.interface_named(l.trunk->interface).cfg().media_address;
+}
+
 const char* call::state_name() const noexcept {
     switch (_state) {
         case state::trying:

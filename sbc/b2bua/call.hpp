@@ -91,6 +91,15 @@ public:
     const config::trunk_config& to_trunk() const noexcept { return *_legs[1].trunk; }
     std::chrono::steady_clock::time_point created() const noexcept { return _created; }
     std::chrono::steady_clock::time_point state_since() const noexcept { return _state_since; }
+    /// The SBC's RTP port on leg `s` (RTCP is the next one); 0 before media.
+    std::uint16_t local_rtp_port(side s) const noexcept { return _ports.rtp[dataplane::index(s)]; }
+    /// The SBC's media address on leg `s`.
+    const std::string& media_address(side s) const noexcept;
+    /// The SRTP suite in force on leg `s`, nullopt while it is plain RTP.
+    std::optional<config::srtp_suite> srtp_suite(side s) const noexcept {
+        const auto& keys = _legs[dataplane::index(s)].sdes->keys();
+        return keys ? std::optional(keys->suite) : std::nullopt;
+    }
     /// True when neither peer has put the media on hold (timeouts apply).
     bool media_expected() const noexcept;
     /// Moves the call to the trunk's next peer when the current one has

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py) one after the other.
+"""Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py,
+test_srtp.py) one after the other.
 
     tests/e2e/run_e2e.py [--build DIR] [-k SUBSTRING]... [--keep] [--list]
     tests/e2e/run_e2e.py --selftest
@@ -56,9 +57,11 @@ def all_tests():
     import test_sbc
 
     import test_failover
+    import test_srtp
     import test_tls
 
-    tests = list(test_sbc.TESTS) + list(test_tls.TESTS) + list(test_failover.TESTS)
+    tests = (list(test_sbc.TESTS) + list(test_tls.TESTS) + list(test_failover.TESTS) +
+             list(test_srtp.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

@@ -70,6 +70,10 @@ int show(const std::string& cmd, const std::string& reply_line, bool json) {
         fmt::print("{}", sbc::ctl::render_trunks(*reply));
         return exit_ok;
     }
+    if (cmd == "stats") {
+        fmt::print("{}", sbc::ctl::render_stats(*reply));
+        return exit_ok;
+    }
     if (cmd == "reload") {
         fmt::print("{}", sbc::ctl::render_reload(*reply));
         return reply->value("ok", false) ? exit_ok : exit_error;
@@ -136,6 +140,7 @@ int main(int argc, char** argv) {
     app.add_subcommand("status", "version, uptime, call count and signaling interfaces");
     app.add_subcommand("calls", "the calls in progress");
     app.add_subcommand("trunks", "trunks, their peers' health and TLS sessions");
+    app.add_subcommand("stats", "media counters per call leg: packets, drops, SRTP");
     app.add_subcommand("reload",
                        "re-read the configuration file (TLS certificates take effect at once)");
 

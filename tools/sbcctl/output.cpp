@@ -164,6 +164,38 @@ std::string render_trunks(const nlohmann::json& reply) {
     return out;
 }
 
+std::string render_stats(const nlohmann::json& reply) {
+    std::vector<std::vector<std::string>> rows{{"CALL", "LEG", "TRUNK", "SRTP", "RX PKTS",
+                                                "RX BYTES", "RTCP", "TX PKTS", "DROPS", "SRTP AUTH",
+                                                "LAST RX ms", "LATCHED"}};
+    const auto calls = reply.value("calls", nlohmann::json::array());
+    for (const auto& c : calls) {
+        const auto legs = c.value("legs", nlohmann::json::object());
+        for (const auto& [name, l] : legs.items()) {
+            const auto d = l.value("drops", nlohmann::json::object());
+            std::uint64_t drops = 0;
+            for (const auto& n : d) {
+                drops += n.is_number_unsigned() ? n.get<std::uint64_t>() : 0;
+            }
+            auto auth =
+                d.value("srtp_auth", std::uint64_t{0}) + d.value("srtp_replay", std::uint64_t{0});
+            rows.push_back({field(c, "id"), name, printable(field(l, "trunk")), field(l, "srtp"),
+                            field(l, "rtp_rx_packets"), field(l, "rtp_rx_bytes"),
+                            field(l, "rtcp_rx_packets"), field(l, "tx_packets"),
+                            std::to_string(drops), std::to_string(auth), field(l, "last_rx_ms_ago"),
+                            field(l, "latched")});
+        }
+    }
+    std::string out = render_table(rows);
+    const auto media = reply.value("media", nlohmann::json::object());
+    out += fmt::format(
+        "\nmedia: backend {}, {} sessions, {} free port pairs; calls in progress: "
+        "{} packets in, {} out, {} dropped by SRTP checks\n",
+        field(media, "backend"), field(media, "open_sessions"), field(media, "free_port_pairs"),
+        field(media, "rx_packets"), field(media, "tx_packets"), field(media, "srtp_auth_drops"));
+    return out;
+}
+
 std::string render_reload(const nlohmann::json& reply) {
     std::string out;
     bool ok = reply.value("ok", false);

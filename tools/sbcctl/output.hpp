@@ -29,6 +29,9 @@ std::string render_calls(const std::vector<api::call_info>& calls);
 std::string render_trunks(const nlohmann::json& reply);
 
 /// The reply to "reload": what was applied, or every validation error.
+/// `sbcctl stats`: a row per call leg, then the media engine's totals.
+std::string render_stats(const nlohmann::json& reply);
+
 std::string render_reload(const nlohmann::json& reply);
 
 }  // namespace sbc::ctl

@@ -54,6 +54,7 @@ public:
         return calls_reply;
     }
     nlohmann::json trunks() override { return {{"trunks", nlohmann::json::array()}}; }
+    nlohmann::json stats() override { return {{"calls", nlohmann::json::array()}}; }
     nlohmann::json reload() override { return {{"ok", true}}; }
 
     api::status_info status_reply{
