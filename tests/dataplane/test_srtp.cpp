@@ -19,6 +19,8 @@ using namespace sbc::dataplane::srtp;
 
 extern "C" {
 extern const srtp_cipher_type_t srtp_aes_icm_128;
+extern const srtp_cipher_type_t srtp_aes_gcm_128;
+extern const srtp_cipher_type_t srtp_aes_gcm_256;
 }
 
 namespace {
@@ -161,6 +163,66 @@ TEST_CASE("OpenSSL-backed SRTP is byte for byte libsrtp2's", "[srtp]") {
         }
     }
     REQUIRE(use_crypto(crypto_backend::openssl).empty());
+}
+
+namespace {
+
+// RFC 7714 16: the vectors are given with session keys, so they exercise the
+// AEAD transform below libsrtp2's key derivation (RFC 3711 B.3 covers that).
+// The packet: SSRC 5501a0b2, sequence number f17b, ROC 0, payload "Gallia
+// est omnis divisa in partes tres".
+const auto rfc7714_salt = hex("517569642070726f2071756f");
+const auto rfc7714_rtp = hex(
+    "8040f17b8041f8d35501a0b247616c6c696120657374206f6d6e69732064697669736120696e2070617274657320"
+    "74726573");
+
+/// RTP through an AEAD cipher type as libsrtp2 drives it for SRTP (RFC 7714
+/// 8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt; 9.1: the header is the
+/// AAD); returns header || ciphertext || tag.
+std::vector<uint8_t> aead_protect(const srtp_cipher_type_t& type, const std::vector<uint8_t>& key,
+                                  const std::vector<uint8_t>& packet) {
+    srtp_cipher_t* c = nullptr;
+    REQUIRE(type.alloc(&c, static_cast<int>(key.size() + 12), 16) == srtp_err_status_ok);
+    REQUIRE(type.init(c->state, key.data()) == srtp_err_status_ok);
+    uint8_t iv[12] = {0, 0, packet[8], packet[9], packet[10], packet[11],
+                      0, 0, 0,         0,         packet[2],  packet[3]};
+    for (int i = 0; i < 12; ++i) {
+        iv[i] ^= rfc7714_salt[static_cast<std::size_t>(i)];
+    }
+    REQUIRE(type.set_iv(c->state, iv, srtp_direction_encrypt) == srtp_err_status_ok);
+    REQUIRE(type.set_aad(c->state, packet.data(), 12) == srtp_err_status_ok);
+    // Room for the tag: libsrtp2's NSS type writes it behind the data.
+    std::vector<uint8_t> out = packet;
+    out.resize(packet.size() + 16);
+    unsigned int len = static_cast<unsigned int>(packet.size() - 12);
+    REQUIRE(type.encrypt(c->state, out.data() + 12, &len) == srtp_err_status_ok);
+    uint8_t tag[16];
+    uint32_t tag_len = sizeof tag;
+    REQUIRE(type.get_tag(c->state, tag, &tag_len) == srtp_err_status_ok);
+    REQUIRE(tag_len == 16);
+    out.resize(packet.size());
+    out.insert(out.end(), tag, tag + tag_len);
+    type.dealloc(c);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("OpenSSL AES-GCM gives RFC 7714 16's packets, as libsrtp2's own does", "[srtp]") {
+    REQUIRE(use_crypto(crypto_backend::openssl).empty());  // srtp_init: NSS for libsrtp2's own
+    const auto key_128 = hex("000102030405060708090a0b0c0d0e0f");
+    const auto key_256 = hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+    // RFC 7714 16.1.1 and 16.2.1, "Encrypted and tagged packet".
+    const auto srtp_128 = hex(
+        "8040f17b8041f8d35501a0b2f24de3a3fb34de6cacba861c9d7e4bcabe633bd50d294e6f42a5f47a51c7d19b"
+        "36de3adf8833899d7f27beb16a9152cf765ee4390cce");
+    const auto srtp_256 = hex(
+        "8040f17b8041f8d35501a0b232b1de78a822fe12ef9f78fa332e33aab18012389a58e2f3b50b2a0276ffae0f"
+        "1ba63799b87b7aa3db36dfffd6b0f9bb7878d7a76c13");
+    CHECK(aead_protect(openssl_aes_gcm_128(), key_128, rfc7714_rtp) == srtp_128);
+    CHECK(aead_protect(openssl_aes_gcm_256(), key_256, rfc7714_rtp) == srtp_256);
+    CHECK(aead_protect(srtp_aes_gcm_128, key_128, rfc7714_rtp) == srtp_128);
+    CHECK(aead_protect(srtp_aes_gcm_256, key_256, rfc7714_rtp) == srtp_256);
 }
 
 TEST_CASE("GCM refuses a tampered packet", "[srtp]") {
