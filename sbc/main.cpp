@@ -102,7 +102,28 @@ int run(const std::string& path) {
     ec.port_min = cfg.media.port_min;
     ec.port_max = cfg.media.port_max;
     ec.workers = cfg.media.workers;
-    auto media = sbc::dataplane::make_kernel_engine(ec);
+    std::unique_ptr<sbc::dataplane::media_engine> media;
+    if (cfg.media.backend == "dpdk") {
+        const auto& dc = cfg.media.dpdk;
+        ec.dpdk.eal_args = dc.eal_args;
+        ec.dpdk.lcores = dc.lcores;
+        ec.dpdk.mbufs = dc.mbufs;
+        for (const auto& port : dc.ports) {
+            const auto* iface = cfg.find_interface(port.interface);
+            ec.dpdk.ports.push_back({port.device, iface != nullptr ? iface->media_address : "",
+                                     port.prefix, port.exception_interface});
+        }
+        try {
+            media = sbc::dataplane::make_dpdk_engine(ec);
+        } catch (const std::exception& e) {
+            main_log.error("cannot start the dpdk media backend: {}", e.what());
+            return 1;
+        }
+        main_log.info("media: dpdk backend, {} worker lcore(s), {} port(s)", dc.lcores.size(),
+                      dc.ports.size());
+    } else {
+        media = sbc::dataplane::make_kernel_engine(ec);
+    }
     sbc::b2bua::b2bua b2bua(rt.root(), cfg, *media);
     sbc::api::control_server control(rt.root(), cfg.control.socket, b2bua);
 

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dataplane/api/ip_endpoint.hpp"
 #include "dataplane/srtp/stream_crypto.hpp"
@@ -30,10 +31,51 @@ enum class side : std::uint8_t { a = 0, b = 1 };
 constexpr side other(side s) noexcept { return s == side::a ? side::b : side::a; }
 constexpr std::size_t index(side s) noexcept { return static_cast<std::size_t>(s); }
 
+/// One DPDK port and the media address it serves.
+struct dpdk_port_config {
+    /// A virtual device ("net_af_packet0,iface=eth1", "net_tap0,...") or a
+    /// PCI address ("0000:03:00.0").
+    std::string device;
+    std::string media_address;        ///< the SIP interface's media address
+    unsigned prefix = 24;             ///< its prefix length on the exception interface
+    std::string exception_interface;  ///< name of the TAP the kernel sees, e.g. "sbc-carrier"
+};
+
+/// The dpdk backend's settings (media.dpdk in the YAML).
+struct dpdk_settings {
+    std::vector<std::string> eal_args;  ///< extra EAL arguments ("--no-huge", "-m", "256"...)
+    std::vector<unsigned> lcores;       ///< one worker per lcore
+    unsigned mbufs = 8191;              ///< packet buffers in the pool
+    std::vector<dpdk_port_config> ports;
+};
+
 struct engine_config {
     std::uint16_t port_min = 20000;  ///< inclusive; both ends of the range as configured
     std::uint16_t port_max = 29999;  ///< inclusive
-    unsigned workers = 1;            ///< worker threads; 0 is taken as 1
+    unsigned workers = 1;            ///< worker threads; 0 is taken as 1 (kernel backend)
+    dpdk_settings dpdk;              ///< dpdk backend only
+};
+
+/// A worker's load since the previous reading.
+struct worker_stats {
+    unsigned index = 0;
+    double busy_fraction = 0;  ///< share of its time spent on packets and commands
+    std::uint64_t bursts = 0;  ///< bursts received that held at least one packet (total)
+    std::uint64_t packets = 0;
+};
+
+/// A DPDK port's counters (rte_eth_stats) and its exchange with the kernel.
+struct port_stats {
+    std::string device;
+    std::uint64_t rx_packets = 0;
+    std::uint64_t rx_bytes = 0;
+    std::uint64_t tx_packets = 0;
+    std::uint64_t tx_bytes = 0;
+    std::uint64_t rx_missed = 0;
+    std::uint64_t rx_errors = 0;
+    std::uint64_t tx_errors = 0;
+    std::uint64_t to_kernel = 0;    ///< not media for a known stream: handed to the TAP
+    std::uint64_t from_kernel = 0;  ///< sent by the kernel (SIP, ARP...) through the TAP
 };
 
 /// The local RTP port of each side; RTCP is always RTP + 1 (RFC 3550 11).
@@ -117,6 +159,10 @@ public:
     /// Number of open sessions and of free port pairs, for status displays.
     virtual std::size_t open_sessions() const = 0;
     virtual std::size_t free_port_pairs() const = 0;
+
+    /// The workers' load and the ports' counters, where the backend has them.
+    virtual std::vector<worker_stats> worker_counters() { return {}; }
+    virtual std::vector<port_stats> port_counters() const { return {}; }
 };
 
 /// The `kernel` backend: UDP sockets, epoll, recvmmsg/sendmmsg, one thread per
@@ -124,5 +170,11 @@ public:
 /// every socket. Throws std::system_error when it cannot create a worker's
 /// epoll set, eventfd or thread (start-up only).
 std::unique_ptr<media_engine> make_kernel_engine(const engine_config& config);
+
+/// The `dpdk` backend (dataplane/io/dpdk): initialises the EAL with
+/// config.dpdk, starts its ports, their TAP exception interfaces (which get
+/// the media addresses) and one worker per lcore. Throws std::runtime_error
+/// naming what failed, or when sbcd was built without DPDK.
+std::unique_ptr<media_engine> make_dpdk_engine(const engine_config& config);
 
 }  // namespace sbc::dataplane

@@ -120,7 +120,8 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
                 continue;
             }
         }
-        out.packets[out.count++] = tx_packet{pkt.data, static_cast<std::uint32_t>(len), dest};
+        out.packets[out.count++] = tx_packet{pkt.data, static_cast<std::uint32_t>(len), dest,
+                                             src.unprotect != nullptr || dst.protect != nullptr};
     }
 
     if (ch == channel::rtp) {

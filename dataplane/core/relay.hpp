@@ -60,6 +60,9 @@ struct tx_packet {
     const std::uint8_t* data = nullptr;
     std::uint32_t len = 0;
     const ip_endpoint* destination = nullptr;
+    /// SRTP was removed or added: the payload is not the one received (a
+    /// backend that rewrites UDP checksums incrementally must sum it anew).
+    bool transformed = false;
 };
 
 struct tx_batch {

@@ -449,6 +449,26 @@ nlohmann::json b2bua::stats() {
         }
         calls.push_back({{"id", c->display_id()}, {"state", c->state_name()}, {"legs", legs}});
     }
+    auto workers = nlohmann::json::array();
+    for (const auto& w : _media.worker_counters()) {
+        workers.push_back({{"index", w.index},
+                           {"busy_fraction", w.busy_fraction},
+                           {"bursts", w.bursts},
+                           {"packets", w.packets}});
+    }
+    auto ports = nlohmann::json::array();
+    for (const auto& p : _media.port_counters()) {
+        ports.push_back({{"device", p.device},
+                         {"rx_packets", p.rx_packets},
+                         {"rx_bytes", p.rx_bytes},
+                         {"tx_packets", p.tx_packets},
+                         {"tx_bytes", p.tx_bytes},
+                         {"rx_missed", p.rx_missed},
+                         {"rx_errors", p.rx_errors},
+                         {"tx_errors", p.tx_errors},
+                         {"to_kernel", p.to_kernel},
+                         {"from_kernel", p.from_kernel}});
+    }
     return {{"calls", calls},
             {"media",
              {{"backend", _cfg.media.backend},
@@ -456,7 +476,9 @@ nlohmann::json b2bua::stats() {
               {"free_port_pairs", _media.free_port_pairs()},
               {"rx_packets", rx},
               {"tx_packets", tx},
-              {"srtp_auth_drops", auth}}}};
+              {"srtp_auth_drops", auth},
+              {"workers", workers},
+              {"ports", ports}}}};
 }
 
 }  // namespace sbc::b2bua

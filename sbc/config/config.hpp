@@ -156,12 +156,33 @@ struct route_config {
     source_mark mark;
 };
 
+/// One DPDK port: the device that carries an interface's media address.
+struct dpdk_port_config {
+    std::string interface;  ///< the interface whose media_address this port serves
+    /// "net_af_packet0,iface=eth1" (a virtual device) or "0000:03:00.0" (PCI).
+    std::string device;
+    unsigned prefix = 24;  ///< the media address's prefix length on its link
+    /// The TAP the kernel sees (SIP, ARP, ND on the media address); at most
+    /// 15 characters; "sbc-" + the interface's name when not given.
+    std::string exception_interface;
+    source_mark mark;
+};
+
+/// media.dpdk: the dpdk backend's settings.
+struct dpdk_config {
+    std::vector<std::string> eal_args;   ///< extra EAL arguments
+    std::vector<unsigned> lcores = {1};  ///< a worker per lcore
+    unsigned mbufs = 8191;
+    std::vector<dpdk_port_config> ports;
+};
+
 struct media_config {
     std::uint16_t port_min = 20000;  ///< even; RTP takes even ports, RTCP the next odd one
     std::uint16_t port_max = 29999;
     std::string backend = "kernel";
     unsigned workers = 1;
     unsigned timeout_seconds = 60;  ///< no media on an established call for this long: BYE
+    dpdk_config dpdk;               ///< with backend dpdk
 };
 
 struct control_config {

@@ -583,21 +583,101 @@ void decode_ports(problem_list& p, const map_reader& m, media_config& mc) {
     }
 }
 
-void decode_media(problem_list& p, const located& at, media_config& mc) {
+void decode_dpdk_port(decoded& d, problem_list& p, const located& at, dpdk_config& dc) {
+    auto m = map_reader::open(p, at, {"interface", "device", "prefix", "exception_interface"},
+                              "a DPDK port: a map with interface and device");
+    if (!m) {
+        return;
+    }
+    dpdk_port_config pc;
+    pc.mark = to_source_mark(at.mark);
+    if (auto v = m->require("interface", "the name of an interface")) {
+        pc.interface = read_string(p, *v, "the name of an interface").value_or("");
+        d.marks[v->path] = v->mark;
+    }
+    if (auto v = m->require("device", "a DPDK device: a PCI address or a virtual device string")) {
+        pc.device = read_string(p, *v, "a DPDK device: a PCI address or a virtual device string")
+                        .value_or("");
+    }
+    if (auto v = m->find("prefix")) {
+        pc.prefix = static_cast<unsigned>(
+            read_number(p, *v, 1, 128, "a prefix length 1..128").value_or(pc.prefix));
+    }
+    pc.exception_interface = "sbc-" + pc.interface;
+    if (auto v = m->find("exception_interface")) {
+        constexpr std::string_view what = "a network interface name of 1 to 15 characters";
+        auto text = read_string(p, *v, what);
+        if (text && (text->size() > 15 || text->find_first_of(" /:") != std::string::npos)) {
+            expected(p, *v, what);
+        } else if (text) {
+            pc.exception_interface = *text;
+        }
+    }
+    if (pc.exception_interface.size() > 15) {
+        expected(p, at,
+                 "exception_interface (\"sbc-\" + the interface name is longer than 15 "
+                 "characters)");
+    }
+    dc.ports.push_back(std::move(pc));
+}
+
+void decode_dpdk(decoded& d, problem_list& p, const located& at, dpdk_config& dc) {
+    auto m =
+        map_reader::open(p, at, {"eal_args", "lcores", "mbufs", "ports"}, "a map of DPDK settings");
+    if (!m) {
+        return;
+    }
+    if (auto v = m->find("eal_args")) {
+        for (const auto& e : read_list(p, *v, "a list of EAL arguments", false)) {
+            if (auto text = read_string(p, e, "an EAL argument")) {
+                dc.eal_args.push_back(*text);
+            }
+        }
+    }
+    if (auto v = m->find("lcores")) {
+        std::vector<unsigned> lcores;
+        for (const auto& e : read_list(p, *v, "a list of lcore numbers", true)) {
+            if (auto n = read_number(p, e, 0, 1023, "an lcore number 0..1023")) {
+                if (std::find(lcores.begin(), lcores.end(), *n) != lcores.end()) {
+                    expected(p, e, "each lcore once");
+                } else {
+                    lcores.push_back(static_cast<unsigned>(*n));
+                }
+            }
+        }
+        if (!lcores.empty()) {
+            dc.lcores = std::move(lcores);
+        }
+    }
+    if (auto v = m->find("mbufs")) {
+        dc.mbufs = static_cast<unsigned>(
+            read_number(p, *v, 1023, 4194303, "a number of mbufs 1023..4194303")
+                .value_or(dc.mbufs));
+    }
+    if (auto v = m->find("ports")) {
+        for (const auto& e : read_list(p, *v, "a list of DPDK ports", true)) {
+            decode_dpdk_port(d, p, e, dc);
+        }
+    }
+}
+
+void decode_media(decoded& d, problem_list& p, const located& at, media_config& mc) {
     if (at.node.IsNull()) {
         return;  // "media:" with every key commented out: all defaults
     }
-    auto m = map_reader::open(p, at, {"port_min", "port_max", "backend", "workers", "timeout"},
-                              "a map of media settings");
+    auto m =
+        map_reader::open(p, at, {"port_min", "port_max", "backend", "workers", "timeout", "dpdk"},
+                         "a map of media settings");
     if (!m) {
         return;
     }
     decode_ports(p, *m, mc);
-    if (auto v = m->find("backend")) {
-        constexpr std::string_view what = "kernel (dpdk comes with the data-plane work)";
-        auto text = read_string(p, *v, what);
-        if (text && *text != "kernel") {
-            expected(p, *v, what);
+    std::optional<located> backend_at = m->find("backend");
+    if (backend_at) {
+        constexpr std::string_view what = "kernel or dpdk";
+        auto text = read_string(p, *backend_at, what);
+        if (text && *text != "kernel" && *text != "dpdk") {
+            expected(p, *backend_at, what);
         } else if (text) {
             mc.backend = *text;
         }
@@ -605,6 +685,13 @@ void decode_media(problem_list& p, const located& at, media_config& mc) {
     if (auto v = m->find("workers")) {
         mc.workers = static_cast<unsigned>(
             read_number(p, *v, 1, 64, "a number of workers 1..64").value_or(mc.workers));
+    }
+    if (auto v = m->find("dpdk")) {
+        decode_dpdk(d, p, *v, mc.dpdk);
+        d.dpdk_path = v->path;
+    }
+    if (mc.backend == "dpdk" && mc.dpdk.ports.empty()) {
+        expected(p, *backend_at, "kernel, or dpdk with a port per interface in media.dpdk.ports");
     }
     if (auto v = m->find("timeout")) {
         mc.timeout_seconds =
@@ -687,7 +774,7 @@ decoded decode_document(problem_list& p, const located& root) {
     decode_list(p, *m, "routes", "a list of routes",
                 [&](const located& e, std::size_t i) { decode_route(d, p, e, i); });
     if (auto v = m->find("media")) {
-        decode_media(p, *v, d.cfg.media);
+        decode_media(d, p, *v, d.cfg.media);
     }
     if (auto v = m->find("control")) {
         decode_control(p, *v, d.cfg.control);

@@ -41,6 +41,7 @@ struct decoded {
     /// False when some interface or trunk could not be read far enough to
     /// know its name: a reference to an unknown name may then be to it, so
     /// validate() does not call it undefined.
+    std::string dpdk_path;  ///< "media.dpdk" when present
     bool all_interface_names = true;
     bool all_trunk_names = true;
     /// Marks of the decoded scalar values by key path ("trunks[0].interface").

@@ -215,6 +215,44 @@ void check_tls_identities(const decoded& d, problem_list& p) {
     }
 }
 
+// Each DPDK port names a defined interface, at most one port per interface,
+// and with backend dpdk every interface's media address has its port (the
+// data plane has no other way to send from it).
+void check_dpdk_ports(const decoded& d, problem_list& p) {
+    const auto& dc = d.cfg.media.dpdk;
+    for (std::size_t i = 0; i < dc.ports.size(); ++i) {
+        const auto& port = dc.ports[i];
+        const auto path = fmt::format("{}.ports[{}]", d.dpdk_path, i);
+        const auto key = join_path(path, "interface");
+        if (!port.interface.empty() && d.all_interface_names &&
+            d.cfg.find_interface(port.interface) == nullptr) {
+            p.add(mark_of(d, key, port.mark), key,
+                  fmt::format("'{}' is not a defined interface (defined: {})", port.interface,
+                              defined_names(d.cfg.interfaces)));
+        }
+        for (std::size_t j = 0; j < i; ++j) {
+            if (dc.ports[j].interface == port.interface) {
+                p.add(mark_of(d, key, port.mark), key,
+                      fmt::format("interface '{}' has a DPDK port already", port.interface));
+            }
+        }
+    }
+    if (d.cfg.media.backend != "dpdk" || dc.ports.empty()) {
+        return;
+    }
+    for (std::size_t i = 0; i < d.cfg.interfaces.size() && i < d.interface_paths.size(); ++i) {
+        const auto& iface = d.cfg.interfaces[i];
+        if (std::none_of(dc.ports.begin(), dc.ports.end(),
+                         [&](const dpdk_port_config& pc) { return pc.interface == iface.name; })) {
+            const auto key = join_path(d.interface_paths[i], "name");
+            p.add(mark_of(d, key, iface.mark), key,
+                  fmt::format("interface '{}' has no DPDK port (media.dpdk.ports) for its media "
+                              "address, which backend dpdk needs",
+                              iface.name));
+        }
+    }
+}
+
 }  // namespace
 
 void validate(const decoded& d, problem_list& p) {
@@ -225,6 +263,7 @@ void validate(const decoded& d, problem_list& p) {
     check_listener_overlaps(d, p);
     check_peers(d, p);
     check_tls_identities(d, p);
+    check_dpdk_ports(d, p);
 }
 
 }  // namespace sbc::config::detail

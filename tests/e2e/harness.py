@@ -543,13 +543,14 @@ class Sipp(Process):
 
     def __init__(self, ctx, name, scenario, local_ip, *, remote=None, port=SIP_PORT,
                  media_port=None, calls=1, service="1000", duration_ms=None, rate=None,
-                 limit=None, timeout_s=30, recv_timeout_ms=20000, extra=()):
+                 limit=None, timeout_s=30, recv_timeout_ms=20000, extra=(), netns=None):
         self.messages_path = Path(ctx.workdir) / f"{name}.messages.log"
         self.errors_path = Path(ctx.workdir) / f"{name}.errors.log"
         scenario_path = Path(scenario)
         if not scenario_path.is_absolute():
             scenario_path = SCENARIOS / scenario
-        argv = [SIPP]
+        # In a network namespace (test_dpdk.py): `ip netns exec` runs sipp there.
+        argv = (["ip", "netns", "exec", netns] if netns else []) + [SIPP]
         if remote:
             argv.append(remote)
         argv += ["-sf", scenario_path, "-i", local_ip, "-p", port, "-mi", local_ip,
@@ -617,6 +618,11 @@ class TestContext:
         self.keep = keep
         self._processes = []
         self._sockets = []
+        self._cleanups = []
+
+    def on_close(self, fn):
+        """Runs `fn()` when the test is over, after its processes are gone."""
+        self._cleanups.append(fn)
 
     # -- sbcd --------------------------------------------------------------
     def config_path(self, text, filename="sbc.yaml"):
@@ -632,16 +638,17 @@ class TestContext:
         return self.config_path(with_control_socket(default_config_text(),
                                                     self.socket_path()))
 
-    def start_sbcd(self, config_path=None, **generated):
+    def start_sbcd(self, config_path=None, sip_addresses=(CARRIER_SBC, PBX_SBC),
+                   ready_timeout=SBCD_START_TIMEOUT, **generated):
         """Starts sbcd on `config_path`, else on a generated config (keyword arguments
         as for generated_config), and waits until it answers and listens."""
-        for addr in (CARRIER_SBC, PBX_SBC):
+        for addr in sip_addresses:
             _check_free(addr, SIP_PORT)
         if config_path is None:
             config_path = self.config_path(generated_config(self.socket_path(), **generated))
         sbcd = Sbcd(self, config_path, self.socket_path())
         self._processes.append(sbcd)
-        sbcd.wait_ready()
+        sbcd.wait_ready(sip_addresses, ready_timeout)
         return sbcd
 
     # -- sipp --------------------------------------------------------------
@@ -690,6 +697,8 @@ class TestContext:
             proc.kill()
         for s in self._sockets:
             s.close()
+        for fn in reversed(self._cleanups):
+            fn()
         if passed and not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py,
-test_srtp.py) one after the other.
+test_srtp.py, test_dpdk.py) one after the other.
 
     tests/e2e/run_e2e.py [--build DIR] [-k SUBSTRING]... [--keep] [--list]
     tests/e2e/run_e2e.py --selftest
@@ -56,12 +56,13 @@ def run_one(fn, sbcd_bin, sbcctl_bin, keep=False):
 def all_tests():
     import test_sbc
 
+    import test_dpdk
     import test_failover
     import test_srtp
     import test_tls
 
     tests = (list(test_sbc.TESTS) + list(test_tls.TESTS) + list(test_failover.TESTS) +
-             list(test_srtp.TESTS))
+             list(test_srtp.TESTS) + list(test_dpdk.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

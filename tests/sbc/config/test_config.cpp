@@ -230,7 +230,7 @@ TEST_CASE("unknown keys are named with the allowed ones", "[config][errors]") {
           "expected one of: name, listen, media_address, tls");
     CHECK(problem_of("media:\n  colour: blue\n" + all_ok) ==
           "t.yaml:2:3: media.colour: unknown key 'colour'; expected one of: port_min, port_max, "
-          "backend, workers, timeout");
+          "backend, workers, timeout, dpdk");
     CHECK(problem_of(all_ok + "control: {socket: /tmp/x.sock, sockets: 2}\n") ==
           "t.yaml:7:32: control.sockets: unknown key 'sockets' (did you mean 'socket'?); "
           "expected one of: socket");
@@ -595,8 +595,8 @@ TEST_CASE("media settings are range-checked", "[config][errors]") {
           "t.yaml:2:12: media.workers: expected a number of workers 1..64 (got '65')");
     CHECK(load_string(media("  workers: 64\n")).media.workers == 64);
     CHECK(problem_of(media("  backend: dpdk\n")) ==
-          "t.yaml:2:12: media.backend: expected kernel (dpdk comes with the data-plane work) "
-          "(got 'dpdk')");
+          "t.yaml:2:12: media.backend: expected kernel, or dpdk with a port per interface in "
+          "media.dpdk.ports (got 'dpdk')");
     CHECK(problem_of(media("  timeout: 0\n")) ==
           "t.yaml:2:12: media.timeout: expected a number of seconds 1..86400 (got '0')");
     CHECK(load_string(media("  timeout: 5\n")).media.timeout_seconds == 5);
@@ -627,6 +627,52 @@ TEST_CASE("YAML syntax errors and unreadable files are reported", "[config][erro
               "/nonexistent/sbc.yaml: cannot open the file: No such file or directory");
     }
     CHECK_THROWS_WITH(sbc::config::load_file("/"), "/: cannot read the file: it is a directory");
+}
+
+TEST_CASE("media.dpdk: EAL arguments, lcores and a port per interface", "[config][dpdk]") {
+    const std::string two_interfaces =
+        "interfaces:\n"
+        "  - {name: carrier, listen: ['udp://203.0.113.1'], media_address: 203.0.113.1}\n"
+        "  - {name: pbx, listen: ['udp://198.51.100.1'], media_address: 198.51.100.1}\n"
+        "trunks:\n"
+        "  - {name: t, interface: carrier, peers: [203.0.113.2]}\n"
+        "routes:\n"
+        "  - {to_trunk: t}\n";
+    const auto dpdk = [&](const std::string& ports) {
+        return two_interfaces +
+               "media:\n"
+               "  backend: dpdk\n"
+               "  dpdk:\n"
+               "    eal_args: [--no-huge, --no-pci]\n"
+               "    lcores: [2, 3]\n"
+               "    ports:\n" +
+               ports;
+    };
+    auto cfg = load_string(
+        dpdk("      - {interface: carrier, device: 'net_af_packet0,iface=eth1', prefix: 28}\n"
+             "      - {interface: pbx, device: '0000:03:00.0', exception_interface: tap-pbx}\n"));
+    CHECK(cfg.media.backend == "dpdk");
+    CHECK(cfg.media.dpdk.eal_args == std::vector<std::string>{"--no-huge", "--no-pci"});
+    CHECK(cfg.media.dpdk.lcores == std::vector<unsigned>{2, 3});
+    REQUIRE(cfg.media.dpdk.ports.size() == 2);
+    CHECK(cfg.media.dpdk.ports[0].device == "net_af_packet0,iface=eth1");
+    CHECK(cfg.media.dpdk.ports[0].prefix == 28);
+    CHECK(cfg.media.dpdk.ports[0].exception_interface == "sbc-carrier");
+    CHECK(cfg.media.dpdk.ports[1].exception_interface == "tap-pbx");
+
+    CHECK(problem_of(dpdk("      - {interface: carrier, device: 'net_af_packet0,iface=eth1'}\n")) ==
+          "t.yaml:3:12: interfaces[1].name: interface 'pbx' has no DPDK port (media.dpdk.ports) "
+          "for its media address, which backend dpdk needs");
+    CHECK(problem_of(dpdk("      - {interface: carrier, device: a}\n"
+                          "      - {interface: pbx, device: b}\n"
+                          "      - {interface: nope, device: c}\n")) ==
+          "t.yaml:16:21: media.dpdk.ports[2].interface: 'nope' is not a defined interface "
+          "(defined: carrier, pbx)");
+    CHECK(problem_of(dpdk("      - {interface: carrier, device: a}\n"
+                          "      - {interface: pbx, device: b, "
+                          "exception_interface: much-too-long-name}\n")) ==
+          "t.yaml:15:58: media.dpdk.ports[1].exception_interface: expected a network interface "
+          "name of 1 to 15 characters (got 'much-too-long-name')");
 }
 
 TEST_CASE("every problem of a file is reported at once, in file order", "[config][errors]") {

@@ -1,0 +1,486 @@
+// dpdk_engine: set-up, session life cycle and housekeeping on the control
+// thread (the worker loop is in dpdk_worker.cpp).
+#include "dataplane/io/dpdk/dpdk_engine.hpp"
+
+#include <fmt/format.h>
+#include <net/if.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace sbc::dataplane::dpdk {
+
+namespace {
+
+constexpr std::uint16_t descriptors = 1024;
+constexpr unsigned dispatch_ring_size = 4096;
+
+[[noreturn]] void fail(const std::string& what) {
+    throw std::runtime_error(fmt::format("dpdk: {}", what));
+}
+
+std::string rte_error() { return rte_strerror(rte_errno); }
+
+// "0000:03:00.0" (domain:bus:device.function) names a PCI device; anything
+// else is a virtual device string.
+bool is_pci(const std::string& device) {
+    return device.size() >= 12 && device[4] == ':' && device[7] == ':' && device[10] == '.';
+}
+
+std::string device_name(const std::string& device) { return device.substr(0, device.find(',')); }
+
+std::string key_text(const ip_key& k) { return std::string(k.bytes.begin(), k.bytes.end()); }
+
+void configure_port(std::uint16_t id, const std::string& what, unsigned queues, rte_mempool* pool) {
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(id, &info) != 0) {
+        fail(fmt::format("{}: no device information", what));
+    }
+    if (queues > info.max_rx_queues || queues > info.max_tx_queues) {
+        fail(fmt::format("{} has {} rx and {} tx queues; {} workers need one of each", what,
+                         info.max_rx_queues, info.max_tx_queues, queues));
+    }
+    rte_eth_conf conf{};
+    const std::uint64_t rss = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
+    if (queues > 1 && rss != 0) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf = rss;
+    }
+    const auto n = static_cast<std::uint16_t>(queues);
+    if (int rc = rte_eth_dev_configure(id, n, n, &conf); rc != 0) {
+        fail(fmt::format("{}: configure: {}", what, rte_strerror(-rc)));
+    }
+    std::uint16_t rxd = descriptors;
+    std::uint16_t txd = descriptors;
+    rte_eth_dev_adjust_nb_rx_tx_desc(id, &rxd, &txd);
+    const int socket = rte_eth_dev_socket_id(id);
+    const unsigned numa = socket < 0 ? 0 : static_cast<unsigned>(socket);
+    for (std::uint16_t q = 0; q < n; ++q) {
+        if (int rc = rte_eth_rx_queue_setup(id, q, rxd, numa, nullptr, pool); rc != 0) {
+            fail(fmt::format("{}: rx queue {}: {}", what, q, rte_strerror(-rc)));
+        }
+        if (int rc = rte_eth_tx_queue_setup(id, q, txd, numa, nullptr); rc != 0) {
+            fail(fmt::format("{}: tx queue {}: {}", what, q, rte_strerror(-rc)));
+        }
+    }
+    if (int rc = rte_eth_dev_start(id); rc != 0) {
+        fail(fmt::format("{}: start: {}", what, rte_strerror(-rc)));
+    }
+    // The device's MAC is the TAP's too, but frames for other MACs (a
+    // virtual bridge, a veth) must reach the kernel's exception path.
+    rte_eth_promiscuous_enable(id);
+}
+
+}  // namespace
+
+dpdk_engine::dpdk_engine(const engine_config& config)
+    : _pool(config.port_min, config.port_max), _port_min(_pool.first_rtp()) {
+    if (config.dpdk.ports.empty()) {
+        fail("no ports configured (media.dpdk.ports)");
+    }
+    _lcores = config.dpdk.lcores.empty() ? std::vector<unsigned>{1} : config.dpdk.lcores;
+    try {
+        start_eal(config);
+        start_ports(config);
+    } catch (...) {
+        shutdown();
+        throw;
+    }
+}
+
+dpdk_engine::~dpdk_engine() { shutdown(); }
+
+void dpdk_engine::shutdown() noexcept {
+    for (auto& w : _workers) {
+        w->stop();
+    }
+    if (_eal) {
+        rte_eal_mp_wait_lcore();
+    }
+    _workers.clear();
+    _open.clear();
+    _closing.clear();
+    for (auto& p : _ports) {
+        rte_eth_dev_stop(p.phys);
+        rte_eth_dev_close(p.phys);
+        rte_eth_dev_stop(p.tap);
+        rte_eth_dev_close(p.tap);  // removes the TAP interface from the kernel
+    }
+    _ports.clear();
+    for (auto* r : _dispatch) {
+        rte_ring_free(r);
+    }
+    _dispatch.clear();
+    if (_mempool != nullptr) {
+        rte_mempool_free(static_cast<rte_mempool*>(_mempool));
+        _mempool = nullptr;
+    }
+    if (_eal) {
+        rte_eal_cleanup();
+        _eal = false;
+    }
+}
+
+void dpdk_engine::start_eal(const engine_config& config) {
+    unsigned main_lcore = 0;
+    while (std::find(_lcores.begin(), _lcores.end(), main_lcore) != _lcores.end()) {
+        ++main_lcore;
+    }
+    std::string list = std::to_string(main_lcore);
+    for (unsigned l : _lcores) {
+        list += "," + std::to_string(l);
+    }
+    // No shared configuration files under /var/run/dpdk, so no clash between
+    // two instances and nothing left behind (--in-memory says the same and
+    // unlinks hugepage files, but does not go with --no-huge); warnings and
+    // worse only, unless the configured arguments say otherwise (later
+    // ones win).
+    const auto& extra = config.dpdk.eal_args;
+    const bool no_huge = std::find(extra.begin(), extra.end(), "--no-huge") != extra.end();
+    std::vector<std::string> args{"sbcd",
+                                  "-l",
+                                  list,
+                                  "--main-lcore",
+                                  std::to_string(main_lcore),
+                                  no_huge ? "--no-shconf" : "--in-memory",
+                                  "--log-level=5"};
+    args.insert(args.end(), config.dpdk.eal_args.begin(), config.dpdk.eal_args.end());
+    for (std::size_t i = 0; i < config.dpdk.ports.size(); ++i) {
+        const auto& p = config.dpdk.ports[i];
+        args.push_back(is_pci(p.device) ? "-a" : "--vdev");
+        args.push_back(p.device);
+        args.push_back("--vdev");
+        args.push_back(fmt::format("net_tap{},iface={}", i, p.exception_interface));
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) {
+        argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
+        fail(fmt::format("EAL initialisation failed: {} (arguments: {})", rte_error(),
+                         fmt::join(args, " ")));
+    }
+    _eal = true;
+}
+
+void dpdk_engine::start_ports(const engine_config& config) {
+    const auto& d = config.dpdk;
+    auto* pool = rte_pktmbuf_pool_create("sbc_mbufs", d.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                         static_cast<int>(rte_socket_id()));
+    if (pool == nullptr) {
+        fail(fmt::format("cannot create a pool of {} mbufs: {}", d.mbufs, rte_error()));
+    }
+    _mempool = pool;
+    const auto workers = static_cast<unsigned>(_lcores.size());
+    _ports = std::vector<port_runtime>(d.ports.size());
+    std::vector<unsigned> taps;
+    for (std::size_t i = 0; i < d.ports.size(); ++i) {
+        const auto& pc = d.ports[i];
+        auto& p = _ports[i];
+        _devices.push_back(pc.device);
+        auto media = ip_endpoint::from_string(pc.media_address, 0);
+        if (!media) {
+            fail(fmt::format("port {}: bad media address '{}'", pc.device, pc.media_address));
+        }
+        p.media = *media;
+        p.media_key = ip_key::of(*media);
+        if (rte_eth_dev_get_port_by_name(device_name(pc.device).c_str(), &p.phys) != 0) {
+            fail(fmt::format("port {}: no such device after EAL start", pc.device));
+        }
+        const auto tap_name = fmt::format("net_tap{}", i);
+        if (rte_eth_dev_get_port_by_name(tap_name.c_str(), &p.tap) != 0) {
+            fail(fmt::format("port {}: no exception interface {}", pc.device, tap_name));
+        }
+        configure_port(p.phys, pc.device, workers, pool);
+        configure_port(p.tap, pc.exception_interface, workers, pool);
+        rte_ether_addr mac{};
+        rte_eth_macaddr_get(p.phys, &mac);
+        std::copy(std::begin(mac.addr_bytes), std::end(mac.addr_bytes), p.mac.begin());
+        // The kernel's ARP and ND answers must name the device's MAC.
+        if (int rc = rte_eth_dev_default_mac_addr_set(p.tap, &mac); rc != 0) {
+            fail(fmt::format("{}: setting its MAC: {}", pc.exception_interface, rte_strerror(-rc)));
+        }
+        const unsigned ifindex = if_nametoindex(pc.exception_interface.c_str());
+        if (ifindex == 0) {
+            fail(fmt::format("exception interface {} did not appear", pc.exception_interface));
+        }
+        if (auto added = add_address(ifindex, p.media, pc.prefix); !added) {
+            fail(added.error_message());
+        }
+        taps.push_back(ifindex);
+        unique_fd fd{::socket(p.media.family(), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
+        if (fd && ::bind(fd.get(), p.media.sockaddr_ptr(), p.media.sockaddr_len()) != 0) {
+            fd.reset();
+        }
+        _resolvers.push_back(std::move(fd));
+    }
+    auto watch = neighbor_watch::open(taps);
+    if (!watch) {
+        fail(watch.error_message());
+    }
+    _neighbors_watch.emplace(std::move(watch.value()));
+
+    _slots = std::vector<stream_slot>(_pool.capacity());
+    if (workers > 1) {
+        for (unsigned w = 0; w < workers; ++w) {
+            auto* r = rte_ring_create(fmt::format("sbc_dispatch_{}", w).c_str(), dispatch_ring_size,
+                                      static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+            if (r == nullptr) {
+                fail(fmt::format("dispatch ring {}: {}", w, rte_error()));
+            }
+            _dispatch.push_back(r);
+        }
+    }
+    for (unsigned w = 0; w < workers; ++w) {
+        _workers.push_back(std::make_unique<worker>(w, workers, _ports, _slots, _port_min,
+                                                    workers > 1 ? _dispatch[w] : nullptr,
+                                                    _dispatch));
+    }
+    _backlog.resize(workers);
+    _last_busy.assign(workers, 0);
+    _last_total.assign(workers, 0);
+    for (unsigned w = 0; w < workers; ++w) {
+        if (int rc = rte_eal_remote_launch(worker::main, _workers[w].get(), _lcores[w]); rc != 0) {
+            fail(fmt::format("cannot start the worker on lcore {}: {}", _lcores[w],
+                             rte_strerror(-rc)));
+        }
+    }
+}
+
+open_result dpdk_engine::open_session(session_id id, const std::string& local_a,
+                                      const std::string& local_b) {
+    open_result out;
+    if (_open.count(id) != 0) {
+        out.error = fmt::format("media session {} is already open", id);
+        return out;
+    }
+    const auto w = static_cast<unsigned>(id % _workers.size());
+    auto s = std::make_unique<dpdk_session>(id, w);
+    const std::array<const std::string*, 2> locals{&local_a, &local_b};
+    for (side sd : {side::a, side::b}) {
+        auto local = ip_endpoint::from_string(*locals[index(sd)], 0);
+        auto port = std::find_if(_ports.begin(), _ports.end(), [&](const port_runtime& p) {
+            return local && ip_key::of(p.media) == ip_key::of(*local);
+        });
+        if (port == _ports.end()) {
+            out.error = fmt::format("no DPDK port serves media address '{}'", *locals[index(sd)]);
+            destroy(std::move(s));
+            return out;
+        }
+        auto rtp = _pool.allocate();
+        if (!rtp) {
+            out.error =
+                fmt::format("no free media port in {}-{}", _pool.first_rtp(), _pool.last_rtp() + 1);
+            destroy(std::move(s));
+            return out;
+        }
+        s->ports.rtp[index(sd)] = *rtp;
+        local->set_port(*rtp);
+        s->local[index(sd)] = *local;
+        s->port_index[index(sd)] = static_cast<unsigned>(port - _ports.begin());
+    }
+    for (auto rtp : s->ports.rtp) {
+        _slots[static_cast<std::size_t>(rtp - _port_min) / 2].owner_plus_one.store(
+            w + 1, std::memory_order_release);
+    }
+    out.ok = true;
+    out.ports = s->ports;
+    command c;
+    c.what = command::kind::add_session;
+    c.session = s.get();
+    post(w, c);
+    _open.emplace(id, std::move(s));
+    return out;
+}
+
+void dpdk_engine::set_remote(session_id id, side s, const ip_endpoint& rtp,
+                             const ip_endpoint& rtcp) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    dpdk_session& ds = *it->second;
+    command c;
+    c.what = command::kind::set_remote;
+    c.s = s;
+    c.session = &ds;
+    c.rtp = rtp;
+    c.rtcp = rtcp;
+    post(ds.worker, c);
+    if (rtp.valid() && !rtp.is_unspecified()) {
+        prompt_resolution(ds.port_index[index(s)], rtp);
+    }
+}
+
+void dpdk_engine::prompt_resolution(unsigned port, const ip_endpoint& remote) {
+    if (_known_neighbors.count(key_text(ip_key::of(remote))) != 0 || port >= _resolvers.size() ||
+        !_resolvers[port] || remote.family() != _ports[port].media.family()) {
+        return;
+    }
+    ::sendto(_resolvers[port].get(), "", 0, MSG_DONTWAIT, remote.sockaddr_ptr(),
+             remote.sockaddr_len());
+}
+
+void dpdk_engine::set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
+                           std::unique_ptr<srtp::stream_crypto> to_peer) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    dpdk_session& ds = *it->second;
+    command c;
+    c.what = command::kind::set_srtp;
+    c.s = s;
+    c.session = &ds;
+    c.from_peer = from_peer.get();
+    c.to_peer = to_peer.get();
+    for (auto* owned : {&from_peer, &to_peer}) {
+        if (*owned) {
+            ds.crypto.push_back(std::move(*owned));  // until the worker let go of the session
+        }
+    }
+    post(ds.worker, c);
+}
+
+void dpdk_engine::close_session(session_id id) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    auto s = std::move(it->second);
+    _open.erase(it);
+    for (auto rtp : s->ports.rtp) {
+        _slots[static_cast<std::size_t>(rtp - _port_min) / 2].owner_plus_one.store(
+            0, std::memory_order_release);
+    }
+    command c;
+    c.what = command::kind::remove_session;
+    c.session = s.get();
+    post(s->worker, c);
+    const dpdk_session* key = s.get();
+    _closing.emplace(key, std::move(s));
+}
+
+std::optional<session_stats> dpdk_engine::stats(session_id id) const {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return std::nullopt;
+    }
+    return it->second->relay.stats();
+}
+
+void dpdk_engine::poll() {
+    for (unsigned w = 0; w < _workers.size(); ++w) {
+        flush_backlog(w);
+        dpdk_session* removed = nullptr;
+        while (_workers[w]->try_next_removed(removed)) {
+            const auto it = _closing.find(removed);
+            if (it != _closing.end()) {
+                auto s = std::move(it->second);
+                _closing.erase(it);
+                destroy(std::move(s));
+            }
+        }
+    }
+    if (_neighbors_watch) {
+        _neighbors_watch->poll([this](const ip_key& ip, const mac_address* mac) {
+            command c;
+            c.what = command::kind::neighbor;
+            c.neighbor_ip = ip;
+            if (mac != nullptr) {
+                c.neighbor_mac = *mac;
+                _known_neighbors[key_text(ip)] = *mac;
+            } else {
+                c.neighbor_gone = true;
+                _known_neighbors.erase(key_text(ip));
+            }
+            post_all(c);
+        });
+    }
+}
+
+std::vector<worker_stats> dpdk_engine::worker_counters() {
+    std::vector<worker_stats> out;
+    for (unsigned w = 0; w < _workers.size(); ++w) {
+        const auto busy = _workers[w]->busy_cycles();
+        const auto total = _workers[w]->total_cycles();
+        worker_stats ws;
+        ws.index = w;
+        const auto dt = total - _last_total[w];
+        ws.busy_fraction = dt == 0 ? 0.0 : static_cast<double>(busy - _last_busy[w]) / dt;
+        ws.bursts = _workers[w]->bursts();
+        ws.packets = _workers[w]->packets();
+        _last_busy[w] = busy;
+        _last_total[w] = total;
+        out.push_back(ws);
+    }
+    return out;
+}
+
+std::vector<port_stats> dpdk_engine::port_counters() const {
+    std::vector<port_stats> out;
+    for (std::size_t i = 0; i < _ports.size(); ++i) {
+        rte_eth_stats st{};
+        rte_eth_stats_get(_ports[i].phys, &st);
+        port_stats ps;
+        ps.device = _devices[i];
+        ps.rx_packets = st.ipackets;
+        ps.rx_bytes = st.ibytes;
+        ps.tx_packets = st.opackets;
+        ps.tx_bytes = st.obytes;
+        ps.rx_missed = st.imissed;
+        ps.rx_errors = st.ierrors;
+        ps.tx_errors = st.oerrors;
+        ps.to_kernel = _ports[i].to_kernel.load(std::memory_order_relaxed);
+        ps.from_kernel = _ports[i].from_kernel.load(std::memory_order_relaxed);
+        out.push_back(ps);
+    }
+    return out;
+}
+
+void dpdk_engine::post(unsigned w, const command& c) {
+    flush_backlog(w);
+    if (!_backlog[w].empty() || !_workers[w]->try_post(c)) {
+        _backlog[w].push_back(c);
+    }
+}
+
+void dpdk_engine::post_all(const command& c) {
+    for (unsigned w = 0; w < _workers.size(); ++w) {
+        post(w, c);
+    }
+}
+
+void dpdk_engine::flush_backlog(unsigned w) {
+    auto& q = _backlog[w];
+    while (!q.empty() && _workers[w]->try_post(q.front())) {
+        q.pop_front();
+    }
+}
+
+void dpdk_engine::destroy(std::unique_ptr<dpdk_session> s) {
+    const session_ports ports = s->ports;
+    s.reset();
+    for (const auto port : ports.rtp) {
+        if (port != 0) {
+            _pool.release(port);
+        }
+    }
+}
+
+}  // namespace sbc::dataplane::dpdk
+
+namespace sbc::dataplane {
+
+std::unique_ptr<media_engine> make_dpdk_engine(const engine_config& config) {
+    return std::make_unique<dpdk::dpdk_engine>(config);
+}
+
+}  // namespace sbc::dataplane

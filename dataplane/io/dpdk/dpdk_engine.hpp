@@ -1,0 +1,88 @@
+// The dpdk backend's media_engine: owns the EAL, the mbuf pool, the ports
+// and their TAP exception interfaces, the workers (one per lcore), the
+// sessions and the neighbour watch; programs the workers through their
+// command rings, as the kernel backend does.
+//
+// Set-up (constructor): EAL with the configured arguments plus one --vdev
+// per virtual port and one net_tap per port; each port gets one rx and one
+// tx queue per worker (RSS spreads UDP flows where the device has it; a
+// worker that receives a frame of another worker's session hands it over
+// through that worker's dispatch ring); each TAP gets the device's MAC
+// address and the media address, so the kernel answers ARP/ND and carries
+// SIP on that address.
+//
+// Threads: every public method runs on the control thread (media_engine.hpp),
+// which is also the EAL's main lcore.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "dataplane/api/media_engine.hpp"
+#include "dataplane/core/port_pool.hpp"
+#include "dataplane/io/dpdk/dpdk_worker.hpp"
+#include "dataplane/io/dpdk/netlink.hpp"
+#include "sbc/common/unique_fd.hpp"
+
+namespace sbc::dataplane::dpdk {
+
+class dpdk_engine final : public media_engine {
+public:
+    /// Throws std::runtime_error naming the step that failed.
+    explicit dpdk_engine(const engine_config& config);
+    /// Stops the workers, then the ports, then the EAL.
+    ~dpdk_engine() override;
+    dpdk_engine(const dpdk_engine&) = delete;
+    dpdk_engine& operator=(const dpdk_engine&) = delete;
+
+    open_result open_session(session_id id, const std::string& local_a,
+                             const std::string& local_b) override;
+    void set_remote(session_id id, side s, const ip_endpoint& rtp,
+                    const ip_endpoint& rtcp) override;
+    void set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
+                  std::unique_ptr<srtp::stream_crypto> to_peer) override;
+    void close_session(session_id id) override;
+    std::optional<session_stats> stats(session_id id) const override;
+    void poll() override;
+    std::size_t open_sessions() const override { return _open.size(); }
+    std::size_t free_port_pairs() const override { return _pool.free_pairs(); }
+    std::vector<worker_stats> worker_counters() override;
+    std::vector<port_stats> port_counters() const override;
+
+private:
+    void start_eal(const engine_config& config);
+    /// Undoes whatever set-up got done; safe to call twice.
+    void shutdown() noexcept;
+    void start_ports(const engine_config& config);
+    void post(unsigned w, const command& c);
+    void flush_backlog(unsigned w);
+    void post_all(const command& c);
+    /// Asks the kernel to resolve `remote`'s MAC when no worker knows it:
+    /// one empty datagram from the media address (RTP ignores it), which
+    /// makes the kernel send ARP or ND on the TAP.
+    void prompt_resolution(unsigned port, const ip_endpoint& remote);
+    void destroy(std::unique_ptr<dpdk_session> s);
+
+    port_pool _pool;
+    std::uint16_t _port_min;
+    bool _eal = false;
+    void* _mempool = nullptr;  // rte_mempool*
+    std::vector<port_runtime> _ports;
+    std::vector<std::string> _devices;
+    std::vector<stream_slot> _slots;
+    std::vector<rte_ring*> _dispatch;
+    std::vector<std::unique_ptr<worker>> _workers;
+    std::vector<unsigned> _lcores;
+    std::vector<std::deque<command>> _backlog;
+    std::unordered_map<session_id, std::unique_ptr<dpdk_session>> _open;
+    std::unordered_map<const dpdk_session*, std::unique_ptr<dpdk_session>> _closing;
+    std::optional<neighbor_watch> _neighbors_watch;
+    std::unordered_map<std::string, mac_address> _known_neighbors;  // by ip_key bytes
+    std::vector<unique_fd> _resolvers;  // per port: a UDP socket on the media address
+    std::vector<std::uint64_t> _last_busy;
+    std::vector<std::uint64_t> _last_total;
+};
+
+}  // namespace sbc::dataplane::dpdk

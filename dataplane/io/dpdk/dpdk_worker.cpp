@@ -1,0 +1,273 @@
+#include "dataplane/io/dpdk/dpdk_worker.hpp"
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+
+#include <chrono>
+
+namespace sbc::dataplane::dpdk {
+
+namespace {
+
+// Empty polls in a row before the worker naps, and how long: a busy worker
+// never naps; an idle one wakes every 20 us, which bounds the latency it adds.
+constexpr unsigned idle_polls_before_nap = 256;
+constexpr unsigned nap_us = 20;
+
+std::int64_t steady_now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+void send_all(std::uint16_t port, std::uint16_t queue, rte_mbuf** frames,
+              std::uint16_t& count) noexcept {
+    if (count == 0) {
+        return;
+    }
+    const std::uint16_t sent = rte_eth_tx_burst(port, queue, frames, count);
+    for (std::uint16_t i = sent; i < count; ++i) {
+        rte_pktmbuf_free(frames[i]);  // the queue is full: dropped, as a NIC would
+    }
+    count = 0;
+}
+
+}  // namespace
+
+worker::worker(unsigned index, unsigned count, std::vector<port_runtime>& ports,
+               std::vector<stream_slot>& slots, std::uint16_t port_min, rte_ring* dispatch_in,
+               std::vector<rte_ring*> dispatch_out)
+    : _index(index),
+      _count(count),
+      _ports(ports),
+      _slots(slots),
+      _port_min(port_min),
+      _dispatch_in(dispatch_in),
+      _dispatch_out(std::move(dispatch_out)),
+      _streams(slots.size(), {nullptr, side::a}),
+      _phys_tx(ports.size()),
+      _tap_tx(ports.size()) {}
+
+int worker::main(void* self) {
+    static_cast<worker*>(self)->run();
+    return 0;
+}
+
+void worker::run() noexcept {
+    const auto queue = static_cast<std::uint16_t>(_index);
+    std::array<rte_mbuf*, max_burst> frames{};
+    unsigned idle = 0;
+    std::uint64_t last = rte_get_tsc_cycles();
+    while (!_stop.load(std::memory_order_acquire)) {
+        bool work = drain_commands();
+        for (unsigned p = 0; p < _ports.size(); ++p) {
+            auto& port = _ports[p];
+            std::uint16_t n = rte_eth_rx_burst(port.phys, queue, frames.data(), max_burst);
+            if (n > 0) {
+                work = true;
+                _bursts.store(_bursts.load(std::memory_order_relaxed) + 1,
+                              std::memory_order_relaxed);
+                _packets.store(_packets.load(std::memory_order_relaxed) + n,
+                               std::memory_order_relaxed);
+                handle_frames(p, frames.data(), n);
+            }
+            // The kernel's side: SIP, ARP, ND, ICMP from the media address.
+            n = rte_eth_rx_burst(port.tap, queue, frames.data(), max_burst);
+            if (n > 0) {
+                work = true;
+                port.from_kernel.store(port.from_kernel.load(std::memory_order_relaxed) + n,
+                                       std::memory_order_relaxed);
+                auto& q = _phys_tx[p];
+                for (std::uint16_t i = 0; i < n; ++i) {
+                    if (q.count == max_burst) {
+                        send_all(port.phys, queue, q.frames.data(), q.count);
+                    }
+                    q.frames[q.count++] = frames[i];
+                }
+            }
+        }
+        if (_dispatch_in != nullptr) {
+            unsigned n = rte_ring_dequeue_burst(
+                _dispatch_in, reinterpret_cast<void**>(frames.data()), max_burst, nullptr);
+            if (n > 0) {
+                work = true;
+                // Handed over frames carry their port in the mbuf's port field.
+                for (unsigned i = 0; i < n; ++i) {
+                    handle_frames(frames[i]->port, &frames[i], 1);
+                }
+            }
+        }
+        flush();
+        const std::uint64_t now = rte_get_tsc_cycles();
+        _total.store(_total.load(std::memory_order_relaxed) + (now - last),
+                     std::memory_order_relaxed);
+        if (work) {
+            _busy.store(_busy.load(std::memory_order_relaxed) + (now - last),
+                        std::memory_order_relaxed);
+            idle = 0;
+        } else if (++idle >= idle_polls_before_nap) {
+            rte_delay_us_sleep(nap_us);
+        }
+        last = now;
+    }
+    flush();
+}
+
+void worker::flush() noexcept {
+    const auto queue = static_cast<std::uint16_t>(_index);
+    for (unsigned p = 0; p < _ports.size(); ++p) {
+        send_all(_ports[p].phys, queue, _phys_tx[p].frames.data(), _phys_tx[p].count);
+        send_all(_ports[p].tap, queue, _tap_tx[p].frames.data(), _tap_tx[p].count);
+    }
+    // Removals are acknowledged once no frame of this round can name them.
+    while (_unacked != nullptr && _removed.try_push(_unacked)) {
+        dpdk_session* next = _unacked->next_unacked;
+        _unacked->next_unacked = nullptr;
+        _unacked = next;
+    }
+}
+
+void worker::to_kernel(unsigned p, rte_mbuf* m) noexcept {
+    auto& q = _tap_tx[p];
+    if (q.count == max_burst) {
+        send_all(_ports[p].tap, static_cast<std::uint16_t>(_index), q.frames.data(), q.count);
+    }
+    q.frames[q.count++] = m;
+    _ports[p].to_kernel.store(_ports[p].to_kernel.load(std::memory_order_relaxed) + 1,
+                              std::memory_order_relaxed);
+}
+
+void worker::handle_frames(unsigned p, rte_mbuf** frames, std::uint16_t n) noexcept {
+    const std::int64_t now_ns = steady_now_ns();
+    const auto& port = _ports[p];
+    for (std::uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = frames[i];
+        m->port = static_cast<std::uint16_t>(p);
+        // Multi-segment frames are not audio: the kernel may have them.
+        udp_datagram& d = _datagram;
+        // Multi-segment frames are not audio: the kernel may have them.
+        const bool udp =
+            m->nb_segs == 1 && classify(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, d);
+        const std::uint16_t dport = udp ? d.destination.port() : 0;
+        const std::size_t slot = static_cast<std::size_t>(dport - _port_min) / 2;
+        if (!udp || dport < _port_min || slot >= _slots.size() ||
+            !(ip_key::of(d.destination) == port.media_key)) {
+            to_kernel(p, m);
+            continue;
+        }
+        const std::uint32_t owner = _slots[slot].owner_plus_one.load(std::memory_order_acquire);
+        if (owner == 0) {
+            to_kernel(p, m);  // no session: the kernel answers port unreachable
+            continue;
+        }
+        if (owner - 1 != _index) {
+            // RSS put it on our queue; the session lives on another worker.
+            if (rte_ring_enqueue(_dispatch_out[owner - 1], m) != 0) {
+                rte_pktmbuf_free(m);
+            }
+            continue;
+        }
+        auto [session, s] = _streams[slot];
+        if (session == nullptr) {
+            to_kernel(p, m);  // being added or removed right now
+            continue;
+        }
+        relay_frame(m, d, *session, s, (dport & 1) != 0 ? channel::rtcp : channel::rtp, now_ns);
+    }
+}
+
+void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, side from, channel ch,
+                         std::int64_t now_ns) noexcept {
+    std::uint8_t* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
+    rx_packet pkt;
+    pkt.data = frame + d.payload_offset;
+    pkt.len = static_cast<std::uint32_t>(d.payload_length);
+    pkt.source = &d.source;
+    // SRTP may grow the payload up to the end of the buffer.
+    pkt.capacity = static_cast<std::uint32_t>(d.payload_length + rte_pktmbuf_tailroom(m) +
+                                              (m->data_len - d.payload_offset - d.payload_length));
+    tx_batch out;
+    s.relay.relay(from, ch, std::span<const rx_packet>(&pkt, 1), now_ns, out);
+    if (out.count == 0) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    const side to = other(from);
+    const tx_packet& tx = out.packets[0];
+    const unsigned p = s.port_index[index(to)];
+    const port_runtime& egress = _ports[p];
+    const mac_address* next_hop = _neighbors.find(ip_key::of(*tx.destination));
+    ip_endpoint source = s.local[index(to)];
+    if (ch == channel::rtcp) {
+        source.set_port(static_cast<std::uint16_t>(source.port() + 1));
+    }
+    const std::size_t header = header_length(source.family());
+    if (next_hop == nullptr || tx.destination->family() != source.family() ||
+        static_cast<std::size_t>(pkt.data - static_cast<std::uint8_t*>(m->buf_addr)) < header) {
+        // No MAC for the next hop yet (the control thread asks the kernel
+        // to resolve it), or an address family this leg cannot send to.
+        s.relay.note_tx(to, 0, 1);
+        rte_pktmbuf_free(m);
+        return;
+    }
+    // An unchanged payload keeps its sum: read it off the received checksum
+    // (before the new headers overwrite the old ones).
+    const auto payload_sum = tx.transformed ? std::nullopt : payload_sum_from_checksum(frame, d);
+    std::uint8_t* start = pkt.data - header;
+    write_headers(start, egress.mac, *next_hop, source, *tx.destination, tx.len, payload_sum);
+    m->data_off = static_cast<std::uint16_t>(start - static_cast<std::uint8_t*>(m->buf_addr));
+    m->data_len = static_cast<std::uint16_t>(header + tx.len);
+    m->pkt_len = m->data_len;
+    m->ol_flags = 0;
+    auto& q = _phys_tx[p];
+    if (q.count == max_burst) {
+        send_all(egress.phys, static_cast<std::uint16_t>(_index), q.frames.data(), q.count);
+    }
+    q.frames[q.count++] = m;
+    s.relay.note_tx(to, 1, 0);
+}
+
+bool worker::drain_commands() noexcept {
+    bool any = false;
+    command c;
+    while (_commands.try_pop(c)) {
+        apply(c);
+        any = true;
+    }
+    return any;
+}
+
+void worker::apply(const command& c) noexcept {
+    auto slot_of = [this](std::uint16_t rtp_port) {
+        return static_cast<std::size_t>(rtp_port - _port_min) / 2;
+    };
+    switch (c.what) {
+        case command::kind::add_session:
+            for (side sd : {side::a, side::b}) {
+                _streams[slot_of(c.session->ports.rtp[index(sd)])] = {c.session, sd};
+            }
+            break;
+        case command::kind::set_remote:
+            c.session->relay.set_remote(c.s, c.rtp, c.rtcp);
+            break;
+        case command::kind::set_srtp:
+            c.session->relay.set_srtp(c.s, c.from_peer, c.to_peer);
+            break;
+        case command::kind::remove_session:
+            for (side sd : {side::a, side::b}) {
+                _streams[slot_of(c.session->ports.rtp[index(sd)])] = {nullptr, side::a};
+            }
+            c.session->next_unacked = _unacked;
+            _unacked = c.session;
+            break;
+        case command::kind::neighbor:
+            if (c.neighbor_gone) {
+                _neighbors.erase(c.neighbor_ip);
+            } else {
+                _neighbors.set(c.neighbor_ip, c.neighbor_mac);
+            }
+            break;
+    }
+}
+
+}  // namespace sbc::dataplane::dpdk

@@ -1,0 +1,157 @@
+// A dpdk-backend worker: the loop of one lcore. It polls its rx queue of
+// every port, classifies each frame, runs the relay pipeline on media of
+// the streams it owns, rewrites the headers in place and transmits in
+// bursts; everything else goes to the kernel through the port's TAP
+// exception interface, and what the kernel sends comes back out.
+//
+// Object graph: the dpdk engine owns its workers, its sessions and the
+// shared stream directory; a worker borrows sessions (dpdk_session says for
+// how long). Commands come from the control thread through an SPSC ring;
+// removals are acknowledged through an event ring, after the burst in which
+// the worker last could have touched the session.
+//
+// The loop allocates nothing, takes no lock, logs nothing and makes no
+// system call per packet; when idle it sleeps in short naps so a test
+// machine's cores are not burnt.
+#pragma once
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "dataplane/core/relay.hpp"
+#include "dataplane/core/spsc_ring.hpp"
+#include "dataplane/io/dpdk/neighbor_table.hpp"
+#include "dataplane/io/dpdk/packet_headers.hpp"
+
+namespace sbc::dataplane::dpdk {
+
+/// One media session as the dpdk backend holds it. Owned by the engine
+/// (control thread) from open_session() until its worker acknowledged the
+/// removal; its worker borrows it in between.
+struct dpdk_session {
+    dpdk_session(session_id sid, unsigned owner) : id(sid), worker(owner) {}
+    dpdk_session(const dpdk_session&) = delete;
+    dpdk_session& operator=(const dpdk_session&) = delete;
+
+    // Constant once handed to the worker.
+    const session_id id;
+    const unsigned worker;
+    session_ports ports;
+    std::array<ip_endpoint, 2> local;      ///< the SBC's RTP address and port per side
+    std::array<unsigned, 2> port_index{};  ///< which engine port serves each side
+    relay_session relay;
+    std::vector<std::unique_ptr<srtp::stream_crypto>> crypto;  // control thread only
+    dpdk_session* next_unacked = nullptr;  // worker only: removals not yet acknowledged
+};
+
+/// One DPDK port (and its TAP) as the workers use it.
+struct port_runtime {
+    std::uint16_t phys = 0;  ///< port id of the device
+    std::uint16_t tap = 0;   ///< port id of its exception interface
+    mac_address mac{};       ///< the device's, shared by the TAP
+    ip_endpoint media;       ///< the media address (port 0)
+    ip_key media_key;        ///< the same, as the workers compare it
+    // Written by the workers (relaxed), read by port_counters().
+    std::atomic<std::uint64_t> to_kernel{0};
+    std::atomic<std::uint64_t> from_kernel{0};
+};
+
+/// Which session, and which side of it, an RTP port number belongs to.
+/// Written by the control thread before the session's add command (so the
+/// ring's release orders it), cleared when it is closed; read by every
+/// worker to send a packet to its owner.
+struct stream_slot {
+    std::atomic<std::uint32_t> owner_plus_one{0};  ///< 0: no session
+};
+
+struct command {
+    enum class kind : std::uint8_t { add_session, set_remote, set_srtp, remove_session, neighbor };
+    kind what = kind::add_session;
+    side s = side::a;
+    dpdk_session* session = nullptr;
+    ip_endpoint rtp;
+    ip_endpoint rtcp;
+    srtp::stream_crypto* from_peer = nullptr;
+    srtp::stream_crypto* to_peer = nullptr;
+    ip_key neighbor_ip;
+    mac_address neighbor_mac{};
+    bool neighbor_gone = false;
+};
+
+class worker {
+public:
+    static constexpr std::size_t command_ring_size = 4096;
+    static constexpr std::size_t event_ring_size = 1024;
+
+    /// Control thread, before launch. `ports` and `slots` outlive the worker.
+    worker(unsigned index, unsigned count, std::vector<port_runtime>& ports,
+           std::vector<stream_slot>& slots, std::uint16_t port_min, rte_ring* dispatch_in,
+           std::vector<rte_ring*> dispatch_out);
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+
+    /// The lcore entry point (rte_eal_remote_launch); returns when stop() was asked.
+    static int main(void* self);
+
+    /// Control thread.
+    bool try_post(const command& c) noexcept { return _commands.try_push(c); }
+    bool try_next_removed(dpdk_session*& out) noexcept { return _removed.try_pop(out); }
+    void stop() noexcept { _stop.store(true, std::memory_order_release); }
+
+    // Any thread: cumulative, relaxed.
+    std::uint64_t busy_cycles() const noexcept { return _busy.load(std::memory_order_relaxed); }
+    std::uint64_t total_cycles() const noexcept { return _total.load(std::memory_order_relaxed); }
+    std::uint64_t bursts() const noexcept { return _bursts.load(std::memory_order_relaxed); }
+    std::uint64_t packets() const noexcept { return _packets.load(std::memory_order_relaxed); }
+    unsigned number() const noexcept { return _index; }
+
+private:
+    void run() noexcept;
+    bool drain_commands() noexcept;
+    void apply(const command& c) noexcept;
+    /// Frames received on port `p` (or handed over by another worker).
+    void handle_frames(unsigned p, rte_mbuf** frames, std::uint16_t n) noexcept;
+    /// One media frame for a session this worker owns; false when the
+    /// frame is not media after all (then it goes to the kernel).
+    void relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, side from, channel ch,
+                     std::int64_t now_ns) noexcept;
+    void to_kernel(unsigned p, rte_mbuf* m) noexcept;
+    void flush() noexcept;
+
+    struct tx_queue {
+        std::array<rte_mbuf*, max_burst> frames{};
+        std::uint16_t count = 0;
+    };
+
+    const unsigned _index;
+    const unsigned _count;
+    std::vector<port_runtime>& _ports;
+    std::vector<stream_slot>& _slots;
+    const std::uint16_t _port_min;
+    rte_ring* _dispatch_in;                // other workers' frames for sessions of ours
+    std::vector<rte_ring*> _dispatch_out;  // indexed by worker
+    spsc_ring<command, command_ring_size> _commands;
+    spsc_ring<dpdk_session*, event_ring_size> _removed;
+    std::atomic<bool> _stop{false};
+    std::atomic<std::uint64_t> _busy{0};
+    std::atomic<std::uint64_t> _total{0};
+    std::atomic<std::uint64_t> _bursts{0};
+    std::atomic<std::uint64_t> _packets{0};
+
+    // Worker only.
+    std::vector<std::pair<dpdk_session*, side>> _streams;  ///< by RTP slot; nullptr: none
+    neighbor_table _neighbors;
+    std::vector<tx_queue> _phys_tx;    ///< by port
+    std::vector<tx_queue> _tap_tx;     ///< by port
+    udp_datagram _datagram;            ///< the frame being classified
+    dpdk_session* _unacked = nullptr;  ///< removals the full event ring refused, linked
+};
+
+}  // namespace sbc::dataplane::dpdk

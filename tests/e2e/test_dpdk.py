@@ -1,0 +1,185 @@
+"""End-to-end test of the dpdk media backend without hardware (issue 4).
+
+Two network namespaces stand for the carrier and the PBX, each joined to the
+host by a veth pair. sbcd runs the dpdk backend with EAL --no-huge --no-pci
+and one net_af_packet device on the host end of each veth; its TAP exception
+interfaces (sbc-carrier, sbc-pbx) hold the media addresses 203.0.113.1 and
+198.51.100.1, so SIP and ARP go through the kernel on the same addresses
+while RTP is relayed by the DPDK worker. sipp runs inside the namespaces.
+
+Set-up specific to veth: the host's IP stack is kept off the host ends
+(sysctls: no IPv6, no ARP answers, strict reverse-path filtering) while
+af_packet still gets every frame, as a NIC bound to DPDK would be invisible
+to the kernel; and the namespace ends compute their checksums in software,
+as a real wire delivers them.
+
+Needs root, iproute2, procps (sysctl) and ethtool, as CI has; without them the
+test fails and says what is missing.
+"""
+
+import os
+import shutil
+import subprocess
+
+from harness import SCENARIOS, SIP_PORT, Sipp, check, wait_until
+
+TESTS = []
+CARRIER_NS, PBX_NS = "sbc-e2e-carrier", "sbc-e2e-pbx"
+# Not 192.0.2.0/24: test machines use it for their own uplink.
+CARRIER_SBC, CARRIER_PEER = "203.0.113.1", "203.0.113.2"
+PBX_SBC, PBX_PEER = "198.51.100.1", "198.51.100.2"
+LINKS = {  # namespace: (host end, namespace end, peer address)
+    CARRIER_NS: ("sbce2e-c", "sbce2e-c-ns", CARRIER_PEER),
+    PBX_NS: ("sbce2e-p", "sbce2e-p-ns", PBX_PEER),
+}
+
+
+def e2e_test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def run(*argv, check_rc=True):
+    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    if check_rc:
+        check(r.returncode == 0, f"{' '.join(map(str, argv))}: {(r.stderr or r.stdout).strip()}")
+    return r
+
+
+def missing_prerequisite():
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, veth, DPDK)"
+    for tool in ("ip", "sysctl", "ethtool"):
+        if shutil.which(tool) is None:
+            return f"needs {tool}"
+    routes = run("ip", "route", "show", "table", "all").stdout
+    for prefix in ("203.0.113.", "198.51.100."):
+        if prefix in routes:
+            return f"the host routes {prefix}0/24 itself; the test needs it for its namespaces"
+    return None
+
+
+def teardown_network():
+    for ns in LINKS:
+        run("ip", "netns", "del", ns, check_rc=False)
+    for host, _, _ in LINKS.values():
+        run("ip", "link", "del", host, check_rc=False)
+
+
+def setup_network():
+    teardown_network()
+    for ns, (host, inner, peer) in LINKS.items():
+        run("ip", "netns", "add", ns)
+        run("ip", "link", "add", host, "type", "veth", "peer", "name", inner)
+        run("ip", "link", "set", inner, "netns", ns)
+        run("ip", "-n", ns, "link", "set", "lo", "up")
+        run("ip", "-n", ns, "addr", "add", f"{peer}/24", "dev", inner)
+        run("ip", "-n", ns, "link", "set", inner, "up")
+        run("ip", "netns", "exec", ns, "ethtool", "-K", inner, "tx", "off")
+        # The host's IP stack must leave the host end alone: no IPv6, no
+        # ARP answers, and IPv4 from the peer dropped by the reverse-path
+        # filter (the peer's subnet is routed through the TAP).
+        run("sysctl", "-qw", f"net.ipv6.conf.{host}.disable_ipv6=1")
+        run("sysctl", "-qw", f"net.ipv4.conf.{host}.arp_ignore=8")
+        run("sysctl", "-qw", f"net.ipv4.conf.{host}.rp_filter=1")
+        run("ip", "link", "set", host, "up")
+
+
+def dpdk_config(socket_path):
+    return "\n".join([
+        "interfaces:",
+        "  - name: carrier",
+        f"    listen: [udp://{CARRIER_SBC}:{SIP_PORT}]",
+        f"    media_address: {CARRIER_SBC}",
+        "  - name: pbx",
+        f"    listen: [udp://{PBX_SBC}:{SIP_PORT}]",
+        f"    media_address: {PBX_SBC}",
+        "trunks:",
+        "  - name: carrier",
+        "    interface: carrier",
+        f'    peers: ["{CARRIER_PEER}:{SIP_PORT}"]',
+        "    keepalive: {interval: 0}",
+        "  - name: pbx",
+        "    interface: pbx",
+        f'    peers: ["{PBX_PEER}:{SIP_PORT}"]',
+        "    keepalive: {interval: 0}",
+        "routes:",
+        "  - {name: carrier-to-pbx, from_trunk: carrier, to_trunk: pbx}",
+        "  - {name: pbx-to-carrier, from_trunk: pbx, to_trunk: carrier}",
+        "media:",
+        "  backend: dpdk",
+        "  dpdk:",
+        '    eal_args: ["--no-huge", "--no-pci", "-m", "256"]',
+        "    lcores: [1]",
+        "    mbufs: 4095",
+        "    ports:",
+        f'      - {{interface: carrier, device: "net_af_packet0,iface={LINKS[CARRIER_NS][0]}"}}',
+        f'      - {{interface: pbx, device: "net_af_packet1,iface={LINKS[PBX_NS][0]}"}}',
+        "control:",
+        f"  socket: {socket_path}",
+        "",
+    ])
+
+
+def ns_udp_bound(ns, ip, port):
+    r = run("ip", "netns", "exec", ns, "cat", "/proc/net/udp", check_rc=False)
+    want = f"{''.join(f'{int(b):02X}' for b in reversed(ip.split('.')))}:{port:04X}"
+    return want in r.stdout
+
+
+def ns_sipp(t, ns, name, scenario, local_ip, **kw):
+    sipp = Sipp(t, name, SCENARIOS / scenario, local_ip, netns=ns, **kw)
+    t._processes.append(sipp)
+    return sipp
+
+
+@e2e_test
+def dpdk_call_with_media(t):
+    """A call carrier -> pbx through sbcd's dpdk backend with G.711 both ways:
+    signalling through the TAP exception path, RTP through the DPDK worker;
+    the DPDK port counters and the relay counters show it."""
+    why = missing_prerequisite()
+    check(why is None, f"cannot run: {why}")
+    setup_network()
+    t.on_close(teardown_network)
+    config = t.config_path(dpdk_config(t.socket_path()))
+    sbcd = t.start_sbcd(config, sip_addresses=(CARRIER_SBC, PBX_SBC), ready_timeout=30.0)
+
+    uas = ns_sipp(t, PBX_NS, "pbx", "uas_answer_media.xml", PBX_PEER, media_port=7000)
+    wait_until(lambda: ns_udp_bound(PBX_NS, PBX_PEER, SIP_PORT) or not uas.alive(), 5.0, 0.1)
+    uac = ns_sipp(t, CARRIER_NS, "carrier", "uac_call_media.xml", CARRIER_PEER,
+                  remote=f"{CARRIER_SBC}:{SIP_PORT}", media_port=6000, duration_ms=7500)
+    peak = {}
+
+    def sample():
+        rc, data, _ = sbcd.control.ctl("stats")
+        if rc == 0 and isinstance(data, dict) and data.get("calls"):
+            peak.update(data["calls"][0]["legs"])
+        return not uac.alive()
+
+    wait_until(sample, 30.0, 0.5)
+    uac.finish()
+    uas.finish()
+    check(peak, "the call never showed up in sbcctl stats")
+    a, b = peak["a"], peak["b"]
+    check(a["rtp_rx_packets"] > 100 and b["tx_packets"] > 100,
+          f"RTP carrier -> pbx not relayed: rx {a['rtp_rx_packets']}, tx {b['tx_packets']}")
+    check(b["rtp_rx_packets"] > 100 and a["tx_packets"] > 100,
+          f"RTP pbx -> carrier not relayed: rx {b['rtp_rx_packets']}, tx {a['tx_packets']}")
+    rc, data, raw = sbcd.control.ctl("stats")
+    check(rc == 0, f"sbcctl stats failed: {raw}")
+    media = data["media"]
+    check(media["backend"] == "dpdk", f"backend is {media['backend']}")
+    ports = media["ports"]
+    check(len(ports) == 2, f"expected two DPDK ports, got {ports}")
+    for p in ports:
+        # Each port carried one direction's RTP in and the other's out.
+        check(p["rx_packets"] > 200 and p["tx_packets"] > 200,
+              f"port {p['device']}: rx {p['rx_packets']}, tx {p['tx_packets']}: "
+              "the media did not go through DPDK")
+        check(p["to_kernel"] > 0 and p["from_kernel"] > 0,
+              f"port {p['device']}: no exception traffic (SIP/ARP) through the TAP: {p}")
+    check(media["workers"] and media["workers"][0]["packets"] > 400,
+          f"the worker saw too few packets: {media['workers']}")
+    sbcd.assert_no_calls()
