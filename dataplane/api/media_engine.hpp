@@ -113,6 +113,15 @@ struct session_stats {
     std::array<side_counters, 2> sides{};  ///< indexed by index(side)
 };
 
+/// Something a worker saw that the control plane may want to log or act on.
+struct media_event {
+    session_id id = 0;
+    side s = side::a;
+    /// Side `s`'s RTP latched (symmetric RTP) to this source: its first
+    /// accepted packet since the SDP named where it receives.
+    ip_endpoint latched;
+};
+
 struct open_result {
     bool ok = false;
     session_ports ports;
@@ -162,6 +171,9 @@ public:
 
     /// The workers' load and the ports' counters, where the backend has them.
     virtual std::vector<worker_stats> worker_counters() { return {}; }
+    /// The events the workers reported since the last call, oldest first
+    /// (collected by poll()). A worker whose event ring is full drops them.
+    virtual std::vector<media_event> take_events() { return {}; }
     virtual std::vector<port_stats> port_counters() const { return {}; }
 };
 

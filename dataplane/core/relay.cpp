@@ -54,6 +54,7 @@ void relay_session::set_srtp(side s, srtp::stream_crypto* from_peer,
 void relay_session::relay(side from, channel ch, std::span<const rx_packet> burst,
                           std::int64_t now_ns, tx_batch& out) noexcept {
     out.count = 0;
+    out.latched = nullptr;
     auto& src = _sides[index(from)];
     auto& dst = _sides[index(other(from))];
     auto& in = src.paths[index(ch)];
@@ -101,6 +102,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             in.latched = *pkt.source;
             if (rtp) {
                 src.latched_rtp.store(in.latched);
+                out.latched = pkt.source;
             }
         }
         ++accepted;

@@ -68,6 +68,9 @@ struct tx_packet {
 struct tx_batch {
     std::array<tx_packet, max_burst> packets{};
     std::size_t count = 0;
+    /// This burst latched the side's RTP to the source it points at (one of
+    /// the burst's): the backend reports it to the control plane (media_event).
+    const ip_endpoint* latched = nullptr;
 };
 
 /// The forwarding state and counters of one session (see the top of this file).

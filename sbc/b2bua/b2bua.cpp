@@ -203,6 +203,14 @@ void b2bua::reap() {
 
 void b2bua::tick() {
     _media.poll();
+    for (const auto& ev : _media.take_events()) {
+        // Symmetric RTP: the peer's real source (behind a NAT it differs
+        // from its SDP), where the SBC now sends that leg's media.
+        if (auto it = _calls.find(ev.id); it != _calls.end()) {
+            sip_log.info("call {}: leg {} media latched to {}", it->second->display_id(),
+                         ev.s == side::a ? 'a' : 'b', ev.latched.to_string());
+        }
+    }
     auto now = std::chrono::steady_clock::now();
     _keepalive.tick(now);
     auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch());

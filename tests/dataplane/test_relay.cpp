@@ -114,6 +114,10 @@ TEST_CASE("relay: the first source latches and media goes back to it") {
     auto out = r.feed(side::a, channel::rtp, burst().add(alice_nat, "from-nat"));
     REQUIRE(out.count == 1);
     CHECK(*out.packets[0].destination == bob_rtp);
+    // The backend is told, once, so the control plane hears of it.
+    REQUIRE(out.latched != nullptr);
+    CHECK(*out.latched == alice_nat);
+    CHECK(r.feed(side::a, channel::rtp, burst().add(alice_nat, "again")).latched == nullptr);
 
     out = r.feed(side::b, channel::rtp, burst().add(bob_rtp, "to-alice"));
     REQUIRE(out.count == 1);

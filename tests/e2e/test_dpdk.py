@@ -182,4 +182,8 @@ def dpdk_call_with_media(t):
               f"port {p['device']}: no exception traffic (SIP/ARP) through the TAP: {p}")
     check(media["workers"] and media["workers"][0]["packets"] > 400,
           f"the worker saw too few packets: {media['workers']}")
+    log = sbcd.stderr_path.read_text(errors="replace")
+    for leg, peer in (("a", CARRIER_PEER), ("b", PBX_PEER)):
+        check(f"leg {leg} media latched to {peer}:" in log,
+              f"no latching event for leg {leg} ({peer}) in the log")
     sbcd.assert_no_calls()

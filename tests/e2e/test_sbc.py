@@ -108,6 +108,10 @@ def media_call(t, *, reverse=False, config=None, during=None, duration_ms=7500):
     check(a_b > 100 and b_a > 100,
           f"RTP not relayed both ways: packets_a_to_b={a_b}, packets_b_to_a={b_a} "
           f"(each peer played 236 packets)")
+    # The workers' latching events reached the control plane.
+    log = sbcd.stderr_path.read_text(errors="replace")
+    for leg in ("a", "b"):
+        check(f"leg {leg} media latched to" in log, f"no latching event for leg {leg} in the log")
     sbcd.assert_no_calls()
     return sbcd, uac, uas, samples
 

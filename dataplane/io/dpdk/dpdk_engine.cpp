@@ -379,6 +379,10 @@ std::optional<session_stats> dpdk_engine::stats(session_id id) const {
 void dpdk_engine::poll() {
     for (unsigned w = 0; w < _workers.size(); ++w) {
         flush_backlog(w);
+        media_event latch;
+        while (_workers[w]->try_next_latch(latch)) {
+            _events.push_back(latch);
+        }
         dpdk_session* removed = nullptr;
         while (_workers[w]->try_next_removed(removed)) {
             const auto it = _closing.find(removed);

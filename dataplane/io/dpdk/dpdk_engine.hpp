@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
@@ -50,6 +51,7 @@ public:
     std::size_t free_port_pairs() const override { return _pool.free_pairs(); }
     std::vector<worker_stats> worker_counters() override;
     std::vector<port_stats> port_counters() const override;
+    std::vector<media_event> take_events() override { return std::exchange(_events, {}); }
 
 private:
     void start_eal(const engine_config& config);
@@ -83,6 +85,7 @@ private:
     std::vector<unique_fd> _resolvers;  // per port: a UDP socket on the media address
     std::vector<std::uint64_t> _last_busy;
     std::vector<std::uint64_t> _last_total;
+    std::vector<media_event> _events;  // from poll() until take_events()
 };
 
 }  // namespace sbc::dataplane::dpdk

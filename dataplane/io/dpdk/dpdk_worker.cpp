@@ -186,8 +186,12 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     // SRTP may grow the payload up to the end of the buffer.
     pkt.capacity = static_cast<std::uint32_t>(d.payload_length + rte_pktmbuf_tailroom(m) +
                                               (m->data_len - d.payload_offset - d.payload_length));
-    tx_batch out;
+    tx_batch& out = _tx;
     s.relay.relay(from, ch, std::span<const rx_packet>(&pkt, 1), now_ns, out);
+    if (out.latched != nullptr) {
+        // Informational: dropped when the control thread lags a full ring behind.
+        (void)_latches.try_push(media_event{s.id, from, *out.latched});
+    }
     if (out.count == 0) {
         rte_pktmbuf_free(m);
         return;

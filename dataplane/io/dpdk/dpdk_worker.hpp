@@ -103,6 +103,7 @@ public:
     /// Control thread.
     bool try_post(const command& c) noexcept { return _commands.try_push(c); }
     bool try_next_removed(dpdk_session*& out) noexcept { return _removed.try_pop(out); }
+    bool try_next_latch(media_event& out) noexcept { return _latches.try_pop(out); }
     void stop() noexcept { _stop.store(true, std::memory_order_release); }
 
     // Any thread: cumulative, relaxed.
@@ -139,6 +140,7 @@ private:
     std::vector<rte_ring*> _dispatch_out;  // indexed by worker
     spsc_ring<command, command_ring_size> _commands;
     spsc_ring<dpdk_session*, event_ring_size> _removed;
+    spsc_ring<media_event, event_ring_size> _latches;
     std::atomic<bool> _stop{false};
     std::atomic<std::uint64_t> _busy{0};
     std::atomic<std::uint64_t> _total{0};
@@ -151,6 +153,7 @@ private:
     std::vector<tx_queue> _phys_tx;    ///< by port
     std::vector<tx_queue> _tap_tx;     ///< by port
     udp_datagram _datagram;            ///< the frame being classified
+    tx_batch _tx;                      ///< the relay's verdict on it
     dpdk_session* _unacked = nullptr;  ///< removals the full event ring refused, linked
 };
 

@@ -117,6 +117,10 @@ void kernel_engine::poll() {
         flush_backlog(w);
         event ev;
         while (_workers[w]->try_next_event(ev)) {
+            if (ev.removed == nullptr) {
+                _events.push_back(ev.latch);
+                continue;
+            }
             const auto it = _closing.find(ev.removed);
             if (it == _closing.end()) {
                 continue;  // cannot happen: only removals are acknowledged

@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
@@ -42,6 +43,7 @@ public:
     void poll() override;
     std::size_t open_sessions() const override { return _open.size(); }
     std::size_t free_port_pairs() const override { return _pool.free_pairs(); }
+    std::vector<media_event> take_events() override { return std::exchange(_events, {}); }
 
     /// Sessions closed whose worker has not acknowledged yet (for tests).
     std::size_t closing_sessions() const noexcept { return _closing.size(); }
@@ -62,6 +64,7 @@ private:
     std::vector<std::deque<command>> _backlog;
     std::unordered_map<session_id, std::unique_ptr<kernel_session>> _open;
     std::unordered_map<const kernel_session*, std::unique_ptr<kernel_session>> _closing;
+    std::vector<media_event> _events;  // from poll() until take_events()
 };
 
 }  // namespace sbc::dataplane::kernel

@@ -157,6 +157,10 @@ void worker::handle_socket(const socket_ref& ref) noexcept {
     }
     s.relay.relay(ref.from, ref.ch, std::span<const rx_packet>(_buf.rx.data(), n), steady_now_ns(),
                   _buf.tx);
+    if (_buf.tx.latched != nullptr) {
+        // Informational: dropped when the control thread lags a full ring behind.
+        (void)_events.try_push(event{nullptr, media_event{s.id, ref.from, *_buf.tx.latched}});
+    }
     if (_buf.tx.count > 0) {
         transmit(s, other(ref.from), ref.ch);
     }
@@ -226,7 +230,7 @@ void worker::remove_session(kernel_session& s) noexcept {
 }
 
 void worker::flush_unacked() noexcept {
-    while (_unacked != nullptr && _events.try_push(event{_unacked})) {
+    while (_unacked != nullptr && _events.try_push(event{_unacked, {}})) {
         _unacked = _unacked->next_unacked;
     }
 }

@@ -55,6 +55,8 @@ struct event {
     /// The worker has let go of this session: its sockets are out of the epoll
     /// set and no burst of it is in flight, so it may be destroyed.
     kernel_session* removed = nullptr;
+    /// Or, when `removed` is null: a session's side latched its RTP.
+    media_event latch;
 };
 
 class worker {
