@@ -15,11 +15,16 @@ worker (kernel: media.workers 1; dpdk: one lcore).
 
 kernel: on loopback (127.0.1.x / 127.0.2.x, as the e2e tests). dpdk: in
 network namespaces over veth pairs and net_af_packet, as
-tests/e2e/test_dpdk.py (root). Prints a table; every run is bounded.
+tests/e2e/test_dpdk.py (root). rtpengine: Debian's rtpengine-daemon as the
+yardstick, its userspace relay (no kernel forwarding table) with one
+thread, calls set up over its ng control protocol, the same generator and
+sink on loopback. Prints a table; every run is bounded.
 """
 
 import argparse
 import json
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -152,18 +157,116 @@ def bench_backend(args, backend):
         t.close(True)
 
 
+def bencode(v):
+    if isinstance(v, int):
+        return b"i%de" % v
+    if isinstance(v, str):
+        v = v.encode()
+    if isinstance(v, bytes):
+        return b"%d:%s" % (len(v), v)
+    if isinstance(v, list):
+        return b"l" + b"".join(bencode(x) for x in v) + b"e"
+    return b"d" + b"".join(bencode(k) + bencode(v[k]) for k in sorted(v)) + b"e"
+
+
+def bdecode(data, i=0):
+    c = data[i:i + 1]
+    if c == b"i":
+        end = data.index(b"e", i)
+        return int(data[i + 1:end]), end + 1
+    if c in (b"l", b"d"):
+        i += 1
+        items = []
+        while data[i:i + 1] != b"e":
+            item, i = bdecode(data, i)
+            items.append(item)
+        if c == b"l":
+            return items, i + 1
+        return {items[k].decode(): items[k + 1] for k in range(0, len(items), 2)}, i + 1
+    colon = data.index(b":", i)
+    n = int(data[i:colon])
+    return data[colon + 1:colon + 1 + n], colon + 1 + n
+
+
+def ng(sock, address, command):
+    cookie = b"%d" % time.monotonic_ns()
+    sock.sendto(cookie + b" " + bencode(command), address)
+    reply, _ = sock.recvfrom(65536)
+    answer, _ = bdecode(reply, len(cookie) + 1)
+    check(answer.get("result") == b"ok", f"rtpengine {command['command']}: {answer}")
+    return answer["sdp"].decode()
+
+
+def sdp_port(sdp):
+    return int(next(line for line in sdp.splitlines() if line.startswith("m=audio")).split()[1])
+
+
+def bench_rtpengine(args):
+    binary = shutil.which("rtpengine")
+    check(binary is not None, "rtpengine: not installed (apt-get install rtpengine-daemon)")
+    t = TestContext("bench-rtpengine", Path(args.build) / "sbc" / "sbcd",
+                    Path(args.build) / "tools" / "sbcctl" / "sbcctl", keep=False)
+    try:
+        address = "127.0.3.1"
+        control = (address, 22222)
+        t.start("rtpengine", [binary, "--foreground", "--log-stderr", f"--interface={address}",
+                              f"--listen-ng={address}:{control[1]}", "--table=-1",
+                              "--port-min=30000", "--port-max=31999", "--num-threads=1",
+                              "--delete-delay=0", "--timeout=600"])
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.settimeout(2.0)
+        caller, callee = harness.PBX_PEER, harness.CARRIER_PEER
+        sdp = ("v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
+               "m=audio {port} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n")
+        targets = []
+        for i in range(args.calls):
+            ok = False
+            for _ in range(50):  # until rtpengine listens
+                try:
+                    ng(sock, control, {"command": "offer", "call-id": f"bench{i}",
+                                       "from-tag": "caller",
+                                       "sdp": sdp.format(ip=caller, port=SOURCE_PORT)})
+                    ok = True
+                    break
+                except (socket.timeout, ConnectionRefusedError):
+                    time.sleep(0.1)
+            check(ok, "rtpengine did not answer on its ng port")
+            answer = ng(sock, control, {"command": "answer", "call-id": f"bench{i}",
+                                        "from-tag": "caller", "to-tag": "callee",
+                                        "sdp": sdp.format(ip=callee, port=SINK_PORT)})
+            targets.append(f"{address}:{sdp_port(answer)}")
+        sink = f"{callee}:{SINK_PORT}"
+
+        def through(rate):
+            r = blast(args.build, targets, rate, args.seconds, f"{caller}:{SOURCE_PORT}", sink)
+            print(f"  rtpengine: {rate:>8} pkt/s offered, {r['loss'] * 100:.3f}% lost, "
+                  f"p50 {r['p50_us']:.0f} us, p99 {r['p99_us']:.0f} us", file=sys.stderr)
+            return r
+
+        best = search(through)
+        at_half = through(max(best // 2, 1000))
+        direct_sink = f"{callee}:{SINK_PORT + 10}"
+        direct = blast(args.build, [direct_sink] * len(targets), max(best // 2, 1000),
+                       args.seconds, f"{callee}:{SINK_PORT + 12}", direct_sink)
+        return {"backend": "rtpengine", "calls": args.calls, "max_pps": best,
+                "p50_us": at_half["p50_us"], "p99_us": at_half["p99_us"],
+                "direct_p50_us": direct["p50_us"], "direct_p99_us": direct["p99_us"]}
+    finally:
+        t.close(True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=str(REPO / "build"))
-    ap.add_argument("--backend", default="all", choices=["kernel", "dpdk", "all"])
+    ap.add_argument("--backend", default="all", choices=["kernel", "dpdk", "rtpengine", "all"])
     ap.add_argument("--calls", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=2.0)
     args = ap.parse_args()
-    backends = ["kernel", "dpdk"] if args.backend == "all" else [args.backend]
+    backends = ["kernel", "dpdk", "rtpengine"] if args.backend == "all" else [args.backend]
     results = []
     for b in backends:
         try:
-            results.append(bench_backend(args, b))
+            results.append(bench_rtpengine(args) if b == "rtpengine" else bench_backend(args, b))
         except harness.TestFailure as e:
             print(f"{b}: {e}", file=sys.stderr)
     print(f"e2e_bench: {args.calls} calls, one worker, RTP 172 octets, loss < {MAX_LOSS:.1%}")
