@@ -39,6 +39,25 @@ std::unique_ptr<srtp::stream_crypto> crypto(std::uint8_t fill, srtp::stream_cryp
     return std::make_unique<srtp::stream_crypto>(std::move(*c));
 }
 
+/// RTP packet number `i` (PCMA, 172 octets) at `p`, SRTP-protected by
+/// `sender` when given; returns its length.
+std::size_t fill_rtp(std::uint8_t* p, int i, srtp::stream_crypto* sender) {
+    p[0] = 0x80;
+    p[1] = 8;
+    p[2] = static_cast<std::uint8_t>(i >> 8);
+    p[3] = static_cast<std::uint8_t>(i);
+    p[11] = 0x33;
+    for (std::uint32_t k = 12; k < rtp_len; ++k) {
+        p[k] = static_cast<std::uint8_t>(k + static_cast<std::uint32_t>(i));
+    }
+    std::size_t len = rtp_len;
+    if (sender != nullptr && sender->protect_rtp(p, len) != srtp::outcome::ok) {
+        std::fprintf(stderr, "cannot prepare SRTP\n");
+        std::exit(1);
+    }
+    return len;
+}
+
 double run(bool srtp_in, bool srtp_out, int count) {
     const ip_endpoint a_rtp = *ip_endpoint::from_string("192.0.2.10", 4000);
     const ip_endpoint b_rtp = *ip_endpoint::from_string("198.51.100.20", 6000);
@@ -55,19 +74,7 @@ double run(bool srtp_in, bool srtp_out, int count) {
     std::vector<std::uint32_t> lens(static_cast<std::size_t>(count));
     for (int i = 0; i < count; ++i) {
         std::uint8_t* p = &mem[static_cast<std::size_t>(i) * slot];
-        p[0] = 0x80;
-        p[1] = 8;
-        p[2] = static_cast<std::uint8_t>(i >> 8);
-        p[3] = static_cast<std::uint8_t>(i);
-        p[11] = 0x33;
-        for (std::uint32_t k = 12; k < rtp_len; ++k) {
-            p[k] = static_cast<std::uint8_t>(k + static_cast<std::uint32_t>(i));
-        }
-        std::size_t len = rtp_len;
-        if (srtp_in && peer_tx->protect_rtp(p, len) != srtp::outcome::ok) {
-            std::fprintf(stderr, "cannot prepare SRTP\n");
-            std::exit(1);
-        }
+        const std::size_t len = fill_rtp(p, i, srtp_in ? peer_tx.get() : nullptr);
         lens[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(len);
     }
     std::array<rx_packet, max_burst> burst{};
@@ -121,19 +128,7 @@ double run_frames(bool srtp_in, bool srtp_out, int count) {
     for (int i = 0; i < count; ++i) {
         std::uint8_t* f = &mem[static_cast<std::size_t>(i) * frame_slot + headroom];
         std::uint8_t* p = f + header;
-        p[0] = 0x80;
-        p[1] = 8;
-        p[2] = static_cast<std::uint8_t>(i >> 8);
-        p[3] = static_cast<std::uint8_t>(i);
-        p[11] = 0x33;
-        for (std::uint32_t k = 12; k < rtp_len; ++k) {
-            p[k] = static_cast<std::uint8_t>(k + static_cast<std::uint32_t>(i));
-        }
-        std::size_t len = rtp_len;
-        if (srtp_in && peer_tx->protect_rtp(p, len) != srtp::outcome::ok) {
-            std::fprintf(stderr, "cannot prepare SRTP\n");
-            std::exit(1);
-        }
+        const std::size_t len = fill_rtp(p, i, srtp_in ? peer_tx.get() : nullptr);
         dpdk::write_headers(f, peer_mac, own_mac, a_rtp, local_a, len);
         lens[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(header + len);
     }

@@ -239,9 +239,8 @@ void dpdk_engine::start_ports(const engine_config& config) {
         }
     }
     for (unsigned w = 0; w < workers; ++w) {
-        _workers.push_back(std::make_unique<worker>(w, workers, _ports, _slots, _port_min,
-                                                    workers > 1 ? _dispatch[w] : nullptr,
-                                                    _dispatch));
+        _workers.push_back(std::make_unique<worker>(
+            w, _ports, _slots, _port_min, workers > 1 ? _dispatch[w] : nullptr, _dispatch));
     }
     _backlog.resize(workers);
     _last_busy.assign(workers, 0);
@@ -450,10 +449,7 @@ std::vector<port_stats> dpdk_engine::port_counters() const {
 }
 
 void dpdk_engine::post(unsigned w, const command& c) {
-    flush_backlog(w);
-    if (!_backlog[w].empty() || !_workers[w]->try_post(c)) {
-        _backlog[w].push_back(c);
-    }
+    _backlog[w].post(c, [&](const command& x) { return _workers[w]->try_post(x); });
 }
 
 void dpdk_engine::post_all(const command& c) {
@@ -463,10 +459,7 @@ void dpdk_engine::post_all(const command& c) {
 }
 
 void dpdk_engine::flush_backlog(unsigned w) {
-    auto& q = _backlog[w];
-    while (!q.empty() && _workers[w]->try_post(q.front())) {
-        q.pop_front();
-    }
+    _backlog[w].flush([&](const command& x) { return _workers[w]->try_post(x); });
 }
 
 void dpdk_engine::destroy(std::unique_ptr<dpdk_session> s) {

@@ -15,13 +15,13 @@
 // which is also the EAL's main lcore.
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
+#include "dataplane/core/command_backlog.hpp"
 #include "dataplane/core/port_pool.hpp"
 #include "dataplane/io/dpdk/dpdk_worker.hpp"
 #include "dataplane/io/dpdk/netlink.hpp"
@@ -77,7 +77,7 @@ private:
     std::vector<rte_ring*> _dispatch;
     std::vector<std::unique_ptr<worker>> _workers;
     std::vector<unsigned> _lcores;
-    std::vector<std::deque<command>> _backlog;
+    std::vector<command_backlog<command>> _backlog;
     std::unordered_map<session_id, std::unique_ptr<dpdk_session>> _open;
     std::unordered_map<const dpdk_session*, std::unique_ptr<dpdk_session>> _closing;
     std::optional<neighbor_watch> _neighbors_watch;

@@ -34,11 +34,9 @@ void send_all(std::uint16_t port, std::uint16_t queue, rte_mbuf** frames,
 
 }  // namespace
 
-worker::worker(unsigned index, unsigned count, std::vector<port_runtime>& ports,
-               std::vector<stream_slot>& slots, std::uint16_t port_min, rte_ring* dispatch_in,
-               std::vector<rte_ring*> dispatch_out)
+worker::worker(unsigned index, std::vector<port_runtime>& ports, std::vector<stream_slot>& slots,
+               std::uint16_t port_min, rte_ring* dispatch_in, std::vector<rte_ring*> dispatch_out)
     : _index(index),
-      _count(count),
       _ports(ports),
       _slots(slots),
       _port_min(port_min),

@@ -91,9 +91,8 @@ public:
     static constexpr std::size_t event_ring_size = 1024;
 
     /// Control thread, before launch. `ports` and `slots` outlive the worker.
-    worker(unsigned index, unsigned count, std::vector<port_runtime>& ports,
-           std::vector<stream_slot>& slots, std::uint16_t port_min, rte_ring* dispatch_in,
-           std::vector<rte_ring*> dispatch_out);
+    worker(unsigned index, std::vector<port_runtime>& ports, std::vector<stream_slot>& slots,
+           std::uint16_t port_min, rte_ring* dispatch_in, std::vector<rte_ring*> dispatch_out);
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
 
@@ -119,8 +118,8 @@ private:
     void apply(const command& c) noexcept;
     /// Frames received on port `p` (or handed over by another worker).
     void handle_frames(unsigned p, rte_mbuf** frames, std::uint16_t n) noexcept;
-    /// One media frame for a session this worker owns; false when the
-    /// frame is not media after all (then it goes to the kernel).
+    /// One media frame for a session this worker owns: relayed and queued
+    /// for its egress port, or freed and counted when the relay drops it.
     void relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, side from, channel ch,
                      std::int64_t now_ns) noexcept;
     void to_kernel(unsigned p, rte_mbuf* m) noexcept;
@@ -132,7 +131,6 @@ private:
     };
 
     const unsigned _index;
-    const unsigned _count;
     std::vector<port_runtime>& _ports;
     std::vector<stream_slot>& _slots;
     const std::uint16_t _port_min;

@@ -133,17 +133,11 @@ void kernel_engine::poll() {
 }
 
 void kernel_engine::post(unsigned w, const command& c) {
-    flush_backlog(w);
-    if (!_backlog[w].empty() || !_workers[w]->try_post(c)) {
-        _backlog[w].push_back(c);
-    }
+    _backlog[w].post(c, [&](const command& x) { return _workers[w]->try_post(x); });
 }
 
 void kernel_engine::flush_backlog(unsigned w) {
-    auto& q = _backlog[w];
-    while (!q.empty() && _workers[w]->try_post(q.front())) {
-        q.pop_front();
-    }
+    _backlog[w].flush([&](const command& x) { return _workers[w]->try_post(x); });
 }
 
 void kernel_engine::destroy(std::unique_ptr<kernel_session> s) {

@@ -9,13 +9,13 @@
 // Threads: every public method runs on the control thread (media_engine.hpp).
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
+#include "dataplane/core/command_backlog.hpp"
 #include "dataplane/core/port_pool.hpp"
 #include "dataplane/io/kernel/kernel_session.hpp"
 #include "dataplane/io/kernel/worker.hpp"
@@ -61,7 +61,7 @@ private:
     std::vector<std::unique_ptr<worker>> _workers;
     // Per worker: commands its ring had no room for. The control thread never
     // waits for a worker; poll() retries them.
-    std::vector<std::deque<command>> _backlog;
+    std::vector<command_backlog<command>> _backlog;
     std::unordered_map<session_id, std::unique_ptr<kernel_session>> _open;
     std::unordered_map<const kernel_session*, std::unique_ptr<kernel_session>> _closing;
     std::vector<media_event> _events;  // from poll() until take_events()
