@@ -13,6 +13,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -115,10 +116,17 @@ struct session_stats {
 
 /// Something a worker saw that the control plane may want to log or act on.
 struct media_event {
+    enum class kind : std::uint8_t {
+        /// Side `s`'s RTP latched (symmetric RTP) to `latched`: its first
+        /// accepted packet since the SDP named where it receives.
+        latched,
+        /// The session's armed media timeout fired (set_media_timeout): no
+        /// accepted packet from either side for that long. `s` is unused.
+        timeout,
+    };
+    kind what = kind::latched;
     session_id id = 0;
     side s = side::a;
-    /// Side `s`'s RTP latched (symmetric RTP) to this source: its first
-    /// accepted packet since the SDP named where it receives.
     ip_endpoint latched;
 };
 
@@ -153,6 +161,12 @@ public:
     /// re-key never frees one a worker may still be using.
     virtual void set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
                           std::unique_ptr<srtp::stream_crypto> to_peer) = 0;
+
+    /// Arms the session's media timeout (`after` > 0) or disarms it (0):
+    /// once neither side's peer has sent an accepted packet for `after`,
+    /// counted from the later of this call and the last packet, the worker
+    /// reports a media_event::kind::timeout, once per arming.
+    virtual void set_media_timeout(session_id id, std::chrono::nanoseconds after) = 0;
 
     /// Stops relaying. The ports return to the pool once the worker has let
     /// go of the sockets (see poll()); never before, so a port is never bound twice.

@@ -187,4 +187,24 @@ session_stats relay_session::stats() const {
     return out;
 }
 
+void relay_session::arm_timeout(std::int64_t after_ns, std::int64_t now_ns) noexcept {
+    _timeout_ns = after_ns > 0 ? after_ns : 0;
+    _armed_at_ns = now_ns;
+}
+
+bool relay_session::check_timeout(std::int64_t now_ns) noexcept {
+    if (_timeout_ns == 0) {
+        return false;
+    }
+    std::int64_t last = _armed_at_ns;
+    for (const auto& sd : _sides) {
+        last = std::max(last, sd.last_rx_ns.load(std::memory_order_relaxed));
+    }
+    if (now_ns - last < _timeout_ns) {
+        return false;
+    }
+    _timeout_ns = 0;
+    return true;
+}
+
 }  // namespace sbc::dataplane

@@ -108,6 +108,18 @@ public:
     /// is not one instant (a statistic needs no more).
     session_stats stats() const;
 
+    /// Owning worker. Arms the media timeout (`after_ns` > 0) from `now_ns`,
+    /// or disarms it (0). The control plane arms it while it expects media
+    /// (an established call not on hold) and disarms it otherwise.
+    void arm_timeout(std::int64_t after_ns, std::int64_t now_ns) noexcept;
+    bool timeout_armed() const noexcept { return _timeout_ns > 0; }
+
+    /// Owning worker. True when the timeout is armed and neither side's peer
+    /// has sent an accepted packet for `after_ns`, counted from the later of
+    /// the arming and the last packet. It then disarms itself, so it fires
+    /// once per arming.
+    bool check_timeout(std::int64_t now_ns) noexcept;
+
 private:
     // A counter written by one thread and read by others: a relaxed load and
     // store, no read-modify-write instruction, since there is one writer.
@@ -149,6 +161,9 @@ private:
     const ip_endpoint* destination(side to, channel ch) const noexcept;
 
     std::array<side_state, 2> _sides;  // indexed by index(side)
+    // Owning worker only; see arm_timeout.
+    std::int64_t _timeout_ns = 0;
+    std::int64_t _armed_at_ns = 0;
 };
 
 }  // namespace sbc::dataplane

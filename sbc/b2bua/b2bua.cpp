@@ -203,41 +203,44 @@ void b2bua::reap() {
 
 void b2bua::tick() {
     _media.poll();
+    using st = call::state;
     for (const auto& ev : _media.take_events()) {
-        // Symmetric RTP: the peer's real source (behind a NAT it differs
-        // from its SDP), where the SBC now sends that leg's media.
-        if (auto it = _calls.find(ev.id); it != _calls.end()) {
-            sip_log.info("call {}: leg {} media latched to {}", it->second->display_id(),
+        auto it = _calls.find(ev.id);
+        if (it == _calls.end()) {
+            continue;
+        }
+        call& c = *it->second;
+        if (ev.what == dataplane::media_event::kind::latched) {
+            // Symmetric RTP: the peer's real source (behind a NAT it differs
+            // from its SDP), where the SBC now sends that leg's media.
+            sip_log.info("call {}: leg {} media latched to {}", c.display_id(),
                          ev.s == side::a ? 'a' : 'b', ev.latched.to_string());
+            continue;
+        }
+        // The worker disarmed the timer when it fired.
+        c.set_armed_media_timeout({});
+        if (c.current_state() == st::established && c.media_expected()) {
+            c.hang_up("media timeout");
         }
     }
     auto now = std::chrono::steady_clock::now();
     _keepalive.tick(now);
-    auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch());
-    auto timeout = std::chrono::seconds(_cfg.media.timeout_seconds);
+    const std::chrono::nanoseconds timeout = std::chrono::seconds(_cfg.media.timeout_seconds);
     for (auto& [id, c] : _calls) {
-        using st = call::state;
         if (c->current_state() == st::answered && now - c->state_since() > ack_wait) {
             c->hang_up("no ACK for the 2xx");
             continue;
         }
         c->check_failover(now);
-        if (c->current_state() != st::established || !c->media_expected()) {
-            continue;
-        }
-        auto stats = _media.stats(id);
-        if (!stats) {
-            continue;
-        }
-        // The media clock runs from the later of the last packet (either way)
-        // and the moment the call was established.
-        auto last = std::max(stats->sides[0].last_rx_ns, stats->sides[1].last_rx_ns);
-        auto since_established = c->state_since().time_since_epoch();
-        auto reference =
-            std::max(std::chrono::nanoseconds(last),
-                     std::chrono::duration_cast<std::chrono::nanoseconds>(since_established));
-        if (now_ns - reference > timeout) {
-            c->hang_up("media timeout");
+        // The data plane watches the media of established calls that are
+        // not on hold (RFC 3264 8.4: a held stream may rightly be silent);
+        // the clock restarts whenever it is armed anew.
+        const auto wanted = c->current_state() == st::established && c->media_expected()
+                                ? timeout
+                                : std::chrono::nanoseconds{};
+        if (wanted != c->armed_media_timeout()) {
+            _media.set_media_timeout(id, wanted);
+            c->set_armed_media_timeout(wanted);
         }
     }
     reap();

@@ -102,6 +102,10 @@ public:
     }
     /// True when neither peer has put the media on hold (timeouts apply).
     bool media_expected() const noexcept;
+    /// The media timeout armed in the data plane for this call (0: none);
+    /// the b2bua keeps it in step with state and media_expected().
+    std::chrono::nanoseconds armed_media_timeout() const noexcept { return _armed_media_timeout; }
+    void set_armed_media_timeout(std::chrono::nanoseconds t) noexcept { _armed_media_timeout = t; }
     /// Moves the call to the trunk's next peer when the current one has
     /// not responded within the trunk's failover_timeout.
     void check_failover(std::chrono::steady_clock::time_point now);
@@ -204,6 +208,7 @@ private:
     std::vector<std::size_t> _tried;    ///< peers tried, the current one last
     std::chrono::steady_clock::time_point _attempt_started;
     bool _attempt_heard = false;  ///< the current peer sent some response
+    std::chrono::nanoseconds _armed_media_timeout{};
 };
 
 /// True when the message carries an application/sdp body.

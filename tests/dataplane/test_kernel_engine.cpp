@@ -334,3 +334,46 @@ TEST_CASE("kernel engine relays over IPv6 when the host has ::1") {
     expect_relayed(a, r.ports.rtp[0], b, r.ports.rtp[1], "over v6");
     expect_relayed(b, r.ports.rtp[1], a, r.ports.rtp[0], "back over v6");
 }
+
+TEST_CASE("kernel engine reports an armed media timeout as an event, and counts its bursts") {
+    auto engine = make_kernel_engine(test_config(41500, 41599, 1));
+    const auto free_before = engine->free_port_pairs();
+    const auto r = engine->open_session(11, "127.0.0.1", "127.0.0.1");
+    REQUIRE(r.ok);
+    udp_peer a_rtp, a_rtcp, b_rtp, b_rtcp;
+    engine->set_remote(11, side::a, a_rtp.address(), a_rtcp.address());
+    engine->set_remote(11, side::b, b_rtp.address(), b_rtcp.address());
+    expect_relayed(a_rtp, r.ports.rtp[0], b_rtp, r.ports.rtp[1], "rtp a->b");
+    expect_relayed(b_rtp, r.ports.rtp[1], a_rtp, r.ports.rtp[0], "rtp b->a");
+
+    const auto load = engine->worker_counters();
+    REQUIRE(load.size() == 1);
+    CHECK(load[0].packets == 2);
+    CHECK(load[0].bursts == 2);
+    CHECK(load[0].busy_fraction >= 0.0);
+    CHECK(load[0].busy_fraction <= 1.0);
+
+    // Disarmed right after arming: nothing fires.
+    engine->set_media_timeout(11, 50ms);
+    engine->set_media_timeout(11, 0ns);
+    engine->set_media_timeout(11, 50ms);
+    std::vector<media_event> timeouts;
+    REQUIRE(eventually([&] {
+        engine->poll();
+        for (const auto& ev : engine->take_events()) {
+            if (ev.what == media_event::kind::timeout) {
+                timeouts.push_back(ev);
+            }
+        }
+        return !timeouts.empty();
+    }));
+    CHECK(timeouts.size() == 1);
+    CHECK(timeouts[0].id == 11);
+    // Closing a session with an armed timeout leaves the worker nothing to scan.
+    engine->set_media_timeout(11, 50ms);
+    engine->close_session(11);
+    REQUIRE(eventually([&] {
+        engine->poll();
+        return engine->open_sessions() == 0 && engine->free_port_pairs() == free_before;
+    }));
+}

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dataplane/core/relay.hpp"
+#include "dataplane/core/timeout_watch.hpp"
 #include "dataplane/srtp/stream_crypto.hpp"
 
 using namespace sbc::dataplane;
@@ -375,4 +376,64 @@ TEST_CASE("relay: a packet with no room for the SRTP tag is counted, not sent", 
     r.relay(side::b, channel::rtp, in, 1, out);
     CHECK(out.count == 0);
     CHECK(r.stats().sides[0].srtp_errors == 1);
+}
+
+TEST_CASE("relay: the media timeout counts from arming or the last packet, and fires once") {
+    constexpr std::int64_t s = 1'000'000'000;
+    pipeline p;
+    p.set_remote(side::a, alice_rtp, alice_rtcp);
+    p.set_remote(side::b, bob_rtp, bob_rtcp);
+    CHECK_FALSE(p.check_timeout(100 * s));  // not armed: never
+
+    p.arm_timeout(3 * s, 10 * s);
+    CHECK(p.timeout_armed());
+    CHECK_FALSE(p.check_timeout(12 * s));
+    p.feed(side::a, channel::rtp, burst().add(alice_rtp, "rtp"), 12 * s);
+    CHECK_FALSE(p.check_timeout(14 * s));  // 2 s after the packet
+    p.feed(side::b, channel::rtp, burst().add(bob_rtp, "rtp"), 14 * s);
+    CHECK_FALSE(p.check_timeout(16 * s));  // either side's packet counts
+    CHECK(p.check_timeout(17 * s));
+    CHECK_FALSE(p.timeout_armed());
+    CHECK_FALSE(p.check_timeout(30 * s));  // once per arming
+
+    // A packet from a stranger is dropped and keeps nothing alive.
+    p.arm_timeout(3 * s, 40 * s);
+    p.feed(side::a, channel::rtp, burst().add(alice_nat, "stray"), 42 * s);
+    CHECK(p.check_timeout(43 * s));
+
+    p.arm_timeout(3 * s, 50 * s);
+    p.arm_timeout(0, 51 * s);
+    CHECK_FALSE(p.check_timeout(60 * s));
+}
+
+namespace {
+struct watched {
+    relay_session relay;
+    watch_hook<watched> hook;
+};
+}  // namespace
+
+TEST_CASE("timeout_watch reports the quiet sessions it holds, at most every 100 ms") {
+    constexpr std::int64_t s = 1'000'000'000;
+    std::array<watched, 3> sessions;
+    timeout_watch<watched, &watched::hook> watch;
+    CHECK(watch.empty());
+    for (auto& w : sessions) {
+        watch.arm(w, 1 * s, 0);
+    }
+    watch.arm(sessions[1], 0, 0);  // disarmed: unlinked
+    watch.forget(sessions[2]);     // removed while armed
+    std::vector<const watched*> fired;
+    auto record = [&](watched& w) { fired.push_back(&w); };
+    watch.scan(2 * s, record);
+    REQUIRE(fired.size() == 1);
+    CHECK(fired[0] == &sessions[0]);
+    CHECK(watch.empty());
+
+    constexpr std::int64_t ms = 1'000'000;
+    watch.arm(sessions[1], 10 * ms, 2 * s);
+    watch.scan(2 * s + 50 * ms, record);  // quiet, but within 100 ms of the last scan
+    CHECK(fired.size() == 1);
+    watch.scan(2 * s + 100 * ms, record);
+    CHECK(fired.size() == 2);
 }

@@ -348,6 +348,18 @@ void dpdk_engine::set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_c
     post(ds.worker, c);
 }
 
+void dpdk_engine::set_media_timeout(session_id id, std::chrono::nanoseconds after) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    command c;
+    c.what = command::kind::set_timeout;
+    c.session = it->second.get();
+    c.timeout_ns = after.count();
+    post(it->second->worker, c);
+}
+
 void dpdk_engine::close_session(session_id id) {
     const auto it = _open.find(id);
     if (it == _open.end()) {
@@ -378,9 +390,9 @@ std::optional<session_stats> dpdk_engine::stats(session_id id) const {
 void dpdk_engine::poll() {
     for (unsigned w = 0; w < _workers.size(); ++w) {
         flush_backlog(w);
-        media_event latch;
-        while (_workers[w]->try_next_latch(latch)) {
-            _events.push_back(latch);
+        media_event ev;
+        while (_workers[w]->try_next_event(ev)) {
+            _events.push_back(ev);
         }
         dpdk_session* removed = nullptr;
         while (_workers[w]->try_next_removed(removed)) {

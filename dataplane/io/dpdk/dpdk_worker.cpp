@@ -96,6 +96,16 @@ void worker::run() noexcept {
             }
         }
         flush();
+        if (!_timeouts.empty()) {
+            _timeouts.scan(steady_now_ns(), [this](dpdk_session& s) {
+                // Dropped when the control thread lags a full ring behind;
+                // the control plane re-arms a timeout it has not heard from.
+                media_event ev;
+                ev.what = media_event::kind::timeout;
+                ev.id = s.id;
+                (void)_events.try_push(ev);
+            });
+        }
         const std::uint64_t now = rte_get_tsc_cycles();
         _total.store(_total.load(std::memory_order_relaxed) + (now - last),
                      std::memory_order_relaxed);
@@ -188,7 +198,11 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     s.relay.relay(from, ch, std::span<const rx_packet>(&pkt, 1), now_ns, out);
     if (out.latched != nullptr) {
         // Informational: dropped when the control thread lags a full ring behind.
-        (void)_latches.try_push(media_event{s.id, from, *out.latched});
+        media_event ev;
+        ev.id = s.id;
+        ev.s = from;
+        ev.latched = *out.latched;
+        (void)_events.try_push(ev);
     }
     if (out.count == 0) {
         rte_pktmbuf_free(m);
@@ -255,10 +269,14 @@ void worker::apply(const command& c) noexcept {
         case command::kind::set_srtp:
             c.session->relay.set_srtp(c.s, c.from_peer, c.to_peer);
             break;
+        case command::kind::set_timeout:
+            _timeouts.arm(*c.session, c.timeout_ns, steady_now_ns());
+            break;
         case command::kind::remove_session:
             for (side sd : {side::a, side::b}) {
                 _streams[slot_of(c.session->ports.rtp[index(sd)])] = {nullptr, side::a};
             }
+            _timeouts.forget(*c.session);
             c.session->next_unacked = _unacked;
             _unacked = c.session;
             break;

@@ -27,6 +27,7 @@
 
 #include "dataplane/core/relay.hpp"
 #include "dataplane/core/spsc_ring.hpp"
+#include "dataplane/core/timeout_watch.hpp"
 #include "dataplane/io/dpdk/neighbor_table.hpp"
 #include "dataplane/io/dpdk/packet_headers.hpp"
 
@@ -48,7 +49,8 @@ struct dpdk_session {
     std::array<unsigned, 2> port_index{};  ///< which engine port serves each side
     relay_session relay;
     std::vector<std::unique_ptr<srtp::stream_crypto>> crypto;  // control thread only
-    dpdk_session* next_unacked = nullptr;  // worker only: removals not yet acknowledged
+    dpdk_session* next_unacked = nullptr;   // worker only: removals not yet acknowledged
+    watch_hook<dpdk_session> timeout_hook;  // worker only
 };
 
 /// One DPDK port (and its TAP) as the workers use it.
@@ -72,7 +74,14 @@ struct stream_slot {
 };
 
 struct command {
-    enum class kind : std::uint8_t { add_session, set_remote, set_srtp, remove_session, neighbor };
+    enum class kind : std::uint8_t {
+        add_session,
+        set_remote,
+        set_srtp,
+        set_timeout,  ///< arm (timeout_ns > 0) or disarm the media timeout
+        remove_session,
+        neighbor,
+    };
     kind what = kind::add_session;
     side s = side::a;
     dpdk_session* session = nullptr;
@@ -83,6 +92,7 @@ struct command {
     ip_key neighbor_ip;
     mac_address neighbor_mac{};
     bool neighbor_gone = false;
+    std::int64_t timeout_ns = 0;
 };
 
 class worker {
@@ -102,7 +112,7 @@ public:
     /// Control thread.
     bool try_post(const command& c) noexcept { return _commands.try_push(c); }
     bool try_next_removed(dpdk_session*& out) noexcept { return _removed.try_pop(out); }
-    bool try_next_latch(media_event& out) noexcept { return _latches.try_pop(out); }
+    bool try_next_event(media_event& out) noexcept { return _events.try_pop(out); }
     void stop() noexcept { _stop.store(true, std::memory_order_release); }
 
     // Any thread: cumulative, relaxed.
@@ -138,7 +148,7 @@ private:
     std::vector<rte_ring*> _dispatch_out;  // indexed by worker
     spsc_ring<command, command_ring_size> _commands;
     spsc_ring<dpdk_session*, event_ring_size> _removed;
-    spsc_ring<media_event, event_ring_size> _latches;
+    spsc_ring<media_event, event_ring_size> _events;
     std::atomic<bool> _stop{false};
     std::atomic<std::uint64_t> _busy{0};
     std::atomic<std::uint64_t> _total{0};
@@ -153,6 +163,7 @@ private:
     udp_datagram _datagram;            ///< the frame being classified
     tx_batch _tx;                      ///< the relay's verdict on it
     dpdk_session* _unacked = nullptr;  ///< removals the full event ring refused, linked
+    timeout_watch<dpdk_session, &dpdk_session::timeout_hook> _timeouts;
 };
 
 }  // namespace sbc::dataplane::dpdk

@@ -20,6 +20,7 @@ kernel_engine::kernel_engine(const engine_config& config)
         _workers.push_back(std::make_unique<worker>(i));
     }
     _backlog.resize(count);
+    _last_load.resize(count);
 }
 
 kernel_engine::~kernel_engine() {
@@ -92,6 +93,17 @@ void kernel_engine::set_srtp(session_id id, side s, std::unique_ptr<srtp::stream
     post(ks.worker, c);
 }
 
+void kernel_engine::set_media_timeout(session_id id, std::chrono::nanoseconds after) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    kernel_session& ks = *it->second;
+    command c{command::kind::set_timeout, side::a, &ks, {}, {}};
+    c.timeout_ns = after.count();
+    post(ks.worker, c);
+}
+
 void kernel_engine::close_session(session_id id) {
     const auto it = _open.find(id);
     if (it == _open.end()) {
@@ -118,7 +130,7 @@ void kernel_engine::poll() {
         event ev;
         while (_workers[w]->try_next_event(ev)) {
             if (ev.removed == nullptr) {
-                _events.push_back(ev.latch);
+                _events.push_back(ev.media);
                 continue;
             }
             const auto it = _closing.find(ev.removed);
@@ -130,6 +142,25 @@ void kernel_engine::poll() {
             destroy(std::move(s));
         }
     }
+}
+
+std::vector<worker_stats> kernel_engine::worker_counters() {
+    std::vector<worker_stats> out;
+    for (unsigned w = 0; w < _workers.size(); ++w) {
+        const auto busy = _workers[w]->busy_ns();
+        const auto total = _workers[w]->total_ns();
+        worker_stats ws;
+        ws.index = w;
+        const auto dt = total - _last_load[w].total;
+        ws.busy_fraction =
+            dt == 0 ? 0.0
+                    : static_cast<double>(busy - _last_load[w].busy) / static_cast<double>(dt);
+        ws.bursts = _workers[w]->bursts();
+        ws.packets = _workers[w]->packets();
+        _last_load[w] = {busy, total};
+        out.push_back(ws);
+    }
+    return out;
 }
 
 void kernel_engine::post(unsigned w, const command& c) {

@@ -38,12 +38,14 @@ public:
                     const ip_endpoint& rtcp) override;
     void set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
                   std::unique_ptr<srtp::stream_crypto> to_peer) override;
+    void set_media_timeout(session_id id, std::chrono::nanoseconds after) override;
     void close_session(session_id id) override;
     std::optional<session_stats> stats(session_id id) const override;
     void poll() override;
     std::size_t open_sessions() const override { return _open.size(); }
     std::size_t free_port_pairs() const override { return _pool.free_pairs(); }
     std::vector<media_event> take_events() override { return std::exchange(_events, {}); }
+    std::vector<worker_stats> worker_counters() override;
 
     /// Sessions closed whose worker has not acknowledged yet (for tests).
     std::size_t closing_sessions() const noexcept { return _closing.size(); }
@@ -65,6 +67,11 @@ private:
     std::unordered_map<session_id, std::unique_ptr<kernel_session>> _open;
     std::unordered_map<const kernel_session*, std::unique_ptr<kernel_session>> _closing;
     std::vector<media_event> _events;  // from poll() until take_events()
+    struct load_reading {
+        std::uint64_t busy = 0;
+        std::uint64_t total = 0;
+    };
+    std::vector<load_reading> _last_load;  // per worker: at the previous worker_counters()
 };
 
 }  // namespace sbc::dataplane::kernel

@@ -16,6 +16,7 @@
 
 #include "dataplane/api/media_engine.hpp"
 #include "dataplane/core/relay.hpp"
+#include "dataplane/core/timeout_watch.hpp"
 #include "sbc/common/unique_fd.hpp"
 
 namespace sbc::dataplane::kernel {
@@ -64,6 +65,7 @@ struct kernel_session {
     // round are skipped; and the link in its list of removals to acknowledge.
     bool removed = false;
     kernel_session* next_unacked = nullptr;
+    watch_hook<kernel_session> timeout_hook;  // owning worker only
 };
 
 }  // namespace sbc::dataplane::kernel

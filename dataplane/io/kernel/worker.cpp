@@ -42,6 +42,11 @@ std::size_t send_all(int fd, mmsghdr* msgs, std::size_t n, std::size_t& failed) 
     return sent;
 }
 
+// Single-writer counters: a relaxed load and store, no locked instruction.
+void add_relaxed(std::atomic<std::uint64_t>& c, std::uint64_t n) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 worker::worker(unsigned index) : _index(index) {
@@ -102,12 +107,15 @@ void worker::drain_wake() noexcept {
 }
 
 void worker::run() noexcept {
+    std::int64_t last_ns = steady_now_ns();
     while (!_stop.load(std::memory_order_acquire)) {
         // While an acknowledgement waits for room in the event ring, poll
-        // every millisecond instead of sleeping until the next packet.
-        const int timeout_ms = _unacked != nullptr ? 1 : -1;
+        // every millisecond instead of sleeping until the next packet; while
+        // a media timeout is armed, wake up for its scans.
+        const int timeout_ms = _unacked != nullptr ? 1 : !_timeouts.empty() ? 100 : -1;
         const int n = ::epoll_wait(_epoll.get(), _buf.events.data(),
                                    static_cast<int>(_buf.events.size()), timeout_ms);
+        const std::int64_t woke_ns = steady_now_ns();
         // Commands before the bursts, so a set_remote() the control thread
         // made before a packet arrived applies to that packet.
         drain_commands();
@@ -122,6 +130,18 @@ void worker::run() noexcept {
         // Removals are acknowledged only now: this batch's events could still
         // name a session removed above, and the next epoll_wait cannot.
         flush_unacked();
+        const std::int64_t now_ns = steady_now_ns();
+        _timeouts.scan(now_ns, [this](kernel_session& s) {
+            // Dropped when the control thread lags a full ring behind; the
+            // control plane re-arms a timeout it has not heard from.
+            media_event ev;
+            ev.what = media_event::kind::timeout;
+            ev.id = s.id;
+            (void)_events.try_push(event{nullptr, ev});
+        });
+        add_relaxed(_busy_ns, static_cast<std::uint64_t>(now_ns - woke_ns));
+        add_relaxed(_total_ns, static_cast<std::uint64_t>(now_ns - last_ns));
+        last_ns = now_ns;
     }
 }
 
@@ -137,6 +157,8 @@ std::size_t worker::receive(int fd) noexcept {
         return 0;
     }
     const auto count = static_cast<std::size_t>(n);
+    add_relaxed(_bursts, 1);
+    add_relaxed(_packets, count);
     for (std::size_t i = 0; i < count; ++i) {
         const auto& m = _buf.rx_msgs[i];
         if (m.msg_hdr.msg_namelen == 0) {
@@ -159,7 +181,11 @@ void worker::handle_socket(const socket_ref& ref) noexcept {
                   _buf.tx);
     if (_buf.tx.latched != nullptr) {
         // Informational: dropped when the control thread lags a full ring behind.
-        (void)_events.try_push(event{nullptr, media_event{s.id, ref.from, *_buf.tx.latched}});
+        media_event ev;
+        ev.id = s.id;
+        ev.s = ref.from;
+        ev.latched = *_buf.tx.latched;
+        (void)_events.try_push(event{nullptr, ev});
     }
     if (_buf.tx.count > 0) {
         transmit(s, other(ref.from), ref.ch);
@@ -202,6 +228,9 @@ void worker::apply(const command& c) noexcept {
         case command::kind::set_srtp:
             c.session->relay.set_srtp(c.s, c.from_peer, c.to_peer);
             break;
+        case command::kind::set_timeout:
+            _timeouts.arm(*c.session, c.timeout_ns, steady_now_ns());
+            break;
     }
 }
 
@@ -223,6 +252,7 @@ void worker::remove_session(kernel_session& s) noexcept {
         // ENOENT if registration failed; nothing to undo then.
         ::epoll_ctl(_epoll.get(), EPOLL_CTL_DEL, s.fd(ref.from, ref.ch), nullptr);
     }
+    _timeouts.forget(s);
     // Acknowledged by flush_unacked() after the current epoll batch.
     s.removed = true;
     s.next_unacked = _unacked;

@@ -40,6 +40,7 @@ struct command {
         set_remote,      ///< relay_session::set_remote(s, rtp, rtcp)
         remove_session,  ///< unregister the sockets, then acknowledge (event)
         set_srtp,        ///< relay_session::set_srtp(s, from_peer, to_peer)
+        set_timeout,     ///< arm (timeout_ns > 0) or disarm the media timeout
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -48,6 +49,7 @@ struct command {
     ip_endpoint rtcp;
     srtp::stream_crypto* from_peer = nullptr;  ///< owned by the session (kernel_session::crypto)
     srtp::stream_crypto* to_peer = nullptr;
+    std::int64_t timeout_ns = 0;
 };
 
 /// Worker -> control thread.
@@ -55,8 +57,8 @@ struct event {
     /// The worker has let go of this session: its sockets are out of the epoll
     /// set and no burst of it is in flight, so it may be destroyed.
     kernel_session* removed = nullptr;
-    /// Or, when `removed` is null: a session's side latched its RTP.
-    media_event latch;
+    /// Or, when `removed` is null: what a session's media did.
+    media_event media;
 };
 
 class worker {
@@ -88,6 +90,13 @@ public:
     std::uint64_t registration_failures() const noexcept {
         return _registration_failures.load(std::memory_order_relaxed);
     }
+
+    // Any thread: cumulative, relaxed. Busy is the time from a wake-up to
+    // the next wait, spent on commands and bursts; total is wall time.
+    std::uint64_t busy_ns() const noexcept { return _busy_ns.load(std::memory_order_relaxed); }
+    std::uint64_t total_ns() const noexcept { return _total_ns.load(std::memory_order_relaxed); }
+    std::uint64_t bursts() const noexcept { return _bursts.load(std::memory_order_relaxed); }
+    std::uint64_t packets() const noexcept { return _packets.load(std::memory_order_relaxed); }
 
 private:
     void run() noexcept;
@@ -122,11 +131,16 @@ private:
     // Written by the control thread (stop), read by the worker.
     std::atomic<bool> _stop{false};
     std::atomic<std::uint64_t> _registration_failures{0};  // written by the worker only
-    spsc_ring<command, command_ring_size> _commands;       // control thread pushes, worker pops
-    spsc_ring<event, event_ring_size> _events;             // worker pushes, control thread pops
+    std::atomic<std::uint64_t> _busy_ns{0};                // written by the worker only
+    std::atomic<std::uint64_t> _total_ns{0};
+    std::atomic<std::uint64_t> _bursts{0};
+    std::atomic<std::uint64_t> _packets{0};
+    spsc_ring<command, command_ring_size> _commands;  // control thread pushes, worker pops
+    spsc_ring<event, event_ring_size> _events;        // worker pushes, control thread pops
     // Worker thread only: sessions removed whose acknowledgement has not been
     // pushed to _events yet (this round's, or ones the full ring refused).
     kernel_session* _unacked = nullptr;
+    timeout_watch<kernel_session, &kernel_session::timeout_hook> _timeouts;  // worker only
     burst_buffers _buf;
     std::thread _thread;  // last: started once everything above is constructed
 };
