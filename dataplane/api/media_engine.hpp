@@ -77,6 +77,8 @@ struct port_stats {
     std::uint64_t tx_errors = 0;
     std::uint64_t to_kernel = 0;    ///< not media for a known stream: handed to the TAP
     std::uint64_t from_kernel = 0;  ///< sent by the kernel (SIP, ARP...) through the TAP
+    /// Relayed datagrams whose next hop's MAC was unknown, routed by the kernel.
+    std::uint64_t unresolved = 0;
 };
 
 /// The local RTP port of each side; RTCP is always RTP + 1 (RFC 3550 11).

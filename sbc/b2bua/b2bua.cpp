@@ -478,7 +478,8 @@ nlohmann::json b2bua::stats() {
                          {"rx_errors", p.rx_errors},
                          {"tx_errors", p.tx_errors},
                          {"to_kernel", p.to_kernel},
-                         {"from_kernel", p.from_kernel}});
+                         {"from_kernel", p.from_kernel},
+                         {"unresolved", p.unresolved}});
     }
     return {{"calls", calls},
             {"media",

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 namespace sbc::dataplane::dpdk {
@@ -34,8 +36,6 @@ bool is_pci(const std::string& device) {
 }
 
 std::string device_name(const std::string& device) { return device.substr(0, device.find(',')); }
-
-std::string key_text(const ip_key& k) { return std::string(k.bytes.begin(), k.bytes.end()); }
 
 void configure_port(std::uint16_t id, const std::string& what, unsigned queues, rte_mempool* pool) {
     rte_eth_dev_info info{};
@@ -215,11 +215,17 @@ void dpdk_engine::start_ports(const engine_config& config) {
             fail(added.error_message());
         }
         taps.push_back(ifindex);
-        unique_fd fd{::socket(p.media.family(), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
-        if (fd && ::bind(fd.get(), p.media.sockaddr_ptr(), p.media.sockaddr_len()) != 0) {
-            fd.reset();
+        // IPPROTO_RAW implies a header the sender writes (IP_HDRINCL, and
+        // on IPv6 likewise), so the kernel routes the worker's datagram as is.
+        unique_fd raw{
+            ::socket(p.media.family(), SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_RAW)};
+        if (!raw ||
+            ::setsockopt(raw.get(), SOL_SOCKET, SO_BINDTODEVICE, pc.exception_interface.c_str(),
+                         static_cast<socklen_t>(pc.exception_interface.size())) != 0) {
+            fail(fmt::format("{}: raw socket for unresolved next hops: {}", pc.exception_interface,
+                             std::strerror(errno)));
         }
-        _resolvers.push_back(std::move(fd));
+        _routers.push_back(std::move(raw));
     }
     auto watch = neighbor_watch::open(taps);
     if (!watch) {
@@ -313,18 +319,33 @@ void dpdk_engine::set_remote(session_id id, side s, const ip_endpoint& rtp,
     c.rtp = rtp;
     c.rtcp = rtcp;
     post(ds.worker, c);
-    if (rtp.valid() && !rtp.is_unspecified()) {
-        prompt_resolution(ds.port_index[index(s)], rtp);
-    }
 }
 
-void dpdk_engine::prompt_resolution(unsigned port, const ip_endpoint& remote) {
-    if (_known_neighbors.count(key_text(ip_key::of(remote))) != 0 || port >= _resolvers.size() ||
-        !_resolvers[port] || remote.family() != _ports[port].media.family()) {
-        return;
+void dpdk_engine::route_through_kernel(rte_mbuf* m) noexcept {
+    const auto* ip = rte_pktmbuf_mtod(m, const std::uint8_t*);
+    const unsigned port = m->port;
+    if (port < _routers.size()) {
+        // The destination, port 0: a raw socket of protocol IPPROTO_RAW
+        // takes no other (and on IPv6 refuses one).
+        sockaddr_storage to{};
+        socklen_t len = 0;
+        if (_ports[port].media.family() == AF_INET6) {
+            auto& sa = reinterpret_cast<sockaddr_in6&>(to);
+            sa.sin6_family = AF_INET6;
+            std::memcpy(&sa.sin6_addr, ip + 24, sizeof(sa.sin6_addr));
+            len = sizeof(sa);
+        } else {
+            auto& sa = reinterpret_cast<sockaddr_in&>(to);
+            sa.sin_family = AF_INET;
+            std::memcpy(&sa.sin_addr, ip + 16, sizeof(sa.sin_addr));
+            len = sizeof(sa);
+        }
+        // Best effort, like the NIC queue it stands in for: a full socket
+        // buffer drops the datagram.
+        ::sendto(_routers[port].get(), ip, m->data_len, MSG_DONTWAIT,
+                 reinterpret_cast<const sockaddr*>(&to), len);
     }
-    ::sendto(_resolvers[port].get(), "", 0, MSG_DONTWAIT, remote.sockaddr_ptr(),
-             remote.sockaddr_len());
+    rte_pktmbuf_free(m);
 }
 
 void dpdk_engine::set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
@@ -394,6 +415,10 @@ void dpdk_engine::poll() {
         while (_workers[w]->try_next_event(ev)) {
             _events.push_back(ev);
         }
+        rte_mbuf* m = nullptr;
+        while (_workers[w]->try_next_unresolved(m)) {
+            route_through_kernel(m);
+        }
         dpdk_session* removed = nullptr;
         while (_workers[w]->try_next_removed(removed)) {
             const auto it = _closing.find(removed);
@@ -411,10 +436,8 @@ void dpdk_engine::poll() {
             c.neighbor_ip = ip;
             if (mac != nullptr) {
                 c.neighbor_mac = *mac;
-                _known_neighbors[key_text(ip)] = *mac;
             } else {
                 c.neighbor_gone = true;
-                _known_neighbors.erase(key_text(ip));
             }
             post_all(c);
         });
@@ -455,6 +478,7 @@ std::vector<port_stats> dpdk_engine::port_counters() const {
         ps.tx_errors = st.oerrors;
         ps.to_kernel = _ports[i].to_kernel.load(std::memory_order_relaxed);
         ps.from_kernel = _ports[i].from_kernel.load(std::memory_order_relaxed);
+        ps.unresolved = _ports[i].unresolved.load(std::memory_order_relaxed);
         out.push_back(ps);
     }
     return out;

@@ -62,10 +62,11 @@ private:
     void post(unsigned w, const command& c);
     void flush_backlog(unsigned w);
     void post_all(const command& c);
-    /// Asks the kernel to resolve `remote`'s MAC when no worker knows it:
-    /// one empty datagram from the media address (RTP ignores it), which
-    /// makes the kernel send ARP or ND on the TAP.
-    void prompt_resolution(unsigned port, const ip_endpoint& remote);
+    /// Sends a datagram a worker could not address (no MAC for its next
+    /// hop) through the kernel, on the port's exception interface: the
+    /// kernel resolves the next hop, queues the datagram meanwhile and
+    /// sends it out through the TAP, whence a worker transmits it. Frees it.
+    void route_through_kernel(rte_mbuf* m) noexcept;
     void destroy(std::unique_ptr<dpdk_session> s);
 
     port_pool _pool;
@@ -82,8 +83,7 @@ private:
     std::unordered_map<session_id, std::unique_ptr<dpdk_session>> _open;
     std::unordered_map<const dpdk_session*, std::unique_ptr<dpdk_session>> _closing;
     std::optional<neighbor_watch> _neighbors_watch;
-    std::unordered_map<std::string, mac_address> _known_neighbors;  // by ip_key bytes
-    std::vector<unique_fd> _resolvers;  // per port: a UDP socket on the media address
+    std::vector<unique_fd> _routers;  // per port: a raw IP socket bound to its TAP
     std::vector<std::uint64_t> _last_busy;
     std::vector<std::uint64_t> _last_total;
     std::vector<media_event> _events;  // from poll() until take_events()

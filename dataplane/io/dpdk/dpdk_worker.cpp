@@ -73,8 +73,7 @@ void worker::run() noexcept {
             n = rte_eth_rx_burst(port.tap, queue, frames.data(), max_burst);
             if (n > 0) {
                 work = true;
-                port.from_kernel.store(port.from_kernel.load(std::memory_order_relaxed) + n,
-                                       std::memory_order_relaxed);
+                port.from_kernel.fetch_add(n, std::memory_order_relaxed);
                 auto& q = _phys_tx[p];
                 for (std::uint16_t i = 0; i < n; ++i) {
                     if (q.count == max_burst) {
@@ -141,8 +140,7 @@ void worker::to_kernel(unsigned p, rte_mbuf* m) noexcept {
         send_all(_ports[p].tap, static_cast<std::uint16_t>(_index), q.frames.data(), q.count);
     }
     q.frames[q.count++] = m;
-    _ports[p].to_kernel.store(_ports[p].to_kernel.load(std::memory_order_relaxed) + 1,
-                              std::memory_order_relaxed);
+    _ports[p].to_kernel.fetch_add(1, std::memory_order_relaxed);
 }
 
 void worker::handle_frames(unsigned p, rte_mbuf** frames, std::uint16_t n) noexcept {
@@ -211,17 +209,16 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     const side to = other(from);
     const tx_packet& tx = out.packets[0];
     const unsigned p = s.port_index[index(to)];
-    const port_runtime& egress = _ports[p];
+    port_runtime& egress = _ports[p];
     const mac_address* next_hop = _neighbors.find(ip_key::of(*tx.destination));
     ip_endpoint source = s.local[index(to)];
     if (ch == channel::rtcp) {
         source.set_port(static_cast<std::uint16_t>(source.port() + 1));
     }
     const std::size_t header = header_length(source.family());
-    if (next_hop == nullptr || tx.destination->family() != source.family() ||
+    if (tx.destination->family() != source.family() ||
         static_cast<std::size_t>(pkt.data - static_cast<std::uint8_t*>(m->buf_addr)) < header) {
-        // No MAC for the next hop yet (the control thread asks the kernel
-        // to resolve it), or an address family this leg cannot send to.
+        // An address family this leg cannot send to.
         s.relay.note_tx(to, 0, 1);
         rte_pktmbuf_free(m);
         return;
@@ -230,11 +227,27 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     // (before the new headers overwrite the old ones).
     const auto payload_sum = tx.transformed ? std::nullopt : payload_sum_from_checksum(frame, d);
     std::uint8_t* start = pkt.data - header;
-    write_headers(start, egress.mac, *next_hop, source, *tx.destination, tx.len, payload_sum);
+    write_headers(start, egress.mac, next_hop != nullptr ? *next_hop : mac_address{}, source,
+                  *tx.destination, tx.len, payload_sum);
     m->data_off = static_cast<std::uint16_t>(start - static_cast<std::uint8_t*>(m->buf_addr));
     m->data_len = static_cast<std::uint16_t>(header + tx.len);
     m->pkt_len = m->data_len;
     m->ol_flags = 0;
+    if (next_hop == nullptr) {
+        // No MAC for the next hop (a new peer, an expired entry, an off-link
+        // peer behind a gateway): the kernel routes this one, resolving the
+        // next hop as it does so; the neighbour watch then tells the workers.
+        rte_pktmbuf_adj(m, ethernet_header_length);
+        m->port = static_cast<std::uint16_t>(p);
+        if (_unresolved.try_push(m)) {
+            egress.unresolved.fetch_add(1, std::memory_order_relaxed);
+            s.relay.note_tx(to, 1, 0);
+        } else {
+            s.relay.note_tx(to, 0, 1);
+            rte_pktmbuf_free(m);
+        }
+        return;
+    }
     auto& q = _phys_tx[p];
     if (q.count == max_burst) {
         send_all(egress.phys, static_cast<std::uint16_t>(_index), q.frames.data(), q.count);

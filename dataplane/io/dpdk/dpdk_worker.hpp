@@ -60,9 +60,13 @@ struct port_runtime {
     mac_address mac{};       ///< the device's, shared by the TAP
     ip_endpoint media;       ///< the media address (port 0)
     ip_key media_key;        ///< the same, as the workers compare it
-    // Written by the workers (relaxed), read by port_counters().
+    // Written by the workers (relaxed fetch_add: several workers share a
+    // port, and none of these is per relayed packet), read by port_counters().
     std::atomic<std::uint64_t> to_kernel{0};
     std::atomic<std::uint64_t> from_kernel{0};
+    /// Relayed datagrams whose next hop's MAC no worker knew: sent through
+    /// the kernel's routing instead (see worker::try_next_unresolved).
+    std::atomic<std::uint64_t> unresolved{0};
 };
 
 /// Which session, and which side of it, an RTP port number belongs to.
@@ -99,6 +103,9 @@ class worker {
 public:
     static constexpr std::size_t command_ring_size = 4096;
     static constexpr std::size_t event_ring_size = 1024;
+    /// Datagrams waiting for the control thread to route them through the
+    /// kernel; more than this between two polls are dropped and counted.
+    static constexpr std::size_t unresolved_ring_size = 512;
 
     /// Control thread, before launch. `ports` and `slots` outlive the worker.
     worker(unsigned index, std::vector<port_runtime>& ports, std::vector<stream_slot>& slots,
@@ -113,6 +120,12 @@ public:
     bool try_post(const command& c) noexcept { return _commands.try_push(c); }
     bool try_next_removed(dpdk_session*& out) noexcept { return _removed.try_pop(out); }
     bool try_next_event(media_event& out) noexcept { return _events.try_pop(out); }
+    /// Control thread. A relayed datagram whose next hop's MAC the worker
+    /// did not know: the mbuf's data starts at its IP header (headers
+    /// written, checksums set) and its port field names the egress port.
+    /// The caller sends it through the kernel, which resolves the next hop
+    /// (ARP, ND, a gateway) as for its own packets, and frees it.
+    bool try_next_unresolved(rte_mbuf*& out) noexcept { return _unresolved.try_pop(out); }
     void stop() noexcept { _stop.store(true, std::memory_order_release); }
 
     // Any thread: cumulative, relaxed.
@@ -149,6 +162,7 @@ private:
     spsc_ring<command, command_ring_size> _commands;
     spsc_ring<dpdk_session*, event_ring_size> _removed;
     spsc_ring<media_event, event_ring_size> _events;
+    spsc_ring<rte_mbuf*, unresolved_ring_size> _unresolved;
     std::atomic<bool> _stop{false};
     std::atomic<std::uint64_t> _busy{0};
     std::atomic<std::uint64_t> _total{0};

@@ -1,0 +1,1074 @@
+// The dpdk backend's worker loop on a real lcore, without a NIC: each "port"
+// is a pair of ring-backed ethdevs (net_ring), the device and its TAP, whose
+// rx ring the test fills with frames and whose tx ring it reads what the
+// worker transmitted. The test drives the worker as dpdk_engine does (slot
+// owners, commands, removal acknowledgements) and checks what leaves it:
+// relaying both ways over IPv4, IPv6 and across families, the exception
+// path to and from the kernel, drops without a next hop, and sessions added
+// and removed by the hundred while frames keep arriving for their ports.
+//
+// The EAL runs without hugepages, PCI or shared files (see main() below);
+// the worker takes lcore 1, the test lcore 0. Waits are bounded (5 s) and
+// only guard against hanging; nothing asserts on timing.
+#define CATCH_CONFIG_RUNNER
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/io/dpdk/dpdk_worker.hpp"
+
+using namespace sbc::dataplane;
+using namespace sbc::dataplane::dpdk;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto max_wait = 5s;
+constexpr unsigned pool_size = 8191;
+// A tx ring holds the whole pool, so a transmit never fails and what the
+// test reads off the wire can be compared exactly with the relay's counters.
+constexpr unsigned tx_ring_size = 8192;
+constexpr unsigned rx_ring_size = 1024;
+
+// One ring-backed ethdev: the test enqueues to `rx` what the port receives
+// and dequeues from `tx` what the worker transmitted.
+struct ring_port {
+    rte_ring* rx = nullptr;
+    rte_ring* tx = nullptr;
+    std::uint16_t id = 0;
+};
+
+struct test_port {
+    ring_port phys;
+    ring_port tap;
+    mac_address mac{};
+    ip_endpoint media;
+};
+
+// Set up once by main() after the EAL; read by the test cases.
+struct test_bed {
+    rte_mempool* pool = nullptr;
+    std::array<test_port, 2> ports{};  ///< 0: IPv4 10.0.0.1, 1: IPv6 2001:db8::1
+    unsigned worker_lcore = 0;
+};
+
+test_bed bed;
+
+const mac_address peer_a_mac{0x02, 0xAA, 0, 0, 0, 0x01};
+const mac_address peer_b_mac{0x02, 0xBB, 0, 0, 0, 0x02};
+
+ip_endpoint ep(const char* ip, std::uint16_t port) {
+    auto e = ip_endpoint::from_string(ip, port);
+    if (!e) {
+        throw std::invalid_argument(ip);
+    }
+    return *e;
+}
+
+ip_endpoint with_port(ip_endpoint e, std::uint16_t port) {
+    e.set_port(port);
+    return e;
+}
+
+std::string hex(const mac_address& m) {
+    char text[18];
+    std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+                  m[5]);
+    return text;
+}
+
+// RFC 3550 5.1: version 2, PCMU, then 160 octets (20 ms of G.711) that
+// depend on the sequence number, so a payload shows where it came from.
+std::vector<std::uint8_t> rtp_packet(std::uint32_t ssrc, std::uint16_t seq) {
+    std::vector<std::uint8_t> p(12 + 160);
+    p[0] = 0x80;
+    p[1] = 0;
+    p[2] = static_cast<std::uint8_t>(seq >> 8);
+    p[3] = static_cast<std::uint8_t>(seq);
+    const std::uint32_t ts = seq * 160u;
+    for (int i = 0; i < 4; ++i) {
+        p[4 + i] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
+        p[8 + i] = static_cast<std::uint8_t>(ssrc >> (24 - 8 * i));
+    }
+    for (std::size_t k = 12; k < p.size(); ++k) {
+        p[k] = static_cast<std::uint8_t>(seq + k);
+    }
+    return p;
+}
+
+// RFC 3550 6.4.2: an empty receiver report.
+std::vector<std::uint8_t> rtcp_packet(std::uint32_t ssrc) {
+    std::vector<std::uint8_t> p{0x80, 201, 0, 1, 0, 0, 0, 0};
+    for (int i = 0; i < 4; ++i) {
+        p[4 + i] = static_cast<std::uint8_t>(ssrc >> (24 - 8 * i));
+    }
+    return p;
+}
+
+std::uint32_t read32(const std::uint8_t* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           p[3];
+}
+
+// An Ethernet/IP/UDP frame from `from` to `to`, headers and checksums by
+// write_headers (the code the worker sends with, tested on its own in
+// test_packet_headers). nullptr when the pool is empty.
+rte_mbuf* udp_frame(const mac_address& src_mac, const mac_address& dst_mac, const ip_endpoint& from,
+                    const ip_endpoint& to, const std::vector<std::uint8_t>& payload) {
+    rte_mbuf* m = rte_pktmbuf_alloc(bed.pool);
+    if (m == nullptr) {
+        return nullptr;
+    }
+    const std::size_t header = header_length(from.family());
+    auto* data = reinterpret_cast<std::uint8_t*>(
+        rte_pktmbuf_append(m, static_cast<std::uint16_t>(header + payload.size())));
+    std::memcpy(data + header, payload.data(), payload.size());
+    write_headers(data, src_mac, dst_mac, from, to, payload.size());
+    return m;
+}
+
+// An ARP request (RFC 826) for 10.0.0.1: no IP at all, the kernel's business.
+rte_mbuf* arp_frame() {
+    rte_mbuf* m = rte_pktmbuf_alloc(bed.pool);
+    REQUIRE(m != nullptr);
+    const std::uint8_t frame[42] = {
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02, 0xAA, 0, 0, 0, 0x01, 0x08, 0x06,  // Ethernet
+        0, 1, 0x08, 0, 6, 4, 0, 1,                                                // Ethernet/IPv4, request
+        0x02, 0xAA, 0, 0, 0, 0x01, 10, 0, 0, 2,                                   // sender
+        0, 0, 0, 0, 0, 0, 10, 0, 0, 1};                                           // target
+    std::memcpy(rte_pktmbuf_append(m, sizeof frame), frame, sizeof frame);
+    return m;
+}
+
+std::vector<std::uint8_t> bytes_of(const rte_mbuf* m) {
+    REQUIRE(m->nb_segs == 1);
+    const auto* p = rte_pktmbuf_mtod(m, const std::uint8_t*);
+    return {p, p + m->data_len};
+}
+
+// A transmitted frame, copied out of its mbuf (which is freed).
+struct wire_frame {
+    std::vector<std::uint8_t> bytes;
+    std::optional<udp_datagram> udp;
+
+    explicit wire_frame(rte_mbuf* m) : bytes(bytes_of(m)) {
+        rte_pktmbuf_free(m);
+        udp = classify(bytes.data(), bytes.size());
+    }
+    mac_address destination_mac() const { return mac_at(0); }
+    mac_address source_mac() const { return mac_at(6); }
+    std::vector<std::uint8_t> payload() const {
+        const auto* p = bytes.data() + udp->payload_offset;
+        return {p, p + udp->payload_length};
+    }
+    bool checksums_ok() const { return checksums_valid(bytes.data(), bytes.size()); }
+
+private:
+    mac_address mac_at(std::size_t at) const {
+        mac_address m{};
+        std::memcpy(m.data(), bytes.data() + at, m.size());
+        return m;
+    }
+};
+
+// Everything in `r` now, as mbufs.
+std::vector<rte_mbuf*> take_all(rte_ring* r) {
+    std::vector<rte_mbuf*> out;
+    std::array<void*, 64> burst{};
+    unsigned n = 0;
+    while ((n = rte_ring_dequeue_burst(r, burst.data(), burst.size(), nullptr)) > 0) {
+        for (unsigned i = 0; i < n; ++i) {
+            out.push_back(static_cast<rte_mbuf*>(burst[i]));
+        }
+    }
+    return out;
+}
+
+std::size_t free_all(rte_ring* r) {
+    auto frames = take_all(r);
+    for (auto* m : frames) {
+        rte_pktmbuf_free(m);
+    }
+    return frames.size();
+}
+
+// One worker on its lcore, driven as dpdk_engine drives it, over the test
+// bed's ports. The destructor stops it and frees whatever is left in the rings.
+class harness {
+public:
+    static constexpr std::uint16_t port_min = 20000;
+    static constexpr std::size_t slot_count = 256;
+    /// The last slot is the barrier's (see sync()); sessions use the others.
+    static constexpr std::uint16_t barrier_port = port_min + 2 * (slot_count - 1);
+
+    harness() : _ports(bed.ports.size()), _slots(slot_count), _barrier(0, 0) {
+        for (std::size_t i = 0; i < bed.ports.size(); ++i) {
+            auto& p = _ports[i];
+            p.phys = bed.ports[i].phys.id;
+            p.tap = bed.ports[i].tap.id;
+            p.mac = bed.ports[i].mac;
+            p.media = bed.ports[i].media;
+            p.media_key = ip_key::of(p.media);
+        }
+        _barrier.ports.rtp = {barrier_port, barrier_port};
+        _worker = std::make_unique<worker>(0, _ports, _slots, port_min, nullptr,
+                                           std::vector<rte_ring*>{});
+        if (int rc = rte_eal_remote_launch(worker::main, _worker.get(), bed.worker_lcore);
+            rc != 0) {
+            throw std::runtime_error(std::string("cannot launch the worker: ") + rte_strerror(-rc));
+        }
+        _running = true;
+    }
+    ~harness() {
+        stop();
+        drain_rings();
+    }
+    harness(const harness&) = delete;
+    harness& operator=(const harness&) = delete;
+
+    worker& w() { return *_worker; }
+    port_runtime& port(unsigned i) { return _ports[i]; }
+    std::vector<stream_slot>& slots() { return _slots; }
+
+    void post(const command& c) {
+        const auto deadline = std::chrono::steady_clock::now() + max_wait;
+        while (!_worker->try_post(c)) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                throw std::runtime_error("the worker's command ring stayed full");
+            }
+            std::this_thread::yield();
+        }
+    }
+
+    void neighbor(const char* ip, const mac_address& mac) {
+        command c;
+        c.what = command::kind::neighbor;
+        c.neighbor_ip = ip_key::of(ep(ip, 0));
+        c.neighbor_mac = mac;
+        post(c);
+    }
+    void neighbor_gone(const char* ip) {
+        command c;
+        c.what = command::kind::neighbor;
+        c.neighbor_ip = ip_key::of(ep(ip, 0));
+        c.neighbor_gone = true;
+        post(c);
+    }
+
+    // As dpdk_engine::open_session: the slots name the worker before the
+    // add command, whose ring release publishes them with the session.
+    void open(dpdk_session& s) {
+        for (auto rtp : s.ports.rtp) {
+            _slots[slot_of(rtp)].owner_plus_one.store(1, std::memory_order_release);
+        }
+        command c;
+        c.what = command::kind::add_session;
+        c.session = &s;
+        post(c);
+    }
+    void set_remote(dpdk_session& s, side sd, const ip_endpoint& rtp, const ip_endpoint& rtcp) {
+        command c;
+        c.what = command::kind::set_remote;
+        c.s = sd;
+        c.session = &s;
+        c.rtp = rtp;
+        c.rtcp = rtcp;
+        post(c);
+    }
+    // As dpdk_engine::close_session: slots cleared, then the remove command.
+    void close(dpdk_session& s) {
+        for (auto rtp : s.ports.rtp) {
+            _slots[slot_of(rtp)].owner_plus_one.store(0, std::memory_order_release);
+        }
+        command c;
+        c.what = command::kind::remove_session;
+        c.session = &s;
+        post(c);
+    }
+
+    /// Waits for the worker to acknowledge the removal of `s`; other
+    /// acknowledgements seen meanwhile are kept in acknowledged().
+    bool wait_removed(const dpdk_session& s) {
+        const auto deadline = std::chrono::steady_clock::now() + max_wait;
+        while (std::chrono::steady_clock::now() < deadline) {
+            dpdk_session* r = nullptr;
+            while (_worker->try_next_removed(r)) {
+                if (r == &s) {
+                    return true;
+                }
+                _acknowledged.push_back(r);
+            }
+            std::this_thread::yield();
+        }
+        return false;
+    }
+    const std::vector<dpdk_session*>& acknowledged() const { return _acknowledged; }
+
+    /// A barrier: once it returns, the worker has applied every command
+    /// posted before, and handled and transmitted every frame enqueued
+    /// before. It waits until the worker took everything off its rx rings,
+    /// then has it remove (and acknowledge) a session it never had: the
+    /// command is drained in a later round than those frames, and
+    /// acknowledged after that round's transmit.
+    void sync() {
+        const auto deadline = std::chrono::steady_clock::now() + max_wait;
+        for (const auto& p : bed.ports) {
+            while (rte_ring_count(p.phys.rx) != 0 || rte_ring_count(p.tap.rx) != 0) {
+                if (std::chrono::steady_clock::now() > deadline) {
+                    throw std::runtime_error("the worker does not take frames off its rx rings");
+                }
+                std::this_thread::yield();
+            }
+        }
+        close(_barrier);
+        if (!wait_removed(_barrier)) {
+            throw std::runtime_error("the worker did not acknowledge the barrier");
+        }
+    }
+
+    /// Up to `n` frames off `r`, waiting for them up to max_wait.
+    std::vector<wire_frame> collect(rte_ring* r, std::size_t n) {
+        std::vector<wire_frame> out;
+        const auto deadline = std::chrono::steady_clock::now() + max_wait;
+        while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+            void* m = nullptr;
+            if (rte_ring_dequeue(r, &m) == 0) {
+                out.emplace_back(static_cast<rte_mbuf*>(m));
+            } else {
+                std::this_thread::yield();
+            }
+        }
+        return out;
+    }
+
+    /// The first event the worker reports, waiting up to max_wait.
+    std::optional<media_event> next_event() {
+        const auto deadline = std::chrono::steady_clock::now() + max_wait;
+        media_event ev;
+        while (!_worker->try_next_event(ev)) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                return std::nullopt;
+            }
+            std::this_thread::yield();
+        }
+        return ev;
+    }
+
+    void stop() {
+        if (_running) {
+            _worker->stop();
+            rte_eal_wait_lcore(bed.worker_lcore);
+            _running = false;
+        }
+    }
+
+    /// Stops the worker, frees every frame left in the rings and returns
+    /// how many mbufs the pool holds: all of them, unless one leaked.
+    unsigned finish() {
+        stop();
+        drain_rings();
+        return rte_mempool_avail_count(bed.pool);
+    }
+
+    static std::size_t slot_of(std::uint16_t rtp) { return (rtp - port_min) / 2u; }
+
+private:
+    static void drain_rings() {
+        for (const auto& p : bed.ports) {
+            for (auto* r : {p.phys.rx, p.phys.tx, p.tap.rx, p.tap.tx}) {
+                free_all(r);
+            }
+        }
+    }
+
+    std::vector<port_runtime> _ports;
+    std::vector<stream_slot> _slots;
+    dpdk_session _barrier;
+    std::unique_ptr<worker> _worker;
+    bool _running = false;
+    std::vector<dpdk_session*> _acknowledged;
+};
+
+// A session as dpdk_engine::open_session builds it: side a's RTP port on
+// test port `pa`, side b's on `pb`.
+std::unique_ptr<dpdk_session> make_session(session_id id, unsigned pa, std::uint16_t rtp_a,
+                                           unsigned pb, std::uint16_t rtp_b) {
+    auto s = std::make_unique<dpdk_session>(id, 0u);
+    s->ports.rtp = {rtp_a, rtp_b};
+    s->port_index = {pa, pb};
+    s->local[index(side::a)] = with_port(bed.ports[pa].media, rtp_a);
+    s->local[index(side::b)] = with_port(bed.ports[pb].media, rtp_b);
+    return s;
+}
+
+void inject(rte_ring* rx, rte_mbuf* m) {
+    REQUIRE(m != nullptr);
+    REQUIRE(rte_ring_enqueue(rx, m) == 0);
+}
+
+// What a relayed frame must look like: from the SBC's port MAC to the next
+// hop's, from the session's local address to the peer, payload unchanged,
+// checksums right.
+void check_relayed(const wire_frame& f, const mac_address& port_mac, const mac_address& next_hop,
+                   const ip_endpoint& source, const ip_endpoint& destination,
+                   const std::vector<std::uint8_t>& payload) {
+    REQUIRE(f.udp.has_value());
+    CHECK(hex(f.source_mac()) == hex(port_mac));
+    CHECK(hex(f.destination_mac()) == hex(next_hop));
+    CHECK(f.udp->source.to_string() == source.to_string());
+    CHECK(f.udp->destination.to_string() == destination.to_string());
+    CHECK(f.payload() == payload);
+    CHECK(f.checksums_ok());
+    CHECK(f.bytes.size() == header_length(source.family()) + payload.size());
+}
+
+// A session on `pa`/`pb` with peers A and B, relaying in both directions,
+// RTP and RTCP, with latching: the body of the three relay tests below.
+void relay_both_ways(harness& h, unsigned pa, unsigned pb, const char* a_ip, const char* b_ip) {
+    const std::uint16_t rtp_a = 20000;
+    const std::uint16_t rtp_b = 20002;
+    const auto a_sdp = ep(a_ip, 5000);  // where A's SDP says it receives
+    const auto a_nat = ep(a_ip, 5010);  // where A really sends from (a NAT)
+    const auto b_sdp = ep(b_ip, 6000);
+    h.neighbor(a_ip, peer_a_mac);
+    h.neighbor(b_ip, peer_b_mac);
+    auto s = make_session(7, pa, rtp_a, pb, rtp_b);
+    h.open(*s);
+    h.set_remote(*s, side::a, a_sdp, with_port(a_sdp, 5001));
+    h.set_remote(*s, side::b, b_sdp, with_port(b_sdp, 6001));
+    h.sync();
+    const auto& port_a = bed.ports[pa];
+    const auto& port_b = bed.ports[pb];
+    const auto& local_a = s->local[index(side::a)];
+    const auto& local_b = s->local[index(side::b)];
+
+    // A -> B: to B's SDP address, from side b's port.
+    const auto from_a = rtp_packet(0xA0A0A0A0, 1);
+    inject(port_a.phys.rx, udp_frame(peer_a_mac, port_a.mac, a_nat, local_a, from_a));
+    auto out = h.collect(port_b.phys.tx, 1);
+    REQUIRE(out.size() == 1);
+    check_relayed(out[0], port_b.mac, peer_b_mac, local_b, b_sdp, from_a);
+
+    // RFC 4961: side a latched to where A really sends from, and said so.
+    const auto ev = h.next_event();
+    REQUIRE(ev.has_value());
+    CHECK(ev->what == media_event::kind::latched);
+    CHECK(ev->id == 7);
+    CHECK(ev->s == side::a);
+    CHECK(ev->latched.to_string() == a_nat.to_string());
+
+    // B -> A: to the latched address, not A's SDP one.
+    const auto from_b = rtp_packet(0xB0B0B0B0, 9);
+    inject(port_b.phys.rx, udp_frame(peer_b_mac, port_b.mac, b_sdp, local_b, from_b));
+    out = h.collect(port_a.phys.tx, 1);
+    REQUIRE(out.size() == 1);
+    check_relayed(out[0], port_a.mac, peer_a_mac, local_a, a_nat, from_b);
+
+    // RTCP stays on RTCP (RFC 3550 11): A's RR leaves side b's RTP port + 1
+    // for B's SDP RTCP address.
+    const auto rr = rtcp_packet(0xA0A0A0A0);
+    inject(port_a.phys.rx, udp_frame(peer_a_mac, port_a.mac, with_port(a_nat, 5011),
+                                     with_port(local_a, rtp_a + 1), rr));
+    out = h.collect(port_b.phys.tx, 1);
+    REQUIRE(out.size() == 1);
+    check_relayed(out[0], port_b.mac, peer_b_mac, with_port(local_b, rtp_b + 1),
+                  with_port(b_sdp, 6001), rr);
+
+    h.sync();
+    const auto st = s->relay.stats();
+    CHECK(st.sides[index(side::a)].rtp_rx_packets == 1);
+    CHECK(st.sides[index(side::a)].rtcp_rx_packets == 1);
+    CHECK(st.sides[index(side::a)].tx_packets == 1);
+    CHECK(st.sides[index(side::b)].rtp_rx_packets == 1);
+    CHECK(st.sides[index(side::b)].tx_packets == 2);
+    CHECK(st.sides[index(side::b)].drops_tx_error == 0);
+    for (unsigned p = 0; p < bed.ports.size(); ++p) {
+        CHECK(h.port(p).to_kernel.load() == 0);
+        CHECK(rte_ring_count(bed.ports[p].phys.tx) == 0);
+    }
+
+    h.close(*s);
+    REQUIRE(h.wait_removed(*s));
+    CHECK(h.acknowledged().empty());
+    CHECK(h.finish() == pool_size);
+}
+
+}  // namespace
+
+TEST_CASE("worker relays a session's RTP and RTCP both ways over IPv4", "[dpdk][worker]") {
+    harness h;
+    relay_both_ways(h, 0, 0, "10.0.0.2", "10.0.0.3");
+}
+
+TEST_CASE("worker relays a session's RTP and RTCP both ways over IPv6", "[dpdk][worker]") {
+    harness h;
+    relay_both_ways(h, 1, 1, "2001:db8::2", "2001:db8::3");
+}
+
+TEST_CASE("worker relays between an IPv4 and an IPv6 leg", "[dpdk][worker]") {
+    // Side a on the IPv4 port, side b on the IPv6 one: the headers are
+    // rewritten to the other family (42 octets become 62, and back).
+    harness h;
+    relay_both_ways(h, 0, 1, "10.0.0.2", "2001:db8::3");
+}
+
+TEST_CASE("worker drops media without a next hop, and counts it", "[dpdk][worker]") {
+    harness h;
+    auto s = make_session(8, 0, 20004, 0, 20006);
+    const auto& local_a = s->local[index(side::a)];
+    const auto& local_b = s->local[index(side::b)];
+    const auto a = ep("10.0.0.2", 5000);
+    const auto b = ep("10.0.0.3", 6000);
+    h.open(*s);
+    h.set_remote(*s, side::a, a, with_port(a, 5001));
+    h.set_remote(*s, side::b, b, with_port(b, 6001));
+    h.sync();
+    const auto& port = bed.ports[0];
+    auto send_from_a = [&](std::uint16_t seq) {
+        inject(port.phys.rx, udp_frame(peer_a_mac, port.mac, a, local_a, rtp_packet(1, seq)));
+        h.sync();
+    };
+    auto drops = [&] { return s->relay.stats().sides[index(side::b)].drops_tx_error; };
+
+    // B's MAC unknown: nothing leaves, the drop is counted on side b.
+    send_from_a(1);
+    CHECK(rte_ring_count(port.phys.tx) == 0);
+    CHECK(drops() == 1);
+
+    // Once the kernel resolved it, media flows.
+    h.neighbor("10.0.0.3", peer_b_mac);
+    send_from_a(2);
+    auto out = h.collect(port.phys.tx, 1);
+    REQUIRE(out.size() == 1);
+    check_relayed(out[0], port.mac, peer_b_mac, local_b, b, rtp_packet(1, 2));
+    CHECK(drops() == 1);
+
+    // The neighbour went away again.
+    h.neighbor_gone("10.0.0.3");
+    send_from_a(3);
+    CHECK(rte_ring_count(port.phys.tx) == 0);
+    CHECK(drops() == 2);
+
+    // B's new SDP names an IPv6 address, which side b's IPv4 port cannot
+    // reach even with its MAC known.
+    h.neighbor("2001:db8::3", peer_b_mac);
+    const auto b6 = ep("2001:db8::3", 6000);
+    h.set_remote(*s, side::b, b6, with_port(b6, 6001));
+    send_from_a(4);
+    CHECK(rte_ring_count(port.phys.tx) == 0);
+    CHECK(rte_ring_count(bed.ports[1].phys.tx) == 0);
+    CHECK(drops() == 3);
+    CHECK(h.port(0).to_kernel.load() == 0);
+
+    h.close(*s);
+    REQUIRE(h.wait_removed(*s));
+    CHECK(h.finish() == pool_size);
+}
+
+TEST_CASE("worker hands what is not media of a known stream to the kernel, and back",
+          "[dpdk][worker]") {
+    harness h;
+    h.neighbor("10.0.0.2", peer_a_mac);
+    h.neighbor("10.0.0.3", peer_b_mac);
+    auto s = make_session(9, 0, 20012, 0, 20014);
+    const auto a = ep("10.0.0.2", 5000);
+    h.open(*s);
+    h.set_remote(*s, side::a, a, with_port(a, 5001));
+    h.set_remote(*s, side::b, ep("10.0.0.3", 6000), ep("10.0.0.3", 6001));
+    const auto& port = bed.ports[0];
+    const auto media = port.media;
+    // A slot already owned, its add command not yet applied: dpdk_engine
+    // does this between storing the owner and the worker's next round.
+    h.slots()[harness::slot_of(20016)].owner_plus_one.store(1, std::memory_order_release);
+    h.sync();
+
+    std::vector<std::vector<std::uint8_t>> sent;
+    auto to_port = [&](rte_mbuf* m) {
+        REQUIRE(m != nullptr);
+        sent.push_back(bytes_of(m));
+        inject(port.phys.rx, m);
+    };
+    const auto payload = rtp_packet(2, 1);
+    to_port(arp_frame());
+    // SIP, below the media range.
+    to_port(udp_frame(peer_a_mac, port.mac, a, with_port(media, 5060), payload));
+    // In the range, no session.
+    to_port(udp_frame(peer_a_mac, port.mac, a, with_port(media, 20020), payload));
+    // Past the range.
+    to_port(udp_frame(peer_a_mac, port.mac, a,
+                      with_port(media, harness::port_min + 2 * harness::slot_count), payload));
+    // A session's port, on an address that is not the media address.
+    to_port(udp_frame(peer_a_mac, port.mac, a, ep("10.0.0.9", 20012), payload));
+    // The slot being added.
+    to_port(udp_frame(peer_a_mac, port.mac, a, with_port(media, 20016), payload));
+    h.sync();
+
+    auto out = h.collect(port.tap.tx, sent.size());
+    REQUIRE(out.size() == sent.size());
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+        INFO("frame " << i);
+        CHECK(out[i].bytes == sent[i]);  // untouched
+    }
+    CHECK(h.port(0).to_kernel.load() == sent.size());
+    CHECK(rte_ring_count(port.phys.tx) == 0);
+
+    // What the kernel sends (an ARP reply, SIP) leaves the device unchanged.
+    rte_mbuf* reply = udp_frame(port.mac, peer_a_mac, with_port(media, 5060), a, payload);
+    REQUIRE(reply != nullptr);
+    const auto reply_bytes = bytes_of(reply);
+    inject(port.tap.rx, reply);
+    out = h.collect(port.phys.tx, 1);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].bytes == reply_bytes);
+    CHECK(h.port(0).from_kernel.load() == 1);
+
+    // After the session's removal its port is the kernel's again.
+    h.close(*s);
+    REQUIRE(h.wait_removed(*s));
+    to_port(udp_frame(peer_a_mac, port.mac, a, with_port(media, 20012), payload));
+    out = h.collect(port.tap.tx, 1);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].bytes == sent.back());
+    CHECK(h.port(0).to_kernel.load() == sent.size());
+    CHECK(s->relay.stats().sides[index(side::a)].rtp_rx_packets == 0);
+
+    h.slots()[harness::slot_of(20016)].owner_plus_one.store(0, std::memory_order_release);
+    CHECK(h.finish() == pool_size);
+}
+
+namespace {
+
+// The concurrency test's bookkeeping. Each opening of a lane (a fixed pair
+// of RTP ports) is a generation; side b's remote port encodes it, so every
+// relayed frame names the generation that relayed it.
+constexpr unsigned lanes = 32;
+constexpr std::uint16_t generation_port_base = 1024;
+constexpr unsigned max_generations = 30000;
+constexpr std::uint16_t poison_port = 9;  // discard: a session after its acknowledgement
+
+std::uint16_t lane_port(unsigned lane, side sd) {
+    return static_cast<std::uint16_t>(harness::port_min + 4 * lane + 2 * index(sd));
+}
+std::uint32_t lane_ssrc(unsigned lane) { return 0x5E550000u + lane; }
+
+struct generation {
+    unsigned lane = 0;
+    std::unique_ptr<dpdk_session> session;  // until acknowledged and quarantined
+    bool acknowledged = false;
+    std::uint64_t rtp_seen = 0;  // relayed frames read off the wire
+    std::uint64_t rtcp_seen = 0;
+};
+
+struct checker {
+    std::vector<generation> generations;
+    std::uint64_t relayed = 0;
+    std::uint64_t after_acknowledgement = 0;  // frames or events of an acknowledged generation
+    std::uint64_t poisoned = 0;               // frames sent by a session after it was handed back
+    std::uint64_t malformed = 0;              // wrong addresses, MACs, payload or checksums
+    std::string first_problem;
+
+    void problem(std::uint64_t& counter, const std::string& what) {
+        ++counter;
+        if (first_problem.empty()) {
+            first_problem = what;
+        }
+    }
+
+    // One frame the worker transmitted on the IPv4 port.
+    void check(const wire_frame& f, const mac_address& port_mac) {
+        if (!f.udp) {
+            problem(malformed, "a transmitted frame is not UDP");
+            return;
+        }
+        const std::uint16_t to = f.udp->destination.port();
+        if (to < generation_port_base) {
+            problem(poisoned, "a frame went to " + f.udp->destination.to_string());
+            return;
+        }
+        const bool rtcp = (to & 1) != 0;
+        const std::size_t g = (to - generation_port_base) / 2u;
+        if (g >= generations.size()) {
+            problem(malformed, "a frame for a generation never opened: " +
+                                   f.udp->destination.to_string());
+            return;
+        }
+        auto& gen = generations[g];
+        if (gen.acknowledged) {
+            problem(after_acknowledgement,
+                    "generation " + std::to_string(g) + " relayed after its acknowledgement");
+        }
+        const auto source = with_port(bed.ports[0].media,
+                                      static_cast<std::uint16_t>(lane_port(gen.lane, side::b) +
+                                                                 (rtcp ? 1 : 0)));
+        const auto payload = f.payload();
+        const bool right = f.udp->source == source &&
+                           f.udp->destination.address() == "10.0.0.3" &&
+                           f.source_mac() == port_mac && f.destination_mac() == peer_b_mac &&
+                           f.checksums_ok() && payload.size() == (rtcp ? 8u : 172u) &&
+                           read32(payload.data() + (rtcp ? 4 : 8)) == lane_ssrc(gen.lane) &&
+                           (rtcp || payload == rtp_packet(lane_ssrc(gen.lane),
+                                                          static_cast<std::uint16_t>(
+                                                              (payload[2] << 8) | payload[3])));
+        if (!right) {
+            problem(malformed, "a frame of generation " + std::to_string(g) + " to " +
+                                   f.udp->destination.to_string() + " is not as sent");
+        }
+        ++(rtcp ? gen.rtcp_seen : gen.rtp_seen);
+        ++relayed;
+    }
+
+    void check(const media_event& ev) {
+        if (ev.what != media_event::kind::latched || ev.s != side::a || ev.id >= generations.size()) {
+            problem(malformed, "an unexpected event for session " + std::to_string(ev.id));
+        } else if (generations[ev.id].acknowledged) {
+            problem(after_acknowledgement,
+                    "generation " + std::to_string(ev.id) + " latched after its acknowledgement");
+        }
+    }
+};
+
+// Sends RTP (and every fifth frame RTCP) from peer A to side a of every
+// lane in turn, in bursts, until told to stop; a std::thread, not an lcore,
+// as a NIC's receive side would be to the worker.
+class producer {
+public:
+    explicit producer(const ip_endpoint& from) : _from(from) {
+        _thread = std::thread([this] { run(); });
+    }
+    ~producer() { stop(); }
+    producer(const producer&) = delete;
+    producer& operator=(const producer&) = delete;
+
+    void stop() {
+        _stop.store(true);
+        if (_thread.joinable()) {
+            _thread.join();
+        }
+    }
+    std::uint64_t enqueued() const { return _enqueued.load(std::memory_order_relaxed); }
+
+private:
+    void run() {
+        const auto& port = bed.ports[0];
+        std::array<rte_mbuf*, 16> burst{};
+        std::uint64_t n = 0;
+        std::uint16_t seq = 0;
+        while (!_stop.load(std::memory_order_relaxed)) {
+            unsigned count = 0;
+            for (; count < burst.size(); ++count, ++n) {
+                const unsigned lane = n % lanes;
+                const bool rtcp = n % 5 == 4;
+                const auto to = with_port(
+                    port.media, static_cast<std::uint16_t>(lane_port(lane, side::a) + (rtcp ? 1 : 0)));
+                rte_mbuf* m =
+                    rtcp ? udp_frame(peer_a_mac, port.mac, with_port(_from, _from.port() + 1), to,
+                                     rtcp_packet(lane_ssrc(lane)))
+                         : udp_frame(peer_a_mac, port.mac, _from, to,
+                                     rtp_packet(lane_ssrc(lane), seq++));
+                if (m == nullptr) {
+                    break;  // the pool is empty until the test drains the wire
+                }
+                burst[count] = m;
+            }
+            const unsigned in = rte_ring_enqueue_burst(
+                port.phys.rx, reinterpret_cast<void* const*>(burst.data()), count, nullptr);
+            for (unsigned i = in; i < count; ++i) {
+                rte_pktmbuf_free(burst[i]);
+            }
+            _enqueued.store(_enqueued.load(std::memory_order_relaxed) + in,
+                            std::memory_order_relaxed);
+            if (in < burst.size()) {
+                std::this_thread::yield();
+            }
+        }
+    }
+
+    const ip_endpoint _from;
+    std::atomic<bool> _stop{false};
+    std::atomic<std::uint64_t> _enqueued{0};  // written by the producer thread
+    std::thread _thread;
+};
+
+}  // namespace
+
+TEST_CASE("worker adds and removes sessions under load without touching them after acknowledging",
+          "[dpdk][worker][concurrency]") {
+    // The control side opens, closes and reopens sessions on the same
+    // ports, exactly as dpdk_engine does, while a producer keeps sending
+    // media to all of them. Every removal must be acknowledged once; after
+    // it, the session must never relay again (the control thread may
+    // destroy it); every mbuf must come back.
+    constexpr unsigned actions = 2400;  // opens and closes, about half each
+    constexpr unsigned quarantine = 64;  // sessions kept (poisoned) before being destroyed
+    static_assert(actions + lanes < max_generations);
+
+    harness h;
+    const auto peer_a = ep("10.0.0.2", 5000);
+    const auto peer_b = ep("10.0.0.3", 0);
+    h.neighbor("10.0.0.2", peer_a_mac);
+    h.neighbor("10.0.0.3", peer_b_mac);
+    h.sync();
+
+    checker ck;
+    ck.generations.reserve(actions + lanes);
+    std::array<int, lanes> open_generation{};  // per lane: -1 free, else its generation
+    open_generation.fill(-1);
+    std::map<const dpdk_session*, std::size_t> closing;
+    std::deque<std::unique_ptr<dpdk_session>> quarantined;
+    std::uint64_t closes = 0;
+    std::uint64_t acknowledgements = 0;
+    std::uint64_t unexpected_acknowledgements = 0;
+    std::uint64_t count_mismatches = 0;
+    std::uint64_t to_kernel = 0;
+    const auto& port = bed.ports[0];
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+
+    auto drain_wire = [&] {
+        for (auto* m : take_all(port.phys.tx)) {
+            ck.check(wire_frame(m), port.mac);
+        }
+        to_kernel += free_all(port.tap.tx);
+        media_event ev;
+        while (h.w().try_next_event(ev)) {
+            ck.check(ev);
+        }
+    };
+    auto on_acknowledged = [&](std::size_t g) {
+        // Whatever the worker sent before acknowledging is on the wire now;
+        // from here on the session is the control thread's.
+        drain_wire();
+        auto& gen = ck.generations[g];
+        gen.acknowledged = true;
+        ++acknowledgements;
+        const auto st = gen.session->relay.stats();
+        const auto& a = st.sides[index(side::a)];
+        const auto& b = st.sides[index(side::b)];
+        // Every frame the relay accepted from A went out, and was seen once.
+        if (b.tx_packets != gen.rtp_seen + gen.rtcp_seen ||
+            a.rtp_rx_packets + a.rtcp_rx_packets != b.tx_packets + a.drops_no_destination ||
+            a.drops_wrong_source != 0 || b.drops_tx_error != 0) {
+            ck.problem(count_mismatches, "generation " + std::to_string(g) + ": relay counted " +
+                                             std::to_string(b.tx_packets) + " sent, the wire saw " +
+                                             std::to_string(gen.rtp_seen + gen.rtcp_seen));
+        }
+        // A use after the acknowledgement would now send to the discard port.
+        const auto poison = with_port(peer_b, poison_port);
+        gen.session->relay.set_remote(side::b, poison, with_port(poison, poison_port + 1));
+        quarantined.push_back(std::move(gen.session));
+        if (quarantined.size() > quarantine) {
+            quarantined.pop_front();
+        }
+        open_generation[gen.lane] = -1;
+    };
+    auto service = [&] {
+        drain_wire();
+        dpdk_session* r = nullptr;
+        while (h.w().try_next_removed(r)) {
+            const auto it = closing.find(r);
+            if (it == closing.end()) {
+                ++unexpected_acknowledgements;
+                continue;
+            }
+            const std::size_t g = it->second;
+            closing.erase(it);
+            on_acknowledged(g);
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+            throw std::runtime_error("the worker stopped making progress");
+        }
+    };
+    auto open_lane = [&](unsigned lane) {
+        const std::size_t g = ck.generations.size();
+        auto& gen = ck.generations.emplace_back();
+        gen.lane = lane;
+        gen.session = make_session(g, 0, lane_port(lane, side::a), 0, lane_port(lane, side::b));
+        const auto b = with_port(peer_b, static_cast<std::uint16_t>(generation_port_base + 2 * g));
+        h.open(*gen.session);
+        h.set_remote(*gen.session, side::a, peer_a, with_port(peer_a, 5001));
+        h.set_remote(*gen.session, side::b, b, with_port(b, b.port() + 1));
+        open_generation[lane] = static_cast<int>(g);
+    };
+    auto close_lane = [&](unsigned lane) {
+        const auto g = static_cast<std::size_t>(open_generation[lane]);
+        auto* s = ck.generations[g].session.get();
+        closing.emplace(s, g);
+        h.close(*s);
+        ++closes;
+    };
+
+    {
+        producer load(peer_a);
+        std::mt19937 rng(20240611);
+        for (unsigned action = 0; action < actions; ++action) {
+            // Let some frames in between any two commands.
+            const auto target = load.enqueued() + lanes / 4;
+            while (load.enqueued() < target) {
+                service();
+                std::this_thread::yield();
+            }
+            service();
+            const unsigned lane = rng() % lanes;
+            const int g = open_generation[lane];
+            if (g < 0) {
+                open_lane(lane);
+            } else if (!ck.generations[static_cast<std::size_t>(g)].acknowledged &&
+                       closing.count(ck.generations[static_cast<std::size_t>(g)].session.get()) ==
+                           0) {
+                close_lane(lane);
+            }
+        }
+        // Close what is still open, with frames still coming.
+        for (unsigned lane = 0; lane < lanes; ++lane) {
+            const int g = open_generation[lane];
+            if (g >= 0 && closing.count(ck.generations[static_cast<std::size_t>(g)].session.get()) ==
+                              0) {
+                close_lane(lane);
+            }
+        }
+        while (!closing.empty()) {
+            service();
+            std::this_thread::yield();
+        }
+        load.stop();
+    }
+    h.stop();
+    service();  // nothing may come now: every generation was acknowledged
+    dpdk_session* extra = nullptr;
+    while (h.w().try_next_removed(extra)) {
+        ++unexpected_acknowledgements;
+    }
+
+    INFO("first problem: " << ck.first_problem);
+    INFO(closes << " closes, " << ck.relayed << " frames relayed, " << to_kernel
+                << " to the kernel");
+    CHECK(closes >= actions / 4);
+    CHECK(acknowledgements == closes);
+    CHECK(unexpected_acknowledgements == 0);
+    CHECK(ck.after_acknowledgement == 0);
+    CHECK(ck.poisoned == 0);
+    CHECK(ck.malformed == 0);
+    CHECK(count_mismatches == 0);
+    CHECK(ck.relayed > 0);
+    CHECK(to_kernel > 0);
+    CHECK(h.port(0).to_kernel.load() == to_kernel);
+    quarantined.clear();
+    CHECK(h.finish() == pool_size);
+}
+
+namespace {
+
+std::uint16_t ring_ethdev(const std::string& name, rte_ring* rx, rte_ring* tx) {
+    const int id = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, rte_socket_id());
+    if (id < 0) {
+        throw std::runtime_error(name + ": " + rte_strerror(rte_errno));
+    }
+    const auto port = static_cast<std::uint16_t>(id);
+    rte_eth_conf conf{};
+    const auto socket = static_cast<unsigned>(rte_socket_id());
+    if (rte_eth_dev_configure(port, 1, 1, &conf) != 0 ||
+        rte_eth_rx_queue_setup(port, 0, rx_ring_size, socket, nullptr, bed.pool) != 0 ||
+        rte_eth_tx_queue_setup(port, 0, tx_ring_size, socket, nullptr) != 0 ||
+        rte_eth_dev_start(port) != 0) {
+        throw std::runtime_error(name + ": cannot start the port");
+    }
+    return port;
+}
+
+rte_ring* ring(const std::string& name, unsigned size) {
+    rte_ring* r = rte_ring_create(name.c_str(), size, static_cast<int>(rte_socket_id()), 0);
+    if (r == nullptr) {
+        throw std::runtime_error(name + ": " + rte_strerror(rte_errno));
+    }
+    return r;
+}
+
+void set_up_bed() {
+    bed.pool = rte_pktmbuf_pool_create("test_mbufs", pool_size, 64, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                       static_cast<int>(rte_socket_id()));
+    if (bed.pool == nullptr) {
+        throw std::runtime_error(std::string("mbuf pool: ") + rte_strerror(rte_errno));
+    }
+    const std::array<const char*, 2> media{"10.0.0.1", "2001:db8::1"};
+    for (std::size_t i = 0; i < bed.ports.size(); ++i) {
+        auto& p = bed.ports[i];
+        const auto n = std::to_string(i);
+        for (auto [rp, what] : {std::pair{&p.phys, "phys"}, std::pair{&p.tap, "tap"}}) {
+            rp->rx = ring(std::string(what) + n + "_rx", rx_ring_size);
+            rp->tx = ring(std::string(what) + n + "_tx", tx_ring_size);
+            rp->id = ring_ethdev(std::string("net_ring_") + what + n, rp->rx, rp->tx);
+        }
+        p.mac = {0x02, 0x5B, 0xC0, 0, 0, static_cast<std::uint8_t>(i + 1)};
+        p.media = ep(media[i], 0);
+    }
+    bed.worker_lcore = rte_get_next_lcore(rte_get_main_lcore(), 1, 0);
+    if (bed.worker_lcore >= RTE_MAX_LCORE) {
+        throw std::runtime_error("no lcore for the worker");
+    }
+}
+
+void tear_down_bed() {
+    for (auto& p : bed.ports) {
+        for (auto* rp : {&p.phys, &p.tap}) {
+            rte_eth_dev_stop(rp->id);
+            rte_eth_dev_close(rp->id);
+            rte_ring_free(rp->rx);
+            rte_ring_free(rp->tx);
+        }
+    }
+    rte_mempool_free(bed.pool);
+}
+
+}  // namespace
+
+// The EAL once for the whole program: two lcores (the test's and the
+// worker's), 256 MB of ordinary memory instead of hugepages, no PCI scan and
+// no files under /var/run/dpdk (--in-memory would say the same but does not
+// go with --no-huge).
+int main(int argc, char** argv) {
+    std::vector<std::string> eal{"test_dpdk_worker", "--no-huge", "--no-pci", "--no-shconf",
+                                 "-m",               "256",       "-l",       "0,1",
+                                 "--log-level=3"};
+    std::vector<char*> eal_argv;
+    for (auto& a : eal) {
+        eal_argv.push_back(a.data());
+    }
+    eal_argv.push_back(nullptr);
+    if (rte_eal_init(static_cast<int>(eal.size()), eal_argv.data()) < 0) {
+        std::fprintf(stderr, "test_dpdk_worker: EAL initialisation failed: %s\n",
+                     rte_strerror(rte_errno));
+        return 1;
+    }
+    int rc = 1;
+    try {
+        set_up_bed();
+        rc = Catch::Session().run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "test_dpdk_worker: %s\n", e.what());
+    }
+    tear_down_bed();
+    rte_eal_cleanup();
+    return rc;
+}
