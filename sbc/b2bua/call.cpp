@@ -345,7 +345,12 @@ result<std::string> call::rewrite_for(side to, const sdp::session_description& s
         p.secure = offered->secure_profile;
         p.crypto = std::move(offered->crypto);
     } else {
+        // The leg's own offer is answered now: its keys come into force
+        // (sdes_leg::accept_offer), so the data plane switches with the answer.
         auto answered = l.sdes->answer();
+        if (auto programmed = program_srtp(to); !programmed) {
+            return make_error(programmed.error_message());
+        }
         p.secure = answered.secure_profile;
         p.crypto = std::move(answered.crypto);
     }

@@ -48,6 +48,11 @@ const sdes_key* sdes_leg::local_key(srtp_suite s) {
     return &_local_keys.back().second;
 }
 
+void sdes_leg::drop_proposal() {
+    _proposed.reset();
+    _has_proposal = false;
+}
+
 void sdes_leg::set_keys(std::optional<srtp_keys> k) {
     if (!same_keys(_keys, k)) {
         _keys = std::move(k);
@@ -56,6 +61,7 @@ void sdes_leg::set_keys(std::optional<srtp_keys> k) {
 }
 
 result<local_crypto> sdes_leg::make_offer() {
+    drop_proposal();
     local_crypto out;
     _offered.clear();
     _offered_secure_profile = _mode == config::srtp_mode::required;
@@ -109,13 +115,14 @@ result<bool> sdes_leg::accept_answer(bool secure_profile, const std::vector<std:
 }
 
 result<bool> sdes_leg::accept_offer(bool secure_profile, const std::vector<std::string>& crypto) {
+    drop_proposal();
     _answer_secure_profile = secure_profile;
     _answer_line.reset();
     if (_mode == config::srtp_mode::off) {
         if (secure_profile) {
             return make_error("RTP/SAVP offered on a trunk with srtp: off");
         }
-        set_keys(std::nullopt);  // RFC 4568 7.1.2: a=crypto on RTP/AVP may be ignored
+        propose(std::nullopt);  // RFC 4568 7.1.2: a=crypto on RTP/AVP may be ignored
         return false;
     }
     std::string first_problem;
@@ -139,7 +146,7 @@ result<bool> sdes_leg::accept_offer(bool secure_profile, const std::vector<std::
             return make_error("the random generator failed: no SRTP key");
         }
         _answer_line = offered_line{parsed->tag, parsed->suite};
-        set_keys(srtp_keys{parsed->suite, std::move(parsed->key), copy_of(*local)});
+        propose(srtp_keys{parsed->suite, std::move(parsed->key), copy_of(*local)});
         return true;
     }
     if (_mode == config::srtp_mode::required || secure_profile) {
@@ -148,11 +155,21 @@ result<bool> sdes_leg::accept_offer(bool secure_profile, const std::vector<std::
                 ? std::string("the trunk requires SRTP and the offer has no a=crypto line")
                 : "no usable a=crypto line; the first: " + first_problem);
     }
-    set_keys(std::nullopt);
+    propose(std::nullopt);
     return false;
 }
 
+void sdes_leg::propose(std::optional<srtp_keys> k) {
+    _proposed = std::move(k);
+    _has_proposal = true;
+}
+
 local_crypto sdes_leg::answer() {
+    if (_has_proposal) {
+        set_keys(std::move(_proposed));
+        _proposed.reset();
+        _has_proposal = false;
+    }
     local_crypto out;
     out.secure_profile = _answer_secure_profile;
     _offered.clear();

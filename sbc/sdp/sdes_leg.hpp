@@ -67,13 +67,17 @@ public:
     /// trunk allows (RFC 4568 7.1.2 leaves the choice to the answerer); an
     /// error (to answer with 488) when the mode cannot accept the offer:
     /// RTP/SAVP on an off trunk, no usable line where SRTP is required or
-    /// the profile is RTP/SAVP.
+    /// the profile is RTP/SAVP. The keys it yields are only proposed: keys()
+    /// changes when answer() is given, so an offer the other leg refuses
+    /// (a failed re-INVITE, RFC 3264 8: the old session stays) leaves the
+    /// keys in force alone.
     result<bool> accept_offer(bool secure_profile, const std::vector<std::string>& crypto);
 
     /// The SBC's answer to the offer accept_offer() took: the peer's profile,
     /// and one a=crypto line (the chosen tag and suite, the SBC's key) when
-    /// SRTP was taken. It becomes what the SBC last stated on the leg, so a
-    /// later re-offer of the same SDP (RFC 3264 8) is answered against it.
+    /// SRTP was taken. Its keys come into force now. It becomes what the SBC
+    /// last stated on the leg, so a later re-offer of the same SDP (RFC 3264
+    /// 8) is answered against it.
     local_crypto answer();
 
     /// The keys in force on the leg; nullopt while it is plain RTP.
@@ -89,6 +93,8 @@ private:
     /// The SBC's key for `s` on this leg, made on first use.
     const sdes_key* local_key(srtp_suite s);
     void set_keys(std::optional<srtp_keys> k);
+    void propose(std::optional<srtp_keys> k);
+    void drop_proposal();
     bool allowed(srtp_suite s) const noexcept;
 
     config::srtp_mode _mode;
@@ -103,6 +109,9 @@ private:
     std::optional<offered_line> _answer_line;
     std::optional<srtp_keys> _keys;
     unsigned _generation = 0;
+    /// accept_offer()'s keys (or plain RTP), until answer() puts them in force.
+    std::optional<srtp_keys> _proposed;
+    bool _has_proposal = false;
 };
 
 }  // namespace sbc::sdp

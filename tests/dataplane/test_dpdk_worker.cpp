@@ -156,9 +156,9 @@ rte_mbuf* arp_frame() {
     REQUIRE(m != nullptr);
     const std::uint8_t frame[42] = {
         0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02, 0xAA, 0, 0, 0, 0x01, 0x08, 0x06,  // Ethernet
-        0, 1, 0x08, 0, 6, 4, 0, 1,                                                // Ethernet/IPv4, request
-        0x02, 0xAA, 0, 0, 0, 0x01, 10, 0, 0, 2,                                   // sender
-        0, 0, 0, 0, 0, 0, 10, 0, 0, 1};                                           // target
+        0,    1,    0x08, 0,    6,    4,    0,    1,            // Ethernet/IPv4, request
+        0x02, 0xAA, 0,    0,    0,    0x01, 10,   0,    0, 2,   // sender
+        0,    0,    0,    0,    0,    0,    10,   0,    0, 1};  // target
     std::memcpy(rte_pktmbuf_append(m, sizeof frame), frame, sizeof frame);
     return m;
 }
@@ -248,6 +248,13 @@ public:
     }
     harness(const harness&) = delete;
     harness& operator=(const harness&) = delete;
+
+    /// Keeps `s` until the worker has stopped, so that no early exit of a
+    /// test frees a session the worker still holds.
+    dpdk_session& keep(std::unique_ptr<dpdk_session> s) {
+        _sessions.push_back(std::move(s));
+        return *_sessions.back();
+    }
 
     worker& w() { return *_worker; }
     port_runtime& port(unsigned i) { return _ports[i]; }
@@ -406,6 +413,7 @@ private:
 
     std::vector<port_runtime> _ports;
     std::vector<stream_slot> _slots;
+    std::vector<std::unique_ptr<dpdk_session>> _sessions;
     dpdk_session _barrier;
     std::unique_ptr<worker> _worker;
     bool _running = false;
@@ -455,7 +463,7 @@ void relay_both_ways(harness& h, unsigned pa, unsigned pb, const char* a_ip, con
     const auto b_sdp = ep(b_ip, 6000);
     h.neighbor(a_ip, peer_a_mac);
     h.neighbor(b_ip, peer_b_mac);
-    auto s = make_session(7, pa, rtp_a, pb, rtp_b);
+    auto* s = &h.keep(make_session(7, pa, rtp_a, pb, rtp_b));
     h.open(*s);
     h.set_remote(*s, side::a, a_sdp, with_port(a_sdp, 5001));
     h.set_remote(*s, side::b, b_sdp, with_port(b_sdp, 6001));
@@ -537,7 +545,7 @@ TEST_CASE("worker relays between an IPv4 and an IPv6 leg", "[dpdk][worker]") {
 
 TEST_CASE("worker drops media without a next hop, and counts it", "[dpdk][worker]") {
     harness h;
-    auto s = make_session(8, 0, 20004, 0, 20006);
+    auto* s = &h.keep(make_session(8, 0, 20004, 0, 20006));
     const auto& local_a = s->local[index(side::a)];
     const auto& local_b = s->local[index(side::b)];
     const auto a = ep("10.0.0.2", 5000);
@@ -593,7 +601,7 @@ TEST_CASE("worker hands what is not media of a known stream to the kernel, and b
     harness h;
     h.neighbor("10.0.0.2", peer_a_mac);
     h.neighbor("10.0.0.3", peer_b_mac);
-    auto s = make_session(9, 0, 20012, 0, 20014);
+    auto* s = &h.keep(make_session(9, 0, 20012, 0, 20014));
     const auto a = ep("10.0.0.2", 5000);
     h.open(*s);
     h.set_remote(*s, side::a, a, with_port(a, 5001));
@@ -711,8 +719,8 @@ struct checker {
         const bool rtcp = (to & 1) != 0;
         const std::size_t g = (to - generation_port_base) / 2u;
         if (g >= generations.size()) {
-            problem(malformed, "a frame for a generation never opened: " +
-                                   f.udp->destination.to_string());
+            problem(malformed,
+                    "a frame for a generation never opened: " + f.udp->destination.to_string());
             return;
         }
         auto& gen = generations[g];
@@ -720,18 +728,18 @@ struct checker {
             problem(after_acknowledgement,
                     "generation " + std::to_string(g) + " relayed after its acknowledgement");
         }
-        const auto source = with_port(bed.ports[0].media,
-                                      static_cast<std::uint16_t>(lane_port(gen.lane, side::b) +
-                                                                 (rtcp ? 1 : 0)));
+        const auto source =
+            with_port(bed.ports[0].media,
+                      static_cast<std::uint16_t>(lane_port(gen.lane, side::b) + (rtcp ? 1 : 0)));
         const auto payload = f.payload();
-        const bool right = f.udp->source == source &&
-                           f.udp->destination.address() == "10.0.0.3" &&
-                           f.source_mac() == port_mac && f.destination_mac() == peer_b_mac &&
-                           f.checksums_ok() && payload.size() == (rtcp ? 8u : 172u) &&
-                           read32(payload.data() + (rtcp ? 4 : 8)) == lane_ssrc(gen.lane) &&
-                           (rtcp || payload == rtp_packet(lane_ssrc(gen.lane),
-                                                          static_cast<std::uint16_t>(
-                                                              (payload[2] << 8) | payload[3])));
+        const bool right =
+            f.udp->source == source && f.udp->destination.address() == "10.0.0.3" &&
+            f.source_mac() == port_mac && f.destination_mac() == peer_b_mac && f.checksums_ok() &&
+            payload.size() == (rtcp ? 8u : 172u) &&
+            read32(payload.data() + (rtcp ? 4 : 8)) == lane_ssrc(gen.lane) &&
+            (rtcp ||
+             payload == rtp_packet(lane_ssrc(gen.lane),
+                                   static_cast<std::uint16_t>((payload[2] << 8) | payload[3])));
         if (!right) {
             problem(malformed, "a frame of generation " + std::to_string(g) + " to " +
                                    f.udp->destination.to_string() + " is not as sent");
@@ -741,7 +749,8 @@ struct checker {
     }
 
     void check(const media_event& ev) {
-        if (ev.what != media_event::kind::latched || ev.s != side::a || ev.id >= generations.size()) {
+        if (ev.what != media_event::kind::latched || ev.s != side::a ||
+            ev.id >= generations.size()) {
             problem(malformed, "an unexpected event for session " + std::to_string(ev.id));
         } else if (generations[ev.id].acknowledged) {
             problem(after_acknowledgement,
@@ -751,8 +760,11 @@ struct checker {
 };
 
 // Sends RTP (and every fifth frame RTCP) from peer A to side a of every
-// lane in turn, in bursts, until told to stop; a std::thread, not an lcore,
-// as a NIC's receive side would be to the worker.
+// lane in turn, in bursts, as many frames as the test allowed so far; a
+// std::thread, not an lcore, as a NIC's receive side would be to the worker.
+// Each allowance is sent while the test posts its next commands, so frames
+// and commands meet in the worker's rounds in no fixed order, and the load
+// stays bounded.
 class producer {
 public:
     explicit producer(const ip_endpoint& from) : _from(from) {
@@ -762,30 +774,41 @@ public:
     producer(const producer&) = delete;
     producer& operator=(const producer&) = delete;
 
+    /// Test thread: `n` more frames may go.
+    void allow(std::uint64_t n) { _allowed.fetch_add(n, std::memory_order_relaxed); }
+    /// Test thread: true once everything allowed is in the rx ring.
+    bool caught_up() const {
+        return _enqueued.load(std::memory_order_relaxed) ==
+               _allowed.load(std::memory_order_relaxed);
+    }
+    std::uint64_t enqueued() const { return _enqueued.load(std::memory_order_relaxed); }
     void stop() {
         _stop.store(true);
         if (_thread.joinable()) {
             _thread.join();
         }
     }
-    std::uint64_t enqueued() const { return _enqueued.load(std::memory_order_relaxed); }
 
 private:
     void run() {
         const auto& port = bed.ports[0];
         std::array<rte_mbuf*, 16> burst{};
-        std::uint64_t n = 0;
+        std::uint64_t n = 0;  // frames built, enqueued or not
         std::uint16_t seq = 0;
         while (!_stop.load(std::memory_order_relaxed)) {
+            const std::uint64_t sent = _enqueued.load(std::memory_order_relaxed);
+            const std::uint64_t room = _allowed.load(std::memory_order_relaxed) - sent;
             unsigned count = 0;
-            for (; count < burst.size(); ++count, ++n) {
+            for (; count < burst.size() && count < room; ++count, ++n) {
                 const unsigned lane = n % lanes;
                 const bool rtcp = n % 5 == 4;
                 const auto to = with_port(
-                    port.media, static_cast<std::uint16_t>(lane_port(lane, side::a) + (rtcp ? 1 : 0)));
+                    port.media,
+                    static_cast<std::uint16_t>(lane_port(lane, side::a) + (rtcp ? 1 : 0)));
                 rte_mbuf* m =
-                    rtcp ? udp_frame(peer_a_mac, port.mac, with_port(_from, _from.port() + 1), to,
-                                     rtcp_packet(lane_ssrc(lane)))
+                    rtcp ? udp_frame(peer_a_mac, port.mac,
+                                     with_port(_from, static_cast<std::uint16_t>(_from.port() + 1)),
+                                     to, rtcp_packet(lane_ssrc(lane)))
                          : udp_frame(peer_a_mac, port.mac, _from, to,
                                      rtp_packet(lane_ssrc(lane), seq++));
                 if (m == nullptr) {
@@ -796,11 +819,10 @@ private:
             const unsigned in = rte_ring_enqueue_burst(
                 port.phys.rx, reinterpret_cast<void* const*>(burst.data()), count, nullptr);
             for (unsigned i = in; i < count; ++i) {
-                rte_pktmbuf_free(burst[i]);
+                rte_pktmbuf_free(burst[i]);  // the ring is full: as a NIC would, drop it
             }
-            _enqueued.store(_enqueued.load(std::memory_order_relaxed) + in,
-                            std::memory_order_relaxed);
-            if (in < burst.size()) {
+            _enqueued.store(sent + in, std::memory_order_relaxed);
+            if (in == 0) {
                 std::this_thread::yield();
             }
         }
@@ -808,6 +830,7 @@ private:
 
     const ip_endpoint _from;
     std::atomic<bool> _stop{false};
+    std::atomic<std::uint64_t> _allowed{0};   // written by the test thread
     std::atomic<std::uint64_t> _enqueued{0};  // written by the producer thread
     std::thread _thread;
 };
@@ -821,10 +844,16 @@ TEST_CASE("worker adds and removes sessions under load without touching them aft
     // media to all of them. Every removal must be acknowledged once; after
     // it, the session must never relay again (the control thread may
     // destroy it); every mbuf must come back.
-    constexpr unsigned actions = 2400;  // opens and closes, about half each
+    constexpr unsigned actions = 2400;   // opens and closes, about half each
+    constexpr unsigned frames_per_action = 16;
     constexpr unsigned quarantine = 64;  // sessions kept (poisoned) before being destroyed
     static_assert(actions + lanes < max_generations);
 
+    // The sessions outlive the harness, which stops the worker first, even
+    // when a failed check leaves early.
+    checker ck;
+    ck.generations.reserve(actions + lanes);
+    std::deque<std::unique_ptr<dpdk_session>> quarantined;
     harness h;
     const auto peer_a = ep("10.0.0.2", 5000);
     const auto peer_b = ep("10.0.0.3", 0);
@@ -832,12 +861,9 @@ TEST_CASE("worker adds and removes sessions under load without touching them aft
     h.neighbor("10.0.0.3", peer_b_mac);
     h.sync();
 
-    checker ck;
-    ck.generations.reserve(actions + lanes);
     std::array<int, lanes> open_generation{};  // per lane: -1 free, else its generation
     open_generation.fill(-1);
     std::map<const dpdk_session*, std::size_t> closing;
-    std::deque<std::unique_ptr<dpdk_session>> quarantined;
     std::uint64_t closes = 0;
     std::uint64_t acknowledgements = 0;
     std::uint64_t unexpected_acknowledgements = 0;
@@ -876,7 +902,8 @@ TEST_CASE("worker adds and removes sessions under load without touching them aft
         }
         // A use after the acknowledgement would now send to the discard port.
         const auto poison = with_port(peer_b, poison_port);
-        gen.session->relay.set_remote(side::b, poison, with_port(poison, poison_port + 1));
+        gen.session->relay.set_remote(
+            side::b, poison, with_port(poison, static_cast<std::uint16_t>(poison_port + 1)));
         quarantined.push_back(std::move(gen.session));
         if (quarantined.size() > quarantine) {
             quarantined.pop_front();
@@ -908,8 +935,14 @@ TEST_CASE("worker adds and removes sessions under load without touching them aft
         const auto b = with_port(peer_b, static_cast<std::uint16_t>(generation_port_base + 2 * g));
         h.open(*gen.session);
         h.set_remote(*gen.session, side::a, peer_a, with_port(peer_a, 5001));
-        h.set_remote(*gen.session, side::b, b, with_port(b, b.port() + 1));
+        h.set_remote(*gen.session, side::b, b,
+                     with_port(b, static_cast<std::uint16_t>(b.port() + 1)));
         open_generation[lane] = static_cast<int>(g);
+    };
+    auto lane_closing = [&](unsigned lane) {
+        const int g = open_generation[lane];
+        return g >= 0 &&
+               closing.count(ck.generations[static_cast<std::size_t>(g)].session.get()) != 0;
     };
     auto close_lane = [&](unsigned lane) {
         const auto g = static_cast<std::size_t>(open_generation[lane]);
@@ -923,28 +956,30 @@ TEST_CASE("worker adds and removes sessions under load without touching them aft
         producer load(peer_a);
         std::mt19937 rng(20240611);
         for (unsigned action = 0; action < actions; ++action) {
-            // Let some frames in between any two commands.
-            const auto target = load.enqueued() + lanes / 4;
-            while (load.enqueued() < target) {
+            // The previous allowance is in; the next one goes while this
+            // action's commands are posted.
+            while (!load.caught_up()) {
                 service();
                 std::this_thread::yield();
             }
             service();
+            load.allow(frames_per_action);
+            // Every action opens or closes; a lane still closing is
+            // reopened, on the same ports, as soon as the worker let go of it.
             const unsigned lane = rng() % lanes;
-            const int g = open_generation[lane];
-            if (g < 0) {
+            while (lane_closing(lane)) {
+                service();
+                std::this_thread::yield();
+            }
+            if (open_generation[lane] < 0) {
                 open_lane(lane);
-            } else if (!ck.generations[static_cast<std::size_t>(g)].acknowledged &&
-                       closing.count(ck.generations[static_cast<std::size_t>(g)].session.get()) ==
-                           0) {
+            } else {
                 close_lane(lane);
             }
         }
         // Close what is still open, with frames still coming.
         for (unsigned lane = 0; lane < lanes; ++lane) {
-            const int g = open_generation[lane];
-            if (g >= 0 && closing.count(ck.generations[static_cast<std::size_t>(g)].session.get()) ==
-                              0) {
+            if (open_generation[lane] >= 0 && !lane_closing(lane)) {
                 close_lane(lane);
             }
         }
@@ -1048,9 +1083,9 @@ void tear_down_bed() {
 // no files under /var/run/dpdk (--in-memory would say the same but does not
 // go with --no-huge).
 int main(int argc, char** argv) {
-    std::vector<std::string> eal{"test_dpdk_worker", "--no-huge", "--no-pci", "--no-shconf",
-                                 "-m",               "256",       "-l",       "0,1",
-                                 "--log-level=3"};
+    std::vector<std::string> eal{
+        "test_dpdk_worker", "--no-huge", "--no-pci", "--no-shconf", "-m", "256", "-l", "0,1",
+        "--log-level=3"};
     std::vector<char*> eal_argv;
     for (auto& a : eal) {
         eal_argv.push_back(a.data());

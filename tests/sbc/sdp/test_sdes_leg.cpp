@@ -114,9 +114,10 @@ TEST_CASE("srtp required: an offer must carry a usable key", "[sdp][sdes]") {
                peer_line(3, srtp_suite::aes_cm_128_hmac_sha1_80, 4)});
     REQUIRE(taken);
     CHECK(taken.value());
+    CHECK_FALSE(leg.keys());  // in force with the answer only
+    auto answer = leg.answer();
     REQUIRE(leg.keys());
     CHECK(leg.keys()->peer.bytes() == std::vector<std::uint8_t>(30, 4));
-    auto answer = leg.answer();
     CHECK(answer.secure_profile);
     REQUIRE(answer.crypto.size() == 1);
     auto ours = parsed(answer.crypto[0]);
@@ -150,8 +151,9 @@ TEST_CASE("srtp optional: AVP with keys; SRTP only when the peer takes it", "[sd
     auto plain_offer = leg.accept_offer(false, {});
     REQUIRE(plain_offer);
     CHECK_FALSE(plain_offer.value());
-    CHECK_FALSE(leg.keys());
+    CHECK(leg.keys());  // until the answer
     CHECK(leg.answer().crypto.empty());
+    CHECK_FALSE(leg.keys());
     CHECK_FALSE(leg.accept_offer(true, {"1 F8_128_HMAC_SHA1_80 inline:AAAA"}));
     auto best_effort =
         leg.accept_offer(false, {peer_line(5, srtp_suite::aes_cm_128_hmac_sha1_32, 2)});
@@ -165,4 +167,31 @@ TEST_CASE("srtp: no key is ever made up when the generator fails", "[sdp][sdes]"
     CHECK_FALSE(leg.make_offer());
     CHECK_FALSE(leg.accept_offer(true, {peer_line(1, srtp_suite::aes_cm_128_hmac_sha1_80, 1)}));
     CHECK_FALSE(leg.keys());
+}
+
+TEST_CASE("srtp: a re-offer's keys wait for the answer, and a refused one changes nothing",
+          "[sdp][sdes]") {
+    sdes_leg leg(srtp_mode::required, all_suites, counting_keys);
+    REQUIRE(leg.accept_offer(true, {peer_line(1, srtp_suite::aes_cm_128_hmac_sha1_80, 1)}));
+    leg.answer();
+    REQUIRE(leg.keys());
+    const auto generation = leg.generation();
+    const auto local = leg.keys()->local.bytes();
+
+    // A re-INVITE re-keys (RFC 4568 7.1.4); the other leg refuses it, so no
+    // answer is given (RFC 3264 8: the old session stays).
+    REQUIRE(leg.accept_offer(true, {peer_line(1, srtp_suite::aes_cm_128_hmac_sha1_80, 2)}));
+    CHECK(leg.generation() == generation);
+    CHECK(leg.keys()->peer.bytes() == std::vector<std::uint8_t>(30, 1));
+    // The SBC's own next offer on the leg drops the refused proposal.
+    REQUIRE(leg.make_offer());
+    REQUIRE(leg.accept_answer(true, {peer_line(1, srtp_suite::aes_cm_128_hmac_sha1_80, 1)}));
+    CHECK(leg.keys()->peer.bytes() == std::vector<std::uint8_t>(30, 1));
+
+    // Answered this time: the new peer key is in force, the SBC's stays.
+    REQUIRE(leg.accept_offer(true, {peer_line(1, srtp_suite::aes_cm_128_hmac_sha1_80, 3)}));
+    leg.answer();
+    CHECK(leg.generation() != generation);
+    CHECK(leg.keys()->peer.bytes() == std::vector<std::uint8_t>(30, 3));
+    CHECK(leg.keys()->local.bytes() == local);
 }
