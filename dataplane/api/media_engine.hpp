@@ -79,6 +79,8 @@ struct port_stats {
     std::uint64_t from_kernel = 0;  ///< sent by the kernel (SIP, ARP...) through the TAP
     /// Relayed datagrams whose next hop's MAC was unknown, routed by the kernel.
     std::uint64_t unresolved = 0;
+    /// The device computes the IPv4 and UDP checksums of what is relayed.
+    bool checksum_offload = false;
 };
 
 /// The local RTP port of each side; RTCP is always RTP + 1 (RFC 3550 11).

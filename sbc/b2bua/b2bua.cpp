@@ -479,7 +479,8 @@ nlohmann::json b2bua::stats() {
                          {"tx_errors", p.tx_errors},
                          {"to_kernel", p.to_kernel},
                          {"from_kernel", p.from_kernel},
-                         {"unresolved", p.unresolved}});
+                         {"unresolved", p.unresolved},
+                         {"checksum_offload", p.checksum_offload}});
     }
     return {{"calls", calls},
             {"media",

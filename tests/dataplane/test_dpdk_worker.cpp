@@ -174,10 +174,9 @@ struct wire_frame {
     std::vector<std::uint8_t> bytes;
     std::optional<udp_datagram> udp;
 
-    explicit wire_frame(rte_mbuf* m) : bytes(bytes_of(m)) {
-        rte_pktmbuf_free(m);
-        udp = classify(bytes.data(), bytes.size());
-    }
+    explicit wire_frame(std::vector<std::uint8_t> b)
+        : bytes(std::move(b)), udp(classify(bytes.data(), bytes.size())) {}
+    explicit wire_frame(rte_mbuf* m) : wire_frame(bytes_of(m)) { rte_pktmbuf_free(m); }
     mac_address destination_mac() const { return mac_at(0); }
     mac_address source_mac() const { return mac_at(6); }
     std::vector<std::uint8_t> payload() const {
@@ -193,6 +192,20 @@ private:
         return m;
     }
 };
+
+// A datagram the worker handed to the control thread for the kernel to
+// route (it starts at the IP header), behind an Ethernet header of zero
+// MACs so that classify() and checksums_valid() read it.
+wire_frame kernel_routed(rte_mbuf* m) {
+    const auto ip = bytes_of(m);
+    rte_pktmbuf_free(m);
+    std::vector<std::uint8_t> f(12, 0);
+    const bool v6 = !ip.empty() && (ip[0] >> 4) == 6;
+    f.push_back(v6 ? 0x86 : 0x08);
+    f.push_back(v6 ? 0xDD : 0x00);
+    f.insert(f.end(), ip.begin(), ip.end());
+    return wire_frame(std::move(f));
+}
 
 // Everything in `r` now, as mbufs.
 std::vector<rte_mbuf*> take_all(rte_ring* r) {
@@ -403,11 +416,15 @@ public:
     static std::size_t slot_of(std::uint16_t rtp) { return (rtp - port_min) / 2u; }
 
 private:
-    static void drain_rings() {
+    void drain_rings() {
         for (const auto& p : bed.ports) {
             for (auto* r : {p.phys.rx, p.phys.tx, p.tap.rx, p.tap.tx}) {
                 free_all(r);
             }
+        }
+        rte_mbuf* m = nullptr;
+        while (_worker->try_next_unresolved(m)) {
+            rte_pktmbuf_free(m);
         }
     }
 
@@ -543,57 +560,100 @@ TEST_CASE("worker relays between an IPv4 and an IPv6 leg", "[dpdk][worker]") {
     relay_both_ways(h, 0, 1, "10.0.0.2", "2001:db8::3");
 }
 
-TEST_CASE("worker drops media without a next hop, and counts it", "[dpdk][worker]") {
-    harness h;
-    auto* s = &h.keep(make_session(8, 0, 20004, 0, 20006));
+namespace {
+
+// Side b's peer on port `pi` at `b_ip`, whose MAC the worker does not know
+// at first; `other_family_ip` is an address of the other family.
+void unknown_next_hop(harness& h, unsigned pi, const char* a_ip, const char* b_ip,
+                      const char* other_family_ip) {
+    auto* s = &h.keep(make_session(8, pi, 20004, pi, 20006));
     const auto& local_a = s->local[index(side::a)];
     const auto& local_b = s->local[index(side::b)];
-    const auto a = ep("10.0.0.2", 5000);
-    const auto b = ep("10.0.0.3", 6000);
+    const auto a = ep(a_ip, 5000);
+    const auto b = ep(b_ip, 6000);
+    h.neighbor(a_ip, peer_a_mac);
     h.open(*s);
     h.set_remote(*s, side::a, a, with_port(a, 5001));
     h.set_remote(*s, side::b, b, with_port(b, 6001));
     h.sync();
-    const auto& port = bed.ports[0];
+    const auto& port = bed.ports[pi];
     auto send_from_a = [&](std::uint16_t seq) {
         inject(port.phys.rx, udp_frame(peer_a_mac, port.mac, a, local_a, rtp_packet(1, seq)));
         h.sync();
     };
-    auto drops = [&] { return s->relay.stats().sides[index(side::b)].drops_tx_error; };
+    auto unresolved = [&] {
+        std::vector<rte_mbuf*> out;
+        rte_mbuf* m = nullptr;
+        while (h.w().try_next_unresolved(m)) {
+            out.push_back(m);
+        }
+        return out;
+    };
+    auto side_b = [&] { return s->relay.stats().sides[index(side::b)]; };
 
-    // B's MAC unknown: nothing leaves, the drop is counted on side b.
+    // B's MAC unknown: the datagram, its IP and UDP headers written, goes
+    // to the control thread to be routed by the kernel, naming its port.
     send_from_a(1);
     CHECK(rte_ring_count(port.phys.tx) == 0);
-    CHECK(drops() == 1);
+    auto routed = unresolved();
+    REQUIRE(routed.size() == 1);
+    CHECK(routed[0]->port == pi);
+    check_relayed(kernel_routed(routed[0]), mac_address{}, mac_address{}, local_b, b,
+                  rtp_packet(1, 1));
+    CHECK(h.port(pi).unresolved.load() == 1);
+    CHECK(side_b().tx_packets == 1);
 
-    // Once the kernel resolved it, media flows.
-    h.neighbor("10.0.0.3", peer_b_mac);
+    // Once the kernel resolved it, media leaves the device directly.
+    h.neighbor(b_ip, peer_b_mac);
     send_from_a(2);
     auto out = h.collect(port.phys.tx, 1);
     REQUIRE(out.size() == 1);
     check_relayed(out[0], port.mac, peer_b_mac, local_b, b, rtp_packet(1, 2));
-    CHECK(drops() == 1);
+    CHECK(unresolved().empty());
 
     // The neighbour went away again.
-    h.neighbor_gone("10.0.0.3");
+    h.neighbor_gone(b_ip);
     send_from_a(3);
     CHECK(rte_ring_count(port.phys.tx) == 0);
-    CHECK(drops() == 2);
+    routed = unresolved();
+    REQUIRE(routed.size() == 1);
+    check_relayed(kernel_routed(routed[0]), mac_address{}, mac_address{}, local_b, b,
+                  rtp_packet(1, 3));
+    CHECK(h.port(pi).unresolved.load() == 2);
+    CHECK(side_b().tx_packets == 3);
+    CHECK(side_b().drops_tx_error == 0);
 
-    // B's new SDP names an IPv6 address, which side b's IPv4 port cannot
-    // reach even with its MAC known.
-    h.neighbor("2001:db8::3", peer_b_mac);
-    const auto b6 = ep("2001:db8::3", 6000);
-    h.set_remote(*s, side::b, b6, with_port(b6, 6001));
+    // B's new SDP names an address of the other family, which side b's
+    // port cannot reach even with its MAC known: dropped and counted.
+    h.neighbor(other_family_ip, peer_b_mac);
+    const auto elsewhere = ep(other_family_ip, 6000);
+    h.set_remote(*s, side::b, elsewhere, with_port(elsewhere, 6001));
     send_from_a(4);
-    CHECK(rte_ring_count(port.phys.tx) == 0);
-    CHECK(rte_ring_count(bed.ports[1].phys.tx) == 0);
-    CHECK(drops() == 3);
-    CHECK(h.port(0).to_kernel.load() == 0);
+    for (const auto& p : bed.ports) {
+        CHECK(rte_ring_count(p.phys.tx) == 0);
+    }
+    CHECK(unresolved().empty());
+    CHECK(side_b().drops_tx_error == 1);
+    CHECK(side_b().tx_packets == 3);
+    CHECK(h.port(pi).to_kernel.load() == 0);
 
     h.close(*s);
     REQUIRE(h.wait_removed(*s));
     CHECK(h.finish() == pool_size);
+}
+
+}  // namespace
+
+TEST_CASE("worker hands IPv4 media for an unknown next hop to the control thread",
+          "[dpdk][worker]") {
+    harness h;
+    unknown_next_hop(h, 0, "10.0.0.2", "10.0.0.3", "2001:db8::3");
+}
+
+TEST_CASE("worker hands IPv6 media for an unknown next hop to the control thread",
+          "[dpdk][worker]") {
+    harness h;
+    unknown_next_hop(h, 1, "2001:db8::2", "2001:db8::3", "10.0.0.3");
 }
 
 TEST_CASE("worker hands what is not media of a known stream to the kernel, and back",
@@ -844,8 +904,8 @@ TEST_CASE("worker adds and removes sessions under load without touching them aft
     // media to all of them. Every removal must be acknowledged once; after
     // it, the session must never relay again (the control thread may
     // destroy it); every mbuf must come back.
-    constexpr unsigned actions = 2400;   // opens and closes, about half each
-    constexpr unsigned frames_per_action = 16;
+    constexpr unsigned actions = 20000;             // opens and closes, half each
+    constexpr unsigned max_frames_per_action = 32;  // 16 on average
     constexpr unsigned quarantine = 64;  // sessions kept (poisoned) before being destroyed
     static_assert(actions + lanes < max_generations);
 
@@ -875,6 +935,11 @@ TEST_CASE("worker adds and removes sessions under load without touching them aft
     auto drain_wire = [&] {
         for (auto* m : take_all(port.phys.tx)) {
             ck.check(wire_frame(m), port.mac);
+        }
+        rte_mbuf* routed = nullptr;
+        while (h.w().try_next_unresolved(routed)) {
+            rte_pktmbuf_free(routed);
+            ck.problem(ck.malformed, "a datagram for a known neighbour went to the kernel");
         }
         to_kernel += free_all(port.tap.tx);
         media_event ev;
@@ -963,7 +1028,7 @@ TEST_CASE("worker adds and removes sessions under load without touching them aft
                 std::this_thread::yield();
             }
             service();
-            load.allow(frames_per_action);
+            load.allow(rng() % (max_frames_per_action + 1));
             // Every action opens or closes; a lane still closing is
             // reopened, on the same ports, as soon as the worker let go of it.
             const unsigned lane = rng() % lanes;
@@ -978,6 +1043,7 @@ TEST_CASE("worker adds and removes sessions under load without touching them aft
             }
         }
         // Close what is still open, with frames still coming.
+        load.allow(4 * max_frames_per_action);
         for (unsigned lane = 0; lane < lanes; ++lane) {
             if (open_generation[lane] >= 0 && !lane_closing(lane)) {
                 close_lane(lane);

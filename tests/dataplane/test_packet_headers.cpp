@@ -165,3 +165,51 @@ TEST_CASE("an unchanged payload's checksum is carried over incrementally", "[dpd
     REQUIRE(d);
     CHECK_FALSE(payload_sum_from_checksum(v4.data(), *d));
 }
+
+namespace {
+// What a device with tx checksum offload does to a frame written with
+// checksums::device: the IPv4 header checksum over the header, and the UDP
+// checksum summed from the field's seed over the UDP header and payload.
+void complete_like_a_device(std::vector<std::uint8_t>& f, int family) {
+    std::uint8_t* ip = f.data() + ethernet_header_length;
+    const std::size_t l3 = family == AF_INET6 ? ipv6_header_length : ipv4_header_length;
+    if (family == AF_INET) {
+        const auto c = static_cast<std::uint16_t>(~ones_complement_sum(ip, l3));
+        ip[10] = static_cast<std::uint8_t>(c >> 8);
+        ip[11] = static_cast<std::uint8_t>(c);
+    }
+    std::uint8_t* udp = ip + l3;
+    const std::size_t udp_length = f.size() - ethernet_header_length - l3;
+    auto c = static_cast<std::uint16_t>(~ones_complement_sum(udp, udp_length));
+    c = c == 0 ? 0xFFFF : c;
+    udp[6] = static_cast<std::uint8_t>(c >> 8);
+    udp[7] = static_cast<std::uint8_t>(c);
+}
+}  // namespace
+
+TEST_CASE("with device checksums the headers carry what the device completes", "[dpdk][headers]") {
+    for (auto [src, dst] : {std::pair{ep("192.0.2.1", 20000), ep("198.51.100.2", 6000)},
+                            std::pair{ep("2001:db8::1", 20002), ep("2001:db8::2", 6002)}}) {
+        for (std::size_t payload : {0, 1, 172, 1400}) {
+            INFO(src.to_string() << " payload " << payload);
+            const auto software = frame(src, dst, payload);
+            auto device = software;
+            write_headers(device.data(), mac_a, mac_b, src, dst, payload, std::nullopt,
+                          checksums::device);
+            const std::size_t l3 =
+                src.family() == AF_INET6 ? ipv6_header_length : ipv4_header_length;
+            if (src.family() == AF_INET) {
+                CHECK(device[ethernet_header_length + 10] == 0);  // left to the device
+                CHECK(device[ethernet_header_length + 11] == 0);
+            }
+            CHECK_FALSE(checksums_valid(device.data(), device.size()));
+            // The seed is the pseudo-header sum: the sum the software checksum
+            // starts from, so completing it gives the software frame exactly.
+            const auto seed_at = ethernet_header_length + l3 + 6;
+            CHECK((device[seed_at] != 0 || device[seed_at + 1] != 0));
+            complete_like_a_device(device, src.family());
+            CHECK(checksums_valid(device.data(), device.size()));
+            CHECK(device == software);
+        }
+    }
+}

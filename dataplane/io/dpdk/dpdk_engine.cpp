@@ -37,7 +37,10 @@ bool is_pci(const std::string& device) {
 
 std::string device_name(const std::string& device) { return device.substr(0, device.find(',')); }
 
-void configure_port(std::uint16_t id, const std::string& what, unsigned queues, rte_mempool* pool) {
+// Returns whether the device computes IPv4 and UDP checksums on
+// transmission, when `offload` asks for it.
+bool configure_port(std::uint16_t id, const std::string& what, unsigned queues, rte_mempool* pool,
+                    bool offload) {
     rte_eth_dev_info info{};
     if (rte_eth_dev_info_get(id, &info) != 0) {
         fail(fmt::format("{}: no device information", what));
@@ -51,6 +54,13 @@ void configure_port(std::uint16_t id, const std::string& what, unsigned queues, 
     if (queues > 1 && rss != 0) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf = rss;
+    }
+    constexpr std::uint64_t checksum_offloads =
+        RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+    const bool checksums =
+        offload && (info.tx_offload_capa & checksum_offloads) == checksum_offloads;
+    if (checksums) {
+        conf.txmode.offloads |= checksum_offloads;
     }
     const auto n = static_cast<std::uint16_t>(queues);
     if (int rc = rte_eth_dev_configure(id, n, n, &conf); rc != 0) {
@@ -75,6 +85,7 @@ void configure_port(std::uint16_t id, const std::string& what, unsigned queues, 
     // The device's MAC is the TAP's too, but frames for other MACs (a
     // virtual bridge, a veth) must reach the kernel's exception path.
     rte_eth_promiscuous_enable(id);
+    return checksums;
 }
 
 }  // namespace
@@ -198,8 +209,8 @@ void dpdk_engine::start_ports(const engine_config& config) {
         if (rte_eth_dev_get_port_by_name(tap_name.c_str(), &p.tap) != 0) {
             fail(fmt::format("port {}: no exception interface {}", pc.device, tap_name));
         }
-        configure_port(p.phys, pc.device, workers, pool);
-        configure_port(p.tap, pc.exception_interface, workers, pool);
+        p.checksum_offload = configure_port(p.phys, pc.device, workers, pool, true);
+        configure_port(p.tap, pc.exception_interface, workers, pool, false);
         rte_ether_addr mac{};
         rte_eth_macaddr_get(p.phys, &mac);
         std::copy(std::begin(mac.addr_bytes), std::end(mac.addr_bytes), p.mac.begin());
@@ -479,6 +490,7 @@ std::vector<port_stats> dpdk_engine::port_counters() const {
         ps.to_kernel = _ports[i].to_kernel.load(std::memory_order_relaxed);
         ps.from_kernel = _ports[i].from_kernel.load(std::memory_order_relaxed);
         ps.unresolved = _ports[i].unresolved.load(std::memory_order_relaxed);
+        ps.checksum_offload = _ports[i].checksum_offload;
         out.push_back(ps);
     }
     return out;

@@ -223,16 +223,27 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
         rte_pktmbuf_free(m);
         return;
     }
+    // The kernel's path (no next hop) takes finished checksums.
+    const bool offload = egress.checksum_offload && next_hop != nullptr;
     // An unchanged payload keeps its sum: read it off the received checksum
     // (before the new headers overwrite the old ones).
-    const auto payload_sum = tx.transformed ? std::nullopt : payload_sum_from_checksum(frame, d);
+    const auto payload_sum =
+        offload || tx.transformed ? std::nullopt : payload_sum_from_checksum(frame, d);
     std::uint8_t* start = pkt.data - header;
     write_headers(start, egress.mac, next_hop != nullptr ? *next_hop : mac_address{}, source,
-                  *tx.destination, tx.len, payload_sum);
+                  *tx.destination, tx.len, payload_sum,
+                  offload ? checksums::device : checksums::software);
     m->data_off = static_cast<std::uint16_t>(start - static_cast<std::uint8_t*>(m->buf_addr));
     m->data_len = static_cast<std::uint16_t>(header + tx.len);
     m->pkt_len = m->data_len;
     m->ol_flags = 0;
+    if (offload) {
+        const bool v6 = source.family() == AF_INET6;
+        m->l2_len = ethernet_header_length;
+        m->l3_len = v6 ? ipv6_header_length : ipv4_header_length;
+        m->ol_flags = (v6 ? RTE_MBUF_F_TX_IPV6 : RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM) |
+                      RTE_MBUF_F_TX_UDP_CKSUM;
+    }
     if (next_hop == nullptr) {
         // No MAC for the next hop (a new peer, an expired entry, an off-link
         // peer behind a gateway): the kernel routes this one, resolving the

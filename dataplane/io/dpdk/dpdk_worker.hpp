@@ -58,8 +58,10 @@ struct port_runtime {
     std::uint16_t phys = 0;  ///< port id of the device
     std::uint16_t tap = 0;   ///< port id of its exception interface
     mac_address mac{};       ///< the device's, shared by the TAP
-    ip_endpoint media;       ///< the media address (port 0)
-    ip_key media_key;        ///< the same, as the workers compare it
+    /// The device computes IPv4 and UDP checksums on transmission.
+    bool checksum_offload = false;
+    ip_endpoint media;  ///< the media address (port 0)
+    ip_key media_key;   ///< the same, as the workers compare it
     // Written by the workers (relaxed fetch_add: several workers share a
     // port, and none of these is per relayed packet), read by port_counters().
     std::atomic<std::uint64_t> to_kernel{0};

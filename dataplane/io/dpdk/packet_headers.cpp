@@ -154,7 +154,7 @@ std::optional<udp_datagram> classify(const std::uint8_t* frame, std::size_t leng
 void write_headers(std::uint8_t* frame, const mac_address& source_mac,
                    const mac_address& destination_mac, const ip_endpoint& source,
                    const ip_endpoint& destination, std::size_t payload_length,
-                   std::optional<std::uint16_t> payload_sum) noexcept {
+                   std::optional<std::uint16_t> payload_sum, checksums by) noexcept {
     const bool v6 = source.family() == AF_INET6;
     std::memcpy(frame, destination_mac.data(), 6);
     std::memcpy(frame + 6, source_mac.data(), 6);
@@ -183,13 +183,23 @@ void write_headers(std::uint8_t* frame, const mac_address& source_mac,
         store16(ip + 10, 0);
         std::memcpy(ip + 12, address_bytes(source), 4);
         std::memcpy(ip + 16, address_bytes(destination), 4);
-        store16(ip + 10, static_cast<std::uint16_t>(~ones_complement_sum(ip, ipv4_header_length)));
+        if (by == checksums::software) {
+            store16(ip + 10,
+                    static_cast<std::uint16_t>(~ones_complement_sum(ip, ipv4_header_length)));
+        }
         udp = ip + ipv4_header_length;
     }
     store16(udp, source.port());
     store16(udp + 2, destination.port());
     store16(udp + 4, static_cast<std::uint16_t>(udp_length));
     store16(udp + 6, 0);
+    if (by == checksums::device) {
+        store16(udp + 6, ones_complement_sum(
+                             nullptr, 0,
+                             pseudo_header_sum(address_bytes(source), address_bytes(destination),
+                                               address_length, udp_length)));
+        return;
+    }
     if (payload_sum) {
         std::uint32_t sum = pseudo_header_sum(address_bytes(source), address_bytes(destination),
                                               address_length, udp_length);

@@ -57,10 +57,18 @@ constexpr std::size_t header_length(int family) noexcept {
 /// RFC 8200 8.1). `source` and `destination` must be of the same family.
 /// `payload_sum`, when given, is the payload's ones'-complement sum
 /// (payload_sum_from_checksum), which spares reading the payload again.
+///
+/// With `checksums` device, the device computes them on transmission (tx
+/// checksum offload): the IPv4 header checksum is left 0 and the UDP
+/// checksum field holds the folded pseudo-header sum, not inverted, which
+/// is where the device's sum over the UDP header and payload starts (as
+/// rte_ipv4_phdr_cksum/rte_ipv6_phdr_cksum give it); `payload_sum` is unused.
+enum class checksums : std::uint8_t { software, device };
 void write_headers(std::uint8_t* frame, const mac_address& source_mac,
                    const mac_address& destination_mac, const ip_endpoint& source,
                    const ip_endpoint& destination, std::size_t payload_length,
-                   std::optional<std::uint16_t> payload_sum = std::nullopt) noexcept;
+                   std::optional<std::uint16_t> payload_sum = std::nullopt,
+                   checksums by = checksums::software) noexcept;
 
 /// The ones'-complement sum of a received datagram's payload, taken from
 /// its UDP checksum by removing the pseudo-header's and the UDP header's
