@@ -153,14 +153,18 @@ void dpdk_engine::start_eal(const engine_config& config) {
     // worse only, unless the configured arguments say otherwise (later
     // ones win).
     const auto& extra = config.dpdk.eal_args;
-    const bool no_huge = std::find(extra.begin(), extra.end(), "--no-huge") != extra.end();
-    std::vector<std::string> args{"sbcd",
-                                  "-l",
-                                  list,
-                                  "--main-lcore",
-                                  std::to_string(main_lcore),
-                                  no_huge ? "--no-shconf" : "--in-memory",
-                                  "--log-level=5"};
+    const auto has = [&](const char* arg) {
+        return std::find(extra.begin(), extra.end(), arg) != extra.end();
+    };
+    std::vector<std::string> args{"sbcd"};
+    // An --lcores map among the arguments ("0@0,1@1,2@1": lcore@CPU) says
+    // where the lcores run, and then replaces the plain list; it must name
+    // the main lcore (the lowest one not in `lcores`) and every worker's.
+    if (!has("--lcores")) {
+        args.insert(args.end(), {"-l", list});
+    }
+    args.insert(args.end(), {"--main-lcore", std::to_string(main_lcore),
+                             has("--no-huge") ? "--no-shconf" : "--in-memory", "--log-level=5"});
     args.insert(args.end(), config.dpdk.eal_args.begin(), config.dpdk.eal_args.end());
     for (std::size_t i = 0; i < config.dpdk.ports.size(); ++i) {
         const auto& p = config.dpdk.ports[i];
