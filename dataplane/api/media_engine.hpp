@@ -79,6 +79,11 @@ struct port_stats {
     std::uint64_t from_kernel = 0;  ///< sent by the kernel (SIP, ARP...) through the TAP
     /// Relayed datagrams whose next hop's MAC was unknown, routed by the kernel.
     std::uint64_t unresolved = 0;
+    /// Frames dropped on a full tx queue of the device, of the TAP, and on a
+    /// full hand-over ring to the worker that owns their call.
+    std::uint64_t tx_full = 0;
+    std::uint64_t kernel_full = 0;
+    std::uint64_t dispatch_full = 0;
     /// The device computes the IPv4 and UDP checksums of what is relayed.
     bool checksum_offload = false;
 };

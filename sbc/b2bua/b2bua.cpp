@@ -480,6 +480,9 @@ nlohmann::json b2bua::stats() {
                          {"to_kernel", p.to_kernel},
                          {"from_kernel", p.from_kernel},
                          {"unresolved", p.unresolved},
+                         {"tx_full", p.tx_full},
+                         {"kernel_full", p.kernel_full},
+                         {"dispatch_full", p.dispatch_full},
                          {"checksum_offload", p.checksum_offload}});
     }
     return {{"calls", calls},

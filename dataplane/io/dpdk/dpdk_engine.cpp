@@ -495,6 +495,9 @@ std::vector<port_stats> dpdk_engine::port_counters() const {
         ps.from_kernel = _ports[i].from_kernel.load(std::memory_order_relaxed);
         ps.unresolved = _ports[i].unresolved.load(std::memory_order_relaxed);
         ps.checksum_offload = _ports[i].checksum_offload;
+        ps.tx_full = _ports[i].tx_full.load(std::memory_order_relaxed);
+        ps.kernel_full = _ports[i].kernel_full.load(std::memory_order_relaxed);
+        ps.dispatch_full = _ports[i].dispatch_full.load(std::memory_order_relaxed);
         out.push_back(ps);
     }
     return out;

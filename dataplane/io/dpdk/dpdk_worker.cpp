@@ -20,14 +20,19 @@ std::int64_t steady_now_ns() noexcept {
         .count();
 }
 
-void send_all(std::uint16_t port, std::uint16_t queue, rte_mbuf** frames,
-              std::uint16_t& count) noexcept {
+void send_all(std::uint16_t port, std::uint16_t queue, rte_mbuf** frames, std::uint16_t& count,
+              std::atomic<std::uint64_t>& refused) noexcept {
     if (count == 0) {
         return;
     }
     const std::uint16_t sent = rte_eth_tx_burst(port, queue, frames, count);
-    for (std::uint16_t i = sent; i < count; ++i) {
-        rte_pktmbuf_free(frames[i]);  // the queue is full: dropped, as a NIC would
+    if (sent < count) {
+        // The queue is full: dropped, as a NIC would, and counted per port
+        // (the relay counted them as sent when they were queued).
+        for (std::uint16_t i = sent; i < count; ++i) {
+            rte_pktmbuf_free(frames[i]);
+        }
+        refused.fetch_add(count - sent, std::memory_order_relaxed);
     }
     count = 0;
 }
@@ -77,7 +82,7 @@ void worker::run() noexcept {
                 auto& q = _phys_tx[p];
                 for (std::uint16_t i = 0; i < n; ++i) {
                     if (q.count == max_burst) {
-                        send_all(port.phys, queue, q.frames.data(), q.count);
+                        send_all(port.phys, queue, q.frames.data(), q.count, port.tx_full);
                     }
                     q.frames[q.count++] = frames[i];
                 }
@@ -123,13 +128,21 @@ void worker::run() noexcept {
 void worker::flush() noexcept {
     const auto queue = static_cast<std::uint16_t>(_index);
     for (unsigned p = 0; p < _ports.size(); ++p) {
-        send_all(_ports[p].phys, queue, _phys_tx[p].frames.data(), _phys_tx[p].count);
-        send_all(_ports[p].tap, queue, _tap_tx[p].frames.data(), _tap_tx[p].count);
+        auto& port = _ports[p];
+        send_all(port.phys, queue, _phys_tx[p].frames.data(), _phys_tx[p].count, port.tx_full);
+        send_all(port.tap, queue, _tap_tx[p].frames.data(), _tap_tx[p].count, port.kernel_full);
     }
     // Removals are acknowledged once no frame of this round can name them.
-    while (_unacked != nullptr && _removed.try_push(_unacked)) {
-        dpdk_session* next = _unacked->next_unacked;
-        _unacked->next_unacked = nullptr;
+    // The link is read before the push: once pushed, the control thread
+    // may destroy the session at once.
+    while (_unacked != nullptr) {
+        dpdk_session* s = _unacked;
+        dpdk_session* next = s->next_unacked;
+        s->next_unacked = nullptr;
+        if (!_removed.try_push(s)) {
+            s->next_unacked = next;
+            break;
+        }
         _unacked = next;
     }
 }
@@ -137,7 +150,8 @@ void worker::flush() noexcept {
 void worker::to_kernel(unsigned p, rte_mbuf* m) noexcept {
     auto& q = _tap_tx[p];
     if (q.count == max_burst) {
-        send_all(_ports[p].tap, static_cast<std::uint16_t>(_index), q.frames.data(), q.count);
+        send_all(_ports[p].tap, static_cast<std::uint16_t>(_index), q.frames.data(), q.count,
+                 _ports[p].kernel_full);
     }
     q.frames[q.count++] = m;
     _ports[p].to_kernel.fetch_add(1, std::memory_order_relaxed);
@@ -145,11 +159,10 @@ void worker::to_kernel(unsigned p, rte_mbuf* m) noexcept {
 
 void worker::handle_frames(unsigned p, rte_mbuf** frames, std::uint16_t n) noexcept {
     const std::int64_t now_ns = steady_now_ns();
-    const auto& port = _ports[p];
+    auto& port = _ports[p];
     for (std::uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = frames[i];
         m->port = static_cast<std::uint16_t>(p);
-        // Multi-segment frames are not audio: the kernel may have them.
         udp_datagram& d = _datagram;
         // Multi-segment frames are not audio: the kernel may have them.
         const bool udp =
@@ -170,6 +183,7 @@ void worker::handle_frames(unsigned p, rte_mbuf** frames, std::uint16_t n) noexc
             // RSS put it on our queue; the session lives on another worker.
             if (rte_ring_enqueue(_dispatch_out[owner - 1], m) != 0) {
                 rte_pktmbuf_free(m);
+                port.dispatch_full.fetch_add(1, std::memory_order_relaxed);
             }
             continue;
         }
@@ -261,7 +275,8 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     }
     auto& q = _phys_tx[p];
     if (q.count == max_burst) {
-        send_all(egress.phys, static_cast<std::uint16_t>(_index), q.frames.data(), q.count);
+        send_all(egress.phys, static_cast<std::uint16_t>(_index), q.frames.data(), q.count,
+                 egress.tx_full);
     }
     q.frames[q.count++] = m;
     s.relay.note_tx(to, 1, 0);

@@ -69,6 +69,11 @@ struct port_runtime {
     /// Relayed datagrams whose next hop's MAC no worker knew: sent through
     /// the kernel's routing instead (see worker::try_next_unresolved).
     std::atomic<std::uint64_t> unresolved{0};
+    /// Frames dropped because the device's (or the TAP's) tx queue was full.
+    std::atomic<std::uint64_t> tx_full{0};
+    std::atomic<std::uint64_t> kernel_full{0};
+    /// Frames for another worker's session dropped on its full dispatch ring.
+    std::atomic<std::uint64_t> dispatch_full{0};
 };
 
 /// Which session, and which side of it, an RTP port number belongs to.

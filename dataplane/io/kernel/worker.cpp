@@ -260,8 +260,15 @@ void worker::remove_session(kernel_session& s) noexcept {
 }
 
 void worker::flush_unacked() noexcept {
-    while (_unacked != nullptr && _events.try_push(event{_unacked, {}})) {
-        _unacked = _unacked->next_unacked;
+    // The link is read before the push: once pushed, the control thread
+    // may destroy the session at once.
+    while (_unacked != nullptr) {
+        kernel_session* s = _unacked;
+        kernel_session* next = s->next_unacked;
+        if (!_events.try_push(event{s, {}})) {
+            break;
+        }
+        _unacked = next;
     }
 }
 
