@@ -86,7 +86,7 @@ def setup_network():
         run("ip", "link", "set", host, "up")
 
 
-def dpdk_config(socket_path):
+def dpdk_config(socket_path, carrier_prefix=24):
     return "\n".join([
         "interfaces:",
         "  - name: carrier",
@@ -114,7 +114,8 @@ def dpdk_config(socket_path):
         "    lcores: [1]",
         "    mbufs: 4095",
         "    ports:",
-        f'      - {{interface: carrier, device: "net_af_packet0,iface={LINKS[CARRIER_NS][0]}"}}',
+        f'      - {{interface: carrier, device: "net_af_packet0,iface={LINKS[CARRIER_NS][0]}",'
+        f' prefix: {carrier_prefix}}}',
         f'      - {{interface: pbx, device: "net_af_packet1,iface={LINKS[PBX_NS][0]}"}}',
         "control:",
         f"  socket: {socket_path}",
@@ -201,4 +202,50 @@ def dpdk_call_with_media(t):
     for leg, peer in (("a", CARRIER_PEER), ("b", PBX_PEER)):
         check(f"leg {leg} media latched to {peer}:" in log,
               f"no latching event for leg {leg} ({peer}) in the log")
+    sbcd.assert_no_calls()
+
+
+@e2e_test
+def dpdk_peer_behind_gateway(t):
+    """The carrier's media address is off the link: 203.0.113.200, reached
+    through the carrier peer 203.0.113.2 as a router (the SBC's TAP has
+    203.0.113.1/25 and a route for 203.0.113.128/25 via .2). The worker
+    must send that RTP to the gateway's MAC itself, not hand every datagram
+    to the kernel: the port's `unresolved` count stays small."""
+    why = missing_prerequisite()
+    check(why is None, f"cannot run: {why}")
+    setup_network()
+    t.on_close(teardown_network)
+    offlink = "203.0.113.200"
+    run("ip", "-n", CARRIER_NS, "addr", "add", f"{offlink}/32", "dev", "lo")
+    config = t.config_path(dpdk_config(t.socket_path(), carrier_prefix=25))
+    sbcd = t.start_sbcd(config, sip_addresses=(CARRIER_SBC, PBX_SBC), ready_timeout=30.0)
+    run("ip", "route", "add", "203.0.113.128/25", "via", CARRIER_PEER, "dev", "sbc-carrier")
+
+    uas = ns_sipp(t, PBX_NS, "pbx", "uas_answer_media.xml", PBX_PEER, media_port=7000)
+    wait_until(lambda: ns_udp_bound(PBX_NS, PBX_PEER, SIP_PORT) or not uas.alive(), 5.0, 0.1)
+    uac = ns_sipp(t, CARRIER_NS, "carrier", "uac_call_media.xml", CARRIER_PEER,
+                  remote=f"{CARRIER_SBC}:{SIP_PORT}", media_port=6000, duration_ms=5000,
+                  extra=("-mi", offlink))
+    peak = {}
+
+    def sample():
+        rc, data, _ = sbcd.control.ctl("stats")
+        if rc == 0 and isinstance(data, dict) and data.get("calls"):
+            peak.update(data["calls"][0]["legs"])
+            peak["ports"] = data["media"]["ports"]
+        return not uac.alive()
+
+    wait_until(sample, 30.0, 0.5)
+    uac.finish()
+    uas.finish()
+    check(peak, "the call never showed up in sbcctl stats")
+    a, b = peak["a"], peak["b"]
+    check(a["latched"] and a["latched"].startswith(f"{offlink}:"),
+          f"the carrier leg did not latch to its off-link address: {a['latched']}")
+    check(a["tx_packets"] > 150 and b["tx_packets"] > 150,
+          f"media not relayed both ways: to carrier {a['tx_packets']}, to pbx {b['tx_packets']}")
+    carrier_port = peak["ports"][0]
+    check(carrier_port["unresolved"] < 20,
+          f"the RTP to the off-link peer went through the kernel: {carrier_port}")
     sbcd.assert_no_calls()

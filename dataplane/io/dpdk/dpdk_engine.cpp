@@ -230,6 +230,7 @@ void dpdk_engine::start_ports(const engine_config& config) {
             fail(added.error_message());
         }
         taps.push_back(ifindex);
+        _tap_ifindex.push_back(ifindex);
         // IPPROTO_RAW implies a header the sender writes (IP_HDRINCL, and
         // on IPv6 likewise), so the kernel routes the worker's datagram as is.
         unique_fd raw{
@@ -334,6 +335,39 @@ void dpdk_engine::set_remote(session_id id, side s, const ip_endpoint& rtp,
     c.rtp = rtp;
     c.rtcp = rtcp;
     post(ds.worker, c);
+    track_peer(ds, s, ds.sdp_peer[index(s)], rtp);
+}
+
+void dpdk_engine::track_peer(dpdk_session& ds, side s, std::optional<ip_key>& slot,
+                             const ip_endpoint& peer) {
+    const auto post = [this](const ip_key& ip, const mac_address* mac) { post_neighbor(ip, mac); };
+    if (slot) {
+        _next_hops.release(*slot, post);
+        slot.reset();
+    }
+    const unsigned port = ds.port_index[index(s)];
+    if (!peer.valid() || peer.is_unspecified() || port >= _tap_ifindex.size() ||
+        peer.family() != _ports[port].media.family()) {
+        return;
+    }
+    // No route out of the TAP: left to the kernel's path, which answers
+    // for itself (an ICMP error, a drop).
+    if (auto gateway = gateway_to(_tap_ifindex[port], peer)) {
+        slot = ip_key::of(peer);
+        _next_hops.use(*slot, gateway.value(), post);
+    }
+}
+
+void dpdk_engine::post_neighbor(const ip_key& ip, const mac_address* mac) {
+    command c;
+    c.what = command::kind::neighbor;
+    c.neighbor_ip = ip;
+    if (mac != nullptr) {
+        c.neighbor_mac = *mac;
+    } else {
+        c.neighbor_gone = true;
+    }
+    post_all(c);
 }
 
 void dpdk_engine::route_through_kernel(rte_mbuf* m) noexcept {
@@ -411,6 +445,10 @@ void dpdk_engine::close_session(session_id id) {
     c.what = command::kind::remove_session;
     c.session = s.get();
     post(s->worker, c);
+    for (side sd : {side::a, side::b}) {
+        track_peer(*s, sd, s->sdp_peer[index(sd)], ip_endpoint{});
+        track_peer(*s, sd, s->latched_peer[index(sd)], ip_endpoint{});
+    }
     const dpdk_session* key = s.get();
     _closing.emplace(key, std::move(s));
 }
@@ -428,6 +466,14 @@ void dpdk_engine::poll() {
         flush_backlog(w);
         media_event ev;
         while (_workers[w]->try_next_event(ev)) {
+            if (ev.what == media_event::kind::latched) {
+                // Behind a NAT the latched source is another address, which
+                // may sit behind another gateway.
+                if (auto it = _open.find(ev.id); it != _open.end()) {
+                    auto& ds = *it->second;
+                    track_peer(ds, ev.s, ds.latched_peer[index(ev.s)], ev.latched);
+                }
+            }
             _events.push_back(ev);
         }
         rte_mbuf* m = nullptr;
@@ -446,15 +492,8 @@ void dpdk_engine::poll() {
     }
     if (_neighbors_watch) {
         _neighbors_watch->poll([this](const ip_key& ip, const mac_address* mac) {
-            command c;
-            c.what = command::kind::neighbor;
-            c.neighbor_ip = ip;
-            if (mac != nullptr) {
-                c.neighbor_mac = *mac;
-            } else {
-                c.neighbor_gone = true;
-            }
-            post_all(c);
+            _next_hops.neighbor(
+                ip, mac, [this](const ip_key& k, const mac_address* m) { post_neighbor(k, m); });
         });
     }
 }

@@ -25,6 +25,7 @@
 #include "dataplane/core/port_pool.hpp"
 #include "dataplane/io/dpdk/dpdk_worker.hpp"
 #include "dataplane/io/dpdk/netlink.hpp"
+#include "dataplane/io/dpdk/next_hops.hpp"
 #include "sbc/common/unique_fd.hpp"
 
 namespace sbc::dataplane::dpdk {
@@ -67,6 +68,11 @@ private:
     /// kernel resolves the next hop, queues the datagram meanwhile and
     /// sends it out through the TAP, whence a worker transmits it. Frees it.
     void route_through_kernel(rte_mbuf* m) noexcept;
+    /// Side `s` of `ds` now sends to `peer` (or to nothing, when invalid):
+    /// `slot` (one of the session's peer slots) is updated, and a peer
+    /// behind a gateway is registered with _next_hops.
+    void track_peer(dpdk_session& ds, side s, std::optional<ip_key>& slot, const ip_endpoint& peer);
+    void post_neighbor(const ip_key& ip, const mac_address* mac);
     void destroy(std::unique_ptr<dpdk_session> s);
 
     port_pool _pool;
@@ -83,7 +89,9 @@ private:
     std::unordered_map<session_id, std::unique_ptr<dpdk_session>> _open;
     std::unordered_map<const dpdk_session*, std::unique_ptr<dpdk_session>> _closing;
     std::optional<neighbor_watch> _neighbors_watch;
-    std::vector<unique_fd> _routers;  // per port: a raw IP socket bound to its TAP
+    next_hops _next_hops;
+    std::vector<unsigned> _tap_ifindex;  // per port
+    std::vector<unique_fd> _routers;     // per port: a raw IP socket bound to its TAP
     std::vector<std::uint64_t> _last_busy;
     std::vector<std::uint64_t> _last_total;
     std::vector<media_event> _events;  // from poll() until take_events()

@@ -49,6 +49,10 @@ struct dpdk_session {
     std::array<unsigned, 2> port_index{};  ///< which engine port serves each side
     relay_session relay;
     std::vector<std::unique_ptr<srtp::stream_crypto>> crypto;  // control thread only
+    /// Control thread only: per side, the peer addresses media goes to (the
+    /// SDP's, the latched one), as registered with the engine's next_hops.
+    std::array<std::optional<ip_key>, 2> sdp_peer;
+    std::array<std::optional<ip_key>, 2> latched_peer;
     dpdk_session* next_unacked = nullptr;   // worker only: removals not yet acknowledged
     watch_hook<dpdk_session> timeout_hook;  // worker only
 };

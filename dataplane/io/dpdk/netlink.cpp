@@ -128,6 +128,73 @@ result<bool> add_address(unsigned ifindex, const ip_endpoint& address, unsigned 
     return transact(up, std::string("setting ") + name + " up");
 }
 
+result<std::optional<ip_key>> gateway_to(unsigned ifindex, const ip_endpoint& destination) {
+    const bool v6 = destination.family() == AF_INET6;
+    const auto key = ip_key::of(destination);
+    const std::uint8_t* bytes = v6 ? key.bytes.data() : key.bytes.data() + 12;
+    rtmsg rt{};
+    rt.rtm_family = static_cast<unsigned char>(destination.family());
+    rt.rtm_dst_len = v6 ? 128 : 32;
+    request r;
+    r.start(RTM_GETROUTE, NLM_F_REQUEST, &rt, sizeof rt);
+    r.attribute(RTA_DST, bytes, v6 ? 16 : 4);
+    const std::uint32_t oif = ifindex;
+    r.attribute(RTA_OIF, &oif, sizeof oif);
+    const std::string what = "route to " + destination.address();
+    auto fd = route_socket(0);
+    if (!fd) {
+        return make_error(fd.error_message());
+    }
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(fd->get(), r.buf.data(), r.hdr()->nlmsg_len, 0,
+                 reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
+        return make_error(what + ": " + std::strerror(errno));
+    }
+    // The kernel answers a route query synchronously, before sendto returns;
+    // the bounded retries only cover a reply that is somehow late.
+    alignas(NLMSG_ALIGNTO) std::array<char, 4096> reply{};
+    for (int tries = 0; tries < 50; ++tries) {
+        const ssize_t n = ::recv(fd->get(), reply.data(), reply.size(), 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            ::usleep(100);
+            continue;
+        }
+        if (n < 0) {
+            return make_error(what + ": " + std::strerror(errno));
+        }
+        auto len = static_cast<std::uint32_t>(n);
+        for (auto* h = reinterpret_cast<nlmsghdr*>(reply.data()); NLMSG_OK(h, len);
+             h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+                return make_error(what + ": " + std::strerror(-e->error));
+            }
+            if (h->nlmsg_type != RTM_NEWROUTE) {
+                continue;
+            }
+            const auto* msg = static_cast<const rtmsg*>(NLMSG_DATA(h));
+            auto attr_len = static_cast<unsigned>(RTM_PAYLOAD(h));
+            for (auto* a = RTM_RTA(msg); RTA_OK(a, attr_len); a = RTA_NEXT(a, attr_len)) {
+                if (a->rta_type != RTA_GATEWAY || RTA_PAYLOAD(a) != (v6 ? 16U : 4U)) {
+                    continue;
+                }
+                ip_key gateway;
+                if (v6) {
+                    std::memcpy(gateway.bytes.data(), RTA_DATA(a), 16);
+                } else {
+                    gateway.bytes[10] = 0xFF;
+                    gateway.bytes[11] = 0xFF;
+                    std::memcpy(gateway.bytes.data() + 12, RTA_DATA(a), 4);
+                }
+                return std::optional<ip_key>(gateway);
+            }
+            return std::optional<ip_key>();
+        }
+    }
+    return make_error(what + ": no answer from the kernel");
+}
+
 result<neighbor_watch> neighbor_watch::open(std::vector<unsigned> ifindexes) {
     auto fd = route_socket(RTMGRP_NEIGH);
     if (!fd) {

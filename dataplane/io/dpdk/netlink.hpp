@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ namespace sbc::dataplane::dpdk {
 /// Adds `address`/`prefix` to interface `ifindex` (replacing it if there)
 /// and sets the interface up. Errors name the interface and the reason.
 result<bool> add_address(unsigned ifindex, const ip_endpoint& address, unsigned prefix);
+
+/// The gateway through which the kernel's routes reach `destination` out of
+/// interface `ifindex`, or nullopt when the destination is on that link
+/// (RTM_GETROUTE). An error when no route leaves through the interface.
+result<std::optional<ip_key>> gateway_to(unsigned ifindex, const ip_endpoint& destination);
 
 /// Follows the kernel's neighbour table on a set of interfaces.
 class neighbor_watch {
