@@ -10,12 +10,21 @@ rate that loses less, and measures the latency at half of it, next to the
 same generator and sink talking directly (the path without the SBC). One
 worker (kernel: media.workers 1; dpdk: one lcore).
 
-    tools/bench/e2e_bench.py [--build build] [--backend kernel|dpdk|all]
+    tools/bench/e2e_bench.py [--build build]
+                             [--backend kernel|dpdk|dpdk-memif|rtpengine|all]
                              [--calls 50] [--seconds 2]
 
 kernel: on loopback (127.0.1.x / 127.0.2.x, as the e2e tests). dpdk: in
 network namespaces over veth pairs and net_af_packet, as
-tests/e2e/test_dpdk.py (root). rtpengine: Debian's rtpengine-daemon as the
+tests/e2e/test_dpdk.py (root); af_packet makes it a kernel path on both
+ends. dpdk-memif: the media path without a kernel (root): sbcd's two DPDK
+ports are net_memif servers, and tools/bench/memif_blast, a DPDK program,
+is the generator and sink on their client ends; the peer addresses live on
+the host's lo (/32, for the run) so that SIP from sipp reaches sbcd's TAP
+addresses by local delivery, and static neighbour entries on the TAPs give
+sbcd's workers memif_blast's MACs (the kernel never resolves an address it
+holds itself). Its direct baseline is memif_blast alone, generator to sink
+through one memif. rtpengine: Debian's rtpengine-daemon as the
 yardstick, its userspace relay (no kernel forwarding table) with one
 thread, calls set up over its ng control protocol, the same generator and
 sink on loopback. Prints a table; every run is bounded.
@@ -23,6 +32,7 @@ sink on loopback. Prints a table; every run is bounded.
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -40,6 +50,9 @@ from harness import SCENARIOS, TestContext, check, wait_until  # noqa: E402
 SINK_PORT = 40000
 SOURCE_PORT = 40002
 MAX_LOSS = 0.001
+# memif_blast's fixed port MACs (tools/bench/memif_blast.cpp).
+MEMIF_GEN_MAC = "02:00:5b:00:00:01"
+MEMIF_SINK_MAC = "02:00:5b:00:00:02"
 
 
 def scenarios(workdir):
@@ -67,7 +80,20 @@ def blast(build, targets, rate, seconds, from_ip, sink, send_ns=None, recv_ns=No
     return json.loads(r.stdout)
 
 
-def search(run_at, start=5000, limit=2_000_000):
+def memif_blast(build, sockets, targets, rate, seconds, from_ip, sink, direct=False):
+    """memif_blast's figures; `sockets` are the generator's and the sink's
+    memif sockets (one, with direct)."""
+    argv = [str(Path(build) / "tools" / "bench" / "memif_blast"), "--gen-socket", sockets[0],
+            "--from", from_ip, "--sink", sink, "--rate", str(int(rate)), "--seconds", str(seconds)]
+    argv += ["--direct"] if direct else ["--sink-socket", sockets[1]]
+    for t in targets:
+        argv += ["--target", t]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
+    check(r.returncode == 0, f"memif_blast failed: {r.stderr.strip()}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def search(run_at, start=5000, limit=4_000_000):
     """The highest rate (packets/s) with loss under MAX_LOSS: doubling, then
     bisecting between the last good and the first bad rate."""
     good, bad = 0, None
@@ -98,6 +124,65 @@ def calls_ready(sbcd, calls):
     return got if len(got) >= calls else None
 
 
+def run(*argv, check_rc=True):
+    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    if check_rc:
+        check(r.returncode == 0, f"{' '.join(map(str, argv))}: {(r.stderr or r.stdout).strip()}")
+    return r
+
+
+def memif_missing_prerequisite():
+    if os.geteuid() != 0:
+        return "needs root (DPDK, addresses on lo)"
+    if shutil.which("ip") is None:
+        return "needs ip (iproute2)"
+    routes = run("ip", "route", "show", "table", "all").stdout
+    for prefix in ("203.0.113.", "198.51.100."):
+        if prefix in routes:
+            return f"the host routes {prefix}0/24 already (a leftover test?)"
+    return None
+
+
+def memif_config(t):
+    """test_dpdk's configuration with the two ports on memif servers whose
+    sockets are in the run's directory."""
+    text = test_dpdk.dpdk_config(t.socket_path())
+    sockets = {}
+    for i, (ns, side) in enumerate(((test_dpdk.CARRIER_NS, "carrier"), (test_dpdk.PBX_NS, "pbx"))):
+        old = f"net_af_packet{i},iface={test_dpdk.LINKS[ns][0]}"
+        check(old in text, f"test_dpdk.dpdk_config() no longer names {old}")
+        sockets[side] = str(Path(t.workdir) / f"memif-{side}.sock")
+        text = text.replace(old, f"net_memif{i},role=server,id=0,socket-abstract=no,rsize=12,"
+                                 f"socket={sockets[side]}")
+    return t.config_path(text), sockets
+
+
+def start_memif(t):
+    """sbcd on memif ports, the peers' addresses on lo and static neighbour
+    entries; everything added is removed when `t` closes."""
+    why = memif_missing_prerequisite()
+    check(why is None, f"dpdk-memif: {why}")
+    peers = (test_dpdk.CARRIER_PEER, test_dpdk.PBX_PEER)
+
+    def remove_peers():
+        for ip in peers:
+            run("ip", "addr", "del", f"{ip}/32", "dev", "lo", check_rc=False)
+
+    t.on_close(remove_peers)
+    for ip in peers:
+        run("ip", "addr", "add", f"{ip}/32", "dev", "lo")
+    config, sockets = memif_config(t)
+    sbcd = t.start_sbcd(config, sip_addresses=(test_dpdk.CARRIER_SBC, test_dpdk.PBX_SBC),
+                        ready_timeout=30.0)
+    # The TAPs (and these entries with them) go when sbcd does.
+    run("ip", "neigh", "replace", test_dpdk.CARRIER_PEER, "lladdr", MEMIF_SINK_MAC, "dev",
+        "sbc-carrier", "nud", "permanent")
+    run("ip", "neigh", "replace", test_dpdk.PBX_PEER, "lladdr", MEMIF_GEN_MAC, "dev", "sbc-pbx",
+        "nud", "permanent")
+    return sbcd, sockets
+
+
 def bench_backend(args, backend):
     t = TestContext(f"bench-{backend}", Path(args.build) / "sbc" / "sbcd",
                     Path(args.build) / "tools" / "sbcctl" / "sbcctl", keep=False)
@@ -108,6 +193,11 @@ def bench_backend(args, backend):
             carrier_peer, pbx_peer = harness.CARRIER_PEER, harness.PBX_PEER
             ns_carrier = ns_pbx = None
             pbx_sbc = harness.PBX_SBC
+        elif backend == "dpdk-memif":
+            sbcd, sockets = start_memif(t)
+            carrier_peer, pbx_peer = test_dpdk.CARRIER_PEER, test_dpdk.PBX_PEER
+            ns_carrier = ns_pbx = None
+            pbx_sbc = test_dpdk.PBX_SBC
         else:
             why = test_dpdk.missing_prerequisite()
             check(why is None, f"dpdk: {why}")
@@ -135,19 +225,29 @@ def bench_backend(args, backend):
         sink = f"{carrier_peer}:{SINK_PORT}"
 
         def through_sbc(rate):
-            r = blast(args.build, targets, rate, args.seconds, f"{pbx_peer}:{SOURCE_PORT}", sink,
-                      ns_pbx, ns_carrier)
-            print(f"  {backend}: {rate:>8} pkt/s offered, {r['loss'] * 100:.3f}% lost, "
-                  f"p50 {r['p50_us']:.0f} us, p99 {r['p99_us']:.0f} us", file=sys.stderr)
+            if backend == "dpdk-memif":
+                r = memif_blast(args.build, (sockets["pbx"], sockets["carrier"]), targets, rate,
+                                args.seconds, f"{pbx_peer}:{SOURCE_PORT}", sink)
+            else:
+                r = blast(args.build, targets, rate, args.seconds, f"{pbx_peer}:{SOURCE_PORT}",
+                          sink, ns_pbx, ns_carrier)
+            full = f" ({r['ring_full']} refused by the memif ring)" if "ring_full" in r else ""
+            print(f"  {backend}: {rate:>8} pkt/s offered, {r['loss'] * 100:.3f}% lost{full}, "
+                  f"p50 {r['p50_us']:.1f} us, p99 {r['p99_us']:.1f} us", file=sys.stderr)
             return r
 
         best = search(through_sbc)
         at_half = through_sbc(max(best // 2, 1000))
         # The same generator and sink without the SBC: the baseline latency.
         direct_sink = f"{carrier_peer}:{SINK_PORT + 10}"
-        direct = blast(args.build, [direct_sink] * len(targets), max(best // 2, 1000),
-                       args.seconds, f"{carrier_peer}:{SINK_PORT + 12}", direct_sink, ns_carrier,
-                       ns_carrier)
+        if backend == "dpdk-memif":
+            direct = memif_blast(args.build, (str(Path(t.workdir) / "memif-direct.sock"),),
+                                 [direct_sink] * len(targets), max(best // 2, 1000), args.seconds,
+                                 f"{carrier_peer}:{SINK_PORT + 12}", direct_sink, direct=True)
+        else:
+            direct = blast(args.build, [direct_sink] * len(targets), max(best // 2, 1000),
+                           args.seconds, f"{carrier_peer}:{SINK_PORT + 12}", direct_sink,
+                           ns_carrier, ns_carrier)
         ports = json.loads(json.dumps(sbcd.control.ctl("stats")[1]["media"].get("ports", [])))
         return {"backend": backend, "calls": args.calls, "max_pps": best,
                 "p50_us": at_half["p50_us"], "p99_us": at_half["p99_us"],
@@ -240,7 +340,7 @@ def bench_rtpengine(args):
         def through(rate):
             r = blast(args.build, targets, rate, args.seconds, f"{caller}:{SOURCE_PORT}", sink)
             print(f"  rtpengine: {rate:>8} pkt/s offered, {r['loss'] * 100:.3f}% lost, "
-                  f"p50 {r['p50_us']:.0f} us, p99 {r['p99_us']:.0f} us", file=sys.stderr)
+                  f"p50 {r['p50_us']:.1f} us, p99 {r['p99_us']:.1f} us", file=sys.stderr)
             return r
 
         best = search(through)
@@ -258,11 +358,13 @@ def bench_rtpengine(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=str(REPO / "build"))
-    ap.add_argument("--backend", default="all", choices=["kernel", "dpdk", "rtpengine", "all"])
+    ap.add_argument("--backend", default="all",
+                    choices=["kernel", "dpdk", "dpdk-memif", "rtpengine", "all"])
     ap.add_argument("--calls", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=2.0)
     args = ap.parse_args()
-    backends = ["kernel", "dpdk", "rtpengine"] if args.backend == "all" else [args.backend]
+    backends = (["kernel", "dpdk", "dpdk-memif", "rtpengine"] if args.backend == "all"
+                else [args.backend])
     results = []
     for b in backends:
         try:
@@ -270,11 +372,15 @@ def main():
         except harness.TestFailure as e:
             print(f"{b}: {e}", file=sys.stderr)
     print(f"e2e_bench: {args.calls} calls, one worker, RTP 172 octets, loss < {MAX_LOSS:.1%}")
-    print(f"{'backend':<8} {'max pkt/s':>10} {'p50 us':>8} {'p99 us':>8} "
+    print(f"{'backend':<10} {'max pkt/s':>10} {'p50 us':>8} {'p99 us':>8} "
           f"{'direct p50':>11} {'direct p99':>11}")
+
+    def us(v, width):
+        return f"{'-':>{width}}" if v is None else f"{v:>{width}.1f}"
+
     for r in results:
-        print(f"{r['backend']:<8} {r['max_pps']:>10} {r['p50_us']:>8.0f} {r['p99_us']:>8.0f} "
-              f"{r['direct_p50_us']:>11.0f} {r['direct_p99_us']:>11.0f}")
+        print(f"{r['backend']:<10} {r['max_pps']:>10} {us(r['p50_us'], 8)} {us(r['p99_us'], 8)} "
+              f"{us(r.get('direct_p50_us'), 11)} {us(r.get('direct_p99_us'), 11)}")
     return 0 if len(results) == len(backends) else 1
 
 

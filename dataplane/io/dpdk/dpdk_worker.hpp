@@ -188,6 +188,7 @@ private:
     udp_datagram _datagram;            ///< the frame being classified
     tx_batch _tx;                      ///< the relay's verdict on it
     dpdk_session* _unacked = nullptr;  ///< removals the full event ring refused, linked
+    std::size_t _sessions = 0;         ///< sessions it carries (it naps only without)
     timeout_watch<dpdk_session, &dpdk_session::timeout_hook> _timeouts;
 };
 
