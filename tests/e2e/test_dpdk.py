@@ -225,7 +225,7 @@ def dpdk_peer_behind_gateway(t):
     uas = ns_sipp(t, PBX_NS, "pbx", "uas_answer_media.xml", PBX_PEER, media_port=7000)
     wait_until(lambda: ns_udp_bound(PBX_NS, PBX_PEER, SIP_PORT) or not uas.alive(), 5.0, 0.1)
     uac = ns_sipp(t, CARRIER_NS, "carrier", "uac_call_media.xml", CARRIER_PEER,
-                  remote=f"{CARRIER_SBC}:{SIP_PORT}", media_port=6000, duration_ms=5000,
+                  remote=f"{CARRIER_SBC}:{SIP_PORT}", media_port=6000, duration_ms=7000,
                   extra=("-mi", offlink))
     peak = {}
 
