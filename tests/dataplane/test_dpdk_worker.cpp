@@ -1,16 +1,20 @@
 // The dpdk backend's worker loop on a real lcore, without a NIC: each "port"
-// is a pair of ring-backed ethdevs (net_ring), the device and its TAP, whose
-// rx ring the test fills with frames and whose tx ring it reads what the
-// worker transmitted. The test drives the worker as dpdk_engine does (slot
-// owners, commands, removal acknowledgements) and checks what leaves it:
-// relaying both ways over IPv4, IPv6 and across families, datagrams for an
-// unknown next hop handed to the control thread, checksum offload, the
-// exception path to and from the kernel, and sessions added and removed by
-// the thousand while frames keep arriving for their ports.
+// is a pair of ring-backed ethdevs (net_ring), the device and its TAP, with
+// a queue per worker: worker i polls rx queue i, whose ring the test fills
+// with frames, and transmits on tx queue i, whose ring the test reads. The
+// test drives the workers as dpdk_engine does (slot owners, commands,
+// removal acknowledgements, dispatch rings between workers) and checks what
+// leaves them: relaying both ways over IPv4, IPv6 and across families,
+// datagrams for an unknown next hop handed to the control thread, checksum
+// offload, the exception path to and from the kernel, frames handed over to
+// the worker that owns their session, and sessions added and removed by the
+// thousand while frames keep arriving for their ports.
 //
-// The EAL runs without hugepages, PCI or shared files (see main() below);
-// the worker takes lcore 1, the test lcore 0. Waits are bounded (5 s) and
-// only guard against hanging; nothing asserts on timing.
+// The EAL runs without hugepages, PCI or shared files (see main() below).
+// A single worker takes lcore 1; two take lcores 1 and 2, which share a CPU
+// so that the test runs on a machine of two; the test itself runs on lcore
+// 0. Waits are bounded (5 s) and only guard against hanging; nothing
+// asserts on timing.
 #define CATCH_CONFIG_RUNNER
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -24,6 +28,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -53,12 +58,15 @@ constexpr unsigned pool_size = 8191;
 // test reads off the wire can be compared exactly with the relay's counters.
 constexpr unsigned tx_ring_size = 8192;
 constexpr unsigned rx_ring_size = 1024;
+/// The most workers a test runs, and so the queues of every ethdev.
+constexpr unsigned max_workers = 2;
 
-// One ring-backed ethdev: the test enqueues to `rx` what the port receives
-// and dequeues from `tx` what the worker transmitted.
+// One ring-backed ethdev with a queue per worker: the test enqueues to
+// rx[i] what the port receives on queue i (as RSS would spread it) and
+// dequeues from tx[i] what worker i transmitted.
 struct ring_port {
-    rte_ring* rx = nullptr;
-    rte_ring* tx = nullptr;
+    std::array<rte_ring*, max_workers> rx{};
+    std::array<rte_ring*, max_workers> tx{};
     std::uint16_t id = 0;
 };
 
@@ -72,8 +80,8 @@ struct test_port {
 // Set up once by main() after the EAL; read by the test cases.
 struct test_bed {
     rte_mempool* pool = nullptr;
-    std::array<test_port, 2> ports{};  ///< 0: IPv4 10.0.0.1, 1: IPv6 2001:db8::1
-    unsigned worker_lcore = 0;
+    std::array<test_port, 2> ports{};                   ///< 0: IPv4 10.0.0.1, 1: IPv6 2001:db8::1
+    std::array<unsigned, max_workers> worker_lcores{};  ///< worker i's
 };
 
 test_bed bed;
@@ -129,9 +137,9 @@ std::vector<std::uint8_t> rtcp_packet(std::uint32_t ssrc) {
     return p;
 }
 
-std::uint32_t read32(const std::uint8_t* p) {
-    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
-           p[3];
+// The sequence number of an RTP payload; 0 when too short to hold one.
+std::uint16_t rtp_seq(const std::vector<std::uint8_t>& p) {
+    return p.size() < 4 ? 0 : static_cast<std::uint16_t>((p[2] << 8) | p[3]);
 }
 
 // An Ethernet/IP/UDP frame from `from` to `to`, headers and checksums by
@@ -261,35 +269,95 @@ std::size_t free_all(rte_ring* r) {
     return frames.size();
 }
 
-// One worker on its lcore, driven as dpdk_engine drives it, over the test
-// bed's ports. The destructor stops it and frees whatever is left in the rings.
+// Polls `done` until it holds or max_wait has passed; returns whether it held.
+template <typename Done>
+bool eventually(Done&& done) {
+    const auto deadline = std::chrono::steady_clock::now() + max_wait;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            return false;
+        }
+        std::this_thread::yield();
+    }
+    return true;
+}
+
+rte_ring* ring(const std::string& name, unsigned size, unsigned flags = 0) {
+    rte_ring* r = rte_ring_create(name.c_str(), size, static_cast<int>(rte_socket_id()), flags);
+    if (r == nullptr) {
+        throw std::runtime_error(name + ": " + rte_strerror(rte_errno));
+    }
+    return r;
+}
+
+// A ring of mbufs the test owns: freed with whatever it still holds.
+struct ring_free {
+    void operator()(rte_ring* r) const {
+        free_all(r);
+        rte_ring_free(r);
+    }
+};
+using unique_ring = std::unique_ptr<rte_ring, ring_free>;
+
+struct harness_options {
+    /// The ports' devices compute checksums on transmission.
+    bool checksum_offload = false;
+    /// Workers, on the bed's lcores; with more than one, dispatch rings
+    /// between them as dpdk_engine makes them.
+    unsigned workers = 1;
+};
+
+// Workers on their lcores, driven as dpdk_engine drives them, over the test
+// bed's ports: worker i polls rx queue i and transmits on tx queue i. The
+// destructor stops them and frees whatever is left in the rings.
 class harness {
 public:
     static constexpr std::uint16_t port_min = 20000;
     static constexpr std::size_t slot_count = 256;
-    /// The last slot is the barrier's (see sync()); sessions use the others.
+    /// The last slot is the barriers' (see sync()); sessions use the others.
     static constexpr std::uint16_t barrier_port = port_min + 2 * (slot_count - 1);
+    /// As dpdk_engine's.
+    static constexpr unsigned dispatch_ring_size = 4096;
 
-    /// `checksum_offload`: the ports' devices compute checksums on transmission.
-    explicit harness(bool checksum_offload = false)
-        : _ports(bed.ports.size()), _slots(slot_count), _barrier(0, 0) {
+    explicit harness(harness_options options = {}) : _ports(bed.ports.size()), _slots(slot_count) {
+        if (options.workers == 0 || options.workers > max_workers) {
+            throw std::invalid_argument("the test bed has queues for 1 to 2 workers");
+        }
         for (std::size_t i = 0; i < bed.ports.size(); ++i) {
             auto& p = _ports[i];
             p.phys = bed.ports[i].phys.id;
             p.tap = bed.ports[i].tap.id;
             p.mac = bed.ports[i].mac;
-            p.checksum_offload = checksum_offload;
+            p.checksum_offload = options.checksum_offload;
             p.media = bed.ports[i].media;
             p.media_key = ip_key::of(p.media);
         }
-        _barrier.ports.rtp = {barrier_port, barrier_port};
-        _worker = std::make_unique<worker>(0, _ports, _slots, port_min, nullptr,
-                                           std::vector<rte_ring*>{});
-        if (int rc = rte_eal_remote_launch(worker::main, _worker.get(), bed.worker_lcore);
-            rc != 0) {
-            throw std::runtime_error(std::string("cannot launch the worker: ") + rte_strerror(-rc));
+        // As dpdk_engine::start_ports: with several workers, one ring per
+        // worker, which only it dequeues and every worker may fill.
+        std::vector<rte_ring*> dispatch;
+        if (options.workers > 1) {
+            for (unsigned w = 0; w < options.workers; ++w) {
+                _dispatch.emplace_back(
+                    ring("sbc_dispatch_" + std::to_string(w), dispatch_ring_size, RING_F_SC_DEQ));
+                dispatch.push_back(_dispatch.back().get());
+            }
         }
-        _running = true;
+        for (unsigned w = 0; w < options.workers; ++w) {
+            auto& b = _barriers.emplace_back(std::make_unique<dpdk_session>(0, w));
+            b->ports.rtp = {barrier_port, barrier_port};
+            _workers.push_back(std::make_unique<worker>(
+                w, _ports, _slots, port_min, dispatch.empty() ? nullptr : dispatch[w], dispatch));
+        }
+        for (unsigned w = 0; w < options.workers; ++w) {
+            if (int rc =
+                    rte_eal_remote_launch(worker::main, _workers[w].get(), bed.worker_lcores[w]);
+                rc != 0) {
+                stop();  // no destructor after a constructor throws
+                throw std::runtime_error(std::string("cannot launch worker ") + std::to_string(w) +
+                                         ": " + rte_strerror(-rc));
+            }
+            ++_running;
+        }
     }
     ~harness() {
         stop();
@@ -298,24 +366,27 @@ public:
     harness(const harness&) = delete;
     harness& operator=(const harness&) = delete;
 
-    /// Keeps `s` until the worker has stopped, so that no early exit of a
-    /// test frees a session the worker still holds.
+    /// Keeps `s` until the workers have stopped, so that no early exit of a
+    /// test frees a session a worker still holds.
     dpdk_session& keep(std::unique_ptr<dpdk_session> s) {
         _sessions.push_back(std::move(s));
         return *_sessions.back();
     }
 
-    worker& w() { return *_worker; }
+    unsigned workers() const { return static_cast<unsigned>(_workers.size()); }
+    worker& w(unsigned i = 0) { return *_workers[i]; }
     port_runtime& port(unsigned i) { return _ports[i]; }
     std::vector<stream_slot>& slots() { return _slots; }
 
+    /// As dpdk_engine: a session's command to its worker, any other (a
+    /// neighbour) to every worker.
     void post(const command& c) {
-        const auto deadline = std::chrono::steady_clock::now() + max_wait;
-        while (!_worker->try_post(c)) {
-            if (std::chrono::steady_clock::now() > deadline) {
-                throw std::runtime_error("the worker's command ring stayed full");
-            }
-            std::this_thread::yield();
+        if (c.session != nullptr) {
+            post_to(*_workers[c.session->worker], c);
+            return;
+        }
+        for (auto& w : _workers) {
+            post_to(*w, c);
         }
     }
 
@@ -338,7 +409,7 @@ public:
     // add command, whose ring release publishes them with the session.
     void open(dpdk_session& s) {
         for (auto rtp : s.ports.rtp) {
-            _slots[slot_of(rtp)].owner_plus_one.store(1, std::memory_order_release);
+            _slots[slot_of(rtp)].owner_plus_one.store(s.worker + 1, std::memory_order_release);
         }
         command c;
         c.what = command::kind::add_session;
@@ -365,43 +436,52 @@ public:
         post(c);
     }
 
-    /// Waits for the worker to acknowledge the removal of `s`; other
-    /// acknowledgements seen meanwhile are kept in acknowledged().
+    /// Waits for the worker of `s` to acknowledge its removal. Other
+    /// acknowledgements seen meanwhile are kept in acknowledged() until
+    /// they are waited for: a worker acknowledges the removals of one round
+    /// together, the last first.
     bool wait_removed(const dpdk_session& s) {
-        const auto deadline = std::chrono::steady_clock::now() + max_wait;
-        while (std::chrono::steady_clock::now() < deadline) {
+        if (const auto seen = std::find(_acknowledged.begin(), _acknowledged.end(), &s);
+            seen != _acknowledged.end()) {
+            _acknowledged.erase(seen);
+            return true;
+        }
+        worker& owner = *_workers[s.worker];
+        return eventually([&] {
             dpdk_session* r = nullptr;
-            while (_worker->try_next_removed(r)) {
+            while (owner.try_next_removed(r)) {
                 if (r == &s) {
                     return true;
                 }
                 _acknowledged.push_back(r);
             }
-            std::this_thread::yield();
-        }
-        return false;
+            return false;
+        });
     }
     const std::vector<dpdk_session*>& acknowledged() const { return _acknowledged; }
 
-    /// A barrier: once it returns, the worker has applied every command
+    /// A barrier: once it returns, every worker has applied every command
     /// posted before, and handled and transmitted every frame enqueued
-    /// before. It waits until the worker took everything off its rx rings,
-    /// then has it remove (and acknowledge) a session it never had: the
-    /// command is drained in a later round than those frames, and
-    /// acknowledged after that round's transmit.
+    /// before. It waits until the workers took everything off their rx
+    /// rings, then has each remove (and acknowledge) a session it never
+    /// had: the command is drained in a later round than those frames, and
+    /// acknowledged after that round's transmit. A frame one worker handed
+    /// to another is in a dispatch ring by then; once those are empty too,
+    /// a second such barrier sees it handled by its owner.
     void sync() {
-        const auto deadline = std::chrono::steady_clock::now() + max_wait;
-        for (const auto& p : bed.ports) {
-            while (rte_ring_count(p.phys.rx) != 0 || rte_ring_count(p.tap.rx) != 0) {
-                if (std::chrono::steady_clock::now() > deadline) {
-                    throw std::runtime_error("the worker does not take frames off its rx rings");
-                }
-                std::this_thread::yield();
-            }
+        if (!eventually([&] { return rx_rings_empty(); })) {
+            throw std::runtime_error("the workers do not take frames off their rx rings");
         }
-        close(_barrier);
-        if (!wait_removed(_barrier)) {
-            throw std::runtime_error("the worker did not acknowledge the barrier");
+        barrier();
+        if (!_dispatch.empty()) {
+            const bool dispatched = eventually([&] {
+                return std::all_of(_dispatch.begin(), _dispatch.end(),
+                                   [](const unique_ring& r) { return rte_ring_empty(r.get()); });
+            });
+            if (!dispatched) {
+                throw std::runtime_error("the workers do not take frames off their dispatch rings");
+            }
+            barrier();
         }
     }
 
@@ -428,28 +508,26 @@ public:
         return out;
     }
 
-    /// The first event the worker reports, waiting up to max_wait.
-    std::optional<media_event> next_event() {
-        const auto deadline = std::chrono::steady_clock::now() + max_wait;
+    /// The first event worker `i` reports, waiting up to max_wait.
+    std::optional<media_event> next_event(unsigned i = 0) {
         media_event ev;
-        while (!_worker->try_next_event(ev)) {
-            if (std::chrono::steady_clock::now() > deadline) {
-                return std::nullopt;
-            }
-            std::this_thread::yield();
+        if (!eventually([&] { return _workers[i]->try_next_event(ev); })) {
+            return std::nullopt;
         }
         return ev;
     }
 
     void stop() {
-        if (_running) {
-            _worker->stop();
-            rte_eal_wait_lcore(bed.worker_lcore);
-            _running = false;
+        for (unsigned w = 0; w < _running; ++w) {
+            _workers[w]->stop();
         }
+        for (unsigned w = 0; w < _running; ++w) {
+            rte_eal_wait_lcore(bed.worker_lcores[w]);
+        }
+        _running = 0;
     }
 
-    /// Stops the worker, frees every frame left in the rings and returns
+    /// Stops the workers, frees every frame left in the rings and returns
     /// how many mbufs the pool holds: all of them, unless one leaked.
     unsigned finish() {
         stop();
@@ -460,32 +538,72 @@ public:
     static std::size_t slot_of(std::uint16_t rtp) { return (rtp - port_min) / 2u; }
 
 private:
-    void drain_rings() {
-        for (const auto& p : bed.ports) {
-            for (auto* r : {p.phys.rx, p.phys.tx, p.tap.rx, p.tap.tx}) {
-                free_all(r);
+    void post_to(worker& w, const command& c) {
+        if (!eventually([&] { return w.try_post(c); })) {
+            throw std::runtime_error("a worker's command ring stayed full");
+        }
+    }
+
+    // Every worker removes its barrier session in parallel; each has its
+    // own, since a worker links the sessions it removes through them.
+    void barrier() {
+        for (auto& b : _barriers) {
+            close(*b);
+        }
+        for (auto& b : _barriers) {
+            if (!wait_removed(*b)) {
+                throw std::runtime_error("worker " + std::to_string(b->worker) +
+                                         " did not acknowledge the barrier");
             }
         }
-        rte_mbuf* m = nullptr;
-        while (_worker->try_next_unresolved(m)) {
-            rte_pktmbuf_free(m);
+    }
+
+    bool rx_rings_empty() const {
+        for (const auto& p : bed.ports) {
+            for (unsigned q = 0; q < _workers.size(); ++q) {
+                if (!rte_ring_empty(p.phys.rx[q]) || !rte_ring_empty(p.tap.rx[q])) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    void drain_rings() {
+        for (const auto& p : bed.ports) {
+            for (const auto* rp : {&p.phys, &p.tap}) {
+                for (unsigned q = 0; q < max_workers; ++q) {
+                    free_all(rp->rx[q]);
+                    free_all(rp->tx[q]);
+                }
+            }
+        }
+        for (auto& r : _dispatch) {
+            free_all(r.get());
+        }
+        for (auto& w : _workers) {
+            rte_mbuf* m = nullptr;
+            while (w->try_next_unresolved(m)) {
+                rte_pktmbuf_free(m);
+            }
         }
     }
 
     std::vector<port_runtime> _ports;
     std::vector<stream_slot> _slots;
     std::vector<std::unique_ptr<dpdk_session>> _sessions;
-    dpdk_session _barrier;
-    std::unique_ptr<worker> _worker;
-    bool _running = false;
+    std::vector<std::unique_ptr<dpdk_session>> _barriers;  ///< by worker
+    std::vector<unique_ring> _dispatch;                    ///< by worker; none for one
+    std::vector<std::unique_ptr<worker>> _workers;
+    unsigned _running = 0;  ///< the first workers, launched and not yet stopped
     std::vector<dpdk_session*> _acknowledged;
 };
 
 // A session as dpdk_engine::open_session builds it: side a's RTP port on
-// test port `pa`, side b's on `pb`.
+// test port `pa`, side b's on `pb`, carried by worker `owner`.
 std::unique_ptr<dpdk_session> make_session(session_id id, unsigned pa, std::uint16_t rtp_a,
-                                           unsigned pb, std::uint16_t rtp_b) {
-    auto s = std::make_unique<dpdk_session>(id, 0u);
+                                           unsigned pb, std::uint16_t rtp_b, unsigned owner = 0) {
+    auto s = std::make_unique<dpdk_session>(id, owner);
     s->ports.rtp = {rtp_a, rtp_b};
     s->port_index = {pa, pb};
     s->local[index(side::a)] = with_port(bed.ports[pa].media, rtp_a);
@@ -514,9 +632,28 @@ void check_relayed(const wire_frame& f, const mac_address& port_mac, const mac_a
     CHECK(f.bytes.size() == header_length(source.family()) + payload.size());
 }
 
+// The same expectation as a predicate, for the tests that count the frames
+// that fail it among thousands rather than check each.
+bool relayed_as(const wire_frame& f, const mac_address& port_mac, const mac_address& next_hop,
+                const ip_endpoint& source, const ip_endpoint& destination,
+                const std::vector<std::uint8_t>& payload) {
+    return f.udp.has_value() && f.source_mac() == port_mac && f.destination_mac() == next_hop &&
+           f.udp->source == source && f.udp->destination == destination && f.payload() == payload &&
+           f.checksums_ok() && f.bytes.size() == header_length(source.family()) + payload.size();
+}
+
+// Where a session's frames arrive and who carries it: rx queue `arrival`
+// is worker `arrival`'s, and the session's worker `owner` relays them and
+// transmits on its own tx queue.
+struct route {
+    unsigned arrival = 0;
+    unsigned owner = 0;
+};
+
 // A session on `pa`/`pb` with peers A and B, relaying in both directions,
-// RTP and RTCP, with latching: the body of the three relay tests below.
-void relay_both_ways(harness& h, unsigned pa, unsigned pb, const char* a_ip, const char* b_ip) {
+// RTP and RTCP, with latching: the body of the relay tests below.
+void relay_both_ways(harness& h, unsigned pa, unsigned pb, const char* a_ip, const char* b_ip,
+                     route r = {}) {
     const std::uint16_t rtp_a = 20000;
     const std::uint16_t rtp_b = 20002;
     const auto a_sdp = ep(a_ip, 5000);  // where A's SDP says it receives
@@ -524,7 +661,7 @@ void relay_both_ways(harness& h, unsigned pa, unsigned pb, const char* a_ip, con
     const auto b_sdp = ep(b_ip, 6000);
     h.neighbor(a_ip, peer_a_mac);
     h.neighbor(b_ip, peer_b_mac);
-    auto* s = &h.keep(make_session(7, pa, rtp_a, pb, rtp_b));
+    auto* s = &h.keep(make_session(7, pa, rtp_a, pb, rtp_b, r.owner));
     h.open(*s);
     h.set_remote(*s, side::a, a_sdp, with_port(a_sdp, 5001));
     h.set_remote(*s, side::b, b_sdp, with_port(b_sdp, 6001));
@@ -536,13 +673,13 @@ void relay_both_ways(harness& h, unsigned pa, unsigned pb, const char* a_ip, con
 
     // A -> B: to B's SDP address, from side b's port.
     const auto from_a = rtp_packet(0xA0A0A0A0, 1);
-    inject(port_a.phys.rx, udp_frame(peer_a_mac, port_a.mac, a_nat, local_a, from_a));
-    auto out = h.collect(port_b.phys.tx, 1);
+    inject(port_a.phys.rx[r.arrival], udp_frame(peer_a_mac, port_a.mac, a_nat, local_a, from_a));
+    auto out = h.collect(port_b.phys.tx[r.owner], 1);
     REQUIRE(out.size() == 1);
     check_relayed(out[0], port_b.mac, peer_b_mac, local_b, b_sdp, from_a);
 
     // RFC 4961: side a latched to where A really sends from, and said so.
-    const auto ev = h.next_event();
+    const auto ev = h.next_event(r.owner);
     REQUIRE(ev.has_value());
     CHECK(ev->what == media_event::kind::latched);
     CHECK(ev->id == 7);
@@ -551,17 +688,17 @@ void relay_both_ways(harness& h, unsigned pa, unsigned pb, const char* a_ip, con
 
     // B -> A: to the latched address, not A's SDP one.
     const auto from_b = rtp_packet(0xB0B0B0B0, 9);
-    inject(port_b.phys.rx, udp_frame(peer_b_mac, port_b.mac, b_sdp, local_b, from_b));
-    out = h.collect(port_a.phys.tx, 1);
+    inject(port_b.phys.rx[r.arrival], udp_frame(peer_b_mac, port_b.mac, b_sdp, local_b, from_b));
+    out = h.collect(port_a.phys.tx[r.owner], 1);
     REQUIRE(out.size() == 1);
     check_relayed(out[0], port_a.mac, peer_a_mac, local_a, a_nat, from_b);
 
     // RTCP stays on RTCP (RFC 3550 11): A's RR leaves side b's RTP port + 1
     // for B's SDP RTCP address.
     const auto rr = rtcp_packet(0xA0A0A0A0);
-    inject(port_a.phys.rx, udp_frame(peer_a_mac, port_a.mac, with_port(a_nat, 5011),
-                                     with_port(local_a, rtp_a + 1), rr));
-    out = h.collect(port_b.phys.tx, 1);
+    inject(port_a.phys.rx[r.arrival], udp_frame(peer_a_mac, port_a.mac, with_port(a_nat, 5011),
+                                                with_port(local_a, rtp_a + 1), rr));
+    out = h.collect(port_b.phys.tx[r.owner], 1);
     REQUIRE(out.size() == 1);
     check_relayed(out[0], port_b.mac, peer_b_mac, with_port(local_b, rtp_b + 1),
                   with_port(b_sdp, 6001), rr);
@@ -574,9 +711,26 @@ void relay_both_ways(harness& h, unsigned pa, unsigned pb, const char* a_ip, con
     CHECK(st.sides[index(side::b)].rtp_rx_packets == 1);
     CHECK(st.sides[index(side::b)].tx_packets == 2);
     CHECK(st.sides[index(side::b)].drops_tx_error == 0);
+    // The worker of the arrival queue took the three frames off it; only
+    // the owner relayed, sent, and reported.
+    CHECK(h.w(r.arrival).packets() == 3);
+    for (unsigned w = 0; w < h.workers(); ++w) {
+        INFO("worker " << w);
+        if (w != r.arrival) {
+            CHECK(h.w(w).packets() == 0);
+        }
+        if (w != r.owner) {
+            media_event unexpected;
+            CHECK_FALSE(h.w(w).try_next_event(unexpected));
+        }
+    }
     for (unsigned p = 0; p < bed.ports.size(); ++p) {
+        INFO("port " << p);
         CHECK(h.port(p).to_kernel.load() == 0);
-        CHECK(rte_ring_count(bed.ports[p].phys.tx) == 0);
+        CHECK(h.port(p).dispatch_full.load() == 0);
+        for (unsigned q = 0; q < max_workers; ++q) {
+            CHECK(rte_ring_count(bed.ports[p].phys.tx[q]) == 0);
+        }
     }
 
     h.close(*s);
@@ -604,6 +758,220 @@ TEST_CASE("worker relays between an IPv4 and an IPv6 leg", "[dpdk][worker]") {
     relay_both_ways(h, 0, 1, "10.0.0.2", "2001:db8::3");
 }
 
+// With two workers, RSS puts a stream's frames on whichever queue its
+// addresses hash to, and the worker polling it hands the frames of another
+// worker's session over through that worker's dispatch ring. The session
+// relays across families, side b on the IPv6 port, so that B's frames are
+// handed over with their port: the owner must check them against port 1's
+// media address, or they would go to the kernel.
+TEST_CASE("worker 0 hands frames of worker 1's session over to it, which relays them",
+          "[dpdk][worker][dispatch]") {
+    harness h({.workers = 2});
+    relay_both_ways(h, 0, 1, "10.0.0.2", "2001:db8::3", {.arrival = 0, .owner = 1});
+}
+
+TEST_CASE("worker 1 hands frames of worker 0's session over to it, which relays them",
+          "[dpdk][worker][dispatch]") {
+    harness h({.workers = 2});
+    relay_both_ways(h, 0, 1, "10.0.0.2", "2001:db8::3", {.arrival = 1, .owner = 0});
+}
+
+namespace {
+
+// Frames from peer A for sessions of both workers, spread at random over
+// both rx queues of the IPv4 port: each session's side a on that port, its
+// side b on either port, its worker chosen by its id as dpdk_engine does.
+// A frame's RTP sequence number names it, and so its session.
+class spread_load {
+public:
+    static constexpr unsigned sessions = 8;
+
+    struct tally {
+        std::vector<unsigned> seen;      ///< by frame: how often it left
+        std::uint64_t wrong_worker = 0;  ///< left on a tx queue not its session worker's
+        std::uint64_t malformed = 0;     ///< not relayed as relayed_as() expects
+        std::string first_problem;
+
+        std::size_t lost() const { return std::count(seen.begin(), seen.end(), 0u); }
+        std::size_t duplicated() const {
+            return std::count_if(seen.begin(), seen.end(), [](unsigned n) { return n > 1; });
+        }
+    };
+
+    explicit spread_load(harness& h);
+
+    /// Sends `frames` frames, at most `window` of them not yet on the wire
+    /// at any time; false when the workers stopped moving them.
+    bool send(unsigned frames, unsigned window, std::uint32_t seed);
+    /// Takes what the workers transmitted off the wire and checks it.
+    tally read() const;
+    /// Closes every session and waits for the acknowledgements.
+    void close_all();
+
+    /// How many frames session `k` was sent, and queue `q` received.
+    std::uint64_t sent_to(unsigned k) const { return _legs[k].sent; }
+    std::uint64_t sent_on(unsigned q) const { return _per_queue[q]; }
+    const dpdk_session& session(unsigned k) const { return *_legs[k].s; }
+
+private:
+    struct leg {
+        dpdk_session* s = nullptr;
+        unsigned pb = 0;  ///< side b's port
+        ip_endpoint b;    ///< peer B, where side b sends
+        std::uint64_t sent = 0;
+    };
+
+    static std::uint32_t ssrc(unsigned k) { return 0x5B7EAD00u + k; }
+    std::size_t on_the_wire() const;
+    void check(const wire_frame& f, unsigned pb, unsigned q, tally& t) const;
+
+    harness& _h;
+    const ip_endpoint _a = ep("10.0.0.2", 5000);
+    std::vector<leg> _legs;
+    std::array<std::uint64_t, max_workers> _per_queue{};
+    unsigned _frames = 0;
+};
+
+spread_load::spread_load(harness& h) : _h(h) {
+    h.neighbor("10.0.0.2", peer_a_mac);
+    h.neighbor("10.0.0.3", peer_b_mac);
+    h.neighbor("2001:db8::3", peer_b_mac);
+    for (unsigned k = 0; k < sessions; ++k) {
+        const unsigned pb = (k / 2) % 2;
+        const auto rtp = static_cast<std::uint16_t>(harness::port_min + 4 * k);
+        auto& s = h.keep(
+            make_session(k, 0, rtp, pb, static_cast<std::uint16_t>(rtp + 2), k % h.workers()));
+        const auto b =
+            ep(pb == 0 ? "10.0.0.3" : "2001:db8::3", static_cast<std::uint16_t>(6000 + 2 * k));
+        h.open(s);
+        h.set_remote(s, side::a, _a, with_port(_a, 5001));
+        h.set_remote(s, side::b, b, with_port(b, static_cast<std::uint16_t>(b.port() + 1)));
+        _legs.push_back({&s, pb, b});
+    }
+    h.sync();
+}
+
+bool spread_load::send(unsigned frames, unsigned window, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    const auto& port = bed.ports[0];
+    for (unsigned i = 0; i < frames; ++i) {
+        if (!eventually([&] { return on_the_wire() + window > i; })) {
+            return false;
+        }
+        auto& l = _legs[i % sessions];
+        const unsigned q = rng() % _h.workers();
+        inject(port.phys.rx[q],
+               udp_frame(peer_a_mac, port.mac, _a, l.s->local[index(side::a)],
+                         rtp_packet(ssrc(i % sessions), static_cast<std::uint16_t>(i))));
+        ++l.sent;
+        ++_per_queue[q];
+        _frames = i + 1;
+    }
+    return true;
+}
+
+std::size_t spread_load::on_the_wire() const {
+    std::size_t n = 0;
+    for (const auto& p : bed.ports) {
+        for (unsigned q = 0; q < _h.workers(); ++q) {
+            n += rte_ring_count(p.phys.tx[q]);
+        }
+    }
+    return n;
+}
+
+spread_load::tally spread_load::read() const {
+    tally t;
+    t.seen.assign(_frames, 0);
+    for (unsigned pb = 0; pb < bed.ports.size(); ++pb) {
+        for (unsigned q = 0; q < _h.workers(); ++q) {
+            for (auto* m : take_all(bed.ports[pb].phys.tx[q])) {
+                check(wire_frame(m), pb, q, t);
+            }
+        }
+    }
+    return t;
+}
+
+void spread_load::check(const wire_frame& f, unsigned pb, unsigned q, tally& t) const {
+    const auto problem = [&](std::uint64_t& counter, const std::string& what) {
+        ++counter;
+        if (t.first_problem.empty()) {
+            t.first_problem = what;
+        }
+    };
+    const unsigned seq = f.udp ? rtp_seq(f.payload()) : 0;
+    const auto& l = _legs[seq % sessions];
+    const auto sent = rtp_packet(ssrc(seq % sessions), static_cast<std::uint16_t>(seq));
+    if (!f.udp || seq >= t.seen.size() || pb != l.pb ||
+        !relayed_as(f, bed.ports[pb].mac, peer_b_mac, l.s->local[index(side::b)], l.b, sent)) {
+        problem(t.malformed, "a frame left port " + std::to_string(pb) + " not as sent (seq " +
+                                 std::to_string(seq) + ")");
+        return;
+    }
+    if (q != l.s->worker) {
+        problem(t.wrong_worker, "frame " + std::to_string(seq) + " of worker " +
+                                    std::to_string(l.s->worker) + " relayed by worker " +
+                                    std::to_string(q));
+    }
+    ++t.seen[seq];
+}
+
+void spread_load::close_all() {
+    for (auto& l : _legs) {
+        _h.close(*l.s);
+    }
+    for (auto& l : _legs) {
+        REQUIRE(_h.wait_removed(*l.s));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("two workers relay frames arriving on both queues once each, by their sessions' worker",
+          "[dpdk][worker][dispatch][concurrency]") {
+    // Both workers take frames off their queues at once, keep their own and
+    // hand the other's over, so each dispatch ring has a producer and its
+    // consumer at work together. The frames stay on the tx rings until the
+    // end (the pool holds them all); at most `window` are on their way at a
+    // time, so that neither an rx ring (1023) nor a dispatch ring (4095)
+    // overflows while one worker waits for the CPU the two share.
+    constexpr unsigned frames = 6000;
+    constexpr unsigned window = 512;
+    static_assert(frames + 2048 < pool_size && frames <= 65536);
+
+    harness h({.workers = 2});
+    spread_load load(h);
+    const bool moved = load.send(frames, window, 20240613);
+    h.sync();
+    const auto t = load.read();
+    INFO("first problem: " << t.first_problem);
+    CHECK(moved);
+    CHECK(t.seen.size() == frames);
+    CHECK(t.lost() == 0);
+    CHECK(t.duplicated() == 0);
+    CHECK(t.wrong_worker == 0);
+    CHECK(t.malformed == 0);
+    for (unsigned k = 0; k < spread_load::sessions; ++k) {
+        INFO("session " << k);
+        const auto st = load.session(k).relay.stats();
+        CHECK(st.sides[index(side::a)].rtp_rx_packets == load.sent_to(k));
+        CHECK(st.sides[index(side::b)].tx_packets == load.sent_to(k));
+    }
+    for (unsigned q = 0; q < h.workers(); ++q) {
+        INFO("queue " << q);
+        CHECK(h.w(q).packets() == load.sent_on(q));
+    }
+    for (unsigned p = 0; p < bed.ports.size(); ++p) {
+        INFO("port " << p);
+        CHECK(h.port(p).to_kernel.load() == 0);
+        CHECK(h.port(p).dispatch_full.load() == 0);
+        CHECK(h.port(p).tx_full.load() == 0);
+    }
+    load.close_all();
+    CHECK(h.finish() == pool_size);
+}
+
 namespace {
 
 // Side b's peer on port `pi` at `b_ip`, whose MAC the worker does not know
@@ -621,8 +989,12 @@ void unknown_next_hop(harness& h, unsigned pi, const char* a_ip, const char* b_i
     h.set_remote(*s, side::b, b, with_port(b, 6001));
     h.sync();
     const auto& port = bed.ports[pi];
+    // The frame after every command posted before (a neighbour, a remote):
+    // the worker drains commands and frames from separate rings, so without
+    // the first barrier a round may take the frame before the commands.
     auto send_from_a = [&](std::uint16_t seq) {
-        inject(port.phys.rx, udp_frame(peer_a_mac, port.mac, a, local_a, rtp_packet(1, seq)));
+        h.sync();
+        inject(port.phys.rx[0], udp_frame(peer_a_mac, port.mac, a, local_a, rtp_packet(1, seq)));
         h.sync();
     };
     auto unresolved = [&] {
@@ -633,12 +1005,21 @@ void unknown_next_hop(harness& h, unsigned pi, const char* a_ip, const char* b_i
         }
         return out;
     };
+    // Frees what it finds, so that a failure leaves the pool whole for the
+    // test cases after this one.
+    auto none_unresolved = [&] {
+        const auto found = unresolved();
+        for (auto* m : found) {
+            rte_pktmbuf_free(m);
+        }
+        return found.empty();
+    };
     auto side_b = [&] { return s->relay.stats().sides[index(side::b)]; };
 
     // B's MAC unknown: the datagram, its IP and UDP headers written, goes
     // to the control thread to be routed by the kernel, naming its port.
     send_from_a(1);
-    CHECK(rte_ring_count(port.phys.tx) == 0);
+    CHECK(rte_ring_count(port.phys.tx[0]) == 0);
     auto routed = unresolved();
     REQUIRE(routed.size() == 1);
     CHECK(routed[0]->port == pi);
@@ -650,15 +1031,15 @@ void unknown_next_hop(harness& h, unsigned pi, const char* a_ip, const char* b_i
     // Once the kernel resolved it, media leaves the device directly.
     h.neighbor(b_ip, peer_b_mac);
     send_from_a(2);
-    auto out = h.collect(port.phys.tx, 1);
+    auto out = h.collect(port.phys.tx[0], 1);
     REQUIRE(out.size() == 1);
     check_relayed(out[0], port.mac, peer_b_mac, local_b, b, rtp_packet(1, 2));
-    CHECK(unresolved().empty());
+    CHECK(none_unresolved());
 
     // The neighbour went away again.
     h.neighbor_gone(b_ip);
     send_from_a(3);
-    CHECK(rte_ring_count(port.phys.tx) == 0);
+    CHECK(rte_ring_count(port.phys.tx[0]) == 0);
     routed = unresolved();
     REQUIRE(routed.size() == 1);
     check_relayed(kernel_routed(routed[0]), mac_address{}, mac_address{}, local_b, b,
@@ -674,9 +1055,9 @@ void unknown_next_hop(harness& h, unsigned pi, const char* a_ip, const char* b_i
     h.set_remote(*s, side::b, elsewhere, with_port(elsewhere, 6001));
     send_from_a(4);
     for (const auto& p : bed.ports) {
-        CHECK(rte_ring_count(p.phys.tx) == 0);
+        CHECK(rte_ring_count(p.phys.tx[0]) == 0);
     }
-    CHECK(unresolved().empty());
+    CHECK(none_unresolved());
     CHECK(side_b().drops_tx_error == 1);
     CHECK(side_b().tx_packets == 3);
     CHECK(h.port(pi).to_kernel.load() == 0);
@@ -701,7 +1082,7 @@ TEST_CASE("worker hands IPv6 media for an unknown next hop to the control thread
 }
 
 TEST_CASE("with checksum offload the worker leaves the sums to the device", "[dpdk][worker]") {
-    harness h(true);
+    harness h({.checksum_offload = true});
     h.neighbor("10.0.0.2", peer_a_mac);
     h.neighbor("10.0.0.3", peer_b_mac);
     h.neighbor("2001:db8::3", peer_b_mac);
@@ -716,9 +1097,9 @@ TEST_CASE("with checksum offload the worker leaves the sums to the device", "[dp
         h.set_remote(*s, side::b, b, with_port(b, 6001));
         h.sync();
         const auto payload = rtp_packet(3, static_cast<std::uint16_t>(pb));
-        inject(bed.ports[0].phys.rx,
+        inject(bed.ports[0].phys.rx[0],
                udp_frame(peer_a_mac, bed.ports[0].mac, a, s->local[index(side::a)], payload));
-        auto out = h.collect_mbufs(bed.ports[pb].phys.tx, 1);
+        auto out = h.collect_mbufs(bed.ports[pb].phys.tx[0], 1);
         REQUIRE(out.size() == 1);
         const bool v6 = b.family() == AF_INET6;
         const std::uint64_t flags =
@@ -744,7 +1125,7 @@ TEST_CASE("with checksum offload the worker leaves the sums to the device", "[dp
     h.set_remote(*s, side::b, b, with_port(b, 6001));
     h.sync();
     const auto payload = rtp_packet(4, 1);
-    inject(bed.ports[0].phys.rx,
+    inject(bed.ports[0].phys.rx[0],
            udp_frame(peer_a_mac, bed.ports[0].mac, a, s->local[index(side::a)], payload));
     h.sync();
     rte_mbuf* routed = nullptr;
@@ -778,7 +1159,7 @@ TEST_CASE("worker hands what is not media of a known stream to the kernel, and b
     auto to_port = [&](rte_mbuf* m) {
         REQUIRE(m != nullptr);
         sent.push_back(bytes_of(m));
-        inject(port.phys.rx, m);
+        inject(port.phys.rx[0], m);
     };
     const auto payload = rtp_packet(2, 1);
     to_port(arp_frame());
@@ -795,21 +1176,21 @@ TEST_CASE("worker hands what is not media of a known stream to the kernel, and b
     to_port(udp_frame(peer_a_mac, port.mac, a, with_port(media, 20016), payload));
     h.sync();
 
-    auto out = h.collect(port.tap.tx, sent.size());
+    auto out = h.collect(port.tap.tx[0], sent.size());
     REQUIRE(out.size() == sent.size());
     for (std::size_t i = 0; i < sent.size(); ++i) {
         INFO("frame " << i);
         CHECK(out[i].bytes == sent[i]);  // untouched
     }
     CHECK(h.port(0).to_kernel.load() == sent.size());
-    CHECK(rte_ring_count(port.phys.tx) == 0);
+    CHECK(rte_ring_count(port.phys.tx[0]) == 0);
 
     // What the kernel sends (an ARP reply, SIP) leaves the device unchanged.
     rte_mbuf* reply = udp_frame(port.mac, peer_a_mac, with_port(media, 5060), a, payload);
     REQUIRE(reply != nullptr);
     const auto reply_bytes = bytes_of(reply);
-    inject(port.tap.rx, reply);
-    out = h.collect(port.phys.tx, 1);
+    inject(port.tap.rx[0], reply);
+    out = h.collect(port.phys.tx[0], 1);
     REQUIRE(out.size() == 1);
     CHECK(out[0].bytes == reply_bytes);
     CHECK(h.port(0).from_kernel.load() == 1);
@@ -818,7 +1199,7 @@ TEST_CASE("worker hands what is not media of a known stream to the kernel, and b
     h.close(*s);
     REQUIRE(h.wait_removed(*s));
     to_port(udp_frame(peer_a_mac, port.mac, a, with_port(media, 20012), payload));
-    out = h.collect(port.tap.tx, 1);
+    out = h.collect(port.tap.tx[0], 1);
     REQUIRE(out.size() == 1);
     CHECK(out[0].bytes == sent.back());
     CHECK(h.port(0).to_kernel.load() == sent.size());
@@ -845,14 +1226,14 @@ std::uint16_t lane_port(unsigned lane, side sd) {
 std::uint32_t lane_ssrc(unsigned lane) { return 0x5E550000u + lane; }
 
 // Sends RTP (and every fifth frame RTCP) from peer A to side a of every
-// lane in turn, in bursts, as many frames as the test allowed so far; a
-// std::thread, not an lcore, as a NIC's receive side would be to the worker.
-// Each allowance is sent while the test posts its next commands, so frames
-// and commands meet in the worker's rounds in no fixed order, and the load
-// stays bounded.
+// lane in turn, in bursts, on rx queue `queue` of the IPv4 port, as many
+// frames as the test allowed so far; a std::thread, not an lcore, as a
+// NIC's receive side would be to the worker. Each allowance is sent while
+// the test posts its next commands, so frames and commands meet in the
+// worker's rounds in no fixed order, and the load stays bounded.
 class producer {
 public:
-    explicit producer(const ip_endpoint& from) : _from(from) {
+    producer(const ip_endpoint& from, unsigned queue) : _from(from), _queue(queue) {
         _thread = std::thread([this] { run(); });
     }
     ~producer() { stop(); }
@@ -902,7 +1283,7 @@ private:
                 burst[count] = m;
             }
             const unsigned in = rte_ring_enqueue_burst(
-                port.phys.rx, reinterpret_cast<void* const*>(burst.data()), count, nullptr);
+                port.phys.rx[_queue], reinterpret_cast<void* const*>(burst.data()), count, nullptr);
             for (unsigned i = in; i < count; ++i) {
                 rte_pktmbuf_free(burst[i]);  // the ring is full: as a NIC would, drop it
             }
@@ -914,17 +1295,20 @@ private:
     }
 
     const ip_endpoint _from;
+    const unsigned _queue;
     std::atomic<bool> _stop{false};
     std::atomic<std::uint64_t> _allowed{0};   // written by the test thread
     std::atomic<std::uint64_t> _enqueued{0};  // written by the producer thread
     std::thread _thread;
 };
 
-// The control side of the concurrency test: opens, closes and reopens
+// The control side of the concurrency tests: opens, closes and reopens
 // sessions on the lanes exactly as dpdk_engine does (slots, commands,
-// acknowledgements), and checks all the worker sends back against what it
-// knows of them. Counters of problems stay 0 unless the worker errs; the
-// first problem is kept in words.
+// acknowledgements), and checks all the workers send back against what it
+// knows of them. Generation g is carried by worker g % workers, as
+// dpdk_engine picks a session's worker by its id, so with two workers a
+// lane's ports pass from one to the other as it is reopened. Counters of
+// problems stay 0 unless a worker errs; the first problem is kept in words.
 class churn {
 public:
     struct tally {
@@ -934,8 +1318,10 @@ public:
         std::uint64_t after_acknowledgement = 0;  // frames or events of an acknowledged session
         std::uint64_t poisoned = 0;               // frames sent by a session handed back
         std::uint64_t malformed = 0;              // wrong addresses, MACs, payload or checksums
+        std::uint64_t wrong_worker = 0;           // frames sent by a worker not the session's
         std::uint64_t count_mismatches = 0;       // relay counters against the wire
         std::uint64_t relayed = 0;
+        std::array<std::uint64_t, max_workers> relayed_by{};  // by worker
         std::uint64_t to_kernel = 0;
         std::uint64_t timeouts = 0;  // media timeouts reported (informational)
         std::string first_problem;
@@ -948,7 +1334,7 @@ public:
         h.neighbor("10.0.0.3", peer_b_mac);
         h.sync();
     }
-    // Stops the worker before the sessions it may hold are destroyed.
+    // Stops the workers before the sessions they may hold are destroyed.
     ~churn() { _h.stop(); }
     churn(const churn&) = delete;
     churn& operator=(const churn&) = delete;
@@ -966,22 +1352,25 @@ public:
         _h.close(*s);
         ++_tally.closes;
     }
-    /// Reads what the worker sent (wire, kernel, events) and the
+    /// Reads what the workers sent (wire, kernel, events) and the
     /// acknowledgements; throws when one stays away longer than max_wait.
     void service();
     bool all_closed() const { return _closing.empty(); }
-    /// Once the worker has stopped: nothing more may come.
+    /// Once the workers have stopped: nothing more may come.
     void after_stop() {
         service();
         dpdk_session* extra = nullptr;
-        while (_h.w().try_next_removed(extra)) {
-            ++_tally.unexpected_acknowledgements;
+        for (unsigned w = 0; w < _h.workers(); ++w) {
+            while (_h.w(w).try_next_removed(extra)) {
+                ++_tally.unexpected_acknowledgements;
+            }
         }
     }
 
 private:
     struct generation {
         unsigned lane = 0;
+        unsigned owner = 0;                     // its worker
         std::unique_ptr<dpdk_session> session;  // until acknowledged and quarantined
         bool acknowledged = false;
         std::uint64_t seen = 0;  // relayed frames (RTP and RTCP) read off the wire
@@ -996,7 +1385,8 @@ private:
         return _generations[generation_of(lane)].session.get();
     }
     void drain();
-    void check(const wire_frame& f);
+    /// A frame worker `queue` transmitted.
+    void check(const wire_frame& f, unsigned queue);
     void check(const media_event& ev);
     void acknowledged(std::size_t g);
     void problem(std::uint64_t& counter, const std::string& what) {
@@ -1025,7 +1415,9 @@ void churn::open(unsigned lane) {
     }
     auto& gen = _generations.emplace_back();
     gen.lane = lane;
-    gen.session = make_session(g, 0, lane_port(lane, side::a), 0, lane_port(lane, side::b));
+    gen.owner = static_cast<unsigned>(g % _h.workers());
+    gen.session =
+        make_session(g, 0, lane_port(lane, side::a), 0, lane_port(lane, side::b), gen.owner);
     const auto b = with_port(_peer_b, static_cast<std::uint16_t>(generation_port_base + 2 * g));
     _h.open(*gen.session);
     _h.set_remote(*gen.session, side::a, _peer_a, with_port(_peer_a, 5001));
@@ -1045,15 +1437,17 @@ void churn::open(unsigned lane) {
 void churn::service() {
     drain();
     dpdk_session* r = nullptr;
-    while (_h.w().try_next_removed(r)) {
-        const auto it = _closing.find(r);
-        if (it == _closing.end()) {
-            ++_tally.unexpected_acknowledgements;
-            continue;
+    for (unsigned w = 0; w < _h.workers(); ++w) {
+        while (_h.w(w).try_next_removed(r)) {
+            const auto it = _closing.find(r);
+            if (it == _closing.end() || r->worker != w) {
+                ++_tally.unexpected_acknowledgements;
+                continue;
+            }
+            const std::size_t g = it->second.generation;
+            _closing.erase(it);
+            acknowledged(g);
         }
-        const std::size_t g = it->second.generation;
-        _closing.erase(it);
-        acknowledged(g);
     }
     const auto now = std::chrono::steady_clock::now();
     for (const auto& [session, pending] : _closing) {
@@ -1066,18 +1460,20 @@ void churn::service() {
 }
 
 void churn::drain() {
-    for (auto* m : take_all(_port.phys.tx)) {
-        check(wire_frame(m));
-    }
-    rte_mbuf* routed = nullptr;
-    while (_h.w().try_next_unresolved(routed)) {
-        rte_pktmbuf_free(routed);
-        problem(_tally.malformed, "a datagram for a known neighbour went to the kernel");
-    }
-    _tally.to_kernel += free_all(_port.tap.tx);
-    media_event ev;
-    while (_h.w().try_next_event(ev)) {
-        check(ev);
+    for (unsigned w = 0; w < _h.workers(); ++w) {
+        for (auto* m : take_all(_port.phys.tx[w])) {
+            check(wire_frame(m), w);
+        }
+        rte_mbuf* routed = nullptr;
+        while (_h.w(w).try_next_unresolved(routed)) {
+            rte_pktmbuf_free(routed);
+            problem(_tally.malformed, "a datagram for a known neighbour went to the kernel");
+        }
+        _tally.to_kernel += free_all(_port.tap.tx[w]);
+        media_event ev;
+        while (_h.w(w).try_next_event(ev)) {
+            check(ev);
+        }
     }
 }
 
@@ -1114,7 +1510,7 @@ void churn::acknowledged(std::size_t g) {
     _open[gen.lane] = -1;
 }
 
-void churn::check(const wire_frame& f) {
+void churn::check(const wire_frame& f, unsigned queue) {
     if (!f.udp) {
         problem(_tally.malformed, "a transmitted frame is not UDP");
         return;
@@ -1136,22 +1532,23 @@ void churn::check(const wire_frame& f) {
         problem(_tally.after_acknowledgement,
                 "generation " + std::to_string(g) + " relayed after its acknowledgement");
     }
+    if (queue != gen.owner) {
+        problem(_tally.wrong_worker, "generation " + std::to_string(g) + " of worker " +
+                                         std::to_string(gen.owner) + " relayed by worker " +
+                                         std::to_string(queue));
+    }
     const auto source = with_port(
         _port.media, static_cast<std::uint16_t>(lane_port(gen.lane, side::b) + (rtcp ? 1 : 0)));
-    const auto payload = f.payload();
+    // What the producer sent, the sequence number read off the frame.
     const auto ssrc = lane_ssrc(gen.lane);
-    const bool right =
-        f.udp->source == source && f.udp->destination.address() == "10.0.0.3" &&
-        f.source_mac() == _port.mac && f.destination_mac() == peer_b_mac && f.checksums_ok() &&
-        payload.size() == (rtcp ? 8u : 172u) && read32(payload.data() + (rtcp ? 4 : 8)) == ssrc &&
-        (rtcp ||
-         payload == rtp_packet(ssrc, static_cast<std::uint16_t>((payload[2] << 8) | payload[3])));
-    if (!right) {
+    const auto sent = rtcp ? rtcp_packet(ssrc) : rtp_packet(ssrc, rtp_seq(f.payload()));
+    if (!relayed_as(f, _port.mac, peer_b_mac, source, with_port(_peer_b, to), sent)) {
         problem(_tally.malformed, "a frame of generation " + std::to_string(g) + " to " +
                                       f.udp->destination.to_string() + " is not as sent");
     }
     ++gen.seen;
     ++_tally.relayed;
+    ++_tally.relayed_by[queue];
 }
 
 void churn::check(const media_event& ev) {
@@ -1168,38 +1565,47 @@ void churn::check(const media_event& ev) {
     }
 }
 
-}  // namespace
+// The body of the concurrency tests: `actions` opens and closes of
+// sessions on the lanes, the control side doing exactly what dpdk_engine
+// does, while one producer per worker keeps sending media to all of them on
+// the worker's rx queue. Every removal must be acknowledged once, by the
+// session's worker; after it, the session must never relay again (the
+// control thread may destroy it); only the session's worker may relay its
+// frames; every mbuf must come back.
+void churn_under_load(harness& h, unsigned actions, std::uint32_t seed) {
+    constexpr unsigned max_frames_per_action = 32;  // per producer, 16 on average
+    REQUIRE(actions + lanes < max_generations);
 
-TEST_CASE("worker adds and removes sessions under load without touching them after acknowledging",
-          "[dpdk][worker][concurrency]") {
-    // The control side opens, closes and reopens sessions on the same
-    // ports, exactly as dpdk_engine does, while a producer keeps sending
-    // media to all of them. Every removal must be acknowledged once; after
-    // it, the session must never relay again (the control thread may
-    // destroy it); every mbuf must come back.
-    constexpr unsigned actions = 20000;             // opens and closes, half each
-    constexpr unsigned max_frames_per_action = 32;  // 16 on average
-    static_assert(actions + lanes < max_generations);
-
-    harness h;
     churn control(h);
     {
-        producer load(ep("10.0.0.2", 5000));
+        std::deque<producer> load;
+        for (unsigned q = 0; q < h.workers(); ++q) {
+            load.emplace_back(ep("10.0.0.2", 5000), q);
+        }
+        auto allow = [&](auto&& frames) {
+            for (auto& p : load) {
+                p.allow(frames());
+            }
+        };
+        auto caught_up = [&] {
+            return std::all_of(load.begin(), load.end(),
+                               [](const producer& p) { return p.caught_up(); });
+        };
         auto wait = [&](auto&& done) {
             while (!done()) {
                 control.service();
                 std::this_thread::yield();
             }
         };
-        std::mt19937 rng(20240611);
+        std::mt19937 rng(seed);
         for (unsigned action = 0; action < actions; ++action) {
             // The previous allowance is in; the next one goes while this
             // action's commands are posted.
-            wait([&] { return load.caught_up(); });
+            wait(caught_up);
             control.service();
-            load.allow(rng() % (max_frames_per_action + 1));
+            allow([&] { return rng() % (max_frames_per_action + 1); });
             // Every action opens or closes; a lane still closing is reopened,
-            // on the same ports, as soon as the worker let go of it.
+            // on the same ports, as soon as its worker let go of it.
             const unsigned lane = rng() % lanes;
             wait([&] { return !control.is_closing(lane); });
             if (control.is_open(lane)) {
@@ -1209,7 +1615,7 @@ TEST_CASE("worker adds and removes sessions under load without touching them aft
             }
         }
         // Close what is still open, with frames still coming.
-        load.allow(4 * max_frames_per_action);
+        allow([] { return 4 * max_frames_per_action; });
         for (unsigned lane = 0; lane < lanes; ++lane) {
             if (control.is_open(lane) && !control.is_closing(lane)) {
                 control.close(lane);
@@ -1223,45 +1629,66 @@ TEST_CASE("worker adds and removes sessions under load without touching them aft
     const auto& r = control.result();
     INFO("first problem: " << r.first_problem);
     INFO(r.closes << " closes, " << r.relayed << " frames relayed, " << r.to_kernel
-                  << " to the kernel, " << r.timeouts << " timeouts");
+                  << " to the kernel, " << r.timeouts << " timeouts, "
+                  << h.port(0).dispatch_full.load() << " dropped on full dispatch rings");
     CHECK(r.closes >= actions / 4);
     CHECK(r.acknowledgements == r.closes);
     CHECK(r.unexpected_acknowledgements == 0);
     CHECK(r.after_acknowledgement == 0);
     CHECK(r.poisoned == 0);
     CHECK(r.malformed == 0);
+    CHECK(r.wrong_worker == 0);
     CHECK(r.count_mismatches == 0);
     CHECK(r.relayed > 0);
+    for (unsigned w = 0; w < h.workers(); ++w) {
+        INFO("worker " << w);
+        CHECK(r.relayed_by[w] > 0);
+    }
     CHECK(r.to_kernel > 0);
     CHECK(h.port(0).to_kernel.load() == r.to_kernel);
     CHECK(h.finish() == pool_size);
 }
 
+}  // namespace
+
+TEST_CASE("worker adds and removes sessions under load without touching them after acknowledging",
+          "[dpdk][worker][concurrency]") {
+    harness h;
+    churn_under_load(h, 20000, 20240611);
+}
+
+TEST_CASE("two workers add and remove sessions under load on both queues",
+          "[dpdk][worker][dispatch][concurrency]") {
+    // A lane's frames arrive on both queues, and each reopening may give its
+    // ports to the other worker: frames wait in a dispatch ring while their
+    // session is removed, or handed over twice when the slot changed owner
+    // in between. Fewer actions than with one worker: the two workers
+    // share a CPU on a small machine.
+    harness h({.workers = 2});
+    churn_under_load(h, 4000, 20240612);
+}
+
 namespace {
 
-std::uint16_t ring_ethdev(const std::string& name, rte_ring* rx, rte_ring* tx) {
-    const int id = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, rte_socket_id());
+// An ethdev on `rp`'s rings, a queue per worker.
+std::uint16_t ring_ethdev(const std::string& name, ring_port& rp) {
+    const int id = rte_eth_from_rings(name.c_str(), rp.rx.data(), max_workers, rp.tx.data(),
+                                      max_workers, rte_socket_id());
     if (id < 0) {
         throw std::runtime_error(name + ": " + rte_strerror(rte_errno));
     }
     const auto port = static_cast<std::uint16_t>(id);
     rte_eth_conf conf{};
     const auto socket = static_cast<unsigned>(rte_socket_id());
-    if (rte_eth_dev_configure(port, 1, 1, &conf) != 0 ||
-        rte_eth_rx_queue_setup(port, 0, rx_ring_size, socket, nullptr, bed.pool) != 0 ||
-        rte_eth_tx_queue_setup(port, 0, tx_ring_size, socket, nullptr) != 0 ||
-        rte_eth_dev_start(port) != 0) {
+    bool ok = rte_eth_dev_configure(port, max_workers, max_workers, &conf) == 0;
+    for (std::uint16_t q = 0; ok && q < max_workers; ++q) {
+        ok = rte_eth_rx_queue_setup(port, q, rx_ring_size, socket, nullptr, bed.pool) == 0 &&
+             rte_eth_tx_queue_setup(port, q, tx_ring_size, socket, nullptr) == 0;
+    }
+    if (!ok || rte_eth_dev_start(port) != 0) {
         throw std::runtime_error(name + ": cannot start the port");
     }
     return port;
-}
-
-rte_ring* ring(const std::string& name, unsigned size) {
-    rte_ring* r = rte_ring_create(name.c_str(), size, static_cast<int>(rte_socket_id()), 0);
-    if (r == nullptr) {
-        throw std::runtime_error(name + ": " + rte_strerror(rte_errno));
-    }
-    return r;
 }
 
 void set_up_bed() {
@@ -1275,16 +1702,23 @@ void set_up_bed() {
         auto& p = bed.ports[i];
         const auto n = std::to_string(i);
         for (auto [rp, what] : {std::pair{&p.phys, "phys"}, std::pair{&p.tap, "tap"}}) {
-            rp->rx = ring(std::string(what) + n + "_rx", rx_ring_size);
-            rp->tx = ring(std::string(what) + n + "_tx", tx_ring_size);
-            rp->id = ring_ethdev(std::string("net_ring_") + what + n, rp->rx, rp->tx);
+            for (unsigned q = 0; q < max_workers; ++q) {
+                const auto name = std::string(what) + n + "_q" + std::to_string(q);
+                rp->rx[q] = ring(name + "_rx", rx_ring_size);
+                rp->tx[q] = ring(name + "_tx", tx_ring_size);
+            }
+            rp->id = ring_ethdev(std::string("net_ring_") + what + n, *rp);
         }
         p.mac = {0x02, 0x5B, 0xC0, 0, 0, static_cast<std::uint8_t>(i + 1)};
         p.media = ep(media[i], 0);
     }
-    bed.worker_lcore = rte_get_next_lcore(rte_get_main_lcore(), 1, 0);
-    if (bed.worker_lcore >= RTE_MAX_LCORE) {
-        throw std::runtime_error("no lcore for the worker");
+    unsigned lcore = rte_get_main_lcore();
+    for (auto& worker_lcore : bed.worker_lcores) {
+        lcore = rte_get_next_lcore(lcore, 1, 0);
+        if (lcore >= RTE_MAX_LCORE) {
+            throw std::runtime_error("too few lcores for the workers");
+        }
+        worker_lcore = lcore;
     }
 }
 
@@ -1293,8 +1727,10 @@ void tear_down_bed() {
         for (auto* rp : {&p.phys, &p.tap}) {
             rte_eth_dev_stop(rp->id);
             rte_eth_dev_close(rp->id);
-            rte_ring_free(rp->rx);
-            rte_ring_free(rp->tx);
+            for (unsigned q = 0; q < max_workers; ++q) {
+                rte_ring_free(rp->rx[q]);
+                rte_ring_free(rp->tx[q]);
+            }
         }
     }
     rte_mempool_free(bed.pool);
@@ -1302,14 +1738,16 @@ void tear_down_bed() {
 
 }  // namespace
 
-// The EAL once for the whole program: two lcores (the test's and the
-// worker's), 256 MB of ordinary memory instead of hugepages, no PCI scan and
-// no files under /var/run/dpdk (--in-memory would say the same but does not
-// go with --no-huge).
+// The EAL once for the whole program: three lcores (the test's on CPU 0,
+// and the workers' 1 and 2, which share CPU 1, so that two workers run on a
+// machine of two CPUs; a single worker has CPU 1 to itself), 256 MB of
+// ordinary memory instead of hugepages, no PCI scan and no files under
+// /var/run/dpdk (--in-memory would say the same but does not go with
+// --no-huge).
 int main(int argc, char** argv) {
-    std::vector<std::string> eal{
-        "test_dpdk_worker", "--no-huge", "--no-pci", "--no-shconf", "-m", "256", "-l", "0,1",
-        "--log-level=3"};
+    std::vector<std::string> eal{"test_dpdk_worker", "--no-huge",   "--no-pci",
+                                 "--no-shconf",      "-m",          "256",
+                                 "--lcores",         "0@0,1@1,2@1", "--log-level=3"};
     std::vector<char*> eal_argv;
     for (auto& a : eal) {
         eal_argv.push_back(a.data());
