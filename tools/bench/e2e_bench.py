@@ -124,12 +124,7 @@ def calls_ready(sbcd, calls):
     return got if len(got) >= calls else None
 
 
-def run(*argv, check_rc=True):
-    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=20,
-                       stdin=subprocess.DEVNULL)
-    if check_rc:
-        check(r.returncode == 0, f"{' '.join(map(str, argv))}: {(r.stderr or r.stdout).strip()}")
-    return r
+run = test_dpdk.run
 
 
 def memif_missing_prerequisite():

@@ -52,13 +52,15 @@ result<unique_fd> route_socket(std::uint32_t groups) {
     return fd;
 }
 
-// Sends `r` and waits (a bounded number of reads) for its acknowledgement.
-result<bool> transact(request& r, const std::string& what) {
+// Sends `r` and hands each message of the kernel's reply to `handle`, which
+// returns nullopt to read on, or the outcome. A bounded number of reads: the
+// kernel answers a request before sendto returns.
+template <typename T, typename Handle>
+result<T> exchange(request& r, const std::string& what, Handle&& handle) {
     auto fd = route_socket(0);
     if (!fd) {
         return make_error(fd.error_message());
     }
-    r.hdr()->nlmsg_flags |= NLM_F_ACK;
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
     if (::sendto(fd->get(), r.buf.data(), r.hdr()->nlmsg_len, 0,
@@ -69,7 +71,7 @@ result<bool> transact(request& r, const std::string& what) {
     for (int tries = 0; tries < 100; ++tries) {
         ssize_t n = ::recv(fd->get(), reply.data(), reply.size(), 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            ::usleep(10000);  // start-up only: the kernel answers within microseconds
+            ::usleep(1000);
             continue;
         }
         if (n < 0) {
@@ -80,14 +82,27 @@ result<bool> transact(request& r, const std::string& what) {
              h = NLMSG_NEXT(h, len)) {
             if (h->nlmsg_type == NLMSG_ERROR) {
                 const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-                if (e->error == 0) {
-                    return true;
+                if (e->error != 0) {
+                    return make_error(what + ": " + std::strerror(-e->error));
                 }
-                return make_error(what + ": " + std::strerror(-e->error));
+            }
+            if (std::optional<result<T>> outcome = handle(h)) {
+                return std::move(*outcome);
             }
         }
     }
     return make_error(what + ": no answer from the kernel");
+}
+
+// Sends `r` and waits for its acknowledgement.
+result<bool> transact(request& r, const std::string& what) {
+    r.hdr()->nlmsg_flags |= NLM_F_ACK;
+    return exchange<bool>(r, what, [](const nlmsghdr* h) -> std::optional<result<bool>> {
+        if (h->nlmsg_type == NLMSG_ERROR) {
+            return result<bool>(true);  // error 0: the acknowledgement
+        }
+        return std::nullopt;
+    });
 }
 
 }  // namespace
@@ -140,38 +155,11 @@ result<std::optional<ip_key>> gateway_to(unsigned ifindex, const ip_endpoint& de
     r.attribute(RTA_DST, bytes, v6 ? 16 : 4);
     const std::uint32_t oif = ifindex;
     r.attribute(RTA_OIF, &oif, sizeof oif);
-    const std::string what = "route to " + destination.address();
-    auto fd = route_socket(0);
-    if (!fd) {
-        return make_error(fd.error_message());
-    }
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    if (::sendto(fd->get(), r.buf.data(), r.hdr()->nlmsg_len, 0,
-                 reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
-        return make_error(what + ": " + std::strerror(errno));
-    }
-    // The kernel answers a route query synchronously, before sendto returns;
-    // the bounded retries only cover a reply that is somehow late.
-    alignas(NLMSG_ALIGNTO) std::array<char, 4096> reply{};
-    for (int tries = 0; tries < 50; ++tries) {
-        const ssize_t n = ::recv(fd->get(), reply.data(), reply.size(), 0);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            ::usleep(100);
-            continue;
-        }
-        if (n < 0) {
-            return make_error(what + ": " + std::strerror(errno));
-        }
-        auto len = static_cast<std::uint32_t>(n);
-        for (auto* h = reinterpret_cast<nlmsghdr*>(reply.data()); NLMSG_OK(h, len);
-             h = NLMSG_NEXT(h, len)) {
-            if (h->nlmsg_type == NLMSG_ERROR) {
-                const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-                return make_error(what + ": " + std::strerror(-e->error));
-            }
+    using outcome = result<std::optional<ip_key>>;
+    return exchange<std::optional<ip_key>>(
+        r, "route to " + destination.address(), [v6](const nlmsghdr* h) -> std::optional<outcome> {
             if (h->nlmsg_type != RTM_NEWROUTE) {
-                continue;
+                return std::nullopt;
             }
             const auto* msg = static_cast<const rtmsg*>(NLMSG_DATA(h));
             auto attr_len = static_cast<unsigned>(RTM_PAYLOAD(h));
@@ -187,12 +175,10 @@ result<std::optional<ip_key>> gateway_to(unsigned ifindex, const ip_endpoint& de
                     gateway.bytes[11] = 0xFF;
                     std::memcpy(gateway.bytes.data() + 12, RTA_DATA(a), 4);
                 }
-                return std::optional<ip_key>(gateway);
+                return outcome(std::optional<ip_key>(gateway));
             }
-            return std::optional<ip_key>();
-        }
-    }
-    return make_error(what + ": no answer from the kernel");
+            return outcome(std::optional<ip_key>());  // on-link
+        });
 }
 
 result<neighbor_watch> neighbor_watch::open(std::vector<unsigned> ifindexes) {
