@@ -1,0 +1,79 @@
+// Test helpers that make chain tests read like RTP on the wire: build a
+// stream's packets, push them through a chain, and look at what came out.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "transcoder/chain/media_chain.hpp"
+#include "transcoder/chain/rtp_packet.hpp"
+
+namespace sbc::transcoder::test {
+
+inline std::vector<std::uint8_t> rtp(std::uint8_t pt, std::uint16_t seq, std::uint32_t ts,
+                                     std::span<const std::uint8_t> payload, bool marker = false,
+                                     std::uint32_t ssrc = 0x11223344) {
+    std::vector<std::uint8_t> p(rtp_header_octets + payload.size());
+    write_rtp_header(p, marker, pt, seq, ts, ssrc);
+    std::copy(payload.begin(), payload.end(), p.begin() + rtp_header_octets);
+    return p;
+}
+
+/// What a chain sent, parsed, with the payload copied out of the sink.
+struct sent {
+    rtp_view header;
+    std::vector<std::uint8_t> payload;
+};
+
+/// Feeds packets to a chain and keeps everything it sends.
+class chain_driver {
+public:
+    explicit chain_driver(std::unique_ptr<media_chain> c) : chain(std::move(c)) {}
+
+    std::size_t push(std::span<const std::uint8_t> packet, std::int64_t now_ns = 0) {
+        const auto n = chain->push(packet, now_ns, _sink);
+        collect();
+        return n;
+    }
+    std::size_t flush(std::int64_t now_ns) {
+        const auto n = chain->flush_due(now_ns, _sink);
+        collect();
+        return n;
+    }
+
+    std::unique_ptr<media_chain> chain;
+    std::vector<sent> out;
+
+private:
+    void collect() {
+        for (const auto& p : _sink.packets()) {
+            auto v = parse_rtp({p.data, p.len});
+            REQUIRE(v);
+            out.push_back(sent{*v, {v->payload.begin(), v->payload.end()}});
+            out.back().header.payload = {};
+        }
+        _sink.clear();
+    }
+    packet_sink _sink{64};
+};
+
+/// A speech-like test signal: a few harmonics under a slow envelope, so
+/// every codec has something non-trivial to code.
+inline std::vector<std::int16_t> voice(std::size_t samples, std::uint32_t rate) {
+    std::vector<std::int16_t> pcm(samples);
+    constexpr double pi = 3.14159265358979323846;
+    for (std::size_t i = 0; i < samples; ++i) {
+        const double t = static_cast<double>(i) / rate;
+        const double env = 0.5 + 0.5 * std::sin(2 * pi * 3 * t);
+        const double v = std::sin(2 * pi * 220 * t) + 0.5 * std::sin(2 * pi * 440 * t) +
+                         0.25 * std::sin(2 * pi * 1320 * t) + 0.1 * std::sin(2 * pi * 2750 * t);
+        pcm[i] = static_cast<std::int16_t>(6000 * env * v);
+    }
+    return pcm;
+}
+
+}  // namespace sbc::transcoder::test

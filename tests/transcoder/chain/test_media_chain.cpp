@@ -1,0 +1,268 @@
+// The codec chain as a receiver sees its output: continuous sequence numbers
+// and timestamps at the output clock, its own SSRC, markers on talk spurts,
+// repacketization, reordering, loss concealment and telephone-event mapping.
+#include <catch2/catch.hpp>
+
+#include "tests/transcoder/chain/chain_script.hpp"
+
+namespace sbc::transcoder {
+namespace {
+
+using test::chain_driver;
+using test::rtp;
+
+audio_format format(const char* encoding, std::uint32_t clock, std::uint8_t pt,
+                    unsigned ptime = 20) {
+    audio_format f;
+    f.encoding = encoding;
+    f.clock_rate = clock;
+    f.channels = clock == 48000 ? 2 : 1;
+    f.payload_type = pt;
+    f.ptime_ms = ptime;
+    return f;
+}
+
+stream_format leg(audio_format f, int event_pt = -1, std::uint32_t event_clock = 8000) {
+    stream_format s;
+    s.audio = std::move(f);
+    s.event_payload_type = event_pt;
+    s.event_clock_rate = event_clock;
+    return s;
+}
+
+constexpr output_origin origin{0xabcdef01, 40000, 123456};
+
+chain_driver transcode(stream_format in, stream_format out) {
+    chain_config cfg;
+    cfg.in = std::move(in);
+    cfg.out = std::move(out);
+    cfg.origin = origin;
+    return chain_driver(media_chain::make(cfg));
+}
+
+/// `count` packets of `f` carrying the test voice, as its encoder makes them.
+std::vector<std::vector<std::uint8_t>> payloads(const audio_format& f, std::size_t count) {
+    const codec_info* info = find_codec(f.encoding, f.clock_rate);
+    REQUIRE(info != nullptr);
+    const auto rate = encoder_pcm_rate(*info, f);
+    auto enc = info->make_encoder(f, rate);
+    const auto pcm = test::voice(enc->packet_samples() * count, rate);
+    std::vector<std::vector<std::uint8_t>> out;
+    for (std::size_t i = 0; i < count; ++i) {
+        std::vector<std::uint8_t> p(1500);
+        const int n =
+            enc->encode({pcm.data() + i * enc->packet_samples(), enc->packet_samples()}, p);
+        REQUIRE(n > 0);
+        p.resize(static_cast<std::size_t>(n));
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+void expect_continuous(const std::vector<test::sent>& out, std::uint32_t ts_step, std::uint8_t pt) {
+    REQUIRE(!out.empty());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        INFO("packet " << i);
+        CHECK(out[i].header.ssrc == origin.ssrc);
+        CHECK(out[i].header.payload_type == pt);
+        CHECK(out[i].header.sequence == static_cast<std::uint16_t>(origin.sequence + i));
+        CHECK(out[i].header.timestamp == origin.timestamp + ts_step * i);
+        CHECK(out[i].header.marker == (i == 0));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("PCMU to PCMA: one packet out per packet in, the chain's own header") {
+    auto d = transcode(leg(format("PCMU", 8000, 0)), leg(format("PCMA", 8000, 8)));
+    const auto in = payloads(format("PCMU", 8000, 0), 10);
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        CHECK(d.push(rtp(0, static_cast<std::uint16_t>(65530 + i), 1000 + 160 * i, in[i],
+                         i == 0)) == 1);
+    }
+    expect_continuous(d.out, 160, 8);
+    CHECK(d.chain->stats().packets_out == 10);
+}
+
+TEST_CASE("repacketization between 20 ms and 60 ms") {
+    SECTION("three 20 ms packets make one of 60 ms") {
+        auto d = transcode(leg(format("PCMU", 8000, 0)), leg(format("PCMA", 8000, 8, 60)));
+        const auto in = payloads(format("PCMU", 8000, 0), 9);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            d.push(rtp(0, static_cast<std::uint16_t>(i), 160 * i, in[i]));
+        }
+        REQUIRE(d.out.size() == 3);
+        expect_continuous(d.out, 480, 8);
+        CHECK(d.out[0].payload.size() == 480);
+    }
+    SECTION("one 60 ms packet makes three of 20 ms") {
+        auto d = transcode(leg(format("PCMU", 8000, 0, 60)), leg(format("PCMA", 8000, 8, 20)));
+        const auto in = payloads(format("PCMU", 8000, 0, 60), 3);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            CHECK(d.push(rtp(0, static_cast<std::uint16_t>(i), 480 * i, in[i])) == 3);
+        }
+        expect_continuous(d.out, 160, 8);
+    }
+}
+
+TEST_CASE("RTP clocks are mapped between 8000 and 48000 Hz") {
+    SECTION("PCMU to Opus") {
+        auto d = transcode(leg(format("PCMU", 8000, 0)), leg(format("opus", 48000, 111)));
+        const auto in = payloads(format("PCMU", 8000, 0), 10);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            d.push(rtp(0, static_cast<std::uint16_t>(i), 160 * i, in[i]));
+        }
+        REQUIRE(d.out.size() == 10);
+        expect_continuous(d.out, 960, 111);
+    }
+    SECTION("Opus to PCMA, 20 ms to 10 ms") {
+        auto d = transcode(leg(format("opus", 48000, 96)), leg(format("PCMA", 8000, 8, 10)));
+        const auto in = payloads(format("opus", 48000, 96), 5);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            d.push(rtp(96, static_cast<std::uint16_t>(i), 960 * i, in[i]));
+        }
+        REQUIRE(d.out.size() == 10);
+        expect_continuous(d.out, 80, 8);
+    }
+}
+
+TEST_CASE("a packet that overtakes another is held and played in order") {
+    const auto in = payloads(format("PCMU", 8000, 0), 6);
+    auto ordered = transcode(leg(format("PCMU", 8000, 0)), leg(format("PCMA", 8000, 8)));
+    auto swapped = transcode(leg(format("PCMU", 8000, 0)), leg(format("PCMA", 8000, 8)));
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        ordered.push(rtp(0, static_cast<std::uint16_t>(i), 160 * i, in[i]));
+    }
+    for (std::size_t i : {0, 2, 1, 3, 5, 4}) {
+        swapped.push(rtp(0, static_cast<std::uint16_t>(i), 160 * i, in[i]));
+    }
+    REQUIRE(swapped.out.size() == ordered.out.size());
+    for (std::size_t i = 0; i < ordered.out.size(); ++i) {
+        CHECK(swapped.out[i].payload == ordered.out[i].payload);
+        CHECK(swapped.out[i].header.timestamp == ordered.out[i].header.timestamp);
+    }
+    CHECK(swapped.chain->stats().reordered == 2);
+    CHECK(swapped.chain->stats().concealed == 0);
+
+    // A duplicate or a packet from before what was played is late.
+    swapped.push(rtp(0, 3, 160 * 3, in[3]));
+    CHECK(swapped.chain->stats().late == 1);
+    CHECK(swapped.out.size() == ordered.out.size());
+}
+
+TEST_CASE("a lost packet is concealed once its hold time passes; the output has no gap") {
+    auto d = transcode(leg(format("PCMU", 8000, 0)), leg(format("PCMA", 8000, 8)));
+    const auto in = payloads(format("PCMU", 8000, 0), 7);
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (i == 3) {
+            continue;
+        }
+        d.push(rtp(0, static_cast<std::uint16_t>(i), 160 * i, in[i]), 20'000'000 * i);
+    }
+    CHECK(d.out.size() == 3);  // 4, 5 and 6 wait for 3
+    d.flush(20'000'000 * 4 + 59'000'000);
+    CHECK(d.out.size() == 3);
+    d.flush(20'000'000 * 4 + 60'000'000);
+    CHECK(d.out.size() == 7);
+    expect_continuous(d.out, 160, 8);
+    CHECK(d.chain->stats().concealed == 1);
+}
+
+TEST_CASE("silence suppression: the output timestamps jump with the input's, with a marker") {
+    auto d = transcode(leg(format("PCMU", 8000, 0)), leg(format("opus", 48000, 111)));
+    const auto in = payloads(format("PCMU", 8000, 0), 6);
+    d.push(rtp(0, 0, 0, in[0], true));
+    d.push(rtp(0, 1, 160, in[1]));
+    d.push(rtp(0, 2, 160 * 2, in[2]));
+    // 1 s of silence, not sent (RFC 3551 4.1): the sequence goes on, the clock jumped.
+    d.push(rtp(0, 3, 160 * 3 + 8000, in[3], true));
+    d.push(rtp(0, 4, 160 * 4 + 8000, in[4]));
+    REQUIRE(d.out.size() == 5);
+    CHECK(d.out[3].header.timestamp - d.out[2].header.timestamp == 960 + 48000);
+    CHECK(d.out[3].header.marker);
+    CHECK_FALSE(d.out[4].header.marker);
+    CHECK(d.out[4].header.sequence == static_cast<std::uint16_t>(d.out[3].header.sequence + 1));
+    CHECK(d.chain->stats().concealed == 0);
+}
+
+TEST_CASE("telephone-events cross with their payload type, timestamp and clock mapped") {
+    auto d = transcode(leg(format("PCMU", 8000, 0), 101, 8000),
+                       leg(format("opus", 48000, 111), 126, 48000));
+    const auto in = payloads(format("PCMU", 8000, 0), 2);
+    d.push(rtp(0, 0, 0, in[0]));
+    d.push(rtp(0, 1, 160, in[1]));
+    // RFC 4733 2.5: digit 5 starting at 320, updates, three end packets.
+    const std::uint8_t start[] = {5, 10, 0, 160};
+    const std::uint8_t update[] = {5, 10, 1, 64};
+    const std::uint8_t end[] = {5, 0x80 | 10, 3, 32};
+    d.push(rtp(101, 2, 320, start, true));
+    d.push(rtp(101, 3, 320, update));
+    for (std::uint16_t s = 4; s < 7; ++s) {
+        d.push(rtp(101, s, 320, end));
+    }
+    REQUIRE(d.out.size() == 7);
+    const std::uint32_t event_ts = d.out[2].header.timestamp;
+    CHECK(event_ts == d.out[1].header.timestamp + 960);
+    for (std::size_t i = 2; i < 7; ++i) {
+        CHECK(d.out[i].header.payload_type == 126);
+        CHECK(d.out[i].header.timestamp == event_ts);
+        CHECK(d.out[i].header.marker == (i == 2));
+    }
+    CHECK(d.out[2].payload == std::vector<std::uint8_t>{5, 10, 0x03, 0xc0});         // 160 * 6
+    CHECK(d.out[6].payload == std::vector<std::uint8_t>{5, 0x80 | 10, 0x12, 0xc0});  // 800 * 6
+
+    SECTION("and are dropped, counted, towards a leg without telephone-event") {
+        auto plain = transcode(leg(format("PCMU", 8000, 0), 101), leg(format("PCMA", 8000, 8)));
+        plain.push(rtp(101, 0, 0, start, true));
+        CHECK(plain.out.empty());
+        CHECK(plain.chain->stats().events_dropped == 1);
+    }
+}
+
+TEST_CASE("bad input is counted and never stops the stream") {
+    auto d = transcode(leg(format("PCMU", 8000, 0)), leg(format("PCMA", 8000, 8)));
+    const std::uint8_t junk[] = {0x00, 0x01, 0x02};
+    d.push(junk);
+    const std::uint8_t payload[160] = {};
+    d.push(rtp(99, 0, 0, payload));
+    auto padded = rtp(0, 1, 160, payload);
+    padded[0] |= 0x20;  // padding flag, last octet 0: malformed
+    padded.back() = 0;
+    d.push(padded);
+    d.push(rtp(0, 2, 320, payload));
+    // The malformed packet never counted as received: 2 waits for it, then plays.
+    CHECK(d.out.empty());
+    d.flush(60'000'000);
+    const auto s = d.chain->stats();
+    CHECK(s.malformed == 2);
+    CHECK(s.unknown_payload == 1);
+    CHECK(d.out.size() == 1);
+}
+
+TEST_CASE("a new input SSRC continues the output stream with a marker") {
+    auto d = transcode(leg(format("PCMU", 8000, 0)), leg(format("PCMA", 8000, 8)));
+    const auto in = payloads(format("PCMU", 8000, 0), 4);
+    d.push(rtp(0, 100, 5000, in[0], true, 1));
+    d.push(rtp(0, 101, 5160, in[1], false, 1));
+    d.push(rtp(0, 7, 90, in[2], true, 2));
+    d.push(rtp(0, 8, 250, in[3], false, 2));
+    REQUIRE(d.out.size() == 4);
+    for (std::size_t i = 0; i < 4; ++i) {
+        CHECK(d.out[i].header.sequence == static_cast<std::uint16_t>(origin.sequence + i));
+        CHECK(d.out[i].header.ssrc == origin.ssrc);
+    }
+    CHECK(d.out[2].header.marker);
+    CHECK(d.out[2].header.timestamp == d.out[1].header.timestamp + 160);
+    CHECK(d.chain->next_origin().sequence == static_cast<std::uint16_t>(origin.sequence + 4));
+}
+
+TEST_CASE("make() refuses what it cannot transcode") {
+    chain_config cfg;
+    cfg.in = leg(format("PCMU", 8000, 0));
+    cfg.out = leg(format("GSM", 8000, 3));
+    CHECK_THROWS(media_chain::make(cfg));
+    cfg.out = leg(format("PCMA", 8000, 8, 25));
+    CHECK_THROWS(media_chain::make(cfg));
+}
+
+}  // namespace sbc::transcoder

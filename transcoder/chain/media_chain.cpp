@@ -1,0 +1,424 @@
+#include "transcoder/chain/media_chain.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "transcoder/resample/resampler.hpp"
+
+namespace sbc::transcoder {
+
+namespace {
+
+// A gap longer than this is a silence period or a restart, not loss: it is
+// not concealed (RFC 7587 / RFC 3551 4.1: the receiver resynchronises on the
+// marker bit) — 120 ms is also the longest Opus packet, hence PLC's limit.
+constexpr std::uint32_t max_conceal_ms = 120;
+// A sequence jump larger than this is the sender restarting its numbering.
+constexpr std::int16_t max_sequence_jump = 100;
+
+std::string name_of(const audio_format& f) {
+    return f.encoding + "/" + std::to_string(f.clock_rate);
+}
+
+std::uint32_t decoder_rate_for(const codec_info& in, std::uint32_t pcm_rate) {
+    // The decoder produces the chain's rate itself where it can (Opus
+    // decodes at any of its rates); otherwise the highest rate below it,
+    // and the resampler does the rest.
+    std::uint32_t best = in.pcm_rates.front();
+    for (std::uint32_t r : in.pcm_rates) {
+        if (r == pcm_rate) {
+            return r;
+        }
+        if (r < pcm_rate) {
+            best = r;
+        }
+    }
+    return best;
+}
+
+}  // namespace
+
+media_chain::media_chain(const chain_config& cfg) : _cfg(cfg) {}
+
+media_chain::~media_chain() = default;
+
+std::unique_ptr<media_chain> media_chain::make(const chain_config& cfg) {
+    const codec_info* in = find_codec(cfg.in.audio.encoding, cfg.in.audio.clock_rate);
+    if (in == nullptr || in->pcm_rates.empty()) {
+        throw std::runtime_error("no decoder for " + name_of(cfg.in.audio));
+    }
+    const codec_info* out = find_codec(cfg.out.audio.encoding, cfg.out.audio.clock_rate);
+    if (out == nullptr || out->pcm_rates.empty()) {
+        throw std::runtime_error("no encoder for " + name_of(cfg.out.audio));
+    }
+    const unsigned ptime = cfg.out.audio.ptime_ms;
+    if (ptime < 10 || ptime > 60 || ptime % 10 != 0) {
+        throw std::runtime_error("ptime " + std::to_string(ptime) + " ms for " +
+                                 name_of(cfg.out.audio) + ": 10 to 60 ms in steps of 10");
+    }
+    std::unique_ptr<media_chain> c(new media_chain(cfg));
+    c->_pcm_rate = encoder_pcm_rate(*out, cfg.out.audio);
+    if (cfg.out.audio.clock_rate % c->_pcm_rate != 0) {
+        throw std::runtime_error("PCM rate " + std::to_string(c->_pcm_rate) +
+                                 " does not divide the RTP clock of " + name_of(cfg.out.audio));
+    }
+    c->_out_ticks_per_sample = cfg.out.audio.clock_rate / c->_pcm_rate;
+    c->_encoder = out->make_encoder(cfg.out.audio, c->_pcm_rate);
+    c->_decode_rate = decoder_rate_for(*in, c->_pcm_rate);
+    c->_decoder = in->make_decoder(cfg.in.audio, c->_decode_rate);
+    if (c->_decode_rate != c->_pcm_rate) {
+        c->_resampler = std::make_unique<resampler>(c->_decode_rate, c->_pcm_rate);
+    }
+    if (c->_encoder->packet_samples() > c->_fifo.size() / 2) {
+        throw std::runtime_error("packets of " + name_of(cfg.out.audio) + " too long");
+    }
+    c->_out_seq = cfg.origin.sequence;
+    c->_out_head_ts = cfg.origin.timestamp;
+    return c;
+}
+
+std::size_t media_chain::push(std::span<const std::uint8_t> packet, std::int64_t now_ns,
+                              packet_sink& sink) noexcept {
+    const std::size_t before = sink.size();
+    _packets_in.add();
+    const auto rtp = parse_rtp(packet);
+    if (!rtp) {
+        _malformed.add();
+        return 0;
+    }
+    if (_started && rtp->ssrc != _in_ssrc) {
+        // A new source (RFC 3550 8.2: the peer restarted its stream): what is
+        // held of the old one is played, then a new input timeline starts;
+        // the output carries on, with a marker for the receiver to resync.
+        while (_reorder.size() > 0) {
+            give_up_gap(sink);
+        }
+        discontinuity(0, sink);
+        _started = false;
+    }
+    if (!_started) {
+        _started = true;
+        _in_ssrc = rtp->ssrc;
+        _expected_seq = rtp->sequence;
+        _in_audio_started = false;
+        _event_seen = false;
+    }
+    const auto ahead = static_cast<std::int16_t>(rtp->sequence - _expected_seq);
+    if (ahead < 0) {
+        _late.add();
+    } else if (ahead == 0) {
+        accept(packet, sink);
+    } else if (ahead > max_sequence_jump) {
+        while (_reorder.size() > 0) {
+            give_up_gap(sink);
+        }
+        _expected_seq = rtp->sequence;
+        accept(packet, sink);
+    } else if (_reorder.hold(rtp->sequence, packet, now_ns)) {
+        if (_reorder.full()) {
+            give_up_gap(sink);
+        }
+    } else {
+        // No room to wait (or too large to copy): the gap is lost now.
+        while (_reorder.size() > 0) {
+            give_up_gap(sink);
+        }
+        const auto still_ahead = static_cast<std::int16_t>(rtp->sequence - _expected_seq);
+        if (still_ahead < 0) {
+            _late.add();
+        } else {
+            _gap_seen = still_ahead > 0;
+            _expected_seq = rtp->sequence;
+            accept(packet, sink);
+        }
+    }
+    return sink.size() - before;
+}
+
+std::size_t media_chain::flush_due(std::int64_t now_ns, packet_sink& sink) noexcept {
+    const std::size_t before = sink.size();
+    while (_reorder.size() > 0 && now_ns - _reorder.oldest_arrival_ns() >= _cfg.reorder_hold_ns) {
+        give_up_gap(sink);
+    }
+    return sink.size() - before;
+}
+
+void media_chain::accept(std::span<const std::uint8_t> packet, packet_sink& sink) noexcept {
+    process(packet, sink);
+    ++_expected_seq;
+    drain_in_order(sink);
+}
+
+void media_chain::drain_in_order(packet_sink& sink) noexcept {
+    for (auto* e = _reorder.earliest(_expected_seq); e != nullptr && e->sequence == _expected_seq;
+         e = _reorder.earliest(_expected_seq)) {
+        process(e->packet(), sink);
+        _reorder.release(*e);
+        _reordered.add();
+        ++_expected_seq;
+    }
+}
+
+void media_chain::give_up_gap(packet_sink& sink) noexcept {
+    auto* e = _reorder.earliest(_expected_seq);
+    if (e == nullptr) {
+        return;
+    }
+    _gap_seen = true;
+    _expected_seq = e->sequence;
+    drain_in_order(sink);
+}
+
+void media_chain::process(std::span<const std::uint8_t> packet, packet_sink& sink) noexcept {
+    const auto rtp = parse_rtp(packet);
+    if (!rtp) {
+        _malformed.add();
+        return;
+    }
+    if (rtp->payload_type == _cfg.in.audio.payload_type) {
+        process_audio(*rtp, sink);
+    } else if (rtp->payload_type == _cfg.in.event_payload_type) {
+        process_event(*rtp, sink);
+    } else if (rtp->payload_type == _cfg.in.cn_payload_type) {
+        process_cn(*rtp, sink);
+    } else {
+        _unknown_payload.add();
+    }
+    _gap_seen = false;
+}
+
+void media_chain::process_audio(const rtp_view& rtp, packet_sink& sink) noexcept {
+    const std::uint32_t in_clock = _cfg.in.audio.clock_rate;
+    if (!_in_audio_started) {
+        _in_audio_started = true;
+        _in_next_ts = rtp.timestamp;
+    }
+    const auto gap = static_cast<std::int32_t>(rtp.timestamp - _in_next_ts);
+    if (gap != 0) {
+        const auto max_conceal = static_cast<std::int32_t>(in_clock / 1000 * max_conceal_ms);
+        if (gap > 0 && _gap_seen && gap <= max_conceal) {
+            conceal(static_cast<std::uint32_t>(gap), rtp.payload);
+        } else {
+            discontinuity(gap, sink);
+            _in_next_ts = rtp.timestamp;
+        }
+    }
+    if (rtp.marker) {
+        // RFC 3551 4.1: the sender marks the first packet after silence; so
+        // does the chain, on the first packet it sends with this audio.
+        _marker_pending = true;
+    }
+    const int n = _decoder->decode(rtp.payload, _decoded);
+    if (n < 0) {
+        // Treated as lost: the next packet conceals it.
+        _malformed.add();
+        _gap_seen = true;
+        return;
+    }
+    if (n == 0) {
+        return;
+    }
+    _last_decoded = static_cast<std::size_t>(n);
+    append_pcm({_decoded.data(), _last_decoded});
+    _in_next_ts = rtp.timestamp + static_cast<std::uint32_t>(static_cast<std::uint64_t>(n) *
+                                                             in_clock / _decode_rate);
+    encode_ready(sink);
+}
+
+void media_chain::conceal(std::uint32_t in_ticks, std::span<const std::uint8_t> next) noexcept {
+    const std::uint32_t in_clock = _cfg.in.audio.clock_rate;
+    std::size_t remaining = static_cast<std::uint64_t>(in_ticks) * _decode_rate / in_clock;
+    std::size_t chunk = _last_decoded;
+    if (chunk == 0) {
+        chunk = static_cast<std::size_t>(_decode_rate) * _cfg.in.audio.ptime_ms / 1000;
+    }
+    chunk = std::clamp<std::size_t>(chunk, 1, _decoded.size());
+    while (remaining > 0) {
+        const std::size_t n = std::min(chunk, remaining);
+        std::span<std::int16_t> pcm{_decoded.data(), n};
+        // The last lost packet is the one whose in-band FEC the next packet
+        // may carry (RFC 7587 3.3); earlier ones can only be concealed.
+        const bool last = n == remaining;
+        int got = last ? _decoder->recover(next, pcm) : _decoder->conceal(pcm);
+        if (got <= 0) {
+            std::fill(pcm.begin(), pcm.end(), std::int16_t{0});
+            got = static_cast<int>(n);
+        }
+        if (last) {
+            _recovered.add();
+        }
+        _concealed.add();
+        append_pcm({_decoded.data(), std::min(n, static_cast<std::size_t>(got))});
+        remaining -= n;
+    }
+    _in_next_ts += in_ticks;
+}
+
+void media_chain::append_pcm(std::span<const std::int16_t> pcm) noexcept {
+    if (_resampler) {
+        const int n = _resampler->process(pcm, _resampled);
+        if (n <= 0) {
+            return;
+        }
+        pcm = {_resampled.data(), static_cast<std::size_t>(n)};
+    }
+    const std::size_t room = _fifo.size() - _fifo_len;
+    const std::size_t n = std::min(room, pcm.size());
+    std::copy_n(pcm.begin(), n, _fifo.begin() + static_cast<std::ptrdiff_t>(_fifo_len));
+    _fifo_len += n;
+}
+
+void media_chain::discontinuity(std::int32_t in_gap, packet_sink& sink) noexcept {
+    // The audio before the gap leaves now, completed with silence, so that
+    // nothing waits in the chain across a silence period.
+    std::size_t pad = 0;
+    if (_fifo_len > 0) {
+        const std::size_t need = _encoder->packet_samples();
+        pad = need - _fifo_len % need;
+        std::fill_n(_fifo.begin() + static_cast<std::ptrdiff_t>(_fifo_len), pad, std::int16_t{0});
+        _fifo_len += pad;
+        encode_ready(sink);
+    }
+    if (in_gap > 0) {
+        const std::int64_t skip = static_cast<std::int64_t>(out_ticks_of_in(in_gap)) -
+                                  static_cast<std::int64_t>(pad * _out_ticks_per_sample);
+        if (skip > 0) {
+            _out_head_ts += static_cast<std::uint32_t>(skip);
+        }
+    }
+    _marker_pending = true;
+}
+
+void media_chain::encode_ready(packet_sink& sink) noexcept {
+    const std::size_t need = _encoder->packet_samples();
+    std::size_t off = 0;
+    for (; _fifo_len - off >= need; off += need) {
+        const auto slot = sink.slot();
+        if (slot.empty()) {
+            _sink_full.add();
+        } else {
+            const int len =
+                _encoder->encode({_fifo.data() + off, need}, slot.subspan(rtp_header_octets));
+            if (len > 0) {
+                write_rtp_header(slot, _marker_pending, _cfg.out.audio.payload_type, _out_seq++,
+                                 _out_head_ts, _cfg.origin.ssrc);
+                sink.commit(rtp_header_octets + static_cast<std::size_t>(len));
+                _packets_out.add();
+                _marker_pending = false;
+            } else if (len == 0) {
+                // DTX (RFC 7587 3.4, RFC 3551 4.5.6 with Annex B): nothing to
+                // send; the packet after the silence starts a talk spurt.
+                _dtx_suppressed.add();
+                _marker_pending = true;
+            } else {
+                _malformed.add();
+            }
+        }
+        _out_head_ts += static_cast<std::uint32_t>(need * _out_ticks_per_sample);
+    }
+    if (off > 0) {
+        std::copy_n(_fifo.begin() + static_cast<std::ptrdiff_t>(off), _fifo_len - off,
+                    _fifo.begin());
+        _fifo_len -= off;
+    }
+}
+
+std::uint32_t media_chain::out_ticks_of_in(std::int64_t in_ticks) const noexcept {
+    return static_cast<std::uint32_t>(in_ticks * _cfg.out.audio.clock_rate /
+                                      _cfg.in.audio.clock_rate);
+}
+
+std::uint32_t media_chain::out_head_of_next_input() const noexcept {
+    return _out_head_ts + static_cast<std::uint32_t>(_fifo_len * _out_ticks_per_sample);
+}
+
+void media_chain::process_event(const rtp_view& rtp, packet_sink& sink) noexcept {
+    if (_cfg.out.event_payload_type < 0 || rtp.payload.empty() || rtp.payload.size() % 4 != 0) {
+        _events_dropped.add();
+        return;
+    }
+    // RFC 4733 2.3 and 2.5.1: every packet of one event carries its start
+    // time; the chain maps that start once and reuses it for the event's
+    // updates and retransmitted ends. The event shares the stream's
+    // timestamp space (RFC 4733 2.1), so it is placed against the audio.
+    std::uint32_t out_ts = 0;
+    if (_event_seen && rtp.timestamp == _last_event_in_ts) {
+        out_ts = _last_event_out_ts;
+    } else {
+        out_ts = out_head_of_next_input();
+        if (_in_audio_started) {
+            out_ts += out_ticks_of_in(static_cast<std::int32_t>(rtp.timestamp - _in_next_ts));
+        }
+        _event_seen = true;
+        _last_event_in_ts = rtp.timestamp;
+        _last_event_out_ts = out_ts;
+    }
+    std::array<std::uint8_t, 64> payload{};
+    const std::size_t len = std::min(rtp.payload.size(), payload.size());
+    std::copy_n(rtp.payload.begin(), len, payload.begin());
+    if (_cfg.in.event_clock_rate != _cfg.out.event_clock_rate && _cfg.in.event_clock_rate > 0) {
+        // RFC 4733 2.5.1.3: the duration is in timestamp units of the clock.
+        for (std::size_t i = 0; i + 4 <= len; i += 4) {
+            const std::uint64_t d =
+                static_cast<std::uint64_t>(payload[i + 2] << 8 | payload[i + 3]) *
+                _cfg.out.event_clock_rate / _cfg.in.event_clock_rate;
+            const auto scaled = static_cast<std::uint16_t>(std::min<std::uint64_t>(d, 0xffff));
+            payload[i + 2] = static_cast<std::uint8_t>(scaled >> 8);
+            payload[i + 3] = static_cast<std::uint8_t>(scaled);
+        }
+    }
+    emit(rtp.marker, static_cast<std::uint8_t>(_cfg.out.event_payload_type), out_ts,
+         {payload.data(), len}, sink);
+}
+
+void media_chain::process_cn(const rtp_view& rtp, packet_sink& sink) noexcept {
+    if (_cfg.out.cn_payload_type < 0) {
+        _cn_dropped.add();
+        return;
+    }
+    // RFC 3389 4: the CN payload (noise level, spectrum) does not depend on
+    // the audio codec, so it crosses unchanged, at the mapped time.
+    std::uint32_t out_ts = out_head_of_next_input();
+    if (_in_audio_started) {
+        out_ts += out_ticks_of_in(static_cast<std::int32_t>(rtp.timestamp - _in_next_ts));
+    }
+    emit(false, static_cast<std::uint8_t>(_cfg.out.cn_payload_type), out_ts, rtp.payload, sink);
+}
+
+bool media_chain::emit(bool marker, std::uint8_t pt, std::uint32_t ts,
+                       std::span<const std::uint8_t> payload, packet_sink& sink) noexcept {
+    const auto slot = sink.slot();
+    if (slot.empty() || payload.size() > slot.size() - rtp_header_octets) {
+        _sink_full.add();
+        return false;
+    }
+    write_rtp_header(slot, marker, pt, _out_seq++, ts, _cfg.origin.ssrc);
+    std::copy(payload.begin(), payload.end(), slot.begin() + rtp_header_octets);
+    sink.commit(rtp_header_octets + payload.size());
+    _packets_out.add();
+    return true;
+}
+
+output_origin media_chain::next_origin() const noexcept {
+    return output_origin{_cfg.origin.ssrc, _out_seq, out_head_of_next_input()};
+}
+
+chain_stats media_chain::stats() const noexcept {
+    chain_stats s;
+    s.packets_in = _packets_in.get();
+    s.packets_out = _packets_out.get();
+    s.malformed = _malformed.get();
+    s.unknown_payload = _unknown_payload.get();
+    s.late = _late.get();
+    s.reordered = _reordered.get();
+    s.concealed = _concealed.get();
+    s.recovered = _recovered.get();
+    s.events_dropped = _events_dropped.get();
+    s.cn_dropped = _cn_dropped.get();
+    s.dtx_suppressed = _dtx_suppressed.get();
+    s.sink_full = _sink_full.get();
+    return s;
+}
+
+}  // namespace sbc::transcoder

@@ -1,0 +1,166 @@
+// The codec chain of one direction of a transcoded stream: RTP of one leg's
+// codec in, RTP of the other leg's codec out (decode -> PCM -> [resample] ->
+// encode), with everything a receiver expects of a stream the SBC now
+// originates: its own SSRC, continuous sequence numbers and timestamps at the
+// output codec's clock, the marker bit on talk-spurt starts (RFC 3551 4.1),
+// and packets of the output leg's ptime whatever the input's (10 to 60 ms).
+//
+// Object graph: the control plane makes a media_chain per direction once the
+// two legs' SDP say the stream is transcoded (make() creates the codec state,
+// which allocates) and hands it to the worker that owns the stream; from then
+// on only that worker calls push() and flush_due(), which allocate nothing,
+// take no lock and never throw. Any thread may read stats().
+//
+// Loss and order: a packet ahead of the expected sequence number waits in a
+// small reordering buffer; a gap that does not fill in time is concealed by
+// the decoder (Opus PLC, or its in-band FEC when the next packet carries it;
+// bcg729's erasure handling). Telephone-events (RFC 4733) and comfort noise
+// (RFC 3389) are carried across with their payload type, timestamp and clock
+// mapped, or dropped and counted when the output leg did not negotiate them.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "transcoder/api/codec.hpp"
+#include "transcoder/chain/packet_sink.hpp"
+#include "transcoder/chain/reorder_buffer.hpp"
+#include "transcoder/chain/rtp_packet.hpp"
+
+namespace sbc::transcoder {
+
+class resampler;
+
+/// What one leg's peer sends or takes on the transcoded stream.
+struct stream_format {
+    audio_format audio;
+    int event_payload_type = -1;  ///< telephone-event (RFC 4733), -1 when not negotiated
+    std::uint32_t event_clock_rate = 8000;
+    int cn_payload_type = -1;  ///< CN (RFC 3389), -1 when not negotiated
+};
+
+/// Where the chain's output stream starts: a chain that replaces another
+/// after a re-INVITE continues its predecessor's SSRC, sequence and timestamp.
+struct output_origin {
+    std::uint32_t ssrc = 0;
+    std::uint16_t sequence = 0;
+    std::uint32_t timestamp = 0;
+};
+
+struct chain_config {
+    stream_format in;   ///< what the sending leg's peer sends
+    stream_format out;  ///< what the receiving leg's peer takes
+    output_origin origin;
+    /// How long a packet ahead of a gap waits for the missing one.
+    std::int64_t reorder_hold_ns = 60'000'000;
+};
+
+/// Counters of one chain (single writer: the owning worker).
+struct chain_stats {
+    std::uint64_t packets_in = 0;
+    std::uint64_t packets_out = 0;
+    std::uint64_t malformed = 0;        ///< not RTP, or a payload the decoder refused
+    std::uint64_t unknown_payload = 0;  ///< a payload type the input leg did not negotiate
+    std::uint64_t late = 0;             ///< behind the stream (already concealed) or duplicated
+    std::uint64_t reordered = 0;        ///< held and then played in order
+    std::uint64_t concealed = 0;        ///< lost packets filled by PLC or FEC
+    std::uint64_t recovered = 0;        ///< of those, recovered from in-band FEC
+    std::uint64_t events_dropped = 0;   ///< telephone-events the output leg cannot take
+    std::uint64_t cn_dropped = 0;
+    std::uint64_t dtx_suppressed = 0;  ///< output packets not sent (DTX)
+    std::uint64_t sink_full = 0;       ///< produced packets the worker had no slot for
+};
+
+class media_chain {
+public:
+    /// Control thread. Creates the codecs; throws std::runtime_error naming
+    /// what cannot be transcoded (an unknown codec, a ptime out of 10-60 ms,
+    /// what a codec library refused).
+    static std::unique_ptr<media_chain> make(const chain_config& cfg);
+
+    ~media_chain();
+    media_chain(const media_chain&) = delete;
+    media_chain& operator=(const media_chain&) = delete;
+
+    /// Owning worker. One RTP packet from the input leg's peer (SRTP already
+    /// removed). The packets it completes are appended to `sink`; returns how many.
+    std::size_t push(std::span<const std::uint8_t> packet, std::int64_t now_ns,
+                     packet_sink& sink) noexcept;
+
+    /// Owning worker, periodically: gives up on a gap whose later packets
+    /// have waited reorder_hold_ns, concealing it and playing them.
+    std::size_t flush_due(std::int64_t now_ns, packet_sink& sink) noexcept;
+
+    /// Owning worker. Where the next output packet would continue.
+    output_origin next_origin() const noexcept;
+
+    /// Any thread.
+    chain_stats stats() const noexcept;
+
+    const chain_config& config() const noexcept { return _cfg; }
+    /// The PCM rate the chain works at (the encoder's).
+    std::uint32_t pcm_rate() const noexcept { return _pcm_rate; }
+
+private:
+    explicit media_chain(const chain_config& cfg);
+
+    struct counter {
+        std::atomic<std::uint64_t> value{0};
+        void add(std::uint64_t n = 1) noexcept {
+            value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+        }
+        std::uint64_t get() const noexcept { return value.load(std::memory_order_relaxed); }
+    };
+
+    void accept(std::span<const std::uint8_t> packet, packet_sink& sink) noexcept;
+    void drain_in_order(packet_sink& sink) noexcept;
+    void give_up_gap(packet_sink& sink) noexcept;
+    void process(std::span<const std::uint8_t> packet, packet_sink& sink) noexcept;
+    void process_audio(const rtp_view& rtp, packet_sink& sink) noexcept;
+    void process_event(const rtp_view& rtp, packet_sink& sink) noexcept;
+    void process_cn(const rtp_view& rtp, packet_sink& sink) noexcept;
+    void conceal(std::uint32_t in_ticks, std::span<const std::uint8_t> next_payload) noexcept;
+    void append_pcm(std::span<const std::int16_t> pcm) noexcept;
+    void discontinuity(std::int32_t in_gap, packet_sink& sink) noexcept;
+    void encode_ready(packet_sink& sink) noexcept;
+    bool emit(bool marker, std::uint8_t pt, std::uint32_t ts, std::span<const std::uint8_t> payload,
+              packet_sink& sink) noexcept;
+    std::uint32_t out_ticks_of_in(std::int64_t in_ticks) const noexcept;
+    std::uint32_t out_head_of_next_input() const noexcept;
+
+    chain_config _cfg;
+    std::unique_ptr<decoder> _decoder;
+    std::unique_ptr<encoder> _encoder;
+    std::unique_ptr<resampler> _resampler;  // null when decoder and encoder share a rate
+    std::uint32_t _pcm_rate = 8000;
+    std::uint32_t _decode_rate = 8000;
+    std::uint32_t _out_ticks_per_sample = 1;  // output RTP clock ticks per PCM sample
+
+    // Owning worker only.
+    reorder_buffer _reorder;
+    bool _started = false;
+    std::uint32_t _in_ssrc = 0;
+    std::uint16_t _expected_seq = 0;  // the next input sequence number to process
+    bool _gap_seen = false;           // packets were lost before the one being processed
+    std::uint32_t _in_next_ts = 0;    // input timestamp just after the last audio decoded
+    std::size_t _last_decoded = 0;    // samples (decode rate) of the last packet decoded
+    bool _in_audio_started = false;
+    std::uint32_t _out_head_ts = 0;  // output timestamp of the first sample in _fifo
+    std::uint16_t _out_seq = 0;
+    bool _marker_pending = true;  // the next packet sent starts a talk spurt
+    std::uint32_t _last_event_in_ts = 0;
+    std::uint32_t _last_event_out_ts = 0;
+    bool _event_seen = false;
+    std::size_t _fifo_len = 0;                  // samples at _pcm_rate waiting to be encoded
+    std::array<std::int16_t, 16384> _fifo{};    // 340 ms at 48 kHz: 120 ms in + 60 ms out fit
+    std::array<std::int16_t, 5760> _decoded{};  // 120 ms at 48 kHz: the longest Opus packet
+    std::array<std::int16_t, 5760> _resampled{};
+
+    counter _packets_in, _packets_out, _malformed, _unknown_payload, _late, _reordered, _concealed,
+        _recovered, _events_dropped, _cn_dropped, _dtx_suppressed, _sink_full;
+};
+
+}  // namespace sbc::transcoder
