@@ -22,6 +22,7 @@
 
 #include "dataplane/api/ip_endpoint.hpp"
 #include "dataplane/srtp/stream_crypto.hpp"
+#include "transcoder/chain/media_chain.hpp"
 
 namespace sbc::dataplane {
 
@@ -111,6 +112,10 @@ struct side_counters {
     std::uint64_t srtp_replays = 0;
     /// Packets towards this side's peer that could not be protected.
     std::uint64_t srtp_errors = 0;
+    /// RTCP from this side's peer dropped because the session is transcoded.
+    std::uint64_t drops_transcoded_rtcp = 0;
+    /// The codec chain of RTP from this side's peer, when it is transcoded.
+    std::optional<transcoder::chain_stats> chain;
     /// Steady-clock time (ns since its epoch) of the last packet received, 0 if none.
     /// Only packets accepted from the (latched) peer count, so a stray sender
     /// cannot keep a dead call's media timeout from firing.
@@ -170,6 +175,14 @@ public:
     /// re-key never frees one a worker may still be using.
     virtual void set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
                           std::unique_ptr<srtp::stream_crypto> to_peer) = 0;
+
+    /// Transcoding of RTP from side `from`'s peer through `chain` (made by
+    /// the control plane, transcoder::media_chain::make), or untouched relay
+    /// when null. Takes effect on the worker with the next packet; the
+    /// engine keeps every chain it was given until the session is closed.
+    /// A backend that cannot transcode ignores it and keeps relaying.
+    virtual void set_chain(session_id id, side from,
+                           std::unique_ptr<transcoder::media_chain> chain) = 0;
 
     /// Arms the session's media timeout (`after` > 0) or disarms it (0):
     /// once neither side's peer has sent an accepted packet for `after`,

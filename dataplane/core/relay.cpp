@@ -51,10 +51,17 @@ void relay_session::set_srtp(side s, srtp::stream_crypto* from_peer,
     st.protect = to_peer;
 }
 
+void relay_session::set_chain(side from, transcoder::media_chain* chain) noexcept {
+    _sides[index(from)].chain = chain;
+}
+
 void relay_session::relay(side from, channel ch, std::span<const rx_packet> burst,
                           std::int64_t now_ns, tx_batch& out) noexcept {
     out.count = 0;
     out.latched = nullptr;
+    if (out.sink != nullptr) {
+        out.sink->clear();
+    }
     auto& src = _sides[index(from)];
     auto& dst = _sides[index(other(from))];
     auto& in = src.paths[index(ch)];
@@ -63,6 +70,11 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     // other side is the same for the whole burst.
     const ip_endpoint* dest = destination(other(from), ch);
     const auto n = std::min(burst.size(), max_burst);
+    transcoder::media_chain* chain = rtp ? src.chain : nullptr;
+    if (chain != nullptr && out.sink == nullptr) {
+        chain = nullptr;  // a backend without a sink relays (the control plane knows)
+    }
+    const bool drop_rtcp = !rtp && transcoded();
 
     std::uint64_t bytes = 0;
     std::uint64_t accepted = 0;
@@ -72,6 +84,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     std::uint64_t auth_failures = 0;
     std::uint64_t replays = 0;
     std::uint64_t protect_errors = 0;
+    std::uint64_t rtcp_dropped = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const rx_packet& pkt = burst[i];
         bytes += pkt.len;
@@ -108,6 +121,28 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
         ++accepted;
         if (dest == nullptr) {
             ++no_destination;
+            continue;
+        }
+        if (drop_rtcp) {
+            ++rtcp_dropped;
+            continue;
+        }
+        if (chain != nullptr) {
+            const std::size_t first = out.sink->size();
+            chain->push({pkt.data, len}, now_ns, *out.sink);
+            for (const auto& p : out.sink->packets().subspan(first)) {
+                if (out.count == out.packets.size()) {
+                    break;  // the sink has as many slots as the batch: cannot happen
+                }
+                std::size_t plen = p.len;
+                if (dst.protect != nullptr &&
+                    dst.protect->protect_rtp(p.data, plen) != srtp::outcome::ok) {
+                    ++protect_errors;
+                    continue;
+                }
+                out.packets[out.count++] =
+                    tx_packet{p.data, static_cast<std::uint32_t>(plen), dest, true};
+            }
             continue;
         }
         if (dst.protect != nullptr) {
@@ -153,6 +188,9 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     if (protect_errors > 0) {
         dst.srtp_errors.add(protect_errors);
     }
+    if (rtcp_dropped > 0) {
+        src.drops_transcoded_rtcp.add(rtcp_dropped);
+    }
 }
 
 void relay_session::note_tx(side to, std::size_t sent, std::size_t failed) noexcept {
@@ -181,6 +219,10 @@ session_stats relay_session::stats() const {
         c.srtp_auth_failures = st.srtp_auth_failures.get();
         c.srtp_replays = st.srtp_replays.get();
         c.srtp_errors = st.srtp_errors.get();
+        c.drops_transcoded_rtcp = st.drops_transcoded_rtcp.get();
+        if (st.chain != nullptr) {
+            c.chain = st.chain->stats();
+        }
         c.last_rx_ns = st.last_rx_ns.load(std::memory_order_relaxed);
         c.latched_rtp = st.latched_rtp.load();
     }

@@ -30,11 +30,15 @@
 #include "dataplane/api/media_engine.hpp"
 #include "dataplane/core/published_endpoint.hpp"
 #include "dataplane/srtp/stream_crypto.hpp"
+#include "transcoder/chain/media_chain.hpp"
 
 namespace sbc::dataplane {
 
 /// Bursts of up to 32 datagrams, as DPDK's examples use (STYLE.md, The hot path).
 constexpr std::size_t max_burst = 32;
+/// What one burst may send: more than it received when a codec chain
+/// repacketizes (a 60 ms packet in, three of 20 ms out).
+constexpr std::size_t max_tx_burst = 2 * max_burst;
 
 /// Which of a side's two ports a datagram arrived on; RTCP is RTP + 1 (RFC 3550 11).
 enum class channel : std::uint8_t { rtp = 0, rtcp = 1 };
@@ -66,11 +70,15 @@ struct tx_packet {
 };
 
 struct tx_batch {
-    std::array<tx_packet, max_burst> packets{};
+    std::array<tx_packet, max_tx_burst> packets{};
     std::size_t count = 0;
     /// This burst latched the side's RTP to the source it points at (one of
     /// the burst's): the backend reports it to the control plane (media_event).
     const ip_endpoint* latched = nullptr;
+    /// The worker's slots for what codec chains produce (max_tx_burst of
+    /// them): the packets of a transcoded burst point into it until sent.
+    /// Null on a worker that cannot transcode.
+    transcoder::packet_sink* sink = nullptr;
 };
 
 /// The forwarding state and counters of one session (see the top of this file).
@@ -99,6 +107,14 @@ public:
     /// latch only once they authenticate, so a forged first packet cannot
     /// divert the stream.
     void set_srtp(side s, srtp::stream_crypto* from_peer, srtp::stream_crypto* to_peer) noexcept;
+
+    /// Owning worker. The codec chain for RTP arriving from side `from`
+    /// (decoded, re-encoded for the other side, with its own SSRC,
+    /// sequence and timestamps), or null to relay it untouched. Not owned:
+    /// the backend keeps every chain it was given until the session is
+    /// destroyed. RTCP of a session with a chain is dropped (counted): its
+    /// reports describe streams the other peer never sees.
+    void set_chain(side from, transcoder::media_chain* chain) noexcept;
 
     /// Owning worker. After sending a tx batch towards side `to`'s peer:
     /// `sent` left, `failed` could not be sent.
@@ -148,17 +164,22 @@ private:
         counter drops_no_destination;
         counter drops_tx_error;
         counter drops_truncated;
-        counter srtp_auth_failures;  // from this side's peer: failed authentication
-        counter srtp_replays;        // from this side's peer: replayed or too old
-        counter srtp_errors;         // to this side's peer: could not be protected
+        counter srtp_auth_failures;     // from this side's peer: failed authentication
+        counter srtp_replays;           // from this side's peer: replayed or too old
+        counter srtp_errors;            // to this side's peer: could not be protected
+        counter drops_transcoded_rtcp;  // from this side's peer, on a transcoded session
         // Owning worker only; see set_srtp.
         srtp::stream_crypto* unprotect = nullptr;
         srtp::stream_crypto* protect = nullptr;
+        transcoder::media_chain* chain = nullptr;  // for RTP from this side's peer
         std::atomic<std::int64_t> last_rx_ns{0};
         published_endpoint latched_rtp;  // mirror of paths[rtp].latched, for stats()
     };
 
     const ip_endpoint* destination(side to, channel ch) const noexcept;
+    bool transcoded() const noexcept {
+        return _sides[0].chain != nullptr || _sides[1].chain != nullptr;
+    }
 
     std::array<side_state, 2> _sides;  // indexed by index(side)
     // Owning worker only; see arm_timeout.

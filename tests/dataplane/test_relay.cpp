@@ -11,6 +11,8 @@
 #include "dataplane/core/relay.hpp"
 #include "dataplane/core/timeout_watch.hpp"
 #include "dataplane/srtp/stream_crypto.hpp"
+#include "transcoder/chain/media_chain.hpp"
+#include "transcoder/chain/rtp_packet.hpp"
 
 using namespace sbc::dataplane;
 
@@ -52,11 +54,13 @@ std::string payload_of(const tx_packet& p) {
 class pipeline : public relay_session {
 public:
     // Relays `b` arriving on `from`'s `ch` port and returns the tx batch.
-    tx_batch feed(side from, channel ch, burst b, std::int64_t now = 1) {
+    tx_batch feed(side from, channel ch, burst b, std::int64_t now = 1,
+                  sbc::transcoder::packet_sink* sink = nullptr) {
         _bursts.push_back(std::move(b));
         _packets.push_back(_bursts.back().packets());
         tx_batch out;
         out.count = 99;  // relay() must reset it
+        out.sink = sink;
         relay(from, ch, _packets.back(), now, out);
         return out;
     }
@@ -436,4 +440,59 @@ TEST_CASE("timeout_watch reports the quiet sessions it holds, at most every 100 
     CHECK(fired.size() == 1);
     watch.scan(2 * s + 100 * ms, record);
     CHECK(fired.size() == 2);
+}
+
+TEST_CASE("relay: RTP from a side with a codec chain leaves transcoded; RTCP is dropped") {
+    namespace tc = sbc::transcoder;
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    tc::chain_config cfg;
+    cfg.in.audio.encoding = "PCMU";
+    cfg.out.audio.encoding = "PCMA";
+    cfg.out.audio.payload_type = 8;
+    cfg.out.audio.ptime_ms = 10;
+    cfg.origin = tc::output_origin{0x5bc, 100, 8000};
+    auto chain = tc::media_chain::make(cfg);
+    r.set_chain(side::a, chain.get());
+    tc::packet_sink sink(max_tx_burst);
+
+    std::string pcmu(tc::rtp_header_octets + 160, '\x7f');
+    tc::write_rtp_header({reinterpret_cast<std::uint8_t*>(pcmu.data()), pcmu.size()}, true, 0, 1, 0,
+                         0x1234);
+    auto out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, pcmu), 1, &sink);
+    REQUIRE(out.count == 2);  // 20 ms in, two packets of 10 ms out
+    for (std::size_t i = 0; i < 2; ++i) {
+        const auto v = tc::parse_rtp({out.packets[i].data, out.packets[i].len});
+        REQUIRE(v);
+        CHECK(v->payload_type == 8);
+        CHECK(v->ssrc == 0x5bc);
+        CHECK(v->sequence == 100 + i);
+        CHECK(v->timestamp == 8000 + 80 * i);
+        CHECK(v->payload.size() == 80);
+        CHECK(*out.packets[i].destination == bob_rtp);
+        CHECK(out.packets[i].transformed);
+    }
+
+    // The other direction has no chain: relayed untouched.
+    out = r.feed(side::b, channel::rtp, burst().add(bob_rtp, "bob"), 1, &sink);
+    REQUIRE(out.count == 1);
+    CHECK(payload_of(out.packets[0]) == "bob");
+
+    // RTCP describes streams the other peer never sees: dropped both ways.
+    CHECK(r.feed(side::a, channel::rtcp, burst().add(alice_rtcp, "sr"), 1, &sink).count == 0);
+    CHECK(r.feed(side::b, channel::rtcp, burst().add(bob_rtcp, "rr"), 1, &sink).count == 0);
+    const auto st = r.stats();
+    CHECK(st.sides[0].drops_transcoded_rtcp == 1);
+    CHECK(st.sides[1].drops_transcoded_rtcp == 1);
+    REQUIRE(st.sides[0].chain);
+    CHECK(st.sides[0].chain->packets_in == 1);
+    CHECK(st.sides[0].chain->packets_out == 2);
+    CHECK_FALSE(st.sides[1].chain);
+
+    // Without a chain again, the relay forwards untouched.
+    r.set_chain(side::a, nullptr);
+    out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, "raw"), 1, &sink);
+    REQUIRE(out.count == 1);
+    CHECK(payload_of(out.packets[0]) == "raw");
 }

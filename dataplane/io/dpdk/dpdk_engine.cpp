@@ -418,6 +418,24 @@ void dpdk_engine::set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_c
     post(ds.worker, c);
 }
 
+void dpdk_engine::set_chain(session_id id, side from,
+                            std::unique_ptr<transcoder::media_chain> chain) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    dpdk_session& ds = *it->second;
+    command c;
+    c.what = command::kind::set_chain;
+    c.s = from;
+    c.session = &ds;
+    c.chain = chain.get();
+    if (chain) {
+        ds.chains.push_back(std::move(chain));  // until the worker let go of the session
+    }
+    post(ds.worker, c);
+}
+
 void dpdk_engine::set_media_timeout(session_id id, std::chrono::nanoseconds after) {
     const auto it = _open.find(id);
     if (it == _open.end()) {

@@ -4,6 +4,7 @@
 #include <rte_lcore.h>
 
 #include <chrono>
+#include <cstring>
 
 namespace sbc::dataplane::dpdk {
 
@@ -53,7 +54,9 @@ worker::worker(unsigned index, std::vector<port_runtime>& ports, std::vector<str
       _dispatch_out(std::move(dispatch_out)),
       _streams(slots.size(), {nullptr, side::a}),
       _phys_tx(ports.size()),
-      _tap_tx(ports.size()) {}
+      _tap_tx(ports.size()) {
+    _tx.sink = &_sink;
+}
 
 int worker::main(void* self) {
     static_cast<worker*>(self)->run();
@@ -228,7 +231,33 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
         return;
     }
     const side to = other(from);
-    const tx_packet& tx = out.packets[0];
+    if (out.packets[0].data == pkt.data) {
+        send_frame(m, pkt.data, out.packets[0], &d, s, to, ch);
+        return;
+    }
+    // Transcoded: the chain's packets live in the worker's sink, one frame
+    // each from the pool the received one came from; that one is done with.
+    for (std::size_t i = 0; i < out.count; ++i) {
+        const tx_packet& tx = out.packets[i];
+        rte_mbuf* f = rte_pktmbuf_alloc(m->pool);
+        if (f == nullptr || rte_pktmbuf_tailroom(f) < tx.len) {
+            s.relay.note_tx(to, 0, 1);
+            if (f != nullptr) {
+                rte_pktmbuf_free(f);
+            }
+            continue;
+        }
+        auto* payload = rte_pktmbuf_mtod(f, std::uint8_t*);
+        std::memcpy(payload, tx.data, tx.len);
+        send_frame(f, payload, tx, nullptr, s, to, ch);
+    }
+    rte_pktmbuf_free(m);
+}
+
+void worker::send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
+                        const udp_datagram* received, dpdk_session& s, side to,
+                        channel ch) noexcept {
+    std::uint8_t* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
     const unsigned p = s.port_index[index(to)];
     port_runtime& egress = _ports[p];
     const mac_address* next_hop = _neighbors.find(ip_key::of(*tx.destination));
@@ -238,7 +267,7 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     }
     const std::size_t header = header_length(source.family());
     if (tx.destination->family() != source.family() ||
-        static_cast<std::size_t>(pkt.data - static_cast<std::uint8_t*>(m->buf_addr)) < header) {
+        static_cast<std::size_t>(payload - static_cast<std::uint8_t*>(m->buf_addr)) < header) {
         // An address family this leg cannot send to.
         s.relay.note_tx(to, 0, 1);
         rte_pktmbuf_free(m);
@@ -248,9 +277,10 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     const bool offload = egress.checksum_offload && next_hop != nullptr;
     // An unchanged payload keeps its sum: read it off the received checksum
     // (before the new headers overwrite the old ones).
-    const auto payload_sum =
-        offload || tx.transformed ? std::nullopt : payload_sum_from_checksum(frame, d);
-    std::uint8_t* start = pkt.data - header;
+    const auto payload_sum = offload || tx.transformed || received == nullptr
+                                 ? std::nullopt
+                                 : payload_sum_from_checksum(frame, *received);
+    std::uint8_t* start = payload - header;
     write_headers(start, egress.mac, next_hop != nullptr ? *next_hop : mac_address{}, source,
                   *tx.destination, tx.len, payload_sum,
                   offload ? checksums::device : checksums::software);
@@ -318,6 +348,9 @@ void worker::apply(const command& c) noexcept {
             break;
         case command::kind::set_timeout:
             _timeouts.arm(*c.session, c.timeout_ns, steady_now_ns());
+            break;
+        case command::kind::set_chain:
+            c.session->relay.set_chain(c.s, c.chain);
             break;
         case command::kind::remove_session:
             --_sessions;

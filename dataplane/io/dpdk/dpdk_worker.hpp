@@ -48,7 +48,8 @@ struct dpdk_session {
     std::array<ip_endpoint, 2> local;      ///< the SBC's RTP address and port per side
     std::array<unsigned, 2> port_index{};  ///< which engine port serves each side
     relay_session relay;
-    std::vector<std::unique_ptr<srtp::stream_crypto>> crypto;  // control thread only
+    std::vector<std::unique_ptr<srtp::stream_crypto>> crypto;      // control thread only
+    std::vector<std::unique_ptr<transcoder::media_chain>> chains;  // control thread only
     /// Control thread only: per side, the peer addresses media goes to (the
     /// SDP's, the latched one), as registered with the engine's next_hops.
     std::array<std::optional<ip_key>, 2> sdp_peer;
@@ -94,6 +95,7 @@ struct command {
         set_remote,
         set_srtp,
         set_timeout,  ///< arm (timeout_ns > 0) or disarm the media timeout
+        set_chain,
         remove_session,
         neighbor,
     };
@@ -108,6 +110,7 @@ struct command {
     mac_address neighbor_mac{};
     bool neighbor_gone = false;
     std::int64_t timeout_ns = 0;
+    transcoder::media_chain* chain = nullptr;  ///< owned by the session (dpdk_session::chains)
 };
 
 class worker {
@@ -156,6 +159,11 @@ private:
     /// for its egress port, or freed and counted when the relay drops it.
     void relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, side from, channel ch,
                      std::int64_t now_ns) noexcept;
+    /// Writes the headers of `tx` (whose payload is at `payload` in `m`)
+    /// and queues `m` on its egress port. `received`: the datagram `m` held
+    /// when it arrived, if it is the same frame (its checksum is reused).
+    void send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
+                    const udp_datagram* received, dpdk_session& s, side to, channel ch) noexcept;
     void to_kernel(unsigned p, rte_mbuf* m) noexcept;
     void flush() noexcept;
 
@@ -183,12 +191,13 @@ private:
     // Worker only.
     std::vector<std::pair<dpdk_session*, side>> _streams;  ///< by RTP slot; nullptr: none
     neighbor_table _neighbors;
-    std::vector<tx_queue> _phys_tx;    ///< by port
-    std::vector<tx_queue> _tap_tx;     ///< by port
-    udp_datagram _datagram;            ///< the frame being classified
-    tx_batch _tx;                      ///< the relay's verdict on it
-    dpdk_session* _unacked = nullptr;  ///< removals the full event ring refused, linked
-    std::size_t _sessions = 0;         ///< sessions it carries (it naps only without)
+    std::vector<tx_queue> _phys_tx;               ///< by port
+    std::vector<tx_queue> _tap_tx;                ///< by port
+    udp_datagram _datagram;                       ///< the frame being classified
+    tx_batch _tx;                                 ///< the relay's verdict on it
+    transcoder::packet_sink _sink{max_tx_burst};  ///< what codec chains produce; _tx.sink
+    dpdk_session* _unacked = nullptr;             ///< removals the full event ring refused, linked
+    std::size_t _sessions = 0;                    ///< sessions it carries (it naps only without)
     timeout_watch<dpdk_session, &dpdk_session::timeout_hook> _timeouts;
 };
 

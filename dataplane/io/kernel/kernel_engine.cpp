@@ -93,6 +93,21 @@ void kernel_engine::set_srtp(session_id id, side s, std::unique_ptr<srtp::stream
     post(ks.worker, c);
 }
 
+void kernel_engine::set_chain(session_id id, side from,
+                              std::unique_ptr<transcoder::media_chain> chain) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    kernel_session& ks = *it->second;
+    command c{command::kind::set_chain, from, &ks, {}, {}};
+    c.chain = chain.get();
+    if (chain) {
+        ks.chains.push_back(std::move(chain));
+    }
+    post(ks.worker, c);
+}
+
 void kernel_engine::set_media_timeout(session_id id, std::chrono::nanoseconds after) {
     const auto it = _open.find(id);
     if (it == _open.end()) {

@@ -38,6 +38,8 @@ public:
                     const ip_endpoint& rtcp) override;
     void set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
                   std::unique_ptr<srtp::stream_crypto> to_peer) override;
+    void set_chain(session_id id, side from,
+                   std::unique_ptr<transcoder::media_chain> chain) override;
     void set_media_timeout(session_id id, std::chrono::nanoseconds after) override;
     void close_session(session_id id) override;
     std::optional<session_stats> stats(session_id id) const override;

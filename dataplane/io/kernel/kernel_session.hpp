@@ -61,6 +61,9 @@ struct kernel_session {
     // relay points at the current ones. Destroyed with the session, after
     // the worker has let go of it.
     std::vector<std::unique_ptr<srtp::stream_crypto>> crypto;
+    // Every codec chain given to this session (control thread only), kept
+    // as long as the SRTP contexts and for the same reason.
+    std::vector<std::unique_ptr<transcoder::media_chain>> chains;
     // Owning worker only: set by remove_session, so events of the same epoll
     // round are skipped; and the link in its list of removals to acknowledge.
     bool removed = false;

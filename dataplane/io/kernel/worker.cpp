@@ -70,10 +70,13 @@ worker::worker(unsigned index) : _index(index) {
         _buf.rx_msgs[i].msg_hdr.msg_iov = &_buf.rx_iov[i];
         _buf.rx_msgs[i].msg_hdr.msg_iovlen = 1;
         _buf.rx_msgs[i].msg_hdr.msg_name = _buf.sources[i].sockaddr_buffer();
+    }
+    for (std::size_t i = 0; i < max_tx_burst; ++i) {
         _buf.tx_msgs[i] = mmsghdr{};
         _buf.tx_msgs[i].msg_hdr.msg_iov = &_buf.tx_iov[i];
         _buf.tx_msgs[i].msg_hdr.msg_iovlen = 1;
     }
+    _buf.tx.sink = &_sink;
     _thread = std::thread([this] { run(); });
     const auto name = "sbc-media-" + std::to_string(_index);
     ::pthread_setname_np(_thread.native_handle(), name.c_str());
@@ -230,6 +233,9 @@ void worker::apply(const command& c) noexcept {
             break;
         case command::kind::set_timeout:
             _timeouts.arm(*c.session, c.timeout_ns, steady_now_ns());
+            break;
+        case command::kind::set_chain:
+            c.session->relay.set_chain(c.s, c.chain);
             break;
     }
 }

@@ -41,6 +41,7 @@ struct command {
         remove_session,  ///< unregister the sockets, then acknowledge (event)
         set_srtp,        ///< relay_session::set_srtp(s, from_peer, to_peer)
         set_timeout,     ///< arm (timeout_ns > 0) or disarm the media timeout
+        set_chain,       ///< relay_session::set_chain(s, chain)
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -50,6 +51,7 @@ struct command {
     srtp::stream_crypto* from_peer = nullptr;  ///< owned by the session (kernel_session::crypto)
     srtp::stream_crypto* to_peer = nullptr;
     std::int64_t timeout_ns = 0;
+    transcoder::media_chain* chain = nullptr;  ///< owned by the session (kernel_session::chains)
 };
 
 /// Worker -> control thread.
@@ -120,8 +122,8 @@ private:
         std::array<mmsghdr, max_burst> rx_msgs;
         std::array<rx_packet, max_burst> rx;
         tx_batch tx;
-        std::array<iovec, max_burst> tx_iov;
-        std::array<mmsghdr, max_burst> tx_msgs;
+        std::array<iovec, max_tx_burst> tx_iov;
+        std::array<mmsghdr, max_tx_burst> tx_msgs;
         std::array<epoll_event, max_events> events;
     };
 
@@ -142,6 +144,7 @@ private:
     kernel_session* _unacked = nullptr;
     timeout_watch<kernel_session, &kernel_session::timeout_hook> _timeouts;  // worker only
     burst_buffers _buf;
+    transcoder::packet_sink _sink{max_tx_burst};  // worker only; _buf.tx.sink points at it
     std::thread _thread;  // last: started once everything above is constructed
 };
 
