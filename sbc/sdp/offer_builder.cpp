@@ -16,28 +16,6 @@ namespace {
 using parser_handle = c_handle<sdp_parser_t, sdp_parser_free>;
 using home_handle = c_handle<su_home_t, su_home_unref>;
 
-struct format {
-    int pt;
-    const char* rtpmap;  ///< encoding/clock[/channels]
-    const char* fmtp;    ///< nullptr: none
-};
-
-format format_of(config::codec c) {
-    switch (c) {
-        case config::codec::pcmu:
-            return {0, "PCMU/8000", nullptr};
-        case config::codec::pcma:
-            return {8, "PCMA/8000", nullptr};
-        case config::codec::g729:
-            return {18, "G729/8000", "annexb=no"};
-        case config::codec::opus:
-            return {111, "opus/48000/2", "useinbandfec=1"};
-        case config::codec::telephone_event:
-            break;
-    }
-    return {101, "telephone-event/8000", "0-16"};
-}
-
 /// A format of an offer or answer: payload type, and for dynamic ones the
 /// encoding and clock rate.
 struct named_format {
@@ -87,6 +65,25 @@ std::string names(const std::vector<named_format>& fs) {
 
 }  // namespace
 
+format own_format(config::codec c) {
+    switch (c) {
+        case config::codec::pcmu:
+            return {0, "PCMU", 8000, 1, ""};
+        case config::codec::pcma:
+            return {8, "PCMA", 8000, 1, ""};
+        case config::codec::g729:
+            // RFC 4856 2.1.9: Annex B is on unless the fmtp says annexb=no.
+            return {18, "G729", 8000, 1, "annexb=no"};
+        case config::codec::opus:
+            // RFC 7587 7: always opus/48000/2; the SBC's decoder can use FEC.
+            return {111, "opus", 48000, 2, "useinbandfec=1"};
+        case config::codec::telephone_event:
+            break;
+    }
+    // RFC 4733 7.1.1: the DTMF events 0-15 and flash (16).
+    return {101, "telephone-event", 8000, 1, "0-16"};
+}
+
 result<std::string> build_offer(const std::vector<config::codec>& codecs, const rewrite_params& p) {
     if (std::none_of(codecs.begin(), codecs.end(),
                      [](config::codec c) { return c != config::codec::telephone_event; })) {
@@ -97,11 +94,12 @@ result<std::string> build_offer(const std::vector<config::codec>& codecs, const 
     std::string pts;
     std::string attributes;
     for (auto c : codecs) {
-        auto f = format_of(c);
-        pts += fmt::format(" {}", f.pt);
-        attributes += fmt::format("a=rtpmap:{} {}\r\n", f.pt, f.rtpmap);
-        if (f.fmtp != nullptr) {
-            attributes += fmt::format("a=fmtp:{} {}\r\n", f.pt, f.fmtp);
+        auto f = own_format(c);
+        pts += fmt::format(" {}", f.payload_type);
+        attributes += fmt::format("a=rtpmap:{} {}/{}", f.payload_type, f.encoding, f.clock_rate);
+        attributes += f.channels > 1 ? fmt::format("/{}\r\n", f.channels) : "\r\n";
+        if (!f.fmtp.empty()) {
+            attributes += fmt::format("a=fmtp:{} {}\r\n", f.payload_type, f.fmtp);
         }
     }
     for (const auto& c : p.crypto) {

@@ -17,6 +17,10 @@
 
 namespace sbc::sdp {
 
+/// The format the SBC's own offers give `c` (the table build_offer uses;
+/// codec_plan offers the same when it builds a leg's offer afresh).
+format own_format(config::codec c);
+
 /// One audio stream on `p.local_address`:`p.local_rtp_port` (RTCP on the
 /// next port, RFC 3605) listing `codecs` in order of preference (RFC 3264
 /// 5.1), with static payload types for PCMU (0), PCMA (8) and G729 (18,

@@ -359,6 +359,213 @@ direction outgoing_direction(const media_target& t) {
                                                                         : direction::sendonly;
 }
 
+// RFC 3551 6, Table 4: the audio payload types with a static meaning, for
+// m= entries without an a=rtpmap (CN, 13, is RFC 3389's). 1, 2 and 19 are
+// reserved; video types never name an audio stream's format.
+struct static_entry {
+    const char* encoding;
+    std::uint32_t clock_rate;
+    unsigned channels;
+};
+
+constexpr std::array<static_entry, 19> static_audio_types = {{
+    {"PCMU", 8000, 1}, {"", 0, 1},         {"", 0, 1},         {"GSM", 8000, 1},  {"G723", 8000, 1},
+    {"DVI4", 8000, 1}, {"DVI4", 16000, 1}, {"LPC", 8000, 1},   {"PCMA", 8000, 1}, {"G722", 8000, 1},
+    {"L16", 44100, 2}, {"L16", 44100, 1},  {"QCELP", 8000, 1}, {"CN", 8000, 1},   {"MPA", 90000, 1},
+    {"G728", 8000, 1}, {"DVI4", 11025, 1}, {"DVI4", 22050, 1}, {"G729", 8000, 1},
+}};
+
+format static_format(unsigned pt) {
+    format f;
+    f.payload_type = static_cast<std::uint8_t>(pt);
+    if (pt < static_audio_types.size()) {
+        f.encoding = static_audio_types[pt].encoding;
+        f.clock_rate = static_audio_types[pt].clock_rate;
+        f.channels = static_audio_types[pt].channels;
+    }
+    return f;
+}
+
+template <typename T>
+std::optional<T> parse_number(std::string_view text, T max) {
+    T value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value > max) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+// RFC 3551 4.1 / RFC 4566 6: an audio rtpmap's encoding parameters are the
+// channel count, 1 when absent; anything else unreadable counts as 1 too.
+unsigned channels_of(const char* params) {
+    auto n = params != nullptr ? parse_number<unsigned>(params, 255) : std::nullopt;
+    return n && *n > 0 ? *n : 1U;
+}
+
+// The value of an a=rtpmap or a=fmtp attribute sofia left as an attribute
+// (transports it does not know as RTP): "<pt> <rest>".
+std::optional<std::string_view> value_for(const sdp_attribute_t* attributes, const char* name,
+                                          unsigned pt) {
+    for (const sdp_attribute_t* a = attributes; a != nullptr; a = a->a_next) {
+        if (a->a_name == nullptr || a->a_value == nullptr || strcasecmp(a->a_name, name) != 0) {
+            continue;
+        }
+        std::string_view v = a->a_value;
+        auto space = v.find_first_of(" \t");
+        if (space == std::string_view::npos ||
+            parse_number<unsigned>(v.substr(0, space), 127) != pt) {
+            continue;
+        }
+        v.remove_prefix(space);
+        v.remove_prefix(std::min(v.size(), v.find_first_not_of(" \t")));
+        return v;
+    }
+    return std::nullopt;
+}
+
+// "<encoding>/<clock rate>[/<encoding parameters>]" (RFC 4566 6).
+bool parse_rtpmap_value(std::string_view v, format& f) {
+    auto words = split_words(v);
+    if (words.empty()) {
+        return false;
+    }
+    std::string_view text = words[0];
+    auto slash = text.find('/');
+    if (slash == std::string_view::npos || !is_token(text.substr(0, slash))) {
+        return false;
+    }
+    auto rest = text.substr(slash + 1);
+    auto slash2 = rest.find('/');
+    auto rate = parse_number<std::uint32_t>(rest.substr(0, slash2), 0xffffffffU);
+    if (!rate) {
+        return false;
+    }
+    f.encoding = std::string(text.substr(0, slash));
+    f.clock_rate = *rate;
+    f.channels = slash2 == std::string_view::npos
+                     ? 1U
+                     : channels_of(std::string(rest.substr(slash2 + 1)).c_str());
+    return true;
+}
+
+std::vector<format> formats_of(const sdp_media_t* m) {
+    std::vector<format> out;
+    if (m->m_rtpmaps != nullptr) {
+        // A transport sofia knows as RTP: it made one rtpmap per m= entry,
+        // from the a=rtpmap line or (rm_predef) from its own static table.
+        for (const sdp_rtpmap_t* rm = m->m_rtpmaps; rm != nullptr; rm = rm->rm_next) {
+            if (rm->rm_any) {
+                continue;
+            }
+            format f = static_format(rm->rm_pt);
+            if (!rm->rm_predef && rm->rm_encoding != nullptr && *rm->rm_encoding != '\0') {
+                f.encoding = rm->rm_encoding;
+                f.clock_rate = static_cast<std::uint32_t>(rm->rm_rate);
+                f.channels = channels_of(rm->rm_params);
+            }
+            f.fmtp = rm->rm_fmtp != nullptr ? rm->rm_fmtp : "";
+            out.push_back(std::move(f));
+        }
+        return out;
+    }
+    // Otherwise (RTP/AVPF, RTP/SAVPF in Debian's sofia) the m= entries are
+    // text and rtpmap and fmtp are plain attributes.
+    for (const sdp_list_t* l = m->m_format; l != nullptr; l = l->l_next) {
+        auto pt = l->l_text != nullptr ? parse_number<unsigned>(l->l_text, 127) : std::nullopt;
+        if (!pt) {
+            continue;
+        }
+        format f = static_format(*pt);
+        if (auto v = value_for(m->m_attributes, "rtpmap", *pt)) {
+            format named = f;
+            if (parse_rtpmap_value(*v, named)) {
+                f = named;
+            }
+        }
+        if (auto v = value_for(m->m_attributes, "fmtp", *pt)) {
+            f.fmtp = std::string(*v);
+        }
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
+unsigned ptime_of(const sdp_attribute_t* attributes) {
+    const sdp_attribute_t* a = sdp_attribute_find(attributes, "ptime");
+    if (a == nullptr || a->a_value == nullptr) {
+        return 0;
+    }
+    auto words = split_words(a->a_value);
+    auto ms = words.size() == 1 ? parse_number<unsigned>(words[0], 100000) : std::nullopt;
+    return ms.value_or(0);
+}
+
+bool printable_on_one_line(std::string_view text) {
+    return std::none_of(text.begin(), text.end(),
+                        [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+}
+
+// rewrite_params::formats: the m= entries, rtpmaps and fmtps are the
+// caller's. sofia prints the m= line and the rtpmap/fmtp lines from
+// m_rtpmaps whenever it is set, whatever the transport.
+void replace_formats(su_home_t* home, sdp_media_t* m, const std::vector<format>& formats) {
+    const auto peer = formats_of(m);
+    std::vector<unsigned> same;  // payload types that keep the peer's meaning
+    sdp_rtpmap_t* list = nullptr;
+    sdp_rtpmap_t** tail = &list;
+    std::size_t written = 0;
+    for (const auto& f : formats) {
+        if (f.payload_type > 127 || !is_token(f.encoding) || !printable_on_one_line(f.fmtp)) {
+            continue;
+        }
+        auto* rm = static_cast<sdp_rtpmap_t*>(su_salloc(home, sizeof(sdp_rtpmap_t)));
+        if (rm == nullptr) {
+            continue;
+        }
+        rm->rm_pt = f.payload_type;
+        rm->rm_predef = 0;
+        rm->rm_encoding = su_strdup(home, f.encoding.c_str());
+        rm->rm_rate = f.clock_rate;
+        rm->rm_params = f.channels > 1 ? su_sprintf(home, "%u", f.channels) : nullptr;
+        rm->rm_fmtp = f.fmtp.empty() ? nullptr : su_strdup(home, f.fmtp.c_str());
+        *tail = rm;
+        tail = &rm->rm_next;
+        ++written;
+        bool kept = std::any_of(peer.begin(), peer.end(), [&](const format& p) {
+            return p.payload_type == f.payload_type && p.clock_rate == f.clock_rate &&
+                   strcasecmp(p.encoding.c_str(), f.encoding.c_str()) == 0;
+        });
+        if (kept) {
+            same.push_back(f.payload_type);
+        }
+    }
+    m->m_rtpmaps = list;
+    m->m_format = nullptr;
+    // RFC 4585 4.2: a=rtcp-fb:<pt>|* — feedback the peer stated for a codec
+    // must not end up attached to another one under the same number.
+    for (sdp_attribute_t** a = &m->m_attributes; *a != nullptr;) {
+        const char* name = (*a)->a_name != nullptr ? (*a)->a_name : "";
+        bool drop = strcasecmp(name, "rtpmap") == 0 || strcasecmp(name, "fmtp") == 0;
+        if (!drop && strcasecmp(name, "rtcp-fb") == 0) {
+            auto words = split_words((*a)->a_value != nullptr ? (*a)->a_value : "");
+            if (words.empty()) {
+                drop = true;
+            } else if (words[0] == "*") {
+                drop = same.size() != written;
+            } else {
+                auto pt = parse_number<unsigned>(words[0], 127);
+                drop = !pt || std::find(same.begin(), same.end(), *pt) == same.end();
+            }
+        }
+        if (drop) {
+            *a = (*a)->a_next;
+        } else {
+            a = &(*a)->a_next;
+        }
+    }
+}
+
 void anchor(su_home_t* home, sdp_media_t* m, const media_target& t, const rewrite_params& p) {
     if (t.port_zero) {
         decline(m);  // the peer rejected it; it stays rejected
@@ -374,6 +581,15 @@ void anchor(su_home_t* home, sdp_media_t* m, const media_target& t, const rewrit
     filter_attributes(&m->m_attributes, [](const char* name) {
         return is_kept_media_attribute(name) && !is_direction_attribute(name);
     });
+    if (!p.formats.empty()) {
+        replace_formats(home, m, p.formats);
+    }
+    if (p.ptime != 0) {
+        filter_attributes(&m->m_attributes, [](const char* name) {
+            return strcasecmp(name, "ptime") != 0 && strcasecmp(name, "maxptime") != 0;
+        });
+        append_attribute(home, &m->m_attributes, "ptime", su_sprintf(home, "%u", p.ptime));
+    }
     for (const auto& c : p.crypto) {
         append_attribute(home, &m->m_attributes, "crypto", su_strdup(home, c.c_str()));
     }
@@ -503,6 +719,29 @@ std::vector<std::string> session_description::crypto_attributes() const {
         }
     }
     return values;
+}
+
+std::vector<format> session_description::formats() const {
+    std::size_t index = 0;
+    for (const sdp_media_t* m = _impl->session->sdp_media; m != nullptr; m = m->m_next, ++index) {
+        if (index == _impl->audio_index) {
+            return formats_of(m);
+        }
+    }
+    return {};
+}
+
+unsigned session_description::ptime() const {
+    std::size_t index = 0;
+    for (const sdp_media_t* m = _impl->session->sdp_media; m != nullptr; m = m->m_next, ++index) {
+        if (index == _impl->audio_index) {
+            // RFC 4566 6 defines ptime at media level; a session-level one,
+            // which some phones send, is taken as applying to every stream.
+            unsigned ms = ptime_of(m->m_attributes);
+            return ms != 0 ? ms : ptime_of(_impl->session->sdp_attributes);
+        }
+    }
+    return 0;
 }
 
 std::string session_description::rewrite(const rewrite_params& p) const {

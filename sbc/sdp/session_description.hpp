@@ -35,6 +35,21 @@ struct media_target {
     bool secure = false;
 };
 
+/// One payload format of the anchored stream: an entry of the m= line with
+/// what its a=rtpmap and a=fmtp lines say (RFC 4566 6, RFC 3264 5.1).
+struct format {
+    std::uint8_t payload_type = 0;  ///< 0-127 (RFC 3550 5.1: seven bits)
+    /// rtpmap encoding name as the peer spelled it ("PCMU", "opus"); names
+    /// compare case-insensitively (RFC 4566 6). "" for a dynamic payload
+    /// type without an rtpmap (nothing can be known about it).
+    std::string encoding;
+    std::uint32_t clock_rate = 0;  ///< rtpmap clock rate; 0 when unknown
+    unsigned channels = 1;         ///< rtpmap encoding parameters (audio: channels)
+    std::string fmtp;              ///< the a=fmtp value after the payload type; "" if none
+
+    bool operator==(const format&) const = default;
+};
+
 /// What the SBC puts in place of the peer's addresses.
 struct rewrite_params {
     std::string local_address;            ///< the SBC's media address on the leg the SDP goes to
@@ -48,6 +63,20 @@ struct rewrite_params {
     /// a=crypto values (RFC 4568) the SBC puts on the stream: its own keys.
     /// They hold key material; never log them.
     std::vector<std::string> crypto{};
+    /// Empty: the peer's payload formats pass unchanged. Otherwise the
+    /// stream offers or answers exactly these, in this order: the m= line
+    /// lists their payload types, each gets an a=rtpmap (and an a=fmtp when
+    /// its fmtp is not empty), and the peer's rtpmap and fmtp lines go; the
+    /// peer's a=rtcp-fb lines stay only for payload types that still name
+    /// the codec they were stated for. Formats whose payload type is above
+    /// 127 or whose encoding or fmtp could not be written on one SDP line
+    /// are left out. A stream the peer rejected (port 0) stays as it was.
+    /// Used when the SBC negotiates codecs per leg (sdp/codec_plan.hpp).
+    std::vector<format> formats{};
+    /// Non-zero: the stream says a=ptime:<ptime> (RFC 4566 6) and the peer's
+    /// a=ptime and a=maxptime go: the SBC packetizes itself (transcoding).
+    /// 0: the peer's pass unchanged.
+    unsigned ptime = 0;
 };
 
 class session_description {
@@ -72,11 +101,25 @@ public:
     /// the peer's keys: parse them with sdp::parse_crypto, never log them.
     std::vector<std::string> crypto_attributes() const;
 
+    /// The anchored stream's payload formats in m= line order. Static payload
+    /// types without an a=rtpmap get their RFC 3551 6 (Table 4) names:
+    /// 0 PCMU, 3 GSM, 4 G723, 5-6 and 16-17 DVI4, 7 LPC, 8 PCMA, 9 G722 (its
+    /// RTP clock is 8000 though it samples at 16 kHz), 10-11 L16, 12 QCELP,
+    /// 13 CN (RFC 3389), 14 MPA, 15 G728, 18 G729. Other payload types
+    /// without an rtpmap get an empty encoding and clock rate 0; format
+    /// entries that are not payload type numbers are skipped.
+    std::vector<format> formats() const;
+
+    /// The anchored stream's a=ptime in milliseconds (RFC 4566 6: media
+    /// level, else session level); 0 when absent or not a number.
+    unsigned ptime() const;
+
     /// The SDP to send on the other leg: o= and s= are the SBC's own, c= names
     /// only `p.local_address`, the first audio m= line gets `p.local_rtp_port`,
     /// every other m= line port 0 (RFC 3264 6: declined), a=rtcp points at our
     /// RTCP port, and ICE attributes (candidates, ufrag, pwd) of the peer are
-    /// dropped. Codecs, ptime, fmtp and direction attributes pass unchanged.
+    /// dropped. Codecs, ptime, fmtp and direction attributes pass unchanged,
+    /// unless `p.formats` or `p.ptime` replace them.
     /// The profile and the a=crypto lines are `p`'s: the peer's keys never
     /// cross to the other leg.
     ///

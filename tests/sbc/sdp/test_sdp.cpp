@@ -12,6 +12,7 @@
 #include "sbc/sdp/session_description.hpp"
 
 using sbc::sdp::direction;
+using sbc::sdp::format;
 using sbc::sdp::rewrite_params;
 using sbc::sdp::session_description;
 
@@ -513,6 +514,129 @@ TEST_CASE("sdp: corrupted offers are parsed or refused, never crash", "[sdp]") {
             auto out = sd->rewrite(sbc_side());
             INFO(text);
             REQUIRE(session_description::parse(out).ok());
+            // The formats read from it can be written back.
+            auto p = sbc_side();
+            p.formats = sd->formats();
+            p.ptime = sd->ptime();
+            REQUIRE(session_description::parse(sd->rewrite(p)).ok());
         }
     }
+}
+
+TEST_CASE("sdp: formats() names static payload types without an rtpmap", "[sdp][formats]") {
+    auto sd = offer(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+        "m=audio 5000 RTP/AVP 0 8 18 9 13 3 10 96 111 101 19\r\n"
+        "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=fmtp:18 annexb=no\r\n");
+    auto f = sd.formats();
+    REQUIRE(f.size() == 11);
+    CHECK(f[0] == format{0, "PCMU", 8000, 1, ""});
+    CHECK(f[1] == format{8, "PCMA", 8000, 1, ""});
+    CHECK(f[2] == format{18, "G729", 8000, 1, "annexb=no"});
+    CHECK(f[3] == format{9, "G722", 8000, 1, ""});  // RFC 3551 4.5.2: 8000 despite 16 kHz
+    CHECK(f[4] == format{13, "CN", 8000, 1, ""});
+    CHECK(f[5] == format{3, "GSM", 8000, 1, ""});
+    CHECK(f[6] == format{10, "L16", 44100, 2, ""});
+    CHECK(f[7] == format{96, "", 0, 1, ""});  // dynamic, no rtpmap: nothing known
+    CHECK(f[8] == format{111, "opus", 48000, 2, "useinbandfec=1"});
+    CHECK(f[9] == format{101, "telephone-event", 8000, 1, "0-16"});
+    CHECK(f[10] == format{19, "", 0, 1, ""});  // reserved
+    // An rtpmap on a static number wins over the table.
+    auto named = offer(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+        "m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 pcmu/8000\r\n");
+    CHECK(named.formats().at(0).encoding == "pcmu");
+}
+
+TEST_CASE("sdp: formats() of a transport sofia does not know as RTP", "[sdp][formats]") {
+    auto sd = offer(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+        "m=audio 7000 RTP/SAVPF 111 0 101\r\na=rtpmap:111 opus/48000/2\r\n"
+        "a=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:101 telephone-event/48000\r\n"
+        "a=rtpmap:0 garbage\r\na=ptime:40\r\n");
+    auto f = sd.formats();
+    REQUIRE(f.size() == 3);
+    CHECK(f[0] == format{111, "opus", 48000, 2, "minptime=10;useinbandfec=1"});
+    CHECK(f[1] == format{0, "PCMU", 8000, 1, ""});  // a malformed rtpmap: the table's
+    CHECK(f[2] == format{101, "telephone-event", 48000, 1, ""});
+    CHECK(sd.ptime() == 40);
+}
+
+TEST_CASE("sdp: ptime() is the stream's, else the session's, else 0", "[sdp][formats]") {
+    CHECK(offer(phone_offer).ptime() == 20);
+    CHECK(offer(with(phone_offer, "a=ptime:20\r\n", "")).ptime() == 0);
+    CHECK(offer(with(phone_offer, "a=ptime:20", "a=ptime:abc")).ptime() == 0);
+    CHECK(offer(with(phone_offer, "a=ptime:20", "a=ptime:-5")).ptime() == 0);
+    auto session_level =
+        with(with(phone_offer, "a=ptime:20\r\n", ""), "t=0 0\r\n", "t=0 0\r\na=ptime:30\r\n");
+    CHECK(offer(session_level).ptime() == 30);
+}
+
+TEST_CASE("sdp: rewrite with the SBC's formats puts exactly those on the stream",
+          "[sdp][formats]") {
+    auto sd = offer(phone_offer);  // PCMU PCMA telephone-event, ptime 20, maxptime 40
+    auto p = sbc_side();
+    p.formats = {{8, "PCMA", 8000, 1, ""},
+                 {18, "G729", 8000, 1, "annexb=no"},
+                 {111, "opus", 48000, 2, "useinbandfec=1"},
+                 {101, "telephone-event", 8000, 1, "0-15"}};
+    p.ptime = 30;
+    auto out = answer_sent(sd, p);
+    CHECK(contains(out,
+                   "m=audio 20000 RTP/AVP 8 18 111 101\r\n"
+                   "a=rtpmap:8 PCMA/8000\r\n"
+                   "a=rtpmap:18 G729/8000\r\n"
+                   "a=fmtp:18 annexb=no\r\n"
+                   "a=rtpmap:111 opus/48000/2\r\n"
+                   "a=fmtp:111 useinbandfec=1\r\n"
+                   "a=rtpmap:101 telephone-event/8000\r\n"
+                   "a=fmtp:101 0-15\r\n"
+                   "a=ptime:30\r\n"));
+    expect_absent(out, {"PCMU", "a=rtpmap:0", "0-16", "a=ptime:20", "maxptime"});
+    expect_crlf_lines(out);
+    // What leaves reads back as what was asked for.
+    auto again = offer(out);
+    CHECK(again.formats() == p.formats);
+    CHECK(again.ptime() == 30);
+
+    // ptime 0: the peer's a=ptime and a=maxptime pass.
+    p.ptime = 0;
+    out = answer_sent(sd, p);
+    CHECK(contains(out, "a=ptime:20\r\n"));
+    CHECK(contains(out, "a=maxptime:40\r\n"));
+}
+
+TEST_CASE("sdp: replaced formats keep feedback only for the codec it was stated for",
+          "[sdp][formats]") {
+    auto sd = offer(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+        "m=audio 7000 RTP/AVPF 111 0\r\na=rtpmap:111 opus/48000/2\r\n"
+        "a=fmtp:111 useinbandfec=1\r\na=rtcp-fb:111 transport-cc\r\na=rtcp-fb:* nack\r\n");
+    auto p = sbc_side();
+    p.formats = {{111, "opus", 48000, 2, "useinbandfec=1"}};
+    auto out = answer_sent(sd, p);
+    CHECK(contains(out, "m=audio 20000 RTP/AVPF 111\r\n"));
+    CHECK(contains(out, "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n"));
+    CHECK(contains(out, "a=rtcp-fb:111 transport-cc\r\n"));
+    CHECK(contains(out, "a=rtcp-fb:* nack\r\n"));
+    CHECK(offer(out).formats() == p.formats);
+    // 111 now names another codec: the peer's feedback for it does not hold.
+    p.formats = {{111, "G729", 8000, 1, ""}, {0, "PCMU", 8000, 1, ""}};
+    out = answer_sent(sd, p);
+    CHECK(contains(out, "m=audio 20000 RTP/AVPF 111 0\r\n"));
+    expect_absent(out, {"opus", "rtcp-fb", "useinbandfec"});
+    CHECK(offer(out).formats() == p.formats);
+}
+
+TEST_CASE("sdp: formats that cannot be written are left out", "[sdp][formats]") {
+    auto p = sbc_side();
+    p.formats = {{0, "PCMU", 8000, 1, ""},
+                 {200, "PCMA", 8000, 1, ""},
+                 {96, "bad name", 8000, 1, ""},
+                 {97, "x", 8000, 1, "a\r\nc=IN IP4 10.0.0.1"},
+                 {98, "", 8000, 1, ""}};
+    auto out = answer_sent(offer(phone_offer), p);
+    CHECK(contains(out, "m=audio 20000 RTP/AVP 0\r\n"));
+    expect_absent(out, {"PCMA", "bad", "10.0.0.1", " 96", " 97", " 98"});
 }
