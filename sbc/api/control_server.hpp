@@ -51,6 +51,14 @@ struct call_info {
     double duration_seconds = 0;
     std::uint64_t packets_a_to_b = 0;  ///< RTP+RTCP from the caller's side towards the callee's
     std::uint64_t packets_b_to_a = 0;
+    /// Each leg's audio codec ("PCMA/8000"; "" before an answer) and ptime
+    /// (0: the peers' own, relayed), and whether the media is "relayed" or
+    /// "transcoded".
+    std::string codec_a;
+    std::string codec_b;
+    unsigned ptime_a = 0;
+    unsigned ptime_b = 0;
+    std::string media = "relayed";
 };
 
 /// What the server asks the rest of sbcd. Called on the su_root thread.

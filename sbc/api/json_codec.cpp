@@ -31,6 +31,11 @@ void to_json(nlohmann::json& j, const call_info& c) {
         {"duration_seconds", c.duration_seconds},
         {"packets_a_to_b", c.packets_a_to_b},
         {"packets_b_to_a", c.packets_b_to_a},
+        {"codec_a", c.codec_a},
+        {"codec_b", c.codec_b},
+        {"ptime_a", c.ptime_a},
+        {"ptime_b", c.ptime_b},
+        {"media", c.media},
     };
 }
 
@@ -55,6 +60,12 @@ void from_json(const nlohmann::json& j, call_info& c) {
     j.at("duration_seconds").get_to(c.duration_seconds);
     j.at("packets_a_to_b").get_to(c.packets_a_to_b);
     j.at("packets_b_to_a").get_to(c.packets_b_to_a);
+    // Absent from an older sbcd's replies.
+    c.codec_a = j.value("codec_a", "");
+    c.codec_b = j.value("codec_b", "");
+    c.ptime_a = j.value("ptime_a", 0u);
+    c.ptime_b = j.value("ptime_b", 0u);
+    c.media = j.value("media", "relayed");
 }
 
 nlohmann::json encode_calls(const std::vector<call_info>& calls) {

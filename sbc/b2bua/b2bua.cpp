@@ -5,6 +5,7 @@
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/su_tag.h>
 
+#include <map>
 #include <stdexcept>
 
 #include "sbc/sofia/msg_ref.hpp"
@@ -287,6 +288,11 @@ std::vector<api::call_info> b2bua::calls() {
             ci.packets_a_to_b = st->sides[1].tx_packets;
             ci.packets_b_to_a = st->sides[0].tx_packets;
         }
+        ci.codec_a = c->codec(side::a);
+        ci.codec_b = c->codec(side::b);
+        ci.ptime_a = c->ptime(side::a);
+        ci.ptime_b = c->ptime(side::b);
+        ci.media = c->transcoded() ? "transcoded" : "relayed";
         out.push_back(std::move(ci));
     }
     return out;
@@ -427,6 +433,24 @@ nlohmann::json side_json(const dataplane::side_counters& c, const config::trunk_
         {"last_rx_ms_ago", c.last_rx_ns == 0 ? nlohmann::json(nullptr)
                                              : nlohmann::json((now_ns - c.last_rx_ns) / 1000000)},
     };
+    if (c.chain) {
+        // The codec chain of what this leg's peer sends (decoded, re-encoded
+        // for the other leg).
+        const auto& t = *c.chain;
+        j["transcoder"] = {{"packets_in", t.packets_in},
+                           {"packets_out", t.packets_out},
+                           {"malformed", t.malformed},
+                           {"unknown_payload", t.unknown_payload},
+                           {"late", t.late},
+                           {"reordered", t.reordered},
+                           {"concealed", t.concealed},
+                           {"recovered", t.recovered},
+                           {"events_dropped", t.events_dropped},
+                           {"cn_dropped", t.cn_dropped},
+                           {"dtx_suppressed", t.dtx_suppressed},
+                           {"sink_full", t.sink_full}};
+        j["drops"]["transcoded_rtcp"] = c.drops_transcoded_rtcp;
+    }
     return j;
 }
 }  // namespace
@@ -439,7 +463,18 @@ nlohmann::json b2bua::stats() {
     std::uint64_t rx = 0;
     std::uint64_t tx = 0;
     std::uint64_t auth = 0;
+    // Transcoded calls by codec pair ("G729/8000 <-> PCMA/8000", sorted so
+    // that a pair counts the same whichever leg has which codec).
+    std::map<std::string, std::uint64_t> transcoded;
     for (const auto& [id, c] : _calls) {
+        if (c->transcoded()) {
+            auto x = c->codec(side::a);
+            auto y = c->codec(side::b);
+            if (y < x) {
+                std::swap(x, y);
+            }
+            ++transcoded[x + " <-> " + y];
+        }
         auto st = _media.stats(id);
         if (!st) {
             continue;
@@ -449,6 +484,8 @@ nlohmann::json b2bua::stats() {
             const auto& counters = st->sides[dataplane::index(s)];
             const auto& trunk = s == side::a ? c->from_trunk() : c->to_trunk();
             auto leg = side_json(counters, trunk, c->srtp_suite(s), now_ns);
+            leg["codec"] = c->codec(s);
+            leg["ptime"] = c->ptime(s);
             const auto& addr = c->media_address(s);
             leg["local"] = addr.find(':') == std::string::npos
                                ? fmt::format("{}:{}", addr, c->local_rtp_port(s))
@@ -458,7 +495,10 @@ nlohmann::json b2bua::stats() {
             tx += counters.tx_packets;
             auth += counters.srtp_auth_failures + counters.srtp_replays;
         }
-        calls.push_back({{"id", c->display_id()}, {"state", c->state_name()}, {"legs", legs}});
+        calls.push_back({{"id", c->display_id()},
+                         {"state", c->state_name()},
+                         {"media", c->transcoded() ? "transcoded" : "relayed"},
+                         {"legs", legs}});
     }
     auto workers = nlohmann::json::array();
     for (const auto& w : _media.worker_counters()) {
@@ -493,6 +533,7 @@ nlohmann::json b2bua::stats() {
               {"rx_packets", rx},
               {"tx_packets", tx},
               {"srtp_auth_drops", auth},
+              {"transcoded_calls", transcoded},
               {"workers", workers},
               {"ports", ports}}}};
 }

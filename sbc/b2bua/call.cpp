@@ -4,6 +4,7 @@
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/su_tag.h>
 
+#include <algorithm>
 #include <random>
 
 #include "sbc/b2bua/b2bua.hpp"
@@ -330,13 +331,157 @@ result<std::string> call::translate_sdp(side from, const sip_t* sip, sdp_role in
     if (!sd) {
         return make_error(sd.error_message());
     }
-    return rewrite_for(dataplane::other(from), *sd, out);
+    std::vector<sdp::format> formats;
+    unsigned ptime = 0;
+    if (in == out) {
+        if (auto planned = plan_codecs(from, *sd, in, formats, ptime); !planned) {
+            return make_error(planned.error_message());
+        }
+    } else {
+        // A converted delayed offer (early_offer: convert): the SBC's own
+        // offer was built from the trunk's codecs; its answer is relayed as
+        // an offer and checked when the answer comes back. Relayed only.
+        _pending_offer.reset();
+    }
+    return rewrite_for(dataplane::other(from), *sd, out, formats, ptime);
 }
 
-result<std::string> call::rewrite_for(side to, const sdp::session_description& sd, sdp_role role) {
+result<bool> call::plan_codecs(side from, const sdp::session_description& sd, sdp_role role,
+                               std::vector<sdp::format>& formats, unsigned& ptime) {
+    const side to = dataplane::other(from);
+    if (role == sdp_role::offer) {
+        auto offer = sdp::media_formats::of(sd);
+        auto plan = sdp::plan_offer(offer, leg(from).trunk->codecs, leg(to).trunk->codecs,
+                                    sdp::registry_transcodes);
+        if (!plan) {
+            return make_error(plan.error_message());
+        }
+        formats = plan->formats;
+        ptime = plan->ptime;
+        if (plan->transcoding) {
+            sip_log.info("call {}: no codec shared between trunks {} and {}: offering {}'s own",
+                         display_id(), leg(from).trunk->name, leg(to).trunk->name,
+                         leg(to).trunk->name);
+        }
+        _pending_offer = pending_offer{from, std::move(offer), std::move(plan.value())};
+        return true;
+    }
+    if (!_pending_offer || _pending_offer->offerer != to) {
+        return false;  // nothing negotiated: the answer passes as it is
+    }
+    const auto& pending = *_pending_offer;
+    auto plan = sdp::plan_answer(pending.offer, pending.plan.formats, sdp::media_formats::of(sd),
+                                 leg(to).trunk->codecs, sdp::registry_transcodes);
+    if (!plan) {
+        return make_error(plan.error_message());
+    }
+    if (auto programmed = program_chains(*plan, to); !programmed) {
+        return make_error(programmed.error_message());
+    }
+    formats = plan->formats;
+    ptime = plan->ptime;
+    return true;
+}
+
+namespace {
+
+std::string describe(const sdp::format& f) {
+    return fmt::format("{}/{}", f.encoding, f.clock_rate);
+}
+
+std::string describe(const sdp::chain_side& s) {
+    return fmt::format("{}:{}:{}:{}:{}:{}", s.received_payload_type, s.sdp.payload_type,
+                       describe(s.sdp), s.sdp.fmtp, s.ptime,
+                       s.events ? fmt::format("{}/{}/{}", s.events->received_payload_type,
+                                              s.events->payload_type, s.events->clock_rate)
+                                : "-");
+}
+
+// One direction of a transcoded stream: what `from` sends, as `to` takes it.
+transcoder::chain_config chain_between(const sdp::chain_side& from, const sdp::chain_side& to) {
+    transcoder::chain_config c;
+    c.in.audio = from.audio;
+    c.in.audio.payload_type = from.received_payload_type;
+    if (from.events) {
+        c.in.event_payload_type = from.events->received_payload_type;
+        c.in.event_clock_rate = from.events->clock_rate;
+    }
+    c.out.audio = to.audio;
+    c.out.audio.payload_type = to.sdp.payload_type;
+    if (to.events) {
+        c.out.event_payload_type = to.events->payload_type;
+        c.out.event_clock_rate = to.events->clock_rate;
+    }
+    // RFC 3550 5.1, 8.1: the SBC is a new source on that leg; random
+    // initial sequence number and timestamp, a random SSRC.
+    c.origin = transcoder::output_origin{static_cast<std::uint32_t>(rng()()),
+                                         static_cast<std::uint16_t>(rng()()),
+                                         static_cast<std::uint32_t>(rng()())};
+    return c;
+}
+
+}  // namespace
+
+result<bool> call::program_chains(const sdp::answer_plan& plan, side offerer) {
+    const side answerer = dataplane::other(offerer);
+    auto& o = leg(offerer);
+    auto& a = leg(answerer);
+    if (plan.how == sdp::answer_plan::mode::relay) {
+        if (_transcoding) {
+            sip_log.info("call {}: codecs shared again: media relayed", display_id());
+            _owner.media().set_chain(_id, side::a, nullptr);
+            _owner.media().set_chain(_id, side::b, nullptr);
+            _transcoding.reset();
+        }
+        if (!plan.a_to_b.empty() || !plan.b_to_a.empty()) {
+            sip_log.warn(
+                "call {}: trunk {} renumbered a payload type in its answer; relayed "
+                "packets keep their numbers",
+                display_id(), a.trunk->name);
+        }
+        const auto first_audio =
+            std::find_if(plan.formats.begin(), plan.formats.end(), [](const sdp::format& f) {
+                return sdp::trunk_codec(f) != config::codec::telephone_event;
+            });
+        o.codec = a.codec = first_audio != plan.formats.end() ? describe(*first_audio) : "";
+        o.ptime = a.ptime = 0;
+        return true;
+    }
+    const auto& os = *plan.side_a;
+    const auto& as = *plan.side_b;
+    if (_transcoding && _transcoding->offerer == offerer &&
+        describe(_transcoding->offerer_side) == describe(os) &&
+        describe(_transcoding->answerer_side) == describe(as)) {
+        return true;  // the same answer again (183, then 200): the chains stand
+    }
+    std::unique_ptr<transcoder::media_chain> to_answerer;
+    std::unique_ptr<transcoder::media_chain> to_offerer;
+    try {
+        to_answerer = transcoder::media_chain::make(chain_between(os, as));
+        to_offerer = transcoder::media_chain::make(chain_between(as, os));
+    } catch (const std::exception& e) {
+        return make_error(fmt::format("cannot transcode {} <-> {}: {}", describe(os.sdp),
+                                      describe(as.sdp), e.what()));
+    }
+    _owner.media().set_chain(_id, offerer, std::move(to_answerer));
+    _owner.media().set_chain(_id, answerer, std::move(to_offerer));
+    _transcoding = transcoding{offerer, os, as};
+    o.codec = describe(os.sdp);
+    o.ptime = os.ptime;
+    a.codec = describe(as.sdp);
+    a.ptime = as.ptime;
+    sip_log.info("call {}: transcoding {} (trunk {}, {} ms) <-> {} (trunk {}, {} ms)", display_id(),
+                 o.codec, o.trunk->name, o.ptime, a.codec, a.trunk->name, a.ptime);
+    return true;
+}
+
+result<std::string> call::rewrite_for(side to, const sdp::session_description& sd, sdp_role role,
+                                      const std::vector<sdp::format>& formats, unsigned ptime) {
     auto& l = leg(to);
     sdp::rewrite_params p{l.iface->cfg().media_address, _ports.rtp[dataplane::index(to)],
                           l.sdp_session_id, l.sdp_version};
+    p.formats = formats;
+    p.ptime = ptime;
     if (role == sdp_role::offer) {
         auto offered = l.sdes->make_offer();
         if (!offered) {

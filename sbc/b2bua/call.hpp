@@ -21,6 +21,7 @@
 
 #include "dataplane/api/media_engine.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/sdp/codec_plan.hpp"
 #include "sbc/sdp/sdes_leg.hpp"
 #include "sbc/sdp/session_description.hpp"
 #include "sbc/sofia/nta.hpp"
@@ -57,6 +58,10 @@ public:
     /// SRTP keying on this leg (RFC 4568), per the trunk's srtp mode.
     std::optional<sdp::sdes_leg> sdes;
     unsigned srtp_programmed = 0;  ///< sdes->generation() the media session has
+    /// The audio codec this leg's peer and the SBC use ("PCMA/8000") and its
+    /// ptime (0: the peer's own, relayed), once an answer settled it.
+    std::string codec;
+    unsigned ptime = 0;
 };
 
 /// Whether an SDP body is an offer or an answer (RFC 3264).
@@ -100,6 +105,12 @@ public:
         const auto& keys = _legs[dataplane::index(s)].sdes->keys();
         return keys ? std::optional(keys->suite) : std::nullopt;
     }
+    /// Whether the media is transcoded (a codec chain each way) or relayed.
+    bool transcoded() const noexcept { return _transcoding.has_value(); }
+    /// The audio codec ("PCMA/8000") and ptime negotiated on leg `s`; ""
+    /// until an answer settled it.
+    const std::string& codec(side s) const noexcept { return _legs[dataplane::index(s)].codec; }
+    unsigned ptime(side s) const noexcept { return _legs[dataplane::index(s)].ptime; }
     /// True when neither peer has put the media on hold (timeouts apply).
     bool media_expected() const noexcept;
     /// The media timeout armed in the data plane for this call (0: none);
@@ -191,7 +202,18 @@ private:
     /// The ACK of the current INVITE relay went through: the relay is done,
     /// and an initial INVITE's call is established.
     void complete_invite();
-    result<std::string> rewrite_for(side to, const sdp::session_description& sd, sdp_role role);
+    /// `formats` and `ptime`: what the codec negotiation puts on the stream
+    /// instead of the peer's (sdp::rewrite_params); empty and 0 pass them.
+    result<std::string> rewrite_for(side to, const sdp::session_description& sd, sdp_role role,
+                                    const std::vector<sdp::format>& formats = {},
+                                    unsigned ptime = 0);
+    /// Codec negotiation (sdp/codec_plan.hpp) for an offer from `from` or an
+    /// answer to it; fills `formats` and `ptime` for the SDP sent on.
+    result<bool> plan_codecs(side from, const sdp::session_description& sd, sdp_role role,
+                             std::vector<sdp::format>& formats, unsigned& ptime);
+    /// Programs the data plane for an answer plan: a codec chain each way
+    /// when transcoding, none when relaying.
+    result<bool> program_chains(const sdp::answer_plan& plan, side offerer);
 
     b2bua& _owner;
     std::uint64_t _id;
@@ -209,6 +231,21 @@ private:
     std::chrono::steady_clock::time_point _attempt_started;
     bool _attempt_heard = false;  ///< the current peer sent some response
     std::chrono::nanoseconds _armed_media_timeout{};
+    /// The offer being negotiated: who made it, its formats, and what the
+    /// SBC offered the other leg for it.
+    struct pending_offer {
+        side offerer = side::a;
+        sdp::media_formats offer;
+        sdp::offer_plan plan;
+    };
+    std::optional<pending_offer> _pending_offer;
+    /// The two chain ends in force (offerer's side first), when transcoding.
+    struct transcoding {
+        side offerer = side::a;
+        sdp::chain_side offerer_side;
+        sdp::chain_side answerer_side;
+    };
+    std::optional<transcoding> _transcoding;
 };
 
 /// True when the message carries an application/sdp body.

@@ -99,11 +99,18 @@ std::string render_calls(const std::vector<api::call_info>& calls) {
     if (calls.empty()) {
         return "no active calls\n";
     }
-    std::vector<std::vector<std::string>> rows{
-        {"ID", "FROM", "TO", "STATE", "DURATION", "PKTS A->B", "PKTS B->A"}};
+    std::vector<std::vector<std::string>> rows{{"ID", "FROM", "TO", "STATE", "DURATION", "CODEC A",
+                                                "CODEC B", "MEDIA", "PKTS A->B", "PKTS B->A"}};
+    auto codec = [](const std::string& name, unsigned ptime) {
+        if (name.empty()) {
+            return std::string("-");
+        }
+        return ptime == 0 ? name : name + " " + std::to_string(ptime) + "ms";
+    };
     for (const auto& c : calls) {
         rows.push_back({c.id, c.from_trunk, c.to_trunk, c.state,
-                        format_duration(c.duration_seconds), std::to_string(c.packets_a_to_b),
+                        format_duration(c.duration_seconds), codec(c.codec_a, c.ptime_a),
+                        codec(c.codec_b, c.ptime_b), c.media, std::to_string(c.packets_a_to_b),
                         std::to_string(c.packets_b_to_a)});
     }
     return render_table(rows);

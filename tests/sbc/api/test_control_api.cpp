@@ -39,6 +39,19 @@ namespace {
 
 // --- collaborators ------------------------------------------------------
 
+api::call_info call_row(std::string id, std::string from, std::string to, std::string state,
+                        double seconds, std::uint64_t a_to_b, std::uint64_t b_to_a) {
+    api::call_info c;
+    c.id = std::move(id);
+    c.from_trunk = std::move(from);
+    c.to_trunk = std::move(to);
+    c.state = std::move(state);
+    c.duration_seconds = seconds;
+    c.packets_a_to_b = a_to_b;
+    c.packets_b_to_a = b_to_a;
+    return c;
+}
+
 /// The rest of sbcd, as the server sees it.
 class fake_handler final : public api::control_handler {
 public:
@@ -63,7 +76,7 @@ public:
         {{"carrier", {"udp://127.0.1.1:5060", "tcp://127.0.1.1:5060"}, "127.0.1.1"}},
         1};
     std::vector<api::call_info> calls_reply{
-        {"c1", "carrier", "pbx", "established", 65.2, 3260, 3255}};
+        call_row("c1", "carrier", "pbx", "established", 65.2, 3260, 3255)};
     int status_requests = 0;
     int calls_requests = 0;
     bool fail = false;
@@ -507,11 +520,20 @@ TEST_CASE("sbcctl prints aligned tables", "[sbcctl]") {
           "NAME     LISTEN                                     MEDIA\n"
           "carrier  udp://127.0.1.1:5060,tcp://127.0.1.1:5060  127.0.1.1\n");
 
-    h.calls_reply.push_back({"call-22", "pbx", "carrier", "early", 2, 0, 17});
+    h.calls_reply.push_back(call_row("call-22", "pbx", "carrier", "early", 2, 0, 17));
+    h.calls_reply[0].codec_a = "PCMA/8000";
+    h.calls_reply[0].ptime_a = 20;
+    h.calls_reply[0].codec_b = "G729/8000";
+    h.calls_reply[0].ptime_b = 30;
+    h.calls_reply[0].media = "transcoded";
+    h.calls_reply[1].codec_a = h.calls_reply[1].codec_b = "PCMU/8000";
     CHECK(sbc::ctl::render_calls(h.calls_reply) ==
-          "ID       FROM     TO       STATE        DURATION  PKTS A->B  PKTS B->A\n"
-          "c1       carrier  pbx      established  1m05s     3260       3255\n"
-          "call-22  pbx      carrier  early        2s        0          17\n");
+          "ID       FROM     TO       STATE        DURATION  CODEC A         CODEC B         MEDIA "
+          "      PKTS A->B  PKTS B->A\n"
+          "c1       carrier  pbx      established  1m05s     PCMA/8000 20ms  G729/8000 30ms  "
+          "transcoded  3260       3255\n"
+          "call-22  pbx      carrier  early        2s        PCMU/8000       PCMU/8000       "
+          "relayed     0          17\n");
     CHECK(sbc::ctl::render_calls({}) == "no active calls\n");
 
     // Control characters from the daemon never reach the terminal.
