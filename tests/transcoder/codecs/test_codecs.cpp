@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/transcoder/codecs/speech.hpp"
+#include "tests/transcoder/speech.hpp"
 #include "transcoder/api/codec.hpp"
 #include "transcoder/g711/g711.hpp"
 #include "transcoder/g729/g729.hpp"

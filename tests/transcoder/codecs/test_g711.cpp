@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "tests/transcoder/codecs/speech.hpp"
+#include "tests/transcoder/speech.hpp"
 #include "transcoder/g711/g711.hpp"
 
 using namespace sbc::transcoder;

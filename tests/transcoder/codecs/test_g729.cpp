@@ -14,7 +14,7 @@ extern "C" {
 #include <stdexcept>
 #include <vector>
 
-#include "tests/transcoder/codecs/speech.hpp"
+#include "tests/transcoder/speech.hpp"
 #include "transcoder/g729/g729.hpp"
 
 using namespace sbc::transcoder;

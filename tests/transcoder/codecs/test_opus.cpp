@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "tests/transcoder/codecs/speech.hpp"
+#include "tests/transcoder/speech.hpp"
 #include "transcoder/opus/opus.hpp"
 
 using namespace sbc::transcoder;

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "tests/transcoder/codecs/speech.hpp"
+#include "tests/transcoder/speech.hpp"
 #include "transcoder/resample/resampler.hpp"
 
 using sbc::transcoder::resampler;

@@ -1,5 +1,5 @@
 // espeak-ng's speech for the codec tests, read from its WAV output.
-#include "tests/transcoder/codecs/speech.hpp"
+#include "tests/transcoder/speech.hpp"
 
 #include <spawn.h>
 #include <sys/wait.h>
