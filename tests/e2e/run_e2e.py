@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py,
-test_srtp.py, test_dpdk.py) one after the other.
+test_srtp.py, test_transcoding.py, test_dpdk.py) one after the other.
 
     tests/e2e/run_e2e.py [--build DIR] [-k SUBSTRING]... [--keep] [--list]
     tests/e2e/run_e2e.py --selftest
@@ -60,9 +60,10 @@ def all_tests():
     import test_failover
     import test_srtp
     import test_tls
+    import test_transcoding
 
     tests = (list(test_sbc.TESTS) + list(test_tls.TESTS) + list(test_failover.TESTS) +
-             list(test_srtp.TESTS) + list(test_dpdk.TESTS))
+             list(test_srtp.TESTS) + list(test_transcoding.TESTS) + list(test_dpdk.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking
@@ -106,6 +107,10 @@ SELFTEST_PAIRS = [
     ("options", "uac_options.xml", "selftest/uas_options.xml", {}),
     ("five_calls", "uac_call.xml", "uas_answer.xml",
      {"duration_ms": 1000, "calls": 5, "rate": 10}),
+    # The callees of test_transcoding.py, here playing sipp's own pcap.
+    *[(f"answer_{codec}_pcap", "uac_call_media.xml", f"uas_answer_{codec}_pcap.xml",
+       {"duration_ms": 1000, "uas_extra": ["-key", "pcap", "/usr/share/sip-tester/g711a.pcap"]})
+      for codec in ("pcma", "g729", "opus")],
 ]
 
 
@@ -114,7 +119,8 @@ def selftest_one(name, uac_sf, uas_sf, opts):
     passed = False
     try:
         calls = opts.get("calls", 1)
-        uas = ctx.uas("uas", uas_sf, calls=calls, duration_ms=opts.get("uas_duration_ms"))
+        uas = ctx.uas("uas", uas_sf, calls=calls, duration_ms=opts.get("uas_duration_ms"),
+                      extra=opts.get("uas_extra", ()))
         uac = ctx.uac("uac", uac_sf, remote=f"{PBX_PEER}:{SIP_PORT}", calls=calls,
                       duration_ms=opts.get("duration_ms"), rate=opts.get("rate"))
         uac.finish()
