@@ -137,11 +137,16 @@ struct media_event {
         /// The session's armed media timeout fired (set_media_timeout): no
         /// accepted packet from either side for that long. `s` is unused.
         timeout,
+        /// Side `s`'s peer sent DTMF `digit` (as telephone-events or tones)
+        /// that the other side takes as SIP INFO (a codec chain's dtmf).
+        dtmf,
     };
     kind what = kind::latched;
     session_id id = 0;
     side s = side::a;
     ip_endpoint latched;
+    char digit = '\0';              ///< dtmf: '0'-'9', '*', '#', 'A'-'D' ('!' flash)
+    std::uint32_t duration_ms = 0;  ///< dtmf
 };
 
 struct open_result {
@@ -183,6 +188,11 @@ public:
     /// A backend that cannot transcode ignores it and keeps relaying.
     virtual void set_chain(session_id id, side from,
                            std::unique_ptr<transcoder::media_chain> chain) = 0;
+
+    /// A DTMF digit side `from`'s peer sent in SIP INFO, carried into the
+    /// stream towards the other side as that side takes digits (events or
+    /// tones) by the codec chain of `from` (set_chain); ignored without one.
+    virtual void send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) = 0;
 
     /// Arms the session's media timeout (`after` > 0) or disarms it (0):
     /// once neither side's peer has sent an accepted packet for `after`,

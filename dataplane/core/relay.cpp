@@ -55,10 +55,17 @@ void relay_session::set_chain(side from, transcoder::media_chain* chain) noexcep
     _sides[index(from)].chain = chain;
 }
 
+void relay_session::queue_digit(side from, char digit, std::uint32_t duration_ms) noexcept {
+    if (auto* chain = _sides[index(from)].chain) {
+        (void)chain->queue_digit(digit, duration_ms);
+    }
+}
+
 void relay_session::relay(side from, channel ch, std::span<const rx_packet> burst,
                           std::int64_t now_ns, tx_batch& out) noexcept {
     out.count = 0;
     out.latched = nullptr;
+    out.digit_count = 0;
     if (out.sink != nullptr) {
         out.sink->clear();
     }
@@ -142,6 +149,13 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
                 }
                 out.packets[out.count++] =
                     tx_packet{p.data, static_cast<std::uint32_t>(plen), dest, true};
+            }
+            while (out.digit_count < out.digits.size()) {
+                auto d = chain->take_digit();
+                if (!d) {
+                    break;
+                }
+                out.digits[out.digit_count++] = *d;
             }
             continue;
         }

@@ -79,6 +79,9 @@ struct tx_batch {
     /// them): the packets of a transcoded burst point into it until sent.
     /// Null on a worker that cannot transcode.
     transcoder::packet_sink* sink = nullptr;
+    /// Digits the burst's chain reported for SIP INFO (media_event::dtmf).
+    std::array<transcoder::reported_digit, 4> digits{};
+    std::size_t digit_count = 0;
 };
 
 /// The forwarding state and counters of one session (see the top of this file).
@@ -115,6 +118,10 @@ public:
     /// destroyed. RTCP of a session with a chain is dropped (counted): its
     /// reports describe streams the other peer never sees.
     void set_chain(side from, transcoder::media_chain* chain) noexcept;
+
+    /// Owning worker. A digit from side `from`'s peer's SIP INFO, for the
+    /// chain of `from` to carry to the other side (media_chain::queue_digit).
+    void queue_digit(side from, char digit, std::uint32_t duration_ms) noexcept;
 
     /// Owning worker. After sending a tx batch towards side `to`'s peer:
     /// `sent` left, `failed` could not be sent.

@@ -218,6 +218,10 @@ void b2bua::tick() {
                          ev.s == side::a ? 'a' : 'b', ev.latched.to_string());
             continue;
         }
+        if (ev.what == dataplane::media_event::kind::dtmf) {
+            c.on_media_dtmf(ev.s, ev.digit, ev.duration_ms);
+            continue;
+        }
         // The worker disarmed the timer when it fired.
         c.set_armed_media_timeout({});
         if (c.current_state() == st::established && c.media_expected()) {

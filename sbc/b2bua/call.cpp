@@ -13,6 +13,7 @@
 #include "sbc/policy/header_filter.hpp"
 #include "sbc/sdp/offer_builder.hpp"
 #include "sbc/sofia/msg_ref.hpp"
+#include "transcoder/dtmf/info_body.hpp"
 
 namespace sbc::b2bua {
 
@@ -346,22 +347,79 @@ result<std::string> call::translate_sdp(side from, const sip_t* sip, sdp_role in
     return rewrite_for(dataplane::other(from), *sd, out, formats, ptime);
 }
 
+namespace {
+
+// telephone-event is negotiated only on legs whose trunk carries digits as
+// RFC 4733 events; an info or inband trunk's peers get none offered.
+std::vector<config::codec> negotiable(const config::trunk_config& t) {
+    auto out = t.codecs;
+    if (t.dtmf != config::dtmf_mode::rfc4733) {
+        std::erase(out, config::codec::telephone_event);
+    }
+    return out;
+}
+
+bool is_event(const sdp::format& f) {
+    return sdp::trunk_codec(f) == config::codec::telephone_event;
+}
+
+bool is_audio(const sdp::format& f) {
+    const auto c = sdp::trunk_codec(f);
+    return c && *c != config::codec::telephone_event;
+}
+
+// A dynamic payload type no format of `formats` uses (RFC 3551 3: 96-127),
+// 101 when free, as the SBC's own offers use it.
+std::uint8_t free_payload_type(const std::vector<sdp::format>& formats) {
+    auto used = [&](unsigned pt) {
+        return std::any_of(formats.begin(), formats.end(),
+                           [pt](const sdp::format& f) { return f.payload_type == pt; });
+    };
+    for (unsigned pt = 101; pt <= 127; ++pt) {
+        if (!used(pt)) {
+            return static_cast<std::uint8_t>(pt);
+        }
+    }
+    for (unsigned pt = 96; pt < 101; ++pt) {
+        if (!used(pt)) {
+            return static_cast<std::uint8_t>(pt);
+        }
+    }
+    return 101;
+}
+
+}  // namespace
+
 result<bool> call::plan_codecs(side from, const sdp::session_description& sd, sdp_role role,
                                std::vector<sdp::format>& formats, unsigned& ptime) {
     const side to = dataplane::other(from);
+    const auto& from_trunk = *leg(from).trunk;
+    const auto& to_trunk = *leg(to).trunk;
     if (role == sdp_role::offer) {
         auto offer = sdp::media_formats::of(sd);
-        auto plan = sdp::plan_offer(offer, leg(from).trunk->codecs, leg(to).trunk->codecs,
+        auto plan = sdp::plan_offer(offer, negotiable(from_trunk), negotiable(to_trunk),
                                     sdp::registry_transcodes);
         if (!plan) {
             return make_error(plan.error_message());
+        }
+        auto to_codecs = negotiable(to_trunk);
+        if (std::find(to_codecs.begin(), to_codecs.end(), config::codec::telephone_event) !=
+                to_codecs.end() &&
+            std::none_of(plan->formats.begin(), plan->formats.end(), is_event)) {
+            // The offerer's digits come by INFO or as tones: the SBC turns
+            // them into events for this leg, so it offers telephone-event
+            // (RFC 4733 7.1.1) at the clock of the first codec's RTP clock.
+            const auto first = std::find_if(plan->formats.begin(), plan->formats.end(), is_audio);
+            const std::uint32_t clock =
+                first != plan->formats.end() && first->clock_rate == 48000 ? 48000 : 8000;
+            plan->formats.push_back(
+                sdp::format{free_payload_type(plan->formats), "telephone-event", clock, 1, "0-16"});
         }
         formats = plan->formats;
         ptime = plan->ptime;
         if (plan->transcoding) {
             sip_log.info("call {}: no codec shared between trunks {} and {}: offering {}'s own",
-                         display_id(), leg(from).trunk->name, leg(to).trunk->name,
-                         leg(to).trunk->name);
+                         display_id(), from_trunk.name, to_trunk.name, to_trunk.name);
         }
         _pending_offer = pending_offer{from, std::move(offer), std::move(plan.value())};
         return true;
@@ -370,12 +428,23 @@ result<bool> call::plan_codecs(side from, const sdp::session_description& sd, sd
         return false;  // nothing negotiated: the answer passes as it is
     }
     const auto& pending = *_pending_offer;
-    auto plan = sdp::plan_answer(pending.offer, pending.plan.formats, sdp::media_formats::of(sd),
-                                 leg(to).trunk->codecs, sdp::registry_transcodes);
+    auto answer = sdp::media_formats::of(sd);
+    auto plan = sdp::plan_answer(pending.offer, pending.plan.formats, answer, negotiable(to_trunk),
+                                 sdp::registry_transcodes);
     if (!plan) {
         return make_error(plan.error_message());
     }
-    if (auto programmed = program_chains(*plan, to); !programmed) {
+    if (plan->how == sdp::answer_plan::mode::relay && to_trunk.dtmf == config::dtmf_mode::rfc4733 &&
+        std::none_of(plan->formats.begin(), plan->formats.end(), is_event)) {
+        // The offerer takes events, the answerer's leg does not: the SBC
+        // sends them, so the answer keeps the offerer's telephone-event.
+        const auto& offered = pending.offer.formats;
+        const auto te = std::find_if(offered.begin(), offered.end(), is_event);
+        if (te != offered.end()) {
+            plan->formats.push_back(*te);
+        }
+    }
+    if (auto programmed = program_chains(*plan, to, answer); !programmed) {
         return make_error(programmed.error_message());
     }
     formats = plan->formats;
@@ -397,17 +466,52 @@ std::string describe(const sdp::chain_side& s) {
                                 : "-");
 }
 
+// One side of a relayed stream that needs a chain for DTMF alone: the first
+// audio format and the telephone-event of what that side's SDP negotiated.
+std::optional<sdp::chain_side> relayed_side(const std::vector<sdp::format>& formats,
+                                            unsigned ptime) {
+    const auto audio = std::find_if(formats.begin(), formats.end(), is_audio);
+    if (audio == formats.end()) {
+        return std::nullopt;
+    }
+    sdp::chain_side s;
+    s.sdp = *audio;
+    s.ptime = ptime != 0 ? ptime : 20;
+    s.audio = sdp::to_audio_format(*audio, s.ptime);
+    s.received_payload_type = audio->payload_type;
+    const auto te = std::find_if(formats.begin(), formats.end(), is_event);
+    if (te != formats.end()) {
+        s.events = sdp::event_format{te->payload_type, te->payload_type, te->clock_rate};
+    }
+    return s;
+}
+
+transcoder::dtmf_mode chain_dtmf(config::dtmf_mode m) {
+    switch (m) {
+        case config::dtmf_mode::info:
+            return transcoder::dtmf_mode::info;
+        case config::dtmf_mode::inband:
+            return transcoder::dtmf_mode::inband;
+        case config::dtmf_mode::rfc4733:
+            break;
+    }
+    return transcoder::dtmf_mode::rfc4733;
+}
+
 // One direction of a transcoded stream: what `from` sends, as `to` takes it.
-transcoder::chain_config chain_between(const sdp::chain_side& from, const sdp::chain_side& to) {
+transcoder::chain_config chain_between(const sdp::chain_side& from, config::dtmf_mode from_dtmf,
+                                       const sdp::chain_side& to, config::dtmf_mode to_dtmf) {
     transcoder::chain_config c;
     c.in.audio = from.audio;
     c.in.audio.payload_type = from.received_payload_type;
+    c.in.dtmf = chain_dtmf(from_dtmf);
     if (from.events) {
         c.in.event_payload_type = from.events->received_payload_type;
         c.in.event_clock_rate = from.events->clock_rate;
     }
     c.out.audio = to.audio;
     c.out.audio.payload_type = to.sdp.payload_type;
+    c.out.dtmf = chain_dtmf(to_dtmf);
     if (to.events) {
         c.out.event_payload_type = to.events->payload_type;
         c.out.event_clock_rate = to.events->clock_rate;
@@ -422,57 +526,107 @@ transcoder::chain_config chain_between(const sdp::chain_side& from, const sdp::c
 
 }  // namespace
 
-result<bool> call::program_chains(const sdp::answer_plan& plan, side offerer) {
+result<bool> call::program_chains(const sdp::answer_plan& plan, side offerer,
+                                  const sdp::media_formats& answer) {
     const side answerer = dataplane::other(offerer);
     auto& o = leg(offerer);
     auto& a = leg(answerer);
-    if (plan.how == sdp::answer_plan::mode::relay) {
-        if (_transcoding) {
-            sip_log.info("call {}: codecs shared again: media relayed", display_id());
-            _owner.media().set_chain(_id, side::a, nullptr);
-            _owner.media().set_chain(_id, side::b, nullptr);
-            _transcoding.reset();
-        }
+    const bool transcode = plan.how == sdp::answer_plan::mode::transcode;
+    std::optional<sdp::chain_side> os;
+    std::optional<sdp::chain_side> as;
+    if (transcode) {
+        os = plan.side_a;
+        as = plan.side_b;
+    } else {
         if (!plan.a_to_b.empty() || !plan.b_to_a.empty()) {
             sip_log.warn(
                 "call {}: trunk {} renumbered a payload type in its answer; relayed "
                 "packets keep their numbers",
                 display_id(), a.trunk->name);
         }
-        const auto first_audio =
-            std::find_if(plan.formats.begin(), plan.formats.end(), [](const sdp::format& f) {
-                return sdp::trunk_codec(f) != config::codec::telephone_event;
-            });
+        const auto first_audio = std::find_if(plan.formats.begin(), plan.formats.end(), is_audio);
         o.codec = a.codec = first_audio != plan.formats.end() ? describe(*first_audio) : "";
         o.ptime = a.ptime = 0;
+        if (o.trunk->dtmf != a.trunk->dtmf) {
+            // Same codec, different DTMF: a chain each way carries the
+            // digits across (the audio passes untouched where it can).
+            os = relayed_side(plan.formats, _pending_offer ? _pending_offer->offer.ptime : 0);
+            as = relayed_side(answer.formats, answer.ptime);
+        }
+    }
+    if (!os || !as) {
+        if (_transcoding) {
+            sip_log.info("call {}: media relayed untouched", display_id());
+            _owner.media().set_chain(_id, side::a, nullptr);
+            _owner.media().set_chain(_id, side::b, nullptr);
+            _transcoding.reset();
+        }
         return true;
     }
-    const auto& os = *plan.side_a;
-    const auto& as = *plan.side_b;
     if (_transcoding && _transcoding->offerer == offerer &&
-        describe(_transcoding->offerer_side) == describe(os) &&
-        describe(_transcoding->answerer_side) == describe(as)) {
+        describe(_transcoding->offerer_side) == describe(*os) &&
+        describe(_transcoding->answerer_side) == describe(*as)) {
         return true;  // the same answer again (183, then 200): the chains stand
     }
     std::unique_ptr<transcoder::media_chain> to_answerer;
     std::unique_ptr<transcoder::media_chain> to_offerer;
     try {
-        to_answerer = transcoder::media_chain::make(chain_between(os, as));
-        to_offerer = transcoder::media_chain::make(chain_between(as, os));
+        to_answerer =
+            transcoder::media_chain::make(chain_between(*os, o.trunk->dtmf, *as, a.trunk->dtmf));
+        to_offerer =
+            transcoder::media_chain::make(chain_between(*as, a.trunk->dtmf, *os, o.trunk->dtmf));
     } catch (const std::exception& e) {
-        return make_error(fmt::format("cannot transcode {} <-> {}: {}", describe(os.sdp),
-                                      describe(as.sdp), e.what()));
+        if (!transcode) {
+            // Digits cannot be converted for this codec; the call still works.
+            sip_log.warn("call {}: no DTMF conversion between trunks {} and {}: {}", display_id(),
+                         o.trunk->name, a.trunk->name, e.what());
+            return true;
+        }
+        return make_error(fmt::format("cannot transcode {} <-> {}: {}", describe(os->sdp),
+                                      describe(as->sdp), e.what()));
     }
     _owner.media().set_chain(_id, offerer, std::move(to_answerer));
     _owner.media().set_chain(_id, answerer, std::move(to_offerer));
-    _transcoding = transcoding{offerer, os, as};
-    o.codec = describe(os.sdp);
-    o.ptime = os.ptime;
-    a.codec = describe(as.sdp);
-    a.ptime = as.ptime;
-    sip_log.info("call {}: transcoding {} (trunk {}, {} ms) <-> {} (trunk {}, {} ms)", display_id(),
-                 o.codec, o.trunk->name, o.ptime, a.codec, a.trunk->name, a.ptime);
+    _transcoding = transcoding{offerer, *os, *as, transcode};
+    if (transcode) {
+        o.codec = describe(os->sdp);
+        o.ptime = os->ptime;
+        a.codec = describe(as->sdp);
+        a.ptime = as->ptime;
+        sip_log.info("call {}: transcoding {} (trunk {}, {} ms) <-> {} (trunk {}, {} ms)",
+                     display_id(), o.codec, o.trunk->name, o.ptime, a.codec, a.trunk->name,
+                     a.ptime);
+    } else {
+        sip_log.info("call {}: DTMF converted between trunk {} ({}) and trunk {} ({})",
+                     display_id(), o.trunk->name, config::to_string(o.trunk->dtmf), a.trunk->name,
+                     config::to_string(a.trunk->dtmf));
+    }
     return true;
+}
+
+void call::on_media_dtmf(side from, char digit, std::uint32_t duration_ms) {
+    auto& to = leg(dataplane::other(from));
+    if (!to.confirmed || to.nta == nullptr) {
+        return;
+    }
+    // The de facto format of SIP INFO DTMF (application/dtmf-relay: Signal
+    // and Duration lines), as PBXs and carriers send and take it.
+    const auto body = transcoder::dtmf::format_dtmf_relay(digit, duration_ms);
+    if (body.empty()) {
+        return;
+    }
+    nta_outgoing_t* orq =
+        nta_outgoing_tcreate(to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INFO,
+                             nullptr, SIPTAG_CONTENT_TYPE_STR("application/dtmf-relay"),
+                             SIPTAG_PAYLOAD_STR(body.c_str()), TAG_END());
+    if (orq == nullptr) {
+        sip_log.warn("call {}: cannot send INFO for DTMF {} to trunk {}", display_id(), digit,
+                     to.trunk->name);
+        return;
+    }
+    sip_log.info("call {}: DTMF {} ({} ms) to trunk {} as INFO", display_id(), digit, duration_ms,
+                 to.trunk->name);
+    _relays.push_back({nullptr, orq});
 }
 
 result<std::string> call::rewrite_for(side to, const sdp::session_description& sd, sdp_role role,
@@ -613,6 +767,18 @@ int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (!to.confirmed) {
         return 481;
     }
+    if (sip->sip_request->rq_method == sip_method_info && _transcoding &&
+        from.trunk->dtmf == config::dtmf_mode::info && to.trunk->dtmf != config::dtmf_mode::info &&
+        sip->sip_content_type != nullptr && sip->sip_content_type->c_type != nullptr) {
+        // A digit from an INFO trunk, for a leg that takes events or tones:
+        // the data plane carries it; the INFO ends here.
+        if (auto d = transcoder::dtmf::parse_info(sip->sip_content_type->c_type, body_of(sip))) {
+            sip_log.info("call {}: DTMF {} ({} ms) from trunk {} by INFO", display_id(), d->symbol,
+                         d->duration_ms, from.trunk->name);
+            _owner.media().send_dtmf(_id, from._side, d->symbol, d->duration_ms);
+            return 200;
+        }
+    }
     auto headers = policy::forwarded_headers(sip, to.trunk->forward_headers);
     nta_outgoing_t* orq = nta_outgoing_tcreate(
         to.nta, sofia::response_trampoline, this, nullptr, sip->sip_request->rq_method,
@@ -656,8 +822,10 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
             continue;
         }
         if (status >= 200) {
-            nta_incoming_treply(it->irq, status, phrase_for(status), TAG_END());
-            nta_incoming_destroy(it->irq);
+            if (it->irq != nullptr) {  // null: a request of the SBC's own (DTMF INFO)
+                nta_incoming_treply(it->irq, status, phrase_for(status), TAG_END());
+                nta_incoming_destroy(it->irq);
+            }
             nta_outgoing_destroy(it->orq);
             _relays.erase(it);
         }

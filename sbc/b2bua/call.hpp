@@ -106,7 +106,10 @@ public:
         return keys ? std::optional(keys->suite) : std::nullopt;
     }
     /// Whether the media is transcoded (a codec chain each way) or relayed.
-    bool transcoded() const noexcept { return _transcoding.has_value(); }
+    bool transcoded() const noexcept { return _transcoding && _transcoding->codecs; }
+    /// A digit the data plane heard from side `from`'s peer (events or
+    /// tones) for the other leg, whose trunk takes digits as SIP INFO.
+    void on_media_dtmf(side from, char digit, std::uint32_t duration_ms);
     /// The audio codec ("PCMA/8000") and ptime negotiated on leg `s`; ""
     /// until an answer settled it.
     const std::string& codec(side s) const noexcept { return _legs[dataplane::index(s)].codec; }
@@ -213,7 +216,8 @@ private:
                              std::vector<sdp::format>& formats, unsigned& ptime);
     /// Programs the data plane for an answer plan: a codec chain each way
     /// when transcoding, none when relaying.
-    result<bool> program_chains(const sdp::answer_plan& plan, side offerer);
+    result<bool> program_chains(const sdp::answer_plan& plan, side offerer,
+                                const sdp::media_formats& answer);
 
     b2bua& _owner;
     std::uint64_t _id;
@@ -239,11 +243,13 @@ private:
         sdp::offer_plan plan;
     };
     std::optional<pending_offer> _pending_offer;
-    /// The two chain ends in force (offerer's side first), when transcoding.
+    /// The two chain ends in force (offerer's side first), when the media
+    /// runs through codec chains (transcoding, or DTMF conversion).
     struct transcoding {
         side offerer = side::a;
         sdp::chain_side offerer_side;
         sdp::chain_side answerer_side;
+        bool codecs = true;  ///< the codecs differ; else the chains carry DTMF only
     };
     std::optional<transcoding> _transcoding;
 };

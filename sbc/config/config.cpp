@@ -196,6 +196,18 @@ std::string_view to_string(codec c) noexcept {
     return "telephone-event";
 }
 
+std::string_view to_string(dtmf_mode m) noexcept {
+    switch (m) {
+        case dtmf_mode::info:
+            return "info";
+        case dtmf_mode::inband:
+            return "inband";
+        case dtmf_mode::rfc4733:
+            break;
+    }
+    return "rfc4733";
+}
+
 std::string_view to_string(srtp_mode m) noexcept {
     switch (m) {
         case srtp_mode::optional:

@@ -112,6 +112,14 @@ enum class srtp_mode {
     required,  ///< RTP/SAVP only; an offer or answer without a usable key fails the call
 };
 
+/// How a trunk's peers send and take DTMF digits. Between trunks of
+/// different modes the SBC converts.
+enum class dtmf_mode {
+    rfc4733,  ///< telephone-event packets in the RTP stream (RFC 4733)
+    info,     ///< SIP INFO requests, application/dtmf-relay or application/dtmf
+    inband,   ///< tones in the audio: G.711 only (compressed codecs distort them)
+};
+
 /// The SRTP suites of RFC 4568 6.2 and RFC 7714 14.2 the data plane does.
 enum class srtp_suite {
     aes_cm_128_hmac_sha1_80,
@@ -132,6 +140,8 @@ struct trunk_config {
     std::vector<std::string> forward_headers = {"Subject", "Priority", "Accept-Language",
                                                 "Organization", "Date"};
     std::vector<codec> codecs = {codec::pcmu, codec::pcma, codec::telephone_event};
+    /// telephone-event is negotiated on the trunk only in rfc4733 mode.
+    dtmf_mode dtmf = dtmf_mode::rfc4733;
     keepalive_config keepalive;
     /// Seconds without any response from a peer to an INVITE before the call
     /// is tried on the next peer.
@@ -226,6 +236,7 @@ std::string_view to_string(codec c) noexcept;
 
 /// "off", "optional", "required".
 std::string_view to_string(srtp_mode m) noexcept;
+std::string_view to_string(dtmf_mode m) noexcept;
 
 /// "AES_CM_128_HMAC_SHA1_80" and so on: the names SDP and the YAML use.
 std::string_view to_string(srtp_suite s) noexcept;

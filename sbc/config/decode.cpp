@@ -407,7 +407,7 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     auto m =
         map_reader::open(p, at,
                          {"name", "interface", "peers", "early_offer", "forward_headers", "codecs",
-                          "keepalive", "failover_timeout", "tls", "srtp", "srtp_suites"},
+                          "dtmf", "keepalive", "failover_timeout", "tls", "srtp", "srtp_suites"},
                          "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
@@ -443,6 +443,29 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     }
     if (auto v = m->find("codecs")) {
         decode_codecs(p, *v, tc);
+    }
+    if (auto v = m->find("dtmf")) {
+        constexpr std::string_view what = "rfc4733, info or inband";
+        auto text = read_string(p, *v, what);
+        if (text && *text == "rfc4733") {
+            tc.dtmf = dtmf_mode::rfc4733;
+        } else if (text && *text == "info") {
+            tc.dtmf = dtmf_mode::info;
+        } else if (text && *text == "inband") {
+            // Tones survive only G.711: a compressed codec's model of speech
+            // distorts them past what a receiver detects.
+            const bool g711 = std::any_of(tc.codecs.begin(), tc.codecs.end(), [](codec c) {
+                return c == codec::pcmu || c == codec::pcma;
+            });
+            if (g711) {
+                tc.dtmf = dtmf_mode::inband;
+            } else {
+                expected(p, *v,
+                         "rfc4733 or info (inband needs PCMU or PCMA in the trunk's codecs)");
+            }
+        } else if (text) {
+            expected(p, *v, what);
+        }
     }
     if (auto v = m->find("keepalive")) {
         decode_keepalive(p, *v, tc.keepalive);

@@ -58,6 +58,20 @@ std::unique_ptr<media_chain> media_chain::make(const chain_config& cfg) {
                                  name_of(cfg.out.audio) + ": 10 to 60 ms in steps of 10");
     }
     std::unique_ptr<media_chain> c(new media_chain(cfg));
+    const bool inband = cfg.in.dtmf == dtmf_mode::inband || cfg.out.dtmf == dtmf_mode::inband;
+    if (in == out && !inband) {
+        // Same codec, the chain is there for DTMF: the payloads pass as they
+        // are, nothing is decoded (no loss of quality, no codec cost).
+        c->_passthrough = true;
+        c->_out_seq = cfg.origin.sequence;
+        c->_out_head_ts = cfg.origin.timestamp;
+        if (cfg.in.dtmf != cfg.out.dtmf) {
+            c->_dtmf =
+                std::make_unique<dtmf_bridge>(cfg.in.dtmf, cfg.out.dtmf, cfg.in.event_clock_rate,
+                                              cfg.out.event_clock_rate, cfg.in.audio.ptime_ms);
+        }
+        return c;
+    }
     c->_pcm_rate = encoder_pcm_rate(*out, cfg.out.audio);
     if (cfg.out.audio.clock_rate % c->_pcm_rate != 0) {
         throw std::runtime_error("PCM rate " + std::to_string(c->_pcm_rate) +
@@ -73,6 +87,15 @@ std::unique_ptr<media_chain> media_chain::make(const chain_config& cfg) {
     if (c->_encoder->packet_samples() > c->_fifo.size() / 2) {
         throw std::runtime_error("packets of " + name_of(cfg.out.audio) + " too long");
     }
+    // Tones are detected and generated at 8000 Hz: inband is for G.711 legs.
+    if ((cfg.in.dtmf == dtmf_mode::inband && c->_decode_rate != 8000) ||
+        (cfg.out.dtmf == dtmf_mode::inband && c->_pcm_rate != 8000)) {
+        throw std::runtime_error("inband DTMF needs G.711 on its leg");
+    }
+    if (cfg.in.dtmf != cfg.out.dtmf) {
+        c->_dtmf = std::make_unique<dtmf_bridge>(cfg.in.dtmf, cfg.out.dtmf, cfg.in.event_clock_rate,
+                                                 cfg.out.event_clock_rate, ptime);
+    }
     c->_out_seq = cfg.origin.sequence;
     c->_out_head_ts = cfg.origin.timestamp;
     return c;
@@ -81,6 +104,10 @@ std::unique_ptr<media_chain> media_chain::make(const chain_config& cfg) {
 std::size_t media_chain::push(std::span<const std::uint8_t> packet, std::int64_t now_ns,
                               packet_sink& sink) noexcept {
     const std::size_t before = sink.size();
+    _now_ns = now_ns;
+    if (_dtmf) {
+        _dtmf->expire_events(now_ns);
+    }
     _packets_in.add();
     const auto rtp = parse_rtp(packet);
     if (!rtp) {
@@ -138,6 +165,10 @@ std::size_t media_chain::push(std::span<const std::uint8_t> packet, std::int64_t
 
 std::size_t media_chain::flush_due(std::int64_t now_ns, packet_sink& sink) noexcept {
     const std::size_t before = sink.size();
+    _now_ns = now_ns;
+    if (_dtmf) {
+        _dtmf->expire_events(now_ns);
+    }
     while (_reorder.size() > 0 && now_ns - _reorder.oldest_arrival_ns() >= _cfg.reorder_hold_ns) {
         give_up_gap(sink);
     }
@@ -177,9 +208,17 @@ void media_chain::process(std::span<const std::uint8_t> packet, packet_sink& sin
         return;
     }
     if (rtp->payload_type == _cfg.in.audio.payload_type) {
-        process_audio(*rtp, sink);
+        if (_passthrough) {
+            forward_audio(*rtp, sink);
+        } else {
+            process_audio(*rtp, sink);
+        }
     } else if (rtp->payload_type == _cfg.in.event_payload_type) {
-        process_event(*rtp, sink);
+        if (_dtmf && _dtmf->in() == dtmf_mode::rfc4733) {
+            _dtmf->on_event_packet(*rtp, _now_ns);
+        } else {
+            process_event(*rtp, sink);
+        }
     } else if (rtp->payload_type == _cfg.in.cn_payload_type) {
         process_cn(*rtp, sink);
     } else {
@@ -220,6 +259,9 @@ void media_chain::process_audio(const rtp_view& rtp, packet_sink& sink) noexcept
         return;
     }
     _last_decoded = static_cast<std::size_t>(n);
+    if (_dtmf && _decode_rate == 8000) {
+        _dtmf->on_decoded({_decoded.data(), _last_decoded});
+    }
     append_pcm({_decoded.data(), _last_decoded});
     _in_next_ts = rtp.timestamp + static_cast<std::uint32_t>(static_cast<std::uint64_t>(n) *
                                                              in_clock / _decode_rate);
@@ -294,6 +336,9 @@ void media_chain::encode_ready(packet_sink& sink) noexcept {
     const std::size_t need = _encoder->packet_samples();
     std::size_t off = 0;
     for (; _fifo_len - off >= need; off += need) {
+        if (_dtmf && _pcm_rate == 8000) {
+            _dtmf->before_encode({_fifo.data() + off, need});
+        }
         const auto slot = sink.slot();
         if (slot.empty()) {
             _sink_full.add();
@@ -315,6 +360,7 @@ void media_chain::encode_ready(packet_sink& sink) noexcept {
                 _malformed.add();
             }
         }
+        send_event_due(_out_head_ts, sink);
         _out_head_ts += static_cast<std::uint32_t>(need * _out_ticks_per_sample);
     }
     if (off > 0) {
@@ -398,6 +444,46 @@ bool media_chain::emit(bool marker, std::uint8_t pt, std::uint32_t ts,
     sink.commit(rtp_header_octets + payload.size());
     _packets_out.add();
     return true;
+}
+
+void media_chain::forward_audio(const rtp_view& rtp, packet_sink& sink) noexcept {
+    const std::uint32_t step = _cfg.in.audio.clock_rate / 1000 * _cfg.in.audio.ptime_ms;
+    if (!_in_audio_started) {
+        // The output timeline goes on from where it was (a new source, or
+        // the first packet at the origin): a fixed offset from the input's.
+        _in_audio_started = true;
+        _in_next_ts = rtp.timestamp;
+        _marker_pending = true;
+    }
+    const std::uint32_t out_ts = _out_head_ts + (rtp.timestamp - _in_next_ts);
+    if (emit(rtp.marker || _marker_pending, _cfg.out.audio.payload_type, out_ts, rtp.payload,
+             sink)) {
+        _marker_pending = false;
+    }
+    send_event_due(out_ts, sink);
+    _out_head_ts = out_ts + step;
+    _in_next_ts = rtp.timestamp + step;
+}
+
+void media_chain::send_event_due(std::uint32_t ts, packet_sink& sink) noexcept {
+    if (!_dtmf || _cfg.out.event_payload_type < 0) {
+        return;
+    }
+    if (auto ev = _dtmf->next_event(ts)) {
+        emit(ev->marker, static_cast<std::uint8_t>(_cfg.out.event_payload_type), ev->rtp_timestamp,
+             ev->payload, sink);
+    }
+}
+
+bool media_chain::queue_digit(char symbol, std::uint32_t duration_ms) noexcept {
+    return _dtmf && _dtmf->queue(symbol, duration_ms);
+}
+
+std::optional<reported_digit> media_chain::take_digit() noexcept {
+    if (!_dtmf) {
+        return std::nullopt;
+    }
+    return _dtmf->take_report();
 }
 
 output_origin media_chain::next_origin() const noexcept {

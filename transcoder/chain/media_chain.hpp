@@ -26,6 +26,7 @@
 #include <span>
 
 #include "transcoder/api/codec.hpp"
+#include "transcoder/chain/dtmf_bridge.hpp"
 #include "transcoder/chain/packet_sink.hpp"
 #include "transcoder/chain/reorder_buffer.hpp"
 #include "transcoder/chain/rtp_packet.hpp"
@@ -39,7 +40,8 @@ struct stream_format {
     audio_format audio;
     int event_payload_type = -1;  ///< telephone-event (RFC 4733), -1 when not negotiated
     std::uint32_t event_clock_rate = 8000;
-    int cn_payload_type = -1;  ///< CN (RFC 3389), -1 when not negotiated
+    int cn_payload_type = -1;             ///< CN (RFC 3389), -1 when not negotiated
+    dtmf_mode dtmf = dtmf_mode::rfc4733;  ///< how the leg's peer carries digits
 };
 
 /// Where the chain's output stream starts: a chain that replaces another
@@ -94,6 +96,19 @@ public:
     /// have waited reorder_hold_ns, concealing it and playing them.
     std::size_t flush_due(std::int64_t now_ns, packet_sink& sink) noexcept;
 
+    /// Owning worker. A digit the input leg's peer sent in SIP INFO, to go
+    /// to the output leg as it takes digits. False when the input leg does
+    /// not use INFO, or the output cannot queue it.
+    bool queue_digit(char symbol, std::uint32_t duration_ms) noexcept;
+
+    /// Owning worker. The oldest digit the output leg takes as SIP INFO
+    /// (heard as tones or received as events on the input leg).
+    std::optional<reported_digit> take_digit() noexcept;
+
+    /// Forwards the input's payloads as they are (same codec on both legs;
+    /// the chain is there for DTMF), with its own header.
+    bool passthrough() const noexcept { return _passthrough; }
+
     /// Owning worker. Where the next output packet would continue.
     output_origin next_origin() const noexcept;
 
@@ -122,6 +137,8 @@ private:
     void process_audio(const rtp_view& rtp, packet_sink& sink) noexcept;
     void process_event(const rtp_view& rtp, packet_sink& sink) noexcept;
     void process_cn(const rtp_view& rtp, packet_sink& sink) noexcept;
+    void forward_audio(const rtp_view& rtp, packet_sink& sink) noexcept;
+    void send_event_due(std::uint32_t ts, packet_sink& sink) noexcept;
     void conceal(std::uint32_t in_ticks, std::span<const std::uint8_t> next_payload) noexcept;
     void append_pcm(std::span<const std::int16_t> pcm) noexcept;
     void discontinuity(std::int32_t in_gap, packet_sink& sink) noexcept;
@@ -135,11 +152,14 @@ private:
     std::unique_ptr<decoder> _decoder;
     std::unique_ptr<encoder> _encoder;
     std::unique_ptr<resampler> _resampler;  // null when decoder and encoder share a rate
+    std::unique_ptr<dtmf_bridge> _dtmf;     // null when both legs carry digits alike
+    bool _passthrough = false;
     std::uint32_t _pcm_rate = 8000;
     std::uint32_t _decode_rate = 8000;
     std::uint32_t _out_ticks_per_sample = 1;  // output RTP clock ticks per PCM sample
 
     // Owning worker only.
+    std::int64_t _now_ns = 0;  // the time of the packet or flush being handled
     reorder_buffer _reorder;
     bool _started = false;
     std::uint32_t _in_ssrc = 0;

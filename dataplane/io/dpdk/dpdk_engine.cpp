@@ -436,6 +436,20 @@ void dpdk_engine::set_chain(session_id id, side from,
     post(ds.worker, c);
 }
 
+void dpdk_engine::send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    command c;
+    c.what = command::kind::send_dtmf;
+    c.s = from;
+    c.session = it->second.get();
+    c.digit = digit;
+    c.duration_ms = duration_ms;
+    post(c.session->worker, c);
+}
+
 void dpdk_engine::set_media_timeout(session_id id, std::chrono::nanoseconds after) {
     const auto it = _open.find(id);
     if (it == _open.end()) {

@@ -47,6 +47,7 @@ public:
                   std::unique_ptr<srtp::stream_crypto> to_peer) override;
     void set_chain(session_id id, side from,
                    std::unique_ptr<transcoder::media_chain> chain) override;
+    void send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) override;
     void set_media_timeout(session_id id, std::chrono::nanoseconds after) override;
     void close_session(session_id id) override;
     std::optional<session_stats> stats(session_id id) const override;

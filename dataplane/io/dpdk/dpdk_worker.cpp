@@ -226,6 +226,15 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
         ev.latched = *out.latched;
         (void)_events.try_push(ev);
     }
+    for (std::size_t i = 0; i < out.digit_count; ++i) {
+        media_event ev;
+        ev.what = media_event::kind::dtmf;
+        ev.id = s.id;
+        ev.s = from;
+        ev.digit = out.digits[i].symbol;
+        ev.duration_ms = out.digits[i].duration_ms;
+        (void)_events.try_push(ev);
+    }
     if (out.count == 0) {
         rte_pktmbuf_free(m);
         return;
@@ -351,6 +360,9 @@ void worker::apply(const command& c) noexcept {
             break;
         case command::kind::set_chain:
             c.session->relay.set_chain(c.s, c.chain);
+            break;
+        case command::kind::send_dtmf:
+            c.session->relay.queue_digit(c.s, c.digit, c.duration_ms);
             break;
         case command::kind::remove_session:
             --_sessions;

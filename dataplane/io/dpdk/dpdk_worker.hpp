@@ -96,6 +96,7 @@ struct command {
         set_srtp,
         set_timeout,  ///< arm (timeout_ns > 0) or disarm the media timeout
         set_chain,
+        send_dtmf,
         remove_session,
         neighbor,
     };
@@ -111,6 +112,8 @@ struct command {
     bool neighbor_gone = false;
     std::int64_t timeout_ns = 0;
     transcoder::media_chain* chain = nullptr;  ///< owned by the session (dpdk_session::chains)
+    char digit = '\0';
+    std::uint32_t duration_ms = 0;
 };
 
 class worker {

@@ -108,6 +108,18 @@ void kernel_engine::set_chain(session_id id, side from,
     post(ks.worker, c);
 }
 
+void kernel_engine::send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    kernel_session& ks = *it->second;
+    command c{command::kind::send_dtmf, from, &ks, {}, {}};
+    c.digit = digit;
+    c.duration_ms = duration_ms;
+    post(ks.worker, c);
+}
+
 void kernel_engine::set_media_timeout(session_id id, std::chrono::nanoseconds after) {
     const auto it = _open.find(id);
     if (it == _open.end()) {

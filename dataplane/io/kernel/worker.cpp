@@ -190,6 +190,17 @@ void worker::handle_socket(const socket_ref& ref) noexcept {
         ev.latched = *_buf.tx.latched;
         (void)_events.try_push(event{nullptr, ev});
     }
+    for (std::size_t i = 0; i < _buf.tx.digit_count; ++i) {
+        // Dropped when the control thread lags a full ring behind (counted
+        // nowhere else: the digit is lost, as a lost INFO would be).
+        media_event ev;
+        ev.what = media_event::kind::dtmf;
+        ev.id = s.id;
+        ev.s = ref.from;
+        ev.digit = _buf.tx.digits[i].symbol;
+        ev.duration_ms = _buf.tx.digits[i].duration_ms;
+        (void)_events.try_push(event{nullptr, ev});
+    }
     if (_buf.tx.count > 0) {
         transmit(s, other(ref.from), ref.ch);
     }
@@ -236,6 +247,9 @@ void worker::apply(const command& c) noexcept {
             break;
         case command::kind::set_chain:
             c.session->relay.set_chain(c.s, c.chain);
+            break;
+        case command::kind::send_dtmf:
+            c.session->relay.queue_digit(c.s, c.digit, c.duration_ms);
             break;
     }
 }

@@ -42,6 +42,7 @@ struct command {
         set_srtp,        ///< relay_session::set_srtp(s, from_peer, to_peer)
         set_timeout,     ///< arm (timeout_ns > 0) or disarm the media timeout
         set_chain,       ///< relay_session::set_chain(s, chain)
+        send_dtmf,       ///< relay_session::queue_digit(s, digit, duration_ms)
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -52,6 +53,8 @@ struct command {
     srtp::stream_crypto* to_peer = nullptr;
     std::int64_t timeout_ns = 0;
     transcoder::media_chain* chain = nullptr;  ///< owned by the session (kernel_session::chains)
+    char digit = '\0';
+    std::uint32_t duration_ms = 0;
 };
 
 /// Worker -> control thread.

@@ -925,6 +925,15 @@ TEST_CASE("trunk codecs, keep-alives and failover timing", "[config]") {
     CHECK(t.keepalive.up_after == 1);
     CHECK(t.failover_timeout_seconds == 2);
 
+    CHECK(defaults.dtmf == sbc::config::dtmf_mode::rfc4733);
+    CHECK(load_string(trunk("dtmf: info")).trunks[0].dtmf == sbc::config::dtmf_mode::info);
+    CHECK(load_string(trunk("codecs: [PCMA], dtmf: inband")).trunks[0].dtmf ==
+          sbc::config::dtmf_mode::inband);
+    CHECK(problem_of(trunk("codecs: [G729], dtmf: inband")) ==
+          "t.yaml:4:71: trunks[0].dtmf: expected rfc4733 or info (inband needs PCMU or PCMA in "
+          "the trunk's codecs) (got 'inband')");
+    CHECK(problem_of(trunk("dtmf: sip")) ==
+          "t.yaml:4:55: trunks[0].dtmf: expected rfc4733, info or inband (got 'sip')");
     CHECK(problem_of(trunk("codecs: [PCMU, G722]")) ==
           "t.yaml:4:64: trunks[0].codecs[1]: expected a codec: opus, PCMU, PCMA, G729 or "
           "telephone-event (got 'G722')");
