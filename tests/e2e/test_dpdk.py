@@ -86,7 +86,7 @@ def setup_network():
         run("ip", "link", "set", host, "up")
 
 
-def dpdk_config(socket_path, carrier_prefix=24):
+def dpdk_config(socket_path, carrier_prefix=24, pbx_extra=()):
     return "\n".join([
         "interfaces:",
         "  - name: carrier",
@@ -104,6 +104,7 @@ def dpdk_config(socket_path, carrier_prefix=24):
         "    interface: pbx",
         f'    peers: ["{PBX_PEER}:{SIP_PORT}"]',
         "    keepalive: {interval: 0}",
+        *[f"    {line}" for line in pbx_extra],
         "routes:",
         "  - {name: carrier-to-pbx, from_trunk: carrier, to_trunk: pbx}",
         "  - {name: pbx-to-carrier, from_trunk: pbx, to_trunk: carrier}",
@@ -248,4 +249,57 @@ def dpdk_peer_behind_gateway(t):
     carrier_port = peak["ports"][0]
     check(carrier_port["unresolved"] < 20,
           f"the RTP to the off-link peer went through the kernel: {carrier_port}")
+    sbcd.assert_no_calls()
+
+
+@e2e_test
+def dpdk_transcoded_call(t):
+    """The pbx trunk takes only G.729, the carrier offers only PCMA: the
+    DPDK worker that owns the call runs its codec chains (the same pipeline
+    as the kernel backend's), each transcoded packet leaving in a frame of
+    its own. The chains' counters show every packet decoded and re-encoded."""
+    import media_tools as mt
+    from test_transcoding import G729, carrier_pcap
+
+    why = missing_prerequisite()
+    check(why is None, f"cannot run: {why}")
+    setup_network()
+    t.on_close(teardown_network)
+    build = mt.build_dir_of(t)
+    pcap = carrier_pcap(t, build, G729, mt.reference_speech())
+    config = t.config_path(dpdk_config(t.socket_path(), pbx_extra=["codecs: [G729]"]))
+    sbcd = t.start_sbcd(config, sip_addresses=(CARRIER_SBC, PBX_SBC), ready_timeout=30.0)
+
+    uas = ns_sipp(t, PBX_NS, "pbx", G729.scenario, PBX_PEER, media_port=7000,
+                  extra=("-key", "pcap", str(pcap)))
+    wait_until(lambda: ns_udp_bound(PBX_NS, PBX_PEER, SIP_PORT) or not uas.alive(), 5.0, 0.1)
+    uac = ns_sipp(t, CARRIER_NS, "carrier", "uac_call_media.xml", CARRIER_PEER,
+                  remote=f"{CARRIER_SBC}:{SIP_PORT}", media_port=6000, duration_ms=7500)
+    peak = {}
+
+    def sample():
+        rc, data, _ = sbcd.control.ctl("stats")
+        if rc == 0 and isinstance(data, dict) and data.get("calls"):
+            call = data["calls"][0]
+            peak.update(call["legs"])
+            peak["media"] = call.get("media")
+            peak["transcoded_calls"] = data["media"].get("transcoded_calls")
+        return not uac.alive()
+
+    wait_until(sample, 30.0, 0.5)
+    uac.finish()
+    uas.finish()
+    check(peak, "the call never showed up in sbcctl stats")
+    check(peak["media"] == "transcoded", f"the call's media is {peak['media']!r}")
+    check(peak["transcoded_calls"] == {"G729/8000 <-> PCMA/8000": 1},
+          f"sbcctl stats counts transcoded calls as {peak['transcoded_calls']}")
+    for leg in ("a", "b"):
+        chain = peak[leg].get("transcoder")
+        check(chain, f"leg {leg}: no codec chain in sbcctl stats: {peak[leg]}")
+        check(chain["packets_in"] > 150 and chain["packets_out"] > 150,
+              f"leg {leg}: the chain did not transcode both ways: {chain}")
+        check(chain["malformed"] == 0 and chain["sink_full"] == 0,
+              f"leg {leg}: the chain refused packets: {chain}")
+        check(peak[leg]["tx_packets"] > 150,
+              f"leg {leg}: {peak[leg]['tx_packets']} packets sent to its peer")
     sbcd.assert_no_calls()
