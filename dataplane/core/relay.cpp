@@ -61,6 +61,41 @@ void relay_session::queue_digit(side from, char digit, std::uint32_t duration_ms
     }
 }
 
+namespace {
+
+// Appends what `chain` produced from sink slot `first` on to `out`, SRTP-
+// protected for the destination; `flush_ns` non-zero first plays what the
+// chain held past its time. Returns the packets that could not be protected.
+std::uint64_t send_chain_output(transcoder::media_chain& chain, std::size_t first,
+                                const ip_endpoint* dest, srtp::stream_crypto* protect,
+                                tx_batch& out, std::int64_t flush_ns = 0) noexcept {
+    if (flush_ns != 0) {
+        chain.flush_due(flush_ns, *out.sink);
+    }
+    std::uint64_t errors = 0;
+    for (const auto& p : out.sink->packets().subspan(first)) {
+        if (out.count == out.packets.size()) {
+            break;  // the sink has as many slots as the batch: cannot happen
+        }
+        std::size_t len = p.len;
+        if (protect != nullptr && protect->protect_rtp(p.data, len) != srtp::outcome::ok) {
+            ++errors;
+            continue;
+        }
+        out.packets[out.count++] = tx_packet{p.data, static_cast<std::uint32_t>(len), dest, true};
+    }
+    while (out.digit_count < out.digits.size()) {
+        auto d = chain.take_digit();
+        if (!d) {
+            break;
+        }
+        out.digits[out.digit_count++] = *d;
+    }
+    return errors;
+}
+
+}  // namespace
+
 void relay_session::relay(side from, channel ch, std::span<const rx_packet> burst,
                           std::int64_t now_ns, tx_batch& out) noexcept {
     out.count = 0;
@@ -92,6 +127,13 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     std::uint64_t replays = 0;
     std::uint64_t protect_errors = 0;
     std::uint64_t rtcp_dropped = 0;
+    if (chain != nullptr && dest != nullptr) {
+        // Packets held for a gap that has not filled in time are played
+        // now, their gap concealed (media_chain::flush_due): the arrival of
+        // later packets is the chain's clock.
+        protect_errors +=
+            send_chain_output(*chain, out.sink->size(), dest, dst.protect, out, now_ns);
+    }
     for (std::size_t i = 0; i < n; ++i) {
         const rx_packet& pkt = burst[i];
         bytes += pkt.len;
@@ -137,26 +179,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
         if (chain != nullptr) {
             const std::size_t first = out.sink->size();
             chain->push({pkt.data, len}, now_ns, *out.sink);
-            for (const auto& p : out.sink->packets().subspan(first)) {
-                if (out.count == out.packets.size()) {
-                    break;  // the sink has as many slots as the batch: cannot happen
-                }
-                std::size_t plen = p.len;
-                if (dst.protect != nullptr &&
-                    dst.protect->protect_rtp(p.data, plen) != srtp::outcome::ok) {
-                    ++protect_errors;
-                    continue;
-                }
-                out.packets[out.count++] =
-                    tx_packet{p.data, static_cast<std::uint32_t>(plen), dest, true};
-            }
-            while (out.digit_count < out.digits.size()) {
-                auto d = chain->take_digit();
-                if (!d) {
-                    break;
-                }
-                out.digits[out.digit_count++] = *d;
-            }
+            protect_errors += send_chain_output(*chain, first, dest, dst.protect, out);
             continue;
         }
         if (dst.protect != nullptr) {
