@@ -215,3 +215,41 @@ def transcode_opus(t):
 def relay_pcma_speech(t):
     """Both trunks take PCMA: relayed, and the speech still arrives both ways."""
     speech_call(t, PCMA, transcoded=False)
+
+
+@e2e_test
+def reinvite_changes_codecs(t):
+    """A re-INVITE changes codecs mid-call: the pbx offers PCMU, which the
+    carrier trunk (G729, PCMA) does not take, so the call starts transcoded
+    PCMU <-> G.729; its re-INVITE then offers PCMA, which both trunks take,
+    so the SBC re-offers PCMA alone and the call goes on relayed."""
+    sbcd = t.start_sbcd(carrier_extra=["codecs: [G729, PCMA]"])
+    carrier = t.uas("carrier", "uas_answer_first_codec.xml", local_ip=CARRIER_PEER,
+                    media_port=CARRIER_SIPP_MEDIA)
+    pbx = t.uac("pbx", "uac_reinvite_codec.xml", local_ip=PBX_PEER,
+                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA)
+    samples = poll_calls_while(sbcd, [pbx, carrier], interval=0.25)
+    pbx.finish()
+    carrier.finish()
+    sbcd.assert_alive()
+
+    invites = carrier.received("INVITE")
+    check(len(invites) == 2, f"the carrier got {len(invites)} INVITEs, expected 2")
+    first_offer, _ = offered_formats(invites[0], "INVITE to the carrier")
+    check(first_offer == [18, 8],
+          f"the first offer to the carrier lists {first_offer}, expected its own G729 and PCMA")
+    re_offer, _ = offered_formats(invites[1], "re-INVITE to the carrier")
+    check(re_offer == [8],
+          f"the re-offer to the carrier lists {re_offer}, expected the shared PCMA alone")
+    states = []
+    for _, calls in samples:
+        for c in calls or []:
+            state = (c.get("media"), c.get("codec_a"), c.get("codec_b"))
+            if not states or states[-1] != state:
+                states.append(state)
+    transcoded = ("transcoded", "PCMU/8000", "G729/8000")
+    relayed = ("relayed", "PCMA/8000", "PCMA/8000")
+    check(transcoded in states and relayed in states
+          and states.index(transcoded) < states.index(relayed),
+          f"sbcctl calls went through {states}, expected {transcoded} then {relayed}")
+    sbcd.assert_no_calls()
