@@ -452,7 +452,9 @@ nlohmann::json side_json(const dataplane::side_counters& c, const config::trunk_
                            {"events_dropped", t.events_dropped},
                            {"cn_dropped", t.cn_dropped},
                            {"dtx_suppressed", t.dtx_suppressed},
-                           {"sink_full", t.sink_full}};
+                           {"sink_full", t.sink_full},
+                           {"dtmf_digits", t.dtmf_digits},
+                           {"dtmf_lost", t.dtmf_lost}};
         j["drops"]["transcoded_rtcp"] = c.drops_transcoded_rtcp;
     }
     return j;

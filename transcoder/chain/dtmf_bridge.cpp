@@ -36,21 +36,34 @@ void dtmf_bridge::on_event_packet(const rtp_view& rtp, std::int64_t now_ns) noex
     }
     _last_event_ns = now_ns;
     (void)_receiver->feed(rtp.timestamp, rtp.marker, rtp.payload);
+    deliver_received();
+}
+
+void dtmf_bridge::deliver_received() noexcept {
     while (auto d = _receiver->take()) {
-        deliver(d->symbol,
-                static_cast<std::uint32_t>(static_cast<std::uint64_t>(d->duration_samples) * 1000 /
-                                           _in_event_clock));
+        (void)deliver(d->symbol,
+                      static_cast<std::uint32_t>(static_cast<std::uint64_t>(d->duration_samples) *
+                                                 1000 / _in_event_clock));
     }
 }
 
 void dtmf_bridge::expire_events(std::int64_t now_ns) noexcept {
     if (_receiver && _receiver->current() && now_ns - _last_event_ns > event_silence_ns) {
         _receiver->expire();
-        while (auto d = _receiver->take()) {
-            deliver(d->symbol,
-                    static_cast<std::uint32_t>(static_cast<std::uint64_t>(d->duration_samples) *
-                                               1000 / _in_event_clock));
+        deliver_received();
+    }
+}
+
+void dtmf_bridge::restart_input() noexcept {
+    if (_receiver) {
+        if (_receiver->current()) {
+            _receiver->expire();
+            deliver_received();
         }
+        _receiver->reset();
+    }
+    if (_detector) {
+        _detector->reset();
     }
 }
 
@@ -58,14 +71,17 @@ void dtmf_bridge::on_decoded(std::span<std::int16_t> pcm) noexcept {
     if (!_detector) {
         return;
     }
+    // A tone sounding at either end of the block is muted in all of it: the
+    // block that confirms a tone's end still holds its tail.
+    const bool sounding = _detector->in_tone() != '\0';
     _detector->feed(pcm);
-    if (_detector->in_tone() != '\0') {
+    if (sounding || _detector->in_tone() != '\0') {
         // The digit leaves as an event or INFO: its tone must not reach the
         // other leg as well, or the far end hears it twice.
         std::fill(pcm.begin(), pcm.end(), std::int16_t{0});
     }
     while (auto d = _detector->take()) {
-        deliver(d->symbol, d->duration_samples / (dtmf::tone_detector::sample_rate / 1000));
+        (void)deliver(d->symbol, d->duration_samples / (dtmf::tone_detector::sample_rate / 1000));
     }
 }
 
@@ -86,11 +102,10 @@ bool dtmf_bridge::queue(char symbol, std::uint32_t duration_ms) noexcept {
     if (_in != dtmf_mode::info) {
         return false;
     }
-    deliver(symbol, duration_ms);
-    return true;
+    return deliver(symbol, duration_ms);
 }
 
-void dtmf_bridge::deliver(char symbol, std::uint32_t duration_ms) noexcept {
+bool dtmf_bridge::deliver(char symbol, std::uint32_t duration_ms) noexcept {
     bool taken = false;
     switch (_out) {
         case dtmf_mode::rfc4733:
@@ -108,9 +123,8 @@ void dtmf_bridge::deliver(char symbol, std::uint32_t duration_ms) noexcept {
             }
             break;
     }
-    if (!taken) {
-        ++_lost;
-    }
+    ++(taken ? _digits : _lost);
+    return taken;
 }
 
 std::optional<reported_digit> dtmf_bridge::take_report() noexcept {

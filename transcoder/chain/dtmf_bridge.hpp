@@ -7,7 +7,14 @@
 // send as SIP INFO).
 //
 // Between two rfc4733 legs the chain maps the events themselves (payload
-// type, clock, timestamps) and needs no bridge. Owned by its media_chain;
+// type, clock, timestamps) and needs no bridge.
+//
+// Limits: digits are stored and forwarded (an event or tone is sent on once
+// it has ended, so a long press arrives late by its length); digits going
+// out are paced by the output stream's packets, so they wait while the input
+// leg sends no audio; and the first ~25 ms of a detected tone, heard before
+// spandsp confirms it, pass unmuted (delaying the audio to mute them would
+// add that much latency to every call). Owned by its media_chain;
 // the owning worker only. Construction allocates (spandsp state); nothing
 // after it does.
 #pragma once
@@ -65,8 +72,13 @@ public:
     /// `rtp_timestamp` (rfc4733 out), if a digit is being sent.
     std::optional<dtmf::event_packet> next_event(std::uint32_t rtp_timestamp) noexcept;
 
-    /// A digit the input leg's peer signalled in SIP INFO (info in).
+    /// A digit the input leg's peer signalled in SIP INFO (info in). False
+    /// when the input is not info or the output could not take the digit.
     bool queue(char symbol, std::uint32_t duration_ms) noexcept;
+
+    /// The input stream starts anew (a new SSRC): an open event ends with
+    /// what was seen of it, and the receiver and detector forget the old one.
+    void restart_input() noexcept;
 
     /// The oldest digit for the control plane to send as INFO (info out).
     std::optional<reported_digit> take_report() noexcept;
@@ -74,9 +86,11 @@ public:
     dtmf_mode in() const noexcept { return _in; }
     dtmf_mode out() const noexcept { return _out; }
     std::uint64_t lost_digits() const noexcept { return _lost; }
+    std::uint64_t digits() const noexcept { return _digits; }
 
 private:
-    void deliver(char symbol, std::uint32_t duration_ms) noexcept;
+    bool deliver(char symbol, std::uint32_t duration_ms) noexcept;
+    void deliver_received() noexcept;
 
     dtmf_mode _in;
     dtmf_mode _out;
@@ -90,7 +104,8 @@ private:
     std::array<reported_digit, report_capacity> _reports{};
     std::size_t _report_head = 0;
     std::size_t _reports_queued = 0;
-    std::uint64_t _lost = 0;  // digits the output could not take (full queues)
+    std::uint64_t _lost = 0;    // digits the output could not take (full queues, no tone)
+    std::uint64_t _digits = 0;  // digits passed on
 };
 
 }  // namespace sbc::transcoder

@@ -58,14 +58,18 @@ std::unique_ptr<media_chain> media_chain::make(const chain_config& cfg) {
                                  name_of(cfg.out.audio) + ": 10 to 60 ms in steps of 10");
     }
     std::unique_ptr<media_chain> c(new media_chain(cfg));
-    const bool inband = cfg.in.dtmf == dtmf_mode::inband || cfg.out.dtmf == dtmf_mode::inband;
-    if (in == out && !inband) {
+    // A digit for a leg that takes events needs their payload type there.
+    const bool bridge = cfg.in.dtmf != cfg.out.dtmf &&
+                        !(cfg.out.dtmf == dtmf_mode::rfc4733 && cfg.out.event_payload_type < 0);
+    const bool tones =
+        bridge && (cfg.in.dtmf == dtmf_mode::inband || cfg.out.dtmf == dtmf_mode::inband);
+    if (in == out && !tones && cfg.in.audio.annexb == cfg.out.audio.annexb) {
         // Same codec, the chain is there for DTMF: the payloads pass as they
         // are, nothing is decoded (no loss of quality, no codec cost).
         c->_passthrough = true;
         c->_out_seq = cfg.origin.sequence;
         c->_out_head_ts = cfg.origin.timestamp;
-        if (cfg.in.dtmf != cfg.out.dtmf) {
+        if (bridge) {
             c->_dtmf =
                 std::make_unique<dtmf_bridge>(cfg.in.dtmf, cfg.out.dtmf, cfg.in.event_clock_rate,
                                               cfg.out.event_clock_rate, cfg.in.audio.ptime_ms);
@@ -87,12 +91,13 @@ std::unique_ptr<media_chain> media_chain::make(const chain_config& cfg) {
     if (c->_encoder->packet_samples() > c->_fifo.size() / 2) {
         throw std::runtime_error("packets of " + name_of(cfg.out.audio) + " too long");
     }
-    // Tones are detected and generated at 8000 Hz: inband is for G.711 legs.
-    if ((cfg.in.dtmf == dtmf_mode::inband && c->_decode_rate != 8000) ||
-        (cfg.out.dtmf == dtmf_mode::inband && c->_pcm_rate != 8000)) {
-        throw std::runtime_error("inband DTMF needs G.711 on its leg");
+    // Tones are detected and generated at 8000 Hz (the configuration allows
+    // inband only on G.711 trunks).
+    if (tones && ((cfg.in.dtmf == dtmf_mode::inband && c->_decode_rate != 8000) ||
+                  (cfg.out.dtmf == dtmf_mode::inband && c->_pcm_rate != 8000))) {
+        throw std::runtime_error("inband DTMF needs an 8000 Hz codec on its leg");
     }
-    if (cfg.in.dtmf != cfg.out.dtmf) {
+    if (bridge) {
         c->_dtmf = std::make_unique<dtmf_bridge>(cfg.in.dtmf, cfg.out.dtmf, cfg.in.event_clock_rate,
                                                  cfg.out.event_clock_rate, ptime);
     }
@@ -123,6 +128,9 @@ std::size_t media_chain::push(std::span<const std::uint8_t> packet, std::int64_t
         }
         discontinuity(0, sink);
         _started = false;
+        if (_dtmf) {
+            _dtmf->restart_input();
+        }
     }
     if (!_started) {
         _started = true;
@@ -160,6 +168,7 @@ std::size_t media_chain::push(std::span<const std::uint8_t> packet, std::int64_t
             accept(packet, sink);
         }
     }
+    publish_dtmf_counters();
     return sink.size() - before;
 }
 
@@ -216,6 +225,10 @@ void media_chain::process(std::span<const std::uint8_t> packet, packet_sink& sin
     } else if (rtp->payload_type == _cfg.in.event_payload_type) {
         if (_dtmf && _dtmf->in() == dtmf_mode::rfc4733) {
             _dtmf->on_event_packet(*rtp, _now_ns);
+        } else if (_dtmf) {
+            // The leg's digits come by INFO or as tones: events besides them
+            // would reach the other leg twice.
+            _events_dropped.add();
         } else {
             process_event(*rtp, sink);
         }
@@ -291,7 +304,12 @@ void media_chain::conceal(std::uint32_t in_ticks, std::span<const std::uint8_t> 
             _recovered.add();
         }
         _concealed.add();
-        append_pcm({_decoded.data(), std::min(n, static_cast<std::size_t>(got))});
+        const std::size_t filled = std::min(n, static_cast<std::size_t>(got));
+        if (_dtmf && _decode_rate == 8000) {
+            // A tone concealed is still a tone: muted and heard like one.
+            _dtmf->on_decoded({_decoded.data(), filled});
+        }
+        append_pcm({_decoded.data(), filled});
         remaining -= n;
     }
     _in_next_ts += in_ticks;
@@ -476,7 +494,17 @@ void media_chain::send_event_due(std::uint32_t ts, packet_sink& sink) noexcept {
 }
 
 bool media_chain::queue_digit(char symbol, std::uint32_t duration_ms) noexcept {
-    return _dtmf && _dtmf->queue(symbol, duration_ms);
+    const bool queued = _dtmf && _dtmf->queue(symbol, duration_ms);
+    publish_dtmf_counters();
+    return queued;
+}
+
+void media_chain::publish_dtmf_counters() noexcept {
+    // The bridge counts in plain fields (worker only); stats() reads these.
+    if (_dtmf) {
+        _dtmf_digits.value.store(_dtmf->digits(), std::memory_order_relaxed);
+        _dtmf_lost.value.store(_dtmf->lost_digits(), std::memory_order_relaxed);
+    }
 }
 
 std::optional<reported_digit> media_chain::take_digit() noexcept {
@@ -504,6 +532,8 @@ chain_stats media_chain::stats() const noexcept {
     s.cn_dropped = _cn_dropped.get();
     s.dtx_suppressed = _dtx_suppressed.get();
     s.sink_full = _sink_full.get();
+    s.dtmf_digits = _dtmf_digits.get();
+    s.dtmf_lost = _dtmf_lost.get();
     return s;
 }
 

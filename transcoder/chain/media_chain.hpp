@@ -74,6 +74,8 @@ struct chain_stats {
     std::uint64_t cn_dropped = 0;
     std::uint64_t dtx_suppressed = 0;  ///< output packets not sent (DTX)
     std::uint64_t sink_full = 0;       ///< produced packets the worker had no slot for
+    std::uint64_t dtmf_digits = 0;     ///< digits converted between the legs' DTMF modes
+    std::uint64_t dtmf_lost = 0;       ///< digits the output leg could not take
 };
 
 class media_chain {
@@ -147,6 +149,7 @@ private:
               packet_sink& sink) noexcept;
     std::uint32_t out_ticks_of_in(std::int64_t in_ticks) const noexcept;
     std::uint32_t out_head_of_next_input() const noexcept;
+    void publish_dtmf_counters() noexcept;
 
     chain_config _cfg;
     std::unique_ptr<decoder> _decoder;
@@ -180,7 +183,8 @@ private:
     std::array<std::int16_t, 5760> _resampled{};
 
     counter _packets_in, _packets_out, _malformed, _unknown_payload, _late, _reordered, _concealed,
-        _recovered, _events_dropped, _cn_dropped, _dtx_suppressed, _sink_full;
+        _recovered, _events_dropped, _cn_dropped, _dtx_suppressed, _sink_full, _dtmf_digits,
+        _dtmf_lost;
 };
 
 }  // namespace sbc::transcoder
