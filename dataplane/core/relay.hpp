@@ -84,6 +84,18 @@ struct tx_batch {
     std::size_t digit_count = 0;
 };
 
+/// The event that reports a digit a burst's chain heard for an INFO leg.
+inline media_event dtmf_event(session_id id, side from,
+                              const transcoder::reported_digit& d) noexcept {
+    media_event ev;
+    ev.what = media_event::kind::dtmf;
+    ev.id = id;
+    ev.s = from;
+    ev.digit = d.symbol;
+    ev.duration_ms = d.duration_ms;
+    return ev;
+}
+
 /// The forwarding state and counters of one session (see the top of this file).
 class relay_session {
 public:

@@ -227,13 +227,7 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
         (void)_events.try_push(ev);
     }
     for (std::size_t i = 0; i < out.digit_count; ++i) {
-        media_event ev;
-        ev.what = media_event::kind::dtmf;
-        ev.id = s.id;
-        ev.s = from;
-        ev.digit = out.digits[i].symbol;
-        ev.duration_ms = out.digits[i].duration_ms;
-        (void)_events.try_push(ev);
+        (void)_events.try_push(dtmf_event(s.id, from, out.digits[i]));
     }
     if (out.count == 0) {
         rte_pktmbuf_free(m);

@@ -193,13 +193,7 @@ void worker::handle_socket(const socket_ref& ref) noexcept {
     for (std::size_t i = 0; i < _buf.tx.digit_count; ++i) {
         // Dropped when the control thread lags a full ring behind (counted
         // nowhere else: the digit is lost, as a lost INFO would be).
-        media_event ev;
-        ev.what = media_event::kind::dtmf;
-        ev.id = s.id;
-        ev.s = ref.from;
-        ev.digit = _buf.tx.digits[i].symbol;
-        ev.duration_ms = _buf.tx.digits[i].duration_ms;
-        (void)_events.try_push(event{nullptr, ev});
+        (void)_events.try_push(event{nullptr, dtmf_event(s.id, ref.from, _buf.tx.digits[i])});
     }
     if (_buf.tx.count > 0) {
         transmit(s, other(ref.from), ref.ch);

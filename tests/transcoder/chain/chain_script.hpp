@@ -23,6 +23,19 @@ inline std::vector<std::uint8_t> rtp(std::uint8_t pt, std::uint16_t seq, std::ui
     return p;
 }
 
+/// An rtpmap's format as a leg negotiated it.
+inline audio_format format(const char* encoding, std::uint32_t clock, std::uint8_t pt,
+                           unsigned ptime = 20, std::uint32_t max_playback = 48000) {
+    audio_format f;
+    f.encoding = encoding;
+    f.clock_rate = clock;
+    f.channels = clock == 48000 ? 2 : 1;
+    f.payload_type = pt;
+    f.ptime_ms = ptime;
+    f.max_playback_rate = max_playback;
+    return f;
+}
+
 /// What a chain sent, parsed, with the payload copied out of the sink.
 struct sent {
     rtp_view header;

@@ -31,16 +31,7 @@ constexpr std::uint8_t pcma = 8;
 constexpr std::uint8_t opus = 111;
 constexpr std::uint8_t event_pt = 101;
 
-audio_format format(const char* encoding, std::uint32_t clock, std::uint8_t pt,
-                    unsigned ptime = 20) {
-    audio_format f;
-    f.encoding = encoding;
-    f.clock_rate = clock;
-    f.channels = clock == 48000 ? 2 : 1;
-    f.payload_type = pt;
-    f.ptime_ms = ptime;
-    return f;
-}
+using test::format;
 
 stream_format leg(audio_format f, dtmf_mode mode, int event_payload_type = -1,
                   std::uint32_t event_clock = 8000) {

@@ -12,17 +12,7 @@
 namespace sbc::transcoder {
 namespace {
 
-audio_format format(const char* encoding, std::uint32_t clock, std::uint8_t pt, unsigned ptime,
-                    std::uint32_t max_playback = 48000) {
-    audio_format f;
-    f.encoding = encoding;
-    f.clock_rate = clock;
-    f.channels = clock == 48000 ? 2 : 1;
-    f.payload_type = pt;
-    f.ptime_ms = ptime;
-    f.max_playback_rate = max_playback;
-    return f;
-}
+using test::format;
 
 using payloads = std::vector<std::vector<std::uint8_t>>;
 

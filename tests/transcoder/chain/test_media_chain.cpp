@@ -11,16 +11,7 @@ namespace {
 using test::chain_driver;
 using test::rtp;
 
-audio_format format(const char* encoding, std::uint32_t clock, std::uint8_t pt,
-                    unsigned ptime = 20) {
-    audio_format f;
-    f.encoding = encoding;
-    f.clock_rate = clock;
-    f.channels = clock == 48000 ? 2 : 1;
-    f.payload_type = pt;
-    f.ptime_ms = ptime;
-    return f;
-}
+using test::format;
 
 stream_format leg(audio_format f, int event_pt = -1, std::uint32_t event_clock = 8000) {
     stream_format s;
