@@ -259,10 +259,17 @@ chain_side make_side(const format& theirs, const format& ours, std::uint8_t rece
 
 result<answer_plan> relay_answer(const media_formats& a_offer,
                                  const std::vector<format>& offered_to_b,
-                                 const media_formats& b_answer) {
+                                 const media_formats& b_answer,
+                                 const std::vector<config::codec>& a_codecs) {
     answer_plan plan;
     plan.how = answer_plan::mode::relay;
     for (const auto& f : b_answer.formats) {
+        // Nothing A's trunk excludes reaches A: telephone-event the SBC
+        // offered B itself, for a leg whose digits come another way.
+        if (const auto c = trunk_codec(f);
+            c && std::find(a_codecs.begin(), a_codecs.end(), *c) == a_codecs.end()) {
+            continue;
+        }
         const format* a = find_same(a_offer.formats, f);
         const format* offered = find_same(offered_to_b, f);
         // RFC 3264 6.1: an answer names formats of the offer only; anything
@@ -417,7 +424,7 @@ result<answer_plan> plan_answer(const media_formats& a_offer,
     const format* a = find_same(a_offer.formats, *b_audio);
     auto on_a = a != nullptr ? trunk_codec(*a) : std::nullopt;
     if (on_a && lists(a_codecs, *on_a)) {
-        return relay_answer(a_offer, offered_to_b, b_answer);
+        return relay_answer(a_offer, offered_to_b, b_answer, a_codecs);
     }
     return transcode_answer(a_offer, offered_to_b, b_answer, *b_audio, a_codecs, transcodable);
 }

@@ -393,6 +393,18 @@ std::uint32_t media_chain::out_ticks_of_in(std::int64_t in_ticks) const noexcept
                                       _cfg.in.audio.clock_rate);
 }
 
+std::uint32_t media_chain::out_time_of(std::uint32_t in_ts) noexcept {
+    if (!_in_audio_started) {
+        // No audio yet (a sender that suppresses silence may start with
+        // events): this packet anchors the input timeline, and the audio
+        // that follows is placed against it like after a silence.
+        _in_audio_started = true;
+        _in_next_ts = in_ts;
+    }
+    return out_head_of_next_input() +
+           out_ticks_of_in(static_cast<std::int32_t>(in_ts - _in_next_ts));
+}
+
 std::uint32_t media_chain::out_head_of_next_input() const noexcept {
     return _out_head_ts + static_cast<std::uint32_t>(_fifo_len * _out_ticks_per_sample);
 }
@@ -410,10 +422,7 @@ void media_chain::process_event(const rtp_view& rtp, packet_sink& sink) noexcept
     if (_event_seen && rtp.timestamp == _last_event_in_ts) {
         out_ts = _last_event_out_ts;
     } else {
-        out_ts = out_head_of_next_input();
-        if (_in_audio_started) {
-            out_ts += out_ticks_of_in(static_cast<std::int32_t>(rtp.timestamp - _in_next_ts));
-        }
+        out_ts = out_time_of(rtp.timestamp);
         _event_seen = true;
         _last_event_in_ts = rtp.timestamp;
         _last_event_out_ts = out_ts;
@@ -443,11 +452,8 @@ void media_chain::process_cn(const rtp_view& rtp, packet_sink& sink) noexcept {
     }
     // RFC 3389 4: the CN payload (noise level, spectrum) does not depend on
     // the audio codec, so it crosses unchanged, at the mapped time.
-    std::uint32_t out_ts = out_head_of_next_input();
-    if (_in_audio_started) {
-        out_ts += out_ticks_of_in(static_cast<std::int32_t>(rtp.timestamp - _in_next_ts));
-    }
-    emit(false, static_cast<std::uint8_t>(_cfg.out.cn_payload_type), out_ts, rtp.payload, sink);
+    emit(false, static_cast<std::uint8_t>(_cfg.out.cn_payload_type), out_time_of(rtp.timestamp),
+         rtp.payload, sink);
 }
 
 bool media_chain::emit(bool marker, std::uint8_t pt, std::uint32_t ts,

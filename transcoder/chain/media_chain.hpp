@@ -149,6 +149,8 @@ private:
               packet_sink& sink) noexcept;
     std::uint32_t out_ticks_of_in(std::int64_t in_ticks) const noexcept;
     std::uint32_t out_head_of_next_input() const noexcept;
+    /// The output timestamp of input timestamp `in_ts` (an event's, CN's).
+    std::uint32_t out_time_of(std::uint32_t in_ts) noexcept;
     void publish_dtmf_counters() noexcept;
 
     chain_config _cfg;

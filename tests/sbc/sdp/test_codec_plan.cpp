@@ -228,6 +228,23 @@ TEST_CASE("codec plan: telephone-event only where both trunks list it", "[sdp][c
     expect_codecs(to_a.formats, "opus");
 }
 
+TEST_CASE("codec plan: events the SBC added for B never reach a trunk that excludes them",
+          "[sdp][codec_plan]") {
+    // A's trunk takes digits as tones (telephone-event not negotiable): the
+    // call code offers B events of its own (101), which B answers; A's offer
+    // carried events at 96 all the same, and must not get them back.
+    auto a = offer("PCMA telephone-event:96");
+    const std::vector<codec> a_trunk = {codec::pcma};
+    auto to_b = plan_offer(a, a_trunk, g711_trunk);
+    expect_codecs(to_b.formats, "PCMA");
+    to_b.formats.push_back(word_format("telephone-event"));
+    auto to_a = plan_answer(a, to_b, answer(to_b.formats, "PCMA telephone-event"), a_trunk);
+    CHECK(to_a.how == sdp::answer_plan::mode::relay);
+    expect_codecs(to_a.formats, "PCMA");
+    CHECK(to_a.a_to_b.empty());
+    CHECK(to_a.b_to_a.empty());
+}
+
 TEST_CASE("codec plan: comfort noise goes with a relayed codec of its clock", "[sdp][codec_plan]") {
     auto a = offer("PCMU CN telephone-event");
     expect_codecs(plan_offer(a, g711_trunk, g711_trunk).formats, "PCMU CN telephone-event");

@@ -210,6 +210,28 @@ TEST_CASE("telephone-events cross with their payload type, timestamp and clock m
     }
 }
 
+TEST_CASE("events before any audio keep their spacing") {
+    // A sender that suppresses silence may send digits with no audio around
+    // them: each event still gets its own start, mapped to the output clock.
+    auto d = transcode(leg(format("PCMU", 8000, 0), 101, 8000),
+                       leg(format("opus", 48000, 111), 126, 48000));
+    const std::uint8_t one[] = {1, 0x80 | 10, 3, 32};
+    const std::uint8_t two[] = {2, 0x80 | 10, 3, 32};
+    d.push(rtp(101, 0, 1000, one, true));
+    d.push(rtp(101, 1, 1000, one));
+    d.push(rtp(101, 2, 3000, two, true));
+    d.push(rtp(101, 3, 3000, two));
+    REQUIRE(d.out.size() == 4);
+    CHECK(d.out[0].header.timestamp == d.out[1].header.timestamp);
+    CHECK(d.out[2].header.timestamp - d.out[0].header.timestamp == 2000 * 6);
+    // Audio after them is placed on the same timeline.
+    const auto in = payloads(format("PCMU", 8000, 0), 1);
+    d.push(rtp(0, 4, 5000, in[0], true));
+    REQUIRE(d.out.size() == 5);
+    CHECK(d.out[4].header.timestamp - d.out[0].header.timestamp == 4000 * 6);
+    CHECK(d.out[4].header.marker);
+}
+
 TEST_CASE("bad input is counted and never stops the stream") {
     auto d = transcode(leg(format("PCMU", 8000, 0)), leg(format("PCMA", 8000, 8)));
     const std::uint8_t junk[] = {0x00, 0x01, 0x02};
