@@ -14,12 +14,24 @@
 //       8000 Hz input is resampled up to it with the transcoder's resampler.
 //   rtp_codec resample FROM TO
 //       stdin: s16le mono PCM at FROM Hz; stdout: the same at TO Hz.
+//   rtp_codec tones DIGITS [ON_MS [OFF_MS [LEAD_MS]]]
+//       stdout: s16le mono PCM at 8000 Hz: LEAD_MS of silence (default
+//       200), then each DTMF key of DIGITS ('0'-'9', '*', '#', 'A'-'D') as
+//       its tone for ON_MS (default 100) followed by OFF_MS of silence
+//       (default 100; at least the generator's own gap), through the
+//       transcoder's tone_generator (spandsp's dtmf_tx, as the SBC plays
+//       digits to an inband leg).
+//   rtp_codec detect
+//       stdin: s16le mono PCM at 8000 Hz. stdout: one line per DTMF tone
+//       the transcoder's tone_detector (spandsp's dtmf_rx, as the SBC
+//       listens to an inband leg) heard: "DIGIT START_MS DURATION_MS".
 //
 // fmtp arguments fill transcoder::audio_format as the SDP would (RFC 7587
 // 7.1, RFC 4856 2.1.9): maxplaybackrate=N, sprop-maxcapturerate=N,
 // maxaveragebitrate=N, stereo=0|1, useinbandfec=0|1, usedtx=0|1,
 // annexb=yes|no, ptime=N. Any error (bad arguments, a truncated record, a
 // payload that does not decode): a message on stderr and exit status 2.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +44,9 @@
 #include <vector>
 
 #include "transcoder/api/codec.hpp"
+#include "transcoder/dtmf/telephone_event.hpp"
+#include "transcoder/dtmf/tone_detector.hpp"
+#include "transcoder/dtmf/tone_generator.hpp"
 #include "transcoder/resample/resampler.hpp"
 
 namespace tc = sbc::transcoder;
@@ -269,6 +284,81 @@ int run_resample(const std::vector<std::string>& args) {
     return 0;
 }
 
+int run_tones(const std::vector<std::string>& args) {
+    namespace dtmf = tc::dtmf;
+    if (args.empty() || args.size() > 4) {
+        throw usage_error("tones needs DIGITS [ON_MS [OFF_MS [LEAD_MS]]]");
+    }
+    const std::uint32_t on_ms = args.size() > 1 ? parse_uint("ON_MS", args[1]) : 100;
+    const std::uint32_t off_ms = args.size() > 2 ? parse_uint("OFF_MS", args[2]) : 100;
+    const std::uint32_t lead_ms = args.size() > 3 ? parse_uint("LEAD_MS", args[3]) : 200;
+    if (on_ms < dtmf::tone_generator::min_duration_ms ||
+        on_ms > dtmf::tone_generator::max_duration_ms) {
+        throw usage_error("ON_MS must be " + std::to_string(dtmf::tone_generator::min_duration_ms) +
+                          " to " + std::to_string(dtmf::tone_generator::max_duration_ms));
+    }
+    if (off_ms < dtmf::tone_generator::gap_ms || off_ms > 60000 || lead_ms > 60000) {
+        throw usage_error("OFF_MS must be " + std::to_string(dtmf::tone_generator::gap_ms) +
+                          " to 60000, LEAD_MS up to 60000");
+    }
+    constexpr std::uint32_t per_ms = dtmf::tone_generator::sample_rate / 1000;
+    std::vector<std::int16_t> pcm(std::size_t{lead_ms} * per_ms, 0);
+    dtmf::tone_generator gen;
+    for (const char symbol : args[0]) {
+        if (!dtmf::is_dtmf_key(symbol) || !gen.start(symbol, on_ms)) {
+            throw usage_error(std::string("'") + symbol + "' is not a DTMF key");
+        }
+        // The tone, then silence to OFF_MS (the generator writes its own gap
+        // of silence after the tone; the rest is padded here).
+        const std::size_t at = pcm.size();
+        pcm.resize(at + std::size_t{on_ms + off_ms} * per_ms, 0);
+        std::span<std::int16_t> piece{pcm.data() + at, pcm.size() - at};
+        (void)gen.fill(piece);
+        // A digit that ends exactly at the end of `piece` still counts as
+        // playing until the next fill() finds nothing left of it.
+        std::int16_t probe = 0;
+        if (gen.busy() && gen.fill({&probe, 1}) != 0) {
+            throw std::runtime_error("the tone generator did not finish a digit in time");
+        }
+    }
+    write_pcm(pcm);
+    return 0;
+}
+
+int run_detect(const std::vector<std::string>& args) {
+    namespace dtmf = tc::dtmf;
+    if (!args.empty()) {
+        throw usage_error("detect takes no arguments (PCM on stdin)");
+    }
+    const std::vector<std::int16_t> pcm = read_all_pcm(stdin);
+    auto det = std::make_unique<dtmf::tone_detector>();
+    constexpr std::uint32_t per_ms = dtmf::tone_detector::sample_rate / 1000;
+    auto print = [](const dtmf::detected_digit& d) {
+        std::printf("%c %llu %u\n", d.symbol,
+                    static_cast<unsigned long long>(d.start_sample / per_ms),
+                    d.duration_samples / per_ms);
+    };
+    // Fed in 20 ms pieces, as a codec chain feeds each decoded packet; the
+    // ring holds 16 digits, so it is emptied after every piece.
+    constexpr std::size_t piece = 20 * per_ms;
+    for (std::size_t at = 0; at < pcm.size(); at += piece) {
+        det->feed({pcm.data() + at, std::min(piece, pcm.size() - at)});
+        while (auto d = det->take()) {
+            print(*d);
+        }
+    }
+    // A tone still sounding at the end of the input is ended by silence.
+    const std::vector<std::int16_t> silence(dtmf::tone_detector::sample_rate / 10, 0);
+    det->feed(silence);
+    while (auto d = det->take()) {
+        print(*d);
+    }
+    if (det->overflows() != 0) {
+        throw std::runtime_error("the detector's ring overflowed");
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -277,7 +367,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr,
                      "usage: rtp_codec decode ENCODING CLOCK [PT] [fmtp...]\n"
                      "       rtp_codec encode ENCODING CLOCK PTIME_MS [fmtp...]\n"
-                     "       rtp_codec resample FROM TO\n");
+                     "       rtp_codec resample FROM TO\n"
+                     "       rtp_codec tones DIGITS [ON_MS [OFF_MS [LEAD_MS]]]\n"
+                     "       rtp_codec detect\n");
         return exit_usage;
     }
     const std::vector<std::string> args(all.begin() + 1, all.end());
@@ -291,7 +383,14 @@ int main(int argc, char** argv) {
         if (all[0] == "resample") {
             return run_resample(args);
         }
-        throw usage_error("unknown command '" + all[0] + "' (decode, encode or resample)");
+        if (all[0] == "tones") {
+            return run_tones(args);
+        }
+        if (all[0] == "detect") {
+            return run_detect(args);
+        }
+        throw usage_error("unknown command '" + all[0] +
+                          "' (decode, encode, resample, tones or detect)");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "rtp_codec: %s\n", e.what());
         return exit_usage;

@@ -101,16 +101,16 @@ def with_control_socket(text, socket_path):
 
 def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport="udp",
                      carrier_early_offer=None, carrier_peers=None, carrier_extra=(),
-                     keepalive=None):
+                     keepalive=None, pbx_extra=()):
     """The default topology as YAML, with optional custom routes and timeout,
     and the transport the SBC uses towards the pbx trunk's peer.
 
     `routes` is a list of dicts (name, from_trunk, to_trunk, ruri_user); by
     default carrier -> pbx and pbx -> carrier. `carrier_peers` replaces the
-    carrier trunk's peer list (YAML flow entries), `carrier_extra` adds lines
-    to that trunk, and `keepalive` is the carrier trunk's keepalive map in
-    flow form; without it no trunk sends OPTIONS, which sipp peers would take
-    for an unexpected message.
+    carrier trunk's peer list (YAML flow entries), `carrier_extra` and
+    `pbx_extra` add lines to those trunks, and `keepalive` is the carrier
+    trunk's keepalive map in flow form; without it no trunk sends OPTIONS,
+    which sipp peers would take for an unexpected message.
     """
     if routes is None:
         routes = [
@@ -143,6 +143,8 @@ def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport
             out.append(f"    early_offer: {carrier_early_offer}")
         if name == "carrier":
             out += [f"    {line}" for line in carrier_extra]
+        else:
+            out += [f"    {line}" for line in pbx_extra]
         out.append(f"    keepalive: {keepalive if keepalive and name == 'carrier' else '{interval: 0}'}")
     out.append("routes:")
     for r in routes:

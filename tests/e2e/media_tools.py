@@ -14,6 +14,11 @@
   the negotiated payload type, one SSRC, sequence numbers up by one and
   timestamps up by clock rate * ptime; opus_packet_ms() reads an Opus
   packet's duration from its TOC octet.
+- DTMF (test_dtmf.py): sipp's dtmf_2833_N.pcap digits, dtmf_stream() to
+  put several of them into one RTP stream with audio, telephone_events() to
+  read RFC 4733 events back from a capture (one digit per event
+  timestamp), and tones() / detect_tones() through rtp_codec's tone
+  generator and detector (the transcoder's spandsp code).
 - envelope() / assert_same_speech(): the energy envelope (RMS per 100 ms) of
   two signals and their normalized cross-correlation at the best lag, so a
   test can tell that the speech it sent is the speech that arrived, with its
@@ -193,6 +198,11 @@ def _unwrap_order(packets):
     return out
 
 
+def in_sequence(packets):
+    """`packets` in RTP sequence order (wrap-around taken care of)."""
+    return [p for _, p in _unwrap_order(packets)]
+
+
 def payloads_with_losses(ordered):
     """The payloads of an ordered stream, an empty one in place of each lost
     packet (rtp_codec decode conceals those)."""
@@ -311,20 +321,22 @@ def _ip_checksum(header):
 
 
 def write_pcap(path, rtp_packets, interval=0.020, src=("10.1.3.143", 5000),
-               dst=("10.1.6.18", 2006)):
-    """A pcap of `rtp_packets` `interval` s apart, laid out like sipp's own
-    g711a.pcap (Ethernet, IPv4 without options, UDP from 5000 to 2006). sipp
-    plays them at the pcap's pace, from its -mp port to the port of the
-    SDP it got, whatever the addresses and ports written here."""
+               dst=("10.1.6.18", 2006), times=None):
+    """A pcap of `rtp_packets` `interval` s apart (or at `times`, seconds
+    from the first, one per packet), laid out like sipp's own g711a.pcap
+    (Ethernet, IPv4 without options, UDP from 5000 to 2006). sipp plays them
+    at the pcap's pace, from its -mp port to the port of the SDP it got,
+    whatever the addresses and ports written here."""
     out = [struct.pack("<IHHiIII", _PCAP_MAGIC, 2, 4, 0, 0, 65535, _LINKTYPE_ETHERNET)]
     start = 1_700_000_000.0
+    check(times is None or len(times) == len(rtp_packets), "write_pcap: one time per packet")
     for i, rtp in enumerate(rtp_packets):
         udp = struct.pack("!HHHH", src[1], dst[1], 8 + len(rtp), 0) + rtp
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0x10, 20 + len(udp), i & 0xFFFF, 0x4000, 64, 17,
                          0, socket.inet_aton(src[0]), socket.inet_aton(dst[0]))
         ip = ip[:10] + struct.pack("!H", _ip_checksum(ip)) + ip[12:]
         frame = bytes(6) + bytes.fromhex("020000000001") + b"\x08\x00" + ip + udp
-        t = start + i * interval
+        t = start + (i * interval if times is None else times[i])
         sec = int(t)
         usec = int(round((t - sec) * 1e6))
         out.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
@@ -453,6 +465,163 @@ def write_wav(path, pcm, rate=RATE):
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(pcm_bytes(pcm))
+
+
+# --------------------------------------------------------------------------
+# DTMF: RFC 4733 telephone-events and in-band tones
+
+SIPP_SHARE = Path("/usr/share/sip-tester")
+# RFC 4733 3.2: DTMF event codes 0-15 are these keys, 16 is flash ("!" as
+# the transcoder's dtmf::flash_symbol writes it).
+EVENT_SYMBOLS = "0123456789*#ABCD!"
+# A-law's idle code (RFC 3551 4.5.14, ITU-T G.711: +0): 20 ms of silence.
+PCMA_SILENCE = bytes([0xD5]) * 160
+
+
+def dtmf_2833_pcap(symbol):
+    """sipp's pcap of one RFC 4733 digit (payload type 101, 8 packets 20 ms
+    apart, the end packet three times: 280 ms of event)."""
+    name = {"*": "star", "#": "pound"}.get(symbol, symbol)
+    path = SIPP_SHARE / f"dtmf_2833_{name}.pcap"
+    check(path.is_file(), f"{path} does not exist (Debian package sip-tester)")
+    return path
+
+
+def parse_event(payload):
+    """(event, end, volume, duration) of an RFC 4733 2.3 payload's last block
+    (RFC 4733 2.5.1.5: the newest event of a packed packet), or None."""
+    if not payload or len(payload) % 4:
+        return None
+    event, flags, duration = struct.unpack("!BBH", payload[-4:])
+    return event, bool(flags & 0x80), flags & 0x3F, duration
+
+
+def dtmf_stream(digits, event_pt, *, audio_pt=8, audio_payload=PCMA_SILENCE, ts_step=160,
+                lead_ms=500, spacing_ms=400, tail_ms=500, ssrc=0x0D7F0001, first_seq=20000,
+                first_ts=160000):
+    """One RTP stream carrying `digits` as sipp's dtmf_2833 pcaps have them,
+    with their payload type rewritten to `event_pt`: (times, packets) for
+    write_pcap(times=...).
+
+    Audio packets (`audio_payload` every 20 ms, `ts_step` apart; None for
+    none) run from the start to `tail_ms` after the last digit; digit i
+    starts `lead_ms` + i * `spacing_ms` in, its event timestamp that of the
+    audio packet sent then (RFC 4733 2.1: one timestamp space), its packets
+    at the pcap's own spacing. One SSRC and one sequence, numbered in
+    sending order, except that the pcap's three end packets share one number
+    as they do in sipp's files (a receiver takes the copies as duplicates).
+    """
+    check(lead_ms % 20 == 0 and spacing_ms % 20 == 0, "dtmf_stream: 20 ms steps")
+    entries = []  # (time s, order, ts, marker, pt, payload, repeat of the previous)
+    for i, symbol in enumerate(digits):
+        start_ms = lead_ms + i * spacing_ms
+        ts = first_ts + start_ms // 20 * ts_step
+        packets = read_pcap(dtmf_2833_pcap(symbol))
+        t0 = packets[0][0]
+        prev_seq = None
+        for n, (t, _, _, data) in enumerate(packets):
+            rtp = Rtp(data)
+            check(rtp.valid and rtp.pt == 101, f"{dtmf_2833_pcap(symbol)}: not an event packet")
+            entries.append((start_ms / 1000 + (t - t0), 1, ts, rtp.marker, event_pt, rtp.payload,
+                            rtp.seq == prev_seq, (i, n)))
+            prev_seq = rtp.seq
+    end_ms = lead_ms + max(len(digits) - 1, 0) * spacing_ms + 300 + tail_ms
+    if audio_payload is not None:
+        for k in range(end_ms // 20):
+            entries.append((k * 0.020, 0, first_ts + k * ts_step, k == 0, audio_pt,
+                            audio_payload, False, (k,)))
+    entries.sort(key=lambda e: (e[0], e[1], e[7]))
+    times, packets, seq = [], [], first_seq - 1
+    for t, _, ts, marker, pt, payload, repeat, _ in entries:
+        if not repeat:
+            seq += 1
+        packets.append(struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq & 0xFFFF,
+                                   ts & 0xFFFFFFFF, ssrc) + payload)
+        times.append(t)
+    return times, packets
+
+
+class EventDigit:
+    """The packets of one RFC 4733 event (one timestamp) as they arrived."""
+
+    def __init__(self, ts):
+        self.ts = ts
+        self.events = []     # event codes, one per packet
+        self.ends = 0        # packets with the E bit
+        self.durations = []  # in arrival order
+        self.first_marker = None
+        self.packets = 0
+
+    @property
+    def symbol(self):
+        codes = set(self.events)
+        if len(codes) != 1:
+            return "?"
+        code = codes.pop()
+        return EVENT_SYMBOLS[code] if code < len(EVENT_SYMBOLS) else "?"
+
+    @property
+    def duration(self):
+        return max(self.durations, default=0)
+
+    def __repr__(self):
+        return (f"<{self.symbol} ts={self.ts} events={sorted(set(self.events))} "
+                f"{self.packets} packets, {self.ends} ends, duration {self.duration}, "
+                f"marker first: {self.first_marker}>")
+
+
+def telephone_events(packets, pt):
+    """The events of a captured stream's payload type `pt`, one per event
+    timestamp (RFC 4733 2.5.2: updates and retransmitted ends share it), in
+    sequence order."""
+    events = [p for _, p in _unwrap_order([p for p in packets if p.valid and p.pt == pt])]
+    out, by_ts = [], {}
+    for p in events:
+        e = parse_event(p.payload)
+        if e is None:
+            continue
+        digit = by_ts.get(p.ts)
+        if digit is None:
+            digit = by_ts[p.ts] = EventDigit(p.ts)
+            digit.first_marker = p.marker
+            out.append(digit)
+        digit.packets += 1
+        digit.events.append(e[0])
+        digit.ends += e[1]
+        digit.durations.append(e[3])
+    return out
+
+
+def assert_digits(got, expected, who):
+    """`got` is the digit string `expected`: none missed, doubled or changed."""
+    check(got == expected, f"{who}: digits {got!r} arrived, expected {expected!r} "
+          f"({_digit_difference(got, expected)})")
+
+
+def _digit_difference(got, expected):
+    if len(got) < len(expected):
+        return f"{len(expected) - len(got)} missing"
+    if len(got) > len(expected):
+        return f"{len(got) - len(expected)} too many"
+    wrong = [i for i, (a, b) in enumerate(zip(got, expected)) if a != b]
+    return f"different at positions {wrong}"
+
+
+def tones(build_dir, digits, on_ms=100, off_ms=100, lead_ms=200):
+    """8000 Hz PCM of `digits` as DTMF tones (rtp_codec tones: the
+    transcoder's tone_generator), `on_ms` each, `off_ms` of silence after
+    each, `lead_ms` of silence first."""
+    return pcm_from_bytes(rtp_codec(build_dir, "tones", digits, on_ms, off_ms, lead_ms))
+
+
+def detect_tones(build_dir, pcm):
+    """The DTMF tones in 8000 Hz PCM (rtp_codec detect: the transcoder's
+    tone_detector, spandsp's dtmf_rx): (digit, start ms, duration ms) each."""
+    out = []
+    for line in rtp_codec(build_dir, "detect", stdin=pcm_bytes(pcm)).decode().splitlines():
+        symbol, start, duration = line.split()
+        out.append((symbol, int(start), int(duration)))
+    return out
 
 
 # --------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py,
-test_srtp.py, test_transcoding.py, test_dpdk.py) one after the other.
+test_srtp.py, test_transcoding.py, test_dtmf.py, test_dpdk.py) one after the
+other.
 
     tests/e2e/run_e2e.py [--build DIR] [-k SUBSTRING]... [--keep] [--list]
     tests/e2e/run_e2e.py --selftest
@@ -57,13 +58,15 @@ def all_tests():
     import test_sbc
 
     import test_dpdk
+    import test_dtmf
     import test_failover
     import test_srtp
     import test_tls
     import test_transcoding
 
     tests = (list(test_sbc.TESTS) + list(test_tls.TESTS) + list(test_failover.TESTS) +
-             list(test_srtp.TESTS) + list(test_transcoding.TESTS) + list(test_dpdk.TESTS))
+             list(test_srtp.TESTS) + list(test_transcoding.TESTS) + list(test_dtmf.TESTS) +
+             list(test_dpdk.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking
@@ -111,6 +114,16 @@ SELFTEST_PAIRS = [
     *[(f"answer_{codec}_pcap", "uac_call_media.xml", f"uas_answer_{codec}_pcap.xml",
        {"duration_ms": 1000, "uas_extra": ["-key", "pcap", "/usr/share/sip-tester/g711a.pcap"]})
       for codec in ("pcma", "g729", "opus")],
+    # The peers of test_dtmf.py: callees answering telephone-event, playing
+    # sipp's own pcap; the INFO senders and receivers against stand-ins.
+    *[(f"dtmf_answer_{codec}", "uac_call_pcap_dtmf.xml", f"uas_answer_{codec}_dtmf.xml",
+       {"duration_ms": 1000,
+        "uac_extra": ["-key", "pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap"],
+        "uas_extra": ["-key", "pcap", "/usr/share/sip-tester/dtmf_2833_pound.pcap"]})
+      for codec in ("pcma", "g729")],
+    ("dtmf_send_info", "uac_send_info_dtmf.xml", "selftest/uas_recv_info_dtmf.xml",
+     {"duration_ms": 300}),
+    ("dtmf_recv_info", "uac_recv_info_dtmf.xml", "selftest/uas_send_info_dtmf.xml", {}),
 ]
 
 
@@ -122,7 +135,8 @@ def selftest_one(name, uac_sf, uas_sf, opts):
         uas = ctx.uas("uas", uas_sf, calls=calls, duration_ms=opts.get("uas_duration_ms"),
                       extra=opts.get("uas_extra", ()))
         uac = ctx.uac("uac", uac_sf, remote=f"{PBX_PEER}:{SIP_PORT}", calls=calls,
-                      duration_ms=opts.get("duration_ms"), rate=opts.get("rate"))
+                      duration_ms=opts.get("duration_ms"), rate=opts.get("rate"),
+                      extra=opts.get("uac_extra", ()))
         uac.finish()
         uas.finish()
         check(any(m.direction == "received" for m in uac.messages()), "empty uac trace")
