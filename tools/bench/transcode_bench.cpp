@@ -163,6 +163,9 @@ int main(int argc, char** argv) {
     const double seconds = argc > 1 ? std::atof(argv[1]) : 20.0;
     const auto packets = static_cast<std::size_t>(std::max(1.0, seconds * 50));
     const pair_spec pairs[] = {
+        // G.711 costs next to nothing: this row shows the chain's own work
+        // per packet (parsing, buffering, FIFO, header) in absolute terms.
+        {"PCMU <-> PCMA", format("PCMU", 8000, 0), format("PCMA", 8000, 8)},
         {"PCMA <-> G729", format("PCMA", 8000, 8), format("G729", 8000, 18)},
         {"PCMU <-> Opus NB", format("PCMU", 8000, 0), format("opus", 48000, 111, 8000)},
         {"PCMU <-> Opus WB", format("PCMU", 8000, 0), format("opus", 48000, 111, 16000)},
