@@ -52,7 +52,12 @@ void relay_session::set_srtp(side s, srtp::stream_crypto* from_peer,
 }
 
 void relay_session::set_chain(side from, transcoder::media_chain* chain) noexcept {
-    _sides[index(from)].chain = chain;
+    auto*& current = _sides[index(from)].chain;
+    if (current != nullptr && chain != nullptr) {
+        // The other leg's peer keeps receiving one stream across the change.
+        chain->continue_from(current->next_origin());
+    }
+    current = chain;
 }
 
 void relay_session::queue_digit(side from, char digit, std::uint32_t duration_ms) noexcept {

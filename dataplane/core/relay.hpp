@@ -125,7 +125,8 @@ public:
 
     /// Owning worker. The codec chain for RTP arriving from side `from`
     /// (decoded, re-encoded for the other side, with its own SSRC,
-    /// sequence and timestamps), or null to relay it untouched. Not owned:
+    /// sequence and timestamps), or null to relay it untouched. A chain
+    /// that replaces another continues its output stream. Not owned:
     /// the backend keeps every chain it was given until the session is
     /// destroyed. RTCP of a session with a chain is dropped (counted): its
     /// reports describe streams the other peer never sees.

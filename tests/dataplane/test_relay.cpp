@@ -490,6 +490,22 @@ TEST_CASE("relay: RTP from a side with a codec chain leaves transcoded; RTCP is 
     CHECK(st.sides[0].chain->packets_out == 2);
     CHECK_FALSE(st.sides[1].chain);
 
+    // A chain replacing it (a re-INVITE changed codecs) continues the
+    // stream the other peer receives: same SSRC, next sequence number.
+    cfg.out.audio.ptime_ms = 20;
+    auto next = tc::media_chain::make(cfg);
+    r.set_chain(side::a, next.get());
+    tc::write_rtp_header({reinterpret_cast<std::uint8_t*>(pcmu.data()), pcmu.size()}, false, 0, 2,
+                         160, 0x1234);
+    out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, pcmu), 1, &sink);
+    REQUIRE(out.count == 1);
+    const auto cont = tc::parse_rtp({out.packets[0].data, out.packets[0].len});
+    REQUIRE(cont);
+    CHECK(cont->ssrc == 0x5bc);
+    CHECK(cont->sequence == 102);
+    CHECK(cont->timestamp == 8000 + 160);
+    CHECK(cont->marker);
+
     // Without a chain again, the relay forwards untouched.
     r.set_chain(side::a, nullptr);
     out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, "raw"), 1, &sink);

@@ -520,6 +520,13 @@ std::optional<reported_digit> media_chain::take_digit() noexcept {
     return _dtmf->take_report();
 }
 
+void media_chain::continue_from(const output_origin& o) noexcept {
+    _cfg.origin.ssrc = o.ssrc;
+    _out_seq = o.sequence;
+    _out_head_ts = o.timestamp;
+    _marker_pending = true;
+}
+
 output_origin media_chain::next_origin() const noexcept {
     return output_origin{_cfg.origin.ssrc, _out_seq, out_head_of_next_input()};
 }

@@ -114,6 +114,12 @@ public:
     /// Owning worker. Where the next output packet would continue.
     output_origin next_origin() const noexcept;
 
+    /// Owning worker, before the first packet: carry on the output stream
+    /// of the chain this one replaces (a re-INVITE changed the codecs), so
+    /// its receiver sees the same SSRC and unbroken sequence numbers and
+    /// timestamps (RFC 3550 5.1), with a marker on the first packet.
+    void continue_from(const output_origin& o) noexcept;
+
     /// Any thread.
     chain_stats stats() const noexcept;
 
