@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "transcoder/opus/opus.hpp"
 #include "transcoder/resample/resampler.hpp"
 
 namespace sbc::transcoder {
@@ -85,6 +86,9 @@ std::unique_ptr<media_chain> media_chain::make(const chain_config& cfg) {
     c->_encoder = out->make_encoder(cfg.out.audio, c->_pcm_rate);
     c->_decode_rate = decoder_rate_for(*in, c->_pcm_rate);
     c->_decoder = in->make_decoder(cfg.in.audio, c->_decode_rate);
+    // Only Opus carries in-band FEC (RFC 7587 3.3); other decoders' recover()
+    // conceals, which the `recovered` counter must not claim.
+    c->_in_has_fec = in == &opus_codec;
     if (c->_decode_rate != c->_pcm_rate) {
         c->_resampler = std::make_unique<resampler>(c->_decode_rate, c->_pcm_rate);
     }
@@ -300,7 +304,7 @@ void media_chain::conceal(std::uint32_t in_ticks, std::span<const std::uint8_t> 
             std::fill(pcm.begin(), pcm.end(), std::int16_t{0});
             got = static_cast<int>(n);
         }
-        if (last) {
+        if (last && _in_has_fec) {
             _recovered.add();
         }
         _concealed.add();

@@ -165,6 +165,7 @@ private:
     std::unique_ptr<resampler> _resampler;  // null when decoder and encoder share a rate
     std::unique_ptr<dtmf_bridge> _dtmf;     // null when both legs carry digits alike
     bool _passthrough = false;
+    bool _in_has_fec = false;  // the input codec can rebuild a loss from the next packet
     std::uint32_t _pcm_rate = 8000;
     std::uint32_t _decode_rate = 8000;
     std::uint32_t _out_ticks_per_sample = 1;  // output RTP clock ticks per PCM sample
