@@ -84,6 +84,9 @@ nlohmann::json answer(std::string_view request, control_handler& handler) {
     if (name == "reload") {
         return handler.reload();
     }
+    if (name == "route_test") {
+        return handler.route_test(j);
+    }
     return make_error_reply(
         fmt::format("unknown command '{}'", name.substr(0, max_echoed_command)));
 }

@@ -78,6 +78,13 @@ public:
     /// Re-reads the configuration file: {"ok": true, "applied": [...],
     /// "restart_needed": [...]} or {"ok": false, "errors": [...]}.
     virtual nlohmann::json reload() = 0;
+    /// `sbcctl route test`: which route a call with these numbers
+    /// ({"from_trunk", "ruri", "from", "to", "source", "at"}) would take and
+    /// why, without placing it.
+    virtual nlohmann::json route_test(const nlohmann::json& args) {
+        (void)args;
+        return {{"error", "route_test is not supported here"}};
+    }
 };
 
 /// Answers one request line (without its '\n') with one reply line (without

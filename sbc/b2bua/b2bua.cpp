@@ -1,5 +1,8 @@
 #include "sbc/b2bua/b2bua.hpp"
+#include "sbc/api/json_codec.hpp"
 
+#include <date/date.h>
+#include <date/tz.h>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <sofia-sip/msg_addr.h>
@@ -43,6 +46,9 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
     }
     for (const auto& t : cfg.trunks) {
         _peers.emplace(t.name, trunking::peer_table(t, trunking::clock::now()));
+        _normalizers.emplace(t.name,
+                             trunk_normalizer{policy::number_rewriter(t.normalize.inbound),
+                                              policy::number_rewriter(t.normalize.outbound)});
     }
     _reap_timer = su_timer_create(su_root_task(root), 1);  // su_timer needs > 0 ms
     _tick_timer = su_timer_create(su_root_task(root), 200);
@@ -75,6 +81,10 @@ tls::peer_lookup b2bua::tls_peers(const std::string& interface) {
 trunking::peer_table* b2bua::peers_of(const std::string& trunk) {
     auto it = _peers.find(trunk);
     return it == _peers.end() ? nullptr : &it->second;
+}
+
+const trunk_normalizer& b2bua::normalizer(const config::trunk_config& trunk) const {
+    return _normalizers.at(trunk.name);
 }
 
 std::optional<std::size_t> b2bua::choose_peer(const config::trunk_config& trunk,
@@ -149,29 +159,73 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
                             TAG_END());
         return 0;
     }
-    const char* user = sip->sip_request->rq_url->url_user;
-    policy::route_request req{iface.name(), trunk.name, user ? user : ""};
+    auto user_of = [](const url_t* u) -> std::string {
+        return u != nullptr && u->url_user != nullptr ? u->url_user : "";
+    };
+    const policy::call_numbers received{user_of(sip->sip_request->rq_url),
+                                        user_of(sip->sip_from->a_url), user_of(sip->sip_to->a_url)};
+    if (received.ruri.size() > policy::max_number_length) {
+        return 414;  // RFC 3261 21.4.12; no dial plan has numbers this long
+    }
+    if (received.from.size() > policy::max_number_length ||
+        received.to.size() > policy::max_number_length) {
+        nta_incoming_treply(irq, 400, "From or To user too long", TAG_END());
+        return 0;
+    }
+    const auto numbers = normalizer(trunk).inbound.apply(received);
+    policy::route_request req;
+    req.interface = iface.name();
+    req.trunk = trunk.name;
+    req.ruri_user = numbers.ruri;
+    req.from_user = numbers.from;
+    req.to_user = numbers.to;
+    req.source = source_of(irq);
+    req.now = std::chrono::system_clock::now();
     const auto* route = _router.match(req);
     if (route == nullptr) {
         if (_refusal_log.allow()) {
-            sip_log.info("INVITE for '{}' from trunk {}: no route, 404", req.ruri_user, trunk.name);
+            sip_log.info("INVITE for '{}' from trunk {}: no route, 404", numbers.ruri, trunk.name);
         }
         return 404;
     }
-    const auto* target = _cfg.find_trunk(route->to_trunk);
-    if (target->early_offer == config::early_offer_policy::reject && !has_sdp(sip)) {
-        refuse_delayed_offer(irq, *target);
+    if (route->reject) {
+        sip_log.info("INVITE for '{}' from trunk {}: route {} rejects it with {}", numbers.ruri,
+                     trunk.name, route->name, route->reject->code);
+        const char* phrase = route->reject->reason.empty()
+                                 ? sip_status_phrase(static_cast<int>(route->reject->code))
+                                 : route->reject->reason.c_str();
+        nta_incoming_treply(irq, static_cast<int>(route->reject->code),
+                            phrase != nullptr ? phrase : "Rejected", TAG_END());
         return 0;
     }
-    if (!choose_peer(*target, {})) {
-        if (_refusal_log.allow()) {
-            sip_log.warn("INVITE from trunk {}: every peer of trunk {} is down, 503", trunk.name,
-                         target->name);
+    // The first trunk of the route that has a peer up and can take the
+    // INVITE; the ones after it are tried when it fails (call::next_trunk).
+    const config::trunk_config* target = nullptr;
+    std::vector<const config::trunk_config*> next_trunks;
+    bool delayed_refused = false;
+    for (const auto& name : route->to_trunks) {
+        const auto* t = _cfg.find_trunk(name);
+        if (target != nullptr) {
+            next_trunks.push_back(t);
+        } else if (t->early_offer == config::early_offer_policy::reject && !has_sdp(sip)) {
+            delayed_refused = true;
+        } else if (choose_peer(*t, {})) {
+            target = t;
+        } else if (_refusal_log.allow()) {
+            sip_log.warn("INVITE from trunk {}: every peer of trunk {} is down", trunk.name,
+                         t->name);
         }
+    }
+    if (target == nullptr && delayed_refused) {
+        refuse_delayed_offer(irq, *_cfg.find_trunk(route->to_trunks.front()));
+        return 0;
+    }
+    if (target == nullptr) {
         return 503;
     }
     auto id = _next_call_id++;
     auto c = std::make_unique<call>(*this, id, trunk, *target);
+    c->set_route(route, std::move(next_trunks), numbers);
     int status = c->start(irq, sip);
     if (status != 0) {
         return status > 0 ? status : 0;  // < 0: start() answered already
@@ -542,6 +596,149 @@ nlohmann::json b2bua::stats() {
               {"transcoded_calls", transcoded},
               {"workers", workers},
               {"ports", ports}}}};
+}
+
+}  // namespace sbc::b2bua
+
+namespace sbc::b2bua {
+
+namespace {
+nlohmann::json numbers_json(const policy::call_numbers& n) {
+    return {{"ruri", n.ruri}, {"from", n.from}, {"to", n.to}};
+}
+
+std::string arg(const nlohmann::json& args, const char* key) {
+    auto it = args.find(key);
+    return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// "2026-12-02T09:30:00Z", "2026-12-02T09:30:00+01:00" or "2026-12-02T09:30Z"
+// (RFC 3339 without fractions, seconds optional).
+std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view t) {
+    auto num = [&](std::size_t at, std::size_t n) -> std::optional<int> {
+        if (at + n > t.size()) {
+            return std::nullopt;
+        }
+        int v = 0;
+        for (std::size_t i = at; i < at + n; ++i) {
+            if (t[i] < '0' || t[i] > '9') {
+                return std::nullopt;
+            }
+            v = v * 10 + (t[i] - '0');
+        }
+        return v;
+    };
+    auto y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2);
+    if (!y || !mo || !d || !h || !mi || t.size() < 17 || t[4] != '-' || t[7] != '-' ||
+        (t[10] != 'T' && t[10] != ' ') || t[13] != ':' || *h > 23 || *mi > 59) {
+        return std::nullopt;
+    }
+    std::size_t at = 16;
+    int sec = 0;
+    if (t[at] == ':') {
+        auto s = num(at + 1, 2);
+        if (!s || *s > 60) {
+            return std::nullopt;
+        }
+        sec = *s;
+        at += 3;
+    }
+    int offset = 0;
+    if (at + 1 == t.size() && (t[at] == 'Z' || t[at] == 'z')) {
+        offset = 0;
+    } else if (at + 6 == t.size() && (t[at] == '+' || t[at] == '-') && t[at + 3] == ':') {
+        auto oh = num(at + 1, 2), om = num(at + 4, 2);
+        if (!oh || !om || *oh > 23 || *om > 59) {
+            return std::nullopt;
+        }
+        offset = (t[at] == '-' ? -1 : 1) * (*oh * 60 + *om);
+    } else {
+        return std::nullopt;
+    }
+    const date::year_month_day ymd{date::year{*y}, date::month{static_cast<unsigned>(*mo)},
+                                   date::day{static_cast<unsigned>(*d)}};
+    if (!ymd.ok()) {
+        return std::nullopt;
+    }
+    return date::sys_days(ymd) + std::chrono::hours(*h) + std::chrono::minutes(*mi - offset) +
+           std::chrono::seconds(sec);
+}
+}  // namespace
+
+nlohmann::json b2bua::route_test(const nlohmann::json& args) {
+    const auto from_trunk = arg(args, "from_trunk");
+    const auto* trunk = _cfg.find_trunk(from_trunk);
+    if (trunk == nullptr) {
+        return api::make_error_reply(fmt::format("unknown trunk '{}'", from_trunk));
+    }
+    policy::call_numbers received{arg(args, "ruri"), arg(args, "from"), arg(args, "to")};
+    if (received.to.empty()) {
+        received.to = received.ruri;  // as most callers send it
+    }
+    const auto numbers = normalizer(*trunk).inbound.apply(received);
+    policy::route_request req;
+    req.interface = trunk->interface;
+    req.trunk = trunk->name;
+    req.ruri_user = numbers.ruri;
+    req.from_user = numbers.from;
+    req.to_user = numbers.to;
+    const auto source = arg(args, "source");
+    if (!source.empty()) {
+        auto ep = dataplane::ip_endpoint::from_string(source, 0);
+        if (!ep) {
+            return api::make_error_reply(fmt::format("'{}' is not an IP address", source));
+        }
+        req.source = *ep;
+    } else if (!trunk->peers.empty()) {
+        // A call from the trunk comes from one of its peers.
+        req.source = dataplane::ip_endpoint::from_string(trunk->peers.front().host, 0)
+                         .value_or(dataplane::ip_endpoint{});
+    }
+    req.now = std::chrono::system_clock::now();
+    const auto at = arg(args, "at");
+    if (!at.empty()) {
+        auto t = parse_time(at);
+        if (!t) {
+            return api::make_error_reply(fmt::format(
+                "'{}' is not a time: expected 2026-12-02T09:30:00Z or 2026-12-02T09:30+01:00", at));
+        }
+        req.now = *t;
+    }
+    nlohmann::json out{{"from_trunk", trunk->name},
+                       {"source", req.source.valid() ? req.source.address() : ""},
+                       {"at", date::format("%FT%TZ", date::floor<std::chrono::seconds>(req.now))},
+                       {"received", numbers_json(received)},
+                       {"normalized", numbers_json(numbers)}};
+    auto& rules = out["rules"] = nlohmann::json::array();
+    for (const auto& v : _router.explain(req)) {
+        rules.push_back({{"rule", v.rule}, {"matched", v.matched}, {"why", v.why}});
+    }
+    const auto* route = _router.match(req);
+    if (route == nullptr) {
+        out["route"] = nullptr;
+        out["action"] = {{"reject", {{"code", 404}, {"reason", "Not Found"}}}};
+        return out;
+    }
+    out["route"] = route->name;
+    if (route->reject) {
+        const char* phrase = sip_status_phrase(static_cast<int>(route->reject->code));
+        out["action"] = {{"reject",
+                          {{"code", route->reject->code},
+                           {"reason", !route->reject->reason.empty() ? route->reject->reason
+                                      : phrase != nullptr            ? phrase
+                                                                     : ""}}}};
+        return out;
+    }
+    auto trunks = nlohmann::json::array();
+    for (const auto& name : route->to_trunks) {
+        const auto* t = _cfg.find_trunk(name);
+        auto* table = peers_of(name);
+        trunks.push_back({{"trunk", name},
+                          {"numbers", numbers_json(normalizer(*t).outbound.apply(numbers))},
+                          {"peers_up", table != nullptr && table->choose({}, _rng).has_value()}});
+    }
+    out["action"] = {{"trunks", trunks}};
+    return out;
 }
 
 }  // namespace sbc::b2bua

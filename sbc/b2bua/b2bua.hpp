@@ -23,6 +23,7 @@
 #include "sbc/b2bua/sip_interface.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/policy/number_rewriter.hpp"
 #include "sbc/policy/peer_acl.hpp"
 #include "sbc/policy/router.hpp"
 #include "sbc/sofia/nta.hpp"
@@ -32,6 +33,12 @@ namespace sbc::b2bua {
 
 /// Methods the SBC accepts, advertised in Allow (RFC 3261 20.5).
 inline constexpr const char* allowed_methods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE";
+
+/// A trunk's number normalization, compiled.
+struct trunk_normalizer {
+    policy::number_rewriter inbound;
+    policy::number_rewriter outbound;
+};
 
 class b2bua final : public api::control_handler {
 public:
@@ -57,6 +64,8 @@ public:
     void schedule_reap();
     /// Health and selection state of a trunk's peers; null for an unknown name.
     trunking::peer_table* peers_of(const std::string& trunk);
+    /// The compiled normalization rules of `trunk`.
+    const trunk_normalizer& normalizer(const config::trunk_config& trunk) const;
     /// The next peer of `trunk` for a call that has tried `tried` (failover).
     std::optional<std::size_t> choose_peer(const config::trunk_config& trunk,
                                            const std::vector<std::size_t>& tried);
@@ -67,6 +76,7 @@ public:
     nlohmann::json trunks() override;
     nlohmann::json stats() override;
     nlohmann::json reload() override;
+    nlohmann::json route_test(const nlohmann::json& args) override;
 
 private:
     int on_new_invite(sip_interface& iface, const config::trunk_config& trunk, nta_incoming_t* irq,
@@ -87,6 +97,7 @@ private:
     policy::peer_acl _acl;
     std::vector<std::unique_ptr<sip_interface>> _interfaces;
     std::map<std::string, trunking::peer_table> _peers;
+    std::map<std::string, trunk_normalizer> _normalizers;
     keepalive _keepalive{*this};
     std::mt19937 _rng{std::random_device{}()};
     std::map<std::uint64_t, std::unique_ptr<call>> _calls;

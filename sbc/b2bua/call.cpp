@@ -171,30 +171,19 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     _media_open = true;
     _ports = opened.ports;
 
-    std::optional<std::string> offer;
-    if (has_sdp(sip)) {
-        auto translated = translate_sdp(side::a, sip, sdp_role::offer);
-        if (!translated) {
-            sip_log.info("call {}: unusable offer: {}", display_id(), translated.error_message());
-            auto warning = fmt::format("399 sbc \"{}\"", translated.error_message());
-            nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
-                                TAG_END());
-            return -1;
+    bool convert = false;
+    auto prepared = outbound_offer(sip, convert);
+    if (!prepared) {
+        if (!has_sdp(sip)) {
+            return 500;  // the SBC's own offer failed (logged)
         }
-        offer = std::move(translated.value());
+        sip_log.info("call {}: unusable offer: {}", display_id(), prepared.error_message());
+        auto warning = fmt::format("399 sbc \"{}\"", prepared.error_message());
+        nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
+                            TAG_END());
+        return -1;
     }
-    const bool convert = !offer && b.trunk->early_offer == config::early_offer_policy::convert;
-    if (convert) {
-        auto built = offer_for(side::b);
-        if (!built) {
-            sip_log.error("call {}: cannot build an offer for trunk {}: {}", display_id(),
-                          b.trunk->name, built.error_message());
-            return 500;
-        }
-        offer = std::move(built.value());
-        sip_log.info("call {}: delayed offer; the SBC offers on trunk {} (early_offer: convert)",
-                     display_id(), b.trunk->name);
-    }
+    std::optional<std::string> offer = std::move(prepared.value());
 
     if (!create_inbound_leg(irq, sip)) {
         return 500;
@@ -210,6 +199,39 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     nta_incoming_bind(irq, sofia::transaction_trampoline, this);
     nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
     return 0;
+}
+
+result<std::optional<std::string>> call::outbound_offer(const sip_t* sip, bool& convert) {
+    auto& b = leg(side::b);
+    convert = false;
+    if (has_sdp(sip)) {
+        auto translated = translate_sdp(side::a, sip, sdp_role::offer);
+        if (!translated) {
+            return make_error(translated.error_message());
+        }
+        return std::optional<std::string>(std::move(translated.value()));
+    }
+    if (b.trunk->early_offer != config::early_offer_policy::convert) {
+        return std::optional<std::string>();
+    }
+    convert = true;
+    auto built = offer_for(side::b);
+    if (!built) {
+        sip_log.error("call {}: cannot build an offer for trunk {}: {}", display_id(),
+                      b.trunk->name, built.error_message());
+        return make_error(built.error_message());
+    }
+    sip_log.info("call {}: delayed offer; the SBC offers on trunk {} (early_offer: convert)",
+                 display_id(), b.trunk->name);
+    return std::optional<std::string>(std::move(built.value()));
+}
+
+void call::set_route(const config::route_config* route,
+                     std::vector<const config::trunk_config*> next_trunks,
+                     policy::call_numbers numbers) {
+    _route = route;
+    _next_trunks = std::move(next_trunks);
+    _numbers = std::move(numbers);
 }
 
 bool call::create_inbound_leg(nta_incoming_t* irq, const sip_t* sip) {
@@ -232,17 +254,20 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
     const auto& peer = b.trunk->peers[b.peer];
     // The outbound leg is built from nothing of the inbound one but the user
     // parts of the addresses (RFC 5853 3.1).
-    const url_t* from_url = sip->sip_from->a_url;
-    const char* ruser = sip->sip_request->rq_url->url_user;
-    const char* to_user = sip->sip_to->a_url->url_user;
+    // The numbers are the caller's after its trunk's inbound normalization,
+    // rewritten by this trunk's outbound rules.
+    const auto& egress = _owner.normalizer(*b.trunk).outbound;
+    const auto numbers = egress.apply(_numbers);
+    const auto& ruser = numbers.ruri;
+    const auto& to_user = numbers.to;
     std::string display =
         sip->sip_from->a_display ? std::string(sip->sip_from->a_display) + " " : "";
-    auto from = fmt::format("{}<sip:{}{}{}>", display, from_url->url_user ? from_url->url_user : "",
-                            from_url->url_user ? "@" : "", b.iface->host());
+    auto from = fmt::format("{}<sip:{}{}{}>", display, numbers.from,
+                            numbers.from.empty() ? "" : "@", b.iface->host());
     auto peer_host = uri_host(peer.host);
-    auto to = fmt::format("<sip:{}{}{}>", to_user ? to_user : "", to_user ? "@" : "", peer_host);
+    auto to = fmt::format("<sip:{}{}{}>", to_user, to_user.empty() ? "" : "@", peer_host);
     auto ruri =
-        fmt::format("sip:{}{}{}:{}{}", ruser ? ruser : "", ruser ? "@" : "", peer_host, peer.port,
+        fmt::format("sip:{}{}{}:{}{}", ruser, ruser.empty() ? "" : "@", peer_host, peer.port,
                     peer.proto == config::transport::udp
                         ? ""
                         : fmt::format(";transport={}", transport_param(peer.proto)));
@@ -255,7 +280,12 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
     }
     nta_leg_tag(b.nta, nullptr);
 
-    auto headers = policy::forwarded_headers(sip, b.trunk->forward_headers);
+    const auto& ingress = _owner.normalizer(*leg(side::a).trunk).inbound;
+    auto headers = policy::forwarded_headers(
+        sip, b.trunk->forward_headers, [&](config::number_field f, std::string_view v) {
+            return egress.apply_to_header(f, ingress.apply_to_header(f, v));
+        });
+    _numbers_sent = numbers;
     unsigned hops = sip->sip_max_forwards ? sip->sip_max_forwards->mf_count - 1 : 69;
     auto max_forwards = std::to_string(hops);
     auto contact = b.iface->contact(b.transport);
@@ -915,6 +945,11 @@ bool call::try_next_peer(int status, bool from_peer, const char* why) {
     inv.orq = nullptr;
     nta_leg_destroy(b.nta);
     b.nta = nullptr;
+    auto request = sofia::msg_ref::adopt(nta_incoming_getrequest(inv.irq));
+    const sip_t* sip = request ? sip_object(request.get()) : nullptr;
+    if (!next && sip != nullptr && next_trunk(sip)) {
+        return true;
+    }
     if (!next) {
         // The last peer's own answer is mapped like any failure (a peer's 503
         // becomes 500, RFC 3261 16.7); when no peer answered at all (silence,
@@ -930,8 +965,6 @@ bool call::try_next_peer(int status, bool from_peer, const char* why) {
     _tried.push_back(b.peer);
     _attempt_started = std::chrono::steady_clock::now();
     _attempt_heard = false;
-    auto request = sofia::msg_ref::adopt(nta_incoming_getrequest(inv.irq));
-    const sip_t* sip = request ? sip_object(request.get()) : nullptr;
     inv.orq = sip != nullptr ? send_outbound_invite(sip, _offer) : nullptr;
     if (inv.orq == nullptr) {
         reply(inv.irq, leg(side::a), 500, nullptr, nullptr, nullptr);
@@ -939,6 +972,57 @@ bool call::try_next_peer(int status, bool from_peer, const char* why) {
         return false;
     }
     return true;
+}
+
+bool call::next_trunk(const sip_t* sip) {
+    auto& inv = *_invite;
+    auto& b = leg(side::b);
+    while (!_next_trunks.empty()) {
+        const auto* trunk = _next_trunks.front();
+        _next_trunks.erase(_next_trunks.begin());
+        auto first = _owner.choose_peer(*trunk, {});
+        if (!first) {
+            sip_log.info("call {}: trunk {} has no peer up; skipped", display_id(), trunk->name);
+            continue;
+        }
+        if (!has_sdp(sip) && trunk->early_offer == config::early_offer_policy::reject) {
+            sip_log.info("call {}: trunk {} takes no delayed offer; skipped", display_id(),
+                         trunk->name);
+            continue;
+        }
+        // A route's trunks share an interface (config validation), so the
+        // media session stays; the leg's keys, codecs and offer are the new
+        // trunk's.
+        sip_log.info("call {}: trying trunk {}", display_id(), trunk->name);
+        b.trunk = trunk;
+        b.sdes.emplace(trunk->srtp, trunk->srtp_suites, &dataplane::srtp::random_fill);
+        b.srtp_programmed = 0;
+        b.last_sdp_sent.clear();
+        bool convert = false;
+        auto offer = outbound_offer(sip, convert);
+        if (!offer) {
+            sip_log.info("call {}: no offer for trunk {}: {}; skipped", display_id(), trunk->name,
+                         offer.error_message());
+            continue;
+        }
+        _offer = std::move(offer.value());
+        inv.offered = _offer.has_value();
+        inv.converted = convert;
+        b.peer = *first;
+        b.transport = trunk->peers[b.peer].proto;
+        _tried.assign(1, b.peer);
+        _attempt_started = std::chrono::steady_clock::now();
+        _attempt_heard = false;
+        inv.orq = send_outbound_invite(sip, _offer);
+        if (inv.orq != nullptr) {
+            return true;
+        }
+        if (b.nta != nullptr) {
+            nta_leg_destroy(b.nta);
+            b.nta = nullptr;
+        }
+    }
+    return false;
 }
 
 void call::on_invite_success(const sip_t* sip, int status) {

@@ -21,6 +21,7 @@
 
 #include "dataplane/api/media_engine.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/policy/number_rewriter.hpp"
 #include "sbc/sdp/codec_plan.hpp"
 #include "sbc/sdp/sdes_leg.hpp"
 #include "sbc/sdp/session_description.hpp"
@@ -76,6 +77,13 @@ public:
     ~call();
     call(const call&) = delete;
     call& operator=(const call&) = delete;
+
+    /// How the call was routed: the rule, the trunks to try after the
+    /// current one (in order), and the caller's numbers after its trunk's
+    /// inbound normalization. Before start().
+    void set_route(const config::route_config* route,
+                   std::vector<const config::trunk_config*> next_trunks,
+                   policy::call_numbers numbers);
 
     /// Takes over the initial INVITE `irq` and sends the outbound INVITE.
     /// Returns 0 when the call is under way; otherwise the call is to be
@@ -170,6 +178,13 @@ private:
     /// false when no peer is left (the caller has then been answered).
     /// `from_peer`: `status` came from the peer, not from nta or a timer.
     bool try_next_peer(int status, bool from_peer, const char* why);
+    /// Moves leg b to the next trunk of the route that has a peer up and
+    /// can take the INVITE; false when none is left.
+    bool next_trunk(const sip_t* sip);
+    /// What the INVITE towards leg b's trunk offers: the caller's offer
+    /// translated, the SBC's own (early_offer: convert) or none. `convert`
+    /// says which. An error is an offer the SBC cannot use.
+    result<std::optional<std::string>> outbound_offer(const sip_t* sip, bool& convert);
     void on_ack(const sip_t* sip);
     void on_cancel();
     /// ACK for the 2xx of the current INVITE relay, on leg `to`.
@@ -232,6 +247,10 @@ private:
     // Failover of the initial INVITE across the callee trunk's peers.
     std::optional<std::string> _offer;  ///< what each attempt offers the callee
     std::vector<std::size_t> _tried;    ///< peers tried, the current one last
+    const config::route_config* _route = nullptr;
+    policy::call_numbers _numbers_sent;  ///< as the last INVITE to leg b carried them
+    std::vector<const config::trunk_config*> _next_trunks;  ///< the route's trunks still to try
+    policy::call_numbers _numbers;  ///< the caller's, after inbound normalization
     std::chrono::steady_clock::time_point _attempt_started;
     bool _attempt_heard = false;  ///< the current peer sent some response
     std::chrono::nanoseconds _armed_media_timeout{};

@@ -150,6 +150,46 @@ bool ip_address::is_unspecified() const noexcept {
                        [](unsigned char b) { return b == 0; });
 }
 
+result<cidr> parse_cidr(std::string_view text) {
+    constexpr std::string_view what = "expected an address block: IP/PREFIX or an IP address";
+    const auto slash = text.find('/');
+    auto ip = parse_ip(text.substr(0, slash));
+    if (!ip) {
+        return make_error(std::string(what));
+    }
+    const unsigned bits = ip->family == AF_INET ? 32 : 128;
+    unsigned prefix = bits;
+    if (slash != std::string_view::npos) {
+        auto digits = text.substr(slash + 1);
+        if (digits.empty() || digits.size() > 3 ||
+            !std::all_of(digits.begin(), digits.end(),
+                         [](char c) { return c >= '0' && c <= '9'; })) {
+            return make_error(std::string(what));
+        }
+        prefix = static_cast<unsigned>(std::stoul(std::string(digits)));
+        if (prefix > bits) {
+            return make_error(fmt::format("expected a prefix length 0..{}", bits));
+        }
+    }
+    cidr out;
+    out.family = ip->family;
+    out.bytes = ip->bytes;
+    out.prefix = prefix;
+    cidr masked = out;
+    for (unsigned b = prefix; b < bits; ++b) {
+        masked.bytes[b / 8] &= static_cast<unsigned char>(~(0x80U >> (b % 8)));
+    }
+    if (masked.bytes != out.bytes) {
+        // Host bits set: the block would silently be wider than written.
+        return make_error(
+            fmt::format("expected an address block whose host bits are zero "
+                        "(IP/{} starts at a multiple of the block size)",
+                        prefix));
+    }
+    out.text = fmt::format("{}/{}", ip->text, prefix);
+    return out;
+}
+
 std::optional<ip_address> parse_ip(std::string_view text) {
     // inet_pton wants a C string; anything longer than the longest IPv6 form
     // (an IPv4-mapped address with all groups written out) is not an address.

@@ -41,6 +41,10 @@ result<listen_uri> parse_listen(std::string_view text);
 /// port 5061) or the sip: form without "sip:".
 result<peer_config> parse_peer(std::string_view text);
 
+/// "IP/PREFIX" or a bare IP (a block of one); host bits must be zero, so
+/// that "203.0.113.7/24" (likely a typo) is refused rather than widened.
+result<cidr> parse_cidr(std::string_view text);
+
 /// ASCII case-insensitive equality.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 

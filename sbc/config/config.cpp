@@ -234,6 +234,39 @@ std::string_view to_string(srtp_suite s) noexcept {
     return "AES_CM_128_HMAC_SHA1_80";
 }
 
+bool cidr::contains(int address_family, const unsigned char* address) const noexcept {
+    if (address_family != family) {
+        return false;
+    }
+    const unsigned whole = prefix / 8;
+    if (std::memcmp(address, bytes.data(), whole) != 0) {
+        return false;
+    }
+    const unsigned rest = prefix % 8;
+    if (rest == 0) {
+        return true;
+    }
+    const auto mask = static_cast<unsigned char>(0xFFU << (8 - rest));
+    return (address[whole] & mask) == (bytes[whole] & mask);
+}
+
+std::string_view to_string(number_field f) noexcept {
+    switch (f) {
+        case field_ruri:
+            return "ruri";
+        case field_from:
+            return "from";
+        case field_to:
+            return "to";
+        case field_pai:
+            return "pai";
+        case field_diversion:
+            return "diversion";
+        default:
+            return "?";
+    }
+}
+
 bool interface_config::has_listener(transport t) const noexcept {
     return std::any_of(listen.begin(), listen.end(),
                        [t](const listen_uri& l) { return l.proto == t; });

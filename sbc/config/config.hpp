@@ -7,6 +7,7 @@
 // publish a new one as a shared snapshot.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -128,6 +129,33 @@ enum class srtp_suite {
     aead_aes_256_gcm,
 };
 
+/// The numbers a normalization rule may rewrite: the user parts of the
+/// request-URI, From, To, P-Asserted-Identity and Diversion.
+enum number_field : unsigned {
+    field_ruri = 1U << 0,
+    field_from = 1U << 1,
+    field_to = 1U << 2,
+    field_pai = 1U << 3,
+    field_diversion = 1U << 4,
+    all_number_fields = (1U << 5) - 1,
+};
+
+/// One rewrite: in each field it applies to, the first match of `match` is
+/// replaced by `replace` ($1..$9, $& as in ECMAScript's String.replace).
+struct rewrite_rule {
+    std::string match;
+    std::string replace;
+    unsigned fields = all_number_fields;
+    source_mark mark;
+};
+
+/// A trunk's number normalization: for each field, the first rule whose
+/// regex matches rewrites it and the rest are skipped.
+struct normalization {
+    std::vector<rewrite_rule> inbound;   ///< requests from the trunk, before routing
+    std::vector<rewrite_rule> outbound;  ///< requests to the trunk, after routing
+};
+
 struct trunk_config {
     std::string name;
     std::string interface;  ///< name of an interface_config
@@ -153,16 +181,54 @@ struct trunk_config {
     std::vector<srtp_suite> srtp_suites = {
         srtp_suite::aes_cm_128_hmac_sha1_80, srtp_suite::aead_aes_128_gcm,
         srtp_suite::aead_aes_256_gcm, srtp_suite::aes_cm_128_hmac_sha1_32};
+    normalization normalize;
     source_mark mark;
 };
 
-/// First match wins. A rule with no criteria matches everything.
+/// An address block, "203.0.113.0/24" or "2001:db8::/32"; a bare address
+/// is a block of one.
+struct cidr {
+    int family = 0;                         ///< AF_INET or AF_INET6
+    std::array<unsigned char, 16> bytes{};  ///< network order, host bits zero
+    unsigned prefix = 0;
+    std::string text;  ///< canonical "address/prefix"
+
+    /// `address`: 4 (AF_INET) or 16 (AF_INET6) bytes in network order.
+    bool contains(int address_family, const unsigned char* address) const noexcept;
+};
+
+/// A weekly time window in a time zone: days and a span of the day.
+struct time_window {
+    std::uint8_t days = 0x7f;      ///< bit 0 Monday .. bit 6 Sunday
+    unsigned from_minute = 0;      ///< minutes after local midnight, inclusive
+    unsigned to_minute = 1440;     ///< exclusive; not above from_minute: crosses midnight
+    std::string timezone = "UTC";  ///< IANA name ("Europe/Berlin")
+    source_mark mark;
+};
+
+/// What a route does instead of routing: answer with this status.
+struct route_reject {
+    unsigned code = 403;
+    std::string reason;  ///< empty: the standard phrase of the code
+};
+
+/// First match wins; a rule matches when every criterion it has holds, and a
+/// rule with no criteria matches everything. Its action is one of to_trunks
+/// (tried in order: the next trunk when every peer of one failed or is down)
+/// and reject.
 struct route_config {
     std::string name;
     std::optional<std::string> from_interface;
     std::optional<std::string> from_trunk;
-    std::optional<std::string> ruri_user;  ///< ECMAScript regex, searched in the R-URI user
-    std::string to_trunk;
+    // ECMAScript regexes, searched in the users after the source trunk's
+    // inbound normalization.
+    std::optional<std::string> ruri_user;
+    std::optional<std::string> from_user;
+    std::optional<std::string> to_user;
+    std::vector<cidr> sources;       ///< the caller's address is in one of them
+    std::vector<time_window> times;  ///< now is in one of them
+    std::vector<std::string> to_trunks;
+    std::optional<route_reject> reject;
     source_mark mark;
 };
 
@@ -221,6 +287,9 @@ public:
 private:
     std::vector<std::string> _problems;
 };
+
+/// "ruri", "from", "to", "pai", "diversion".
+std::string_view to_string(number_field f) noexcept;
 
 /// "udp", "tcp" or "tls", as in a SIP URI's transport parameter.
 std::string_view to_string(transport t) noexcept;

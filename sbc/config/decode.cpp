@@ -12,45 +12,15 @@ namespace sbc::config::detail {
 
 namespace {
 
-constexpr std::string_view name_expected = "a name of 1..64 letters, digits, '-', '_' or '.'";
 constexpr std::string_view listen_expected = "udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT";
 constexpr std::string_view peer_expected =
     "sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT], or a map with uri, "
     "priority and weight";
-// Long enough for any number plan; short enough that compiling it cannot
-// exhaust the stack (libstdc++'s regex compiler recurses per group).
-constexpr std::size_t max_regex_size = 1000;
 // RFC 3550 11: RTP on an even port, RTCP on the next odd one.
 constexpr std::string_view even_port =
     "an even port (RTP takes the even ports, RTCP the next odd one)";
 // sockaddr_un::sun_path holds 108 bytes with the terminating NUL.
 constexpr std::size_t max_socket_path = 107;
-
-void expected(problem_list& p, const located& at, std::string_view what) {
-    p.add(at.mark, at.path, fmt::format("expected {} (got {})", what, describe(at.node)));
-}
-
-// `message` is a whole "expected ..." text from the address parsers.
-void rejected(problem_list& p, const located& at, std::string_view message) {
-    p.add(at.mark, at.path, fmt::format("{} (got {})", message, describe(at.node)));
-}
-
-source_mark to_source_mark(const YAML::Mark& mark) {
-    const auto [line, column] = position(mark);
-    return source_mark{line, column};
-}
-
-std::optional<std::string> read_name(decoded& d, problem_list& p, const located& at) {
-    auto text = read_string(p, at, name_expected);
-    if (text && !is_valid_name(*text)) {
-        expected(p, at, name_expected);
-        return std::nullopt;
-    }
-    if (text) {
-        d.marks[at.path] = at.mark;
-    }
-    return text;
-}
 
 std::optional<ip_address> read_ip(problem_list& p, const located& at, std::string_view what) {
     auto text = read_string(p, at, what);
@@ -404,11 +374,11 @@ void decode_trunk_tls(problem_list& p, const located& at, trunk_tls_config& tc) 
 }
 
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
-    auto m =
-        map_reader::open(p, at,
-                         {"name", "interface", "peers", "early_offer", "forward_headers", "codecs",
-                          "dtmf", "keepalive", "failover_timeout", "tls", "srtp", "srtp_suites"},
-                         "a trunk: a map with name, interface and peers");
+    auto m = map_reader::open(
+        p, at,
+        {"name", "interface", "peers", "early_offer", "forward_headers", "codecs", "dtmf",
+         "keepalive", "failover_timeout", "tls", "srtp", "srtp_suites", "normalize"},
+        "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
         return;
@@ -494,69 +464,11 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     if (auto v = m->find("srtp_suites")) {
         decode_srtp_suites(p, *v, tc);
     }
+    if (auto v = m->find("normalize")) {
+        decode_normalize(p, *v, tc.normalize);
+    }
     d.trunk_paths.push_back(at.path);
     d.cfg.trunks.push_back(std::move(tc));
-}
-
-std::optional<std::string> read_regex(problem_list& p, const located& at) {
-    constexpr std::string_view what = "an ECMAScript regular expression";
-    auto text = read_string(p, at, what);
-    if (!text) {
-        return std::nullopt;
-    }
-    if (text->size() > max_regex_size) {
-        expected(p, at, fmt::format("{} of at most {} characters", what, max_regex_size));
-        return std::nullopt;
-    }
-    try {
-        std::regex compiled(*text, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-        expected(p, at, fmt::format("{} ({})", what, e.what()));
-        return std::nullopt;
-    }
-    return text;
-}
-
-void decode_route(decoded& d, problem_list& p, const located& at, std::size_t index) {
-    auto m =
-        map_reader::open(p, at, {"name", "from_trunk", "from_interface", "ruri_user", "to_trunk"},
-                         "a route: a map with to_trunk and optional match keys");
-    if (!m) {
-        return;
-    }
-    route_config rc;
-    rc.mark = to_source_mark(at.mark);
-    rc.name = fmt::format("route-{}", index);
-    if (auto v = m->find("name")) {
-        rc.name = read_name(d, p, *v).value_or("");
-    } else {
-        d.marks[join_path(at.path, "name")] = at.mark;
-    }
-    auto from_trunk = m->find("from_trunk");
-    auto from_interface = m->find("from_interface");
-    if (from_trunk) {
-        rc.from_trunk = read_name(d, p, *from_trunk);
-    }
-    if (from_interface) {
-        rc.from_interface = read_name(d, p, *from_interface);
-    }
-    if (from_trunk && from_interface) {
-        // A trunk belongs to one interface, so both together would either say
-        // the same thing twice or match nothing.
-        const auto& later = position(from_interface->mark) > position(from_trunk->mark)
-                                ? *from_interface
-                                : *from_trunk;
-        p.add(later.mark, later.path,
-              "expected at most one of from_trunk and from_interface (got both)");
-    }
-    if (auto v = m->find("ruri_user")) {
-        rc.ruri_user = read_regex(p, *v);
-    }
-    if (auto v = m->require("to_trunk", "the name of a trunk")) {
-        rc.to_trunk = read_name(d, p, *v).value_or("");
-    }
-    d.route_paths.push_back(at.path);
-    d.cfg.routes.push_back(std::move(rc));
 }
 
 // Checks across the keys of media, made only with values that decoded well so
@@ -761,6 +673,31 @@ bool decode_list(problem_list& p, const map_reader& root, std::string_view key,
 }
 
 }  // namespace
+
+void expected(problem_list& p, const located& at, std::string_view what) {
+    p.add(at.mark, at.path, fmt::format("expected {} (got {})", what, describe(at.node)));
+}
+
+void rejected(problem_list& p, const located& at, std::string_view message) {
+    p.add(at.mark, at.path, fmt::format("{} (got {})", message, describe(at.node)));
+}
+
+source_mark to_source_mark(const YAML::Mark& mark) {
+    const auto [line, column] = position(mark);
+    return source_mark{line, column};
+}
+
+std::optional<std::string> read_name(decoded& d, problem_list& p, const located& at) {
+    auto text = read_string(p, at, name_expected);
+    if (text && !is_valid_name(*text)) {
+        expected(p, at, name_expected);
+        return std::nullopt;
+    }
+    if (text) {
+        d.marks[at.path] = at.mark;
+    }
+    return text;
+}
 
 bool is_valid_name(std::string_view name) noexcept {
     return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {

@@ -50,6 +50,21 @@ struct decoded {
 
 decoded decode_document(problem_list& problems, const located& root);
 
+// Helpers shared by the decoders of decode.cpp and decode_policy.cpp.
+inline constexpr std::string_view name_expected =
+    "a name of 1..64 letters, digits, '-', '_' or '.'";
+/// Records "expected WHAT (got ...)" at `at`.
+void expected(problem_list& p, const located& at, std::string_view what);
+/// `message` is a whole "expected ..." text from the address parsers.
+void rejected(problem_list& p, const located& at, std::string_view message);
+source_mark to_source_mark(const YAML::Mark& mark);
+/// A name (is_valid_name), its mark recorded for validate().
+std::optional<std::string> read_name(decoded& d, problem_list& p, const located& at);
+
+// decode_policy.cpp: routing and the per-trunk policy keys.
+void decode_route(decoded& d, problem_list& p, const located& at, std::size_t index);
+void decode_normalize(problem_list& p, const located& at, normalization& n);
+
 void validate(const decoded& d, problem_list& problems);
 
 /// A name for interfaces, trunks and routes: it shows up in logs, metrics

@@ -101,8 +101,29 @@ void check_references(const decoded& d, problem_list& p) {
             check_reference(d, cfg.interfaces, d.all_interface_names, "an interface",
                             *r.from_interface, join_path(path, "from_interface"), r.mark, p);
         }
-        check_reference(d, cfg.trunks, d.all_trunk_names, "a trunk", r.to_trunk,
-                        join_path(path, "to_trunk"), r.mark, p);
+        for (std::size_t t = 0; t < r.to_trunks.size(); ++t) {
+            // A list's entries have their own marks ("to_trunk[1]").
+            auto at = fmt::format("{}[{}]", join_path(path, "to_trunk"), t);
+            if (d.marks.count(at) == 0) {
+                at = join_path(path, "to_trunk");
+            }
+            check_reference(d, cfg.trunks, d.all_trunk_names, "a trunk", r.to_trunks[t], at, r.mark,
+                            p);
+        }
+        // The media session is anchored on the first trunk's interface
+        // before the INVITE leaves; a later trunk of the list reuses it.
+        const auto* first = cfg.find_trunk(r.to_trunks.empty() ? "" : r.to_trunks.front());
+        for (std::size_t t = 1; first != nullptr && t < r.to_trunks.size(); ++t) {
+            const auto* other = cfg.find_trunk(r.to_trunks[t]);
+            if (other != nullptr && other->interface != first->interface) {
+                auto at = fmt::format("{}[{}]", join_path(path, "to_trunk"), t);
+                p.add(mark_of(d, at, r.mark), at,
+                      fmt::format("expected a trunk on interface {}, as {} is: the trunks of a "
+                                  "route share an interface (got {} on {})",
+                                  first->interface, first->name, quote(other->name),
+                                  other->interface));
+            }
+        }
     }
 }
 

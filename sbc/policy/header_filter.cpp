@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include "sbc/config/config.hpp"
 
@@ -34,7 +35,8 @@ bool may_forward(std::string_view name, const std::vector<std::string>& allow) n
                        [&](const std::string& a) { return iequals(a, name); });
 }
 
-std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& allow) {
+std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& allow,
+                              const number_rewrite& rewrite) {
     std::string out;
     if (sip == nullptr || allow.empty()) {
         return out;
@@ -46,6 +48,21 @@ std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& 
                                     ? reinterpret_cast<const msg_header_t*>(sip->sip_request)
                                     : reinterpret_cast<const msg_header_t*>(sip->sip_status);
     char value[1024];
+    auto append = [&](std::string_view name, std::string_view v) {
+        std::optional<config::number_field> field;
+        if (iequals(name, "P-Asserted-Identity")) {
+            field = config::field_pai;
+        } else if (iequals(name, "Diversion")) {
+            field = config::field_diversion;
+        }
+        out.append(name).append(": ");
+        if (field && rewrite) {
+            out.append(rewrite(*field, v));
+        } else {
+            out.append(v);
+        }
+        out.append("\r\n");
+    };
     for (const msg_header_t* h = first; h != nullptr; h = h->sh_succ) {
         const msg_hclass_t* hc = h->sh_class;
         if (hc == nullptr || hc->hc_name == nullptr || hc->hc_hash == msg_request_hash ||
@@ -61,7 +78,7 @@ std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& 
                 !may_forward(u->un_name, allow)) {
                 continue;
             }
-            out.append(u->un_name).append(": ").append(u->un_value).append("\r\n");
+            append(u->un_name, u->un_value);
             continue;
         }
         if (name.empty() || !may_forward(name, allow)) {
@@ -71,7 +88,7 @@ std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& 
         if (n < 0 || static_cast<size_t>(n) >= sizeof value) {
             continue;  // an oversized value is dropped rather than truncated
         }
-        out.append(name).append(": ").append(value, static_cast<size_t>(n)).append("\r\n");
+        append(name, std::string_view(value, static_cast<size_t>(n)));
     }
     return out;
 }

@@ -6,11 +6,14 @@
 // never be forwarded, whatever the configuration says.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <sofia-sip/sip.h>
+
+#include "sbc/config/config.hpp"
 
 namespace sbc::policy {
 
@@ -21,8 +24,14 @@ bool is_never_forwarded(std::string_view header_name) noexcept;
 /// insensitively) and not one of the never-forwarded headers.
 bool may_forward(std::string_view header_name, const std::vector<std::string>& allow) noexcept;
 
+/// Rewrites the numbers in a forwarded P-Asserted-Identity or Diversion
+/// value (number normalization); returns the new value.
+using number_rewrite = std::function<std::string(config::number_field, std::string_view)>;
+
 /// The allowed headers of `sip`, as "Name: value\r\n" lines ready for
-/// SIPTAG_HEADER_STR(); empty when none is allowed.
-std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& allow);
+/// SIPTAG_HEADER_STR(); empty when none is allowed. P-Asserted-Identity and
+/// Diversion values go through `rewrite` when it is given.
+std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& allow,
+                              const number_rewrite& rewrite = {});
 
 }  // namespace sbc::policy

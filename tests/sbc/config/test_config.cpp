@@ -106,11 +106,11 @@ TEST_CASE("the default configuration loads as documented", "[config]") {
 
     REQUIRE(cfg.routes.size() == 2);
     CHECK(cfg.routes[0].from_trunk == "carrier");
-    CHECK(cfg.routes[0].to_trunk == "pbx");
+    CHECK(cfg.routes[0].to_trunks == std::vector<std::string>{"pbx"});
     CHECK_FALSE(cfg.routes[0].from_interface);
     CHECK_FALSE(cfg.routes[0].ruri_user);
     CHECK(cfg.routes[1].from_trunk == "pbx");
-    CHECK(cfg.routes[1].to_trunk == "carrier");
+    CHECK(cfg.routes[1].to_trunks == std::vector<std::string>{"carrier"});
 
     CHECK(cfg.media.port_min == 20000);
     CHECK(cfg.media.port_max == 29999);
@@ -255,9 +255,8 @@ TEST_CASE("wrong types are reported with what was found", "[config][errors]") {
     CHECK(problem_of("routes:\n  - to_trunk:\n" + interfaces_ok + trunks_ok) ==
           "t.yaml:2:5: routes[0].to_trunk: expected a name of 1..64 letters, digits, '-', '_' "
           "or '.' (got nothing)");
-    CHECK(problem_of("routes:\n  - {to_trunk: [t]}\n" + interfaces_ok + trunks_ok) ==
-          "t.yaml:2:16: routes[0].to_trunk: expected a name of 1..64 letters, digits, '-', '_' "
-          "or '.' (got a list)");
+    CHECK(problem_of("routes:\n  - {to_trunk: [t, t]}\n" + interfaces_ok + trunks_ok) ==
+          "t.yaml:2:20: routes[0].to_trunk[1]: expected each trunk once (got 't')");
 }
 
 TEST_CASE("missing required keys are reported at their map", "[config][errors]") {
@@ -295,7 +294,8 @@ TEST_CASE("missing required keys are reported at their map", "[config][errors]")
           "uri, priority and weight");
 
     CHECK(problem_of("routes:\n  - {name: r}\n" + interfaces_ok + trunks_ok) ==
-          "t.yaml:2:5: routes[0].to_trunk: required key missing: expected the name of a trunk");
+          "t.yaml:2:5: routes[0]: required key missing: to_trunk or reject (expected where the "
+          "call goes: a trunk, a list of trunks, or a reject status)");
 }
 
 TEST_CASE("lists that need an entry must have one", "[config][errors]") {

@@ -1,4 +1,4 @@
-// Routing, the peer ACL and the topology-hiding header allow-list.
+// The peer ACL and the topology-hiding header allow-list (routing: test_routing.cpp).
 #include <catch2/catch.hpp>
 
 #include <sofia-sip/msg.h>
@@ -11,7 +11,6 @@
 #include "sbc/b2bua/status_map.hpp"
 #include "sbc/policy/header_filter.hpp"
 #include "sbc/policy/peer_acl.hpp"
-#include "sbc/policy/router.hpp"
 
 using namespace sbc;
 
@@ -34,16 +33,16 @@ config::config demo_config() {
     emergency.name = "emergency";
     emergency.from_trunk = "pbx";
     emergency.ruri_user = "^(911|112)$";
-    emergency.to_trunk = "carrier";
+    emergency.to_trunks = {"carrier"};
     config::route_config from_pbx;
     from_pbx.name = "from-pbx";
     from_pbx.from_interface = "pbx";
     from_pbx.ruri_user = "^\\+?[0-9]+$";
-    from_pbx.to_trunk = "carrier";
+    from_pbx.to_trunks = {"carrier"};
     config::route_config from_carrier;
     from_carrier.name = "from-carrier";
     from_carrier.from_trunk = "carrier";
-    from_carrier.to_trunk = "pbx";
+    from_carrier.to_trunks = {"pbx"};
     c.routes = {emergency, from_pbx, from_carrier};
     return c;
 }
@@ -76,32 +75,6 @@ const std::string invite_text =
     "\r\n";
 
 }  // namespace
-
-TEST_CASE("routes: first matching rule wins", "[router]") {
-    auto cfg = demo_config();
-    policy::router r(cfg);
-    REQUIRE(r.match({"pbx", "pbx", "911"})->name == "emergency");
-    REQUIRE(r.match({"pbx", "pbx", "+14155550100"})->name == "from-pbx");
-    REQUIRE(r.match({"carrier", "carrier", "anything"})->name == "from-carrier");
-}
-
-TEST_CASE("routes: a request no rule matches has no route", "[router]") {
-    auto cfg = demo_config();
-    policy::router r(cfg);
-    // From the pbx, only digits route; a name does not.
-    REQUIRE(r.match({"pbx", "pbx", "alice"}) == nullptr);
-    REQUIRE(r.match({"pbx", "pbx", ""}) == nullptr);
-}
-
-TEST_CASE("routes: a rule without criteria matches everything", "[router]") {
-    config::config cfg;
-    config::route_config any;
-    any.name = "any";
-    any.to_trunk = "x";
-    cfg.routes = {any};
-    policy::router r(cfg);
-    REQUIRE(r.match({"i", "t", "u"}) == &cfg.routes[0]);
-}
 
 TEST_CASE("peer ACL: source address names the trunk, port ignored", "[acl]") {
     auto cfg = demo_config();
