@@ -50,6 +50,12 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
                              trunk_normalizer{policy::number_rewriter(t.normalize.inbound),
                                               policy::number_rewriter(t.normalize.outbound)});
     }
+    if (cfg.cdr) {
+        // Throws with the path when the file cannot be opened: sbcd then
+        // refuses to start rather than lose every record silently.
+        _cdr = std::make_unique<cdr::writer>(
+            cdr::writer_options{cfg.cdr->file, cfg.cdr->max_bytes, cfg.cdr->keep});
+    }
     _reap_timer = su_timer_create(su_root_task(root), 1);  // su_timer needs > 0 ms
     _tick_timer = su_timer_create(su_root_task(root), 200);
     if (_reap_timer == nullptr || _tick_timer == nullptr) {
@@ -81,6 +87,42 @@ tls::peer_lookup b2bua::tls_peers(const std::string& interface) {
 trunking::peer_table* b2bua::peers_of(const std::string& trunk) {
     auto it = _peers.find(trunk);
     return it == _peers.end() ? nullptr : &it->second;
+}
+
+void b2bua::write_cdr(const cdr::record& r) {
+    if (_cdr) {
+        _cdr->write(r);
+    }
+}
+
+void b2bua::reopen_cdr() {
+    if (_cdr) {
+        _cdr->reopen();
+    }
+}
+
+void b2bua::refused_cdr(const sip_t* sip, nta_incoming_t* irq, const config::trunk_config& trunk,
+                        const config::route_config* route, const policy::call_numbers& received,
+                        const policy::call_numbers& normalized, int status, const char* reason) {
+    if (!_cdr) {
+        return;
+    }
+    cdr::record r;
+    r.id = "-";
+    r.call_id = sip->sip_call_id != nullptr && sip->sip_call_id->i_id != nullptr
+                    ? sip->sip_call_id->i_id
+                    : "";
+    r.start = r.end = cdr::wall_clock::now();
+    r.source = source_of(irq).to_string();
+    r.from_trunk = trunk.name;
+    r.route = route != nullptr ? route->name : "";
+    r.received = {received.ruri, received.from, received.to};
+    r.normalized = {normalized.ruri, normalized.from, normalized.to};
+    r.status = status;
+    r.reason = reason != nullptr ? reason : "";
+    r.disconnected_by = cdr::party::sbc;
+    r.disconnect_reason = fmt::format("{} {}", status, r.reason);
+    _cdr->write(r);
 }
 
 const trunk_normalizer& b2bua::normalizer(const config::trunk_config& trunk) const {
@@ -186,6 +228,7 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
         if (_refusal_log.allow()) {
             sip_log.info("INVITE for '{}' from trunk {}: no route, 404", numbers.ruri, trunk.name);
         }
+        refused_cdr(sip, irq, trunk, nullptr, received, numbers, 404, "Not Found (no route)");
         return 404;
     }
     if (route->reject) {
@@ -194,8 +237,10 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
         const char* phrase = route->reject->reason.empty()
                                  ? sip_status_phrase(static_cast<int>(route->reject->code))
                                  : route->reject->reason.c_str();
-        nta_incoming_treply(irq, static_cast<int>(route->reject->code),
-                            phrase != nullptr ? phrase : "Rejected", TAG_END());
+        phrase = phrase != nullptr ? phrase : "Rejected";
+        nta_incoming_treply(irq, static_cast<int>(route->reject->code), phrase, TAG_END());
+        refused_cdr(sip, irq, trunk, route, received, numbers,
+                    static_cast<int>(route->reject->code), phrase);
         return 0;
     }
     // The first trunk of the route that has a peer up and can take the
@@ -218,16 +263,31 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
     }
     if (target == nullptr && delayed_refused) {
         refuse_delayed_offer(irq, *_cfg.find_trunk(route->to_trunks.front()));
+        refused_cdr(sip, irq, trunk, route, received, numbers, 488, "Not Acceptable Here");
         return 0;
     }
     if (target == nullptr) {
+        refused_cdr(sip, irq, trunk, route, received, numbers, 503,
+                    "Service Unavailable (no peer up)");
         return 503;
     }
     auto id = _next_call_id++;
     auto c = std::make_unique<call>(*this, id, trunk, *target);
-    c->set_route(route, std::move(next_trunks), numbers);
+    cdr::record seed;
+    seed.call_id = sip->sip_call_id != nullptr && sip->sip_call_id->i_id != nullptr
+                       ? sip->sip_call_id->i_id
+                       : "";
+    seed.start = cdr::wall_clock::now();
+    seed.source = req.source.to_string();
+    seed.from_trunk = trunk.name;
+    seed.route = route->name;
+    seed.received = {received.ruri, received.from, received.to};
+    seed.normalized = {numbers.ruri, numbers.from, numbers.to};
+    c->set_route(route, std::move(next_trunks), numbers, std::move(seed));
     int status = c->start(irq, sip);
     if (status != 0) {
+        refused_cdr(sip, irq, trunk, route, received, numbers, status > 0 ? status : 488,
+                    status > 0 ? sip_status_phrase(status) : "Not Acceptable Here");
         return status > 0 ? status : 0;  // < 0: start() answered already
     }
     sip_log.info("call {}: {} -> {} by route {}", c->display_id(), trunk.name, target->name,
@@ -442,6 +502,11 @@ nlohmann::json b2bua::reload() {
     // of the configuration is bound to the running agents and calls.
     std::vector<std::string> applied;
     std::vector<std::string> errors;
+    if (_cdr) {
+        // After an external logrotate moved the file away.
+        reopen_cdr();
+        applied.push_back(fmt::format("cdr: {} reopened", _cdr->path()));
+    }
     for (auto& i : _interfaces) {
         const auto* now = fresh->find_interface(i->name());
         if (i->tls() == nullptr || now == nullptr || !now->tls) {

@@ -21,6 +21,7 @@
 #include "sbc/b2bua/call.hpp"
 #include "sbc/b2bua/keepalive.hpp"
 #include "sbc/b2bua/sip_interface.hpp"
+#include "sbc/cdr/writer.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/policy/number_rewriter.hpp"
@@ -64,6 +65,10 @@ public:
     void schedule_reap();
     /// Health and selection state of a trunk's peers; null for an unknown name.
     trunking::peer_table* peers_of(const std::string& trunk);
+    /// Appends a call attempt's record to the CDR file, when there is one.
+    void write_cdr(const cdr::record& r);
+    /// Reopens the CDR file (SIGHUP: after an external logrotate).
+    void reopen_cdr();
     /// The compiled normalization rules of `trunk`.
     const trunk_normalizer& normalizer(const config::trunk_config& trunk) const;
     /// The next peer of `trunk` for a call that has tried `tried` (failover).
@@ -82,6 +87,11 @@ private:
     int on_new_invite(sip_interface& iface, const config::trunk_config& trunk, nta_incoming_t* irq,
                       const sip_t* sip);
     int answer_options(nta_incoming_t* irq);
+    /// The CDR of an INVITE refused before it became a call (no route, a
+    /// reject rule, no trunk available).
+    void refused_cdr(const sip_t* sip, nta_incoming_t* irq, const config::trunk_config& trunk,
+                     const config::route_config* route, const policy::call_numbers& received,
+                     const policy::call_numbers& normalized, int status, const char* reason);
     /// Which trunk, and so which TLS requirements, a remote address on
     /// `interface` belongs to (the same source-address rule as the ACL).
     tls::peer_lookup tls_peers(const std::string& interface);
@@ -98,6 +108,7 @@ private:
     std::vector<std::unique_ptr<sip_interface>> _interfaces;
     std::map<std::string, trunking::peer_table> _peers;
     std::map<std::string, trunk_normalizer> _normalizers;
+    std::unique_ptr<cdr::writer> _cdr;
     keepalive _keepalive{*this};
     std::mt19937 _rng{std::random_device{}()};
     std::map<std::uint64_t, std::unique_ptr<call>> _calls;

@@ -228,10 +228,60 @@ result<std::optional<std::string>> call::outbound_offer(const sip_t* sip, bool& 
 
 void call::set_route(const config::route_config* route,
                      std::vector<const config::trunk_config*> next_trunks,
-                     policy::call_numbers numbers) {
+                     policy::call_numbers numbers, cdr::record record) {
     _route = route;
     _next_trunks = std::move(next_trunks);
     _numbers = std::move(numbers);
+    _cdr = std::move(record);
+}
+
+void call::note_end(cdr::party who, std::string why) {
+    if (_cdr.disconnected_by == cdr::party::none) {
+        _cdr.disconnected_by = who;
+        _cdr.disconnect_reason = std::move(why);
+    }
+}
+
+void call::write_cdr() {
+    if (_cdr_written) {
+        return;
+    }
+    _cdr_written = true;
+    _cdr.end = cdr::wall_clock::now();
+    _cdr.id = display_id();
+    _cdr.to_trunk = leg(side::b).trunk->name;
+    if (_invite && _invite->initial && _invite->irq != nullptr) {
+        // Still pending: release_transactions() answers 500.
+        const int st = nta_incoming_status(_invite->irq);
+        _cdr.status = st >= 200 ? st : 500;
+    } else if (_cdr.status == 0) {
+        _cdr.status = _cdr.answer ? 200 : 500;
+    }
+    if (_cdr.reason.empty()) {
+        const char* phrase = phrase_for(_cdr.status);
+        _cdr.reason = phrase != nullptr ? phrase : "";
+    }
+    if (!_numbers_sent.ruri.empty() || !_numbers_sent.from.empty() || !_numbers_sent.to.empty()) {
+        _cdr.sent = {_numbers_sent.ruri, _numbers_sent.from, _numbers_sent.to};
+    }
+    if (_cdr.disconnected_by == cdr::party::none) {
+        _cdr.disconnected_by = cdr::party::sbc;
+        _cdr.disconnect_reason = fmt::format("{} {}", _cdr.status, _cdr.reason);
+    }
+    if (auto st = _owner.media().stats(_id)) {
+        for (auto s : {side::a, side::b}) {
+            const auto& c = st->sides[dataplane::index(s)];
+            auto& m = s == side::a ? _cdr.media_a : _cdr.media_b;
+            m.codec = codec(s);
+            m.packets_received = c.rtp_rx_packets + c.rtcp_rx_packets;
+            m.bytes_received = c.rtp_rx_bytes;
+            m.packets_sent = c.tx_packets;
+            m.packets_dropped = c.drops_wrong_source + c.drops_no_destination + c.drops_tx_error +
+                                c.drops_truncated + c.srtp_auth_failures + c.srtp_replays +
+                                c.srtp_errors + c.drops_transcoded_rtcp;
+        }
+    }
+    _owner.write_cdr(_cdr);
 }
 
 bool call::create_inbound_leg(nta_incoming_t* irq, const sip_t* sip) {
@@ -824,6 +874,7 @@ int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
 
 int call::on_bye(call_leg& from) {
     sip_log.info("call {}: BYE from side {}", display_id(), from._side == side::a ? "a" : "b");
+    note_end(from._side == side::a ? cdr::party::caller : cdr::party::callee, "BYE");
     auto& to = leg(dataplane::other(from._side));
     if (_invite && _invite->initial && !_invite->answered) {
         // RFC 3261 15: a caller may end an early dialog with BYE; towards the
@@ -956,6 +1007,8 @@ bool call::try_next_peer(int status, bool from_peer, const char* why) {
         // connection or TLS failure) the SBC cannot serve the call: 503
         // (RFC 3261 21.5.4).
         int code = from_peer ? map_final_status(status).code : 503;
+        note_end(from_peer ? cdr::party::callee : cdr::party::sbc,
+                 fmt::format("{} {} ({})", status, phrase_for(status), why));
         reply(inv.irq, leg(side::a), code, nullptr, nullptr, nullptr);
         finish();
         return false;
@@ -1076,6 +1129,8 @@ void call::on_invite_success(const sip_t* sip, int status) {
     reply(inv.irq, from, status, nullptr, sip, body ? &*body : nullptr);
     inv.answered = true;
     if (inv.initial) {
+        _cdr.answer = cdr::wall_clock::now();
+        _cdr.status = status;
         from.confirmed = true;
         set_state(state::answered);
     }
@@ -1087,6 +1142,10 @@ void call::on_initial_final_failure(int status, const sip_t* sip) {
         auto mapped = map_final_status(status);
         sip_log.info("call {}: callee answered {}, caller gets {}", display_id(), status,
                      mapped.code);
+        const char* phrase = sip != nullptr && sip->sip_status != nullptr
+                                 ? sip->sip_status->st_phrase
+                                 : phrase_for(status);
+        note_end(cdr::party::callee, fmt::format("{} {}", status, phrase ? phrase : ""));
         reply(inv.irq, leg(inv.from), mapped.code, nullptr, sip, nullptr);
     }
     finish();
@@ -1115,6 +1174,7 @@ void call::on_cancel() {
         return;  // too late: RFC 3261 9.2, the 2xx stands
     }
     sip_log.info("call {}: CANCEL from the caller", display_id());
+    note_end(cdr::party::caller, "CANCEL");
     nta_incoming_treply(inv.irq, SIP_487_REQUEST_TERMINATED, TAG_END());
     nta_outgoing_cancel(inv.orq);
     if (inv.initial) {
@@ -1237,6 +1297,7 @@ void call::hang_up(const char* why) {
         return;
     }
     sip_log.info("call {}: hanging up ({})", display_id(), why);
+    note_end(cdr::party::sbc, why);
     if (_invite) {
         if (_invite->answered) {
             send_ack(dataplane::other(_invite->from), nullptr);
@@ -1255,6 +1316,7 @@ void call::hang_up(const char* why) {
 }
 
 void call::finish() {
+    write_cdr();
     set_state(state::terminated);
     release_transactions();
     _owner.schedule_reap();

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
+#include "sbc/cdr/record.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/policy/number_rewriter.hpp"
 #include "sbc/sdp/codec_plan.hpp"
@@ -81,9 +82,11 @@ public:
     /// How the call was routed: the rule, the trunks to try after the
     /// current one (in order), and the caller's numbers after its trunk's
     /// inbound normalization. Before start().
+    /// `record`: the CDR as far as routing knows it (start, source, trunk,
+    /// numbers received and normalized, route); the call completes it.
     void set_route(const config::route_config* route,
                    std::vector<const config::trunk_config*> next_trunks,
-                   policy::call_numbers numbers);
+                   policy::call_numbers numbers, cdr::record record);
 
     /// Takes over the initial INVITE `irq` and sends the outbound INVITE.
     /// Returns 0 when the call is under way; otherwise the call is to be
@@ -193,6 +196,10 @@ private:
     void reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
                const sip_t* relayed, const std::string* sdp_body);
     void finish();
+    /// Who ended the call and why, for the CDR; the first cause stands.
+    void note_end(cdr::party who, std::string why);
+    /// Completes the CDR and hands it to the b2bua, once.
+    void write_cdr();
     void release_transactions();
 
     /// SDP that arrived from side `from` as `in`: programs the media session
@@ -249,6 +256,8 @@ private:
     std::vector<std::size_t> _tried;    ///< peers tried, the current one last
     const config::route_config* _route = nullptr;
     policy::call_numbers _numbers_sent;  ///< as the last INVITE to leg b carried them
+    cdr::record _cdr;
+    bool _cdr_written = false;
     std::vector<const config::trunk_config*> _next_trunks;  ///< the route's trunks still to try
     policy::call_numbers _numbers;  ///< the caller's, after inbound normalization
     std::chrono::steady_clock::time_point _attempt_started;

@@ -120,7 +120,7 @@ private:
 // YAML or holds no document. A second document is a problem too, but the
 // first is still decoded so that its own problems are reported as well.
 std::optional<YAML::Node> parse_yaml(const std::string& text, detail::problem_list& p) {
-    constexpr std::string_view top = "a map with interfaces, trunks, routes, media and control";
+    constexpr std::string_view top = "a map with interfaces, trunks, routes, media, control and cdr";
     try {
         document_counter counter;
         const int documents = counter.count(text);

@@ -261,6 +261,14 @@ struct media_config {
     dpdk_config dpdk;               ///< with backend dpdk
 };
 
+/// Call detail records (conf/README.md, "cdr"): one JSON line per call
+/// attempt, in a file rotated by size.
+struct cdr_config {
+    std::string file;  ///< absolute path; its directory must exist
+    std::uint64_t max_bytes = 10 * 1024 * 1024;
+    unsigned keep = 10;  ///< rotated files kept (file.1 .. file.N)
+};
+
 struct control_config {
     std::string socket = "/run/sbc/control.sock";
 };
@@ -272,6 +280,7 @@ struct config {
     std::vector<route_config> routes;
     media_config media;
     control_config control;
+    std::optional<cdr_config> cdr;  ///< none: no CDRs are written
 
     const interface_config* find_interface(const std::string& name) const;
     const trunk_config* find_trunk(const std::string& name) const;

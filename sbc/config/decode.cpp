@@ -716,8 +716,9 @@ bool is_header_token(std::string_view name) noexcept {
 
 decoded decode_document(problem_list& p, const located& root) {
     decoded d;
-    auto m = map_reader::open(p, root, {"interfaces", "trunks", "routes", "media", "control"},
-                              "a map with interfaces, trunks, routes, media and control");
+    auto m =
+        map_reader::open(p, root, {"interfaces", "trunks", "routes", "media", "control", "cdr"},
+                         "a map with interfaces, trunks, routes, media, control and cdr");
     if (!m) {
         d.all_interface_names = false;
         d.all_trunk_names = false;
@@ -738,6 +739,9 @@ decoded decode_document(problem_list& p, const located& root) {
     }
     if (auto v = m->find("control")) {
         decode_control(p, *v, d.cfg.control);
+    }
+    if (auto v = m->find("cdr")) {
+        d.cfg.cdr = decode_cdr(d, p, *v);
     }
     return d;
 }

@@ -64,6 +64,7 @@ std::optional<std::string> read_name(decoded& d, problem_list& p, const located&
 // decode_policy.cpp: routing and the per-trunk policy keys.
 void decode_route(decoded& d, problem_list& p, const located& at, std::size_t index);
 void decode_normalize(problem_list& p, const located& at, normalization& n);
+std::optional<cdr_config> decode_cdr(decoded& d, problem_list& p, const located& at);
 
 void validate(const decoded& d, problem_list& problems);
 

@@ -391,6 +391,41 @@ void decode_normalize(problem_list& p, const located& at, normalization& n) {
     }
 }
 
+std::optional<cdr_config> decode_cdr(decoded& d, problem_list& p, const located& at) {
+    auto m = map_reader::open(p, at, {"file", "max_bytes", "keep"},
+                              "a map with file, max_bytes and keep");
+    if (!m) {
+        return std::nullopt;
+    }
+    cdr_config c;
+    constexpr std::string_view what = "an absolute file path in an existing directory";
+    if (auto v = m->require("file", what)) {
+        auto text = read_string(p, *v, what);
+        if (text && (text->empty() || text->front() != '/' || text->back() == '/' ||
+                     text->find('\0') != std::string::npos)) {
+            expected(p, *v, what);
+            return std::nullopt;
+        }
+        if (!text) {
+            return std::nullopt;
+        }
+        c.file = *text;
+        d.marks[v->path] = v->mark;
+    } else {
+        return std::nullopt;
+    }
+    if (auto v = m->find("max_bytes")) {
+        c.max_bytes =
+            read_number(p, *v, 4096, std::uint64_t{1} << 40, "a size in bytes, 4096 or more")
+                .value_or(c.max_bytes);
+    }
+    if (auto v = m->find("keep")) {
+        c.keep = static_cast<unsigned>(
+            read_number(p, *v, 0, 1000, "a number of rotated files 0..1000").value_or(c.keep));
+    }
+    return c;
+}
+
 void decode_route(decoded& d, problem_list& p, const located& at, std::size_t index) {
     auto m = map_reader::open(p, at,
                               {"name", "from_trunk", "from_interface", "ruri_user", "from_user",

@@ -101,7 +101,7 @@ def with_control_socket(text, socket_path):
 
 def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport="udp",
                      carrier_early_offer=None, carrier_peers=None, carrier_extra=(),
-                     keepalive=None, pbx_extra=()):
+                     keepalive=None, pbx_extra=(), extra_trunks=(), extra_top=()):
     """The default topology as YAML, with optional custom routes and timeout,
     and the transport the SBC uses towards the pbx trunk's peer.
 
@@ -110,7 +110,9 @@ def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport
     carrier trunk's peer list (YAML flow entries), `carrier_extra` and
     `pbx_extra` add lines to those trunks, and `keepalive` is the carrier
     trunk's keepalive map in flow form; without it no trunk sends OPTIONS,
-    which sipp peers would take for an unexpected message.
+    which sipp peers would take for an unexpected message. `extra_trunks` are
+    more trunks as YAML lines ("  - name: ..."), `extra_top` top-level lines
+    (cdr:, ...). Route values are written as JSON, which YAML reads as flow.
     """
     if routes is None:
         routes = [
@@ -146,18 +148,19 @@ def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport
         else:
             out += [f"    {line}" for line in pbx_extra]
         out.append(f"    keepalive: {keepalive if keepalive and name == 'carrier' else '{interval: 0}'}")
+    out += list(extra_trunks)
     out.append("routes:")
     for r in routes:
         first = True
-        for key in ("name", "from_trunk", "from_interface", "ruri_user", "to_trunk"):
-            if key in r:
-                prefix = "  - " if first else "    "
-                out.append(f"{prefix}{key}: {json.dumps(r[key])}")
-                first = False
+        for key, value in r.items():
+            prefix = "  - " if first else "    "
+            out.append(f"{prefix}{key}: {json.dumps(value)}")
+            first = False
     out += ["media:", f"  port_min: {MEDIA_MIN}", f"  port_max: {MEDIA_MAX}"]
     if media_timeout is not None:
         out.append(f"  timeout: {media_timeout}")
-    out += ["control:", f"  socket: {socket_path}", ""]
+    out += ["control:", f"  socket: {socket_path}"]
+    out += list(extra_top) + [""]
     return "\n".join(out)
 
 
@@ -448,9 +451,11 @@ class Control:
         self.sbcctl_bin = str(sbcctl_bin)
         self.socket_path = str(socket_path)
 
-    def ctl(self, *args, timeout=6.0):
-        """Runs sbcctl --json; returns (exit status, parsed JSON or None, raw output)."""
-        argv = [self.sbcctl_bin, "--socket", self.socket_path, "--json", *args]
+    def ctl(self, *args, timeout=6.0, json_output=True):
+        """Runs sbcctl --json (or without it: the text form); returns (exit status,
+        parsed JSON or None, raw output)."""
+        argv = [self.sbcctl_bin, "--socket", self.socket_path,
+                *(["--json"] if json_output else []), *args]
         try:
             r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                                timeout=timeout, text=True)

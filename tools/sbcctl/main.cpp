@@ -46,6 +46,16 @@ struct options {
     bool json = false;
 };
 
+/// `sbcctl route test`'s call.
+struct route_test_args {
+    std::string from_trunk;
+    std::string ruri;
+    std::string from;
+    std::string to;
+    std::string source;
+    std::string at;
+};
+
 void fail(const std::string& message) { fmt::print(stderr, "sbcctl: {}\n", message); }
 
 /// Prints the reply of `cmd` in the requested form; returns the exit status.
@@ -78,6 +88,10 @@ int show(const std::string& cmd, const std::string& reply_line, bool json) {
         fmt::print("{}", sbc::ctl::render_reload(*reply));
         return reply->value("ok", false) ? exit_ok : exit_error;
     }
+    if (cmd == "route_test") {
+        fmt::print("{}", sbc::ctl::render_route_test(*reply));
+        return exit_ok;
+    }
     if (cmd == "status") {
         auto status = sbc::api::decode_status(*reply);
         if (!status) {
@@ -96,7 +110,7 @@ int show(const std::string& cmd, const std::string& reply_line, bool json) {
     return exit_ok;
 }
 
-int run(const std::string& cmd, const options& opts) {
+int run(const std::string& cmd, const nlohmann::json& request, const options& opts) {
     sbc::ctl::socket_sources sources;
     sources.option = opts.socket;
     sources.config_file = opts.config;
@@ -115,7 +129,7 @@ int run(const std::string& cmd, const options& opts) {
                          fd.error_message()));
         return exit_error;
     }
-    auto reply = sbc::api::exchange(*fd, sbc::api::to_line(sbc::api::make_request(cmd)), until);
+    auto reply = sbc::api::exchange(*fd, sbc::api::to_line(request), until);
     if (!reply) {
         fail(fmt::format("sbcd at {}: {}", *path, reply.error_message()));
         return exit_error;
@@ -143,6 +157,25 @@ int main(int argc, char** argv) {
     app.add_subcommand("stats", "media counters per call leg: packets, drops, SRTP");
     app.add_subcommand("reload",
                        "re-read the configuration file (TLS certificates take effect at once)");
+    auto* route = app.add_subcommand("route", "routing: see which route a call would take");
+    route->require_subcommand(1);
+    auto* route_test =
+        route->add_subcommand("test", "which route a call would take and why, without placing it");
+    route_test_args rt;
+    route_test->add_option("--from-trunk", rt.from_trunk, "the trunk the call comes from")
+        ->required()
+        ->type_name("NAME");
+    route_test->add_option("--ruri", rt.ruri, "the request-URI's user (the number dialled)")
+        ->required()
+        ->type_name("USER");
+    route_test->add_option("--from", rt.from, "the From user (the caller)")->type_name("USER");
+    route_test->add_option("--to", rt.to, "the To user (default: --ruri)")->type_name("USER");
+    route_test
+        ->add_option("--source", rt.source,
+                     "the caller's IP address (default: the trunk's first peer)")
+        ->type_name("IP");
+    route_test->add_option("--at", rt.at, "the time of the call (default: now)")
+        ->type_name("2026-12-02T09:30:00Z");
 
     try {
         app.parse(argc, argv);
@@ -153,8 +186,19 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
     std::string cmd = app.get_subcommands().front()->get_name();
+    nlohmann::json request = sbc::api::make_request(cmd);
+    if (cmd == "route") {
+        cmd = "route_test";
+        request = sbc::api::make_request(cmd);
+        request["from_trunk"] = rt.from_trunk;
+        request["ruri"] = rt.ruri;
+        request["from"] = rt.from;
+        request["to"] = rt.to;
+        request["source"] = rt.source;
+        request["at"] = rt.at;
+    }
     try {
-        return run(cmd, opts);
+        return run(cmd, request, opts);
     } catch (const std::exception& e) {
         fail(e.what());
         return exit_error;

@@ -2,6 +2,7 @@
 #include "tools/sbcctl/output.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -218,6 +219,57 @@ std::string render_reload(const nlohmann::json& reply) {
     if (auto r = reply.find("restart_needed"); r != reply.end() && r->is_string()) {
         out += "  note: " + printable(r->get<std::string>()) + "\n";
     }
+    return out;
+}
+
+namespace {
+std::string text_of(const nlohmann::json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? printable(it->get<std::string>()) : "";
+}
+
+std::vector<std::string> numbers_row(const std::string& label, const nlohmann::json& n) {
+    return {label, text_of(n, "ruri"), text_of(n, "from"), text_of(n, "to")};
+}
+}  // namespace
+
+std::string render_route_test(const nlohmann::json& reply) {
+    std::string out =
+        fmt::format("call from trunk {} (source {}) at {}\n", text_of(reply, "from_trunk"),
+                    text_of(reply, "source"), text_of(reply, "at"));
+    std::vector<std::vector<std::string>> numbers{{"NUMBERS", "RURI", "FROM", "TO"}};
+    numbers.push_back(numbers_row("received", reply.value("received", nlohmann::json::object())));
+    numbers.push_back(
+        numbers_row("normalized", reply.value("normalized", nlohmann::json::object())));
+    const auto action = reply.value("action", nlohmann::json::object());
+    for (const auto& t : action.value("trunks", nlohmann::json::array())) {
+        numbers.push_back(
+            numbers_row("to " + text_of(t, "trunk"), t.value("numbers", nlohmann::json::object())));
+    }
+    out += render_table(numbers);
+    std::vector<std::vector<std::string>> rules{{"RULE", "MATCH", "WHY"}};
+    for (const auto& r : reply.value("rules", nlohmann::json::array())) {
+        rules.push_back(
+            {text_of(r, "rule"), r.value("matched", false) ? "yes" : "no", text_of(r, "why")});
+    }
+    out += render_table(rules);
+    const auto route = reply.find("route");
+    const std::string name =
+        route != reply.end() && route->is_string() ? printable(route->get<std::string>()) : "";
+    if (auto reject = action.find("reject"); reject != action.end() && reject->is_object()) {
+        const auto code = reject->value("code", 0);
+        out += name.empty()
+                   ? fmt::format("no route matches: {} {}\n", code, text_of(*reject, "reason"))
+                   : fmt::format("route {}: reject with {} {}\n", name, code,
+                                 text_of(*reject, "reason"));
+        return out;
+    }
+    std::vector<std::string> trunks;
+    for (const auto& t : action.value("trunks", nlohmann::json::array())) {
+        trunks.push_back(text_of(t, "trunk") +
+                         (t.value("peers_up", false) ? "" : " (every peer down)"));
+    }
+    out += fmt::format("route {}: to {}\n", name, fmt::join(trunks, ", then "));
     return out;
 }
 

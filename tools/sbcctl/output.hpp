@@ -34,4 +34,8 @@ std::string render_stats(const nlohmann::json& reply);
 
 std::string render_reload(const nlohmann::json& reply);
 
+/// The reply to "route_test": the numbers before and after normalization,
+/// each rule tried with why it did or did not match, and the outcome.
+std::string render_route_test(const nlohmann::json& reply);
+
 }  // namespace sbc::ctl

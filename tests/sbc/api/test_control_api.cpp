@@ -569,3 +569,36 @@ TEST_CASE("sbcctl finds the control socket", "[sbcctl]") {
     s.config_file = dir.file("absent.yaml");
     CHECK_FALSE(sbc::ctl::resolve_socket(s).ok());
 }
+
+TEST_CASE("sbcctl prints a route test: numbers, rules and the outcome", "[sbcctl]") {
+    auto reply = nlohmann::json::parse(R"({
+        "from_trunk": "pbx", "source": "127.0.2.2", "at": "2026-12-02T12:00:00Z",
+        "received": {"ruri": "030123", "from": "2001", "to": "030123"},
+        "normalized": {"ruri": "+4930123", "from": "+49305552001", "to": "+4930123"},
+        "rules": [{"rule": "uk", "matched": false, "why": "ruri_user '^\\+44' does not match '+4930123'"},
+                  {"rule": "de", "matched": true, "why": "ruri_user '^\\+49' matched '+4930123'"}],
+        "route": "de",
+        "action": {"trunks": [{"trunk": "c1", "peers_up": true,
+                               "numbers": {"ruri": "004930123", "from": "+49305552001", "to": "004930123"}},
+                              {"trunk": "c2", "peers_up": false,
+                               "numbers": {"ruri": "+4930123", "from": "+49305552001", "to": "+4930123"}}]}
+    })");
+    CHECK(sbc::ctl::render_route_test(reply) ==
+          "call from trunk pbx (source 127.0.2.2) at 2026-12-02T12:00:00Z\n"
+          "NUMBERS     RURI       FROM          TO\n"
+          "received    030123     2001          030123\n"
+          "normalized  +4930123   +49305552001  +4930123\n"
+          "to c1       004930123  +49305552001  004930123\n"
+          "to c2       +4930123   +49305552001  +4930123\n"
+          "RULE  MATCH  WHY\n"
+          "uk    no     ruri_user '^\\+44' does not match '+4930123'\n"
+          "de    yes    ruri_user '^\\+49' matched '+4930123'\n"
+          "route de: to c1, then c2 (every peer down)\n");
+    reply["route"] = "blocked";
+    reply["action"] = {{"reject", {{"code", 403}, {"reason", "Not here"}}}};
+    CHECK(sbc::ctl::render_route_test(reply).find("route blocked: reject with 403 Not here\n") !=
+          std::string::npos);
+    reply["route"] = nullptr;
+    CHECK(sbc::ctl::render_route_test(reply).find("no route matches: 403 Not here\n") !=
+          std::string::npos);
+}

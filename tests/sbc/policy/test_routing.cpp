@@ -388,3 +388,19 @@ TEST_CASE("number rewriter: the users of P-Asserted-Identity and Diversion value
     CHECK(n.apply_to_header(config::field_pai, "<sip:") == "<sip:");
     CHECK(n.apply_to_header(config::field_pai, "") == "");
 }
+
+TEST_CASE("cdr: the file, its size and the files kept", "[config]") {
+    const auto cfg = load(
+        "routes: [{to_trunk: c1}]\ncdr: {file: /var/log/sbc/cdr.jsonl, "
+        "max_bytes: 1048576, keep: 3}\n");
+    REQUIRE(cfg.cdr);
+    CHECK(cfg.cdr->file == "/var/log/sbc/cdr.jsonl");
+    CHECK(cfg.cdr->max_bytes == 1048576);
+    CHECK(cfg.cdr->keep == 3);
+    CHECK_FALSE(load("routes: [{to_trunk: c1}]\n").cdr);
+    CHECK(problem(head + "routes: [{to_trunk: c1}]\ncdr: {file: cdr.jsonl}\n") ==
+          "t.yaml:9:13: cdr.file: expected an absolute file path in an existing directory (got "
+          "'cdr.jsonl')");
+    CHECK(problem(head + "routes: [{to_trunk: c1}]\ncdr: {file: /x, max_bytes: 10}\n") ==
+          "t.yaml:9:28: cdr.max_bytes: expected a size in bytes, 4096 or more (got '10')");
+}

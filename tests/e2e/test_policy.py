@@ -1,0 +1,259 @@
+"""End-to-end tests of SIP policy (issue 6): routes chosen by number prefix
+and by time of day, a reject rule, number normalization as the far peer sees
+it, and the CDR each call attempt leaves. The pbx peer (127.0.2.2) calls; the
+carrier trunk's peer is 127.0.1.2 and a second carrier trunk's is 127.0.1.3.
+"""
+
+import datetime
+import json
+import re
+import zoneinfo
+from pathlib import Path
+
+from harness import (CARRIER_PEER, PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, check, drain,
+                     wait_until)
+
+TESTS = []
+UK_PEER = "127.0.1.3"
+UK_TRUNK = [
+    "  - name: carrier-uk",
+    "    interface: carrier",
+    f'    peers: ["{UK_PEER}:{SIP_PORT}"]',
+    "    keepalive: {interval: 0}",
+]
+
+
+def e2e_test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def cdr_lines(t):
+    return ["cdr:", f"  file: {Path(t.workdir) / 'cdr.jsonl'}"]
+
+
+def read_cdrs(t, count, timeout=5.0):
+    """The first `count` records of the test's CDR file, once it has them."""
+    path = Path(t.workdir) / "cdr.jsonl"
+
+    def records():
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    wait_until(lambda: len(records()) >= count, timeout)
+    got = records()
+    check(len(got) == count, f"expected {count} CDRs, found {len(got)}: {got}")
+    return got
+
+
+def pbx_caller(t, name, number, scenario="uac_call.xml", from_user=None, **kw):
+    extra = ["-key", "from_user", from_user] if from_user else []
+    return t.uac(name, scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                 media_port=PBX_SIPP_MEDIA, service=number, extra=extra, **kw)
+
+
+def carrier_callee(t, name, ip=CARRIER_PEER, media_port=6000):
+    return t.uas(name, "uas_answer.xml", local_ip=ip, media_port=media_port)
+
+
+def user_of(value):
+    """The user of the first sip: URI in a header value or request line."""
+    m = re.search(r"sips?:([^@;>\s]*)@", value or "")
+    return m.group(1) if m else None
+
+
+def invite_seen(uas):
+    invites = uas.received("INVITE")
+    check(invites, f"{uas.name} received no INVITE")
+    return invites[0]
+
+
+def route_test(sbcd, *args):
+    rc, data, raw = sbcd.control.ctl("route", "test", *args)
+    check(rc == 0 and isinstance(data, dict), f"sbcctl route test {args} failed: {raw}")
+    return data
+
+
+def route_test_text(sbcd, *args):
+    rc, _, raw = sbcd.control.ctl("route", "test", *args, json_output=False)
+    check(rc == 0, f"sbcctl route test {args} failed: {raw}")
+    return raw
+
+
+ROUTES_BY_PREFIX = [
+    {"name": "uk", "from_trunk": "pbx", "ruri_user": "^\\+44", "to_trunk": "carrier-uk"},
+    {"name": "us", "from_trunk": "pbx", "ruri_user": "^\\+1", "to_trunk": "carrier"},
+    {"name": "blocked", "from_trunk": "pbx",
+     "reject": {"code": 403, "reason": "Destination not allowed"}},
+    {"name": "carrier-to-pbx", "from_trunk": "carrier", "to_trunk": "pbx"},
+]
+
+
+@e2e_test
+def route_by_prefix_and_reject(t):
+    """+44 goes to the carrier-uk trunk's peer, +1 to the carrier trunk's, and
+    anything else is refused 403 with the rule's reason; sbcctl route test
+    says the same without a call; each attempt has its CDR."""
+    sbcd = t.start_sbcd(routes=ROUTES_BY_PREFIX, extra_trunks=UK_TRUNK, extra_top=cdr_lines(t))
+
+    uk = carrier_callee(t, "uk", ip=UK_PEER, media_port=6002)
+    uac = pbx_caller(t, "call_uk", "+442071234567", duration_ms=200)
+    uac.finish()
+    uk.finish()
+    check(user_of(invite_seen(uk).first_line) == "+442071234567",
+          f"the uk peer got {invite_seen(uk).first_line}")
+
+    us = carrier_callee(t, "us")
+    uac = pbx_caller(t, "call_us", "+14155550100", duration_ms=200)
+    uac.finish()
+    us.finish()
+    check(user_of(invite_seen(us).first_line) == "+14155550100",
+          f"the us peer got {invite_seen(us).first_line}")
+
+    silent = t.udp_socket(CARRIER_PEER, SIP_PORT)
+    uac = pbx_caller(t, "call_fr", "+33140000000", scenario="uac_reject.xml")
+    uac.finish(timeout=15)
+    finals = [m for m in uac.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].first_line == "SIP/2.0 403 Destination not allowed",
+          f"the blocked call got {[m.first_line for m in finals]}")
+    leaked = [data[:60] for data, _ in drain(silent, 0.3)]
+    check(not leaked, f"a rejected call reached the carrier: {leaked}")
+
+    data = route_test(sbcd, "--from-trunk", "pbx", "--ruri", "+442071234567")
+    check(data["route"] == "uk", f"route test chose {data.get('route')}")
+    check([r["rule"] for r in data["rules"]] == ["uk"], f"rules tried: {data['rules']}")
+    check(data["action"]["trunks"][0]["trunk"] == "carrier-uk", f"action: {data['action']}")
+    data = route_test(sbcd, "--from-trunk", "pbx", "--ruri", "+33140000000")
+    check(data["route"] == "blocked" and data["action"]["reject"]["code"] == 403,
+          f"route test for +33: {data}")
+    check([r["matched"] for r in data["rules"]] == [False, False, True],
+          f"rules tried: {data['rules']}")
+    check(data["rules"][0]["why"] == "ruri_user '^\\+44' does not match '+33140000000'",
+          f"why: {data['rules'][0]['why']}")
+    text = route_test_text(sbcd, "--from-trunk", "pbx", "--ruri", "+14155550100")
+    check("route us: to carrier" in text, f"sbcctl route test printed:\n{text}")
+
+    cdrs = read_cdrs(t, 3)
+    uk_cdr, us_cdr, fr_cdr = cdrs
+    for cdr, route, trunk, number in ((uk_cdr, "uk", "carrier-uk", "+442071234567"),
+                                     (us_cdr, "us", "carrier", "+14155550100")):
+        check(cdr["route"] == route and cdr["from_trunk"] == "pbx" and cdr["to_trunk"] == trunk,
+              f"CDR routing: {cdr}")
+        check(cdr["status"] == 200 and cdr["answer"] is not None, f"CDR status: {cdr}")
+        check(cdr["numbers"]["received"]["ruri_user"] == number and
+              cdr["numbers"]["sent"]["ruri_user"] == number, f"CDR numbers: {cdr['numbers']}")
+        check(cdr["disconnected_by"] == "caller" and cdr["disconnect_reason"] == "BYE",
+              f"CDR end: {cdr}")
+        check(cdr["source"].startswith(PBX_PEER + ":"), f"CDR source: {cdr['source']}")
+        check(cdr["media"]["a"]["codec"] == "PCMA/8000", f"CDR media: {cdr['media']}")
+        check(cdr["duration_s"] >= 0.1 and cdr["setup_s"] >= 0, f"CDR times: {cdr}")
+    check(fr_cdr["status"] == 403 and fr_cdr["reason"] == "Destination not allowed" and
+          fr_cdr["route"] == "blocked" and fr_cdr["to_trunk"] == "" and fr_cdr["answer"] is None,
+          f"CDR of the rejected call: {fr_cdr}")
+    check(fr_cdr["numbers"]["received"]["ruri_user"] == "+33140000000" and
+          fr_cdr["numbers"]["sent"]["ruri_user"] == "", f"CDR numbers: {fr_cdr['numbers']}")
+    check(fr_cdr["disconnected_by"] == "sbc", f"CDR end: {fr_cdr}")
+    sbcd.stop()
+
+
+@e2e_test
+def route_by_time_of_day(t):
+    """Two time windows in Asia/Tokyo: one ending an hour from now (the call
+    goes to the carrier by it), one opening two hours from now (a reject
+    rule before it does not match now); sbcctl route test --at a moment in
+    the second window shows it would reject."""
+    zone = zoneinfo.ZoneInfo("Asia/Tokyo")
+    now = datetime.datetime.now(tz=zone)
+
+    def hhmm(minutes):
+        minutes %= 1440
+        return f"{minutes // 60:02}:{minutes % 60:02}"
+
+    cur = now.hour * 60 + now.minute
+    routes = [
+        {"name": "closed", "from_trunk": "pbx",
+         "time": {"from": hhmm(cur + 120), "to": hhmm(cur + 180), "timezone": "Asia/Tokyo"},
+         "reject": {"code": 480, "reason": "Closed"}},
+        {"name": "open", "from_trunk": "pbx",
+         "time": {"from": hhmm(cur - 60), "to": hhmm(cur + 60), "timezone": "Asia/Tokyo"},
+         "to_trunk": "carrier"},
+        {"name": "otherwise", "from_trunk": "pbx", "reject": 404},
+        {"name": "carrier-to-pbx", "from_trunk": "carrier", "to_trunk": "pbx"},
+    ]
+    sbcd = t.start_sbcd(routes=routes, extra_top=cdr_lines(t))
+    uas = carrier_callee(t, "carrier")
+    uac = pbx_caller(t, "caller", "1000", duration_ms=200)
+    uac.finish()
+    uas.finish()
+    cdr = read_cdrs(t, 1)[0]
+    check(cdr["route"] == "open" and cdr["status"] == 200, f"the call's CDR: {cdr}")
+
+    later = (datetime.datetime.now(tz=datetime.timezone.utc) +
+             datetime.timedelta(minutes=150)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    data = route_test(sbcd, "--from-trunk", "pbx", "--ruri", "1000", "--at", later)
+    check(data["route"] == "closed" and data["action"]["reject"]["code"] == 480,
+          f"route test at {later}: {data}")
+    check(" Asia/Tokyo" in data["rules"][0]["why"] and ", time " in data["rules"][0]["why"],
+          f"why: {data['rules'][0]}")
+    data = route_test(sbcd, "--from-trunk", "pbx", "--ruri", "1000")
+    check(data["route"] == "open", f"route test now: {data}")
+    check(data["rules"][0]["why"].startswith("time: "), f"why closed did not match: {data}")
+    rc, _, raw = sbcd.control.ctl("route", "test", "--from-trunk", "pbx", "--ruri", "1",
+                                  "--at", "yesterday")
+    check(rc == 1 and "is not a time" in raw, f"a bad --at: rc {rc}: {raw}")
+    sbcd.stop()
+
+
+@e2e_test
+def normalization_visible_to_carrier(t):
+    """The pbx dials national 030123456 from extension 2001. Its trunk's
+    inbound rules make them E.164 (+4930123456, +49305552001), routing sees
+    that, and the carrier trunk's outbound rules dial 00-international: the
+    carrier receives R-URI and To 004930123456 and From, P-Asserted-Identity
+    and Diversion +49305552001. The CDR has all three stages."""
+    pbx_rules = [
+        "normalize:",
+        "  inbound:",
+        "    - {match: '^0([1-9][0-9]+)$', replace: '+49$1', fields: [ruri, to]}",
+        "    - {match: '^([0-9]{4})$', replace: '+4930555$1', fields: [from, pai, diversion]}",
+    ]
+    carrier_rules = [
+        "forward_headers: [Subject, P-Asserted-Identity, Diversion]",
+        "normalize:",
+        "  outbound:",
+        "    - {match: '^\\+', replace: '00', fields: [ruri, to]}",
+    ]
+    routes = [
+        {"name": "germany", "from_trunk": "pbx", "ruri_user": "^\\+49", "to_trunk": "carrier"},
+        {"name": "carrier-to-pbx", "from_trunk": "carrier", "to_trunk": "pbx"},
+    ]
+    sbcd = t.start_sbcd(routes=routes, pbx_extra=pbx_rules, carrier_extra=carrier_rules,
+                        extra_top=cdr_lines(t))
+    uas = carrier_callee(t, "carrier")
+    uac = pbx_caller(t, "caller", "030123456", scenario="uac_call_numbers.xml",
+                     from_user="2001", duration_ms=200)
+    uac.finish()
+    uas.finish()
+    inv = invite_seen(uas)
+    got = {"ruri": user_of(inv.first_line), "to": user_of(inv.header("to")),
+           "from": user_of(inv.header("from")), "pai": user_of(inv.header("p-asserted-identity")),
+           "diversion": user_of(inv.header("diversion"))}
+    want = {"ruri": "004930123456", "to": "004930123456", "from": "+49305552001",
+            "pai": "+49305552001", "diversion": "+49305552001"}
+    check(got == want, f"the carrier received {got}, expected {want}")
+    check("reason=unconditional;counter=1" in inv.header("diversion"),
+          f"Diversion lost its parameters: {inv.header('diversion')}")
+    cdr = read_cdrs(t, 1)[0]
+    n = cdr["numbers"]
+    check(n["received"] == {"ruri_user": "030123456", "from_user": "2001", "to_user": "030123456"},
+          f"CDR received: {n['received']}")
+    check(n["normalized"] == {"ruri_user": "+4930123456", "from_user": "+49305552001",
+                              "to_user": "+4930123456"}, f"CDR normalized: {n['normalized']}")
+    check(n["sent"] == {"ruri_user": "004930123456", "from_user": "+49305552001",
+                        "to_user": "004930123456"}, f"CDR sent: {n['sent']}")
+    data = route_test(sbcd, "--from-trunk", "pbx", "--ruri", "030123456", "--from", "2001")
+    check(data["normalized"]["ruri"] == "+4930123456" and
+          data["action"]["trunks"][0]["numbers"]["ruri"] == "004930123456",
+          f"route test: {data}")
+    sbcd.stop()
