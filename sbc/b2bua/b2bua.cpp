@@ -19,6 +19,30 @@ namespace {
 constexpr log::logger sip_log{"sip"};
 constexpr std::chrono::seconds ack_wait{32};  // RFC 3261 13.3.1.4: 64*T1 for the ACK
 
+admission::limits limits_of(const config::call_limits& c) {
+    admission::limits l;
+    l.max_calls = c.max_calls;
+    l.cps = c.cps;
+    l.burst = c.burst;
+    l.retry_after = c.retry_after;
+    return l;
+}
+
+// The address bytes of an endpoint, for config::cidr::contains.
+bool in_blocks(const std::vector<config::cidr>& blocks, const dataplane::ip_endpoint& ep) {
+    if (!ep.valid()) {
+        return false;
+    }
+    const auto* sa = ep.sockaddr_ptr();
+    const auto* bytes = ep.family() == AF_INET
+                            ? reinterpret_cast<const unsigned char*>(
+                                  &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr)
+                            : reinterpret_cast<const unsigned char*>(
+                                  &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
+    return std::any_of(blocks.begin(), blocks.end(),
+                       [&](const config::cidr& c) { return c.contains(ep.family(), bytes); });
+}
+
 dataplane::ip_endpoint source_of(nta_incoming_t* irq) {
     auto msg = sofia::msg_ref::adopt(nta_incoming_getrequest(irq));
     if (!msg) {
@@ -42,10 +66,19 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
       _acl(cfg),
       _started(std::chrono::steady_clock::now()) {
     for (const auto& i : cfg.interfaces) {
+        admission::flood_settings fs;
+        fs.rate = i.flood.rate;
+        fs.burst = i.flood.burst;
+        fs.block_for = std::chrono::seconds(i.flood.block_seconds);
+        _guards.emplace(i.name, interface_guard{admission::flood_guard(fs), 0});
         _interfaces.push_back(std::make_unique<sip_interface>(root, i, *this, tls_peers(i.name)));
     }
     for (const auto& t : cfg.trunks) {
         _peers.emplace(t.name, trunking::peer_table(t, trunking::clock::now()));
+        const auto now = admission::clock::now();
+        _admission.emplace(
+            t.name, trunk_admission{admission::call_limiter(limits_of(t.limits.inbound), now),
+                                    admission::call_limiter(limits_of(t.limits.outbound), now)});
         _normalizers.emplace(t.name,
                              trunk_normalizer{policy::number_rewriter(t.normalize.inbound),
                                               policy::number_rewriter(t.normalize.outbound)});
@@ -125,6 +158,18 @@ void b2bua::refused_cdr(const sip_t* sip, nta_incoming_t* irq, const config::tru
     _cdr->write(r);
 }
 
+admission::decision b2bua::admit(const config::trunk_config& trunk, bool inbound) {
+    auto& a = _admission.at(trunk.name);
+    return (inbound ? a.inbound : a.outbound).try_admit(admission::clock::now());
+}
+
+void b2bua::release(const config::trunk_config& trunk, bool inbound) noexcept {
+    auto it = _admission.find(trunk.name);
+    if (it != _admission.end()) {
+        (inbound ? it->second.inbound : it->second.outbound).release();
+    }
+}
+
 const trunk_normalizer& b2bua::normalizer(const config::trunk_config& trunk) const {
     return _normalizers.at(trunk.name);
 }
@@ -147,6 +192,34 @@ sip_interface& b2bua::interface_named(const std::string& name) {
 
 int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, const sip_t* sip) {
     auto source = source_of(irq);
+    auto& guard = _guards.at(iface.name());
+    const auto& allowed = iface.cfg().allow_sources;
+    if (!allowed.empty() && !in_blocks(allowed, source)) {
+        ++guard.refused_sources;
+        if (_refusal_log.allow()) {
+            sip_log.warn("{} from {} on {}: source not in allow_sources, 403",
+                         sip->sip_request->rq_method_name, source.to_string(), iface.name());
+        }
+        return 403;
+    }
+    switch (guard.flood.on_request(source.address(), admission::clock::now())) {
+        case admission::flood_guard::verdict::pass:
+            break;
+        case admission::flood_guard::verdict::blocked_now:
+            sip_log.warn("{} on {}: too many requests; source blocked for {} s", source.address(),
+                         iface.name(), iface.cfg().flood.block_seconds);
+            [[fallthrough]];
+        case admission::flood_guard::verdict::blocked: {
+            if (sip->sip_request->rq_method == sip_method_ack) {
+                return 0;  // an ACK is never answered
+            }
+            // RFC 3261 21.5.4: the source may try again when the block ends.
+            const auto retry = std::to_string(iface.cfg().flood.block_seconds);
+            nta_incoming_treply(irq, SIP_503_SERVICE_UNAVAILABLE,
+                                SIPTAG_RETRY_AFTER_STR(retry.c_str()), TAG_END());
+            return 0;
+        }
+    }
     const auto* trunk = _acl.trunk_for(iface.name(), source);
     if (trunk == nullptr) {
         if (_refusal_log.allow()) {
@@ -215,6 +288,37 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
         return 0;
     }
     const auto numbers = normalizer(trunk).inbound.apply(received);
+    auto refuse_over_limit = [&](const config::trunk_config& t, const admission::decision& d,
+                                 const char* direction) {
+        if (_refusal_log.allow()) {
+            sip_log.warn("INVITE from trunk {}: trunk {} is over its {} {} limit, 503", trunk.name,
+                         t.name, direction, admission::to_string(d.what));
+        }
+        const auto retry = std::to_string(d.retry_after);
+        // RFC 3261 21.5.4 and 20.33: come back when a slot or a token is free.
+        nta_incoming_treply(irq, SIP_503_SERVICE_UNAVAILABLE, SIPTAG_RETRY_AFTER_STR(retry.c_str()),
+                            TAG_END());
+    };
+    const auto inbound = admit(trunk, true);
+    if (!inbound) {
+        refuse_over_limit(trunk, inbound, "inbound");
+        refused_cdr(sip, irq, trunk, nullptr, received, numbers, 503,
+                    inbound.what == admission::verdict::too_many_calls
+                        ? "Service Unavailable (inbound max_calls)"
+                        : "Service Unavailable (inbound cps)");
+        return 0;
+    }
+    // From here on every return gives the slot back unless a call took it.
+    struct inbound_slot {
+        b2bua& self;
+        const config::trunk_config& trunk;
+        bool held = true;
+        ~inbound_slot() {
+            if (held) {
+                self.release(trunk, true);
+            }
+        }
+    } slot{*this, trunk};
     policy::route_request req;
     req.interface = iface.name();
     req.trunk = trunk.name;
@@ -248,6 +352,7 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
     const config::trunk_config* target = nullptr;
     std::vector<const config::trunk_config*> next_trunks;
     bool delayed_refused = false;
+    std::optional<std::pair<const config::trunk_config*, admission::decision>> over_limit;
     for (const auto& name : route->to_trunks) {
         const auto* t = _cfg.find_trunk(name);
         if (target != nullptr) {
@@ -255,7 +360,11 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
         } else if (t->early_offer == config::early_offer_policy::reject && !has_sdp(sip)) {
             delayed_refused = true;
         } else if (choose_peer(*t, {})) {
-            target = t;
+            if (auto d = admit(*t, false)) {
+                target = t;
+            } else if (!over_limit) {
+                over_limit.emplace(t, d);
+            }
         } else if (_refusal_log.allow()) {
             sip_log.warn("INVITE from trunk {}: every peer of trunk {} is down", trunk.name,
                          t->name);
@@ -264,6 +373,14 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
     if (target == nullptr && delayed_refused) {
         refuse_delayed_offer(irq, *_cfg.find_trunk(route->to_trunks.front()));
         refused_cdr(sip, irq, trunk, route, received, numbers, 488, "Not Acceptable Here");
+        return 0;
+    }
+    if (target == nullptr && over_limit) {
+        refuse_over_limit(*over_limit->first, over_limit->second, "outbound");
+        refused_cdr(sip, irq, trunk, route, received, numbers, 503,
+                    over_limit->second.what == admission::verdict::too_many_calls
+                        ? "Service Unavailable (outbound max_calls)"
+                        : "Service Unavailable (outbound cps)");
         return 0;
     }
     if (target == nullptr) {
@@ -283,7 +400,9 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
     seed.route = route->name;
     seed.received = {received.ruri, received.from, received.to};
     seed.normalized = {numbers.ruri, numbers.from, numbers.to};
-    c->set_route(route, std::move(next_trunks), numbers, std::move(seed));
+    c->set_route(route, std::move(next_trunks), numbers, std::move(seed), req.source.address());
+    c->hold_admission(true, true);  // the call gives both slots back when it ends
+    slot.held = false;
     int status = c->start(irq, sip);
     if (status != 0) {
         refused_cdr(sip, irq, trunk, route, received, numbers, status > 0 ? status : 488,
@@ -447,6 +566,17 @@ nlohmann::json b2bua::trunks() {
                              {"active_calls", calls},
                              {"keepalive_interval", t.keepalive.interval_seconds},
                              {"peers", nlohmann::json::array()}};
+        const auto& adm = _admission.at(t.name);
+        auto limit_json = [](const admission::call_limiter& l, const config::call_limits& c) {
+            return nlohmann::json{{"active", l.active()},
+                                  {"max_calls", c.max_calls},
+                                  {"cps", c.cps},
+                                  {"admitted", l.admitted()},
+                                  {"refused_max_calls", l.refused_max_calls()},
+                                  {"refused_cps", l.refused_cps()}};
+        };
+        tj["admission"] = {{"inbound", limit_json(adm.inbound, t.limits.inbound)},
+                           {"outbound", limit_json(adm.outbound, t.limits.outbound)}};
         const auto* table = peers_of(t.name);
         const auto* tls = interface_named(t.interface).tls();
         for (std::size_t i = 0; i < t.peers.size(); ++i) {
@@ -470,6 +600,23 @@ nlohmann::json b2bua::trunks() {
     auto& ifaces = out["interfaces"] = nlohmann::json::array();
     for (const auto& i : _interfaces) {
         nlohmann::json ij = {{"name", i->name()}, {"tls", nullptr}};
+        const auto& guard = _guards.at(i->name());
+        const auto now = admission::clock::now();
+        auto blocked = nlohmann::json::array();
+        for (const auto& b : guard.flood.blocked(now)) {
+            blocked.push_back(
+                {{"address", b.address},
+                 {"seconds_left",
+                  std::chrono::duration_cast<std::chrono::seconds>(b.until - now).count()},
+                 {"dropped", b.dropped}});
+        }
+        ij["access"] = {
+            {"allow_sources", nlohmann::json::array()}, {"refused_sources", guard.refused_sources},
+            {"dropped_udp", i->filtered_drops()},       {"flood_blocks", guard.flood.blocks()},
+            {"flood_dropped", guard.flood.dropped()},   {"blocked", blocked}};
+        for (const auto& c : i->cfg().allow_sources) {
+            ij["access"]["allow_sources"].push_back(c.text);
+        }
         if (const auto* tls = i->tls()) {
             const auto& c = tls->counters();
             ij["tls"] = {{"certificate_subject", tls->certificate_subject()},

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
+#include "sbc/admission/call_limiter.hpp"
+#include "sbc/admission/flood_guard.hpp"
 #include "sbc/api/control_server.hpp"
 #include "sbc/b2bua/call.hpp"
 #include "sbc/b2bua/keepalive.hpp"
@@ -69,6 +71,10 @@ public:
     void write_cdr(const cdr::record& r);
     /// Reopens the CDR file (SIGHUP: after an external logrotate).
     void reopen_cdr();
+    /// Admission of a call to or from `trunk` (its limits for that
+    /// direction); a call that was admitted releases when it ends.
+    admission::decision admit(const config::trunk_config& trunk, bool inbound);
+    void release(const config::trunk_config& trunk, bool inbound) noexcept;
     /// The compiled normalization rules of `trunk`.
     const trunk_normalizer& normalizer(const config::trunk_config& trunk) const;
     /// The next peer of `trunk` for a call that has tried `tried` (failover).
@@ -109,6 +115,17 @@ private:
     std::map<std::string, trunking::peer_table> _peers;
     std::map<std::string, trunk_normalizer> _normalizers;
     std::unique_ptr<cdr::writer> _cdr;
+    struct trunk_admission {
+        admission::call_limiter inbound;
+        admission::call_limiter outbound;
+    };
+    std::map<std::string, trunk_admission> _admission;
+    /// Per interface: the flood guard and what the access checks refused.
+    struct interface_guard {
+        admission::flood_guard flood;
+        std::uint64_t refused_sources = 0;  ///< from outside allow_sources
+    };
+    std::map<std::string, interface_guard> _guards;
     keepalive _keepalive{*this};
     std::mt19937 _rng{std::random_device{}()};
     std::map<std::uint64_t, std::unique_ptr<call>> _calls;

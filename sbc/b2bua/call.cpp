@@ -11,6 +11,7 @@
 #include "sbc/b2bua/status_map.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/policy/header_filter.hpp"
+#include "sbc/policy/header_rules.hpp"
 #include "sbc/sdp/offer_builder.hpp"
 #include "sbc/sofia/msg_ref.hpp"
 #include "transcoder/dtmf/info_body.hpp"
@@ -91,6 +92,12 @@ call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trun
 }
 
 call::~call() {
+    if (_holds_inbound) {
+        _owner.release(*_legs[0].trunk, true);
+    }
+    if (_holds_outbound) {
+        _owner.release(*_legs[1].trunk, false);
+    }
     release_transactions();
     for (auto& l : _legs) {
         if (l.nta != nullptr) {
@@ -228,7 +235,8 @@ result<std::optional<std::string>> call::outbound_offer(const sip_t* sip, bool& 
 
 void call::set_route(const config::route_config* route,
                      std::vector<const config::trunk_config*> next_trunks,
-                     policy::call_numbers numbers, cdr::record record) {
+                     policy::call_numbers numbers, cdr::record record, std::string source_ip) {
+    _source_ip = std::move(source_ip);
     _route = route;
     _next_trunks = std::move(next_trunks);
     _numbers = std::move(numbers);
@@ -321,6 +329,42 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
                     peer.proto == config::transport::udp
                         ? ""
                         : fmt::format(";transport={}", transport_param(peer.proto)));
+
+    // The headers: the caller's trunk's inbound rules on what arrived, this
+    // trunk's allow-list (RFC 5853 3.1), then this trunk's outbound rules on
+    // what leaves, From and To included.
+    const auto& a_trunk = *leg(side::a).trunk;
+    const auto arrived = policy::request_headers(sip);
+    policy::rule_context ctx;
+    ctx.ruri_user = numbers.ruri;
+    ctx.from_user = numbers.from;
+    ctx.to_user = numbers.to;
+    ctx.from_trunk = a_trunk.name;
+    ctx.to_trunk = b.trunk->name;
+    ctx.source_ip = _source_ip;
+    ctx.request_headers = &arrived;
+    auto fields = arrived;
+    policy::apply_header_rules(a_trunk.headers.inbound, fields, ctx);
+    const auto& ingress = _owner.normalizer(a_trunk).inbound;
+    fields = policy::allowed_fields(
+        fields, b.trunk->forward_headers, [&](config::number_field f, std::string_view v) {
+            return egress.apply_to_header(f, ingress.apply_to_header(f, v));
+        });
+    fields.insert(fields.begin(), {policy::header_field{"From", from}, {"To", to}});
+    policy::apply_header_rules(b.trunk->headers.outbound, fields, ctx);
+    std::vector<policy::header_field> extra;
+    for (auto& f : fields) {
+        // Outbound rules change From and To only by their parameters.
+        if (policy::same_header(f.name, "From")) {
+            from = std::move(f.value);
+        } else if (policy::same_header(f.name, "To")) {
+            to = std::move(f.value);
+        } else {
+            extra.push_back(std::move(f));
+        }
+    }
+    const auto headers = policy::header_lines(extra);
+
     auto call_id = new_call_id();
     b.nta = nta_leg_tcreate(b.iface->agent(), sofia::leg_trampoline, &b,
                             SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from.c_str()),
@@ -329,12 +373,6 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
         return nullptr;
     }
     nta_leg_tag(b.nta, nullptr);
-
-    const auto& ingress = _owner.normalizer(*leg(side::a).trunk).inbound;
-    auto headers = policy::forwarded_headers(
-        sip, b.trunk->forward_headers, [&](config::number_field f, std::string_view v) {
-            return egress.apply_to_header(f, ingress.apply_to_header(f, v));
-        });
     _numbers_sent = numbers;
     unsigned hops = sip->sip_max_forwards ? sip->sip_max_forwards->mf_count - 1 : 69;
     auto max_forwards = std::to_string(hops);
@@ -1043,6 +1081,15 @@ bool call::next_trunk(const sip_t* sip) {
                          trunk->name);
             continue;
         }
+        if (auto admitted = _owner.admit(*trunk, false); !admitted) {
+            sip_log.info("call {}: trunk {} is at its {} limit; skipped", display_id(), trunk->name,
+                         admission::to_string(admitted.what));
+            continue;
+        }
+        if (_holds_outbound) {
+            _owner.release(*b.trunk, false);
+        }
+        _holds_outbound = true;
         // A route's trunks share an interface (config validation), so the
         // media session stays; the leg's keys, codecs and offer are the new
         // trunk's.

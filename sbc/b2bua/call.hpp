@@ -86,7 +86,13 @@ public:
     /// numbers received and normalized, route); the call completes it.
     void set_route(const config::route_config* route,
                    std::vector<const config::trunk_config*> next_trunks,
-                   policy::call_numbers numbers, cdr::record record);
+                   policy::call_numbers numbers, cdr::record record, std::string source_ip);
+    /// The call holds an admission slot of its source trunk (inbound) and
+    /// of its target trunk (outbound); the destructor gives them back.
+    void hold_admission(bool inbound, bool outbound) noexcept {
+        _holds_inbound = inbound;
+        _holds_outbound = outbound;
+    }
 
     /// Takes over the initial INVITE `irq` and sends the outbound INVITE.
     /// Returns 0 when the call is under way; otherwise the call is to be
@@ -256,8 +262,12 @@ private:
     std::vector<std::size_t> _tried;    ///< peers tried, the current one last
     const config::route_config* _route = nullptr;
     policy::call_numbers _numbers_sent;  ///< as the last INVITE to leg b carried them
+    std::string _source_ip;              ///< the caller's address, for header rules
     cdr::record _cdr;
     bool _cdr_written = false;
+    // Admission slots this call holds (released by the destructor).
+    bool _holds_inbound = false;
+    bool _holds_outbound = false;
     std::vector<const config::trunk_config*> _next_trunks;  ///< the route's trunks still to try
     policy::call_numbers _numbers;  ///< the caller's, after inbound normalization
     std::chrono::steady_clock::time_point _attempt_started;

@@ -1,4 +1,5 @@
 #include "sbc/b2bua/sip_interface.hpp"
+#include "sbc/b2bua/source_filter.hpp"
 
 #include <fmt/format.h>
 #include <sofia-sip/nta_tag.h>
@@ -107,12 +108,34 @@ void sip_interface::bind_listeners(su_root_t* root) {
                 fmt::format("interface {}: cannot listen on {}", cfg.name, url));
         }
     }
+    for (const auto& l : cfg.listen) {
+        if (l.proto != config::transport::udp || cfg.allow_sources.empty()) {
+            continue;
+        }
+        auto bound = dataplane::ip_endpoint::from_string(l.host, l.port);
+        auto fds = bound ? attach_source_filter(*bound, cfg.allow_sources)
+                         : result<std::vector<int>>(make_error("not an IP address"));
+        if (!fds) {
+            nta_agent_destroy(_agent);
+            throw std::runtime_error(fmt::format("interface {}: allow_sources on {}: {}", cfg.name,
+                                                 config::to_string(l), fds.error_message()));
+        }
+        _filtered.insert(_filtered.end(), fds->begin(), fds->end());
+    }
     _default_leg =
         nta_leg_tcreate(_agent, sofia::leg_trampoline, this, NTATAG_NO_DIALOG(1), TAG_END());
     if (_default_leg == nullptr) {
         nta_agent_destroy(_agent);
         throw std::runtime_error(fmt::format("interface {}: cannot create default leg", cfg.name));
     }
+}
+
+std::uint64_t sip_interface::filtered_drops() const {
+    std::uint64_t n = 0;
+    for (int fd : _filtered) {
+        n += socket_drops(fd);
+    }
+    return n;
 }
 
 sip_interface::~sip_interface() {

@@ -6,8 +6,10 @@
 // interface name only this interface's own addresses.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sbc/config/config.hpp"
 #include "sbc/sofia/nta.hpp"
@@ -44,6 +46,9 @@ public:
     std::string host() const;
 
     int on_request(nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip) override;
+    /// UDP datagrams the kernel dropped on this interface's SIP sockets,
+    /// almost all of them from outside allow_sources (source_filter.hpp).
+    std::uint64_t filtered_drops() const;
 
 private:
     const config::listen_uri& listener_for(config::transport t) const;
@@ -54,6 +59,7 @@ private:
     b2bua& _owner;
     nta_agent_t* _agent = nullptr;
     nta_leg_t* _default_leg = nullptr;
+    std::vector<int> _filtered;  ///< sofia's UDP sockets carrying our source filter
 };
 
 /// "sip:" URI host form: IPv6 literals in brackets.

@@ -120,7 +120,8 @@ private:
 // YAML or holds no document. A second document is a problem too, but the
 // first is still decoded so that its own problems are reported as well.
 std::optional<YAML::Node> parse_yaml(const std::string& text, detail::problem_list& p) {
-    constexpr std::string_view top = "a map with interfaces, trunks, routes, media, control and cdr";
+    constexpr std::string_view top =
+        "a map with interfaces, trunks, routes, media, control and cdr";
     try {
         document_counter counter;
         const int documents = counter.count(text);
@@ -290,7 +291,7 @@ std::string to_string(const peer_config& p) {
 bool is_never_forwarded_header(std::string_view name) noexcept {
     // RFC 5853 3.1 (topology hiding) and the per-leg state of a B2BUA; the
     // same set sbc::policy::is_never_forwarded enforces on the wire.
-    static constexpr std::array<std::string_view, 22> full = {
+    static constexpr std::array<std::string_view, 24> full = {
         "Via",
         "Route",
         "Record-Route",
@@ -313,11 +314,14 @@ bool is_never_forwarded_header(std::string_view name) noexcept {
         "Proxy-Authorization",
         "WWW-Authenticate",
         "Proxy-Authenticate",
+        // RFC 4028: each leg negotiates its own session timer.
+        "Session-Expires",
+        "Min-SE",
     };
     // RFC 3261 7.3.3 compact forms: Via, Call-ID, From, To, Contact,
     // Content-Length, Content-Type, Content-Encoding, Supported.
-    static constexpr std::array<std::string_view, 9> compact = {"v", "i", "f", "t", "m",
-                                                                "l", "c", "e", "k"};
+    static constexpr std::array<std::string_view, 10> compact = {"v", "i", "f", "t", "m",
+                                                                 "l", "c", "e", "k", "x"};
     constexpr std::string_view content_prefix = "Content-";
     if (name.size() >= content_prefix.size() &&
         detail::iequals(name.substr(0, content_prefix.size()), content_prefix)) {

@@ -52,11 +52,35 @@ struct tls_config {
     source_mark mark;
 };
 
+/// An address block, "203.0.113.0/24" or "2001:db8::/32"; a bare address
+/// is a block of one.
+struct cidr {
+    int family = 0;                         ///< AF_INET or AF_INET6
+    std::array<unsigned char, 16> bytes{};  ///< network order, host bits zero
+    unsigned prefix = 0;
+    std::string text;  ///< canonical "address/prefix"
+
+    /// `address`: 4 (AF_INET) or 16 (AF_INET6) bytes in network order.
+    bool contains(int address_family, const unsigned char* address) const noexcept;
+};
+
+/// The flood guard of an interface: a source sending requests faster than
+/// `rate` (with `burst` to spare) is blocked for `block_seconds`.
+struct flood_config {
+    double rate = 0;     ///< requests per second per source address; 0: no guard
+    unsigned burst = 0;  ///< 0: twice the rate
+    unsigned block_seconds = 60;
+};
+
 struct interface_config {
     std::string name;
     std::vector<listen_uri> listen;
     std::string media_address;  ///< IP literal the SDP and the RTP sockets use
     std::optional<tls_config> tls;
+    /// Where requests may come from; empty: anywhere (the trunks' peer
+    /// lists still decide who gets an answer other than 403).
+    std::vector<cidr> allow_sources;
+    flood_config flood;
     source_mark mark;
 
     bool has_listener(transport t) const noexcept;
@@ -156,6 +180,42 @@ struct normalization {
     std::vector<rewrite_rule> outbound;  ///< requests to the trunk, after routing
 };
 
+/// One header manipulation (conf/README.md, "headers"). Values may refer to
+/// the request: ${ruri_user}, ${from_user}, ${to_user} (after normalization),
+/// ${from_trunk}, ${to_trunk}, ${source_ip} and ${header:Name} (the first
+/// value of a header of the incoming request).
+struct header_rule {
+    enum class action { add, set, remove, set_param, remove_param };
+    action what = action::add;
+    std::string header;  ///< the header's name (never one the SBC builds for the dialog)
+    std::string param;   ///< set_param, remove_param: the parameter's name
+    std::string value;   ///< add, set, set_param: the value, with ${...} references
+    source_mark mark;
+};
+
+/// A trunk's header manipulation (SIP normalization).
+struct header_rules {
+    /// Requests from the trunk, before the other trunk's forward_headers
+    /// allow-list: what is removed or changed here is what may be forwarded.
+    std::vector<header_rule> inbound;
+    /// Requests to the trunk, after the allow-list, on the headers the SBC
+    /// sends (From and To included).
+    std::vector<header_rule> outbound;
+};
+
+/// Admission limits of one direction of a trunk; 0 is no limit.
+struct call_limits {
+    unsigned max_calls = 0;    ///< calls up at once
+    double cps = 0;            ///< new calls per second (token bucket)
+    unsigned burst = 0;        ///< calls at once above the rate; 0: ceil(cps)
+    unsigned retry_after = 5;  ///< seconds, in the 503 for max_calls
+};
+
+struct trunk_limits {
+    call_limits inbound;   ///< INVITEs from the trunk
+    call_limits outbound;  ///< calls the SBC sends to it
+};
+
 struct trunk_config {
     std::string name;
     std::string interface;  ///< name of an interface_config
@@ -182,19 +242,9 @@ struct trunk_config {
         srtp_suite::aes_cm_128_hmac_sha1_80, srtp_suite::aead_aes_128_gcm,
         srtp_suite::aead_aes_256_gcm, srtp_suite::aes_cm_128_hmac_sha1_32};
     normalization normalize;
+    header_rules headers;
+    trunk_limits limits;
     source_mark mark;
-};
-
-/// An address block, "203.0.113.0/24" or "2001:db8::/32"; a bare address
-/// is a block of one.
-struct cidr {
-    int family = 0;                         ///< AF_INET or AF_INET6
-    std::array<unsigned char, 16> bytes{};  ///< network order, host bits zero
-    unsigned prefix = 0;
-    std::string text;  ///< canonical "address/prefix"
-
-    /// `address`: 4 (AF_INET) or 16 (AF_INET6) bytes in network order.
-    bool contains(int address_family, const unsigned char* address) const noexcept;
 };
 
 /// A weekly time window in a time zone: days and a span of the day.

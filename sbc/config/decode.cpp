@@ -104,7 +104,8 @@ std::optional<tls_config> decode_tls(decoded& d, problem_list& p, const located&
 }
 
 void decode_interface(decoded& d, problem_list& p, const located& at) {
-    auto m = map_reader::open(p, at, {"name", "listen", "media_address", "tls"},
+    auto m = map_reader::open(p, at,
+                              {"name", "listen", "media_address", "tls", "allow_sources", "flood"},
                               "an interface: a map with name, listen and media_address");
     if (!m) {
         d.all_interface_names = false;
@@ -146,6 +147,12 @@ void decode_interface(decoded& d, problem_list& p, const located& at) {
     }
     if (auto v = m->find("tls")) {
         ic.tls = decode_tls(d, p, *v);
+    }
+    if (auto v = m->find("allow_sources")) {
+        ic.allow_sources = read_sources(p, *v);
+    }
+    if (auto v = m->find("flood")) {
+        decode_flood(p, *v, ic.flood);
     }
     d.interface_paths.push_back(at.path);
     d.cfg.interfaces.push_back(std::move(ic));
@@ -374,11 +381,11 @@ void decode_trunk_tls(problem_list& p, const located& at, trunk_tls_config& tc) 
 }
 
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
-    auto m = map_reader::open(
-        p, at,
-        {"name", "interface", "peers", "early_offer", "forward_headers", "codecs", "dtmf",
-         "keepalive", "failover_timeout", "tls", "srtp", "srtp_suites", "normalize"},
-        "a trunk: a map with name, interface and peers");
+    auto m = map_reader::open(p, at,
+                              {"name", "interface", "peers", "early_offer", "forward_headers",
+                               "codecs", "dtmf", "keepalive", "failover_timeout", "tls", "srtp",
+                               "srtp_suites", "normalize", "headers", "limits"},
+                              "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
         return;
@@ -466,6 +473,12 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     }
     if (auto v = m->find("normalize")) {
         decode_normalize(p, *v, tc.normalize);
+    }
+    if (auto v = m->find("headers")) {
+        decode_header_rules(p, *v, tc.headers);
+    }
+    if (auto v = m->find("limits")) {
+        decode_limits(p, *v, tc.limits);
     }
     d.trunk_paths.push_back(at.path);
     d.cfg.trunks.push_back(std::move(tc));

@@ -64,6 +64,12 @@ std::optional<std::string> read_name(decoded& d, problem_list& p, const located&
 // decode_policy.cpp: routing and the per-trunk policy keys.
 void decode_route(decoded& d, problem_list& p, const located& at, std::size_t index);
 void decode_normalize(problem_list& p, const located& at, normalization& n);
+// decode_headers.cpp: a trunk's header manipulation rules.
+void decode_header_rules(problem_list& p, const located& at, header_rules& rules);
+void decode_limits(problem_list& p, const located& at, trunk_limits& limits);
+void decode_flood(problem_list& p, const located& at, flood_config& flood);
+/// An address block or a list of them.
+std::vector<cidr> read_sources(problem_list& p, const located& at);
 std::optional<cdr_config> decode_cdr(decoded& d, problem_list& p, const located& at);
 
 void validate(const decoded& d, problem_list& problems);

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <regex>
 
 namespace sbc::config::detail {
@@ -60,30 +61,6 @@ std::vector<std::string> read_names(decoded& d, problem_list& p, const located& 
             continue;
         }
         out.push_back(*name);
-    }
-    return out;
-}
-
-std::vector<cidr> read_sources(problem_list& p, const located& at) {
-    std::vector<cidr> out;
-    auto one = [&](const located& e) {
-        auto text = read_string(p, e, "an address block: IP/PREFIX or an IP address");
-        if (!text) {
-            return;
-        }
-        auto block = parse_cidr(*text);
-        if (!block) {
-            rejected(p, e, block.error_message());
-            return;
-        }
-        out.push_back(*block);
-    };
-    if (at.node.IsSequence()) {
-        for (const auto& e : read_list(p, at, "a list of address blocks", true)) {
-            one(e);
-        }
-    } else {
-        one(at);
     }
     return out;
 }
@@ -375,7 +352,113 @@ std::vector<rewrite_rule> read_rewrites(problem_list& p, const located& at) {
     return out;
 }
 
+// A rate per second: "2", "0.5"; 0 is off.
+std::optional<double> read_rate(problem_list& p, const located& at, double max) {
+    const auto what = fmt::format("a rate per second from 0 to {} (0: no limit)", max);
+    auto text = read_string(p, at, what);
+    if (!text) {
+        return std::nullopt;
+    }
+    double v = 0;
+    const auto* end = text->data() + text->size();
+    auto [ptr, ec] = std::from_chars(text->data(), end, v);
+    if (ec != std::errc() || ptr != end || !(v >= 0) || v > max) {
+        expected(p, at, what);
+        return std::nullopt;
+    }
+    return v;
+}
+
+void decode_call_limits(problem_list& p, const located& at, call_limits& l) {
+    auto m = map_reader::open(p, at, {"max_calls", "cps", "burst", "retry_after"},
+                              "a map with max_calls, cps, burst and retry_after");
+    if (!m) {
+        return;
+    }
+    if (auto v = m->find("max_calls")) {
+        l.max_calls = static_cast<unsigned>(
+            read_number(p, *v, 0, 1000000, "a number of calls 0..1000000 (0: no limit)")
+                .value_or(l.max_calls));
+    }
+    if (auto v = m->find("cps")) {
+        l.cps = read_rate(p, *v, 10000).value_or(l.cps);
+    }
+    if (auto v = m->find("burst")) {
+        l.burst = static_cast<unsigned>(
+            read_number(p, *v, 0, 100000, "a number of calls 0..100000 (0: the rate rounded up)")
+                .value_or(l.burst));
+    }
+    if (auto v = m->find("retry_after")) {
+        l.retry_after = static_cast<unsigned>(
+            read_number(p, *v, 0, 3600, "a number of seconds 0..3600").value_or(l.retry_after));
+    }
+}
+
 }  // namespace
+
+std::vector<cidr> read_sources(problem_list& p, const located& at) {
+    std::vector<cidr> out;
+    auto one = [&](const located& e) {
+        auto text = read_string(p, e, "an address block: IP/PREFIX or an IP address");
+        if (!text) {
+            return;
+        }
+        auto block = parse_cidr(*text);
+        if (!block) {
+            rejected(p, e, block.error_message());
+            return;
+        }
+        out.push_back(*block);
+    };
+    if (at.node.IsSequence()) {
+        const auto entries = read_list(p, at, "a list of address blocks", true);
+        for (const auto& e : entries) {
+            one(e);
+        }
+        // The UDP socket filter's jumps are 8 bits wide (sbc/b2bua/source_filter.hpp).
+        if (entries.size() > 60) {
+            expected(p, at, "a list of at most 60 address blocks");
+        }
+    } else {
+        one(at);
+    }
+    return out;
+}
+
+void decode_limits(problem_list& p, const located& at, trunk_limits& limits) {
+    auto m =
+        map_reader::open(p, at, {"inbound", "outbound"}, "a map with inbound and outbound limits");
+    if (!m) {
+        return;
+    }
+    if (auto v = m->find("inbound")) {
+        decode_call_limits(p, *v, limits.inbound);
+    }
+    if (auto v = m->find("outbound")) {
+        decode_call_limits(p, *v, limits.outbound);
+    }
+}
+
+void decode_flood(problem_list& p, const located& at, flood_config& flood) {
+    auto m =
+        map_reader::open(p, at, {"rate", "burst", "block"}, "a map with rate, burst and block");
+    if (!m) {
+        return;
+    }
+    if (auto v = m->find("rate")) {
+        flood.rate = read_rate(p, *v, 100000).value_or(flood.rate);
+    }
+    if (auto v = m->find("burst")) {
+        flood.burst = static_cast<unsigned>(
+            read_number(p, *v, 0, 1000000, "a number of requests 0..1000000 (0: twice the rate)")
+                .value_or(flood.burst));
+    }
+    if (auto v = m->find("block")) {
+        flood.block_seconds =
+            static_cast<unsigned>(read_number(p, *v, 1, 86400, "a number of seconds 1..86400")
+                                      .value_or(flood.block_seconds));
+    }
+}
 
 void decode_normalize(problem_list& p, const located& at, normalization& n) {
     auto m = map_reader::open(p, at, {"inbound", "outbound"},

@@ -209,6 +209,18 @@ void check_peers(const decoded& d, problem_list& p) {
         if (trunk.interface.empty()) {
             continue;
         }
+        // The source filter of allow_sources would drop the peer's own
+        // responses and requests.
+        const auto* iface = d.cfg.find_interface(trunk.interface);
+        const auto ip = parse_ip(peer.value.host);
+        if (iface != nullptr && !iface->allow_sources.empty() && ip &&
+            std::none_of(iface->allow_sources.begin(), iface->allow_sources.end(),
+                         [&](const cidr& c) { return c.contains(ip->family, ip->bytes.data()); })) {
+            p.add(peer.mark, peer.path,
+                  fmt::format("expected an address inside the allow_sources of interface {} "
+                              "(requests from elsewhere are dropped) (got {})",
+                              quote(trunk.interface), peer.got));
+        }
         auto [it, inserted] = owner_of.emplace(std::pair{trunk.interface, peer.value.host}, i);
         const auto& first = d.peers[it->second];
         if (!inserted && first.owner != peer.owner) {

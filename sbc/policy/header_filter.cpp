@@ -35,10 +35,9 @@ bool may_forward(std::string_view name, const std::vector<std::string>& allow) n
                        [&](const std::string& a) { return iequals(a, name); });
 }
 
-std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& allow,
-                              const number_rewrite& rewrite) {
-    std::string out;
-    if (sip == nullptr || allow.empty()) {
+std::vector<header_field> request_headers(const sip_t* sip) {
+    std::vector<header_field> out;
+    if (sip == nullptr) {
         return out;
     }
     // Walk every header of the message in wire order: known headers hang off
@@ -48,21 +47,6 @@ std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& 
                                     ? reinterpret_cast<const msg_header_t*>(sip->sip_request)
                                     : reinterpret_cast<const msg_header_t*>(sip->sip_status);
     char value[1024];
-    auto append = [&](std::string_view name, std::string_view v) {
-        std::optional<config::number_field> field;
-        if (iequals(name, "P-Asserted-Identity")) {
-            field = config::field_pai;
-        } else if (iequals(name, "Diversion")) {
-            field = config::field_diversion;
-        }
-        out.append(name).append(": ");
-        if (field && rewrite) {
-            out.append(rewrite(*field, v));
-        } else {
-            out.append(v);
-        }
-        out.append("\r\n");
-    };
     for (const msg_header_t* h = first; h != nullptr; h = h->sh_succ) {
         const msg_hclass_t* hc = h->sh_class;
         if (hc == nullptr || hc->hc_name == nullptr || hc->hc_hash == msg_request_hash ||
@@ -70,27 +54,60 @@ std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& 
             hc->hc_hash == msg_separator_hash || hc->hc_hash == msg_error_hash) {
             continue;
         }
-        std::string_view name = hc->hc_name;
         if (hc->hc_hash == msg_unknown_hash) {
             // Unknown headers keep their own name and raw value.
             const auto* u = reinterpret_cast<const sip_unknown_t*>(h);
-            if (u->un_name == nullptr || u->un_value == nullptr ||
-                !may_forward(u->un_name, allow)) {
-                continue;
+            if (u->un_name != nullptr && u->un_value != nullptr) {
+                out.push_back({u->un_name, u->un_value});
             }
-            append(u->un_name, u->un_value);
             continue;
         }
-        if (name.empty() || !may_forward(name, allow)) {
+        std::string_view name = hc->hc_name;
+        if (name.empty()) {
             continue;
         }
         issize_t n = msg_header_field_e(value, sizeof value, h, 0);
         if (n < 0 || static_cast<size_t>(n) >= sizeof value) {
             continue;  // an oversized value is dropped rather than truncated
         }
-        append(name, std::string_view(value, static_cast<size_t>(n)));
+        out.push_back({std::string(name), std::string(value, static_cast<size_t>(n))});
     }
     return out;
+}
+
+std::vector<header_field> allowed_fields(const std::vector<header_field>& all,
+                                         const std::vector<std::string>& allow,
+                                         const number_rewrite& rewrite) {
+    std::vector<header_field> out;
+    for (const auto& f : all) {
+        if (!may_forward(f.name, allow)) {
+            continue;
+        }
+        std::optional<config::number_field> field;
+        if (iequals(f.name, "P-Asserted-Identity")) {
+            field = config::field_pai;
+        } else if (iequals(f.name, "Diversion")) {
+            field = config::field_diversion;
+        }
+        out.push_back({f.name, field && rewrite ? rewrite(*field, f.value) : f.value});
+    }
+    return out;
+}
+
+std::string header_lines(const std::vector<header_field>& fields) {
+    std::string out;
+    for (const auto& f : fields) {
+        out.append(f.name).append(": ").append(f.value).append("\r\n");
+    }
+    return out;
+}
+
+std::string forwarded_headers(const sip_t* sip, const std::vector<std::string>& allow,
+                              const number_rewrite& rewrite) {
+    if (allow.empty()) {
+        return {};
+    }
+    return header_lines(allowed_fields(request_headers(sip), allow, rewrite));
 }
 
 }  // namespace sbc::policy

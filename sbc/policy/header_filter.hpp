@@ -14,6 +14,7 @@
 #include <sofia-sip/sip.h>
 
 #include "sbc/config/config.hpp"
+#include "sbc/policy/header_rules.hpp"
 
 namespace sbc::policy {
 
@@ -27,6 +28,20 @@ bool may_forward(std::string_view header_name, const std::vector<std::string>& a
 /// Rewrites the numbers in a forwarded P-Asserted-Identity or Diversion
 /// value (number normalization); returns the new value.
 using number_rewrite = std::function<std::string(config::number_field, std::string_view)>;
+
+/// Every header of `sip` in wire order (long names for the headers sofia
+/// knows, the name as written for the others), without the start line and
+/// the body.
+std::vector<header_field> request_headers(const sip_t* sip);
+
+/// The fields of `all` that `allow` lets through (may_forward), with the
+/// numbers of P-Asserted-Identity and Diversion through `rewrite`.
+std::vector<header_field> allowed_fields(const std::vector<header_field>& all,
+                                         const std::vector<std::string>& allow,
+                                         const number_rewrite& rewrite = {});
+
+/// "Name: value\r\n" lines, ready for SIPTAG_HEADER_STR().
+std::string header_lines(const std::vector<header_field>& fields);
 
 /// The allowed headers of `sip`, as "Name: value\r\n" lines ready for
 /// SIPTAG_HEADER_STR(); empty when none is allowed. P-Asserted-Identity and

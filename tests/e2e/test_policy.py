@@ -7,11 +7,12 @@ carrier trunk's peer is 127.0.1.2 and a second carrier trunk's is 127.0.1.3.
 import datetime
 import json
 import re
+import socket
 import zoneinfo
 from pathlib import Path
 
-from harness import (CARRIER_PEER, PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, check, drain,
-                     wait_until)
+from harness import (CARRIER_PEER, PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT,
+                     assert_topology_hidden, check, drain, wait_until)
 
 TESTS = []
 UK_PEER = "127.0.1.3"
@@ -256,4 +257,186 @@ def normalization_visible_to_carrier(t):
     check(data["normalized"]["ruri"] == "+4930123456" and
           data["action"]["trunks"][0]["numbers"]["ruri"] == "004930123456",
           f"route test: {data}")
+    sbcd.stop()
+
+
+def options_request(src_ip, dst_ip, n):
+    return (f"OPTIONS sip:{dst_ip}:{SIP_PORT} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {src_ip}:{SIP_PORT};branch=z9hG4bKflood{n}\r\n"
+            f"From: <sip:probe@{src_ip}>;tag=f{n}\r\n"
+            f"To: <sip:{dst_ip}>\r\n"
+            f"Call-ID: flood-{n}@{src_ip}\r\n"
+            "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def status_codes(replies):
+    out = []
+    for data, _ in replies:
+        first = data.decode(errors="replace").split("\r\n", 1)[0].split()
+        if len(first) > 1 and first[1].isdigit():
+            out.append(int(first[1]))
+    return out
+
+
+def trunk_admission(sbcd, name):
+    rc, data, raw = sbcd.control.ctl("trunks")
+    check(rc == 0 and isinstance(data, dict), f"sbcctl trunks failed: {raw}")
+    return next(tr for tr in data["trunks"] if tr["name"] == name)["admission"]
+
+
+def interface_access(sbcd, name):
+    rc, data, raw = sbcd.control.ctl("trunks")
+    check(rc == 0 and isinstance(data, dict), f"sbcctl trunks failed: {raw}")
+    return next(i for i in data["interfaces"] if i["name"] == name)["access"]
+
+
+@e2e_test
+def concurrent_call_limit_503(t):
+    """The pbx trunk may have one call up at a time: while the first is up a
+    second INVITE gets 503 with Retry-After: 7; sbcctl trunks counts both."""
+    sbcd = t.start_sbcd(pbx_extra=["limits: {inbound: {max_calls: 1, retry_after: 7}}"],
+                        extra_top=cdr_lines(t))
+    uas = carrier_callee(t, "carrier")
+    first = pbx_caller(t, "first", "1000", duration_ms=4000)
+    wait_until(lambda: any(c["state"] == "established" for c in sbcd.calls()), 10.0)
+    second = t.uac("second", "uac_reject.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                   media_port=7100, port=5070, service="1001")
+    second.finish(timeout=15)
+    finals = [m for m in second.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].status == 503 and finals[0].header("retry-after") == "7",
+          f"the second call got {[(m.first_line, m.header('retry-after')) for m in finals]}")
+    adm = trunk_admission(sbcd, "pbx")["inbound"]
+    check(adm["active"] == 1 and adm["max_calls"] == 1 and adm["refused_max_calls"] == 1,
+          f"sbcctl trunks admission: {adm}")
+    first.finish()
+    uas.finish()
+    sbcd.assert_no_calls()
+    check(trunk_admission(sbcd, "pbx")["inbound"]["active"] == 0, "the slot was not given back")
+    cdrs = read_cdrs(t, 2)
+    refused = next(c for c in cdrs if c["status"] == 503)
+    check(refused["reason"] == "Service Unavailable (inbound max_calls)" and
+          refused["to_trunk"] == "", f"CDR of the refused call: {refused}")
+    sbcd.stop()
+
+
+@e2e_test
+def calls_per_second_limit_503(t):
+    """The carrier trunk takes a new call every 5 s (cps 0.2, burst 1): the
+    first call goes through, one right after it gets 503 with Retry-After."""
+    sbcd = t.start_sbcd(carrier_extra=["limits: {outbound: {cps: 0.2}}"], extra_top=cdr_lines(t))
+    uas = carrier_callee(t, "carrier")
+    uac = pbx_caller(t, "first", "1000", duration_ms=100)
+    uac.finish()
+    uas.finish()
+    second = pbx_caller(t, "second", "1001", scenario="uac_reject.xml")
+    second.finish(timeout=15)
+    finals = [m for m in second.received() if m.is_response and m.status >= 300]
+    retry = finals[0].header("retry-after") if finals else None
+    check(finals and finals[0].status == 503 and retry and 1 <= int(retry) <= 5,
+          f"the second call got {[(m.first_line, m.header('retry-after')) for m in finals]}")
+    adm = trunk_admission(sbcd, "carrier")["outbound"]
+    check(adm["admitted"] == 1 and adm["refused_cps"] == 1, f"sbcctl trunks admission: {adm}")
+    text = sbcd.control.ctl("trunks", json_output=False)[2]
+    check(re.search(r"carrier\s+outbound\s+0\s+-\s+0\.2\s+1\s+0\s+1", text),
+          f"sbcctl trunks shows no cps refusal:\n{text}")
+    cdr = read_cdrs(t, 2)[1]
+    check(cdr["status"] == 503 and cdr["reason"] == "Service Unavailable (outbound cps)" and
+          cdr["route"] == "pbx-to-carrier", f"CDR of the refused call: {cdr}")
+    sbcd.stop()
+
+
+@e2e_test
+def flooding_source_blocked(t):
+    """The pbx interface allows 2 requests a second (burst 4) per source: a
+    burst of 12 OPTIONS from the pbx peer gets 4 answers and then 503s, the
+    source is blocked (sbcctl trunks lists it) and its INVITE is refused 503
+    too. On the carrier interface only 127.0.1.2 may send: a UDP request from
+    127.0.1.9 is dropped by the kernel (no answer at all), one over TCP is
+    refused 403; both are counted."""
+    sbcd = t.start_sbcd(extra_top=cdr_lines(t))
+    sbcd.stop()
+    config = Path(t.workdir) / "sbc.yaml"
+    text = config.read_text().replace(
+        f"    media_address: {PBX_SBC}\n",
+        f"    media_address: {PBX_SBC}\n    flood: {{rate: 2, burst: 4, block: 30}}\n").replace(
+        "    media_address: 127.0.1.1\n",
+        "    media_address: 127.0.1.1\n    allow_sources: [127.0.1.2/32]\n")
+    config.write_text(text)
+    sbcd = t.start_sbcd(config_path=config)
+    probe = t.udp_socket(PBX_PEER, SIP_PORT)
+    for n in range(12):
+        probe.sendto(options_request(PBX_PEER, PBX_SBC, n), (PBX_SBC, SIP_PORT))
+    codes = status_codes(drain(probe, 1.0))
+    check(codes.count(200) == 4 and codes.count(503) == 8,
+          f"12 OPTIONS in a burst got {codes}: expected 4 x 200 and 8 x 503")
+    probe.close()
+    access = interface_access(sbcd, "pbx")
+    check([b["address"] for b in access["blocked"]] == [PBX_PEER] and access["flood_blocks"] == 1,
+          f"sbcctl trunks access: {access}")
+    text = sbcd.control.ctl("trunks", json_output=False)[2]
+    check(re.search(r"pbx\s+127\.0\.2\.2\s+\d+\s+\d+", text), f"sbcctl trunks:\n{text}")
+    uac = pbx_caller(t, "blocked_call", "1000", scenario="uac_reject.xml")
+    uac.finish(timeout=15)
+    finals = [m for m in uac.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].status == 503, f"the blocked source's INVITE got {finals}")
+
+    stranger = t.udp_socket("127.0.1.9", SIP_PORT)
+    for n in range(3):
+        stranger.sendto(options_request("127.0.1.9", "127.0.1.1", 100 + n),
+                        ("127.0.1.1", SIP_PORT))
+    codes = status_codes(drain(stranger, 1.0))
+    check(codes == [], f"UDP requests from outside allow_sources were answered {codes}")
+    access = interface_access(sbcd, "carrier")
+    check(access["dropped_udp"] >= 3 and access["allow_sources"] == ["127.0.1.2/32"],
+          f"the drops were not counted: {access}")
+    tcp = socket.create_connection(("127.0.1.1", SIP_PORT), timeout=3,
+                                   source_address=("127.0.1.9", 0))
+    t._sockets.append(tcp)
+    tcp.sendall(options_request("127.0.1.9", "127.0.1.1", 200).replace(b"SIP/2.0/UDP",
+                                                                       b"SIP/2.0/TCP"))
+    reply = tcp.recv(4096).decode(errors="replace")
+    check(reply.startswith("SIP/2.0 403"), f"a TCP request from outside got {reply[:40]!r}")
+    check(interface_access(sbcd, "carrier")["refused_sources"] == 1,
+          f"not counted: {interface_access(sbcd, 'carrier')}")
+    # The carrier's own peer still gets through.
+    carrier = t.udp_socket(CARRIER_PEER, SIP_PORT)
+    carrier.sendto(options_request(CARRIER_PEER, "127.0.1.1", 300), ("127.0.1.1", SIP_PORT))
+    check(status_codes(drain(carrier, 1.0)) == [200], "the carrier peer's OPTIONS went unanswered")
+    sbcd.stop()
+
+
+@e2e_test
+def header_rules_add_set_remove(t):
+    """The pbx trunk's inbound rules remove Subject (which the carrier would
+    otherwise get); the carrier trunk's outbound rules add X-Origin from the
+    request, set P-Asserted-Identity, put verstat on From, copy X-Account into
+    X-Account-Copy and remove X-Account. What the carrier receives shows each,
+    and the topology stays hidden."""
+    pbx_rules = ["headers: {inbound: [{remove: Subject}]}"]
+    carrier_rules = [
+        "forward_headers: [Subject, X-Account, P-Asserted-Identity]",
+        "headers:",
+        "  outbound:",
+        "    - add: {name: X-Origin, value: 'trunk=${from_trunk} user=${from_user}'}",
+        "    - set: {name: P-Asserted-Identity, value: '<sip:${from_user}@carrier.example>'}",
+        "    - set_param: {header: From, param: verstat, value: TN-Validation-Passed}",
+        "    - set: {name: X-Account-Copy, value: '${header:X-Account}'}",
+        "    - remove: X-Account",
+    ]
+    sbcd = t.start_sbcd(pbx_extra=pbx_rules, carrier_extra=carrier_rules)
+    uas = carrier_callee(t, "carrier")
+    uac = pbx_caller(t, "caller", "5551234", scenario="uac_call_numbers.xml", from_user="2001",
+                     duration_ms=200)
+    uac.finish()
+    uas.finish()
+    inv = invite_seen(uas)
+    check(inv.header("subject") is None, f"Subject was not removed: {inv.header('subject')}")
+    check(inv.header("x-origin") == "trunk=pbx user=2001", f"X-Origin: {inv.header('x-origin')}")
+    check(inv.header_all("p-asserted-identity") == ["<sip:2001@carrier.example>"],
+          f"P-Asserted-Identity: {inv.header_all('p-asserted-identity')}")
+    check(";verstat=TN-Validation-Passed" in inv.header("from") and
+          ";tag=" in inv.header("from"), f"From: {inv.header('from')}")
+    check(inv.header("x-account-copy") == "acme-2001" and inv.header("x-account") is None,
+          f"X-Account-Copy: {inv.header('x-account-copy')}, X-Account: {inv.header('x-account')}")
+    assert_topology_hidden(uas.messages(), uac.messages())
     sbcd.stop()

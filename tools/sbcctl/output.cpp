@@ -153,7 +153,49 @@ std::string render_trunks(const nlohmann::json& reply) {
         }
     }
     std::string out = render_table(rows);
+    std::vector<std::vector<std::string>> limits{
+        {"TRUNK", "DIRECTION", "ACTIVE", "MAX", "CPS", "ADMITTED", "REFUSED MAX", "REFUSED CPS"}};
+    for (const auto& t : trunks) {
+        const auto adm = t.value("admission", nlohmann::json::object());
+        for (const char* dir : {"inbound", "outbound"}) {
+            const auto d = adm.value(dir, nlohmann::json::object());
+            if (d.empty()) {
+                continue;
+            }
+            auto unlimited = [&](const char* key) {
+                const auto v = d.value(key, 0.0);
+                return v == 0 ? std::string("-") : field(d, key);
+            };
+            limits.push_back({field(t, "name"), dir, field(d, "active"), unlimited("max_calls"),
+                              unlimited("cps"), field(d, "admitted"), field(d, "refused_max_calls"),
+                              field(d, "refused_cps")});
+        }
+    }
+    if (limits.size() > 1) {
+        out += "\n" + render_table(limits);
+    }
     const auto interfaces = reply.value("interfaces", nlohmann::json::array());
+    std::vector<std::vector<std::string>> blocked{
+        {"INTERFACE", "BLOCKED SOURCE", "SECONDS LEFT", "DROPPED"}};
+    for (const auto& i : interfaces) {
+        const auto access = i.value("access", nlohmann::json::object());
+        if (access.empty()) {
+            continue;
+        }
+        out += fmt::format(
+            "\ninterface {}: from outside allow_sources {} UDP datagram(s) dropped, {} "
+            "request(s) refused; flood guard: {} block(s), {} request(s) refused\n",
+            printable(field(i, "name")), field(access, "dropped_udp"),
+            field(access, "refused_sources"), field(access, "flood_blocks"),
+            field(access, "flood_dropped"));
+        for (const auto& b : access.value("blocked", nlohmann::json::array())) {
+            blocked.push_back({field(i, "name"), field(b, "address"), field(b, "seconds_left"),
+                               field(b, "dropped")});
+        }
+    }
+    if (blocked.size() > 1) {
+        out += "\n" + render_table(blocked);
+    }
     for (const auto& i : interfaces) {
         auto tls = i.find("tls");
         if (tls == i.end() || !tls->is_object()) {

@@ -602,3 +602,28 @@ TEST_CASE("sbcctl prints a route test: numbers, rules and the outcome", "[sbcctl
     CHECK(sbc::ctl::render_route_test(reply).find("no route matches: 403 Not here\n") !=
           std::string::npos);
 }
+
+TEST_CASE("sbcctl trunks shows admission limits and blocked sources", "[sbcctl]") {
+    auto reply = nlohmann::json::parse(R"({
+        "trunks": [{"name": "pbx", "active_calls": 1, "peers": [],
+                    "admission": {"inbound": {"active": 1, "max_calls": 1, "cps": 0.0,
+                                              "admitted": 3, "refused_max_calls": 2, "refused_cps": 0},
+                                  "outbound": {"active": 0, "max_calls": 0, "cps": 0.5,
+                                               "admitted": 0, "refused_max_calls": 0, "refused_cps": 4}}}],
+        "interfaces": [{"name": "pbx", "tls": null,
+                        "access": {"allow_sources": [], "refused_sources": 5, "dropped_udp": 12, "flood_blocks": 1,
+                                   "flood_dropped": 9,
+                                   "blocked": [{"address": "127.0.2.2", "seconds_left": 28,
+                                                "dropped": 9}]}}]
+    })");
+    const auto text = sbc::ctl::render_trunks(reply);
+    CHECK(text.find("TRUNK  DIRECTION  ACTIVE  MAX  CPS  ADMITTED  REFUSED MAX  REFUSED CPS\n"
+                    "pbx    inbound    1       1    -    3         2            0\n"
+                    "pbx    outbound   0       -    0.5  0         0            4\n") !=
+          std::string::npos);
+    CHECK(text.find("interface pbx: from outside allow_sources 12 UDP datagram(s) dropped, 5 "
+                    "request(s) refused; flood guard: 1 block(s), 9 request(s) refused\n") !=
+          std::string::npos);
+    CHECK(text.find("INTERFACE  BLOCKED SOURCE  SECONDS LEFT  DROPPED\n"
+                    "pbx        127.0.2.2       28            9\n") != std::string::npos);
+}

@@ -227,7 +227,7 @@ TEST_CASE("unknown keys are named with the allowed ones", "[config][errors]") {
                      "    media_address: 127.0.1.1\n" +
                      trunks_ok + routes_ok) ==
           "t.yaml:3:5: interfaces[0].lisen: unknown key 'lisen' (did you mean 'listen'?); "
-          "expected one of: name, listen, media_address, tls");
+          "expected one of: name, listen, media_address, tls, allow_sources, flood");
     CHECK(problem_of("media:\n  colour: blue\n" + all_ok) ==
           "t.yaml:2:3: media.colour: unknown key 'colour'; expected one of: port_min, port_max, "
           "backend, workers, timeout, dpdk");

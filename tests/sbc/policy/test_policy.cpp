@@ -18,7 +18,11 @@ namespace {
 
 config::config demo_config() {
     config::config c;
-    c.interfaces = {{"carrier", {}, "127.0.1.1", {}, {}}, {"pbx", {}, "127.0.2.1", {}, {}}};
+    c.interfaces.resize(2);
+    c.interfaces[0].name = "carrier";
+    c.interfaces[0].media_address = "127.0.1.1";
+    c.interfaces[1].name = "pbx";
+    c.interfaces[1].media_address = "127.0.2.1";
     config::trunk_config carrier;
     carrier.name = "carrier";
     carrier.interface = "carrier";

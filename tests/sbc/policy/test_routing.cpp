@@ -404,3 +404,70 @@ TEST_CASE("cdr: the file, its size and the files kept", "[config]") {
     CHECK(problem(head + "routes: [{to_trunk: c1}]\ncdr: {file: /x, max_bytes: 10}\n") ==
           "t.yaml:9:28: cdr.max_bytes: expected a size in bytes, 4096 or more (got '10')");
 }
+
+TEST_CASE("limits, allow_sources and flood: the YAML forms and their errors", "[config]") {
+    const auto cfg = config::load_string(
+        "interfaces:\n"
+        "  - name: a\n"
+        "    listen: [udp://127.0.1.1:5060]\n"
+        "    media_address: 127.0.1.1\n"
+        "    allow_sources: [127.0.1.0/24, '2001:db8::/32']\n"
+        "    flood: {rate: 20, burst: 50, block: 120}\n"
+        "trunks:\n"
+        "  - name: t\n"
+        "    interface: a\n"
+        "    peers: [127.0.1.2]\n"
+        "    limits:\n"
+        "      inbound: {max_calls: 30, cps: 2.5, burst: 5, retry_after: 10}\n"
+        "      outbound: {max_calls: 10}\n"
+        "routes: [{to_trunk: t}]\n",
+        "t.yaml");
+    const auto& i = cfg.interfaces[0];
+    REQUIRE(i.allow_sources.size() == 2);
+    CHECK(i.allow_sources[1].text == "2001:db8::/32");
+    CHECK(i.flood.rate == 20);
+    CHECK(i.flood.burst == 50);
+    CHECK(i.flood.block_seconds == 120);
+    const auto& l = cfg.trunks[0].limits;
+    CHECK(l.inbound.max_calls == 30);
+    CHECK(l.inbound.cps == 2.5);
+    CHECK(l.inbound.burst == 5);
+    CHECK(l.inbound.retry_after == 10);
+    CHECK(l.outbound.max_calls == 10);
+    CHECK(l.outbound.cps == 0);
+    CHECK(l.outbound.retry_after == 5);
+
+    const std::string iface =
+        "interfaces:\n"
+        "  - name: a\n"
+        "    listen: [udp://127.0.1.1:5060]\n"
+        "    media_address: 127.0.1.1\n";
+    const std::string rest =
+        "trunks: [{name: t, interface: a, peers: [127.0.1.2]}]\nroutes: [{to_trunk: t}]\n";
+    CHECK(problem(iface + "    flood: {rate: -1}\n" + rest) ==
+          "t.yaml:5:19: interfaces[0].flood.rate: expected a rate per second from 0 to 100000 (0: "
+          "no limit) (got '-1')");
+    CHECK(problem(iface + "    flood: {block: 0}\n" + rest) ==
+          "t.yaml:5:20: interfaces[0].flood.block: expected a number of seconds 1..86400 (got "
+          "'0')");
+    CHECK(problem(iface + "    allow_sources: [10.1.2.3/8]\n" + rest) ==
+          "t.yaml:5:21: interfaces[0].allow_sources[0]: expected an address block whose host bits "
+          "are zero (IP/8 starts at a multiple of the block size) (got '10.1.2.3/8')");
+    const std::string trunk = iface + "trunks:\n  - {name: t, interface: a, peers: [127.0.1.2], ";
+    CHECK(problem(trunk + "limits: {inbound: {cps: fast}}}\nroutes: [{to_trunk: t}]\n") ==
+          "t.yaml:6:73: trunks[0].limits.inbound.cps: expected a rate per second from 0 to 10000 "
+          "(0: no limit) (got 'fast')");
+    CHECK(problem(trunk + "limits: {sideways: {}}}\nroutes: [{to_trunk: t}]\n") ==
+          "t.yaml:6:58: trunks[0].limits.sideways: unknown key 'sideways'; expected one of: "
+          "inbound, outbound");
+}
+
+TEST_CASE("allow_sources must hold the interface's trunk peers", "[config]") {
+    CHECK(problem("interfaces:\n"
+                  "  - {name: a, listen: [udp://127.0.1.1:5060], media_address: 127.0.1.1,\n"
+                  "     allow_sources: [127.0.1.0/30]}\n"
+                  "trunks: [{name: t, interface: a, peers: [127.0.1.2, 127.0.1.9]}]\n"
+                  "routes: [{to_trunk: t}]\n") ==
+          "t.yaml:4:53: trunks[0].peers[1]: expected an address inside the allow_sources of "
+          "interface 'a' (requests from elsewhere are dropped) (got '127.0.1.9')");
+}
