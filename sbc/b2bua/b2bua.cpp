@@ -6,8 +6,10 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <sofia-sip/msg_addr.h>
+#include <sofia-sip/su_string.h>
 #include <sofia-sip/su_tag.h>
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -79,6 +81,10 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
         _admission.emplace(
             t.name, trunk_admission{admission::call_limiter(limits_of(t.limits.inbound), now),
                                     admission::call_limiter(limits_of(t.limits.outbound), now)});
+        if (t.registrar) {
+            _locations.emplace(t.name, registrar::location_service(t.registrar->min_expires,
+                                                                   t.registrar->max_expires));
+        }
         _normalizers.emplace(t.name,
                              trunk_normalizer{policy::number_rewriter(t.normalize.inbound),
                                               policy::number_rewriter(t.normalize.outbound)});
@@ -88,6 +94,24 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
         // refuses to start rather than lose every record silently.
         _cdr = std::make_unique<cdr::writer>(
             cdr::writer_options{cfg.cdr->file, cfg.cdr->max_bytes, cfg.cdr->keep});
+    }
+    for (const auto& t : cfg.trunks) {
+        if (!t.registration || t.peers.empty()) {
+            continue;
+        }
+        // The carrier sends calls for the AOR to this Contact: its user is
+        // the AOR's, its address this interface's.
+        const auto& iface = interface_named(t.interface);
+        const auto transport = t.peers.front().proto;
+        const auto aor_user = t.registration->aor.substr(
+            t.registration->aor.find(':') + 1,
+            t.registration->aor.find('@') - t.registration->aor.find(':') - 1);
+        auto contact = iface.contact(transport);
+        contact.insert(contact.find(':') + 1, aor_user + "@");
+        auto r = std::make_unique<registration>(root, iface.agent(), t,
+                                                config::to_string(t.peers.front()), contact);
+        r->start();
+        _registrations.emplace(t.name, std::move(r));
     }
     _reap_timer = su_timer_create(su_root_task(root), 1);  // su_timer needs > 0 ms
     _tick_timer = su_timer_create(su_root_task(root), 200);
@@ -99,6 +123,7 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
 }
 
 b2bua::~b2bua() {
+    _registrations.clear();
     _calls.clear();
     _keepalive.cancel_all();
     su_timer_destroy(_tick_timer);
@@ -170,6 +195,171 @@ void b2bua::release(const config::trunk_config& trunk, bool inbound) noexcept {
     }
 }
 
+namespace {
+auth::algorithm digest_of(config::digest_algorithm a) {
+    switch (a) {
+        case config::digest_algorithm::sha256:
+            return auth::algorithm::sha256;
+        case config::digest_algorithm::sha512_256:
+            return auth::algorithm::sha512_256;
+        case config::digest_algorithm::md5:
+            break;
+    }
+    return auth::algorithm::md5;
+}
+
+// How long a nonce stays good; an answer with an older one gets stale=true
+// and is asked again (RFC 7616 3.3), so a captured answer replays only this long.
+constexpr std::chrono::seconds nonce_lifetime{300};
+}  // namespace
+
+bool b2bua::authenticated(const config::challenge_config& challenge, const msg_auth_t* credentials,
+                          std::string_view method, std::string_view body, bool& stale) {
+    stale = false;
+    char buffer[2048];
+    for (const msg_auth_t* h = credentials; h != nullptr; h = h->au_next) {
+        const issize_t n =
+            msg_header_field_e(buffer, sizeof buffer, reinterpret_cast<const msg_header_t*>(h), 0);
+        if (n <= 0 || static_cast<std::size_t>(n) >= sizeof buffer) {
+            continue;
+        }
+        auto a = auth::parse_authorization(std::string_view(buffer, static_cast<std::size_t>(n)));
+        // Only the configured algorithm: a client must not pick a weaker one.
+        if (!a || a->realm != challenge.realm || a->algo != digest_of(challenge.algorithm)) {
+            continue;
+        }
+        auto user =
+            std::find_if(challenge.users.begin(), challenge.users.end(),
+                         [&](const config::credentials& c) { return c.username == a->username; });
+        if (user == challenge.users.end()) {
+            continue;
+        }
+        const auto fresh = _nonces.check(a->nonce, challenge.realm,
+                                         std::chrono::system_clock::now(), nonce_lifetime);
+        if (fresh == auth::nonce_issuer::check_result::invalid) {
+            continue;
+        }
+        // The digest-uri is covered by the response itself; it is not compared
+        // with the Request-URI, which a proxy on the way may have rewritten.
+        if (!auth::verify(*a, user->password, {method, "", body})) {
+            continue;
+        }
+        if (fresh == auth::nonce_issuer::check_result::stale) {
+            stale = true;
+            continue;
+        }
+        return true;
+    }
+    return false;
+}
+
+std::string b2bua::challenge_value(const config::challenge_config& challenge, bool stale) {
+    return auth::challenge_value(challenge.realm,
+                                 _nonces.make(challenge.realm, std::chrono::system_clock::now()),
+                                 digest_of(challenge.algorithm), stale);
+}
+
+const config::trunk_config* b2bua::registrar_trunk_for(const std::string& interface,
+                                                       const dataplane::ip_endpoint& source) const {
+    for (const auto& t : _cfg.trunks) {
+        if (t.registrar && t.interface == interface && in_blocks(t.registrar->sources, source)) {
+            return &t;
+        }
+    }
+    return nullptr;
+}
+
+int b2bua::on_register(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip) {
+    const auto& reg = *trunk.registrar;
+    if (trunk.challenge) {
+        bool stale = false;
+        if (!authenticated(*trunk.challenge, sip->sip_authorization, "REGISTER", "", stale)) {
+            // RFC 3261 22.1 and 10.3 step 3: a registrar asks with 401.
+            const auto value = challenge_value(*trunk.challenge, stale);
+            nta_incoming_treply(irq, SIP_401_UNAUTHORIZED,
+                                SIPTAG_WWW_AUTHENTICATE_STR(value.c_str()), TAG_END());
+            return 0;
+        }
+    }
+    const url_t* to = sip->sip_to != nullptr ? sip->sip_to->a_url : nullptr;
+    if (to == nullptr || to->url_user == nullptr || *to->url_user == '\0') {
+        nta_incoming_treply(irq, 400, "No user in To", TAG_END());
+        return 0;
+    }
+    // RFC 3261 10.3 step 1: only the domain this registrar is for.
+    if (!reg.domain.empty() &&
+        (to->url_host == nullptr || !su_casematch(to->url_host, reg.domain.c_str()))) {
+        nta_incoming_treply(irq, 404, "Not our domain", TAG_END());
+        return 0;
+    }
+    registrar::register_request r;
+    r.user = to->url_user;
+    r.call_id = sip->sip_call_id != nullptr && sip->sip_call_id->i_id != nullptr
+                    ? sip->sip_call_id->i_id
+                    : "";
+    r.cseq = sip->sip_cseq != nullptr ? sip->sip_cseq->cs_seq : 0;
+    r.source = source_of(irq);
+    r.transport = config::transport::udp;
+    if (sip->sip_via != nullptr && su_casematch(sip->sip_via->v_protocol, sip_transport_tcp)) {
+        r.transport = config::transport::tcp;
+    } else if (sip->sip_via != nullptr &&
+               su_casematch(sip->sip_via->v_protocol, sip_transport_tls)) {
+        r.transport = config::transport::tls;
+    }
+    if (sip->sip_expires != nullptr) {
+        r.expires = static_cast<unsigned>(sip->sip_expires->ex_delta);
+    }
+    for (const sip_contact_t* m = sip->sip_contact; m != nullptr; m = m->m_next) {
+        if (m->m_url->url_type == url_any) {
+            r.wildcard = true;
+            continue;
+        }
+        char uri[512];
+        const auto n = url_e(uri, sizeof uri, m->m_url);
+        if (n <= 0 || static_cast<std::size_t>(n) >= sizeof uri) {
+            nta_incoming_treply(irq, 400, "Contact too long", TAG_END());
+            return 0;
+        }
+        registrar::contact_param c;
+        c.uri.assign(uri, static_cast<std::size_t>(n));
+        if (m->m_expires != nullptr) {
+            c.expires = static_cast<unsigned>(std::strtoul(m->m_expires, nullptr, 10));
+        }
+        if (m->m_q != nullptr) {
+            c.q = std::strtod(m->m_q, nullptr);
+        }
+        r.contacts.push_back(std::move(c));
+    }
+    const auto now = std::chrono::steady_clock::now();
+    auto outcome = _locations.at(trunk.name).apply(r, now);
+    if (outcome.status == 423) {
+        const auto min = std::to_string(outcome.min_expires);
+        nta_incoming_treply(irq, SIP_423_INTERVAL_TOO_BRIEF, SIPTAG_MIN_EXPIRES_STR(min.c_str()),
+                            TAG_END());
+        return 0;
+    }
+    if (outcome.status != 200) {
+        nta_incoming_treply(irq, outcome.status, outcome.phrase.c_str(), TAG_END());
+        return 0;
+    }
+    // RFC 3261 10.3 step 8: every current binding, each with its expiry.
+    std::string contacts;
+    for (const auto& b : outcome.bindings) {
+        contacts += fmt::format("{}<{}>;expires={}", contacts.empty() ? "" : ", ", b.contact,
+                                b.seconds_left(now));
+    }
+    sip_log.info("REGISTER {} from {} on trunk {}: {} binding(s)", r.user, r.source.to_string(),
+                 trunk.name, outcome.bindings.size());
+    // RFC 1123 date (RFC 3261 20.17), so that phones without a clock learn the time.
+    const auto date = fmt::format(
+        "{:%a, %d %b %Y %H:%M:%S} GMT",
+        fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
+    nta_incoming_treply(irq, SIP_200_OK,
+                        TAG_IF(!contacts.empty(), SIPTAG_CONTACT_STR(contacts.c_str())),
+                        SIPTAG_DATE_STR(date.c_str()), TAG_END());
+    return 0;
+}
+
 const trunk_normalizer& b2bua::normalizer(const config::trunk_config& trunk) const {
     return _normalizers.at(trunk.name);
 }
@@ -222,6 +412,10 @@ int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, c
     }
     const auto* trunk = _acl.trunk_for(iface.name(), source);
     if (trunk == nullptr) {
+        // Phones and PBXs that register come from address blocks, not peers.
+        trunk = registrar_trunk_for(iface.name(), source);
+    }
+    if (trunk == nullptr) {
         if (_refusal_log.allow()) {
             sip_log.warn("{} from {} on {}: not a peer of any trunk, 403",
                          sip->sip_request->rq_method_name, source.to_string(), iface.name());
@@ -237,6 +431,13 @@ int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, c
             return on_new_invite(iface, *trunk, irq, sip);
         case sip_method_options:
             return answer_options(irq);
+        case sip_method_register:
+            if (trunk->registrar) {
+                return on_register(*trunk, irq, sip);
+            }
+            nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allowed_methods),
+                                TAG_END());
+            return 0;
         case sip_method_ack:
             return 0;  // a stray ACK gets no response (RFC 3261 17.2.3)
         case sip_method_bye:
@@ -288,6 +489,24 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
         return 0;
     }
     const auto numbers = normalizer(trunk).inbound.apply(received);
+    if (trunk.challenge) {
+        bool stale = false;
+        const std::string_view body =
+            sip->sip_payload != nullptr
+                ? std::string_view(sip->sip_payload->pl_data, sip->sip_payload->pl_len)
+                : std::string_view();
+        if (!authenticated(*trunk.challenge, sip->sip_proxy_authorization, "INVITE", body, stale)) {
+            // RFC 3261 22.3: as the caller's next hop the SBC asks with 407.
+            const auto value = challenge_value(*trunk.challenge, stale);
+            nta_incoming_treply(irq, SIP_407_PROXY_AUTH_REQUIRED,
+                                SIPTAG_PROXY_AUTHENTICATE_STR(value.c_str()), TAG_END());
+            refused_cdr(sip, irq, trunk, nullptr, received, numbers, 407,
+                        sip->sip_proxy_authorization != nullptr
+                            ? "Proxy Authentication Required (credentials refused)"
+                            : "Proxy Authentication Required");
+            return 0;
+        }
+    }
     auto refuse_over_limit = [&](const config::trunk_config& t, const admission::decision& d,
                                  const char* direction) {
         if (_refusal_log.allow()) {
@@ -353,10 +572,24 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
     std::vector<const config::trunk_config*> next_trunks;
     bool delayed_refused = false;
     std::optional<std::pair<const config::trunk_config*, admission::decision>> over_limit;
+    std::optional<registrar::binding> registered;
+    bool unregistered = false;
     for (const auto& name : route->to_trunks) {
         const auto* t = _cfg.find_trunk(name);
         if (target != nullptr) {
             next_trunks.push_back(t);
+        } else if (t->registrar) {
+            // The callee is whoever registered the dialled number's user.
+            const auto user = normalizer(*t).outbound.apply(config::field_ruri, numbers.ruri);
+            registered = _locations.at(t->name).lookup(user, std::chrono::steady_clock::now());
+            if (!registered) {
+                unregistered = true;
+            } else if (auto d = admit(*t, false)) {
+                target = t;
+            } else if (!over_limit) {
+                over_limit.emplace(t, d);
+                registered.reset();
+            }
         } else if (t->early_offer == config::early_offer_policy::reject && !has_sdp(sip)) {
             delayed_refused = true;
         } else if (choose_peer(*t, {})) {
@@ -383,6 +616,12 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
                         : "Service Unavailable (outbound cps)");
         return 0;
     }
+    if (target == nullptr && unregistered) {
+        // RFC 3261 21.4.18: the callee is known but not reachable now.
+        refused_cdr(sip, irq, trunk, route, received, numbers, 480,
+                    "Temporarily Unavailable (not registered)");
+        return 480;
+    }
     if (target == nullptr) {
         refused_cdr(sip, irq, trunk, route, received, numbers, 503,
                     "Service Unavailable (no peer up)");
@@ -401,6 +640,9 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
     seed.received = {received.ruri, received.from, received.to};
     seed.normalized = {numbers.ruri, numbers.from, numbers.to};
     c->set_route(route, std::move(next_trunks), numbers, std::move(seed), req.source.address());
+    if (registered) {
+        c->set_registered_target(*registered);
+    }
     c->hold_admission(true, true);  // the call gives both slots back when it ends
     slot.held = false;
     int status = c->start(irq, sip);
@@ -485,6 +727,10 @@ void b2bua::tick() {
 }
 
 void b2bua::hang_up_all(const char* why) {
+    // Shutdown: the registrations end too (best effort, Expires: 0).
+    for (auto& [name, r] : _registrations) {
+        r->unregister();
+    }
     for (auto& [id, c] : _calls) {
         c->hang_up(why);
     }
@@ -577,6 +823,32 @@ nlohmann::json b2bua::trunks() {
         };
         tj["admission"] = {{"inbound", limit_json(adm.inbound, t.limits.inbound)},
                            {"outbound", limit_json(adm.outbound, t.limits.outbound)}};
+        tj["registration"] = nullptr;
+        if (auto r = _registrations.find(t.name); r != _registrations.end()) {
+            const auto& st = r->second->state();
+            tj["registration"] = {
+                {"aor", t.registration->aor},
+                {"state", st.state},
+                {"last_result", st.last_result},
+                {"failures", st.failures},
+                {"expires_in",
+                 st.expires_at
+                     ? nlohmann::json(std::chrono::duration_cast<std::chrono::seconds>(
+                                          *st.expires_at - std::chrono::system_clock::now())
+                                          .count())
+                     : nlohmann::json(nullptr)}};
+        }
+        if (auto l = _locations.find(t.name); l != _locations.end()) {
+            auto bindings = nlohmann::json::array();
+            const auto now = std::chrono::steady_clock::now();
+            for (const auto& b : l->second.all(now)) {
+                bindings.push_back({{"user", b.user},
+                                    {"contact", b.contact},
+                                    {"source", b.source.to_string()},
+                                    {"expires_in", b.seconds_left(now)}});
+            }
+            tj["registrations"] = bindings;
+        }
         const auto* table = peers_of(t.name);
         const auto* tls = interface_named(t.interface).tls();
         for (std::size_t i = 0; i < t.peers.size(); ++i) {

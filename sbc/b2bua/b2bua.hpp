@@ -20,8 +20,10 @@
 #include "sbc/admission/call_limiter.hpp"
 #include "sbc/admission/flood_guard.hpp"
 #include "sbc/api/control_server.hpp"
+#include "sbc/auth/nonce.hpp"
 #include "sbc/b2bua/call.hpp"
 #include "sbc/b2bua/keepalive.hpp"
+#include "sbc/b2bua/registration.hpp"
 #include "sbc/b2bua/sip_interface.hpp"
 #include "sbc/cdr/writer.hpp"
 #include "sbc/common/log.hpp"
@@ -93,6 +95,19 @@ private:
     int on_new_invite(sip_interface& iface, const config::trunk_config& trunk, nta_incoming_t* irq,
                       const sip_t* sip);
     int answer_options(nta_incoming_t* irq);
+    /// A REGISTER from a trunk that is a registrar's (RFC 3261 10.3).
+    int on_register(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip);
+    /// The registrar trunk on `interface` whose sources hold `source`.
+    const config::trunk_config* registrar_trunk_for(const std::string& interface,
+                                                    const dataplane::ip_endpoint& source) const;
+    /// Digest check of a request from a trunk with `challenge` (RFC 3261
+    /// 22.1): true when one of `credentials` (Authorization or
+    /// Proxy-Authorization values) is valid; else `stale` says whether a
+    /// correct answer came with an expired nonce.
+    bool authenticated(const config::challenge_config& challenge, const msg_auth_t* credentials,
+                       std::string_view method, std::string_view body, bool& stale);
+    /// The WWW-Authenticate / Proxy-Authenticate value of a new challenge.
+    std::string challenge_value(const config::challenge_config& challenge, bool stale);
     /// The CDR of an INVITE refused before it became a call (no route, a
     /// reject rule, no trunk available).
     void refused_cdr(const sip_t* sip, nta_incoming_t* irq, const config::trunk_config& trunk,
@@ -126,6 +141,11 @@ private:
         std::uint64_t refused_sources = 0;  ///< from outside allow_sources
     };
     std::map<std::string, interface_guard> _guards;
+    auth::nonce_issuer _nonces;
+    std::map<std::string, registrar::location_service> _locations;  ///< per registrar trunk
+    std::map<std::string, std::unique_ptr<registration>>
+        _registrations;  ///< per `register` trunk  ///< stateless nonces for the challenges (random
+                         ///< key per start)
     keepalive _keepalive{*this};
     std::mt19937 _rng{std::random_device{}()};
     std::map<std::uint64_t, std::unique_ptr<call>> _calls;

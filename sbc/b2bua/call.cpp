@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <random>
 
+#include "sbc/auth/digest.hpp"
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/b2bua/status_map.hpp"
 #include "sbc/common/log.hpp"
@@ -162,12 +163,16 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
                su_casematch(sip->sip_via->v_protocol, sip_transport_tls)) {
         a.transport = config::transport::tls;
     }
-    auto first = _owner.choose_peer(*b.trunk, {});
-    if (!first) {
-        return 503;  // every peer is down (RFC 3261 21.5.4)
+    if (_registered) {
+        b.transport = _registered->transport;
+    } else {
+        auto first = _owner.choose_peer(*b.trunk, {});
+        if (!first) {
+            return 503;  // every peer is down (RFC 3261 21.5.4)
+        }
+        b.peer = *first;
+        b.transport = b.trunk->peers[b.peer].proto;
     }
-    b.peer = *first;
-    b.transport = b.trunk->peers[b.peer].proto;
 
     auto opened = _owner.media().open_session(_id, a.iface->cfg().media_address,
                                               b.iface->cfg().media_address);
@@ -309,7 +314,14 @@ bool call::create_inbound_leg(nta_incoming_t* irq, const sip_t* sip) {
 nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
                                            const std::optional<std::string>& offer) {
     auto& b = leg(side::b);
-    const auto& peer = b.trunk->peers[b.peer];
+    config::peer_config peer;
+    if (_registered) {
+        peer.host = _registered->source.address();
+        peer.port = _registered->source.port();
+        peer.proto = _registered->transport;
+    } else {
+        peer = b.trunk->peers[b.peer];
+    }
     // The outbound leg is built from nothing of the inbound one but the user
     // parts of the addresses (RFC 5853 3.1).
     // The numbers are the caller's after its trunk's inbound normalization,
@@ -329,6 +341,14 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
                     peer.proto == config::transport::udp
                         ? ""
                         : fmt::format(";transport={}", transport_param(peer.proto)));
+    // A registered callee: its Contact is the Request-URI, and the request
+    // goes to the address it registered from (it may sit behind a NAT that
+    // lets nothing else in).
+    std::string next_hop;
+    if (_registered) {
+        next_hop = ruri;
+        ruri = _registered->contact;
+    }
 
     // The headers: the caller's trunk's inbound rules on what arrived, this
     // trunk's allow-list (RFC 5853 3.1), then this trunk's outbound rules on
@@ -375,19 +395,84 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
     nta_leg_tag(b.nta, nullptr);
     _numbers_sent = numbers;
     unsigned hops = sip->sip_max_forwards ? sip->sip_max_forwards->mf_count - 1 : 69;
-    auto max_forwards = std::to_string(hops);
-    auto contact = b.iface->contact(b.transport);
+    _outbound = {ruri, b.iface->contact(b.transport), std::to_string(hops), headers, next_hop};
+    _auth_answers = 0;
+    return issue_invite(offer);
+}
+
+nta_outgoing_t* call::issue_invite(const std::optional<std::string>& offer, const char* auth_name,
+                                   const std::string& auth_value) {
+    auto& b = leg(side::b);
+    const auto& o = _outbound;
+    const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
+    const bool proxy = auth_name != nullptr && !www;
     nta_outgoing_t* orq = nta_outgoing_tcreate(
-        b.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE,
-        URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
-        SIPTAG_MAX_FORWARDS_STR(max_forwards.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        b.nta, sofia::response_trampoline, this,
+        o.next_hop.empty() ? nullptr : URL_STRING_MAKE(o.next_hop.c_str()), SIP_METHOD_INVITE,
+        URL_STRING_MAKE(o.ruri.c_str()), SIPTAG_CONTACT_STR(o.contact.c_str()),
+        SIPTAG_MAX_FORWARDS_STR(o.max_forwards.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
         TAG_IF(offer, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
         TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
-        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+        TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(!o.headers.empty(), SIPTAG_HEADER_STR(o.headers.c_str())), TAG_END());
     if (orq == nullptr) {
-        sip_log.error("call {}: cannot send INVITE to {}", display_id(), ruri);
+        sip_log.error("call {}: cannot send INVITE to {}", display_id(), o.ruri);
     }
     return orq;
+}
+
+bool call::answer_challenge(const sip_t* sip, int status) {
+    auto& inv = *_invite;
+    const auto& b = leg(side::b);
+    if (sip == nullptr || !b.trunk->auth || _state == state::cancelling) {
+        return false;
+    }
+    // RFC 3261 22.2/22.3: 401 carries WWW-Authenticate, 407 Proxy-Authenticate;
+    // the retry carries the matching credentials header.
+    const msg_auth_t* first =
+        status == 401 ? sip->sip_www_authenticate : sip->sip_proxy_authenticate;
+    std::vector<std::string> values;
+    char buffer[2048];
+    for (const msg_auth_t* h = first; h != nullptr; h = h->au_next) {
+        const issize_t n =
+            msg_header_field_e(buffer, sizeof buffer, reinterpret_cast<const msg_header_t*>(h), 0);
+        if (n > 0 && static_cast<std::size_t>(n) < sizeof buffer) {
+            values.emplace_back(buffer, static_cast<std::size_t>(n));
+        }
+    }
+    auto challenge = auth::choose_challenge(values);
+    if (!challenge) {
+        sip_log.warn("call {}: trunk {} sent {} with no digest challenge the SBC can answer",
+                     display_id(), b.trunk->name, status);
+        return false;
+    }
+    // Credentials refused once: only a stale nonce (RFC 7616 3.3) earns another try.
+    if (_auth_answers >= 2 || (_auth_answers == 1 && !challenge->stale)) {
+        sip_log.warn("call {}: trunk {} refused the SBC's credentials ({})", display_id(),
+                     b.trunk->name, status);
+        return false;
+    }
+    if (challenge->nonce != _auth_nonce) {
+        _auth_nonce = challenge->nonce;
+        _auth_nc = 0;
+    }
+    const auto value = auth::authorization_value(
+        *challenge, {b.trunk->auth->username, b.trunk->auth->password},
+        {"INVITE", _outbound.ruri, _offer ? std::string_view(*_offer) : std::string_view()},
+        ++_auth_nc, auth::make_cnonce());
+    if (value.empty()) {
+        return false;
+    }
+    ++_auth_answers;
+    sip_log.info("call {}: trunk {} challenged ({}, realm {}); sending credentials", display_id(),
+                 b.trunk->name, status, challenge->realm);
+    // The challenged transaction is complete (nta acknowledged the 4xx); the
+    // retry is a new INVITE on the same dialog-to-be: same Call-ID and From
+    // tag, the next CSeq (RFC 3261 22.2). The caller has had its 100 Trying.
+    nta_outgoing_destroy(inv.orq);
+    inv.orq = issue_invite(_offer, status == 401 ? "Authorization" : "Proxy-Authorization", value);
+    return inv.orq != nullptr;
 }
 
 result<sdp::session_description> call::accept_sdp(side from, const sip_t* sip, sdp_role role) {
@@ -967,6 +1052,9 @@ void call::on_invite_response(const sip_t* sip, int status) {
         try_next_peer(status, !nta_sip_is_internal(sip), "failed");
         return;
     }
+    if (inv.initial && (status == 401 || status == 407) && answer_challenge(sip, status)) {
+        return;
+    }
     if (status < 200) {
         on_invite_provisional(sip, status);
         return;
@@ -1023,9 +1111,14 @@ void call::check_failover(std::chrono::steady_clock::time_point now) {
 bool call::try_next_peer(int status, bool from_peer, const char* why) {
     auto& inv = *_invite;
     auto& b = leg(side::b);
-    const auto& failed = b.trunk->peers[b.peer];
-    auto next = _owner.choose_peer(*b.trunk, _tried);
-    sip_log.info("call {}: peer {} of trunk {} {} ({}){}", display_id(), config::to_string(failed),
+    // A registered contact has no other peer to fail over to.
+    std::optional<std::size_t> next;
+    if (!_registered) {
+        next = _owner.choose_peer(*b.trunk, _tried);
+    }
+    sip_log.info("call {}: {} of trunk {} {} ({}){}", display_id(),
+                 _registered ? "registered contact " + _registered->contact
+                             : "peer " + config::to_string(b.trunk->peers[b.peer]),
                  b.trunk->name, why, status,
                  next ? ", trying " + config::to_string(b.trunk->peers[*next]) : ", none left");
     // The abandoned attempt: no CANCEL before a provisional response (RFC
@@ -1079,6 +1172,13 @@ bool call::next_trunk(const sip_t* sip) {
         if (!has_sdp(sip) && trunk->early_offer == config::early_offer_policy::reject) {
             sip_log.info("call {}: trunk {} takes no delayed offer; skipped", display_id(),
                          trunk->name);
+            continue;
+        }
+        if (trunk->registrar) {
+            sip_log.info(
+                "call {}: trunk {} reaches registered contacts only as a route's first "
+                "trunk; skipped",
+                display_id(), trunk->name);
             continue;
         }
         if (auto admitted = _owner.admit(*trunk, false); !admitted) {

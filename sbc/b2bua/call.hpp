@@ -23,6 +23,7 @@
 #include "sbc/cdr/record.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/policy/number_rewriter.hpp"
+#include "sbc/registrar/location_service.hpp"
 #include "sbc/sdp/codec_plan.hpp"
 #include "sbc/sdp/sdes_leg.hpp"
 #include "sbc/sdp/session_description.hpp"
@@ -87,6 +88,11 @@ public:
     void set_route(const config::route_config* route,
                    std::vector<const config::trunk_config*> next_trunks,
                    policy::call_numbers numbers, cdr::record record, std::string source_ip);
+    /// The callee is a contact registered with the SBC (the target trunk
+    /// is a registrar): the INVITE goes to where it registered from, with
+    /// its Contact as the Request-URI (RFC 3261 10.3, 16.5). Before start().
+    void set_registered_target(registrar::binding target) { _registered = std::move(target); }
+
     /// The call holds an admission slot of its source trunk (inbound) and
     /// of its target trunk (outbound); the destructor gives them back.
     void hold_admission(bool inbound, bool outbound) noexcept {
@@ -187,6 +193,15 @@ private:
     /// false when no peer is left (the caller has then been answered).
     /// `from_peer`: `status` came from the peer, not from nta or a timer.
     bool try_next_peer(int status, bool from_peer, const char* why);
+    /// Sends the INVITE built by send_outbound_invite() on leg b, with an
+    /// Authorization or Proxy-Authorization header when given.
+    nta_outgoing_t* issue_invite(const std::optional<std::string>& offer,
+                                 const char* auth_name = nullptr,
+                                 const std::string& auth_value = {});
+    /// A 401/407 from the callee's trunk: answers it with the trunk's
+    /// credentials on the same leg (RFC 3261 22.2); false when it cannot
+    /// (no credentials, no usable challenge, or they were refused already).
+    bool answer_challenge(const sip_t* sip, int status);
     /// Moves leg b to the next trunk of the route that has a peer up and
     /// can take the INVITE; false when none is left.
     bool next_trunk(const sip_t* sip);
@@ -261,8 +276,9 @@ private:
     std::optional<std::string> _offer;  ///< what each attempt offers the callee
     std::vector<std::size_t> _tried;    ///< peers tried, the current one last
     const config::route_config* _route = nullptr;
-    policy::call_numbers _numbers_sent;  ///< as the last INVITE to leg b carried them
-    std::string _source_ip;              ///< the caller's address, for header rules
+    policy::call_numbers _numbers_sent;             ///< as the last INVITE to leg b carried them
+    std::string _source_ip;                         ///< the caller's address, for header rules
+    std::optional<registrar::binding> _registered;  ///< the callee, when registered with us
     cdr::record _cdr;
     bool _cdr_written = false;
     // Admission slots this call holds (released by the destructor).
@@ -271,6 +287,20 @@ private:
     std::vector<const config::trunk_config*> _next_trunks;  ///< the route's trunks still to try
     policy::call_numbers _numbers;  ///< the caller's, after inbound normalization
     std::chrono::steady_clock::time_point _attempt_started;
+    /// The INVITE leg b was sent last, for a retry with credentials.
+    struct outbound_invite {
+        std::string ruri;
+        std::string contact;
+        std::string max_forwards;
+        std::string headers;
+        std::string next_hop;  ///< where to send it when not to the Request-URI's host
+    };
+    outbound_invite _outbound;
+    // Digest towards the callee's trunk: challenges answered on the current
+    // attempt, and the nonce count of the nonce in use (RFC 7616 3.4).
+    unsigned _auth_answers = 0;
+    std::string _auth_nonce;
+    std::uint32_t _auth_nc = 0;
     bool _attempt_heard = false;  ///< the current peer sent some response
     std::chrono::nanoseconds _armed_media_timeout{};
     /// The offer being negotiated: who made it, its formats, and what the

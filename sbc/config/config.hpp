@@ -216,6 +216,46 @@ struct trunk_limits {
     call_limits outbound;  ///< calls the SBC sends to it
 };
 
+/// Digest credentials (RFC 3261 22.4): what the SBC answers a trunk's
+/// 401/407 with, and what the registrar and the challenges check.
+struct credentials {
+    std::string username;
+    std::string password;
+};
+
+/// The digest algorithms of RFC 8760 the SBC offers and answers.
+enum class digest_algorithm { md5, sha256, sha512_256 };
+
+/// Registration of the SBC at a trunk that requires it (a carrier's
+/// registration-based trunk): REGISTER with the trunk's `auth` credentials,
+/// refreshed before it expires.
+struct registration_config {
+    std::string aor;         ///< "sip:+4930123456@carrier.example": To and From of the REGISTER
+    unsigned expires = 3600;  ///< asked for; the registrar's answer decides
+    source_mark mark;
+};
+
+/// The SBC challenges requests from a trunk (RFC 3261 22.1): INVITEs with
+/// 407, REGISTERs with 401, until they carry valid credentials.
+struct challenge_config {
+    std::string realm;
+    digest_algorithm algorithm = digest_algorithm::md5;
+    std::vector<credentials> users;
+    source_mark mark;
+};
+
+/// The SBC as a registrar (RFC 3261 10.3) for the phones or PBXs of a
+/// trunk: REGISTERs from `sources` bind an address-of-record's user to the
+/// contact they came from; calls routed to the trunk go to the binding of
+/// the Request-URI's user.
+struct registrar_config {
+    std::string domain;  ///< the AORs' host part; empty: any
+    std::vector<cidr> sources;  ///< where REGISTERs (and the phones' calls) may come from
+    unsigned min_expires = 60;
+    unsigned max_expires = 3600;
+    source_mark mark;
+};
+
 struct trunk_config {
     std::string name;
     std::string interface;  ///< name of an interface_config
@@ -244,6 +284,10 @@ struct trunk_config {
     normalization normalize;
     header_rules headers;
     trunk_limits limits;
+    std::optional<credentials> auth;                ///< answers the trunk's challenges
+    std::optional<registration_config> registration;  ///< YAML key `register`
+    std::optional<challenge_config> challenge;
+    std::optional<registrar_config> registrar;
     source_mark mark;
 };
 

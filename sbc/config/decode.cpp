@@ -158,10 +158,10 @@ void decode_interface(decoded& d, problem_list& p, const located& at) {
     d.cfg.interfaces.push_back(std::move(ic));
 }
 
-void decode_peers(decoded& d, problem_list& p, const located& at, trunk_config& tc) {
+void decode_peers(decoded& d, problem_list& p, const located& at, trunk_config& tc, bool need_one) {
     const std::string list_expected = fmt::format("a list of peers, {}", peer_expected);
     const auto first_peer = d.peers.size();
-    for (const auto& entry : read_list(p, at, list_expected, true)) {
+    for (const auto& entry : read_list(p, at, list_expected, need_one)) {
         located e = entry;
         std::optional<map_reader> m;
         if (entry.node.IsMap()) {
@@ -381,11 +381,12 @@ void decode_trunk_tls(problem_list& p, const located& at, trunk_tls_config& tc) 
 }
 
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
-    auto m = map_reader::open(p, at,
-                              {"name", "interface", "peers", "early_offer", "forward_headers",
-                               "codecs", "dtmf", "keepalive", "failover_timeout", "tls", "srtp",
-                               "srtp_suites", "normalize", "headers", "limits"},
-                              "a trunk: a map with name, interface and peers");
+    auto m = map_reader::open(
+        p, at,
+        {"name", "interface", "peers", "early_offer", "forward_headers", "codecs", "dtmf",
+         "keepalive", "failover_timeout", "tls", "srtp", "srtp_suites", "normalize", "headers",
+         "limits", "auth", "register", "challenge", "registrar"},
+        "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
         return;
@@ -399,8 +400,12 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     if (auto v = m->require("interface", "the name of an interface")) {
         tc.interface = read_name(d, p, *v).value_or("");
     }
-    if (auto v = m->require("peers", fmt::format("a list of peers, {}", peer_expected))) {
-        decode_peers(d, p, *v, tc);
+    // A registrar's trunk reaches the contacts registered with it; peers
+    // of its own are optional.
+    const bool registrar = m->find("registrar").has_value();
+    const auto peers_expected = fmt::format("a list of peers, {}", peer_expected);
+    if (auto v = registrar ? m->find("peers") : m->require("peers", peers_expected)) {
+        decode_peers(d, p, *v, tc, !registrar);
     }
     if (auto v = m->find("early_offer")) {
         constexpr std::string_view what = "pass, convert or reject";
@@ -480,6 +485,7 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     if (auto v = m->find("limits")) {
         decode_limits(p, *v, tc.limits);
     }
+    decode_trunk_auth(d, p, *m, tc);
     d.trunk_paths.push_back(at.path);
     d.cfg.trunks.push_back(std::move(tc));
 }

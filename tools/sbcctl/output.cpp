@@ -174,6 +174,33 @@ std::string render_trunks(const nlohmann::json& reply) {
     if (limits.size() > 1) {
         out += "\n" + render_table(limits);
     }
+    for (const auto& t : trunks) {
+        auto r = t.find("registration");
+        if (r != t.end() && r->is_object()) {
+            out += fmt::format("\ntrunk {}: registration {}: {}", printable(field(t, "name")),
+                               printable(field(*r, "aor")), printable(field(*r, "state")));
+            if (auto e = r->find("expires_in"); e != r->end() && e->is_number()) {
+                out += fmt::format(" (expires in {} s)", e->dump());
+            }
+            out += fmt::format(", last {}, {} failure(s) in a row\n",
+                               printable(field(*r, "last_result")), field(*r, "failures"));
+        }
+        auto b = t.find("registrations");
+        if (b != t.end() && b->is_array()) {
+            std::vector<std::vector<std::string>> rows{
+                {"TRUNK", "USER", "CONTACT", "SOURCE", "EXPIRES IN"}};
+            for (const auto& x : *b) {
+                rows.push_back({field(t, "name"), printable(field(x, "user")),
+                                printable(field(x, "contact")), field(x, "source"),
+                                field(x, "expires_in")});
+            }
+            out += fmt::format("\ntrunk {}: {} registered contact(s)\n",
+                               printable(field(t, "name")), b->size());
+            if (rows.size() > 1) {
+                out += render_table(rows);
+            }
+        }
+    }
     const auto interfaces = reply.value("interfaces", nlohmann::json::array());
     std::vector<std::vector<std::string>> blocked{
         {"INTERFACE", "BLOCKED SOURCE", "SECONDS LEFT", "DROPPED"}};

@@ -1,0 +1,211 @@
+"""End-to-end tests of digest authentication (issue 6): the SBC answers a
+carrier's 407 with the trunk's credentials (the caller sees one 100 Trying),
+and challenges INVITEs from a trunk that must authenticate, letting through
+only those with valid credentials (which never reach the other side).
+"""
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from harness import PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, check, wait_until
+
+TESTS = []
+
+
+def e2e_test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def digest_params(value):
+    """The parameters of a Digest credentials or challenge value."""
+    return {k.lower(): v1 if v1 else v2
+            for k, v1, v2 in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', value)}
+
+
+def md5(text):
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def cdr_lines(t):
+    return ["cdr:", f"  file: {Path(t.workdir) / 'cdr.jsonl'}"]
+
+
+def read_cdrs(t, count, timeout=5.0):
+    path = Path(t.workdir) / "cdr.jsonl"
+
+    def records():
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    wait_until(lambda: len(records()) >= count, timeout)
+    got = records()
+    check(len(got) == count, f"expected {count} CDRs, found {len(got)}: {got}")
+    return got
+
+
+@e2e_test
+def outbound_digest_answered(t):
+    """The carrier answers the first INVITE with 407: the SBC sends it again
+    with Proxy-Authorization made from the carrier trunk's credentials (an
+    MD5 response this test recomputes), on the same Call-ID with the next
+    CSeq; the caller sees a single 100 Trying and the call completes."""
+    sbcd = t.start_sbcd(carrier_extra=["auth: {username: acme, password: s3cret}"])
+    uas = t.uas("carrier", "uas_challenge.xml", local_ip="127.0.1.2", media_port=6000)
+    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=200)
+    uac.finish()
+    uas.finish()
+    invites = uas.received("INVITE")
+    check(len(invites) == 2, f"the carrier got {len(invites)} INVITEs")
+    first, second = invites
+    check(first.header("call-id") == second.header("call-id") and
+          first.header("from") == second.header("from"),
+          "the retry is not on the same Call-ID and From tag")
+    cseq = [int(m.header("cseq").split()[0]) for m in invites]
+    check(cseq[1] == cseq[0] + 1, f"CSeq of the retry: {cseq}")
+    creds = second.header("proxy-authorization")
+    p = digest_params(creds)
+    check(p.get("username") == "acme" and p.get("realm") == "carrier.example" and
+          p.get("nonce") == "c2lwcC1ub25jZS0x" and p.get("qop") == "auth",
+          f"Proxy-Authorization: {creds}")
+    ruri = second.first_line.split()[1]
+    check(p.get("uri") == ruri, f"digest uri {p.get('uri')} is not the Request-URI {ruri}")
+    ha1 = md5("acme:carrier.example:s3cret")
+    ha2 = md5(f"INVITE:{p['uri']}")
+    expected = md5(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{ha2}")
+    check(p.get("response") == expected, f"digest response {p.get('response')} != {expected}")
+    trying = [m for m in uac.received() if m.is_response and m.status == 100]
+    check(len(trying) == 1, f"the caller got {len(trying)} 100 Trying")
+    sbcd.stop()
+
+
+@e2e_test
+def inbound_challenge_enforced(t):
+    """The pbx trunk must authenticate (realm sbc.example, MD5): an INVITE
+    without credentials gets 407 with a challenge; sipp's answer with the
+    right password gets through, and the carrier sees no credentials; a wrong
+    password is challenged again. Each attempt has its CDR."""
+    challenge = ["challenge: {realm: sbc.example, users: [{username: pbx1, password: pw1}]}"]
+    sbcd = t.start_sbcd(pbx_extra=challenge, extra_top=cdr_lines(t))
+
+    bare = t.uac("bare", "uac_reject.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                 media_port=PBX_SIPP_MEDIA)
+    bare.finish(timeout=15)
+    finals = [m for m in bare.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].status == 407, f"no credentials got {finals}")
+    p = digest_params(finals[0].header("proxy-authenticate") or "")
+    check(p.get("realm") == "sbc.example" and p.get("nonce") and p.get("qop") == "auth",
+          f"the challenge: {finals[0].header('proxy-authenticate')}")
+
+    uas = t.uas("carrier", "uas_answer.xml", local_ip="127.0.1.2", media_port=6000)
+    good = t.uac("good", "uac_call_auth.xml", local_ip=PBX_PEER,
+                 remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA, duration_ms=200,
+                 extra=["-au", "pbx1", "-ap", "pw1"])
+    good.finish()
+    uas.finish()
+    inv = uas.received("INVITE")[0]
+    check(inv.header("proxy-authorization") is None and inv.header("authorization") is None,
+          "credentials crossed to the carrier")
+
+    bad = t.uac("bad", "uac_auth_refused.xml", local_ip=PBX_PEER,
+                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
+                extra=["-au", "pbx1", "-ap", "wrong"])
+    bad.finish(timeout=15)
+    statuses = [m.status for m in bad.received() if m.is_response and m.status != 100]
+    check(statuses == [407, 407], f"a wrong password got {statuses}")
+    cdrs = read_cdrs(t, 5)
+    check([c["status"] for c in cdrs] == [407, 407, 200, 407, 407], f"CDR statuses: {cdrs}")
+    check(cdrs[4]["reason"] == "Proxy Authentication Required (credentials refused)" and
+          cdrs[3]["reason"] == "Proxy Authentication Required",
+          f"CDRs of the wrong password: {cdrs[3:]}")
+    sbcd.stop()
+
+
+PHONE = "127.0.2.5"
+PHONE_PORT = 5062
+
+
+@e2e_test
+def phone_registers_and_is_called(t):
+    """A phone on the pbx side registers 2001@sbc.example to the SBC (the
+    phones trunk is a registrar and challenges with 401); a call from the
+    carrier to 2001 then reaches the phone at the address it registered
+    from, with its Contact as the Request-URI. Before the registration the
+    same call gets 480."""
+    phones = [
+        "  - name: phones",
+        "    interface: pbx",
+        "    peers: []",
+        "    registrar: {domain: sbc.example, sources: [127.0.2.4/30]}",
+        "    challenge: {realm: sbc.example, users: [{username: '2001', password: pw2001}]}",
+        "    keepalive: {interval: 0}",
+    ]
+    routes = [
+        {"name": "to-phones", "from_trunk": "carrier", "ruri_user": "^20", "to_trunk": "phones"},
+        {"name": "carrier-to-pbx", "from_trunk": "carrier", "to_trunk": "pbx"},
+        {"name": "pbx-to-carrier", "from_trunk": "pbx", "to_trunk": "carrier"},
+    ]
+    sbcd = t.start_sbcd(routes=routes, extra_trunks=phones, extra_top=cdr_lines(t))
+    early = t.uac("early", "uac_reject.xml", service="2001")
+    early.finish(timeout=15)
+    finals = [m for m in early.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].status == 480, f"a call before the registration got {finals}")
+
+    reg = t.uac("register", "uac_register.xml", local_ip=PHONE, port=PHONE_PORT,
+                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=7200, service="2001",
+                extra=["-au", "2001", "-ap", "pw2001"])
+    reg.finish(timeout=15)
+    ok = [m for m in reg.received() if m.is_response and m.status == 200][0]
+    check(f"sip:2001@{PHONE}:{PHONE_PORT}" in ok.header("contact"),
+          f"the 200 lists {ok.header('contact')}")
+
+    rc, data, raw = sbcd.control.ctl("trunks")
+    bindings = next(tr for tr in data["trunks"] if tr["name"] == "phones")["registrations"]
+    check([(b["user"], b["source"]) for b in bindings] == [("2001", f"{PHONE}:{PHONE_PORT}")]
+          and 590 <= bindings[0]["expires_in"] <= 600, f"sbcctl trunks bindings: {bindings}")
+    phone = t.uas("phone", "uas_answer.xml", local_ip=PHONE, port=PHONE_PORT, media_port=7200)
+    uac = t.uac("carrier", "uac_call.xml", service="2001", duration_ms=200)
+    uac.finish()
+    phone.finish()
+    inv = phone.received("INVITE")[0]
+    check(inv.first_line.split()[1] == f"sip:2001@{PHONE}:{PHONE_PORT}",
+          f"the phone got {inv.first_line}")
+    cdrs = read_cdrs(t, 2)
+    check(cdrs[1]["to_trunk"] == "phones" and cdrs[1]["status"] == 200,
+          f"the call's CDR: {cdrs[1]}")
+    sbcd.stop()
+
+
+@e2e_test
+def registration_to_carrier_refreshed(t):
+    """The carrier trunk requires registration: sbcd REGISTERs the AOR with
+    the trunk's credentials after a 401, and refreshes it before the 8 s the
+    carrier grants run out (sipp checks three authorized REGISTERs on one
+    Call-ID with nc 1, 2, 3); sbcctl trunks shows it registered."""
+    uas = t.uas("registrar", "uas_registrar_challenge.xml", local_ip="127.0.1.2", media_port=6000)
+    sbcd = t.start_sbcd(carrier_extra=[
+        "auth: {username: acme, password: s3cret}",
+        "register: {aor: 'sip:+4930123456@carrier.example', expires: 60}",
+    ])
+    uas.finish(timeout=30)
+    registers = uas.received("REGISTER")
+    check(len(registers) == 4, f"the carrier got {len(registers)} REGISTERs")
+    check(len({m.header("call-id") for m in registers}) == 1, "the refreshes changed Call-ID")
+    cseqs = [int(m.header("cseq").split()[0]) for m in registers]
+    check(cseqs == sorted(cseqs) and len(set(cseqs)) == 4, f"CSeqs: {cseqs}")
+    check(all("sip:+4930123456@127.0.1.1" in m.header("contact") for m in registers),
+          f"Contact: {registers[0].header('contact')}")
+    check(registers[0].header("to").startswith("<sip:+4930123456@carrier.example>"),
+          f"To: {registers[0].header('to')}")
+    rc, data, raw = sbcd.control.ctl("trunks")
+    reg = next(tr for tr in data["trunks"] if tr["name"] == "carrier")["registration"]
+    check(reg["state"] == "registered" and reg["last_result"] == "200 OK" and
+          reg["aor"] == "sip:+4930123456@carrier.example", f"sbcctl trunks: {reg}")
+    text = sbcd.control.ctl("trunks", json_output=False)[2]
+    check("registration sip:+4930123456@carrier.example: registered" in text,
+          f"sbcctl trunks:\n{text}")
+    sbcd.stop()
