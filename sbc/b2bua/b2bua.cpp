@@ -456,7 +456,8 @@ int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, c
 int b2bua::answer_options(nta_incoming_t* irq) {
     // RFC 3261 11.2: what we would accept in an INVITE.
     nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(allowed_methods),
-                        SIPTAG_ACCEPT_STR("application/sdp"), SIPTAG_SUPPORTED_STR(""), TAG_END());
+                        SIPTAG_ACCEPT_STR("application/sdp"),
+                        SIPTAG_SUPPORTED_STR(supported_extensions), TAG_END());
     return 0;
 }
 
@@ -465,13 +466,26 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
     if (sip->sip_max_forwards != nullptr && sip->sip_max_forwards->mf_count == 0) {
         return 483;  // RFC 3261 16.3 step 3 / 8.2: no hops left
     }
-    if (sip->sip_require != nullptr) {
-        // RFC 3261 8.2.2.3: we support no extension a caller could require.
+    if (sip->sip_require != nullptr && sip->sip_require->k_items != nullptr) {
+        // RFC 3261 8.2.2.3: every extension the caller requires must be one we do.
         std::string unsupported;
-        for (size_t i = 0; sip->sip_require->k_items && sip->sip_require->k_items[i]; ++i) {
-            unsupported += (i ? ", " : "") + std::string(sip->sip_require->k_items[i]);
+        for (size_t i = 0; sip->sip_require->k_items[i] != nullptr; ++i) {
+            const char* item = sip->sip_require->k_items[i];
+            if (!su_casematch(item, "100rel") && !su_casematch(item, "timer")) {
+                unsupported += (unsupported.empty() ? "" : ", ") + std::string(item);
+            }
         }
-        nta_incoming_treply(irq, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED_STR(unsupported.c_str()),
+        if (!unsupported.empty()) {
+            nta_incoming_treply(irq, SIP_420_BAD_EXTENSION,
+                                SIPTAG_UNSUPPORTED_STR(unsupported.c_str()), TAG_END());
+            return 0;
+        }
+    }
+    if (sip->sip_session_expires != nullptr &&
+        sip->sip_session_expires->x_delta < trunk.session_timer.min_se) {
+        // RFC 4028 6: too short an interval is refused with our minimum.
+        const auto min = std::to_string(trunk.session_timer.min_se);
+        nta_incoming_treply(irq, SIP_422_SESSION_TIMER_TOO_SMALL, SIPTAG_MIN_SE_STR(min.c_str()),
                             TAG_END());
         return 0;
     }
@@ -712,6 +726,7 @@ void b2bua::tick() {
             continue;
         }
         c->check_failover(now);
+        c->check_session_timers(now);
         // The data plane watches the media of established calls that are
         // not on hold (RFC 3264 8.4: a held stream may rightly be silent);
         // the clock restarts whenever it is armed anew.

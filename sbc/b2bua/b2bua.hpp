@@ -37,7 +37,12 @@
 namespace sbc::b2bua {
 
 /// Methods the SBC accepts, advertised in Allow (RFC 3261 20.5).
-inline constexpr const char* allowed_methods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE";
+inline constexpr const char* allowed_methods =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, PRACK, UPDATE";
+
+/// Extensions the SBC takes in Require (RFC 3262 reliable provisional
+/// responses, RFC 4028 session timers), each negotiated per leg.
+inline constexpr const char* supported_extensions = "100rel, timer";
 
 /// A trunk's number normalization, compiled.
 struct trunk_normalizer {

@@ -1,10 +1,12 @@
 #include "sbc/b2bua/call.hpp"
 
 #include <fmt/format.h>
+#include <sofia-sip/sip_util.h>
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/su_tag.h>
 
 #include <algorithm>
+#include <chrono>
 #include <random>
 
 #include "sbc/auth/digest.hpp"
@@ -162,6 +164,17 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     } else if (sip->sip_via != nullptr &&
                su_casematch(sip->sip_via->v_protocol, sip_transport_tls)) {
         a.transport = config::transport::tls;
+    }
+    // RFC 3262 and 4028 are negotiated per leg: what the caller can do
+    // decides leg a, what the SBC offers the callee decides leg b.
+    a.peer_100rel = sip_has_feature(sip->sip_supported, "100rel") ||
+                    sip_has_feature(sip->sip_require, "100rel");
+    a.peer_timer =
+        sip_has_feature(sip->sip_supported, "timer") || sip_has_feature(sip->sip_require, "timer");
+    if (sip->sip_session_expires != nullptr) {
+        _caller_session_expires = std::chrono::seconds(sip->sip_session_expires->x_delta);
+        _caller_refresher =
+            sip->sip_session_expires->x_refresher ? sip->sip_session_expires->x_refresher : "";
     }
     if (_registered) {
         b.transport = _registered->transport;
@@ -413,6 +426,11 @@ nta_outgoing_t* call::issue_invite(const std::optional<std::string>& offer, cons
         SIPTAG_MAX_FORWARDS_STR(o.max_forwards.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
         TAG_IF(offer, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
         TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
+        SIPTAG_SUPPORTED_STR(supported_extensions),
+        TAG_IF(b.trunk->session_timer.expires > 0,
+               SIPTAG_SESSION_EXPIRES_STR(std::to_string(b.trunk->session_timer.expires).c_str())),
+        TAG_IF(b.trunk->session_timer.expires > 0,
+               SIPTAG_MIN_SE_STR(std::to_string(b.trunk->session_timer.min_se).c_str())),
         TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
         TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())),
         TAG_IF(!o.headers.empty(), SIPTAG_HEADER_STR(o.headers.c_str())), TAG_END());
@@ -876,9 +894,148 @@ sdp_role call::response_role_out() const noexcept {
     return _invite->converted ? sdp_role::offer : response_role_in();
 }
 
+namespace {
+// RFC 3262 3: nta answers a PRACK for our reliable response with this status.
+int accept_prack(nta_reliable_magic_t*, nta_reliable_t*, nta_incoming_t*, const sip_t*) {
+    return 200;
+}
+}  // namespace
+
+void call::reply_provisional(nta_incoming_t* irq, int status, const sip_t* relayed,
+                             const std::string* sdp_body) {
+    auto& a = leg(side::a);
+    if (!a.peer_100rel) {
+        reply(irq, a, status, nullptr, relayed, sdp_body);
+        return;
+    }
+    auto headers = relayed ? policy::forwarded_headers(relayed, a.trunk->forward_headers) : "";
+    auto contact = a.iface->contact(a.transport);
+    // nta adds Require: 100rel and RSeq and retransmits until the PRACK.
+    if (nta_reliable_treply(irq, accept_prack, nullptr, status, phrase_for(status),
+                            SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+                            TAG_IF(sdp_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+                            TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : "")),
+                            TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())),
+                            TAG_END()) == nullptr) {
+        reply(irq, a, status, nullptr, relayed, sdp_body);
+    }
+}
+
+std::string call::settle_caller_timer() {
+    auto& a = leg(side::a);
+    if (_caller_session_expires.count() == 0) {
+        return {};
+    }
+    // RFC 4028 9: the UAS keeps the refresher the UAC named; when it named
+    // none, the caller refreshes if it can, else the SBC does.
+    bool caller_refreshes =
+        _caller_refresher == "uac" || (_caller_refresher.empty() && a.peer_timer);
+    if (_caller_refresher == "uas") {
+        caller_refreshes = false;
+    }
+    call_leg::session_timer t;
+    t.interval = _caller_session_expires;
+    t.we_refresh = !caller_refreshes;
+    t.last_refresh = std::chrono::steady_clock::now();
+    a.timer = t;
+    sip_log.info("call {}: leg a session timer {} s, refreshed by {}", display_id(),
+                 t.interval.count(), caller_refreshes ? "the caller" : "the SBC");
+    std::string lines = fmt::format("Session-Expires: {};refresher={}\r\n", t.interval.count(),
+                                    caller_refreshes ? "uac" : "uas");
+    if (a.peer_timer) {
+        lines += "Require: timer\r\n";  // RFC 4028 9
+    }
+    return lines;
+}
+
+void call::settle_callee_timer(const sip_t* sip) {
+    auto& b = leg(side::b);
+    if (sip == nullptr || sip->sip_session_expires == nullptr) {
+        return;  // RFC 4028 7.2: the callee runs no session timer
+    }
+    call_leg::session_timer t;
+    t.interval = std::chrono::seconds(sip->sip_session_expires->x_delta);
+    // On leg b the SBC is the UAC.
+    t.we_refresh = sip->sip_session_expires->x_refresher == nullptr ||
+                   su_casematch(sip->sip_session_expires->x_refresher, "uac");
+    t.last_refresh = std::chrono::steady_clock::now();
+    if (t.interval.count() == 0) {
+        return;
+    }
+    b.timer = t;
+    b.peer_timer = true;
+    sip_log.info("call {}: leg b session timer {} s, refreshed by {}", display_id(),
+                 t.interval.count(), t.we_refresh ? "the SBC" : "the callee");
+}
+
+void call::send_refresh(side s) {
+    auto& l = leg(s);
+    // The SBC is the UAS on leg a and the UAC on leg b.
+    const auto value =
+        fmt::format("{};refresher={}", l.timer->interval.count(), s == side::a ? "uas" : "uac");
+    l.timer->update =
+        nta_outgoing_tcreate(l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_UPDATE,
+                             nullptr, SIPTAG_SUPPORTED_STR(supported_extensions),
+                             SIPTAG_SESSION_EXPIRES_STR(value.c_str()), TAG_END());
+    if (l.timer->update == nullptr) {
+        hang_up(s == side::a ? "session refresh failed on leg a"
+                             : "session refresh failed on leg b");
+    }
+}
+
+void call::check_session_timers(std::chrono::steady_clock::time_point now) {
+    if (_state != state::established) {
+        return;
+    }
+    for (auto& l : _legs) {
+        if (!l.timer || finished()) {
+            continue;
+        }
+        const auto& t = *l.timer;
+        if (t.we_refresh) {
+            if (t.update == nullptr && now - t.last_refresh >= t.interval / 2) {
+                send_refresh(l._side);
+            }
+            continue;
+        }
+        // RFC 4028 10: without a refresh the session ends
+        // min(32, interval / 3) seconds before it would expire.
+        const auto margin = std::min(std::chrono::seconds(32), t.interval / 3);
+        if (now - t.last_refresh >= t.interval - margin) {
+            hang_up(l._side == side::a ? "session timer expired on leg a"
+                                       : "session timer expired on leg b");
+        }
+    }
+}
+
+int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
+    if (has_sdp(sip)) {
+        // An offer in UPDATE (RFC 3311) is not relayed yet.
+        nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE,
+                            SIPTAG_WARNING_STR("399 sbc \"offers in UPDATE are not supported\""),
+                            TAG_END());
+        return 0;
+    }
+    // A session refresh (RFC 4028 10): answered on this leg alone.
+    std::string value;
+    if (from.timer) {
+        from.timer->last_refresh = std::chrono::steady_clock::now();
+        value = fmt::format("{};refresher={}", from.timer->interval.count(),
+                            from.timer->we_refresh ? (from._side == side::a ? "uas" : "uac")
+                                                   : (from._side == side::a ? "uac" : "uas"));
+    }
+    (void)sip;
+    nta_incoming_treply(
+        irq, SIP_200_OK, TAG_IF(!value.empty(), SIPTAG_SESSION_EXPIRES_STR(value.c_str())),
+        TAG_IF(!value.empty() && from.peer_timer, SIPTAG_REQUIRE_STR("timer")), TAG_END());
+    return 0;
+}
+
 void call::reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
-                 const sip_t* relayed, const std::string* sdp_body) {
+                 const sip_t* relayed, const std::string* sdp_body,
+                 const std::string& extra_headers) {
     auto headers = relayed ? policy::forwarded_headers(relayed, on.trunk->forward_headers) : "";
+    headers += extra_headers;
     auto contact = on.iface->contact(on.transport);
     bool dialog_response = status > 100 && status < 300;
     nta_incoming_treply(irq, status, phrase ? phrase : phrase_for(status),
@@ -908,6 +1065,8 @@ int call::on_leg_request(call_leg& l, nta_incoming_t* irq, const sip_t* sip) {
         case sip_method_info:
         case sip_method_message:
             return relay_request(l, irq, sip);
+        case sip_method_update:
+            return on_update(l, irq, sip);
         default:
             nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allowed_methods),
                                 TAG_END());
@@ -918,6 +1077,9 @@ int call::on_leg_request(call_leg& l, nta_incoming_t* irq, const sip_t* sip) {
 int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (_invite) {
         return 491;  // RFC 3261 14.2: an INVITE is already in progress
+    }
+    if (from.timer) {
+        from.timer->last_refresh = std::chrono::steady_clock::now();  // RFC 4028 10
     }
     if (_state != state::established) {
         nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_RETRY_AFTER_STR("1"),
@@ -1021,6 +1183,29 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
         on_invite_response(sip, status);
         return 0;
     }
+    if (auto p = std::find(_pracks.begin(), _pracks.end(), orq); p != _pracks.end()) {
+        if (status >= 200) {
+            nta_outgoing_destroy(orq);
+            _pracks.erase(p);
+        }
+        return 0;
+    }
+    for (auto& l : _legs) {
+        if (!l.timer || l.timer->update != orq || status < 200) {
+            continue;
+        }
+        nta_outgoing_destroy(orq);
+        l.timer->update = nullptr;
+        if (status < 300) {
+            l.timer->last_refresh = std::chrono::steady_clock::now();
+        } else if (status != 491) {
+            // RFC 4028 10: a refresh that fails ends the session; 491 (glare)
+            // is tried again on the next tick.
+            hang_up(l._side == side::a ? "session refresh failed on leg a"
+                                       : "session refresh failed on leg b");
+        }
+        return 0;
+    }
     for (auto it = _relays.begin(); it != _relays.end(); ++it) {
         if (it->orq != orq) {
             continue;
@@ -1083,6 +1268,28 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
     if (sip != nullptr && sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
         nta_leg_rtag(to.nta, sip->sip_to->a_tag);  // the early dialog (RFC 3261 12.1.2)
     }
+    if (sip != nullptr && sip->sip_rseq != nullptr && sip_has_feature(sip->sip_require, "100rel")) {
+        // RFC 3262 4: a reliable provisional response is acknowledged with
+        // PRACK, on this leg alone; the caller's leg has its own rules.
+        nta_leg_client_reroute(to.nta, sip->sip_record_route, sip->sip_contact, 1);
+        if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr &&
+            nta_outgoing_rseq(inv.orq) == 0) {
+            // The PRACK belongs to the early dialog: nta wants the INVITE
+            // transaction tagged with it first (as sofia's own nua does).
+            if (auto* tagged = nta_outgoing_tagged(inv.orq, sofia::response_trampoline, this,
+                                                   sip->sip_to->a_tag, sip->sip_rseq)) {
+                nta_outgoing_destroy(inv.orq);
+                inv.orq = tagged;
+            }
+        }
+        if (auto* prack = nta_outgoing_prack(to.nta, inv.orq, sofia::response_trampoline, this,
+                                             nullptr, sip, TAG_END())) {
+            _pracks.push_back(prack);
+        } else {
+            sip_log.warn("call {}: cannot PRACK {} (RSeq {})", display_id(), status,
+                         sip->sip_rseq->rs_response);
+        }
+    }
     std::optional<std::string> body;
     if (has_sdp(sip)) {
         auto translated = translate_sdp(to._side, sip, response_role_in(), response_role_out());
@@ -1093,7 +1300,7 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
                          status, translated.error_message());
         }
     }
-    reply(inv.irq, leg(inv.from), status, nullptr, sip, body ? &*body : nullptr);
+    reply_provisional(inv.irq, status, sip, body ? &*body : nullptr);
     set_state(state::early);
 }
 
@@ -1273,7 +1480,12 @@ void call::on_invite_success(const sip_t* sip, int status) {
     if (inv.converted) {
         inv.offer_in_2xx = *body;  // the answer in the ACK is checked against it
     }
-    reply(inv.irq, from, status, nullptr, sip, body ? &*body : nullptr);
+    std::string timer_lines;
+    if (inv.initial) {
+        settle_callee_timer(sip);
+        timer_lines = settle_caller_timer();
+    }
+    reply(inv.irq, from, status, nullptr, sip, body ? &*body : nullptr, timer_lines);
     inv.answered = true;
     if (inv.initial) {
         _cdr.answer = cdr::wall_clock::now();
@@ -1470,6 +1682,16 @@ void call::finish() {
 }
 
 void call::release_transactions() {
+    for (auto* p : _pracks) {
+        nta_outgoing_destroy(p);
+    }
+    _pracks.clear();
+    for (auto& l : _legs) {
+        if (l.timer && l.timer->update != nullptr) {
+            nta_outgoing_destroy(l.timer->update);
+            l.timer->update = nullptr;
+        }
+    }
     if (_invite) {
         if (_invite->irq != nullptr && nta_incoming_status(_invite->irq) < 200) {
             nta_incoming_treply(_invite->irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());

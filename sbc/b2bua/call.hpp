@@ -51,6 +51,17 @@ public:
     config::transport transport = config::transport::udp;
     std::size_t peer = 0;    ///< side b: index into trunk->peers of the current attempt
     bool confirmed = false;  ///< a 2xx to the dialog-creating INVITE went through
+    /// The peer said Supported or Require 100rel / timer in its INVITE (leg a).
+    bool peer_100rel = false;
+    bool peer_timer = false;
+    /// RFC 4028 session timer of this leg, once its 2xx settled it.
+    struct session_timer {
+        std::chrono::seconds interval{0};
+        bool we_refresh = false;  ///< the SBC sends the refreshes (UPDATE) on this leg
+        std::chrono::steady_clock::time_point last_refresh;
+        nta_outgoing_t* update = nullptr;  ///< a refresh of ours in flight
+    };
+    std::optional<session_timer> timer;
     // SDP the SBC sent on this leg (RFC 3264 8: same o= id, version +1 on change).
     std::uint64_t sdp_session_id = 0;
     std::uint64_t sdp_version = 0;
@@ -146,6 +157,10 @@ public:
     /// Moves the call to the trunk's next peer when the current one has
     /// not responded within the trunk's failover_timeout.
     void check_failover(std::chrono::steady_clock::time_point now);
+    /// RFC 4028: sends the refreshes due on legs the SBC refreshes, and
+    /// ends the call (BYE on both legs) when a leg's peer let its session
+    /// expire.
+    void check_session_timers(std::chrono::steady_clock::time_point now);
 
     // nta callbacks (through call_leg and the trampolines).
     int on_leg_request(call_leg& leg, nta_incoming_t* irq, const sip_t* sip);
@@ -215,7 +230,21 @@ private:
     void send_ack(side to, const std::string* sdp_body);
     void send_bye(side to);
     void reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
-               const sip_t* relayed, const std::string* sdp_body);
+               const sip_t* relayed, const std::string* sdp_body,
+               const std::string& extra_headers = {});
+    /// A provisional response to the caller: reliable (RFC 3262) when its
+    /// INVITE supports 100rel.
+    void reply_provisional(nta_incoming_t* irq, int status, const sip_t* relayed,
+                           const std::string* sdp_body);
+    /// An UPDATE from a leg: a session refresh (RFC 4028) is answered here.
+    int on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    /// The session timer of leg a from the caller's INVITE, settled when the
+    /// 2xx goes out; returns the 2xx's Session-Expires and Require lines.
+    std::string settle_caller_timer();
+    /// The session timer of leg b from the callee's 2xx.
+    void settle_callee_timer(const sip_t* sip);
+    /// Sends a refresh (UPDATE, RFC 4028 9) on leg `s`.
+    void send_refresh(side s);
     void finish();
     /// Who ended the call and why, for the CDR; the first cause stands.
     void note_end(cdr::party who, std::string why);
@@ -272,6 +301,10 @@ private:
     dataplane::session_ports _ports;
     std::optional<invite_relay> _invite;
     std::vector<request_relay> _relays;
+    std::vector<nta_outgoing_t*> _pracks;  ///< PRACKs of ours to leg b (RFC 3262)
+    /// What the caller's INVITE asked of the session timer (0: nothing).
+    std::chrono::seconds _caller_session_expires{0};
+    std::string _caller_refresher;  ///< "uac", "uas" or "" (the SBC chooses)
     // Failover of the initial INVITE across the callee trunk's peers.
     std::optional<std::string> _offer;  ///< what each attempt offers the callee
     std::vector<std::size_t> _tried;    ///< peers tried, the current one last

@@ -230,7 +230,7 @@ enum class digest_algorithm { md5, sha256, sha512_256 };
 /// registration-based trunk): REGISTER with the trunk's `auth` credentials,
 /// refreshed before it expires.
 struct registration_config {
-    std::string aor;         ///< "sip:+4930123456@carrier.example": To and From of the REGISTER
+    std::string aor;          ///< "sip:+4930123456@carrier.example": To and From of the REGISTER
     unsigned expires = 3600;  ///< asked for; the registrar's answer decides
     source_mark mark;
 };
@@ -249,11 +249,21 @@ struct challenge_config {
 /// contact they came from; calls routed to the trunk go to the binding of
 /// the Request-URI's user.
 struct registrar_config {
-    std::string domain;  ///< the AORs' host part; empty: any
+    std::string domain;         ///< the AORs' host part; empty: any
     std::vector<cidr> sources;  ///< where REGISTERs (and the phones' calls) may come from
     unsigned min_expires = 60;
     unsigned max_expires = 3600;
     source_mark mark;
+};
+
+/// Session timers (RFC 4028) on a trunk's legs.
+struct session_timer_config {
+    /// Session-Expires the SBC asks for on calls it sends to the trunk; 0:
+    /// none asked (the trunk's own request, if any, is still honoured).
+    unsigned expires = 0;
+    /// The shortest interval accepted from the trunk (422 below it). RFC
+    /// 4028 4 makes 90 the floor; lower values are for tests.
+    unsigned min_se = 90;
 };
 
 struct trunk_config {
@@ -284,7 +294,8 @@ struct trunk_config {
     normalization normalize;
     header_rules headers;
     trunk_limits limits;
-    std::optional<credentials> auth;                ///< answers the trunk's challenges
+    session_timer_config session_timer;
+    std::optional<credentials> auth;                  ///< answers the trunk's challenges
     std::optional<registration_config> registration;  ///< YAML key `register`
     std::optional<challenge_config> challenge;
     std::optional<registrar_config> registrar;

@@ -382,10 +382,10 @@ void decode_trunk_tls(problem_list& p, const located& at, trunk_tls_config& tc) 
 
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
     auto m = map_reader::open(
-        p, at,
-        {"name", "interface", "peers", "early_offer", "forward_headers", "codecs", "dtmf",
-         "keepalive", "failover_timeout", "tls", "srtp", "srtp_suites", "normalize", "headers",
-         "limits", "auth", "register", "challenge", "registrar"},
+        p, at, {"name",   "interface",   "peers",     "early_offer",      "forward_headers",
+                "codecs", "dtmf",        "keepalive", "failover_timeout", "tls",
+                "srtp",   "srtp_suites", "normalize", "headers",          "limits",
+                "auth",   "register",    "challenge", "registrar",        "session_timer"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
@@ -486,6 +486,9 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
         decode_limits(p, *v, tc.limits);
     }
     decode_trunk_auth(d, p, *m, tc);
+    if (auto v = m->find("session_timer")) {
+        decode_session_timer(p, *v, tc.session_timer);
+    }
     d.trunk_paths.push_back(at.path);
     d.cfg.trunks.push_back(std::move(tc));
 }

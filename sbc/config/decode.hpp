@@ -67,6 +67,7 @@ void decode_normalize(problem_list& p, const located& at, normalization& n);
 // decode_headers.cpp: a trunk's header manipulation rules.
 void decode_header_rules(problem_list& p, const located& at, header_rules& rules);
 void decode_limits(problem_list& p, const located& at, trunk_limits& limits);
+void decode_session_timer(problem_list& p, const located& at, session_timer_config& st);
 // decode_auth.cpp: a trunk's auth, register, challenge and registrar keys.
 void decode_trunk_auth(decoded& d, problem_list& p, const map_reader& trunk, trunk_config& tc);
 void decode_flood(problem_list& p, const located& at, flood_config& flood);

@@ -439,6 +439,26 @@ void decode_limits(problem_list& p, const located& at, trunk_limits& limits) {
     }
 }
 
+void decode_session_timer(problem_list& p, const located& at, session_timer_config& st) {
+    auto m = map_reader::open(p, at, {"expires", "min_se"}, "a map with expires and min_se");
+    if (!m) {
+        return;
+    }
+    if (auto v = m->find("min_se")) {
+        st.min_se = static_cast<unsigned>(
+            read_number(p, *v, 1, 86400, "a number of seconds 1..86400").value_or(st.min_se));
+    }
+    if (auto v = m->find("expires")) {
+        auto n = read_number(p, *v, 0, 86400,
+                             "a number of seconds 0..86400, not below min_se (0: none asked)");
+        if (n && *n != 0 && *n < st.min_se) {
+            expected(p, *v, fmt::format("a number of seconds not below min_se ({})", st.min_se));
+        } else if (n) {
+            st.expires = static_cast<unsigned>(*n);
+        }
+    }
+}
+
 void decode_flood(problem_list& p, const located& at, flood_config& flood) {
     auto m =
         map_reader::open(p, at, {"rate", "burst", "block"}, "a map with rate, burst and block");

@@ -62,13 +62,15 @@ def all_tests():
     import test_failover
     import test_policy
     import test_auth
+    import test_dialog
     import test_srtp
     import test_tls
     import test_transcoding
 
     tests = (list(test_sbc.TESTS) + list(test_tls.TESTS) + list(test_failover.TESTS) +
              list(test_srtp.TESTS) + list(test_transcoding.TESTS) + list(test_dtmf.TESTS) +
-             list(test_policy.TESTS) + list(test_auth.TESTS) + list(test_dpdk.TESTS))
+             list(test_policy.TESTS) + list(test_auth.TESTS) + list(test_dialog.TESTS) +
+             list(test_dpdk.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

@@ -1,0 +1,100 @@
+"""End-to-end tests of mid-dialog extensions (issue 6), each negotiated per
+leg: reliable provisional responses (RFC 3262) on the callee's leg only, and
+a session timer (RFC 4028) that the caller lets lapse, ending both legs.
+"""
+
+import json
+import time
+from pathlib import Path
+
+from harness import PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, check, wait_until
+
+TESTS = []
+
+
+def e2e_test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def pbx_caller(t, name, scenario, **kw):
+    return t.uac(name, scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                 media_port=PBX_SIPP_MEDIA, **kw)
+
+
+@e2e_test
+def prack_on_one_leg_only(t):
+    """The carrier's 183 requires 100rel (RSeq 1): sbcd PRACKs it on the
+    carrier's leg (RAck 1 <CSeq> INVITE, checked by sipp), and the caller,
+    whose INVITE did not support 100rel, gets an ordinary 183 without RSeq or
+    Require; the call then completes. The carrier saw Supported: 100rel."""
+    sbcd = t.start_sbcd()
+    uas = t.uas("carrier", "uas_prack.xml", local_ip="127.0.1.2", media_port=6000)
+    uac = pbx_caller(t, "caller", "uac_call.xml", duration_ms=200)
+    uac.finish()
+    uas.finish()
+    inv = uas.received("INVITE")[0]
+    check("100rel" in (inv.header("supported") or ""), f"Supported: {inv.header('supported')}")
+    check(len(uas.received("PRACK")) == 1, "the carrier got no PRACK")
+    early = [m for m in uac.received() if m.is_response and m.status == 183]
+    check(len(early) == 1, f"the caller got {len(early)} 183s")
+    check(early[0].header("rseq") is None and "100rel" not in (early[0].header("require") or ""),
+          f"the caller's 183 is reliable: {early[0].text[:300]}")
+    sbcd.stop()
+
+
+@e2e_test
+def reliable_183_to_a_caller_that_supports_it(t):
+    """A caller whose INVITE says Supported: 100rel gets the callee's 183
+    reliably (Require: 100rel, RSeq) from sbcd, whether or not the callee
+    sent it reliably: here the carrier's 183 is reliable too, and each leg
+    has its own RSeq space."""
+    sbcd = t.start_sbcd()
+    uas = t.uas("carrier", "uas_prack.xml", local_ip="127.0.1.2", media_port=6000)
+    uac = pbx_caller(t, "caller", "uac_call_100rel.xml", duration_ms=200)
+    uac.finish()
+    uas.finish()
+    early = [m for m in uac.received() if m.is_response and m.status == 183]
+    check(early and early[0].header("rseq") and "100rel" in (early[0].header("require") or ""),
+          f"the caller's 183: {early[0].text[:300] if early else None}")
+    sbcd.stop()
+
+
+@e2e_test
+def session_timer_expiry_ends_both_legs(t):
+    """The caller asks for a 10 s session timer as its refresher and never
+    refreshes: sbcd answers Session-Expires: 10;refresher=uac with Require:
+    timer, and about 10 - min(32, 10/3) = 7 s after the answer ends the call
+    with BYE on both legs. The CDR says why."""
+    cdr = Path(t.workdir) / "cdr.jsonl"
+    sbcd = t.start_sbcd(pbx_extra=["session_timer: {min_se: 5}"],
+                        extra_top=["cdr:", f"  file: {cdr}"])
+    uas = t.uas("carrier", "uas_answer.xml", local_ip="127.0.1.2", media_port=6000)
+    started = time.monotonic()
+    uac = pbx_caller(t, "caller", "uac_session_timer.xml")
+    uac.finish(timeout=30)
+    uas.finish(timeout=10)
+    elapsed = time.monotonic() - started
+    ok = [m for m in uac.received() if m.is_response and m.status == 200][0]
+    check("timer" in (ok.header("require") or ""), f"the 200 has no Require: timer: {ok.text[:300]}")
+    check(uac.received("BYE") and uas.received("BYE"), "not both legs got a BYE")
+    check(5 <= elapsed <= 15, f"the call ended after {elapsed:.1f} s")
+    wait_until(lambda: cdr.exists() and cdr.read_text().strip(), 5.0)
+    record = json.loads(cdr.read_text().splitlines()[0])
+    check(record["disconnected_by"] == "sbc" and
+          record["disconnect_reason"] == "session timer expired on leg a", f"CDR: {record}")
+    sbcd.stop()
+
+
+@e2e_test
+def session_interval_too_small_422(t):
+    """A Session-Expires below the trunk's min_se is refused with 422 and
+    Min-SE (RFC 4028 6)."""
+    sbcd = t.start_sbcd(pbx_extra=["session_timer: {min_se: 120}"])
+    uac = pbx_caller(t, "caller", "uac_session_timer.xml")
+    uac.wait(10)
+    finals = [m for m in uac.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].status == 422 and finals[0].header("min-se") == "120",
+          f"got {[(m.first_line, m.header('min-se')) for m in finals]}")
+    uac.kill()
+    sbcd.stop()
