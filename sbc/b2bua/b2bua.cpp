@@ -360,6 +360,40 @@ int b2bua::on_register(const config::trunk_config& trunk, nta_incoming_t* irq, c
     return 0;
 }
 
+b2bua::transfer_route b2bua::route_transfer(const config::trunk_config& from,
+                                            const std::string& target,
+                                            const std::string& referee_user) {
+    transfer_route out;
+    if (target.size() > policy::max_number_length) {
+        out.status = 414;
+        return out;
+    }
+    const auto numbers =
+        normalizer(from).inbound.apply(policy::call_numbers{target, referee_user, target});
+    policy::route_request req;
+    req.interface = from.interface;
+    req.trunk = from.name;
+    req.ruri_user = numbers.ruri;
+    req.from_user = numbers.from;
+    req.to_user = numbers.to;
+    req.now = std::chrono::system_clock::now();
+    const auto* route = _router.match(req);
+    if (route == nullptr || route->reject) {
+        out.status = route == nullptr ? 404 : static_cast<int>(route->reject->code);
+        return out;
+    }
+    out.user = numbers.ruri;
+    for (const auto& name : route->to_trunks) {
+        const auto* t = _cfg.find_trunk(name);
+        if (!t->registrar && choose_peer(*t, {})) {
+            out.trunk = t;
+            return out;
+        }
+    }
+    out.status = 503;
+    return out;
+}
+
 const trunk_normalizer& b2bua::normalizer(const config::trunk_config& trunk) const {
     return _normalizers.at(trunk.name);
 }

@@ -82,6 +82,16 @@ public:
     /// direction); a call that was admitted releases when it ends.
     admission::decision admit(const config::trunk_config& trunk, bool inbound);
     void release(const config::trunk_config& trunk, bool inbound) noexcept;
+    /// Where a transfer (REFER) from `from` to the user `target` goes: the
+    /// first trunk of the matching route with a peer up, after `from`'s
+    /// inbound normalization of `target`; or the SIP status that says why not.
+    struct transfer_route {
+        const config::trunk_config* trunk = nullptr;
+        std::string user;  ///< the target after normalization
+        int status = 0;    ///< when trunk is null
+    };
+    transfer_route route_transfer(const config::trunk_config& from, const std::string& target,
+                                  const std::string& referee_user);
     /// The compiled normalization rules of `trunk`.
     const trunk_normalizer& normalizer(const config::trunk_config& trunk) const;
     /// The next peer of `trunk` for a call that has tried `tried` (failover).

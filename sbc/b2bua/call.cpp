@@ -95,6 +95,16 @@ call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trun
 }
 
 call::~call() {
+    if (_reoffer) {
+        nta_outgoing_destroy(_reoffer->orq);
+    }
+    if (_transfer) {
+        nta_outgoing_destroy(_transfer->invite);
+        nta_leg_destroy(_transfer->leg);
+    }
+    for (auto* l : _retired) {
+        nta_leg_destroy(l);
+    }
     if (_holds_inbound) {
         _owner.release(*_legs[0].trunk, true);
     }
@@ -1008,6 +1018,242 @@ void call::check_session_timers(std::chrono::steady_clock::time_point now) {
     }
 }
 
+int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
+    if (from.trunk->refer != config::refer_policy::handle) {
+        nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allowed_methods),
+                            TAG_END());
+        return 0;
+    }
+    if (_state != state::established || _invite || _transfer) {
+        return 491;  // RFC 3261 14.1 by analogy: something is already under way
+    }
+    const sip_refer_to_t* to = sip->sip_refer_to;
+    if (to == nullptr || to->r_url->url_user == nullptr) {
+        nta_incoming_treply(irq, 400, "Refer-To with a user required", TAG_END());
+        return 0;
+    }
+    if (to->r_url->url_headers != nullptr &&
+        su_strcasestr(to->r_url->url_headers, "replaces=") != nullptr) {
+        // An attended transfer names a dialog to replace (RFC 3891).
+        nta_incoming_treply(irq, 501, "Attended transfer not supported", TAG_END());
+        return 0;
+    }
+    const side referee = dataplane::other(from._side);
+    const auto& numbers = referee == side::a ? _numbers : _numbers_sent;
+    const std::string referee_user = referee == side::a ? numbers.from : numbers.ruri;
+    auto target = _owner.route_transfer(*from.trunk, to->r_url->url_user, referee_user);
+    if (target.trunk == nullptr) {
+        sip_log.info("call {}: REFER to {} from leg {}: no route ({})", display_id(),
+                     to->r_url->url_user, from._side == side::a ? 'a' : 'b', target.status);
+        return target.status;
+    }
+    // The referrer's side of the media session stays where it is: the new
+    // dialog must reach the same interface, and the SBC keeps the same keys
+    // and codecs on it.
+    if (target.trunk->interface != from.trunk->interface || from.sdes->keys() ||
+        target.trunk->srtp == config::srtp_mode::required || from.last_sdp_sent.empty()) {
+        nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE,
+                            SIPTAG_WARNING_STR("399 sbc \"the transfer target must be a plain RTP "
+                                               "trunk on the referrer's interface\""),
+                            TAG_END());
+        return 0;
+    }
+    auto peer_index = _owner.choose_peer(*target.trunk, {});
+    if (!peer_index) {
+        return 503;
+    }
+    const auto& peer = target.trunk->peers[*peer_index];
+    const auto peer_host = uri_host(peer.host);
+    const auto egress = _owner.normalizer(*target.trunk).outbound;
+    const auto callee = egress.apply(config::field_ruri, target.user);
+    const auto caller = egress.apply(config::field_from, referee_user);
+    const auto ruri = fmt::format("sip:{}@{}:{}{}", callee, peer_host, peer.port,
+                                  peer.proto == config::transport::udp
+                                      ? ""
+                                      : fmt::format(";transport={}", transport_param(peer.proto)));
+    const auto from_hdr = fmt::format("<sip:{}@{}>", caller, from.iface->host());
+    const auto to_hdr = fmt::format("<sip:{}@{}>", callee, peer_host);
+    const auto call_id = new_call_id();
+    transfer t;
+    t.referrer = from._side;
+    t.trunk = target.trunk;
+    t.transport = peer.proto;
+    t.offer = from.last_sdp_sent;
+    // In-dialog requests of the new dialog reach the referrer's leg object,
+    // which the new dialog replaces.
+    t.leg = nta_leg_tcreate(from.iface->agent(), sofia::leg_trampoline, &from,
+                            SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from_hdr.c_str()),
+                            SIPTAG_TO_STR(to_hdr.c_str()), TAG_END());
+    if (t.leg == nullptr) {
+        return 500;
+    }
+    nta_leg_tag(t.leg, nullptr);
+    const auto contact = from.iface->contact(peer.proto);
+    t.invite = nta_outgoing_tcreate(
+        t.leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE,
+        URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
+        SIPTAG_ALLOW_STR(allowed_methods), SIPTAG_SUPPORTED_STR("timer"),
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.offer.c_str()), TAG_END());
+    if (t.invite == nullptr) {
+        nta_leg_destroy(t.leg);
+        return 500;
+    }
+    sip_log.info("call {}: leg {} transfers to {} on trunk {} (REFER handled by the SBC)",
+                 display_id(), from._side == side::a ? 'a' : 'b', callee, target.trunk->name);
+    _transfer = std::move(t);
+    // RFC 3515 2.4.2: accept, then report progress in NOTIFYs.
+    nta_incoming_treply(irq, SIP_202_ACCEPTED, TAG_END());
+    notify_referrer(100, false);
+    return 0;
+}
+
+namespace {
+// `sdp` with the version of its o= line (RFC 4566 5.2) replaced.
+std::string with_origin_version(const std::string& sdp, std::uint64_t version) {
+    const auto o = sdp.find("o=");
+    if (o == std::string::npos) {
+        return sdp;
+    }
+    const auto end = sdp.find_first_of("\r\n", o);
+    std::string line = sdp.substr(o, end - o);
+    // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <address>
+    std::size_t field = 0;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < line.size() && field < 2; ++i) {
+        if (line[i] == ' ') {
+            ++field;
+            start = i + 1;
+        }
+    }
+    const auto stop = line.find(' ', start);
+    if (field != 2 || stop == std::string::npos) {
+        return sdp;
+    }
+    line.replace(start, stop - start, std::to_string(version));
+    return sdp.substr(0, o) + line + (end == std::string::npos ? "" : sdp.substr(end));
+}
+}  // namespace
+
+void call::reoffer(side s) {
+    auto& l = leg(s);
+    if (l.last_sdp_sent.empty() || _invite || _reoffer || !l.confirmed) {
+        return;
+    }
+    l.sdp_version += 1;
+    l.last_sdp_sent = with_origin_version(l.last_sdp_sent, l.sdp_version);
+    const auto contact = l.iface->contact(l.transport);
+    auto* orq = nta_outgoing_tcreate(
+        l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.last_sdp_sent.c_str()),
+        TAG_END());
+    if (orq != nullptr) {
+        _reoffer = own_reinvite{s, orq};
+    }
+}
+
+void call::on_reoffer_response(const sip_t* sip, int status) {
+    if (status < 200) {
+        return;
+    }
+    const side s = _reoffer->to;
+    auto& l = leg(s);
+    if (status < 300) {
+        const auto cseq = fmt::format("{} ACK", nta_outgoing_cseq(_reoffer->orq));
+        nta_outgoing_t* ack =
+            nta_outgoing_tcreate(l.nta, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr,
+                                 SIPTAG_CSEQ_STR(cseq.c_str()), TAG_END());
+        nta_outgoing_destroy(ack);
+        if (has_sdp(sip)) {
+            if (auto sd = accept_sdp(s, sip, sdp_role::answer); !sd) {
+                sip_log.warn("call {}: answer to the SBC's re-INVITE unusable: {}", display_id(),
+                             sd.error_message());
+            }
+        }
+    } else {
+        sip_log.info("call {}: leg {} answered the SBC's re-INVITE with {}; media unchanged",
+                     display_id(), s == side::a ? 'a' : 'b', status);
+    }
+    nta_outgoing_destroy(_reoffer->orq);
+    _reoffer.reset();
+}
+
+void call::notify_referrer(int status, bool final) {
+    auto& l = leg(_transfer ? _transfer->referrer : side::b);
+    const auto body = fmt::format("SIP/2.0 {} {}\r\n", status, phrase_for(status));
+    nta_outgoing_t* orq = nta_outgoing_tcreate(
+        l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_NOTIFY, nullptr,
+        SIPTAG_EVENT_STR("refer"),
+        SIPTAG_SUBSCRIPTION_STATE_STR(final ? "terminated;reason=noresource" : "active;expires=60"),
+        SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(body.c_str()),
+        TAG_END());
+    // The NOTIFY completes inside nta; nothing waits for its answer.
+    nta_outgoing_destroy(orq);
+}
+
+void call::on_transfer_response(const sip_t* sip, int status) {
+    auto& t = *_transfer;
+    if (status < 200) {
+        return;  // the referrer hears the outcome only (RFC 3515 2.4.5 allows that)
+    }
+    auto& referrer = leg(t.referrer);
+    if (status >= 300) {
+        sip_log.info("call {}: transfer target answered {}; the call stays as it was", display_id(),
+                     status);
+        notify_referrer(status, true);
+        nta_outgoing_destroy(t.invite);
+        nta_leg_destroy(t.leg);
+        _transfer.reset();
+        return;
+    }
+    if (sip != nullptr && sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
+        nta_leg_rtag(t.leg, sip->sip_to->a_tag);
+    }
+    if (sip != nullptr) {
+        nta_leg_client_route(t.leg, sip->sip_record_route, sip->sip_contact);
+    }
+    // RFC 3261 13.2.2.4: the ACK of a 2xx carries the INVITE's CSeq number.
+    const auto cseq = fmt::format("{} ACK", nta_outgoing_cseq(t.invite));
+    nta_outgoing_t* ack = nta_outgoing_tcreate(t.leg, nullptr, nullptr, nullptr, SIP_METHOD_ACK,
+                                               nullptr, SIPTAG_CSEQ_STR(cseq.c_str()), TAG_END());
+    nta_outgoing_destroy(ack);
+    nta_outgoing_destroy(t.invite);
+    t.invite = nullptr;
+    auto sd = sdp::session_description::parse(body_of(sip));
+    if (!has_sdp(sip) || !sd) {
+        sip_log.warn("call {}: transfer target answered without usable SDP; ending it",
+                     display_id());
+        notify_referrer(488, true);
+        nta_outgoing_t* bye = nta_outgoing_tcreate(t.leg, nullptr, nullptr, nullptr, SIP_METHOD_BYE,
+                                                   nullptr, TAG_END());
+        nta_outgoing_destroy(bye);
+        _retired.push_back(t.leg);
+        _transfer.reset();
+        return;
+    }
+    const auto& audio = sd->audio();
+    // RFC 3515 2.4.5: the referrer learns the outcome, and leaves.
+    notify_referrer(200, true);
+    send_bye(t.referrer);
+    // The new dialog takes the referrer's place; the other leg keeps the
+    // SBC's media address and port, so its media simply flows to the target.
+    _retired.push_back(referrer.nta);
+    referrer.nta = t.leg;
+    referrer.trunk = t.trunk;
+    referrer.transport = t.transport;
+    referrer.confirmed = true;
+    referrer.timer.reset();
+    if (!audio.on_hold_address && !audio.port_zero) {
+        _owner.media().set_remote(_id, t.referrer, audio.rtp, audio.rtcp);
+    }
+    sip_log.info("call {}: transfer completed; leg {} is now trunk {}", display_id(),
+                 t.referrer == side::a ? 'a' : 'b', t.trunk->name);
+    _transfer.reset();
+    // The party that stays learns of the new session from a re-INVITE (the
+    // SBC's same media address, a new SDP version), never from the REFER.
+    reoffer(dataplane::other(referrer._side));
+}
+
 int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (has_sdp(sip)) {
         // An offer in UPDATE (RFC 3311) is not relayed yet.
@@ -1067,6 +1313,8 @@ int call::on_leg_request(call_leg& l, nta_incoming_t* irq, const sip_t* sip) {
             return relay_request(l, irq, sip);
         case sip_method_update:
             return on_update(l, irq, sip);
+        case sip_method_refer:
+            return on_refer(l, irq, sip);
         default:
             nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allowed_methods),
                                 TAG_END());
@@ -1181,6 +1429,14 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
         sip != nullptr && sip->sip_status ? sip->sip_status->st_status : nta_outgoing_status(orq);
     if (_invite && orq == _invite->orq) {
         on_invite_response(sip, status);
+        return 0;
+    }
+    if (_transfer && orq == _transfer->invite) {
+        on_transfer_response(sip, status);
+        return 0;
+    }
+    if (_reoffer && orq == _reoffer->orq) {
+        on_reoffer_response(sip, status);
         return 0;
     }
     if (auto p = std::find(_pracks.begin(), _pracks.end(), orq); p != _pracks.end()) {

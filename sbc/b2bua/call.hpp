@@ -236,6 +236,18 @@ private:
     /// INVITE supports 100rel.
     void reply_provisional(nta_incoming_t* irq, int status, const sip_t* relayed,
                            const std::string* sdp_body);
+    /// A REFER from a leg whose trunk has refer: handle (RFC 3515 blind
+    /// transfer): the SBC calls the target and, when it answers, puts the
+    /// new dialog in the referrer's place.
+    int on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    /// The target's final answer to the transfer's INVITE.
+    void on_transfer_response(const sip_t* sip, int status);
+    /// A re-INVITE of the SBC's own on leg `s`: its last SDP with the next
+    /// version (RFC 3264 8), so that the peer learns of a change behind it.
+    void reoffer(side s);
+    void on_reoffer_response(const sip_t* sip, int status);
+    /// NOTIFY with a message/sipfrag status line to the referrer (RFC 3515 2.4.4).
+    void notify_referrer(int status, bool final);
     /// An UPDATE from a leg: a session refresh (RFC 4028) is answered here.
     int on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
     /// The session timer of leg a from the caller's INVITE, settled when the
@@ -302,6 +314,23 @@ private:
     std::optional<invite_relay> _invite;
     std::vector<request_relay> _relays;
     std::vector<nta_outgoing_t*> _pracks;  ///< PRACKs of ours to leg b (RFC 3262)
+    /// A blind transfer in progress: the new dialog towards the target,
+    /// which replaces the referrer's leg when it answers.
+    struct transfer {
+        side referrer = side::b;
+        nta_leg_t* leg = nullptr;
+        nta_outgoing_t* invite = nullptr;
+        const config::trunk_config* trunk = nullptr;
+        config::transport transport = config::transport::udp;
+        std::string offer;
+    };
+    std::optional<transfer> _transfer;
+    std::vector<nta_leg_t*> _retired;  ///< replaced dialogs, kept for their BYE
+    struct own_reinvite {
+        side to = side::a;
+        nta_outgoing_t* orq = nullptr;
+    };
+    std::optional<own_reinvite> _reoffer;
     /// What the caller's INVITE asked of the session timer (0: nothing).
     std::chrono::seconds _caller_session_expires{0};
     std::string _caller_refresher;  ///< "uac", "uas" or "" (the SBC chooses)

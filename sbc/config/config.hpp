@@ -266,6 +266,16 @@ struct session_timer_config {
     unsigned min_se = 90;
 };
 
+/// What the SBC does with a REFER (RFC 3515) from a trunk's peer.
+enum class refer_policy {
+    reject,  ///< 405: the trunk's peers do not transfer through the SBC
+    /// The SBC carries out the transfer itself (as Teams Direct Routing
+    /// expects): it calls the Refer-To target through its own routing,
+    /// reports progress with NOTIFY and puts the new dialog in the
+    /// referrer's place, so the other side never sees the REFER.
+    handle,
+};
+
 struct trunk_config {
     std::string name;
     std::string interface;  ///< name of an interface_config
@@ -295,6 +305,7 @@ struct trunk_config {
     header_rules headers;
     trunk_limits limits;
     session_timer_config session_timer;
+    refer_policy refer = refer_policy::reject;
     std::optional<credentials> auth;                  ///< answers the trunk's challenges
     std::optional<registration_config> registration;  ///< YAML key `register`
     std::optional<challenge_config> challenge;

@@ -385,7 +385,8 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
         p, at, {"name",   "interface",   "peers",     "early_offer",      "forward_headers",
                 "codecs", "dtmf",        "keepalive", "failover_timeout", "tls",
                 "srtp",   "srtp_suites", "normalize", "headers",          "limits",
-                "auth",   "register",    "challenge", "registrar",        "session_timer"},
+                "auth",   "register",    "challenge", "registrar",        "session_timer",
+                "refer"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
@@ -488,6 +489,17 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     decode_trunk_auth(d, p, *m, tc);
     if (auto v = m->find("session_timer")) {
         decode_session_timer(p, *v, tc.session_timer);
+    }
+    if (auto v = m->find("refer")) {
+        constexpr std::string_view what = "reject or handle";
+        auto text = read_string(p, *v, what);
+        if (text && *text == "reject") {
+            tc.refer = refer_policy::reject;
+        } else if (text && *text == "handle") {
+            tc.refer = refer_policy::handle;
+        } else if (text) {
+            expected(p, *v, what);
+        }
     }
     d.trunk_paths.push_back(at.path);
     d.cfg.trunks.push_back(std::move(tc));

@@ -98,3 +98,47 @@ def session_interval_too_small_422(t):
           f"got {[(m.first_line, m.header('min-se')) for m in finals]}")
     uac.kill()
     sbcd.stop()
+
+
+@e2e_test
+def blind_transfer_by_refer_handled(t):
+    """The carrier calls the pbx; the pbx (refer: handle, as Teams Direct
+    Routing expects) transfers the call to 3000 by REFER. sbcd accepts it
+    (202), routes 3000 itself to the target trunk, NOTIFYs 100 and then 200,
+    and BYEs the pbx out; the carrier gets a re-INVITE (the SBC's same media
+    address, the next SDP version) and never the REFER, and its call goes on
+    with the target (its BYE reaches the target)."""
+    target = [
+        "  - name: target",
+        "    interface: pbx",
+        '    peers: ["127.0.2.3:5060"]',
+        "    keepalive: {interval: 0}",
+    ]
+    routes = [
+        {"name": "carrier-to-pbx", "from_trunk": "carrier", "to_trunk": "pbx"},
+        {"name": "transfers", "from_trunk": "pbx", "ruri_user": "^3000$", "to_trunk": "target"},
+        {"name": "pbx-to-carrier", "from_trunk": "pbx", "to_trunk": "carrier"},
+    ]
+    sbcd = t.start_sbcd(routes=routes, extra_trunks=target, pbx_extra=["refer: handle"])
+    pbx = t.uas("pbx", "uas_refer.xml", duration_ms=500)
+    new = t.uas("target", "uas_answer.xml", local_ip="127.0.2.3", media_port=7002)
+    uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=1000)
+    pbx.finish()
+    uac.finish()
+    new.finish()
+    inv = new.received("INVITE")[0]
+    check(inv.first_line.startswith("INVITE sip:3000@127.0.2.3"), f"target got {inv.first_line}")
+    check("caller@" in inv.header("from"), f"From at the target: {inv.header('from')}")
+    check(new.received("BYE"), "the caller's BYE did not reach the target")
+    seen = {m.method for m in uac.received() if not m.is_response}
+    check(not seen & {"REFER", "NOTIFY"}, f"the carrier saw {seen}")
+    answer = [m for m in uac.received() if m.is_response and m.status == 200][0]
+    reinvite = uac.received("INVITE")[0]
+    check(reinvite.sdp_lines("c=") == answer.sdp_lines("c=") and
+          reinvite.sdp_lines("m=") == answer.sdp_lines("m="),
+          f"the re-INVITE moved the media: {reinvite.sdp_lines('c=')} {reinvite.sdp_lines('m=')}")
+    o_before = answer.sdp_lines("o=")[0].split()
+    o_after = reinvite.sdp_lines("o=")[0].split()
+    check(o_after[1] == o_before[1] and int(o_after[2]) == int(o_before[2]) + 1,
+          f"o= lines: {o_before} then {o_after}")
+    sbcd.stop()

@@ -471,3 +471,24 @@ TEST_CASE("allow_sources must hold the interface's trunk peers", "[config]") {
           "t.yaml:4:53: trunks[0].peers[1]: expected an address inside the allow_sources of "
           "interface 'a' (requests from elsewhere are dropped) (got '127.0.1.9')");
 }
+
+TEST_CASE("session_timer and refer: the YAML forms and their errors", "[config]") {
+    const std::string iface =
+        "interfaces: [{name: a, listen: [udp://127.0.1.1:5060], media_address: 127.0.1.1}]\n"
+        "routes: [{to_trunk: t}]\n"
+        "trunks:\n  - {name: t, interface: a, peers: [127.0.1.2], ";
+    const auto cfg = config::load_string(
+        iface + "session_timer: {expires: 1800, min_se: 120}, refer: handle}\n", "t.yaml");
+    CHECK(cfg.trunks[0].session_timer.expires == 1800);
+    CHECK(cfg.trunks[0].session_timer.min_se == 120);
+    CHECK(cfg.trunks[0].refer == config::refer_policy::handle);
+    const auto defaults = config::load_string(iface + "codecs: [PCMA]}\n", "t.yaml");
+    CHECK(defaults.trunks[0].session_timer.expires == 0);
+    CHECK(defaults.trunks[0].session_timer.min_se == 90);
+    CHECK(defaults.trunks[0].refer == config::refer_policy::reject);
+    CHECK(problem(iface + "session_timer: {expires: 60}}\n") ==
+          "t.yaml:4:74: trunks[0].session_timer.expires: expected a number of seconds not below "
+          "min_se (90) (got '60')");
+    CHECK(problem(iface + "refer: relay}\n") ==
+          "t.yaml:4:56: trunks[0].refer: expected reject or handle (got 'relay')");
+}
