@@ -214,7 +214,8 @@ constexpr std::chrono::seconds nonce_lifetime{300};
 }  // namespace
 
 bool b2bua::authenticated(const config::challenge_config& challenge, const msg_auth_t* credentials,
-                          std::string_view method, std::string_view body, bool& stale) {
+                          std::string_view method, std::string_view body,
+                          std::string_view ruri_user, bool& stale, std::string* who) {
     stale = false;
     char buffer[2048];
     for (const msg_auth_t* h = credentials; h != nullptr; h = h->au_next) {
@@ -239,14 +240,27 @@ bool b2bua::authenticated(const config::challenge_config& challenge, const msg_a
         if (fresh == auth::nonce_issuer::check_result::invalid) {
             continue;
         }
-        // The digest-uri is covered by the response itself; it is not compared
-        // with the Request-URI, which a proxy on the way may have rewritten.
+        // The digest-uri is covered by the response itself. When it names a
+        // user, that must be the number called (a proxy on the way may rewrite
+        // the host part, not the number), so that an answer cannot be
+        // replayed to call elsewhere.
+        if (!ruri_user.empty()) {
+            const auto colon = a->uri.find(':');
+            const auto at = a->uri.find('@');
+            if (colon != std::string::npos && at != std::string::npos && at > colon &&
+                std::string_view(a->uri).substr(colon + 1, at - colon - 1) != ruri_user) {
+                continue;
+            }
+        }
         if (!auth::verify(*a, user->password, {method, "", body})) {
             continue;
         }
         if (fresh == auth::nonce_issuer::check_result::stale) {
             stale = true;
             continue;
+        }
+        if (who != nullptr) {
+            *who = a->username;
         }
         return true;
     }
@@ -271,9 +285,11 @@ const config::trunk_config* b2bua::registrar_trunk_for(const std::string& interf
 
 int b2bua::on_register(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip) {
     const auto& reg = *trunk.registrar;
+    std::string who;
     if (trunk.challenge) {
         bool stale = false;
-        if (!authenticated(*trunk.challenge, sip->sip_authorization, "REGISTER", "", stale)) {
+        if (!authenticated(*trunk.challenge, sip->sip_authorization, "REGISTER", "", "", stale,
+                           &who)) {
             // RFC 3261 22.1 and 10.3 step 3: a registrar asks with 401.
             const auto value = challenge_value(*trunk.challenge, stale);
             nta_incoming_treply(irq, SIP_401_UNAUTHORIZED,
@@ -284,6 +300,11 @@ int b2bua::on_register(const config::trunk_config& trunk, nta_incoming_t* irq, c
     const url_t* to = sip->sip_to != nullptr ? sip->sip_to->a_url : nullptr;
     if (to == nullptr || to->url_user == nullptr || *to->url_user == '\0') {
         nta_incoming_treply(irq, 400, "No user in To", TAG_END());
+        return 0;
+    }
+    // RFC 3261 10.3 step 4: a user registers its own address-of-record only.
+    if (trunk.challenge && who != to->url_user) {
+        nta_incoming_treply(irq, 403, "Not your address-of-record", TAG_END());
         return 0;
     }
     // RFC 3261 10.3 step 1: only the domain this registrar is for.
@@ -543,15 +564,19 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
             sip->sip_payload != nullptr
                 ? std::string_view(sip->sip_payload->pl_data, sip->sip_payload->pl_len)
                 : std::string_view();
-        if (!authenticated(*trunk.challenge, sip->sip_proxy_authorization, "INVITE", body, stale)) {
+        const char* called = sip->sip_request->rq_url->url_user;
+        if (!authenticated(*trunk.challenge, sip->sip_proxy_authorization, "INVITE", body,
+                           called != nullptr ? called : "", stale)) {
             // RFC 3261 22.3: as the caller's next hop the SBC asks with 407.
             const auto value = challenge_value(*trunk.challenge, stale);
             nta_incoming_treply(irq, SIP_407_PROXY_AUTH_REQUIRED,
                                 SIPTAG_PROXY_AUTHENTICATE_STR(value.c_str()), TAG_END());
-            refused_cdr(sip, irq, trunk, nullptr, received, numbers, 407,
-                        sip->sip_proxy_authorization != nullptr
-                            ? "Proxy Authentication Required (credentials refused)"
-                            : "Proxy Authentication Required");
+            // The first INVITE of every authenticated call is challenged:
+            // only a refused answer is a call attempt worth a record.
+            if (sip->sip_proxy_authorization != nullptr) {
+                refused_cdr(sip, irq, trunk, nullptr, received, numbers, 407,
+                            "Proxy Authentication Required (credentials refused)");
+            }
             return 0;
         }
     }

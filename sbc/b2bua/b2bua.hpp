@@ -119,8 +119,12 @@ private:
     /// 22.1): true when one of `credentials` (Authorization or
     /// Proxy-Authorization values) is valid; else `stale` says whether a
     /// correct answer came with an expired nonce.
+    /// `ruri_user`, when not empty, must be the user of the digest-uri, so
+    /// that a captured answer cannot be replayed to call another number.
+    /// `who` receives the authenticated username.
     bool authenticated(const config::challenge_config& challenge, const msg_auth_t* credentials,
-                       std::string_view method, std::string_view body, bool& stale);
+                       std::string_view method, std::string_view body, std::string_view ruri_user,
+                       bool& stale, std::string* who = nullptr);
     /// The WWW-Authenticate / Proxy-Authenticate value of a new challenge.
     std::string challenge_value(const config::challenge_config& challenge, bool stale);
     /// The CDR of an INVITE refused before it became a call (no route, a

@@ -22,6 +22,19 @@
 namespace sbc::b2bua {
 
 namespace {
+
+// `sdp` with its media two-way again: a=sendonly/recvonly/inactive lines
+// become a=sendrecv (RFC 3264 8.4 hold undone).
+std::string sendrecv(const std::string& sdp) {
+    std::string out = sdp;
+    for (std::string_view held : {"a=sendonly", "a=recvonly", "a=inactive"}) {
+        for (auto at = out.find(held); at != std::string::npos; at = out.find(held, at)) {
+            out.replace(at, held.size(), "a=sendrecv");
+        }
+    }
+    return out;
+}
+
 constexpr log::logger sip_log{"sip"};
 
 dataplane::srtp::suite data_plane_suite(config::srtp_suite s) {
@@ -74,8 +87,8 @@ bool has_sdp(const sip_t* sip) noexcept {
            su_casematch(sip->sip_content_type->c_type, "application/sdp");
 }
 
-int call_leg::on_request(nta_leg_t*, nta_incoming_t* irq, const sip_t* sip) {
-    return _call.on_leg_request(*this, irq, sip);
+int call_leg::on_request(nta_leg_t* dialog, nta_incoming_t* irq, const sip_t* sip) {
+    return _call.on_leg_request(*this, dialog, irq, sip);
 }
 
 call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trunk,
@@ -95,21 +108,11 @@ call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trun
 }
 
 call::~call() {
-    if (_reoffer) {
-        nta_outgoing_destroy(_reoffer->orq);
-    }
-    if (_transfer) {
-        nta_outgoing_destroy(_transfer->invite);
-        nta_leg_destroy(_transfer->leg);
-    }
     for (auto* l : _retired) {
         nta_leg_destroy(l);
     }
-    if (_holds_inbound) {
-        _owner.release(*_legs[0].trunk, true);
-    }
-    if (_holds_outbound) {
-        _owner.release(*_legs[1].trunk, false);
+    for (const auto& sl : _slots) {
+        _owner.release(*sl.trunk, sl.inbound);
     }
     release_transactions();
     for (auto& l : _legs) {
@@ -978,11 +981,14 @@ void call::settle_callee_timer(const sip_t* sip) {
                  t.interval.count(), t.we_refresh ? "the SBC" : "the callee");
 }
 
+std::string call::session_expires_value(const call_leg& l, bool uac) {
+    const bool we = l.timer->we_refresh;
+    return fmt::format("{};refresher={}", l.timer->interval.count(), we == uac ? "uac" : "uas");
+}
+
 void call::send_refresh(side s) {
     auto& l = leg(s);
-    // The SBC is the UAS on leg a and the UAC on leg b.
-    const auto value =
-        fmt::format("{};refresher={}", l.timer->interval.count(), s == side::a ? "uas" : "uac");
+    const auto value = session_expires_value(l, true);
     l.timer->update =
         nta_outgoing_tcreate(l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_UPDATE,
                              nullptr, SIPTAG_SUPPORTED_STR(supported_extensions),
@@ -1003,8 +1009,12 @@ void call::check_session_timers(std::chrono::steady_clock::time_point now) {
         }
         const auto& t = *l.timer;
         if (t.we_refresh) {
-            if (t.update == nullptr && now - t.last_refresh >= t.interval / 2) {
-                send_refresh(l._side);
+            if (t.update == nullptr && !_reoffer && now - t.last_refresh >= t.interval / 2) {
+                if (t.no_update) {
+                    reoffer(l._side);  // RFC 4028 9: a re-INVITE refreshes as well
+                } else {
+                    send_refresh(l._side);
+                }
             }
             continue;
         }
@@ -1024,7 +1034,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
                             TAG_END());
         return 0;
     }
-    if (_state != state::established || _invite || _transfer) {
+    if (_state != state::established || _invite || _transfer || _reoffer) {
         return 491;  // RFC 3261 14.1 by analogy: something is already under way
     }
     const sip_refer_to_t* to = sip->sip_refer_to;
@@ -1062,6 +1072,14 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (!peer_index) {
         return 503;
     }
+    // The target's trunk counts the new call against its outbound limits.
+    if (auto admitted = _owner.admit(*target.trunk, false); !admitted) {
+        const auto retry = std::to_string(admitted.retry_after);
+        nta_incoming_treply(irq, SIP_503_SERVICE_UNAVAILABLE, SIPTAG_RETRY_AFTER_STR(retry.c_str()),
+                            TAG_END());
+        return 0;
+    }
+    _slots.push_back({target.trunk, false});
     const auto& peer = target.trunk->peers[*peer_index];
     const auto peer_host = uri_host(peer.host);
     const auto egress = _owner.normalizer(*target.trunk).outbound;
@@ -1078,7 +1096,8 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     t.referrer = from._side;
     t.trunk = target.trunk;
     t.transport = peer.proto;
-    t.offer = from.last_sdp_sent;
+    // Transfers usually follow a hold: the new session starts two-way.
+    t.offer = sendrecv(from.last_sdp_sent);
     // In-dialog requests of the new dialog reach the referrer's leg object,
     // which the new dialog replaces.
     t.leg = nta_leg_tcreate(from.iface->agent(), sofia::leg_trampoline, &from,
@@ -1096,6 +1115,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.offer.c_str()), TAG_END());
     if (t.invite == nullptr) {
         nta_leg_destroy(t.leg);
+        release_slot(target.trunk, false);
         return 500;
     }
     sip_log.info("call {}: leg {} transfers to {} on trunk {} (REFER handled by the SBC)",
@@ -1134,17 +1154,30 @@ std::string with_origin_version(const std::string& sdp, std::uint64_t version) {
 }
 }  // namespace
 
+void call::release_slot(const config::trunk_config* trunk, bool inbound) {
+    for (auto it = _slots.begin(); it != _slots.end(); ++it) {
+        if (it->trunk == trunk && it->inbound == inbound) {
+            _owner.release(*trunk, inbound);
+            _slots.erase(it);
+            return;
+        }
+    }
+}
+
 void call::reoffer(side s) {
     auto& l = leg(s);
     if (l.last_sdp_sent.empty() || _invite || _reoffer || !l.confirmed) {
         return;
     }
     l.sdp_version += 1;
-    l.last_sdp_sent = with_origin_version(l.last_sdp_sent, l.sdp_version);
+    l.last_sdp_sent = with_origin_version(sendrecv(l.last_sdp_sent), l.sdp_version);
     const auto contact = l.iface->contact(l.transport);
+    const auto expires = l.timer ? session_expires_value(l, true) : std::string();
     auto* orq = nta_outgoing_tcreate(
         l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        SIPTAG_SUPPORTED_STR(supported_extensions),
+        TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.last_sdp_sent.c_str()),
         TAG_END());
     if (orq != nullptr) {
@@ -1164,6 +1197,9 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
             nta_outgoing_tcreate(l.nta, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr,
                                  SIPTAG_CSEQ_STR(cseq.c_str()), TAG_END());
         nta_outgoing_destroy(ack);
+        if (l.timer) {
+            l.timer->last_refresh = std::chrono::steady_clock::now();
+        }
         if (has_sdp(sip)) {
             if (auto sd = accept_sdp(s, sip, sdp_role::answer); !sd) {
                 sip_log.warn("call {}: answer to the SBC's re-INVITE unusable: {}", display_id(),
@@ -1176,6 +1212,11 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
     }
     nta_outgoing_destroy(_reoffer->orq);
     _reoffer.reset();
+    if (l.timer && l.timer->we_refresh && (status == 408 || status == 481)) {
+        // RFC 4028 10: the refresh failed; the session is over.
+        hang_up(s == side::a ? "session refresh failed on leg a"
+                             : "session refresh failed on leg b");
+    }
 }
 
 void call::notify_referrer(int status, bool final) {
@@ -1200,10 +1241,16 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     if (status >= 300) {
         sip_log.info("call {}: transfer target answered {}; the call stays as it was", display_id(),
                      status);
-        notify_referrer(status, true);
+        if (referrer.confirmed) {
+            notify_referrer(status, true);
+        }
         nta_outgoing_destroy(t.invite);
-        nta_leg_destroy(t.leg);
+        _retired.push_back(t.leg);
+        release_slot(t.trunk, false);
         _transfer.reset();
+        if (!referrer.confirmed) {
+            hang_up("transfer failed after the referrer left");  // no one left to talk to
+        }
         return;
     }
     if (sip != nullptr && sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
@@ -1223,35 +1270,47 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     if (!has_sdp(sip) || !sd) {
         sip_log.warn("call {}: transfer target answered without usable SDP; ending it",
                      display_id());
-        notify_referrer(488, true);
+        if (referrer.confirmed) {
+            notify_referrer(488, true);
+        }
         nta_outgoing_t* bye = nta_outgoing_tcreate(t.leg, nullptr, nullptr, nullptr, SIP_METHOD_BYE,
                                                    nullptr, TAG_END());
         nta_outgoing_destroy(bye);
         _retired.push_back(t.leg);
+        release_slot(t.trunk, false);
         _transfer.reset();
+        if (!referrer.confirmed) {
+            hang_up("transfer failed after the referrer left");
+        }
         return;
     }
-    const auto& audio = sd->audio();
     // RFC 3515 2.4.5: the referrer learns the outcome, and leaves.
-    notify_referrer(200, true);
-    send_bye(t.referrer);
-    // The new dialog takes the referrer's place; the other leg keeps the
-    // SBC's media address and port, so its media simply flows to the target.
+    if (referrer.confirmed) {
+        notify_referrer(200, true);
+        send_bye(t.referrer);
+    }
+    // The new dialog takes the referrer's place, with its own trunk's slot;
+    // the other leg keeps the SBC's media address and port, so its media
+    // simply flows to the target.
+    release_slot(referrer.trunk, t.referrer == side::a);
     _retired.push_back(referrer.nta);
     referrer.nta = t.leg;
     referrer.trunk = t.trunk;
     referrer.transport = t.transport;
     referrer.confirmed = true;
     referrer.timer.reset();
-    if (!audio.on_hold_address && !audio.port_zero) {
-        _owner.media().set_remote(_id, t.referrer, audio.rtp, audio.rtcp);
+    referrer.last_sdp_sent = t.offer;
+    if (auto accepted = accept_sdp(t.referrer, sip, sdp_role::answer); !accepted) {
+        sip_log.warn("call {}: transfer target's answer: {}", display_id(),
+                     accepted.error_message());
     }
     sip_log.info("call {}: transfer completed; leg {} is now trunk {}", display_id(),
                  t.referrer == side::a ? 'a' : 'b', t.trunk->name);
+    const side stays = dataplane::other(t.referrer);
     _transfer.reset();
     // The party that stays learns of the new session from a re-INVITE (the
     // SBC's same media address, a new SDP version), never from the REFER.
-    reoffer(dataplane::other(referrer._side));
+    reoffer(stays);
 }
 
 int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
@@ -1266,9 +1325,7 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     std::string value;
     if (from.timer) {
         from.timer->last_refresh = std::chrono::steady_clock::now();
-        value = fmt::format("{};refresher={}", from.timer->interval.count(),
-                            from.timer->we_refresh ? (from._side == side::a ? "uas" : "uac")
-                                                   : (from._side == side::a ? "uac" : "uas"));
+        value = session_expires_value(from, false);
     }
     (void)sip;
     nta_incoming_treply(
@@ -1292,11 +1349,28 @@ void call::reply(nta_incoming_t* irq, call_leg& on, int status, const char* phra
                         TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
 }
 
-int call::on_leg_request(call_leg& l, nta_incoming_t* irq, const sip_t* sip) {
+int call::on_leg_request(call_leg& l, nta_leg_t* dialog, nta_incoming_t* irq, const sip_t* sip) {
     if (finished()) {
         return 481;
     }
-    switch (sip->sip_request->rq_method) {
+    const auto method = sip->sip_request->rq_method;
+    if (dialog != l.nta) {
+        // A dialog that is not (or no longer) the leg's: the transfer's new
+        // dialog before it answered, or one a transfer replaced. Its BYE
+        // only closes it (a BYE crossing ours); nothing reaches the call.
+        if (method == sip_method_bye) {
+            return 200;
+        }
+        return method == sip_method_ack ? 0 : 481;
+    }
+    if (_transfer && l._side == _transfer->referrer && method == sip_method_bye) {
+        // RFC 5589 2.2: the transferor may hang up as soon as the transfer
+        // is accepted; the transferee's call goes on towards the target.
+        sip_log.info("call {}: the referrer left during the transfer", display_id());
+        l.confirmed = false;
+        return 200;
+    }
+    switch (method) {
         case sip_method_invite:
             return on_reinvite(l, irq, sip);
         case sip_method_bye:
@@ -1323,7 +1397,7 @@ int call::on_leg_request(call_leg& l, nta_incoming_t* irq, const sip_t* sip) {
 }
 
 int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
-    if (_invite) {
+    if (_invite || _reoffer || _transfer) {
         return 491;  // RFC 3261 14.2: an INVITE is already in progress
     }
     if (from.timer) {
@@ -1360,9 +1434,14 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     }
     auto headers = policy::forwarded_headers(sip, to.trunk->forward_headers);
     auto contact = to.iface->contact(to.transport);
+    // RFC 4028 7.1/8.1: a re-INVITE on a leg with a session timer restates
+    // it, or the 2xx would end the timer there.
+    const auto expires = to.timer ? session_expires_value(to, true) : std::string();
     nta_outgoing_t* orq = nta_outgoing_tcreate(
         to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        SIPTAG_SUPPORTED_STR(supported_extensions),
+        TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         TAG_IF(offer, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
         TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
         TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
@@ -1454,6 +1533,10 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
         l.timer->update = nullptr;
         if (status < 300) {
             l.timer->last_refresh = std::chrono::steady_clock::now();
+        } else if (status == 405 || status == 501) {
+            // The peer takes no UPDATE: refresh by re-INVITE from now on.
+            l.timer->no_update = true;
+            reoffer(l._side);
         } else if (status != 491) {
             // RFC 4028 10: a refresh that fails ends the session; 491 (glare)
             // is tried again on the next tick.
@@ -1649,10 +1732,10 @@ bool call::next_trunk(const sip_t* sip) {
                          admission::to_string(admitted.what));
             continue;
         }
-        if (_holds_outbound) {
-            _owner.release(*b.trunk, false);
-        }
-        _holds_outbound = true;
+        release_slot(b.trunk, false);
+        _slots.push_back({trunk, false});
+        // A registered callee belonged to the trunk left behind.
+        _registered.reset();
         // A route's trunks share an interface (config validation), so the
         // media session stays; the leg's keys, codecs and offer are the new
         // trunk's.
@@ -1740,6 +1823,21 @@ void call::on_invite_success(const sip_t* sip, int status) {
     if (inv.initial) {
         settle_callee_timer(sip);
         timer_lines = settle_caller_timer();
+    } else {
+        // A re-INVITE answered is a refresh on both its legs (RFC 4028 10),
+        // and the 2xx to the requester restates its leg's timer (RFC 4028 9).
+        const auto now = std::chrono::steady_clock::now();
+        if (to.timer) {
+            to.timer->last_refresh = now;
+        }
+        if (from.timer) {
+            from.timer->last_refresh = now;
+            timer_lines =
+                fmt::format("Session-Expires: {}\r\n", session_expires_value(from, false));
+            if (from.peer_timer) {
+                timer_lines += "Require: timer\r\n";
+            }
+        }
     }
     reply(inv.irq, from, status, nullptr, sip, body ? &*body : nullptr, timer_lines);
     inv.answered = true;
@@ -1789,7 +1887,9 @@ void call::on_cancel() {
         return;  // too late: RFC 3261 9.2, the 2xx stands
     }
     sip_log.info("call {}: CANCEL from the caller", display_id());
-    note_end(cdr::party::caller, "CANCEL");
+    if (inv.initial) {
+        note_end(cdr::party::caller, "CANCEL");
+    }
     nta_incoming_treply(inv.irq, SIP_487_REQUEST_TERMINATED, TAG_END());
     nta_outgoing_cancel(inv.orq);
     if (inv.initial) {
@@ -1938,6 +2038,20 @@ void call::finish() {
 }
 
 void call::release_transactions() {
+    if (_transfer) {
+        // A ringing target must stop ringing (RFC 3261 9.1); nta acknowledges
+        // and ends a 2xx that crosses the CANCEL.
+        if (_transfer->invite != nullptr && nta_outgoing_status(_transfer->invite) < 200) {
+            nta_outgoing_cancel(_transfer->invite);
+        }
+        nta_outgoing_destroy(_transfer->invite);
+        _retired.push_back(_transfer->leg);
+        _transfer.reset();
+    }
+    if (_reoffer) {
+        nta_outgoing_destroy(_reoffer->orq);
+        _reoffer.reset();
+    }
     for (auto* p : _pracks) {
         nta_outgoing_destroy(p);
     }

@@ -58,6 +58,7 @@ public:
     struct session_timer {
         std::chrono::seconds interval{0};
         bool we_refresh = false;  ///< the SBC sends the refreshes (UPDATE) on this leg
+        bool no_update = false;   ///< the peer refused UPDATE: refresh by re-INVITE
         std::chrono::steady_clock::time_point last_refresh;
         nta_outgoing_t* update = nullptr;  ///< a refresh of ours in flight
     };
@@ -106,9 +107,13 @@ public:
 
     /// The call holds an admission slot of its source trunk (inbound) and
     /// of its target trunk (outbound); the destructor gives them back.
-    void hold_admission(bool inbound, bool outbound) noexcept {
-        _holds_inbound = inbound;
-        _holds_outbound = outbound;
+    void hold_admission(bool inbound, bool outbound) {
+        if (inbound) {
+            _slots.push_back({_legs[0].trunk, true});
+        }
+        if (outbound) {
+            _slots.push_back({_legs[1].trunk, false});
+        }
     }
 
     /// Takes over the initial INVITE `irq` and sends the outbound INVITE.
@@ -163,7 +168,7 @@ public:
     void check_session_timers(std::chrono::steady_clock::time_point now);
 
     // nta callbacks (through call_leg and the trampolines).
-    int on_leg_request(call_leg& leg, nta_incoming_t* irq, const sip_t* sip);
+    int on_leg_request(call_leg& leg, nta_leg_t* dialog, nta_incoming_t* irq, const sip_t* sip);
     int on_response(nta_outgoing_t* orq, const sip_t* sip) override;
     int on_ack_or_cancel(nta_incoming_t* irq, const sip_t* sip) override;
 
@@ -257,6 +262,10 @@ private:
     void settle_callee_timer(const sip_t* sip);
     /// Sends a refresh (UPDATE, RFC 4028 9) on leg `s`.
     void send_refresh(side s);
+    /// The Session-Expires value for a transaction on leg `l` in which the
+    /// SBC is the UAC (`uac`) or the UAS: RFC 4028 names the refresher
+    /// relative to the transaction, not the dialog.
+    static std::string session_expires_value(const call_leg& l, bool uac);
     void finish();
     /// Who ended the call and why, for the CDR; the first cause stands.
     void note_end(cdr::party who, std::string why);
@@ -343,9 +352,15 @@ private:
     std::optional<registrar::binding> _registered;  ///< the callee, when registered with us
     cdr::record _cdr;
     bool _cdr_written = false;
-    // Admission slots this call holds (released by the destructor).
-    bool _holds_inbound = false;
-    bool _holds_outbound = false;
+    /// Admission slots this call holds (released by the destructor): the
+    /// trunks they were taken on, which a failover or a transfer may change.
+    struct slot {
+        const config::trunk_config* trunk;
+        bool inbound;
+    };
+    std::vector<slot> _slots;
+    /// Gives back the slot held on `trunk` in that direction, if any.
+    void release_slot(const config::trunk_config* trunk, bool inbound);
     std::vector<const config::trunk_config*> _next_trunks;  ///< the route's trunks still to try
     policy::call_numbers _numbers;  ///< the caller's, after inbound normalization
     std::chrono::steady_clock::time_point _attempt_started;

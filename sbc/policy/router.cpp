@@ -67,13 +67,13 @@ router::router(const config::config& cfg) {
 bool router::check(const compiled_rule& c, const route_request& req, std::string* why) {
     const auto& r = *c.rule;
     std::vector<std::string> held;
-    auto fail = [&](std::string reason) {
+    // Only `sbcctl route test` asks why; a call's routing builds no text.
+    auto fail = [&](auto&& reason) {
         if (why != nullptr) {
-            *why = std::move(reason);
+            *why = reason();
         }
         return false;
     };
-    // Only `sbcctl route test` asks why; a call's routing builds no text.
     auto hold = [&](const char* format, const auto&... args) {
         if (why != nullptr) {
             held.push_back(fmt::format(fmt::runtime(format), args...));
@@ -81,15 +81,19 @@ bool router::check(const compiled_rule& c, const route_request& req, std::string
     };
     if (r.from_interface) {
         if (*r.from_interface != req.interface) {
-            return fail(fmt::format("from_interface {}: the call came in on {}", *r.from_interface,
-                                    req.interface));
+            return fail([&] {
+                return fmt::format("from_interface {}: the call came in on {}", *r.from_interface,
+                                   req.interface);
+            });
         }
         hold("from_interface {}", *r.from_interface);
     }
     if (r.from_trunk) {
         if (*r.from_trunk != req.trunk) {
-            return fail(
-                fmt::format("from_trunk {}: the call came from {}", *r.from_trunk, req.trunk));
+            return fail([&] {
+                return fmt::format("from_trunk {}: the call came from {}", *r.from_trunk,
+                                   req.trunk);
+            });
         }
         hold("from_trunk {}", *r.from_trunk);
     }
@@ -101,7 +105,8 @@ bool router::check(const compiled_rule& c, const route_request& req, std::string
             continue;
         }
         if (!search(*re, value)) {
-            return fail(fmt::format("{} '{}' does not match '{}'", key, **text, value));
+            return fail(
+                [&] { return fmt::format("{} '{}' does not match '{}'", key, **text, value); });
         }
         hold("{} '{}' matched '{}'", key, **text, value);
     }
@@ -116,8 +121,10 @@ bool router::check(const compiled_rule& c, const route_request& req, std::string
             }
         }
         if (hit == nullptr) {
-            return fail(fmt::format("source: {} is in none of the rule's blocks",
-                                    req.source.valid() ? req.source.address() : "(unknown)"));
+            return fail([&] {
+                return fmt::format("source: {} is in none of the rule's blocks",
+                                   req.source.valid() ? req.source.address() : "(unknown)");
+            });
         }
         hold("source {} in {}", req.source.address(), hit->text);
     }
@@ -131,13 +138,15 @@ bool router::check(const compiled_rule& c, const route_request& req, std::string
         }
         if (hit == nullptr) {
             const auto& first = *c.times.front().window;
-            return fail(fmt::format(
-                "time: {} is outside the rule's windows (first: {}-{} {})",
-                date::format(
-                    "%a %H:%M",
-                    date::make_zoned(c.times.front().zone,
+            return fail([&] {
+                return fmt::format(
+                    "time: {} is outside the rule's windows (first: {}-{} {})",
+                    date::format("%a %H:%M",
+                                 date::make_zoned(
+                                     c.times.front().zone,
                                      std::chrono::time_point_cast<std::chrono::seconds>(req.now))),
-                hhmm(first.from_minute), hhmm(first.to_minute), first.timezone));
+                    hhmm(first.from_minute), hhmm(first.to_minute), first.timezone);
+            });
         }
         hold("time {} in {}-{} {}",
              date::format(

@@ -17,6 +17,24 @@ def e2e_test(fn):
     return fn
 
 
+def cdr_lines(t):
+    return ["cdr:", f"  file: {Path(t.workdir) / 'cdr.jsonl'}"]
+
+
+def read_cdrs(t, count, timeout=5.0):
+    path = Path(t.workdir) / "cdr.jsonl"
+
+    def records():
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    wait_until(lambda: len(records()) >= count, timeout)
+    got = records()
+    check(len(got) == count, f"expected {count} CDRs, found {len(got)}: {got}")
+    return got
+
+
 def pbx_caller(t, name, scenario, **kw):
     return t.uac(name, scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
                  media_port=PBX_SIPP_MEDIA, **kw)
@@ -28,7 +46,7 @@ def prack_on_one_leg_only(t):
     carrier's leg (RAck 1 <CSeq> INVITE, checked by sipp), and the caller,
     whose INVITE did not support 100rel, gets an ordinary 183 without RSeq or
     Require; the call then completes. The carrier saw Supported: 100rel."""
-    sbcd = t.start_sbcd()
+    sbcd = t.start_sbcd(extra_top=cdr_lines(t))
     uas = t.uas("carrier", "uas_prack.xml", local_ip="127.0.1.2", media_port=6000)
     uac = pbx_caller(t, "caller", "uac_call.xml", duration_ms=200)
     uac.finish()
@@ -40,6 +58,8 @@ def prack_on_one_leg_only(t):
     check(len(early) == 1, f"the caller got {len(early)} 183s")
     check(early[0].header("rseq") is None and "100rel" not in (early[0].header("require") or ""),
           f"the caller's 183 is reliable: {early[0].text[:300]}")
+    cdr = read_cdrs(t, 1)[0]
+    check(cdr["status"] == 200 and cdr["answer"] is not None, f"CDR: {cdr}")
     sbcd.stop()
 
 
@@ -119,7 +139,8 @@ def blind_transfer_by_refer_handled(t):
         {"name": "transfers", "from_trunk": "pbx", "ruri_user": "^3000$", "to_trunk": "target"},
         {"name": "pbx-to-carrier", "from_trunk": "pbx", "to_trunk": "carrier"},
     ]
-    sbcd = t.start_sbcd(routes=routes, extra_trunks=target, pbx_extra=["refer: handle"])
+    sbcd = t.start_sbcd(routes=routes, extra_trunks=target, pbx_extra=["refer: handle"],
+                        extra_top=cdr_lines(t))
     pbx = t.uas("pbx", "uas_refer.xml", duration_ms=500)
     new = t.uas("target", "uas_answer.xml", local_ip="127.0.2.3", media_port=7002)
     uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=1000)
@@ -141,4 +162,7 @@ def blind_transfer_by_refer_handled(t):
     o_after = reinvite.sdp_lines("o=")[0].split()
     check(o_after[1] == o_before[1] and int(o_after[2]) == int(o_before[2]) + 1,
           f"o= lines: {o_before} then {o_after}")
+    cdr = read_cdrs(t, 1)[0]
+    check(cdr["from_trunk"] == "carrier" and cdr["to_trunk"] == "target" and
+          cdr["status"] == 200 and cdr["disconnected_by"] == "caller", f"CDR: {cdr}")
     sbcd.stop()

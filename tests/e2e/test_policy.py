@@ -423,7 +423,8 @@ def header_rules_add_set_remove(t):
         "    - set: {name: X-Account-Copy, value: '${header:X-Account}'}",
         "    - remove: X-Account",
     ]
-    sbcd = t.start_sbcd(pbx_extra=pbx_rules, carrier_extra=carrier_rules)
+    sbcd = t.start_sbcd(pbx_extra=pbx_rules, carrier_extra=carrier_rules,
+                        extra_top=cdr_lines(t))
     uas = carrier_callee(t, "carrier")
     uac = pbx_caller(t, "caller", "5551234", scenario="uac_call_numbers.xml", from_user="2001",
                      duration_ms=200)
@@ -439,4 +440,7 @@ def header_rules_add_set_remove(t):
     check(inv.header("x-account-copy") == "acme-2001" and inv.header("x-account") is None,
           f"X-Account-Copy: {inv.header('x-account-copy')}, X-Account: {inv.header('x-account')}")
     assert_topology_hidden(uas.messages(), uac.messages())
+    cdr = read_cdrs(t, 1)[0]
+    check(cdr["status"] == 200 and cdr["numbers"]["sent"]["from_user"] == "2001",
+          f"CDR: {cdr}")
     sbcd.stop()
