@@ -13,6 +13,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "sbc/sofia/auth_headers.hpp"
 #include "sbc/sofia/msg_ref.hpp"
 
 namespace sbc::b2bua {
@@ -217,14 +218,8 @@ bool b2bua::authenticated(const config::challenge_config& challenge, const msg_a
                           std::string_view method, std::string_view body,
                           std::string_view ruri_user, bool& stale, std::string* who) {
     stale = false;
-    char buffer[2048];
-    for (const msg_auth_t* h = credentials; h != nullptr; h = h->au_next) {
-        const issize_t n =
-            msg_header_field_e(buffer, sizeof buffer, reinterpret_cast<const msg_header_t*>(h), 0);
-        if (n <= 0 || static_cast<std::size_t>(n) >= sizeof buffer) {
-            continue;
-        }
-        auto a = auth::parse_authorization(std::string_view(buffer, static_cast<std::size_t>(n)));
+    for (const auto& value : sofia::auth_values(credentials)) {
+        auto a = auth::parse_authorization(value);
         // Only the configured algorithm: a client must not pick a weaker one.
         if (!a || a->realm != challenge.realm || a->algo != digest_of(challenge.algorithm)) {
             continue;

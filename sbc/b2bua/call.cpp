@@ -16,6 +16,7 @@
 #include "sbc/policy/header_filter.hpp"
 #include "sbc/policy/header_rules.hpp"
 #include "sbc/sdp/offer_builder.hpp"
+#include "sbc/sofia/auth_headers.hpp"
 #include "sbc/sofia/msg_ref.hpp"
 #include "transcoder/dtmf/info_body.hpp"
 
@@ -459,20 +460,9 @@ bool call::answer_challenge(const sip_t* sip, int status) {
     if (sip == nullptr || !b.trunk->auth || _state == state::cancelling) {
         return false;
     }
-    // RFC 3261 22.2/22.3: 401 carries WWW-Authenticate, 407 Proxy-Authenticate;
-    // the retry carries the matching credentials header.
-    const msg_auth_t* first =
-        status == 401 ? sip->sip_www_authenticate : sip->sip_proxy_authenticate;
-    std::vector<std::string> values;
-    char buffer[2048];
-    for (const msg_auth_t* h = first; h != nullptr; h = h->au_next) {
-        const issize_t n =
-            msg_header_field_e(buffer, sizeof buffer, reinterpret_cast<const msg_header_t*>(h), 0);
-        if (n > 0 && static_cast<std::size_t>(n) < sizeof buffer) {
-            values.emplace_back(buffer, static_cast<std::size_t>(n));
-        }
-    }
-    auto challenge = auth::choose_challenge(values);
+    // RFC 3261 22.2/22.3: the retry carries the credentials header that
+    // matches the challenge's.
+    auto challenge = auth::choose_challenge(sofia::challenge_values(status, sip));
     if (!challenge) {
         sip_log.warn("call {}: trunk {} sent {} with no digest challenge the SBC can answer",
                      display_id(), b.trunk->name, status);

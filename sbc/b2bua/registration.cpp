@@ -1,4 +1,5 @@
 #include "sbc/b2bua/registration.hpp"
+#include "sbc/sofia/auth_headers.hpp"
 
 #include <fmt/format.h>
 #include <sofia-sip/sip_status.h>
@@ -45,23 +46,6 @@ std::string status_text(int code, const sip_t* sip) {
         }
     }
     return phrase.empty() ? std::to_string(code) : fmt::format("{} {}", code, phrase);
-}
-
-// The WWW-Authenticate (401) or Proxy-Authenticate (407) values of a
-// response, in the order they appear (RFC 7616 3.7: the first one we support
-// wins).
-std::vector<std::string> challenge_values(int code, const sip_t* sip) {
-    const msg_auth_t* first = code == 401 ? sip->sip_www_authenticate : sip->sip_proxy_authenticate;
-    std::vector<std::string> values;
-    char buffer[2048];
-    for (const msg_auth_t* h = first; h != nullptr; h = h->au_next) {
-        const issize_t n =
-            msg_header_field_e(buffer, sizeof buffer, reinterpret_cast<const msg_header_t*>(h), 0);
-        if (n > 0 && static_cast<std::size_t>(n) < sizeof buffer) {
-            values.emplace_back(buffer, static_cast<std::size_t>(n));
-        }
-    }
-    return values;
 }
 
 }  // namespace
@@ -281,7 +265,7 @@ void registration::on_challenge(int code, const sip_t* sip) {
         fail(result + " (no auth credentials on this trunk)", retry_after_auth_failure);
         return;
     }
-    auto challenge = auth::choose_challenge(challenge_values(code, sip));
+    auto challenge = auth::choose_challenge(sofia::challenge_values(code, sip));
     if (!challenge) {
         fail(result + " (no digest challenge the SBC can answer)", retry_after_auth_failure);
         return;

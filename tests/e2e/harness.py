@@ -728,6 +728,27 @@ def drain(sock, wait=0.0):
     return out
 
 
+def cdr_lines(ctx):
+    """The top-level config lines that make sbcd write CDRs into the test's directory."""
+    return ["cdr:", f"  file: {Path(ctx.workdir) / 'cdr.jsonl'}"]
+
+
+def read_cdrs(ctx, count, timeout=5.0):
+    """The CDRs sbcd wrote for the test, once there are `count` of them (a call's
+    record is written when the call has ended); fails on any other number."""
+    path = Path(ctx.workdir) / "cdr.jsonl"
+
+    def records():
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    wait_until(lambda: len(records()) >= count, timeout)
+    got = records()
+    check(len(got) == count, f"expected {count} CDRs, found {len(got)}: {got}")
+    return got
+
+
 def media_sample(sbcd, samples):
     """Appends sbcd's current call list to `samples` (for polling during a call)."""
     try:

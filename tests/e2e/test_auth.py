@@ -5,11 +5,10 @@ only those with valid credentials (which never reach the other side).
 """
 
 import hashlib
-import json
 import re
-from pathlib import Path
 
-from harness import PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, check, wait_until
+from harness import (PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, cdr_lines, check,
+                     read_cdrs)
 
 TESTS = []
 
@@ -29,22 +28,8 @@ def md5(text):
     return hashlib.md5(text.encode()).hexdigest()
 
 
-def cdr_lines(t):
-    return ["cdr:", f"  file: {Path(t.workdir) / 'cdr.jsonl'}"]
 
 
-def read_cdrs(t, count, timeout=5.0):
-    path = Path(t.workdir) / "cdr.jsonl"
-
-    def records():
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-    wait_until(lambda: len(records()) >= count, timeout)
-    got = records()
-    check(len(got) == count, f"expected {count} CDRs, found {len(got)}: {got}")
-    return got
 
 
 @e2e_test

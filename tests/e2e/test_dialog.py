@@ -3,11 +3,10 @@ leg: reliable provisional responses (RFC 3262) on the callee's leg only, and
 a session timer (RFC 4028) that the caller lets lapse, ending both legs.
 """
 
-import json
 import time
-from pathlib import Path
 
-from harness import PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, check, wait_until
+from harness import (PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, cdr_lines, check,
+                     read_cdrs)
 
 TESTS = []
 
@@ -17,22 +16,8 @@ def e2e_test(fn):
     return fn
 
 
-def cdr_lines(t):
-    return ["cdr:", f"  file: {Path(t.workdir) / 'cdr.jsonl'}"]
 
 
-def read_cdrs(t, count, timeout=5.0):
-    path = Path(t.workdir) / "cdr.jsonl"
-
-    def records():
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-    wait_until(lambda: len(records()) >= count, timeout)
-    got = records()
-    check(len(got) == count, f"expected {count} CDRs, found {len(got)}: {got}")
-    return got
 
 
 def pbx_caller(t, name, scenario, **kw):
@@ -86,9 +71,7 @@ def session_timer_expiry_ends_both_legs(t):
     refreshes: sbcd answers Session-Expires: 10;refresher=uac with Require:
     timer, and about 10 - min(32, 10/3) = 7 s after the answer ends the call
     with BYE on both legs. The CDR says why."""
-    cdr = Path(t.workdir) / "cdr.jsonl"
-    sbcd = t.start_sbcd(pbx_extra=["session_timer: {min_se: 5}"],
-                        extra_top=["cdr:", f"  file: {cdr}"])
+    sbcd = t.start_sbcd(pbx_extra=["session_timer: {min_se: 5}"], extra_top=cdr_lines(t))
     uas = t.uas("carrier", "uas_answer.xml", local_ip="127.0.1.2", media_port=6000)
     started = time.monotonic()
     uac = pbx_caller(t, "caller", "uac_session_timer.xml")
@@ -99,8 +82,7 @@ def session_timer_expiry_ends_both_legs(t):
     check("timer" in (ok.header("require") or ""), f"the 200 has no Require: timer: {ok.text[:300]}")
     check(uac.received("BYE") and uas.received("BYE"), "not both legs got a BYE")
     check(5 <= elapsed <= 15, f"the call ended after {elapsed:.1f} s")
-    wait_until(lambda: cdr.exists() and cdr.read_text().strip(), 5.0)
-    record = json.loads(cdr.read_text().splitlines()[0])
+    record = read_cdrs(t, 1)[0]
     check(record["disconnected_by"] == "sbc" and
           record["disconnect_reason"] == "session timer expired on leg a", f"CDR: {record}")
     sbcd.stop()

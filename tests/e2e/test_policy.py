@@ -5,14 +5,13 @@ carrier trunk's peer is 127.0.1.2 and a second carrier trunk's is 127.0.1.3.
 """
 
 import datetime
-import json
 import re
 import socket
 import zoneinfo
 from pathlib import Path
 
 from harness import (CARRIER_PEER, PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT,
-                     assert_topology_hidden, check, drain, wait_until)
+                     assert_topology_hidden, cdr_lines, check, drain, read_cdrs, wait_until)
 
 TESTS = []
 UK_PEER = "127.0.1.3"
@@ -29,23 +28,8 @@ def e2e_test(fn):
     return fn
 
 
-def cdr_lines(t):
-    return ["cdr:", f"  file: {Path(t.workdir) / 'cdr.jsonl'}"]
 
 
-def read_cdrs(t, count, timeout=5.0):
-    """The first `count` records of the test's CDR file, once it has them."""
-    path = Path(t.workdir) / "cdr.jsonl"
-
-    def records():
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-    wait_until(lambda: len(records()) >= count, timeout)
-    got = records()
-    check(len(got) == count, f"expected {count} CDRs, found {len(got)}: {got}")
-    return got
 
 
 def pbx_caller(t, name, number, scenario="uac_call.xml", from_user=None, **kw):
