@@ -31,21 +31,6 @@ admission::limits limits_of(const config::call_limits& c) {
     return l;
 }
 
-// The address bytes of an endpoint, for config::cidr::contains.
-bool in_blocks(const std::vector<config::cidr>& blocks, const dataplane::ip_endpoint& ep) {
-    if (!ep.valid()) {
-        return false;
-    }
-    const auto* sa = ep.sockaddr_ptr();
-    const auto* bytes = ep.family() == AF_INET
-                            ? reinterpret_cast<const unsigned char*>(
-                                  &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr)
-                            : reinterpret_cast<const unsigned char*>(
-                                  &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
-    return std::any_of(blocks.begin(), blocks.end(),
-                       [&](const config::cidr& c) { return c.contains(ep.family(), bytes); });
-}
-
 dataplane::ip_endpoint source_of(nta_incoming_t* irq) {
     auto msg = sofia::msg_ref::adopt(nta_incoming_getrequest(irq));
     if (!msg) {
@@ -271,7 +256,8 @@ std::string b2bua::challenge_value(const config::challenge_config& challenge, bo
 const config::trunk_config* b2bua::registrar_trunk_for(const std::string& interface,
                                                        const dataplane::ip_endpoint& source) const {
     for (const auto& t : _cfg.trunks) {
-        if (t.registrar && t.interface == interface && in_blocks(t.registrar->sources, source)) {
+        if (t.registrar && t.interface == interface &&
+            policy::in_blocks(t.registrar->sources, source)) {
             return &t;
         }
     }
@@ -386,14 +372,10 @@ b2bua::transfer_route b2bua::route_transfer(const config::trunk_config& from,
     }
     const auto numbers =
         normalizer(from).inbound.apply(policy::call_numbers{target, referee_user, target});
-    policy::route_request req;
-    req.interface = from.interface;
-    req.trunk = from.name;
-    req.ruri_user = numbers.ruri;
-    req.from_user = numbers.from;
-    req.to_user = numbers.to;
-    req.now = std::chrono::system_clock::now();
-    const auto* route = _router.match(req);
+    // The referrer's own address does not stand for the target's caller:
+    // routes with source blocks do not match a transfer.
+    const auto* route =
+        _router.match(policy::make_request(from, numbers, {}, std::chrono::system_clock::now()));
     if (route == nullptr || route->reject) {
         out.status = route == nullptr ? 404 : static_cast<int>(route->reject->code);
         return out;
@@ -434,7 +416,7 @@ int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, c
     auto source = source_of(irq);
     auto& guard = _guards.at(iface.name());
     const auto& allowed = iface.cfg().allow_sources;
-    if (!allowed.empty() && !in_blocks(allowed, source)) {
+    if (!allowed.empty() && !policy::in_blocks(allowed, source)) {
         ++guard.refused_sources;
         if (_refusal_log.allow()) {
             sip_log.warn("{} from {} on {}: source not in allow_sources, 403",
@@ -478,7 +460,7 @@ int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, c
                 // RFC 3261 12.2.2: a request for a dialog we do not know.
                 return 481;
             }
-            return on_new_invite(iface, *trunk, irq, sip);
+            return on_new_invite(*trunk, irq, sip);
         case sip_method_options:
             return answer_options(irq);
         case sip_method_register:
@@ -511,8 +493,7 @@ int b2bua::answer_options(nta_incoming_t* irq) {
     return 0;
 }
 
-int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk,
-                         nta_incoming_t* irq, const sip_t* sip) {
+int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip) {
     if (sip->sip_max_forwards != nullptr && sip->sip_max_forwards->mf_count == 0) {
         return 483;  // RFC 3261 16.3 step 3 / 8.2: no hops left
     }
@@ -606,14 +587,8 @@ int b2bua::on_new_invite(sip_interface& iface, const config::trunk_config& trunk
             }
         }
     } slot{*this, trunk};
-    policy::route_request req;
-    req.interface = iface.name();
-    req.trunk = trunk.name;
-    req.ruri_user = numbers.ruri;
-    req.from_user = numbers.from;
-    req.to_user = numbers.to;
-    req.source = source_of(irq);
-    req.now = std::chrono::system_clock::now();
+    const auto req =
+        policy::make_request(trunk, numbers, source_of(irq), std::chrono::system_clock::now());
     const auto* route = _router.match(req);
     if (route == nullptr) {
         if (_refusal_log.allow()) {
@@ -1229,12 +1204,7 @@ nlohmann::json b2bua::route_test(const nlohmann::json& args) {
         received.to = received.ruri;  // as most callers send it
     }
     const auto numbers = normalizer(*trunk).inbound.apply(received);
-    policy::route_request req;
-    req.interface = trunk->interface;
-    req.trunk = trunk->name;
-    req.ruri_user = numbers.ruri;
-    req.from_user = numbers.from;
-    req.to_user = numbers.to;
+    auto req = policy::make_request(*trunk, numbers, {}, std::chrono::system_clock::now());
     const auto source = arg(args, "source");
     if (!source.empty()) {
         auto ep = dataplane::ip_endpoint::from_string(source, 0);
@@ -1247,7 +1217,6 @@ nlohmann::json b2bua::route_test(const nlohmann::json& args) {
         req.source = dataplane::ip_endpoint::from_string(trunk->peers.front().host, 0)
                          .value_or(dataplane::ip_endpoint{});
     }
-    req.now = std::chrono::system_clock::now();
     const auto at = arg(args, "at");
     if (!at.empty()) {
         auto t = parse_time(at);

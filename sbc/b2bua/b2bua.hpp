@@ -107,8 +107,7 @@ public:
     nlohmann::json route_test(const nlohmann::json& args) override;
 
 private:
-    int on_new_invite(sip_interface& iface, const config::trunk_config& trunk, nta_incoming_t* irq,
-                      const sip_t* sip);
+    int on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip);
     int answer_options(nta_incoming_t* irq);
     /// A REGISTER from a trunk that is a registrar's (RFC 3261 10.3).
     int on_register(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip);

@@ -24,6 +24,26 @@ namespace sbc::b2bua {
 
 namespace {
 
+// The ACK of a 2xx to `invite` on `leg`: RFC 3261 13.2.2.4 gives it the
+// INVITE's CSeq number. nta sends it and needs nothing more from us.
+void ack_2xx(nta_leg_t* leg, nta_outgoing_t* invite, const std::string& contact = {},
+             const std::string* sdp_body = nullptr) {
+    const auto cseq = fmt::format("{} ACK", nta_outgoing_cseq(invite));
+    nta_outgoing_t* ack = nta_outgoing_tcreate(
+        leg, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr, SIPTAG_CSEQ_STR(cseq.c_str()),
+        TAG_IF(!contact.empty(), SIPTAG_CONTACT_STR(contact.c_str())),
+        TAG_IF(sdp_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+        TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : "")), TAG_END());
+    nta_outgoing_destroy(ack);
+}
+
+// A BYE on `leg`; the transaction completes inside nta, nobody waits for it.
+void bye(nta_leg_t* leg) {
+    nta_outgoing_t* orq =
+        nta_outgoing_tcreate(leg, nullptr, nullptr, nullptr, SIP_METHOD_BYE, nullptr, TAG_END());
+    nta_outgoing_destroy(orq);
+}
+
 // `sdp` with its media two-way again: a=sendonly/recvonly/inactive lines
 // become a=sendrecv (RFC 3264 8.4 hold undone).
 std::string sendrecv(const std::string& sdp) {
@@ -904,26 +924,6 @@ int accept_prack(nta_reliable_magic_t*, nta_reliable_t*, nta_incoming_t*, const 
 }
 }  // namespace
 
-void call::reply_provisional(nta_incoming_t* irq, int status, const sip_t* relayed,
-                             const std::string* sdp_body) {
-    auto& a = leg(side::a);
-    if (!a.peer_100rel) {
-        reply(irq, a, status, nullptr, relayed, sdp_body);
-        return;
-    }
-    auto headers = relayed ? policy::forwarded_headers(relayed, a.trunk->forward_headers) : "";
-    auto contact = a.iface->contact(a.transport);
-    // nta adds Require: 100rel and RSeq and retransmits until the PRACK.
-    if (nta_reliable_treply(irq, accept_prack, nullptr, status, phrase_for(status),
-                            SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
-                            TAG_IF(sdp_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-                            TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : "")),
-                            TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())),
-                            TAG_END()) == nullptr) {
-        reply(irq, a, status, nullptr, relayed, sdp_body);
-    }
-}
-
 std::string call::settle_caller_timer() {
     auto& a = leg(side::a);
     if (_caller_session_expires.count() == 0) {
@@ -1182,11 +1182,7 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
     const side s = _reoffer->to;
     auto& l = leg(s);
     if (status < 300) {
-        const auto cseq = fmt::format("{} ACK", nta_outgoing_cseq(_reoffer->orq));
-        nta_outgoing_t* ack =
-            nta_outgoing_tcreate(l.nta, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr,
-                                 SIPTAG_CSEQ_STR(cseq.c_str()), TAG_END());
-        nta_outgoing_destroy(ack);
+        ack_2xx(l.nta, _reoffer->orq);
         if (l.timer) {
             l.timer->last_refresh = std::chrono::steady_clock::now();
         }
@@ -1249,11 +1245,7 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     if (sip != nullptr) {
         nta_leg_client_route(t.leg, sip->sip_record_route, sip->sip_contact);
     }
-    // RFC 3261 13.2.2.4: the ACK of a 2xx carries the INVITE's CSeq number.
-    const auto cseq = fmt::format("{} ACK", nta_outgoing_cseq(t.invite));
-    nta_outgoing_t* ack = nta_outgoing_tcreate(t.leg, nullptr, nullptr, nullptr, SIP_METHOD_ACK,
-                                               nullptr, SIPTAG_CSEQ_STR(cseq.c_str()), TAG_END());
-    nta_outgoing_destroy(ack);
+    ack_2xx(t.leg, t.invite);
     nta_outgoing_destroy(t.invite);
     t.invite = nullptr;
     auto sd = sdp::session_description::parse(body_of(sip));
@@ -1263,9 +1255,7 @@ void call::on_transfer_response(const sip_t* sip, int status) {
         if (referrer.confirmed) {
             notify_referrer(488, true);
         }
-        nta_outgoing_t* bye = nta_outgoing_tcreate(t.leg, nullptr, nullptr, nullptr, SIP_METHOD_BYE,
-                                                   nullptr, TAG_END());
-        nta_outgoing_destroy(bye);
+        bye(t.leg);
         _retired.push_back(t.leg);
         release_slot(t.trunk, false);
         _transfer.reset();
@@ -1317,7 +1307,6 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         from.timer->last_refresh = std::chrono::steady_clock::now();
         value = session_expires_value(from, false);
     }
-    (void)sip;
     nta_incoming_treply(
         irq, SIP_200_OK, TAG_IF(!value.empty(), SIPTAG_SESSION_EXPIRES_STR(value.c_str())),
         TAG_IF(!value.empty() && from.peer_timer, SIPTAG_REQUIRE_STR("timer")), TAG_END());
@@ -1326,17 +1315,27 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
 
 void call::reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
                  const sip_t* relayed, const std::string* sdp_body,
-                 const std::string& extra_headers) {
+                 const std::string& extra_headers, bool reliable) {
     auto headers = relayed ? policy::forwarded_headers(relayed, on.trunk->forward_headers) : "";
     headers += extra_headers;
     auto contact = on.iface->contact(on.transport);
     bool dialog_response = status > 100 && status < 300;
-    nta_incoming_treply(irq, status, phrase ? phrase : phrase_for(status),
-                        TAG_IF(dialog_response, SIPTAG_CONTACT_STR(contact.c_str())),
-                        TAG_IF(dialog_response, SIPTAG_ALLOW_STR(allowed_methods)),
-                        TAG_IF(sdp_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-                        TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : "")),
-                        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+    const tagi_t tags[] = {
+        {TAG_IF(dialog_response, SIPTAG_CONTACT_STR(contact.c_str()))},
+        {TAG_IF(dialog_response, SIPTAG_ALLOW_STR(allowed_methods))},
+        {TAG_IF(sdp_body, SIPTAG_CONTENT_TYPE_STR("application/sdp"))},
+        {TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : ""))},
+        {TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str()))},
+        {TAG_END()},
+    };
+    phrase = phrase ? phrase : phrase_for(status);
+    // RFC 3262: nta adds Require: 100rel and RSeq and retransmits until the
+    // PRACK; it declines when the request did not support 100rel.
+    if (reliable && nta_reliable_treply(irq, accept_prack, nullptr, status, phrase,
+                                        TAG_NEXT(tags)) != nullptr) {
+        return;
+    }
+    nta_incoming_treply(irq, status, phrase, TAG_NEXT(tags));
 }
 
 int call::on_leg_request(call_leg& l, nta_leg_t* dialog, nta_incoming_t* irq, const sip_t* sip) {
@@ -1629,7 +1628,9 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
                          status, translated.error_message());
         }
     }
-    reply_provisional(inv.irq, status, sip, body ? &*body : nullptr);
+    // A caller that supports 100rel gets its 18x reliably (RFC 3262).
+    reply(inv.irq, leg(side::a), status, nullptr, sip, body ? &*body : nullptr, {},
+          leg(side::a).peer_100rel);
     set_state(state::early);
 }
 
@@ -1978,22 +1979,12 @@ result<std::string> call::offer_for(side to) {
 
 void call::send_ack(side to, const std::string* sdp_body) {
     auto& l = leg(to);
-    auto cseq = fmt::format("{} ACK", nta_outgoing_cseq(_invite->orq));
-    auto contact = l.iface->contact(l.transport);
-    nta_outgoing_t* ack = nta_outgoing_tcreate(
-        l.nta, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr, SIPTAG_CSEQ_STR(cseq.c_str()),
-        SIPTAG_CONTACT_STR(contact.c_str()),
-        TAG_IF(sdp_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-        TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : "")), TAG_END());
-    nta_outgoing_destroy(ack);
+    ack_2xx(l.nta, _invite->orq, l.iface->contact(l.transport), sdp_body);
 }
 
 void call::send_bye(side to) {
     auto& l = leg(to);
-    nta_outgoing_t* bye = nta_outgoing_tcreate(l.nta, sofia::response_trampoline, this, nullptr,
-                                               SIP_METHOD_BYE, nullptr, TAG_END());
-    // The transaction completes inside nta; the call does not wait for it.
-    nta_outgoing_destroy(bye);
+    bye(l.nta);
     l.confirmed = false;
 }
 

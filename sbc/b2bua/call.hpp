@@ -236,11 +236,7 @@ private:
     void send_bye(side to);
     void reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
                const sip_t* relayed, const std::string* sdp_body,
-               const std::string& extra_headers = {});
-    /// A provisional response to the caller: reliable (RFC 3262) when its
-    /// INVITE supports 100rel.
-    void reply_provisional(nta_incoming_t* irq, int status, const sip_t* relayed,
-                           const std::string* sdp_body);
+               const std::string& extra_headers = {}, bool reliable = false);
     /// A REFER from a leg whose trunk has refer: handle (RFC 3515 blind
     /// transfer): the SBC calls the target and, when it answers, puts the
     /// new dialog in the referrer's place.

@@ -329,17 +329,11 @@ void decode_keepalive(problem_list& p, const located& at, keepalive_config& kc) 
     if (!m) {
         return;
     }
-    auto number = [&](std::string_view key, std::uint64_t min, std::uint64_t max,
-                      std::string_view what, unsigned& field) {
-        if (auto v = m->find(key)) {
-            field = static_cast<unsigned>(read_number(p, *v, min, max, what).value_or(field));
-        }
-    };
-    number("interval", 0, 3600, "a number of seconds 0..3600 (0: no OPTIONS pings)",
-           kc.interval_seconds);
-    number("timeout", 1, 60, "a number of seconds 1..60", kc.timeout_seconds);
-    number("down_after", 1, 100, "a count 1..100", kc.down_after);
-    number("up_after", 1, 100, "a count 1..100", kc.up_after);
+    read_number_into(p, *m, "interval", 0, 3600,
+                     "a number of seconds 0..3600 (0: no OPTIONS pings)", kc.interval_seconds);
+    read_number_into(p, *m, "timeout", 1, 60, "a number of seconds 1..60", kc.timeout_seconds);
+    read_number_into(p, *m, "down_after", 1, 100, "a count 1..100", kc.down_after);
+    read_number_into(p, *m, "up_after", 1, 100, "a count 1..100", kc.up_after);
 }
 
 void decode_trunk_tls(problem_list& p, const located& at, trunk_tls_config& tc) {
@@ -731,6 +725,13 @@ std::optional<std::string> read_name(decoded& d, problem_list& p, const located&
         d.marks[at.path] = at.mark;
     }
     return text;
+}
+
+void read_number_into(problem_list& p, const map_reader& m, std::string_view key, std::uint64_t min,
+                      std::uint64_t max, std::string_view what, unsigned& field) {
+    if (auto v = m.find(key)) {
+        field = static_cast<unsigned>(read_number(p, *v, min, max, what).value_or(field));
+    }
 }
 
 bool is_valid_name(std::string_view name) noexcept {

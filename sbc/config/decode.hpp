@@ -58,6 +58,10 @@ void expected(problem_list& p, const located& at, std::string_view what);
 /// `message` is a whole "expected ..." text from the address parsers.
 void rejected(problem_list& p, const located& at, std::string_view message);
 source_mark to_source_mark(const YAML::Mark& mark);
+/// The number at `key` of `m`, when it has the key, into `field`; one that
+/// does not fit [min, max] is reported and leaves `field` as it was.
+void read_number_into(problem_list& p, const map_reader& m, std::string_view key, std::uint64_t min,
+                      std::uint64_t max, std::string_view what, unsigned& field);
 /// A name (is_valid_name), its mark recorded for validate().
 std::optional<std::string> read_name(decoded& d, problem_list& p, const located& at);
 

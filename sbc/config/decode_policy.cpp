@@ -375,23 +375,14 @@ void decode_call_limits(problem_list& p, const located& at, call_limits& l) {
     if (!m) {
         return;
     }
-    if (auto v = m->find("max_calls")) {
-        l.max_calls = static_cast<unsigned>(
-            read_number(p, *v, 0, 1000000, "a number of calls 0..1000000 (0: no limit)")
-                .value_or(l.max_calls));
-    }
+    read_number_into(p, *m, "max_calls", 0, 1000000, "a number of calls 0..1000000 (0: no limit)",
+                     l.max_calls);
     if (auto v = m->find("cps")) {
         l.cps = read_rate(p, *v, 10000).value_or(l.cps);
     }
-    if (auto v = m->find("burst")) {
-        l.burst = static_cast<unsigned>(
-            read_number(p, *v, 0, 100000, "a number of calls 0..100000 (0: the rate rounded up)")
-                .value_or(l.burst));
-    }
-    if (auto v = m->find("retry_after")) {
-        l.retry_after = static_cast<unsigned>(
-            read_number(p, *v, 0, 3600, "a number of seconds 0..3600").value_or(l.retry_after));
-    }
+    read_number_into(p, *m, "burst", 0, 100000,
+                     "a number of calls 0..100000 (0: the rate rounded up)", l.burst);
+    read_number_into(p, *m, "retry_after", 0, 3600, "a number of seconds 0..3600", l.retry_after);
 }
 
 }  // namespace
@@ -444,10 +435,7 @@ void decode_session_timer(problem_list& p, const located& at, session_timer_conf
     if (!m) {
         return;
     }
-    if (auto v = m->find("min_se")) {
-        st.min_se = static_cast<unsigned>(
-            read_number(p, *v, 1, 86400, "a number of seconds 1..86400").value_or(st.min_se));
-    }
+    read_number_into(p, *m, "min_se", 1, 86400, "a number of seconds 1..86400", st.min_se);
     if (auto v = m->find("expires")) {
         auto n = read_number(p, *v, 0, 86400,
                              "a number of seconds 0..86400, not below min_se (0: none asked)");
@@ -468,16 +456,9 @@ void decode_flood(problem_list& p, const located& at, flood_config& flood) {
     if (auto v = m->find("rate")) {
         flood.rate = read_rate(p, *v, 100000).value_or(flood.rate);
     }
-    if (auto v = m->find("burst")) {
-        flood.burst = static_cast<unsigned>(
-            read_number(p, *v, 0, 1000000, "a number of requests 0..1000000 (0: twice the rate)")
-                .value_or(flood.burst));
-    }
-    if (auto v = m->find("block")) {
-        flood.block_seconds =
-            static_cast<unsigned>(read_number(p, *v, 1, 86400, "a number of seconds 1..86400")
-                                      .value_or(flood.block_seconds));
-    }
+    read_number_into(p, *m, "burst", 0, 1000000,
+                     "a number of requests 0..1000000 (0: twice the rate)", flood.burst);
+    read_number_into(p, *m, "block", 1, 86400, "a number of seconds 1..86400", flood.block_seconds);
 }
 
 void decode_normalize(problem_list& p, const located& at, normalization& n) {
@@ -522,10 +503,7 @@ std::optional<cdr_config> decode_cdr(decoded& d, problem_list& p, const located&
             read_number(p, *v, 4096, std::uint64_t{1} << 40, "a size in bytes, 4096 or more")
                 .value_or(c.max_bytes);
     }
-    if (auto v = m->find("keep")) {
-        c.keep = static_cast<unsigned>(
-            read_number(p, *v, 0, 1000, "a number of rotated files 0..1000").value_or(c.keep));
-    }
+    read_number_into(p, *m, "keep", 0, 1000, "a number of rotated files 0..1000", c.keep);
     return c;
 }
 

@@ -5,6 +5,8 @@
 #include <fmt/ranges.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+
 namespace sbc::policy {
 
 namespace {
@@ -28,6 +30,29 @@ std::string hhmm(unsigned minutes) {
 }
 
 }  // namespace
+
+route_request make_request(const config::trunk_config& from, const call_numbers& numbers,
+                           const dataplane::ip_endpoint& source,
+                           std::chrono::system_clock::time_point now) {
+    route_request r;
+    r.interface = from.interface;
+    r.trunk = from.name;
+    r.ruri_user = numbers.ruri;
+    r.from_user = numbers.from;
+    r.to_user = numbers.to;
+    r.source = source;
+    r.now = now;
+    return r;
+}
+
+bool in_blocks(const std::vector<config::cidr>& blocks, const dataplane::ip_endpoint& address) {
+    if (!address.valid()) {
+        return false;
+    }
+    const auto* bytes = address_bytes(address);
+    return std::any_of(blocks.begin(), blocks.end(),
+                       [&](const config::cidr& c) { return c.contains(address.family(), bytes); });
+}
 
 bool in_window(const config::time_window& w, const date::time_zone& zone,
                std::chrono::system_clock::time_point now) {
@@ -112,12 +137,11 @@ bool router::check(const compiled_rule& c, const route_request& req, std::string
     }
     if (!r.sources.empty()) {
         const config::cidr* hit = nullptr;
-        if (req.source.valid()) {
-            for (const auto& block : r.sources) {
-                if (block.contains(req.source.family(), address_bytes(req.source))) {
-                    hit = &block;
-                    break;
-                }
+        for (const auto& block : r.sources) {
+            if (req.source.valid() &&
+                block.contains(req.source.family(), address_bytes(req.source))) {
+                hit = &block;
+                break;
             }
         }
         if (hit == nullptr) {

@@ -19,6 +19,7 @@
 
 #include "dataplane/api/ip_endpoint.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/policy/number_rewriter.hpp"
 
 namespace date {
 class time_zone;
@@ -36,6 +37,16 @@ struct route_request {
     dataplane::ip_endpoint source;  ///< the caller's address; invalid: matches no source rule
     std::chrono::system_clock::time_point now;
 };
+
+/// The request for a call from `from` with these numbers (after its
+/// inbound normalization; the request points into them, so they must
+/// outlive it), from `source` at `now`.
+route_request make_request(const config::trunk_config& from, const call_numbers& numbers,
+                           const dataplane::ip_endpoint& source,
+                           std::chrono::system_clock::time_point now);
+
+/// Whether `address` lies in one of `blocks`; an invalid address in none.
+bool in_blocks(const std::vector<config::cidr>& blocks, const dataplane::ip_endpoint& address);
 
 /// One rule's verdict, for `sbcctl route test`.
 struct rule_verdict {
