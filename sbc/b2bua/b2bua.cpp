@@ -133,6 +133,28 @@ trunking::peer_table* b2bua::peers_of(const std::string& trunk) {
     return it == _peers.end() ? nullptr : &it->second;
 }
 
+call_leg* b2bua::leg_of_dialog(const dialog_ref& ref) {
+    sip_replaces_t rp[1];
+    sip_replaces_init(rp);
+    rp->rp_call_id = ref.call_id.c_str();
+    rp->rp_to_tag = ref.to_tag.c_str();
+    rp->rp_from_tag = ref.from_tag.c_str();
+    for (auto& iface : _interfaces) {
+        nta_leg_t* dialog = nta_leg_by_replaces(iface->agent(), rp);
+        if (dialog == nullptr) {
+            continue;
+        }
+        // Other legs (the interface's default leg, registrations) have
+        // handlers of their own kind; a dialog a transfer retired is no
+        // longer its call_leg's.
+        auto* l = dynamic_cast<call_leg*>(nta_leg_magic(dialog, sofia::leg_trampoline));
+        if (l != nullptr && l->nta == dialog) {
+            return l;
+        }
+    }
+    return nullptr;
+}
+
 void b2bua::write_cdr(const cdr::record& r) {
     if (_cdr) {
         _cdr->write(r);

@@ -24,6 +24,7 @@
 #include "sbc/b2bua/call.hpp"
 #include "sbc/b2bua/keepalive.hpp"
 #include "sbc/b2bua/registration.hpp"
+#include "sbc/b2bua/replaces.hpp"
 #include "sbc/b2bua/sip_interface.hpp"
 #include "sbc/cdr/writer.hpp"
 #include "sbc/common/log.hpp"
@@ -92,6 +93,9 @@ public:
     };
     transfer_route route_transfer(const config::trunk_config& from, const std::string& target,
                                   const std::string& referee_user);
+    /// The leg of one of our calls whose dialog `ref` names (RFC 3891 3: its
+    /// to-tag is the SBC's tag, its from-tag the peer's), or null.
+    call_leg* leg_of_dialog(const dialog_ref& ref);
     /// The compiled normalization rules of `trunk`.
     const trunk_normalizer& normalizer(const config::trunk_config& trunk) const;
     /// The next peer of `trunk` for a call that has tried `tried` (failover).
@@ -159,11 +163,9 @@ private:
         std::uint64_t refused_sources = 0;  ///< from outside allow_sources
     };
     std::map<std::string, interface_guard> _guards;
-    auth::nonce_issuer _nonces;
-    std::map<std::string, registrar::location_service> _locations;  ///< per registrar trunk
-    std::map<std::string, std::unique_ptr<registration>>
-        _registrations;  ///< per `register` trunk  ///< stateless nonces for the challenges (random
-                         ///< key per start)
+    auth::nonce_issuer _nonces;  ///< stateless nonces for the challenges (a random key per start)
+    std::map<std::string, registrar::location_service> _locations;        ///< per registrar trunk
+    std::map<std::string, std::unique_ptr<registration>> _registrations;  ///< per `register` trunk
     keepalive _keepalive{*this};
     std::mt19937 _rng{std::random_device{}()};
     std::map<std::uint64_t, std::unique_ptr<call>> _calls;

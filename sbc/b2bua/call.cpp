@@ -1018,24 +1018,58 @@ void call::check_session_timers(std::chrono::steady_clock::time_point now) {
     }
 }
 
+namespace {
+// `sdp` with the session id (when given) and version of its o= line
+// (RFC 4566 5.2) replaced: within a dialog the id stays and the version
+// grows (RFC 3264 8).
+std::string with_origin(const std::string& sdp, std::optional<std::uint64_t> session_id,
+                        std::uint64_t version) {
+    const auto o = sdp.find("o=");
+    if (o == std::string::npos) {
+        return sdp;
+    }
+    const auto end = sdp.find_first_of("\r\n", o);
+    std::string line = sdp.substr(o, end - o);
+    // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <address>
+    const auto id_at = line.find(' ');
+    const auto version_at = id_at == std::string::npos ? id_at : line.find(' ', id_at + 1);
+    const auto version_end =
+        version_at == std::string::npos ? version_at : line.find(' ', version_at + 1);
+    if (version_end == std::string::npos) {
+        return sdp;
+    }
+    line.replace(version_at + 1, version_end - version_at - 1, std::to_string(version));
+    if (session_id) {
+        line.replace(id_at + 1, version_at - id_at - 1, std::to_string(*session_id));
+    }
+    return sdp.substr(0, o) + line + (end == std::string::npos ? "" : sdp.substr(end));
+}
+}  // namespace
+
 int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (from.trunk->refer != config::refer_policy::handle) {
         nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allowed_methods),
                             TAG_END());
         return 0;
     }
-    if (_state != state::established || _invite || _transfer || _reoffer) {
+    if (_state != state::established || _invite || _transfer || _reoffer || _update) {
         return 491;  // RFC 3261 14.1 by analogy: something is already under way
     }
     const sip_refer_to_t* to = sip->sip_refer_to;
+    if (to != nullptr && to->r_url->url_headers != nullptr) {
+        auto replaces = replaces_in_uri_headers(to->r_url->url_headers);
+        if (!replaces) {
+            const auto warning = fmt::format("399 sbc \"{}\"", replaces.error_message());
+            nta_incoming_treply(irq, 400, "Bad Replaces in Refer-To",
+                                SIPTAG_WARNING_STR(warning.c_str()), TAG_END());
+            return 0;
+        }
+        if (*replaces) {
+            return on_attended_refer(from, irq, **replaces);
+        }
+    }
     if (to == nullptr || to->r_url->url_user == nullptr) {
         nta_incoming_treply(irq, 400, "Refer-To with a user required", TAG_END());
-        return 0;
-    }
-    if (to->r_url->url_headers != nullptr &&
-        su_strcasestr(to->r_url->url_headers, "replaces=") != nullptr) {
-        // An attended transfer names a dialog to replace (RFC 3891).
-        nta_incoming_treply(irq, 501, "Attended transfer not supported", TAG_END());
         return 0;
     }
     const side referee = dataplane::other(from._side);
@@ -1086,8 +1120,11 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     t.referrer = from._side;
     t.trunk = target.trunk;
     t.transport = peer.proto;
+    t.slot_inbound = false;
     // Transfers usually follow a hold: the new session starts two-way.
     t.offer = sendrecv(from.last_sdp_sent);
+    t.sdp_session_id = from.sdp_session_id;
+    t.sdp_version = from.sdp_version;
     // In-dialog requests of the new dialog reach the referrer's leg object,
     // which the new dialog replaces.
     t.leg = nta_leg_tcreate(from.iface->agent(), sofia::leg_trampoline, &from,
@@ -1113,36 +1150,141 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     _transfer = std::move(t);
     // RFC 3515 2.4.2: accept, then report progress in NOTIFYs.
     nta_incoming_treply(irq, SIP_202_ACCEPTED, TAG_END());
-    notify_referrer(100, false);
+    notify_referrer(from.nta, 100, false);
     return 0;
 }
 
-namespace {
-// `sdp` with the version of its o= line (RFC 4566 5.2) replaced.
-std::string with_origin_version(const std::string& sdp, std::uint64_t version) {
-    const auto o = sdp.find("o=");
-    if (o == std::string::npos) {
-        return sdp;
-    }
-    const auto end = sdp.find_first_of("\r\n", o);
-    std::string line = sdp.substr(o, end - o);
-    // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <address>
-    std::size_t field = 0;
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < line.size() && field < 2; ++i) {
-        if (line[i] == ' ') {
-            ++field;
-            start = i + 1;
+bool call::can_hand_over(side s) const noexcept {
+    const auto& l = _legs[dataplane::index(s)];
+    return _state == state::established && !_invite && !_transfer && !_reoffer && !_update &&
+           l.confirmed && l.nta != nullptr && !l.sdes->keys() &&
+           !(l.timer && l.timer->update != nullptr);
+}
+
+call::handed_dialog call::hand_over(side s) {
+    auto& l = leg(s);
+    handed_dialog h;
+    h.nta = l.nta;
+    h.iface = l.iface;
+    h.trunk = l.trunk;
+    h.transport = l.transport;
+    h.sdp_session_id = l.sdp_session_id;
+    h.sdp_version = l.sdp_version;
+    h.peer_100rel = l.peer_100rel;
+    h.peer_timer = l.peer_timer;
+    h.timer = l.timer;
+    h.codec = l.codec;
+    h.ptime = l.ptime;
+    const bool inbound = s == side::a;
+    for (auto it = _slots.begin(); it != _slots.end(); ++it) {
+        if (it->trunk == l.trunk && it->inbound == inbound) {
+            h.slot_inbound = inbound;  // it moves, unreleased, with the dialog
+            _slots.erase(it);
+            break;
         }
     }
-    const auto stop = line.find(' ', start);
-    if (field != 2 || stop == std::string::npos) {
-        return sdp;
-    }
-    line.replace(start, stop - start, std::to_string(version));
-    return sdp.substr(0, o) + line + (end == std::string::npos ? "" : sdp.substr(end));
+    l.nta = nullptr;
+    l.confirmed = false;
+    l.timer.reset();
+    return h;
 }
-}  // namespace
+
+int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_ref& replaces) {
+    call_leg* replaced = _owner.leg_of_dialog(replaces);
+    if (replaced == nullptr || &replaced->_call == this || replaces.early_only) {
+        // The outcome an INVITE with this Replaces would have had (RFC 3891
+        // 3): 481 for a dialog that is not there, 486 for early-only
+        // naming a confirmed one. The REFER itself was fine (RFC 3515 2.4.4).
+        const int status = replaced != nullptr && replaces.early_only ? 486 : 481;
+        sip_log.info("call {}: attended transfer names dialog {} ({}): {}", display_id(),
+                     replaces.call_id, replaced == nullptr ? "not ours" : "not replaceable",
+                     status);
+        nta_incoming_treply(irq, SIP_202_ACCEPTED, TAG_END());
+        notify_referrer(from.nta, status, true);
+        return 0;
+    }
+    call& other = replaced->_call;
+    const side target = dataplane::other(replaced->_side);
+    if (!other.can_hand_over(target)) {
+        return 491;  // the other call has something under way, or its target leg is SRTP
+    }
+    // Both far ends meet in this call's media session: the target takes the
+    // referrer's side, so its dialog must be on that side's interface.
+    const auto& joining = other.leg(target);
+    if (joining.iface != from.iface || from.sdes->keys() || from.last_sdp_sent.empty()) {
+        nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE,
+                            SIPTAG_WARNING_STR("399 sbc \"the replaced call's far end must be "
+                                               "plain RTP on the referrer's interface\""),
+                            TAG_END());
+        return 0;
+    }
+    auto handed = other.hand_over(target);
+    // In-dialog requests of the taken dialog now reach the referrer's leg
+    // object, which it replaces once it answers.
+    nta_leg_bind(handed.nta, sofia::leg_trampoline, &from);
+    if (handed.slot_inbound) {
+        _slots.push_back({handed.trunk, *handed.slot_inbound});
+    }
+    transfer t;
+    t.attended = true;
+    t.referrer = from._side;
+    t.leg = handed.nta;
+    t.trunk = handed.trunk;
+    t.transport = handed.transport;
+    t.slot_inbound = handed.slot_inbound;
+    t.timer = handed.timer;
+    t.peer_100rel = handed.peer_100rel;
+    t.peer_timer = handed.peer_timer;
+    t.sdp_session_id = handed.sdp_session_id;
+    t.sdp_version = handed.sdp_version + 1;
+    t.offer = with_origin(sendrecv(from.last_sdp_sent), t.sdp_session_id, t.sdp_version);
+    // RFC 4028 8.1: a re-INVITE restates the dialog's session timer.
+    const auto expires = t.timer ? fmt::format("{};refresher={}", t.timer->interval.count(),
+                                               t.timer->we_refresh ? "uac" : "uas")
+                                 : std::string();
+    const auto contact = from.iface->contact(t.transport);
+    t.invite = nta_outgoing_tcreate(
+        t.leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        SIPTAG_SUPPORTED_STR(supported_extensions),
+        TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.offer.c_str()), TAG_END());
+    _transfer = std::move(t);
+    if (_transfer->invite == nullptr) {
+        drop_transfer(true);
+        other.hang_up("replaced by an attended transfer");
+        return 500;
+    }
+    sip_log.info("call {}: leg {} joins call {}'s far end on trunk {} (attended transfer)",
+                 display_id(), from._side == side::a ? 'a' : 'b', other.display_id(),
+                 handed.trunk->name);
+    nta_incoming_treply(irq, SIP_202_ACCEPTED, TAG_END());
+    notify_referrer(from.nta, 100, false);
+    // The referrer's consultation dialog ends as RFC 5589 7.3 has the
+    // target end it: with a BYE, once the transfer was accepted.
+    other.hang_up("replaced by an attended transfer");
+    return 0;
+}
+
+void call::drop_transfer(bool dialog_up) {
+    auto& t = *_transfer;
+    if (t.invite != nullptr) {
+        if (nta_outgoing_status(t.invite) < 200) {
+            // A ringing target must stop ringing (RFC 3261 9.1); nta
+            // acknowledges and ends a 2xx that crosses the CANCEL.
+            nta_outgoing_cancel(t.invite);
+        }
+        nta_outgoing_destroy(t.invite);
+    }
+    if (dialog_up) {
+        bye(t.leg);
+    }
+    _retired.push_back(t.leg);
+    if (t.slot_inbound) {
+        release_slot(t.trunk, *t.slot_inbound);
+    }
+    _transfer.reset();
+}
 
 void call::release_slot(const config::trunk_config* trunk, bool inbound) {
     for (auto it = _slots.begin(); it != _slots.end(); ++it) {
@@ -1156,11 +1298,11 @@ void call::release_slot(const config::trunk_config* trunk, bool inbound) {
 
 void call::reoffer(side s) {
     auto& l = leg(s);
-    if (l.last_sdp_sent.empty() || _invite || _reoffer || !l.confirmed) {
+    if (l.last_sdp_sent.empty() || _invite || _reoffer || _update || !l.confirmed) {
         return;
     }
     l.sdp_version += 1;
-    l.last_sdp_sent = with_origin_version(sendrecv(l.last_sdp_sent), l.sdp_version);
+    l.last_sdp_sent = with_origin(sendrecv(l.last_sdp_sent), std::nullopt, l.sdp_version);
     const auto contact = l.iface->contact(l.transport);
     const auto expires = l.timer ? session_expires_value(l, true) : std::string();
     auto* orq = nta_outgoing_tcreate(
@@ -1205,11 +1347,10 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
     }
 }
 
-void call::notify_referrer(int status, bool final) {
-    auto& l = leg(_transfer ? _transfer->referrer : side::b);
+void call::notify_referrer(nta_leg_t* dialog, int status, bool final) {
     const auto body = fmt::format("SIP/2.0 {} {}\r\n", status, phrase_for(status));
     nta_outgoing_t* orq = nta_outgoing_tcreate(
-        l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_NOTIFY, nullptr,
+        dialog, sofia::response_trampoline, this, nullptr, SIP_METHOD_NOTIFY, nullptr,
         SIPTAG_EVENT_STR("refer"),
         SIPTAG_SUBSCRIPTION_STATE_STR(final ? "terminated;reason=noresource" : "active;expires=60"),
         SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(body.c_str()),
@@ -1228,21 +1369,22 @@ void call::on_transfer_response(const sip_t* sip, int status) {
         sip_log.info("call {}: transfer target answered {}; the call stays as it was", display_id(),
                      status);
         if (referrer.confirmed) {
-            notify_referrer(status, true);
+            notify_referrer(referrer.nta, status, true);
         }
         nta_outgoing_destroy(t.invite);
-        _retired.push_back(t.leg);
-        release_slot(t.trunk, false);
-        _transfer.reset();
+        t.invite = nullptr;
+        // A taken-over dialog outlives a failed re-INVITE (RFC 3261 14.1),
+        // but nobody is left on it.
+        drop_transfer(t.attended && status != 481 && status != 408);
         if (!referrer.confirmed) {
             hang_up("transfer failed after the referrer left");  // no one left to talk to
         }
         return;
     }
-    if (sip != nullptr && sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
-        nta_leg_rtag(t.leg, sip->sip_to->a_tag);
-    }
-    if (sip != nullptr) {
+    if (!t.attended && sip != nullptr) {
+        if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
+            nta_leg_rtag(t.leg, sip->sip_to->a_tag);
+        }
         nta_leg_client_route(t.leg, sip->sip_record_route, sip->sip_contact);
     }
     ack_2xx(t.leg, t.invite);
@@ -1253,12 +1395,9 @@ void call::on_transfer_response(const sip_t* sip, int status) {
         sip_log.warn("call {}: transfer target answered without usable SDP; ending it",
                      display_id());
         if (referrer.confirmed) {
-            notify_referrer(488, true);
+            notify_referrer(referrer.nta, 488, true);
         }
-        bye(t.leg);
-        _retired.push_back(t.leg);
-        release_slot(t.trunk, false);
-        _transfer.reset();
+        drop_transfer(true);
         if (!referrer.confirmed) {
             hang_up("transfer failed after the referrer left");
         }
@@ -1266,20 +1405,27 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     }
     // RFC 3515 2.4.5: the referrer learns the outcome, and leaves.
     if (referrer.confirmed) {
-        notify_referrer(200, true);
+        notify_referrer(referrer.nta, 200, true);
         send_bye(t.referrer);
     }
-    // The new dialog takes the referrer's place, with its own trunk's slot;
-    // the other leg keeps the SBC's media address and port, so its media
-    // simply flows to the target.
+    // The target's dialog takes the referrer's place, with its own trunk's
+    // slot; the other leg keeps the SBC's media address and port, so its
+    // media simply flows to the target.
     release_slot(referrer.trunk, t.referrer == side::a);
     _retired.push_back(referrer.nta);
     referrer.nta = t.leg;
     referrer.trunk = t.trunk;
     referrer.transport = t.transport;
     referrer.confirmed = true;
-    referrer.timer.reset();
+    referrer.peer_100rel = t.peer_100rel;
+    referrer.peer_timer = t.peer_timer;
+    referrer.timer = t.timer;
+    if (referrer.timer) {
+        referrer.timer->last_refresh = std::chrono::steady_clock::now();  // RFC 4028 10
+    }
     referrer.last_sdp_sent = t.offer;
+    referrer.sdp_session_id = t.sdp_session_id;
+    referrer.sdp_version = t.sdp_version;
     if (auto accepted = accept_sdp(t.referrer, sip, sdp_role::answer); !accepted) {
         sip_log.warn("call {}: transfer target's answer: {}", display_id(),
                      accepted.error_message());
@@ -1294,23 +1440,95 @@ void call::on_transfer_response(const sip_t* sip, int status) {
 }
 
 int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
-    if (has_sdp(sip)) {
-        // An offer in UPDATE (RFC 3311) is not relayed yet.
-        nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE,
-                            SIPTAG_WARNING_STR("399 sbc \"offers in UPDATE are not supported\""),
-                            TAG_END());
-        return 0;
-    }
-    // A session refresh (RFC 4028 10): answered on this leg alone.
+    // Any UPDATE the peer sends refreshes its leg's session (RFC 4028 10).
     std::string value;
     if (from.timer) {
         from.timer->last_refresh = std::chrono::steady_clock::now();
         value = session_expires_value(from, false);
     }
+    if (has_sdp(sip)) {
+        if (_state != state::established) {
+            // RFC 3311 5.1 allows early offers in UPDATE only after the
+            // initial offer was answered reliably; this SBC relays UPDATE
+            // offers in confirmed dialogs.
+            nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_RETRY_AFTER_STR("1"),
+                                TAG_END());
+            return 0;
+        }
+        if (_invite || _reoffer || _transfer || _update) {
+            return 491;  // RFC 3311 5.2: an offer is already outstanding
+        }
+        auto& to = leg(dataplane::other(from._side));
+        if (!to.confirmed) {
+            return 481;
+        }
+        auto translated = translate_sdp(from._side, sip, sdp_role::offer);
+        if (!translated) {
+            auto warning = fmt::format("399 sbc \"{}\"", translated.error_message());
+            nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
+                                TAG_END());
+            return 0;
+        }
+        auto headers = policy::forwarded_headers(sip, to.trunk->forward_headers);
+        const auto contact = to.iface->contact(to.transport);
+        const auto expires = to.timer ? session_expires_value(to, true) : std::string();
+        nta_outgoing_t* orq = nta_outgoing_tcreate(
+            to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_UPDATE, nullptr,
+            SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_SUPPORTED_STR(supported_extensions),
+            TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
+            SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+            SIPTAG_PAYLOAD_STR(translated.value().c_str()),
+            TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+        if (orq == nullptr) {
+            return 500;
+        }
+        _update = update_relay{from._side, irq, orq};
+        return 0;
+    }
+    // A session refresh alone: answered on this leg.
     nta_incoming_treply(
         irq, SIP_200_OK, TAG_IF(!value.empty(), SIPTAG_SESSION_EXPIRES_STR(value.c_str())),
         TAG_IF(!value.empty() && from.peer_timer, SIPTAG_REQUIRE_STR("timer")), TAG_END());
     return 0;
+}
+
+void call::on_update_response(const sip_t* sip, int status) {
+    if (status < 200) {
+        return;
+    }
+    auto& u = *_update;
+    auto& from = leg(u.from);
+    auto& to = leg(dataplane::other(u.from));
+    std::string timer_lines;
+    const auto now = std::chrono::steady_clock::now();
+    if (status < 300 && to.timer) {
+        to.timer->last_refresh = now;
+    }
+    if (status < 300 && from.timer) {
+        timer_lines = fmt::format("Session-Expires: {}\r\n", session_expires_value(from, false));
+        if (from.peer_timer) {
+            timer_lines += "Require: timer\r\n";
+        }
+    }
+    if (status >= 300) {
+        // The offer failed on the other leg: so it did on this one, and
+        // the session stays as it was (RFC 3311 5.2).
+        auto mapped = map_final_status(status);
+        reply(u.irq, from, mapped.code, nullptr, nullptr, nullptr);
+    } else if (!has_sdp(sip)) {
+        sip_log.warn("call {}: trunk {} answered an UPDATE offer without SDP", display_id(),
+                     to.trunk->name);
+        reply(u.irq, from, 500, "No answer to the offer", nullptr, nullptr);
+    } else if (auto answer = translate_sdp(to._side, sip, sdp_role::answer); !answer) {
+        sip_log.warn("call {}: answer to an UPDATE unusable: {}", display_id(),
+                     answer.error_message());
+        reply(u.irq, from, 488, nullptr, nullptr, nullptr);
+    } else {
+        reply(u.irq, from, status, nullptr, sip, &answer.value(), timer_lines);
+    }
+    nta_incoming_destroy(u.irq);
+    nta_outgoing_destroy(u.orq);
+    _update.reset();
 }
 
 void call::reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
@@ -1386,8 +1604,8 @@ int call::on_leg_request(call_leg& l, nta_leg_t* dialog, nta_incoming_t* irq, co
 }
 
 int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
-    if (_invite || _reoffer || _transfer) {
-        return 491;  // RFC 3261 14.2: an INVITE is already in progress
+    if (_invite || _reoffer || _transfer || _update) {
+        return 491;  // RFC 3261 14.2: an INVITE (or an UPDATE's offer) is in progress
     }
     if (from.timer) {
         from.timer->last_refresh = std::chrono::steady_clock::now();  // RFC 4028 10
@@ -1505,6 +1723,10 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
     }
     if (_reoffer && orq == _reoffer->orq) {
         on_reoffer_response(sip, status);
+        return 0;
+    }
+    if (_update && orq == _update->orq) {
+        on_update_response(sip, status);
         return 0;
     }
     if (auto p = std::find(_pracks.begin(), _pracks.end(), orq); p != _pracks.end()) {
@@ -2020,18 +2242,19 @@ void call::finish() {
 
 void call::release_transactions() {
     if (_transfer) {
-        // A ringing target must stop ringing (RFC 3261 9.1); nta acknowledges
-        // and ends a 2xx that crosses the CANCEL.
-        if (_transfer->invite != nullptr && nta_outgoing_status(_transfer->invite) < 200) {
-            nta_outgoing_cancel(_transfer->invite);
-        }
-        nta_outgoing_destroy(_transfer->invite);
-        _retired.push_back(_transfer->leg);
-        _transfer.reset();
+        drop_transfer(_transfer->attended);
     }
     if (_reoffer) {
         nta_outgoing_destroy(_reoffer->orq);
         _reoffer.reset();
+    }
+    if (_update) {
+        if (nta_incoming_status(_update->irq) < 200) {
+            nta_incoming_treply(_update->irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+        }
+        nta_incoming_destroy(_update->irq);
+        nta_outgoing_destroy(_update->orq);
+        _update.reset();
     }
     for (auto* p : _pracks) {
         nta_outgoing_destroy(p);

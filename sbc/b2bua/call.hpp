@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
+#include "sbc/b2bua/replaces.hpp"
 #include "sbc/cdr/record.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/policy/number_rewriter.hpp"
@@ -162,6 +163,30 @@ public:
     /// Moves the call to the trunk's next peer when the current one has
     /// not responded within the trunk's failover_timeout.
     void check_failover(std::chrono::steady_clock::time_point now);
+    /// A dialog handed from one call to another: an attended transfer joins
+    /// the far ends of two calls, so one call takes the other's leg over.
+    struct handed_dialog {
+        nta_leg_t* nta = nullptr;
+        sip_interface* iface = nullptr;
+        const config::trunk_config* trunk = nullptr;
+        config::transport transport = config::transport::udp;
+        std::uint64_t sdp_session_id = 0;  ///< the o= line the peer knows (RFC 3264 8)
+        std::uint64_t sdp_version = 0;
+        bool peer_100rel = false;
+        bool peer_timer = false;
+        std::optional<call_leg::session_timer> timer;
+        std::string codec;
+        unsigned ptime = 0;
+        /// The direction of the admission slot that moves with it, if any.
+        std::optional<bool> slot_inbound;
+    };
+    /// Whether leg `s`'s dialog can be handed over now: the call is
+    /// established with nothing under way, and the leg runs plain RTP.
+    bool can_hand_over(side s) const noexcept;
+    /// Gives leg `s`'s dialog (and its trunk's admission slot) away; the leg
+    /// is left without a dialog, and the call is to be ended at once.
+    handed_dialog hand_over(side s);
+
     /// RFC 4028: sends the refreshes due on legs the SBC refreshes, and
     /// ends the call (BYE on both legs) when a leg's peer let its session
     /// expire.
@@ -241,6 +266,14 @@ private:
     /// transfer): the SBC calls the target and, when it answers, puts the
     /// new dialog in the referrer's place.
     int on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    /// A REFER whose Refer-To names a dialog to replace (RFC 3891, attended
+    /// transfer) that is another call's leg: this call takes that leg's
+    /// dialog over, ends the other call, and re-INVITEs the dialog towards
+    /// its own media; the dialog replaces the referrer's when it answers.
+    int on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_ref& replaces);
+    /// The transfer ends without replacing the referrer: the target's
+    /// dialog is closed (BYE when it is up) and its slot given back.
+    void drop_transfer(bool dialog_up);
     /// The target's final answer to the transfer's INVITE.
     void on_transfer_response(const sip_t* sip, int status);
     /// A re-INVITE of the SBC's own on leg `s`: its last SDP with the next
@@ -248,9 +281,12 @@ private:
     void reoffer(side s);
     void on_reoffer_response(const sip_t* sip, int status);
     /// NOTIFY with a message/sipfrag status line to the referrer (RFC 3515 2.4.4).
-    void notify_referrer(int status, bool final);
-    /// An UPDATE from a leg: a session refresh (RFC 4028) is answered here.
+    void notify_referrer(nta_leg_t* dialog, int status, bool final);
+    /// An UPDATE from a leg: a session refresh (RFC 4028) is answered here;
+    /// one with an offer (RFC 3311) is relayed to the other leg.
     int on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    /// The other leg's answer to a relayed UPDATE.
+    void on_update_response(const sip_t* sip, int status);
     /// The session timer of leg a from the caller's INVITE, settled when the
     /// 2xx goes out; returns the 2xx's Session-Expires and Require lines.
     std::string settle_caller_timer();
@@ -318,9 +354,19 @@ private:
     dataplane::session_ports _ports;
     std::optional<invite_relay> _invite;
     std::vector<request_relay> _relays;
+    /// An UPDATE carrying an offer, relayed from leg `from`; the 2xx coming
+    /// back carries the answer (RFC 3311 5.2). At most one, and never
+    /// beside an INVITE's offer.
+    struct update_relay {
+        side from = side::a;
+        nta_incoming_t* irq = nullptr;
+        nta_outgoing_t* orq = nullptr;
+    };
+    std::optional<update_relay> _update;
     std::vector<nta_outgoing_t*> _pracks;  ///< PRACKs of ours to leg b (RFC 3262)
-    /// A blind transfer in progress: the new dialog towards the target,
-    /// which replaces the referrer's leg when it answers.
+    /// A transfer in progress: the dialog towards the target (new, for a
+    /// blind transfer; taken over from another call, for an attended one),
+    /// which replaces the referrer's leg when it answers `invite`.
     struct transfer {
         side referrer = side::b;
         nta_leg_t* leg = nullptr;
@@ -328,6 +374,17 @@ private:
         const config::trunk_config* trunk = nullptr;
         config::transport transport = config::transport::udp;
         std::string offer;
+        /// The o= line of `offer` on the target's dialog (RFC 3264 8).
+        std::uint64_t sdp_session_id = 0;
+        std::uint64_t sdp_version = 0;
+        /// The direction of the admission slot taken for the target's
+        /// trunk, if one was.
+        std::optional<bool> slot_inbound;
+        /// `leg` was another call's (attended): a dialog that is up.
+        bool attended = false;
+        std::optional<call_leg::session_timer> timer;  ///< the target dialog's
+        bool peer_100rel = false;
+        bool peer_timer = false;
     };
     std::optional<transfer> _transfer;
     std::vector<nta_leg_t*> _retired;  ///< replaced dialogs, kept for their BYE

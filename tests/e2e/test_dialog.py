@@ -148,3 +148,84 @@ def blind_transfer_by_refer_handled(t):
     check(cdr["from_trunk"] == "carrier" and cdr["to_trunk"] == "target" and
           cdr["status"] == 200 and cdr["disconnected_by"] == "caller", f"CDR: {cdr}")
     sbcd.stop()
+
+
+@e2e_test
+def attended_transfer_by_refer_handled(t):
+    """The carrier calls the pbx (call 1); the pbx consults 3000 on the
+    target trunk (call 2), then REFERs call 1 to 3000 with Replaces naming
+    its consultation dialog (RFC 3891, attended transfer). sbcd, handling the
+    REFER (refer: handle), joins the carrier and the target without any
+    INVITE with Replaces: it takes the target's dialog into call 1 and
+    re-INVITEs it towards call 1's media (the same o= id, the next version;
+    the port the pbx had), ends the consultation with a BYE, NOTIFYs 100
+    then 200, BYEs the pbx out, and re-INVITEs the carrier, which never sees
+    the REFER. The carrier's BYE then reaches the target."""
+    target = [
+        "  - name: target",
+        "    interface: pbx",
+        '    peers: ["127.0.2.3:5060"]',
+        "    keepalive: {interval: 0}",
+    ]
+    routes = [
+        {"name": "carrier-to-pbx", "from_trunk": "carrier", "to_trunk": "pbx"},
+        {"name": "consult", "from_trunk": "pbx", "ruri_user": "^3000$", "to_trunk": "target"},
+        {"name": "pbx-to-carrier", "from_trunk": "pbx", "to_trunk": "carrier"},
+    ]
+    sbcd = t.start_sbcd(routes=routes, extra_trunks=target, pbx_extra=["refer: handle"],
+                        extra_top=cdr_lines(t))
+    pbx = t.uas("pbx", "uas_attended_refer.xml", extra=["-set", "sbc", PBX_SBC])
+    new = t.uas("target", "uas_answer_first_codec.xml", local_ip="127.0.2.3", media_port=7002)
+    uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=1000)
+    pbx.finish()
+    uac.finish()
+    new.finish()
+    invites = new.received("INVITE")
+    check(len(invites) == 2, f"the target got {len(invites)} INVITEs")
+    first, again = invites
+    check(again.header("call-id") == first.header("call-id"),
+          "the target's second INVITE is not on its dialog")
+    o_first = first.sdp_lines("o=")[0].split()
+    o_again = again.sdp_lines("o=")[0].split()
+    check(o_again[1] == o_first[1] and int(o_again[2]) == int(o_first[2]) + 1,
+          f"o= lines at the target: {o_first} then {o_again}")
+    to_pbx = pbx.received("INVITE")[0]
+    check(again.sdp_lines("c=") == to_pbx.sdp_lines("c=") and
+          again.sdp_lines("m=")[0].split()[1] == to_pbx.sdp_lines("m=")[0].split()[1],
+          f"the target was not moved to call 1's media: {again.sdp_lines('m=')} vs "
+          f"{to_pbx.sdp_lines('m=')}")
+    check(new.received("BYE"), "the carrier's BYE did not reach the target")
+    seen = {m.method for m in uac.received() if not m.is_response}
+    check("INVITE" in seen and not seen & {"REFER", "NOTIFY"}, f"the carrier saw {seen}")
+    call1, call2 = sorted(read_cdrs(t, 2), key=lambda r: r["from_trunk"])
+    check(call2["from_trunk"] == "pbx" and call2["to_trunk"] == "target" and
+          call2["disconnected_by"] == "sbc" and
+          call2["disconnect_reason"] == "replaced by an attended transfer", f"CDR 2: {call2}")
+    check(call1["from_trunk"] == "carrier" and call1["to_trunk"] == "target" and
+          call1["status"] == 200 and call1["disconnected_by"] == "caller", f"CDR 1: {call1}")
+    sbcd.stop()
+
+
+@e2e_test
+def hold_by_update_offer_relayed(t):
+    """The caller holds the call with an UPDATE carrying an offer (RFC 3311):
+    sbcd relays it to the callee with the SBC's media address, a=sendonly
+    kept, and returns the callee's a=recvonly answer in the 2xx, itself with
+    the SBC's address on the caller's side."""
+    sbcd = t.start_sbcd()
+    uas = t.uas("carrier", "uas_answer_update_hold.xml", local_ip="127.0.1.2", media_port=6000)
+    uac = pbx_caller(t, "caller", "uac_update_hold.xml", duration_ms=200)
+    uac.finish()
+    uas.finish()
+    update = uas.received("UPDATE")[0]
+    invite = uas.received("INVITE")[0]
+    check(update.sdp_lines("c=") == invite.sdp_lines("c=") and
+          update.sdp_lines("m=") == invite.sdp_lines("m="),
+          f"the UPDATE moved the callee's media: {update.sdp_lines('m=')}")
+    o_inv = invite.sdp_lines("o=")[0].split()
+    o_upd = update.sdp_lines("o=")[0].split()
+    check(o_upd[1] == o_inv[1] and int(o_upd[2]) == int(o_inv[2]) + 1,
+          f"o= lines towards the callee: {o_inv} then {o_upd}")
+    answer = [m for m in uac.received() if m.is_response and m.status == 200][1]
+    check(answer.sdp_lines("c=")[0].endswith(PBX_SBC), f"the answer's c=: {answer.sdp_lines('c=')}")
+    sbcd.stop()
