@@ -1469,7 +1469,7 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
                                 TAG_END());
             return 0;
         }
-        auto headers = policy::forwarded_headers(sip, to.trunk->forward_headers);
+        auto headers = relayed_headers(sip, from, to);
         const auto contact = to.iface->contact(to.transport);
         const auto expires = to.timer ? session_expires_value(to, true) : std::string();
         nta_outgoing_t* orq = nta_outgoing_tcreate(
@@ -1639,7 +1639,7 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         }
         offer = std::move(built.value());
     }
-    auto headers = policy::forwarded_headers(sip, to.trunk->forward_headers);
+    auto headers = relayed_headers(sip, from, to);
     auto contact = to.iface->contact(to.transport);
     // RFC 4028 7.1/8.1: a re-INVITE on a leg with a session timer restates
     // it, or the 2xx would end the timer there.
@@ -1661,6 +1661,36 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     return 0;
 }
 
+std::string call::relayed_headers(const sip_t* sip, const call_leg& from, const call_leg& to) {
+    // The dialog's numbers as `to` knows them: the callee's leg got the
+    // ones sent in the INVITE, the caller's leg has its own.
+    const auto& numbers = to._side == side::b ? _numbers_sent : _numbers;
+    const auto arrived = policy::request_headers(sip);
+    policy::rule_context ctx;
+    ctx.ruri_user = numbers.ruri;
+    ctx.from_user = numbers.from;
+    ctx.to_user = numbers.to;
+    ctx.from_trunk = from.trunk->name;
+    ctx.to_trunk = to.trunk->name;
+    ctx.source_ip = _source_ip;
+    ctx.request_headers = &arrived;
+    ctx.method = sip->sip_request->rq_method_name;
+    auto fields = arrived;
+    policy::apply_header_rules(from.trunk->headers.inbound, fields, ctx);
+    const auto& ingress = _owner.normalizer(*from.trunk).inbound;
+    const auto& egress = _owner.normalizer(*to.trunk).outbound;
+    fields = policy::allowed_fields(
+        fields, to.trunk->forward_headers, [&](config::number_field f, std::string_view v) {
+            return egress.apply_to_header(f, ingress.apply_to_header(f, v));
+        });
+    policy::apply_header_rules(to.trunk->headers.outbound, fields, ctx);
+    // From and To belong to the dialog (RFC 3261 12.2.1.1): nta writes them.
+    std::erase_if(fields, [](const policy::header_field& f) {
+        return policy::same_header(f.name, "From") || policy::same_header(f.name, "To");
+    });
+    return policy::header_lines(fields);
+}
+
 int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     auto& to = leg(dataplane::other(from._side));
     if (!to.confirmed) {
@@ -1678,7 +1708,7 @@ int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
             return 200;
         }
     }
-    auto headers = policy::forwarded_headers(sip, to.trunk->forward_headers);
+    auto headers = relayed_headers(sip, from, to);
     nta_outgoing_t* orq = nta_outgoing_tcreate(
         to.nta, sofia::response_trampoline, this, nullptr, sip->sip_request->rq_method,
         sip->sip_request->rq_method_name, nullptr, SIPTAG_CONTENT_TYPE(sip->sip_content_type),

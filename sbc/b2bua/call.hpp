@@ -232,6 +232,12 @@ private:
     int on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
     int on_bye(call_leg& from);
     int relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    /// The headers an in-dialog request `sip` from leg `from` carries on to
+    /// leg `to`: `from`'s trunk's inbound rules, `to`'s trunk's allow-list
+    /// (with number normalization of P-Asserted-Identity and Diversion), then
+    /// its outbound rules, each rule only where its methods hold the
+    /// request's. "Name: value\r\n" lines.
+    std::string relayed_headers(const sip_t* sip, const call_leg& from, const call_leg& to);
     void on_invite_response(const sip_t* sip, int status);
     void on_initial_final_failure(int status, const sip_t* sip);
     /// Gives up on the current peer and sends the INVITE to the next one;

@@ -190,6 +190,9 @@ struct header_rule {
     std::string header;  ///< the header's name (never one the SBC builds for the dialog)
     std::string param;   ///< set_param, remove_param: the parameter's name
     std::string value;   ///< add, set, set_param: the value, with ${...} references
+    /// The requests it applies to: INVITE (the initial one and re-INVITEs),
+    /// UPDATE, INFO, MESSAGE, the ones the SBC relays with headers.
+    std::vector<std::string> methods{"INVITE"};
     source_mark mark;
 };
 

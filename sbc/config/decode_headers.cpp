@@ -22,7 +22,8 @@ using action = header_rule::action;
 constexpr std::size_t max_value_size = 1024;
 
 constexpr std::string_view rule_expected =
-    "a header rule: a map with one of add, set, remove, set_param or remove_param";
+    "a header rule: a map with one of add, set, remove, set_param or remove_param (and "
+    "optionally methods)";
 constexpr std::string_view header_expected = "a header name (RFC 3261 25.1 token)";
 constexpr std::string_view param_expected = "a parameter name (RFC 3261 25.1 token)";
 constexpr std::string_view value_expected = "a value of at most 1024 bytes without CR, LF or NUL";
@@ -228,9 +229,41 @@ bool read_param_rule(problem_list& p, const located& at, bool outbound, header_r
     return ok;
 }
 
+// The requests the SBC relays with headers of the peer's; the others (ACK,
+// BYE, CANCEL, PRACK, NOTIFY...) it builds from nothing of the other leg's.
+constexpr std::array<std::string_view, 4> rule_methods = {"INVITE", "UPDATE", "INFO", "MESSAGE"};
+constexpr std::string_view methods_expected =
+    "a non-empty list of INVITE, UPDATE, INFO and MESSAGE (the requests the SBC relays)";
+
+bool read_methods(problem_list& p, const located& at, header_rule& r) {
+    const auto items = read_list(p, at, methods_expected, true);
+    if (items.empty()) {
+        return false;  // reported by read_list
+    }
+    bool ok = true;
+    std::vector<std::string> methods;
+    for (const auto& e : items) {
+        auto name = read_string(p, e, methods_expected);
+        if (!name) {
+            ok = false;
+            continue;
+        }
+        if (std::find(rule_methods.begin(), rule_methods.end(), *name) == rule_methods.end()) {
+            expected(p, e, methods_expected);
+            ok = false;
+            continue;
+        }
+        if (std::find(methods.begin(), methods.end(), *name) == methods.end()) {
+            methods.push_back(*name);
+        }
+    }
+    r.methods = std::move(methods);
+    return ok;
+}
+
 std::optional<header_rule> read_rule(problem_list& p, const located& at, bool outbound) {
-    auto m = map_reader::open(p, at, {"add", "set", "remove", "set_param", "remove_param"},
-                              rule_expected);
+    auto m = map_reader::open(
+        p, at, {"add", "set", "remove", "set_param", "remove_param", "methods"}, rule_expected);
     if (!m) {
         return std::nullopt;
     }
@@ -282,6 +315,9 @@ std::optional<header_rule> read_rule(problem_list& p, const located& at, bool ou
         case action::remove_param:
             ok = read_param_rule(p, v, outbound, r);
             break;
+    }
+    if (auto methods = m->find("methods")) {
+        ok = read_methods(p, *methods, r) && ok;
     }
     return ok ? std::optional(std::move(r)) : std::nullopt;
 }

@@ -420,7 +420,8 @@ std::string expand(std::string_view value, const rule_context& ctx) {
 void apply_header_rules(const std::vector<config::header_rule>& rules,
                         std::vector<header_field>& headers, const rule_context& ctx) {
     for (const auto& r : rules) {
-        if (!may_apply(r)) {
+        if (!may_apply(r) ||
+            std::find(r.methods.begin(), r.methods.end(), ctx.method) == r.methods.end()) {
             continue;
         }
         switch (r.what) {

@@ -43,6 +43,9 @@ struct rule_context {
     /// be the very vector the rules change: each value is expanded before the
     /// rule that uses it changes anything.
     const std::vector<header_field>* request_headers = nullptr;
+    /// The method of the request the rules run on: only rules that list it
+    /// in their `methods` apply.
+    std::string_view method = "INVITE";
 };
 
 /// `value` with each ${...} replaced; never contains CR, LF or NUL.
@@ -82,7 +85,8 @@ std::string expand(std::string_view value, const rule_context& ctx);
 /// Rules that would change a header the SBC builds for the dialog are
 /// skipped: any on config::is_never_forwarded_header() names, except
 /// set_param and remove_param on From and To with a parameter other than tag.
-/// So are rules whose header or parameter name is not a token.
+/// So are rules whose header or parameter name is not a token, and rules
+/// whose `methods` do not hold ctx.method.
 void apply_header_rules(const std::vector<config::header_rule>& rules,
                         std::vector<header_field>& headers, const rule_context& ctx);
 

@@ -207,12 +207,19 @@ def attended_transfer_by_refer_handled(t):
 
 
 @e2e_test
-def hold_by_update_offer_relayed(t):
+def hold_by_update_offer_relayed_with_its_header_rules(t):
     """The caller holds the call with an UPDATE carrying an offer (RFC 3311):
     sbcd relays it to the callee with the SBC's media address, a=sendonly
     kept, and returns the callee's a=recvonly answer in the 2xx, itself with
-    the SBC's address on the caller's side."""
-    sbcd = t.start_sbcd()
+    the SBC's address on the caller's side. The carrier trunk's header rules
+    apply by method: one for UPDATE only, one for INVITE (the default)."""
+    rules = [
+        "headers:",
+        "  outbound:",
+        "    - {add: {name: X-Update, value: 'from ${from_trunk}'}, methods: [UPDATE]}",
+        "    - add: {name: X-Invite, value: 'to ${to_trunk}'}",
+    ]
+    sbcd = t.start_sbcd(carrier_extra=rules)
     uas = t.uas("carrier", "uas_answer_update_hold.xml", local_ip="127.0.1.2", media_port=6000)
     uac = pbx_caller(t, "caller", "uac_update_hold.xml", duration_ms=200)
     uac.finish()
@@ -226,6 +233,10 @@ def hold_by_update_offer_relayed(t):
     o_upd = update.sdp_lines("o=")[0].split()
     check(o_upd[1] == o_inv[1] and int(o_upd[2]) == int(o_inv[2]) + 1,
           f"o= lines towards the callee: {o_inv} then {o_upd}")
+    check(update.header("x-update") == "from pbx" and update.header("x-invite") is None,
+          f"the UPDATE's headers: {update.text[:400]}")
+    check(invite.header("x-invite") == "to carrier" and invite.header("x-update") is None,
+          f"the INVITE's headers: {invite.text[:400]}")
     answer = [m for m in uac.received() if m.is_response and m.status == 200][1]
     check(answer.sdp_lines("c=")[0].endswith(PBX_SBC), f"the answer's c=: {answer.sdp_lines('c=')}")
     sbcd.stop()

@@ -310,7 +310,8 @@ TEST_CASE("headers: values and their references", "[headers][config]") {
 
 TEST_CASE("headers: the shape of the rules", "[headers][config]") {
     const std::string rule =
-        "expected a header rule: a map with one of add, set, remove, set_param or remove_param";
+        "expected a header rule: a map with one of add, set, remove, set_param or remove_param "
+        "(and optionally methods)";
     CHECK(problem(outbound("{}")) ==
           "t.yaml:11:11: trunks[0].headers.outbound[0]: " + rule + " (got an empty map)");
     CHECK(problem(outbound("X-A")) ==
@@ -320,10 +321,10 @@ TEST_CASE("headers: the shape of the rules", "[headers][config]") {
           "remove and add)");
     CHECK(problem(outbound("delete: X-A")) ==
           "t.yaml:11:11: trunks[0].headers.outbound[0].delete: unknown key 'delete'; expected one "
-          "of: add, set, remove, set_param, remove_param");
+          "of: add, set, remove, set_param, remove_param, methods");
     CHECK(problem(outbound("remov: X-A")) ==
           "t.yaml:11:11: trunks[0].headers.outbound[0].remov: unknown key 'remov' (did you mean "
-          "'remove'?); expected one of: add, set, remove, set_param, remove_param");
+          "'remove'?); expected one of: add, set, remove, set_param, remove_param, methods");
     CHECK(problem(outbound("remove: [X-A, X-B]")) ==
           "t.yaml:11:19: trunks[0].headers.outbound[0].remove: expected a header name (RFC 3261 "
           "25.1 token) (got a list)");
@@ -366,6 +367,35 @@ TEST_CASE("headers: the shape of the rules", "[headers][config]") {
                   "t.yaml:13:35: trunks[0].headers.inbound[2].add.value: expected a reference "
                   "${ruri_user}, ${from_user}, ${to_user}, ${from_trunk}, ${to_trunk}, "
                   "${source_ip} or ${header:Name}, or $$ for a literal $ (got '${nope}')"});
+}
+
+TEST_CASE("headers: the methods a rule applies to", "[headers][config]") {
+    // Without methods a rule is for INVITEs, as before methods existed.
+    CHECK(load(outbound("remove: X-A")).outbound[0].methods == std::vector<std::string>{"INVITE"});
+    CHECK(load(outbound("{remove: X-A, methods: [INFO, UPDATE, INFO]}")).outbound[0].methods ==
+          std::vector<std::string>{"INFO", "UPDATE"});
+    const std::string expected =
+        "expected a non-empty list of INVITE, UPDATE, INFO and MESSAGE (the requests the SBC "
+        "relays)";
+    CHECK(problem(outbound("{remove: X-A, methods: [INVITE, BYE]}")) ==
+          "t.yaml:11:43: trunks[0].headers.outbound[0].methods[1]: " + expected + " (got 'BYE')");
+    CHECK(problem(outbound("{remove: X-A, methods: [invite]}")) ==
+          "t.yaml:11:35: trunks[0].headers.outbound[0].methods[0]: " + expected +
+              " (got 'invite')");
+    CHECK(problem(outbound("{remove: X-A, methods: []}"))
+              .find("t.yaml:11:34: trunks[0].headers.outbound[0].methods: ") == 0);
+    CHECK(problem(outbound("{remove: X-A, methods: INFO}"))
+              .find("t.yaml:11:34: trunks[0].headers.outbound[0].methods: ") == 0);
+
+    auto info_only = add_header("X-Info", "i");
+    info_only.methods = {"INFO"};
+    const std::vector<config::header_rule> rules = {info_only, add_header("X-Invite", "v")};
+    policy::rule_context ctx;
+    CHECK(apply(rules, {}, ctx) == strings{"X-Invite: v"});
+    ctx.method = "INFO";
+    CHECK(apply(rules, {}, ctx) == strings{"X-Info: i"});
+    ctx.method = "MESSAGE";
+    CHECK(apply(rules, {}, ctx).empty());
 }
 
 TEST_CASE("headers: add, set and remove", "[headers]") {
