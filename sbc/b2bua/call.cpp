@@ -444,6 +444,7 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
     unsigned hops = sip->sip_max_forwards ? sip->sip_max_forwards->mf_count - 1 : 69;
     _outbound = {ruri, b.iface->contact(b.transport), std::to_string(hops), headers, next_hop};
     _auth_answers = 0;
+    _callee_min_se = 0;
     return issue_invite(offer);
 }
 
@@ -453,6 +454,8 @@ nta_outgoing_t* call::issue_invite(const std::optional<std::string>& offer, cons
     const auto& o = _outbound;
     const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
     const bool proxy = auth_name != nullptr && !www;
+    const unsigned expires = std::max(b.trunk->session_timer.expires, _callee_min_se);
+    const unsigned min_se = _callee_min_se > 0 ? _callee_min_se : b.trunk->session_timer.min_se;
     nta_outgoing_t* orq = nta_outgoing_tcreate(
         b.nta, sofia::response_trampoline, this,
         o.next_hop.empty() ? nullptr : URL_STRING_MAKE(o.next_hop.c_str()), SIP_METHOD_INVITE,
@@ -461,10 +464,8 @@ nta_outgoing_t* call::issue_invite(const std::optional<std::string>& offer, cons
         TAG_IF(offer, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
         TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
         SIPTAG_SUPPORTED_STR(supported_extensions),
-        TAG_IF(b.trunk->session_timer.expires > 0,
-               SIPTAG_SESSION_EXPIRES_STR(std::to_string(b.trunk->session_timer.expires).c_str())),
-        TAG_IF(b.trunk->session_timer.expires > 0,
-               SIPTAG_MIN_SE_STR(std::to_string(b.trunk->session_timer.min_se).c_str())),
+        TAG_IF(expires > 0, SIPTAG_SESSION_EXPIRES_STR(std::to_string(expires).c_str())),
+        TAG_IF(expires > 0, SIPTAG_MIN_SE_STR(std::to_string(min_se).c_str())),
         TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
         TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())),
         TAG_IF(!o.headers.empty(), SIPTAG_HEADER_STR(o.headers.c_str())), TAG_END());
@@ -472,6 +473,30 @@ nta_outgoing_t* call::issue_invite(const std::optional<std::string>& offer, cons
         sip_log.error("call {}: cannot send INVITE to {}", display_id(), o.ruri);
     }
     return orq;
+}
+
+bool call::retry_with_min_se(const sip_t* sip) {
+    auto& inv = *_invite;
+    const auto& b = leg(side::b);
+    if (sip == nullptr || sip->sip_min_se == nullptr || _state == state::cancelling ||
+        _callee_min_se > 0) {
+        return false;
+    }
+    const auto asked = sip->sip_min_se->min_delta;
+    // A Min-SE no larger than what was asked is no reason to try again; one
+    // over a day is not a session timer anyone runs.
+    if (asked <= b.trunk->session_timer.expires || asked > 86400) {
+        return false;
+    }
+    _callee_min_se = static_cast<unsigned>(asked);
+    sip_log.info("call {}: trunk {} wants a session interval of at least {} s (422); retrying",
+                 display_id(), b.trunk->name, asked);
+    // As for a challenge: a new INVITE on the same dialog-to-be, the next
+    // CSeq. Credentials, if the trunk asks again, are answered afresh.
+    nta_outgoing_destroy(inv.orq);
+    _auth_answers = 0;
+    inv.orq = issue_invite(_offer);
+    return inv.orq != nullptr;
 }
 
 bool call::answer_challenge(const sip_t* sip, int status) {
@@ -1818,6 +1843,9 @@ void call::on_invite_response(const sip_t* sip, int status) {
         return;
     }
     if (inv.initial && (status == 401 || status == 407) && answer_challenge(sip, status)) {
+        return;
+    }
+    if (inv.initial && status == 422 && retry_with_min_se(sip)) {
         return;
     }
     if (status < 200) {

@@ -253,6 +253,10 @@ private:
     /// credentials on the same leg (RFC 3261 22.2); false when it cannot
     /// (no credentials, no usable challenge, or they were refused already).
     bool answer_challenge(const sip_t* sip, int status);
+    /// A 422 from the callee's trunk (RFC 4028 6): sends the INVITE again,
+    /// once, with the Session-Expires and Min-SE its Min-SE asks for
+    /// (RFC 4028 7.4); false when it cannot.
+    bool retry_with_min_se(const sip_t* sip);
     /// Moves leg b to the next trunk of the route that has a peer up and
     /// can take the INVITE; false when none is left.
     bool next_trunk(const sip_t* sip);
@@ -435,6 +439,9 @@ private:
     // Digest towards the callee's trunk: challenges answered on the current
     // attempt, and the nonce count of the nonce in use (RFC 7616 3.4).
     unsigned _auth_answers = 0;
+    /// The session interval a 422 asked of the current attempt (0: the
+    /// trunk's own session_timer.expires).
+    unsigned _callee_min_se = 0;
     std::string _auth_nonce;
     std::uint32_t _auth_nc = 0;
     bool _attempt_heard = false;  ///< the current peer sent some response

@@ -240,3 +240,27 @@ def hold_by_update_offer_relayed_with_its_header_rules(t):
     answer = [m for m in uac.received() if m.is_response and m.status == 200][1]
     check(answer.sdp_lines("c=")[0].endswith(PBX_SBC), f"the answer's c=: {answer.sdp_lines('c=')}")
     sbcd.stop()
+
+
+@e2e_test
+def session_interval_too_small_from_callee_retried(t):
+    """The carrier trunk asks for 600 s session timers; the carrier answers
+    422 with Min-SE: 1800 (RFC 4028 6). sbcd acknowledges it and sends the
+    INVITE again with Session-Expires and Min-SE of 1800 (RFC 4028 7.4,
+    checked by sipp), without a word to the caller, and the call completes
+    with one final response to the caller."""
+    sbcd = t.start_sbcd(carrier_extra=["session_timer: {expires: 600, min_se: 90}"],
+                        extra_top=cdr_lines(t))
+    uas = t.uas("carrier", "uas_422.xml", local_ip="127.0.1.2", media_port=6000)
+    uac = pbx_caller(t, "caller", "uac_call.xml", duration_ms=200)
+    uac.finish()
+    uas.finish()
+    invites = uas.received("INVITE")
+    check(len(invites) == 2 and invites[0].header("session-expires").startswith("600"),
+          f"INVITEs at the carrier: {[m.header('session-expires') for m in invites]}")
+    finals = {m.status for m in uac.received()
+              if m.is_response and m.status >= 200 and m.header("cseq").endswith("INVITE")}
+    check(finals == {200}, f"the caller got {finals}")
+    cdr = read_cdrs(t, 1)[0]
+    check(cdr["status"] == 200, f"CDR: {cdr}")
+    sbcd.stop()
