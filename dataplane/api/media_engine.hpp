@@ -101,6 +101,7 @@ struct side_counters {
     std::uint64_t rtp_rx_bytes = 0;
     std::uint64_t rtcp_rx_packets = 0;
     std::uint64_t tx_packets = 0;            ///< RTP and RTCP sent to this side's peer
+    std::uint64_t tx_bytes = 0;              ///< their UDP payload bytes
     std::uint64_t drops_wrong_source = 0;    ///< from an address other than the latched one
     std::uint64_t drops_no_destination = 0;  ///< other side's remote still unknown
     std::uint64_t drops_tx_error = 0;

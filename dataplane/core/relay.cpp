@@ -235,10 +235,12 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     }
 }
 
-void relay_session::note_tx(side to, std::size_t sent, std::size_t failed) noexcept {
+void relay_session::note_tx(side to, std::size_t sent, std::size_t sent_bytes,
+                            std::size_t failed) noexcept {
     auto& st = _sides[index(to)];
     if (sent > 0) {
         st.tx_packets.add(sent);
+        st.tx_bytes.add(sent_bytes);
     }
     if (failed > 0) {
         st.drops_tx_error.add(failed);
@@ -254,6 +256,7 @@ session_stats relay_session::stats() const {
         c.rtp_rx_bytes = st.rtp_rx_bytes.get();
         c.rtcp_rx_packets = st.rtcp_rx_packets.get();
         c.tx_packets = st.tx_packets.get();
+        c.tx_bytes = st.tx_bytes.get();
         c.drops_wrong_source = st.drops_wrong_source.get();
         c.drops_no_destination = st.drops_no_destination.get();
         c.drops_tx_error = st.drops_tx_error.get();

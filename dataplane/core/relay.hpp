@@ -137,8 +137,9 @@ public:
     void queue_digit(side from, char digit, std::uint32_t duration_ms) noexcept;
 
     /// Owning worker. After sending a tx batch towards side `to`'s peer:
-    /// `sent` left, `failed` could not be sent.
-    void note_tx(side to, std::size_t sent, std::size_t failed) noexcept;
+    /// `sent` datagrams of `sent_bytes` UDP payload bytes in all left,
+    /// `failed` could not be sent.
+    void note_tx(side to, std::size_t sent, std::size_t sent_bytes, std::size_t failed) noexcept;
 
     /// Any thread. A snapshot of the counters; each value is exact, the set
     /// is not one instant (a statistic needs no more).
@@ -180,6 +181,7 @@ private:
         counter rtp_rx_bytes;
         counter rtcp_rx_packets;
         counter tx_packets;
+        counter tx_bytes;
         counter drops_wrong_source;
         counter drops_no_destination;
         counter drops_tx_error;

@@ -336,6 +336,7 @@ void call::write_cdr() {
             m.packets_received = c.rtp_rx_packets + c.rtcp_rx_packets;
             m.bytes_received = c.rtp_rx_bytes;
             m.packets_sent = c.tx_packets;
+            m.bytes_sent = c.tx_bytes;
             m.packets_dropped = c.drops_wrong_source + c.drops_no_destination + c.drops_tx_error +
                                 c.drops_truncated + c.srtp_auth_failures + c.srtp_replays +
                                 c.srtp_errors + c.drops_transcoded_rtcp;

@@ -156,6 +156,7 @@ TEST_CASE("kernel engine relays RTP and RTCP both ways and counts it") {
         CHECK(c.rtp_rx_packets == 1);
         CHECK(c.rtp_rx_bytes == 8);
         CHECK(c.rtcp_rx_packets == 1);
+        CHECK(c.tx_bytes == 17);  // "rtp x->y" and "rtcp x->y" towards this side
         CHECK(c.drops_wrong_source == 0);
         CHECK(c.drops_no_destination == 0);
         CHECK(c.drops_tx_error == 0);

@@ -99,7 +99,7 @@ TEST_CASE("relay: RTP goes to the other side's SDP address until it latches") {
     CHECK(payload_of(out.packets[0]) == "hello");
     CHECK(payload_of(out.packets[1]) == "!");
     CHECK(*out.packets[0].destination == bob_rtp);
-    r.note_tx(side::b, out.count, 0);
+    r.note_tx(side::b, out.count, 6, 0);
 
     const auto st = r.stats();
     CHECK(st.sides[0].rtp_rx_packets == 2);
@@ -107,6 +107,7 @@ TEST_CASE("relay: RTP goes to the other side's SDP address until it latches") {
     CHECK(st.sides[0].latched_rtp == alice_rtp);
     CHECK_FALSE(st.sides[1].latched_rtp);
     CHECK(st.sides[1].tx_packets == 2);
+    CHECK(st.sides[1].tx_bytes == 6);
     CHECK(st.sides[0].last_rx_ns == 1);
 }
 
@@ -237,10 +238,11 @@ TEST_CASE("relay: truncated packets and packets without a source are dropped by 
 
 TEST_CASE("relay: failed sends are counted on the side they were for") {
     pipeline r;
-    r.note_tx(side::b, 30, 2);
+    r.note_tx(side::b, 30, 4800, 2);
     const auto st = r.stats();
     CHECK(st.sides[1].tx_packets == 30);
     CHECK(st.sides[1].drops_tx_error == 2);
+    CHECK(st.sides[1].tx_bytes == 4800);
     CHECK(st.sides[0].tx_packets == 0);
 }
 

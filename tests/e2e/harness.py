@@ -733,18 +733,19 @@ def cdr_lines(ctx):
     return ["cdr:", f"  file: {Path(ctx.workdir) / 'cdr.jsonl'}"]
 
 
+def read_cdrs_now(ctx):
+    """Every CDR sbcd has written for the test so far."""
+    path = Path(ctx.workdir) / "cdr.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def read_cdrs(ctx, count, timeout=5.0):
     """The CDRs sbcd wrote for the test, once there are `count` of them (a call's
     record is written when the call has ended); fails on any other number."""
-    path = Path(ctx.workdir) / "cdr.jsonl"
-
-    def records():
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-    wait_until(lambda: len(records()) >= count, timeout)
-    got = records()
+    wait_until(lambda: len(read_cdrs_now(ctx)) >= count, timeout)
+    got = read_cdrs_now(ctx)
     check(len(got) == count, f"expected {count} CDRs, found {len(got)}: {got}")
     return got
 

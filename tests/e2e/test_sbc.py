@@ -15,8 +15,8 @@ from pathlib import Path
 
 from harness import (CARRIER_PEER, CARRIER_SBC, CARRIER_SIPP_MEDIA, MEDIA_MAX, MEDIA_MIN,
                      PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, REPO, SCENARIOS, SIP_PORT, Control,
-                     TestFailure, assert_topology_hidden, check, drain, poll_calls_while, udp_bound,
-                     udp_ports_of, wait_until)
+                     TestFailure, assert_topology_hidden, cdr_lines, check, drain,
+                     poll_calls_while, read_cdrs_now, udp_bound, udp_ports_of, wait_until)
 
 TESTS = []
 
@@ -74,9 +74,10 @@ def max_packets(samples):
 
 def media_call(t, *, reverse=False, config=None, during=None, duration_ms=7500):
     """A call with g711a.pcap played by both peers; checks signalling, SDP,
-    topology hiding and RTP counts both ways. `during(sbcd, uac, uas)` runs
-    while the call is up. Returns (sbcd, uac, uas, samples)."""
-    sbcd = t.start_sbcd(config) if config else t.start_sbcd()
+    topology hiding and RTP counts both ways, and (on the generated
+    configuration) the media counters of the CDR. `during(sbcd, uac, uas)`
+    runs while the call is up. Returns (sbcd, uac, uas, samples)."""
+    sbcd = t.start_sbcd(config) if config else t.start_sbcd(extra_top=cdr_lines(t))
     if reverse:
         uas = t.uas("uas", "uas_answer_media.xml", local_ip=CARRIER_PEER,
                     media_port=CARRIER_SIPP_MEDIA)
@@ -113,6 +114,17 @@ def media_call(t, *, reverse=False, config=None, during=None, duration_ms=7500):
     for leg in ("a", "b"):
         check(f"leg {leg} media latched to" in log, f"no latching event for leg {leg} in the log")
     sbcd.assert_no_calls()
+    if not config:
+        # Refused requests (robustness_probe) have records of their own.
+        answered = [r for r in read_cdrs_now(t) if r["status"] == 200]
+        check(len(answered) == 1, f"{len(answered)} answered calls in the CDRs")
+        media = answered[0]["media"]
+        for leg in ("a", "b"):
+            m = media[leg]
+            # g711a.pcap: 20 ms of PCMA, 160 payload bytes and a 12-byte RTP header.
+            check(m["packets_sent"] > 100 and m["bytes_sent"] >= 172 * m["packets_sent"] * 0.9 and
+                  m["packets_received"] > 100 and m["bytes_received"] > 100 * 172,
+                  f"CDR media counters of leg {leg}: {m}")
     return sbcd, uac, uas, samples
 
 

@@ -244,7 +244,7 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
         const tx_packet& tx = out.packets[i];
         rte_mbuf* f = rte_pktmbuf_alloc(m->pool);
         if (f == nullptr || rte_pktmbuf_tailroom(f) < tx.len) {
-            s.relay.note_tx(to, 0, 1);
+            s.relay.note_tx(to, 0, 0, 1);
             if (f != nullptr) {
                 rte_pktmbuf_free(f);
             }
@@ -272,7 +272,7 @@ void worker::send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
     if (tx.destination->family() != source.family() ||
         static_cast<std::size_t>(payload - static_cast<std::uint8_t*>(m->buf_addr)) < header) {
         // An address family this leg cannot send to.
-        s.relay.note_tx(to, 0, 1);
+        s.relay.note_tx(to, 0, 0, 1);
         rte_pktmbuf_free(m);
         return;
     }
@@ -306,9 +306,9 @@ void worker::send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
         m->port = static_cast<std::uint16_t>(p);
         if (_unresolved.try_push(m)) {
             egress.unresolved.fetch_add(1, std::memory_order_relaxed);
-            s.relay.note_tx(to, 1, 0);
+            s.relay.note_tx(to, 1, tx.len, 0);
         } else {
-            s.relay.note_tx(to, 0, 1);
+            s.relay.note_tx(to, 0, 0, 1);
             rte_pktmbuf_free(m);
         }
         return;
@@ -319,7 +319,7 @@ void worker::send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
                  egress.tx_full);
     }
     q.frames[q.count++] = m;
-    s.relay.note_tx(to, 1, 0);
+    s.relay.note_tx(to, 1, tx.len, 0);
 }
 
 bool worker::drain_commands() noexcept {

@@ -22,14 +22,19 @@ std::int64_t steady_now_ns() noexcept {
 // Sends msgs[0, n) with as few sendmmsg calls as the kernel allows. A message
 // the kernel refuses (full send buffer, unreachable, wrong address family) is
 // skipped and counted in `failed`, so one bad destination cannot stall the
-// rest. Returns the number sent.
-std::size_t send_all(int fd, mmsghdr* msgs, std::size_t n, std::size_t& failed) noexcept {
+// rest. Returns the number sent; `bytes` gets their payload bytes.
+std::size_t send_all(int fd, mmsghdr* msgs, std::size_t n, std::size_t& failed,
+                     std::size_t& bytes) noexcept {
     std::size_t off = 0;
     std::size_t sent = 0;
     failed = 0;
+    bytes = 0;
     while (off < n) {
         const int r = ::sendmmsg(fd, msgs + off, static_cast<unsigned>(n - off), MSG_DONTWAIT);
         if (r > 0) {
+            for (int i = 0; i < r; ++i) {
+                bytes += msgs[off + static_cast<std::size_t>(i)].msg_len;
+            }
             sent += static_cast<std::size_t>(r);
             off += static_cast<std::size_t>(r);
         } else if (r < 0 && errno == EINTR) {
@@ -211,8 +216,9 @@ void worker::transmit(kernel_session& s, side to, channel ch) noexcept {
         h.msg_namelen = p.destination->sockaddr_len();
     }
     std::size_t failed = 0;
-    const std::size_t sent = send_all(s.fd(to, ch), _buf.tx_msgs.data(), n, failed);
-    s.relay.note_tx(to, sent, failed);
+    std::size_t bytes = 0;
+    const std::size_t sent = send_all(s.fd(to, ch), _buf.tx_msgs.data(), n, failed, bytes);
+    s.relay.note_tx(to, sent, bytes, failed);
 }
 
 void worker::drain_commands() noexcept {
