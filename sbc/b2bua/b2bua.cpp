@@ -611,7 +611,68 @@ int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq,
     } slot{*this, trunk};
     const auto req =
         policy::make_request(trunk, numbers, source_of(irq), std::chrono::system_clock::now());
-    const auto* route = _router.match(req);
+    // The CDR of a call as far as routing knows it; the call completes it.
+    auto seed_for = [&](const std::string& route_name) {
+        cdr::record seed;
+        seed.call_id = sip->sip_call_id != nullptr && sip->sip_call_id->i_id != nullptr
+                           ? sip->sip_call_id->i_id
+                           : "";
+        seed.start = cdr::wall_clock::now();
+        seed.source = req.source.to_string();
+        seed.from_trunk = trunk.name;
+        seed.route = route_name;
+        seed.received = {received.ruri, received.from, received.to};
+        seed.normalized = {numbers.ruri, numbers.from, numbers.to};
+        return seed;
+    };
+    std::optional<call::replacement> replacing;
+    if (sip->sip_replaces != nullptr) {
+        // RFC 3891: the caller means to take the place of the party in one of
+        // our dialogs. That dialog's far end is the callee, whatever the
+        // routes say, and it gets the Replaces that names its own dialog.
+        const auto* rp = sip->sip_replaces;
+        call_leg* named = nullptr;
+        if (rp->rp_call_id != nullptr && rp->rp_to_tag != nullptr && rp->rp_from_tag != nullptr &&
+            !rp->rp_early_only) {
+            named = leg_of_dialog({rp->rp_call_id, rp->rp_to_tag, rp->rp_from_tag, false});
+        }
+        if (named != nullptr) {
+            replacing = named->_call.replacement_for(named->_side);
+        }
+        if (!replacing) {
+            // RFC 3891 3: no such dialog (or none that can be replaced).
+            sip_log.info("INVITE from trunk {} replaces dialog {}: not ours or not up, 481",
+                         trunk.name, rp->rp_call_id != nullptr ? rp->rp_call_id : "");
+            refused_cdr(sip, irq, trunk, nullptr, received, numbers, 481,
+                        "Call/Transaction Does Not Exist (Replaces)");
+            return 481;
+        }
+        sip_log.info("INVITE from trunk {} replaces call {}'s dialog: to {} on trunk {}",
+                     trunk.name, named->_call.display_id(), replacing->target.contact,
+                     replacing->trunk->name);
+    }
+    const auto* route = replacing ? nullptr : _router.match(req);
+    if (replacing) {
+        // Admitted as any call to the far end's trunk.
+        if (auto d = admit(*replacing->trunk, false); !d) {
+            refuse_over_limit(*replacing->trunk, d, "outbound");
+            refused_cdr(sip, irq, trunk, nullptr, received, numbers, 503,
+                        "Service Unavailable (outbound limit)");
+            return 0;
+        }
+        auto id = _next_call_id++;
+        auto c = std::make_unique<call>(*this, id, trunk, *replacing->trunk);
+        c->set_route(nullptr, {}, numbers, seed_for("replaces"), req.source);
+        c->set_registered_target(std::move(replacing->target));
+        c->set_replaces(std::move(replacing->replaces));
+        c->hold_admission(true, true);
+        slot.held = false;
+        if (int status = c->start(irq, sip); status != 0) {
+            return status > 0 ? status : 0;  // the call's slots go with it
+        }
+        _calls.emplace(id, std::move(c));
+        return 0;
+    }
     if (route == nullptr) {
         if (_refusal_log.allow()) {
             sip_log.info("INVITE for '{}' from trunk {}: no route, 404", numbers.ruri, trunk.name);
@@ -694,17 +755,7 @@ int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq,
     }
     auto id = _next_call_id++;
     auto c = std::make_unique<call>(*this, id, trunk, *target);
-    cdr::record seed;
-    seed.call_id = sip->sip_call_id != nullptr && sip->sip_call_id->i_id != nullptr
-                       ? sip->sip_call_id->i_id
-                       : "";
-    seed.start = cdr::wall_clock::now();
-    seed.source = req.source.to_string();
-    seed.from_trunk = trunk.name;
-    seed.route = route->name;
-    seed.received = {received.ruri, received.from, received.to};
-    seed.normalized = {numbers.ruri, numbers.from, numbers.to};
-    c->set_route(route, std::move(next_trunks), numbers, std::move(seed), req.source.address());
+    c->set_route(route, std::move(next_trunks), numbers, seed_for(route->name), req.source);
     if (registered) {
         c->set_registered_target(*registered);
     }

@@ -12,6 +12,7 @@
 #include "sbc/auth/digest.hpp"
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/b2bua/status_map.hpp"
+#include "sbc/common/c_handle.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/policy/header_filter.hpp"
 #include "sbc/policy/header_rules.hpp"
@@ -287,8 +288,10 @@ result<std::optional<std::string>> call::outbound_offer(const sip_t* sip, bool& 
 
 void call::set_route(const config::route_config* route,
                      std::vector<const config::trunk_config*> next_trunks,
-                     policy::call_numbers numbers, cdr::record record, std::string source_ip) {
-    _source_ip = std::move(source_ip);
+                     policy::call_numbers numbers, cdr::record record,
+                     const dataplane::ip_endpoint& source) {
+    _source = source;
+    _source_ip = source.address();
     _route = route;
     _next_trunks = std::move(next_trunks);
     _numbers = std::move(numbers);
@@ -431,7 +434,10 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
             extra.push_back(std::move(f));
         }
     }
-    const auto headers = policy::header_lines(extra);
+    auto headers = policy::header_lines(extra);
+    if (!_replaces.empty()) {
+        headers += fmt::format("Replaces: {}\r\n", _replaces);
+    }
 
     auto call_id = new_call_id();
     b.nta = nta_leg_tcreate(b.iface->agent(), sofia::leg_trampoline, &b,
@@ -1178,6 +1184,56 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     nta_incoming_treply(irq, SIP_202_ACCEPTED, TAG_END());
     notify_referrer(from.nta, 100, false);
     return 0;
+}
+
+std::optional<call::replacement> call::replacement_for(side s) {
+    const side far_side = dataplane::other(s);
+    auto& far = leg(far_side);
+    if (_state != state::established || !far.confirmed || far.nta == nullptr || !leg(s).confirmed) {
+        return std::nullopt;
+    }
+    replacement r;
+    r.trunk = far.trunk;
+    r.target.transport = far.transport;
+    // RFC 3261 12.2.1.1: requests of the far end's dialog go to its remote
+    // target; a new INVITE meant to replace that dialog goes there too.
+    const sip_route_t* route = nullptr;
+    const sip_contact_t* contact = nullptr;
+    nta_leg_get_route(far.nta, &route, &contact);
+    if (contact == nullptr || contact->m_url->url_host == nullptr) {
+        return std::nullopt;
+    }
+    c_handle<su_home_t, su_home_unref> home(
+        static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
+    if (!home) {
+        return std::nullopt;
+    }
+    if (char* text = url_as_string(home.get(), contact->m_url)) {
+        r.target.contact = text;
+    }
+    // It leaves for the address the far end's requests already go to.
+    if (far_side == side::a) {
+        r.target.source = _source;
+    } else if (_registered) {
+        r.target.source = _registered->source;
+    } else {
+        const auto& peer = far.trunk->peers[far.peer];
+        auto at = dataplane::ip_endpoint::from_string(peer.host, peer.port);
+        if (!at) {
+            return std::nullopt;
+        }
+        r.target.source = *at;
+    }
+    // RFC 3891 3: the recipient compares to-tag with its own tag, so the
+    // value names the dialog as the far end sees it.
+    const sip_replaces_t* rp = nta_leg_make_replaces(far.nta, home.get(), 0);
+    if (rp == nullptr || rp->rp_call_id == nullptr) {
+        return std::nullopt;
+    }
+    r.replaces = fmt::format("{};to-tag={};from-tag={}", rp->rp_call_id,
+                             rp->rp_to_tag != nullptr ? rp->rp_to_tag : "0",
+                             rp->rp_from_tag != nullptr ? rp->rp_from_tag : "0");
+    return r;
 }
 
 bool call::can_hand_over(side s) const noexcept {

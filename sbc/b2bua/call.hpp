@@ -100,11 +100,27 @@ public:
     /// numbers received and normalized, route); the call completes it.
     void set_route(const config::route_config* route,
                    std::vector<const config::trunk_config*> next_trunks,
-                   policy::call_numbers numbers, cdr::record record, std::string source_ip);
+                   policy::call_numbers numbers, cdr::record record,
+                   const dataplane::ip_endpoint& source);
     /// The callee is a contact registered with the SBC (the target trunk
     /// is a registrar): the INVITE goes to where it registered from, with
     /// its Contact as the Request-URI (RFC 3261 10.3, 16.5). Before start().
     void set_registered_target(registrar::binding target) { _registered = std::move(target); }
+    /// The INVITE towards the callee replaces one of its dialogs (RFC 3891):
+    /// it carries this Replaces value. Before start().
+    void set_replaces(std::string value) { _replaces = std::move(value); }
+
+    /// Where an INVITE that replaces this call's dialog on leg `s` (RFC 3891)
+    /// must go instead: the far end of the call, at its dialog's remote
+    /// target, with the Replaces that names its dialog with the SBC.
+    struct replacement {
+        const config::trunk_config* trunk = nullptr;
+        registrar::binding target;  ///< contact: the remote target; source: where to send
+        std::string replaces;
+    };
+    /// The replacement for an INVITE naming leg `s`'s dialog; nullopt when
+    /// the call is not established or the far end's address is unknown.
+    std::optional<replacement> replacement_for(side s);
 
     /// The call holds an admission slot of its source trunk (inbound) and
     /// of its target trunk (outbound); the destructor gives them back.
@@ -410,8 +426,10 @@ private:
     std::optional<std::string> _offer;  ///< what each attempt offers the callee
     std::vector<std::size_t> _tried;    ///< peers tried, the current one last
     const config::route_config* _route = nullptr;
-    policy::call_numbers _numbers_sent;             ///< as the last INVITE to leg b carried them
-    std::string _source_ip;                         ///< the caller's address, for header rules
+    policy::call_numbers _numbers_sent;  ///< as the last INVITE to leg b carried them
+    std::string _source_ip;              ///< the caller's address, for header rules
+    dataplane::ip_endpoint _source;      ///< where the caller's INVITE came from
+    std::string _replaces;               ///< the Replaces the INVITE to leg b carries (RFC 3891)
     std::optional<registrar::binding> _registered;  ///< the callee, when registered with us
     cdr::record _cdr;
     bool _cdr_written = false;

@@ -5,8 +5,10 @@ a session timer (RFC 4028) that the caller lets lapse, ending both legs.
 
 import time
 
+import re
+
 from harness import (PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, cdr_lines, check,
-                     read_cdrs)
+                     read_cdrs, wait_until)
 
 TESTS = []
 
@@ -263,4 +265,57 @@ def session_interval_too_small_from_callee_retried(t):
     check(finals == {200}, f"the caller got {finals}")
     cdr = read_cdrs(t, 1)[0]
     check(cdr["status"] == 200, f"CDR: {cdr}")
+    sbcd.stop()
+
+
+def tag_of(value):
+    found = re.search(r";\s*tag=([^;>\s]+)", value or "")
+    return found.group(1) if found else None
+
+
+@e2e_test
+def invite_with_replaces_mapped_to_the_far_dialog(t):
+    """The pbx calls the carrier (call 1). Another pbx device then sends sbcd
+    an INVITE with Replaces naming the pbx's dialog of call 1 (RFC 3891, an
+    attended transfer done by the pbx's phones). sbcd sends the new INVITE to
+    call 1's far end, the carrier, at its dialog's remote target and with a
+    Replaces that names the carrier's own dialog (its Call-ID, its tag as
+    to-tag, the SBC's as from-tag), whatever the routes say. The carrier then
+    ends the replaced dialog with a BYE, which reaches the first pbx device;
+    the new call goes on until its caller hangs up."""
+    sbcd = t.start_sbcd(extra_top=cdr_lines(t))
+    uas = t.uas("carrier", "uas_replaced.xml", local_ip="127.0.1.2", media_port=6000, calls=2)
+    first = pbx_caller(t, "phone", "uac_recv_bye.xml")
+    wait_until(lambda: any(m.is_response and m.status == 200 for m in first.received()), 10.0)
+    invite = [m for m in first.messages() if m.direction == "sent" and m.method == "INVITE"][0]
+    ok = [m for m in first.received() if m.is_response and m.status == 200][0]
+    # RFC 3891 3: as the SBC sees its dialog: to-tag is the SBC's, from-tag the phone's.
+    second = t.uac("transferee", "uac_call_replaces.xml", local_ip=PBX_PEER, port=5062,
+                   remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA + 4,
+                   duration_ms=2500,
+                   extra=["-set", "rep_callid", invite.header("call-id"),
+                          "-set", "rep_to", tag_of(ok.header("to")),
+                          "-set", "rep_from", tag_of(invite.header("from"))])
+    first.finish()
+    second.finish()
+    uas.finish()
+    invites = uas.received("INVITE")
+    check(len(invites) == 2, f"the carrier got {len(invites)} INVITEs")
+    replaces = invites[1].header("replaces") or ""
+    answer = [m for m in uas.messages() if m.direction == "sent" and m.is_response and
+              m.status == 200 and m.header("call-id") == invites[0].header("call-id")][0]
+    expected = {"call-id": invites[0].header("call-id"), "to-tag": tag_of(answer.header("to")),
+                "from-tag": tag_of(invites[0].header("from"))}
+    parts = replaces.split(";")
+    got = {"call-id": parts[0].strip()}
+    got.update(p.strip().split("=", 1) for p in parts[1:] if "=" in p)
+    check(all(got.get(k) == v for k, v in expected.items()),
+          f"Replaces at the carrier: {replaces!r}, expected {expected}")
+    check(invites[1].header("call-id") != invites[0].header("call-id"),
+          "the replacing INVITE reused the dialog's Call-ID")
+    check(first.received("BYE"), "the replaced phone got no BYE")
+    records = read_cdrs(t, 2)
+    replacing = [r for r in records if r["route"] == "replaces"]
+    check(len(replacing) == 1 and replacing[0]["to_trunk"] == "carrier" and
+          replacing[0]["status"] == 200, f"CDRs: {records}")
     sbcd.stop()
