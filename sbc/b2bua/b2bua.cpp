@@ -155,6 +155,10 @@ call_leg* b2bua::leg_of_dialog(const dialog_ref& ref) {
     return nullptr;
 }
 
+void b2bua::close_dialog(nta_leg_t* leg, const config::trunk_config& trunk) {
+    _closer.close(leg, {trunk.auth->username, trunk.auth->password}, trunk.name);
+}
+
 void b2bua::write_cdr(const cdr::record& r) {
     if (_cdr) {
         _cdr->write(r);
@@ -795,6 +799,7 @@ void b2bua::reap() {
 
 void b2bua::tick() {
     _media.poll();
+    _closer.reap();
     using st = call::state;
     for (const auto& ev : _media.take_events()) {
         auto it = _calls.find(ev.id);

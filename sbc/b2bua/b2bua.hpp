@@ -22,6 +22,7 @@
 #include "sbc/api/control_server.hpp"
 #include "sbc/auth/nonce.hpp"
 #include "sbc/b2bua/call.hpp"
+#include "sbc/b2bua/dialog_closer.hpp"
 #include "sbc/b2bua/keepalive.hpp"
 #include "sbc/b2bua/registration.hpp"
 #include "sbc/b2bua/replaces.hpp"
@@ -96,6 +97,9 @@ public:
     /// The leg of one of our calls whose dialog `ref` names (RFC 3891 3: its
     /// to-tag is the SBC's tag, its from-tag the peer's), or null.
     call_leg* leg_of_dialog(const dialog_ref& ref);
+    /// Ends a finished call's dialog with a BYE that answers the trunk's
+    /// digest challenge, if it sends one; the closer owns `leg` from now on.
+    void close_dialog(nta_leg_t* leg, const config::trunk_config& trunk);
     /// The compiled normalization rules of `trunk`.
     const trunk_normalizer& normalizer(const config::trunk_config& trunk) const;
     /// The next peer of `trunk` for a call that has tried `tried` (failover).
@@ -168,6 +172,7 @@ private:
     std::map<std::string, std::unique_ptr<registration>> _registrations;  ///< per `register` trunk
     keepalive _keepalive{*this};
     std::mt19937 _rng{std::random_device{}()};
+    dialog_closer _closer;  ///< destroyed after the calls, before the interfaces
     std::map<std::uint64_t, std::unique_ptr<call>> _calls;
     std::uint64_t _next_call_id = 1;
     su_timer_t* _reap_timer = nullptr;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <random>
+#include <utility>
 
 #include "sbc/auth/digest.hpp"
 #include "sbc/b2bua/b2bua.hpp"
@@ -87,6 +88,14 @@ const char* phrase_for(int status) {
     return p != nullptr ? p : "Unknown";
 }
 
+// 488 to an offer the SBC cannot take, with a Warning saying why (RFC 3261
+// 20.43: code 399, miscellaneous).
+void refuse_offer(nta_incoming_t* irq, const std::string& why) {
+    const auto warning = fmt::format("399 sbc \"{}\"", why);
+    nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
+                        TAG_END());
+}
+
 std::string_view body_of(const sip_t* sip) {
     if (sip == nullptr || sip->sip_payload == nullptr) {
         return {};
@@ -125,13 +134,16 @@ call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trun
     for (auto& l : _legs) {
         l.sdp_session_id = rng()() >> 2;  // fits in the 63 bits RFC 4566 NTP-style ids use
         l.sdp_version = 1;
-        l.sdes.emplace(l.trunk->srtp, l.trunk->srtp_suites, &dataplane::srtp::random_fill);
+        l.sdes = std::make_unique<sdp::sdes_leg>(l.trunk->srtp, l.trunk->srtp_suites,
+                                                 &dataplane::srtp::random_fill);
     }
 }
 
 call::~call() {
     for (auto* l : _retired) {
-        nta_leg_destroy(l);
+        if (l != nullptr) {
+            nta_leg_destroy(l);
+        }
     }
     for (const auto& sl : _slots) {
         _owner.release(*sl.trunk, sl.inbound);
@@ -238,9 +250,7 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
             return 500;  // the SBC's own offer failed (logged)
         }
         sip_log.info("call {}: unusable offer: {}", display_id(), prepared.error_message());
-        auto warning = fmt::format("399 sbc \"{}\"", prepared.error_message());
-        nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
-                            TAG_END());
+        refuse_offer(irq, prepared.error_message());
         return -1;
     }
     std::optional<std::string> offer = std::move(prepared.value());
@@ -255,7 +265,8 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     if (orq == nullptr) {
         return 500;
     }
-    _invite = invite_relay{side::a, irq, orq, true, false, offer.has_value(), convert, {}};
+    _invite =
+        invite_relay{side::a, irq, orq, true, false, offer.has_value(), convert, {}, {}, {}, 0};
     nta_incoming_bind(irq, sofia::transaction_trampoline, this);
     nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
     return 0;
@@ -1008,13 +1019,16 @@ std::string call::session_expires_value(const call_leg& l, bool uac) {
     return fmt::format("{};refresher={}", l.timer->interval.count(), we == uac ? "uac" : "uas");
 }
 
-void call::send_refresh(side s) {
+void call::send_refresh(side s, const char* auth_name, const std::string& auth_value) {
     auto& l = leg(s);
     const auto value = session_expires_value(l, true);
-    l.timer->update =
-        nta_outgoing_tcreate(l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_UPDATE,
-                             nullptr, SIPTAG_SUPPORTED_STR(supported_extensions),
-                             SIPTAG_SESSION_EXPIRES_STR(value.c_str()), TAG_END());
+    const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
+    const bool proxy = auth_name != nullptr && !www;
+    l.timer->update = nta_outgoing_tcreate(
+        l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_UPDATE, nullptr,
+        SIPTAG_SUPPORTED_STR(supported_extensions), SIPTAG_SESSION_EXPIRES_STR(value.c_str()),
+        TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())), TAG_END());
     if (l.timer->update == nullptr) {
         hang_up(s == side::a ? "session refresh failed on leg a"
                              : "session refresh failed on leg b");
@@ -1051,11 +1065,9 @@ void call::check_session_timers(std::chrono::steady_clock::time_point now) {
 }
 
 namespace {
-// `sdp` with the session id (when given) and version of its o= line
-// (RFC 4566 5.2) replaced: within a dialog the id stays and the version
-// grows (RFC 3264 8).
-std::string with_origin(const std::string& sdp, std::optional<std::uint64_t> session_id,
-                        std::uint64_t version) {
+// `sdp` with the version of its o= line (RFC 4566 5.2) replaced: within a
+// dialog the session id stays and the version grows (RFC 3264 8).
+std::string with_origin_version(const std::string& sdp, std::uint64_t version) {
     const auto o = sdp.find("o=");
     if (o == std::string::npos) {
         return sdp;
@@ -1071,9 +1083,6 @@ std::string with_origin(const std::string& sdp, std::optional<std::uint64_t> ses
         return sdp;
     }
     line.replace(version_at + 1, version_end - version_at - 1, std::to_string(version));
-    if (session_id) {
-        line.replace(id_at + 1, version_at - id_at - 1, std::to_string(*session_id));
-    }
     return sdp.substr(0, o) + line + (end == std::string::npos ? "" : sdp.substr(end));
 }
 }  // namespace
@@ -1114,14 +1123,10 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         return target.status;
     }
     // The referrer's side of the media session stays where it is: the new
-    // dialog must reach the same interface, and the SBC keeps the same keys
-    // and codecs on it.
-    if (target.trunk->interface != from.trunk->interface || from.sdes->keys() ||
-        target.trunk->srtp == config::srtp_mode::required || from.last_sdp_sent.empty()) {
-        nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE,
-                            SIPTAG_WARNING_STR("399 sbc \"the transfer target must be a plain RTP "
-                                               "trunk on the referrer's interface\""),
-                            TAG_END());
+    // dialog must reach the same interface, and the SBC keeps the codecs on
+    // it; SRTP is the target trunk's own.
+    if (target.trunk->interface != from.trunk->interface || from.last_sdp_sent.empty()) {
+        refuse_offer(irq, "the transfer target must be a trunk on the referrer's interface");
         return 0;
     }
     auto peer_index = _owner.choose_peer(*target.trunk, {});
@@ -1153,10 +1158,18 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     t.trunk = target.trunk;
     t.transport = peer.proto;
     t.slot_inbound = false;
-    // Transfers usually follow a hold: the new session starts two-way.
-    t.offer = sendrecv(from.last_sdp_sent);
     t.sdp_session_id = from.sdp_session_id;
     t.sdp_version = from.sdp_version;
+    t.sdes = std::make_unique<sdp::sdes_leg>(target.trunk->srtp, target.trunk->srtp_suites,
+                                             &dataplane::srtp::random_fill);
+    if (auto offer = transfer_offer(from._side, *t.sdes, t.sdp_session_id, t.sdp_version)) {
+        t.offer = std::move(offer.value());
+    } else {
+        sip_log.warn("call {}: no offer for the transfer target: {}", display_id(),
+                     offer.error_message());
+        release_slot(target.trunk, false);
+        return 500;
+    }
     // In-dialog requests of the new dialog reach the referrer's leg object,
     // which the new dialog replaces.
     t.leg = nta_leg_tcreate(from.iface->agent(), sofia::leg_trampoline, &from,
@@ -1197,19 +1210,11 @@ std::optional<call::replacement> call::replacement_for(side s) {
     r.target.transport = far.transport;
     // RFC 3261 12.2.1.1: requests of the far end's dialog go to its remote
     // target; a new INVITE meant to replace that dialog goes there too.
-    const sip_route_t* route = nullptr;
-    const sip_contact_t* contact = nullptr;
-    nta_leg_get_route(far.nta, &route, &contact);
-    if (contact == nullptr || contact->m_url->url_host == nullptr) {
-        return std::nullopt;
-    }
+    r.target.contact = sofia::remote_target(far.nta);
     c_handle<su_home_t, su_home_unref> home(
         static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
-    if (!home) {
+    if (r.target.contact.empty() || !home) {
         return std::nullopt;
-    }
-    if (char* text = url_as_string(home.get(), contact->m_url)) {
-        r.target.contact = text;
     }
     // It leaves for the address the far end's requests already go to.
     if (far_side == side::a) {
@@ -1239,8 +1244,7 @@ std::optional<call::replacement> call::replacement_for(side s) {
 bool call::can_hand_over(side s) const noexcept {
     const auto& l = _legs[dataplane::index(s)];
     return _state == state::established && !_invite && !_transfer && !_reoffer && !_update &&
-           l.confirmed && l.nta != nullptr && !l.sdes->keys() &&
-           !(l.timer && l.timer->update != nullptr);
+           l.confirmed && l.nta != nullptr && !(l.timer && l.timer->update != nullptr);
 }
 
 call::handed_dialog call::hand_over(side s) {
@@ -1288,17 +1292,24 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     call& other = replaced->_call;
     const side target = dataplane::other(replaced->_side);
     if (!other.can_hand_over(target)) {
-        return 491;  // the other call has something under way, or its target leg is SRTP
+        return 491;  // the other call has something under way
     }
     // Both far ends meet in this call's media session: the target takes the
     // referrer's side, so its dialog must be on that side's interface.
     const auto& joining = other.leg(target);
-    if (joining.iface != from.iface || from.sdes->keys() || from.last_sdp_sent.empty()) {
-        nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE,
-                            SIPTAG_WARNING_STR("399 sbc \"the replaced call's far end must be "
-                                               "plain RTP on the referrer's interface\""),
-                            TAG_END());
+    if (joining.iface != from.iface || from.last_sdp_sent.empty()) {
+        refuse_offer(irq, "the replaced call's far end must be on the referrer's interface");
         return 0;
+    }
+    // The far end is re-keyed in the re-INVITE (RFC 4568 7.1.4 allows it):
+    // the keys it had with the other call's session go with that session.
+    auto sdes = std::make_unique<sdp::sdes_leg>(joining.trunk->srtp, joining.trunk->srtp_suites,
+                                                &dataplane::srtp::random_fill);
+    auto offer = transfer_offer(from._side, *sdes, joining.sdp_session_id, joining.sdp_version + 1);
+    if (!offer) {
+        sip_log.warn("call {}: no offer for the attended transfer: {}", display_id(),
+                     offer.error_message());
+        return 500;
     }
     auto handed = other.hand_over(target);
     // In-dialog requests of the taken dialog now reach the referrer's leg
@@ -1319,7 +1330,8 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     t.peer_timer = handed.peer_timer;
     t.sdp_session_id = handed.sdp_session_id;
     t.sdp_version = handed.sdp_version + 1;
-    t.offer = with_origin(sendrecv(from.last_sdp_sent), t.sdp_session_id, t.sdp_version);
+    t.sdes = std::move(sdes);
+    t.offer = std::move(offer.value());
     // RFC 4028 8.1: a re-INVITE restates the dialog's session timer.
     const auto expires = t.timer ? fmt::format("{};refresher={}", t.timer->interval.count(),
                                                t.timer->we_refresh ? "uac" : "uas")
@@ -1384,7 +1396,7 @@ void call::reoffer(side s) {
         return;
     }
     l.sdp_version += 1;
-    l.last_sdp_sent = with_origin(sendrecv(l.last_sdp_sent), std::nullopt, l.sdp_version);
+    l.last_sdp_sent = with_origin_version(sendrecv(l.last_sdp_sent), l.sdp_version);
     const auto contact = l.iface->contact(l.transport);
     const auto expires = l.timer ? session_expires_value(l, true) : std::string();
     auto* orq = nta_outgoing_tcreate(
@@ -1427,6 +1439,25 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
         hang_up(s == side::a ? "session refresh failed on leg a"
                              : "session refresh failed on leg b");
     }
+}
+
+result<std::string> call::transfer_offer(side referrer, sdp::sdes_leg& sdes,
+                                         std::uint64_t session_id, std::uint64_t version) {
+    const auto& l = leg(referrer);
+    auto sd = sdp::session_description::parse(l.last_sdp_sent);
+    if (!sd) {
+        return make_error(sd.error_message());
+    }
+    sdp::rewrite_params p{l.iface->cfg().media_address, _ports.rtp[dataplane::index(referrer)],
+                          session_id, version};
+    auto offered = sdes.make_offer();
+    if (!offered) {
+        return make_error(offered.error_message());
+    }
+    p.secure = offered->secure_profile;
+    p.crypto = std::move(offered->crypto);
+    // Transfers usually follow a hold: the new session starts two-way.
+    return sendrecv(sd->rewrite(p));
 }
 
 void call::notify_referrer(nta_leg_t* dialog, int status, bool final) {
@@ -1508,6 +1539,11 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     referrer.last_sdp_sent = t.offer;
     referrer.sdp_session_id = t.sdp_session_id;
     referrer.sdp_version = t.sdp_version;
+    // The target's keys (or none) replace the referrer's in the data plane
+    // once its answer is taken: program_srtp must not take the new keying's
+    // generation for the one already programmed.
+    referrer.sdes = std::move(t.sdes);
+    referrer.srtp_programmed = ~0U;
     if (auto accepted = accept_sdp(t.referrer, sip, sdp_role::answer); !accepted) {
         sip_log.warn("call {}: transfer target's answer: {}", display_id(),
                      accepted.error_message());
@@ -1546,9 +1582,7 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         }
         auto translated = translate_sdp(from._side, sip, sdp_role::offer);
         if (!translated) {
-            auto warning = fmt::format("399 sbc \"{}\"", translated.error_message());
-            nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
-                                TAG_END());
+            refuse_offer(irq, translated.error_message());
             return 0;
         }
         auto headers = relayed_headers(sip, from, to);
@@ -1706,9 +1740,7 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (has_sdp(sip)) {
         auto translated = translate_sdp(from._side, sip, sdp_role::offer);
         if (!translated) {
-            auto warning = fmt::format("399 sbc \"{}\"", translated.error_message());
-            nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
-                                TAG_END());
+            refuse_offer(irq, translated.error_message());
             return 0;
         }
         offer = std::move(translated.value());
@@ -1722,22 +1754,14 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         offer = std::move(built.value());
     }
     auto headers = relayed_headers(sip, from, to);
-    auto contact = to.iface->contact(to.transport);
-    // RFC 4028 7.1/8.1: a re-INVITE on a leg with a session timer restates
-    // it, or the 2xx would end the timer there.
-    const auto expires = to.timer ? session_expires_value(to, true) : std::string();
-    nta_outgoing_t* orq = nta_outgoing_tcreate(
-        to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
-        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
-        SIPTAG_SUPPORTED_STR(supported_extensions),
-        TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
-        TAG_IF(offer, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-        TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
-        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+    nta_outgoing_t* orq = send_reinvite(to, offer, headers);
     if (orq == nullptr) {
         return 500;
     }
-    _invite = invite_relay{from._side, irq, orq, false, false, offer.has_value(), convert, {}};
+    _invite =
+        invite_relay{from._side, irq, orq, false, false, offer.has_value(), convert, {}, {}, {}, 0};
+    _invite->offer_sent = std::move(offer);
+    _invite->headers_sent = std::move(headers);
     nta_incoming_bind(irq, sofia::transaction_trampoline, this);
     nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
     return 0;
@@ -1771,6 +1795,75 @@ std::string call::relayed_headers(const sip_t* sip, const call_leg& from, const 
         return policy::same_header(f.name, "From") || policy::same_header(f.name, "To");
     });
     return policy::header_lines(fields);
+}
+
+nta_outgoing_t* call::send_reinvite(call_leg& to, const std::optional<std::string>& offer,
+                                    const std::string& headers, const char* auth_name,
+                                    const std::string& auth_value) {
+    const auto contact = to.iface->contact(to.transport);
+    // RFC 4028 7.1/8.1: a re-INVITE on a leg with a session timer restates
+    // it, or the 2xx would end the timer there.
+    const auto expires = to.timer ? session_expires_value(to, true) : std::string();
+    const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
+    const bool proxy = auth_name != nullptr && !www;
+    return nta_outgoing_tcreate(
+        to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        SIPTAG_SUPPORTED_STR(supported_extensions),
+        TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
+        TAG_IF(offer, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+        TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
+        TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+}
+
+std::string call::in_dialog_credentials(call_leg& l, const sip_t* sip, int status,
+                                        std::string_view method, std::string_view body,
+                                        unsigned& answers) {
+    if (sip == nullptr || !l.trunk->auth) {
+        return {};
+    }
+    auto challenge = auth::choose_challenge(sofia::challenge_values(status, sip));
+    // Credentials refused once: only a stale nonce (RFC 7616 3.3) earns another try.
+    if (!challenge || answers >= 2 || (answers == 1 && !challenge->stale)) {
+        sip_log.warn("call {}: trunk {} challenged a {} ({}) and refused the answer", display_id(),
+                     l.trunk->name, method, status);
+        return {};
+    }
+    const auto uri = sofia::remote_target(l.nta);
+    if (uri.empty()) {
+        return {};
+    }
+    if (challenge->nonce != _auth_nonce) {
+        _auth_nonce = challenge->nonce;
+        _auth_nc = 0;
+    }
+    auto value =
+        auth::authorization_value(*challenge, {l.trunk->auth->username, l.trunk->auth->password},
+                                  {method, uri, body}, ++_auth_nc, auth::make_cnonce());
+    if (!value.empty()) {
+        ++answers;
+        sip_log.info("call {}: trunk {} challenged a {} ({}); sending credentials", display_id(),
+                     l.trunk->name, method, status);
+    }
+    return value;
+}
+
+bool call::answer_reinvite_challenge(const sip_t* sip, int status) {
+    auto& inv = *_invite;
+    auto& to = leg(dataplane::other(inv.from));
+    const auto value = in_dialog_credentials(
+        to, sip, status, "INVITE",
+        inv.offer_sent ? std::string_view(*inv.offer_sent) : std::string_view(), inv.auth_answers);
+    if (value.empty()) {
+        return false;
+    }
+    // RFC 3261 22.2: the same request as a new transaction of the dialog.
+    nta_outgoing_destroy(inv.orq);
+    inv.orq = send_reinvite(to, inv.offer_sent, inv.headers_sent,
+                            status == 401 ? "Authorization" : "Proxy-Authorization", value);
+    return inv.orq != nullptr;
 }
 
 int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
@@ -1854,8 +1947,18 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
         }
         nta_outgoing_destroy(orq);
         l.timer->update = nullptr;
-        if (status < 300) {
+        std::string credentials;
+        if (status == 401 || status == 407) {
+            credentials =
+                in_dialog_credentials(l, sip, status, "UPDATE", {}, l.timer->auth_answers);
+        }
+        if (!credentials.empty()) {
+            // RFC 3261 22.2: the refresh again, with credentials.
+            send_refresh(l._side, status == 401 ? "Authorization" : "Proxy-Authorization",
+                         credentials);
+        } else if (status < 300) {
             l.timer->last_refresh = std::chrono::steady_clock::now();
+            l.timer->auth_answers = 0;
         } else if (status == 405 || status == 501) {
             // The peer takes no UPDATE: refresh by re-INVITE from now on.
             l.timer->no_update = true;
@@ -1900,6 +2003,10 @@ void call::on_invite_response(const sip_t* sip, int status) {
         return;
     }
     if (inv.initial && (status == 401 || status == 407) && answer_challenge(sip, status)) {
+        return;
+    }
+    if (!inv.initial && (status == 401 || status == 407) &&
+        answer_reinvite_challenge(sip, status)) {
         return;
     }
     if (inv.initial && status == 422 && retry_with_min_se(sip)) {
@@ -2069,7 +2176,8 @@ bool call::next_trunk(const sip_t* sip) {
         // trunk's.
         sip_log.info("call {}: trying trunk {}", display_id(), trunk->name);
         b.trunk = trunk;
-        b.sdes.emplace(trunk->srtp, trunk->srtp_suites, &dataplane::srtp::random_fill);
+        b.sdes = std::make_unique<sdp::sdes_leg>(trunk->srtp, trunk->srtp_suites,
+                                                 &dataplane::srtp::random_fill);
         b.srtp_programmed = 0;
         b.last_sdp_sent.clear();
         bool convert = false;
@@ -2321,7 +2429,13 @@ void call::send_ack(side to, const std::string* sdp_body) {
 
 void call::send_bye(side to) {
     auto& l = leg(to);
-    bye(l.nta);
+    if (l.trunk->auth) {
+        // A trunk with credentials may challenge the BYE (RFC 3261 22.1):
+        // the b2bua's closer answers it, and outlives this call.
+        _owner.close_dialog(std::exchange(l.nta, nullptr), *l.trunk);
+    } else {
+        bye(l.nta);
+    }
     l.confirmed = false;
 }
 

@@ -15,8 +15,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
@@ -62,6 +64,7 @@ public:
         bool no_update = false;   ///< the peer refused UPDATE: refresh by re-INVITE
         std::chrono::steady_clock::time_point last_refresh;
         nta_outgoing_t* update = nullptr;  ///< a refresh of ours in flight
+        unsigned auth_answers = 0;         ///< challenges to it answered (RFC 3261 22.2)
     };
     std::optional<session_timer> timer;
     // SDP the SBC sent on this leg (RFC 3264 8: same o= id, version +1 on change).
@@ -72,8 +75,8 @@ public:
     sdp::direction peer_direction = sdp::direction::sendrecv;
     bool peer_hold_address = false;
     /// SRTP keying on this leg (RFC 4568), per the trunk's srtp mode.
-    std::optional<sdp::sdes_leg> sdes;
-    unsigned srtp_programmed = 0;  ///< sdes->generation() the media session has
+    std::unique_ptr<sdp::sdes_leg> sdes;  ///< replaced when a transfer replaces the dialog
+    unsigned srtp_programmed = 0;         ///< sdes->generation() the media session has
     /// The audio codec this leg's peer and the SBC use ("PCMA/8000") and its
     /// ptime (0: the peer's own, relayed), once an answer settled it.
     std::string codec;
@@ -229,6 +232,10 @@ private:
         /// SBC's offer, `offer_in_2xx`, and the ACK must answer it.
         bool converted = false;
         std::string offer_in_2xx;
+        /// A re-INVITE as sent, for a retry with credentials (RFC 3261 22.2).
+        std::optional<std::string> offer_sent;
+        std::string headers_sent;
+        unsigned auth_answers = 0;
     };
     /// A non-INVITE in-dialog request relayed (INFO, MESSAGE).
     struct request_relay {
@@ -248,6 +255,22 @@ private:
     int on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
     int on_bye(call_leg& from);
     int relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    /// A re-INVITE on leg `to` (relayed: its offer and headers), with an
+    /// Authorization or Proxy-Authorization header when given.
+    nta_outgoing_t* send_reinvite(call_leg& to, const std::optional<std::string>& offer,
+                                  const std::string& headers, const char* auth_name = nullptr,
+                                  const std::string& auth_value = {});
+    /// A 401/407 to a relayed re-INVITE from a trunk with credentials:
+    /// answered on the same dialog; false when it cannot be.
+    bool answer_reinvite_challenge(const sip_t* sip, int status);
+    /// The Authorization / Proxy-Authorization value answering the 401/407
+    /// `sip` to an in-dialog `method` on leg `l` (digest-uri: the dialog's
+    /// remote target), counting the answer in `answers`; "" when the trunk
+    /// has no credentials, the challenge cannot be answered, or an answer
+    /// was refused already.
+    std::string in_dialog_credentials(call_leg& l, const sip_t* sip, int status,
+                                      std::string_view method, std::string_view body,
+                                      unsigned& answers);
     /// The headers an in-dialog request `sip` from leg `from` carries on to
     /// leg `to`: `from`'s trunk's inbound rules, `to`'s trunk's allow-list
     /// (with number normalization of P-Asserted-Identity and Diversion), then
@@ -306,6 +329,12 @@ private:
     /// version (RFC 3264 8), so that the peer learns of a change behind it.
     void reoffer(side s);
     void on_reoffer_response(const sip_t* sip, int status);
+    /// What the SBC offers a transfer's target on the referrer's side of the
+    /// media session: the SDP it last sent the referrer, two-way, with the
+    /// o= line given (RFC 3264 8) and the SRTP of `sdes` (the target
+    /// trunk's mode, its own keys: RFC 4568 never carries keys across).
+    result<std::string> transfer_offer(side referrer, sdp::sdes_leg& sdes, std::uint64_t session_id,
+                                       std::uint64_t version);
     /// NOTIFY with a message/sipfrag status line to the referrer (RFC 3515 2.4.4).
     void notify_referrer(nta_leg_t* dialog, int status, bool final);
     /// An UPDATE from a leg: a session refresh (RFC 4028) is answered here;
@@ -318,8 +347,9 @@ private:
     std::string settle_caller_timer();
     /// The session timer of leg b from the callee's 2xx.
     void settle_callee_timer(const sip_t* sip);
-    /// Sends a refresh (UPDATE, RFC 4028 9) on leg `s`.
-    void send_refresh(side s);
+    /// Sends a refresh (UPDATE, RFC 4028 9) on leg `s`, with an
+    /// Authorization or Proxy-Authorization header when given.
+    void send_refresh(side s, const char* auth_name = nullptr, const std::string& auth_value = {});
     /// The Session-Expires value for a transaction on leg `l` in which the
     /// SBC is the UAC (`uac`) or the UAS: RFC 4028 names the refresher
     /// relative to the transaction, not the dialog.
@@ -403,6 +433,9 @@ private:
         /// The o= line of `offer` on the target's dialog (RFC 3264 8).
         std::uint64_t sdp_session_id = 0;
         std::uint64_t sdp_version = 0;
+        /// The SRTP keying of the target's dialog (its trunk's mode), which
+        /// takes the referrer's place with it.
+        std::unique_ptr<sdp::sdes_leg> sdes;
         /// The direction of the admission slot taken for the target's
         /// trunk, if one was.
         std::optional<bool> slot_inbound;

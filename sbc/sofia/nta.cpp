@@ -1,7 +1,10 @@
 #include "sbc/sofia/nta.hpp"
 
+#include <sofia-sip/url.h>
+
 #include <exception>
 
+#include "sbc/common/c_handle.hpp"
 #include "sbc/common/log.hpp"
 
 namespace sbc::sofia {
@@ -22,6 +25,19 @@ int guarded(const char* what, F&& f) noexcept {
     return 500;
 }
 }  // namespace
+
+std::string remote_target(nta_leg_t* leg) {
+    const sip_route_t* route = nullptr;
+    const sip_contact_t* target = nullptr;
+    if (leg == nullptr || nta_leg_get_route(leg, &route, &target) < 0 || target == nullptr ||
+        target->m_url->url_host == nullptr) {
+        return {};
+    }
+    c_handle<su_home_t, su_home_unref> home(
+        static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
+    const char* text = home ? url_as_string(home.get(), target->m_url) : nullptr;
+    return text != nullptr ? text : "";
+}
 
 extern "C" {
 

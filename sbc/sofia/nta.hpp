@@ -7,6 +7,8 @@
 // directly, so every translation unit sees the same magic types.
 #pragma once
 
+#include <string>
+
 namespace sbc::sofia {
 class leg_handler;
 class response_handler;
@@ -65,6 +67,11 @@ public:
 protected:
     ~agent_handler() = default;
 };
+
+/// The remote target of the dialog `leg` (RFC 3261 12.2.1.1): the URI its
+/// requests are sent to, which a digest-uri must repeat (RFC 7616 3.4.6);
+/// "" when the dialog has none yet.
+std::string remote_target(nta_leg_t* leg);
 
 extern "C" {
 int leg_trampoline(nta_leg_magic_t* h, nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip);

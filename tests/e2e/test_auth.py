@@ -199,3 +199,90 @@ def registration_to_carrier_refreshed(t):
     check("registration sip:+4930123456@carrier.example: registered" in text,
           f"sbcctl trunks:\n{text}")
     sbcd.stop()
+
+
+@e2e_test
+def bye_challenge_answered(t):
+    """The carrier challenges the BYE that ends the call (RFC 3261 22.1):
+    sbcd sends it again, on the same dialog with the next CSeq, with
+    Proxy-Authorization from the carrier trunk's credentials whose digest-uri
+    is the BYE's Request-URI; the carrier's side of the call ends with it."""
+    sbcd = t.start_sbcd(carrier_extra=["auth: {username: acme, password: s3cret}"])
+    uas = t.uas("carrier", "uas_challenge_bye.xml", local_ip="127.0.1.2", media_port=6000)
+    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=200)
+    uac.finish()
+    uas.finish()
+    byes = uas.received("BYE")
+    check(len(byes) == 2, f"the carrier got {len(byes)} BYEs")
+    first, second = byes
+    cseq = [int(m.header("cseq").split()[0]) for m in byes]
+    check(first.header("call-id") == second.header("call-id") and cseq[1] == cseq[0] + 1,
+          f"the retry is not the next request of the dialog: CSeq {cseq}")
+    p = digest_params(second.header("proxy-authorization"))
+    ruri = second.first_line.split()[1]
+    check(p.get("uri") == ruri and p.get("nonce") == "YnllLW5vbmNl",
+          f"digest uri {p.get('uri')} / Request-URI {ruri}, nonce {p.get('nonce')}")
+    ha1 = md5("acme:carrier.example:s3cret")
+    ha2 = md5(f"BYE:{p['uri']}")
+    expected = md5(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{ha2}")
+    check(p.get("response") == expected, f"digest response {p.get('response')} != {expected}")
+    sbcd.stop()
+
+
+@e2e_test
+def reinvite_challenge_answered(t):
+    """The carrier challenges the caller's hold re-INVITE (RFC 3261 22.1):
+    sbcd sends it again on the dialog, the next CSeq, with Proxy-Authorization
+    whose digest-uri is the re-INVITE's Request-URI; the caller never sees
+    the 407 and gets the carrier's a=recvonly answer; the resume that
+    follows goes through as usual."""
+    sbcd = t.start_sbcd(carrier_extra=["auth: {username: acme, password: s3cret}"])
+    uas = t.uas("carrier", "uas_challenge_reinvite.xml", local_ip="127.0.1.2", media_port=6000)
+    uac = t.uac("pbx", "uac_hold_resume.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=200)
+    uac.finish()
+    uas.finish()
+    invites = uas.received("INVITE")
+    check(len(invites) == 4, f"the carrier got {len(invites)} INVITEs")
+    challenged, answered = invites[1], invites[2]
+    cseq = [int(m.header("cseq").split()[0]) for m in (challenged, answered)]
+    check(cseq[1] == cseq[0] + 1 and challenged.header("call-id") == answered.header("call-id"),
+          f"the retry is not the next request of the dialog: CSeq {cseq}")
+    p = digest_params(answered.header("proxy-authorization"))
+    ruri = answered.first_line.split()[1]
+    check(p.get("uri") == ruri, f"digest uri {p.get('uri')} is not the Request-URI {ruri}")
+    ha1 = md5("acme:carrier.example:s3cret")
+    expected = md5(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{md5('INVITE:' + ruri)}")
+    check(p.get("response") == expected, f"digest response {p.get('response')} != {expected}")
+    seen = {m.status for m in uac.received() if m.is_response}
+    check(407 not in seen, f"the caller saw {sorted(seen)}")
+    sbcd.stop()
+
+
+@e2e_test
+def session_refresh_challenge_answered(t):
+    """The carrier makes sbcd its refresher (Session-Expires 10, refresher
+    uac) and challenges the refresh UPDATE that comes about 5 s later:
+    sbcd sends it again with Proxy-Authorization (the test recomputes the
+    digest over the UPDATE's Request-URI), and the call lives on until the
+    caller hangs up (a failed refresh would have ended it, RFC 4028 10)."""
+    sbcd = t.start_sbcd(carrier_extra=["auth: {username: acme, password: s3cret}",
+                                       "session_timer: {expires: 10, min_se: 5}"],
+                        extra_top=cdr_lines(t))
+    uas = t.uas("carrier", "uas_challenge_refresh.xml", local_ip="127.0.1.2", media_port=6000)
+    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=7500)
+    uac.finish()
+    uas.finish()
+    updates = uas.received("UPDATE")
+    check(len(updates) == 2, f"the carrier got {len(updates)} UPDATEs")
+    p = digest_params(updates[1].header("proxy-authorization"))
+    ruri = updates[1].first_line.split()[1]
+    ha1 = md5("acme:carrier.example:s3cret")
+    expected = md5(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{md5('UPDATE:' + ruri)}")
+    check(p.get("uri") == ruri and p.get("response") == expected,
+          f"digest {p} over {ruri}: expected response {expected}")
+    cdr = read_cdrs(t, 1)[0]
+    check(cdr["disconnected_by"] == "caller", f"CDR: {cdr}")
+    sbcd.stop()

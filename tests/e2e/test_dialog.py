@@ -22,6 +22,21 @@ def e2e_test(fn):
 
 
 
+# A third trunk on the pbx interface, where 3000 is routed from the pbx: the
+# transfer target (and the attended transfer's consultation).
+TARGET_TRUNK = [
+    "  - name: target",
+    "    interface: pbx",
+    '    peers: ["127.0.2.3:5060"]',
+    "    keepalive: {interval: 0}",
+]
+TRANSFER_ROUTES = [
+    {"name": "carrier-to-pbx", "from_trunk": "carrier", "to_trunk": "pbx"},
+    {"name": "transfers", "from_trunk": "pbx", "ruri_user": "^3000$", "to_trunk": "target"},
+    {"name": "pbx-to-carrier", "from_trunk": "pbx", "to_trunk": "carrier"},
+]
+
+
 def pbx_caller(t, name, scenario, **kw):
     return t.uac(name, scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
                  media_port=PBX_SIPP_MEDIA, **kw)
@@ -112,19 +127,8 @@ def blind_transfer_by_refer_handled(t):
     and BYEs the pbx out; the carrier gets a re-INVITE (the SBC's same media
     address, the next SDP version) and never the REFER, and its call goes on
     with the target (its BYE reaches the target)."""
-    target = [
-        "  - name: target",
-        "    interface: pbx",
-        '    peers: ["127.0.2.3:5060"]',
-        "    keepalive: {interval: 0}",
-    ]
-    routes = [
-        {"name": "carrier-to-pbx", "from_trunk": "carrier", "to_trunk": "pbx"},
-        {"name": "transfers", "from_trunk": "pbx", "ruri_user": "^3000$", "to_trunk": "target"},
-        {"name": "pbx-to-carrier", "from_trunk": "pbx", "to_trunk": "carrier"},
-    ]
-    sbcd = t.start_sbcd(routes=routes, extra_trunks=target, pbx_extra=["refer: handle"],
-                        extra_top=cdr_lines(t))
+    sbcd = t.start_sbcd(routes=TRANSFER_ROUTES, extra_trunks=TARGET_TRUNK,
+                        pbx_extra=["refer: handle"], extra_top=cdr_lines(t))
     pbx = t.uas("pbx", "uas_refer.xml", duration_ms=500)
     new = t.uas("target", "uas_answer.xml", local_ip="127.0.2.3", media_port=7002)
     uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=1000)
@@ -163,19 +167,8 @@ def attended_transfer_by_refer_handled(t):
     the port the pbx had), ends the consultation with a BYE, NOTIFYs 100
     then 200, BYEs the pbx out, and re-INVITEs the carrier, which never sees
     the REFER. The carrier's BYE then reaches the target."""
-    target = [
-        "  - name: target",
-        "    interface: pbx",
-        '    peers: ["127.0.2.3:5060"]',
-        "    keepalive: {interval: 0}",
-    ]
-    routes = [
-        {"name": "carrier-to-pbx", "from_trunk": "carrier", "to_trunk": "pbx"},
-        {"name": "consult", "from_trunk": "pbx", "ruri_user": "^3000$", "to_trunk": "target"},
-        {"name": "pbx-to-carrier", "from_trunk": "pbx", "to_trunk": "carrier"},
-    ]
-    sbcd = t.start_sbcd(routes=routes, extra_trunks=target, pbx_extra=["refer: handle"],
-                        extra_top=cdr_lines(t))
+    sbcd = t.start_sbcd(routes=TRANSFER_ROUTES, extra_trunks=TARGET_TRUNK,
+                        pbx_extra=["refer: handle"], extra_top=cdr_lines(t))
     pbx = t.uas("pbx", "uas_attended_refer.xml", extra=["-set", "sbc", PBX_SBC])
     new = t.uas("target", "uas_answer_first_codec.xml", local_ip="127.0.2.3", media_port=7002)
     uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=1000)
@@ -318,4 +311,32 @@ def invite_with_replaces_mapped_to_the_far_dialog(t):
     replacing = [r for r in records if r["route"] == "replaces"]
     check(len(replacing) == 1 and replacing[0]["to_trunk"] == "carrier" and
           replacing[0]["status"] == 200, f"CDRs: {records}")
+    sbcd.stop()
+
+
+@e2e_test
+def blind_transfer_from_an_srtp_trunk(t):
+    """As blind_transfer_by_refer_handled, with the referrer's trunk on SRTP
+    (srtp: required, as Teams Direct Routing is) and the target's plain: the
+    target is offered RTP/AVP without any a=crypto (no key crosses legs,
+    RFC 4568), and the transfer completes; the carrier gets its re-INVITE."""
+    sbcd = t.start_sbcd(routes=TRANSFER_ROUTES, extra_trunks=TARGET_TRUNK,
+                        pbx_extra=["refer: handle", "srtp: required"], extra_top=cdr_lines(t))
+    pbx = t.uas("pbx", "uas_refer_srtp.xml", duration_ms=500)
+    new = t.uas("target", "uas_answer.xml", local_ip="127.0.2.3", media_port=7002)
+    uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=1000)
+    pbx.finish()
+    uac.finish()
+    new.finish()
+    to_pbx = pbx.received("INVITE")[0]
+    check(to_pbx.sdp_lines("a=crypto") and "RTP/SAVP" in to_pbx.sdp_lines("m=")[0],
+          f"the pbx leg was not offered SRTP: {to_pbx.sdp_lines('m=')}")
+    inv = new.received("INVITE")[0]
+    check(not inv.sdp_lines("a=crypto") and "RTP/AVP " in inv.sdp_lines("m=")[0],
+          f"the plain target was offered {inv.sdp_lines('m=')} {inv.sdp_lines('a=crypto')}")
+    check(inv.sdp_lines("m=")[0].split()[1] == to_pbx.sdp_lines("m=")[0].split()[1],
+          "the target was not given the referrer's media port")
+    check(new.received("BYE"), "the caller's BYE did not reach the target")
+    cdr = read_cdrs(t, 1)[0]
+    check(cdr["to_trunk"] == "target" and cdr["status"] == 200, f"CDR: {cdr}")
     sbcd.stop()
