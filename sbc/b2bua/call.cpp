@@ -1157,6 +1157,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     t.referrer = from._side;
     t.trunk = target.trunk;
     t.transport = peer.proto;
+    t.peer = *peer_index;
     t.slot_inbound = false;
     t.sdp_session_id = from.sdp_session_id;
     t.sdp_version = from.sdp_version;
@@ -1221,13 +1222,15 @@ std::optional<call::replacement> call::replacement_for(side s) {
         r.target.source = _source;
     } else if (_registered) {
         r.target.source = _registered->source;
-    } else {
+    } else if (far.peer < far.trunk->peers.size()) {
         const auto& peer = far.trunk->peers[far.peer];
         auto at = dataplane::ip_endpoint::from_string(peer.host, peer.port);
         if (!at) {
             return std::nullopt;
         }
         r.target.source = *at;
+    } else {
+        return std::nullopt;  // a dialog a transfer brought from a registered contact
     }
     // RFC 3891 3: the recipient compares to-tag with its own tag, so the
     // value names the dialog as the far end sees it.
@@ -1254,6 +1257,7 @@ call::handed_dialog call::hand_over(side s) {
     h.iface = l.iface;
     h.trunk = l.trunk;
     h.transport = l.transport;
+    h.peer = l.peer;
     h.sdp_session_id = l.sdp_session_id;
     h.sdp_version = l.sdp_version;
     h.peer_100rel = l.peer_100rel;
@@ -1324,6 +1328,7 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     t.leg = handed.nta;
     t.trunk = handed.trunk;
     t.transport = handed.transport;
+    t.peer = handed.peer;
     t.slot_inbound = handed.slot_inbound;
     t.timer = handed.timer;
     t.peer_100rel = handed.peer_100rel;
@@ -1529,6 +1534,10 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     referrer.nta = t.leg;
     referrer.trunk = t.trunk;
     referrer.transport = t.transport;
+    referrer.peer = t.peer;
+    if (t.referrer == side::b) {
+        _registered.reset();  // leg b is no longer the contact it was called at
+    }
     referrer.confirmed = true;
     referrer.peer_100rel = t.peer_100rel;
     referrer.peer_timer = t.peer_timer;

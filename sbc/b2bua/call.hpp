@@ -189,6 +189,7 @@ public:
         sip_interface* iface = nullptr;
         const config::trunk_config* trunk = nullptr;
         config::transport transport = config::transport::udp;
+        std::size_t peer = 0;              ///< index into trunk->peers
         std::uint64_t sdp_session_id = 0;  ///< the o= line the peer knows (RFC 3264 8)
         std::uint64_t sdp_version = 0;
         bool peer_100rel = false;
@@ -429,6 +430,7 @@ private:
         nta_outgoing_t* invite = nullptr;
         const config::trunk_config* trunk = nullptr;
         config::transport transport = config::transport::udp;
+        std::size_t peer = 0;  ///< index into trunk->peers
         std::string offer;
         /// The o= line of `offer` on the target's dialog (RFC 3264 8).
         std::uint64_t sdp_session_id = 0;
