@@ -119,8 +119,8 @@ std::optional<authorization> parse_authorization(std::string_view header_value);
 /// rewrites the Request-URI). The responses are compared in constant time.
 ///
 /// Does not judge the nonce (nonce_issuer::check) or the realm and username
-/// (the caller found the password by them); replays within the nonce's
-/// lifetime are not detected, as nothing is stored per nonce.
+/// (the caller found the password by them), nor replays: replay_guard.hpp
+/// remembers the nonce counts used.
 bool verify(const authorization& a, std::string_view password, const request_info& req);
 
 /// `value` as a quoted-string (RFC 7230 3.2.6): '"' and '\' escaped. Control

@@ -220,9 +220,6 @@ auth::algorithm digest_of(config::digest_algorithm a) {
     return auth::algorithm::md5;
 }
 
-// How long a nonce stays good; an answer with an older one gets stale=true
-// and is asked again (RFC 7616 3.3), so a captured answer replays only this long.
-constexpr std::chrono::seconds nonce_lifetime{300};
 }  // namespace
 
 bool b2bua::authenticated(const config::challenge_config& challenge, const msg_auth_t* credentials,
@@ -262,6 +259,17 @@ bool b2bua::authenticated(const config::challenge_config& challenge, const msg_a
             continue;
         }
         if (fresh == auth::nonce_issuer::check_result::stale) {
+            stale = true;
+            continue;
+        }
+        // The same nonce count again is a replay of captured credentials
+        // (RFC 7616 3.4.5): the sender gets a new nonce, as for a stale one,
+        // which only a client that knows the password can use.
+        const auto nc =
+            a->qop.empty() ? 0 : static_cast<std::uint32_t>(std::stoul(a->nc, nullptr, 16));
+        if (!_replays.accept(a->nonce, nc, std::chrono::steady_clock::now())) {
+            sip_log.warn("digest credentials of {} replayed (nonce count {}); challenged again",
+                         a->username, nc);
             stale = true;
             continue;
         }

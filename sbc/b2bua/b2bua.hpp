@@ -21,6 +21,7 @@
 #include "sbc/admission/flood_guard.hpp"
 #include "sbc/api/control_server.hpp"
 #include "sbc/auth/nonce.hpp"
+#include "sbc/auth/replay_guard.hpp"
 #include "sbc/b2bua/call.hpp"
 #include "sbc/b2bua/dialog_closer.hpp"
 #include "sbc/b2bua/keepalive.hpp"
@@ -45,6 +46,10 @@ inline constexpr const char* allowed_methods =
 /// Extensions the SBC takes in Require (RFC 3262 reliable provisional
 /// responses, RFC 4028 session timers), each negotiated per leg.
 inline constexpr const char* supported_extensions = "100rel, timer";
+
+/// How long a nonce of the SBC's challenges stays good; an answer with an
+/// older one gets stale=true and is asked again (RFC 7616 3.3).
+inline constexpr std::chrono::seconds nonce_lifetime{300};
 
 /// A trunk's number normalization, compiled.
 struct trunk_normalizer {
@@ -167,7 +172,10 @@ private:
         std::uint64_t refused_sources = 0;  ///< from outside allow_sources
     };
     std::map<std::string, interface_guard> _guards;
-    auth::nonce_issuer _nonces;  ///< stateless nonces for the challenges (a random key per start)
+    auth::nonce_issuer _nonces;
+    auth::replay_guard _replays{
+        nonce_lifetime};  ///< nonce counts seen, per nonce  ///< stateless nonces for the
+                          ///< challenges (a random key per start)
     std::map<std::string, registrar::location_service> _locations;        ///< per registrar trunk
     std::map<std::string, std::unique_ptr<registration>> _registrations;  ///< per `register` trunk
     keepalive _keepalive{*this};

@@ -77,7 +77,8 @@ def inbound_challenge_enforced(t):
     """The pbx trunk must authenticate (realm sbc.example, MD5): an INVITE
     without credentials gets 407 with a challenge; sipp's answer with the
     right password gets through, and the carrier sees no credentials; a wrong
-    password is challenged again. The call and the refused attempt have CDRs."""
+    password is challenged again, and so are the good call's credentials
+    sent again (a replay). The call and the refused attempts have CDRs."""
     challenge = ["challenge: {realm: sbc.example, users: [{username: pbx1, password: pw1}]}"]
     sbcd = t.start_sbcd(pbx_extra=challenge, extra_top=cdr_lines(t))
 
@@ -100,6 +101,21 @@ def inbound_challenge_enforced(t):
     check(inv.header("proxy-authorization") is None and inv.header("authorization") is None,
           "credentials crossed to the carrier")
 
+    # The same credentials again, on a new call to the same number while
+    # their nonce is fresh: a replay (RFC 7616 3.4.5), challenged with a
+    # new nonce (stale=true), never a call.
+    creds = [m for m in good.messages() if m.direction == "sent" and m.method == "INVITE" and
+             m.header("proxy-authorization")][0].header("proxy-authorization")
+    replay = t.uac("replay", "uac_replay_auth.xml", local_ip=PBX_PEER,
+                   remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
+                   extra=["-set", "creds", creds])
+    replay.finish(timeout=15)
+    finals = [m for m in replay.received() if m.is_response and m.status >= 300]
+    check(finals and finals[0].status == 407 and
+          digest_params(finals[0].header("proxy-authenticate") or "").get("stale") == "true",
+          f"replayed credentials got {[m.first_line for m in finals]}")
+    check(len(uas.received("INVITE")) == 1, "the replayed INVITE reached the carrier")
+
     bad = t.uac("bad", "uac_auth_refused.xml", local_ip=PBX_PEER,
                 remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
                 extra=["-au", "pbx1", "-ap", "wrong"])
@@ -108,10 +124,10 @@ def inbound_challenge_enforced(t):
     check(statuses == [407, 407], f"a wrong password got {statuses}")
     # A challenge without credentials is the normal first round trip and
     # leaves no record; refused credentials do.
-    cdrs = read_cdrs(t, 2)
-    check([c["status"] for c in cdrs] == [200, 407], f"CDR statuses: {cdrs}")
-    check(cdrs[1]["reason"] == "Proxy Authentication Required (credentials refused)",
-          f"CDR of the wrong password: {cdrs[1]}")
+    cdrs = read_cdrs(t, 3)
+    check([c["status"] for c in cdrs] == [200, 407, 407], f"CDR statuses: {cdrs}")
+    check(all(c["reason"] == "Proxy Authentication Required (credentials refused)"
+              for c in cdrs[1:]), f"CDRs of the replay and the wrong password: {cdrs[1:]}")
     sbcd.stop()
 
 
