@@ -902,18 +902,24 @@ void call::on_media_dtmf(side from, char digit, std::uint32_t duration_ms) {
     if (body.empty()) {
         return;
     }
-    nta_outgoing_t* orq =
-        nta_outgoing_tcreate(to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INFO,
-                             nullptr, SIPTAG_CONTENT_TYPE_STR("application/dtmf-relay"),
-                             SIPTAG_PAYLOAD_STR(body.c_str()), TAG_END());
-    if (orq == nullptr) {
+    request_relay r{.irq = nullptr,
+                    .orq = nullptr,
+                    .to = to._side,
+                    .method_id = sip_method_info,
+                    .method = "INFO",
+                    .content_type = "application/dtmf-relay",
+                    .body = body,
+                    .headers = {},
+                    .auth_answers = 0};
+    r.orq = send_relayed(r);
+    if (r.orq == nullptr) {
         sip_log.warn("call {}: cannot send INFO for DTMF {} to trunk {}", display_id(), digit,
                      to.trunk->name);
         return;
     }
     sip_log.info("call {}: DTMF {} ({} ms) to trunk {} as INFO", display_id(), digit, duration_ms,
                  to.trunk->name);
-    _relays.push_back({nullptr, orq});
+    _relays.push_back(std::move(r));
 }
 
 result<std::string> call::rewrite_for(side to, const sdp::session_description& sd, sdp_role role,
@@ -1892,17 +1898,47 @@ int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
             return 200;
         }
     }
-    auto headers = relayed_headers(sip, from, to);
-    nta_outgoing_t* orq = nta_outgoing_tcreate(
-        to.nta, sofia::response_trampoline, this, nullptr, sip->sip_request->rq_method,
-        sip->sip_request->rq_method_name, nullptr, SIPTAG_CONTENT_TYPE(sip->sip_content_type),
-        SIPTAG_PAYLOAD(sip->sip_payload),
-        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
-    if (orq == nullptr) {
+    request_relay r{.irq = irq,
+                    .orq = nullptr,
+                    .to = to._side,
+                    .method_id = sip->sip_request->rq_method,
+                    .method = sip->sip_request->rq_method_name,
+                    .content_type = {},
+                    .body = std::string(body_of(sip)),
+                    .headers = relayed_headers(sip, from, to),
+                    .auth_answers = 0};
+    if (const auto* ct = sip->sip_content_type; ct != nullptr && ct->c_type != nullptr) {
+        r.content_type = ct->c_type;
+        for (auto* p = ct->c_params; p != nullptr && *p != nullptr; ++p) {
+            r.content_type += fmt::format(";{}", *p);
+        }
+    }
+    r.orq = send_relayed(r);
+    if (r.orq == nullptr) {
         return 500;
     }
-    _relays.push_back({irq, orq});
+    _relays.push_back(std::move(r));
     return 0;
+}
+
+nta_outgoing_t* call::send_relayed(const request_relay& r, const char* auth_name,
+                                   const std::string& auth_value) {
+    auto& to = leg(r.to);
+    const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
+    const bool proxy = auth_name != nullptr && !www;
+    const bool body = !r.content_type.empty();
+    // The body as it came (it may hold any bytes); nta copies it.
+    sip_payload_t payload[1];
+    sip_payload_init(payload);
+    payload->pl_data = const_cast<char*>(r.body.data());
+    payload->pl_len = r.body.size();
+    return nta_outgoing_tcreate(
+        to.nta, sofia::response_trampoline, this, nullptr, r.method_id, r.method.c_str(), nullptr,
+        TAG_IF(body, SIPTAG_CONTENT_TYPE_STR(r.content_type.c_str())),
+        TAG_IF(body, SIPTAG_PAYLOAD(payload)),
+        TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(!r.headers.empty(), SIPTAG_HEADER_STR(r.headers.c_str())), TAG_END());
 }
 
 int call::on_bye(call_leg& from) {
@@ -1983,6 +2019,25 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
     for (auto it = _relays.begin(); it != _relays.end(); ++it) {
         if (it->orq != orq) {
             continue;
+        }
+        if (status == 401 || status == 407) {
+            const auto value = in_dialog_credentials(leg(it->to), sip, status, it->method, it->body,
+                                                     it->auth_answers);
+            if (!value.empty()) {
+                // RFC 3261 22.2: the same request again, a new transaction.
+                nta_outgoing_destroy(it->orq);
+                it->orq = send_relayed(*it, status == 401 ? "Authorization" : "Proxy-Authorization",
+                                       value);
+                if (it->orq != nullptr) {
+                    return 0;
+                }
+                if (it->irq != nullptr) {
+                    nta_incoming_treply(it->irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+                    nta_incoming_destroy(it->irq);
+                }
+                _relays.erase(it);
+                return 0;
+            }
         }
         if (status >= 200) {
             if (it->irq != nullptr) {  // null: a request of the SBC's own (DTMF INFO)

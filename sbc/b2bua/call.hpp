@@ -240,9 +240,21 @@ private:
     };
     /// A non-INVITE in-dialog request relayed (INFO, MESSAGE).
     struct request_relay {
-        nta_incoming_t* irq;
+        nta_incoming_t* irq;  ///< null: a request of the SBC's own (DTMF INFO)
         nta_outgoing_t* orq;
+        /// The request as sent on leg `to`, for a retry with credentials.
+        side to = side::a;
+        sip_method_t method_id = sip_method_unknown;
+        std::string method;
+        std::string content_type;
+        std::string body;
+        std::string headers;
+        unsigned auth_answers = 0;
     };
+    /// Sends (or sends again, with an Authorization or Proxy-Authorization
+    /// header) the request `r` describes; its orq is the new transaction.
+    nta_outgoing_t* send_relayed(const request_relay& r, const char* auth_name = nullptr,
+                                 const std::string& auth_value = {});
 
     call_leg& leg(side s) noexcept { return _legs[dataplane::index(s)]; }
 

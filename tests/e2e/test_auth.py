@@ -28,6 +28,28 @@ def md5(text):
     return hashlib.md5(text.encode()).hexdigest()
 
 
+CARRIER_AUTH = "auth: {username: acme, password: s3cret}"
+
+
+def check_carrier_digest(request, nonce=None):
+    """`request` (sent by sbcd to the carrier) carries Proxy-Authorization
+    with the carrier trunk's credentials (CARRIER_AUTH, realm
+    carrier.example, qop auth): its digest-uri is the Request-URI, and the
+    MD5 response is what the test computes (RFC 7616 3.4.1). Returns the
+    parameters."""
+    creds = request.header("proxy-authorization") or ""
+    p = digest_params(creds)
+    method, ruri = request.first_line.split()[:2]
+    check(p.get("username") == "acme" and p.get("realm") == "carrier.example" and
+          p.get("qop") == "auth" and (nonce is None or p.get("nonce") == nonce),
+          f"Proxy-Authorization of the {method}: {creds}")
+    check(p.get("uri") == ruri, f"digest uri {p.get('uri')} is not the Request-URI {ruri}")
+    ha1 = md5("acme:carrier.example:s3cret")
+    expected = md5(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{md5(f'{method}:{ruri}')}")
+    check(p.get("response") == expected, f"digest response {p.get('response')} != {expected}")
+    return p
+
+
 
 
 
@@ -38,7 +60,7 @@ def outbound_digest_answered(t):
     with Proxy-Authorization made from the carrier trunk's credentials (an
     MD5 response this test recomputes), on the same Call-ID with the next
     CSeq; the caller sees a single 100 Trying and the call completes."""
-    sbcd = t.start_sbcd(carrier_extra=["auth: {username: acme, password: s3cret}"],
+    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH],
                         extra_top=cdr_lines(t))
     uas = t.uas("carrier", "uas_challenge.xml", local_ip="127.0.1.2", media_port=6000)
     uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
@@ -53,17 +75,7 @@ def outbound_digest_answered(t):
           "the retry is not on the same Call-ID and From tag")
     cseq = [int(m.header("cseq").split()[0]) for m in invites]
     check(cseq[1] == cseq[0] + 1, f"CSeq of the retry: {cseq}")
-    creds = second.header("proxy-authorization")
-    p = digest_params(creds)
-    check(p.get("username") == "acme" and p.get("realm") == "carrier.example" and
-          p.get("nonce") == "c2lwcC1ub25jZS0x" and p.get("qop") == "auth",
-          f"Proxy-Authorization: {creds}")
-    ruri = second.first_line.split()[1]
-    check(p.get("uri") == ruri, f"digest uri {p.get('uri')} is not the Request-URI {ruri}")
-    ha1 = md5("acme:carrier.example:s3cret")
-    ha2 = md5(f"INVITE:{p['uri']}")
-    expected = md5(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{ha2}")
-    check(p.get("response") == expected, f"digest response {p.get('response')} != {expected}")
+    check_carrier_digest(second, nonce="c2lwcC1ub25jZS0x")
     trying = [m for m in uac.received() if m.is_response and m.status == 100]
     check(len(trying) == 1, f"the caller got {len(trying)} 100 Trying")
     cdr = read_cdrs(t, 1)[0]
@@ -194,7 +206,7 @@ def registration_to_carrier_refreshed(t):
     Call-ID with nc 1, 2, 3); sbcctl trunks shows it registered."""
     uas = t.uas("registrar", "uas_registrar_challenge.xml", local_ip="127.0.1.2", media_port=6000)
     sbcd = t.start_sbcd(carrier_extra=[
-        "auth: {username: acme, password: s3cret}",
+        CARRIER_AUTH,
         "register: {aor: 'sip:+4930123456@carrier.example', expires: 60}",
     ])
     uas.finish(timeout=30)
@@ -223,7 +235,7 @@ def bye_challenge_answered(t):
     sbcd sends it again, on the same dialog with the next CSeq, with
     Proxy-Authorization from the carrier trunk's credentials whose digest-uri
     is the BYE's Request-URI; the carrier's side of the call ends with it."""
-    sbcd = t.start_sbcd(carrier_extra=["auth: {username: acme, password: s3cret}"])
+    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH])
     uas = t.uas("carrier", "uas_challenge_bye.xml", local_ip="127.0.1.2", media_port=6000)
     uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=200)
@@ -235,14 +247,7 @@ def bye_challenge_answered(t):
     cseq = [int(m.header("cseq").split()[0]) for m in byes]
     check(first.header("call-id") == second.header("call-id") and cseq[1] == cseq[0] + 1,
           f"the retry is not the next request of the dialog: CSeq {cseq}")
-    p = digest_params(second.header("proxy-authorization"))
-    ruri = second.first_line.split()[1]
-    check(p.get("uri") == ruri and p.get("nonce") == "YnllLW5vbmNl",
-          f"digest uri {p.get('uri')} / Request-URI {ruri}, nonce {p.get('nonce')}")
-    ha1 = md5("acme:carrier.example:s3cret")
-    ha2 = md5(f"BYE:{p['uri']}")
-    expected = md5(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{ha2}")
-    check(p.get("response") == expected, f"digest response {p.get('response')} != {expected}")
+    check_carrier_digest(second, nonce="YnllLW5vbmNl")
     sbcd.stop()
 
 
@@ -253,7 +258,7 @@ def reinvite_challenge_answered(t):
     whose digest-uri is the re-INVITE's Request-URI; the caller never sees
     the 407 and gets the carrier's a=recvonly answer; the resume that
     follows goes through as usual."""
-    sbcd = t.start_sbcd(carrier_extra=["auth: {username: acme, password: s3cret}"])
+    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH])
     uas = t.uas("carrier", "uas_challenge_reinvite.xml", local_ip="127.0.1.2", media_port=6000)
     uac = t.uac("pbx", "uac_hold_resume.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=200)
@@ -265,12 +270,7 @@ def reinvite_challenge_answered(t):
     cseq = [int(m.header("cseq").split()[0]) for m in (challenged, answered)]
     check(cseq[1] == cseq[0] + 1 and challenged.header("call-id") == answered.header("call-id"),
           f"the retry is not the next request of the dialog: CSeq {cseq}")
-    p = digest_params(answered.header("proxy-authorization"))
-    ruri = answered.first_line.split()[1]
-    check(p.get("uri") == ruri, f"digest uri {p.get('uri')} is not the Request-URI {ruri}")
-    ha1 = md5("acme:carrier.example:s3cret")
-    expected = md5(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{md5('INVITE:' + ruri)}")
-    check(p.get("response") == expected, f"digest response {p.get('response')} != {expected}")
+    check_carrier_digest(answered, nonce="cmVpbnZpdGU")
     seen = {m.status for m in uac.received() if m.is_response}
     check(407 not in seen, f"the caller saw {sorted(seen)}")
     sbcd.stop()
@@ -283,8 +283,7 @@ def session_refresh_challenge_answered(t):
     sbcd sends it again with Proxy-Authorization (the test recomputes the
     digest over the UPDATE's Request-URI), and the call lives on until the
     caller hangs up (a failed refresh would have ended it, RFC 4028 10)."""
-    sbcd = t.start_sbcd(carrier_extra=["auth: {username: acme, password: s3cret}",
-                                       "session_timer: {expires: 10, min_se: 5}"],
+    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH, "session_timer: {expires: 10, min_se: 5}"],
                         extra_top=cdr_lines(t))
     uas = t.uas("carrier", "uas_challenge_refresh.xml", local_ip="127.0.1.2", media_port=6000)
     uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
@@ -293,12 +292,29 @@ def session_refresh_challenge_answered(t):
     uas.finish()
     updates = uas.received("UPDATE")
     check(len(updates) == 2, f"the carrier got {len(updates)} UPDATEs")
-    p = digest_params(updates[1].header("proxy-authorization"))
-    ruri = updates[1].first_line.split()[1]
-    ha1 = md5("acme:carrier.example:s3cret")
-    expected = md5(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{md5('UPDATE:' + ruri)}")
-    check(p.get("uri") == ruri and p.get("response") == expected,
-          f"digest {p} over {ruri}: expected response {expected}")
+    check_carrier_digest(updates[1], nonce="cmVmcmVzaA")
     cdr = read_cdrs(t, 1)[0]
     check(cdr["disconnected_by"] == "caller", f"CDR: {cdr}")
+    sbcd.stop()
+
+
+@e2e_test
+def relayed_info_challenge_answered(t):
+    """The carrier challenges an INFO the caller sends mid-call: sbcd sends it
+    again on the dialog with Proxy-Authorization (digest over the INFO's
+    Request-URI) and the same body, and the caller gets the carrier's 200,
+    never the 407."""
+    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH])
+    uas = t.uas("carrier", "uas_challenge_info.xml", local_ip="127.0.1.2", media_port=6000)
+    uac = t.uac("pbx", "uac_call_info.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=200)
+    uac.finish()
+    uas.finish()
+    infos = uas.received("INFO")
+    check(len(infos) == 2, f"the carrier got {len(infos)} INFOs")
+    check_carrier_digest(infos[1], nonce="aW5mby1ub25jZQ")
+    check(infos[1].header("content-type") == "application/dtmf-relay",
+          f"Content-Type of the retry: {infos[1].header('content-type')}")
+    seen = {m.status for m in uac.received() if m.is_response}
+    check(407 not in seen, f"the caller saw {sorted(seen)}")
     sbcd.stop()
