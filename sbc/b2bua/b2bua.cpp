@@ -637,6 +637,32 @@ int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq,
         seed.normalized = {numbers.ruri, numbers.from, numbers.to};
         return seed;
     };
+    // The call to `to`, by `route` (null: an INVITE with Replaces, which is
+    // not routed); it holds both admission slots from now on.
+    auto start_call = [&](const config::trunk_config& to, const config::route_config* route,
+                          std::vector<const config::trunk_config*> next_trunks,
+                          std::optional<registrar::binding> registered, std::string replaces) {
+        const std::string route_name = route != nullptr ? route->name : "replaces";
+        auto id = _next_call_id++;
+        auto c = std::make_unique<call>(*this, id, trunk, to);
+        c->set_route(route, std::move(next_trunks), numbers, seed_for(route_name), req.source);
+        if (registered) {
+            c->set_registered_target(std::move(*registered));
+        }
+        c->set_replaces(std::move(replaces));
+        c->hold_admission(true, true);  // the call gives both slots back when it ends
+        slot.held = false;
+        int status = c->start(irq, sip);
+        if (status != 0) {
+            refused_cdr(sip, irq, trunk, route, received, numbers, status > 0 ? status : 488,
+                        status > 0 ? sip_status_phrase(status) : "Not Acceptable Here");
+            return status > 0 ? status : 0;  // < 0: start() answered already
+        }
+        sip_log.info("call {}: {} -> {} by route {}", c->display_id(), trunk.name, to.name,
+                     route_name);
+        _calls.emplace(id, std::move(c));
+        return 0;
+    };
     std::optional<call::replacement> replacing;
     if (sip->sip_replaces != nullptr) {
         // RFC 3891: the caller means to take the place of the party in one of
@@ -669,21 +695,13 @@ int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq,
         if (auto d = admit(*replacing->trunk, false); !d) {
             refuse_over_limit(*replacing->trunk, d, "outbound");
             refused_cdr(sip, irq, trunk, nullptr, received, numbers, 503,
-                        "Service Unavailable (outbound limit)");
+                        d.what == admission::verdict::too_many_calls
+                            ? "Service Unavailable (outbound max_calls)"
+                            : "Service Unavailable (outbound cps)");
             return 0;
         }
-        auto id = _next_call_id++;
-        auto c = std::make_unique<call>(*this, id, trunk, *replacing->trunk);
-        c->set_route(nullptr, {}, numbers, seed_for("replaces"), req.source);
-        c->set_registered_target(std::move(replacing->target));
-        c->set_replaces(std::move(replacing->replaces));
-        c->hold_admission(true, true);
-        slot.held = false;
-        if (int status = c->start(irq, sip); status != 0) {
-            return status > 0 ? status : 0;  // the call's slots go with it
-        }
-        _calls.emplace(id, std::move(c));
-        return 0;
+        return start_call(*replacing->trunk, nullptr, {}, std::move(replacing->target),
+                          std::move(replacing->replaces));
     }
     if (route == nullptr) {
         if (_refusal_log.allow()) {
@@ -765,24 +783,7 @@ int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq,
                     "Service Unavailable (no peer up)");
         return 503;
     }
-    auto id = _next_call_id++;
-    auto c = std::make_unique<call>(*this, id, trunk, *target);
-    c->set_route(route, std::move(next_trunks), numbers, seed_for(route->name), req.source);
-    if (registered) {
-        c->set_registered_target(*registered);
-    }
-    c->hold_admission(true, true);  // the call gives both slots back when it ends
-    slot.held = false;
-    int status = c->start(irq, sip);
-    if (status != 0) {
-        refused_cdr(sip, irq, trunk, route, received, numbers, status > 0 ? status : 488,
-                    status > 0 ? sip_status_phrase(status) : "Not Acceptable Here");
-        return status > 0 ? status : 0;  // < 0: start() answered already
-    }
-    sip_log.info("call {}: {} -> {} by route {}", c->display_id(), trunk.name, target->name,
-                 route->name);
-    _calls.emplace(id, std::move(c));
-    return 0;
+    return start_call(*target, route, std::move(next_trunks), std::move(registered), {});
 }
 
 void b2bua::schedule_reap() { su_timer_set(_reap_timer, reap_timer_cb, this); }
