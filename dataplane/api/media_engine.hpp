@@ -201,6 +201,19 @@ public:
     /// reports a media_event::kind::timeout, once per arming.
     virtual void set_media_timeout(session_id id, std::chrono::nanoseconds after) = 0;
 
+    /// Re-anchoring side `s` on another media address, in two steps, for a
+    /// transfer whose target is reached through another interface than the
+    /// party it replaces. prepare_side_move binds a new RTP/RTCP pair on
+    /// `local` (returned in ports.rtp[index(s)]) and keeps it aside: the side
+    /// goes on relaying on its current pair. commit_side_move makes the new
+    /// pair the side's (set_remote follows with the new peer's address);
+    /// cancel_side_move gives it back. A second prepare replaces a pending
+    /// one. A pair a commit replaced stays bound, unused, until the session
+    /// is closed, so no port is bound twice while a worker may still read it.
+    virtual open_result prepare_side_move(session_id id, side s, const std::string& local) = 0;
+    virtual void commit_side_move(session_id id, side s) = 0;
+    virtual void cancel_side_move(session_id id, side s) = 0;
+
     /// Stops relaying. The ports return to the pool once the worker has let
     /// go of the sockets (see poll()); never before, so a port is never bound twice.
     virtual void close_session(session_id id) = 0;

@@ -1128,13 +1128,14 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
                      to->r_url->url_user, from._side == side::a ? 'a' : 'b', target.status);
         return target.status;
     }
-    // The referrer's side of the media session stays where it is: the new
-    // dialog must reach the same interface, and the SBC keeps the codecs on
-    // it; SRTP is the target trunk's own.
-    if (target.trunk->interface != from.trunk->interface || from.last_sdp_sent.empty()) {
-        refuse_offer(irq, "the transfer target must be a trunk on the referrer's interface");
+    // The target takes the referrer's side of the media session, with the
+    // codecs the SBC offered there; SRTP is the target trunk's own, and a
+    // target behind another interface gets that side moved to it.
+    if (from.last_sdp_sent.empty()) {
+        refuse_offer(irq, "the referrer's leg has no media session to hand over");
         return 0;
     }
+    auto& via = _owner.interface_named(target.trunk->interface);
     auto peer_index = _owner.choose_peer(*target.trunk, {});
     if (!peer_index) {
         return 503;
@@ -1156,7 +1157,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
                                   peer.proto == config::transport::udp
                                       ? ""
                                       : fmt::format(";transport={}", transport_param(peer.proto)));
-    const auto from_hdr = fmt::format("<sip:{}@{}>", caller, from.iface->host());
+    const auto from_hdr = fmt::format("<sip:{}@{}>", caller, via.host());
     const auto to_hdr = fmt::format("<sip:{}@{}>", callee, peer_host);
     const auto call_id = new_call_id();
     transfer t;
@@ -1167,26 +1168,33 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     t.slot_inbound = false;
     t.sdp_session_id = from.sdp_session_id;
     t.sdp_version = from.sdp_version;
+    t.iface = &via;
     t.sdes = std::make_unique<sdp::sdes_leg>(target.trunk->srtp, target.trunk->srtp_suites,
                                              &dataplane::srtp::random_fill);
-    if (auto offer = transfer_offer(from._side, *t.sdes, t.sdp_session_id, t.sdp_version)) {
+    // Every way out below gives back the admission slot and a prepared move.
+    auto give_up = [&] {
+        _owner.media().cancel_side_move(_id, from._side);
+        release_slot(target.trunk, false);
+        return 500;
+    };
+    if (auto offer = transfer_offer(from._side, via, *t.sdes, t.sdp_session_id, t.sdp_version,
+                                    t.media_port)) {
         t.offer = std::move(offer.value());
     } else {
         sip_log.warn("call {}: no offer for the transfer target: {}", display_id(),
                      offer.error_message());
-        release_slot(target.trunk, false);
-        return 500;
+        return give_up();
     }
     // In-dialog requests of the new dialog reach the referrer's leg object,
     // which the new dialog replaces.
-    t.leg = nta_leg_tcreate(from.iface->agent(), sofia::leg_trampoline, &from,
+    t.leg = nta_leg_tcreate(via.agent(), sofia::leg_trampoline, &from,
                             SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from_hdr.c_str()),
                             SIPTAG_TO_STR(to_hdr.c_str()), TAG_END());
     if (t.leg == nullptr) {
-        return 500;
+        return give_up();
     }
     nta_leg_tag(t.leg, nullptr);
-    const auto contact = from.iface->contact(peer.proto);
+    const auto contact = via.contact(peer.proto);
     t.invite = nta_outgoing_tcreate(
         t.leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE,
         URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
@@ -1194,8 +1202,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.offer.c_str()), TAG_END());
     if (t.invite == nullptr) {
         nta_leg_destroy(t.leg);
-        release_slot(target.trunk, false);
-        return 500;
+        return give_up();
     }
     sip_log.info("call {}: leg {} transfers to {} on trunk {} (REFER handled by the SBC)",
                  display_id(), from._side == side::a ? 'a' : 'b', callee, target.trunk->name);
@@ -1305,20 +1312,23 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
         return 491;  // the other call has something under way
     }
     // Both far ends meet in this call's media session: the target takes the
-    // referrer's side, so its dialog must be on that side's interface.
+    // referrer's side (moved to the target's interface if need be).
     const auto& joining = other.leg(target);
-    if (joining.iface != from.iface || from.last_sdp_sent.empty()) {
-        refuse_offer(irq, "the replaced call's far end must be on the referrer's interface");
+    if (from.last_sdp_sent.empty()) {
+        refuse_offer(irq, "the referrer's leg has no media session to hand over");
         return 0;
     }
     // The far end is re-keyed in the re-INVITE (RFC 4568 7.1.4 allows it):
     // the keys it had with the other call's session go with that session.
     auto sdes = std::make_unique<sdp::sdes_leg>(joining.trunk->srtp, joining.trunk->srtp_suites,
                                                 &dataplane::srtp::random_fill);
-    auto offer = transfer_offer(from._side, *sdes, joining.sdp_session_id, joining.sdp_version + 1);
+    std::uint16_t media_port = 0;
+    auto offer = transfer_offer(from._side, *joining.iface, *sdes, joining.sdp_session_id,
+                                joining.sdp_version + 1, media_port);
     if (!offer) {
         sip_log.warn("call {}: no offer for the attended transfer: {}", display_id(),
                      offer.error_message());
+        _owner.media().cancel_side_move(_id, from._side);
         return 500;
     }
     auto handed = other.hand_over(target);
@@ -1331,6 +1341,8 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     transfer t;
     t.attended = true;
     t.referrer = from._side;
+    t.iface = handed.iface;
+    t.media_port = media_port;
     t.leg = handed.nta;
     t.trunk = handed.trunk;
     t.transport = handed.transport;
@@ -1347,7 +1359,7 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     const auto expires = t.timer ? fmt::format("{};refresher={}", t.timer->interval.count(),
                                                t.timer->we_refresh ? "uac" : "uas")
                                  : std::string();
-    const auto contact = from.iface->contact(t.transport);
+    const auto contact = t.iface->contact(t.transport);
     t.invite = nta_outgoing_tcreate(
         t.leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
@@ -1384,6 +1396,7 @@ void call::drop_transfer(bool dialog_up) {
     if (dialog_up) {
         bye(t.leg);
     }
+    _owner.media().cancel_side_move(_id, t.referrer);
     _retired.push_back(t.leg);
     if (t.slot_inbound) {
         release_slot(t.trunk, *t.slot_inbound);
@@ -1452,15 +1465,26 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
     }
 }
 
-result<std::string> call::transfer_offer(side referrer, sdp::sdes_leg& sdes,
-                                         std::uint64_t session_id, std::uint64_t version) {
+result<std::string> call::transfer_offer(side referrer, const sip_interface& via,
+                                         sdp::sdes_leg& sdes, std::uint64_t session_id,
+                                         std::uint64_t version, std::uint16_t& port) {
     const auto& l = leg(referrer);
     auto sd = sdp::session_description::parse(l.last_sdp_sent);
     if (!sd) {
         return make_error(sd.error_message());
     }
-    sdp::rewrite_params p{l.iface->cfg().media_address, _ports.rtp[dataplane::index(referrer)],
-                          session_id, version};
+    port = _ports.rtp[dataplane::index(referrer)];
+    if (&via != l.iface) {
+        // Media the target sends must arrive where it can reach: a pair on
+        // its own interface, which the referrer's side moves to only once
+        // the target answers (until then the referrer's media goes on).
+        auto moved = _owner.media().prepare_side_move(_id, referrer, via.cfg().media_address);
+        if (!moved.ok) {
+            return make_error(moved.error);
+        }
+        port = moved.ports.rtp[dataplane::index(referrer)];
+    }
+    sdp::rewrite_params p{via.cfg().media_address, port, session_id, version};
     auto offered = sdes.make_offer();
     if (!offered) {
         return make_error(offered.error_message());
@@ -1559,6 +1583,13 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     // generation for the one already programmed.
     referrer.sdes = std::move(t.sdes);
     referrer.srtp_programmed = ~0U;
+    if (t.iface != referrer.iface) {
+        // The referrer's side of the media session moves to the target's
+        // interface before the answer programs where that side sends.
+        _owner.media().commit_side_move(_id, t.referrer);
+        _ports.rtp[dataplane::index(t.referrer)] = t.media_port;
+        referrer.iface = t.iface;
+    }
     if (auto accepted = accept_sdp(t.referrer, sip, sdp_role::answer); !accepted) {
         sip_log.warn("call {}: transfer target's answer: {}", display_id(),
                      accepted.error_message());

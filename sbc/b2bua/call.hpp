@@ -345,9 +345,14 @@ private:
     /// What the SBC offers a transfer's target on the referrer's side of the
     /// media session: the SDP it last sent the referrer, two-way, with the
     /// o= line given (RFC 3264 8) and the SRTP of `sdes` (the target
-    /// trunk's mode, its own keys: RFC 4568 never carries keys across).
-    result<std::string> transfer_offer(side referrer, sdp::sdes_leg& sdes, std::uint64_t session_id,
-                                       std::uint64_t version);
+    /// trunk's mode, its own keys: RFC 4568 never carries keys across). A
+    /// target behind another interface than the referrer's gets the media
+    /// address of `via` and a port pair prepared there (prepare_side_move),
+    /// which the referrer's side moves to when the target answers. `port`
+    /// is set to the RTP port offered.
+    result<std::string> transfer_offer(side referrer, const sip_interface& via, sdp::sdes_leg& sdes,
+                                       std::uint64_t session_id, std::uint64_t version,
+                                       std::uint16_t& port);
     /// NOTIFY with a message/sipfrag status line to the referrer (RFC 3515 2.4.4).
     void notify_referrer(nta_leg_t* dialog, int status, bool final);
     /// An UPDATE from a leg: a session refresh (RFC 4028) is answered here;
@@ -455,6 +460,11 @@ private:
         std::optional<bool> slot_inbound;
         /// `leg` was another call's (attended): a dialog that is up.
         bool attended = false;
+        /// The interface the target is reached through. When it is not the
+        /// referrer's, the referrer's side of the media session has a pair
+        /// prepared on it, committed when the target answers.
+        sip_interface* iface = nullptr;
+        std::uint16_t media_port = 0;                  ///< the RTP port the target was offered
         std::optional<call_leg::session_timer> timer;  ///< the target dialog's
         bool peer_100rel = false;
         bool peer_timer = false;

@@ -414,6 +414,7 @@ public:
         command c;
         c.what = command::kind::add_session;
         c.session = &s;
+        c.ports = s.ports;
         post(c);
     }
     void set_remote(dpdk_session& s, side sd, const ip_endpoint& rtp, const ip_endpoint& rtcp) {
@@ -433,6 +434,24 @@ public:
         command c;
         c.what = command::kind::remove_session;
         c.session = &s;
+        c.ports = s.ports;
+        post(c);
+    }
+    // As dpdk_engine's prepare_side_move and commit_side_move together:
+    // the new slot owned, the old one released, then the move command.
+    void move_side(dpdk_session& s, side sd, unsigned port_index, std::uint16_t rtp) {
+        _slots[slot_of(rtp)].owner_plus_one.store(s.worker + 1, std::memory_order_release);
+        const auto old = s.ports.rtp[index(sd)];
+        _slots[slot_of(old)].owner_plus_one.store(0, std::memory_order_release);
+        s.ports.rtp[index(sd)] = rtp;
+        command c;
+        c.what = command::kind::move_side;
+        c.s = sd;
+        c.session = &s;
+        c.ports = s.ports;
+        c.old_rtp_port = old;
+        c.local = with_port(bed.ports[port_index].media, rtp);
+        c.port_index = port_index;
         post(c);
     }
 
@@ -1133,6 +1152,58 @@ TEST_CASE("with checksum offload the worker leaves the sums to the device", "[dp
     CHECK(routed->ol_flags == 0);
     check_relayed(kernel_routed(routed), mac_address{}, mac_address{}, s->local[index(side::b)], b,
                   payload);
+    h.close(*s);
+    REQUIRE(h.wait_removed(*s));
+    CHECK(h.finish() == pool_size);
+}
+
+TEST_CASE("worker moves a side to another port and address, and relays through it",
+          "[dpdk][worker]") {
+    // A transfer to a peer behind another interface: side b leaves the IPv4
+    // port for the IPv6 one; side a and its latching are untouched.
+    harness h;
+    h.neighbor("10.0.0.2", peer_a_mac);
+    h.neighbor("10.0.0.3", peer_b_mac);
+    h.neighbor("2001:db8::4", peer_b_mac);
+    auto* s = &h.keep(make_session(11, 0, 20030, 0, 20032));
+    const auto a = ep("10.0.0.2", 5000);
+    const auto b_old = ep("10.0.0.3", 6000);
+    const auto b_new = ep("2001:db8::4", 7000);
+    h.open(*s);
+    h.set_remote(*s, side::a, a, with_port(a, 5001));
+    h.set_remote(*s, side::b, b_old, with_port(b_old, 6001));
+    h.sync();
+    const auto& v4 = bed.ports[0];
+    const auto& v6 = bed.ports[1];
+    const auto local_a = with_port(v4.media, 20030);
+    const auto old_b = with_port(v4.media, 20032);
+    const auto new_b = with_port(v6.media, 20034);
+    const auto payload = rtp_packet(0xA0A0A0A0, 1);
+    inject(v4.phys.rx[0], udp_frame(peer_a_mac, v4.mac, a, local_a, payload));
+    auto out = h.collect(v4.phys.tx[0], 1);
+    REQUIRE(out.size() == 1);
+    check_relayed(out[0], v4.mac, peer_b_mac, old_b, b_old, payload);
+
+    h.move_side(*s, side::b, 1, 20034);
+    h.set_remote(*s, side::b, b_new, with_port(b_new, 7001));
+    h.sync();
+    // A's media leaves the new port for the new peer...
+    inject(v4.phys.rx[0], udp_frame(peer_a_mac, v4.mac, a, local_a, payload));
+    out = h.collect(v6.phys.tx[0], 1);
+    REQUIRE(out.size() == 1);
+    check_relayed(out[0], v6.mac, peer_b_mac, new_b, b_new, payload);
+    // ...whose media reaches A from side a's port, as before.
+    const auto back = rtp_packet(0xB0B0B0B0, 1);
+    inject(v6.phys.rx[0], udp_frame(peer_b_mac, v6.mac, b_new, new_b, back));
+    out = h.collect(v4.phys.tx[0], 1);
+    REQUIRE(out.size() == 1);
+    check_relayed(out[0], v4.mac, peer_a_mac, local_a, a, back);
+    // The old port is no longer the session's: the kernel gets it.
+    inject(v4.phys.rx[0], udp_frame(peer_b_mac, v4.mac, b_old, old_b, back));
+    h.sync();
+    CHECK(h.port(0).to_kernel.load() == 1);
+    CHECK(rte_ring_count(v4.phys.tx[0]) == 0);
+
     h.close(*s);
     REQUIRE(h.wait_removed(*s));
     CHECK(h.finish() == pool_size);

@@ -236,6 +236,67 @@ TEST_CASE("kernel engine frees the ports of a closed session once the worker let
     CHECK(engine->open_session(11, "127.0.0.1", "127.0.0.1").ok);
 }
 
+TEST_CASE("kernel engine moves a side to another address when told to, and only then") {
+    // A transfer to a peer behind another interface: side b's pair is
+    // prepared on 127.0.0.2 while the call goes on through the old one.
+    auto engine = make_kernel_engine(test_config(41700, 41799));
+    const auto free_before = engine->free_port_pairs();
+    const auto r = engine->open_session(12, "127.0.0.1", "127.0.0.1");
+    REQUIRE(r.ok);
+    const auto pa = r.ports.rtp[index(side::a)];
+    const auto pb = r.ports.rtp[index(side::b)];
+    udp_peer a, b, target("127.0.0.2");
+    REQUIRE(target.bound());
+    engine->set_remote(12, side::a, a.address(), a.address());
+    engine->set_remote(12, side::b, b.address(), b.address());
+
+    CHECK_FALSE(engine->prepare_side_move(12, side::b, "no address").ok);
+    CHECK_FALSE(engine->prepare_side_move(13, side::b, "127.0.0.2").ok);
+    const auto moved = engine->prepare_side_move(12, side::b, "127.0.0.2");
+    REQUIRE(moved.ok);
+    const auto pt = moved.ports.rtp[index(side::b)];
+    CHECK(moved.ports.rtp[index(side::a)] == pa);
+    CHECK(pt != pa);
+    CHECK(pt != pb);
+    CHECK(engine->free_port_pairs() == free_before - 3);
+    expect_relayed(a, pa, b, pb, "before the commit");
+
+    engine->commit_side_move(12, side::b);
+    engine->set_remote(12, side::b, target.address(), target.address());
+    a.send_to(pa, "after the commit");
+    auto got = target.receive();
+    REQUIRE(got);
+    CHECK(got->payload == "after the commit");
+    CHECK(got->from.to_string() == "127.0.0.2:" + std::to_string(pt));
+    // The target's media reaches side a's peer from side a's same port.
+    target.send_to(pt, "from the target");
+    got = a.receive();
+    REQUIRE(got);
+    CHECK(got->payload == "from the target");
+    CHECK(got->from.to_string() == "127.0.0.1:" + std::to_string(pa));
+    // b's old pair stays bound, unused, until the session closes.
+    b.send_to(pb, "to the old pair");
+    CHECK_FALSE(a.receive(50ms));
+    CHECK_FALSE(bindable(pb));
+    CHECK(engine->free_port_pairs() == free_before - 3);
+
+    // A prepared move given back frees its pair at once.
+    const auto again = engine->prepare_side_move(12, side::a, "127.0.0.2");
+    REQUIRE(again.ok);
+    CHECK(engine->free_port_pairs() == free_before - 4);
+    engine->cancel_side_move(12, side::a);
+    CHECK(engine->free_port_pairs() == free_before - 3);
+    CHECK(udp_peer("127.0.0.2", again.ports.rtp[index(side::a)]).bound());
+
+    engine->close_session(12);
+    REQUIRE(eventually([&] {
+        engine->poll();
+        return engine->free_port_pairs() == free_before;
+    }));
+    CHECK(bindable(pb));
+    CHECK(udp_peer("127.0.0.2", pt).bound());
+}
+
 TEST_CASE("kernel engine skips ports someone else holds and reports exhaustion") {
     // Four pairs: 41600, 41602, 41604, 41606. Someone else holds 41601 (the
     // RTCP port of the first pair), so that pair is skipped.

@@ -18,10 +18,6 @@ def e2e_test(fn):
     return fn
 
 
-
-
-
-
 # A third trunk on the pbx interface, where 3000 is routed from the pbx: the
 # transfer target (and the attended transfer's consultation).
 TARGET_TRUNK = [
@@ -35,6 +31,17 @@ TRANSFER_ROUTES = [
     {"name": "transfers", "from_trunk": "pbx", "ruri_user": "^3000$", "to_trunk": "target"},
     {"name": "pbx-to-carrier", "from_trunk": "pbx", "to_trunk": "carrier"},
 ]
+
+
+# A trunk behind the carrier's interface, where 3000 is routed from the pbx
+# instead: a transfer target the pbx's side of the media session must move to.
+FAR_TRUNK = [
+    "  - name: far",
+    "    interface: carrier",
+    '    peers: ["127.0.1.3:5060"]',
+    "    keepalive: {interval: 0}",
+]
+FAR_ROUTES = [dict(r, to_trunk="far") if r["name"] == "transfers" else r for r in TRANSFER_ROUTES]
 
 
 def pbx_caller(t, name, scenario, **kw):
@@ -157,6 +164,47 @@ def blind_transfer_by_refer_handled(t):
 
 
 @e2e_test
+def blind_transfer_to_another_interface(t):
+    """The pbx (as Teams would) transfers the carrier's call to 3000, which
+    routes to a trunk behind the carrier's interface: the target's INVITE
+    leaves from that interface and offers its media address, on a port pair
+    of its own; when the target answers, the pbx's side of the media session
+    moves there. The carrier's re-INVITE keeps its address and port, and the
+    audio of both (g711a.pcap each way) flows through the moved side, as the
+    CDR's counters of leg b show (the pbx itself sent no media)."""
+    sbcd = t.start_sbcd(routes=FAR_ROUTES, extra_trunks=FAR_TRUNK, pbx_extra=["refer: handle"],
+                        extra_top=cdr_lines(t))
+    pbx = t.uas("pbx", "uas_refer.xml", duration_ms=500)
+    new = t.uas("far", "uas_answer_media.xml", local_ip="127.0.1.3", media_port=7004)
+    uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=4000)
+    pbx.finish()
+    uac.finish()
+    new.finish()
+    to_pbx = pbx.received("INVITE")[0]
+    inv = new.received("INVITE")[0]
+    answer = [m for m in uac.received() if m.is_response and m.status == 200][0]
+    carrier_side = answer.sdp_lines("c=")
+    check(inv.sdp_lines("c=") == carrier_side and inv.sdp_lines("c=") != to_pbx.sdp_lines("c="),
+          f"the target was offered {inv.sdp_lines('c=')} (carrier side {carrier_side}, "
+          f"pbx side {to_pbx.sdp_lines('c=')})")
+    ports = {m.sdp_lines("m=")[0].split()[1] for m in (inv, to_pbx, answer)}
+    check(len(ports) == 3, f"the target's port is not a pair of its own: {ports}")
+    check(carrier_side[0].split()[-1] in inv.header("via"),
+          f"the target's INVITE did not leave the carrier interface: {inv.header('via')}")
+    reinvite = uac.received("INVITE")[0]
+    check(reinvite.sdp_lines("c=") == carrier_side and
+          reinvite.sdp_lines("m=") == answer.sdp_lines("m="),
+          f"the carrier's media moved: {reinvite.sdp_lines('c=')} {reinvite.sdp_lines('m=')}")
+    check(new.received("BYE"), "the caller's BYE did not reach the target")
+    cdr = read_cdrs(t, 1)[0]
+    check(cdr["to_trunk"] == "far" and cdr["status"] == 200, f"CDR: {cdr}")
+    leg_b = cdr["media"]["b"]
+    check(leg_b["packets_received"] > 50 and leg_b["packets_sent"] > 50,
+          f"no media through the moved side: {cdr['media']}")
+    sbcd.stop()
+
+
+@e2e_test
 def attended_transfer_by_refer_handled(t):
     """The carrier calls the pbx (call 1); the pbx consults 3000 on the
     target trunk (call 2), then REFERs call 1 to 3000 with Replaces naming
@@ -167,10 +215,23 @@ def attended_transfer_by_refer_handled(t):
     the port the pbx had), ends the consultation with a BYE, NOTIFYs 100
     then 200, BYEs the pbx out, and re-INVITEs the carrier, which never sees
     the REFER. The carrier's BYE then reaches the target."""
-    sbcd = t.start_sbcd(routes=TRANSFER_ROUTES, extra_trunks=TARGET_TRUNK,
-                        pbx_extra=["refer: handle"], extra_top=cdr_lines(t))
+    attended_transfer(t, "target", TARGET_TRUNK, TRANSFER_ROUTES, "127.0.2.3")
+
+
+@e2e_test
+def attended_transfer_to_another_interface(t):
+    """As attended_transfer_by_refer_handled, with the consulted party behind
+    the carrier's interface: its re-INVITE offers the carrier interface's
+    media address on a pair of its own, to which the pbx's side of call 1's
+    media session moves."""
+    attended_transfer(t, "far", FAR_TRUNK, FAR_ROUTES, "127.0.1.3")
+
+
+def attended_transfer(t, trunk, trunk_lines, routes, target_ip):
+    sbcd = t.start_sbcd(routes=routes, extra_trunks=trunk_lines, pbx_extra=["refer: handle"],
+                        extra_top=cdr_lines(t))
     pbx = t.uas("pbx", "uas_attended_refer.xml", extra=["-set", "sbc", PBX_SBC])
-    new = t.uas("target", "uas_answer_first_codec.xml", local_ip="127.0.2.3", media_port=7002)
+    new = t.uas(trunk, "uas_answer_first_codec.xml", local_ip=target_ip, media_port=7002)
     uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=1000)
     pbx.finish()
     uac.finish()
@@ -185,18 +246,25 @@ def attended_transfer_by_refer_handled(t):
     check(o_again[1] == o_first[1] and int(o_again[2]) == int(o_first[2]) + 1,
           f"o= lines at the target: {o_first} then {o_again}")
     to_pbx = pbx.received("INVITE")[0]
-    check(again.sdp_lines("c=") == to_pbx.sdp_lines("c=") and
-          again.sdp_lines("m=")[0].split()[1] == to_pbx.sdp_lines("m=")[0].split()[1],
-          f"the target was not moved to call 1's media: {again.sdp_lines('m=')} vs "
-          f"{to_pbx.sdp_lines('m=')}")
+    port_again = again.sdp_lines("m=")[0].split()[1]
+    port_pbx = to_pbx.sdp_lines("m=")[0].split()[1]
+    if trunk_lines is TARGET_TRUNK:
+        moved = again.sdp_lines("c=") == to_pbx.sdp_lines("c=") and port_again == port_pbx
+    else:
+        # Its own interface's address, and neither the pbx's port nor the
+        # one of the consultation call, whose session ended.
+        moved = (again.sdp_lines("c=") == first.sdp_lines("c=") != to_pbx.sdp_lines("c=") and
+                 port_again not in (port_pbx, first.sdp_lines("m=")[0].split()[1]))
+    check(moved, f"the target was not moved to call 1's media: {again.sdp_lines('c=')} "
+          f"{again.sdp_lines('m=')} vs {to_pbx.sdp_lines('c=')} {to_pbx.sdp_lines('m=')}")
     check(new.received("BYE"), "the carrier's BYE did not reach the target")
     seen = {m.method for m in uac.received() if not m.is_response}
     check("INVITE" in seen and not seen & {"REFER", "NOTIFY"}, f"the carrier saw {seen}")
     call1, call2 = sorted(read_cdrs(t, 2), key=lambda r: r["from_trunk"])
-    check(call2["from_trunk"] == "pbx" and call2["to_trunk"] == "target" and
+    check(call2["from_trunk"] == "pbx" and call2["to_trunk"] == trunk and
           call2["disconnected_by"] == "sbc" and
           call2["disconnect_reason"] == "replaced by an attended transfer", f"CDR 2: {call2}")
-    check(call1["from_trunk"] == "carrier" and call1["to_trunk"] == "target" and
+    check(call1["from_trunk"] == "carrier" and call1["to_trunk"] == trunk and
           call1["status"] == 200 and call1["disconnected_by"] == "caller", f"CDR 1: {call1}")
     sbcd.stop()
 

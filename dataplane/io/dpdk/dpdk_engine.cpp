@@ -306,6 +306,7 @@ open_result dpdk_engine::open_session(session_id id, const std::string& local_a,
         local->set_port(*rtp);
         s->local[index(sd)] = *local;
         s->port_index[index(sd)] = static_cast<unsigned>(port - _ports.begin());
+        s->control_port_index[index(sd)] = s->port_index[index(sd)];
     }
     for (auto rtp : s->ports.rtp) {
         _slots[static_cast<std::size_t>(rtp - _port_min) / 2].owner_plus_one.store(
@@ -316,6 +317,7 @@ open_result dpdk_engine::open_session(session_id id, const std::string& local_a,
     command c;
     c.what = command::kind::add_session;
     c.session = s.get();
+    c.ports = s->ports;
     post(w, c);
     _open.emplace(id, std::move(s));
     return out;
@@ -345,7 +347,7 @@ void dpdk_engine::track_peer(dpdk_session& ds, side s, std::optional<ip_key>& sl
         _next_hops.release(*slot, post);
         slot.reset();
     }
-    const unsigned port = ds.port_index[index(s)];
+    const unsigned port = ds.control_port_index[index(s)];
     if (!peer.valid() || peer.is_unspecified() || port >= _tap_ifindex.size() ||
         peer.family() != _ports[port].media.family()) {
         return;
@@ -462,6 +464,83 @@ void dpdk_engine::set_media_timeout(session_id id, std::chrono::nanoseconds afte
     post(it->second->worker, c);
 }
 
+open_result dpdk_engine::prepare_side_move(session_id id, side s, const std::string& local) {
+    open_result out;
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        out.error = fmt::format("no media session {}", id);
+        return out;
+    }
+    auto at = ip_endpoint::from_string(local, 0);
+    auto port = std::find_if(_ports.begin(), _ports.end(), [&](const port_runtime& p) {
+        return at && ip_key::of(p.media) == ip_key::of(*at);
+    });
+    if (port == _ports.end()) {
+        out.error = fmt::format("no DPDK port serves media address '{}'", local);
+        return out;
+    }
+    cancel_side_move(id, s);
+    auto rtp = _pool.allocate();
+    if (!rtp) {
+        out.error =
+            fmt::format("no free media port in {}-{}", _pool.first_rtp(), _pool.last_rtp() + 1);
+        return out;
+    }
+    dpdk_session& ds = *it->second;
+    at->set_port(*rtp);
+    ds.pending[index(s)] =
+        dpdk_session::parked_port{*rtp, *at, static_cast<unsigned>(port - _ports.begin())};
+    // Owned from now on, so frames for it reach the session's worker, which
+    // hands them to the kernel until the move is committed.
+    _slots[static_cast<std::size_t>(*rtp - _port_min) / 2].owner_plus_one.store(
+        ds.worker + 1, std::memory_order_release);
+    out.ok = true;
+    out.ports = ds.ports;
+    out.ports.rtp[index(s)] = *rtp;
+    return out;
+}
+
+void dpdk_engine::commit_side_move(session_id id, side s) {
+    const auto it = _open.find(id);
+    if (it == _open.end() || !it->second->pending[index(s)]) {
+        return;
+    }
+    dpdk_session& ds = *it->second;
+    const auto moved = *ds.pending[index(s)];
+    ds.pending[index(s)].reset();
+    // The peers this side sent to were reached through the old port.
+    track_peer(ds, s, ds.sdp_peer[index(s)], ip_endpoint{});
+    track_peer(ds, s, ds.latched_peer[index(s)], ip_endpoint{});
+    const auto old_port = ds.ports.rtp[index(s)];
+    _slots[static_cast<std::size_t>(old_port - _port_min) / 2].owner_plus_one.store(
+        0, std::memory_order_release);
+    ds.retired_ports.push_back(old_port);
+    ds.ports.rtp[index(s)] = moved.rtp_port;
+    ds.control_port_index[index(s)] = moved.port_index;
+    command c;
+    c.what = command::kind::move_side;
+    c.s = s;
+    c.session = &ds;
+    c.ports = ds.ports;
+    c.old_rtp_port = old_port;
+    c.local = moved.local;
+    c.port_index = moved.port_index;
+    post(ds.worker, c);
+}
+
+void dpdk_engine::cancel_side_move(session_id id, side s) {
+    const auto it = _open.find(id);
+    if (it == _open.end() || !it->second->pending[index(s)]) {
+        return;
+    }
+    // The worker never mapped this port: it is free at once.
+    const auto port = it->second->pending[index(s)]->rtp_port;
+    it->second->pending[index(s)].reset();
+    _slots[static_cast<std::size_t>(port - _port_min) / 2].owner_plus_one.store(
+        0, std::memory_order_release);
+    _pool.release(port);
+}
+
 void dpdk_engine::close_session(session_id id) {
     const auto it = _open.find(id);
     if (it == _open.end()) {
@@ -473,9 +552,16 @@ void dpdk_engine::close_session(session_id id) {
         _slots[static_cast<std::size_t>(rtp - _port_min) / 2].owner_plus_one.store(
             0, std::memory_order_release);
     }
+    for (const auto& parked : s->pending) {
+        if (parked) {
+            _slots[static_cast<std::size_t>(parked->rtp_port - _port_min) / 2].owner_plus_one.store(
+                0, std::memory_order_release);
+        }
+    }
     command c;
     c.what = command::kind::remove_session;
     c.session = s.get();
+    c.ports = s->ports;
     post(s->worker, c);
     for (side sd : {side::a, side::b}) {
         track_peer(*s, sd, s->sdp_peer[index(sd)], ip_endpoint{});
@@ -589,9 +675,15 @@ void dpdk_engine::flush_backlog(unsigned w) {
 }
 
 void dpdk_engine::destroy(std::unique_ptr<dpdk_session> s) {
-    const session_ports ports = s->ports;
+    std::vector<std::uint16_t> ports = std::move(s->retired_ports);
+    ports.insert(ports.end(), s->ports.rtp.begin(), s->ports.rtp.end());
+    for (const auto& parked : s->pending) {
+        if (parked) {
+            ports.push_back(parked->rtp_port);
+        }
+    }
     s.reset();
-    for (const auto port : ports.rtp) {
+    for (const auto port : ports) {
         if (port != 0) {
             _pool.release(port);
         }

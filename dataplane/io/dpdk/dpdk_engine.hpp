@@ -49,6 +49,9 @@ public:
                    std::unique_ptr<transcoder::media_chain> chain) override;
     void send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) override;
     void set_media_timeout(session_id id, std::chrono::nanoseconds after) override;
+    open_result prepare_side_move(session_id id, side s, const std::string& local) override;
+    void commit_side_move(session_id id, side s) override;
+    void cancel_side_move(session_id id, side s) override;
     void close_session(session_id id) override;
     std::optional<session_stats> stats(session_id id) const override;
     void poll() override;

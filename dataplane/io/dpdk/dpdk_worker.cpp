@@ -340,7 +340,7 @@ void worker::apply(const command& c) noexcept {
         case command::kind::add_session:
             ++_sessions;
             for (side sd : {side::a, side::b}) {
-                _streams[slot_of(c.session->ports.rtp[index(sd)])] = {c.session, sd};
+                _streams[slot_of(c.ports.rtp[index(sd)])] = {c.session, sd};
             }
             break;
         case command::kind::set_remote:
@@ -361,11 +361,19 @@ void worker::apply(const command& c) noexcept {
         case command::kind::remove_session:
             --_sessions;
             for (side sd : {side::a, side::b}) {
-                _streams[slot_of(c.session->ports.rtp[index(sd)])] = {nullptr, side::a};
+                _streams[slot_of(c.ports.rtp[index(sd)])] = {nullptr, side::a};
             }
             _timeouts.forget(*c.session);
             c.session->next_unacked = _unacked;
             _unacked = c.session;
+            break;
+        case command::kind::move_side:
+            // Frames still arriving on the old port go to the kernel, which
+            // answers port unreachable, as for any port without a session.
+            _streams[slot_of(c.old_rtp_port)] = {nullptr, side::a};
+            _streams[slot_of(c.ports.rtp[index(c.s)])] = {c.session, c.s};
+            c.session->local[index(c.s)] = c.local;
+            c.session->port_index[index(c.s)] = c.port_index;
             break;
         case command::kind::neighbor:
             if (c.neighbor_gone) {

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "dataplane/core/relay.hpp"
@@ -41,12 +42,25 @@ struct dpdk_session {
     dpdk_session(const dpdk_session&) = delete;
     dpdk_session& operator=(const dpdk_session&) = delete;
 
-    // Constant once handed to the worker.
     const session_id id;
     const unsigned worker;
-    session_ports ports;
+    // The worker's: set before the session is handed over, then changed by
+    // the worker only (command move_side).
     std::array<ip_endpoint, 2> local;      ///< the SBC's RTP address and port per side
     std::array<unsigned, 2> port_index{};  ///< which engine port serves each side
+    // Control thread only: the same, as the engine last programmed them; a
+    // side move prepared and not committed yet; the RTP ports moves gave up
+    // (back to the pool with the session, so the worker never sees a port of
+    // its session taken by another).
+    session_ports ports;
+    std::array<unsigned, 2> control_port_index{};
+    struct parked_port {
+        std::uint16_t rtp_port = 0;
+        ip_endpoint local;
+        unsigned port_index = 0;
+    };
+    std::array<std::optional<parked_port>, 2> pending;
+    std::vector<std::uint16_t> retired_ports;
     relay_session relay;
     std::vector<std::unique_ptr<srtp::stream_crypto>> crypto;      // control thread only
     std::vector<std::unique_ptr<transcoder::media_chain>> chains;  // control thread only
@@ -99,6 +113,7 @@ struct command {
         send_dtmf,
         remove_session,
         neighbor,
+        move_side,  ///< side s now uses `ports`' port of s, `local` and `port_index`
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -114,6 +129,13 @@ struct command {
     transcoder::media_chain* chain = nullptr;  ///< owned by the session (dpdk_session::chains)
     char digit = '\0';
     std::uint32_t duration_ms = 0;
+    /// add_session, remove_session and move_side: the session's RTP ports
+    /// (the worker never reads dpdk_session::ports, which the control thread
+    /// changes); move_side: the side's new local endpoint and engine port.
+    session_ports ports;
+    std::uint16_t old_rtp_port = 0;
+    ip_endpoint local;
+    unsigned port_index = 0;
 };
 
 class worker {

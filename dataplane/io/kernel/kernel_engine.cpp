@@ -2,6 +2,8 @@
 //
 // open_session   bind 2 pairs -> add_session command      -> _open
 // set_remote     set_remote command (the worker applies it between bursts)
+// side move      prepare: bind a pair, park it; commit: move_side command,
+//                the replaced pair retired until the session is destroyed
 // close_session  remove_session command; _open -> _closing
 // poll()         session_removed events: close the sockets, free the ports
 #include "dataplane/io/kernel/kernel_engine.hpp"
@@ -55,6 +57,9 @@ open_result kernel_engine::open_session(session_id id, const std::string& local_
         // Side a may hold a pair already: give it back.
         destroy(std::move(s));
         return out;
+    }
+    for (std::size_t i = 0; i < s->fds.size(); ++i) {
+        s->active[i] = s->fds[i].get();
     }
     out.ok = true;
     out.ports = s->ports;
@@ -131,6 +136,63 @@ void kernel_engine::set_media_timeout(session_id id, std::chrono::nanoseconds af
     post(ks.worker, c);
 }
 
+open_result kernel_engine::prepare_side_move(session_id id, side s, const std::string& local) {
+    open_result out;
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        out.error = "no media session " + std::to_string(id);
+        return out;
+    }
+    const auto at = ip_endpoint::from_string(local, 0);
+    if (!at) {
+        out.error = "bad media address '" + local + "'";
+        return out;
+    }
+    cancel_side_move(id, s);
+    auto pair = bind_pair(_pool, *at);
+    if (!pair.error.empty()) {
+        out.error = std::move(pair.error);
+        return out;
+    }
+    kernel_session& ks = *it->second;
+    out.ok = true;
+    out.ports = ks.ports;
+    out.ports.rtp[index(s)] = pair.rtp_port;
+    ks.pending[index(s)] =
+        kernel_session::parked_pair{pair.rtp_port, std::move(pair.rtp), std::move(pair.rtcp)};
+    return out;
+}
+
+void kernel_engine::commit_side_move(session_id id, side s) {
+    const auto it = _open.find(id);
+    if (it == _open.end() || !it->second->pending[index(s)]) {
+        return;
+    }
+    kernel_session& ks = *it->second;
+    auto& moved = *ks.pending[index(s)];
+    auto& rtp = ks.fds[socket_index(s, channel::rtp)];
+    auto& rtcp = ks.fds[socket_index(s, channel::rtcp)];
+    command c{command::kind::move_side, s, &ks, {}, {}};
+    c.rtp_fd = moved.rtp.get();
+    c.rtcp_fd = moved.rtcp.get();
+    ks.retired.push_back({ks.ports.rtp[index(s)], std::move(rtp), std::move(rtcp)});
+    rtp = std::move(moved.rtp);
+    rtcp = std::move(moved.rtcp);
+    ks.ports.rtp[index(s)] = moved.rtp_port;
+    ks.pending[index(s)].reset();
+    post(ks.worker, c);
+}
+
+void kernel_engine::cancel_side_move(session_id id, side s) {
+    const auto it = _open.find(id);
+    if (it == _open.end() || !it->second->pending[index(s)]) {
+        return;
+    }
+    // The worker never saw this pair.
+    release(std::move(*it->second->pending[index(s)]));
+    it->second->pending[index(s)].reset();
+}
+
 void kernel_engine::close_session(session_id id) {
     const auto it = _open.find(id);
     if (it == _open.end()) {
@@ -199,13 +261,28 @@ void kernel_engine::flush_backlog(unsigned w) {
 }
 
 void kernel_engine::destroy(std::unique_ptr<kernel_session> s) {
-    const session_ports ports = s->ports;
-    s.reset();  // closes the four sockets
-    for (const auto port : ports.rtp) {
+    std::vector<std::uint16_t> ports(s->ports.rtp.begin(), s->ports.rtp.end());
+    for (auto& parked : s->pending) {
+        if (parked) {
+            ports.push_back(parked->rtp_port);
+        }
+    }
+    for (const auto& parked : s->retired) {
+        ports.push_back(parked.rtp_port);
+    }
+    s.reset();  // closes every socket
+    for (const auto port : ports) {
         if (port != 0) {
             _pool.release(port);
         }
     }
+}
+
+void kernel_engine::release(kernel_session::parked_pair pair) {
+    const auto port = pair.rtp_port;
+    pair.rtp.reset();
+    pair.rtcp.reset();
+    _pool.release(port);
 }
 
 }  // namespace sbc::dataplane::kernel

@@ -42,6 +42,9 @@ public:
                    std::unique_ptr<transcoder::media_chain> chain) override;
     void send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) override;
     void set_media_timeout(session_id id, std::chrono::nanoseconds after) override;
+    open_result prepare_side_move(session_id id, side s, const std::string& local) override;
+    void commit_side_move(session_id id, side s) override;
+    void cancel_side_move(session_id id, side s) override;
     void close_session(session_id id) override;
     std::optional<session_stats> stats(session_id id) const override;
     void poll() override;
@@ -61,6 +64,8 @@ private:
     /// Closes the sockets of a session no worker uses any more, then returns
     /// its ports to the pool (in that order, so a port is never bound twice).
     void destroy(std::unique_ptr<kernel_session> s);
+    /// Closes a pair and returns its ports to the pool.
+    void release(kernel_session::parked_pair pair);
 
     port_pool _pool;
     std::vector<std::unique_ptr<worker>> _workers;

@@ -11,7 +11,9 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
@@ -43,7 +45,8 @@ struct kernel_session {
     kernel_session(const kernel_session&) = delete;
     kernel_session& operator=(const kernel_session&) = delete;
 
-    int fd(side s, channel ch) const noexcept { return fds[socket_index(s, ch)].get(); }
+    /// The descriptor the worker reads and sends on (see `active`).
+    int fd(side s, channel ch) const noexcept { return active[socket_index(s, ch)]; }
 
     // Set by the control thread before the session is handed to the worker;
     // constant afterwards, so both threads read them freely.
@@ -52,8 +55,23 @@ struct kernel_session {
     session_ports ports;
     // Opened by the control thread in open_session(), closed by it only when
     // the session is destroyed (see Ownership above). The worker uses the
-    // descriptors while they are in its epoll set.
-    std::array<unique_fd, 4> fds;    // indexed by socket_index()
+    // descriptors while they are in its epoll set. Control thread only
+    // (`ports` too, once the session is handed over): a side move replaces a
+    // side's pair here, and the pair it replaced goes to `retired`.
+    std::array<unique_fd, 4> fds;  // indexed by socket_index()
+    // The worker's copy of the descriptors: set before the session is handed
+    // over, then changed by the worker only (command move_side).
+    std::array<int, 4> active{-1, -1, -1, -1};
+    // Control thread only: a pair prepared for a side move, per side, and
+    // the pairs moves replaced (closed with the session, so their ports are
+    // never bound twice while the worker may still read them).
+    struct parked_pair {
+        std::uint16_t rtp_port = 0;
+        unique_fd rtp;
+        unique_fd rtcp;
+    };
+    std::array<std::optional<parked_pair>, 2> pending;
+    std::vector<parked_pair> retired;
     std::array<socket_ref, 4> refs;  // indexed by socket_index(); constant
     // Forwarding state and counters; relay.hpp says which thread owns what.
     relay_session relay;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string>
 #include <system_error>
+#include <utility>
 
 namespace sbc::dataplane::kernel {
 
@@ -251,19 +252,39 @@ void worker::apply(const command& c) noexcept {
         case command::kind::send_dtmf:
             c.session->relay.queue_digit(c.s, c.digit, c.duration_ms);
             break;
+        case command::kind::move_side:
+            move_side(*c.session, c.s, c.rtp_fd, c.rtcp_fd);
+            break;
+    }
+}
+
+void worker::watch(kernel_session& s, std::size_t socket) noexcept {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &s.refs[socket];
+    if (::epoll_ctl(_epoll.get(), EPOLL_CTL_ADD, s.active[socket], &ev) != 0) {
+        // The socket stays inert (its packets queue up in the kernel and are
+        // dropped there); removal still works. Counted, not logged.
+        _registration_failures.store(registration_failures() + 1, std::memory_order_relaxed);
     }
 }
 
 void worker::add_session(kernel_session& s) noexcept {
-    for (auto& ref : s.refs) {
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.ptr = &ref;
-        if (::epoll_ctl(_epoll.get(), EPOLL_CTL_ADD, s.fd(ref.from, ref.ch), &ev) != 0) {
-            // The session stays inert (its packets queue up in the kernel and
-            // are dropped there); removal still works. Counted, not logged.
-            _registration_failures.store(registration_failures() + 1, std::memory_order_relaxed);
-        }
+    for (std::size_t i = 0; i < s.refs.size(); ++i) {
+        watch(s, i);
+    }
+}
+
+void worker::move_side(kernel_session& s, side sd, int rtp_fd, int rtcp_fd) noexcept {
+    // An event of this epoll round may still name the side's ref: it reads
+    // the new socket then, which is harmless. What waits on the old one is
+    // never read; the control thread closes it with the session.
+    for (const auto& [ch, fd] :
+         {std::pair{channel::rtp, rtp_fd}, std::pair{channel::rtcp, rtcp_fd}}) {
+        const std::size_t i = socket_index(sd, ch);
+        ::epoll_ctl(_epoll.get(), EPOLL_CTL_DEL, s.active[i], nullptr);
+        s.active[i] = fd;
+        watch(s, i);
     }
 }
 

@@ -43,6 +43,7 @@ struct command {
         set_timeout,     ///< arm (timeout_ns > 0) or disarm the media timeout
         set_chain,       ///< relay_session::set_chain(s, chain)
         send_dtmf,       ///< relay_session::queue_digit(s, digit, duration_ms)
+        move_side,       ///< side s now receives and sends on rtp_fd / rtcp_fd
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -55,6 +56,8 @@ struct command {
     transcoder::media_chain* chain = nullptr;  ///< owned by the session (kernel_session::chains)
     char digit = '\0';
     std::uint32_t duration_ms = 0;
+    int rtp_fd = -1;  ///< move_side: owned by the session (kernel_session::fds)
+    int rtcp_fd = -1;
 };
 
 /// Worker -> control thread.
@@ -114,6 +117,8 @@ private:
     void apply(const command& c) noexcept;
     void add_session(kernel_session& s) noexcept;
     void remove_session(kernel_session& s) noexcept;
+    void move_side(kernel_session& s, side sd, int rtp_fd, int rtcp_fd) noexcept;
+    void watch(kernel_session& s, std::size_t socket) noexcept;
     void flush_unacked() noexcept;
 
     // Worker thread only: one burst in flight. Set up once in the constructor
