@@ -1631,20 +1631,17 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
             refuse_offer(irq, translated.error_message());
             return 0;
         }
-        auto headers = relayed_headers(sip, from, to);
-        const auto contact = to.iface->contact(to.transport);
-        const auto expires = to.timer ? session_expires_value(to, true) : std::string();
-        nta_outgoing_t* orq = nta_outgoing_tcreate(
-            to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_UPDATE, nullptr,
-            SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_SUPPORTED_STR(supported_extensions),
-            TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
-            SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-            SIPTAG_PAYLOAD_STR(translated.value().c_str()),
-            TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
-        if (orq == nullptr) {
+        update_relay u{.from = from._side,
+                       .irq = irq,
+                       .orq = nullptr,
+                       .offer = std::move(translated.value()),
+                       .headers = relayed_headers(sip, from, to),
+                       .auth_answers = 0};
+        u.orq = send_update(u);
+        if (u.orq == nullptr) {
             return 500;
         }
-        _update = update_relay{from._side, irq, orq};
+        _update = std::move(u);
         return 0;
     }
     // A session refresh alone: answered on this leg.
@@ -1654,6 +1651,23 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     return 0;
 }
 
+nta_outgoing_t* call::send_update(const update_relay& u, const char* auth_name,
+                                  const std::string& auth_value) {
+    auto& to = leg(dataplane::other(u.from));
+    const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
+    const bool proxy = auth_name != nullptr && !www;
+    const auto contact = to.iface->contact(to.transport);
+    const auto expires = to.timer ? session_expires_value(to, true) : std::string();
+    return nta_outgoing_tcreate(
+        to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_UPDATE, nullptr,
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_SUPPORTED_STR(supported_extensions),
+        TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(u.offer.c_str()),
+        TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(!u.headers.empty(), SIPTAG_HEADER_STR(u.headers.c_str())), TAG_END());
+}
+
 void call::on_update_response(const sip_t* sip, int status) {
     if (status < 200) {
         return;
@@ -1661,6 +1675,20 @@ void call::on_update_response(const sip_t* sip, int status) {
     auto& u = *_update;
     auto& from = leg(u.from);
     auto& to = leg(dataplane::other(u.from));
+    if (status == 401 || status == 407) {
+        // RFC 3261 22.2: the same offer again, with credentials, as a new
+        // transaction of the dialog; the caller never sees the challenge.
+        const auto value =
+            in_dialog_credentials(to, sip, status, "UPDATE", u.offer, u.auth_answers);
+        if (!value.empty()) {
+            nta_outgoing_destroy(u.orq);
+            u.orq = send_update(u, status == 401 ? "Authorization" : "Proxy-Authorization", value);
+            if (u.orq != nullptr) {
+                return;
+            }
+            status = 500;  // answered below; there is no transaction to destroy
+        }
+    }
     std::string timer_lines;
     const auto now = std::chrono::steady_clock::now();
     if (status < 300 && to.timer) {

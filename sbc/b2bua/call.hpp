@@ -435,8 +435,16 @@ private:
         side from = side::a;
         nta_incoming_t* irq = nullptr;
         nta_outgoing_t* orq = nullptr;
+        /// The UPDATE as sent on the other leg, for a retry with credentials.
+        std::string offer;
+        std::string headers;
+        unsigned auth_answers = 0;
     };
     std::optional<update_relay> _update;
+    /// An UPDATE with the offer of `u` on the leg opposite `u.from`, with an
+    /// Authorization or Proxy-Authorization header when given.
+    nta_outgoing_t* send_update(const update_relay& u, const char* auth_name = nullptr,
+                                const std::string& auth_value = {});
     std::vector<nta_outgoing_t*> _pracks;  ///< PRACKs of ours to leg b (RFC 3262)
     /// A transfer in progress: the dialog towards the target (new, for a
     /// blind transfer; taken over from another call, for an attended one),

@@ -50,10 +50,6 @@ def check_carrier_digest(request, nonce=None):
     return p
 
 
-
-
-
-
 @e2e_test
 def outbound_digest_answered(t):
     """The carrier answers the first INVITE with 407: the SBC sends it again
@@ -317,4 +313,26 @@ def relayed_info_challenge_answered(t):
           f"Content-Type of the retry: {infos[1].header('content-type')}")
     seen = {m.status for m in uac.received() if m.is_response}
     check(407 not in seen, f"the caller saw {sorted(seen)}")
+    sbcd.stop()
+
+
+@e2e_test
+def relayed_update_challenge_answered(t):
+    """The carrier challenges the UPDATE with which the caller holds the call
+    (RFC 3311): sbcd sends it again on the dialog with Proxy-Authorization
+    (digest over the UPDATE's Request-URI) and the same offer, and the
+    caller gets the carrier's answer in a 200, never the 407."""
+    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH])
+    uas = t.uas("carrier", "uas_challenge_update.xml", local_ip="127.0.1.2", media_port=6000)
+    uac = t.uac("pbx", "uac_update_hold.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=200)
+    uac.finish()
+    uas.finish()
+    updates = uas.received("UPDATE")
+    check(len(updates) == 2, f"the carrier got {len(updates)} UPDATEs")
+    check_carrier_digest(updates[1], nonce="dXBkYXRlLW5vbmNl")
+    check(updates[1].sdp_lines("m=") == updates[0].sdp_lines("m="),
+          f"the retry's offer changed: {updates[0].sdp_lines('m=')} {updates[1].sdp_lines('m=')}")
+    seen = {m.status for m in uac.received() if m.is_response}
+    check(407 not in seen and 200 in seen, f"the caller saw {sorted(seen)}")
     sbcd.stop()
