@@ -576,6 +576,7 @@ result<sdp::session_description> call::accept_sdp(side from, const sip_t* sip, s
     if (auto programmed = program_srtp(from); !programmed) {
         return make_error(programmed.error_message());
     }
+    f.peer_formats = sdp::media_formats::of(*sd);
     f.peer_direction = target.dir;
     f.peer_hold_address = target.on_hold_address;
     if (!target.on_hold_address && !target.port_zero) {
@@ -684,30 +685,12 @@ result<bool> call::plan_codecs(side from, const sdp::session_description& sd, sd
     const auto& to_trunk = *leg(to).trunk;
     if (role == sdp_role::offer) {
         auto offer = sdp::media_formats::of(sd);
-        auto plan = sdp::plan_offer(offer, negotiable(from_trunk), negotiable(to_trunk),
-                                    sdp::registry_transcodes);
+        auto plan = plan_offer_between(offer, from_trunk, to_trunk);
         if (!plan) {
             return make_error(plan.error_message());
         }
-        auto to_codecs = negotiable(to_trunk);
-        if (std::find(to_codecs.begin(), to_codecs.end(), config::codec::telephone_event) !=
-                to_codecs.end() &&
-            std::none_of(plan->formats.begin(), plan->formats.end(), is_event)) {
-            // The offerer's digits come by INFO or as tones: the SBC turns
-            // them into events for this leg, so it offers telephone-event
-            // (RFC 4733 7.1.1) at the clock of the first codec's RTP clock.
-            const auto first = std::find_if(plan->formats.begin(), plan->formats.end(), is_audio);
-            const std::uint32_t clock =
-                first != plan->formats.end() && first->clock_rate == 48000 ? 48000 : 8000;
-            plan->formats.push_back(
-                sdp::format{free_payload_type(plan->formats), "telephone-event", clock, 1, "0-16"});
-        }
         formats = plan->formats;
         ptime = plan->ptime;
-        if (plan->transcoding) {
-            sip_log.info("call {}: no codec shared between trunks {} and {}: offering {}'s own",
-                         display_id(), from_trunk.name, to_trunk.name, to_trunk.name);
-        }
         _pending_offer = pending_offer{from, std::move(offer), std::move(plan.value())};
         return true;
     }
@@ -737,6 +720,56 @@ result<bool> call::plan_codecs(side from, const sdp::session_description& sd, sd
     formats = plan->formats;
     ptime = plan->ptime;
     return true;
+}
+
+result<sdp::offer_plan> call::plan_offer_between(const sdp::media_formats& offer,
+                                                 const config::trunk_config& from_trunk,
+                                                 const config::trunk_config& to_trunk) {
+    auto plan = sdp::plan_offer(offer, negotiable(from_trunk), negotiable(to_trunk),
+                                sdp::registry_transcodes);
+    if (!plan) {
+        return plan;
+    }
+    auto to_codecs = negotiable(to_trunk);
+    if (std::find(to_codecs.begin(), to_codecs.end(), config::codec::telephone_event) !=
+            to_codecs.end() &&
+        std::none_of(plan->formats.begin(), plan->formats.end(), is_event)) {
+        // The offerer's digits come by INFO or as tones: the SBC turns
+        // them into events for this leg, so it offers telephone-event
+        // (RFC 4733 7.1.1) at the clock of the first codec's RTP clock.
+        const auto first = std::find_if(plan->formats.begin(), plan->formats.end(), is_audio);
+        const std::uint32_t clock =
+            first != plan->formats.end() && first->clock_rate == 48000 ? 48000 : 8000;
+        plan->formats.push_back(
+            sdp::format{free_payload_type(plan->formats), "telephone-event", clock, 1, "0-16"});
+    }
+    if (plan->transcoding) {
+        sip_log.info("call {}: no codec shared between trunks {} and {}: offering {}'s own",
+                     display_id(), from_trunk.name, to_trunk.name, to_trunk.name);
+    }
+    return plan;
+}
+
+result<sdp::media_formats> call::formats_in_use(side s) {
+    const auto& l = leg(s);
+    auto ours = sdp::session_description::parse(l.last_sdp_sent);
+    if (!ours) {
+        return make_error(ours.error_message());
+    }
+    const auto kept = sdp::media_formats::of(*ours).formats;
+    // The peer sends with its own numbers: its formats, as far as the SBC's
+    // SDP on the leg has them too (RFC 3264 6.1: an answer narrows the offer).
+    sdp::media_formats in_use = l.peer_formats;
+    std::erase_if(in_use.formats, [&](const sdp::format& f) {
+        return std::none_of(kept.begin(), kept.end(), [&](const sdp::format& k) {
+            return su_casematch(k.encoding.c_str(), f.encoding.c_str()) &&
+                   k.clock_rate == f.clock_rate;
+        });
+    });
+    if (std::none_of(in_use.formats.begin(), in_use.formats.end(), is_audio)) {
+        return make_error("no codec in use on the leg that stays");
+    }
+    return in_use;
 }
 
 namespace {
@@ -1174,11 +1207,12 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     // Every way out below gives back the admission slot and a prepared move.
     auto give_up = [&] {
         _owner.media().cancel_side_move(_id, from._side);
+        _pending_offer.reset();
         release_slot(target.trunk, false);
         return 500;
     };
-    if (auto offer = transfer_offer(from._side, via, *t.sdes, t.sdp_session_id, t.sdp_version,
-                                    t.media_port)) {
+    if (auto offer = transfer_offer(from._side, via, *target.trunk, *t.sdes, t.sdp_session_id,
+                                    t.sdp_version, t.media_port)) {
         t.offer = std::move(offer.value());
     } else {
         sip_log.warn("call {}: no offer for the transfer target: {}", display_id(),
@@ -1323,8 +1357,8 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     auto sdes = std::make_unique<sdp::sdes_leg>(joining.trunk->srtp, joining.trunk->srtp_suites,
                                                 &dataplane::srtp::random_fill);
     std::uint16_t media_port = 0;
-    auto offer = transfer_offer(from._side, *joining.iface, *sdes, joining.sdp_session_id,
-                                joining.sdp_version + 1, media_port);
+    auto offer = transfer_offer(from._side, *joining.iface, *joining.trunk, *sdes,
+                                joining.sdp_session_id, joining.sdp_version + 1, media_port);
     if (!offer) {
         sip_log.warn("call {}: no offer for the attended transfer: {}", display_id(),
                      offer.error_message());
@@ -1397,6 +1431,7 @@ void call::drop_transfer(bool dialog_up) {
         bye(t.leg);
     }
     _owner.media().cancel_side_move(_id, t.referrer);
+    _pending_offer.reset();
     _retired.push_back(t.leg);
     if (t.slot_inbound) {
         release_slot(t.trunk, *t.slot_inbound);
@@ -1466,12 +1501,22 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
 }
 
 result<std::string> call::transfer_offer(side referrer, const sip_interface& via,
-                                         sdp::sdes_leg& sdes, std::uint64_t session_id,
-                                         std::uint64_t version, std::uint16_t& port) {
+                                         const config::trunk_config& target, sdp::sdes_leg& sdes,
+                                         std::uint64_t session_id, std::uint64_t version,
+                                         std::uint16_t& port) {
     const auto& l = leg(referrer);
     auto sd = sdp::session_description::parse(l.last_sdp_sent);
     if (!sd) {
         return make_error(sd.error_message());
+    }
+    const side stays = dataplane::other(referrer);
+    auto in_use = formats_in_use(stays);
+    if (!in_use) {
+        return make_error(in_use.error_message());
+    }
+    auto plan = plan_offer_between(*in_use, *leg(stays).trunk, target);
+    if (!plan) {
+        return make_error(plan.error_message());
     }
     port = _ports.rtp[dataplane::index(referrer)];
     if (&via != l.iface) {
@@ -1485,12 +1530,17 @@ result<std::string> call::transfer_offer(side referrer, const sip_interface& via
         port = moved.ports.rtp[dataplane::index(referrer)];
     }
     sdp::rewrite_params p{via.cfg().media_address, port, session_id, version};
+    p.formats = plan->formats;
+    p.ptime = plan->ptime;
     auto offered = sdes.make_offer();
     if (!offered) {
         return make_error(offered.error_message());
     }
     p.secure = offered->secure_profile;
     p.crypto = std::move(offered->crypto);
+    // The target's answer is planned against the party that stays, as the
+    // answer to that party's offer would be (plan_codecs).
+    _pending_offer = pending_offer{stays, std::move(in_use.value()), std::move(plan.value())};
     // Transfers usually follow a hold: the new session starts two-way.
     return sendrecv(sd->rewrite(p));
 }
@@ -1590,10 +1640,18 @@ void call::on_transfer_response(const sip_t* sip, int status) {
         _ports.rtp[dataplane::index(t.referrer)] = t.media_port;
         referrer.iface = t.iface;
     }
+    std::vector<sdp::format> formats;
+    unsigned ptime = 0;
     if (auto accepted = accept_sdp(t.referrer, sip, sdp_role::answer); !accepted) {
         sip_log.warn("call {}: transfer target's answer: {}", display_id(),
                      accepted.error_message());
+    } else if (auto planned = plan_codecs(t.referrer, *accepted, sdp_role::answer, formats, ptime);
+               !planned) {
+        // Relayed as it is; the party that stays may not understand it.
+        sip_log.warn("call {}: transfer target's answer does not fit the offer: {}", display_id(),
+                     planned.error_message());
     }
+    _pending_offer.reset();
     sip_log.info("call {}: transfer completed; leg {} is now trunk {}", display_id(),
                  t.referrer == side::a ? 'a' : 'b', t.trunk->name);
     const side stays = dataplane::other(t.referrer);

@@ -72,6 +72,7 @@ public:
     std::uint64_t sdp_version = 0;
     std::string last_sdp_sent;
     // What this leg's peer last said about its audio.
+    sdp::media_formats peer_formats;
     sdp::direction peer_direction = sdp::direction::sendrecv;
     bool peer_hold_address = false;
     /// SRTP keying on this leg (RFC 4568), per the trunk's srtp mode.
@@ -349,8 +350,12 @@ private:
     /// target behind another interface than the referrer's gets the media
     /// address of `via` and a port pair prepared there (prepare_side_move),
     /// which the referrer's side moves to when the target answers. `port`
-    /// is set to the RTP port offered.
-    result<std::string> transfer_offer(side referrer, const sip_interface& via, sdp::sdes_leg& sdes,
+    /// is set to the RTP port offered. The codecs are planned between the
+    /// party that stays (the formats it uses now) and the target's trunk,
+    /// as for a new call: the same codec when the target's trunk takes it,
+    /// else the trunk's own, transcoded once the target answers.
+    result<std::string> transfer_offer(side referrer, const sip_interface& via,
+                                       const config::trunk_config& target, sdp::sdes_leg& sdes,
                                        std::uint64_t session_id, std::uint64_t version,
                                        std::uint16_t& port);
     /// NOTIFY with a message/sipfrag status line to the referrer (RFC 3515 2.4.4).
@@ -413,6 +418,16 @@ private:
     /// answer to it; fills `formats` and `ptime` for the SDP sent on.
     result<bool> plan_codecs(side from, const sdp::session_description& sd, sdp_role role,
                              std::vector<sdp::format>& formats, unsigned& ptime);
+    /// The offer plan for `offer` from a peer of `from_trunk` to one of
+    /// `to_trunk`, with telephone-event added where `to_trunk` takes events
+    /// the offerer's digits do not come as.
+    result<sdp::offer_plan> plan_offer_between(const sdp::media_formats& offer,
+                                               const config::trunk_config& from_trunk,
+                                               const config::trunk_config& to_trunk);
+    /// The formats leg `s`'s peer uses now: those of its last SDP that the
+    /// SBC's last SDP on the leg kept (an offerer's list, narrowed by the
+    /// answer; an answerer's choice).
+    result<sdp::media_formats> formats_in_use(side s);
     /// Programs the data plane for an answer plan: a codec chain each way
     /// when transcoding, none when relaying.
     result<bool> program_chains(const sdp::answer_plan& plan, side offerer,

@@ -3,12 +3,13 @@ leg: reliable provisional responses (RFC 3262) on the callee's leg only, and
 a session timer (RFC 4028) that the caller lets lapse, ending both legs.
 """
 
+import re
 import time
 
-import re
-
-from harness import (PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, cdr_lines, check,
-                     read_cdrs, wait_until)
+import media_tools as mt
+from harness import (CARRIER_PEER, CARRIER_SIPP_MEDIA, PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT,
+                     cdr_lines, check, read_cdrs, wait_until)
+from test_transcoding import G729, PCMA, assert_offers_only, carrier_pcap
 
 TESTS = []
 
@@ -201,6 +202,43 @@ def blind_transfer_to_another_interface(t):
     leg_b = cdr["media"]["b"]
     check(leg_b["packets_received"] > 50 and leg_b["packets_sent"] > 50,
           f"no media through the moved side: {cdr['media']}")
+    sbcd.stop()
+
+
+@e2e_test
+def blind_transfer_to_a_g729_target(t):
+    """The call runs PCMA end to end; the pbx transfers it to 3000, whose
+    trunk takes only G.729. The target is offered G.729 alone (the codecs
+    are planned between the carrier's PCMA and the target's trunk, not
+    copied from the pbx's offer), and once it answers the SBC transcodes:
+    the target receives G.729 RTP (20-octet payloads) carrying the carrier's
+    g711a.pcap, the carrier PCMA; the carrier keeps its codec and is never
+    re-offered another. The CDR names each leg's codec."""
+    pcap = carrier_pcap(t, mt.build_dir_of(t), G729, mt.reference_speech())
+    to_target = mt.RtpSniffer("127.0.2.3", 7002)
+    to_carrier = mt.RtpSniffer(CARRIER_PEER, CARRIER_SIPP_MEDIA)
+    t.on_close(to_target.stop)
+    t.on_close(to_carrier.stop)
+    sbcd = t.start_sbcd(routes=TRANSFER_ROUTES, extra_trunks=TARGET_TRUNK + ["    codecs: [G729]"],
+                        pbx_extra=["refer: handle"], extra_top=cdr_lines(t))
+    pbx = t.uas("pbx", "uas_refer.xml", duration_ms=500)
+    new = t.uas("target", G729.scenario, local_ip="127.0.2.3", media_port=7002,
+                extra=["-key", "pcap", pcap])
+    uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=3500)
+    pbx.finish()
+    uac.finish()
+    new.finish()
+    to_target.stop()
+    to_carrier.stop()
+    assert_offers_only(new.received("INVITE")[0], G729, "INVITE to the target")
+    assert_offers_only(uac.received("INVITE")[0], PCMA, "re-INVITE to the carrier")
+    mt.assert_valid_rtp(to_target.packets, "RTP to the target", pt=G729.pt, ts_step=160,
+                        payload_len=20)
+    mt.assert_valid_rtp(to_carrier.packets, "RTP to the carrier", pt=PCMA.pt, ts_step=160,
+                        payload_len=160)
+    cdr = read_cdrs(t, 1)[0]
+    check(cdr["media"]["a"]["codec"] == "PCMA/8000" and cdr["media"]["b"]["codec"] == "G729/8000",
+          f"CDR media: {cdr['media']}")
     sbcd.stop()
 
 
