@@ -15,7 +15,6 @@
 // so that the test runs on a machine of two; the test itself runs on lcore
 // 0. Waits are bounded (5 s) and only guard against hanging; nothing
 // asserts on timing.
-#define CATCH_CONFIG_RUNNER
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
@@ -1814,8 +1813,9 @@ void tear_down_bed() {
 // machine of two CPUs; a single worker has CPU 1 to itself), 256 MB of
 // ordinary memory instead of hugepages, no PCI scan and no files under
 // /var/run/dpdk (--in-memory would say the same but does not go with
-// --no-huge).
-int main(int argc, char** argv) {
+// --no-huge). main() is in test_dpdk_worker_main.cpp, with Catch2's
+// implementation: `run_tests` runs the Catch2 session.
+int run_with_test_bed(int argc, char** argv, int (*run_tests)(int, char**)) {
     std::vector<std::string> eal{"test_dpdk_worker", "--no-huge",   "--no-pci",
                                  "--no-shconf",      "-m",          "256",
                                  "--lcores",         "0@0,1@1,2@1", "--log-level=3"};
@@ -1832,7 +1832,7 @@ int main(int argc, char** argv) {
     int rc = 1;
     try {
         set_up_bed();
-        rc = Catch::Session().run(argc, argv);
+        rc = run_tests(argc, argv);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "test_dpdk_worker: %s\n", e.what());
     }
