@@ -1585,11 +1585,11 @@ void call::on_transfer_response(const sip_t* sip, int status) {
         }
         nta_leg_client_route(t.leg, sip->sip_record_route, sip->sip_contact);
     }
-    ack_2xx(t.leg, t.invite);
-    nta_outgoing_destroy(t.invite);
-    t.invite = nullptr;
     auto sd = sdp::session_description::parse(body_of(sip));
     if (!has_sdp(sip) || !sd) {
+        ack_2xx(t.leg, t.invite);
+        nta_outgoing_destroy(t.invite);
+        t.invite = nullptr;
         sip_log.warn("call {}: transfer target answered without usable SDP; ending it",
                      display_id());
         if (referrer.confirmed) {
@@ -1652,6 +1652,12 @@ void call::on_transfer_response(const sip_t* sip, int status) {
                      planned.error_message());
     }
     _pending_offer.reset();
+    // The ACK goes once the data plane has its orders (the commands reach
+    // the worker before any packet the ACK sets off), so the target's first
+    // packets already meet its side's new address, keys and codec chain.
+    ack_2xx(t.leg, t.invite);
+    nta_outgoing_destroy(t.invite);
+    t.invite = nullptr;
     sip_log.info("call {}: transfer completed; leg {} is now trunk {}", display_id(),
                  t.referrer == side::a ? 'a' : 'b', t.trunk->name);
     const side stays = dataplane::other(t.referrer);

@@ -225,18 +225,31 @@ def registration_to_carrier_refreshed(t):
     sbcd.stop()
 
 
+def challenged_call(t, carrier, caller, duration_ms=200, carrier_extra=(), **kw):
+    """sbcd with the carrier trunk's credentials (CARRIER_AUTH), the carrier
+    playing the challenging scenario `carrier`, the pbx calling it with
+    `caller`; both finish. Returns (sbcd, carrier sipp, caller sipp)."""
+    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH, *carrier_extra], **kw)
+    uas = t.uas("carrier", carrier, local_ip="127.0.1.2", media_port=6000)
+    uac = t.uac("pbx", caller, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=duration_ms)
+    uac.finish()
+    uas.finish()
+    return sbcd, uas, uac
+
+
+def check_challenge_unseen(uac):
+    seen = {m.status for m in uac.received() if m.is_response}
+    check(407 not in seen, f"the caller saw {sorted(seen)}")
+
+
 @e2e_test
 def bye_challenge_answered(t):
     """The carrier challenges the BYE that ends the call (RFC 3261 22.1):
     sbcd sends it again, on the same dialog with the next CSeq, with
     Proxy-Authorization from the carrier trunk's credentials whose digest-uri
     is the BYE's Request-URI; the carrier's side of the call ends with it."""
-    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH])
-    uas = t.uas("carrier", "uas_challenge_bye.xml", local_ip="127.0.1.2", media_port=6000)
-    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
-                media_port=PBX_SIPP_MEDIA, duration_ms=200)
-    uac.finish()
-    uas.finish()
+    sbcd, uas, uac = challenged_call(t, "uas_challenge_bye.xml", "uac_call.xml")
     byes = uas.received("BYE")
     check(len(byes) == 2, f"the carrier got {len(byes)} BYEs")
     first, second = byes
@@ -254,12 +267,7 @@ def reinvite_challenge_answered(t):
     whose digest-uri is the re-INVITE's Request-URI; the caller never sees
     the 407 and gets the carrier's a=recvonly answer; the resume that
     follows goes through as usual."""
-    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH])
-    uas = t.uas("carrier", "uas_challenge_reinvite.xml", local_ip="127.0.1.2", media_port=6000)
-    uac = t.uac("pbx", "uac_hold_resume.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
-                media_port=PBX_SIPP_MEDIA, duration_ms=200)
-    uac.finish()
-    uas.finish()
+    sbcd, uas, uac = challenged_call(t, "uas_challenge_reinvite.xml", "uac_hold_resume.xml")
     invites = uas.received("INVITE")
     check(len(invites) == 4, f"the carrier got {len(invites)} INVITEs")
     challenged, answered = invites[1], invites[2]
@@ -267,8 +275,7 @@ def reinvite_challenge_answered(t):
     check(cseq[1] == cseq[0] + 1 and challenged.header("call-id") == answered.header("call-id"),
           f"the retry is not the next request of the dialog: CSeq {cseq}")
     check_carrier_digest(answered, nonce="cmVpbnZpdGU")
-    seen = {m.status for m in uac.received() if m.is_response}
-    check(407 not in seen, f"the caller saw {sorted(seen)}")
+    check_challenge_unseen(uac)
     sbcd.stop()
 
 
@@ -279,13 +286,10 @@ def session_refresh_challenge_answered(t):
     sbcd sends it again with Proxy-Authorization (the test recomputes the
     digest over the UPDATE's Request-URI), and the call lives on until the
     caller hangs up (a failed refresh would have ended it, RFC 4028 10)."""
-    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH, "session_timer: {expires: 10, min_se: 5}"],
-                        extra_top=cdr_lines(t))
-    uas = t.uas("carrier", "uas_challenge_refresh.xml", local_ip="127.0.1.2", media_port=6000)
-    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
-                media_port=PBX_SIPP_MEDIA, duration_ms=7500)
-    uac.finish()
-    uas.finish()
+    sbcd, uas, uac = challenged_call(t, "uas_challenge_refresh.xml", "uac_call.xml",
+                                     duration_ms=7500,
+                                     carrier_extra=["session_timer: {expires: 10, min_se: 5}"],
+                                     extra_top=cdr_lines(t))
     updates = uas.received("UPDATE")
     check(len(updates) == 2, f"the carrier got {len(updates)} UPDATEs")
     check_carrier_digest(updates[1], nonce="cmVmcmVzaA")
@@ -300,19 +304,13 @@ def relayed_info_challenge_answered(t):
     again on the dialog with Proxy-Authorization (digest over the INFO's
     Request-URI) and the same body, and the caller gets the carrier's 200,
     never the 407."""
-    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH])
-    uas = t.uas("carrier", "uas_challenge_info.xml", local_ip="127.0.1.2", media_port=6000)
-    uac = t.uac("pbx", "uac_call_info.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
-                media_port=PBX_SIPP_MEDIA, duration_ms=200)
-    uac.finish()
-    uas.finish()
+    sbcd, uas, uac = challenged_call(t, "uas_challenge_info.xml", "uac_call_info.xml")
     infos = uas.received("INFO")
     check(len(infos) == 2, f"the carrier got {len(infos)} INFOs")
     check_carrier_digest(infos[1], nonce="aW5mby1ub25jZQ")
     check(infos[1].header("content-type") == "application/dtmf-relay",
           f"Content-Type of the retry: {infos[1].header('content-type')}")
-    seen = {m.status for m in uac.received() if m.is_response}
-    check(407 not in seen, f"the caller saw {sorted(seen)}")
+    check_challenge_unseen(uac)
     sbcd.stop()
 
 
@@ -322,17 +320,14 @@ def relayed_update_challenge_answered(t):
     (RFC 3311): sbcd sends it again on the dialog with Proxy-Authorization
     (digest over the UPDATE's Request-URI) and the same offer, and the
     caller gets the carrier's answer in a 200, never the 407."""
-    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH])
-    uas = t.uas("carrier", "uas_challenge_update.xml", local_ip="127.0.1.2", media_port=6000)
-    uac = t.uac("pbx", "uac_update_hold.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
-                media_port=PBX_SIPP_MEDIA, duration_ms=200)
-    uac.finish()
-    uas.finish()
+    sbcd, uas, uac = challenged_call(t, "uas_challenge_update.xml", "uac_update_hold.xml")
     updates = uas.received("UPDATE")
     check(len(updates) == 2, f"the carrier got {len(updates)} UPDATEs")
     check_carrier_digest(updates[1], nonce="dXBkYXRlLW5vbmNl")
     check(updates[1].sdp_lines("m=") == updates[0].sdp_lines("m="),
           f"the retry's offer changed: {updates[0].sdp_lines('m=')} {updates[1].sdp_lines('m=')}")
-    seen = {m.status for m in uac.received() if m.is_response}
-    check(407 not in seen and 200 in seen, f"the caller saw {sorted(seen)}")
+    check_challenge_unseen(uac)
+    answered = [m for m in uac.received() if m.is_response and m.status == 200 and
+                m.header("cseq").endswith("UPDATE") and m.sdp_lines("a=recvonly")]
+    check(answered, "the caller got no 200 with the carrier's a=recvonly answer to its UPDATE")
     sbcd.stop()

@@ -45,6 +45,22 @@ FAR_TRUNK = [
 FAR_ROUTES = [dict(r, to_trunk="far") if r["name"] == "transfers" else r for r in TRANSFER_ROUTES]
 
 
+def blind_transfer(t, target, scenario, *, trunk_lines=TARGET_TRUNK, routes=TRANSFER_ROUTES,
+                   pbx_scenario="uas_refer.xml", pbx_extra=(), duration_ms=1000, **target_kw):
+    """The carrier calls the pbx (refer: handle), which transfers the call to
+    3000 by REFER; the target trunk `target` (of `trunk_lines`) answers with
+    `scenario`. Everyone finishes. Returns (sbcd, pbx, target, carrier)."""
+    sbcd = t.start_sbcd(routes=routes, extra_trunks=trunk_lines,
+                        pbx_extra=["refer: handle", *pbx_extra], extra_top=cdr_lines(t))
+    pbx = t.uas("pbx", pbx_scenario, duration_ms=500)
+    new = t.uas(target, scenario, **target_kw)
+    uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=duration_ms)
+    pbx.finish()
+    uac.finish()
+    new.finish()
+    return sbcd, pbx, new, uac
+
+
 def pbx_caller(t, name, scenario, **kw):
     return t.uac(name, scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
                  media_port=PBX_SIPP_MEDIA, **kw)
@@ -135,14 +151,8 @@ def blind_transfer_by_refer_handled(t):
     and BYEs the pbx out; the carrier gets a re-INVITE (the SBC's same media
     address, the next SDP version) and never the REFER, and its call goes on
     with the target (its BYE reaches the target)."""
-    sbcd = t.start_sbcd(routes=TRANSFER_ROUTES, extra_trunks=TARGET_TRUNK,
-                        pbx_extra=["refer: handle"], extra_top=cdr_lines(t))
-    pbx = t.uas("pbx", "uas_refer.xml", duration_ms=500)
-    new = t.uas("target", "uas_answer.xml", local_ip="127.0.2.3", media_port=7002)
-    uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=1000)
-    pbx.finish()
-    uac.finish()
-    new.finish()
+    sbcd, pbx, new, uac = blind_transfer(t, "target", "uas_answer.xml", local_ip="127.0.2.3",
+                                         media_port=7002)
     inv = new.received("INVITE")[0]
     check(inv.first_line.startswith("INVITE sip:3000@127.0.2.3"), f"target got {inv.first_line}")
     check("caller@" in inv.header("from"), f"From at the target: {inv.header('from')}")
@@ -173,14 +183,9 @@ def blind_transfer_to_another_interface(t):
     moves there. The carrier's re-INVITE keeps its address and port, and the
     audio of both (g711a.pcap each way) flows through the moved side, as the
     CDR's counters of leg b show (the pbx itself sent no media)."""
-    sbcd = t.start_sbcd(routes=FAR_ROUTES, extra_trunks=FAR_TRUNK, pbx_extra=["refer: handle"],
-                        extra_top=cdr_lines(t))
-    pbx = t.uas("pbx", "uas_refer.xml", duration_ms=500)
-    new = t.uas("far", "uas_answer_media.xml", local_ip="127.0.1.3", media_port=7004)
-    uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=4000)
-    pbx.finish()
-    uac.finish()
-    new.finish()
+    sbcd, pbx, new, uac = blind_transfer(t, "far", "uas_answer_media.xml", trunk_lines=FAR_TRUNK,
+                                         routes=FAR_ROUTES, duration_ms=4000,
+                                         local_ip="127.0.1.3", media_port=7004)
     to_pbx = pbx.received("INVITE")[0]
     inv = new.received("INVITE")[0]
     answer = [m for m in uac.received() if m.is_response and m.status == 200][0]
@@ -219,15 +224,10 @@ def blind_transfer_to_a_g729_target(t):
     to_carrier = mt.RtpSniffer(CARRIER_PEER, CARRIER_SIPP_MEDIA)
     t.on_close(to_target.stop)
     t.on_close(to_carrier.stop)
-    sbcd = t.start_sbcd(routes=TRANSFER_ROUTES, extra_trunks=TARGET_TRUNK + ["    codecs: [G729]"],
-                        pbx_extra=["refer: handle"], extra_top=cdr_lines(t))
-    pbx = t.uas("pbx", "uas_refer.xml", duration_ms=500)
-    new = t.uas("target", G729.scenario, local_ip="127.0.2.3", media_port=7002,
-                extra=["-key", "pcap", pcap])
-    uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=3500)
-    pbx.finish()
-    uac.finish()
-    new.finish()
+    sbcd, _, new, uac = blind_transfer(t, "target", G729.scenario,
+                                       trunk_lines=TARGET_TRUNK + ["    codecs: [G729]"],
+                                       duration_ms=3500, local_ip="127.0.2.3", media_port=7002,
+                                       extra=["-key", "pcap", pcap])
     to_target.stop()
     to_carrier.stop()
     assert_offers_only(new.received("INVITE")[0], G729, "INVITE to the target")
@@ -426,14 +426,10 @@ def blind_transfer_from_an_srtp_trunk(t):
     (srtp: required, as Teams Direct Routing is) and the target's plain: the
     target is offered RTP/AVP without any a=crypto (no key crosses legs,
     RFC 4568), and the transfer completes; the carrier gets its re-INVITE."""
-    sbcd = t.start_sbcd(routes=TRANSFER_ROUTES, extra_trunks=TARGET_TRUNK,
-                        pbx_extra=["refer: handle", "srtp: required"], extra_top=cdr_lines(t))
-    pbx = t.uas("pbx", "uas_refer_srtp.xml", duration_ms=500)
-    new = t.uas("target", "uas_answer.xml", local_ip="127.0.2.3", media_port=7002)
-    uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=1000)
-    pbx.finish()
-    uac.finish()
-    new.finish()
+    sbcd, pbx, new, uac = blind_transfer(t, "target", "uas_answer.xml",
+                                         pbx_scenario="uas_refer_srtp.xml",
+                                         pbx_extra=["srtp: required"], local_ip="127.0.2.3",
+                                         media_port=7002)
     to_pbx = pbx.received("INVITE")[0]
     check(to_pbx.sdp_lines("a=crypto") and "RTP/SAVP" in to_pbx.sdp_lines("m=")[0],
           f"the pbx leg was not offered SRTP: {to_pbx.sdp_lines('m=')}")
