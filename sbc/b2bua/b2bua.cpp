@@ -111,6 +111,10 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
 b2bua::~b2bua() {
     _registrations.clear();
     _calls.clear();
+    // The closer's legs and BYEs belong to the interfaces' agents: freed
+    // first (freeing them after the agents freed them crashed sbcd on a
+    // stop with a BYE still unanswered).
+    _closer.abandon();
     _keepalive.cancel_all();
     su_timer_destroy(_tick_timer);
     su_timer_destroy(_reap_timer);

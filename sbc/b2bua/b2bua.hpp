@@ -180,7 +180,7 @@ private:
     std::map<std::string, std::unique_ptr<registration>> _registrations;  ///< per `register` trunk
     keepalive _keepalive{*this};
     std::mt19937 _rng{std::random_device{}()};
-    dialog_closer _closer;  ///< destroyed after the calls, before the interfaces
+    dialog_closer _closer;  ///< emptied after the calls, before the interfaces (~b2bua)
     std::map<std::uint64_t, std::unique_ptr<call>> _calls;
     std::uint64_t _next_call_id = 1;
     su_timer_t* _reap_timer = nullptr;

@@ -117,6 +117,13 @@ void dialog_closer::reap() {
     std::erase_if(_closing, [](const auto& c) { return c->done(); });
 }
 
+void dialog_closer::abandon() {
+    if (const auto left = pending(); left > 0) {
+        sip_log.warn("stopping with {} BYE(s) unanswered", left);
+    }
+    _closing.clear();
+}
+
 std::size_t dialog_closer::pending() const noexcept {
     return static_cast<std::size_t>(
         std::count_if(_closing.begin(), _closing.end(), [](const auto& c) { return !c->done(); }));

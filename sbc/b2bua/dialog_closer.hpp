@@ -33,6 +33,9 @@ public:
     void reap();
     /// Dialogs whose BYE has no final response yet.
     std::size_t pending() const noexcept;
+    /// Frees every dialog, answered or not: at shutdown, while the nta
+    /// agents that own their legs and transactions still exist.
+    void abandon();
 
 private:
     class closing;

@@ -6,9 +6,11 @@ only those with valid credentials (which never reach the other side).
 
 import hashlib
 import re
+import shutil
+from pathlib import Path
 
-from harness import (PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, cdr_lines, check,
-                     read_cdrs)
+from harness import (PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SCENARIOS, SIP_PORT, cdr_lines, check,
+                     read_cdrs, udp_bound, wait_until)
 
 TESTS = []
 
@@ -78,6 +80,84 @@ def outbound_digest_answered(t):
     check(cdr["status"] == 200 and cdr["to_trunk"] == "carrier" and
           cdr["disconnected_by"] == "caller", f"CDR: {cdr}")
     sbcd.stop()
+
+
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+CARRIER_EDGE = "127.0.1.4"  # kamailio, in front of the carrier's sipp (127.0.1.2)
+
+
+def start_carrier_edge(t, algorithm):
+    """kamailio as the carrier's edge proxy, challenging INVITEs with
+    `algorithm` (tests/e2e/peers/kamailio_carrier_edge.cfg)."""
+    cfg = (Path(__file__).resolve().parent / "peers" / "kamailio_carrier_edge.cfg").read_text()
+    for key, value in {"@@LISTEN@@": f"udp:{CARRIER_EDGE}:{SIP_PORT}",
+                       "@@ALGORITHM@@": algorithm,
+                       "@@NEXT_HOP@@": f"sip:127.0.1.2:{SIP_PORT}"}.items():
+        cfg = cfg.replace(key, value)
+    path = Path(t.workdir) / "kamailio.cfg"
+    path.write_text(cfg)
+    proc = t.start("kamailio", [KAMAILIO, "-f", str(path), "-DD", "-E", "-m", "32", "-M", "4",
+                                "-Y", str(t.workdir), "-w", str(t.workdir)])
+    wait_until(lambda: udp_bound(CARRIER_EDGE, SIP_PORT) or not proc.alive(), 10.0, 0.05)
+    check(proc.alive() and udp_bound(CARRIER_EDGE, SIP_PORT),
+          f"kamailio did not start: {proc.stderr_tail(8)}")
+    return proc
+
+
+@e2e_test
+def outbound_digest_sha256_answered_to_kamailio(t):
+    """The carrier's edge is a real kamailio proxy whose auth module challenges
+    INVITEs with algorithm=SHA-256 (RFC 8760): sbcd answers with SHA-256
+    credentials, which kamailio verifies before it relays the call to the
+    carrier's sipp, where it completes. The test recomputes the response
+    (RFC 7616 3.4.1 with SHA-256) from the credentials sipp received."""
+    start_carrier_edge(t, "SHA-256")
+    sbcd = t.start_sbcd(carrier_peers=[f'"{CARRIER_EDGE}:{SIP_PORT}"'],
+                        carrier_extra=[CARRIER_AUTH], extra_top=cdr_lines(t))
+    # sipp answers whoever sent it the INVITE, so the dialog's requests must
+    # come that way too: its 180 and 200 keep kamailio's Record-Route.
+    text = (SCENARIOS / "uas_answer.xml").read_text()
+    scenario = Path(t.workdir) / "uas_answer_record_route.xml"
+    scenario.write_text(text.replace("[last_CSeq:]\n      Contact:",
+                                     "[last_CSeq:]\n      [last_Record-Route:]\n      Contact:"))
+    uas = t.uas("carrier", scenario, local_ip="127.0.1.2", media_port=6000)
+    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=200)
+    uac.finish()
+    uas.finish()
+    invite = uas.received("INVITE")[0]
+    creds = invite.header("proxy-authorization") or ""
+    p = digest_params(creds)
+    check(p.get("algorithm") == "SHA-256" and p.get("username") == "acme" and
+          p.get("qop") == "auth" and re.fullmatch(r"[0-9a-f]{64}", p.get("response", "")),
+          f"the credentials kamailio let through: {creds}")
+
+    def sha256(text):
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    ha1 = sha256("acme:carrier.example:s3cret")
+    ha2 = sha256(f"INVITE:{p['uri']}")
+    expected = sha256(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{ha2}")
+    check(p["response"] == expected, f"SHA-256 response {p['response']} != {expected}")
+    cdr = read_cdrs(t, 1)[0]
+    check(cdr["status"] == 200 and cdr["disconnected_by"] == "caller", f"CDR: {cdr}")
+    sbcd.stop()
+
+
+@e2e_test
+def stop_with_a_bye_unanswered(t):
+    """The carrier (a trunk with credentials, whose BYEs sbcd keeps until they
+    are answered) never answers the BYE that ends a call; sbcd is stopped
+    while it waits: it exits cleanly (it crashed here once) and says so."""
+    text = (SCENARIOS / "uas_answer.xml").read_text()
+    bye = '<recv request="BYE" timeout="25000"/>'
+    scenario = Path(t.workdir) / "uas_answer_ignore_bye.xml"
+    scenario.write_text(text[:text.index(bye) + len(bye)] + "\n</scenario>\n")
+    sbcd, uas, uac = challenged_call(t, scenario, "uac_call.xml")
+    check(uas.received("BYE"), "the carrier got no BYE")
+    sbcd.stop()
+    check("stopping with 1 BYE(s) unanswered" in (Path(t.workdir) / "sbcd.stderr").read_text(),
+          "sbcd did not say it left a BYE unanswered")
 
 
 @e2e_test

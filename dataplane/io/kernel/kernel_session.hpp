@@ -48,16 +48,16 @@ struct kernel_session {
     /// The descriptor the worker reads and sends on (see `active`).
     int fd(side s, channel ch) const noexcept { return active[socket_index(s, ch)]; }
 
-    // Set by the control thread before the session is handed to the worker;
-    // constant afterwards, so both threads read them freely.
+    // Set before the session is handed to the worker; constant afterwards,
+    // so both threads read them freely.
     const session_id id;
     const unsigned worker;
+    // Control thread only: the RTP ports, and the sockets opened in
+    // open_session() and closed only when the session is destroyed (see
+    // Ownership above). A side move replaces a side's pair here, and the
+    // pair it replaced goes to `retired`. The worker uses the descriptors
+    // (its copies in `active`) while they are in its epoll set.
     session_ports ports;
-    // Opened by the control thread in open_session(), closed by it only when
-    // the session is destroyed (see Ownership above). The worker uses the
-    // descriptors while they are in its epoll set. Control thread only
-    // (`ports` too, once the session is handed over): a side move replaces a
-    // side's pair here, and the pair it replaced goes to `retired`.
     std::array<unique_fd, 4> fds;  // indexed by socket_index()
     // The worker's copy of the descriptors: set before the session is handed
     // over, then changed by the worker only (command move_side).
