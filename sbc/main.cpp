@@ -34,6 +34,10 @@ struct stop_watch {
     sbc::sofia::runtime* rt;
     sbc::b2bua::b2bua* b2bua;
     int grace_ticks = -1;  ///< counts down after the calls were hung up
+    /// Then, while BYEs wait for their answer (one challenged is answered
+    /// with credentials, RFC 3261 22.1), up to 2 s more: the far side's call
+    /// must really end, or it stays up and billed until its own timers end it.
+    int bye_ticks = 20;
 };
 
 void watch_for_stop(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
@@ -55,6 +59,10 @@ void watch_for_stop(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
         return;
     }
     if (w->grace_ticks > 0 && --w->grace_ticks == 0) {
+        if (w->b2bua->byes_pending() > 0 && w->bye_ticks-- > 0) {
+            w->grace_ticks = 1;
+            return;
+        }
         w->rt->stop();
     }
 }

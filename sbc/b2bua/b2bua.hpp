@@ -71,6 +71,9 @@ public:
     /// moment afterwards for the BYEs and CANCELs to leave.
     void hang_up_all(const char* why);
     std::size_t call_count() const noexcept { return _calls.size(); }
+    /// BYEs of finished calls still waiting for their final response (a
+    /// trunk with credentials may challenge them).
+    std::size_t byes_pending() const noexcept { return _closer.pending(); }
 
     // For calls.
     sip_interface& interface_named(const std::string& name);

@@ -147,15 +147,23 @@ def outbound_digest_sha256_answered_to_kamailio(t):
 @e2e_test
 def stop_with_a_bye_unanswered(t):
     """The carrier (a trunk with credentials, whose BYEs sbcd keeps until they
-    are answered) never answers the BYE that ends a call; sbcd is stopped
-    while it waits: it exits cleanly (it crashed here once) and says so."""
+    are answered) never answers the BYE that ends a call, and stays there;
+    sbcd is stopped while it waits: it gives the BYE its grace (2 s at most),
+    then exits cleanly (it crashed here once) and says so."""
     text = (SCENARIOS / "uas_answer.xml").read_text()
     bye = '<recv request="BYE" timeout="25000"/>'
     scenario = Path(t.workdir) / "uas_answer_ignore_bye.xml"
-    scenario.write_text(text[:text.index(bye) + len(bye)] + "\n</scenario>\n")
-    sbcd, uas, uac = challenged_call(t, scenario, "uac_call.xml")
+    scenario.write_text(text[:text.index(bye) + len(bye)] +
+                        '\n  <pause milliseconds="4000"/>\n</scenario>\n')
+    sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH])
+    uas = t.uas("carrier", scenario, local_ip="127.0.1.2", media_port=6000)
+    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=200)
+    uac.finish()
+    wait_until(lambda: uas.received("BYE"), 5.0)
     check(uas.received("BYE"), "the carrier got no BYE")
     sbcd.stop()
+    uas.finish()
     check("stopping with 1 BYE(s) unanswered" in (Path(t.workdir) / "sbcd.stderr").read_text(),
           "sbcd did not say it left a BYE unanswered")
 
