@@ -175,10 +175,10 @@ private:
         std::uint64_t refused_sources = 0;  ///< from outside allow_sources
     };
     std::map<std::string, interface_guard> _guards;
+    /// Stateless nonces for the challenges (a random key per start), and
+    /// the nonce counts seen with each, against replays.
     auth::nonce_issuer _nonces;
-    auth::replay_guard _replays{
-        nonce_lifetime};  ///< nonce counts seen, per nonce  ///< stateless nonces for the
-                          ///< challenges (a random key per start)
+    auth::replay_guard _replays{nonce_lifetime};
     std::map<std::string, registrar::location_service> _locations;        ///< per registrar trunk
     std::map<std::string, std::unique_ptr<registration>> _registrations;  ///< per `register` trunk
     keepalive _keepalive{*this};

@@ -466,12 +466,10 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
     return issue_invite(offer);
 }
 
-nta_outgoing_t* call::issue_invite(const std::optional<std::string>& offer, const char* auth_name,
-                                   const std::string& auth_value) {
+nta_outgoing_t* call::issue_invite(const std::optional<std::string>& offer,
+                                   const sofia::authorization& auth) {
     auto& b = leg(side::b);
     const auto& o = _outbound;
-    const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
-    const bool proxy = auth_name != nullptr && !www;
     const unsigned expires = std::max(b.trunk->session_timer.expires, _callee_min_se);
     const unsigned min_se = _callee_min_se > 0 ? _callee_min_se : b.trunk->session_timer.min_se;
     nta_outgoing_t* orq = nta_outgoing_tcreate(
@@ -484,8 +482,8 @@ nta_outgoing_t* call::issue_invite(const std::optional<std::string>& offer, cons
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(expires > 0, SIPTAG_SESSION_EXPIRES_STR(std::to_string(expires).c_str())),
         TAG_IF(expires > 0, SIPTAG_MIN_SE_STR(std::to_string(min_se).c_str())),
-        TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
-        TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
+        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(!o.headers.empty(), SIPTAG_HEADER_STR(o.headers.c_str())), TAG_END());
     if (orq == nullptr) {
         sip_log.error("call {}: cannot send INVITE to {}", display_id(), o.ruri);
@@ -555,7 +553,7 @@ bool call::answer_challenge(const sip_t* sip, int status) {
     // retry is a new INVITE on the same dialog-to-be: same Call-ID and From
     // tag, the next CSeq (RFC 3261 22.2). The caller has had its 100 Trying.
     nta_outgoing_destroy(inv.orq);
-    inv.orq = issue_invite(_offer, status == 401 ? "Authorization" : "Proxy-Authorization", value);
+    inv.orq = issue_invite(_offer, {status, value});
     return inv.orq != nullptr;
 }
 
@@ -1058,16 +1056,14 @@ std::string call::session_expires_value(const call_leg& l, bool uac) {
     return fmt::format("{};refresher={}", l.timer->interval.count(), we == uac ? "uac" : "uas");
 }
 
-void call::send_refresh(side s, const char* auth_name, const std::string& auth_value) {
+void call::send_refresh(side s, const sofia::authorization& auth) {
     auto& l = leg(s);
     const auto value = session_expires_value(l, true);
-    const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
-    const bool proxy = auth_name != nullptr && !www;
     l.timer->update = nta_outgoing_tcreate(
         l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_UPDATE, nullptr,
         SIPTAG_SUPPORTED_STR(supported_extensions), SIPTAG_SESSION_EXPIRES_STR(value.c_str()),
-        TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
-        TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())), TAG_END());
+        TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
+        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())), TAG_END());
     if (l.timer->update == nullptr) {
         hang_up(s == side::a ? "session refresh failed on leg a"
                              : "session refresh failed on leg b");
@@ -1715,11 +1711,8 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     return 0;
 }
 
-nta_outgoing_t* call::send_update(const update_relay& u, const char* auth_name,
-                                  const std::string& auth_value) {
+nta_outgoing_t* call::send_update(const update_relay& u, const sofia::authorization& auth) {
     auto& to = leg(dataplane::other(u.from));
-    const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
-    const bool proxy = auth_name != nullptr && !www;
     const auto contact = to.iface->contact(to.transport);
     const auto expires = to.timer ? session_expires_value(to, true) : std::string();
     return nta_outgoing_tcreate(
@@ -1727,8 +1720,8 @@ nta_outgoing_t* call::send_update(const update_relay& u, const char* auth_name,
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(u.offer.c_str()),
-        TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
-        TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
+        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(!u.headers.empty(), SIPTAG_HEADER_STR(u.headers.c_str())), TAG_END());
 }
 
@@ -1742,11 +1735,10 @@ void call::on_update_response(const sip_t* sip, int status) {
     if (status == 401 || status == 407) {
         // RFC 3261 22.2: the same offer again, with credentials, as a new
         // transaction of the dialog; the caller never sees the challenge.
-        const auto value =
-            in_dialog_credentials(to, sip, status, "UPDATE", u.offer, u.auth_answers);
-        if (!value.empty()) {
+        const auto auth = in_dialog_credentials(to, sip, status, "UPDATE", u.offer, u.auth_answers);
+        if (!auth.empty()) {
             nta_outgoing_destroy(u.orq);
-            u.orq = send_update(u, status == 401 ? "Authorization" : "Proxy-Authorization", value);
+            u.orq = send_update(u, auth);
             if (u.orq != nullptr) {
                 return;
             }
@@ -1936,14 +1928,11 @@ std::string call::relayed_headers(const sip_t* sip, const call_leg& from, const 
 }
 
 nta_outgoing_t* call::send_reinvite(call_leg& to, const std::optional<std::string>& offer,
-                                    const std::string& headers, const char* auth_name,
-                                    const std::string& auth_value) {
+                                    const std::string& headers, const sofia::authorization& auth) {
     const auto contact = to.iface->contact(to.transport);
     // RFC 4028 7.1/8.1: a re-INVITE on a leg with a session timer restates
     // it, or the 2xx would end the timer there.
     const auto expires = to.timer ? session_expires_value(to, true) : std::string();
-    const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
-    const bool proxy = auth_name != nullptr && !www;
     return nta_outgoing_tcreate(
         to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
@@ -1951,14 +1940,14 @@ nta_outgoing_t* call::send_reinvite(call_leg& to, const std::optional<std::strin
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         TAG_IF(offer, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
         TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
-        TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
-        TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
+        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
 }
 
-std::string call::in_dialog_credentials(call_leg& l, const sip_t* sip, int status,
-                                        std::string_view method, std::string_view body,
-                                        unsigned& answers) {
+sofia::authorization call::in_dialog_credentials(call_leg& l, const sip_t* sip, int status,
+                                                 std::string_view method, std::string_view body,
+                                                 unsigned& answers) {
     if (sip == nullptr || !l.trunk->auth) {
         return {};
     }
@@ -1985,22 +1974,21 @@ std::string call::in_dialog_credentials(call_leg& l, const sip_t* sip, int statu
         sip_log.info("call {}: trunk {} challenged a {} ({}); sending credentials", display_id(),
                      l.trunk->name, method, status);
     }
-    return value;
+    return {status, std::move(value)};
 }
 
 bool call::answer_reinvite_challenge(const sip_t* sip, int status) {
     auto& inv = *_invite;
     auto& to = leg(dataplane::other(inv.from));
-    const auto value = in_dialog_credentials(
+    const auto auth = in_dialog_credentials(
         to, sip, status, "INVITE",
         inv.offer_sent ? std::string_view(*inv.offer_sent) : std::string_view(), inv.auth_answers);
-    if (value.empty()) {
+    if (auth.empty()) {
         return false;
     }
     // RFC 3261 22.2: the same request as a new transaction of the dialog.
     nta_outgoing_destroy(inv.orq);
-    inv.orq = send_reinvite(to, inv.offer_sent, inv.headers_sent,
-                            status == 401 ? "Authorization" : "Proxy-Authorization", value);
+    inv.orq = send_reinvite(to, inv.offer_sent, inv.headers_sent, auth);
     return inv.orq != nullptr;
 }
 
@@ -2044,11 +2032,8 @@ int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     return 0;
 }
 
-nta_outgoing_t* call::send_relayed(const request_relay& r, const char* auth_name,
-                                   const std::string& auth_value) {
+nta_outgoing_t* call::send_relayed(const request_relay& r, const sofia::authorization& auth) {
     auto& to = leg(r.to);
-    const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
-    const bool proxy = auth_name != nullptr && !www;
     const bool body = !r.content_type.empty();
     // The body as it came (it may hold any bytes); nta copies it.
     sip_payload_t payload[1];
@@ -2059,8 +2044,8 @@ nta_outgoing_t* call::send_relayed(const request_relay& r, const char* auth_name
         to.nta, sofia::response_trampoline, this, nullptr, r.method_id, r.method.c_str(), nullptr,
         TAG_IF(body, SIPTAG_CONTENT_TYPE_STR(r.content_type.c_str())),
         TAG_IF(body, SIPTAG_PAYLOAD(payload)),
-        TAG_IF(www, SIPTAG_AUTHORIZATION_STR(auth_value.c_str())),
-        TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(auth_value.c_str())),
+        TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
+        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(!r.headers.empty(), SIPTAG_HEADER_STR(r.headers.c_str())), TAG_END());
 }
 
@@ -2115,15 +2100,13 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
         }
         nta_outgoing_destroy(orq);
         l.timer->update = nullptr;
-        std::string credentials;
+        sofia::authorization auth;
         if (status == 401 || status == 407) {
-            credentials =
-                in_dialog_credentials(l, sip, status, "UPDATE", {}, l.timer->auth_answers);
+            auth = in_dialog_credentials(l, sip, status, "UPDATE", {}, l.timer->auth_answers);
         }
-        if (!credentials.empty()) {
+        if (!auth.empty()) {
             // RFC 3261 22.2: the refresh again, with credentials.
-            send_refresh(l._side, status == 401 ? "Authorization" : "Proxy-Authorization",
-                         credentials);
+            send_refresh(l._side, auth);
         } else if (status < 300) {
             l.timer->last_refresh = std::chrono::steady_clock::now();
             l.timer->auth_answers = 0;
@@ -2144,13 +2127,12 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
             continue;
         }
         if (status == 401 || status == 407) {
-            const auto value = in_dialog_credentials(leg(it->to), sip, status, it->method, it->body,
-                                                     it->auth_answers);
-            if (!value.empty()) {
+            const auto auth = in_dialog_credentials(leg(it->to), sip, status, it->method, it->body,
+                                                    it->auth_answers);
+            if (!auth.empty()) {
                 // RFC 3261 22.2: the same request again, a new transaction.
                 nta_outgoing_destroy(it->orq);
-                it->orq = send_relayed(*it, status == 401 ? "Authorization" : "Proxy-Authorization",
-                                       value);
+                it->orq = send_relayed(*it, auth);
                 if (it->orq != nullptr) {
                     return 0;
                 }

@@ -30,6 +30,7 @@
 #include "sbc/sdp/codec_plan.hpp"
 #include "sbc/sdp/sdes_leg.hpp"
 #include "sbc/sdp/session_description.hpp"
+#include "sbc/sofia/auth_headers.hpp"
 #include "sbc/sofia/nta.hpp"
 
 namespace sbc::b2bua {
@@ -202,7 +203,8 @@ public:
         std::optional<bool> slot_inbound;
     };
     /// Whether leg `s`'s dialog can be handed over now: the call is
-    /// established with nothing under way, and the leg runs plain RTP.
+    /// established with nothing under way on it (its keys, if SRTP, stay
+    /// with this call's media session: the taker re-keys it).
     bool can_hand_over(side s) const noexcept;
     /// Gives leg `s`'s dialog (and its trunk's admission slot) away; the leg
     /// is left without a dialog, and the call is to be ended at once.
@@ -254,8 +256,7 @@ private:
     };
     /// Sends (or sends again, with an Authorization or Proxy-Authorization
     /// header) the request `r` describes; its orq is the new transaction.
-    nta_outgoing_t* send_relayed(const request_relay& r, const char* auth_name = nullptr,
-                                 const std::string& auth_value = {});
+    nta_outgoing_t* send_relayed(const request_relay& r, const sofia::authorization& auth = {});
 
     call_leg& leg(side s) noexcept { return _legs[dataplane::index(s)]; }
 
@@ -272,19 +273,18 @@ private:
     /// A re-INVITE on leg `to` (relayed: its offer and headers), with an
     /// Authorization or Proxy-Authorization header when given.
     nta_outgoing_t* send_reinvite(call_leg& to, const std::optional<std::string>& offer,
-                                  const std::string& headers, const char* auth_name = nullptr,
-                                  const std::string& auth_value = {});
+                                  const std::string& headers,
+                                  const sofia::authorization& auth = {});
     /// A 401/407 to a relayed re-INVITE from a trunk with credentials:
     /// answered on the same dialog; false when it cannot be.
     bool answer_reinvite_challenge(const sip_t* sip, int status);
-    /// The Authorization / Proxy-Authorization value answering the 401/407
-    /// `sip` to an in-dialog `method` on leg `l` (digest-uri: the dialog's
-    /// remote target), counting the answer in `answers`; "" when the trunk
-    /// has no credentials, the challenge cannot be answered, or an answer
-    /// was refused already.
-    std::string in_dialog_credentials(call_leg& l, const sip_t* sip, int status,
-                                      std::string_view method, std::string_view body,
-                                      unsigned& answers);
+    /// The credentials answering the 401/407 `sip` to an in-dialog `method`
+    /// on leg `l` (digest-uri: the dialog's remote target), counting the
+    /// answer in `answers`; empty when the trunk has no credentials, the
+    /// challenge cannot be answered, or an answer was refused already.
+    sofia::authorization in_dialog_credentials(call_leg& l, const sip_t* sip, int status,
+                                               std::string_view method, std::string_view body,
+                                               unsigned& answers);
     /// The headers an in-dialog request `sip` from leg `from` carries on to
     /// leg `to`: `from`'s trunk's inbound rules, `to`'s trunk's allow-list
     /// (with number normalization of P-Asserted-Identity and Diversion), then
@@ -300,8 +300,7 @@ private:
     /// Sends the INVITE built by send_outbound_invite() on leg b, with an
     /// Authorization or Proxy-Authorization header when given.
     nta_outgoing_t* issue_invite(const std::optional<std::string>& offer,
-                                 const char* auth_name = nullptr,
-                                 const std::string& auth_value = {});
+                                 const sofia::authorization& auth = {});
     /// A 401/407 from the callee's trunk: answers it with the trunk's
     /// credentials on the same leg (RFC 3261 22.2); false when it cannot
     /// (no credentials, no usable challenge, or they were refused already).
@@ -372,7 +371,7 @@ private:
     void settle_callee_timer(const sip_t* sip);
     /// Sends a refresh (UPDATE, RFC 4028 9) on leg `s`, with an
     /// Authorization or Proxy-Authorization header when given.
-    void send_refresh(side s, const char* auth_name = nullptr, const std::string& auth_value = {});
+    void send_refresh(side s, const sofia::authorization& auth = {});
     /// The Session-Expires value for a transaction on leg `l` in which the
     /// SBC is the UAC (`uac`) or the UAS: RFC 4028 names the refresher
     /// relative to the transaction, not the dialog.
@@ -458,8 +457,7 @@ private:
     std::optional<update_relay> _update;
     /// An UPDATE with the offer of `u` on the leg opposite `u.from`, with an
     /// Authorization or Proxy-Authorization header when given.
-    nta_outgoing_t* send_update(const update_relay& u, const char* auth_name = nullptr,
-                                const std::string& auth_value = {});
+    nta_outgoing_t* send_update(const update_relay& u, const sofia::authorization& auth = {});
     std::vector<nta_outgoing_t*> _pracks;  ///< PRACKs of ours to leg b (RFC 3262)
     /// A transfer in progress: the dialog towards the target (new, for a
     /// blind transfer; taken over from another call, for an attended one),

@@ -16,7 +16,7 @@ public:
     closing(nta_leg_t* leg, auth::credentials who, std::string trunk)
         : _leg(leg), _who(std::move(who)), _trunk(std::move(trunk)) {
         nta_leg_bind(_leg, sofia::leg_trampoline, this);
-        send(nullptr, {});
+        send({});
     }
     ~closing() {
         if (_bye != nullptr) {
@@ -58,13 +58,11 @@ public:
     }
 
 private:
-    void send(const char* auth_name, const std::string& value) {
-        const bool www = auth_name != nullptr && std::string_view(auth_name) == "Authorization";
-        const bool proxy = auth_name != nullptr && !www;
-        _bye = nta_outgoing_tcreate(_leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_BYE,
-                                    nullptr, TAG_IF(www, SIPTAG_AUTHORIZATION_STR(value.c_str())),
-                                    TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(value.c_str())),
-                                    TAG_END());
+    void send(const sofia::authorization& auth) {
+        _bye = nta_outgoing_tcreate(
+            _leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_BYE, nullptr,
+            TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
+            TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())), TAG_END());
     }
 
     // RFC 3261 22.2: the same request again with credentials, as a new
@@ -90,7 +88,7 @@ private:
         ++_answers;
         sip_log.info("BYE to trunk {} challenged ({}, realm {}); sending credentials", _trunk,
                      status, challenge->realm);
-        send(status == 401 ? "Authorization" : "Proxy-Authorization", value);
+        send({status, value});
         return _bye != nullptr;
     }
 
