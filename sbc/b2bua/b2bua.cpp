@@ -6,6 +6,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <sofia-sip/msg_addr.h>
+#include <sofia-sip/nta_stateless.h>
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/su_tag.h>
 
@@ -15,6 +16,7 @@
 
 #include "sbc/sofia/auth_headers.hpp"
 #include "sbc/sofia/msg_ref.hpp"
+#include "sbc/sofia/reply.hpp"
 
 namespace sbc::b2bua {
 
@@ -31,18 +33,38 @@ admission::limits limits_of(const config::call_limits& c) {
     return l;
 }
 
-dataplane::ip_endpoint source_of(nta_incoming_t* irq) {
-    auto msg = sofia::msg_ref::adopt(nta_incoming_getrequest(irq));
-    if (!msg) {
-        return {};
-    }
-    const su_addrinfo_t* ai = msg_addrinfo(msg.get());
+dataplane::ip_endpoint source_of(msg_t* msg) {
+    const su_addrinfo_t* ai = msg != nullptr ? msg_addrinfo(msg) : nullptr;
     if (ai == nullptr || ai->ai_addr == nullptr) {
         return {};
     }
     auto ep =
         dataplane::ip_endpoint::from_sockaddr(ai->ai_addr, static_cast<socklen_t>(ai->ai_addrlen));
     return ep ? *ep : dataplane::ip_endpoint{};
+}
+
+dataplane::ip_endpoint source_of(nta_incoming_t* irq) {
+    auto msg = sofia::msg_ref::adopt(nta_incoming_getrequest(irq));
+    return source_of(msg.get());
+}
+
+// What nta's own dispatch to a leg does with its callback's return value
+// (0: answered, or will be; 100-699: answer with it), for the server
+// transactions the b2bua makes itself.
+void complete(nta_incoming_t* irq, int status) {
+    if (status == 0) {
+        return;
+    }
+    if (status < 100 || status > 699 ||
+        (nta_incoming_method(irq) == sip_method_invite && status < 300 && status >= 200)) {
+        status = 500;
+    }
+    if (nta_incoming_status(irq) < 200) {
+        sofia::treply(irq, status, nullptr);
+    }
+    if (status >= 200) {
+        nta_incoming_destroy(irq);
+    }
 }
 }  // namespace
 
@@ -311,25 +333,24 @@ int b2bua::on_register(const config::trunk_config& trunk, nta_incoming_t* irq, c
                            &who)) {
             // RFC 3261 22.1 and 10.3 step 3: a registrar asks with 401.
             const auto value = challenge_value(*trunk.challenge, stale);
-            nta_incoming_treply(irq, SIP_401_UNAUTHORIZED,
-                                SIPTAG_WWW_AUTHENTICATE_STR(value.c_str()), TAG_END());
+            sofia::treply(irq, SIP_401_UNAUTHORIZED, SIPTAG_WWW_AUTHENTICATE_STR(value.c_str()));
             return 0;
         }
     }
     const url_t* to = sip->sip_to != nullptr ? sip->sip_to->a_url : nullptr;
     if (to == nullptr || to->url_user == nullptr || *to->url_user == '\0') {
-        nta_incoming_treply(irq, 400, "No user in To", TAG_END());
+        sofia::treply(irq, 400, "No user in To");
         return 0;
     }
     // RFC 3261 10.3 step 4: a user registers its own address-of-record only.
     if (trunk.challenge && who != to->url_user) {
-        nta_incoming_treply(irq, 403, "Not your address-of-record", TAG_END());
+        sofia::treply(irq, 403, "Not your address-of-record");
         return 0;
     }
     // RFC 3261 10.3 step 1: only the domain this registrar is for.
     if (!reg.domain.empty() &&
         (to->url_host == nullptr || !su_casematch(to->url_host, reg.domain.c_str()))) {
-        nta_incoming_treply(irq, 404, "Not our domain", TAG_END());
+        sofia::treply(irq, 404, "Not our domain");
         return 0;
     }
     registrar::register_request r;
@@ -357,7 +378,7 @@ int b2bua::on_register(const config::trunk_config& trunk, nta_incoming_t* irq, c
         char uri[512];
         const auto n = url_e(uri, sizeof uri, m->m_url);
         if (n <= 0 || static_cast<std::size_t>(n) >= sizeof uri) {
-            nta_incoming_treply(irq, 400, "Contact too long", TAG_END());
+            sofia::treply(irq, 400, "Contact too long");
             return 0;
         }
         registrar::contact_param c;
@@ -374,12 +395,11 @@ int b2bua::on_register(const config::trunk_config& trunk, nta_incoming_t* irq, c
     auto outcome = _locations.at(trunk.name).apply(r, now);
     if (outcome.status == 423) {
         const auto min = std::to_string(outcome.min_expires);
-        nta_incoming_treply(irq, SIP_423_INTERVAL_TOO_BRIEF, SIPTAG_MIN_EXPIRES_STR(min.c_str()),
-                            TAG_END());
+        sofia::treply(irq, SIP_423_INTERVAL_TOO_BRIEF, SIPTAG_MIN_EXPIRES_STR(min.c_str()));
         return 0;
     }
     if (outcome.status != 200) {
-        nta_incoming_treply(irq, outcome.status, outcome.phrase.c_str(), TAG_END());
+        sofia::treply(irq, outcome.status, outcome.phrase.c_str());
         return 0;
     }
     // RFC 3261 10.3 step 8: every current binding, each with its expiry.
@@ -394,9 +414,8 @@ int b2bua::on_register(const config::trunk_config& trunk, nta_incoming_t* irq, c
     const auto date = fmt::format(
         "{:%a, %d %b %Y %H:%M:%S} GMT",
         fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
-    nta_incoming_treply(irq, SIP_200_OK,
-                        TAG_IF(!contacts.empty(), SIPTAG_CONTACT_STR(contacts.c_str())),
-                        SIPTAG_DATE_STR(date.c_str()), TAG_END());
+    sofia::treply(irq, SIP_200_OK, TAG_IF(!contacts.empty(), SIPTAG_CONTACT_STR(contacts.c_str())),
+                  SIPTAG_DATE_STR(date.c_str()));
     return 0;
 }
 
@@ -450,8 +469,39 @@ sip_interface& b2bua::interface_named(const std::string& name) {
     throw std::logic_error("unknown interface " + name);
 }
 
-int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, const sip_t* sip) {
-    auto source = source_of(irq);
+void b2bua::on_out_of_dialog_message(sip_interface& iface, msg_t* msg, sip_t* sip) {
+    nta_agent_t* agent = iface.agent();
+    if (sip == nullptr || sip->sip_request == nullptr ||
+        sip->sip_request->rq_method == sip_method_ack) {
+        // A response to nothing we sent, or an ACK of no transaction of ours
+        // (RFC 3261 17.2.3 matching failed): nothing to answer.
+        nta_msg_discard(agent, msg);
+        return;
+    }
+    const auto verdict = screen(iface, source_of(msg), sip);
+    if (verdict.status < 0) {
+        nta_msg_discard(agent, msg);
+        return;
+    }
+    if (verdict.status > 0) {
+        // Stateless (RFC 3261 16.11 does the same for a proxy): a refused
+        // source's retransmissions each get the same answer and cost no
+        // transaction, which a flood would otherwise fill memory with.
+        const auto retry = std::to_string(verdict.retry_after);
+        nta_msg_treply(agent, msg, verdict.status, nullptr,
+                       TAG_IF(verdict.retry_after > 0, SIPTAG_RETRY_AFTER_STR(retry.c_str())),
+                       TAG_END());
+        return;
+    }
+    nta_incoming_t* irq = nta_incoming_create(agent, nullptr, msg, sip, TAG_END());
+    if (irq == nullptr) {
+        return;  // nta took the message and could not keep it; the peer retransmits
+    }
+    complete(irq, on_out_of_dialog_request(*verdict.trunk, irq, sip));
+}
+
+b2bua::screening b2bua::screen(sip_interface& iface, const dataplane::ip_endpoint& source,
+                               const sip_t* sip) {
     auto& guard = _guards.at(iface.name());
     const auto& allowed = iface.cfg().allow_sources;
     if (!allowed.empty() && !policy::in_blocks(allowed, source)) {
@@ -460,7 +510,7 @@ int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, c
             sip_log.warn("{} from {} on {}: source not in allow_sources, 403",
                          sip->sip_request->rq_method_name, source.to_string(), iface.name());
         }
-        return 403;
+        return {403};
     }
     switch (guard.flood.on_request(source.address(), admission::clock::now())) {
         case admission::flood_guard::verdict::pass:
@@ -468,17 +518,11 @@ int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, c
         case admission::flood_guard::verdict::blocked_now:
             sip_log.warn("{} on {}: too many requests; source blocked for {} s", source.address(),
                          iface.name(), iface.cfg().flood.block_seconds);
-            [[fallthrough]];
-        case admission::flood_guard::verdict::blocked: {
-            if (sip->sip_request->rq_method == sip_method_ack) {
-                return 0;  // an ACK is never answered
-            }
-            // RFC 3261 21.5.4: the source may try again when the block ends.
-            const auto retry = std::to_string(iface.cfg().flood.block_seconds);
-            nta_incoming_treply(irq, SIP_503_SERVICE_UNAVAILABLE,
-                                SIPTAG_RETRY_AFTER_STR(retry.c_str()), TAG_END());
-            return 0;
-        }
+            // RFC 3261 21.5.4: one 503 tells a peer that means well when to
+            // come back; what follows during the block is dropped, counted.
+            return {503, nullptr, iface.cfg().flood.block_seconds};
+        case admission::flood_guard::verdict::blocked:
+            return {-1};
     }
     const auto* trunk = _acl.trunk_for(iface.name(), source);
     if (trunk == nullptr) {
@@ -490,26 +534,29 @@ int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, c
             sip_log.warn("{} from {} on {}: not a peer of any trunk, 403",
                          sip->sip_request->rq_method_name, source.to_string(), iface.name());
         }
-        return 403;
+        return {403};
     }
+    return {0, trunk};
+}
+
+int b2bua::on_out_of_dialog_request(const config::trunk_config& trunk, nta_incoming_t* irq,
+                                    const sip_t* sip) {
     switch (sip->sip_request->rq_method) {
         case sip_method_invite:
             if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
                 // RFC 3261 12.2.2: a request for a dialog we do not know.
                 return 481;
             }
-            return on_new_invite(*trunk, irq, sip);
+            return on_new_invite(trunk, irq, sip);
         case sip_method_options:
-            return answer_options(irq);
+            return answer_options(trunk, irq);
         case sip_method_register:
-            if (trunk->registrar) {
-                return on_register(*trunk, irq, sip);
+            if (trunk.registrar) {
+                return on_register(trunk, irq, sip);
             }
-            nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allowed_methods),
-                                TAG_END());
+            sofia::treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allow_for(trunk)));
             return 0;
-        case sip_method_ack:
-            return 0;  // a stray ACK gets no response (RFC 3261 17.2.3)
+        case sip_method_cancel:  // RFC 3261 9.2: no transaction for it to cancel
         case sip_method_bye:
         case sip_method_info:
         case sip_method_message:
@@ -517,17 +564,15 @@ int b2bua::on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, c
         case sip_method_prack:
             return 481;
         default:
-            nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allowed_methods),
-                                TAG_END());
+            sofia::treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allow_for(trunk)));
             return 0;
     }
 }
 
-int b2bua::answer_options(nta_incoming_t* irq) {
+int b2bua::answer_options(const config::trunk_config& trunk, nta_incoming_t* irq) {
     // RFC 3261 11.2: what we would accept in an INVITE.
-    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(allowed_methods),
-                        SIPTAG_ACCEPT_STR("application/sdp"),
-                        SIPTAG_SUPPORTED_STR(supported_extensions), TAG_END());
+    sofia::treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(allow_for(trunk)),
+                  SIPTAG_ACCEPT_STR("application/sdp"), SIPTAG_SUPPORTED_STR(supported_extensions));
     return 0;
 }
 
@@ -545,8 +590,7 @@ int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq,
             }
         }
         if (!unsupported.empty()) {
-            nta_incoming_treply(irq, SIP_420_BAD_EXTENSION,
-                                SIPTAG_UNSUPPORTED_STR(unsupported.c_str()), TAG_END());
+            sofia::treply(irq, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED_STR(unsupported.c_str()));
             return 0;
         }
     }
@@ -554,8 +598,7 @@ int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq,
         sip->sip_session_expires->x_delta < trunk.session_timer.min_se) {
         // RFC 4028 6: too short an interval is refused with our minimum.
         const auto min = std::to_string(trunk.session_timer.min_se);
-        nta_incoming_treply(irq, SIP_422_SESSION_TIMER_TOO_SMALL, SIPTAG_MIN_SE_STR(min.c_str()),
-                            TAG_END());
+        sofia::treply(irq, SIP_422_SESSION_TIMER_TOO_SMALL, SIPTAG_MIN_SE_STR(min.c_str()));
         return 0;
     }
     auto user_of = [](const url_t* u) -> std::string {
@@ -568,7 +611,7 @@ int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq,
     }
     if (received.from.size() > policy::max_number_length ||
         received.to.size() > policy::max_number_length) {
-        nta_incoming_treply(irq, 400, "From or To user too long", TAG_END());
+        sofia::treply(irq, 400, "From or To user too long");
         return 0;
     }
     const auto numbers = normalizer(trunk).inbound.apply(received);
@@ -583,8 +626,8 @@ int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq,
                            called != nullptr ? called : "", stale)) {
             // RFC 3261 22.3: as the caller's next hop the SBC asks with 407.
             const auto value = challenge_value(*trunk.challenge, stale);
-            nta_incoming_treply(irq, SIP_407_PROXY_AUTH_REQUIRED,
-                                SIPTAG_PROXY_AUTHENTICATE_STR(value.c_str()), TAG_END());
+            sofia::treply(irq, SIP_407_PROXY_AUTH_REQUIRED,
+                          SIPTAG_PROXY_AUTHENTICATE_STR(value.c_str()));
             // The first INVITE of every authenticated call is challenged:
             // only a refused answer is a call attempt worth a record.
             if (sip->sip_proxy_authorization != nullptr) {
@@ -602,8 +645,7 @@ int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq,
         }
         const auto retry = std::to_string(d.retry_after);
         // RFC 3261 21.5.4 and 20.33: come back when a slot or a token is free.
-        nta_incoming_treply(irq, SIP_503_SERVICE_UNAVAILABLE, SIPTAG_RETRY_AFTER_STR(retry.c_str()),
-                            TAG_END());
+        sofia::treply(irq, SIP_503_SERVICE_UNAVAILABLE, SIPTAG_RETRY_AFTER_STR(retry.c_str()));
     };
     const auto inbound = admit(trunk, true);
     if (!inbound) {
@@ -721,7 +763,7 @@ int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq,
                                  ? sip_status_phrase(static_cast<int>(route->reject->code))
                                  : route->reject->reason.c_str();
         phrase = phrase != nullptr ? phrase : "Rejected";
-        nta_incoming_treply(irq, static_cast<int>(route->reject->code), phrase, TAG_END());
+        sofia::treply(irq, static_cast<int>(route->reject->code), phrase);
         refused_cdr(sip, irq, trunk, route, received, numbers,
                     static_cast<int>(route->reject->code), phrase);
         return 0;

@@ -39,9 +39,17 @@
 
 namespace sbc::b2bua {
 
-/// Methods the SBC accepts, advertised in Allow (RFC 3261 20.5).
+/// Methods the SBC accepts from every trunk, advertised in Allow (RFC 3261 20.5).
 inline constexpr const char* allowed_methods =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, PRACK, UPDATE";
+
+/// The Allow value for a trunk's peers: REFER (RFC 3515) only where the SBC
+/// carries out transfers itself (`refer: handle`); elsewhere it answers 405.
+inline const char* allow_for(const config::trunk_config& trunk) noexcept {
+    return trunk.refer == config::refer_policy::handle
+               ? "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, PRACK, UPDATE, REFER"
+               : allowed_methods;
+}
 
 /// Extensions the SBC takes in Require (RFC 3262 reliable provisional
 /// responses, RFC 4028 session timers), each negotiated per leg.
@@ -64,8 +72,11 @@ public:
     b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine& media);
     ~b2bua() override;
 
-    /// A request outside any dialog of ours, from interface `iface`.
-    int on_out_of_dialog_request(sip_interface& iface, nta_incoming_t* irq, const sip_t* sip);
+    /// A request (or a stray response) outside any transaction and dialog of
+    /// ours, from interface `iface`, before nta keeps any state for it. Takes
+    /// `msg`. Screening refusals are stateless; a request that passes gets a
+    /// server transaction and is dispatched.
+    void on_out_of_dialog_message(sip_interface& iface, msg_t* msg, sip_t* sip);
 
     /// Hangs up every call (shutdown). The su_root must keep running for a
     /// moment afterwards for the BYEs and CANCELs to leave.
@@ -123,8 +134,17 @@ public:
     nlohmann::json route_test(const nlohmann::json& args) override;
 
 private:
+    /// What screening decided for a request outside our dialogs.
+    struct screening {
+        int status = 0;  ///< 0: passes (trunk set), >0: refuse statelessly, <0: drop
+        const config::trunk_config* trunk = nullptr;
+        unsigned retry_after = 0;  ///< with a 503
+    };
+    screening screen(sip_interface& iface, const dataplane::ip_endpoint& source, const sip_t* sip);
+    int on_out_of_dialog_request(const config::trunk_config& trunk, nta_incoming_t* irq,
+                                 const sip_t* sip);
     int on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip);
-    int answer_options(nta_incoming_t* irq);
+    int answer_options(const config::trunk_config& trunk, nta_incoming_t* irq);
     /// A REGISTER from a trunk that is a registrar's (RFC 3261 10.3).
     int on_register(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip);
     /// The registrar trunk on `interface` whose sources hold `source`.

@@ -20,6 +20,7 @@
 #include "sbc/sdp/offer_builder.hpp"
 #include "sbc/sofia/auth_headers.hpp"
 #include "sbc/sofia/msg_ref.hpp"
+#include "sbc/sofia/reply.hpp"
 #include "transcoder/dtmf/info_body.hpp"
 
 namespace sbc::b2bua {
@@ -89,11 +90,10 @@ const char* phrase_for(int status) {
 }
 
 // 488 to an offer the SBC cannot take, with a Warning saying why (RFC 3261
-// 20.43: code 399, miscellaneous).
+// 20.43: code 399, miscellaneous). `why` may quote what the peer sent.
 void refuse_offer(nta_incoming_t* irq, const std::string& why) {
-    const auto warning = fmt::format("399 sbc \"{}\"", why);
-    nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
-                        TAG_END());
+    const auto warning = sofia::warning_value("sbc", why);
+    sofia::treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()));
 }
 
 std::string_view body_of(const sip_t* sip) {
@@ -106,10 +106,10 @@ std::string_view body_of(const sip_t* sip) {
 
 void refuse_delayed_offer(nta_incoming_t* irq, const config::trunk_config& to) {
     // RFC 3261 21.4.26 and 20.43: 488, with a Warning saying why.
-    auto warning = fmt::format("399 sbc \"trunk {} requires an SDP offer in the INVITE\"", to.name);
+    const auto warning = sofia::warning_value(
+        "sbc", fmt::format("trunk {} requires an SDP offer in the INVITE", to.name));
     sip_log.info("INVITE without SDP towards trunk {} (early_offer: reject): 488", to.name);
-    nta_incoming_treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
-                        TAG_END());
+    sofia::treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()));
 }
 
 bool has_sdp(const sip_t* sip) noexcept {
@@ -268,7 +268,7 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     _invite =
         invite_relay{side::a, irq, orq, true, false, offer.has_value(), convert, {}, {}, {}, 0};
     nta_incoming_bind(irq, sofia::transaction_trampoline, this);
-    nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+    sofia::treply(irq, SIP_100_TRYING);
     return 0;
 }
 
@@ -476,7 +476,7 @@ nta_outgoing_t* call::issue_invite(const std::optional<std::string>& offer,
         b.nta, sofia::response_trampoline, this,
         o.next_hop.empty() ? nullptr : URL_STRING_MAKE(o.next_hop.c_str()), SIP_METHOD_INVITE,
         URL_STRING_MAKE(o.ruri.c_str()), SIPTAG_CONTACT_STR(o.contact.c_str()),
-        SIPTAG_MAX_FORWARDS_STR(o.max_forwards.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        SIPTAG_MAX_FORWARDS_STR(o.max_forwards.c_str()), SIPTAG_ALLOW_STR(allow_for(*b.trunk)),
         TAG_IF(offer, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
         TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
         SIPTAG_SUPPORTED_STR(supported_extensions),
@@ -1124,8 +1124,7 @@ std::string with_origin_version(const std::string& sdp, std::uint64_t version) {
 
 int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (from.trunk->refer != config::refer_policy::handle) {
-        nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allowed_methods),
-                            TAG_END());
+        sofia::treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allow_for(*from.trunk)));
         return 0;
     }
     if (_state != state::established || _invite || _transfer || _reoffer || _update) {
@@ -1136,8 +1135,8 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         auto replaces = replaces_in_uri_headers(to->r_url->url_headers);
         if (!replaces) {
             const auto warning = fmt::format("399 sbc \"{}\"", replaces.error_message());
-            nta_incoming_treply(irq, 400, "Bad Replaces in Refer-To",
-                                SIPTAG_WARNING_STR(warning.c_str()), TAG_END());
+            sofia::treply(irq, 400, "Bad Replaces in Refer-To",
+                          SIPTAG_WARNING_STR(warning.c_str()));
             return 0;
         }
         if (*replaces) {
@@ -1145,7 +1144,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         }
     }
     if (to == nullptr || to->r_url->url_user == nullptr) {
-        nta_incoming_treply(irq, 400, "Refer-To with a user required", TAG_END());
+        sofia::treply(irq, 400, "Refer-To with a user required");
         return 0;
     }
     const side referee = dataplane::other(from._side);
@@ -1172,8 +1171,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     // The target's trunk counts the new call against its outbound limits.
     if (auto admitted = _owner.admit(*target.trunk, false); !admitted) {
         const auto retry = std::to_string(admitted.retry_after);
-        nta_incoming_treply(irq, SIP_503_SERVICE_UNAVAILABLE, SIPTAG_RETRY_AFTER_STR(retry.c_str()),
-                            TAG_END());
+        sofia::treply(irq, SIP_503_SERVICE_UNAVAILABLE, SIPTAG_RETRY_AFTER_STR(retry.c_str()));
         return 0;
     }
     _slots.push_back({target.trunk, false});
@@ -1228,7 +1226,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     t.invite = nta_outgoing_tcreate(
         t.leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE,
         URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
-        SIPTAG_ALLOW_STR(allowed_methods), SIPTAG_SUPPORTED_STR("timer"),
+        SIPTAG_ALLOW_STR(allow_for(*target.trunk)), SIPTAG_SUPPORTED_STR("timer"),
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.offer.c_str()), TAG_END());
     if (t.invite == nullptr) {
         nta_leg_destroy(t.leg);
@@ -1238,7 +1236,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
                  display_id(), from._side == side::a ? 'a' : 'b', callee, target.trunk->name);
     _transfer = std::move(t);
     // RFC 3515 2.4.2: accept, then report progress in NOTIFYs.
-    nta_incoming_treply(irq, SIP_202_ACCEPTED, TAG_END());
+    sofia::treply(irq, SIP_202_ACCEPTED);
     notify_referrer(from.nta, 100, false);
     return 0;
 }
@@ -1332,7 +1330,7 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
         sip_log.info("call {}: attended transfer names dialog {} ({}): {}", display_id(),
                      replaces.call_id, replaced == nullptr ? "not ours" : "not replaceable",
                      status);
-        nta_incoming_treply(irq, SIP_202_ACCEPTED, TAG_END());
+        sofia::treply(irq, SIP_202_ACCEPTED);
         notify_referrer(from.nta, status, true);
         return 0;
     }
@@ -1392,7 +1390,7 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     const auto contact = t.iface->contact(t.transport);
     t.invite = nta_outgoing_tcreate(
         t.leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
-        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*t.trunk)),
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.offer.c_str()), TAG_END());
@@ -1405,7 +1403,7 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     sip_log.info("call {}: leg {} joins call {}'s far end on trunk {} (attended transfer)",
                  display_id(), from._side == side::a ? 'a' : 'b', other.display_id(),
                  handed.trunk->name);
-    nta_incoming_treply(irq, SIP_202_ACCEPTED, TAG_END());
+    sofia::treply(irq, SIP_202_ACCEPTED);
     notify_referrer(from.nta, 100, false);
     // The referrer's consultation dialog ends as RFC 5589 7.3 has the
     // target end it: with a BYE, once the transfer was accepted.
@@ -1456,7 +1454,7 @@ void call::reoffer(side s) {
     const auto expires = l.timer ? session_expires_value(l, true) : std::string();
     auto* orq = nta_outgoing_tcreate(
         l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
-        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*l.trunk)),
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.last_sdp_sent.c_str()),
@@ -1675,8 +1673,7 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
             // RFC 3311 5.1 allows early offers in UPDATE only after the
             // initial offer was answered reliably; this SBC relays UPDATE
             // offers in confirmed dialogs.
-            nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_RETRY_AFTER_STR("1"),
-                                TAG_END());
+            sofia::treply(irq, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_RETRY_AFTER_STR("1"));
             return 0;
         }
         if (_invite || _reoffer || _transfer || _update) {
@@ -1705,9 +1702,9 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         return 0;
     }
     // A session refresh alone: answered on this leg.
-    nta_incoming_treply(
-        irq, SIP_200_OK, TAG_IF(!value.empty(), SIPTAG_SESSION_EXPIRES_STR(value.c_str())),
-        TAG_IF(!value.empty() && from.peer_timer, SIPTAG_REQUIRE_STR("timer")), TAG_END());
+    sofia::treply(irq, SIP_200_OK,
+                  TAG_IF(!value.empty(), SIPTAG_SESSION_EXPIRES_STR(value.c_str())),
+                  TAG_IF(!value.empty() && from.peer_timer, SIPTAG_REQUIRE_STR("timer")));
     return 0;
 }
 
@@ -1786,7 +1783,7 @@ void call::reply(nta_incoming_t* irq, call_leg& on, int status, const char* phra
     bool dialog_response = status > 100 && status < 300;
     const tagi_t tags[] = {
         {TAG_IF(dialog_response, SIPTAG_CONTACT_STR(contact.c_str()))},
-        {TAG_IF(dialog_response, SIPTAG_ALLOW_STR(allowed_methods))},
+        {TAG_IF(dialog_response, SIPTAG_ALLOW_STR(allow_for(*on.trunk)))},
         {TAG_IF(sdp_body, SIPTAG_CONTENT_TYPE_STR("application/sdp"))},
         {TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : ""))},
         {TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str()))},
@@ -1799,7 +1796,7 @@ void call::reply(nta_incoming_t* irq, call_leg& on, int status, const char* phra
                                         TAG_NEXT(tags)) != nullptr) {
         return;
     }
-    nta_incoming_treply(irq, status, phrase, TAG_NEXT(tags));
+    sofia::treply(irq, status, phrase, TAG_NEXT(tags));
 }
 
 int call::on_leg_request(call_leg& l, nta_leg_t* dialog, nta_incoming_t* irq, const sip_t* sip) {
@@ -1832,8 +1829,8 @@ int call::on_leg_request(call_leg& l, nta_leg_t* dialog, nta_incoming_t* irq, co
         case sip_method_cancel:
             return 0;  // ours arrive through the bound transaction
         case sip_method_options:
-            nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(allowed_methods),
-                                SIPTAG_ACCEPT_STR("application/sdp"), TAG_END());
+            sofia::treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(allow_for(*l.trunk)),
+                          SIPTAG_ACCEPT_STR("application/sdp"));
             return 0;
         case sip_method_info:
         case sip_method_message:
@@ -1843,8 +1840,7 @@ int call::on_leg_request(call_leg& l, nta_leg_t* dialog, nta_incoming_t* irq, co
         case sip_method_refer:
             return on_refer(l, irq, sip);
         default:
-            nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allowed_methods),
-                                TAG_END());
+            sofia::treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allow_for(*l.trunk)));
             return 0;
     }
 }
@@ -1857,8 +1853,7 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         from.timer->last_refresh = std::chrono::steady_clock::now();  // RFC 4028 10
     }
     if (_state != state::established) {
-        nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_RETRY_AFTER_STR("1"),
-                            TAG_END());
+        sofia::treply(irq, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_RETRY_AFTER_STR("1"));
         return 0;
     }
     auto& to = leg(dataplane::other(from._side));
@@ -1893,7 +1888,7 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     _invite->offer_sent = std::move(offer);
     _invite->headers_sent = std::move(headers);
     nta_incoming_bind(irq, sofia::transaction_trampoline, this);
-    nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+    sofia::treply(irq, SIP_100_TRYING);
     return 0;
 }
 
@@ -1935,7 +1930,7 @@ nta_outgoing_t* call::send_reinvite(call_leg& to, const std::optional<std::strin
     const auto expires = to.timer ? session_expires_value(to, true) : std::string();
     return nta_outgoing_tcreate(
         to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
-        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allowed_methods),
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*to.trunk)),
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         TAG_IF(offer, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
@@ -2056,7 +2051,7 @@ int call::on_bye(call_leg& from) {
     if (_invite && _invite->initial && !_invite->answered) {
         // RFC 3261 15: a caller may end an early dialog with BYE; towards the
         // callee that is a CANCEL.
-        nta_incoming_treply(_invite->irq, SIP_487_REQUEST_TERMINATED, TAG_END());
+        sofia::treply(_invite->irq, SIP_487_REQUEST_TERMINATED);
         nta_outgoing_cancel(_invite->orq);
     } else if (_invite && _invite->answered) {
         send_ack(dataplane::other(_invite->from), nullptr);
@@ -2137,7 +2132,7 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
                     return 0;
                 }
                 if (it->irq != nullptr) {
-                    nta_incoming_treply(it->irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+                    sofia::treply(it->irq, SIP_500_INTERNAL_SERVER_ERROR);
                     nta_incoming_destroy(it->irq);
                 }
                 _relays.erase(it);
@@ -2146,7 +2141,7 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
         }
         if (status >= 200) {
             if (it->irq != nullptr) {  // null: a request of the SBC's own (DTMF INFO)
-                nta_incoming_treply(it->irq, status, phrase_for(status), TAG_END());
+                sofia::treply(it->irq, status, phrase_for(status));
                 nta_incoming_destroy(it->irq);
             }
             nta_outgoing_destroy(it->orq);
@@ -2495,7 +2490,7 @@ void call::on_cancel() {
     if (inv.initial) {
         note_end(cdr::party::caller, "CANCEL");
     }
-    nta_incoming_treply(inv.irq, SIP_487_REQUEST_TERMINATED, TAG_END());
+    sofia::treply(inv.irq, SIP_487_REQUEST_TERMINATED);
     nta_outgoing_cancel(inv.orq);
     if (inv.initial) {
         set_state(state::cancelling);  // until the callee's final response
@@ -2618,8 +2613,8 @@ void call::hang_up(const char* why) {
         if (_invite->answered) {
             send_ack(dataplane::other(_invite->from), nullptr);
         } else if (nta_incoming_status(_invite->irq) < 200) {
-            nta_incoming_treply(_invite->irq, _invite->initial ? 503 : 500,
-                                phrase_for(_invite->initial ? 503 : 500), TAG_END());
+            sofia::treply(_invite->irq, _invite->initial ? 503 : 500,
+                          phrase_for(_invite->initial ? 503 : 500));
             nta_outgoing_cancel(_invite->orq);
         }
     }
@@ -2648,7 +2643,7 @@ void call::release_transactions() {
     }
     if (_update) {
         if (nta_incoming_status(_update->irq) < 200) {
-            nta_incoming_treply(_update->irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+            sofia::treply(_update->irq, SIP_500_INTERNAL_SERVER_ERROR);
         }
         nta_incoming_destroy(_update->irq);
         nta_outgoing_destroy(_update->orq);
@@ -2666,7 +2661,7 @@ void call::release_transactions() {
     }
     if (_invite) {
         if (_invite->irq != nullptr && nta_incoming_status(_invite->irq) < 200) {
-            nta_incoming_treply(_invite->irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+            sofia::treply(_invite->irq, SIP_500_INTERNAL_SERVER_ERROR);
         }
         nta_incoming_destroy(_invite->irq);
         nta_outgoing_destroy(_invite->orq);
@@ -2674,7 +2669,7 @@ void call::release_transactions() {
     }
     for (auto& r : _relays) {
         if (nta_incoming_status(r.irq) < 200) {
-            nta_incoming_treply(r.irq, SIP_481_NO_TRANSACTION, TAG_END());
+            sofia::treply(r.irq, SIP_481_NO_TRANSACTION);
         }
         nta_incoming_destroy(r.irq);
         nta_outgoing_destroy(r.orq);

@@ -68,7 +68,6 @@ sip_interface::sip_interface(su_root_t* root, const config::interface_config& cf
         }
         if (!adopted) {
             _tls->detach();
-            nta_leg_destroy(_default_leg);
             nta_agent_destroy(_agent);
             throw std::runtime_error(
                 fmt::format("interface {}: cannot set up TLS (see above)", cfg.name));
@@ -90,11 +89,11 @@ void sip_interface::bind_listeners(su_root_t* root) {
     // the ACK and handing that ACK to the bound transaction (RFC 3261 13.3.1.4).
     // NTATAG_CANCEL_487(0): the call answers a cancelled INVITE itself, after
     // it has cancelled the other leg.
-    _agent =
-        nta_agent_create(root, URL_STRING_MAKE(first.c_str()), nullptr, nullptr, NTATAG_UA(1),
-                         NTATAG_CANCEL_487(0), NTATAG_EXTRA_100(0), NTATAG_SERVER_RPORT(1),
-                         NTATAG_CLIENT_RPORT(1), TAG_IF(cert_dir, TPTAG_CERTIFICATE(cert_dir)),
-                         TAG_IF(cert_dir, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_NONE)), TAG_END());
+    _agent = nta_agent_create(
+        root, URL_STRING_MAKE(first.c_str()), sofia::agent_trampoline, this, NTATAG_UA(1),
+        NTATAG_CANCEL_487(0), NTATAG_EXTRA_100(0), NTATAG_SERVER_RPORT(1), NTATAG_CLIENT_RPORT(1),
+        TAG_IF(cert_dir, TPTAG_CERTIFICATE(cert_dir)),
+        TAG_IF(cert_dir, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_NONE)), TAG_END());
     if (_agent == nullptr) {
         throw std::runtime_error(fmt::format("interface {}: cannot listen on {}", cfg.name, first));
     }
@@ -122,12 +121,6 @@ void sip_interface::bind_listeners(su_root_t* root) {
         }
         _filtered.insert(_filtered.end(), fds->begin(), fds->end());
     }
-    _default_leg =
-        nta_leg_tcreate(_agent, sofia::leg_trampoline, this, NTATAG_NO_DIALOG(1), TAG_END());
-    if (_default_leg == nullptr) {
-        nta_agent_destroy(_agent);
-        throw std::runtime_error(fmt::format("interface {}: cannot create default leg", cfg.name));
-    }
 }
 
 std::uint64_t sip_interface::filtered_drops() const {
@@ -142,7 +135,6 @@ sip_interface::~sip_interface() {
     if (_tls) {
         _tls->detach();
     }
-    nta_leg_destroy(_default_leg);
     nta_agent_destroy(_agent);
 }
 
@@ -174,8 +166,9 @@ std::string sip_interface::contact(config::transport t) const {
     return fmt::format("<{}>", host_port(t));
 }
 
-int sip_interface::on_request(nta_leg_t*, nta_incoming_t* irq, const sip_t* sip) {
-    return _owner.on_out_of_dialog_request(*this, irq, sip);
+int sip_interface::on_stray_message(nta_agent_t*, msg_t* msg, sip_t* sip) {
+    _owner.on_out_of_dialog_message(*this, msg, sip);
+    return 0;
 }
 
 }  // namespace sbc::b2bua

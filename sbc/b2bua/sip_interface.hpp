@@ -1,9 +1,11 @@
 // One signaling interface: a sofia-sip nta agent bound to the interface's
 // listeners (DESIGN.md: one agent per interface, all on the shared su_root).
 //
-// Its default leg receives every request that belongs to no dialog of ours
-// and hands it to the b2bua. Via and Contact of everything sent on this
-// interface name only this interface's own addresses.
+// Every request that belongs to no transaction or dialog of ours reaches the
+// agent's message callback before nta keeps any state for it, and goes to the
+// b2bua, which screens it (allowed sources, flood guard, peers) and refuses
+// or drops what fails statelessly; only what passes gets a server transaction. Via and Contact of
+// everything sent on this interface name only this interface's own addresses.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,7 @@ namespace sbc::b2bua {
 
 class b2bua;
 
-class sip_interface final : public sofia::leg_handler {
+class sip_interface final : public sofia::agent_handler {
 public:
     /// Binds every listener of `cfg`. Throws std::runtime_error naming the
     /// listener that could not be bound, or the TLS file that could not be
@@ -45,7 +47,7 @@ public:
     /// Just the host, as it goes into From and To URIs of this side.
     std::string host() const;
 
-    int on_request(nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip) override;
+    int on_stray_message(nta_agent_t* agent, msg_t* msg, sip_t* sip) override;
     /// UDP datagrams the kernel dropped on this interface's SIP sockets,
     /// almost all of them from outside allow_sources (source_filter.hpp).
     std::uint64_t filtered_drops() const;
@@ -58,7 +60,6 @@ private:
     std::unique_ptr<tls::interface_tls> _tls;  // before _agent: sofia's contexts call into it
     b2bua& _owner;
     nta_agent_t* _agent = nullptr;
-    nta_leg_t* _default_leg = nullptr;
     std::vector<int> _filtered;  ///< sofia's UDP sockets carrying our source filter
 };
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace sbc::log {
@@ -19,7 +20,13 @@ enum class level : int { debug = 0, info = 1, warn = 2, error = 3 };
 /// Process-wide threshold; lines below it are dropped. Set once at start-up.
 void set_level(level l) noexcept;
 level current_level() noexcept;
+/// Writes one line. Bytes that are not printable ASCII (control characters,
+/// line breaks, anything past 0x7e) are written as \xNN, so text a peer sent
+/// can neither break a line in two nor put raw bytes into the log.
 void write(level l, std::string_view subsystem, std::string_view message) noexcept;
+
+/// `text` with every byte outside 0x20-0x7e written as \xNN (what write() prints).
+std::string printable(std::string_view text);
 
 class logger {
 public:

@@ -319,6 +319,44 @@ def early_offer_reject(t):
     sbcd.stop()
 
 
+# RFC 3261 25.1: quoted-string = SWS DQUOTE *(qdtext / quoted-pair) DQUOTE.
+WARNING_399 = re.compile(r'^399 \S+ "(?:[\x20\x21\x23-\x5b\x5d-\x7e]'
+                         r'|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*"$')
+
+
+@e2e_test
+def malformed_offer_488(t):
+    """Issue 19: offers sofia's SDP parser refuses (a second v= line, an
+    unknown zz= line, a byte outside ASCII) each get a final 488 whose
+    Warning is a valid quoted-string naming the problem, never only a 100
+    Trying; nothing reaches the pbx, and sbcd's log shows the odd byte
+    escaped, not raw."""
+    sbcd = t.start_sbcd()
+    template = (SCENARIOS / "uac_reject.xml").read_text()
+    at = template.index("      t=0 0\n") + len("      t=0 0\n")  # session level
+    uas = t.uas("pbx", "uas_answer.xml", local_ip=PBX_PEER, media_port=PBX_SIPP_MEDIA)
+    cases = {"second_v": "v=0", "unknown_field": "zz=1", "raw_byte": "x\x94o=1"}
+    for name, line in cases.items():
+        scenario = Path(t.workdir) / f"uac_offer_{name}.xml"
+        scenario.write_bytes((template[:at] + f"      {line}\n" + template[at:])
+                             .encode("latin-1"))
+        uac = t.uac(name, scenario)
+        uac.finish()
+        finals = [m for m in uac.received() if m.is_response and m.status >= 200]
+        check(finals and finals[0].status == 488,
+              f"{name}: the malformed offer got {[m.first_line for m in finals]} instead of 488")
+        warning = finals[0].header("warning") or ""
+        check(WARNING_399.match(warning) and "SDP" in warning,
+              f"{name}: the 488's Warning is not a valid 399 quoted-string: {warning!r}")
+    check(not uas.received("INVITE"), "a malformed offer reached the pbx")
+    log = Path(sbcd.stderr_path).read_bytes()
+    check(not any(b >= 0x80 for b in log), "sbcd's log holds raw bytes outside ASCII")
+    check(b"\\x94" in log, "sbcd's log does not show the odd byte as \\x94")
+    uas.kill()
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
 @e2e_test
 def early_offer_convert(t):
     """early_offer: convert (issue 3): a delayed-offer INVITE from the pbx leaves
