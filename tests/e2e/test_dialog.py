@@ -156,6 +156,13 @@ def blind_transfer_by_refer_handled(t):
     inv = new.received("INVITE")[0]
     check(inv.first_line.startswith("INVITE sip:3000@127.0.2.3"), f"target got {inv.first_line}")
     check("caller@" in inv.header("from"), f"From at the target: {inv.header('from')}")
+    # Issue 19: Allow names REFER only towards a trunk whose REFERs the SBC handles.
+    allows = {name: {m.strip() for m in (msg.header("allow") or "").split(",")}
+              for name, msg in (("pbx", pbx.received("INVITE")[0]), ("target", inv),
+                                ("carrier", uac.received("INVITE")[0]))}
+    check("REFER" in allows["pbx"] and "REFER" not in allows["target"] and
+          "REFER" not in allows["carrier"] and "INVITE" in allows["carrier"],
+          f"Allow headers: {allows}")
     check(new.received("BYE"), "the caller's BYE did not reach the target")
     seen = {m.method for m in uac.received() if not m.is_response}
     check(not seen & {"REFER", "NOTIFY"}, f"the carrier saw {seen}")
