@@ -170,7 +170,7 @@ call_leg* b2bua::leg_of_dialog(const dialog_ref& ref) {
         if (dialog == nullptr) {
             continue;
         }
-        // Other legs (the interface's default leg, registrations) have
+        // Other legs (keep-alives, registrations) have
         // handlers of their own kind; a dialog a transfer retired is no
         // longer its call_leg's.
         auto* l = dynamic_cast<call_leg*>(nta_leg_magic(dialog, sofia::leg_trampoline));

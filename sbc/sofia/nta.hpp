@@ -29,7 +29,7 @@ class agent_handler;
 
 namespace sbc::sofia {
 
-/// Requests arriving on a leg (a dialog, or an agent's default leg).
+/// Requests arriving on a leg (a dialog of ours).
 /// Return a status >= 100 for nta to answer with it, or 0 when the handler
 /// answered (or will answer) itself. Called on the su_root thread.
 class leg_handler {
@@ -59,7 +59,10 @@ protected:
     ~transaction_handler() = default;
 };
 
-/// Messages nta could not match to any transaction or leg.
+/// Messages nta could not match to any transaction or leg: requests
+/// outside our dialogs (before nta keeps any state for them) and stray
+/// responses. The handler owns `msg`: it discards it, answers it with
+/// nta_msg_treply() or makes a transaction of it with nta_incoming_create().
 class agent_handler {
 public:
     virtual int on_stray_message(nta_agent_t* agent, msg_t* msg, sip_t* sip) = 0;
