@@ -1898,9 +1898,9 @@ void tear_down_bed() {
 // --no-huge). main() is in test_dpdk_worker_main.cpp, with Catch2's
 // implementation: `run_tests` runs the Catch2 session.
 int run_with_test_bed(int argc, char** argv, int (*run_tests)(int, char**)) {
-    std::vector<std::string> eal{"test_dpdk_worker", "--no-huge",   "--no-pci",
-                                 "--no-shconf",      "-m",          "256",
-                                 "--lcores",         "0@0,1@1,2@1", "--log-level=3"};
+    std::vector<std::string> eal{
+        "test_dpdk_worker", "--no-huge",   "--no-pci",      "--no-shconf",   "-m", "256",
+        "--lcores",         "0@0,1@1,2@1", "--log-level=3", "--no-telemetry"};
     std::vector<char*> eal_argv;
     for (auto& a : eal) {
         eal_argv.push_back(a.data());
@@ -1919,6 +1919,9 @@ int run_with_test_bed(int argc, char** argv, int (*run_tests)(int, char**)) {
         std::fprintf(stderr, "test_dpdk_worker: %s\n", e.what());
     }
     tear_down_bed();
+    // As dpdk_engine: EAL leaves its (empty) runtime directory behind.
+    const std::string runtime_dir = rte_eal_get_runtime_dir();
     rte_eal_cleanup();
+    ::rmdir(runtime_dir.c_str());
     return rc;
 }

@@ -34,6 +34,11 @@ CARRIER_NS, PBX_NS = "sbc-e2e-carrier", "sbc-e2e-pbx"
 # Not 192.0.2.0/24: test machines use it for their own uplink.
 CARRIER_SBC, CARRIER_PEER = "203.0.113.1", "203.0.113.2"
 PBX_SBC, PBX_PEER = "198.51.100.1", "198.51.100.2"
+# EAL's runtime directory (/var/run/dpdk/<file-prefix> as root): a prefix of
+# the tests' own, so that another DPDK program's directory is not taken for
+# one sbcd left behind.
+FILE_PREFIX = "sbc-e2e-dpdk"
+RUNTIME_DIR = f"/var/run/dpdk/{FILE_PREFIX}"
 LINKS = {  # namespace: (host end, namespace end, peer address)
     CARRIER_NS: ("sbce2e-c", "sbce2e-c-ns", CARRIER_PEER),
     PBX_NS: ("sbce2e-p", "sbce2e-p-ns", PBX_PEER),
@@ -117,7 +122,7 @@ def dpdk_config(socket_path, carrier_prefix=24, pbx_extra=()):
         "media:",
         "  backend: dpdk",
         "  dpdk:",
-        '    eal_args: ["--no-huge", "--no-pci", "-m", "256"]',
+        f'    eal_args: ["--no-huge", "--no-pci", "-m", "256", "--file-prefix", "{FILE_PREFIX}"]',
         "    lcores: [1]",
         "    mbufs: 4095",
         "    ports:",
@@ -151,8 +156,11 @@ def dpdk_call_with_media(t):
     check(why is None, f"cannot run: {why}")
     setup_network()
     t.on_close(teardown_network)
+    if os.path.isdir(RUNTIME_DIR):
+        os.rmdir(RUNTIME_DIR)  # an older sbcd's; fails the test if not empty
     config = t.config_path(dpdk_config(t.socket_path()))
     sbcd = t.start_sbcd(config, sip_addresses=(CARRIER_SBC, PBX_SBC), ready_timeout=30.0)
+    check(os.path.isdir(RUNTIME_DIR), f"EAL made no {RUNTIME_DIR}: the check below is moot")
 
     uas = ns_sipp(t, PBX_NS, "pbx", "uas_answer_media.xml", PBX_PEER, media_port=7000)
     wait_until(lambda: ns_udp_bound(PBX_NS, PBX_PEER, SIP_PORT) or not uas.alive(), 5.0, 0.1)
@@ -210,6 +218,10 @@ def dpdk_call_with_media(t):
         check(f"leg {leg} media latched to {peer}:" in log,
               f"no latching event for leg {leg} ({peer}) in the log")
     sbcd.assert_no_calls()
+    # Issue 19 item 9: nothing left under /var/run/dpdk once sbcd is gone.
+    sbcd.stop()
+    check(not os.path.exists(RUNTIME_DIR), f"sbcd left {RUNTIME_DIR} behind: "
+          f"{os.listdir(RUNTIME_DIR) if os.path.isdir(RUNTIME_DIR) else 'not a directory'}")
 
 
 @e2e_test

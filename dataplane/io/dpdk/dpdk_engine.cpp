@@ -139,7 +139,8 @@ void dpdk_engine::shutdown() noexcept {
         // EAL makes /var/run/dpdk/<file-prefix> (or under XDG_RUNTIME_DIR)
         // even without shared files (--no-shconf, --in-memory), and
         // rte_eal_cleanup leaves it. rmdir removes it only when empty, so
-        // another process's files under the same prefix stay.
+        // another process's files under the same prefix (or a telemetry
+        // socket the configuration asked for) stay.
         const std::string runtime_dir = rte_eal_get_runtime_dir();
         rte_eal_cleanup();
         _eal = false;
@@ -160,9 +161,11 @@ void dpdk_engine::start_eal(const engine_config& config) {
     }
     // No shared configuration files under /var/run/dpdk, so no clash between
     // two instances and nothing left behind (--in-memory says the same and
-    // unlinks hugepage files, but does not go with --no-huge); warnings and
-    // worse only, unless the configured arguments say otherwise (later
-    // ones win).
+    // unlinks hugepage files, but does not go with --no-huge); no telemetry
+    // socket either (sbcctl stats has the ports' counters; the socket of a
+    // second instance would clash, and EAL unlinks it only at exit, after
+    // shutdown() removed the runtime directory); warnings and worse only,
+    // unless the configured arguments say otherwise (later ones win).
     const auto& extra = config.dpdk.eal_args;
     const auto has = [&](const char* arg) {
         return std::find(extra.begin(), extra.end(), arg) != extra.end();
@@ -175,7 +178,8 @@ void dpdk_engine::start_eal(const engine_config& config) {
         args.insert(args.end(), {"-l", list});
     }
     args.insert(args.end(), {"--main-lcore", std::to_string(main_lcore),
-                             has("--no-huge") ? "--no-shconf" : "--in-memory", "--log-level=5"});
+                             has("--no-huge") ? "--no-shconf" : "--in-memory", "--no-telemetry",
+                             "--log-level=5"});
     args.insert(args.end(), config.dpdk.eal_args.begin(), config.dpdk.eal_args.end());
     for (std::size_t i = 0; i < config.dpdk.ports.size(); ++i) {
         const auto& p = config.dpdk.ports[i];
