@@ -11,7 +11,8 @@ Set-up specific to veth: the host's IP stack is kept off the host ends
 (sysctls: no IPv6, no ARP answers, strict reverse-path filtering) while
 af_packet still gets every frame, as a NIC bound to DPDK would be invisible
 to the kernel; and the namespace ends compute their checksums in software,
-as a real wire delivers them.
+as a real wire delivers them. Sysctls rather than a tc matchall drop, which
+kernels without cls_matchall and act_gact cannot do (conf/README.md, dpdk).
 
 Needs root, iproute2, procps (sysctl) and ethtool, as CI has; without them the
 test fails and says what is missing.
@@ -64,6 +65,12 @@ def missing_prerequisite():
     for tool in ("ip", "sysctl", "ethtool"):
         if shutil.which(tool) is None:
             return f"needs {tool}"
+    # The kernel applies the larger of all.rp_filter and the interface's: at
+    # 2 (loose) the host ends' filter below would let the SBC's own traffic
+    # into the host's stack (conf/README.md, dpdk).
+    rp_filter = run("sysctl", "-n", "net.ipv4.conf.all.rp_filter").stdout.strip()
+    if rp_filter == "2":
+        return "net.ipv4.conf.all.rp_filter is 2 (loose); the test needs 0 or 1"
     routes = run("ip", "route", "show", "table", "all").stdout
     for prefix in ("203.0.113.", "198.51.100."):
         if prefix in routes:
