@@ -10,12 +10,14 @@
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "dataplane/api/media_engine.hpp"
 #include "sbc/api/control_server.hpp"
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/sofia/fd_watch.hpp"
 #include "sbc/sofia/runtime.hpp"
 
 namespace {
@@ -131,6 +133,13 @@ int run(const std::string& path) {
                       dc.ports.size());
     } else {
         media = sbc::dataplane::make_kernel_engine(ec);
+    }
+    // The B2BUA polls the engine every 200 ms; what cannot wait that long
+    // (the dpdk backend: a new peer's first packets, a neighbour's MAC)
+    // wakes the loop through the engine's descriptor.
+    std::optional<sbc::sofia::fd_watch> media_wake;
+    if (const int fd = media->wake_fd(); fd >= 0) {
+        media_wake.emplace(rt.root(), fd, [&media] { media->poll(); });
     }
     sbc::b2bua::b2bua b2bua(rt.root(), cfg, *media);
     sbc::api::control_server control(rt.root(), cfg.control.socket, b2bua);

@@ -222,8 +222,16 @@ public:
     virtual std::optional<session_stats> stats(session_id id) const = 0;
 
     /// Control-thread housekeeping: drains the workers' event rings (releasing
-    /// the ports of closed sessions). Call it periodically.
+    /// the ports of closed sessions). Call it periodically, and whenever
+    /// wake_fd() is readable.
     virtual void poll() = 0;
+
+    /// A descriptor that becomes readable when poll() has work that cannot
+    /// wait for the next periodic call (dpdk: a new peer's first datagrams
+    /// to route through the kernel, a MAC address the kernel just learnt),
+    /// for the control thread's event loop to wait on; poll() makes it
+    /// unreadable again. -1 when the backend has none. Owned by the engine.
+    virtual int wake_fd() const { return -1; }
 
     /// Number of open sessions and of free port pairs, for status displays.
     virtual std::size_t open_sessions() const = 0;

@@ -25,6 +25,10 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -44,6 +48,7 @@
 #include <vector>
 
 #include "dataplane/io/dpdk/dpdk_worker.hpp"
+#include "sbc/common/unique_fd.hpp"
 
 using namespace sbc::dataplane;
 using namespace sbc::dataplane::dpdk;
@@ -304,6 +309,8 @@ struct harness_options {
     /// Workers, on the bed's lcores; with more than one, dispatch rings
     /// between them as dpdk_engine makes them.
     unsigned workers = 1;
+    /// The eventfd the workers signal for unresolved datagrams (-1: none).
+    int wake_fd = -1;
 };
 
 // Workers on their lcores, driven as dpdk_engine drives them, over the test
@@ -344,8 +351,9 @@ public:
         for (unsigned w = 0; w < options.workers; ++w) {
             auto& b = _barriers.emplace_back(std::make_unique<dpdk_session>(0, w));
             b->ports.rtp = {barrier_port, barrier_port};
-            _workers.push_back(std::make_unique<worker>(
-                w, _ports, _slots, port_min, dispatch.empty() ? nullptr : dispatch[w], dispatch));
+            _workers.push_back(std::make_unique<worker>(w, _ports, _slots, port_min,
+                                                        dispatch.empty() ? nullptr : dispatch[w],
+                                                        dispatch, options.wake_fd));
         }
         for (unsigned w = 0; w < options.workers; ++w) {
             if (int rc =
@@ -1099,6 +1107,80 @@ TEST_CASE("worker hands IPv6 media for an unknown next hop to the control thread
     unknown_next_hop(h, 1, "2001:db8::2", "2001:db8::3", "10.0.0.3");
 }
 
+TEST_CASE("worker wakes the control thread once per drain of unresolved datagrams",
+          "[dpdk][worker]") {
+    // Issue 19 item 7: a new peer's first datagrams waited for the control
+    // thread's 200 ms tick. The worker signals an eventfd instead, but only
+    // when the control thread re-armed it after its last drain: one system
+    // call per wake-up, never one per packet.
+    sbc::unique_fd wake{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    REQUIRE(wake);
+    harness h({.wake_fd = wake.get()});
+    const auto signals = [&] {
+        std::uint64_t n = 0;
+        return ::read(wake.get(), &n, sizeof n) == sizeof n ? n : 0;
+    };
+    const auto readable = [&](int timeout_ms) {
+        pollfd p{wake.get(), POLLIN, 0};
+        return ::poll(&p, 1, timeout_ms) == 1;
+    };
+    auto* s = &h.keep(make_session(14, 0, 20008, 0, 20010));
+    const auto a = ep("10.0.0.2", 5000);
+    const auto b = ep("10.0.0.9", 6000);  // no MAC known
+    h.neighbor("10.0.0.2", peer_a_mac);
+    h.open(*s);
+    h.set_remote(*s, side::a, a, with_port(a, 5001));
+    h.set_remote(*s, side::b, b, with_port(b, 6001));
+    h.sync();
+    CHECK_FALSE(readable(0));
+    const auto send_from_a = [&](std::uint16_t first, std::uint16_t count) {
+        for (std::uint16_t seq = first; seq < first + count; ++seq) {
+            inject(bed.ports[0].phys.rx[0],
+                   udp_frame(peer_a_mac, bed.ports[0].mac, a, s->local[index(side::a)],
+                             rtp_packet(5, seq)));
+        }
+        h.sync();
+    };
+    const auto drain = [&] {
+        std::size_t n = 0;
+        rte_mbuf* m = nullptr;
+        while (h.w().try_next_unresolved(m)) {
+            rte_pktmbuf_free(m);
+            ++n;
+        }
+        return n;
+    };
+
+    // Armed from the start: the first datagrams signal once.
+    send_from_a(1, 3);
+    REQUIRE(readable(5000));
+    CHECK(signals() == 1);
+    // Not re-armed: more datagrams queue without another system call.
+    send_from_a(4, 2);
+    h.sync();
+    CHECK_FALSE(readable(0));
+    CHECK(drain() == 5);
+    // As dpdk_engine::poll: re-armed before the drain, so the next one signals.
+    h.w().rearm_wake();
+    CHECK(drain() == 0);
+    send_from_a(6, 1);
+    REQUIRE(readable(5000));
+    CHECK(signals() == 1);
+    CHECK(drain() == 1);
+    h.w().rearm_wake();
+
+    // Media to a known MAC never signals.
+    h.neighbor("10.0.0.9", peer_b_mac);
+    send_from_a(7, 4);
+    CHECK(h.collect(bed.ports[0].phys.tx[0], 4).size() == 4);
+    h.sync();
+    CHECK_FALSE(readable(0));
+    CHECK(drain() == 0);
+    h.close(*s);
+    REQUIRE(h.wait_removed(*s));
+    CHECK(h.finish() == pool_size);
+}
+
 TEST_CASE("with checksum offload the worker leaves the sums to the device", "[dpdk][worker]") {
     harness h({.checksum_offload = true});
     h.neighbor("10.0.0.2", peer_a_mac);
@@ -1816,9 +1898,9 @@ void tear_down_bed() {
 // --no-huge). main() is in test_dpdk_worker_main.cpp, with Catch2's
 // implementation: `run_tests` runs the Catch2 session.
 int run_with_test_bed(int argc, char** argv, int (*run_tests)(int, char**)) {
-    std::vector<std::string> eal{"test_dpdk_worker", "--no-huge",   "--no-pci",
-                                 "--no-shconf",      "-m",          "256",
-                                 "--lcores",         "0@0,1@1,2@1", "--log-level=3"};
+    std::vector<std::string> eal{
+        "test_dpdk_worker", "--no-huge",   "--no-pci",      "--no-shconf",   "-m", "256",
+        "--lcores",         "0@0,1@1,2@1", "--log-level=3", "--no-telemetry"};
     std::vector<char*> eal_argv;
     for (auto& a : eal) {
         eal_argv.push_back(a.data());
@@ -1837,6 +1919,9 @@ int run_with_test_bed(int argc, char** argv, int (*run_tests)(int, char**)) {
         std::fprintf(stderr, "test_dpdk_worker: %s\n", e.what());
     }
     tear_down_bed();
+    // As dpdk_engine: EAL leaves its (empty) runtime directory behind.
+    const std::string runtime_dir = rte_eal_get_runtime_dir();
     rte_eal_cleanup();
+    ::rmdir(runtime_dir.c_str());
     return rc;
 }

@@ -11,15 +11,22 @@ Set-up specific to veth: the host's IP stack is kept off the host ends
 (sysctls: no IPv6, no ARP answers, strict reverse-path filtering) while
 af_packet still gets every frame, as a NIC bound to DPDK would be invisible
 to the kernel; and the namespace ends compute their checksums in software,
-as a real wire delivers them.
+as a real wire delivers them. Sysctls rather than a tc matchall drop, which
+kernels without cls_matchall and act_gact cannot do (conf/README.md, dpdk).
 
 Needs root, iproute2, procps (sysctl) and ethtool, as CI has; without them the
 test fails and says what is missing.
 """
 
+import contextlib
+import ctypes
 import os
+import select
 import shutil
+import socket
+import struct
 import subprocess
+import time
 
 from harness import SCENARIOS, SIP_PORT, Sipp, check, wait_until
 
@@ -28,6 +35,11 @@ CARRIER_NS, PBX_NS = "sbc-e2e-carrier", "sbc-e2e-pbx"
 # Not 192.0.2.0/24: test machines use it for their own uplink.
 CARRIER_SBC, CARRIER_PEER = "203.0.113.1", "203.0.113.2"
 PBX_SBC, PBX_PEER = "198.51.100.1", "198.51.100.2"
+# EAL's runtime directory (/var/run/dpdk/<file-prefix> as root): a prefix of
+# the tests' own, so that another DPDK program's directory is not taken for
+# one sbcd left behind.
+FILE_PREFIX = "sbc-e2e-dpdk"
+RUNTIME_DIR = f"/var/run/dpdk/{FILE_PREFIX}"
 LINKS = {  # namespace: (host end, namespace end, peer address)
     CARRIER_NS: ("sbce2e-c", "sbce2e-c-ns", CARRIER_PEER),
     PBX_NS: ("sbce2e-p", "sbce2e-p-ns", PBX_PEER),
@@ -53,6 +65,12 @@ def missing_prerequisite():
     for tool in ("ip", "sysctl", "ethtool"):
         if shutil.which(tool) is None:
             return f"needs {tool}"
+    # The kernel applies the larger of all.rp_filter and the interface's: at
+    # 2 (loose) the host ends' filter below would let the SBC's own traffic
+    # into the host's stack (conf/README.md, dpdk).
+    rp_filter = run("sysctl", "-n", "net.ipv4.conf.all.rp_filter").stdout.strip()
+    if rp_filter == "2":
+        return "net.ipv4.conf.all.rp_filter is 2 (loose); the test needs 0 or 1"
     routes = run("ip", "route", "show", "table", "all").stdout
     for prefix in ("203.0.113.", "198.51.100."):
         if prefix in routes:
@@ -111,7 +129,7 @@ def dpdk_config(socket_path, carrier_prefix=24, pbx_extra=()):
         "media:",
         "  backend: dpdk",
         "  dpdk:",
-        '    eal_args: ["--no-huge", "--no-pci", "-m", "256"]',
+        f'    eal_args: ["--no-huge", "--no-pci", "-m", "256", "--file-prefix", "{FILE_PREFIX}"]',
         "    lcores: [1]",
         "    mbufs: 4095",
         "    ports:",
@@ -145,8 +163,11 @@ def dpdk_call_with_media(t):
     check(why is None, f"cannot run: {why}")
     setup_network()
     t.on_close(teardown_network)
+    if os.path.isdir(RUNTIME_DIR):
+        os.rmdir(RUNTIME_DIR)  # an older sbcd's; fails the test if not empty
     config = t.config_path(dpdk_config(t.socket_path()))
     sbcd = t.start_sbcd(config, sip_addresses=(CARRIER_SBC, PBX_SBC), ready_timeout=30.0)
+    check(os.path.isdir(RUNTIME_DIR), f"EAL made no {RUNTIME_DIR}: the check below is moot")
 
     uas = ns_sipp(t, PBX_NS, "pbx", "uas_answer_media.xml", PBX_PEER, media_port=7000)
     wait_until(lambda: ns_udp_bound(PBX_NS, PBX_PEER, SIP_PORT) or not uas.alive(), 5.0, 0.1)
@@ -204,6 +225,10 @@ def dpdk_call_with_media(t):
         check(f"leg {leg} media latched to {peer}:" in log,
               f"no latching event for leg {leg} ({peer}) in the log")
     sbcd.assert_no_calls()
+    # Issue 19 item 9: nothing left under /var/run/dpdk once sbcd is gone.
+    sbcd.stop()
+    check(not os.path.exists(RUNTIME_DIR), f"sbcd left {RUNTIME_DIR} behind: "
+          f"{os.listdir(RUNTIME_DIR) if os.path.isdir(RUNTIME_DIR) else 'not a directory'}")
 
 
 @e2e_test
@@ -302,4 +327,149 @@ def dpdk_transcoded_call(t):
               f"leg {leg}: the chain refused packets: {chain}")
         check(peak[leg]["tx_packets"] > 150,
               f"leg {leg}: {peak[leg]['tx_packets']} packets sent to its peer")
+    sbcd.assert_no_calls()
+
+
+# --------------------------------------------------------------------------
+# Kernel timestamps of frames on the wire (issue 19 item 7)
+
+CLONE_NEWNET = 0x40000000
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # also SCM_TIMESTAMPNS
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+
+
+@contextlib.contextmanager
+def in_netns(ns):
+    """Sockets made inside the block belong to namespace `ns` (None: this
+    one); setns(2) moves only the calling thread, and back afterwards."""
+    if ns is None:
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+    try:
+        check(libc.setns(target, CLONE_NEWNET) == 0,
+              f"setns into {ns}: {os.strerror(ctypes.get_errno())}")
+        try:
+            yield
+        finally:
+            libc.setns(own, CLONE_NEWNET)
+    finally:
+        os.close(own)
+        os.close(target)
+
+
+def wire_tap(ns, ifname):
+    """An AF_PACKET socket on `ifname` (in namespace `ns`) that stamps each
+    frame with the kernel's time of receipt (SO_TIMESTAMPNS): taken as the
+    frame crosses the veth, so neither this process's scheduling nor the
+    background load of a CI machine shows in the figures."""
+    with in_netns(ns):
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.bind((ifname, ETH_P_ALL))
+    s.setblocking(False)
+    return s
+
+
+def rtp_frames(tap, dst_ip, dst_port, want, timeout):
+    """{RTP sequence number: kernel receive time (ns)} of the IPv4/UDP
+    frames to dst_ip:dst_port `tap` saw arriving, until `want` are in or
+    `timeout` seconds passed."""
+    dst = socket.inet_aton(dst_ip)
+    seen = {}
+    deadline = time.monotonic() + timeout
+    while len(seen) < want and time.monotonic() < deadline:
+        if not select.select([tap], [], [], 0.05)[0]:
+            continue
+        while True:
+            try:
+                frame, anc, _, addr = tap.recvmsg(4096, socket.CMSG_SPACE(16))
+            except BlockingIOError:
+                break
+            if addr[2] == PACKET_OUTGOING or len(frame) < 14 + 20 + 8 + 12:
+                continue
+            if frame[12:14] != b"\x08\x00" or frame[14 + 9] != 17 or frame[14 + 16:14 + 20] != dst:
+                continue
+            udp = 14 + (frame[14] & 0x0F) * 4
+            if struct.unpack("!H", frame[udp + 2:udp + 4])[0] != dst_port:
+                continue
+            stamp = next((struct.unpack("qq", data[:16]) for level, kind, data in anc
+                          if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS), None)
+            if stamp is None:
+                continue
+            seq = struct.unpack("!H", frame[udp + 8 + 2:udp + 8 + 4])[0]
+            seen.setdefault(seq, stamp[0] * 1_000_000_000 + stamp[1])
+    return seen
+
+
+@e2e_test
+def dpdk_first_packet_to_new_peer(t):
+    """Issue 19 item 7: the first RTP packet of a call towards a peer the
+    SBC never talked to (its MAC unknown to the kernel and the worker) must
+    leave within 5 ms of its arrival, not wait for the control thread's
+    200 ms housekeeping tick: the worker hands it to the kernel, which
+    resolves the peer (ARP) and sends it; the neighbour entry then reaches
+    the worker. Measured on the wire: kernel receive timestamps of the
+    frame entering the SBC's carrier port and of the frame reaching the
+    PBX's namespace. Two calls, each to a fresh media address of the PBX,
+    so a lucky phase of a periodic timer cannot pass the test."""
+    why = missing_prerequisite()
+    check(why is None, f"cannot run: {why}")
+    setup_network()
+    t.on_close(teardown_network)
+    config = t.config_path(dpdk_config(t.socket_path()))
+    sbcd = t.start_sbcd(config, sip_addresses=(CARRIER_SBC, PBX_SBC), ready_timeout=30.0)
+    carrier_host, _, _ = LINKS[CARRIER_NS]
+    _, pbx_inner, _ = LINKS[PBX_NS]
+    limit_ns = 5_000_000
+    figures = []
+    for n, fresh in enumerate(("198.51.100.77", "198.51.100.78")):
+        run("ip", "-n", PBX_NS, "addr", "add", f"{fresh}/24", "dev", pbx_inner)
+        uas = ns_sipp(t, PBX_NS, f"pbx{n}", "uas_answer.xml", PBX_PEER, media_port=7000,
+                      extra=("-mi", fresh))
+        wait_until(lambda: ns_udp_bound(PBX_NS, PBX_PEER, SIP_PORT) or not uas.alive(), 5.0, 0.1)
+        uac = ns_sipp(t, CARRIER_NS, f"carrier{n}", "uac_call.xml", CARRIER_PEER,
+                      remote=f"{CARRIER_SBC}:{SIP_PORT}", media_port=6000, duration_ms=2500)
+
+        def established():
+            rc, data, _ = sbcd.control.ctl("stats")
+            if rc == 0 and isinstance(data, dict) and data.get("calls"):
+                call = data["calls"][0]
+                if call["state"] == "established":
+                    return call
+            return None if uac.alive() else {}
+
+        call = wait_until(established, 10.0, 0.05)
+        check(call, f"call {n}: never established")
+        local_ip, local_port = call["legs"]["a"]["local"].rsplit(":", 1)
+        arrive = wire_tap(None, carrier_host)
+        leave = wire_tap(PBX_NS, pbx_inner)
+        with in_netns(CARRIER_NS):
+            rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind((CARRIER_PEER, 6500))
+        count = 5
+        for seq in range(count):
+            header = struct.pack("!BBHII", 0x80, 8, seq, 160 * seq, 0x5BC0000 + n)
+            rtp.sendto(header + b"\xd5" * 160, (local_ip, int(local_port)))
+            time.sleep(0.02)
+        rtp.close()
+        ins = rtp_frames(arrive, local_ip, int(local_port), count, 2.0)
+        outs = rtp_frames(leave, fresh, 7000, count, 2.0)
+        arrive.close()
+        leave.close()
+        uac.finish()
+        uas.finish()
+        check(0 in ins, f"call {n}: the first RTP frame was not seen entering the SBC: {ins}")
+        check(0 in outs, f"call {n}: the first RTP frame never reached {fresh}: {outs}")
+        delays = {seq: (outs[seq] - ins[seq]) / 1e6 for seq in sorted(ins) if seq in outs}
+        figures.append(delays)
+        print(f"  call {n} to {fresh}: delay (ms) by sequence number: "
+              + ", ".join(f"{s}: {d:.3f}" for s, d in delays.items()))
+        check(outs[0] - ins[0] < limit_ns,
+              f"call {n}: the first RTP packet to {fresh} left {delays[0]:.1f} ms after it "
+              f"arrived (at most {limit_ns / 1e6:.0f} ms); delays by sequence number: {delays}")
     sbcd.assert_no_calls()

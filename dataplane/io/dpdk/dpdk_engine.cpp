@@ -9,7 +9,10 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -133,8 +136,17 @@ void dpdk_engine::shutdown() noexcept {
         _mempool = nullptr;
     }
     if (_eal) {
+        // EAL makes /var/run/dpdk/<file-prefix> (or under XDG_RUNTIME_DIR)
+        // even without shared files (--no-shconf, --in-memory), and
+        // rte_eal_cleanup leaves it. rmdir removes it only when empty, so
+        // another process's files under the same prefix (or a telemetry
+        // socket the configuration asked for) stay.
+        const std::string runtime_dir = rte_eal_get_runtime_dir();
         rte_eal_cleanup();
         _eal = false;
+        if (!runtime_dir.empty()) {
+            ::rmdir(runtime_dir.c_str());
+        }
     }
 }
 
@@ -149,9 +161,11 @@ void dpdk_engine::start_eal(const engine_config& config) {
     }
     // No shared configuration files under /var/run/dpdk, so no clash between
     // two instances and nothing left behind (--in-memory says the same and
-    // unlinks hugepage files, but does not go with --no-huge); warnings and
-    // worse only, unless the configured arguments say otherwise (later
-    // ones win).
+    // unlinks hugepage files, but does not go with --no-huge); no telemetry
+    // socket either (sbcctl stats has the ports' counters; the socket of a
+    // second instance would clash, and EAL unlinks it only at exit, after
+    // shutdown() removed the runtime directory); warnings and worse only,
+    // unless the configured arguments say otherwise (later ones win).
     const auto& extra = config.dpdk.eal_args;
     const auto has = [&](const char* arg) {
         return std::find(extra.begin(), extra.end(), arg) != extra.end();
@@ -164,7 +178,8 @@ void dpdk_engine::start_eal(const engine_config& config) {
         args.insert(args.end(), {"-l", list});
     }
     args.insert(args.end(), {"--main-lcore", std::to_string(main_lcore),
-                             has("--no-huge") ? "--no-shconf" : "--in-memory", "--log-level=5"});
+                             has("--no-huge") ? "--no-shconf" : "--in-memory", "--no-telemetry",
+                             "--log-level=5"});
     args.insert(args.end(), config.dpdk.eal_args.begin(), config.dpdk.eal_args.end());
     for (std::size_t i = 0; i < config.dpdk.ports.size(); ++i) {
         const auto& p = config.dpdk.ports[i];
@@ -248,6 +263,7 @@ void dpdk_engine::start_ports(const engine_config& config) {
         fail(watch.error_message());
     }
     _neighbors_watch.emplace(std::move(watch.value()));
+    start_wake_set();
 
     _slots = std::vector<stream_slot>(_pool.capacity());
     if (workers > 1) {
@@ -261,8 +277,9 @@ void dpdk_engine::start_ports(const engine_config& config) {
         }
     }
     for (unsigned w = 0; w < workers; ++w) {
-        _workers.push_back(std::make_unique<worker>(
-            w, _ports, _slots, _port_min, workers > 1 ? _dispatch[w] : nullptr, _dispatch));
+        _workers.push_back(std::make_unique<worker>(w, _ports, _slots, _port_min,
+                                                    workers > 1 ? _dispatch[w] : nullptr, _dispatch,
+                                                    _wake.get()));
     }
     _backlog.resize(workers);
     _last_busy.assign(workers, 0);
@@ -271,6 +288,22 @@ void dpdk_engine::start_ports(const engine_config& config) {
         if (int rc = rte_eal_remote_launch(worker::main, _workers[w].get(), _lcores[w]); rc != 0) {
             fail(fmt::format("cannot start the worker on lcore {}: {}", _lcores[w],
                              rte_strerror(-rc)));
+        }
+    }
+}
+
+void dpdk_engine::start_wake_set() {
+    _wake = unique_fd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    _wake_set = unique_fd{::epoll_create1(EPOLL_CLOEXEC)};
+    if (!_wake || !_wake_set) {
+        fail(fmt::format("eventfd or epoll set for the control thread: {}", std::strerror(errno)));
+    }
+    for (int fd : {_wake.get(), _neighbors_watch->fd()}) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        if (::epoll_ctl(_wake_set.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+            fail(fmt::format("epoll set for the control thread: {}", std::strerror(errno)));
         }
     }
 }
@@ -580,6 +613,15 @@ std::optional<session_stats> dpdk_engine::stats(session_id id) const {
 }
 
 void dpdk_engine::poll() {
+    if (_wake) {
+        // Cleared before the workers are re-armed and their rings drained,
+        // so a signal after this read wakes the loop again.
+        std::uint64_t signals = 0;
+        (void)::read(_wake.get(), &signals, sizeof signals);
+    }
+    for (auto& w : _workers) {
+        w->rearm_wake();
+    }
     for (unsigned w = 0; w < _workers.size(); ++w) {
         flush_backlog(w);
         media_event ev;

@@ -12,7 +12,10 @@
 // SIP on that address.
 //
 // Threads: every public method runs on the control thread (media_engine.hpp),
-// which is also the EAL's main lcore.
+// which is also the EAL's main lcore. What the control thread must do at once
+// (route a new peer's first datagrams through the kernel, tell the workers a
+// MAC the kernel just learnt) wakes it through wake_fd(), which its event
+// loop waits on: workers signal an eventfd, the kernel the netlink socket.
 #pragma once
 
 #include <memory>
@@ -55,6 +58,9 @@ public:
     void close_session(session_id id) override;
     std::optional<session_stats> stats(session_id id) const override;
     void poll() override;
+    /// Readable when the kernel's neighbour table changed or a worker
+    /// queued datagrams for an unresolved next hop (an epoll set of both).
+    int wake_fd() const override { return _wake_set.get(); }
     std::size_t open_sessions() const override { return _open.size(); }
     std::size_t free_port_pairs() const override { return _pool.free_pairs(); }
     std::vector<worker_stats> worker_counters() override;
@@ -66,6 +72,8 @@ private:
     /// Undoes whatever set-up got done; safe to call twice.
     void shutdown() noexcept;
     void start_ports(const engine_config& config);
+    /// The eventfd the workers signal and the epoll set wake_fd() returns.
+    void start_wake_set();
     void post(unsigned w, const command& c);
     void flush_backlog(unsigned w);
     void post_all(const command& c);
@@ -98,6 +106,8 @@ private:
     next_hops _next_hops;
     std::vector<unsigned> _tap_ifindex;  // per port
     std::vector<unique_fd> _routers;     // per port: a raw IP socket bound to its TAP
+    unique_fd _wake;                     // eventfd: workers queued unresolved datagrams
+    unique_fd _wake_set;                 // epoll: _wake and the neighbour watch
     std::vector<std::uint64_t> _last_busy;
     std::vector<std::uint64_t> _last_total;
     std::vector<media_event> _events;  // from poll() until take_events()

@@ -2,6 +2,7 @@
 
 #include <rte_cycles.h>
 #include <rte_lcore.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -45,13 +46,15 @@ void send_all(std::uint16_t port, std::uint16_t queue, rte_mbuf** frames, std::u
 }  // namespace
 
 worker::worker(unsigned index, std::vector<port_runtime>& ports, std::vector<stream_slot>& slots,
-               std::uint16_t port_min, rte_ring* dispatch_in, std::vector<rte_ring*> dispatch_out)
+               std::uint16_t port_min, rte_ring* dispatch_in, std::vector<rte_ring*> dispatch_out,
+               int wake_fd)
     : _index(index),
       _ports(ports),
       _slots(slots),
       _port_min(port_min),
       _dispatch_in(dispatch_in),
       _dispatch_out(std::move(dispatch_out)),
+      _wake_fd(wake_fd),
       _streams(slots.size(), {nullptr, side::a}),
       _phys_tx(ports.size()),
       _tap_tx(ports.size()) {
@@ -106,6 +109,9 @@ void worker::run() noexcept {
                 }
             }
         }
+        if (_queued_unresolved) {
+            wake_control_thread();
+        }
         flush();
         if (!_timeouts.empty()) {
             _timeouts.scan(steady_now_ns(), [this](dpdk_session& s) {
@@ -154,6 +160,21 @@ void worker::flush() noexcept {
             break;
         }
         _unacked = next;
+    }
+}
+
+void worker::wake_control_thread() noexcept {
+    _queued_unresolved = false;
+    // The datagrams were pushed before this fence; the control thread sets
+    // the flag before its fence and drains after it (rearm_wake), so a
+    // datagram is never left behind unsignalled.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (_wake_fd >= 0 && _wake_armed.exchange(false, std::memory_order_relaxed)) {
+        // Once per drain of the control thread, not per packet: a new peer's
+        // first datagrams must not wait for its housekeeping tick (200 ms),
+        // and the kernel resolves the peer only once it has them.
+        const std::uint64_t one = 1;
+        (void)::write(_wake_fd, &one, sizeof one);
     }
 }
 
@@ -305,6 +326,7 @@ void worker::send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
         rte_pktmbuf_adj(m, ethernet_header_length);
         m->port = static_cast<std::uint16_t>(p);
         if (_unresolved.try_push(m)) {
+            _queued_unresolved = true;
             egress.unresolved.fetch_add(1, std::memory_order_relaxed);
             s.relay.note_tx(to, 1, tx.len, 0);
         } else {

@@ -147,8 +147,12 @@ public:
     static constexpr std::size_t unresolved_ring_size = 512;
 
     /// Control thread, before launch. `ports` and `slots` outlive the worker.
+    /// `wake_fd`: an eventfd the worker adds 1 to when it queued datagrams
+    /// for try_next_unresolved and the control thread is armed to hear of
+    /// it (rearm_wake()); -1 for none. It outlives the worker.
     worker(unsigned index, std::vector<port_runtime>& ports, std::vector<stream_slot>& slots,
-           std::uint16_t port_min, rte_ring* dispatch_in, std::vector<rte_ring*> dispatch_out);
+           std::uint16_t port_min, rte_ring* dispatch_in, std::vector<rte_ring*> dispatch_out,
+           int wake_fd = -1);
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
 
@@ -165,6 +169,16 @@ public:
     /// The caller sends it through the kernel, which resolves the next hop
     /// (ARP, ND, a gateway) as for its own packets, and frees it.
     bool try_next_unresolved(rte_mbuf*& out) noexcept { return _unresolved.try_pop(out); }
+    /// Control thread, before draining try_next_unresolved: the next
+    /// datagram the worker queues signals `wake_fd` again. One signal per
+    /// drain, so the worker makes at most one system call per wake-up of
+    /// the control thread, never one per packet.
+    void rearm_wake() noexcept {
+        _wake_armed.store(true, std::memory_order_relaxed);
+        // Pairs with the fence in wake_control_thread(): either the worker
+        // sees the flag set, or this thread's drain sees its datagram.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
     void stop() noexcept { _stop.store(true, std::memory_order_release); }
 
     // Any thread: cumulative, relaxed.
@@ -191,6 +205,9 @@ private:
                     const udp_datagram* received, dpdk_session& s, side to, channel ch) noexcept;
     void to_kernel(unsigned p, rte_mbuf* m) noexcept;
     void flush() noexcept;
+    /// After a round that queued unresolved datagrams: wakes the control
+    /// thread through _wake_fd if it is armed.
+    void wake_control_thread() noexcept;
 
     struct tx_queue {
         std::array<rte_mbuf*, max_burst> frames{};
@@ -208,6 +225,10 @@ private:
     spsc_ring<media_event, event_ring_size> _events;
     spsc_ring<rte_mbuf*, unresolved_ring_size> _unresolved;
     std::atomic<bool> _stop{false};
+    const int _wake_fd;
+    /// Set by the control thread when it drained _unresolved (rearm_wake),
+    /// cleared by the worker when it signals _wake_fd.
+    std::atomic<bool> _wake_armed{true};
     std::atomic<std::uint64_t> _busy{0};
     std::atomic<std::uint64_t> _total{0};
     std::atomic<std::uint64_t> _bursts{0};
@@ -222,6 +243,7 @@ private:
     tx_batch _tx;                                 ///< the relay's verdict on it
     transcoder::packet_sink _sink{max_tx_burst};  ///< what codec chains produce; _tx.sink
     dpdk_session* _unacked = nullptr;             ///< removals the full event ring refused, linked
+    bool _queued_unresolved = false;              ///< this round pushed to _unresolved
     std::size_t _sessions = 0;                    ///< sessions it carries (it naps only without)
     timeout_watch<dpdk_session, &dpdk_session::timeout_hook> _timeouts;
 };

@@ -3,7 +3,8 @@
 // ARP and ND keep working on that address in the kernel; and the kernel's
 // neighbour table, read so the workers know each next hop's MAC address.
 //
-// Control thread only; the socket is non-blocking and read from poll().
+// Control thread only; the socket is non-blocking and read from poll(),
+// which the control thread's event loop calls once it is readable.
 #pragma once
 
 #include <functional>
@@ -38,6 +39,10 @@ public:
 
     /// Reads what the kernel sent since the last call; never blocks.
     void poll(const update_fn& update);
+
+    /// The netlink socket, readable when poll() has something to read, for
+    /// the control thread's event loop to wait on. Owned by the watch.
+    int fd() const noexcept { return _fd.get(); }
 
 private:
     neighbor_watch(unique_fd fd, std::vector<unsigned> ifindexes)
