@@ -1036,6 +1036,8 @@ nlohmann::json b2bua::trunks() {
                            {"name_mismatch", c.name_mismatch},
                            {"unknown_peer", c.unknown_peer},
                            {"refused_by_peer", c.refused_by_peer},
+                           {"protocol", c.protocol},
+                           {"cipher", c.cipher},
                            {"other", c.other}}}};
         }
         ifaces.push_back(std::move(ij));

@@ -84,6 +84,52 @@ std::string peer_address(const SSL* ssl, std::string& ip) {
     return fmt::format("[{}]:{}", ip, port);
 }
 
+/// Why OpenSSL itself ended a handshake it refused (no callback of ours had
+/// a reason), from the alert it sent and the error it queued. OpenSSL's
+/// state machine raises the error and then sends the alert (SSLfatal), so
+/// the newest queued error is this handshake's. The moment of the alert says
+/// nothing: a server refuses a protocol version or a cipher, like a missing
+/// certificate, before it has seen any client certificate.
+struct refusal {
+    enum kind { protocol, cipher, no_certificate, other } what;
+    std::string why;
+};
+
+refusal classify_refusal(int alert_description) {
+    const unsigned long e = ERR_peek_last_error();
+    const int reason = ERR_GET_LIB(e) == ERR_LIB_SSL ? ERR_GET_REASON(e) : 0;
+    const char* text = reason != 0 ? ERR_reason_error_string(e) : nullptr;
+    const std::string detail =
+        text != nullptr ? text : SSL_alert_desc_string_long(alert_description);
+    switch (reason) {
+        case SSL_R_UNSUPPORTED_PROTOCOL:
+        case SSL_R_VERSION_TOO_LOW:
+        case SSL_R_WRONG_VERSION_NUMBER:
+        case SSL_R_UNSUPPORTED_SSL_VERSION:
+            return {refusal::protocol, "no protocol version in common (" + detail + ")"};
+        case SSL_R_NO_SHARED_CIPHER:
+        case SSL_R_NO_CIPHERS_AVAILABLE:
+        case SSL_R_NO_SHARED_GROUPS:
+        case SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS:
+            return {refusal::cipher, "no cipher in common (" + detail + ")"};
+        case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+            return {refusal::no_certificate, "no client certificate"};
+        default:
+            break;
+    }
+    // RFC 8446 6.2 / RFC 5246 7.2.2: protocol_version is only ever sent for
+    // a version the sender will not speak; certificate_required only for a
+    // missing client certificate (TLS 1.3).
+    switch (alert_description) {
+        case SSL_AD_PROTOCOL_VERSION:
+            return {refusal::protocol, "no protocol version in common (" + detail + ")"};
+        case SSL_AD_CERTIFICATE_REQUIRED:
+            return {refusal::no_certificate, "no client certificate"};
+        default:
+            return {refusal::other, "handshake failed (" + detail + ")"};
+    }
+}
+
 extern "C" int client_hello_trampoline(SSL* ssl, int* alert, void*) {
     try {
         auto* owner = owner_of(ssl);
@@ -366,16 +412,17 @@ void interface_tls::on_info(const SSL* ssl, int where, int ret) {
         c.failure.clear();
     }
     c.finished = true;
-    const char* alert = SSL_alert_desc_string_long(ret);
     if (c.failure.empty()) {
         if (!sent) {
-            count_failure(c, fmt::format("the peer refused the handshake ({})", alert),
-                          _counters.refused_by_peer);
-        } else if (c.inbound && SSL_get0_peer_certificate(ssl) == nullptr &&
-                   (SSL_get_verify_mode(ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) != 0) {
-            count_failure(c, "no client certificate", _counters.no_certificate);
+            count_failure(
+                c,
+                fmt::format("the peer refused the handshake ({})", SSL_alert_desc_string_long(ret)),
+                _counters.refused_by_peer);
         } else {
-            count_failure(c, fmt::format("handshake failed ({})", alert), _counters.other);
+            auto r = classify_refusal(ret & 0xff);
+            std::uint64_t* counters[] = {&_counters.protocol, &_counters.cipher,
+                                         &_counters.no_certificate, &_counters.other};
+            count_failure(c, r.why, *counters[r.what]);
         }
     }
     ++*c.counter;

@@ -65,7 +65,9 @@ struct handshake_counters {
     std::uint64_t name_mismatch = 0;    ///< carries none of the trunk's identities
     std::uint64_t unknown_peer = 0;     ///< source address is no trunk's peer
     std::uint64_t refused_by_peer = 0;  ///< the peer sent a fatal alert (did not trust us)
-    std::uint64_t other = 0;            ///< protocol version, ciphers, malformed
+    std::uint64_t protocol = 0;         ///< no protocol version both sides allow
+    std::uint64_t cipher = 0;           ///< no cipher suite, group or signature algorithm in common
+    std::uint64_t other = 0;            ///< malformed, or a reason OpenSSL did not name
 };
 
 class interface_tls {
