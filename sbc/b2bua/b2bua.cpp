@@ -1000,6 +1000,14 @@ nlohmann::json b2bua::trunks() {
             }
             const auto* session = tls != nullptr ? tls->last_session(p.host) : nullptr;
             pj["tls"] = session != nullptr ? session_json(*session) : nlohmann::json(nullptr);
+            // A failed handshake since the last one that completed (issue 19).
+            const auto* failure = tls != nullptr ? tls->last_failure(p.host) : nullptr;
+            pj["tls_failure"] = failure != nullptr
+                                    ? nlohmann::json{{"peer", failure->peer},
+                                                     {"direction", failure->inbound ? "in" : "out"},
+                                                     {"reason", failure->reason},
+                                                     {"at", iso_time(failure->at)}}
+                                    : nlohmann::json(nullptr);
             tj["peers"].push_back(std::move(pj));
         }
         trunks.push_back(std::move(tj));

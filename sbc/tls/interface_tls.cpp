@@ -295,6 +295,11 @@ const session_info* interface_tls::last_session(const std::string& ip) const {
     return it == _sessions.end() ? nullptr : &it->second;
 }
 
+const failure_info* interface_tls::last_failure(const std::string& ip) const {
+    auto it = _failures.find(ip);
+    return it == _failures.end() ? nullptr : &it->second;
+}
+
 interface_tls::connection& interface_tls::state_of(const SSL* ssl) {
     auto* c = static_cast<connection*>(SSL_get_ex_data(ssl, connection_index()));
     if (c != nullptr) {
@@ -393,6 +398,7 @@ void interface_tls::on_info(const SSL* ssl, int where, int ret) {
         tls_log.info("interface {}: TLS {} {} {}, {} {}{}", _name, c.inbound ? "from" : "to",
                      c.peer, c.rule.trunk.empty() ? "" : "(trunk " + c.rule.trunk + ")", s.protocol,
                      s.cipher, s.subject.empty() ? "" : ", peer " + s.subject);
+        _failures.erase(c.ip);
         _sessions[c.ip] = std::move(s);
         return;
     }
@@ -426,6 +432,11 @@ void interface_tls::on_info(const SSL* ssl, int where, int ret) {
         }
     }
     ++*c.counter;
+    if (c.known) {
+        _failures[c.ip] =
+            failure_info{c.peer, c.inbound, c.failure, std::chrono::system_clock::now(),
+                         std::chrono::steady_clock::now()};
+    }
     if (_failure_log.allow()) {
         tls_log.warn("interface {}: TLS {} {} {}refused: {}{}", _name, c.inbound ? "from" : "to",
                      c.peer, c.rule.trunk.empty() ? "" : "(trunk " + c.rule.trunk + ") ", c.failure,

@@ -31,7 +31,7 @@ def e2e_test(fn):
 
 
 def tls_config(t, pki, cert="sbc", verify=True, identities=("carrier.test",), peers=None,
-               carrier_extra=()):
+               carrier_extra=(), keepalive="{interval: 0}"):
     """Both interfaces; the carrier's with a TLS listener and a TLS peer (or
     `peers`, YAML peer entries)."""
     ids = ", ".join(identities)
@@ -54,7 +54,7 @@ trunks:
     interface: carrier
     peers: [{", ".join(peers)}]
     tls: {{verify: {'true' if verify else 'false'}, identities: [{ids}]}}
-    keepalive: {{interval: 0}}{extra}
+    keepalive: {keepalive}{extra}
   - name: pbx
     interface: pbx
     peers: ["{PBX_PEER}:{SIP_PORT}"]
@@ -217,7 +217,8 @@ def refusal_reasons(t, verify):
     log = sbcd.stderr_tail(50)
     check("no protocol version in common" in log and "no cipher in common" in log,
           f"sbcd did not log the protocol and cipher refusals: {log}")
-    check("no client certificate" not in log, f"a refusal was logged as a missing certificate: {log}")
+    check("no client certificate" not in log,
+          f"a refusal was logged as a missing certificate: {log}")
     rc, _, text = sbcd.control.ctl("trunks", json_output=False)
     check(rc == 0 and "protocol 1" in text and "cipher 1" in text,
           f"sbcctl trunks does not show the refusals: {text}")
@@ -232,6 +233,73 @@ def tls_refusal_reasons_verify(t):
 @e2e_test
 def tls_refusal_reasons_no_verify(t):
     refusal_reasons(t, verify=False)
+
+
+@e2e_test
+def tls_failover_after_verify_failure(t):
+    """Issue 19 item 6: the first TLS peer presents a certificate without the
+    trunk's identity; the SBC refuses it during the handshake, and that is a
+    transport failure: the call moves to the second peer at once (not after
+    failover_timeout, 10 s here) and the log names the TLS failure, not a 408."""
+    first, second = "127.0.1.3", "127.0.1.4"
+    pki = make_pki(Path(t.workdir) / "pki")
+    peers = [f'{{uri: "sip:{first}:{TLS_PORT};transport=tls", priority: 1}}',
+             f'{{uri: "sip:{second}:{TLS_PORT};transport=tls", priority: 2}}']
+    sbcd = t.start_sbcd(tls_config(t, pki, peers=peers, carrier_extra=["failover_timeout: 10"]))
+    start_stunnel_server(t, pki, name="stunnel-wrong", cert="wrongname", ip=first)
+    start_stunnel_server(t, pki, name="stunnel-good", ip=second)
+    uas = carrier_uas(t, ip=second)
+    started = time.monotonic()
+    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA)
+    wait_until(lambda: uas.received("INVITE") or not uac.alive(), 12.0, 0.05)
+    elapsed = time.monotonic() - started
+    check(uas.received("INVITE"), "the call never reached the second peer")
+    check(elapsed < 3.0, f"the call reached the second peer after {elapsed:.1f} s, "
+          "not at once after the TLS failure")
+    uac.finish()
+    uas.finish()
+    log = sbcd.stderr_tail(80)
+    check("did not answer in time" not in log, f"the TLS failure was taken for silence: {log}")
+    named = [line for line in log.splitlines()
+             if f"{first}:{TLS_PORT}" in line and "failed, TLS: certificate" in line and
+             "carries none of trunk carrier's identities" in line and "trying" in line]
+    check(named, f"the failover does not name the TLS failure: {log}")
+    peer = trunks(sbcd)["trunks"][0]["peers"][0]
+    failure = peer.get("tls_failure") or {}
+    check("carries none of trunk carrier's identities" in failure.get("reason", ""),
+          f"sbcctl trunks does not show the first peer's TLS failure: {peer}")
+    check(handshakes(sbcd).get("name_mismatch") == 1, f"not counted: {handshakes(sbcd)}")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def tls_keepalive_verify_failure(t):
+    """A TLS peer whose certificate the SBC refuses fails its OPTIONS at once
+    with the TLS reason as the result, and is marked down; sbcctl trunks
+    shows why."""
+    pki = make_pki(Path(t.workdir) / "pki")
+    sbcd = t.start_sbcd(tls_config(
+        t, pki, keepalive="{interval: 1, timeout: 5, down_after: 2, up_after: 1}"))
+    start_stunnel_server(t, pki, cert="wrongname")
+
+    def peer():
+        return trunks(sbcd)["trunks"][0]["peers"][0]
+    # Two pings 1 s apart, each failing at its handshake: down well before
+    # a single 5 s timeout could have expired.
+    wait_until(lambda: peer()["state"] == "down", 4.5, 0.1)
+    p = peer()
+    check(p["state"] == "down", f"the peer with the wrong certificate is not down: {p}")
+    check(p["last_result"].startswith("TLS: certificate") and
+          "carries none of trunk carrier's identities" in p["last_result"],
+          f"the peer's last OPTIONS result does not name the TLS failure: {p}")
+    check("carries none" in (p.get("tls_failure") or {}).get("reason", ""),
+          f"sbcctl trunks shows no TLS failure for the peer: {p}")
+    rc, _, text = sbcd.control.ctl("trunks", json_output=False)
+    check(rc == 0 and "failed" in text and "carries none" in text,
+          f"the sbcctl trunks table does not show the TLS failure: {text}")
+    sbcd.stop()
 
 
 @e2e_test
