@@ -1042,6 +1042,14 @@ nlohmann::json b2bua::trunks() {
             }
             const auto* session = tls != nullptr ? tls->last_session(p.host) : nullptr;
             pj["tls"] = session != nullptr ? session_json(*session) : nlohmann::json(nullptr);
+            // A failed handshake since the last one that completed (issue 19).
+            const auto* failure = tls != nullptr ? tls->last_failure(p.host) : nullptr;
+            pj["tls_failure"] = failure != nullptr
+                                    ? nlohmann::json{{"peer", failure->peer},
+                                                     {"direction", failure->inbound ? "in" : "out"},
+                                                     {"reason", failure->reason},
+                                                     {"at", iso_time(failure->at)}}
+                                    : nlohmann::json(nullptr);
             tj["peers"].push_back(std::move(pj));
         }
         trunks.push_back(std::move(tj));
@@ -1078,6 +1086,8 @@ nlohmann::json b2bua::trunks() {
                            {"name_mismatch", c.name_mismatch},
                            {"unknown_peer", c.unknown_peer},
                            {"refused_by_peer", c.refused_by_peer},
+                           {"protocol", c.protocol},
+                           {"cipher", c.cipher},
                            {"other", c.other}}}};
         }
         ifaces.push_back(std::move(ij));

@@ -2163,7 +2163,15 @@ void call::on_invite_response(const sip_t* sip, int status) {
     // is the SBC's own, so it never sees the change of peer.
     if (inv.initial && (status == 408 || status >= 500) && status < 600 &&
         _state != state::cancelling) {
-        try_next_peer(status, !nta_sip_is_internal(sip), "failed");
+        // nta's own 503 is a transport failure; a failed TLS handshake has
+        // its reason with the interface (issue 19).
+        const bool internal = nta_sip_is_internal(sip);
+        auto& b = leg(side::b);
+        auto tls_why = internal && !_registered && b.iface != nullptr
+                           ? b.iface->tls_failure(b.trunk->peers[b.peer].host, _attempt_started)
+                           : std::string();
+        try_next_peer(status, !internal,
+                      tls_why.empty() ? "failed" : ("failed, " + tls_why).c_str());
         return;
     }
     if (inv.initial && (status == 401 || status == 407) && answer_challenge(sip, status)) {

@@ -117,7 +117,16 @@ int keepalive::on_response(nta_outgoing_t* orq, const sip_t* sip) {
     }
     for (std::size_t i = 0; i < _pings.size(); ++i) {
         if (_pings[i].orq == orq) {
-            finish(i, status, nullptr);
+            // nta's own 503 after a failed TLS handshake: the peer's result
+            // says why (sbcctl trunks), not just "503".
+            std::string why;
+            const auto* trunk = _owner.cfg().find_trunk(_pings[i].trunk);
+            if (nta_sip_is_internal(sip) && trunk != nullptr &&
+                _pings[i].peer < trunk->peers.size()) {
+                why = _owner.interface_named(trunk->interface)
+                          .tls_failure(trunk->peers[_pings[i].peer].host, _pings[i].sent);
+            }
+            finish(i, status, why.empty() ? nullptr : why.c_str());
             break;
         }
     }

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 #include <sofia-sip/nta_tag.h>
+#include <sofia-sip/nta_tport.h>
+#include <sofia-sip/tport.h>
 #include <sofia-sip/tport_tag.h>
 
 #include <stdexcept>
@@ -107,6 +109,7 @@ void sip_interface::bind_listeners(su_root_t* root) {
                 fmt::format("interface {}: cannot listen on {}", cfg.name, url));
         }
     }
+    report_tls_failures();
     for (const auto& l : cfg.listen) {
         if (l.proto != config::transport::udp || cfg.allow_sources.empty()) {
             continue;
@@ -121,6 +124,36 @@ void sip_interface::bind_listeners(su_root_t* root) {
         }
         _filtered.insert(_filtered.end(), fds->begin(), fds->end());
     }
+}
+
+void sip_interface::report_tls_failures() {
+    // sofia-sip's TLS transport closes a connection whose handshake failed
+    // (the peer's certificate refused, no version or cipher in common)
+    // without reporting an error to the requests queued on it; nta creates
+    // its transports with TPTAG_SDWN_ERROR(0), so the close is silent and
+    // an INVITE would wait for its timers (failover_timeout, then Timer B)
+    // although the peer can never be reached that way. With
+    // TPTAG_SDWN_ERROR(1) tport_close() reports the failure to the pending
+    // requests, and nta answers them with an internal 503, as it does for a
+    // refused TCP connection: RFC 3261 17.1.4, a transport failure is
+    // reported to the transaction user at once. TLS transports only; the
+    // secondary (per-connection) transports share their primary's settings.
+    for (tport_t* tp = tport_primaries(nta_agent_tports(_agent)); tp != nullptr;
+         tp = tport_next(tp)) {
+        const tp_name_t* name = tport_name(tp);
+        if (name != nullptr && name->tpn_proto != nullptr &&
+            std::string_view(name->tpn_proto) == "tls") {
+            tport_set_params(tp, TPTAG_SDWN_ERROR(1), TAG_END());
+        }
+    }
+}
+
+std::string sip_interface::tls_failure(const std::string& host,
+                                       std::chrono::steady_clock::time_point since) const {
+    const auto* f = _tls ? _tls->last_failure(host) : nullptr;
+    // Only connections the SBC opened: those are what its requests wait for.
+    return f != nullptr && !f->inbound && f->at_steady >= since ? "TLS: " + f->reason
+                                                                : std::string();
 }
 
 std::uint64_t sip_interface::filtered_drops() const {

@@ -8,6 +8,7 @@
 // everything sent on this interface name only this interface's own addresses.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,6 +39,12 @@ public:
     nta_agent_t* agent() const noexcept { return _agent; }
     /// The TLS policy of this interface; null without a tls section.
     tls::interface_tls* tls() const noexcept { return _tls.get(); }
+    /// Why a transport failure nta reported for a request to `host` (an
+    /// internal 503) happened, when it was a TLS handshake with that peer
+    /// that failed at or after `since`: "TLS: certificate ... carries none of
+    /// trunk carrier's identities (carrier.test)". Empty otherwise.
+    std::string tls_failure(const std::string& host,
+                            std::chrono::steady_clock::time_point since) const;
 
     /// The Contact URI of this interface for a dialog over `t`, e.g.
     /// "<sip:127.0.1.1:5060;transport=tcp>".
@@ -55,6 +62,9 @@ public:
 private:
     const config::listen_uri& listener_for(config::transport t) const;
     void bind_listeners(su_root_t* root);
+    /// Makes the TLS transports report a failed handshake to the requests
+    /// waiting for it (see the .cpp).
+    void report_tls_failures();
 
     const config::interface_config& _cfg;
     std::unique_ptr<tls::interface_tls> _tls;  // before _agent: sofia's contexts call into it

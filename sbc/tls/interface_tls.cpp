@@ -84,6 +84,52 @@ std::string peer_address(const SSL* ssl, std::string& ip) {
     return fmt::format("[{}]:{}", ip, port);
 }
 
+/// Why OpenSSL itself ended a handshake it refused (no callback of ours had
+/// a reason), from the alert it sent and the error it queued. OpenSSL's
+/// state machine raises the error and then sends the alert (SSLfatal), so
+/// the newest queued error is this handshake's. The moment of the alert says
+/// nothing: a server refuses a protocol version or a cipher, like a missing
+/// certificate, before it has seen any client certificate.
+struct refusal {
+    enum kind { protocol, cipher, no_certificate, other } what;
+    std::string why;
+};
+
+refusal classify_refusal(int alert_description) {
+    const unsigned long e = ERR_peek_last_error();
+    const int reason = ERR_GET_LIB(e) == ERR_LIB_SSL ? ERR_GET_REASON(e) : 0;
+    const char* text = reason != 0 ? ERR_reason_error_string(e) : nullptr;
+    const std::string detail =
+        text != nullptr ? text : SSL_alert_desc_string_long(alert_description);
+    switch (reason) {
+        case SSL_R_UNSUPPORTED_PROTOCOL:
+        case SSL_R_VERSION_TOO_LOW:
+        case SSL_R_WRONG_VERSION_NUMBER:
+        case SSL_R_UNSUPPORTED_SSL_VERSION:
+            return {refusal::protocol, "no protocol version in common (" + detail + ")"};
+        case SSL_R_NO_SHARED_CIPHER:
+        case SSL_R_NO_CIPHERS_AVAILABLE:
+        case SSL_R_NO_SHARED_GROUPS:
+        case SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS:
+            return {refusal::cipher, "no cipher in common (" + detail + ")"};
+        case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+            return {refusal::no_certificate, "no client certificate"};
+        default:
+            break;
+    }
+    // RFC 8446 6.2 / RFC 5246 7.2.2: protocol_version is only ever sent for
+    // a version the sender will not speak; certificate_required only for a
+    // missing client certificate (TLS 1.3).
+    switch (alert_description) {
+        case SSL_AD_PROTOCOL_VERSION:
+            return {refusal::protocol, "no protocol version in common (" + detail + ")"};
+        case SSL_AD_CERTIFICATE_REQUIRED:
+            return {refusal::no_certificate, "no client certificate"};
+        default:
+            return {refusal::other, "handshake failed (" + detail + ")"};
+    }
+}
+
 extern "C" int client_hello_trampoline(SSL* ssl, int* alert, void*) {
     try {
         auto* owner = owner_of(ssl);
@@ -249,6 +295,11 @@ const session_info* interface_tls::last_session(const std::string& ip) const {
     return it == _sessions.end() ? nullptr : &it->second;
 }
 
+const failure_info* interface_tls::last_failure(const std::string& ip) const {
+    auto it = _failures.find(ip);
+    return it == _failures.end() ? nullptr : &it->second;
+}
+
 interface_tls::connection& interface_tls::state_of(const SSL* ssl) {
     auto* c = static_cast<connection*>(SSL_get_ex_data(ssl, connection_index()));
     if (c != nullptr) {
@@ -347,6 +398,7 @@ void interface_tls::on_info(const SSL* ssl, int where, int ret) {
         tls_log.info("interface {}: TLS {} {} {}, {} {}{}", _name, c.inbound ? "from" : "to",
                      c.peer, c.rule.trunk.empty() ? "" : "(trunk " + c.rule.trunk + ")", s.protocol,
                      s.cipher, s.subject.empty() ? "" : ", peer " + s.subject);
+        _failures.erase(c.ip);
         _sessions[c.ip] = std::move(s);
         return;
     }
@@ -366,19 +418,25 @@ void interface_tls::on_info(const SSL* ssl, int where, int ret) {
         c.failure.clear();
     }
     c.finished = true;
-    const char* alert = SSL_alert_desc_string_long(ret);
     if (c.failure.empty()) {
         if (!sent) {
-            count_failure(c, fmt::format("the peer refused the handshake ({})", alert),
-                          _counters.refused_by_peer);
-        } else if (c.inbound && SSL_get0_peer_certificate(ssl) == nullptr &&
-                   (SSL_get_verify_mode(ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) != 0) {
-            count_failure(c, "no client certificate", _counters.no_certificate);
+            count_failure(
+                c,
+                fmt::format("the peer refused the handshake ({})", SSL_alert_desc_string_long(ret)),
+                _counters.refused_by_peer);
         } else {
-            count_failure(c, fmt::format("handshake failed ({})", alert), _counters.other);
+            auto r = classify_refusal(ret & 0xff);
+            std::uint64_t* counters[] = {&_counters.protocol, &_counters.cipher,
+                                         &_counters.no_certificate, &_counters.other};
+            count_failure(c, r.why, *counters[r.what]);
         }
     }
     ++*c.counter;
+    if (c.known) {
+        _failures[c.ip] =
+            failure_info{c.peer, c.inbound, c.failure, std::chrono::system_clock::now(),
+                         std::chrono::steady_clock::now()};
+    }
     if (_failure_log.allow()) {
         tls_log.warn("interface {}: TLS {} {} {}refused: {}{}", _name, c.inbound ? "from" : "to",
                      c.peer, c.rule.trunk.empty() ? "" : "(trunk " + c.rule.trunk + ") ", c.failure,

@@ -65,7 +65,18 @@ struct handshake_counters {
     std::uint64_t name_mismatch = 0;    ///< carries none of the trunk's identities
     std::uint64_t unknown_peer = 0;     ///< source address is no trunk's peer
     std::uint64_t refused_by_peer = 0;  ///< the peer sent a fatal alert (did not trust us)
-    std::uint64_t other = 0;            ///< protocol version, ciphers, malformed
+    std::uint64_t protocol = 0;         ///< no protocol version both sides allow
+    std::uint64_t cipher = 0;           ///< no cipher suite, group or signature algorithm in common
+    std::uint64_t other = 0;            ///< malformed, or a reason OpenSSL did not name
+};
+
+/// The last failed handshake with a peer, kept until one completes.
+struct failure_info {
+    std::string peer;  ///< "ip:port"
+    bool inbound = false;
+    std::string reason;  ///< as logged: "certificate CN=wrong.test carries none of ..."
+    std::chrono::system_clock::time_point at;
+    std::chrono::steady_clock::time_point at_steady;  ///< for "during this attempt?"
 };
 
 class interface_tls {
@@ -97,6 +108,10 @@ public:
     const handshake_counters& counters() const noexcept { return _counters; }
     /// The last completed handshake with `ip`, in either direction.
     const session_info* last_session(const std::string& ip) const;
+    /// The last failed handshake with `ip`, in either direction, if none has
+    /// completed since. sofia-sip reports a failed handshake to the requests
+    /// waiting for the connection only as an internal 503; this says why.
+    const failure_info* last_failure(const std::string& ip) const;
     /// The SBC's own certificate on this interface.
     const std::string& certificate_subject() const noexcept { return _own_subject; }
     const std::string& certificate_not_after() const noexcept { return _own_not_after; }
@@ -130,6 +145,7 @@ private:
     std::vector<SSL_CTX*> _contexts;  ///< sofia's; they live as long as the agent
     handshake_counters _counters;
     std::map<std::string, session_info> _sessions;  ///< by peer IP
+    std::map<std::string, failure_info> _failures;  ///< by peer IP; bounded by the peers
     std::string _own_subject;
     std::string _own_not_after;
     log::rate_limit _failure_log{20};

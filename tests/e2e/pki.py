@@ -98,7 +98,7 @@ def make_pki(directory):
     return Pki(d)
 
 
-def handshake(host, port, *, cert=None, key=None, ca=None, bind=None, timeout=5.0):
+def handshake(host, port, *, cert=None, key=None, ca=None, bind=None, extra=(), timeout=5.0):
     """Runs `openssl s_client` against host:port and returns (ok, output).
 
     ok is True only when the server accepted us: with TLS 1.3 a server refuses
@@ -112,6 +112,7 @@ def handshake(host, port, *, cert=None, key=None, ca=None, bind=None, timeout=5.
         argv += ["-cert", str(cert), "-key", str(key)]
     if bind:
         argv += ["-bind", f"{bind}:0"]
+    argv += list(extra)  # e.g. ["-tls1_1"]: what the client offers
     # stdin stays open for a moment so the server's alert, if any, is read
     # before s_client quits on end of input.
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -30,9 +30,14 @@ def e2e_test(fn):
     return fn
 
 
-def tls_config(t, pki, cert="sbc", verify=True, identities=("carrier.test",)):
-    """Both interfaces; the carrier's with a TLS listener and a TLS peer."""
+def tls_config(t, pki, cert="sbc", verify=True, identities=("carrier.test",), peers=None,
+               carrier_extra=(), keepalive="{interval: 0}"):
+    """Both interfaces; the carrier's with a TLS listener and a TLS peer (or
+    `peers`, YAML peer entries)."""
     ids = ", ".join(identities)
+    if peers is None:
+        peers = [f'"sip:{CARRIER_PEER}:{TLS_PORT};transport=tls"']
+    extra = "".join(f"\n    {line}" for line in carrier_extra)
     return t.config_path(f"""interfaces:
   - name: carrier
     listen: [tls://{CARRIER_SBC}:{TLS_PORT}, udp://{CARRIER_SBC}:{SIP_PORT}]
@@ -47,9 +52,9 @@ def tls_config(t, pki, cert="sbc", verify=True, identities=("carrier.test",)):
 trunks:
   - name: carrier
     interface: carrier
-    peers: ["sip:{CARRIER_PEER}:{TLS_PORT};transport=tls"]
+    peers: [{", ".join(peers)}]
     tls: {{verify: {'true' if verify else 'false'}, identities: [{ids}]}}
-    keepalive: {{interval: 0}}
+    keepalive: {keepalive}{extra}
   - name: pbx
     interface: pbx
     peers: ["{PBX_PEER}:{SIP_PORT}"]
@@ -62,9 +67,10 @@ control: {{socket: {t.socket_path()}}}
 """)
 
 
-def start_stunnel_server(t, pki, name="stunnel", cert="peer", trust="ca"):
-    """stunnel as the carrier's TLS server: requires and verifies a client
-    certificate against `trust`, forwards plaintext to the sipp UAS."""
+def start_stunnel_server(t, pki, name="stunnel", cert="peer", trust="ca", ip=CARRIER_PEER):
+    """stunnel as the carrier's TLS server on `ip`: requires and verifies a
+    client certificate against `trust`, forwards plaintext to the sipp UAS
+    on the same address."""
     conf = Path(t.workdir) / f"{name}.conf"
     log = Path(t.workdir) / f"{name}.log"
     conf.write_text(f"""foreground = yes
@@ -72,8 +78,8 @@ pid =
 output = {log}
 debug = info
 [sip]
-accept = {CARRIER_PEER}:{TLS_PORT}
-connect = {CARRIER_PEER}:{BEHIND_STUNNEL}
+accept = {ip}:{TLS_PORT}
+connect = {ip}:{BEHIND_STUNNEL}
 cert = {pki.dir}/{cert}.pem
 key = {pki.dir}/{cert}.key
 CAfile = {pki.dir}/{trust}.pem
@@ -81,21 +87,21 @@ verifyChain = yes
 sslVersionMin = TLSv1.2
 """)
     proc = t.start(name, [STUNNEL, str(conf)])
-    wait_until(lambda: tcp_listening(CARRIER_PEER, TLS_PORT) or not proc.alive(), 5.0, 0.05)
+    wait_until(lambda: tcp_listening(ip, TLS_PORT) or not proc.alive(), 5.0, 0.05)
     check(proc.alive(), f"{name} exited at start: {log.read_text() if log.exists() else ''}")
     proc.log_path = log
     return proc
 
 
-def carrier_uas(t, name="carrier", calls=1):
+def carrier_uas(t, name="carrier", calls=1, ip=CARRIER_PEER):
     """A sipp UAS on TCP behind stunnel; its Contact names the stunnel address
     with transport=tls, so the SBC's in-dialog requests come back over TLS."""
     text = (SCENARIOS / "uas_answer_media.xml").read_text()
     text = text.replace("Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>",
-                        f"Contact: <sip:callee@{CARRIER_PEER}:{TLS_PORT};transport=tls>")
+                        f"Contact: <sip:callee@{ip}:{TLS_PORT};transport=tls>")
     scenario = Path(t.workdir) / "uas_answer_media_tls.xml"
     scenario.write_text(text)
-    return t.uas(name, scenario, local_ip=CARRIER_PEER, media_port=CARRIER_SIPP_MEDIA,
+    return t.uas(name, scenario, local_ip=ip, media_port=CARRIER_SIPP_MEDIA,
                  port=BEHIND_STUNNEL, calls=calls, extra=("-t", "t1"))
 
 
@@ -181,6 +187,118 @@ def tls_clients_refused(t):
     log = sbcd.stderr_tail(50)
     check("no client certificate" in log and "carries none of trunk carrier's identities" in log,
           "sbcd did not log the reasons for the refusals")
+    sbcd.stop()
+
+
+def refusal_reasons(t, verify):
+    """Issue 19 item 5: clients offering only TLS 1.1, or only a CBC cipher,
+    are refused and counted under `protocol` and `cipher`, whether the
+    trunk verifies certificates or not; they present a good certificate, so
+    neither is a missing certificate (nor `other`)."""
+    pki = make_pki(Path(t.workdir) / "pki")
+    sbcd = t.start_sbcd(tls_config(t, pki, verify=verify))
+    good = {"ca": pki.ca_pem, "bind": CARRIER_PEER, "cert": pki.peer_pem, "key": pki.peer_key}
+    # Debian's OpenSSL will not offer TLS 1.1 at its default security level.
+    ok, out = handshake(CARRIER_SBC, TLS_PORT, extra=["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"],
+                        **good)
+    check(not ok, f"a TLS 1.1 client was not refused: {out[-300:]}")
+    counts = handshakes(sbcd)
+    check(counts.get("protocol") == 1, f"the TLS 1.1 client is not counted as protocol: {counts}")
+    # The PKI's keys are EC: an ECDSA CBC suite the client could use, were it allowed.
+    ok, out = handshake(CARRIER_SBC, TLS_PORT,
+                        extra=["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"], **good)
+    check(not ok, f"a CBC-only client was not refused: {out[-300:]}")
+    counts = handshakes(sbcd)
+    check(counts.get("cipher") == 1, f"the CBC-only client is not counted as cipher: {counts}")
+    check(counts.get("no_certificate") == 0 and counts.get("other") == 0,
+          f"a refusal counted as no_certificate or other: {counts}")
+    ok, out = handshake(CARRIER_SBC, TLS_PORT, **good)
+    check(ok, f"the carrier's own certificate was refused: {out[-300:]}")
+    log = sbcd.stderr_tail(50)
+    check("no protocol version in common" in log and "no cipher in common" in log,
+          f"sbcd did not log the protocol and cipher refusals: {log}")
+    check("no client certificate" not in log,
+          f"a refusal was logged as a missing certificate: {log}")
+    rc, _, text = sbcd.control.ctl("trunks", json_output=False)
+    check(rc == 0 and "protocol 1" in text and "cipher 1" in text,
+          f"sbcctl trunks does not show the refusals: {text}")
+    sbcd.stop()
+
+
+@e2e_test
+def tls_refusal_reasons_verify(t):
+    refusal_reasons(t, verify=True)
+
+
+@e2e_test
+def tls_refusal_reasons_no_verify(t):
+    refusal_reasons(t, verify=False)
+
+
+@e2e_test
+def tls_failover_after_verify_failure(t):
+    """Issue 19 item 6: the first TLS peer presents a certificate without the
+    trunk's identity; the SBC refuses it during the handshake, and that is a
+    transport failure: the call moves to the second peer at once (not after
+    failover_timeout, 10 s here) and the log names the TLS failure, not a 408."""
+    first, second = "127.0.1.3", "127.0.1.4"
+    pki = make_pki(Path(t.workdir) / "pki")
+    peers = [f'{{uri: "sip:{first}:{TLS_PORT};transport=tls", priority: 1}}',
+             f'{{uri: "sip:{second}:{TLS_PORT};transport=tls", priority: 2}}']
+    sbcd = t.start_sbcd(tls_config(t, pki, peers=peers, carrier_extra=["failover_timeout: 10"]))
+    start_stunnel_server(t, pki, name="stunnel-wrong", cert="wrongname", ip=first)
+    start_stunnel_server(t, pki, name="stunnel-good", ip=second)
+    uas = carrier_uas(t, ip=second)
+    started = time.monotonic()
+    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA)
+    wait_until(lambda: uas.received("INVITE") or not uac.alive(), 12.0, 0.05)
+    elapsed = time.monotonic() - started
+    check(uas.received("INVITE"), "the call never reached the second peer")
+    check(elapsed < 3.0, f"the call reached the second peer after {elapsed:.1f} s, "
+          "not at once after the TLS failure")
+    uac.finish()
+    uas.finish()
+    log = sbcd.stderr_tail(80)
+    check("did not answer in time" not in log, f"the TLS failure was taken for silence: {log}")
+    named = [line for line in log.splitlines()
+             if f"{first}:{TLS_PORT}" in line and "failed, TLS: certificate" in line and
+             "carries none of trunk carrier's identities" in line and "trying" in line]
+    check(named, f"the failover does not name the TLS failure: {log}")
+    peer = trunks(sbcd)["trunks"][0]["peers"][0]
+    failure = peer.get("tls_failure") or {}
+    check("carries none of trunk carrier's identities" in failure.get("reason", ""),
+          f"sbcctl trunks does not show the first peer's TLS failure: {peer}")
+    check(handshakes(sbcd).get("name_mismatch") == 1, f"not counted: {handshakes(sbcd)}")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def tls_keepalive_verify_failure(t):
+    """A TLS peer whose certificate the SBC refuses fails its OPTIONS at once
+    with the TLS reason as the result, and is marked down; sbcctl trunks
+    shows why."""
+    pki = make_pki(Path(t.workdir) / "pki")
+    sbcd = t.start_sbcd(tls_config(
+        t, pki, keepalive="{interval: 1, timeout: 5, down_after: 2, up_after: 1}"))
+    start_stunnel_server(t, pki, cert="wrongname")
+
+    def peer():
+        return trunks(sbcd)["trunks"][0]["peers"][0]
+    # Two pings 1 s apart, each failing at its handshake: down well before
+    # a single 5 s timeout could have expired.
+    wait_until(lambda: peer()["state"] == "down", 4.5, 0.1)
+    p = peer()
+    check(p["state"] == "down", f"the peer with the wrong certificate is not down: {p}")
+    check(p["last_result"].startswith("TLS: certificate") and
+          "carries none of trunk carrier's identities" in p["last_result"],
+          f"the peer's last OPTIONS result does not name the TLS failure: {p}")
+    check("carries none" in (p.get("tls_failure") or {}).get("reason", ""),
+          f"sbcctl trunks shows no TLS failure for the peer: {p}")
+    rc, _, text = sbcd.control.ctl("trunks", json_output=False)
+    check(rc == 0 and "failed" in text and "carries none" in text,
+          f"the sbcctl trunks table does not show the TLS failure: {text}")
     sbcd.stop()
 
 

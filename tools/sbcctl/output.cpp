@@ -146,6 +146,10 @@ std::string render_trunks(const nlohmann::json& reply) {
                 tls = fmt::format("{} {} {} (until {})", field(*s, "protocol"), field(*s, "cipher"),
                                   field(*s, "subject"), field(*s, "not_after"));
             }
+            // Kept only until a handshake completes again: newer than the session.
+            if (auto f = p.find("tls_failure"); f != p.end() && f->is_object()) {
+                tls = fmt::format("failed {}: {}", field(*f, "at"), printable(field(*f, "reason")));
+            }
             rows.push_back({field(t, "name"), field(t, "active_calls"), field(p, "uri"),
                             field(p, "priority"), field(p, "weight"), field(p, "state"),
                             field(p, "since"), field(p, "last_result"), field(p, "last_rtt_ms"),
