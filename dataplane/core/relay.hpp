@@ -199,6 +199,7 @@ private:
     };
 
     const ip_endpoint* destination(side to, channel ch) const noexcept;
+    static bool may_latch_rtcp(const side_state& st, const ip_endpoint& source) noexcept;
     bool transcoded() const noexcept {
         return _sides[0].chain != nullptr || _sides[1].chain != nullptr;
     }

@@ -514,3 +514,87 @@ TEST_CASE("relay: RTP from a side with a codec chain leaves transcoded; RTCP is 
     REQUIRE(out.count == 1);
     CHECK(payload_of(out.packets[0]) == "raw");
 }
+
+// --- RTCP latching (issue 19: a stranger's RTCP neither injected nor diverted)
+
+TEST_CASE("relay: on an established call a stranger's RTCP is dropped and diverts nothing") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    // RTP latched both ways; neither peer has sent RTCP (as sipp does not).
+    REQUIRE(r.feed(side::a, channel::rtp, burst().add(alice_nat, "a")).count == 1);
+    REQUIRE(r.feed(side::b, channel::rtp, burst().add(bob_rtp, "b")).count == 1);
+    const auto stranger = ep("192.0.2.77", 4001);
+
+    // Injection: nothing of the stranger's reaches the other side.
+    CHECK(r.feed(side::a, channel::rtcp, burst().add(stranger, "forged")).count == 0);
+    CHECK(r.feed(side::b, channel::rtcp, burst().add(stranger, "forged")).count == 0);
+    // Diversion: what goes towards either side still goes to its peer.
+    auto out = r.feed(side::b, channel::rtcp, burst().add(bob_rtcp, "rr"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == alice_rtcp);
+    out = r.feed(side::a, channel::rtcp, burst().add(ep("203.0.113.5", 31001), "sr"));
+    REQUIRE(out.count == 1);  // Alice's RTCP from her RTP's NAT address: any port
+    CHECK(*out.packets[0].destination == bob_rtcp);
+    out = r.feed(side::b, channel::rtcp, burst().add(bob_rtcp, "rr2"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == ep("203.0.113.5", 31001));
+    // Once latched, RTCP holds to its address exactly, as RTP does.
+    CHECK(r.feed(side::a, channel::rtcp, burst().add(ep("203.0.113.5", 31002), "x")).count == 0);
+
+    const auto st = r.stats();
+    CHECK(st.sides[0].drops_wrong_source == 2);
+    CHECK(st.sides[1].drops_wrong_source == 1);
+    CHECK(st.sides[0].latched_rtp == alice_nat);
+}
+
+TEST_CASE("relay: before RTP latches, RTCP latches only from the SDP's RTCP host") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    CHECK(r.feed(side::a, channel::rtcp, burst().add(ep("203.0.113.66", 4001), "x")).count == 0);
+    CHECK(r.stats().sides[0].drops_wrong_source == 1);
+    // The SDP's host, from another port than RTP + 1: accepted, and latched.
+    const auto alice_rtcp_other = ep("192.0.2.10", 5555);
+    REQUIRE(r.feed(side::a, channel::rtcp, burst().add(alice_rtcp_other, "sr")).count == 1);
+    auto out = r.feed(side::b, channel::rtcp, burst().add(bob_rtcp, "rr"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == alice_rtcp_other);
+
+    // Alice's RTP latches elsewhere (NAT): the RTCP latch to her SDP host
+    // is undone, and her RTCP is now taken from the address RTP proved.
+    REQUIRE(r.feed(side::a, channel::rtp, burst().add(alice_nat, "a")).count == 1);
+    CHECK(r.feed(side::a, channel::rtcp, burst().add(alice_rtcp_other, "sr")).count == 0);
+    REQUIRE(r.feed(side::a, channel::rtcp, burst().add(ep("203.0.113.5", 31001), "sr")).count ==
+            1);
+    out = r.feed(side::b, channel::rtcp, burst().add(bob_rtcp, "rr"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == ep("203.0.113.5", 31001));
+}
+
+TEST_CASE("relay: RTCP from an a=rtcp host of its own is taken after RTP latched (RFC 3605)") {
+    pipeline r;
+    const auto bob_rtcp_host = ep("198.51.100.99", 5000);
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp_host);
+    REQUIRE(r.feed(side::b, channel::rtp, burst().add(bob_rtp, "b")).count == 1);
+    CHECK(r.feed(side::b, channel::rtcp, burst().add(bob_rtcp_host, "rr")).count == 1);
+    CHECK(r.feed(side::b, channel::rtcp, burst().add(ep("198.51.100.98", 5000), "x")).count == 0);
+}
+
+TEST_CASE("relay: a stranger's SRTCP neither latches nor passes", "[srtp]") {
+    srtp_fixture f;
+    relay_session r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.set_srtp(side::a, &f.sbc_from_alice, &f.sbc_to_alice);
+    buffer forged(1, "evil");
+    forged.bytes[1] = 200;  // an RTCP SR (RFC 3550 6.4.1)
+    const auto stranger = ep("192.0.2.77", 4001);
+    rx_packet in[] = {forged.packet(stranger)};
+    tx_batch out;
+    r.relay(side::a, channel::rtcp, in, 1, out);
+    CHECK(out.count == 0);
+    CHECK(r.stats().sides[0].drops_wrong_source == 1);
+}
+
