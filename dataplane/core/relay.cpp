@@ -31,6 +31,12 @@
 // 3711 3.4, SRTCP), on top of this rule. The SBC never agrees to rtcp-mux
 // (RFC 5761; its SDP drops a=rtcp-mux), so RTCP that a peer muxes anyway
 // arrives on the RTP port and is held to the RTP latch.
+//
+// Payload types (set_payload_types): RFC 3264 6.1 lets an answerer renumber
+// a codec, and each peer receives with the numbers its own SDP stated, so
+// relayed RTP may need its number rewritten per direction. That is one
+// octet, rewritten on the plain packet (after SRTP unprotect, before
+// protect) through a 128-entry table, only on sides that have a map.
 #include "dataplane/core/relay.hpp"
 
 #include <algorithm>
@@ -66,6 +72,26 @@ bool relay_session::may_latch_rtcp(const side_state& st, const ip_endpoint& sour
     }
     return source.same_address(rtcp.remote) &&
            (!rtp.latched.valid() || !rtcp.remote.same_address(rtp.remote));
+}
+
+void relay_session::set_payload_types(side to, const payload_type_map& map) noexcept {
+    auto& st = _sides[index(to)];
+    for (std::size_t pt = 0; pt < st.payload_type_to_peer.size(); ++pt) {
+        st.payload_type_to_peer[pt] = static_cast<std::uint8_t>(pt);
+    }
+    st.renumber = false;
+    const auto n = std::min<std::size_t>(map.count, map.entries.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto& e = map.entries[i];
+        // RFC 5761 4: 64-95 is where RTCP packet types would fall; never
+        // turn an RTCP packet muxed onto the RTP port into RTP, or back.
+        const auto rtcp_range = [](unsigned pt) { return pt >= 64 && pt <= 95; };
+        if (e.from < st.payload_type_to_peer.size() && e.to < st.payload_type_to_peer.size() &&
+            e.from != e.to && !rtcp_range(e.from) && !rtcp_range(e.to)) {
+            st.payload_type_to_peer[e.from] = e.to;
+            st.renumber = true;
+        }
+    }
 }
 
 const ip_endpoint* relay_session::destination(side to, channel ch) const noexcept {
@@ -227,6 +253,16 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             protect_errors += send_chain_output(*chain, first, dest, dst.protect, out);
             continue;
         }
+        bool renumbered = false;
+        if (rtp && dst.renumber && len >= 12 && (pkt.data[0] >> 6) == 2) {
+            // RFC 3550 5.1: the low 7 bits of octet 1 (the marker bit stays).
+            const std::uint8_t pt = pkt.data[1] & 0x7f;
+            const std::uint8_t to = dst.payload_type_to_peer[pt];
+            if (to != pt) {
+                pkt.data[1] = static_cast<std::uint8_t>((pkt.data[1] & 0x80) | to);
+                renumbered = true;
+            }
+        }
         if (dst.protect != nullptr) {
             if (len + srtp::max_overhead > pkt.capacity) {
                 ++protect_errors;
@@ -239,8 +275,9 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
                 continue;
             }
         }
-        out.packets[out.count++] = tx_packet{pkt.data, static_cast<std::uint32_t>(len), dest,
-                                             src.unprotect != nullptr || dst.protect != nullptr};
+        out.packets[out.count++] =
+            tx_packet{pkt.data, static_cast<std::uint32_t>(len), dest,
+                      renumbered || src.unprotect != nullptr || dst.protect != nullptr};
     }
 
     if (ch == channel::rtp) {
