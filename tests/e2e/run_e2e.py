@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py,
-test_srtp.py, test_transcoding.py, test_dtmf.py, test_dpdk.py) one after the
-other.
+test_srtp.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
+test_media_security.py) one after the other.
 
     tests/e2e/run_e2e.py [--build DIR] [-k SUBSTRING]... [--keep] [--list]
     tests/e2e/run_e2e.py --selftest
@@ -63,6 +63,7 @@ def all_tests():
     import test_policy
     import test_auth
     import test_dialog
+    import test_media_security
     import test_srtp
     import test_tls
     import test_transcoding
@@ -70,7 +71,7 @@ def all_tests():
     tests = (list(test_sbc.TESTS) + list(test_tls.TESTS) + list(test_failover.TESTS) +
              list(test_srtp.TESTS) + list(test_transcoding.TESTS) + list(test_dtmf.TESTS) +
              list(test_policy.TESTS) + list(test_auth.TESTS) + list(test_dialog.TESTS) +
-             list(test_dpdk.TESTS))
+             list(test_dpdk.TESTS) + list(test_media_security.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking
