@@ -457,7 +457,7 @@ TEST_CASE("kernel engine renumbers payload types towards a side that has a map")
     engine->set_payload_types(21, side::b, to_b);
 
     // RFC 3550 5.1: V=2, then M and PT; the rest passes untouched.
-    std::string event("\x80\xe0\x00\x01" "tsts" "ssrc" "evnt", 16);
+    const std::string event("\x80\xe0\x00\x01tstsssrcevnt", 16);
     a_rtp.send_to(pa, event);
     auto got = b_rtp.receive();
     REQUIRE(got);

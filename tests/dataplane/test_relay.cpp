@@ -565,8 +565,7 @@ TEST_CASE("relay: before RTP latches, RTCP latches only from the SDP's RTCP host
     // is undone, and her RTCP is now taken from the address RTP proved.
     REQUIRE(r.feed(side::a, channel::rtp, burst().add(alice_nat, "a")).count == 1);
     CHECK(r.feed(side::a, channel::rtcp, burst().add(alice_rtcp_other, "sr")).count == 0);
-    REQUIRE(r.feed(side::a, channel::rtcp, burst().add(ep("203.0.113.5", 31001), "sr")).count ==
-            1);
+    REQUIRE(r.feed(side::a, channel::rtcp, burst().add(ep("203.0.113.5", 31001), "sr")).count == 1);
     out = r.feed(side::b, channel::rtcp, burst().add(bob_rtcp, "rr"));
     REQUIRE(out.count == 1);
     CHECK(*out.packets[0].destination == ep("203.0.113.5", 31001));
@@ -638,7 +637,7 @@ TEST_CASE("relay: payload types are rewritten towards the side that renumbered t
                           .add(alice_rtp, rtp_with_pt(8)));
     REQUIRE(out.count == 3);
     CHECK(pt_of(out.packets[0]) == 101);
-    CHECK(marker_of(out.packets[0]));  // the marker bit stays
+    CHECK(marker_of(out.packets[0]));   // the marker bit stays
     CHECK(out.packets[0].transformed);  // a DPDK backend must sum the UDP payload anew
     CHECK(pt_of(out.packets[1]) == 107);
     CHECK(pt_of(out.packets[2]) == 8);

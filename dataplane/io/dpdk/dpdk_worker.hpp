@@ -114,7 +114,8 @@ struct command {
         remove_session,
         neighbor,
         move_side,  ///< side s now uses `ports`' port of s, `local` and `port_index`
-        set_payload_types,  ///< relay_session::set_payload_types(s, payload_types)
+        /// relay_session::set_payload_types(s, payload_types)
+        set_payload_types,
     };
     kind what = kind::add_session;
     side s = side::a;

@@ -44,7 +44,8 @@ struct command {
         set_chain,       ///< relay_session::set_chain(s, chain)
         send_dtmf,       ///< relay_session::queue_digit(s, digit, duration_ms)
         move_side,       ///< side s now receives and sends on rtp_fd / rtcp_fd
-        set_payload_types,  ///< relay_session::set_payload_types(s, payload_types)
+        /// relay_session::set_payload_types(s, payload_types)
+        set_payload_types,
     };
     kind what = kind::add_session;
     side s = side::a;
