@@ -845,10 +845,6 @@ transcoder::chain_config chain_between(const sdp::chain_side& from, config::dtmf
     return c;
 }
 
-}  // namespace
-
-namespace {
-
 std::string describe(const dataplane::payload_type_map& m) {
     std::string out;
     for (std::size_t i = 0; i < m.count; ++i) {
