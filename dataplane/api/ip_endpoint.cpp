@@ -160,4 +160,19 @@ bool ip_endpoint::operator==(const ip_endpoint& other) const noexcept {
     }
 }
 
+bool ip_endpoint::same_address(const ip_endpoint& other) const noexcept {
+    if (_storage.ss_family != other._storage.ss_family) {
+        return false;
+    }
+    switch (_storage.ss_family) {
+        case AF_INET:
+            return as_v4(_storage).sin_addr.s_addr == as_v4(other._storage).sin_addr.s_addr;
+        case AF_INET6:
+            return std::memcmp(&as_v6(_storage).sin6_addr, &as_v6(other._storage).sin6_addr,
+                               sizeof(in6_addr)) == 0;
+        default:
+            return false;
+    }
+}
+
 }  // namespace sbc::dataplane

@@ -48,6 +48,9 @@ public:
     /// Same family, address and port (IPv6 flow label and scope are ignored).
     /// Two invalid endpoints are equal. Called per packet by the relay.
     bool operator==(const ip_endpoint& other) const noexcept;
+    /// Same family and address, whatever the ports. Two invalid endpoints
+    /// are not. Called per RTCP packet by the relay (its latching rule).
+    bool same_address(const ip_endpoint& other) const noexcept;
 
 private:
     sockaddr_storage _storage{};

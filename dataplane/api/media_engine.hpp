@@ -129,6 +129,53 @@ struct session_stats {
     std::array<side_counters, 2> sides{};  ///< indexed by index(side)
 };
 
+/// RTP payload type numbers to rewrite on relayed packets towards one side's
+/// peer. RFC 3264 6.1 lets an answerer renumber a codec of the offer (a
+/// SHOULD, not a MUST) and each peer receives with the numbers its own SDP
+/// stated (RFC 3264 5.1), so a relayed stream may need its numbers mapped.
+/// A plain value, copied into the command that carries it: a few pairs, no
+/// allocation. Empty: packets keep their numbers.
+struct payload_type_map {
+    /// More than an audio stream's formats (codec, events, CN per clock rate).
+    static constexpr std::size_t max_entries = 16;
+    struct entry {
+        std::uint8_t from = 0;  ///< the number packets arrive with (0-127)
+        std::uint8_t to = 0;    ///< the number the receiving peer declared for it
+        bool operator==(const entry&) const = default;
+    };
+    std::array<entry, max_entries> entries{};
+    std::uint8_t count = 0;
+
+    /// Adds `from` -> `to`. False, and nothing added, when the map is full,
+    /// a number is not 0-127, `from` already has an entry, or either is in
+    /// 64-95 (RFC 5761 4: where RTCP packet types would collide).
+    bool add(std::uint8_t from, std::uint8_t to) noexcept {
+        if (count == max_entries || from > 127 || to > 127 || (from >= 64 && from <= 95) ||
+            (to >= 64 && to <= 95)) {
+            return false;
+        }
+        for (std::size_t i = 0; i < count; ++i) {
+            if (entries[i].from == from) {
+                return false;
+            }
+        }
+        entries[count++] = entry{from, to};
+        return true;
+    }
+    bool empty() const noexcept { return count == 0; }
+    bool operator==(const payload_type_map& o) const noexcept {
+        if (count != o.count) {
+            return false;
+        }
+        for (std::size_t i = 0; i < count; ++i) {
+            if (!(entries[i] == o.entries[i])) {
+                return false;
+            }
+        }
+        return true;
+    }
+};
+
 /// Something a worker saw that the control plane may want to log or act on.
 struct media_event {
     enum class kind : std::uint8_t {
@@ -189,6 +236,15 @@ public:
     /// A backend that cannot transcode ignores it and keeps relaying.
     virtual void set_chain(session_id id, side from,
                            std::unique_ptr<transcoder::media_chain> chain) = 0;
+
+    /// Payload types of relayed RTP towards side `to`'s peer: each packet
+    /// whose number has an entry in `map` leaves with the entry's number
+    /// instead (on the plain packet: after SRTP unprotect, before protect);
+    /// an empty map stops rewriting. Replaces the previous map of that side;
+    /// takes effect on the worker with the next packet. RTCP and what a
+    /// codec chain (set_chain) sends, which has its own numbers, are left
+    /// alone.
+    virtual void set_payload_types(session_id id, side to, const payload_type_map& map) = 0;
 
     /// A DTMF digit side `from`'s peer sent in SIP INFO, carried into the
     /// stream towards the other side as that side takes digits (events or

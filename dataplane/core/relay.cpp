@@ -6,6 +6,37 @@
 // media is sent. Later packets from any other source are dropped, so a third
 // party cannot inject media into or divert media from an established call.
 // A new SDP address (set_remote) re-arms latching.
+//
+// RTCP (RFC 3550 11: its own port, by default RTP + 1; RFC 3605: or where
+// a=rtcp says) latches by the same rule, except for who may latch it. RTCP
+// is optional and sparse (a report every few seconds, none at all from many
+// peers), so "the first packet from anywhere" would hand a stranger an idle
+// RTCP path to inject into and to divert the other side's reports to; the
+// RTP latch is the proof that an address is the peer's. So, for side s:
+// - once s's RTCP has latched, only that address (IP and port) is accepted,
+//   exactly as for RTP;
+// - until then, a source may latch it only if its IP is the one s's RTP
+//   latched to, with any port: a NAT maps the RTCP port on its own (RFC
+//   7362 3, RFC 3605 1), so "RTP port + 1" cannot be asked for;
+// - or, while s's RTP has not latched, if its IP is that of the RTCP
+//   address s's SDP gave (a=rtcp, else the c= address): nothing better is
+//   known yet, and a peer that gave its real address is served at once.
+//   That exception stays after RTP latched only when the SDP names another
+//   RTCP host than its RTP host (RFC 3605's a=rtcp with an address);
+// - when s's RTP latches, an RTCP latch that the rules above no longer allow
+//   is undone, so both channels end on the address RTP proved.
+// Everything else is dropped as wrong_source, latches nothing and so
+// diverts nothing: what goes to s's RTCP keeps going to its latched or SDP
+// address. On an SRTP leg a packet latches only once it authenticates (RFC
+// 3711 3.4, SRTCP), on top of this rule. The SBC never agrees to rtcp-mux
+// (RFC 5761; its SDP drops a=rtcp-mux), so RTCP that a peer muxes anyway
+// arrives on the RTP port and is held to the RTP latch.
+//
+// Payload types (set_payload_types): RFC 3264 6.1 lets an answerer renumber
+// a codec, and each peer receives with the numbers its own SDP stated, so
+// relayed RTP may need its number rewritten per direction. That is one
+// octet, rewritten on the plain packet (after SRTP unprotect, before
+// protect) through a 128-entry table, only on sides that have a map.
 #include "dataplane/core/relay.hpp"
 
 #include <algorithm>
@@ -31,6 +62,36 @@ void relay_session::set_remote(side s, const ip_endpoint& rtp, const ip_endpoint
     rtp_path.latched = ip_endpoint{};
     rtcp_path.latched = ip_endpoint{};
     st.latched_rtp.clear();
+}
+
+bool relay_session::may_latch_rtcp(const side_state& st, const ip_endpoint& source) noexcept {
+    const auto& rtp = st.paths[index(channel::rtp)];
+    const auto& rtcp = st.paths[index(channel::rtcp)];
+    if (rtp.latched.valid() && source.same_address(rtp.latched)) {
+        return true;
+    }
+    return source.same_address(rtcp.remote) &&
+           (!rtp.latched.valid() || !rtcp.remote.same_address(rtp.remote));
+}
+
+void relay_session::set_payload_types(side to, const payload_type_map& map) noexcept {
+    auto& st = _sides[index(to)];
+    for (std::size_t pt = 0; pt < st.payload_type_to_peer.size(); ++pt) {
+        st.payload_type_to_peer[pt] = static_cast<std::uint8_t>(pt);
+    }
+    st.renumber = false;
+    const auto n = std::min<std::size_t>(map.count, map.entries.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto& e = map.entries[i];
+        // RFC 5761 4: 64-95 is where RTCP packet types would fall; never
+        // turn an RTCP packet muxed onto the RTP port into RTP, or back.
+        const auto rtcp_range = [](unsigned pt) { return pt >= 64 && pt <= 95; };
+        if (e.from < st.payload_type_to_peer.size() && e.to < st.payload_type_to_peer.size() &&
+            e.from != e.to && !rtcp_range(e.from) && !rtcp_range(e.to)) {
+            st.payload_type_to_peer[e.from] = e.to;
+            st.renumber = true;
+        }
+    }
 }
 
 const ip_endpoint* relay_session::destination(side to, channel ch) const noexcept {
@@ -150,7 +211,8 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             ++wrong_source;
             continue;
         }
-        if (in.latched.valid() && !(*pkt.source == in.latched)) {
+        if (in.latched.valid() ? !(*pkt.source == in.latched)
+                               : !rtp && !may_latch_rtcp(src, *pkt.source)) {
             ++wrong_source;
             continue;
         }
@@ -170,6 +232,10 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             if (rtp) {
                 src.latched_rtp.store(in.latched);
                 out.latched = pkt.source;
+                auto& rtcp_path = src.paths[index(channel::rtcp)];
+                if (rtcp_path.latched.valid() && !may_latch_rtcp(src, rtcp_path.latched)) {
+                    rtcp_path.latched = ip_endpoint{};
+                }
             }
         }
         ++accepted;
@@ -187,6 +253,16 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             protect_errors += send_chain_output(*chain, first, dest, dst.protect, out);
             continue;
         }
+        bool renumbered = false;
+        if (rtp && dst.renumber && len >= 12 && (pkt.data[0] >> 6) == 2) {
+            // RFC 3550 5.1: the low 7 bits of octet 1 (the marker bit stays).
+            const std::uint8_t pt = pkt.data[1] & 0x7f;
+            const std::uint8_t to = dst.payload_type_to_peer[pt];
+            if (to != pt) {
+                pkt.data[1] = static_cast<std::uint8_t>((pkt.data[1] & 0x80) | to);
+                renumbered = true;
+            }
+        }
         if (dst.protect != nullptr) {
             if (len + srtp::max_overhead > pkt.capacity) {
                 ++protect_errors;
@@ -199,8 +275,9 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
                 continue;
             }
         }
-        out.packets[out.count++] = tx_packet{pkt.data, static_cast<std::uint32_t>(len), dest,
-                                             src.unprotect != nullptr || dst.protect != nullptr};
+        out.packets[out.count++] =
+            tx_packet{pkt.data, static_cast<std::uint32_t>(len), dest,
+                      renumbered || src.unprotect != nullptr || dst.protect != nullptr};
     }
 
     if (ch == channel::rtp) {

@@ -64,8 +64,9 @@ struct tx_packet {
     const std::uint8_t* data = nullptr;
     std::uint32_t len = 0;
     const ip_endpoint* destination = nullptr;
-    /// SRTP was removed or added: the payload is not the one received (a
-    /// backend that rewrites UDP checksums incrementally must sum it anew).
+    /// SRTP was removed or added, or the payload type renumbered: the
+    /// payload is not the one received (a backend that rewrites UDP
+    /// checksums incrementally must sum it anew).
     bool transformed = false;
 };
 
@@ -132,6 +133,12 @@ public:
     /// reports describe streams the other peer never sees.
     void set_chain(side from, transcoder::media_chain* chain) noexcept;
 
+    /// Owning worker. Payload types of relayed RTP towards side `to`'s
+    /// peer (media_engine::set_payload_types): rewritten on the plain
+    /// packet, after unprotect and before protect; an empty map stops it.
+    /// Costs nothing per packet while no map is set.
+    void set_payload_types(side to, const payload_type_map& map) noexcept;
+
     /// Owning worker. A digit from side `from`'s peer's SIP INFO, for the
     /// chain of `from` to carry to the other side (media_chain::queue_digit).
     void queue_digit(side from, char digit, std::uint32_t duration_ms) noexcept;
@@ -194,11 +201,17 @@ private:
         srtp::stream_crypto* unprotect = nullptr;
         srtp::stream_crypto* protect = nullptr;
         transcoder::media_chain* chain = nullptr;  // for RTP from this side's peer
+        // Owning worker only; see set_payload_types. The number each payload
+        // type leaves with towards this side's peer (identity where unmapped),
+        // consulted only when `renumber` is set.
+        bool renumber = false;
+        std::array<std::uint8_t, 128> payload_type_to_peer{};
         std::atomic<std::int64_t> last_rx_ns{0};
         published_endpoint latched_rtp;  // mirror of paths[rtp].latched, for stats()
     };
 
     const ip_endpoint* destination(side to, channel ch) const noexcept;
+    static bool may_latch_rtcp(const side_state& st, const ip_endpoint& source) noexcept;
     bool transcoded() const noexcept {
         return _sides[0].chain != nullptr || _sides[1].chain != nullptr;
     }

@@ -693,7 +693,10 @@ result<bool> call::plan_codecs(side from, const sdp::session_description& sd, sd
         return true;
     }
     if (!_pending_offer || _pending_offer->offerer != to) {
-        return false;  // nothing negotiated: the answer passes as it is
+        // Nothing negotiated: the answer passes as it is, its numbers too,
+        // so packets keep theirs.
+        program_payload_types(sdp::answer_plan{}, to);
+        return false;
     }
     const auto& pending = *_pending_offer;
     auto answer = sdp::media_formats::of(sd);
@@ -842,7 +845,42 @@ transcoder::chain_config chain_between(const sdp::chain_side& from, config::dtmf
     return c;
 }
 
+std::string describe(const dataplane::payload_type_map& m) {
+    std::string out;
+    for (std::size_t i = 0; i < m.count; ++i) {
+        out += fmt::format("{}{}->{}", out.empty() ? "" : " ", m.entries[i].from, m.entries[i].to);
+    }
+    return out.empty() ? "none" : out;
+}
+
 }  // namespace
+
+void call::program_payload_types(const sdp::answer_plan& plan, side offerer) {
+    // RFC 3264 6.1: an answerer may renumber a codec; each peer receives
+    // with the numbers of its own SDP. The plan's A is the offerer. Codec
+    // chains send with each side's numbers already.
+    const side answerer = dataplane::other(offerer);
+    std::array<dataplane::payload_type_map, 2> maps{};
+    if (plan.how == sdp::answer_plan::mode::relay) {
+        for (const auto& c : plan.a_to_b) {
+            maps[dataplane::index(answerer)].add(c.a, c.b);
+        }
+        for (const auto& c : plan.b_to_a) {
+            maps[dataplane::index(offerer)].add(c.b, c.a);
+        }
+    }
+    for (auto s : {offerer, answerer}) {
+        auto& now = _payload_types[dataplane::index(s)];
+        const auto& next = maps[dataplane::index(s)];
+        if (next == now) {
+            continue;
+        }
+        _owner.media().set_payload_types(_id, s, next);
+        now = next;
+        sip_log.debug("call {}: payload types to trunk {} renumbered: {}", display_id(),
+                      leg(s).trunk->name, describe(next));
+    }
+}
 
 result<bool> call::program_chains(const sdp::answer_plan& plan, side offerer,
                                   const sdp::media_formats& answer) {
@@ -850,18 +888,13 @@ result<bool> call::program_chains(const sdp::answer_plan& plan, side offerer,
     auto& o = leg(offerer);
     auto& a = leg(answerer);
     const bool transcode = plan.how == sdp::answer_plan::mode::transcode;
+    program_payload_types(plan, offerer);
     std::optional<sdp::chain_side> os;
     std::optional<sdp::chain_side> as;
     if (transcode) {
         os = plan.side_a;
         as = plan.side_b;
     } else {
-        if (!plan.a_to_b.empty() || !plan.b_to_a.empty()) {
-            sip_log.warn(
-                "call {}: trunk {} renumbered a payload type in its answer; relayed "
-                "packets keep their numbers",
-                display_id(), a.trunk->name);
-        }
         const auto first_audio = std::find_if(plan.formats.begin(), plan.formats.end(), is_audio);
         o.codec = a.codec = first_audio != plan.formats.end() ? describe(*first_audio) : "";
         o.ptime = a.ptime = 0;

@@ -13,6 +13,7 @@
 // forward_headers allows (RFC 5853 topology hiding).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -431,6 +432,9 @@ private:
     /// when transcoding, none when relaying.
     result<bool> program_chains(const sdp::answer_plan& plan, side offerer,
                                 const sdp::media_formats& answer);
+    /// Programs the data plane's payload type rewriting for an answer plan
+    /// (RFC 3264 6.1 renumbering, relayed streams only; none when transcoding).
+    void program_payload_types(const sdp::answer_plan& plan, side offerer);
 
     b2bua& _owner;
     std::uint64_t _id;
@@ -559,6 +563,9 @@ private:
         bool codecs = true;  ///< the codecs differ; else the chains carry DTMF only
     };
     std::optional<transcoding> _transcoding;
+    /// The payload type maps in force towards each side's peer (indexed by
+    /// index(side)), so an answer repeated (183, then 200) changes nothing.
+    std::array<dataplane::payload_type_map, 2> _payload_types{};
 };
 
 /// True when the message carries an application/sdp body.

@@ -288,6 +288,13 @@ result<answer_plan> relay_answer(const media_formats& a_offer,
         if (offered->payload_type != a->payload_type) {
             plan.b_to_a.push_back({a->payload_type, offered->payload_type});
         }
+        // RFC 3264 5.1 has B send with the offer's numbers, but many peers
+        // send with those of their own answer. Map those too, unless the
+        // number names another format of the offer, which B may send.
+        if (f.payload_type != a->payload_type && f.payload_type != offered->payload_type &&
+            !has_number(offered_to_b, f.payload_type)) {
+            plan.b_to_a.push_back({a->payload_type, f.payload_type});
+        }
     }
     return plan;
 }

@@ -139,9 +139,12 @@ struct answer_plan {
     /// the SBC's answer's numbers, B receives with its answer's). Empty when
     /// B kept the offer's numbers, as RFC 3264 6.1 asks.
     std::vector<payload_type_change> a_to_b;
-    /// relay only: numbers to rewrite on packets from B to A (B sends with
-    /// the numbers offered to it). Empty whenever the offer to B carried
-    /// A's numbers, which plan_offer's relay offers always do.
+    /// relay only: numbers to rewrite on packets from B to A. B should send
+    /// with the numbers offered to it (RFC 3264 5.1): these differ from A's
+    /// only if the offer to B did not carry A's numbers, which plan_offer's
+    /// relay offers always do. Many peers send with their answer's numbers
+    /// instead, so a number B renumbered maps back to A's as well, unless
+    /// the offer to B used it for another format.
     std::vector<payload_type_change> b_to_a;
     /// transcode only: the two ends of the codec chain.
     std::optional<chain_side> side_a;

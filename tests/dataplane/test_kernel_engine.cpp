@@ -56,6 +56,9 @@ public:
     void send_to(std::uint16_t port, std::string_view payload) const {
         auto to = _address;
         to.set_port(port);
+        send_to(to, payload);
+    }
+    void send_to(const ip_endpoint& to, std::string_view payload) const {
         const auto n =
             ::sendto(_fd, payload.data(), payload.size(), 0, to.sockaddr_ptr(), to.sockaddr_len());
         REQUIRE(n == static_cast<ssize_t>(payload.size()));
@@ -438,4 +441,57 @@ TEST_CASE("kernel engine reports an armed media timeout as an event, and counts 
         engine->poll();
         return engine->open_sessions() == 0 && engine->free_port_pairs() == free_before;
     }));
+}
+
+TEST_CASE("kernel engine renumbers payload types towards a side that has a map") {
+    auto engine = make_kernel_engine(test_config(41000, 41199, 1));
+    const auto r = engine->open_session(21, "127.0.0.1", "127.0.0.1");
+    REQUIRE(r.ok);
+    const auto pa = r.ports.rtp[index(side::a)];
+    const auto pb = r.ports.rtp[index(side::b)];
+    udp_peer a_rtp, a_rtcp, b_rtp, b_rtcp;
+    engine->set_remote(21, side::a, a_rtp.address(), a_rtcp.address());
+    engine->set_remote(21, side::b, b_rtp.address(), b_rtcp.address());
+    payload_type_map to_b;
+    REQUIRE(to_b.add(96, 101));
+    engine->set_payload_types(21, side::b, to_b);
+
+    // RFC 3550 5.1: V=2, then M and PT; the rest passes untouched.
+    const std::string event("\x80\xe0\x00\x01tstsssrcevnt", 16);
+    a_rtp.send_to(pa, event);
+    auto got = b_rtp.receive();
+    REQUIRE(got);
+    CHECK(static_cast<std::uint8_t>(got->payload[1]) == (0x80 | 101));
+    CHECK(got->payload.substr(2) == event.substr(2));
+    // No map towards a: B's packets keep their numbers.
+    b_rtp.send_to(pb, event);
+    got = a_rtp.receive();
+    REQUIRE(got);
+    CHECK(got->payload == event);
+}
+
+TEST_CASE("kernel engine drops a stranger's RTCP on a latched call") {
+    auto engine = make_kernel_engine(test_config(41200, 41399, 1));
+    const auto r = engine->open_session(22, "127.0.0.1", "127.0.0.1");
+    REQUIRE(r.ok);
+    const auto pa = r.ports.rtp[index(side::a)];
+    const auto pb = r.ports.rtp[index(side::b)];
+    udp_peer a_rtp, a_rtcp, b_rtp, b_rtcp;
+    udp_peer stranger("127.0.0.2");
+    if (!stranger.bound()) {
+        WARN("no 127.0.0.2 on this host: not tested");
+        return;
+    }
+    engine->set_remote(22, side::a, a_rtp.address(), a_rtcp.address());
+    engine->set_remote(22, side::b, b_rtp.address(), b_rtcp.address());
+    expect_relayed(a_rtp, pa, b_rtp, pb, "rtp a->b");
+    expect_relayed(b_rtp, pb, a_rtp, pa, "rtp b->a");
+
+    auto sbc_rtcp_a = a_rtp.address();
+    sbc_rtcp_a.set_port(rtcp_of(pa));
+    stranger.send_to(sbc_rtcp_a, "forged");
+    REQUIRE(eventually([&] { return engine->stats(22)->sides[0].drops_wrong_source == 1; }));
+    CHECK_FALSE(b_rtcp.receive(50ms));
+    // The peer's own RTCP still goes through, to the other peer.
+    expect_relayed(a_rtcp, rtcp_of(pa), b_rtcp, rtcp_of(pb), "rtcp a->b");
 }

@@ -514,3 +514,202 @@ TEST_CASE("relay: RTP from a side with a codec chain leaves transcoded; RTCP is 
     REQUIRE(out.count == 1);
     CHECK(payload_of(out.packets[0]) == "raw");
 }
+
+// --- RTCP latching (issue 19: a stranger's RTCP neither injected nor diverted)
+
+TEST_CASE("relay: on an established call a stranger's RTCP is dropped and diverts nothing") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    // RTP latched both ways; neither peer has sent RTCP (as sipp does not).
+    REQUIRE(r.feed(side::a, channel::rtp, burst().add(alice_nat, "a")).count == 1);
+    REQUIRE(r.feed(side::b, channel::rtp, burst().add(bob_rtp, "b")).count == 1);
+    const auto stranger = ep("192.0.2.77", 4001);
+
+    // Injection: nothing of the stranger's reaches the other side.
+    CHECK(r.feed(side::a, channel::rtcp, burst().add(stranger, "forged")).count == 0);
+    CHECK(r.feed(side::b, channel::rtcp, burst().add(stranger, "forged")).count == 0);
+    // Diversion: what goes towards either side still goes to its peer.
+    auto out = r.feed(side::b, channel::rtcp, burst().add(bob_rtcp, "rr"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == alice_rtcp);
+    out = r.feed(side::a, channel::rtcp, burst().add(ep("203.0.113.5", 31001), "sr"));
+    REQUIRE(out.count == 1);  // Alice's RTCP from her RTP's NAT address: any port
+    CHECK(*out.packets[0].destination == bob_rtcp);
+    out = r.feed(side::b, channel::rtcp, burst().add(bob_rtcp, "rr2"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == ep("203.0.113.5", 31001));
+    // Once latched, RTCP holds to its address exactly, as RTP does.
+    CHECK(r.feed(side::a, channel::rtcp, burst().add(ep("203.0.113.5", 31002), "x")).count == 0);
+
+    const auto st = r.stats();
+    CHECK(st.sides[0].drops_wrong_source == 2);
+    CHECK(st.sides[1].drops_wrong_source == 1);
+    CHECK(st.sides[0].latched_rtp == alice_nat);
+}
+
+TEST_CASE("relay: before RTP latches, RTCP latches only from the SDP's RTCP host") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    CHECK(r.feed(side::a, channel::rtcp, burst().add(ep("203.0.113.66", 4001), "x")).count == 0);
+    CHECK(r.stats().sides[0].drops_wrong_source == 1);
+    // The SDP's host, from another port than RTP + 1: accepted, and latched.
+    const auto alice_rtcp_other = ep("192.0.2.10", 5555);
+    REQUIRE(r.feed(side::a, channel::rtcp, burst().add(alice_rtcp_other, "sr")).count == 1);
+    auto out = r.feed(side::b, channel::rtcp, burst().add(bob_rtcp, "rr"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == alice_rtcp_other);
+
+    // Alice's RTP latches elsewhere (NAT): the RTCP latch to her SDP host
+    // is undone, and her RTCP is now taken from the address RTP proved.
+    REQUIRE(r.feed(side::a, channel::rtp, burst().add(alice_nat, "a")).count == 1);
+    CHECK(r.feed(side::a, channel::rtcp, burst().add(alice_rtcp_other, "sr")).count == 0);
+    REQUIRE(r.feed(side::a, channel::rtcp, burst().add(ep("203.0.113.5", 31001), "sr")).count == 1);
+    out = r.feed(side::b, channel::rtcp, burst().add(bob_rtcp, "rr"));
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == ep("203.0.113.5", 31001));
+}
+
+TEST_CASE("relay: RTCP from an a=rtcp host of its own is taken after RTP latched (RFC 3605)") {
+    pipeline r;
+    const auto bob_rtcp_host = ep("198.51.100.99", 5000);
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp_host);
+    REQUIRE(r.feed(side::b, channel::rtp, burst().add(bob_rtp, "b")).count == 1);
+    CHECK(r.feed(side::b, channel::rtcp, burst().add(bob_rtcp_host, "rr")).count == 1);
+    CHECK(r.feed(side::b, channel::rtcp, burst().add(ep("198.51.100.98", 5000), "x")).count == 0);
+}
+
+TEST_CASE("relay: a stranger's SRTCP neither latches nor passes", "[srtp]") {
+    srtp_fixture f;
+    relay_session r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.set_srtp(side::a, &f.sbc_from_alice, &f.sbc_to_alice);
+    buffer forged(1, "evil");
+    forged.bytes[1] = 200;  // an RTCP SR (RFC 3550 6.4.1)
+    const auto stranger = ep("192.0.2.77", 4001);
+    rx_packet in[] = {forged.packet(stranger)};
+    tx_batch out;
+    r.relay(side::a, channel::rtcp, in, 1, out);
+    CHECK(out.count == 0);
+    CHECK(r.stats().sides[0].drops_wrong_source == 1);
+}
+
+// --- Payload type renumbering (issue 19: RFC 3264 6.1 renumbered answers)
+
+namespace {
+
+std::string rtp_with_pt(std::uint8_t pt, bool marker = false, std::string payload = "pl") {
+    std::string p(12, '\0');
+    p[0] = static_cast<char>(0x80);
+    p[1] = static_cast<char>((marker ? 0x80 : 0) | pt);
+    p[11] = 7;
+    return p + payload;
+}
+
+std::uint8_t pt_of(const tx_packet& p) { return p.data[1] & 0x7f; }
+bool marker_of(const tx_packet& p) { return (p.data[1] & 0x80) != 0; }
+
+payload_type_map map_of(std::initializer_list<std::pair<std::uint8_t, std::uint8_t>> pairs) {
+    payload_type_map m;
+    for (const auto& [from, to] : pairs) {
+        REQUIRE(m.add(from, to));
+    }
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("relay: payload types are rewritten towards the side that renumbered them") {
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    // Alice offered telephone-event 96 and opus 111; Bob answered 101 and 107.
+    r.set_payload_types(side::b, map_of({{96, 101}, {111, 107}}));
+    r.set_payload_types(side::a, map_of({{101, 96}, {107, 111}}));
+
+    auto out = r.feed(side::a, channel::rtp,
+                      burst()
+                          .add(alice_rtp, rtp_with_pt(96, true))
+                          .add(alice_rtp, rtp_with_pt(111))
+                          .add(alice_rtp, rtp_with_pt(8)));
+    REQUIRE(out.count == 3);
+    CHECK(pt_of(out.packets[0]) == 101);
+    CHECK(marker_of(out.packets[0]));   // the marker bit stays
+    CHECK(out.packets[0].transformed);  // a DPDK backend must sum the UDP payload anew
+    CHECK(pt_of(out.packets[1]) == 107);
+    CHECK(pt_of(out.packets[2]) == 8);
+    CHECK_FALSE(out.packets[2].transformed);
+    // The payload itself is untouched.
+    CHECK(payload_of(out.packets[1]).substr(12) == "pl");
+
+    out = r.feed(side::b, channel::rtp,
+                 burst().add(bob_rtp, rtp_with_pt(101)).add(bob_rtp, rtp_with_pt(96)));
+    REQUIRE(out.count == 2);
+    CHECK(pt_of(out.packets[0]) == 96);
+    CHECK(pt_of(out.packets[1]) == 96);  // Bob sending the offer's number passes as it is
+
+    // RTCP and what is not RTP version 2 are left alone.
+    auto rtcp = rtp_with_pt(96);
+    out = r.feed(side::a, channel::rtcp, burst().add(alice_rtcp, rtcp));
+    REQUIRE(out.count == 1);
+    CHECK(payload_of(out.packets[0]) == rtcp);
+    out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, std::string("\x60\x60short")));
+    REQUIRE(out.count == 1);
+    CHECK(payload_of(out.packets[0]) == "\x60\x60short");
+
+    // An empty map stops the rewriting.
+    r.set_payload_types(side::b, payload_type_map{});
+    out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, rtp_with_pt(96)));
+    REQUIRE(out.count == 1);
+    CHECK(pt_of(out.packets[0]) == 96);
+}
+
+TEST_CASE("relay: a payload type map refuses the RTCP range and duplicates (RFC 5761 4)") {
+    payload_type_map m;
+    CHECK_FALSE(m.add(72, 96));
+    CHECK_FALSE(m.add(96, 76));
+    CHECK_FALSE(m.add(128, 96));
+    CHECK(m.add(96, 101));
+    CHECK_FALSE(m.add(96, 102));
+    for (std::uint8_t pt = 0; m.count < payload_type_map::max_entries; ++pt) {
+        CHECK(m.add(pt, static_cast<std::uint8_t>(pt + 1)));
+    }
+    CHECK_FALSE(m.add(100, 110));
+}
+
+TEST_CASE("relay: payload types are rewritten on the plain packet across SRTP", "[srtp]") {
+    srtp_fixture f;
+    relay_session r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.set_srtp(side::a, &f.sbc_from_alice, &f.sbc_to_alice);
+    r.set_payload_types(side::b, map_of({{96, 101}}));
+    r.set_payload_types(side::a, map_of({{101, 96}}));
+
+    // SRTP from Alice: unprotected, renumbered, sent plain to Bob.
+    buffer from_alice(1, "event");
+    from_alice.bytes[1] = 96;
+    std::size_t len = from_alice.len;
+    REQUIRE(f.alice_tx.protect_rtp(from_alice.bytes.data(), len) == outcome::ok);
+    from_alice.len = static_cast<std::uint32_t>(len);
+    rx_packet in[] = {from_alice.packet(alice_rtp)};
+    tx_batch out;
+    r.relay(side::a, channel::rtp, in, 1, out);
+    REQUIRE(out.count == 1);
+    CHECK(pt_of(out.packets[0]) == 101);
+    CHECK(from_alice.payload().substr(0, 5) == "event");
+
+    // Plain from Bob: renumbered, then protected, so Alice's tag checks.
+    buffer from_bob(9, "back");
+    from_bob.bytes[1] = 101;
+    rx_packet in_b[] = {from_bob.packet(bob_rtp)};
+    r.relay(side::b, channel::rtp, in_b, 2, out);
+    REQUIRE(out.count == 1);
+    std::size_t back = out.packets[0].len;
+    REQUIRE(f.alice_rx.unprotect_rtp(from_bob.bytes.data(), back) == outcome::ok);
+    CHECK((from_bob.bytes[1] & 0x7f) == 96);
+    CHECK(from_bob.payload().substr(0, 4) == "back");
+}

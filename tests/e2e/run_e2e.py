@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py,
-test_srtp.py, test_transcoding.py, test_dtmf.py, test_dpdk.py) one after the
-other.
+test_srtp.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
+test_media_security.py, test_payload_types.py) one after the other.
 
     tests/e2e/run_e2e.py [--build DIR] [-k SUBSTRING]... [--keep] [--list]
     tests/e2e/run_e2e.py --selftest
@@ -63,6 +63,8 @@ def all_tests():
     import test_policy
     import test_auth
     import test_dialog
+    import test_media_security
+    import test_payload_types
     import test_srtp
     import test_tls
     import test_transcoding
@@ -70,7 +72,8 @@ def all_tests():
     tests = (list(test_sbc.TESTS) + list(test_tls.TESTS) + list(test_failover.TESTS) +
              list(test_srtp.TESTS) + list(test_transcoding.TESTS) + list(test_dtmf.TESTS) +
              list(test_policy.TESTS) + list(test_auth.TESTS) + list(test_dialog.TESTS) +
-             list(test_dpdk.TESTS))
+             list(test_dpdk.TESTS) + list(test_media_security.TESTS) +
+             list(test_payload_types.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking
@@ -125,6 +128,10 @@ SELFTEST_PAIRS = [
         "uac_extra": ["-key", "pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap"],
         "uas_extra": ["-key", "pcap", "/usr/share/sip-tester/dtmf_2833_pound.pcap"]})
       for codec in ("pcma", "g729")],
+    # The peers of test_payload_types.py: Opus offered at 111, answered at 107.
+    ("opus_renumbered", "uac_call_pcap_opus.xml", "uas_answer_opus_107_pcap.xml",
+     {"duration_ms": 1000, "uac_extra": ["-key", "pcap", "/usr/share/sip-tester/g711a.pcap"],
+      "uas_extra": ["-key", "pcap", "/usr/share/sip-tester/g711a.pcap"]}),
     ("dtmf_send_info", "uac_send_info_dtmf.xml", "selftest/uas_recv_info_dtmf.xml",
      {"duration_ms": 300}),
     ("dtmf_recv_info", "uac_recv_info_dtmf.xml", "selftest/uas_send_info_dtmf.xml", {}),

@@ -471,6 +471,19 @@ void dpdk_engine::set_chain(session_id id, side from,
     post(ds.worker, c);
 }
 
+void dpdk_engine::set_payload_types(session_id id, side to, const payload_type_map& map) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    command c;
+    c.what = command::kind::set_payload_types;
+    c.s = to;
+    c.session = it->second.get();
+    c.payload_types = map;
+    post(c.session->worker, c);
+}
+
 void dpdk_engine::send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) {
     const auto it = _open.find(id);
     if (it == _open.end()) {

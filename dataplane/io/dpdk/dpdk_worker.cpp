@@ -380,6 +380,9 @@ void worker::apply(const command& c) noexcept {
         case command::kind::send_dtmf:
             c.session->relay.queue_digit(c.s, c.digit, c.duration_ms);
             break;
+        case command::kind::set_payload_types:
+            c.session->relay.set_payload_types(c.s, c.payload_types);
+            break;
         case command::kind::remove_session:
             --_sessions;
             for (side sd : {side::a, side::b}) {

@@ -114,6 +114,8 @@ struct command {
         remove_session,
         neighbor,
         move_side,  ///< side s now uses `ports`' port of s, `local` and `port_index`
+        /// relay_session::set_payload_types(s, payload_types)
+        set_payload_types,
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -136,6 +138,7 @@ struct command {
     std::uint16_t old_rtp_port = 0;
     ip_endpoint local;
     unsigned port_index = 0;
+    payload_type_map payload_types{};  ///< set_payload_types: a copy, the worker's own
 };
 
 class worker {

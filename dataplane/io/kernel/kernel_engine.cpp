@@ -113,6 +113,17 @@ void kernel_engine::set_chain(session_id id, side from,
     post(ks.worker, c);
 }
 
+void kernel_engine::set_payload_types(session_id id, side to, const payload_type_map& map) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    kernel_session& ks = *it->second;
+    command c{command::kind::set_payload_types, to, &ks, {}, {}};
+    c.payload_types = map;
+    post(ks.worker, c);
+}
+
 void kernel_engine::send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) {
     const auto it = _open.find(id);
     if (it == _open.end()) {

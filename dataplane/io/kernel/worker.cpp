@@ -255,6 +255,9 @@ void worker::apply(const command& c) noexcept {
         case command::kind::move_side:
             move_side(*c.session, c.s, c.rtp_fd, c.rtcp_fd);
             break;
+        case command::kind::set_payload_types:
+            c.session->relay.set_payload_types(c.s, c.payload_types);
+            break;
     }
 }
 

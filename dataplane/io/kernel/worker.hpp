@@ -44,6 +44,8 @@ struct command {
         set_chain,       ///< relay_session::set_chain(s, chain)
         send_dtmf,       ///< relay_session::queue_digit(s, digit, duration_ms)
         move_side,       ///< side s now receives and sends on rtp_fd / rtcp_fd
+        /// relay_session::set_payload_types(s, payload_types)
+        set_payload_types,
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -58,6 +60,7 @@ struct command {
     std::uint32_t duration_ms = 0;
     int rtp_fd = -1;  ///< move_side: owned by the session (kernel_session::fds)
     int rtcp_fd = -1;
+    payload_type_map payload_types{};  ///< set_payload_types: a copy, the worker's own
 };
 
 /// Worker -> control thread.

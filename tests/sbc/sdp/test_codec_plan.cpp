@@ -266,6 +266,35 @@ TEST_CASE("codec plan: B renumbering a codec is relayed with A's numbers to A",
     CHECK(numbers(to_a.formats) == "96 101");
     REQUIRE(to_a.a_to_b.size() == 1);
     CHECK(to_a.a_to_b[0] == sdp::payload_type_change{96, 111});
+    // B should send 96 (RFC 3264 5.1); if it sends its own 111, that maps too.
+    REQUIRE(to_a.b_to_a.size() == 1);
+    CHECK(to_a.b_to_a[0] == sdp::payload_type_change{96, 111});
+}
+
+TEST_CASE("codec plan: a renumbered telephone-event maps both ways (issue 19)",
+          "[sdp][codec_plan]") {
+    auto a = offer("PCMA telephone-event:96");
+    auto trunk = std::vector<codec>{codec::pcma, codec::telephone_event};
+    auto to_b = plan_offer(a, trunk, trunk);
+    CHECK(numbers(to_b.formats) == "8 96");
+    auto to_a = plan_answer(a, to_b, answer(to_b.formats, "PCMA telephone-event:101"), trunk);
+    CHECK(to_a.how == sdp::answer_plan::mode::relay);
+    CHECK(numbers(to_a.formats) == "8 96");
+    CHECK(to_a.a_to_b == std::vector<sdp::payload_type_change>{{96, 101}});
+    CHECK(to_a.b_to_a == std::vector<sdp::payload_type_change>{{96, 101}});
+}
+
+TEST_CASE("codec plan: B's own number is not mapped back when the offer used it elsewhere",
+          "[sdp][codec_plan]") {
+    // B answers opus as 101, the number the offer gave telephone-event: a
+    // packet from B with 101 cannot be told apart, so only A -> B maps.
+    auto a = offer("opus:96 telephone-event:101");
+    auto trunk = std::vector<codec>{codec::opus, codec::telephone_event};
+    auto to_b = plan_offer(a, trunk, trunk);
+    CHECK(numbers(to_b.formats) == "96 101");
+    auto to_a = plan_answer(a, to_b, answer(to_b.formats, "opus:101"), trunk);
+    CHECK(to_a.how == sdp::answer_plan::mode::relay);
+    CHECK(to_a.a_to_b == std::vector<sdp::payload_type_change>{{96, 101}});
     CHECK(to_a.b_to_a.empty());
 }
 
