@@ -66,10 +66,25 @@ public:
     bool empty() const noexcept { return _count == 0; }
     std::size_t size() const noexcept { return _count; }
 
-    /// The earliest due time on the wheel, or transcoder::no_due_ns. Never
-    /// later than the true one (it may be earlier after a wrap, which only
-    /// wakes the worker for nothing).
+    /// The earliest due time on the wheel, or transcoder::no_due_ns. O(1),
+    /// so a polling worker may ask every round. Never later than the true
+    /// one; it may be earlier (a session taken off since, a wrap), which
+    /// only wakes the worker for a release() that finds nothing due.
     std::int64_t next_due_ns() const noexcept {
+        return _count == 0 ? transcoder::no_due_ns : _hint_ns;
+    }
+
+    /// Takes every session due at `now_ns` or before off the wheel and calls
+    /// fire(session), which releases its packets and schedules it again if
+    /// more wait.
+    template <typename Fire>
+    void release(std::int64_t now_ns, Fire&& fire) noexcept {
+        turn(now_ns, fire);
+        _hint_ns = earliest();
+    }
+
+private:
+    std::int64_t earliest() const noexcept {
         if (_count == 0) {
             return transcoder::no_due_ns;
         }
@@ -87,11 +102,8 @@ public:
         return transcoder::no_due_ns;
     }
 
-    /// Takes every session due at `now_ns` or before off the wheel and calls
-    /// fire(session), which releases its packets and schedules it again if
-    /// more wait.
     template <typename Fire>
-    void release(std::int64_t now_ns, Fire&& fire) noexcept {
+    void turn(std::int64_t now_ns, Fire& fire) noexcept {
         const std::int64_t now_tick = now_ns >> slot_shift;
         if (_count == 0) {
             _cursor_tick = now_tick;
@@ -134,7 +146,6 @@ public:
         _releasing = false;
     }
 
-private:
     void link_at(Session& s, std::int64_t due_ns, std::int64_t base_tick) noexcept {
         const std::int64_t tick = std::clamp(due_ns >> slot_shift, base_tick,
                                              base_tick + static_cast<std::int64_t>(slots) - 1);
@@ -149,6 +160,7 @@ private:
         _slots[h.slot] = &s;
         h.linked = true;
         ++_count;
+        _hint_ns = std::min(_hint_ns, due_ns);
     }
 
     void unlink(Session& s) noexcept {
@@ -165,13 +177,16 @@ private:
             (h.next->*Hook).prev = h.prev;
         }
         h = {};
-        --_count;
+        if (--_count == 0) {
+            _hint_ns = transcoder::no_due_ns;
+        }
     }
 
     std::array<Session*, slots> _slots{};
     std::int64_t _cursor_tick = 0;  // the earliest slot that may hold a session, as a tick
     std::size_t _cursor = 0;        // the same, as an index into _slots
     std::size_t _count = 0;
+    std::int64_t _hint_ns = transcoder::no_due_ns;  // <= the earliest due time linked
     bool _releasing = false;  // within release(): the cursor stays where it is
 };
 

@@ -467,8 +467,8 @@ TEST_CASE("relay: RTP from a side with a codec chain leaves transcoded; RTCP is 
     constexpr std::int64_t ms = 1'000'000;
     auto out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, pcmu), 1, &sink);
     REQUIRE(out.count == 1);
-    std::vector<std::vector<std::uint8_t>> sent{{out.packets[0].data,
-                                                 out.packets[0].data + out.packets[0].len}};
+    std::vector<std::vector<std::uint8_t>> sent{
+        {out.packets[0].data, out.packets[0].data + out.packets[0].len}};
     CHECK(r.next_due_ns() == 1 + 10 * ms);
     tx_batch later;
     later.sink = &sink;

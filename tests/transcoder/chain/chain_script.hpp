@@ -68,9 +68,7 @@ public:
     bool paced = false;
 
 private:
-    std::size_t release_all() {
-        return paced ? 0 : chain->release_due(no_due_ns, _sink);
-    }
+    std::size_t release_all() { return paced ? 0 : chain->release_due(no_due_ns, _sink); }
     void collect(std::int64_t now_ns) {
         for (const auto& p : _sink.packets()) {
             auto v = parse_rtp({p.data, p.len});

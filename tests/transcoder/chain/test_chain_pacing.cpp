@@ -26,7 +26,7 @@ chain_driver paced_chain(audio_format in, audio_format out) {
     return d;
 }
 
-/// `count` packets of `f` (G.711: any octets decode), `ptime` apart.
+/// `count` PCMU packets of `ptime_ms` (G.711: any octets decode), in sequence.
 std::vector<std::vector<std::uint8_t>> pcmu_stream(unsigned ptime_ms, std::size_t count) {
     std::vector<std::vector<std::uint8_t>> out;
     const std::size_t samples = 8 * ptime_ms;
@@ -111,8 +111,8 @@ TEST_CASE("pacing: input no longer than the output's packets is sent at once") {
 TEST_CASE("pacing: a packet arriving early goes out behind what still waits, in order") {
     auto d = paced_chain(format("PCMU", 8000, 0, 40), format("PCMA", 8000, 8, 20));
     const auto in = pcmu_stream(40, 3);
-    d.push(in[0], start);            // 500 now, 501 at +20
-    d.push(in[1], start + 5 * ms);   // early (network bunching): 502 and 503 wait behind 501
+    d.push(in[0], start);           // 500 now, 501 at +20
+    d.push(in[1], start + 5 * ms);  // early (network bunching): 502 and 503 wait behind 501
     REQUIRE(d.out.size() == 1);
     CHECK(d.chain->waiting() == 3);
     CHECK(d.chain->next_due_ns() == start + 20 * ms);
