@@ -259,7 +259,9 @@ def paced_repacketization(t):
 
     sent = mt.assert_valid_rtp(from_carrier.packets, "RTP from the carrier", pt=G729.pt,
                                ts_step=320, payload_len=40)
-    mt.assert_paced(sent, "RTP from the carrier (sipp playing the pcap)", interval_ms=40)
+    played = mt.assert_paced(sent, "RTP from the carrier (sipp playing the pcap)",
+                             interval_ms=40)
+    print(f"paced_repacketization: from the carrier {mt.describe_gaps(played)}")
     got = mt.assert_valid_rtp(to_pbx.packets, "RTP to the pbx", pt=PCMA.pt,
                               ts_step=PCMA.ts_step, payload_len=PCMA.payload_len)
     gaps = mt.assert_paced(to_pbx.packets, "RTP to the pbx", interval_ms=20)
