@@ -115,8 +115,10 @@ void relay_session::set_srtp(side s, srtp::stream_crypto* from_peer,
 void relay_session::set_chain(side from, transcoder::media_chain* chain) noexcept {
     auto*& current = _sides[index(from)].chain;
     if (current != nullptr && chain != nullptr) {
-        // The other leg's peer keeps receiving one stream across the change.
+        // The other leg's peer keeps receiving one stream across the change,
+        // the packets the old chain still held for their time included.
         chain->continue_from(current->next_origin());
+        chain->take_waiting(*current);
     }
     current = chain;
 }
@@ -161,6 +163,40 @@ std::uint64_t send_chain_output(transcoder::media_chain& chain, std::size_t firs
 }
 
 }  // namespace
+
+std::int64_t relay_session::next_due_ns() const noexcept {
+    std::int64_t due = transcoder::no_due_ns;
+    for (const auto& sd : _sides) {
+        if (sd.chain != nullptr) {
+            due = std::min(due, sd.chain->next_due_ns());
+        }
+    }
+    return due;
+}
+
+void relay_session::release_due(side from, std::int64_t now_ns, tx_batch& out) noexcept {
+    out.count = 0;
+    out.latched = nullptr;
+    out.digit_count = 0;
+    auto* chain = _sides[index(from)].chain;
+    if (out.sink == nullptr || chain == nullptr) {
+        return;
+    }
+    out.sink->clear();
+    auto& dst = _sides[index(other(from))];
+    const ip_endpoint* dest = destination(other(from), channel::rtp);
+    if (dest == nullptr) {
+        if (const auto dropped = chain->drop_waiting(); dropped > 0) {
+            _sides[index(from)].drops_no_destination.add(dropped);
+        }
+        return;
+    }
+    // Protected now, as they leave, in the order the chain numbered them:
+    // the SRTP index follows the sequence numbers (RFC 3711 3.3.1).
+    if (const auto errors = send_chain_output(*chain, 0, dest, dst.protect, out, now_ns)) {
+        dst.srtp_errors.add(errors);
+    }
+}
 
 void relay_session::relay(side from, channel ch, std::span<const rx_packet> burst,
                           std::int64_t now_ns, tx_batch& out) noexcept {

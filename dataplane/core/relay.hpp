@@ -139,6 +139,18 @@ public:
     /// Costs nothing per packet while no map is set.
     void set_payload_types(side to, const payload_type_map& map) noexcept;
 
+    /// Owning worker. When the earliest packet a codec chain of this session
+    /// holds for later is due (transcoder::no_due_ns when none waits): the
+    /// worker calls release_due() for both sides then.
+    std::int64_t next_due_ns() const noexcept;
+
+    /// Owning worker. The packets the chain of RTP from `from` held and
+    /// that are due by `now_ns` (media_chain's Pacing), SRTP-protected as
+    /// they leave, into `out` (cleared first), to be sent from other(from)'s
+    /// RTP port like relay()'s. With nowhere to send them (the other side on
+    /// hold), they are dropped and counted as no_destination.
+    void release_due(side from, std::int64_t now_ns, tx_batch& out) noexcept;
+
     /// Owning worker. A digit from side `from`'s peer's SIP INFO, for the
     /// chain of `from` to carry to the other side (media_chain::queue_digit).
     void queue_digit(side from, char digit, std::uint32_t duration_ms) noexcept;

@@ -49,6 +49,8 @@
 
 #include "dataplane/io/dpdk/dpdk_worker.hpp"
 #include "sbc/common/unique_fd.hpp"
+#include "transcoder/chain/media_chain.hpp"
+#include "transcoder/chain/rtp_packet.hpp"
 
 using namespace sbc::dataplane;
 using namespace sbc::dataplane::dpdk;
@@ -782,6 +784,70 @@ TEST_CASE("worker relays between an IPv4 and an IPv6 leg", "[dpdk][worker]") {
     // rewritten to the other family (42 octets become 62, and back).
     harness h;
     relay_both_ways(h, 0, 1, "10.0.0.2", "2001:db8::3");
+}
+
+// Issue 19, item 8: a chain that cuts a 40 ms packet into two of 20 ms
+// sends the second 20 ms after the first, from the worker's own loop, not
+// back to back with it.
+TEST_CASE("worker sends a repacketized stream's packets at their times", "[dpdk][worker]") {
+    namespace tc = sbc::transcoder;
+    harness h;
+    const std::uint16_t rtp_a = 20000;
+    const std::uint16_t rtp_b = 20002;
+    const auto a_sdp = ep("10.0.0.2", 5000);
+    const auto b_sdp = ep("10.0.0.3", 6000);
+    h.neighbor("10.0.0.2", peer_a_mac);
+    h.neighbor("10.0.0.3", peer_b_mac);
+    auto* s = &h.keep(make_session(8, 0, rtp_a, 0, rtp_b));
+    tc::chain_config cfg;
+    cfg.in.audio.encoding = "PCMU";
+    cfg.in.audio.ptime_ms = 40;
+    cfg.out.audio.encoding = "PCMA";
+    cfg.out.audio.payload_type = 8;
+    cfg.out.audio.ptime_ms = 20;
+    cfg.origin = tc::output_origin{0x5bc, 100, 0};
+    s->chains.push_back(tc::media_chain::make(cfg));
+    h.open(*s);
+    h.set_remote(*s, side::a, a_sdp, with_port(a_sdp, 5001));
+    h.set_remote(*s, side::b, b_sdp, with_port(b_sdp, 6001));
+    command c;
+    c.what = command::kind::set_chain;
+    c.s = side::a;
+    c.session = s;
+    c.chain = s->chains.back().get();
+    h.post(c);
+    h.sync();
+
+    const auto& port = bed.ports[0];
+    std::vector<std::uint8_t> pcmu(12 + 320, 0x7f);
+    pcmu[0] = 0x80;
+    pcmu[1] = 0x80;  // marker, PT 0
+    inject(port.phys.rx[0], udp_frame(peer_a_mac, port.mac, a_sdp, s->local[index(side::a)], pcmu));
+    auto first = h.collect_mbufs(port.phys.tx[0], 1);
+    const auto first_at = std::chrono::steady_clock::now();
+    REQUIRE(first.size() == 1);
+    auto second = h.collect_mbufs(port.phys.tx[0], 1);
+    const auto second_at = std::chrono::steady_clock::now();
+    REQUIRE(second.size() == 1);
+    const auto gap = std::chrono::duration<double, std::milli>(second_at - first_at).count();
+    INFO("gap " << gap << " ms");
+    CHECK(gap > 15.0);  // back to back before pacing (microseconds)
+    CHECK(gap < 40.0);  // the test thread may be descheduled a while
+    const wire_frame f1(first[0]);
+    const wire_frame f2(second[0]);
+    const auto v1 = tc::parse_rtp(f1.payload());
+    const auto v2 = tc::parse_rtp(f2.payload());
+    REQUIRE(v1);
+    REQUIRE(v2);
+    CHECK(v1->sequence == 100);
+    CHECK(v2->sequence == 101);
+    CHECK(v2->timestamp == 160);
+    CHECK(f2.udp->destination.to_string() == b_sdp.to_string());
+    CHECK(f2.checksums_ok());
+
+    h.close(*s);
+    REQUIRE(h.wait_removed(*s));
+    CHECK(h.finish() == pool_size);
 }
 
 // With two workers, RSS puts a stream's frames on whichever queue its

@@ -462,18 +462,34 @@ TEST_CASE("relay: RTP from a side with a codec chain leaves transcoded; RTCP is 
     std::string pcmu(tc::rtp_header_octets + 160, '\x7f');
     tc::write_rtp_header({reinterpret_cast<std::uint8_t*>(pcmu.data()), pcmu.size()}, true, 0, 1, 0,
                          0x1234);
+    // 20 ms in, two packets of 10 ms out: the first now, the second when
+    // it is due, 10 ms later (media_chain's Pacing).
+    constexpr std::int64_t ms = 1'000'000;
     auto out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, pcmu), 1, &sink);
-    REQUIRE(out.count == 2);  // 20 ms in, two packets of 10 ms out
+    REQUIRE(out.count == 1);
+    std::vector<std::vector<std::uint8_t>> sent{
+        {out.packets[0].data, out.packets[0].data + out.packets[0].len}};
+    CHECK(r.next_due_ns() == 1 + 10 * ms);
+    tx_batch later;
+    later.sink = &sink;
+    r.release_due(side::a, 10 * ms, later);
+    CHECK(later.count == 0);
+    CHECK(*out.packets[0].destination == bob_rtp);
+    CHECK(out.packets[0].transformed);
+    r.release_due(side::a, 1 + 10 * ms, later);
+    REQUIRE(later.count == 1);
+    CHECK(*later.packets[0].destination == bob_rtp);
+    CHECK(later.packets[0].transformed);
+    sent.emplace_back(later.packets[0].data, later.packets[0].data + later.packets[0].len);
+    CHECK(r.next_due_ns() == sbc::transcoder::no_due_ns);
     for (std::size_t i = 0; i < 2; ++i) {
-        const auto v = tc::parse_rtp({out.packets[i].data, out.packets[i].len});
+        const auto v = tc::parse_rtp(sent[i]);
         REQUIRE(v);
         CHECK(v->payload_type == 8);
         CHECK(v->ssrc == 0x5bc);
         CHECK(v->sequence == 100 + i);
         CHECK(v->timestamp == 8000 + 80 * i);
         CHECK(v->payload.size() == 80);
-        CHECK(*out.packets[i].destination == bob_rtp);
-        CHECK(out.packets[i].transformed);
     }
 
     // The other direction has no chain: relayed untouched.
@@ -492,20 +508,33 @@ TEST_CASE("relay: RTP from a side with a codec chain leaves transcoded; RTCP is 
     CHECK(st.sides[0].chain->packets_out == 2);
     CHECK_FALSE(st.sides[1].chain);
 
-    // A chain replacing it (a re-INVITE changed codecs) continues the
-    // stream the other peer receives: same SSRC, next sequence number.
+    // The next packet's second half waits (102 now, 103 at +10 ms) when a
+    // chain replaces this one (a re-INVITE changed codecs): the new chain
+    // continues the stream the other peer receives (same SSRC, next
+    // sequence number) and sends 103 first, at its time.
+    tc::write_rtp_header({reinterpret_cast<std::uint8_t*>(pcmu.data()), pcmu.size()}, false, 0, 2,
+                         160, 0x1234);
+    out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, pcmu), 1 + 20 * ms, &sink);
+    REQUIRE(out.count == 1);
+    CHECK(tc::parse_rtp({out.packets[0].data, out.packets[0].len})->sequence == 102);
     cfg.out.audio.ptime_ms = 20;
     auto next = tc::media_chain::make(cfg);
     r.set_chain(side::a, next.get());
-    tc::write_rtp_header({reinterpret_cast<std::uint8_t*>(pcmu.data()), pcmu.size()}, false, 0, 2,
-                         160, 0x1234);
-    out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, pcmu), 1, &sink);
-    REQUIRE(out.count == 1);
-    const auto cont = tc::parse_rtp({out.packets[0].data, out.packets[0].len});
+    CHECK(r.next_due_ns() == 1 + 30 * ms);
+    tc::write_rtp_header({reinterpret_cast<std::uint8_t*>(pcmu.data()), pcmu.size()}, false, 0, 3,
+                         320, 0x1234);
+    out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, pcmu), 1 + 40 * ms, &sink);
+    REQUIRE(out.count == 2);
+    const auto held = tc::parse_rtp({out.packets[0].data, out.packets[0].len});
+    REQUIRE(held);
+    CHECK(held->sequence == 103);
+    CHECK(held->timestamp == 8000 + 3 * 80);
+    CHECK_FALSE(held->marker);
+    const auto cont = tc::parse_rtp({out.packets[1].data, out.packets[1].len});
     REQUIRE(cont);
     CHECK(cont->ssrc == 0x5bc);
-    CHECK(cont->sequence == 102);
-    CHECK(cont->timestamp == 8000 + 160);
+    CHECK(cont->sequence == 104);
+    CHECK(cont->timestamp == 8000 + 4 * 80);
     CHECK(cont->marker);
 
     // Without a chain again, the relay forwards untouched.
@@ -513,6 +542,101 @@ TEST_CASE("relay: RTP from a side with a codec chain leaves transcoded; RTCP is 
     out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, "raw"), 1, &sink);
     REQUIRE(out.count == 1);
     CHECK(payload_of(out.packets[0]) == "raw");
+}
+
+TEST_CASE("relay: packets a chain holds for later are dropped while the other side is on hold") {
+    namespace tc = sbc::transcoder;
+    constexpr std::int64_t ms = 1'000'000;
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    tc::chain_config cfg;
+    cfg.in.audio.encoding = "PCMU";
+    cfg.in.audio.ptime_ms = 60;
+    cfg.out.audio.encoding = "PCMA";
+    cfg.out.audio.payload_type = 8;
+    cfg.out.audio.ptime_ms = 20;
+    auto chain = tc::media_chain::make(cfg);
+    r.set_chain(side::a, chain.get());
+    tc::packet_sink sink(max_tx_burst);
+    std::string pcmu(tc::rtp_header_octets + 480, '\x7f');
+    tc::write_rtp_header({reinterpret_cast<std::uint8_t*>(pcmu.data()), pcmu.size()}, true, 0, 1, 0,
+                         0x1234);
+    // 60 ms in: three out, at +0, +20 and +40 ms.
+    auto out = r.feed(side::a, channel::rtp, burst().add(alice_rtp, pcmu), 5 * ms, &sink);
+    REQUIRE(out.count == 1);
+    CHECK(r.next_due_ns() == 25 * ms);
+    // Bob puts the call on hold (RFC 3264 8.4): what waits has nowhere to go.
+    r.set_remote(side::b, ep("0.0.0.0", 6000), ep("0.0.0.0", 6001));
+    tx_batch later;
+    later.sink = &sink;
+    r.release_due(side::a, 25 * ms, later);
+    CHECK(later.count == 0);
+    CHECK(r.next_due_ns() == tc::no_due_ns);
+    CHECK(r.stats().sides[0].drops_no_destination == 2);
+}
+
+TEST_CASE("relay: packets a chain held leave SRTP-protected in sequence order", "[srtp]") {
+    namespace tc = sbc::transcoder;
+    constexpr std::int64_t ms = 1'000'000;
+    srtp_fixture f;
+    relay_session r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.set_srtp(side::a, &f.sbc_from_alice, &f.sbc_to_alice);
+    // Bob sends 60 ms PCMU; alice takes 20 ms PCMA, over SRTP.
+    tc::chain_config cfg;
+    cfg.in.audio.encoding = "PCMU";
+    cfg.in.audio.ptime_ms = 60;
+    cfg.out.audio.encoding = "PCMA";
+    cfg.out.audio.payload_type = 8;
+    cfg.out.audio.ptime_ms = 20;
+    cfg.origin = tc::output_origin{0x5bc, 65534, 0};  // the sequence wraps on the way
+    auto chain = tc::media_chain::make(cfg);
+    r.set_chain(side::b, chain.get());
+    tc::packet_sink sink(max_tx_burst);
+
+    std::vector<std::vector<std::uint8_t>> to_alice;
+    auto take = [&](const tx_batch& out) {
+        for (std::size_t i = 0; i < out.count; ++i) {
+            CHECK(*out.packets[i].destination == alice_rtp);
+            to_alice.emplace_back(out.packets[i].data, out.packets[i].data + out.packets[i].len);
+        }
+    };
+    for (std::uint16_t n = 0; n < 3; ++n) {
+        const std::int64_t at = 100 * ms + n * 60 * ms;
+        buffer from_bob(n, std::string(480, '\x7f'));
+        from_bob.bytes[6] = static_cast<std::uint8_t>((480 * n) >> 8);  // timestamp
+        from_bob.bytes[7] = static_cast<std::uint8_t>(480 * n);
+        rx_packet in[] = {from_bob.packet(bob_rtp)};
+        tx_batch out;
+        out.sink = &sink;
+        r.relay(side::b, channel::rtp, in, at, out);
+        CHECK(out.count == 1);
+        take(out);
+        for (std::int64_t later = at + 20 * ms; later < at + 60 * ms; later += 20 * ms) {
+            CHECK(r.next_due_ns() == later);
+            tx_batch paced;
+            paced.sink = &sink;
+            r.release_due(side::b, later, paced);
+            CHECK(paced.count == 1);
+            take(paced);
+        }
+    }
+    // Alice's receiver (replay list and rollover counter, RFC 3711 3.3.1)
+    // accepts every one, numbered in order across the wrap.
+    REQUIRE(to_alice.size() == 9);
+    for (std::size_t i = 0; i < to_alice.size(); ++i) {
+        INFO("packet " << i);
+        auto& p = to_alice[i];
+        std::size_t len = p.size();
+        REQUIRE(f.alice_rx.unprotect_rtp(p.data(), len) == outcome::ok);
+        const auto v = tc::parse_rtp({p.data(), len});
+        REQUIRE(v);
+        CHECK(v->sequence == static_cast<std::uint16_t>(65534 + i));
+        CHECK(v->timestamp == 160 * i);
+    }
+    CHECK(r.stats().sides[0].srtp_errors == 0);
 }
 
 // --- RTCP latching (issue 19: a stranger's RTCP neither injected nor diverted)

@@ -3,7 +3,9 @@
 - RtpSniffer: records the UDP datagrams sent to one address on loopback
   through an AF_PACKET socket, so the test sees what sbcd sends to a sipp
   peer without taking the peer's port (root, or CAP_NET_RAW, as the media
-  tests need anyway).
+  tests need anyway). Arrival times are the kernel's (SO_TIMESTAMPNS), so a
+  busy test process does not blur the spacing it measures; gaps() and
+  assert_paced() check that spacing.
 - read_pcap / write_pcap: libpcap files as sipp's play_pcap_audio plays them
   (linktype 1, Ethernet / IPv4 / UDP / RTP, the packets' own timestamps
   setting the pace); sipp rewrites the addresses and ports when it plays.
@@ -60,6 +62,9 @@ SPEECH_RMS = 100
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
+# <asm-generic/socket.h>; Python's socket module may not name it.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")
 
 
 def build_tool(build_dir, name="rtp_codec"):
@@ -219,8 +224,10 @@ def payloads_with_losses(ordered):
 
 
 class RtpSniffer:
-    """UDP datagrams to `dst` (ip, port) on `lo`, from `src_port` if given,
-    recorded as Rtp packets with their arrival times until stop().
+    """UDP datagrams to `dst` (ip, port; any port when None) on `lo`, from
+    `src_port` if given, recorded as Rtp packets with their arrival times
+    until stop(). The times are the kernel's receive timestamps (seconds,
+    CLOCK_REALTIME), taken when the datagram crossed the interface.
 
     An AF_PACKET socket sees each loopback datagram twice, once leaving and
     once arriving; only the arriving copy is kept (libpcap does the same).
@@ -233,6 +240,7 @@ class RtpSniffer:
         self.sources = set()
         self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self._sock.bind((interface, 0))
         self._sock.settimeout(0.1)
         self._dst_ip = socket.inet_aton(dst_ip)
@@ -243,14 +251,21 @@ class RtpSniffer:
     def _run(self):
         while not self._stop.is_set():
             try:
-                frame, addr = self._sock.recvfrom(65535)
+                frame, ancillary, _, addr = self._sock.recvmsg(65535, 64)
             except socket.timeout:
                 continue
             except OSError:
                 break
             if addr[2] == PACKET_OUTGOING:
                 continue
-            arrival = time.monotonic()
+            arrival = None
+            for level, kind, data in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS \
+                        and len(data) >= _TIMESPEC.size:
+                    sec, nsec = _TIMESPEC.unpack(data[:_TIMESPEC.size])
+                    arrival = sec + nsec / 1e9
+            if arrival is None:
+                arrival = time.time()
             udp = self._udp_payload(frame)
             if udp is not None:
                 self.packets.append(Rtp(udp[1], arrival))
@@ -271,7 +286,8 @@ class RtpSniffer:
         if len(udp) < 8:
             return None
         sport, dport, length = struct.unpack("!HHH", udp[:6])
-        if dport != self.dst[1] or (self.src_port is not None and sport != self.src_port):
+        if (self.dst[1] is not None and dport != self.dst[1]) \
+                or (self.src_port is not None and sport != self.src_port):
             return None
         return (socket.inet_ntoa(ip[12:16]), sport), bytes(udp[8:length])
 
@@ -282,6 +298,40 @@ class RtpSniffer:
             self._thread.join(2.0)
             self._sock.close()
         return self.packets
+
+
+def gaps_ms(packets):
+    """The spacing, in ms, of consecutive captured packets in arrival order."""
+    times = sorted(p.time for p in packets)
+    return [(b - a) * 1000 for a, b in zip(times, times[1:])]
+
+
+def describe_gaps(gaps):
+    """A one-line summary of a gap distribution (ms) for a failure message."""
+    if not gaps:
+        return "no gaps"
+    g = sorted(gaps)
+    pct = lambda q: g[min(len(g) - 1, int(q * len(g)))]
+    return (f"{len(g)} gaps: min {g[0]:.2f}, p10 {pct(0.10):.2f}, median {pct(0.5):.2f}, "
+            f"p90 {pct(0.90):.2f}, max {g[-1]:.2f} ms")
+
+
+def assert_paced(packets, who, *, interval_ms, median_tolerance_ms=1.0, tolerance_ms=2.0,
+                 within_fraction=0.9, skip=5):
+    """Consecutive packets (after the first `skip`, while the call settles)
+    arrived `interval_ms` apart: the median gap within `median_tolerance_ms`
+    of it and at least `within_fraction` of the gaps within `tolerance_ms`
+    (a loaded CI machine delays a few). Returns the gaps (ms)."""
+    gaps = gaps_ms(packets[skip:])
+    check(len(gaps) >= 20, f"{who}: only {len(gaps)} gaps to measure")
+    median = sorted(gaps)[len(gaps) // 2]
+    within = sum(abs(g - interval_ms) <= tolerance_ms for g in gaps) / len(gaps)
+    check(abs(median - interval_ms) <= median_tolerance_ms and within >= within_fraction,
+          f"{who}: packets not {interval_ms} ms apart: {describe_gaps(gaps)}; "
+          f"{within:.0%} within {interval_ms} +- {tolerance_ms} ms "
+          f"(expected median {interval_ms} +- {median_tolerance_ms}, "
+          f">= {within_fraction:.0%} within)")
+    return gaps
 
 
 # --------------------------------------------------------------------------

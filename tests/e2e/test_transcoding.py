@@ -18,6 +18,11 @@ the sentence its own side played.
 relay_pcma_speech runs the same checks on a call whose trunks share PCMA:
 the media is relayed untouched, which checks the capture, decoding and
 comparison without the transcoder.
+
+paced_repacketization (issue 19, item 8): the carrier sends 40 ms G.729
+packets, the pbx takes 20 ms PCMA; the two 20 ms packets each 40 ms packet
+makes must reach the pbx 20 ms apart (kernel capture timestamps), not back
+to back.
 """
 
 from dataclasses import dataclass
@@ -99,11 +104,13 @@ def assert_offers_only(msg, codec, who):
           f"{who}: payload type {codec.pt} maps to {got}, expected {codec.rtpmap}")
 
 
-def carrier_pcap(t, build, codec, speech):
-    """The carrier's sentence as a pcap of 20 ms `codec` packets for sipp."""
-    payloads = mt.encode(build, codec.encoding, codec.clock, 20, speech, *codec.fmtp)
-    path = t.workdir / f"carrier-{codec.yaml}.pcap"
-    mt.write_pcap(path, mt.make_rtp(payloads, codec.pt, codec.ts_step))
+def carrier_pcap(t, build, codec, speech, ptime_ms=20):
+    """The carrier's sentence as a pcap of `ptime_ms` `codec` packets for
+    sipp, which plays them `ptime_ms` apart (the pcap's timestamps)."""
+    payloads = mt.encode(build, codec.encoding, codec.clock, ptime_ms, speech, *codec.fmtp)
+    path = t.workdir / f"carrier-{codec.yaml}-{ptime_ms}ms.pcap"
+    mt.write_pcap(path, mt.make_rtp(payloads, codec.pt, codec.clock // 1000 * ptime_ms),
+                  interval=ptime_ms / 1000)
     return path
 
 
@@ -215,6 +222,53 @@ def transcode_opus(t):
 def relay_pcma_speech(t):
     """Both trunks take PCMA: relayed, and the speech still arrives both ways."""
     speech_call(t, PCMA, transcoded=False)
+
+
+@e2e_test
+def paced_repacketization(t):
+    """The carrier sends G.729 in 40 ms packets, the pbx takes PCMA in 20 ms
+    ones (its offer names no ptime: RFC 3551 4.5.6's 20 ms). Each carrier
+    packet makes two for the pbx; the SBC must send them at their times, 20
+    ms apart, not both at once every 40 ms (20 ms of jitter the SBC would
+    add). Also checks that sipp did play the carrier's packets 40 ms apart,
+    so the spacing measured on the pbx side is the SBC's doing."""
+    build = mt.build_dir_of(t)
+    speech = mt.espeak_speech(build, CARRIER_SENTENCE)
+    pcap = carrier_pcap(t, build, G729, speech, ptime_ms=40)
+
+    to_pbx = mt.RtpSniffer(PBX_PEER, PBX_SIPP_MEDIA)
+    # What the carrier's sipp plays, to whichever SBC media port its SDP named.
+    from_carrier = mt.RtpSniffer(CARRIER_SBC, None, src_port=CARRIER_SIPP_MEDIA)
+    t.on_close(to_pbx.stop)
+    t.on_close(from_carrier.stop)
+
+    sbcd = t.start_sbcd(carrier_extra=["codecs: [G729]"])
+    carrier = t.uas("carrier", "uas_answer_g729_40ms_pcap.xml", local_ip=CARRIER_PEER,
+                    media_port=CARRIER_SIPP_MEDIA, extra=["-key", "pcap", pcap])
+    pbx = t.uac("pbx", "uac_call_media.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=CALL_MS)
+    samples = poll_calls_while(sbcd, [pbx, carrier], interval=0.5)
+    pbx.finish()
+    carrier.finish()
+    to_pbx.stop()
+    from_carrier.stop()
+    sbcd.assert_alive()
+    call = assert_one_call(samples, "pbx", "carrier")
+    check(call.get("media") == "transcoded",
+          f"sbcctl calls lists the media as {call.get('media')!r}, expected 'transcoded'")
+
+    sent = mt.assert_valid_rtp(from_carrier.packets, "RTP from the carrier", pt=G729.pt,
+                               ts_step=320, payload_len=40)
+    played = mt.assert_paced(sent, "RTP from the carrier (sipp playing the pcap)",
+                             interval_ms=40)
+    print(f"paced_repacketization: from the carrier {mt.describe_gaps(played)}")
+    got = mt.assert_valid_rtp(to_pbx.packets, "RTP to the pbx", pt=PCMA.pt,
+                              ts_step=PCMA.ts_step, payload_len=PCMA.payload_len)
+    gaps = mt.assert_paced(to_pbx.packets, "RTP to the pbx", interval_ms=20)
+    print(f"paced_repacketization: to the pbx {mt.describe_gaps(gaps)}")
+    assert_speech_of(heard(build, got, PCMA, "RTP to the pbx", ts_step=PCMA.ts_step,
+                           payload_len=PCMA.payload_len),
+                     speech, mt.reference_speech(), "speech to the pbx")
 
 
 @e2e_test

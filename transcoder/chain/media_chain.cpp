@@ -117,11 +117,63 @@ std::size_t media_chain::push(std::span<const std::uint8_t> packet, std::int64_t
     if (_dtmf) {
         _dtmf->expire_events(now_ns);
     }
+    make_room(sink);
+    const std::size_t first = sink.size();
+    push_packet(packet, sink);
+    pace(first, sink);
+    _paced.release(now_ns, sink);
+    publish_dtmf_counters();
+    return sink.size() - before;
+}
+
+void media_chain::make_room(packet_sink& sink) noexcept {
+    // What one input packet can make (120 ms of Opus in 10 ms packets, and
+    // events) must fit behind what waits. Without room, the oldest leave
+    // early rather than be lost: a sender far ahead of real time (a burst
+    // after a network stall) gets its packets sooner, in order.
+    const std::size_t reserve = _paced.capacity() / 2;
+    while (_paced.capacity() - _paced.size() < reserve && _paced.release_oldest(sink)) {
+    }
+}
+
+void media_chain::pace(std::size_t first, packet_sink& sink) noexcept {
+    const auto made = sink.packets().subspan(first);
+    if (made.empty()) {
+        return;
+    }
+    const std::int64_t ptime_ns = std::int64_t{_cfg.out.audio.ptime_ms} * 1'000'000;
+    std::int64_t due = _now_ns;
+    std::int64_t audio = 0;
+    std::size_t keep = 0;  // leading packets due now, with nothing waiting before them
+    bool holding = !_paced.empty();
+    for (const auto& p : made) {
+        // The n-th audio packet made now is due n ptimes later; an event
+        // or CN packet goes with the audio packet before it.
+        if (p.len > 1 && (p.data[1] & 0x7f) == _cfg.out.audio.payload_type) {
+            due = _now_ns + audio++ * ptime_ns;
+        }
+        if (!_paced.empty()) {
+            due = std::max(due, _paced.last_due_ns());  // never ahead of one made before
+        }
+        if (!holding && due <= _now_ns) {
+            ++keep;
+            continue;
+        }
+        holding = true;
+        if (!_paced.hold({p.data, p.len}, due)) {
+            _sink_full.add();  // make_room() left too little room: lost
+        }
+    }
+    sink.truncate(first + keep);
+}
+
+void media_chain::push_packet(std::span<const std::uint8_t> packet, packet_sink& sink) noexcept {
+    const std::int64_t now_ns = _now_ns;
     _packets_in.add();
     const auto rtp = parse_rtp(packet);
     if (!rtp) {
         _malformed.add();
-        return 0;
+        return;
     }
     if (_started && rtp->ssrc != _in_ssrc) {
         // A new source (RFC 3550 8.2: the peer restarted its stream): what is
@@ -172,8 +224,6 @@ std::size_t media_chain::push(std::span<const std::uint8_t> packet, std::int64_t
             accept(packet, sink);
         }
     }
-    publish_dtmf_counters();
-    return sink.size() - before;
 }
 
 std::size_t media_chain::flush_due(std::int64_t now_ns, packet_sink& sink) noexcept {
@@ -182,9 +232,16 @@ std::size_t media_chain::flush_due(std::int64_t now_ns, packet_sink& sink) noexc
     if (_dtmf) {
         _dtmf->expire_events(now_ns);
     }
-    while (_reorder.size() > 0 && now_ns - _reorder.oldest_arrival_ns() >= _cfg.reorder_hold_ns) {
-        give_up_gap(sink);
+    if (_reorder.size() > 0 && now_ns - _reorder.oldest_arrival_ns() >= _cfg.reorder_hold_ns) {
+        make_room(sink);
+        const std::size_t first = sink.size();
+        while (_reorder.size() > 0 &&
+               now_ns - _reorder.oldest_arrival_ns() >= _cfg.reorder_hold_ns) {
+            give_up_gap(sink);
+        }
+        pace(first, sink);
     }
+    _paced.release(now_ns, sink);
     return sink.size() - before;
 }
 

@@ -11,6 +11,15 @@
 // on only that worker calls push() and flush_due(), which allocate nothing,
 // take no lock and never throw. Any thread may read stats().
 //
+// Pacing: output packets leave at their nominal times, not when the input
+// that completed them arrived. One input packet may complete several (60 ms
+// in, three of 20 ms out): the first is due at once, the n-th one output
+// ptime later per packet before it; those not due yet wait in the chain's
+// pacing_queue, in order, and the worker releases them when due (it asks
+// next_due_ns() and calls flush_due() then). So the chain adds no jitter of
+// its own (RFC 3550 6.4.1), and never more delay than the input's packet
+// length minus the output's.
+//
 // Loss and order: a packet ahead of the expected sequence number waits in a
 // small reordering buffer; a gap that does not fill in time is concealed by
 // the decoder (Opus PLC, or its in-band FEC when the next packet carries it;
@@ -27,6 +36,7 @@
 
 #include "transcoder/api/codec.hpp"
 #include "transcoder/chain/dtmf_bridge.hpp"
+#include "transcoder/chain/pacing_queue.hpp"
 #include "transcoder/chain/packet_sink.hpp"
 #include "transcoder/chain/reorder_buffer.hpp"
 #include "transcoder/chain/rtp_packet.hpp"
@@ -90,13 +100,31 @@ public:
     media_chain& operator=(const media_chain&) = delete;
 
     /// Owning worker. One RTP packet from the input leg's peer (SRTP already
-    /// removed). The packets it completes are appended to `sink`; returns how many.
+    /// removed). The packets due by `now_ns` are appended to `sink` (what it
+    /// completes and is due later waits: see Pacing above); returns how many.
     std::size_t push(std::span<const std::uint8_t> packet, std::int64_t now_ns,
                      packet_sink& sink) noexcept;
 
-    /// Owning worker, periodically: gives up on a gap whose later packets
-    /// have waited reorder_hold_ns, concealing it and playing them.
+    /// Owning worker, periodically and at next_due_ns(): gives up on a gap
+    /// whose later packets have waited reorder_hold_ns, concealing it and
+    /// playing them, and appends to `sink` the packets due by `now_ns`.
     std::size_t flush_due(std::int64_t now_ns, packet_sink& sink) noexcept;
+
+    /// Owning worker. Only the second half of flush_due(): the packets due
+    /// by `now_ns` that were waiting, into `sink`.
+    std::size_t release_due(std::int64_t now_ns, packet_sink& sink) noexcept {
+        return _paced.release(now_ns, sink);
+    }
+
+    /// Owning worker. When the oldest packet waiting is due (steady clock,
+    /// as the now_ns given to push), or no_due_ns when none waits.
+    std::int64_t next_due_ns() const noexcept { return _paced.next_due_ns(); }
+    /// Owning worker. How many packets wait for their time.
+    std::size_t waiting() const noexcept { return _paced.size(); }
+
+    /// Owning worker. Forgets the packets waiting (their destination is
+    /// gone: the other leg is on hold). Returns how many.
+    std::size_t drop_waiting() noexcept { return _paced.clear(); }
 
     /// Owning worker. A digit the input leg's peer sent in SIP INFO, to go
     /// to the output leg as it takes digits. False when the input leg does
@@ -120,6 +148,12 @@ public:
     /// timestamps (RFC 3550 5.1), with a marker on the first packet.
     void continue_from(const output_origin& o) noexcept;
 
+    /// Owning worker, with continue_from(previous.next_origin()): the packets
+    /// `previous` made and still holds for their time leave from this chain,
+    /// at that time and before its own, so none of the numbers continue_from
+    /// carried on from is missing.
+    void take_waiting(media_chain& previous) noexcept { _paced.take_from(previous._paced); }
+
     /// Any thread.
     chain_stats stats() const noexcept;
 
@@ -138,6 +172,9 @@ private:
         std::uint64_t get() const noexcept { return value.load(std::memory_order_relaxed); }
     };
 
+    void push_packet(std::span<const std::uint8_t> packet, packet_sink& sink) noexcept;
+    void make_room(packet_sink& sink) noexcept;
+    void pace(std::size_t first, packet_sink& sink) noexcept;
     void accept(std::span<const std::uint8_t> packet, packet_sink& sink) noexcept;
     void drain_in_order(packet_sink& sink) noexcept;
     void give_up_gap(packet_sink& sink) noexcept;
@@ -190,6 +227,7 @@ private:
     std::array<std::int16_t, 16384> _fifo{};    // 340 ms at 48 kHz: 120 ms in + 60 ms out fit
     std::array<std::int16_t, 5760> _decoded{};  // 120 ms at 48 kHz: the longest Opus packet
     std::array<std::int16_t, 5760> _resampled{};
+    pacing_queue _paced;  // made packets not due yet, oldest first
 
     counter _packets_in, _packets_out, _malformed, _unknown_payload, _late, _reordered, _concealed,
         _recovered, _events_dropped, _cn_dropped, _dtx_suppressed, _sink_full, _dtmf_digits,

@@ -53,6 +53,13 @@ public:
     std::size_t size() const noexcept { return _count; }
     std::size_t capacity() const noexcept { return _slots; }
     void clear() noexcept { _count = 0; }
+    /// Gives back the slots of every packet from the `n`th on (a chain that
+    /// holds them for later: pacing_queue).
+    void truncate(std::size_t n) noexcept {
+        if (n < _count) {
+            _count = n;
+        }
+    }
 
 private:
     std::unique_ptr<std::uint8_t[]> _storage;

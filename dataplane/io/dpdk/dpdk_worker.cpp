@@ -109,6 +109,14 @@ void worker::run() noexcept {
                 }
             }
         }
+        if (!_pacer.empty()) {
+            const std::int64_t now_ns = steady_now_ns();
+            if (_pacer.next_due_ns() <= now_ns) {
+                work = true;
+                _pacer.release(now_ns,
+                               [this, now_ns](dpdk_session& s) { release_paced(s, now_ns); });
+            }
+        }
         if (_queued_unresolved) {
             wake_control_thread();
         }
@@ -238,7 +246,9 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     pkt.capacity = static_cast<std::uint32_t>(d.payload_length + rte_pktmbuf_tailroom(m) +
                                               (m->data_len - d.payload_offset - d.payload_length));
     tx_batch& out = _tx;
+    _tx_pool = m->pool;
     s.relay.relay(from, ch, std::span<const rx_packet>(&pkt, 1), now_ns, out);
+    _pacer.schedule(s, s.relay.next_due_ns());
     if (out.latched != nullptr) {
         // Informational: dropped when the control thread lags a full ring behind.
         media_event ev;
@@ -261,9 +271,14 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     }
     // Transcoded: the chain's packets live in the worker's sink, one frame
     // each from the pool the received one came from; that one is done with.
-    for (std::size_t i = 0; i < out.count; ++i) {
-        const tx_packet& tx = out.packets[i];
-        rte_mbuf* f = rte_pktmbuf_alloc(m->pool);
+    send_made(s, to, ch);
+    rte_pktmbuf_free(m);
+}
+
+void worker::send_made(dpdk_session& s, side to, channel ch) noexcept {
+    for (std::size_t i = 0; i < _tx.count; ++i) {
+        const tx_packet& tx = _tx.packets[i];
+        rte_mbuf* f = _tx_pool != nullptr ? rte_pktmbuf_alloc(_tx_pool) : nullptr;
         if (f == nullptr || rte_pktmbuf_tailroom(f) < tx.len) {
             s.relay.note_tx(to, 0, 0, 1);
             if (f != nullptr) {
@@ -275,7 +290,17 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
         std::memcpy(payload, tx.data, tx.len);
         send_frame(f, payload, tx, nullptr, s, to, ch);
     }
-    rte_pktmbuf_free(m);
+}
+
+void worker::release_paced(dpdk_session& s, std::int64_t now_ns) noexcept {
+    for (side from : {side::a, side::b}) {
+        s.relay.release_due(from, now_ns, _tx);
+        for (std::size_t i = 0; i < _tx.digit_count; ++i) {
+            (void)_events.try_push(dtmf_event(s.id, from, _tx.digits[i]));
+        }
+        send_made(s, other(from), channel::rtp);
+    }
+    _pacer.schedule(s, s.relay.next_due_ns());
 }
 
 void worker::send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
@@ -376,6 +401,8 @@ void worker::apply(const command& c) noexcept {
             break;
         case command::kind::set_chain:
             c.session->relay.set_chain(c.s, c.chain);
+            // The new chain took over the packets the old one held.
+            _pacer.schedule(*c.session, c.session->relay.next_due_ns());
             break;
         case command::kind::send_dtmf:
             c.session->relay.queue_digit(c.s, c.digit, c.duration_ms);
@@ -389,6 +416,7 @@ void worker::apply(const command& c) noexcept {
                 _streams[slot_of(c.ports.rtp[index(sd)])] = {nullptr, side::a};
             }
             _timeouts.forget(*c.session);
+            _pacer.forget(*c.session);
             c.session->next_unacked = _unacked;
             _unacked = c.session;
             break;

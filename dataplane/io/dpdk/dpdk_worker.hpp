@@ -12,7 +12,9 @@
 //
 // The loop allocates nothing, takes no lock, logs nothing and makes no
 // system call per packet; when idle it sleeps in short naps so a test
-// machine's cores are not burnt.
+// machine's cores are not burnt. Packets a codec chain holds for later
+// (media_chain's Pacing) leave from the round in which the steady clock
+// passes their due time (the pacing_wheel's next_due_ns()).
 #pragma once
 
 #include <rte_ethdev.h>
@@ -26,6 +28,7 @@
 #include <optional>
 #include <vector>
 
+#include "dataplane/core/pacing_wheel.hpp"
 #include "dataplane/core/relay.hpp"
 #include "dataplane/core/spsc_ring.hpp"
 #include "dataplane/core/timeout_watch.hpp"
@@ -70,6 +73,7 @@ struct dpdk_session {
     std::array<std::optional<ip_key>, 2> latched_peer;
     dpdk_session* next_unacked = nullptr;   // worker only: removals not yet acknowledged
     watch_hook<dpdk_session> timeout_hook;  // worker only
+    pace_hook<dpdk_session> pacing_hook;    // worker only
 };
 
 /// One DPDK port (and its TAP) as the workers use it.
@@ -206,6 +210,11 @@ private:
     /// when it arrived, if it is the same frame (its checksum is reused).
     void send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
                     const udp_datagram* received, dpdk_session& s, side to, channel ch) noexcept;
+    /// What a codec chain made (in _tx, pointing into _sink), one new frame
+    /// each from _tx_pool, to side `to`'s peer.
+    void send_made(dpdk_session& s, side to, channel ch) noexcept;
+    /// The packets `s`'s chains held that are due at `now_ns`.
+    void release_paced(dpdk_session& s, std::int64_t now_ns) noexcept;
     void to_kernel(unsigned p, rte_mbuf* m) noexcept;
     void flush() noexcept;
     /// After a round that queued unresolved datagrams: wakes the control
@@ -249,6 +258,11 @@ private:
     bool _queued_unresolved = false;              ///< this round pushed to _unresolved
     std::size_t _sessions = 0;                    ///< sessions it carries (it naps only without)
     timeout_watch<dpdk_session, &dpdk_session::timeout_hook> _timeouts;
+    pacing_wheel<dpdk_session, &dpdk_session::pacing_hook> _pacer;
+    /// The pool relayed frames come from (the engine's one pool), for the
+    /// frames of packets a chain releases later; set by the first relayed
+    /// frame, which comes before any chain can hold a packet.
+    rte_mempool* _tx_pool = nullptr;
 };
 
 }  // namespace sbc::dataplane::dpdk

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
+#include "dataplane/core/pacing_wheel.hpp"
 #include "dataplane/core/relay.hpp"
 #include "dataplane/core/timeout_watch.hpp"
 #include "sbc/common/unique_fd.hpp"
@@ -87,6 +88,7 @@ struct kernel_session {
     bool removed = false;
     kernel_session* next_unacked = nullptr;
     watch_hook<kernel_session> timeout_hook;  // owning worker only
+    pace_hook<kernel_session> pacing_hook;    // owning worker only
 };
 
 }  // namespace sbc::dataplane::kernel

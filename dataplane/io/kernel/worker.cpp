@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sys/eventfd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <string>
@@ -115,15 +116,40 @@ void worker::drain_wake() noexcept {
     [[maybe_unused]] auto r = ::read(_wake.get(), &count, sizeof(count));
 }
 
+int worker::wait(std::int64_t timeout_ns) noexcept {
+    const int max = static_cast<int>(_buf.events.size());
+    if (_have_pwait2) {
+        timespec ts{};
+        ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000);
+        ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000);
+        const int n = ::epoll_pwait2(_epoll.get(), _buf.events.data(), max,
+                                     timeout_ns < 0 ? nullptr : &ts, nullptr);
+        if (n >= 0 || errno != ENOSYS) {
+            return n;
+        }
+        _have_pwait2 = false;
+    }
+    // Rounded up: a wake-up before the due time would only spin.
+    const int timeout_ms =
+        timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999'999) / 1'000'000);
+    return ::epoll_wait(_epoll.get(), _buf.events.data(), max, timeout_ms);
+}
+
 void worker::run() noexcept {
     std::int64_t last_ns = steady_now_ns();
     while (!_stop.load(std::memory_order_acquire)) {
         // While an acknowledgement waits for room in the event ring, poll
         // every millisecond instead of sleeping until the next packet; while
-        // a media timeout is armed, wake up for its scans.
-        const int timeout_ms = _unacked != nullptr ? 1 : !_timeouts.empty() ? 100 : -1;
-        const int n = ::epoll_wait(_epoll.get(), _buf.events.data(),
-                                   static_cast<int>(_buf.events.size()), timeout_ms);
+        // a media timeout is armed, wake up for its scans; while a chain
+        // holds packets, wake up when the first is due.
+        std::int64_t timeout_ns = _unacked != nullptr  ? 1'000'000
+                                  : !_timeouts.empty() ? 100'000'000
+                                                       : -1;
+        if (const std::int64_t due = _pacer.next_due_ns(); due != transcoder::no_due_ns) {
+            const std::int64_t until = std::max<std::int64_t>(0, due - steady_now_ns());
+            timeout_ns = timeout_ns < 0 ? until : std::min(timeout_ns, until);
+        }
+        const int n = wait(timeout_ns);
         const std::int64_t woke_ns = steady_now_ns();
         // Commands before the bursts, so a set_remote() the control thread
         // made before a packet arrived applies to that packet.
@@ -139,6 +165,10 @@ void worker::run() noexcept {
         // Removals are acknowledged only now: this batch's events could still
         // name a session removed above, and the next epoll_wait cannot.
         flush_unacked();
+        if (!_pacer.empty()) {
+            const std::int64_t due_ns = steady_now_ns();
+            _pacer.release(due_ns, [this, due_ns](kernel_session& s) { release_paced(s, due_ns); });
+        }
         const std::int64_t now_ns = steady_now_ns();
         _timeouts.scan(now_ns, [this](kernel_session& s) {
             // Dropped when the control thread lags a full ring behind; the
@@ -196,14 +226,30 @@ void worker::handle_socket(const socket_ref& ref) noexcept {
         ev.latched = *_buf.tx.latched;
         (void)_events.try_push(event{nullptr, ev});
     }
-    for (std::size_t i = 0; i < _buf.tx.digit_count; ++i) {
-        // Dropped when the control thread lags a full ring behind (counted
-        // nowhere else: the digit is lost, as a lost INFO would be).
-        (void)_events.try_push(event{nullptr, dtmf_event(s.id, ref.from, _buf.tx.digits[i])});
-    }
+    report_digits(s, ref.from);
     if (_buf.tx.count > 0) {
         transmit(s, other(ref.from), ref.ch);
     }
+    _pacer.schedule(s, s.relay.next_due_ns());
+}
+
+void worker::report_digits(const kernel_session& s, side from) noexcept {
+    for (std::size_t i = 0; i < _buf.tx.digit_count; ++i) {
+        // Dropped when the control thread lags a full ring behind (counted
+        // nowhere else: the digit is lost, as a lost INFO would be).
+        (void)_events.try_push(event{nullptr, dtmf_event(s.id, from, _buf.tx.digits[i])});
+    }
+}
+
+void worker::release_paced(kernel_session& s, std::int64_t now_ns) noexcept {
+    for (side from : {side::a, side::b}) {
+        s.relay.release_due(from, now_ns, _buf.tx);
+        report_digits(s, from);
+        if (_buf.tx.count > 0) {
+            transmit(s, other(from), channel::rtp);
+        }
+    }
+    _pacer.schedule(s, s.relay.next_due_ns());
 }
 
 void worker::transmit(kernel_session& s, side to, channel ch) noexcept {
@@ -248,6 +294,8 @@ void worker::apply(const command& c) noexcept {
             break;
         case command::kind::set_chain:
             c.session->relay.set_chain(c.s, c.chain);
+            // The new chain took over the packets the old one held.
+            _pacer.schedule(*c.session, c.session->relay.next_due_ns());
             break;
         case command::kind::send_dtmf:
             c.session->relay.queue_digit(c.s, c.digit, c.duration_ms);
@@ -297,6 +345,7 @@ void worker::remove_session(kernel_session& s) noexcept {
         ::epoll_ctl(_epoll.get(), EPOLL_CTL_DEL, s.fd(ref.from, ref.ch), nullptr);
     }
     _timeouts.forget(s);
+    _pacer.forget(s);
     // Acknowledged by flush_unacked() after the current epoll batch.
     s.removed = true;
     s.next_unacked = _unacked;

@@ -8,7 +8,11 @@
 // thread posted, then for each ready socket reads one burst with recvmmsg,
 // runs the relay pipeline and sends the result with sendmmsg from the other
 // side's socket. Level-triggered epoll and one burst per ready socket per
-// round keep a flooded port from starving the others. Removals are
+// round keep a flooded port from starving the others. Packets a codec chain
+// holds for later (media_chain's Pacing) set the wait: epoll_pwait2 sleeps
+// until the earliest is due (to the nanosecond, not epoll_wait's
+// millisecond), and each session due then sends its packets with one
+// sendmmsg per direction. Removals are
 // acknowledged after the round, when no event of it can name the session.
 // It allocates nothing, takes no lock, logs nothing and throws nothing.
 //
@@ -116,6 +120,9 @@ private:
     void handle_socket(const socket_ref& ref) noexcept;
     std::size_t receive(int fd) noexcept;
     void transmit(kernel_session& s, side to, channel ch) noexcept;
+    int wait(std::int64_t timeout_ns) noexcept;
+    void release_paced(kernel_session& s, std::int64_t now_ns) noexcept;
+    void report_digits(const kernel_session& s, side from) noexcept;
     void drain_commands() noexcept;
     void apply(const command& c) noexcept;
     void add_session(kernel_session& s) noexcept;
@@ -154,6 +161,8 @@ private:
     // pushed to _events yet (this round's, or ones the full ring refused).
     kernel_session* _unacked = nullptr;
     timeout_watch<kernel_session, &kernel_session::timeout_hook> _timeouts;  // worker only
+    pacing_wheel<kernel_session, &kernel_session::pacing_hook> _pacer;       // worker only
+    bool _have_pwait2 = true;  // worker only: false once the kernel said ENOSYS (before 5.11)
     burst_buffers _buf;
     transcoder::packet_sink _sink{max_tx_burst};  // worker only; _buf.tx.sink points at it
     std::thread _thread;  // last: started once everything above is constructed

@@ -40,33 +40,40 @@ inline audio_format format(const char* encoding, std::uint32_t clock, std::uint8
 struct sent {
     rtp_view header;
     std::vector<std::uint8_t> payload;
+    std::int64_t at_ns = 0;  ///< the now_ns of the push or flush that sent it
 };
 
-/// Feeds packets to a chain and keeps everything it sends.
+/// Feeds packets to a chain and keeps everything it sends. Unless `paced`,
+/// what the chain holds for later (media_chain's Pacing) is taken at once
+/// too, so tests of what the chain sends need not wait for when.
 class chain_driver {
 public:
     explicit chain_driver(std::unique_ptr<media_chain> c) : chain(std::move(c)) {}
 
     std::size_t push(std::span<const std::uint8_t> packet, std::int64_t now_ns = 0) {
-        const auto n = chain->push(packet, now_ns, _sink);
-        collect();
+        auto n = chain->push(packet, now_ns, _sink);
+        n += release_all();
+        collect(now_ns);
         return n;
     }
     std::size_t flush(std::int64_t now_ns) {
-        const auto n = chain->flush_due(now_ns, _sink);
-        collect();
+        auto n = chain->flush_due(now_ns, _sink);
+        n += release_all();
+        collect(now_ns);
         return n;
     }
 
     std::unique_ptr<media_chain> chain;
     std::vector<sent> out;
+    bool paced = false;
 
 private:
-    void collect() {
+    std::size_t release_all() { return paced ? 0 : chain->release_due(no_due_ns, _sink); }
+    void collect(std::int64_t now_ns) {
         for (const auto& p : _sink.packets()) {
             auto v = parse_rtp({p.data, p.len});
             REQUIRE(v);
-            out.push_back(sent{*v, {v->payload.begin(), v->payload.end()}});
+            out.push_back(sent{*v, {v->payload.begin(), v->payload.end()}, now_ns});
             out.back().header.payload = {};
         }
         _sink.clear();
