@@ -410,6 +410,17 @@ def flooding_source_blocked(t):
     sbcd.stop()
 
 
+def udp_drops(ip, port):
+    """Datagrams the kernel dropped on the UDP socket bound to ip:port (its
+    receive buffer full), from /proc/net/udp's last column."""
+    local = "%08X:%04X" % (int.from_bytes(socket.inet_aton(ip), "little"), port)
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local:
+            return int(fields[-1])
+    raise TestFailure(f"no UDP socket on {ip}:{port} in /proc/net/udp")
+
+
 def rss_kib(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -440,6 +451,7 @@ def flood_of_invites_leaves_no_state(t):
     codes = status_codes(drain(flood, 1.0))
     check(sorted(codes) == [200] * 5 + [503], f"6 OPTIONS got {codes}")
     before = rss_kib(sbcd.pid)
+    kernel_drops_before = udp_drops(PBX_SBC, SIP_PORT)
     total = 20000
     answered = []
     for n in range(total):
@@ -454,9 +466,12 @@ def flood_of_invites_leaves_no_state(t):
     after = rss_kib(sbcd.pid)
     check(codes == [], f"the flood got {len(codes)} answers ({sorted(set(codes))}), "
           f"{codes.count(503)} of them 503: expected none")
-    # What the kernel dropped on sbcd's full socket buffer never reached the guard.
-    check(access["flood_blocks"] == 1 and access["flood_dropped"] >= total * 0.75,
-          f"the dropped requests were not counted: {access}")
+    # What the kernel dropped on sbcd's full socket buffer (a slower,
+    # sanitized sbcd reads fewer) never reached the guard; the kernel counts it.
+    kernel_drops = udp_drops(PBX_SBC, SIP_PORT) - kernel_drops_before
+    check(access["flood_blocks"] == 1 and access["flood_dropped"] + kernel_drops >= total * 0.99
+          and access["flood_dropped"] > 0,
+          f"the dropped requests were not counted: {access}, {kernel_drops} dropped by the kernel")
     check(after - before < 10 * 1024,
           f"sbcd's RSS grew from {before} KiB to {after} KiB under the flood")
     flood.close()

@@ -1,6 +1,7 @@
 #include "transcoder/chain/media_chain.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -119,8 +120,10 @@ std::size_t media_chain::push(std::span<const std::uint8_t> packet, std::int64_t
     }
     make_room(sink);
     const std::size_t first = sink.size();
+    const std::size_t fifo_before = _fifo_len;
+    _pcm_added = 0;
     push_packet(packet, sink);
-    pace(first, sink);
+    pace(first, fifo_before, sink);
     _paced.release(now_ns, sink);
     publish_dtmf_counters();
     return sink.size() - before;
@@ -136,12 +139,29 @@ void media_chain::make_room(packet_sink& sink) noexcept {
     }
 }
 
-void media_chain::pace(std::size_t first, packet_sink& sink) noexcept {
+void media_chain::pace(std::size_t first, std::size_t fifo_before, packet_sink& sink) noexcept {
     const auto made = sink.packets().subspan(first);
     if (made.empty()) {
         return;
     }
-    const std::int64_t ptime_ns = std::int64_t{_cfg.out.audio.ptime_ms} * 1'000'000;
+    constexpr std::int64_t ns_per_ms = 1'000'000;
+    const std::int64_t out_ms = _cfg.out.audio.ptime_ms;
+    const std::int64_t ptime_ns = out_ms * ns_per_ms;
+    // In whole milliseconds, so that a resampler's 159 or 161 samples still
+    // read as the 20 ms they are.
+    const auto ms_of = [this](std::size_t samples) {
+        return static_cast<std::int64_t>((samples * 1000 + _pcm_rate / 2) / _pcm_rate);
+    };
+    const std::int64_t in_ms = ms_of(_pcm_added);
+    const std::int64_t step_ms = in_ms > 0 ? std::gcd(in_ms, out_ms) : out_ms;
+    // The first packet made ends (out_ms - waiting) into this input, which
+    // ends in_ms after the input began: it is due (in_ms - step_ms) after
+    // its nominal place at the input's end, i.e. out_ms - waiting - step_ms
+    // from now (never before now).
+    const std::int64_t waiting_ns =
+        static_cast<std::int64_t>(fifo_before) * 1'000'000'000 / _pcm_rate;
+    const std::int64_t offset_ns =
+        std::max<std::int64_t>(0, ptime_ns - std::min(waiting_ns, ptime_ns) - step_ms * ns_per_ms);
     std::int64_t due = _now_ns;
     std::int64_t audio = 0;
     std::size_t keep = 0;  // leading packets due now, with nothing waiting before them
@@ -150,7 +170,7 @@ void media_chain::pace(std::size_t first, packet_sink& sink) noexcept {
         // The n-th audio packet made now is due n ptimes later; an event
         // or CN packet goes with the audio packet before it.
         if (p.len > 1 && (p.data[1] & 0x7f) == _cfg.out.audio.payload_type) {
-            due = _now_ns + audio++ * ptime_ns;
+            due = _now_ns + offset_ns + audio++ * ptime_ns;
         }
         if (!_paced.empty()) {
             due = std::max(due, _paced.last_due_ns());  // never ahead of one made before
@@ -235,11 +255,13 @@ std::size_t media_chain::flush_due(std::int64_t now_ns, packet_sink& sink) noexc
     if (_reorder.size() > 0 && now_ns - _reorder.oldest_arrival_ns() >= _cfg.reorder_hold_ns) {
         make_room(sink);
         const std::size_t first = sink.size();
+        const std::size_t fifo_before = _fifo_len;
+        _pcm_added = 0;
         while (_reorder.size() > 0 &&
                now_ns - _reorder.oldest_arrival_ns() >= _cfg.reorder_hold_ns) {
             give_up_gap(sink);
         }
-        pace(first, sink);
+        pace(first, fifo_before, sink);
     }
     _paced.release(now_ns, sink);
     return sink.size() - before;
@@ -388,6 +410,7 @@ void media_chain::append_pcm(std::span<const std::int16_t> pcm) noexcept {
     const std::size_t n = std::min(room, pcm.size());
     std::copy_n(pcm.begin(), n, _fifo.begin() + static_cast<std::ptrdiff_t>(_fifo_len));
     _fifo_len += n;
+    _pcm_added += n;
 }
 
 void media_chain::discontinuity(std::int32_t in_gap, packet_sink& sink) noexcept {

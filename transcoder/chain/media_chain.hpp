@@ -13,12 +13,17 @@
 //
 // Pacing: output packets leave at their nominal times, not when the input
 // that completed them arrived. One input packet may complete several (60 ms
-// in, three of 20 ms out): the first is due at once, the n-th one output
-// ptime later per packet before it; those not due yet wait in the chain's
-// pacing_queue, in order, and the worker releases them when due (it asks
-// next_due_ns() and calls flush_due() then). So the chain adds no jitter of
-// its own (RFC 3550 6.4.1), and never more delay than the input's packet
-// length minus the output's.
+// in, three of 20 ms out), or the lengths may not divide (30 ms in, 20 ms
+// out: one packet, then two, then one). An output packet whose audio ends
+// E before the end of the input that completed it is due E after the
+// input's arrival plus a fixed delay D = input ptime - gcd(input ptime,
+// output ptime), the least delay with which every packet is ready by its
+// nominal time: 40 -> 20 ms sends at +0 and +20 ms (D = 20), 30 -> 20 ms
+// every 20 ms with 10 ms added to some (D = 20), equal lengths at once
+// (D = 0). Packets not due yet wait in the chain's pacing_queue, in order,
+// and the worker releases them when due (it asks next_due_ns() and calls
+// flush_due() then). So the chain adds no jitter of its own (RFC 3550
+// 6.4.1), and never more delay than D.
 //
 // Loss and order: a packet ahead of the expected sequence number waits in a
 // small reordering buffer; a gap that does not fill in time is concealed by
@@ -174,7 +179,10 @@ private:
 
     void push_packet(std::span<const std::uint8_t> packet, packet_sink& sink) noexcept;
     void make_room(packet_sink& sink) noexcept;
-    void pace(std::size_t first, packet_sink& sink) noexcept;
+    /// Holds back what the input just handled made from sink slot `first`
+    /// on until its nominal time (Pacing above); `fifo_before` is the PCM
+    /// that was waiting for the encoder before that input.
+    void pace(std::size_t first, std::size_t fifo_before, packet_sink& sink) noexcept;
     void accept(std::span<const std::uint8_t> packet, packet_sink& sink) noexcept;
     void drain_in_order(packet_sink& sink) noexcept;
     void give_up_gap(packet_sink& sink) noexcept;
@@ -224,6 +232,7 @@ private:
     std::uint32_t _last_event_out_ts = 0;
     bool _event_seen = false;
     std::size_t _fifo_len = 0;                  // samples at _pcm_rate waiting to be encoded
+    std::size_t _pcm_added = 0;                 // samples appended since push() or flush_due()
     std::array<std::int16_t, 16384> _fifo{};    // 340 ms at 48 kHz: 120 ms in + 60 ms out fit
     std::array<std::int16_t, 5760> _decoded{};  // 120 ms at 48 kHz: the longest Opus packet
     std::array<std::int16_t, 5760> _resampled{};

@@ -108,6 +108,36 @@ TEST_CASE("pacing: input no longer than the output's packets is sent at once") {
     }
 }
 
+TEST_CASE("pacing: lengths that do not divide leave evenly spaced, at most D later") {
+    // 30 ms in, 20 ms out: the inputs complete one packet, then two, then
+    // one...; with D = 30 - gcd(30, 20) = 20 ms they leave every 20 ms, the
+    // first 10 ms after the input that completed it, none later than 20 ms.
+    // 20 ms in, 30 ms out: D = 10 ms, every 30 ms.
+    struct shape {
+        unsigned in_ms, out_ms;
+        std::int64_t first_ns;
+    };
+    for (const auto& sh : {shape{30, 20, 10 * ms}, shape{20, 30, 0}}) {
+        INFO(sh.in_ms << " ms in, " << sh.out_ms << " ms out");
+        auto d = paced_chain(format("PCMU", 8000, 0, sh.in_ms), format("PCMA", 8000, 8, sh.out_ms));
+        const auto in = pcmu_stream(sh.in_ms, 12);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            const std::int64_t at = start + static_cast<std::int64_t>(i * sh.in_ms) * ms;
+            run_clock(d, at - sh.in_ms * ms + ms / 4, at - ms / 4);
+            d.push(in[i], at);
+        }
+        run_clock(d, start + 11 * sh.in_ms * ms + ms / 4, start + (12 * sh.in_ms + 60) * ms);
+        REQUIRE(d.out.size() == 12 * sh.in_ms / sh.out_ms);
+        // The first is complete once enough input arrived: the second input
+        // for 20 -> 30 ms.
+        const std::int64_t first = start + (sh.in_ms < sh.out_ms ? sh.in_ms * ms : 0) + sh.first_ns;
+        for (std::size_t i = 0; i < d.out.size(); ++i) {
+            INFO("packet " << i);
+            CHECK(d.out[i].at_ns == first + static_cast<std::int64_t>(i * sh.out_ms) * ms);
+        }
+    }
+}
+
 TEST_CASE("pacing: a packet arriving early goes out behind what still waits, in order") {
     auto d = paced_chain(format("PCMU", 8000, 0, 40), format("PCMA", 8000, 8, 20));
     const auto in = pcmu_stream(40, 3);
