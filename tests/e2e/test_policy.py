@@ -472,6 +472,8 @@ def flood_of_invites_leaves_no_state(t):
     check(access["flood_blocks"] == 1 and access["flood_dropped"] + kernel_drops >= total * 0.99
           and access["flood_dropped"] > 0,
           f"the dropped requests were not counted: {access}, {kernel_drops} dropped by the kernel")
+    print(f"flood_of_invites_leaves_no_state: {total} INVITEs, {access['flood_dropped']} dropped "
+          f"by the guard, {kernel_drops} by the kernel, RSS {before} -> {after} KiB", flush=True)
     check(after - before < 10 * 1024,
           f"sbcd's RSS grew from {before} KiB to {after} KiB under the flood")
     flood.close()
