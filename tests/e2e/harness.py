@@ -479,13 +479,13 @@ class Control:
         return data["calls"]
 
 
-def sanitizer_env():
+def sanitizer_env(asan_extra=()):
     """The environment for sbcd: for a sanitized build, the leak suppressions of
     tests/lsan.supp (leaks inside libraries, each explained there), which need
     full malloc stacks to match frames inside those libraries."""
     env = dict(os.environ)
     asan = env.get("ASAN_OPTIONS", "")
-    env["ASAN_OPTIONS"] = ":".join(x for x in (asan, "fast_unwind_on_malloc=0") if x)
+    env["ASAN_OPTIONS"] = ":".join(x for x in (asan, "fast_unwind_on_malloc=0", *asan_extra) if x)
     lsan = env.get("LSAN_OPTIONS", "")
     supp = f"suppressions={REPO / 'tests' / 'lsan.supp'}"
     env["LSAN_OPTIONS"] = ":".join(x for x in (lsan, supp) if x)
@@ -495,9 +495,9 @@ def sanitizer_env():
 class Sbcd(Process):
     """sbcd under test, with sbcctl pointed at its control socket."""
 
-    def __init__(self, ctx, config_path, socket_path, name="sbcd"):
+    def __init__(self, ctx, config_path, socket_path, name="sbcd", asan_extra=()):
         super().__init__(name, [ctx.sbcd_bin, "--config", config_path], ctx.workdir,
-                         env=sanitizer_env())
+                         env=sanitizer_env(asan_extra))
         self.config_path = Path(config_path)
         self.control = Control(ctx.sbcctl_bin, socket_path)
         self.stopped = False
@@ -646,14 +646,15 @@ class TestContext:
                                                     self.socket_path()))
 
     def start_sbcd(self, config_path=None, sip_addresses=(CARRIER_SBC, PBX_SBC),
-                   ready_timeout=SBCD_START_TIMEOUT, **generated):
+                   ready_timeout=SBCD_START_TIMEOUT, asan_extra=(), **generated):
         """Starts sbcd on `config_path`, else on a generated config (keyword arguments
-        as for generated_config), and waits until it answers and listens."""
+        as for generated_config), and waits until it answers and listens.
+        `asan_extra`: more ASAN_OPTIONS, for a sanitized build."""
         for addr in sip_addresses:
             _check_free(addr, SIP_PORT)
         if config_path is None:
             config_path = self.config_path(generated_config(self.socket_path(), **generated))
-        sbcd = Sbcd(self, config_path, self.socket_path())
+        sbcd = Sbcd(self, config_path, self.socket_path(), asan_extra=asan_extra)
         self._processes.append(sbcd)
         sbcd.wait_ready(sip_addresses, ready_timeout)
         return sbcd
