@@ -121,6 +121,7 @@ void relay_session::set_chain(side from, transcoder::media_chain* chain) noexcep
         chain->take_waiting(*current);
     }
     current = chain;
+    _sides[index(from)].published_chain.store(chain, std::memory_order_release);
 }
 
 void relay_session::queue_digit(side from, char digit, std::uint32_t duration_ms) noexcept {
@@ -378,8 +379,9 @@ session_stats relay_session::stats() const {
         c.srtp_replays = st.srtp_replays.get();
         c.srtp_errors = st.srtp_errors.get();
         c.drops_transcoded_rtcp = st.drops_transcoded_rtcp.get();
-        if (st.chain != nullptr) {
-            c.chain = st.chain->stats();
+        // Not `chain`: the worker writes it while this thread reads.
+        if (const auto* chain = st.published_chain.load(std::memory_order_acquire)) {
+            c.chain = chain->stats();
         }
         c.last_rx_ns = st.last_rx_ns.load(std::memory_order_relaxed);
         c.latched_rtp = st.latched_rtp.load();

@@ -213,6 +213,10 @@ private:
         srtp::stream_crypto* unprotect = nullptr;
         srtp::stream_crypto* protect = nullptr;
         transcoder::media_chain* chain = nullptr;  // for RTP from this side's peer
+        // Mirror of `chain` for stats() on other threads: written by the
+        // owning worker (release), read with acquire. A chain stays alive as
+        // long as the session (set_chain), so a stale one is still readable.
+        std::atomic<const transcoder::media_chain*> published_chain{nullptr};
         // Owning worker only; see set_payload_types. The number each payload
         // type leaves with towards this side's peer (identity where unmapped),
         // consulted only when `renumber` is set.
