@@ -96,6 +96,17 @@ void refuse_offer(nta_incoming_t* irq, const std::string& why) {
     sofia::treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()));
 }
 
+// An offer while another is under way (offer_answer::refusal_for): 491,
+// or 500 with a random Retry-After of 0 to 10 s (RFC 3311 5.2).
+void refuse_second_offer(nta_incoming_t* irq, int status) {
+    if (status == 491) {
+        sofia::treply(irq, SIP_491_REQUEST_PENDING);
+        return;
+    }
+    const auto retry = std::to_string(offer_retry_after());
+    sofia::treply(irq, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_RETRY_AFTER_STR(retry.c_str()));
+}
+
 std::string_view body_of(const sip_t* sip) {
     if (sip == nullptr || sip->sip_payload == nullptr) {
         return {};
@@ -266,7 +277,8 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
         return 500;
     }
     _invite =
-        invite_relay{side::a, irq, orq, true, false, offer.has_value(), convert, {}, {}, {}, 0};
+        invite_relay{side::a, irq, orq, true, false, offer.has_value(), convert, {}, {}, {}, 0, {}};
+    _invite->oa = _oa.begin(offer_answer::via::initial_invite, side::a);
     nta_incoming_bind(irq, sofia::transaction_trampoline, this);
     sofia::treply(irq, SIP_100_TRYING);
     return 0;
@@ -1160,7 +1172,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         sofia::treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allow_for(*from.trunk)));
         return 0;
     }
-    if (_state != state::established || _invite || _transfer || _reoffer || _update) {
+    if (_state != state::established || !_oa.idle()) {
         return 491;  // RFC 3261 14.1 by analogy: something is already under way
     }
     const sip_refer_to_t* to = sip->sip_refer_to;
@@ -1267,6 +1279,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     }
     sip_log.info("call {}: leg {} transfers to {} on trunk {} (REFER handled by the SBC)",
                  display_id(), from._side == side::a ? 'a' : 'b', callee, target.trunk->name);
+    t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
     _transfer = std::move(t);
     // RFC 3515 2.4.2: accept, then report progress in NOTIFYs.
     sofia::treply(irq, SIP_202_ACCEPTED);
@@ -1320,8 +1333,8 @@ std::optional<call::replacement> call::replacement_for(side s) {
 
 bool call::can_hand_over(side s) const noexcept {
     const auto& l = _legs[dataplane::index(s)];
-    return _state == state::established && !_invite && !_transfer && !_reoffer && !_update &&
-           l.confirmed && l.nta != nullptr && !(l.timer && l.timer->update != nullptr);
+    return _state == state::established && _oa.idle() && l.confirmed && l.nta != nullptr &&
+           !(l.timer && l.timer->update != nullptr);
 }
 
 call::handed_dialog call::hand_over(side s) {
@@ -1427,6 +1440,7 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.offer.c_str()), TAG_END());
+    t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
     _transfer = std::move(t);
     if (_transfer->invite == nullptr) {
         drop_transfer(true);
@@ -1478,7 +1492,7 @@ void call::release_slot(const config::trunk_config* trunk, bool inbound) {
 
 void call::reoffer(side s) {
     auto& l = leg(s);
-    if (l.last_sdp_sent.empty() || _invite || _reoffer || _update || !l.confirmed) {
+    if (l.last_sdp_sent.empty() || !_oa.idle() || !l.confirmed) {
         return;
     }
     l.sdp_version += 1;
@@ -1493,7 +1507,7 @@ void call::reoffer(side s) {
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.last_sdp_sent.c_str()),
         TAG_END());
     if (orq != nullptr) {
-        _reoffer = own_reinvite{s, orq};
+        _reoffer = own_reinvite{s, orq, _oa.begin(offer_answer::via::own_reinvite, std::nullopt)};
     }
 }
 
@@ -1709,8 +1723,9 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
             sofia::treply(irq, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_RETRY_AFTER_STR("1"));
             return 0;
         }
-        if (_invite || _reoffer || _transfer || _update) {
-            return 491;  // RFC 3311 5.2: an offer is already outstanding
+        if (const int refusal = _oa.refusal_for(from._side)) {
+            refuse_second_offer(irq, refusal);  // RFC 3311 5.2
+            return 0;
         }
         auto& to = leg(dataplane::other(from._side));
         if (!to.confirmed) {
@@ -1726,11 +1741,13 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
                        .orq = nullptr,
                        .offer = std::move(translated.value()),
                        .headers = relayed_headers(sip, from, to),
-                       .auth_answers = 0};
+                       .auth_answers = 0,
+                       .oa = {}};
         u.orq = send_update(u);
         if (u.orq == nullptr) {
             return 500;
         }
+        u.oa = _oa.begin(offer_answer::via::update, from._side);
         _update = std::move(u);
         return 0;
     }
@@ -1879,8 +1896,9 @@ int call::on_leg_request(call_leg& l, nta_leg_t* dialog, nta_incoming_t* irq, co
 }
 
 int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
-    if (_invite || _reoffer || _transfer || _update) {
-        return 491;  // RFC 3261 14.2: an INVITE (or an UPDATE's offer) is in progress
+    if (const int refusal = _oa.refusal_for(from._side)) {
+        refuse_second_offer(irq, refusal);  // RFC 3261 14.2
+        return 0;
     }
     if (from.timer) {
         from.timer->last_refresh = std::chrono::steady_clock::now();  // RFC 4028 10
@@ -1916,10 +1934,11 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (orq == nullptr) {
         return 500;
     }
-    _invite =
-        invite_relay{from._side, irq, orq, false, false, offer.has_value(), convert, {}, {}, {}, 0};
+    _invite = invite_relay{from._side, irq, orq, false, false, offer.has_value(),
+                           convert,    {},  {},  {},    0,     {}};
     _invite->offer_sent = std::move(offer);
     _invite->headers_sent = std::move(headers);
+    _invite->oa = _oa.begin(offer_answer::via::reinvite, from._side);
     nta_incoming_bind(irq, sofia::transaction_trampoline, this);
     sofia::treply(irq, SIP_100_TRYING);
     return 0;

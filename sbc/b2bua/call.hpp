@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
+#include "sbc/b2bua/offer_answer.hpp"
 #include "sbc/b2bua/replaces.hpp"
 #include "sbc/cdr/record.hpp"
 #include "sbc/config/config.hpp"
@@ -241,6 +242,7 @@ private:
         std::optional<std::string> offer_sent;
         std::string headers_sent;
         unsigned auth_answers = 0;
+        offer_answer::hold oa;  ///< the exchange it carries, until its ACK
     };
     /// A non-INVITE in-dialog request relayed (INFO, MESSAGE).
     struct request_relay {
@@ -444,6 +446,8 @@ private:
     std::chrono::steady_clock::time_point _state_since;
     bool _media_open = false;
     dataplane::session_ports _ports;
+    /// Declared before the operations whose holds point at it.
+    offer_answer _oa;
     std::optional<invite_relay> _invite;
     std::vector<request_relay> _relays;
     /// An UPDATE carrying an offer, relayed from leg `from`; the 2xx coming
@@ -457,6 +461,7 @@ private:
         std::string offer;
         std::string headers;
         unsigned auth_answers = 0;
+        offer_answer::hold oa;
     };
     std::optional<update_relay> _update;
     /// An UPDATE with the offer of `u` on the leg opposite `u.from`, with an
@@ -493,12 +498,14 @@ private:
         std::optional<call_leg::session_timer> timer;  ///< the target dialog's
         bool peer_100rel = false;
         bool peer_timer = false;
+        offer_answer::hold oa;  ///< the offer to the target, until it answers
     };
     std::optional<transfer> _transfer;
     std::vector<nta_leg_t*> _retired;  ///< replaced dialogs, kept for their BYE
     struct own_reinvite {
         side to = side::a;
         nta_outgoing_t* orq = nullptr;
+        offer_answer::hold oa;
     };
     std::optional<own_reinvite> _reoffer;
     /// What the caller's INVITE asked of the session timer (0: nothing).
