@@ -47,33 +47,7 @@ void bye(nta_leg_t* leg) {
     nta_outgoing_destroy(orq);
 }
 
-// `sdp` with its media two-way again: a=sendonly/recvonly/inactive lines
-// become a=sendrecv (RFC 3264 8.4 hold undone).
-std::string sendrecv(const std::string& sdp) {
-    std::string out = sdp;
-    for (std::string_view held : {"a=sendonly", "a=recvonly", "a=inactive"}) {
-        for (auto at = out.find(held); at != std::string::npos; at = out.find(held, at)) {
-            out.replace(at, held.size(), "a=sendrecv");
-        }
-    }
-    return out;
-}
-
 constexpr log::logger sip_log{"sip"};
-
-dataplane::srtp::suite data_plane_suite(config::srtp_suite s) {
-    switch (s) {
-        case config::srtp_suite::aes_cm_128_hmac_sha1_32:
-            return dataplane::srtp::suite::aes_cm_128_hmac_sha1_32;
-        case config::srtp_suite::aead_aes_128_gcm:
-            return dataplane::srtp::suite::aead_aes_128_gcm;
-        case config::srtp_suite::aead_aes_256_gcm:
-            return dataplane::srtp::suite::aead_aes_256_gcm;
-        case config::srtp_suite::aes_cm_128_hmac_sha1_80:
-            break;
-    }
-    return dataplane::srtp::suite::aes_cm_128_hmac_sha1_80;
-}
 
 std::mt19937_64& rng() {
     static std::mt19937_64 engine{std::random_device{}()};
@@ -139,15 +113,10 @@ call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trun
       _id(id),
       _legs{call_leg(*this, side::a), call_leg(*this, side::b)},
       _created(std::chrono::steady_clock::now()),
-      _state_since(_created) {
+      _state_since(_created),
+      _media(owner.media(), id, std::to_string(id)) {
     _legs[0].trunk = &from_trunk;
     _legs[1].trunk = &to_trunk;
-    for (auto& l : _legs) {
-        l.sdp_session_id = rng()() >> 2;  // fits in the 63 bits RFC 4566 NTP-style ids use
-        l.sdp_version = 1;
-        l.sdes = std::make_unique<sdp::sdes_leg>(l.trunk->srtp, l.trunk->srtp_suites,
-                                                 &dataplane::srtp::random_fill);
-    }
 }
 
 call::~call() {
@@ -165,17 +134,9 @@ call::~call() {
             nta_leg_destroy(l.nta);
         }
     }
-    if (_media_open) {
-        _owner.media().close_session(_id);
-    }
 }
 
 std::string call::display_id() const { return std::to_string(_id); }
-
-const std::string& call::media_address(side s) const noexcept {
-    const auto& l = _legs[dataplane::index(s)];
-    return _owner.interface_named(l.trunk->interface).cfg().media_address;
-}
 
 const char* call::state_name() const noexcept {
     switch (_state) {
@@ -200,15 +161,6 @@ void call::set_state(state s) noexcept {
         _state = s;
         _state_since = std::chrono::steady_clock::now();
     }
-}
-
-bool call::media_expected() const noexcept {
-    for (const auto& l : _legs) {
-        if (l.peer_hold_address || l.peer_direction != sdp::direction::sendrecv) {
-            return false;
-        }
-    }
-    return true;
 }
 
 int call::start(nta_incoming_t* irq, const sip_t* sip) {
@@ -245,14 +197,12 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
         b.transport = b.trunk->peers[b.peer].proto;
     }
 
-    auto opened = _owner.media().open_session(_id, a.iface->cfg().media_address,
-                                              b.iface->cfg().media_address);
-    if (!opened.ok) {
-        sip_log.error("call {}: no media ports: {}", display_id(), opened.error);
+    _media.set_leg(side::a, *a.trunk, a.iface->cfg().media_address);
+    _media.set_leg(side::b, *b.trunk, b.iface->cfg().media_address);
+    if (auto opened = _media.open(); !opened) {
+        sip_log.error("call {}: no media ports: {}", display_id(), opened.error_message());
         return 503;
     }
-    _media_open = true;
-    _ports = opened.ports;
 
     bool convert = false;
     auto prepared = outbound_offer(sip, convert);
@@ -298,7 +248,7 @@ result<std::optional<std::string>> call::outbound_offer(const sip_t* sip, bool& 
         return std::optional<std::string>();
     }
     convert = true;
-    auto built = offer_for(side::b);
+    auto built = _media.own_offer(side::b, b.origin);
     if (!built) {
         sip_log.error("call {}: cannot build an offer for trunk {}: {}", display_id(),
                       b.trunk->name, built.error_message());
@@ -354,7 +304,7 @@ void call::write_cdr() {
         _cdr.disconnected_by = cdr::party::sbc;
         _cdr.disconnect_reason = fmt::format("{} {}", _cdr.status, _cdr.reason);
     }
-    if (auto st = _owner.media().stats(_id)) {
+    if (auto st = _media.stats()) {
         for (auto s : {side::a, side::b}) {
             const auto& c = st->sides[dataplane::index(s)];
             auto& m = s == side::a ? _cdr.media_a : _cdr.media_b;
@@ -569,404 +519,6 @@ bool call::answer_challenge(const sip_t* sip, int status) {
     return inv.orq != nullptr;
 }
 
-result<sdp::session_description> call::accept_sdp(side from, const sip_t* sip, sdp_role role) {
-    auto sd = sdp::session_description::parse(body_of(sip));
-    if (!sd) {
-        return make_error(sd.error_message());
-    }
-    auto& f = leg(from);
-    const auto& target = sd->audio();
-    auto crypto = sd->crypto_attributes();
-    auto keyed = role == sdp_role::offer ? f.sdes->accept_offer(target.secure, crypto)
-                                         : f.sdes->accept_answer(target.secure, crypto);
-    if (!keyed) {
-        return make_error(fmt::format("trunk {} (srtp: {}): {}", f.trunk->name,
-                                      config::to_string(f.trunk->srtp), keyed.error_message()));
-    }
-    if (auto programmed = program_srtp(from); !programmed) {
-        return make_error(programmed.error_message());
-    }
-    f.peer_formats = sdp::media_formats::of(*sd);
-    f.peer_direction = target.dir;
-    f.peer_hold_address = target.on_hold_address;
-    if (!target.on_hold_address && !target.port_zero) {
-        _owner.media().set_remote(_id, from, target.rtp, target.rtcp);
-    }
-    return sd;
-}
-
-result<bool> call::program_srtp(side s) {
-    auto& l = leg(s);
-    if (l.sdes->generation() == l.srtp_programmed) {
-        return false;
-    }
-    const auto& keys = l.sdes->keys();
-    std::unique_ptr<dataplane::srtp::stream_crypto> from_peer;
-    std::unique_ptr<dataplane::srtp::stream_crypto> to_peer;
-    if (keys) {
-        auto suite = data_plane_suite(keys->suite);
-        auto in = dataplane::srtp::stream_crypto::create(
-            suite, keys->peer.bytes(), dataplane::srtp::stream_crypto::direction::unprotect);
-        auto out = dataplane::srtp::stream_crypto::create(
-            suite, keys->local.bytes(), dataplane::srtp::stream_crypto::direction::protect);
-        if (!in || !out) {
-            return make_error("cannot set up SRTP: " +
-                              (!in ? in.error_message() : out.error_message()));
-        }
-        from_peer = std::make_unique<dataplane::srtp::stream_crypto>(std::move(in.value()));
-        to_peer = std::make_unique<dataplane::srtp::stream_crypto>(std::move(out.value()));
-        sip_log.info("call {}: leg {} is SRTP ({})", display_id(), s == side::a ? 'a' : 'b',
-                     config::to_string(keys->suite));
-    } else if (l.srtp_programmed != 0) {
-        sip_log.info("call {}: leg {} is plain RTP again", display_id(), s == side::a ? 'a' : 'b');
-    }
-    _owner.media().set_srtp(_id, s, std::move(from_peer), std::move(to_peer));
-    l.srtp_programmed = l.sdes->generation();
-    return true;
-}
-
-result<std::string> call::translate_sdp(side from, const sip_t* sip, sdp_role in, sdp_role out) {
-    auto sd = accept_sdp(from, sip, in);
-    if (!sd) {
-        return make_error(sd.error_message());
-    }
-    std::vector<sdp::format> formats;
-    unsigned ptime = 0;
-    if (in == out) {
-        if (auto planned = plan_codecs(from, *sd, in, formats, ptime); !planned) {
-            return make_error(planned.error_message());
-        }
-    } else {
-        // A converted delayed offer (early_offer: convert): the SBC's own
-        // offer was built from the trunk's codecs; its answer is relayed as
-        // an offer and checked when the answer comes back. Relayed only.
-        _pending_offer.reset();
-    }
-    return rewrite_for(dataplane::other(from), *sd, out, formats, ptime);
-}
-
-namespace {
-
-// telephone-event is negotiated only on legs whose trunk carries digits as
-// RFC 4733 events; an info or inband trunk's peers get none offered.
-std::vector<config::codec> negotiable(const config::trunk_config& t) {
-    auto out = t.codecs;
-    if (t.dtmf != config::dtmf_mode::rfc4733) {
-        std::erase(out, config::codec::telephone_event);
-    }
-    return out;
-}
-
-bool is_event(const sdp::format& f) {
-    return sdp::trunk_codec(f) == config::codec::telephone_event;
-}
-
-bool is_audio(const sdp::format& f) {
-    const auto c = sdp::trunk_codec(f);
-    return c && *c != config::codec::telephone_event;
-}
-
-// A dynamic payload type no format of `formats` uses (RFC 3551 3: 96-127),
-// 101 when free, as the SBC's own offers use it.
-std::uint8_t free_payload_type(const std::vector<sdp::format>& formats) {
-    auto used = [&](unsigned pt) {
-        return std::any_of(formats.begin(), formats.end(),
-                           [pt](const sdp::format& f) { return f.payload_type == pt; });
-    };
-    for (unsigned pt = 101; pt <= 127; ++pt) {
-        if (!used(pt)) {
-            return static_cast<std::uint8_t>(pt);
-        }
-    }
-    for (unsigned pt = 96; pt < 101; ++pt) {
-        if (!used(pt)) {
-            return static_cast<std::uint8_t>(pt);
-        }
-    }
-    return 101;
-}
-
-}  // namespace
-
-result<bool> call::plan_codecs(side from, const sdp::session_description& sd, sdp_role role,
-                               std::vector<sdp::format>& formats, unsigned& ptime) {
-    const side to = dataplane::other(from);
-    const auto& from_trunk = *leg(from).trunk;
-    const auto& to_trunk = *leg(to).trunk;
-    if (role == sdp_role::offer) {
-        auto offer = sdp::media_formats::of(sd);
-        auto plan = plan_offer_between(offer, from_trunk, to_trunk);
-        if (!plan) {
-            return make_error(plan.error_message());
-        }
-        formats = plan->formats;
-        ptime = plan->ptime;
-        _pending_offer = pending_offer{from, std::move(offer), std::move(plan.value())};
-        return true;
-    }
-    if (!_pending_offer || _pending_offer->offerer != to) {
-        // Nothing negotiated: the answer passes as it is, its numbers too,
-        // so packets keep theirs.
-        program_payload_types(sdp::answer_plan{}, to);
-        return false;
-    }
-    const auto& pending = *_pending_offer;
-    auto answer = sdp::media_formats::of(sd);
-    auto plan = sdp::plan_answer(pending.offer, pending.plan.formats, answer, negotiable(to_trunk),
-                                 sdp::registry_transcodes);
-    if (!plan) {
-        return make_error(plan.error_message());
-    }
-    if (plan->how == sdp::answer_plan::mode::relay && to_trunk.dtmf == config::dtmf_mode::rfc4733 &&
-        std::none_of(plan->formats.begin(), plan->formats.end(), is_event)) {
-        // The offerer takes events, the answerer's leg does not: the SBC
-        // sends them, so the answer keeps the offerer's telephone-event.
-        const auto& offered = pending.offer.formats;
-        const auto te = std::find_if(offered.begin(), offered.end(), is_event);
-        if (te != offered.end()) {
-            plan->formats.push_back(*te);
-        }
-    }
-    if (auto programmed = program_chains(*plan, to, answer); !programmed) {
-        return make_error(programmed.error_message());
-    }
-    formats = plan->formats;
-    ptime = plan->ptime;
-    return true;
-}
-
-result<sdp::offer_plan> call::plan_offer_between(const sdp::media_formats& offer,
-                                                 const config::trunk_config& from_trunk,
-                                                 const config::trunk_config& to_trunk) {
-    auto plan = sdp::plan_offer(offer, negotiable(from_trunk), negotiable(to_trunk),
-                                sdp::registry_transcodes);
-    if (!plan) {
-        return plan;
-    }
-    auto to_codecs = negotiable(to_trunk);
-    if (std::find(to_codecs.begin(), to_codecs.end(), config::codec::telephone_event) !=
-            to_codecs.end() &&
-        std::none_of(plan->formats.begin(), plan->formats.end(), is_event)) {
-        // The offerer's digits come by INFO or as tones: the SBC turns
-        // them into events for this leg, so it offers telephone-event
-        // (RFC 4733 7.1.1) at the clock of the first codec's RTP clock.
-        const auto first = std::find_if(plan->formats.begin(), plan->formats.end(), is_audio);
-        const std::uint32_t clock =
-            first != plan->formats.end() && first->clock_rate == 48000 ? 48000 : 8000;
-        plan->formats.push_back(
-            sdp::format{free_payload_type(plan->formats), "telephone-event", clock, 1, "0-16"});
-    }
-    if (plan->transcoding) {
-        sip_log.info("call {}: no codec shared between trunks {} and {}: offering {}'s own",
-                     display_id(), from_trunk.name, to_trunk.name, to_trunk.name);
-    }
-    return plan;
-}
-
-result<sdp::media_formats> call::formats_in_use(side s) {
-    const auto& l = leg(s);
-    auto ours = sdp::session_description::parse(l.last_sdp_sent);
-    if (!ours) {
-        return make_error(ours.error_message());
-    }
-    const auto kept = sdp::media_formats::of(*ours).formats;
-    // The peer sends with its own numbers: its formats, as far as the SBC's
-    // SDP on the leg has them too (RFC 3264 6.1: an answer narrows the offer).
-    sdp::media_formats in_use = l.peer_formats;
-    std::erase_if(in_use.formats, [&](const sdp::format& f) {
-        return std::none_of(kept.begin(), kept.end(), [&](const sdp::format& k) {
-            return su_casematch(k.encoding.c_str(), f.encoding.c_str()) &&
-                   k.clock_rate == f.clock_rate;
-        });
-    });
-    if (std::none_of(in_use.formats.begin(), in_use.formats.end(), is_audio)) {
-        return make_error("no codec in use on the leg that stays");
-    }
-    return in_use;
-}
-
-namespace {
-
-std::string describe(const sdp::format& f) {
-    return fmt::format("{}/{}", f.encoding, f.clock_rate);
-}
-
-std::string describe(const sdp::chain_side& s) {
-    return fmt::format("{}:{}:{}:{}:{}:{}", s.received_payload_type, s.sdp.payload_type,
-                       describe(s.sdp), s.sdp.fmtp, s.ptime,
-                       s.events ? fmt::format("{}/{}/{}", s.events->received_payload_type,
-                                              s.events->payload_type, s.events->clock_rate)
-                                : "-");
-}
-
-// One side of a relayed stream that needs a chain for DTMF alone: the first
-// audio format and the telephone-event of what that side's SDP negotiated.
-std::optional<sdp::chain_side> relayed_side(const std::vector<sdp::format>& formats,
-                                            unsigned ptime) {
-    const auto audio = std::find_if(formats.begin(), formats.end(), is_audio);
-    if (audio == formats.end()) {
-        return std::nullopt;
-    }
-    sdp::chain_side s;
-    s.sdp = *audio;
-    s.ptime = ptime != 0 ? ptime : 20;
-    s.audio = sdp::to_audio_format(*audio, s.ptime);
-    s.received_payload_type = audio->payload_type;
-    const auto te = std::find_if(formats.begin(), formats.end(), is_event);
-    if (te != formats.end()) {
-        s.events = sdp::event_format{te->payload_type, te->payload_type, te->clock_rate};
-    }
-    return s;
-}
-
-transcoder::dtmf_mode chain_dtmf(config::dtmf_mode m) {
-    switch (m) {
-        case config::dtmf_mode::info:
-            return transcoder::dtmf_mode::info;
-        case config::dtmf_mode::inband:
-            return transcoder::dtmf_mode::inband;
-        case config::dtmf_mode::rfc4733:
-            break;
-    }
-    return transcoder::dtmf_mode::rfc4733;
-}
-
-// One direction of a transcoded stream: what `from` sends, as `to` takes it.
-transcoder::chain_config chain_between(const sdp::chain_side& from, config::dtmf_mode from_dtmf,
-                                       const sdp::chain_side& to, config::dtmf_mode to_dtmf) {
-    transcoder::chain_config c;
-    c.in.audio = from.audio;
-    c.in.audio.payload_type = from.received_payload_type;
-    c.in.dtmf = chain_dtmf(from_dtmf);
-    if (from.events) {
-        c.in.event_payload_type = from.events->received_payload_type;
-        c.in.event_clock_rate = from.events->clock_rate;
-    }
-    c.out.audio = to.audio;
-    c.out.audio.payload_type = to.sdp.payload_type;
-    c.out.dtmf = chain_dtmf(to_dtmf);
-    if (to.events) {
-        c.out.event_payload_type = to.events->payload_type;
-        c.out.event_clock_rate = to.events->clock_rate;
-    }
-    // RFC 3550 5.1, 8.1: the SBC is a new source on that leg; random
-    // initial sequence number and timestamp, a random SSRC.
-    c.origin = transcoder::output_origin{static_cast<std::uint32_t>(rng()()),
-                                         static_cast<std::uint16_t>(rng()()),
-                                         static_cast<std::uint32_t>(rng()())};
-    return c;
-}
-
-std::string describe(const dataplane::payload_type_map& m) {
-    std::string out;
-    for (std::size_t i = 0; i < m.count; ++i) {
-        out += fmt::format("{}{}->{}", out.empty() ? "" : " ", m.entries[i].from, m.entries[i].to);
-    }
-    return out.empty() ? "none" : out;
-}
-
-}  // namespace
-
-void call::program_payload_types(const sdp::answer_plan& plan, side offerer) {
-    // RFC 3264 6.1: an answerer may renumber a codec; each peer receives
-    // with the numbers of its own SDP. The plan's A is the offerer. Codec
-    // chains send with each side's numbers already.
-    const side answerer = dataplane::other(offerer);
-    std::array<dataplane::payload_type_map, 2> maps{};
-    if (plan.how == sdp::answer_plan::mode::relay) {
-        for (const auto& c : plan.a_to_b) {
-            maps[dataplane::index(answerer)].add(c.a, c.b);
-        }
-        for (const auto& c : plan.b_to_a) {
-            maps[dataplane::index(offerer)].add(c.b, c.a);
-        }
-    }
-    for (auto s : {offerer, answerer}) {
-        auto& now = _payload_types[dataplane::index(s)];
-        const auto& next = maps[dataplane::index(s)];
-        if (next == now) {
-            continue;
-        }
-        _owner.media().set_payload_types(_id, s, next);
-        now = next;
-        sip_log.debug("call {}: payload types to trunk {} renumbered: {}", display_id(),
-                      leg(s).trunk->name, describe(next));
-    }
-}
-
-result<bool> call::program_chains(const sdp::answer_plan& plan, side offerer,
-                                  const sdp::media_formats& answer) {
-    const side answerer = dataplane::other(offerer);
-    auto& o = leg(offerer);
-    auto& a = leg(answerer);
-    const bool transcode = plan.how == sdp::answer_plan::mode::transcode;
-    program_payload_types(plan, offerer);
-    std::optional<sdp::chain_side> os;
-    std::optional<sdp::chain_side> as;
-    if (transcode) {
-        os = plan.side_a;
-        as = plan.side_b;
-    } else {
-        const auto first_audio = std::find_if(plan.formats.begin(), plan.formats.end(), is_audio);
-        o.codec = a.codec = first_audio != plan.formats.end() ? describe(*first_audio) : "";
-        o.ptime = a.ptime = 0;
-        if (o.trunk->dtmf != a.trunk->dtmf) {
-            // Same codec, different DTMF: a chain each way carries the
-            // digits across (the audio passes untouched where it can).
-            os = relayed_side(plan.formats, _pending_offer ? _pending_offer->offer.ptime : 0);
-            as = relayed_side(answer.formats, answer.ptime);
-        }
-    }
-    if (!os || !as) {
-        if (_transcoding) {
-            sip_log.info("call {}: media relayed untouched", display_id());
-            _owner.media().set_chain(_id, side::a, nullptr);
-            _owner.media().set_chain(_id, side::b, nullptr);
-            _transcoding.reset();
-        }
-        return true;
-    }
-    if (_transcoding && _transcoding->offerer == offerer &&
-        describe(_transcoding->offerer_side) == describe(*os) &&
-        describe(_transcoding->answerer_side) == describe(*as)) {
-        return true;  // the same answer again (183, then 200): the chains stand
-    }
-    std::unique_ptr<transcoder::media_chain> to_answerer;
-    std::unique_ptr<transcoder::media_chain> to_offerer;
-    try {
-        to_answerer =
-            transcoder::media_chain::make(chain_between(*os, o.trunk->dtmf, *as, a.trunk->dtmf));
-        to_offerer =
-            transcoder::media_chain::make(chain_between(*as, a.trunk->dtmf, *os, o.trunk->dtmf));
-    } catch (const std::exception& e) {
-        if (!transcode) {
-            // Digits cannot be converted for this codec; the call still works.
-            sip_log.warn("call {}: no DTMF conversion between trunks {} and {}: {}", display_id(),
-                         o.trunk->name, a.trunk->name, e.what());
-            return true;
-        }
-        return make_error(fmt::format("cannot transcode {} <-> {}: {}", describe(os->sdp),
-                                      describe(as->sdp), e.what()));
-    }
-    _owner.media().set_chain(_id, offerer, std::move(to_answerer));
-    _owner.media().set_chain(_id, answerer, std::move(to_offerer));
-    _transcoding = transcoding{offerer, *os, *as, transcode};
-    if (transcode) {
-        o.codec = describe(os->sdp);
-        o.ptime = os->ptime;
-        a.codec = describe(as->sdp);
-        a.ptime = as->ptime;
-        sip_log.info("call {}: transcoding {} (trunk {}, {} ms) <-> {} (trunk {}, {} ms)",
-                     display_id(), o.codec, o.trunk->name, o.ptime, a.codec, a.trunk->name,
-                     a.ptime);
-    } else {
-        sip_log.info("call {}: DTMF converted between trunk {} ({}) and trunk {} ({})",
-                     display_id(), o.trunk->name, config::to_string(o.trunk->dtmf), a.trunk->name,
-                     config::to_string(a.trunk->dtmf));
-    }
-    return true;
-}
-
 void call::on_media_dtmf(side from, char digit, std::uint32_t duration_ms) {
     auto& to = leg(dataplane::other(from));
     if (!to.confirmed || to.nta == nullptr) {
@@ -998,38 +550,8 @@ void call::on_media_dtmf(side from, char digit, std::uint32_t duration_ms) {
     _relays.push_back(std::move(r));
 }
 
-result<std::string> call::rewrite_for(side to, const sdp::session_description& sd, sdp_role role,
-                                      const std::vector<sdp::format>& formats, unsigned ptime) {
-    auto& l = leg(to);
-    sdp::rewrite_params p{l.iface->cfg().media_address, _ports.rtp[dataplane::index(to)],
-                          l.sdp_session_id, l.sdp_version};
-    p.formats = formats;
-    p.ptime = ptime;
-    if (role == sdp_role::offer) {
-        auto offered = l.sdes->make_offer();
-        if (!offered) {
-            return make_error(offered.error_message());
-        }
-        p.secure = offered->secure_profile;
-        p.crypto = std::move(offered->crypto);
-    } else {
-        // The leg's own offer is answered now: its keys come into force
-        // (sdes_leg::accept_offer), so the data plane switches with the answer.
-        auto answered = l.sdes->answer();
-        if (auto programmed = program_srtp(to); !programmed) {
-            return make_error(programmed.error_message());
-        }
-        p.secure = answered.secure_profile;
-        p.crypto = std::move(answered.crypto);
-    }
-    auto out = sd.rewrite(p);
-    // RFC 3264 8: a changed SDP carries a higher o= version; an unchanged one the same.
-    if (!l.last_sdp_sent.empty() && out != l.last_sdp_sent) {
-        p.origin_version = ++l.sdp_version;
-        out = sd.rewrite(p);
-    }
-    l.last_sdp_sent = out;
-    return out;
+result<std::string> call::translate_sdp(side from, const sip_t* sip, sdp_role in, sdp_role out) {
+    return _media.translate(from, body_of(sip), in, out, leg(dataplane::other(from)).origin);
 }
 
 sdp_role call::response_role_in() const noexcept {
@@ -1144,29 +666,6 @@ void call::check_session_timers(std::chrono::steady_clock::time_point now) {
     }
 }
 
-namespace {
-// `sdp` with the version of its o= line (RFC 4566 5.2) replaced: within a
-// dialog the session id stays and the version grows (RFC 3264 8).
-std::string with_origin_version(const std::string& sdp, std::uint64_t version) {
-    const auto o = sdp.find("o=");
-    if (o == std::string::npos) {
-        return sdp;
-    }
-    const auto end = sdp.find_first_of("\r\n", o);
-    std::string line = sdp.substr(o, end - o);
-    // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <address>
-    const auto id_at = line.find(' ');
-    const auto version_at = id_at == std::string::npos ? id_at : line.find(' ', id_at + 1);
-    const auto version_end =
-        version_at == std::string::npos ? version_at : line.find(' ', version_at + 1);
-    if (version_end == std::string::npos) {
-        return sdp;
-    }
-    line.replace(version_at + 1, version_end - version_at - 1, std::to_string(version));
-    return sdp.substr(0, o) + line + (end == std::string::npos ? "" : sdp.substr(end));
-}
-}  // namespace
-
 int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (from.trunk->refer != config::refer_policy::handle) {
         sofia::treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allow_for(*from.trunk)));
@@ -1204,7 +703,7 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     // The target takes the referrer's side of the media session, with the
     // codecs the SBC offered there; SRTP is the target trunk's own, and a
     // target behind another interface gets that side moved to it.
-    if (from.last_sdp_sent.empty()) {
+    if (from.origin.last_sent.empty()) {
         refuse_offer(irq, "the referrer's leg has no media session to hand over");
         return 0;
     }
@@ -1238,21 +737,20 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     t.transport = peer.proto;
     t.peer = *peer_index;
     t.slot_inbound = false;
-    t.sdp_session_id = from.sdp_session_id;
-    t.sdp_version = from.sdp_version;
+    t.origin = media_ctl::sdp_origin{from.origin.session_id, from.origin.version, {}};
     t.iface = &via;
     t.sdes = std::make_unique<sdp::sdes_leg>(target.trunk->srtp, target.trunk->srtp_suites,
                                              &dataplane::srtp::random_fill);
     // Every way out below gives back the admission slot and a prepared move.
     auto give_up = [&] {
-        _owner.media().cancel_side_move(_id, from._side);
-        _pending_offer.reset();
+        _media.cancel_transfer(from._side);
         release_slot(target.trunk, false);
         return 500;
     };
-    if (auto offer = transfer_offer(from._side, via, *target.trunk, *t.sdes, t.sdp_session_id,
-                                    t.sdp_version, t.media_port)) {
-        t.offer = std::move(offer.value());
+    if (auto offer = _media.transfer_offer(from._side, from.origin.last_sent,
+                                           via.cfg().media_address, *target.trunk, *t.sdes,
+                                           t.origin, leg(referee).origin.last_sent, t.media_port)) {
+        t.origin.last_sent = std::move(offer.value());
     } else {
         sip_log.warn("call {}: no offer for the transfer target: {}", display_id(),
                      offer.error_message());
@@ -1272,7 +770,8 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         t.leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE,
         URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
         SIPTAG_ALLOW_STR(allow_for(*target.trunk)), SIPTAG_SUPPORTED_STR("timer"),
-        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.offer.c_str()), TAG_END());
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.origin.last_sent.c_str()),
+        TAG_END());
     if (t.invite == nullptr) {
         nta_leg_destroy(t.leg);
         return give_up();
@@ -1345,13 +844,10 @@ call::handed_dialog call::hand_over(side s) {
     h.trunk = l.trunk;
     h.transport = l.transport;
     h.peer = l.peer;
-    h.sdp_session_id = l.sdp_session_id;
-    h.sdp_version = l.sdp_version;
+    h.origin = l.origin;
     h.peer_100rel = l.peer_100rel;
     h.peer_timer = l.peer_timer;
     h.timer = l.timer;
-    h.codec = l.codec;
-    h.ptime = l.ptime;
     const bool inbound = s == side::a;
     for (auto it = _slots.begin(); it != _slots.end(); ++it) {
         if (it->trunk == l.trunk && it->inbound == inbound) {
@@ -1388,7 +884,7 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     // Both far ends meet in this call's media session: the target takes the
     // referrer's side (moved to the target's interface if need be).
     const auto& joining = other.leg(target);
-    if (from.last_sdp_sent.empty()) {
+    if (from.origin.last_sent.empty()) {
         refuse_offer(irq, "the referrer's leg has no media session to hand over");
         return 0;
     }
@@ -1397,14 +893,18 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     auto sdes = std::make_unique<sdp::sdes_leg>(joining.trunk->srtp, joining.trunk->srtp_suites,
                                                 &dataplane::srtp::random_fill);
     std::uint16_t media_port = 0;
-    auto offer = transfer_offer(from._side, *joining.iface, *joining.trunk, *sdes,
-                                joining.sdp_session_id, joining.sdp_version + 1, media_port);
+    // The far end's own dialog goes on: its o= id, the next version.
+    media_ctl::sdp_origin origin{joining.origin.session_id, joining.origin.version + 1, {}};
+    auto offer = _media.transfer_offer(
+        from._side, from.origin.last_sent, joining.iface->cfg().media_address, *joining.trunk,
+        *sdes, origin, leg(dataplane::other(from._side)).origin.last_sent, media_port);
     if (!offer) {
         sip_log.warn("call {}: no offer for the attended transfer: {}", display_id(),
                      offer.error_message());
-        _owner.media().cancel_side_move(_id, from._side);
+        _media.cancel_transfer(from._side);
         return 500;
     }
+    origin.last_sent = std::move(offer.value());
     auto handed = other.hand_over(target);
     // In-dialog requests of the taken dialog now reach the referrer's leg
     // object, which it replaces once it answers.
@@ -1425,10 +925,8 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     t.timer = handed.timer;
     t.peer_100rel = handed.peer_100rel;
     t.peer_timer = handed.peer_timer;
-    t.sdp_session_id = handed.sdp_session_id;
-    t.sdp_version = handed.sdp_version + 1;
+    t.origin = std::move(origin);
     t.sdes = std::move(sdes);
-    t.offer = std::move(offer.value());
     // RFC 4028 8.1: a re-INVITE restates the dialog's session timer.
     const auto expires = t.timer ? fmt::format("{};refresher={}", t.timer->interval.count(),
                                                t.timer->we_refresh ? "uac" : "uas")
@@ -1439,7 +937,8 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*t.trunk)),
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
-        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.offer.c_str()), TAG_END());
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.origin.last_sent.c_str()),
+        TAG_END());
     t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
     _transfer = std::move(t);
     if (_transfer->invite == nullptr) {
@@ -1471,8 +970,7 @@ void call::drop_transfer(bool dialog_up) {
     if (dialog_up) {
         bye(t.leg);
     }
-    _owner.media().cancel_side_move(_id, t.referrer);
-    _pending_offer.reset();
+    _media.cancel_transfer(t.referrer);
     _retired.push_back(t.leg);
     if (t.slot_inbound) {
         release_slot(t.trunk, *t.slot_inbound);
@@ -1492,11 +990,12 @@ void call::release_slot(const config::trunk_config* trunk, bool inbound) {
 
 void call::reoffer(side s) {
     auto& l = leg(s);
-    if (l.last_sdp_sent.empty() || !_oa.idle() || !l.confirmed) {
+    if (l.origin.last_sent.empty() || !_oa.idle() || !l.confirmed) {
         return;
     }
-    l.sdp_version += 1;
-    l.last_sdp_sent = with_origin_version(sendrecv(l.last_sdp_sent), l.sdp_version);
+    l.origin.version += 1;
+    l.origin.last_sent =
+        media_ctl::with_origin_version(media_ctl::sendrecv(l.origin.last_sent), l.origin.version);
     const auto contact = l.iface->contact(l.transport);
     const auto expires = l.timer ? session_expires_value(l, true) : std::string();
     auto* orq = nta_outgoing_tcreate(
@@ -1504,7 +1003,7 @@ void call::reoffer(side s) {
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*l.trunk)),
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
-        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.last_sdp_sent.c_str()),
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.origin.last_sent.c_str()),
         TAG_END());
     if (orq != nullptr) {
         _reoffer = own_reinvite{s, orq, _oa.begin(offer_answer::via::own_reinvite, std::nullopt)};
@@ -1523,7 +1022,7 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
             l.timer->last_refresh = std::chrono::steady_clock::now();
         }
         if (has_sdp(sip)) {
-            if (auto sd = accept_sdp(s, sip, sdp_role::answer); !sd) {
+            if (auto sd = _media.accept(s, body_of(sip), sdp_role::answer); !sd) {
                 sip_log.warn("call {}: answer to the SBC's re-INVITE unusable: {}", display_id(),
                              sd.error_message());
             }
@@ -1539,51 +1038,6 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
         hang_up(s == side::a ? "session refresh failed on leg a"
                              : "session refresh failed on leg b");
     }
-}
-
-result<std::string> call::transfer_offer(side referrer, const sip_interface& via,
-                                         const config::trunk_config& target, sdp::sdes_leg& sdes,
-                                         std::uint64_t session_id, std::uint64_t version,
-                                         std::uint16_t& port) {
-    const auto& l = leg(referrer);
-    auto sd = sdp::session_description::parse(l.last_sdp_sent);
-    if (!sd) {
-        return make_error(sd.error_message());
-    }
-    const side stays = dataplane::other(referrer);
-    auto in_use = formats_in_use(stays);
-    if (!in_use) {
-        return make_error(in_use.error_message());
-    }
-    auto plan = plan_offer_between(*in_use, *leg(stays).trunk, target);
-    if (!plan) {
-        return make_error(plan.error_message());
-    }
-    port = _ports.rtp[dataplane::index(referrer)];
-    if (&via != l.iface) {
-        // Media the target sends must arrive where it can reach: a pair on
-        // its own interface, which the referrer's side moves to only once
-        // the target answers (until then the referrer's media goes on).
-        auto moved = _owner.media().prepare_side_move(_id, referrer, via.cfg().media_address);
-        if (!moved.ok) {
-            return make_error(moved.error);
-        }
-        port = moved.ports.rtp[dataplane::index(referrer)];
-    }
-    sdp::rewrite_params p{via.cfg().media_address, port, session_id, version};
-    p.formats = plan->formats;
-    p.ptime = plan->ptime;
-    auto offered = sdes.make_offer();
-    if (!offered) {
-        return make_error(offered.error_message());
-    }
-    p.secure = offered->secure_profile;
-    p.crypto = std::move(offered->crypto);
-    // The target's answer is planned against the party that stays, as the
-    // answer to that party's offer would be (plan_codecs).
-    _pending_offer = pending_offer{stays, std::move(in_use.value()), std::move(plan.value())};
-    // Transfers usually follow a hold: the new session starts two-way.
-    return sendrecv(sd->rewrite(p));
 }
 
 void call::notify_referrer(nta_leg_t* dialog, int status, bool final) {
@@ -1666,33 +1120,14 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     if (referrer.timer) {
         referrer.timer->last_refresh = std::chrono::steady_clock::now();  // RFC 4028 10
     }
-    referrer.last_sdp_sent = t.offer;
-    referrer.sdp_session_id = t.sdp_session_id;
-    referrer.sdp_version = t.sdp_version;
-    // The target's keys (or none) replace the referrer's in the data plane
-    // once its answer is taken: program_srtp must not take the new keying's
-    // generation for the one already programmed.
-    referrer.sdes = std::move(t.sdes);
-    referrer.srtp_programmed = ~0U;
-    if (t.iface != referrer.iface) {
-        // The referrer's side of the media session moves to the target's
-        // interface before the answer programs where that side sends.
-        _owner.media().commit_side_move(_id, t.referrer);
-        _ports.rtp[dataplane::index(t.referrer)] = t.media_port;
-        referrer.iface = t.iface;
+    referrer.origin = std::move(t.origin);
+    referrer.iface = t.iface;
+    _media.take_over(t.referrer, *t.trunk, std::move(t.sdes), t.iface->cfg().media_address,
+                     t.media_port);
+    if (auto taken = _media.accept_transfer_answer(t.referrer, body_of(sip)); !taken) {
+        // The session goes on; the party that stays may not understand it.
+        sip_log.warn("call {}: transfer target's answer: {}", display_id(), taken.error_message());
     }
-    std::vector<sdp::format> formats;
-    unsigned ptime = 0;
-    if (auto accepted = accept_sdp(t.referrer, sip, sdp_role::answer); !accepted) {
-        sip_log.warn("call {}: transfer target's answer: {}", display_id(),
-                     accepted.error_message());
-    } else if (auto planned = plan_codecs(t.referrer, *accepted, sdp_role::answer, formats, ptime);
-               !planned) {
-        // Relayed as it is; the party that stays may not understand it.
-        sip_log.warn("call {}: transfer target's answer does not fit the offer: {}", display_id(),
-                     planned.error_message());
-    }
-    _pending_offer.reset();
     // The ACK goes once the data plane has its orders (the commands reach
     // the worker before any packet the ACK sets off), so the target's first
     // packets already meet its side's new address, keys and codec chain.
@@ -1923,7 +1358,7 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     }
     const bool convert = !offer && to.trunk->early_offer == config::early_offer_policy::convert;
     if (convert) {
-        auto built = offer_for(to._side);
+        auto built = _media.own_offer(to._side, to.origin);
         if (!built) {
             return 500;
         }
@@ -2044,7 +1479,7 @@ int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (!to.confirmed) {
         return 481;
     }
-    if (sip->sip_request->rq_method == sip_method_info && _transcoding &&
+    if (sip->sip_request->rq_method == sip_method_info && _media.has_chains() &&
         from.trunk->dtmf == config::dtmf_mode::info && to.trunk->dtmf != config::dtmf_mode::info &&
         sip->sip_content_type != nullptr && sip->sip_content_type->c_type != nullptr) {
         // A digit from an INFO trunk, for a leg that takes events or tones:
@@ -2052,7 +1487,7 @@ int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         if (auto d = transcoder::dtmf::parse_info(sip->sip_content_type->c_type, body_of(sip))) {
             sip_log.info("call {}: DTMF {} ({} ms) from trunk {} by INFO", display_id(), d->symbol,
                          d->duration_ms, from.trunk->name);
-            _owner.media().send_dtmf(_id, from._side, d->symbol, d->duration_ms);
+            _media.send_dtmf(from._side, d->symbol, d->duration_ms);
             return 200;
         }
     }
@@ -2400,10 +1835,8 @@ bool call::next_trunk(const sip_t* sip) {
         // trunk's.
         sip_log.info("call {}: trying trunk {}", display_id(), trunk->name);
         b.trunk = trunk;
-        b.sdes = std::make_unique<sdp::sdes_leg>(trunk->srtp, trunk->srtp_suites,
-                                                 &dataplane::srtp::random_fill);
-        b.srtp_programmed = 0;
-        b.last_sdp_sent.clear();
+        _media.set_leg(side::b, *trunk, b.iface->cfg().media_address);
+        b.origin.last_sent.clear();
         bool convert = false;
         auto offer = outbound_offer(sip, convert);
         if (!offer) {
@@ -2601,7 +2034,7 @@ void call::on_converted_ack(const sip_t* sip) {
         problem = "the ACK carries no SDP answer";
     } else if (auto fit = sdp::check_answer(inv.offer_in_2xx, body_of(sip)); !fit) {
         problem = fit.error_message();
-    } else if (auto accepted = accept_sdp(from, sip, sdp_role::answer); !accepted) {
+    } else if (auto accepted = _media.accept(from, body_of(sip), sdp_role::answer); !accepted) {
         problem = accepted.error_message();
     }
     // The other leg has its answer already (in its 2xx): its ACK is bare.
@@ -2622,28 +2055,6 @@ void call::on_converted_ack(const sip_t* sip) {
         return;
     }
     complete_invite();
-}
-
-result<std::string> call::offer_for(side to) {
-    auto& l = leg(to);
-    if (!l.last_sdp_sent.empty()) {
-        return l.last_sdp_sent;  // RFC 3264 8: the same session, the same o= version
-    }
-    auto offered = l.sdes->make_offer();
-    if (!offered) {
-        return make_error(offered.error_message());
-    }
-    sdp::rewrite_params p{l.iface->cfg().media_address,
-                          _ports.rtp[dataplane::index(to)],
-                          l.sdp_session_id,
-                          l.sdp_version,
-                          offered->secure_profile,
-                          std::move(offered->crypto)};
-    auto built = sdp::build_offer(l.trunk->codecs, p);
-    if (built) {
-        l.last_sdp_sent = built.value();
-    }
-    return built;
 }
 
 void call::send_ack(side to, const std::string* sdp_body) {

@@ -27,6 +27,7 @@
 #include "sbc/b2bua/replaces.hpp"
 #include "sbc/cdr/record.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/media_ctl/media_session.hpp"
 #include "sbc/policy/number_rewriter.hpp"
 #include "sbc/registrar/location_service.hpp"
 #include "sbc/sdp/codec_plan.hpp"
@@ -70,25 +71,11 @@ public:
         unsigned auth_answers = 0;         ///< challenges to it answered (RFC 3261 22.2)
     };
     std::optional<session_timer> timer;
-    // SDP the SBC sent on this leg (RFC 3264 8: same o= id, version +1 on change).
-    std::uint64_t sdp_session_id = 0;
-    std::uint64_t sdp_version = 0;
-    std::string last_sdp_sent;
-    // What this leg's peer last said about its audio.
-    sdp::media_formats peer_formats;
-    sdp::direction peer_direction = sdp::direction::sendrecv;
-    bool peer_hold_address = false;
-    /// SRTP keying on this leg (RFC 4568), per the trunk's srtp mode.
-    std::unique_ptr<sdp::sdes_leg> sdes;  ///< replaced when a transfer replaces the dialog
-    unsigned srtp_programmed = 0;         ///< sdes->generation() the media session has
-    /// The audio codec this leg's peer and the SBC use ("PCMA/8000") and its
-    /// ptime (0: the peer's own, relayed), once an answer settled it.
-    std::string codec;
-    unsigned ptime = 0;
+    /// What the SBC said in SDP on this dialog (RFC 3264 8).
+    media_ctl::sdp_origin origin = media_ctl::sdp_origin::fresh();
 };
 
-/// Whether an SDP body is an offer or an answer (RFC 3264).
-enum class sdp_role { offer, answer };
+using media_ctl::sdp_role;
 
 class call final : public sofia::response_handler, public sofia::transaction_handler {
 public:
@@ -160,25 +147,24 @@ public:
     std::chrono::steady_clock::time_point created() const noexcept { return _created; }
     std::chrono::steady_clock::time_point state_since() const noexcept { return _state_since; }
     /// The SBC's RTP port on leg `s` (RTCP is the next one); 0 before media.
-    std::uint16_t local_rtp_port(side s) const noexcept { return _ports.rtp[dataplane::index(s)]; }
+    std::uint16_t local_rtp_port(side s) const noexcept { return _media.rtp_port(s); }
     /// The SBC's media address on leg `s`.
-    const std::string& media_address(side s) const noexcept;
+    const std::string& media_address(side s) const noexcept { return _media.media_address(s); }
     /// The SRTP suite in force on leg `s`, nullopt while it is plain RTP.
     std::optional<config::srtp_suite> srtp_suite(side s) const noexcept {
-        const auto& keys = _legs[dataplane::index(s)].sdes->keys();
-        return keys ? std::optional(keys->suite) : std::nullopt;
+        return _media.srtp_suite(s);
     }
     /// Whether the media is transcoded (a codec chain each way) or relayed.
-    bool transcoded() const noexcept { return _transcoding && _transcoding->codecs; }
+    bool transcoded() const noexcept { return _media.transcoded(); }
     /// A digit the data plane heard from side `from`'s peer (events or
     /// tones) for the other leg, whose trunk takes digits as SIP INFO.
     void on_media_dtmf(side from, char digit, std::uint32_t duration_ms);
     /// The audio codec ("PCMA/8000") and ptime negotiated on leg `s`; ""
     /// until an answer settled it.
-    const std::string& codec(side s) const noexcept { return _legs[dataplane::index(s)].codec; }
-    unsigned ptime(side s) const noexcept { return _legs[dataplane::index(s)].ptime; }
+    const std::string& codec(side s) const noexcept { return _media.codec(s); }
+    unsigned ptime(side s) const noexcept { return _media.ptime(s); }
     /// True when neither peer has put the media on hold (timeouts apply).
-    bool media_expected() const noexcept;
+    bool media_expected() const noexcept { return _media.media_expected(); }
     /// The media timeout armed in the data plane for this call (0: none);
     /// the b2bua keeps it in step with state and media_expected().
     std::chrono::nanoseconds armed_media_timeout() const noexcept { return _armed_media_timeout; }
@@ -193,14 +179,11 @@ public:
         sip_interface* iface = nullptr;
         const config::trunk_config* trunk = nullptr;
         config::transport transport = config::transport::udp;
-        std::size_t peer = 0;              ///< index into trunk->peers
-        std::uint64_t sdp_session_id = 0;  ///< the o= line the peer knows (RFC 3264 8)
-        std::uint64_t sdp_version = 0;
+        std::size_t peer = 0;          ///< index into trunk->peers
+        media_ctl::sdp_origin origin;  ///< the o= line the peer knows (RFC 3264 8)
         bool peer_100rel = false;
         bool peer_timer = false;
         std::optional<call_leg::session_timer> timer;
-        std::string codec;
-        unsigned ptime = 0;
         /// The direction of the admission slot that moves with it, if any.
         std::optional<bool> slot_inbound;
     };
@@ -345,21 +328,6 @@ private:
     /// version (RFC 3264 8), so that the peer learns of a change behind it.
     void reoffer(side s);
     void on_reoffer_response(const sip_t* sip, int status);
-    /// What the SBC offers a transfer's target on the referrer's side of the
-    /// media session: the SDP it last sent the referrer, two-way, with the
-    /// o= line given (RFC 3264 8) and the SRTP of `sdes` (the target
-    /// trunk's mode, its own keys: RFC 4568 never carries keys across). A
-    /// target behind another interface than the referrer's gets the media
-    /// address of `via` and a port pair prepared there (prepare_side_move),
-    /// which the referrer's side moves to when the target answers. `port`
-    /// is set to the RTP port offered. The codecs are planned between the
-    /// party that stays (the formats it uses now) and the target's trunk,
-    /// as for a new call: the same codec when the target's trunk takes it,
-    /// else the trunk's own, transcoded once the target answers.
-    result<std::string> transfer_offer(side referrer, const sip_interface& via,
-                                       const config::trunk_config& target, sdp::sdes_leg& sdes,
-                                       std::uint64_t session_id, std::uint64_t version,
-                                       std::uint16_t& port);
     /// NOTIFY with a message/sipfrag status line to the referrer (RFC 3515 2.4.4).
     void notify_referrer(nta_leg_t* dialog, int status, bool final);
     /// An UPDATE from a leg: a session refresh (RFC 4028) is answered here;
@@ -386,57 +354,21 @@ private:
     void write_cdr();
     void release_transactions();
 
-    /// SDP that arrived from side `from` as `in`: programs the media session
-    /// with where that peer receives and its SRTP keys, and returns the SDP to
-    /// send to the other side as `out` (the same role, except where the SBC
-    /// converted a delayed offer).
-    result<std::string> translate_sdp(side from, const sip_t* sip, sdp_role in, sdp_role out);
-    result<std::string> translate_sdp(side from, const sip_t* sip, sdp_role role) {
-        return translate_sdp(from, sip, role, role);
-    }
-    /// The part of translate_sdp that concerns leg `from` alone.
-    result<sdp::session_description> accept_sdp(side from, const sip_t* sip, sdp_role role);
-    /// Hands leg `s`'s SRTP keys to the media session when they changed.
-    result<bool> program_srtp(side s);
     /// The roles of SDP in responses to the current INVITE relay.
     sdp_role response_role_in() const noexcept;
     sdp_role response_role_out() const noexcept;
-    /// The SBC's own offer towards leg `to` for a delayed-offer INVITE bound
-    /// for a trunk with early_offer: convert: the last SDP sent on that leg
-    /// (a re-INVITE), or one built from the trunk's codecs.
-    result<std::string> offer_for(side to);
     /// The ACK of a converted INVITE: checks its answer and completes the
     /// media path, or ends the call when the answer does not fit.
     void on_converted_ack(const sip_t* sip);
     /// The ACK of the current INVITE relay went through: the relay is done,
     /// and an initial INVITE's call is established.
     void complete_invite();
-    /// `formats` and `ptime`: what the codec negotiation puts on the stream
-    /// instead of the peer's (sdp::rewrite_params); empty and 0 pass them.
-    result<std::string> rewrite_for(side to, const sdp::session_description& sd, sdp_role role,
-                                    const std::vector<sdp::format>& formats = {},
-                                    unsigned ptime = 0);
-    /// Codec negotiation (sdp/codec_plan.hpp) for an offer from `from` or an
-    /// answer to it; fills `formats` and `ptime` for the SDP sent on.
-    result<bool> plan_codecs(side from, const sdp::session_description& sd, sdp_role role,
-                             std::vector<sdp::format>& formats, unsigned& ptime);
-    /// The offer plan for `offer` from a peer of `from_trunk` to one of
-    /// `to_trunk`, with telephone-event added where `to_trunk` takes events
-    /// the offerer's digits do not come as.
-    result<sdp::offer_plan> plan_offer_between(const sdp::media_formats& offer,
-                                               const config::trunk_config& from_trunk,
-                                               const config::trunk_config& to_trunk);
-    /// The formats leg `s`'s peer uses now: those of its last SDP that the
-    /// SBC's last SDP on the leg kept (an offerer's list, narrowed by the
-    /// answer; an answerer's choice).
-    result<sdp::media_formats> formats_in_use(side s);
-    /// Programs the data plane for an answer plan: a codec chain each way
-    /// when transcoding, none when relaying.
-    result<bool> program_chains(const sdp::answer_plan& plan, side offerer,
-                                const sdp::media_formats& answer);
-    /// Programs the data plane's payload type rewriting for an answer plan
-    /// (RFC 3264 6.1 renumbering, relayed streams only; none when transcoding).
-    void program_payload_types(const sdp::answer_plan& plan, side offerer);
+    /// SDP from leg `from`'s peer, taken by the media session; the SDP for
+    /// the other leg, written with that leg's identity (media_session::translate).
+    result<std::string> translate_sdp(side from, const sip_t* sip, sdp_role in, sdp_role out);
+    result<std::string> translate_sdp(side from, const sip_t* sip, sdp_role role) {
+        return translate_sdp(from, sip, role, role);
+    }
 
     b2bua& _owner;
     std::uint64_t _id;
@@ -444,8 +376,7 @@ private:
     state _state = state::trying;
     std::chrono::steady_clock::time_point _created;
     std::chrono::steady_clock::time_point _state_since;
-    bool _media_open = false;
-    dataplane::session_ports _ports;
+    media_ctl::media_session _media;
     /// Declared before the operations whose holds point at it.
     offer_answer _oa;
     std::optional<invite_relay> _invite;
@@ -478,10 +409,8 @@ private:
         const config::trunk_config* trunk = nullptr;
         config::transport transport = config::transport::udp;
         std::size_t peer = 0;  ///< index into trunk->peers
-        std::string offer;
-        /// The o= line of `offer` on the target's dialog (RFC 3264 8).
-        std::uint64_t sdp_session_id = 0;
-        std::uint64_t sdp_version = 0;
+        /// The o= line of the offer on the target's dialog (RFC 3264 8), and the offer.
+        media_ctl::sdp_origin origin;
         /// The SRTP keying of the target's dialog (its trunk's mode), which
         /// takes the referrer's place with it.
         std::unique_ptr<sdp::sdes_leg> sdes;
@@ -553,26 +482,6 @@ private:
     std::uint32_t _auth_nc = 0;
     bool _attempt_heard = false;  ///< the current peer sent some response
     std::chrono::nanoseconds _armed_media_timeout{};
-    /// The offer being negotiated: who made it, its formats, and what the
-    /// SBC offered the other leg for it.
-    struct pending_offer {
-        side offerer = side::a;
-        sdp::media_formats offer;
-        sdp::offer_plan plan;
-    };
-    std::optional<pending_offer> _pending_offer;
-    /// The two chain ends in force (offerer's side first), when the media
-    /// runs through codec chains (transcoding, or DTMF conversion).
-    struct transcoding {
-        side offerer = side::a;
-        sdp::chain_side offerer_side;
-        sdp::chain_side answerer_side;
-        bool codecs = true;  ///< the codecs differ; else the chains carry DTMF only
-    };
-    std::optional<transcoding> _transcoding;
-    /// The payload type maps in force towards each side's peer (indexed by
-    /// index(side)), so an answer repeated (183, then 200) changes nothing.
-    std::array<dataplane::payload_type_map, 2> _payload_types{};
 };
 
 /// True when the message carries an application/sdp body.

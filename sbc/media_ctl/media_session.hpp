@@ -1,0 +1,202 @@
+// A call's media session, between the SDP its two dialogs carry and the data
+// plane (dataplane::media_engine) that anchors the audio.
+//
+// It takes the SDP a leg's peer sent (where that peer receives, its SRTP
+// keys, its codecs), programs the engine with it, and writes the SDP the
+// other leg is sent: the SBC's own media address and port, its own keys
+// (RFC 4568 never carries keys across), and the codecs the negotiation
+// (sdp/codec_plan.hpp) chose, with a codec chain each way when the legs
+// share none. Transfers re-plan one side of it towards a new party.
+//
+// Object graph: a call owns one media_session; the session borrows the media
+// engine (which outlives every call) and the trunk configurations (which
+// outlive the calls made under them). The SDP identity of each dialog (its
+// o= line and the last SDP sent, RFC 3264 8) belongs to the dialog and is
+// passed in where SDP is written. Everything runs on the su_root thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/api/media_engine.hpp"
+#include "sbc/common/result.hpp"
+#include "sbc/config/config.hpp"
+#include "sbc/sdp/codec_plan.hpp"
+#include "sbc/sdp/sdes_leg.hpp"
+#include "sbc/sdp/session_description.hpp"
+
+namespace sbc::media_ctl {
+
+using dataplane::side;
+
+/// Whether an SDP body is an offer or an answer (RFC 3264).
+enum class sdp_role { offer, answer };
+
+/// What the SBC has said in SDP on one dialog: the o= session id, which
+/// stays for the dialog's life, its version, which grows whenever the SDP
+/// changes (RFC 3264 8), and the last SDP sent. Part of the dialog.
+struct sdp_origin {
+    std::uint64_t session_id = 0;
+    std::uint64_t version = 1;
+    std::string last_sent;
+
+    /// A new identity: a random id that fits the 63 bits NTP-style ids use
+    /// (RFC 4566 5.2), version 1, nothing sent.
+    static sdp_origin fresh();
+};
+
+/// `sdp` with its media two-way again: a=sendonly/recvonly/inactive become
+/// a=sendrecv (RFC 3264 8.4: hold undone).
+std::string sendrecv(const std::string& sdp);
+/// `sdp` with the version of its o= line replaced (RFC 4566 5.2).
+std::string with_origin_version(const std::string& sdp, std::uint64_t version);
+
+class media_session {
+public:
+    /// `log_id` names the call in log lines.
+    media_session(dataplane::media_engine& engine, dataplane::session_id id, std::string log_id);
+    ~media_session();
+    media_session(const media_session&) = delete;
+    media_session& operator=(const media_session&) = delete;
+
+    /// Leg `s` is served by `trunk` through the SBC's `media_address`, with
+    /// a new SRTP keying per the trunk's srtp mode: the call's legs, and
+    /// leg b again when a failover moves it to another trunk.
+    void set_leg(side s, const config::trunk_config& trunk, std::string media_address);
+    /// Takes a port pair on each leg's media address.
+    result<bool> open();
+    bool is_open() const noexcept { return _open; }
+
+    /// The SBC's RTP port on leg `s` (RTCP is the next one); 0 before open().
+    std::uint16_t rtp_port(side s) const noexcept { return _ports.rtp[dataplane::index(s)]; }
+    const std::string& media_address(side s) const noexcept { return of(s).media_address; }
+
+    /// SDP from leg `from`'s peer: programs where it receives and its SRTP
+    /// keys, and remembers its formats and direction.
+    result<sdp::session_description> accept(side from, std::string_view body, sdp_role role);
+    /// accept(), then the SDP for the other leg, written with that leg's
+    /// identity `to`: the same role, or the SBC's offer built from an
+    /// answer where it converted a delayed offer (`in` != `out`).
+    result<std::string> translate(side from, std::string_view body, sdp_role in, sdp_role out,
+                                  sdp_origin& to);
+    /// The SBC's own offer towards leg `to` (a delayed offer converted,
+    /// early_offer: convert): the last SDP sent there, or one built from the
+    /// trunk's codecs.
+    result<std::string> own_offer(side to, sdp_origin& origin);
+
+    /// What a transfer target behind `target` is offered on the referrer's
+    /// side (`referrer_sent`: the SDP the referrer was sent last; `target_origin`:
+    /// the o= line the offer carries on the target's dialog; `stays_sent`:
+    /// the SDP the party that stays was sent last). Keys come from `sdes`,
+    /// the target trunk's own. A target reached through another media
+    /// address than the referrer's gets a port pair prepared there; `port`
+    /// is set to the RTP port offered. The codecs are planned as for a new
+    /// call between the party that stays and the target's trunk.
+    result<std::string> transfer_offer(side referrer, const std::string& referrer_sent,
+                                       const std::string& via_address,
+                                       const config::trunk_config& target, sdp::sdes_leg& sdes,
+                                       const sdp_origin& target_origin,
+                                       const std::string& stays_sent, std::uint16_t& port);
+    /// The transfer ended without its target: any prepared pair is let go.
+    void cancel_transfer(side referrer);
+    /// The transfer's target takes leg `s`: its trunk, its keying, and the
+    /// pair prepared for it when it is reached through `media_address`.
+    void take_over(side s, const config::trunk_config& trunk, std::unique_ptr<sdp::sdes_leg> sdes,
+                   const std::string& media_address, std::uint16_t port);
+    /// The target's answer: programmed, and planned against the offer of
+    /// the party that stays.
+    result<bool> accept_transfer_answer(side referrer, std::string_view body);
+    /// Forgets the offer being negotiated (a converted offer's answer came).
+    void drop_pending_offer() noexcept { _pending.reset(); }
+
+    /// True when neither peer has put the media on hold (timeouts apply).
+    bool media_expected() const noexcept;
+    /// The SRTP suite in force on leg `s`; nullopt while it is plain RTP.
+    std::optional<config::srtp_suite> srtp_suite(side s) const noexcept;
+    /// Codec chains run (transcoding, or DTMF conversion only).
+    bool has_chains() const noexcept { return _transcoding.has_value(); }
+    /// The codecs differ: a codec chain each way.
+    bool transcoded() const noexcept { return _transcoding && _transcoding->codecs; }
+    /// The codec ("PCMA/8000") and ptime (0: the peer's own) negotiated on
+    /// leg `s`; "" until an answer settled it.
+    const std::string& codec(side s) const noexcept { return of(s).codec; }
+    unsigned ptime(side s) const noexcept { return of(s).ptime; }
+    /// A digit from leg `from`'s peer, for the chain towards the other leg.
+    void send_dtmf(side from, char digit, std::uint32_t duration_ms);
+    std::optional<dataplane::session_stats> stats() const;
+
+private:
+    /// One leg's side of the session.
+    struct leg_media {
+        const config::trunk_config* trunk = nullptr;
+        std::string media_address;
+        std::unique_ptr<sdp::sdes_leg> sdes;
+        unsigned srtp_programmed = 0;  ///< sdes->generation() the engine has
+        sdp::media_formats peer_formats;
+        sdp::direction peer_direction = sdp::direction::sendrecv;
+        bool peer_hold_address = false;
+        std::string codec;
+        unsigned ptime = 0;
+        /// The payload type map in force towards this leg's peer, so an
+        /// answer repeated (183, then 200) changes nothing.
+        dataplane::payload_type_map payload_types{};
+    };
+    /// The offer being negotiated: who made it, its formats, and what the
+    /// SBC offered the other leg for it.
+    struct pending_offer {
+        side offerer = side::a;
+        sdp::media_formats offer;
+        sdp::offer_plan plan;
+    };
+    /// The two chain ends in force (offerer's side first), when the media
+    /// runs through codec chains (transcoding, or DTMF conversion).
+    struct transcoding {
+        side offerer = side::a;
+        sdp::chain_side offerer_side;
+        sdp::chain_side answerer_side;
+        bool codecs = true;  ///< the codecs differ; else the chains carry DTMF only
+    };
+
+    leg_media& of(side s) noexcept { return _legs[dataplane::index(s)]; }
+    const leg_media& of(side s) const noexcept { return _legs[dataplane::index(s)]; }
+    /// Hands leg `s`'s SRTP keys to the engine when they changed.
+    result<bool> program_srtp(side s);
+    /// SDP for leg `to` from `sd`; `formats` and `ptime` replace the peer's
+    /// (empty and 0 pass them).
+    result<std::string> rewrite_for(side to, const sdp::session_description& sd, sdp_role role,
+                                    sdp_origin& origin, const std::vector<sdp::format>& formats,
+                                    unsigned ptime);
+    /// Codec negotiation for an offer from `from` or an answer to it.
+    result<bool> plan_codecs(side from, const sdp::session_description& sd, sdp_role role,
+                             std::vector<sdp::format>& formats, unsigned& ptime);
+    /// The offer plan between two trunks, with telephone-event added where
+    /// `to_trunk` takes events the offerer's digits do not come as.
+    result<sdp::offer_plan> plan_offer_between(const sdp::media_formats& offer,
+                                               const config::trunk_config& from_trunk,
+                                               const config::trunk_config& to_trunk);
+    /// The formats leg `s`'s peer uses now (`sent`: the SBC's last SDP there).
+    result<sdp::media_formats> formats_in_use(side s, const std::string& sent) const;
+    /// Programs the engine for an answer plan: a codec chain each way when
+    /// transcoding or converting DTMF, none when relaying.
+    result<bool> program_chains(const sdp::answer_plan& plan, side offerer,
+                                const sdp::media_formats& answer);
+    result<bool> install_chains(const transcoding& t);
+    /// RFC 3264 6.1 renumbering of relayed streams; none when transcoding.
+    void program_payload_types(const sdp::answer_plan& plan, side offerer);
+
+    dataplane::media_engine& _engine;
+    dataplane::session_id _id;
+    std::string _log_id;
+    bool _open = false;
+    dataplane::session_ports _ports{};
+    std::array<leg_media, 2> _legs;
+    std::optional<pending_offer> _pending;
+    std::optional<transcoding> _transcoding;
+};
+
+}  // namespace sbc::media_ctl
