@@ -919,25 +919,23 @@ result<bool> call::program_chains(const sdp::answer_plan& plan, side offerer,
         describe(_transcoding->answerer_side) == describe(*as)) {
         return true;  // the same answer again (183, then 200): the chains stand
     }
-    std::unique_ptr<transcoder::media_chain> to_answerer;
-    std::unique_ptr<transcoder::media_chain> to_offerer;
-    try {
-        to_answerer =
-            transcoder::media_chain::make(chain_between(*os, o.trunk->dtmf, *as, a.trunk->dtmf));
-        to_offerer =
-            transcoder::media_chain::make(chain_between(*as, a.trunk->dtmf, *os, o.trunk->dtmf));
-    } catch (const std::exception& e) {
+    auto to_answerer =
+        transcoder::media_chain::make(chain_between(*os, o.trunk->dtmf, *as, a.trunk->dtmf));
+    auto to_offerer =
+        transcoder::media_chain::make(chain_between(*as, a.trunk->dtmf, *os, o.trunk->dtmf));
+    if (!to_answerer || !to_offerer) {
+        const auto& why = !to_answerer ? to_answerer.error_message() : to_offerer.error_message();
         if (!transcode) {
             // Digits cannot be converted for this codec; the call still works.
             sip_log.warn("call {}: no DTMF conversion between trunks {} and {}: {}", display_id(),
-                         o.trunk->name, a.trunk->name, e.what());
+                         o.trunk->name, a.trunk->name, why);
             return true;
         }
         return make_error(fmt::format("cannot transcode {} <-> {}: {}", describe(os->sdp),
-                                      describe(as->sdp), e.what()));
+                                      describe(as->sdp), why));
     }
-    _owner.media().set_chain(_id, offerer, std::move(to_answerer));
-    _owner.media().set_chain(_id, answerer, std::move(to_offerer));
+    _owner.media().set_chain(_id, offerer, std::move(to_answerer).value());
+    _owner.media().set_chain(_id, answerer, std::move(to_offerer).value());
     _transcoding = transcoding{offerer, *os, *as, transcode};
     if (transcode) {
         o.codec = describe(os->sdp);

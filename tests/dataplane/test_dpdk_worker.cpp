@@ -806,7 +806,9 @@ TEST_CASE("worker sends a repacketized stream's packets at their times", "[dpdk]
     cfg.out.audio.payload_type = 8;
     cfg.out.audio.ptime_ms = 20;
     cfg.origin = tc::output_origin{0x5bc, 100, 0};
-    s->chains.push_back(tc::media_chain::make(cfg));
+    auto made = tc::media_chain::make(cfg);
+    REQUIRE(made.ok());
+    s->chains.push_back(std::move(made).value());
     h.open(*s);
     h.set_remote(*s, side::a, a_sdp, with_port(a_sdp, 5001));
     h.set_remote(*s, side::b, b_sdp, with_port(b_sdp, 6001));
