@@ -181,10 +181,10 @@ public:
     /// drain, so the worker makes at most one system call per wake-up of
     /// the control thread, never one per packet.
     void rearm_wake() noexcept {
-        _wake_armed.store(true, std::memory_order_relaxed);
-        // Pairs with the fence in wake_control_thread(): either the worker
-        // sees the flag set, or this thread's drain sees its datagram.
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // An exchange, not a store: it is ordered with the worker's exchange
+        // in wake_control_thread() on this one flag, so either the worker sees
+        // the flag set, or this thread's drain sees its datagram.
+        (void)_wake_armed.exchange(true, std::memory_order_acq_rel);
     }
     void stop() noexcept { _stop.store(true, std::memory_order_release); }
 
