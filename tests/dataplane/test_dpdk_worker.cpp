@@ -808,7 +808,8 @@ TEST_CASE("worker sends a repacketized stream's packets at their times", "[dpdk]
     cfg.origin = tc::output_origin{0x5bc, 100, 0};
     auto made = tc::media_chain::make(cfg);
     REQUIRE(made.ok());
-    s->chains.push_back(std::move(made).value());
+    auto& chain = s->objects.sides[index(side::a)].chain;
+    chain = std::move(made).value();
     h.open(*s);
     h.set_remote(*s, side::a, a_sdp, with_port(a_sdp, 5001));
     h.set_remote(*s, side::b, b_sdp, with_port(b_sdp, 6001));
@@ -816,7 +817,7 @@ TEST_CASE("worker sends a repacketized stream's packets at their times", "[dpdk]
     c.what = command::kind::set_chain;
     c.s = side::a;
     c.session = s;
-    c.chain = s->chains.back().get();
+    c.chain = chain.get();
     h.post(c);
     h.sync();
 

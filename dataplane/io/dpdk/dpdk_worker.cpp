@@ -121,6 +121,10 @@ void worker::run() noexcept {
             wake_control_thread();
         }
         flush();
+        // A quiescent point: nothing replaced by this round's commands is
+        // held any more (what chains made was copied into frames), so the
+        // control thread may free it.
+        _progress.quiescent();
         if (!_timeouts.empty()) {
             _timeouts.scan(steady_now_ns(), [this](dpdk_session& s) {
                 // Dropped when the control thread lags a full ring behind;
@@ -376,6 +380,7 @@ bool worker::drain_commands() noexcept {
     command c;
     while (_commands.try_pop(c)) {
         apply(c);
+        _progress.applied();
         any = true;
     }
     return any;
