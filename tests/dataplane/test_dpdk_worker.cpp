@@ -565,11 +565,15 @@ public:
 
     static std::size_t slot_of(std::uint16_t rtp) { return (rtp - port_min) / 2u; }
 
+    /// Commands posted to worker `w` so far, barriers included.
+    std::uint64_t posted(unsigned w) const { return _posted.count(w) ? _posted.at(w) : 0; }
+
 private:
     void post_to(worker& w, const command& c) {
         if (!eventually([&] { return w.try_post(c); })) {
             throw std::runtime_error("a worker's command ring stayed full");
         }
+        ++_posted[w.number()];
     }
 
     // Every worker removes its barrier session in parallel; each has its
@@ -623,7 +627,8 @@ private:
     std::vector<std::unique_ptr<dpdk_session>> _barriers;  ///< by worker
     std::vector<unique_ring> _dispatch;                    ///< by worker; none for one
     std::vector<std::unique_ptr<worker>> _workers;
-    unsigned _running = 0;  ///< the first workers, launched and not yet stopped
+    unsigned _running = 0;                      ///< the first workers, launched and not yet stopped
+    std::map<unsigned, std::uint64_t> _posted;  ///< commands posted, by worker
     std::vector<dpdk_session*> _acknowledged;
 };
 
@@ -784,6 +789,26 @@ TEST_CASE("worker relays between an IPv4 and an IPv6 leg", "[dpdk][worker]") {
     // rewritten to the other family (42 octets become 62, and back).
     harness h;
     relay_both_ways(h, 0, 1, "10.0.0.2", "2001:db8::3");
+}
+
+// Issue 20, item 10: the engine frees the SRTP contexts and chains a command
+// replaced once the worker's published count of applied commands reaches it.
+TEST_CASE("worker acknowledges the commands it applied once its round is over", "[dpdk][worker]") {
+    harness h;
+    auto* s = &h.keep(make_session(9, 0, 20010, 0, 20012));
+    h.open(*s);
+    for (int i = 0; i < 3; ++i) {
+        command c;
+        c.what = command::kind::set_srtp;  // no contexts: plain RTP again
+        c.s = side::a;
+        c.session = s;
+        h.post(c);
+    }
+    h.sync();
+    CHECK(h.posted(0) >= 4);
+    // The count is published at the end of the round that applied the
+    // barrier, just after its acknowledgement.
+    CHECK(eventually([&] { return h.w(0).acknowledged() == h.posted(0); }));
 }
 
 // Issue 19, item 8: a chain that cuts a 40 ms packet into two of 20 ms

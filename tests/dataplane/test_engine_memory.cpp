@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "dataplane/core/command_progress.hpp"
 #include "dataplane/core/retire_list.hpp"
