@@ -48,6 +48,13 @@ struct media_objects {
 
 class retire_list {
 public:
+    retire_list() = default;
+    // Movable (an engine keeps a vector of them), never copied.
+    retire_list(retire_list&&) = default;
+    retire_list& operator=(retire_list&&) = default;
+    retire_list(const retire_list&) = delete;
+    retire_list& operator=(const retire_list&) = delete;
+
     /// `replaced` stops being used once the worker has applied command
     /// `by`; null is ignored. Commands are retired in the order posted.
     void retire(command_seq by, std::unique_ptr<srtp::stream_crypto> replaced) {
