@@ -2,11 +2,14 @@
 """Runs every test of the project and prints one verdict per test.
 
     tests/run_all.py --build DIR [--asan-build DIR [--asan-build-status FILE
-                     --asan-build-log FILE]] [--skip-e2e]
+                     --asan-build-log FILE]] [--tsan-build DIR [--tsan-build-status
+                     FILE --tsan-build-log FILE]] [--skip-e2e]
 
 In order: the meson unit tests of --build (suite "unit"), each Catch2 test case
 counted as one test, read from Catch2's JUnit report; the same in --asan-build
-(names prefixed "asan:"); the end-to-end tests, against the sbcd of each
+(names prefixed "asan:"); the same for the programs built in --tsan-build,
+a ThreadSanitizer build of the threaded tests only (prefixed "tsan:"), last;
+the end-to-end tests, against the sbcd of each
 build of tests/e2e with real sipp
 peers (each test function one test, prefixed "e2e:"); and
 `meson install` into a staging root and `systemd-analyze verify` on the
@@ -289,10 +292,10 @@ def run_example_configs(build_dir, tally):
 ASAN_BUILD_WAIT_S = 60 * 60
 
 
-def wait_for_build(status_file, log_file, tally):
+def wait_for_build(status_file, log_file, tally,
+                   name="build with AddressSanitizer and UndefinedBehaviorSanitizer"):
     """Waits for a background build's exit status; True when it succeeded.
     A failure (or no status within an hour) is reported as one failed test."""
-    name = "build with AddressSanitizer and UndefinedBehaviorSanitizer"
     status_path = Path(status_file)
     deadline = time.monotonic() + ASAN_BUILD_WAIT_S
     while not status_path.is_file() and time.monotonic() < deadline:
@@ -308,6 +311,38 @@ def wait_for_build(status_file, log_file, tally):
     return False
 
 
+# ThreadSanitizer (issue 20, item 9): where threads share memory, the data
+# plane's workers and the control thread. TSan halts at its first report, so
+# a race fails the test case it happened in. The suppressions file names only
+# third-party code, each entry with its reason.
+TSAN_OPTIONS = ("halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:"
+                f"suppressions={REPO / 'tests' / 'tsan.supp'}")
+
+
+def run_tsan_tests(build_dir, status_file, log_file, tally):
+    """The unit tests of a ThreadSanitizer build that holds only the threaded
+    tests' programs (tools/test builds those targets alone): each test whose
+    program was built, each Catch2 test case one test prefixed "tsan:"."""
+    if status_file and not wait_for_build(status_file, log_file, tally,
+                                          "build with ThreadSanitizer"):
+        return
+    build_dir = Path(build_dir).resolve()
+    try:
+        tests = unit_tests(build_dir)
+    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+        tally.report("tsan:unit tests", False, str(e))
+        return
+    built = [t for t in tests if t.get("cmd") and Path(t["cmd"][0]).is_file()]
+    if not built:
+        tally.report("tsan:unit tests", False, f"no test program built in {build_dir}")
+        return
+    with tempfile.TemporaryDirectory(prefix="sbc-tsan-") as tmp:
+        for test in sorted(built, key=lambda t: t["name"]):
+            env = dict(test.get("env") or {})
+            env.setdefault("TSAN_OPTIONS", TSAN_OPTIONS)
+            run_unit_executable(dict(test, env=env), build_dir, "tsan:", tally, tmp)
+
+
 def main():
     ap = argparse.ArgumentParser(description="Runs all tests of sbc.")
     ap.add_argument("--build", required=True, help="the normal meson build directory")
@@ -315,6 +350,9 @@ def main():
     ap.add_argument("--asan-build-status",
                     help="a file the background build of --asan-build writes its exit status to")
     ap.add_argument("--asan-build-log", help="that build's output, for a failure's reason")
+    ap.add_argument("--tsan-build", help="a build with -Db_sanitize=thread of the threaded tests")
+    ap.add_argument("--tsan-build-status", help="as --asan-build-status, for --tsan-build")
+    ap.add_argument("--tsan-build-log", help="that build's output, for a failure's reason")
     ap.add_argument("--skip-e2e", action="store_true", help="do not run the end-to-end tests")
     args = ap.parse_args()
 
@@ -335,6 +373,8 @@ def main():
             # The same calls through the sanitized sbcd: a memory error or a
             # leak in the SIP paths makes it exit non-zero, failing the test.
             run_e2e(asan, tally, "asan:e2e:")
+    if args.tsan_build:
+        run_tsan_tests(args.tsan_build, args.tsan_build_status, args.tsan_build_log, tally)
     print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
     return 0 if tally.failed == 0 else 1
 

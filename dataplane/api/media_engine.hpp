@@ -223,17 +223,19 @@ public:
 
     /// SRTP on side `s` (RFC 3711): `from_peer` unprotects what `s`'s peer
     /// sends, `to_peer` protects what goes to it; null for plain RTP on that
-    /// side. Takes effect on the worker with the next packets; the engine
-    /// keeps every context it was given until the session is closed, so a
-    /// re-key never frees one a worker may still be using.
+    /// side. Takes effect on the worker with the next packets. The contexts
+    /// this call replaces (a re-key) are freed by poll() once the worker has
+    /// acknowledged the swap, never while it may still be using them, so a
+    /// call's memory stays bounded however often it is re-keyed.
     virtual void set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
                           std::unique_ptr<srtp::stream_crypto> to_peer) = 0;
 
     /// Transcoding of RTP from side `from`'s peer through `chain` (made by
     /// the control plane, transcoder::media_chain::make), or untouched relay
-    /// when null. Takes effect on the worker with the next packet; the
-    /// engine keeps every chain it was given until the session is closed.
-    /// A backend that cannot transcode ignores it and keeps relaying.
+    /// when null. Takes effect on the worker with the next packet; the chain
+    /// it replaces is freed by poll() once the worker has acknowledged the
+    /// swap, as set_srtp's contexts are. A backend that cannot transcode
+    /// ignores it and keeps relaying.
     virtual void set_chain(session_id id, side from,
                            std::unique_ptr<transcoder::media_chain> chain) = 0;
 
@@ -278,8 +280,9 @@ public:
     virtual std::optional<session_stats> stats(session_id id) const = 0;
 
     /// Control-thread housekeeping: drains the workers' event rings (releasing
-    /// the ports of closed sessions). Call it periodically, and whenever
-    /// wake_fd() is readable.
+    /// the ports of closed sessions) and frees the SRTP contexts and chains
+    /// that swaps the workers acknowledged replaced. Call it periodically,
+    /// and whenever wake_fd() is readable.
     virtual void poll() = 0;
 
     /// A descriptor that becomes readable when poll() has work that cannot

@@ -118,8 +118,9 @@ public:
 
     /// Owning worker. The SRTP transforms of side `s`: `from_peer`
     /// unprotects what its peer sends, `to_peer` protects what is sent to
-    /// it; null for plain RTP. Not owned: the backend keeps them alive as
-    /// long as the session (see kernel_session). Packets from an SRTP peer
+    /// it; null for plain RTP. Not owned: the backend keeps them alive
+    /// until this worker has acknowledged the command that replaced them
+    /// (retire_list.hpp). Packets from an SRTP peer
     /// latch only once they authenticate, so a forged first packet cannot
     /// divert the stream.
     void set_srtp(side s, srtp::stream_crypto* from_peer, srtp::stream_crypto* to_peer) noexcept;
@@ -127,9 +128,10 @@ public:
     /// Owning worker. The codec chain for RTP arriving from side `from`
     /// (decoded, re-encoded for the other side, with its own SSRC,
     /// sequence and timestamps), or null to relay it untouched. A chain
-    /// that replaces another continues its output stream. Not owned:
-    /// the backend keeps every chain it was given until the session is
-    /// destroyed. RTCP of a session with a chain is dropped (counted): its
+    /// that replaces another continues its output stream (the old one is
+    /// read here, once). Not owned: the backend keeps a chain alive until
+    /// this worker has acknowledged the command that replaced it
+    /// (retire_list.hpp). RTCP of a session with a chain is dropped (counted): its
     /// reports describe streams the other peer never sees.
     void set_chain(side from, transcoder::media_chain* chain) noexcept;
 
@@ -160,8 +162,9 @@ public:
     /// `failed` could not be sent.
     void note_tx(side to, std::size_t sent, std::size_t sent_bytes, std::size_t failed) noexcept;
 
-    /// Any thread. A snapshot of the counters; each value is exact, the set
-    /// is not one instant (a statistic needs no more).
+    /// Any thread; the control thread when the session has a codec chain
+    /// (see published_chain). A snapshot of the counters; each value is
+    /// exact, the set is not one instant (a statistic needs no more).
     session_stats stats() const;
 
     /// Owning worker. Arms the media timeout (`after_ns` > 0) from `now_ns`,
@@ -213,9 +216,12 @@ private:
         srtp::stream_crypto* unprotect = nullptr;
         srtp::stream_crypto* protect = nullptr;
         transcoder::media_chain* chain = nullptr;  // for RTP from this side's peer
-        // Mirror of `chain` for stats() on other threads: written by the
-        // owning worker (release), read with acquire. A chain stays alive as
-        // long as the session (set_chain), so a stale one is still readable.
+        // Mirror of `chain` for stats() on the control thread: written by
+        // the owning worker (release), read with acquire. A replaced chain is
+        // freed on the control thread only after the worker acknowledged the
+        // command that replaced it (retire_list.hpp), and that worker stored
+        // the new chain here before: a stats() after the free reads the new
+        // one, and one before it reads a chain still alive.
         std::atomic<const transcoder::media_chain*> published_chain{nullptr};
         // Owning worker only; see set_payload_types. The number each payload
         // type leaves with towards this side's peer (identity where unmapped),

@@ -465,25 +465,23 @@ result<bool> media_session::install_chains(const transcoding& t) {
     auto& a = of(answerer);
     const auto& os = t.offerer_side;
     const auto& as = t.answerer_side;
-    std::unique_ptr<transcoder::media_chain> to_answerer;
-    std::unique_ptr<transcoder::media_chain> to_offerer;
-    try {
-        to_answerer =
-            transcoder::media_chain::make(chain_between(os, o.trunk->dtmf, as, a.trunk->dtmf));
-        to_offerer =
-            transcoder::media_chain::make(chain_between(as, a.trunk->dtmf, os, o.trunk->dtmf));
-    } catch (const std::exception& e) {
+    auto to_answerer =
+        transcoder::media_chain::make(chain_between(os, o.trunk->dtmf, as, a.trunk->dtmf));
+    auto to_offerer =
+        transcoder::media_chain::make(chain_between(as, a.trunk->dtmf, os, o.trunk->dtmf));
+    if (!to_answerer || !to_offerer) {
+        const auto& why = !to_answerer ? to_answerer.error_message() : to_offerer.error_message();
         if (!t.codecs) {
             // Digits cannot be converted for this codec; the call still works.
             media_log.warn("call {}: no DTMF conversion between trunks {} and {}: {}", _log_id,
-                           o.trunk->name, a.trunk->name, e.what());
+                           o.trunk->name, a.trunk->name, why);
             return true;
         }
-        return make_error(fmt::format("cannot transcode {} <-> {}: {}", describe(os.sdp),
-                                      describe(as.sdp), e.what()));
+        return make_error(
+            fmt::format("cannot transcode {} <-> {}: {}", describe(os.sdp), describe(as.sdp), why));
     }
-    _engine.set_chain(_id, t.offerer, std::move(to_answerer));
-    _engine.set_chain(_id, answerer, std::move(to_offerer));
+    _engine.set_chain(_id, t.offerer, std::move(to_answerer).value());
+    _engine.set_chain(_id, answerer, std::move(to_offerer).value());
     _transcoding = t;
     if (t.codecs) {
         o.codec = describe(os.sdp);

@@ -565,11 +565,15 @@ public:
 
     static std::size_t slot_of(std::uint16_t rtp) { return (rtp - port_min) / 2u; }
 
+    /// Commands posted to worker `w` so far, barriers included.
+    std::uint64_t posted(unsigned w) const { return _posted.count(w) ? _posted.at(w) : 0; }
+
 private:
     void post_to(worker& w, const command& c) {
         if (!eventually([&] { return w.try_post(c); })) {
             throw std::runtime_error("a worker's command ring stayed full");
         }
+        ++_posted[w.number()];
     }
 
     // Every worker removes its barrier session in parallel; each has its
@@ -623,7 +627,8 @@ private:
     std::vector<std::unique_ptr<dpdk_session>> _barriers;  ///< by worker
     std::vector<unique_ring> _dispatch;                    ///< by worker; none for one
     std::vector<std::unique_ptr<worker>> _workers;
-    unsigned _running = 0;  ///< the first workers, launched and not yet stopped
+    unsigned _running = 0;                      ///< the first workers, launched and not yet stopped
+    std::map<unsigned, std::uint64_t> _posted;  ///< commands posted, by worker
     std::vector<dpdk_session*> _acknowledged;
 };
 
@@ -786,6 +791,26 @@ TEST_CASE("worker relays between an IPv4 and an IPv6 leg", "[dpdk][worker]") {
     relay_both_ways(h, 0, 1, "10.0.0.2", "2001:db8::3");
 }
 
+// Issue 20, item 10: the engine frees the SRTP contexts and chains a command
+// replaced once the worker's published count of applied commands reaches it.
+TEST_CASE("worker acknowledges the commands it applied once its round is over", "[dpdk][worker]") {
+    harness h;
+    auto* s = &h.keep(make_session(9, 0, 20010, 0, 20012));
+    h.open(*s);
+    for (int i = 0; i < 3; ++i) {
+        command c;
+        c.what = command::kind::set_srtp;  // no contexts: plain RTP again
+        c.s = side::a;
+        c.session = s;
+        h.post(c);
+    }
+    h.sync();
+    CHECK(h.posted(0) >= 4);
+    // The count is published at the end of the round that applied the
+    // barrier, just after its acknowledgement.
+    CHECK(eventually([&] { return h.w(0).acknowledged() == h.posted(0); }));
+}
+
 // Issue 19, item 8: a chain that cuts a 40 ms packet into two of 20 ms
 // sends the second 20 ms after the first, from the worker's own loop, not
 // back to back with it.
@@ -806,7 +831,10 @@ TEST_CASE("worker sends a repacketized stream's packets at their times", "[dpdk]
     cfg.out.audio.payload_type = 8;
     cfg.out.audio.ptime_ms = 20;
     cfg.origin = tc::output_origin{0x5bc, 100, 0};
-    s->chains.push_back(tc::media_chain::make(cfg));
+    auto made = tc::media_chain::make(cfg);
+    REQUIRE(made.ok());
+    auto& chain = s->objects.sides[index(side::a)].chain;
+    chain = std::move(made).value();
     h.open(*s);
     h.set_remote(*s, side::a, a_sdp, with_port(a_sdp, 5001));
     h.set_remote(*s, side::b, b_sdp, with_port(b_sdp, 6001));
@@ -814,7 +842,7 @@ TEST_CASE("worker sends a repacketized stream's packets at their times", "[dpdk]
     c.what = command::kind::set_chain;
     c.s = side::a;
     c.session = s;
-    c.chain = s->chains.back().get();
+    c.chain = chain.get();
     h.post(c);
     h.sync();
 

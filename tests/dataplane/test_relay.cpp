@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,15 @@ using namespace sbc::dataplane;
 namespace {
 
 ip_endpoint ep(const char* ip, std::uint16_t port) { return *ip_endpoint::from_string(ip, port); }
+
+// A chain the test means to be valid, or the test case fails with make()'s reason.
+std::unique_ptr<sbc::transcoder::media_chain> make_chain(const sbc::transcoder::chain_config& cfg) {
+    auto made = sbc::transcoder::media_chain::make(cfg);
+    if (!made) {
+        FAIL("media_chain::make: " << made.error_message());
+    }
+    return std::move(made).value();
+}
 
 // A burst as a backend would hand it over: buffers and sources it owns.
 class burst {
@@ -455,7 +465,7 @@ TEST_CASE("relay: RTP from a side with a codec chain leaves transcoded; RTCP is 
     cfg.out.audio.payload_type = 8;
     cfg.out.audio.ptime_ms = 10;
     cfg.origin = tc::output_origin{0x5bc, 100, 8000};
-    auto chain = tc::media_chain::make(cfg);
+    auto chain = make_chain(cfg);
     r.set_chain(side::a, chain.get());
     tc::packet_sink sink(max_tx_burst);
 
@@ -518,7 +528,7 @@ TEST_CASE("relay: RTP from a side with a codec chain leaves transcoded; RTCP is 
     REQUIRE(out.count == 1);
     CHECK(tc::parse_rtp({out.packets[0].data, out.packets[0].len})->sequence == 102);
     cfg.out.audio.ptime_ms = 20;
-    auto next = tc::media_chain::make(cfg);
+    auto next = make_chain(cfg);
     r.set_chain(side::a, next.get());
     CHECK(r.next_due_ns() == 1 + 30 * ms);
     tc::write_rtp_header({reinterpret_cast<std::uint8_t*>(pcmu.data()), pcmu.size()}, false, 0, 3,
@@ -556,7 +566,7 @@ TEST_CASE("relay: packets a chain holds for later are dropped while the other si
     cfg.out.audio.encoding = "PCMA";
     cfg.out.audio.payload_type = 8;
     cfg.out.audio.ptime_ms = 20;
-    auto chain = tc::media_chain::make(cfg);
+    auto chain = make_chain(cfg);
     r.set_chain(side::a, chain.get());
     tc::packet_sink sink(max_tx_burst);
     std::string pcmu(tc::rtp_header_octets + 480, '\x7f');
@@ -592,7 +602,7 @@ TEST_CASE("relay: packets a chain held leave SRTP-protected in sequence order", 
     cfg.out.audio.payload_type = 8;
     cfg.out.audio.ptime_ms = 20;
     cfg.origin = tc::output_origin{0x5bc, 65534, 0};  // the sequence wraps on the way
-    auto chain = tc::media_chain::make(cfg);
+    auto chain = make_chain(cfg);
     r.set_chain(side::b, chain.get());
     tc::packet_sink sink(max_tx_burst);
 

@@ -134,7 +134,12 @@ double chain_ns(const tc::audio_format& from, const tc::audio_format& to,
     cfg.in.audio = from;
     cfg.out.audio = to;
     cfg.origin = tc::output_origin{0x2000, 1, 1};
-    auto chain = tc::media_chain::make(cfg);
+    auto made = tc::media_chain::make(cfg);
+    if (!made) {
+        std::fprintf(stderr, "cannot make the chain: %s\n", made.error_message().c_str());
+        std::exit(1);
+    }
+    auto chain = std::move(made).value();
     tc::packet_sink sink(64);
     std::size_t sent = 0;
     std::int64_t now = 0;

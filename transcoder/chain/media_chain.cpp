@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -45,70 +46,83 @@ media_chain::media_chain(const chain_config& cfg) : _cfg(cfg) {}
 
 media_chain::~media_chain() = default;
 
-std::unique_ptr<media_chain> media_chain::make(const chain_config& cfg) {
+result<std::unique_ptr<media_chain>> media_chain::make(const chain_config& cfg) {
     const codec_info* in = find_codec(cfg.in.audio.encoding, cfg.in.audio.clock_rate);
     if (in == nullptr || in->pcm_rates.empty()) {
-        throw std::runtime_error("no decoder for " + name_of(cfg.in.audio));
+        return make_error("no decoder for " + name_of(cfg.in.audio));
     }
     const codec_info* out = find_codec(cfg.out.audio.encoding, cfg.out.audio.clock_rate);
     if (out == nullptr || out->pcm_rates.empty()) {
-        throw std::runtime_error("no encoder for " + name_of(cfg.out.audio));
+        return make_error("no encoder for " + name_of(cfg.out.audio));
     }
     const unsigned ptime = cfg.out.audio.ptime_ms;
     if (ptime < 10 || ptime > 60 || ptime % 10 != 0) {
-        throw std::runtime_error("ptime " + std::to_string(ptime) + " ms for " +
-                                 name_of(cfg.out.audio) + ": 10 to 60 ms in steps of 10");
+        return make_error("ptime " + std::to_string(ptime) + " ms for " + name_of(cfg.out.audio) +
+                          ": 10 to 60 ms in steps of 10");
     }
+    try {
+        return build(cfg, *in, *out);
+    } catch (const std::runtime_error& e) {
+        // The codec, resampler and tone factories report what their library
+        // refused by throwing (codec.hpp); it stops here as an error value.
+        return make_error(e.what());
+    }
+}
+
+result<std::unique_ptr<media_chain>> media_chain::build(const chain_config& cfg,
+                                                        const codec_info& in,
+                                                        const codec_info& out) {
     std::unique_ptr<media_chain> c(new media_chain(cfg));
     // A digit for a leg that takes events needs their payload type there.
     const bool bridge = cfg.in.dtmf != cfg.out.dtmf &&
                         !(cfg.out.dtmf == dtmf_mode::rfc4733 && cfg.out.event_payload_type < 0);
     const bool tones =
         bridge && (cfg.in.dtmf == dtmf_mode::inband || cfg.out.dtmf == dtmf_mode::inband);
-    if (in == out && !tones && cfg.in.audio.annexb == cfg.out.audio.annexb) {
-        // Same codec, the chain is there for DTMF: the payloads pass as they
-        // are, nothing is decoded (no loss of quality, no codec cost).
-        c->_passthrough = true;
-        c->_out_seq = cfg.origin.sequence;
-        c->_out_head_ts = cfg.origin.timestamp;
-        if (bridge) {
-            c->_dtmf =
-                std::make_unique<dtmf_bridge>(cfg.in.dtmf, cfg.out.dtmf, cfg.in.event_clock_rate,
-                                              cfg.out.event_clock_rate, cfg.in.audio.ptime_ms);
+    // Same codec, the chain is there for DTMF: the payloads pass as they
+    // are, nothing is decoded (no loss of quality, no codec cost).
+    c->_passthrough = &in == &out && !tones && cfg.in.audio.annexb == cfg.out.audio.annexb;
+    if (!c->_passthrough) {
+        if (auto failed = c->make_codecs(in, out)) {
+            return std::move(*failed);
         }
-        return c;
-    }
-    c->_pcm_rate = encoder_pcm_rate(*out, cfg.out.audio);
-    if (cfg.out.audio.clock_rate % c->_pcm_rate != 0) {
-        throw std::runtime_error("PCM rate " + std::to_string(c->_pcm_rate) +
-                                 " does not divide the RTP clock of " + name_of(cfg.out.audio));
-    }
-    c->_out_ticks_per_sample = cfg.out.audio.clock_rate / c->_pcm_rate;
-    c->_encoder = out->make_encoder(cfg.out.audio, c->_pcm_rate);
-    c->_decode_rate = decoder_rate_for(*in, c->_pcm_rate);
-    c->_decoder = in->make_decoder(cfg.in.audio, c->_decode_rate);
-    // Only Opus carries in-band FEC (RFC 7587 3.3); other decoders' recover()
-    // conceals, which the `recovered` counter must not claim.
-    c->_in_has_fec = in == &opus_codec;
-    if (c->_decode_rate != c->_pcm_rate) {
-        c->_resampler = std::make_unique<resampler>(c->_decode_rate, c->_pcm_rate);
-    }
-    if (c->_encoder->packet_samples() > c->_fifo.size() / 2) {
-        throw std::runtime_error("packets of " + name_of(cfg.out.audio) + " too long");
-    }
-    // Tones are detected and generated at 8000 Hz (the configuration allows
-    // inband only on G.711 trunks).
-    if (tones && ((cfg.in.dtmf == dtmf_mode::inband && c->_decode_rate != 8000) ||
-                  (cfg.out.dtmf == dtmf_mode::inband && c->_pcm_rate != 8000))) {
-        throw std::runtime_error("inband DTMF needs an 8000 Hz codec on its leg");
+        // Tones are detected and generated at 8000 Hz (the configuration
+        // allows inband only on G.711 trunks).
+        if (tones && ((cfg.in.dtmf == dtmf_mode::inband && c->_decode_rate != 8000) ||
+                      (cfg.out.dtmf == dtmf_mode::inband && c->_pcm_rate != 8000))) {
+            return make_error("inband DTMF needs an 8000 Hz codec on its leg");
+        }
     }
     if (bridge) {
+        // A passthrough chain frames events by the input's packets.
+        const unsigned frame_ms = c->_passthrough ? cfg.in.audio.ptime_ms : cfg.out.audio.ptime_ms;
         c->_dtmf = std::make_unique<dtmf_bridge>(cfg.in.dtmf, cfg.out.dtmf, cfg.in.event_clock_rate,
-                                                 cfg.out.event_clock_rate, ptime);
+                                                 cfg.out.event_clock_rate, frame_ms);
     }
     c->_out_seq = cfg.origin.sequence;
     c->_out_head_ts = cfg.origin.timestamp;
     return c;
+}
+
+std::optional<error> media_chain::make_codecs(const codec_info& in, const codec_info& out) {
+    _pcm_rate = encoder_pcm_rate(out, _cfg.out.audio);
+    if (_cfg.out.audio.clock_rate % _pcm_rate != 0) {
+        return make_error("PCM rate " + std::to_string(_pcm_rate) +
+                          " does not divide the RTP clock of " + name_of(_cfg.out.audio));
+    }
+    _out_ticks_per_sample = _cfg.out.audio.clock_rate / _pcm_rate;
+    _encoder = out.make_encoder(_cfg.out.audio, _pcm_rate);
+    _decode_rate = decoder_rate_for(in, _pcm_rate);
+    _decoder = in.make_decoder(_cfg.in.audio, _decode_rate);
+    // Only Opus carries in-band FEC (RFC 7587 3.3); other decoders' recover()
+    // conceals, which the `recovered` counter must not claim.
+    _in_has_fec = &in == &opus_codec;
+    if (_decode_rate != _pcm_rate) {
+        _resampler = std::make_unique<resampler>(_decode_rate, _pcm_rate);
+    }
+    if (_encoder->packet_samples() > _fifo.size() / 2) {
+        return make_error("packets of " + name_of(_cfg.out.audio) + " too long");
+    }
+    return std::nullopt;
 }
 
 std::size_t media_chain::push(std::span<const std::uint8_t> packet, std::int64_t now_ns,

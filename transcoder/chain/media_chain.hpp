@@ -37,8 +37,10 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
+#include "sbc/common/result.hpp"
 #include "transcoder/api/codec.hpp"
 #include "transcoder/chain/dtmf_bridge.hpp"
 #include "transcoder/chain/pacing_queue.hpp"
@@ -95,10 +97,12 @@ struct chain_stats {
 
 class media_chain {
 public:
-    /// Control thread. Creates the codecs; throws std::runtime_error naming
-    /// what cannot be transcoded (an unknown codec, a ptime out of 10-60 ms,
-    /// what a codec library refused).
-    static std::unique_ptr<media_chain> make(const chain_config& cfg);
+    /// Control thread. Creates the codecs; or an error naming what cannot
+    /// be transcoded (an unknown codec, a ptime out of 10-60 ms, what a codec
+    /// library refused), for the caller to answer the offer with (STYLE.md,
+    /// Errors: run-time control code returns errors, it does not throw).
+    /// Throws only std::bad_alloc.
+    static result<std::unique_ptr<media_chain>> make(const chain_config& cfg);
 
     ~media_chain();
     media_chain(const media_chain&) = delete;
@@ -168,6 +172,13 @@ public:
 
 private:
     explicit media_chain(const chain_config& cfg);
+
+    /// make()'s second half, once both codecs are known: the codec state
+    /// and DTMF bridge. Throws what the codec factories throw.
+    static result<std::unique_ptr<media_chain>> build(const chain_config& cfg, const codec_info& in,
+                                                      const codec_info& out);
+    /// The transcoding part of build(): decoder, encoder, resampler.
+    std::optional<error> make_codecs(const codec_info& in, const codec_info& out);
 
     struct counter {
         std::atomic<std::uint64_t> value{0};

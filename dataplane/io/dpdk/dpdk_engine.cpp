@@ -282,6 +282,8 @@ void dpdk_engine::start_ports(const engine_config& config) {
                                                     _wake.get()));
     }
     _backlog.resize(workers);
+    _posted.assign(workers, 0);
+    _retired.resize(workers);
     _last_busy.assign(workers, 0);
     _last_total.assign(workers, 0);
     for (unsigned w = 0; w < workers; ++w) {
@@ -445,12 +447,12 @@ void dpdk_engine::set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_c
     c.session = &ds;
     c.from_peer = from_peer.get();
     c.to_peer = to_peer.get();
-    for (auto* owned : {&from_peer, &to_peer}) {
-        if (*owned) {
-            ds.crypto.push_back(std::move(*owned));  // until the worker let go of the session
-        }
-    }
-    post(ds.worker, c);
+    const command_seq seq = post(ds.worker, c);
+    // The worker may use the contexts this call replaces until it has
+    // applied the command: they wait in the retire list until then.
+    auto& owned = ds.objects.sides[index(s)];
+    _retired[ds.worker].retire(seq, std::exchange(owned.unprotect, std::move(from_peer)));
+    _retired[ds.worker].retire(seq, std::exchange(owned.protect, std::move(to_peer)));
 }
 
 void dpdk_engine::set_chain(session_id id, side from,
@@ -465,10 +467,11 @@ void dpdk_engine::set_chain(session_id id, side from,
     c.s = from;
     c.session = &ds;
     c.chain = chain.get();
-    if (chain) {
-        ds.chains.push_back(std::move(chain));  // until the worker let go of the session
-    }
-    post(ds.worker, c);
+    const command_seq seq = post(ds.worker, c);
+    // As set_srtp; the worker also reads the chain it replaces while it
+    // applies the command (the new chain continues its stream).
+    _retired[ds.worker].retire(
+        seq, std::exchange(ds.objects.sides[index(from)].chain, std::move(chain)));
 }
 
 void dpdk_engine::set_payload_types(session_id id, side to, const payload_type_map& map) {
@@ -637,6 +640,7 @@ void dpdk_engine::poll() {
     }
     for (unsigned w = 0; w < _workers.size(); ++w) {
         flush_backlog(w);
+        _retired[w].reclaim(_workers[w]->acknowledged());
         media_event ev;
         while (_workers[w]->try_next_event(ev)) {
             if (ev.what == media_event::kind::latched) {
@@ -715,8 +719,11 @@ std::vector<port_stats> dpdk_engine::port_counters() const {
     return out;
 }
 
-void dpdk_engine::post(unsigned w, const command& c) {
+command_seq dpdk_engine::post(unsigned w, const command& c) {
     _backlog[w].post(c, [&](const command& x) { return _workers[w]->try_post(x); });
+    // The backlog keeps the order, so the worker applies commands in the
+    // order they are numbered here.
+    return ++_posted[w];
 }
 
 void dpdk_engine::post_all(const command& c) {

@@ -26,6 +26,7 @@
 #include "dataplane/api/media_engine.hpp"
 #include "dataplane/core/command_backlog.hpp"
 #include "dataplane/core/port_pool.hpp"
+#include "dataplane/core/retire_list.hpp"
 #include "dataplane/io/dpdk/dpdk_worker.hpp"
 #include "dataplane/io/dpdk/netlink.hpp"
 #include "dataplane/io/dpdk/next_hops.hpp"
@@ -75,7 +76,8 @@ private:
     void start_ports(const engine_config& config);
     /// The eventfd the workers signal and the epoll set wake_fd() returns.
     void start_wake_set();
-    void post(unsigned w, const command& c);
+    /// Returns the command's number, which the worker acknowledges once applied.
+    command_seq post(unsigned w, const command& c);
     void flush_backlog(unsigned w);
     void post_all(const command& c);
     /// Sends a datagram a worker could not address (no MAC for its next
@@ -101,6 +103,11 @@ private:
     std::vector<std::unique_ptr<worker>> _workers;
     std::vector<unsigned> _lcores;
     std::vector<command_backlog<command>> _backlog;
+    // Per worker: the number of the last command posted, and the SRTP
+    // contexts and chains commands replaced, freed once the worker has
+    // acknowledged those commands (poll()).
+    std::vector<command_seq> _posted;
+    std::vector<retire_list> _retired;
     std::unordered_map<session_id, std::unique_ptr<dpdk_session>> _open;
     std::unordered_map<const dpdk_session*, std::unique_ptr<dpdk_session>> _closing;
     std::optional<neighbor_watch> _neighbors_watch;

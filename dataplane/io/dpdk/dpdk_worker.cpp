@@ -121,6 +121,10 @@ void worker::run() noexcept {
             wake_control_thread();
         }
         flush();
+        // A quiescent point: nothing replaced by this round's commands is
+        // held any more (what chains made was copied into frames), so the
+        // control thread may free it.
+        _progress.quiescent();
         if (!_timeouts.empty()) {
             _timeouts.scan(steady_now_ns(), [this](dpdk_session& s) {
                 // Dropped when the control thread lags a full ring behind;
@@ -173,11 +177,13 @@ void worker::flush() noexcept {
 
 void worker::wake_control_thread() noexcept {
     _queued_unresolved = false;
-    // The datagrams were pushed before this fence; the control thread sets
-    // the flag before its fence and drains after it (rearm_wake), so a
-    // datagram is never left behind unsignalled.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (_wake_fd >= 0 && _wake_armed.exchange(false, std::memory_order_relaxed)) {
+    // The datagrams were pushed before this exchange; the control thread
+    // exchanges the flag too before it drains (rearm_wake). The two are
+    // ordered on the flag: if the control thread's came first, this one reads
+    // true and signals; if this one came first, the control thread's acquires
+    // it and its drain sees the datagrams. Either way none is left behind
+    // unsignalled.
+    if (_wake_fd >= 0 && _wake_armed.exchange(false, std::memory_order_acq_rel)) {
         // Once per drain of the control thread, not per packet: a new peer's
         // first datagrams must not wait for its housekeeping tick (200 ms),
         // and the kernel resolves the peer only once it has them.
@@ -374,6 +380,7 @@ bool worker::drain_commands() noexcept {
     command c;
     while (_commands.try_pop(c)) {
         apply(c);
+        _progress.applied();
         any = true;
     }
     return any;

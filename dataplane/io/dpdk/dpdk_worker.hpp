@@ -8,7 +8,8 @@
 // shared stream directory; a worker borrows sessions (dpdk_session says for
 // how long). Commands come from the control thread through an SPSC ring;
 // removals are acknowledged through an event ring, after the burst in which
-// the worker last could have touched the session.
+// the worker last could have touched the session, and every command through
+// command_progress at the end of the round that applied it.
 //
 // The loop allocates nothing, takes no lock, logs nothing and makes no
 // system call per packet; when idle it sleeps in short naps so a test
@@ -28,8 +29,10 @@
 #include <optional>
 #include <vector>
 
+#include "dataplane/core/command_progress.hpp"
 #include "dataplane/core/pacing_wheel.hpp"
 #include "dataplane/core/relay.hpp"
+#include "dataplane/core/retire_list.hpp"
 #include "dataplane/core/spsc_ring.hpp"
 #include "dataplane/core/timeout_watch.hpp"
 #include "dataplane/io/dpdk/neighbor_table.hpp"
@@ -65,8 +68,10 @@ struct dpdk_session {
     std::array<std::optional<parked_port>, 2> pending;
     std::vector<std::uint16_t> retired_ports;
     relay_session relay;
-    std::vector<std::unique_ptr<srtp::stream_crypto>> crypto;      // control thread only
-    std::vector<std::unique_ptr<transcoder::media_chain>> chains;  // control thread only
+    /// Control thread only: the SRTP contexts and chains the relay points at
+    /// (or will, once the worker applies the command carrying them); what a
+    /// re-key or re-INVITE replaces waits in the engine's retire_list.
+    media_objects objects;
     /// Control thread only: per side, the peer addresses media goes to (the
     /// SDP's, the latched one), as registered with the engine's next_hops.
     std::array<std::optional<ip_key>, 2> sdp_peer;
@@ -132,7 +137,7 @@ struct command {
     mac_address neighbor_mac{};
     bool neighbor_gone = false;
     std::int64_t timeout_ns = 0;
-    transcoder::media_chain* chain = nullptr;  ///< owned by the session (dpdk_session::chains)
+    transcoder::media_chain* chain = nullptr;  ///< owned by the session (dpdk_session::objects)
     char digit = '\0';
     std::uint32_t duration_ms = 0;
     /// add_session, remove_session and move_side: the session's RTP ports
@@ -170,6 +175,9 @@ public:
     bool try_post(const command& c) noexcept { return _commands.try_push(c); }
     bool try_next_removed(dpdk_session*& out) noexcept { return _removed.try_pop(out); }
     bool try_next_event(media_event& out) noexcept { return _events.try_pop(out); }
+    /// Control thread. The commands (counted from 1, in the order posted)
+    /// the worker has applied and let go of what they replaced.
+    command_seq acknowledged() const noexcept { return _progress.acknowledged(); }
     /// Control thread. A relayed datagram whose next hop's MAC the worker
     /// did not know: the mbuf's data starts at its IP header (headers
     /// written, checksums set) and its port field names the egress port.
@@ -181,10 +189,10 @@ public:
     /// drain, so the worker makes at most one system call per wake-up of
     /// the control thread, never one per packet.
     void rearm_wake() noexcept {
-        _wake_armed.store(true, std::memory_order_relaxed);
-        // Pairs with the fence in wake_control_thread(): either the worker
-        // sees the flag set, or this thread's drain sees its datagram.
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // An exchange, not a store: it is ordered with the worker's exchange
+        // in wake_control_thread() on this one flag, so either the worker sees
+        // the flag set, or this thread's drain sees its datagram.
+        (void)_wake_armed.exchange(true, std::memory_order_acq_rel);
     }
     void stop() noexcept { _stop.store(true, std::memory_order_release); }
 
@@ -236,6 +244,7 @@ private:
     spsc_ring<dpdk_session*, event_ring_size> _removed;
     spsc_ring<media_event, event_ring_size> _events;
     spsc_ring<rte_mbuf*, unresolved_ring_size> _unresolved;
+    command_progress _progress;  ///< the worker counts and publishes, the control thread reads
     std::atomic<bool> _stop{false};
     const int _wake_fd;
     /// Set by the control thread when it drained _unresolved (rearm_wake),

@@ -4,8 +4,10 @@
 // set_remote     set_remote command (the worker applies it between bursts)
 // side move      prepare: bind a pair, park it; commit: move_side command,
 //                the replaced pair retired until the session is destroyed
+// set_srtp/chain set_srtp / set_chain command; what it replaces -> _retired
 // close_session  remove_session command; _open -> _closing
-// poll()         session_removed events: close the sockets, free the ports
+// poll()         commands acknowledged: free what they replaced;
+//                session_removed events: close the sockets, free the ports
 #include "dataplane/io/kernel/kernel_engine.hpp"
 
 #include <utility>
@@ -22,6 +24,8 @@ kernel_engine::kernel_engine(const engine_config& config)
         _workers.push_back(std::make_unique<worker>(i));
     }
     _backlog.resize(count);
+    _posted.resize(count, 0);
+    _retired.resize(count);
     _last_load.resize(count);
 }
 
@@ -88,14 +92,12 @@ void kernel_engine::set_srtp(session_id id, side s, std::unique_ptr<srtp::stream
     command c{command::kind::set_srtp, s, &ks, {}, {}};
     c.from_peer = from_peer.get();
     c.to_peer = to_peer.get();
-    // Kept until the session is destroyed, after its worker let go of it:
-    // the worker may still be using the contexts this call replaces.
-    for (auto* owned : {&from_peer, &to_peer}) {
-        if (*owned) {
-            ks.crypto.push_back(std::move(*owned));
-        }
-    }
-    post(ks.worker, c);
+    const command_seq seq = post(ks.worker, c);
+    // The worker may use the contexts this call replaces until it has
+    // applied the command: they wait in the retire list until then.
+    auto& owned = ks.objects.sides[index(s)];
+    _retired[ks.worker].retire(seq, std::exchange(owned.unprotect, std::move(from_peer)));
+    _retired[ks.worker].retire(seq, std::exchange(owned.protect, std::move(to_peer)));
 }
 
 void kernel_engine::set_chain(session_id id, side from,
@@ -107,10 +109,11 @@ void kernel_engine::set_chain(session_id id, side from,
     kernel_session& ks = *it->second;
     command c{command::kind::set_chain, from, &ks, {}, {}};
     c.chain = chain.get();
-    if (chain) {
-        ks.chains.push_back(std::move(chain));
-    }
-    post(ks.worker, c);
+    const command_seq seq = post(ks.worker, c);
+    // As set_srtp; the worker also reads the chain it replaces while it
+    // applies the command (the new chain continues its stream).
+    _retired[ks.worker].retire(
+        seq, std::exchange(ks.objects.sides[index(from)].chain, std::move(chain)));
 }
 
 void kernel_engine::set_payload_types(session_id id, side to, const payload_type_map& map) {
@@ -227,6 +230,7 @@ std::optional<session_stats> kernel_engine::stats(session_id id) const {
 void kernel_engine::poll() {
     for (unsigned w = 0; w < _workers.size(); ++w) {
         flush_backlog(w);
+        _retired[w].reclaim(_workers[w]->acknowledged());
         event ev;
         while (_workers[w]->try_next_event(ev)) {
             if (ev.removed == nullptr) {
@@ -242,6 +246,25 @@ void kernel_engine::poll() {
             destroy(std::move(s));
         }
     }
+}
+
+std::size_t kernel_engine::retired_objects() const noexcept {
+    std::size_t n = 0;
+    for (const auto& r : _retired) {
+        n += r.size();
+    }
+    return n;
+}
+
+std::size_t kernel_engine::owned_objects() const noexcept {
+    std::size_t n = retired_objects();
+    for (const auto& [id, s] : _open) {
+        n += s->objects.count();
+    }
+    for (const auto& [key, s] : _closing) {
+        n += s->objects.count();
+    }
+    return n;
 }
 
 std::vector<worker_stats> kernel_engine::worker_counters() {
@@ -263,8 +286,11 @@ std::vector<worker_stats> kernel_engine::worker_counters() {
     return out;
 }
 
-void kernel_engine::post(unsigned w, const command& c) {
+command_seq kernel_engine::post(unsigned w, const command& c) {
     _backlog[w].post(c, [&](const command& x) { return _workers[w]->try_post(x); });
+    // The backlog keeps the order, so the worker applies commands in the
+    // order they are numbered here.
+    return ++_posted[w];
 }
 
 void kernel_engine::flush_backlog(unsigned w) {

@@ -3,7 +3,9 @@
 // programs them through their command rings.
 //
 // Object graph: kernel_engine owns its workers and every kernel_session (open
-// ones in _open, closed ones in _closing until their worker acknowledges).
+// ones in _open, closed ones in _closing until their worker acknowledges),
+// and per worker the SRTP contexts and chains commands replaced until the
+// worker acknowledges those commands (retire_list.hpp).
 // Workers borrow sessions; see kernel_session.hpp.
 //
 // Threads: every public method runs on the control thread (media_engine.hpp).
@@ -17,6 +19,7 @@
 #include "dataplane/api/media_engine.hpp"
 #include "dataplane/core/command_backlog.hpp"
 #include "dataplane/core/port_pool.hpp"
+#include "dataplane/core/retire_list.hpp"
 #include "dataplane/io/kernel/kernel_session.hpp"
 #include "dataplane/io/kernel/worker.hpp"
 
@@ -56,11 +59,19 @@ public:
 
     /// Sessions closed whose worker has not acknowledged yet (for tests).
     std::size_t closing_sessions() const noexcept { return _closing.size(); }
+    /// SRTP contexts and codec chains a re-key or re-INVITE replaced that
+    /// wait for their worker's acknowledgement, freed by the next poll()
+    /// after it (for tests).
+    std::size_t retired_objects() const noexcept;
+    /// Every SRTP context and codec chain the engine holds: the sessions'
+    /// current ones and the retired ones (for tests).
+    std::size_t owned_objects() const noexcept;
 
 private:
     /// Sends `c` to worker `w` in order: straight into its ring when nothing
     /// is waiting, else behind the commands already waiting in _backlog.
-    void post(unsigned w, const command& c);
+    /// Returns its number, which the worker acknowledges once applied.
+    command_seq post(unsigned w, const command& c);
     void flush_backlog(unsigned w);
     /// Closes the sockets of a session no worker uses any more, then returns
     /// its ports to the pool (in that order, so a port is never bound twice).
@@ -73,6 +84,10 @@ private:
     // Per worker: commands its ring had no room for. The control thread never
     // waits for a worker; poll() retries them.
     std::vector<command_backlog<command>> _backlog;
+    // Per worker: the number of the last command posted, and what commands
+    // replaced, freed once the worker has acknowledged them (poll()).
+    std::vector<command_seq> _posted;
+    std::vector<retire_list> _retired;
     std::unordered_map<session_id, std::unique_ptr<kernel_session>> _open;
     std::unordered_map<const kernel_session*, std::unique_ptr<kernel_session>> _closing;
     std::vector<media_event> _events;  // from poll() until take_events()

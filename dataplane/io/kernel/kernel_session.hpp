@@ -19,6 +19,7 @@
 #include "dataplane/api/media_engine.hpp"
 #include "dataplane/core/pacing_wheel.hpp"
 #include "dataplane/core/relay.hpp"
+#include "dataplane/core/retire_list.hpp"
 #include "dataplane/core/timeout_watch.hpp"
 #include "sbc/common/unique_fd.hpp"
 
@@ -76,13 +77,13 @@ struct kernel_session {
     std::array<socket_ref, 4> refs;  // indexed by socket_index(); constant
     // Forwarding state and counters; relay.hpp says which thread owns what.
     relay_session relay;
-    // Every SRTP context given to this session (control thread only); the
-    // relay points at the current ones. Destroyed with the session, after
-    // the worker has let go of it.
-    std::vector<std::unique_ptr<srtp::stream_crypto>> crypto;
-    // Every codec chain given to this session (control thread only), kept
-    // as long as the SRTP contexts and for the same reason.
-    std::vector<std::unique_ptr<transcoder::media_chain>> chains;
+    // Control thread only: the SRTP contexts and codec chains the relay
+    // points at now (or will, once the worker applies the command that
+    // carries them). One a re-key or re-INVITE replaces goes to the
+    // engine's retire_list, freed once the worker acknowledged the swap;
+    // the current ones are destroyed with the session, after the worker
+    // has let go of it.
+    media_objects objects;
     // Owning worker only: set by remove_session, so events of the same epoll
     // round are skipped; and the link in its list of removals to acknowledge.
     bool removed = false;

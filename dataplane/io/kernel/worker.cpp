@@ -178,6 +178,9 @@ void worker::run() noexcept {
             ev.id = s.id;
             (void)_events.try_push(event{nullptr, ev});
         });
+        // A quiescent point: nothing replaced by this round's commands is
+        // held any more, so the control thread may free it.
+        _progress.quiescent();
         add_relaxed(_busy_ns, static_cast<std::uint64_t>(now_ns - woke_ns));
         add_relaxed(_total_ns, static_cast<std::uint64_t>(now_ns - last_ns));
         last_ns = now_ns;
@@ -272,6 +275,7 @@ void worker::drain_commands() noexcept {
     command c;
     while (_commands.try_pop(c)) {
         apply(c);
+        _progress.applied();
     }
 }
 

@@ -13,7 +13,9 @@
 // until the earliest is due (to the nanosecond, not epoll_wait's
 // millisecond), and each session due then sends its packets with one
 // sendmmsg per direction. Removals are
-// acknowledged after the round, when no event of it can name the session.
+// acknowledged after the round, when no event of it can name the session;
+// so is every command (command_progress), which lets the control thread
+// free the SRTP contexts and chains a command replaced.
 // It allocates nothing, takes no lock, logs nothing and throws nothing.
 //
 // Threads: the methods marked "control thread" are called by the engine on
@@ -30,6 +32,7 @@
 #include <thread>
 
 #include "dataplane/api/ip_endpoint.hpp"
+#include "dataplane/core/command_progress.hpp"
 #include "dataplane/core/relay.hpp"
 #include "dataplane/core/spsc_ring.hpp"
 #include "dataplane/io/kernel/kernel_session.hpp"
@@ -56,10 +59,10 @@ struct command {
     kernel_session* session = nullptr;
     ip_endpoint rtp;
     ip_endpoint rtcp;
-    srtp::stream_crypto* from_peer = nullptr;  ///< owned by the session (kernel_session::crypto)
+    srtp::stream_crypto* from_peer = nullptr;  ///< owned by the session (kernel_session::objects)
     srtp::stream_crypto* to_peer = nullptr;
     std::int64_t timeout_ns = 0;
-    transcoder::media_chain* chain = nullptr;  ///< owned by the session (kernel_session::chains)
+    transcoder::media_chain* chain = nullptr;  ///< owned by the session (kernel_session::objects)
     char digit = '\0';
     std::uint32_t duration_ms = 0;
     int rtp_fd = -1;  ///< move_side: owned by the session (kernel_session::fds)
@@ -99,6 +102,10 @@ public:
 
     /// Control thread. The next event, if any.
     bool try_next_event(event& out) noexcept { return _events.try_pop(out); }
+
+    /// Control thread. The commands (counted from 1, in the order posted)
+    /// the worker has applied and let go of what they replaced.
+    command_seq acknowledged() const noexcept { return _progress.acknowledged(); }
 
     /// Control thread. Sessions whose sockets could not be registered in
     /// the epoll set (epoll_ctl failed: out of memory or max_user_watches).
@@ -157,6 +164,7 @@ private:
     std::atomic<std::uint64_t> _packets{0};
     spsc_ring<command, command_ring_size> _commands;  // control thread pushes, worker pops
     spsc_ring<event, event_ring_size> _events;        // worker pushes, control thread pops
+    command_progress _progress;  // the worker counts and publishes, the control thread reads
     // Worker thread only: sessions removed whose acknowledgement has not been
     // pushed to _events yet (this round's, or ones the full ring refused).
     kernel_session* _unacked = nullptr;

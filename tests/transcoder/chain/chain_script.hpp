@@ -43,6 +43,16 @@ struct sent {
     std::int64_t at_ns = 0;  ///< the now_ns of the push or flush that sent it
 };
 
+/// media_chain::make() of a configuration the test means to be valid: the
+/// chain, or the test case fails with make()'s reason.
+inline std::unique_ptr<media_chain> make_chain(const chain_config& cfg) {
+    auto made = media_chain::make(cfg);
+    if (!made) {
+        FAIL("media_chain::make: " << made.error_message());
+    }
+    return std::move(made).value();
+}
+
 /// Feeds packets to a chain and keeps everything it sends. Unless `paced`,
 /// what the chain holds for later (media_chain's Pacing) is taken at once
 /// too, so tests of what the chain sends need not wait for when.

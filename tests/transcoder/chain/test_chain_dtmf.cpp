@@ -50,7 +50,7 @@ chain_driver make_chain(stream_format in, stream_format out) {
     cfg.in = std::move(in);
     cfg.out = std::move(out);
     cfg.origin = origin;
-    return chain_driver(media_chain::make(cfg));
+    return chain_driver(test::make_chain(cfg));
 }
 
 /// A voice behind the keypad, well below the tones (-10 dBm0): harmonics of

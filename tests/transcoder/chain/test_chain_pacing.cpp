@@ -21,7 +21,7 @@ chain_driver paced_chain(audio_format in, audio_format out) {
     cfg.in.audio = std::move(in);
     cfg.out.audio = std::move(out);
     cfg.origin = output_origin{0x5ace, 500, 9000};
-    chain_driver d(media_chain::make(cfg));
+    chain_driver d(test::make_chain(cfg));
     d.paced = true;
     return d;
 }
@@ -165,7 +165,7 @@ TEST_CASE("pacing: a chain replacing another sends what the old one held first")
     const auto in = pcmu_stream(40, 2);
     d.push(in[0], start);
     chain_config cfg = d.chain->config();
-    auto next = media_chain::make(cfg);
+    auto next = test::make_chain(cfg);
     next->continue_from(d.chain->next_origin());
     next->take_waiting(*d.chain);
     CHECK(d.chain->waiting() == 0);

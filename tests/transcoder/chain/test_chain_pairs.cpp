@@ -87,7 +87,7 @@ void expect_same_as_direct(const audio_format& in, const audio_format& out) {
     cfg.in.audio = in;
     cfg.out.audio = out;
     cfg.origin = output_origin{0x77, 1, 0};
-    test::chain_driver d(media_chain::make(cfg));
+    test::chain_driver d(test::make_chain(cfg));
     const std::uint32_t ts_step = in.clock_rate / 1000 * in.ptime_ms;
     for (std::size_t i = 0; i < packets.size(); ++i) {
         d.push(test::rtp(in.payload_type, static_cast<std::uint16_t>(i),

@@ -28,7 +28,7 @@ chain_driver transcode(stream_format in, stream_format out) {
     cfg.in = std::move(in);
     cfg.out = std::move(out);
     cfg.origin = origin;
-    return chain_driver(media_chain::make(cfg));
+    return chain_driver(test::make_chain(cfg));
 }
 
 /// `count` packets of `f` carrying the test voice, as its encoder makes them.
@@ -273,9 +273,25 @@ TEST_CASE("make() refuses what it cannot transcode") {
     chain_config cfg;
     cfg.in = leg(format("PCMU", 8000, 0));
     cfg.out = leg(format("GSM", 8000, 3));
-    CHECK_THROWS(media_chain::make(cfg));
+    auto unknown = media_chain::make(cfg);
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(unknown.error_message() == "no encoder for GSM/8000");
     cfg.out = leg(format("PCMA", 8000, 8, 25));
-    CHECK_THROWS(media_chain::make(cfg));
+    auto odd_ptime = media_chain::make(cfg);
+    REQUIRE_FALSE(odd_ptime.ok());
+    CHECK(odd_ptime.error_message() == "ptime 25 ms for PCMA/8000: 10 to 60 ms in steps of 10");
+}
+
+TEST_CASE("make() returns what a codec library refused as an error, not an exception") {
+    // 30 ms passes make()'s own ptime check, but Opus frames a packet of
+    // 10, 20, 40 or 60 ms only: the Opus encoder's factory throws, and make()
+    // turns that into its error value.
+    chain_config cfg;
+    cfg.in = leg(format("PCMU", 8000, 0));
+    cfg.out = leg(format("opus", 48000, 111, 30));
+    auto refused = media_chain::make(cfg);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error_message() == "opus: ptime 30 ms unsupported (10, 20, 40 or 60)");
 }
 
 }  // namespace sbc::transcoder
