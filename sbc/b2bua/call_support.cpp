@@ -1,0 +1,75 @@
+#include "sbc/b2bua/call_support.hpp"
+
+#include <fmt/format.h>
+#include <sofia-sip/sip_status.h>
+
+#include "sbc/b2bua/offer_answer.hpp"
+#include "sbc/sofia/reply.hpp"
+
+namespace sbc::b2bua::support {
+
+// The ACK of a 2xx to `invite` on `leg`: RFC 3261 13.2.2.4 gives it the
+// INVITE's CSeq number. nta sends it and needs nothing more from us.
+void ack_2xx(nta_leg_t* leg, nta_outgoing_t* invite, const std::string& contact,
+             const std::string* sdp_body) {
+    const auto cseq = fmt::format("{} ACK", nta_outgoing_cseq(invite));
+    nta_outgoing_t* ack = nta_outgoing_tcreate(
+        leg, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr, SIPTAG_CSEQ_STR(cseq.c_str()),
+        TAG_IF(!contact.empty(), SIPTAG_CONTACT_STR(contact.c_str())),
+        TAG_IF(sdp_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+        TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : "")), TAG_END());
+    nta_outgoing_destroy(ack);
+}
+
+// A BYE on `leg`; the transaction completes inside nta, nobody waits for it.
+void bye(nta_leg_t* leg) {
+    nta_outgoing_t* orq =
+        nta_outgoing_tcreate(leg, nullptr, nullptr, nullptr, SIP_METHOD_BYE, nullptr, TAG_END());
+    nta_outgoing_destroy(orq);
+}
+
+std::mt19937_64& rng() {
+    static std::mt19937_64 engine{std::random_device{}()};
+    return engine;
+}
+
+// A fresh Call-ID for the outbound leg: random, with nothing of the inbound
+// one in it (RFC 5853 3.1; RFC 3261 8.1.1.4 asks for global uniqueness).
+std::string new_call_id() { return fmt::format("{:016x}{:016x}", rng()(), rng()()); }
+
+const char* phrase_for(int status) {
+    const char* p = sip_status_phrase(status);
+    return p != nullptr ? p : "Unknown";
+}
+
+// 488 to an offer the SBC cannot take, with a Warning saying why (RFC 3261
+// 20.43: code 399, miscellaneous). `why` may quote what the peer sent.
+void refuse_offer(nta_incoming_t* irq, const std::string& why) {
+    const auto warning = sofia::warning_value("sbc", why);
+    sofia::treply(irq, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()));
+}
+
+// An offer while another is under way (offer_answer::refusal_for): 491,
+// or 500 with a random Retry-After of 0 to 10 s (RFC 3311 5.2).
+void refuse_second_offer(nta_incoming_t* irq, int status) {
+    if (status == 491) {
+        sofia::treply(irq, SIP_491_REQUEST_PENDING);
+        return;
+    }
+    const auto retry = std::to_string(offer_retry_after());
+    sofia::treply(irq, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_RETRY_AFTER_STR(retry.c_str()));
+}
+
+std::string_view body_of(const sip_t* sip) {
+    if (sip == nullptr || sip->sip_payload == nullptr) {
+        return {};
+    }
+    return {sip->sip_payload->pl_data, sip->sip_payload->pl_len};
+}
+
+// RFC 3262 3: nta answers a PRACK for our reliable response with this status.
+int accept_prack(nta_reliable_magic_t*, nta_reliable_t*, nta_incoming_t*, const sip_t*) {
+    return 200;
+}
+
+}  // namespace sbc::b2bua::support

@@ -1,0 +1,117 @@
+// RFC 4028 session timers of the call's two legs: negotiated per leg,
+// refreshed by the SBC where it is the refresher, and the call ended when
+// a peer lets its session expire.
+
+#include <fmt/format.h>
+#include <sofia-sip/sip_util.h>
+#include <sofia-sip/su_string.h>
+#include <sofia-sip/su_tag.h>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "sbc/b2bua/b2bua.hpp"
+#include "sbc/b2bua/call_support.hpp"
+#include "sbc/sofia/reply.hpp"
+
+namespace sbc::b2bua {
+
+using namespace support;
+
+std::string call::settle_caller_timer() {
+    auto& a = leg(side::a);
+    if (_caller_session_expires.count() == 0) {
+        return {};
+    }
+    // RFC 4028 9: the UAS keeps the refresher the UAC named; when it named
+    // none, the caller refreshes if it can, else the SBC does.
+    bool caller_refreshes =
+        _caller_refresher == "uac" || (_caller_refresher.empty() && a.peer_timer);
+    if (_caller_refresher == "uas") {
+        caller_refreshes = false;
+    }
+    call_leg::session_timer t;
+    t.interval = _caller_session_expires;
+    t.we_refresh = !caller_refreshes;
+    t.last_refresh = std::chrono::steady_clock::now();
+    a.timer = t;
+    sip_log.info("call {}: leg a session timer {} s, refreshed by {}", display_id(),
+                 t.interval.count(), caller_refreshes ? "the caller" : "the SBC");
+    std::string lines = fmt::format("Session-Expires: {};refresher={}\r\n", t.interval.count(),
+                                    caller_refreshes ? "uac" : "uas");
+    if (a.peer_timer) {
+        lines += "Require: timer\r\n";  // RFC 4028 9
+    }
+    return lines;
+}
+
+void call::settle_callee_timer(const sip_t* sip) {
+    auto& b = leg(side::b);
+    if (sip == nullptr || sip->sip_session_expires == nullptr) {
+        return;  // RFC 4028 7.2: the callee runs no session timer
+    }
+    call_leg::session_timer t;
+    t.interval = std::chrono::seconds(sip->sip_session_expires->x_delta);
+    // On leg b the SBC is the UAC.
+    t.we_refresh = sip->sip_session_expires->x_refresher == nullptr ||
+                   su_casematch(sip->sip_session_expires->x_refresher, "uac");
+    t.last_refresh = std::chrono::steady_clock::now();
+    if (t.interval.count() == 0) {
+        return;
+    }
+    b.timer = t;
+    b.peer_timer = true;
+    sip_log.info("call {}: leg b session timer {} s, refreshed by {}", display_id(),
+                 t.interval.count(), t.we_refresh ? "the SBC" : "the callee");
+}
+
+std::string call::session_expires_value(const call_leg& l, bool uac) {
+    const bool we = l.timer->we_refresh;
+    return fmt::format("{};refresher={}", l.timer->interval.count(), we == uac ? "uac" : "uas");
+}
+
+void call::send_refresh(side s, const sofia::authorization& auth) {
+    auto& l = leg(s);
+    const auto value = session_expires_value(l, true);
+    l.timer->update = nta_outgoing_tcreate(
+        l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_UPDATE, nullptr,
+        SIPTAG_SUPPORTED_STR(supported_extensions), SIPTAG_SESSION_EXPIRES_STR(value.c_str()),
+        TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
+        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())), TAG_END());
+    if (l.timer->update == nullptr) {
+        hang_up(s == side::a ? "session refresh failed on leg a"
+                             : "session refresh failed on leg b");
+    }
+}
+
+void call::check_session_timers(std::chrono::steady_clock::time_point now) {
+    if (_state != state::established) {
+        return;
+    }
+    for (auto& l : _legs) {
+        if (!l.timer || finished()) {
+            continue;
+        }
+        const auto& t = *l.timer;
+        if (t.we_refresh) {
+            if (t.update == nullptr && !_reoffer && now - t.last_refresh >= t.interval / 2) {
+                if (t.no_update) {
+                    reoffer(l._side);  // RFC 4028 9: a re-INVITE refreshes as well
+                } else {
+                    send_refresh(l._side);
+                }
+            }
+            continue;
+        }
+        // RFC 4028 10: without a refresh the session ends
+        // min(32, interval / 3) seconds before it would expire.
+        const auto margin = std::min(std::chrono::seconds(32), t.interval / 3);
+        if (now - t.last_refresh >= t.interval - margin) {
+            hang_up(l._side == side::a ? "session timer expired on leg a"
+                                       : "session timer expired on leg b");
+        }
+    }
+}
+
+}  // namespace sbc::b2bua

@@ -1,0 +1,439 @@
+// Transfers by REFER (RFC 3515): blind, to a routed target, and attended
+// (RFC 3891 Replaces), joining another call's far end; and the dialog
+// hand-over between calls that an attended transfer or an INVITE with
+// Replaces needs.
+
+#include <fmt/format.h>
+#include <sofia-sip/sip_util.h>
+#include <sofia-sip/su_string.h>
+#include <sofia-sip/su_tag.h>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "sbc/b2bua/b2bua.hpp"
+#include "sbc/b2bua/call_support.hpp"
+#include "sbc/sofia/msg_ref.hpp"
+#include "sbc/sofia/reply.hpp"
+
+namespace sbc::b2bua {
+
+using namespace support;
+
+int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
+    if (from.trunk->refer != config::refer_policy::handle) {
+        sofia::treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allow_for(*from.trunk)));
+        return 0;
+    }
+    if (_state != state::established || !_oa.idle()) {
+        return 491;  // RFC 3261 14.1 by analogy: something is already under way
+    }
+    const sip_refer_to_t* to = sip->sip_refer_to;
+    if (to != nullptr && to->r_url->url_headers != nullptr) {
+        auto replaces = replaces_in_uri_headers(to->r_url->url_headers);
+        if (!replaces) {
+            const auto warning = fmt::format("399 sbc \"{}\"", replaces.error_message());
+            sofia::treply(irq, 400, "Bad Replaces in Refer-To",
+                          SIPTAG_WARNING_STR(warning.c_str()));
+            return 0;
+        }
+        if (*replaces) {
+            return on_attended_refer(from, irq, **replaces);
+        }
+    }
+    if (to == nullptr || to->r_url->url_user == nullptr) {
+        sofia::treply(irq, 400, "Refer-To with a user required");
+        return 0;
+    }
+    const side referee = dataplane::other(from._side);
+    const auto& numbers = referee == side::a ? _numbers : _numbers_sent;
+    const std::string referee_user = referee == side::a ? numbers.from : numbers.ruri;
+    auto target = _owner.route_transfer(*from.trunk, to->r_url->url_user, referee_user);
+    if (target.trunk == nullptr) {
+        sip_log.info("call {}: REFER to {} from leg {}: no route ({})", display_id(),
+                     to->r_url->url_user, from._side == side::a ? 'a' : 'b', target.status);
+        return target.status;
+    }
+    // The target takes the referrer's side of the media session, with the
+    // codecs the SBC offered there; SRTP is the target trunk's own, and a
+    // target behind another interface gets that side moved to it.
+    if (from.origin.last_sent.empty()) {
+        refuse_offer(irq, "the referrer's leg has no media session to hand over");
+        return 0;
+    }
+    auto& via = _owner.interface_named(target.trunk->interface);
+    auto peer_index = _owner.choose_peer(*target.trunk, {});
+    if (!peer_index) {
+        return 503;
+    }
+    // The target's trunk counts the new call against its outbound limits.
+    if (auto admitted = _owner.admit(*target.trunk, false); !admitted) {
+        const auto retry = std::to_string(admitted.retry_after);
+        sofia::treply(irq, SIP_503_SERVICE_UNAVAILABLE, SIPTAG_RETRY_AFTER_STR(retry.c_str()));
+        return 0;
+    }
+    _slots.push_back({target.trunk, false});
+    const auto& peer = target.trunk->peers[*peer_index];
+    const auto peer_host = uri_host(peer.host);
+    const auto egress = _owner.normalizer(*target.trunk).outbound;
+    const auto callee = egress.apply(config::field_ruri, target.user);
+    const auto caller = egress.apply(config::field_from, referee_user);
+    const auto ruri = fmt::format("sip:{}@{}:{}{}", callee, peer_host, peer.port,
+                                  peer.proto == config::transport::udp
+                                      ? ""
+                                      : fmt::format(";transport={}", transport_param(peer.proto)));
+    const auto from_hdr = fmt::format("<sip:{}@{}>", caller, via.host());
+    const auto to_hdr = fmt::format("<sip:{}@{}>", callee, peer_host);
+    const auto call_id = new_call_id();
+    transfer t;
+    t.referrer = from._side;
+    t.trunk = target.trunk;
+    t.transport = peer.proto;
+    t.peer = *peer_index;
+    t.slot_inbound = false;
+    t.origin = media_ctl::sdp_origin{from.origin.session_id, from.origin.version, {}};
+    t.iface = &via;
+    t.sdes = std::make_unique<sdp::sdes_leg>(target.trunk->srtp, target.trunk->srtp_suites,
+                                             &dataplane::srtp::random_fill);
+    // Every way out below gives back the admission slot and a prepared move.
+    auto give_up = [&] {
+        _media.cancel_transfer(from._side);
+        release_slot(target.trunk, false);
+        return 500;
+    };
+    if (auto offer = _media.transfer_offer(from._side, from.origin.last_sent,
+                                           via.cfg().media_address, *target.trunk, *t.sdes,
+                                           t.origin, leg(referee).origin.last_sent, t.media_port)) {
+        t.origin.last_sent = std::move(offer.value());
+    } else {
+        sip_log.warn("call {}: no offer for the transfer target: {}", display_id(),
+                     offer.error_message());
+        return give_up();
+    }
+    // In-dialog requests of the new dialog reach the referrer's leg object,
+    // which the new dialog replaces.
+    t.leg = nta_leg_tcreate(via.agent(), sofia::leg_trampoline, &from,
+                            SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from_hdr.c_str()),
+                            SIPTAG_TO_STR(to_hdr.c_str()), TAG_END());
+    if (t.leg == nullptr) {
+        return give_up();
+    }
+    nta_leg_tag(t.leg, nullptr);
+    const auto contact = via.contact(peer.proto);
+    t.invite = nta_outgoing_tcreate(
+        t.leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE,
+        URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
+        SIPTAG_ALLOW_STR(allow_for(*target.trunk)), SIPTAG_SUPPORTED_STR("timer"),
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.origin.last_sent.c_str()),
+        TAG_END());
+    if (t.invite == nullptr) {
+        nta_leg_destroy(t.leg);
+        return give_up();
+    }
+    sip_log.info("call {}: leg {} transfers to {} on trunk {} (REFER handled by the SBC)",
+                 display_id(), from._side == side::a ? 'a' : 'b', callee, target.trunk->name);
+    t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
+    _transfer = std::move(t);
+    // RFC 3515 2.4.2: accept, then report progress in NOTIFYs.
+    sofia::treply(irq, SIP_202_ACCEPTED);
+    notify_referrer(from.nta, 100, false);
+    return 0;
+}
+
+std::optional<call::replacement> call::replacement_for(side s) {
+    const side far_side = dataplane::other(s);
+    auto& far = leg(far_side);
+    if (_state != state::established || !far.confirmed || far.nta == nullptr || !leg(s).confirmed) {
+        return std::nullopt;
+    }
+    replacement r;
+    r.trunk = far.trunk;
+    r.target.transport = far.transport;
+    // RFC 3261 12.2.1.1: requests of the far end's dialog go to its remote
+    // target; a new INVITE meant to replace that dialog goes there too.
+    r.target.contact = sofia::remote_target(far.nta);
+    c_handle<su_home_t, su_home_unref> home(
+        static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
+    if (r.target.contact.empty() || !home) {
+        return std::nullopt;
+    }
+    // It leaves for the address the far end's requests already go to.
+    if (far_side == side::a) {
+        r.target.source = _source;
+    } else if (_registered) {
+        r.target.source = _registered->source;
+    } else if (far.peer < far.trunk->peers.size()) {
+        const auto& peer = far.trunk->peers[far.peer];
+        auto at = dataplane::ip_endpoint::from_string(peer.host, peer.port);
+        if (!at) {
+            return std::nullopt;
+        }
+        r.target.source = *at;
+    } else {
+        return std::nullopt;  // a dialog a transfer brought from a registered contact
+    }
+    // RFC 3891 3: the recipient compares to-tag with its own tag, so the
+    // value names the dialog as the far end sees it.
+    const sip_replaces_t* rp = nta_leg_make_replaces(far.nta, home.get(), 0);
+    if (rp == nullptr || rp->rp_call_id == nullptr) {
+        return std::nullopt;
+    }
+    r.replaces = fmt::format("{};to-tag={};from-tag={}", rp->rp_call_id,
+                             rp->rp_to_tag != nullptr ? rp->rp_to_tag : "0",
+                             rp->rp_from_tag != nullptr ? rp->rp_from_tag : "0");
+    return r;
+}
+
+bool call::can_hand_over(side s) const noexcept {
+    const auto& l = _legs[dataplane::index(s)];
+    return _state == state::established && _oa.idle() && l.confirmed && l.nta != nullptr &&
+           !(l.timer && l.timer->update != nullptr);
+}
+
+call::handed_dialog call::hand_over(side s) {
+    auto& l = leg(s);
+    handed_dialog h;
+    h.nta = l.nta;
+    h.iface = l.iface;
+    h.trunk = l.trunk;
+    h.transport = l.transport;
+    h.peer = l.peer;
+    h.origin = l.origin;
+    h.peer_100rel = l.peer_100rel;
+    h.peer_timer = l.peer_timer;
+    h.timer = l.timer;
+    const bool inbound = s == side::a;
+    for (auto it = _slots.begin(); it != _slots.end(); ++it) {
+        if (it->trunk == l.trunk && it->inbound == inbound) {
+            h.slot_inbound = inbound;  // it moves, unreleased, with the dialog
+            _slots.erase(it);
+            break;
+        }
+    }
+    l.nta = nullptr;
+    l.confirmed = false;
+    l.timer.reset();
+    return h;
+}
+
+int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_ref& replaces) {
+    call_leg* replaced = _owner.leg_of_dialog(replaces);
+    if (replaced == nullptr || &replaced->_call == this || replaces.early_only) {
+        // The outcome an INVITE with this Replaces would have had (RFC 3891
+        // 3): 481 for a dialog that is not there, 486 for early-only
+        // naming a confirmed one. The REFER itself was fine (RFC 3515 2.4.4).
+        const int status = replaced != nullptr && replaces.early_only ? 486 : 481;
+        sip_log.info("call {}: attended transfer names dialog {} ({}): {}", display_id(),
+                     replaces.call_id, replaced == nullptr ? "not ours" : "not replaceable",
+                     status);
+        sofia::treply(irq, SIP_202_ACCEPTED);
+        notify_referrer(from.nta, status, true);
+        return 0;
+    }
+    call& other = replaced->_call;
+    const side target = dataplane::other(replaced->_side);
+    if (!other.can_hand_over(target)) {
+        return 491;  // the other call has something under way
+    }
+    // Both far ends meet in this call's media session: the target takes the
+    // referrer's side (moved to the target's interface if need be).
+    const auto& joining = other.leg(target);
+    if (from.origin.last_sent.empty()) {
+        refuse_offer(irq, "the referrer's leg has no media session to hand over");
+        return 0;
+    }
+    // The far end is re-keyed in the re-INVITE (RFC 4568 7.1.4 allows it):
+    // the keys it had with the other call's session go with that session.
+    auto sdes = std::make_unique<sdp::sdes_leg>(joining.trunk->srtp, joining.trunk->srtp_suites,
+                                                &dataplane::srtp::random_fill);
+    std::uint16_t media_port = 0;
+    // The far end's own dialog goes on: its o= id, the next version.
+    media_ctl::sdp_origin origin{joining.origin.session_id, joining.origin.version + 1, {}};
+    auto offer = _media.transfer_offer(
+        from._side, from.origin.last_sent, joining.iface->cfg().media_address, *joining.trunk,
+        *sdes, origin, leg(dataplane::other(from._side)).origin.last_sent, media_port);
+    if (!offer) {
+        sip_log.warn("call {}: no offer for the attended transfer: {}", display_id(),
+                     offer.error_message());
+        _media.cancel_transfer(from._side);
+        return 500;
+    }
+    origin.last_sent = std::move(offer.value());
+    auto handed = other.hand_over(target);
+    // In-dialog requests of the taken dialog now reach the referrer's leg
+    // object, which it replaces once it answers.
+    nta_leg_bind(handed.nta, sofia::leg_trampoline, &from);
+    if (handed.slot_inbound) {
+        _slots.push_back({handed.trunk, *handed.slot_inbound});
+    }
+    transfer t;
+    t.attended = true;
+    t.referrer = from._side;
+    t.iface = handed.iface;
+    t.media_port = media_port;
+    t.leg = handed.nta;
+    t.trunk = handed.trunk;
+    t.transport = handed.transport;
+    t.peer = handed.peer;
+    t.slot_inbound = handed.slot_inbound;
+    t.timer = handed.timer;
+    t.peer_100rel = handed.peer_100rel;
+    t.peer_timer = handed.peer_timer;
+    t.origin = std::move(origin);
+    t.sdes = std::move(sdes);
+    // RFC 4028 8.1: a re-INVITE restates the dialog's session timer.
+    const auto expires = t.timer ? fmt::format("{};refresher={}", t.timer->interval.count(),
+                                               t.timer->we_refresh ? "uac" : "uas")
+                                 : std::string();
+    const auto contact = t.iface->contact(t.transport);
+    t.invite = nta_outgoing_tcreate(
+        t.leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*t.trunk)),
+        SIPTAG_SUPPORTED_STR(supported_extensions),
+        TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.origin.last_sent.c_str()),
+        TAG_END());
+    t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
+    _transfer = std::move(t);
+    if (_transfer->invite == nullptr) {
+        drop_transfer(true);
+        other.hang_up("replaced by an attended transfer");
+        return 500;
+    }
+    sip_log.info("call {}: leg {} joins call {}'s far end on trunk {} (attended transfer)",
+                 display_id(), from._side == side::a ? 'a' : 'b', other.display_id(),
+                 handed.trunk->name);
+    sofia::treply(irq, SIP_202_ACCEPTED);
+    notify_referrer(from.nta, 100, false);
+    // The referrer's consultation dialog ends as RFC 5589 7.3 has the
+    // target end it: with a BYE, once the transfer was accepted.
+    other.hang_up("replaced by an attended transfer");
+    return 0;
+}
+
+void call::drop_transfer(bool dialog_up) {
+    auto& t = *_transfer;
+    if (t.invite != nullptr) {
+        if (nta_outgoing_status(t.invite) < 200) {
+            // A ringing target must stop ringing (RFC 3261 9.1); nta
+            // acknowledges and ends a 2xx that crosses the CANCEL.
+            nta_outgoing_cancel(t.invite);
+        }
+        nta_outgoing_destroy(t.invite);
+    }
+    if (dialog_up) {
+        bye(t.leg);
+    }
+    _media.cancel_transfer(t.referrer);
+    _retired.push_back(t.leg);
+    if (t.slot_inbound) {
+        release_slot(t.trunk, *t.slot_inbound);
+    }
+    _transfer.reset();
+}
+
+void call::notify_referrer(nta_leg_t* dialog, int status, bool final) {
+    const auto body = fmt::format("SIP/2.0 {} {}\r\n", status, phrase_for(status));
+    nta_outgoing_t* orq = nta_outgoing_tcreate(
+        dialog, sofia::response_trampoline, this, nullptr, SIP_METHOD_NOTIFY, nullptr,
+        SIPTAG_EVENT_STR("refer"),
+        SIPTAG_SUBSCRIPTION_STATE_STR(final ? "terminated;reason=noresource" : "active;expires=60"),
+        SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(body.c_str()),
+        TAG_END());
+    // The NOTIFY completes inside nta; nothing waits for its answer.
+    nta_outgoing_destroy(orq);
+}
+
+void call::on_transfer_response(const sip_t* sip, int status) {
+    auto& t = *_transfer;
+    if (status < 200) {
+        return;  // the referrer hears the outcome only (RFC 3515 2.4.5 allows that)
+    }
+    auto& referrer = leg(t.referrer);
+    if (status >= 300) {
+        sip_log.info("call {}: transfer target answered {}; the call stays as it was", display_id(),
+                     status);
+        if (referrer.confirmed) {
+            notify_referrer(referrer.nta, status, true);
+        }
+        nta_outgoing_destroy(t.invite);
+        t.invite = nullptr;
+        // A taken-over dialog outlives a failed re-INVITE (RFC 3261 14.1),
+        // but nobody is left on it.
+        drop_transfer(t.attended && status != 481 && status != 408);
+        if (!referrer.confirmed) {
+            hang_up("transfer failed after the referrer left");  // no one left to talk to
+        }
+        return;
+    }
+    if (!t.attended && sip != nullptr) {
+        if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
+            nta_leg_rtag(t.leg, sip->sip_to->a_tag);
+        }
+        nta_leg_client_route(t.leg, sip->sip_record_route, sip->sip_contact);
+    }
+    auto sd = sdp::session_description::parse(body_of(sip));
+    if (!has_sdp(sip) || !sd) {
+        ack_2xx(t.leg, t.invite);
+        nta_outgoing_destroy(t.invite);
+        t.invite = nullptr;
+        sip_log.warn("call {}: transfer target answered without usable SDP; ending it",
+                     display_id());
+        if (referrer.confirmed) {
+            notify_referrer(referrer.nta, 488, true);
+        }
+        drop_transfer(true);
+        if (!referrer.confirmed) {
+            hang_up("transfer failed after the referrer left");
+        }
+        return;
+    }
+    // RFC 3515 2.4.5: the referrer learns the outcome, and leaves.
+    if (referrer.confirmed) {
+        notify_referrer(referrer.nta, 200, true);
+        send_bye(t.referrer);
+    }
+    // The target's dialog takes the referrer's place, with its own trunk's
+    // slot; the other leg keeps the SBC's media address and port, so its
+    // media simply flows to the target.
+    release_slot(referrer.trunk, t.referrer == side::a);
+    _retired.push_back(referrer.nta);
+    referrer.nta = t.leg;
+    referrer.trunk = t.trunk;
+    referrer.transport = t.transport;
+    referrer.peer = t.peer;
+    if (t.referrer == side::b) {
+        _registered.reset();  // leg b is no longer the contact it was called at
+    }
+    referrer.confirmed = true;
+    referrer.peer_100rel = t.peer_100rel;
+    referrer.peer_timer = t.peer_timer;
+    referrer.timer = t.timer;
+    if (referrer.timer) {
+        referrer.timer->last_refresh = std::chrono::steady_clock::now();  // RFC 4028 10
+    }
+    referrer.origin = std::move(t.origin);
+    referrer.iface = t.iface;
+    _media.take_over(t.referrer, *t.trunk, std::move(t.sdes), t.iface->cfg().media_address,
+                     t.media_port);
+    if (auto taken = _media.accept_transfer_answer(t.referrer, body_of(sip)); !taken) {
+        // The session goes on; the party that stays may not understand it.
+        sip_log.warn("call {}: transfer target's answer: {}", display_id(), taken.error_message());
+    }
+    // The ACK goes once the data plane has its orders (the commands reach
+    // the worker before any packet the ACK sets off), so the target's first
+    // packets already meet its side's new address, keys and codec chain.
+    ack_2xx(t.leg, t.invite);
+    nta_outgoing_destroy(t.invite);
+    t.invite = nullptr;
+    sip_log.info("call {}: transfer completed; leg {} is now trunk {}", display_id(),
+                 t.referrer == side::a ? 'a' : 'b', t.trunk->name);
+    const side stays = dataplane::other(t.referrer);
+    _transfer.reset();
+    // The party that stays learns of the new session from a re-INVITE (the
+    // SBC's same media address, a new SDP version), never from the REFER.
+    reoffer(stays);
+}
+
+}  // namespace sbc::b2bua
