@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
+#include "sbc/b2bua/dialog.hpp"
 #include "sbc/b2bua/offer_answer.hpp"
 #include "sbc/b2bua/replaces.hpp"
 #include "sbc/cdr/record.hpp"
@@ -44,35 +45,18 @@ class call;
 
 using dataplane::side;
 
-/// One dialog of a call. Its nta leg delivers in-dialog requests here.
-class call_leg final : public sofia::leg_handler {
+/// One side of a call: its dialog, and the handler its nta leg delivers
+/// in-dialog requests to (which side of which call they are for).
+class call_leg final : public sofia::leg_handler, public dialog {
 public:
     call_leg(call& owner, side s) : _call(owner), _side(s) {}
     int on_request(nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip) override;
 
+    /// The dialog part alone, to move it in or out (a transfer).
+    dialog& the_dialog() noexcept { return *this; }
+
     call& _call;  ///< owner; outlives the leg
     side _side;
-    nta_leg_t* nta = nullptr;  ///< owned; destroyed with the call
-    sip_interface* iface = nullptr;
-    const config::trunk_config* trunk = nullptr;
-    config::transport transport = config::transport::udp;
-    std::size_t peer = 0;    ///< side b: index into trunk->peers of the current attempt
-    bool confirmed = false;  ///< a 2xx to the dialog-creating INVITE went through
-    /// The peer said Supported or Require 100rel / timer in its INVITE (leg a).
-    bool peer_100rel = false;
-    bool peer_timer = false;
-    /// RFC 4028 session timer of this leg, once its 2xx settled it.
-    struct session_timer {
-        std::chrono::seconds interval{0};
-        bool we_refresh = false;  ///< the SBC sends the refreshes (UPDATE) on this leg
-        bool no_update = false;   ///< the peer refused UPDATE: refresh by re-INVITE
-        std::chrono::steady_clock::time_point last_refresh;
-        nta_outgoing_t* update = nullptr;  ///< a refresh of ours in flight
-        unsigned auth_answers = 0;         ///< challenges to it answered (RFC 3261 22.2)
-    };
-    std::optional<session_timer> timer;
-    /// What the SBC said in SDP on this dialog (RFC 3264 8).
-    media_ctl::sdp_origin origin = media_ctl::sdp_origin::fresh();
 };
 
 using media_ctl::sdp_role;
@@ -175,15 +159,7 @@ public:
     /// A dialog handed from one call to another: an attended transfer joins
     /// the far ends of two calls, so one call takes the other's leg over.
     struct handed_dialog {
-        nta_leg_t* nta = nullptr;
-        sip_interface* iface = nullptr;
-        const config::trunk_config* trunk = nullptr;
-        config::transport transport = config::transport::udp;
-        std::size_t peer = 0;          ///< index into trunk->peers
-        media_ctl::sdp_origin origin;  ///< the o= line the peer knows (RFC 3264 8)
-        bool peer_100rel = false;
-        bool peer_timer = false;
-        std::optional<call_leg::session_timer> timer;
+        dialog d;
         /// The direction of the admission slot that moves with it, if any.
         std::optional<bool> slot_inbound;
     };
@@ -404,30 +380,23 @@ private:
     /// which replaces the referrer's leg when it answers `invite`.
     struct transfer {
         side referrer = side::b;
-        nta_leg_t* leg = nullptr;
+        /// The dialog towards the target, with the offer sent on it; it
+        /// takes the referrer's place when the target answers. Its iface is
+        /// the interface the target is reached through: when it is not the
+        /// referrer's, the referrer's side of the media session has a pair
+        /// prepared on it, committed then.
+        dialog target;
         nta_outgoing_t* invite = nullptr;
-        const config::trunk_config* trunk = nullptr;
-        config::transport transport = config::transport::udp;
-        std::size_t peer = 0;  ///< index into trunk->peers
-        /// The o= line of the offer on the target's dialog (RFC 3264 8), and the offer.
-        media_ctl::sdp_origin origin;
         /// The SRTP keying of the target's dialog (its trunk's mode), which
         /// takes the referrer's place with it.
         std::unique_ptr<sdp::sdes_leg> sdes;
         /// The direction of the admission slot taken for the target's
         /// trunk, if one was.
         std::optional<bool> slot_inbound;
-        /// `leg` was another call's (attended): a dialog that is up.
+        /// `target` was another call's (attended): a dialog that is up.
         bool attended = false;
-        /// The interface the target is reached through. When it is not the
-        /// referrer's, the referrer's side of the media session has a pair
-        /// prepared on it, committed when the target answers.
-        sip_interface* iface = nullptr;
-        std::uint16_t media_port = 0;                  ///< the RTP port the target was offered
-        std::optional<call_leg::session_timer> timer;  ///< the target dialog's
-        bool peer_100rel = false;
-        bool peer_timer = false;
-        offer_answer::hold oa;  ///< the offer to the target, until it answers
+        std::uint16_t media_port = 0;  ///< the RTP port the target was offered
+        offer_answer::hold oa;         ///< the offer to the target, until it answers
     };
     std::optional<transfer> _transfer;
     std::vector<nta_leg_t*> _retired;  ///< replaced dialogs, kept for their BYE

@@ -31,7 +31,7 @@ std::string call::settle_caller_timer() {
     if (_caller_refresher == "uas") {
         caller_refreshes = false;
     }
-    call_leg::session_timer t;
+    session_timer t;
     t.interval = _caller_session_expires;
     t.we_refresh = !caller_refreshes;
     t.last_refresh = std::chrono::steady_clock::now();
@@ -51,7 +51,7 @@ void call::settle_callee_timer(const sip_t* sip) {
     if (sip == nullptr || sip->sip_session_expires == nullptr) {
         return;  // RFC 4028 7.2: the callee runs no session timer
     }
-    call_leg::session_timer t;
+    session_timer t;
     t.interval = std::chrono::seconds(sip->sip_session_expires->x_delta);
     // On leg b the SBC is the UAC.
     t.we_refresh = sip->sip_session_expires->x_refresher == nullptr ||

@@ -88,12 +88,12 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     const auto call_id = new_call_id();
     transfer t;
     t.referrer = from._side;
-    t.trunk = target.trunk;
-    t.transport = peer.proto;
-    t.peer = *peer_index;
+    t.target.trunk = target.trunk;
+    t.target.transport = peer.proto;
+    t.target.peer = *peer_index;
     t.slot_inbound = false;
-    t.origin = media_ctl::sdp_origin{from.origin.session_id, from.origin.version, {}};
-    t.iface = &via;
+    t.target.origin = media_ctl::sdp_origin{from.origin.session_id, from.origin.version, {}};
+    t.target.iface = &via;
     t.sdes = std::make_unique<sdp::sdes_leg>(target.trunk->srtp, target.trunk->srtp_suites,
                                              &dataplane::srtp::random_fill);
     // Every way out below gives back the admission slot and a prepared move.
@@ -102,10 +102,10 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         release_slot(target.trunk, false);
         return 500;
     };
-    if (auto offer = _media.transfer_offer(from._side, from.origin.last_sent,
-                                           via.cfg().media_address, *target.trunk, *t.sdes,
-                                           t.origin, leg(referee).origin.last_sent, t.media_port)) {
-        t.origin.last_sent = std::move(offer.value());
+    if (auto offer = _media.transfer_offer(
+            from._side, from.origin.last_sent, via.cfg().media_address, *target.trunk, *t.sdes,
+            t.target.origin, leg(referee).origin.last_sent, t.media_port)) {
+        t.target.origin.last_sent = std::move(offer.value());
     } else {
         sip_log.warn("call {}: no offer for the transfer target: {}", display_id(),
                      offer.error_message());
@@ -113,22 +113,22 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     }
     // In-dialog requests of the new dialog reach the referrer's leg object,
     // which the new dialog replaces.
-    t.leg = nta_leg_tcreate(via.agent(), sofia::leg_trampoline, &from,
-                            SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from_hdr.c_str()),
-                            SIPTAG_TO_STR(to_hdr.c_str()), TAG_END());
-    if (t.leg == nullptr) {
+    t.target.nta = nta_leg_tcreate(
+        via.agent(), sofia::leg_trampoline, &from, SIPTAG_CALL_ID_STR(call_id.c_str()),
+        SIPTAG_FROM_STR(from_hdr.c_str()), SIPTAG_TO_STR(to_hdr.c_str()), TAG_END());
+    if (t.target.nta == nullptr) {
         return give_up();
     }
-    nta_leg_tag(t.leg, nullptr);
+    nta_leg_tag(t.target.nta, nullptr);
     const auto contact = via.contact(peer.proto);
     t.invite = nta_outgoing_tcreate(
-        t.leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE,
+        t.target.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE,
         URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
         SIPTAG_ALLOW_STR(allow_for(*target.trunk)), SIPTAG_SUPPORTED_STR("timer"),
-        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.origin.last_sent.c_str()),
-        TAG_END());
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+        SIPTAG_PAYLOAD_STR(t.target.origin.last_sent.c_str()), TAG_END());
     if (t.invite == nullptr) {
-        nta_leg_destroy(t.leg);
+        nta_leg_destroy(t.target.nta);
         return give_up();
     }
     sip_log.info("call {}: leg {} transfers to {} on trunk {} (REFER handled by the SBC)",
@@ -194,15 +194,6 @@ bool call::can_hand_over(side s) const noexcept {
 call::handed_dialog call::hand_over(side s) {
     auto& l = leg(s);
     handed_dialog h;
-    h.nta = l.nta;
-    h.iface = l.iface;
-    h.trunk = l.trunk;
-    h.transport = l.transport;
-    h.peer = l.peer;
-    h.origin = l.origin;
-    h.peer_100rel = l.peer_100rel;
-    h.peer_timer = l.peer_timer;
-    h.timer = l.timer;
     const bool inbound = s == side::a;
     for (auto it = _slots.begin(); it != _slots.end(); ++it) {
         if (it->trunk == l.trunk && it->inbound == inbound) {
@@ -211,6 +202,9 @@ call::handed_dialog call::hand_over(side s) {
             break;
         }
     }
+    h.d = std::move(l.the_dialog());
+    // The leg keeps its trunk and interface for the CDR and logs; it has
+    // no dialog any more.
     l.nta = nullptr;
     l.confirmed = false;
     l.timer.reset();
@@ -263,37 +257,32 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     auto handed = other.hand_over(target);
     // In-dialog requests of the taken dialog now reach the referrer's leg
     // object, which it replaces once it answers.
-    nta_leg_bind(handed.nta, sofia::leg_trampoline, &from);
+    nta_leg_bind(handed.d.nta, sofia::leg_trampoline, &from);
     if (handed.slot_inbound) {
-        _slots.push_back({handed.trunk, *handed.slot_inbound});
+        _slots.push_back({handed.d.trunk, *handed.slot_inbound});
     }
     transfer t;
     t.attended = true;
     t.referrer = from._side;
-    t.iface = handed.iface;
+
     t.media_port = media_port;
-    t.leg = handed.nta;
-    t.trunk = handed.trunk;
-    t.transport = handed.transport;
-    t.peer = handed.peer;
     t.slot_inbound = handed.slot_inbound;
-    t.timer = handed.timer;
-    t.peer_100rel = handed.peer_100rel;
-    t.peer_timer = handed.peer_timer;
-    t.origin = std::move(origin);
+    t.target = std::move(handed.d);
+    t.target.origin = std::move(origin);
     t.sdes = std::move(sdes);
     // RFC 4028 8.1: a re-INVITE restates the dialog's session timer.
-    const auto expires = t.timer ? fmt::format("{};refresher={}", t.timer->interval.count(),
-                                               t.timer->we_refresh ? "uac" : "uas")
-                                 : std::string();
-    const auto contact = t.iface->contact(t.transport);
+    const auto expires = t.target.timer
+                             ? fmt::format("{};refresher={}", t.target.timer->interval.count(),
+                                           t.target.timer->we_refresh ? "uac" : "uas")
+                             : std::string();
+    const auto contact = t.target.iface->contact(t.target.transport);
     t.invite = nta_outgoing_tcreate(
-        t.leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
-        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*t.trunk)),
+        t.target.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*t.target.trunk)),
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
-        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(t.origin.last_sent.c_str()),
-        TAG_END());
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+        SIPTAG_PAYLOAD_STR(t.target.origin.last_sent.c_str()), TAG_END());
     t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
     _transfer = std::move(t);
     if (_transfer->invite == nullptr) {
@@ -303,7 +292,7 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     }
     sip_log.info("call {}: leg {} joins call {}'s far end on trunk {} (attended transfer)",
                  display_id(), from._side == side::a ? 'a' : 'b', other.display_id(),
-                 handed.trunk->name);
+                 handed.d.trunk->name);
     sofia::treply(irq, SIP_202_ACCEPTED);
     notify_referrer(from.nta, 100, false);
     // The referrer's consultation dialog ends as RFC 5589 7.3 has the
@@ -323,12 +312,12 @@ void call::drop_transfer(bool dialog_up) {
         nta_outgoing_destroy(t.invite);
     }
     if (dialog_up) {
-        bye(t.leg);
+        bye(t.target.nta);
     }
     _media.cancel_transfer(t.referrer);
-    _retired.push_back(t.leg);
+    _retired.push_back(t.target.nta);
     if (t.slot_inbound) {
-        release_slot(t.trunk, *t.slot_inbound);
+        release_slot(t.target.trunk, *t.slot_inbound);
     }
     _transfer.reset();
 }
@@ -369,13 +358,13 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     }
     if (!t.attended && sip != nullptr) {
         if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
-            nta_leg_rtag(t.leg, sip->sip_to->a_tag);
+            nta_leg_rtag(t.target.nta, sip->sip_to->a_tag);
         }
-        nta_leg_client_route(t.leg, sip->sip_record_route, sip->sip_contact);
+        nta_leg_client_route(t.target.nta, sip->sip_record_route, sip->sip_contact);
     }
     auto sd = sdp::session_description::parse(body_of(sip));
     if (!has_sdp(sip) || !sd) {
-        ack_2xx(t.leg, t.invite);
+        ack_2xx(t.target.nta, t.invite);
         nta_outgoing_destroy(t.invite);
         t.invite = nullptr;
         sip_log.warn("call {}: transfer target answered without usable SDP; ending it",
@@ -399,24 +388,16 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     // media simply flows to the target.
     release_slot(referrer.trunk, t.referrer == side::a);
     _retired.push_back(referrer.nta);
-    referrer.nta = t.leg;
-    referrer.trunk = t.trunk;
-    referrer.transport = t.transport;
-    referrer.peer = t.peer;
+    referrer.the_dialog() = std::move(t.target);
     if (t.referrer == side::b) {
         _registered.reset();  // leg b is no longer the contact it was called at
     }
     referrer.confirmed = true;
-    referrer.peer_100rel = t.peer_100rel;
-    referrer.peer_timer = t.peer_timer;
-    referrer.timer = t.timer;
     if (referrer.timer) {
         referrer.timer->last_refresh = std::chrono::steady_clock::now();  // RFC 4028 10
     }
-    referrer.origin = std::move(t.origin);
-    referrer.iface = t.iface;
-    _media.take_over(t.referrer, *t.trunk, std::move(t.sdes), t.iface->cfg().media_address,
-                     t.media_port);
+    _media.take_over(t.referrer, *referrer.trunk, std::move(t.sdes),
+                     referrer.iface->cfg().media_address, t.media_port);
     if (auto taken = _media.accept_transfer_answer(t.referrer, body_of(sip)); !taken) {
         // The session goes on; the party that stays may not understand it.
         sip_log.warn("call {}: transfer target's answer: {}", display_id(), taken.error_message());
@@ -424,11 +405,11 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     // The ACK goes once the data plane has its orders (the commands reach
     // the worker before any packet the ACK sets off), so the target's first
     // packets already meet its side's new address, keys and codec chain.
-    ack_2xx(t.leg, t.invite);
+    ack_2xx(referrer.nta, t.invite);
     nta_outgoing_destroy(t.invite);
     t.invite = nullptr;
     sip_log.info("call {}: transfer completed; leg {} is now trunk {}", display_id(),
-                 t.referrer == side::a ? 'a' : 'b', t.trunk->name);
+                 t.referrer == side::a ? 'a' : 'b', referrer.trunk->name);
     const side stays = dataplane::other(t.referrer);
     _transfer.reset();
     // The party that stays learns of the new session from a re-INVITE (the

@@ -1,0 +1,54 @@
+// One SIP dialog of a call (RFC 3261 12) as the SBC keeps it: the nta leg
+// that carries it, where it goes (interface, trunk, peer, transport), what
+// was negotiated on it (100rel, the session timer) and what the SBC said in
+// SDP on it (its o= identity and the last SDP sent, RFC 3264 8).
+//
+// A value: a call is made of two, and a transfer hands one from the call or
+// the operation that made it to the side it takes over with a move, the
+// same fields in one place. The nta leg inside is the one raw handle left;
+// its owner (call_leg, the transfer under way) destroys it.
+//
+// Object graph: the call owns its call_legs, each holding the dialog of one
+// side; the trunk and interface pointers are borrowed from the
+// configuration and the b2bua, which outlive every call. Everything runs on
+// the su_root thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+#include "sbc/config/config.hpp"
+#include "sbc/media_ctl/media_session.hpp"
+#include "sbc/sofia/nta.hpp"
+
+namespace sbc::b2bua {
+
+class sip_interface;
+
+/// RFC 4028 session timer of a dialog, once the 2xx of its INVITE settled it.
+struct session_timer {
+    std::chrono::seconds interval{0};
+    bool we_refresh = false;  ///< the SBC sends the refreshes (UPDATE) on this dialog
+    bool no_update = false;   ///< the peer refused UPDATE: refresh by re-INVITE
+    std::chrono::steady_clock::time_point last_refresh;
+    nta_outgoing_t* update = nullptr;  ///< a refresh of ours in flight
+    unsigned auth_answers = 0;         ///< challenges to it answered (RFC 3261 22.2)
+};
+
+struct dialog {
+    nta_leg_t* nta = nullptr;  ///< owned by whoever holds the dialog
+    sip_interface* iface = nullptr;
+    const config::trunk_config* trunk = nullptr;
+    config::transport transport = config::transport::udp;
+    std::size_t peer = 0;    ///< index into trunk->peers (the SBC called it)
+    bool confirmed = false;  ///< a 2xx to the dialog-creating INVITE went through
+    /// The peer said Supported or Require 100rel / timer.
+    bool peer_100rel = false;
+    bool peer_timer = false;
+    std::optional<session_timer> timer;
+    /// What the SBC said in SDP on this dialog (RFC 3264 8).
+    media_ctl::sdp_origin origin = media_ctl::sdp_origin::fresh();
+};
+
+}  // namespace sbc::b2bua
