@@ -263,6 +263,10 @@ void scripted_peer::receive(sofia::server_transaction& request, const sip_t* sip
             }
             auto m = sofia::msg_ref::adopt(nta_incoming_getrequest_ackcancel(inv->_tx.get()));
             record(m.get());
+            if (ack_or_cancel->sip_request->rq_method == sip_method_ack &&
+                inv->_tx.status() >= 300) {
+                return;  // RFC 3261 17.2.1: part of the transaction, not the script's
+            }
             _received.push_back(std::make_unique<incoming_request>(
                 *this, ack_or_cancel->sip_request->rq_method_name, sofia::server_transaction(),
                 std::move(m), inv->_dialog));
