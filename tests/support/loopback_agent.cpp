@@ -9,12 +9,14 @@
 
 namespace sbc::test {
 
-loopback_agent::loopback_agent(su_root_t* root, bool cancel_487) {
-    _agent = nta_agent_create(root, URL_STRING_MAKE("sip:127.0.0.1:0;transport=udp"),
-                              sofia::agent_trampoline, this, NTATAG_UA(1),
-                              NTATAG_CANCEL_487(cancel_487), NTATAG_EXTRA_100(0), TAG_END());
+loopback_agent::loopback_agent(su_root_t* root, bool cancel_487, std::string host)
+    : _host(std::move(host)) {
+    const auto url = fmt::format("sip:{}:0;transport=udp", _host);
+    _agent = nta_agent_create(root, URL_STRING_MAKE(url.c_str()), sofia::agent_trampoline, this,
+                              NTATAG_UA(1), NTATAG_CANCEL_487(cancel_487), NTATAG_EXTRA_100(0),
+                              TAG_END());
     if (_agent == nullptr) {
-        throw std::runtime_error("cannot create an nta agent on 127.0.0.1");
+        throw std::runtime_error("cannot create an nta agent on " + _host);
     }
     // The bound port is in the primary transport's name, not in the URL
     // nta was given (RFC 3261 18: the port is the socket's).
@@ -28,7 +30,7 @@ loopback_agent::loopback_agent(su_root_t* root, bool cancel_487) {
 
 loopback_agent::~loopback_agent() { nta_agent_destroy(_agent); }
 
-std::string loopback_agent::host_port() const { return fmt::format("127.0.0.1:{}", _port); }
+std::string loopback_agent::host_port() const { return fmt::format("{}:{}", _host, _port); }
 
 std::string loopback_agent::uri(const std::string& user) const {
     return user.empty() ? fmt::format("sip:{}", host_port())

@@ -1,4 +1,5 @@
-// An nta agent for tests, on 127.0.0.1 UDP with a port the kernel chose, so
+// An nta agent for tests, on a loopback address (127.0.0.1 unless told) over
+// UDP with a port the kernel chose, so
 // tests never collide on fixed ports and can run in parallel.
 //
 // NTATAG_UA(1) as the SBC's own agents: nta retransmits a 2xx until its ACK
@@ -21,8 +22,11 @@ public:
 
     /// `cancel_487`: whether nta answers a cancelled INVITE with 487 itself
     /// (NTATAG_CANCEL_487); the SBC's agents leave that to the call.
-    /// Throws std::runtime_error when nta cannot bind.
-    explicit loopback_agent(su_root_t* root, bool cancel_487 = true);
+    /// `host`: another loopback address (127.0.0.9) for a test that needs
+    /// a source the SBC does not know. Throws std::runtime_error when nta
+    /// cannot bind.
+    explicit loopback_agent(su_root_t* root, bool cancel_487 = true,
+                            std::string host = "127.0.0.1");
     ~loopback_agent();
     loopback_agent(const loopback_agent&) = delete;
     loopback_agent& operator=(const loopback_agent&) = delete;
@@ -30,9 +34,10 @@ public:
     nta_agent_t* get() const noexcept { return _agent; }
     /// The port the kernel gave the UDP socket.
     std::uint16_t port() const noexcept { return _port; }
-    /// "127.0.0.1:PORT".
+    const std::string& host() const noexcept { return _host; }
+    /// "HOST:PORT".
     std::string host_port() const;
-    /// "sip:USER@127.0.0.1:PORT", or without "USER@" when `user` is empty.
+    /// "sip:USER@HOST:PORT", or without "USER@" when `user` is empty.
     std::string uri(const std::string& user = {}) const;
 
     /// Takes every stray message from now on; the callback owns `msg`.
@@ -45,6 +50,7 @@ public:
     int on_stray_message(nta_agent_t* agent, msg_t* msg, sip_t* sip) override;
 
 private:
+    std::string _host;
     nta_agent_t* _agent = nullptr;
     std::uint16_t _port = 0;
     stray_callback _on_stray;

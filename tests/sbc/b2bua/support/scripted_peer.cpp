@@ -176,10 +176,10 @@ int peer_dialog::on_request(sofia::server_transaction& request, const sip_t* sip
 
 // ---- scripted_peer
 
-scripted_peer::scripted_peer(sip_loop& loop, std::string name)
+scripted_peer::scripted_peer(sip_loop& loop, std::string name, std::string host)
     : _loop(loop),
       _name(std::move(name)),
-      _agent(loop.root(), /*cancel_487=*/false),
+      _agent(loop.root(), /*cancel_487=*/false, std::move(host)),
       _default(sofia::leg::create(_agent.get(), *this, NTATAG_NO_DIALOG(1))) {
     if (!_default) {
         throw std::runtime_error("cannot make the peer's default leg");
@@ -208,7 +208,7 @@ peer_dialog& scripted_peer::new_dialog() {
 peer_dialog& scripted_peer::invite(const std::string& request_uri, const std::string& sdp,
                                    const std::string& from_user) {
     auto& d = new_dialog();
-    d._call_id = fmt::format("{}-{}-{}@{}", _name, ++_calls, port(), "127.0.0.1");
+    d._call_id = fmt::format("{}-{}-{}@{}", _name, ++_calls, port(), _agent.host());
     const auto from = fmt::format("<sip:{}@{}>", from_user, host_port());
     const auto to = fmt::format("<{}>", request_uri);
     d._leg = sofia::leg::create(_agent.get(), d, SIPTAG_FROM_STR(from.c_str()),
