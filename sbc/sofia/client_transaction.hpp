@@ -70,6 +70,8 @@ public:
     /// NTATAG_NO_DIALOG), routed to `route` (null: the request URI or the
     /// dialog's route set); `tags` without TAG_END(). Empty when nta
     /// refuses (check operator bool); then the callback is never called.
+    /// The callback may run before send() returns: nta reports some
+    /// transport failures at once, with a response of its own.
     template <typename... Tags>
     static client_transaction send(nta_leg_t* leg, response_callback on_response,
                                    const url_string_t* route, Tags... tags) {
