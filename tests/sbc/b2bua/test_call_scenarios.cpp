@@ -125,6 +125,32 @@ TEST_CASE("a 503 from the first peer fails over to the next", "[b2bua][call][fai
     f.pbx2.expect_nothing_more();
 }
 
+TEST_CASE("a peer that rang and then failed: the next peer takes the call",
+          "[b2bua][call][failover]") {
+    // Carriers often send 18x before giving up (call.cpp on_invite_response);
+    // the caller keeps its one dialog with the SBC throughout.
+    sbc::test::topology t;
+    t.pbx_backup_peer = true;
+    b2bua_fixture f(t);
+    auto& call = f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(30000, "carrier"));
+    auto& first = f.pbx.expect("INVITE");
+    first.reply(180);
+    call.expect(180);
+    first.reply(500);
+    auto& second = f.pbx2.expect("INVITE");
+    second.reply(200, sdp_audio(31000, "pbx2"));
+    call.expect(200);
+    call.ack();
+    f.pbx2.expect("ACK");
+    auto& bye = second.dialog().bye();
+    f.carrier.expect("BYE").reply(200);
+    bye.expect(200);
+    REQUIRE(f.calls_gone());
+    f.carrier.expect_nothing_more();
+    f.pbx.expect_nothing_more();
+    f.pbx2.expect_nothing_more();
+}
+
 TEST_CASE("hold and resume by re-INVITE from the caller", "[b2bua][call][reinvite]") {
     // tests/e2e/test_sbc.py hold_resume_from_caller; RFC 3264 8.4.
     b2bua_fixture f;
