@@ -28,8 +28,11 @@ namespace sbc::sofia {
 
 class server_transaction {
 public:
-    /// Called with the ACK or CANCEL of the transaction's INVITE; with null
-    /// when a reliable provisional response (RFC 3262) got no PRACK in time.
+    /// Called with the ACK or CANCEL of the transaction's INVITE. With null
+    /// when nta gave up waiting: Timer H fired, the final response was
+    /// never ACKed (RFC 3261 17.2.1), or a reliable provisional response
+    /// got no PRACK in time (RFC 3262 3). nta also hands over the ACK of a
+    /// non-2xx, which belongs to the transaction (17.2.1): check status().
     using ack_cancel_callback = std::function<void(const sip_t* ack_or_cancel)>;
 
     server_transaction() = default;

@@ -259,7 +259,7 @@ void scripted_peer::receive(sofia::server_transaction& request, const sip_t* sip
         incoming_request* inv = r.get();
         inv->_tx.on_ack_or_cancel([this, inv](const sip_t* ack_or_cancel) {
             if (ack_or_cancel == nullptr) {
-                return;  // a reliable provisional's PRACK timed out
+                return;  // Timer H, or a reliable provisional's PRACK timed out
             }
             auto m = sofia::msg_ref::adopt(nta_incoming_getrequest_ackcancel(inv->_tx.get()));
             record(m.get());
