@@ -7,7 +7,9 @@
 #include <sofia-sip/tport.h>
 #include <sofia-sip/tport_tag.h>
 
+#include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/common/log.hpp"
@@ -61,6 +63,7 @@ sip_interface::sip_interface(su_root_t* root, const config::interface_config& cf
     }
     tls::ctx_capture capture;
     bind_listeners(root);
+    read_bound_ports();
     if (cfg.has_listener(config::transport::tls)) {
         // One context per TLS transport sofia made; each must follow our
         // policy, or the interface would accept anyone with sofia's defaults.
@@ -126,6 +129,26 @@ void sip_interface::bind_listeners(su_root_t* root) {
     }
 }
 
+void sip_interface::read_bound_ports() {
+    _bound = _cfg.listen;
+    for (auto& l : _bound) {
+        if (l.port != 0) {
+            continue;
+        }
+        for (tport_t* tp = tport_primaries(nta_agent_tports(_agent)); tp != nullptr;
+             tp = tport_next(tp)) {
+            const tp_name_t* name = tport_name(tp);
+            if (name != nullptr && name->tpn_proto != nullptr && name->tpn_port != nullptr &&
+                name->tpn_host != nullptr &&
+                std::string_view(name->tpn_proto) == transport_param(l.proto) &&
+                (name->tpn_host == l.host || name->tpn_host == uri_host(l.host))) {
+                l.port = static_cast<std::uint16_t>(std::strtoul(name->tpn_port, nullptr, 10));
+                break;
+            }
+        }
+    }
+}
+
 void sip_interface::report_tls_failures() {
     // sofia-sip's TLS transport closes a connection whose handshake failed
     // (the peer's certificate refused, no version or cipher in common)
@@ -172,13 +195,15 @@ sip_interface::~sip_interface() {
 }
 
 const config::listen_uri& sip_interface::listener_for(config::transport t) const {
-    for (const auto& l : _cfg.listen) {
+    for (const auto& l : _bound) {
         if (l.proto == t) {
             return l;
         }
     }
-    return _cfg.listen.front();
+    return _bound.front();
 }
+
+std::uint16_t sip_interface::bound_port(config::transport t) const { return listener_for(t).port; }
 
 std::string sip_interface::host() const {
     const auto& l = _cfg.listen.front();

@@ -46,6 +46,9 @@ public:
     std::string tls_failure(const std::string& host,
                             std::chrono::steady_clock::time_point since) const;
 
+    /// The port the listener of transport `t` (or the first one) is bound
+    /// to: the configured one, or the one the kernel chose for port 0.
+    std::uint16_t bound_port(config::transport t) const;
     /// The Contact URI of this interface for a dialog over `t`, e.g.
     /// "<sip:127.0.1.1:5060;transport=tcp>".
     std::string contact(config::transport t) const;
@@ -65,12 +68,17 @@ private:
     /// Makes the TLS transports report a failed handshake to the requests
     /// waiting for it (see the .cpp).
     void report_tls_failures();
+    /// Reads back the ports nta bound listeners of port 0 to.
+    void read_bound_ports();
 
     const config::interface_config& _cfg;
     std::unique_ptr<tls::interface_tls> _tls;  // before _agent: sofia's contexts call into it
     b2bua& _owner;
     nta_agent_t* _agent = nullptr;
     std::vector<int> _filtered;  ///< sofia's UDP sockets carrying our source filter
+    /// The listeners as bound: cfg().listen with every port 0 replaced by the
+    /// kernel's choice (in-process tests); Via, Contact and From use these.
+    std::vector<config::listen_uri> _bound;
 };
 
 /// "sip:" URI host form: IPv6 literals in brackets.

@@ -8,6 +8,7 @@
 
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip.h>
+#include <sofia-sip/sip_protos.h>
 
 #include <utility>
 

@@ -1,0 +1,132 @@
+#include "tests/sbc/b2bua/support/b2bua_fixture.hpp"
+
+#include <fmt/format.h>
+#include <stdlib.h>
+
+#include <fstream>
+#include <stdexcept>
+#include <tuple>
+
+namespace sbc::test {
+
+temp_dir::temp_dir() {
+    auto pattern = (std::filesystem::temp_directory_path() / "sbc-tier-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+        throw std::runtime_error("cannot make a temporary directory");
+    }
+    _path = pattern;
+}
+
+temp_dir::~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(_path, ignored);
+}
+
+namespace {
+
+// harness.py's generated_config, with the peers' real ports and
+// placeholder ports for the SBC's listeners (5060, 5062: any two distinct
+// valid ones; both become 0 before binding).
+std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::uint16_t pbx_peer,
+                          std::uint16_t pbx_backup, const std::filesystem::path& dir) {
+    std::string y = "interfaces:\n";
+    for (const auto& [name, port] : {std::pair{"carrier", 5060}, std::pair{"pbx", 5062}}) {
+        y += fmt::format(
+            "  - name: {}\n    listen: [udp://127.0.0.1:{}]\n    media_address: 127.0.0.1\n", name,
+            port);
+    }
+    const auto backup = t.pbx_backup_peer
+                            ? fmt::format(", {{uri: \"127.0.0.1:{}\", priority: 20}}", pbx_backup)
+                            : std::string();
+    y += "trunks:\n";
+    for (const auto& [name, peers, extra] :
+         {std::tuple{"carrier", fmt::format("\"127.0.0.1:{}\"", carrier_peer), &t.carrier_trunk},
+          std::tuple{"pbx", fmt::format("\"127.0.0.1:{}\"{}", pbx_peer, backup), &t.pbx_trunk}}) {
+        y += fmt::format(
+            "  - name: {0}\n    interface: {0}\n    peers: [{1}]\n"
+            "    keepalive: {{interval: 0}}\n",
+            name, peers);
+        for (const auto& line : *extra) {
+            y += "    " + line + "\n";
+        }
+    }
+    y += "routes:\n";
+    if (t.routes.empty()) {
+        y += "  - {name: carrier-to-pbx, from_trunk: carrier, to_trunk: pbx}\n"
+             "  - {name: pbx-to-carrier, from_trunk: pbx, to_trunk: carrier}\n";
+    }
+    for (const auto& r : t.routes) {
+        y += "  - " + r + "\n";
+    }
+    y += fmt::format("media:\n  port_min: 40000\n  port_max: 40999\n  timeout: {}\n",
+                     t.media_timeout_seconds);
+    y += fmt::format("control:\n  socket: {}\n", (dir / "control.sock").string());
+    y += fmt::format("cdr:\n  file: {}\n", (dir / "cdr.jsonl").string());
+    for (const auto& line : t.top) {
+        y += line + "\n";
+    }
+    return y;
+}
+
+}  // namespace
+
+b2bua_fixture::b2bua_fixture(const topology& t)
+    : _yaml(topology_yaml(t, carrier.port(), pbx.port(), pbx2.port(), dir.path())),
+      _cfg(config::load_string(_yaml, "b2bua_fixture.yaml")) {
+    for (auto& iface : _cfg.interfaces) {
+        for (auto& l : iface.listen) {
+            l.port = 0;  // the kernel's choice; sip_interface reads it back
+        }
+    }
+    _sbc = std::make_unique<b2bua::b2bua>(loop.root(), _cfg, media);
+}
+
+b2bua_fixture::~b2bua_fixture() {
+    // Calls still up end as at shutdown; what they send goes nowhere that
+    // matters, but the b2bua must not outlive the loop's turns it needs.
+    _sbc->hang_up_all("test over");
+    loop.drain();
+    _sbc.reset();
+}
+
+std::string b2bua_fixture::port_of(const std::string& interface) const {
+    return std::to_string(_sbc->interface_named(interface).bound_port(config::transport::udp));
+}
+
+std::string b2bua_fixture::carrier_side_uri(const std::string& user) const {
+    return fmt::format("sip:{}@127.0.0.1:{}", user, port_of("carrier"));
+}
+
+std::string b2bua_fixture::pbx_side_uri(const std::string& user) const {
+    return fmt::format("sip:{}@127.0.0.1:{}", user, port_of("pbx"));
+}
+
+std::vector<std::string> b2bua_fixture::cdr_lines() const {
+    std::vector<std::string> lines;
+    std::ifstream in(dir.path() / "cdr.jsonl");
+    for (std::string line; std::getline(in, line);) {
+        lines.push_back(line);
+    }
+    return lines;
+}
+
+bool b2bua_fixture::calls_gone() {
+    return loop.run_until([&] { return _sbc->call_count() == 0; });
+}
+
+std::string sdp_audio(std::uint16_t port, const std::string& session) {
+    return fmt::format(
+        "v=0\r\n"
+        "o={0} 1 1 IN IP4 127.0.0.1\r\n"
+        "s={0}\r\n"
+        "c=IN IP4 127.0.0.1\r\n"
+        "t=0 0\r\n"
+        "m=audio {1} RTP/AVP 0 101\r\n"
+        "a=rtpmap:0 PCMU/8000\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\n"
+        "a=fmtp:101 0-15\r\n"
+        "a=sendrecv\r\n",
+        session, port);
+}
+
+}  // namespace sbc::test

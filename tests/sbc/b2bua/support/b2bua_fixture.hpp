@@ -1,0 +1,95 @@
+// A real sbc::b2bua in one process, between two scripted peers, for the
+// in-process B2BUA tests (DESIGN.md "Testing").
+//
+// The topology is the e2e suite's (tests/e2e/harness.py generated_config):
+// interfaces "carrier" and "pbx", a trunk of the same name on each whose peer
+// is the scripted peer of that name, routes carrier -> pbx and pbx ->
+// carrier. Everything listens on 127.0.0.1 on ports the kernel chooses: the
+// YAML is loaded and validated with placeholder ports, which are then set to
+// 0 before the b2bua binds (the configuration refuses port 0, rightly for
+// sbcd), and the b2bua's sip_interface reads the bound ports back. The media
+// engine is a fake; the control socket path and the CDR file live in a
+// temporary directory the fixture removes.
+//
+// Object graph: the fixture owns the loop, the peers, the fake engine, the
+// configuration and the b2bua, declared so that the b2bua goes first and the
+// loop last. Control thread only.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sbc/b2bua/b2bua.hpp"
+#include "sbc/config/config.hpp"
+#include "tests/sbc/b2bua/support/fake_media_engine.hpp"
+#include "tests/sbc/b2bua/support/scripted_peer.hpp"
+#include "tests/support/sip_loop.hpp"
+
+namespace sbc::test {
+
+/// What a test changes in the default topology: YAML lines added to a
+/// trunk ("early_offer: convert") or at the top level.
+struct topology {
+    std::vector<std::string> carrier_trunk;
+    std::vector<std::string> pbx_trunk;
+    std::vector<std::string> top;
+    /// The routes section's entries, replacing carrier -> pbx and pbx -> carrier.
+    std::vector<std::string> routes;
+    unsigned media_timeout_seconds = 60;
+    /// The pbx trunk gets the peer "pbx2" as well, at a lower priority
+    /// (tried after "pbx" fails).
+    bool pbx_backup_peer = false;
+};
+
+/// A directory under $TMPDIR, removed with everything in it.
+class temp_dir {
+public:
+    temp_dir();
+    ~temp_dir();
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    const std::filesystem::path& path() const noexcept { return _path; }
+
+private:
+    std::filesystem::path _path;
+};
+
+class b2bua_fixture {
+public:
+    explicit b2bua_fixture(const topology& t = {});
+    ~b2bua_fixture();
+
+    sip_loop loop;
+    scripted_peer carrier{loop, "carrier"};
+    scripted_peer pbx{loop, "pbx"};
+    scripted_peer pbx2{loop, "pbx2"};  ///< a peer of the pbx trunk with pbx_backup_peer
+    fake_media_engine media;
+    temp_dir dir;
+
+    /// "sip:USER@127.0.0.1:PORT" of the SBC's interface facing that side.
+    std::string carrier_side_uri(const std::string& user) const;
+    std::string pbx_side_uri(const std::string& user) const;
+    b2bua::b2bua& sbc() noexcept { return *_sbc; }
+    const config::config& cfg() const noexcept { return _cfg; }
+    const std::string& yaml() const noexcept { return _yaml; }
+    /// The CDR file's lines so far.
+    std::vector<std::string> cdr_lines() const;
+    /// Runs the loop until the b2bua holds no call (a finished call is
+    /// reaped on the loop turn after it ended). False on the deadline.
+    bool calls_gone();
+
+private:
+    std::string port_of(const std::string& interface) const;
+
+    std::string _yaml;
+    config::config _cfg;
+    std::unique_ptr<b2bua::b2bua> _sbc;  ///< last: destroyed first
+};
+
+/// A minimal SDP offer or answer from a peer at 127.0.0.1:`port`: PCMU and
+/// telephone-event, as sipp's default scenarios send.
+std::string sdp_audio(std::uint16_t port, const std::string& session = "peer");
+
+}  // namespace sbc::test
