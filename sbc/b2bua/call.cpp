@@ -328,38 +328,6 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
         }
         return 0;
     }
-    for (auto it = _relays.begin(); it != _relays.end(); ++it) {
-        if (it->orq != orq) {
-            continue;
-        }
-        if (status == 401 || status == 407) {
-            const auto auth = in_dialog_credentials(leg(it->to), sip, status, it->method, it->body,
-                                                    it->auth_answers);
-            if (!auth.empty()) {
-                // RFC 3261 22.2: the same request again, a new transaction.
-                nta_outgoing_destroy(it->orq);
-                it->orq = send_relayed(*it, auth);
-                if (it->orq != nullptr) {
-                    return 0;
-                }
-                if (it->irq != nullptr) {
-                    sofia::treply(it->irq, SIP_500_INTERNAL_SERVER_ERROR);
-                    nta_incoming_destroy(it->irq);
-                }
-                _relays.erase(it);
-                return 0;
-            }
-        }
-        if (status >= 200) {
-            if (it->irq != nullptr) {  // null: a request of the SBC's own (DTMF INFO)
-                sofia::treply(it->irq, status, phrase_for(status));
-                nta_incoming_destroy(it->irq);
-            }
-            nta_outgoing_destroy(it->orq);
-            _relays.erase(it);
-        }
-        return 0;
-    }
     return 0;
 }
 
@@ -462,11 +430,7 @@ void call::release_transactions() {
         _invite.reset();
     }
     for (auto& r : _relays) {
-        if (nta_incoming_status(r.irq) < 200) {
-            sofia::treply(r.irq, SIP_481_NO_TRANSACTION);
-        }
-        nta_incoming_destroy(r.irq);
-        nta_outgoing_destroy(r.orq);
+        r->abandon();
     }
     _relays.clear();
 }

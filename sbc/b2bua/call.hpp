@@ -26,6 +26,7 @@
 #include "sbc/b2bua/dialog.hpp"
 #include "sbc/b2bua/offer_answer.hpp"
 #include "sbc/b2bua/replaces.hpp"
+#include "sbc/b2bua/request_relay.hpp"
 #include "sbc/cdr/record.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/media_ctl/media_session.hpp"
@@ -62,6 +63,9 @@ public:
 using media_ctl::sdp_role;
 
 class call final : public sofia::response_handler, public sofia::transaction_handler {
+    /// The operations act on the call's legs and media on its behalf.
+    friend class request_relay;
+
 public:
     enum class state { trying, early, answered, established, cancelling, terminated };
 
@@ -203,22 +207,9 @@ private:
         unsigned auth_answers = 0;
         offer_answer::hold oa;  ///< the exchange it carries, until its ACK
     };
-    /// A non-INVITE in-dialog request relayed (INFO, MESSAGE).
-    struct request_relay {
-        nta_incoming_t* irq;  ///< null: a request of the SBC's own (DTMF INFO)
-        nta_outgoing_t* orq;
-        /// The request as sent on leg `to`, for a retry with credentials.
-        side to = side::a;
-        sip_method_t method_id = sip_method_unknown;
-        std::string method;
-        std::string content_type;
-        std::string body;
-        std::string headers;
-        unsigned auth_answers = 0;
-    };
-    /// Sends (or sends again, with an Authorization or Proxy-Authorization
-    /// header) the request `r` describes; its orq is the new transaction.
-    nta_outgoing_t* send_relayed(const request_relay& r, const sofia::authorization& auth = {});
+    /// Drops the request relays that are over (called before a new one is
+    /// added, so they stay few however many a call relays).
+    void forget_finished_relays();
 
     call_leg& leg(side s) noexcept { return _legs[dataplane::index(s)]; }
 
@@ -356,7 +347,7 @@ private:
     /// Declared before the operations whose holds point at it.
     offer_answer _oa;
     std::optional<invite_relay> _invite;
-    std::vector<request_relay> _relays;
+    std::vector<std::unique_ptr<request_relay>> _relays;
     /// An UPDATE carrying an offer, relayed from leg `from`; the 2xx coming
     /// back carries the answer (RFC 3311 5.2). At most one, and never
     /// beside an INVITE's offer.

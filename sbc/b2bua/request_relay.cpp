@@ -13,6 +13,7 @@
 
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/b2bua/call_support.hpp"
+#include "sbc/b2bua/request_relay.hpp"
 #include "sbc/policy/header_filter.hpp"
 #include "sbc/policy/header_rules.hpp"
 #include "sbc/sofia/reply.hpp"
@@ -33,24 +34,23 @@ void call::on_media_dtmf(side from, char digit, std::uint32_t duration_ms) {
     if (body.empty()) {
         return;
     }
-    request_relay r{.irq = nullptr,
-                    .orq = nullptr,
-                    .to = to._side,
-                    .method_id = sip_method_info,
-                    .method = "INFO",
-                    .content_type = "application/dtmf-relay",
-                    .body = body,
-                    .headers = {},
-                    .auth_answers = 0};
-    r.orq = send_relayed(r);
-    if (r.orq == nullptr) {
+    forget_finished_relays();
+    auto relay = std::make_unique<request_relay>(
+        *this, sofia::server_transaction(),
+        request_relay::request{.to = to._side,
+                               .method_id = sip_method_info,
+                               .method = "INFO",
+                               .content_type = "application/dtmf-relay",
+                               .body = body,
+                               .headers = {}});
+    if (!relay->send()) {
         sip_log.warn("call {}: cannot send INFO for DTMF {} to trunk {}", display_id(), digit,
                      to.trunk->name);
         return;
     }
     sip_log.info("call {}: DTMF {} ({} ms) to trunk {} as INFO", display_id(), digit, duration_ms,
                  to.trunk->name);
-    _relays.push_back(std::move(r));
+    _relays.push_back(std::move(relay));
 }
 
 std::string call::relayed_headers(const sip_t* sip, const call_leg& from, const call_leg& to) {
@@ -100,44 +100,83 @@ int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
             return 200;
         }
     }
-    request_relay r{.irq = irq,
-                    .orq = nullptr,
-                    .to = to._side,
-                    .method_id = sip->sip_request->rq_method,
-                    .method = sip->sip_request->rq_method_name,
-                    .content_type = {},
-                    .body = std::string(body_of(sip)),
-                    .headers = relayed_headers(sip, from, to),
-                    .auth_answers = 0};
+    request_relay::request r{.to = to._side,
+                             .method_id = sip->sip_request->rq_method,
+                             .method = sip->sip_request->rq_method_name,
+                             .content_type = {},
+                             .body = std::string(body_of(sip)),
+                             .headers = relayed_headers(sip, from, to)};
     if (const auto* ct = sip->sip_content_type; ct != nullptr && ct->c_type != nullptr) {
         r.content_type = ct->c_type;
         for (auto* p = ct->c_params; p != nullptr && *p != nullptr; ++p) {
             r.content_type += fmt::format(";{}", *p);
         }
     }
-    r.orq = send_relayed(r);
-    if (r.orq == nullptr) {
-        return 500;
+    forget_finished_relays();
+    auto relay =
+        std::make_unique<request_relay>(*this, sofia::server_transaction(irq), std::move(r));
+    if (!relay->send()) {
+        return 0;  // the relay's server transaction answered 500 as it went
     }
-    _relays.push_back(std::move(r));
+    _relays.push_back(std::move(relay));
     return 0;
 }
 
-nta_outgoing_t* call::send_relayed(const request_relay& r, const sofia::authorization& auth) {
-    auto& to = leg(r.to);
-    const bool body = !r.content_type.empty();
+void call::forget_finished_relays() {
+    std::erase_if(_relays, [](const auto& r) { return r->done(); });
+}
+
+request_relay::request_relay(call& owner, sofia::server_transaction from, request r)
+    : _call(owner), _from(std::move(from)), _request(std::move(r)) {}
+
+bool request_relay::send(const sofia::authorization& auth) {
+    auto& to = _call.leg(_request.to);
+    const bool body = !_request.content_type.empty();
     // The body as it came (it may hold any bytes); nta copies it.
     sip_payload_t payload[1];
     sip_payload_init(payload);
-    payload->pl_data = const_cast<char*>(r.body.data());
-    payload->pl_len = r.body.size();
-    return nta_outgoing_tcreate(
-        to.nta, sofia::response_trampoline, this, nullptr, r.method_id, r.method.c_str(), nullptr,
-        TAG_IF(body, SIPTAG_CONTENT_TYPE_STR(r.content_type.c_str())),
+    payload->pl_data = const_cast<char*>(_request.body.data());
+    payload->pl_len = _request.body.size();
+    _out = sofia::client_transaction::send(
+        to.nta, [this](const sofia::response& r) { on_response(r); }, nullptr, _request.method_id,
+        _request.method.c_str(), nullptr,
+        TAG_IF(body, SIPTAG_CONTENT_TYPE_STR(_request.content_type.c_str())),
         TAG_IF(body, SIPTAG_PAYLOAD(payload)),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
-        TAG_IF(!r.headers.empty(), SIPTAG_HEADER_STR(r.headers.c_str())), TAG_END());
+        TAG_IF(!_request.headers.empty(), SIPTAG_HEADER_STR(_request.headers.c_str())));
+    return static_cast<bool>(_out);
+}
+
+void request_relay::abandon() {
+    if (_from && !_from.answered()) {
+        _from.reply(SIP_481_NO_TRANSACTION);
+    }
+    _out = {};
+    _done = true;
+}
+
+void request_relay::on_response(const sofia::response& r) {
+    if (r.provisional() || _done) {
+        return;
+    }
+    if (r.status == 401 || r.status == 407) {
+        const auto auth = _call.in_dialog_credentials(
+            _call.leg(_request.to), r.sip, r.status, _request.method, _request.body, _auth_answers);
+        if (!auth.empty()) {
+            // RFC 3261 22.2: the same request again, a new transaction.
+            if (send(auth)) {
+                return;
+            }
+            _from.reply(SIP_500_INTERNAL_SERVER_ERROR);
+            _done = true;
+            return;
+        }
+    }
+    if (_from) {  // empty: a request of the SBC's own (DTMF INFO)
+        _from.reply(r.status, phrase_for(r.status));
+    }
+    _done = true;
 }
 
 }  // namespace sbc::b2bua
