@@ -300,34 +300,6 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
         }
         return 0;
     }
-    for (auto& l : _legs) {
-        if (!l.timer || l.timer->update != orq || status < 200) {
-            continue;
-        }
-        nta_outgoing_destroy(orq);
-        l.timer->update = nullptr;
-        sofia::authorization auth;
-        if (status == 401 || status == 407) {
-            auth = in_dialog_credentials(l, sip, status, "UPDATE", {}, l.timer->auth_answers);
-        }
-        if (!auth.empty()) {
-            // RFC 3261 22.2: the refresh again, with credentials.
-            send_refresh(l._side, auth);
-        } else if (status < 300) {
-            l.timer->last_refresh = std::chrono::steady_clock::now();
-            l.timer->auth_answers = 0;
-        } else if (status == 405 || status == 501) {
-            // The peer takes no UPDATE: refresh by re-INVITE from now on.
-            l.timer->no_update = true;
-            reoffer(l._side);
-        } else if (status != 491) {
-            // RFC 4028 10: a refresh that fails ends the session; 491 (glare)
-            // is tried again on the next tick.
-            hang_up(l._side == side::a ? "session refresh failed on leg a"
-                                       : "session refresh failed on leg b");
-        }
-        return 0;
-    }
     return 0;
 }
 
@@ -415,12 +387,7 @@ void call::release_transactions() {
         nta_outgoing_destroy(p);
     }
     _pracks.clear();
-    for (auto& l : _legs) {
-        if (l.timer && l.timer->update != nullptr) {
-            nta_outgoing_destroy(l.timer->update);
-            l.timer->update = nullptr;
-        }
-    }
+    _refreshes = {};
     if (_invite) {
         if (_invite->irq != nullptr && nta_incoming_status(_invite->irq) < 200) {
             sofia::treply(_invite->irq, SIP_500_INTERNAL_SERVER_ERROR);

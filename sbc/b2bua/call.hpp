@@ -310,6 +310,7 @@ private:
     /// Sends a refresh (UPDATE, RFC 4028 9) on leg `s`, with an
     /// Authorization or Proxy-Authorization header when given.
     void send_refresh(side s, const sofia::authorization& auth = {});
+    void on_refresh_response(side s, const sofia::response& r);
     /// The Session-Expires value for a transaction on leg `l` in which the
     /// SBC is the UAC (`uac`) or the UAS: RFC 4028 names the refresher
     /// relative to the transaction, not the dialog.
@@ -348,6 +349,8 @@ private:
     offer_answer _oa;
     std::optional<invite_relay> _invite;
     std::vector<std::unique_ptr<request_relay>> _relays;
+    /// The session refresh (UPDATE) of ours in flight on each leg, if any.
+    std::array<sofia::client_transaction, 2> _refreshes;
     /// An UPDATE carrying an offer, relayed from leg `from`; the 2xx coming
     /// back carries the answer (RFC 3311 5.2). At most one, and never
     /// beside an INVITE's offer.

@@ -32,8 +32,7 @@ struct session_timer {
     bool we_refresh = false;  ///< the SBC sends the refreshes (UPDATE) on this dialog
     bool no_update = false;   ///< the peer refused UPDATE: refresh by re-INVITE
     std::chrono::steady_clock::time_point last_refresh;
-    nta_outgoing_t* update = nullptr;  ///< a refresh of ours in flight
-    unsigned auth_answers = 0;         ///< challenges to it answered (RFC 3261 22.2)
+    unsigned auth_answers = 0;  ///< challenges to the refresh in flight answered (RFC 3261 22.2)
 };
 
 struct dialog {

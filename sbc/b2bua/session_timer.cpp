@@ -74,12 +74,44 @@ std::string call::session_expires_value(const call_leg& l, bool uac) {
 void call::send_refresh(side s, const sofia::authorization& auth) {
     auto& l = leg(s);
     const auto value = session_expires_value(l, true);
-    l.timer->update = nta_outgoing_tcreate(
-        l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_UPDATE, nullptr,
-        SIPTAG_SUPPORTED_STR(supported_extensions), SIPTAG_SESSION_EXPIRES_STR(value.c_str()),
+    auto& refresh = _refreshes[dataplane::index(s)];
+    refresh = sofia::client_transaction::send(
+        l.nta, [this, s](const sofia::response& r) { on_refresh_response(s, r); }, nullptr,
+        SIP_METHOD_UPDATE, nullptr, SIPTAG_SUPPORTED_STR(supported_extensions),
+        SIPTAG_SESSION_EXPIRES_STR(value.c_str()),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
-        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())), TAG_END());
-    if (l.timer->update == nullptr) {
+        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())));
+    if (!refresh) {
+        hang_up(s == side::a ? "session refresh failed on leg a"
+                             : "session refresh failed on leg b");
+    }
+}
+
+void call::on_refresh_response(side s, const sofia::response& r) {
+    auto& l = leg(s);
+    if (r.provisional() || !l.timer) {
+        return;
+    }
+    sofia::authorization auth;
+    if (r.status == 401 || r.status == 407) {
+        auth = in_dialog_credentials(l, r.sip, r.status, "UPDATE", {}, l.timer->auth_answers);
+    }
+    if (!auth.empty()) {
+        // RFC 3261 22.2: the refresh again, with credentials.
+        send_refresh(s, auth);
+        return;
+    }
+    _refreshes[dataplane::index(s)] = {};
+    if (r.status < 300) {
+        l.timer->last_refresh = std::chrono::steady_clock::now();
+        l.timer->auth_answers = 0;
+    } else if (r.status == 405 || r.status == 501) {
+        // The peer takes no UPDATE: refresh by re-INVITE from now on.
+        l.timer->no_update = true;
+        reoffer(s);
+    } else if (r.status != 491) {
+        // RFC 4028 10: a refresh that fails ends the session; 491 (glare)
+        // is tried again on the next tick.
         hang_up(s == side::a ? "session refresh failed on leg a"
                              : "session refresh failed on leg b");
     }
@@ -95,7 +127,8 @@ void call::check_session_timers(std::chrono::steady_clock::time_point now) {
         }
         const auto& t = *l.timer;
         if (t.we_refresh) {
-            if (t.update == nullptr && !_reoffer && now - t.last_refresh >= t.interval / 2) {
+            if (!_refreshes[dataplane::index(l._side)] && !_reoffer &&
+                now - t.last_refresh >= t.interval / 2) {
                 if (t.no_update) {
                     reoffer(l._side);  // RFC 4028 9: a re-INVITE refreshes as well
                 } else {

@@ -188,7 +188,7 @@ std::optional<call::replacement> call::replacement_for(side s) {
 bool call::can_hand_over(side s) const noexcept {
     const auto& l = _legs[dataplane::index(s)];
     return _state == state::established && _oa.idle() && l.confirmed && l.nta != nullptr &&
-           !(l.timer && l.timer->update != nullptr);
+           !_refreshes[dataplane::index(s)];
 }
 
 call::handed_dialog call::hand_over(side s) {
