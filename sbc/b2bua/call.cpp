@@ -285,14 +285,6 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
         on_transfer_response(sip, status);
         return 0;
     }
-    if (_reoffer && orq == _reoffer->orq) {
-        on_reoffer_response(sip, status);
-        return 0;
-    }
-    if (_update && orq == _update->orq) {
-        on_update_response(sip, status);
-        return 0;
-    }
     if (auto p = std::find(_pracks.begin(), _pracks.end(), orq); p != _pracks.end()) {
         if (status >= 200) {
             nta_outgoing_destroy(orq);
@@ -371,18 +363,8 @@ void call::release_transactions() {
     if (_transfer) {
         drop_transfer(_transfer->attended);
     }
-    if (_reoffer) {
-        nta_outgoing_destroy(_reoffer->orq);
-        _reoffer.reset();
-    }
-    if (_update) {
-        if (nta_incoming_status(_update->irq) < 200) {
-            sofia::treply(_update->irq, SIP_500_INTERNAL_SERVER_ERROR);
-        }
-        nta_incoming_destroy(_update->irq);
-        nta_outgoing_destroy(_update->orq);
-        _update.reset();
-    }
+    _reoffer.reset();
+    _update.reset();  // an UPDATE still unanswered gets 500
     for (auto* p : _pracks) {
         nta_outgoing_destroy(p);
     }

@@ -356,8 +356,8 @@ private:
     /// beside an INVITE's offer.
     struct update_relay {
         side from = side::a;
-        nta_incoming_t* irq = nullptr;
-        nta_outgoing_t* orq = nullptr;
+        sofia::server_transaction irq;
+        sofia::client_transaction orq;
         /// The UPDATE as sent on the other leg, for a retry with credentials.
         std::string offer;
         std::string headers;
@@ -367,7 +367,8 @@ private:
     std::optional<update_relay> _update;
     /// An UPDATE with the offer of `u` on the leg opposite `u.from`, with an
     /// Authorization or Proxy-Authorization header when given.
-    nta_outgoing_t* send_update(const update_relay& u, const sofia::authorization& auth = {});
+    sofia::client_transaction send_update(const update_relay& u,
+                                          const sofia::authorization& auth = {});
     std::vector<nta_outgoing_t*> _pracks;  ///< PRACKs of ours to leg b (RFC 3262)
     /// A transfer in progress: the dialog towards the target (new, for a
     /// blind transfer; taken over from another call, for an attended one),
@@ -396,7 +397,7 @@ private:
     std::vector<nta_leg_t*> _retired;  ///< replaced dialogs, kept for their BYE
     struct own_reinvite {
         side to = side::a;
-        nta_outgoing_t* orq = nullptr;
+        sofia::client_transaction orq;
         offer_answer::hold oa;
     };
     std::optional<own_reinvite> _reoffer;

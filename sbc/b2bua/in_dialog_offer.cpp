@@ -29,15 +29,15 @@ void call::reoffer(side s) {
         media_ctl::with_origin_version(media_ctl::sendrecv(l.origin.last_sent), l.origin.version);
     const auto contact = l.iface->contact(l.transport);
     const auto expires = l.timer ? session_expires_value(l, true) : std::string();
-    auto* orq = nta_outgoing_tcreate(
-        l.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
-        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*l.trunk)),
-        SIPTAG_SUPPORTED_STR(supported_extensions),
+    auto orq = sofia::client_transaction::send(
+        l.nta, [this](const sofia::response& r) { on_reoffer_response(r.sip, r.status); }, nullptr,
+        SIP_METHOD_INVITE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
+        SIPTAG_ALLOW_STR(allow_for(*l.trunk)), SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
-        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.origin.last_sent.c_str()),
-        TAG_END());
-    if (orq != nullptr) {
-        _reoffer = own_reinvite{s, orq, _oa.begin(offer_answer::via::own_reinvite, std::nullopt)};
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.origin.last_sent.c_str()));
+    if (orq) {
+        _reoffer = own_reinvite{s, std::move(orq),
+                                _oa.begin(offer_answer::via::own_reinvite, std::nullopt)};
     }
 }
 
@@ -48,7 +48,7 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
     const side s = _reoffer->to;
     auto& l = leg(s);
     if (status < 300) {
-        ack_2xx(l.nta, _reoffer->orq);
+        ack_2xx(l.nta, _reoffer->orq.get());
         if (l.timer) {
             l.timer->last_refresh = std::chrono::steady_clock::now();
         }
@@ -62,7 +62,6 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
         sip_log.info("call {}: leg {} answered the SBC's re-INVITE with {}; media unchanged",
                      display_id(), s == side::a ? 'a' : 'b', status);
     }
-    nta_outgoing_destroy(_reoffer->orq);
     _reoffer.reset();
     if (l.timer && l.timer->we_refresh && (status == 408 || status == 481)) {
         // RFC 4028 10: the refresh failed; the session is over.
@@ -100,16 +99,17 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
             return 0;
         }
         update_relay u{.from = from._side,
-                       .irq = irq,
-                       .orq = nullptr,
+                       .irq = {},
+                       .orq = {},
                        .offer = std::move(translated.value()),
                        .headers = relayed_headers(sip, from, to),
                        .auth_answers = 0,
                        .oa = {}};
         u.orq = send_update(u);
-        if (u.orq == nullptr) {
+        if (!u.orq) {
             return 500;
         }
+        u.irq = sofia::server_transaction(irq);
         u.oa = _oa.begin(offer_answer::via::update, from._side);
         _update = std::move(u);
         return 0;
@@ -121,18 +121,20 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     return 0;
 }
 
-nta_outgoing_t* call::send_update(const update_relay& u, const sofia::authorization& auth) {
+sofia::client_transaction call::send_update(const update_relay& u,
+                                            const sofia::authorization& auth) {
     auto& to = leg(dataplane::other(u.from));
     const auto contact = to.iface->contact(to.transport);
     const auto expires = to.timer ? session_expires_value(to, true) : std::string();
-    return nta_outgoing_tcreate(
-        to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_UPDATE, nullptr,
-        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_SUPPORTED_STR(supported_extensions),
+    return sofia::client_transaction::send(
+        to.nta, [this](const sofia::response& r) { on_update_response(r.sip, r.status); }, nullptr,
+        SIP_METHOD_UPDATE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
+        SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(u.offer.c_str()),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
-        TAG_IF(!u.headers.empty(), SIPTAG_HEADER_STR(u.headers.c_str())), TAG_END());
+        TAG_IF(!u.headers.empty(), SIPTAG_HEADER_STR(u.headers.c_str())));
 }
 
 void call::on_update_response(const sip_t* sip, int status) {
@@ -147,9 +149,8 @@ void call::on_update_response(const sip_t* sip, int status) {
         // transaction of the dialog; the caller never sees the challenge.
         const auto auth = in_dialog_credentials(to, sip, status, "UPDATE", u.offer, u.auth_answers);
         if (!auth.empty()) {
-            nta_outgoing_destroy(u.orq);
             u.orq = send_update(u, auth);
-            if (u.orq != nullptr) {
+            if (u.orq) {
                 return;
             }
             status = 500;  // answered below; there is no transaction to destroy
@@ -170,20 +171,18 @@ void call::on_update_response(const sip_t* sip, int status) {
         // The offer failed on the other leg: so it did on this one, and
         // the session stays as it was (RFC 3311 5.2).
         auto mapped = map_final_status(status);
-        reply(u.irq, from, mapped.code, nullptr, nullptr, nullptr);
+        reply(u.irq.get(), from, mapped.code, nullptr, nullptr, nullptr);
     } else if (!has_sdp(sip)) {
         sip_log.warn("call {}: trunk {} answered an UPDATE offer without SDP", display_id(),
                      to.trunk->name);
-        reply(u.irq, from, 500, "No answer to the offer", nullptr, nullptr);
+        reply(u.irq.get(), from, 500, "No answer to the offer", nullptr, nullptr);
     } else if (auto answer = translate_sdp(to._side, sip, sdp_role::answer); !answer) {
         sip_log.warn("call {}: answer to an UPDATE unusable: {}", display_id(),
                      answer.error_message());
-        reply(u.irq, from, 488, nullptr, nullptr, nullptr);
+        reply(u.irq.get(), from, 488, nullptr, nullptr, nullptr);
     } else {
-        reply(u.irq, from, status, nullptr, sip, &answer.value(), timer_lines);
+        reply(u.irq.get(), from, status, nullptr, sip, &answer.value(), timer_lines);
     }
-    nta_incoming_destroy(u.irq);
-    nta_outgoing_destroy(u.orq);
     _update.reset();
 }
 
