@@ -281,10 +281,6 @@ int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
         on_invite_response(sip, status);
         return 0;
     }
-    if (_transfer && orq == _transfer->invite) {
-        on_transfer_response(sip, status);
-        return 0;
-    }
     if (auto p = std::find(_pracks.begin(), _pracks.end(), orq); p != _pracks.end()) {
         if (status >= 200) {
             nta_outgoing_destroy(orq);

@@ -381,7 +381,7 @@ private:
         /// referrer's, the referrer's side of the media session has a pair
         /// prepared on it, committed then.
         dialog target;
-        nta_outgoing_t* invite = nullptr;
+        sofia::client_transaction invite;
         /// The SRTP keying of the target's dialog (its trunk's mode), which
         /// takes the referrer's place with it.
         std::unique_ptr<sdp::sdes_leg> sdes;

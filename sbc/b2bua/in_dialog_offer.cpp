@@ -35,14 +35,14 @@ void call::reoffer(side s) {
         SIPTAG_ALLOW_STR(allow_for(*l.trunk)), SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.origin.last_sent.c_str()));
-    if (orq) {
+    if (orq && orq.status() < 200) {  // not refused, nor failed at once
         _reoffer = own_reinvite{s, std::move(orq),
                                 _oa.begin(offer_answer::via::own_reinvite, std::nullopt)};
     }
 }
 
 void call::on_reoffer_response(const sip_t* sip, int status) {
-    if (status < 200) {
+    if (status < 200 || !_reoffer) {  // !_reoffer: nta answered before send() returned
         return;
     }
     const side s = _reoffer->to;
@@ -106,7 +106,7 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
                        .auth_answers = 0,
                        .oa = {}};
         u.orq = send_update(u);
-        if (!u.orq) {
+        if (!u.orq || u.orq.status() >= 200) {  // refused, or failed at once
             return 500;
         }
         u.irq = sofia::server_transaction(irq);
@@ -138,7 +138,7 @@ sofia::client_transaction call::send_update(const update_relay& u,
 }
 
 void call::on_update_response(const sip_t* sip, int status) {
-    if (status < 200) {
+    if (status < 200 || !_update) {  // !_update: nta answered before send() returned
         return;
     }
     auto& u = *_update;

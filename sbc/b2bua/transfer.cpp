@@ -121,13 +121,13 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     }
     nta_leg_tag(t.target.nta, nullptr);
     const auto contact = via.contact(peer.proto);
-    t.invite = nta_outgoing_tcreate(
-        t.target.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE,
-        URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
-        SIPTAG_ALLOW_STR(allow_for(*target.trunk)), SIPTAG_SUPPORTED_STR("timer"),
-        SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-        SIPTAG_PAYLOAD_STR(t.target.origin.last_sent.c_str()), TAG_END());
-    if (t.invite == nullptr) {
+    t.invite = sofia::client_transaction::send(
+        t.target.nta, [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },
+        nullptr, SIP_METHOD_INVITE, URL_STRING_MAKE(ruri.c_str()),
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*target.trunk)),
+        SIPTAG_SUPPORTED_STR("timer"), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+        SIPTAG_PAYLOAD_STR(t.target.origin.last_sent.c_str()));
+    if (!t.invite || t.invite.status() >= 200) {  // refused, or failed at once
         nta_leg_destroy(t.target.nta);
         return give_up();
     }
@@ -276,16 +276,16 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
                                            t.target.timer->we_refresh ? "uac" : "uas")
                              : std::string();
     const auto contact = t.target.iface->contact(t.target.transport);
-    t.invite = nta_outgoing_tcreate(
-        t.target.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
-        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*t.target.trunk)),
-        SIPTAG_SUPPORTED_STR(supported_extensions),
+    t.invite = sofia::client_transaction::send(
+        t.target.nta, [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },
+        nullptr, SIP_METHOD_INVITE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
+        SIPTAG_ALLOW_STR(allow_for(*t.target.trunk)), SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-        SIPTAG_PAYLOAD_STR(t.target.origin.last_sent.c_str()), TAG_END());
+        SIPTAG_PAYLOAD_STR(t.target.origin.last_sent.c_str()));
     t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
     _transfer = std::move(t);
-    if (_transfer->invite == nullptr) {
+    if (!_transfer->invite) {
         drop_transfer(true);
         other.hang_up("replaced by an attended transfer");
         return 500;
@@ -303,14 +303,12 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
 
 void call::drop_transfer(bool dialog_up) {
     auto& t = *_transfer;
-    if (t.invite != nullptr) {
-        if (nta_outgoing_status(t.invite) < 200) {
-            // A ringing target must stop ringing (RFC 3261 9.1); nta
-            // acknowledges and ends a 2xx that crosses the CANCEL.
-            nta_outgoing_cancel(t.invite);
-        }
-        nta_outgoing_destroy(t.invite);
+    if (t.invite && t.invite.status() < 200) {
+        // A ringing target must stop ringing (RFC 3261 9.1); nta
+        // acknowledges and ends a 2xx that crosses the CANCEL.
+        t.invite.cancel();
     }
+    t.invite = {};
     if (dialog_up) {
         bye(t.target.nta);
     }
@@ -325,8 +323,7 @@ void call::drop_transfer(bool dialog_up) {
 void call::notify_referrer(nta_leg_t* dialog, int status, bool final) {
     const auto body = fmt::format("SIP/2.0 {} {}\r\n", status, phrase_for(status));
     nta_outgoing_t* orq = nta_outgoing_tcreate(
-        dialog, sofia::response_trampoline, this, nullptr, SIP_METHOD_NOTIFY, nullptr,
-        SIPTAG_EVENT_STR("refer"),
+        dialog, nullptr, nullptr, nullptr, SIP_METHOD_NOTIFY, nullptr, SIPTAG_EVENT_STR("refer"),
         SIPTAG_SUBSCRIPTION_STATE_STR(final ? "terminated;reason=noresource" : "active;expires=60"),
         SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(body.c_str()),
         TAG_END());
@@ -335,6 +332,11 @@ void call::notify_referrer(nta_leg_t* dialog, int status, bool final) {
 }
 
 void call::on_transfer_response(const sip_t* sip, int status) {
+    // nta may answer (a transport failure) before send() returned, when the
+    // transfer is not in place yet: it is then abandoned where it was sent.
+    if (!_transfer) {
+        return;
+    }
     auto& t = *_transfer;
     if (status < 200) {
         return;  // the referrer hears the outcome only (RFC 3515 2.4.5 allows that)
@@ -346,8 +348,7 @@ void call::on_transfer_response(const sip_t* sip, int status) {
         if (referrer.confirmed) {
             notify_referrer(referrer.nta, status, true);
         }
-        nta_outgoing_destroy(t.invite);
-        t.invite = nullptr;
+        t.invite = {};
         // A taken-over dialog outlives a failed re-INVITE (RFC 3261 14.1),
         // but nobody is left on it.
         drop_transfer(t.attended && status != 481 && status != 408);
@@ -364,9 +365,8 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     }
     auto sd = sdp::session_description::parse(body_of(sip));
     if (!has_sdp(sip) || !sd) {
-        ack_2xx(t.target.nta, t.invite);
-        nta_outgoing_destroy(t.invite);
-        t.invite = nullptr;
+        ack_2xx(t.target.nta, t.invite.get());
+        t.invite = {};
         sip_log.warn("call {}: transfer target answered without usable SDP; ending it",
                      display_id());
         if (referrer.confirmed) {
@@ -405,9 +405,8 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     // The ACK goes once the data plane has its orders (the commands reach
     // the worker before any packet the ACK sets off), so the target's first
     // packets already meet its side's new address, keys and codec chain.
-    ack_2xx(referrer.nta, t.invite);
-    nta_outgoing_destroy(t.invite);
-    t.invite = nullptr;
+    ack_2xx(referrer.nta, t.invite.get());
+    t.invite = {};
     sip_log.info("call {}: transfer completed; leg {} is now trunk {}", display_id(),
                  t.referrer == side::a ? 'a' : 'b', referrer.trunk->name);
     const side stays = dataplane::other(t.referrer);
