@@ -2,13 +2,15 @@
 """Runs every test of the project and prints one verdict per test.
 
     tests/run_all.py --build DIR [--asan-build DIR [--asan-build-status FILE
-                     --asan-build-log FILE]] [--skip-e2e]
+                     --asan-build-log FILE]] [--skip-e2e] [--e2e-jobs N]
+                     [--asan-e2e-jobs N]
 
 In order: the meson unit tests of --build (suite "unit"), each Catch2 test case
 counted as one test, read from Catch2's JUnit report; the same in --asan-build
 (names prefixed "asan:"); the end-to-end tests, against the sbcd of each
 build of tests/e2e with real sipp
-peers (each test function one test, prefixed "e2e:"); and
+peers (each test function one test, prefixed "e2e:"; several at once, see
+E2E_JOBS_PER_CPU); and
 `meson install` into a staging root and `systemd-analyze verify` on the
 installed unit. Prints "PASS name" or
 "FAIL name: reason" per test and, as the very last line, "N passed, M failed".
@@ -208,15 +210,31 @@ def run_unit_tests(build_dir, prefix, tally):
 # End-to-end tests and the systemd unit
 
 
-def run_e2e(build_dir, tally, prefix="e2e:"):
+# How many e2e tests run at once, per CPU (tests/e2e/run_e2e.py -j). Most of
+# an e2e test is waiting (on sipp's call durations, timers, peers), so the
+# plain build's tests run well beyond one per CPU; the sanitized sbcd burns
+# several times the CPU for the same call, and past what the CPUs can give,
+# late packets and answers turn into timeouts and flaky failures.
+E2E_JOBS_PER_CPU = 2
+ASAN_E2E_JOBS_PER_CPU = 1
+
+
+def e2e_jobs(per_cpu):
+    return max(1, per_cpu * (os.cpu_count() or 1))
+
+
+def run_e2e(build_dir, tally, prefix="e2e:", jobs=1):
     sys.path.insert(0, str(REPO / "tests" / "e2e"))
     try:
         import run_e2e
     except Exception as e:  # the suite could not even load: one failure, not a crash
         tally.report("e2e", False, f"cannot load tests/e2e: {type(e).__name__}: {e}")
         return
-    run_e2e.run_tests(Path(build_dir).resolve(),
+    start = time.monotonic()
+    run_e2e.run_tests(Path(build_dir).resolve(), jobs=jobs,
                       report=lambda name, ok, reason: tally.report(f"{prefix}{name}", ok, reason))
+    print(f"{prefix} {jobs} at a time, {time.monotonic() - start:.0f} s", file=sys.stderr,
+          flush=True)
 
 
 def run_install_and_unit(build_dir, tally):
@@ -316,13 +334,17 @@ def main():
                     help="a file the background build of --asan-build writes its exit status to")
     ap.add_argument("--asan-build-log", help="that build's output, for a failure's reason")
     ap.add_argument("--skip-e2e", action="store_true", help="do not run the end-to-end tests")
+    ap.add_argument("--e2e-jobs", type=int, default=e2e_jobs(E2E_JOBS_PER_CPU),
+                    help="e2e tests at once against --build (default: %(default)s)")
+    ap.add_argument("--asan-e2e-jobs", type=int, default=e2e_jobs(ASAN_E2E_JOBS_PER_CPU),
+                    help="e2e tests at once against --asan-build (default: %(default)s)")
     args = ap.parse_args()
 
     tally = Tally()
     # The plain build's tests first: the sanitized build may still be compiling.
     run_unit_tests(args.build, "", tally)
     if not args.skip_e2e:
-        run_e2e(args.build, tally)
+        run_e2e(args.build, tally, jobs=args.e2e_jobs)
     run_install_and_unit(Path(args.build).resolve(), tally)
     run_example_configs(args.build, tally)
     run_format_check(tally)
@@ -334,7 +356,7 @@ def main():
         if not args.skip_e2e:
             # The same calls through the sanitized sbcd: a memory error or a
             # leak in the SIP paths makes it exit non-zero, failing the test.
-            run_e2e(asan, tally, "asan:e2e:")
+            run_e2e(asan, tally, "asan:e2e:", jobs=args.asan_e2e_jobs)
     print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
     return 0 if tally.failed == 0 else 1
 
