@@ -354,7 +354,8 @@ def hold_by_update_offer_relayed_with_its_header_rules(t):
     check(invite.header("x-invite") == "to carrier" and invite.header("x-update") is None,
           f"the INVITE's headers: {invite.text[:400]}")
     answer = [m for m in uac.received() if m.is_response and m.status == 200][1]
-    check(answer.sdp_lines("c=")[0].endswith(t.pbx_sbc), f"the answer's c=: {answer.sdp_lines('c=')}")
+    check(answer.sdp_lines("c=")[0].endswith(t.pbx_sbc),
+          f"the answer's c=: {answer.sdp_lines('c=')}")
     sbcd.stop()
 
 

@@ -302,8 +302,8 @@ def concurrent_call_limit_503(t):
     uas = carrier_callee(t, "carrier")
     first = pbx_caller(t, "first", "1000", duration_ms=4000)
     wait_until(lambda: any(c["state"] == "established" for c in sbcd.calls()), 10.0)
-    second = t.uac("second", "uac_reject.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
-                   media_port=7100, port=5070, service="1001")
+    second = t.uac("second", "uac_reject.xml", local_ip=t.pbx_peer,
+                   remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=7100, port=5070, service="1001")
     second.finish(timeout=15)
     finals = [m for m in second.received() if m.is_response and m.status >= 300]
     check(finals and finals[0].status == 503 and finals[0].header("retry-after") == "7",

@@ -502,7 +502,8 @@ def hold_resume_from_callee(t):
 @e2e_test
 def options_answered(t):
     sbcd = t.start_sbcd()
-    for side, ip, sbc_ip in (("carrier", t.carrier_peer, t.carrier_sbc), ("pbx", t.pbx_peer, t.pbx_sbc)):
+    for side, ip, sbc_ip in (("carrier", t.carrier_peer, t.carrier_sbc),
+                             ("pbx", t.pbx_peer, t.pbx_sbc)):
         uac = t.uac(f"options_{side}", "uac_options.xml", local_ip=ip,
                     remote=f"{sbc_ip}:{SIP_PORT}", media_port=None)
         uac.finish(timeout=15)

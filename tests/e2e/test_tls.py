@@ -200,8 +200,8 @@ def refusal_reasons(t, verify):
     sbcd = t.start_sbcd(tls_config(t, pki, verify=verify))
     good = {"ca": pki.ca_pem, "bind": t.carrier_peer, "cert": pki.peer_pem, "key": pki.peer_key}
     # Debian's OpenSSL will not offer TLS 1.1 at its default security level.
-    ok, out = handshake(t.carrier_sbc, TLS_PORT, extra=["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"],
-                        **good)
+    ok, out = handshake(t.carrier_sbc, TLS_PORT,
+                        extra=["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"], **good)
     check(not ok, f"a TLS 1.1 client was not refused: {out[-300:]}")
     counts = handshakes(sbcd)
     check(counts.get("protocol") == 1, f"the TLS 1.1 client is not counted as protocol: {counts}")
