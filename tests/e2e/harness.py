@@ -9,9 +9,10 @@ peer on .1.2:5060 and the pbx trunk's peer on .2.2:5060. Loopback is all of
 test binds is bound on its own slot's addresses; that is what lets several
 tests run at once. A test starts sbcd with a configuration written to its own
 temporary directory (its own control socket), starts sipp on the peer
-addresses, waits for everything with timeouts (on state: a socket bound,
-sipp's exit, sbcctl's answers; never a fixed sleep), and checks what the peers
-saw: sipp's exit status, its message traces (topology hiding, RFC 5853), and
+addresses, waits for everything with deadlines (on state: a socket bound,
+sipp's exit, sbcctl's answers, rather than fixed sleeps; a fixed window is
+left only where silence is what a test checks or pacing is its point), and
+checks what the peers saw: sipp's exit status, its message traces (topology hiding, RFC 5853), and
 sbcd's call table through sbcctl.
 
 Every process a test starts is registered with its context and killed in
