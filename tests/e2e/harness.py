@@ -12,8 +12,8 @@ temporary directory (its own control socket), starts sipp on the peer
 addresses, waits for everything with deadlines (on state: a socket bound,
 sipp's exit, sbcctl's answers, rather than fixed sleeps; a fixed window is
 left only where silence is what a test checks or pacing is its point), and
-checks what the peers saw: sipp's exit status, its message traces (topology hiding, RFC 5853), and
-sbcd's call table through sbcctl.
+checks what the peers saw: sipp's exit status, its message traces (topology
+hiding, RFC 5853), and sbcd's call table through sbcctl.
 
 Every process a test starts is registered with its context and killed in
 `close()`, so a failing test never leaves anything behind for the next one.
