@@ -213,11 +213,12 @@ def run_unit_tests(build_dir, prefix, tally):
 # How many e2e tests run at once, per CPU (tests/e2e/run_e2e.py -j). Most of
 # an e2e test is waiting (on sipp's call durations, timers, peers): on two
 # cores the plain build's 91 tests took 411 s one at a time, 140 s at -j 4
-# and 113 s at -j 6 while using 0.6 of a CPU on average; the sanitized
-# build's took 259 s at -j 2 using as little. The sanitized sbcd still needs
-# several times the CPU per call, and past what the CPUs can give, late
-# packets and answers turn into timeouts and flaky failures, so it gets
-# fewer. The tests marked serial (about 50 s) run alone after the others.
+# and 112 s at -j 6 while using 0.6 of a CPU on average; the sanitized
+# build's took 259 s at -j 2 and 150 s at -j 4, using 0.8 of a CPU. The
+# sanitized sbcd still needs more CPU per call, and past what the CPUs can
+# give, late packets and answers turn into timeouts and flaky failures, so
+# it gets fewer. The tests marked serial (about 50 s) run alone after the
+# others.
 E2E_JOBS_PER_CPU = 3
 ASAN_E2E_JOBS_PER_CPU = 2
 
