@@ -18,7 +18,8 @@ Exits 0 iff nothing failed. tools/test calls this after the plain build,
 while the sanitized one compiles in the background: with --asan-build-status,
 the tests of --asan-build wait for that file (the build's exit status, written
 when it ends) and a failed build is one failed test, with the end of
---asan-build-log as its reason. Standard library only.
+--asan-build-log as its reason; so do the plain build's serial e2e tests,
+which must run on a quiet machine. Standard library only.
 """
 
 import argparse
@@ -227,7 +228,7 @@ def e2e_jobs(per_cpu):
     return max(1, per_cpu * (os.cpu_count() or 1))
 
 
-def run_e2e(build_dir, tally, prefix="e2e:", jobs=1):
+def run_e2e(build_dir, tally, prefix="e2e:", jobs=1, kinds=("parallel", "serial")):
     sys.path.insert(0, str(REPO / "tests" / "e2e"))
     try:
         import run_e2e
@@ -235,10 +236,10 @@ def run_e2e(build_dir, tally, prefix="e2e:", jobs=1):
         tally.report("e2e", False, f"cannot load tests/e2e: {type(e).__name__}: {e}")
         return
     start = time.monotonic()
-    run_e2e.run_tests(Path(build_dir).resolve(), jobs=jobs,
+    run_e2e.run_tests(Path(build_dir).resolve(), jobs=jobs, kinds=kinds,
                       report=lambda name, ok, reason: tally.report(f"{prefix}{name}", ok, reason))
-    print(f"{prefix} {jobs} at a time, {time.monotonic() - start:.0f} s", file=sys.stderr,
-          flush=True)
+    print(f"{prefix} {'+'.join(kinds)}, {jobs} at a time: {time.monotonic() - start:.0f} s",
+          file=sys.stderr, flush=True)
 
 
 def run_install_and_unit(build_dir, tally):
@@ -347,14 +348,22 @@ def main():
     tally = Tally()
     # The plain build's tests first: the sanitized build may still be compiling.
     run_unit_tests(args.build, "", tally)
+    # The e2e tests that must run alone (harness.serial: one measures packet
+    # spacing to a millisecond or two) wait until the sanitized build in the
+    # background is over: its compilers, even at nice 19, delay sipp's and
+    # sbcd's wake-ups by several milliseconds.
+    background_build = bool(args.asan_build and args.asan_build_status)
     if not args.skip_e2e:
-        run_e2e(args.build, tally, jobs=args.e2e_jobs)
+        run_e2e(args.build, tally, jobs=args.e2e_jobs,
+                kinds=("parallel",) if background_build else ("parallel", "serial"))
     run_install_and_unit(Path(args.build).resolve(), tally)
     run_example_configs(args.build, tally)
     run_format_check(tally)
     asan = args.asan_build
-    if asan and args.asan_build_status:
+    if background_build:
         asan = asan if wait_for_build(args.asan_build_status, args.asan_build_log, tally) else None
+        if not args.skip_e2e:
+            run_e2e(args.build, tally, jobs=args.e2e_jobs, kinds=("serial",))
     if asan:
         run_unit_tests(asan, "asan:", tally)
         if not args.skip_e2e:

@@ -101,11 +101,13 @@ def _run_in_worker(index, sbcd_bin, sbcctl_bin, keep, slot):
 
 
 def run_tests(build_dir=DEFAULT_BUILD, patterns=(), keep=False, report=None, jobs=1,
-              times=None):
+              times=None, kinds=("parallel", "serial")):
     """Runs the selected tests, up to `jobs` at a time (then the serial ones
     alone); calls report(name, passed, reason) as each ends and returns the
     list of (name, passed, reason). `times(name, seconds)`, if given, hears
-    each test's wall time."""
+    each test's wall time. `kinds` picks the parallel tests, the serial ones
+    or both, for a caller that runs the serial ones later, on a machine that
+    is quiet by then."""
     sbcd_bin, sbcctl_bin = binaries(build_dir)
     results = []
 
@@ -119,6 +121,8 @@ def run_tests(build_dir=DEFAULT_BUILD, patterns=(), keep=False, report=None, job
     tests = all_tests()
     chosen = [i for i, fn in enumerate(tests)
               if not patterns or any(p in fn.__name__ for p in patterns)]
+    chosen = [i for i in chosen
+              if ("serial" if getattr(tests[i], "serial", False) else "parallel") in kinds]
     if not sbcd_bin.is_file() or not sbcctl_bin.is_file():
         missing = sbcd_bin if not sbcd_bin.is_file() else sbcctl_bin
         for i in chosen:
