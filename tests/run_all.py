@@ -3,7 +3,8 @@
 
     tests/run_all.py --build DIR [--asan-build DIR [--asan-build-status FILE
                      --asan-build-log FILE]] [--tsan-build DIR [--tsan-build-status
-                     FILE --tsan-build-log FILE]] [--skip-e2e]
+                     FILE --tsan-build-log FILE]] [--skip-e2e] [--e2e-jobs N]
+                     [--asan-e2e-jobs N]
 
 In order: the meson unit tests of --build (suite "unit"), each Catch2 test case
 counted as one test, read from Catch2's JUnit report; the same in --asan-build
@@ -11,7 +12,8 @@ counted as one test, read from Catch2's JUnit report; the same in --asan-build
 a ThreadSanitizer build of the threaded tests only (prefixed "tsan:"), last;
 the end-to-end tests, against the sbcd of each
 build of tests/e2e with real sipp
-peers (each test function one test, prefixed "e2e:"); and
+peers (each test function one test, prefixed "e2e:"; several at once, see
+E2E_JOBS_PER_CPU); and
 `meson install` into a staging root and `systemd-analyze verify` on the
 installed unit. Prints "PASS name" or
 "FAIL name: reason" per test and, as the very last line, "N passed, M failed".
@@ -19,7 +21,8 @@ Exits 0 iff nothing failed. tools/test calls this after the plain build,
 while the sanitized one compiles in the background: with --asan-build-status,
 the tests of --asan-build wait for that file (the build's exit status, written
 when it ends) and a failed build is one failed test, with the end of
---asan-build-log as its reason. Standard library only.
+--asan-build-log as its reason; so do the plain build's serial e2e tests,
+which must run on a quiet machine. Standard library only.
 """
 
 import argparse
@@ -211,15 +214,35 @@ def run_unit_tests(build_dir, prefix, tally):
 # End-to-end tests and the systemd unit
 
 
-def run_e2e(build_dir, tally, prefix="e2e:"):
+# How many e2e tests run at once, per CPU (tests/e2e/run_e2e.py -j). Most of
+# an e2e test is waiting (on sipp's call durations, timers, peers): on two
+# cores the plain build's 91 tests took 411 s one at a time, 140 s at -j 4
+# and 112 s at -j 6 while using 0.6 of a CPU on average; the sanitized
+# build's took 259 s at -j 2 and 150 s at -j 4, using 0.8 of a CPU. The
+# sanitized sbcd still needs more CPU per call, and past what the CPUs can
+# give, late packets and answers turn into timeouts and flaky failures, so
+# it gets fewer. The tests marked serial (about 50 s) run alone after the
+# others.
+E2E_JOBS_PER_CPU = 3
+ASAN_E2E_JOBS_PER_CPU = 2
+
+
+def e2e_jobs(per_cpu):
+    return max(1, per_cpu * (os.cpu_count() or 1))
+
+
+def run_e2e(build_dir, tally, prefix="e2e:", jobs=1, kinds=("parallel", "serial")):
     sys.path.insert(0, str(REPO / "tests" / "e2e"))
     try:
         import run_e2e
     except Exception as e:  # the suite could not even load: one failure, not a crash
         tally.report("e2e", False, f"cannot load tests/e2e: {type(e).__name__}: {e}")
         return
-    run_e2e.run_tests(Path(build_dir).resolve(),
+    start = time.monotonic()
+    run_e2e.run_tests(Path(build_dir).resolve(), jobs=jobs, kinds=kinds,
                       report=lambda name, ok, reason: tally.report(f"{prefix}{name}", ok, reason))
+    print(f"{prefix} {'+'.join(kinds)}, {jobs} at a time: {time.monotonic() - start:.0f} s",
+          file=sys.stderr, flush=True)
 
 
 def run_install_and_unit(build_dir, tally):
@@ -354,25 +377,37 @@ def main():
     ap.add_argument("--tsan-build-status", help="as --asan-build-status, for --tsan-build")
     ap.add_argument("--tsan-build-log", help="that build's output, for a failure's reason")
     ap.add_argument("--skip-e2e", action="store_true", help="do not run the end-to-end tests")
+    ap.add_argument("--e2e-jobs", type=int, default=e2e_jobs(E2E_JOBS_PER_CPU),
+                    help="e2e tests at once against --build (default: %(default)s)")
+    ap.add_argument("--asan-e2e-jobs", type=int, default=e2e_jobs(ASAN_E2E_JOBS_PER_CPU),
+                    help="e2e tests at once against --asan-build (default: %(default)s)")
     args = ap.parse_args()
 
     tally = Tally()
     # The plain build's tests first: the sanitized build may still be compiling.
     run_unit_tests(args.build, "", tally)
+    # The e2e tests that must run alone (harness.serial: one measures packet
+    # spacing to a millisecond or two) wait until the sanitized build in the
+    # background is over: its compilers, even at nice 19, delay sipp's and
+    # sbcd's wake-ups by several milliseconds.
+    background_build = bool(args.asan_build and args.asan_build_status)
     if not args.skip_e2e:
-        run_e2e(args.build, tally)
+        run_e2e(args.build, tally, jobs=args.e2e_jobs,
+                kinds=("parallel",) if background_build else ("parallel", "serial"))
     run_install_and_unit(Path(args.build).resolve(), tally)
     run_example_configs(args.build, tally)
     run_format_check(tally)
     asan = args.asan_build
-    if asan and args.asan_build_status:
+    if background_build:
         asan = asan if wait_for_build(args.asan_build_status, args.asan_build_log, tally) else None
+        if not args.skip_e2e:
+            run_e2e(args.build, tally, jobs=args.e2e_jobs, kinds=("serial",))
     if asan:
         run_unit_tests(asan, "asan:", tally)
         if not args.skip_e2e:
             # The same calls through the sanitized sbcd: a memory error or a
             # leak in the SIP paths makes it exit non-zero, failing the test.
-            run_e2e(asan, tally, "asan:e2e:")
+            run_e2e(asan, tally, "asan:e2e:", jobs=args.asan_e2e_jobs)
     if args.tsan_build:
         run_tsan_tests(args.tsan_build, args.tsan_build_status, args.tsan_build_log, tally)
     print(f"{tally.passed} passed, {tally.failed} failed", flush=True)

@@ -1,12 +1,19 @@
 """End-to-end test harness: real sbcd, real sipp peers, bounded in time.
 
-The default topology (conf/sbc.yaml) puts the SBC's carrier interface on
-127.0.1.1 and its pbx interface on 127.0.2.1; the carrier trunk's peer is
-127.0.1.2:5060 and the pbx trunk's peer 127.0.2.2:5060. A test starts sbcd with
-a configuration written to its own temporary directory (its own control
-socket), starts sipp on the peer addresses, waits for everything with
-timeouts, and checks what the peers saw: sipp's exit status, its message
-traces (topology hiding, RFC 5853), and sbcd's call table through sbcctl.
+Each test runs in a slot of its own (see `Net`): slot k owns the loopback
+blocks 127.(10+k).1.0/24 (the carrier side) and 127.(10+k).2.0/24 (the pbx
+side), and within them the layout of the demo topology (conf/sbc.yaml): the
+SBC's carrier interface on .1.1, its pbx interface on .2.1, the carrier trunk's
+peer on .1.2:5060 and the pbx trunk's peer on .2.2:5060. Loopback is all of
+127/8 on Linux, so no two slots can collide on an address, and every port a
+test binds is bound on its own slot's addresses; that is what lets several
+tests run at once. A test starts sbcd with a configuration written to its own
+temporary directory (its own control socket), starts sipp on the peer
+addresses, waits for everything with deadlines (on state: a socket bound,
+sipp's exit, sbcctl's answers, rather than fixed sleeps; a fixed window is
+left only where silence is what a test checks or pacing is its point), and
+checks what the peers saw: sipp's exit status, its message traces (topology
+hiding, RFC 5853), and sbcd's call table through sbcctl.
 
 Every process a test starts is registered with its context and killed in
 `close()`, so a failing test never leaves anything behind for the next one.
@@ -28,11 +35,16 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 
-# The addresses conf/sbc.yaml uses (see the module comment).
-CARRIER_SBC = "127.0.1.1"
-CARRIER_PEER = "127.0.1.2"
-PBX_SBC = "127.0.2.1"
-PBX_PEER = "127.0.2.2"
+# conf/sbc.yaml's own blocks, used only where a test runs the shipped
+# configuration as it is (the demo); slots never use them, so that an older
+# checkout's e2e tests on this machine cannot collide with ours.
+SHIPPED_CARRIER_PREFIX = "127.0.1."
+SHIPPED_PBX_PREFIX = "127.0.2."
+# Slot k's blocks are 127.(FIRST_SLOT_OCTET + k).1.x and .2.x.
+FIRST_SLOT_OCTET = 10
+MAX_SLOTS = 255 - FIRST_SLOT_OCTET
+# Ports below are bound on a slot's own addresses, so they are the same in
+# every slot.
 SIP_PORT = 5060
 MEDIA_MIN = 20000
 MEDIA_MAX = 29999
@@ -42,6 +54,53 @@ PBX_SIPP_MEDIA = 7000
 
 SBCD_STOP_TIMEOUT = 5.0
 SBCD_START_TIMEOUT = 10.0
+
+
+class Net:
+    """The loopback addresses of one test slot (see the module comment).
+
+    `carrier(n)` and `pbx(n)` name host n of the slot's carrier and pbx
+    blocks; host 1 is the SBC, 2 the trunk's peer, and tests take others
+    (3, 4, 9, 77, ...) for more peers and strangers.
+    """
+
+    def __init__(self, slot=0, prefixes=None):
+        check(0 <= slot < MAX_SLOTS, f"slot {slot} is outside 0..{MAX_SLOTS - 1}")
+        self.slot = slot
+        octet = FIRST_SLOT_OCTET + slot
+        self.carrier_prefix, self.pbx_prefix = prefixes or (f"127.{octet}.1.", f"127.{octet}.2.")
+        self.carrier_sbc = self.carrier(1)
+        self.carrier_peer = self.carrier(2)
+        self.pbx_sbc = self.pbx(1)
+        self.pbx_peer = self.pbx(2)
+
+    @classmethod
+    def shipped(cls):
+        """conf/sbc.yaml's own addresses, for a test that runs it unchanged (a
+        `serial` one: they are no slot's)."""
+        return cls(prefixes=(SHIPPED_CARRIER_PREFIX, SHIPPED_PBX_PREFIX))
+
+    def carrier(self, host):
+        return f"{self.carrier_prefix}{host}"
+
+    def pbx(self, host):
+        return f"{self.pbx_prefix}{host}"
+
+    def localize(self, text):
+        """`text` (a configuration) with the shipped blocks replaced by the slot's."""
+        return (text.replace(SHIPPED_CARRIER_PREFIX, self.carrier_prefix)
+                .replace(SHIPPED_PBX_PREFIX, self.pbx_prefix))
+
+
+def serial(fn):
+    """Marks an e2e test that must run while no other test does (run_e2e.py
+    runs these after the parallel ones): it uses something outside its slot,
+    such as conf/sbc.yaml's fixed addresses, network namespaces, routes or a
+    DPDK runtime directory of fixed names, or it asserts packet timing that
+    other tests' CPU load would disturb. Put it above the test's registering
+    decorator."""
+    fn.serial = True
+    return fn
 
 
 class TestFailure(Exception):
@@ -99,11 +158,11 @@ def with_control_socket(text, socket_path):
     return text
 
 
-def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport="udp",
+def generated_config(net, socket_path, routes=None, media_timeout=None, pbx_transport="udp",
                      carrier_early_offer=None, carrier_peers=None, carrier_extra=(),
                      keepalive=None, pbx_extra=(), extra_trunks=(), extra_top=()):
-    """The default topology as YAML, with optional custom routes and timeout,
-    and the transport the SBC uses towards the pbx trunk's peer.
+    """The default topology on `net`'s addresses as YAML, with optional custom
+    routes and timeout, and the transport the SBC uses towards the pbx trunk's peer.
 
     `routes` is a list of dicts (name, from_trunk, to_trunk, ruri_user); by
     default carrier -> pbx and pbx -> carrier. `carrier_peers` replaces the
@@ -120,7 +179,7 @@ def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport
             {"name": "pbx-to-carrier", "from_trunk": "pbx", "to_trunk": "carrier"},
         ]
     out = ["interfaces:"]
-    for name, addr in (("carrier", CARRIER_SBC), ("pbx", PBX_SBC)):
+    for name, addr in (("carrier", net.carrier_sbc), ("pbx", net.pbx_sbc)):
         out += [
             f"  - name: {name}",
             "    listen:",
@@ -129,7 +188,7 @@ def generated_config(socket_path, routes=None, media_timeout=None, pbx_transport
             f"    media_address: {addr}",
         ]
     out.append("trunks:")
-    for name, peer in (("carrier", CARRIER_PEER), ("pbx", PBX_PEER)):
+    for name, peer in (("carrier", net.carrier_peer), ("pbx", net.pbx_peer)):
         out += [
             f"  - name: {name}",
             f"    interface: {name}",
@@ -344,9 +403,11 @@ def dialog_identifiers(messages):
     return ids
 
 
-def assert_topology_hidden(carrier_msgs, pbx_msgs, carrier_prefix="127.0.1.",
-                           pbx_prefix="127.0.2."):
+def assert_topology_hidden(carrier_msgs, pbx_msgs, carrier_prefix, pbx_prefix):
     """RFC 5853 topology hiding, as seen by the two peers.
+
+    `carrier_prefix` and `pbx_prefix` are the two sides' address blocks
+    ("127.10.1.", ...): a test passes its own slot's (TestContext does).
 
     Nothing the pbx side received may name a carrier-side address (and vice
     versa), and no Call-ID, tag or branch of one side's dialog may appear in
@@ -508,7 +569,7 @@ class Sbcd(Process):
     def calls(self):
         return self.control.calls()
 
-    def wait_ready(self, sip_addresses=(CARRIER_SBC, PBX_SBC), timeout=SBCD_START_TIMEOUT):
+    def wait_ready(self, sip_addresses, timeout=SBCD_START_TIMEOUT):
         def ready():
             if not self.alive():
                 return True
@@ -614,10 +675,13 @@ def sipp_status_meaning(rc):
 # Test context
 
 
-class TestContext:
-    """What one test owns: a temporary directory and the processes it started."""
+class TestContext(Net):
+    """What one test owns: its slot's addresses (the attributes and methods of
+    Net), a temporary directory (its control socket among the rest) and the
+    processes it started."""
 
-    def __init__(self, name, sbcd_bin, sbcctl_bin, keep=False):
+    def __init__(self, name, sbcd_bin, sbcctl_bin, keep=False, slot=0):
+        super().__init__(slot)
         self.name = name
         self.sbcd_bin = str(sbcd_bin)
         self.sbcctl_bin = str(sbcctl_bin)
@@ -641,27 +705,38 @@ class TestContext:
         return self.workdir / "control.sock"
 
     def default_config(self):
-        """conf/sbc.yaml as shipped, with the control socket moved to our directory."""
-        return self.config_path(with_control_socket(default_config_text(),
+        """conf/sbc.yaml as shipped, on the slot's addresses, with the control socket
+        moved to our directory."""
+        return self.config_path(with_control_socket(self.localize(default_config_text()),
                                                     self.socket_path()))
 
-    def start_sbcd(self, config_path=None, sip_addresses=(CARRIER_SBC, PBX_SBC),
+    def assert_topology_hidden(self, carrier_msgs, pbx_msgs):
+        """assert_topology_hidden on the slot's two blocks."""
+        assert_topology_hidden(carrier_msgs, pbx_msgs, self.carrier_prefix, self.pbx_prefix)
+
+    def start_sbcd(self, config_path=None, sip_addresses=None,
                    ready_timeout=SBCD_START_TIMEOUT, asan_extra=(), **generated):
         """Starts sbcd on `config_path`, else on a generated config (keyword arguments
-        as for generated_config), and waits until it answers and listens.
+        as for generated_config), and waits until it answers and listens on
+        `sip_addresses` (by default the slot's two SBC addresses).
         `asan_extra`: more ASAN_OPTIONS, for a sanitized build."""
+        if sip_addresses is None:
+            sip_addresses = (self.carrier_sbc, self.pbx_sbc)
         for addr in sip_addresses:
             _check_free(addr, SIP_PORT)
         if config_path is None:
-            config_path = self.config_path(generated_config(self.socket_path(), **generated))
+            config_path = self.config_path(generated_config(self, self.socket_path(),
+                                                            **generated))
         sbcd = Sbcd(self, config_path, self.socket_path(), asan_extra=asan_extra)
         self._processes.append(sbcd)
         sbcd.wait_ready(sip_addresses, ready_timeout)
         return sbcd
 
     # -- sipp --------------------------------------------------------------
-    def uas(self, name, scenario, local_ip=PBX_PEER, media_port=PBX_SIPP_MEDIA, **kw):
-        """A sipp UAS; returns once its SIP socket is bound."""
+    def uas(self, name, scenario, local_ip=None, media_port=PBX_SIPP_MEDIA, **kw):
+        """A sipp UAS (by default the pbx trunk's peer); returns once its SIP socket
+        is bound."""
+        local_ip = local_ip or self.pbx_peer
         _check_free(local_ip, kw.get("port", SIP_PORT))
         sipp = Sipp(self, name, scenario, local_ip, media_port=media_port, **kw)
         self._processes.append(sipp)
@@ -672,8 +747,12 @@ class TestContext:
               f"{sipp.stderr_tail() or sipp.stdout_tail()}")
         return sipp
 
-    def uac(self, name, scenario, local_ip=CARRIER_PEER, remote=f"{CARRIER_SBC}:{SIP_PORT}",
-            media_port=CARRIER_SIPP_MEDIA, **kw):
+    def uac(self, name, scenario, local_ip=None, remote=None, media_port=CARRIER_SIPP_MEDIA,
+            **kw):
+        """A sipp UAC (by default the carrier trunk's peer calling the SBC's carrier
+        interface)."""
+        local_ip = local_ip or self.carrier_peer
+        remote = remote or f"{self.carrier_sbc}:{SIP_PORT}"
         _check_free(local_ip, kw.get("port", SIP_PORT))
         sipp = Sipp(self, name, scenario, local_ip, remote=remote, media_port=media_port, **kw)
         self._processes.append(sipp)

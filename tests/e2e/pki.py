@@ -1,11 +1,12 @@
 """Certificates for the TLS tests, made at test time with the openssl command.
 
-make_pki(dir) writes, all EC P-256 and signed by "sbc test CA" unless said:
+make_pki(dir, net) writes, all EC P-256 and signed by "sbc test CA" unless said
+(addresses are hosts of the test's blocks, harness.Net):
   ca.pem / ca.key              the CA both sides trust
   other-ca.pem / other-ca.key  an unrelated CA
-  sbc.pem / sbc.key            the SBC: sbc.test, 127.0.1.1 (server and client auth)
+  sbc.pem / sbc.key            the SBC: sbc.test, carrier host 1 (server and client auth)
   sbc2.pem / sbc2.key          the same names, CN "sbc.test rotated" (reload test)
-  peer.pem / peer.key          the carrier: carrier.test, 127.0.1.2-127.0.1.4
+  peer.pem / peer.key          the carrier: carrier.test, carrier hosts 2-4
   other.pem / other.key        the carrier's names, signed by other-ca
   expired.pem / expired.key    the carrier's names, valid only in 2020
   wrongname.pem / .key         wrong.test, 192.0.2.99
@@ -16,8 +17,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SBC_NAMES = "DNS:sbc.test,IP:127.0.1.1"
-PEER_NAMES = "DNS:carrier.test,IP:127.0.1.2,IP:127.0.1.3,IP:127.0.1.4"
+
+def sbc_names(net):
+    return f"DNS:sbc.test,IP:{net.carrier_sbc}"
+
+
+def peer_names(net):
+    return "DNS:carrier.test," + ",".join(f"IP:{net.carrier(host)}" for host in (2, 3, 4))
 
 
 @dataclass
@@ -83,16 +89,17 @@ commonName = supplied
          "-startdate", dates[0], "-enddate", dates[1], cwd=d)
 
 
-def make_pki(directory):
+def make_pki(directory, net):
+    sbc, peer = sbc_names(net), peer_names(net)
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     _ca("ca", "sbc test CA", d)
     _ca("other-ca", "other test CA", d)
-    _leaf("sbc", "sbc.test", SBC_NAMES, "ca", d)
-    _leaf("sbc2", "sbc.test rotated", SBC_NAMES, "ca", d)
-    _leaf("peer", "carrier.test", PEER_NAMES, "ca", d)
-    _leaf("other", "carrier.test", PEER_NAMES, "other-ca", d)
-    _leaf("expired", "carrier.test", PEER_NAMES, "ca", d,
+    _leaf("sbc", "sbc.test", sbc, "ca", d)
+    _leaf("sbc2", "sbc.test rotated", sbc, "ca", d)
+    _leaf("peer", "carrier.test", peer, "ca", d)
+    _leaf("other", "carrier.test", peer, "other-ca", d)
+    _leaf("expired", "carrier.test", peer, "ca", d,
           dates=("20200101000000Z", "20200201000000Z"))
     _leaf("wrongname", "wrong.test", "DNS:wrong.test,IP:192.0.2.99", "ca", d)
     return Pki(d)

@@ -1,19 +1,28 @@
 #!/usr/bin/python3
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py,
 test_srtp.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
-test_media_security.py, test_payload_types.py) one after the other.
+test_media_security.py, test_payload_types.py, test_policy.py, test_auth.py,
+test_dialog.py), several at once.
 
-    tests/e2e/run_e2e.py [--build DIR] [-k SUBSTRING]... [--keep] [--list]
+    tests/e2e/run_e2e.py [--build DIR] [-j N] [-k SUBSTRING]... [--keep] [--list]
+                         [--times]
     tests/e2e/run_e2e.py --selftest
 
-Prints "PASS name" or "FAIL name: reason" per test and "N passed, M failed"
-last; exits 0 iff nothing failed. The tests bind the fixed addresses of the
-default configuration (127.0.1.x, 127.0.2.x port 5060), so they run one at a
-time. --selftest plays each caller scenario directly against its callee
-scenario (no sbcd) to check the sipp XML itself.
+Prints "PASS name" or "FAIL name: reason" per test, in the order they end,
+and "N passed, M failed" last; exits 0 iff nothing failed. Each test runs in
+a slot of its own (harness.Net: its own loopback blocks and control socket),
+so -j N runs N tests at a time, each in a worker process (the media tests'
+analysis is Python and would contend for one interpreter lock in threads).
+Tests marked `serial` (fixed names or addresses outside any slot, or packet
+timing that others' load would disturb) run afterwards, one at a time.
+--times prints each test's wall time to stderr. --selftest plays each caller
+scenario directly against its callee scenario (no sbcd) to check the sipp XML
+itself.
 """
 
 import argparse
+import concurrent.futures
+import multiprocessing
 import sys
 import time
 import traceback
@@ -22,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
-from harness import PBX_PEER, SIP_PORT, TestContext, TestFailure, check  # noqa: E402
+from harness import SIP_PORT, TestContext, TestFailure, check  # noqa: E402
 
 DEFAULT_BUILD = harness.REPO / "build"
 
@@ -32,10 +41,10 @@ def binaries(build_dir):
     return build_dir / "sbc" / "sbcd", build_dir / "tools" / "sbcctl" / "sbcctl"
 
 
-def run_one(fn, sbcd_bin, sbcctl_bin, keep=False):
-    """Runs one test function; returns (passed, reason)."""
+def run_one(fn, sbcd_bin, sbcctl_bin, keep=False, slot=0):
+    """Runs one test function in `slot`; returns (passed, reason)."""
     name = fn.__name__
-    ctx = TestContext(name, sbcd_bin, sbcctl_bin, keep=keep)
+    ctx = TestContext(name, sbcd_bin, sbcctl_bin, keep=keep, slot=slot)
     passed = False
     reason = ""
     try:
@@ -82,24 +91,81 @@ def all_tests():
     return tests
 
 
-def run_tests(build_dir=DEFAULT_BUILD, patterns=(), keep=False, report=None):
-    """Runs the selected tests; calls report(name, passed, reason) after each and
-    returns the list of (name, passed, reason)."""
+def _run_in_worker(index, sbcd_bin, sbcctl_bin, keep, slot):
+    """A pool worker's task: test number `index` of all_tests() in `slot`;
+    returns (passed, reason, seconds). The worker imports the tests itself,
+    so nothing but numbers and strings crosses the process boundary."""
+    start = time.monotonic()
+    passed, reason = run_one(all_tests()[index], sbcd_bin, sbcctl_bin, keep, slot)
+    return passed, reason, time.monotonic() - start
+
+
+def run_tests(build_dir=DEFAULT_BUILD, patterns=(), keep=False, report=None, jobs=1,
+              times=None, kinds=("parallel", "serial")):
+    """Runs the selected tests, up to `jobs` at a time (then the serial ones
+    alone); calls report(name, passed, reason) as each ends and returns the
+    list of (name, passed, reason). `times(name, seconds)`, if given, hears
+    each test's wall time. `kinds` picks the parallel tests, the serial ones
+    or both, for a caller that runs the serial ones later, on a machine that
+    is quiet by then."""
     sbcd_bin, sbcctl_bin = binaries(build_dir)
     results = []
-    for fn in all_tests():
-        name = fn.__name__
-        if patterns and not any(p in name for p in patterns):
-            continue
-        if not sbcd_bin.is_file() or not sbcctl_bin.is_file():
-            missing = sbcd_bin if not sbcd_bin.is_file() else sbcctl_bin
-            passed, reason = False, f"{missing} is not built"
-        else:
-            passed, reason = run_one(fn, sbcd_bin, sbcctl_bin, keep)
+
+    def done(name, passed, reason, seconds=None):
         results.append((name, passed, reason))
         if report:
             report(name, passed, reason)
+        if times and seconds is not None:
+            times(name, seconds)
+
+    tests = all_tests()
+    chosen = [i for i, fn in enumerate(tests)
+              if not patterns or any(p in fn.__name__ for p in patterns)]
+    chosen = [i for i in chosen
+              if ("serial" if getattr(tests[i], "serial", False) else "parallel") in kinds]
+    if not sbcd_bin.is_file() or not sbcctl_bin.is_file():
+        missing = sbcd_bin if not sbcd_bin.is_file() else sbcctl_bin
+        for i in chosen:
+            done(tests[i].__name__, False, f"{missing} is not built")
+        return results
+    parallel = [i for i in chosen if not getattr(tests[i], "serial", False)]
+    serial = [i for i in chosen if getattr(tests[i], "serial", False)]
+    jobs = max(1, min(jobs, len(parallel) or 1))
+    if jobs == 1:
+        serial = parallel + serial
+        parallel = []
+    if parallel:
+        _run_pool(parallel, tests, jobs, (sbcd_bin, sbcctl_bin, keep), done)
+    for i in serial:
+        start = time.monotonic()
+        passed, reason = run_one(tests[i], sbcd_bin, sbcctl_bin, keep)
+        done(tests[i].__name__, passed, reason, time.monotonic() - start)
     return results
+
+
+def _run_pool(indices, tests, jobs, args, done):
+    """Runs tests[i] for i in `indices` on `jobs` worker processes, each task
+    in a slot no running task holds."""
+    free_slots = list(range(jobs))
+    pending = list(indices)
+    running = {}  # future -> (test index, slot)
+    # fork: the workers inherit the imported tests and sys.path as they are.
+    ctx = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        while pending or running:
+            while pending and free_slots:
+                i, slot = pending.pop(0), free_slots.pop(0)
+                running[pool.submit(_run_in_worker, i, *args, slot)] = (i, slot)
+            finished, _ = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                i, slot = running.pop(future)
+                free_slots.append(slot)
+                try:
+                    passed, reason, seconds = future.result()
+                except Exception as e:  # a worker that died is that test's failure
+                    passed, reason, seconds = False, f"worker failed: {type(e).__name__}: {e}", None
+                done(tests[i].__name__, passed, reason, seconds)
 
 
 # --------------------------------------------------------------------------
@@ -145,7 +211,7 @@ def selftest_one(name, uac_sf, uas_sf, opts):
         calls = opts.get("calls", 1)
         uas = ctx.uas("uas", uas_sf, calls=calls, duration_ms=opts.get("uas_duration_ms"),
                       extra=opts.get("uas_extra", ()))
-        uac = ctx.uac("uac", uac_sf, remote=f"{PBX_PEER}:{SIP_PORT}", calls=calls,
+        uac = ctx.uac("uac", uac_sf, remote=f"{ctx.pbx_peer}:{SIP_PORT}", calls=calls,
                       duration_ms=opts.get("duration_ms"), rate=opts.get("rate"),
                       extra=opts.get("uac_extra", ()))
         uac.finish()
@@ -162,6 +228,9 @@ def selftest_one(name, uac_sf, uas_sf, opts):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=str(DEFAULT_BUILD), help="meson build directory")
+    ap.add_argument("-j", "--jobs", type=int, default=1,
+                    help="run up to this many tests at once, each in its own slot")
+    ap.add_argument("--times", action="store_true", help="print each test's wall time to stderr")
     ap.add_argument("-k", action="append", default=[], help="run tests whose name contains this")
     ap.add_argument("--keep", action="store_true", help="keep the logs of passing tests too")
     ap.add_argument("--list", action="store_true", help="list the tests and exit")
@@ -193,7 +262,11 @@ def main():
             ok, reason = selftest_one(name, uac_sf, uas_sf, opts)
             report(f"selftest:{name}", ok, reason)
     else:
-        run_tests(args.build, args.k, args.keep, report)
+        def times(name, seconds):
+            print(f"e2e time of {name}: {seconds:.1f} s", file=sys.stderr, flush=True)
+
+        run_tests(args.build, args.k, args.keep, report, jobs=args.jobs,
+                  times=times if args.times else None)
     sys.stdout.flush()
     print(f"e2e time: {time.monotonic() - start:.1f} s", file=sys.stderr, flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)

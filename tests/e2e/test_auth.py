@@ -9,8 +9,8 @@ import re
 import shutil
 from pathlib import Path
 
-from harness import (PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SCENARIOS, SIP_PORT, cdr_lines, check,
-                     read_cdrs, udp_bound, wait_until)
+from harness import (PBX_SIPP_MEDIA, SCENARIOS, SIP_PORT, cdr_lines, check, read_cdrs, udp_bound,
+                     wait_until)
 
 TESTS = []
 
@@ -60,8 +60,8 @@ def outbound_digest_answered(t):
     CSeq; the caller sees a single 100 Trying and the call completes."""
     sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH],
                         extra_top=cdr_lines(t))
-    uas = t.uas("carrier", "uas_challenge.xml", local_ip="127.0.1.2", media_port=6000)
-    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    uas = t.uas("carrier", "uas_challenge.xml", local_ip=t.carrier(2), media_port=6000)
+    uac = t.uac("pbx", "uac_call.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=200)
     uac.finish()
     uas.finish()
@@ -83,23 +83,24 @@ def outbound_digest_answered(t):
 
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
-CARRIER_EDGE = "127.0.1.4"  # kamailio, in front of the carrier's sipp (127.0.1.2)
+CARRIER_EDGE_HOST = 4  # kamailio, in front of the carrier's sipp (carrier host 2)
 
 
 def start_carrier_edge(t, algorithm):
     """kamailio as the carrier's edge proxy, challenging INVITEs with
     `algorithm` (tests/e2e/peers/kamailio_carrier_edge.cfg)."""
+    edge = t.carrier(CARRIER_EDGE_HOST)
     cfg = (Path(__file__).resolve().parent / "peers" / "kamailio_carrier_edge.cfg").read_text()
-    for key, value in {"@@LISTEN@@": f"udp:{CARRIER_EDGE}:{SIP_PORT}",
+    for key, value in {"@@LISTEN@@": f"udp:{edge}:{SIP_PORT}",
                        "@@ALGORITHM@@": algorithm,
-                       "@@NEXT_HOP@@": f"sip:127.0.1.2:{SIP_PORT}"}.items():
+                       "@@NEXT_HOP@@": f"sip:{t.carrier_peer}:{SIP_PORT}"}.items():
         cfg = cfg.replace(key, value)
     path = Path(t.workdir) / "kamailio.cfg"
     path.write_text(cfg)
     proc = t.start("kamailio", [KAMAILIO, "-f", str(path), "-DD", "-E", "-m", "32", "-M", "4",
                                 "-Y", str(t.workdir), "-w", str(t.workdir)])
-    wait_until(lambda: udp_bound(CARRIER_EDGE, SIP_PORT) or not proc.alive(), 10.0, 0.05)
-    check(proc.alive() and udp_bound(CARRIER_EDGE, SIP_PORT),
+    wait_until(lambda: udp_bound(edge, SIP_PORT) or not proc.alive(), 10.0, 0.05)
+    check(proc.alive() and udp_bound(edge, SIP_PORT),
           f"kamailio did not start: {proc.stderr_tail(8)}")
     return proc
 
@@ -112,7 +113,7 @@ def outbound_digest_sha256_answered_to_kamailio(t):
     carrier's sipp, where it completes. The test recomputes the response
     (RFC 7616 3.4.1 with SHA-256) from the credentials sipp received."""
     start_carrier_edge(t, "SHA-256")
-    sbcd = t.start_sbcd(carrier_peers=[f'"{CARRIER_EDGE}:{SIP_PORT}"'],
+    sbcd = t.start_sbcd(carrier_peers=[f'"{t.carrier(CARRIER_EDGE_HOST)}:{SIP_PORT}"'],
                         carrier_extra=[CARRIER_AUTH], extra_top=cdr_lines(t))
     # sipp answers whoever sent it the INVITE, so the dialog's requests must
     # come that way too: its 180 and 200 keep kamailio's Record-Route.
@@ -120,8 +121,8 @@ def outbound_digest_sha256_answered_to_kamailio(t):
     scenario = Path(t.workdir) / "uas_answer_record_route.xml"
     scenario.write_text(text.replace("[last_CSeq:]\n      Contact:",
                                      "[last_CSeq:]\n      [last_Record-Route:]\n      Contact:"))
-    uas = t.uas("carrier", scenario, local_ip="127.0.1.2", media_port=6000)
-    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    uas = t.uas("carrier", scenario, local_ip=t.carrier(2), media_port=6000)
+    uac = t.uac("pbx", "uac_call.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=200)
     uac.finish()
     uas.finish()
@@ -156,8 +157,8 @@ def stop_with_a_bye_unanswered(t):
     scenario.write_text(text[:text.index(bye) + len(bye)] +
                         '\n  <pause milliseconds="4000"/>\n</scenario>\n')
     sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH])
-    uas = t.uas("carrier", scenario, local_ip="127.0.1.2", media_port=6000)
-    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    uas = t.uas("carrier", scenario, local_ip=t.carrier(2), media_port=6000)
+    uac = t.uac("pbx", "uac_call.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=200)
     uac.finish()
     wait_until(lambda: uas.received("BYE"), 5.0)
@@ -178,7 +179,7 @@ def inbound_challenge_enforced(t):
     challenge = ["challenge: {realm: sbc.example, users: [{username: pbx1, password: pw1}]}"]
     sbcd = t.start_sbcd(pbx_extra=challenge, extra_top=cdr_lines(t))
 
-    bare = t.uac("bare", "uac_reject.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    bare = t.uac("bare", "uac_reject.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                  media_port=PBX_SIPP_MEDIA)
     bare.finish(timeout=15)
     finals = [m for m in bare.received() if m.is_response and m.status >= 300]
@@ -187,9 +188,9 @@ def inbound_challenge_enforced(t):
     check(p.get("realm") == "sbc.example" and p.get("nonce") and p.get("qop") == "auth",
           f"the challenge: {finals[0].header('proxy-authenticate')}")
 
-    uas = t.uas("carrier", "uas_answer.xml", local_ip="127.0.1.2", media_port=6000)
-    good = t.uac("good", "uac_call_auth.xml", local_ip=PBX_PEER,
-                 remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA, duration_ms=200,
+    uas = t.uas("carrier", "uas_answer.xml", local_ip=t.carrier(2), media_port=6000)
+    good = t.uac("good", "uac_call_auth.xml", local_ip=t.pbx_peer,
+                 remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA, duration_ms=200,
                  extra=["-au", "pbx1", "-ap", "pw1"])
     good.finish()
     uas.finish()
@@ -202,8 +203,8 @@ def inbound_challenge_enforced(t):
     # new nonce (stale=true), never a call.
     creds = [m for m in good.messages() if m.direction == "sent" and m.method == "INVITE" and
              m.header("proxy-authorization")][0].header("proxy-authorization")
-    replay = t.uac("replay", "uac_replay_auth.xml", local_ip=PBX_PEER,
-                   remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
+    replay = t.uac("replay", "uac_replay_auth.xml", local_ip=t.pbx_peer,
+                   remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
                    extra=["-set", "creds", creds])
     replay.finish(timeout=15)
     finals = [m for m in replay.received() if m.is_response and m.status >= 300]
@@ -212,8 +213,8 @@ def inbound_challenge_enforced(t):
           f"replayed credentials got {[m.first_line for m in finals]}")
     check(len(uas.received("INVITE")) == 1, "the replayed INVITE reached the carrier")
 
-    bad = t.uac("bad", "uac_auth_refused.xml", local_ip=PBX_PEER,
-                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
+    bad = t.uac("bad", "uac_auth_refused.xml", local_ip=t.pbx_peer,
+                remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
                 extra=["-au", "pbx1", "-ap", "wrong"])
     bad.finish(timeout=15)
     statuses = [m.status for m in bad.received() if m.is_response and m.status != 100]
@@ -227,7 +228,7 @@ def inbound_challenge_enforced(t):
     sbcd.stop()
 
 
-PHONE = "127.0.2.5"
+PHONE_HOST = 5  # in the pbx block, inside the registrar's sources (host 4/30)
 PHONE_PORT = 5062
 
 
@@ -238,11 +239,12 @@ def phone_registers_and_is_called(t):
     carrier to 2001 then reaches the phone at the address it registered
     from, with its Contact as the Request-URI. Before the registration the
     same call gets 480."""
+    phone_ip = t.pbx(PHONE_HOST)
     phones = [
         "  - name: phones",
         "    interface: pbx",
         "    peers: []",
-        "    registrar: {domain: sbc.example, sources: [127.0.2.4/30]}",
+        f"    registrar: {{domain: sbc.example, sources: [{t.pbx(4)}/30]}}",
         "    challenge: {realm: sbc.example, users: [{username: '2001', password: pw2001}]}",
         "    keepalive: {interval: 0}",
     ]
@@ -257,24 +259,24 @@ def phone_registers_and_is_called(t):
     finals = [m for m in early.received() if m.is_response and m.status >= 300]
     check(finals and finals[0].status == 480, f"a call before the registration got {finals}")
 
-    reg = t.uac("register", "uac_register.xml", local_ip=PHONE, port=PHONE_PORT,
-                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=7200, service="2001",
+    reg = t.uac("register", "uac_register.xml", local_ip=phone_ip, port=PHONE_PORT,
+                remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=7200, service="2001",
                 extra=["-au", "2001", "-ap", "pw2001"])
     reg.finish(timeout=15)
     ok = [m for m in reg.received() if m.is_response and m.status == 200][0]
-    check(f"sip:2001@{PHONE}:{PHONE_PORT}" in ok.header("contact"),
+    check(f"sip:2001@{phone_ip}:{PHONE_PORT}" in ok.header("contact"),
           f"the 200 lists {ok.header('contact')}")
 
     rc, data, raw = sbcd.control.ctl("trunks")
     bindings = next(tr for tr in data["trunks"] if tr["name"] == "phones")["registrations"]
-    check([(b["user"], b["source"]) for b in bindings] == [("2001", f"{PHONE}:{PHONE_PORT}")]
+    check([(b["user"], b["source"]) for b in bindings] == [("2001", f"{phone_ip}:{PHONE_PORT}")]
           and 590 <= bindings[0]["expires_in"] <= 600, f"sbcctl trunks bindings: {bindings}")
-    phone = t.uas("phone", "uas_answer.xml", local_ip=PHONE, port=PHONE_PORT, media_port=7200)
+    phone = t.uas("phone", "uas_answer.xml", local_ip=phone_ip, port=PHONE_PORT, media_port=7200)
     uac = t.uac("carrier", "uac_call.xml", service="2001", duration_ms=200)
     uac.finish()
     phone.finish()
     inv = phone.received("INVITE")[0]
-    check(inv.first_line.split()[1] == f"sip:2001@{PHONE}:{PHONE_PORT}",
+    check(inv.first_line.split()[1] == f"sip:2001@{phone_ip}:{PHONE_PORT}",
           f"the phone got {inv.first_line}")
     cdrs = read_cdrs(t, 2)
     check(cdrs[1]["to_trunk"] == "phones" and cdrs[1]["status"] == 200,
@@ -288,7 +290,7 @@ def registration_to_carrier_refreshed(t):
     the trunk's credentials after a 401, and refreshes it before the 8 s the
     carrier grants run out (sipp checks three authorized REGISTERs on one
     Call-ID with nc 1, 2, 3); sbcctl trunks shows it registered."""
-    uas = t.uas("registrar", "uas_registrar_challenge.xml", local_ip="127.0.1.2", media_port=6000)
+    uas = t.uas("registrar", "uas_registrar_challenge.xml", local_ip=t.carrier(2), media_port=6000)
     sbcd = t.start_sbcd(carrier_extra=[
         CARRIER_AUTH,
         "register: {aor: 'sip:+4930123456@carrier.example', expires: 60}",
@@ -299,7 +301,7 @@ def registration_to_carrier_refreshed(t):
     check(len({m.header("call-id") for m in registers}) == 1, "the refreshes changed Call-ID")
     cseqs = [int(m.header("cseq").split()[0]) for m in registers]
     check(cseqs == sorted(cseqs) and len(set(cseqs)) == 4, f"CSeqs: {cseqs}")
-    check(all("sip:+4930123456@127.0.1.1" in m.header("contact") for m in registers),
+    check(all(f"sip:+4930123456@{t.carrier_sbc}" in m.header("contact") for m in registers),
           f"Contact: {registers[0].header('contact')}")
     check(registers[0].header("to").startswith("<sip:+4930123456@carrier.example>"),
           f"To: {registers[0].header('to')}")
@@ -318,8 +320,8 @@ def challenged_call(t, carrier, caller, duration_ms=200, carrier_extra=(), **kw)
     playing the challenging scenario `carrier`, the pbx calling it with
     `caller`; both finish. Returns (sbcd, carrier sipp, caller sipp)."""
     sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH, *carrier_extra], **kw)
-    uas = t.uas("carrier", carrier, local_ip="127.0.1.2", media_port=6000)
-    uac = t.uac("pbx", caller, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    uas = t.uas("carrier", carrier, local_ip=t.carrier(2), media_port=6000)
+    uac = t.uac("pbx", caller, local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=duration_ms)
     uac.finish()
     uas.finish()

@@ -7,8 +7,8 @@ import re
 import time
 
 import media_tools as mt
-from harness import (CARRIER_PEER, CARRIER_SIPP_MEDIA, PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT,
-                     cdr_lines, check, read_cdrs, wait_until)
+from harness import (CARRIER_SIPP_MEDIA, PBX_SIPP_MEDIA, SIP_PORT, cdr_lines, check, read_cdrs,
+                     wait_until)
 from test_transcoding import G729, PCMA, assert_offers_only, carrier_pcap
 
 TESTS = []
@@ -21,12 +21,15 @@ def e2e_test(fn):
 
 # A third trunk on the pbx interface, where 3000 is routed from the pbx: the
 # transfer target (and the attended transfer's consultation).
-TARGET_TRUNK = [
-    "  - name: target",
-    "    interface: pbx",
-    '    peers: ["127.0.2.3:5060"]',
-    "    keepalive: {interval: 0}",
-]
+def target_trunk(t):
+    return [
+        "  - name: target",
+        "    interface: pbx",
+        f'    peers: ["{t.pbx(3)}:{SIP_PORT}"]',
+        "    keepalive: {interval: 0}",
+    ]
+
+
 TRANSFER_ROUTES = [
     {"name": "carrier-to-pbx", "from_trunk": "carrier", "to_trunk": "pbx"},
     {"name": "transfers", "from_trunk": "pbx", "ruri_user": "^3000$", "to_trunk": "target"},
@@ -36,20 +39,25 @@ TRANSFER_ROUTES = [
 
 # A trunk behind the carrier's interface, where 3000 is routed from the pbx
 # instead: a transfer target the pbx's side of the media session must move to.
-FAR_TRUNK = [
-    "  - name: far",
-    "    interface: carrier",
-    '    peers: ["127.0.1.3:5060"]',
-    "    keepalive: {interval: 0}",
-]
+def far_trunk(t):
+    return [
+        "  - name: far",
+        "    interface: carrier",
+        f'    peers: ["{t.carrier(3)}:{SIP_PORT}"]',
+        "    keepalive: {interval: 0}",
+    ]
+
+
 FAR_ROUTES = [dict(r, to_trunk="far") if r["name"] == "transfers" else r for r in TRANSFER_ROUTES]
 
 
-def blind_transfer(t, target, scenario, *, trunk_lines=TARGET_TRUNK, routes=TRANSFER_ROUTES,
+def blind_transfer(t, target, scenario, *, trunk_lines=None, routes=TRANSFER_ROUTES,
                    pbx_scenario="uas_refer.xml", pbx_extra=(), duration_ms=1000, **target_kw):
     """The carrier calls the pbx (refer: handle), which transfers the call to
     3000 by REFER; the target trunk `target` (of `trunk_lines`) answers with
     `scenario`. Everyone finishes. Returns (sbcd, pbx, target, carrier)."""
+    if trunk_lines is None:
+        trunk_lines = target_trunk(t)
     sbcd = t.start_sbcd(routes=routes, extra_trunks=trunk_lines,
                         pbx_extra=["refer: handle", *pbx_extra], extra_top=cdr_lines(t))
     pbx = t.uas("pbx", pbx_scenario, duration_ms=500)
@@ -62,7 +70,7 @@ def blind_transfer(t, target, scenario, *, trunk_lines=TARGET_TRUNK, routes=TRAN
 
 
 def pbx_caller(t, name, scenario, **kw):
-    return t.uac(name, scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    return t.uac(name, scenario, local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                  media_port=PBX_SIPP_MEDIA, **kw)
 
 
@@ -73,7 +81,7 @@ def prack_on_one_leg_only(t):
     whose INVITE did not support 100rel, gets an ordinary 183 without RSeq or
     Require; the call then completes. The carrier saw Supported: 100rel."""
     sbcd = t.start_sbcd(extra_top=cdr_lines(t))
-    uas = t.uas("carrier", "uas_prack.xml", local_ip="127.0.1.2", media_port=6000)
+    uas = t.uas("carrier", "uas_prack.xml", local_ip=t.carrier(2), media_port=6000)
     uac = pbx_caller(t, "caller", "uac_call.xml", duration_ms=200)
     uac.finish()
     uas.finish()
@@ -96,7 +104,7 @@ def reliable_183_to_a_caller_that_supports_it(t):
     sent it reliably: here the carrier's 183 is reliable too, and each leg
     has its own RSeq space."""
     sbcd = t.start_sbcd()
-    uas = t.uas("carrier", "uas_prack.xml", local_ip="127.0.1.2", media_port=6000)
+    uas = t.uas("carrier", "uas_prack.xml", local_ip=t.carrier(2), media_port=6000)
     uac = pbx_caller(t, "caller", "uac_call_100rel.xml", duration_ms=200)
     uac.finish()
     uas.finish()
@@ -113,7 +121,7 @@ def session_timer_expiry_ends_both_legs(t):
     timer, and about 10 - min(32, 10/3) = 7 s after the answer ends the call
     with BYE on both legs. The CDR says why."""
     sbcd = t.start_sbcd(pbx_extra=["session_timer: {min_se: 5}"], extra_top=cdr_lines(t))
-    uas = t.uas("carrier", "uas_answer.xml", local_ip="127.0.1.2", media_port=6000)
+    uas = t.uas("carrier", "uas_answer.xml", local_ip=t.carrier(2), media_port=6000)
     started = time.monotonic()
     uac = pbx_caller(t, "caller", "uac_session_timer.xml")
     uac.finish(timeout=30)
@@ -151,10 +159,10 @@ def blind_transfer_by_refer_handled(t):
     and BYEs the pbx out; the carrier gets a re-INVITE (the SBC's same media
     address, the next SDP version) and never the REFER, and its call goes on
     with the target (its BYE reaches the target)."""
-    sbcd, pbx, new, uac = blind_transfer(t, "target", "uas_answer.xml", local_ip="127.0.2.3",
+    sbcd, pbx, new, uac = blind_transfer(t, "target", "uas_answer.xml", local_ip=t.pbx(3),
                                          media_port=7002)
     inv = new.received("INVITE")[0]
-    check(inv.first_line.startswith("INVITE sip:3000@127.0.2.3"), f"target got {inv.first_line}")
+    check(inv.first_line.startswith(f"INVITE sip:3000@{t.pbx(3)}"), f"target got {inv.first_line}")
     check("caller@" in inv.header("from"), f"From at the target: {inv.header('from')}")
     # Issue 19: Allow names REFER only towards a trunk whose REFERs the SBC handles.
     allows = {name: {m.strip() for m in (msg.header("allow") or "").split(",")}
@@ -190,9 +198,9 @@ def blind_transfer_to_another_interface(t):
     moves there. The carrier's re-INVITE keeps its address and port, and the
     audio of both (g711a.pcap each way) flows through the moved side, as the
     CDR's counters of leg b show (the pbx itself sent no media)."""
-    sbcd, pbx, new, uac = blind_transfer(t, "far", "uas_answer_media.xml", trunk_lines=FAR_TRUNK,
+    sbcd, pbx, new, uac = blind_transfer(t, "far", "uas_answer_media.xml", trunk_lines=far_trunk(t),
                                          routes=FAR_ROUTES, duration_ms=4000,
-                                         local_ip="127.0.1.3", media_port=7004)
+                                         local_ip=t.carrier(3), media_port=7004)
     to_pbx = pbx.received("INVITE")[0]
     inv = new.received("INVITE")[0]
     answer = [m for m in uac.received() if m.is_response and m.status == 200][0]
@@ -227,13 +235,13 @@ def blind_transfer_to_a_g729_target(t):
     g711a.pcap, the carrier PCMA; the carrier keeps its codec and is never
     re-offered another. The CDR names each leg's codec."""
     pcap = carrier_pcap(t, mt.build_dir_of(t), G729, mt.reference_speech())
-    to_target = mt.RtpSniffer("127.0.2.3", 7002)
-    to_carrier = mt.RtpSniffer(CARRIER_PEER, CARRIER_SIPP_MEDIA)
+    to_target = mt.RtpSniffer(t.pbx(3), 7002)
+    to_carrier = mt.RtpSniffer(t.carrier_peer, CARRIER_SIPP_MEDIA)
     t.on_close(to_target.stop)
     t.on_close(to_carrier.stop)
     sbcd, _, new, uac = blind_transfer(t, "target", G729.scenario,
-                                       trunk_lines=TARGET_TRUNK + ["    codecs: [G729]"],
-                                       duration_ms=3500, local_ip="127.0.2.3", media_port=7002,
+                                       trunk_lines=target_trunk(t) + ["    codecs: [G729]"],
+                                       duration_ms=3500, local_ip=t.pbx(3), media_port=7002,
                                        extra=["-key", "pcap", pcap])
     to_target.stop()
     to_carrier.stop()
@@ -260,7 +268,7 @@ def attended_transfer_by_refer_handled(t):
     the port the pbx had), ends the consultation with a BYE, NOTIFYs 100
     then 200, BYEs the pbx out, and re-INVITEs the carrier, which never sees
     the REFER. The carrier's BYE then reaches the target."""
-    attended_transfer(t, "target", TARGET_TRUNK, TRANSFER_ROUTES, "127.0.2.3")
+    attended_transfer(t, "target", target_trunk(t), TRANSFER_ROUTES, t.pbx(3))
 
 
 @e2e_test
@@ -269,13 +277,13 @@ def attended_transfer_to_another_interface(t):
     the carrier's interface: its re-INVITE offers the carrier interface's
     media address on a pair of its own, to which the pbx's side of call 1's
     media session moves."""
-    attended_transfer(t, "far", FAR_TRUNK, FAR_ROUTES, "127.0.1.3")
+    attended_transfer(t, "far", far_trunk(t), FAR_ROUTES, t.carrier(3))
 
 
 def attended_transfer(t, trunk, trunk_lines, routes, target_ip):
     sbcd = t.start_sbcd(routes=routes, extra_trunks=trunk_lines, pbx_extra=["refer: handle"],
                         extra_top=cdr_lines(t))
-    pbx = t.uas("pbx", "uas_attended_refer.xml", extra=["-set", "sbc", PBX_SBC])
+    pbx = t.uas("pbx", "uas_attended_refer.xml", extra=["-set", "sbc", t.pbx_sbc])
     new = t.uas(trunk, "uas_answer_first_codec.xml", local_ip=target_ip, media_port=7002)
     uac = t.uac("carrier", "uac_call_reinvited.xml", duration_ms=1000)
     pbx.finish()
@@ -293,7 +301,7 @@ def attended_transfer(t, trunk, trunk_lines, routes, target_ip):
     to_pbx = pbx.received("INVITE")[0]
     port_again = again.sdp_lines("m=")[0].split()[1]
     port_pbx = to_pbx.sdp_lines("m=")[0].split()[1]
-    if trunk_lines is TARGET_TRUNK:
+    if trunk == "target":
         moved = again.sdp_lines("c=") == to_pbx.sdp_lines("c=") and port_again == port_pbx
     else:
         # Its own interface's address, and neither the pbx's port nor the
@@ -328,7 +336,7 @@ def hold_by_update_offer_relayed_with_its_header_rules(t):
         "    - add: {name: X-Invite, value: 'to ${to_trunk}'}",
     ]
     sbcd = t.start_sbcd(carrier_extra=rules)
-    uas = t.uas("carrier", "uas_answer_update_hold.xml", local_ip="127.0.1.2", media_port=6000)
+    uas = t.uas("carrier", "uas_answer_update_hold.xml", local_ip=t.carrier(2), media_port=6000)
     uac = pbx_caller(t, "caller", "uac_update_hold.xml", duration_ms=200)
     uac.finish()
     uas.finish()
@@ -346,7 +354,8 @@ def hold_by_update_offer_relayed_with_its_header_rules(t):
     check(invite.header("x-invite") == "to carrier" and invite.header("x-update") is None,
           f"the INVITE's headers: {invite.text[:400]}")
     answer = [m for m in uac.received() if m.is_response and m.status == 200][1]
-    check(answer.sdp_lines("c=")[0].endswith(PBX_SBC), f"the answer's c=: {answer.sdp_lines('c=')}")
+    check(answer.sdp_lines("c=")[0].endswith(t.pbx_sbc),
+          f"the answer's c=: {answer.sdp_lines('c=')}")
     sbcd.stop()
 
 
@@ -359,7 +368,7 @@ def session_interval_too_small_from_callee_retried(t):
     with one final response to the caller."""
     sbcd = t.start_sbcd(carrier_extra=["session_timer: {expires: 600, min_se: 90}"],
                         extra_top=cdr_lines(t))
-    uas = t.uas("carrier", "uas_422.xml", local_ip="127.0.1.2", media_port=6000)
+    uas = t.uas("carrier", "uas_422.xml", local_ip=t.carrier(2), media_port=6000)
     uac = pbx_caller(t, "caller", "uac_call.xml", duration_ms=200)
     uac.finish()
     uas.finish()
@@ -390,14 +399,14 @@ def invite_with_replaces_mapped_to_the_far_dialog(t):
     ends the replaced dialog with a BYE, which reaches the first pbx device;
     the new call goes on until its caller hangs up."""
     sbcd = t.start_sbcd(extra_top=cdr_lines(t))
-    uas = t.uas("carrier", "uas_replaced.xml", local_ip="127.0.1.2", media_port=6000, calls=2)
+    uas = t.uas("carrier", "uas_replaced.xml", local_ip=t.carrier(2), media_port=6000, calls=2)
     first = pbx_caller(t, "phone", "uac_recv_bye.xml")
     wait_until(lambda: any(m.is_response and m.status == 200 for m in first.received()), 10.0)
     invite = [m for m in first.messages() if m.direction == "sent" and m.method == "INVITE"][0]
     ok = [m for m in first.received() if m.is_response and m.status == 200][0]
     # RFC 3891 3: as the SBC sees its dialog: to-tag is the SBC's, from-tag the phone's.
-    second = t.uac("transferee", "uac_call_replaces.xml", local_ip=PBX_PEER, port=5062,
-                   remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA + 4,
+    second = t.uac("transferee", "uac_call_replaces.xml", local_ip=t.pbx_peer, port=5062,
+                   remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA + 4,
                    duration_ms=2500,
                    extra=["-set", "rep_callid", invite.header("call-id"),
                           "-set", "rep_to", tag_of(ok.header("to")),
@@ -435,7 +444,7 @@ def blind_transfer_from_an_srtp_trunk(t):
     RFC 4568), and the transfer completes; the carrier gets its re-INVITE."""
     sbcd, pbx, new, uac = blind_transfer(t, "target", "uas_answer.xml",
                                          pbx_scenario="uas_refer_srtp.xml",
-                                         pbx_extra=["srtp: required"], local_ip="127.0.2.3",
+                                         pbx_extra=["srtp: required"], local_ip=t.pbx(3),
                                          media_port=7002)
     to_pbx = pbx.received("INVITE")[0]
     check(to_pbx.sdp_lines("a=crypto") and "RTP/SAVP" in to_pbx.sdp_lines("m=")[0],

@@ -28,7 +28,7 @@ import struct
 import subprocess
 import time
 
-from harness import SCENARIOS, SIP_PORT, Sipp, check, wait_until
+from harness import SCENARIOS, SIP_PORT, Sipp, check, serial, wait_until
 
 TESTS = []
 CARRIER_NS, PBX_NS = "sbc-e2e-carrier", "sbc-e2e-pbx"
@@ -47,7 +47,11 @@ LINKS = {  # namespace: (host end, namespace end, peer address)
 
 
 def e2e_test(fn):
-    TESTS.append(fn)
+    """Registers a DPDK test, which runs alone (harness.serial): the namespaces,
+    veths, TAP devices and host routes it makes and EAL's runtime directory
+    have fixed names, and the EAL lcores poll at full CPU, which would starve
+    tests running beside it on a small machine."""
+    TESTS.append(serial(fn))
     return fn
 
 

@@ -3,8 +3,8 @@ as RFC 4733 telephone-events (dtmf: rfc4733, the default), SIP INFO
 (dtmf: info) or tones in its G.711 audio (dtmf: inband), and sbcd turns the
 digits of one leg into the form the other leg takes.
 
-    sipp (pbx, 127.0.2.2)                 sipp (carrier, 127.0.1.2)
-    caller  ->  127.0.2.1 [sbcd] 127.0.1.1  ->  callee
+    sipp (pbx, 127.S.2.2)                 sipp (carrier, 127.S.1.2)
+    caller  ->  127.S.2.1 [sbcd] 127.S.1.1  ->  callee
 
 The digits come from sipp's own /usr/share/sip-tester/dtmf_2833_N.pcap (one
 RFC 4733 event each, payload type 101), put into one RTP stream with A-law
@@ -34,8 +34,8 @@ sipp's pcaps (Debian package sip-tester).
 import re
 
 import media_tools as mt
-from harness import (CARRIER_PEER, CARRIER_SBC, CARRIER_SIPP_MEDIA, PBX_PEER, PBX_SBC,
-                     PBX_SIPP_MEDIA, SCENARIOS, SIP_PORT, check, poll_calls_while)
+from harness import (CARRIER_SIPP_MEDIA, PBX_SIPP_MEDIA, SCENARIOS, SIP_PORT, check,
+                     poll_calls_while)
 from test_sbc import assert_one_call, first
 from test_transcoding import G729, PCMA, assert_sent_by_sbc, offered_formats
 
@@ -81,8 +81,8 @@ def write_stream(t, name, digits, event_pt, *, audio_pt=PCMA.pt, audio_payload=m
 
 def sniffers(t):
     """Captures of what sbcd sends to the carrier's and the pbx's media ports."""
-    to_carrier = mt.RtpSniffer(CARRIER_PEER, CARRIER_SIPP_MEDIA)
-    to_pbx = mt.RtpSniffer(PBX_PEER, PBX_SIPP_MEDIA)
+    to_carrier = mt.RtpSniffer(t.carrier_peer, CARRIER_SIPP_MEDIA)
+    to_pbx = mt.RtpSniffer(t.pbx_peer, PBX_SIPP_MEDIA)
     t.on_close(to_carrier.stop)
     t.on_close(to_pbx.stop)
     return to_carrier, to_pbx
@@ -162,10 +162,10 @@ def mapped_call(t, pbx_audio):
     to_carrier, to_pbx = sniffers(t)
 
     sbcd = t.start_sbcd(carrier_extra=["codecs: [G729, telephone-event]"])
-    carrier = t.uas("carrier", "uas_answer_g729_dtmf.xml", local_ip=CARRIER_PEER,
+    carrier = t.uas("carrier", "uas_answer_g729_dtmf.xml", local_ip=t.carrier_peer,
                     media_port=CARRIER_SIPP_MEDIA, extra=["-key", "pcap", carrier_pcap])
-    pbx = t.uac("pbx", "uac_call_pcap_dtmf.xml", local_ip=PBX_PEER,
-                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
+    pbx = t.uac("pbx", "uac_call_pcap_dtmf.xml", local_ip=t.pbx_peer,
+                remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
                 duration_ms=stream_ms(DIGITS) + AFTER_MS, extra=["-key", "pcap", pbx_pcap])
     samples = run_call(sbcd, pbx, carrier, to_carrier, to_pbx)
 
@@ -177,8 +177,8 @@ def mapped_call(t, pbx_audio):
     check(call.get("media") == "transcoded",
           f"sbcctl calls lists the media as {call.get('media')!r}, expected 'transcoded'")
 
-    assert_sent_by_sbc(to_carrier, CARRIER_SBC, "RTP to the carrier")
-    assert_sent_by_sbc(to_pbx, PBX_SBC, "RTP to the pbx")
+    assert_sent_by_sbc(to_carrier, t.carrier_sbc, "RTP to the carrier")
+    assert_sent_by_sbc(to_pbx, t.pbx_sbc, "RTP to the pbx")
     assert_only_pts(to_carrier.packets, {G729.pt, SBC_EVENT_PT}, "RTP to the carrier")
     assert_only_pts(to_pbx.packets, {PCMA.pt, PBX_EVENT_PT}, "RTP to the pbx")
     # Same clock (8000 Hz) both sides: the durations pass unchanged.
@@ -215,9 +215,9 @@ def info_call(t, pbx_scenario, carrier_pcap, pbx_duration_ms=None):
     """The pbx (dtmf: info) calls the carrier (rfc4733), both on PCMA."""
     to_carrier, to_pbx = sniffers(t)
     sbcd = t.start_sbcd(pbx_extra=["dtmf: info"])
-    carrier = t.uas("carrier", "uas_answer_pcma_dtmf.xml", local_ip=CARRIER_PEER,
+    carrier = t.uas("carrier", "uas_answer_pcma_dtmf.xml", local_ip=t.carrier_peer,
                     media_port=CARRIER_SIPP_MEDIA, extra=["-key", "pcap", carrier_pcap])
-    pbx = t.uac("pbx", pbx_scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    pbx = t.uac("pbx", pbx_scenario, local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=pbx_duration_ms)
     samples = run_call(sbcd, pbx, carrier, to_carrier, to_pbx)
     invite = first(carrier.received("INVITE"), "INVITE at the carrier")
@@ -225,8 +225,8 @@ def info_call(t, pbx_scenario, carrier_pcap, pbx_duration_ms=None):
     ok = first(pbx.received(status=200), "200 OK at the pbx")
     assert_no_events_offered(ok, "200 OK to the pbx")
     assert_one_call(samples, "pbx", "carrier")
-    assert_sent_by_sbc(to_carrier, CARRIER_SBC, "RTP to the carrier")
-    assert_sent_by_sbc(to_pbx, PBX_SBC, "RTP to the pbx")
+    assert_sent_by_sbc(to_carrier, t.carrier_sbc, "RTP to the carrier")
+    assert_sent_by_sbc(to_pbx, t.pbx_sbc, "RTP to the pbx")
     return pbx, carrier, to_carrier, to_pbx
 
 
@@ -307,17 +307,17 @@ def inband_call(t, pbx_scenario, carrier_pcap, pbx_duration_ms, pbx_extra=()):
     """The pbx (dtmf: inband, PCMA only) calls the carrier (rfc4733)."""
     to_carrier, to_pbx = sniffers(t)
     sbcd = t.start_sbcd(pbx_extra=["dtmf: inband", "codecs: [PCMA]"])
-    carrier = t.uas("carrier", "uas_answer_pcma_dtmf.xml", local_ip=CARRIER_PEER,
+    carrier = t.uas("carrier", "uas_answer_pcma_dtmf.xml", local_ip=t.carrier_peer,
                     media_port=CARRIER_SIPP_MEDIA, extra=["-key", "pcap", carrier_pcap])
-    pbx = t.uac("pbx", pbx_scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    pbx = t.uac("pbx", pbx_scenario, local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=pbx_duration_ms, extra=list(pbx_extra))
     samples = run_call(sbcd, pbx, carrier, to_carrier, to_pbx)
     invite = first(carrier.received("INVITE"), "INVITE at the carrier")
     assert_events_offered(invite, SBC_EVENT_PT, "INVITE to the carrier")
     ok = first(pbx.received(status=200), "200 OK at the pbx")
     assert_one_call(samples, "pbx", "carrier")
-    assert_sent_by_sbc(to_carrier, CARRIER_SBC, "RTP to the carrier")
-    assert_sent_by_sbc(to_pbx, PBX_SBC, "RTP to the pbx")
+    assert_sent_by_sbc(to_carrier, t.carrier_sbc, "RTP to the carrier")
+    assert_sent_by_sbc(to_pbx, t.pbx_sbc, "RTP to the pbx")
     return to_carrier, to_pbx, ok
 
 

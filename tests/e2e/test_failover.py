@@ -1,6 +1,6 @@
 """End-to-end tests of failover across a trunk's peers and of OPTIONS
-keep-alives (issue 3). The carrier trunk has peers on 127.0.1.3 and
-127.0.1.4; a "silent" peer is a UDP socket that reads and never answers, the
+keepalive (issue 3). The carrier trunk has peers on hosts 3 and 4 of the
+test's carrier block; a "silent" peer is a UDP socket that reads and never answers, the
 others are sipp.
 """
 
@@ -8,14 +8,25 @@ import socket
 import time
 from pathlib import Path
 
-from harness import (PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SCENARIOS, SIP_PORT, check, drain,
-                     wait_until)
+from harness import (PBX_SIPP_MEDIA, SCENARIOS, SIP_PORT, check, drain, wait_until)
 
 TESTS = []
-FIRST, SECOND = "127.0.1.3", "127.0.1.4"
-PEERS = [f'{{uri: "{FIRST}:{SIP_PORT}", priority: 1}}',
-         f'{{uri: "{SECOND}:{SIP_PORT}", priority: 2}}']
+# The carrier trunk's two peers: hosts 3 and 4 of the test's carrier block.
+FIRST_HOST, SECOND_HOST = 3, 4
 KEEPALIVE = "{interval: 1, timeout: 1, down_after: 2, up_after: 1}"
+
+
+def first_peer(t):
+    return t.carrier(FIRST_HOST)
+
+
+def second_peer(t):
+    return t.carrier(SECOND_HOST)
+
+
+def peer_list(t):
+    return [f'{{uri: "{first_peer(t)}:{SIP_PORT}", priority: 1}}',
+            f'{{uri: "{second_peer(t)}:{SIP_PORT}", priority: 2}}']
 
 
 def e2e_test(fn):
@@ -44,7 +55,7 @@ class SilentPeer:
 
 
 def caller(t, name, scenario="uac_call.xml"):
-    return t.uac(name, scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    return t.uac(name, scenario, local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                  media_port=PBX_SIPP_MEDIA)
 
 
@@ -70,9 +81,9 @@ def peer_states(sbcd):
 def failover_silent_peer(t):
     """The first peer never answers: after failover_timeout the call is tried on
     the second and completes; the caller sees one 100 Trying and the 200."""
-    sbcd = t.start_sbcd(carrier_peers=PEERS, carrier_extra=["failover_timeout: 2"])
-    silent = SilentPeer(t, FIRST)
-    uas = t.uas("second", "uas_answer.xml", local_ip=SECOND, media_port=6002)
+    sbcd = t.start_sbcd(carrier_peers=peer_list(t), carrier_extra=["failover_timeout: 2"])
+    silent = SilentPeer(t, first_peer(t))
+    uas = t.uas("second", "uas_answer.xml", local_ip=second_peer(t), media_port=6002)
     uac = caller(t, "pbx")
     uac.finish()
     uas.finish()
@@ -95,9 +106,9 @@ def first(sipp, method):
 def failover_on_503(t):
     """The first peer answers 503: the call completes on the second, and the
     caller never hears of the 503."""
-    sbcd = t.start_sbcd(carrier_peers=PEERS)
-    busy = t.uas("first", reject_scenario(t, 503), local_ip=FIRST, media_port=6002)
-    uas = t.uas("second", "uas_answer.xml", local_ip=SECOND, media_port=6004)
+    sbcd = t.start_sbcd(carrier_peers=peer_list(t))
+    busy = t.uas("first", reject_scenario(t, 503), local_ip=first_peer(t), media_port=6002)
+    uas = t.uas("second", "uas_answer.xml", local_ip=second_peer(t), media_port=6004)
     uac = caller(t, "pbx")
     uac.finish()
     uas.finish()
@@ -115,9 +126,9 @@ def all_peers_fail_503(t):
     peer could take the call. (When the last peer's failure is its own
     response, the caller gets that response mapped instead: a single peer's
     503 becomes 500, see test_sbc.failures_mapped.)"""
-    sbcd = t.start_sbcd(carrier_peers=PEERS, carrier_extra=["failover_timeout: 1"])
-    busy = t.uas("first", reject_scenario(t, 503), local_ip=FIRST, media_port=6002)
-    silent = SilentPeer(t, SECOND)
+    sbcd = t.start_sbcd(carrier_peers=peer_list(t), carrier_extra=["failover_timeout: 1"])
+    busy = t.uas("first", reject_scenario(t, 503), local_ip=first_peer(t), media_port=6002)
+    silent = SilentPeer(t, second_peer(t))
     uac = caller(t, "pbx", "uac_reject.xml")
     uac.finish()
     busy.finish()
@@ -134,14 +145,15 @@ def keepalive_marks_peer_down_and_up(t):
     unanswered pings, and a call then goes straight to the second peer; once
     the first peer answers OPTIONS it is marked up again. The second peer is a
     sipp UAS that answers OPTIONS as well as the call (uas_answer_options.xml)."""
-    sbcd = t.start_sbcd(carrier_peers=PEERS, keepalive=KEEPALIVE)
-    silent = SilentPeer(t, FIRST)
-    second = t.uas("second", "uas_answer_options.xml", local_ip=SECOND, media_port=6004,
+    sbcd = t.start_sbcd(carrier_peers=peer_list(t), keepalive=KEEPALIVE)
+    silent = SilentPeer(t, first_peer(t))
+    second = t.uas("second", "uas_answer_options.xml", local_ip=second_peer(t), media_port=6004,
                    calls=1000, timeout_s=60)
-    wait_until(lambda: peer_states(sbcd).get(f"{FIRST}") == "down", 10.0, 0.2)
-    check(peer_states(sbcd).get(FIRST) == "down",
+    wait_until(lambda: peer_states(sbcd).get(first_peer(t)) == "down", 10.0, 0.2)
+    check(peer_states(sbcd).get(first_peer(t)) == "down",
           f"the silent peer is not marked down: {peer_states(sbcd)}")
-    check(peer_states(sbcd).get(SECOND) == "up", f"the answering peer is not up: {peer_states(sbcd)}")
+    check(peer_states(sbcd).get(second_peer(t)) == "up",
+          f"the answering peer is not up: {peer_states(sbcd)}")
     check(len(silent.requests("OPTIONS")) >= 2, "the silent peer got fewer than 2 OPTIONS")
     uac = caller(t, "pbx")
     uac.finish()
@@ -149,10 +161,10 @@ def keepalive_marks_peer_down_and_up(t):
     first(second, "INVITE")
     # The first peer comes back.
     silent.close()
-    back = t.uas("first", "uas_answer_options.xml", local_ip=FIRST, media_port=6002,
+    back = t.uas("first", "uas_answer_options.xml", local_ip=first_peer(t), media_port=6002,
                  calls=1000, timeout_s=60)
-    wait_until(lambda: peer_states(sbcd).get(FIRST) == "up", 10.0, 0.2)
-    check(peer_states(sbcd).get(FIRST) == "up",
+    wait_until(lambda: peer_states(sbcd).get(first_peer(t)) == "up", 10.0, 0.2)
+    check(peer_states(sbcd).get(first_peer(t)) == "up",
           f"the peer that answers again is not marked up: {peer_states(sbcd)}")
     uac2 = caller(t, "pbx-again")
     uac2.finish()
@@ -167,8 +179,8 @@ def keepalive_marks_peer_down_and_up(t):
 def all_peers_down_503_at_once(t):
     """With every peer marked down by OPTIONS, a call gets 503 and no INVITE
     is sent to any peer."""
-    sbcd = t.start_sbcd(carrier_peers=PEERS, keepalive=KEEPALIVE)
-    silent = [SilentPeer(t, FIRST), SilentPeer(t, SECOND)]
+    sbcd = t.start_sbcd(carrier_peers=peer_list(t), keepalive=KEEPALIVE)
+    silent = [SilentPeer(t, first_peer(t)), SilentPeer(t, second_peer(t))]
     wait_until(lambda: set(peer_states(sbcd).values()) == {"down"}, 10.0, 0.2)
     check(set(peer_states(sbcd).values()) == {"down"},
           f"the silent peers are not marked down: {peer_states(sbcd)}")

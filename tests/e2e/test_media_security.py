@@ -2,10 +2,10 @@
 a third party that knows the SBC's media ports must neither inject packets
 into an established call nor divert its packets to itself.
 
-    sipp (carrier, 127.0.1.2)                      sipp (pbx, 127.0.2.2)
-    caller, plays g711a.pcap  ->  127.0.1.1 [sbcd] 127.0.2.1  ->  callee, plays it
+    sipp (carrier, 127.S.1.2)                      sipp (pbx, 127.S.2.2)
+    caller, plays g711a.pcap  ->  127.S.1.1 [sbcd] 127.S.2.1  ->  callee, plays it
                                       ^                ^
-                          stranger 127.0.1.77 (RTCP to both sides' RTCP ports)
+                          stranger 127.S.1.77 (RTCP to both sides' RTCP ports)
 
 sipp sends no RTCP, so both RTCP paths are idle while RTP is latched both
 ways: the state in which sbcd used to latch each side's RTCP to the first
@@ -24,13 +24,12 @@ import struct
 import time
 
 import media_tools as mt
-from harness import (CARRIER_PEER, CARRIER_SIPP_MEDIA, PBX_PEER, PBX_SIPP_MEDIA, PBX_SBC,
-                     SIP_PORT, check, drain, wait_until)
+from harness import (CARRIER_SIPP_MEDIA, PBX_SIPP_MEDIA, SIP_PORT, check, drain, wait_until)
 
 TESTS = []
 
 # Outside both peers' addresses, on loopback.
-STRANGER = "127.0.1.77"
+STRANGER_HOST = 77  # in the carrier block: an address no trunk names
 STRANGER_SSRC = 0x57A11E4
 PBX_SSRC = 0x0B0B0B0B
 CARRIER_SSRC = 0x0CA4A1E4
@@ -82,14 +81,14 @@ def rtcp_port_of(leg):
 
 @e2e_test
 def rtcp_stranger_neither_injected_nor_diverted(t):
-    to_carrier = RawSniffer(CARRIER_PEER, CARRIER_SIPP_MEDIA + 1)
-    to_pbx = RawSniffer(PBX_PEER, PBX_SIPP_MEDIA + 1)
+    to_carrier = RawSniffer(t.carrier_peer, CARRIER_SIPP_MEDIA + 1)
+    to_pbx = RawSniffer(t.pbx_peer, PBX_SIPP_MEDIA + 1)
     t.on_close(to_carrier.stop)
     t.on_close(to_pbx.stop)
 
     sbcd = t.start_sbcd()
-    pbx = t.uas("pbx", "uas_answer_media.xml", local_ip=PBX_PEER, media_port=PBX_SIPP_MEDIA)
-    carrier = t.uac("carrier", "uac_call_media.xml", local_ip=CARRIER_PEER,
+    pbx = t.uas("pbx", "uas_answer_media.xml", local_ip=t.pbx_peer, media_port=PBX_SIPP_MEDIA)
+    carrier = t.uac("carrier", "uac_call_media.xml", local_ip=t.carrier_peer,
                     media_port=CARRIER_SIPP_MEDIA, duration_ms=7000)
 
     # RTP latched both ways: the call is established, its media flowing.
@@ -107,23 +106,28 @@ def rtcp_stranger_neither_injected_nor_diverted(t):
     # Leg a is the caller's (the carrier's), leg b the pbx's.
     carrier_side = rtcp_port_of(legs["a"])
     pbx_side = rtcp_port_of(legs["b"])
-    check(pbx_side[0] == PBX_SBC, f"leg b's media address is {pbx_side[0]}, expected {PBX_SBC}")
+    check(pbx_side[0] == t.pbx_sbc, f"leg b's media address is {pbx_side[0]}, expected {t.pbx_sbc}")
     before = {k: leg["drops"]["wrong_source"] for k, leg in legs.items()}
 
     # The stranger: RTCP to both sides' RTCP ports, before either peer sent any.
-    stranger = t.udp_socket(STRANGER)
+    stranger = t.udp_socket(t.carrier(STRANGER_HOST))
     for _ in range(FORGED):
         stranger.sendto(receiver_report(STRANGER_SSRC), pbx_side)
         stranger.sendto(receiver_report(STRANGER_SSRC), carrier_side)
-        time.sleep(0.01)
-    time.sleep(0.3)
+        time.sleep(0.01)  # paced, as RTCP comes; not a wait
+    # The stranger's datagrams are handled (counted as wrong_source on both
+    # legs) before the peers send any RTCP: that order is what this test is
+    # about. A relay that took them instead never counts them; then this
+    # waits out its deadline and the checks below say what went wrong.
+    wait_until(lambda: all(leg["drops"]["wrong_source"] - before[k] >= FORGED
+                           for k, leg in (stats_legs(sbcd) or {}).items()), 5.0, 0.05)
     # The peers' real RTCP, from their own IPs (another port than RTP + 1).
-    pbx_rtcp = t.udp_socket(PBX_PEER)
-    carrier_rtcp = t.udp_socket(CARRIER_PEER)
+    pbx_rtcp = t.udp_socket(t.pbx_peer)
+    carrier_rtcp = t.udp_socket(t.carrier_peer)
     for _ in range(REAL):
         pbx_rtcp.sendto(receiver_report(PBX_SSRC), pbx_side)
         carrier_rtcp.sendto(receiver_report(CARRIER_SSRC), carrier_side)
-        time.sleep(0.02)
+        time.sleep(0.02)  # paced, as RTCP comes; not a wait
     diverted = drain(stranger, 1.0)
 
     after_legs = stats_legs(sbcd) or {}

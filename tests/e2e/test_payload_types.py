@@ -4,8 +4,8 @@ number, and each peer receives with the numbers its own SDP stated (RFC 3264
 5.1), so sbcd must rewrite the payload type of what it relays, per
 direction, and leave the rest of each packet as it came.
 
-    sipp (pbx, 127.0.2.2)                 sipp (carrier, 127.0.1.2)
-    caller  ->  127.0.2.1 [sbcd] 127.0.1.1  ->  callee (renumbers in its answer)
+    sipp (pbx, 127.S.2.2)                 sipp (carrier, 127.S.1.2)
+    caller  ->  127.S.2.1 [sbcd] 127.S.1.1  ->  callee (renumbers in its answer)
 
 - relay_renumbered_telephone_event: both trunks take PCMA and
   telephone-event (dtmf: rfc4733). The pbx offers 8 96 and sends its digits
@@ -25,8 +25,7 @@ dtmf_2833 pcaps (Debian package sip-tester).
 import math
 
 import media_tools as mt
-from harness import (CARRIER_PEER, CARRIER_SBC, CARRIER_SIPP_MEDIA, PBX_PEER, PBX_SBC,
-                     PBX_SIPP_MEDIA, SIP_PORT, check)
+from harness import (CARRIER_SIPP_MEDIA, PBX_SIPP_MEDIA, SIP_PORT, check)
 from test_dtmf import (AFTER_MS, CARRIER_DIGITS, DIGITS, PCAP_EVENT_DURATION,
                        assert_event_digits, assert_events_offered, assert_only_pts, run_call,
                        sniffers, stream_ms, write_stream)
@@ -63,10 +62,10 @@ def relay_renumbered_telephone_event(t):
 
     trunk = ["codecs: [PCMA, telephone-event]"]
     sbcd = t.start_sbcd(carrier_extra=trunk, pbx_extra=trunk)
-    carrier = t.uas("carrier", "uas_answer_pcma_dtmf.xml", local_ip=CARRIER_PEER,
+    carrier = t.uas("carrier", "uas_answer_pcma_dtmf.xml", local_ip=t.carrier_peer,
                     media_port=CARRIER_SIPP_MEDIA, extra=["-key", "pcap", carrier_pcap])
-    pbx = t.uac("pbx", "uac_call_pcap_dtmf.xml", local_ip=PBX_PEER,
-                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
+    pbx = t.uac("pbx", "uac_call_pcap_dtmf.xml", local_ip=t.pbx_peer,
+                remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
                 duration_ms=stream_ms(DIGITS) + AFTER_MS, extra=["-key", "pcap", pbx_pcap])
     samples = run_call(sbcd, pbx, carrier, to_carrier, to_pbx)
 
@@ -77,8 +76,8 @@ def relay_renumbered_telephone_event(t):
     assert_events_offered(ok, PBX_EVENT_PT, "200 OK to the pbx")
     assert_relayed(samples)
 
-    assert_sent_by_sbc(to_carrier, CARRIER_SBC, "RTP to the carrier")
-    assert_sent_by_sbc(to_pbx, PBX_SBC, "RTP to the pbx")
+    assert_sent_by_sbc(to_carrier, t.carrier_sbc, "RTP to the carrier")
+    assert_sent_by_sbc(to_pbx, t.pbx_sbc, "RTP to the pbx")
     assert_only_pts(to_carrier.packets, {PCMA.pt, CARRIER_EVENT_PT}, "RTP to the carrier")
     assert_only_pts(to_pbx.packets, {PCMA.pt, PBX_EVENT_PT}, "RTP to the pbx")
     assert_event_digits(to_carrier.packets, CARRIER_EVENT_PT, DIGITS, "events to the carrier",
@@ -121,10 +120,10 @@ def relay_renumbered_opus(t):
 
     trunk = ["codecs: [opus]"]
     sbcd = t.start_sbcd(carrier_extra=trunk, pbx_extra=trunk)
-    carrier = t.uas("carrier", "uas_answer_opus_107_pcap.xml", local_ip=CARRIER_PEER,
+    carrier = t.uas("carrier", "uas_answer_opus_107_pcap.xml", local_ip=t.carrier_peer,
                     media_port=CARRIER_SIPP_MEDIA, extra=["-key", "pcap", carrier_path])
-    pbx = t.uac("pbx", "uac_call_pcap_opus.xml", local_ip=PBX_PEER,
-                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA, duration_ms=4500,
+    pbx = t.uac("pbx", "uac_call_pcap_opus.xml", local_ip=t.pbx_peer,
+                remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA, duration_ms=4500,
                 extra=["-key", "pcap", pbx_path])
     samples = run_call(sbcd, pbx, carrier, to_carrier, to_pbx)
 
@@ -138,7 +137,7 @@ def relay_renumbered_opus(t):
           f"[{PBX_OPUS_PT}] (RFC 3264 6.1: the offer's number)")
     assert_relayed(samples)
 
-    assert_sent_by_sbc(to_carrier, CARRIER_SBC, "RTP to the carrier")
-    assert_sent_by_sbc(to_pbx, PBX_SBC, "RTP to the pbx")
+    assert_sent_by_sbc(to_carrier, t.carrier_sbc, "RTP to the carrier")
+    assert_sent_by_sbc(to_pbx, t.pbx_sbc, "RTP to the pbx")
     assert_payloads(to_carrier.packets, CARRIER_OPUS_PT, pbx_sent, "RTP to the carrier")
     assert_payloads(to_pbx.packets, PBX_OPUS_PT, carrier_sent, "RTP to the pbx")

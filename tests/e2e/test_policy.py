@@ -1,7 +1,7 @@
 """End-to-end tests of SIP policy (issue 6): routes chosen by number prefix
 and by time of day, a reject rule, number normalization as the far peer sees
-it, and the CDR each call attempt leaves. The pbx peer (127.0.2.2) calls; the
-carrier trunk's peer is 127.0.1.2 and a second carrier trunk's is 127.0.1.3.
+it, and the CDR each call attempt leaves. The pbx peer (pbx host 2) calls; the
+carrier trunk's peer is carrier host 2 and a second carrier trunk's is carrier host 3.
 """
 
 import datetime
@@ -11,18 +11,20 @@ import time
 import zoneinfo
 from pathlib import Path
 
-from harness import (CARRIER_PEER, PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT,
-                     TestFailure, assert_topology_hidden, cdr_lines, check, drain, read_cdrs,
+from harness import (PBX_SIPP_MEDIA, SIP_PORT, TestFailure, cdr_lines, check, drain, read_cdrs,
                      wait_until)
 
 TESTS = []
-UK_PEER = "127.0.1.3"
-UK_TRUNK = [
-    "  - name: carrier-uk",
-    "    interface: carrier",
-    f'    peers: ["{UK_PEER}:{SIP_PORT}"]',
-    "    keepalive: {interval: 0}",
-]
+UK_PEER_HOST = 3  # in the carrier block
+
+
+def uk_trunk(t):
+    return [
+        "  - name: carrier-uk",
+        "    interface: carrier",
+        f'    peers: ["{t.carrier(UK_PEER_HOST)}:{SIP_PORT}"]',
+        "    keepalive: {interval: 0}",
+    ]
 
 
 def e2e_test(fn):
@@ -36,11 +38,12 @@ def e2e_test(fn):
 
 def pbx_caller(t, name, number, scenario="uac_call.xml", from_user=None, **kw):
     extra = ["-key", "from_user", from_user] if from_user else []
-    return t.uac(name, scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    return t.uac(name, scenario, local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                  media_port=PBX_SIPP_MEDIA, service=number, extra=extra, **kw)
 
 
-def carrier_callee(t, name, ip=CARRIER_PEER, media_port=6000):
+def carrier_callee(t, name, ip=None, media_port=6000):
+    ip = ip or t.carrier_peer
     return t.uas(name, "uas_answer.xml", local_ip=ip, media_port=media_port)
 
 
@@ -82,9 +85,9 @@ def route_by_prefix_and_reject(t):
     """+44 goes to the carrier-uk trunk's peer, +1 to the carrier trunk's, and
     anything else is refused 403 with the rule's reason; sbcctl route test
     says the same without a call; each attempt has its CDR."""
-    sbcd = t.start_sbcd(routes=ROUTES_BY_PREFIX, extra_trunks=UK_TRUNK, extra_top=cdr_lines(t))
+    sbcd = t.start_sbcd(routes=ROUTES_BY_PREFIX, extra_trunks=uk_trunk(t), extra_top=cdr_lines(t))
 
-    uk = carrier_callee(t, "uk", ip=UK_PEER, media_port=6002)
+    uk = carrier_callee(t, "uk", ip=t.carrier(UK_PEER_HOST), media_port=6002)
     uac = pbx_caller(t, "call_uk", "+442071234567", duration_ms=200)
     uac.finish()
     uk.finish()
@@ -98,7 +101,7 @@ def route_by_prefix_and_reject(t):
     check(user_of(invite_seen(us).first_line) == "+14155550100",
           f"the us peer got {invite_seen(us).first_line}")
 
-    silent = t.udp_socket(CARRIER_PEER, SIP_PORT)
+    silent = t.udp_socket(t.carrier_peer, SIP_PORT)
     uac = pbx_caller(t, "call_fr", "+33140000000", scenario="uac_reject.xml")
     uac.finish(timeout=15)
     finals = [m for m in uac.received() if m.is_response and m.status >= 300]
@@ -132,7 +135,7 @@ def route_by_prefix_and_reject(t):
               cdr["numbers"]["sent"]["ruri_user"] == number, f"CDR numbers: {cdr['numbers']}")
         check(cdr["disconnected_by"] == "caller" and cdr["disconnect_reason"] == "BYE",
               f"CDR end: {cdr}")
-        check(cdr["source"].startswith(PBX_PEER + ":"), f"CDR source: {cdr['source']}")
+        check(cdr["source"].startswith(t.pbx_peer + ":"), f"CDR source: {cdr['source']}")
         check(cdr["media"]["a"]["codec"] == "PCMA/8000", f"CDR media: {cdr['media']}")
         check(cdr["duration_s"] >= 0.1 and cdr["setup_s"] >= 0, f"CDR times: {cdr}")
     check(fr_cdr["status"] == 403 and fr_cdr["reason"] == "Destination not allowed" and
@@ -299,8 +302,8 @@ def concurrent_call_limit_503(t):
     uas = carrier_callee(t, "carrier")
     first = pbx_caller(t, "first", "1000", duration_ms=4000)
     wait_until(lambda: any(c["state"] == "established" for c in sbcd.calls()), 10.0)
-    second = t.uac("second", "uac_reject.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
-                   media_port=7100, port=5070, service="1001")
+    second = t.uac("second", "uac_reject.xml", local_ip=t.pbx_peer,
+                   remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=7100, port=5070, service="1001")
     second.finish(timeout=15)
     finals = [m for m in second.received() if m.is_response and m.status >= 300]
     check(finals and finals[0].status == 503 and finals[0].header("retry-after") == "7",
@@ -351,22 +354,22 @@ def flooding_source_blocked(t):
     burst of 12 OPTIONS from the pbx peer gets 4 answers and one 503 (sent
     statelessly as the block starts); the other 7 are dropped unanswered and
     counted, the source is blocked (sbcctl trunks lists it) and its INVITE is
-    dropped too. On the carrier interface only 127.0.1.2 may send: a UDP request from
-    127.0.1.9 is dropped by the kernel (no answer at all), one over TCP is
+    dropped too. On the carrier interface only the carrier peer may send: a UDP
+    request from carrier host 9 is dropped by the kernel (no answer at all), one over TCP is
     refused 403; both are counted."""
     sbcd = t.start_sbcd(extra_top=cdr_lines(t))
     sbcd.stop()
     config = Path(t.workdir) / "sbc.yaml"
     text = config.read_text().replace(
-        f"    media_address: {PBX_SBC}\n",
-        f"    media_address: {PBX_SBC}\n    flood: {{rate: 2, burst: 4, block: 30}}\n").replace(
-        "    media_address: 127.0.1.1\n",
-        "    media_address: 127.0.1.1\n    allow_sources: [127.0.1.2/32]\n")
+        f"    media_address: {t.pbx_sbc}\n",
+        f"    media_address: {t.pbx_sbc}\n    flood: {{rate: 2, burst: 4, block: 30}}\n").replace(
+        f"    media_address: {t.carrier_sbc}\n",
+        f"    media_address: {t.carrier_sbc}\n    allow_sources: [{t.carrier_peer}/32]\n")
     config.write_text(text)
     sbcd = t.start_sbcd(config_path=config)
-    probe = t.udp_socket(PBX_PEER, SIP_PORT)
+    probe = t.udp_socket(t.pbx_peer, SIP_PORT)
     for n in range(12):
-        probe.sendto(options_request(PBX_PEER, PBX_SBC, n), (PBX_SBC, SIP_PORT))
+        probe.sendto(options_request(t.pbx_peer, t.pbx_sbc, n), (t.pbx_sbc, SIP_PORT))
     replies = drain(probe, 1.0)
     codes = status_codes(replies)
     check(codes.count(200) == 4 and codes.count(503) == 1 and len(codes) == 5,
@@ -374,38 +377,39 @@ def flooding_source_blocked(t):
     refusal = next(data.decode() for data, _ in replies if b" 503 " in data.split(b"\r\n")[0])
     check(re.search(r"(?mi)^Retry-After:\s*30\s*$", refusal),
           f"the 503 has no Retry-After: 30:\n{refusal}")
-    invite = invite_request(PBX_PEER, PBX_SBC, 20)
-    probe.sendto(invite, (PBX_SBC, SIP_PORT))
+    invite = invite_request(t.pbx_peer, t.pbx_sbc, 20)
+    probe.sendto(invite, (t.pbx_sbc, SIP_PORT))
     check(status_codes(drain(probe, 1.0)) == [], "the blocked source's INVITE was answered")
     probe.close()
     access = interface_access(sbcd, "pbx")
-    check([b["address"] for b in access["blocked"]] == [PBX_PEER] and access["flood_blocks"] == 1
+    check([b["address"] for b in access["blocked"]] == [t.pbx_peer] and access["flood_blocks"] == 1
           and access["flood_dropped"] == 9 and access["blocked"][0]["dropped"] == 9,
           f"sbcctl trunks access: {access}")
     text = sbcd.control.ctl("trunks", json_output=False)[2]
-    check(re.search(r"pbx\s+127\.0\.2\.2\s+\d+\s+\d+", text), f"sbcctl trunks:\n{text}")
+    check(re.search(r"pbx\s+" + re.escape(t.pbx_peer) + r"\s+\d+\s+\d+", text),
+          f"sbcctl trunks:\n{text}")
 
-    stranger = t.udp_socket("127.0.1.9", SIP_PORT)
+    stranger = t.udp_socket(t.carrier(9), SIP_PORT)
     for n in range(3):
-        stranger.sendto(options_request("127.0.1.9", "127.0.1.1", 100 + n),
-                        ("127.0.1.1", SIP_PORT))
+        stranger.sendto(options_request(t.carrier(9), t.carrier(1), 100 + n),
+                        (t.carrier(1), SIP_PORT))
     codes = status_codes(drain(stranger, 1.0))
     check(codes == [], f"UDP requests from outside allow_sources were answered {codes}")
     access = interface_access(sbcd, "carrier")
-    check(access["dropped_udp"] >= 3 and access["allow_sources"] == ["127.0.1.2/32"],
+    check(access["dropped_udp"] >= 3 and access["allow_sources"] == [f"{t.carrier_peer}/32"],
           f"the drops were not counted: {access}")
-    tcp = socket.create_connection(("127.0.1.1", SIP_PORT), timeout=3,
-                                   source_address=("127.0.1.9", 0))
+    tcp = socket.create_connection((t.carrier(1), SIP_PORT), timeout=3,
+                                   source_address=(t.carrier(9), 0))
     t._sockets.append(tcp)
-    tcp.sendall(options_request("127.0.1.9", "127.0.1.1", 200).replace(b"SIP/2.0/UDP",
+    tcp.sendall(options_request(t.carrier(9), t.carrier(1), 200).replace(b"SIP/2.0/UDP",
                                                                        b"SIP/2.0/TCP"))
     reply = tcp.recv(4096).decode(errors="replace")
     check(reply.startswith("SIP/2.0 403"), f"a TCP request from outside got {reply[:40]!r}")
     check(interface_access(sbcd, "carrier")["refused_sources"] == 1,
           f"not counted: {interface_access(sbcd, 'carrier')}")
     # The carrier's own peer still gets through.
-    carrier = t.udp_socket(CARRIER_PEER, SIP_PORT)
-    carrier.sendto(options_request(CARRIER_PEER, "127.0.1.1", 300), ("127.0.1.1", SIP_PORT))
+    carrier = t.udp_socket(t.carrier_peer, SIP_PORT)
+    carrier.sendto(options_request(t.carrier_peer, t.carrier(1), 300), (t.carrier(1), SIP_PORT))
     check(status_codes(drain(carrier, 1.0)) == [200], "the carrier peer's OPTIONS went unanswered")
     sbcd.stop()
 
@@ -440,24 +444,24 @@ def flood_of_invites_leaves_no_state(t):
     sbcd.stop()
     config = Path(t.workdir) / "sbc.yaml"
     config.write_text(config.read_text().replace(
-        f"    media_address: {PBX_SBC}\n",
-        f"    media_address: {PBX_SBC}\n    flood: {{rate: 5, burst: 5, block: 60}}\n"))
+        f"    media_address: {t.pbx_sbc}\n",
+        f"    media_address: {t.pbx_sbc}\n    flood: {{rate: 5, burst: 5, block: 60}}\n"))
     # AddressSanitizer keeps freed memory in quarantine (256 MB by default)
     # for its use-after-free checks: resident memory would measure that.
     sbcd = t.start_sbcd(config_path=config, asan_extra=("quarantine_size_mb=0",))
-    flood = t.udp_socket(PBX_PEER, SIP_PORT)
+    flood = t.udp_socket(t.pbx_peer, SIP_PORT)
     flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     # OPTIONS start the block: five pass, the sixth gets the one 503.
     for n in range(6):
-        flood.sendto(options_request(PBX_PEER, PBX_SBC, n), (PBX_SBC, SIP_PORT))
+        flood.sendto(options_request(t.pbx_peer, t.pbx_sbc, n), (t.pbx_sbc, SIP_PORT))
     codes = status_codes(drain(flood, 1.0))
     check(sorted(codes) == [200] * 5 + [503], f"6 OPTIONS got {codes}")
     before = rss_kib(sbcd.pid)
-    kernel_drops_before = udp_drops(PBX_SBC, SIP_PORT)
+    kernel_drops_before = udp_drops(t.pbx_sbc, SIP_PORT)
     total = 20000
     answered = []
     for n in range(total):
-        flood.sendto(invite_request(PBX_PEER, PBX_SBC, n), (PBX_SBC, SIP_PORT))
+        flood.sendto(invite_request(t.pbx_peer, t.pbx_sbc, n), (t.pbx_sbc, SIP_PORT))
         if n % 100 == 99:
             answered += drain(flood)
             time.sleep(0.005)  # paced so that most reach sbcd rather than a full socket buffer
@@ -470,7 +474,7 @@ def flood_of_invites_leaves_no_state(t):
           f"{codes.count(503)} of them 503: expected none")
     # What the kernel dropped on sbcd's full socket buffer (a slower,
     # sanitized sbcd reads fewer) never reached the guard; the kernel counts it.
-    kernel_drops = udp_drops(PBX_SBC, SIP_PORT) - kernel_drops_before
+    kernel_drops = udp_drops(t.pbx_sbc, SIP_PORT) - kernel_drops_before
     check(access["flood_blocks"] == 1 and access["flood_dropped"] + kernel_drops >= total * 0.99
           and access["flood_dropped"] > 0,
           f"the dropped requests were not counted: {access}, {kernel_drops} dropped by the kernel")
@@ -479,7 +483,7 @@ def flood_of_invites_leaves_no_state(t):
     check(after - before < 10 * 1024,
           f"sbcd's RSS grew from {before} KiB to {after} KiB under the flood")
     flood.close()
-    uas = t.uas("pbx", "uas_answer.xml", local_ip=PBX_PEER)
+    uas = t.uas("pbx", "uas_answer.xml", local_ip=t.pbx_peer)
     uac = t.uac("carrier", "uac_call.xml", service="1000")
     uac.finish()
     uas.finish()
@@ -520,7 +524,7 @@ def header_rules_add_set_remove(t):
           ";tag=" in inv.header("from"), f"From: {inv.header('from')}")
     check(inv.header("x-account-copy") == "acme-2001" and inv.header("x-account") is None,
           f"X-Account-Copy: {inv.header('x-account-copy')}, X-Account: {inv.header('x-account')}")
-    assert_topology_hidden(uas.messages(), uac.messages())
+    t.assert_topology_hidden(uas.messages(), uac.messages())
     cdr = read_cdrs(t, 1)[0]
     check(cdr["status"] == 200 and cdr["numbers"]["sent"]["from_user"] == "2001",
           f"CDR: {cdr}")

@@ -10,13 +10,12 @@ import random
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-from harness import (CARRIER_PEER, CARRIER_SBC, CARRIER_SIPP_MEDIA, MEDIA_MAX, MEDIA_MIN,
-                     PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, REPO, SCENARIOS, SIP_PORT, Control,
-                     TestFailure, assert_topology_hidden, cdr_lines, check, drain,
-                     poll_calls_while, read_cdrs_now, udp_bound, udp_ports_of, wait_until)
+from harness import (CARRIER_SIPP_MEDIA, MEDIA_MAX, MEDIA_MIN, PBX_SIPP_MEDIA, REPO, SCENARIOS,
+                     SIP_PORT, Control, Net, TestFailure, assert_topology_hidden, cdr_lines, check,
+                     drain, poll_calls_while, read_cdrs_now, udp_bound, serial, udp_ports_of,
+                     wait_until)
 
 TESTS = []
 
@@ -79,16 +78,16 @@ def media_call(t, *, reverse=False, config=None, during=None, duration_ms=7500):
     runs while the call is up. Returns (sbcd, uac, uas, samples)."""
     sbcd = t.start_sbcd(config) if config else t.start_sbcd(extra_top=cdr_lines(t))
     if reverse:
-        uas = t.uas("uas", "uas_answer_media.xml", local_ip=CARRIER_PEER,
+        uas = t.uas("uas", "uas_answer_media.xml", local_ip=t.carrier_peer,
                     media_port=CARRIER_SIPP_MEDIA)
-        uac = t.uac("uac", "uac_call_media.xml", local_ip=PBX_PEER,
-                    remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
+        uac = t.uac("uac", "uac_call_media.xml", local_ip=t.pbx_peer,
+                    remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA,
                     duration_ms=duration_ms)
-        caller_sbc, callee_sbc = PBX_SBC, CARRIER_SBC
+        caller_sbc, callee_sbc = t.pbx_sbc, t.carrier_sbc
     else:
         uas = t.uas("uas", "uas_answer_media.xml")
         uac = t.uac("uac", "uac_call_media.xml", duration_ms=duration_ms)
-        caller_sbc, callee_sbc = CARRIER_SBC, PBX_SBC
+        caller_sbc, callee_sbc = t.carrier_sbc, t.pbx_sbc
     if during:
         wait_until(lambda: sbcd.calls() or not uac.alive(), 10.0, 0.2)
         during(sbcd, uac, uas)
@@ -102,9 +101,9 @@ def media_call(t, *, reverse=False, config=None, during=None, duration_ms=7500):
     ok = first(uac.received(status=200), "200 at the caller")
     assert_sdp_rewritten(ok, caller_sbc, "200 OK to the caller")
     if reverse:
-        assert_topology_hidden(uas.messages(), uac.messages())
+        t.assert_topology_hidden(uas.messages(), uac.messages())
     else:
-        assert_topology_hidden(uac.messages(), uas.messages())
+        t.assert_topology_hidden(uac.messages(), uas.messages())
     a_b, b_a = max_packets(samples)
     check(a_b > 100 and b_a > 100,
           f"RTP not relayed both ways: packets_a_to_b={a_b}, packets_b_to_a={b_a} "
@@ -192,7 +191,7 @@ def bye_from_callee(t):
     first(uac.received("BYE"), "BYE relayed to the caller")
     check(uas.received(status=200) and uas.received(status=200)[-1].method == "BYE",
           "the callee's BYE was not answered 200")
-    assert_topology_hidden(uac.messages(), uas.messages())
+    t.assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
 
@@ -214,7 +213,7 @@ def tcp_both_legs(t):
     ok = first(uac.received(status=200), "200 at the caller over TCP")
     check("transport=tcp" in (ok.header("Contact") or "").lower(),
           f"the Contact of the 200 to the TCP caller does not say TCP: {ok.header('Contact')}")
-    assert_topology_hidden(uac.messages(), uas.messages())
+    t.assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
 
@@ -229,12 +228,12 @@ def early_media_183(t):
     uac.finish()
     uas.finish()
     progress = first(uac.received(status=183), "183 at the caller")
-    early_port = assert_sdp_rewritten(progress, CARRIER_SBC, "183 to the caller")
+    early_port = assert_sdp_rewritten(progress, t.carrier_sbc, "183 to the caller")
     ok = first(uac.received(status=200), "200 at the caller")
-    answer_port = assert_sdp_rewritten(ok, CARRIER_SBC, "200 OK to the caller")
+    answer_port = assert_sdp_rewritten(ok, t.carrier_sbc, "200 OK to the caller")
     check(early_port == answer_port,
           f"early media on port {early_port} but the answer names port {answer_port}")
-    assert_topology_hidden(uac.messages(), uas.messages())
+    t.assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
 
@@ -260,7 +259,7 @@ def failures_mapped(t):
               f"callee answered {code}; the caller got {[m.first_line for m in finals]} "
               f"instead of {expected}")
         first(uas.received("ACK"), f"ACK for the {code} at the callee")
-        assert_topology_hidden(uac.messages(), uas.messages())
+        t.assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
 
@@ -278,10 +277,10 @@ def delayed_offer_passed_through(t):
     invite = first(uas.received("INVITE"), "INVITE at the callee")
     check(not invite.body.strip(), "the delayed-offer INVITE reached the callee with a body")
     ok = first(uac.received(status=200), "200 at the caller")
-    assert_sdp_rewritten(ok, CARRIER_SBC, "200 (the offer) to the caller")
+    assert_sdp_rewritten(ok, t.carrier_sbc, "200 (the offer) to the caller")
     ack = first(uas.received("ACK"), "ACK at the callee")
-    assert_sdp_rewritten(ack, PBX_SBC, "ACK (the answer) to the callee")
-    assert_topology_hidden(uac.messages(), uas.messages())
+    assert_sdp_rewritten(ack, t.pbx_sbc, "ACK (the answer) to the callee")
+    t.assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
 
@@ -297,9 +296,9 @@ def early_offer_reject(t):
     end = template.index("    ]]>", start)
     scenario = Path(t.workdir) / "uac_delayed_offer_reject.xml"
     scenario.write_text(template[:start] + "      Content-Length: 0\n\n" + template[end:])
-    uas = t.uas("carrier", "uas_answer.xml", local_ip=CARRIER_PEER,
+    uas = t.uas("carrier", "uas_answer.xml", local_ip=t.carrier_peer,
                 media_port=CARRIER_SIPP_MEDIA)
-    uac = t.uac("pbx", scenario, local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    uac = t.uac("pbx", scenario, local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA)
     uac.finish()
     finals = [m for m in uac.received() if m.is_response and m.status >= 300]
@@ -309,8 +308,8 @@ def early_offer_reject(t):
     check("requires an SDP offer" in warning, f"no Warning saying why: '{warning}'")
     check(not uas.received("INVITE"), "the delayed-offer INVITE reached the carrier")
     # The same trunk takes a call with an offer.
-    uac2 = t.uac("pbx-offer", "uac_call.xml", local_ip=PBX_PEER,
-                 remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA)
+    uac2 = t.uac("pbx-offer", "uac_call.xml", local_ip=t.pbx_peer,
+                 remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA)
     uac2.finish()
     uas.finish()
     first(uas.received("INVITE"), "INVITE with SDP at the carrier")
@@ -334,7 +333,7 @@ def malformed_offer_488(t):
     sbcd = t.start_sbcd()
     template = (SCENARIOS / "uac_reject.xml").read_text()
     at = template.index("      t=0 0\n") + len("      t=0 0\n")  # session level
-    uas = t.uas("pbx", "uas_answer.xml", local_ip=PBX_PEER, media_port=PBX_SIPP_MEDIA)
+    uas = t.uas("pbx", "uas_answer.xml", local_ip=t.pbx_peer, media_port=PBX_SIPP_MEDIA)
     cases = {"second_v": "v=0", "unknown_field": "zz=1", "raw_byte": "x\x94o=1"}
     for name, line in cases.items():
         scenario = Path(t.workdir) / f"uac_offer_{name}.xml"
@@ -366,24 +365,24 @@ def early_offer_convert(t):
     no SDP, as it answered already. This is conf/sbc.yaml as shipped: its
     carrier trunk converts."""
     sbcd = t.start_sbcd(t.default_config())
-    uas = t.uas("carrier", "uas_answer.xml", local_ip=CARRIER_PEER,
+    uas = t.uas("carrier", "uas_answer.xml", local_ip=t.carrier_peer,
                 media_port=CARRIER_SIPP_MEDIA)
-    uac = t.uac("pbx", "uac_delayed_offer.xml", local_ip=PBX_PEER,
-                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA, duration_ms=1000)
+    uac = t.uac("pbx", "uac_delayed_offer.xml", local_ip=t.pbx_peer,
+                remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA, duration_ms=1000)
     uac.finish()
     uas.finish()
     invite = first(uas.received("INVITE"), "INVITE at the carrier")
-    assert_sdp_rewritten(invite, CARRIER_SBC, "INVITE (the SBC's offer) to the carrier")
+    assert_sdp_rewritten(invite, t.carrier_sbc, "INVITE (the SBC's offer) to the carrier")
     media = invite.sdp_lines("m=audio")[0].split()
     check(media[3:] == ["0", "8", "101"],
           f"the offer lists payload types {media[3:]}, not the trunk's PCMU, PCMA, "
           "telephone-event")
     ok = first(uac.received(status=200), "200 at the caller")
-    assert_sdp_rewritten(ok, PBX_SBC, "200 (the offer) to the caller")
+    assert_sdp_rewritten(ok, t.pbx_sbc, "200 (the offer) to the caller")
     ack = first(uas.received("ACK"), "ACK at the carrier")
     check(not ack.body.strip(), "the carrier's ACK carries SDP although it answered already")
     first(uas.received("BYE"), "BYE at the carrier")
-    assert_topology_hidden(uas.messages(), uac.messages())
+    t.assert_topology_hidden(uas.messages(), uac.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
 
@@ -393,10 +392,10 @@ def early_offer_convert_unfit_answer(t):
     """With convert, a caller whose ACK answer fits nothing the SBC offered
     (G.722 only) gets a BYE, and so does the carrier, and the SBC logs why."""
     sbcd = t.start_sbcd(carrier_early_offer="convert")
-    uas = t.uas("carrier", "uas_answer.xml", local_ip=CARRIER_PEER,
+    uas = t.uas("carrier", "uas_answer.xml", local_ip=t.carrier_peer,
                 media_port=CARRIER_SIPP_MEDIA)
-    uac = t.uac("pbx", "uac_delayed_offer_unfit_answer.xml", local_ip=PBX_PEER,
-                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA)
+    uac = t.uac("pbx", "uac_delayed_offer_unfit_answer.xml", local_ip=t.pbx_peer,
+                remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA)
     uac.finish()
     uas.finish()
     first(uac.received("BYE"), "BYE from the SBC at the caller")
@@ -419,7 +418,7 @@ def cancel_before_answer(t):
     check(any(m.method == "CANCEL" for m in uac.received(status=200)),
           "the caller's CANCEL was not answered 200")
     first(uas.received("ACK"), "ACK for the 487 at the callee")
-    assert_topology_hidden(uac.messages(), uas.messages())
+    t.assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
 
@@ -435,7 +434,7 @@ def busy_486(t):
     check(finals and finals[0].status == 486,
           f"the caller got {[m.first_line for m in finals]} instead of 486")
     first(uas.received("ACK"), "ACK for the 486 at the callee")
-    assert_topology_hidden(uac.messages(), uas.messages())
+    t.assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
 
@@ -482,7 +481,7 @@ def hold_resume_from_caller(t):
     uac.finish()
     uas.finish()
     assert_hold_resume(uac, uas, "caller")
-    assert_topology_hidden(uac.messages(), uas.messages())
+    t.assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
 
@@ -495,7 +494,7 @@ def hold_resume_from_callee(t):
     uac.finish()
     uas.finish()
     assert_hold_resume(uas, uac, "callee")
-    assert_topology_hidden(uac.messages(), uas.messages())
+    t.assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
 
@@ -503,7 +502,8 @@ def hold_resume_from_callee(t):
 @e2e_test
 def options_answered(t):
     sbcd = t.start_sbcd()
-    for side, ip, sbc_ip in (("carrier", CARRIER_PEER, CARRIER_SBC), ("pbx", PBX_PEER, PBX_SBC)):
+    for side, ip, sbc_ip in (("carrier", t.carrier_peer, t.carrier_sbc),
+                             ("pbx", t.pbx_peer, t.pbx_sbc)):
         uac = t.uac(f"options_{side}", "uac_options.xml", local_ip=ip,
                     remote=f"{sbc_ip}:{SIP_PORT}", media_port=None)
         uac.finish(timeout=15)
@@ -519,7 +519,7 @@ def no_route_404(t):
     sbcd = t.start_sbcd(routes=[
         {"name": "ones-to-pbx", "from_trunk": "carrier", "ruri_user": "^1", "to_trunk": "pbx"},
     ])
-    pbx = t.udp_socket(PBX_PEER, SIP_PORT)
+    pbx = t.udp_socket(t.pbx_peer, SIP_PORT)
     uac = t.uac("uac_2000", "uac_reject.xml", service="2000")
     uac.finish(timeout=15)
     finals = [m for m in uac.received() if m.is_response and m.status >= 300]
@@ -538,10 +538,10 @@ def no_route_404(t):
 
 @e2e_test
 def non_peer_403(t):
-    """An INVITE from 127.0.1.9, which is no trunk's peer, is refused 403."""
+    """An INVITE from carrier host 9, which is no trunk's peer, is refused 403."""
     sbcd = t.start_sbcd()
-    pbx = t.udp_socket(PBX_PEER, SIP_PORT)
-    uac = t.uac("uac_stranger", "uac_reject.xml", local_ip="127.0.1.9", media_port=6100)
+    pbx = t.udp_socket(t.pbx_peer, SIP_PORT)
+    uac = t.uac("uac_stranger", "uac_reject.xml", local_ip=t.carrier(9), media_port=6100)
     uac.finish(timeout=15)
     finals = [m for m in uac.received() if m.is_response and m.status >= 300]
     check(finals and finals[0].status == 403,
@@ -571,7 +571,7 @@ def twenty_simultaneous_calls(t):
     # All 20 dialogs on the pbx side are distinct (new Call-IDs per call).
     call_ids = {m.header("call-id") for m in uas.received("INVITE")}
     check(len(call_ids) == 20, f"{len(call_ids)} distinct Call-IDs for 20 calls at the callee")
-    assert_topology_hidden(uac.messages(), uas.messages())
+    t.assert_topology_hidden(uac.messages(), uas.messages())
     sbcd.assert_no_calls()
     check(bound_during == 80,
           f"{bound_during} media sockets bound with 20 calls up, expected 80 (2 pairs a call)")
@@ -605,8 +605,13 @@ def stop_with_call_up(t):
     uac = t.uac("uac", "uac_recv_bye.xml")
     up = wait_until(lambda: sbcd.calls() or not uac.alive(), 10.0, 0.2)
     check(up, "the call did not show in sbcctl calls within 10 s")
-    # The answer and ACK follow the INVITE at once; leave them time to pass.
-    time.sleep(1.0)
+    # The answer and ACK follow the INVITE at once: stop once they have passed
+    # (the caller's ACK makes the call established), so that sbcd ends a
+    # confirmed dialog with BYE on both legs.
+    established = wait_until(
+        lambda: any(c.get("state") == "established" for c in sbcd.calls()) or not uac.alive(),
+        10.0, 0.05)
+    check(established, f"the call was not established within 10 s: {sbcd.calls()}")
     sbcd.stop()
     uac.finish(timeout=15)
     uas.finish(timeout=15)
@@ -614,6 +619,8 @@ def stop_with_call_up(t):
     first(uas.received("BYE"), "BYE to the callee when sbcd stopped")
 
 
+# Written on the shipped blocks (127.0.1.x); robustness_probe moves each to the
+# test's own block with t.localize before it sends it.
 MALFORMED = [
     # No CSeq (RFC 3261 8.1.1: mandatory).
     b"INVITE sip:1000@127.0.1.1:5060 SIP/2.0\r\n"
@@ -653,11 +660,12 @@ MALFORMED = [
 
 def robustness_probe(t, sbcd, uac, uas):
     """Malformed SIP and garbage datagrams at the SBC while a call is up."""
-    probe = t.udp_socket(CARRIER_PEER, 0)
+    probe = t.udp_socket(t.carrier_peer, 0)
     port = probe.getsockname()[1]
     replies = []
     for msg in MALFORMED:
-        probe.sendto(msg.replace(b"%d", str(port).encode()), (CARRIER_SBC, SIP_PORT))
+        msg = t.localize(msg.decode("latin-1")).encode("latin-1")
+        probe.sendto(msg.replace(b"%d", str(port).encode()), (t.carrier_sbc, SIP_PORT))
         replies += drain(probe, 0.2)
     replies += drain(probe, 1.5)
     for reply, _ in replies:
@@ -676,8 +684,8 @@ def robustness_probe(t, sbcd, uac, uas):
     stranger = t.udp_socket("127.0.0.1", 0)
     for _ in range(50):
         blob = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 300)))
-        probe.sendto(blob, (CARRIER_SBC, SIP_PORT))
-        stranger.sendto(blob, (PBX_SBC, SIP_PORT))
+        probe.sendto(blob, (t.carrier_sbc, SIP_PORT))
+        stranger.sendto(blob, (t.pbx_sbc, SIP_PORT))
     # Garbage at every media socket of sbcd: RTP version 0 and short datagrams,
     # which a relay must drop rather than forward or latch onto.
     media_ports = udp_ports_of(sbcd.pid)
@@ -689,8 +697,14 @@ def robustness_probe(t, sbcd, uac, uas):
                             b"\x00" + bytes(rng.getrandbits(8) for _ in range(size - 1)),
                             (ip, mport))
     sbcd.assert_alive()
-    time.sleep(1.0)
-    counts_after = _packet_counts(sbcd)
+    counts_after = counts_before
+
+    def flowing():
+        nonlocal counts_after
+        counts_after = _packet_counts(sbcd)
+        return counts_after[0] > counts_before[0] and counts_after[1] > counts_before[1]
+
+    wait_until(flowing, 5.0, 0.1)
     check(counts_after[0] > counts_before[0] and counts_after[1] > counts_before[1],
           f"media stopped flowing after garbage at the media ports: {counts_before} -> "
           f"{counts_after}")
@@ -709,28 +723,35 @@ def robustness_malformed_and_garbage(t):
                duration_ms=7000)
 
 
+@serial
 @e2e_test
 def demo(t):
-    """tools/demo (the README's run command) brings up an SBC that carries a call."""
+    """tools/demo (the README's run command) brings up an SBC that carries a call.
+
+    It runs conf/sbc.yaml as shipped, on that file's own addresses (127.0.1.x,
+    127.0.2.x) and control socket rather than a slot's, so it runs alone."""
     demo_path = REPO / "tools" / "demo"
     check(demo_path.is_file() and os.access(demo_path, os.X_OK),
           f"{demo_path} does not exist or is not executable")
     socket_path = _default_socket()
-    for ip in (CARRIER_SBC, PBX_SBC):
+    shipped = Net.shipped()
+    for ip in (shipped.carrier_sbc, shipped.pbx_sbc):
         check(not udp_bound(ip, SIP_PORT), f"{ip}:{SIP_PORT} is already taken before the demo")
     proc = t.start("demo", [str(demo_path)], cwd=str(REPO), new_session=True)
     sbcd = Control(t.sbcctl_bin, socket_path)
     up = wait_until(lambda: not proc.alive() or (
-        sbcd.status() is not None and udp_bound(CARRIER_SBC, SIP_PORT)
-        and udp_bound(PBX_SBC, SIP_PORT)), 300.0, 0.5)
+        sbcd.status() is not None and udp_bound(shipped.carrier_sbc, SIP_PORT)
+        and udp_bound(shipped.pbx_sbc, SIP_PORT)), 300.0, 0.5)
     check(proc.alive(), f"tools/demo exited with {proc.popen.returncode} before the SBC was up: "
           f"{proc.stderr_tail() or proc.stdout_tail()}")
     check(up, "tools/demo did not bring the SBC up within 300 s")
-    uas = t.uas("uas", "uas_answer.xml")
-    uac = t.uac("uac", "uac_call.xml", duration_ms=500)
+    uas = t.uas("uas", "uas_answer.xml", local_ip=shipped.pbx_peer)
+    uac = t.uac("uac", "uac_call.xml", local_ip=shipped.carrier_peer,
+                remote=f"{shipped.carrier_sbc}:{SIP_PORT}", duration_ms=500)
     uac.finish()
     uas.finish()
-    assert_topology_hidden(uac.messages(), uas.messages())
+    assert_topology_hidden(uac.messages(), uas.messages(), shipped.carrier_prefix,
+                           shipped.pbx_prefix)
     check(not sbcd.calls(), "a call was left in the demo's sbcd")
     proc.signal(signal.SIGTERM)
     rc = proc.wait(10.0)
@@ -740,7 +761,7 @@ def demo(t):
         raise TestFailure("tools/demo did not stop within 10 s of SIGTERM")
     # tools/demo execs sbcd, so this is sbcd's own exit status.
     check(rc == 0, f"tools/demo (sbcd) exited with status {rc} on SIGTERM: {proc.stderr_tail()}")
-    gone = wait_until(lambda: not udp_bound(CARRIER_SBC, SIP_PORT), 5.0, 0.2)
+    gone = wait_until(lambda: not udp_bound(shipped.carrier_sbc, SIP_PORT), 5.0, 0.2)
     check(gone, "the demo's sbcd still listens after tools/demo was stopped")
 
 

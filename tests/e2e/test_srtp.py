@@ -17,8 +17,7 @@ import struct
 import wave
 from pathlib import Path
 
-from harness import (CARRIER_PEER, CARRIER_SBC, PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT,
-                     check, udp_bound, wait_until)
+from harness import (PBX_SIPP_MEDIA, SIP_PORT, check, udp_bound, wait_until)
 
 TESTS = []
 BARESIP = "/usr/bin/baresip"
@@ -188,8 +187,8 @@ def srtp_to_carrier_rtp_from_pbx(t):
     is SRTP with the SBC's own keys, the pbx leg plain; the tone makes the
     round trip; forged SRTP is dropped and counted, never relayed."""
     sbcd = t.start_sbcd(carrier_extra=["srtp: required"])
-    baresip = Baresip(t, CARRIER_PEER)
-    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    baresip = Baresip(t, t.carrier_peer)
+    uac = t.uac("pbx", "uac_call.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=7000, extra=["-rtp_echo"])
     legs = poll_legs(sbcd, lambda l: l and l["b"]["rtp_rx_packets"] > 150, 10.0)
     check(legs is not None, f"the call never came up [{baresip.log(5)}]")
@@ -220,9 +219,9 @@ def srtp_from_carrier_rtp_to_pbx(t):
     answers baresip's SRTP offer with one a=crypto line of its own and
     offers the pbx plain RTP/AVP; the tone makes the round trip."""
     sbcd = t.start_sbcd(carrier_extra=["srtp: required"])
-    uas = t.uas("pbx", "uas_answer.xml", local_ip=PBX_PEER, media_port=PBX_SIPP_MEDIA,
+    uas = t.uas("pbx", "uas_answer.xml", local_ip=t.pbx_peer, media_port=PBX_SIPP_MEDIA,
                 extra=["-rtp_echo"])
-    baresip = Baresip(t, CARRIER_PEER, dial=f"sip:1000@{CARRIER_SBC}", seconds=9)
+    baresip = Baresip(t, t.carrier_peer, dial=f"sip:1000@{t.carrier_sbc}", seconds=9)
     legs = poll_legs(sbcd, lambda l: l and l["a"]["rtp_rx_packets"] > 250, 12.0)
     check(legs is not None, f"the call never came up [{baresip.log(5)}]")
     baresip.proc.wait(10.0)  # it hangs up as it quits

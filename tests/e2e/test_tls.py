@@ -2,9 +2,9 @@
 openssl s_client as the TLS peers (neither written by this project), with
 certificates made at test time (pki.py).
 
-The carrier side: sbcd listens on tls://127.0.1.1:5061 and reaches the carrier
-at sip:127.0.1.2:5061;transport=tls, where stunnel terminates TLS in front of
-a sipp UAS on TCP 127.0.1.2:5062. The PBX side stays UDP.
+The carrier side: sbcd listens on tls://127.S.1.1:5061 and reaches the carrier
+at sip:127.S.1.2:5061;transport=tls, where stunnel terminates TLS in front of
+a sipp UAS on TCP 127.S.1.2:5062. The PBX side stays UDP.
 """
 
 import shutil
@@ -13,9 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness import (CARRIER_PEER, CARRIER_SBC, CARRIER_SIPP_MEDIA, PBX_PEER, PBX_SBC,
-                     PBX_SIPP_MEDIA, SCENARIOS, SIP_PORT, Process, check, poll_calls_while,
-                     tcp_listening, wait_until)
+from harness import (CARRIER_SIPP_MEDIA, PBX_SIPP_MEDIA, SCENARIOS, SIP_PORT, Process, check,
+                     poll_calls_while, tcp_listening, wait_until)
 from pki import handshake, make_pki
 from test_sbc import max_packets
 
@@ -36,19 +35,19 @@ def tls_config(t, pki, cert="sbc", verify=True, identities=("carrier.test",), pe
     `peers`, YAML peer entries)."""
     ids = ", ".join(identities)
     if peers is None:
-        peers = [f'"sip:{CARRIER_PEER}:{TLS_PORT};transport=tls"']
+        peers = [f'"sip:{t.carrier_peer}:{TLS_PORT};transport=tls"']
     extra = "".join(f"\n    {line}" for line in carrier_extra)
     return t.config_path(f"""interfaces:
   - name: carrier
-    listen: [tls://{CARRIER_SBC}:{TLS_PORT}, udp://{CARRIER_SBC}:{SIP_PORT}]
-    media_address: {CARRIER_SBC}
+    listen: [tls://{t.carrier_sbc}:{TLS_PORT}, udp://{t.carrier_sbc}:{SIP_PORT}]
+    media_address: {t.carrier_sbc}
     tls:
       certificate: {pki.dir}/{cert}.pem
       private_key: {pki.dir}/{cert}.key
       ca_file: {pki.ca_pem}
   - name: pbx
-    listen: [udp://{PBX_SBC}:{SIP_PORT}]
-    media_address: {PBX_SBC}
+    listen: [udp://{t.pbx_sbc}:{SIP_PORT}]
+    media_address: {t.pbx_sbc}
 trunks:
   - name: carrier
     interface: carrier
@@ -57,7 +56,7 @@ trunks:
     keepalive: {keepalive}{extra}
   - name: pbx
     interface: pbx
-    peers: ["{PBX_PEER}:{SIP_PORT}"]
+    peers: ["{t.pbx_peer}:{SIP_PORT}"]
     keepalive: {{interval: 0}}
 routes:
   - {{from_trunk: pbx, to_trunk: carrier}}
@@ -67,10 +66,11 @@ control: {{socket: {t.socket_path()}}}
 """)
 
 
-def start_stunnel_server(t, pki, name="stunnel", cert="peer", trust="ca", ip=CARRIER_PEER):
+def start_stunnel_server(t, pki, name="stunnel", cert="peer", trust="ca", ip=None):
     """stunnel as the carrier's TLS server on `ip`: requires and verifies a
     client certificate against `trust`, forwards plaintext to the sipp UAS
-    on the same address."""
+    on the same address (by default the carrier trunk's peer)."""
+    ip = ip or t.carrier_peer
     conf = Path(t.workdir) / f"{name}.conf"
     log = Path(t.workdir) / f"{name}.log"
     conf.write_text(f"""foreground = yes
@@ -93,9 +93,10 @@ sslVersionMin = TLSv1.2
     return proc
 
 
-def carrier_uas(t, name="carrier", calls=1, ip=CARRIER_PEER):
+def carrier_uas(t, name="carrier", calls=1, ip=None):
     """A sipp UAS on TCP behind stunnel; its Contact names the stunnel address
     with transport=tls, so the SBC's in-dialog requests come back over TLS."""
+    ip = ip or t.carrier_peer
     text = (SCENARIOS / "uas_answer_media.xml").read_text()
     text = text.replace("Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>",
                         f"Contact: <sip:callee@{ip}:{TLS_PORT};transport=tls>")
@@ -123,11 +124,11 @@ def tls_call_mutual(t):
     """A call from the PBX (UDP) to the carrier over mutual TLS: the SBC presents
     its certificate to stunnel, which verifies it; the SBC verifies the
     carrier's; media flows both ways; sbcctl trunks shows the session."""
-    pki = make_pki(Path(t.workdir) / "pki")
+    pki = make_pki(Path(t.workdir) / "pki", t)
     sbcd = t.start_sbcd(tls_config(t, pki))
     stunnel = start_stunnel_server(t, pki)
     uas = carrier_uas(t, calls=2)
-    uac = t.uac("pbx", "uac_call_media.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    uac = t.uac("pbx", "uac_call_media.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=6000)
     samples = poll_calls_while(sbcd, [uac], interval=0.5)
     uac.finish()
@@ -137,10 +138,10 @@ def tls_call_mutual(t):
     check(invite and "SIP/2.0/TLS" in (invite[0].header("via") or ""),
           f"the INVITE's Via does not name TLS: {invite[0].header('via') if invite else None}")
     contact = invite[0].header("contact") or ""
-    check(f"{CARRIER_SBC}:{TLS_PORT};transport=tls" in contact,
+    check(f"{t.carrier_sbc}:{TLS_PORT};transport=tls" in contact,
           f"the INVITE's Contact does not name the SBC's TLS address: {contact}")
     # A second call reuses the connection: still one handshake.
-    uac2 = t.uac("pbx-2", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    uac2 = t.uac("pbx-2", "uac_call.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                  media_port=PBX_SIPP_MEDIA)
     uac2.finish()
     uas.finish()
@@ -162,7 +163,7 @@ def tls_clients_refused(t):
     """Clients of the carrier's TLS listener without a certificate, with one from
     another CA, with an expired one and with one of the wrong name are each
     refused during the handshake and counted; the right one gets through."""
-    pki = make_pki(Path(t.workdir) / "pki")
+    pki = make_pki(Path(t.workdir) / "pki", t)
     sbcd = t.start_sbcd(tls_config(t, pki))
     cases = [("no certificate", None, "no_certificate"),
              ("another CA", "other", "untrusted"),
@@ -170,15 +171,15 @@ def tls_clients_refused(t):
              ("wrong name", "wrongname", "name_mismatch")]
     for what, cert, counter in cases:
         kw = {"cert": pki.dir / f"{cert}.pem", "key": pki.dir / f"{cert}.key"} if cert else {}
-        ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER, **kw)
+        ok, out = handshake(t.carrier_sbc, TLS_PORT, ca=pki.ca_pem, bind=t.carrier_peer, **kw)
         check(not ok, f"a client with {what} was not refused: {out[-300:]}")
         counts = handshakes(sbcd)
         check(counts.get(counter) == 1, f"a client with {what} is not counted as {counter}: {counts}")
-    ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER,
+    ok, out = handshake(t.carrier_sbc, TLS_PORT, ca=pki.ca_pem, bind=t.carrier_peer,
                         cert=pki.peer_pem, key=pki.peer_key)
     check(ok, f"the carrier's own certificate was refused: {out[-300:]}")
     # A stranger's address gets no handshake at all.
-    ok, _ = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind="127.0.1.9",
+    ok, _ = handshake(t.carrier_sbc, TLS_PORT, ca=pki.ca_pem, bind=t.carrier(9),
                       cert=pki.peer_pem, key=pki.peer_key)
     check(not ok, "a client from an address of no trunk was not refused")
     counts = handshakes(sbcd)
@@ -195,24 +196,24 @@ def refusal_reasons(t, verify):
     are refused and counted under `protocol` and `cipher`, whether the
     trunk verifies certificates or not; they present a good certificate, so
     neither is a missing certificate (nor `other`)."""
-    pki = make_pki(Path(t.workdir) / "pki")
+    pki = make_pki(Path(t.workdir) / "pki", t)
     sbcd = t.start_sbcd(tls_config(t, pki, verify=verify))
-    good = {"ca": pki.ca_pem, "bind": CARRIER_PEER, "cert": pki.peer_pem, "key": pki.peer_key}
+    good = {"ca": pki.ca_pem, "bind": t.carrier_peer, "cert": pki.peer_pem, "key": pki.peer_key}
     # Debian's OpenSSL will not offer TLS 1.1 at its default security level.
-    ok, out = handshake(CARRIER_SBC, TLS_PORT, extra=["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"],
-                        **good)
+    ok, out = handshake(t.carrier_sbc, TLS_PORT,
+                        extra=["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"], **good)
     check(not ok, f"a TLS 1.1 client was not refused: {out[-300:]}")
     counts = handshakes(sbcd)
     check(counts.get("protocol") == 1, f"the TLS 1.1 client is not counted as protocol: {counts}")
     # The PKI's keys are EC: an ECDSA CBC suite the client could use, were it allowed.
-    ok, out = handshake(CARRIER_SBC, TLS_PORT,
+    ok, out = handshake(t.carrier_sbc, TLS_PORT,
                         extra=["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"], **good)
     check(not ok, f"a CBC-only client was not refused: {out[-300:]}")
     counts = handshakes(sbcd)
     check(counts.get("cipher") == 1, f"the CBC-only client is not counted as cipher: {counts}")
     check(counts.get("no_certificate") == 0 and counts.get("other") == 0,
           f"a refusal counted as no_certificate or other: {counts}")
-    ok, out = handshake(CARRIER_SBC, TLS_PORT, **good)
+    ok, out = handshake(t.carrier_sbc, TLS_PORT, **good)
     check(ok, f"the carrier's own certificate was refused: {out[-300:]}")
     log = sbcd.stderr_tail(50)
     check("no protocol version in common" in log and "no cipher in common" in log,
@@ -241,8 +242,8 @@ def tls_failover_after_verify_failure(t):
     trunk's identity; the SBC refuses it during the handshake, and that is a
     transport failure: the call moves to the second peer at once (not after
     failover_timeout, 10 s here) and the log names the TLS failure, not a 408."""
-    first, second = "127.0.1.3", "127.0.1.4"
-    pki = make_pki(Path(t.workdir) / "pki")
+    first, second = t.carrier(3), t.carrier(4)
+    pki = make_pki(Path(t.workdir) / "pki", t)
     peers = [f'{{uri: "sip:{first}:{TLS_PORT};transport=tls", priority: 1}}',
              f'{{uri: "sip:{second}:{TLS_PORT};transport=tls", priority: 2}}']
     sbcd = t.start_sbcd(tls_config(t, pki, peers=peers, carrier_extra=["failover_timeout: 10"]))
@@ -250,7 +251,7 @@ def tls_failover_after_verify_failure(t):
     start_stunnel_server(t, pki, name="stunnel-good", ip=second)
     uas = carrier_uas(t, ip=second)
     started = time.monotonic()
-    uac = t.uac("pbx", "uac_call.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    uac = t.uac("pbx", "uac_call.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA)
     wait_until(lambda: uas.received("INVITE") or not uac.alive(), 12.0, 0.05)
     elapsed = time.monotonic() - started
@@ -279,7 +280,7 @@ def tls_keepalive_verify_failure(t):
     """A TLS peer whose certificate the SBC refuses fails its OPTIONS at once
     with the TLS reason as the result, and is marked down; sbcctl trunks
     shows why."""
-    pki = make_pki(Path(t.workdir) / "pki")
+    pki = make_pki(Path(t.workdir) / "pki", t)
     sbcd = t.start_sbcd(tls_config(
         t, pki, keepalive="{interval: 1, timeout: 5, down_after: 2, up_after: 1}"))
     start_stunnel_server(t, pki, cert="wrongname")
@@ -309,10 +310,10 @@ def tls_sbc_refused_by_untrusting_peer(t):
     caller. (With TLS 1.3 the client's handshake is over before the server
     checks the client's certificate; the SBC counts the refusal when the
     server says so with an alert, but stunnel may just reset.)"""
-    pki = make_pki(Path(t.workdir) / "pki")
+    pki = make_pki(Path(t.workdir) / "pki", t)
     sbcd = t.start_sbcd(tls_config(t, pki))
     stunnel = start_stunnel_server(t, pki, trust="other-ca")
-    uac = t.uac("pbx", "uac_reject.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    uac = t.uac("pbx", "uac_reject.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA)
     uac.finish()
     finals = [m for m in uac.received() if m.is_response and m.status >= 300]
@@ -329,7 +330,7 @@ def tls_sbc_refused_by_untrusting_peer(t):
 def tls_reload_certificate(t):
     """The SBC's certificate is swapped on disk and `sbcctl reload` applied: the
     call already up stays up, and the next handshake presents the new one."""
-    pki = make_pki(Path(t.workdir) / "pki")
+    pki = make_pki(Path(t.workdir) / "pki", t)
     live = Path(t.workdir) / "live"
     live.mkdir()
     shutil.copy(pki.sbc_pem, live / "sbc.pem")
@@ -339,12 +340,12 @@ def tls_reload_certificate(t):
     sbcd = t.start_sbcd(config)
     start_stunnel_server(t, pki)
     uas = carrier_uas(t)
-    uac = t.uac("pbx", "uac_call_media.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    uac = t.uac("pbx", "uac_call_media.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=6000)
     wait_until(lambda: any(c.get("state") == "established" for c in sbcd.calls()) or
                not uac.alive(), 10.0, 0.2)
     check(uac.alive(), "the call ended before the reload")
-    ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER,
+    ok, out = handshake(t.carrier_sbc, TLS_PORT, ca=pki.ca_pem, bind=t.carrier_peer,
                         cert=pki.peer_pem, key=pki.peer_key)
     check(ok and "CN = sbc.test" in out and "rotated" not in out,
           f"before the reload the SBC did not present sbc.test: {out[-300:]}")
@@ -352,7 +353,7 @@ def tls_reload_certificate(t):
     shutil.copy(pki.sbc2_key, live / "sbc.key")
     rc, data, raw = sbcd.control.ctl("reload")
     check(rc == 0 and data and data.get("ok"), f"sbcctl reload failed: {raw}")
-    ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER,
+    ok, out = handshake(t.carrier_sbc, TLS_PORT, ca=pki.ca_pem, bind=t.carrier_peer,
                         cert=pki.peer_pem, key=pki.peer_key)
     check(ok and "sbc.test rotated" in out,
           f"after the reload the SBC did not present the new certificate: {out[-300:]}")
@@ -366,7 +367,7 @@ def tls_reload_certificate(t):
     rc, data, raw = sbcd.control.ctl("reload")
     check(rc != 0 and data and not data.get("ok") and "private_key" in " ".join(data["errors"]),
           f"a reload with a broken key did not fail with the reason: {raw}")
-    ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER,
+    ok, out = handshake(t.carrier_sbc, TLS_PORT, ca=pki.ca_pem, bind=t.carrier_peer,
                         cert=pki.peer_pem, key=pki.peer_key)
     check(ok and "sbc.test rotated" in out, "a failed reload changed the certificate")
     # SIGHUP reloads as well: back to the first certificate.
@@ -374,7 +375,7 @@ def tls_reload_certificate(t):
     shutil.copy(pki.sbc_key, live / "sbc.key")
     sbcd.signal(signal.SIGHUP)
     wait_until(lambda: "loaded for new connections" in sbcd.stderr_tail(5), 5.0, 0.1)
-    ok, out = handshake(CARRIER_SBC, TLS_PORT, ca=pki.ca_pem, bind=CARRIER_PEER,
+    ok, out = handshake(t.carrier_sbc, TLS_PORT, ca=pki.ca_pem, bind=t.carrier_peer,
                         cert=pki.peer_pem, key=pki.peer_key)
     check(ok and "CN = sbc.test" in out and "rotated" not in out,
           f"SIGHUP did not bring the first certificate back: {out[-300:]}")

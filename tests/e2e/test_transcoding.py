@@ -2,7 +2,7 @@
 G.711 A-law only, the carrier trunk takes only G.729, or only Opus, so the
 SBC offers the carrier its own codecs and transcodes between the legs.
 
-    sipp (pbx, 127.0.2.2)                               sipp (carrier, 127.0.1.2)
+    sipp (pbx, 127.S.2.2)                               sipp (carrier, 127.S.1.2)
     offers PCMA, plays g711a.pcap  ->  sbcd  ->  answers G.729 / Opus, plays
                                                  espeak-ng speech in that codec
 
@@ -28,8 +28,8 @@ to back.
 from dataclasses import dataclass
 
 import media_tools as mt
-from harness import (CARRIER_PEER, CARRIER_SBC, CARRIER_SIPP_MEDIA, MEDIA_MAX, MEDIA_MIN,
-                     PBX_PEER, PBX_SBC, PBX_SIPP_MEDIA, SIP_PORT, check, poll_calls_while)
+from harness import (CARRIER_SIPP_MEDIA, MEDIA_MAX, MEDIA_MIN, PBX_SIPP_MEDIA, SIP_PORT, check,
+                     poll_calls_while, serial)
 from test_sbc import assert_one_call, assert_sdp_rewritten, first
 
 TESTS = []
@@ -157,15 +157,15 @@ def speech_call(t, codec, *, transcoded):
     carrier_speech = mt.espeak_speech(build, CARRIER_SENTENCE, t.workdir / "carrier-sent.wav")
     pcap = carrier_pcap(t, build, codec, carrier_speech)
 
-    to_carrier = mt.RtpSniffer(CARRIER_PEER, CARRIER_SIPP_MEDIA)
-    to_pbx = mt.RtpSniffer(PBX_PEER, PBX_SIPP_MEDIA)
+    to_carrier = mt.RtpSniffer(t.carrier_peer, CARRIER_SIPP_MEDIA)
+    to_pbx = mt.RtpSniffer(t.pbx_peer, PBX_SIPP_MEDIA)
     t.on_close(to_carrier.stop)
     t.on_close(to_pbx.stop)
 
     sbcd = t.start_sbcd(carrier_extra=[f"codecs: [{codec.yaml}]"])
-    carrier = t.uas("carrier", codec.scenario, local_ip=CARRIER_PEER,
+    carrier = t.uas("carrier", codec.scenario, local_ip=t.carrier_peer,
                     media_port=CARRIER_SIPP_MEDIA, extra=["-key", "pcap", pcap])
-    pbx = t.uac("pbx", "uac_call_media.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    pbx = t.uac("pbx", "uac_call_media.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=CALL_MS)
     samples = poll_calls_while(sbcd, [pbx, carrier], interval=0.5)
     pbx.finish()
@@ -176,10 +176,10 @@ def speech_call(t, codec, *, transcoded):
 
     # Signalling: the carrier was offered its own codec, the pbx got PCMA.
     invite = first(carrier.received("INVITE"), "INVITE at the carrier")
-    assert_sdp_rewritten(invite, CARRIER_SBC, "INVITE to the carrier")
+    assert_sdp_rewritten(invite, t.carrier_sbc, "INVITE to the carrier")
     assert_offers_only(invite, codec, "INVITE to the carrier")
     ok = first(pbx.received(status=200), "200 OK at the pbx")
-    assert_sdp_rewritten(ok, PBX_SBC, "200 OK to the pbx")
+    assert_sdp_rewritten(ok, t.pbx_sbc, "200 OK to the pbx")
     assert_offers_only(ok, PCMA, "200 OK to the pbx")
     call = assert_one_call(samples, "pbx", "carrier")
     want = "transcoded" if transcoded else "relayed"
@@ -187,8 +187,8 @@ def speech_call(t, codec, *, transcoded):
           f"(codecs {call.get('codec_a')!r} / {call.get('codec_b')!r}), expected {want!r}")
 
     # Media, each way: valid RTP of the leg's codec carrying the other side's speech.
-    assert_sent_by_sbc(to_carrier, CARRIER_SBC, "RTP to the carrier")
-    assert_sent_by_sbc(to_pbx, PBX_SBC, "RTP to the pbx")
+    assert_sent_by_sbc(to_carrier, t.carrier_sbc, "RTP to the carrier")
+    assert_sent_by_sbc(to_pbx, t.pbx_sbc, "RTP to the pbx")
     if transcoded:
         # The SBC's encoder sends the carrier 20 ms packets of its codec.
         step, size = codec.ts_step, codec.payload_len
@@ -224,6 +224,9 @@ def relay_pcma_speech(t):
     speech_call(t, PCMA, transcoded=False)
 
 
+# Alone: it measures the spacing of the SBC's packets to within 1-2 ms, which
+# the CPU load of tests running beside it would disturb.
+@serial
 @e2e_test
 def paced_repacketization(t):
     """The carrier sends G.729 in 40 ms packets, the pbx takes PCMA in 20 ms
@@ -236,16 +239,16 @@ def paced_repacketization(t):
     speech = mt.espeak_speech(build, CARRIER_SENTENCE)
     pcap = carrier_pcap(t, build, G729, speech, ptime_ms=40)
 
-    to_pbx = mt.RtpSniffer(PBX_PEER, PBX_SIPP_MEDIA)
+    to_pbx = mt.RtpSniffer(t.pbx_peer, PBX_SIPP_MEDIA)
     # What the carrier's sipp plays, to whichever SBC media port its SDP named.
-    from_carrier = mt.RtpSniffer(CARRIER_SBC, None, src_port=CARRIER_SIPP_MEDIA)
+    from_carrier = mt.RtpSniffer(t.carrier_sbc, None, src_port=CARRIER_SIPP_MEDIA)
     t.on_close(to_pbx.stop)
     t.on_close(from_carrier.stop)
 
     sbcd = t.start_sbcd(carrier_extra=["codecs: [G729]"])
-    carrier = t.uas("carrier", "uas_answer_g729_40ms_pcap.xml", local_ip=CARRIER_PEER,
+    carrier = t.uas("carrier", "uas_answer_g729_40ms_pcap.xml", local_ip=t.carrier_peer,
                     media_port=CARRIER_SIPP_MEDIA, extra=["-key", "pcap", pcap])
-    pbx = t.uac("pbx", "uac_call_media.xml", local_ip=PBX_PEER, remote=f"{PBX_SBC}:{SIP_PORT}",
+    pbx = t.uac("pbx", "uac_call_media.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
                 media_port=PBX_SIPP_MEDIA, duration_ms=CALL_MS)
     samples = poll_calls_while(sbcd, [pbx, carrier], interval=0.5)
     pbx.finish()
@@ -278,10 +281,10 @@ def reinvite_changes_codecs(t):
     PCMU <-> G.729; its re-INVITE then offers PCMA, which both trunks take,
     so the SBC re-offers PCMA alone and the call goes on relayed."""
     sbcd = t.start_sbcd(carrier_extra=["codecs: [G729, PCMA]"])
-    carrier = t.uas("carrier", "uas_answer_first_codec.xml", local_ip=CARRIER_PEER,
+    carrier = t.uas("carrier", "uas_answer_first_codec.xml", local_ip=t.carrier_peer,
                     media_port=CARRIER_SIPP_MEDIA)
-    pbx = t.uac("pbx", "uac_reinvite_codec.xml", local_ip=PBX_PEER,
-                remote=f"{PBX_SBC}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA)
+    pbx = t.uac("pbx", "uac_reinvite_codec.xml", local_ip=t.pbx_peer,
+                remote=f"{t.pbx_sbc}:{SIP_PORT}", media_port=PBX_SIPP_MEDIA)
     samples = poll_calls_while(sbcd, [pbx, carrier], interval=0.25)
     pbx.finish()
     carrier.finish()
