@@ -125,9 +125,9 @@ void call::write_cdr() {
     _cdr.end = cdr::wall_clock::now();
     _cdr.id = display_id();
     _cdr.to_trunk = leg(side::b).trunk->name;
-    if (_invite && _invite->initial && _invite->irq != nullptr) {
+    if (_invite && _invite->initial && _invite->irq) {
         // Still pending: release_transactions() answers 500.
-        const int st = nta_incoming_status(_invite->irq);
+        const int st = _invite->irq.status();
         _cdr.status = st >= 200 ? st : 500;
     } else if (_cdr.status == 0) {
         _cdr.status = _cdr.answer ? 200 : 500;
@@ -262,8 +262,8 @@ int call::on_bye(call_leg& from) {
     if (_invite && _invite->initial && !_invite->answered) {
         // RFC 3261 15: a caller may end an early dialog with BYE; towards the
         // callee that is a CANCEL.
-        sofia::treply(_invite->irq, SIP_487_REQUEST_TERMINATED);
-        nta_outgoing_cancel(_invite->orq);
+        _invite->irq.reply(SIP_487_REQUEST_TERMINATED);
+        _invite->orq.cancel();
     } else if (_invite && _invite->answered) {
         send_ack(dataplane::other(_invite->from), nullptr);
     }
@@ -274,43 +274,39 @@ int call::on_bye(call_leg& from) {
     return 200;
 }
 
-int call::on_response(nta_outgoing_t* orq, const sip_t* sip) {
-    int status =
-        sip != nullptr && sip->sip_status ? sip->sip_status->st_status : nta_outgoing_status(orq);
-    if (_invite && orq == _invite->orq) {
-        on_invite_response(sip, status);
-        return 0;
-    }
-    if (auto p = std::find(_pracks.begin(), _pracks.end(), orq); p != _pracks.end()) {
-        if (status >= 200) {
-            nta_outgoing_destroy(orq);
-            _pracks.erase(p);
-        }
-        return 0;
-    }
-    return 0;
-}
-
-int call::on_ack_or_cancel(nta_incoming_t* irq, const sip_t* sip) {
-    if (!_invite || irq != _invite->irq) {
-        return 0;
+void call::on_invite_ack_or_cancel(const sip_t* sip) {
+    if (!_invite) {
+        return;
     }
     if (sip == nullptr) {
         // Timer H fired: our 2xx was never acknowledged (RFC 3261 13.3.1.4).
         hang_up("no ACK for the 2xx");
-        return 0;
+        return;
     }
     if (sip->sip_request->rq_method == sip_method_cancel) {
         on_cancel();
     } else if (sip->sip_request->rq_method == sip_method_ack) {
         on_ack(sip);
     }
-    return 0;
+}
+
+sofia::client_transaction::response_callback call::invite_callback() {
+    const auto serial = ++_invite_serial;
+    return [this, serial](const sofia::response& r) {
+        if (_invite && _invite->serial == serial) {
+            on_invite_response(r.sip, r.status);
+        }
+    };
+}
+
+void call::adopt_invite(sofia::client_transaction orq) {
+    _invite->orq = std::move(orq);
+    _invite->serial = _invite_serial;
 }
 
 void call::send_ack(side to, const std::string* sdp_body) {
     auto& l = leg(to);
-    ack_2xx(l.nta, _invite->orq, l.iface->contact(l.transport), sdp_body);
+    ack_2xx(l.nta, _invite->orq.get(), l.iface->contact(l.transport), sdp_body);
 }
 
 void call::send_bye(side to) {
@@ -334,10 +330,10 @@ void call::hang_up(const char* why) {
     if (_invite) {
         if (_invite->answered) {
             send_ack(dataplane::other(_invite->from), nullptr);
-        } else if (nta_incoming_status(_invite->irq) < 200) {
-            sofia::treply(_invite->irq, _invite->initial ? 503 : 500,
-                          phrase_for(_invite->initial ? 503 : 500));
-            nta_outgoing_cancel(_invite->orq);
+        } else if (_invite->irq.status() < 200) {
+            _invite->irq.reply(_invite->initial ? 503 : 500,
+                               phrase_for(_invite->initial ? 503 : 500));
+            _invite->orq.cancel();
         }
     }
     for (auto& l : _legs) {
@@ -361,19 +357,9 @@ void call::release_transactions() {
     }
     _reoffer.reset();
     _update.reset();  // an UPDATE still unanswered gets 500
-    for (auto* p : _pracks) {
-        nta_outgoing_destroy(p);
-    }
     _pracks.clear();
     _refreshes = {};
-    if (_invite) {
-        if (_invite->irq != nullptr && nta_incoming_status(_invite->irq) < 200) {
-            sofia::treply(_invite->irq, SIP_500_INTERNAL_SERVER_ERROR);
-        }
-        nta_incoming_destroy(_invite->irq);
-        nta_outgoing_destroy(_invite->orq);
-        _invite.reset();
-    }
+    _invite.reset();  // a request still unanswered gets 500
     for (auto& r : _relays) {
         r->abandon();
     }

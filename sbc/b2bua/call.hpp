@@ -62,7 +62,7 @@ public:
 
 using media_ctl::sdp_role;
 
-class call final : public sofia::response_handler, public sofia::transaction_handler {
+class call final {
     /// The operations act on the call's legs and media on its behalf.
     friend class request_relay;
 
@@ -182,16 +182,18 @@ public:
 
     // nta callbacks (through call_leg and the trampolines).
     int on_leg_request(call_leg& leg, nta_leg_t* dialog, nta_incoming_t* irq, const sip_t* sip);
-    int on_response(nta_outgoing_t* orq, const sip_t* sip) override;
-    int on_ack_or_cancel(nta_incoming_t* irq, const sip_t* sip) override;
 
 private:
     /// An INVITE transaction relayed from one leg to the other: the initial
     /// one (a to b) or a re-INVITE in either direction. At most one at a time.
     struct invite_relay {
         side from = side::a;
-        nta_incoming_t* irq = nullptr;  ///< on leg `from`; kept until its ACK
-        nta_outgoing_t* orq = nullptr;  ///< on the other leg
+        sofia::server_transaction irq;  ///< on leg `from`; kept until its ACK
+        sofia::client_transaction orq;  ///< on the other leg
+        /// Which send `orq` is (invite_callback): nta may answer a new
+        /// INVITE before send() returns, while `orq` is still the one it
+        /// replaces; such an answer is not this relay's yet.
+        std::uint64_t serial = 0;
         bool initial = false;
         bool answered = false;  ///< a 2xx went back; waiting for the ACK
         /// The INVITE sent on carried an offer: SDP in responses answers it.
@@ -217,7 +219,15 @@ private:
     /// The dialog with the caller, from its INVITE (RFC 3261 12.1.1).
     bool create_inbound_leg(nta_incoming_t* irq, const sip_t* sip);
     /// The callee's dialog and its INVITE, built from scratch (RFC 5853 3.1).
-    nta_outgoing_t* send_outbound_invite(const sip_t* sip, const std::optional<std::string>& offer);
+    sofia::client_transaction send_outbound_invite(const sip_t* sip,
+                                                   const std::optional<std::string>& offer);
+    /// The response callback of the next INVITE sent for the relay; sets
+    /// the serial that adopt_invite() gives the relay.
+    sofia::client_transaction::response_callback invite_callback();
+    /// `orq` is now the relay's INVITE on the other leg.
+    void adopt_invite(sofia::client_transaction orq);
+    /// The INVITE relay's ACK, CANCEL or Timer H.
+    void on_invite_ack_or_cancel(const sip_t* sip);
     void on_invite_provisional(const sip_t* sip, int status);
     void on_invite_success(const sip_t* sip, int status);
     int on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
@@ -225,9 +235,9 @@ private:
     int relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
     /// A re-INVITE on leg `to` (relayed: its offer and headers), with an
     /// Authorization or Proxy-Authorization header when given.
-    nta_outgoing_t* send_reinvite(call_leg& to, const std::optional<std::string>& offer,
-                                  const std::string& headers,
-                                  const sofia::authorization& auth = {});
+    sofia::client_transaction send_reinvite(call_leg& to, const std::optional<std::string>& offer,
+                                            const std::string& headers,
+                                            const sofia::authorization& auth = {});
     /// A 401/407 to a relayed re-INVITE from a trunk with credentials:
     /// answered on the same dialog; false when it cannot be.
     bool answer_reinvite_challenge(const sip_t* sip, int status);
@@ -252,8 +262,8 @@ private:
     bool try_next_peer(int status, bool from_peer, const char* why);
     /// Sends the INVITE built by send_outbound_invite() on leg b, with an
     /// Authorization or Proxy-Authorization header when given.
-    nta_outgoing_t* issue_invite(const std::optional<std::string>& offer,
-                                 const sofia::authorization& auth = {});
+    sofia::client_transaction issue_invite(const std::optional<std::string>& offer,
+                                           const sofia::authorization& auth = {});
     /// A 401/407 from the callee's trunk: answers it with the trunk's
     /// credentials on the same leg (RFC 3261 22.2); false when it cannot
     /// (no credentials, no usable challenge, or they were refused already).
@@ -348,6 +358,7 @@ private:
     /// Declared before the operations whose holds point at it.
     offer_answer _oa;
     std::optional<invite_relay> _invite;
+    std::uint64_t _invite_serial = 0;  ///< of the last INVITE sent for a relay
     std::vector<std::unique_ptr<request_relay>> _relays;
     /// The session refresh (UPDATE) of ours in flight on each leg, if any.
     std::array<sofia::client_transaction, 2> _refreshes;
@@ -369,7 +380,8 @@ private:
     /// Authorization or Proxy-Authorization header when given.
     sofia::client_transaction send_update(const update_relay& u,
                                           const sofia::authorization& auth = {});
-    std::vector<nta_outgoing_t*> _pracks;  ///< PRACKs of ours to leg b (RFC 3262)
+    /// PRACKs of ours to leg b (RFC 3262), until their final response.
+    std::vector<sofia::client_transaction> _pracks;
     /// A transfer in progress: the dialog towards the target (new, for a
     /// blind transfer; taken over from another call, for an attended one),
     /// which replaces the referrer's leg when it answers `invite`.

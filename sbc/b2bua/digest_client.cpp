@@ -58,9 +58,8 @@ bool call::answer_challenge(const sip_t* sip, int status) {
     // The challenged transaction is complete (nta acknowledged the 4xx); the
     // retry is a new INVITE on the same dialog-to-be: same Call-ID and From
     // tag, the next CSeq (RFC 3261 22.2). The caller has had its 100 Trying.
-    nta_outgoing_destroy(inv.orq);
-    inv.orq = issue_invite(_offer, {status, value});
-    return inv.orq != nullptr;
+    adopt_invite(issue_invite(_offer, {status, value}));
+    return static_cast<bool>(inv.orq);
 }
 
 sofia::authorization call::in_dialog_credentials(call_leg& l, const sip_t* sip, int status,
@@ -105,9 +104,8 @@ bool call::answer_reinvite_challenge(const sip_t* sip, int status) {
         return false;
     }
     // RFC 3261 22.2: the same request as a new transaction of the dialog.
-    nta_outgoing_destroy(inv.orq);
-    inv.orq = send_reinvite(to, inv.offer_sent, inv.headers_sent, auth);
-    return inv.orq != nullptr;
+    adopt_invite(send_reinvite(to, inv.offer_sent, inv.headers_sent, auth));
+    return static_cast<bool>(inv.orq);
 }
 
 }  // namespace sbc::b2bua

@@ -221,28 +221,34 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         offer = std::move(built.value());
     }
     auto headers = relayed_headers(sip, from, to);
-    nta_outgoing_t* orq = send_reinvite(to, offer, headers);
-    if (orq == nullptr) {
+    _invite.emplace();
+    _invite->from = from._side;
+    _invite->offered = offer.has_value();
+    _invite->converted = convert;
+    auto orq = send_reinvite(to, offer, headers);
+    if (!orq || orq.status() >= 200) {  // refused, or failed at once
+        _invite.reset();
         return 500;
     }
-    _invite = invite_relay{from._side, irq, orq, false, false, offer.has_value(),
-                           convert,    {},  {},  {},    0,     {}};
+    adopt_invite(std::move(orq));
     _invite->offer_sent = std::move(offer);
     _invite->headers_sent = std::move(headers);
     _invite->oa = _oa.begin(offer_answer::via::reinvite, from._side);
-    nta_incoming_bind(irq, sofia::transaction_trampoline, this);
-    sofia::treply(irq, SIP_100_TRYING);
+    _invite->irq = sofia::server_transaction(irq);
+    _invite->irq.on_ack_or_cancel([this](const sip_t* s) { on_invite_ack_or_cancel(s); });
+    _invite->irq.reply(SIP_100_TRYING);
     return 0;
 }
 
-nta_outgoing_t* call::send_reinvite(call_leg& to, const std::optional<std::string>& offer,
-                                    const std::string& headers, const sofia::authorization& auth) {
+sofia::client_transaction call::send_reinvite(call_leg& to, const std::optional<std::string>& offer,
+                                              const std::string& headers,
+                                              const sofia::authorization& auth) {
     const auto contact = to.iface->contact(to.transport);
     // RFC 4028 7.1/8.1: a re-INVITE on a leg with a session timer restates
     // it, or the 2xx would end the timer there.
     const auto expires = to.timer ? session_expires_value(to, true) : std::string();
-    return nta_outgoing_tcreate(
-        to.nta, sofia::response_trampoline, this, nullptr, SIP_METHOD_INVITE, nullptr,
+    return sofia::client_transaction::send(
+        to.nta, invite_callback(), nullptr, SIP_METHOD_INVITE, nullptr,
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*to.trunk)),
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
@@ -250,7 +256,7 @@ nta_outgoing_t* call::send_reinvite(call_leg& to, const std::optional<std::strin
         TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
-        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())));
 }
 
 }  // namespace sbc::b2bua

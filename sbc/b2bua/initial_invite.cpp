@@ -84,15 +84,21 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     _offer = offer;
     _tried.push_back(b.peer);
     _attempt_started = std::chrono::steady_clock::now();
-    nta_outgoing_t* orq = send_outbound_invite(sip, offer);
-    if (orq == nullptr) {
+    _invite.emplace();
+    _invite->from = side::a;
+    _invite->initial = true;
+    _invite->offered = offer.has_value();
+    _invite->converted = convert;
+    auto orq = send_outbound_invite(sip, offer);
+    if (!orq) {
+        _invite.reset();
         return 500;
     }
-    _invite =
-        invite_relay{side::a, irq, orq, true, false, offer.has_value(), convert, {}, {}, {}, 0, {}};
+    adopt_invite(std::move(orq));
     _invite->oa = _oa.begin(offer_answer::via::initial_invite, side::a);
-    nta_incoming_bind(irq, sofia::transaction_trampoline, this);
-    sofia::treply(irq, SIP_100_TRYING);
+    _invite->irq = sofia::server_transaction(irq);
+    _invite->irq.on_ack_or_cancel([this](const sip_t* s) { on_invite_ack_or_cancel(s); });
+    _invite->irq.reply(SIP_100_TRYING);
     return 0;
 }
 
@@ -135,8 +141,8 @@ bool call::create_inbound_leg(nta_incoming_t* irq, const sip_t* sip) {
     return true;
 }
 
-nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
-                                           const std::optional<std::string>& offer) {
+sofia::client_transaction call::send_outbound_invite(const sip_t* sip,
+                                                     const std::optional<std::string>& offer) {
     auto& b = leg(side::b);
     config::peer_config peer;
     if (_registered) {
@@ -217,7 +223,7 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
                             SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from.c_str()),
                             SIPTAG_TO_STR(to.c_str()), TAG_END());
     if (b.nta == nullptr) {
-        return nullptr;
+        return {};
     }
     nta_leg_tag(b.nta, nullptr);
     _numbers_sent = numbers;
@@ -228,14 +234,14 @@ nta_outgoing_t* call::send_outbound_invite(const sip_t* sip,
     return issue_invite(offer);
 }
 
-nta_outgoing_t* call::issue_invite(const std::optional<std::string>& offer,
-                                   const sofia::authorization& auth) {
+sofia::client_transaction call::issue_invite(const std::optional<std::string>& offer,
+                                             const sofia::authorization& auth) {
     auto& b = leg(side::b);
     const auto& o = _outbound;
     const unsigned expires = std::max(b.trunk->session_timer.expires, _callee_min_se);
     const unsigned min_se = _callee_min_se > 0 ? _callee_min_se : b.trunk->session_timer.min_se;
-    nta_outgoing_t* orq = nta_outgoing_tcreate(
-        b.nta, sofia::response_trampoline, this,
+    auto orq = sofia::client_transaction::send(
+        b.nta, invite_callback(),
         o.next_hop.empty() ? nullptr : URL_STRING_MAKE(o.next_hop.c_str()), SIP_METHOD_INVITE,
         URL_STRING_MAKE(o.ruri.c_str()), SIPTAG_CONTACT_STR(o.contact.c_str()),
         SIPTAG_MAX_FORWARDS_STR(o.max_forwards.c_str()), SIPTAG_ALLOW_STR(allow_for(*b.trunk)),
@@ -246,8 +252,8 @@ nta_outgoing_t* call::issue_invite(const std::optional<std::string>& offer,
         TAG_IF(expires > 0, SIPTAG_MIN_SE_STR(std::to_string(min_se).c_str())),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
-        TAG_IF(!o.headers.empty(), SIPTAG_HEADER_STR(o.headers.c_str())), TAG_END());
-    if (orq == nullptr) {
+        TAG_IF(!o.headers.empty(), SIPTAG_HEADER_STR(o.headers.c_str())));
+    if (!orq) {
         sip_log.error("call {}: cannot send INVITE to {}", display_id(), o.ruri);
     }
     return orq;
@@ -271,10 +277,9 @@ bool call::retry_with_min_se(const sip_t* sip) {
                  display_id(), b.trunk->name, asked);
     // As for a challenge: a new INVITE on the same dialog-to-be, the next
     // CSeq. Credentials, if the trunk asks again, are answered afresh.
-    nta_outgoing_destroy(inv.orq);
     _auth_answers = 0;
-    inv.orq = issue_invite(_offer);
-    return inv.orq != nullptr;
+    adopt_invite(issue_invite(_offer));
+    return static_cast<bool>(inv.orq);
 }
 
 void call::on_invite_response(const sip_t* sip, int status) {
@@ -322,9 +327,7 @@ void call::on_invite_response(const sip_t* sip, int status) {
         return;
     }
     auto mapped = map_final_status(status);
-    reply(inv.irq, leg(inv.from), mapped.code, nullptr, nullptr, nullptr);
-    nta_incoming_destroy(inv.irq);
-    nta_outgoing_destroy(inv.orq);
+    reply(inv.irq.get(), leg(inv.from), mapped.code, nullptr, nullptr, nullptr);
     _invite.reset();
 }
 
@@ -342,18 +345,15 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
         // PRACK, on this leg alone; the caller's leg has its own rules.
         nta_leg_client_reroute(to.nta, sip->sip_record_route, sip->sip_contact, 1);
         if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr &&
-            nta_outgoing_rseq(inv.orq) == 0) {
+            nta_outgoing_rseq(inv.orq.get()) == 0) {
             // The PRACK belongs to the early dialog: nta wants the INVITE
             // transaction tagged with it first (as sofia's own nua does).
-            if (auto* tagged = nta_outgoing_tagged(inv.orq, sofia::response_trampoline, this,
-                                                   sip->sip_to->a_tag, sip->sip_rseq)) {
-                nta_outgoing_destroy(inv.orq);
-                inv.orq = tagged;
-            }
+            inv.orq.tag(sip->sip_to->a_tag, sip->sip_rseq);
         }
-        if (auto* prack = nta_outgoing_prack(to.nta, inv.orq, sofia::response_trampoline, this,
-                                             nullptr, sip, TAG_END())) {
-            _pracks.push_back(prack);
+        std::erase_if(_pracks, [](const auto& p) { return p.status() >= 200; });
+        if (auto prack = inv.orq.prack(
+                to.nta, [](const sofia::response&) {}, sip)) {
+            _pracks.push_back(std::move(prack));
         } else {
             sip_log.warn("call {}: cannot PRACK {} (RSeq {})", display_id(), status,
                          sip->sip_rseq->rs_response);
@@ -370,7 +370,7 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
         }
     }
     // A caller that supports 100rel gets its 18x reliably (RFC 3262).
-    reply(inv.irq, leg(side::a), status, nullptr, sip, body ? &*body : nullptr, {},
+    reply(inv.irq.get(), leg(side::a), status, nullptr, sip, body ? &*body : nullptr, {},
           leg(side::a).peer_100rel);
     set_state(state::early);
 }
@@ -401,11 +401,10 @@ bool call::try_next_peer(int status, bool from_peer, const char* why) {
                  next ? ", trying " + config::to_string(b.trunk->peers[*next]) : ", none left");
     // The abandoned attempt: no CANCEL before a provisional response (RFC
     // 3261 9.1); destroying the transaction stops its retransmissions.
-    nta_outgoing_destroy(inv.orq);
-    inv.orq = nullptr;
+    inv.orq = {};
     nta_leg_destroy(b.nta);
     b.nta = nullptr;
-    auto request = sofia::msg_ref::adopt(nta_incoming_getrequest(inv.irq));
+    auto request = inv.irq.request();
     const sip_t* sip = request ? sip_object(request.get()) : nullptr;
     if (!next && sip != nullptr && next_trunk(sip)) {
         return true;
@@ -418,7 +417,7 @@ bool call::try_next_peer(int status, bool from_peer, const char* why) {
         int code = from_peer ? map_final_status(status).code : 503;
         note_end(from_peer ? cdr::party::callee : cdr::party::sbc,
                  fmt::format("{} {} ({})", status, phrase_for(status), why));
-        reply(inv.irq, leg(side::a), code, nullptr, nullptr, nullptr);
+        reply(inv.irq.get(), leg(side::a), code, nullptr, nullptr, nullptr);
         finish();
         return false;
     }
@@ -427,9 +426,11 @@ bool call::try_next_peer(int status, bool from_peer, const char* why) {
     _tried.push_back(b.peer);
     _attempt_started = std::chrono::steady_clock::now();
     _attempt_heard = false;
-    inv.orq = sip != nullptr ? send_outbound_invite(sip, _offer) : nullptr;
-    if (inv.orq == nullptr) {
-        reply(inv.irq, leg(side::a), 500, nullptr, nullptr, nullptr);
+    if (sip != nullptr) {
+        adopt_invite(send_outbound_invite(sip, _offer));
+    }
+    if (!inv.orq) {
+        reply(inv.irq.get(), leg(side::a), 500, nullptr, nullptr, nullptr);
         finish();
         return false;
     }
@@ -490,8 +491,8 @@ bool call::next_trunk(const sip_t* sip) {
         _tried.assign(1, b.peer);
         _attempt_started = std::chrono::steady_clock::now();
         _attempt_heard = false;
-        inv.orq = send_outbound_invite(sip, _offer);
-        if (inv.orq != nullptr) {
+        adopt_invite(send_outbound_invite(sip, _offer));
+        if (inv.orq) {
             return true;
         }
         if (b.nta != nullptr) {
@@ -537,10 +538,10 @@ void call::on_invite_success(const sip_t* sip, int status) {
             send_ack(to._side, nullptr);
             if (inv.initial) {
                 send_bye(to._side);
-                reply(inv.irq, from, 502, nullptr, nullptr, nullptr);
+                reply(inv.irq.get(), from, 502, nullptr, nullptr, nullptr);
                 finish();
             } else {
-                reply(inv.irq, from, 488, nullptr, nullptr, nullptr);
+                reply(inv.irq.get(), from, 488, nullptr, nullptr, nullptr);
                 release_transactions();
             }
             return;
@@ -570,7 +571,7 @@ void call::on_invite_success(const sip_t* sip, int status) {
             }
         }
     }
-    reply(inv.irq, from, status, nullptr, sip, body ? &*body : nullptr, timer_lines);
+    reply(inv.irq.get(), from, status, nullptr, sip, body ? &*body : nullptr, timer_lines);
     inv.answered = true;
     if (inv.initial) {
         _cdr.answer = cdr::wall_clock::now();
@@ -590,7 +591,7 @@ void call::on_initial_final_failure(int status, const sip_t* sip) {
                                  ? sip->sip_status->st_phrase
                                  : phrase_for(status);
         note_end(cdr::party::callee, fmt::format("{} {}", status, phrase ? phrase : ""));
-        reply(inv.irq, leg(inv.from), mapped.code, nullptr, sip, nullptr);
+        reply(inv.irq.get(), leg(inv.from), mapped.code, nullptr, sip, nullptr);
     }
     finish();
 }
@@ -604,8 +605,8 @@ void call::on_cancel() {
     if (inv.initial) {
         note_end(cdr::party::caller, "CANCEL");
     }
-    sofia::treply(inv.irq, SIP_487_REQUEST_TERMINATED);
-    nta_outgoing_cancel(inv.orq);
+    inv.irq.reply(SIP_487_REQUEST_TERMINATED);
+    inv.orq.cancel();
     if (inv.initial) {
         set_state(state::cancelling);  // until the callee's final response
     }
@@ -641,8 +642,6 @@ void call::complete_invite() {
         set_state(state::established);
         sip_log.info("call {}: established", display_id());
     }
-    nta_incoming_destroy(inv.irq);
-    nta_outgoing_destroy(inv.orq);
     _invite.reset();
 }
 

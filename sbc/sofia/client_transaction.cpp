@@ -63,6 +63,28 @@ msg_ref client_transaction::latest_response() const noexcept {
     return _orq != nullptr ? msg_ref::adopt(nta_outgoing_getresponse(_orq)) : msg_ref();
 }
 
+bool client_transaction::tag(const char* to_tag, const sip_rseq_t* rseq) noexcept {
+    if (_orq == nullptr) {
+        return false;
+    }
+    nta_outgoing_t* tagged = nta_outgoing_tagged(_orq, response_trampoline, magic(), to_tag, rseq);
+    if (tagged == nullptr) {
+        return false;
+    }
+    // The untagged transaction is let go; the slot stays with the tagged one.
+    nta_outgoing_destroy(std::exchange(_orq, tagged));
+    return true;
+}
+
+client_transaction client_transaction::prack(nta_leg_t* leg, response_callback on_response,
+                                             const sip_t* response) const {
+    client_transaction t(std::move(on_response));
+    t.adopt(_orq == nullptr ? nullptr
+                            : nta_outgoing_prack(leg, _orq, response_trampoline, t.magic(), nullptr,
+                                                 response, TAG_END()));
+    return t;
+}
+
 std::string ack_cseq(const client_transaction& invite) {
     return fmt::format("{} ACK", nta_outgoing_cseq(invite.get()));
 }

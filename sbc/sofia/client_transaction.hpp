@@ -102,6 +102,16 @@ public:
     /// The latest response, with a reference of its own.
     msg_ref latest_response() const noexcept;
 
+    /// Ties this INVITE to the early dialog whose to-tag is `to_tag`
+    /// (nta_outgoing_tagged()), as nta needs before a PRACK can be sent in
+    /// it (RFC 3262 4); responses keep arriving at the same callback. False
+    /// when nta refused; the transaction is then unchanged.
+    bool tag(const char* to_tag, const sip_rseq_t* rseq) noexcept;
+    /// A PRACK (RFC 3262 4) for the reliable provisional `response` to this
+    /// INVITE, on `leg` (its early dialog), with a callback of its own.
+    client_transaction prack(nta_leg_t* leg, response_callback on_response,
+                             const sip_t* response) const;
+
     /// CANCEL of this INVITE (RFC 3261 9.1). nta sends it once a provisional
     /// response has arrived (9.1: not before) and the INVITE's own final
     /// response (487, or a 2xx that crossed the CANCEL) still arrives at this
