@@ -264,6 +264,10 @@ int call::on_bye(call_leg& from) {
         // callee that is a CANCEL.
         _invite->irq.reply(SIP_487_REQUEST_TERMINATED);
         _invite->orq.cancel();
+    } else if (_invite && !_invite->answered) {
+        // A re-INVITE pending in the dialog that ends (RFC 3261 15.1.2:
+        // answered 487); the BYE ends the other leg's copy of it too.
+        _invite->irq.reply(SIP_487_REQUEST_TERMINATED);
     } else if (_invite && _invite->answered) {
         send_ack(dataplane::other(_invite->from), nullptr);
     }
