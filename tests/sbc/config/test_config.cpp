@@ -803,6 +803,23 @@ TEST_CASE("early_offer takes pass, convert or reject, pass by default", "[config
           "t.yaml:4:62: trunks[0].early_offer: expected pass, convert or reject (got a list)");
 }
 
+TEST_CASE("refer takes reject or handle, reject by default", "[config]") {
+    using sbc::config::refer_policy;
+    CHECK(load_string(all_ok).trunks[0].refer == refer_policy::reject);
+    const auto trunk = [](const std::string& policy) {
+        return interfaces_ok +
+               "trunks:\n"
+               "  - {name: t, interface: a, peers: [127.0.1.2], refer: " +
+               policy + "}\n" + routes_ok;
+    };
+    CHECK(load_string(trunk("handle")).trunks[0].refer == refer_policy::handle);
+    CHECK(load_string(trunk("reject")).trunks[0].refer == refer_policy::reject);
+    CHECK(problem_of(trunk("Handle")) ==
+          "t.yaml:4:56: trunks[0].refer: expected reject or handle (got 'Handle')");
+    CHECK(problem_of(trunk("{}")) ==
+          "t.yaml:4:56: trunks[0].refer: expected reject or handle (got a map)");
+}
+
 TEST_CASE("srtp takes off, optional or required, and a list of suites", "[config][srtp]") {
     using sbc::config::srtp_mode;
     using sbc::config::srtp_suite;
