@@ -505,6 +505,15 @@ TEST_CASE("references name things that exist", "[config][errors]") {
           "from_interface (got both)");
 }
 
+TEST_CASE("of two keys that exclude each other, the later one is reported", "[config][errors]") {
+    CHECK(problem_of("routes:\n  - {from_interface: a, from_trunk: t, to_trunk: t}\n" +
+                     interfaces_ok + trunks_ok) ==
+          "t.yaml:2:37: routes[0].from_trunk: expected at most one of from_trunk and "
+          "from_interface (got both)");
+    CHECK(problem_of("routes:\n  - {reject: 403, to_trunk: t}\n" + interfaces_ok + trunks_ok) ==
+          "t.yaml:2:29: routes[0].to_trunk: expected one of to_trunk and reject (got both)");
+}
+
 TEST_CASE("ruri_user must be a valid regular expression", "[config][errors]") {
     const auto p =
         problem_of("routes:\n  - {ruri_user: '([0-9]', to_trunk: t}\n" + interfaces_ok + trunks_ok);
