@@ -374,6 +374,98 @@ void decode_trunk_tls(problem_list& p, const located& at, trunk_tls_config& tc) 
     }
 }
 
+// name, interface and peers: who the trunk is and where it sends calls.
+void decode_trunk_identity(decoded& d, problem_list& p, const map_reader& m, trunk_config& tc) {
+    if (auto v = m.require("name", name_expected)) {
+        tc.name = read_name(d, p, *v).value_or("");
+    }
+    d.all_trunk_names = d.all_trunk_names && !tc.name.empty();
+    if (auto v = m.require("interface", "the name of an interface")) {
+        tc.interface = read_name(d, p, *v).value_or("");
+    }
+    // A registrar's trunk reaches the contacts registered with it; peers
+    // of its own are optional.
+    const bool registrar = m.find("registrar").has_value();
+    const auto peers_expected = fmt::format("a list of peers, {}", peer_expected);
+    if (auto v = registrar ? m.find("peers") : m.require("peers", peers_expected)) {
+        decode_peers(d, p, *v, tc, !registrar);
+    }
+}
+
+// Runs after the trunk's codecs are known: inband tones need G.711 among them.
+void decode_dtmf(problem_list& p, const located& at, trunk_config& tc) {
+    auto mode = read_choice<dtmf_mode>(p, at, "rfc4733, info or inband",
+                                       {{"rfc4733", dtmf_mode::rfc4733},
+                                        {"info", dtmf_mode::info},
+                                        {"inband", dtmf_mode::inband}});
+    if (!mode) {
+        return;
+    }
+    // Tones survive only G.711: a compressed codec's model of speech
+    // distorts them past what a receiver detects.
+    const bool g711 = std::any_of(tc.codecs.begin(), tc.codecs.end(),
+                                  [](codec c) { return c == codec::pcmu || c == codec::pcma; });
+    if (*mode == dtmf_mode::inband && !g711) {
+        expected(p, at, "rfc4733 or info (inband needs PCMU or PCMA in the trunk's codecs)");
+        return;
+    }
+    tc.dtmf = *mode;
+}
+
+// codecs and dtmf: what the trunk's media may carry.
+void decode_trunk_media(problem_list& p, const map_reader& m, trunk_config& tc) {
+    if (auto v = m.find("codecs")) {
+        decode_codecs(p, *v, tc);
+    }
+    if (auto v = m.find("dtmf")) {
+        decode_dtmf(p, *v, tc);
+    }
+}
+
+// srtp and srtp_suites: whether and how the trunk's media is encrypted.
+void decode_trunk_srtp(problem_list& p, const map_reader& m, trunk_config& tc) {
+    if (auto v = m.find("srtp")) {
+        tc.srtp = read_choice<srtp_mode>(p, *v, "off, optional or required",
+                                         {{"off", srtp_mode::off},
+                                          {"optional", srtp_mode::optional},
+                                          {"required", srtp_mode::required}})
+                      .value_or(tc.srtp);
+    }
+    if (auto v = m.find("srtp_suites")) {
+        decode_srtp_suites(p, *v, tc);
+    }
+}
+
+// keepalive, failover_timeout and tls: how the SBC watches and reaches the
+// trunk's peers.
+void decode_trunk_peering(problem_list& p, const map_reader& m, trunk_config& tc) {
+    if (auto v = m.find("keepalive")) {
+        decode_keepalive(p, *v, tc.keepalive);
+    }
+    if (auto v = m.find("failover_timeout")) {
+        tc.failover_timeout_seconds =
+            static_cast<unsigned>(read_number(p, *v, 1, 300, "a number of seconds 1..300")
+                                      .value_or(tc.failover_timeout_seconds));
+    }
+    if (auto v = m.find("tls")) {
+        decode_trunk_tls(p, *v, tc.tls);
+    }
+}
+
+// normalize, headers and limits: what the SBC changes in and allows of the
+// trunk's requests.
+void decode_trunk_policy(problem_list& p, const map_reader& m, trunk_config& tc) {
+    if (auto v = m.find("normalize")) {
+        decode_normalize(p, *v, tc.normalize);
+    }
+    if (auto v = m.find("headers")) {
+        decode_header_rules(p, *v, tc.headers);
+    }
+    if (auto v = m.find("limits")) {
+        decode_limits(p, *v, tc.limits);
+    }
+}
+
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
     auto m = map_reader::open(
         p, at, {"name",   "interface",   "peers",     "early_offer",      "forward_headers",
@@ -388,112 +480,31 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     }
     trunk_config tc;
     tc.mark = to_source_mark(at.mark);
-    if (auto v = m->require("name", name_expected)) {
-        tc.name = read_name(d, p, *v).value_or("");
-    }
-    d.all_trunk_names = d.all_trunk_names && !tc.name.empty();
-    if (auto v = m->require("interface", "the name of an interface")) {
-        tc.interface = read_name(d, p, *v).value_or("");
-    }
-    // A registrar's trunk reaches the contacts registered with it; peers
-    // of its own are optional.
-    const bool registrar = m->find("registrar").has_value();
-    const auto peers_expected = fmt::format("a list of peers, {}", peer_expected);
-    if (auto v = registrar ? m->find("peers") : m->require("peers", peers_expected)) {
-        decode_peers(d, p, *v, tc, !registrar);
-    }
+    decode_trunk_identity(d, p, *m, tc);
     if (auto v = m->find("early_offer")) {
-        constexpr std::string_view what = "pass, convert or reject";
-        auto text = read_string(p, *v, what);
-        if (text && *text == "pass") {
-            tc.early_offer = early_offer_policy::pass;
-        } else if (text && *text == "convert") {
-            tc.early_offer = early_offer_policy::convert;
-        } else if (text && *text == "reject") {
-            tc.early_offer = early_offer_policy::reject;
-        } else if (text) {
-            expected(p, *v, what);
-        }
+        tc.early_offer = read_choice<early_offer_policy>(p, *v, "pass, convert or reject",
+                                                         {{"pass", early_offer_policy::pass},
+                                                          {"convert", early_offer_policy::convert},
+                                                          {"reject", early_offer_policy::reject}})
+                             .value_or(tc.early_offer);
     }
     if (auto v = m->find("forward_headers")) {
         decode_forward_headers(p, *v, tc);
     }
-    if (auto v = m->find("codecs")) {
-        decode_codecs(p, *v, tc);
-    }
-    if (auto v = m->find("dtmf")) {
-        constexpr std::string_view what = "rfc4733, info or inband";
-        auto text = read_string(p, *v, what);
-        if (text && *text == "rfc4733") {
-            tc.dtmf = dtmf_mode::rfc4733;
-        } else if (text && *text == "info") {
-            tc.dtmf = dtmf_mode::info;
-        } else if (text && *text == "inband") {
-            // Tones survive only G.711: a compressed codec's model of speech
-            // distorts them past what a receiver detects.
-            const bool g711 = std::any_of(tc.codecs.begin(), tc.codecs.end(), [](codec c) {
-                return c == codec::pcmu || c == codec::pcma;
-            });
-            if (g711) {
-                tc.dtmf = dtmf_mode::inband;
-            } else {
-                expected(p, *v,
-                         "rfc4733 or info (inband needs PCMU or PCMA in the trunk's codecs)");
-            }
-        } else if (text) {
-            expected(p, *v, what);
-        }
-    }
-    if (auto v = m->find("keepalive")) {
-        decode_keepalive(p, *v, tc.keepalive);
-    }
-    if (auto v = m->find("failover_timeout")) {
-        tc.failover_timeout_seconds =
-            static_cast<unsigned>(read_number(p, *v, 1, 300, "a number of seconds 1..300")
-                                      .value_or(tc.failover_timeout_seconds));
-    }
-    if (auto v = m->find("tls")) {
-        decode_trunk_tls(p, *v, tc.tls);
-    }
-    if (auto v = m->find("srtp")) {
-        constexpr std::string_view what = "off, optional or required";
-        auto text = read_string(p, *v, what);
-        if (text && *text == "off") {
-            tc.srtp = srtp_mode::off;
-        } else if (text && *text == "optional") {
-            tc.srtp = srtp_mode::optional;
-        } else if (text && *text == "required") {
-            tc.srtp = srtp_mode::required;
-        } else if (text) {
-            expected(p, *v, what);
-        }
-    }
-    if (auto v = m->find("srtp_suites")) {
-        decode_srtp_suites(p, *v, tc);
-    }
-    if (auto v = m->find("normalize")) {
-        decode_normalize(p, *v, tc.normalize);
-    }
-    if (auto v = m->find("headers")) {
-        decode_header_rules(p, *v, tc.headers);
-    }
-    if (auto v = m->find("limits")) {
-        decode_limits(p, *v, tc.limits);
-    }
+    decode_trunk_media(p, *m, tc);
+    // Problems found at one position are reported in the order of these calls.
+    decode_trunk_peering(p, *m, tc);
+    decode_trunk_srtp(p, *m, tc);
+    decode_trunk_policy(p, *m, tc);
     decode_trunk_auth(d, p, *m, tc);
     if (auto v = m->find("session_timer")) {
         decode_session_timer(p, *v, tc.session_timer);
     }
     if (auto v = m->find("refer")) {
-        constexpr std::string_view what = "reject or handle";
-        auto text = read_string(p, *v, what);
-        if (text && *text == "reject") {
-            tc.refer = refer_policy::reject;
-        } else if (text && *text == "handle") {
-            tc.refer = refer_policy::handle;
-        } else if (text) {
-            expected(p, *v, what);
-        }
+        tc.refer = read_choice<refer_policy>(
+                       p, *v, "reject or handle",
+                       {{"reject", refer_policy::reject}, {"handle", refer_policy::handle}})
+                       .value_or(tc.refer);
     }
     d.trunk_paths.push_back(at.path);
     d.cfg.trunks.push_back(std::move(tc));

@@ -12,8 +12,12 @@
 #include "sbc/config/config.hpp"
 #include "sbc/config/yaml_reader.hpp"
 
+#include <initializer_list>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sbc::config::detail {
@@ -62,6 +66,23 @@ source_mark to_source_mark(const YAML::Mark& mark);
 /// does not fit [min, max] is reported and leaves `field` as it was.
 void read_number_into(problem_list& p, const map_reader& m, std::string_view key, std::uint64_t min,
                       std::uint64_t max, std::string_view what, unsigned& field);
+/// The scalar at `at` as one of `choices` (compared case-sensitively); any
+/// other text is reported as "expected WHAT" and gives nothing.
+template <typename T>
+std::optional<T> read_choice(problem_list& p, const located& at, std::string_view what,
+                             std::initializer_list<std::pair<std::string_view, T>> choices) {
+    auto text = read_string(p, at, what);
+    if (!text) {
+        return std::nullopt;
+    }
+    for (const auto& [name, value] : choices) {
+        if (*text == name) {
+            return value;
+        }
+    }
+    expected(p, at, what);
+    return std::nullopt;
+}
 /// A name (is_valid_name), its mark recorded for validate().
 std::optional<std::string> read_name(decoded& d, problem_list& p, const located& at);
 

@@ -130,58 +130,41 @@ bool is_port(std::string_view text) {
     return port >= 1 && port <= 65535;
 }
 
-bool is_address_of_record(std::string_view text) {
-    if (text.size() > max_aor_size || !std::all_of(text.begin(), text.end(), [](char c) {
-            const auto u = static_cast<unsigned char>(c);
-            return u > 0x20 && u < 0x7f;  // no spaces, no controls, ASCII only
-        })) {
-        return false;
-    }
-    // RFC 3261 19.1.1: SIP-URI = "sip:" [ userinfo ] hostport uri-parameters
-    // [ headers ]; an address of record needs the user, and headers make no
-    // sense in To and From.
-    std::string_view rest;
+// What follows "sip:" or "sips:" (the scheme compared case-insensitively,
+// RFC 3261 19.1.4), when `text` starts with either and has more.
+std::optional<std::string_view> after_sip_scheme(std::string_view text) {
     if (text.size() > 4 && iequals(text.substr(0, 4), "sip:")) {
-        rest = text.substr(4);
-    } else if (text.size() > 5 && iequals(text.substr(0, 5), "sips:")) {
-        rest = text.substr(5);
-    } else {
-        return false;
+        return text.substr(4);
     }
-    const auto at = rest.find('@');
-    if (at == 0 || at == std::string_view::npos) {
-        return false;
+    if (text.size() > 5 && iequals(text.substr(0, 5), "sips:")) {
+        return text.substr(5);
     }
-    // user = 1*( unreserved / escaped / user-unreserved ); no ":password"
-    // (RFC 3261 19.1.1: NOT RECOMMENDED, and it would be sent in the clear).
-    if (!is_escaped_text(rest.substr(0, at), "-_.!~*'()&=+$,;?/")) {
-        return false;
-    }
-    rest.remove_prefix(at + 1);
-    if (rest.find('?') != std::string_view::npos) {
-        return false;
-    }
-    const auto semicolon = rest.find(';');
-    auto hostport = rest.substr(0, semicolon);
-    // uri-parameters: ";" name [ "=" value ], both of paramchar.
-    if (semicolon != std::string_view::npos) {
-        auto params = rest.substr(semicolon + 1);
-        while (true) {
-            const auto next = params.find(';');
-            auto param = params.substr(0, next);
-            const auto eq = param.find('=');
-            constexpr std::string_view paramchar = "-_.!~*'()[]/:&+$";
-            if (param.empty() || eq == 0 || !is_escaped_text(param.substr(0, eq), paramchar) ||
-                (eq != std::string_view::npos &&
-                 (eq + 1 == param.size() || !is_escaped_text(param.substr(eq + 1), paramchar)))) {
-                return false;
-            }
-            if (next == std::string_view::npos) {
-                break;
-            }
-            params.remove_prefix(next + 1);
+    return std::nullopt;
+}
+
+// RFC 3261 25.1 uri-parameters after the first ';': ";"-separated
+// name [ "=" value ], both of paramchar, neither empty.
+bool is_uri_parameters(std::string_view params) {
+    constexpr std::string_view paramchar = "-_.!~*'()[]/:&+$";
+    while (true) {
+        const auto next = params.find(';');
+        auto param = params.substr(0, next);
+        const auto eq = param.find('=');
+        if (param.empty() || eq == 0 || !is_escaped_text(param.substr(0, eq), paramchar) ||
+            (eq != std::string_view::npos &&
+             (eq + 1 == param.size() || !is_escaped_text(param.substr(eq + 1), paramchar)))) {
+            return false;
         }
+        if (next == std::string_view::npos) {
+            return true;
+        }
+        params.remove_prefix(next + 1);
     }
+}
+
+// RFC 3261 25.1 hostport: a host (an IPv6 literal in brackets) and an
+// optional ":" port.
+bool is_hostport(std::string_view hostport) {
     std::string_view host = hostport;
     if (!hostport.empty() && hostport.front() == '[') {
         const auto close = hostport.find(']');
@@ -200,6 +183,40 @@ bool is_address_of_record(std::string_view text) {
         }
     }
     return is_host(host, true);
+}
+
+bool is_address_of_record(std::string_view text) {
+    if (text.size() > max_aor_size || !std::all_of(text.begin(), text.end(), [](char c) {
+            const auto u = static_cast<unsigned char>(c);
+            return u > 0x20 && u < 0x7f;  // no spaces, no controls, ASCII only
+        })) {
+        return false;
+    }
+    // RFC 3261 19.1.1: SIP-URI = "sip:" [ userinfo ] hostport uri-parameters
+    // [ headers ]; an address of record needs the user, and headers make no
+    // sense in To and From.
+    auto rest = after_sip_scheme(text);
+    if (!rest) {
+        return false;
+    }
+    const auto at = rest->find('@');
+    if (at == 0 || at == std::string_view::npos) {
+        return false;
+    }
+    // user = 1*( unreserved / escaped / user-unreserved ); no ":password"
+    // (RFC 3261 19.1.1: NOT RECOMMENDED, and it would be sent in the clear).
+    if (!is_escaped_text(rest->substr(0, at), "-_.!~*'()&=+$,;?/")) {
+        return false;
+    }
+    rest->remove_prefix(at + 1);
+    if (rest->find('?') != std::string_view::npos) {
+        return false;
+    }
+    const auto semicolon = rest->find(';');
+    if (semicolon != std::string_view::npos && !is_uri_parameters(rest->substr(semicolon + 1))) {
+        return false;
+    }
+    return is_hostport(rest->substr(0, semicolon));
 }
 
 // A username or password: a scalar, 1..256 printable bytes.

@@ -507,6 +507,72 @@ std::optional<cdr_config> decode_cdr(decoded& d, problem_list& p, const located&
     return c;
 }
 
+namespace {
+
+// Two keys of which at most one may be given: the problem is reported at
+// whichever of the two comes later in the file.
+void both_given(problem_list& p, const located& first, const located& second,
+                std::string_view message) {
+    const auto& later = position(second.mark) > position(first.mark) ? second : first;
+    p.add(later.mark, later.path, message);
+}
+
+// from_trunk or from_interface: where the call comes from.
+void decode_route_origin(decoded& d, problem_list& p, const map_reader& m, route_config& rc) {
+    auto from_trunk = m.find("from_trunk");
+    auto from_interface = m.find("from_interface");
+    if (from_trunk) {
+        rc.from_trunk = read_name(d, p, *from_trunk);
+    }
+    if (from_interface) {
+        rc.from_interface = read_name(d, p, *from_interface);
+    }
+    if (from_trunk && from_interface) {
+        // A trunk belongs to one interface, so both together would either say
+        // the same thing twice or match nothing.
+        both_given(p, *from_trunk, *from_interface,
+                   "expected at most one of from_trunk and from_interface (got both)");
+    }
+}
+
+// ruri_user, from_user, to_user, source and time: what else the call must match.
+void decode_route_match(problem_list& p, const map_reader& m, route_config& rc) {
+    for (auto [key, field] :
+         {std::pair{"ruri_user", &rc.ruri_user}, std::pair{"from_user", &rc.from_user},
+          std::pair{"to_user", &rc.to_user}}) {
+        if (auto v = m.find(key)) {
+            *field = read_regex(p, *v);
+        }
+    }
+    if (auto v = m.find("source")) {
+        rc.sources = read_sources(p, *v);
+    }
+    if (auto v = m.find("time")) {
+        rc.times = read_times(p, *v);
+    }
+}
+
+// to_trunk or reject, exactly one: where the call goes.
+void decode_route_target(decoded& d, problem_list& p, const map_reader& m, route_config& rc) {
+    auto to_trunk = m.find("to_trunk");
+    auto reject = m.find("reject");
+    if (to_trunk && reject) {
+        both_given(p, *to_trunk, *reject, "expected one of to_trunk and reject (got both)");
+    } else if (!to_trunk && !reject) {
+        p.add(m.self().mark, m.self().path,
+              "required key missing: to_trunk or reject (expected where the call goes: a trunk, "
+              "a list of trunks, or a reject status)");
+    }
+    if (to_trunk) {
+        rc.to_trunks = read_names(d, p, *to_trunk);
+    }
+    if (reject) {
+        rc.reject = read_reject(p, *reject);
+    }
+}
+
+}  // namespace
+
 void decode_route(decoded& d, problem_list& p, const located& at, std::size_t index) {
     auto m = map_reader::open(p, at,
                               {"name", "from_trunk", "from_interface", "ruri_user", "from_user",
@@ -523,52 +589,9 @@ void decode_route(decoded& d, problem_list& p, const located& at, std::size_t in
     } else {
         d.marks[join_path(at.path, "name")] = at.mark;
     }
-    auto from_trunk = m->find("from_trunk");
-    auto from_interface = m->find("from_interface");
-    if (from_trunk) {
-        rc.from_trunk = read_name(d, p, *from_trunk);
-    }
-    if (from_interface) {
-        rc.from_interface = read_name(d, p, *from_interface);
-    }
-    if (from_trunk && from_interface) {
-        // A trunk belongs to one interface, so both together would either say
-        // the same thing twice or match nothing.
-        const auto& later = position(from_interface->mark) > position(from_trunk->mark)
-                                ? *from_interface
-                                : *from_trunk;
-        p.add(later.mark, later.path,
-              "expected at most one of from_trunk and from_interface (got both)");
-    }
-    for (auto [key, field] :
-         {std::pair{"ruri_user", &rc.ruri_user}, std::pair{"from_user", &rc.from_user},
-          std::pair{"to_user", &rc.to_user}}) {
-        if (auto v = m->find(key)) {
-            *field = read_regex(p, *v);
-        }
-    }
-    if (auto v = m->find("source")) {
-        rc.sources = read_sources(p, *v);
-    }
-    if (auto v = m->find("time")) {
-        rc.times = read_times(p, *v);
-    }
-    auto to_trunk = m->find("to_trunk");
-    auto reject = m->find("reject");
-    if (to_trunk && reject) {
-        const auto& later = position(reject->mark) > position(to_trunk->mark) ? *reject : *to_trunk;
-        p.add(later.mark, later.path, "expected one of to_trunk and reject (got both)");
-    } else if (!to_trunk && !reject) {
-        p.add(at.mark, at.path,
-              "required key missing: to_trunk or reject (expected where the call goes: a trunk, "
-              "a list of trunks, or a reject status)");
-    }
-    if (to_trunk) {
-        rc.to_trunks = read_names(d, p, *to_trunk);
-    }
-    if (reject) {
-        rc.reject = read_reject(p, *reject);
-    }
+    decode_route_origin(d, p, *m, rc);
+    decode_route_match(p, *m, rc);
+    decode_route_target(d, p, *m, rc);
     d.route_paths.push_back(at.path);
     d.cfg.routes.push_back(std::move(rc));
 }

@@ -6,14 +6,12 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <tuple>
+#include <utility>
 
 namespace sbc::policy {
 
 namespace {
-
-bool search(const std::optional<std::regex>& re, std::string_view text) {
-    return !re || std::regex_search(text.begin(), text.end(), *re);
-}
 
 // The address bytes of `ep` for cidr::contains.
 const unsigned char* address_bytes(const dataplane::ip_endpoint& ep) {
@@ -27,6 +25,111 @@ const unsigned char* address_bytes(const dataplane::ip_endpoint& ep) {
 
 std::string hhmm(unsigned minutes) {
     return fmt::format("{:02}:{:02}", minutes / 60, minutes % 60);
+}
+
+// "09:00-17:00 Europe/Berlin"
+std::string window_text(const config::time_window& w) {
+    return fmt::format("{}-{} {}", hhmm(w.from_minute), hhmm(w.to_minute), w.timezone);
+}
+
+// "Wed 12:00", `now` read in `zone`.
+std::string local_time(const date::time_zone* zone, std::chrono::system_clock::time_point now) {
+    return date::format(
+        "%a %H:%M",
+        date::make_zoned(zone, std::chrono::time_point_cast<std::chrono::seconds>(now)));
+}
+
+// The verdict router::check builds as it goes: the first criterion that
+// failed, or every one that held. Only `sbcctl route test` asks why; a call's
+// routing (no `why`) builds no text.
+class verdict {
+public:
+    explicit verdict(std::string* why) : _why(why) {}
+
+    // Records the reason `reason()` gives, and says the rule does not match.
+    template <typename Reason>
+    bool fail(Reason&& reason) {
+        if (_why != nullptr) {
+            *_why = reason();
+        }
+        return false;
+    }
+
+    // Records a criterion that held.
+    template <typename... Args>
+    void hold(fmt::format_string<Args...> format, Args&&... args) {
+        if (_why != nullptr) {
+            _held.push_back(fmt::format(format, std::forward<Args>(args)...));
+        }
+    }
+
+    // Says the rule matches, with every criterion that held.
+    bool match() {
+        if (_why != nullptr) {
+            *_why = _held.empty() ? "no criteria: matches every call"
+                                  : fmt::format("{}", fmt::join(_held, ", "));
+        }
+        return true;
+    }
+
+private:
+    std::string* _why;
+    std::vector<std::string> _held;
+};
+
+// from_interface and from_trunk: where the call came from.
+bool check_origin(const config::route_config& r, const route_request& req, verdict& v) {
+    if (r.from_interface) {
+        if (*r.from_interface != req.interface) {
+            return v.fail([&] {
+                return fmt::format("from_interface {}: the call came in on {}", *r.from_interface,
+                                   req.interface);
+            });
+        }
+        v.hold("from_interface {}", *r.from_interface);
+    }
+    if (r.from_trunk) {
+        if (*r.from_trunk != req.trunk) {
+            return v.fail([&] {
+                return fmt::format("from_trunk {}: the call came from {}", *r.from_trunk,
+                                   req.trunk);
+            });
+        }
+        v.hold("from_trunk {}", *r.from_trunk);
+    }
+    return true;
+}
+
+// One of ruri_user, from_user and to_user: `pattern` (compiled as `re`)
+// against the call's `value`.
+bool check_number(std::string_view key, const std::string& pattern, const std::regex& re,
+                  std::string_view value, verdict& v) {
+    if (!std::regex_search(value.begin(), value.end(), re)) {
+        return v.fail(
+            [&] { return fmt::format("{} '{}' does not match '{}'", key, pattern, value); });
+    }
+    v.hold("{} '{}' matched '{}'", key, pattern, value);
+    return true;
+}
+
+// source: the call's source address in one of the rule's blocks.
+bool check_source(const std::vector<config::cidr>& sources, const dataplane::ip_endpoint& source,
+                  verdict& v) {
+    const config::cidr* hit = nullptr;
+    for (const auto& block : sources) {
+        if (source.valid() && block.contains(source.family(), address_bytes(source))) {
+            hit = &block;
+            break;
+        }
+    }
+    if (hit == nullptr) {
+        return v.fail([&] {
+            return fmt::format("source: {} is in none of the rule's blocks",
+                               source.valid() ? source.address() : "(unknown)");
+        });
+    }
+    v.hold("source {} in {}", source.address(), hit->text);
+    return true;
 }
 
 }  // namespace
@@ -91,99 +194,35 @@ router::router(const config::config& cfg) {
 
 bool router::check(const compiled_rule& c, const route_request& req, std::string* why) {
     const auto& r = *c.rule;
-    std::vector<std::string> held;
-    // Only `sbcctl route test` asks why; a call's routing builds no text.
-    auto fail = [&](auto&& reason) {
-        if (why != nullptr) {
-            *why = reason();
-        }
+    verdict v(why);
+    if (!check_origin(r, req, v)) {
         return false;
-    };
-    auto hold = [&](const char* format, const auto&... args) {
-        if (why != nullptr) {
-            held.push_back(fmt::format(fmt::runtime(format), args...));
-        }
-    };
-    if (r.from_interface) {
-        if (*r.from_interface != req.interface) {
-            return fail([&] {
-                return fmt::format("from_interface {}: the call came in on {}", *r.from_interface,
-                                   req.interface);
-            });
-        }
-        hold("from_interface {}", *r.from_interface);
-    }
-    if (r.from_trunk) {
-        if (*r.from_trunk != req.trunk) {
-            return fail([&] {
-                return fmt::format("from_trunk {}: the call came from {}", *r.from_trunk,
-                                   req.trunk);
-            });
-        }
-        hold("from_trunk {}", *r.from_trunk);
     }
     for (auto [key, text, re, value] :
          {std::tuple{"ruri_user", &r.ruri_user, &c.ruri_user, req.ruri_user},
           std::tuple{"from_user", &r.from_user, &c.from_user, req.from_user},
           std::tuple{"to_user", &r.to_user, &c.to_user, req.to_user}}) {
-        if (!*re) {
-            continue;
+        if (*re && !check_number(key, **text, **re, value, v)) {
+            return false;
         }
-        if (!search(*re, value)) {
-            return fail(
-                [&] { return fmt::format("{} '{}' does not match '{}'", key, **text, value); });
-        }
-        hold("{} '{}' matched '{}'", key, **text, value);
     }
-    if (!r.sources.empty()) {
-        const config::cidr* hit = nullptr;
-        for (const auto& block : r.sources) {
-            if (req.source.valid() &&
-                block.contains(req.source.family(), address_bytes(req.source))) {
-                hit = &block;
-                break;
-            }
-        }
-        if (hit == nullptr) {
-            return fail([&] {
-                return fmt::format("source: {} is in none of the rule's blocks",
-                                   req.source.valid() ? req.source.address() : "(unknown)");
-            });
-        }
-        hold("source {} in {}", req.source.address(), hit->text);
+    if (!r.sources.empty() && !check_source(r.sources, req.source, v)) {
+        return false;
     }
     if (!c.times.empty()) {
-        const compiled_window* hit = nullptr;
-        for (const auto& t : c.times) {
-            if (in_window(*t.window, *t.zone, req.now)) {
-                hit = &t;
-                break;
-            }
-        }
-        if (hit == nullptr) {
-            const auto& first = *c.times.front().window;
-            return fail([&] {
-                return fmt::format(
-                    "time: {} is outside the rule's windows (first: {}-{} {})",
-                    date::format("%a %H:%M",
-                                 date::make_zoned(
-                                     c.times.front().zone,
-                                     std::chrono::time_point_cast<std::chrono::seconds>(req.now))),
-                    hhmm(first.from_minute), hhmm(first.to_minute), first.timezone);
+        auto hit = std::find_if(c.times.begin(), c.times.end(), [&](const compiled_window& t) {
+            return in_window(*t.window, *t.zone, req.now);
+        });
+        if (hit == c.times.end()) {
+            const auto& first = c.times.front();
+            return v.fail([&] {
+                return fmt::format("time: {} is outside the rule's windows (first: {})",
+                                   local_time(first.zone, req.now), window_text(*first.window));
             });
         }
-        hold("time {} in {}-{} {}",
-             date::format(
-                 "%a %H:%M",
-                 date::make_zoned(hit->zone,
-                                  std::chrono::time_point_cast<std::chrono::seconds>(req.now))),
-             hhmm(hit->window->from_minute), hhmm(hit->window->to_minute), hit->window->timezone);
+        v.hold("time {} in {}", local_time(hit->zone, req.now), window_text(*hit->window));
     }
-    if (why != nullptr) {
-        *why = held.empty() ? "no criteria: matches every call"
-                            : fmt::format("{}", fmt::join(held, ", "));
-    }
-    return true;
+    return v.match();
 }
 
 const config::route_config* router::match(const route_request& req) const {

@@ -403,6 +403,49 @@ checked_contacts check_contacts(const register_request& r, unsigned min_expires,
     return out;
 }
 
+// RFC 3261 10.3 step 7: a binding from the same Call-ID with a CSeq not
+// lower is newer than this request, which must then change nothing.
+bool is_overtaken(const register_request& r, const std::vector<working_binding>& work,
+                  const std::vector<pending_contact>& pending) {
+    return std::any_of(pending.begin(), pending.end(), [&](const pending_contact& p) {
+        const auto found = std::find_if(work.begin(), work.end(), [&](const working_binding& w) {
+            return w.key && same_uri(*w.key, p.key);
+        });
+        return found != work.end() && found->b.call_id == r.call_id && r.cseq <= found->b.cseq;
+    });
+}
+
+// Applies the request's Contacts to the user's bindings in `work`: each one
+// replaces the binding of the same URI, and one with expires 0 only removes it.
+void update_bindings(const register_request& r, std::vector<pending_contact>& pending,
+                     clock::time_point now, std::size_t max_bindings_per_user,
+                     std::vector<working_binding>& work) {
+    for (auto& p : pending) {
+        // Erased and appended again, so that the list stays in order of
+        // registration; a Contact repeated in the request: the last one wins.
+        if (const auto found = find_binding(work, p.key); found != work.end()) {
+            work.erase(found);
+        }
+        if (p.expires == 0) {
+            continue;
+        }
+        binding b{.user = r.user,
+                  .contact = p.contact->uri,
+                  .source = r.source,
+                  .transport = r.transport,
+                  .expires_at = now + std::chrono::seconds(p.expires),
+                  .call_id = r.call_id,
+                  .cseq = r.cseq,
+                  .q = p.contact->q.value_or(1.0)};
+        work.push_back({.b = std::move(b), .key = std::move(p.key)});
+        // Evicting as we go keeps the work bounded by max_bindings_per_user
+        // however many Contacts the request carries.
+        if (work.size() > max_bindings_per_user) {
+            work.erase(work.begin());
+        }
+    }
+}
+
 }  // namespace
 
 bool uri_equivalent(std::string_view a, std::string_view b) {
@@ -484,41 +527,12 @@ outcome location_service::apply_contacts(const register_request& r, clock::time_
 
     const auto it = _users.find(r.user);
     auto work = it == _users.end() ? std::vector<working_binding>{} : working_copy(it->second, now);
-    // Step 7: a binding from the same Call-ID with a CSeq not lower is newer
-    // than this request, which must then change nothing. Checked against the
-    // stored bindings before any change, so that neither a Contact repeated
-    // in the request nor an eviction below hides a stale one.
-    for (const auto& p : pending) {
-        const auto found = find_binding(work, p.key);
-        if (found != work.end() && found->b.call_id == r.call_id && r.cseq <= found->b.cseq) {
-            return refuse(500, "Out of order");
-        }
+    // Checked against the stored bindings before any change, so that neither
+    // a Contact repeated in the request nor an eviction hides a stale one.
+    if (is_overtaken(r, work, pending)) {
+        return refuse(500, "Out of order");
     }
-    for (auto& p : pending) {
-        // Erased and appended again, so that the list stays in order of
-        // registration; a Contact repeated in the request: the last one wins.
-        if (const auto found = find_binding(work, p.key); found != work.end()) {
-            work.erase(found);
-        }
-        if (p.expires == 0) {
-            continue;
-        }
-        binding b{.user = r.user,
-                  .contact = p.contact->uri,
-                  .source = r.source,
-                  .transport = r.transport,
-                  .expires_at = now + std::chrono::seconds(p.expires),
-                  .call_id = r.call_id,
-                  .cseq = r.cseq,
-                  .q = p.contact->q.value_or(1.0)};
-        work.push_back({.b = std::move(b), .key = std::move(p.key)});
-        // Evicting as we go keeps the work bounded by max_bindings_per_user
-        // however many Contacts the request carries.
-        if (work.size() > _max_bindings_per_user) {
-            work.erase(work.begin());
-        }
-    }
-
+    update_bindings(r, pending, now, _max_bindings_per_user, work);
     if (work.empty()) {
         if (it != _users.end()) {
             _users.erase(it);

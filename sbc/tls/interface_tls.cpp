@@ -379,34 +379,41 @@ int interface_tls::on_verify(int preverify_ok, X509_STORE_CTX* store) {
 
 void interface_tls::on_info(const SSL* ssl, int where, int ret) {
     if ((where & SSL_CB_HANDSHAKE_DONE) != 0) {
-        auto& c = state_of(ssl);
-        if (c.finished) {
-            return;  // TLS 1.3 reports post-handshake messages as well
-        }
-        c.finished = true;
-        ++_counters.completed;
-        session_info s;
-        s.peer = c.peer;
-        s.inbound = c.inbound;
-        s.protocol = SSL_get_version(ssl);
-        s.cipher = SSL_get_cipher_name(ssl);
-        if (X509* cert = SSL_get0_peer_certificate(ssl)) {
-            s.subject = subject_of(cert);
-            s.not_after = not_after_of(cert);
-        }
-        s.at = std::chrono::system_clock::now();
-        tls_log.info("interface {}: TLS {} {} {}, {} {}{}", _name, c.inbound ? "from" : "to",
-                     c.peer, c.rule.trunk.empty() ? "" : "(trunk " + c.rule.trunk + ")", s.protocol,
-                     s.cipher, s.subject.empty() ? "" : ", peer " + s.subject);
-        _failures.erase(c.ip);
-        _sessions[c.ip] = std::move(s);
+        on_handshake_done(ssl);
         return;
     }
-    if ((where & SSL_CB_ALERT) == 0 || std::string_view(SSL_alert_type_string(ret)) != "F") {
-        return;
+    // A warning alert ("W") does not end the handshake; a fatal one ("F") does.
+    if ((where & SSL_CB_ALERT) != 0 && std::string_view(SSL_alert_type_string(ret)) == "F") {
+        on_fatal_alert(ssl, (where & SSL_CB_WRITE) != 0, ret);
     }
+}
+
+void interface_tls::on_handshake_done(const SSL* ssl) {
     auto& c = state_of(ssl);
-    const bool sent = (where & SSL_CB_WRITE) != 0;
+    if (c.finished) {
+        return;  // TLS 1.3 reports post-handshake messages as well
+    }
+    c.finished = true;
+    ++_counters.completed;
+    session_info s;
+    s.peer = c.peer;
+    s.inbound = c.inbound;
+    s.protocol = SSL_get_version(ssl);
+    s.cipher = SSL_get_cipher_name(ssl);
+    if (X509* cert = SSL_get0_peer_certificate(ssl)) {
+        s.subject = subject_of(cert);
+        s.not_after = not_after_of(cert);
+    }
+    s.at = std::chrono::system_clock::now();
+    tls_log.info("interface {}: TLS {} {} {}, {} {}{}", _name, c.inbound ? "from" : "to", c.peer,
+                 c.rule.trunk.empty() ? "" : "(trunk " + c.rule.trunk + ")", s.protocol, s.cipher,
+                 s.subject.empty() ? "" : ", peer " + s.subject);
+    _failures.erase(c.ip);
+    _sessions[c.ip] = std::move(s);
+}
+
+void interface_tls::on_fatal_alert(const SSL* ssl, bool sent, int alert) {
+    auto& c = state_of(ssl);
     if (c.finished) {
         // TLS 1.3: a client's handshake is done before the server has
         // checked its certificate (RFC 8446 4.4.2), so a server that does not
@@ -419,19 +426,28 @@ void interface_tls::on_info(const SSL* ssl, int where, int ret) {
     }
     c.finished = true;
     if (c.failure.empty()) {
-        if (!sent) {
-            count_failure(
-                c,
-                fmt::format("the peer refused the handshake ({})", SSL_alert_desc_string_long(ret)),
-                _counters.refused_by_peer);
-        } else {
-            auto r = classify_refusal(ret & 0xff);
-            std::uint64_t* counters[] = {&_counters.protocol, &_counters.cipher,
-                                         &_counters.no_certificate, &_counters.other};
-            count_failure(c, r.why, *counters[r.what]);
-        }
+        explain_alert(c, sent, alert);
     }
     ++*c.counter;
+    record_failure(c);
+}
+
+// No callback of ours refused the handshake: the alert says who did and why.
+void interface_tls::explain_alert(connection& c, bool sent, int alert) {
+    if (!sent) {
+        count_failure(
+            c,
+            fmt::format("the peer refused the handshake ({})", SSL_alert_desc_string_long(alert)),
+            _counters.refused_by_peer);
+        return;
+    }
+    auto r = classify_refusal(alert & 0xff);
+    std::uint64_t* counters[] = {&_counters.protocol, &_counters.cipher, &_counters.no_certificate,
+                                 &_counters.other};
+    count_failure(c, r.why, *counters[r.what]);
+}
+
+void interface_tls::record_failure(const connection& c) {
     if (c.known) {
         _failures[c.ip] =
             failure_info{c.peer, c.inbound, c.failure, std::chrono::system_clock::now(),

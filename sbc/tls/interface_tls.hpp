@@ -137,6 +137,13 @@ private:
     void apply_material(SSL_CTX* ctx) const;
     connection& state_of(const SSL* ssl);
     void count_failure(connection& c, const std::string& reason, std::uint64_t& counter);
+    // on_info's two events: a handshake completed, or a fatal alert sent or
+    // received ended one.
+    void on_handshake_done(const SSL* ssl);
+    void on_fatal_alert(const SSL* ssl, bool sent, int alert);
+    void explain_alert(connection& c, bool sent, int alert);
+    /// Remembers the failure for last_failure() and logs it (rate-limited).
+    void record_failure(const connection& c);
 
     std::string _name;
     config::tls_config _cfg;

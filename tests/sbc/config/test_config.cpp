@@ -505,6 +505,15 @@ TEST_CASE("references name things that exist", "[config][errors]") {
           "from_interface (got both)");
 }
 
+TEST_CASE("of two keys that exclude each other, the later one is reported", "[config][errors]") {
+    CHECK(problem_of("routes:\n  - {from_interface: a, from_trunk: t, to_trunk: t}\n" +
+                     interfaces_ok + trunks_ok) ==
+          "t.yaml:2:37: routes[0].from_trunk: expected at most one of from_trunk and "
+          "from_interface (got both)");
+    CHECK(problem_of("routes:\n  - {reject: 403, to_trunk: t}\n" + interfaces_ok + trunks_ok) ==
+          "t.yaml:2:29: routes[0].to_trunk: expected one of to_trunk and reject (got both)");
+}
+
 TEST_CASE("ruri_user must be a valid regular expression", "[config][errors]") {
     const auto p =
         problem_of("routes:\n  - {ruri_user: '([0-9]', to_trunk: t}\n" + interfaces_ok + trunks_ok);
@@ -801,6 +810,23 @@ TEST_CASE("early_offer takes pass, convert or reject, pass by default", "[config
           "t.yaml:4:62: trunks[0].early_offer: expected pass, convert or reject (got 'always')");
     CHECK(problem_of(trunk("[reject]")) ==
           "t.yaml:4:62: trunks[0].early_offer: expected pass, convert or reject (got a list)");
+}
+
+TEST_CASE("refer takes reject or handle, reject by default", "[config]") {
+    using sbc::config::refer_policy;
+    CHECK(load_string(all_ok).trunks[0].refer == refer_policy::reject);
+    const auto trunk = [](const std::string& policy) {
+        return interfaces_ok +
+               "trunks:\n"
+               "  - {name: t, interface: a, peers: [127.0.1.2], refer: " +
+               policy + "}\n" + routes_ok;
+    };
+    CHECK(load_string(trunk("handle")).trunks[0].refer == refer_policy::handle);
+    CHECK(load_string(trunk("reject")).trunks[0].refer == refer_policy::reject);
+    CHECK(problem_of(trunk("Handle")) ==
+          "t.yaml:4:56: trunks[0].refer: expected reject or handle (got 'Handle')");
+    CHECK(problem_of(trunk("{}")) ==
+          "t.yaml:4:56: trunks[0].refer: expected reject or handle (got a map)");
 }
 
 TEST_CASE("srtp takes off, optional or required, and a list of suites", "[config][srtp]") {

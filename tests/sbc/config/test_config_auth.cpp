@@ -150,6 +150,22 @@ TEST_CASE("register: address of record and expires", "[config][auth]") {
               .registration->expires == 86400);
 }
 
+TEST_CASE("register: an aor's scheme, parameters and bracketed host", "[config][auth]") {
+    for (const auto* aor :
+         {"sips:u@[::1]", "SIPS:u@[::1]:5061", "sip:u@h;lr;x=y", "sip:u@h;a=%41"}) {
+        INFO(aor);
+        CHECK(loaded(auth_ok + "    register: {aor: '" + aor + "'}\n").registration->aor == aor);
+    }
+    for (const auto* aor : {"sips:", "sip:", "sipx:u@h", "sip:u@[::1]5060",
+                            "sip:u@[::1]:", "sip:u@h;a;;b", "sip:u@h;a=b=c", "sip:u@h;a=b;"}) {
+        INFO(aor);
+        const auto problems = problems_of(auth_ok + "    register: {aor: '" + aor + "'}\n");
+        REQUIRE(problems.size() == 1);
+        CHECK(problems.front().find("trunks[0].register.aor: expected a SIP address of record") !=
+              std::string::npos);
+    }
+}
+
 TEST_CASE("register: mistakes", "[config][auth][errors]") {
     CHECK(problem_of("    register: {aor: 'sip:u@h'}\n") ==
           "t.yaml:5:15: trunks[0].register: expected auth credentials on this trunk to register "

@@ -343,6 +343,33 @@ TEST_CASE("router: explain says why each rule did or did not match", "[routing]"
     CHECK(v[3].why == "no criteria: matches every call");
 }
 
+TEST_CASE("router: explain names the interface, numbers and source it checked", "[routing]") {
+    const auto cfg = load(
+        "routes:\n"
+        "  - {name: from-a, from_interface: a, to_trunk: pbx}\n"
+        "  - {name: lab, source: [10.0.0.0/8, 127.0.1.0/24], to_trunk: pbx}\n"
+        "  - {name: caller, from_user: '^2', to_trunk: c1}\n"
+        "  - {name: office, from_interface: b, from_user: '^1', to_user: '^\\+49',\n"
+        "     source: 127.0.2.0/24, to_trunk: c1}\n");
+    policy::router r(cfg);
+    auto v = r.explain(request("pbx", "+4930123456"));
+    REQUIRE(v.size() == 4);
+    CHECK(v[0].why == "from_interface a: the call came in on b");
+    CHECK(v[1].why == "source: 127.0.2.2 is in none of the rule's blocks");
+    CHECK(v[2].why == "from_user '^2' does not match '1000'");
+    CHECK(v[3].matched);
+    CHECK(v[3].why ==
+          "from_interface b, from_user '^1' matched '1000', to_user '^\\+49' matched "
+          "'+4930123456', source 127.0.2.2 in 127.0.2.0/24");
+
+    auto unknown = request("pbx", "+4930123456");
+    unknown.source = dataplane::ip_endpoint{};
+    v = r.explain(unknown);
+    REQUIRE(v.size() >= 2);
+    CHECK(v[1].why == "source: (unknown) is in none of the rule's blocks");
+    CHECK(matched(r, request("c1", "+4930123456")) == std::string("from-a"));
+}
+
 TEST_CASE("number rewriter: first matching rule per field, the match replaced", "[routing]") {
     std::vector<config::rewrite_rule> rules(3);
     rules[0].match = "^0([1-9][0-9]+)$";

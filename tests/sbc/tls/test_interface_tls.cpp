@@ -64,7 +64,9 @@ struct ctx_free {
 };
 using ctx_ptr = std::unique_ptr<SSL_CTX, ctx_free>;
 
-/// The interface (server side, its trunk verifying or not) and a client.
+/// The interface (server side, its trunk verifying or not) and a client; or,
+/// `outbound`, the interface as the client of a plain OpenSSL server (the
+/// trunk's peer) with the same certificate.
 struct bench {
     test_identity id;
     sbc::config::tls_config cfg;
@@ -72,7 +74,7 @@ struct bench {
     ctx_ptr server{SSL_CTX_new(TLS_server_method())};
     ctx_ptr client{SSL_CTX_new(TLS_client_method())};
 
-    explicit bench(bool verify) {
+    explicit bench(bool verify, bool outbound = false) {
         cfg.certificate = id.cert;
         cfg.private_key = id.key;
         cfg.ca_file = id.cert;
@@ -81,6 +83,14 @@ struct bench {
             sbc::tls::interface_tls>("carrier", cfg, [verify](const std::string&) {
             return std::optional<sbc::tls::peer_rule>(sbc::tls::peer_rule{"carrier", verify, {}});
         });
+        if (outbound) {
+            REQUIRE(tls->adopt(client.get()));
+            REQUIRE(SSL_CTX_use_certificate_file(server.get(), id.cert.c_str(), SSL_FILETYPE_PEM) ==
+                    1);
+            REQUIRE(SSL_CTX_use_PrivateKey_file(server.get(), id.key.c_str(), SSL_FILETYPE_PEM) ==
+                    1);
+            return;
+        }
         REQUIRE(tls->adopt(server.get()));
         SSL_CTX_set_verify(client.get(), SSL_VERIFY_NONE, nullptr);
         REQUIRE(SSL_CTX_use_certificate_file(client.get(), id.cert.c_str(), SSL_FILETYPE_PEM) == 1);
@@ -171,4 +181,37 @@ TEST_CASE("a client with the trusted certificate completes", "[tls]") {
     bench b(true);
     CHECK(b.handshake());
     CHECK(b.tls->counters().completed == 1);
+}
+
+TEST_CASE("a peer refusing the SBC's handshake is counted as refused by the peer", "[tls]") {
+    bench b(true, true);
+    // A TLS 1.2 server with only a CBC suite: it answers the SBC's hello with
+    // a fatal handshake_failure alert.
+    SSL_CTX_set_max_proto_version(b.server.get(), TLS1_2_VERSION);
+    SSL_CTX_set_cipher_list(b.server.get(), "ECDHE-ECDSA-AES128-SHA256");
+    CHECK_FALSE(b.handshake());
+    const auto& n = b.tls->counters();
+    CHECK(n.refused_by_peer == 1);
+    CHECK(n.completed == 0);
+    CHECK(n.cipher == 0);
+    const auto* f = b.tls->last_failure("");
+    REQUIRE(f != nullptr);
+    CHECK_FALSE(f->inbound);
+    CHECK(f->reason.rfind("the peer refused the handshake (", 0) == 0);
+}
+
+TEST_CASE("a TLS 1.3 server refusing the SBC's certificate after its Finished is counted",
+          "[tls]") {
+    bench b(true, true);
+    // RFC 8446 4.4.2: the client is done before the server has checked its
+    // certificate; this server trusts no CA, so it refuses the SBC's.
+    SSL_CTX_set_verify(b.server.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    CHECK_FALSE(b.handshake());
+    const auto& n = b.tls->counters();
+    CHECK(n.completed == 1);
+    CHECK(n.refused_by_peer == 1);
+    CHECK(b.tls->last_session("") != nullptr);
+    const auto* f = b.tls->last_failure("");
+    REQUIRE(f != nullptr);
+    CHECK(f->reason.rfind("the peer refused the handshake (", 0) == 0);
 }
