@@ -121,6 +121,12 @@ public:
     /// start() has answered itself.
     int start(nta_incoming_t* irq, const sip_t* sip);
 
+private:
+    /// What the caller's INVITE says of leg a: its transport, and what it
+    /// supports of RFC 3262 and RFC 4028 (negotiated per leg).
+    void learn_caller(const sip_t* sip);
+
+public:
     /// Tears the call down from the SBC's side (media timeout, shutdown):
     /// BYE to confirmed legs, CANCEL or an error status to pending ones.
     void hang_up(const char* why);
@@ -219,6 +225,11 @@ private:
     /// The dialog with the caller, from its INVITE (RFC 3261 12.1.1).
     bool create_inbound_leg(nta_incoming_t* irq, const sip_t* sip);
     /// The callee's dialog and its INVITE, built from scratch (RFC 5853 3.1).
+    /// The header lines of the INVITE to leg b: the caller's trunk's inbound
+    /// rules on what arrived, the callee trunk's allow-list (RFC 5853 3.1),
+    /// then its outbound rules, which may change `from` and `to` too.
+    std::string outbound_headers(const sip_t* sip, const policy::call_numbers& numbers,
+                                 std::string& from, std::string& to);
     sofia::client_transaction send_outbound_invite(const sip_t* sip,
                                                    const std::optional<std::string>& offer);
     /// The response callback of the next INVITE sent for the relay; sets
@@ -230,6 +241,9 @@ private:
     void on_invite_ack_or_cancel(const sip_t* sip);
     void on_invite_provisional(const sip_t* sip, int status);
     void on_invite_success(const sip_t* sip, int status);
+    /// The session timers a 2xx to the INVITE relay settles or refreshes;
+    /// returns the Session-Expires and Require lines of the 2xx sent back.
+    std::string timers_after_2xx(const sip_t* sip);
     int on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
     int on_bye(call_leg& from);
     int relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
@@ -275,6 +289,11 @@ private:
     /// Moves leg b to the next trunk of the route that has a peer up and
     /// can take the INVITE; false when none is left.
     bool next_trunk(const sip_t* sip);
+    /// The first peer of `trunk` when the initial INVITE `sip` may go there
+    /// now (a peer up, the offer it takes, its outbound limits: admitted);
+    /// nullopt, logged, when the trunk is skipped.
+    std::optional<std::size_t> usable_next_trunk(const config::trunk_config& trunk,
+                                                 const sip_t* sip);
     /// What the INVITE towards leg b's trunk offers: the caller's offer
     /// translated, the SBC's own (early_offer: convert) or none. `convert`
     /// says which. An error is an offer the SBC cannot use.
@@ -296,11 +315,31 @@ private:
     /// dialog over, ends the other call, and re-INVITEs the dialog towards
     /// its own media; the dialog replaces the referrer's when it answers.
     int on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_ref& replaces);
+    /// A REFER to a user (RFC 3515 blind transfer): routed like a call from
+    /// the referrer's trunk, admitted on the target's, then sent.
+    int on_blind_refer(call_leg& from, nta_incoming_t* irq, const char* target_user);
+    /// The attended transfer takes leg `target` of call `other` over: its
+    /// dialog becomes the transfer's, re-INVITEd with `origin` (its offer)
+    /// and `sdes`; false when the re-INVITE could not be sent (the
+    /// transfer is then in place, to be dropped).
+    bool join_far_end(call_leg& from, call& other, side target, std::unique_ptr<sdp::sdes_leg> sdes,
+                      media_ctl::sdp_origin origin, std::uint16_t media_port);
+    /// The transfer's dialog and INVITE towards `peer_index` of the target's
+    /// trunk; 0 when sent, else the status that refuses the REFER.
+    int send_blind_transfer(call_leg& from, const config::trunk_config& trunk,
+                            const std::string& user, std::size_t peer_index,
+                            const std::string& referee_user);
     /// The transfer ends without replacing the referrer: the target's
     /// dialog is closed (BYE when it is up) and its slot given back.
     void drop_transfer(bool dialog_up);
     /// The target's final answer to the transfer's INVITE.
     void on_transfer_response(const sip_t* sip, int status);
+    /// The transfer failed with `status`: the referrer hears it, the
+    /// target's dialog is closed (`dialog_up`: with a BYE).
+    void fail_transfer(int status, bool dialog_up);
+    /// The target answered `answer` (a 2xx with SDP): its dialog takes the
+    /// referrer's place.
+    void complete_transfer(const sip_t* answer);
     /// A re-INVITE of the SBC's own on leg `s`: its last SDP with the next
     /// version (RFC 3264 8), so that the peer learns of a change behind it.
     void reoffer(side s);

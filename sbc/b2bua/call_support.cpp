@@ -4,6 +4,7 @@
 #include <sofia-sip/sip_status.h>
 
 #include "sbc/b2bua/offer_answer.hpp"
+#include "sbc/b2bua/sip_interface.hpp"
 #include "sbc/sofia/reply.hpp"
 
 namespace sbc::b2bua::support {
@@ -70,6 +71,14 @@ std::string_view body_of(const sip_t* sip) {
 // RFC 3262 3: nta answers a PRACK for our reliable response with this status.
 int accept_prack(nta_reliable_magic_t*, nta_reliable_t*, nta_incoming_t*, const sip_t*) {
     return 200;
+}
+
+std::string peer_uri(const std::string& user, const config::peer_config& peer) {
+    return fmt::format("sip:{}{}{}:{}{}", user, user.empty() ? "" : "@", uri_host(peer.host),
+                       peer.port,
+                       peer.proto == config::transport::udp
+                           ? ""
+                           : fmt::format(";transport={}", transport_param(peer.proto)));
 }
 
 }  // namespace sbc::b2bua::support

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "sbc/common/log.hpp"
+#include "sbc/config/config.hpp"
 #include "sbc/sofia/nta.hpp"
 
 namespace sbc::b2bua::support {
@@ -31,6 +32,9 @@ void refuse_offer(nta_incoming_t* irq, const std::string& why);
 /// or 500 with a random Retry-After of 0 to 10 s (RFC 3311 5.2).
 void refuse_second_offer(nta_incoming_t* irq, int status);
 std::string_view body_of(const sip_t* sip);
+/// "sip:USER@HOST:PORT;transport=T" of `peer` (no user part for an empty
+/// `user`, no transport parameter for UDP, RFC 3261 19.1.1).
+std::string peer_uri(const std::string& user, const config::peer_config& peer);
 /// RFC 3262 3: nta answers a PRACK for our reliable response with this status.
 int accept_prack(nta_reliable_magic_t*, nta_reliable_t*, nta_incoming_t*, const sip_t*);
 

@@ -25,11 +25,8 @@ namespace sbc::b2bua {
 
 using namespace support;
 
-int call::start(nta_incoming_t* irq, const sip_t* sip) {
+void call::learn_caller(const sip_t* sip) {
     auto& a = leg(side::a);
-    auto& b = leg(side::b);
-    a.iface = &_owner.interface_named(a.trunk->interface);
-    b.iface = &_owner.interface_named(b.trunk->interface);
     a.transport = config::transport::udp;
     if (sip->sip_via != nullptr && su_casematch(sip->sip_via->v_protocol, sip_transport_tcp)) {
         a.transport = config::transport::tcp;
@@ -48,6 +45,14 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
         _caller_refresher =
             sip->sip_session_expires->x_refresher ? sip->sip_session_expires->x_refresher : "";
     }
+}
+
+int call::start(nta_incoming_t* irq, const sip_t* sip) {
+    auto& a = leg(side::a);
+    auto& b = leg(side::b);
+    a.iface = &_owner.interface_named(a.trunk->interface);
+    b.iface = &_owner.interface_named(b.trunk->interface);
+    learn_caller(sip);
     if (_registered) {
         b.transport = _registered->transport;
     } else {
@@ -141,45 +146,10 @@ bool call::create_inbound_leg(nta_incoming_t* irq, const sip_t* sip) {
     return true;
 }
 
-sofia::client_transaction call::send_outbound_invite(const sip_t* sip,
-                                                     const std::optional<std::string>& offer) {
+std::string call::outbound_headers(const sip_t* sip, const policy::call_numbers& numbers,
+                                   std::string& from, std::string& to) {
     auto& b = leg(side::b);
-    config::peer_config peer;
-    if (_registered) {
-        peer.host = _registered->source.address();
-        peer.port = _registered->source.port();
-        peer.proto = _registered->transport;
-    } else {
-        peer = b.trunk->peers[b.peer];
-    }
-    // The outbound leg is built from nothing of the inbound one but the user
-    // parts of the addresses (RFC 5853 3.1).
-    // The numbers are the caller's after its trunk's inbound normalization,
-    // rewritten by this trunk's outbound rules.
     const auto& egress = _owner.normalizer(*b.trunk).outbound;
-    const auto numbers = egress.apply(_numbers);
-    const auto& ruser = numbers.ruri;
-    const auto& to_user = numbers.to;
-    std::string display =
-        sip->sip_from->a_display ? std::string(sip->sip_from->a_display) + " " : "";
-    auto from = fmt::format("{}<sip:{}{}{}>", display, numbers.from,
-                            numbers.from.empty() ? "" : "@", b.iface->host());
-    auto peer_host = uri_host(peer.host);
-    auto to = fmt::format("<sip:{}{}{}>", to_user, to_user.empty() ? "" : "@", peer_host);
-    auto ruri =
-        fmt::format("sip:{}{}{}:{}{}", ruser, ruser.empty() ? "" : "@", peer_host, peer.port,
-                    peer.proto == config::transport::udp
-                        ? ""
-                        : fmt::format(";transport={}", transport_param(peer.proto)));
-    // A registered callee: its Contact is the Request-URI, and the request
-    // goes to the address it registered from (it may sit behind a NAT that
-    // lets nothing else in).
-    std::string next_hop;
-    if (_registered) {
-        next_hop = ruri;
-        ruri = _registered->contact;
-    }
-
     // The headers: the caller's trunk's inbound rules on what arrived, this
     // trunk's allow-list (RFC 5853 3.1), then this trunk's outbound rules on
     // what leaves, From and To included.
@@ -217,7 +187,45 @@ sofia::client_transaction call::send_outbound_invite(const sip_t* sip,
     if (!_replaces.empty()) {
         headers += fmt::format("Replaces: {}\r\n", _replaces);
     }
+    return headers;
+}
 
+sofia::client_transaction call::send_outbound_invite(const sip_t* sip,
+                                                     const std::optional<std::string>& offer) {
+    auto& b = leg(side::b);
+    config::peer_config peer;
+    if (_registered) {
+        peer.host = _registered->source.address();
+        peer.port = _registered->source.port();
+        peer.proto = _registered->transport;
+    } else {
+        peer = b.trunk->peers[b.peer];
+    }
+    // The outbound leg is built from nothing of the inbound one but the user
+    // parts of the addresses (RFC 5853 3.1).
+    // The numbers are the caller's after its trunk's inbound normalization,
+    // rewritten by this trunk's outbound rules.
+    const auto& egress = _owner.normalizer(*b.trunk).outbound;
+    const auto numbers = egress.apply(_numbers);
+    const auto& ruser = numbers.ruri;
+    const auto& to_user = numbers.to;
+    std::string display =
+        sip->sip_from->a_display ? std::string(sip->sip_from->a_display) + " " : "";
+    auto from = fmt::format("{}<sip:{}{}{}>", display, numbers.from,
+                            numbers.from.empty() ? "" : "@", b.iface->host());
+    auto peer_host = uri_host(peer.host);
+    auto to = fmt::format("<sip:{}{}{}>", to_user, to_user.empty() ? "" : "@", peer_host);
+    auto ruri = peer_uri(ruser, peer);
+    // A registered callee: its Contact is the Request-URI, and the request
+    // goes to the address it registered from (it may sit behind a NAT that
+    // lets nothing else in).
+    std::string next_hop;
+    if (_registered) {
+        next_hop = ruri;
+        ruri = _registered->contact;
+    }
+
+    const auto headers = outbound_headers(sip, numbers, from, to);
     auto call_id = new_call_id();
     b.nta = nta_leg_tcreate(b.iface->agent(), sofia::leg_trampoline, &b,
                             SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from.c_str()),
@@ -437,32 +445,40 @@ bool call::try_next_peer(int status, bool from_peer, const char* why) {
     return true;
 }
 
+std::optional<std::size_t> call::usable_next_trunk(const config::trunk_config& trunk,
+                                                   const sip_t* sip) {
+    auto first = _owner.choose_peer(trunk, {});
+    if (!first) {
+        sip_log.info("call {}: trunk {} has no peer up; skipped", display_id(), trunk.name);
+        return std::nullopt;
+    }
+    if (!has_sdp(sip) && trunk.early_offer == config::early_offer_policy::reject) {
+        sip_log.info("call {}: trunk {} takes no delayed offer; skipped", display_id(), trunk.name);
+        return std::nullopt;
+    }
+    if (trunk.registrar) {
+        sip_log.info(
+            "call {}: trunk {} reaches registered contacts only as a route's first "
+            "trunk; skipped",
+            display_id(), trunk.name);
+        return std::nullopt;
+    }
+    if (auto admitted = _owner.admit(trunk, false); !admitted) {
+        sip_log.info("call {}: trunk {} is at its {} limit; skipped", display_id(), trunk.name,
+                     admission::to_string(admitted.what));
+        return std::nullopt;
+    }
+    return first;
+}
+
 bool call::next_trunk(const sip_t* sip) {
     auto& inv = *_invite;
     auto& b = leg(side::b);
     while (!_next_trunks.empty()) {
         const auto* trunk = _next_trunks.front();
         _next_trunks.erase(_next_trunks.begin());
-        auto first = _owner.choose_peer(*trunk, {});
+        auto first = usable_next_trunk(*trunk, sip);
         if (!first) {
-            sip_log.info("call {}: trunk {} has no peer up; skipped", display_id(), trunk->name);
-            continue;
-        }
-        if (!has_sdp(sip) && trunk->early_offer == config::early_offer_policy::reject) {
-            sip_log.info("call {}: trunk {} takes no delayed offer; skipped", display_id(),
-                         trunk->name);
-            continue;
-        }
-        if (trunk->registrar) {
-            sip_log.info(
-                "call {}: trunk {} reaches registered contacts only as a route's first "
-                "trunk; skipped",
-                display_id(), trunk->name);
-            continue;
-        }
-        if (auto admitted = _owner.admit(*trunk, false); !admitted) {
-            sip_log.info("call {}: trunk {} is at its {} limit; skipped", display_id(), trunk->name,
-                         admission::to_string(admitted.what));
             continue;
         }
         release_slot(b.trunk, false);
@@ -501,6 +517,31 @@ bool call::next_trunk(const sip_t* sip) {
         }
     }
     return false;
+}
+
+std::string call::timers_after_2xx(const sip_t* sip) {
+    auto& inv = *_invite;
+    auto& from = leg(inv.from);
+    auto& to = leg(dataplane::other(inv.from));
+    if (inv.initial) {
+        settle_callee_timer(sip);
+        return settle_caller_timer();
+    }
+    // A re-INVITE answered is a refresh on both its legs (RFC 4028 10),
+    // and the 2xx to the requester restates its leg's timer (RFC 4028 9).
+    const auto now = std::chrono::steady_clock::now();
+    if (to.timer) {
+        to.timer->last_refresh = now;
+    }
+    std::string lines;
+    if (from.timer) {
+        from.timer->last_refresh = now;
+        lines = fmt::format("Session-Expires: {}\r\n", session_expires_value(from, false));
+        if (from.peer_timer) {
+            lines += "Require: timer\r\n";
+        }
+    }
+    return lines;
 }
 
 void call::on_invite_success(const sip_t* sip, int status) {
@@ -551,26 +592,7 @@ void call::on_invite_success(const sip_t* sip, int status) {
     if (inv.converted) {
         inv.offer_in_2xx = *body;  // the answer in the ACK is checked against it
     }
-    std::string timer_lines;
-    if (inv.initial) {
-        settle_callee_timer(sip);
-        timer_lines = settle_caller_timer();
-    } else {
-        // A re-INVITE answered is a refresh on both its legs (RFC 4028 10),
-        // and the 2xx to the requester restates its leg's timer (RFC 4028 9).
-        const auto now = std::chrono::steady_clock::now();
-        if (to.timer) {
-            to.timer->last_refresh = now;
-        }
-        if (from.timer) {
-            from.timer->last_refresh = now;
-            timer_lines =
-                fmt::format("Session-Expires: {}\r\n", session_expires_value(from, false));
-            if (from.peer_timer) {
-                timer_lines += "Require: timer\r\n";
-            }
-        }
-    }
+    const auto timer_lines = timers_after_2xx(sip);
     reply(inv.irq.get(), from, status, nullptr, sip, body ? &*body : nullptr, timer_lines);
     inv.answered = true;
     if (inv.initial) {

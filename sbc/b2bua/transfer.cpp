@@ -46,13 +46,17 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         sofia::treply(irq, 400, "Refer-To with a user required");
         return 0;
     }
+    return on_blind_refer(from, irq, to->r_url->url_user);
+}
+
+int call::on_blind_refer(call_leg& from, nta_incoming_t* irq, const char* target_user) {
     const side referee = dataplane::other(from._side);
     const auto& numbers = referee == side::a ? _numbers : _numbers_sent;
     const std::string referee_user = referee == side::a ? numbers.from : numbers.ruri;
-    auto target = _owner.route_transfer(*from.trunk, to->r_url->url_user, referee_user);
+    auto target = _owner.route_transfer(*from.trunk, target_user, referee_user);
     if (target.trunk == nullptr) {
-        sip_log.info("call {}: REFER to {} from leg {}: no route ({})", display_id(),
-                     to->r_url->url_user, from._side == side::a ? 'a' : 'b', target.status);
+        sip_log.info("call {}: REFER to {} from leg {}: no route ({})", display_id(), target_user,
+                     from._side == side::a ? 'a' : 'b', target.status);
         return target.status;
     }
     // The target takes the referrer's side of the media session, with the
@@ -62,7 +66,6 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         refuse_offer(irq, "the referrer's leg has no media session to hand over");
         return 0;
     }
-    auto& via = _owner.interface_named(target.trunk->interface);
     auto peer_index = _owner.choose_peer(*target.trunk, {});
     if (!peer_index) {
         return 503;
@@ -74,42 +77,52 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         return 0;
     }
     _slots.push_back({target.trunk, false});
-    const auto& peer = target.trunk->peers[*peer_index];
+    const int status =
+        send_blind_transfer(from, *target.trunk, target.user, *peer_index, referee_user);
+    if (status != 0) {
+        // Every way out gives back the admission slot and a prepared move.
+        _media.cancel_transfer(from._side);
+        release_slot(target.trunk, false);
+        return status;
+    }
+    // RFC 3515 2.4.2: accept, then report progress in NOTIFYs.
+    sofia::treply(irq, SIP_202_ACCEPTED);
+    notify_referrer(from.nta, 100, false);
+    return 0;
+}
+
+int call::send_blind_transfer(call_leg& from, const config::trunk_config& trunk,
+                              const std::string& user, std::size_t peer_index,
+                              const std::string& referee_user) {
+    const side referee = dataplane::other(from._side);
+    auto& via = _owner.interface_named(trunk.interface);
+    const auto& peer = trunk.peers[peer_index];
     const auto peer_host = uri_host(peer.host);
-    const auto egress = _owner.normalizer(*target.trunk).outbound;
-    const auto callee = egress.apply(config::field_ruri, target.user);
+    const auto egress = _owner.normalizer(trunk).outbound;
+    const auto callee = egress.apply(config::field_ruri, user);
     const auto caller = egress.apply(config::field_from, referee_user);
-    const auto ruri = fmt::format("sip:{}@{}:{}{}", callee, peer_host, peer.port,
-                                  peer.proto == config::transport::udp
-                                      ? ""
-                                      : fmt::format(";transport={}", transport_param(peer.proto)));
+    const auto ruri = peer_uri(callee, peer);
     const auto from_hdr = fmt::format("<sip:{}@{}>", caller, via.host());
     const auto to_hdr = fmt::format("<sip:{}@{}>", callee, peer_host);
     const auto call_id = new_call_id();
     transfer t;
     t.referrer = from._side;
-    t.target.trunk = target.trunk;
+    t.target.trunk = &trunk;
     t.target.transport = peer.proto;
-    t.target.peer = *peer_index;
+    t.target.peer = peer_index;
     t.slot_inbound = false;
     t.target.origin = media_ctl::sdp_origin{from.origin.session_id, from.origin.version, {}};
     t.target.iface = &via;
-    t.sdes = std::make_unique<sdp::sdes_leg>(target.trunk->srtp, target.trunk->srtp_suites,
+    t.sdes = std::make_unique<sdp::sdes_leg>(trunk.srtp, trunk.srtp_suites,
                                              &dataplane::srtp::random_fill);
-    // Every way out below gives back the admission slot and a prepared move.
-    auto give_up = [&] {
-        _media.cancel_transfer(from._side);
-        release_slot(target.trunk, false);
-        return 500;
-    };
-    if (auto offer = _media.transfer_offer(
-            from._side, from.origin.last_sent, via.cfg().media_address, *target.trunk, *t.sdes,
-            t.target.origin, leg(referee).origin.last_sent, t.media_port)) {
+    if (auto offer = _media.transfer_offer(from._side, from.origin.last_sent,
+                                           via.cfg().media_address, trunk, *t.sdes, t.target.origin,
+                                           leg(referee).origin.last_sent, t.media_port)) {
         t.target.origin.last_sent = std::move(offer.value());
     } else {
         sip_log.warn("call {}: no offer for the transfer target: {}", display_id(),
                      offer.error_message());
-        return give_up();
+        return 500;
     }
     // In-dialog requests of the new dialog reach the referrer's leg object,
     // which the new dialog replaces.
@@ -117,27 +130,24 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         via.agent(), sofia::leg_trampoline, &from, SIPTAG_CALL_ID_STR(call_id.c_str()),
         SIPTAG_FROM_STR(from_hdr.c_str()), SIPTAG_TO_STR(to_hdr.c_str()), TAG_END());
     if (t.target.nta == nullptr) {
-        return give_up();
+        return 500;
     }
     nta_leg_tag(t.target.nta, nullptr);
     const auto contact = via.contact(peer.proto);
     t.invite = sofia::client_transaction::send(
         t.target.nta, [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },
         nullptr, SIP_METHOD_INVITE, URL_STRING_MAKE(ruri.c_str()),
-        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*target.trunk)),
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(trunk)),
         SIPTAG_SUPPORTED_STR("timer"), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
         SIPTAG_PAYLOAD_STR(t.target.origin.last_sent.c_str()));
     if (!t.invite || t.invite.status() >= 200) {  // refused, or failed at once
         nta_leg_destroy(t.target.nta);
-        return give_up();
+        return 500;
     }
     sip_log.info("call {}: leg {} transfers to {} on trunk {} (REFER handled by the SBC)",
-                 display_id(), from._side == side::a ? 'a' : 'b', callee, target.trunk->name);
+                 display_id(), from._side == side::a ? 'a' : 'b', callee, trunk.name);
     t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
     _transfer = std::move(t);
-    // RFC 3515 2.4.2: accept, then report progress in NOTIFYs.
-    sofia::treply(irq, SIP_202_ACCEPTED);
-    notify_referrer(from.nta, 100, false);
     return 0;
 }
 
@@ -254,6 +264,25 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
         return 500;
     }
     origin.last_sent = std::move(offer.value());
+    if (!join_far_end(from, other, target, std::move(sdes), std::move(origin), media_port)) {
+        drop_transfer(true);
+        other.hang_up("replaced by an attended transfer");
+        return 500;
+    }
+    sip_log.info("call {}: leg {} joins call {}'s far end on trunk {} (attended transfer)",
+                 display_id(), from._side == side::a ? 'a' : 'b', other.display_id(),
+                 _transfer->target.trunk->name);
+    sofia::treply(irq, SIP_202_ACCEPTED);
+    notify_referrer(from.nta, 100, false);
+    // The referrer's consultation dialog ends as RFC 5589 7.3 has the
+    // target end it: with a BYE, once the transfer was accepted.
+    other.hang_up("replaced by an attended transfer");
+    return 0;
+}
+
+bool call::join_far_end(call_leg& from, call& other, side target,
+                        std::unique_ptr<sdp::sdes_leg> sdes, media_ctl::sdp_origin origin,
+                        std::uint16_t media_port) {
     auto handed = other.hand_over(target);
     // In-dialog requests of the taken dialog now reach the referrer's leg
     // object, which it replaces once it answers.
@@ -264,7 +293,6 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     transfer t;
     t.attended = true;
     t.referrer = from._side;
-
     t.media_port = media_port;
     t.slot_inbound = handed.slot_inbound;
     t.target = std::move(handed.d);
@@ -285,20 +313,7 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
         SIPTAG_PAYLOAD_STR(t.target.origin.last_sent.c_str()));
     t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
     _transfer = std::move(t);
-    if (!_transfer->invite) {
-        drop_transfer(true);
-        other.hang_up("replaced by an attended transfer");
-        return 500;
-    }
-    sip_log.info("call {}: leg {} joins call {}'s far end on trunk {} (attended transfer)",
-                 display_id(), from._side == side::a ? 'a' : 'b', other.display_id(),
-                 handed.d.trunk->name);
-    sofia::treply(irq, SIP_202_ACCEPTED);
-    notify_referrer(from.nta, 100, false);
-    // The referrer's consultation dialog ends as RFC 5589 7.3 has the
-    // target end it: with a BYE, once the transfer was accepted.
-    other.hang_up("replaced by an attended transfer");
-    return 0;
+    return static_cast<bool>(_transfer->invite);
 }
 
 void call::drop_transfer(bool dialog_up) {
@@ -331,6 +346,17 @@ void call::notify_referrer(nta_leg_t* dialog, int status, bool final) {
     nta_outgoing_destroy(orq);
 }
 
+void call::fail_transfer(int status, bool dialog_up) {
+    auto& referrer = leg(_transfer->referrer);
+    if (referrer.confirmed) {
+        notify_referrer(referrer.nta, status, true);
+    }
+    drop_transfer(dialog_up);
+    if (!referrer.confirmed) {
+        hang_up("transfer failed after the referrer left");  // no one left to talk to
+    }
+}
+
 void call::on_transfer_response(const sip_t* sip, int status) {
     // nta may answer (a transport failure) before send() returned, when the
     // transfer is not in place yet: it is then abandoned where it was sent.
@@ -341,20 +367,13 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     if (status < 200) {
         return;  // the referrer hears the outcome only (RFC 3515 2.4.5 allows that)
     }
-    auto& referrer = leg(t.referrer);
     if (status >= 300) {
         sip_log.info("call {}: transfer target answered {}; the call stays as it was", display_id(),
                      status);
-        if (referrer.confirmed) {
-            notify_referrer(referrer.nta, status, true);
-        }
         t.invite = {};
         // A taken-over dialog outlives a failed re-INVITE (RFC 3261 14.1),
         // but nobody is left on it.
-        drop_transfer(t.attended && status != 481 && status != 408);
-        if (!referrer.confirmed) {
-            hang_up("transfer failed after the referrer left");  // no one left to talk to
-        }
+        fail_transfer(status, t.attended && status != 481 && status != 408);
         return;
     }
     if (!t.attended && sip != nullptr) {
@@ -369,15 +388,15 @@ void call::on_transfer_response(const sip_t* sip, int status) {
         t.invite = {};
         sip_log.warn("call {}: transfer target answered without usable SDP; ending it",
                      display_id());
-        if (referrer.confirmed) {
-            notify_referrer(referrer.nta, 488, true);
-        }
-        drop_transfer(true);
-        if (!referrer.confirmed) {
-            hang_up("transfer failed after the referrer left");
-        }
+        fail_transfer(488, true);
         return;
     }
+    complete_transfer(sip);
+}
+
+void call::complete_transfer(const sip_t* answer) {
+    auto& t = *_transfer;
+    auto& referrer = leg(t.referrer);
     // RFC 3515 2.4.5: the referrer learns the outcome, and leaves.
     if (referrer.confirmed) {
         notify_referrer(referrer.nta, 200, true);
@@ -398,7 +417,7 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     }
     _media.take_over(t.referrer, *referrer.trunk, std::move(t.sdes),
                      referrer.iface->cfg().media_address, t.media_port);
-    if (auto taken = _media.accept_transfer_answer(t.referrer, body_of(sip)); !taken) {
+    if (auto taken = _media.accept_transfer_answer(t.referrer, body_of(answer)); !taken) {
         // The session goes on; the party that stays may not understand it.
         sip_log.warn("call {}: transfer target's answer: {}", display_id(), taken.error_message());
     }

@@ -151,14 +151,22 @@ void worker::run() noexcept {
         }
         const int n = wait(timeout_ns);
         const std::int64_t woke_ns = steady_now_ns();
+        // The eventfd is read before the commands are: a command posted
+        // after the read wakes the next wait. Read after them, it would
+        // swallow the wake-up of a command posted in between, which would
+        // then wait for whatever woke the worker next (for ever, when nothing
+        // does: a removal never acknowledged, its ports never freed).
+        for (int i = 0; i < n; ++i) {
+            if (_buf.events[i].data.ptr == nullptr) {
+                drain_wake();
+            }
+        }
         // Commands before the bursts, so a set_remote() the control thread
         // made before a packet arrived applies to that packet.
         drain_commands();
         for (int i = 0; i < n; ++i) {
             const auto* ref = static_cast<const socket_ref*>(_buf.events[i].data.ptr);
-            if (ref == nullptr) {
-                drain_wake();
-            } else if (!ref->session->removed) {
+            if (ref != nullptr && !ref->session->removed) {
                 handle_socket(*ref);
             }
         }
