@@ -220,16 +220,17 @@ invite_intake::verdict invite_intake::choose_target() {
 
 void invite_intake::consider(const config::trunk_config& t, target_search& search) {
     if (t.registrar) {
-        // The callee is whoever registered the dialled number's user.
+        // The callee is whoever registered the dialled number's user; the
+        // binding goes with the call only when this trunk is its target.
         const auto user = _owner.normalizer(t).outbound.apply(config::field_ruri, _numbers.ruri);
-        _registered = _owner._locations.at(t.name).lookup(user, std::chrono::steady_clock::now());
-        if (!_registered) {
+        auto found = _owner._locations.at(t.name).lookup(user, std::chrono::steady_clock::now());
+        if (!found) {
             search.unregistered = true;
         } else if (auto d = _owner.admit(t, false)) {
             _target = &t;
+            _registered = std::move(found);
         } else if (!search.over_limit) {
             search.over_limit.emplace(&t, d);
-            _registered.reset();
         }
     } else if (t.early_offer == config::early_offer_policy::reject && !has_sdp(_sip)) {
         search.delayed_refused = true;
