@@ -4,7 +4,9 @@
 //
 // Object graph: b2bua owns the sip_interfaces (one nta agent each) and the
 // calls; it borrows the configuration, the router, the peer ACL and the media
-// engine, all of which outlive it. It also answers the control API.
+// engine, all of which outlive it. A new INVITE is screened by an
+// invite_intake (invite_intake.hpp), which starts its call. It also answers
+// the control API (its JSON is built in control_api.cpp).
 // Runs entirely on the su_root thread.
 #pragma once
 
@@ -134,6 +136,10 @@ public:
     nlohmann::json route_test(const nlohmann::json& args) override;
 
 private:
+    /// The screening of a new INVITE reads the router, the registrar's
+    /// bindings, the digest checks and the refusal log, and adds the call.
+    friend class invite_intake;
+
     /// What screening decided for a request outside our dialogs.
     struct screening {
         int status = 0;  ///< 0: passes (trunk set), >0: refuse statelessly, <0: drop
@@ -143,10 +149,17 @@ private:
     screening screen(sip_interface& iface, const dataplane::ip_endpoint& source, const sip_t* sip);
     int on_out_of_dialog_request(const config::trunk_config& trunk, nta_incoming_t* irq,
                                  const sip_t* sip);
+    /// An INVITE outside any dialog: its checks and its call (invite_intake).
     int on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip);
     int answer_options(const config::trunk_config& trunk, nta_incoming_t* irq);
     /// A REGISTER from a trunk that is a registrar's (RFC 3261 10.3).
     int on_register(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip);
+    /// Applies a REGISTER that passed its checks to the trunk's bindings
+    /// and answers it (RFC 3261 10.3 steps 7 and 8).
+    int apply_register(const config::trunk_config& trunk, nta_incoming_t* irq,
+                       const registrar::register_request& r);
+    /// Registers every trunk with `registration` at its first peer (start-up).
+    void start_registrations();
     /// The registrar trunk on `interface` whose sources hold `source`.
     const config::trunk_config* registrar_trunk_for(const std::string& interface,
                                                     const dataplane::ip_endpoint& source) const;
@@ -170,6 +183,20 @@ private:
     /// Which trunk, and so which TLS requirements, a remote address on
     /// `interface` belongs to (the same source-address rule as the ACL).
     tls::peer_lookup tls_peers(const std::string& interface);
+    // The control API's parts (control_api.cpp).
+    nlohmann::json trunk_json(const config::trunk_config& t);
+    nlohmann::json interface_json(const sip_interface& i) const;
+    /// Media packet totals over all calls, for stats().
+    struct media_totals {
+        std::uint64_t rx = 0;
+        std::uint64_t tx = 0;
+        std::uint64_t auth = 0;  ///< SRTP authentication failures and replays
+    };
+    nlohmann::json legs_json(const call& c, const dataplane::session_stats& st, std::int64_t now_ns,
+                             media_totals& totals) const;
+    /// What a route test's matching `route` does with `numbers`.
+    nlohmann::json route_action(const config::route_config& route,
+                                const policy::call_numbers& numbers);
     void reap();
     void tick();
     static void reap_timer_cb(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg);

@@ -1,0 +1,572 @@
+// The b2bua's answers to the control API (api::control_handler): status,
+// calls, trunks, stats, reload and route tests, as the JSON that sbcctl and
+// the e2e tests read. Moved out of b2bua.cpp unchanged in content: a key
+// renamed or a value reshaped here is a change of the API.
+#include <date/date.h>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sbc/api/json_codec.hpp"
+#include "sbc/b2bua/b2bua.hpp"
+#include "sbc/common/log.hpp"
+
+namespace sbc::b2bua {
+
+namespace {
+constexpr log::logger sip_log{"sip"};
+
+std::string iso_time(std::chrono::system_clock::time_point t) {
+    return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                       fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
+}
+}  // namespace
+
+api::status_info b2bua::status() {
+    api::status_info s;
+    s.version = SBC_VERSION;
+    s.uptime_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - _started).count();
+    for (const auto& i : _cfg.interfaces) {
+        api::interface_status is;
+        is.name = i.name;
+        for (const auto& l : i.listen) {
+            is.listen.push_back(
+                fmt::format("{}://{}:{}", transport_param(l.proto), uri_host(l.host), l.port));
+        }
+        is.media_address = i.media_address;
+        s.interfaces.push_back(std::move(is));
+    }
+    s.active_calls = _calls.size();
+    return s;
+}
+
+std::vector<api::call_info> b2bua::calls() {
+    std::vector<api::call_info> out;
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& [id, c] : _calls) {
+        api::call_info ci;
+        ci.id = c->display_id();
+        ci.from_trunk = c->from_trunk().name;
+        ci.to_trunk = c->to_trunk().name;
+        ci.state = c->state_name();
+        ci.duration_seconds = std::chrono::duration<double>(now - c->created()).count();
+        if (auto st = _media.stats(id)) {
+            // Relayed, not merely received: what left towards each side's peer.
+            ci.packets_a_to_b = st->sides[1].tx_packets;
+            ci.packets_b_to_a = st->sides[0].tx_packets;
+        }
+        ci.codec_a = c->codec(side::a);
+        ci.codec_b = c->codec(side::b);
+        ci.ptime_a = c->ptime(side::a);
+        ci.ptime_b = c->ptime(side::b);
+        ci.media = c->transcoded() ? "transcoded" : "relayed";
+        out.push_back(std::move(ci));
+    }
+    return out;
+}
+
+// ---- trunks ----------------------------------------------------------------
+
+namespace {
+nlohmann::json session_json(const tls::session_info& s) {
+    return {{"peer", s.peer},         {"direction", s.inbound ? "in" : "out"},
+            {"protocol", s.protocol}, {"cipher", s.cipher},
+            {"subject", s.subject},   {"not_after", s.not_after},
+            {"at", iso_time(s.at)}};
+}
+
+nlohmann::json failure_json(const tls::failure_info& f) {
+    return {{"peer", f.peer},
+            {"direction", f.inbound ? "in" : "out"},
+            {"reason", f.reason},
+            {"at", iso_time(f.at)}};
+}
+
+nlohmann::json limit_json(const admission::call_limiter& l, const config::call_limits& c) {
+    return nlohmann::json{{"active", l.active()},
+                          {"max_calls", c.max_calls},
+                          {"cps", c.cps},
+                          {"admitted", l.admitted()},
+                          {"refused_max_calls", l.refused_max_calls()},
+                          {"refused_cps", l.refused_cps()}};
+}
+
+nlohmann::json registration_json(const std::string& aor, const registration::status& st) {
+    return {{"aor", aor},
+            {"state", st.state},
+            {"last_result", st.last_result},
+            {"failures", st.failures},
+            {"expires_in",
+             st.expires_at ? nlohmann::json(std::chrono::duration_cast<std::chrono::seconds>(
+                                                *st.expires_at - std::chrono::system_clock::now())
+                                                .count())
+                           : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json bindings_json(const registrar::location_service& locations) {
+    auto bindings = nlohmann::json::array();
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& b : locations.all(now)) {
+        bindings.push_back({{"user", b.user},
+                            {"contact", b.contact},
+                            {"source", b.source.to_string()},
+                            {"expires_in", b.seconds_left(now)}});
+    }
+    return bindings;
+}
+
+/// One peer of a trunk: its health when the trunk has a table (`health`),
+/// its last TLS session and failure when its interface has TLS.
+nlohmann::json peer_json(const config::peer_config& p, const trunking::peer_health* health,
+                         const tls::interface_tls* tls) {
+    nlohmann::json pj = {
+        {"uri", config::to_string(p)}, {"priority", p.priority}, {"weight", p.weight}};
+    if (health != nullptr) {
+        const auto& h = *health;
+        pj["state"] = h.up ? "up" : "down";
+        pj["since"] = iso_time(h.since);
+        pj["last_result"] = h.last_result;
+        pj["last_rtt_ms"] =
+            h.last_rtt ? nlohmann::json(h.last_rtt->count() / 1000.0) : nlohmann::json(nullptr);
+    }
+    const auto* session = tls != nullptr ? tls->last_session(p.host) : nullptr;
+    pj["tls"] = session != nullptr ? session_json(*session) : nlohmann::json(nullptr);
+    // A failed handshake since the last one that completed (issue 19).
+    const auto* failure = tls != nullptr ? tls->last_failure(p.host) : nullptr;
+    pj["tls_failure"] = failure != nullptr ? failure_json(*failure) : nlohmann::json(nullptr);
+    return pj;
+}
+
+nlohmann::json interface_tls_json(const tls::interface_tls& tls) {
+    const auto& c = tls.counters();
+    return {{"certificate_subject", tls.certificate_subject()},
+            {"certificate_not_after", tls.certificate_not_after()},
+            {"handshakes",
+             {{"completed", c.completed},
+              {"no_certificate", c.no_certificate},
+              {"untrusted", c.untrusted},
+              {"expired", c.expired},
+              {"name_mismatch", c.name_mismatch},
+              {"unknown_peer", c.unknown_peer},
+              {"refused_by_peer", c.refused_by_peer},
+              {"protocol", c.protocol},
+              {"cipher", c.cipher},
+              {"other", c.other}}}};
+}
+}  // namespace
+
+nlohmann::json b2bua::trunk_json(const config::trunk_config& t) {
+    std::size_t calls = 0;
+    for (const auto& [id, c] : _calls) {
+        calls += (&c->from_trunk() == &t || &c->to_trunk() == &t) ? 1 : 0;
+    }
+    nlohmann::json tj = {{"name", t.name},
+                         {"interface", t.interface},
+                         {"active_calls", calls},
+                         {"keepalive_interval", t.keepalive.interval_seconds},
+                         {"peers", nlohmann::json::array()}};
+    const auto& adm = _admission.at(t.name);
+    tj["admission"] = {{"inbound", limit_json(adm.inbound, t.limits.inbound)},
+                       {"outbound", limit_json(adm.outbound, t.limits.outbound)}};
+    tj["registration"] = nullptr;
+    if (auto r = _registrations.find(t.name); r != _registrations.end()) {
+        tj["registration"] = registration_json(t.registration->aor, r->second->state());
+    }
+    if (auto l = _locations.find(t.name); l != _locations.end()) {
+        tj["registrations"] = bindings_json(l->second);
+    }
+    const auto* table = peers_of(t.name);
+    const auto* tls = interface_named(t.interface).tls();
+    for (std::size_t i = 0; i < t.peers.size(); ++i) {
+        tj["peers"].push_back(
+            peer_json(t.peers[i], table != nullptr ? &table->health(i) : nullptr, tls));
+    }
+    return tj;
+}
+
+nlohmann::json b2bua::interface_json(const sip_interface& i) const {
+    nlohmann::json ij = {{"name", i.name()}, {"tls", nullptr}};
+    const auto& guard = _guards.at(i.name());
+    const auto now = admission::clock::now();
+    auto blocked = nlohmann::json::array();
+    for (const auto& b : guard.flood.blocked(now)) {
+        blocked.push_back(
+            {{"address", b.address},
+             {"seconds_left",
+              std::chrono::duration_cast<std::chrono::seconds>(b.until - now).count()},
+             {"dropped", b.dropped}});
+    }
+    ij["access"] = {
+        {"allow_sources", nlohmann::json::array()}, {"refused_sources", guard.refused_sources},
+        {"dropped_udp", i.filtered_drops()},        {"flood_blocks", guard.flood.blocks()},
+        {"flood_dropped", guard.flood.dropped()},   {"blocked", blocked}};
+    for (const auto& c : i.cfg().allow_sources) {
+        ij["access"]["allow_sources"].push_back(c.text);
+    }
+    if (const auto* tls = i.tls()) {
+        ij["tls"] = interface_tls_json(*tls);
+    }
+    return ij;
+}
+
+nlohmann::json b2bua::trunks() {
+    auto out = nlohmann::json::object();
+    auto& trunks = out["trunks"] = nlohmann::json::array();
+    for (const auto& t : _cfg.trunks) {
+        trunks.push_back(trunk_json(t));
+    }
+    auto& ifaces = out["interfaces"] = nlohmann::json::array();
+    for (const auto& i : _interfaces) {
+        ifaces.push_back(interface_json(*i));
+    }
+    return out;
+}
+
+// ---- reload ----------------------------------------------------------------
+
+nlohmann::json b2bua::reload() {
+    std::optional<config::config> fresh;
+    try {
+        fresh = config::load_file(_cfg.source_file);
+    } catch (const config::config_error& e) {
+        sip_log.warn("reload of {} refused: {} problem(s)", _cfg.source_file, e.problems().size());
+        return {{"ok", false}, {"errors", e.problems()}};
+    }
+    // DESIGN.md: a reload that passes applies to new calls only. Today that
+    // is the interfaces' TLS certificates, keys and trust stores: the rest
+    // of the configuration is bound to the running agents and calls.
+    std::vector<std::string> applied;
+    std::vector<std::string> errors;
+    if (_cdr) {
+        // After an external logrotate moved the file away.
+        reopen_cdr();
+        applied.push_back(fmt::format("cdr: {} reopened", _cdr->path()));
+    }
+    for (auto& i : _interfaces) {
+        const auto* now = fresh->find_interface(i->name());
+        if (i->tls() == nullptr || now == nullptr || !now->tls) {
+            continue;
+        }
+        if (auto error = i->tls()->reload(*now->tls)) {
+            errors.push_back(fmt::format("interface {}: tls: {}", i->name(), *error));
+        } else {
+            applied.push_back(
+                fmt::format("interface {}: TLS certificate, key and trust store", i->name()));
+        }
+    }
+    if (!errors.empty()) {
+        return {{"ok", false}, {"errors", errors}, {"applied", applied}};
+    }
+    sip_log.info("reloaded {}", _cfg.source_file);
+    return {{"ok", true},
+            {"applied", applied},
+            {"restart_needed",
+             "changes to interfaces, trunks, routes and media take effect when sbcd restarts"}};
+}
+
+// ---- stats -----------------------------------------------------------------
+
+namespace {
+nlohmann::json transcoder_json(const transcoder::chain_stats& t) {
+    return {{"packets_in", t.packets_in},
+            {"packets_out", t.packets_out},
+            {"malformed", t.malformed},
+            {"unknown_payload", t.unknown_payload},
+            {"late", t.late},
+            {"reordered", t.reordered},
+            {"concealed", t.concealed},
+            {"recovered", t.recovered},
+            {"events_dropped", t.events_dropped},
+            {"cn_dropped", t.cn_dropped},
+            {"dtx_suppressed", t.dtx_suppressed},
+            {"sink_full", t.sink_full},
+            {"dtmf_digits", t.dtmf_digits},
+            {"dtmf_lost", t.dtmf_lost}};
+}
+
+nlohmann::json side_json(const dataplane::side_counters& c, const config::trunk_config& trunk,
+                         std::optional<config::srtp_suite> suite, std::int64_t now_ns) {
+    nlohmann::json j{
+        {"trunk", trunk.name},
+        {"srtp", suite ? nlohmann::json(config::to_string(*suite)) : nlohmann::json(nullptr)},
+        {"rtp_rx_packets", c.rtp_rx_packets},
+        {"rtp_rx_bytes", c.rtp_rx_bytes},
+        {"rtcp_rx_packets", c.rtcp_rx_packets},
+        {"tx_packets", c.tx_packets},
+        {"drops",
+         {{"wrong_source", c.drops_wrong_source},
+          {"no_destination", c.drops_no_destination},
+          {"tx_error", c.drops_tx_error},
+          {"truncated", c.drops_truncated},
+          {"srtp_auth", c.srtp_auth_failures},
+          {"srtp_replay", c.srtp_replays},
+          {"srtp_protect", c.srtp_errors}}},
+        {"latched",
+         c.latched_rtp ? nlohmann::json(c.latched_rtp->to_string()) : nlohmann::json(nullptr)},
+        {"last_rx_ms_ago", c.last_rx_ns == 0 ? nlohmann::json(nullptr)
+                                             : nlohmann::json((now_ns - c.last_rx_ns) / 1000000)},
+    };
+    if (c.chain) {
+        // The codec chain of what this leg's peer sends (decoded, re-encoded
+        // for the other leg).
+        j["transcoder"] = transcoder_json(*c.chain);
+        j["drops"]["transcoded_rtcp"] = c.drops_transcoded_rtcp;
+    }
+    return j;
+}
+
+nlohmann::json workers_json(dataplane::media_engine& media) {
+    auto workers = nlohmann::json::array();
+    for (const auto& w : media.worker_counters()) {
+        workers.push_back({{"index", w.index},
+                           {"busy_fraction", w.busy_fraction},
+                           {"bursts", w.bursts},
+                           {"packets", w.packets}});
+    }
+    return workers;
+}
+
+nlohmann::json ports_json(const dataplane::media_engine& media) {
+    auto ports = nlohmann::json::array();
+    for (const auto& p : media.port_counters()) {
+        ports.push_back({{"device", p.device},
+                         {"rx_packets", p.rx_packets},
+                         {"rx_bytes", p.rx_bytes},
+                         {"tx_packets", p.tx_packets},
+                         {"tx_bytes", p.tx_bytes},
+                         {"rx_missed", p.rx_missed},
+                         {"rx_errors", p.rx_errors},
+                         {"tx_errors", p.tx_errors},
+                         {"to_kernel", p.to_kernel},
+                         {"from_kernel", p.from_kernel},
+                         {"unresolved", p.unresolved},
+                         {"tx_full", p.tx_full},
+                         {"kernel_full", p.kernel_full},
+                         {"dispatch_full", p.dispatch_full},
+                         {"checksum_offload", p.checksum_offload}});
+    }
+    return ports;
+}
+}  // namespace
+
+nlohmann::json b2bua::legs_json(const call& c, const dataplane::session_stats& st,
+                                std::int64_t now_ns, media_totals& totals) const {
+    auto legs = nlohmann::json::object();
+    for (auto s : {side::a, side::b}) {
+        const auto& counters = st.sides[dataplane::index(s)];
+        const auto& trunk = s == side::a ? c.from_trunk() : c.to_trunk();
+        auto leg = side_json(counters, trunk, c.srtp_suite(s), now_ns);
+        leg["codec"] = c.codec(s);
+        leg["ptime"] = c.ptime(s);
+        const auto& addr = c.media_address(s);
+        leg["local"] = addr.find(':') == std::string::npos
+                           ? fmt::format("{}:{}", addr, c.local_rtp_port(s))
+                           : fmt::format("[{}]:{}", addr, c.local_rtp_port(s));
+        legs[s == side::a ? "a" : "b"] = std::move(leg);
+        totals.rx += counters.rtp_rx_packets + counters.rtcp_rx_packets;
+        totals.tx += counters.tx_packets;
+        totals.auth += counters.srtp_auth_failures + counters.srtp_replays;
+    }
+    return legs;
+}
+
+nlohmann::json b2bua::stats() {
+    auto calls = nlohmann::json::array();
+    const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count();
+    media_totals totals;
+    // Transcoded calls by codec pair ("G729/8000 <-> PCMA/8000", sorted so
+    // that a pair counts the same whichever leg has which codec).
+    std::map<std::string, std::uint64_t> transcoded;
+    for (const auto& [id, c] : _calls) {
+        if (c->transcoded()) {
+            auto x = c->codec(side::a);
+            auto y = c->codec(side::b);
+            if (y < x) {
+                std::swap(x, y);
+            }
+            ++transcoded[x + " <-> " + y];
+        }
+        auto st = _media.stats(id);
+        if (!st) {
+            continue;
+        }
+        calls.push_back({{"id", c->display_id()},
+                         {"state", c->state_name()},
+                         {"media", c->transcoded() ? "transcoded" : "relayed"},
+                         {"legs", legs_json(*c, *st, now_ns, totals)}});
+    }
+    return {{"calls", calls},
+            {"media",
+             {{"backend", _cfg.media.backend},
+              {"open_sessions", _media.open_sessions()},
+              {"free_port_pairs", _media.free_port_pairs()},
+              {"rx_packets", totals.rx},
+              {"tx_packets", totals.tx},
+              {"srtp_auth_drops", totals.auth},
+              {"transcoded_calls", transcoded},
+              {"workers", workers_json(_media)},
+              {"ports", ports_json(_media)}}}};
+}
+
+// ---- route_test ------------------------------------------------------------
+
+namespace {
+nlohmann::json numbers_json(const policy::call_numbers& n) {
+    return {{"ruri", n.ruri}, {"from", n.from}, {"to", n.to}};
+}
+
+std::string arg(const nlohmann::json& args, const char* key) {
+    auto it = args.find(key);
+    return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// "2026-12-02T09:30:00Z", "2026-12-02T09:30:00+01:00" or "2026-12-02T09:30Z"
+// (RFC 3339 without fractions, seconds optional).
+std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view t) {
+    auto num = [&](std::size_t at, std::size_t n) -> std::optional<int> {
+        if (at + n > t.size()) {
+            return std::nullopt;
+        }
+        int v = 0;
+        for (std::size_t i = at; i < at + n; ++i) {
+            if (t[i] < '0' || t[i] > '9') {
+                return std::nullopt;
+            }
+            v = v * 10 + (t[i] - '0');
+        }
+        return v;
+    };
+    auto y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2);
+    if (!y || !mo || !d || !h || !mi || t.size() < 17 || t[4] != '-' || t[7] != '-' ||
+        (t[10] != 'T' && t[10] != ' ') || t[13] != ':' || *h > 23 || *mi > 59) {
+        return std::nullopt;
+    }
+    std::size_t at = 16;
+    int sec = 0;
+    if (t[at] == ':') {
+        auto s = num(at + 1, 2);
+        if (!s || *s > 60) {
+            return std::nullopt;
+        }
+        sec = *s;
+        at += 3;
+    }
+    int offset = 0;
+    if (at + 1 == t.size() && (t[at] == 'Z' || t[at] == 'z')) {
+        offset = 0;
+    } else if (at + 6 == t.size() && (t[at] == '+' || t[at] == '-') && t[at + 3] == ':') {
+        auto oh = num(at + 1, 2), om = num(at + 4, 2);
+        if (!oh || !om || *oh > 23 || *om > 59) {
+            return std::nullopt;
+        }
+        offset = (t[at] == '-' ? -1 : 1) * (*oh * 60 + *om);
+    } else {
+        return std::nullopt;
+    }
+    const date::year_month_day ymd{date::year{*y}, date::month{static_cast<unsigned>(*mo)},
+                                   date::day{static_cast<unsigned>(*d)}};
+    if (!ymd.ok()) {
+        return std::nullopt;
+    }
+    return date::sys_days(ymd) + std::chrono::hours(*h) + std::chrono::minutes(*mi - offset) +
+           std::chrono::seconds(sec);
+}
+
+/// Sets `req`'s source and time from the test's `source` and `at`, or the
+/// error reply that says which of them is wrong.
+std::optional<nlohmann::json> apply_source_and_time(const nlohmann::json& args,
+                                                    const config::trunk_config& trunk,
+                                                    policy::route_request& req) {
+    const auto source = arg(args, "source");
+    if (!source.empty()) {
+        auto ep = dataplane::ip_endpoint::from_string(source, 0);
+        if (!ep) {
+            return api::make_error_reply(fmt::format("'{}' is not an IP address", source));
+        }
+        req.source = *ep;
+    } else if (!trunk.peers.empty()) {
+        // A call from the trunk comes from one of its peers.
+        req.source = dataplane::ip_endpoint::from_string(trunk.peers.front().host, 0)
+                         .value_or(dataplane::ip_endpoint{});
+    }
+    const auto at = arg(args, "at");
+    if (!at.empty()) {
+        auto t = parse_time(at);
+        if (!t) {
+            return api::make_error_reply(fmt::format(
+                "'{}' is not a time: expected 2026-12-02T09:30:00Z or 2026-12-02T09:30+01:00", at));
+        }
+        req.now = *t;
+    }
+    return std::nullopt;
+}
+
+nlohmann::json reject_json(const config::route_config& route) {
+    const char* phrase = sip_status_phrase(static_cast<int>(route.reject->code));
+    return {{"reject",
+             {{"code", route.reject->code},
+              {"reason", !route.reject->reason.empty() ? route.reject->reason
+                         : phrase != nullptr           ? phrase
+                                                       : ""}}}};
+}
+}  // namespace
+
+nlohmann::json b2bua::route_action(const config::route_config& route,
+                                   const policy::call_numbers& numbers) {
+    if (route.reject) {
+        return reject_json(route);
+    }
+    auto trunks = nlohmann::json::array();
+    for (const auto& name : route.to_trunks) {
+        const auto* t = _cfg.find_trunk(name);
+        auto* table = peers_of(name);
+        trunks.push_back({{"trunk", name},
+                          {"numbers", numbers_json(normalizer(*t).outbound.apply(numbers))},
+                          {"peers_up", table != nullptr && table->choose({}, _rng).has_value()}});
+    }
+    return {{"trunks", trunks}};
+}
+
+nlohmann::json b2bua::route_test(const nlohmann::json& args) {
+    const auto from_trunk = arg(args, "from_trunk");
+    const auto* trunk = _cfg.find_trunk(from_trunk);
+    if (trunk == nullptr) {
+        return api::make_error_reply(fmt::format("unknown trunk '{}'", from_trunk));
+    }
+    policy::call_numbers received{arg(args, "ruri"), arg(args, "from"), arg(args, "to")};
+    if (received.to.empty()) {
+        received.to = received.ruri;  // as most callers send it
+    }
+    const auto numbers = normalizer(*trunk).inbound.apply(received);
+    auto req = policy::make_request(*trunk, numbers, {}, std::chrono::system_clock::now());
+    if (auto error = apply_source_and_time(args, *trunk, req)) {
+        return *error;
+    }
+    nlohmann::json out{{"from_trunk", trunk->name},
+                       {"source", req.source.valid() ? req.source.address() : ""},
+                       {"at", date::format("%FT%TZ", date::floor<std::chrono::seconds>(req.now))},
+                       {"received", numbers_json(received)},
+                       {"normalized", numbers_json(numbers)}};
+    auto& rules = out["rules"] = nlohmann::json::array();
+    for (const auto& v : _router.explain(req)) {
+        rules.push_back({{"rule", v.rule}, {"matched", v.matched}, {"why", v.why}});
+    }
+    const auto* route = _router.match(req);
+    if (route == nullptr) {
+        out["route"] = nullptr;
+        out["action"] = {{"reject", {{"code", 404}, {"reason", "Not Found"}}}};
+        return out;
+    }
+    out["route"] = route->name;
+    out["action"] = route_action(*route, numbers);
+    return out;
+}
+
+}  // namespace sbc::b2bua
