@@ -9,27 +9,10 @@
 
 using namespace sbc;
 using sbc::test::b2bua_fixture;
+using sbc::test::carrier_calls_pbx;
+using sbc::test::carrier_hangs_up;
 using sbc::test::sdp_audio;
-
-namespace {
-
-struct up_call {
-    sbc::test::peer_dialog* caller = nullptr;
-    sbc::test::incoming_request* invite = nullptr;
-};
-
-up_call carrier_calls_pbx(b2bua_fixture& f) {
-    up_call c;
-    c.caller = &f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(30000, "carrier"));
-    c.invite = &f.pbx.expect("INVITE");
-    c.invite->reply(200, sdp_audio(31000, "pbx"));
-    c.caller->expect(200);
-    c.caller->ack();
-    f.pbx.expect("ACK");
-    return c;
-}
-
-}  // namespace
+using sbc::test::up_call;
 
 TEST_CASE("INFO and MESSAGE are relayed inside the call, both ways", "[b2bua][call][relay]") {
     b2bua_fixture f;

@@ -13,7 +13,10 @@
 
 using namespace sbc;
 using sbc::test::b2bua_fixture;
+using sbc::test::carrier_calls_pbx;
+using sbc::test::carrier_hangs_up;
 using sbc::test::sdp_audio;
+using sbc::test::up_call;
 
 namespace {
 
@@ -40,29 +43,6 @@ long sdp_version(const std::string& sdp) {
 std::string with_direction(std::string sdp, const std::string& direction) {
     const auto at = sdp.find("a=sendrecv");
     return sdp.replace(at, std::string("a=sendrecv").size(), "a=" + direction);
-}
-
-struct up_call {
-    sbc::test::peer_dialog* caller = nullptr;
-    sbc::test::incoming_request* invite = nullptr;
-};
-
-up_call carrier_calls_pbx(b2bua_fixture& f, const std::string& user = "2000",
-                          std::uint16_t rtp = 30000) {
-    up_call c;
-    c.caller = &f.carrier.invite(f.carrier_side_uri(user), sdp_audio(rtp, "carrier"));
-    c.invite = &f.pbx.expect("INVITE");
-    c.invite->reply(200, sdp_audio(rtp + 1000, "pbx"));
-    c.caller->expect(200);
-    c.caller->ack();
-    f.pbx.expect("ACK");
-    return c;
-}
-
-void carrier_hangs_up(b2bua_fixture& f, up_call& c) {
-    auto& bye = c.caller->bye();
-    f.pbx.expect("BYE").reply(200);
-    bye.expect(200);
 }
 
 }  // namespace

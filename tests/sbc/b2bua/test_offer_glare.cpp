@@ -9,35 +9,10 @@
 
 using namespace sbc;
 using sbc::test::b2bua_fixture;
+using sbc::test::carrier_calls_pbx;
+using sbc::test::carrier_hangs_up;
 using sbc::test::sdp_audio;
-
-namespace {
-
-struct up_call {
-    sbc::test::peer_dialog* caller = nullptr;
-    sbc::test::incoming_request* invite = nullptr;
-    sbc::test::peer_dialog& callee() { return invite->dialog(); }
-};
-
-up_call carrier_calls_pbx(b2bua_fixture& f) {
-    up_call c;
-    c.caller = &f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(30000, "carrier"));
-    c.invite = &f.pbx.expect("INVITE");
-    c.invite->reply(200, sdp_audio(31000, "pbx"));
-    c.caller->expect(200);
-    c.caller->ack();
-    f.pbx.expect("ACK");
-    return c;
-}
-
-void hang_up(b2bua_fixture& f, up_call& c) {
-    auto& bye = c.caller->bye();
-    f.pbx.expect("BYE").reply(200);
-    bye.expect(200);
-    REQUIRE(f.calls_gone());
-}
-
-}  // namespace
+using sbc::test::up_call;
 
 TEST_CASE("an UPDATE offer meeting a relayed re-INVITE's offer is glare: 491",
           "[b2bua][offer][glare][race]") {
@@ -59,7 +34,8 @@ TEST_CASE("an UPDATE offer meeting a relayed re-INVITE's offer is glare: 491",
     auto& later = c.callee().send(SIP_METHOD_UPDATE, sdp_audio(31006, "pbx"), "application/sdp");
     f.carrier.expect("UPDATE").reply(200, sdp_audio(30004, "carrier"));
     later.expect(200);
-    hang_up(f, c);
+    carrier_hangs_up(f, c);
+    REQUIRE(f.calls_gone());
     f.carrier.expect_nothing_more();
     f.pbx.expect_nothing_more();
 }
@@ -80,7 +56,8 @@ TEST_CASE("a second offer from the peer whose offer is unanswered gets 500 with 
     reinvite.expect(200);
     c.caller->ack_reinvite();
     f.pbx.expect("ACK");
-    hang_up(f, c);
+    carrier_hangs_up(f, c);
+    REQUIRE(f.calls_gone());
     f.pbx.expect_nothing_more();
 }
 
@@ -96,7 +73,8 @@ TEST_CASE("re-INVITEs crossing on the two legs: the one that reaches the SBC sec
     from_carrier.expect(200);
     c.caller->ack_reinvite();
     f.pbx.expect("ACK");
-    hang_up(f, c);
+    carrier_hangs_up(f, c);
+    REQUIRE(f.calls_gone());
     f.carrier.expect_nothing_more();
 }
 

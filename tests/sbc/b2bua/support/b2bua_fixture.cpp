@@ -129,4 +129,21 @@ std::string sdp_audio(std::uint16_t port, const std::string& session) {
         session, port);
 }
 
+up_call carrier_calls_pbx(b2bua_fixture& f, const std::string& user, std::uint16_t rtp) {
+    up_call c;
+    c.caller = &f.carrier.invite(f.carrier_side_uri(user), sdp_audio(rtp, "carrier"));
+    c.invite = &f.pbx.expect("INVITE");
+    c.invite->reply(200, sdp_audio(static_cast<std::uint16_t>(rtp + 1000), "pbx"));
+    c.caller->expect(200);
+    c.caller->ack();
+    f.pbx.expect("ACK");
+    return c;
+}
+
+void carrier_hangs_up(b2bua_fixture& f, up_call& c) {
+    auto& bye = c.caller->bye();
+    f.pbx.expect("BYE").reply(200);
+    bye.expect(200);
+}
+
 }  // namespace sbc::test

@@ -92,4 +92,17 @@ private:
 /// telephone-event, as sipp's default scenarios send.
 std::string sdp_audio(std::uint16_t port, const std::string& session = "peer");
 
+/// A call carrier -> pbx, answered and acknowledged: the caller's dialog on
+/// the carrier and the INVITE the pbx received (its dialog: callee()).
+struct up_call {
+    peer_dialog* caller = nullptr;
+    incoming_request* invite = nullptr;
+    peer_dialog& callee() { return invite->dialog(); }
+};
+/// Places an up_call to `user`, the peers' RTP at `rtp` and `rtp` + 1000.
+up_call carrier_calls_pbx(b2bua_fixture& f, const std::string& user = "2000",
+                          std::uint16_t rtp = 30000);
+/// The carrier hangs the call up; the pbx answers the BYE the SBC relays.
+void carrier_hangs_up(b2bua_fixture& f, up_call& c);
+
 }  // namespace sbc::test
