@@ -673,6 +673,22 @@ void b2bua::tick() {
     reap();
 }
 
+std::vector<std::uint64_t> b2bua::call_ids() const {
+    std::vector<std::uint64_t> ids;
+    for (const auto& [id, c] : _calls) {
+        ids.push_back(id);
+    }
+    return ids;
+}
+
+std::optional<call_state> b2bua::call_state_of(std::uint64_t id) const {
+    const auto it = _calls.find(id);
+    if (it == _calls.end()) {
+        return std::nullopt;
+    }
+    return it->second->snapshot();
+}
+
 void b2bua::hang_up_all(const char* why) {
     // Shutdown: the registrations end too (best effort, Expires: 0).
     for (auto& [name, r] : _registrations) {

@@ -84,6 +84,10 @@ public:
     /// moment afterwards for the BYEs and CANCELs to leave.
     void hang_up_all(const char* why);
     std::size_t call_count() const noexcept { return _calls.size(); }
+    /// The ids of the calls held now, in order.
+    std::vector<std::uint64_t> call_ids() const;
+    /// Call `id` as data (call_state.hpp); nullopt when there is no such call.
+    std::optional<call_state> call_state_of(std::uint64_t id) const;
     /// BYEs of finished calls still waiting for their final response (a
     /// trunk with credentials may challenge them).
     std::size_t byes_pending() const noexcept { return _closer.pending(); }

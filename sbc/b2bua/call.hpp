@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
+#include "sbc/b2bua/call_state.hpp"
 #include "sbc/b2bua/dialog.hpp"
 #include "sbc/b2bua/offer_answer.hpp"
 #include "sbc/b2bua/replaces.hpp"
@@ -180,6 +181,12 @@ public:
     /// Gives leg `s`'s dialog (and its trunk's admission slot) away; the leg
     /// is left without a dialog, and the call is to be ended at once.
     handed_dialog hand_over(side s);
+
+    /// The call as data (call_state.hpp): its dialogs, media, what it holds
+    /// and its CDR so far, for a store or another node.
+    call_state snapshot() const;
+    /// The operation in progress, if any.
+    operation under_way() const noexcept;
 
     /// RFC 4028: sends the refreshes due on legs the SBC refreshes, and
     /// ends the call (BYE on both legs) when a leg's peer let its session

@@ -5,6 +5,7 @@
 
 #include "sbc/b2bua/offer_answer.hpp"
 #include "sbc/b2bua/sip_interface.hpp"
+#include "sbc/common/c_handle.hpp"
 #include "sbc/sofia/reply.hpp"
 
 namespace sbc::b2bua::support {
@@ -79,6 +80,20 @@ std::string peer_uri(const std::string& user, const config::peer_config& peer) {
                        peer.proto == config::transport::udp
                            ? ""
                            : fmt::format(";transport={}", transport_param(peer.proto)));
+}
+
+void remember_identity(dialog& d, const std::string& call_id, const std::string& from,
+                       const std::string& to) {
+    c_handle<su_home_t, su_home_unref> home(
+        static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
+    if (!home) {
+        return;
+    }
+    const sip_from_t* f = sip_from_make(home.get(), from.c_str());
+    const sip_to_t* t = sip_to_make(home.get(), to.c_str());
+    d.call_id = call_id;
+    d.local_uri = f != nullptr ? sofia::uri_text(f->a_url) : "";
+    d.remote_uri = t != nullptr ? sofia::uri_text(t->a_url) : "";
 }
 
 }  // namespace sbc::b2bua::support

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "sbc/b2bua/dialog.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/sofia/nta.hpp"
@@ -35,6 +36,10 @@ std::string_view body_of(const sip_t* sip);
 /// "sip:USER@HOST:PORT;transport=T" of `peer` (no user part for an empty
 /// `user`, no transport parameter for UDP, RFC 3261 19.1.1).
 std::string peer_uri(const std::string& user, const config::peer_config& peer);
+/// Keeps in `d` what identifies a dialog the SBC made with these Call-ID,
+/// From (the SBC's) and To header values, which nta does not give back.
+void remember_identity(dialog& d, const std::string& call_id, const std::string& from,
+                       const std::string& to);
 /// RFC 3262 3: nta answers a PRACK for our reliable response with this status.
 int accept_prack(nta_reliable_magic_t*, nta_reliable_t*, nta_incoming_t*, const sip_t*);
 

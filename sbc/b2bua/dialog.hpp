@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <string>
 
 #include "sbc/config/config.hpp"
 #include "sbc/media_ctl/media_session.hpp"
@@ -37,6 +38,12 @@ struct session_timer {
 
 struct dialog {
     nta_leg_t* nta = nullptr;  ///< owned by whoever holds the dialog
+    /// What identifies the dialog that nta does not let be read back
+    /// (sofia::read_leg() gives the rest): its Call-ID and the URIs of the
+    /// SBC's and the peer's From/To, as it was made.
+    std::string call_id;
+    std::string local_uri;
+    std::string remote_uri;
     sip_interface* iface = nullptr;
     const config::trunk_config* trunk = nullptr;
     config::transport transport = config::transport::udp;

@@ -136,12 +136,18 @@ bool call::create_inbound_leg(nta_incoming_t* irq, const sip_t* sip) {
     auto& a = leg(side::a);
     a.nta = nta_leg_tcreate(a.iface->agent(), sofia::leg_trampoline, &a,
                             SIPTAG_CALL_ID(sip->sip_call_id), SIPTAG_FROM(sip->sip_to),
-                            SIPTAG_TO(sip->sip_from), SIPTAG_CSEQ(sip->sip_cseq), TAG_END());
+                            SIPTAG_TO(sip->sip_from), SIPTAG_CSEQ(sip->sip_cseq),
+                            // The INVITE's CSeq is the dialog's remote sequence
+                            // number (RFC 3261 12.1.1), which its state records.
+                            NTATAG_REMOTE_CSEQ(sip->sip_cseq->cs_seq), TAG_END());
     if (a.nta == nullptr) {
         return false;
     }
     nta_leg_tag(a.nta, nullptr);
     nta_leg_server_route(a.nta, sip->sip_record_route, sip->sip_contact);
+    a.call_id = sip->sip_call_id->i_id;
+    a.local_uri = sofia::uri_text(sip->sip_to->a_url);
+    a.remote_uri = sofia::uri_text(sip->sip_from->a_url);
     nta_incoming_tag(irq, nta_leg_get_tag(a.nta));
     return true;
 }
@@ -234,6 +240,7 @@ sofia::client_transaction call::send_outbound_invite(const sip_t* sip,
         return {};
     }
     nta_leg_tag(b.nta, nullptr);
+    remember_identity(b, call_id, from, to);
     _numbers_sent = numbers;
     unsigned hops = sip->sip_max_forwards ? sip->sip_max_forwards->mf_count - 1 : 69;
     _outbound = {ruri, b.iface->contact(b.transport), std::to_string(hops), headers, next_hop};

@@ -133,6 +133,7 @@ int call::send_blind_transfer(call_leg& from, const config::trunk_config& trunk,
         return 500;
     }
     nta_leg_tag(t.target.nta, nullptr);
+    remember_identity(t.target, call_id, from_hdr, to_hdr);
     const auto contact = via.contact(peer.proto);
     t.invite = sofia::client_transaction::send(
         t.target.nta, [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },

@@ -23,6 +23,7 @@ struct numbers {
     std::string ruri_user;  ///< user part of the request-URI
     std::string from_user;
     std::string to_user;
+    bool operator==(const numbers&) const = default;
 };
 
 /// One leg's media counters.
@@ -33,6 +34,7 @@ struct leg_media {
     std::uint64_t bytes_received = 0;
     std::uint64_t bytes_sent = 0;
     std::uint64_t packets_dropped = 0;
+    bool operator==(const leg_media&) const = default;
 };
 
 /// Who ended the call.
@@ -61,6 +63,7 @@ struct record {
     std::string disconnect_reason;  ///< "BYE", "CANCEL", "media timeout", "404 Not Found", ...
     leg_media media_a;              ///< caller's leg
     leg_media media_b;              ///< callee's leg
+    bool operator==(const record&) const = default;
 };
 
 /// The record as one line of JSON, without the trailing newline.

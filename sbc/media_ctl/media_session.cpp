@@ -240,6 +240,8 @@ result<sdp::session_description> media_session::accept(side from, std::string_vi
     f.peer_hold_address = target.on_hold_address;
     if (!target.on_hold_address && !target.port_zero) {
         _engine.set_remote(_id, from, target.rtp, target.rtcp);
+        f.peer_rtp = target.rtp;
+        f.peer_rtcp = target.rtcp;
     }
     return sd;
 }

@@ -26,6 +26,7 @@
 #include "dataplane/api/media_engine.hpp"
 #include "sbc/common/result.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/media_ctl/media_state.hpp"
 #include "sbc/sdp/codec_plan.hpp"
 #include "sbc/sdp/sdes_leg.hpp"
 #include "sbc/sdp/session_description.hpp"
@@ -129,6 +130,9 @@ public:
     /// A digit from leg `from`'s peer, for the chain towards the other leg.
     void send_dtmf(side from, char digit, std::uint32_t duration_ms);
     std::optional<dataplane::session_stats> stats() const;
+    /// The session as data (media_state.hpp), with the addresses the data
+    /// plane latched so far.
+    media_state state() const;
 
 private:
     /// One leg's side of the session.
@@ -140,6 +144,9 @@ private:
         sdp::media_formats peer_formats;
         sdp::direction peer_direction = sdp::direction::sendrecv;
         bool peer_hold_address = false;
+        /// Where the engine was told the peer receives (set_remote).
+        std::optional<dataplane::ip_endpoint> peer_rtp;
+        std::optional<dataplane::ip_endpoint> peer_rtcp;
         std::string codec;
         unsigned ptime = 0;
         /// The payload type map in force towards this leg's peer, so an

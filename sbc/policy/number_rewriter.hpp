@@ -27,6 +27,7 @@ struct call_numbers {
     std::string ruri;
     std::string from;
     std::string to;
+    bool operator==(const call_numbers&) const = default;
 };
 
 class number_rewriter {

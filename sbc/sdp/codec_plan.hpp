@@ -39,6 +39,8 @@ struct media_formats {
 
     /// session_description::formats() and ptime().
     static media_formats of(const session_description& sd);
+
+    bool operator==(const media_formats&) const = default;
 };
 
 /// Whether the transcoder can decode and encode `f` (telephone-event and CN
@@ -96,6 +98,8 @@ struct event_format {
     std::uint8_t payload_type = 101;           ///< the number the SBC sends them with
     std::uint8_t received_payload_type = 101;  ///< the number that side sends them with
     std::uint32_t clock_rate = 8000;
+
+    bool operator==(const event_format&) const = default;
 };
 
 /// One side of a transcoded stream, as the data plane's codec chain needs it.

@@ -39,6 +39,39 @@ std::string remote_target(nta_leg_t* leg) {
     return text != nullptr ? text : "";
 }
 
+std::string uri_text(const url_t* url) {
+    if (url == nullptr) {
+        return {};
+    }
+    c_handle<su_home_t, su_home_unref> home(
+        static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
+    const char* text = home ? url_as_string(home.get(), url) : nullptr;
+    return text != nullptr ? text : "";
+}
+
+leg_values read_leg(nta_leg_t* leg) {
+    leg_values v;
+    if (leg == nullptr) {
+        return v;
+    }
+    const char* tag = nta_leg_get_tag(leg);
+    const char* rtag = nta_leg_get_rtag(leg);
+    v.local_tag = tag != nullptr ? tag : "";
+    v.remote_tag = rtag != nullptr ? rtag : "";
+    v.local_cseq = nta_leg_get_seq(leg);
+    v.remote_cseq = nta_leg_get_rseq(leg);
+    v.remote_target = remote_target(leg);
+    const sip_route_t* route = nullptr;
+    const sip_contact_t* target = nullptr;
+    if (nta_leg_get_route(leg, &route, &target) < 0) {
+        return v;
+    }
+    for (const sip_route_t* r = route; r != nullptr; r = r->r_next) {
+        v.route_set.push_back("<" + uri_text(r->r_url) + ">");
+    }
+    return v;
+}
+
 extern "C" {
 
 int leg_trampoline(nta_leg_magic_t* h, nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip) {

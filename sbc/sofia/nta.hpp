@@ -7,7 +7,9 @@
 // directly, so every translation unit sees the same magic types.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sbc::sofia {
 class leg_handler;
@@ -75,6 +77,22 @@ protected:
 /// requests are sent to, which a digest-uri must repeat (RFC 7616 3.4.6);
 /// "" when the dialog has none yet.
 std::string remote_target(nta_leg_t* leg);
+
+/// `url` as text ("sip:2000@192.0.2.1;transport=tcp"); "" for null.
+std::string uri_text(const url_t* url);
+
+/// What nta keeps of a dialog and lets be read back (RFC 3261 12.2): the
+/// tags, the sequence numbers each way, the route set ("<uri>" entries) and
+/// the remote target. The Call-ID and the URIs are the creator's to keep.
+struct leg_values {
+    std::string local_tag;
+    std::string remote_tag;
+    std::uint32_t local_cseq = 0;
+    std::uint32_t remote_cseq = 0;
+    std::vector<std::string> route_set;
+    std::string remote_target;
+};
+leg_values read_leg(nta_leg_t* leg);
 
 extern "C" {
 int leg_trampoline(nta_leg_magic_t* h, nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip);

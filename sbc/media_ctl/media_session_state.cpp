@@ -1,0 +1,63 @@
+// media_session::state(): the session read out as data (media_state.hpp).
+#include "sbc/media_ctl/media_session.hpp"
+
+namespace sbc::media_ctl {
+
+namespace {
+
+endpoint_state endpoint_of(const dataplane::ip_endpoint& e) { return {e.address(), e.port()}; }
+
+std::optional<endpoint_state> endpoint_of(const std::optional<dataplane::ip_endpoint>& e) {
+    if (!e || !e->valid()) {
+        return std::nullopt;
+    }
+    return endpoint_of(*e);
+}
+
+chain_side_state chain_state(const sdp::chain_side& c) {
+    return {c.sdp, c.ptime, c.received_payload_type, c.audio.annexb, c.events};
+}
+
+}  // namespace
+
+media_state media_session::state() const {
+    media_state out;
+    out.open = _open;
+    const auto stats = this->stats();
+    for (const auto s : {side::a, side::b}) {
+        const auto& l = of(s);
+        auto& o = out.legs[dataplane::index(s)];
+        o.trunk = l.trunk != nullptr ? l.trunk->name : "";
+        o.media_address = l.media_address;
+        o.rtp_port = rtp_port(s);
+        o.peer_rtp = endpoint_of(l.peer_rtp);
+        o.peer_rtcp = endpoint_of(l.peer_rtcp);
+        if (stats) {
+            o.latched_rtp = endpoint_of(stats->sides[dataplane::index(s)].latched_rtp);
+        }
+        if (l.sdes && l.sdes->keys()) {
+            const auto& k = *l.sdes->keys();
+            o.srtp = srtp_state{k.suite, secret(k.peer.bytes()), secret(k.local.bytes())};
+        }
+        o.peer_formats = l.peer_formats;
+        o.peer_direction = l.peer_direction;
+        o.peer_hold_address = l.peer_hold_address;
+        o.codec = l.codec;
+        o.ptime = l.ptime;
+        const auto& map = l.payload_types;
+        o.payload_types.assign(map.entries.begin(), map.entries.begin() + map.count);
+    }
+    if (_transcoding) {
+        const auto& t = *_transcoding;
+        out.transcoding = transcoding_state{t.offerer, chain_state(t.offerer_side),
+                                            chain_state(t.answerer_side), t.codecs};
+    }
+    if (_pending) {
+        const auto& p = *_pending;
+        out.pending = pending_offer_state{p.offerer, p.offer, p.plan.formats, p.plan.ptime,
+                                          p.plan.transcoding};
+    }
+    return out;
+}
+
+}  // namespace sbc::media_ctl

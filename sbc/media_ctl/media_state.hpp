@@ -1,0 +1,99 @@
+// A media session as data: what media_session::state() reads out of a live
+// session, for the call's state document (b2bua/call_state.hpp) that a
+// standby node rebuilds the call from.
+//
+// Plain values with equality, so a round trip through JSON can be checked
+// field by field. SRTP keys are sbc::secret: the document marks them so a
+// store encrypts them. Rollover counters live in the data plane's SRTP
+// contexts and are not here yet: the store that needs them reads them from
+// the engine (left for the high-availability work).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/api/media_engine.hpp"
+#include "sbc/common/secret.hpp"
+#include "sbc/config/config.hpp"
+#include "sbc/sdp/codec_plan.hpp"
+#include "sbc/sdp/session_description.hpp"
+
+namespace sbc::media_ctl {
+
+/// An address and port, as the document writes them.
+struct endpoint_state {
+    std::string address;  ///< IP literal, no brackets
+    std::uint16_t port = 0;
+    bool operator==(const endpoint_state&) const = default;
+};
+
+/// The SRTP keys in force on one leg (RFC 4568: one key each way).
+struct srtp_state {
+    config::srtp_suite suite = config::srtp_suite::aes_cm_128_hmac_sha1_80;
+    secret peer;   ///< master key || salt the peer sends with
+    secret local;  ///< master key || salt the SBC sends with
+    bool operator==(const srtp_state&) const = default;
+};
+
+/// One end of a codec chain (sdp::chain_side without what is derived).
+struct chain_side_state {
+    sdp::format format;  ///< as that peer's SDP states it
+    unsigned ptime = 20;
+    std::uint8_t received_payload_type = 0;
+    bool annexb = false;  ///< G.729 Annex B on that side
+    std::optional<sdp::event_format> events;
+    bool operator==(const chain_side_state&) const = default;
+};
+
+/// One leg's side of the session.
+struct media_leg_state {
+    std::string trunk;
+    std::string media_address;   ///< the SBC's
+    std::uint16_t rtp_port = 0;  ///< the SBC's; RTCP is the next one
+    /// Where the peer said it receives (its last SDP), and where its RTP
+    /// really comes from once the data plane latched it (symmetric RTP).
+    std::optional<endpoint_state> peer_rtp;
+    std::optional<endpoint_state> peer_rtcp;
+    std::optional<endpoint_state> latched_rtp;
+    std::optional<srtp_state> srtp;
+    sdp::media_formats peer_formats;
+    sdp::direction peer_direction = sdp::direction::sendrecv;
+    bool peer_hold_address = false;
+    std::string codec;  ///< "PCMA/8000"; "" until an answer settled it
+    unsigned ptime = 0;
+    std::vector<dataplane::payload_type_map::entry> payload_types;  ///< towards the peer
+    bool operator==(const media_leg_state&) const = default;
+};
+
+/// The codec chains in force: transcoding, or DTMF conversion only.
+struct transcoding_state {
+    dataplane::side offerer = dataplane::side::a;
+    chain_side_state offerer_side;
+    chain_side_state answerer_side;
+    bool codecs = true;  ///< the codecs differ; else the chains carry DTMF only
+    bool operator==(const transcoding_state&) const = default;
+};
+
+/// The last offer: who made it, its formats, and the offer plan; kept after
+/// its answer, which may come again (a 183, then the 200).
+struct pending_offer_state {
+    dataplane::side offerer = dataplane::side::a;
+    sdp::media_formats offer;
+    std::vector<sdp::format> planned;  ///< what the SBC offered the other leg
+    unsigned planned_ptime = 0;
+    bool transcoding = false;
+    bool operator==(const pending_offer_state&) const = default;
+};
+
+struct media_state {
+    bool open = false;
+    std::array<media_leg_state, 2> legs;  ///< indexed by dataplane::index(side)
+    std::optional<transcoding_state> transcoding;
+    std::optional<pending_offer_state> pending;
+    bool operator==(const media_state&) const = default;
+};
+
+}  // namespace sbc::media_ctl
