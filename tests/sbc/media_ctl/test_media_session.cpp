@@ -313,6 +313,16 @@ TEST_CASE("own_offer on an SRTP trunk offers the SBC's keys", "[media_ctl][early
     CHECK(lines[0].key.bytes() != lines[1].key.bytes());
 }
 
+TEST_CASE("own_offer offers telephone-event only to a trunk that takes RFC 4733 events",
+          "[media_ctl][early_offer]") {
+    // config.hpp: telephone-event is negotiated on a trunk only in rfc4733
+    // mode; an info trunk keeps the default codec list, events included.
+    media_call call({.pbx = "early_offer: convert, dtmf: info"});
+    auto offer = call.media.own_offer(side::b, call.to_b);
+    REQUIRE(offer);
+    CHECK(formats_of(*offer) == std::vector<std::string>{"0 PCMU/8000", "8 PCMA/8000"});
+}
+
 TEST_CASE("SDP that cannot be used is an error result, never an exception", "[media_ctl]") {
     const std::string head =
         "v=0\r\no=peer 42 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n";
