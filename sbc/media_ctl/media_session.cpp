@@ -551,7 +551,9 @@ result<std::string> media_session::own_offer(side to, sdp_origin& origin) {
     sdp::rewrite_params p{l.media_address,         rtp_port(to),
                           origin.session_id,       origin.version,
                           offered->secure_profile, std::move(offered->crypto)};
-    auto built = sdp::build_offer(l.trunk->codecs, p);
+    // As in every offer the SBC makes: telephone-event only where the trunk
+    // takes RFC 4733 events (an info or inband trunk keeps it on its list).
+    auto built = sdp::build_offer(negotiable(*l.trunk), p);
     if (built) {
         origin.last_sent = built.value();
     }
