@@ -87,6 +87,9 @@ nlohmann::json answer(std::string_view request, control_handler& handler) {
     if (name == "route_test") {
         return handler.route_test(j);
     }
+    if (name == "call_state") {
+        return handler.call_document(j);
+    }
     return make_error_reply(
         fmt::format("unknown command '{}'", name.substr(0, max_echoed_command)));
 }

@@ -85,6 +85,12 @@ public:
         (void)args;
         return {{"error", "route_test is not supported here"}};
     }
+    /// `sbcctl call-state ID`: the call's state document ({"id": N}),
+    /// with its secrets redacted (conf/README.md, "Call state document").
+    virtual nlohmann::json call_document(const nlohmann::json& args) {
+        (void)args;
+        return {{"error", "call_state is not supported here"}};
+    }
 };
 
 /// Answers one request line (without its '\n') with one reply line (without

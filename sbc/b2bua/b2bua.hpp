@@ -138,6 +138,7 @@ public:
     nlohmann::json stats() override;
     nlohmann::json reload() override;
     nlohmann::json route_test(const nlohmann::json& args) override;
+    nlohmann::json call_document(const nlohmann::json& args) override;
 
 private:
     /// The screening of a new INVITE reads the router, the registrar's

@@ -13,6 +13,7 @@
 
 #include "sbc/api/json_codec.hpp"
 #include "sbc/b2bua/b2bua.hpp"
+#include "sbc/b2bua/call_state_json.hpp"
 #include "sbc/common/log.hpp"
 
 namespace sbc::b2bua {
@@ -567,6 +568,23 @@ nlohmann::json b2bua::route_test(const nlohmann::json& args) {
     out["route"] = route->name;
     out["action"] = route_action(*route, numbers);
     return out;
+}
+
+// ---- call_state ------------------------------------------------------------
+
+nlohmann::json b2bua::call_document(const nlohmann::json& args) {
+    const auto id = args.find("id");
+    if (id == args.end() || !id->is_number_unsigned()) {
+        return {{"error", "call_state needs \"id\": the call's number (sbcctl calls)"}};
+    }
+    const auto state = call_state_of(id->get<std::uint64_t>());
+    if (!state) {
+        return {{"error", fmt::format("no call {}", id->get<std::uint64_t>())}};
+    }
+    auto doc = to_json_value(*state);
+    // Keys stay in the process: the control socket is for people and scripts.
+    for_each_secret(doc, [](nlohmann::json& secret) { secret = {{"$secret", "redacted"}}; });
+    return {{"call", std::move(doc)}};
 }
 
 }  // namespace sbc::b2bua

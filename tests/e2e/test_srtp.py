@@ -181,6 +181,36 @@ def check_round_trip(sbcd, baresip, legs, srtp_leg, plain_leg):
           f"energy at {TONE_HZ} Hz [{baresip.log(5)}]")
 
 
+def call_state_of_only_call(sbcd):
+    """`sbcctl call-state` of the one call up (conf/README.md, "Call state document")."""
+    calls = sbcd.calls()
+    check(len(calls) == 1, f"{len(calls)} calls up, expected one")
+    rc, data, raw = sbcd.control.ctl("call-state", str(calls[0]["id"]))
+    check(rc == 0 and isinstance(data, dict) and "call" in data,
+          f"sbcctl call-state failed (rc={rc}): {raw[:300]}")
+    check("inline:" not in raw, "sbcctl call-state printed an SRTP key")
+    return data["call"]
+
+
+def check_call_state(state, invite_at_pbx):
+    """The state document of an SRTP call from baresip to the pbx says what the wire did."""
+    check(state["version"] == 1 and state["state"] == "established",
+          f"call state: version {state['version']}, state {state['state']}")
+    a, b = state["legs"]
+    check(a["trunk"] == "carrier" and b["trunk"] == "pbx" and a["confirmed"] and b["confirmed"],
+          f"call state legs: {a['trunk']} / {b['trunk']}, confirmed {a['confirmed']} / "
+          f"{b['confirmed']}")
+    call_id = invite_at_pbx.header("Call-ID")
+    check(b["call_id"] == call_id, f"leg b's Call-ID {b['call_id']} is not the INVITE's {call_id}")
+    check(a["call_id"] != call_id, "the two legs share a Call-ID")
+    srtp = state["media"]["legs"][0]["srtp"]
+    check(srtp and srtp["suite"] == "AES_CM_128_HMAC_SHA1_80" and
+          srtp["peer"] == {"$secret": "redacted"} and srtp["local"] == {"$secret": "redacted"},
+          f"leg a's SRTP keys are not there, redacted: {srtp}")
+    check(state["media"]["legs"][1]["srtp"] is None, "leg b is plain RTP, not SRTP")
+    check(state["media"]["legs"][0]["latched_rtp"], "baresip's RTP never latched in the state")
+
+
 @e2e_test
 def srtp_to_carrier_rtp_from_pbx(t):
     """pbx (sipp, RTP) calls the carrier (baresip, srtp-mand): the carrier leg
@@ -224,10 +254,12 @@ def srtp_from_carrier_rtp_to_pbx(t):
     baresip = Baresip(t, t.carrier_peer, dial=f"sip:1000@{t.carrier_sbc}", seconds=9)
     legs = poll_legs(sbcd, lambda l: l and l["a"]["rtp_rx_packets"] > 250, 12.0)
     check(legs is not None, f"the call never came up [{baresip.log(5)}]")
+    state = call_state_of_only_call(sbcd)
     baresip.proc.wait(10.0)  # it hangs up as it quits
     uas.finish()
     invite = uas.received("INVITE")
     check(invite, "no INVITE at the pbx")
+    check_call_state(state, invite[0])
     assert_plain_on_pbx(invite[0], "INVITE to the pbx")
     check_round_trip(sbcd, baresip, legs, "a", "b")
     sbcd.assert_no_calls()

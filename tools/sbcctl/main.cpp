@@ -92,6 +92,10 @@ int show(const std::string& cmd, const std::string& reply_line, bool json) {
         fmt::print("{}", sbc::ctl::render_route_test(*reply));
         return exit_ok;
     }
+    if (cmd == "call_state") {
+        fmt::print("{}\n", (*reply)["call"].dump(2));
+        return exit_ok;
+    }
     if (cmd == "status") {
         auto status = sbc::api::decode_status(*reply);
         if (!status) {
@@ -157,6 +161,10 @@ int main(int argc, char** argv) {
     app.add_subcommand("stats", "media counters per call leg: packets, drops, SRTP");
     app.add_subcommand("reload",
                        "re-read the configuration file (TLS certificates take effect at once)");
+    auto* call_state = app.add_subcommand(
+        "call-state", "a call's state document (JSON, secrets redacted), as a store would keep it");
+    std::uint64_t call_id = 0;
+    call_state->add_option("ID", call_id, "the call's number (sbcctl calls)")->required();
     auto* route = app.add_subcommand("route", "routing: see which route a call would take");
     route->require_subcommand(1);
     auto* route_test =
@@ -196,6 +204,11 @@ int main(int argc, char** argv) {
         request["to"] = rt.to;
         request["source"] = rt.source;
         request["at"] = rt.at;
+    }
+    if (cmd == "call-state") {
+        cmd = "call_state";
+        request = sbc::api::make_request(cmd);
+        request["id"] = call_id;
     }
     try {
         return run(cmd, request, opts);

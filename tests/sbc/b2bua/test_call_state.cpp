@@ -243,6 +243,19 @@ TEST_CASE("call state: an SRTP leg, its keys marked as secrets", "[b2bua][state]
         CHECK(sealed.find("a=crypto") == std::string::npos);
     }
 
+    SECTION("the control API shows the document with the secrets redacted") {
+        auto reply = f.sbc().call_document({{"id", s.id}});
+        REQUIRE(reply.contains("call"));
+        const auto& leg_b = reply["call"]["media"]["legs"][1];
+        CHECK(leg_b["srtp"]["peer"] == nlohmann::json{{"$secret", "redacted"}});
+        CHECK(leg_b["srtp"]["local"] == nlohmann::json{{"$secret", "redacted"}});
+        CHECK(reply.dump().find(sdp::base64_encode(pbx_key())) == std::string::npos);
+        CHECK(f.sbc().call_document({{"id", s.id + 1}})["error"] ==
+              fmt::format("no call {}", s.id + 1));
+        CHECK(f.sbc().call_document({{"id", "1"}}).contains("error"));
+        CHECK(f.sbc().call_document(nlohmann::json::object()).contains("error"));
+    }
+
     caller.bye();
     f.pbx.expect("BYE").reply(200);
     REQUIRE(f.calls_gone());
