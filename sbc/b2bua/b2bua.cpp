@@ -175,8 +175,8 @@ call_leg* b2bua::leg_of_dialog(const dialog_ref& ref) {
         // Other legs (keep-alives, registrations) have
         // handlers of their own kind; a dialog a transfer retired is no
         // longer its call_leg's.
-        auto* l = dynamic_cast<call_leg*>(nta_leg_magic(dialog, sofia::leg_trampoline));
-        if (l != nullptr && l->nta == dialog) {
+        auto* l = dynamic_cast<call_leg*>(sofia::leg::handler_of(dialog));
+        if (l != nullptr && l->nta() == dialog) {
             return l;
         }
     }

@@ -38,8 +38,8 @@ bool has_sdp(const sip_t* sip) noexcept {
            su_casematch(sip->sip_content_type->c_type, "application/sdp");
 }
 
-int call_leg::on_request(nta_leg_t* dialog, nta_incoming_t* irq, const sip_t* sip) {
-    return _call.on_leg_request(*this, dialog, irq, sip);
+int call_leg::on_request(sofia::server_transaction& request, const sip_t* sip) {
+    return _call.on_leg_request(*this, request, sip);
 }
 
 call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trunk,
@@ -55,20 +55,10 @@ call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trun
 }
 
 call::~call() {
-    for (auto* l : _retired) {
-        if (l != nullptr) {
-            nta_leg_destroy(l);
-        }
-    }
     for (const auto& sl : _slots) {
         _owner.release(*sl.trunk, sl.inbound);
     }
     release_transactions();
-    for (auto& l : _legs) {
-        if (l.nta != nullptr) {
-            nta_leg_destroy(l.nta);
-        }
-    }
 }
 
 std::string call::display_id() const { return std::to_string(_id); }
@@ -209,20 +199,12 @@ void call::reply(nta_incoming_t* irq, call_leg& on, int status, const char* phra
     sofia::treply(irq, status, phrase, TAG_NEXT(tags));
 }
 
-int call::on_leg_request(call_leg& l, nta_leg_t* dialog, nta_incoming_t* irq, const sip_t* sip) {
+int call::on_leg_request(call_leg& l, sofia::server_transaction& request, const sip_t* sip) {
     if (finished()) {
         return 481;
     }
+    nta_incoming_t* irq = request.get();
     const auto method = sip->sip_request->rq_method;
-    if (dialog != l.nta) {
-        // A dialog that is not (or no longer) the leg's: the transfer's new
-        // dialog before it answered, or one a transfer replaced. Its BYE
-        // only closes it (a BYE crossing ours); nothing reaches the call.
-        if (method == sip_method_bye) {
-            return 200;
-        }
-        return method == sip_method_ack ? 0 : 481;
-    }
     if (_transfer && l._side == _transfer->referrer && method == sip_method_bye) {
         // RFC 5589 2.2: the transferor may hang up as soon as the transfer
         // is accepted; the transferee's call goes on towards the target.
@@ -232,7 +214,7 @@ int call::on_leg_request(call_leg& l, nta_leg_t* dialog, nta_incoming_t* irq, co
     }
     switch (method) {
         case sip_method_invite:
-            return on_reinvite(l, irq, sip);
+            return on_reinvite(l, request, sip);
         case sip_method_bye:
             return on_bye(l);
         case sip_method_ack:
@@ -244,9 +226,9 @@ int call::on_leg_request(call_leg& l, nta_leg_t* dialog, nta_incoming_t* irq, co
             return 0;
         case sip_method_info:
         case sip_method_message:
-            return relay_request(l, irq, sip);
+            return relay_request(l, request, sip);
         case sip_method_update:
-            return on_update(l, irq, sip);
+            return on_update(l, request, sip);
         case sip_method_refer:
             return on_refer(l, irq, sip);
         default:
@@ -310,7 +292,7 @@ void call::adopt_invite(sofia::client_transaction orq) {
 
 void call::send_ack(side to, const std::string* sdp_body) {
     auto& l = leg(to);
-    ack_2xx(l.nta, _invite->orq.get(), l.iface->contact(l.transport), sdp_body);
+    ack_2xx(l.nta(), _invite->orq.get(), l.iface->contact(l.transport), sdp_body);
 }
 
 void call::send_bye(side to) {
@@ -318,9 +300,9 @@ void call::send_bye(side to) {
     if (l.trunk->auth) {
         // A trunk with credentials may challenge the BYE (RFC 3261 22.1):
         // the b2bua's closer answers it, and outlives this call.
-        _owner.close_dialog(std::exchange(l.nta, nullptr), *l.trunk);
+        _owner.close_dialog(l.leg.release(), *l.trunk);
     } else {
-        bye(l.nta);
+        bye(l.nta());
     }
     l.confirmed = false;
 }

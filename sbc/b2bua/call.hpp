@@ -49,10 +49,10 @@ using dataplane::side;
 
 /// One side of a call: its dialog, and the handler its nta leg delivers
 /// in-dialog requests to (which side of which call they are for).
-class call_leg final : public sofia::leg_handler, public dialog {
+class call_leg final : public sofia::dialog_handler, public dialog {
 public:
     call_leg(call& owner, side s) : _call(owner), _side(s) {}
-    int on_request(nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip) override;
+    int on_request(sofia::server_transaction& request, const sip_t* sip) override;
 
     /// The dialog part alone, to move it in or out (a transfer).
     dialog& the_dialog() noexcept { return *this; }
@@ -194,7 +194,7 @@ public:
     void check_session_timers(std::chrono::steady_clock::time_point now);
 
     // nta callbacks (through call_leg and the trampolines).
-    int on_leg_request(call_leg& leg, nta_leg_t* dialog, nta_incoming_t* irq, const sip_t* sip);
+    int on_leg_request(call_leg& leg, sofia::server_transaction& request, const sip_t* sip);
 
 private:
     /// An INVITE transaction relayed from one leg to the other: the initial
@@ -251,9 +251,9 @@ private:
     /// The session timers a 2xx to the INVITE relay settles or refreshes;
     /// returns the Session-Expires and Require lines of the 2xx sent back.
     std::string timers_after_2xx(const sip_t* sip);
-    int on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    int on_reinvite(call_leg& from, sofia::server_transaction& request, const sip_t* sip);
     int on_bye(call_leg& from);
-    int relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    int relay_request(call_leg& from, sofia::server_transaction& request, const sip_t* sip);
     /// A re-INVITE on leg `to` (relayed: its offer and headers), with an
     /// Authorization or Proxy-Authorization header when given.
     sofia::client_transaction send_reinvite(call_leg& to, const std::optional<std::string>& offer,
@@ -355,7 +355,7 @@ private:
     void notify_referrer(nta_leg_t* dialog, int status, bool final);
     /// An UPDATE from a leg: a session refresh (RFC 4028) is answered here;
     /// one with an offer (RFC 3311) is relayed to the other leg.
-    int on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    int on_update(call_leg& from, sofia::server_transaction& request, const sip_t* sip);
     /// The other leg's answer to a relayed UPDATE.
     void on_update_response(const sip_t* sip, int status);
     /// The session timer of leg a from the caller's INVITE, settled when the
@@ -452,7 +452,9 @@ private:
         offer_answer::hold oa;         ///< the offer to the target, until it answers
     };
     std::optional<transfer> _transfer;
-    std::vector<nta_leg_t*> _retired;  ///< replaced dialogs, kept for their BYE
+    /// Dialogs a transfer replaced or dropped, kept (answering only a BYE,
+    /// support::closed_dialog()) until the call ends.
+    std::vector<sofia::leg> _retired;
     struct own_reinvite {
         side to = side::a;
         sofia::client_transaction orq;

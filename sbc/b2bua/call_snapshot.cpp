@@ -23,7 +23,7 @@ private:
 
 dialog_state state_of(const dialog& d, const to_wall& wall) {
     dialog_state s;
-    auto v = sofia::read_leg(d.nta);
+    auto v = sofia::read_leg(d.nta());
     s.call_id = d.call_id;
     s.local_uri = d.local_uri;
     s.remote_uri = d.remote_uri;

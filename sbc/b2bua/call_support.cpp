@@ -96,4 +96,27 @@ void remember_identity(dialog& d, const std::string& call_id, const std::string&
     d.remote_uri = t != nullptr ? sofia::uri_text(t->a_url) : "";
 }
 
+namespace {
+
+class closed_dialog_handler final : public sofia::dialog_handler {
+public:
+    int on_request(sofia::server_transaction&, const sip_t* sip) override {
+        switch (sip->sip_request->rq_method) {
+            case sip_method_bye:
+                return 200;
+            case sip_method_ack:
+                return 0;
+            default:
+                return 481;  // RFC 3261 12.2.2: no dialog of ours to act on
+        }
+    }
+};
+
+}  // namespace
+
+sofia::dialog_handler& closed_dialog() {
+    static closed_dialog_handler handler;
+    return handler;
+}
+
 }  // namespace sbc::b2bua::support

@@ -9,6 +9,7 @@
 #include "sbc/b2bua/dialog.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/sofia/leg.hpp"
 #include "sbc/sofia/nta.hpp"
 
 namespace sbc::b2bua::support {
@@ -40,6 +41,11 @@ std::string peer_uri(const std::string& user, const config::peer_config& peer);
 /// From (the SBC's) and To header values, which nta does not give back.
 void remember_identity(dialog& d, const std::string& call_id, const std::string& from,
                        const std::string& to);
+/// The handler of a dialog the call no longer uses (one a transfer replaced
+/// or gave up, or a dialog taken over before it takes its leg's place): a
+/// BYE closes it (200, crossing ours), an ACK is taken, anything else gets
+/// 481; nothing reaches the call.
+sofia::dialog_handler& closed_dialog();
 /// RFC 3262 3: nta answers a PRACK for our reliable response with this status.
 int accept_prack(nta_reliable_magic_t*, nta_reliable_t*, nta_incoming_t*, const sip_t*);
 

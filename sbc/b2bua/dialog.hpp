@@ -5,8 +5,8 @@
 //
 // A value: a call is made of two, and a transfer hands one from the call or
 // the operation that made it to the side it takes over with a move, the
-// same fields in one place. The nta leg inside is the one raw handle left;
-// its owner (call_leg, the transfer under way) destroys it.
+// same fields in one place. Its nta leg is owned (sofia::leg): whoever
+// holds the dialog holds the leg, and a move hands both over.
 //
 // Object graph: the call owns its call_legs, each holding the dialog of one
 // side; the trunk and interface pointers are borrowed from the
@@ -21,6 +21,7 @@
 
 #include "sbc/config/config.hpp"
 #include "sbc/media_ctl/media_session.hpp"
+#include "sbc/sofia/leg.hpp"
 #include "sbc/sofia/nta.hpp"
 
 namespace sbc::b2bua {
@@ -37,7 +38,8 @@ struct session_timer {
 };
 
 struct dialog {
-    nta_leg_t* nta = nullptr;  ///< owned by whoever holds the dialog
+    sofia::leg leg;  ///< empty before the dialog is made and after it is given away
+    nta_leg_t* nta() const noexcept { return leg.get(); }
     /// What identifies the dialog that nta does not let be read back
     /// (sofia::read_leg() gives the rest): its Call-ID and the URIs of the
     /// SBC's and the peer's From/To, as it was made.

@@ -75,7 +75,7 @@ sofia::authorization call::in_dialog_credentials(call_leg& l, const sip_t* sip, 
                      l.trunk->name, method, status);
         return {};
     }
-    const auto uri = sofia::remote_target(l.nta);
+    const auto uri = sofia::remote_target(l.nta());
     if (uri.empty()) {
         return {};
     }

@@ -30,7 +30,7 @@ void call::reoffer(side s) {
     const auto contact = l.iface->contact(l.transport);
     const auto expires = l.timer ? session_expires_value(l, true) : std::string();
     auto orq = sofia::client_transaction::send(
-        l.nta, [this](const sofia::response& r) { on_reoffer_response(r.sip, r.status); }, nullptr,
+        l.nta(), [this](const sofia::response& r) { on_reoffer_response(r.sip, r.status); }, nullptr,
         SIP_METHOD_INVITE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
         SIPTAG_ALLOW_STR(allow_for(*l.trunk)), SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
@@ -48,7 +48,7 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
     const side s = _reoffer->to;
     auto& l = leg(s);
     if (status < 300) {
-        ack_2xx(l.nta, _reoffer->orq.get());
+        ack_2xx(l.nta(), _reoffer->orq.get());
         if (l.timer) {
             l.timer->last_refresh = std::chrono::steady_clock::now();
         }
@@ -70,7 +70,8 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
     }
 }
 
-int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
+int call::on_update(call_leg& from, sofia::server_transaction& request, const sip_t* sip) {
+    nta_incoming_t* irq = request.get();
     // Any UPDATE the peer sends refreshes its leg's session (RFC 4028 10).
     std::string value;
     if (from.timer) {
@@ -109,7 +110,7 @@ int call::on_update(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
         if (!u.orq || u.orq.status() >= 200) {  // refused, or failed at once
             return 500;
         }
-        u.irq = sofia::server_transaction(irq);
+        u.irq = std::move(request);
         u.oa = _oa.begin(offer_answer::via::update, from._side);
         _update = std::move(u);
         return 0;
@@ -127,7 +128,7 @@ sofia::client_transaction call::send_update(const update_relay& u,
     const auto contact = to.iface->contact(to.transport);
     const auto expires = to.timer ? session_expires_value(to, true) : std::string();
     return sofia::client_transaction::send(
-        to.nta, [this](const sofia::response& r) { on_update_response(r.sip, r.status); }, nullptr,
+        to.nta(), [this](const sofia::response& r) { on_update_response(r.sip, r.status); }, nullptr,
         SIP_METHOD_UPDATE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
@@ -186,7 +187,8 @@ void call::on_update_response(const sip_t* sip, int status) {
     _update.reset();
 }
 
-int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
+int call::on_reinvite(call_leg& from, sofia::server_transaction& request, const sip_t* sip) {
+    nta_incoming_t* irq = request.get();
     if (const int refusal = _oa.refusal_for(from._side)) {
         refuse_second_offer(irq, refusal);  // RFC 3261 14.2
         return 0;
@@ -234,7 +236,7 @@ int call::on_reinvite(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     _invite->offer_sent = std::move(offer);
     _invite->headers_sent = std::move(headers);
     _invite->oa = _oa.begin(offer_answer::via::reinvite, from._side);
-    _invite->irq = sofia::server_transaction(irq);
+    _invite->irq = std::move(request);
     _invite->irq.on_ack_or_cancel([this](const sip_t* s) { on_invite_ack_or_cancel(s); });
     _invite->irq.reply(SIP_100_TRYING);
     return 0;
@@ -248,7 +250,7 @@ sofia::client_transaction call::send_reinvite(call_leg& to, const std::optional<
     // it, or the 2xx would end the timer there.
     const auto expires = to.timer ? session_expires_value(to, true) : std::string();
     return sofia::client_transaction::send(
-        to.nta, invite_callback(), nullptr, SIP_METHOD_INVITE, nullptr,
+        to.nta(), invite_callback(), nullptr, SIP_METHOD_INVITE, nullptr,
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*to.trunk)),
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),

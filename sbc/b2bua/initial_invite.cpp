@@ -134,21 +134,21 @@ result<std::optional<std::string>> call::outbound_offer(const sip_t* sip, bool& 
 
 bool call::create_inbound_leg(nta_incoming_t* irq, const sip_t* sip) {
     auto& a = leg(side::a);
-    a.nta = nta_leg_tcreate(a.iface->agent(), sofia::leg_trampoline, &a,
-                            SIPTAG_CALL_ID(sip->sip_call_id), SIPTAG_FROM(sip->sip_to),
+    a.leg = sofia::leg::create(a.iface->agent(), a, SIPTAG_CALL_ID(sip->sip_call_id),
+                            SIPTAG_FROM(sip->sip_to),
                             SIPTAG_TO(sip->sip_from), SIPTAG_CSEQ(sip->sip_cseq),
                             // The INVITE's CSeq is the dialog's remote sequence
                             // number (RFC 3261 12.1.1), which its state records.
-                            NTATAG_REMOTE_CSEQ(sip->sip_cseq->cs_seq), TAG_END());
-    if (a.nta == nullptr) {
+                            NTATAG_REMOTE_CSEQ(sip->sip_cseq->cs_seq));
+    if (!a.leg) {
         return false;
     }
-    nta_leg_tag(a.nta, nullptr);
-    nta_leg_server_route(a.nta, sip->sip_record_route, sip->sip_contact);
+    nta_leg_tag(a.nta(), nullptr);
+    nta_leg_server_route(a.nta(), sip->sip_record_route, sip->sip_contact);
     a.call_id = sip->sip_call_id->i_id;
     a.local_uri = sofia::uri_text(sip->sip_to->a_url);
     a.remote_uri = sofia::uri_text(sip->sip_from->a_url);
-    nta_incoming_tag(irq, nta_leg_get_tag(a.nta));
+    nta_incoming_tag(irq, nta_leg_get_tag(a.nta()));
     return true;
 }
 
@@ -233,13 +233,12 @@ sofia::client_transaction call::send_outbound_invite(const sip_t* sip,
 
     const auto headers = outbound_headers(sip, numbers, from, to);
     auto call_id = new_call_id();
-    b.nta = nta_leg_tcreate(b.iface->agent(), sofia::leg_trampoline, &b,
-                            SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_FROM_STR(from.c_str()),
-                            SIPTAG_TO_STR(to.c_str()), TAG_END());
-    if (b.nta == nullptr) {
+    b.leg = sofia::leg::create(b.iface->agent(), b, SIPTAG_CALL_ID_STR(call_id.c_str()),
+                               SIPTAG_FROM_STR(from.c_str()), SIPTAG_TO_STR(to.c_str()));
+    if (!b.leg) {
         return {};
     }
-    nta_leg_tag(b.nta, nullptr);
+    nta_leg_tag(b.nta(), nullptr);
     remember_identity(b, call_id, from, to);
     _numbers_sent = numbers;
     unsigned hops = sip->sip_max_forwards ? sip->sip_max_forwards->mf_count - 1 : 69;
@@ -256,7 +255,7 @@ sofia::client_transaction call::issue_invite(const std::optional<std::string>& o
     const unsigned expires = std::max(b.trunk->session_timer.expires, _callee_min_se);
     const unsigned min_se = _callee_min_se > 0 ? _callee_min_se : b.trunk->session_timer.min_se;
     auto orq = sofia::client_transaction::send(
-        b.nta, invite_callback(),
+        b.nta(), invite_callback(),
         o.next_hop.empty() ? nullptr : URL_STRING_MAKE(o.next_hop.c_str()), SIP_METHOD_INVITE,
         URL_STRING_MAKE(o.ruri.c_str()), SIPTAG_CONTACT_STR(o.contact.c_str()),
         SIPTAG_MAX_FORWARDS_STR(o.max_forwards.c_str()), SIPTAG_ALLOW_STR(allow_for(*b.trunk)),
@@ -353,12 +352,12 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
     }
     auto& to = leg(dataplane::other(inv.from));
     if (sip != nullptr && sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
-        nta_leg_rtag(to.nta, sip->sip_to->a_tag);  // the early dialog (RFC 3261 12.1.2)
+        nta_leg_rtag(to.nta(), sip->sip_to->a_tag);  // the early dialog (RFC 3261 12.1.2)
     }
     if (sip != nullptr && sip->sip_rseq != nullptr && sip_has_feature(sip->sip_require, "100rel")) {
         // RFC 3262 4: a reliable provisional response is acknowledged with
         // PRACK, on this leg alone; the caller's leg has its own rules.
-        nta_leg_client_reroute(to.nta, sip->sip_record_route, sip->sip_contact, 1);
+        nta_leg_client_reroute(to.nta(), sip->sip_record_route, sip->sip_contact, 1);
         if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr &&
             nta_outgoing_rseq(inv.orq.get()) == 0) {
             // The PRACK belongs to the early dialog: nta wants the INVITE
@@ -367,7 +366,7 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
         }
         std::erase_if(_pracks, [](const auto& p) { return p.status() >= 200; });
         if (auto prack = inv.orq.prack(
-                to.nta, [](const sofia::response&) {}, sip)) {
+                to.nta(), [](const sofia::response&) {}, sip)) {
             _pracks.push_back(std::move(prack));
         } else {
             sip_log.warn("call {}: cannot PRACK {} (RSeq {})", display_id(), status,
@@ -417,8 +416,7 @@ bool call::try_next_peer(int status, bool from_peer, const char* why) {
     // The abandoned attempt: no CANCEL before a provisional response (RFC
     // 3261 9.1); destroying the transaction stops its retransmissions.
     inv.orq = {};
-    nta_leg_destroy(b.nta);
-    b.nta = nullptr;
+    b.leg = {};
     auto request = inv.irq.request();
     const sip_t* sip = request ? sip_object(request.get()) : nullptr;
     if (!next && sip != nullptr && next_trunk(sip)) {
@@ -518,10 +516,7 @@ bool call::next_trunk(const sip_t* sip) {
         if (inv.orq) {
             return true;
         }
-        if (b.nta != nullptr) {
-            nta_leg_destroy(b.nta);
-            b.nta = nullptr;
-        }
+        b.leg = {};
     }
     return false;
 }
@@ -557,9 +552,9 @@ void call::on_invite_success(const sip_t* sip, int status) {
     auto& to = leg(dataplane::other(inv.from));
     if (sip != nullptr) {
         if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
-            nta_leg_rtag(to.nta, sip->sip_to->a_tag);
+            nta_leg_rtag(to.nta(), sip->sip_to->a_tag);
         }
-        nta_leg_client_route(to.nta, sip->sip_record_route, sip->sip_contact);
+        nta_leg_client_route(to.nta(), sip->sip_record_route, sip->sip_contact);
     }
     to.confirmed = true;
     if (_state == state::cancelling) {

@@ -22,12 +22,15 @@ std::string ping_call_id() {
 
 keepalive::~keepalive() { cancel_all(); }
 
-void keepalive::cancel_all() {
-    for (auto& p : _pings) {
-        nta_outgoing_destroy(p.orq);
-        nta_leg_destroy(p.leg);
+void keepalive::cancel_all() { _pings.clear(); }
+
+std::optional<std::size_t> keepalive::find(std::uint64_t serial) const {
+    for (std::size_t i = 0; i < _pings.size(); ++i) {
+        if (_pings[i].serial == serial) {
+            return i;
+        }
     }
-    _pings.clear();
+    return std::nullopt;
 }
 
 void keepalive::tick(std::chrono::steady_clock::time_point now) {
@@ -82,59 +85,53 @@ void keepalive::send(const std::string& trunk_name, std::size_t peer_index,
                                 ? ""
                                 : fmt::format(";transport={}", transport_param(peer.proto)));
     auto call_id = ping_call_id();
-    nta_leg_t* leg =
+    c_handle<nta_leg_t, nta_leg_destroy> leg(
         nta_leg_tcreate(iface.agent(), nullptr, nullptr, SIPTAG_CALL_ID_STR(call_id.c_str()),
-                        SIPTAG_FROM_STR(from.c_str()), SIPTAG_TO_STR(to.c_str()), TAG_END());
-    if (leg == nullptr) {
+                        SIPTAG_FROM_STR(from.c_str()), SIPTAG_TO_STR(to.c_str()), TAG_END()));
+    if (!leg) {
         return;
     }
-    nta_leg_tag(leg, nullptr);
+    nta_leg_tag(leg.get(), nullptr);
     auto contact = iface.contact(peer.proto);
-    _pings.push_back(ping{trunk_name, peer_index, leg, nullptr, now});
-    nta_outgoing_t* orq = nta_outgoing_tcreate(
-        leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_OPTIONS,
-        URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
-        SIPTAG_MAX_FORWARDS_STR("70"), SIPTAG_ACCEPT_STR("application/sdp"), TAG_END());
-    // _pings may not hold the new entry at the back any more if a response
-    // was delivered synchronously; find it by its leg.
-    for (std::size_t i = 0; i < _pings.size(); ++i) {
-        if (_pings[i].leg == leg) {
-            if (orq == nullptr) {
-                finish(i, 503, "cannot send");
-            } else {
-                _pings[i].orq = orq;
-            }
-            break;
+    const auto serial = ++_serial;
+    nta_leg_t* raw = leg.get();
+    _pings.push_back(ping{serial, trunk_name, peer_index, std::move(leg), {}, now});
+    auto orq = sofia::client_transaction::send(
+        raw, [this, serial](const sofia::response& r) { on_response(serial, r); }, nullptr,
+        SIP_METHOD_OPTIONS, URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
+        SIPTAG_MAX_FORWARDS_STR("70"), SIPTAG_ACCEPT_STR("application/sdp"));
+    // nta may have answered already (a transport failure): the ping is
+    // then over and gone.
+    if (const auto i = find(serial)) {
+        if (!orq) {
+            finish(*i, 503, "cannot send");
+        } else {
+            _pings[*i].orq = std::move(orq);
         }
     }
 }
 
-int keepalive::on_response(nta_outgoing_t* orq, const sip_t* sip) {
-    int status =
-        sip != nullptr && sip->sip_status ? sip->sip_status->st_status : nta_outgoing_status(orq);
-    if (status < 200) {
-        return 0;
+void keepalive::on_response(std::uint64_t serial, const sofia::response& r) {
+    const auto i = find(serial);
+    if (r.provisional() || !i) {
+        return;
     }
-    for (std::size_t i = 0; i < _pings.size(); ++i) {
-        if (_pings[i].orq == orq) {
-            // nta's own 503 after a failed TLS handshake: the peer's result
-            // says why (sbcctl trunks), not just "503".
-            std::string why;
-            const auto* trunk = _owner.cfg().find_trunk(_pings[i].trunk);
-            if (nta_sip_is_internal(sip) && trunk != nullptr &&
-                _pings[i].peer < trunk->peers.size()) {
-                why = _owner.interface_named(trunk->interface)
-                          .tls_failure(trunk->peers[_pings[i].peer].host, _pings[i].sent);
-            }
-            finish(i, status, why.empty() ? nullptr : why.c_str());
-            break;
-        }
+    // nta's own 503 after a failed TLS handshake: the peer's result says
+    // why (sbcctl trunks), not just "503".
+    std::string why;
+    const auto& p = _pings[*i];
+    const auto* trunk = _owner.cfg().find_trunk(p.trunk);
+    if (!r.from_peer() && trunk != nullptr && p.peer < trunk->peers.size()) {
+        why =
+            _owner.interface_named(trunk->interface).tls_failure(trunk->peers[p.peer].host, p.sent);
     }
-    return 0;
+    finish(*i, r.status, why.empty() ? nullptr : why.c_str());
 }
 
 void keepalive::finish(std::size_t index, int status, const char* what) {
-    ping p = _pings[index];
+    // Taken out first: the ping's transaction may be the one whose callback
+    // runs now, and goes when this function returns.
+    ping p = std::move(_pings[index]);
     _pings.erase(_pings.begin() + static_cast<std::ptrdiff_t>(index));
     auto* table = _owner.peers_of(p.trunk);
     const auto* trunk = _owner.cfg().find_trunk(p.trunk);
@@ -160,8 +157,6 @@ void keepalive::finish(std::size_t index, int status, const char* what) {
             }
         }
     }
-    nta_outgoing_destroy(p.orq);
-    nta_leg_destroy(p.leg);
 }
 
 }  // namespace sbc::b2bua

@@ -9,10 +9,14 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "sbc/common/c_handle.hpp"
+#include "sbc/sofia/client_transaction.hpp"
 #include "sbc/sofia/nta.hpp"
 #include "sbc/trunking/peer_table.hpp"
 
@@ -20,7 +24,7 @@ namespace sbc::b2bua {
 
 class b2bua;
 
-class keepalive final : public sofia::response_handler {
+class keepalive final {
 public:
     explicit keepalive(b2bua& owner) : _owner(owner) {}
     ~keepalive();
@@ -32,22 +36,25 @@ public:
     /// Drops every outstanding ping (configuration reload, shutdown).
     void cancel_all();
 
-    int on_response(nta_outgoing_t* orq, const sip_t* sip) override;
-
 private:
     struct ping {
+        std::uint64_t serial = 0;  ///< names it to its response callback
         std::string trunk;
         std::size_t peer = 0;
-        nta_leg_t* leg = nullptr;
-        nta_outgoing_t* orq = nullptr;
+        c_handle<nta_leg_t, nta_leg_destroy> leg;
+        sofia::client_transaction orq;
         std::chrono::steady_clock::time_point sent;
     };
+    void on_response(std::uint64_t serial, const sofia::response& r);
+    /// The index of ping `serial` in _pings; nullopt when it is over.
+    std::optional<std::size_t> find(std::uint64_t serial) const;
     void send(const std::string& trunk, std::size_t peer,
               std::chrono::steady_clock::time_point now);
     void finish(std::size_t index, int status, const char* what);
 
     b2bua& _owner;
     std::vector<ping> _pings;
+    std::uint64_t _serial = 0;
     std::map<std::pair<std::string, std::size_t>, std::chrono::steady_clock::time_point> _next_due;
 };
 

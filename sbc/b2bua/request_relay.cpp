@@ -25,7 +25,7 @@ using namespace support;
 
 void call::on_media_dtmf(side from, char digit, std::uint32_t duration_ms) {
     auto& to = leg(dataplane::other(from));
-    if (!to.confirmed || to.nta == nullptr) {
+    if (!to.confirmed || to.nta() == nullptr) {
         return;
     }
     // The de facto format of SIP INFO DTMF (application/dtmf-relay: Signal
@@ -83,7 +83,7 @@ std::string call::relayed_headers(const sip_t* sip, const call_leg& from, const 
     return policy::header_lines(fields);
 }
 
-int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
+int call::relay_request(call_leg& from, sofia::server_transaction& request, const sip_t* sip) {
     auto& to = leg(dataplane::other(from._side));
     if (!to.confirmed) {
         return 481;
@@ -114,7 +114,7 @@ int call::relay_request(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     }
     forget_finished_relays();
     auto relay =
-        std::make_unique<request_relay>(*this, sofia::server_transaction(irq), std::move(r));
+        std::make_unique<request_relay>(*this, std::move(request), std::move(r));
     if (!relay->send()) {
         return 0;  // the relay's server transaction answered 500 as it went
     }
@@ -138,7 +138,7 @@ bool request_relay::send(const sofia::authorization& auth) {
     payload->pl_data = const_cast<char*>(_request.body.data());
     payload->pl_len = _request.body.size();
     _out = sofia::client_transaction::send(
-        to.nta, [this](const sofia::response& r) { on_response(r); }, nullptr, _request.method_id,
+        to.nta(), [this](const sofia::response& r) { on_response(r); }, nullptr, _request.method_id,
         _request.method.c_str(), nullptr,
         TAG_IF(body, SIPTAG_CONTENT_TYPE_STR(_request.content_type.c_str())),
         TAG_IF(body, SIPTAG_PAYLOAD(payload)),

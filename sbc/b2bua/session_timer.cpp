@@ -76,7 +76,7 @@ void call::send_refresh(side s, const sofia::authorization& auth) {
     const auto value = session_expires_value(l, true);
     auto& refresh = _refreshes[dataplane::index(s)];
     refresh = sofia::client_transaction::send(
-        l.nta, [this, s](const sofia::response& r) { on_refresh_response(s, r); }, nullptr,
+        l.nta(), [this, s](const sofia::response& r) { on_refresh_response(s, r); }, nullptr,
         SIP_METHOD_UPDATE, nullptr, SIPTAG_SUPPORTED_STR(supported_extensions),
         SIPTAG_SESSION_EXPIRES_STR(value.c_str()),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),

@@ -87,7 +87,7 @@ int call::on_blind_refer(call_leg& from, nta_incoming_t* irq, const char* target
     }
     // RFC 3515 2.4.2: accept, then report progress in NOTIFYs.
     sofia::treply(irq, SIP_202_ACCEPTED);
-    notify_referrer(from.nta, 100, false);
+    notify_referrer(from.nta(), 100, false);
     return 0;
 }
 
@@ -124,25 +124,24 @@ int call::send_blind_transfer(call_leg& from, const config::trunk_config& trunk,
                      offer.error_message());
         return 500;
     }
-    // In-dialog requests of the new dialog reach the referrer's leg object,
-    // which the new dialog replaces.
-    t.target.nta = nta_leg_tcreate(
-        via.agent(), sofia::leg_trampoline, &from, SIPTAG_CALL_ID_STR(call_id.c_str()),
-        SIPTAG_FROM_STR(from_hdr.c_str()), SIPTAG_TO_STR(to_hdr.c_str()), TAG_END());
-    if (t.target.nta == nullptr) {
+    // Nothing of the new dialog reaches the call until it takes the
+    // referrer's place (complete_transfer).
+    t.target.leg = sofia::leg::create(via.agent(), closed_dialog(),
+                                      SIPTAG_CALL_ID_STR(call_id.c_str()),
+                                      SIPTAG_FROM_STR(from_hdr.c_str()), SIPTAG_TO_STR(to_hdr.c_str()));
+    if (!t.target.leg) {
         return 500;
     }
-    nta_leg_tag(t.target.nta, nullptr);
+    nta_leg_tag(t.target.nta(), nullptr);
     remember_identity(t.target, call_id, from_hdr, to_hdr);
     const auto contact = via.contact(peer.proto);
     t.invite = sofia::client_transaction::send(
-        t.target.nta, [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },
+        t.target.nta(), [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },
         nullptr, SIP_METHOD_INVITE, URL_STRING_MAKE(ruri.c_str()),
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(trunk)),
         SIPTAG_SUPPORTED_STR("timer"), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
         SIPTAG_PAYLOAD_STR(t.target.origin.last_sent.c_str()));
     if (!t.invite || t.invite.status() >= 200) {  // refused, or failed at once
-        nta_leg_destroy(t.target.nta);
         return 500;
     }
     sip_log.info("call {}: leg {} transfers to {} on trunk {} (REFER handled by the SBC)",
@@ -155,7 +154,7 @@ int call::send_blind_transfer(call_leg& from, const config::trunk_config& trunk,
 std::optional<call::replacement> call::replacement_for(side s) {
     const side far_side = dataplane::other(s);
     auto& far = leg(far_side);
-    if (_state != state::established || !far.confirmed || far.nta == nullptr || !leg(s).confirmed) {
+    if (_state != state::established || !far.confirmed || far.nta() == nullptr || !leg(s).confirmed) {
         return std::nullopt;
     }
     replacement r;
@@ -163,7 +162,7 @@ std::optional<call::replacement> call::replacement_for(side s) {
     r.target.transport = far.transport;
     // RFC 3261 12.2.1.1: requests of the far end's dialog go to its remote
     // target; a new INVITE meant to replace that dialog goes there too.
-    r.target.contact = sofia::remote_target(far.nta);
+    r.target.contact = sofia::remote_target(far.nta());
     c_handle<su_home_t, su_home_unref> home(
         static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
     if (r.target.contact.empty() || !home) {
@@ -186,7 +185,7 @@ std::optional<call::replacement> call::replacement_for(side s) {
     }
     // RFC 3891 3: the recipient compares to-tag with its own tag, so the
     // value names the dialog as the far end sees it.
-    const sip_replaces_t* rp = nta_leg_make_replaces(far.nta, home.get(), 0);
+    const sip_replaces_t* rp = nta_leg_make_replaces(far.nta(), home.get(), 0);
     if (rp == nullptr || rp->rp_call_id == nullptr) {
         return std::nullopt;
     }
@@ -198,7 +197,7 @@ std::optional<call::replacement> call::replacement_for(side s) {
 
 bool call::can_hand_over(side s) const noexcept {
     const auto& l = _legs[dataplane::index(s)];
-    return _state == state::established && _oa.idle() && l.confirmed && l.nta != nullptr &&
+    return _state == state::established && _oa.idle() && l.confirmed && l.nta() != nullptr &&
            !_refreshes[dataplane::index(s)];
 }
 
@@ -214,9 +213,11 @@ call::handed_dialog call::hand_over(side s) {
         }
     }
     h.d = std::move(l.the_dialog());
+    // Until it takes a leg's place in the call it goes to, its requests
+    // reach neither call.
+    h.d.leg.set_handler(closed_dialog());
     // The leg keeps its trunk and interface for the CDR and logs; it has
     // no dialog any more.
-    l.nta = nullptr;
     l.confirmed = false;
     l.timer.reset();
     return h;
@@ -233,7 +234,7 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
                      replaces.call_id, replaced == nullptr ? "not ours" : "not replaceable",
                      status);
         sofia::treply(irq, SIP_202_ACCEPTED);
-        notify_referrer(from.nta, status, true);
+        notify_referrer(from.nta(), status, true);
         return 0;
     }
     call& other = replaced->_call;
@@ -274,7 +275,7 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
                  display_id(), from._side == side::a ? 'a' : 'b', other.display_id(),
                  _transfer->target.trunk->name);
     sofia::treply(irq, SIP_202_ACCEPTED);
-    notify_referrer(from.nta, 100, false);
+    notify_referrer(from.nta(), 100, false);
     // The referrer's consultation dialog ends as RFC 5589 7.3 has the
     // target end it: with a BYE, once the transfer was accepted.
     other.hang_up("replaced by an attended transfer");
@@ -285,9 +286,6 @@ bool call::join_far_end(call_leg& from, call& other, side target,
                         std::unique_ptr<sdp::sdes_leg> sdes, media_ctl::sdp_origin origin,
                         std::uint16_t media_port) {
     auto handed = other.hand_over(target);
-    // In-dialog requests of the taken dialog now reach the referrer's leg
-    // object, which it replaces once it answers.
-    nta_leg_bind(handed.d.nta, sofia::leg_trampoline, &from);
     if (handed.slot_inbound) {
         _slots.push_back({handed.d.trunk, *handed.slot_inbound});
     }
@@ -306,7 +304,7 @@ bool call::join_far_end(call_leg& from, call& other, side target,
                              : std::string();
     const auto contact = t.target.iface->contact(t.target.transport);
     t.invite = sofia::client_transaction::send(
-        t.target.nta, [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },
+        t.target.nta(), [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },
         nullptr, SIP_METHOD_INVITE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
         SIPTAG_ALLOW_STR(allow_for(*t.target.trunk)), SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
@@ -326,10 +324,10 @@ void call::drop_transfer(bool dialog_up) {
     }
     t.invite = {};
     if (dialog_up) {
-        bye(t.target.nta);
+        bye(t.target.nta());
     }
     _media.cancel_transfer(t.referrer);
-    _retired.push_back(t.target.nta);
+    _retired.push_back(std::move(t.target.leg));
     if (t.slot_inbound) {
         release_slot(t.target.trunk, *t.slot_inbound);
     }
@@ -350,7 +348,7 @@ void call::notify_referrer(nta_leg_t* dialog, int status, bool final) {
 void call::fail_transfer(int status, bool dialog_up) {
     auto& referrer = leg(_transfer->referrer);
     if (referrer.confirmed) {
-        notify_referrer(referrer.nta, status, true);
+        notify_referrer(referrer.nta(), status, true);
     }
     drop_transfer(dialog_up);
     if (!referrer.confirmed) {
@@ -379,13 +377,13 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     }
     if (!t.attended && sip != nullptr) {
         if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
-            nta_leg_rtag(t.target.nta, sip->sip_to->a_tag);
+            nta_leg_rtag(t.target.nta(), sip->sip_to->a_tag);
         }
-        nta_leg_client_route(t.target.nta, sip->sip_record_route, sip->sip_contact);
+        nta_leg_client_route(t.target.nta(), sip->sip_record_route, sip->sip_contact);
     }
     auto sd = sdp::session_description::parse(body_of(sip));
     if (!has_sdp(sip) || !sd) {
-        ack_2xx(t.target.nta, t.invite.get());
+        ack_2xx(t.target.nta(), t.invite.get());
         t.invite = {};
         sip_log.warn("call {}: transfer target answered without usable SDP; ending it",
                      display_id());
@@ -400,15 +398,17 @@ void call::complete_transfer(const sip_t* answer) {
     auto& referrer = leg(t.referrer);
     // RFC 3515 2.4.5: the referrer learns the outcome, and leaves.
     if (referrer.confirmed) {
-        notify_referrer(referrer.nta, 200, true);
+        notify_referrer(referrer.nta(), 200, true);
         send_bye(t.referrer);
     }
     // The target's dialog takes the referrer's place, with its own trunk's
     // slot; the other leg keeps the SBC's media address and port, so its
     // media simply flows to the target.
     release_slot(referrer.trunk, t.referrer == side::a);
-    _retired.push_back(referrer.nta);
+    referrer.leg.set_handler(closed_dialog());
+    _retired.push_back(std::move(referrer.leg));
     referrer.the_dialog() = std::move(t.target);
+    referrer.leg.set_handler(referrer);
     if (t.referrer == side::b) {
         _registered.reset();  // leg b is no longer the contact it was called at
     }
@@ -425,7 +425,7 @@ void call::complete_transfer(const sip_t* answer) {
     // The ACK goes once the data plane has its orders (the commands reach
     // the worker before any packet the ACK sets off), so the target's first
     // packets already meet its side's new address, keys and codec chain.
-    ack_2xx(referrer.nta, t.invite.get());
+    ack_2xx(referrer.nta(), t.invite.get());
     t.invite = {};
     sip_log.info("call {}: transfer completed; leg {} is now trunk {}", display_id(),
                  t.referrer == side::a ? 'a' : 'b', referrer.trunk->name);
