@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <stdlib.h>
+#include <catch2/catch.hpp>
 
 #include <fstream>
 #include <stdexcept>
@@ -27,8 +28,27 @@ namespace {
 // harness.py's generated_config, with the peers' real ports and
 // placeholder ports for the SBC's listeners (5060, 5062: any two distinct
 // valid ones; both become 0 before binding).
+// The trunk "target" of topology::target_trunk, and the routes that send
+// the pbx's calls to 3000 there.
+std::string target_trunk_yaml(const topology& t, const std::string& target_peer) {
+    std::string y = fmt::format(
+        "  - name: target\n    interface: pbx\n    peers: [\"{}\"]\n"
+        "    keepalive: {{interval: 0}}\n",
+        target_peer);
+    for (const auto& line : t.target_trunk_lines) {
+        y += "    " + line + "\n";
+    }
+    return y;
+}
+
+constexpr const char* transfer_routes =
+    "  - {name: carrier-to-pbx, from_trunk: carrier, to_trunk: pbx}\n"
+    "  - {name: transfers, from_trunk: pbx, ruri_user: \"^3000$\", to_trunk: target}\n"
+    "  - {name: pbx-to-carrier, from_trunk: pbx, to_trunk: carrier}\n";
+
 std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::uint16_t pbx_peer,
-                          std::uint16_t pbx_backup, const std::filesystem::path& dir) {
+                          std::uint16_t pbx_backup, const std::string& target_peer,
+                          const std::filesystem::path& dir) {
     std::string y = "interfaces:\n";
     for (const auto& [name, port] : {std::pair{"carrier", 5060}, std::pair{"pbx", 5062}}) {
         y += fmt::format(
@@ -50,8 +70,13 @@ std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::ui
             y += "    " + line + "\n";
         }
     }
+    if (t.target_trunk) {
+        y += target_trunk_yaml(t, target_peer);
+    }
     y += "routes:\n";
-    if (t.routes.empty()) {
+    if (t.routes.empty() && t.target_trunk) {
+        y += transfer_routes;
+    } else if (t.routes.empty()) {
         y += "  - {name: carrier-to-pbx, from_trunk: carrier, to_trunk: pbx}\n"
              "  - {name: pbx-to-carrier, from_trunk: pbx, to_trunk: carrier}\n";
     }
@@ -71,7 +96,8 @@ std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::ui
 }  // namespace
 
 b2bua_fixture::b2bua_fixture(const topology& t)
-    : _yaml(topology_yaml(t, carrier.port(), pbx.port(), pbx2.port(), dir.path())),
+    : _yaml(topology_yaml(t, carrier.port(), pbx.port(), pbx2.port(), target.host_port(),
+                          dir.path())),
       _cfg(config::load_string(_yaml, "b2bua_fixture.yaml")) {
     for (auto& iface : _cfg.interfaces) {
         for (auto& l : iface.listen) {
@@ -114,6 +140,15 @@ bool b2bua_fixture::calls_gone() {
     return loop.run_until([&] { return _sbc->call_count() == 0; });
 }
 
+b2bua::call& b2bua_fixture::call_of(const peer_dialog& d) {
+    // The SBC's side of `d`: its local tag is the peer's remote one.
+    auto* leg = _sbc->leg_of_dialog({d.call_id(), d.remote_tag(), d.local_tag(), false});
+    if (leg == nullptr) {
+        FAIL("the SBC has no call with dialog " << d.call_id());
+    }
+    return leg->_call;
+}
+
 std::string sdp_audio(std::uint16_t port, const std::string& session) {
     return fmt::format(
         "v=0\r\n"
@@ -134,7 +169,7 @@ up_call carrier_calls_pbx(b2bua_fixture& f, const std::string& user, std::uint16
     c.caller = &f.carrier.invite(f.carrier_side_uri(user), sdp_audio(rtp, "carrier"));
     c.invite = &f.pbx.expect("INVITE");
     c.invite->reply(200, sdp_audio(static_cast<std::uint16_t>(rtp + 1000), "pbx"));
-    c.caller->expect(200);
+    c.ok = c.caller->expect(200);
     c.caller->ack();
     f.pbx.expect("ACK");
     return c;

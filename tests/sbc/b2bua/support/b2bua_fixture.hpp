@@ -41,6 +41,12 @@ struct topology {
     /// The pbx trunk gets the peer "pbx2" as well, at a lower priority
     /// (tried after "pbx" fails).
     bool pbx_backup_peer = false;
+    /// A third trunk, "target", on the pbx interface, whose peer is the
+    /// peer "target"; unless `routes` says otherwise, the pbx's calls to
+    /// 3000 go there. The e2e suite's transfer topology
+    /// (tests/e2e/test_dialog.py target_trunk, TRANSFER_ROUTES).
+    bool target_trunk = false;
+    std::vector<std::string> target_trunk_lines;  ///< YAML lines added to it
 };
 
 /// A directory under $TMPDIR, removed with everything in it.
@@ -65,6 +71,9 @@ public:
     scripted_peer carrier{loop, "carrier"};
     scripted_peer pbx{loop, "pbx"};
     scripted_peer pbx2{loop, "pbx2"};  ///< a peer of the pbx trunk with pbx_backup_peer
+    /// The target trunk's peer, on an address of its own so that the peer
+    /// ACL never takes the pbx's requests for the target's.
+    scripted_peer target{loop, "target", "127.0.0.3"};
     fake_media_engine media;
     temp_dir dir;
 
@@ -79,6 +88,11 @@ public:
     /// Runs the loop until the b2bua holds no call (a finished call is
     /// reaped on the loop turn after it ended). False on the deadline.
     bool calls_gone();
+    /// The SBC's call that `d` is a dialog with (RFC 3891 3 names it by the
+    /// SBC's view of its tags). Fails the test when there is none. For a
+    /// test to drive the call's periodic checks (check_session_timers,
+    /// check_failover) at a time of its choosing instead of sleeping.
+    b2bua::call& call_of(const peer_dialog& d);
 
 private:
     std::string port_of(const std::string& interface) const;
@@ -93,10 +107,12 @@ private:
 std::string sdp_audio(std::uint16_t port, const std::string& session = "peer");
 
 /// A call carrier -> pbx, answered and acknowledged: the caller's dialog on
-/// the carrier and the INVITE the pbx received (its dialog: callee()).
+/// the carrier, the INVITE the pbx received (its dialog: callee()) and the
+/// 200 the carrier received.
 struct up_call {
     peer_dialog* caller = nullptr;
     incoming_request* invite = nullptr;
+    const sip_t* ok = nullptr;
     peer_dialog& callee() { return invite->dialog(); }
 };
 /// Places an up_call to `user`, the peers' RTP at `rtp` and `rtp` + 1000.
