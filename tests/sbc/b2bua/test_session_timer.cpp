@@ -41,15 +41,7 @@ std::string refresher(const sip_t* sip) {
 // the pbx `pbx_headers`, up to the pbx's ACK.
 up_call place_call(b2bua_fixture& f, const std::string& headers,
                    const std::string& pbx_headers = {}) {
-    up_call c;
-    c.caller = &f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(30000, "carrier"), "caller",
-                                 headers);
-    c.invite = &f.pbx.expect("INVITE");
-    c.invite->reply(200, sdp_audio(31000, "pbx"), pbx_headers);
-    c.ok = c.caller->expect(200);
-    c.caller->ack();
-    f.pbx.expect("ACK");
-    return c;
+    return sbc::test::carrier_calls_pbx(f, "2000", 30000, headers, pbx_headers);
 }
 
 void both_legs_get_bye(b2bua_fixture& f) {

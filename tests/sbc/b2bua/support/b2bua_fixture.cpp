@@ -164,11 +164,13 @@ std::string sdp_audio(std::uint16_t port, const std::string& session) {
         session, port);
 }
 
-up_call carrier_calls_pbx(b2bua_fixture& f, const std::string& user, std::uint16_t rtp) {
+up_call carrier_calls_pbx(b2bua_fixture& f, const std::string& user, std::uint16_t rtp,
+                          const std::string& headers, const std::string& pbx_headers) {
     up_call c;
-    c.caller = &f.carrier.invite(f.carrier_side_uri(user), sdp_audio(rtp, "carrier"));
+    c.caller =
+        &f.carrier.invite(f.carrier_side_uri(user), sdp_audio(rtp, "carrier"), "caller", headers);
     c.invite = &f.pbx.expect("INVITE");
-    c.invite->reply(200, sdp_audio(static_cast<std::uint16_t>(rtp + 1000), "pbx"));
+    c.invite->reply(200, sdp_audio(static_cast<std::uint16_t>(rtp + 1000), "pbx"), pbx_headers);
     c.ok = c.caller->expect(200);
     c.caller->ack();
     f.pbx.expect("ACK");

@@ -115,9 +115,12 @@ struct up_call {
     const sip_t* ok = nullptr;
     peer_dialog& callee() { return invite->dialog(); }
 };
-/// Places an up_call to `user`, the peers' RTP at `rtp` and `rtp` + 1000.
+/// Places an up_call to `user`, the peers' RTP at `rtp` and `rtp` + 1000;
+/// the INVITE carries `headers` and the pbx's 200 `pbx_headers` (header
+/// lines, "Name: value\r\n" each).
 up_call carrier_calls_pbx(b2bua_fixture& f, const std::string& user = "2000",
-                          std::uint16_t rtp = 30000);
+                          std::uint16_t rtp = 30000, const std::string& headers = {},
+                          const std::string& pbx_headers = {});
 /// The carrier hangs the call up; the pbx answers the BYE the SBC relays.
 void carrier_hangs_up(b2bua_fixture& f, up_call& c);
 
