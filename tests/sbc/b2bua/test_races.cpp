@@ -5,6 +5,8 @@
 // the failover timer firing while the first peer's 180 is on its way.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <string>
 
@@ -194,4 +196,69 @@ TEST_CASE("the failover timer firing while the first peer's 180 is on its way",
     REQUIRE(f.calls_gone());
     f.pbx.expect_nothing_more();
     f.pbx2.expect_nothing_more();
+}
+
+// [!mayfail]: the SBC does not answer a challenge to its own re-INVITE of
+// an attended transfer. on_transfer_response() takes the 401 as the
+// target's refusal: the referrer is told 401, the consulted party, whose
+// first call already ended, gets a BYE, and nobody is left for it. Trunks
+// with credentials have every other INVITE and re-INVITE of the SBC's
+// answered (conf/README.md "Digest authentication"); answering this one
+// needs the transfer's INVITE sent again with them, which is more than a
+// test-driven one-liner. Remove the tag once it is.
+TEST_CASE("a challenge to the re-INVITE that joins the consulted party is answered",
+          "[b2bua][race][transfer][digest][!mayfail]") {
+    auto t = transfer_topology();
+    t.target_trunk_lines.push_back("auth: {username: acme, password: s3cret}");
+    b2bua_fixture f(t);
+    auto c = carrier_calls_pbx(f);
+    auto& consult = f.pbx.invite(f.pbx_side_uri("3000"), sdp_audio(31100, "pbx"), "1000");
+    auto& first = f.target.expect("INVITE");
+    first.reply(200, sdp_audio(32000, "target"));
+    consult.expect(200);
+    consult.ack();
+    f.target.expect("ACK");
+
+    const auto replaces = fmt::format("{};to-tag={};from-tag={}", consult.call_id(),
+                                      consult.remote_tag(), consult.local_tag());
+    sbc::test::refer(c.callee(), fmt::format("<sip:3000@sbc.example?Replaces={}>",
+                                             sbc::test::uri_escape(replaces)))
+        .expect(202);
+    expect_notify(f.pbx, 100, false);
+    f.pbx.expect("BYE").reply(200);  // the consultation call ends
+
+    auto& challenged = f.target.expect("INVITE");
+    challenged.reply(401, {}, sbc::test::digest_challenge(401, "bm9uY2UtMQ"));
+    auto& retry = f.target.expect("INVITE");
+    CHECK(&retry.dialog() == &first.dialog());
+    sbc::test::check_credentials(retry, 401, "bm9uY2UtMQ", "acme", "s3cret");
+    retry.reply(200, sdp_audio(32000, "target"));
+    f.target.expect("ACK");
+    expect_notify(f.pbx, 200, true);
+    f.pbx.expect("BYE").reply(200);
+    carrier_takes_reinvite(f, c);
+    carrier_hangs_up_on_target(f, c, first);
+}
+
+// Hidden and [!mayfail]: the SBC's own re-INVITE after a transfer
+// (call::reoffer) is not sent again when the party that stays challenges
+// it; the SBC logs "media unchanged" and the peer never learns of the new
+// session. Hidden because the missing retry is only noticed when
+// expect() gives up, 10 s later.
+TEST_CASE("a challenge to the SBC's re-INVITE after a transfer is answered",
+          "[.][b2bua][race][transfer][digest][!mayfail]") {
+    auto t = transfer_topology();
+    t.carrier_trunk.push_back("auth: {username: acme, password: s3cret}");
+    b2bua_fixture f(t);
+    auto c = carrier_calls_pbx(f);
+    auto& inv = transfer_to_target(f, c);
+    target_answers(f, c, inv);
+    auto& challenged = f.carrier.expect("INVITE");
+    challenged.reply(401, {}, sbc::test::digest_challenge(401, "bm9uY2UtMQ"));
+    auto& retry = f.carrier.expect("INVITE");
+    CHECK(retry.body() == challenged.body());
+    sbc::test::check_credentials(retry, 401, "bm9uY2UtMQ", "acme", "s3cret");
+    retry.reply(200, sdp_audio(30000, "carrier"));
+    f.carrier.expect("ACK");
+    carrier_hangs_up_on_target(f, c, inv);
 }
