@@ -28,6 +28,12 @@ namespace {
 // harness.py's generated_config, with the peers' real ports and
 // placeholder ports for the SBC's listeners (5060, 5062: any two distinct
 // valid ones; both become 0 before binding).
+// A trunk's entry for the carrier's or the pbx's peer at `port`.
+std::string peer_entry(const topology& t, std::uint16_t port) {
+    return t.tcp ? fmt::format("\"sip:127.0.0.1:{};transport=tcp\"", port)
+                 : fmt::format("\"127.0.0.1:{}\"", port);
+}
+
 // The trunk "target" of topology::target_trunk, and the routes that send
 // the pbx's calls to 3000 there.
 std::string target_trunk_yaml(const topology& t, const std::string& target_peer) {
@@ -51,17 +57,18 @@ std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::ui
                           const std::filesystem::path& dir) {
     std::string y = "interfaces:\n";
     for (const auto& [name, port] : {std::pair{"carrier", 5060}, std::pair{"pbx", 5062}}) {
+        const auto tcp = t.tcp ? fmt::format(", tcp://127.0.0.1:{}", port) : std::string();
         y += fmt::format(
-            "  - name: {}\n    listen: [udp://127.0.0.1:{}]\n    media_address: 127.0.0.1\n", name,
-            port);
+            "  - name: {}\n    listen: [udp://127.0.0.1:{}{}]\n    media_address: 127.0.0.1\n",
+            name, port, tcp);
     }
     const auto backup = t.pbx_backup_peer
                             ? fmt::format(", {{uri: \"127.0.0.1:{}\", priority: 20}}", pbx_backup)
                             : std::string();
     y += "trunks:\n";
     for (const auto& [name, peers, extra] :
-         {std::tuple{"carrier", fmt::format("\"127.0.0.1:{}\"", carrier_peer), &t.carrier_trunk},
-          std::tuple{"pbx", fmt::format("\"127.0.0.1:{}\"{}", pbx_peer, backup), &t.pbx_trunk}}) {
+         {std::tuple{"carrier", peer_entry(t, carrier_peer), &t.carrier_trunk},
+          std::tuple{"pbx", peer_entry(t, pbx_peer) + backup, &t.pbx_trunk}}) {
         y += fmt::format(
             "  - name: {0}\n    interface: {0}\n    peers: [{1}]\n"
             "    keepalive: {{interval: 0}}\n",
@@ -96,7 +103,10 @@ std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::ui
 }  // namespace
 
 b2bua_fixture::b2bua_fixture(const topology& t)
-    : _yaml(topology_yaml(t, carrier.port(), pbx.port(), pbx2.port(), target.host_port(),
+    : carrier(loop, "carrier", "127.0.0.1", t.tcp ? "tcp" : "udp"),
+      pbx(loop, "pbx", "127.0.0.1", t.tcp ? "tcp" : "udp"),
+      _tcp(t.tcp),
+      _yaml(topology_yaml(t, carrier.port(), pbx.port(), pbx2.port(), target.host_port(),
                           dir.path())),
       _cfg(config::load_string(_yaml, "b2bua_fixture.yaml")) {
     for (auto& iface : _cfg.interfaces) {
@@ -115,16 +125,19 @@ b2bua_fixture::~b2bua_fixture() {
     _sbc.reset();
 }
 
-std::string b2bua_fixture::port_of(const std::string& interface) const {
-    return std::to_string(_sbc->interface_named(interface).bound_port(config::transport::udp));
+std::string b2bua_fixture::side_uri(const std::string& interface, const std::string& user) const {
+    const auto t = _tcp ? config::transport::tcp : config::transport::udp;
+    return fmt::format("sip:{}@127.0.0.1:{}{}", user,
+                       _sbc->interface_named(interface).bound_port(t),
+                       _tcp ? ";transport=tcp" : "");
 }
 
 std::string b2bua_fixture::carrier_side_uri(const std::string& user) const {
-    return fmt::format("sip:{}@127.0.0.1:{}", user, port_of("carrier"));
+    return side_uri("carrier", user);
 }
 
 std::string b2bua_fixture::pbx_side_uri(const std::string& user) const {
-    return fmt::format("sip:{}@127.0.0.1:{}", user, port_of("pbx"));
+    return side_uri("pbx", user);
 }
 
 std::vector<std::string> b2bua_fixture::cdr_lines() const {

@@ -47,6 +47,11 @@ struct topology {
     /// (tests/e2e/test_dialog.py target_trunk, TRANSFER_ROUTES).
     bool target_trunk = false;
     std::vector<std::string> target_trunk_lines;  ///< YAML lines added to it
+    /// Both interfaces listen on TCP as well, and the carrier and the pbx
+    /// are on TCP only, their trunks' peers "transport=tcp": every message
+    /// of a call between them travels over TCP (tests/e2e/test_sbc.py
+    /// tcp_both_legs).
+    bool tcp = false;
 };
 
 /// A directory under $TMPDIR, removed with everything in it.
@@ -77,7 +82,8 @@ public:
     fake_media_engine media;
     temp_dir dir;
 
-    /// "sip:USER@127.0.0.1:PORT" of the SBC's interface facing that side.
+    /// "sip:USER@127.0.0.1:PORT" of the SBC's interface facing that side
+    /// (its TCP port and ";transport=tcp" with topology::tcp).
     std::string carrier_side_uri(const std::string& user) const;
     std::string pbx_side_uri(const std::string& user) const;
     b2bua::b2bua& sbc() noexcept { return *_sbc; }
@@ -95,8 +101,9 @@ public:
     b2bua::call& call_of(const peer_dialog& d);
 
 private:
-    std::string port_of(const std::string& interface) const;
+    std::string side_uri(const std::string& interface, const std::string& user) const;
 
+    bool _tcp = false;
     std::string _yaml;
     config::config _cfg;
     std::unique_ptr<b2bua::b2bua> _sbc;  ///< last: destroyed first

@@ -238,10 +238,11 @@ int peer_dialog::on_request(sofia::server_transaction& request, const sip_t* sip
 
 // ---- scripted_peer
 
-scripted_peer::scripted_peer(sip_loop& loop, std::string name, std::string host)
+scripted_peer::scripted_peer(sip_loop& loop, std::string name, std::string host,
+                             std::string transport)
     : _loop(loop),
       _name(std::move(name)),
-      _agent(loop.root(), /*cancel_487=*/false, std::move(host)),
+      _agent(loop.root(), /*cancel_487=*/false, std::move(host), std::move(transport)),
       _default(sofia::leg::create(_agent.get(), *this, NTATAG_NO_DIALOG(1))) {
     if (!_default) {
         throw std::runtime_error("cannot make the peer's default leg");
@@ -255,7 +256,7 @@ scripted_peer::scripted_peer(sip_loop& loop, std::string name, std::string host)
 
 scripted_peer::~scripted_peer() = default;
 
-std::string scripted_peer::contact() const { return fmt::format("<sip:{}>", host_port()); }
+std::string scripted_peer::contact() const { return fmt::format("<{}>", _agent.uri()); }
 
 outgoing_request& scripted_peer::new_outgoing(std::string what) {
     _sent.push_back(std::make_unique<outgoing_request>(*this, std::move(what)));

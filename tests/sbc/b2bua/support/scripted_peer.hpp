@@ -151,14 +151,16 @@ private:
 class scripted_peer final : public sofia::dialog_handler {
 public:
     /// `name` goes into Call-IDs, users and failure messages ("carrier");
-    /// `host` is its loopback address.
-    scripted_peer(sip_loop& loop, std::string name, std::string host = "127.0.0.1");
+    /// `host` is its loopback address, `transport` "udp" or "tcp".
+    scripted_peer(sip_loop& loop, std::string name, std::string host = "127.0.0.1",
+                  std::string transport = "udp");
     ~scripted_peer();
 
     const std::string& name() const noexcept { return _name; }
     std::uint16_t port() const noexcept { return _agent.port(); }
     std::string host_port() const { return _agent.host_port(); }
-    /// "<sip:HOST:PORT>", the Contact of every request and 2xx.
+    /// "<sip:HOST:PORT>" (";transport=tcp" on TCP), the Contact of every
+    /// request and 2xx.
     std::string contact() const;
 
     /// Sends an INVITE to `request_uri` (with `sdp` as its offer; none for
