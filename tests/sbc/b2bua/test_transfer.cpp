@@ -11,12 +11,14 @@
 #include <sofia-sip/sip_util.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <string>
 
 #include "tests/sbc/b2bua/support/b2bua_fixture.hpp"
 #include "tests/sbc/b2bua/support/sip_steps.hpp"
 
 using namespace sbc;
+using namespace std::chrono_literals;
 using dataplane::side;
 using sbc::test::b2bua_fixture;
 using sbc::test::body_of;
@@ -252,4 +254,33 @@ TEST_CASE("an attended transfer: the REFER's Replaces joins the consulted party 
     f.carrier.expect_nothing_more();
     f.pbx.expect_nothing_more();
     f.target.expect_nothing_more();
+}
+
+// Hidden and [!mayfail]: the SBC's INVITE to a blind transfer's target says
+// Supported: timer, but complete_transfer() takes no session timer from the
+// target's 2xx, so a target that makes the SBC its refresher (RFC 4028 9:
+// refresher=uac with Require: timer) never gets a refresh and ends the
+// call when its interval lapses. Hidden because the missing UPDATE is only
+// noticed when expect() gives up, 10 s later.
+TEST_CASE("a transfer target that has the SBC refresh its session gets refreshes",
+          "[.][b2bua][transfer][refer][session-timer][!mayfail]") {
+    b2bua_fixture f(transfer_topology());
+    auto c = carrier_calls_pbx(f);
+    sbc::test::refer(c.callee(), "<sip:3000@sbc.example>").expect(202);
+    expect_notify(f.pbx, 100, false);
+    auto& inv = f.target.expect("INVITE");
+    CHECK(sip_has_feature(inv.sip()->sip_supported, "timer"));
+    inv.reply(200, sdp_audio(target_rtp, "target"),
+              "Session-Expires: 90;refresher=uac\r\nRequire: timer\r\n");
+    f.target.expect("ACK");
+    expect_notify(f.pbx, 200, true);
+    f.pbx.expect("BYE").reply(200);
+    carrier_reinvited_after_transfer(f, c);
+
+    f.call_of(*c.caller).check_session_timers(std::chrono::steady_clock::now() + 46s);
+    auto& refresh = f.target.expect("UPDATE");
+    CHECK(&refresh.dialog() == &inv.dialog());
+    refresh.reply(200);
+    carrier_hangs_up_on_target(f, c, inv.dialog());
+    REQUIRE(f.calls_gone());
 }
