@@ -413,8 +413,12 @@ bool call::try_next_peer(int status, bool from_peer, const char* why) {
                              : "peer " + config::to_string(b.trunk->peers[b.peer]),
                  b.trunk->name, why, status,
                  next ? ", trying " + config::to_string(b.trunk->peers[*next]) : ", none left");
-    // The abandoned attempt: no CANCEL before a provisional response (RFC
-    // 3261 9.1); destroying the transaction stops its retransmissions.
+    // The abandoned attempt is cancelled (RFC 3261 9.1): nta holds the
+    // CANCEL until a provisional response comes, so a peer that was only
+    // slow, its 180 already on the way, stops ringing. Destroying the
+    // transaction alone would leave it ringing for a caller who is talking
+    // to someone else.
+    inv.orq.cancel();
     inv.orq = {};
     b.leg = {};
     auto request = inv.irq.request();

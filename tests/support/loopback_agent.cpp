@@ -9,9 +9,10 @@
 
 namespace sbc::test {
 
-loopback_agent::loopback_agent(su_root_t* root, bool cancel_487, std::string host)
-    : _host(std::move(host)) {
-    const auto url = fmt::format("sip:{}:0;transport=udp", _host);
+loopback_agent::loopback_agent(su_root_t* root, bool cancel_487, std::string host,
+                               std::string transport)
+    : _host(std::move(host)), _transport(std::move(transport)) {
+    const auto url = fmt::format("sip:{}:0;transport={}", _host, _transport);
     _agent = nta_agent_create(root, URL_STRING_MAKE(url.c_str()), sofia::agent_trampoline, this,
                               NTATAG_UA(1), NTATAG_CANCEL_487(cancel_487), NTATAG_EXTRA_100(0),
                               TAG_END());
@@ -33,8 +34,9 @@ loopback_agent::~loopback_agent() { nta_agent_destroy(_agent); }
 std::string loopback_agent::host_port() const { return fmt::format("{}:{}", _host, _port); }
 
 std::string loopback_agent::uri(const std::string& user) const {
-    return user.empty() ? fmt::format("sip:{}", host_port())
-                        : fmt::format("sip:{}@{}", user, host_port());
+    const auto param = _transport == "udp" ? std::string() : ";transport=" + _transport;
+    return user.empty() ? fmt::format("sip:{}{}", host_port(), param)
+                        : fmt::format("sip:{}@{}{}", user, host_port(), param);
 }
 
 namespace {

@@ -1,5 +1,5 @@
 // An nta agent for tests, on a loopback address (127.0.0.1 unless told) over
-// UDP with a port the kernel chose, so
+// UDP (or TCP) with a port the kernel chose, so
 // tests never collide on fixed ports and can run in parallel.
 //
 // NTATAG_UA(1) as the SBC's own agents: nta retransmits a 2xx until its ACK
@@ -23,22 +23,25 @@ public:
     /// `cancel_487`: whether nta answers a cancelled INVITE with 487 itself
     /// (NTATAG_CANCEL_487); the SBC's agents leave that to the call.
     /// `host`: another loopback address (127.0.0.9) for a test that needs
-    /// a source the SBC does not know. Throws std::runtime_error when nta
-    /// cannot bind.
-    explicit loopback_agent(su_root_t* root, bool cancel_487 = true,
-                            std::string host = "127.0.0.1");
+    /// a source the SBC does not know. `transport`: "udp", or "tcp" for an
+    /// agent that listens and sends on TCP only. Throws std::runtime_error
+    /// when nta cannot bind.
+    explicit loopback_agent(su_root_t* root, bool cancel_487 = true, std::string host = "127.0.0.1",
+                            std::string transport = "udp");
     ~loopback_agent();
     loopback_agent(const loopback_agent&) = delete;
     loopback_agent& operator=(const loopback_agent&) = delete;
 
     nta_agent_t* get() const noexcept { return _agent; }
-    /// The port the kernel gave the UDP socket.
+    /// The port the kernel gave the listening socket.
     std::uint16_t port() const noexcept { return _port; }
     const std::string& host() const noexcept { return _host; }
     /// "HOST:PORT".
     std::string host_port() const;
-    /// "sip:USER@HOST:PORT", or without "USER@" when `user` is empty.
+    /// "sip:USER@HOST:PORT", or without "USER@" when `user` is empty;
+    /// with ";transport=tcp" on TCP.
     std::string uri(const std::string& user = {}) const;
+    const std::string& transport() const noexcept { return _transport; }
 
     /// Takes every stray message from now on; the callback owns `msg`.
     void on_stray(stray_callback cb) { _on_stray = std::move(cb); }
@@ -51,6 +54,7 @@ public:
 
 private:
     std::string _host;
+    std::string _transport;
     nta_agent_t* _agent = nullptr;
     std::uint16_t _port = 0;
     stray_callback _on_stray;

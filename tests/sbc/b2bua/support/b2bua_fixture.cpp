@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <stdlib.h>
+#include <catch2/catch.hpp>
 
 #include <fstream>
 #include <stdexcept>
@@ -27,21 +28,47 @@ namespace {
 // harness.py's generated_config, with the peers' real ports and
 // placeholder ports for the SBC's listeners (5060, 5062: any two distinct
 // valid ones; both become 0 before binding).
+// A trunk's entry for the carrier's or the pbx's peer at `port`.
+std::string peer_entry(const topology& t, std::uint16_t port) {
+    return t.tcp ? fmt::format("\"sip:127.0.0.1:{};transport=tcp\"", port)
+                 : fmt::format("\"127.0.0.1:{}\"", port);
+}
+
+// The trunk "target" of topology::target_trunk, and the routes that send
+// the pbx's calls to 3000 there.
+std::string target_trunk_yaml(const topology& t, const std::string& target_peer) {
+    std::string y = fmt::format(
+        "  - name: target\n    interface: pbx\n    peers: [\"{}\"]\n"
+        "    keepalive: {{interval: 0}}\n",
+        target_peer);
+    for (const auto& line : t.target_trunk_lines) {
+        y += "    " + line + "\n";
+    }
+    return y;
+}
+
+constexpr const char* transfer_routes =
+    "  - {name: carrier-to-pbx, from_trunk: carrier, to_trunk: pbx}\n"
+    "  - {name: transfers, from_trunk: pbx, ruri_user: \"^3000$\", to_trunk: target}\n"
+    "  - {name: pbx-to-carrier, from_trunk: pbx, to_trunk: carrier}\n";
+
 std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::uint16_t pbx_peer,
-                          std::uint16_t pbx_backup, const std::filesystem::path& dir) {
+                          std::uint16_t pbx_backup, const std::string& target_peer,
+                          const std::filesystem::path& dir) {
     std::string y = "interfaces:\n";
     for (const auto& [name, port] : {std::pair{"carrier", 5060}, std::pair{"pbx", 5062}}) {
+        const auto tcp = t.tcp ? fmt::format(", tcp://127.0.0.1:{}", port) : std::string();
         y += fmt::format(
-            "  - name: {}\n    listen: [udp://127.0.0.1:{}]\n    media_address: 127.0.0.1\n", name,
-            port);
+            "  - name: {}\n    listen: [udp://127.0.0.1:{}{}]\n    media_address: 127.0.0.1\n",
+            name, port, tcp);
     }
     const auto backup = t.pbx_backup_peer
                             ? fmt::format(", {{uri: \"127.0.0.1:{}\", priority: 20}}", pbx_backup)
                             : std::string();
     y += "trunks:\n";
     for (const auto& [name, peers, extra] :
-         {std::tuple{"carrier", fmt::format("\"127.0.0.1:{}\"", carrier_peer), &t.carrier_trunk},
-          std::tuple{"pbx", fmt::format("\"127.0.0.1:{}\"{}", pbx_peer, backup), &t.pbx_trunk}}) {
+         {std::tuple{"carrier", peer_entry(t, carrier_peer), &t.carrier_trunk},
+          std::tuple{"pbx", peer_entry(t, pbx_peer) + backup, &t.pbx_trunk}}) {
         y += fmt::format(
             "  - name: {0}\n    interface: {0}\n    peers: [{1}]\n"
             "    keepalive: {{interval: 0}}\n",
@@ -50,8 +77,13 @@ std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::ui
             y += "    " + line + "\n";
         }
     }
+    if (t.target_trunk) {
+        y += target_trunk_yaml(t, target_peer);
+    }
     y += "routes:\n";
-    if (t.routes.empty()) {
+    if (t.routes.empty() && t.target_trunk) {
+        y += transfer_routes;
+    } else if (t.routes.empty()) {
         y += "  - {name: carrier-to-pbx, from_trunk: carrier, to_trunk: pbx}\n"
              "  - {name: pbx-to-carrier, from_trunk: pbx, to_trunk: carrier}\n";
     }
@@ -71,7 +103,11 @@ std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::ui
 }  // namespace
 
 b2bua_fixture::b2bua_fixture(const topology& t)
-    : _yaml(topology_yaml(t, carrier.port(), pbx.port(), pbx2.port(), dir.path())),
+    : carrier(loop, "carrier", "127.0.0.1", t.tcp ? "tcp" : "udp"),
+      pbx(loop, "pbx", "127.0.0.1", t.tcp ? "tcp" : "udp"),
+      _tcp(t.tcp),
+      _yaml(topology_yaml(t, carrier.port(), pbx.port(), pbx2.port(), target.host_port(),
+                          dir.path())),
       _cfg(config::load_string(_yaml, "b2bua_fixture.yaml")) {
     for (auto& iface : _cfg.interfaces) {
         for (auto& l : iface.listen) {
@@ -89,16 +125,19 @@ b2bua_fixture::~b2bua_fixture() {
     _sbc.reset();
 }
 
-std::string b2bua_fixture::port_of(const std::string& interface) const {
-    return std::to_string(_sbc->interface_named(interface).bound_port(config::transport::udp));
+std::string b2bua_fixture::side_uri(const std::string& interface, const std::string& user) const {
+    const auto t = _tcp ? config::transport::tcp : config::transport::udp;
+    return fmt::format("sip:{}@127.0.0.1:{}{}", user,
+                       _sbc->interface_named(interface).bound_port(t),
+                       _tcp ? ";transport=tcp" : "");
 }
 
 std::string b2bua_fixture::carrier_side_uri(const std::string& user) const {
-    return fmt::format("sip:{}@127.0.0.1:{}", user, port_of("carrier"));
+    return side_uri("carrier", user);
 }
 
 std::string b2bua_fixture::pbx_side_uri(const std::string& user) const {
-    return fmt::format("sip:{}@127.0.0.1:{}", user, port_of("pbx"));
+    return side_uri("pbx", user);
 }
 
 std::vector<std::string> b2bua_fixture::cdr_lines() const {
@@ -112,6 +151,15 @@ std::vector<std::string> b2bua_fixture::cdr_lines() const {
 
 bool b2bua_fixture::calls_gone() {
     return loop.run_until([&] { return _sbc->call_count() == 0; });
+}
+
+b2bua::call& b2bua_fixture::call_of(const peer_dialog& d) {
+    // The SBC's side of `d`: its local tag is the peer's remote one.
+    auto* leg = _sbc->leg_of_dialog({d.call_id(), d.remote_tag(), d.local_tag(), false});
+    if (leg == nullptr) {
+        FAIL("the SBC has no call with dialog " << d.call_id());
+    }
+    return leg->_call;
 }
 
 std::string sdp_audio(std::uint16_t port, const std::string& session) {
@@ -129,12 +177,14 @@ std::string sdp_audio(std::uint16_t port, const std::string& session) {
         session, port);
 }
 
-up_call carrier_calls_pbx(b2bua_fixture& f, const std::string& user, std::uint16_t rtp) {
+up_call carrier_calls_pbx(b2bua_fixture& f, const std::string& user, std::uint16_t rtp,
+                          const std::string& headers, const std::string& pbx_headers) {
     up_call c;
-    c.caller = &f.carrier.invite(f.carrier_side_uri(user), sdp_audio(rtp, "carrier"));
+    c.caller =
+        &f.carrier.invite(f.carrier_side_uri(user), sdp_audio(rtp, "carrier"), "caller", headers);
     c.invite = &f.pbx.expect("INVITE");
-    c.invite->reply(200, sdp_audio(static_cast<std::uint16_t>(rtp + 1000), "pbx"));
-    c.caller->expect(200);
+    c.invite->reply(200, sdp_audio(static_cast<std::uint16_t>(rtp + 1000), "pbx"), pbx_headers);
+    c.ok = c.caller->expect(200);
     c.caller->ack();
     f.pbx.expect("ACK");
     return c;

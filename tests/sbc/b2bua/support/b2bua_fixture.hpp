@@ -41,6 +41,17 @@ struct topology {
     /// The pbx trunk gets the peer "pbx2" as well, at a lower priority
     /// (tried after "pbx" fails).
     bool pbx_backup_peer = false;
+    /// A third trunk, "target", on the pbx interface, whose peer is the
+    /// peer "target"; unless `routes` says otherwise, the pbx's calls to
+    /// 3000 go there. The e2e suite's transfer topology
+    /// (tests/e2e/test_dialog.py target_trunk, TRANSFER_ROUTES).
+    bool target_trunk = false;
+    std::vector<std::string> target_trunk_lines;  ///< YAML lines added to it
+    /// Both interfaces listen on TCP as well, and the carrier and the pbx
+    /// are on TCP only, their trunks' peers "transport=tcp": every message
+    /// of a call between them travels over TCP (tests/e2e/test_sbc.py
+    /// tcp_both_legs).
+    bool tcp = false;
 };
 
 /// A directory under $TMPDIR, removed with everything in it.
@@ -65,10 +76,14 @@ public:
     scripted_peer carrier{loop, "carrier"};
     scripted_peer pbx{loop, "pbx"};
     scripted_peer pbx2{loop, "pbx2"};  ///< a peer of the pbx trunk with pbx_backup_peer
+    /// The target trunk's peer, on an address of its own so that the peer
+    /// ACL never takes the pbx's requests for the target's.
+    scripted_peer target{loop, "target", "127.0.0.3"};
     fake_media_engine media;
     temp_dir dir;
 
-    /// "sip:USER@127.0.0.1:PORT" of the SBC's interface facing that side.
+    /// "sip:USER@127.0.0.1:PORT" of the SBC's interface facing that side
+    /// (its TCP port and ";transport=tcp" with topology::tcp).
     std::string carrier_side_uri(const std::string& user) const;
     std::string pbx_side_uri(const std::string& user) const;
     b2bua::b2bua& sbc() noexcept { return *_sbc; }
@@ -79,10 +94,16 @@ public:
     /// Runs the loop until the b2bua holds no call (a finished call is
     /// reaped on the loop turn after it ended). False on the deadline.
     bool calls_gone();
+    /// The SBC's call that `d` is a dialog with (RFC 3891 3 names it by the
+    /// SBC's view of its tags). Fails the test when there is none. For a
+    /// test to drive the call's periodic checks (check_session_timers,
+    /// check_failover) at a time of its choosing instead of sleeping.
+    b2bua::call& call_of(const peer_dialog& d);
 
 private:
-    std::string port_of(const std::string& interface) const;
+    std::string side_uri(const std::string& interface, const std::string& user) const;
 
+    bool _tcp = false;
     std::string _yaml;
     config::config _cfg;
     std::unique_ptr<b2bua::b2bua> _sbc;  ///< last: destroyed first
@@ -93,15 +114,20 @@ private:
 std::string sdp_audio(std::uint16_t port, const std::string& session = "peer");
 
 /// A call carrier -> pbx, answered and acknowledged: the caller's dialog on
-/// the carrier and the INVITE the pbx received (its dialog: callee()).
+/// the carrier, the INVITE the pbx received (its dialog: callee()) and the
+/// 200 the carrier received.
 struct up_call {
     peer_dialog* caller = nullptr;
     incoming_request* invite = nullptr;
+    const sip_t* ok = nullptr;
     peer_dialog& callee() { return invite->dialog(); }
 };
-/// Places an up_call to `user`, the peers' RTP at `rtp` and `rtp` + 1000.
+/// Places an up_call to `user`, the peers' RTP at `rtp` and `rtp` + 1000;
+/// the INVITE carries `headers` and the pbx's 200 `pbx_headers` (header
+/// lines, "Name: value\r\n" each).
 up_call carrier_calls_pbx(b2bua_fixture& f, const std::string& user = "2000",
-                          std::uint16_t rtp = 30000);
+                          std::uint16_t rtp = 30000, const std::string& headers = {},
+                          const std::string& pbx_headers = {});
 /// The carrier hangs the call up; the pbx answers the BYE the SBC relays.
 void carrier_hangs_up(b2bua_fixture& f, up_call& c);
 

@@ -76,23 +76,28 @@ incoming_request::incoming_request(scripted_peer& peer, std::string method,
 
 std::string incoming_request::body() const { return body_of(sip()); }
 
-incoming_request& incoming_request::reply(int status, const std::string& sdp) {
+void incoming_request::make_dialog() {
+    // RFC 3261 12.1.1: the dialog takes the INVITE's Call-ID and tags,
+    // our new tag, and the caller's Contact as its remote target.
+    auto& d = _peer.new_dialog();
+    const sip_t* req = sip();
+    d._call_id = req->sip_call_id->i_id;
+    d._leg = sofia::leg::create(_peer._agent.get(), d, SIPTAG_CALL_ID(req->sip_call_id),
+                                SIPTAG_FROM(req->sip_to), SIPTAG_TO(req->sip_from),
+                                SIPTAG_CSEQ(req->sip_cseq));
+    REQUIRE(d._leg);
+    REQUIRE(d._leg.set_tag());
+    d._leg.route_from_request(req);
+    nta_incoming_tag(_tx.get(), d._leg.tag().c_str());
+    _dialog = &d;
+}
+
+incoming_request& incoming_request::reply(int status, const std::string& sdp,
+                                          const std::string& headers) {
     REQUIRE(_tx);
     const bool invite = _tx.method() == sip_method_invite;
     if (invite && _dialog == nullptr && status > 100 && status < 300) {
-        // RFC 3261 12.1.1: the dialog takes the INVITE's Call-ID and tags,
-        // our new tag, and the caller's Contact as its remote target.
-        auto& d = _peer.new_dialog();
-        const sip_t* req = sip();
-        d._call_id = req->sip_call_id->i_id;
-        d._leg = sofia::leg::create(_peer._agent.get(), d, SIPTAG_CALL_ID(req->sip_call_id),
-                                    SIPTAG_FROM(req->sip_to), SIPTAG_TO(req->sip_from),
-                                    SIPTAG_CSEQ(req->sip_cseq));
-        REQUIRE(d._leg);
-        REQUIRE(d._leg.set_tag());
-        d._leg.route_from_request(req);
-        nta_incoming_tag(_tx.get(), d._leg.tag().c_str());
-        _dialog = &d;
+        make_dialog();
     }
     const auto contact = _peer.contact();
     const bool with_contact = invite && status > 100 && status < 300;
@@ -101,9 +106,41 @@ incoming_request& incoming_request::reply(int status, const std::string& sdp) {
     REQUIRE(_tx.reply(status, phrase(status),
                       TAG_IF(with_contact, SIPTAG_CONTACT_STR(contact.c_str())),
                       TAG_IF(with_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-                      TAG_IF(with_body, SIPTAG_PAYLOAD_STR(sdp.c_str()))));
+                      TAG_IF(with_body, SIPTAG_PAYLOAD_STR(sdp.c_str())),
+                      TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str()))));
     return *this;
 }
+
+incoming_request& incoming_request::reply_reliable(int status, const std::string& sdp) {
+    REQUIRE(_tx);
+    REQUIRE(_tx.method() == sip_method_invite);
+    REQUIRE((status > 100 && status < 200));
+    if (_dialog == nullptr) {
+        make_dialog();  // RFC 3262 3: a reliable 1xx carries a To tag
+    }
+    const auto contact = _peer.contact();
+    const bool with_body = !sdp.empty();
+    INFO(_peer._name << " replying " << status << " reliably to " << _method);
+    // nta's magic for reliable responses is an opaque struct the SBC's
+    // headers leave undefined; the request lives as long as the peer.
+    auto* magic = reinterpret_cast<nta_reliable_magic_t*>(this);
+    REQUIRE(nta_reliable_treply(_tx.get(), on_prack, magic, status, phrase(status),
+                                SIPTAG_CONTACT_STR(contact.c_str()),
+                                TAG_IF(with_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+                                TAG_IF(with_body, SIPTAG_PAYLOAD_STR(sdp.c_str())),
+                                TAG_END()) != nullptr);
+    return *this;
+}
+
+int incoming_request::on_prack(nta_reliable_magic_t* magic, nta_reliable_t*, nta_incoming_t* prack,
+                               const sip_t* sip) {
+    auto* invite = reinterpret_cast<incoming_request*>(magic);
+    sofia::server_transaction tx(prack);
+    invite->_peer.receive(tx, sip, invite->_dialog);
+    return 0;  // RFC 3262 3: the script answers the PRACK
+}
+
+std::string incoming_request::text() const { return text_of(_msg.get()); }
 
 peer_dialog& incoming_request::dialog() {
     if (_dialog == nullptr) {
@@ -128,10 +165,14 @@ void peer_dialog::learn(const sip_t* response) {
         response->sip_status->st_status < 200 || response->sip_status->st_status >= 300) {
         return;
     }
-    if (_leg.remote_tag().empty() && response->sip_to->a_tag != nullptr) {
-        _leg.set_remote_tag(response->sip_to->a_tag);
-        _leg.route_from_response(response);
+    if (_routed) {
+        return;  // a retransmission
     }
+    if (_leg.remote_tag().empty() && response->sip_to->a_tag != nullptr) {
+        _leg.set_remote_tag(response->sip_to->a_tag);  // not already from a PRACKed 1xx
+    }
+    _leg.route_from_response(response);
+    _routed = true;
 }
 
 void peer_dialog::ack(const std::string& sdp) {
@@ -156,7 +197,7 @@ void peer_dialog::ack_reinvite() {
 }
 
 outgoing_request& peer_dialog::send(sip_method_t method, const char* name, const std::string& body,
-                                    const char* content_type) {
+                                    const char* content_type, const std::string& headers) {
     auto& out = _peer.new_outgoing(fmt::format("{} in dialog {}", name, _call_id));
     const auto contact = _peer.contact();
     const bool with_body = !body.empty();
@@ -164,7 +205,28 @@ outgoing_request& peer_dialog::send(sip_method_t method, const char* name, const
         _leg.get(), out.recorder(), nullptr, method, name, nullptr,
         SIPTAG_CONTACT_STR(contact.c_str()),
         TAG_IF(with_body && content_type != nullptr, SIPTAG_CONTENT_TYPE_STR(content_type)),
-        TAG_IF(with_body, SIPTAG_PAYLOAD_STR(body.c_str())));
+        TAG_IF(with_body, SIPTAG_PAYLOAD_STR(body.c_str())),
+        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())));
+    REQUIRE(out._tx);
+    return out;
+}
+
+outgoing_request& peer_dialog::prack(const sip_t* provisional) {
+    auto& inv = invite();
+    REQUIRE(provisional != nullptr);
+    REQUIRE(provisional->sip_rseq != nullptr);
+    REQUIRE(provisional->sip_to->a_tag != nullptr);
+    // RFC 3262 4: the PRACK is a request of the early dialog the 1xx made,
+    // sent to its Contact; nta wants the INVITE tied to that dialog first.
+    if (_leg.remote_tag().empty()) {
+        _leg.set_remote_tag(provisional->sip_to->a_tag);
+    }
+    nta_leg_client_reroute(_leg.get(), provisional->sip_record_route, provisional->sip_contact, 1);
+    if (nta_outgoing_rseq(inv._tx.get()) == 0) {
+        REQUIRE(inv._tx.tag(provisional->sip_to->a_tag, provisional->sip_rseq));
+    }
+    auto& out = _peer.new_outgoing(fmt::format("PRACK in dialog {}", _call_id));
+    out._tx = inv._tx.prack(_leg.get(), out.recorder(), provisional);
     REQUIRE(out._tx);
     return out;
 }
@@ -176,10 +238,11 @@ int peer_dialog::on_request(sofia::server_transaction& request, const sip_t* sip
 
 // ---- scripted_peer
 
-scripted_peer::scripted_peer(sip_loop& loop, std::string name, std::string host)
+scripted_peer::scripted_peer(sip_loop& loop, std::string name, std::string host,
+                             std::string transport)
     : _loop(loop),
       _name(std::move(name)),
-      _agent(loop.root(), /*cancel_487=*/false, std::move(host)),
+      _agent(loop.root(), /*cancel_487=*/false, std::move(host), std::move(transport)),
       _default(sofia::leg::create(_agent.get(), *this, NTATAG_NO_DIALOG(1))) {
     if (!_default) {
         throw std::runtime_error("cannot make the peer's default leg");
@@ -193,7 +256,7 @@ scripted_peer::scripted_peer(sip_loop& loop, std::string name, std::string host)
 
 scripted_peer::~scripted_peer() = default;
 
-std::string scripted_peer::contact() const { return fmt::format("<sip:{}>", host_port()); }
+std::string scripted_peer::contact() const { return fmt::format("<{}>", _agent.uri()); }
 
 outgoing_request& scripted_peer::new_outgoing(std::string what) {
     _sent.push_back(std::make_unique<outgoing_request>(*this, std::move(what)));
@@ -206,7 +269,7 @@ peer_dialog& scripted_peer::new_dialog() {
 }
 
 peer_dialog& scripted_peer::invite(const std::string& request_uri, const std::string& sdp,
-                                   const std::string& from_user) {
+                                   const std::string& from_user, const std::string& headers) {
     auto& d = new_dialog();
     d._call_id = fmt::format("{}-{}-{}@{}", _name, ++_calls, port(), _agent.host());
     const auto from = fmt::format("<sip:{}@{}>", from_user, host_port());
@@ -223,7 +286,8 @@ peer_dialog& scripted_peer::invite(const std::string& request_uri, const std::st
         d._leg.get(), out.recorder(), nullptr, SIP_METHOD_INVITE,
         URL_STRING_MAKE(request_uri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
         TAG_IF(with_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-        TAG_IF(with_body, SIPTAG_PAYLOAD_STR(sdp.c_str())));
+        TAG_IF(with_body, SIPTAG_PAYLOAD_STR(sdp.c_str())),
+        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())));
     REQUIRE(out._tx);
     d._invite = &out;
     return d;

@@ -73,15 +73,31 @@ public:
     const std::string& method() const noexcept { return _method; }
     const sip_t* sip() const noexcept { return _msg.sip(); }
     std::string body() const;
-    /// Answers with `status` and, when given, an SDP body. For an INVITE
-    /// outside a dialog, the first reply that is not 100 makes the peer's
-    /// dialog (its To tag, RFC 3261 12.1.1). Fails the test when nta refuses.
-    incoming_request& reply(int status, const std::string& sdp = {});
+    /// Answers with `status` and, when given, an SDP body and header lines
+    /// ("Name: value\r\n" each). For an INVITE outside a dialog, the first
+    /// reply that is not 100 makes the peer's dialog (its To tag, RFC 3261
+    /// 12.1.1). Fails the test when nta refuses.
+    incoming_request& reply(int status, const std::string& sdp = {},
+                            const std::string& headers = {});
+    /// A reliable provisional response to an INVITE (RFC 3262: nta adds
+    /// Require: 100rel and RSeq and retransmits it until its PRACK). The
+    /// PRACK goes to the peer's inbox, for the script to answer. Fails the
+    /// test when nta refuses (the INVITE did not support 100rel).
+    incoming_request& reply_reliable(int status, const std::string& sdp = {});
+    /// The request as received, in full.
+    std::string text() const;
     /// The dialog the request came in, or the one its reply made.
     peer_dialog& dialog();
 
 private:
     friend class scripted_peer;
+    /// Makes the peer's dialog from an INVITE outside any (RFC 3261 12.1.1).
+    void make_dialog();
+    /// nta's PRACK callback (nta_prack_f): the PRACK becomes a request of
+    /// the inbox; returning 0 leaves its answer to the script.
+    static int on_prack(nta_reliable_magic_t* magic, nta_reliable_t* rel, nta_incoming_t* prack,
+                        const sip_t* sip);
+
     scripted_peer& _peer;
     std::string _method;
     sofia::server_transaction _tx;
@@ -105,8 +121,13 @@ public:
     /// A re-INVITE with `sdp`; its 2xx is ACKed with ack_reinvite().
     outgoing_request& reinvite(const std::string& sdp);
     void ack_reinvite();
+    /// A request in the dialog, with a body of `content_type` and header
+    /// lines ("Name: value\r\n" each) when given.
     outgoing_request& send(sip_method_t method, const char* name, const std::string& body = {},
-                           const char* content_type = nullptr);
+                           const char* content_type = nullptr, const std::string& headers = {});
+    /// PRACK (RFC 3262 7.2) of `provisional`, a reliable 1xx to the
+    /// dialog's INVITE as invite().expect() returned it.
+    outgoing_request& prack(const sip_t* provisional);
     const std::string& call_id() const noexcept { return _call_id; }
     std::string local_tag() const { return _leg.tag(); }
     std::string remote_tag() const { return _leg.remote_tag(); }
@@ -124,25 +145,29 @@ private:
     std::string _call_id;
     outgoing_request* _invite = nullptr;    ///< uac: the INVITE that made the dialog
     outgoing_request* _reinvite = nullptr;  ///< the latest re-INVITE
+    bool _routed = false;                   ///< the 2xx set the remote target (uac)
 };
 
 class scripted_peer final : public sofia::dialog_handler {
 public:
     /// `name` goes into Call-IDs, users and failure messages ("carrier");
-    /// `host` is its loopback address.
-    scripted_peer(sip_loop& loop, std::string name, std::string host = "127.0.0.1");
+    /// `host` is its loopback address, `transport` "udp" or "tcp".
+    scripted_peer(sip_loop& loop, std::string name, std::string host = "127.0.0.1",
+                  std::string transport = "udp");
     ~scripted_peer();
 
     const std::string& name() const noexcept { return _name; }
     std::uint16_t port() const noexcept { return _agent.port(); }
     std::string host_port() const { return _agent.host_port(); }
-    /// "<sip:HOST:PORT>", the Contact of every request and 2xx.
+    /// "<sip:HOST:PORT>" (";transport=tcp" on TCP), the Contact of every
+    /// request and 2xx.
     std::string contact() const;
 
     /// Sends an INVITE to `request_uri` (with `sdp` as its offer; none for
-    /// a delayed offer) and returns the dialog it is making.
+    /// a delayed offer, and `headers`, "Name: value\r\n" lines, when given)
+    /// and returns the dialog it is making.
     peer_dialog& invite(const std::string& request_uri, const std::string& sdp,
-                        const std::string& from_user = "caller");
+                        const std::string& from_user = "caller", const std::string& headers = {});
     /// A request outside any dialog (OPTIONS, MESSAGE) to `request_uri`.
     outgoing_request& send(sip_method_t method, const char* name, const std::string& request_uri);
     /// Runs the loop until the next request the script has not taken yet;
