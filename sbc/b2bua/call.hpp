@@ -266,9 +266,11 @@ private:
     /// on leg `l` (digest-uri: the dialog's remote target), counting the
     /// answer in `answers`; empty when the trunk has no credentials, the
     /// challenge cannot be answered, or an answer was refused already.
-    sofia::authorization in_dialog_credentials(call_leg& l, const sip_t* sip, int status,
+    /// `uri`: the digest-uri when it is not the dialog's remote target (a
+    /// dialog not made yet).
+    sofia::authorization in_dialog_credentials(const dialog& l, const sip_t* sip, int status,
                                                std::string_view method, std::string_view body,
-                                               unsigned& answers);
+                                               unsigned& answers, std::string uri = {});
     /// The headers an in-dialog request `sip` from leg `from` carries on to
     /// leg `to`: `from`'s trunk's inbound rules, `to`'s trunk's allow-list
     /// (with number normalization of P-Asserted-Identity and Diversion), then
@@ -339,6 +341,9 @@ private:
     /// The transfer ends without replacing the referrer: the target's
     /// dialog is closed (BYE when it is up) and its slot given back.
     void drop_transfer(bool dialog_up);
+    /// A 401/407 to the transfer's INVITE from a trunk with credentials:
+    /// sent again with them; false when it cannot be.
+    bool answer_transfer_challenge(const sip_t* sip, int status);
     /// The target's final answer to the transfer's INVITE.
     void on_transfer_response(const sip_t* sip, int status);
     /// The transfer failed with `status`: the referrer hears it, the
@@ -363,6 +368,9 @@ private:
     std::string settle_caller_timer();
     /// The session timer of leg b from the callee's 2xx.
     void settle_callee_timer(const sip_t* sip);
+    /// The session timer a 2xx to an INVITE of the SBC's settles (RFC 4028
+    /// 7.2, the SBC as UAC); none when the 2xx has no Session-Expires.
+    static std::optional<session_timer> timer_from_2xx(const sip_t* sip);
     /// Sends a refresh (UPDATE, RFC 4028 9) on leg `s`, with an
     /// Authorization or Proxy-Authorization header when given.
     void send_refresh(side s, const sofia::authorization& auth = {});
@@ -450,7 +458,17 @@ private:
         bool attended = false;
         std::uint16_t media_port = 0;  ///< the RTP port the target was offered
         offer_answer::hold oa;         ///< the offer to the target, until it answers
+        /// Blind: the target's Request-URI (the dialog has no remote target
+        /// before it answers); a challenge's answer is sent there again.
+        std::string ruri;
+        unsigned auth_answers = 0;  ///< challenges to `invite` answered (RFC 3261 22.2)
     };
+    /// The transfer's INVITE (blind: to its Request-URI, outside the
+    /// dialog still being made; attended: a re-INVITE of the taken dialog,
+    /// restating its session timer, RFC 4028 8.1), with an Authorization or
+    /// Proxy-Authorization header when given.
+    sofia::client_transaction send_transfer_invite(const transfer& t,
+                                                   const sofia::authorization& auth = {});
     std::optional<transfer> _transfer;
     /// Dialogs a transfer replaced or dropped, kept (answering only a BYE,
     /// support::closed_dialog()) until the call ends.
@@ -459,7 +477,11 @@ private:
         side to = side::a;
         sofia::client_transaction orq;
         offer_answer::hold oa;
+        unsigned auth_answers = 0;  ///< challenges answered (RFC 3261 22.2)
     };
+    /// The SBC's re-INVITE on leg `s` with its last SDP, with an
+    /// Authorization or Proxy-Authorization header when given.
+    sofia::client_transaction send_reoffer(side s, const sofia::authorization& auth = {});
     std::optional<own_reinvite> _reoffer;
     /// What the caller's INVITE asked of the session timer (0: nothing).
     std::chrono::seconds _caller_session_expires{0};

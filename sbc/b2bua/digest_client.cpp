@@ -62,9 +62,9 @@ bool call::answer_challenge(const sip_t* sip, int status) {
     return static_cast<bool>(inv.orq);
 }
 
-sofia::authorization call::in_dialog_credentials(call_leg& l, const sip_t* sip, int status,
+sofia::authorization call::in_dialog_credentials(const dialog& l, const sip_t* sip, int status,
                                                  std::string_view method, std::string_view body,
-                                                 unsigned& answers) {
+                                                 unsigned& answers, std::string uri) {
     if (sip == nullptr || !l.trunk->auth) {
         return {};
     }
@@ -75,7 +75,9 @@ sofia::authorization call::in_dialog_credentials(call_leg& l, const sip_t* sip, 
                      l.trunk->name, method, status);
         return {};
     }
-    const auto uri = sofia::remote_target(l.nta());
+    if (uri.empty()) {
+        uri = sofia::remote_target(l.nta());
+    }
     if (uri.empty()) {
         return {};
     }

@@ -27,18 +27,25 @@ void call::reoffer(side s) {
     l.origin.version += 1;
     l.origin.last_sent =
         media_ctl::with_origin_version(media_ctl::sendrecv(l.origin.last_sent), l.origin.version);
-    const auto contact = l.iface->contact(l.transport);
-    const auto expires = l.timer ? session_expires_value(l, true) : std::string();
-    auto orq = sofia::client_transaction::send(
-        l.nta(), [this](const sofia::response& r) { on_reoffer_response(r.sip, r.status); }, nullptr,
-        SIP_METHOD_INVITE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
-        SIPTAG_ALLOW_STR(allow_for(*l.trunk)), SIPTAG_SUPPORTED_STR(supported_extensions),
-        TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
-        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.origin.last_sent.c_str()));
+    auto orq = send_reoffer(s);
     if (orq && orq.status() < 200) {  // not refused, nor failed at once
         _reoffer = own_reinvite{s, std::move(orq),
-                                _oa.begin(offer_answer::via::own_reinvite, std::nullopt)};
+                                _oa.begin(offer_answer::via::own_reinvite, std::nullopt), 0};
     }
+}
+
+sofia::client_transaction call::send_reoffer(side s, const sofia::authorization& auth) {
+    auto& l = leg(s);
+    const auto contact = l.iface->contact(l.transport);
+    const auto expires = l.timer ? session_expires_value(l, true) : std::string();
+    return sofia::client_transaction::send(
+        l.nta(), [this](const sofia::response& r) { on_reoffer_response(r.sip, r.status); },
+        nullptr, SIP_METHOD_INVITE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
+        SIPTAG_ALLOW_STR(allow_for(*l.trunk)), SIPTAG_SUPPORTED_STR(supported_extensions),
+        TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
+        TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
+        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.origin.last_sent.c_str()));
 }
 
 void call::on_reoffer_response(const sip_t* sip, int status) {
@@ -47,6 +54,19 @@ void call::on_reoffer_response(const sip_t* sip, int status) {
     }
     const side s = _reoffer->to;
     auto& l = leg(s);
+    if (status == 401 || status == 407) {
+        // RFC 3261 22.2: the same re-INVITE again, with credentials. Its
+        // answer may come before send() returns and end _reoffer.
+        const auto auth = in_dialog_credentials(l, sip, status, "INVITE", l.origin.last_sent,
+                                                _reoffer->auth_answers);
+        if (!auth.empty()) {
+            auto retry = send_reoffer(s, auth);
+            if (_reoffer && retry && retry.status() < 200) {
+                _reoffer->orq = std::move(retry);
+                return;
+            }
+        }
+    }
     if (status < 300) {
         ack_2xx(l.nta(), _reoffer->orq.get());
         if (l.timer) {
@@ -128,8 +148,8 @@ sofia::client_transaction call::send_update(const update_relay& u,
     const auto contact = to.iface->contact(to.transport);
     const auto expires = to.timer ? session_expires_value(to, true) : std::string();
     return sofia::client_transaction::send(
-        to.nta(), [this](const sofia::response& r) { on_update_response(r.sip, r.status); }, nullptr,
-        SIP_METHOD_UPDATE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
+        to.nta(), [this](const sofia::response& r) { on_update_response(r.sip, r.status); },
+        nullptr, SIP_METHOD_UPDATE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
         SIPTAG_SUPPORTED_STR(supported_extensions),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(u.offer.c_str()),

@@ -135,11 +135,11 @@ result<std::optional<std::string>> call::outbound_offer(const sip_t* sip, bool& 
 bool call::create_inbound_leg(nta_incoming_t* irq, const sip_t* sip) {
     auto& a = leg(side::a);
     a.leg = sofia::leg::create(a.iface->agent(), a, SIPTAG_CALL_ID(sip->sip_call_id),
-                            SIPTAG_FROM(sip->sip_to),
-                            SIPTAG_TO(sip->sip_from), SIPTAG_CSEQ(sip->sip_cseq),
-                            // The INVITE's CSeq is the dialog's remote sequence
-                            // number (RFC 3261 12.1.1), which its state records.
-                            NTATAG_REMOTE_CSEQ(sip->sip_cseq->cs_seq));
+                               SIPTAG_FROM(sip->sip_to), SIPTAG_TO(sip->sip_from),
+                               SIPTAG_CSEQ(sip->sip_cseq),
+                               // The INVITE's CSeq is the dialog's remote sequence
+                               // number (RFC 3261 12.1.1), which its state records.
+                               NTATAG_REMOTE_CSEQ(sip->sip_cseq->cs_seq));
     if (!a.leg) {
         return false;
     }

@@ -113,8 +113,7 @@ int call::relay_request(call_leg& from, sofia::server_transaction& request, cons
         }
     }
     forget_finished_relays();
-    auto relay =
-        std::make_unique<request_relay>(*this, std::move(request), std::move(r));
+    auto relay = std::make_unique<request_relay>(*this, std::move(request), std::move(r));
     if (!relay->send()) {
         return 0;  // the relay's server transaction answered 500 as it went
     }

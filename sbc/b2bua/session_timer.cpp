@@ -46,24 +46,31 @@ std::string call::settle_caller_timer() {
     return lines;
 }
 
-void call::settle_callee_timer(const sip_t* sip) {
-    auto& b = leg(side::b);
-    if (sip == nullptr || sip->sip_session_expires == nullptr) {
-        return;  // RFC 4028 7.2: the callee runs no session timer
+std::optional<session_timer> call::timer_from_2xx(const sip_t* sip) {
+    if (sip == nullptr || sip->sip_session_expires == nullptr ||
+        sip->sip_session_expires->x_delta == 0) {
+        return std::nullopt;  // RFC 4028 7.2: the UAS runs no session timer
     }
     session_timer t;
     t.interval = std::chrono::seconds(sip->sip_session_expires->x_delta);
-    // On leg b the SBC is the UAC.
+    // The SBC sent the INVITE: it is the UAC, the refresher when the 2xx
+    // names none (RFC 4028 7.2 lets only a UAS that asked leave it out).
     t.we_refresh = sip->sip_session_expires->x_refresher == nullptr ||
                    su_casematch(sip->sip_session_expires->x_refresher, "uac");
     t.last_refresh = std::chrono::steady_clock::now();
-    if (t.interval.count() == 0) {
+    return t;
+}
+
+void call::settle_callee_timer(const sip_t* sip) {
+    auto& b = leg(side::b);
+    auto t = timer_from_2xx(sip);
+    if (!t) {
         return;
     }
     b.timer = t;
     b.peer_timer = true;
     sip_log.info("call {}: leg b session timer {} s, refreshed by {}", display_id(),
-                 t.interval.count(), t.we_refresh ? "the SBC" : "the callee");
+                 t->interval.count(), t->we_refresh ? "the SBC" : "the callee");
 }
 
 std::string call::session_expires_value(const call_leg& l, bool uac) {

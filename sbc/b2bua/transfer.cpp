@@ -126,21 +126,16 @@ int call::send_blind_transfer(call_leg& from, const config::trunk_config& trunk,
     }
     // Nothing of the new dialog reaches the call until it takes the
     // referrer's place (complete_transfer).
-    t.target.leg = sofia::leg::create(via.agent(), closed_dialog(),
-                                      SIPTAG_CALL_ID_STR(call_id.c_str()),
-                                      SIPTAG_FROM_STR(from_hdr.c_str()), SIPTAG_TO_STR(to_hdr.c_str()));
+    t.target.leg =
+        sofia::leg::create(via.agent(), closed_dialog(), SIPTAG_CALL_ID_STR(call_id.c_str()),
+                           SIPTAG_FROM_STR(from_hdr.c_str()), SIPTAG_TO_STR(to_hdr.c_str()));
     if (!t.target.leg) {
         return 500;
     }
     nta_leg_tag(t.target.nta(), nullptr);
     remember_identity(t.target, call_id, from_hdr, to_hdr);
-    const auto contact = via.contact(peer.proto);
-    t.invite = sofia::client_transaction::send(
-        t.target.nta(), [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },
-        nullptr, SIP_METHOD_INVITE, URL_STRING_MAKE(ruri.c_str()),
-        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(trunk)),
-        SIPTAG_SUPPORTED_STR("timer"), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-        SIPTAG_PAYLOAD_STR(t.target.origin.last_sent.c_str()));
+    t.ruri = ruri;
+    t.invite = send_transfer_invite(t);
     if (!t.invite || t.invite.status() >= 200) {  // refused, or failed at once
         return 500;
     }
@@ -154,7 +149,8 @@ int call::send_blind_transfer(call_leg& from, const config::trunk_config& trunk,
 std::optional<call::replacement> call::replacement_for(side s) {
     const side far_side = dataplane::other(s);
     auto& far = leg(far_side);
-    if (_state != state::established || !far.confirmed || far.nta() == nullptr || !leg(s).confirmed) {
+    if (_state != state::established || !far.confirmed || far.nta() == nullptr ||
+        !leg(s).confirmed) {
         return std::nullopt;
     }
     replacement r;
@@ -297,19 +293,7 @@ bool call::join_far_end(call_leg& from, call& other, side target,
     t.target = std::move(handed.d);
     t.target.origin = std::move(origin);
     t.sdes = std::move(sdes);
-    // RFC 4028 8.1: a re-INVITE restates the dialog's session timer.
-    const auto expires = t.target.timer
-                             ? fmt::format("{};refresher={}", t.target.timer->interval.count(),
-                                           t.target.timer->we_refresh ? "uac" : "uas")
-                             : std::string();
-    const auto contact = t.target.iface->contact(t.target.transport);
-    t.invite = sofia::client_transaction::send(
-        t.target.nta(), [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },
-        nullptr, SIP_METHOD_INVITE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
-        SIPTAG_ALLOW_STR(allow_for(*t.target.trunk)), SIPTAG_SUPPORTED_STR(supported_extensions),
-        TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
-        SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-        SIPTAG_PAYLOAD_STR(t.target.origin.last_sent.c_str()));
+    t.invite = send_transfer_invite(t);
     t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
     _transfer = std::move(t);
     return static_cast<bool>(_transfer->invite);
@@ -366,6 +350,9 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     if (status < 200) {
         return;  // the referrer hears the outcome only (RFC 3515 2.4.5 allows that)
     }
+    if ((status == 401 || status == 407) && answer_transfer_challenge(sip, status)) {
+        return;
+    }
     if (status >= 300) {
         sip_log.info("call {}: transfer target answered {}; the call stays as it was", display_id(),
                      status);
@@ -393,6 +380,46 @@ void call::on_transfer_response(const sip_t* sip, int status) {
     complete_transfer(sip);
 }
 
+sofia::client_transaction call::send_transfer_invite(const transfer& t,
+                                                     const sofia::authorization& auth) {
+    const auto& d = t.target;
+    // RFC 4028 8.1: a re-INVITE restates the dialog's session timer.
+    const auto expires = d.timer ? fmt::format("{};refresher={}", d.timer->interval.count(),
+                                               d.timer->we_refresh ? "uac" : "uas")
+                                 : std::string();
+    const auto contact = d.iface->contact(d.transport);
+    return sofia::client_transaction::send(
+        d.nta(), [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },
+        nullptr, SIP_METHOD_INVITE, t.attended ? nullptr : URL_STRING_MAKE(t.ruri.c_str()),
+        SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*d.trunk)),
+        SIPTAG_SUPPORTED_STR(t.attended ? supported_extensions : "timer"),
+        TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
+        TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
+        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(d.origin.last_sent.c_str()));
+}
+
+bool call::answer_transfer_challenge(const sip_t* sip, int status) {
+    auto& t = *_transfer;
+    const auto auth =
+        in_dialog_credentials(t.target, sip, status, "INVITE", t.target.origin.last_sent,
+                              t.auth_answers, t.attended ? std::string() : t.ruri);
+    if (auth.empty()) {
+        return false;
+    }
+    // RFC 3261 22.2: the same INVITE again as a new transaction. Its answer
+    // may come before send() returns and end the transfer.
+    auto retry = send_transfer_invite(t, auth);
+    if (!_transfer) {
+        return true;
+    }
+    if (!retry || retry.status() >= 200) {
+        return false;
+    }
+    _transfer->invite = std::move(retry);
+    return true;
+}
+
 void call::complete_transfer(const sip_t* answer) {
     auto& t = *_transfer;
     auto& referrer = leg(t.referrer);
@@ -413,8 +440,19 @@ void call::complete_transfer(const sip_t* answer) {
         _registered.reset();  // leg b is no longer the contact it was called at
     }
     referrer.confirmed = true;
-    if (referrer.timer) {
-        referrer.timer->last_refresh = std::chrono::steady_clock::now();  // RFC 4028 10
+    // The target's 2xx settles the dialog's session timer (RFC 4028 7.2):
+    // a new dialog has none without it; a taken-over one keeps its own,
+    // restarted by the re-INVITE (RFC 4028 10).
+    if (auto timer = timer_from_2xx(answer)) {
+        referrer.timer = timer;
+        referrer.peer_timer = true;
+        sip_log.info("call {}: leg {} session timer {} s, refreshed by {}", display_id(),
+                     t.referrer == side::a ? 'a' : 'b', timer->interval.count(),
+                     timer->we_refresh ? "the SBC" : "the transfer target");
+    } else if (!t.attended) {
+        referrer.timer.reset();
+    } else if (referrer.timer) {
+        referrer.timer->last_refresh = std::chrono::steady_clock::now();
     }
     _media.take_over(t.referrer, *referrer.trunk, std::move(t.sdes),
                      referrer.iface->cfg().media_address, t.media_port);

@@ -12,6 +12,7 @@
 #include "sbc/b2bua/call_state_json.hpp"
 #include "sbc/sdp/sdes.hpp"
 #include "tests/sbc/b2bua/support/b2bua_fixture.hpp"
+#include "tests/sbc/b2bua/support/sip_steps.hpp"
 
 using namespace sbc;
 using sbc::b2bua::call_state;
@@ -304,4 +305,43 @@ TEST_CASE("call state: a document that does not fit is refused, naming the key",
                                      {"peer", {{"$sealed", "x"}}},
                                      {"local", {{"$secret", ""}}}};
     CHECK(refused(j).rfind("media.legs[1].srtp.peer: expected a secret", 0) == 0);
+}
+
+TEST_CASE("call state: a call in the middle of a blind transfer", "[b2bua][state][transfer]") {
+    topology t;
+    t.pbx_trunk.push_back("refer: handle");
+    t.target_trunk = true;
+    b2bua_fixture f(t);
+    auto c = carrier_calls_pbx(f);
+    const auto before = only_call(f);
+    test::refer(c.callee(), "<sip:3000@sbc.example>").expect(202);
+    test::expect_notify(f.pbx, 100, false);
+    auto& inv = f.target.expect("INVITE");
+    inv.reply(180);
+
+    const auto s = only_call(f);
+    CHECK(s.state == "established");
+    CHECK(s.under_way == b2bua::operation::transfer);
+    REQUIRE(s.transfer);
+    CHECK(s.transfer->referrer == dataplane::side::b);
+    CHECK_FALSE(s.transfer->attended);
+    const auto& target = s.transfer->target;
+    CHECK(target.call_id == inv.sip()->sip_call_id->i_id);
+    CHECK(target.trunk == "target");
+    CHECK(target.remote_uri.find("3000@") != std::string::npos);
+    CHECK_FALSE(target.confirmed);
+    CHECK(target.sdp_last_sent == inv.body());
+    CHECK(s.transfer->media_port != 0);
+    // The referrer's dialog is still the call's leg b until the target answers.
+    CHECK(s.legs[1].call_id == before.legs[1].call_id);
+    CHECK(s.legs[1].remote_cseq > before.legs[1].remote_cseq);  // the REFER
+    round_trip(s);
+
+    inv.reply(486);
+    test::expect_notify(f.pbx, 486, true);
+    const auto after = only_call(f);
+    CHECK_FALSE(after.transfer);
+    CHECK(after.under_way == b2bua::operation::none);
+    carrier_hangs_up(f, c);
+    REQUIRE(f.calls_gone());
 }
