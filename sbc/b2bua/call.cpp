@@ -49,7 +49,8 @@ call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trun
       _legs{call_leg(*this, side::a), call_leg(*this, side::b)},
       _created(std::chrono::steady_clock::now()),
       _state_since(_created),
-      _media(owner.media(), id, std::to_string(id)) {
+      _media(owner.media(), id, std::to_string(id)),
+      _digest(std::to_string(id)) {
     _legs[0].trunk = &from_trunk;
     _legs[1].trunk = &to_trunk;
 }
@@ -62,6 +63,17 @@ call::~call() {
 }
 
 std::string call::display_id() const { return std::to_string(_id); }
+
+sofia::authorization call::in_dialog_credentials(const dialog& l, const sip_t* sip, int status,
+                                                 std::string_view method, std::string_view body,
+                                                 unsigned& answers, std::string uri) {
+    // The digest-uri repeats the Request-URI (RFC 7616 3.4.6): the dialog's
+    // remote target.
+    if (uri.empty()) {
+        uri = sofia::remote_target(l.nta());
+    }
+    return _digest.answer(*l.trunk, sip, status, method, uri, body, answers);
+}
 
 const char* call::state_name() const noexcept {
     switch (_state) {

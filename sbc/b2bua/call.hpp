@@ -25,6 +25,7 @@
 #include "dataplane/api/media_engine.hpp"
 #include "sbc/b2bua/call_state.hpp"
 #include "sbc/b2bua/dialog.hpp"
+#include "sbc/b2bua/digest_client.hpp"
 #include "sbc/b2bua/offer_answer.hpp"
 #include "sbc/b2bua/replaces.hpp"
 #include "sbc/b2bua/request_relay.hpp"
@@ -524,8 +525,7 @@ private:
     /// The session interval a 422 asked of the current attempt (0: the
     /// trunk's own session_timer.expires).
     unsigned _callee_min_se = 0;
-    std::string _auth_nonce;
-    std::uint32_t _auth_nc = 0;
+    digest_client _digest;
     bool _attempt_heard = false;  ///< the current peer sent some response
     std::chrono::nanoseconds _armed_media_timeout{};
 };

@@ -281,4 +281,18 @@ sofia::client_transaction call::send_reinvite(call_leg& to, const std::optional<
         TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())));
 }
 
+bool call::answer_reinvite_challenge(const sip_t* sip, int status) {
+    auto& inv = *_invite;
+    auto& to = leg(dataplane::other(inv.from));
+    const auto auth = in_dialog_credentials(
+        to, sip, status, "INVITE",
+        inv.offer_sent ? std::string_view(*inv.offer_sent) : std::string_view(), inv.auth_answers);
+    if (auth.empty()) {
+        return false;
+    }
+    // RFC 3261 22.2: the same request as a new transaction of the dialog.
+    adopt_invite(send_reinvite(to, inv.offer_sent, inv.headers_sent, auth));
+    return static_cast<bool>(inv.orq);
+}
+
 }  // namespace sbc::b2bua

@@ -705,4 +705,23 @@ void call::on_converted_ack(const sip_t* sip) {
     complete_invite();
 }
 
+bool call::answer_challenge(const sip_t* sip, int status) {
+    auto& inv = *_invite;
+    const auto& b = leg(side::b);
+    if (_state == state::cancelling) {
+        return false;
+    }
+    const auto auth =
+        _digest.answer(*b.trunk, sip, status, "INVITE", _outbound.ruri,
+                       _offer ? std::string_view(*_offer) : std::string_view(), _auth_answers);
+    if (auth.empty()) {
+        return false;
+    }
+    // The challenged transaction is complete (nta acknowledged the 4xx); the
+    // retry is a new INVITE on the same dialog-to-be: same Call-ID and From
+    // tag, the next CSeq (RFC 3261 22.2). The caller has had its 100 Trying.
+    adopt_invite(issue_invite(_offer, auth));
+    return static_cast<bool>(inv.orq);
+}
+
 }  // namespace sbc::b2bua
