@@ -64,6 +64,12 @@ call::~call() {
 
 std::string call::display_id() const { return std::to_string(_id); }
 
+void call::check_session_timers(std::chrono::steady_clock::time_point now) {
+    if (_state == state::established) {
+        _timers.check(now);
+    }
+}
+
 sofia::authorization call::in_dialog_credentials(const dialog& l, const sip_t* sip, int status,
                                                  std::string_view method, std::string_view body,
                                                  unsigned& answers, std::string uri) {
@@ -356,7 +362,7 @@ void call::release_transactions() {
     _reoffer.reset();
     _update.reset();  // an UPDATE still unanswered gets 500
     _pracks.clear();
-    _refreshes = {};
+    _timers.cancel();
     _invite.reset();  // a request still unanswered gets 500
     for (auto& r : _relays) {
         r->abandon();

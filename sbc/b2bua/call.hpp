@@ -29,6 +29,7 @@
 #include "sbc/b2bua/offer_answer.hpp"
 #include "sbc/b2bua/replaces.hpp"
 #include "sbc/b2bua/request_relay.hpp"
+#include "sbc/b2bua/session_timers.hpp"
 #include "sbc/cdr/record.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/media_ctl/media_session.hpp"
@@ -67,6 +68,7 @@ using media_ctl::sdp_role;
 class call final {
     /// The operations act on the call's legs and media on its behalf.
     friend class request_relay;
+    friend class session_timers;
 
 public:
     enum class state { trying, early, answered, established, cancelling, terminated };
@@ -364,22 +366,6 @@ private:
     int on_update(call_leg& from, sofia::server_transaction& request, const sip_t* sip);
     /// The other leg's answer to a relayed UPDATE.
     void on_update_response(const sip_t* sip, int status);
-    /// The session timer of leg a from the caller's INVITE, settled when the
-    /// 2xx goes out; returns the 2xx's Session-Expires and Require lines.
-    std::string settle_caller_timer();
-    /// The session timer of leg b from the callee's 2xx.
-    void settle_callee_timer(const sip_t* sip);
-    /// The session timer a 2xx to an INVITE of the SBC's settles (RFC 4028
-    /// 7.2, the SBC as UAC); none when the 2xx has no Session-Expires.
-    static std::optional<session_timer> timer_from_2xx(const sip_t* sip);
-    /// Sends a refresh (UPDATE, RFC 4028 9) on leg `s`, with an
-    /// Authorization or Proxy-Authorization header when given.
-    void send_refresh(side s, const sofia::authorization& auth = {});
-    void on_refresh_response(side s, const sofia::response& r);
-    /// The Session-Expires value for a transaction on leg `l` in which the
-    /// SBC is the UAC (`uac`) or the UAS: RFC 4028 names the refresher
-    /// relative to the transaction, not the dialog.
-    static std::string session_expires_value(const call_leg& l, bool uac);
     void finish();
     /// Who ended the call and why, for the CDR; the first cause stands.
     void note_end(cdr::party who, std::string why);
@@ -415,8 +401,8 @@ private:
     std::optional<invite_relay> _invite;
     std::uint64_t _invite_serial = 0;  ///< of the last INVITE sent for a relay
     std::vector<std::unique_ptr<request_relay>> _relays;
-    /// The session refresh (UPDATE) of ours in flight on each leg, if any.
-    std::array<sofia::client_transaction, 2> _refreshes;
+    /// RFC 4028 on both legs: the refreshes in flight, what the caller asked.
+    session_timers _timers{*this};
     /// An UPDATE carrying an offer, relayed from leg `from`; the 2xx coming
     /// back carries the answer (RFC 3311 5.2). At most one, and never
     /// beside an INVITE's offer.
@@ -484,9 +470,6 @@ private:
     /// Authorization or Proxy-Authorization header when given.
     sofia::client_transaction send_reoffer(side s, const sofia::authorization& auth = {});
     std::optional<own_reinvite> _reoffer;
-    /// What the caller's INVITE asked of the session timer (0: nothing).
-    std::chrono::seconds _caller_session_expires{0};
-    std::string _caller_refresher;  ///< "uac", "uas" or "" (the SBC chooses)
     // Failover of the initial INVITE across the callee trunk's peers.
     std::optional<std::string> _offer;  ///< what each attempt offers the callee
     std::vector<std::size_t> _tried;    ///< peers tried, the current one last

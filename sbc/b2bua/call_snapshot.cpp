@@ -97,8 +97,8 @@ call_state call::snapshot() const {
     s.numbers_sent = _numbers_sent;
     s.source = _source.valid() ? _source.to_string() : "";
     s.replaces = _replaces;
-    s.caller_session_expires_s = static_cast<std::uint32_t>(_caller_session_expires.count());
-    s.caller_refresher = _caller_refresher;
+    s.caller_session_expires_s = static_cast<std::uint32_t>(_timers.caller_expires().count());
+    s.caller_refresher = _timers.caller_refresher();
     s.media_timeout = _armed_media_timeout;
     s.cdr = _cdr;
     return s;

@@ -37,7 +37,7 @@ void call::reoffer(side s) {
 sofia::client_transaction call::send_reoffer(side s, const sofia::authorization& auth) {
     auto& l = leg(s);
     const auto contact = l.iface->contact(l.transport);
-    const auto expires = l.timer ? session_expires_value(l, true) : std::string();
+    const auto expires = l.timer ? session_timers::expires_value(l, true) : std::string();
     return sofia::client_transaction::send(
         l.nta(), [this](const sofia::response& r) { on_reoffer_response(r.sip, r.status); },
         nullptr, SIP_METHOD_INVITE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
@@ -96,7 +96,7 @@ int call::on_update(call_leg& from, sofia::server_transaction& request, const si
     std::string value;
     if (from.timer) {
         from.timer->last_refresh = std::chrono::steady_clock::now();
-        value = session_expires_value(from, false);
+        value = session_timers::expires_value(from, false);
     }
     if (has_sdp(sip)) {
         if (_state != state::established) {
@@ -146,7 +146,7 @@ sofia::client_transaction call::send_update(const update_relay& u,
                                             const sofia::authorization& auth) {
     auto& to = leg(dataplane::other(u.from));
     const auto contact = to.iface->contact(to.transport);
-    const auto expires = to.timer ? session_expires_value(to, true) : std::string();
+    const auto expires = to.timer ? session_timers::expires_value(to, true) : std::string();
     return sofia::client_transaction::send(
         to.nta(), [this](const sofia::response& r) { on_update_response(r.sip, r.status); },
         nullptr, SIP_METHOD_UPDATE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
@@ -183,7 +183,8 @@ void call::on_update_response(const sip_t* sip, int status) {
         to.timer->last_refresh = now;
     }
     if (status < 300 && from.timer) {
-        timer_lines = fmt::format("Session-Expires: {}\r\n", session_expires_value(from, false));
+        timer_lines =
+            fmt::format("Session-Expires: {}\r\n", session_timers::expires_value(from, false));
         if (from.peer_timer) {
             timer_lines += "Require: timer\r\n";
         }
@@ -268,7 +269,7 @@ sofia::client_transaction call::send_reinvite(call_leg& to, const std::optional<
     const auto contact = to.iface->contact(to.transport);
     // RFC 4028 7.1/8.1: a re-INVITE on a leg with a session timer restates
     // it, or the 2xx would end the timer there.
-    const auto expires = to.timer ? session_expires_value(to, true) : std::string();
+    const auto expires = to.timer ? session_timers::expires_value(to, true) : std::string();
     return sofia::client_transaction::send(
         to.nta(), invite_callback(), nullptr, SIP_METHOD_INVITE, nullptr,
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*to.trunk)),

@@ -40,11 +40,7 @@ void call::learn_caller(const sip_t* sip) {
                     sip_has_feature(sip->sip_require, "100rel");
     a.peer_timer =
         sip_has_feature(sip->sip_supported, "timer") || sip_has_feature(sip->sip_require, "timer");
-    if (sip->sip_session_expires != nullptr) {
-        _caller_session_expires = std::chrono::seconds(sip->sip_session_expires->x_delta);
-        _caller_refresher =
-            sip->sip_session_expires->x_refresher ? sip->sip_session_expires->x_refresher : "";
-    }
+    _timers.caller_asked(sip);
 }
 
 int call::start(nta_incoming_t* irq, const sip_t* sip) {
@@ -530,8 +526,8 @@ std::string call::timers_after_2xx(const sip_t* sip) {
     auto& from = leg(inv.from);
     auto& to = leg(dataplane::other(inv.from));
     if (inv.initial) {
-        settle_callee_timer(sip);
-        return settle_caller_timer();
+        _timers.settle_callee(sip);
+        return _timers.settle_caller();
     }
     // A re-INVITE answered is a refresh on both its legs (RFC 4028 10),
     // and the 2xx to the requester restates its leg's timer (RFC 4028 9).
@@ -542,7 +538,7 @@ std::string call::timers_after_2xx(const sip_t* sip) {
     std::string lines;
     if (from.timer) {
         from.timer->last_refresh = now;
-        lines = fmt::format("Session-Expires: {}\r\n", session_expires_value(from, false));
+        lines = fmt::format("Session-Expires: {}\r\n", session_timers::expires_value(from, false));
         if (from.peer_timer) {
             lines += "Require: timer\r\n";
         }

@@ -194,7 +194,7 @@ std::optional<call::replacement> call::replacement_for(side s) {
 bool call::can_hand_over(side s) const noexcept {
     const auto& l = _legs[dataplane::index(s)];
     return _state == state::established && _oa.idle() && l.confirmed && l.nta() != nullptr &&
-           !_refreshes[dataplane::index(s)];
+           !_timers.refreshing(s);
 }
 
 call::handed_dialog call::hand_over(side s) {
@@ -443,7 +443,7 @@ void call::complete_transfer(const sip_t* answer) {
     // The target's 2xx settles the dialog's session timer (RFC 4028 7.2):
     // a new dialog has none without it; a taken-over one keeps its own,
     // restarted by the re-INVITE (RFC 4028 10).
-    if (auto timer = timer_from_2xx(answer)) {
+    if (auto timer = session_timers::from_2xx(answer)) {
         referrer.timer = timer;
         referrer.peer_timer = true;
         sip_log.info("call {}: leg {} session timer {} s, refreshed by {}", display_id(),
