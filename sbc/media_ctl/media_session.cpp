@@ -268,11 +268,12 @@ result<bool> media_session::program_srtp(side s) {
         to_peer = std::make_unique<dataplane::srtp::stream_crypto>(std::move(out.value()));
         media_log.info("call {}: leg {} is SRTP ({})", _log_id, letter(s),
                        config::to_string(keys->suite));
-    } else if (l.srtp_programmed != 0) {
+    } else if (l.srtp_in_engine) {
         media_log.info("call {}: leg {} is plain RTP again", _log_id, letter(s));
     }
     _engine.set_srtp(_id, s, std::move(from_peer), std::move(to_peer));
     l.srtp_programmed = l.sdes->generation();
+    l.srtp_in_engine = keys.has_value();
     return true;
 }
 

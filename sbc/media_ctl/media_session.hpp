@@ -141,6 +141,7 @@ private:
         std::string media_address;
         std::unique_ptr<sdp::sdes_leg> sdes;
         unsigned srtp_programmed = 0;  ///< sdes->generation() the engine has
+        bool srtp_in_engine = false;   ///< the engine has SRTP contexts on this side
         sdp::media_formats peer_formats;
         sdp::direction peer_direction = sdp::direction::sendrecv;
         bool peer_hold_address = false;
