@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,19 @@ std::string srtp_answer(const std::string& offer, std::uint16_t port) {
         "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"
         "a=crypto:{} {} inline:{}\r\na=sendrecv\r\n",
         port, tag, suite, sdp::base64_encode(pbx_key()));
+}
+
+/// A call carrier -> pbx that the pbx answers with `answer(its offer)`.
+test::up_call carrier_calls_pbx_answering(
+    b2bua_fixture& f, const std::function<std::string(const std::string&)>& answer) {
+    test::up_call c;
+    c.caller = &f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(30000, "carrier"));
+    c.invite = &f.pbx.expect("INVITE");
+    c.invite->reply(200, answer(c.invite->body()));
+    c.ok = c.caller->expect(200);
+    c.caller->ack();
+    f.pbx.expect("ACK");
+    return c;
 }
 
 void check_dialogs_match_the_wire(const call_state& s, test::up_call& c, b2bua_fixture& f) {
@@ -181,15 +195,12 @@ TEST_CASE("call state: a transcoded call", "[b2bua][state]") {
     topology t;
     t.pbx_trunk = {"codecs: [PCMA]"};
     b2bua_fixture f(t);
-    auto& caller = f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(30000, "carrier"));
-    auto& inv = f.pbx.expect("INVITE");
-    REQUIRE(inv.body().find("PCMA/8000") != std::string::npos);
-    inv.reply(200,
-              "v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=pbx\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-              "m=audio 31000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n");
-    caller.expect(200);
-    caller.ack();
-    f.pbx.expect("ACK");
+    auto c = carrier_calls_pbx_answering(f, [](const std::string& offer) {
+        CHECK(offer.find("PCMA/8000") != std::string::npos);
+        return std::string(
+            "v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=pbx\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            "m=audio 31000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n");
+    });
 
     const auto s = only_call(f);
     REQUIRE(s.media.transcoding);
@@ -201,8 +212,7 @@ TEST_CASE("call state: a transcoded call", "[b2bua][state]") {
     CHECK(s.media.legs[1].codec == "PCMA/8000");
     round_trip(s);
 
-    caller.bye();
-    f.pbx.expect("BYE").reply(200);
+    carrier_hangs_up(f, c);
     REQUIRE(f.calls_gone());
 }
 
@@ -210,13 +220,11 @@ TEST_CASE("call state: an SRTP leg, its keys marked as secrets", "[b2bua][state]
     topology t;
     t.pbx_trunk = {"srtp: required"};
     b2bua_fixture f(t);
-    auto& caller = f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(30000, "carrier"));
-    auto& inv = f.pbx.expect("INVITE");
-    REQUIRE(inv.body().find("RTP/SAVP") != std::string::npos);
-    inv.reply(200, srtp_answer(inv.body(), 31000));
-    caller.expect(200);
-    caller.ack();
-    f.pbx.expect("ACK");
+    auto c = carrier_calls_pbx_answering(f, [](const std::string& offer) {
+        CHECK(offer.find("RTP/SAVP") != std::string::npos);
+        return srtp_answer(offer, 31000);
+    });
+    const auto& inv = *c.invite;
 
     const auto s = only_call(f);
     CHECK_FALSE(s.media.legs[0].srtp);
@@ -257,8 +265,7 @@ TEST_CASE("call state: an SRTP leg, its keys marked as secrets", "[b2bua][state]
         CHECK(f.sbc().call_document(nlohmann::json::object()).contains("error"));
     }
 
-    caller.bye();
-    f.pbx.expect("BYE").reply(200);
+    carrier_hangs_up(f, c);
     REQUIRE(f.calls_gone());
 }
 
