@@ -8,8 +8,6 @@ namespace sbc::admission {
 
 namespace {
 
-constexpr log::logger sip_log{"sip"};
-
 double effective_burst(const flood_settings& s) {
     // Twice the rate by default: SIP arrives in bunches (an INVITE, its ACK,
     // a re-INVITE, retransmissions over UDP) that a steady peer must not be

@@ -152,8 +152,11 @@ void remove_stale_socket(const std::string& path, const sockaddr_un& addr) {
 
 bool under_tmp(const std::string& path) { return path.rfind("/tmp/", 0) == 0; }
 
+}  // namespace
+
 /// The socket file this process created: unlinked when its owner goes away,
-/// unless someone has replaced it since (then it is theirs).
+/// unless someone has replaced it since (then it is theirs). Outside the
+/// anonymous namespace: impl holds one, and impl is not internal.
 class socket_file {
 public:
     socket_file() = default;
@@ -182,8 +185,6 @@ private:
     dev_t _dev = 0;
     ino_t _ino = 0;
 };
-
-}  // namespace
 
 std::string dispatch(std::string_view request, control_handler& handler) {
     try {

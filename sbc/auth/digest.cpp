@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "sbc/common/c_handle.hpp"
+#include "sbc/common/text.hpp"
 
 namespace sbc::auth {
 namespace {
@@ -46,12 +47,6 @@ std::string to_lower(std::string_view s) {
         c = to_lower(c);
     }
     return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return to_lower(x) == to_lower(y);
-           });
 }
 
 bool is_hex(char c) noexcept {

@@ -19,7 +19,6 @@
 namespace sbc::b2bua {
 
 namespace {
-constexpr log::logger sip_log{"sip"};
 constexpr std::chrono::seconds ack_wait{32};  // RFC 3261 13.3.1.4: 64*T1 for the ACK
 
 admission::limits limits_of(const config::call_limits& c) {

@@ -14,8 +14,6 @@
 
 namespace sbc::b2bua::support {
 
-inline constexpr log::logger sip_log{"sip"};
-
 /// The ACK of a 2xx to `invite` on `leg`: RFC 3261 13.2.2.4 gives it the
 /// INVITE's CSeq number. nta sends it and needs nothing more from us.
 void ack_2xx(nta_leg_t* leg, nta_outgoing_t* invite, const std::string& contact = {},

@@ -19,7 +19,6 @@
 namespace sbc::b2bua {
 
 namespace {
-constexpr log::logger sip_log{"sip"};
 
 std::string iso_time(std::chrono::system_clock::time_point t) {
     return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
@@ -419,7 +418,7 @@ nlohmann::json b2bua::stats() {
 // ---- route_test ------------------------------------------------------------
 
 namespace {
-nlohmann::json numbers_json(const policy::call_numbers& n) {
+nlohmann::json route_numbers_json(const policy::call_numbers& n) {
     return {{"ruri", n.ruri}, {"from", n.from}, {"to", n.to}};
 }
 
@@ -529,7 +528,7 @@ nlohmann::json b2bua::route_action(const config::route_config& route,
         const auto* t = _cfg.find_trunk(name);
         auto* table = peers_of(name);
         trunks.push_back({{"trunk", name},
-                          {"numbers", numbers_json(normalizer(*t).outbound.apply(numbers))},
+                          {"numbers", route_numbers_json(normalizer(*t).outbound.apply(numbers))},
                           {"peers_up", table != nullptr && table->choose({}, _rng).has_value()}});
     }
     return {{"trunks", trunks}};
@@ -553,8 +552,8 @@ nlohmann::json b2bua::route_test(const nlohmann::json& args) {
     nlohmann::json out{{"from_trunk", trunk->name},
                        {"source", req.source.valid() ? req.source.address() : ""},
                        {"at", date::format("%FT%TZ", date::floor<std::chrono::seconds>(req.now))},
-                       {"received", numbers_json(received)},
-                       {"normalized", numbers_json(numbers)}};
+                       {"received", route_numbers_json(received)},
+                       {"normalized", route_numbers_json(numbers)}};
     auto& rules = out["rules"] = nlohmann::json::array();
     for (const auto& v : _router.explain(req)) {
         rules.push_back({{"rule", v.rule}, {"matched", v.matched}, {"why", v.why}});

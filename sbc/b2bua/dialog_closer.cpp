@@ -7,10 +7,6 @@
 
 namespace sbc::b2bua {
 
-namespace {
-constexpr log::logger sip_log{"sip"};
-}  // namespace
-
 class dialog_closer::closing final : public sofia::leg_handler, public sofia::response_handler {
 public:
     closing(nta_leg_t* leg, auth::credentials who, std::string trunk)

@@ -5,8 +5,6 @@
 
 namespace sbc::b2bua {
 
-using support::sip_log;
-
 sofia::authorization digest_client::answer(const config::trunk_config& trunk, const sip_t* sip,
                                            int status, std::string_view method,
                                            std::string_view uri, std::string_view body,

@@ -14,7 +14,6 @@
 namespace sbc::b2bua {
 
 namespace {
-constexpr log::logger sip_log{"sip"};
 
 std::string user_of(const url_t* u) {
     return u != nullptr && u->url_user != nullptr ? u->url_user : "";

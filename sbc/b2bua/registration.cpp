@@ -16,8 +16,6 @@ namespace sbc::b2bua {
 
 namespace {
 
-constexpr log::logger sip_log{"sip"};
-
 // How long to wait after a failure before the next try. Wrong credentials
 // will not fix themselves quickly; a retry every minute is enough to notice
 // when the carrier's side is corrected, without looking like an attack.

@@ -3,16 +3,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "sbc/common/text.hpp"
+
 namespace sbc::b2bua {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') {

@@ -18,7 +18,6 @@
 namespace sbc::b2bua {
 
 namespace {
-constexpr log::logger sip_log{"sip"};
 
 bool is_unspecified(const std::string& ip) { return ip == "0.0.0.0" || ip == "::"; }
 

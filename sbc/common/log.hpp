@@ -87,3 +87,11 @@ private:
 };
 
 }  // namespace sbc::log
+
+namespace sbc {
+
+/// The SIP signalling log, shared by every part that handles SIP (sofia/,
+/// b2bua/, admission/).
+inline constexpr log::logger sip_log{"sip"};
+
+}  // namespace sbc

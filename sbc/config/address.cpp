@@ -9,6 +9,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "sbc/common/text.hpp"
+
 namespace sbc::config::detail {
 
 namespace {
@@ -136,13 +138,6 @@ result<transport> parse_peer_params(std::string_view params) {
 }
 
 }  // namespace
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 bool ip_address::is_unspecified() const noexcept {
     const std::size_t n = family == AF_INET ? 4 : 16;

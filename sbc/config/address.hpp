@@ -45,7 +45,4 @@ result<peer_config> parse_peer(std::string_view text);
 /// that "203.0.113.7/24" (likely a typo) is refused rather than widened.
 result<cidr> parse_cidr(std::string_view text);
 
-/// ASCII case-insensitive equality.
-bool iequals(std::string_view a, std::string_view b) noexcept;
-
 }  // namespace sbc::config::detail

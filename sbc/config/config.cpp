@@ -2,6 +2,7 @@
 // the small helpers of config.hpp.
 #include "sbc/config/config.hpp"
 
+#include "sbc/common/text.hpp"
 #include "sbc/config/address.hpp"
 #include "sbc/config/decode.hpp"
 #include "sbc/config/yaml_reader.hpp"
@@ -324,16 +325,16 @@ bool is_never_forwarded_header(std::string_view name) noexcept {
                                                                  "l", "c", "e", "k", "x"};
     constexpr std::string_view content_prefix = "Content-";
     if (name.size() >= content_prefix.size() &&
-        detail::iequals(name.substr(0, content_prefix.size()), content_prefix)) {
+        iequals(name.substr(0, content_prefix.size()), content_prefix)) {
         return true;
     }
     for (auto n : full) {
-        if (detail::iequals(n, name)) {
+        if (iequals(n, name)) {
             return true;
         }
     }
     for (auto n : compact) {
-        if (detail::iequals(n, name)) {
+        if (iequals(n, name)) {
             return true;
         }
     }

@@ -1,6 +1,8 @@
 // Decoding each section of the YAML into the structs of config.hpp. The
 // checks here need one map at a time; validate.cpp does the ones across maps.
 #include "sbc/config/decode.hpp"
+
+#include "sbc/common/text.hpp"
 #include "sbc/config/address.hpp"
 
 #include <fmt/format.h>

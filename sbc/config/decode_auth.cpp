@@ -7,6 +7,8 @@
 // a From/To URI) or in a hash, so control characters are refused outright:
 // a CR or LF from the file must never be able to split a header.
 #include "sbc/config/address.hpp"
+
+#include "sbc/common/text.hpp"
 #include "sbc/config/decode.hpp"
 
 #include <fmt/format.h>

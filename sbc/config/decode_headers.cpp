@@ -4,6 +4,8 @@
 // or parameter that is not a token, a value with CR or LF, a reference to
 // something the request does not have.
 #include "sbc/config/address.hpp"
+
+#include "sbc/common/text.hpp"
 #include "sbc/config/decode.hpp"
 
 #include <fmt/format.h>

@@ -2,6 +2,8 @@
 // normalization. Regexes and time zones are checked here, once, so that a
 // running sbcd never meets one it cannot use.
 #include "sbc/config/address.hpp"
+
+#include "sbc/common/text.hpp"
 #include "sbc/config/decode.hpp"
 
 #include <date/tz.h>

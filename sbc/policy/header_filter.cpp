@@ -7,20 +7,12 @@
 #include <cctype>
 #include <optional>
 
+#include "sbc/common/text.hpp"
 #include "sbc/config/config.hpp"
 
 namespace sbc::policy {
 
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-}  // namespace
+namespace {}  // namespace
 
 bool is_never_forwarded(std::string_view name) noexcept {
     // One list for the configuration check and the wire (config.hpp).

@@ -6,18 +6,13 @@
 #include <optional>
 #include <utility>
 
+#include "sbc/common/text.hpp"
+
 namespace sbc::policy {
 
 namespace {
 
 using action = config::header_rule::action;
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 // The IANA registry of SIP compact forms: RFC 3261 7.3.3 (c e f i k l m s t
 // v), RFC 3265 (o u), RFC 3515 (r), RFC 3841 (a d j), RFC 3892 (b), RFC 4028

@@ -39,7 +39,7 @@ const sdp_media_t* first_audio(const sdp_session_t* s) {
     return nullptr;
 }
 
-std::vector<named_format> formats_of(const sdp_media_t* m) {
+std::vector<named_format> named_formats_of(const sdp_media_t* m) {
     std::vector<named_format> out;
     for (const sdp_rtpmap_t* r = m->m_rtpmaps; r != nullptr; r = r->rm_next) {
         out.push_back({r->rm_pt, r->rm_encoding ? r->rm_encoding : "", r->rm_rate});
@@ -145,8 +145,8 @@ result<bool> check_answer(std::string_view offer, std::string_view answer) {
         return make_error(om == nullptr ? "the offer has no audio stream"
                                         : "the answer has no audio stream");
     }
-    const auto offered = formats_of(om);
-    const auto answered = formats_of(am);
+    const auto offered = named_formats_of(om);
+    const auto answered = named_formats_of(am);
     for (const auto& a : answered) {
         if (is_event_or_noise(a.encoding)) {
             continue;

@@ -7,9 +7,6 @@
 
 #include "sbc/common/log.hpp"
 
-// Typed callback argument (STYLE.md, drachtio): the trampoline gets the
-// watch back instead of a void*.
-#define SU_WAKEUP_ARG_T sbc::sofia::fd_watch
 #include <sofia-sip/su_wait.h>
 
 namespace sbc::sofia {
@@ -19,8 +16,10 @@ namespace {
 constexpr sbc::log::logger loop_log{"sofia"};
 
 // C trampoline: no logic, and nothing may escape into sofia's C frames.
-int on_readable(su_root_magic_t*, su_wait_t*, fd_watch* self) {
-    self->readable();
+// The argument stays void* (no typed SU_WAKEUP_ARG_T): other files of this
+// library include su_wait.h, and a unity build puts them first.
+int on_readable(su_root_magic_t*, su_wait_t*, su_wakeup_arg_t* arg) {
+    static_cast<fd_watch*>(arg)->readable();
     return 0;
 }
 

@@ -10,7 +10,6 @@
 namespace sbc::sofia {
 
 namespace {
-constexpr log::logger sip_log{"sip"};
 
 // An exception must never unwind through sofia's C frames: log it and answer 500.
 template <typename F>

@@ -7,7 +7,6 @@
 namespace sbc::sofia {
 
 namespace {
-constexpr log::logger sip_log{"sip"};
 log::rate_limit g_failures;  // the SIP thread only, as every nta call
 }  // namespace
 

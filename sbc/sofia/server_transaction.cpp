@@ -5,7 +5,6 @@
 namespace sbc::sofia {
 
 namespace {
-constexpr log::logger sip_log{"sip"};
 log::rate_limit g_dropped;  // the SIP thread only, as every nta call
 }  // namespace
 

@@ -25,6 +25,7 @@
 #include "dataplane/core/retire_list.hpp"
 #include "dataplane/io/kernel/kernel_engine.hpp"
 #include "dataplane/srtp/stream_crypto.hpp"
+#include "tests/dataplane/udp_peer.hpp"
 #include "transcoder/chain/media_chain.hpp"
 #include "transcoder/chain/rtp_packet.hpp"
 
@@ -34,61 +35,9 @@ namespace tc = sbc::transcoder;
 
 namespace {
 
-constexpr auto max_wait = 2s;
+using sbc::test::eventually;
+using sbc::test::udp_peer;
 constexpr auto suite = srtp::suite::aes_cm_128_hmac_sha1_80;
-
-template <typename Pred>
-bool eventually(Pred pred) {
-    const auto deadline = std::chrono::steady_clock::now() + max_wait;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(100us);
-    }
-    return true;
-}
-
-// A media peer: one UDP socket on 127.0.0.1.
-class udp_peer {
-public:
-    udp_peer() {
-        _fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        const auto local = *ip_endpoint::from_string("127.0.0.1", 0);
-        REQUIRE(::bind(_fd, local.sockaddr_ptr(), local.sockaddr_len()) == 0);
-        socklen_t len = ip_endpoint::sockaddr_capacity;
-        ::getsockname(_fd, _address.sockaddr_buffer(), &len);
-    }
-    ~udp_peer() { ::close(_fd); }
-    udp_peer(const udp_peer&) = delete;
-    udp_peer& operator=(const udp_peer&) = delete;
-
-    const ip_endpoint& address() const { return _address; }
-
-    void send_to(std::uint16_t port, const std::uint8_t* data, std::size_t len) const {
-        auto to = _address;
-        to.set_port(port);
-        REQUIRE(::sendto(_fd, data, len, 0, to.sockaddr_ptr(), to.sockaddr_len()) ==
-                static_cast<ssize_t>(len));
-    }
-
-    std::optional<std::string> receive() const {
-        pollfd p{_fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(max_wait / 1ms)) != 1) {
-            return std::nullopt;
-        }
-        char buf[2048];
-        const auto n = ::recv(_fd, buf, sizeof(buf), 0);
-        if (n < 0) {
-            return std::nullopt;
-        }
-        return std::string(buf, static_cast<std::size_t>(n));
-    }
-
-private:
-    int _fd = -1;
-    ip_endpoint _address;
-};
 
 // The master key + salt of re-key number `n`: a different one each time.
 std::array<std::uint8_t, 30> master_key(unsigned n) {
@@ -203,10 +152,11 @@ TEST_CASE("kernel engine frees the SRTP contexts and chains 1,000 re-keys and re
         p.resize(p.size() + srtp::max_overhead);
         std::size_t len = plain.size();
         REQUIRE(sender->protect_rtp(p.data(), len) == srtp::outcome::ok);
-        a.send_to(opened.ports.rtp[index(side::a)], p.data(), len);
+        a.send_to(opened.ports.rtp[index(side::a)],
+                  std::string_view(reinterpret_cast<const char*>(p.data()), len));
         const auto got = b.receive();
         REQUIRE(got);
-        CHECK(*got == plain);
+        CHECK(got->payload == plain);
     };
     auto swap = [&](unsigned n) {
         engine.set_srtp(1, side::a, context(n, dir::unprotect), context(n, dir::protect));

@@ -9,10 +9,6 @@ std::int32_t ts_diff(std::uint32_t a, std::uint32_t b) noexcept {
     return static_cast<std::int32_t>(a - b);
 }
 
-// RFC 4733 2.5.1.3: a long event goes on in a new segment whose timestamp is
-// the previous segment's plus the largest duration the field holds.
-constexpr std::uint32_t segment_span = 0xffff;
-
 }  // namespace
 
 feed_result event_receiver::feed(std::uint32_t rtp_timestamp, bool marker,

@@ -6,9 +6,6 @@ namespace sbc::transcoder::dtmf {
 
 namespace {
 
-// RFC 4733 2.5.1.3: the most one segment's duration field holds.
-constexpr std::uint32_t segment_span = 0xffff;
-
 std::uint32_t ms_to_units(std::uint32_t ms, std::uint32_t clock_rate) noexcept {
     return static_cast<std::uint32_t>(static_cast<std::uint64_t>(ms) * clock_rate / 1000);
 }

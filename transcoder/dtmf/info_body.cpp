@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "sbc/common/text.hpp"
 #include "transcoder/dtmf/telephone_event.hpp"
 
 namespace sbc::transcoder::dtmf {
@@ -18,22 +19,6 @@ std::string_view trim(std::string_view s) noexcept {
         s.remove_suffix(1);
     }
     return s;
-}
-
-char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
 }
 
 // A decimal number of at most `max_digits` digits, nothing else.

@@ -16,6 +16,11 @@ namespace sbc::transcoder::dtmf {
 /// RFC 4733 2.3: the octets of one event block.
 inline constexpr std::size_t event_payload_size = 4;
 
+/// RFC 4733 2.5.1.3: the largest duration one segment's field holds; a
+/// longer event goes on in a new segment whose timestamp is the previous
+/// one's plus this.
+inline constexpr std::uint32_t segment_span = 0xffff;
+
 /// RFC 4733 2.3.4: the volume field has 6 bits (0 to -63 dBm0).
 inline constexpr std::uint8_t max_volume = 63;
 

@@ -101,7 +101,7 @@ constexpr std::uint32_t g711_rate = 8000;
 constexpr std::array<std::uint32_t, 1> g711_pcm_rates{g711_rate};
 
 // Longer packets than this would not fit an Ethernet MTU (1 octet a sample).
-constexpr unsigned max_ptime_ms = 180;
+constexpr unsigned g711_max_ptime_ms = 180;
 
 template <std::uint8_t (*Compress)(std::int16_t) noexcept>
 class g711_encoder final : public encoder {
@@ -176,9 +176,9 @@ std::size_t checked_packet_samples(const audio_format& f, std::uint32_t pcm_rate
         throw std::runtime_error(std::string(name) + ": PCM rate " + std::to_string(pcm_rate) +
                                  " unsupported (only 8000)");
     }
-    if (f.ptime_ms == 0 || f.ptime_ms > max_ptime_ms) {
+    if (f.ptime_ms == 0 || f.ptime_ms > g711_max_ptime_ms) {
         throw std::runtime_error(std::string(name) + ": ptime " + std::to_string(f.ptime_ms) +
-                                 " ms out of range (1.." + std::to_string(max_ptime_ms) + ")");
+                                 " ms out of range (1.." + std::to_string(g711_max_ptime_ms) + ")");
     }
     return std::size_t{g711_rate} * f.ptime_ms / 1000;
 }

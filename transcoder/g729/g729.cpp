@@ -29,14 +29,15 @@ constexpr std::size_t frame_samples = 80;
 constexpr std::size_t frame_octets = 10;
 constexpr std::size_t sid_octets = 2;
 // 20 frames: 200 ms, 200 octets, the most any leg negotiates in practice.
-constexpr unsigned max_ptime_ms = 200;
+constexpr unsigned g729_max_ptime_ms = 200;
 
-using encoder_handle = c_handle<bcg729EncoderChannelContextStruct, closeBcg729EncoderChannel>;
-using decoder_handle = c_handle<bcg729DecoderChannelContextStruct, closeBcg729DecoderChannel>;
+using g729_encoder_handle = c_handle<bcg729EncoderChannelContextStruct, closeBcg729EncoderChannel>;
+using g729_decoder_handle = c_handle<bcg729DecoderChannelContextStruct, closeBcg729DecoderChannel>;
 
 class g729_encoder final : public encoder {
 public:
-    g729_encoder(encoder_handle ctx, std::size_t frames) : _ctx(std::move(ctx)), _frames(frames) {}
+    g729_encoder(g729_encoder_handle ctx, std::size_t frames)
+        : _ctx(std::move(ctx)), _frames(frames) {}
 
     std::uint32_t sample_rate() const noexcept override { return g729_rate; }
     std::size_t packet_samples() const noexcept override { return _frames * frame_samples; }
@@ -79,13 +80,13 @@ public:
     }
 
 private:
-    encoder_handle _ctx;
+    g729_encoder_handle _ctx;
     std::size_t _frames;
 };
 
 class g729_decoder final : public decoder {
 public:
-    explicit g729_decoder(decoder_handle ctx) : _ctx(std::move(ctx)) {}
+    explicit g729_decoder(g729_decoder_handle ctx) : _ctx(std::move(ctx)) {}
 
     std::uint32_t sample_rate() const noexcept override { return g729_rate; }
 
@@ -141,10 +142,10 @@ private:
     // Bounds the work one call may do, whatever the payload length says.
     static constexpr std::size_t max_frames = 64;
 
-    decoder_handle _ctx;
+    g729_decoder_handle _ctx;
 };
 
-void check_rate(std::uint32_t pcm_rate) {
+void check_g729_rate(std::uint32_t pcm_rate) {
     if (pcm_rate != g729_rate) {
         throw std::runtime_error("G.729: PCM rate " + std::to_string(pcm_rate) +
                                  " unsupported (only 8000)");
@@ -152,14 +153,14 @@ void check_rate(std::uint32_t pcm_rate) {
 }
 
 std::unique_ptr<encoder> make_g729_encoder(const audio_format& f, std::uint32_t pcm_rate) {
-    check_rate(pcm_rate);
-    if (f.ptime_ms == 0 || f.ptime_ms % 10 != 0 || f.ptime_ms > max_ptime_ms) {
+    check_g729_rate(pcm_rate);
+    if (f.ptime_ms == 0 || f.ptime_ms % 10 != 0 || f.ptime_ms > g729_max_ptime_ms) {
         throw std::runtime_error("G.729: ptime " + std::to_string(f.ptime_ms) +
                                  " ms is not a multiple of the 10 ms frame up to " +
-                                 std::to_string(max_ptime_ms));
+                                 std::to_string(g729_max_ptime_ms));
     }
     // RFC 4856 2.1.9: VAD and DTX (Annex B) only when annexb=yes.
-    encoder_handle ctx{initBcg729EncoderChannel(f.annexb ? 1 : 0)};
+    g729_encoder_handle ctx{initBcg729EncoderChannel(f.annexb ? 1 : 0)};
     if (!ctx) {
         throw std::runtime_error("G.729: bcg729 refused to create an encoder channel");
     }
@@ -169,8 +170,8 @@ std::unique_ptr<encoder> make_g729_encoder(const audio_format& f, std::uint32_t 
 std::unique_ptr<decoder> make_g729_decoder(const audio_format& /*f*/, std::uint32_t pcm_rate) {
     // The decoder takes whatever framing arrives (SID frames included,
     // annexb or not): the length of each payload says what it holds.
-    check_rate(pcm_rate);
-    decoder_handle ctx{initBcg729DecoderChannel()};
+    check_g729_rate(pcm_rate);
+    g729_decoder_handle ctx{initBcg729DecoderChannel()};
     if (!ctx) {
         throw std::runtime_error("G.729: bcg729 refused to create a decoder channel");
     }

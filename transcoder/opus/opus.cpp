@@ -34,8 +34,8 @@ constexpr int complexity = 5;
 constexpr std::uint32_t min_bitrate = 6000;
 constexpr std::uint32_t max_bitrate = 510000;
 
-using encoder_handle = c_handle<OpusEncoder, opus_encoder_destroy>;
-using decoder_handle = c_handle<OpusDecoder, opus_decoder_destroy>;
+using opus_encoder_handle = c_handle<OpusEncoder, opus_encoder_destroy>;
+using opus_decoder_handle = c_handle<OpusDecoder, opus_decoder_destroy>;
 
 int clamp_to_int(std::size_t n) noexcept {
     return static_cast<int>(std::min<std::size_t>(n, INT_MAX));
@@ -43,7 +43,7 @@ int clamp_to_int(std::size_t n) noexcept {
 
 class opus_encoder final : public encoder {
 public:
-    opus_encoder(encoder_handle enc, std::uint32_t rate, std::size_t samples)
+    opus_encoder(opus_encoder_handle enc, std::uint32_t rate, std::size_t samples)
         : _enc(std::move(enc)), _rate(rate), _samples(samples) {}
 
     std::uint32_t sample_rate() const noexcept override { return _rate; }
@@ -62,14 +62,14 @@ public:
     }
 
 private:
-    encoder_handle _enc;
+    opus_encoder_handle _enc;
     std::uint32_t _rate;
     std::size_t _samples;
 };
 
 class opus_decoder final : public decoder {
 public:
-    opus_decoder(decoder_handle dec, std::uint32_t rate) : _dec(std::move(dec)), _rate(rate) {}
+    opus_decoder(opus_decoder_handle dec, std::uint32_t rate) : _dec(std::move(dec)), _rate(rate) {}
 
     std::uint32_t sample_rate() const noexcept override { return _rate; }
 
@@ -118,11 +118,11 @@ public:
     }
 
 private:
-    decoder_handle _dec;
+    opus_decoder_handle _dec;
     std::uint32_t _rate;
 };
 
-void check_rate(std::uint32_t pcm_rate) {
+void check_opus_rate(std::uint32_t pcm_rate) {
     if (std::find(opus_pcm_rates.begin(), opus_pcm_rates.end(), pcm_rate) == opus_pcm_rates.end()) {
         throw std::runtime_error("opus: PCM rate " + std::to_string(pcm_rate) +
                                  " unsupported (8000, 12000, 16000, 24000 or 48000)");
@@ -155,7 +155,7 @@ void check_ctl(int result, const char* what) {
 }
 
 std::unique_ptr<encoder> make_opus_encoder(const audio_format& f, std::uint32_t pcm_rate) {
-    check_rate(pcm_rate);
+    check_opus_rate(pcm_rate);
     // RFC 7587 7.1: ptime in ms; Opus frames are 2.5 to 60 ms and a packet
     // of 40 or 60 ms holds several 20 ms frames. 10 ms is the shortest
     // frame SILK takes, so it is the shortest worth negotiating.
@@ -166,7 +166,7 @@ std::unique_ptr<encoder> make_opus_encoder(const audio_format& f, std::uint32_t 
     int err = OPUS_OK;
     // Mono: RFC 7587 3.4 lets a sender send mono to a receiver that prefers
     // stereo (stereo=1), and the SBC has only mono audio to send.
-    encoder_handle enc{
+    opus_encoder_handle enc{
         opus_encoder_create(static_cast<opus_int32>(pcm_rate), 1, OPUS_APPLICATION_VOIP, &err)};
     if (err != OPUS_OK || !enc) {
         throw std::runtime_error(std::string("opus: opus_encoder_create refused: ") +
@@ -198,9 +198,9 @@ std::unique_ptr<encoder> make_opus_encoder(const audio_format& f, std::uint32_t 
 std::unique_ptr<decoder> make_opus_decoder(const audio_format& /*f*/, std::uint32_t pcm_rate) {
     // Whatever the sender's channels and bandwidth (sprop-stereo,
     // sprop-maxcapturerate), libopus decodes to the mono rate asked for.
-    check_rate(pcm_rate);
+    check_opus_rate(pcm_rate);
     int err = OPUS_OK;
-    decoder_handle dec{opus_decoder_create(static_cast<opus_int32>(pcm_rate), 1, &err)};
+    opus_decoder_handle dec{opus_decoder_create(static_cast<opus_int32>(pcm_rate), 1, &err)};
     if (err != OPUS_OK || !dec) {
         throw std::runtime_error(std::string("opus: opus_decoder_create refused: ") +
                                  opus_strerror(err));

@@ -9,22 +9,17 @@
 #include <string>
 
 #include "tests/sbc/b2bua/support/b2bua_fixture.hpp"
+#include "tests/sbc/b2bua/support/sip_steps.hpp"
 
 using namespace sbc;
 using dataplane::side;
 using sbc::test::b2bua_fixture;
+using sbc::test::body_of;
+using sbc::test::carrier_rtp;
+using sbc::test::pbx_rtp;
 using sbc::test::sdp_audio;
 
 namespace {
-
-constexpr std::uint16_t carrier_rtp = 30000;
-constexpr std::uint16_t pbx_rtp = 31000;
-
-std::string body_of(const sip_t* sip) {
-    return sip != nullptr && sip->sip_payload != nullptr
-               ? std::string(sip->sip_payload->pl_data, sip->sip_payload->pl_len)
-               : std::string();
-}
 
 std::string via_host_port(const sip_t* sip) {
     const sip_via_t* v = sip->sip_via;

@@ -10,21 +10,18 @@
 #include <vector>
 
 #include "tests/sbc/b2bua/support/b2bua_fixture.hpp"
+#include "tests/sbc/b2bua/support/sip_steps.hpp"
 
 using namespace sbc;
 using sbc::test::b2bua_fixture;
+using sbc::test::body_of;
 using sbc::test::carrier_calls_pbx;
 using sbc::test::carrier_hangs_up;
 using sbc::test::sdp_audio;
 using sbc::test::up_call;
+using sbc::test::with_direction;
 
 namespace {
-
-std::string body_of(const sip_t* sip) {
-    return sip != nullptr && sip->sip_payload != nullptr
-               ? std::string(sip->sip_payload->pl_data, sip->sip_payload->pl_len)
-               : std::string();
-}
 
 // The version of an SDP's o= line (RFC 4566 5.2), or -1.
 long sdp_version(const std::string& sdp) {
@@ -38,11 +35,6 @@ long sdp_version(const std::string& sdp) {
         at = sdp.find(' ', at + 1);
     }
     return at == std::string::npos ? -1 : std::stol(sdp.substr(at + 1));
-}
-
-std::string with_direction(std::string sdp, const std::string& direction) {
-    const auto at = sdp.find("a=sendrecv");
-    return sdp.replace(at, std::string("a=sendrecv").size(), "a=" + direction);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ using sbc::test::carrier_calls_pbx;
 using sbc::test::carrier_hangs_up;
 using sbc::test::sdp_audio;
 using sbc::test::topology;
+using sbc::test::with_direction;
 
 namespace {
 
@@ -44,11 +45,6 @@ call_state round_trip(const call_state& s) {
     // Twice gives the same text: nothing depends on when it is written.
     CHECK(b2bua::to_json(back.value()) == text);
     return std::move(back.value());
-}
-
-std::string with_direction(std::string sdp, const std::string& direction) {
-    const auto at = sdp.find("a=sendrecv");
-    return sdp.replace(at, std::string("a=sendrecv").size(), "a=" + direction);
 }
 
 /// The pbx's key in the SRTP answer: master key || salt, 30 bytes.

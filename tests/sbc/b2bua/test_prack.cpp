@@ -15,12 +15,11 @@
 using namespace sbc;
 using sbc::test::b2bua_fixture;
 using sbc::test::body_of;
+using sbc::test::carrier_rtp;
+using sbc::test::pbx_rtp;
 using sbc::test::sdp_audio;
 
 namespace {
-
-constexpr std::uint16_t carrier_rtp = 30000;
-constexpr std::uint16_t pbx_rtp = 31000;
 
 // The carrier's reliable 183 reaches the SBC, which PRACKs it on the
 // carrier's leg (RAck: the 183's RSeq, the INVITE's CSeq, RFC 3262 7.2);

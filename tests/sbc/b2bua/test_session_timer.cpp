@@ -50,12 +50,6 @@ void both_legs_get_bye(b2bua_fixture& f) {
     REQUIRE(f.calls_gone());
 }
 
-nlohmann::json only_cdr(b2bua_fixture& f) {
-    const auto lines = f.cdr_lines();
-    REQUIRE(lines.size() == 1);
-    return nlohmann::json::parse(lines.front());
-}
-
 }  // namespace
 
 TEST_CASE("a caller that refreshes: its timer in the 2xx, and its lapse ends both legs",
@@ -85,7 +79,7 @@ TEST_CASE("a caller that refreshes: its timer in the 2xx, and its lapse ends bot
     // Then no refresh comes.
     call.check_session_timers(in(90s));
     both_legs_get_bye(f);
-    const auto cdr = only_cdr(f);
+    const auto cdr = f.only_cdr();
     CHECK(cdr["disconnected_by"] == "sbc");
     CHECK(cdr["disconnect_reason"] == "session timer expired on leg a");
 }
@@ -119,7 +113,7 @@ TEST_CASE("where the caller cannot refresh, the SBC refreshes by UPDATE at half 
     SECTION("a refresh refused ends the call with BYE on both legs") {
         refresh.reply(500);  // RFC 4028 10: any final response but 2xx and 491
         both_legs_get_bye(f);
-        CHECK(only_cdr(f)["disconnect_reason"] == "session refresh failed on leg a");
+        CHECK(f.only_cdr()["disconnect_reason"] == "session refresh failed on leg a");
     }
 }
 

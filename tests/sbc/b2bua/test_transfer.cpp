@@ -71,12 +71,6 @@ void carrier_hangs_up_on_target(b2bua_fixture& f, up_call& c,
     bye.expect(200);
 }
 
-nlohmann::json only_cdr(b2bua_fixture& f) {
-    const auto lines = f.cdr_lines();
-    REQUIRE(lines.size() == 1);
-    return nlohmann::json::parse(lines.front());
-}
-
 }  // namespace
 
 TEST_CASE("a blind transfer by REFER: the SBC calls the target and BYEs the referrer out",
@@ -121,7 +115,7 @@ TEST_CASE("a blind transfer by REFER: the SBC calls the target and BYEs the refe
     carrier_hangs_up_on_target(f, c, inv.dialog());
     REQUIRE(f.calls_gone());
     CHECK(f.media.only_session().closed);
-    const auto cdr = only_cdr(f);
+    const auto cdr = f.only_cdr();
     CHECK(cdr["from_trunk"] == "carrier");
     CHECK(cdr["to_trunk"] == "target");
     CHECK(cdr["status"] == 200);
@@ -153,7 +147,7 @@ TEST_CASE("a transfer target that refuses: the referrer hears it and the call st
 
     sbc::test::carrier_hangs_up(f, c);
     REQUIRE(f.calls_gone());
-    CHECK(only_cdr(f)["to_trunk"] == "pbx");
+    CHECK(f.only_cdr()["to_trunk"] == "pbx");
     f.target.expect_nothing_more();
 }
 

@@ -33,6 +33,11 @@ inline const std::string carrier_media = "127.0.1.1";
 inline const std::string pbx_media = "127.0.2.1";
 inline const std::string teams_media = "127.0.3.1";
 
+/// Whether `part` occurs in `text`.
+inline bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
 /// A peer's SDP as a phone or a carrier writes it: one audio stream.
 struct peer_sdp {
     std::string address{};  ///< o= and, unless `connection` is set, c=

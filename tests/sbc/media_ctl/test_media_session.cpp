@@ -12,6 +12,7 @@ using sbc::media_ctl::sdp_origin;
 using sbc::media_ctl::sdp_role;
 using sbc::test::carrier_media;
 using sbc::test::carrier_peer;
+using sbc::test::contains;
 using sbc::test::formats_of;
 using sbc::test::media_call;
 using sbc::test::parsed;
@@ -19,14 +20,6 @@ using sbc::test::pbx_media;
 using sbc::test::pbx_peer;
 using sbc::test::peer_sdp;
 using sbc::test::why;
-
-namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
-}  // namespace
 
 TEST_CASE("open takes a port pair on each leg's media address", "[media_ctl]") {
     media_call call({}, false);

@@ -8,6 +8,7 @@
 
 using sbc::dataplane::side;
 using sbc::test::carrier_peer;
+using sbc::test::contains;
 using sbc::test::formats_of;
 using sbc::test::media_call;
 using sbc::test::parsed;
@@ -17,10 +18,6 @@ using sbc::test::why;
 namespace {
 
 using strings = std::vector<std::string>;
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
 
 }  // namespace
 

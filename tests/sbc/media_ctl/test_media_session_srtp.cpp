@@ -8,6 +8,7 @@
 using sbc::config::srtp_suite;
 using sbc::dataplane::side;
 using sbc::test::carrier_peer;
+using sbc::test::contains;
 using sbc::test::crypto_of;
 using sbc::test::inline_key;
 using sbc::test::media_call;
@@ -17,10 +18,6 @@ using sbc::test::peer_crypto;
 using sbc::test::why;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
 
 std::vector<std::uint8_t> octets(srtp_suite s, std::uint8_t octet) {
     return std::vector<std::uint8_t>(sbc::sdp::key_salt_length(s), octet);

@@ -13,6 +13,7 @@ using sbc::config::srtp_suite;
 using sbc::dataplane::side;
 using sbc::media_ctl::sdp_origin;
 using sbc::test::carrier_peer;
+using sbc::test::contains;
 using sbc::test::crypto_of;
 using sbc::test::formats_of;
 using sbc::test::media_call;
@@ -27,10 +28,6 @@ using sbc::test::why;
 namespace {
 
 using strings = std::vector<std::string>;
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
 
 // A blind transfer by the PBX (leg b) under way, as sbc/b2bua starts one:
 // the target's keying and dialog identity, and the offer it is sent.

@@ -96,7 +96,8 @@ media_formats parsed(const std::string& text) {
 }
 
 // A's offer: "PCMU PCMA telephone-event"; `extra` holds a=fmtp lines.
-media_formats offer(const std::string& codecs, unsigned ptime = 0, const std::string& extra = "") {
+media_formats offer_formats(const std::string& codecs, unsigned ptime = 0,
+                            const std::string& extra = "") {
     return parsed(peer_sdp(script(codecs), ptime, extra));
 }
 
@@ -177,7 +178,7 @@ sdp::answer_plan plan_answer(const media_formats& a, const sdp::offer_plan& to_b
 }  // namespace
 
 TEST_CASE("codec plan: a shared codec is relayed with A's numbers", "[sdp][codec_plan]") {
-    auto a = offer("PCMU PCMA telephone-event", 20);
+    auto a = offer_formats("PCMU PCMA telephone-event", 20);
     auto to_b = plan_offer(a, g711_trunk, g711_trunk);
     CHECK_FALSE(to_b.transcoding);
     CHECK(to_b.ptime == 0);  // A's a=ptime passes
@@ -197,7 +198,7 @@ TEST_CASE("codec plan: a shared codec is relayed with A's numbers", "[sdp][codec
 }
 
 TEST_CASE("codec plan: B's order of preference and both trunks' lists apply", "[sdp][codec_plan]") {
-    auto a = offer("opus PCMU G729 PCMA telephone-event");
+    auto a = offer_formats("opus PCMU G729 PCMA telephone-event");
     // A's trunk excludes G729: the SBC never relays it, though B takes it.
     auto to_b = plan_offer(a, {codec::opus, codec::pcmu, codec::pcma, codec::telephone_event},
                            {codec::pcma, codec::g729, codec::pcmu, codec::telephone_event});
@@ -207,20 +208,20 @@ TEST_CASE("codec plan: B's order of preference and both trunks' lists apply", "[
 }
 
 TEST_CASE("codec plan: telephone-event only where both trunks list it", "[sdp][codec_plan]") {
-    auto a = offer("PCMU telephone-event");
+    auto a = offer_formats("PCMU telephone-event");
     expect_codecs(plan_offer(a, g711_trunk, {codec::pcmu}).formats, "PCMU");
     expect_codecs(plan_offer(a, {codec::pcmu}, g711_trunk).formats, "PCMU");
     expect_codecs(plan_offer(a, g711_trunk, g711_trunk).formats, "PCMU telephone-event");
 
     // Events go with the audio's clock (RFC 4733): opus takes /48000.
-    auto wide = offer("opus telephone-event/48000:102 telephone-event");
+    auto wide = offer_formats("opus telephone-event/48000:102 telephone-event");
     auto opus_trunk = std::vector<codec>{codec::opus, codec::telephone_event};
     auto to_b = plan_offer(wide, opus_trunk, opus_trunk);
     expect_codecs(to_b.formats, "opus telephone-event");
     CHECK(numbers(to_b.formats) == "111 102");
 
     // Only /8000 offered with opus: better than no events at all.
-    expect_codecs(plan_offer(offer("opus telephone-event"), opus_trunk, opus_trunk).formats,
+    expect_codecs(plan_offer(offer_formats("opus telephone-event"), opus_trunk, opus_trunk).formats,
                   "opus telephone-event");
 
     // B answers without events: the answer to A has none either.
@@ -233,7 +234,7 @@ TEST_CASE("codec plan: events the SBC added for B never reach a trunk that exclu
     // A's trunk takes digits as tones (telephone-event not negotiable): the
     // call code offers B events of its own (101), which B answers; A's offer
     // carried events at 96 all the same, and must not get them back.
-    auto a = offer("PCMA telephone-event:96");
+    auto a = offer_formats("PCMA telephone-event:96");
     const std::vector<codec> a_trunk = {codec::pcma};
     auto to_b = plan_offer(a, a_trunk, g711_trunk);
     expect_codecs(to_b.formats, "PCMA");
@@ -246,7 +247,7 @@ TEST_CASE("codec plan: events the SBC added for B never reach a trunk that exclu
 }
 
 TEST_CASE("codec plan: comfort noise goes with a relayed codec of its clock", "[sdp][codec_plan]") {
-    auto a = offer("PCMU CN telephone-event");
+    auto a = offer_formats("PCMU CN telephone-event");
     expect_codecs(plan_offer(a, g711_trunk, g711_trunk).formats, "PCMU CN telephone-event");
     // Not on a fresh offer: the chain makes its own silence.
     auto to_b = plan_offer(a, g711_trunk, {codec::g729});
@@ -256,7 +257,7 @@ TEST_CASE("codec plan: comfort noise goes with a relayed codec of its clock", "[
 
 TEST_CASE("codec plan: B renumbering a codec is relayed with A's numbers to A",
           "[sdp][codec_plan]") {
-    auto a = offer("opus:96 telephone-event");
+    auto a = offer_formats("opus:96 telephone-event");
     auto opus_trunk = std::vector<codec>{codec::opus, codec::telephone_event};
     auto to_b = plan_offer(a, opus_trunk, opus_trunk);
     CHECK(numbers(to_b.formats) == "96 101");
@@ -273,7 +274,7 @@ TEST_CASE("codec plan: B renumbering a codec is relayed with A's numbers to A",
 
 TEST_CASE("codec plan: a renumbered telephone-event maps both ways (issue 19)",
           "[sdp][codec_plan]") {
-    auto a = offer("PCMA telephone-event:96");
+    auto a = offer_formats("PCMA telephone-event:96");
     auto trunk = std::vector<codec>{codec::pcma, codec::telephone_event};
     auto to_b = plan_offer(a, trunk, trunk);
     CHECK(numbers(to_b.formats) == "8 96");
@@ -288,7 +289,7 @@ TEST_CASE("codec plan: B's own number is not mapped back when the offer used it 
           "[sdp][codec_plan]") {
     // B answers opus as 101, the number the offer gave telephone-event: a
     // packet from B with 101 cannot be told apart, so only A -> B maps.
-    auto a = offer("opus:96 telephone-event:101");
+    auto a = offer_formats("opus:96 telephone-event:101");
     auto trunk = std::vector<codec>{codec::opus, codec::telephone_event};
     auto to_b = plan_offer(a, trunk, trunk);
     CHECK(numbers(to_b.formats) == "96 101");
@@ -299,7 +300,7 @@ TEST_CASE("codec plan: B's own number is not mapped back when the offer used it 
 }
 
 TEST_CASE("codec plan: the relayed answer carries B's fmtp under A's number", "[sdp][codec_plan]") {
-    auto a = offer("opus:96", 0, "a=fmtp:96 useinbandfec=1; stereo=1\r\n");
+    auto a = offer_formats("opus:96", 0, "a=fmtp:96 useinbandfec=1; stereo=1\r\n");
     auto opus_trunk = std::vector<codec>{codec::opus};
     auto to_b = plan_offer(a, opus_trunk, opus_trunk);
     REQUIRE(to_b.formats.size() == 1);
@@ -313,7 +314,7 @@ TEST_CASE("codec plan: the relayed answer carries B's fmtp under A's number", "[
 
 TEST_CASE("codec plan: nothing shared: B gets its trunk's codecs, A an answer of its own",
           "[sdp][codec_plan]") {
-    auto a = offer("PCMU PCMA telephone-event", 30);
+    auto a = offer_formats("PCMU PCMA telephone-event", 30);
     const std::vector<codec> b_trunk = {codec::g729, codec::opus, codec::telephone_event};
     auto to_b = plan_offer(a, g711_trunk, b_trunk);
     CHECK(to_b.transcoding);
@@ -352,7 +353,7 @@ TEST_CASE("codec plan: nothing shared: B gets its trunk's codecs, A an answer of
 }
 
 TEST_CASE("codec plan: the transcoded side A follows A's trunk order", "[sdp][codec_plan]") {
-    auto a = offer("PCMU PCMA opus telephone-event");
+    auto a = offer_formats("PCMU PCMA opus telephone-event");
     auto a_trunk = std::vector<codec>{codec::opus, codec::pcma, codec::pcmu};
     auto to_b = plan_offer(a, a_trunk, {codec::g729});
     CHECK(to_b.transcoding);
@@ -372,18 +373,19 @@ TEST_CASE("codec plan: the transcoded side A follows A's trunk order", "[sdp][co
 
 TEST_CASE("codec plan: what cannot be carried is refused for a 488", "[sdp][codec_plan]") {
     // Only G.722 offered, which no trunk of B's lists nor the transcoder knows.
-    auto g722 =
-        sdp::plan_offer(offer("G722 telephone-event"), g711_trunk, g711_trunk, transcodable);
+    auto g722 = sdp::plan_offer(offer_formats("G722 telephone-event"), g711_trunk, g711_trunk,
+                                transcodable);
     REQUIRE_FALSE(g722);
     CHECK(g722.error_message() ==
           "no codec in common, and none offered (G722, telephone-event) that the SBC can "
           "transcode");
     // A codec the transcoder knows, but not on A's own trunk list.
-    CHECK_FALSE(sdp::plan_offer(offer("G729"), g711_trunk, {codec::opus}, transcodable));
+    CHECK_FALSE(sdp::plan_offer(offer_formats("G729"), g711_trunk, {codec::opus}, transcodable));
     // Events alone carry no call.
-    CHECK_FALSE(sdp::plan_offer(offer("telephone-event"), g711_trunk, g711_trunk, transcodable));
+    CHECK_FALSE(
+        sdp::plan_offer(offer_formats("telephone-event"), g711_trunk, g711_trunk, transcodable));
     // B's trunk lists nothing the transcoder can handle.
-    auto none = sdp::plan_offer(offer("PCMU"), g711_trunk, {codec::g729},
+    auto none = sdp::plan_offer(offer_formats("PCMU"), g711_trunk, {codec::g729},
                                 [](const format& f) { return f.encoding == "PCMU"; });
     REQUIRE_FALSE(none);
     CHECK(none.error_message() ==
@@ -391,7 +393,7 @@ TEST_CASE("codec plan: what cannot be carried is refused for a 488", "[sdp][code
 }
 
 TEST_CASE("codec plan: an answer naming nothing offered is an error", "[sdp][codec_plan]") {
-    auto a = offer("PCMU PCMA telephone-event");
+    auto a = offer_formats("PCMU PCMA telephone-event");
     auto to_b = plan_offer(a, g711_trunk, g711_trunk);
     auto b = parsed(peer_sdp(script("G722 telephone-event"), 0));
     auto plan = sdp::plan_answer(a, to_b.formats, b, g711_trunk, transcodable);
@@ -404,13 +406,13 @@ TEST_CASE("codec plan: an answer naming nothing offered is an error", "[sdp][cod
 TEST_CASE("codec plan: a re-offer may turn a relay into a transcoded call", "[sdp][codec_plan]") {
     const std::vector<codec> b_trunk = {codec::pcma, codec::g729, codec::telephone_event};
     // First offer: PCMA is shared.
-    auto a1 = offer("PCMA PCMU telephone-event");
+    auto a1 = offer_formats("PCMA PCMU telephone-event");
     auto to_b1 = plan_offer(a1, g711_trunk, b_trunk);
     CHECK_FALSE(to_b1.transcoding);
     auto r1 = plan_answer(a1, to_b1, answer(to_b1.formats, "PCMA telephone-event"), g711_trunk);
     CHECK(r1.how == sdp::answer_plan::mode::relay);
     // The re-INVITE drops PCMA: the same functions now plan a chain.
-    auto a2 = offer("PCMU telephone-event");
+    auto a2 = offer_formats("PCMU telephone-event");
     auto to_b2 = plan_offer(a2, g711_trunk, b_trunk);
     CHECK(to_b2.transcoding);
     expect_codecs(to_b2.formats, "PCMA G729 telephone-event");
@@ -499,13 +501,13 @@ TEST_CASE("codec plan: G.729 Annex B (RFC 4856 2.1.9) is on unless refused",
 
     // On a transcoded leg both SDPs must allow it: A offered nothing (yes),
     // and the SBC's answer to A repeats A's fmtp.
-    auto a = offer("G729");
+    auto a = offer_formats("G729");
     auto to_b = plan_offer(a, {codec::g729}, {codec::pcma});
     auto to_a = plan_answer(a, to_b, answer(to_b.formats, "PCMA"), {codec::g729});
     REQUIRE(to_a.side_a);
     CHECK(to_a.side_a->audio.annexb);
     CHECK(to_a.formats[0].fmtp.empty());
-    auto refused = offer("G729", 0, "a=fmtp:18 annexb=no\r\n");
+    auto refused = offer_formats("G729", 0, "a=fmtp:18 annexb=no\r\n");
     to_a = plan_answer(refused, plan_offer(refused, {codec::g729}, {codec::pcma}),
                        answer(to_b.formats, "PCMA"), {codec::g729});
     REQUIRE(to_a.side_a);
@@ -516,7 +518,7 @@ TEST_CASE("codec plan: G.729 Annex B (RFC 4856 2.1.9) is on unless refused",
 TEST_CASE("codec plan: formats without a transcoder entry never reach the chain",
           "[sdp][codec_plan]") {
     // A offers iLBC (not transcodable) before PCMU: side A is PCMU.
-    auto a = offer("iLBC PCMU");
+    auto a = offer_formats("iLBC PCMU");
     auto to_b = plan_offer(a, {codec::pcmu}, {codec::g729});
     auto to_a = plan_answer(a, to_b, answer(to_b.formats, "G729"), {codec::pcmu});
     expect_codecs(to_a.formats, "PCMU");

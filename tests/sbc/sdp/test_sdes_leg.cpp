@@ -33,7 +33,7 @@ std::string peer_line(unsigned tag, srtp_suite s, std::uint8_t octet) {
     return format_crypto(c);
 }
 
-sdes_crypto parsed(const std::string& line) {
+sdes_crypto parsed_crypto(const std::string& line) {
     auto c = parse_crypto(line);
     REQUIRE(c);
     return std::move(c.value());
@@ -65,7 +65,7 @@ TEST_CASE("srtp required: SAVP offer with a key per suite, answer picks one", "[
     REQUIRE(offer->crypto.size() == 4);
     std::vector<sdes_crypto> lines;
     for (const auto& l : offer->crypto) {
-        lines.push_back(parsed(l));
+        lines.push_back(parsed_crypto(l));
     }
     for (std::size_t i = 0; i < lines.size(); ++i) {
         CHECK(lines[i].tag == i + 1);
@@ -120,7 +120,7 @@ TEST_CASE("srtp required: an offer must carry a usable key", "[sdp][sdes]") {
     CHECK(leg.keys()->peer.bytes() == std::vector<std::uint8_t>(30, 4));
     CHECK(answer.secure_profile);
     REQUIRE(answer.crypto.size() == 1);
-    auto ours = parsed(answer.crypto[0]);
+    auto ours = parsed_crypto(answer.crypto[0]);
     CHECK(ours.tag == 3);
     CHECK(ours.suite == srtp_suite::aes_cm_128_hmac_sha1_80);
     CHECK(ours.key.bytes() == leg.keys()->local.bytes());

@@ -43,13 +43,13 @@ stream_format leg(audio_format f, dtmf_mode mode, int event_payload_type = -1,
     return s;
 }
 
-constexpr output_origin origin{0x5eed0001, 20000, 777000};
+constexpr output_origin dtmf_origin{0x5eed0001, 20000, 777000};
 
 chain_driver make_chain(stream_format in, stream_format out) {
     chain_config cfg;
     cfg.in = std::move(in);
     cfg.out = std::move(out);
-    cfg.origin = origin;
+    cfg.origin = dtmf_origin;
     return chain_driver(test::make_chain(cfg));
 }
 
@@ -248,8 +248,8 @@ void expect_forwarded(const std::vector<test::sent>& audio, const peer& p, std::
         INFO("audio packet " << i);
         CHECK(audio[i].payload == p.audio_sent[i]);
         CHECK(audio[i].header.payload_type == pt);
-        CHECK(audio[i].header.ssrc == origin.ssrc);
-        CHECK(audio[i].header.timestamp == origin.timestamp + ts_step * i);
+        CHECK(audio[i].header.ssrc == dtmf_origin.ssrc);
+        CHECK(audio[i].header.timestamp == dtmf_origin.timestamp + ts_step * i);
         CHECK(audio[i].header.marker == (i == 0));
     }
 }
@@ -257,7 +257,7 @@ void expect_forwarded(const std::vector<test::sent>& audio, const peer& p, std::
 void expect_sequence_continuous(const std::vector<test::sent>& out) {
     for (std::size_t i = 0; i < out.size(); ++i) {
         INFO("packet " << i);
-        CHECK(out[i].header.sequence == static_cast<std::uint16_t>(origin.sequence + i));
+        CHECK(out[i].header.sequence == static_cast<std::uint16_t>(dtmf_origin.sequence + i));
     }
 }
 
@@ -381,7 +381,7 @@ TEST_CASE("info in, rfc4733 out: a queued digit leaves as telephone-events with 
             INFO("event packet " << i);
             const auto e = read_event(events[i]);
             CHECK(e.event == 5);
-            CHECK(events[i].header.ssrc == origin.ssrc);
+            CHECK(events[i].header.ssrc == dtmf_origin.ssrc);
             CHECK(events[i].header.timestamp == start);
             CHECK(events[i].header.marker == (i == 0));
             CHECK(e.duration == std::min<std::size_t>(160 * (i + 1), 1280));
@@ -443,7 +443,7 @@ TEST_CASE("rfc4733 on both legs: events are mapped, not bridged, in a passthroug
     const auto events = of_type(d.out, 96);
     REQUIRE(events.size() == 5);
     CHECK(events[0].header.marker);
-    CHECK(events[0].header.timestamp == origin.timestamp + 2 * 160);
+    CHECK(events[0].header.timestamp == dtmf_origin.timestamp + 2 * 160);
     CHECK(read_event(events[4]).end);
     CHECK(read_event(events[4]).duration == 480);
     CHECK_FALSE(d.chain->take_digit());

@@ -14,17 +14,17 @@ namespace {
 
 using test::format;
 
-using payloads = std::vector<std::vector<std::uint8_t>>;
+using payload_list = std::vector<std::vector<std::uint8_t>>;
 
 /// The speech as `f`'s encoder packetizes it.
-payloads encode_speech(const audio_format& f) {
+payload_list encode_speech(const audio_format& f) {
     const codec_info* info = find_codec(f.encoding, f.clock_rate);
     REQUIRE(info != nullptr);
     const auto rate = encoder_pcm_rate(*info, f);
     auto enc = info->make_encoder(f, rate);
     const auto& pcm = test::speech(rate);
     const std::size_t n = enc->packet_samples();
-    payloads out;
+    payload_list out;
     for (std::size_t at = 0; at + n <= pcm.size(); at += n) {
         std::vector<std::uint8_t> p(1500);
         const int len = enc->encode({pcm.data() + at, n}, p);
@@ -36,7 +36,7 @@ payloads encode_speech(const audio_format& f) {
 }
 
 /// What the codecs give when called directly: decode, resample, encode.
-payloads direct(const audio_format& in, const audio_format& out, const payloads& packets) {
+payload_list direct(const audio_format& in, const audio_format& out, const payload_list& packets) {
     const codec_info* src = find_codec(in.encoding, in.clock_rate);
     const codec_info* dst = find_codec(out.encoding, out.clock_rate);
     const auto rate = encoder_pcm_rate(*dst, out);
@@ -56,7 +56,7 @@ payloads direct(const audio_format& in, const audio_format& out, const payloads&
     std::vector<std::int16_t> fifo;
     std::vector<std::int16_t> pcm(5760);
     std::vector<std::int16_t> up(5760);
-    payloads sent;
+    payload_list sent;
     for (const auto& p : packets) {
         const int n = dec->decode(p, pcm);
         REQUIRE(n > 0);

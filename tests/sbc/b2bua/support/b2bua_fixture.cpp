@@ -149,6 +149,12 @@ std::vector<std::string> b2bua_fixture::cdr_lines() const {
     return lines;
 }
 
+nlohmann::json b2bua_fixture::only_cdr() const {
+    const auto lines = cdr_lines();
+    REQUIRE(lines.size() == 1);
+    return nlohmann::json::parse(lines.front());
+}
+
 bool b2bua_fixture::calls_gone() {
     return loop.run_until([&] { return _sbc->call_count() == 0; });
 }

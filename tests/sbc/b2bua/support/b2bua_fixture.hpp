@@ -16,6 +16,8 @@
 // loop last. Control thread only.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -28,6 +30,10 @@
 #include "tests/support/sip_loop.hpp"
 
 namespace sbc::test {
+
+/// The RTP ports the carrier's and the PBX's SDP offer (sdp_audio).
+inline constexpr std::uint16_t carrier_rtp = 30000;
+inline constexpr std::uint16_t pbx_rtp = 31000;
 
 /// What a test changes in the default topology: YAML lines added to a
 /// trunk ("early_offer: convert") or at the top level.
@@ -91,6 +97,9 @@ public:
     const std::string& yaml() const noexcept { return _yaml; }
     /// The CDR file's lines so far.
     std::vector<std::string> cdr_lines() const;
+    /// The one CDR written so far, parsed; fails the test unless there is
+    /// exactly one.
+    nlohmann::json only_cdr() const;
     /// Runs the loop until the b2bua holds no call (a finished call is
     /// reaped on the loop turn after it ended). False on the deadline.
     bool calls_gone();

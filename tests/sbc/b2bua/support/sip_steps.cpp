@@ -17,6 +17,12 @@ std::string body_of(const sip_t* sip) {
                : std::string();
 }
 
+std::string with_direction(std::string sdp, const std::string& direction) {
+    const auto at = sdp.find("a=sendrecv");
+    REQUIRE(at != std::string::npos);
+    return sdp.replace(at, std::string("a=sendrecv").size(), "a=" + direction);
+}
+
 std::string sdp_line(const std::string& sdp, std::string_view prefix) {
     for (std::size_t at = 0; at < sdp.size();) {
         auto end = sdp.find("\r\n", at);

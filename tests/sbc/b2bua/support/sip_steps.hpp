@@ -19,6 +19,9 @@ std::string body_of(const sip_t* sip);
 /// The first line of `sdp` that starts with `prefix` ("c=", "m=audio"),
 /// without its CRLF; "" when there is none.
 std::string sdp_line(const std::string& sdp, std::string_view prefix);
+/// `sdp` with its a=sendrecv line turned into a=`direction` (RFC 3264 8.4
+/// hold: "sendonly", "inactive").
+std::string with_direction(std::string sdp, const std::string& direction);
 /// The port of the first m= line, "" without one.
 std::string media_port(const std::string& sdp);
 /// The o= line's session id and version (RFC 4566 5.2).
