@@ -1,28 +1,29 @@
 #!/usr/bin/python3
 """Runs every test of the project and prints one verdict per test.
 
-    tests/run_all.py --build DIR [--asan-build DIR [--asan-build-status FILE
-                     --asan-build-log FILE]] [--tsan-build DIR [--tsan-build-status
-                     FILE --tsan-build-log FILE]] [--skip-e2e] [--e2e-jobs N]
-                     [--asan-e2e-jobs N]
+    tests/run_all.py --build DIR [--build-status FILE] [--asan-build DIR
+                     [--asan-e2e-build-status FILE] [--asan-build-status FILE]]
+                     [--tsan-build DIR [--tsan-build-status FILE]] [--skip-e2e]
+                     [--e2e-jobs N] [--asan-e2e-jobs N]
 
-In order: the meson unit tests of --build (suite "unit"), each Catch2 test case
-counted as one test, read from Catch2's JUnit report; the same in --asan-build
-(names prefixed "asan:"); the same for the programs built in --tsan-build,
-a ThreadSanitizer build of the threaded tests only (prefixed "tsan:"), last;
-the end-to-end tests, against the sbcd of each
-build of tests/e2e with real sipp
-peers (each test function one test, prefixed "e2e:"; several at once, see
-E2E_JOBS_PER_CPU); and
-`meson install` into a staging root and `systemd-analyze verify` on the
-installed unit. Prints "PASS name" or
-"FAIL name: reason" per test and, as the very last line, "N passed, M failed".
-Exits 0 iff nothing failed. tools/test calls this after the plain build,
-while the sanitized one compiles in the background: with --asan-build-status,
-the tests of --asan-build wait for that file (the build's exit status, written
-when it ends) and a failed build is one failed test, with the end of
---asan-build-log as its reason; so do the plain build's serial e2e tests,
-which must run on a quiet machine. Standard library only.
+The tests: the meson unit tests of each build (suite "unit"), each Catch2
+test case counted as one test, read from Catch2's JUnit report (names
+prefixed "asan:" for --asan-build, "tsan:" for --tsan-build, a
+ThreadSanitizer build of the threaded tests only); the end-to-end tests of
+tests/e2e against the sbcd of each build, with real sipp peers (each test
+function one test, prefixed "e2e:" or "asan:e2e:"; several at once, see
+E2E_JOBS_PER_CPU); `meson install` into a staging root and
+`systemd-analyze verify` on the installed unit; the example configurations;
+the source format. Prints "PASS name" or "FAIL name: reason" per test and,
+as the very last line, "N passed, M failed". Exits 0 iff nothing failed.
+
+tools/test calls this once the plain build's e2e programs are built, while
+the rest compiles in the background in stages: each --*-status file is where
+a stage writes its exit status when it ends (its output beside it, .log for
+.status). The tests that need a stage wait for its file, and a failed stage
+is one failed test, with the end of its log as its reason. The e2e tests
+marked serial, which must run on a quiet machine, then run last. Standard
+library only.
 """
 
 import argparse
@@ -312,23 +313,25 @@ def run_example_configs(build_dir, tally):
                      f"exit status {r.returncode}: {r.stderr.strip()[:400]}")
 
 
-ASAN_BUILD_WAIT_S = 60 * 60
+BUILD_WAIT_S = 60 * 60
 
 
-def wait_for_build(status_file, log_file, tally,
-                   name="build with AddressSanitizer and UndefinedBehaviorSanitizer"):
-    """Waits for a background build's exit status; True when it succeeded.
-    A failure (or no status within an hour) is reported as one failed test."""
+def wait_for_build(status_file, tally, name):
+    """Waits for a background build stage's exit status (tools/test writes it
+    to NAME.status, and the stage's output to NAME.log); True when it
+    succeeded. A failure (or no status within an hour) is reported as one
+    failed test named `name`, with the end of the log as its reason."""
     status_path = Path(status_file)
-    deadline = time.monotonic() + ASAN_BUILD_WAIT_S
+    deadline = time.monotonic() + BUILD_WAIT_S
     while not status_path.is_file() and time.monotonic() < deadline:
         time.sleep(1)
     status = status_path.read_text().strip() if status_path.is_file() else "none"
     if status == "0":
         return True
     tail = ""
-    if log_file and Path(log_file).is_file():
-        lines = Path(log_file).read_text(errors="replace").strip().splitlines()
+    log_file = status_path.with_suffix(".log")
+    if log_file.is_file():
+        lines = log_file.read_text(errors="replace").strip().splitlines()
         tail = " | ".join(line.strip() for line in lines[-8:])
     tally.report(name, False, f"exit status {status}: {tail}")
     return False
@@ -342,12 +345,11 @@ TSAN_OPTIONS = ("halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:"
                 f"suppressions={REPO / 'tests' / 'tsan.supp'}")
 
 
-def run_tsan_tests(build_dir, status_file, log_file, tally):
+def run_tsan_tests(build_dir, status_file, tally):
     """The unit tests of a ThreadSanitizer build that holds only the threaded
     tests' programs (tools/test builds those targets alone): each test whose
     program was built, each Catch2 test case one test prefixed "tsan:"."""
-    if status_file and not wait_for_build(status_file, log_file, tally,
-                                          "build with ThreadSanitizer"):
+    if status_file and not wait_for_build(status_file, tally, "build with ThreadSanitizer"):
         return
     build_dir = Path(build_dir).resolve()
     try:
@@ -369,13 +371,15 @@ def run_tsan_tests(build_dir, status_file, log_file, tally):
 def main():
     ap = argparse.ArgumentParser(description="Runs all tests of sbc.")
     ap.add_argument("--build", required=True, help="the normal meson build directory")
+    ap.add_argument("--build-status",
+                    help="a file the background build of the rest of --build (the unit "
+                    "tests) writes its exit status to; the e2e programs are built already")
     ap.add_argument("--asan-build", help="a build with -Db_sanitize=address,undefined")
-    ap.add_argument("--asan-build-status",
-                    help="a file the background build of --asan-build writes its exit status to")
-    ap.add_argument("--asan-build-log", help="that build's output, for a failure's reason")
+    ap.add_argument("--asan-e2e-build-status",
+                    help="as --build-status, for --asan-build's e2e programs")
+    ap.add_argument("--asan-build-status", help="as --build-status, for all of --asan-build")
     ap.add_argument("--tsan-build", help="a build with -Db_sanitize=thread of the threaded tests")
-    ap.add_argument("--tsan-build-status", help="as --asan-build-status, for --tsan-build")
-    ap.add_argument("--tsan-build-log", help="that build's output, for a failure's reason")
+    ap.add_argument("--tsan-build-status", help="as --build-status, for --tsan-build")
     ap.add_argument("--skip-e2e", action="store_true", help="do not run the end-to-end tests")
     ap.add_argument("--e2e-jobs", type=int, default=e2e_jobs(E2E_JOBS_PER_CPU),
                     help="e2e tests at once against --build (default: %(default)s)")
@@ -384,32 +388,45 @@ def main():
     args = ap.parse_args()
 
     tally = Tally()
-    # The plain build's tests first: the sanitized build may still be compiling.
-    run_unit_tests(args.build, "", tally)
-    # The e2e tests that must run alone (harness.serial: one measures packet
-    # spacing to a millisecond or two) wait until the sanitized build in the
-    # background is over: its compilers, even at nice 19, delay sipp's and
-    # sbcd's wake-ups by several milliseconds.
-    background_build = bool(args.asan_build and args.asan_build_status)
-    if not args.skip_e2e:
-        run_e2e(args.build, tally, jobs=args.e2e_jobs,
-                kinds=("parallel",) if background_build else ("parallel", "serial"))
-    run_install_and_unit(Path(args.build).resolve(), tally)
+    e2e = not args.skip_e2e
+    # With background builds (tools/test), the e2e tests that must run alone
+    # (harness.serial: one measures packet spacing to a millisecond or two)
+    # wait until every build is over: compilers, even at nice 19, delay
+    # sipp's and sbcd's wake-ups by several milliseconds.
+    background = any((args.build_status, args.asan_e2e_build_status, args.asan_build_status,
+                      args.tsan_build_status))
+    now = ("parallel",) if background else ("parallel", "serial")
+
+    # The order follows the background builds (tools/test): each group of
+    # tests starts as soon as what it runs is built.
+    if e2e:
+        run_e2e(args.build, tally, jobs=args.e2e_jobs, kinds=now)
+    plain_built = not args.build_status or wait_for_build(
+        args.build_status, tally, "build of the unit tests")
+    if plain_built:
+        run_unit_tests(args.build, "", tally)
+        run_install_and_unit(Path(args.build).resolve(), tally)
     run_example_configs(args.build, tally)
     run_format_check(tally)
+
     asan = args.asan_build
-    if background_build:
-        asan = asan if wait_for_build(args.asan_build_status, args.asan_build_log, tally) else None
-        if not args.skip_e2e:
-            run_e2e(args.build, tally, jobs=args.e2e_jobs, kinds=("serial",))
-    if asan:
+    if asan and args.asan_e2e_build_status and not wait_for_build(
+            args.asan_e2e_build_status, tally,
+            "build with AddressSanitizer and UndefinedBehaviorSanitizer"):
+        asan = None  # reported once: the rest of that build needs the same code
+    if asan and e2e:
+        # The same calls through the sanitized sbcd: a memory error or a
+        # leak in the SIP paths makes it exit non-zero, failing the test.
+        run_e2e(asan, tally, "asan:e2e:", jobs=args.asan_e2e_jobs, kinds=now)
+    if asan and (not args.asan_build_status or wait_for_build(
+            args.asan_build_status, tally, "build of the sanitized unit tests")):
         run_unit_tests(asan, "asan:", tally)
-        if not args.skip_e2e:
-            # The same calls through the sanitized sbcd: a memory error or a
-            # leak in the SIP paths makes it exit non-zero, failing the test.
-            run_e2e(asan, tally, "asan:e2e:", jobs=args.asan_e2e_jobs)
     if args.tsan_build:
-        run_tsan_tests(args.tsan_build, args.tsan_build_status, args.tsan_build_log, tally)
+        run_tsan_tests(args.tsan_build, args.tsan_build_status, tally)
+    if e2e and background:
+        run_e2e(args.build, tally, jobs=args.e2e_jobs, kinds=("serial",))
+        if asan:
+            run_e2e(asan, tally, "asan:e2e:", jobs=args.asan_e2e_jobs, kinds=("serial",))
     print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
     return 0 if tally.failed == 0 else 1
 
