@@ -21,9 +21,8 @@ tools/test calls this once the plain build's e2e programs are built, while
 the rest compiles in the background in stages: each --*-status file is where
 a stage writes its exit status when it ends (its output beside it, .log for
 .status). The tests that need a stage wait for its file, and a failed stage
-is one failed test, with the end of its log as its reason. The e2e tests
-marked serial, which must run on a quiet machine, then run last. Standard
-library only.
+is one failed test, with the end of its log as its reason. Standard library
+only.
 """
 
 import argparse
@@ -389,18 +388,13 @@ def main():
 
     tally = Tally()
     e2e = not args.skip_e2e
-    # With background builds (tools/test), the e2e tests that must run alone
-    # (harness.serial: one measures packet spacing to a millisecond or two)
-    # wait until every build is over: compilers, even at nice 19, delay
-    # sipp's and sbcd's wake-ups by several milliseconds.
-    background = any((args.build_status, args.asan_e2e_build_status, args.asan_build_status,
-                      args.tsan_build_status))
-    now = ("parallel",) if background else ("parallel", "serial")
-
     # The order follows the background builds (tools/test): each group of
-    # tests starts as soon as what it runs is built.
+    # tests starts as soon as what it runs is built. Those builds run under
+    # SCHED_IDLE, which gives way at once to any test that wakes, so the e2e
+    # tests marked serial (harness.serial: alone, and one measures packet
+    # spacing to a millisecond or two) run beside them, after the others.
     if e2e:
-        run_e2e(args.build, tally, jobs=args.e2e_jobs, kinds=now)
+        run_e2e(args.build, tally, jobs=args.e2e_jobs)
     plain_built = not args.build_status or wait_for_build(
         args.build_status, tally, "build of the unit tests")
     if plain_built:
@@ -417,16 +411,12 @@ def main():
     if asan and e2e:
         # The same calls through the sanitized sbcd: a memory error or a
         # leak in the SIP paths makes it exit non-zero, failing the test.
-        run_e2e(asan, tally, "asan:e2e:", jobs=args.asan_e2e_jobs, kinds=now)
+        run_e2e(asan, tally, "asan:e2e:", jobs=args.asan_e2e_jobs)
     if asan and (not args.asan_build_status or wait_for_build(
             args.asan_build_status, tally, "build of the sanitized unit tests")):
         run_unit_tests(asan, "asan:", tally)
     if args.tsan_build:
         run_tsan_tests(args.tsan_build, args.tsan_build_status, tally)
-    if e2e and background:
-        run_e2e(args.build, tally, jobs=args.e2e_jobs, kinds=("serial",))
-        if asan:
-            run_e2e(asan, tally, "asan:e2e:", jobs=args.asan_e2e_jobs, kinds=("serial",))
     print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
     return 0 if tally.failed == 0 else 1
 
