@@ -393,13 +393,17 @@ def main():
     # SCHED_IDLE, which gives way at once to any test that wakes, so the e2e
     # tests marked serial (harness.serial: alone, and one measures packet
     # spacing to a millisecond or two) run beside them, after the others.
+    # The serial ones wait for the plain build to be complete: the demo test
+    # runs tools/demo, which runs ninja in it.
     if e2e:
-        run_e2e(args.build, tally, jobs=args.e2e_jobs)
+        run_e2e(args.build, tally, jobs=args.e2e_jobs, kinds=("parallel",))
     plain_built = not args.build_status or wait_for_build(
         args.build_status, tally, "build of the unit tests")
     if plain_built:
         run_unit_tests(args.build, "", tally)
         run_install_and_unit(Path(args.build).resolve(), tally)
+    if e2e and plain_built:
+        run_e2e(args.build, tally, jobs=args.e2e_jobs, kinds=("serial",))
     run_example_configs(args.build, tally)
     run_format_check(tally)
 
