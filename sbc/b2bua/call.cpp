@@ -223,7 +223,7 @@ int call::on_leg_request(call_leg& l, sofia::server_transaction& request, const 
     }
     nta_incoming_t* irq = request.get();
     const auto method = sip->sip_request->rq_method;
-    if (_transfer && l._side == _transfer->referrer && method == sip_method_bye) {
+    if (_transfer && l._side == _transfer->referrer() && method == sip_method_bye) {
         // RFC 5589 2.2: the transferor may hang up as soon as the transfer
         // is accepted; the transferee's call goes on towards the target.
         sip_log.info("call {}: the referrer left during the transfer", display_id());
@@ -248,7 +248,7 @@ int call::on_leg_request(call_leg& l, sofia::server_transaction& request, const 
         case sip_method_update:
             return on_update(l, request, sip);
         case sip_method_refer:
-            return on_refer(l, irq, sip);
+            return call_transfer::on_refer(*this, l, irq, sip);
         default:
             sofia::treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allow_for(*l.trunk)));
             return 0;
@@ -355,9 +355,14 @@ void call::finish() {
     _owner.schedule_reap();
 }
 
+void call::drop_transfer(bool dialog_up) {
+    _transfer->close(dialog_up);
+    _transfer.reset();
+}
+
 void call::release_transactions() {
     if (_transfer) {
-        drop_transfer(_transfer->attended);
+        drop_transfer(_transfer->attended());
     }
     _reoffer.reset();
     _update.reset();  // an UPDATE still unanswered gets 500

@@ -30,6 +30,7 @@
 #include "sbc/b2bua/replaces.hpp"
 #include "sbc/b2bua/request_relay.hpp"
 #include "sbc/b2bua/session_timers.hpp"
+#include "sbc/b2bua/transfer.hpp"
 #include "sbc/cdr/record.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/media_ctl/media_session.hpp"
@@ -69,6 +70,7 @@ class call final {
     /// The operations act on the call's legs and media on its behalf.
     friend class request_relay;
     friend class session_timers;
+    friend class call_transfer;
 
 public:
     enum class state { trying, early, answered, established, cancelling, terminated };
@@ -318,49 +320,10 @@ private:
     void reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
                const sip_t* relayed, const std::string* sdp_body,
                const std::string& extra_headers = {}, bool reliable = false);
-    /// A REFER from a leg whose trunk has refer: handle (RFC 3515 blind
-    /// transfer): the SBC calls the target and, when it answers, puts the
-    /// new dialog in the referrer's place.
-    int on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
-    /// A REFER whose Refer-To names a dialog to replace (RFC 3891, attended
-    /// transfer) that is another call's leg: this call takes that leg's
-    /// dialog over, ends the other call, and re-INVITEs the dialog towards
-    /// its own media; the dialog replaces the referrer's when it answers.
-    int on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_ref& replaces);
-    /// A REFER to a user (RFC 3515 blind transfer): routed like a call from
-    /// the referrer's trunk, admitted on the target's, then sent.
-    int on_blind_refer(call_leg& from, nta_incoming_t* irq, const char* target_user);
-    /// The attended transfer takes leg `target` of call `other` over: its
-    /// dialog becomes the transfer's, re-INVITEd with `origin` (its offer)
-    /// and `sdes`; false when the re-INVITE could not be sent (the
-    /// transfer is then in place, to be dropped).
-    bool join_far_end(call_leg& from, call& other, side target, std::unique_ptr<sdp::sdes_leg> sdes,
-                      media_ctl::sdp_origin origin, std::uint16_t media_port);
-    /// The transfer's dialog and INVITE towards `peer_index` of the target's
-    /// trunk; 0 when sent, else the status that refuses the REFER.
-    int send_blind_transfer(call_leg& from, const config::trunk_config& trunk,
-                            const std::string& user, std::size_t peer_index,
-                            const std::string& referee_user);
-    /// The transfer ends without replacing the referrer: the target's
-    /// dialog is closed (BYE when it is up) and its slot given back.
-    void drop_transfer(bool dialog_up);
-    /// A 401/407 to the transfer's INVITE from a trunk with credentials:
-    /// sent again with them; false when it cannot be.
-    bool answer_transfer_challenge(const sip_t* sip, int status);
-    /// The target's final answer to the transfer's INVITE.
-    void on_transfer_response(const sip_t* sip, int status);
-    /// The transfer failed with `status`: the referrer hears it, the
-    /// target's dialog is closed (`dialog_up`: with a BYE).
-    void fail_transfer(int status, bool dialog_up);
-    /// The target answered `answer` (a 2xx with SDP): its dialog takes the
-    /// referrer's place.
-    void complete_transfer(const sip_t* answer);
     /// A re-INVITE of the SBC's own on leg `s`: its last SDP with the next
     /// version (RFC 3264 8), so that the peer learns of a change behind it.
     void reoffer(side s);
     void on_reoffer_response(const sip_t* sip, int status);
-    /// NOTIFY with a message/sipfrag status line to the referrer (RFC 3515 2.4.4).
-    void notify_referrer(nta_leg_t* dialog, int status, bool final);
     /// An UPDATE from a leg: a session refresh (RFC 4028) is answered here;
     /// one with an offer (RFC 3311) is relayed to the other leg.
     int on_update(call_leg& from, sofia::server_transaction& request, const sip_t* sip);
@@ -423,40 +386,10 @@ private:
                                           const sofia::authorization& auth = {});
     /// PRACKs of ours to leg b (RFC 3262), until their final response.
     std::vector<sofia::client_transaction> _pracks;
-    /// A transfer in progress: the dialog towards the target (new, for a
-    /// blind transfer; taken over from another call, for an attended one),
-    /// which replaces the referrer's leg when it answers `invite`.
-    struct transfer {
-        side referrer = side::b;
-        /// The dialog towards the target, with the offer sent on it; it
-        /// takes the referrer's place when the target answers. Its iface is
-        /// the interface the target is reached through: when it is not the
-        /// referrer's, the referrer's side of the media session has a pair
-        /// prepared on it, committed then.
-        dialog target;
-        sofia::client_transaction invite;
-        /// The SRTP keying of the target's dialog (its trunk's mode), which
-        /// takes the referrer's place with it.
-        std::unique_ptr<sdp::sdes_leg> sdes;
-        /// The direction of the admission slot taken for the target's
-        /// trunk, if one was.
-        std::optional<bool> slot_inbound;
-        /// `target` was another call's (attended): a dialog that is up.
-        bool attended = false;
-        std::uint16_t media_port = 0;  ///< the RTP port the target was offered
-        offer_answer::hold oa;         ///< the offer to the target, until it answers
-        /// Blind: the target's Request-URI (the dialog has no remote target
-        /// before it answers); a challenge's answer is sent there again.
-        std::string ruri;
-        unsigned auth_answers = 0;  ///< challenges to `invite` answered (RFC 3261 22.2)
-    };
-    /// The transfer's INVITE (blind: to its Request-URI, outside the
-    /// dialog still being made; attended: a re-INVITE of the taken dialog,
-    /// restating its session timer, RFC 4028 8.1), with an Authorization or
-    /// Proxy-Authorization header when given.
-    sofia::client_transaction send_transfer_invite(const transfer& t,
-                                                   const sofia::authorization& auth = {});
-    std::optional<transfer> _transfer;
+    /// A transfer in progress (transfer.hpp).
+    std::unique_ptr<call_transfer> _transfer;
+    /// The transfer ends without replacing the referrer (call_transfer::close).
+    void drop_transfer(bool dialog_up);
     /// Dialogs a transfer replaced or dropped, kept (answering only a BYE,
     /// support::closed_dialog()) until the call ends.
     std::vector<sofia::leg> _retired;
