@@ -246,7 +246,7 @@ int call::on_leg_request(call_leg& l, sofia::server_transaction& request, const 
         case sip_method_message:
             return relay_request(l, request, sip);
         case sip_method_update:
-            return on_update(l, request, sip);
+            return update_relay::on_update(*this, l, request, sip);
         case sip_method_refer:
             return call_transfer::on_refer(*this, l, irq, sip);
         default:

@@ -27,10 +27,12 @@
 #include "sbc/b2bua/dialog.hpp"
 #include "sbc/b2bua/digest_client.hpp"
 #include "sbc/b2bua/offer_answer.hpp"
+#include "sbc/b2bua/reoffer.hpp"
 #include "sbc/b2bua/replaces.hpp"
 #include "sbc/b2bua/request_relay.hpp"
 #include "sbc/b2bua/session_timers.hpp"
 #include "sbc/b2bua/transfer.hpp"
+#include "sbc/b2bua/update_relay.hpp"
 #include "sbc/cdr/record.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/media_ctl/media_session.hpp"
@@ -71,6 +73,8 @@ class call final {
     friend class request_relay;
     friend class session_timers;
     friend class call_transfer;
+    friend class reoffer;
+    friend class update_relay;
 
 public:
     enum class state { trying, early, answered, established, cancelling, terminated };
@@ -320,15 +324,6 @@ private:
     void reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
                const sip_t* relayed, const std::string* sdp_body,
                const std::string& extra_headers = {}, bool reliable = false);
-    /// A re-INVITE of the SBC's own on leg `s`: its last SDP with the next
-    /// version (RFC 3264 8), so that the peer learns of a change behind it.
-    void reoffer(side s);
-    void on_reoffer_response(const sip_t* sip, int status);
-    /// An UPDATE from a leg: a session refresh (RFC 4028) is answered here;
-    /// one with an offer (RFC 3311) is relayed to the other leg.
-    int on_update(call_leg& from, sofia::server_transaction& request, const sip_t* sip);
-    /// The other leg's answer to a relayed UPDATE.
-    void on_update_response(const sip_t* sip, int status);
     void finish();
     /// Who ended the call and why, for the CDR; the first cause stands.
     void note_end(cdr::party who, std::string why);
@@ -366,24 +361,8 @@ private:
     std::vector<std::unique_ptr<request_relay>> _relays;
     /// RFC 4028 on both legs: the refreshes in flight, what the caller asked.
     session_timers _timers{*this};
-    /// An UPDATE carrying an offer, relayed from leg `from`; the 2xx coming
-    /// back carries the answer (RFC 3311 5.2). At most one, and never
-    /// beside an INVITE's offer.
-    struct update_relay {
-        side from = side::a;
-        sofia::server_transaction irq;
-        sofia::client_transaction orq;
-        /// The UPDATE as sent on the other leg, for a retry with credentials.
-        std::string offer;
-        std::string headers;
-        unsigned auth_answers = 0;
-        offer_answer::hold oa;
-    };
-    std::optional<update_relay> _update;
-    /// An UPDATE with the offer of `u` on the leg opposite `u.from`, with an
-    /// Authorization or Proxy-Authorization header when given.
-    sofia::client_transaction send_update(const update_relay& u,
-                                          const sofia::authorization& auth = {});
+    /// An UPDATE carrying an offer, relayed (update_relay.hpp).
+    std::unique_ptr<update_relay> _update;
     /// PRACKs of ours to leg b (RFC 3262), until their final response.
     std::vector<sofia::client_transaction> _pracks;
     /// A transfer in progress (transfer.hpp).
@@ -393,16 +372,8 @@ private:
     /// Dialogs a transfer replaced or dropped, kept (answering only a BYE,
     /// support::closed_dialog()) until the call ends.
     std::vector<sofia::leg> _retired;
-    struct own_reinvite {
-        side to = side::a;
-        sofia::client_transaction orq;
-        offer_answer::hold oa;
-        unsigned auth_answers = 0;  ///< challenges answered (RFC 3261 22.2)
-    };
-    /// The SBC's re-INVITE on leg `s` with its last SDP, with an
-    /// Authorization or Proxy-Authorization header when given.
-    sofia::client_transaction send_reoffer(side s, const sofia::authorization& auth = {});
-    std::optional<own_reinvite> _reoffer;
+    /// The SBC's own re-INVITE on one leg (reoffer.hpp).
+    std::unique_ptr<reoffer> _reoffer;
     // Failover of the initial INVITE across the callee trunk's peers.
     std::optional<std::string> _offer;  ///< what each attempt offers the callee
     std::vector<std::size_t> _tried;    ///< peers tried, the current one last

@@ -14,6 +14,7 @@
 
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/b2bua/call_support.hpp"
+#include "sbc/b2bua/reoffer.hpp"
 #include "sbc/sofia/msg_ref.hpp"
 #include "sbc/sofia/reply.hpp"
 
@@ -399,7 +400,7 @@ void call_transfer::complete(const sip_t* answer) {
     c._transfer.reset();
     // The party that stays learns of the new session from a re-INVITE (the
     // SBC's same media address, a new SDP version), never from the REFER.
-    c.reoffer(stays);
+    reoffer::start(c, stays);
 }
 
 }  // namespace sbc::b2bua
