@@ -133,7 +133,7 @@ void call::write_cdr() {
     _cdr.end = cdr::wall_clock::now();
     _cdr.id = display_id();
     _cdr.to_trunk = leg(side::b).trunk->name;
-    if (_invite && _invite->initial && _invite->irq) {
+    if (_invite && _invite->initial() && _invite->irq) {
         // Still pending: release_transactions() answers 500.
         const int st = _invite->irq.status();
         _cdr.status = st >= 200 ? st : 500;
@@ -259,7 +259,7 @@ int call::on_bye(call_leg& from) {
     sip_log.info("call {}: BYE from side {}", display_id(), from._side == side::a ? "a" : "b");
     note_end(from._side == side::a ? cdr::party::caller : cdr::party::callee, "BYE");
     auto& to = leg(dataplane::other(from._side));
-    if (_invite && _invite->initial && !_invite->answered) {
+    if (_invite && _invite->initial() && !_invite->answered) {
         // RFC 3261 15: a caller may end an early dialog with BYE; towards the
         // callee that is a CANCEL.
         _invite->irq.reply(SIP_487_REQUEST_TERMINATED);
@@ -335,8 +335,8 @@ void call::hang_up(const char* why) {
         if (_invite->answered) {
             send_ack(dataplane::other(_invite->from), nullptr);
         } else if (_invite->irq.status() < 200) {
-            _invite->irq.reply(_invite->initial ? 503 : 500,
-                               phrase_for(_invite->initial ? 503 : 500));
+            _invite->irq.reply(_invite->initial() ? 503 : 500,
+                               phrase_for(_invite->initial() ? 503 : 500));
             _invite->orq.cancel();
         }
     }
@@ -366,7 +366,6 @@ void call::release_transactions() {
     }
     _reoffer.reset();
     _update.reset();  // an UPDATE still unanswered gets 500
-    _pracks.clear();
     _timers.cancel();
     _invite.reset();  // a request still unanswered gets 500
     for (auto& r : _relays) {

@@ -1,11 +1,16 @@
 // A call through the SBC: two legs, each a SIP dialog of its own, and the
 // media session that anchors their audio.
 //
-// Object graph: b2bua owns calls (unique_ptr); a call owns its two call_legs,
-// its nta handles (legs, server and client transactions) and its media
-// session id. A call_leg's back-pointer to its call is raw: the leg lives
-// inside the call. Side a is the leg the INVITE came in on, side b the one
-// the SBC originated. Everything here runs on the su_root thread.
+// Object graph: b2bua owns calls (unique_ptr); a call owns its two call_legs
+// (each holding its dialog's nta leg), its media session, and the
+// operations under way, each a class of its own that owns its transactions
+// and holds the call's offer/answer state while it runs: the INVITE relay
+// (invite_relay.hpp; the initial one with its outbound_attempt), request
+// relays, session timers, a transfer (transfer.hpp), an UPDATE relay and
+// the SBC's own re-INVITE (reoffer.hpp). Their back-pointers to the call,
+// and a call_leg's, are raw: the call outlives them. Side a is the leg the
+// INVITE came in on, side b the one the SBC originated. Everything here
+// runs on the su_root thread.
 //
 // Nothing crosses from one leg to the other except what this class copies on
 // purpose: SDP (rewritten to the SBC's media addresses), status codes, bodies
@@ -26,6 +31,7 @@
 #include "sbc/b2bua/call_state.hpp"
 #include "sbc/b2bua/dialog.hpp"
 #include "sbc/b2bua/digest_client.hpp"
+#include "sbc/b2bua/invite_relay.hpp"
 #include "sbc/b2bua/offer_answer.hpp"
 #include "sbc/b2bua/reoffer.hpp"
 #include "sbc/b2bua/replaces.hpp"
@@ -73,6 +79,7 @@ class call final {
     friend class request_relay;
     friend class session_timers;
     friend class call_transfer;
+    friend class outbound_attempt;
     friend class reoffer;
     friend class update_relay;
 
@@ -206,31 +213,6 @@ public:
     int on_leg_request(call_leg& leg, sofia::server_transaction& request, const sip_t* sip);
 
 private:
-    /// An INVITE transaction relayed from one leg to the other: the initial
-    /// one (a to b) or a re-INVITE in either direction. At most one at a time.
-    struct invite_relay {
-        side from = side::a;
-        sofia::server_transaction irq;  ///< on leg `from`; kept until its ACK
-        sofia::client_transaction orq;  ///< on the other leg
-        /// Which send `orq` is (invite_callback): nta may answer a new
-        /// INVITE before send() returns, while `orq` is still the one it
-        /// replaces; such an answer is not this relay's yet.
-        std::uint64_t serial = 0;
-        bool initial = false;
-        bool answered = false;  ///< a 2xx went back; waiting for the ACK
-        /// The INVITE sent on carried an offer: SDP in responses answers it.
-        bool offered = false;
-        /// The INVITE came without SDP and the SBC offered on the other leg
-        /// itself (early_offer: convert). The 2xx back then carries the
-        /// SBC's offer, `offer_in_2xx`, and the ACK must answer it.
-        bool converted = false;
-        std::string offer_in_2xx;
-        /// A re-INVITE as sent, for a retry with credentials (RFC 3261 22.2).
-        std::optional<std::string> offer_sent;
-        std::string headers_sent;
-        unsigned auth_answers = 0;
-        offer_answer::hold oa;  ///< the exchange it carries, until its ACK
-    };
     /// Drops the request relays that are over (called before a new one is
     /// added, so they stay few however many a call relays).
     void forget_finished_relays();
@@ -240,14 +222,6 @@ private:
     void set_state(state s) noexcept;
     /// The dialog with the caller, from its INVITE (RFC 3261 12.1.1).
     bool create_inbound_leg(nta_incoming_t* irq, const sip_t* sip);
-    /// The callee's dialog and its INVITE, built from scratch (RFC 5853 3.1).
-    /// The header lines of the INVITE to leg b: the caller's trunk's inbound
-    /// rules on what arrived, the callee trunk's allow-list (RFC 5853 3.1),
-    /// then its outbound rules, which may change `from` and `to` too.
-    std::string outbound_headers(const sip_t* sip, const policy::call_numbers& numbers,
-                                 std::string& from, std::string& to);
-    sofia::client_transaction send_outbound_invite(const sip_t* sip,
-                                                   const std::optional<std::string>& offer);
     /// The response callback of the next INVITE sent for the relay; sets
     /// the serial that adopt_invite() gives the relay.
     sofia::client_transaction::response_callback invite_callback();
@@ -288,34 +262,6 @@ private:
     std::string relayed_headers(const sip_t* sip, const call_leg& from, const call_leg& to);
     void on_invite_response(const sip_t* sip, int status);
     void on_initial_final_failure(int status, const sip_t* sip);
-    /// Gives up on the current peer and sends the INVITE to the next one;
-    /// false when no peer is left (the caller has then been answered).
-    /// `from_peer`: `status` came from the peer, not from nta or a timer.
-    bool try_next_peer(int status, bool from_peer, const char* why);
-    /// Sends the INVITE built by send_outbound_invite() on leg b, with an
-    /// Authorization or Proxy-Authorization header when given.
-    sofia::client_transaction issue_invite(const std::optional<std::string>& offer,
-                                           const sofia::authorization& auth = {});
-    /// A 401/407 from the callee's trunk: answers it with the trunk's
-    /// credentials on the same leg (RFC 3261 22.2); false when it cannot
-    /// (no credentials, no usable challenge, or they were refused already).
-    bool answer_challenge(const sip_t* sip, int status);
-    /// A 422 from the callee's trunk (RFC 4028 6): sends the INVITE again,
-    /// once, with the Session-Expires and Min-SE its Min-SE asks for
-    /// (RFC 4028 7.4); false when it cannot.
-    bool retry_with_min_se(const sip_t* sip);
-    /// Moves leg b to the next trunk of the route that has a peer up and
-    /// can take the INVITE; false when none is left.
-    bool next_trunk(const sip_t* sip);
-    /// The first peer of `trunk` when the initial INVITE `sip` may go there
-    /// now (a peer up, the offer it takes, its outbound limits: admitted);
-    /// nullopt, logged, when the trunk is skipped.
-    std::optional<std::size_t> usable_next_trunk(const config::trunk_config& trunk,
-                                                 const sip_t* sip);
-    /// What the INVITE towards leg b's trunk offers: the caller's offer
-    /// translated, the SBC's own (early_offer: convert) or none. `convert`
-    /// says which. An error is an offer the SBC cannot use.
-    result<std::optional<std::string>> outbound_offer(const sip_t* sip, bool& convert);
     void on_ack(const sip_t* sip);
     void on_cancel();
     /// ACK for the 2xx of the current INVITE relay, on leg `to`.
@@ -356,6 +302,7 @@ private:
     media_ctl::media_session _media;
     /// Declared before the operations whose holds point at it.
     offer_answer _oa;
+    /// The INVITE under way, initial or re-INVITE (invite_relay.hpp).
     std::optional<invite_relay> _invite;
     std::uint64_t _invite_serial = 0;  ///< of the last INVITE sent for a relay
     std::vector<std::unique_ptr<request_relay>> _relays;
@@ -363,8 +310,6 @@ private:
     session_timers _timers{*this};
     /// An UPDATE carrying an offer, relayed (update_relay.hpp).
     std::unique_ptr<update_relay> _update;
-    /// PRACKs of ours to leg b (RFC 3262), until their final response.
-    std::vector<sofia::client_transaction> _pracks;
     /// A transfer in progress (transfer.hpp).
     std::unique_ptr<call_transfer> _transfer;
     /// The transfer ends without replacing the referrer (call_transfer::close).
@@ -374,9 +319,6 @@ private:
     std::vector<sofia::leg> _retired;
     /// The SBC's own re-INVITE on one leg (reoffer.hpp).
     std::unique_ptr<reoffer> _reoffer;
-    // Failover of the initial INVITE across the callee trunk's peers.
-    std::optional<std::string> _offer;  ///< what each attempt offers the callee
-    std::vector<std::size_t> _tried;    ///< peers tried, the current one last
     const config::route_config* _route = nullptr;
     policy::call_numbers _numbers_sent;  ///< as the last INVITE to leg b carried them
     std::string _source_ip;              ///< the caller's address, for header rules
@@ -396,24 +338,9 @@ private:
     void release_slot(const config::trunk_config* trunk, bool inbound);
     std::vector<const config::trunk_config*> _next_trunks;  ///< the route's trunks still to try
     policy::call_numbers _numbers;  ///< the caller's, after inbound normalization
-    std::chrono::steady_clock::time_point _attempt_started;
-    /// The INVITE leg b was sent last, for a retry with credentials.
-    struct outbound_invite {
-        std::string ruri;
-        std::string contact;
-        std::string max_forwards;
-        std::string headers;
-        std::string next_hop;  ///< where to send it when not to the Request-URI's host
-    };
-    outbound_invite _outbound;
-    // Digest towards the callee's trunk: challenges answered on the current
-    // attempt, and the nonce count of the nonce in use (RFC 7616 3.4).
-    unsigned _auth_answers = 0;
-    /// The session interval a 422 asked of the current attempt (0: the
-    /// trunk's own session_timer.expires).
-    unsigned _callee_min_se = 0;
+    /// Digest towards the trunks: the nonce in use and its count (RFC 7616
+    /// 3.4), shared by the initial INVITE and the requests in the dialogs.
     digest_client _digest;
-    bool _attempt_heard = false;  ///< the current peer sent some response
     std::chrono::nanoseconds _armed_media_timeout{};
 };
 

@@ -58,7 +58,7 @@ operation call::under_way() const noexcept {
         return operation::transfer;
     }
     if (_invite) {
-        return _invite->initial ? operation::initial_invite : operation::reinvite;
+        return _invite->initial() ? operation::initial_invite : operation::reinvite;
     }
     if (_update) {
         return operation::update;
