@@ -133,7 +133,7 @@ void call::write_cdr() {
     _cdr.end = cdr::wall_clock::now();
     _cdr.id = display_id();
     _cdr.to_trunk = leg(side::b).trunk->name;
-    if (_invite && _invite->initial && _invite->irq) {
+    if (_invite && _invite->initial() && _invite->irq) {
         // Still pending: release_transactions() answers 500.
         const int st = _invite->irq.status();
         _cdr.status = st >= 200 ? st : 500;
@@ -223,7 +223,7 @@ int call::on_leg_request(call_leg& l, sofia::server_transaction& request, const 
     }
     nta_incoming_t* irq = request.get();
     const auto method = sip->sip_request->rq_method;
-    if (_transfer && l._side == _transfer->referrer && method == sip_method_bye) {
+    if (_transfer && l._side == _transfer->referrer() && method == sip_method_bye) {
         // RFC 5589 2.2: the transferor may hang up as soon as the transfer
         // is accepted; the transferee's call goes on towards the target.
         sip_log.info("call {}: the referrer left during the transfer", display_id());
@@ -246,9 +246,9 @@ int call::on_leg_request(call_leg& l, sofia::server_transaction& request, const 
         case sip_method_message:
             return relay_request(l, request, sip);
         case sip_method_update:
-            return on_update(l, request, sip);
+            return update_relay::on_update(*this, l, request, sip);
         case sip_method_refer:
-            return on_refer(l, irq, sip);
+            return call_transfer::on_refer(*this, l, irq, sip);
         default:
             sofia::treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allow_for(*l.trunk)));
             return 0;
@@ -259,7 +259,7 @@ int call::on_bye(call_leg& from) {
     sip_log.info("call {}: BYE from side {}", display_id(), from._side == side::a ? "a" : "b");
     note_end(from._side == side::a ? cdr::party::caller : cdr::party::callee, "BYE");
     auto& to = leg(dataplane::other(from._side));
-    if (_invite && _invite->initial && !_invite->answered) {
+    if (_invite && _invite->initial() && !_invite->answered) {
         // RFC 3261 15: a caller may end an early dialog with BYE; towards the
         // callee that is a CANCEL.
         _invite->irq.reply(SIP_487_REQUEST_TERMINATED);
@@ -335,8 +335,8 @@ void call::hang_up(const char* why) {
         if (_invite->answered) {
             send_ack(dataplane::other(_invite->from), nullptr);
         } else if (_invite->irq.status() < 200) {
-            _invite->irq.reply(_invite->initial ? 503 : 500,
-                               phrase_for(_invite->initial ? 503 : 500));
+            _invite->irq.reply(_invite->initial() ? 503 : 500,
+                               phrase_for(_invite->initial() ? 503 : 500));
             _invite->orq.cancel();
         }
     }
@@ -355,13 +355,17 @@ void call::finish() {
     _owner.schedule_reap();
 }
 
+void call::drop_transfer(bool dialog_up) {
+    _transfer->close(dialog_up);
+    _transfer.reset();
+}
+
 void call::release_transactions() {
     if (_transfer) {
-        drop_transfer(_transfer->attended);
+        drop_transfer(_transfer->attended());
     }
     _reoffer.reset();
     _update.reset();  // an UPDATE still unanswered gets 500
-    _pracks.clear();
     _timers.cancel();
     _invite.reset();  // a request still unanswered gets 500
     for (auto& r : _relays) {

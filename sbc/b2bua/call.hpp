@@ -1,11 +1,16 @@
 // A call through the SBC: two legs, each a SIP dialog of its own, and the
 // media session that anchors their audio.
 //
-// Object graph: b2bua owns calls (unique_ptr); a call owns its two call_legs,
-// its nta handles (legs, server and client transactions) and its media
-// session id. A call_leg's back-pointer to its call is raw: the leg lives
-// inside the call. Side a is the leg the INVITE came in on, side b the one
-// the SBC originated. Everything here runs on the su_root thread.
+// Object graph: b2bua owns calls (unique_ptr); a call owns its two call_legs
+// (each holding its dialog's nta leg), its media session, and the
+// operations under way, each a class of its own that owns its transactions
+// and holds the call's offer/answer state while it runs: the INVITE relay
+// (invite_relay.hpp; the initial one with its outbound_attempt), request
+// relays, session timers, a transfer (transfer.hpp), an UPDATE relay and
+// the SBC's own re-INVITE (reoffer.hpp). Their back-pointers to the call,
+// and a call_leg's, are raw: the call outlives them. Side a is the leg the
+// INVITE came in on, side b the one the SBC originated. Everything here
+// runs on the su_root thread.
 //
 // Nothing crosses from one leg to the other except what this class copies on
 // purpose: SDP (rewritten to the SBC's media addresses), status codes, bodies
@@ -26,10 +31,14 @@
 #include "sbc/b2bua/call_state.hpp"
 #include "sbc/b2bua/dialog.hpp"
 #include "sbc/b2bua/digest_client.hpp"
+#include "sbc/b2bua/invite_relay.hpp"
 #include "sbc/b2bua/offer_answer.hpp"
+#include "sbc/b2bua/reoffer.hpp"
 #include "sbc/b2bua/replaces.hpp"
 #include "sbc/b2bua/request_relay.hpp"
 #include "sbc/b2bua/session_timers.hpp"
+#include "sbc/b2bua/transfer.hpp"
+#include "sbc/b2bua/update_relay.hpp"
 #include "sbc/cdr/record.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/media_ctl/media_session.hpp"
@@ -69,6 +78,10 @@ class call final {
     /// The operations act on the call's legs and media on its behalf.
     friend class request_relay;
     friend class session_timers;
+    friend class call_transfer;
+    friend class outbound_attempt;
+    friend class reoffer;
+    friend class update_relay;
 
 public:
     enum class state { trying, early, answered, established, cancelling, terminated };
@@ -200,31 +213,6 @@ public:
     int on_leg_request(call_leg& leg, sofia::server_transaction& request, const sip_t* sip);
 
 private:
-    /// An INVITE transaction relayed from one leg to the other: the initial
-    /// one (a to b) or a re-INVITE in either direction. At most one at a time.
-    struct invite_relay {
-        side from = side::a;
-        sofia::server_transaction irq;  ///< on leg `from`; kept until its ACK
-        sofia::client_transaction orq;  ///< on the other leg
-        /// Which send `orq` is (invite_callback): nta may answer a new
-        /// INVITE before send() returns, while `orq` is still the one it
-        /// replaces; such an answer is not this relay's yet.
-        std::uint64_t serial = 0;
-        bool initial = false;
-        bool answered = false;  ///< a 2xx went back; waiting for the ACK
-        /// The INVITE sent on carried an offer: SDP in responses answers it.
-        bool offered = false;
-        /// The INVITE came without SDP and the SBC offered on the other leg
-        /// itself (early_offer: convert). The 2xx back then carries the
-        /// SBC's offer, `offer_in_2xx`, and the ACK must answer it.
-        bool converted = false;
-        std::string offer_in_2xx;
-        /// A re-INVITE as sent, for a retry with credentials (RFC 3261 22.2).
-        std::optional<std::string> offer_sent;
-        std::string headers_sent;
-        unsigned auth_answers = 0;
-        offer_answer::hold oa;  ///< the exchange it carries, until its ACK
-    };
     /// Drops the request relays that are over (called before a new one is
     /// added, so they stay few however many a call relays).
     void forget_finished_relays();
@@ -234,14 +222,6 @@ private:
     void set_state(state s) noexcept;
     /// The dialog with the caller, from its INVITE (RFC 3261 12.1.1).
     bool create_inbound_leg(nta_incoming_t* irq, const sip_t* sip);
-    /// The callee's dialog and its INVITE, built from scratch (RFC 5853 3.1).
-    /// The header lines of the INVITE to leg b: the caller's trunk's inbound
-    /// rules on what arrived, the callee trunk's allow-list (RFC 5853 3.1),
-    /// then its outbound rules, which may change `from` and `to` too.
-    std::string outbound_headers(const sip_t* sip, const policy::call_numbers& numbers,
-                                 std::string& from, std::string& to);
-    sofia::client_transaction send_outbound_invite(const sip_t* sip,
-                                                   const std::optional<std::string>& offer);
     /// The response callback of the next INVITE sent for the relay; sets
     /// the serial that adopt_invite() gives the relay.
     sofia::client_transaction::response_callback invite_callback();
@@ -282,34 +262,6 @@ private:
     std::string relayed_headers(const sip_t* sip, const call_leg& from, const call_leg& to);
     void on_invite_response(const sip_t* sip, int status);
     void on_initial_final_failure(int status, const sip_t* sip);
-    /// Gives up on the current peer and sends the INVITE to the next one;
-    /// false when no peer is left (the caller has then been answered).
-    /// `from_peer`: `status` came from the peer, not from nta or a timer.
-    bool try_next_peer(int status, bool from_peer, const char* why);
-    /// Sends the INVITE built by send_outbound_invite() on leg b, with an
-    /// Authorization or Proxy-Authorization header when given.
-    sofia::client_transaction issue_invite(const std::optional<std::string>& offer,
-                                           const sofia::authorization& auth = {});
-    /// A 401/407 from the callee's trunk: answers it with the trunk's
-    /// credentials on the same leg (RFC 3261 22.2); false when it cannot
-    /// (no credentials, no usable challenge, or they were refused already).
-    bool answer_challenge(const sip_t* sip, int status);
-    /// A 422 from the callee's trunk (RFC 4028 6): sends the INVITE again,
-    /// once, with the Session-Expires and Min-SE its Min-SE asks for
-    /// (RFC 4028 7.4); false when it cannot.
-    bool retry_with_min_se(const sip_t* sip);
-    /// Moves leg b to the next trunk of the route that has a peer up and
-    /// can take the INVITE; false when none is left.
-    bool next_trunk(const sip_t* sip);
-    /// The first peer of `trunk` when the initial INVITE `sip` may go there
-    /// now (a peer up, the offer it takes, its outbound limits: admitted);
-    /// nullopt, logged, when the trunk is skipped.
-    std::optional<std::size_t> usable_next_trunk(const config::trunk_config& trunk,
-                                                 const sip_t* sip);
-    /// What the INVITE towards leg b's trunk offers: the caller's offer
-    /// translated, the SBC's own (early_offer: convert) or none. `convert`
-    /// says which. An error is an offer the SBC cannot use.
-    result<std::optional<std::string>> outbound_offer(const sip_t* sip, bool& convert);
     void on_ack(const sip_t* sip);
     void on_cancel();
     /// ACK for the 2xx of the current INVITE relay, on leg `to`.
@@ -318,54 +270,6 @@ private:
     void reply(nta_incoming_t* irq, call_leg& on, int status, const char* phrase,
                const sip_t* relayed, const std::string* sdp_body,
                const std::string& extra_headers = {}, bool reliable = false);
-    /// A REFER from a leg whose trunk has refer: handle (RFC 3515 blind
-    /// transfer): the SBC calls the target and, when it answers, puts the
-    /// new dialog in the referrer's place.
-    int on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip);
-    /// A REFER whose Refer-To names a dialog to replace (RFC 3891, attended
-    /// transfer) that is another call's leg: this call takes that leg's
-    /// dialog over, ends the other call, and re-INVITEs the dialog towards
-    /// its own media; the dialog replaces the referrer's when it answers.
-    int on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_ref& replaces);
-    /// A REFER to a user (RFC 3515 blind transfer): routed like a call from
-    /// the referrer's trunk, admitted on the target's, then sent.
-    int on_blind_refer(call_leg& from, nta_incoming_t* irq, const char* target_user);
-    /// The attended transfer takes leg `target` of call `other` over: its
-    /// dialog becomes the transfer's, re-INVITEd with `origin` (its offer)
-    /// and `sdes`; false when the re-INVITE could not be sent (the
-    /// transfer is then in place, to be dropped).
-    bool join_far_end(call_leg& from, call& other, side target, std::unique_ptr<sdp::sdes_leg> sdes,
-                      media_ctl::sdp_origin origin, std::uint16_t media_port);
-    /// The transfer's dialog and INVITE towards `peer_index` of the target's
-    /// trunk; 0 when sent, else the status that refuses the REFER.
-    int send_blind_transfer(call_leg& from, const config::trunk_config& trunk,
-                            const std::string& user, std::size_t peer_index,
-                            const std::string& referee_user);
-    /// The transfer ends without replacing the referrer: the target's
-    /// dialog is closed (BYE when it is up) and its slot given back.
-    void drop_transfer(bool dialog_up);
-    /// A 401/407 to the transfer's INVITE from a trunk with credentials:
-    /// sent again with them; false when it cannot be.
-    bool answer_transfer_challenge(const sip_t* sip, int status);
-    /// The target's final answer to the transfer's INVITE.
-    void on_transfer_response(const sip_t* sip, int status);
-    /// The transfer failed with `status`: the referrer hears it, the
-    /// target's dialog is closed (`dialog_up`: with a BYE).
-    void fail_transfer(int status, bool dialog_up);
-    /// The target answered `answer` (a 2xx with SDP): its dialog takes the
-    /// referrer's place.
-    void complete_transfer(const sip_t* answer);
-    /// A re-INVITE of the SBC's own on leg `s`: its last SDP with the next
-    /// version (RFC 3264 8), so that the peer learns of a change behind it.
-    void reoffer(side s);
-    void on_reoffer_response(const sip_t* sip, int status);
-    /// NOTIFY with a message/sipfrag status line to the referrer (RFC 3515 2.4.4).
-    void notify_referrer(nta_leg_t* dialog, int status, bool final);
-    /// An UPDATE from a leg: a session refresh (RFC 4028) is answered here;
-    /// one with an offer (RFC 3311) is relayed to the other leg.
-    int on_update(call_leg& from, sofia::server_transaction& request, const sip_t* sip);
-    /// The other leg's answer to a relayed UPDATE.
-    void on_update_response(const sip_t* sip, int status);
     void finish();
     /// Who ended the call and why, for the CDR; the first cause stands.
     void note_end(cdr::party who, std::string why);
@@ -398,81 +302,23 @@ private:
     media_ctl::media_session _media;
     /// Declared before the operations whose holds point at it.
     offer_answer _oa;
+    /// The INVITE under way, initial or re-INVITE (invite_relay.hpp).
     std::optional<invite_relay> _invite;
     std::uint64_t _invite_serial = 0;  ///< of the last INVITE sent for a relay
     std::vector<std::unique_ptr<request_relay>> _relays;
     /// RFC 4028 on both legs: the refreshes in flight, what the caller asked.
     session_timers _timers{*this};
-    /// An UPDATE carrying an offer, relayed from leg `from`; the 2xx coming
-    /// back carries the answer (RFC 3311 5.2). At most one, and never
-    /// beside an INVITE's offer.
-    struct update_relay {
-        side from = side::a;
-        sofia::server_transaction irq;
-        sofia::client_transaction orq;
-        /// The UPDATE as sent on the other leg, for a retry with credentials.
-        std::string offer;
-        std::string headers;
-        unsigned auth_answers = 0;
-        offer_answer::hold oa;
-    };
-    std::optional<update_relay> _update;
-    /// An UPDATE with the offer of `u` on the leg opposite `u.from`, with an
-    /// Authorization or Proxy-Authorization header when given.
-    sofia::client_transaction send_update(const update_relay& u,
-                                          const sofia::authorization& auth = {});
-    /// PRACKs of ours to leg b (RFC 3262), until their final response.
-    std::vector<sofia::client_transaction> _pracks;
-    /// A transfer in progress: the dialog towards the target (new, for a
-    /// blind transfer; taken over from another call, for an attended one),
-    /// which replaces the referrer's leg when it answers `invite`.
-    struct transfer {
-        side referrer = side::b;
-        /// The dialog towards the target, with the offer sent on it; it
-        /// takes the referrer's place when the target answers. Its iface is
-        /// the interface the target is reached through: when it is not the
-        /// referrer's, the referrer's side of the media session has a pair
-        /// prepared on it, committed then.
-        dialog target;
-        sofia::client_transaction invite;
-        /// The SRTP keying of the target's dialog (its trunk's mode), which
-        /// takes the referrer's place with it.
-        std::unique_ptr<sdp::sdes_leg> sdes;
-        /// The direction of the admission slot taken for the target's
-        /// trunk, if one was.
-        std::optional<bool> slot_inbound;
-        /// `target` was another call's (attended): a dialog that is up.
-        bool attended = false;
-        std::uint16_t media_port = 0;  ///< the RTP port the target was offered
-        offer_answer::hold oa;         ///< the offer to the target, until it answers
-        /// Blind: the target's Request-URI (the dialog has no remote target
-        /// before it answers); a challenge's answer is sent there again.
-        std::string ruri;
-        unsigned auth_answers = 0;  ///< challenges to `invite` answered (RFC 3261 22.2)
-    };
-    /// The transfer's INVITE (blind: to its Request-URI, outside the
-    /// dialog still being made; attended: a re-INVITE of the taken dialog,
-    /// restating its session timer, RFC 4028 8.1), with an Authorization or
-    /// Proxy-Authorization header when given.
-    sofia::client_transaction send_transfer_invite(const transfer& t,
-                                                   const sofia::authorization& auth = {});
-    std::optional<transfer> _transfer;
+    /// An UPDATE carrying an offer, relayed (update_relay.hpp).
+    std::unique_ptr<update_relay> _update;
+    /// A transfer in progress (transfer.hpp).
+    std::unique_ptr<call_transfer> _transfer;
+    /// The transfer ends without replacing the referrer (call_transfer::close).
+    void drop_transfer(bool dialog_up);
     /// Dialogs a transfer replaced or dropped, kept (answering only a BYE,
     /// support::closed_dialog()) until the call ends.
     std::vector<sofia::leg> _retired;
-    struct own_reinvite {
-        side to = side::a;
-        sofia::client_transaction orq;
-        offer_answer::hold oa;
-        unsigned auth_answers = 0;  ///< challenges answered (RFC 3261 22.2)
-    };
-    /// The SBC's re-INVITE on leg `s` with its last SDP, with an
-    /// Authorization or Proxy-Authorization header when given.
-    sofia::client_transaction send_reoffer(side s, const sofia::authorization& auth = {});
-    std::optional<own_reinvite> _reoffer;
-    // Failover of the initial INVITE across the callee trunk's peers.
-    std::optional<std::string> _offer;  ///< what each attempt offers the callee
-    std::vector<std::size_t> _tried;    ///< peers tried, the current one last
+    /// The SBC's own re-INVITE on one leg (reoffer.hpp).
+    std::unique_ptr<reoffer> _reoffer;
     const config::route_config* _route = nullptr;
     policy::call_numbers _numbers_sent;  ///< as the last INVITE to leg b carried them
     std::string _source_ip;              ///< the caller's address, for header rules
@@ -492,24 +338,9 @@ private:
     void release_slot(const config::trunk_config* trunk, bool inbound);
     std::vector<const config::trunk_config*> _next_trunks;  ///< the route's trunks still to try
     policy::call_numbers _numbers;  ///< the caller's, after inbound normalization
-    std::chrono::steady_clock::time_point _attempt_started;
-    /// The INVITE leg b was sent last, for a retry with credentials.
-    struct outbound_invite {
-        std::string ruri;
-        std::string contact;
-        std::string max_forwards;
-        std::string headers;
-        std::string next_hop;  ///< where to send it when not to the Request-URI's host
-    };
-    outbound_invite _outbound;
-    // Digest towards the callee's trunk: challenges answered on the current
-    // attempt, and the nonce count of the nonce in use (RFC 7616 3.4).
-    unsigned _auth_answers = 0;
-    /// The session interval a 422 asked of the current attempt (0: the
-    /// trunk's own session_timer.expires).
-    unsigned _callee_min_se = 0;
+    /// Digest towards the trunks: the nonce in use and its count (RFC 7616
+    /// 3.4), shared by the initial INVITE and the requests in the dialogs.
     digest_client _digest;
-    bool _attempt_heard = false;  ///< the current peer sent some response
     std::chrono::nanoseconds _armed_media_timeout{};
 };
 

@@ -58,7 +58,7 @@ operation call::under_way() const noexcept {
         return operation::transfer;
     }
     if (_invite) {
-        return _invite->initial ? operation::initial_invite : operation::reinvite;
+        return _invite->initial() ? operation::initial_invite : operation::reinvite;
     }
     if (_update) {
         return operation::update;
@@ -83,8 +83,8 @@ call_state call::snapshot() const {
     s.under_way = under_way();
     if (_transfer) {
         const auto& t = *_transfer;
-        s.transfer = transfer_state{t.referrer, state_of(t.target, wall), t.attended, t.media_port,
-                                    t.slot_inbound};
+        s.transfer = transfer_state{t.referrer(), state_of(t.target(), wall), t.attended(),
+                                    t.media_port(), t.slot_inbound()};
     }
     for (const auto& slot : _slots) {
         s.slots.push_back({slot.trunk != nullptr ? slot.trunk->name : "", slot.inbound});

@@ -10,6 +10,7 @@
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/b2bua/call.hpp"
 #include "sbc/b2bua/call_support.hpp"
+#include "sbc/b2bua/reoffer.hpp"
 
 namespace sbc::b2bua {
 
@@ -119,7 +120,7 @@ void session_timers::on_refresh_response(side s, const sofia::response& r) {
     } else if (r.status == 405 || r.status == 501) {
         // The peer takes no UPDATE: refresh by re-INVITE from now on.
         l.timer->no_update = true;
-        _call.reoffer(s);
+        reoffer::start(_call, s);
     } else if (r.status != 491) {
         // RFC 4028 10: a refresh that fails ends the session; 491 (glare)
         // is tried again on the next tick.
@@ -138,7 +139,7 @@ void session_timers::check(std::chrono::steady_clock::time_point now) {
         if (t.we_refresh) {
             if (!refreshing(s) && !_call._reoffer && now - t.last_refresh >= t.interval / 2) {
                 if (t.no_update) {
-                    _call.reoffer(s);  // RFC 4028 9: a re-INVITE refreshes as well
+                    reoffer::start(_call, s);  // RFC 4028 9: a re-INVITE refreshes as well
                 } else {
                     send_refresh(s);
                 }

@@ -1,7 +1,7 @@
 // Transfers by REFER (RFC 3515): blind, to a routed target, and attended
-// (RFC 3891 Replaces), joining another call's far end; and the dialog
-// hand-over between calls that an attended transfer or an INVITE with
-// Replaces needs.
+// (RFC 3891 Replaces), joining another call's far end (transfer.hpp).
+
+#include "sbc/b2bua/transfer.hpp"
 
 #include <fmt/format.h>
 #include <sofia-sip/sip_util.h>
@@ -14,6 +14,7 @@
 
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/b2bua/call_support.hpp"
+#include "sbc/b2bua/reoffer.hpp"
 #include "sbc/sofia/msg_ref.hpp"
 #include "sbc/sofia/reply.hpp"
 
@@ -21,12 +22,28 @@ namespace sbc::b2bua {
 
 using namespace support;
 
-int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
+namespace {
+
+/// NOTIFY with a message/sipfrag status line to the referrer (RFC 3515 2.4.4).
+void notify_referrer(nta_leg_t* dialog, int status, bool final) {
+    const auto body = fmt::format("SIP/2.0 {} {}\r\n", status, phrase_for(status));
+    nta_outgoing_t* orq = nta_outgoing_tcreate(
+        dialog, nullptr, nullptr, nullptr, SIP_METHOD_NOTIFY, nullptr, SIPTAG_EVENT_STR("refer"),
+        SIPTAG_SUBSCRIPTION_STATE_STR(final ? "terminated;reason=noresource" : "active;expires=60"),
+        SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(body.c_str()),
+        TAG_END());
+    // The NOTIFY completes inside nta; nothing waits for its answer.
+    nta_outgoing_destroy(orq);
+}
+
+}  // namespace
+
+int call_transfer::on_refer(call& c, call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
     if (from.trunk->refer != config::refer_policy::handle) {
         sofia::treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(allow_for(*from.trunk)));
         return 0;
     }
-    if (_state != state::established || !_oa.idle()) {
+    if (c._state != call::state::established || !c._oa.idle()) {
         return 491;  // RFC 3261 14.1 by analogy: something is already under way
     }
     const sip_refer_to_t* to = sip->sip_refer_to;
@@ -39,23 +56,24 @@ int call::on_refer(call_leg& from, nta_incoming_t* irq, const sip_t* sip) {
             return 0;
         }
         if (*replaces) {
-            return on_attended_refer(from, irq, **replaces);
+            return on_attended_refer(c, from, irq, **replaces);
         }
     }
     if (to == nullptr || to->r_url->url_user == nullptr) {
         sofia::treply(irq, 400, "Refer-To with a user required");
         return 0;
     }
-    return on_blind_refer(from, irq, to->r_url->url_user);
+    return on_blind_refer(c, from, irq, to->r_url->url_user);
 }
 
-int call::on_blind_refer(call_leg& from, nta_incoming_t* irq, const char* target_user) {
+int call_transfer::on_blind_refer(call& c, call_leg& from, nta_incoming_t* irq,
+                                  const char* target_user) {
     const side referee = dataplane::other(from._side);
-    const auto& numbers = referee == side::a ? _numbers : _numbers_sent;
+    const auto& numbers = referee == side::a ? c._numbers : c._numbers_sent;
     const std::string referee_user = referee == side::a ? numbers.from : numbers.ruri;
-    auto target = _owner.route_transfer(*from.trunk, target_user, referee_user);
+    auto target = c._owner.route_transfer(*from.trunk, target_user, referee_user);
     if (target.trunk == nullptr) {
-        sip_log.info("call {}: REFER to {} from leg {}: no route ({})", display_id(), target_user,
+        sip_log.info("call {}: REFER to {} from leg {}: no route ({})", c.display_id(), target_user,
                      from._side == side::a ? 'a' : 'b', target.status);
         return target.status;
     }
@@ -66,23 +84,22 @@ int call::on_blind_refer(call_leg& from, nta_incoming_t* irq, const char* target
         refuse_offer(irq, "the referrer's leg has no media session to hand over");
         return 0;
     }
-    auto peer_index = _owner.choose_peer(*target.trunk, {});
+    auto peer_index = c._owner.choose_peer(*target.trunk, {});
     if (!peer_index) {
         return 503;
     }
     // The target's trunk counts the new call against its outbound limits.
-    if (auto admitted = _owner.admit(*target.trunk, false); !admitted) {
+    if (auto admitted = c._owner.admit(*target.trunk, false); !admitted) {
         const auto retry = std::to_string(admitted.retry_after);
         sofia::treply(irq, SIP_503_SERVICE_UNAVAILABLE, SIPTAG_RETRY_AFTER_STR(retry.c_str()));
         return 0;
     }
-    _slots.push_back({target.trunk, false});
-    const int status =
-        send_blind_transfer(from, *target.trunk, target.user, *peer_index, referee_user);
+    c._slots.push_back({target.trunk, false});
+    const int status = start_blind(c, from, *target.trunk, target.user, *peer_index, referee_user);
     if (status != 0) {
         // Every way out gives back the admission slot and a prepared move.
-        _media.cancel_transfer(from._side);
-        release_slot(target.trunk, false);
+        c._media.cancel_transfer(from._side);
+        c.release_slot(target.trunk, false);
         return status;
     }
     // RFC 3515 2.4.2: accept, then report progress in NOTIFYs.
@@ -91,142 +108,68 @@ int call::on_blind_refer(call_leg& from, nta_incoming_t* irq, const char* target
     return 0;
 }
 
-int call::send_blind_transfer(call_leg& from, const config::trunk_config& trunk,
-                              const std::string& user, std::size_t peer_index,
-                              const std::string& referee_user) {
+int call_transfer::start_blind(call& c, call_leg& from, const config::trunk_config& trunk,
+                               const std::string& user, std::size_t peer_index,
+                               const std::string& referee_user) {
     const side referee = dataplane::other(from._side);
-    auto& via = _owner.interface_named(trunk.interface);
+    auto& via = c._owner.interface_named(trunk.interface);
     const auto& peer = trunk.peers[peer_index];
-    const auto peer_host = uri_host(peer.host);
-    const auto egress = _owner.normalizer(trunk).outbound;
+    const auto egress = c._owner.normalizer(trunk).outbound;
     const auto callee = egress.apply(config::field_ruri, user);
-    const auto caller = egress.apply(config::field_from, referee_user);
-    const auto ruri = peer_uri(callee, peer);
-    const auto from_hdr = fmt::format("<sip:{}@{}>", caller, via.host());
-    const auto to_hdr = fmt::format("<sip:{}@{}>", callee, peer_host);
+    const auto from_hdr =
+        fmt::format("<sip:{}@{}>", egress.apply(config::field_from, referee_user), via.host());
+    const auto to_hdr = fmt::format("<sip:{}@{}>", callee, uri_host(peer.host));
     const auto call_id = new_call_id();
-    transfer t;
-    t.referrer = from._side;
-    t.target.trunk = &trunk;
-    t.target.transport = peer.proto;
-    t.target.peer = peer_index;
-    t.slot_inbound = false;
-    t.target.origin = media_ctl::sdp_origin{from.origin.session_id, from.origin.version, {}};
-    t.target.iface = &via;
-    t.sdes = std::make_unique<sdp::sdes_leg>(trunk.srtp, trunk.srtp_suites,
-                                             &dataplane::srtp::random_fill);
-    if (auto offer = _media.transfer_offer(from._side, from.origin.last_sent,
-                                           via.cfg().media_address, trunk, *t.sdes, t.target.origin,
-                                           leg(referee).origin.last_sent, t.media_port)) {
-        t.target.origin.last_sent = std::move(offer.value());
+    // Built where it stays: its INVITE's callback points at it.
+    auto t = std::make_unique<call_transfer>(c, from._side, false);
+    auto& d = t->_target;
+    d.trunk = &trunk;
+    d.transport = peer.proto;
+    d.peer = peer_index;
+    t->_slot_inbound = false;
+    d.origin = media_ctl::sdp_origin{from.origin.session_id, from.origin.version, {}};
+    d.iface = &via;
+    t->_sdes = std::make_unique<sdp::sdes_leg>(trunk.srtp, trunk.srtp_suites,
+                                               &dataplane::srtp::random_fill);
+    if (auto offer = c._media.transfer_offer(from._side, from.origin.last_sent,
+                                             via.cfg().media_address, trunk, *t->_sdes, d.origin,
+                                             c.leg(referee).origin.last_sent, t->_media_port)) {
+        d.origin.last_sent = std::move(offer.value());
     } else {
-        sip_log.warn("call {}: no offer for the transfer target: {}", display_id(),
+        sip_log.warn("call {}: no offer for the transfer target: {}", c.display_id(),
                      offer.error_message());
         return 500;
     }
     // Nothing of the new dialog reaches the call until it takes the
-    // referrer's place (complete_transfer).
-    t.target.leg =
-        sofia::leg::create(via.agent(), closed_dialog(), SIPTAG_CALL_ID_STR(call_id.c_str()),
-                           SIPTAG_FROM_STR(from_hdr.c_str()), SIPTAG_TO_STR(to_hdr.c_str()));
-    if (!t.target.leg) {
+    // referrer's place (complete()).
+    d.leg = sofia::leg::create(via.agent(), closed_dialog(), SIPTAG_CALL_ID_STR(call_id.c_str()),
+                               SIPTAG_FROM_STR(from_hdr.c_str()), SIPTAG_TO_STR(to_hdr.c_str()));
+    if (!d.leg) {
         return 500;
     }
-    nta_leg_tag(t.target.nta(), nullptr);
-    remember_identity(t.target, call_id, from_hdr, to_hdr);
-    t.ruri = ruri;
-    t.invite = send_transfer_invite(t);
-    if (!t.invite || t.invite.status() >= 200) {  // refused, or failed at once
+    nta_leg_tag(d.nta(), nullptr);
+    remember_identity(d, call_id, from_hdr, to_hdr);
+    t->_ruri = peer_uri(callee, peer);
+    t->_invite = t->send_invite();
+    if (!t->_invite || t->_invite.status() >= 200) {  // refused, or failed at once
         return 500;
     }
     sip_log.info("call {}: leg {} transfers to {} on trunk {} (REFER handled by the SBC)",
-                 display_id(), from._side == side::a ? 'a' : 'b', callee, trunk.name);
-    t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
-    _transfer = std::move(t);
+                 c.display_id(), from._side == side::a ? 'a' : 'b', callee, trunk.name);
+    t->_oa = c._oa.begin(offer_answer::via::transfer, std::nullopt);
+    c._transfer = std::move(t);
     return 0;
 }
 
-std::optional<call::replacement> call::replacement_for(side s) {
-    const side far_side = dataplane::other(s);
-    auto& far = leg(far_side);
-    if (_state != state::established || !far.confirmed || far.nta() == nullptr ||
-        !leg(s).confirmed) {
-        return std::nullopt;
-    }
-    replacement r;
-    r.trunk = far.trunk;
-    r.target.transport = far.transport;
-    // RFC 3261 12.2.1.1: requests of the far end's dialog go to its remote
-    // target; a new INVITE meant to replace that dialog goes there too.
-    r.target.contact = sofia::remote_target(far.nta());
-    c_handle<su_home_t, su_home_unref> home(
-        static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
-    if (r.target.contact.empty() || !home) {
-        return std::nullopt;
-    }
-    // It leaves for the address the far end's requests already go to.
-    if (far_side == side::a) {
-        r.target.source = _source;
-    } else if (_registered) {
-        r.target.source = _registered->source;
-    } else if (far.peer < far.trunk->peers.size()) {
-        const auto& peer = far.trunk->peers[far.peer];
-        auto at = dataplane::ip_endpoint::from_string(peer.host, peer.port);
-        if (!at) {
-            return std::nullopt;
-        }
-        r.target.source = *at;
-    } else {
-        return std::nullopt;  // a dialog a transfer brought from a registered contact
-    }
-    // RFC 3891 3: the recipient compares to-tag with its own tag, so the
-    // value names the dialog as the far end sees it.
-    const sip_replaces_t* rp = nta_leg_make_replaces(far.nta(), home.get(), 0);
-    if (rp == nullptr || rp->rp_call_id == nullptr) {
-        return std::nullopt;
-    }
-    r.replaces = fmt::format("{};to-tag={};from-tag={}", rp->rp_call_id,
-                             rp->rp_to_tag != nullptr ? rp->rp_to_tag : "0",
-                             rp->rp_from_tag != nullptr ? rp->rp_from_tag : "0");
-    return r;
-}
-
-bool call::can_hand_over(side s) const noexcept {
-    const auto& l = _legs[dataplane::index(s)];
-    return _state == state::established && _oa.idle() && l.confirmed && l.nta() != nullptr &&
-           !_timers.refreshing(s);
-}
-
-call::handed_dialog call::hand_over(side s) {
-    auto& l = leg(s);
-    handed_dialog h;
-    const bool inbound = s == side::a;
-    for (auto it = _slots.begin(); it != _slots.end(); ++it) {
-        if (it->trunk == l.trunk && it->inbound == inbound) {
-            h.slot_inbound = inbound;  // it moves, unreleased, with the dialog
-            _slots.erase(it);
-            break;
-        }
-    }
-    h.d = std::move(l.the_dialog());
-    // Until it takes a leg's place in the call it goes to, its requests
-    // reach neither call.
-    h.d.leg.set_handler(closed_dialog());
-    // The leg keeps its trunk and interface for the CDR and logs; it has
-    // no dialog any more.
-    l.confirmed = false;
-    l.timer.reset();
-    return h;
-}
-
-int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_ref& replaces) {
-    call_leg* replaced = _owner.leg_of_dialog(replaces);
-    if (replaced == nullptr || &replaced->_call == this || replaces.early_only) {
+int call_transfer::on_attended_refer(call& c, call_leg& from, nta_incoming_t* irq,
+                                     const dialog_ref& replaces) {
+    call_leg* replaced = c._owner.leg_of_dialog(replaces);
+    if (replaced == nullptr || &replaced->_call == &c || replaces.early_only) {
         // The outcome an INVITE with this Replaces would have had (RFC 3891
         // 3): 481 for a dialog that is not there, 486 for early-only
         // naming a confirmed one. The REFER itself was fine (RFC 3515 2.4.4).
         const int status = replaced != nullptr && replaces.early_only ? 486 : 481;
-        sip_log.info("call {}: attended transfer names dialog {} ({}): {}", display_id(),
+        sip_log.info("call {}: attended transfer names dialog {} ({}): {}", c.display_id(),
                      replaces.call_id, replaced == nullptr ? "not ours" : "not replaceable",
                      status);
         sofia::treply(irq, SIP_202_ACCEPTED);
@@ -252,24 +195,24 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     std::uint16_t media_port = 0;
     // The far end's own dialog goes on: its o= id, the next version.
     media_ctl::sdp_origin origin{joining.origin.session_id, joining.origin.version + 1, {}};
-    auto offer = _media.transfer_offer(
+    auto offer = c._media.transfer_offer(
         from._side, from.origin.last_sent, joining.iface->cfg().media_address, *joining.trunk,
-        *sdes, origin, leg(dataplane::other(from._side)).origin.last_sent, media_port);
+        *sdes, origin, c.leg(dataplane::other(from._side)).origin.last_sent, media_port);
     if (!offer) {
-        sip_log.warn("call {}: no offer for the attended transfer: {}", display_id(),
+        sip_log.warn("call {}: no offer for the attended transfer: {}", c.display_id(),
                      offer.error_message());
-        _media.cancel_transfer(from._side);
+        c._media.cancel_transfer(from._side);
         return 500;
     }
     origin.last_sent = std::move(offer.value());
-    if (!join_far_end(from, other, target, std::move(sdes), std::move(origin), media_port)) {
-        drop_transfer(true);
+    if (!join_far_end(c, from, other, target, std::move(sdes), std::move(origin), media_port)) {
+        c.drop_transfer(true);
         other.hang_up("replaced by an attended transfer");
         return 500;
     }
     sip_log.info("call {}: leg {} joins call {}'s far end on trunk {} (attended transfer)",
-                 display_id(), from._side == side::a ? 'a' : 'b', other.display_id(),
-                 _transfer->target.trunk->name);
+                 c.display_id(), from._side == side::a ? 'a' : 'b', other.display_id(),
+                 c._transfer->_target.trunk->name);
     sofia::treply(irq, SIP_202_ACCEPTED);
     notify_referrer(from.nta(), 100, false);
     // The referrer's consultation dialog ends as RFC 5589 7.3 has the
@@ -278,166 +221,151 @@ int call::on_attended_refer(call_leg& from, nta_incoming_t* irq, const dialog_re
     return 0;
 }
 
-bool call::join_far_end(call_leg& from, call& other, side target,
-                        std::unique_ptr<sdp::sdes_leg> sdes, media_ctl::sdp_origin origin,
-                        std::uint16_t media_port) {
+bool call_transfer::join_far_end(call& c, call_leg& from, call& other, side target,
+                                 std::unique_ptr<sdp::sdes_leg> sdes, media_ctl::sdp_origin origin,
+                                 std::uint16_t media_port) {
     auto handed = other.hand_over(target);
     if (handed.slot_inbound) {
-        _slots.push_back({handed.d.trunk, *handed.slot_inbound});
+        c._slots.push_back({handed.d.trunk, *handed.slot_inbound});
     }
-    transfer t;
-    t.attended = true;
-    t.referrer = from._side;
-    t.media_port = media_port;
-    t.slot_inbound = handed.slot_inbound;
-    t.target = std::move(handed.d);
-    t.target.origin = std::move(origin);
-    t.sdes = std::move(sdes);
-    t.invite = send_transfer_invite(t);
-    t.oa = _oa.begin(offer_answer::via::transfer, std::nullopt);
-    _transfer = std::move(t);
-    return static_cast<bool>(_transfer->invite);
+    // Built where it stays: its INVITE's callback points at it.
+    auto t = std::make_unique<call_transfer>(c, from._side, true);
+    t->_media_port = media_port;
+    t->_slot_inbound = handed.slot_inbound;
+    t->_target = std::move(handed.d);
+    t->_target.origin = std::move(origin);
+    t->_sdes = std::move(sdes);
+    t->_invite = t->send_invite();
+    t->_oa = c._oa.begin(offer_answer::via::transfer, std::nullopt);
+    c._transfer = std::move(t);
+    return static_cast<bool>(c._transfer->_invite);
 }
 
-void call::drop_transfer(bool dialog_up) {
-    auto& t = *_transfer;
-    if (t.invite && t.invite.status() < 200) {
+void call_transfer::close(bool dialog_up) {
+    if (_invite && _invite.status() < 200) {
         // A ringing target must stop ringing (RFC 3261 9.1); nta
         // acknowledges and ends a 2xx that crosses the CANCEL.
-        t.invite.cancel();
+        _invite.cancel();
     }
-    t.invite = {};
+    _invite = {};
     if (dialog_up) {
-        bye(t.target.nta());
+        bye(_target.nta());
     }
-    _media.cancel_transfer(t.referrer);
-    _retired.push_back(std::move(t.target.leg));
-    if (t.slot_inbound) {
-        release_slot(t.target.trunk, *t.slot_inbound);
+    _call._media.cancel_transfer(_referrer);
+    _call._retired.push_back(std::move(_target.leg));
+    if (_slot_inbound) {
+        _call.release_slot(_target.trunk, *_slot_inbound);
     }
-    _transfer.reset();
 }
 
-void call::notify_referrer(nta_leg_t* dialog, int status, bool final) {
-    const auto body = fmt::format("SIP/2.0 {} {}\r\n", status, phrase_for(status));
-    nta_outgoing_t* orq = nta_outgoing_tcreate(
-        dialog, nullptr, nullptr, nullptr, SIP_METHOD_NOTIFY, nullptr, SIPTAG_EVENT_STR("refer"),
-        SIPTAG_SUBSCRIPTION_STATE_STR(final ? "terminated;reason=noresource" : "active;expires=60"),
-        SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(body.c_str()),
-        TAG_END());
-    // The NOTIFY completes inside nta; nothing waits for its answer.
-    nta_outgoing_destroy(orq);
-}
-
-void call::fail_transfer(int status, bool dialog_up) {
-    auto& referrer = leg(_transfer->referrer);
+void call_transfer::fail(int status, bool dialog_up) {
+    call& c = _call;  // the transfer (this) ends on the way
+    auto& referrer = c.leg(_referrer);
     if (referrer.confirmed) {
         notify_referrer(referrer.nta(), status, true);
     }
-    drop_transfer(dialog_up);
+    c.drop_transfer(dialog_up);
     if (!referrer.confirmed) {
-        hang_up("transfer failed after the referrer left");  // no one left to talk to
+        c.hang_up("transfer failed after the referrer left");  // no one left to talk to
     }
 }
 
-void call::on_transfer_response(const sip_t* sip, int status) {
+void call_transfer::on_response(const sip_t* sip, int status) {
     // nta may answer (a transport failure) before send() returned, when the
     // transfer is not in place yet: it is then abandoned where it was sent.
-    if (!_transfer) {
+    if (_call._transfer.get() != this) {
         return;
     }
-    auto& t = *_transfer;
     if (status < 200) {
         return;  // the referrer hears the outcome only (RFC 3515 2.4.5 allows that)
     }
-    if ((status == 401 || status == 407) && answer_transfer_challenge(sip, status)) {
+    if ((status == 401 || status == 407) && answer_challenge(sip, status)) {
         return;
     }
     if (status >= 300) {
-        sip_log.info("call {}: transfer target answered {}; the call stays as it was", display_id(),
-                     status);
-        t.invite = {};
+        sip_log.info("call {}: transfer target answered {}; the call stays as it was",
+                     _call.display_id(), status);
+        _invite = {};
         // A taken-over dialog outlives a failed re-INVITE (RFC 3261 14.1),
         // but nobody is left on it.
-        fail_transfer(status, t.attended && status != 481 && status != 408);
+        fail(status, _attended && status != 481 && status != 408);
         return;
     }
-    if (!t.attended && sip != nullptr) {
+    if (!_attended && sip != nullptr) {
         if (sip->sip_to != nullptr && sip->sip_to->a_tag != nullptr) {
-            nta_leg_rtag(t.target.nta(), sip->sip_to->a_tag);
+            nta_leg_rtag(_target.nta(), sip->sip_to->a_tag);
         }
-        nta_leg_client_route(t.target.nta(), sip->sip_record_route, sip->sip_contact);
+        nta_leg_client_route(_target.nta(), sip->sip_record_route, sip->sip_contact);
     }
     auto sd = sdp::session_description::parse(body_of(sip));
     if (!has_sdp(sip) || !sd) {
-        ack_2xx(t.target.nta(), t.invite.get());
-        t.invite = {};
+        ack_2xx(_target.nta(), _invite.get());
+        _invite = {};
         sip_log.warn("call {}: transfer target answered without usable SDP; ending it",
-                     display_id());
-        fail_transfer(488, true);
+                     _call.display_id());
+        fail(488, true);
         return;
     }
-    complete_transfer(sip);
+    complete(sip);
 }
 
-sofia::client_transaction call::send_transfer_invite(const transfer& t,
-                                                     const sofia::authorization& auth) {
-    const auto& d = t.target;
+sofia::client_transaction call_transfer::send_invite(const sofia::authorization& auth) {
+    const auto& d = _target;
     // RFC 4028 8.1: a re-INVITE restates the dialog's session timer.
     const auto expires = d.timer ? fmt::format("{};refresher={}", d.timer->interval.count(),
                                                d.timer->we_refresh ? "uac" : "uas")
                                  : std::string();
     const auto contact = d.iface->contact(d.transport);
     return sofia::client_transaction::send(
-        d.nta(), [this](const sofia::response& r) { on_transfer_response(r.sip, r.status); },
-        nullptr, SIP_METHOD_INVITE, t.attended ? nullptr : URL_STRING_MAKE(t.ruri.c_str()),
+        d.nta(), [this](const sofia::response& r) { on_response(r.sip, r.status); }, nullptr,
+        SIP_METHOD_INVITE, _attended ? nullptr : URL_STRING_MAKE(_ruri.c_str()),
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*d.trunk)),
-        SIPTAG_SUPPORTED_STR(t.attended ? supported_extensions : "timer"),
+        SIPTAG_SUPPORTED_STR(_attended ? supported_extensions : "timer"),
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(d.origin.last_sent.c_str()));
 }
 
-bool call::answer_transfer_challenge(const sip_t* sip, int status) {
-    auto& t = *_transfer;
+bool call_transfer::answer_challenge(const sip_t* sip, int status) {
     const auto auth =
-        in_dialog_credentials(t.target, sip, status, "INVITE", t.target.origin.last_sent,
-                              t.auth_answers, t.attended ? std::string() : t.ruri);
+        _call.in_dialog_credentials(_target, sip, status, "INVITE", _target.origin.last_sent,
+                                    _auth_answers, _attended ? std::string() : _ruri);
     if (auth.empty()) {
         return false;
     }
     // RFC 3261 22.2: the same INVITE again as a new transaction. Its answer
-    // may come before send() returns and end the transfer.
-    auto retry = send_transfer_invite(t, auth);
-    if (!_transfer) {
+    // may come before send() returns and end the transfer (this object).
+    call& c = _call;
+    auto retry = send_invite(auth);
+    if (!c._transfer) {
         return true;
     }
     if (!retry || retry.status() >= 200) {
         return false;
     }
-    _transfer->invite = std::move(retry);
+    _invite = std::move(retry);
     return true;
 }
 
-void call::complete_transfer(const sip_t* answer) {
-    auto& t = *_transfer;
-    auto& referrer = leg(t.referrer);
+void call_transfer::complete(const sip_t* answer) {
+    call& c = _call;  // the transfer (this) ends here
+    auto& referrer = c.leg(_referrer);
     // RFC 3515 2.4.5: the referrer learns the outcome, and leaves.
     if (referrer.confirmed) {
         notify_referrer(referrer.nta(), 200, true);
-        send_bye(t.referrer);
+        c.send_bye(_referrer);
     }
     // The target's dialog takes the referrer's place, with its own trunk's
     // slot; the other leg keeps the SBC's media address and port, so its
     // media simply flows to the target.
-    release_slot(referrer.trunk, t.referrer == side::a);
+    c.release_slot(referrer.trunk, _referrer == side::a);
     referrer.leg.set_handler(closed_dialog());
-    _retired.push_back(std::move(referrer.leg));
-    referrer.the_dialog() = std::move(t.target);
+    c._retired.push_back(std::move(referrer.leg));
+    referrer.the_dialog() = std::move(_target);
     referrer.leg.set_handler(referrer);
-    if (t.referrer == side::b) {
-        _registered.reset();  // leg b is no longer the contact it was called at
+    if (_referrer == side::b) {
+        c._registered.reset();  // leg b is no longer the contact it was called at
     }
     referrer.confirmed = true;
     // The target's 2xx settles the dialog's session timer (RFC 4028 7.2):
@@ -446,32 +374,33 @@ void call::complete_transfer(const sip_t* answer) {
     if (auto timer = session_timers::from_2xx(answer)) {
         referrer.timer = timer;
         referrer.peer_timer = true;
-        sip_log.info("call {}: leg {} session timer {} s, refreshed by {}", display_id(),
-                     t.referrer == side::a ? 'a' : 'b', timer->interval.count(),
+        sip_log.info("call {}: leg {} session timer {} s, refreshed by {}", c.display_id(),
+                     _referrer == side::a ? 'a' : 'b', timer->interval.count(),
                      timer->we_refresh ? "the SBC" : "the transfer target");
-    } else if (!t.attended) {
+    } else if (!_attended) {
         referrer.timer.reset();
     } else if (referrer.timer) {
         referrer.timer->last_refresh = std::chrono::steady_clock::now();
     }
-    _media.take_over(t.referrer, *referrer.trunk, std::move(t.sdes),
-                     referrer.iface->cfg().media_address, t.media_port);
-    if (auto taken = _media.accept_transfer_answer(t.referrer, body_of(answer)); !taken) {
+    c._media.take_over(_referrer, *referrer.trunk, std::move(_sdes),
+                       referrer.iface->cfg().media_address, _media_port);
+    if (auto taken = c._media.accept_transfer_answer(_referrer, body_of(answer)); !taken) {
         // The session goes on; the party that stays may not understand it.
-        sip_log.warn("call {}: transfer target's answer: {}", display_id(), taken.error_message());
+        sip_log.warn("call {}: transfer target's answer: {}", c.display_id(),
+                     taken.error_message());
     }
     // The ACK goes once the data plane has its orders (the commands reach
     // the worker before any packet the ACK sets off), so the target's first
     // packets already meet its side's new address, keys and codec chain.
-    ack_2xx(referrer.nta(), t.invite.get());
-    t.invite = {};
-    sip_log.info("call {}: transfer completed; leg {} is now trunk {}", display_id(),
-                 t.referrer == side::a ? 'a' : 'b', referrer.trunk->name);
-    const side stays = dataplane::other(t.referrer);
-    _transfer.reset();
+    ack_2xx(referrer.nta(), _invite.get());
+    _invite = {};
+    sip_log.info("call {}: transfer completed; leg {} is now trunk {}", c.display_id(),
+                 _referrer == side::a ? 'a' : 'b', referrer.trunk->name);
+    const side stays = dataplane::other(_referrer);
+    c._transfer.reset();
     // The party that stays learns of the new session from a re-INVITE (the
     // SBC's same media address, a new SDP version), never from the REFER.
-    reoffer(stays);
+    reoffer::start(c, stays);
 }
 
 }  // namespace sbc::b2bua
