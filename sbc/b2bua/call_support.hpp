@@ -1,5 +1,5 @@
 // Small pieces the files of a call (call.cpp and its operations,
-// initial_invite.cpp, in_dialog_offer.cpp, ...) share. For those files only.
+// initial_invite.cpp, reinvite_relay.cpp, ...) share. For those files only.
 #pragma once
 
 #include <random>

@@ -9,7 +9,7 @@
 // session), from the INVITE's arrival to its ACK; the relay owns the
 // INVITE received, the one sent on, the call's offer/answer exchange and,
 // for the initial INVITE, the attempt. The call's member functions
-// (initial_invite.cpp, in_dialog_offer.cpp) act on it. su_root thread only.
+// (initial_invite.cpp, reinvite_relay.cpp) act on it. su_root thread only.
 #pragma once
 
 #include <cstdint>

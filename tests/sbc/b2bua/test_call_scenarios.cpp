@@ -18,6 +18,7 @@ using sbc::test::body_of;
 using sbc::test::carrier_calls_pbx;
 using sbc::test::carrier_hangs_up;
 using sbc::test::sdp_audio;
+using sbc::test::sdp_names_port;
 using sbc::test::up_call;
 using sbc::test::with_direction;
 
@@ -47,7 +48,7 @@ TEST_CASE("the pbx calls the carrier", "[b2bua][call]") {
     inv.reply(183, sdp_audio(30000, "carrier"));
     const sip_t* early = call.expect(183);
     CHECK(body_of(early).find("m=audio") != std::string::npos);
-    CHECK(body_of(early).find("30000") == std::string::npos);
+    CHECK_FALSE(sdp_names_port(body_of(early), 30000));
     inv.reply(200, sdp_audio(30000, "carrier"));
     call.expect(200);
     call.ack();

@@ -23,6 +23,29 @@ std::string with_direction(std::string sdp, const std::string& direction) {
     return sdp.replace(at, std::string("a=sendrecv").size(), "a=" + direction);
 }
 
+bool sdp_names_port(const std::string& sdp, std::uint16_t port) {
+    const auto number = std::to_string(port);
+    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    for (std::size_t at = 0; at < sdp.size();) {
+        auto end = sdp.find('\n', at);
+        end = end == std::string::npos ? sdp.size() : end + 1;
+        const std::string_view line(sdp.data() + at, end - at);
+        at = end;
+        if (line.substr(0, 2) == "o=") {
+            continue;
+        }
+        for (auto hit = line.find(number); hit != std::string_view::npos;
+             hit = line.find(number, hit + 1)) {
+            const auto after = hit + number.size();
+            if ((hit == 0 || !digit(line[hit - 1])) &&
+                (after == line.size() || !digit(line[after]))) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 std::string sdp_line(const std::string& sdp, std::string_view prefix) {
     for (std::size_t at = 0; at < sdp.size();) {
         auto end = sdp.find("\r\n", at);

@@ -22,6 +22,10 @@ std::string sdp_line(const std::string& sdp, std::string_view prefix);
 /// `sdp` with its a=sendrecv line turned into a=`direction` (RFC 3264 8.4
 /// hold: "sendonly", "inactive").
 std::string with_direction(std::string sdp, const std::string& direction);
+/// Whether `port` stands as a number of its own in a line of `sdp` other
+/// than o= (whose random session id may hold its digits by chance): an m=
+/// line, a=rtcp.
+bool sdp_names_port(const std::string& sdp, std::uint16_t port);
 /// The port of the first m= line, "" without one.
 std::string media_port(const std::string& sdp);
 /// The o= line's session id and version (RFC 4566 5.2).
