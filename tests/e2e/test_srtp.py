@@ -63,6 +63,11 @@ def tone_fraction(path, hz=TONE_HZ):
     return (tone / total if total else 0.0), len(samples)
 
 
+# Clear of the ports sipp uses (harness.CARRIER_SIPP_MEDIA and up) and of
+# sbcd's (harness.MEDIA_MIN to MEDIA_MAX).
+BARESIP_RTP_PORTS = "16000-16099"
+
+
 class Baresip:
     """baresip as a UA on `ip`:5060: auto-answers, or dials `dial` at start;
     quits by itself after `seconds`."""
@@ -75,7 +80,10 @@ class Baresip:
             "poll_method epoll",
             f"sip_listen {ip}:{SIP_PORT}",
             f"net_interface {ip}",
-            "rtp_ports 6000-6099",
+            # baresip binds its RTP sockets on every address, so its ports
+            # must be none that sipp binds on a slot's address in the tests
+            # running beside it (6000-7200).
+            f"rtp_ports {BARESIP_RTP_PORTS}",
             f"audio_source aufile,{self.dir / 'tone.wav'}",
             "audio_player aubridge,nowhere",
             "audio_alert aubridge,nowhere",
