@@ -62,8 +62,12 @@ void reoffer::on_response(const sip_t* sip, int status) {
         const auto auth =
             c.in_dialog_credentials(l, sip, status, "INVITE", l.origin.last_sent, _auth_answers);
         if (!auth.empty()) {
+            const reoffer* self = this;
             auto retry = send(auth);
-            if (c._reoffer && retry && retry.status() < 200) {
+            if (c._reoffer.get() != self) {
+                return;  // its answer came before send() returned, and ended the reoffer
+            }
+            if (retry && retry.status() < 200) {
                 _orq = std::move(retry);
                 return;
             }

@@ -337,9 +337,10 @@ bool call_transfer::answer_challenge(const sip_t* sip, int status) {
     // RFC 3261 22.2: the same INVITE again as a new transaction. Its answer
     // may come before send() returns and end the transfer (this object).
     call& c = _call;
+    const call_transfer* self = this;
     auto retry = send_invite(auth);
-    if (!c._transfer) {
-        return true;
+    if (c._transfer.get() != self) {
+        return true;  // answered and ended: `this` is gone
     }
     if (!retry || retry.status() >= 200) {
         return false;

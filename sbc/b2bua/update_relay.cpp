@@ -97,8 +97,9 @@ void update_relay::on_response(const sip_t* sip, int status) {
         // transaction of the dialog; the caller never sees the challenge.
         const auto auth = c.in_dialog_credentials(to, sip, status, "UPDATE", _offer, _auth_answers);
         if (!auth.empty()) {
+            const update_relay* self = this;
             auto retry = send(auth);
-            if (!c._update) {
+            if (c._update.get() != self) {
                 return;  // its answer came before send() returned, and ended the relay
             }
             _orq = std::move(retry);
