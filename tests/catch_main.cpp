@@ -1,3 +1,4 @@
-// One Catch2 main for every unit-test program, compiled once.
-#define CATCH_CONFIG_MAIN
-#include <catch2/catch.hpp>
+// main() of every unit-test program but test_dpdk_worker.
+#include "catch_run.hpp"
+
+int main(int argc, char** argv) { return sbc::test::run_catch(argc, argv); }

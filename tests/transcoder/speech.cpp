@@ -18,6 +18,7 @@
 #include <numbers>
 #include <string>
 
+#include "tests/support/temp_dir.hpp"
 #include "transcoder/resample/resampler.hpp"
 
 extern char** environ;
@@ -29,29 +30,6 @@ namespace {
 constexpr const char* text =
     "Thank you for calling. Your call is important to us. "
     "Please hold the line while we connect you to the next available agent.";
-
-/// A temporary directory, removed with everything in it.
-class temp_dir {
-public:
-    temp_dir() {
-        std::string templ = (std::filesystem::temp_directory_path() / "sbc-codecs-XXXXXX").string();
-        if (mkdtemp(templ.data()) == nullptr) {
-            FAIL("mkdtemp failed: " << std::strerror(errno));
-        }
-        _path = templ;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(_path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
-    const std::filesystem::path& path() const { return _path; }
-
-private:
-    std::filesystem::path _path;
-};
 
 std::uint32_t le32(const std::vector<char>& b, std::size_t at) {
     return static_cast<std::uint32_t>(static_cast<unsigned char>(b[at])) |
@@ -106,7 +84,7 @@ wav read_wav(const std::filesystem::path& file) {
 }
 
 wav make_speech() {
-    temp_dir dir;
+    sbc::test::temp_dir dir{"sbc-codecs"};
     const std::string file = (dir.path() / "speech.wav").string();
     std::string prog = "espeak-ng";
     std::string w_flag = "-w";

@@ -12,6 +12,9 @@
 
 namespace adm = sbc::admission;
 
+// Its own namespace: test_sbc is a unity build of many such files.
+namespace test_admission {
+
 namespace {
 
 using time_point = adm::clock::time_point;
@@ -493,3 +496,5 @@ TEST_CASE("flood guard: a smaller max_sources applies at once", "[flood_guard]")
         {.rate = 1, .burst = 1, .block_for = std::chrono::seconds(60), .max_sources = 10});
     CHECK(g.tracked() == 10);
 }
+
+}  // namespace test_admission

@@ -9,6 +9,7 @@
 #include "sbc/api/control_server.hpp"
 #include "sbc/api/json_codec.hpp"
 #include "sbc/config/config.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tools/sbcctl/output.hpp"
 #include "tools/sbcctl/socket_path.hpp"
 
@@ -32,6 +33,7 @@
 #include <string>
 
 using namespace std::chrono_literals;
+using sbc::test::temp_dir;
 namespace api = sbc::api;
 namespace fs = std::filesystem;
 
@@ -119,29 +121,6 @@ public:
 
 private:
     su_root_t* _root = nullptr;
-};
-
-/// A private directory under /tmp, removed with everything in it.
-class temp_dir {
-public:
-    temp_dir() {
-        char tmpl[] = "/tmp/sbc-api-test-XXXXXX";
-        if (::mkdtemp(tmpl) == nullptr) {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        _path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(_path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
-    std::string file(const std::string& name) const { return _path + "/" + name; }
-
-private:
-    std::string _path;
 };
 
 // --- clients (run on the client thread) -----------------------------------
@@ -310,7 +289,7 @@ TEST_CASE("dispatch answers each request", "[api][dispatch]") {
 
 TEST_CASE("the control server answers status, calls and bad requests", "[api][server]") {
     sofia_loop loop;
-    temp_dir dir;
+    temp_dir dir{"sbc-api"};
     fake_handler h;
     api::control_server server{loop.root(), dir.file("sbcd.sock"), h};
     auto path = server.path();
@@ -335,7 +314,7 @@ TEST_CASE("the control server answers status, calls and bad requests", "[api][se
 
 TEST_CASE("a request may arrive in pieces or end with EOF", "[api][server]") {
     sofia_loop loop;
-    temp_dir dir;
+    temp_dir dir{"sbc-api"};
     fake_handler h;
     api::control_server server{loop.root(), dir.file("sbcd.sock"), h};
     auto path = server.path();
@@ -362,7 +341,7 @@ TEST_CASE("a request may arrive in pieces or end with EOF", "[api][server]") {
 
 TEST_CASE("an oversize request is refused and the server keeps serving", "[api][server]") {
     sofia_loop loop;
-    temp_dir dir;
+    temp_dir dir{"sbc-api"};
     fake_handler h;
     api::control_server server{loop.root(), dir.file("sbcd.sock"), h};
     auto path = server.path();
@@ -380,7 +359,7 @@ TEST_CASE("an oversize request is refused and the server keeps serving", "[api][
 
 TEST_CASE("a client that says nothing does not stop the server", "[api][server]") {
     sofia_loop loop;
-    temp_dir dir;
+    temp_dir dir{"sbc-api"};
     fake_handler h;
     api::control_server_options opts;
     opts.idle_timeout = 100ms;
@@ -405,7 +384,7 @@ TEST_CASE("a client that says nothing does not stop the server", "[api][server]"
 
 TEST_CASE("clients past max_connections are closed at once", "[api][server]") {
     sofia_loop loop;
-    temp_dir dir;
+    temp_dir dir{"sbc-api"};
     fake_handler h;
     api::control_server_options opts;
     opts.max_connections = 1;
@@ -426,7 +405,7 @@ TEST_CASE("clients past max_connections are closed at once", "[api][server]") {
 
 TEST_CASE("the socket file: parents, mode, stale files, live servers", "[api][server]") {
     sofia_loop loop;
-    temp_dir dir;
+    temp_dir dir{"sbc-api"};
     fake_handler h;
 
     SECTION("missing parent directories are created and the file goes with the server") {
@@ -474,7 +453,7 @@ TEST_CASE("the server leaks no descriptors", "[api][server]") {
         return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
     };
     sofia_loop loop;
-    temp_dir dir;
+    temp_dir dir{"sbc-api"};
     fake_handler h;
     auto before = open_fds();
     {
@@ -495,7 +474,7 @@ TEST_CASE("the server leaks no descriptors", "[api][server]") {
 }
 
 TEST_CASE("the client reports a missing server", "[api][client]") {
-    temp_dir dir;
+    temp_dir dir{"sbc-api"};
     auto fd = api::connect_control(dir.file("nobody.sock"), five_seconds());
     REQUIRE_FALSE(fd.ok());
     CHECK(fd.error_message() == std::strerror(ENOENT));
@@ -541,7 +520,7 @@ TEST_CASE("sbcctl prints aligned tables", "[sbcctl]") {
 }
 
 TEST_CASE("sbcctl finds the control socket", "[sbcctl]") {
-    temp_dir dir;
+    temp_dir dir{"sbc-api"};
     auto with_key = dir.file("with.yaml");
     std::ofstream{with_key} << "control:\n  socket: /tmp/from-config.sock\n";
     auto without_key = dir.file("without.yaml");

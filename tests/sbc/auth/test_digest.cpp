@@ -18,6 +18,9 @@ using namespace sbc::auth;
 using namespace std::string_literals;
 using namespace std::string_view_literals;
 
+// Its own namespace: test_sbc is a unity build of many such files.
+namespace test_digest {
+
 namespace {
 
 constexpr std::array all_algorithms{algorithm::md5,        algorithm::md5_sess,
@@ -786,3 +789,5 @@ TEST_CASE("a trunk authenticates an INVITE to the SBC", "[digest][nonce]") {
     REQUIRE(issuer.check(retry->nonce, realm, at(t0 + 601), max_age) == r::valid);
     REQUIRE(verify(*retry, trunk_7.password, invite()));
 }
+
+}  // namespace test_digest

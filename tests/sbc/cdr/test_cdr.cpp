@@ -18,39 +18,15 @@
 
 #include "sbc/cdr/record.hpp"
 #include "sbc/cdr/writer.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace sbc;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using nlohmann::json;
+using sbc::test::temp_dir;
 
 namespace {
-
-/// A private directory under /tmp, removed with everything in it.
-class temp_dir {
-public:
-    temp_dir() {
-        char tmpl[] = "/tmp/sbc-cdr-test-XXXXXX";
-        if (::mkdtemp(tmpl) == nullptr) {
-            throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-        }
-        _path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        // A test may have left it read-only.
-        fs::permissions(_path, fs::perms::owner_all, ec);
-        fs::remove_all(_path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
-    const std::string& path() const { return _path; }
-    std::string file(const std::string& name) const { return _path + "/" + name; }
-
-private:
-    std::string _path;
-};
 
 /// 2026-12-02 at the given time of day, UTC.
 cdr::wall_clock::time_point dec_2(std::chrono::hours h, std::chrono::minutes m,
@@ -271,7 +247,7 @@ TEST_CASE("record: bytes from the network still make one valid JSON line", "[rec
 // --- the file --------------------------------------------------------------
 
 TEST_CASE("writer: one line per record, appended", "[writer]") {
-    temp_dir dir;
+    temp_dir dir{"sbc-cdr"};
     auto path = dir.file("cdr.jsonl");
     { std::ofstream(path) << R"({"id":"from-before"})" << '\n'; }
     cdr::writer w({.path = path});
@@ -288,7 +264,7 @@ TEST_CASE("writer: one line per record, appended", "[writer]") {
 }
 
 TEST_CASE("writer: a new file is created 0640", "[writer]") {
-    temp_dir dir;
+    temp_dir dir{"sbc-cdr"};
     auto old_mask = ::umask(022);
     cdr::writer w({.path = dir.file("cdr.jsonl")});
     ::umask(old_mask);
@@ -300,7 +276,7 @@ TEST_CASE("writer: a new file is created 0640", "[writer]") {
 }
 
 TEST_CASE("writer: rotation keeps `keep` files, the oldest dropped", "[writer]") {
-    temp_dir dir;
+    temp_dir dir{"sbc-cdr"};
     auto path = dir.file("cdr.jsonl");
     // Two records to a file.
     cdr::writer w({.path = path, .max_bytes = 2 * line_bytes(call_number(1)), .keep = 2});
@@ -318,7 +294,7 @@ TEST_CASE("writer: rotation keeps `keep` files, the oldest dropped", "[writer]")
 }
 
 TEST_CASE("writer: what the file held at start counts towards max_bytes", "[writer]") {
-    temp_dir dir;
+    temp_dir dir{"sbc-cdr"};
     auto path = dir.file("cdr.jsonl");
     const std::string old_line = R"({"id":"from-before"})";
     { std::ofstream(path) << old_line << '\n'; }
@@ -332,7 +308,7 @@ TEST_CASE("writer: what the file held at start counts towards max_bytes", "[writ
 }
 
 TEST_CASE("writer: keep = 0 truncates instead of rotating", "[writer]") {
-    temp_dir dir;
+    temp_dir dir{"sbc-cdr"};
     auto path = dir.file("cdr.jsonl");
     cdr::writer w({.path = path, .max_bytes = 2 * line_bytes(call_number(1)), .keep = 0});
 
@@ -346,7 +322,7 @@ TEST_CASE("writer: keep = 0 truncates instead of rotating", "[writer]") {
 }
 
 TEST_CASE("writer: a record longer than max_bytes gets a file of its own", "[writer]") {
-    temp_dir dir;
+    temp_dir dir{"sbc-cdr"};
     auto path = dir.file("cdr.jsonl");
     cdr::writer w({.path = path, .max_bytes = 10, .keep = 3});
 
@@ -360,7 +336,7 @@ TEST_CASE("writer: a record longer than max_bytes gets a file of its own", "[wri
 }
 
 TEST_CASE("writer: reopen after logrotate moved the file", "[writer]") {
-    temp_dir dir;
+    temp_dir dir{"sbc-cdr"};
     auto path = dir.file("cdr.jsonl");
     cdr::writer w({.path = path});
     w.write(call_number(1));
@@ -377,7 +353,7 @@ TEST_CASE("writer: reopen after logrotate moved the file", "[writer]") {
 }
 
 TEST_CASE("writer: a missing directory is refused at start, naming the path", "[writer]") {
-    temp_dir dir;
+    temp_dir dir{"sbc-cdr"};
     auto path = dir.file("missing/cdr.jsonl");
     CHECK_THROWS_AS(cdr::writer({.path = path}), std::runtime_error);
     CHECK_THROWS_WITH(cdr::writer({.path = path}),
@@ -391,7 +367,7 @@ TEST_CASE("writer: a path that is not a regular file is refused", "[writer]") {
 }
 
 TEST_CASE("writer: a directory gone at run time costs records, not the process", "[writer]") {
-    temp_dir dir;
+    temp_dir dir{"sbc-cdr"};
     auto sub = dir.file("cdr");
     fs::create_directory(sub);
     auto path = sub + "/cdr.jsonl";
@@ -419,7 +395,7 @@ TEST_CASE("writer: rotation in a read-only directory fails, the record is kept",
         WARN("skipped: root writes to read-only directories");
         return;
     }
-    temp_dir dir;
+    temp_dir dir{"sbc-cdr"};
     auto sub = dir.file("cdr");
     fs::create_directory(sub);
     auto path = sub + "/cdr.jsonl";
@@ -449,7 +425,7 @@ TEST_CASE("writer: a file removed from a read-only directory cannot be reopened"
         WARN("skipped: root writes to read-only directories");
         return;
     }
-    temp_dir dir;
+    temp_dir dir{"sbc-cdr"};
     auto sub = dir.file("cdr");
     fs::create_directory(sub);
     auto path = sub + "/cdr.jsonl";

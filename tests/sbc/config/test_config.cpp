@@ -11,7 +11,7 @@
 #include <vector>
 
 #ifndef SBC_SOURCE_ROOT
-#error "SBC_SOURCE_ROOT must name the source tree (set by tests/sbc/config/meson.build)"
+#error "SBC_SOURCE_ROOT must name the source tree (set by tests/sbc/meson.build)"
 #endif
 
 using sbc::config::config_error;

@@ -11,6 +11,9 @@ using sbc::config::config_error;
 using sbc::config::digest_algorithm;
 using sbc::config::load_string;
 
+// Its own namespace: test_sbc is a unity build of many such files.
+namespace test_config_auth {
+
 namespace {
 
 // The trunk comes first, so the lines given to trunk() start at line 5.
@@ -416,3 +419,5 @@ TEST_CASE("every problem of the digest keys is reported at once", "[config][auth
     CHECK(problems[4].find("t.yaml:7:26: trunks[0].registrar.sources:") == 0);
     CHECK(problems[5].find("t.yaml:7:43: trunks[0].registrar.min_expires:") == 0);
 }
+
+}  // namespace test_config_auth

@@ -12,6 +12,9 @@
 using namespace sbc;
 using action = config::header_rule::action;
 
+// Its own namespace: test_sbc is a unity build of many such files.
+namespace test_header_rules {
+
 namespace {
 
 const std::string preamble =
@@ -585,3 +588,5 @@ TEST_CASE("headers: expand", "[headers]") {
                                headers, self);
     CHECK(lines(headers) == strings{"X-Account: was 4711", "X-Copy: was 4711"});
 }
+
+}  // namespace test_header_rules

@@ -13,6 +13,9 @@
 
 namespace reg = sbc::registrar;
 
+// Its own namespace: test_sbc is a unity build of many such files.
+namespace test_location_service {
+
 namespace {
 
 using time_point = reg::clock::time_point;
@@ -597,3 +600,5 @@ TEST_CASE("seconds_left: rounds up while live, 0 once expired", "[binding]") {
     CHECK(b.seconds_left(at(60)) == 0);
     CHECK(b.seconds_left(at(3600)) == 0);
 }
+
+}  // namespace test_location_service

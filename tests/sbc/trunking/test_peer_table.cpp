@@ -8,6 +8,9 @@
 using namespace sbc;
 using trunking::peer_table;
 
+// Its own namespace: test_sbc is a unity build of many such files.
+namespace test_peer_table {
+
 namespace {
 
 config::trunk_config trunk_with(std::vector<std::pair<unsigned, unsigned>> prio_weight) {
@@ -113,3 +116,5 @@ TEST_CASE("a reloaded table keeps the health of peers it still has", "[trunking]
     new_table.inherit(old_table);
     CHECK_FALSE(new_table.health(0).up);
 }
+
+}  // namespace test_peer_table

@@ -1,27 +1,12 @@
 #include "tests/sbc/b2bua/support/b2bua_fixture.hpp"
 
 #include <fmt/format.h>
-#include <stdlib.h>
 #include <catch2/catch.hpp>
 
 #include <fstream>
-#include <stdexcept>
 #include <tuple>
 
 namespace sbc::test {
-
-temp_dir::temp_dir() {
-    auto pattern = (std::filesystem::temp_directory_path() / "sbc-tier-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-        throw std::runtime_error("cannot make a temporary directory");
-    }
-    _path = pattern;
-}
-
-temp_dir::~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(_path, ignored);
-}
 
 namespace {
 

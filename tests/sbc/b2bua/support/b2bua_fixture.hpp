@@ -28,6 +28,7 @@
 #include "tests/sbc/b2bua/support/fake_media_engine.hpp"
 #include "tests/sbc/b2bua/support/scripted_peer.hpp"
 #include "tests/support/sip_loop.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace sbc::test {
 
@@ -60,19 +61,6 @@ struct topology {
     bool tcp = false;
 };
 
-/// A directory under $TMPDIR, removed with everything in it.
-class temp_dir {
-public:
-    temp_dir();
-    ~temp_dir();
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    const std::filesystem::path& path() const noexcept { return _path; }
-
-private:
-    std::filesystem::path _path;
-};
-
 class b2bua_fixture {
 public:
     explicit b2bua_fixture(const topology& t = {});
@@ -86,7 +74,7 @@ public:
     /// ACL never takes the pbx's requests for the target's.
     scripted_peer target{loop, "target", "127.0.0.3"};
     fake_media_engine media;
-    temp_dir dir;
+    temp_dir dir{"sbc-tier"};
 
     /// "sip:USER@127.0.0.1:PORT" of the SBC's interface facing that side
     /// (its TCP port and ";transport=tcp" with topology::tcp).
