@@ -26,12 +26,14 @@ only.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -52,6 +54,26 @@ class Tally:
             self.failed += 1
             reason = " ".join(str(reason).split()) or "failed"
             print(f"FAIL {name}: {reason}", flush=True)
+
+
+# Unit-test programs run two at a time: each is one process, mostly on one
+# core, and when the last build is over they are what is left to run.
+UNIT_JOBS = 2
+
+
+class Deferred:
+    """A tally for tests that run in a thread beside others: it keeps their
+    results, in order, until replay() hands them to the real tally."""
+
+    def __init__(self):
+        self.results = []
+
+    def report(self, name, ok, reason=""):
+        self.results.append((name, ok, reason))
+
+    def replay(self, tally):
+        for name, ok, reason in self.results:
+            tally.report(name, ok, reason)
 
 
 # --------------------------------------------------------------------------
@@ -205,7 +227,9 @@ def _exit_reason(rc, out):
     return f"exit status {rc}: {tail}"
 
 
-def run_unit_tests(build_dir, prefix, tally):
+def run_unit_tests(build_dir, prefix, tally, jobs=UNIT_JOBS):
+    """Each unit-test program of build_dir, `jobs` at a time, their results
+    reported in the order of their names."""
     build_dir = Path(build_dir).resolve()
     try:
         tests = unit_tests(build_dir)
@@ -215,9 +239,16 @@ def run_unit_tests(build_dir, prefix, tally):
     if not tests:
         tally.report(f"{prefix}unit tests", False, f"no tests of suite 'unit' in {build_dir}")
         return
-    with tempfile.TemporaryDirectory(prefix="sbc-unit-") as tmp:
-        for test in sorted(tests, key=lambda t: t["name"]):
-            run_unit_executable(test, build_dir, prefix, tally, tmp)
+    def run(test, tmp):
+        results = Deferred()
+        run_unit_executable(test, build_dir, prefix, results, tmp)
+        return results
+
+    with tempfile.TemporaryDirectory(prefix="sbc-unit-") as tmp, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        runs = [pool.submit(run, t, tmp) for t in sorted(tests, key=lambda t: t["name"])]
+        for r in runs:
+            r.result().replay(tally)
 
 
 # --------------------------------------------------------------------------
@@ -426,11 +457,22 @@ def main():
         # The same calls through the sanitized sbcd: a memory error or a
         # leak in the SIP paths makes it exit non-zero, failing the test.
         run_e2e(asan, tally, "asan:e2e:", jobs=args.asan_e2e_jobs)
+    # The ThreadSanitizer build comes before the rest of the sanitized one
+    # (tools/test): its tests run in a thread while that builds, after the
+    # sanitized e2e tests (some of which measure packet timing), so that all
+    # that is left when the last build is over is the sanitized unit tests.
+    tsan = Deferred()
+    tsan_thread = None
+    if args.tsan_build:
+        tsan_thread = threading.Thread(
+            target=run_tsan_tests, args=(args.tsan_build, args.tsan_build_status, tsan))
+        tsan_thread.start()
     if asan and (not args.asan_build_status or wait_for_build(
             args.asan_build_status, tally, "build of the sanitized unit tests")):
         run_unit_tests(asan, "asan:", tally)
-    if args.tsan_build:
-        run_tsan_tests(args.tsan_build, args.tsan_build_status, tally)
+    if tsan_thread:
+        tsan_thread.join()
+        tsan.replay(tally)
     print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
     return 0 if tally.failed == 0 else 1
 
