@@ -18,11 +18,16 @@ using steady = std::chrono::steady_clock;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-// A monotonic instant as the wall clock shows it now, for display.
-std::chrono::system_clock::time_point wall(steady::time_point t, steady::time_point now) {
-    return std::chrono::system_clock::now() +
-           duration_cast<std::chrono::system_clock::duration>(t - now);
-}
+// Monotonic instants as the wall clock shows them, for display: one pair of
+// readings for a whole snapshot, so its times keep their exact distances.
+struct wall_clock {
+    steady::time_point steady_now = steady::now();
+    std::chrono::system_clock::time_point system_now = std::chrono::system_clock::now();
+
+    std::chrono::system_clock::time_point operator()(steady::time_point t) const {
+        return system_now + duration_cast<std::chrono::system_clock::duration>(t - steady_now);
+    }
+};
 
 std::string targets_text(const std::vector<target>& targets) {
     std::string out;
@@ -232,20 +237,20 @@ void name_watch::schedule(entry& e, milliseconds delay) {
 }
 
 name_state name_watch::snapshot(const entry& e) const {
-    const auto now = steady::now();
+    const wall_clock wall;
     name_state s;
     s.name = e.key;
     s.targets = e.targets;
     if (e.resolved_at) {
-        s.resolved_at = wall(*e.resolved_at, now);
+        s.resolved_at = wall(*e.resolved_at);
     }
     if (e.expires) {
-        s.expires = wall(*e.expires, now);
+        s.expires = wall(*e.expires);
     }
-    s.stale = !e.targets.empty() && e.expires && now >= *e.expires;
+    s.stale = !e.targets.empty() && e.expires && wall.steady_now >= *e.expires;
     s.last_error = e.last_error;
     if (e.last_error_at) {
-        s.last_error_at = wall(*e.last_error_at, now);
+        s.last_error_at = wall(*e.last_error_at);
     }
     s.failures_in_row = e.failures_in_row;
     s.resolving = e.lookup && !e.lookup->finished();
