@@ -212,6 +212,18 @@ void on_sres_answer(sres_context_t* context, sres_query_t*, sres_record_t** answ
     client->answered(*p, std::move(answer));
 }
 
+// What a query abandoned by its caller (timed out, cancelled) is rebound
+// to: sres still delivers a late answer, whose records would stay
+// referenced in sres's cache for the resolver's lifetime if nobody freed
+// them. The context is the resolver itself.
+void drop_late_answer(sres_context_t* context, sres_query_t*, sres_record_t** answers) {
+    sres_free_answers(reinterpret_cast<sres_resolver_t*>(context), answers);
+}
+
+void abandon(sres_resolver_t* sres, sres_query_t* query) noexcept {
+    sres_query_bind(query, drop_late_answer, reinterpret_cast<sres_context_t*>(sres));
+}
+
 }  // namespace
 
 std::string_view to_string(record_type t) noexcept {
@@ -316,9 +328,7 @@ dns_client::query dns_client::ask(record_type type, std::string_view name, answe
         });
     } else {
         raw->deadline.arm(_settings.query_timeout, [this, raw] {
-            // Unbound, sres drops the query's late answer (or its own
-            // timeout) without calling anyone.
-            sres_query_bind(raw->query, nullptr, nullptr);
+            abandon(_sres, raw->query);
             raw->query = nullptr;
             answered(*raw, dns_answer{dns_status::timeout, {}, {}, {}});
         });
@@ -343,7 +353,7 @@ void dns_client::answered(pending& p, dns_answer answer) noexcept {
 
 void dns_client::forget(pending& p) noexcept {
     if (p.query != nullptr) {
-        sres_query_bind(p.query, nullptr, nullptr);
+        abandon(_sres, p.query);
         p.query = nullptr;
     }
     p.deadline.cancel();
