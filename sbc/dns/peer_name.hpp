@@ -1,8 +1,8 @@
 // A SIP peer as the configuration names it, parsed for RFC 3263: the host
 // (a name, or an IP literal that resolves to itself), and what the URI says
 // of port and transport, which decides where resolution starts (RFC 3263
-// 4.1: explicit transport -> SRV for it; explicit port -> A/AAAA; neither ->
-// NAPTR).
+// 4.1, 4.2: an explicit port -> A/AAAA; otherwise an explicit transport ->
+// SRV for it; neither -> NAPTR).
 //
 // Accepted forms: "sip:host", "sips:host", "sip:host:port",
 // "sip:host;transport=udp|tcp|tls", "sips:host;transport=tcp|tls",

@@ -68,16 +68,17 @@ sip_lookup::sip_lookup(dns_client& dns, peer_name name, transport_set allowed, d
     if (_name.is_ip) {
         // RFC 3263 4.2: a numeric address is used as it is.
         _later.arm(std::chrono::milliseconds(0), [this] { finish(literal_resolution(_name)); });
+    } else if (_name.port) {
+        // RFC 3263 4.2: an explicit port skips NAPTR and SRV, whatever the
+        // transport (explicit, or UDP for sip: and TLS for sips:).
+        _fallback = proto;
+        ask_addresses(_name.host, {*_name.port, proto, 0, 0});
+        ask_host_addresses();
     } else if (_name.proto) {
         // RFC 3263 4.2: an explicit transport skips NAPTR; SRV for it, and
         // A/AAAA at its default port when there is no SRV record.
         _fallback = proto;
         ask_srv({service_for(_name.host, proto)});
-    } else if (_name.port) {
-        // RFC 3263 4.2: an explicit port skips NAPTR and SRV.
-        _fallback = proto;
-        ask_addresses(_name.host, {*_name.port, proto, 0, 0});
-        ask_host_addresses();
     } else {
         ask_naptr();
     }

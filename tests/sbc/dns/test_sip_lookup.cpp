@@ -56,6 +56,9 @@ std::vector<std::string> zone() {
         // Addresses alone, IPv4 and IPv6.
         "--host-record=plain.sbc.test,127.0.7.1",
         "--host-record=dual.sbc.test,127.0.7.2,::1",
+        // An alias (RFC 2782 forbids one as an SRV target, but a peer's own
+        // name may well be one).
+        "--cname=alias.sbc.test,plain.sbc.test",
         // A service said to be unavailable (no target: "." in the SRV record).
         "--srv-host=_sip._udp.none.sbc.test",
         // An SRV record whose target has no address.
@@ -182,11 +185,17 @@ TEST_CASE("an explicit port, or no NAPTR and no SRV, means addresses alone", "[d
           lines{"udp 127.0.5.9:5080 priority 0 weight 0 (naptr.sbc.test)"});
     CHECK(described(resolve(loop, client, "naptr.sbc.test:5080")) ==
           lines{"udp 127.0.5.9:5080 priority 0 weight 0 (naptr.sbc.test)"});
+    // A port with a transport: still no SRV (RFC 3263 4.2), that transport.
+    CHECK(described(resolve(loop, client, "sip:naptr.sbc.test:5080;transport=tcp")) ==
+          lines{"tcp 127.0.5.9:5080 priority 0 weight 0 (naptr.sbc.test)"});
     const auto plain = resolve(loop, client, "sip:plain.sbc.test");
     CHECK(described(plain) == lines{"udp 127.0.7.1:5060 priority 0 weight 0 (plain.sbc.test)"});
     CHECK(plain->ttl == std::chrono::seconds(30));
     CHECK(described(resolve(loop, client, "sips:plain.sbc.test")) ==
           lines{"tls 127.0.7.1:5061 priority 0 weight 0 (plain.sbc.test)"});
+    // sres follows a CNAME to the addresses.
+    CHECK(described(resolve(loop, client, "sip:alias.sbc.test:5070")) ==
+          lines{"udp 127.0.7.1:5070 priority 0 weight 0 (alias.sbc.test)"});
 }
 
 TEST_CASE("AAAA records give IPv6 targets, after the IPv4 ones", "[dns][lookup]") {
