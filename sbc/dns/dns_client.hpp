@@ -15,9 +15,9 @@
 //
 // Object graph: the client owns the sres resolver (and through it the
 // sockets registered on the su_root); each query handle owns its pending
-// state and deadline timer and points back at the client. The client must
-// outlive no handle, but when it goes first the handles left are
-// disarmed, not dangling.
+// state and deadline timer and points back at the client. Handles should
+// go before the client; one that outlives it is disarmed, not dangling.
+// A callback must not destroy the client (sres is still on the stack).
 #pragma once
 
 #include <cstdint>
