@@ -277,7 +277,10 @@ public:
     /// passes and nominates its pair (USE-CANDIDATE, RFC 8445 7.3.2) latches
     /// the channel to its source, as a first packet does, and a later
     /// nomination of at least its PRIORITY moves the latch (RFC 8445 8.2);
-    /// set_remote and new credentials (an ICE restart) start that over.
+    /// set_remote, and new local credentials (an ICE restart, RFC 8445 9),
+    /// start that over. The credentials a side already has change nothing
+    /// (the 200 restating the 183's); a remote_ufrag filled in once the
+    /// peer's SDP came keeps the nominations made meanwhile.
     /// nullopt clears them: STUN is then dropped and counted
     /// (side_counters::stun_dropped). Returns false, and changes nothing,
     /// when the credentials are not RFC 8839's (ice_credentials::

@@ -36,6 +36,14 @@ std::uint32_t value32(std::span<const std::uint8_t> v) noexcept {
 ice_responder::ice_responder(const ice_credentials& credentials)
     : _credentials(credentials), _key(credentials.local_pwd) {}
 
+bool ice_responder::restarts(const ice_responder* before, const ice_credentials* after) noexcept {
+    if (before == nullptr || after == nullptr) {
+        return true;
+    }
+    const auto& b = before->_credentials;
+    return b.local_ufrag != after->local_ufrag || b.local_pwd != after->local_pwd;
+}
+
 bool ice_responder::username_valid(std::string_view username) const noexcept {
     // RFC 8445 7.3: "LFRAG:RFRAG", the receiver's fragment first. Before the
     // peer's SDP has come, any non-empty RFRAG (RFC 8445 7.3: checks may

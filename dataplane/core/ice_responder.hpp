@@ -93,6 +93,11 @@ public:
 
     const ice_credentials& credentials() const noexcept { return _credentials; }
 
+    /// Whether going from `before` (null: none) to `after` (null: none) is an
+    /// ICE restart (RFC 8445 9: new local credentials), as opposed to the
+    /// same credentials or only the peer's ufrag learnt from its SDP.
+    static bool restarts(const ice_responder* before, const ice_credentials* after) noexcept;
+
 private:
     bool username_valid(std::string_view username) const noexcept;
 

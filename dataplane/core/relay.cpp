@@ -85,11 +85,13 @@ void relay_session::set_remote(side s, const ip_endpoint& rtp, const ip_endpoint
     st.latched_rtp.clear();
 }
 
-void relay_session::set_ice(side s, const ice_responder* ice) noexcept {
+void relay_session::set_ice(side s, const ice_responder* ice, bool restart) noexcept {
     auto& st = _sides[index(s)];
     st.ice = ice;
-    for (auto& p : st.paths) {
-        p.nominated = false;
+    if (restart) {
+        for (auto& p : st.paths) {
+            p.nominated = false;
+        }
     }
 }
 

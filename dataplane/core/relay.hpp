@@ -143,9 +143,10 @@ public:
     /// lite, media_engine::set_ice_credentials), or null to drop STUN on
     /// its ports. Not owned: the backend keeps it alive until this worker
     /// has acknowledged the command that replaced it (retire_list.hpp).
-    /// Forgets the side's nominations (new credentials are an ICE restart,
-    /// RFC 8445 9), not its latches.
-    void set_ice(side s, const ice_responder* ice) noexcept;
+    /// `restart`: the local credentials changed (an ICE restart, RFC 8445
+    /// 9), so the side's nominations are forgotten (not its latches); false
+    /// when only the peer's ufrag was filled in.
+    void set_ice(side s, const ice_responder* ice, bool restart) noexcept;
 
     /// Owning worker. The codec chain for RTP arriving from side `from`
     /// (decoded, re-encoded for the other side, with its own SSRC,

@@ -133,6 +133,11 @@ TEST_CASE("kernel engine latches a side where a check nominates, and tells the c
     engine->set_remote(23, side::a, teams_host.address(), teams_host.address());
     engine->set_remote(23, side::b, pbx.address(), pbx.address());
     REQUIRE(engine->set_ice_credentials(23, side::a, teams_credentials()));
+    // The same again (a 200 restating its 183's SDP) changes nothing.
+    auto& kernel = dynamic_cast<kernel::kernel_engine&>(*engine);
+    REQUIRE(engine->set_ice_credentials(23, side::a, teams_credentials()));
+    CHECK(kernel.retired_objects() == 0);
+    CHECK(kernel.owned_objects() == 1);
 
     // Checks from both candidates are answered; the relay one is nominated.
     CHECK(exchange_check(teams_host, pa).type == stun::type::binding_success);
@@ -177,7 +182,6 @@ TEST_CASE("kernel engine latches a side where a check nominates, and tells the c
     teams_relay.send_to(pa, as_text(binding_request(after)));
     REQUIRE(eventually([&] { return engine->stats(23)->sides[0].stun_dropped == 1; }));
     CHECK_FALSE(teams_relay.receive(50ms));
-    auto& kernel = dynamic_cast<kernel::kernel_engine&>(*engine);
     REQUIRE(eventually([&] {
         engine->poll();
         return kernel.retired_objects() == 0;

@@ -116,7 +116,7 @@ TEST_CASE("relay: a check is answered from its port, to its source, while RTP be
     ice_pipeline r;
     r.set_remote(side::a, teams_host, teams_rtcp);
     r.set_remote(side::b, pbx_rtp, pbx_rtcp);
-    r.set_ice(side::a, &teams_responder());
+    r.set_ice(side::a, &teams_responder(), true);
     const std::string rtp = "\x80rtp from teams";
     const auto out = r.feed(side::a, channel::rtp,
                             ice_burst()
@@ -153,7 +153,7 @@ TEST_CASE("relay: a nomination latches the side, and a lower one later does not 
     ice_pipeline r;
     r.set_remote(side::a, teams_host, teams_rtcp);
     r.set_remote(side::b, pbx_rtp, pbx_rtcp);
-    r.set_ice(side::a, &teams_responder());
+    r.set_ice(side::a, &teams_responder(), true);
 
     auto out = r.feed(side::a, channel::rtp,
                       ice_burst().add(teams_srflx, binding_request(nominating(100))));
@@ -183,11 +183,18 @@ TEST_CASE("relay: a nomination latches the side, and a lower one later does not 
     REQUIRE(out.latched != nullptr);
     CHECK(r.stats().sides[0].latched_rtp == teams_host);
 
-    // New credentials (an ICE restart) forget the nomination, not the latch.
-    r.set_ice(side::a, &teams_responder());
-    CHECK(r.stats().sides[0].latched_rtp == teams_host);
+    // The peer's ufrag learnt from its SDP: the nomination stands.
+    r.set_ice(side::a, &teams_responder(), false);
     out = r.feed(side::a, channel::rtp,
                  ice_burst().add(teams_srflx, binding_request(nominating(1, 4))));
+    CHECK(out.latched == nullptr);
+    CHECK(r.stats().sides[0].latched_rtp == teams_host);
+
+    // New credentials (an ICE restart) forget the nomination, not the latch.
+    r.set_ice(side::a, &teams_responder(), true);
+    CHECK(r.stats().sides[0].latched_rtp == teams_host);
+    out = r.feed(side::a, channel::rtp,
+                 ice_burst().add(teams_srflx, binding_request(nominating(1, 5))));
     CHECK(r.stats().sides[0].latched_rtp == teams_srflx);
 }
 
@@ -195,7 +202,7 @@ TEST_CASE("relay: a check that fails latches nothing; its error goes back; check
     ice_pipeline r;
     r.set_remote(side::a, teams_host, teams_rtcp);
     r.set_remote(side::b, pbx_rtp, pbx_rtcp);
-    r.set_ice(side::a, &teams_responder());
+    r.set_ice(side::a, &teams_responder(), true);
     auto wrong = nominating(100);
     wrong.password = "wrongPasswordWrongPassword";
     auto out = r.feed(side::a, channel::rtp, ice_burst().add(teams_srflx, binding_request(wrong)));
@@ -232,7 +239,7 @@ TEST_CASE("relay: set_remote forgets a nomination; clearing ICE drops checks aga
     ice_pipeline r;
     r.set_remote(side::a, teams_host, teams_rtcp);
     r.set_remote(side::b, pbx_rtp, pbx_rtcp);
-    r.set_ice(side::a, &teams_responder());
+    r.set_ice(side::a, &teams_responder(), true);
     (void)r.feed(side::a, channel::rtp,
                  ice_burst().add(teams_srflx, binding_request(nominating(100))));
     CHECK(r.stats().sides[0].latched_rtp == teams_srflx);
@@ -242,7 +249,7 @@ TEST_CASE("relay: set_remote forgets a nomination; clearing ICE drops checks aga
                  ice_burst().add(teams_host, binding_request(nominating(1, 2))));
     CHECK(r.stats().sides[0].latched_rtp == teams_host);
 
-    r.set_ice(side::a, nullptr);
+    r.set_ice(side::a, nullptr, true);
     const auto out = r.feed(side::a, channel::rtp,
                             ice_burst().add(teams_host, binding_request(nominating(9, 3))));
     CHECK(out.reply_count == 0);

@@ -494,15 +494,20 @@ bool dpdk_engine::set_ice_credentials(session_id id, side s,
         return false;
     }
     dpdk_session& ds = *it->second;
+    auto& current = ds.objects.sides[index(s)].ice;
+    if (current ? credentials && current->credentials() == *credentials : !credentials) {
+        return true;  // as they are: the 200 confirming the 183's, say
+    }
     auto ice = credentials ? std::make_unique<ice_responder>(*credentials) : nullptr;
     command c;
     c.what = command::kind::set_ice;
     c.s = s;
     c.session = &ds;
     c.ice = ice.get();
+    c.ice_restart = ice_responder::restarts(current.get(), credentials ? &*credentials : nullptr);
     const command_seq seq = post(ds.worker, c);
     // As set_srtp: the worker may answer with the old one until it applied this.
-    _retired[ds.worker].retire(seq, std::exchange(ds.objects.sides[index(s)].ice, std::move(ice)));
+    _retired[ds.worker].retire(seq, std::exchange(current, std::move(ice)));
     return true;
 }
 

@@ -125,7 +125,7 @@ struct command {
         move_side,  ///< side s now uses `ports`' port of s, `local` and `port_index`
         /// relay_session::set_payload_types(s, payload_types)
         set_payload_types,
-        set_ice,  ///< relay_session::set_ice(s, ice)
+        set_ice,  ///< relay_session::set_ice(s, ice, ice_restart)
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -150,6 +150,7 @@ struct command {
     unsigned port_index = 0;
     payload_type_map payload_types{};    ///< set_payload_types: a copy, the worker's own
     const ice_responder* ice = nullptr;  ///< owned by the session (dpdk_session::objects)
+    bool ice_restart = false;
 };
 
 class worker {

@@ -135,12 +135,17 @@ bool kernel_engine::set_ice_credentials(session_id id, side s,
         return false;
     }
     kernel_session& ks = *it->second;
+    auto& current = ks.objects.sides[index(s)].ice;
+    if (current ? credentials && current->credentials() == *credentials : !credentials) {
+        return true;  // as they are: the 200 confirming the 183's, say
+    }
     auto ice = credentials ? std::make_unique<ice_responder>(*credentials) : nullptr;
     command c{command::kind::set_ice, s, &ks, {}, {}};
     c.ice = ice.get();
+    c.ice_restart = ice_responder::restarts(current.get(), credentials ? &*credentials : nullptr);
     const command_seq seq = post(ks.worker, c);
     // As set_srtp: the worker may answer with the old one until it applied this.
-    _retired[ks.worker].retire(seq, std::exchange(ks.objects.sides[index(s)].ice, std::move(ice)));
+    _retired[ks.worker].retire(seq, std::exchange(current, std::move(ice)));
     return true;
 }
 

@@ -343,7 +343,7 @@ void worker::apply(const command& c) noexcept {
             c.session->relay.set_payload_types(c.s, c.payload_types);
             break;
         case command::kind::set_ice:
-            c.session->relay.set_ice(c.s, c.ice);
+            c.session->relay.set_ice(c.s, c.ice, c.ice_restart);
             break;
     }
 }

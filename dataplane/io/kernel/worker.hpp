@@ -53,7 +53,7 @@ struct command {
         move_side,       ///< side s now receives and sends on rtp_fd / rtcp_fd
         /// relay_session::set_payload_types(s, payload_types)
         set_payload_types,
-        set_ice,  ///< relay_session::set_ice(s, ice)
+        set_ice,  ///< relay_session::set_ice(s, ice, ice_restart)
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -70,6 +70,7 @@ struct command {
     int rtcp_fd = -1;
     payload_type_map payload_types{};    ///< set_payload_types: a copy, the worker's own
     const ice_responder* ice = nullptr;  ///< owned by the session (kernel_session::objects)
+    bool ice_restart = false;
 };
 
 /// Worker -> control thread.
