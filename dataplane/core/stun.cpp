@@ -414,7 +414,9 @@ bool writer::add(std::uint16_t attribute_type, std::span<const std::uint8_t> val
     if (v == nullptr) {
         return false;
     }
-    std::memcpy(v, value.data(), value.size());
+    if (!value.empty()) {  // an empty span's data() may be null, which memcpy must not get
+        std::memcpy(v, value.data(), value.size());
+    }
     return true;
 }
 
@@ -459,7 +461,9 @@ bool writer::add_error_code(unsigned code, std::string_view reason) noexcept {
     v[1] = 0;
     v[2] = static_cast<std::uint8_t>(code / 100);
     v[3] = static_cast<std::uint8_t>(code % 100);
-    std::memcpy(v + 4, reason.data(), reason.size());
+    if (!reason.empty()) {
+        std::memcpy(v + 4, reason.data(), reason.size());
+    }
     return true;
 }
 
