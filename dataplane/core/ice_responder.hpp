@@ -8,7 +8,7 @@
 // The checks, in RFC 8489 6.3's order:
 // 1. basic processing: a well-formed STUN message (stun::parse), a Binding
 //    request (indications, the keepalives of RFC 8445 11, and responses are
-//    dropped), whose FINGERPRINT is present and right (RFC 8445 7.1 has
+//    dropped), whose FINGERPRINT is present and right (RFC 8445 7.2.4 has
 //    checks carry it; RFC 8489 6.3: a message failing it is discarded);
 // 2. the short-term credential mechanism (RFC 8489 9.1.3): without USERNAME
 //    or a MESSAGE-INTEGRITY(-SHA256), 400; a USERNAME other than

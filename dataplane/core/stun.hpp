@@ -130,8 +130,8 @@ enum class parse_error : std::uint8_t {
 /// datagram must be the message exactly (STUN over UDP, RFC 8489 6.2.1).
 parse_error parse(std::span<const std::uint8_t> datagram, message& out) noexcept;
 
-/// CRC-32 as ISO-HDLC / IEEE 802.3 define it (RFC 8489 14.7 refers to
-/// ITU-T V.42 8.1.1.6.2): reflected polynomial 0xEDB88320, initial value
+/// CRC-32 as ISO-HDLC / IEEE 802.3 define it (RFC 8489 14.7 names
+/// ITU-T V.42's): reflected polynomial 0xEDB88320, initial value
 /// and final XOR all ones. crc32("123456789") is 0xCBF43926.
 std::uint32_t crc32(std::span<const std::uint8_t> data) noexcept;
 
