@@ -5,9 +5,8 @@
 #include <cstdint>
 
 #include <spandsp/telephony.h>
-// telephony.h first: g722.h and plc.h use its SPAN_DECLARE.
+// telephony.h first: g722.h uses its SPAN_DECLARE.
 #include <spandsp/g722.h>
-#include <spandsp/plc.h>
 // The state structs, which spandsp installs for callers that hold them
 // (spandsp.h exposes them with SPANDSP_EXPOSE_INTERNAL_STRUCTURES): the
 // decoder's loss handling copies the ADPCM state between them.
@@ -25,6 +24,7 @@
 #include <utility>
 
 #include "sbc/common/c_handle.hpp"
+#include "transcoder/plc/loss_concealer.hpp"
 
 namespace sbc::transcoder {
 
@@ -100,11 +100,7 @@ private:
 class g722_decoder final : public decoder {
 public:
     g722_decoder(g722_decoder_handle ctx, std::uint32_t rate)
-        : _ctx(std::move(ctx)), _rate(rate), _samples_per_octet(rate / narrowband_rate) {
-        if (plc_init(&_plc) == nullptr) {
-            throw std::runtime_error("G.722: spandsp plc_init failed");
-        }
-    }
+        : _ctx(std::move(ctx)), _rate(rate), _samples_per_octet(rate / narrowband_rate) {}
 
     std::uint32_t sample_rate() const noexcept override { return _rate; }
 
@@ -123,7 +119,7 @@ public:
         if (n <= 0) {
             return -1;
         }
-        plc_rx(&_plc, pcm.data(), n);
+        _plc.received(pcm.first(static_cast<std::size_t>(n)));
         _in_loss = false;
         return n;
     }
@@ -132,7 +128,7 @@ public:
         if (pcm.size() > max_octets * _samples_per_octet) {
             return -1;
         }
-        const int n = plc_fillin(&_plc, pcm.data(), static_cast<int>(pcm.size()));
+        const int n = _plc.fill(pcm);
         if (n > 0 && !_in_loss) {
             _in_loss = true;
             follow(pcm.first(static_cast<std::size_t>(n)));
@@ -171,7 +167,7 @@ private:
     g722_decoder_handle _ctx;
     std::uint32_t _rate;
     std::size_t _samples_per_octet;
-    plc_state_t _plc{};
+    loss_concealer _plc;
     g722_encode_state_t _scratch{};  // follow()'s encoder, re-armed each time
     bool _in_loss = false;           // conceal() filled in since the last packet
 };
