@@ -36,8 +36,8 @@ constexpr std::uint32_t wideband_rate = 16000;
 constexpr std::uint32_t narrowband_rate = 8000;
 constexpr std::array<std::uint32_t, 2> g722_pcm_rates{narrowband_rate, wideband_rate};
 
-// ITU-T G.722 mode 1, the one RTP carries (RFC 3551 4.5.2 names no other):
-// 64 kbit/s, an octet per 125 us whatever the PCM rate.
+// ITU-T G.722 mode 1, the one RTP carries (RFC 3551 4.5.2: a stream of
+// octets at 8000 a second): 64 kbit/s, whatever the PCM rate.
 constexpr int g722_bit_rate = 64000;
 constexpr std::size_t octets_per_ms = 8;
 // Longer packets than this would not fit an Ethernet MTU.
@@ -47,8 +47,9 @@ using g722_encoder_handle = c_handle<g722_encode_state_t, g722_encode_free>;
 using g722_decoder_handle = c_handle<g722_decode_state_t, g722_decode_free>;
 
 int options_for(std::uint32_t pcm_rate) noexcept {
-    // Unpacked octets (RFC 3551 4.5.2: one octet per code word, first
-    // code word first); the 8 kHz mode codes the lower sub-band only.
+    // Unpacked: each octet one code word, the higher sub-band's bits most
+    // significant, as RFC 3551 4.5.2 puts them in the packet. The 8 kHz
+    // mode codes the lower sub-band only.
     return pcm_rate == narrowband_rate ? G722_SAMPLE_RATE_8000 : 0;
 }
 
