@@ -11,7 +11,7 @@
 // port they came to (ICE lite) while RTP relays beside them, and sessions
 // added and removed by the thousand while frames keep arriving for their ports.
 //
-// The EAL runs without hugepages, PCI or shared files (see main() below).
+// The EAL runs without hugepages, PCI or shared files (see test_bed_listener).
 // A single worker takes lcore 1; two take lcores 1 and 2, which share a CPU
 // so that the test runs on a machine of two; the test itself runs on lcore
 // 0. Waits are bounded (5 s) and only guard against hanging; nothing
@@ -30,6 +30,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+// The test bed comes up as the Catch2 run starts, from a listener (below):
+// Catch2 v2 declares its listener base only with the external interfaces.
+#define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -37,6 +40,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -2115,33 +2119,52 @@ void tear_down_bed() {
 // machine of two CPUs; a single worker has CPU 1 to itself), 256 MB of
 // ordinary memory instead of hugepages, no PCI scan and no files under
 // /var/run/dpdk (--in-memory would say the same but does not go with
-// --no-huge). main() is in test_dpdk_worker_main.cpp, with Catch2's
-// implementation: `run_tests` runs the Catch2 session.
-int run_with_test_bed(int argc, char** argv, int (*run_tests)(int, char**)) {
-    std::vector<std::string> eal{
-        "test_dpdk_worker", "--no-huge",   "--no-pci",      "--no-shconf",   "-m", "256",
-        "--lcores",         "0@0,1@1,2@1", "--log-level=3", "--no-telemetry"};
-    std::vector<char*> eal_argv;
-    for (auto& a : eal) {
-        eal_argv.push_back(a.data());
+// --no-huge). A Catch2 listener sets it up as the run starts and takes it
+// down as the run ends, so the program links Catch2's own main() (Debian's
+// libCatch2WithMain) like every other test program; listing the tests
+// starts no EAL.
+struct test_bed_listener : Catch::TestEventListenerBase {
+    using TestEventListenerBase::TestEventListenerBase;
+
+    void testRunStarting(const Catch::TestRunInfo& info) override {
+        TestEventListenerBase::testRunStarting(info);
+        std::vector<std::string> eal{
+            "test_dpdk_worker", "--no-huge",   "--no-pci",      "--no-shconf",   "-m", "256",
+            "--lcores",         "0@0,1@1,2@1", "--log-level=3", "--no-telemetry"};
+        std::vector<char*> eal_argv;
+        for (auto& a : eal) {
+            eal_argv.push_back(a.data());
+        }
+        eal_argv.push_back(nullptr);
+        if (rte_eal_init(static_cast<int>(eal.size()), eal_argv.data()) < 0) {
+            std::fprintf(stderr, "test_dpdk_worker: EAL initialisation failed: %s\n",
+                         rte_strerror(rte_errno));
+            std::exit(1);
+        }
+        try {
+            set_up_bed();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "test_dpdk_worker: %s\n", e.what());
+            std::exit(1);
+        }
+        _eal_up = true;
     }
-    eal_argv.push_back(nullptr);
-    if (rte_eal_init(static_cast<int>(eal.size()), eal_argv.data()) < 0) {
-        std::fprintf(stderr, "test_dpdk_worker: EAL initialisation failed: %s\n",
-                     rte_strerror(rte_errno));
-        return 1;
+
+    void testRunEnded(const Catch::TestRunStats& stats) override {
+        TestEventListenerBase::testRunEnded(stats);
+        if (!_eal_up) {
+            return;
+        }
+        tear_down_bed();
+        // As dpdk_engine: EAL leaves its (empty) runtime directory behind.
+        const std::string runtime_dir = rte_eal_get_runtime_dir();
+        rte_eal_cleanup();
+        ::rmdir(runtime_dir.c_str());
+        _eal_up = false;
     }
-    int rc = 1;
-    try {
-        set_up_bed();
-        rc = run_tests(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "test_dpdk_worker: %s\n", e.what());
-    }
-    tear_down_bed();
-    // As dpdk_engine: EAL leaves its (empty) runtime directory behind.
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    ::rmdir(runtime_dir.c_str());
-    return rc;
-}
+
+private:
+    bool _eal_up = false;
+};
+
+CATCH_REGISTER_LISTENER(test_bed_listener)
