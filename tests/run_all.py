@@ -4,9 +4,10 @@
     tests/run_all.py --build DIR [--build-status FILE] [--asan-build DIR
                      [--asan-e2e-build-status FILE] [--asan-build-status FILE]]
                      [--tsan-build DIR [--tsan-build-status FILE]] [--skip-e2e]
-                     [--e2e-jobs N] [--asan-e2e-jobs N]
+                     [--e2e-jobs N] [--asan-e2e-jobs N] [--no-plain-unit]
 
-The tests: the meson unit tests of each build (suite "unit"), each Catch2
+The tests: the meson unit tests of each build (suite "unit"; with
+--no-plain-unit, of the sanitized builds only), each Catch2
 test case counted as one test, read from Catch2's JUnit report (names
 prefixed "asan:" for --asan-build, "tsan:" for --tsan-build, a
 ThreadSanitizer build of the threaded tests only); the end-to-end tests of
@@ -425,6 +426,8 @@ def main():
                     help="e2e tests at once against --build (default: %(default)s)")
     ap.add_argument("--asan-e2e-jobs", type=int, default=e2e_jobs(ASAN_E2E_JOBS_PER_CPU),
                     help="e2e tests at once against --asan-build (default: %(default)s)")
+    ap.add_argument("--no-plain-unit", action="store_true",
+                    help="run no unit tests in --build (tools/test: they run in --asan-build)")
     args = ap.parse_args()
 
     tally = Tally()
@@ -439,9 +442,10 @@ def main():
     if e2e:
         run_e2e(args.build, tally, jobs=args.e2e_jobs, kinds=("parallel",))
     plain_built = not args.build_status or wait_for_build(
-        args.build_status, tally, "build of the unit tests")
-    if plain_built:
+        args.build_status, tally, "build of the rest of the plain build")
+    if plain_built and not args.no_plain_unit:
         run_unit_tests(args.build, "", tally)
+    if plain_built:
         run_install_and_unit(Path(args.build).resolve(), tally)
     if e2e and plain_built:
         run_e2e(args.build, tally, jobs=args.e2e_jobs, kinds=("serial",))
