@@ -30,6 +30,7 @@ Standard library only.
 """
 
 import array
+import json
 import math
 import socket
 import struct
@@ -76,6 +77,16 @@ def build_tool(build_dir, name="rtp_codec"):
 def build_dir_of(ctx):
     """The meson build directory a TestContext's sbcd comes from."""
     return Path(ctx.sbcd_bin).resolve().parents[1]
+
+
+def is_sanitized(build):
+    """True when the meson build directory `build` is built with a sanitizer."""
+    try:
+        options = json.loads((Path(build) / "meson-info" / "intro-buildoptions.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return any(o.get("name") == "b_sanitize" and o.get("value") not in ("none", "", None)
+               for o in options)
 
 
 # --------------------------------------------------------------------------

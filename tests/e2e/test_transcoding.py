@@ -280,7 +280,13 @@ def paced_repacketization(t):
     print(f"paced_repacketization: from the carrier {mt.describe_gaps(played)}")
     got = mt.assert_valid_rtp(to_pbx.packets, "RTP to the pbx", pt=PCMA.pt,
                               ts_step=PCMA.ts_step, payload_len=PCMA.payload_len)
-    gaps = mt.assert_paced(to_pbx.packets, "RTP to the pbx", interval_ms=20)
+    # Sent unpaced, half the gaps would be 0 ms and half 40. The plain sbcd
+    # keeps 90% within 2 ms of 20; the sanitized one, several times slower
+    # and beside CI's SCHED_IDLE compilers, was seen at 88%: what that run is
+    # for is memory errors on this path, and 75% still tells paced from not.
+    within = 0.75 if mt.is_sanitized(build) else 0.9
+    gaps = mt.assert_paced(to_pbx.packets, "RTP to the pbx", interval_ms=20,
+                           within_fraction=within)
     print(f"paced_repacketization: to the pbx {mt.describe_gaps(gaps)}")
     assert_speech_of(heard(build, got, PCMA, "RTP to the pbx", ts_step=PCMA.ts_step,
                            payload_len=PCMA.payload_len),
