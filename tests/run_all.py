@@ -259,21 +259,22 @@ def run_unit_tests(build_dir, prefix, tally, jobs=UNIT_JOBS):
 # How many e2e tests run at once, per CPU (tests/e2e/run_e2e.py -j). Most of
 # an e2e test is waiting (on sipp's call durations, timers, peers): on two
 # cores the plain build's 91 tests took 411 s one at a time, 140 s at -j 4
-# and 112 s at -j 6 while using 0.6 of a CPU on average; the sanitized
-# build's took 259 s at -j 2 and 150 s at -j 4, using 0.8 of a CPU. The
-# sanitized sbcd still needs more CPU per call, and past what the CPUs can
-# give, late packets and answers turn into timeouts and flaky failures, so
-# it gets fewer. The tests marked serial (about 50 s) run alone after the
-# others.
+# and 112 s at -j 6 while using 0.6 of a CPU on average. The sanitized
+# build's took 259 s at -j 2 and 150 s at -j 4 when they ran its sbcctl too;
+# with the plain sbcctl (see run_e2e.run_tests) its 92 took 128 s at -j 6,
+# using one CPU. Past what the CPUs can give, late packets and answers turn
+# into timeouts and flaky failures. The tests marked serial (about 50 s) run
+# alone after the others.
 E2E_JOBS_PER_CPU = 3
-ASAN_E2E_JOBS_PER_CPU = 2
+ASAN_E2E_JOBS_PER_CPU = 3
 
 
 def e2e_jobs(per_cpu):
     return max(1, per_cpu * (os.cpu_count() or 1))
 
 
-def run_e2e(build_dir, tally, prefix="e2e:", jobs=1, kinds=("parallel", "serial")):
+def run_e2e(build_dir, tally, prefix="e2e:", jobs=1, kinds=("parallel", "serial"),
+            sbcctl_build=None):
     sys.path.insert(0, str(REPO / "tests" / "e2e"))
     try:
         import run_e2e
@@ -282,6 +283,7 @@ def run_e2e(build_dir, tally, prefix="e2e:", jobs=1, kinds=("parallel", "serial"
         return
     start = time.monotonic()
     run_e2e.run_tests(Path(build_dir).resolve(), jobs=jobs, kinds=kinds,
+                      sbcctl_build=sbcctl_build,
                       report=lambda name, ok, reason: tally.report(f"{prefix}{name}", ok, reason))
     print(f"{prefix} {'+'.join(kinds)}, {jobs} at a time: {time.monotonic() - start:.0f} s",
           file=sys.stderr, flush=True)
@@ -460,7 +462,8 @@ def main():
     if asan and e2e:
         # The same calls through the sanitized sbcd: a memory error or a
         # leak in the SIP paths makes it exit non-zero, failing the test.
-        run_e2e(asan, tally, "asan:e2e:", jobs=args.asan_e2e_jobs)
+        # sbcctl from the plain build: see run_e2e.run_tests.
+        run_e2e(asan, tally, "asan:e2e:", jobs=args.asan_e2e_jobs, sbcctl_build=args.build)
     # The ThreadSanitizer build comes before the rest of the sanitized one
     # (tools/test): its tests run in a thread while that builds, after the
     # sanitized e2e tests (some of which measure packet timing), so that all
