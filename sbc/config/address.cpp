@@ -20,8 +20,12 @@ constexpr std::uint16_t default_sips_port = 5061;  // RFC 3261 19.1.2, for TLS
 
 struct host_port {
     ip_address ip;
+    std::string name;  ///< a host name instead of ip (names allowed only)
     std::uint16_t port = default_sip_port;
+    bool port_given = false;
 };
+
+enum class names { refused, allowed };
 
 bool has_letter(std::string_view text) {
     return std::any_of(text.begin(), text.end(),
@@ -54,8 +58,10 @@ result<ip_address> parse_host(std::string_view text, int only_family) {
                                               : "expected an IP address");
 }
 
-// "IP", "IP:PORT", "[IPv6]" or "[IPv6]:PORT".
-result<host_port> parse_host_port(std::string_view text, std::uint16_t default_port) {
+// "IP", "IP:PORT", "[IPv6]" or "[IPv6]:PORT"; "NAME" or "NAME:PORT" too
+// when names are allowed.
+result<host_port> parse_host_port(std::string_view text, std::uint16_t default_port,
+                                  names allow = names::refused) {
     host_port out;
     out.port = default_port;
     std::string_view port_text;
@@ -83,11 +89,18 @@ result<host_port> parse_host_port(std::string_view text, std::uint16_t default_p
             // Two colons: an IPv6 literal, whose last group would read as a port.
             return make_error("expected an IPv6 address in brackets, e.g. [2001:db8::1]:5060");
         }
-        auto ip = parse_host(text.substr(0, colon), 0);
-        if (!ip) {
+        const auto host = text.substr(0, colon);
+        auto ip = parse_host(host, 0);
+        if (ip) {
+            out.ip = std::move(*ip);
+        } else if (allow == names::refused) {
             return make_error(ip.error_message());
+        } else if (auto name = parse_host_name(host)) {
+            out.name = std::move(*name);
+        } else {
+            return make_error(
+                "expected an IP address or a host name (letters, digits, hyphens and dots)");
         }
-        out.ip = std::move(*ip);
         if (colon != std::string_view::npos) {
             port_text = text.substr(colon + 1);
         }
@@ -98,6 +111,7 @@ result<host_port> parse_host_port(std::string_view text, std::uint16_t default_p
             return make_error(port.error_message());
         }
         out.port = *port;
+        out.port_given = true;
     }
     return out;
 }
@@ -106,8 +120,9 @@ bool starts_with_nocase(std::string_view text, std::string_view prefix) {
     return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
 }
 
-result<transport> parse_peer_params(std::string_view params) {
-    transport proto = transport::udp;
+// The transport a peer URI's parameters name, or nothing when they name none.
+result<std::optional<transport>> parse_peer_params(std::string_view params) {
+    std::optional<transport> proto;
     bool seen = false;
     while (!params.empty()) {
         const auto semi = params.find(';');
@@ -138,6 +153,44 @@ result<transport> parse_peer_params(std::string_view params) {
 }
 
 }  // namespace
+
+std::optional<std::string> parse_host_name(std::string_view text) {
+    if (!text.empty() && text.back() == '.') {
+        text.remove_suffix(1);  // the root label: "example.com." is "example.com"
+    }
+    if (text.empty() || text.size() > 253) {
+        return std::nullopt;
+    }
+    std::string out;
+    out.reserve(text.size());
+    std::string_view last;
+    while (true) {
+        const auto dot = text.find('.');
+        const auto label = text.substr(0, dot);
+        const bool label_ok =
+            !label.empty() && label.size() <= 63 && label.front() != '-' && label.back() != '-' &&
+            std::all_of(label.begin(), label.end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-';
+            });
+        if (!label_ok) {
+            return std::nullopt;
+        }
+        for (char c : label) {
+            out += ascii_lower(c);
+        }
+        last = label;
+        if (dot == std::string_view::npos) {
+            break;
+        }
+        out += '.';
+        text.remove_prefix(dot + 1);
+    }
+    // RFC 3261 25.1: toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum.
+    if (std::isalpha(static_cast<unsigned char>(last.front())) == 0) {
+        return std::nullopt;
+    }
+    return out;
+}
 
 bool ip_address::is_unspecified() const noexcept {
     const std::size_t n = family == AF_INET ? 4 : 16;
@@ -230,16 +283,28 @@ result<listen_uri> parse_listen(std::string_view text) {
     return out;
 }
 
+result<dns_server> parse_dns_server(std::string_view text) {
+    constexpr std::uint16_t dns_port = 53;  // RFC 1035 4.2
+    auto hp = parse_host_port(text, dns_port);
+    if (!hp) {
+        return make_error(hp.error_message());
+    }
+    if (hp->ip.is_unspecified()) {
+        return make_error("expected a DNS server's address, not 0.0.0.0 or ::");
+    }
+    return dns_server{std::move(hp->ip.text), hp->port};
+}
+
 result<peer_config> parse_peer(std::string_view text) {
     constexpr std::string_view form =
-        "expected sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT]";
-    bool sips = false;
+        "expected sip:HOST[:PORT][;transport=udp|tcp|tls], sips:HOST[:PORT] or HOST[:PORT]";
+    peer_config out;
     if (starts_with_nocase(text, "sip:")) {
         text.remove_prefix(4);
     } else if (starts_with_nocase(text, "sips:")) {
         // RFC 3261 19.1: sips means TLS on every hop, so to this peer too.
         text.remove_prefix(5);
-        sips = true;
+        out.sips = true;
     } else if (text.find("://") != std::string_view::npos) {
         return make_error(std::string(form));
     }
@@ -249,25 +314,31 @@ result<peer_config> parse_peer(std::string_view text) {
         return make_error(std::string(form) + ", without a user part or headers");
     }
     const auto semi = text.find(';');
-    peer_config out;
-    out.proto = sips ? transport::tls : transport::udp;
+    out.proto = out.sips ? transport::tls : transport::udp;
+    out.transport_given = out.sips;
     if (semi != std::string_view::npos) {
         auto proto = parse_peer_params(text.substr(semi + 1));
         if (!proto) {
             return make_error(proto.error_message());
         }
-        if (sips && *proto != transport::tls) {
-            return make_error("expected no transport but tls in a sips: URI (RFC 3261 26.2.2)");
+        if (*proto) {
+            if (out.sips && **proto != transport::tls) {
+                return make_error("expected no transport but tls in a sips: URI (RFC 3261 26.2.2)");
+            }
+            out.proto = **proto;
+            out.transport_given = true;
         }
-        out.proto = *proto;
     }
     auto hp = parse_host_port(text.substr(0, semi),
-                              out.proto == transport::tls ? default_sips_port : default_sip_port);
+                              out.proto == transport::tls ? default_sips_port : default_sip_port,
+                              names::allowed);
     if (!hp) {
         return make_error(hp.error_message());
     }
-    out.host = std::move(hp->ip.text);
+    out.is_name = !hp->name.empty();
+    out.host = out.is_name ? std::move(hp->name) : std::move(hp->ip.text);
     out.port = hp->port;
+    out.port_given = hp->port_given;
     return out;
 }
 

@@ -122,7 +122,7 @@ private:
 // first is still decoded so that its own problems are reported as well.
 std::optional<YAML::Node> parse_yaml(const std::string& text, detail::problem_list& p) {
     constexpr std::string_view top =
-        "a map with interfaces, trunks, routes, media, control and cdr";
+        "a map with interfaces, trunks, routes, media, control, dns and cdr";
     try {
         document_counter counter;
         const int documents = counter.count(text);
@@ -286,7 +286,18 @@ std::string to_string(const listen_uri& l) {
 }
 
 std::string to_string(const peer_config& p) {
-    return fmt::format("sip:{}:{};transport={}", uri_host(p.host), p.port, to_string(p.proto));
+    if (!p.is_name) {
+        return fmt::format("sip:{}:{};transport={}", uri_host(p.host), p.port, to_string(p.proto));
+    }
+    // A name as written: how it resolves depends on what the URI leaves out.
+    std::string out = fmt::format("{}:{}", p.sips ? "sips" : "sip", p.host);
+    if (p.port_given) {
+        out += fmt::format(":{}", p.port);
+    }
+    if (p.transport_given && !p.sips) {
+        out += fmt::format(";transport={}", to_string(p.proto));
+    }
+    return out;
 }
 
 bool is_never_forwarded_header(std::string_view name) noexcept {

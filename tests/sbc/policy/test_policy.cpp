@@ -26,12 +26,12 @@ config::config demo_config() {
     config::trunk_config carrier;
     carrier.name = "carrier";
     carrier.interface = "carrier";
-    carrier.peers = {{"127.0.1.2", 5060, config::transport::udp},
-                     {"2001:db8::7", 5060, config::transport::tcp}};
+    carrier.peers = {{.host = "127.0.1.2", .port = 5060, .proto = config::transport::udp},
+                     {.host = "2001:db8::7", .port = 5060, .proto = config::transport::tcp}};
     config::trunk_config pbx;
     pbx.name = "pbx";
     pbx.interface = "pbx";
-    pbx.peers = {{"127.0.2.2", 5060, config::transport::udp}};
+    pbx.peers = {{.host = "127.0.2.2", .port = 5060, .proto = config::transport::udp}};
     c.trunks = {carrier, pbx};
     config::route_config emergency;
     emergency.name = "emergency";
