@@ -14,15 +14,27 @@ namespace {
 
 struct suite_policy {
     suite s;
-    void (*set)(srtp_crypto_policy_t*);
+    void (*rtp)(srtp_crypto_policy_t*);
+    void (*rtcp)(srtp_crypto_policy_t*);
     std::size_t master;
 };
 
+// The _32 suites shorten the SRTP tag only: SRTCP keeps its 80-bit tag
+// (RFC 4568 6.2.2, RFC 6188 7.1; RFC 3711 7.5 on why a short tag suits RTP
+// alone).
 constexpr suite_policy policies[] = {
-    {suite::aes_cm_128_hmac_sha1_80, srtp_crypto_policy_set_rtp_default, 30},
-    {suite::aes_cm_128_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32, 30},
-    {suite::aead_aes_128_gcm, srtp_crypto_policy_set_aes_gcm_128_16_auth, 28},
-    {suite::aead_aes_256_gcm, srtp_crypto_policy_set_aes_gcm_256_16_auth, 44},
+    {suite::aes_cm_128_hmac_sha1_80, srtp_crypto_policy_set_rtp_default,
+     srtp_crypto_policy_set_rtp_default, 30},
+    {suite::aes_cm_128_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32,
+     srtp_crypto_policy_set_rtp_default, 30},
+    {suite::aead_aes_128_gcm, srtp_crypto_policy_set_aes_gcm_128_16_auth,
+     srtp_crypto_policy_set_aes_gcm_128_16_auth, 28},
+    {suite::aead_aes_256_gcm, srtp_crypto_policy_set_aes_gcm_256_16_auth,
+     srtp_crypto_policy_set_aes_gcm_256_16_auth, 44},
+    {suite::aes_256_cm_hmac_sha1_80, srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80,
+     srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80, 46},
+    {suite::aes_256_cm_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32,
+     srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80, 46},
 };
 
 const suite_policy& policy_of(suite s) noexcept {
@@ -80,8 +92,8 @@ result<stream_crypto> stream_crypto::create(suite s, std::span<const std::uint8_
         return make_error("SRTP master key and salt of the wrong length");
     }
     srtp_policy_t policy{};
-    p.set(&policy.rtp);
-    p.set(&policy.rtcp);
+    p.rtp(&policy.rtp);
+    p.rtcp(&policy.rtcp);
     policy.ssrc.type = dir == direction::protect ? ssrc_any_outbound : ssrc_any_inbound;
     policy.key = const_cast<std::uint8_t*>(master.data());  // libsrtp2 copies it
     // RFC 3711 3.3.2 asks for at least 64; a wider window tolerates the

@@ -21,15 +21,19 @@ struct srtp_ctx_t_;
 
 namespace sbc::dataplane::srtp {
 
-/// The SRTP crypto suites of RFC 4568 6.2 and RFC 7714 14.2 the data plane does.
+/// The SRTP crypto suites of RFC 4568 6.2, RFC 6188 7.1 and RFC 7714 14.2
+/// the data plane does.
 enum class suite {
     aes_cm_128_hmac_sha1_80,
     aes_cm_128_hmac_sha1_32,
     aead_aes_128_gcm,
     aead_aes_256_gcm,
+    aes_256_cm_hmac_sha1_80,
+    aes_256_cm_hmac_sha1_32,
 };
 
-/// Master key + salt octets of `s` (30, 30, 28, 44).
+/// Master key + salt octets of `s` (30 for AES-CM-128, 46 for AES-CM-256,
+/// 28 and 44 for GCM).
 std::size_t master_length(suite s) noexcept;
 
 /// Octets protect() may add to an RTP packet (the tag: 10, 4 or 16) or an

@@ -404,7 +404,7 @@ media_ctl::media_leg_state read_media_leg(const reader& r) {
         const auto s = r.object("srtp");
         const auto suite = sdp::suite_from_string(s.str("suite"));
         if (!suite) {
-            s.fail("suite", "an SRTP suite name (RFC 4568 6.2, RFC 7714 14.2)");
+            s.fail("suite", "an SRTP suite name (RFC 4568 6.2, RFC 6188 7.1, RFC 7714 14.2)");
         }
         l.srtp = media_ctl::srtp_state{*suite, s.secret_at("peer"), s.secret_at("local")};
     }

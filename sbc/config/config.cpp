@@ -230,6 +230,10 @@ std::string_view to_string(srtp_suite s) noexcept {
             return "AEAD_AES_128_GCM";
         case srtp_suite::aead_aes_256_gcm:
             return "AEAD_AES_256_GCM";
+        case srtp_suite::aes_256_cm_hmac_sha1_80:
+            return "AES_256_CM_HMAC_SHA1_80";
+        case srtp_suite::aes_256_cm_hmac_sha1_32:
+            return "AES_256_CM_HMAC_SHA1_32";
         case srtp_suite::aes_cm_128_hmac_sha1_80:
             break;
     }

@@ -162,6 +162,8 @@ enum class srtp_suite {
     aes_cm_128_hmac_sha1_32,
     aead_aes_128_gcm,
     aead_aes_256_gcm,
+    aes_256_cm_hmac_sha1_80,  ///< RFC 6188 7.1 (Zoom BYOC offers it)
+    aes_256_cm_hmac_sha1_32,
 };
 
 /// The numbers a normalization rule may rewrite: the user parts of the

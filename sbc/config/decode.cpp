@@ -300,8 +300,8 @@ void decode_codecs(problem_list& p, const located& at, trunk_config& tc) {
 
 void decode_srtp_suites(problem_list& p, const located& at, trunk_config& tc) {
     constexpr std::string_view what =
-        "an SRTP suite: AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32, AEAD_AES_128_GCM or "
-        "AEAD_AES_256_GCM";
+        "an SRTP suite: AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32, AEAD_AES_128_GCM, "
+        "AEAD_AES_256_GCM, AES_256_CM_HMAC_SHA1_80 or AES_256_CM_HMAC_SHA1_32";
     std::vector<srtp_suite> suites;
     for (const auto& e : read_list(p, at, "a list of SRTP suites in order of preference", true)) {
         auto text = read_string(p, e, what);
@@ -311,7 +311,8 @@ void decode_srtp_suites(problem_list& p, const located& at, trunk_config& tc) {
         std::optional<srtp_suite> s;
         for (auto candidate :
              {srtp_suite::aes_cm_128_hmac_sha1_80, srtp_suite::aes_cm_128_hmac_sha1_32,
-              srtp_suite::aead_aes_128_gcm, srtp_suite::aead_aes_256_gcm}) {
+              srtp_suite::aead_aes_128_gcm, srtp_suite::aead_aes_256_gcm,
+              srtp_suite::aes_256_cm_hmac_sha1_80, srtp_suite::aes_256_cm_hmac_sha1_32}) {
             if (*text == to_string(candidate)) {  // RFC 4568 9.1: case-sensitive
                 s = candidate;
             }

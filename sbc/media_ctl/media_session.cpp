@@ -32,6 +32,10 @@ dataplane::srtp::suite data_plane_suite(config::srtp_suite s) {
             return dataplane::srtp::suite::aead_aes_128_gcm;
         case config::srtp_suite::aead_aes_256_gcm:
             return dataplane::srtp::suite::aead_aes_256_gcm;
+        case config::srtp_suite::aes_256_cm_hmac_sha1_80:
+            return dataplane::srtp::suite::aes_256_cm_hmac_sha1_80;
+        case config::srtp_suite::aes_256_cm_hmac_sha1_32:
+            return dataplane::srtp::suite::aes_256_cm_hmac_sha1_32;
         case config::srtp_suite::aes_cm_128_hmac_sha1_80:
             break;
     }

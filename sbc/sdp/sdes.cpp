@@ -15,11 +15,13 @@ struct suite_info {
     std::size_t key_salt;
 };
 
-constexpr std::array<suite_info, 4> suites = {{
+constexpr std::array<suite_info, 6> suites = {{
     {srtp_suite::aes_cm_128_hmac_sha1_80, 30},
     {srtp_suite::aes_cm_128_hmac_sha1_32, 30},
     {srtp_suite::aead_aes_128_gcm, 28},
     {srtp_suite::aead_aes_256_gcm, 44},
+    {srtp_suite::aes_256_cm_hmac_sha1_80, 46},  // RFC 6188 7.1: a 256-bit key, 112-bit salt
+    {srtp_suite::aes_256_cm_hmac_sha1_32, 46},
 }};
 
 constexpr std::string_view alphabet =

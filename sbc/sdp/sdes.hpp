@@ -4,10 +4,10 @@
 // The SBC terminates SRTP on each leg (issue 4): it reads the peer's keys
 // from its a=crypto lines and offers keys of its own, never the other
 // leg's. Only what the data plane can do is accepted: the suites of RFC 4568
-// 6.2 and RFC 7714 14.2 listed below, one inline key per line, no MKI, and
-// no session parameters; anything else makes that line unusable (RFC 4568
-// 6.3: the answerer picks a line it supports). Keys live in sdes_key, which
-// wipes its bytes when it goes away.
+// 6.2, RFC 6188 7.1 (AES-256 counter mode) and RFC 7714 14.2 listed below, one inline key per line,
+// no MKI, and no session parameters; anything else makes that line unusable (RFC 4568 6.3: the
+// answerer picks a line it supports). Keys live in sdes_key, which wipes its bytes when it goes
+// away.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +26,8 @@ namespace sbc::sdp {
 using srtp_suite = config::srtp_suite;
 
 std::optional<srtp_suite> suite_from_string(std::string_view name) noexcept;
-/// Master key + master salt octets: 30 for AES-CM-128, 28 / 44 for GCM.
+/// Master key + master salt octets: 30 for AES-CM-128, 46 for AES-CM-256,
+/// 28 / 44 for GCM.
 std::size_t key_salt_length(srtp_suite s) noexcept;
 
 /// Key material that is wiped (explicit_bzero) when it is destroyed or

@@ -265,8 +265,21 @@ TEST_CASE("stream_crypto protects and unprotects RTP and RTCP for every suite", 
     using sbc::dataplane::srtp::outcome;
     using sbc::dataplane::srtp::stream_crypto;
     using sbc::dataplane::srtp::suite;
-    for (auto s : {suite::aes_cm_128_hmac_sha1_80, suite::aes_cm_128_hmac_sha1_32,
-                   suite::aead_aes_128_gcm, suite::aead_aes_256_gcm}) {
+    // The tag each suite adds to RTP, and to RTCP after the 4-octet SRTCP
+    // index: the _32 suites shorten only the SRTP tag (RFC 4568 6.2.2,
+    // RFC 6188 7.1); GCM's tag is 16 octets (RFC 7714 14.2).
+    struct expected_tags {
+        suite s;
+        std::size_t rtp;
+        std::size_t rtcp;
+    };
+    for (auto [s, rtp_tag, rtcp_tag] : {expected_tags{suite::aes_cm_128_hmac_sha1_80, 10, 10},
+                                        expected_tags{suite::aes_cm_128_hmac_sha1_32, 4, 10},
+                                        expected_tags{suite::aead_aes_128_gcm, 16, 16},
+                                        expected_tags{suite::aead_aes_256_gcm, 16, 16},
+                                        expected_tags{suite::aes_256_cm_hmac_sha1_80, 10, 10},
+                                        expected_tags{suite::aes_256_cm_hmac_sha1_32, 4, 10}}) {
+        INFO(static_cast<int>(s));
         std::vector<std::uint8_t> master(sbc::dataplane::srtp::master_length(s));
         REQUIRE(sbc::dataplane::srtp::random_fill(master));
         auto tx = stream_crypto::create(s, master, stream_crypto::direction::protect);
@@ -278,7 +291,7 @@ TEST_CASE("stream_crypto protects and unprotects RTP and RTCP for every suite", 
         const std::vector<std::uint8_t> original(packet.begin(), packet.begin() + 172);
         std::size_t len = 172;
         REQUIRE(tx->protect_rtp(packet.data(), len) == outcome::ok);
-        CHECK(len > 172);
+        CHECK(len == 172 + rtp_tag);
         CHECK(!std::equal(original.begin() + 12, original.end(), packet.begin() + 12));
         auto copy = packet;
         std::size_t copy_len = len;
@@ -294,6 +307,7 @@ TEST_CASE("stream_crypto protects and unprotects RTP and RTCP for every suite", 
         rtcp[7] = 0x0D;
         std::size_t rlen = 8;
         REQUIRE(tx->protect_rtcp(rtcp.data(), rlen) == outcome::ok);
+        CHECK(rlen == 8 + 4 + rtcp_tag);
         rtcp[8] ^= 0x01;  // in the SRTCP index: authentication fails
         CHECK(rx->unprotect_rtcp(rtcp.data(), rlen) == outcome::auth_failed);
     }

@@ -947,17 +947,19 @@ TEST_CASE("srtp takes off, optional or required, and a list of suites", "[config
     };
     CHECK(load_string(trunk("srtp: required")).trunks[0].srtp == srtp_mode::required);
     CHECK(load_string(trunk("srtp: optional")).trunks[0].srtp == srtp_mode::optional);
-    auto suites = load_string(trunk("srtp_suites: [AEAD_AES_256_GCM, AES_CM_128_HMAC_SHA1_32]"))
+    auto suites = load_string(trunk("srtp_suites: [AEAD_AES_256_GCM, AES_CM_128_HMAC_SHA1_32, "
+                                    "AES_256_CM_HMAC_SHA1_80, AES_256_CM_HMAC_SHA1_32]"))
                       .trunks[0]
                       .srtp_suites;
-    CHECK(suites == std::vector<srtp_suite>{srtp_suite::aead_aes_256_gcm,
-                                            srtp_suite::aes_cm_128_hmac_sha1_32});
+    CHECK(suites == std::vector<srtp_suite>{
+                        srtp_suite::aead_aes_256_gcm, srtp_suite::aes_cm_128_hmac_sha1_32,
+                        srtp_suite::aes_256_cm_hmac_sha1_80, srtp_suite::aes_256_cm_hmac_sha1_32});
     CHECK(problem_of(trunk("srtp: yes")) ==
           "t.yaml:4:55: trunks[0].srtp: expected off, optional or required (got 'yes')");
     CHECK(problem_of(trunk("srtp_suites: [aes_cm_128_hmac_sha1_80]")) ==
           "t.yaml:4:63: trunks[0].srtp_suites[0]: expected an SRTP suite: "
-          "AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32, AEAD_AES_128_GCM or AEAD_AES_256_GCM "
-          "(got 'aes_cm_128_hmac_sha1_80')");
+          "AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32, AEAD_AES_128_GCM, AEAD_AES_256_GCM, "
+          "AES_256_CM_HMAC_SHA1_80 or AES_256_CM_HMAC_SHA1_32 (got 'aes_cm_128_hmac_sha1_80')");
     CHECK(
         problem_of(trunk("srtp_suites: [AEAD_AES_128_GCM, AEAD_AES_128_GCM]")) ==
         "t.yaml:4:81: trunks[0].srtp_suites[1]: expected each suite once (got 'AEAD_AES_128_GCM')");

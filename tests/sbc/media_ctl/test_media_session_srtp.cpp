@@ -139,6 +139,26 @@ TEST_CASE("an offer is answered with its first line whose suite the trunk allows
     CHECK(answered[0].key.bytes() != octets(srtp_suite::aead_aes_256_gcm, 0x12));
 }
 
+TEST_CASE("a Zoom-style offer is answered with AES-256 counter mode when the trunk prefers it",
+          "[media_ctl][srtp]") {
+    // Zoom BYOC offers the GCM suites, then AES_256_CM_HMAC_SHA1_80, then the
+    // AES-128 ones; a trunk that lists AES-256-CM only gets that line.
+    media_call call({.carrier = "srtp: required, srtp_suites: [AES_256_CM_HMAC_SHA1_80]"});
+    auto offer = carrier_peer();
+    offer.profile = "RTP/SAVP";
+    offer.attributes = {peer_crypto(1, srtp_suite::aead_aes_256_gcm, 0x21),
+                        peer_crypto(2, srtp_suite::aead_aes_128_gcm, 0x22),
+                        peer_crypto(3, srtp_suite::aes_256_cm_hmac_sha1_80, 0x23),
+                        peer_crypto(4, srtp_suite::aes_cm_128_hmac_sha1_80, 0x24)};
+    call.connect(offer);
+    CHECK(call.media.srtp_suite(side::a) == srtp_suite::aes_256_cm_hmac_sha1_80);
+    const auto answered = crypto_of(call.to_a.last_sent);
+    REQUIRE(answered.size() == 1);
+    CHECK(answered[0].tag == 3);
+    CHECK(answered[0].suite == srtp_suite::aes_256_cm_hmac_sha1_80);
+    CHECK(answered[0].key.bytes().size() == 46);
+}
+
 TEST_CASE("SDP the trunk's srtp mode cannot take is an error result", "[media_ctl][srtp]") {
     SECTION("no a=crypto from a trunk that requires SRTP") {
         media_call call({.carrier = "srtp: required"});

@@ -50,6 +50,25 @@ TEST_CASE("GCM suites need keys of their own length", "[sdp][sdes]") {
           "a=crypto: the key of AEAD_AES_256_GCM must be 44 octets, not 28");
 }
 
+TEST_CASE("AES-256 counter-mode suites take a 46-octet key and salt", "[sdp][sdes]") {
+    // RFC 6188 7.1: a 256-bit master key and the 112-bit salt of AES-CM.
+    std::vector<std::uint8_t> k46(46, 5), k30(30, 6);
+    auto cm80 = parse_crypto("5 AES_256_CM_HMAC_SHA1_80 inline:" + base64_encode(k46));
+    REQUIRE(cm80);
+    CHECK(cm80->suite == srtp_suite::aes_256_cm_hmac_sha1_80);
+    CHECK(cm80->key.bytes() == k46);
+    CHECK(format_crypto(*cm80) == "5 AES_256_CM_HMAC_SHA1_80 inline:" + base64_encode(k46));
+    auto cm32 = parse_crypto("6 AES_256_CM_HMAC_SHA1_32 inline:" + base64_encode(k46));
+    REQUIRE(cm32);
+    CHECK(cm32->suite == srtp_suite::aes_256_cm_hmac_sha1_32);
+    auto wrong = parse_crypto("5 AES_256_CM_HMAC_SHA1_80 inline:" + base64_encode(k30));
+    REQUIRE_FALSE(wrong);
+    CHECK(wrong.error_message() ==
+          "a=crypto: the key of AES_256_CM_HMAC_SHA1_80 must be 46 octets, not 30");
+    // RFC 4568 9.2: suite names are case-sensitive.
+    CHECK_FALSE(parse_crypto("5 aes_256_cm_hmac_sha1_80 inline:" + base64_encode(k46)));
+}
+
 TEST_CASE("unusable crypto lines say why, without the key", "[sdp][sdes]") {
     const std::string key = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
     auto why = [](const std::string& line) {
