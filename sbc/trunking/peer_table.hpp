@@ -1,5 +1,12 @@
 // Which of a trunk's peers are alive, and which one a call goes to next.
 //
+// The table holds the trunk's targets: a peer given as an address is one
+// target; a peer given by name has the targets its name resolves to (RFC
+// 3263, sbc/dns), set and reset by set_resolved() as resolution changes. A
+// target's slot never moves or goes away, so a call that holds its index
+// keeps its target: a target no longer resolved is kept, out of selection,
+// and comes back into it if its name leads to it again.
+//
 // Health comes from OPTIONS pings (RFC 3261 11): `down_after` failures in a
 // row mark a peer down, `up_after` successes mark it up again. Selection
 // follows DNS SRV (RFC 2782): the lowest priority value among the live peers
@@ -31,14 +38,41 @@ struct peer_health {
     std::uint64_t active_calls = 0;
 };
 
+/// Where a trunk's calls and pings go: an address of one of its peers.
+struct target {
+    std::string host;  ///< IP literal, without brackets
+    std::uint16_t port = 5060;
+    config::transport proto = config::transport::udp;
+    /// As config::peer_config's, or the SRV record's (RFC 2782).
+    unsigned priority = 10;
+    unsigned weight = 100;
+    std::size_t peer = 0;  ///< its entry in the trunk's peers
+    /// Among its peer's targets now: false once its name no longer leads
+    /// to it (kept for the calls that use it, never chosen or pinged).
+    bool current = true;
+
+    bool same_address(const target& other) const noexcept {
+        return host == other.host && port == other.port && proto == other.proto;
+    }
+};
+
 class peer_table {
 public:
-    /// One entry per peer of `trunk`, all up since `now`.
+    /// A target for each peer of `trunk` given as an address, in the order
+    /// of the trunk's peers, all up since `now`; none yet for a named peer.
     peer_table(const config::trunk_config& trunk, clock::time_point now);
 
     const config::trunk_config& trunk() const noexcept { return *_trunk; }
-    std::size_t size() const noexcept { return _health.size(); }
+    /// Targets, current or not; an index stays valid for the table's life.
+    std::size_t size() const noexcept { return _targets.size(); }
+    const target& target_at(std::size_t i) const { return _targets.at(i); }
     const peer_health& health(std::size_t peer) const { return _health.at(peer); }
+
+    /// The targets the name of peer `peer` resolves to now (their `peer`
+    /// and `current` are set here). Targets it had and no longer has stay,
+    /// out of selection; new ones are up since `now`. True when the set of
+    /// current targets changed.
+    bool set_resolved(std::size_t peer, const std::vector<target>& targets, clock::time_point now);
 
     /// An OPTIONS answered; true when this changed the peer's state.
     bool record_success(std::size_t peer, std::chrono::microseconds rtt, int status,
@@ -61,12 +95,13 @@ public:
     }
 
     /// Carries health over from an older table of a reloaded configuration:
-    /// peers with the same address, port and transport keep their state.
+    /// targets with the same address, port and transport keep their state.
     void inherit(const peer_table& older);
 
 private:
     const config::trunk_config* _trunk;
-    std::vector<peer_health> _health;
+    std::vector<target> _targets;
+    std::vector<peer_health> _health;  ///< one per target
 };
 
 }  // namespace sbc::trunking
