@@ -5,12 +5,14 @@
 //   rtp_codec decode ENCODING CLOCK [PT] [fmtp...]
 //       stdin: records of a 2-octet big-endian length and that many octets of
 //       RTP payload; a zero length is a lost packet (concealed, for as long as
-//       the packet before it). stdout: s16le mono PCM at 8000 Hz.
+//       the packet before it). stdout: s16le mono PCM at 8000 Hz (G722: its
+//       lower sub-band, as the SBC decodes it towards a narrowband leg).
 //   rtp_codec encode ENCODING CLOCK PTIME_MS [fmtp...]
 //       stdin: s16le mono PCM at 8000 Hz. stdout: one length-prefixed record
 //       per packet (a trailing part packet is padded with silence). The
 //       encoder runs at encoder_pcm_rate() for the format, as the SBC's codec
-//       chain does (Opus: 48000 Hz unless maxplaybackrate lowers it); the
+//       chain does (Opus: 48000 Hz unless maxplaybackrate lowers it; G722:
+//       16000 Hz, on its 8000 Hz RTP clock, RFC 3551 4.5.2); the
 //       8000 Hz input is resampled up to it with the transcoder's resampler.
 //   rtp_codec resample FROM TO
 //       stdin: s16le mono PCM at FROM Hz; stdout: the same at TO Hz.

@@ -6,6 +6,7 @@
 
 #include "transcoder/api/codec.hpp"
 #include "transcoder/g711/g711.hpp"
+#include "transcoder/g722/g722.hpp"
 #include "transcoder/g729/g729.hpp"
 #include "transcoder/opus/opus.hpp"
 
@@ -14,10 +15,7 @@ namespace sbc::transcoder {
 namespace {
 
 constexpr std::array registry{
-    &pcmu_codec,
-    &pcma_codec,
-    &g729_codec,
-    &opus_codec,
+    &pcmu_codec, &pcma_codec, &g722_codec, &g729_codec, &opus_codec,
 };
 
 bool same_name(std::string_view a, std::string_view b) noexcept {
@@ -51,6 +49,18 @@ std::uint32_t encoder_pcm_rate(const codec_info& to, const audio_format& f) noex
         }
     }
     return to.pcm_rates.empty() ? 8000 : to.pcm_rates.back();
+}
+
+std::uint32_t decoder_pcm_rate(const codec_info& from, std::uint32_t pcm_rate) noexcept {
+    // pcm_rates is sorted, lowest first: the first rate at or above the
+    // chain's keeps all of its band (G.722 decoded at 16000 for Opus at
+    // 12000, not at 8000 without the 4-6 kHz the Opus side carries).
+    for (std::uint32_t rate : from.pcm_rates) {
+        if (rate >= pcm_rate) {
+            return rate;
+        }
+    }
+    return from.pcm_rates.empty() ? 8000 : from.pcm_rates.back();
 }
 
 }  // namespace sbc::transcoder

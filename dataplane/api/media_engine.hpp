@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/api/ice_credentials.hpp"
 #include "dataplane/api/ip_endpoint.hpp"
 #include "dataplane/srtp/stream_crypto.hpp"
 #include "transcoder/chain/media_chain.hpp"
@@ -115,6 +116,17 @@ struct side_counters {
     std::uint64_t srtp_errors = 0;
     /// RTCP from this side's peer dropped because the session is transcoded.
     std::uint64_t drops_transcoded_rtcp = 0;
+    /// STUN on this side's ports (RFC 7983: a datagram whose first octet is
+    /// 0-3), never relayed. Answered: Binding requests that passed the ICE
+    /// checks, a success response sent back (set_ice_credentials).
+    std::uint64_t stun_answered = 0;
+    /// Answered with an error response: 400 (no USERNAME or integrity), 401
+    /// (wrong USERNAME or integrity), 420 (unknown attribute), 487 (role).
+    std::uint64_t stun_rejected = 0;
+    /// Dropped unanswered: the side has no ICE credentials, or the datagram
+    /// is no well-formed STUN message, has no right FINGERPRINT, or is no
+    /// Binding request (indications, the keepalives of RFC 8445 11, count here).
+    std::uint64_t stun_dropped = 0;
     /// The codec chain of RTP from this side's peer, when it is transcoded.
     std::optional<transcoder::chain_stats> chain;
     /// Steady-clock time (ns since its epoch) of the last packet received, 0 if none.
@@ -180,7 +192,9 @@ struct payload_type_map {
 struct media_event {
     enum class kind : std::uint8_t {
         /// Side `s`'s RTP latched (symmetric RTP) to `latched`: its first
-        /// accepted packet since the SDP named where it receives.
+        /// accepted packet since the SDP named where it receives, or the
+        /// source of a connectivity check that nominated it (ICE, see
+        /// set_ice_credentials).
         latched,
         /// The session's armed media timeout fired (set_media_timeout): no
         /// accepted packet from either side for that long. `s` is unused.
@@ -252,6 +266,29 @@ public:
     /// stream towards the other side as that side takes digits (events or
     /// tones) by the codec chain of `from` (set_chain); ignored without one.
     virtual void send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) = 0;
+
+    /// ICE-lite on side `s` (RFC 8445 2.5; Teams direct routing's media
+    /// bypass): with `credentials`, the worker answers STUN Binding requests
+    /// (RFC 8489) arriving on the side's RTP and RTCP ports from the port
+    /// they arrived on, checked with them (USERNAME "local_ufrag:
+    /// remote_ufrag", MESSAGE-INTEGRITY under local_pwd, FINGERPRINT; see
+    /// dataplane/core/ice_responder.hpp), while RTP and RTCP on the same
+    /// ports go on being relayed (RFC 7983 tells them apart). A check that
+    /// passes and nominates its pair (USE-CANDIDATE, RFC 8445 7.3.2) latches
+    /// the channel to its source, as a first packet does, and a later
+    /// nomination of at least its PRIORITY moves the latch (RFC 8445 8.2);
+    /// set_remote, and new local credentials (an ICE restart, RFC 8445 9),
+    /// start that over. The credentials a side already has change nothing
+    /// (the 200 restating the 183's); a remote_ufrag filled in once the
+    /// peer's SDP came keeps the nominations made meanwhile.
+    /// nullopt clears them: STUN is then dropped and counted
+    /// (side_counters::stun_dropped). Returns false, and changes nothing,
+    /// when the credentials are not RFC 8839's (ice_credentials::
+    /// invalid_because()) or the session is unknown. The object that checks
+    /// with the credentials this call replaces is freed by poll() once the
+    /// worker has acknowledged the swap, as set_srtp's contexts are.
+    virtual bool set_ice_credentials(session_id id, side s,
+                                     const std::optional<ice_credentials>& credentials) = 0;
 
     /// Arms the session's media timeout (`after` > 0) or disarms it (0):
     /// once neither side's peer has sent an accepted packet for `after`,

@@ -32,6 +32,22 @@
 // (RFC 5761; its SDP drops a=rtcp-mux), so RTCP that a peer muxes anyway
 // arrives on the RTP port and is held to the RTP latch.
 //
+// Connectivity checks (set_ice; RFC 8445 2.5, ICE lite): STUN on a port is
+// told from RTP and RTCP by its first octet (RFC 7983 7) and never relayed,
+// checked or not: before this, a check was taken for RTP, relayed to the
+// other peer, and latched the side to whichever candidate's check came
+// first. A check that passes the responder's checks and nominates its pair
+// (USE-CANDIDATE) latches the channel it came on to its source at once
+// (RFC 8445 7.3.2 and 8.2: that pair is selected, and the peer sends media
+// from there): it proves, with the ICE password, what a first packet only
+// suggests, so it also moves a latch that a first packet or an older,
+// lower nomination made. A nomination of lower PRIORITY than the standing
+// one moves nothing: a peer that nominates aggressively (RFC 5245 8.1.1.2)
+// marks every check, and then the highest nominated pair is the selected
+// one. Checks without USE-CANDIDATE are answered from any source and latch
+// nothing. Nor do checks keep a media timeout from firing: that watches
+// media, and consent checks (RFC 7675) go on while a peer sends none.
+//
 // Payload types (set_payload_types): RFC 3264 6.1 lets an answerer renumber
 // a codec, and each peer receives with the numbers its own SDP stated, so
 // relayed RTP may need its number rewritten per direction. That is one
@@ -40,6 +56,9 @@
 #include "dataplane/core/relay.hpp"
 
 #include <algorithm>
+
+#include "dataplane/core/ice_responder.hpp"
+#include "dataplane/core/stun.hpp"
 
 namespace sbc::dataplane {
 
@@ -61,7 +80,59 @@ void relay_session::set_remote(side s, const ip_endpoint& rtp, const ip_endpoint
     rtcp_path.remote = can_send_to(rtcp) ? rtcp : ip_endpoint{};
     rtp_path.latched = ip_endpoint{};
     rtcp_path.latched = ip_endpoint{};
+    rtp_path.nominated = false;
+    rtcp_path.nominated = false;
     st.latched_rtp.clear();
+}
+
+void relay_session::set_ice(side s, const ice_responder* ice, bool restart) noexcept {
+    auto& st = _sides[index(s)];
+    st.ice = ice;
+    if (restart) {
+        for (auto& p : st.paths) {
+            p.nominated = false;
+        }
+    }
+}
+
+void relay_session::latch(side_state& st, channel ch, const ip_endpoint* source,
+                          tx_batch& out) noexcept {
+    st.paths[index(ch)].latched = *source;
+    if (ch != channel::rtp) {
+        return;
+    }
+    st.latched_rtp.store(*source);
+    out.latched = source;
+    auto& rtcp_path = st.paths[index(channel::rtcp)];
+    if (rtcp_path.latched.valid() && !may_latch_rtcp(st, rtcp_path.latched)) {
+        rtcp_path.latched = ip_endpoint{};
+    }
+}
+
+relay_session::stun_outcome relay_session::answer_stun(side_state& st, channel ch,
+                                                       const rx_packet& pkt,
+                                                       tx_batch& out) noexcept {
+    if (st.ice == nullptr || out.reply_count == out.replies.size()) {
+        return stun_outcome::dropped;
+    }
+    const auto a = st.ice->respond({pkt.data, pkt.len}, *pkt.source, {pkt.data, pkt.capacity});
+    if (a.what == ice_responder::verdict::drop) {
+        return stun_outcome::dropped;
+    }
+    out.replies[out.reply_count++] =
+        tx_packet{pkt.data, static_cast<std::uint32_t>(a.length), pkt.source, true};
+    if (a.what == ice_responder::verdict::error) {
+        return stun_outcome::rejected;
+    }
+    auto& p = st.paths[index(ch)];
+    if (a.nominated && (!p.nominated || a.priority >= p.nominated_priority)) {
+        p.nominated = true;
+        p.nominated_priority = a.priority;
+        if (!(p.latched == *pkt.source)) {
+            latch(st, ch, pkt.source, out);
+        }
+    }
+    return stun_outcome::answered;
 }
 
 bool relay_session::may_latch_rtcp(const side_state& st, const ip_endpoint& source) noexcept {
@@ -179,6 +250,7 @@ void relay_session::release_due(side from, std::int64_t now_ns, tx_batch& out) n
     out.count = 0;
     out.latched = nullptr;
     out.digit_count = 0;
+    out.reply_count = 0;
     auto* chain = _sides[index(from)].chain;
     if (out.sink == nullptr || chain == nullptr) {
         return;
@@ -204,6 +276,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     out.count = 0;
     out.latched = nullptr;
     out.digit_count = 0;
+    out.reply_count = 0;
     if (out.sink != nullptr) {
         out.sink->clear();
     }
@@ -230,6 +303,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     std::uint64_t replays = 0;
     std::uint64_t protect_errors = 0;
     std::uint64_t rtcp_dropped = 0;
+    std::array<std::uint64_t, 3> stun_counts{};  // indexed by stun_outcome
     if (chain != nullptr && dest != nullptr) {
         // Packets held for a gap that has not filled in time are played
         // now, their gap concealed (media_chain::flush_due): the arrival of
@@ -246,6 +320,12 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
         }
         if (pkt.source == nullptr || !pkt.source->valid()) {
             ++wrong_source;
+            continue;
+        }
+        if (pkt.len > 0 && stun::is_stun_first_octet(pkt.data[0])) {
+            // Checks come from every candidate of the peer's, not only from
+            // the latched one: before the source rule.
+            ++stun_counts[static_cast<std::size_t>(answer_stun(src, ch, pkt, out))];
             continue;
         }
         if (in.latched.valid() ? !(*pkt.source == in.latched)
@@ -265,15 +345,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             }
         }
         if (!in.latched.valid()) {
-            in.latched = *pkt.source;
-            if (rtp) {
-                src.latched_rtp.store(in.latched);
-                out.latched = pkt.source;
-                auto& rtcp_path = src.paths[index(channel::rtcp)];
-                if (rtcp_path.latched.valid() && !may_latch_rtcp(src, rtcp_path.latched)) {
-                    rtcp_path.latched = ip_endpoint{};
-                }
-            }
+            latch(src, ch, pkt.source, out);
         }
         ++accepted;
         if (dest == nullptr) {
@@ -347,6 +419,15 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     if (rtcp_dropped > 0) {
         src.drops_transcoded_rtcp.add(rtcp_dropped);
     }
+    if (const auto n = stun_counts[static_cast<std::size_t>(stun_outcome::answered)]; n > 0) {
+        src.stun_answered.add(n);
+    }
+    if (const auto n = stun_counts[static_cast<std::size_t>(stun_outcome::rejected)]; n > 0) {
+        src.stun_rejected.add(n);
+    }
+    if (const auto n = stun_counts[static_cast<std::size_t>(stun_outcome::dropped)]; n > 0) {
+        src.stun_dropped.add(n);
+    }
 }
 
 void relay_session::note_tx(side to, std::size_t sent, std::size_t sent_bytes,
@@ -379,6 +460,9 @@ session_stats relay_session::stats() const {
         c.srtp_replays = st.srtp_replays.get();
         c.srtp_errors = st.srtp_errors.get();
         c.drops_transcoded_rtcp = st.drops_transcoded_rtcp.get();
+        c.stun_answered = st.stun_answered.get();
+        c.stun_rejected = st.stun_rejected.get();
+        c.stun_dropped = st.stun_dropped.get();
         // Not `chain`: the worker writes it while this thread reads.
         if (const auto* chain = st.published_chain.load(std::memory_order_acquire)) {
             c.chain = chain->stats();

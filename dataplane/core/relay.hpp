@@ -11,6 +11,12 @@
 // This code knows nothing of sockets, epoll or DPDK: the kernel backend feeds
 // it recvmmsg() bursts, the dpdk backend will feed it rte_mbuf bursts.
 //
+// STUN shares the ports (RFC 7983): a datagram whose first octet is 0-3 is
+// never relayed. On a side with ICE credentials (set_ice) it goes to the
+// side's ice_responder, whose response, written over the request, goes back
+// from the port it arrived on (tx_batch::replies); on any other side it is
+// dropped and counted.
+//
 // Threads (the ownership rule of every field is written beside it):
 // - The owning worker calls set_remote(), relay() and note_tx().
 // - Any thread may call stats(): counters are single-writer atomics (relaxed,
@@ -33,6 +39,8 @@
 #include "transcoder/chain/media_chain.hpp"
 
 namespace sbc::dataplane {
+
+class ice_responder;
 
 /// Bursts of up to 32 datagrams, as DPDK's examples use (STYLE.md, The hot path).
 constexpr std::size_t max_burst = 32;
@@ -83,6 +91,12 @@ struct tx_batch {
     /// Digits the burst's chain reported for SIP INFO (media_event::dtmf).
     std::array<transcoder::reported_digit, 4> digits{};
     std::size_t digit_count = 0;
+    /// Responses to connectivity checks (set_ice), each written over its
+    /// request in the burst's buffers: to be sent from the port the burst
+    /// arrived on (not the other side's), to `destination`, the request's
+    /// source.
+    std::array<tx_packet, max_burst> replies{};
+    std::size_t reply_count = 0;
 };
 
 /// The event that reports a digit a burst's chain heard for an INFO leg.
@@ -124,6 +138,15 @@ public:
     /// latch only once they authenticate, so a forged first packet cannot
     /// divert the stream.
     void set_srtp(side s, srtp::stream_crypto* from_peer, srtp::stream_crypto* to_peer) noexcept;
+
+    /// Owning worker. The responder to side `s`'s connectivity checks (ICE
+    /// lite, media_engine::set_ice_credentials), or null to drop STUN on
+    /// its ports. Not owned: the backend keeps it alive until this worker
+    /// has acknowledged the command that replaced it (retire_list.hpp).
+    /// `restart`: the local credentials changed (an ICE restart, RFC 8445
+    /// 9), so the side's nominations are forgotten (not its latches); false
+    /// when only the peer's ufrag was filled in.
+    void set_ice(side s, const ice_responder* ice, bool restart) noexcept;
 
     /// Owning worker. The codec chain for RTP arriving from side `from`
     /// (decoded, re-encoded for the other side, with its own SSRC,
@@ -194,6 +217,10 @@ private:
     struct path {
         ip_endpoint remote;   // from the SDP; !valid() when unknown or "do not send"
         ip_endpoint latched;  // the peer's real source; !valid() until its first packet
+        // A connectivity check nominated `latched` (RFC 8445 7.3.2), with
+        // this PRIORITY: only a nomination of at least as much moves it.
+        bool nominated = false;
+        std::uint32_t nominated_priority = 0;
     };
 
     struct side_state {
@@ -212,10 +239,14 @@ private:
         counter srtp_replays;           // from this side's peer: replayed or too old
         counter srtp_errors;            // to this side's peer: could not be protected
         counter drops_transcoded_rtcp;  // from this side's peer, on a transcoded session
+        counter stun_answered;          // see side_counters
+        counter stun_rejected;
+        counter stun_dropped;
         // Owning worker only; see set_srtp.
         srtp::stream_crypto* unprotect = nullptr;
         srtp::stream_crypto* protect = nullptr;
         transcoder::media_chain* chain = nullptr;  // for RTP from this side's peer
+        const ice_responder* ice = nullptr;        // this side's checks; see set_ice
         // Mirror of `chain` for stats() on the control thread: written by
         // the owning worker (release), read with acquire. A replaced chain is
         // freed on the control thread only after the worker acknowledged the
@@ -233,6 +264,13 @@ private:
     };
 
     const ip_endpoint* destination(side to, channel ch) const noexcept;
+    /// `st`'s `ch` path now takes packets from `source` (one of the burst's),
+    /// which RTP reports through `out` (tx_batch::latched).
+    void latch(side_state& st, channel ch, const ip_endpoint* source, tx_batch& out) noexcept;
+    enum class stun_outcome : std::uint8_t { answered, rejected, dropped };
+    /// A STUN datagram from `st`'s peer on its `ch` port (see the top of this file).
+    stun_outcome answer_stun(side_state& st, channel ch, const rx_packet& pkt,
+                             tx_batch& out) noexcept;
     static bool may_latch_rtcp(const side_state& st, const ip_endpoint& source) noexcept;
     bool transcoded() const noexcept {
         return _sides[0].chain != nullptr || _sides[1].chain != nullptr;

@@ -1,5 +1,6 @@
-// SRTP contexts and codec chains that a command replaced on a worker (a
-// re-key's new SDES keys, a re-INVITE's new codec plan), held by the control
+// SRTP contexts, codec chains and ICE responders that a command replaced on
+// a worker (a re-key's new SDES keys, a re-INVITE's new codec plan, an ICE
+// restart's new credentials), held by the control
 // thread until that worker has acknowledged the command, then freed there.
 // This keeps a call's memory bounded however often it is re-keyed or
 // re-planned, and the worker's hot path never frees anything.
@@ -20,6 +21,7 @@
 #include <utility>
 
 #include "dataplane/core/command_progress.hpp"
+#include "dataplane/core/ice_responder.hpp"
 #include "dataplane/srtp/stream_crypto.hpp"
 #include "transcoder/chain/media_chain.hpp"
 
@@ -27,12 +29,14 @@ namespace sbc::dataplane {
 
 /// What a session's relay_session points at, owned on the control thread:
 /// per side, the SRTP contexts of its peer (unprotect what it sends,
-/// protect what goes to it) and the codec chain of RTP from it.
+/// protect what goes to it), the codec chain of RTP from it, and what
+/// answers its connectivity checks.
 struct media_objects {
     struct per_side {
         std::unique_ptr<srtp::stream_crypto> unprotect;
         std::unique_ptr<srtp::stream_crypto> protect;
         std::unique_ptr<transcoder::media_chain> chain;
+        std::unique_ptr<ice_responder> ice;
     };
     std::array<per_side, 2> sides;  // indexed by index(side)
 
@@ -40,7 +44,7 @@ struct media_objects {
     std::size_t count() const noexcept {
         std::size_t n = 0;
         for (const auto& s : sides) {
-            n += (s.unprotect ? 1 : 0) + (s.protect ? 1 : 0) + (s.chain ? 1 : 0);
+            n += (s.unprotect ? 1 : 0) + (s.protect ? 1 : 0) + (s.chain ? 1 : 0) + (s.ice ? 1 : 0);
         }
         return n;
     }
@@ -59,12 +63,17 @@ public:
     /// `by`; null is ignored. Commands are retired in the order posted.
     void retire(command_seq by, std::unique_ptr<srtp::stream_crypto> replaced) {
         if (replaced) {
-            _waiting.push_back(entry{by, std::move(replaced), nullptr});
+            _waiting.push_back(entry{by, std::move(replaced), nullptr, nullptr});
         }
     }
     void retire(command_seq by, std::unique_ptr<transcoder::media_chain> replaced) {
         if (replaced) {
-            _waiting.push_back(entry{by, nullptr, std::move(replaced)});
+            _waiting.push_back(entry{by, nullptr, std::move(replaced), nullptr});
+        }
+    }
+    void retire(command_seq by, std::unique_ptr<ice_responder> replaced) {
+        if (replaced) {
+            _waiting.push_back(entry{by, nullptr, nullptr, std::move(replaced)});
         }
     }
 
@@ -87,6 +96,7 @@ private:
         command_seq by = 0;
         std::unique_ptr<srtp::stream_crypto> crypto;
         std::unique_ptr<transcoder::media_chain> chain;
+        std::unique_ptr<ice_responder> ice;
     };
     std::deque<entry> _waiting;  // by non-decreasing `by`
 };

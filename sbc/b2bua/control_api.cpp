@@ -306,6 +306,12 @@ nlohmann::json side_json(const dataplane::side_counters& c, const config::trunk_
           {"srtp_auth", c.srtp_auth_failures},
           {"srtp_replay", c.srtp_replays},
           {"srtp_protect", c.srtp_errors}}},
+        // ICE connectivity checks (STUN) on this side's ports: answered,
+        // refused (400, 401, 420, 487), or dropped for want of ICE.
+        {"stun",
+         {{"answered", c.stun_answered},
+          {"rejected", c.stun_rejected},
+          {"dropped", c.stun_dropped}}},
         {"latched",
          c.latched_rtp ? nlohmann::json(c.latched_rtp->to_string()) : nlohmann::json(nullptr)},
         {"last_rx_ms_ago", c.last_rx_ns == 0 ? nlohmann::json(nullptr)

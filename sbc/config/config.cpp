@@ -190,6 +190,8 @@ std::string_view to_string(codec c) noexcept {
             return "PCMU";
         case codec::pcma:
             return "PCMA";
+        case codec::g722:
+            return "G722";
         case codec::g729:
             return "G729";
         case codec::telephone_event:

@@ -111,7 +111,7 @@ struct peer_config {
 };
 
 /// The codecs the SBC may offer on a trunk, in order of preference.
-enum class codec { opus, pcmu, pcma, g729, telephone_event };
+enum class codec { opus, pcmu, pcma, g722, g729, telephone_event };
 
 /// How the SBC watches a trunk's peers (OPTIONS pings, RFC 3261 11).
 struct keepalive_config {

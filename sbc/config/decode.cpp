@@ -263,7 +263,7 @@ void decode_forward_headers(problem_list& p, const located& at, trunk_config& tc
 }
 
 void decode_codecs(problem_list& p, const located& at, trunk_config& tc) {
-    constexpr std::string_view what = "a codec: opus, PCMU, PCMA, G729 or telephone-event";
+    constexpr std::string_view what = "a codec: opus, PCMU, PCMA, G722, G729 or telephone-event";
     std::vector<codec> codecs;
     bool audio = false;
     for (const auto& e : read_list(p, at, "a list of codecs in order of preference", true)) {
@@ -272,8 +272,8 @@ void decode_codecs(problem_list& p, const located& at, trunk_config& tc) {
             continue;
         }
         std::optional<codec> c;
-        for (auto candidate :
-             {codec::opus, codec::pcmu, codec::pcma, codec::g729, codec::telephone_event}) {
+        for (auto candidate : {codec::opus, codec::pcmu, codec::pcma, codec::g722, codec::g729,
+                               codec::telephone_event}) {
             // RFC 4566 6: encoding names compare case-insensitively.
             if (iequals(*text, to_string(candidate))) {
                 c = candidate;

@@ -359,6 +359,7 @@ std::optional<config::codec> trunk_codec(const format& f) {
     static constexpr entry table[] = {
         {"PCMU", 8000, config::codec::pcmu},
         {"PCMA", 8000, config::codec::pcma},
+        {"G722", 8000, config::codec::g722},  // RFC 3551 4.5.2: 8000 despite 16 kHz audio
         {"G729", 8000, config::codec::g729},
         {"opus", 48000, config::codec::opus},  // RFC 7587 4.1: always 48000
     };

@@ -48,14 +48,15 @@ struct media_formats {
 using transcodable_fn = std::function<bool(const format&)>;
 
 /// The predicate the call code normally passes: what transcoder/registry.cpp
-/// lists (PCMU, PCMA, G729, opus). Inline, so that sbc_sdp itself needs no
+/// lists (PCMU, PCMA, G722, G729, opus). Inline, so that sbc_sdp itself needs no
 /// link to the transcoder: code that uses this links transcoder_dep.
 inline bool registry_transcodes(const format& f) noexcept {
     return transcoder::find_codec(f.encoding, f.clock_rate) != nullptr;
 }
 
 /// The trunk codec a format is, by encoding name (case-insensitive, RFC 4566
-/// 6) and clock rate: PCMU/8000, PCMA/8000, G729/8000, opus/48000 and
+/// 6) and clock rate: PCMU/8000, PCMA/8000, G722/8000 (RFC 3551 4.5.2: the
+/// RTP clock, not its 16 kHz sampling), G729/8000, opus/48000 and
 /// telephone-event at any rate. CN and every other format: none.
 std::optional<config::codec> trunk_codec(const format& f);
 

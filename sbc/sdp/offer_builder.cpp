@@ -71,6 +71,9 @@ format own_format(config::codec c) {
             return {0, "PCMU", 8000, 1, ""};
         case config::codec::pcma:
             return {8, "PCMA", 8000, 1, ""};
+        case config::codec::g722:
+            // RFC 3551 4.5.2: 16 kHz audio, but an 8000 Hz RTP clock.
+            return {9, "G722", 8000, 1, ""};
         case config::codec::g729:
             // RFC 4856 2.1.9: Annex B is on unless the fmtp says annexb=no.
             return {18, "G729", 8000, 1, "annexb=no"};

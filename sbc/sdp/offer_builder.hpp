@@ -23,11 +23,12 @@ format own_format(config::codec c);
 
 /// One audio stream on `p.local_address`:`p.local_rtp_port` (RTCP on the
 /// next port, RFC 3605) listing `codecs` in order of preference (RFC 3264
-/// 5.1), with static payload types for PCMU (0), PCMA (8) and G729 (18,
-/// Annex B off: RFC 4856 says it is on unless annexb=no), and dynamic ones for
-/// opus (111, opus/48000/2, RFC 7587 6.1) and telephone-event (101,
-/// events 0-16, RFC 4733 7.1.1); a=ptime:20 and a=sendrecv. An error when
-/// `codecs` has no audio codec.
+/// 5.1), with static payload types for PCMU (0), PCMA (8), G722 (9,
+/// "G722/8000": RFC 3551 4.5.2's RTP clock, though it samples at 16000 Hz)
+/// and G729 (18, Annex B off: RFC 4856 says it is on unless annexb=no), and
+/// dynamic ones for opus (111, opus/48000/2, RFC 7587 6.1) and
+/// telephone-event (101, events 0-16, RFC 4733 7.1.1); a=ptime:20 and
+/// a=sendrecv. An error when `codecs` has no audio codec.
 result<std::string> build_offer(const std::vector<config::codec>& codecs, const rewrite_params& p);
 
 /// Whether `answer` answers `offer` (RFC 3264 6): its first audio stream is

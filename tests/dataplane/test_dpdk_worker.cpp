@@ -7,8 +7,9 @@
 // leaves them: relaying both ways over IPv4, IPv6 and across families,
 // datagrams for an unknown next hop handed to the control thread, checksum
 // offload, the exception path to and from the kernel, frames handed over to
-// the worker that owns their session, and sessions added and removed by the
-// thousand while frames keep arriving for their ports.
+// the worker that owns their session, connectivity checks answered from the
+// port they came to (ICE lite) while RTP relays beside them, and sessions
+// added and removed by the thousand while frames keep arriving for their ports.
 //
 // The EAL runs without hugepages, PCI or shared files (see main() below).
 // A single worker takes lcore 1; two take lcores 1 and 2, which share a CPU
@@ -47,8 +48,10 @@
 #include <thread>
 #include <vector>
 
+#include "dataplane/core/ice_responder.hpp"
 #include "dataplane/io/dpdk/dpdk_worker.hpp"
 #include "sbc/common/unique_fd.hpp"
+#include "tests/dataplane/stun_client.hpp"
 #include "transcoder/chain/media_chain.hpp"
 #include "transcoder/chain/rtp_packet.hpp"
 
@@ -1453,6 +1456,125 @@ TEST_CASE("worker hands what is not media of a known stream to the kernel, and b
 
     h.slots()[harness::slot_of(20016)].owner_plus_one.store(0, std::memory_order_release);
     CHECK(h.finish() == pool_size);
+}
+
+namespace {
+
+// What answers side a's checks in the ICE tests below: alive as long as the
+// process, so no early exit of a test frees it under a running worker.
+const ice_responder& test_ice_responder() {
+    static const ice_responder r(ice_credentials{
+        sbc::test::check_local_ufrag, sbc::test::check_password, sbc::test::check_remote_ufrag});
+    return r;
+}
+
+// ICE lite on side a of a session on test port `p`: a check from A without
+// credentials is dropped, then with them answered from the port it came to
+// (back through the hop it came from: the neighbour table knows no MAC for
+// A), a nomination latches the side, and RTP and RTCP keep relaying.
+void answers_checks(harness& h, unsigned p, const char* a_ip, const char* b_ip) {
+    const std::uint16_t rtp_a = 20030;
+    const std::uint16_t rtp_b = 20032;
+    const auto a_sdp = ep(a_ip, 5000);
+    const auto a_nat = ep(a_ip, 5010);  // where A's checks and media come from
+    const auto b_sdp = ep(b_ip, 6000);
+    h.neighbor(b_ip, peer_b_mac);
+    auto* s = &h.keep(make_session(31, p, rtp_a, p, rtp_b));
+    h.open(*s);
+    h.set_remote(*s, side::a, a_sdp, with_port(a_sdp, 5001));
+    h.set_remote(*s, side::b, b_sdp, with_port(b_sdp, 6001));
+    h.sync();
+    const auto& port = bed.ports[p];
+    const auto& local_a = s->local[index(side::a)];
+    const auto& local_b = s->local[index(side::b)];
+    const auto check_frame = [&](const ip_endpoint& from, const ip_endpoint& to,
+                                 const sbc::test::check_options& o) {
+        return udp_frame(peer_a_mac, port.mac, from, to, sbc::test::binding_request(o));
+    };
+
+    // No credentials: dropped and counted, neither relayed nor handed to the kernel.
+    inject(port.phys.rx[0], check_frame(a_nat, local_a, {}));
+    h.sync();
+    CHECK(s->relay.stats().sides[index(side::a)].stun_dropped == 1);
+    CHECK(rte_ring_count(port.phys.tx[0]) == 0);
+    CHECK(h.port(p).to_kernel.load() == 0);
+
+    command c;
+    c.what = command::kind::set_ice;
+    c.s = side::a;
+    c.session = s;
+    c.ice = &test_ice_responder();
+    h.post(c);
+    sbc::test::check_options nominate;
+    nominate.use_candidate = true;
+    inject(port.phys.rx[0], check_frame(a_nat, local_a, nominate));
+    auto out = h.collect(port.phys.tx[0], 1);
+    REQUIRE(out.size() == 1);
+    REQUIRE(out[0].udp.has_value());
+    CHECK(hex(out[0].source_mac()) == hex(port.mac));
+    CHECK(hex(out[0].destination_mac()) == hex(peer_a_mac));
+    CHECK(out[0].udp->source.to_string() == local_a.to_string());
+    CHECK(out[0].udp->destination.to_string() == a_nat.to_string());
+    CHECK(out[0].checksums_ok());
+    const auto resp = sbc::test::read_check_response(out[0].payload());
+    CHECK(resp.type == stun::type::binding_success);
+    REQUIRE(resp.mapped.has_value());
+    CHECK(resp.mapped->to_string() == a_nat.to_string());
+    CHECK(resp.integrity_ok);
+    CHECK(resp.fingerprint_ok);
+    const auto ev = h.next_event();
+    REQUIRE(ev.has_value());
+    CHECK(ev->what == media_event::kind::latched);
+    CHECK(ev->s == side::a);
+    CHECK(ev->latched.to_string() == a_nat.to_string());
+
+    // RTP on the same port relays; B's goes to the nominated address.
+    const auto from_a = rtp_packet(0xA0A0A0A0, 1);
+    inject(port.phys.rx[0], udp_frame(peer_a_mac, port.mac, a_nat, local_a, from_a));
+    out = h.collect(port.phys.tx[0], 1);
+    REQUIRE(out.size() == 1);
+    check_relayed(out[0], port.mac, peer_b_mac, local_b, b_sdp, from_a);
+    h.neighbor(a_ip, peer_a_mac);
+    const auto from_b = rtp_packet(0xB0B0B0B0, 2);
+    inject(port.phys.rx[0], udp_frame(peer_b_mac, port.mac, b_sdp, local_b, from_b));
+    out = h.collect(port.phys.tx[0], 1);
+    REQUIRE(out.size() == 1);
+    check_relayed(out[0], port.mac, peer_a_mac, local_a, a_nat, from_b);
+
+    // Component 2: answered from the RTCP port.
+    const auto rtcp_local = with_port(local_a, rtp_a + 1);
+    sbc::test::check_options rtcp_check;
+    rtcp_check.id = 9;
+    inject(port.phys.rx[0], check_frame(with_port(a_nat, 5011), rtcp_local, rtcp_check));
+    out = h.collect(port.phys.tx[0], 1);
+    REQUIRE(out.size() == 1);
+    REQUIRE(out[0].udp.has_value());
+    CHECK(out[0].udp->source.to_string() == rtcp_local.to_string());
+    CHECK(out[0].udp->destination.to_string() == with_port(a_nat, 5011).to_string());
+    CHECK(sbc::test::read_check_response(out[0].payload()).integrity_ok);
+
+    h.sync();
+    const auto st = s->relay.stats();
+    CHECK(st.sides[index(side::a)].stun_answered == 2);
+    CHECK(st.sides[index(side::a)].stun_dropped == 1);
+    CHECK(st.sides[index(side::a)].tx_packets == 1);  // B's RTP: responses are not media
+    CHECK(st.sides[index(side::b)].tx_packets == 1);
+    CHECK(h.port(p).to_kernel.load() == 0);
+    h.close(*s);
+    REQUIRE(h.wait_removed(*s));
+    CHECK(h.finish() == pool_size);
+}
+
+}  // namespace
+
+TEST_CASE("worker answers connectivity checks over IPv4 while RTP relays", "[dpdk][worker]") {
+    harness h;
+    answers_checks(h, 0, "10.0.0.2", "10.0.0.3");
+}
+
+TEST_CASE("worker answers connectivity checks over IPv6 while RTP relays", "[dpdk][worker]") {
+    harness h;
+    answers_checks(h, 1, "2001:db8::2", "2001:db8::3");
 }
 
 namespace {

@@ -1,10 +1,12 @@
 """End-to-end tests of transcoding (issue 5): the pbx calls the carrier with
-G.711 A-law only, the carrier trunk takes only G.729, or only Opus, so the
-SBC offers the carrier its own codecs and transcodes between the legs.
+G.711 A-law only, the carrier trunk takes only G.729, or only Opus, or only
+G.722 (issue 21), so the SBC offers the carrier its own codecs and
+transcodes between the legs.
 
     sipp (pbx, 127.S.2.2)                               sipp (carrier, 127.S.1.2)
-    offers PCMA, plays g711a.pcap  ->  sbcd  ->  answers G.729 / Opus, plays
-                                                 espeak-ng speech in that codec
+    offers PCMA, plays g711a.pcap  ->  sbcd  ->  answers G.729 / Opus / G.722,
+                                                 plays espeak-ng speech in
+                                                 that codec
 
 Two different sentences go the two ways: sipp's own g711a.pcap from the pbx,
 and an espeak-ng sentence, encoded by tools/rtp_codec into a pcap of 20 ms
@@ -71,6 +73,9 @@ G729 = Codec("G729", "G729", 8000, 18, "G729/8000", 20, "uas_answer_g729_pcap.xm
              ("annexb=no",))
 # RFC 7587 4.1 / 7: a 48000 Hz clock whatever the band, "opus/48000/2".
 OPUS = Codec("opus", "opus", 48000, 111, "opus/48000/2", None, "uas_answer_opus_pcap.xml")
+# RFC 3551 4.5.2: static type 9, "G722/8000": 16 kHz audio on an 8000 Hz
+# clock, so 160 octets and a timestamp step of 160 (not 320) per 20 ms.
+G722 = Codec("G722", "G722", 8000, 9, "G722/8000", 160, "uas_answer_g722_pcap.xml")
 
 # sipp's g711a.pcap: 30 ms PCMA packets (240 octets, timestamps 240 apart).
 G711A_PCAP_STEP = 240
@@ -216,6 +221,14 @@ def transcode_g729(t):
 def transcode_opus(t):
     """PCMA on the pbx leg, Opus on the carrier leg (its trunk takes only Opus)."""
     speech_call(t, OPUS, transcoded=True)
+
+
+@e2e_test
+def transcode_g722(t):
+    """PCMA on the pbx leg, G.722 on the carrier leg (its trunk takes only
+    G.722): the SBC offers the carrier G722/8000, sends it 20 ms packets
+    stepping its timestamps by 160, and the speech crosses both ways."""
+    speech_call(t, G722, transcoded=True)
 
 
 @e2e_test

@@ -10,6 +10,13 @@
 //
 // Adding a codec touches one file (its encoder, decoder and codec_info) and
 // one line of registration in transcoder/registry.cpp.
+//
+// Two rates, never to be confused: a format's RTP clock (the rtpmap's rate,
+// what timestamps count) and the PCM rate its encoder and decoder work at
+// (what sample counts count). They are equal for G.711 and G.729 only:
+// G.722 samples at 16000 Hz on an 8000 Hz clock (RFC 3551 4.5.2), Opus runs
+// at any of five rates on a 48000 Hz clock (RFC 7587 4.1). The codec chain
+// converts between them in one place (transcoder/chain/rtp_clock.hpp).
 #pragma once
 
 #include <cstddef>
@@ -23,9 +30,11 @@ namespace sbc::transcoder {
 
 /// One negotiated audio format: an rtpmap line and what its fmtp said.
 struct audio_format {
-    std::string encoding;             ///< as in the rtpmap: "PCMU", "G729", "opus"...
-    std::uint32_t clock_rate = 8000;  ///< the RTP clock (opus: always 48000, RFC 7587 4.1)
-    unsigned channels = 1;            ///< rtpmap channels (opus: always 2 in SDP)
+    std::string encoding;  ///< as in the rtpmap: "PCMU", "G729", "opus"...
+    /// The RTP clock, not the PCM rate (opus: always 48000, RFC 7587 4.1;
+    /// G722: 8000 for 16 kHz audio, RFC 3551 4.5.2).
+    std::uint32_t clock_rate = 8000;
+    unsigned channels = 1;  ///< rtpmap channels (opus: always 2 in SDP)
     std::uint8_t payload_type = 0;
     unsigned ptime_ms = 20;  ///< audio per packet this leg sends and receives
 
@@ -92,7 +101,7 @@ public:
 /// What the registry knows of one codec.
 struct codec_info {
     std::string_view encoding;  ///< rtpmap encoding name, compared case-insensitively
-    std::uint32_t clock_rate;   ///< RTP clock rate
+    std::uint32_t clock_rate;   ///< RTP clock rate (not a PCM rate: see the top of this file)
     int static_payload_type;    ///< RFC 3551 static type, or -1 for a dynamic one
     unsigned sdp_channels;      ///< channels written in the rtpmap (opus: 2)
     /// The PCM rates its decoder and encoder can work at, lowest first:
@@ -105,7 +114,7 @@ struct codec_info {
     std::unique_ptr<decoder> (*make_decoder)(const audio_format& f, std::uint32_t pcm_rate);
 };
 
-/// The codecs the SBC can transcode: PCMU, PCMA, G729, opus. (telephone-event
+/// The codecs the SBC can transcode: PCMU, PCMA, G722, G729, opus. (telephone-event
 /// and CN are not audio codecs: the chain maps them, see transcoder/chain.)
 std::span<const codec_info* const> registered_codecs() noexcept;
 
@@ -116,5 +125,11 @@ const codec_info* find_codec(std::string_view encoding, std::uint32_t clock_rate
 /// side's rate for the band negotiated (opus: from maxplaybackrate), which
 /// the decoder produces directly where it can.
 std::uint32_t encoder_pcm_rate(const codec_info& to, const audio_format& f) noexcept;
+
+/// The PCM rate `from`'s decoder runs at in a chain working at `pcm_rate`:
+/// that rate where the decoder has it, else the lowest above it (the
+/// resampler then drops only what the chain has no band for), else the
+/// highest below it.
+std::uint32_t decoder_pcm_rate(const codec_info& from, std::uint32_t pcm_rate) noexcept;
 
 }  // namespace sbc::transcoder

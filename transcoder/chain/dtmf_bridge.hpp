@@ -47,7 +47,9 @@ public:
     /// `in`/`out`: the modes of the input and output legs (they differ).
     /// `in_event_clock`: the input leg's telephone-event clock; `out_event_clock`
     /// and `interval_ms` those of the events the bridge sends (one per packet
-    /// interval of the output stream).
+    /// interval of the output stream). Event clocks are RTP clocks, as the
+    /// audio's (RFC 4733 2.1): 8000 on a G.722 leg, whose audio is 16 kHz
+    /// (RFC 3551 4.5.2). Durations count their ticks, never PCM samples.
     dtmf_bridge(dtmf_mode in, dtmf_mode out, std::uint32_t in_event_clock,
                 std::uint32_t out_event_clock, unsigned interval_ms);
     ~dtmf_bridge();

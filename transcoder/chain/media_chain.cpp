@@ -24,25 +24,12 @@ std::string name_of(const audio_format& f) {
     return f.encoding + "/" + std::to_string(f.clock_rate);
 }
 
-std::uint32_t decoder_rate_for(const codec_info& in, std::uint32_t pcm_rate) {
-    // The decoder produces the chain's rate itself where it can (Opus
-    // decodes at any of its rates); otherwise the highest rate below it,
-    // and the resampler does the rest.
-    std::uint32_t best = in.pcm_rates.front();
-    for (std::uint32_t r : in.pcm_rates) {
-        if (r == pcm_rate) {
-            return r;
-        }
-        if (r < pcm_rate) {
-            best = r;
-        }
-    }
-    return best;
-}
-
 }  // namespace
 
-media_chain::media_chain(const chain_config& cfg) : _cfg(cfg) {}
+media_chain::media_chain(const chain_config& cfg)
+    : _cfg(cfg),
+      _in_clock{cfg.in.audio.clock_rate, cfg.in.audio.clock_rate},
+      _out_clock{cfg.out.audio.clock_rate, cfg.out.audio.clock_rate} {}
 
 media_chain::~media_chain() = default;
 
@@ -87,8 +74,8 @@ result<std::unique_ptr<media_chain>> media_chain::build(const chain_config& cfg,
         }
         // Tones are detected and generated at 8000 Hz (the configuration
         // allows inband only on G.711 trunks).
-        if (tones && ((cfg.in.dtmf == dtmf_mode::inband && c->_decode_rate != 8000) ||
-                      (cfg.out.dtmf == dtmf_mode::inband && c->_pcm_rate != 8000))) {
+        if (tones && ((cfg.in.dtmf == dtmf_mode::inband && c->decode_rate() != 8000) ||
+                      (cfg.out.dtmf == dtmf_mode::inband && c->pcm_rate() != 8000))) {
             return make_error("inband DTMF needs an 8000 Hz codec on its leg");
         }
     }
@@ -104,20 +91,24 @@ result<std::unique_ptr<media_chain>> media_chain::build(const chain_config& cfg,
 }
 
 std::optional<error> media_chain::make_codecs(const codec_info& in, const codec_info& out) {
-    _pcm_rate = encoder_pcm_rate(out, _cfg.out.audio);
-    if (_cfg.out.audio.clock_rate % _pcm_rate != 0) {
-        return make_error("PCM rate " + std::to_string(_pcm_rate) +
-                          " does not divide the RTP clock of " + name_of(_cfg.out.audio));
+    const std::uint32_t enc_rate = encoder_pcm_rate(out, _cfg.out.audio);
+    const std::uint32_t dec_rate = decoder_pcm_rate(in, enc_rate);
+    _out_clock.pcm_rate = enc_rate;
+    _in_clock.pcm_rate = dec_rate;
+    _encoder = out.make_encoder(_cfg.out.audio, enc_rate);
+    // Each packet must advance the timestamp by whole ticks, or the
+    // output's timestamps would drift from its audio.
+    if (!_out_clock.whole_ticks(_encoder->packet_samples())) {
+        return make_error("packets of " + std::to_string(_encoder->packet_samples()) +
+                          " samples at " + std::to_string(enc_rate) +
+                          " Hz are not whole ticks of the RTP clock of " + name_of(_cfg.out.audio));
     }
-    _out_ticks_per_sample = _cfg.out.audio.clock_rate / _pcm_rate;
-    _encoder = out.make_encoder(_cfg.out.audio, _pcm_rate);
-    _decode_rate = decoder_rate_for(in, _pcm_rate);
-    _decoder = in.make_decoder(_cfg.in.audio, _decode_rate);
+    _decoder = in.make_decoder(_cfg.in.audio, dec_rate);
     // Only Opus carries in-band FEC (RFC 7587 3.3); other decoders' recover()
     // conceals, which the `recovered` counter must not claim.
     _in_has_fec = &in == &opus_codec;
-    if (_decode_rate != _pcm_rate) {
-        _resampler = std::make_unique<resampler>(_decode_rate, _pcm_rate);
+    if (dec_rate != enc_rate) {
+        _resampler = std::make_unique<resampler>(dec_rate, enc_rate);
     }
     if (_encoder->packet_samples() > _fifo.size() / 2) {
         return make_error("packets of " + name_of(_cfg.out.audio) + " too long");
@@ -163,8 +154,9 @@ void media_chain::pace(std::size_t first, std::size_t fifo_before, packet_sink& 
     const std::int64_t ptime_ns = out_ms * ns_per_ms;
     // In whole milliseconds, so that a resampler's 159 or 161 samples still
     // read as the 20 ms they are.
-    const auto ms_of = [this](std::size_t samples) {
-        return static_cast<std::int64_t>((samples * 1000 + _pcm_rate / 2) / _pcm_rate);
+    const std::uint32_t rate = _out_clock.pcm_rate;
+    const auto ms_of = [rate](std::size_t samples) {
+        return static_cast<std::int64_t>((samples * 1000 + rate / 2) / rate);
     };
     const std::int64_t in_ms = ms_of(_pcm_added);
     const std::int64_t step_ms = in_ms > 0 ? std::gcd(in_ms, out_ms) : out_ms;
@@ -172,8 +164,7 @@ void media_chain::pace(std::size_t first, std::size_t fifo_before, packet_sink& 
     // ends in_ms after the input began: it is due (in_ms - step_ms) after
     // its nominal place at the input's end, i.e. out_ms - waiting - step_ms
     // from now (never before now).
-    const std::int64_t waiting_ns =
-        static_cast<std::int64_t>(fifo_before) * 1'000'000'000 / _pcm_rate;
+    const std::int64_t waiting_ns = static_cast<std::int64_t>(fifo_before) * 1'000'000'000 / rate;
     const std::int64_t offset_ns =
         std::max<std::int64_t>(0, ptime_ns - std::min(waiting_ns, ptime_ns) - step_ms * ns_per_ms);
     std::int64_t due = _now_ns;
@@ -338,14 +329,15 @@ void media_chain::process(std::span<const std::uint8_t> packet, packet_sink& sin
 }
 
 void media_chain::process_audio(const rtp_view& rtp, packet_sink& sink) noexcept {
-    const std::uint32_t in_clock = _cfg.in.audio.clock_rate;
     if (!_in_audio_started) {
         _in_audio_started = true;
         _in_next_ts = rtp.timestamp;
     }
+    // Ticks of the input's RTP clock, not samples (G.722: one per two).
     const auto gap = static_cast<std::int32_t>(rtp.timestamp - _in_next_ts);
     if (gap != 0) {
-        const auto max_conceal = static_cast<std::int32_t>(in_clock / 1000 * max_conceal_ms);
+        const auto max_conceal =
+            static_cast<std::int32_t>(_in_clock.clock_rate / 1000 * max_conceal_ms);
         if (gap > 0 && _gap_seen && gap <= max_conceal) {
             conceal(static_cast<std::uint32_t>(gap), rtp.payload);
         } else {
@@ -369,21 +361,19 @@ void media_chain::process_audio(const rtp_view& rtp, packet_sink& sink) noexcept
         return;
     }
     _last_decoded = static_cast<std::size_t>(n);
-    if (_dtmf && _decode_rate == 8000) {
+    if (_dtmf && decode_rate() == 8000) {
         _dtmf->on_decoded({_decoded.data(), _last_decoded});
     }
     append_pcm({_decoded.data(), _last_decoded});
-    _in_next_ts = rtp.timestamp + static_cast<std::uint32_t>(static_cast<std::uint64_t>(n) *
-                                                             in_clock / _decode_rate);
+    _in_next_ts = rtp.timestamp + _in_clock.ticks_of(_last_decoded);
     encode_ready(sink);
 }
 
 void media_chain::conceal(std::uint32_t in_ticks, std::span<const std::uint8_t> next) noexcept {
-    const std::uint32_t in_clock = _cfg.in.audio.clock_rate;
-    std::size_t remaining = static_cast<std::uint64_t>(in_ticks) * _decode_rate / in_clock;
+    std::size_t remaining = _in_clock.samples_of(in_ticks);
     std::size_t chunk = _last_decoded;
     if (chunk == 0) {
-        chunk = static_cast<std::size_t>(_decode_rate) * _cfg.in.audio.ptime_ms / 1000;
+        chunk = std::size_t{decode_rate()} * _cfg.in.audio.ptime_ms / 1000;
     }
     chunk = std::clamp<std::size_t>(chunk, 1, _decoded.size());
     while (remaining > 0) {
@@ -402,7 +392,7 @@ void media_chain::conceal(std::uint32_t in_ticks, std::span<const std::uint8_t> 
         }
         _concealed.add();
         const std::size_t filled = std::min(n, static_cast<std::size_t>(got));
-        if (_dtmf && _decode_rate == 8000) {
+        if (_dtmf && decode_rate() == 8000) {
             // A tone concealed is still a tone: muted and heard like one.
             _dtmf->on_decoded({_decoded.data(), filled});
         }
@@ -440,7 +430,7 @@ void media_chain::discontinuity(std::int32_t in_gap, packet_sink& sink) noexcept
     }
     if (in_gap > 0) {
         const std::int64_t skip = static_cast<std::int64_t>(out_ticks_of_in(in_gap)) -
-                                  static_cast<std::int64_t>(pad * _out_ticks_per_sample);
+                                  static_cast<std::int64_t>(_out_clock.ticks_of(pad));
         if (skip > 0) {
             _out_head_ts += static_cast<std::uint32_t>(skip);
         }
@@ -452,7 +442,7 @@ void media_chain::encode_ready(packet_sink& sink) noexcept {
     const std::size_t need = _encoder->packet_samples();
     std::size_t off = 0;
     for (; _fifo_len - off >= need; off += need) {
-        if (_dtmf && _pcm_rate == 8000) {
+        if (_dtmf && pcm_rate() == 8000) {
             _dtmf->before_encode({_fifo.data() + off, need});
         }
         const auto slot = sink.slot();
@@ -477,7 +467,7 @@ void media_chain::encode_ready(packet_sink& sink) noexcept {
             }
         }
         send_event_due(_out_head_ts, sink);
-        _out_head_ts += static_cast<std::uint32_t>(need * _out_ticks_per_sample);
+        _out_head_ts += _out_clock.ticks_of(need);  // whole ticks: make_codecs() checked
     }
     if (off > 0) {
         std::copy_n(_fifo.begin() + static_cast<std::ptrdiff_t>(off), _fifo_len - off,
@@ -487,8 +477,9 @@ void media_chain::encode_ready(packet_sink& sink) noexcept {
 }
 
 std::uint32_t media_chain::out_ticks_of_in(std::int64_t in_ticks) const noexcept {
-    return static_cast<std::uint32_t>(in_ticks * _cfg.out.audio.clock_rate /
-                                      _cfg.in.audio.clock_rate);
+    // Clock to clock, whatever either side's PCM rate: G.722 (8000) to Opus
+    // (48000) is six ticks per tick, though the audio goes from 16000 Hz.
+    return static_cast<std::uint32_t>(in_ticks * _out_clock.clock_rate / _in_clock.clock_rate);
 }
 
 std::uint32_t media_chain::out_time_of(std::uint32_t in_ts) noexcept {
@@ -504,7 +495,9 @@ std::uint32_t media_chain::out_time_of(std::uint32_t in_ts) noexcept {
 }
 
 std::uint32_t media_chain::out_head_of_next_input() const noexcept {
-    return _out_head_ts + static_cast<std::uint32_t>(_fifo_len * _out_ticks_per_sample);
+    // An odd number of 16 kHz samples waiting for an 8000 Hz clock (G.722)
+    // rounds down: an event placed here is at most half a tick early.
+    return _out_head_ts + _out_clock.ticks_of(_fifo_len);
 }
 
 void media_chain::process_event(const rtp_view& rtp, packet_sink& sink) noexcept {
@@ -569,7 +562,8 @@ bool media_chain::emit(bool marker, std::uint8_t pt, std::uint32_t ts,
 }
 
 void media_chain::forward_audio(const rtp_view& rtp, packet_sink& sink) noexcept {
-    const std::uint32_t step = _cfg.in.audio.clock_rate / 1000 * _cfg.in.audio.ptime_ms;
+    // In ticks of the RTP clock (G.722: 160 per 20 ms, for 320 samples).
+    const std::uint32_t step = _in_clock.clock_rate / 1000 * _cfg.in.audio.ptime_ms;
     if (!_in_audio_started) {
         // The output timeline goes on from where it was (a new source, or
         // the first packet at the origin): a fixed offset from the input's.

@@ -5,6 +5,11 @@
 // output codec's clock, the marker bit on talk-spurt starts (RFC 3551 4.1),
 // and packets of the output leg's ptime whatever the input's (10 to 60 ms).
 //
+// Clocks: timestamps count each leg's RTP clock, sample counts the PCM rate
+// the decoder or encoder works at, and the two differ (G.722: 16 kHz audio
+// on an 8000 Hz clock, RFC 3551 4.5.2; Opus: any rate on 48000, RFC 7587
+// 4.1). The chain keeps one rtp_clock per leg and converts through it only.
+//
 // Object graph: the control plane makes a media_chain per direction once the
 // two legs' SDP say the stream is transcoded (make() creates the codec state,
 // which allocates) and hands it to the worker that owns the stream; from then
@@ -28,9 +33,10 @@
 // Loss and order: a packet ahead of the expected sequence number waits in a
 // small reordering buffer; a gap that does not fill in time is concealed by
 // the decoder (Opus PLC, or its in-band FEC when the next packet carries it;
-// bcg729's erasure handling). Telephone-events (RFC 4733) and comfort noise
-// (RFC 3389) are carried across with their payload type, timestamp and clock
-// mapped, or dropped and counted when the output leg did not negotiate them.
+// bcg729's erasure handling; spandsp's PLC for G.711 and G.722).
+// Telephone-events (RFC 4733) and comfort noise (RFC 3389) are carried
+// across with their payload type, timestamp and clock mapped, or dropped
+// and counted when the output leg did not negotiate them.
 #pragma once
 
 #include <array>
@@ -46,6 +52,7 @@
 #include "transcoder/chain/pacing_queue.hpp"
 #include "transcoder/chain/packet_sink.hpp"
 #include "transcoder/chain/reorder_buffer.hpp"
+#include "transcoder/chain/rtp_clock.hpp"
 #include "transcoder/chain/rtp_packet.hpp"
 
 namespace sbc::transcoder {
@@ -168,7 +175,9 @@ public:
 
     const chain_config& config() const noexcept { return _cfg; }
     /// The PCM rate the chain works at (the encoder's).
-    std::uint32_t pcm_rate() const noexcept { return _pcm_rate; }
+    std::uint32_t pcm_rate() const noexcept { return _out_clock.pcm_rate; }
+    /// The PCM rate the decoder gives (resampled to pcm_rate() if they differ).
+    std::uint32_t decode_rate() const noexcept { return _in_clock.pcm_rate; }
 
 private:
     explicit media_chain(const chain_config& cfg);
@@ -222,9 +231,11 @@ private:
     std::unique_ptr<dtmf_bridge> _dtmf;     // null when both legs carry digits alike
     bool _passthrough = false;
     bool _in_has_fec = false;  // the input codec can rebuild a loss from the next packet
-    std::uint32_t _pcm_rate = 8000;
-    std::uint32_t _decode_rate = 8000;
-    std::uint32_t _out_ticks_per_sample = 1;  // output RTP clock ticks per PCM sample
+    // The input leg's RTP clock against the decoder's PCM rate, and the
+    // output leg's against the encoder's (the chain's); passthrough chains
+    // decode nothing and use the clocks alone.
+    rtp_clock _in_clock;
+    rtp_clock _out_clock;
 
     // Owning worker only.
     std::int64_t _now_ns = 0;  // the time of the packet or flush being handled
@@ -242,7 +253,7 @@ private:
     std::uint32_t _last_event_in_ts = 0;
     std::uint32_t _last_event_out_ts = 0;
     bool _event_seen = false;
-    std::size_t _fifo_len = 0;                  // samples at _pcm_rate waiting to be encoded
+    std::size_t _fifo_len = 0;                  // samples at pcm_rate() waiting to be encoded
     std::size_t _pcm_added = 0;                 // samples appended since push() or flush_due()
     std::array<std::int16_t, 16384> _fifo{};    // 340 ms at 48 kHz: 120 ms in + 60 ms out fit
     std::array<std::int16_t, 5760> _decoded{};  // 120 ms at 48 kHz: the longest Opus packet

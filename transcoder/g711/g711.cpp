@@ -5,15 +5,13 @@
 // sample is taken as ~x, which makes the quantiser symmetric).
 #include "transcoder/g711/g711.hpp"
 
-#include <spandsp/telephony.h>
-// telephony.h first: plc.h uses its SPAN_DECLARE.
-#include <spandsp/plc.h>
-
 #include <array>
 #include <bit>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+
+#include "transcoder/plc/loss_concealer.hpp"
 
 namespace sbc::transcoder {
 
@@ -127,15 +125,10 @@ private:
 
 /// G.711 has no concealment of its own; spandsp's PLC (after G.711
 /// Appendix I: pitch-period repetition, faded out, overlap-added into the
-/// next good packet) keeps the history from every decoded packet. Its state
-/// is a plain struct held here, so neither decode nor conceal allocates.
+/// next good packet) keeps the history from every decoded packet.
 class g711_decoder final : public decoder {
 public:
-    explicit g711_decoder(const std::array<std::int16_t, 256>& table) : _table(table) {
-        if (plc_init(&_plc) == nullptr) {
-            throw std::runtime_error("G.711: spandsp plc_init failed");
-        }
-    }
+    explicit g711_decoder(const std::array<std::int16_t, 256>& table) : _table(table) {}
 
     std::uint32_t sample_rate() const noexcept override { return g711_rate; }
 
@@ -148,10 +141,8 @@ public:
             pcm[i] = _table[payload[i]];
         }
         const int n = static_cast<int>(payload.size());
-        if (n > 0) {
-            // Records the history and, after a loss, blends into the fill-in.
-            plc_rx(&_plc, pcm.data(), n);
-        }
+        // Records the history and, after a loss, blends into the fill-in.
+        _plc.received(pcm.first(payload.size()));
         return n;
     }
 
@@ -159,7 +150,7 @@ public:
         if (pcm.size() > max_samples) {
             return -1;
         }
-        return plc_fillin(&_plc, pcm.data(), static_cast<int>(pcm.size()));
+        return _plc.fill(pcm);
     }
 
 private:
@@ -167,7 +158,7 @@ private:
     static constexpr std::size_t max_samples = 1U << 16;
 
     const std::array<std::int16_t, 256>& _table;
-    plc_state_t _plc{};
+    loss_concealer _plc;
 };
 
 std::size_t checked_packet_samples(const audio_format& f, std::uint32_t pcm_rate,

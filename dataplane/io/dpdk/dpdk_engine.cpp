@@ -487,6 +487,30 @@ void dpdk_engine::set_payload_types(session_id id, side to, const payload_type_m
     post(c.session->worker, c);
 }
 
+bool dpdk_engine::set_ice_credentials(session_id id, side s,
+                                      const std::optional<ice_credentials>& credentials) {
+    const auto it = _open.find(id);
+    if (it == _open.end() || (credentials && !credentials->invalid_because().empty())) {
+        return false;
+    }
+    dpdk_session& ds = *it->second;
+    auto& current = ds.objects.sides[index(s)].ice;
+    if (current ? credentials && current->credentials() == *credentials : !credentials) {
+        return true;  // as they are: the 200 confirming the 183's, say
+    }
+    auto ice = credentials ? std::make_unique<ice_responder>(*credentials) : nullptr;
+    command c;
+    c.what = command::kind::set_ice;
+    c.s = s;
+    c.session = &ds;
+    c.ice = ice.get();
+    c.ice_restart = ice_responder::restarts(current.get(), credentials ? &*credentials : nullptr);
+    const command_seq seq = post(ds.worker, c);
+    // As set_srtp: the worker may answer with the old one until it applied this.
+    _retired[ds.worker].retire(seq, std::exchange(current, std::move(ice)));
+    return true;
+}
+
 void dpdk_engine::send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) {
     const auto it = _open.find(id);
     if (it == _open.end()) {

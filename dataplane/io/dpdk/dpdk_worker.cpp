@@ -266,6 +266,15 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     for (std::size_t i = 0; i < out.digit_count; ++i) {
         (void)_events.try_push(dtmf_event(s.id, from, out.digits[i]));
     }
+    if (out.reply_count > 0) {
+        // The response to a connectivity check, written over its request:
+        // the frame turns round, from the port it came to, and back through
+        // the hop it came from if the neighbour table has no better one.
+        mac_address came_from{};
+        std::memcpy(came_from.data(), frame + 6, came_from.size());
+        send_frame(m, pkt.data, out.replies[0], nullptr, s, from, ch, &came_from);
+        return;
+    }
     if (out.count == 0) {
         rte_pktmbuf_free(m);
         return;
@@ -310,12 +319,22 @@ void worker::release_paced(dpdk_session& s, std::int64_t now_ns) noexcept {
 }
 
 void worker::send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
-                        const udp_datagram* received, dpdk_session& s, side to,
-                        channel ch) noexcept {
+                        const udp_datagram* received, dpdk_session& s, side to, channel ch,
+                        const mac_address* via) noexcept {
     std::uint8_t* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
     const unsigned p = s.port_index[index(to)];
     port_runtime& egress = _ports[p];
     const mac_address* next_hop = _neighbors.find(ip_key::of(*tx.destination));
+    if (next_hop == nullptr) {
+        next_hop = via;
+    }
+    // A response to a check is not media: only a failure to send it counts,
+    // as a transmit error (the kernel backend does the same).
+    const auto note_sent = [&s, to, media = via == nullptr](std::size_t bytes) {
+        if (media) {
+            s.relay.note_tx(to, 1, bytes, 0);
+        }
+    };
     ip_endpoint source = s.local[index(to)];
     if (ch == channel::rtcp) {
         source.set_port(static_cast<std::uint16_t>(source.port() + 1));
@@ -359,7 +378,7 @@ void worker::send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
         if (_unresolved.try_push(m)) {
             _queued_unresolved = true;
             egress.unresolved.fetch_add(1, std::memory_order_relaxed);
-            s.relay.note_tx(to, 1, tx.len, 0);
+            note_sent(tx.len);
         } else {
             s.relay.note_tx(to, 0, 0, 1);
             rte_pktmbuf_free(m);
@@ -372,7 +391,7 @@ void worker::send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
                  egress.tx_full);
     }
     q.frames[q.count++] = m;
-    s.relay.note_tx(to, 1, tx.len, 0);
+    note_sent(tx.len);
 }
 
 bool worker::drain_commands() noexcept {
@@ -416,6 +435,9 @@ void worker::apply(const command& c) noexcept {
             break;
         case command::kind::set_payload_types:
             c.session->relay.set_payload_types(c.s, c.payload_types);
+            break;
+        case command::kind::set_ice:
+            c.session->relay.set_ice(c.s, c.ice, c.ice_restart);
             break;
         case command::kind::remove_session:
             --_sessions;

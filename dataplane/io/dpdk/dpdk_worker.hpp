@@ -125,6 +125,7 @@ struct command {
         move_side,  ///< side s now uses `ports`' port of s, `local` and `port_index`
         /// relay_session::set_payload_types(s, payload_types)
         set_payload_types,
+        set_ice,  ///< relay_session::set_ice(s, ice, ice_restart)
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -147,7 +148,9 @@ struct command {
     std::uint16_t old_rtp_port = 0;
     ip_endpoint local;
     unsigned port_index = 0;
-    payload_type_map payload_types{};  ///< set_payload_types: a copy, the worker's own
+    payload_type_map payload_types{};    ///< set_payload_types: a copy, the worker's own
+    const ice_responder* ice = nullptr;  ///< owned by the session (dpdk_session::objects)
+    bool ice_restart = false;
 };
 
 class worker {
@@ -216,8 +219,12 @@ private:
     /// Writes the headers of `tx` (whose payload is at `payload` in `m`)
     /// and queues `m` on its egress port. `received`: the datagram `m` held
     /// when it arrived, if it is the same frame (its checksum is reused).
+    /// `via`: the next hop's MAC when the neighbour table has none for the
+    /// destination, for a response to a connectivity check (it goes back the
+    /// way its request came), which the side's tx counters leave out.
     void send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
-                    const udp_datagram* received, dpdk_session& s, side to, channel ch) noexcept;
+                    const udp_datagram* received, dpdk_session& s, side to, channel ch,
+                    const mac_address* via = nullptr) noexcept;
     /// What a codec chain made (in _tx, pointing into _sink), one new frame
     /// each from _tx_pool, to side `to`'s peer.
     void send_made(dpdk_session& s, side to, channel ch) noexcept;

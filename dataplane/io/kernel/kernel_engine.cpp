@@ -5,6 +5,7 @@
 // side move      prepare: bind a pair, park it; commit: move_side command,
 //                the replaced pair retired until the session is destroyed
 // set_srtp/chain set_srtp / set_chain command; what it replaces -> _retired
+// ICE creds      set_ice command, a new ice_responder; the old one -> _retired
 // close_session  remove_session command; _open -> _closing
 // poll()         commands acknowledged: free what they replaced;
 //                session_removed events: close the sockets, free the ports
@@ -125,6 +126,27 @@ void kernel_engine::set_payload_types(session_id id, side to, const payload_type
     command c{command::kind::set_payload_types, to, &ks, {}, {}};
     c.payload_types = map;
     post(ks.worker, c);
+}
+
+bool kernel_engine::set_ice_credentials(session_id id, side s,
+                                        const std::optional<ice_credentials>& credentials) {
+    const auto it = _open.find(id);
+    if (it == _open.end() || (credentials && !credentials->invalid_because().empty())) {
+        return false;
+    }
+    kernel_session& ks = *it->second;
+    auto& current = ks.objects.sides[index(s)].ice;
+    if (current ? credentials && current->credentials() == *credentials : !credentials) {
+        return true;  // as they are: the 200 confirming the 183's, say
+    }
+    auto ice = credentials ? std::make_unique<ice_responder>(*credentials) : nullptr;
+    command c{command::kind::set_ice, s, &ks, {}, {}};
+    c.ice = ice.get();
+    c.ice_restart = ice_responder::restarts(current.get(), credentials ? &*credentials : nullptr);
+    const command_seq seq = post(ks.worker, c);
+    // As set_srtp: the worker may answer with the old one until it applied this.
+    _retired[ks.worker].retire(seq, std::exchange(current, std::move(ice)));
+    return true;
 }
 
 void kernel_engine::send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) {

@@ -44,6 +44,8 @@ public:
     void set_chain(session_id id, side from,
                    std::unique_ptr<transcoder::media_chain> chain) override;
     void set_payload_types(session_id id, side to, const payload_type_map& map) override;
+    bool set_ice_credentials(session_id id, side s,
+                             const std::optional<ice_credentials>& credentials) override;
     void send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) override;
     void set_media_timeout(session_id id, std::chrono::nanoseconds after) override;
     open_result prepare_side_move(session_id id, side s, const std::string& local) override;
@@ -59,12 +61,12 @@ public:
 
     /// Sessions closed whose worker has not acknowledged yet (for tests).
     std::size_t closing_sessions() const noexcept { return _closing.size(); }
-    /// SRTP contexts and codec chains a re-key or re-INVITE replaced that
-    /// wait for their worker's acknowledgement, freed by the next poll()
-    /// after it (for tests).
+    /// SRTP contexts, codec chains and ICE responders a re-key, re-INVITE
+    /// or ICE restart replaced that wait for their worker's acknowledgement,
+    /// freed by the next poll() after it (for tests).
     std::size_t retired_objects() const noexcept;
-    /// Every SRTP context and codec chain the engine holds: the sessions'
-    /// current ones and the retired ones (for tests).
+    /// Every SRTP context, codec chain and ICE responder the engine holds:
+    /// the sessions' current ones and the retired ones (for tests).
     std::size_t owned_objects() const noexcept;
 
 private:

@@ -241,6 +241,9 @@ void worker::handle_socket(const socket_ref& ref) noexcept {
     if (_buf.tx.count > 0) {
         transmit(s, other(ref.from), ref.ch);
     }
+    if (_buf.tx.reply_count > 0) {
+        transmit_replies(s, ref.from, ref.ch);
+    }
     _pacer.schedule(s, s.relay.next_due_ns());
 }
 
@@ -263,20 +266,41 @@ void worker::release_paced(kernel_session& s, std::int64_t now_ns) noexcept {
     _pacer.schedule(s, s.relay.next_due_ns());
 }
 
-void worker::transmit(kernel_session& s, side to, channel ch) noexcept {
-    const std::size_t n = _buf.tx.count;
+std::size_t worker::send_packets(int fd, std::span<const tx_packet> packets, std::size_t& failed,
+                                 std::size_t& bytes) noexcept {
+    const std::size_t n = std::min(packets.size(), _buf.tx_msgs.size());
     for (std::size_t i = 0; i < n; ++i) {
-        const tx_packet& p = _buf.tx.packets[i];
+        const tx_packet& p = packets[i];
         // sendmmsg does not write through these; the casts only fit the C API.
         _buf.tx_iov[i] = iovec{const_cast<std::uint8_t*>(p.data), p.len};
         auto& h = _buf.tx_msgs[i].msg_hdr;
         h.msg_name = const_cast<sockaddr*>(p.destination->sockaddr_ptr());
         h.msg_namelen = p.destination->sockaddr_len();
     }
+    return send_all(fd, _buf.tx_msgs.data(), n, failed, bytes);
+}
+
+void worker::transmit(kernel_session& s, side to, channel ch) noexcept {
     std::size_t failed = 0;
     std::size_t bytes = 0;
-    const std::size_t sent = send_all(s.fd(to, ch), _buf.tx_msgs.data(), n, failed, bytes);
+    const std::size_t sent = send_packets(
+        s.fd(to, ch), std::span<const tx_packet>(_buf.tx.packets.data(), _buf.tx.count), failed,
+        bytes);
     s.relay.note_tx(to, sent, bytes, failed);
+}
+
+void worker::transmit_replies(kernel_session& s, side from, channel ch) noexcept {
+    std::size_t failed = 0;
+    std::size_t bytes = 0;
+    (void)send_packets(s.fd(from, ch),
+                       std::span<const tx_packet>(_buf.tx.replies.data(), _buf.tx.reply_count),
+                       failed, bytes);
+    // Not media: the side's tx counters leave them out (side_counters::
+    // stun_answered and stun_rejected count them), but a refused one is a
+    // transmit error like any other.
+    if (failed > 0) {
+        s.relay.note_tx(from, 0, 0, failed);
+    }
 }
 
 void worker::drain_commands() noexcept {
@@ -317,6 +341,9 @@ void worker::apply(const command& c) noexcept {
             break;
         case command::kind::set_payload_types:
             c.session->relay.set_payload_types(c.s, c.payload_types);
+            break;
+        case command::kind::set_ice:
+            c.session->relay.set_ice(c.s, c.ice, c.ice_restart);
             break;
     }
 }

@@ -1067,9 +1067,15 @@ TEST_CASE("trunk codecs, keep-alives and failover timing", "[config]") {
           "the trunk's codecs) (got 'inband')");
     CHECK(problem_of(trunk("dtmf: sip")) ==
           "t.yaml:4:55: trunks[0].dtmf: expected rfc4733, info or inband (got 'sip')");
-    CHECK(problem_of(trunk("codecs: [PCMU, G722]")) ==
-          "t.yaml:4:64: trunks[0].codecs[1]: expected a codec: opus, PCMU, PCMA, G729 or "
-          "telephone-event (got 'G722')");
+    CHECK(problem_of(trunk("codecs: [PCMU, GSM]")) ==
+          "t.yaml:4:64: trunks[0].codecs[1]: expected a codec: opus, PCMU, PCMA, G722, G729 or "
+          "telephone-event (got 'GSM')");
+    CHECK(load_string(trunk("codecs: [g722, PCMA, telephone-event]")).trunks[0].codecs ==
+          std::vector<sbc::config::codec>{sbc::config::codec::g722, sbc::config::codec::pcma,
+                                          sbc::config::codec::telephone_event});
+    CHECK(problem_of(trunk("codecs: [G722], dtmf: inband")) ==
+          "t.yaml:4:71: trunks[0].dtmf: expected rfc4733 or info (inband needs PCMU or PCMA in "
+          "the trunk's codecs) (got 'inband')");
     CHECK(problem_of(trunk("codecs: [telephone-event]")) ==
           "t.yaml:4:57: trunks[0].codecs: expected at least one audio codec besides "
           "telephone-event (got a list)");

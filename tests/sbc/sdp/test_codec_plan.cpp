@@ -153,6 +153,7 @@ void expect_codecs(const std::vector<format>& formats, const std::string& expect
 bool transcodable(const format& f) {
     return (f.encoding == "PCMU" && f.clock_rate == 8000) ||
            (f.encoding == "PCMA" && f.clock_rate == 8000) ||
+           (f.encoding == "G722" && f.clock_rate == 8000) ||
            (f.encoding == "G729" && f.clock_rate == 8000) ||
            (f.encoding == "opus" && f.clock_rate == 48000);
 }
@@ -372,13 +373,15 @@ TEST_CASE("codec plan: the transcoded side A follows A's trunk order", "[sdp][co
 }
 
 TEST_CASE("codec plan: what cannot be carried is refused for a 488", "[sdp][codec_plan]") {
-    // Only G.722 offered, which no trunk of B's lists nor the transcoder knows.
-    auto g722 = sdp::plan_offer(offer_formats("G722 telephone-event"), g711_trunk, g711_trunk,
-                                transcodable);
-    REQUIRE_FALSE(g722);
-    CHECK(g722.error_message() ==
-          "no codec in common, and none offered (G722, telephone-event) that the SBC can "
+    // Only GSM offered, which no trunk of B's lists nor the transcoder knows.
+    auto gsm =
+        sdp::plan_offer(offer_formats("GSM telephone-event"), g711_trunk, g711_trunk, transcodable);
+    REQUIRE_FALSE(gsm);
+    CHECK(gsm.error_message() ==
+          "no codec in common, and none offered (GSM, telephone-event) that the SBC can "
           "transcode");
+    // G.722 the transcoder knows, but A's trunk does not list it.
+    CHECK_FALSE(sdp::plan_offer(offer_formats("G722"), g711_trunk, g711_trunk, transcodable));
     // A codec the transcoder knows, but not on A's own trunk list.
     CHECK_FALSE(sdp::plan_offer(offer_formats("G729"), g711_trunk, {codec::opus}, transcodable));
     // Events alone carry no call.
@@ -430,7 +433,82 @@ TEST_CASE("codec plan: trunk codecs are known by name and clock", "[sdp][codec_p
     CHECK(sdp::trunk_codec({101, "telephone-event", 48000, 1, ""}) == codec::telephone_event);
     CHECK_FALSE(sdp::trunk_codec({96, "opus", 16000, 1, ""}));
     CHECK_FALSE(sdp::trunk_codec({13, "CN", 8000, 1, ""}));
-    CHECK_FALSE(sdp::trunk_codec({9, "G722", 8000, 1, ""}));
+    CHECK_FALSE(sdp::trunk_codec({3, "GSM", 8000, 1, ""}));
+    // RFC 3551 4.5.2: G.722's RTP clock is 8000 Hz, whatever its audio.
+    CHECK(sdp::trunk_codec({9, "G722", 8000, 1, ""}) == codec::g722);
+    CHECK(sdp::trunk_codec({9, "g722", 8000, 1, ""}) == codec::g722);
+    CHECK_FALSE(sdp::trunk_codec({96, "G722", 16000, 1, ""}));
+}
+
+TEST_CASE("codec plan: G.722 is relayed between trunks that both take it", "[sdp][codec_plan]") {
+    const std::vector<codec> wideband = {codec::g722, codec::pcmu, codec::telephone_event};
+    auto a = offer_formats("G722 PCMU telephone-event");
+    auto to_b =
+        plan_offer(a, wideband, {codec::pcma, codec::g722, codec::pcmu, codec::telephone_event});
+    CHECK_FALSE(to_b.transcoding);
+    CHECK(to_b.ptime == 0);
+    // B's order: G.722 before PCMU; PCMA was not offered.
+    expect_codecs(to_b.formats, "G722 PCMU telephone-event");
+    CHECK(numbers(to_b.formats) == "9 0 101");
+    CHECK(to_b.formats[0].clock_rate == 8000);
+
+    auto to_a = plan_answer(a, to_b, answer(to_b.formats, "G722 telephone-event"), wideband);
+    CHECK(to_a.how == sdp::answer_plan::mode::relay);
+    expect_codecs(to_a.formats, "G722 telephone-event");
+    CHECK(numbers(to_a.formats) == "9 101");
+    CHECK(to_a.a_to_b.empty());
+    CHECK(to_a.b_to_a.empty());
+    CHECK_FALSE(to_a.side_a);
+}
+
+TEST_CASE("codec plan: G.722 is transcoded where one trunk lacks it", "[sdp][codec_plan]") {
+    SECTION("A offers G.722, B takes PCMA") {
+        const std::vector<codec> a_trunk = {codec::g722, codec::telephone_event};
+        auto a = offer_formats("G722 telephone-event");
+        auto to_b = plan_offer(a, a_trunk, {codec::pcma, codec::telephone_event});
+        CHECK(to_b.transcoding);
+        expect_codecs(to_b.formats, "PCMA telephone-event");
+        auto to_a = plan_answer(a, to_b, answer(to_b.formats, "PCMA telephone-event"), a_trunk);
+        REQUIRE(to_a.how == sdp::answer_plan::mode::transcode);
+        expect_codecs(to_a.formats, "G722 telephone-event");
+        CHECK(numbers(to_a.formats) == "9 101");
+        REQUIRE(to_a.side_a);
+        CHECK(to_a.side_a->audio.encoding == "G722");
+        CHECK(to_a.side_a->audio.clock_rate == 8000);
+        CHECK(to_a.side_a->audio.payload_type == 9);
+        CHECK(to_a.side_a->audio.ptime_ms == 20);
+        // RFC 4733 2.1: events at the audio's RTP clock, 8000 beside G.722.
+        REQUIRE(to_a.side_a->events);
+        CHECK(to_a.side_a->events->clock_rate == 8000);
+        REQUIRE(to_a.side_b);
+        CHECK(to_a.side_b->audio.encoding == "PCMA");
+    }
+    SECTION("A offers PCMU, B takes G.722 first: the SBC's own offer names it") {
+        auto a = offer_formats("PCMU telephone-event");
+        const std::vector<codec> b_trunk = {codec::g722, codec::opus, codec::telephone_event};
+        auto to_b = plan_offer(a, g711_trunk, b_trunk);
+        CHECK(to_b.transcoding);
+        CHECK(to_b.ptime == 20);
+        expect_codecs(to_b.formats, "G722 opus telephone-event");
+        CHECK(numbers(to_b.formats) == "9 111 101");
+        CHECK(to_b.formats[0] == format{9, "G722", 8000, 1, ""});
+        auto to_a =
+            plan_answer(a, to_b, answer(to_b.formats, "G722 telephone-event", 30), g711_trunk);
+        REQUIRE(to_a.how == sdp::answer_plan::mode::transcode);
+        expect_codecs(to_a.formats, "PCMU telephone-event");
+        REQUIRE(to_a.side_b);
+        CHECK(to_a.side_b->audio.encoding == "G722");
+        CHECK(to_a.side_b->audio.clock_rate == 8000);
+        CHECK(to_a.side_b->audio.ptime_ms == 30);
+        REQUIRE(to_a.side_b->events);
+        CHECK(to_a.side_b->events->clock_rate == 8000);
+    }
+    SECTION("A offers G.722 and Opus; the trunks share only Opus") {
+        auto a = offer_formats("G722 opus telephone-event");
+        auto to_b = plan_offer(a, {codec::g722, codec::opus}, {codec::opus, codec::pcmu});
+        CHECK_FALSE(to_b.transcoding);
+        expect_codecs(to_b.formats, "opus");
+    }
 }
 
 TEST_CASE("codec plan: opus fmtp (RFC 7587 7.1) becomes the transcoder's format",

@@ -50,6 +50,21 @@ TEST_CASE("opus and G.729 carry their rtpmap and fmtp; IPv6 addresses say IP6", 
     CHECK(sdp::session_description::parse(*offer));
 }
 
+TEST_CASE("G.722 is offered as static type 9 on its 8000 Hz RTP clock", "[sdp][offer]") {
+    auto offer = sdp::build_offer({codec::g722, codec::pcma, codec::telephone_event}, v4);
+    REQUIRE(offer);
+    CHECK(offer->find("m=audio 20000 RTP/AVP 9 8 101\r\n") != std::string::npos);
+    // RFC 3551 4.5.2: G722/8000, though it samples at 16000 Hz.
+    CHECK(offer->find("a=rtpmap:9 G722/8000\r\n") != std::string::npos);
+    CHECK(offer->find("a=fmtp:9") == std::string::npos);
+    CHECK(sdp::own_format(codec::g722) == sdp::format{9, "G722", 8000, 1, ""});
+    auto parsed = sdp::session_description::parse(*offer);
+    REQUIRE(parsed);
+    CHECK(parsed->formats().front() == sdp::format{9, "G722", 8000, 1, ""});
+    // An answer naming type 9 without an rtpmap fits (RFC 3551 6).
+    CHECK(sdp::check_answer(*offer, answer_with("m=audio 4000 RTP/AVP 9")));
+}
+
 TEST_CASE("an offer needs an audio codec", "[sdp][offer]") {
     CHECK_FALSE(sdp::build_offer({codec::telephone_event}, v4));
     CHECK_FALSE(sdp::build_offer({}, v4));

@@ -28,6 +28,7 @@ constexpr std::int64_t ms_ns = 1'000'000;
 constexpr std::size_t frame = 160;  // 20 ms at 8000 Hz
 constexpr std::uint8_t pcmu = 0;
 constexpr std::uint8_t pcma = 8;
+constexpr std::uint8_t g722 = 9;
 constexpr std::uint8_t opus = 111;
 constexpr std::uint8_t event_pt = 101;
 
@@ -414,6 +415,76 @@ TEST_CASE("info in, rfc4733 out: a queued digit leaves as telephone-events with 
             CHECK(events[i].header.timestamp == audio[0].header.timestamp);
             CHECK(e.duration == std::min<std::size_t>(960 * (i + 1), 7680));
             CHECK(e.end == (i >= 7));
+        }
+    }
+}
+
+TEST_CASE("G.722 legs: telephone-events count its 8000 Hz RTP clock, not its 16 kHz audio") {
+    // RFC 3551 4.5.2 and RFC 4733 2.1: telephone-event/8000 beside G722/8000.
+    const auto f = format("G722", 8000, g722);
+    SECTION("info in, rfc4733 out, passthrough: durations of 160 per 20 ms") {
+        auto d = make_chain(leg(f, dtmf_mode::info), leg(f, dtmf_mode::rfc4733, event_pt));
+        REQUIRE(d.chain->passthrough());
+        peer caller(f, encode(f, test::voice(5 * 320, 16000)));
+        CHECK(d.chain->queue_digit('9', 160));
+        caller.talk(12);
+        play(d, caller.wire);
+
+        expect_sequence_continuous(d.out);
+        const auto audio = of_type(d.out, g722);
+        expect_forwarded(audio, caller, g722, 160);
+        const auto events = of_type(d.out, event_pt);
+        REQUIRE(events.size() == 10);  // 8 ticks of 20 ms, the final packet twice more
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            INFO("event packet " << i);
+            const auto e = read_event(events[i]);
+            CHECK(e.event == 9);
+            CHECK(events[i].header.timestamp == audio[0].header.timestamp);
+            CHECK(events[i].header.marker == (i == 0));
+            CHECK(e.duration == std::min<std::size_t>(160 * (i + 1), 1280));
+            CHECK(e.end == (i >= 7));
+        }
+    }
+    SECTION("rfc4733 in, transcoded to PCMA with info out: the digit lasts what it lasted") {
+        auto d = make_chain(leg(f, dtmf_mode::rfc4733, event_pt),
+                            leg(format("PCMA", 8000, pcma), dtmf_mode::info));
+        REQUIRE_FALSE(d.chain->passthrough());
+        peer caller(f, encode(f, test::voice(5 * 320, 16000)));
+        caller.talk(3);
+        caller.press('4', 100);  // durations 160 ... 800 of the 8000 Hz clock
+        caller.talk(3);
+        play(d, caller.wire);
+        const auto digit = d.chain->take_digit();
+        REQUIRE(digit);
+        CHECK(digit->symbol == '4');
+        CHECK(digit->duration_ms == 100);
+        CHECK_FALSE(d.chain->take_digit());
+        // The audio went on, 20 ms of PCMA per 20 ms of G.722.
+        const auto audio = of_type(d.out, pcma);
+        REQUIRE(audio.size() == 11);
+        for (std::size_t i = 1; i < audio.size(); ++i) {
+            CHECK(audio[i].header.timestamp - audio[i - 1].header.timestamp == 160);
+        }
+        CHECK(of_type(d.out, event_pt).empty());
+    }
+    SECTION("info in on PCMU, rfc4733 out on G.722: events ride the G.722 packets") {
+        const auto in = format("PCMU", 8000, pcmu);
+        auto d = make_chain(leg(in, dtmf_mode::info), leg(f, dtmf_mode::rfc4733, event_pt));
+        peer caller(in, encode(in, murmur(20 * frame)));
+        CHECK(d.chain->queue_digit('1', 100));
+        caller.talk(10);
+        play(d, caller.wire);
+        const auto audio = of_type(d.out, g722);
+        const auto events = of_type(d.out, event_pt);
+        REQUIRE(audio.size() == 10);
+        REQUIRE(events.size() == 7);  // 5 ticks of 20 ms, the final packet twice more
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            INFO("event packet " << i);
+            CHECK(events[i].header.timestamp == audio[0].header.timestamp);
+            CHECK(read_event(events[i]).duration == std::min<std::size_t>(160 * (i + 1), 800));
+        }
+        for (std::size_t i = 1; i < audio.size(); ++i) {
+            CHECK(audio[i].header.timestamp - audio[i - 1].header.timestamp == 160);
         }
     }
 }

@@ -40,13 +40,9 @@ payload_list direct(const audio_format& in, const audio_format& out, const paylo
     const codec_info* src = find_codec(in.encoding, in.clock_rate);
     const codec_info* dst = find_codec(out.encoding, out.clock_rate);
     const auto rate = encoder_pcm_rate(*dst, out);
-    // The decoder works at the encoder's rate where it can, else below it.
-    std::uint32_t dec_rate = src->pcm_rates.front();
-    for (auto r : src->pcm_rates) {
-        if (r <= rate) {
-            dec_rate = r;
-        }
-    }
+    // The decoder works at the encoder's rate where it can (G.722 at 8000
+    // for a G.711 leg), else above it, else below.
+    const auto dec_rate = decoder_pcm_rate(*src, rate);
     auto dec = src->make_decoder(in, dec_rate);
     auto enc = dst->make_encoder(out, rate);
     std::unique_ptr<resampler> rs;
@@ -95,6 +91,8 @@ void expect_same_as_direct(const audio_format& in, const audio_format& out) {
     }
     const auto expected = direct(in, out, packets);
     REQUIRE(d.out.size() == expected.size());
+    // Ticks of the output's RTP clock, not samples: G.722's 20 ms is 160
+    // ticks of 8000 Hz for 320 samples of 16000 Hz (RFC 3551 4.5.2).
     const std::uint32_t out_step = out.clock_rate / 1000 * out.ptime_ms;
     for (std::size_t i = 0; i < expected.size(); ++i) {
         INFO("packet " << i);
@@ -125,6 +123,27 @@ TEST_CASE("PCMU <-> Opus, narrow-, wide- and fullband") {
 TEST_CASE("Opus <-> G.729") {
     expect_same_as_direct(format("opus", 48000, 96, 20), format("G729", 8000, 18, 20));
     expect_same_as_direct(format("G729", 8000, 18, 20), format("opus", 48000, 96, 20, 16000));
+}
+
+TEST_CASE("G.722 <-> PCMU, PCMA, Opus and G.729") {
+    const auto g722 = format("G722", 8000, 9, 20);
+    expect_same_as_direct(g722, format("PCMU", 8000, 0, 20));
+    expect_same_as_direct(format("PCMU", 8000, 0, 20), g722);
+    expect_same_as_direct(g722, format("PCMA", 8000, 8, 20));
+    expect_same_as_direct(format("PCMA", 8000, 8, 20), g722);
+    expect_same_as_direct(g722, format("G729", 8000, 18, 20));
+    expect_same_as_direct(format("G729", 8000, 18, 20), g722);
+    for (std::uint32_t band : {8000u, 12000u, 16000u, 48000u}) {
+        INFO("maxplaybackrate " << band);
+        expect_same_as_direct(g722, format("opus", 48000, 111, 20, band));
+        expect_same_as_direct(format("opus", 48000, 111, 20, band), g722);
+    }
+}
+
+TEST_CASE("G.722 repacketized") {
+    expect_same_as_direct(format("G722", 8000, 9, 30), format("PCMA", 8000, 8, 20));
+    expect_same_as_direct(format("PCMU", 8000, 0, 20), format("G722", 8000, 9, 60));
+    expect_same_as_direct(format("opus", 48000, 111, 60), format("G722", 8000, 9, 10));
 }
 
 TEST_CASE("PCMU <-> PCMA, and repacketized pairs") {

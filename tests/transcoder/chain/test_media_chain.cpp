@@ -117,6 +117,128 @@ TEST_CASE("RTP clocks are mapped between 8000 and 48000 Hz") {
     }
 }
 
+TEST_CASE("G.722: 160 ticks of its 8000 Hz clock per 20 ms of 16 kHz audio") {
+    // RFC 3551 4.5.2: the timestamps of G.722 count an 8000 Hz clock
+    // though a 20 ms packet holds 320 samples (160 octets).
+    const auto g722 = format("G722", 8000, 9);
+    SECTION("PCMU to G.722") {
+        auto d = transcode(leg(format("PCMU", 8000, 0)), leg(g722));
+        REQUIRE(d.chain->pcm_rate() == 16000);
+        const auto in = payloads(format("PCMU", 8000, 0), 10);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            CHECK(d.push(rtp(0, static_cast<std::uint16_t>(i), 160 * i, in[i], i == 0)) == 1);
+        }
+        expect_continuous(d.out, 160, 9);
+        for (const auto& p : d.out) {
+            CHECK(p.payload.size() == 160);
+        }
+    }
+    SECTION("G.722 to Opus: 160 ticks in, 960 out") {
+        auto d = transcode(leg(g722), leg(format("opus", 48000, 111)));
+        REQUIRE(d.chain->decode_rate() == 16000);
+        const auto in = payloads(g722, 10);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            d.push(rtp(9, static_cast<std::uint16_t>(i), 7000 + 160 * i, in[i], i == 0));
+        }
+        REQUIRE(d.out.size() == 10);
+        expect_continuous(d.out, 960, 111);
+    }
+    SECTION("G.722 to PCMA, decoded at 8000 Hz: 60 ms in, three packets of 20 ms out") {
+        const auto in_format = format("G722", 8000, 9, 60);
+        auto d = transcode(leg(in_format), leg(format("PCMA", 8000, 8)));
+        REQUIRE(d.chain->decode_rate() == 8000);
+        const auto in = payloads(in_format, 3);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            CHECK(in[i].size() == 480);
+            CHECK(d.push(rtp(9, static_cast<std::uint16_t>(i), 480 * i, in[i], i == 0)) == 3);
+        }
+        expect_continuous(d.out, 160, 8);
+    }
+    SECTION("Opus 20 ms to G.722 60 ms") {
+        auto d = transcode(leg(format("opus", 48000, 111)), leg(format("G722", 8000, 9, 60)));
+        const auto in = payloads(format("opus", 48000, 111), 9);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            d.push(rtp(111, static_cast<std::uint16_t>(i), 960 * i, in[i], i == 0));
+        }
+        REQUIRE(d.out.size() == 3);
+        expect_continuous(d.out, 480, 9);
+        CHECK(d.out[0].payload.size() == 480);
+    }
+    SECTION("a lost G.722 packet is concealed, once, for its 160 ticks") {
+        auto d = transcode(leg(g722), leg(format("PCMA", 8000, 8)));
+        const auto in = payloads(g722, 7);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            if (i != 3) {
+                d.push(rtp(9, static_cast<std::uint16_t>(i), 160 * i, in[i], i == 0),
+                       20'000'000 * static_cast<std::int64_t>(i));
+            }
+        }
+        d.flush(20'000'000 * 4 + 60'000'000);
+        REQUIRE(d.out.size() == 7);
+        expect_continuous(d.out, 160, 8);
+        CHECK(d.chain->stats().concealed == 1);
+    }
+    SECTION("G.722 silence suppression: a 1 s jump of its clock is 1 s on the other's") {
+        auto d = transcode(leg(g722), leg(format("opus", 48000, 111)));
+        const auto in = payloads(g722, 4);
+        d.push(rtp(9, 0, 0, in[0], true));
+        d.push(rtp(9, 1, 160, in[1]));
+        d.push(rtp(9, 2, 160 * 2 + 8000, in[2], true));
+        d.push(rtp(9, 3, 160 * 3 + 8000, in[3]));
+        REQUIRE(d.out.size() == 4);
+        CHECK(d.out[2].header.timestamp - d.out[1].header.timestamp == 960 + 48000);
+        CHECK(d.out[2].header.marker);
+        CHECK_FALSE(d.out[3].header.marker);
+        CHECK(d.out[3].header.timestamp - d.out[2].header.timestamp == 960);
+        CHECK(d.chain->stats().concealed == 0);
+    }
+    SECTION("to G.722, the same jump is 8000 ticks, not 16000") {
+        auto d = transcode(leg(format("PCMU", 8000, 0)), leg(g722));
+        const auto in = payloads(format("PCMU", 8000, 0), 4);
+        d.push(rtp(0, 0, 0, in[0], true));
+        d.push(rtp(0, 1, 160, in[1]));
+        d.push(rtp(0, 2, 160 * 2 + 8000, in[2], true));
+        d.push(rtp(0, 3, 160 * 3 + 8000, in[3]));
+        REQUIRE(d.out.size() == 4);
+        CHECK(d.out[2].header.timestamp - d.out[1].header.timestamp == 160 + 8000);
+        CHECK(d.out[2].header.marker);
+    }
+}
+
+TEST_CASE("telephone-events of a G.722 leg run on its 8000 Hz clock") {
+    // RFC 4733 2.1 and RFC 3551 4.5.2: telephone-event/8000 beside G722/8000.
+    const auto g722 = format("G722", 8000, 9);
+    const std::uint8_t start[] = {5, 10, 0, 160};
+    const std::uint8_t end[] = {5, 0x80 | 10, 3, 32};
+    SECTION("G.722 to Opus: timestamps and durations scaled by six") {
+        auto d = transcode(leg(g722, 101, 8000), leg(format("opus", 48000, 111), 126, 48000));
+        const auto in = payloads(g722, 2);
+        d.push(rtp(9, 0, 0, in[0]));
+        d.push(rtp(9, 1, 160, in[1]));
+        d.push(rtp(101, 2, 320, start, true));
+        d.push(rtp(101, 3, 320, end));
+        REQUIRE(d.out.size() == 4);
+        CHECK(d.out[2].header.timestamp == d.out[1].header.timestamp + 960);
+        CHECK(d.out[2].header.marker);
+        CHECK(d.out[3].header.timestamp == d.out[2].header.timestamp);
+        CHECK(d.out[2].payload == std::vector<std::uint8_t>{5, 10, 0x03, 0xc0});         // 160 * 6
+        CHECK(d.out[3].payload == std::vector<std::uint8_t>{5, 0x80 | 10, 0x12, 0xc0});  // 800 * 6
+    }
+    SECTION("PCMU to G.722: the same clock, nothing scaled") {
+        auto d = transcode(leg(format("PCMU", 8000, 0), 101, 8000), leg(g722, 96, 8000));
+        const auto in = payloads(format("PCMU", 8000, 0), 2);
+        d.push(rtp(0, 0, 0, in[0]));
+        d.push(rtp(0, 1, 160, in[1]));
+        d.push(rtp(101, 2, 320, start, true));
+        d.push(rtp(101, 3, 320, end));
+        REQUIRE(d.out.size() == 4);
+        CHECK(d.out[2].header.payload_type == 96);
+        CHECK(d.out[2].header.timestamp == d.out[1].header.timestamp + 160);
+        CHECK(d.out[2].payload == std::vector<std::uint8_t>(std::begin(start), std::end(start)));
+        CHECK(d.out[3].payload == std::vector<std::uint8_t>(std::begin(end), std::end(end)));
+    }
+}
+
 TEST_CASE("a packet that overtakes another is held and played in order") {
     const auto in = payloads(format("PCMU", 8000, 0), 6);
     auto ordered = transcode(leg(format("PCMU", 8000, 0)), leg(format("PCMA", 8000, 8)));

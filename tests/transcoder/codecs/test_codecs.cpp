@@ -9,6 +9,7 @@
 #include "tests/transcoder/speech.hpp"
 #include "transcoder/api/codec.hpp"
 #include "transcoder/g711/g711.hpp"
+#include "transcoder/g722/g722.hpp"
 #include "transcoder/g729/g729.hpp"
 #include "transcoder/opus/opus.hpp"
 
@@ -18,6 +19,7 @@ TEST_CASE("registry finds codecs by rtpmap name, case-insensitively", "[registry
     CHECK(find_codec("pcmu", 8000) == &pcmu_codec);
     CHECK(find_codec("PCMU", 8000) == &pcmu_codec);
     CHECK(find_codec("PcMa", 8000) == &pcma_codec);
+    CHECK(find_codec("G722", 8000) == &g722_codec);
     CHECK(find_codec("G729", 8000) == &g729_codec);
     CHECK(find_codec("g729", 8000) == &g729_codec);
     CHECK(find_codec("opus", 48000) == &opus_codec);
@@ -25,6 +27,7 @@ TEST_CASE("registry finds codecs by rtpmap name, case-insensitively", "[registry
 
     CHECK(find_codec("opus", 16000) == nullptr);  // RFC 7587 4.1: always 48000
     CHECK(find_codec("PCMU", 16000) == nullptr);
+    CHECK(find_codec("G722", 16000) == nullptr);  // RFC 3551 4.5.2: always 8000
     CHECK(find_codec("iLBC", 8000) == nullptr);
     CHECK(find_codec("PCM", 8000) == nullptr);
     CHECK(find_codec("PCMUX", 8000) == nullptr);
@@ -32,9 +35,11 @@ TEST_CASE("registry finds codecs by rtpmap name, case-insensitively", "[registry
 }
 
 TEST_CASE("registry entries declare RFC 3551 and RFC 7587 values", "[registry]") {
-    REQUIRE(registered_codecs().size() == 4);
+    REQUIRE(registered_codecs().size() == 5);
     CHECK(pcmu_codec.static_payload_type == 0);
     CHECK(pcma_codec.static_payload_type == 8);
+    CHECK(g722_codec.static_payload_type == 9);
+    CHECK(g722_codec.clock_rate == 8000);  // RFC 3551 4.5.2, for 16 kHz audio
     CHECK(g729_codec.static_payload_type == 18);
     CHECK(opus_codec.static_payload_type == -1);
     CHECK(opus_codec.sdp_channels == 2);
@@ -63,6 +68,17 @@ TEST_CASE("encoder_pcm_rate follows maxplaybackrate", "[registry]") {
     audio_format pcmu;
     pcmu.encoding = "PCMU";
     CHECK(encoder_pcm_rate(pcmu_codec, pcmu) == 8000);
+}
+
+TEST_CASE("decoder_pcm_rate gives the chain's rate where the decoder has it", "[registry]") {
+    for (std::uint32_t rate : {8000u, 12000u, 16000u, 24000u, 48000u}) {
+        CHECK(decoder_pcm_rate(opus_codec, rate) == rate);
+        CHECK(decoder_pcm_rate(pcmu_codec, rate) == 8000);
+        CHECK(decoder_pcm_rate(g729_codec, rate) == 8000);
+    }
+    // Several rates, none the chain's: the one above keeps the band.
+    CHECK(decoder_pcm_rate(g722_codec, 12000) == 16000);
+    CHECK(decoder_pcm_rate(g722_codec, 48000) == 16000);
 }
 
 TEST_CASE("every codec round-trips a packet at each of its PCM rates", "[registry]") {

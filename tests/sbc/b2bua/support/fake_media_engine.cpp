@@ -116,6 +116,24 @@ void fake_media_engine::set_payload_types(dataplane::session_id id, dataplane::s
     }
 }
 
+bool fake_media_engine::set_ice_credentials(
+    dataplane::session_id id, dataplane::side s,
+    const std::optional<dataplane::ice_credentials>& credentials) {
+    if (!credentials) {
+        note(fmt::format("set_ice_credentials {} {} none", id, name(s)));
+    } else {
+        note(fmt::format("set_ice_credentials {} {} ufrag={} remote={}", id, name(s),
+                         credentials->local_ufrag, credentials->remote_ufrag));
+    }
+    auto* f = find(id, "set_ice_credentials");
+    if (f == nullptr || (credentials && !credentials->invalid_because().empty())) {
+        return false;
+    }
+    f->of(s).ice = credentials;
+    ++f->of(s).ice_set;
+    return true;
+}
+
 void fake_media_engine::send_dtmf(dataplane::session_id id, dataplane::side from, char digit,
                                   std::uint32_t duration_ms) {
     note(fmt::format("send_dtmf {} {} {} {}", id, name(from), digit, duration_ms));

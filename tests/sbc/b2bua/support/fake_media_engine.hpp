@@ -35,6 +35,9 @@ struct fake_session {
         std::vector<char> dtmf_sent;                ///< send_dtmf from this side
         std::optional<std::string> pending_move;    ///< prepare_side_move's local
         unsigned moves = 0;                         ///< commit_side_move
+        /// The latest set_ice_credentials that took (nullopt: none, or cleared).
+        std::optional<dataplane::ice_credentials> ice;
+        unsigned ice_set = 0;  ///< set_ice_credentials calls that took, clearing included
     };
     std::array<side_state, 2> sides;
     std::chrono::nanoseconds media_timeout{};
@@ -81,6 +84,10 @@ public:
                    std::unique_ptr<transcoder::media_chain> chain) override;
     void set_payload_types(dataplane::session_id id, dataplane::side to,
                            const dataplane::payload_type_map& map) override;
+    /// As the real engines: false, and nothing recorded, for credentials
+    /// out of RFC 8839's grammar or an unknown session.
+    bool set_ice_credentials(dataplane::session_id id, dataplane::side s,
+                             const std::optional<dataplane::ice_credentials>& credentials) override;
     void send_dtmf(dataplane::session_id id, dataplane::side from, char digit,
                    std::uint32_t duration_ms) override;
     void set_media_timeout(dataplane::session_id id, std::chrono::nanoseconds after) override;
