@@ -287,6 +287,15 @@ std::string uri_host(const std::string& host) {
 }
 }  // namespace
 
+dns::settings resolver_settings(const dns_config& dns) {
+    dns::settings s;
+    for (const auto& server : dns.servers) {
+        s.servers.push_back(fmt::format("{}:{}", uri_host(server.host), server.port));
+    }
+    s.stale_grace = std::chrono::seconds(dns.stale_seconds);
+    return s;
+}
+
 std::string to_string(const listen_uri& l) {
     return fmt::format("{}://{}:{}", to_string(l.proto), uri_host(l.host), l.port);
 }

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sbc/dns/settings.hpp"
+
 namespace sbc::config {
 
 enum class transport { udp, tcp, tls };
@@ -456,6 +458,11 @@ std::string to_string(const listen_uri& l);
 
 /// "sip:127.0.1.2:5060;transport=udp", "sip:[2001:db8::1]:5060;transport=tcp".
 std::string to_string(const peer_config& p);
+
+/// The `dns:` section as the resolver of peer names takes it
+/// (sbc/dns/settings.hpp): servers as "IP:PORT", stale_seconds as its
+/// stale_grace; the resolver's other settings keep their defaults.
+dns::settings resolver_settings(const dns_config& dns);
 
 /// "PCMU", "PCMA", "G729", "opus", "telephone-event": the names the YAML uses.
 std::string_view to_string(codec c) noexcept;

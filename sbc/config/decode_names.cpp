@@ -33,10 +33,11 @@ void decode_dns(problem_list& p, const located& at, dns_config& dns) {
     if (!m) {
         return;
     }
-    if (auto v = m->find("servers")) {
+    const auto servers = m->find("servers");
+    if (servers) {
         constexpr std::string_view server_expected = "a DNS server, IP or IP:PORT";
         const auto list_expected = fmt::format("a list of DNS servers, IP or IP:PORT");
-        for (const auto& e : read_list(p, *v, list_expected, true)) {
+        for (const auto& e : read_list(p, *servers, list_expected, true)) {
             auto text = read_string(p, e, server_expected);
             if (!text) {
                 continue;
@@ -54,6 +55,15 @@ void decode_dns(problem_list& p, const located& at, dns_config& dns) {
     read_number_into(p, *m, "stale_seconds", 0, 86400,
                      "seconds 0..86400 an answer outlives its TTL while its name does not resolve",
                      dns.stale_seconds);
+    // What the resolver itself cannot take (sofia-sip's sres: at most six
+    // servers, all on one port), said here so that --check-config names it.
+    for (auto problem : dns::validate(resolver_settings(dns))) {
+        constexpr std::string_view key = "servers: ";  // the path names the key already
+        if (servers && problem.rfind(key, 0) == 0) {
+            problem.erase(0, key.size());
+        }
+        rejected(p, servers ? *servers : at, problem);
+    }
 }
 
 }  // namespace sbc::config::detail

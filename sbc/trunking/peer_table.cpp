@@ -57,9 +57,9 @@ bool peer_table::set_resolved(std::size_t peer, const std::vector<target>& targe
     return changed;
 }
 
-bool peer_table::record_success(std::size_t peer, std::chrono::microseconds rtt, int status,
+bool peer_table::record_success(std::size_t i, std::chrono::microseconds rtt, int status,
                                 clock::time_point now) {
-    auto& h = _health.at(peer);
+    auto& h = _health.at(i);
     h.last_rtt = rtt;
     h.last_result = std::to_string(status);
     h.failures_in_row = 0;
@@ -72,8 +72,8 @@ bool peer_table::record_success(std::size_t peer, std::chrono::microseconds rtt,
     return false;
 }
 
-bool peer_table::record_failure(std::size_t peer, const std::string& what, clock::time_point now) {
-    auto& h = _health.at(peer);
+bool peer_table::record_failure(std::size_t i, const std::string& what, clock::time_point now) {
+    auto& h = _health.at(i);
     h.last_result = what;
     h.successes_in_row = 0;
     ++h.failures_in_row;
@@ -83,6 +83,11 @@ bool peer_table::record_failure(std::size_t peer, const std::string& what, clock
         return true;
     }
     return false;
+}
+
+bool peer_table::has_current(std::size_t peer) const noexcept {
+    return std::any_of(_targets.begin(), _targets.end(),
+                       [&](const target& t) { return t.peer == peer && t.current; });
 }
 
 bool peer_table::any_up() const noexcept {

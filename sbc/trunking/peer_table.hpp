@@ -35,7 +35,6 @@ struct peer_health {
     unsigned successes_in_row = 0;
     std::optional<std::chrono::microseconds> last_rtt;
     std::string last_result;  ///< "200", "timeout", "503", ...
-    std::uint64_t active_calls = 0;
 };
 
 /// Where a trunk's calls and pings go: an address of one of its peers.
@@ -66,7 +65,11 @@ public:
     /// Targets, current or not; an index stays valid for the table's life.
     std::size_t size() const noexcept { return _targets.size(); }
     const target& target_at(std::size_t i) const { return _targets.at(i); }
-    const peer_health& health(std::size_t peer) const { return _health.at(peer); }
+    /// Health of target `i` (pings go to each target, not to its peer).
+    const peer_health& health(std::size_t i) const { return _health.at(i); }
+    /// True when peer `peer` (its entry in the trunk's peers) has a current
+    /// target: false for a name not resolved yet, or resolved to nothing.
+    bool has_current(std::size_t peer) const noexcept;
 
     /// The targets the name of peer `peer` resolves to now (their `peer`
     /// and `current` are set here). Targets it had and no longer has stay,
@@ -74,25 +77,20 @@ public:
     /// current targets changed.
     bool set_resolved(std::size_t peer, const std::vector<target>& targets, clock::time_point now);
 
-    /// An OPTIONS answered; true when this changed the peer's state.
-    bool record_success(std::size_t peer, std::chrono::microseconds rtt, int status,
+    /// An OPTIONS to target `i` answered; true when this changed its state.
+    bool record_success(std::size_t i, std::chrono::microseconds rtt, int status,
                         clock::time_point now);
-    /// An OPTIONS unanswered or answered with a failure; true on a change.
-    bool record_failure(std::size_t peer, const std::string& what, clock::time_point now);
+    /// An OPTIONS to target `i` unanswered or answered with a failure; true
+    /// on a change.
+    bool record_failure(std::size_t i, const std::string& what, clock::time_point now);
 
-    /// The next peer for a call that has already tried `tried`, or nothing
-    /// when every live peer has been tried.
+    /// The next target for a call that has already tried the targets
+    /// `tried`, or nothing when every live current target has been tried.
     std::optional<std::size_t> choose(const std::vector<std::size_t>& tried,
                                       std::mt19937& rng) const;
 
-    /// True when at least one peer is up.
+    /// True when at least one current target is up.
     bool any_up() const noexcept;
-
-    void call_started(std::size_t peer) { ++_health.at(peer).active_calls; }
-    void call_ended(std::size_t peer) {
-        auto& h = _health.at(peer);
-        h.active_calls -= h.active_calls > 0 ? 1 : 0;
-    }
 
     /// Carries health over from an older table of a reloaded configuration:
     /// targets with the same address, port and transport keep their state.

@@ -242,15 +242,15 @@ TEST_CASE("an interface's fqdn and the dns section", "[config]") {
         "  - {name: a, listen: [udp://127.0.1.1:5060], media_address: 127.0.1.1,"
         " fqdn: SBC1.Example.com}\n"
         "dns:\n"
-        "  servers: [127.0.0.53, '127.0.0.54:5353', '[::1]:5300']\n"
+        "  servers: ['127.0.0.53:5300', '127.0.0.54:5300', '[::1]:5300']\n"
         "  stale_seconds: 600\n" +
             trunks_ok + routes_ok,
         "t.yaml");
     CHECK(cfg.find_interface("a")->fqdn == "sbc1.example.com");
     REQUIRE(cfg.dns.servers.size() == 3);
     CHECK(cfg.dns.servers[0].host == "127.0.0.53");
-    CHECK(cfg.dns.servers[0].port == 53);
-    CHECK(cfg.dns.servers[1].port == 5353);
+    CHECK(cfg.dns.servers[0].port == 5300);
+    CHECK(cfg.dns.servers[1].port == 5300);
     CHECK(cfg.dns.servers[2].host == "::1");
     CHECK(cfg.dns.servers[2].port == 5300);
     CHECK(cfg.dns.stale_seconds == 600);
@@ -277,6 +277,16 @@ TEST_CASE("an interface's fqdn and the dns section", "[config]") {
     CHECK(problem_of("dns: {servers: ['0.0.0.0']}\n" + interfaces_ok + trunks_ok + routes_ok) ==
           "t.yaml:1:17: dns.servers[0]: expected a DNS server's address, not 0.0.0.0 or :: (got "
           "'0.0.0.0')");
+    // What the resolver cannot take is refused before it starts, with the
+    // place and key of the section.
+    CHECK(problem_of("dns: {servers: [127.0.0.53, '127.0.0.54:5353']}\n" + interfaces_ok +
+                     trunks_ok + routes_ok) ==
+          "t.yaml:1:16: dns.servers: every DNS server must use the same port (127.0.0.54:5353 is "
+          "on 5353, another on 53) (got a list)");
+    CHECK(mentions(problem_of("dns: {servers: [127.0.0.1, 127.0.0.2, 127.0.0.3, 127.0.0.4, "
+                              "127.0.0.5, 127.0.0.6, 127.0.0.7]}\n" +
+                              interfaces_ok + trunks_ok + routes_ok),
+                   "dns.servers: at most 6 DNS servers, not 7"));
     CHECK(mentions(
         problem_of("dns: {stale_seconds: 86401}\n" + interfaces_ok + trunks_ok + routes_ok),
         "dns.stale_seconds: expected seconds 0..86400"));

@@ -129,12 +129,15 @@ TEST_CASE("a named peer's targets follow its resolution, each keeping its slot",
     // Before its name resolves, a named peer has no target.
     REQUIRE(table.size() == 1);
     CHECK(table.target_at(0).host == "192.0.2.2");
+    CHECK(table.has_current(0));
+    CHECK_FALSE(table.has_current(1));
 
     using trunking::target;
     const target a{"198.51.100.10", 5060, config::transport::udp, 1, 60};
     const target b{"198.51.100.11", 5060, config::transport::udp, 1, 40};
     CHECK(table.set_resolved(1, {a, b}, t0));
     REQUIRE(table.size() == 3);
+    CHECK(table.has_current(1));
     CHECK(table.target_at(1).peer == 1);
     CHECK(table.target_at(2).host == "198.51.100.11");
     // Priority 1 beats the address peer's 10.
@@ -159,6 +162,7 @@ TEST_CASE("a named peer's targets follow its resolution, each keeping its slot",
 
     // An answer with no targets leaves only the address peer.
     CHECK(table.set_resolved(1, {}, t0));
+    CHECK_FALSE(table.has_current(1));
     CHECK(table.choose({0}, rng) == std::nullopt);
     CHECK(table.record_failure(0, "timeout", t0));
     CHECK_FALSE(table.any_up());  // b is down, but also no longer current
