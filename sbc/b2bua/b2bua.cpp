@@ -208,13 +208,13 @@ std::string b2bua::describe_target(const config::trunk_config& trunk, std::size_
     return t != nullptr ? describe(trunk.peers.at(t->peer), *t) : fmt::format("target {}", i);
 }
 
-void b2bua::note_unresolved(const config::trunk_config& trunk, const std::string& call) {
+void b2bua::note_unresolved(const config::trunk_config& trunk, const std::string& context) {
     const auto* table = peers_of(trunk.name);
     for (std::size_t i = 0; table != nullptr && i < trunk.peers.size(); ++i) {
         const auto& p = trunk.peers[i];
         if (p.is_name && !table->has_current(i) && _unresolved_log.allow()) {
             const auto state = _names ? _names->state_of(trunk.name, i) : std::nullopt;
-            sip_log.warn("call {}: trunk {}: peer {} has no targets ({})", call, trunk.name,
+            sip_log.warn("{}: trunk {}: peer {} has no targets ({})", context, trunk.name,
                          config::to_string(p),
                          state && !state->last_error.empty() ? state->last_error
                          : state && state->resolutions == 0  ? "not resolved yet"

@@ -107,10 +107,11 @@ public:
     const trunking::target* target_of(const config::trunk_config& trunk, std::size_t i);
     /// For logs: target `i` of `trunk` (peer_route.hpp's describe()).
     std::string describe_target(const config::trunk_config& trunk, std::size_t i);
-    /// Logs, for call `call`, each peer of `trunk` given by name that has no
-    /// target (not resolved yet, or resolved to nothing): why the trunk had
-    /// no peer to take it. Rate-limited.
-    void note_unresolved(const config::trunk_config& trunk, const std::string& call);
+    /// Logs, after `context` ("call 12", "INVITE from trunk pbx"), each
+    /// peer of `trunk` given by name that has no target (not resolved yet,
+    /// or resolved to nothing): why the trunk had no peer to take a call.
+    /// Rate-limited.
+    void note_unresolved(const config::trunk_config& trunk, const std::string& context);
     /// Resolves every peer name again now, whatever its TTL (sbcctl reload,
     /// tests); what changes arrives later, on the loop.
     void refresh_names();

@@ -55,7 +55,7 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
         if (!first) {
             // Every peer is down, or a name has no targets: never a wait
             // for DNS on a call's path (RFC 3261 21.5.4).
-            _owner.note_unresolved(*b.trunk, display_id());
+            _owner.note_unresolved(*b.trunk, "call " + display_id());
             return 503;
         }
         b.peer = *first;

@@ -281,7 +281,7 @@ bool outbound_attempt::try_next_peer(int status, bool from_peer, const char* why
                  b.trunk->name, why, status,
                  next ? ", trying " + c._owner.describe_target(*b.trunk, *next) : ", none left");
     if (!next && !c._registered) {
-        c._owner.note_unresolved(*b.trunk, c.display_id());
+        c._owner.note_unresolved(*b.trunk, "call " + c.display_id());
     }
     // The abandoned attempt is cancelled (RFC 3261 9.1): nta holds the
     // CANCEL until a provisional response comes, so a peer that was only
@@ -330,7 +330,7 @@ std::optional<std::size_t> outbound_attempt::usable_next_trunk(const config::tru
     auto first = _call._owner.choose_peer(trunk, {});
     if (!first) {
         sip_log.info("call {}: trunk {} has no peer up; skipped", id, trunk.name);
-        _call._owner.note_unresolved(trunk, id);
+        _call._owner.note_unresolved(trunk, "call " + id);
         return std::nullopt;
     }
     if (!has_sdp(sip) && trunk.early_offer == config::early_offer_policy::reject) {
