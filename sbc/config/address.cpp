@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "sbc/common/text.hpp"
+#include "sbc/dns/peer_name.hpp"
 
 namespace sbc::config::detail {
 
@@ -20,12 +21,8 @@ constexpr std::uint16_t default_sips_port = 5061;  // RFC 3261 19.1.2, for TLS
 
 struct host_port {
     ip_address ip;
-    std::string name;  ///< a host name instead of ip (names allowed only)
     std::uint16_t port = default_sip_port;
-    bool port_given = false;
 };
-
-enum class names { refused, allowed };
 
 bool has_letter(std::string_view text) {
     return std::any_of(text.begin(), text.end(),
@@ -58,10 +55,8 @@ result<ip_address> parse_host(std::string_view text, int only_family) {
                                               : "expected an IP address");
 }
 
-// "IP", "IP:PORT", "[IPv6]" or "[IPv6]:PORT"; "NAME" or "NAME:PORT" too
-// when names are allowed.
-result<host_port> parse_host_port(std::string_view text, std::uint16_t default_port,
-                                  names allow = names::refused) {
+// "IP", "IP:PORT", "[IPv6]" or "[IPv6]:PORT".
+result<host_port> parse_host_port(std::string_view text, std::uint16_t default_port) {
     host_port out;
     out.port = default_port;
     std::string_view port_text;
@@ -89,18 +84,11 @@ result<host_port> parse_host_port(std::string_view text, std::uint16_t default_p
             // Two colons: an IPv6 literal, whose last group would read as a port.
             return make_error("expected an IPv6 address in brackets, e.g. [2001:db8::1]:5060");
         }
-        const auto host = text.substr(0, colon);
-        auto ip = parse_host(host, 0);
-        if (ip) {
-            out.ip = std::move(*ip);
-        } else if (allow == names::refused) {
+        auto ip = parse_host(text.substr(0, colon), 0);
+        if (!ip) {
             return make_error(ip.error_message());
-        } else if (auto name = parse_host_name(host)) {
-            out.name = std::move(*name);
-        } else {
-            return make_error(
-                "expected an IP address or a host name (letters, digits, hyphens and dots)");
         }
+        out.ip = std::move(*ip);
         if (colon != std::string_view::npos) {
             port_text = text.substr(colon + 1);
         }
@@ -111,7 +99,6 @@ result<host_port> parse_host_port(std::string_view text, std::uint16_t default_p
             return make_error(port.error_message());
         }
         out.port = *port;
-        out.port_given = true;
     }
     return out;
 }
@@ -120,74 +107,20 @@ bool starts_with_nocase(std::string_view text, std::string_view prefix) {
     return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
 }
 
-// The transport a peer URI's parameters name, or nothing when they name none.
-result<std::optional<transport>> parse_peer_params(std::string_view params) {
-    std::optional<transport> proto;
-    bool seen = false;
-    while (!params.empty()) {
-        const auto semi = params.find(';');
-        const auto param = params.substr(0, semi);
-        params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
-        const auto eq = param.find('=');
-        const auto name = param.substr(0, eq);
-        const auto value = eq == std::string_view::npos ? std::string_view{} : param.substr(eq + 1);
-        if (!iequals(name, "transport")) {
-            return make_error("expected ;transport=udp|tcp|tls as the only URI parameter");
-        }
-        if (seen) {
-            return make_error("expected ;transport= once");
-        }
-        seen = true;
-        // RFC 3261 19.1.4: URI parameter values compare case-insensitively.
-        if (iequals(value, "udp")) {
-            proto = transport::udp;
-        } else if (iequals(value, "tcp")) {
-            proto = transport::tcp;
-        } else if (iequals(value, "tls")) {
-            proto = transport::tls;
-        } else {
-            return make_error("expected ;transport=udp, ;transport=tcp or ;transport=tls");
-        }
-    }
-    return proto;
-}
-
 }  // namespace
 
 std::optional<std::string> parse_host_name(std::string_view text) {
-    if (!text.empty() && text.back() == '.') {
-        text.remove_suffix(1);  // the root label: "example.com." is "example.com"
-    }
-    if (text.empty() || text.size() > 253) {
+    // One grammar of host names: the resolver's, whose names these are.
+    if (!dns::is_hostname(text)) {
         return std::nullopt;
     }
     std::string out;
     out.reserve(text.size());
-    std::string_view last;
-    while (true) {
-        const auto dot = text.find('.');
-        const auto label = text.substr(0, dot);
-        const bool label_ok =
-            !label.empty() && label.size() <= 63 && label.front() != '-' && label.back() != '-' &&
-            std::all_of(label.begin(), label.end(), [](char c) {
-                return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-';
-            });
-        if (!label_ok) {
-            return std::nullopt;
-        }
-        for (char c : label) {
-            out += ascii_lower(c);
-        }
-        last = label;
-        if (dot == std::string_view::npos) {
-            break;
-        }
-        out += '.';
-        text.remove_prefix(dot + 1);
+    for (char c : text) {
+        out += ascii_lower(c);
     }
-    // RFC 3261 25.1: toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum.
-    if (std::isalpha(static_cast<unsigned char>(last.front())) == 0) {
-        return std::nullopt;
+    if (out.back() == '.') {
+        out.pop_back();  // the root label: "example.com." is "example.com"
     }
     return out;
 }
@@ -296,49 +229,30 @@ result<dns_server> parse_dns_server(std::string_view text) {
 }
 
 result<peer_config> parse_peer(std::string_view text) {
-    constexpr std::string_view form =
-        "expected sip:HOST[:PORT][;transport=udp|tcp|tls], sips:HOST[:PORT] or HOST[:PORT]";
+    // One parser of peer URIs: the resolver's (sbc/dns/peer_name.hpp), so
+    // that what the configuration takes is what RFC 3263 resolves.
+    auto name = dns::parse_peer_name(text);
+    if (!name) {
+        return make_error(name.error_message());
+    }
     peer_config out;
-    if (starts_with_nocase(text, "sip:")) {
-        text.remove_prefix(4);
-    } else if (starts_with_nocase(text, "sips:")) {
-        // RFC 3261 19.1: sips means TLS on every hop, so to this peer too.
-        text.remove_prefix(5);
-        out.sips = true;
-    } else if (text.find("://") != std::string_view::npos) {
-        return make_error(std::string(form));
+    out.host = name->host;
+    out.is_name = !name->is_ip;
+    out.sips = name->sips;
+    switch (name->default_transport()) {
+        case dns::transport::udp:
+            out.proto = transport::udp;
+            break;
+        case dns::transport::tcp:
+            out.proto = transport::tcp;
+            break;
+        case dns::transport::tls:
+            out.proto = transport::tls;
+            break;
     }
-    if (text.find('@') != std::string_view::npos || text.find('?') != std::string_view::npos) {
-        // A peer is where requests go, not a user: user parts and URI headers
-        // would be silently lost, so they are refused.
-        return make_error(std::string(form) + ", without a user part or headers");
-    }
-    const auto semi = text.find(';');
-    out.proto = out.sips ? transport::tls : transport::udp;
-    out.transport_given = out.sips;
-    if (semi != std::string_view::npos) {
-        auto proto = parse_peer_params(text.substr(semi + 1));
-        if (!proto) {
-            return make_error(proto.error_message());
-        }
-        if (*proto) {
-            if (out.sips && **proto != transport::tls) {
-                return make_error("expected no transport but tls in a sips: URI (RFC 3261 26.2.2)");
-            }
-            out.proto = **proto;
-            out.transport_given = true;
-        }
-    }
-    auto hp = parse_host_port(text.substr(0, semi),
-                              out.proto == transport::tls ? default_sips_port : default_sip_port,
-                              names::allowed);
-    if (!hp) {
-        return make_error(hp.error_message());
-    }
-    out.is_name = !hp->name.empty();
-    out.host = out.is_name ? std::move(hp->name) : std::move(hp->ip.text);
-    out.port = hp->port;
-    out.port_given = hp->port_given;
+    out.transport_given = name->proto.has_value() || name->sips;
+    out.port_given = name->port.has_value();
+    out.port = name->port.value_or(dns::default_port(name->default_transport()));
     return out;
 }
 
