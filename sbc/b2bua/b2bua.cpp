@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "sbc/b2bua/invite_intake.hpp"
+#include "sbc/b2bua/peer_route.hpp"
 #include "sbc/sofia/auth_headers.hpp"
 #include "sbc/sofia/msg_ref.hpp"
 #include "sbc/sofia/reply.hpp"
@@ -70,7 +72,6 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
       _cfg(cfg),
       _media(media),
       _router(cfg),
-      _acl(cfg),
       _started(std::chrono::steady_clock::now()) {
     for (const auto& i : cfg.interfaces) {
         admission::flood_settings fs;
@@ -94,6 +95,10 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
                              trunk_normalizer{policy::number_rewriter(t.normalize.inbound),
                                               policy::number_rewriter(t.normalize.outbound)});
     }
+    if (peer_names::needed(cfg)) {
+        _names = std::make_unique<peer_names>(root, cfg, _peers, [this] { on_names_changed(); });
+    }
+    rebuild_acl();
     if (cfg.cdr) {
         // Throws with the path when the file cannot be opened: sbcd then
         // refuses to start rather than lose every record silently.
@@ -112,22 +117,55 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
 
 void b2bua::start_registrations() {
     for (const auto& t : _cfg.trunks) {
-        if (!t.registration || t.peers.empty()) {
+        if (!t.registration || t.peers.empty() || _registrations.count(t.name) != 0) {
+            continue;
+        }
+        // The registrar is the first peer: its first current target (a
+        // name's registration waits for its first answer).
+        const auto& table = _peers.at(t.name);
+        const trunking::target* registrar = nullptr;
+        for (std::size_t i = 0; i < table.size() && registrar == nullptr; ++i) {
+            const auto& target = table.target_at(i);
+            registrar = target.peer == 0 && target.current ? &target : nullptr;
+        }
+        if (registrar == nullptr) {
             continue;
         }
         // The carrier sends calls for the AOR to this Contact: its user is
         // the AOR's, its address this interface's.
         const auto& iface = interface_named(t.interface);
-        const auto transport = t.peers.front().proto;
         const auto aor_user = t.registration->aor.substr(
             t.registration->aor.find(':') + 1,
             t.registration->aor.find('@') - t.registration->aor.find(':') - 1);
-        auto contact = iface.contact(transport);
+        auto contact = iface.contact(registrar->proto);
         contact.insert(contact.find(':') + 1, aor_user + "@");
-        auto r = std::make_unique<registration>(_root, iface.agent(), t,
-                                                config::to_string(t.peers.front()), contact);
+        const auto uri = fmt::format("sip:{}:{};transport={}", uri_host(registrar->host),
+                                     registrar->port, transport_param(registrar->proto));
+        auto r = std::make_unique<registration>(_root, iface.agent(), t, uri, contact);
         r->start();
         _registrations.emplace(t.name, std::move(r));
+    }
+}
+
+void b2bua::rebuild_acl() {
+    // Calls on a target no longer current keep it in the ACL until they end.
+    std::set<policy::peer_acl::target_ref> in_use;
+    for (const auto& [id, c] : _calls) {
+        if (auto target = c->called_target()) {
+            in_use.insert(*target);
+        }
+    }
+    _acl = policy::peer_acl(_peers, in_use);
+}
+
+void b2bua::on_names_changed() {
+    rebuild_acl();
+    start_registrations();
+}
+
+void b2bua::refresh_names() {
+    if (_names) {
+        _names->refresh_all();
     }
 }
 
@@ -158,6 +196,31 @@ tls::peer_lookup b2bua::tls_peers(const std::string& interface) {
 trunking::peer_table* b2bua::peers_of(const std::string& trunk) {
     auto it = _peers.find(trunk);
     return it == _peers.end() ? nullptr : &it->second;
+}
+
+const trunking::target* b2bua::target_of(const config::trunk_config& trunk, std::size_t i) {
+    const auto* table = peers_of(trunk.name);
+    return table != nullptr && i < table->size() ? &table->target_at(i) : nullptr;
+}
+
+std::string b2bua::describe_target(const config::trunk_config& trunk, std::size_t i) {
+    const auto* t = target_of(trunk, i);
+    return t != nullptr ? describe(trunk.peers.at(t->peer), *t) : fmt::format("target {}", i);
+}
+
+void b2bua::note_unresolved(const config::trunk_config& trunk, const std::string& context) {
+    const auto* table = peers_of(trunk.name);
+    for (std::size_t i = 0; table != nullptr && i < trunk.peers.size(); ++i) {
+        const auto& p = trunk.peers[i];
+        if (p.is_name && !table->has_current(i) && _unresolved_log.allow()) {
+            const auto state = _names ? _names->state_of(trunk.name, i) : std::nullopt;
+            sip_log.warn("{}: trunk {}: peer {} has no targets ({})", context, trunk.name,
+                         config::to_string(p),
+                         state && !state->last_error.empty() ? state->last_error
+                         : state && state->resolutions == 0  ? "not resolved yet"
+                                                             : "resolved to nothing");
+        }
+    }
 }
 
 call_leg* b2bua::leg_of_dialog(const dialog_ref& ref) {
@@ -612,12 +675,18 @@ void b2bua::tick_timer_cb(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
 }
 
 void b2bua::reap() {
+    bool reaped = false;
     for (auto it = _calls.begin(); it != _calls.end();) {
         if (it->second->finished()) {
             it = _calls.erase(it);
+            reaped = true;
         } else {
             ++it;
         }
+    }
+    // A call that ended may have been the last on a target no longer current.
+    if (reaped && _names) {
+        rebuild_acl();
     }
 }
 

@@ -2,12 +2,12 @@
 // interface, decides whether it may become a call (peer ACL, routing,
 // offer), and owns the calls it creates.
 //
-// Object graph: b2bua owns the sip_interfaces (one nta agent each) and the
-// calls; it borrows the configuration, the router, the peer ACL and the media
-// engine, all of which outlive it. A new INVITE is screened by an
-// invite_intake (invite_intake.hpp), which starts its call. It also answers
-// the control API (its JSON is built in control_api.cpp).
-// Runs entirely on the su_root thread.
+// Object graph: b2bua owns the sip_interfaces (one nta agent each), the
+// calls, the trunks' peer tables, the peer ACL built from them, and the
+// resolution of peers given by name (peer_names, only when some trunk has
+// one); it borrows the configuration and the media engine, which outlive it. A new INVITE is
+// screened by an invite_intake (invite_intake.hpp), which starts its call. It also answers the
+// control API (its JSON is built in control_api.cpp). Runs entirely on the su_root thread.
 #pragma once
 
 #include <chrono>
@@ -27,6 +27,7 @@
 #include "sbc/b2bua/call.hpp"
 #include "sbc/b2bua/dialog_closer.hpp"
 #include "sbc/b2bua/keepalive.hpp"
+#include "sbc/b2bua/peer_names.hpp"
 #include "sbc/b2bua/registration.hpp"
 #include "sbc/b2bua/replaces.hpp"
 #include "sbc/b2bua/sip_interface.hpp"
@@ -101,6 +102,19 @@ public:
     void schedule_reap();
     /// Health and selection state of a trunk's peers; null for an unknown name.
     trunking::peer_table* peers_of(const std::string& trunk);
+    /// Target `i` of `trunk`'s table (what dialog::peer holds); null when
+    /// there is none.
+    const trunking::target* target_of(const config::trunk_config& trunk, std::size_t i);
+    /// For logs: target `i` of `trunk` (peer_route.hpp's describe()).
+    std::string describe_target(const config::trunk_config& trunk, std::size_t i);
+    /// Logs, after `context` ("call 12", "INVITE from trunk pbx"), each
+    /// peer of `trunk` given by name that has no target (not resolved yet,
+    /// or resolved to nothing): why the trunk had no peer to take a call.
+    /// Rate-limited.
+    void note_unresolved(const config::trunk_config& trunk, const std::string& context);
+    /// Resolves every peer name again now, whatever its TTL (sbcctl reload,
+    /// tests); what changes arrives later, on the loop.
+    void refresh_names();
     /// Appends a call attempt's record to the CDR file, when there is one.
     void write_cdr(const cdr::record& r);
     /// Reopens the CDR file (SIGHUP: after an external logrotate).
@@ -127,7 +141,8 @@ public:
     void close_dialog(nta_leg_t* leg, const config::trunk_config& trunk);
     /// The compiled normalization rules of `trunk`.
     const trunk_normalizer& normalizer(const config::trunk_config& trunk) const;
-    /// The next peer of `trunk` for a call that has tried `tried` (failover).
+    /// The next target of `trunk` for a call that has tried the targets
+    /// `tried` (failover): an index into its peer table.
     std::optional<std::size_t> choose_peer(const config::trunk_config& trunk,
                                            const std::vector<std::size_t>& tried);
 
@@ -163,8 +178,15 @@ private:
     /// and answers it (RFC 3261 10.3 steps 7 and 8).
     int apply_register(const config::trunk_config& trunk, nta_incoming_t* irq,
                        const registrar::register_request& r);
-    /// Registers every trunk with `registration` at its first peer (start-up).
+    /// Registers every trunk with `registration` at its first peer, once
+    /// that peer has a target (start-up; a name's first resolution).
     void start_registrations();
+    /// Makes the ACL anew from the peer tables: current targets, and the
+    /// retired ones that calls still use.
+    void rebuild_acl();
+    /// A named peer's targets changed (peer_names): the ACL follows, and a
+    /// registration waiting for its registrar's address starts.
+    void on_names_changed();
     /// The registrar trunk on `interface` whose sources hold `source`.
     const config::trunk_config* registrar_trunk_for(const std::string& interface,
                                                     const dataplane::ip_endpoint& source) const;
@@ -190,6 +212,10 @@ private:
     tls::peer_lookup tls_peers(const std::string& interface);
     // The control API's parts (control_api.cpp).
     nlohmann::json trunk_json(const config::trunk_config& t);
+    /// Peer `peer` of `t`: its health, or for a name its targets (with
+    /// `calls`: the calls on each target) and what the resolver knows.
+    nlohmann::json peer_json(const config::trunk_config& t, std::size_t peer,
+                             const std::map<std::size_t, std::size_t>& calls);
     nlohmann::json interface_json(const sip_interface& i) const;
     /// Media packet totals over all calls, for stats().
     struct media_totals {
@@ -214,6 +240,8 @@ private:
     policy::peer_acl _acl;
     std::vector<std::unique_ptr<sip_interface>> _interfaces;
     std::map<std::string, trunking::peer_table> _peers;
+    /// After _peers, whose tables it fills; null when no peer has a name.
+    std::unique_ptr<peer_names> _names;
     std::map<std::string, trunk_normalizer> _normalizers;
     std::unique_ptr<cdr::writer> _cdr;
     struct trunk_admission {
@@ -242,6 +270,7 @@ private:
     su_timer_t* _tick_timer = nullptr;
     std::chrono::steady_clock::time_point _started;
     log::rate_limit _refusal_log{20};
+    log::rate_limit _unresolved_log{20};
 };
 
 }  // namespace sbc::b2bua

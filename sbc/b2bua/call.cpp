@@ -374,4 +374,12 @@ void call::release_transactions() {
     _relays.clear();
 }
 
+std::optional<std::pair<std::string, std::size_t>> call::called_target() const {
+    const auto& b = _legs[1];
+    if (_registered || b.trunk == nullptr) {
+        return std::nullopt;
+    }
+    return std::pair{b.trunk->name, b.peer};
+}
+
 }  // namespace sbc::b2bua

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dataplane/api/media_engine.hpp"
@@ -155,6 +156,9 @@ public:
     bool finished() const noexcept { return _state == state::terminated; }
     const config::trunk_config& from_trunk() const noexcept { return *_legs[0].trunk; }
     const config::trunk_config& to_trunk() const noexcept { return *_legs[1].trunk; }
+    /// The target the SBC called on leg b: its trunk's name and its index
+    /// in that trunk's peer table; nothing for a registered callee.
+    std::optional<std::pair<std::string, std::size_t>> called_target() const;
     std::chrono::steady_clock::time_point created() const noexcept { return _created; }
     std::chrono::steady_clock::time_point state_since() const noexcept { return _state_since; }
     /// The SBC's RTP port on leg `s` (RTCP is the next one); 0 before media.

@@ -63,7 +63,9 @@ struct dialog_state {
     std::string interface;
     std::string trunk;
     config::transport transport = config::transport::udp;
-    std::size_t peer = 0;  ///< index into the trunk's peers
+    /// The target called: an index into the trunk's peer table (dialog::peer),
+    /// which holds the targets of names as they resolved in this process.
+    std::size_t peer = 0;
     // What was negotiated on it.
     bool confirmed = false;
     bool peer_100rel = false;

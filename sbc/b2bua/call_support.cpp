@@ -74,14 +74,6 @@ int accept_prack(nta_reliable_magic_t*, nta_reliable_t*, nta_incoming_t*, const 
     return 200;
 }
 
-std::string peer_uri(const std::string& user, const config::peer_config& peer) {
-    return fmt::format("sip:{}{}{}:{}{}", user, user.empty() ? "" : "@", uri_host(peer.host),
-                       peer.port,
-                       peer.proto == config::transport::udp
-                           ? ""
-                           : fmt::format(";transport={}", transport_param(peer.proto)));
-}
-
 void remember_identity(dialog& d, const std::string& call_id, const std::string& from,
                        const std::string& to) {
     c_handle<su_home_t, su_home_unref> home(

@@ -120,28 +120,91 @@ nlohmann::json bindings_json(const registrar::location_service& locations) {
     return bindings;
 }
 
-/// One peer of a trunk: its health when the trunk has a table (`health`),
-/// its last TLS session and failure when its interface has TLS.
-nlohmann::json peer_json(const config::peer_config& p, const trunking::peer_health* health,
-                         const tls::interface_tls* tls) {
+nlohmann::json health_json(const trunking::peer_health& h) {
+    return {{"state", h.up ? "up" : "down"},
+            {"since", iso_time(h.since)},
+            {"last_result", h.last_result},
+            {"last_rtt_ms",
+             h.last_rtt ? nlohmann::json(h.last_rtt->count() / 1000.0) : nlohmann::json(nullptr)}};
+}
+
+/// The last TLS session and failure with `host` when its interface has TLS.
+void tls_json(nlohmann::json& j, const std::string& host, const tls::interface_tls* tls) {
+    const auto* session = tls != nullptr ? tls->last_session(host) : nullptr;
+    j["tls"] = session != nullptr ? session_json(*session) : nlohmann::json(nullptr);
+    // A failed handshake since the last one that completed (issue 19).
+    const auto* failure = tls != nullptr ? tls->last_failure(host) : nullptr;
+    j["tls_failure"] = failure != nullptr ? failure_json(*failure) : nlohmann::json(nullptr);
+}
+
+nlohmann::json optional_time(const std::optional<std::chrono::system_clock::time_point>& t) {
+    return t ? nlohmann::json(iso_time(*t)) : nlohmann::json(nullptr);
+}
+
+/// What the resolver knows of a peer's name (RFC 3263): when the answer
+/// came and expires, whether it is past that and kept (stale), the last
+/// error.
+void name_json(nlohmann::json& pj, const dns::name_state& s) {
+    pj["name"] = s.name;
+    pj["resolved_at"] = optional_time(s.resolved_at);
+    pj["expires"] = optional_time(s.expires);
+    pj["stale"] = s.stale;
+    pj["last_error"] =
+        s.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_error);
+    pj["last_error_at"] = optional_time(s.last_error_at);
+}
+}  // namespace
+
+nlohmann::json b2bua::peer_json(const config::trunk_config& t, std::size_t peer,
+                                const std::map<std::size_t, std::size_t>& calls) {
+    const auto& p = t.peers[peer];
     nlohmann::json pj = {
         {"uri", config::to_string(p)}, {"priority", p.priority}, {"weight", p.weight}};
-    if (health != nullptr) {
-        const auto& h = *health;
-        pj["state"] = h.up ? "up" : "down";
-        pj["since"] = iso_time(h.since);
-        pj["last_result"] = h.last_result;
-        pj["last_rtt_ms"] =
-            h.last_rtt ? nlohmann::json(h.last_rtt->count() / 1000.0) : nlohmann::json(nullptr);
+    const auto* table = peers_of(t.name);
+    const auto* tls = interface_named(t.interface).tls();
+    if (!p.is_name) {
+        // One target, the peer's address: its fields are the peer's, as
+        // they always were.
+        for (std::size_t i = 0; table != nullptr && i < table->size(); ++i) {
+            if (table->target_at(i).peer == peer) {
+                pj.update(health_json(table->health(i)));
+            }
+        }
+        tls_json(pj, p.host, tls);
+        return pj;
     }
-    const auto* session = tls != nullptr ? tls->last_session(p.host) : nullptr;
-    pj["tls"] = session != nullptr ? session_json(*session) : nlohmann::json(nullptr);
-    // A failed handshake since the last one that completed (issue 19).
-    const auto* failure = tls != nullptr ? tls->last_failure(p.host) : nullptr;
-    pj["tls_failure"] = failure != nullptr ? failure_json(*failure) : nlohmann::json(nullptr);
+    // A name: its targets as it resolved, each with its own health; the
+    // peer is up when a current target is.
+    auto targets = nlohmann::json::array();
+    bool up = false;
+    for (std::size_t i = 0; table != nullptr && i < table->size(); ++i) {
+        const auto& target = table->target_at(i);
+        if (target.peer != peer) {
+            continue;
+        }
+        const auto& h = table->health(i);
+        up = up || (target.current && h.up);
+        auto tj = nlohmann::json{{"address", target.host},
+                                 {"port", target.port},
+                                 {"transport", config::to_string(target.proto)},
+                                 {"priority", target.priority},
+                                 {"weight", target.weight},
+                                 {"current", target.current}};
+        tj.update(health_json(h));
+        auto n = calls.find(i);
+        tj["active_calls"] = n != calls.end() ? n->second : 0;
+        tls_json(tj, target.host, tls);
+        targets.push_back(std::move(tj));
+    }
+    pj["state"] = up ? "up" : "down";
+    pj["targets"] = std::move(targets);
+    if (auto state = _names ? _names->state_of(t.name, peer) : std::nullopt) {
+        name_json(pj, *state);
+    }
     return pj;
 }
 
+namespace {
 nlohmann::json interface_tls_json(const tls::interface_tls& tls) {
     const auto& c = tls.counters();
     return {{"certificate_subject", tls.certificate_subject()},
@@ -180,11 +243,15 @@ nlohmann::json b2bua::trunk_json(const config::trunk_config& t) {
     if (auto l = _locations.find(t.name); l != _locations.end()) {
         tj["registrations"] = bindings_json(l->second);
     }
-    const auto* table = peers_of(t.name);
-    const auto* tls = interface_named(t.interface).tls();
+    // The calls on each target of this trunk (leg b: the targets the SBC called).
+    std::map<std::size_t, std::size_t> on_target;
+    for (const auto& [id, c] : _calls) {
+        if (auto target = c->called_target(); target && target->first == t.name) {
+            ++on_target[target->second];
+        }
+    }
     for (std::size_t i = 0; i < t.peers.size(); ++i) {
-        tj["peers"].push_back(
-            peer_json(t.peers[i], table != nullptr ? &table->health(i) : nullptr, tls));
+        tj["peers"].push_back(peer_json(t, i, on_target));
     }
     return tj;
 }
@@ -261,6 +328,12 @@ nlohmann::json b2bua::reload() {
     }
     if (!errors.empty()) {
         return {{"ok", false}, {"errors", errors}, {"applied", applied}};
+    }
+    if (_names) {
+        // The trunks (and their names) stay as they are until a restart;
+        // their answers are asked for anew, whatever their TTLs.
+        refresh_names();
+        applied.push_back("dns: every peer name resolved again");
     }
     sip_log.info("reloaded {}", _cfg.source_file);
     return {{"ok", true},
@@ -486,9 +559,10 @@ std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view
 }
 
 /// Sets `req`'s source and time from the test's `source` and `at`, or the
-/// error reply that says which of them is wrong.
+/// error reply that says which of them is wrong. Without `source`, a call
+/// comes from `peer_address` (the trunk's first target), when there is one.
 std::optional<nlohmann::json> apply_source_and_time(const nlohmann::json& args,
-                                                    const config::trunk_config& trunk,
+                                                    const std::string& peer_address,
                                                     policy::route_request& req) {
     const auto source = arg(args, "source");
     if (!source.empty()) {
@@ -497,10 +571,10 @@ std::optional<nlohmann::json> apply_source_and_time(const nlohmann::json& args,
             return api::make_error_reply(fmt::format("'{}' is not an IP address", source));
         }
         req.source = *ep;
-    } else if (!trunk.peers.empty()) {
+    } else if (!peer_address.empty()) {
         // A call from the trunk comes from one of its peers.
-        req.source = dataplane::ip_endpoint::from_string(trunk.peers.front().host, 0)
-                         .value_or(dataplane::ip_endpoint{});
+        req.source =
+            dataplane::ip_endpoint::from_string(peer_address, 0).value_or(dataplane::ip_endpoint{});
     }
     const auto at = arg(args, "at");
     if (!at.empty()) {
@@ -552,7 +626,16 @@ nlohmann::json b2bua::route_test(const nlohmann::json& args) {
     }
     const auto numbers = normalizer(*trunk).inbound.apply(received);
     auto req = policy::make_request(*trunk, numbers, {}, std::chrono::system_clock::now());
-    if (auto error = apply_source_and_time(args, *trunk, req)) {
+    // The first peer's first target: its address, or the first its name
+    // resolved to (none yet: no source).
+    std::string peer_address;
+    if (const auto* table = peers_of(trunk->name)) {
+        for (std::size_t i = 0; i < table->size() && peer_address.empty(); ++i) {
+            const auto& target = table->target_at(i);
+            peer_address = target.peer == 0 && target.current ? target.host : "";
+        }
+    }
+    if (auto error = apply_source_and_time(args, peer_address, req)) {
         return *error;
     }
     nlohmann::json out{{"from_trunk", trunk->name},

@@ -49,7 +49,11 @@ struct dialog {
     sip_interface* iface = nullptr;
     const config::trunk_config* trunk = nullptr;
     config::transport transport = config::transport::udp;
-    std::size_t peer = 0;    ///< index into trunk->peers (the SBC called it)
+    /// The target the SBC called: an index into its trunk's peer table
+    /// (b2bua::target_of), not into trunk->peers, since a peer given by name
+    /// has as many targets as its name resolves to. 0 on a dialog the SBC
+    /// did not call (leg a).
+    std::size_t peer = 0;
     bool confirmed = false;  ///< a 2xx to the dialog-creating INVITE went through
     /// The peer said Supported or Require 100rel / timer.
     bool peer_100rel = false;

@@ -36,9 +36,9 @@ std::optional<call::replacement> call::replacement_for(side s) {
         r.target.source = _source;
     } else if (_registered) {
         r.target.source = _registered->source;
-    } else if (far.peer < far.trunk->peers.size()) {
-        const auto& peer = far.trunk->peers[far.peer];
-        auto at = dataplane::ip_endpoint::from_string(peer.host, peer.port);
+    } else if (const auto* peer = _owner.target_of(*far.trunk, far.peer)) {
+        // The target the SBC called, by address, even for a peer by name.
+        auto at = dataplane::ip_endpoint::from_string(peer->host, peer->port);
         if (!at) {
             return std::nullopt;
         }

@@ -53,10 +53,13 @@ int call::start(nta_incoming_t* irq, const sip_t* sip) {
     } else {
         auto first = _owner.choose_peer(*b.trunk, {});
         if (!first) {
-            return 503;  // every peer is down (RFC 3261 21.5.4)
+            // Every peer is down, or a name has no targets: never a wait
+            // for DNS on a call's path (RFC 3261 21.5.4).
+            _owner.note_unresolved(*b.trunk, "call " + display_id());
+            return 503;
         }
         b.peer = *first;
-        b.transport = b.trunk->peers[b.peer].proto;
+        b.transport = _owner.target_of(*b.trunk, b.peer)->proto;
     }
 
     _media.set_leg(side::a, *a.trunk, a.iface->cfg().media_address);

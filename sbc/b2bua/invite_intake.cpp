@@ -241,6 +241,8 @@ void invite_intake::consider(const config::trunk_config& t, target_search& searc
         }
     } else if (_owner._refusal_log.allow()) {
         sip_log.warn("INVITE from trunk {}: every peer of trunk {} is down", _trunk.name, t.name);
+        // A name with no targets is why, when it is (never a wait for DNS).
+        _owner.note_unresolved(t, "INVITE from trunk " + _trunk.name);
     }
 }
 

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "sbc/b2bua/b2bua.hpp"
+#include "sbc/b2bua/peer_route.hpp"
 #include "sbc/common/log.hpp"
 
 namespace sbc::b2bua {
@@ -47,12 +48,20 @@ void keepalive::tick(std::chrono::steady_clock::time_point now) {
         if (trunk.keepalive.interval_seconds == 0) {
             continue;
         }
-        for (std::size_t peer = 0; peer < trunk.peers.size(); ++peer) {
-            auto key = std::pair{trunk.name, peer};
+        const auto* table = _owner.peers_of(trunk.name);
+        // Each current target: a name's every address is watched, so that
+        // failover skips the dead ones; a target no longer current is left
+        // alone (its calls go on, no new one goes there).
+        for (std::size_t target = 0; table != nullptr && target < table->size(); ++target) {
+            if (!table->target_at(target).current) {
+                continue;
+            }
+            auto key = std::pair{trunk.name, target};
             auto due = _next_due.find(key);
             if (due == _next_due.end()) {
-                // Peers start up; the first ping comes one interval after
-                // start, so a restart does not burst OPTIONS at every peer.
+                // Targets start up; the first ping comes one interval after
+                // start (or after the name resolved), so a restart does not
+                // burst OPTIONS at every peer.
                 _next_due[key] = now + std::chrono::seconds(trunk.keepalive.interval_seconds);
                 continue;
             }
@@ -61,29 +70,33 @@ void keepalive::tick(std::chrono::steady_clock::time_point now) {
             }
             bool outstanding = false;
             for (const auto& p : _pings) {
-                outstanding = outstanding || (p.trunk == trunk.name && p.peer == peer);
+                outstanding = outstanding || (p.trunk == trunk.name && p.peer == target);
             }
             if (outstanding) {
                 continue;
             }
             _next_due[key] = now + std::chrono::seconds(trunk.keepalive.interval_seconds);
-            send(trunk.name, peer, now);
+            send(trunk.name, target, now);
         }
     }
 }
 
-void keepalive::send(const std::string& trunk_name, std::size_t peer_index,
+void keepalive::send(const std::string& trunk_name, std::size_t target_index,
                      std::chrono::steady_clock::time_point now) {
     const auto& trunk = *_owner.cfg().find_trunk(trunk_name);
-    const auto& peer = trunk.peers[peer_index];
+    const auto* target = _owner.target_of(trunk, target_index);
+    if (target == nullptr) {
+        return;
+    }
+    const auto& peer = trunk.peers.at(target->peer);
     auto& iface = _owner.interface_named(trunk.interface);
-    auto host = uri_host(peer.host);
+    auto route = route_to(peer, *target, "");
     auto from = fmt::format("<sip:sbc@{}>", iface.host());
-    auto to = fmt::format("<sip:{}:{}>", host, peer.port);
-    auto ruri = fmt::format("sip:{}:{}{}", host, peer.port,
-                            peer.proto == config::transport::udp
-                                ? ""
-                                : fmt::format(";transport={}", transport_param(peer.proto)));
+    // To names the peer as the Request-URI does: its address and port, or
+    // its name (RFC 3263: the URI dialled, sent to the resolved target).
+    auto to = peer.is_name ? fmt::format("<{}>", route.ruri)
+                           : fmt::format("<sip:{}:{}>", route.to_host, target->port);
+    const auto& ruri = route.ruri;
     auto call_id = ping_call_id();
     c_handle<nta_leg_t, nta_leg_destroy> leg(
         nta_leg_tcreate(iface.agent(), nullptr, nullptr, SIPTAG_CALL_ID_STR(call_id.c_str()),
@@ -92,12 +105,13 @@ void keepalive::send(const std::string& trunk_name, std::size_t peer_index,
         return;
     }
     nta_leg_tag(leg.get(), nullptr);
-    auto contact = iface.contact(peer.proto);
+    auto contact = iface.contact(target->proto);
     const auto serial = ++_serial;
     nta_leg_t* raw = leg.get();
-    _pings.push_back(ping{serial, trunk_name, peer_index, std::move(leg), {}, now});
+    _pings.push_back(ping{serial, trunk_name, target_index, std::move(leg), {}, now});
     auto orq = sofia::client_transaction::send(
-        raw, [this, serial](const sofia::response& r) { on_response(serial, r); }, nullptr,
+        raw, [this, serial](const sofia::response& r) { on_response(serial, r); },
+        route.next_hop.empty() ? nullptr : URL_STRING_MAKE(route.next_hop.c_str()),
         SIP_METHOD_OPTIONS, URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
         SIPTAG_MAX_FORWARDS_STR("70"), SIPTAG_ACCEPT_STR("application/sdp"));
     // nta may have answered already (a transport failure): the ping is
@@ -121,9 +135,9 @@ void keepalive::on_response(std::uint64_t serial, const sofia::response& r) {
     std::string why;
     const auto& p = _pings[*i];
     const auto* trunk = _owner.cfg().find_trunk(p.trunk);
-    if (!r.from_peer() && trunk != nullptr && p.peer < trunk->peers.size()) {
-        why =
-            _owner.interface_named(trunk->interface).tls_failure(trunk->peers[p.peer].host, p.sent);
+    const auto* target = trunk != nullptr ? _owner.target_of(*trunk, p.peer) : nullptr;
+    if (!r.from_peer() && target != nullptr) {
+        why = _owner.interface_named(trunk->interface).tls_failure(target->host, p.sent);
     }
     finish(*i, r.status, why.empty() ? nullptr : why.c_str());
 }
@@ -137,7 +151,7 @@ void keepalive::finish(std::size_t index, int status, const char* what) {
     const auto* trunk = _owner.cfg().find_trunk(p.trunk);
     if (table != nullptr && trunk != nullptr && p.peer < table->size()) {
         auto now = trunking::clock::now();
-        auto peer = config::to_string(trunk->peers[p.peer]);
+        auto peer = _owner.describe_target(*trunk, p.peer);
         // RFC 3261 11.2: any response shows the peer's SIP stack is alive;
         // 408 and 5xx say it cannot take calls (nta reports a transport or
         // TLS failure as 503).

@@ -1,6 +1,7 @@
-// OPTIONS pings to every peer of every trunk that asks for them (RFC 3261
-// 11: OPTIONS as a capability query, used by carriers as a heartbeat), and
-// the peer health they feed (sbc/trunking/peer_table).
+// OPTIONS pings to every current target of every trunk that asks for them
+// (RFC 3261 11: OPTIONS as a capability query, used by carriers as a
+// heartbeat), and the target health they feed (sbc/trunking/peer_table): a
+// peer given by name has its resolved addresses pinged one by one.
 //
 // A ping succeeds on any final response but 408 and 5xx; it fails on those,
 // on a transport or TLS failure (nta reports 503), and when nothing comes
@@ -40,7 +41,7 @@ private:
     struct ping {
         std::uint64_t serial = 0;  ///< names it to its response callback
         std::string trunk;
-        std::size_t peer = 0;
+        std::size_t peer = 0;  ///< the target: an index into the trunk's peer table
         c_handle<nta_leg_t, nta_leg_destroy> leg;
         sofia::client_transaction orq;
         std::chrono::steady_clock::time_point sent;
@@ -48,7 +49,7 @@ private:
     void on_response(std::uint64_t serial, const sofia::response& r);
     /// The index of ping `serial` in _pings; nullopt when it is over.
     std::optional<std::size_t> find(std::uint64_t serial) const;
-    void send(const std::string& trunk, std::size_t peer,
+    void send(const std::string& trunk, std::size_t target,
               std::chrono::steady_clock::time_point now);
     void finish(std::size_t index, int status, const char* what);
 

@@ -11,6 +11,7 @@
 
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/b2bua/call_support.hpp"
+#include "sbc/b2bua/peer_route.hpp"
 #include "sbc/b2bua/status_map.hpp"
 #include "sbc/policy/header_filter.hpp"
 #include "sbc/policy/header_rules.hpp"
@@ -63,8 +64,9 @@ bool outbound_attempt::on_response(const sip_t* sip, int status) {
         // its reason with the interface (issue 19).
         const bool internal = nta_sip_is_internal(sip);
         auto& b = c.leg(side::b);
-        auto tls_why = internal && !c._registered && b.iface != nullptr
-                           ? b.iface->tls_failure(b.trunk->peers[b.peer].host, _started)
+        const auto* target = c._owner.target_of(*b.trunk, b.peer);
+        auto tls_why = internal && !c._registered && b.iface != nullptr && target != nullptr
+                           ? b.iface->tls_failure(target->host, _started)
                            : std::string();
         try_next_peer(status, !internal,
                       tls_why.empty() ? "failed" : ("failed, " + tls_why).c_str());
@@ -150,13 +152,19 @@ std::string outbound_attempt::headers(const sip_t* sip, const policy::call_numbe
 sofia::client_transaction outbound_attempt::send(const sip_t* sip) {
     auto& c = _call;
     auto& b = c.leg(side::b);
+    // A registered callee is reached at its source address, as a peer
+    // given by address is.
     config::peer_config peer;
+    trunking::target target;
     if (c._registered) {
-        peer.host = c._registered->source.address();
-        peer.port = c._registered->source.port();
-        peer.proto = c._registered->transport;
+        peer.host = target.host = c._registered->source.address();
+        peer.port = target.port = c._registered->source.port();
+        peer.proto = target.proto = c._registered->transport;
+    } else if (const auto* t = c._owner.target_of(*b.trunk, b.peer)) {
+        target = *t;
+        peer = b.trunk->peers.at(t->peer);
     } else {
-        peer = b.trunk->peers[b.peer];
+        return {};
     }
     // The outbound leg is built from nothing of the inbound one but the user
     // parts of the addresses (RFC 5853 3.1).
@@ -170,13 +178,14 @@ sofia::client_transaction outbound_attempt::send(const sip_t* sip) {
         sip->sip_from->a_display ? std::string(sip->sip_from->a_display) + " " : "";
     auto from = fmt::format("{}<sip:{}{}{}>", display, numbers.from,
                             numbers.from.empty() ? "" : "@", b.iface->host());
-    auto peer_host = uri_host(peer.host);
-    auto to = fmt::format("<sip:{}{}{}>", to_user, to_user.empty() ? "" : "@", peer_host);
-    auto ruri = peer_uri(ruser, peer);
+    auto route = route_to(peer, target, ruser);
+    auto to = fmt::format("<sip:{}{}{}>", to_user, to_user.empty() ? "" : "@", route.to_host);
+    auto ruri = std::move(route.ruri);
+    // A named peer: the request goes to the target its name resolved to.
+    std::string next_hop = std::move(route.next_hop);
     // A registered callee: its Contact is the Request-URI, and the request
     // goes to the address it registered from (it may sit behind a NAT that
     // lets nothing else in).
-    std::string next_hop;
     if (c._registered) {
         next_hop = ruri;
         ruri = c._registered->contact;
@@ -268,9 +277,12 @@ bool outbound_attempt::try_next_peer(int status, bool from_peer, const char* why
     }
     sip_log.info("call {}: {} of trunk {} {} ({}){}", c.display_id(),
                  c._registered ? "registered contact " + c._registered->contact
-                               : "peer " + config::to_string(b.trunk->peers[b.peer]),
+                               : "peer " + c._owner.describe_target(*b.trunk, b.peer),
                  b.trunk->name, why, status,
-                 next ? ", trying " + config::to_string(b.trunk->peers[*next]) : ", none left");
+                 next ? ", trying " + c._owner.describe_target(*b.trunk, *next) : ", none left");
+    if (!next && !c._registered) {
+        c._owner.note_unresolved(*b.trunk, "call " + c.display_id());
+    }
     // The abandoned attempt is cancelled (RFC 3261 9.1): nta holds the
     // CANCEL until a provisional response comes, so a peer that was only
     // slow, its 180 already on the way, stops ringing. Destroying the
@@ -297,7 +309,7 @@ bool outbound_attempt::try_next_peer(int status, bool from_peer, const char* why
         return false;
     }
     b.peer = *next;
-    b.transport = b.trunk->peers[b.peer].proto;
+    b.transport = c._owner.target_of(*b.trunk, b.peer)->proto;
     _tried.push_back(b.peer);
     _started = std::chrono::steady_clock::now();
     _heard = false;
@@ -318,6 +330,7 @@ std::optional<std::size_t> outbound_attempt::usable_next_trunk(const config::tru
     auto first = _call._owner.choose_peer(trunk, {});
     if (!first) {
         sip_log.info("call {}: trunk {} has no peer up; skipped", id, trunk.name);
+        _call._owner.note_unresolved(trunk, "call " + id);
         return std::nullopt;
     }
     if (!has_sdp(sip) && trunk.early_offer == config::early_offer_policy::reject) {
@@ -372,7 +385,7 @@ bool outbound_attempt::next_trunk(const sip_t* sip) {
         inv.offered = _offer.has_value();
         inv.converted = convert;
         b.peer = *first;
-        b.transport = trunk->peers[b.peer].proto;
+        b.transport = c._owner.target_of(*trunk, b.peer)->proto;
         _tried.assign(1, b.peer);
         _started = std::chrono::steady_clock::now();
         _heard = false;

@@ -14,6 +14,7 @@
 
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/b2bua/call_support.hpp"
+#include "sbc/b2bua/peer_route.hpp"
 #include "sbc/b2bua/reoffer.hpp"
 #include "sbc/sofia/msg_ref.hpp"
 #include "sbc/sofia/reply.hpp"
@@ -113,18 +114,22 @@ int call_transfer::start_blind(call& c, call_leg& from, const config::trunk_conf
                                const std::string& referee_user) {
     const side referee = dataplane::other(from._side);
     auto& via = c._owner.interface_named(trunk.interface);
-    const auto& peer = trunk.peers[peer_index];
+    const auto* target = c._owner.target_of(trunk, peer_index);
+    if (target == nullptr) {
+        return 500;
+    }
     const auto egress = c._owner.normalizer(trunk).outbound;
     const auto callee = egress.apply(config::field_ruri, user);
     const auto from_hdr =
         fmt::format("<sip:{}@{}>", egress.apply(config::field_from, referee_user), via.host());
-    const auto to_hdr = fmt::format("<sip:{}@{}>", callee, uri_host(peer.host));
+    auto route = route_to(trunk.peers.at(target->peer), *target, callee);
+    const auto to_hdr = fmt::format("<sip:{}@{}>", callee, route.to_host);
     const auto call_id = new_call_id();
     // Built where it stays: its INVITE's callback points at it.
     auto t = std::make_unique<call_transfer>(c, from._side, false);
     auto& d = t->_target;
     d.trunk = &trunk;
-    d.transport = peer.proto;
+    d.transport = target->proto;
     d.peer = peer_index;
     t->_slot_inbound = false;
     d.origin = media_ctl::sdp_origin{from.origin.session_id, from.origin.version, {}};
@@ -149,7 +154,8 @@ int call_transfer::start_blind(call& c, call_leg& from, const config::trunk_conf
     }
     nta_leg_tag(d.nta(), nullptr);
     remember_identity(d, call_id, from_hdr, to_hdr);
-    t->_ruri = peer_uri(callee, peer);
+    t->_ruri = std::move(route.ruri);
+    t->_next_hop = std::move(route.next_hop);
     t->_invite = t->send_invite();
     if (!t->_invite || t->_invite.status() >= 200) {  // refused, or failed at once
         return 500;
@@ -317,7 +323,8 @@ sofia::client_transaction call_transfer::send_invite(const sofia::authorization&
                                  : std::string();
     const auto contact = d.iface->contact(d.transport);
     return sofia::client_transaction::send(
-        d.nta(), [this](const sofia::response& r) { on_response(r.sip, r.status); }, nullptr,
+        d.nta(), [this](const sofia::response& r) { on_response(r.sip, r.status); },
+        _attended || _next_hop.empty() ? nullptr : URL_STRING_MAKE(_next_hop.c_str()),
         SIP_METHOD_INVITE, _attended ? nullptr : URL_STRING_MAKE(_ruri.c_str()),
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*d.trunk)),
         SIPTAG_SUPPORTED_STR(_attended ? supported_extensions : "timer"),

@@ -121,6 +121,9 @@ private:
     /// Blind: the target's Request-URI (the dialog has no remote target
     /// before it answers); a challenge's answer is sent there again.
     std::string _ruri;
+    /// Where a blind transfer's INVITE goes when _ruri names a peer by
+    /// name: the target it resolved to (peer_route.hpp); empty otherwise.
+    std::string _next_hop;
     unsigned _auth_answers = 0;  ///< challenges to the INVITE answered (RFC 3261 22.2)
 };
 

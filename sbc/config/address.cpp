@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "sbc/common/text.hpp"
+#include "sbc/dns/peer_name.hpp"
 
 namespace sbc::config::detail {
 
@@ -106,38 +107,23 @@ bool starts_with_nocase(std::string_view text, std::string_view prefix) {
     return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
 }
 
-result<transport> parse_peer_params(std::string_view params) {
-    transport proto = transport::udp;
-    bool seen = false;
-    while (!params.empty()) {
-        const auto semi = params.find(';');
-        const auto param = params.substr(0, semi);
-        params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
-        const auto eq = param.find('=');
-        const auto name = param.substr(0, eq);
-        const auto value = eq == std::string_view::npos ? std::string_view{} : param.substr(eq + 1);
-        if (!iequals(name, "transport")) {
-            return make_error("expected ;transport=udp|tcp|tls as the only URI parameter");
-        }
-        if (seen) {
-            return make_error("expected ;transport= once");
-        }
-        seen = true;
-        // RFC 3261 19.1.4: URI parameter values compare case-insensitively.
-        if (iequals(value, "udp")) {
-            proto = transport::udp;
-        } else if (iequals(value, "tcp")) {
-            proto = transport::tcp;
-        } else if (iequals(value, "tls")) {
-            proto = transport::tls;
-        } else {
-            return make_error("expected ;transport=udp, ;transport=tcp or ;transport=tls");
-        }
-    }
-    return proto;
-}
-
 }  // namespace
+
+std::optional<std::string> parse_host_name(std::string_view text) {
+    // One grammar of host names: the resolver's, whose names these are.
+    if (!dns::is_hostname(text)) {
+        return std::nullopt;
+    }
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        out += ascii_lower(c);
+    }
+    if (out.back() == '.') {
+        out.pop_back();  // the root label: "example.com." is "example.com"
+    }
+    return out;
+}
 
 bool ip_address::is_unspecified() const noexcept {
     const std::size_t n = family == AF_INET ? 4 : 16;
@@ -230,44 +216,43 @@ result<listen_uri> parse_listen(std::string_view text) {
     return out;
 }
 
-result<peer_config> parse_peer(std::string_view text) {
-    constexpr std::string_view form =
-        "expected sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT]";
-    bool sips = false;
-    if (starts_with_nocase(text, "sip:")) {
-        text.remove_prefix(4);
-    } else if (starts_with_nocase(text, "sips:")) {
-        // RFC 3261 19.1: sips means TLS on every hop, so to this peer too.
-        text.remove_prefix(5);
-        sips = true;
-    } else if (text.find("://") != std::string_view::npos) {
-        return make_error(std::string(form));
-    }
-    if (text.find('@') != std::string_view::npos || text.find('?') != std::string_view::npos) {
-        // A peer is where requests go, not a user: user parts and URI headers
-        // would be silently lost, so they are refused.
-        return make_error(std::string(form) + ", without a user part or headers");
-    }
-    const auto semi = text.find(';');
-    peer_config out;
-    out.proto = sips ? transport::tls : transport::udp;
-    if (semi != std::string_view::npos) {
-        auto proto = parse_peer_params(text.substr(semi + 1));
-        if (!proto) {
-            return make_error(proto.error_message());
-        }
-        if (sips && *proto != transport::tls) {
-            return make_error("expected no transport but tls in a sips: URI (RFC 3261 26.2.2)");
-        }
-        out.proto = *proto;
-    }
-    auto hp = parse_host_port(text.substr(0, semi),
-                              out.proto == transport::tls ? default_sips_port : default_sip_port);
+result<dns_server> parse_dns_server(std::string_view text) {
+    constexpr std::uint16_t dns_port = 53;  // RFC 1035 4.2
+    auto hp = parse_host_port(text, dns_port);
     if (!hp) {
         return make_error(hp.error_message());
     }
-    out.host = std::move(hp->ip.text);
-    out.port = hp->port;
+    if (hp->ip.is_unspecified()) {
+        return make_error("expected a DNS server's address, not 0.0.0.0 or ::");
+    }
+    return dns_server{std::move(hp->ip.text), hp->port};
+}
+
+result<peer_config> parse_peer(std::string_view text) {
+    // One parser of peer URIs: the resolver's (sbc/dns/peer_name.hpp), so
+    // that what the configuration takes is what RFC 3263 resolves.
+    auto name = dns::parse_peer_name(text);
+    if (!name) {
+        return make_error(name.error_message());
+    }
+    peer_config out;
+    out.host = name->host;
+    out.is_name = !name->is_ip;
+    out.sips = name->sips;
+    switch (name->default_transport()) {
+        case dns::transport::udp:
+            out.proto = transport::udp;
+            break;
+        case dns::transport::tcp:
+            out.proto = transport::tcp;
+            break;
+        case dns::transport::tls:
+            out.proto = transport::tls;
+            break;
+    }
+    out.transport_given = name->proto.has_value() || name->sips;
+    out.port_given = name->port.has_value();
+    out.port = name->port.value_or(dns::default_port(name->default_transport()));
     return out;
 }
 

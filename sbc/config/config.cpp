@@ -122,7 +122,7 @@ private:
 // first is still decoded so that its own problems are reported as well.
 std::optional<YAML::Node> parse_yaml(const std::string& text, detail::problem_list& p) {
     constexpr std::string_view top =
-        "a map with interfaces, trunks, routes, media, control and cdr";
+        "a map with interfaces, trunks, routes, media, control, dns and cdr";
     try {
         document_counter counter;
         const int documents = counter.count(text);
@@ -287,12 +287,32 @@ std::string uri_host(const std::string& host) {
 }
 }  // namespace
 
+dns::settings resolver_settings(const dns_config& dns) {
+    dns::settings s;
+    for (const auto& server : dns.servers) {
+        s.servers.push_back(fmt::format("{}:{}", uri_host(server.host), server.port));
+    }
+    s.stale_grace = std::chrono::seconds(dns.stale_seconds);
+    return s;
+}
+
 std::string to_string(const listen_uri& l) {
     return fmt::format("{}://{}:{}", to_string(l.proto), uri_host(l.host), l.port);
 }
 
 std::string to_string(const peer_config& p) {
-    return fmt::format("sip:{}:{};transport={}", uri_host(p.host), p.port, to_string(p.proto));
+    if (!p.is_name) {
+        return fmt::format("sip:{}:{};transport={}", uri_host(p.host), p.port, to_string(p.proto));
+    }
+    // A name as written: how it resolves depends on what the URI leaves out.
+    std::string out = fmt::format("{}:{}", p.sips ? "sips" : "sip", p.host);
+    if (p.port_given) {
+        out += fmt::format(":{}", p.port);
+    }
+    if (p.transport_given && !p.sips) {
+        out += fmt::format(";transport={}", to_string(p.proto));
+    }
+    return out;
 }
 
 bool is_never_forwarded_header(std::string_view name) noexcept {

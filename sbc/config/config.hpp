@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sbc/dns/settings.hpp"
+
 namespace sbc::config {
 
 enum class transport { udp, tcp, tls };
@@ -76,6 +78,10 @@ struct interface_config {
     std::string name;
     std::vector<listen_uri> listen;
     std::string media_address;  ///< IP literal the SDP and the RTP sockets use
+    /// The SBC's own name on this interface (lower case), for the trunks
+    /// that ask for it on the wire: the cloud platforms refuse an IP address
+    /// in Contact. Empty: none.
+    std::string fqdn;
     std::optional<tls_config> tls;
     /// Where requests may come from; empty: anywhere (the trunks' peer
     /// lists still decide who gets an answer other than 403).
@@ -89,10 +95,17 @@ struct interface_config {
 /// A peer of a trunk: "sip:127.0.1.2:5060;transport=tcp",
 /// "sips:127.0.1.2" (TLS, port 5061), or the shorthand "127.0.1.2:5060" /
 /// "127.0.1.2" (UDP, port 5060); or a map with uri, priority and weight.
+/// The host may be a name ("sip:sip.pstnhub.microsoft.com;transport=tls"),
+/// which RFC 3263 resolves to targets: what the URI says decides how (a
+/// port: A/AAAA alone; a transport: its SRV records; neither: NAPTR first).
 struct peer_config {
-    std::string host;  ///< IP literal, without brackets
-    std::uint16_t port = 5060;
+    std::string host;  ///< IP literal without brackets, or a lower-case host name
+    bool is_name = false;
+    std::uint16_t port = 5060;  ///< the URI's port, or the default of its transport
+    bool port_given = false;    ///< the URI named a port
     transport proto = transport::udp;
+    bool transport_given = false;  ///< ;transport= or sips: named the transport
+    bool sips = false;             ///< a sips: URI (RFC 3263 4.1: TLS targets only)
     /// Lower is tried first (as in DNS SRV, RFC 2782); peers of equal priority
     /// share the calls in proportion to their weights.
     unsigned priority = 10;
@@ -394,6 +407,21 @@ struct control_config {
     std::string socket = "/run/sbc/control.sock";
 };
 
+/// A DNS server the SBC asks, "IP" or "IP:PORT" (IPv6 in brackets).
+struct dns_server {
+    std::string host;  ///< IP literal, without brackets
+    std::uint16_t port = 53;
+};
+
+/// How the SBC resolves its peers' names (RFC 3263).
+struct dns_config {
+    /// Empty: the servers of /etc/resolv.conf.
+    std::vector<dns_server> servers;
+    /// How long past its TTL an answer is still used while its name no
+    /// longer resolves (the peer is likelier to be where it was than nowhere).
+    unsigned stale_seconds = 3600;
+};
+
 struct config {
     std::string source_file;
     std::vector<interface_config> interfaces;
@@ -401,6 +429,7 @@ struct config {
     std::vector<route_config> routes;
     media_config media;
     control_config control;
+    dns_config dns;
     std::optional<cdr_config> cdr;  ///< none: no CDRs are written
 
     const interface_config* find_interface(const std::string& name) const;
@@ -429,6 +458,11 @@ std::string to_string(const listen_uri& l);
 
 /// "sip:127.0.1.2:5060;transport=udp", "sip:[2001:db8::1]:5060;transport=tcp".
 std::string to_string(const peer_config& p);
+
+/// The `dns:` section as the resolver of peer names takes it
+/// (sbc/dns/settings.hpp): servers as "IP:PORT", stale_seconds as its
+/// stale_grace; the resolver's other settings keep their defaults.
+dns::settings resolver_settings(const dns_config& dns);
 
 /// "PCMU", "PCMA", "G729", "opus", "telephone-event": the names the YAML uses.
 std::string_view to_string(codec c) noexcept;

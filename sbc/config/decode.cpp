@@ -16,7 +16,8 @@ namespace {
 
 constexpr std::string_view listen_expected = "udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT";
 constexpr std::string_view peer_expected =
-    "sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT], or a map with uri, "
+    "sip:HOST[:PORT][;transport=udp|tcp|tls], sips:HOST[:PORT] or HOST[:PORT] (HOST an IP "
+    "address or a host name), or a map with uri, "
     "priority and weight";
 // RFC 3550 11: RTP on an even port, RTCP on the next odd one.
 constexpr std::string_view even_port =
@@ -106,9 +107,9 @@ std::optional<tls_config> decode_tls(decoded& d, problem_list& p, const located&
 }
 
 void decode_interface(decoded& d, problem_list& p, const located& at) {
-    auto m = map_reader::open(p, at,
-                              {"name", "listen", "media_address", "tls", "allow_sources", "flood"},
-                              "an interface: a map with name, listen and media_address");
+    auto m = map_reader::open(
+        p, at, {"name", "listen", "media_address", "fqdn", "tls", "allow_sources", "flood"},
+        "an interface: a map with name, listen and media_address");
     if (!m) {
         d.all_interface_names = false;
         return;
@@ -146,6 +147,9 @@ void decode_interface(decoded& d, problem_list& p, const located& at) {
                 ic.media_address = ip->text;
             }
         }
+    }
+    if (auto v = m->find("fqdn")) {
+        decode_fqdn(p, *v, ic);
     }
     if (auto v = m->find("tls")) {
         ic.tls = decode_tls(d, p, *v);
@@ -198,7 +202,7 @@ void decode_peers(decoded& d, problem_list& p, const located& at, trunk_config& 
                     read_number(p, *v, 0, 65535, "a weight 0..65535").value_or(peer->weight));
             }
         }
-        if (parse_ip(peer->host)->is_unspecified()) {
+        if (!peer->is_name && parse_ip(peer->host)->is_unspecified()) {
             expected(p, e, "a peer's own address, not 0.0.0.0 or ::");
             continue;
         }
@@ -765,9 +769,9 @@ bool is_header_token(std::string_view name) noexcept {
 
 decoded decode_document(problem_list& p, const located& root) {
     decoded d;
-    auto m =
-        map_reader::open(p, root, {"interfaces", "trunks", "routes", "media", "control", "cdr"},
-                         "a map with interfaces, trunks, routes, media, control and cdr");
+    auto m = map_reader::open(p, root,
+                              {"interfaces", "trunks", "routes", "media", "control", "dns", "cdr"},
+                              "a map with interfaces, trunks, routes, media, control, dns and cdr");
     if (!m) {
         d.all_interface_names = false;
         d.all_trunk_names = false;
@@ -785,6 +789,9 @@ decoded decode_document(problem_list& p, const located& root) {
                 [&](const located& e, std::size_t i) { decode_route(d, p, e, i); });
     if (auto v = m->find("media")) {
         decode_media(d, p, *v, d.cfg.media);
+    }
+    if (auto v = m->find("dns")) {
+        decode_dns(p, *v, d.cfg.dns);
     }
     if (auto v = m->find("control")) {
         decode_control(p, *v, d.cfg.control);

@@ -99,6 +99,9 @@ void decode_flood(problem_list& p, const located& at, flood_config& flood);
 /// An address block or a list of them.
 std::vector<cidr> read_sources(problem_list& p, const located& at);
 std::optional<cdr_config> decode_cdr(decoded& d, problem_list& p, const located& at);
+// decode_names.cpp: the SBC's names and how it resolves its peers'.
+void decode_fqdn(problem_list& p, const located& at, interface_config& ic);
+void decode_dns(problem_list& p, const located& at, dns_config& dns);
 
 void validate(const decoded& d, problem_list& problems);
 

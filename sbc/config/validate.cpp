@@ -180,15 +180,25 @@ void check_peer_reachable(const decoded& d, const placed<peer_config>& peer, pro
     if (iface == nullptr) {
         return;  // reported as an undefined interface
     }
+    if (peer.value.is_name && !peer.value.transport_given) {
+        return;  // NAPTR records choose the transport (RFC 3263 4.1)
+    }
     const auto peer_ip = parse_ip(peer.value.host);
     for (const auto& l : iface->listen) {
         const auto ip = parse_ip(l.host);
-        if (ip && peer_ip && l.proto == peer.value.proto && ip->family == peer_ip->family) {
+        // A name's targets may be of either family; its transport is known.
+        if (ip && l.proto == peer.value.proto && (!peer_ip || ip->family == peer_ip->family)) {
             return;
         }
     }
-    if (iface->listen.empty() || !peer_ip) {
+    if (iface->listen.empty()) {
         return;  // its listeners are all wrong, and reported so
+    }
+    if (!peer_ip) {
+        p.add(peer.mark, peer.path,
+              fmt::format("expected a peer interface {} can reach: it has no {} listener (got {})",
+                          quote(iface->name), to_string(peer.value.proto), peer.got));
+        return;
     }
     p.add(
         peer.mark, peer.path,

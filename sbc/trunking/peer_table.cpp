@@ -5,16 +5,61 @@
 
 namespace sbc::trunking {
 
-peer_table::peer_table(const config::trunk_config& trunk, clock::time_point now)
-    : _trunk(&trunk), _health(trunk.peers.size()) {
-    for (auto& h : _health) {
-        h.since = now;
+namespace {
+
+peer_health up_since(clock::time_point now) {
+    peer_health h;
+    h.since = now;
+    return h;
+}
+
+}  // namespace
+
+peer_table::peer_table(const config::trunk_config& trunk, clock::time_point now) : _trunk(&trunk) {
+    for (std::size_t i = 0; i < trunk.peers.size(); ++i) {
+        const auto& p = trunk.peers[i];
+        if (!p.is_name) {
+            _targets.push_back({p.host, p.port, p.proto, p.priority, p.weight, i, true});
+            _health.push_back(up_since(now));
+        }
     }
 }
 
-bool peer_table::record_success(std::size_t peer, std::chrono::microseconds rtt, int status,
+bool peer_table::set_resolved(std::size_t peer, const std::vector<target>& targets,
+                              clock::time_point now) {
+    std::vector<bool> now_current(_targets.size(), false);
+    bool changed = false;
+    for (auto t : targets) {
+        t.peer = peer;
+        t.current = true;
+        auto slot = std::find_if(_targets.begin(), _targets.end(), [&](const target& old) {
+            return old.peer == peer && old.same_address(t);
+        });
+        if (slot == _targets.end()) {
+            _targets.push_back(t);
+            _health.push_back(up_since(now));
+            now_current.push_back(true);
+            changed = true;
+            continue;
+        }
+        const auto i = static_cast<std::size_t>(slot - _targets.begin());
+        changed =
+            changed || !slot->current || slot->priority != t.priority || slot->weight != t.weight;
+        *slot = t;
+        now_current[i] = true;
+    }
+    for (std::size_t i = 0; i < _targets.size(); ++i) {
+        if (_targets[i].peer == peer && _targets[i].current && !now_current[i]) {
+            _targets[i].current = false;
+            changed = true;
+        }
+    }
+    return changed;
+}
+
+bool peer_table::record_success(std::size_t i, std::chrono::microseconds rtt, int status,
                                 clock::time_point now) {
-    auto& h = _health.at(peer);
+    auto& h = _health.at(i);
     h.last_rtt = rtt;
     h.last_result = std::to_string(status);
     h.failures_in_row = 0;
@@ -27,8 +72,8 @@ bool peer_table::record_success(std::size_t peer, std::chrono::microseconds rtt,
     return false;
 }
 
-bool peer_table::record_failure(std::size_t peer, const std::string& what, clock::time_point now) {
-    auto& h = _health.at(peer);
+bool peer_table::record_failure(std::size_t i, const std::string& what, clock::time_point now) {
+    auto& h = _health.at(i);
     h.last_result = what;
     h.successes_in_row = 0;
     ++h.failures_in_row;
@@ -40,17 +85,28 @@ bool peer_table::record_failure(std::size_t peer, const std::string& what, clock
     return false;
 }
 
+bool peer_table::has_current(std::size_t peer) const noexcept {
+    return std::any_of(_targets.begin(), _targets.end(),
+                       [&](const target& t) { return t.peer == peer && t.current; });
+}
+
 bool peer_table::any_up() const noexcept {
-    return std::any_of(_health.begin(), _health.end(), [](const peer_health& h) { return h.up; });
+    for (std::size_t i = 0; i < _targets.size(); ++i) {
+        if (_targets[i].current && _health[i].up) {
+            return true;
+        }
+    }
+    return false;
 }
 
 std::optional<std::size_t> peer_table::choose(const std::vector<std::size_t>& tried,
                                               std::mt19937& rng) const {
-    const auto& peers = _trunk->peers;
+    const auto& peers = _targets;
     unsigned best = std::numeric_limits<unsigned>::max();
     std::vector<std::size_t> group;
     for (std::size_t i = 0; i < peers.size(); ++i) {
-        if (!_health[i].up || std::find(tried.begin(), tried.end(), i) != tried.end()) {
+        if (!peers[i].current || !_health[i].up ||
+            std::find(tried.begin(), tried.end(), i) != tried.end()) {
             continue;
         }
         if (peers[i].priority < best) {
@@ -84,12 +140,9 @@ std::optional<std::size_t> peer_table::choose(const std::vector<std::size_t>& tr
 }
 
 void peer_table::inherit(const peer_table& older) {
-    const auto& old_peers = older._trunk->peers;
-    for (std::size_t i = 0; i < _trunk->peers.size(); ++i) {
-        const auto& p = _trunk->peers[i];
-        for (std::size_t j = 0; j < old_peers.size(); ++j) {
-            const auto& q = old_peers[j];
-            if (p.host == q.host && p.port == q.port && p.proto == q.proto) {
+    for (std::size_t i = 0; i < _targets.size(); ++i) {
+        for (std::size_t j = 0; j < older._targets.size(); ++j) {
+            if (_targets[i].same_address(older._targets[j])) {
                 _health[i] = older._health[j];
             }
         }

@@ -1,5 +1,12 @@
 // Which of a trunk's peers are alive, and which one a call goes to next.
 //
+// The table holds the trunk's targets: a peer given as an address is one
+// target; a peer given by name has the targets its name resolves to (RFC
+// 3263, sbc/dns), set and reset by set_resolved() as resolution changes. A
+// target's slot never moves or goes away, so a call that holds its index
+// keeps its target: a target no longer resolved is kept, out of selection,
+// and comes back into it if its name leads to it again.
+//
 // Health comes from OPTIONS pings (RFC 3261 11): `down_after` failures in a
 // row mark a peer down, `up_after` successes mark it up again. Selection
 // follows DNS SRV (RFC 2782): the lowest priority value among the live peers
@@ -28,45 +35,71 @@ struct peer_health {
     unsigned successes_in_row = 0;
     std::optional<std::chrono::microseconds> last_rtt;
     std::string last_result;  ///< "200", "timeout", "503", ...
-    std::uint64_t active_calls = 0;
+};
+
+/// Where a trunk's calls and pings go: an address of one of its peers.
+struct target {
+    std::string host;  ///< IP literal, without brackets
+    std::uint16_t port = 5060;
+    config::transport proto = config::transport::udp;
+    /// As config::peer_config's, or the SRV record's (RFC 2782).
+    unsigned priority = 10;
+    unsigned weight = 100;
+    std::size_t peer = 0;  ///< its entry in the trunk's peers
+    /// Among its peer's targets now: false once its name no longer leads
+    /// to it (kept for the calls that use it, never chosen or pinged).
+    bool current = true;
+
+    bool same_address(const target& other) const noexcept {
+        return host == other.host && port == other.port && proto == other.proto;
+    }
 };
 
 class peer_table {
 public:
-    /// One entry per peer of `trunk`, all up since `now`.
+    /// A target for each peer of `trunk` given as an address, in the order
+    /// of the trunk's peers, all up since `now`; none yet for a named peer.
     peer_table(const config::trunk_config& trunk, clock::time_point now);
 
     const config::trunk_config& trunk() const noexcept { return *_trunk; }
-    std::size_t size() const noexcept { return _health.size(); }
-    const peer_health& health(std::size_t peer) const { return _health.at(peer); }
+    /// Targets, current or not; an index stays valid for the table's life.
+    std::size_t size() const noexcept { return _targets.size(); }
+    const target& target_at(std::size_t i) const { return _targets.at(i); }
+    /// Health of target `i` (pings go to each target, not to its peer).
+    const peer_health& health(std::size_t i) const { return _health.at(i); }
+    /// True when peer `peer` (its entry in the trunk's peers) has a current
+    /// target: false for a name not resolved yet, or resolved to nothing.
+    bool has_current(std::size_t peer) const noexcept;
 
-    /// An OPTIONS answered; true when this changed the peer's state.
-    bool record_success(std::size_t peer, std::chrono::microseconds rtt, int status,
+    /// The targets the name of peer `peer` resolves to now (their `peer`
+    /// and `current` are set here). Targets it had and no longer has stay,
+    /// out of selection; new ones are up since `now`. True when the set of
+    /// current targets changed.
+    bool set_resolved(std::size_t peer, const std::vector<target>& targets, clock::time_point now);
+
+    /// An OPTIONS to target `i` answered; true when this changed its state.
+    bool record_success(std::size_t i, std::chrono::microseconds rtt, int status,
                         clock::time_point now);
-    /// An OPTIONS unanswered or answered with a failure; true on a change.
-    bool record_failure(std::size_t peer, const std::string& what, clock::time_point now);
+    /// An OPTIONS to target `i` unanswered or answered with a failure; true
+    /// on a change.
+    bool record_failure(std::size_t i, const std::string& what, clock::time_point now);
 
-    /// The next peer for a call that has already tried `tried`, or nothing
-    /// when every live peer has been tried.
+    /// The next target for a call that has already tried the targets
+    /// `tried`, or nothing when every live current target has been tried.
     std::optional<std::size_t> choose(const std::vector<std::size_t>& tried,
                                       std::mt19937& rng) const;
 
-    /// True when at least one peer is up.
+    /// True when at least one current target is up.
     bool any_up() const noexcept;
 
-    void call_started(std::size_t peer) { ++_health.at(peer).active_calls; }
-    void call_ended(std::size_t peer) {
-        auto& h = _health.at(peer);
-        h.active_calls -= h.active_calls > 0 ? 1 : 0;
-    }
-
     /// Carries health over from an older table of a reloaded configuration:
-    /// peers with the same address, port and transport keep their state.
+    /// targets with the same address, port and transport keep their state.
     void inherit(const peer_table& older);
 
 private:
     const config::trunk_config* _trunk;
-    std::vector<peer_health> _health;
+    std::vector<target> _targets;
+    std::vector<peer_health> _health;  ///< one per target
 };
 
 }  // namespace sbc::trunking

@@ -134,6 +134,62 @@ std::string field(const nlohmann::json& j, const char* key) {
 }
 }  // namespace
 
+namespace {
+std::string tls_text(const nlohmann::json& p) {
+    std::string tls = "-";
+    if (auto s = p.find("tls"); s != p.end() && s->is_object()) {
+        tls = fmt::format("{} {} {} (until {})", field(*s, "protocol"), field(*s, "cipher"),
+                          field(*s, "subject"), field(*s, "not_after"));
+    }
+    // Kept only until a handshake completes again: newer than the session.
+    if (auto f = p.find("tls_failure"); f != p.end() && f->is_object()) {
+        tls = fmt::format("failed {}: {}", field(*f, "at"), printable(field(*f, "reason")));
+    }
+    return tls;
+}
+
+/// A peer given by name: its name's row, then a row per target it resolved
+/// to ("udp 192.0.2.7:5060", "(old)" once the name no longer leads there).
+void named_peer_rows(const nlohmann::json& t, const nlohmann::json& p,
+                     std::vector<std::vector<std::string>>& rows) {
+    rows.push_back({field(t, "name"), field(t, "active_calls"), printable(field(p, "uri")), "-",
+                    "-", field(p, "state"), "-", "-", "-", "-"});
+    for (const auto& x : p.value("targets", nlohmann::json::array())) {
+        const auto address = field(x, "address");
+        const auto host = address.find(':') == std::string::npos ? address : "[" + address + "]";
+        rows.push_back({"", field(x, "active_calls"),
+                        fmt::format("  {} {}:{}{}", field(x, "transport"), host, field(x, "port"),
+                                    x.value("current", true) ? "" : " (old)"),
+                        field(x, "priority"), field(x, "weight"), field(x, "state"),
+                        field(x, "since"), field(x, "last_result"), field(x, "last_rtt_ms"),
+                        tls_text(x)});
+    }
+}
+
+/// What the resolver says of each name: when it resolved and expires,
+/// whether the answer is kept past its expiry, the last error.
+std::string names_text(const nlohmann::json& trunks) {
+    std::string out;
+    for (const auto& t : trunks) {
+        for (const auto& p : t.value("peers", nlohmann::json::array())) {
+            if (!p.contains("name")) {
+                continue;
+            }
+            out +=
+                fmt::format("trunk {}: {} resolved {}, expires {}{}", printable(field(t, "name")),
+                            printable(field(p, "name")), field(p, "resolved_at"),
+                            field(p, "expires"), p.value("stale", false) ? " (stale)" : "");
+            if (auto e = p.find("last_error"); e != p.end() && e->is_string()) {
+                out += fmt::format("; last error {}: {}", field(p, "last_error_at"),
+                                   printable(e->get<std::string>()));
+            }
+            out += "\n";
+        }
+    }
+    return out;
+}
+}  // namespace
+
 std::string render_trunks(const nlohmann::json& reply) {
     std::vector<std::vector<std::string>> rows{
         {"TRUNK", "CALLS", "PEER", "PRIO", "WEIGHT", "STATE", "SINCE", "OPTIONS", "RTT ms", "TLS"}};
@@ -141,22 +197,20 @@ std::string render_trunks(const nlohmann::json& reply) {
     for (const auto& t : trunks) {
         const auto peers = t.value("peers", nlohmann::json::array());
         for (const auto& p : peers) {
-            std::string tls = "-";
-            if (auto s = p.find("tls"); s != p.end() && s->is_object()) {
-                tls = fmt::format("{} {} {} (until {})", field(*s, "protocol"), field(*s, "cipher"),
-                                  field(*s, "subject"), field(*s, "not_after"));
-            }
-            // Kept only until a handshake completes again: newer than the session.
-            if (auto f = p.find("tls_failure"); f != p.end() && f->is_object()) {
-                tls = fmt::format("failed {}: {}", field(*f, "at"), printable(field(*f, "reason")));
+            if (p.contains("targets")) {
+                named_peer_rows(t, p, rows);
+                continue;
             }
             rows.push_back({field(t, "name"), field(t, "active_calls"), field(p, "uri"),
                             field(p, "priority"), field(p, "weight"), field(p, "state"),
                             field(p, "since"), field(p, "last_result"), field(p, "last_rtt_ms"),
-                            tls});
+                            tls_text(p)});
         }
     }
     std::string out = render_table(rows);
+    if (const auto names = names_text(trunks); !names.empty()) {
+        out += "\n" + names;
+    }
     std::vector<std::vector<std::string>> limits{
         {"TRUNK", "DIRECTION", "ACTIVE", "MAX", "CPS", "ADMITTED", "REFUSED MAX", "REFUSED CPS"}};
     for (const auto& t : trunks) {

@@ -606,3 +606,33 @@ TEST_CASE("sbcctl trunks shows admission limits and blocked sources", "[sbcctl]"
     CHECK(text.find("INTERFACE  BLOCKED SOURCE  SECONDS LEFT  DROPPED\n"
                     "pbx        127.0.2.2       28            9\n") != std::string::npos);
 }
+
+TEST_CASE("sbcctl trunks shows a named peer's targets and its resolution", "[sbcctl]") {
+    auto reply = nlohmann::json::parse(R"({
+        "trunks": [{"name": "carrier", "active_calls": 1, "peers": [
+            {"uri": "sip:carrier.sbc.test", "priority": 10, "weight": 100, "state": "up",
+             "name": "sip:carrier.sbc.test", "resolved_at": "2026-12-02T12:00:00Z",
+             "expires": "2026-12-02T12:00:05Z", "stale": true,
+             "last_error": "NAPTR carrier.sbc.test: timeout", "last_error_at": "2026-12-02T12:00:09Z",
+             "targets": [
+                {"address": "127.0.6.4", "port": 5060, "transport": "udp", "priority": 10,
+                 "weight": 100, "current": true, "state": "up", "since": "2026-12-02T12:00:00Z",
+                 "last_result": "200", "last_rtt_ms": 1.5, "active_calls": 1, "tls": null,
+                 "tls_failure": null},
+                {"address": "2001:db8::5", "port": 5062, "transport": "tcp", "priority": 20,
+                 "weight": 0, "current": false, "state": "down", "since": "2026-12-02T12:00:00Z",
+                 "last_result": "timeout", "last_rtt_ms": null, "active_calls": 0, "tls": null,
+                 "tls_failure": null}]}]}],
+        "interfaces": []
+    })");
+    const auto text = sbc::ctl::render_trunks(reply);
+    INFO(text);
+    CHECK(text.find("carrier  1      sip:carrier.sbc.test            -     -       up") !=
+          std::string::npos);
+    CHECK(text.find("         1        udp 127.0.6.4:5060            10    100     up") !=
+          std::string::npos);
+    CHECK(text.find("  tcp [2001:db8::5]:5062 (old)  20    0       down") != std::string::npos);
+    CHECK(text.find("trunk carrier: sip:carrier.sbc.test resolved 2026-12-02T12:00:00Z, expires "
+                    "2026-12-02T12:00:05Z (stale); last error 2026-12-02T12:00:09Z: NAPTR "
+                    "carrier.sbc.test: timeout\n") != std::string::npos);
+}

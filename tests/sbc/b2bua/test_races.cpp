@@ -22,6 +22,11 @@ using sbc::test::incoming_request;
 using sbc::test::sdp_audio;
 using sbc::test::up_call;
 
+// Its own namespace: the tier's files are compiled together in a unity
+// build, and test_transfer.cpp and test_session_timer.cpp have helpers of
+// these names.
+namespace test_races {
+
 namespace {
 
 constexpr const char* to_3000 = "<sip:3000@sbc.example>";
@@ -253,3 +258,5 @@ TEST_CASE("a challenge to the SBC's re-INVITE after a transfer is answered",
     f.carrier.expect("ACK");
     carrier_hangs_up_on_target(f, c, inv);
 }
+
+}  // namespace test_races

@@ -198,6 +198,103 @@ TEST_CASE("addresses are read in every documented form", "[config]") {
     CHECK(cfg.find_trunk("quiet")->forward_headers.empty());
 }
 
+TEST_CASE("peers may be host names, each as RFC 3263 will resolve it", "[config]") {
+    const auto cfg = load_string(
+        "interfaces:\n"
+        "  - {name: a, listen: [udp://127.0.1.1:5060, tcp://127.0.1.1:5060],"
+        " media_address: 127.0.1.1}\n"
+        "trunks:\n"
+        "  - name: t\n"
+        "    interface: a\n"
+        "    peers: ['sip:PBX.Example.COM.', 'pbx2.example.com:5070',\n"
+        "            'sip:pbx3.example.com;transport=TCP', "
+        "'sip:pbx-4.example.com:5080;transport=udp',\n"
+        "            127.0.1.2]\n" +
+            routes_ok,
+        "t.yaml");
+    const auto& t = *cfg.find_trunk("t");
+    REQUIRE(t.peers.size() == 5);
+    // Neither port nor transport: NAPTR first (RFC 3263 4.1); the name
+    // compares without case (RFC 4343) and its root dot is dropped.
+    CHECK(t.peers[0].is_name);
+    CHECK(t.peers[0].host == "pbx.example.com");
+    CHECK_FALSE(t.peers[0].port_given);
+    CHECK_FALSE(t.peers[0].transport_given);
+    CHECK(t.peers[0].port == 5060);
+    CHECK(sbc::config::to_string(t.peers[0]) == "sip:pbx.example.com");
+    // A port: A/AAAA alone (RFC 3263 4.2), UDP.
+    CHECK(t.peers[1].port_given);
+    CHECK(t.peers[1].port == 5070);
+    CHECK_FALSE(t.peers[1].transport_given);
+    CHECK(sbc::config::to_string(t.peers[1]) == "sip:pbx2.example.com:5070");
+    // A transport: its SRV records (RFC 3263 4.2).
+    CHECK(t.peers[2].transport_given);
+    CHECK(t.peers[2].proto == transport::tcp);
+    CHECK(sbc::config::to_string(t.peers[2]) == "sip:pbx3.example.com;transport=tcp");
+    CHECK(sbc::config::to_string(t.peers[3]) == "sip:pbx-4.example.com:5080;transport=udp");
+    CHECK_FALSE(t.peers[4].is_name);
+    CHECK(sbc::config::to_string(t.peers[4]) == "sip:127.0.1.2:5060;transport=udp");
+}
+
+TEST_CASE("an interface's fqdn and the dns section", "[config]") {
+    const auto cfg = load_string(
+        "interfaces:\n"
+        "  - {name: a, listen: [udp://127.0.1.1:5060], media_address: 127.0.1.1,"
+        " fqdn: SBC1.Example.com}\n"
+        "dns:\n"
+        "  servers: ['127.0.0.53:5300', '127.0.0.54:5300', '[::1]:5300']\n"
+        "  stale_seconds: 600\n" +
+            trunks_ok + routes_ok,
+        "t.yaml");
+    CHECK(cfg.find_interface("a")->fqdn == "sbc1.example.com");
+    REQUIRE(cfg.dns.servers.size() == 3);
+    CHECK(cfg.dns.servers[0].host == "127.0.0.53");
+    CHECK(cfg.dns.servers[0].port == 5300);
+    CHECK(cfg.dns.servers[1].port == 5300);
+    CHECK(cfg.dns.servers[2].host == "::1");
+    CHECK(cfg.dns.servers[2].port == 5300);
+    CHECK(cfg.dns.stale_seconds == 600);
+
+    const auto defaults = load_string(interfaces_ok + trunks_ok + routes_ok, "t.yaml");
+    CHECK(defaults.find_interface("a")->fqdn.empty());
+    CHECK(defaults.dns.servers.empty());
+    CHECK(defaults.dns.stale_seconds == 3600);
+
+    const auto with_fqdn = [](const std::string& fqdn) {
+        return "interfaces:\n  - {name: a, listen: [udp://127.0.1.1:5060], media_address: "
+               "127.0.1.1, fqdn: '" +
+               fqdn + "'}\n" + trunks_ok + routes_ok;
+    };
+    const std::string fqdn_expected =
+        "expected the SBC's fully qualified domain name on this interface, e.g. sbc.example.com";
+    CHECK(mentions(problem_of(with_fqdn("127.0.1.1")), fqdn_expected));
+    CHECK(mentions(problem_of(with_fqdn("sbc")), fqdn_expected));
+    CHECK(mentions(problem_of(with_fqdn("sbc_1.example.com")), fqdn_expected));
+    CHECK(
+        problem_of("dns: {servers: [dns.example.com]}\n" + interfaces_ok + trunks_ok + routes_ok) ==
+        "t.yaml:1:17: dns.servers[0]: expected an IP address, not a host name (got "
+        "'dns.example.com')");
+    CHECK(problem_of("dns: {servers: ['0.0.0.0']}\n" + interfaces_ok + trunks_ok + routes_ok) ==
+          "t.yaml:1:17: dns.servers[0]: expected a DNS server's address, not 0.0.0.0 or :: (got "
+          "'0.0.0.0')");
+    // What the resolver cannot take is refused before it starts, with the
+    // place and key of the section.
+    CHECK(problem_of("dns: {servers: [127.0.0.53, '127.0.0.54:5353']}\n" + interfaces_ok +
+                     trunks_ok + routes_ok) ==
+          "t.yaml:1:16: dns.servers: every DNS server must use the same port (127.0.0.54:5353 is "
+          "on 5353, another on 53) (got a list)");
+    CHECK(mentions(problem_of("dns: {servers: [127.0.0.1, 127.0.0.2, 127.0.0.3, 127.0.0.4, "
+                              "127.0.0.5, 127.0.0.6, 127.0.0.7]}\n" +
+                              interfaces_ok + trunks_ok + routes_ok),
+                   "dns.servers: at most 6 DNS servers, not 7"));
+    CHECK(mentions(
+        problem_of("dns: {stale_seconds: 86401}\n" + interfaces_ok + trunks_ok + routes_ok),
+        "dns.stale_seconds: expected seconds 0..86400"));
+    CHECK(mentions(
+        problem_of("dns: {server: [127.0.0.53]}\n" + interfaces_ok + trunks_ok + routes_ok),
+        "dns.server: unknown key"));
+}
+
 TEST_CASE("routes read their match keys", "[config]") {
     const auto cfg = load_string(
         "routes:\n"
@@ -219,7 +316,7 @@ TEST_CASE("routes read their match keys", "[config]") {
 TEST_CASE("unknown keys are named with the allowed ones", "[config][errors]") {
     CHECK(problem_of(all_ok + "medai: {}\n") ==
           "t.yaml:7:1: medai: unknown key 'medai' (did you mean 'media'?); expected one of: "
-          "interfaces, trunks, routes, media, control, cdr");
+          "interfaces, trunks, routes, media, control, dns, cdr");
     CHECK(problem_of("interfaces:\n"
                      "  - name: a\n"
                      "    lisen: [udp://127.0.1.1:5060]\n"
@@ -227,7 +324,7 @@ TEST_CASE("unknown keys are named with the allowed ones", "[config][errors]") {
                      "    media_address: 127.0.1.1\n" +
                      trunks_ok + routes_ok) ==
           "t.yaml:3:5: interfaces[0].lisen: unknown key 'lisen' (did you mean 'listen'?); "
-          "expected one of: name, listen, media_address, tls, allow_sources, flood");
+          "expected one of: name, listen, media_address, fqdn, tls, allow_sources, flood");
     CHECK(problem_of("media:\n  colour: blue\n" + all_ok) ==
           "t.yaml:2:3: media.colour: unknown key 'colour'; expected one of: port_min, port_max, "
           "backend, workers, timeout, dpdk");
@@ -249,8 +346,8 @@ TEST_CASE("wrong types are reported with what was found", "[config][errors]") {
     CHECK(problem_of("trunks:\n  - {name: t, interface: a, peers: 127.0.1.2}\n" + interfaces_ok +
                      routes_ok) ==
           "t.yaml:2:36: trunks[0].peers: expected a list of peers, "
-          "sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT], or a map with uri, "
-          "priority and weight (got '127.0.1.2')");
+          "sip:HOST[:PORT][;transport=udp|tcp|tls], sips:HOST[:PORT] or HOST[:PORT] (HOST an IP "
+          "address or a host name), or a map with uri, priority and weight (got '127.0.1.2')");
     // An empty value points at its key, not at the next line.
     CHECK(problem_of("routes:\n  - to_trunk:\n" + interfaces_ok + trunks_ok) ==
           "t.yaml:2:5: routes[0].to_trunk: expected a name of 1..64 letters, digits, '-', '_' "
@@ -290,8 +387,8 @@ TEST_CASE("missing required keys are reported at their map", "[config][errors]")
           "an interface");
     CHECK(t[2] ==
           "t.yaml:2:5: trunks[0].peers: required key missing: expected a list of peers, "
-          "sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT], or a map with "
-          "uri, priority and weight");
+          "sip:HOST[:PORT][;transport=udp|tcp|tls], sips:HOST[:PORT] or HOST[:PORT] (HOST an IP "
+          "address or a host name), or a map with uri, priority and weight");
 
     CHECK(problem_of("routes:\n  - {name: r}\n" + interfaces_ok + trunks_ok) ==
           "t.yaml:2:5: routes[0]: required key missing: to_trunk or reject (expected where the "
@@ -318,9 +415,9 @@ TEST_CASE("lists that need an entry must have one", "[config][errors]") {
     CHECK(problem_of("trunks:\n  - {name: t, interface: a, peers: []}\n" + interfaces_ok +
                      routes_ok) ==
           "t.yaml:2:36: trunks[0].peers: expected a list of peers, "
-          "sip:IP[:PORT][;transport=udp|tcp|tls], sips:IP[:PORT] or IP[:PORT], or a map with "
-          "uri, priority and weight, with at least one entry (got an "
-          "empty list)");
+          "sip:HOST[:PORT][;transport=udp|tcp|tls], sips:HOST[:PORT] or HOST[:PORT] (HOST an IP "
+          "address or a host name), or a map with uri, priority and weight, with at least one "
+          "entry (got an empty list)");
 }
 
 TEST_CASE("names are unique and well formed", "[config][errors]") {
@@ -349,7 +446,7 @@ TEST_CASE("names are unique and well formed", "[config][errors]") {
           "or '.' (got 'a b')");
 }
 
-TEST_CASE("addresses must be IP literals with valid ports", "[config][errors]") {
+TEST_CASE("addresses must be IP literals or host names, with valid ports", "[config][errors]") {
     const auto iface = [](const std::string& listen, const std::string& media = "127.0.1.1") {
         return "interfaces:\n  - name: a\n    listen: ['" + listen +
                "']\n    media_address: " + media + "\n" + trunks_ok + routes_ok;
@@ -389,11 +486,26 @@ TEST_CASE("addresses must be IP literals with valid ports", "[config][errors]") 
         return "trunks:\n  - name: t\n    interface: a\n    peers: ['" + peer + "']\n" +
                interfaces_ok + routes_ok;
     };
-    CHECK(problem_of(trunk("pbx.example.com:5060")) ==
-          "t.yaml:4:13: trunks[0].peers[0]: expected an IP address, not a host name (got "
-          "'pbx.example.com:5060')");
+    // The resolver's parser (sbc/dns/peer_name.hpp) reads peers: its
+    // sentences, with the configuration's place and value.
+    const auto not_a_name = [](const std::string& host, const std::string& value) {
+        return "t.yaml:4:13: trunks[0].peers[0]: expected an IP address or a host name "
+               "(letters, digits and inner hyphens in dot-separated labels of at most 63, the "
+               "last beginning with a letter), not '" +
+               host + "' (got '" + value + "')";
+    };
+    CHECK(problem_of(trunk("pbx_1.example.com:5060")) ==
+          not_a_name("pbx_1.example.com", "pbx_1.example.com:5060"));
+    CHECK(problem_of(trunk("sip:-pbx.example.com")) ==
+          not_a_name("-pbx.example.com", "sip:-pbx.example.com"));
+    CHECK(problem_of(trunk("sip:pbx..example.com")) ==
+          not_a_name("pbx..example.com", "sip:pbx..example.com"));
+    // A last label of digits only would pass an IPv4 typo off as a name.
+    CHECK(problem_of(trunk("127.0.1.256")) == not_a_name("127.0.1.256", "127.0.1.256"));
+    const auto long_label = std::string(64, 'a') + ".example.com";
+    CHECK(problem_of(trunk("sip:" + long_label)) == not_a_name(long_label, "sip:" + long_label));
     CHECK(problem_of(trunk("127.0.1.2:99999")) ==
-          "t.yaml:4:13: trunks[0].peers[0]: expected a port 1..65535 after the address (got "
+          "t.yaml:4:13: trunks[0].peers[0]: expected a port number 1..65535 (got "
           "'127.0.1.2:99999')");
     CHECK(problem_of(trunk("sip:127.0.1.2;transport=sctp")) ==
           "t.yaml:4:13: trunks[0].peers[0]: expected ;transport=udp, ;transport=tcp or "
@@ -406,8 +518,8 @@ TEST_CASE("addresses must be IP literals with valid ports", "[config][errors]") 
           "t.yaml:4:13: trunks[0].peers[0]: expected a peer interface 'a' can reach: it has no "
           "tls listener on IPv4 (got 'sips:127.0.1.2')");
     CHECK(problem_of(trunk("sips:127.0.1.2;transport=udp")) ==
-          "t.yaml:4:13: trunks[0].peers[0]: expected no transport but tls in a sips: URI (RFC "
-          "3261 26.2.2) (got 'sips:127.0.1.2;transport=udp')");
+          "t.yaml:4:13: trunks[0].peers[0]: expected no transport but tcp or tls in a sips: URI "
+          "(RFC 3261 26.2.2) (got 'sips:127.0.1.2;transport=udp')");
     CHECK(mentions(problem_of(trunk("sip:alice@127.0.1.2")),
                    "without a user part or headers (got 'sip:alice@127.0.1.2')"));
     CHECK(problem_of(trunk("0.0.0.0")) ==
@@ -535,6 +647,12 @@ TEST_CASE("peers must be reachable and belong to one trunk", "[config][errors]")
     CHECK(mentions(problem_of("trunks:\n  - {name: t, interface: a, peers: ['[2001:db8::2]']}\n" +
                               interfaces_ok + routes_ok),
                    "it has no udp listener on IPv6"));
+    // A name's targets may be of either family, but its transport is known.
+    CHECK(problem_of("trunks:\n  - {name: t, interface: a, peers: ['sip:pbx.example.com;"
+                     "transport=tcp']}\n" +
+                     interfaces_ok + routes_ok) ==
+          "t.yaml:2:37: trunks[0].peers[0]: expected a peer interface 'a' can reach: it has no "
+          "tcp listener (got 'sip:pbx.example.com;transport=tcp')");
     CHECK(problem_of("trunks:\n"
                      "  - {name: t, interface: a, peers: [127.0.1.2]}\n"
                      "  - {name: u, interface: a, peers: ['127.0.1.2:5070']}\n" +
@@ -724,27 +842,30 @@ TEST_CASE("the number of problems reported is capped", "[config][errors]") {
 TEST_CASE("odd YAML ends in a config_error, never a crash", "[config][errors]") {
     CHECK(problem_of("") ==
           "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, "
-          "control and cdr (got an empty file)");
+          "control, dns and cdr (got an empty file)");
     CHECK(problem_of("# only a comment\n") ==
-          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control and cdr (got "
+          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns and cdr "
+          "(got "
           "an "
           "empty file)");
     CHECK(problem_of("hello\n") ==
-          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control and cdr (got "
+          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns and cdr "
+          "(got "
           "'hello')");
     CHECK(problem_of("~\n") ==
-          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control and cdr (got "
+          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns and cdr "
+          "(got "
           "nothing)");
-    CHECK(
-        problem_of("- 1\n- 2\n") ==
-        "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control and cdr (got a "
-        "list)");
+    CHECK(problem_of("- 1\n- 2\n") ==
+          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns and cdr "
+          "(got a "
+          "list)");
     CHECK(problem_of(all_ok + "---\n" + all_ok) ==
           "t.yaml:7:1: expected one YAML document (got a second one)");
     // yaml-cpp 0.7's LoadAll() never returns for these (jbeder/yaml-cpp#1040).
     CHECK(problem_of(",") ==
           "t.yaml:1:1: expected a map with interfaces, trunks, routes, "
-          "media, control and cdr (got nothing)");
+          "media, control, dns and cdr (got nothing)");
     CHECK_THROWS_AS(load_string(",interfaces:\n  - a\n"), config_error);
     CHECK(problem_of(all_ok + "media: {port_min: 20000, port_min: 20002}\n") ==
           "t.yaml:7:26: media.port_min: duplicate key; first given on line 7");

@@ -10,7 +10,7 @@
 
 #include "sbc/dns/dns_client.hpp"
 #include "sbc/dns/loop_timer.hpp"
-#include "tests/sbc/dns/dns_servers.hpp"
+#include "tests/support/dns_servers.hpp"
 #include "tests/support/sip_loop.hpp"
 
 // Its own namespace: test_sbc is a unity build of many such files.

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "sbc/dns/sip_lookup.hpp"
-#include "tests/sbc/dns/dns_servers.hpp"
+#include "tests/support/dns_servers.hpp"
 #include "tests/support/sip_loop.hpp"
 
 // Its own namespace: test_sbc is a unity build of many such files.

@@ -6,6 +6,7 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_parser.h>
 
+#include <map>
 #include <string>
 
 #include "sbc/b2bua/status_map.hpp"
@@ -26,12 +27,12 @@ config::config demo_config() {
     config::trunk_config carrier;
     carrier.name = "carrier";
     carrier.interface = "carrier";
-    carrier.peers = {{"127.0.1.2", 5060, config::transport::udp},
-                     {"2001:db8::7", 5060, config::transport::tcp}};
+    carrier.peers = {{.host = "127.0.1.2", .port = 5060, .proto = config::transport::udp},
+                     {.host = "2001:db8::7", .port = 5060, .proto = config::transport::tcp}};
     config::trunk_config pbx;
     pbx.name = "pbx";
     pbx.interface = "pbx";
-    pbx.peers = {{"127.0.2.2", 5060, config::transport::udp}};
+    pbx.peers = {{.host = "127.0.2.2", .port = 5060, .proto = config::transport::udp}};
     c.trunks = {carrier, pbx};
     config::route_config emergency;
     emergency.name = "emergency";
@@ -60,6 +61,19 @@ struct parsed_msg {
     msg_t* msg;
 };
 
+/// The peer tables of `cfg`'s trunks, as the b2bua keeps them.
+std::map<std::string, trunking::peer_table> tables_of(const config::config& cfg) {
+    std::map<std::string, trunking::peer_table> tables;
+    for (const auto& t : cfg.trunks) {
+        tables.emplace(t.name, trunking::peer_table(t, trunking::clock::now()));
+    }
+    return tables;
+}
+
+dataplane::ip_endpoint source(const char* ip) {
+    return *dataplane::ip_endpoint::from_string(ip, 5060);
+}
+
 const std::string invite_text =
     "INVITE sip:+14155550100@127.0.1.1 SIP/2.0\r\n"
     "Via: SIP/2.0/UDP 127.0.1.2:5060;branch=z9hG4bK-carrier-1\r\n"
@@ -82,7 +96,7 @@ const std::string invite_text =
 
 TEST_CASE("peer ACL: source address names the trunk, port ignored", "[acl]") {
     auto cfg = demo_config();
-    policy::peer_acl acl(cfg);
+    policy::peer_acl acl(tables_of(cfg));
     auto from = [](const char* ip, std::uint16_t port) {
         return *dataplane::ip_endpoint::from_string(ip, port);
     };
@@ -94,13 +108,59 @@ TEST_CASE("peer ACL: source address names the trunk, port ignored", "[acl]") {
 
 TEST_CASE("peer ACL: unknown sources and wrong interfaces are refused", "[acl]") {
     auto cfg = demo_config();
-    policy::peer_acl acl(cfg);
+    policy::peer_acl acl(tables_of(cfg));
     REQUIRE(acl.trunk_for("carrier", *dataplane::ip_endpoint::from_string("127.0.1.9", 5060)) ==
             nullptr);
     // The carrier's peer talking to the pbx interface is no peer there.
     REQUIRE(acl.trunk_for("pbx", *dataplane::ip_endpoint::from_string("127.0.1.2", 5060)) ==
             nullptr);
     REQUIRE(acl.trunk_for("carrier", dataplane::ip_endpoint{}) == nullptr);
+}
+
+TEST_CASE("peer ACL: a named peer's addresses follow its resolution", "[acl]") {
+    auto cfg = demo_config();
+    config::peer_config named;
+    named.host = "carrier.sbc.test";
+    named.is_name = true;
+    cfg.trunks[0].peers.push_back(named);
+    auto tables = tables_of(cfg);
+    auto& carrier = tables.at("carrier");
+    const auto now = trunking::clock::now();
+
+    // Not resolved yet: only the peers given by address are known.
+    REQUIRE(policy::peer_acl(tables).trunk_for("carrier", source("127.0.5.1")) == nullptr);
+
+    trunking::target first{"127.0.5.1", 5060, config::transport::udp, 10, 100};
+    trunking::target second{"127.0.5.2", 5060, config::transport::udp, 20, 100};
+    carrier.set_resolved(2, {first, second}, now);
+    policy::peer_acl resolved(tables);
+    REQUIRE(resolved.trunk_for("carrier", source("127.0.5.1"))->name == "carrier");
+    REQUIRE(resolved.trunk_for("carrier", source("127.0.5.2"))->name == "carrier");
+    REQUIRE(resolved.trunk_for("pbx", source("127.0.5.1")) == nullptr);
+    REQUIRE(resolved.trunk_for("carrier", source("127.0.1.2"))->name == "carrier");
+
+    // The name moves to another address: the old one is refused ...
+    trunking::target moved{"127.0.5.3", 5060, config::transport::udp, 10, 100};
+    carrier.set_resolved(2, {moved}, now);
+    policy::peer_acl after(tables);
+    REQUIRE(after.trunk_for("carrier", source("127.0.5.1")) == nullptr);
+    REQUIRE(after.trunk_for("carrier", source("127.0.5.3"))->name == "carrier");
+
+    // ... unless a call still uses it, until that call ends.
+    std::size_t old_index = 0;
+    for (std::size_t i = 0; i < carrier.size(); ++i) {
+        old_index = carrier.target_at(i).host == "127.0.5.1" ? i : old_index;
+    }
+    REQUIRE_FALSE(carrier.target_at(old_index).current);
+    policy::peer_acl in_call(tables, {{"carrier", old_index}});
+    REQUIRE(in_call.trunk_for("carrier", source("127.0.5.1"))->name == "carrier");
+    REQUIRE(in_call.trunk_for("carrier", source("127.0.5.2")) == nullptr);
+
+    // A name that resolves to nothing leaves only the address peers.
+    carrier.set_resolved(2, {}, now);
+    policy::peer_acl none(tables);
+    REQUIRE(none.trunk_for("carrier", source("127.0.5.3")) == nullptr);
+    REQUIRE(none.trunk_for("carrier", source("127.0.1.2"))->name == "carrier");
 }
 
 TEST_CASE("header allow-list: addresses and dialog identity never cross", "[headers]") {

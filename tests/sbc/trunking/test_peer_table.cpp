@@ -117,4 +117,72 @@ TEST_CASE("a reloaded table keeps the health of peers it still has", "[trunking]
     CHECK_FALSE(new_table.health(0).up);
 }
 
+TEST_CASE("a named peer's targets follow its resolution, each keeping its slot", "[trunking]") {
+    auto t = trunk_with({{10, 100}});
+    config::peer_config named;
+    named.host = "pbx.example.com";
+    named.is_name = true;
+    t.peers.push_back(named);
+    t.keepalive.down_after = 1;
+    peer_table table(t, t0);
+    std::mt19937 rng(1);
+    // Before its name resolves, a named peer has no target.
+    REQUIRE(table.size() == 1);
+    CHECK(table.target_at(0).host == "192.0.2.2");
+    CHECK(table.has_current(0));
+    CHECK_FALSE(table.has_current(1));
+
+    using trunking::target;
+    const target a{"198.51.100.10", 5060, config::transport::udp, 1, 60};
+    const target b{"198.51.100.11", 5060, config::transport::udp, 1, 40};
+    CHECK(table.set_resolved(1, {a, b}, t0));
+    REQUIRE(table.size() == 3);
+    CHECK(table.has_current(1));
+    CHECK(table.target_at(1).peer == 1);
+    CHECK(table.target_at(2).host == "198.51.100.11");
+    // Priority 1 beats the address peer's 10.
+    auto first = table.choose({}, rng);
+    REQUIRE(first);
+    CHECK(*first >= 1);
+    CHECK_FALSE(table.set_resolved(1, {a, b}, t0));  // the same answer changes nothing
+
+    // b is down; then the name stops leading to a: a's slot stays, out of
+    // selection, for the calls that hold its index.
+    CHECK(table.record_failure(2, "timeout", t0));
+    CHECK(table.set_resolved(1, {b}, t0));
+    CHECK_FALSE(table.target_at(1).current);
+    CHECK(table.target_at(1).host == "198.51.100.10");
+    CHECK(table.choose({}, rng) == std::optional<std::size_t>{0});
+
+    // a comes back into the answer: same slot, and b keeps its health.
+    CHECK(table.set_resolved(1, {b, a}, t0));
+    REQUIRE(table.size() == 3);
+    CHECK(table.target_at(1).current);
+    CHECK_FALSE(table.health(2).up);
+
+    // An answer with no targets leaves only the address peer.
+    CHECK(table.set_resolved(1, {}, t0));
+    CHECK_FALSE(table.has_current(1));
+    CHECK(table.choose({0}, rng) == std::nullopt);
+    CHECK(table.record_failure(0, "timeout", t0));
+    CHECK_FALSE(table.any_up());  // b is down, but also no longer current
+}
+
+TEST_CASE("a reloaded table keeps the health of resolved targets it still has", "[trunking]") {
+    auto t = trunk_with({});
+    config::peer_config named;
+    named.host = "pbx.example.com";
+    named.is_name = true;
+    t.peers.push_back(named);
+    t.keepalive.down_after = 1;
+    const trunking::target a{"198.51.100.10", 5060, config::transport::udp, 1, 60};
+    peer_table old_table(t, t0);
+    old_table.set_resolved(0, {a}, t0);
+    CHECK(old_table.record_failure(0, "timeout", t0));
+    peer_table new_table(t, t0);
+    new_table.set_resolved(0, {a}, t0);
+    new_table.inherit(old_table);
+    CHECK_FALSE(new_table.health(0).up);
+}
+
 }  // namespace test_peer_table

@@ -53,7 +53,8 @@ std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::ui
     y += "trunks:\n";
     for (const auto& [name, peers, extra] :
          {std::tuple{"carrier", peer_entry(t, carrier_peer), &t.carrier_trunk},
-          std::tuple{"pbx", peer_entry(t, pbx_peer) + backup, &t.pbx_trunk}}) {
+          std::tuple{"pbx", t.pbx_peers.empty() ? peer_entry(t, pbx_peer) + backup : t.pbx_peers,
+                     &t.pbx_trunk}}) {
         y += fmt::format(
             "  - name: {0}\n    interface: {0}\n    peers: [{1}]\n"
             "    keepalive: {{interval: 0}}\n",

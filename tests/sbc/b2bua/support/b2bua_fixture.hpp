@@ -45,6 +45,10 @@ struct topology {
     /// The routes section's entries, replacing carrier -> pbx and pbx -> carrier.
     std::vector<std::string> routes;
     unsigned media_timeout_seconds = 60;
+    /// The pbx trunk's peers list (YAML flow entries, e.g.
+    /// "\"sip:pbx.sbc.test\""), replacing the peer "pbx": a test's own
+    /// peers, reached through names it serves by DNS (test_named_peers.cpp).
+    std::string pbx_peers;
     /// The pbx trunk gets the peer "pbx2" as well, at a lower priority
     /// (tried after "pbx" fails).
     bool pbx_backup_peer = false;

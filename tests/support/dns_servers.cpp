@@ -1,4 +1,4 @@
-#include "tests/sbc/dns/dns_servers.hpp"
+#include "tests/support/dns_servers.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
