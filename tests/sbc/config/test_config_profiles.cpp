@@ -130,14 +130,14 @@ TEST_CASE("a trunk names a known profile, and one without its own peers needs th
                              "trunks:\n"
                              "  - name: t\n"
                              "    interface: cloud\n";
-    auto problems = problems_of(head + "    profile: teams\n    peers: [127.0.1.2]\n" + routes);
+    auto problems = problems_of(head + "    profile: teams\n    peers: ['sips:127.0.1.2']\n" + routes);
     REQUIRE(problems.size() == 1);
     CHECK(problems[0] ==
           "t.yaml:9:14: trunks[0].profile: expected generic, microsoft or zoom (got 'teams')");
     // Zoom's SIP zones are the customer's own: the profile brings no peers.
     problems = problems_of(head + "    profile: zoom\n" + routes);
     REQUIRE(problems.size() == 1);
-    CHECK(problems[0].find("trunks[0]: required key missing: peers") != std::string::npos);
+    CHECK(problems[0].find("t.yaml:7:5: trunks[0].peers: required key missing") != std::string::npos);
 }
 
 TEST_CASE("profile names read back", "[config][profiles]") {
