@@ -284,6 +284,10 @@ struct session_timer_config {
     unsigned min_se = 90;
 };
 
+/// The platform whose published SIP rules a trunk's defaults follow
+/// (sbc/config/profiles.hpp).
+enum class trunk_profile { generic, microsoft, zoom };
+
 /// What the SBC does with a REFER (RFC 3515) from a trunk's peer.
 enum class refer_policy {
     reject,  ///< 405: the trunk's peers do not transfer through the SBC
@@ -297,6 +301,9 @@ enum class refer_policy {
 struct trunk_config {
     std::string name;
     std::string interface;  ///< name of an interface_config
+    /// Where the defaults of the keys below came from; set by the decoder
+    /// and shown by `sbcctl trunks`, read by nothing else.
+    trunk_profile profile = trunk_profile::generic;
     std::vector<peer_config> peers;
     /// Headers of the other leg that may be carried onto requests sent to this
     /// trunk (RFC 5853 topology hiding: everything else is dropped). Names are

@@ -4,6 +4,7 @@
 
 #include "sbc/common/text.hpp"
 #include "sbc/config/address.hpp"
+#include "sbc/config/profiles.hpp"
 
 #include <fmt/format.h>
 
@@ -381,8 +382,29 @@ void decode_trunk_tls(problem_list& p, const located& at, trunk_tls_config& tc) 
     }
 }
 
+// A profile's own peers, for a trunk that lists none. They are decoded as
+// if the trunk had listed them, and the problems found later in them (an
+// interface without a TLS listener, say) point at the `profile` key.
+void decode_profile_peers(decoded& d, problem_list& p, const located& profile_at,
+                          trunk_config& tc) {
+    YAML::Node list(YAML::NodeType::Sequence);
+    for (const auto& peer : profile_peers(tc.profile)) {
+        YAML::Node entry(YAML::NodeType::Map);
+        entry["uri"] = peer.uri;
+        entry["priority"] = peer.priority;
+        list.push_back(entry);
+    }
+    const auto first = d.peers.size();
+    decode_peers(d, p, located{list, profile_at.mark, profile_at.path}, tc, true);
+    for (auto i = first; i < d.peers.size(); ++i) {
+        d.peers[i].mark = profile_at.mark;
+        d.peers[i].path = profile_at.path;
+    }
+}
+
 // name, interface and peers: who the trunk is and where it sends calls.
-void decode_trunk_identity(decoded& d, problem_list& p, const map_reader& m, trunk_config& tc) {
+void decode_trunk_identity(decoded& d, problem_list& p, const map_reader& m, trunk_config& tc,
+                           const std::optional<located>& profile_at) {
     if (auto v = m.require("name", name_expected)) {
         tc.name = read_name(d, p, *v).value_or("");
     }
@@ -393,9 +415,14 @@ void decode_trunk_identity(decoded& d, problem_list& p, const map_reader& m, tru
     // A registrar's trunk reaches the contacts registered with it; peers
     // of its own are optional.
     const bool registrar = m.find("registrar").has_value();
+    // A profile that brings its peers makes the trunk's own optional.
+    const bool profile_peers_given = profile_at && !profile_peers(tc.profile).empty();
     const auto peers_expected = fmt::format("a list of peers, {}", peer_expected);
-    if (auto v = registrar ? m.find("peers") : m.require("peers", peers_expected)) {
+    if (auto v = registrar || profile_peers_given ? m.find("peers")
+                                                  : m.require("peers", peers_expected)) {
         decode_peers(d, p, *v, tc, !registrar);
+    } else if (profile_peers_given) {
+        decode_profile_peers(d, p, *profile_at, tc);
     }
 }
 
@@ -479,15 +506,25 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
                 "codecs", "dtmf",        "keepalive", "failover_timeout", "tls",
                 "srtp",   "srtp_suites", "normalize", "headers",          "limits",
                 "auth",   "register",    "challenge", "registrar",        "session_timer",
-                "refer"},
+                "refer",  "profile"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
         return;
     }
-    trunk_config tc;
+    // The profile first: its defaults are what the trunk's own keys override.
+    auto profile_at = m->find("profile");
+    auto profile = trunk_profile::generic;
+    if (profile_at) {
+        profile = read_choice<trunk_profile>(p, *profile_at, "generic, microsoft or zoom",
+                                             {{"generic", trunk_profile::generic},
+                                              {"microsoft", trunk_profile::microsoft},
+                                              {"zoom", trunk_profile::zoom}})
+                      .value_or(profile);
+    }
+    trunk_config tc = profile_defaults(profile);
     tc.mark = to_source_mark(at.mark);
-    decode_trunk_identity(d, p, *m, tc);
+    decode_trunk_identity(d, p, *m, tc, profile_at);
     if (auto v = m->find("early_offer")) {
         tc.early_offer = read_choice<early_offer_policy>(p, *v, "pass, convert or reject",
                                                          {{"pass", early_offer_policy::pass},

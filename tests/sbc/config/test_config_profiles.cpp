@@ -1,0 +1,150 @@
+// Trunk profiles (issue 21 item 6): `profile: microsoft | zoom | generic`
+// sets the defaults of a trunk's keys, and each key the trunk gives wins.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "sbc/config/config.hpp"
+#include "sbc/config/profiles.hpp"
+
+using namespace sbc::config;
+
+namespace {
+
+// An interface with a TLS listener, as the platforms are reached over TLS.
+const std::string tls_interface =
+    "interfaces:\n"
+    "  - name: cloud\n"
+    "    listen: [tls://127.0.1.1:5061]\n"
+    "    media_address: 127.0.1.1\n"
+    "    tls: {certificate: /etc/sbc/c.pem, private_key: /etc/sbc/k.pem, ca_file: "
+    "/etc/sbc/ca.pem}\n";
+const std::string routes = "routes:\n  - {to_trunk: t}\n";
+
+// The one trunk of a document whose trunk section ends with `keys` (lines
+// indented by four spaces).
+trunk_config trunk_with(const std::string& keys) {
+    const auto cfg = load_string(tls_interface +
+                                     "trunks:\n"
+                                     "  - name: t\n"
+                                     "    interface: cloud\n" +
+                                     keys + routes,
+                                 "t.yaml");
+    REQUIRE(cfg.trunks.size() == 1);
+    return cfg.trunks.front();
+}
+
+std::vector<std::string> problems_of(const std::string& yaml) {
+    try {
+        load_string(yaml, "t.yaml");
+    } catch (const config_error& e) {
+        return e.problems();
+    }
+    FAIL("the configuration loaded, a config_error was expected:\n" << yaml);
+    return {};
+}
+
+bool has(const std::vector<std::string>& list, const std::string& item) {
+    return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+}  // namespace
+
+TEST_CASE("a trunk without a profile keeps the plain defaults", "[config][profiles]") {
+    const auto t = trunk_with("    peers: ['sip:127.0.1.2:5061;transport=tls']\n");
+    const trunk_config plain;
+    CHECK(t.profile == trunk_profile::generic);
+    CHECK(t.srtp == plain.srtp);
+    CHECK(t.srtp_suites == plain.srtp_suites);
+    CHECK(t.keepalive.interval_seconds == plain.keepalive.interval_seconds);
+    CHECK(t.refer == plain.refer);
+    CHECK(t.forward_headers == plain.forward_headers);
+}
+
+TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[config][profiles]") {
+    const auto t = trunk_with("    profile: microsoft\n");
+    CHECK(t.profile == trunk_profile::microsoft);
+    // Microsoft's three proxies, tried one after the other, over TLS on 5061.
+    REQUIRE(t.peers.size() == 3);
+    CHECK(t.peers[0].host == "sip.pstnhub.microsoft.com");
+    CHECK(t.peers[1].host == "sip2.pstnhub.microsoft.com");
+    CHECK(t.peers[2].host == "sip3.pstnhub.microsoft.com");
+    for (const auto& peer : t.peers) {
+        CHECK(peer.proto == transport::tls);
+        CHECK(peer.port == 5061);
+    }
+    CHECK(t.peers[0].priority < t.peers[1].priority);
+    CHECK(t.peers[1].priority < t.peers[2].priority);
+    CHECK(t.early_offer == early_offer_policy::convert);
+    CHECK(t.srtp == srtp_mode::required);
+    CHECK(t.srtp_suites == std::vector<srtp_suite>{srtp_suite::aes_cm_128_hmac_sha1_80});
+    CHECK(t.codecs.front() == codec::g722);
+    CHECK(t.keepalive.interval_seconds == 60);
+    CHECK(t.refer == refer_policy::handle);
+    CHECK(has(t.forward_headers, "P-Asserted-Identity"));
+    CHECK(has(t.forward_headers, "Privacy"));
+    CHECK(has(t.forward_headers, "History-Info"));
+}
+
+TEST_CASE("the zoom profile follows Zoom BYOC's published rules", "[config][profiles]") {
+    const auto t = trunk_with(
+        "    profile: zoom\n"
+        "    peers: ['sip:127.0.1.2:5061;transport=tls', 'sip:127.0.1.3:5061;transport=tls']\n");
+    CHECK(t.profile == trunk_profile::zoom);
+    CHECK(t.peers.size() == 2);
+    CHECK(t.srtp == srtp_mode::required);
+    CHECK(t.srtp_suites.front() == srtp_suite::aead_aes_256_gcm);
+    CHECK(std::count(t.srtp_suites.begin(), t.srtp_suites.end(),
+                     srtp_suite::aes_256_cm_hmac_sha1_80) == 1);
+    CHECK(t.session_timer.expires == 1800);
+    CHECK(t.early_offer == early_offer_policy::convert);
+    CHECK(t.dtmf == dtmf_mode::rfc4733);
+}
+
+TEST_CASE("every key a profiled trunk gives overrides the profile's default",
+          "[config][profiles]") {
+    const auto t = trunk_with(
+        "    profile: microsoft\n"
+        "    peers: ['sip:127.0.1.2:5061;transport=tls']\n"
+        "    srtp: optional\n"
+        "    srtp_suites: [AEAD_AES_128_GCM]\n"
+        "    keepalive: {timeout: 3}\n"
+        "    refer: reject\n");
+    CHECK(t.profile == trunk_profile::microsoft);
+    REQUIRE(t.peers.size() == 1);  // the trunk's own peers replace the proxies
+    CHECK(t.peers[0].host == "127.0.1.2");
+    CHECK(t.srtp == srtp_mode::optional);
+    CHECK(t.srtp_suites == std::vector<srtp_suite>{srtp_suite::aead_aes_128_gcm});
+    // A map given in part keeps the profile's other values.
+    CHECK(t.keepalive.timeout_seconds == 3);
+    CHECK(t.keepalive.interval_seconds == 60);
+    CHECK(t.refer == refer_policy::reject);
+    CHECK(t.early_offer == early_offer_policy::convert);  // not given: the profile's
+}
+
+TEST_CASE("a trunk names a known profile, and one without its own peers needs them",
+          "[config][profiles][errors]") {
+    const std::string head = tls_interface +
+                             "trunks:\n"
+                             "  - name: t\n"
+                             "    interface: cloud\n";
+    auto problems = problems_of(head + "    profile: teams\n    peers: ['sips:127.0.1.2']\n" + routes);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0] ==
+          "t.yaml:9:14: trunks[0].profile: expected generic, microsoft or zoom (got 'teams')");
+    // Zoom's SIP zones are the customer's own: the profile brings no peers.
+    problems = problems_of(head + "    profile: zoom\n" + routes);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].find("t.yaml:7:5: trunks[0].peers: required key missing") != std::string::npos);
+}
+
+TEST_CASE("profile names read back", "[config][profiles]") {
+    for (auto p : {trunk_profile::generic, trunk_profile::microsoft, trunk_profile::zoom}) {
+        CHECK(profile_from_string(to_string(p)) == p);
+    }
+    CHECK_FALSE(profile_from_string("teams").has_value());
+    CHECK(profile_peers(trunk_profile::zoom).empty());
+    CHECK(profile_peers(trunk_profile::generic).empty());
+}
