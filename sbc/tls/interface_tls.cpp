@@ -18,8 +18,12 @@ struct interface_tls::connection {
     std::string ip;
     bool inbound = false;
     peer_rule rule;
-    bool known = false;   ///< some trunk has a peer at this address
-    std::string failure;  ///< why we refused, once known
+    bool known = false;  ///< some trunk has a peer at this address
+    /// Outbound: the dialled host name as SNI carries it and the certificate
+    /// must match it, without a trailing dot; "" for none.
+    std::string server_name;
+    bool server_name_invalid = false;  ///< the rule's server_name is no host name
+    std::string failure;               ///< why we refused, once known
     std::uint64_t* counter = nullptr;
     bool finished = false;  ///< counted as completed or failed
     bool failure_after_done = false;
@@ -163,6 +167,21 @@ extern "C" void info_trampoline(const SSL* ssl, int where, int ret) {
     } catch (...) {
         // Bookkeeping only: a failure here must not affect the connection.
     }
+}
+
+/// What the SBC dialled, as TLS uses it: RFC 6066 3 sends a host name
+/// without its trailing dot, and never an IP literal (no HostName), which
+/// is also no name to check the certificate against.
+void dialled_name(interface_tls::connection& c) {
+    const std::string& name = c.rule.server_name;
+    if (name.empty() || is_ip_literal(name)) {
+        return;
+    }
+    if (!is_host_name(name)) {
+        c.server_name_invalid = true;
+        return;
+    }
+    c.server_name = name.back() == '.' ? name.substr(0, name.size() - 1) : name;
 }
 
 }  // namespace
@@ -312,6 +331,9 @@ interface_tls::connection& interface_tls::state_of(const SSL* ssl) {
         fresh->rule = std::move(*rule);
         fresh->known = true;
     }
+    if (!fresh->inbound) {
+        dialled_name(*fresh);
+    }
     SSL_set_ex_data(const_cast<SSL*>(ssl), connection_index(), fresh.get());
     return *fresh.release();
 }
@@ -359,25 +381,55 @@ int interface_tls::on_verify(int preverify_ok, X509_STORE_CTX* store) {
             dates ? _counters.expired : _counters.untrusted);
         return 0;
     }
-    if (X509_STORE_CTX_get_error_depth(store) == 0) {
-        X509* cert = X509_STORE_CTX_get_current_cert(store);
-        if (!matches_identity(cert, c.rule.identities)) {
-            std::string wanted;
-            for (const auto& id : c.rule.identities) {
-                wanted += (wanted.empty() ? "" : ", ") + id;
-            }
-            count_failure(c,
-                          fmt::format("certificate {} carries none of trunk {}'s identities ({})",
-                                      subject_of(cert), c.rule.trunk, wanted),
-                          _counters.name_mismatch);
-            X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
-            return 0;
-        }
+    if (X509_STORE_CTX_get_error_depth(store) == 0 &&
+        !check_names(c, X509_STORE_CTX_get_current_cert(store))) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+        return 0;
     }
     return 1;
 }
 
+bool interface_tls::check_names(connection& c, X509* cert) {
+    // Outbound, the certificate must be for the name the SBC dialled, or
+    // anyone the trust store vouches for could answer for any peer whose
+    // address they hold (RFC 5922 7.2, RFC 6125 6).
+    if (c.server_name_invalid) {
+        count_failure(c,
+                      fmt::format("the dialled name \"{}\" is not a host name to check certificate "
+                                  "{} against",
+                                  c.rule.server_name, subject_of(cert)),
+                      _counters.name_mismatch);
+        return false;
+    }
+    if (!c.server_name.empty() && !matches_host_name(cert, c.server_name)) {
+        count_failure(
+            c,
+            fmt::format("certificate {} (subjectAltName {}) is not for the dialled name {}",
+                        subject_of(cert), alt_names_of(cert), c.server_name),
+            _counters.name_mismatch);
+        return false;
+    }
+    if (!matches_identity(cert, c.rule.identities)) {
+        std::string wanted;
+        for (const auto& id : c.rule.identities) {
+            wanted += (wanted.empty() ? "" : ", ") + id;
+        }
+        count_failure(c,
+                      fmt::format("certificate {} carries none of trunk {}'s identities ({})",
+                                  subject_of(cert), c.rule.trunk, wanted),
+                      _counters.name_mismatch);
+        return false;
+    }
+    return true;
+}
+
 void interface_tls::on_info(const SSL* ssl, int where, int ret) {
+    if ((where & SSL_CB_HANDSHAKE_START) != 0 && SSL_is_server(ssl) == 0) {
+        // OpenSSL hands its info callback a const SSL, but it is the
+        // connection being set up, which the callback may still configure.
+        on_client_start(const_cast<SSL*>(ssl));
+        return;
+    }
     if ((where & SSL_CB_HANDSHAKE_DONE) != 0) {
         on_handshake_done(ssl);
         return;
@@ -385,6 +437,23 @@ void interface_tls::on_info(const SSL* ssl, int where, int ret) {
     // A warning alert ("W") does not end the handshake; a fatal one ("F") does.
     if ((where & SSL_CB_ALERT) != 0 && std::string_view(SSL_alert_type_string(ret)) == "F") {
         on_fatal_alert(ssl, (where & SSL_CB_WRITE) != 0, ret);
+    }
+}
+
+// sofia-sip makes the SSL objects and never sets a server name, so it is
+// set here. OpenSSL 3.0's state machine (ssl/statem/statem.c,
+// state_machine()) reports SSL_CB_HANDSHAKE_START before it sets up the
+// handshake and runs the write state machine that builds the ClientHello
+// and its server_name extension from the name set now.
+void interface_tls::on_client_start(SSL* ssl) {
+    auto& c = state_of(ssl);
+    if (c.server_name.empty()) {
+        return;
+    }
+    if (SSL_set_tlsext_host_name(ssl, c.server_name.c_str()) != 1) {
+        // Only an allocation failure: is_host_name bounds the length.
+        tls_log.warn("interface {}: TLS to {}: cannot send server name {}: {}", _name, c.peer,
+                     c.server_name, openssl_errors());
     }
 }
 

@@ -11,7 +11,9 @@
 //   certificate that chains to the trust store, is in date and carries one
 //   of the trunk's identities;
 // - outbound, the server's certificate is checked the same way, and the
-//   SBC presents its own (client authentication).
+//   SBC presents its own (client authentication); towards a peer it dialled
+//   by host name it also sends that name (SNI) and demands a certificate
+//   for it.
 // Failures are logged with their reason and counted; completed handshakes
 // are remembered per peer address for `sbcctl trunks`. reload() reads the
 // files again and applies them to new handshakes only, so established
@@ -39,6 +41,12 @@ struct peer_rule {
     std::string trunk;
     bool verify = true;
     std::vector<std::string> identities;
+    /// The host name the SBC dialled to reach this address ("" for a peer
+    /// configured by IP address). Outbound only: sent as SNI (RFC 6066 3)
+    /// and, when `verify` is on, the certificate must be for it (RFC 6125
+    /// 6, RFC 5922 7.1) as well as carry one of `identities`. The braces
+    /// keep three-member initializers free of -Wmissing-field-initializers.
+    std::string server_name{};
 };
 
 /// The rule for a peer address (IP literal, canonical form), if any trunk on
@@ -62,7 +70,7 @@ struct handshake_counters {
     std::uint64_t no_certificate = 0;   ///< the peer presented none
     std::uint64_t untrusted = 0;        ///< chain does not verify against the trust store
     std::uint64_t expired = 0;          ///< outside its validity period
-    std::uint64_t name_mismatch = 0;    ///< carries none of the trunk's identities
+    std::uint64_t name_mismatch = 0;    ///< not for the dialled name, or none of the identities
     std::uint64_t unknown_peer = 0;     ///< source address is no trunk's peer
     std::uint64_t refused_by_peer = 0;  ///< the peer sent a fatal alert (did not trust us)
     std::uint64_t protocol = 0;         ///< no protocol version both sides allow
@@ -140,6 +148,11 @@ private:
     // on_info's two events: a handshake completed, or a fatal alert sent or
     // received ended one.
     void on_handshake_done(const SSL* ssl);
+    /// Outbound, before the ClientHello is built: the SNI.
+    void on_client_start(SSL* ssl);
+    /// The peer certificate's names against the dialled name and the
+    /// trunk's identities; false (and the failure counted) when refused.
+    bool check_names(connection& c, X509* cert);
     void on_fatal_alert(const SSL* ssl, bool sent, int alert);
     void explain_alert(connection& c, bool sent, int alert);
     /// Remembers the failure for last_failure() and logs it (rate-limited).
