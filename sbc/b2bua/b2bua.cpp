@@ -189,8 +189,26 @@ tls::peer_lookup b2bua::tls_peers(const std::string& interface) {
         if (trunk == nullptr) {
             return std::nullopt;
         }
-        return tls::peer_rule{trunk->name, trunk->tls.verify, trunk->tls.identities};
+        return tls::peer_rule{trunk->name, trunk->tls.verify, trunk->tls.identities,
+                              dialled_name(*trunk, *ep)};
     };
+}
+
+std::string b2bua::dialled_name(const config::trunk_config& trunk,
+                                const dataplane::ip_endpoint& address) {
+    // RFC 5922 7.1, RFC 6125 6.2: the peer's certificate must carry the
+    // name as configured (the URI's host), never one a DNS answer gave
+    // (an SRV target), which an attacker on the resolver's path could pick.
+    const auto* table = peers_of(trunk.name);
+    for (std::size_t i = 0; table != nullptr && i < table->size(); ++i) {
+        const auto& t = table->target_at(i);
+        const auto host = dataplane::ip_endpoint::from_string(t.host, 0);
+        const auto& peer = trunk.peers.at(t.peer);
+        if (peer.is_name && host && host->same_address(address)) {
+            return peer.host;
+        }
+    }
+    return {};
 }
 
 trunking::peer_table* b2bua::peers_of(const std::string& trunk) {

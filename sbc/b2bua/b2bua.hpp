@@ -210,6 +210,10 @@ private:
     /// Which trunk, and so which TLS requirements, a remote address on
     /// `interface` belongs to (the same source-address rule as the ACL).
     tls::peer_lookup tls_peers(const std::string& interface);
+    /// The host name of `trunk`'s peer that resolved to `address`; empty
+    /// when that address is a peer given by address (TLS then checks no name).
+    std::string dialled_name(const config::trunk_config& trunk,
+                             const dataplane::ip_endpoint& address);
     // The control API's parts (control_api.cpp).
     nlohmann::json trunk_json(const config::trunk_config& t);
     /// Peer `peer` of `t`: its health, or for a name its targets (with

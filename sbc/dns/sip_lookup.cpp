@@ -208,24 +208,36 @@ void sip_lookup::assemble() {
     std::vector<target> targets;
     bool all_nxdomain = true;
     for (const auto& [host, step] : _hosts) {
+        // One family's failure costs a host nothing when the other family
+        // gave it addresses: servers that fail AAAA queries while answering
+        // A ones are common enough to have an RFC (4074). A host with no
+        // address and a failure fails the lookup: no partial answer stands
+        // in for a complete one.
+        std::string failure;
+        bool addressed = false;
         for (const auto* a : {&step.a_answer, &step.aaaa_answer}) {
             if (!a->has_value()) {
                 continue;
             }
             const auto& answer = **a;
             if (answer.status != dns_status::ok && !is_negative(answer.status)) {
-                finish(make_error(fmt::format("{} {}: {}", a == &step.a_answer ? "A" : "AAAA", host,
-                                              to_string(answer.status))));
-                return;
+                failure = fmt::format("{} {}: {}", a == &step.a_answer ? "A" : "AAAA", host,
+                                      to_string(answer.status));
+                continue;
             }
             all_nxdomain = all_nxdomain && answer.status == dns_status::nxdomain;
             for (const auto& address : answer.addresses) {
+                addressed = true;
                 note_ttl(address.ttl);
                 for (const auto& use : step.uses) {
                     targets.push_back(target{address.address, address.family, use.port, use.proto,
                                              use.priority, use.weight, host});
                 }
             }
+        }
+        if (!failure.empty() && !addressed) {
+            finish(make_error(failure));
+            return;
         }
     }
     if (targets.empty()) {

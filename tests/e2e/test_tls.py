@@ -30,9 +30,9 @@ def e2e_test(fn):
 
 
 def tls_config(t, pki, cert="sbc", verify=True, identities=("carrier.test",), peers=None,
-               carrier_extra=(), keepalive="{interval: 0}"):
+               carrier_extra=(), keepalive="{interval: 0}", top_extra=()):
     """Both interfaces; the carrier's with a TLS listener and a TLS peer (or
-    `peers`, YAML peer entries)."""
+    `peers`, YAML peer entries); `top_extra`: more top-level lines."""
     ids = ", ".join(identities)
     if peers is None:
         peers = [f'"sip:{t.carrier_peer}:{TLS_PORT};transport=tls"']
@@ -63,7 +63,7 @@ routes:
   - {{from_trunk: carrier, to_trunk: pbx}}
 media: {{port_min: 20000, port_max: 29999}}
 control: {{socket: {t.socket_path()}}}
-""")
+""" + "".join(f"{line}\n" for line in top_extra))
 
 
 def start_stunnel_server(t, pki, name="stunnel", cert="peer", trust="ca", ip=None):
@@ -383,4 +383,102 @@ def tls_reload_certificate(t):
     check(ok and "CN = sbc.test" in out and "rotated" not in out,
           f"SIGHUP did not bring the first certificate back: {out[-300:]}")
     sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+# Peers by name over TLS (issue 21 item 2): dnsmasq (as in test_dns_peers)
+# answers carrier.test and alias.test with the carrier's address, where
+# stunnel presents the certificate of carrier.test.
+DIALLED = "carrier.test"
+
+
+def start_name_server(t):
+    from test_dns_peers import DNS_HOST, DNS_PORT, start_dnsmasq
+    start_dnsmasq(t, [f"--host-record={DIALLED},{t.carrier_peer},600",
+                      f"--host-record=alias.test,{t.carrier_peer},600"])
+    return [f'dns: {{servers: ["{t.carrier(DNS_HOST)}:{DNS_PORT}"]}}']
+
+
+def wait_resolved(sbcd):
+    """Waits until the carrier's peer name has a current target."""
+    def resolved():
+        peer = trunks(sbcd)["trunks"][0]["peers"][0]
+        return any(x.get("current") for x in peer.get("targets", []))
+    check(wait_until(resolved, 10.0, 0.05),
+          f"the peer name did not resolve: {trunks(sbcd)['trunks'][0]['peers'][0]}")
+
+
+def start_sni_stunnel(t, pki):
+    """stunnel whose default service leads nowhere (a closed port) and whose
+    SNI virtual service for carrier.test leads to the carrier's sipp: a call
+    gets through only if the SBC sent SNI carrier.test (RFC 6066 3)."""
+    ip = t.carrier_peer
+    conf = Path(t.workdir) / "stunnel-sni.conf"
+    log = Path(t.workdir) / "stunnel-sni.log"
+    tls = f"""cert = {pki.dir}/peer.pem
+key = {pki.dir}/peer.key
+CAfile = {pki.dir}/ca.pem
+verifyChain = yes
+"""
+    conf.write_text(f"""foreground = yes
+pid =
+output = {log}
+debug = debug
+[sip]
+accept = {ip}:{TLS_PORT}
+connect = {ip}:{BEHIND_STUNNEL + 1}
+{tls}[sip-by-name]
+sni = sip:{DIALLED}
+connect = {ip}:{BEHIND_STUNNEL}
+{tls}""")
+    proc = t.start("stunnel", [STUNNEL, str(conf)])
+    wait_until(lambda: tcp_listening(ip, TLS_PORT) or not proc.alive(), 5.0, 0.05)
+    check(proc.alive(), f"stunnel exited at start: {log.read_text() if log.exists() else ''}")
+    proc.log_path = log
+    return proc
+
+
+@e2e_test
+def tls_peer_by_name_sends_sni(t):
+    """A TLS peer given by name: the SBC sends the name it dialled as SNI
+    (stunnel routes on it), checks the carrier's certificate against that
+    name with no `identities` configured (RFC 6125), and the call completes."""
+    pki = make_pki(Path(t.workdir) / "pki", t)
+    dns = start_name_server(t)
+    sbcd = t.start_sbcd(tls_config(t, pki, identities=(), top_extra=dns,
+                                   peers=[f'"sip:{DIALLED}:{TLS_PORT};transport=tls"']))
+    wait_resolved(sbcd)
+    stunnel = start_sni_stunnel(t, pki)
+    uas = carrier_uas(t)
+    uac = t.uac("pbx", "uac_call.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=300)
+    uac.finish()
+    uas.finish()
+    log = stunnel.log_path.read_text()
+    check(f"SNI: requested servername: {DIALLED}" in log and "switched to service [sip-by-name]" in log,
+          f"stunnel did not see SNI {DIALLED}: {log[-600:]}")
+    check(handshakes(sbcd).get("completed") == 1, f"handshakes: {handshakes(sbcd)}")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def tls_peer_by_name_wrong_certificate(t):
+    """The name dialled (alias.test) is not on the certificate the address
+    presents (carrier.test): the SBC refuses the handshake as name_mismatch,
+    says why, and the caller gets 503."""
+    pki = make_pki(Path(t.workdir) / "pki", t)
+    dns = start_name_server(t)
+    sbcd = t.start_sbcd(tls_config(t, pki, identities=(), top_extra=dns,
+                                   peers=[f'"sip:alias.test:{TLS_PORT};transport=tls"']))
+    wait_resolved(sbcd)
+    start_stunnel_server(t, pki)
+    uac = t.uac("pbx", "uac_reject.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA)
+    uac.finish()
+    finals = [m.status for m in uac.received() if m.is_response and m.status >= 300]
+    check(finals == [503], f"the caller got {finals}, expected 503")
+    check(handshakes(sbcd).get("name_mismatch") == 1, f"handshakes: {handshakes(sbcd)}")
+    check("not for the dialled name alias.test" in sbcd.stderr_tail(50),
+          "sbcd did not log why it refused carrier.test's certificate for alias.test")
     sbcd.stop()

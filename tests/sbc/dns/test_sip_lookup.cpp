@@ -243,6 +243,19 @@ TEST_CASE("names that do not resolve fail with what went wrong", "[dns][lookup]"
                Catch::Contains("SRV _sip._udp.peer.example.com: server failure"));
 }
 
+TEST_CASE("a host whose AAAA query fails still resolves by its A records (RFC 4074)",
+          "[dns][lookup]") {
+    // Outside dnsmasq's zone, with nothing to forward to: the host record
+    // answers A, and AAAA gets REFUSED.
+    auto options = zone();
+    options.push_back("--host-record=v4only.example.net,127.0.5.7");
+    dnsmasq server(options);
+    sip_loop loop;
+    dns_client client(loop.root(), asking(server));
+    CHECK(described(resolve(loop, client, "sip:v4only.example.net:5060")) ==
+          lines{"udp 127.0.5.7:5060 priority 0 weight 0 (v4only.example.net)"});
+}
+
 TEST_CASE("a lookup destroyed before its answer calls nobody", "[dns][lookup]") {
     dnsmasq server(zone());
     sip_loop loop;
