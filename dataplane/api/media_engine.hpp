@@ -90,7 +90,8 @@ struct port_stats {
     bool checksum_offload = false;
 };
 
-/// The local RTP port of each side; RTCP is always RTP + 1 (RFC 3550 11).
+/// The local RTP port of each side; RTCP is RTP + 1 (RFC 3550 11), or the
+/// RTP port itself on a muxed side (set_rtcp_mux). The pair is bound either way.
 struct session_ports {
     std::array<std::uint16_t, 2> rtp{};  ///< indexed by index(side)
 };
@@ -234,6 +235,17 @@ public:
     /// again (re-INVITE with a new address) re-arms latching.
     virtual void set_remote(session_id id, side s, const ip_endpoint& rtp,
                             const ip_endpoint& rtcp) = 0;
+
+    /// RTCP multiplexing on side `s` (RFC 5761), as its SDP negotiated it
+    /// (a=rtcp-mux in both offer and answer). Muxed: RTCP from the side's
+    /// peer arrives on the side's RTP port, told from RTP by its packet type
+    /// (RFC 5761 4), and is handled as RTCP (SRTCP unprotect with the side's
+    /// SRTP context, RTCP latching; give set_remote the RTP address as the
+    /// RTCP one); RTCP towards the peer leaves from the RTP port to where
+    /// its RTP goes. Not muxed (the default): RTCP on RTP + 1 both ways. The
+    /// other side is not affected. Takes effect on the worker with the next
+    /// packet.
+    virtual void set_rtcp_mux(session_id id, side s, bool muxed) = 0;
 
     /// SRTP on side `s` (RFC 3711): `from_peer` unprotects what `s`'s peer
     /// sends, `to_peer` protects what goes to it; null for plain RTP on that

@@ -28,9 +28,19 @@
 // Everything else is dropped as wrong_source, latches nothing and so
 // diverts nothing: what goes to s's RTCP keeps going to its latched or SDP
 // address. On an SRTP leg a packet latches only once it authenticates (RFC
-// 3711 3.4, SRTCP), on top of this rule. The SBC never agrees to rtcp-mux
-// (RFC 5761; its SDP drops a=rtcp-mux), so RTCP that a peer muxes anyway
-// arrives on the RTP port and is held to the RTP latch.
+// 3711 3.4, SRTCP), on top of this rule.
+//
+// RTCP multiplexing (set_rtcp_mux; RFC 5761): on a side whose SDP agreed to
+// a=rtcp-mux, RTCP shares the RTP port. A datagram on that port whose second
+// octet is 192-223 (RFC 5761 4: RTCP packet types 192-223 are what RTP
+// payload types 64-95 with the marker bit would look like, which is why no
+// relayed payload type is mapped into 64-95) is RTCP: unprotected as SRTCP,
+// latched by the RTCP rules above (the control plane gives the side's RTP
+// address as its RTCP address, RFC 5761 5.1.3) and relayed as RTCP. RTCP
+// towards a muxed side leaves from its RTP port to where its RTP goes. The
+// other side, not muxed, keeps RTP + 1; one burst may then leave from both
+// ports (tx_packet::via). On a side that is not muxed, RTCP a peer muxes
+// anyway is taken for RTP, held to the RTP latch, and relayed as such.
 //
 // Connectivity checks (set_ice; RFC 8445 2.5, ICE lite): STUN on a port is
 // told from RTP and RTCP by its first octet (RFC 7983 7) and never relayed,
@@ -70,6 +80,13 @@ bool can_send_to(const ip_endpoint& ep) noexcept {
     return ep.valid() && !ep.is_unspecified() && ep.port() != 0;
 }
 
+// RFC 5761 4 and RFC 7983 7: an RTP or RTCP version-2 header whose second
+// octet is an RTCP packet type (192-223; RTP would need payload type 64-95
+// with the marker bit set, which no SDP of the SBC's allows).
+bool is_muxed_rtcp(const rx_packet& pkt) noexcept {
+    return pkt.len >= 8 && (pkt.data[0] >> 6) == 2 && pkt.data[1] >= 192 && pkt.data[1] <= 223;
+}
+
 }  // namespace
 
 void relay_session::set_remote(side s, const ip_endpoint& rtp, const ip_endpoint& rtcp) noexcept {
@@ -83,6 +100,15 @@ void relay_session::set_remote(side s, const ip_endpoint& rtp, const ip_endpoint
     rtp_path.nominated = false;
     rtcp_path.nominated = false;
     st.latched_rtp.clear();
+}
+
+void relay_session::set_rtcp_mux(side s, bool muxed) noexcept {
+    auto& st = _sides[index(s)];
+    if (st.muxed != muxed) {
+        st.muxed = muxed;
+        st.paths[index(channel::rtcp)].latched = ip_endpoint{};
+        st.paths[index(channel::rtcp)].nominated = false;
+    }
 }
 
 void relay_session::set_ice(side s, const ice_responder* ice, bool restart) noexcept {
@@ -120,7 +146,7 @@ relay_session::stun_outcome relay_session::answer_stun(side_state& st, channel c
         return stun_outcome::dropped;
     }
     out.replies[out.reply_count++] =
-        tx_packet{pkt.data, static_cast<std::uint32_t>(a.length), pkt.source, true};
+        tx_packet{pkt.data, static_cast<std::uint32_t>(a.length), pkt.source, true, ch};
     if (a.what == ice_responder::verdict::error) {
         return stun_outcome::rejected;
     }
@@ -166,7 +192,9 @@ void relay_session::set_payload_types(side to, const payload_type_map& map) noex
 }
 
 const ip_endpoint* relay_session::destination(side to, channel ch) const noexcept {
-    const auto& p = _sides[index(to)].paths[index(ch)];
+    const auto& st = _sides[index(to)];
+    // RFC 5761 5.1.3: a muxed peer receives its RTCP where it receives RTP.
+    const auto& p = st.paths[index(st.muxed ? channel::rtp : ch)];
     if (p.latched.valid()) {
         return &p.latched;
     }
@@ -282,19 +310,23 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     }
     auto& src = _sides[index(from)];
     auto& dst = _sides[index(other(from))];
-    auto& in = src.paths[index(ch)];
-    const bool rtp = ch == channel::rtp;
-    // Latching below changes only `from`'s paths, so the destination on the
-    // other side is the same for the whole burst.
-    const ip_endpoint* dest = destination(other(from), ch);
+    // Only a muxed side's RTP port carries both channels (see the top of this file).
+    const bool demux = ch == channel::rtp && src.muxed;
+    // Latching below changes only `from`'s paths, so the destinations on the
+    // other side are the same for the whole burst.
+    const std::array<const ip_endpoint*, 2> dests{destination(other(from), channel::rtp),
+                                                  destination(other(from), channel::rtcp)};
+    const channel rtcp_via = dst.muxed ? channel::rtp : channel::rtcp;
     const auto n = std::min(burst.size(), max_burst);
-    transcoder::media_chain* chain = rtp ? src.chain : nullptr;
+    transcoder::media_chain* chain = ch == channel::rtp ? src.chain : nullptr;
     if (chain != nullptr && out.sink == nullptr) {
         chain = nullptr;  // a backend without a sink relays (the control plane knows)
     }
-    const bool drop_rtcp = !rtp && transcoded();
+    const bool drop_rtcp = transcoded();
 
     std::uint64_t bytes = 0;
+    std::uint64_t rtcp_packets = 0;  // muxed RTCP that arrived on the RTP port
+    std::uint64_t rtcp_bytes = 0;
     std::uint64_t accepted = 0;
     std::uint64_t wrong_source = 0;
     std::uint64_t no_destination = 0;
@@ -304,15 +336,20 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     std::uint64_t protect_errors = 0;
     std::uint64_t rtcp_dropped = 0;
     std::array<std::uint64_t, 3> stun_counts{};  // indexed by stun_outcome
-    if (chain != nullptr && dest != nullptr) {
+    if (chain != nullptr && dests[0] != nullptr) {
         // Packets held for a gap that has not filled in time are played
         // now, their gap concealed (media_chain::flush_due): the arrival of
         // later packets is the chain's clock.
         protect_errors +=
-            send_chain_output(*chain, out.sink->size(), dest, dst.protect, out, now_ns);
+            send_chain_output(*chain, out.sink->size(), dests[0], dst.protect, out, now_ns);
     }
     for (std::size_t i = 0; i < n; ++i) {
         const rx_packet& pkt = burst[i];
+        const channel pc = demux && is_muxed_rtcp(pkt) ? channel::rtcp : ch;
+        if (pc != ch) {
+            ++rtcp_packets;
+            rtcp_bytes += pkt.len;
+        }
         bytes += pkt.len;
         if (pkt.truncated) {
             ++truncated;
@@ -328,6 +365,8 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             ++stun_counts[static_cast<std::size_t>(answer_stun(src, ch, pkt, out))];
             continue;
         }
+        const bool rtp = pc == channel::rtp;
+        auto& in = src.paths[index(pc)];
         if (in.latched.valid() ? !(*pkt.source == in.latched)
                                : !rtp && !may_latch_rtcp(src, *pkt.source)) {
             ++wrong_source;
@@ -345,18 +384,19 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             }
         }
         if (!in.latched.valid()) {
-            latch(src, ch, pkt.source, out);
+            latch(src, pc, pkt.source, out);
         }
         ++accepted;
+        const ip_endpoint* dest = dests[index(pc)];
         if (dest == nullptr) {
             ++no_destination;
             continue;
         }
-        if (drop_rtcp) {
+        if (!rtp && drop_rtcp) {
             ++rtcp_dropped;
             continue;
         }
-        if (chain != nullptr) {
+        if (rtp && chain != nullptr) {
             const std::size_t first = out.sink->size();
             chain->push({pkt.data, len}, now_ns, *out.sink);
             protect_errors += send_chain_output(*chain, first, dest, dst.protect, out);
@@ -386,12 +426,16 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
         }
         out.packets[out.count++] =
             tx_packet{pkt.data, static_cast<std::uint32_t>(len), dest,
-                      renumbered || src.unprotect != nullptr || dst.protect != nullptr};
+                      renumbered || src.unprotect != nullptr || dst.protect != nullptr,
+                      rtp ? channel::rtp : rtcp_via};
     }
 
     if (ch == channel::rtp) {
-        src.rtp_rx_packets.add(n);
-        src.rtp_rx_bytes.add(bytes);
+        src.rtp_rx_packets.add(n - rtcp_packets);
+        src.rtp_rx_bytes.add(bytes - rtcp_bytes);
+        if (rtcp_packets > 0) {
+            src.rtcp_rx_packets.add(rtcp_packets);
+        }
     } else {
         src.rtcp_rx_packets.add(n);
     }

@@ -48,7 +48,9 @@ constexpr std::size_t max_burst = 32;
 /// repacketizes (a 60 ms packet in, three of 20 ms out).
 constexpr std::size_t max_tx_burst = 2 * max_burst;
 
-/// Which of a side's two ports a datagram arrived on; RTCP is RTP + 1 (RFC 3550 11).
+/// Which of a side's two ports a datagram arrived on, or leaves from; RTCP is
+/// RTP + 1 (RFC 3550 11), except on a side that multiplexes RTCP onto its RTP
+/// port (RFC 5761, set_rtcp_mux).
 enum class channel : std::uint8_t { rtp = 0, rtcp = 1 };
 
 constexpr std::size_t index(channel c) noexcept { return static_cast<std::size_t>(c); }
@@ -66,8 +68,9 @@ struct rx_packet {
     std::uint32_t capacity = 0;  ///< octets `data` can hold
 };
 
-/// One datagram to send from the other side's socket of the same channel.
-/// `destination` points into the relay_session (its latched or SDP address).
+/// One datagram to send from the other side's `via` port (a response to a
+/// check: from the port its request came to). `destination` points into the
+/// relay_session (its latched or SDP address) or the burst (a check's source).
 struct tx_packet {
     const std::uint8_t* data = nullptr;
     std::uint32_t len = 0;
@@ -76,6 +79,10 @@ struct tx_packet {
     /// payload is not the one received (a backend that rewrites UDP
     /// checksums incrementally must sum it anew).
     bool transformed = false;
+    /// The port it leaves from: the channel it belongs to, except that RTCP
+    /// towards a muxed side leaves from that side's RTP port (RFC 5761 4).
+    /// One burst may hold both when it came from a muxed side's RTP port.
+    channel via = channel::rtp;
 };
 
 struct tx_batch {
@@ -123,9 +130,16 @@ public:
     /// RFC 3264 6) means "do not send". Re-arms latching on both channels.
     void set_remote(side s, const ip_endpoint& rtp, const ip_endpoint& rtcp) noexcept;
 
+    /// Owning worker. RTCP multiplexing on side `s` (RFC 5761; media_engine::
+    /// set_rtcp_mux): RTCP from its peer is told from RTP on its RTP port,
+    /// and RTCP towards it leaves from that port to its RTP address. Off,
+    /// RTCP uses the RTCP port both ways. A change forgets the RTCP latch.
+    void set_rtcp_mux(side s, bool muxed) noexcept;
+
     /// Owning worker. Relays a burst that arrived on `from`'s `ch` port.
     /// Packets to forward are appended to `out` (cleared first), to be sent
-    /// from other(from)'s `ch` port; the rest are counted as drops on `from`.
+    /// from other(from)'s port each names (tx_packet::via); the rest are
+    /// counted as drops on `from`.
     /// `now_ns` is the steady clock, read once per burst by the caller.
     void relay(side from, channel ch, std::span<const rx_packet> burst, std::int64_t now_ns,
                tx_batch& out) noexcept;
@@ -247,6 +261,7 @@ private:
         srtp::stream_crypto* protect = nullptr;
         transcoder::media_chain* chain = nullptr;  // for RTP from this side's peer
         const ice_responder* ice = nullptr;        // this side's checks; see set_ice
+        bool muxed = false;                        // owning worker only; see set_rtcp_mux
         // Mirror of `chain` for stats() on the control thread: written by
         // the owning worker (release), read with acquire. A replaced chain is
         // freed on the control thread only after the worker acknowledged the

@@ -150,6 +150,14 @@ enum class srtp_mode {
     required,  ///< RTP/SAVP only; an offer or answer without a usable key fails the call
 };
 
+/// RTCP multiplexing on a trunk's leg (RFC 5761, RFC 8035): RTCP on the RTP
+/// port instead of RTP + 1.
+enum class rtcp_mux_mode {
+    off,     ///< never: a=rtcp-mux is dropped from offers and never answered (RTP + 1)
+    accept,  ///< an offer with a=rtcp-mux is answered with it and muxed; none offered
+    offer,   ///< as accept, and the SBC's offers carry a=rtcp-mux (with a=rtcp fallback)
+};
+
 /// How a trunk's peers send and take DTMF digits. Between trunks of
 /// different modes the SBC converts.
 enum class dtmf_mode {
@@ -326,6 +334,8 @@ struct trunk_config {
     std::vector<srtp_suite> srtp_suites = {
         srtp_suite::aes_cm_128_hmac_sha1_80, srtp_suite::aead_aes_128_gcm,
         srtp_suite::aead_aes_256_gcm, srtp_suite::aes_cm_128_hmac_sha1_32};
+    /// accept: what a peer offers is taken (RFC 5761 5.1.1), nothing more asked.
+    rtcp_mux_mode rtcp_mux = rtcp_mux_mode::accept;
     normalization normalize;
     header_rules headers;
     trunk_limits limits;

@@ -456,7 +456,8 @@ void decode_trunk_media(problem_list& p, const map_reader& m, trunk_config& tc) 
     }
 }
 
-// srtp and srtp_suites: whether and how the trunk's media is encrypted.
+// srtp, srtp_suites and rtcp_mux: whether and how the trunk's media is
+// encrypted, and whether its RTCP shares the RTP port.
 void decode_trunk_srtp(problem_list& p, const map_reader& m, trunk_config& tc) {
     if (auto v = m.find("srtp")) {
         tc.srtp = read_choice<srtp_mode>(p, *v, "off, optional or required",
@@ -467,6 +468,13 @@ void decode_trunk_srtp(problem_list& p, const map_reader& m, trunk_config& tc) {
     }
     if (auto v = m.find("srtp_suites")) {
         decode_srtp_suites(p, *v, tc);
+    }
+    if (auto v = m.find("rtcp_mux")) {
+        tc.rtcp_mux = read_choice<rtcp_mux_mode>(p, *v, "off, accept or offer",
+                                                 {{"off", rtcp_mux_mode::off},
+                                                  {"accept", rtcp_mux_mode::accept},
+                                                  {"offer", rtcp_mux_mode::offer}})
+                          .value_or(tc.rtcp_mux);
     }
 }
 
@@ -506,7 +514,11 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
                 "codecs", "dtmf",        "keepalive", "failover_timeout", "tls",
                 "srtp",   "srtp_suites", "normalize", "headers",          "limits",
                 "auth",   "register",    "challenge", "registrar",        "session_timer",
+<<<<<<< HEAD
                 "refer",  "profile"},
+=======
+                "refer",  "rtcp_mux"},
+>>>>>>> rtcpmux
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;

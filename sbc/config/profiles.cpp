@@ -16,6 +16,9 @@ trunk_config microsoft_defaults() {
     // Media to the platform is SRTP with this suite (SDES, RFC 4568).
     tc.srtp = srtp_mode::required;
     tc.srtp_suites = {srtp_suite::aes_cm_128_hmac_sha1_80};
+    // RTCP on the RTP port (RFC 5761, RFC 8035), which the platform's media
+    // specification asks for, offered and accepted.
+    tc.rtcp_mux = rtcp_mux_mode::offer;
     // The proxies expect the SBC's OPTIONS about once a minute and treat an
     // SBC silent for longer as down.
     tc.keepalive.interval_seconds = 60;

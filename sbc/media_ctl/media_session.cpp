@@ -242,10 +242,25 @@ result<sdp::session_description> media_session::accept(side from, std::string_vi
     f.peer_formats = sdp::media_formats::of(*sd);
     f.peer_direction = target.dir;
     f.peer_hold_address = target.on_hold_address;
+    // RFC 5761 5.1.1: the answerer takes mux only when offered it; an
+    // offerer has it once the answer says so. A later offer or answer
+    // without it ends it (RFC 5761 5.1.3: either may stop muxing).
+    const bool mux =
+        target.rtcp_mux &&
+        (role == sdp_role::offer ? f.trunk->rtcp_mux != config::rtcp_mux_mode::off : f.mux_offered);
+    if (mux != f.muxed) {
+        _engine.set_rtcp_mux(_id, from, mux);
+        f.muxed = mux;
+        media_log.info("call {}: leg {} {} RTCP multiplexing", _log_id, letter(from),
+                       mux ? "uses" : "stops");
+    }
     if (!target.on_hold_address && !target.port_zero) {
-        _engine.set_remote(_id, from, target.rtp, target.rtcp);
+        // A muxed peer takes RTCP where it takes RTP; its a=rtcp, if any,
+        // is the fallback it offered (RFC 5761 5.1.3).
+        const auto& rtcp = mux ? target.rtp : target.rtcp;
+        _engine.set_remote(_id, from, target.rtp, rtcp);
         f.peer_rtp = target.rtp;
-        f.peer_rtcp = target.rtcp;
+        f.peer_rtcp = rtcp;
     }
     return sd;
 }
@@ -509,6 +524,14 @@ void media_session::send_dtmf(side from, char digit, std::uint32_t duration_ms) 
     _engine.send_dtmf(_id, from, digit, duration_ms);
 }
 
+sdp::rtcp_mux_attribute media_session::offer_rtcp_mux(side to) {
+    auto& l = of(to);
+    // RFC 8035 (and RFC 5761 5.1.3): once muxed, later offers keep it.
+    l.mux_offered = l.trunk->rtcp_mux == config::rtcp_mux_mode::offer ||
+                    (l.muxed && l.trunk->rtcp_mux != config::rtcp_mux_mode::off);
+    return l.mux_offered ? sdp::rtcp_mux_attribute::offer : sdp::rtcp_mux_attribute::none;
+}
+
 result<std::string> media_session::rewrite_for(side to, const sdp::session_description& sd,
                                                sdp_role role, sdp_origin& origin,
                                                const std::vector<sdp::format>& formats,
@@ -524,7 +547,9 @@ result<std::string> media_session::rewrite_for(side to, const sdp::session_descr
         }
         p.secure = offered->secure_profile;
         p.crypto = std::move(offered->crypto);
+        p.rtcp_mux = offer_rtcp_mux(to);
     } else {
+        p.rtcp_mux = l.muxed ? sdp::rtcp_mux_attribute::answer : sdp::rtcp_mux_attribute::none;
         // The leg's own offer is answered now: its keys come into force
         // (sdes_leg::accept_offer), so the data plane switches with the answer.
         auto answered = l.sdes->answer();
@@ -556,6 +581,7 @@ result<std::string> media_session::own_offer(side to, sdp_origin& origin) {
     sdp::rewrite_params p{l.media_address,         rtp_port(to),
                           origin.session_id,       origin.version,
                           offered->secure_profile, std::move(offered->crypto)};
+    p.rtcp_mux = offer_rtcp_mux(to);
     // As in every offer the SBC makes: telephone-event only where the trunk
     // takes RFC 4733 events (an info or inband trunk keeps it on its list).
     auto built = sdp::build_offer(negotiable(*l.trunk), p);
@@ -624,6 +650,9 @@ void media_session::take_over(side s, const config::trunk_config& trunk,
     // generation for the one already programmed.
     l.sdes = std::move(sdes);
     l.srtp_programmed = ~0U;
+    // The target was offered no a=rtcp-mux (transfer_offer): its answer
+    // ends muxing on the side, if the referrer's peer had it.
+    l.mux_offered = false;
     if (media_address != l.media_address) {
         // The referrer's side moves to the target's interface before the
         // answer programs where that side sends.

@@ -77,8 +77,11 @@ public:
     std::uint16_t rtp_port(side s) const noexcept { return _ports.rtp[dataplane::index(s)]; }
     const std::string& media_address(side s) const noexcept { return of(s).media_address; }
 
-    /// SDP from leg `from`'s peer: programs where it receives and its SRTP
-    /// keys, and remembers its formats and direction.
+    /// SDP from leg `from`'s peer: programs where it receives, its SRTP
+    /// keys and RTCP multiplexing, and remembers its formats and direction.
+    /// RFC 5761 5.1.1: an offer with a=rtcp-mux on a trunk whose rtcp_mux
+    /// is not off, or an answer with it to an offer of the SBC's that had
+    /// it, muxes the leg; any other SDP on the leg ends muxing.
     result<sdp::session_description> accept(side from, std::string_view body, sdp_role role);
     /// accept(), then the SDP for the other leg, written with that leg's
     /// identity `to`: the same role, or the SBC's offer built from an
@@ -153,6 +156,10 @@ private:
         /// The payload type map in force towards this leg's peer, so an
         /// answer repeated (183, then 200) changes nothing.
         dataplane::payload_type_map payload_types{};
+        /// RTCP multiplexing (RFC 5761): the SBC's last offer on this leg
+        /// carried a=rtcp-mux, and the leg is muxed (the engine was told).
+        bool mux_offered = false;
+        bool muxed = false;
     };
     /// The offer being negotiated: who made it, its formats, and what the
     /// SBC offered the other leg for it.
@@ -174,6 +181,9 @@ private:
     const leg_media& of(side s) const noexcept { return _legs[dataplane::index(s)]; }
     /// Hands leg `s`'s SRTP keys to the engine when they changed.
     result<bool> program_srtp(side s);
+    /// Whether the SBC's offer to leg `to` carries a=rtcp-mux (remembered
+    /// for the answer).
+    sdp::rtcp_mux_attribute offer_rtcp_mux(side to);
     /// SDP for leg `to` from `sd`; `formats` and `ptime` replace the peer's
     /// (empty and 0 pass them).
     result<std::string> rewrite_for(side to, const sdp::session_description& sd, sdp_role role,

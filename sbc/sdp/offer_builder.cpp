@@ -118,9 +118,12 @@ result<std::string> build_offer(const std::vector<config::codec>& codecs, const 
         "{}"
         "a=ptime:20\r\n"
         "a=sendrecv\r\n"
-        "a=rtcp:{}\r\n",
+        "a=rtcp:{}\r\n"
+        "{}",
         p.origin_session_id, p.origin_version, ip, p.local_address, ip, p.local_address,
-        p.local_rtp_port, p.secure ? "RTP/SAVP" : "RTP/AVP", pts, attributes, p.local_rtp_port + 1);
+        p.local_rtp_port, p.secure ? "RTP/SAVP" : "RTP/AVP", pts, attributes, p.local_rtp_port + 1,
+        // RFC 5761 5.1.1; a=rtcp above is the fallback of 5.1.3.
+        p.rtcp_mux == rtcp_mux_attribute::none ? "" : "a=rtcp-mux\r\n");
 }
 
 result<bool> check_answer(std::string_view offer, std::string_view answer) {

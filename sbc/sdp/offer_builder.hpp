@@ -22,7 +22,8 @@ namespace sbc::sdp {
 format own_format(config::codec c);
 
 /// One audio stream on `p.local_address`:`p.local_rtp_port` (RTCP on the
-/// next port, RFC 3605) listing `codecs` in order of preference (RFC 3264
+/// next port, RFC 3605; a=rtcp-mux too when `p.rtcp_mux` asks, RFC 5761)
+/// listing `codecs` in order of preference (RFC 3264
 /// 5.1), with static payload types for PCMU (0), PCMA (8), G722 (9,
 /// "G722/8000": RFC 3551 4.5.2's RTP clock, though it samples at 16000 Hz)
 /// and G729 (18, Annex B off: RFC 4856 says it is on unless annexb=no), and

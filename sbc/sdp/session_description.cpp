@@ -42,9 +42,10 @@ constexpr int print_flags = sdp_f_mode_manual;
 // so topology hiding holds for attributes nobody thought of (RFC 5853): ICE
 // (RFC 8839: candidate, remote-candidates, ice-ufrag, ice-pwd, ice-options,
 // ice-lite, ...) would let the far side reach the peer around the SBC; SSRC
-// cnames and a=tool name hosts and software; rtcp-mux (RFC 5761) and BUNDLE
-// (RFC 9143) would move RTCP or other streams onto the RTP port, while the
-// SBC relays RTCP on its own RTP port + 1 for one stream only.
+// cnames and a=tool name hosts and software; BUNDLE (RFC 9143) would move
+// other streams onto the RTP port, while the SBC relays one stream only.
+// rtcp-mux (RFC 5761) is negotiated per leg, so the peer's never passes:
+// the SBC states its own (rewrite_params::rtcp_mux).
 // rtpmap and fmtp appear here only for transports sofia does not know as RTP
 // (it files them under m_rtpmaps otherwise, and they print from there).
 // crypto (RFC 4568 SDES keys) is not on it: the SBC terminates SRTP on
@@ -253,6 +254,7 @@ result<media_target> audio_target(const sdp_session_t* session, const sdp_media_
     t.rtp = *rtp;
     t.rtcp = *rtcp;
     t.port_zero = audio->m_port == 0;
+    t.rtcp_mux = sdp_attribute_find(audio->m_attributes, "rtcp-mux") != nullptr;
     t.on_hold_address = rtp->is_unspecified();
     t.secure =
         audio->m_proto == sdp_proto_srtp ||
@@ -594,10 +596,18 @@ void anchor(su_home_t* home, sdp_media_t* m, const media_target& t, const rewrit
         append_attribute(home, &m->m_attributes, "crypto", su_strdup(home, c.c_str()));
     }
     // RFC 3605: our RTCP port, stated even where it is the default, so the
-    // peer's a=rtcp (and any address in it) is always replaced.
-    if (p.local_rtp_port < 65535) {
+    // peer's a=rtcp (and any address in it) is always replaced. A muxed
+    // answer receives RTCP on the RTP port (RFC 5761 5.1.1); an offer of
+    // mux names RTP + 1 for a peer that declines it (RFC 5761 5.1.3).
+    if (p.rtcp_mux == rtcp_mux_attribute::answer) {
+        append_attribute(home, &m->m_attributes, "rtcp",
+                         su_sprintf(home, "%u", unsigned{p.local_rtp_port}));
+    } else if (p.local_rtp_port < 65535) {
         append_attribute(home, &m->m_attributes, "rtcp",
                          su_sprintf(home, "%u", unsigned{p.local_rtp_port} + 1U));
+    }
+    if (p.rtcp_mux != rtcp_mux_attribute::none) {
+        append_attribute(home, &m->m_attributes, "rtcp-mux", nullptr);
     }
     // Always explicit on the stream, so the session-level one can go.
     append_attribute(home, &m->m_attributes, to_string(outgoing_direction(t)), nullptr);

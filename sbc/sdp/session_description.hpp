@@ -33,6 +33,16 @@ struct media_target {
     bool port_zero = false;
     /// The stream's profile is secure RTP: RTP/SAVP or RTP/SAVPF (RFC 3711 12).
     bool secure = false;
+    /// a=rtcp-mux (RFC 5761 5.1.1): in an offer, the peer can take RTCP on
+    /// the RTP port; in an answer, it agreed to.
+    bool rtcp_mux = false;
+};
+
+/// What a rewritten stream says about RTCP multiplexing (RFC 5761 5.1.1).
+enum class rtcp_mux_attribute {
+    none,    ///< no a=rtcp-mux; a=rtcp names RTP + 1
+    offer,   ///< a=rtcp-mux, and a=rtcp naming RTP + 1 for a peer that declines (RFC 5761 5.1.3)
+    answer,  ///< a=rtcp-mux agreed, and a=rtcp naming the RTP port, where RTCP now goes
 };
 
 /// One payload format of the anchored stream: an entry of the m= line with
@@ -77,6 +87,8 @@ struct rewrite_params {
     /// a=ptime and a=maxptime go: the SBC packetizes itself (transcoding).
     /// 0: the peer's pass unchanged.
     unsigned ptime = 0;
+    /// a=rtcp-mux of the stream; the peer's own never passes.
+    rtcp_mux_attribute rtcp_mux = rtcp_mux_attribute::none;
 };
 
 class session_description {
@@ -117,22 +129,20 @@ public:
     /// The SDP to send on the other leg: o= and s= are the SBC's own, c= names
     /// only `p.local_address`, the first audio m= line gets `p.local_rtp_port`,
     /// every other m= line port 0 (RFC 3264 6: declined), a=rtcp points at our
-    /// RTCP port, and ICE attributes (candidates, ufrag, pwd) of the peer are
-    /// dropped. Codecs, ptime, fmtp and direction attributes pass unchanged,
-    /// unless `p.formats` or `p.ptime` replace them.
-    /// The profile and the a=crypto lines are `p`'s: the peer's keys never
-    /// cross to the other leg.
+    /// RTCP port (the RTP port in a muxed answer, `p.rtcp_mux`), and ICE attributes (candidates,
+    /// ufrag, pwd) of the peer are dropped. Codecs, ptime, fmtp and direction attributes pass
+    /// unchanged, unless `p.formats` or `p.ptime` replace them. The profile and the a=crypto lines
+    /// are `p`'s: the peer's keys never cross to the other leg.
     ///
     /// Details: the stream's attributes pass through an allow-list (rtpmap,
     /// fmtp, ptime, maxptime, rtcp-fb, direction); everything else
     /// of the peer's, session-level attributes, i=, u=, e=, p=, k= and
-    /// rtcp-mux included, is dropped. The direction is always stated on the
-    /// stream; an old-style hold (c=0.0.0.0) becomes a=sendonly, or
-    /// a=inactive if the peer was not sending (RFC 3264 8.4). b= lines pass
-    /// when sofia can name their type (CT, AS; see the .cpp). Lines end in
-    /// CRLF; the result parses with parse(). The same input and params give
-    /// the same text, so callers may compare texts to decide on a new o=
-    /// version. Returns "" only if sofia cannot allocate memory.
+    /// rtcp-mux included, is dropped (`p.rtcp_mux` states the SBC's own). The direction is always
+    /// stated on the stream; an old-style hold (c=0.0.0.0) becomes a=sendonly, or a=inactive if the
+    /// peer was not sending (RFC 3264 8.4). b= lines pass when sofia can name their type (CT, AS;
+    /// see the .cpp). Lines end in CRLF; the result parses with parse(). The same input and params
+    /// give the same text, so callers may compare texts to decide on a new o= version. Returns ""
+    /// only if sofia cannot allocate memory.
     std::string rewrite(const rewrite_params& p) const;
 
 private:

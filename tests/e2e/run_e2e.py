@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py, test_dns_peers.py,
-test_srtp.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
+test_srtp.py, test_rtcp_mux.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
 test_media_security.py, test_payload_types.py, test_policy.py, test_auth.py,
 test_dialog.py), several at once.
 
@@ -75,6 +75,7 @@ def all_tests():
     import test_dialog
     import test_media_security
     import test_payload_types
+    import test_rtcp_mux
     import test_srtp
     import test_tls
     import test_transcoding
@@ -83,7 +84,8 @@ def all_tests():
              list(test_srtp.TESTS) + list(test_transcoding.TESTS) + list(test_dtmf.TESTS) +
              list(test_policy.TESTS) + list(test_auth.TESTS) + list(test_dialog.TESTS) +
              list(test_dpdk.TESTS) + list(test_media_security.TESTS) +
-             list(test_payload_types.TESTS) + list(test_dns_peers.TESTS))
+             list(test_payload_types.TESTS) + list(test_dns_peers.TESTS) +
+             list(test_rtcp_mux.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

@@ -70,9 +70,9 @@ BARESIP_RTP_PORTS = "16000-16099"
 
 class Baresip:
     """baresip as a UA on `ip`:5060: auto-answers, or dials `dial` at start;
-    quits by itself after `seconds`."""
+    quits by itself after `seconds`; `config`: more lines of its config."""
 
-    def __init__(self, t, ip, *, mediaenc="srtp-mand", dial=None, seconds=12):
+    def __init__(self, t, ip, *, mediaenc="srtp-mand", dial=None, seconds=12, config=()):
         self.dir = Path(t.workdir) / "baresip"
         self.dir.mkdir()
         write_tone(self.dir / "tone.wav", seconds + 5)
@@ -96,6 +96,7 @@ class Baresip:
             "module menu.so",
             "module_app account.so",
             f"snd_path {self.dir}",
+            *config,
             "",
         ]))
         (self.dir / "accounts").write_text(

@@ -474,6 +474,19 @@ void dpdk_engine::set_chain(session_id id, side from,
         seq, std::exchange(ds.objects.sides[index(from)].chain, std::move(chain)));
 }
 
+void dpdk_engine::set_rtcp_mux(session_id id, side s, bool muxed) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    command c;
+    c.what = command::kind::set_rtcp_mux;
+    c.s = s;
+    c.session = it->second.get();
+    c.rtcp_mux = muxed;
+    post(c.session->worker, c);
+}
+
 void dpdk_engine::set_payload_types(session_id id, side to, const payload_type_map& map) {
     const auto it = _open.find(id);
     if (it == _open.end()) {

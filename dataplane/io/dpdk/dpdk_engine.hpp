@@ -47,6 +47,7 @@ public:
                              const std::string& local_b) override;
     void set_remote(session_id id, side s, const ip_endpoint& rtp,
                     const ip_endpoint& rtcp) override;
+    void set_rtcp_mux(session_id id, side s, bool muxed) override;
     void set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
                   std::unique_ptr<srtp::stream_crypto> to_peer) override;
     void set_chain(session_id id, side from,

@@ -272,7 +272,7 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
         // the hop it came from if the neighbour table has no better one.
         mac_address came_from{};
         std::memcpy(came_from.data(), frame + 6, came_from.size());
-        send_frame(m, pkt.data, out.replies[0], nullptr, s, from, ch, &came_from);
+        send_frame(m, pkt.data, out.replies[0], nullptr, s, from, &came_from);
         return;
     }
     if (out.count == 0) {
@@ -281,16 +281,16 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     }
     const side to = other(from);
     if (out.packets[0].data == pkt.data) {
-        send_frame(m, pkt.data, out.packets[0], &d, s, to, ch);
+        send_frame(m, pkt.data, out.packets[0], &d, s, to);
         return;
     }
     // Transcoded: the chain's packets live in the worker's sink, one frame
     // each from the pool the received one came from; that one is done with.
-    send_made(s, to, ch);
+    send_made(s, to);
     rte_pktmbuf_free(m);
 }
 
-void worker::send_made(dpdk_session& s, side to, channel ch) noexcept {
+void worker::send_made(dpdk_session& s, side to) noexcept {
     for (std::size_t i = 0; i < _tx.count; ++i) {
         const tx_packet& tx = _tx.packets[i];
         rte_mbuf* f = _tx_pool != nullptr ? rte_pktmbuf_alloc(_tx_pool) : nullptr;
@@ -303,7 +303,7 @@ void worker::send_made(dpdk_session& s, side to, channel ch) noexcept {
         }
         auto* payload = rte_pktmbuf_mtod(f, std::uint8_t*);
         std::memcpy(payload, tx.data, tx.len);
-        send_frame(f, payload, tx, nullptr, s, to, ch);
+        send_frame(f, payload, tx, nullptr, s, to);
     }
 }
 
@@ -313,13 +313,13 @@ void worker::release_paced(dpdk_session& s, std::int64_t now_ns) noexcept {
         for (std::size_t i = 0; i < _tx.digit_count; ++i) {
             (void)_events.try_push(dtmf_event(s.id, from, _tx.digits[i]));
         }
-        send_made(s, other(from), channel::rtp);
+        send_made(s, other(from));
     }
     _pacer.schedule(s, s.relay.next_due_ns());
 }
 
 void worker::send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
-                        const udp_datagram* received, dpdk_session& s, side to, channel ch,
+                        const udp_datagram* received, dpdk_session& s, side to,
                         const mac_address* via) noexcept {
     std::uint8_t* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
     const unsigned p = s.port_index[index(to)];
@@ -336,7 +336,7 @@ void worker::send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
         }
     };
     ip_endpoint source = s.local[index(to)];
-    if (ch == channel::rtcp) {
+    if (tx.via == channel::rtcp) {
         source.set_port(static_cast<std::uint16_t>(source.port() + 1));
     }
     const std::size_t header = header_length(source.family());
@@ -438,6 +438,9 @@ void worker::apply(const command& c) noexcept {
             break;
         case command::kind::set_ice:
             c.session->relay.set_ice(c.s, c.ice, c.ice_restart);
+            break;
+        case command::kind::set_rtcp_mux:
+            c.session->relay.set_rtcp_mux(c.s, c.rtcp_mux);
             break;
         case command::kind::remove_session:
             --_sessions;

@@ -125,7 +125,8 @@ struct command {
         move_side,  ///< side s now uses `ports`' port of s, `local` and `port_index`
         /// relay_session::set_payload_types(s, payload_types)
         set_payload_types,
-        set_ice,  ///< relay_session::set_ice(s, ice, ice_restart)
+        set_ice,       ///< relay_session::set_ice(s, ice, ice_restart)
+        set_rtcp_mux,  ///< relay_session::set_rtcp_mux(s, rtcp_mux)
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -151,6 +152,7 @@ struct command {
     payload_type_map payload_types{};    ///< set_payload_types: a copy, the worker's own
     const ice_responder* ice = nullptr;  ///< owned by the session (dpdk_session::objects)
     bool ice_restart = false;
+    bool rtcp_mux = false;
 };
 
 class worker {
@@ -217,17 +219,18 @@ private:
     void relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, side from, channel ch,
                      std::int64_t now_ns) noexcept;
     /// Writes the headers of `tx` (whose payload is at `payload` in `m`)
-    /// and queues `m` on its egress port. `received`: the datagram `m` held
-    /// when it arrived, if it is the same frame (its checksum is reused).
-    /// `via`: the next hop's MAC when the neighbour table has none for the
-    /// destination, for a response to a connectivity check (it goes back the
-    /// way its request came), which the side's tx counters leave out.
+    /// and queues `m` on its egress port, from side `to`'s port tx.via.
+    /// `received`: the datagram `m` held when it arrived, if it is the same
+    /// frame (its checksum is reused). `via`: the next hop's MAC when the
+    /// neighbour table has none for the destination, for a response to a
+    /// connectivity check (it goes back the way its request came), which
+    /// the side's tx counters leave out.
     void send_frame(rte_mbuf* m, std::uint8_t* payload, const tx_packet& tx,
-                    const udp_datagram* received, dpdk_session& s, side to, channel ch,
+                    const udp_datagram* received, dpdk_session& s, side to,
                     const mac_address* via = nullptr) noexcept;
     /// What a codec chain made (in _tx, pointing into _sink), one new frame
     /// each from _tx_pool, to side `to`'s peer.
-    void send_made(dpdk_session& s, side to, channel ch) noexcept;
+    void send_made(dpdk_session& s, side to) noexcept;
     /// The packets `s`'s chains held that are due at `now_ns`.
     void release_paced(dpdk_session& s, std::int64_t now_ns) noexcept;
     void to_kernel(unsigned p, rte_mbuf* m) noexcept;

@@ -83,6 +83,17 @@ void kernel_engine::set_remote(session_id id, side s, const ip_endpoint& rtp,
     post(ks.worker, command{command::kind::set_remote, s, &ks, rtp, rtcp});
 }
 
+void kernel_engine::set_rtcp_mux(session_id id, side s, bool muxed) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    kernel_session& ks = *it->second;
+    command c{command::kind::set_rtcp_mux, s, &ks, {}, {}};
+    c.rtcp_mux = muxed;
+    post(ks.worker, c);
+}
+
 void kernel_engine::set_srtp(session_id id, side s, std::unique_ptr<srtp::stream_crypto> from_peer,
                              std::unique_ptr<srtp::stream_crypto> to_peer) {
     const auto it = _open.find(id);

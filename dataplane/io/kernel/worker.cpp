@@ -239,7 +239,7 @@ void worker::handle_socket(const socket_ref& ref) noexcept {
     }
     report_digits(s, ref.from);
     if (_buf.tx.count > 0) {
-        transmit(s, other(ref.from), ref.ch);
+        transmit(s, other(ref.from));
     }
     if (_buf.tx.reply_count > 0) {
         transmit_replies(s, ref.from, ref.ch);
@@ -260,40 +260,51 @@ void worker::release_paced(kernel_session& s, std::int64_t now_ns) noexcept {
         s.relay.release_due(from, now_ns, _buf.tx);
         report_digits(s, from);
         if (_buf.tx.count > 0) {
-            transmit(s, other(from), channel::rtp);
+            transmit(s, other(from));
         }
     }
     _pacer.schedule(s, s.relay.next_due_ns());
 }
 
-std::size_t worker::send_packets(int fd, std::span<const tx_packet> packets, std::size_t& failed,
-                                 std::size_t& bytes) noexcept {
-    const std::size_t n = std::min(packets.size(), _buf.tx_msgs.size());
-    for (std::size_t i = 0; i < n; ++i) {
-        const tx_packet& p = packets[i];
+std::size_t worker::send_packets(int fd, std::span<const tx_packet> packets, channel via,
+                                 std::size_t& failed, std::size_t& bytes) noexcept {
+    std::size_t n = 0;
+    for (const tx_packet& p : packets) {
+        if (p.via != via || n == _buf.tx_msgs.size()) {
+            continue;
+        }
         // sendmmsg does not write through these; the casts only fit the C API.
-        _buf.tx_iov[i] = iovec{const_cast<std::uint8_t*>(p.data), p.len};
-        auto& h = _buf.tx_msgs[i].msg_hdr;
+        _buf.tx_iov[n] = iovec{const_cast<std::uint8_t*>(p.data), p.len};
+        auto& h = _buf.tx_msgs[n].msg_hdr;
         h.msg_name = const_cast<sockaddr*>(p.destination->sockaddr_ptr());
         h.msg_namelen = p.destination->sockaddr_len();
+        ++n;
+    }
+    if (n == 0) {
+        failed = 0;
+        bytes = 0;
+        return 0;
     }
     return send_all(fd, _buf.tx_msgs.data(), n, failed, bytes);
 }
 
-void worker::transmit(kernel_session& s, side to, channel ch) noexcept {
-    std::size_t failed = 0;
-    std::size_t bytes = 0;
-    const std::size_t sent = send_packets(
-        s.fd(to, ch), std::span<const tx_packet>(_buf.tx.packets.data(), _buf.tx.count), failed,
-        bytes);
-    s.relay.note_tx(to, sent, bytes, failed);
+void worker::transmit(kernel_session& s, side to) noexcept {
+    const std::span<const tx_packet> packets(_buf.tx.packets.data(), _buf.tx.count);
+    // Mostly one port per burst; a muxed peer's burst of RTP and RTCP
+    // towards a side that is not muxed takes both (RFC 5761 4).
+    for (channel via : {channel::rtp, channel::rtcp}) {
+        std::size_t failed = 0;
+        std::size_t bytes = 0;
+        const std::size_t sent = send_packets(s.fd(to, via), packets, via, failed, bytes);
+        s.relay.note_tx(to, sent, bytes, failed);
+    }
 }
 
 void worker::transmit_replies(kernel_session& s, side from, channel ch) noexcept {
     std::size_t failed = 0;
     std::size_t bytes = 0;
     (void)send_packets(s.fd(from, ch),
-                       std::span<const tx_packet>(_buf.tx.replies.data(), _buf.tx.reply_count),
+                       std::span<const tx_packet>(_buf.tx.replies.data(), _buf.tx.reply_count), ch,
                        failed, bytes);
     // Not media: the side's tx counters leave them out (side_counters::
     // stun_answered and stun_rejected count them), but a refused one is a
@@ -344,6 +355,9 @@ void worker::apply(const command& c) noexcept {
             break;
         case command::kind::set_ice:
             c.session->relay.set_ice(c.s, c.ice, c.ice_restart);
+            break;
+        case command::kind::set_rtcp_mux:
+            c.session->relay.set_rtcp_mux(c.s, c.rtcp_mux);
             break;
     }
 }

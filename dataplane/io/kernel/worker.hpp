@@ -53,7 +53,8 @@ struct command {
         move_side,       ///< side s now receives and sends on rtp_fd / rtcp_fd
         /// relay_session::set_payload_types(s, payload_types)
         set_payload_types,
-        set_ice,  ///< relay_session::set_ice(s, ice, ice_restart)
+        set_ice,       ///< relay_session::set_ice(s, ice, ice_restart)
+        set_rtcp_mux,  ///< relay_session::set_rtcp_mux(s, rtcp_mux)
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -71,6 +72,7 @@ struct command {
     payload_type_map payload_types{};    ///< set_payload_types: a copy, the worker's own
     const ice_responder* ice = nullptr;  ///< owned by the session (kernel_session::objects)
     bool ice_restart = false;
+    bool rtcp_mux = false;
 };
 
 /// Worker -> control thread.
@@ -129,14 +131,17 @@ private:
     void drain_wake() noexcept;
     void handle_socket(const socket_ref& ref) noexcept;
     std::size_t receive(int fd) noexcept;
-    void transmit(kernel_session& s, side to, channel ch) noexcept;
+    /// Sends the burst's packets (tx_batch::packets) to side `to`'s peer,
+    /// each from the side's socket it names (tx_packet::via).
+    void transmit(kernel_session& s, side to) noexcept;
     /// Sends the burst's responses to connectivity checks (tx_batch::replies)
     /// from side `from`'s `ch` socket, which their requests arrived on.
     void transmit_replies(kernel_session& s, side from, channel ch) noexcept;
-    /// sendmmsg of `packets` on `fd`; returns how many left, `failed` and
-    /// `bytes` get the refused ones and the payload octets sent.
-    std::size_t send_packets(int fd, std::span<const tx_packet> packets, std::size_t& failed,
-                             std::size_t& bytes) noexcept;
+    /// sendmmsg of those of `packets` that leave `via` on `fd`; returns
+    /// how many left, `failed` and `bytes` get the refused ones and the
+    /// payload octets sent.
+    std::size_t send_packets(int fd, std::span<const tx_packet> packets, channel via,
+                             std::size_t& failed, std::size_t& bytes) noexcept;
     int wait(std::int64_t timeout_ns) noexcept;
     void release_paced(kernel_session& s, std::int64_t now_ns) noexcept;
     void report_digits(const kernel_session& s, side from) noexcept;

@@ -983,6 +983,21 @@ TEST_CASE("srtp takes off, optional or required, and a list of suites", "[config
         "t.yaml:4:81: trunks[0].srtp_suites[1]: expected each suite once (got 'AEAD_AES_128_GCM')");
 }
 
+TEST_CASE("rtcp_mux takes off, accept or offer, accept by default", "[config][rtcp_mux]") {
+    using sbc::config::rtcp_mux_mode;
+    CHECK(load_string(all_ok).trunks[0].rtcp_mux == rtcp_mux_mode::accept);
+    const auto trunk = [](const std::string& keys) {
+        return interfaces_ok +
+               "trunks:\n"
+               "  - {name: t, interface: a, peers: [127.0.1.2], " +
+               keys + "}\n" + routes_ok;
+    };
+    CHECK(load_string(trunk("rtcp_mux: off")).trunks[0].rtcp_mux == rtcp_mux_mode::off);
+    CHECK(load_string(trunk("rtcp_mux: offer")).trunks[0].rtcp_mux == rtcp_mux_mode::offer);
+    CHECK(problem_of(trunk("rtcp_mux: yes")) ==
+          "t.yaml:4:59: trunks[0].rtcp_mux: expected off, accept or offer (got 'yes')");
+}
+
 TEST_CASE("a tls interface carries its identity and trust store", "[config][tls]") {
     const std::string iface =
         "interfaces:\n"

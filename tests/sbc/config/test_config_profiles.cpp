@@ -81,6 +81,7 @@ TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[co
     CHECK(t.srtp == srtp_mode::required);
     CHECK(t.srtp_suites == std::vector<srtp_suite>{srtp_suite::aes_cm_128_hmac_sha1_80});
     CHECK(t.codecs.front() == codec::g722);
+    CHECK(t.rtcp_mux == rtcp_mux_mode::offer);
     CHECK(t.keepalive.interval_seconds == 60);
     CHECK(t.refer == refer_policy::handle);
     CHECK(has(t.forward_headers, "P-Asserted-Identity"));

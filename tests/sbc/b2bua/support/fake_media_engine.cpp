@@ -86,6 +86,14 @@ void fake_media_engine::set_remote(dataplane::session_id id, dataplane::side s,
     }
 }
 
+void fake_media_engine::set_rtcp_mux(dataplane::session_id id, dataplane::side s, bool muxed) {
+    note(fmt::format("set_rtcp_mux {} {} {}", id, name(s), muxed));
+    if (auto* f = find(id, "set_rtcp_mux")) {
+        f->of(s).rtcp_mux = muxed;
+        ++f->of(s).rtcp_mux_set;
+    }
+}
+
 void fake_media_engine::set_srtp(dataplane::session_id id, dataplane::side s,
                                  std::unique_ptr<dataplane::srtp::stream_crypto> from_peer,
                                  std::unique_ptr<dataplane::srtp::stream_crypto> to_peer) {

@@ -26,6 +26,8 @@ struct fake_session {
         std::optional<dataplane::ip_endpoint> rtp;  ///< the latest set_remote
         std::optional<dataplane::ip_endpoint> rtcp;
         unsigned remotes_set = 0;
+        bool rtcp_mux = false;  ///< the latest set_rtcp_mux
+        unsigned rtcp_mux_set = 0;
         bool srtp_in = false;   ///< the latest set_srtp gave from_peer
         bool srtp_out = false;  ///< ... and to_peer
         unsigned srtp_set = 0;
@@ -77,6 +79,7 @@ public:
                                         const std::string& local_b) override;
     void set_remote(dataplane::session_id id, dataplane::side s, const dataplane::ip_endpoint& rtp,
                     const dataplane::ip_endpoint& rtcp) override;
+    void set_rtcp_mux(dataplane::session_id id, dataplane::side s, bool muxed) override;
     void set_srtp(dataplane::session_id id, dataplane::side s,
                   std::unique_ptr<dataplane::srtp::stream_crypto> from_peer,
                   std::unique_ptr<dataplane::srtp::stream_crypto> to_peer) override;
