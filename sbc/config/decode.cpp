@@ -514,11 +514,7 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
                 "codecs", "dtmf",        "keepalive", "failover_timeout", "tls",
                 "srtp",   "srtp_suites", "normalize", "headers",          "limits",
                 "auth",   "register",    "challenge", "registrar",        "session_timer",
-<<<<<<< HEAD
-                "refer",  "profile"},
-=======
-                "refer",  "rtcp_mux"},
->>>>>>> rtcpmux
+                "refer",  "rtcp_mux",    "profile"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
