@@ -197,7 +197,7 @@ void call::reply(nta_incoming_t* irq, call_leg& on, int status, const char* phra
                  const std::string& extra_headers, bool reliable) {
     auto headers = relayed ? policy::forwarded_headers(relayed, on.trunk->forward_headers) : "";
     headers += extra_headers;
-    auto contact = on.iface->contact(on.transport);
+    auto contact = on.iface->contact(on.transport, on.trunk->use_fqdn);
     bool dialog_response = status > 100 && status < 300;
     const tagi_t tags[] = {
         {TAG_IF(dialog_response, SIPTAG_CONTACT_STR(contact.c_str()))},
@@ -310,7 +310,8 @@ void call::adopt_invite(sofia::client_transaction orq) {
 
 void call::send_ack(side to, const std::string* sdp_body) {
     auto& l = leg(to);
-    ack_2xx(l.nta(), _invite->orq.get(), l.iface->contact(l.transport), sdp_body);
+    ack_2xx(l.nta(), _invite->orq.get(), l.iface->contact(l.transport, l.trunk->use_fqdn),
+            sdp_body);
 }
 
 void call::send_bye(side to) {

@@ -15,6 +15,7 @@
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/b2bua/call_state_json.hpp"
 #include "sbc/common/log.hpp"
+#include "sbc/config/profiles.hpp"
 
 namespace sbc::b2bua {
 
@@ -230,6 +231,7 @@ nlohmann::json b2bua::trunk_json(const config::trunk_config& t) {
     }
     nlohmann::json tj = {{"name", t.name},
                          {"interface", t.interface},
+                         {"profile", config::to_string(t.profile)},
                          {"active_calls", calls},
                          {"keepalive_interval", t.keepalive.interval_seconds},
                          {"peers", nlohmann::json::array()}};

@@ -91,7 +91,11 @@ void keepalive::send(const std::string& trunk_name, std::size_t target_index,
     const auto& peer = trunk.peers.at(target->peer);
     auto& iface = _owner.interface_named(trunk.interface);
     auto route = route_to(peer, *target, "");
-    auto from = fmt::format("<sip:sbc@{}>", iface.host());
+    // By name, as Microsoft's direct routing shows it: the SBC's FQDN with no
+    // user part (RFC 3261 19.1.1 allows a URI without one for a host that
+    // has no notion of users).
+    auto from = trunk.use_fqdn ? fmt::format("<sip:{}>", iface.host(true))
+                               : fmt::format("<sip:sbc@{}>", iface.host());
     // To names the peer as the Request-URI does: its address and port, or
     // its name (RFC 3263: the URI dialled, sent to the resolved target).
     auto to = peer.is_name ? fmt::format("<{}>", route.ruri)
@@ -105,7 +109,7 @@ void keepalive::send(const std::string& trunk_name, std::size_t target_index,
         return;
     }
     nta_leg_tag(leg.get(), nullptr);
-    auto contact = iface.contact(target->proto);
+    auto contact = iface.contact(target->proto, trunk.use_fqdn);
     const auto serial = ++_serial;
     nta_leg_t* raw = leg.get();
     _pings.push_back(ping{serial, trunk_name, target_index, std::move(leg), {}, now});

@@ -202,7 +202,8 @@ sofia::client_transaction outbound_attempt::send(const sip_t* sip) {
     remember_identity(b, call_id, from, to);
     c._numbers_sent = numbers;
     unsigned hops = sip->sip_max_forwards ? sip->sip_max_forwards->mf_count - 1 : 69;
-    _sent = {ruri, b.iface->contact(b.transport), std::to_string(hops), lines, next_hop};
+    _sent = {ruri, b.iface->contact(b.transport, b.trunk->use_fqdn), std::to_string(hops), lines,
+             next_hop};
     _auth_answers = 0;
     _callee_min_se = 0;
     return issue();

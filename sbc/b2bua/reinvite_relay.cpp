@@ -75,7 +75,7 @@ int call::on_reinvite(call_leg& from, sofia::server_transaction& request, const 
 sofia::client_transaction call::send_reinvite(call_leg& to, const std::optional<std::string>& offer,
                                               const std::string& headers,
                                               const sofia::authorization& auth) {
-    const auto contact = to.iface->contact(to.transport);
+    const auto contact = to.iface->contact(to.transport, to.trunk->use_fqdn);
     // RFC 4028 7.1/8.1: a re-INVITE on a leg with a session timer restates
     // it, or the 2xx would end the timer there.
     const auto expires = to.timer ? session_timers::expires_value(to, true) : std::string();

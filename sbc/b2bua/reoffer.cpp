@@ -36,7 +36,7 @@ void reoffer::start(call& c, side s) {
 
 sofia::client_transaction reoffer::send(const sofia::authorization& auth) {
     auto& l = _call.leg(_to);
-    const auto contact = l.iface->contact(l.transport);
+    const auto contact = l.iface->contact(l.transport, l.trunk->use_fqdn);
     const auto expires = l.timer ? session_timers::expires_value(l, true) : std::string();
     return sofia::client_transaction::send(
         l.nta(), [this](const sofia::response& r) { on_response(r.sip, r.status); }, nullptr,

@@ -204,23 +204,29 @@ const config::listen_uri& sip_interface::listener_for(config::transport t) const
 
 std::uint16_t sip_interface::bound_port(config::transport t) const { return listener_for(t).port; }
 
-std::string sip_interface::host() const {
+std::string sip_interface::host(bool by_name) const {
+    if (by_name && !_cfg.fqdn.empty()) {
+        return _cfg.fqdn;
+    }
     const auto& l = _cfg.listen.front();
     return uri_host(is_unspecified(l.host) ? _cfg.media_address : l.host);
 }
 
-std::string sip_interface::host_port(config::transport t) const {
+std::string sip_interface::host_port(config::transport t, bool by_name) const {
     const auto& l = listener_for(t);
+    if (by_name && !_cfg.fqdn.empty()) {
+        return fmt::format("sip:{}:{}", _cfg.fqdn, l.port);
+    }
     auto h = is_unspecified(l.host) ? _cfg.media_address : l.host;
     return fmt::format("sip:{}:{}", uri_host(h), l.port);
 }
 
-std::string sip_interface::contact(config::transport t) const {
+std::string sip_interface::contact(config::transport t, bool by_name) const {
     const auto& l = listener_for(t);
     if (l.proto != config::transport::udp) {
-        return fmt::format("<{};transport={}>", host_port(t), transport_param(l.proto));
+        return fmt::format("<{};transport={}>", host_port(t, by_name), transport_param(l.proto));
     }
-    return fmt::format("<{}>", host_port(t));
+    return fmt::format("<{}>", host_port(t, by_name));
 }
 
 int sip_interface::on_stray_message(nta_agent_t*, msg_t* msg, sip_t* sip) {

@@ -50,12 +50,14 @@ public:
     /// to: the configured one, or the one the kernel chose for port 0.
     std::uint16_t bound_port(config::transport t) const;
     /// The Contact URI of this interface for a dialog over `t`, e.g.
-    /// "<sip:127.0.1.1:5060;transport=tcp>".
-    std::string contact(config::transport t) const;
-    /// "sip:IP:PORT" of the listener of transport `t` (or of the first one).
-    std::string host_port(config::transport t) const;
+    /// "<sip:127.0.1.1:5060;transport=tcp>"; `by_name`: with the
+    /// interface's fqdn for the host, when it has one (a trunk's use_fqdn).
+    std::string contact(config::transport t, bool by_name = false) const;
+    /// "sip:HOST:PORT" of the listener of transport `t` (or of the first
+    /// one): its address, or with `by_name` the fqdn when there is one.
+    std::string host_port(config::transport t, bool by_name = false) const;
     /// Just the host, as it goes into From and To URIs of this side.
-    std::string host() const;
+    std::string host(bool by_name = false) const;
 
     int on_stray_message(nta_agent_t* agent, msg_t* msg, sip_t* sip) override;
     /// UDP datagrams the kernel dropped on this interface's SIP sockets,

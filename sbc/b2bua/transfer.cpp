@@ -321,7 +321,7 @@ sofia::client_transaction call_transfer::send_invite(const sofia::authorization&
     const auto expires = d.timer ? fmt::format("{};refresher={}", d.timer->interval.count(),
                                                d.timer->we_refresh ? "uac" : "uas")
                                  : std::string();
-    const auto contact = d.iface->contact(d.transport);
+    const auto contact = d.iface->contact(d.transport, d.trunk->use_fqdn);
     return sofia::client_transaction::send(
         d.nta(), [this](const sofia::response& r) { on_response(r.sip, r.status); },
         _attended || _next_hop.empty() ? nullptr : URL_STRING_MAKE(_next_hop.c_str()),

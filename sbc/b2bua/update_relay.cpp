@@ -71,7 +71,7 @@ int update_relay::on_update(call& c, call_leg& from, sofia::server_transaction& 
 
 sofia::client_transaction update_relay::send(const sofia::authorization& auth) {
     auto& to = _call.leg(dataplane::other(_from));
-    const auto contact = to.iface->contact(to.transport);
+    const auto contact = to.iface->contact(to.transport, to.trunk->use_fqdn);
     const auto expires = to.timer ? session_timers::expires_value(to, true) : std::string();
     return sofia::client_transaction::send(
         to.nta(), [this](const sofia::response& r) { on_response(r.sip, r.status); }, nullptr,

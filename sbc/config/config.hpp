@@ -336,6 +336,11 @@ struct trunk_config {
         srtp_suite::aead_aes_256_gcm, srtp_suite::aes_cm_128_hmac_sha1_32};
     /// accept: what a peer offers is taken (RFC 5761 5.1.1), nothing more asked.
     rtcp_mux_mode rtcp_mux = rtcp_mux_mode::accept;
+    /// The SBC names itself by its interface's fqdn towards this trunk: in
+    /// the Contact of every request and response on the trunk's legs, and in
+    /// the From and Contact of its OPTIONS (the cloud platforms refuse an IP
+    /// address there). Needs the interface's `fqdn`.
+    bool use_fqdn = false;
     normalization normalize;
     header_rules headers;
     trunk_limits limits;

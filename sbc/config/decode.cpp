@@ -514,7 +514,7 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
                 "codecs", "dtmf",        "keepalive", "failover_timeout", "tls",
                 "srtp",   "srtp_suites", "normalize", "headers",          "limits",
                 "auth",   "register",    "challenge", "registrar",        "session_timer",
-                "refer",  "rtcp_mux",    "profile"},
+                "refer",  "rtcp_mux",    "profile",   "use_fqdn"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
@@ -551,6 +551,16 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     decode_trunk_auth(d, p, *m, tc);
     if (auto v = m->find("session_timer")) {
         decode_session_timer(p, *v, tc.session_timer);
+    }
+    if (auto v = m->find("use_fqdn")) {
+        constexpr std::string_view what = "true or false";
+        auto text = read_string(p, *v, what);
+        if (text && (*text == "true" || *text == "false")) {
+            tc.use_fqdn = *text == "true";
+            d.marks[v->path] = v->mark;
+        } else if (text) {
+            expected(p, *v, what);
+        }
     }
     if (auto v = m->find("refer")) {
         tc.refer = read_choice<refer_policy>(

@@ -24,6 +24,9 @@ trunk_config microsoft_defaults() {
     tc.keepalive.interval_seconds = 60;
     tc.tls.verify = true;
     tc.tls.identities = {"sip.pstnhub.microsoft.com", "*.pstnhub.microsoft.com"};
+    // Contact and the OPTIONS' From carry the SBC's name: the proxies find
+    // the tenant by it and refuse an IP address.
+    tc.use_fqdn = true;
     // Transfers come as REFER, which the SBC carries out itself.
     tc.refer = refer_policy::handle;
     // The caller's identity and the diversion history travel in these.

@@ -89,6 +89,16 @@ void check_references(const decoded& d, problem_list& p) {
         const auto& t = cfg.trunks[i];
         check_reference(d, cfg.interfaces, d.all_interface_names, "an interface", t.interface,
                         join_path(d.trunk_paths[i], "interface"), t.mark, p);
+        const auto iface = std::find_if(cfg.interfaces.begin(), cfg.interfaces.end(),
+                                        [&](const auto& x) { return x.name == t.interface; });
+        if (t.use_fqdn && iface != cfg.interfaces.end() && iface->fqdn.empty()) {
+            // Set by the trunk, or by its profile (then pointed at the trunk).
+            const auto path = join_path(d.trunk_paths[i], "use_fqdn");
+            p.add(mark_of(d, path, t.mark), path,
+                  fmt::format("the SBC names itself by its fqdn towards this trunk, and "
+                              "interface {} has none (give it an fqdn, or set use_fqdn: false)",
+                              t.interface));
+        }
     }
     for (std::size_t i = 0; i < cfg.routes.size(); ++i) {
         const auto& r = cfg.routes[i];

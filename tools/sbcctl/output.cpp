@@ -148,12 +148,21 @@ std::string tls_text(const nlohmann::json& p) {
     return tls;
 }
 
+// A trunk's name in the peer table, with the profile it started from when
+// that is not the generic one: "teams (microsoft)".
+std::string trunk_label(const nlohmann::json& t) {
+    const auto profile = field(t, "profile");
+    return profile == "generic" || profile == "-"
+               ? field(t, "name")
+               : fmt::format("{} ({})", field(t, "name"), printable(profile));
+}
+
 /// A peer given by name: its name's row, then a row per target it resolved
 /// to ("udp 192.0.2.7:5060", "(old)" once the name no longer leads there).
 void named_peer_rows(const nlohmann::json& t, const nlohmann::json& p,
                      std::vector<std::vector<std::string>>& rows) {
-    rows.push_back({field(t, "name"), field(t, "active_calls"), printable(field(p, "uri")), "-",
-                    "-", field(p, "state"), "-", "-", "-", "-"});
+    rows.push_back({trunk_label(t), field(t, "active_calls"), printable(field(p, "uri")), "-", "-",
+                    field(p, "state"), "-", "-", "-", "-"});
     for (const auto& x : p.value("targets", nlohmann::json::array())) {
         const auto address = field(x, "address");
         const auto host = address.find(':') == std::string::npos ? address : "[" + address + "]";
@@ -201,7 +210,7 @@ std::string render_trunks(const nlohmann::json& reply) {
                 named_peer_rows(t, p, rows);
                 continue;
             }
-            rows.push_back({field(t, "name"), field(t, "active_calls"), field(p, "uri"),
+            rows.push_back({trunk_label(t), field(t, "active_calls"), field(p, "uri"),
                             field(p, "priority"), field(p, "weight"), field(p, "state"),
                             field(p, "since"), field(p, "last_result"), field(p, "last_rtt_ms"),
                             tls_text(p)});

@@ -607,6 +607,20 @@ TEST_CASE("sbcctl trunks shows admission limits and blocked sources", "[sbcctl]"
                     "pbx        127.0.2.2       28            9\n") != std::string::npos);
 }
 
+TEST_CASE("sbcctl trunks names the profile a trunk started from", "[sbcctl]") {
+    auto reply = nlohmann::json::parse(R"({
+        "trunks": [{"name": "teams", "profile": "microsoft", "active_calls": 0, "peers": [
+                       {"uri": "sips:127.0.6.9", "priority": 10, "weight": 100, "state": "up"}]},
+                   {"name": "pbx", "profile": "generic", "active_calls": 0, "peers": [
+                       {"uri": "127.0.6.8", "priority": 10, "weight": 100, "state": "up"}]}],
+        "interfaces": []
+    })");
+    const auto text = sbc::ctl::render_trunks(reply);
+    INFO(text);
+    CHECK(text.find("\nteams (microsoft)  0      sips:127.0.6.9") != std::string::npos);
+    CHECK(text.find("\npbx                0      127.0.6.8") != std::string::npos);
+}
+
 TEST_CASE("sbcctl trunks shows a named peer's targets and its resolution", "[sbcctl]") {
     auto reply = nlohmann::json::parse(R"({
         "trunks": [{"name": "carrier", "active_calls": 1, "peers": [

@@ -9,7 +9,24 @@
 #include "sbc/config/config.hpp"
 #include "sbc/config/profiles.hpp"
 
-using namespace sbc::config;
+// Its own namespace: in a unity build this file shares a translation unit
+// with test_config.cpp, whose helpers have the same names.
+namespace test_config_profiles {
+
+using sbc::config::codec;
+using sbc::config::config_error;
+using sbc::config::dtmf_mode;
+using sbc::config::early_offer_policy;
+using sbc::config::load_string;
+using sbc::config::profile_from_string;
+using sbc::config::profile_peers;
+using sbc::config::refer_policy;
+using sbc::config::rtcp_mux_mode;
+using sbc::config::srtp_mode;
+using sbc::config::srtp_suite;
+using sbc::config::transport;
+using sbc::config::trunk_config;
+using sbc::config::trunk_profile;
 
 namespace {
 
@@ -19,6 +36,7 @@ const std::string tls_interface =
     "  - name: cloud\n"
     "    listen: [tls://127.0.1.1:5061]\n"
     "    media_address: 127.0.1.1\n"
+    "    fqdn: sbc.example.test\n"
     "    tls: {certificate: /etc/sbc/c.pem, private_key: /etc/sbc/k.pem, ca_file: "
     "/etc/sbc/ca.pem}\n";
 const std::string routes = "routes:\n  - {to_trunk: t}\n";
@@ -82,6 +100,7 @@ TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[co
     CHECK(t.srtp_suites == std::vector<srtp_suite>{srtp_suite::aes_cm_128_hmac_sha1_80});
     CHECK(t.codecs.front() == codec::g722);
     CHECK(t.rtcp_mux == rtcp_mux_mode::offer);
+    CHECK(t.use_fqdn);
     CHECK(t.keepalive.interval_seconds == 60);
     CHECK(t.refer == refer_policy::handle);
     CHECK(has(t.forward_headers, "P-Asserted-Identity"));
@@ -131,21 +150,50 @@ TEST_CASE("a trunk names a known profile, and one without its own peers needs th
                              "trunks:\n"
                              "  - name: t\n"
                              "    interface: cloud\n";
-    auto problems = problems_of(head + "    profile: teams\n    peers: ['sips:127.0.1.2']\n" + routes);
+    auto problems =
+        problems_of(head + "    profile: teams\n    peers: ['sips:127.0.1.2']\n" + routes);
     REQUIRE(problems.size() == 1);
     CHECK(problems[0] ==
-          "t.yaml:9:14: trunks[0].profile: expected generic, microsoft or zoom (got 'teams')");
+          "t.yaml:10:14: trunks[0].profile: expected generic, microsoft or zoom (got 'teams')");
     // Zoom's SIP zones are the customer's own: the profile brings no peers.
     problems = problems_of(head + "    profile: zoom\n" + routes);
     REQUIRE(problems.size() == 1);
-    CHECK(problems[0].find("t.yaml:7:5: trunks[0].peers: required key missing") != std::string::npos);
+    CHECK(problems[0].find("t.yaml:8:5: trunks[0].peers: required key missing") !=
+          std::string::npos);
+}
+
+TEST_CASE("a trunk that names the SBC by its fqdn needs an interface that has one",
+          "[config][profiles][errors]") {
+    std::string no_fqdn = tls_interface;
+    const std::string fqdn_line = "    fqdn: sbc.example.test\n";
+    no_fqdn.erase(no_fqdn.find(fqdn_line), fqdn_line.size());
+    const std::string head = no_fqdn +
+                             "trunks:\n"
+                             "  - name: t\n"
+                             "    interface: cloud\n";
+    auto problems = problems_of(head + "    profile: microsoft\n" + routes);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0] ==
+          "t.yaml:7:5: trunks[0].use_fqdn: the SBC names itself by its fqdn towards this "
+          "trunk, and interface cloud has none (give it an fqdn, or set use_fqdn: false)");
+    problems = problems_of(head +
+                           "    peers: ['sips:127.0.1.2']\n"
+                           "    use_fqdn: true\n" +
+                           routes);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].rfind("t.yaml:10:15: trunks[0].use_fqdn: ", 0) == 0);
+    // Turned off, the profile's trunk loads.
+    CHECK_NOTHROW(
+        load_string(head + "    profile: microsoft\n    use_fqdn: false\n" + routes, "t.yaml"));
 }
 
 TEST_CASE("profile names read back", "[config][profiles]") {
     for (auto p : {trunk_profile::generic, trunk_profile::microsoft, trunk_profile::zoom}) {
-        CHECK(profile_from_string(to_string(p)) == p);
+        CHECK(profile_from_string(sbc::config::to_string(p)) == p);
     }
     CHECK_FALSE(profile_from_string("teams").has_value());
     CHECK(profile_peers(trunk_profile::zoom).empty());
     CHECK(profile_peers(trunk_profile::generic).empty());
 }
+
+}  // namespace test_config_profiles

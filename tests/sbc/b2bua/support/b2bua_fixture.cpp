@@ -46,6 +46,9 @@ std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::ui
         y += fmt::format(
             "  - name: {}\n    listen: [udp://127.0.0.1:{}{}]\n    media_address: 127.0.0.1\n",
             name, port, tcp);
+        if (std::string_view(name) == "pbx" && !t.pbx_fqdn.empty()) {
+            y += fmt::format("    fqdn: {}\n", t.pbx_fqdn);
+        }
     }
     const auto backup = t.pbx_backup_peer
                             ? fmt::format(", {{uri: \"127.0.0.1:{}\", priority: 20}}", pbx_backup)
@@ -55,10 +58,12 @@ std::string topology_yaml(const topology& t, std::uint16_t carrier_peer, std::ui
          {std::tuple{"carrier", peer_entry(t, carrier_peer), &t.carrier_trunk},
           std::tuple{"pbx", t.pbx_peers.empty() ? peer_entry(t, pbx_peer) + backup : t.pbx_peers,
                      &t.pbx_trunk}}) {
-        y += fmt::format(
-            "  - name: {0}\n    interface: {0}\n    peers: [{1}]\n"
-            "    keepalive: {{interval: 0}}\n",
-            name, peers);
+        // No OPTIONS pings, unless the test asks for some.
+        const bool pings = std::any_of(extra->begin(), extra->end(), [](const std::string& l) {
+            return l.rfind("keepalive:", 0) == 0;
+        });
+        y += fmt::format("  - name: {0}\n    interface: {0}\n    peers: [{1}]\n{2}", name, peers,
+                         pings ? "" : "    keepalive: {interval: 0}\n");
         for (const auto& line : *extra) {
             y += "    " + line + "\n";
         }

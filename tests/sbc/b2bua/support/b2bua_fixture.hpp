@@ -37,7 +37,8 @@ inline constexpr std::uint16_t carrier_rtp = 30000;
 inline constexpr std::uint16_t pbx_rtp = 31000;
 
 /// What a test changes in the default topology: YAML lines added to a
-/// trunk ("early_offer: convert") or at the top level.
+/// trunk ("early_offer: convert"; a "keepalive: ..." line replaces the
+/// default of no pings) or at the top level.
 struct topology {
     std::vector<std::string> carrier_trunk;
     std::vector<std::string> pbx_trunk;
@@ -63,6 +64,8 @@ struct topology {
     /// of a call between them travels over TCP (tests/e2e/test_sbc.py
     /// tcp_both_legs).
     bool tcp = false;
+    /// The pbx interface's fqdn (for a pbx trunk with use_fqdn); none when empty.
+    std::string pbx_fqdn;
 };
 
 class b2bua_fixture {
