@@ -156,6 +156,20 @@ TEST_CASE("hold and resume by re-INVITE from the caller", "[b2bua][call][reinvit
     f.pbx.expect_nothing_more();
 }
 
+TEST_CASE("a 603 from the first peer ends the call: no failover to the next", "[b2bua][failover]") {
+    // RFC 3261 21.6: a 6xx is definitive for every place the callee could be
+    // reached, so the other peers of the trunk are not tried (what
+    // Microsoft's direct routing asks of an SBC: never retry after 603).
+    sbc::test::topology t;
+    t.pbx_backup_peer = true;
+    b2bua_fixture f(t);
+    auto& call = f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(30000, "carrier"));
+    f.pbx.expect("INVITE").reply(603);
+    call.expect(603);
+    REQUIRE(f.calls_gone());
+    f.pbx2.expect_nothing_more();
+}
+
 TEST_CASE("OPTIONS outside a dialog are answered on both sides", "[b2bua][options]") {
     b2bua_fixture f;
     f.carrier.send(SIP_METHOD_OPTIONS, f.carrier_side_uri("sbc")).expect(200);
