@@ -62,6 +62,12 @@ void refuse_second_offer(nta_incoming_t* irq, int status) {
     sofia::treply(irq, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_RETRY_AFTER_STR(retry.c_str()));
 }
 
+std::string sbc_header_line(const config::trunk_config& trunk) {
+    return trunk.sbc_header
+               ? fmt::format("{}: {}\r\n", trunk.sbc_header->name, trunk.sbc_header->value)
+               : std::string();
+}
+
 std::string_view body_of(const sip_t* sip) {
     if (sip == nullptr || sip->sip_payload == nullptr) {
         return {};

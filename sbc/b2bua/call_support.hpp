@@ -32,6 +32,8 @@ void refuse_offer(nta_incoming_t* irq, const std::string& why);
 /// or 500 with a random Retry-After of 0 to 10 s (RFC 3311 5.2).
 void refuse_second_offer(nta_incoming_t* irq, int status);
 std::string_view body_of(const sip_t* sip);
+/// "Name: value\r\n" of `trunk`'s sbc_header (X-MS-SBC), or "" without one.
+std::string sbc_header_line(const config::trunk_config& trunk);
 /// Keeps in `d` what identifies a dialog the SBC made with these Call-ID,
 /// From (the SBC's) and To header values, which nta does not give back.
 void remember_identity(dialog& d, const std::string& call_id, const std::string& from,

@@ -191,7 +191,7 @@ sofia::client_transaction outbound_attempt::send(const sip_t* sip) {
         ruri = c._registered->contact;
     }
 
-    const auto lines = headers(sip, numbers, from, to);
+    const auto lines = headers(sip, numbers, from, to) + support::sbc_header_line(*b.trunk);
     auto call_id = new_call_id();
     b.leg = sofia::leg::create(b.iface->agent(), b, SIPTAG_CALL_ID_STR(call_id.c_str()),
                                SIPTAG_FROM_STR(from.c_str()), SIPTAG_TO_STR(to.c_str()));

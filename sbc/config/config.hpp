@@ -341,6 +341,15 @@ struct trunk_config {
     /// the From and Contact of its OPTIONS (the cloud platforms refuse an IP
     /// address there). Needs the interface's `fqdn`.
     bool use_fqdn = false;
+    /// A header line the SBC adds to the INVITEs and OPTIONS it sends to the
+    /// trunk, naming itself: Microsoft's X-MS-SBC ("vendor/model/version").
+    /// An extension header (X-...) only, so it can neither reopen a
+    /// topology leak nor change what a request means.
+    struct header_line {
+        std::string name;
+        std::string value;
+    };
+    std::optional<header_line> sbc_header;
     normalization normalize;
     header_rules headers;
     trunk_limits limits;

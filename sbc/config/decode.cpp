@@ -402,6 +402,42 @@ void decode_profile_peers(decoded& d, problem_list& p, const located& profile_at
     }
 }
 
+// sbc_header: {name: X-..., value: ...}. An extension header alone, with a
+// value of printable characters (no CR or LF can reach the wire).
+void decode_sbc_header(problem_list& p, const located& at, trunk_config& tc) {
+    auto m = map_reader::open(p, at, {"name", "value"}, "a map with name and value");
+    if (!m) {
+        return;
+    }
+    trunk_config::header_line h;
+    if (auto v = m->require("name", "an extension header name, X-...")) {
+        static const std::regex extension("X-[A-Za-z0-9-]{1,64}", std::regex::icase);
+        auto text = read_string(p, *v, "an extension header name, X-...");
+        if (text && std::regex_match(*text, extension)) {
+            h.name = *text;
+        } else if (text) {
+            expected(p, *v, "an extension header name, X- and up to 64 letters, digits or '-'");
+            return;
+        }
+    }
+    if (auto v = m->require("value", "the header's value")) {
+        auto text = read_string(p, *v, "the header's value");
+        const bool printable =
+            text && !text->empty() && text->size() <= 256 &&
+            std::all_of(text->begin(), text->end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+        if (text && !printable) {
+            expected(p, *v, "1..256 printable ASCII characters");
+            return;
+        }
+        if (text) {
+            h.value = *text;
+        }
+    }
+    if (!h.name.empty() && !h.value.empty()) {
+        tc.sbc_header = h;
+    }
+}
+
 // name, interface and peers: who the trunk is and where it sends calls.
 void decode_trunk_identity(decoded& d, problem_list& p, const map_reader& m, trunk_config& tc,
                            const std::optional<located>& profile_at) {
@@ -514,7 +550,7 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
                 "codecs", "dtmf",        "keepalive", "failover_timeout", "tls",
                 "srtp",   "srtp_suites", "normalize", "headers",          "limits",
                 "auth",   "register",    "challenge", "registrar",        "session_timer",
-                "refer",  "rtcp_mux",    "profile",   "use_fqdn"},
+                "refer",  "rtcp_mux",    "profile",   "use_fqdn",         "sbc_header"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
@@ -561,6 +597,9 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
         } else if (text) {
             expected(p, *v, what);
         }
+    }
+    if (auto v = m->find("sbc_header")) {
+        decode_sbc_header(p, *v, tc);
     }
     if (auto v = m->find("refer")) {
         tc.refer = read_choice<refer_policy>(

@@ -27,6 +27,9 @@ trunk_config microsoft_defaults() {
     // Contact and the OPTIONS' From carry the SBC's name: the proxies find
     // the tenant by it and refuse an IP address.
     tc.use_fqdn = true;
+    // The SBC's vendor, model and version, which Microsoft asks certified
+    // SBCs to send and uses when it looks into a tenant's problems.
+    tc.sbc_header = trunk_config::header_line{"X-MS-SBC", "sbc/sbcd/" SBC_VERSION};
     // Transfers come as REFER, which the SBC carries out itself.
     tc.refer = refer_policy::handle;
     // The caller's identity and the diversion history travel in these.

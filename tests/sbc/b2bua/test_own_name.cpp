@@ -71,4 +71,23 @@ TEST_CASE("the SBC's OPTIONS to a trunk with use_fqdn name it in From and Contac
     options.reply(200);
 }
 
+TEST_CASE("a trunk's sbc_header goes on the SBC's INVITEs and OPTIONS to it", "[b2bua][fqdn]") {
+    b2bua_fixture f(named_pbx_side({"sbc_header: {name: X-MS-SBC, value: sbc/sbcd/test}",
+                                    "keepalive: {interval: 1, timeout: 1}"}));
+    auto& options = f.pbx.expect("OPTIONS");
+    CHECK(options.text().find("\r\nX-MS-SBC: sbc/sbcd/test\r\n") != std::string::npos);
+    options.reply(200);
+    auto& caller = f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(carrier_rtp, "carrier"));
+    auto* invite = &f.pbx.expect("INVITE");
+    while (invite->method() == "OPTIONS") {  // a ping may come first
+        invite->reply(200);
+        invite = &f.pbx.expect("INVITE");
+    }
+    CHECK(invite->text().find("\r\nX-MS-SBC: sbc/sbcd/test\r\n") != std::string::npos);
+    invite->reply(486);
+    caller.expect(486);
+    // The carrier's trunk has none.
+    REQUIRE(f.calls_gone());
+}
+
 }  // namespace test_own_name

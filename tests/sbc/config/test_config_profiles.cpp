@@ -101,6 +101,9 @@ TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[co
     CHECK(t.codecs.front() == codec::g722);
     CHECK(t.rtcp_mux == rtcp_mux_mode::offer);
     CHECK(t.use_fqdn);
+    REQUIRE(t.sbc_header.has_value());
+    CHECK(t.sbc_header->name == "X-MS-SBC");
+    CHECK(t.sbc_header->value.rfind("sbc/sbcd/", 0) == 0);
     CHECK(t.keepalive.interval_seconds == 60);
     CHECK(t.refer == refer_policy::handle);
     CHECK(has(t.forward_headers, "P-Asserted-Identity"));
@@ -185,6 +188,28 @@ TEST_CASE("a trunk that names the SBC by its fqdn needs an interface that has on
     // Turned off, the profile's trunk loads.
     CHECK_NOTHROW(
         load_string(head + "    profile: microsoft\n    use_fqdn: false\n" + routes, "t.yaml"));
+}
+
+TEST_CASE("sbc_header takes an extension header with a printable value",
+          "[config][profiles][errors]") {
+    const auto t = trunk_with(
+        "    peers: ['sips:127.0.1.2']\n"
+        "    sbc_header: {name: X-Vendor, value: 'acme/sbc/1.2'}\n");
+    REQUIRE(t.sbc_header.has_value());
+    CHECK(t.sbc_header->value == "acme/sbc/1.2");
+    const std::string head = tls_interface +
+                             "trunks:\n"
+                             "  - name: t\n"
+                             "    interface: cloud\n"
+                             "    peers: ['sips:127.0.1.2']\n";
+    auto problems = problems_of(head + "    sbc_header: {name: Via, value: x}\n" + routes);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].find("trunks[0].sbc_header.name: expected an extension header name") !=
+          std::string::npos);
+    problems = problems_of(head + "    sbc_header: {name: X-A, value: \"a\\tb\"}\n" + routes);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].find("trunks[0].sbc_header.value: expected 1..256 printable") !=
+          std::string::npos);
 }
 
 TEST_CASE("profile names read back", "[config][profiles]") {
