@@ -46,30 +46,11 @@ std::vector<trunking::target> targets_of(const config::peer_config& peer,
 }
 
 dns::transport_set transports_of(const config::interface_config& iface) {
-    const auto has = [&](config::transport t) {
-        return std::any_of(iface.listen.begin(), iface.listen.end(),
-                           [t](const config::listen_uri& l) { return l.proto == t; });
-    };
-    // transport_set::of takes an initializer list, so each combination is
-    // spelled out.
-    const bool udp = has(config::transport::udp);
-    const bool tcp = has(config::transport::tcp);
-    const bool tls = has(config::transport::tls);
     auto set = dns::transport_set();
-    if (udp && tcp && tls) {
-        set = dns::transport_set::all();
-    } else if (udp && tcp) {
-        set = dns::transport_set::of({dns::transport::udp, dns::transport::tcp});
-    } else if (udp && tls) {
-        set = dns::transport_set::of({dns::transport::udp, dns::transport::tls});
-    } else if (tcp && tls) {
-        set = dns::transport_set::of({dns::transport::tcp, dns::transport::tls});
-    } else if (udp) {
-        set = dns::transport_set::of({dns::transport::udp});
-    } else if (tcp) {
-        set = dns::transport_set::of({dns::transport::tcp});
-    } else if (tls) {
-        set = dns::transport_set::of({dns::transport::tls});
+    for (const auto& l : iface.listen) {
+        set = set.with(l.proto == config::transport::tls   ? dns::transport::tls
+                       : l.proto == config::transport::tcp ? dns::transport::tcp
+                                                           : dns::transport::udp);
     }
     return set;
 }

@@ -31,6 +31,10 @@ public:
         return (_bits & (1U << static_cast<unsigned>(t))) != 0;
     }
     constexpr bool empty() const noexcept { return _bits == 0; }
+    /// This set with `t` in it too.
+    constexpr transport_set with(transport t) const noexcept {
+        return transport_set(_bits | (1U << static_cast<unsigned>(t)));
+    }
 
 private:
     constexpr explicit transport_set(unsigned bits) noexcept : _bits(bits) {}
