@@ -219,6 +219,29 @@ def tcp_both_legs(t):
 
 
 @e2e_test
+def large_request_moves_to_tcp(t):
+    """RFC 3261 18.1.1: an INVITE of more than 1,300 bytes (here a long
+    Subject and Organization, which the pbx trunk lets through) goes to the
+    pbx's UDP peer over TCP.
+    The pbx listens on TCP alone: over UDP the INVITE would be lost."""
+    template = (SCENARIOS / "uac_call.xml").read_text()
+    scenario = t.workdir / "uac_call_long_subject.xml"
+    scenario.write_text(template.replace(
+        "Subject: e2e call", "Subject: " + "long " * 150 + "\n      Organization: " + "big " * 180))
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_answer.xml", extra=["-t", "t1"])
+    uac = t.uac("uac", scenario)
+    uac.finish()
+    uas.finish()
+    invite = first(uas.received("INVITE"), "INVITE at the TCP-only callee")
+    check("SIP/2.0/TCP" in (invite.header("Via") or ""),
+          f"the large INVITE did not move to TCP: Via {invite.header('Via')}")
+    check(len(invite.text.encode()) > 1300, f"the INVITE was only {len(invite.text)} bytes")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
 def early_media_183(t):
     """A 183 with SDP reaches the caller with the SDP rewritten to the SBC,
     on the same media port as the 200 that follows."""
