@@ -288,8 +288,8 @@ call_leg* b2bua::leg_of_dialog(const dialog_ref& ref) {
     return nullptr;
 }
 
-void b2bua::close_dialog(nta_leg_t* leg, const config::trunk_config& trunk) {
-    _closer.close(leg, {trunk.auth->username, trunk.auth->password}, trunk.name);
+void b2bua::close_dialog(nta_leg_t* leg, const config::trunk_config& trunk, std::string via) {
+    _closer.close(leg, {trunk.auth->username, trunk.auth->password}, trunk.name, std::move(via));
 }
 
 void b2bua::write_cdr(const cdr::record& r) {
