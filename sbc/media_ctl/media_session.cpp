@@ -352,7 +352,7 @@ result<bool> media_session::plan_codecs(side from, const sdp::session_descriptio
         }
         formats = plan->formats;
         ptime = plan->ptime;
-        _pending = pending_offer{from, std::move(offer), std::move(plan.value())};
+        _pending = pending_offer{from, std::move(offer), std::move(plan.value()), {}};
         return true;
     }
     if (!_pending || _pending->offerer != to) {
@@ -703,7 +703,7 @@ result<std::string> media_session::transfer_offer(
     p.crypto = std::move(offered->crypto);
     // The target's answer is planned against the party that stays, as the
     // answer to that party's offer would be (plan_codecs).
-    _pending = pending_offer{stays, std::move(in_use.value()), std::move(plan.value())};
+    _pending = pending_offer{stays, std::move(in_use.value()), std::move(plan.value()), {}};
     // Transfers usually follow a hold: the new session starts two-way.
     return sendrecv(sd->rewrite(p));
 }

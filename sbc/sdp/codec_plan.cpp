@@ -337,8 +337,6 @@ result<answer_plan> transcode_answer(const media_formats& a_offer,
     // Side B: B receives with its answer's numbers and sends with the
     // offer's.
     const format* offered = find_same(offered_to_b, b_audio);
-    to_a.fmtp = answer_fmtp(*a_audio);
-    plan.formats.push_back(to_a);
     plan.side_b = make_side(b_audio, *offered, offered->payload_type, b_answer.ptime);
     for (const auto& f : b_answer.formats) {
         const format* offered_ev = is_events(f) ? find_same(offered_to_b, f) : nullptr;
