@@ -59,6 +59,8 @@ struct call_info {
     unsigned ptime_a = 0;
     unsigned ptime_b = 0;
     std::string media = "relayed";
+    /// The caller hears the SBC's local ringback tone (trunk `ringback: local`).
+    bool local_ringback = false;
 };
 
 /// What the server asks the rest of sbcd. Called on the su_root thread.

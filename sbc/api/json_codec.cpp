@@ -36,6 +36,7 @@ void to_json(nlohmann::json& j, const call_info& c) {
         {"ptime_a", c.ptime_a},
         {"ptime_b", c.ptime_b},
         {"media", c.media},
+        {"local_ringback", c.local_ringback},
     };
 }
 
@@ -66,6 +67,7 @@ void from_json(const nlohmann::json& j, call_info& c) {
     c.ptime_a = j.value("ptime_a", 0u);
     c.ptime_b = j.value("ptime_b", 0u);
     c.media = j.value("media", "relayed");
+    c.local_ringback = j.value("local_ringback", false);
 }
 
 nlohmann::json encode_calls(const std::vector<call_info>& calls) {

@@ -126,7 +126,8 @@ json media_leg_json(const media_ctl::media_leg_state& l) {
             {"peer_hold_address", l.peer_hold_address},
             {"codec", l.codec},
             {"ptime", l.ptime},
-            {"payload_types", pts}};
+            {"payload_types", pts},
+            {"local_ringback", l.local_ringback}};
 }
 
 json media_json(const media_ctl::media_state& m) {
@@ -255,6 +256,7 @@ public:
         return *it;
     }
     bool is_null(const char* key) const { return at(key).is_null(); }
+    bool has(const char* key) const { return _j.contains(key); }
     reader object(const char* key) const { return reader(at(key), where(key)); }
 
     std::string str(const char* key) const {
@@ -414,6 +416,8 @@ media_ctl::media_leg_state read_media_leg(const reader& r) {
     l.peer_hold_address = r.boolean("peer_hold_address");
     l.codec = r.str("codec");
     l.ptime = r.uint<unsigned>("ptime");
+    // Written since local ringback; a document without it plays none.
+    l.local_ringback = r.has("local_ringback") && r.boolean("local_ringback");
     r.each("payload_types", [&](const json& j, const std::string& path) {
         const reader e(j, path);
         if (l.payload_types.size() == dataplane::payload_type_map::max_entries) {
