@@ -104,6 +104,6 @@ def hold_sendonly_towards_microsoft(t):
     answers = invite_answers(pbx)
     check([direction(a) for a in answers] == ["sendrecv", "recvonly", "sendrecv"],
           f"the pbx's answers said {[direction(a) for a in answers]}")
-    t.assert_topology_hidden(pbx.messages(), ms.messages())
+    t.assert_topology_hidden(ms.messages(), pbx.messages())
     sbcd.assert_no_calls()
     sbcd.stop()
