@@ -29,9 +29,8 @@ direction relayed_offer_direction(direction offered, config::hold_style from,
         case config::hold_style::pass:
             break;
     }
-    // A trunk that holds with a=inactive means a hold by it, not that it
-    // stops listening for good; other peers expect a hold as a=sendonly
-    // (RFC 3264 8.4) and answer it a=recvonly.
+    // An inactive trunk's a=inactive is its hold; peers that pass holds know
+    // a hold as a=sendonly (RFC 3264 8.4) and answer it a=recvonly.
     if (from == config::hold_style::inactive && offered == direction::inactive) {
         return direction::sendonly;
     }
