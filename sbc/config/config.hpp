@@ -158,6 +158,14 @@ enum class rtcp_mux_mode {
     offer,   ///< as accept, and the SBC's offers carry a=rtcp-mux (with a=rtcp fallback)
 };
 
+/// How a hold (RFC 3264 8.4) is stated in the offers the SBC sends a trunk.
+/// The SBC's c= always names its own address, so c=0.0.0.0 never leaves it.
+enum class hold_style {
+    pass,      ///< the other leg's direction as it came (c=0.0.0.0: sendonly or inactive)
+    inactive,  ///< a held stream (sendonly, inactive, c=0.0.0.0) is offered a=inactive
+    sendonly,  ///< a held stream is offered a=sendonly
+};
+
 /// How a trunk's peers send and take DTMF digits. Between trunks of
 /// different modes the SBC converts.
 enum class dtmf_mode {
@@ -353,6 +361,9 @@ struct trunk_config {
         srtp_suite::aead_aes_256_gcm, srtp_suite::aes_cm_128_hmac_sha1_32};
     /// accept: what a peer offers is taken (RFC 5761 5.1.1), nothing more asked.
     rtcp_mux_mode rtcp_mux = rtcp_mux_mode::accept;
+    /// How holds are stated in offers to the trunk (sdp/hold_direction.hpp);
+    /// an a=inactive offer from an `inactive` trunk is a hold as well.
+    hold_style hold = hold_style::pass;
     /// The SBC names itself by its interface's fqdn towards this trunk: in
     /// the Contact of every request and response on the trunk's legs, and in
     /// the From and Contact of its OPTIONS (the cloud platforms refuse an IP

@@ -482,13 +482,21 @@ void decode_dtmf(problem_list& p, const located& at, trunk_config& tc) {
     tc.dtmf = *mode;
 }
 
-// codecs and dtmf: what the trunk's media may carry.
+// codecs, dtmf and hold: what the trunk's media may carry, and how a hold
+// is said to it.
 void decode_trunk_media(problem_list& p, const map_reader& m, trunk_config& tc) {
     if (auto v = m.find("codecs")) {
         decode_codecs(p, *v, tc);
     }
     if (auto v = m.find("dtmf")) {
         decode_dtmf(p, *v, tc);
+    }
+    if (auto v = m.find("hold")) {
+        tc.hold = read_choice<hold_style>(p, *v, "pass, inactive or sendonly",
+                                          {{"pass", hold_style::pass},
+                                           {"inactive", hold_style::inactive},
+                                           {"sendonly", hold_style::sendonly}})
+                      .value_or(tc.hold);
     }
 }
 
@@ -546,12 +554,12 @@ void decode_trunk_policy(problem_list& p, const map_reader& m, trunk_config& tc)
 
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
     auto m = map_reader::open(
-        p, at, {"name",     "interface",    "peers",     "early_offer",      "forward_headers",
-                "codecs",   "dtmf",         "keepalive", "failover_timeout", "tls",
-                "srtp",     "srtp_suites",  "normalize", "headers",          "limits",
-                "auth",     "register",     "challenge", "registrar",        "session_timer",
-                "refer",    "rtcp_mux",     "profile",   "use_fqdn",         "sbc_header",
-                "ringback", "ringback_tone"},
+        p, at, {"name",     "interface",     "peers",     "early_offer",      "forward_headers",
+                "codecs",   "dtmf",          "keepalive", "failover_timeout", "tls",
+                "srtp",     "srtp_suites",   "normalize", "headers",          "limits",
+                "auth",     "register",      "challenge", "registrar",        "session_timer",
+                "refer",    "rtcp_mux",      "profile",   "use_fqdn",         "sbc_header",
+                "ringback", "ringback_tone", "hold"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;

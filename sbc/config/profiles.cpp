@@ -19,6 +19,10 @@ trunk_config microsoft_defaults() {
     // RTCP on the RTP port (RFC 5761, RFC 8035), which the platform's media
     // specification asks for, offered and accepted.
     tc.rtcp_mux = rtcp_mux_mode::offer;
+    // A call on hold is a=inactive both ways with Microsoft: the SBC's
+    // offers state holds so, and the platform's own a=inactive hold reaches
+    // the other leg as the a=sendonly a PBX or carrier expects.
+    tc.hold = hold_style::inactive;
     // The proxies expect the SBC's OPTIONS about once a minute and treat an
     // SBC silent for longer as down.
     tc.keepalive.interval_seconds = 60;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "sbc/common/log.hpp"
+#include "sbc/sdp/hold_direction.hpp"
 #include "sbc/sdp/offer_builder.hpp"
 #include "transcoder/chain/media_chain.hpp"
 
@@ -335,7 +336,29 @@ result<std::string> media_session::translate(side from, std::string_view body, s
         // an offer and checked when the answer comes back. Relayed only.
         _pending.reset();
     }
-    return rewrite_for(dataplane::other(from), *sd, out, to, formats, ptime);
+    return rewrite_for(dataplane::other(from), *sd, out, to, formats, ptime,
+                       relayed_direction(from, *sd, in, out));
+}
+
+sdp::direction media_session::relayed_direction(side from, const sdp::session_description& sd,
+                                                sdp_role in, sdp_role out) {
+    const side to = dataplane::other(from);
+    const auto stated = sdp::stated_direction(sd.audio());
+    if (out == sdp_role::offer) {
+        const auto dir =
+            sdp::relayed_offer_direction(stated, of(from).trunk->hold, of(to).trunk->hold);
+        // An answer relayed as the SBC's offer (a converted delayed offer)
+        // answered the SBC's own offer: nothing to fit an answer to later.
+        _directions.reset();
+        if (in == sdp_role::offer) {
+            _directions = offer_directions{from, stated, dir};
+        }
+        return dir;
+    }
+    if (!_directions || _directions->offerer != to) {
+        return stated;  // no relayed offer of that leg's peer: the answer as it is
+    }
+    return sdp::relayed_answer_direction(stated, _directions->sent, _directions->received);
 }
 
 result<bool> media_session::plan_codecs(side from, const sdp::session_description& sd,
@@ -608,11 +631,12 @@ sdp::rtcp_mux_attribute media_session::offer_rtcp_mux(side to) {
 result<std::string> media_session::rewrite_for(side to, const sdp::session_description& sd,
                                                sdp_role role, sdp_origin& origin,
                                                const std::vector<sdp::format>& formats,
-                                               unsigned ptime) {
+                                               unsigned ptime, sdp::direction dir) {
     auto& l = of(to);
     sdp::rewrite_params p{l.media_address, rtp_port(to), origin.session_id, origin.version};
     p.formats = formats;
     p.ptime = ptime;
+    p.dir = dir;
     if (role == sdp_role::offer) {
         auto offered = l.sdes->make_offer();
         if (!offered) {
@@ -703,6 +727,7 @@ result<std::string> media_session::transfer_offer(
     p.crypto = std::move(offered->crypto);
     // The target's answer is planned against the party that stays, as the
     // answer to that party's offer would be (plan_codecs).
+    _directions.reset();
     _pending = pending_offer{stays, std::move(in_use.value()), std::move(plan.value()), {}};
     // Transfers usually follow a hold: the new session starts two-way.
     return sendrecv(sd->rewrite(p));

@@ -220,10 +220,15 @@ private:
     /// for the answer).
     sdp::rtcp_mux_attribute offer_rtcp_mux(side to);
     /// SDP for leg `to` from `sd`; `formats` and `ptime` replace the peer's
-    /// (empty and 0 pass them).
+    /// (empty and 0 pass them), `dir` states the stream's direction.
     result<std::string> rewrite_for(side to, const sdp::session_description& sd, sdp_role role,
                                     sdp_origin& origin, const std::vector<sdp::format>& formats,
-                                    unsigned ptime);
+                                    unsigned ptime, sdp::direction dir);
+    /// The direction SDP from `from` states on the other leg: a hold in the
+    /// style of that leg's trunk, an answer fitted to the offer it answers
+    /// (sdp/hold_direction.hpp). Remembers a relayed offer's directions.
+    sdp::direction relayed_direction(side from, const sdp::session_description& sd, sdp_role in,
+                                     sdp_role out);
     /// Codec negotiation for an offer from `from` or an answer to it.
     result<bool> plan_codecs(side from, const sdp::session_description& sd, sdp_role role,
                              std::vector<sdp::format>& formats, unsigned& ptime);
@@ -249,6 +254,15 @@ private:
     dataplane::session_ports _ports{};
     std::array<leg_media, 2> _legs;
     std::optional<pending_offer> _pending;
+    /// The directions of the last offer relayed: what its offerer stated and
+    /// what the SBC offered the other leg, for the answers (183, 200) that
+    /// come back to the offerer.
+    struct offer_directions {
+        side offerer = side::a;
+        sdp::direction received = sdp::direction::sendrecv;
+        sdp::direction sent = sdp::direction::sendrecv;
+    };
+    std::optional<offer_directions> _directions;
     std::optional<transcoding> _transcoding;
     std::optional<local_answer> _ringback;
 };

@@ -349,18 +349,6 @@ void set_profile(sdp_media_t* m, bool secure) {
     }
 }
 
-// The direction the anchored stream is sent with. RFC 3264 8.4: the old
-// c=0.0.0.0 hold becomes a direction attribute, since c= must keep naming
-// the SBC for the relay to work: sendonly, or inactive if the peer was not
-// sending either.
-direction outgoing_direction(const media_target& t) {
-    if (!t.on_hold_address) {
-        return t.dir;
-    }
-    return t.dir == direction::recvonly || t.dir == direction::inactive ? direction::inactive
-                                                                        : direction::sendonly;
-}
-
 // RFC 3551 6, Table 4: the audio payload types with a static meaning, for
 // m= entries without an a=rtpmap (CN, 13, is RFC 3389's). 1, 2 and 19 are
 // reserved; video types never name an audio stream's format.
@@ -610,7 +598,8 @@ void anchor(su_home_t* home, sdp_media_t* m, const media_target& t, const rewrit
         append_attribute(home, &m->m_attributes, "rtcp-mux", nullptr);
     }
     // Always explicit on the stream, so the session-level one can go.
-    append_attribute(home, &m->m_attributes, to_string(outgoing_direction(t)), nullptr);
+    append_attribute(home, &m->m_attributes, to_string(p.dir.value_or(stated_direction(t))),
+                     nullptr);
 }
 
 void scrub_session(su_home_t* home, sdp_session_t* s, const rewrite_params& p) {
@@ -648,6 +637,16 @@ void scrub_session(su_home_t* home, sdp_session_t* s, const rewrite_params& p) {
 }
 
 }  // namespace
+
+// RFC 3264 8.4: the old c=0.0.0.0 hold becomes a direction attribute, since
+// c= must keep naming the SBC for the relay to work.
+direction stated_direction(const media_target& t) noexcept {
+    if (!t.on_hold_address) {
+        return t.dir;
+    }
+    return t.dir == direction::recvonly || t.dir == direction::inactive ? direction::inactive
+                                                                        : direction::sendonly;
+}
 
 const char* to_string(direction d) noexcept {
     switch (d) {

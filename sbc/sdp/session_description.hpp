@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,11 @@ struct media_target {
     /// the RTP port; in an answer, it agreed to.
     bool rtcp_mux = false;
 };
+
+/// The direction `t` states once an old-style hold is read (RFC 3264 8.4):
+/// c=0.0.0.0 is a=sendonly, or a=inactive if the peer was not sending
+/// either; otherwise its direction attribute.
+direction stated_direction(const media_target& t) noexcept;
 
 /// What a rewritten stream says about RTCP multiplexing (RFC 5761 5.1.1).
 enum class rtcp_mux_attribute {
@@ -89,6 +95,9 @@ struct rewrite_params {
     unsigned ptime = 0;
     /// a=rtcp-mux of the stream; the peer's own never passes.
     rtcp_mux_attribute rtcp_mux = rtcp_mux_attribute::none;
+    /// The stream's direction attribute; none: the peer's, as
+    /// stated_direction() reads it (how holds cross, sdp/hold_direction.hpp).
+    std::optional<direction> dir{};
 };
 
 class session_description {
@@ -138,8 +147,8 @@ public:
     /// fmtp, ptime, maxptime, rtcp-fb, direction); everything else
     /// of the peer's, session-level attributes, i=, u=, e=, p=, k= and
     /// rtcp-mux included, is dropped (`p.rtcp_mux` states the SBC's own). The direction is always
-    /// stated on the stream; an old-style hold (c=0.0.0.0) becomes a=sendonly, or a=inactive if the
-    /// peer was not sending (RFC 3264 8.4). b= lines pass when sofia can name their type (CT, AS;
+    /// stated on the stream: `p.dir`, else stated_direction() of the peer's (so c=0.0.0.0
+    /// never leaves the SBC). b= lines pass when sofia can name their type (CT, AS;
     /// see the .cpp). Lines end in CRLF; the result parses with parse(). The same input and params
     /// give the same text, so callers may compare texts to decide on a new o= version. Returns ""
     /// only if sofia cannot allocate memory.

@@ -2,7 +2,7 @@
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py, test_dns_peers.py,
 test_srtp.py, test_rtcp_mux.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
 test_media_security.py, test_payload_types.py, test_policy.py, test_auth.py,
-test_dialog.py, test_ringback.py), several at once.
+test_dialog.py, test_ringback.py, test_hold.py), several at once.
 
     tests/e2e/run_e2e.py [--build DIR] [-j N] [-k SUBSTRING]... [--keep] [--list]
                          [--times]
@@ -73,6 +73,7 @@ def all_tests():
     import test_policy
     import test_auth
     import test_dialog
+    import test_hold
     import test_media_security
     import test_payload_types
     import test_ringback
@@ -84,6 +85,7 @@ def all_tests():
     tests = (list(test_sbc.TESTS) + list(test_tls.TESTS) + list(test_failover.TESTS) +
              list(test_srtp.TESTS) + list(test_transcoding.TESTS) + list(test_dtmf.TESTS) +
              list(test_policy.TESTS) + list(test_auth.TESTS) + list(test_dialog.TESTS) +
+             list(test_hold.TESTS) +
              list(test_dpdk.TESTS) + list(test_media_security.TESTS) +
              list(test_payload_types.TESTS) + list(test_dns_peers.TESTS) +
              list(test_rtcp_mux.TESTS) + list(test_ringback.TESTS))
@@ -192,6 +194,8 @@ SELFTEST_PAIRS = [
     ("busy", "uac_reject.xml", "uas_486.xml", {}),
     ("hold_resume_caller", "uac_hold_resume.xml", "uas_hold_resume.xml", {}),
     ("hold_resume_callee", "uac_accept_reinvite.xml", "uas_send_reinvite.xml", {}),
+    ("hold_inactive", "uac_hold_inactive_resume.xml", "uas_held_inactive.xml",
+     {"duration_ms": 300}),
     ("options", "uac_options.xml", "selftest/uas_options.xml", {}),
     ("five_calls", "uac_call.xml", "uas_answer.xml",
      {"duration_ms": 1000, "calls": 5, "rate": 10}),

@@ -17,6 +17,7 @@ using sbc::config::codec;
 using sbc::config::config_error;
 using sbc::config::dtmf_mode;
 using sbc::config::early_offer_policy;
+using sbc::config::hold_style;
 using sbc::config::load_string;
 using sbc::config::profile_from_string;
 using sbc::config::profile_peers;
@@ -79,6 +80,7 @@ TEST_CASE("a trunk without a profile keeps the plain defaults", "[config][profil
     CHECK(t.keepalive.interval_seconds == plain.keepalive.interval_seconds);
     CHECK(t.refer == plain.refer);
     CHECK(t.forward_headers == plain.forward_headers);
+    CHECK(t.hold == hold_style::pass);
 }
 
 TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[config][profiles]") {
@@ -100,6 +102,7 @@ TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[co
     CHECK(t.srtp_suites == std::vector<srtp_suite>{srtp_suite::aes_cm_128_hmac_sha1_80});
     CHECK(t.codecs.front() == codec::g722);
     CHECK(t.rtcp_mux == rtcp_mux_mode::offer);
+    CHECK(t.hold == hold_style::inactive);
     CHECK(t.use_fqdn);
     REQUIRE(t.sbc_header.has_value());
     CHECK(t.sbc_header->name == "X-MS-SBC");
@@ -136,7 +139,8 @@ TEST_CASE("every key a profiled trunk gives overrides the profile's default",
         "    srtp: optional\n"
         "    srtp_suites: [AEAD_AES_128_GCM]\n"
         "    keepalive: {timeout: 3}\n"
-        "    refer: reject\n");
+        "    refer: reject\n"
+        "    hold: pass\n");
     CHECK(t.profile == trunk_profile::microsoft);
     REQUIRE(t.peers.size() == 1);  // the trunk's own peers replace the proxies
     CHECK(t.peers[0].host == "127.0.1.2");
@@ -146,7 +150,25 @@ TEST_CASE("every key a profiled trunk gives overrides the profile's default",
     CHECK(t.keepalive.timeout_seconds == 3);
     CHECK(t.keepalive.interval_seconds == 60);
     CHECK(t.refer == refer_policy::reject);
+    CHECK(t.hold == hold_style::pass);
     CHECK(t.early_offer == early_offer_policy::convert);  // not given: the profile's
+}
+
+TEST_CASE("hold names how holds are offered to the trunk", "[config][profiles]") {
+    CHECK(trunk_with("    peers: ['sips:127.0.1.2']\n    hold: sendonly\n").hold ==
+          hold_style::sendonly);
+    CHECK(trunk_with("    peers: ['sips:127.0.1.2']\n    hold: inactive\n").hold ==
+          hold_style::inactive);
+    const auto problems = problems_of(tls_interface +
+                                      "trunks:\n"
+                                      "  - name: t\n"
+                                      "    interface: cloud\n"
+                                      "    peers: ['sips:127.0.1.2']\n"
+                                      "    hold: c0\n" +
+                                      routes);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0] ==
+          "t.yaml:11:11: trunks[0].hold: expected pass, inactive or sendonly (got 'c0')");
 }
 
 TEST_CASE("a trunk names a known profile, and one without its own peers needs them",
