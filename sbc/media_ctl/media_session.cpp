@@ -595,7 +595,11 @@ result<std::string> media_session::start_ringback(side to, sdp_origin& origin) {
     if (!tone) {
         return make_error(tone.error_message());
     }
-    auto body = rewrite_for(to, *sd, sdp_role::answer, origin, plan->formats, plan->ptime);
+    // The SBC answers the caller's offer itself: the direction that fits it
+    // (RFC 3264 6.1), sendrecv for the usual sendrecv offer.
+    const auto fitted = sdp::relayed_answer_direction(
+        sdp::direction::sendrecv, sdp::direction::sendrecv, sdp::stated_direction(sd->audio()));
+    auto body = rewrite_for(to, *sd, sdp_role::answer, origin, plan->formats, plan->ptime, fitted);
     if (!body) {
         return make_error(body.error_message());
     }
