@@ -17,9 +17,11 @@ secondary, at carrier hosts 3 and 4 (stunnel + sipp, as test_tls.py). A
 Zoom-style INVITE comes from Python's ssl module (TLS 1.2, mutual), with
 Zoom's five SRTP suites in Zoom's order and a Session-Expires.
 
-The proxies and zones need not carry SRTP media: only their SDP is checked
-(the SRTP media path itself is proven by test_srtp.py). No media is sent, so
-each call lasts a fraction of a second; every wait is bounded.
+The proxies and zones behind stunnel carry no media: only their SDP is
+checked, so those calls last a fraction of a second. The SRTP media of a
+zoom-profile trunk with AEAD_AES_256_GCM is checked against baresip (on UDP:
+the media path does not depend on the signalling transport). Every wait is
+bounded.
 """
 
 import base64
@@ -583,3 +585,33 @@ def zoom_secondary_zone_takes_over(t):
     check(primary.received("INVITE"), "the primary zone got no INVITE")
     sbcd.assert_no_calls()
     sbcd.stop()
+
+
+@e2e_test
+def zoom_aead_aes_256_gcm_media(t):
+    """SRTP media with AEAD_AES_256_GCM on a zoom-profile trunk, against a
+    real peer: baresip (srtp-mand, which takes the first suite of an offer it
+    supports) answers the SBC's offer, whose first suite is Zoom's first; the
+    PBX's plain RTP reaches baresip encrypted and baresip's tone comes back.
+    UDP here: the media path does not depend on the signalling transport,
+    and the TLS signalling is proven above."""
+    from test_srtp import RATE, TONE_HZ, Baresip, poll_legs, tone_fraction
+    sbcd = t.start_sbcd(carrier_extra=["profile: zoom", "session_timer: {expires: 0}"])
+    baresip = Baresip(t, t.carrier_peer)
+    uac = t.uac("pbx", "uac_call.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
+                media_port=PBX_SIPP_MEDIA, duration_ms=6000, extra=["-rtp_echo"])
+    legs = poll_legs(sbcd, lambda l: l and l["b"]["rtp_rx_packets"] > 150, 10.0)
+    check(legs is not None, f"the call never came up [{baresip.log(5)}]")
+    legs = poll_legs(sbcd, lambda l: False, 1.0)
+    uac.finish()
+    zoom, pbx = legs["b"], legs["a"]
+    check(zoom.get("srtp") == "AEAD_AES_256_GCM", f"the zoom leg's SRTP: {zoom.get('srtp')}")
+    check(pbx.get("srtp") is None, f"the pbx leg is not plain RTP: {pbx.get('srtp')}")
+    check(zoom["rtp_rx_packets"] > 100 and pbx["tx_packets"] > 100 and
+          zoom["drops"]["srtp_auth"] == 0,
+          f"baresip's SRTP was not decrypted and relayed: {zoom}")
+    fraction, samples = tone_fraction(baresip.decoded_dump())
+    check(samples > RATE * 2 and fraction > 0.5,
+          f"baresip did not decode the SBC's SRTP: {samples} samples, {fraction:.2f} of the "
+          f"energy at {TONE_HZ} Hz [{baresip.log(5)}]")
+    sbcd.assert_no_calls()
