@@ -583,7 +583,7 @@ const trunk_normalizer& b2bua::normalizer(const config::trunk_config& trunk) con
 std::optional<std::size_t> b2bua::choose_peer(const config::trunk_config& trunk,
                                               const std::vector<std::size_t>& tried) {
     auto* table = peers_of(trunk.name);
-    return table != nullptr ? table->choose(tried, _rng) : std::nullopt;
+    return table != nullptr ? table->choose(tried, _rng, trunking::clock::now()) : std::nullopt;
 }
 
 sip_interface& b2bua::interface_named(const std::string& name) {

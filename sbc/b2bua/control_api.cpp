@@ -123,11 +123,15 @@ nlohmann::json bindings_json(const registrar::location_service& locations) {
 }
 
 nlohmann::json health_json(const trunking::peer_health& h) {
+    // A hold-off that has run out is no longer news: null, as for none.
+    const bool held_off = h.held_off(trunking::clock::now());
     return {{"state", h.up ? "up" : "down"},
             {"since", iso_time(h.since)},
             {"last_result", h.last_result},
             {"last_rtt_ms",
-             h.last_rtt ? nlohmann::json(h.last_rtt->count() / 1000.0) : nlohmann::json(nullptr)}};
+             h.last_rtt ? nlohmann::json(h.last_rtt->count() / 1000.0) : nlohmann::json(nullptr)},
+            {"held_off_until",
+             held_off ? nlohmann::json(iso_time(*h.held_off_until)) : nlohmann::json(nullptr)}};
 }
 
 /// The last TLS session and failure with `host` when its interface has TLS.
@@ -618,9 +622,11 @@ nlohmann::json b2bua::route_action(const config::route_config& route,
     for (const auto& name : route.to_trunks) {
         const auto* t = _cfg.find_trunk(name);
         auto* table = peers_of(name);
-        trunks.push_back({{"trunk", name},
-                          {"numbers", route_numbers_json(normalizer(*t).outbound.apply(numbers))},
-                          {"peers_up", table != nullptr && table->choose({}, _rng).has_value()}});
+        trunks.push_back(
+            {{"trunk", name},
+             {"numbers", route_numbers_json(normalizer(*t).outbound.apply(numbers))},
+             {"peers_up",
+              table != nullptr && table->choose({}, _rng, trunking::clock::now()).has_value()}});
     }
     return {{"trunks", trunks}};
 }

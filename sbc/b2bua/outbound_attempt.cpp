@@ -15,6 +15,7 @@
 #include "sbc/b2bua/status_map.hpp"
 #include "sbc/policy/header_filter.hpp"
 #include "sbc/policy/header_rules.hpp"
+#include "sbc/policy/user_phone.hpp"
 
 namespace sbc::b2bua {
 
@@ -68,6 +69,9 @@ bool outbound_attempt::on_response(const sip_t* sip, int status) {
         auto tls_why = internal && !c._registered && b.iface != nullptr && target != nullptr
                            ? b.iface->tls_failure(target->host, _started)
                            : std::string();
+        if (status == 503 && !internal) {
+            hold_off_peer(sip);
+        }
         try_next_peer(status, !internal,
                       tls_why.empty() ? "failed" : ("failed, " + tls_why).c_str());
         return true;
@@ -76,6 +80,33 @@ bool outbound_attempt::on_response(const sip_t* sip, int status) {
         return true;
     }
     return status == 422 && retry_with_min_se(sip);
+}
+
+void outbound_attempt::hold_off_peer(const sip_t* sip) {
+    auto& c = _call;
+    const auto& b = c.leg(side::b);
+    // RFC 3263 4.3: after a 503 with Retry-After the element is not tried
+    // again until that time (RFC 3261 21.5.4 and 20.33 give its meaning);
+    // without one nothing is held off and the next call may try it again.
+    // A registered contact is no peer of the table.
+    auto* table = c._owner.peers_of(b.trunk->name);
+    if (sip == nullptr || sip->sip_retry_after == nullptr || c._registered || table == nullptr ||
+        b.peer >= table->size()) {
+        return;
+    }
+    // sofia keeps the delta as an unsigned long: bound it before the
+    // conversion, so that a peer asking for years cannot wrap it round.
+    const auto asked =
+        std::min<unsigned long>(sip->sip_retry_after->af_delta, trunking::max_hold_off.count());
+    if (asked == 0) {
+        return;
+    }
+    const auto now = trunking::clock::now();
+    const auto until = table->hold_off(b.peer, std::chrono::seconds(static_cast<long>(asked)), now);
+    sip_log.info("call {}: peer {} of trunk {} answered 503 with Retry-After {}: held off for {} s",
+                 c.display_id(), c._owner.describe_target(*b.trunk, b.peer), b.trunk->name,
+                 sip->sip_retry_after->af_delta,
+                 std::chrono::duration_cast<std::chrono::seconds>(until - now).count());
 }
 
 void outbound_attempt::prack(const sip_t* sip, int status) {
@@ -133,6 +164,13 @@ std::string outbound_attempt::headers(const sip_t* sip, const policy::call_numbe
     policy::apply_header_rules(b.trunk->headers.outbound, fields, ctx);
     std::vector<policy::header_field> extra;
     for (auto& f : fields) {
+        // RFC 3261 19.1.1: E.164 users marked as telephone numbers where the
+        // trunk asks, once the rules have had their say.
+        if (b.trunk->user_phone &&
+            (policy::same_header(f.name, "From") || policy::same_header(f.name, "To") ||
+             policy::same_header(f.name, "P-Asserted-Identity"))) {
+            f.value = policy::header_with_user_phone(f.value);
+        }
         // Outbound rules change From and To only by their parameters.
         if (policy::same_header(f.name, "From")) {
             from = std::move(f.value);
@@ -180,7 +218,7 @@ sofia::client_transaction outbound_attempt::send(const sip_t* sip) {
                             numbers.from.empty() ? "" : "@", b.iface->host());
     auto route = route_to(peer, target, ruser);
     auto to = fmt::format("<sip:{}{}{}>", to_user, to_user.empty() ? "" : "@", route.to_host);
-    auto ruri = std::move(route.ruri);
+    auto ruri = b.trunk->user_phone ? policy::with_user_phone(route.ruri) : std::move(route.ruri);
     // A named peer: the request goes to the target its name resolved to.
     std::string next_hop = std::move(route.next_hop);
     // A registered callee: its Contact is the Request-URI, and the request

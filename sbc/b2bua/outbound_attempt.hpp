@@ -76,6 +76,9 @@ private:
     /// once, with the Session-Expires and Min-SE its Min-SE asks for
     /// (RFC 4028 7.4); false when it cannot.
     bool retry_with_min_se(const sip_t* sip);
+    /// A 503 `sip` from the current peer: when it carries Retry-After,
+    /// new calls pass that peer by for as long (RFC 3263 4.3).
+    void hold_off_peer(const sip_t* sip);
     /// Gives up on the current peer and sends the INVITE to the next one;
     /// false when no peer is left (the caller has then been answered and
     /// the call ended, this attempt with it).

@@ -16,6 +16,7 @@
 #include "sbc/b2bua/call_support.hpp"
 #include "sbc/b2bua/peer_route.hpp"
 #include "sbc/b2bua/reoffer.hpp"
+#include "sbc/policy/user_phone.hpp"
 #include "sbc/sofia/msg_ref.hpp"
 #include "sbc/sofia/reply.hpp"
 
@@ -120,10 +121,15 @@ int call_transfer::start_blind(call& c, call_leg& from, const config::trunk_conf
     }
     const auto egress = c._owner.normalizer(trunk).outbound;
     const auto callee = egress.apply(config::field_ruri, user);
-    const auto from_hdr =
+    auto from_hdr =
         fmt::format("<sip:{}@{}>", egress.apply(config::field_from, referee_user), via.host());
     auto route = route_to(trunk.peers.at(target->peer), *target, callee);
-    const auto to_hdr = fmt::format("<sip:{}@{}>", callee, route.to_host);
+    auto to_hdr = fmt::format("<sip:{}@{}>", callee, route.to_host);
+    if (trunk.user_phone) {  // RFC 3261 19.1.1, as for a new call (outbound_attempt)
+        from_hdr = policy::header_with_user_phone(from_hdr);
+        to_hdr = policy::header_with_user_phone(to_hdr);
+        route.ruri = policy::with_user_phone(route.ruri);
+    }
     const auto call_id = new_call_id();
     // Built where it stays: its INVITE's callback points at it.
     auto t = std::make_unique<call_transfer>(c, from._side, false);

@@ -378,6 +378,11 @@ struct trunk_config {
         std::string value;
     };
     std::optional<header_line> sbc_header;
+    /// ";user=phone" (RFC 3261 19.1.1) on the SIP URIs of the Request-URI,
+    /// From, To and P-Asserted-Identity of the INVITEs sent to the trunk
+    /// whose user is an E.164 number ("+" and digits, RFC 3966) after the
+    /// trunk's outbound normalization.
+    bool user_phone = false;
     normalization normalize;
     header_rules headers;
     trunk_limits limits;

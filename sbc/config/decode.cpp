@@ -552,6 +552,19 @@ void decode_trunk_policy(problem_list& p, const map_reader& m, trunk_config& tc)
     }
 }
 
+// `true` or `false`; nothing (reported) for anything else.
+std::optional<bool> read_flag(problem_list& p, const located& at) {
+    constexpr std::string_view what = "true or false";
+    auto text = read_string(p, at, what);
+    if (text && (*text == "true" || *text == "false")) {
+        return *text == "true";
+    }
+    if (text) {
+        expected(p, at, what);
+    }
+    return std::nullopt;
+}
+
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
     auto m = map_reader::open(
         p, at, {"name",     "interface",     "peers",     "early_offer",      "forward_headers",
@@ -559,7 +572,7 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
                 "srtp",     "srtp_suites",   "normalize", "headers",          "limits",
                 "auth",     "register",      "challenge", "registrar",        "session_timer",
                 "refer",    "rtcp_mux",      "profile",   "use_fqdn",         "sbc_header",
-                "ringback", "ringback_tone", "hold"},
+                "ringback", "ringback_tone", "hold",      "user_phone"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
@@ -609,6 +622,9 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
     }
     if (auto v = m->find("sbc_header")) {
         decode_sbc_header(p, *v, tc);
+    }
+    if (auto v = m->find("user_phone")) {
+        tc.user_phone = read_flag(p, *v).value_or(tc.user_phone);
     }
     if (auto v = m->find("refer")) {
         tc.refer = read_choice<refer_policy>(

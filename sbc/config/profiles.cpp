@@ -34,6 +34,9 @@ trunk_config microsoft_defaults() {
     // The SBC's vendor, model and version, which Microsoft asks certified
     // SBCs to send and uses when it looks into a tenant's problems.
     tc.sbc_header = trunk_config::header_line{"X-MS-SBC", "sbc/sbcd/" SBC_VERSION};
+    // Numbers go to the proxies in E.164 and marked as telephone numbers
+    // (RFC 3261 19.1.1), as the direct-routing SIP specification shows them.
+    tc.user_phone = true;
     // Transfers come as REFER, which the SBC carries out itself.
     tc.refer = refer_policy::handle;
     // Teams plays no ringback of its own to a user whose call rings on the

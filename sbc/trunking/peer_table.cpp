@@ -99,13 +99,24 @@ bool peer_table::any_up() const noexcept {
     return false;
 }
 
+clock::time_point peer_table::hold_off(std::size_t i, std::chrono::seconds for_how_long,
+                                       clock::time_point now) {
+    auto& h = _health.at(i);
+    if (for_how_long <= std::chrono::seconds::zero()) {
+        return now;
+    }
+    const auto until = now + std::min(for_how_long, max_hold_off);
+    h.held_off_until = until;
+    return until;
+}
+
 std::optional<std::size_t> peer_table::choose(const std::vector<std::size_t>& tried,
-                                              std::mt19937& rng) const {
+                                              std::mt19937& rng, clock::time_point now) const {
     const auto& peers = _targets;
     unsigned best = std::numeric_limits<unsigned>::max();
     std::vector<std::size_t> group;
     for (std::size_t i = 0; i < peers.size(); ++i) {
-        if (!peers[i].current || !_health[i].up ||
+        if (!peers[i].current || !_health[i].up || _health[i].held_off(now) ||
             std::find(tried.begin(), tried.end(), i) != tried.end()) {
             continue;
         }

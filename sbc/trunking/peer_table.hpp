@@ -8,11 +8,14 @@
 // and comes back into it if its name leads to it again.
 //
 // Health comes from OPTIONS pings (RFC 3261 11): `down_after` failures in a
-// row mark a peer down, `up_after` successes mark it up again. Selection
-// follows DNS SRV (RFC 2782): the lowest priority value among the live peers
-// not yet tried for this call, and within it a weighted random choice, so
-// active-active pairs share the calls in proportion to their weights. Pure
-// logic: no I/O, no clock of its own, so it is tested without a network.
+// row mark a peer down, `up_after` successes mark it up again. A target that
+// answered a call 503 with Retry-After is held off for that long (RFC 3263
+// 4.3, RFC 3261 21.5.4): new calls pass it by while the others take them.
+// Selection follows DNS SRV (RFC 2782): the lowest priority value among the
+// live peers not yet tried for this call, and within it a weighted random
+// choice, so active-active pairs share the calls in proportion to their
+// weights. Pure logic: no I/O, no clock of its own, so it is tested without
+// a network.
 #pragma once
 
 #include <chrono>
@@ -35,7 +38,20 @@ struct peer_health {
     unsigned successes_in_row = 0;
     std::optional<std::chrono::microseconds> last_rtt;
     std::string last_result;  ///< "200", "timeout", "503", ...
+    /// Calls pass the target by until then: it answered 503 with
+    /// Retry-After (RFC 3263 4.3). Pings go on; they do not lift it.
+    std::optional<clock::time_point> held_off_until;
+
+    /// Whether the hold-off is still in force at `now`.
+    bool held_off(clock::time_point now) const noexcept {
+        return held_off_until && *held_off_until > now;
+    }
 };
+
+/// The longest hold-off a Retry-After may ask for: RFC 3261 20.33 allows
+/// any number of seconds, and a peer that asks for a day (or by mistake for
+/// years) would otherwise be lost to its trunk until a restart.
+inline constexpr std::chrono::seconds max_hold_off{3600};
 
 /// Where a trunk's calls and pings go: an address of one of its peers.
 struct target {
@@ -84,10 +100,18 @@ public:
     /// on a change.
     bool record_failure(std::size_t i, const std::string& what, clock::time_point now);
 
+    /// Target `i` answered a call 503 with Retry-After `for_how_long`: new
+    /// calls pass it by until `now` plus that, at most max_hold_off (RFC
+    /// 3263 4.3). A later hold-off replaces an earlier one. Returns the time
+    /// it ends; a zero Retry-After holds nothing off (returns `now`).
+    clock::time_point hold_off(std::size_t i, std::chrono::seconds for_how_long,
+                               clock::time_point now);
+
     /// The next target for a call that has already tried the targets
-    /// `tried`, or nothing when every live current target has been tried.
-    std::optional<std::size_t> choose(const std::vector<std::size_t>& tried,
-                                      std::mt19937& rng) const;
+    /// `tried`, or nothing when every live current target has been tried
+    /// or is held off at `now`.
+    std::optional<std::size_t> choose(const std::vector<std::size_t>& tried, std::mt19937& rng,
+                                      clock::time_point now) const;
 
     /// True when at least one current target is up.
     bool any_up() const noexcept;

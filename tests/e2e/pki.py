@@ -146,3 +146,26 @@ def handshake(host, port, *, cert=None, key=None, ca=None, bind=None, extra=(), 
     refused = ("alert" in out or "CONNECTION ESTABLISHED" not in out
                or "errno=32" in out or "errno=104" in out)
     return not refused, out
+
+
+# The cloud platforms' names (test_cloud_profiles.py): Microsoft's SIP proxies
+# and the SBC's own FQDN, which the platforms find its tenant by.
+MICROSOFT_PROXIES = ("sip.pstnhub.microsoft.com", "sip2.pstnhub.microsoft.com",
+                     "sip3.pstnhub.microsoft.com")
+SBC_FQDN = "sbc.example.test"
+
+
+def make_cloud_pki(directory, net):
+    """Of make_pki's files, ca, sbc and peer (the Zoom side's), and, signed by
+    the same CA:
+      proxy.pem / proxy.key      *.pstnhub.microsoft.com (as Microsoft's proxies present)
+      sbc-fqdn.pem / .key        the SBC by its FQDN (sbc.example.test) and carrier host 1"""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    _ca("ca", "sbc test CA", d)
+    _leaf("sbc", "sbc.test", sbc_names(net), "ca", d)
+    _leaf("peer", "carrier.test", peer_names(net), "ca", d)
+    _leaf("proxy", "sip.pstnhub.microsoft.com",
+          "DNS:*.pstnhub.microsoft.com,DNS:sip.pstnhub.microsoft.com", "ca", d)
+    _leaf("sbc-fqdn", SBC_FQDN, f"DNS:{SBC_FQDN},IP:{net.carrier_sbc}", "ca", d)
+    return Pki(d)

@@ -2,7 +2,7 @@
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py, test_dns_peers.py,
 test_srtp.py, test_rtcp_mux.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
 test_media_security.py, test_payload_types.py, test_policy.py, test_auth.py,
-test_dialog.py, test_ringback.py, test_hold.py), several at once.
+test_dialog.py, test_ringback.py, test_hold.py, test_cloud_profiles.py), several at once.
 
     tests/e2e/run_e2e.py [--build DIR] [-j N] [-k SUBSTRING]... [--keep] [--list]
                          [--times]
@@ -72,6 +72,7 @@ def all_tests():
     import test_failover
     import test_policy
     import test_auth
+    import test_cloud_profiles
     import test_dialog
     import test_hold
     import test_media_security
@@ -88,7 +89,8 @@ def all_tests():
              list(test_hold.TESTS) +
              list(test_dpdk.TESTS) + list(test_media_security.TESTS) +
              list(test_payload_types.TESTS) + list(test_dns_peers.TESTS) +
-             list(test_rtcp_mux.TESTS) + list(test_ringback.TESTS))
+             list(test_rtcp_mux.TESTS) + list(test_ringback.TESTS) +
+             list(test_cloud_profiles.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

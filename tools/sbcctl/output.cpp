@@ -149,6 +149,16 @@ std::string tls_text(const nlohmann::json& p) {
     return tls;
 }
 
+// A peer's or target's state: "up", "down", or "up, held off until T"
+// while calls pass it by after its 503 with Retry-After.
+std::string state_text(const nlohmann::json& p) {
+    auto state = field(p, "state");
+    if (auto h = p.find("held_off_until"); h != p.end() && h->is_string()) {
+        state += ", held off until " + printable(h->get<std::string>());
+    }
+    return state;
+}
+
 // A trunk's name in the peer table, with the profile it started from when
 // that is not the generic one: "teams (microsoft)".
 std::string trunk_label(const nlohmann::json& t) {
@@ -170,9 +180,8 @@ void named_peer_rows(const nlohmann::json& t, const nlohmann::json& p,
         rows.push_back({"", field(x, "active_calls"),
                         fmt::format("  {} {}:{}{}", field(x, "transport"), host, field(x, "port"),
                                     x.value("current", true) ? "" : " (old)"),
-                        field(x, "priority"), field(x, "weight"), field(x, "state"),
-                        field(x, "since"), field(x, "last_result"), field(x, "last_rtt_ms"),
-                        tls_text(x)});
+                        field(x, "priority"), field(x, "weight"), state_text(x), field(x, "since"),
+                        field(x, "last_result"), field(x, "last_rtt_ms"), tls_text(x)});
     }
 }
 
@@ -212,7 +221,7 @@ std::string render_trunks(const nlohmann::json& reply) {
                 continue;
             }
             rows.push_back({trunk_label(t), field(t, "active_calls"), field(p, "uri"),
-                            field(p, "priority"), field(p, "weight"), field(p, "state"),
+                            field(p, "priority"), field(p, "weight"), state_text(p),
                             field(p, "since"), field(p, "last_result"), field(p, "last_rtt_ms"),
                             tls_text(p)});
         }

@@ -621,6 +621,22 @@ TEST_CASE("sbcctl trunks names the profile a trunk started from", "[sbcctl]") {
     CHECK(text.find("\npbx                0      127.0.6.8") != std::string::npos);
 }
 
+TEST_CASE("sbcctl trunks shows until when a peer is held off by Retry-After", "[sbcctl]") {
+    auto reply = nlohmann::json::parse(R"({
+        "trunks": [{"name": "pbx", "active_calls": 0, "peers": [
+                       {"uri": "127.0.6.8", "priority": 10, "weight": 100, "state": "up",
+                        "held_off_until": "2026-12-02T12:00:30Z"},
+                       {"uri": "127.0.6.9", "priority": 20, "weight": 100, "state": "up",
+                        "held_off_until": null}]}],
+        "interfaces": []
+    })");
+    const auto text = sbc::ctl::render_trunks(reply);
+    INFO(text);
+    CHECK(text.find("127.0.6.8  10    100     up, held off until 2026-12-02T12:00:30Z") !=
+          std::string::npos);
+    CHECK(text.find("127.0.6.9  20    100     up ") != std::string::npos);
+}
+
 TEST_CASE("sbcctl trunks shows a named peer's targets and its resolution", "[sbcctl]") {
     auto reply = nlohmann::json::parse(R"({
         "trunks": [{"name": "carrier", "active_calls": 1, "peers": [

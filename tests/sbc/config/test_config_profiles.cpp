@@ -81,6 +81,7 @@ TEST_CASE("a trunk without a profile keeps the plain defaults", "[config][profil
     CHECK(t.refer == plain.refer);
     CHECK(t.forward_headers == plain.forward_headers);
     CHECK(t.hold == hold_style::pass);
+    CHECK_FALSE(t.user_phone);
 }
 
 TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[config][profiles]") {
@@ -104,6 +105,7 @@ TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[co
     CHECK(t.rtcp_mux == rtcp_mux_mode::offer);
     CHECK(t.hold == hold_style::inactive);
     CHECK(t.use_fqdn);
+    CHECK(t.user_phone);
     REQUIRE(t.sbc_header.has_value());
     CHECK(t.sbc_header->name == "X-MS-SBC");
     CHECK(t.sbc_header->value.rfind("sbc/sbcd/", 0) == 0);
@@ -234,6 +236,22 @@ TEST_CASE("sbc_header takes an extension header with a printable value",
     REQUIRE(problems.size() == 1);
     CHECK(problems[0].find("trunks[0].sbc_header.value: expected 1..256 printable") !=
           std::string::npos);
+}
+
+TEST_CASE("user_phone is true or false, and overrides the profile's",
+          "[config][profiles][errors]") {
+    CHECK(trunk_with("    peers: ['sips:127.0.1.2']\n    user_phone: true\n").user_phone);
+    CHECK_FALSE(trunk_with("    profile: microsoft\n    user_phone: false\n").user_phone);
+    CHECK_FALSE(trunk_with("    profile: zoom\n    peers: ['sips:127.0.1.2']\n").user_phone);
+    const std::string head = tls_interface +
+                             "trunks:\n"
+                             "  - name: t\n"
+                             "    interface: cloud\n"
+                             "    peers: ['sips:127.0.1.2']\n";
+    const auto problems = problems_of(head + "    user_phone: yes please\n" + routes);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0] ==
+          "t.yaml:11:17: trunks[0].user_phone: expected true or false (got 'yes please')");
 }
 
 TEST_CASE("profile names read back", "[config][profiles]") {
