@@ -306,6 +306,18 @@ enum class refer_policy {
     handle,
 };
 
+/// What the SBC does with an INVITE with Replaces (RFC 3891) that names a
+/// dialog whose other leg is on this trunk.
+enum class replaces_policy {
+    /// The INVITE goes on to this trunk's peer with a Replaces naming its
+    /// own dialog with the SBC: the peer swaps the dialogs itself.
+    pass,
+    /// The SBC accepts the INVITE itself and re-INVITEs this trunk's leg
+    /// towards the new caller: this trunk's peer never sees a Replaces
+    /// (Microsoft's proxies take none).
+    terminate,
+};
+
 struct trunk_config {
     std::string name;
     std::string interface;  ///< name of an interface_config
@@ -355,6 +367,7 @@ struct trunk_config {
     trunk_limits limits;
     session_timer_config session_timer;
     refer_policy refer = refer_policy::reject;
+    replaces_policy replaces = replaces_policy::pass;
     std::optional<credentials> auth;                  ///< answers the trunk's challenges
     std::optional<registration_config> registration;  ///< YAML key `register`
     std::optional<challenge_config> challenge;

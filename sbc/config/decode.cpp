@@ -546,11 +546,12 @@ void decode_trunk_policy(problem_list& p, const map_reader& m, trunk_config& tc)
 
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
     auto m = map_reader::open(
-        p, at, {"name",   "interface",   "peers",     "early_offer",      "forward_headers",
-                "codecs", "dtmf",        "keepalive", "failover_timeout", "tls",
-                "srtp",   "srtp_suites", "normalize", "headers",          "limits",
-                "auth",   "register",    "challenge", "registrar",        "session_timer",
-                "refer",  "rtcp_mux",    "profile",   "use_fqdn",         "sbc_header"},
+        p, at, {"name",    "interface",   "peers",     "early_offer",      "forward_headers",
+                "codecs",  "dtmf",        "keepalive", "failover_timeout", "tls",
+                "srtp",    "srtp_suites", "normalize", "headers",          "limits",
+                "auth",    "register",    "challenge", "registrar",        "session_timer",
+                "refer",   "rtcp_mux",    "profile",   "use_fqdn",         "sbc_header",
+                "replaces"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
@@ -606,6 +607,12 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
                        p, *v, "reject or handle",
                        {{"reject", refer_policy::reject}, {"handle", refer_policy::handle}})
                        .value_or(tc.refer);
+    }
+    if (auto v = m->find("replaces")) {
+        tc.replaces = read_choice<replaces_policy>(p, *v, "pass or terminate",
+                                                   {{"pass", replaces_policy::pass},
+                                                    {"terminate", replaces_policy::terminate}})
+                          .value_or(tc.replaces);
     }
     d.trunk_paths.push_back(at.path);
     d.cfg.trunks.push_back(std::move(tc));

@@ -32,6 +32,9 @@ trunk_config microsoft_defaults() {
     tc.sbc_header = trunk_config::header_line{"X-MS-SBC", "sbc/sbcd/" SBC_VERSION};
     // Transfers come as REFER, which the SBC carries out itself.
     tc.refer = refer_policy::handle;
+    // The proxies take no INVITE with Replaces: the SBC accepts one itself
+    // and re-INVITEs the Microsoft leg instead.
+    tc.replaces = replaces_policy::terminate;
     // The caller's identity and the diversion history travel in these.
     tc.forward_headers.insert(tc.forward_headers.end(),
                               {"P-Asserted-Identity", "Privacy", "History-Info"});

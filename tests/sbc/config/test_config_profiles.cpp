@@ -106,6 +106,7 @@ TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[co
     CHECK(t.sbc_header->value.rfind("sbc/sbcd/", 0) == 0);
     CHECK(t.keepalive.interval_seconds == 60);
     CHECK(t.refer == refer_policy::handle);
+    CHECK(t.replaces == sbc::config::replaces_policy::terminate);
     CHECK(has(t.forward_headers, "P-Asserted-Identity"));
     CHECK(has(t.forward_headers, "Privacy"));
     CHECK(has(t.forward_headers, "History-Info"));
