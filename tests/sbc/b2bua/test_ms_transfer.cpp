@@ -73,10 +73,6 @@ sbc::test::topology replaces_topology() {
     return t;
 }
 
-}  // namespace ms_transfer_test
-
-using namespace ms_transfer_test;
-
 TEST_CASE("Microsoft's REFER to itself with x-m and x-t: the SBC calls back through the trunk",
           "[b2bua][transfer][refer][microsoft]") {
     b2bua_fixture f(proxy_topology());
@@ -228,3 +224,5 @@ TEST_CASE("RFC 3891 refusals stand with replaces: terminate", "[b2bua][replaces]
     sbc::test::carrier_hangs_up(f, c);
     REQUIRE(f.calls_gone());
 }
+
+}  // namespace ms_transfer_test
