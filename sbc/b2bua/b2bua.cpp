@@ -14,6 +14,7 @@
 
 #include "sbc/b2bua/invite_intake.hpp"
 #include "sbc/b2bua/peer_route.hpp"
+#include "sbc/common/text.hpp"
 #include "sbc/sofia/auth_headers.hpp"
 #include "sbc/sofia/msg_ref.hpp"
 #include "sbc/sofia/reply.hpp"
@@ -244,6 +245,27 @@ trunking::peer_table* b2bua::peers_of(const std::string& trunk) {
 const trunking::target* b2bua::target_of(const config::trunk_config& trunk, std::size_t i) {
     const auto* table = peers_of(trunk.name);
     return table != nullptr && i < table->size() ? &table->target_at(i) : nullptr;
+}
+
+bool b2bua::names_peer(const config::trunk_config& trunk, std::string_view host) {
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    if (host.empty()) {
+        return false;
+    }
+    for (const auto& p : trunk.peers) {
+        if (p.is_name ? iequals(p.host, host) : p.host == host) {
+            return true;
+        }
+    }
+    const auto* table = peers_of(trunk.name);
+    for (std::size_t i = 0; table != nullptr && i < table->size(); ++i) {
+        if (table->target_at(i).host == host) {
+            return true;
+        }
+    }
+    return false;
 }
 
 std::string b2bua::describe_target(const config::trunk_config& trunk, std::size_t i) {

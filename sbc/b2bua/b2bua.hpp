@@ -105,6 +105,11 @@ public:
     /// Target `i` of `trunk`'s table (what dialog::peer holds); null when
     /// there is none.
     const trunking::target* target_of(const config::trunk_config& trunk, std::size_t i);
+    /// Whether `host` (a URI's host, an IPv6 address in brackets or not)
+    /// is one of `trunk`'s peers: a name it was configured with (compared
+    /// without case), an address it was given, or an address one of its
+    /// names resolved to.
+    bool names_peer(const config::trunk_config& trunk, std::string_view host);
     /// For logs: target `i` of `trunk` (peer_route.hpp's describe()).
     std::string describe_target(const config::trunk_config& trunk, std::size_t i);
     /// Logs, after `context` ("call 12", "INVITE from trunk pbx"), each

@@ -365,6 +365,20 @@ void call::release_transactions() {
     if (_transfer) {
         drop_transfer(_transfer->attended());
     }
+    if (_invite && _invite->replaced) {
+        // A replacing INVITE left unanswered: a call that ends takes the
+        // replaced dialog with it, one that goes on keeps it.
+        auto replaced = std::move(*_invite->replaced);
+        _invite->replaced.reset();
+        if (finished()) {
+            if (replaced.confirmed) {
+                bye(replaced.nta());
+            }
+            _retired.push_back(std::move(replaced.leg));
+        } else {
+            put_back(_invite->from, std::move(replaced));
+        }
+    }
     _reoffer.reset();
     _update.reset();  // an UPDATE still unanswered gets 500
     _timers.cancel();

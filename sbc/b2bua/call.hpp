@@ -196,6 +196,19 @@ public:
         /// The direction of the admission slot that moves with it, if any.
         std::optional<bool> slot_inbound;
     };
+    /// Whether an INVITE that replaces leg `s`'s dialog (RFC 3891) is the
+    /// SBC's to accept: the other leg's trunk has `replaces: terminate`.
+    bool terminates_replaces(side s) const noexcept;
+    /// An INVITE with Replaces from `trunk` (the inbound slot taken for it
+    /// goes to the call) naming leg `s`'s dialog, accepted by the SBC
+    /// (replacing_invite.cpp): its dialog takes leg `s`'s place and its
+    /// offer goes to the other leg as a re-INVITE; the 2xx ends the
+    /// replaced dialog, a failure puts it back. 0 when under way, else the
+    /// status the INVITE was (or is to be) answered with; the slot is then
+    /// not the call's.
+    int take_replacing_invite(side s, const config::trunk_config& trunk, nta_incoming_t* irq,
+                              const sip_t* sip);
+
     /// Whether leg `s`'s dialog can be handed over now: the call is
     /// established with nothing under way on it (its keys, if SRTP, stay
     /// with this call's media session: the taker re-keys it).
@@ -322,6 +335,12 @@ private:
     std::unique_ptr<update_relay> _update;
     /// A transfer in progress (transfer.hpp).
     std::unique_ptr<call_transfer> _transfer;
+    /// The replacing INVITE's 2xx went: the dialog it replaced gets its BYE
+    /// (RFC 3891 3) and leaves the call.
+    void end_replaced();
+    /// The replacing INVITE on leg `s` failed: `replaced` takes its place
+    /// again, as if it had never come.
+    void put_back(side s, dialog replaced);
     /// The transfer ends without replacing the referrer (call_transfer::close).
     void drop_transfer(bool dialog_up);
     /// Dialogs a transfer replaced or dropped, kept (answering only a BYE,

@@ -146,6 +146,9 @@ void call::on_invite_response(const sip_t* sip, int status) {
     }
     auto mapped = map_final_status(status);
     reply(inv.irq.get(), leg(inv.from), mapped.code, nullptr, nullptr, nullptr);
+    if (inv.replaced) {
+        put_back(inv.from, std::move(*inv.replaced));
+    }
     _invite.reset();
 }
 
@@ -291,6 +294,10 @@ void call::on_invite_success(const sip_t* sip, int status) {
     const auto timer_lines = timers_after_2xx(sip);
     reply(inv.irq.get(), from, status, nullptr, sip, body ? &*body : nullptr, timer_lines);
     inv.answered = true;
+    if (inv.replaced) {
+        from.confirmed = true;  // the replacing dialog's 2xx went
+        end_replaced();
+    }
     if (inv.initial()) {
         _cdr.answer = cdr::wall_clock::now();
         _cdr.status = status;

@@ -51,6 +51,9 @@ int invite_intake::run() {
         if (auto r = (this->*check)()) {
             return refuse(*r);
         }
+        if (_taken_by_call) {
+            return *_taken_by_call;
+        }
     }
     return start_call();
 }
@@ -151,11 +154,28 @@ invite_intake::verdict invite_intake::check_replaces() {
     // our dialogs. That dialog's far end is the callee, whatever the routes
     // say, and it gets the Replaces that names its own dialog.
     call_leg* named = nullptr;
-    if (rp->rp_call_id != nullptr && rp->rp_to_tag != nullptr && rp->rp_from_tag != nullptr &&
-        !rp->rp_early_only) {
+    if (rp->rp_call_id != nullptr && rp->rp_to_tag != nullptr && rp->rp_from_tag != nullptr) {
         named = _owner.leg_of_dialog({rp->rp_call_id, rp->rp_to_tag, rp->rp_from_tag, false});
     }
-    if (named != nullptr) {
+    if (named != nullptr && rp->rp_early_only && named->confirmed) {
+        // RFC 3891 3: early-only names a confirmed dialog: 486.
+        sip_log.info("INVITE from trunk {} replaces confirmed dialog {} early-only: 486",
+                     _trunk.name, rp->rp_call_id);
+        auto r = make_refusal(486);
+        r.cdr_reason = "Busy Here (Replaces early-only)";
+        return r;
+    }
+    if (named != nullptr && !rp->rp_early_only && named->_call.terminates_replaces(named->_side)) {
+        // The other leg's trunk takes no Replaces: the SBC accepts the
+        // INVITE itself, in the named call (replacing_invite.cpp).
+        const int status = named->_call.take_replacing_invite(named->_side, _trunk, _irq, _sip);
+        if (status == 0) {
+            _inbound_held = false;  // the call holds the slot now
+        }
+        _taken_by_call = status;
+        return std::nullopt;
+    }
+    if (named != nullptr && !rp->rp_early_only) {
         _replacing = named->_call.replacement_for(named->_side);
     }
     if (!_replacing) {

@@ -112,6 +112,9 @@ private:
     const config::trunk_config* _target = nullptr;
     std::vector<const config::trunk_config*> _next_trunks;  ///< failover, in order
     std::optional<registrar::binding> _registered;          ///< a registrar trunk's callee
+    /// An INVITE with Replaces that a call took itself (replaces:
+    /// terminate): what run() returns, 0 or the status it was answered with.
+    std::optional<int> _taken_by_call;
 };
 
 }  // namespace sbc::b2bua

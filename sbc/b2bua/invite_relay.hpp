@@ -18,6 +18,7 @@
 #include <string>
 
 #include "dataplane/api/media_engine.hpp"
+#include "sbc/b2bua/dialog.hpp"
 #include "sbc/b2bua/offer_answer.hpp"
 #include "sbc/b2bua/outbound_attempt.hpp"
 #include "sbc/sofia/client_transaction.hpp"
@@ -48,6 +49,11 @@ struct invite_relay {
     offer_answer::hold oa;  ///< the exchange it carries, until its ACK
     /// The initial INVITE's way to the callee; none for a re-INVITE.
     std::unique_ptr<outbound_attempt> attempt;
+    /// An INVITE with Replaces (RFC 3891) that the SBC accepts itself
+    /// (replacing_invite.cpp): its new dialog stands on leg `from`, relayed
+    /// to the other leg as a re-INVITE, and this is the dialog it replaces,
+    /// ended once the 2xx went or put back when it fails.
+    std::optional<dialog> replaced;
 
     bool initial() const noexcept { return attempt != nullptr; }
 };

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dataplane/api/media_engine.hpp"
 #include "sbc/b2bua/dialog.hpp"
@@ -58,16 +59,35 @@ public:
     void close(bool dialog_up);
 
 private:
-    /// A REFER to a user (RFC 3515 blind transfer): routed like a call from
-    /// the referrer's trunk, admitted on the target's, then sent.
-    static int on_blind_refer(call& c, call_leg& from, nta_incoming_t* irq,
-                              const char* target_user);
+    /// A REFER whose Refer-To has no user part and names one of the
+    /// referrer's own trunk's peers (Microsoft's proxies: `sip:PROXY;x-m=
+    /// TARGET;x-t=TENANT`): the new call goes back to that trunk with the
+    /// Refer-To URI as its Request-URI and the REFER's Referred-By.
+    static int on_trunk_refer(call& c, call_leg& from, nta_incoming_t* irq, const sip_t* sip);
+    /// The blind transfer's target, the way start_blind() dials it.
+    struct blind_target {
+        const config::trunk_config* trunk = nullptr;
+        std::string user;         ///< after normalization; empty with `uri`
+        std::string uri;          ///< the Request-URI as given (a trunk refer)
+        std::string referred_by;  ///< the REFER's Referred-By, carried (a trunk refer)
+    };
+    /// Admits and starts a blind transfer to `target` (the first of its
+    /// trunk's peers `peer_index`); answers the REFER 202 and NOTIFYs 100.
+    /// 0 when started or answered, else the status that refuses the REFER.
+    static int start_admitted(call& c, call_leg& from, nta_incoming_t* irq,
+                              const blind_target& target, std::size_t peer_index);
     /// The transfer's dialog and INVITE towards `peer_index` of the target's
     /// trunk; 0 when sent (the transfer is then the call's), else the
     /// status that refuses the REFER.
-    static int start_blind(call& c, call_leg& from, const config::trunk_config& trunk,
-                           const std::string& user, std::size_t peer_index,
-                           const std::string& referee_user);
+    static int start_blind(call& c, call_leg& from, const blind_target& target,
+                           std::size_t peer_index, const std::string& referee_user);
+    /// A new dialog towards target `peer_index` of the blind target's trunk
+    /// and the INVITE on it; false when it could not be sent or failed at
+    /// once.
+    bool dial(std::size_t peer_index);
+    /// dial() to the trunk's next peers not tried yet, until one takes the
+    /// INVITE; false when none is left.
+    bool dial_next();
     /// A REFER whose Refer-To names a dialog to replace (RFC 3891) that is
     /// another call's leg: this call takes that leg's dialog over, ends the
     /// other call, and re-INVITEs the dialog towards its own media.
@@ -125,6 +145,15 @@ private:
     /// name: the target it resolved to (peer_route.hpp); empty otherwise.
     std::string _next_hop;
     unsigned _auth_answers = 0;  ///< challenges to the INVITE answered (RFC 3261 22.2)
+    /// Blind: whom the INVITE names (the target user, or the Refer-To URI
+    /// of a trunk refer), the From it carries, and the peers tried, the
+    /// current one last (408 and 5xx fail over as a new call's do).
+    blind_target _blind;
+    std::string _from;
+    std::vector<std::size_t> _tried;
+    /// dial() is sending: an answer nta gives before send() returns is
+    /// read from the transaction there, not taken here.
+    bool _dialing = false;
 };
 
 }  // namespace sbc::b2bua

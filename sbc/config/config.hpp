@@ -331,6 +331,18 @@ enum class ringback_style {
     uk,  ///< 400 + 450 Hz, 0.4 s on 0.2 off 0.4 on 2 off
 };
 
+/// What the SBC does with an INVITE with Replaces (RFC 3891) that names a
+/// dialog whose other leg is on this trunk.
+enum class replaces_policy {
+    /// The INVITE goes on to this trunk's peer with a Replaces naming its
+    /// own dialog with the SBC: the peer swaps the dialogs itself.
+    pass,
+    /// The SBC accepts the INVITE itself and re-INVITEs this trunk's leg
+    /// towards the new caller: this trunk's peer never sees a Replaces
+    /// (Microsoft's proxies take none).
+    terminate,
+};
+
 struct trunk_config {
     std::string name;
     std::string interface;  ///< name of an interface_config
@@ -391,6 +403,7 @@ struct trunk_config {
     /// For calls FROM this trunk: local ringback when the callee's 18x has no SDP.
     ringback_mode ringback = ringback_mode::off;
     ringback_style ringback_tone = ringback_style::us;
+    replaces_policy replaces = replaces_policy::pass;
     std::optional<credentials> auth;                  ///< answers the trunk's challenges
     std::optional<registration_config> registration;  ///< YAML key `register`
     std::optional<challenge_config> challenge;

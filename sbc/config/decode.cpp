@@ -572,7 +572,7 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
                 "srtp",     "srtp_suites",   "normalize", "headers",          "limits",
                 "auth",     "register",      "challenge", "registrar",        "session_timer",
                 "refer",    "rtcp_mux",      "profile",   "use_fqdn",         "sbc_header",
-                "ringback", "ringback_tone", "hold",      "user_phone"},
+                "ringback", "ringback_tone", "hold",      "user_phone",       "replaces"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
@@ -644,6 +644,12 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
                                                         {"eu", ringback_style::eu},
                                                         {"uk", ringback_style::uk}})
                                .value_or(tc.ringback_tone);
+    }
+    if (auto v = m->find("replaces")) {
+        tc.replaces = read_choice<replaces_policy>(p, *v, "pass or terminate",
+                                                   {{"pass", replaces_policy::pass},
+                                                    {"terminate", replaces_policy::terminate}})
+                          .value_or(tc.replaces);
     }
     d.trunk_paths.push_back(at.path);
     d.cfg.trunks.push_back(std::move(tc));

@@ -43,6 +43,9 @@ trunk_config microsoft_defaults() {
     // PSTN: it plays the early media it receives, so the SBC plays the
     // tone when the called side alerts with a bare 180.
     tc.ringback = ringback_mode::local;
+    // The proxies take no INVITE with Replaces: the SBC accepts one itself
+    // and re-INVITEs the Microsoft leg instead.
+    tc.replaces = replaces_policy::terminate;
     // The caller's identity and the diversion history travel in these.
     tc.forward_headers.insert(tc.forward_headers.end(),
                               {"P-Asserted-Identity", "Privacy", "History-Info"});

@@ -2,7 +2,8 @@
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py, test_dns_peers.py,
 test_srtp.py, test_rtcp_mux.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
 test_media_security.py, test_payload_types.py, test_policy.py, test_auth.py,
-test_dialog.py, test_ringback.py, test_hold.py, test_cloud_profiles.py), several at once.
+test_dialog.py, test_ringback.py, test_hold.py, test_cloud_profiles.py,
+test_ms_transfer.py), several at once.
 
     tests/e2e/run_e2e.py [--build DIR] [-j N] [-k SUBSTRING]... [--keep] [--list]
                          [--times]
@@ -76,6 +77,7 @@ def all_tests():
     import test_dialog
     import test_hold
     import test_media_security
+    import test_ms_transfer
     import test_payload_types
     import test_ringback
     import test_rtcp_mux
@@ -90,7 +92,7 @@ def all_tests():
              list(test_dpdk.TESTS) + list(test_media_security.TESTS) +
              list(test_payload_types.TESTS) + list(test_dns_peers.TESTS) +
              list(test_rtcp_mux.TESTS) + list(test_ringback.TESTS) +
-             list(test_cloud_profiles.TESTS))
+             list(test_cloud_profiles.TESTS) + list(test_ms_transfer.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

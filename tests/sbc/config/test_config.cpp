@@ -971,6 +971,21 @@ TEST_CASE("ringback takes off or local, ringback_tone us, eu or uk", "[config][r
           "t.yaml:4:64: trunks[0].ringback_tone: expected us, eu or uk (got 'de')");
 }
 
+TEST_CASE("replaces takes pass or terminate, pass by default", "[config]") {
+    using sbc::config::replaces_policy;
+    CHECK(load_string(all_ok).trunks[0].replaces == replaces_policy::pass);
+    const auto trunk = [](const std::string& policy) {
+        return interfaces_ok +
+               "trunks:\n"
+               "  - {name: t, interface: a, peers: [127.0.1.2], replaces: " +
+               policy + "}\n" + routes_ok;
+    };
+    CHECK(load_string(trunk("terminate")).trunks[0].replaces == replaces_policy::terminate);
+    CHECK(load_string(trunk("pass")).trunks[0].replaces == replaces_policy::pass);
+    CHECK(problem_of(trunk("drop")) ==
+          "t.yaml:4:59: trunks[0].replaces: expected pass or terminate (got 'drop')");
+}
+
 TEST_CASE("srtp takes off, optional or required, and a list of suites", "[config][srtp]") {
     using sbc::config::srtp_mode;
     using sbc::config::srtp_suite;

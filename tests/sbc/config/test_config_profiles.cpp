@@ -113,6 +113,7 @@ TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[co
     CHECK(t.refer == refer_policy::handle);
     // Teams plays the early media it gets: the SBC plays the ringback.
     CHECK(t.ringback == sbc::config::ringback_mode::local);
+    CHECK(t.replaces == sbc::config::replaces_policy::terminate);
     CHECK(has(t.forward_headers, "P-Asserted-Identity"));
     CHECK(has(t.forward_headers, "Privacy"));
     CHECK(has(t.forward_headers, "History-Info"));
