@@ -19,6 +19,8 @@ trunk_config microsoft_defaults() {
     // RTCP on the RTP port (RFC 5761, RFC 8035), which the platform's media
     // specification asks for, offered and accepted.
     tc.rtcp_mux = rtcp_mux_mode::offer;
+    // ICE stays off (trunk_config's default): media bypass is enabled per
+    // SBC in the tenant, and a trunk that has it says `ice: lite`.
     // The proxies expect the SBC's OPTIONS about once a minute and treat an
     // SBC silent for longer as down.
     tc.keepalive.interval_seconds = 60;

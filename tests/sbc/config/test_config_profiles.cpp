@@ -100,6 +100,8 @@ TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[co
     CHECK(t.srtp_suites == std::vector<srtp_suite>{srtp_suite::aes_cm_128_hmac_sha1_80});
     CHECK(t.codecs.front() == codec::g722);
     CHECK(t.rtcp_mux == rtcp_mux_mode::offer);
+    // Media bypass is the SBC owner's choice: off unless the trunk says lite.
+    CHECK(t.ice == sbc::config::ice_mode::off);
     CHECK(t.use_fqdn);
     REQUIRE(t.sbc_header.has_value());
     CHECK(t.sbc_header->name == "X-MS-SBC");
@@ -134,8 +136,10 @@ TEST_CASE("every key a profiled trunk gives overrides the profile's default",
         "    srtp: optional\n"
         "    srtp_suites: [AEAD_AES_128_GCM]\n"
         "    keepalive: {timeout: 3}\n"
-        "    refer: reject\n");
+        "    refer: reject\n"
+        "    ice: lite\n");
     CHECK(t.profile == trunk_profile::microsoft);
+    CHECK(t.ice == sbc::config::ice_mode::lite);
     REQUIRE(t.peers.size() == 1);  // the trunk's own peers replace the proxies
     CHECK(t.peers[0].host == "127.0.1.2");
     CHECK(t.srtp == srtp_mode::optional);
