@@ -24,6 +24,7 @@
 #include "dataplane/api/ip_endpoint.hpp"
 #include "dataplane/srtp/stream_crypto.hpp"
 #include "transcoder/chain/media_chain.hpp"
+#include "transcoder/tone/tone_source.hpp"
 
 namespace sbc::dataplane {
 
@@ -128,6 +129,12 @@ struct side_counters {
     /// is no well-formed STUN message, has no right FINGERPRINT, or is no
     /// Binding request (indications, the keepalives of RFC 8445 11, count here).
     std::uint64_t stun_dropped = 0;
+    /// A local tone (ringback, media_engine::start_tone) plays to this
+    /// side's peer; the packets of such tones sent to it so far; RTP from
+    /// this side's peer not relayed because the other side heard a tone.
+    bool local_tone = false;
+    std::uint64_t local_tone_packets = 0;
+    std::uint64_t drops_local_tone = 0;
     /// The codec chain of RTP from this side's peer, when it is transcoded.
     std::optional<transcoder::chain_stats> chain;
     /// Steady-clock time (ns since its epoch) of the last packet received, 0 if none.
@@ -278,6 +285,25 @@ public:
     /// stream towards the other side as that side takes digits (events or
     /// tones) by the codec chain of `from` (set_chain); ignored without one.
     virtual void send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) = 0;
+
+    /// Plays `tone` (made by the control plane, transcoder::tone_source::
+    /// make, in the codec side `to`'s peer was answered with) to side
+    /// `to`'s peer from now on, paced in real time by the worker, SRTP-
+    /// protected as relayed RTP is; null stops it (stop_tone). While it
+    /// plays, RTP from the other side's peer is not relayed to `to`, so
+    /// `to` hears one stream; once it stops, that RTP flows again (with
+    /// its own SSRC: the tone was a source of its own, RFC 3550 8.2).
+    /// Takes effect on the worker with its next round; the tone this
+    /// replaces is freed by poll() once the worker has acknowledged the
+    /// swap, as set_chain's chains are. A backend that cannot play tones
+    /// ignores it.
+    virtual void start_tone(session_id id, side to, std::unique_ptr<transcoder::tone_source> tone) {
+        (void)id;
+        (void)to;
+        (void)tone;
+    }
+    /// Stops the tone side `to` hears, if any.
+    void stop_tone(session_id id, side to) { start_tone(id, to, nullptr); }
 
     /// ICE-lite on side `s` (RFC 8445 2.5; Teams direct routing's media
     /// bypass): with `credentials`, the worker answers STUN Binding requests

@@ -223,6 +223,15 @@ void relay_session::set_chain(side from, transcoder::media_chain* chain) noexcep
     _sides[index(from)].published_chain.store(chain, std::memory_order_release);
 }
 
+void relay_session::set_tone(side to, transcoder::tone_source* tone, std::int64_t now_ns) noexcept {
+    auto& st = _sides[index(to)];
+    st.tone = tone;
+    if (tone != nullptr) {
+        tone->start(now_ns);
+    }
+    st.tone_playing.store(tone != nullptr, std::memory_order_relaxed);
+}
+
 void relay_session::queue_digit(side from, char digit, std::uint32_t duration_ms) noexcept {
     if (auto* chain = _sides[index(from)].chain) {
         (void)chain->queue_digit(digit, duration_ms);
@@ -270,6 +279,9 @@ std::int64_t relay_session::next_due_ns() const noexcept {
         if (sd.chain != nullptr) {
             due = std::min(due, sd.chain->next_due_ns());
         }
+        if (sd.tone != nullptr) {
+            due = std::min(due, sd.tone->next_due_ns());
+        }
     }
     return due;
 }
@@ -280,21 +292,55 @@ void relay_session::release_due(side from, std::int64_t now_ns, tx_batch& out) n
     out.digit_count = 0;
     out.reply_count = 0;
     auto* chain = _sides[index(from)].chain;
-    if (out.sink == nullptr || chain == nullptr) {
+    auto& dst = _sides[index(other(from))];
+    if (out.sink == nullptr || (chain == nullptr && dst.tone == nullptr)) {
         return;
     }
     out.sink->clear();
-    auto& dst = _sides[index(other(from))];
     const ip_endpoint* dest = destination(other(from), channel::rtp);
-    if (dest == nullptr) {
-        if (const auto dropped = chain->drop_waiting(); dropped > 0) {
-            _sides[index(from)].drops_no_destination.add(dropped);
+    if (chain != nullptr) {
+        if (dest == nullptr) {
+            if (const auto dropped = chain->drop_waiting(); dropped > 0) {
+                _sides[index(from)].drops_no_destination.add(dropped);
+            }
+        } else if (const auto errors =
+                       send_chain_output(*chain, 0, dest, dst.protect, out, now_ns)) {
+            // Protected now, as they leave, in the order the chain numbered
+            // them: the SRTP index follows the sequence numbers (RFC 3711 3.3.1).
+            dst.srtp_errors.add(errors);
         }
+    }
+    if (dst.tone != nullptr) {
+        release_tone(dst, dest, now_ns, out);
+    }
+}
+
+void relay_session::release_tone(side_state& dst, const ip_endpoint* dest, std::int64_t now_ns,
+                                 tx_batch& out) noexcept {
+    // The tone moves on with the clock even with nowhere to send it (the
+    // peer on hold), so its due time never stays in the past.
+    const std::size_t first = out.sink->size();
+    const std::size_t made = dst.tone->release(now_ns, *out.sink);
+    if (dest == nullptr) {
+        out.sink->truncate(first);
         return;
     }
-    // Protected now, as they leave, in the order the chain numbered them:
-    // the SRTP index follows the sequence numbers (RFC 3711 3.3.1).
-    if (const auto errors = send_chain_output(*chain, 0, dest, dst.protect, out, now_ns)) {
+    std::uint64_t errors = 0;
+    for (const auto& p : out.sink->packets().subspan(first)) {
+        if (out.count == out.packets.size()) {
+            break;  // the sink has as many slots as the batch: cannot happen
+        }
+        std::size_t len = p.len;
+        if (dst.protect != nullptr && dst.protect->protect_rtp(p.data, len) != srtp::outcome::ok) {
+            ++errors;
+            continue;
+        }
+        out.packets[out.count++] = tx_packet{p.data, static_cast<std::uint32_t>(len), dest, true};
+    }
+    if (made > 0) {
+        dst.tone_packets.add(made - errors);
+    }
+    if (errors > 0) {
         dst.srtp_errors.add(errors);
     }
 }
@@ -335,6 +381,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     std::uint64_t replays = 0;
     std::uint64_t protect_errors = 0;
     std::uint64_t rtcp_dropped = 0;
+    std::uint64_t tone_held = 0;
     std::array<std::uint64_t, 3> stun_counts{};  // indexed by stun_outcome
     if (chain != nullptr && dests[0] != nullptr) {
         // Packets held for a gap that has not filled in time are played
@@ -394,6 +441,10 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
         }
         if (!rtp && drop_rtcp) {
             ++rtcp_dropped;
+            continue;
+        }
+        if (rtp && dst.tone != nullptr) {
+            ++tone_held;
             continue;
         }
         if (rtp && chain != nullptr) {
@@ -463,6 +514,9 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     if (rtcp_dropped > 0) {
         src.drops_transcoded_rtcp.add(rtcp_dropped);
     }
+    if (tone_held > 0) {
+        src.drops_local_tone.add(tone_held);
+    }
     if (const auto n = stun_counts[static_cast<std::size_t>(stun_outcome::answered)]; n > 0) {
         src.stun_answered.add(n);
     }
@@ -507,6 +561,9 @@ session_stats relay_session::stats() const {
         c.stun_answered = st.stun_answered.get();
         c.stun_rejected = st.stun_rejected.get();
         c.stun_dropped = st.stun_dropped.get();
+        c.local_tone = st.tone_playing.load(std::memory_order_relaxed);
+        c.local_tone_packets = st.tone_packets.get();
+        c.drops_local_tone = st.drops_local_tone.get();
         // Not `chain`: the worker writes it while this thread reads.
         if (const auto* chain = st.published_chain.load(std::memory_order_acquire)) {
             c.chain = chain->stats();

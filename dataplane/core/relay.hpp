@@ -37,6 +37,7 @@
 #include "dataplane/core/published_endpoint.hpp"
 #include "dataplane/srtp/stream_crypto.hpp"
 #include "transcoder/chain/media_chain.hpp"
+#include "transcoder/tone/tone_source.hpp"
 
 namespace sbc::dataplane {
 
@@ -172,6 +173,16 @@ public:
     /// reports describe streams the other peer never sees.
     void set_chain(side from, transcoder::media_chain* chain) noexcept;
 
+    /// Owning worker. A tone the SBC plays to side `to`'s peer (local
+    /// ringback, media_engine::start_tone), started at `now_ns`, or null to
+    /// stop it. While it plays, RTP the other side's peer sends is not
+    /// relayed (nor transcoded) to `to` (counted, side_counters::
+    /// drops_local_tone): `to` hears one stream. Not owned: the backend
+    /// keeps it alive until this worker has acknowledged the command that
+    /// replaced it (retire_list.hpp). Its packets leave through
+    /// release_due(other(to), ...) at their times (next_due_ns()).
+    void set_tone(side to, transcoder::tone_source* tone, std::int64_t now_ns) noexcept;
+
     /// Owning worker. Payload types of relayed RTP towards side `to`'s
     /// peer (media_engine::set_payload_types): rewritten on the plain
     /// packet, after unprotect and before protect; an empty map stops it.
@@ -256,11 +267,17 @@ private:
         counter stun_answered;          // see side_counters
         counter stun_rejected;
         counter stun_dropped;
+        counter tone_packets;      // a local tone's packets sent to this side's peer
+        counter drops_local_tone;  // RTP from this side's peer held back by a tone
+        // A tone plays to this side's peer: written by the owning worker,
+        // read by stats().
+        std::atomic<bool> tone_playing{false};
         // Owning worker only; see set_srtp.
         srtp::stream_crypto* unprotect = nullptr;
         srtp::stream_crypto* protect = nullptr;
         transcoder::media_chain* chain = nullptr;  // for RTP from this side's peer
         const ice_responder* ice = nullptr;        // this side's checks; see set_ice
+        transcoder::tone_source* tone = nullptr;   // played to this side's peer; see set_tone
         bool muxed = false;                        // owning worker only; see set_rtcp_mux
         // Mirror of `chain` for stats() on the control thread: written by
         // the owning worker (release), read with acquire. A replaced chain is
@@ -287,6 +304,10 @@ private:
     stun_outcome answer_stun(side_state& st, channel ch, const rx_packet& pkt,
                              tx_batch& out) noexcept;
     static bool may_latch_rtcp(const side_state& st, const ip_endpoint& source) noexcept;
+    /// The packets of `dst`'s tone due by `now_ns`, protected for `dst`'s
+    /// peer at `dest` (null: nowhere to send, dropped), appended to `out`.
+    static void release_tone(side_state& dst, const ip_endpoint* dest, std::int64_t now_ns,
+                             tx_batch& out) noexcept;
     bool transcoded() const noexcept {
         return _sides[0].chain != nullptr || _sides[1].chain != nullptr;
     }

@@ -24,6 +24,7 @@
 #include "dataplane/core/ice_responder.hpp"
 #include "dataplane/srtp/stream_crypto.hpp"
 #include "transcoder/chain/media_chain.hpp"
+#include "transcoder/tone/tone_source.hpp"
 
 namespace sbc::dataplane {
 
@@ -37,6 +38,7 @@ struct media_objects {
         std::unique_ptr<srtp::stream_crypto> protect;
         std::unique_ptr<transcoder::media_chain> chain;
         std::unique_ptr<ice_responder> ice;
+        std::unique_ptr<transcoder::tone_source> tone;  ///< played to this side's peer
     };
     std::array<per_side, 2> sides;  // indexed by index(side)
 
@@ -44,7 +46,8 @@ struct media_objects {
     std::size_t count() const noexcept {
         std::size_t n = 0;
         for (const auto& s : sides) {
-            n += (s.unprotect ? 1 : 0) + (s.protect ? 1 : 0) + (s.chain ? 1 : 0) + (s.ice ? 1 : 0);
+            n += (s.unprotect ? 1 : 0) + (s.protect ? 1 : 0) + (s.chain ? 1 : 0) + (s.ice ? 1 : 0) +
+                 (s.tone ? 1 : 0);
         }
         return n;
     }
@@ -63,17 +66,22 @@ public:
     /// `by`; null is ignored. Commands are retired in the order posted.
     void retire(command_seq by, std::unique_ptr<srtp::stream_crypto> replaced) {
         if (replaced) {
-            _waiting.push_back(entry{by, std::move(replaced), nullptr, nullptr});
+            _waiting.push_back(entry{by, std::move(replaced), nullptr, nullptr, nullptr});
         }
     }
     void retire(command_seq by, std::unique_ptr<transcoder::media_chain> replaced) {
         if (replaced) {
-            _waiting.push_back(entry{by, nullptr, std::move(replaced), nullptr});
+            _waiting.push_back(entry{by, nullptr, std::move(replaced), nullptr, nullptr});
         }
     }
     void retire(command_seq by, std::unique_ptr<ice_responder> replaced) {
         if (replaced) {
-            _waiting.push_back(entry{by, nullptr, nullptr, std::move(replaced)});
+            _waiting.push_back(entry{by, nullptr, nullptr, std::move(replaced), nullptr});
+        }
+    }
+    void retire(command_seq by, std::unique_ptr<transcoder::tone_source> replaced) {
+        if (replaced) {
+            _waiting.push_back(entry{by, nullptr, nullptr, nullptr, std::move(replaced)});
         }
     }
 
@@ -97,6 +105,7 @@ private:
         std::unique_ptr<srtp::stream_crypto> crypto;
         std::unique_ptr<transcoder::media_chain> chain;
         std::unique_ptr<ice_responder> ice;
+        std::unique_ptr<transcoder::tone_source> tone;
     };
     std::deque<entry> _waiting;  // by non-decreasing `by`
 };

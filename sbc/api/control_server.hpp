@@ -64,6 +64,8 @@ struct call_info {
     /// Never the password.
     std::string ice_ufrag_a;
     std::string ice_ufrag_b;
+    /// The caller hears the SBC's local ringback tone (trunk `ringback: local`).
+    bool local_ringback = false;
 };
 
 /// What the server asks the rest of sbcd. Called on the su_root thread.

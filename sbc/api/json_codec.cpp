@@ -40,6 +40,7 @@ void to_json(nlohmann::json& j, const call_info& c) {
                                         : nlohmann::json{{"ufrag", c.ice_ufrag_a}}},
         {"ice_b", c.ice_ufrag_b.empty() ? nlohmann::json(nullptr)
                                         : nlohmann::json{{"ufrag", c.ice_ufrag_b}}},
+        {"local_ringback", c.local_ringback},
     };
 }
 
@@ -76,6 +77,7 @@ void from_json(const nlohmann::json& j, call_info& c) {
             *ufrag = it->value("ufrag", "");
         }
     }
+    c.local_ringback = j.value("local_ringback", false);
 }
 
 nlohmann::json encode_calls(const std::vector<call_info>& calls) {

@@ -65,6 +65,30 @@ void complete(nta_incoming_t* irq, int status) {
         nta_incoming_destroy(irq);
     }
 }
+
+// RFC 3261 18.1.1: nta sends a request of more than 1,300 bytes (an INVITE
+// with a large SDP, many forwarded headers) over TCP instead of UDP, but
+// only when the interface has a TCP transport; without one it falls back to
+// UDP, where a fragmented datagram is easily lost. Said once at start, per
+// trunk, so that the operator can add a tcp:// listener.
+void warn_udp_without_tcp(const config::config& cfg) {
+    for (const auto& t : cfg.trunks) {
+        const auto* iface = cfg.find_interface(t.interface);
+        if (iface == nullptr || iface->has_listener(config::transport::tcp)) {
+            continue;
+        }
+        const bool udp = std::any_of(t.peers.begin(), t.peers.end(), [](const auto& p) {
+            return p.proto == config::transport::udp || (p.is_name && !p.transport_given);
+        });
+        if (udp) {
+            sip_log.warn(
+                "trunk {}: peers over UDP and interface {} has no TCP listener: a request over "
+                "1,300 bytes to them cannot move to TCP (RFC 3261 18.1.1) and goes over UDP",
+                t.name, t.interface);
+        }
+    }
+}
+
 }  // namespace
 
 b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine& media)
@@ -99,6 +123,7 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
         _names = std::make_unique<peer_names>(root, cfg, _peers, [this] { on_names_changed(); });
     }
     rebuild_acl();
+    warn_udp_without_tcp(cfg);
     if (cfg.cdr) {
         // Throws with the path when the file cannot be opened: sbcd then
         // refuses to start rather than lose every record silently.
@@ -263,8 +288,8 @@ call_leg* b2bua::leg_of_dialog(const dialog_ref& ref) {
     return nullptr;
 }
 
-void b2bua::close_dialog(nta_leg_t* leg, const config::trunk_config& trunk) {
-    _closer.close(leg, {trunk.auth->username, trunk.auth->password}, trunk.name);
+void b2bua::close_dialog(nta_leg_t* leg, const config::trunk_config& trunk, std::string via) {
+    _closer.close(leg, {trunk.auth->username, trunk.auth->password}, trunk.name, std::move(via));
 }
 
 void b2bua::write_cdr(const cdr::record& r) {

@@ -138,7 +138,7 @@ public:
     call_leg* leg_of_dialog(const dialog_ref& ref);
     /// Ends a finished call's dialog with a BYE that answers the trunk's
     /// digest challenge, if it sends one; the closer owns `leg` from now on.
-    void close_dialog(nta_leg_t* leg, const config::trunk_config& trunk);
+    void close_dialog(nta_leg_t* leg, const config::trunk_config& trunk, std::string via);
     /// The compiled normalization rules of `trunk`.
     const trunk_normalizer& normalizer(const config::trunk_config& trunk) const;
     /// The next target of `trunk` for a call that has tried the targets

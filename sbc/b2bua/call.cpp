@@ -310,8 +310,8 @@ void call::adopt_invite(sofia::client_transaction orq) {
 
 void call::send_ack(side to, const std::string* sdp_body) {
     auto& l = leg(to);
-    ack_2xx(l.nta(), _invite->orq.get(), l.iface->contact(l.transport, l.trunk->use_fqdn),
-            sdp_body);
+    ack_2xx(l.nta(), _invite->orq.get(), l.iface->contact(l.transport, l.trunk->use_fqdn), sdp_body,
+            l.own_via());
 }
 
 void call::send_bye(side to) {
@@ -319,9 +319,9 @@ void call::send_bye(side to) {
     if (l.trunk->auth) {
         // A trunk with credentials may challenge the BYE (RFC 3261 22.1):
         // the b2bua's closer answers it, and outlives this call.
-        _owner.close_dialog(l.leg.release(), *l.trunk);
+        _owner.close_dialog(l.leg.release(), *l.trunk, l.own_via());
     } else {
-        bye(l.nta());
+        bye(l.nta(), l.own_via());
     }
     l.confirmed = false;
 }

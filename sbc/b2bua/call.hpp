@@ -176,6 +176,8 @@ public:
     std::string ice_ufrag(side s) const {
         return _media.ice_in_use(s) ? _media.ice_ufrag(s) : std::string();
     }
+    /// The caller hears the SBC's local ringback tone now.
+    bool local_ringback() const noexcept { return _media.ringback_playing(side::a); }
     /// A digit the data plane heard from side `from`'s peer (events or
     /// tones) for the other leg, whose trunk takes digits as SIP INFO.
     void on_media_dtmf(side from, char digit, std::uint32_t duration_ms);
@@ -271,6 +273,10 @@ private:
     std::string relayed_headers(const sip_t* sip, const call_leg& from, const call_leg& to);
     void on_invite_response(const sip_t* sip, int status);
     void on_initial_final_failure(int status, const sip_t* sip);
+    /// The SBC's 183 answer for an 18x of status `status` without SDP, with
+    /// its ringback tone started, when the caller's trunk plays local
+    /// ringback and the caller's offer allows it; nullopt (logged why) when not.
+    std::optional<std::string> local_ringback(int status);
     void on_ack(const sip_t* sip);
     void on_cancel();
     /// ACK for the 2xx of the current INVITE relay, on leg `to`.

@@ -136,7 +136,8 @@ json media_leg_json(const media_ctl::media_leg_state& l) {
             {"peer_hold_address", l.peer_hold_address},
             {"codec", l.codec},
             {"ptime", l.ptime},
-            {"payload_types", pts}};
+            {"payload_types", pts},
+            {"local_ringback", l.local_ringback}};
 }
 
 json media_json(const media_ctl::media_state& m) {
@@ -265,11 +266,7 @@ public:
         return *it;
     }
     bool is_null(const char* key) const { return at(key).is_null(); }
-    /// `key` is there and not null (for keys a document may lack).
-    bool has(const char* key) const {
-        auto it = _j.find(key);
-        return it != _j.end() && !it->is_null();
-    }
+    bool has(const char* key) const { return _j.contains(key); }
     reader object(const char* key) const { return reader(at(key), where(key)); }
 
     std::string str(const char* key) const {
@@ -424,7 +421,7 @@ media_ctl::media_leg_state read_media_leg(const reader& r) {
         l.srtp = media_ctl::srtp_state{*suite, s.secret_at("peer"), s.secret_at("local")};
     }
     // Written since ICE-lite came; a document without it had none.
-    if (r.has("ice")) {
+    if (r.has("ice") && !r.is_null("ice")) {
         const auto i = r.object("ice");
         l.ice = media_ctl::ice_state{i.boolean("in_use"), i.str("local_ufrag"),
                                      i.secret_at("local_pwd"), i.str("peer_ufrag"),
@@ -436,6 +433,8 @@ media_ctl::media_leg_state read_media_leg(const reader& r) {
     l.peer_hold_address = r.boolean("peer_hold_address");
     l.codec = r.str("codec");
     l.ptime = r.uint<unsigned>("ptime");
+    // Written since local ringback; a document without it plays none.
+    l.local_ringback = r.has("local_ringback") && r.boolean("local_ringback");
     r.each("payload_types", [&](const json& j, const std::string& path) {
         const reader e(j, path);
         if (l.payload_types.size() == dataplane::payload_type_map::max_entries) {

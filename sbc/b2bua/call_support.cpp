@@ -13,20 +13,21 @@ namespace sbc::b2bua::support {
 // The ACK of a 2xx to `invite` on `leg`: RFC 3261 13.2.2.4 gives it the
 // INVITE's CSeq number. nta sends it and needs nothing more from us.
 void ack_2xx(nta_leg_t* leg, nta_outgoing_t* invite, const std::string& contact,
-             const std::string* sdp_body) {
+             const std::string* sdp_body, const std::string& via) {
     const auto cseq = fmt::format("{} ACK", nta_outgoing_cseq(invite));
     nta_outgoing_t* ack = nta_outgoing_tcreate(
         leg, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr, SIPTAG_CSEQ_STR(cseq.c_str()),
         TAG_IF(!contact.empty(), SIPTAG_CONTACT_STR(contact.c_str())),
         TAG_IF(sdp_body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-        TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : "")), TAG_END());
+        TAG_IF(sdp_body, SIPTAG_PAYLOAD_STR(sdp_body ? sdp_body->c_str() : "")), SBC_OWN_VIA(via),
+        TAG_END());
     nta_outgoing_destroy(ack);
 }
 
 // A BYE on `leg`; the transaction completes inside nta, nobody waits for it.
-void bye(nta_leg_t* leg) {
-    nta_outgoing_t* orq =
-        nta_outgoing_tcreate(leg, nullptr, nullptr, nullptr, SIP_METHOD_BYE, nullptr, TAG_END());
+void bye(nta_leg_t* leg, const std::string& via) {
+    nta_outgoing_t* orq = nta_outgoing_tcreate(leg, nullptr, nullptr, nullptr, SIP_METHOD_BYE,
+                                               nullptr, SBC_OWN_VIA(via), TAG_END());
     nta_outgoing_destroy(orq);
 }
 

@@ -16,10 +16,11 @@ namespace sbc::b2bua::support {
 
 /// The ACK of a 2xx to `invite` on `leg`: RFC 3261 13.2.2.4 gives it the
 /// INVITE's CSeq number. nta sends it and needs nothing more from us.
+/// `via`: the dialog's own_via().
 void ack_2xx(nta_leg_t* leg, nta_outgoing_t* invite, const std::string& contact = {},
-             const std::string* sdp_body = nullptr);
+             const std::string* sdp_body = nullptr, const std::string& via = {});
 /// A BYE on `leg`; the transaction completes inside nta, nobody waits for it.
-void bye(nta_leg_t* leg);
+void bye(nta_leg_t* leg, const std::string& via = {});
 std::mt19937_64& rng();
 /// A fresh Call-ID for a leg the SBC originates: random, with nothing of
 /// the other leg's in it (RFC 5853 3.1; RFC 3261 8.1.1.4).

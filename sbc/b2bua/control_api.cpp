@@ -68,6 +68,7 @@ std::vector<api::call_info> b2bua::calls() {
         ci.media = c->transcoded() ? "transcoded" : "relayed";
         ci.ice_ufrag_a = c->ice_ufrag(side::a);
         ci.ice_ufrag_b = c->ice_ufrag(side::b);
+        ci.local_ringback = c->local_ringback();
         out.push_back(std::move(ci));
     }
     return out;
@@ -394,6 +395,14 @@ nlohmann::json side_json(const dataplane::side_counters& c, const config::trunk_
         {"last_rx_ms_ago", c.last_rx_ns == 0 ? nlohmann::json(nullptr)
                                              : nlohmann::json((now_ns - c.last_rx_ns) / 1000000)},
     };
+    if (c.local_tone || c.local_tone_packets > 0) {
+        // Local ringback the SBC played to this leg's peer, and what the
+        // other leg's peer sent meanwhile that it did not hear.
+        j["local_tone"] = {{"playing", c.local_tone}, {"packets", c.local_tone_packets}};
+    }
+    if (c.drops_local_tone > 0) {
+        j["drops"]["local_tone"] = c.drops_local_tone;
+    }
     if (c.chain) {
         // The codec chain of what this leg's peer sends (decoded, re-encoded
         // for the other leg).

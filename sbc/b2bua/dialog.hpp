@@ -61,6 +61,10 @@ struct dialog {
     std::optional<session_timer> timer;
     /// What the SBC said in SDP on this dialog (RFC 3264 8).
     media_ctl::sdp_origin origin = media_ctl::sdp_origin::fresh();
+
+    /// The top Via of the SBC's requests on this dialog when its trunk has
+    /// use_fqdn (sip_interface::via; for SBC_OWN_VIA), else empty.
+    std::string own_via() const;
 };
 
 }  // namespace sbc::b2bua

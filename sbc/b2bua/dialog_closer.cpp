@@ -9,8 +9,8 @@ namespace sbc::b2bua {
 
 class dialog_closer::closing final : public sofia::leg_handler, public sofia::response_handler {
 public:
-    closing(nta_leg_t* leg, auth::credentials who, std::string trunk)
-        : _leg(leg), _who(std::move(who)), _trunk(std::move(trunk)) {
+    closing(nta_leg_t* leg, auth::credentials who, std::string trunk, std::string via)
+        : _leg(leg), _who(std::move(who)), _trunk(std::move(trunk)), _via(std::move(via)) {
         nta_leg_bind(_leg, sofia::leg_trampoline, this);
         send({});
     }
@@ -58,7 +58,8 @@ private:
         _bye = nta_outgoing_tcreate(
             _leg, sofia::response_trampoline, this, nullptr, SIP_METHOD_BYE, nullptr,
             TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
-            TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())), TAG_END());
+            TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
+            SBC_OWN_VIA(_via), TAG_END());
     }
 
     // RFC 3261 22.2: the same request again with credentials, as a new
@@ -91,6 +92,7 @@ private:
     nta_leg_t* _leg;
     auth::credentials _who;
     std::string _trunk;
+    std::string _via;
     nta_outgoing_t* _bye = nullptr;
     unsigned _answers = 0;
     std::string _nonce;
@@ -100,8 +102,9 @@ private:
 dialog_closer::dialog_closer() = default;
 dialog_closer::~dialog_closer() = default;
 
-void dialog_closer::close(nta_leg_t* leg, auth::credentials who, std::string trunk) {
-    auto c = std::make_unique<closing>(leg, std::move(who), std::move(trunk));
+void dialog_closer::close(nta_leg_t* leg, auth::credentials who, std::string trunk,
+                          std::string via) {
+    auto c = std::make_unique<closing>(leg, std::move(who), std::move(trunk), std::move(via));
     if (!c->done()) {
         _closing.push_back(std::move(c));
     }

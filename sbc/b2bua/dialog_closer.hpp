@@ -28,7 +28,8 @@ public:
     /// Sends a BYE on `leg`, which the closer now owns, answering up to one
     /// digest challenge (two with a stale nonce) with `who`; `trunk` names
     /// it in the log.
-    void close(nta_leg_t* leg, auth::credentials who, std::string trunk);
+    /// `via`: the dialog's own_via().
+    void close(nta_leg_t* leg, auth::credentials who, std::string trunk, std::string via = {});
     /// Frees the dialogs whose BYE is over. Call it now and then.
     void reap();
     /// Dialogs whose BYE has no final response yet.

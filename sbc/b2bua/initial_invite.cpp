@@ -161,6 +161,8 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
     inv.attempt->prack(sip, status);
     std::optional<std::string> body;
     if (has_sdp(sip)) {
+        // The callee's own early media takes over from the SBC's tone.
+        _media.stop_ringback();
         auto translated = translate_sdp(to._side, sip, response_role_in(), response_role_out());
         if (translated) {
             body = std::move(translated.value());
@@ -168,11 +170,38 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
             sip_log.info("call {}: {} with unusable SDP relayed without it: {}", display_id(),
                          status, translated.error_message());
         }
+    } else if (auto local = local_ringback(status)) {
+        body = std::move(local);
+        status = 183;
     }
     // A caller that supports 100rel gets its 18x reliably (RFC 3262).
     reply(inv.irq.get(), leg(side::a), status, nullptr, sip, body ? &*body : nullptr, {},
           leg(side::a).peer_100rel);
     set_state(state::early);
+}
+
+std::optional<std::string> call::local_ringback(int status) {
+    auto& inv = *_invite;
+    auto& a = leg(side::a);
+    if (a.trunk->ringback != config::ringback_mode::local || _media.ringback_answered(side::a)) {
+        return std::nullopt;
+    }
+    if (!inv.offered || inv.converted) {
+        // The caller made no offer: the SBC could only send one in a
+        // reliable 18x, and its answer would decide the codec the callee
+        // was already offered.
+        sip_log.info("call {}: no local ringback on {}: the caller's INVITE had no SDP",
+                     display_id(), status);
+        return std::nullopt;
+    }
+    auto answered = _media.start_ringback(side::a, a.origin);
+    if (!answered) {
+        sip_log.info("call {}: no local ringback on {}: {}", display_id(), status,
+                     answered.error_message());
+        return std::nullopt;
+    }
+    _cdr.local_ringback = true;
+    return std::move(answered).value();
 }
 
 void call::check_failover(std::chrono::steady_clock::time_point now) {
@@ -226,6 +255,7 @@ void call::on_invite_success(const sip_t* sip, int status) {
         finish();
         return;
     }
+    _media.stop_ringback();
     std::optional<std::string> body;
     if (inv.converted && !has_sdp(sip)) {
         // RFC 3264 4: our offer must be answered in the 2xx.
@@ -255,6 +285,9 @@ void call::on_invite_success(const sip_t* sip, int status) {
     if (inv.converted) {
         inv.offer_in_2xx = *body;  // the answer in the ACK is checked against it
     }
+    if (inv.initial()) {
+        _media.settle_ringback();
+    }
     const auto timer_lines = timers_after_2xx(sip);
     reply(inv.irq.get(), from, status, nullptr, sip, body ? &*body : nullptr, timer_lines);
     inv.answered = true;
@@ -268,6 +301,7 @@ void call::on_invite_success(const sip_t* sip, int status) {
 
 void call::on_initial_final_failure(int status, const sip_t* sip) {
     auto& inv = *_invite;
+    _media.stop_ringback();
     if (_state != state::cancelling) {
         auto mapped = map_final_status(status);
         sip_log.info("call {}: callee answered {}, caller gets {}", display_id(), status,
@@ -290,6 +324,7 @@ void call::on_cancel() {
     if (inv.initial()) {
         note_end(cdr::party::caller, "CANCEL");
     }
+    _media.stop_ringback();
     inv.irq.reply(SIP_487_REQUEST_TERMINATED);
     inv.orq.cancel();
     if (inv.initial()) {

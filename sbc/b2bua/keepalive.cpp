@@ -111,6 +111,7 @@ void keepalive::send(const std::string& trunk_name, std::size_t target_index,
     }
     nta_leg_tag(leg.get(), nullptr);
     auto contact = iface.contact(target->proto, trunk.use_fqdn);
+    const auto via = iface.via(target->proto, trunk.use_fqdn);
     const auto identity = support::sbc_header_line(trunk);
     const auto serial = ++_serial;
     nta_leg_t* raw = leg.get();
@@ -119,7 +120,7 @@ void keepalive::send(const std::string& trunk_name, std::size_t target_index,
         raw, [this, serial](const sofia::response& r) { on_response(serial, r); },
         route.next_hop.empty() ? nullptr : URL_STRING_MAKE(route.next_hop.c_str()),
         SIP_METHOD_OPTIONS, URL_STRING_MAKE(ruri.c_str()), SIPTAG_CONTACT_STR(contact.c_str()),
-        SIPTAG_MAX_FORWARDS_STR("70"), SIPTAG_ACCEPT_STR("application/sdp"),
+        SIPTAG_MAX_FORWARDS_STR("70"), SIPTAG_ACCEPT_STR("application/sdp"), SBC_OWN_VIA(via),
         TAG_IF(!identity.empty(), SIPTAG_HEADER_STR(identity.c_str())));
     // nta may have answered already (a transport failure): the ping is
     // then over and gone.

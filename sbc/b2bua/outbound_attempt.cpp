@@ -96,7 +96,7 @@ void outbound_attempt::prack(const sip_t* sip, int status) {
     }
     std::erase_if(_pracks, [](const auto& p) { return p.status() >= 200; });
     if (auto prack = inv.orq.prack(
-            to.nta(), [](const sofia::response&) {}, sip)) {
+            to.nta(), [](const sofia::response&) {}, sip, to.own_via())) {
         _pracks.push_back(std::move(prack));
     } else {
         sip_log.warn("call {}: cannot PRACK {} (RSeq {})", _call.display_id(), status,
@@ -215,6 +215,7 @@ sofia::client_transaction outbound_attempt::issue(const sofia::authorization& au
     const auto& offer = _offer;
     const unsigned expires = std::max(b.trunk->session_timer.expires, _callee_min_se);
     const unsigned min_se = _callee_min_se > 0 ? _callee_min_se : b.trunk->session_timer.min_se;
+    const auto via = b.own_via();
     auto orq = sofia::client_transaction::send(
         b.nta(), _call.invite_callback(),
         o.next_hop.empty() ? nullptr : URL_STRING_MAKE(o.next_hop.c_str()), SIP_METHOD_INVITE,
@@ -227,7 +228,7 @@ sofia::client_transaction outbound_attempt::issue(const sofia::authorization& au
         TAG_IF(expires > 0, SIPTAG_MIN_SE_STR(std::to_string(min_se).c_str())),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
-        TAG_IF(!o.headers.empty(), SIPTAG_HEADER_STR(o.headers.c_str())));
+        TAG_IF(!o.headers.empty(), SIPTAG_HEADER_STR(o.headers.c_str())), SBC_OWN_VIA(via));
     if (!orq) {
         sip_log.error("call {}: cannot send INVITE to {}", _call.display_id(), o.ruri);
     }

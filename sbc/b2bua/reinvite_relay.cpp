@@ -79,6 +79,7 @@ sofia::client_transaction call::send_reinvite(call_leg& to, const std::optional<
     // RFC 4028 7.1/8.1: a re-INVITE on a leg with a session timer restates
     // it, or the 2xx would end the timer there.
     const auto expires = to.timer ? session_timers::expires_value(to, true) : std::string();
+    const auto via = to.own_via();
     return sofia::client_transaction::send(
         to.nta(), invite_callback(), nullptr, SIP_METHOD_INVITE, nullptr,
         SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_ALLOW_STR(allow_for(*to.trunk)),
@@ -88,7 +89,7 @@ sofia::client_transaction call::send_reinvite(call_leg& to, const std::optional<
         TAG_IF(offer, SIPTAG_PAYLOAD_STR(offer ? offer->c_str() : "")),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
-        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())));
+        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), SBC_OWN_VIA(via));
 }
 
 bool call::answer_reinvite_challenge(const sip_t* sip, int status) {

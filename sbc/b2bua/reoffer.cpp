@@ -38,6 +38,7 @@ sofia::client_transaction reoffer::send(const sofia::authorization& auth) {
     auto& l = _call.leg(_to);
     const auto contact = l.iface->contact(l.transport, l.trunk->use_fqdn);
     const auto expires = l.timer ? session_timers::expires_value(l, true) : std::string();
+    const auto via = l.own_via();
     return sofia::client_transaction::send(
         l.nta(), [this](const sofia::response& r) { on_response(r.sip, r.status); }, nullptr,
         SIP_METHOD_INVITE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
@@ -45,7 +46,8 @@ sofia::client_transaction reoffer::send(const sofia::authorization& auth) {
         TAG_IF(!expires.empty(), SIPTAG_SESSION_EXPIRES_STR(expires.c_str())),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
-        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.origin.last_sent.c_str()));
+        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.origin.last_sent.c_str()),
+        SBC_OWN_VIA(via));
 }
 
 void reoffer::on_response(const sip_t* sip, int status) {
@@ -74,7 +76,7 @@ void reoffer::on_response(const sip_t* sip, int status) {
         }
     }
     if (status < 300) {
-        ack_2xx(l.nta(), _orq.get());
+        ack_2xx(l.nta(), _orq.get(), {}, nullptr, l.own_via());
         if (l.timer) {
             l.timer->last_refresh = std::chrono::steady_clock::now();
         }

@@ -136,6 +136,7 @@ bool request_relay::send(const sofia::authorization& auth) {
     sip_payload_init(payload);
     payload->pl_data = const_cast<char*>(_request.body.data());
     payload->pl_len = _request.body.size();
+    const auto via = to.own_via();
     _out = sofia::client_transaction::send(
         to.nta(), [this](const sofia::response& r) { on_response(r); }, nullptr, _request.method_id,
         _request.method.c_str(), nullptr,
@@ -143,7 +144,8 @@ bool request_relay::send(const sofia::authorization& auth) {
         TAG_IF(body, SIPTAG_PAYLOAD(payload)),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
-        TAG_IF(!_request.headers.empty(), SIPTAG_HEADER_STR(_request.headers.c_str())));
+        TAG_IF(!_request.headers.empty(), SIPTAG_HEADER_STR(_request.headers.c_str())),
+        SBC_OWN_VIA(via));
     return static_cast<bool>(_out);
 }
 

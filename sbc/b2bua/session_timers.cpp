@@ -87,12 +87,13 @@ void session_timers::send_refresh(side s, const sofia::authorization& auth) {
     auto& l = _call.leg(s);
     const auto value = expires_value(l, true);
     auto& refresh = _refreshes[index(s)];
+    const auto via = l.own_via();
     refresh = sofia::client_transaction::send(
         l.nta(), [this, s](const sofia::response& r) { on_refresh_response(s, r); }, nullptr,
         SIP_METHOD_UPDATE, nullptr, SIPTAG_SUPPORTED_STR(supported_extensions),
         SIPTAG_SESSION_EXPIRES_STR(value.c_str()),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
-        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())));
+        TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())), SBC_OWN_VIA(via));
     if (!refresh) {
         _call.hang_up(s == side::a ? "session refresh failed on leg a"
                                    : "session refresh failed on leg b");

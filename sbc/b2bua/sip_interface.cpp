@@ -1,4 +1,6 @@
 #include "sbc/b2bua/sip_interface.hpp"
+
+#include "sbc/b2bua/dialog.hpp"
 #include "sbc/b2bua/source_filter.hpp"
 
 #include <fmt/format.h>
@@ -227,6 +229,22 @@ std::string sip_interface::contact(config::transport t, bool by_name) const {
         return fmt::format("<{};transport={}>", host_port(t, by_name), transport_param(l.proto));
     }
     return fmt::format("<{}>", host_port(t, by_name));
+}
+
+std::string dialog::own_via() const {
+    return iface != nullptr && trunk != nullptr ? iface->via(transport, trunk->use_fqdn)
+                                                : std::string();
+}
+
+std::string sip_interface::via(config::transport t, bool by_name) const {
+    if (!by_name || _cfg.fqdn.empty()) {
+        return {};
+    }
+    const auto& l = listener_for(t);
+    const char* proto = l.proto == config::transport::tls   ? "TLS"
+                        : l.proto == config::transport::tcp ? "TCP"
+                                                            : "UDP";
+    return fmt::format("SIP/2.0/{} {}:{}", proto, _cfg.fqdn, l.port);
 }
 
 int sip_interface::on_stray_message(nta_agent_t*, msg_t* msg, sip_t* sip) {

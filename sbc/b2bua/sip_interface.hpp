@@ -53,6 +53,13 @@ public:
     /// "<sip:127.0.1.1:5060;transport=tcp>"; `by_name`: with the
     /// interface's fqdn for the host, when it has one (a trunk's use_fqdn).
     std::string contact(config::transport t, bool by_name = false) const;
+    /// The top Via the SBC's requests over `t` carry towards a trunk with
+    /// use_fqdn ("SIP/2.0/TLS sbc.example.com:5061", the listener's port):
+    /// the sent-by names the SBC as its Contact does (issue 21; RFC 3261
+    /// 18.2.2 sends the responses to the address they came from whatever
+    /// the name says, as `received` and `rport` record it). Empty without
+    /// `by_name` or an fqdn: nta's own Via, with the address.
+    std::string via(config::transport t, bool by_name) const;
     /// "sip:HOST:PORT" of the listener of transport `t` (or of the first
     /// one): its address, or with `by_name` the fqdn when there is one.
     std::string host_port(config::transport t, bool by_name = false) const;

@@ -73,6 +73,7 @@ sofia::client_transaction update_relay::send(const sofia::authorization& auth) {
     auto& to = _call.leg(dataplane::other(_from));
     const auto contact = to.iface->contact(to.transport, to.trunk->use_fqdn);
     const auto expires = to.timer ? session_timers::expires_value(to, true) : std::string();
+    const auto via = to.own_via();
     return sofia::client_transaction::send(
         to.nta(), [this](const sofia::response& r) { on_response(r.sip, r.status); }, nullptr,
         SIP_METHOD_UPDATE, nullptr, SIPTAG_CONTACT_STR(contact.c_str()),
@@ -81,7 +82,7 @@ sofia::client_transaction update_relay::send(const sofia::authorization& auth) {
         SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(_offer.c_str()),
         TAG_IF(auth.www(), SIPTAG_AUTHORIZATION_STR(auth.value.c_str())),
         TAG_IF(auth.proxy(), SIPTAG_PROXY_AUTHORIZATION_STR(auth.value.c_str())),
-        TAG_IF(!_headers.empty(), SIPTAG_HEADER_STR(_headers.c_str())));
+        TAG_IF(!_headers.empty(), SIPTAG_HEADER_STR(_headers.c_str())), SBC_OWN_VIA(via));
 }
 
 void update_relay::on_response(const sip_t* sip, int status) {

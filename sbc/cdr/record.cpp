@@ -103,6 +103,7 @@ std::string to_json_line(const record& r) {
              {"a", to_json(r.media_a)},
              {"b", to_json(r.media_b)},
          }},
+        {"local_ringback", r.local_ringback},
     };
     // replace: peers' bytes that are not UTF-8 must not make dump() throw.
     // dump(-1) escapes control characters, so the line holds no newline.

@@ -63,6 +63,7 @@ struct record {
     std::string disconnect_reason;  ///< "BYE", "CANCEL", "media timeout", "404 Not Found", ...
     leg_media media_a;              ///< caller's leg
     leg_media media_b;              ///< callee's leg
+    bool local_ringback = false;    ///< the caller heard the SBC's ringback tone
     bool operator==(const record&) const = default;
 };
 
@@ -79,7 +80,8 @@ struct record {
 /// source, from_trunk, to_trunk, route,
 /// numbers{received,normalized,sent:{ruri_user,from_user,to_user}}, status,
 /// reason, disconnected_by, disconnect_reason,
-/// media{a,b:{codec,packets_received,packets_sent,bytes_received,bytes_sent,packets_dropped}}.
+/// media{a,b:{codec,packets_received,packets_sent,bytes_received,bytes_sent,packets_dropped}},
+/// local_ringback.
 ///
 /// Bytes that are not UTF-8 become U+FFFD and control characters are escaped,
 /// so the line is valid JSON and holds no newline whatever the strings hold.

@@ -212,6 +212,22 @@ std::string_view to_string(dtmf_mode m) noexcept {
     return "rfc4733";
 }
 
+std::string_view to_string(ringback_mode m) noexcept {
+    return m == ringback_mode::local ? "local" : "off";
+}
+
+std::string_view to_string(ringback_style s) noexcept {
+    switch (s) {
+        case ringback_style::eu:
+            return "eu";
+        case ringback_style::uk:
+            return "uk";
+        case ringback_style::us:
+            break;
+    }
+    return "us";
+}
+
 std::string_view to_string(srtp_mode m) noexcept {
     switch (m) {
         case srtp_mode::optional:

@@ -317,6 +317,23 @@ enum class refer_policy {
     handle,
 };
 
+/// Whether callers on a trunk hear a ringback tone the SBC plays itself
+/// when the called side alerts (18x) without early media of its own.
+enum class ringback_mode {
+    off,  ///< the 18x is relayed as it came; the caller's phone rings locally, or not
+    /// The caller gets a 183 with the SBC's SDP answer and a ringback tone
+    /// as RTP from the SBC until the callee's media or final answer comes:
+    /// for callers that expect early media (Teams, ACS direct routing).
+    local,
+};
+
+/// The cadence the SBC's ringback plays (ITU-T E.180 Supplement 2).
+enum class ringback_style {
+    us,  ///< 440 + 480 Hz, 2 s on 4 s off
+    eu,  ///< 425 Hz, 1 s on 4 s off (CEPT, most of Europe)
+    uk,  ///< 400 + 450 Hz, 0.4 s on 0.2 off 0.4 on 2 off
+};
+
 struct trunk_config {
     std::string name;
     std::string interface;  ///< name of an interface_config
@@ -369,6 +386,9 @@ struct trunk_config {
     trunk_limits limits;
     session_timer_config session_timer;
     refer_policy refer = refer_policy::reject;
+    /// For calls FROM this trunk: local ringback when the callee's 18x has no SDP.
+    ringback_mode ringback = ringback_mode::off;
+    ringback_style ringback_tone = ringback_style::us;
     std::optional<credentials> auth;                  ///< answers the trunk's challenges
     std::optional<registration_config> registration;  ///< YAML key `register`
     std::optional<challenge_config> challenge;
@@ -515,6 +535,8 @@ std::string_view to_string(codec c) noexcept;
 /// "off", "optional", "required".
 std::string_view to_string(srtp_mode m) noexcept;
 std::string_view to_string(dtmf_mode m) noexcept;
+std::string_view to_string(ringback_mode m) noexcept;
+std::string_view to_string(ringback_style s) noexcept;
 
 /// "AES_CM_128_HMAC_SHA1_80" and so on: the names SDP and the YAML use.
 std::string_view to_string(srtp_suite s) noexcept;

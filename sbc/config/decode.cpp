@@ -552,12 +552,12 @@ void decode_trunk_policy(problem_list& p, const map_reader& m, trunk_config& tc)
 
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
     auto m = map_reader::open(
-        p, at, {"name",   "interface",   "peers",     "early_offer",      "forward_headers",
-                "codecs", "dtmf",        "keepalive", "failover_timeout", "tls",
-                "srtp",   "srtp_suites", "normalize", "headers",          "limits",
-                "auth",   "register",    "challenge", "registrar",        "session_timer",
-                "refer",  "rtcp_mux",    "profile",   "use_fqdn",         "sbc_header",
-                "ice"},
+        p, at, {"name",     "interface",     "peers",     "early_offer",      "forward_headers",
+                "codecs",   "dtmf",          "keepalive", "failover_timeout", "tls",
+                "srtp",     "srtp_suites",   "normalize", "headers",          "limits",
+                "auth",     "register",      "challenge", "registrar",        "session_timer",
+                "refer",    "rtcp_mux",      "profile",   "use_fqdn",         "sbc_header",
+                "ringback", "ringback_tone", "ice"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;
@@ -613,6 +613,19 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
                        p, *v, "reject or handle",
                        {{"reject", refer_policy::reject}, {"handle", refer_policy::handle}})
                        .value_or(tc.refer);
+    }
+    if (auto v = m->find("ringback")) {
+        tc.ringback = read_choice<ringback_mode>(
+                          p, *v, "off or local",
+                          {{"off", ringback_mode::off}, {"local", ringback_mode::local}})
+                          .value_or(tc.ringback);
+    }
+    if (auto v = m->find("ringback_tone")) {
+        tc.ringback_tone = read_choice<ringback_style>(p, *v, "us, eu or uk",
+                                                       {{"us", ringback_style::us},
+                                                        {"eu", ringback_style::eu},
+                                                        {"uk", ringback_style::uk}})
+                               .value_or(tc.ringback_tone);
     }
     d.trunk_paths.push_back(at.path);
     d.cfg.trunks.push_back(std::move(tc));

@@ -34,6 +34,10 @@ trunk_config microsoft_defaults() {
     tc.sbc_header = trunk_config::header_line{"X-MS-SBC", "sbc/sbcd/" SBC_VERSION};
     // Transfers come as REFER, which the SBC carries out itself.
     tc.refer = refer_policy::handle;
+    // Teams plays no ringback of its own to a user whose call rings on the
+    // PSTN: it plays the early media it receives, so the SBC plays the
+    // tone when the called side alerts with a bare 180.
+    tc.ringback = ringback_mode::local;
     // The caller's identity and the diversion history travel in these.
     tc.forward_headers.insert(tc.forward_headers.end(),
                               {"P-Asserted-Identity", "Privacy", "History-Info"});

@@ -24,6 +24,18 @@ std::mt19937_64& rng() {
 
 char letter(side s) { return s == side::a ? 'a' : 'b'; }
 
+transcoder::ringback_tone tone_of(config::ringback_style s) {
+    switch (s) {
+        case config::ringback_style::eu:
+            return transcoder::ringback_tone::eu;
+        case config::ringback_style::uk:
+            return transcoder::ringback_tone::uk;
+        case config::ringback_style::us:
+            break;
+    }
+    return transcoder::ringback_tone::us;
+}
+
 dataplane::srtp::suite data_plane_suite(config::srtp_suite s) {
     switch (s) {
         case config::srtp_suite::aes_cm_128_hmac_sha1_32:
@@ -343,6 +355,15 @@ result<std::string> media_session::translate(side from, std::string_view body, s
         if (auto planned = plan_codecs(from, *sd, in, formats, ptime); !planned) {
             return make_error(planned.error_message());
         }
+        if (in == sdp_role::offer && _pending) {
+            // Kept across a failover's offer to the next trunk: the
+            // caller's answer stands (settle_ringback ends it).
+            _pending->body = std::string(body);
+        } else if (in == sdp_role::answer && _ringback && _ringback->to == dataplane::other(from)) {
+            // RFC 3261 13.2.1: the peer has had its answer; it gets it again.
+            to.last_sent = _ringback->sdp;
+            return _ringback->sdp;
+        }
     } else {
         // A converted delayed offer (early_offer: convert): the SBC's own
         // offer was built from the trunk's codecs; its answer is relayed as
@@ -366,7 +387,7 @@ result<bool> media_session::plan_codecs(side from, const sdp::session_descriptio
         }
         formats = plan->formats;
         ptime = plan->ptime;
-        _pending = pending_offer{from, std::move(offer), std::move(plan.value())};
+        _pending = pending_offer{from, std::move(offer), std::move(plan.value()), {}};
         return true;
     }
     if (!_pending || _pending->offerer != to) {
@@ -377,8 +398,12 @@ result<bool> media_session::plan_codecs(side from, const sdp::session_descriptio
     }
     const auto& pending = *_pending;
     auto answer = sdp::media_formats::of(sd);
+    std::optional<sdp::format> answered;
+    if (_ringback && _ringback->to == to) {
+        answered = _ringback->format;
+    }
     auto plan = sdp::plan_answer(pending.offer, pending.plan.formats, answer, negotiable(to_trunk),
-                                 sdp::registry_transcodes);
+                                 sdp::registry_transcodes, answered);
     if (!plan) {
         return make_error(plan.error_message());
     }
@@ -555,6 +580,54 @@ result<bool> media_session::install_chains(const transcoding& t) {
     return true;
 }
 
+result<std::string> media_session::start_ringback(side to, sdp_origin& origin) {
+    if (!_pending || _pending->offerer != to || _pending->body.empty()) {
+        return make_error("no offer from that leg waits for its answer");
+    }
+    auto& l = of(to);
+    auto plan =
+        sdp::plan_local_answer(_pending->offer, negotiable(*l.trunk), sdp::registry_transcodes);
+    if (!plan) {
+        return make_error(plan.error_message());
+    }
+    auto sd = sdp::session_description::parse(_pending->body);
+    if (!sd) {
+        return make_error(sd.error_message());
+    }
+    transcoder::tone_config tc;
+    tc.tone = tone_of(l.trunk->ringback_tone);
+    tc.out = plan->side_a->audio;
+    // RFC 3550 5.1: a random SSRC and random initial sequence number and
+    // timestamp, as any new source's.
+    const auto r = rng()();
+    tc.origin = transcoder::output_origin{static_cast<std::uint32_t>(r),
+                                          static_cast<std::uint16_t>(r >> 32),
+                                          static_cast<std::uint32_t>(rng()())};
+    auto tone = transcoder::tone_source::make(tc);
+    if (!tone) {
+        return make_error(tone.error_message());
+    }
+    auto body = rewrite_for(to, *sd, sdp_role::answer, origin, plan->formats, plan->ptime);
+    if (!body) {
+        return make_error(body.error_message());
+    }
+    l.codec = describe(plan->side_a->sdp);
+    l.ptime = plan->side_a->ptime;
+    _engine.start_tone(_id, to, std::move(tone).value());
+    _ringback = local_answer{to, plan->side_a->sdp, *body, true};
+    media_log.info("call {}: local ringback ({}) to leg {} in {}", _log_id,
+                   config::to_string(l.trunk->ringback_tone), letter(to), l.codec);
+    return body;
+}
+
+void media_session::stop_ringback() {
+    if (_ringback && _ringback->playing) {
+        _engine.stop_tone(_id, _ringback->to);
+        _ringback->playing = false;
+        media_log.info("call {}: local ringback to leg {} stopped", _log_id, letter(_ringback->to));
+    }
+}
+
 void media_session::send_dtmf(side from, char digit, std::uint32_t duration_ms) {
     _engine.send_dtmf(_id, from, digit, duration_ms);
 }
@@ -670,7 +743,7 @@ result<std::string> media_session::transfer_offer(
     p.crypto = std::move(offered->crypto);
     // The target's answer is planned against the party that stays, as the
     // answer to that party's offer would be (plan_codecs).
-    _pending = pending_offer{stays, std::move(in_use.value()), std::move(plan.value())};
+    _pending = pending_offer{stays, std::move(in_use.value()), std::move(plan.value()), {}};
     // Transfers usually follow a hold: the new session starts two-way.
     return sendrecv(sd->rewrite(p));
 }

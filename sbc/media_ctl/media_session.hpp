@@ -119,6 +119,32 @@ public:
     /// The target's answer: programmed, and planned against the offer of
     /// the party that stays.
     result<bool> accept_transfer_answer(side referrer, std::string_view body);
+    /// Local ringback (trunk `ringback: local`): the SBC answers the offer
+    /// leg `to`'s peer made, which the other leg has not answered yet, on
+    /// its own (sdp::plan_local_answer: the first of the offer's codecs,
+    /// in the trunk's order, the SBC can encode), written with that leg's
+    /// identity `origin`, and plays the trunk's ringback tone to it in that
+    /// codec. That answer stands for the rest of the offer/answer exchange
+    /// (RFC 3261 13.2.1: the 2xx must carry the same answer as the 1xx):
+    /// the other leg's answer, when it comes, is planned against it
+    /// (relayed when it is the same codec, transcoded otherwise) and
+    /// translate() gives the same SDP again. An error, with nothing
+    /// answered or played, when no codec of the offer can be encoded.
+    result<std::string> start_ringback(side to, sdp_origin& origin);
+    /// The tone stops (the callee's media, or its final answer, came); the
+    /// answer start_ringback gave still stands.
+    void stop_ringback();
+    /// The offer/answer exchange the local answer belonged to is over (the
+    /// call was answered): later answers are the peers' own again.
+    void settle_ringback() noexcept { _ringback.reset(); }
+    /// A local ringback tone plays to leg `s`'s peer.
+    bool ringback_playing(side s) const noexcept {
+        return _ringback && _ringback->playing && _ringback->to == s;
+    }
+    /// The SBC answered leg `s` on its own for local ringback (it played,
+    /// or still plays).
+    bool ringback_answered(side s) const noexcept { return _ringback && _ringback->to == s; }
+
     /// Forgets the offer being negotiated (a converted offer's answer came).
     void drop_pending_offer() noexcept { _pending.reset(); }
 
@@ -179,6 +205,15 @@ private:
         side offerer = side::a;
         sdp::media_formats offer;
         sdp::offer_plan plan;
+        std::string body;  ///< the offer as it came, which a local answer rewrites
+    };
+    /// The SBC's own answer to leg `to` (start_ringback): its audio format
+    /// and the SDP sent, which every later answer to that leg repeats.
+    struct local_answer {
+        side to = side::a;
+        sdp::format format;
+        std::string sdp;
+        bool playing = true;
     };
     /// The two chain ends in force (offerer's side first), when the media
     /// runs through codec chains (transcoding, or DTMF conversion).
@@ -229,6 +264,7 @@ private:
     std::array<leg_media, 2> _legs;
     std::optional<pending_offer> _pending;
     std::optional<transcoding> _transcoding;
+    std::optional<local_answer> _ringback;
 };
 
 }  // namespace sbc::media_ctl

@@ -64,6 +64,7 @@ media_state media_session::state() const {
         o.peer_hold_address = l.peer_hold_address;
         o.codec = l.codec;
         o.ptime = l.ptime;
+        o.local_ringback = ringback_playing(s);
         const auto& map = l.payload_types;
         o.payload_types.assign(map.entries.begin(), map.entries.begin() + map.count);
     }

@@ -78,6 +78,8 @@ struct media_leg_state {
     std::string codec;  ///< "PCMA/8000"; "" until an answer settled it
     unsigned ptime = 0;
     std::vector<dataplane::payload_type_map::entry> payload_types;  ///< towards the peer
+    /// The SBC plays its local ringback tone to this leg's peer.
+    bool local_ringback = false;
     bool operator==(const media_leg_state&) const = default;
 };
 

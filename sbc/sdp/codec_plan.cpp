@@ -299,6 +299,24 @@ result<answer_plan> relay_answer(const media_formats& a_offer,
     return plan;
 }
 
+// The SBC's side of a transcoded answer to A: A's format `a_audio`, with
+// A's number (RFC 3264 6.1, so both directions on A's leg use it), and A's
+// telephone-event if A's list has it.
+void answer_a(const media_formats& a_offer, const format& a_audio,
+              const std::vector<config::codec>& a_codecs, answer_plan& plan) {
+    format to_a = a_audio;
+    to_a.fmtp = answer_fmtp(a_audio);
+    plan.formats.push_back(to_a);
+    plan.side_a = make_side(a_audio, to_a, a_audio.payload_type, a_offer.ptime);
+    plan.ptime = plan.side_a->ptime;
+    if (lists(a_codecs, config::codec::telephone_event)) {
+        if (const format* ev = events_for(a_offer.formats, a_audio.clock_rate)) {
+            plan.formats.push_back(*ev);
+            plan.side_a->events = event_format{ev->payload_type, ev->payload_type, ev->clock_rate};
+        }
+    }
+}
+
 result<answer_plan> transcode_answer(const media_formats& a_offer,
                                      const std::vector<format>& offered_to_b,
                                      const media_formats& b_answer, const format& b_audio,
@@ -314,20 +332,7 @@ result<answer_plan> transcode_answer(const media_formats& a_offer,
     }
     answer_plan plan;
     plan.how = answer_plan::mode::transcode;
-
-    // Side A: the SBC answers with A's number (RFC 3264 6.1), so both
-    // directions on A's leg use it.
-    format to_a = *a_audio;
-    to_a.fmtp = answer_fmtp(*a_audio);
-    plan.formats.push_back(to_a);
-    plan.side_a = make_side(*a_audio, to_a, a_audio->payload_type, a_offer.ptime);
-    plan.ptime = plan.side_a->ptime;
-    if (lists(a_codecs, config::codec::telephone_event)) {
-        if (const format* ev = events_for(a_offer.formats, a_audio->clock_rate)) {
-            plan.formats.push_back(*ev);
-            plan.side_a->events = event_format{ev->payload_type, ev->payload_type, ev->clock_rate};
-        }
-    }
+    answer_a(a_offer, *a_audio, a_codecs, plan);
 
     // Side B: B receives with its answer's numbers and sends with the
     // offer's.
@@ -417,7 +422,8 @@ result<answer_plan> plan_answer(const media_formats& a_offer,
                                 const std::vector<format>& offered_to_b,
                                 const media_formats& b_answer,
                                 const std::vector<config::codec>& a_codecs,
-                                const transcodable_fn& transcodable) {
+                                const transcodable_fn& transcodable,
+                                const std::optional<format>& a_answered) {
     // RFC 3264 6.1: the answer's formats are a subset of the offer's, most
     // preferred first; the first that was really offered is the one used.
     auto b_audio = std::find_if(
@@ -431,10 +437,27 @@ result<answer_plan> plan_answer(const media_formats& a_offer,
     }
     const format* a = find_same(a_offer.formats, *b_audio);
     auto on_a = a != nullptr ? trunk_codec(*a) : std::nullopt;
-    if (on_a && lists(a_codecs, *on_a)) {
+    // RFC 3261 13.2.1: A already has the SBC's answer (local ringback's
+    // 183), so B's codec is relayed only when it is the one A was given.
+    const bool same_as_answered =
+        !a_answered || (a != nullptr && a->payload_type == a_answered->payload_type);
+    if (on_a && lists(a_codecs, *on_a) && same_as_answered) {
         return relay_answer(a_offer, offered_to_b, b_answer, a_codecs);
     }
     return transcode_answer(a_offer, offered_to_b, b_answer, *b_audio, a_codecs, transcodable);
+}
+
+result<answer_plan> plan_local_answer(const media_formats& a_offer,
+                                      const std::vector<config::codec>& a_codecs,
+                                      const transcodable_fn& transcodable) {
+    auto a_audio = transcodable_on_a(a_offer, a_codecs, transcodable);
+    if (!a_audio) {
+        return untranscodable(a_offer);
+    }
+    answer_plan plan;
+    plan.how = answer_plan::mode::transcode;
+    answer_a(a_offer, *a_audio, a_codecs, plan);
+    return plan;
 }
 
 transcoder::audio_format to_audio_format(const format& f, unsigned ptime_ms) {

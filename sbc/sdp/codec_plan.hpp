@@ -169,13 +169,29 @@ struct answer_plan {
 /// (opus: the SBC's own receiving parameters), plus A's telephone-event if
 /// A's list has it; side B is B's answer's first audio format.
 ///
+/// `a_answered`: the audio format the SBC already answered A with itself
+/// (plan_local_answer, local ringback). The answer must stay that one
+/// (RFC 3261 13.2.1), so B's codec is relayed only when it is that format,
+/// else transcoded to it (plan_local_answer picks what the transcode case
+/// would).
+///
 /// Errors (fail the call, or 488 to A): B's answer names no audio format that
 /// was offered to it, or nothing of A's offer can be transcoded.
 result<answer_plan> plan_answer(const media_formats& a_offer,
                                 const std::vector<format>& offered_to_b,
                                 const media_formats& b_answer,
                                 const std::vector<config::codec>& a_codecs,
-                                const transcodable_fn& transcodable);
+                                const transcodable_fn& transcodable,
+                                const std::optional<format>& a_answered = std::nullopt);
+
+/// The answer the SBC gives A on its own, before B has answered (local
+/// ringback: the SBC sends A media itself): side A of a transcoded answer,
+/// the first format of A's offer, in A's trunk order, that the transcoder
+/// can encode, with A's telephone-event if A's list has it; no side B.
+/// Errors: nothing of A's offer can be encoded.
+result<answer_plan> plan_local_answer(const media_formats& a_offer,
+                                      const std::vector<config::codec>& a_codecs,
+                                      const transcodable_fn& transcodable);
 
 /// `f` and `ptime_ms` (0: 20) as the transcoder describes a format. fmtp per
 /// RFC 4856 2.1.9 (G729 annexb=yes|no; absent means yes) and RFC 7587 7.1

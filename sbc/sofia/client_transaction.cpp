@@ -77,11 +77,11 @@ bool client_transaction::tag(const char* to_tag, const sip_rseq_t* rseq) noexcep
 }
 
 client_transaction client_transaction::prack(nta_leg_t* leg, response_callback on_response,
-                                             const sip_t* response) const {
+                                             const sip_t* response, const std::string& via) const {
     client_transaction t(std::move(on_response));
     t.adopt(_orq == nullptr ? nullptr
                             : nta_outgoing_prack(leg, _orq, response_trampoline, t.magic(), nullptr,
-                                                 response, TAG_END()));
+                                                 response, SBC_OWN_VIA(via), TAG_END()));
     return t;
 }
 

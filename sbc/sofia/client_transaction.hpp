@@ -109,8 +109,9 @@ public:
     bool tag(const char* to_tag, const sip_rseq_t* rseq) noexcept;
     /// A PRACK (RFC 3262 4) for the reliable provisional `response` to this
     /// INVITE, on `leg` (its early dialog), with a callback of its own.
-    client_transaction prack(nta_leg_t* leg, response_callback on_response,
-                             const sip_t* response) const;
+    /// `via`: the top Via to send (SBC_OWN_VIA), or empty.
+    client_transaction prack(nta_leg_t* leg, response_callback on_response, const sip_t* response,
+                             const std::string& via = {}) const;
 
     /// CANCEL of this INVITE (RFC 3261 9.1). nta sends it once a provisional
     /// response has arrived (9.1: not before) and the INVITE's own final

@@ -29,6 +29,13 @@ class agent_handler;
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_wait.h>
 
+/// The tags that make nta send `via` (sbc::b2bua::sip_interface::via) as the request's
+/// top Via, with its own branch and rport, instead of the Via it makes from
+/// the transport: none when `via` is empty.
+#define SBC_OWN_VIA(via)                                   \
+    TAG_IF(!(via).empty(), SIPTAG_VIA_STR((via).c_str())), \
+        TAG_IF(!(via).empty(), NTATAG_USER_VIA(1))
+
 namespace sbc::sofia {
 
 /// Requests arriving on a leg (a dialog of ours).

@@ -847,3 +847,54 @@ TEST_CASE("relay: payload types are rewritten on the plain packet across SRTP", 
     CHECK((from_bob.bytes[1] & 0x7f) == 96);
     CHECK(from_bob.payload().substr(0, 4) == "back");
 }
+
+TEST_CASE("relay: a local tone plays to its side at its times, holding the other side's RTP back") {
+    namespace tc = sbc::transcoder;
+    constexpr std::int64_t ms = 1'000'000;
+    pipeline r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    tc::tone_config cfg;
+    cfg.out.encoding = "PCMA";
+    cfg.out.payload_type = 8;
+    cfg.origin = tc::output_origin{0x70e, 1, 0};
+    auto made = tc::tone_source::make(cfg);
+    REQUIRE(made);
+    auto tone = std::move(made).value();
+    CHECK(r.next_due_ns() == tc::no_due_ns);
+    r.set_tone(side::a, tone.get(), 100 * ms);
+    CHECK(r.next_due_ns() == 100 * ms);
+    CHECK(r.stats().sides[0].local_tone);
+    tc::packet_sink sink(max_tx_burst);
+
+    // The tone to alice leaves with what RTP from bob's side would: release_due(b).
+    tx_batch out;
+    out.sink = &sink;
+    r.release_due(side::b, 100 * ms, out);
+    REQUIRE(out.count == 1);
+    CHECK(*out.packets[0].destination == alice_rtp);
+    auto rtp = tc::parse_rtp({out.packets[0].data, out.packets[0].len});
+    REQUIRE(rtp);
+    CHECK(rtp->marker);
+    CHECK(rtp->payload_type == 8);
+    CHECK(rtp->ssrc == 0x70eu);
+    CHECK(r.next_due_ns() == 120 * ms);
+    r.release_due(side::a, 120 * ms, out);  // nothing plays to bob
+    CHECK(out.count == 0);
+
+    // Bob's RTP does not reach alice over the tone; alice's reaches bob.
+    std::string from_bob(tc::rtp_header_octets + 160, '\xd5');
+    auto relayed = r.feed(side::b, channel::rtp, burst().add(bob_rtp, from_bob), 110 * ms);
+    CHECK(relayed.count == 0);
+    CHECK(r.stats().sides[1].drops_local_tone == 1);
+    relayed = r.feed(side::a, channel::rtp, burst().add(alice_rtp, from_bob), 110 * ms);
+    CHECK(relayed.count == 1);
+
+    // Stopped: bob's RTP flows to alice again, and nothing is due.
+    r.set_tone(side::a, nullptr, 130 * ms);
+    CHECK(r.next_due_ns() == tc::no_due_ns);
+    CHECK_FALSE(r.stats().sides[0].local_tone);
+    CHECK(r.stats().sides[0].local_tone_packets == 1);
+    relayed = r.feed(side::b, channel::rtp, burst().add(bob_rtp, from_bob), 140 * ms);
+    CHECK(relayed.count == 1);
+}

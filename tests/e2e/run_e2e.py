@@ -2,7 +2,7 @@
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py, test_dns_peers.py,
 test_srtp.py, test_rtcp_mux.py, test_ice_lite.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
 test_media_security.py, test_payload_types.py, test_policy.py, test_auth.py,
-test_dialog.py), several at once.
+test_dialog.py, test_ringback.py), several at once.
 
     tests/e2e/run_e2e.py [--build DIR] [-j N] [-k SUBSTRING]... [--keep] [--list]
                          [--times]
@@ -76,6 +76,7 @@ def all_tests():
     import test_dialog
     import test_media_security
     import test_payload_types
+    import test_ringback
     import test_rtcp_mux
     import test_srtp
     import test_tls
@@ -86,7 +87,8 @@ def all_tests():
              list(test_policy.TESTS) + list(test_auth.TESTS) + list(test_dialog.TESTS) +
              list(test_dpdk.TESTS) + list(test_media_security.TESTS) +
              list(test_payload_types.TESTS) + list(test_dns_peers.TESTS) +
-             list(test_rtcp_mux.TESTS) + list(test_ice_lite.TESTS))
+             list(test_rtcp_mux.TESTS) + list(test_ringback.TESTS) +
+             list(test_ice_lite.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

@@ -184,6 +184,35 @@ def dns_stale_answer_used(t):
     sbcd.stop()
 
 
+@e2e_test
+def dns_record_change_followed(t):
+    """(e) The name's record moves from host 3 to host 4 with a 2-s TTL: sbcd
+    follows it without a restart, and the next call goes to host 4."""
+    ttl = 2
+    dns = start_dnsmasq(t, records(t, ttl=ttl, hosts=(FIRST_HOST,)))
+    sbcd = t.start_sbcd(carrier_peers=[f'"sip:{NAME}"'],
+                        extra_top=dns_top(f"{t.carrier(DNS_HOST)}:{DNS_PORT}"))
+    wait_resolved(sbcd, 1)
+    dns.kill()
+    start_dnsmasq(t, records(t, ttl=ttl, hosts=(SECOND_HOST,)))
+
+    def moved():
+        targets = [x["address"] for x in named_peer(trunks(sbcd))["targets"] if x["current"]]
+        return targets == [t.carrier(SECOND_HOST)]
+    check(wait_until(moved, ttl + 8.0, 0.1),
+          f"the new record was not followed: {named_peer(trunks(sbcd))}")
+    old = t.uas("old", "uas_answer.xml", local_ip=t.carrier(FIRST_HOST), media_port=6002)
+    uas = t.uas("new", "uas_answer.xml", local_ip=t.carrier(SECOND_HOST), media_port=6004)
+    uac = caller(t, "pbx")
+    uac.finish()
+    uas.finish()
+    old.kill()
+    check(200 in statuses(uac), f"the caller saw {statuses(uac)}, no 200")
+    check(not old.received("INVITE"), "the call went to the old address")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
 def options_answered(t, local_ip, remote_ip, timeout):
     """Sends an OPTIONS from `local_ip` to the SBC at `remote_ip`; the status
     of its answer, or None after `timeout` s."""

@@ -219,6 +219,62 @@ def tcp_both_legs(t):
 
 
 @e2e_test
+def large_request_moves_to_tcp(t):
+    """RFC 3261 18.1.1: an INVITE of more than 1,300 bytes (here a long
+    Subject and Organization, which the pbx trunk lets through) goes to the
+    pbx's UDP peer over TCP.
+    The pbx listens on TCP alone: over UDP the INVITE would be lost."""
+    template = (SCENARIOS / "uac_call.xml").read_text()
+    scenario = t.workdir / "uac_call_long_subject.xml"
+    scenario.write_text(template.replace(
+        "Subject: e2e call", "Subject: " + "long " * 150 + "\n      Organization: " + "big " * 180))
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_answer.xml", extra=["-t", "t1"])
+    uac = t.uac("uac", scenario)
+    uac.finish()
+    uas.finish()
+    invite = first(uas.received("INVITE"), "INVITE at the TCP-only callee")
+    check("SIP/2.0/TCP" in (invite.header("Via") or ""),
+          f"the large INVITE did not move to TCP: Via {invite.header('Via')}")
+    check(len(invite.text.encode()) > 1300, f"the INVITE was only {len(invite.text)} bytes")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
+def ice_candidates_stay_on_their_leg(t):
+    """An offer as Teams sends it (ICE credentials and a dozen candidates,
+    over 1,300 bytes) reaches the pbx's UDP peer without one ICE attribute,
+    small enough for UDP (issue 21: ICE candidates removed towards UDP
+    trunks, no SDP over 1,300 bytes over UDP)."""
+    template = (SCENARIOS / "uac_call.xml").read_text()
+    ice = ["a=ice-ufrag:Teamsx1", "a=ice-pwd:TeamsPasswordOf24Chars00"]
+    for i in range(12):
+        ice.append(f"a=candidate:{i + 1} {1 + i % 2} UDP {2130706431 - i} 198.51.100.{i + 10} "
+                   f"{50000 + i} typ {'host' if i < 4 else 'srflx raddr 10.0.0.1 rport 5000'}")
+    ice.append("a=label:main-audio")
+    scenario = t.workdir / "uac_call_teams_sdp.xml"
+    scenario.write_text(template.replace("      a=sendrecv\n",
+                                         "".join(f"      {a}\n" for a in ice) + "      a=sendrecv\n"))
+    sbcd = t.start_sbcd()
+    uas = t.uas("uas", "uas_answer.xml")
+    uac = t.uac("uac", scenario)
+    uac.finish()
+    uas.finish()
+    sent = first([m for m in uac.messages()
+                  if m.direction == "sent" and m.first_line.startswith("INVITE")],
+                 "the caller's INVITE")
+    check(len(sent.text.encode()) > 1300, f"the caller's INVITE was only {len(sent.text)} bytes")
+    invite = first(uas.received("INVITE"), "INVITE at the pbx")
+    check("SIP/2.0/UDP" in (invite.header("Via") or ""), f"not over UDP: {invite.header('Via')}")
+    check("a=candidate" not in invite.text and "a=ice-" not in invite.text,
+          f"ICE attributes crossed to the pbx: {invite.text}")
+    check(len(invite.text.encode()) < 1300, f"the pbx's INVITE is {len(invite.text)} bytes")
+    sbcd.assert_no_calls()
+    sbcd.stop()
+
+
+@e2e_test
 def early_media_183(t):
     """A 183 with SDP reaches the caller with the SDP rewritten to the SBC,
     on the same media port as the 200 that follows."""

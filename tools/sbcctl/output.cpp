@@ -111,8 +111,9 @@ std::string render_calls(const std::vector<api::call_info>& calls) {
     for (const auto& c : calls) {
         rows.push_back({c.id, c.from_trunk, c.to_trunk, c.state,
                         format_duration(c.duration_seconds), codec(c.codec_a, c.ptime_a),
-                        codec(c.codec_b, c.ptime_b), c.media, std::to_string(c.packets_a_to_b),
-                        std::to_string(c.packets_b_to_a)});
+                        codec(c.codec_b, c.ptime_b),
+                        c.local_ringback ? c.media + " +ringback" : c.media,
+                        std::to_string(c.packets_a_to_b), std::to_string(c.packets_b_to_a)});
     }
     return render_table(rows);
 }

@@ -474,6 +474,28 @@ void dpdk_engine::set_chain(session_id id, side from,
         seq, std::exchange(ds.objects.sides[index(from)].chain, std::move(chain)));
 }
 
+void dpdk_engine::start_tone(session_id id, side to,
+                             std::unique_ptr<transcoder::tone_source> tone) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    dpdk_session& ds = *it->second;
+    if (!tone && !ds.objects.sides[index(to)].tone) {
+        return;  // none plays: nothing to stop
+    }
+    command c;
+    c.what = command::kind::set_tone;
+    c.s = to;
+    c.session = &ds;
+    c.tone = tone.get();
+    c.tone_pool = static_cast<rte_mempool*>(_mempool);
+    const command_seq seq = post(ds.worker, c);
+    // As set_chain: the worker may still be playing the tone this replaces.
+    _retired[ds.worker].retire(seq,
+                               std::exchange(ds.objects.sides[index(to)].tone, std::move(tone)));
+}
+
 void dpdk_engine::set_rtcp_mux(session_id id, side s, bool muxed) {
     const auto it = _open.find(id);
     if (it == _open.end()) {

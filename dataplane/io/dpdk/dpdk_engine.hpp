@@ -52,6 +52,7 @@ public:
                   std::unique_ptr<srtp::stream_crypto> to_peer) override;
     void set_chain(session_id id, side from,
                    std::unique_ptr<transcoder::media_chain> chain) override;
+    void start_tone(session_id id, side to, std::unique_ptr<transcoder::tone_source> tone) override;
     void set_payload_types(session_id id, side to, const payload_type_map& map) override;
     bool set_ice_credentials(session_id id, side s,
                              const std::optional<ice_credentials>& credentials) override;

@@ -425,6 +425,13 @@ void worker::apply(const command& c) noexcept {
         case command::kind::set_timeout:
             _timeouts.arm(*c.session, c.timeout_ns, steady_now_ns());
             break;
+        case command::kind::set_tone:
+            if (_tx_pool == nullptr) {
+                _tx_pool = c.tone_pool;
+            }
+            c.session->relay.set_tone(c.s, c.tone, steady_now_ns());
+            _pacer.schedule(*c.session, c.session->relay.next_due_ns());
+            break;
         case command::kind::set_chain:
             c.session->relay.set_chain(c.s, c.chain);
             // The new chain took over the packets the old one held.

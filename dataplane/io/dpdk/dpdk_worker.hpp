@@ -127,6 +127,7 @@ struct command {
         set_payload_types,
         set_ice,       ///< relay_session::set_ice(s, ice, ice_restart)
         set_rtcp_mux,  ///< relay_session::set_rtcp_mux(s, rtcp_mux)
+        set_tone,      ///< relay_session::set_tone(s, tone, now)
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -140,6 +141,10 @@ struct command {
     bool neighbor_gone = false;
     std::int64_t timeout_ns = 0;
     transcoder::media_chain* chain = nullptr;  ///< owned by the session (dpdk_session::objects)
+    transcoder::tone_source* tone = nullptr;   ///< owned by the session (dpdk_session::objects)
+    /// set_tone: the pool the tone's frames come from, for a worker that
+    /// has relayed no frame yet (its _tx_pool is still unset).
+    rte_mempool* tone_pool = nullptr;
     char digit = '\0';
     std::uint32_t duration_ms = 0;
     /// add_session, remove_session and move_side: the session's RTP ports

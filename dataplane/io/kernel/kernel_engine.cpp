@@ -128,6 +128,24 @@ void kernel_engine::set_chain(session_id id, side from,
         seq, std::exchange(ks.objects.sides[index(from)].chain, std::move(chain)));
 }
 
+void kernel_engine::start_tone(session_id id, side to,
+                               std::unique_ptr<transcoder::tone_source> tone) {
+    const auto it = _open.find(id);
+    if (it == _open.end()) {
+        return;
+    }
+    kernel_session& ks = *it->second;
+    if (!tone && !ks.objects.sides[index(to)].tone) {
+        return;  // none plays: nothing to stop
+    }
+    command c{command::kind::set_tone, to, &ks, {}, {}};
+    c.tone = tone.get();
+    const command_seq seq = post(ks.worker, c);
+    // As set_chain: the worker may still be playing the tone this replaces.
+    _retired[ks.worker].retire(seq,
+                               std::exchange(ks.objects.sides[index(to)].tone, std::move(tone)));
+}
+
 void kernel_engine::set_payload_types(session_id id, side to, const payload_type_map& map) {
     const auto it = _open.find(id);
     if (it == _open.end()) {

@@ -45,6 +45,7 @@ public:
     void set_chain(session_id id, side from,
                    std::unique_ptr<transcoder::media_chain> chain) override;
     void set_payload_types(session_id id, side to, const payload_type_map& map) override;
+    void start_tone(session_id id, side to, std::unique_ptr<transcoder::tone_source> tone) override;
     bool set_ice_credentials(session_id id, side s,
                              const std::optional<ice_credentials>& credentials) override;
     void send_dtmf(session_id id, side from, char digit, std::uint32_t duration_ms) override;

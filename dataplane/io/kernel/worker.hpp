@@ -55,6 +55,7 @@ struct command {
         set_payload_types,
         set_ice,       ///< relay_session::set_ice(s, ice, ice_restart)
         set_rtcp_mux,  ///< relay_session::set_rtcp_mux(s, rtcp_mux)
+        set_tone,      ///< relay_session::set_tone(s, tone, now)
     };
     kind what = kind::add_session;
     side s = side::a;
@@ -73,6 +74,7 @@ struct command {
     const ice_responder* ice = nullptr;  ///< owned by the session (kernel_session::objects)
     bool ice_restart = false;
     bool rtcp_mux = false;
+    transcoder::tone_source* tone = nullptr;  ///< owned by the session (kernel_session::objects)
 };
 
 /// Worker -> control thread.

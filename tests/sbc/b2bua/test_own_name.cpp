@@ -31,20 +31,29 @@ std::string contact_host(const sip_t* sip) {
     return sip->sip_contact->m_url->url_host;
 }
 
+std::string via_host(const sip_t* sip) {
+    REQUIRE(sip->sip_via != nullptr);
+    return sip->sip_via->v_host;
+}
+
 TEST_CASE("towards a trunk with use_fqdn the SBC's Contact is its name", "[b2bua][fqdn]") {
     b2bua_fixture f(named_pbx_side({"use_fqdn: true"}));
     auto& caller = f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(carrier_rtp, "carrier"));
     auto& invite = f.pbx.expect("INVITE");
     CHECK(contact_host(invite.sip()) == own_name);
+    // Via's sent-by too: each request of the SBC's (RFC 3261 18.2.2 still
+    // answers to the address the request came from).
+    CHECK(via_host(invite.sip()) == own_name);
     invite.reply(200, sdp_audio(pbx_rtp, "pbx"));
     const sip_t* ok = caller.expect(200);
     // The carrier's trunk does not ask for it: its side keeps the address.
     CHECK(contact_host(ok) == "127.0.0.1");
     caller.ack();
-    f.pbx.expect("ACK");
+    CHECK(via_host(f.pbx.expect("ACK").sip()) == own_name);
     // The SBC's BYE towards the pbx, from the carrier's.
     caller.bye().expect(200);
     auto& bye = f.pbx.expect("BYE");
+    CHECK(via_host(bye.sip()) == own_name);
     bye.reply(200);
     REQUIRE(f.calls_gone());
 }
@@ -54,6 +63,7 @@ TEST_CASE("without use_fqdn an interface's fqdn stays off the wire", "[b2bua][fq
     auto& caller = f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(carrier_rtp, "carrier"));
     auto& invite = f.pbx.expect("INVITE");
     CHECK(contact_host(invite.sip()) == "127.0.0.1");
+    CHECK(via_host(invite.sip()) == "127.0.0.1");
     invite.reply(486);
     caller.expect(486);
     REQUIRE(f.calls_gone());
@@ -68,6 +78,11 @@ TEST_CASE("the SBC's OPTIONS to a trunk with use_fqdn name it in From and Contac
     // As Microsoft's direct routing shows it: no user part.
     CHECK(sip->sip_from->a_url->url_user == nullptr);
     CHECK(contact_host(sip) == own_name);
+    // The sent-by as well, with nta's branch and rport all the same.
+    REQUIRE(sip->sip_via != nullptr);
+    CHECK(std::string(sip->sip_via->v_host) == own_name);
+    CHECK(sip->sip_via->v_branch != nullptr);
+    CHECK(sip->sip_via->v_rport != nullptr);
     options.reply(200);
 }
 

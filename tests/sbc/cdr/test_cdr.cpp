@@ -155,6 +155,7 @@ TEST_CASE("record: an answered call, every field", "[record]") {
     CHECK(j.at("reason") == "OK");
     CHECK(j.at("disconnected_by") == "caller");
     CHECK(j.at("disconnect_reason") == "BYE");
+    CHECK(j.at("local_ringback") == false);
     CHECK(j.at("media") == json::parse(R"({
         "a": {"codec": "PCMA/8000", "packets_received": 3000, "packets_sent": 2999,
               "bytes_received": 516000, "bytes_sent": 515828, "packets_dropped": 1},
@@ -167,10 +168,10 @@ TEST_CASE("record: an answered call, every field", "[record]") {
         keys.push_back(key);
     }
     std::sort(keys.begin(), keys.end());
-    CHECK(keys == std::vector<std::string>{"answer", "call_id", "disconnect_reason",
-                                           "disconnected_by", "duration_s", "end", "from_trunk",
-                                           "id", "media", "numbers", "reason", "route", "setup_s",
-                                           "source", "start", "status", "to_trunk"});
+    CHECK(keys == std::vector<std::string>{
+                      "answer", "call_id", "disconnect_reason", "disconnected_by", "duration_s",
+                      "end", "from_trunk", "id", "local_ringback", "media", "numbers", "reason",
+                      "route", "setup_s", "source", "start", "status", "to_trunk"});
 }
 
 TEST_CASE("record: keys come in the documented order, durations with 3 decimals", "[record]") {

@@ -950,6 +950,27 @@ TEST_CASE("refer takes reject or handle, reject by default", "[config]") {
           "t.yaml:4:56: trunks[0].refer: expected reject or handle (got a map)");
 }
 
+TEST_CASE("ringback takes off or local, ringback_tone us, eu or uk", "[config][ringback]") {
+    using sbc::config::ringback_mode;
+    using sbc::config::ringback_style;
+    CHECK(load_string(all_ok).trunks[0].ringback == ringback_mode::off);
+    CHECK(load_string(all_ok).trunks[0].ringback_tone == ringback_style::us);
+    const auto trunk = [](const std::string& keys) {
+        return interfaces_ok +
+               "trunks:\n"
+               "  - {name: t, interface: a, peers: [127.0.1.2], " +
+               keys + "}\n" + routes_ok;
+    };
+    const auto local = load_string(trunk("ringback: local, ringback_tone: uk")).trunks[0];
+    CHECK(local.ringback == ringback_mode::local);
+    CHECK(local.ringback_tone == ringback_style::uk);
+    CHECK(load_string(trunk("ringback_tone: eu")).trunks[0].ringback_tone == ringback_style::eu);
+    CHECK(problem_of(trunk("ringback: on")) ==
+          "t.yaml:4:59: trunks[0].ringback: expected off or local (got 'on')");
+    CHECK(problem_of(trunk("ringback_tone: de")) ==
+          "t.yaml:4:64: trunks[0].ringback_tone: expected us, eu or uk (got 'de')");
+}
+
 TEST_CASE("srtp takes off, optional or required, and a list of suites", "[config][srtp]") {
     using sbc::config::srtp_mode;
     using sbc::config::srtp_suite;

@@ -108,6 +108,8 @@ TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[co
     CHECK(t.sbc_header->value.rfind("sbc/sbcd/", 0) == 0);
     CHECK(t.keepalive.interval_seconds == 60);
     CHECK(t.refer == refer_policy::handle);
+    // Teams plays the early media it gets: the SBC plays the ringback.
+    CHECK(t.ringback == sbc::config::ringback_mode::local);
     CHECK(has(t.forward_headers, "P-Asserted-Identity"));
     CHECK(has(t.forward_headers, "Privacy"));
     CHECK(has(t.forward_headers, "History-Info"));

@@ -601,3 +601,36 @@ TEST_CASE("codec plan: formats without a transcoder entry never reach the chain"
     auto to_a = plan_answer(a, to_b, answer(to_b.formats, "G729"), {codec::pcmu});
     expect_codecs(to_a.formats, "PCMU");
 }
+
+TEST_CASE("codec plan: the SBC's own answer to A for local ringback", "[sdp][codec_plan]") {
+    auto a = offer_formats("PCMA PCMU telephone-event", 30);
+    auto local = sdp::plan_local_answer(a, g711_trunk, transcodable);
+    REQUIRE(local);
+    // A's trunk prefers PCMU: the SBC answers it, with A's number and events.
+    expect_codecs(local->formats, "PCMU telephone-event");
+    CHECK(numbers(local->formats) == "0 101");
+    REQUIRE(local->side_a);
+    CHECK(local->side_a->ptime == 30);
+    CHECK_FALSE(local->side_b);
+
+    auto to_b = plan_offer(a, g711_trunk, g711_trunk);
+    SECTION("B answering that codec is relayed") {
+        auto to_a = sdp::plan_answer(a, to_b.formats, answer(to_b.formats, "PCMU"), g711_trunk,
+                                     transcodable, local->side_a->sdp);
+        REQUIRE(to_a);
+        CHECK(to_a->how == sdp::answer_plan::mode::relay);
+    }
+    SECTION("B answering another is transcoded to the codec A was answered with") {
+        auto to_a = sdp::plan_answer(a, to_b.formats, answer(to_b.formats, "PCMA"), g711_trunk,
+                                     transcodable, local->side_a->sdp);
+        REQUIRE(to_a);
+        CHECK(to_a->how == sdp::answer_plan::mode::transcode);
+        expect_codecs(to_a->formats, "PCMU telephone-event");
+        REQUIRE(to_a->side_b);
+        CHECK(to_a->side_b->sdp.encoding == "PCMA");
+    }
+    SECTION("nothing A offers can be encoded: no local answer") {
+        auto amr = offer_formats("AMR-WB iLBC");
+        CHECK_FALSE(sdp::plan_local_answer(amr, g711_trunk, transcodable));
+    }
+}

@@ -20,7 +20,7 @@
 #include "sbc/tls/identity.hpp"
 #include "sbc/tls/interface_tls.hpp"
 
-namespace {
+namespace test_interface_tls {
 
 /// A directory holding one self-signed EC certificate (its own CA) and key.
 struct test_identity {
@@ -138,8 +138,6 @@ struct bench {
     bool handshake() { return drive_handshake(server.get(), client.get()); }
 };
 
-}  // namespace
-
 TEST_CASE("a client offering only TLS 1.1 is refused for its protocol version", "[tls]") {
     for (bool verify : {true, false}) {
         bench b(verify);
@@ -234,7 +232,6 @@ TEST_CASE("an inbound client is not checked against a peer's dialled name", "[tl
 
 // Peers dialled by name: the interface is the client of a plain OpenSSL
 // server whose certificate a test CA issues with the names a test asks for.
-namespace test_interface_tls {
 
 struct pkey_free {
     void operator()(EVP_PKEY* k) const noexcept { EVP_PKEY_free(k); }

@@ -116,6 +116,22 @@ void fake_media_engine::set_chain(dataplane::session_id id, dataplane::side from
     }
 }
 
+void fake_media_engine::start_tone(dataplane::session_id id, dataplane::side to,
+                                   std::unique_ptr<transcoder::tone_source> tone) {
+    note(fmt::format("start_tone {} {} {}", id, name(to),
+                     tone ? tone->config().out.encoding : std::string("stop")));
+    if (auto* f = find(id, "start_tone")) {
+        auto& s = f->of(to);
+        if (tone) {
+            s.tone = tone->config().out;
+            ++s.tones_started;
+        } else {
+            s.tone.reset();
+            ++s.tones_stopped;
+        }
+    }
+}
+
 void fake_media_engine::set_payload_types(dataplane::session_id id, dataplane::side to,
                                           const dataplane::payload_type_map& map) {
     note(fmt::format("set_payload_types {} {} {} entries", id, name(to), map.count));

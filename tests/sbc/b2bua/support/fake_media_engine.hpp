@@ -33,6 +33,11 @@ struct fake_session {
         unsigned srtp_set = 0;
         bool chain = false;  ///< the latest set_chain gave one (RTP from this side)
         unsigned chains_set = 0;
+        /// The latest start_tone gave one (played to this side's peer): its
+        /// format's encoding and payload type.
+        std::optional<transcoder::audio_format> tone;
+        unsigned tones_started = 0;
+        unsigned tones_stopped = 0;
         dataplane::payload_type_map payload_types;  ///< towards this side's peer
         std::vector<char> dtmf_sent;                ///< send_dtmf from this side
         std::optional<std::string> pending_move;    ///< prepare_side_move's local
@@ -87,6 +92,8 @@ public:
                    std::unique_ptr<transcoder::media_chain> chain) override;
     void set_payload_types(dataplane::session_id id, dataplane::side to,
                            const dataplane::payload_type_map& map) override;
+    void start_tone(dataplane::session_id id, dataplane::side to,
+                    std::unique_ptr<transcoder::tone_source> tone) override;
     /// As the real engines: false, and nothing recorded, for credentials
     /// out of RFC 8839's grammar or an unknown session.
     bool set_ice_credentials(dataplane::session_id id, dataplane::side s,
