@@ -48,7 +48,7 @@ std::optional<ice_attributes> ice_leg::answer() {
         return std::nullopt;
     }
     if (_proposed) {
-        const auto p = std::move(*_proposed);
+        auto p = std::move(*_proposed);
         _proposed.reset();
         if (p.restart) {
             // RFC 8445 9 (and 9.1 for a lite agent): new credentials of

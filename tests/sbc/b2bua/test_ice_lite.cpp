@@ -46,10 +46,6 @@ const sbc::test::fake_session& only_session(const b2bua_fixture& f) {
     return f.media.sessions().begin()->second;
 }
 
-}  // namespace ice_lite_tier_test
-
-using namespace ice_lite_tier_test;
-
 TEST_CASE("ice: lite answers the carrier's ICE offer with the same credentials in 183 and 200",
           "[b2bua][ice]") {
     b2bua_fixture f(carrier_lite());
@@ -170,3 +166,5 @@ TEST_CASE("ice: the call state carries each leg's ICE, the passwords as secrets"
     bye.expect(200);
     REQUIRE(f.calls_gone());
 }
+
+}  // namespace ice_lite_tier_test

@@ -33,10 +33,6 @@ sbc::sdp::ice_attributes ice_of(const std::string& body) {
     return *ice;
 }
 
-}  // namespace media_session_ice_test
-
-using namespace media_session_ice_test;
-
 TEST_CASE("ice: lite answers a peer's ICE offer with its own, and tells the engine",
           "[media_ctl][ice]") {
     media_call call({.carrier = "ice: lite"});
@@ -167,3 +163,5 @@ TEST_CASE("ice: the state names each leg's credentials, the passwords as secrets
     CHECK(a.ice->peer_ufrag == "CarR");
     CHECK_FALSE(state.legs[1].ice);
 }
+
+}  // namespace media_session_ice_test

@@ -23,10 +23,6 @@ bool counting(std::span<std::uint8_t> out) noexcept {
 const ice_attributes peer_one{"PeeR", "PeerPasswordNumberOne1"};
 const ice_attributes peer_two{"PeeR2", "PeerPasswordNumberTwo2"};
 
-}  // namespace ice_leg_test
-
-using namespace ice_leg_test;
-
 TEST_CASE("ice_leg: off never states or takes ICE", "[sdp][ice]") {
     ice_leg leg(ice_mode::off, counting);
     CHECK_FALSE(leg.make_offer());
@@ -122,3 +118,5 @@ TEST_CASE("ice_leg: an offer that is never answered changes nothing", "[sdp][ice
     // The SBC's own re-offer then restates what is in force.
     CHECK(*leg.make_offer() == *first);
 }
+
+}  // namespace ice_leg_test

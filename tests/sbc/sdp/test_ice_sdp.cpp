@@ -60,10 +60,6 @@ bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
-}  // namespace ice_sdp_test
-
-using namespace ice_sdp_test;
-
 TEST_CASE("ice: a peer's credentials are read at session level, media level first", "[sdp][ice]") {
     auto session_level = parse_or_fail(ice_offer).ice();
     REQUIRE(session_level);
@@ -171,3 +167,5 @@ TEST_CASE("ice: fresh credentials are RFC 8839's and differ each time", "[sdp][i
     CHECK_FALSE(
         sbc::sdp::make_ice_credentials([](std::span<std::uint8_t>) noexcept { return false; }));
 }
+
+}  // namespace ice_sdp_test
