@@ -59,6 +59,11 @@ struct call_info {
     unsigned ptime_a = 0;
     unsigned ptime_b = 0;
     std::string media = "relayed";
+    /// Each leg's ICE-lite (RFC 8445 2.5): the SBC's a=ice-ufrag there while
+    /// it answers the peer's checks, "" when ICE is not used on the leg.
+    /// Never the password.
+    std::string ice_ufrag_a;
+    std::string ice_ufrag_b;
     /// The caller hears the SBC's local ringback tone (trunk `ringback: local`).
     bool local_ringback = false;
 };

@@ -36,6 +36,10 @@ void to_json(nlohmann::json& j, const call_info& c) {
         {"ptime_a", c.ptime_a},
         {"ptime_b", c.ptime_b},
         {"media", c.media},
+        {"ice_a", c.ice_ufrag_a.empty() ? nlohmann::json(nullptr)
+                                        : nlohmann::json{{"ufrag", c.ice_ufrag_a}}},
+        {"ice_b", c.ice_ufrag_b.empty() ? nlohmann::json(nullptr)
+                                        : nlohmann::json{{"ufrag", c.ice_ufrag_b}}},
         {"local_ringback", c.local_ringback},
     };
 }
@@ -67,6 +71,12 @@ void from_json(const nlohmann::json& j, call_info& c) {
     c.ptime_a = j.value("ptime_a", 0u);
     c.ptime_b = j.value("ptime_b", 0u);
     c.media = j.value("media", "relayed");
+    for (auto [key, ufrag] :
+         {std::pair{"ice_a", &c.ice_ufrag_a}, std::pair{"ice_b", &c.ice_ufrag_b}}) {
+        if (auto it = j.find(key); it != j.end() && it->is_object()) {
+            *ufrag = it->value("ufrag", "");
+        }
+    }
     c.local_ringback = j.value("local_ringback", false);
 }
 

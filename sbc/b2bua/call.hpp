@@ -171,6 +171,11 @@ public:
     }
     /// Whether the media is transcoded (a codec chain each way) or relayed.
     bool transcoded() const noexcept { return _media.transcoded(); }
+    /// The SBC's ICE ufrag on leg `s` while it answers ICE checks there;
+    /// "" when ICE is not used on the leg.
+    std::string ice_ufrag(side s) const {
+        return _media.ice_in_use(s) ? _media.ice_ufrag(s) : std::string();
+    }
     /// The caller hears the SBC's local ringback tone now.
     bool local_ringback() const noexcept { return _media.ringback_playing(side::a); }
     /// A digit the data plane heard from side `from`'s peer (events or

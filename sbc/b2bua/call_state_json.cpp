@@ -57,9 +57,10 @@ std::int64_t ns_of(wall_time t) {
 json secret_json(const secret& s) { return {{"$secret", sdp::base64_encode(s.bytes())}}; }
 
 /// An SDP body the SBC sent: a secret when it holds the SBC's SRTP keys
-/// (a=crypto inline keys, RFC 4568 6.1), else the text.
+/// (a=crypto inline keys, RFC 4568 6.1) or its ICE password (a=ice-pwd,
+/// the key of its STUN responses), else the text.
 json sdp_body_json(const std::string& body) {
-    if (body.find("a=crypto") == std::string::npos) {
+    if (body.find("a=crypto") == std::string::npos && body.find("a=ice-pwd") == std::string::npos) {
         return body;
     }
     return secret_json(secret(std::vector<std::uint8_t>(body.begin(), body.end())));
@@ -109,6 +110,14 @@ json media_leg_json(const media_ctl::media_leg_state& l) {
                 {"peer", secret_json(l.srtp->peer)},
                 {"local", secret_json(l.srtp->local)}};
     }
+    json ice = nullptr;
+    if (l.ice) {
+        ice = {{"in_use", l.ice->in_use},
+               {"local_ufrag", l.ice->local_ufrag},
+               {"local_pwd", secret_json(l.ice->local_pwd)},
+               {"peer_ufrag", l.ice->peer_ufrag},
+               {"peer_pwd", secret_json(l.ice->peer_pwd)}};
+    }
     json pts = json::array();
     for (const auto& e : l.payload_types) {
         pts.push_back({{"from", e.from}, {"to", e.to}});
@@ -120,6 +129,7 @@ json media_leg_json(const media_ctl::media_leg_state& l) {
             {"peer_rtcp", endpoint_json(l.peer_rtcp)},
             {"latched_rtp", endpoint_json(l.latched_rtp)},
             {"srtp", srtp},
+            {"ice", ice},
             {"peer_formats", formats_json(l.peer_formats.formats)},
             {"peer_ptime", l.peer_formats.ptime},
             {"peer_direction", name_of(directions, l.peer_direction)},
@@ -409,6 +419,13 @@ media_ctl::media_leg_state read_media_leg(const reader& r) {
             s.fail("suite", "an SRTP suite name (RFC 4568 6.2, RFC 6188 7.1, RFC 7714 14.2)");
         }
         l.srtp = media_ctl::srtp_state{*suite, s.secret_at("peer"), s.secret_at("local")};
+    }
+    // Written since ICE-lite came; a document without it had none.
+    if (r.has("ice") && !r.is_null("ice")) {
+        const auto i = r.object("ice");
+        l.ice = media_ctl::ice_state{i.boolean("in_use"), i.str("local_ufrag"),
+                                     i.secret_at("local_pwd"), i.str("peer_ufrag"),
+                                     i.secret_at("peer_pwd")};
     }
     l.peer_formats.formats = read_formats(r, "peer_formats");
     l.peer_formats.ptime = r.uint<unsigned>("peer_ptime");

@@ -66,6 +66,8 @@ std::vector<api::call_info> b2bua::calls() {
         ci.ptime_a = c->ptime(side::a);
         ci.ptime_b = c->ptime(side::b);
         ci.media = c->transcoded() ? "transcoded" : "relayed";
+        ci.ice_ufrag_a = c->ice_ufrag(side::a);
+        ci.ice_ufrag_b = c->ice_ufrag(side::b);
         ci.local_ringback = c->local_ringback();
         out.push_back(std::move(ci));
     }

@@ -166,6 +166,17 @@ enum class hold_style {
     sendonly,  ///< a held stream is offered a=sendonly
 };
 
+/// ICE on a trunk's leg (RFC 8445, SDP by RFC 8839): media bypass, as Teams
+/// direct routing calls it, needs the SBC to answer the peer's connectivity
+/// checks.
+enum class ice_mode {
+    off,  ///< no ICE attributes in the SBC's SDP; STUN on the media ports is dropped
+    /// The SBC is an ICE-lite agent (RFC 8445 2.5): its SDP carries a=ice-lite,
+    /// its credentials and one host candidate per component, and the data
+    /// plane answers the peer's checks. A peer whose SDP has no ICE gets none.
+    lite,
+};
+
 /// How a trunk's peers send and take DTMF digits. Between trunks of
 /// different modes the SBC converts.
 enum class dtmf_mode {
@@ -376,6 +387,9 @@ struct trunk_config {
     /// How holds are stated in offers to the trunk (sdp/hold_direction.hpp);
     /// an a=inactive offer from an `inactive` trunk is a hold as well.
     hold_style hold = hold_style::pass;
+    /// off: the trunk's SDP never carries ICE (the peer's is dropped, as it
+    /// always is towards the other leg).
+    ice_mode ice = ice_mode::off;
     /// The SBC names itself by its interface's fqdn towards this trunk: in
     /// the Contact of every request and response on the trunk's legs, and in
     /// the From and Contact of its OPTIONS (the cloud platforms refuse an IP

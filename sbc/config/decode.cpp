@@ -500,8 +500,9 @@ void decode_trunk_media(problem_list& p, const map_reader& m, trunk_config& tc) 
     }
 }
 
-// srtp, srtp_suites and rtcp_mux: whether and how the trunk's media is
-// encrypted, and whether its RTCP shares the RTP port.
+// srtp, srtp_suites, rtcp_mux and ice: whether and how the trunk's media
+// is encrypted, whether its RTCP shares the RTP port, and whether the SBC
+// answers ICE checks on it.
 void decode_trunk_srtp(problem_list& p, const map_reader& m, trunk_config& tc) {
     if (auto v = m.find("srtp")) {
         tc.srtp = read_choice<srtp_mode>(p, *v, "off, optional or required",
@@ -519,6 +520,11 @@ void decode_trunk_srtp(problem_list& p, const map_reader& m, trunk_config& tc) {
                                                   {"accept", rtcp_mux_mode::accept},
                                                   {"offer", rtcp_mux_mode::offer}})
                           .value_or(tc.rtcp_mux);
+    }
+    if (auto v = m.find("ice")) {
+        tc.ice = read_choice<ice_mode>(p, *v, "off or lite",
+                                       {{"off", ice_mode::off}, {"lite", ice_mode::lite}})
+                     .value_or(tc.ice);
     }
 }
 
@@ -572,7 +578,8 @@ void decode_trunk(decoded& d, problem_list& p, const located& at) {
                 "srtp",     "srtp_suites",   "normalize", "headers",          "limits",
                 "auth",     "register",      "challenge", "registrar",        "session_timer",
                 "refer",    "rtcp_mux",      "profile",   "use_fqdn",         "sbc_header",
-                "ringback", "ringback_tone", "hold",      "user_phone",       "replaces"},
+                "ringback", "ringback_tone", "hold",      "user_phone",       "replaces",
+                "ice"},
         "a trunk: a map with name, interface and peers");
     if (!m) {
         d.all_trunk_names = false;

@@ -23,6 +23,8 @@ trunk_config microsoft_defaults() {
     // offers state holds so, and the platform's own a=inactive hold reaches
     // the other leg as the a=sendonly a PBX or carrier expects.
     tc.hold = hold_style::inactive;
+    // ICE stays off (trunk_config's default): media bypass is enabled per
+    // SBC in the tenant, and a trunk that has it says `ice: lite`.
     // The proxies expect the SBC's OPTIONS about once a minute and treat an
     // SBC silent for longer as down.
     tc.keepalive.interval_seconds = 60;

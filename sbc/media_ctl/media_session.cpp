@@ -222,6 +222,9 @@ void media_session::set_leg(side s, const config::trunk_config& trunk, std::stri
     l.sdes = std::make_unique<sdp::sdes_leg>(trunk.srtp, trunk.srtp_suites,
                                              &dataplane::srtp::random_fill);
     l.srtp_programmed = 0;
+    // RFC 8445 5.3: credentials of its own for each leg (and each trunk a
+    // failover moves the leg to); the engine's, if any, go with the next SDP.
+    l.ice = std::make_unique<sdp::ice_leg>(trunk.ice);
 }
 
 result<bool> media_session::open() {
@@ -275,7 +278,39 @@ result<sdp::session_description> media_session::accept(side from, std::string_vi
         f.peer_rtp = target.rtp;
         f.peer_rtcp = rtcp;
     }
+    if (role == sdp_role::offer) {
+        f.ice->accept_offer(sd->ice());
+    } else {
+        f.ice->accept_answer(sd->ice());
+        program_ice(from);
+    }
     return sd;
+}
+
+void media_session::program_ice(side s) {
+    auto& l = of(s);
+    auto wanted = l.ice ? l.ice->credentials() : std::nullopt;
+    if (!_open || wanted == l.ice_programmed) {
+        return;
+    }
+    if (!_engine.set_ice_credentials(_id, s, wanted)) {
+        media_log.warn("call {}: leg {}: the media engine refused the ICE credentials", _log_id,
+                       letter(s));
+        return;
+    }
+    if (wanted) {
+        media_log.info("call {}: leg {} answers ICE checks as ufrag {} (peer's {})", _log_id,
+                       letter(s), wanted->local_ufrag,
+                       wanted->remote_ufrag.empty() ? "not known yet" : wanted->remote_ufrag);
+    } else {
+        media_log.info("call {}: leg {} does not use ICE", _log_id, letter(s));
+    }
+    l.ice_programmed = std::move(wanted);
+}
+
+std::string media_session::ice_ufrag(side s) const {
+    const auto& l = of(s);
+    return l.ice && l.ice->local() ? l.ice->local()->ufrag : "";
 }
 
 result<bool> media_session::program_srtp(side s) {
@@ -649,6 +684,7 @@ result<std::string> media_session::rewrite_for(side to, const sdp::session_descr
         p.secure = offered->secure_profile;
         p.crypto = std::move(offered->crypto);
         p.rtcp_mux = offer_rtcp_mux(to);
+        p.ice = l.ice->make_offer();
     } else {
         p.rtcp_mux = l.muxed ? sdp::rtcp_mux_attribute::answer : sdp::rtcp_mux_attribute::none;
         // The leg's own offer is answered now: its keys come into force
@@ -659,7 +695,9 @@ result<std::string> media_session::rewrite_for(side to, const sdp::session_descr
         }
         p.secure = answered.secure_profile;
         p.crypto = std::move(answered.crypto);
+        p.ice = l.ice->answer();
     }
+    program_ice(to);
     auto out = sd.rewrite(p);
     // RFC 3264 8: a changed SDP carries a higher o= version; an unchanged one the same.
     if (!origin.last_sent.empty() && out != origin.last_sent) {
@@ -683,6 +721,8 @@ result<std::string> media_session::own_offer(side to, sdp_origin& origin) {
                           origin.session_id,       origin.version,
                           offered->secure_profile, std::move(offered->crypto)};
     p.rtcp_mux = offer_rtcp_mux(to);
+    p.ice = l.ice->make_offer();
+    program_ice(to);
     // As in every offer the SBC makes: telephone-event only where the trunk
     // takes RFC 4733 events (an info or inband trunk keeps it on its list).
     auto built = sdp::build_offer(negotiable(*l.trunk), p);
@@ -755,6 +795,8 @@ void media_session::take_over(side s, const config::trunk_config& trunk,
     // The target was offered no a=rtcp-mux (transfer_offer): its answer
     // ends muxing on the side, if the referrer's peer had it.
     l.mux_offered = false;
+    // Nor ICE: the target's answer, without any, ends it on the side.
+    l.ice = std::make_unique<sdp::ice_leg>(trunk.ice);
     if (media_address != l.media_address) {
         // The referrer's side moves to the target's interface before the
         // answer programs where that side sends.

@@ -28,6 +28,7 @@
 #include "sbc/config/config.hpp"
 #include "sbc/media_ctl/media_state.hpp"
 #include "sbc/sdp/codec_plan.hpp"
+#include "sbc/sdp/ice_leg.hpp"
 #include "sbc/sdp/sdes_leg.hpp"
 #include "sbc/sdp/session_description.hpp"
 
@@ -66,8 +67,9 @@ public:
     media_session& operator=(const media_session&) = delete;
 
     /// Leg `s` is served by `trunk` through the SBC's `media_address`, with
-    /// a new SRTP keying per the trunk's srtp mode: the call's legs, and
-    /// leg b again when a failover moves it to another trunk.
+    /// a new SRTP keying per the trunk's srtp mode and new ICE credentials
+    /// per its ice mode: the call's legs, and leg b again when a failover
+    /// moves it to another trunk.
     void set_leg(side s, const config::trunk_config& trunk, std::string media_address);
     /// Takes a port pair on each leg's media address.
     result<bool> open();
@@ -78,7 +80,9 @@ public:
     const std::string& media_address(side s) const noexcept { return of(s).media_address; }
 
     /// SDP from leg `from`'s peer: programs where it receives, its SRTP
-    /// keys and RTCP multiplexing, and remembers its formats and direction.
+    /// keys, RTCP multiplexing and ICE (sdp/ice_leg.hpp: an answer's ICE
+    /// now, an offer's with the SBC's answer), and remembers its formats
+    /// and direction.
     /// RFC 5761 5.1.1: an offer with a=rtcp-mux on a trunk whose rtcp_mux
     /// is not off, or an answer with it to an offer of the SBC's that had
     /// it, muxes the leg; any other SDP on the leg ends muxing.
@@ -156,6 +160,10 @@ public:
     /// leg `s`; "" until an answer settled it.
     const std::string& codec(side s) const noexcept { return of(s).codec; }
     unsigned ptime(side s) const noexcept { return of(s).ptime; }
+    /// Whether the SBC answers ICE checks on leg `s`, and its ufrag there
+    /// ("" when it has stated none).
+    bool ice_in_use(side s) const noexcept { return of(s).ice && of(s).ice->in_use(); }
+    std::string ice_ufrag(side s) const;
     /// A digit from leg `from`'s peer, for the chain towards the other leg.
     void send_dtmf(side from, char digit, std::uint32_t duration_ms);
     std::optional<dataplane::session_stats> stats() const;
@@ -186,6 +194,10 @@ private:
         /// carried a=rtcp-mux, and the leg is muxed (the engine was told).
         bool mux_offered = false;
         bool muxed = false;
+        /// ICE-lite on the leg (RFC 8445 2.5), and the credentials the
+        /// engine was last given for it (nullopt: none).
+        std::unique_ptr<sdp::ice_leg> ice;
+        std::optional<dataplane::ice_credentials> ice_programmed;
     };
     /// The offer being negotiated: who made it, its formats, and what the
     /// SBC offered the other leg for it.
@@ -216,6 +228,8 @@ private:
     const leg_media& of(side s) const noexcept { return _legs[dataplane::index(s)]; }
     /// Hands leg `s`'s SRTP keys to the engine when they changed.
     result<bool> program_srtp(side s);
+    /// Gives the engine leg `s`'s ICE credentials when they changed.
+    void program_ice(side s);
     /// Whether the SBC's offer to leg `to` carries a=rtcp-mux (remembered
     /// for the answer).
     sdp::rtcp_mux_attribute offer_rtcp_mux(side to);

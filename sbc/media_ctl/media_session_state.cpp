@@ -14,6 +14,25 @@ std::optional<endpoint_state> endpoint_of(const std::optional<dataplane::ip_endp
     return endpoint_of(*e);
 }
 
+secret secret_of(const std::string& text) {
+    return secret(std::vector<std::uint8_t>(text.begin(), text.end()));
+}
+
+std::optional<ice_state> ice_of(const sdp::ice_leg* ice) {
+    if (ice == nullptr || !ice->local()) {
+        return std::nullopt;
+    }
+    ice_state out;
+    out.in_use = ice->in_use();
+    out.local_ufrag = ice->local()->ufrag;
+    out.local_pwd = secret_of(ice->local()->pwd);
+    if (ice->peer()) {
+        out.peer_ufrag = ice->peer()->ufrag;
+        out.peer_pwd = secret_of(ice->peer()->pwd);
+    }
+    return out;
+}
+
 chain_side_state chain_state(const sdp::chain_side& c) {
     return {c.sdp, c.ptime, c.received_payload_type, c.audio.annexb, c.events};
 }
@@ -39,6 +58,7 @@ media_state media_session::state() const {
             const auto& k = *l.sdes->keys();
             o.srtp = srtp_state{k.suite, secret(k.peer.bytes()), secret(k.local.bytes())};
         }
+        o.ice = ice_of(l.ice.get());
         o.peer_formats = l.peer_formats;
         o.peer_direction = l.peer_direction;
         o.peer_hold_address = l.peer_hold_address;

@@ -38,6 +38,17 @@ struct srtp_state {
     bool operator==(const srtp_state&) const = default;
 };
 
+/// ICE-lite on one leg (RFC 8445 2.5): the credentials the SBC stated there
+/// and the peer's. The passwords key MESSAGE-INTEGRITY: secrets.
+struct ice_state {
+    bool in_use = false;  ///< the data plane answers the peer's checks
+    std::string local_ufrag;
+    secret local_pwd;
+    std::string peer_ufrag;  ///< "" when the peer stated none
+    secret peer_pwd;
+    bool operator==(const ice_state&) const = default;
+};
+
 /// One end of a codec chain (sdp::chain_side without what is derived).
 struct chain_side_state {
     sdp::format format;  ///< as that peer's SDP states it
@@ -59,6 +70,8 @@ struct media_leg_state {
     std::optional<endpoint_state> peer_rtcp;
     std::optional<endpoint_state> latched_rtp;
     std::optional<srtp_state> srtp;
+    /// nullopt: the SBC stated no ICE credentials on the leg (`ice: off`).
+    std::optional<ice_state> ice;
     sdp::media_formats peer_formats;
     sdp::direction peer_direction = sdp::direction::sendrecv;
     bool peer_hold_address = false;

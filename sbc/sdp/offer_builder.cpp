@@ -108,22 +108,38 @@ result<std::string> build_offer(const std::vector<config::codec>& codecs, const 
     for (const auto& c : p.crypto) {
         attributes += fmt::format("a=crypto:{}\r\n", c);
     }
+    std::string session_ice;
+    std::string media_ice;
+    if (p.ice) {
+        // RFC 8839 5.3, 5.4, 5.1: the SBC as an ICE-lite agent; an offer
+        // keeps component 2 for a peer that declines a=rtcp-mux.
+        for (const auto& line : ice_session_lines()) {
+            session_ice +=
+                fmt::format("a={}{}{}\r\n", line.name, line.value.empty() ? "" : ":", line.value);
+        }
+        for (const auto& line : ice_media_lines(*p.ice, p.local_address, p.local_rtp_port,
+                                                p.rtcp_mux == rtcp_mux_attribute::answer)) {
+            media_ice += fmt::format("a={}:{}\r\n", line.name, line.value);
+        }
+    }
     return fmt::format(
         "v=0\r\n"
         "o=sbc {} {} IN {} {}\r\n"
         "s=sbc\r\n"
         "c=IN {} {}\r\n"
         "t=0 0\r\n"
+        "{}"
         "m=audio {} {}{}\r\n"
         "{}"
         "a=ptime:20\r\n"
         "a=sendrecv\r\n"
         "a=rtcp:{}\r\n"
-        "{}",
+        "{}{}",
         p.origin_session_id, p.origin_version, ip, p.local_address, ip, p.local_address,
-        p.local_rtp_port, p.secure ? "RTP/SAVP" : "RTP/AVP", pts, attributes, p.local_rtp_port + 1,
+        session_ice, p.local_rtp_port, p.secure ? "RTP/SAVP" : "RTP/AVP", pts, attributes,
+        p.local_rtp_port + 1,
         // RFC 5761 5.1.1; a=rtcp above is the fallback of 5.1.3.
-        p.rtcp_mux == rtcp_mux_attribute::none ? "" : "a=rtcp-mux\r\n");
+        p.rtcp_mux == rtcp_mux_attribute::none ? "" : "a=rtcp-mux\r\n", media_ice);
 }
 
 result<bool> check_answer(std::string_view offer, std::string_view answer) {

@@ -29,7 +29,8 @@ format own_format(config::codec c);
 /// and G729 (18, Annex B off: RFC 4856 says it is on unless annexb=no), and
 /// dynamic ones for opus (111, opus/48000/2, RFC 7587 6.1) and
 /// telephone-event (101, events 0-16, RFC 4733 7.1.1); a=ptime:20 and
-/// a=sendrecv. An error when `codecs` has no audio codec.
+/// a=sendrecv; the SBC's ICE-lite attributes when `p.ice` is set (as
+/// rewrite() writes them). An error when `codecs` has no audio codec.
 result<std::string> build_offer(const std::vector<config::codec>& codecs, const rewrite_params& p);
 
 /// Whether `answer` answers `offer` (RFC 3264 6): its first audio stream is

@@ -19,6 +19,7 @@
 #include <optional>
 #include <vector>
 
+#include "dataplane/api/ice_credentials.hpp"
 #include "sbc/common/c_handle.hpp"
 
 namespace sbc::sdp {
@@ -600,6 +601,15 @@ void anchor(su_home_t* home, sdp_media_t* m, const media_target& t, const rewrit
     // Always explicit on the stream, so the session-level one can go.
     append_attribute(home, &m->m_attributes, to_string(p.dir.value_or(stated_direction(t))),
                      nullptr);
+    if (p.ice) {
+        // RFC 8839 5.4 and 5.1: the SBC's credentials and host candidates
+        // (the peer's went with the allow-list above).
+        for (auto& line : ice_media_lines(*p.ice, p.local_address, p.local_rtp_port,
+                                          p.rtcp_mux == rtcp_mux_attribute::answer)) {
+            append_attribute(home, &m->m_attributes, line.name,
+                             su_strdup(home, line.value.c_str()));
+        }
+    }
 }
 
 void scrub_session(su_home_t* home, sdp_session_t* s, const rewrite_params& p) {
@@ -634,6 +644,13 @@ void scrub_session(su_home_t* home, sdp_session_t* s, const rewrite_params& p) {
     // Session-level attributes: none is needed, the anchored stream states
     // its direction itself; the rest (group, ice-*, tool, ...) is the peer's.
     s->sdp_attributes = nullptr;
+    if (p.ice) {
+        // RFC 8839 5.3: a lite agent says so at session level.
+        for (auto& line : ice_session_lines()) {
+            append_attribute(home, &s->sdp_attributes, line.name,
+                             line.value.empty() ? nullptr : su_strdup(home, line.value.c_str()));
+        }
+    }
 }
 
 }  // namespace
@@ -728,6 +745,27 @@ std::vector<std::string> session_description::crypto_attributes() const {
         }
     }
     return values;
+}
+
+std::optional<ice_attributes> session_description::ice() const {
+    const sdp_media_t* audio = _impl->session->sdp_media;
+    for (std::size_t i = 0; audio != nullptr && i < _impl->audio_index; ++i) {
+        audio = audio->m_next;
+    }
+    // RFC 8839 5.4: media level, else session level.
+    const auto value_of = [&](const char* name) -> std::string {
+        const sdp_attribute_t* a =
+            audio != nullptr ? sdp_attribute_find(audio->m_attributes, name) : nullptr;
+        if (a == nullptr) {
+            a = sdp_attribute_find(_impl->session->sdp_attributes, name);
+        }
+        return a != nullptr && a->a_value != nullptr ? a->a_value : "";
+    };
+    ice_attributes peer{value_of("ice-ufrag"), value_of("ice-pwd")};
+    if (!dataplane::ice_credentials{peer.ufrag, peer.pwd, {}}.invalid_because().empty()) {
+        return std::nullopt;
+    }
+    return peer;
 }
 
 std::vector<format> session_description::formats() const {

@@ -14,6 +14,7 @@
 
 #include "dataplane/api/ip_endpoint.hpp"
 #include "sbc/common/result.hpp"
+#include "sbc/sdp/ice.hpp"
 
 namespace sbc::sdp {
 
@@ -98,6 +99,11 @@ struct rewrite_params {
     /// The stream's direction attribute; none: the peer's, as
     /// stated_direction() reads it (how holds cross, sdp/hold_direction.hpp).
     std::optional<direction> dir{};
+    /// Set: the SBC is an ICE-lite agent on the leg (RFC 8445 2.5). The
+    /// session says a=ice-lite and a=ice-options:ice2, the stream these
+    /// credentials and a host candidate on `local_address` per component
+    /// (component 2 only when `rtcp_mux` is not `answer`). Unset: no ICE.
+    std::optional<ice_attributes> ice{};
 };
 
 class session_description {
@@ -122,6 +128,12 @@ public:
     /// the peer's keys: parse them with sdp::parse_crypto, never log them.
     std::vector<std::string> crypto_attributes() const;
 
+    /// The peer's ICE credentials (RFC 8839 5.4: a=ice-ufrag and a=ice-pwd
+    /// on the anchored stream, else at session level). nullopt when either
+    /// is missing or outside RFC 8839's grammar (4 to 256 ice-chars for the
+    /// ufrag, 22 to 256 for the pwd): ICE is then not used with the peer.
+    std::optional<ice_attributes> ice() const;
+
     /// The anchored stream's payload formats in m= line order. Static payload
     /// types without an a=rtpmap get their RFC 3551 6 (Table 4) names:
     /// 0 PCMU, 3 GSM, 4 G723, 5-6 and 16-17 DVI4, 7 LPC, 8 PCMA, 9 G722 (its
@@ -139,9 +151,9 @@ public:
     /// only `p.local_address`, the first audio m= line gets `p.local_rtp_port`,
     /// every other m= line port 0 (RFC 3264 6: declined), a=rtcp points at our
     /// RTCP port (the RTP port in a muxed answer, `p.rtcp_mux`), and ICE attributes (candidates,
-    /// ufrag, pwd) of the peer are dropped. Codecs, ptime, fmtp and direction attributes pass
-    /// unchanged, unless `p.formats` or `p.ptime` replace them. The profile and the a=crypto lines
-    /// are `p`'s: the peer's keys never cross to the other leg.
+    /// ufrag, pwd) of the peer are dropped; the SBC's own are `p.ice`'s. Codecs, ptime, fmtp and
+    /// direction attributes pass unchanged, unless `p.formats` or `p.ptime` replace them. The
+    /// profile and the a=crypto lines are `p`'s: the peer's keys never cross to the other leg.
     ///
     /// Details: the stream's attributes pass through an allow-list (rtpmap,
     /// fmtp, ptime, maxptime, rtcp-fb, direction); everything else

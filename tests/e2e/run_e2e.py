@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Runs the end-to-end tests (test_sbc.py, test_tls.py, test_failover.py, test_dns_peers.py,
-test_srtp.py, test_rtcp_mux.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
+test_srtp.py, test_rtcp_mux.py, test_ice_lite.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
 test_media_security.py, test_payload_types.py, test_policy.py, test_auth.py,
 test_dialog.py, test_ringback.py, test_hold.py, test_cloud_profiles.py,
 test_ms_transfer.py), several at once.
@@ -71,6 +71,7 @@ def all_tests():
     import test_dpdk
     import test_dtmf
     import test_failover
+    import test_ice_lite
     import test_policy
     import test_auth
     import test_cloud_profiles
@@ -92,7 +93,8 @@ def all_tests():
              list(test_dpdk.TESTS) + list(test_media_security.TESTS) +
              list(test_payload_types.TESTS) + list(test_dns_peers.TESTS) +
              list(test_rtcp_mux.TESTS) + list(test_ringback.TESTS) +
-             list(test_cloud_profiles.TESTS) + list(test_ms_transfer.TESTS))
+             list(test_cloud_profiles.TESTS) + list(test_ms_transfer.TESTS) +
+             list(test_ice_lite.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

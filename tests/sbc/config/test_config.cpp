@@ -1034,6 +1034,21 @@ TEST_CASE("rtcp_mux takes off, accept or offer, accept by default", "[config][rt
           "t.yaml:4:59: trunks[0].rtcp_mux: expected off, accept or offer (got 'yes')");
 }
 
+TEST_CASE("ice takes off or lite, off by default", "[config][ice]") {
+    using sbc::config::ice_mode;
+    CHECK(load_string(all_ok).trunks[0].ice == ice_mode::off);
+    const auto trunk = [](const std::string& keys) {
+        return interfaces_ok +
+               "trunks:\n"
+               "  - {name: t, interface: a, peers: [127.0.1.2], " +
+               keys + "}\n" + routes_ok;
+    };
+    CHECK(load_string(trunk("ice: lite")).trunks[0].ice == ice_mode::lite);
+    CHECK(load_string(trunk("ice: off")).trunks[0].ice == ice_mode::off);
+    CHECK(problem_of(trunk("ice: full")) ==
+          "t.yaml:4:54: trunks[0].ice: expected off or lite (got 'full')");
+}
+
 TEST_CASE("a tls interface carries its identity and trust store", "[config][tls]") {
     const std::string iface =
         "interfaces:\n"

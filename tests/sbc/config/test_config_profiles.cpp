@@ -104,6 +104,8 @@ TEST_CASE("the microsoft profile follows Direct Routing's published rules", "[co
     CHECK(t.codecs.front() == codec::g722);
     CHECK(t.rtcp_mux == rtcp_mux_mode::offer);
     CHECK(t.hold == hold_style::inactive);
+    // Media bypass is the SBC owner's choice: off unless the trunk says lite.
+    CHECK(t.ice == sbc::config::ice_mode::off);
     CHECK(t.use_fqdn);
     CHECK(t.user_phone);
     REQUIRE(t.sbc_header.has_value());
@@ -143,8 +145,10 @@ TEST_CASE("every key a profiled trunk gives overrides the profile's default",
         "    srtp_suites: [AEAD_AES_128_GCM]\n"
         "    keepalive: {timeout: 3}\n"
         "    refer: reject\n"
-        "    hold: pass\n");
+        "    hold: pass\n"
+        "    ice: lite\n");
     CHECK(t.profile == trunk_profile::microsoft);
+    CHECK(t.ice == sbc::config::ice_mode::lite);
     REQUIRE(t.peers.size() == 1);  // the trunk's own peers replace the proxies
     CHECK(t.peers[0].host == "127.0.1.2");
     CHECK(t.srtp == srtp_mode::optional);
