@@ -134,14 +134,19 @@ def make_rtp(payloads, pt, ts_step, ssrc=0x5BC0A1E5, first_seq=1000, first_ts=0)
 
 
 def assert_valid_rtp(packets, who, *, pt, ts_step, payload_len=None, min_packets=100,
-                     max_lost=5):
+                     max_lost=5, max_skips=0):
     """Checks one captured stream and returns its packets in sequence order.
 
     `ts_step` is the timestamp increment per packet (clock rate * ptime:
     G.711 and G.729 160 per 20 ms at 8000 Hz, Opus 960 at 48000 Hz); `None`
     takes the stream's first increment (a relayed stream keeps its sender's
     ptime). `payload_len` is the exact payload size (G.729: 20 octets per
-    20 ms, RFC 3551 4.5.6), or None. Up to `max_lost` sequence gaps pass.
+    20 ms, RFC 3551 4.5.6), or None. Up to `max_lost` sequence gaps pass, and
+    up to `max_skips` places where the timestamp moved on by whole packets
+    more than the sequence did: a generated stream whose sender fell behind
+    the clock and skipped what it could no longer send in time (RFC 3550
+    5.1: the timestamp follows the sampling instant, the sequence the
+    packets sent).
     """
     check(len(packets) >= min_packets,
           f"{who}: only {len(packets)} RTP packets arrived (expected at least {min_packets})")
@@ -157,7 +162,7 @@ def assert_valid_rtp(packets, who, *, pt, ts_step, payload_len=None, min_packets
         check(sizes == [payload_len], f"{who}: payload sizes {sizes}, expected {payload_len}")
     check(all(p.payload for p in packets), f"{who}: packets with an empty payload")
     ordered = _unwrap_order(packets)
-    lost = reordered = 0
+    lost = reordered = skips = 0
     if ts_step is None:
         ts_step = (ordered[1][1].ts - ordered[0][1].ts) & 0xFFFFFFFF
         check(ts_step > 0, f"{who}: the first two packets have the same timestamp")
@@ -165,6 +170,10 @@ def assert_valid_rtp(packets, who, *, pt, ts_step, payload_len=None, min_packets
         check(s1 != s0, f"{who}: sequence number {p1.seq} arrived twice")
         lost += s1 - s0 - 1
         ts_delta = (p1.ts - p0.ts) & 0xFFFFFFFF
+        if (ts_delta > (s1 - s0) * ts_step and ts_delta % ts_step == 0 and
+                ts_delta < 0x80000000 and skips < max_skips):
+            skips += 1
+            continue
         check(ts_delta == (s1 - s0) * ts_step,
               f"{who}: timestamp went {p0.ts} -> {p1.ts} from sequence {p0.seq} to {p1.seq}, "
               f"expected {ts_step} per packet")
