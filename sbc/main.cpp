@@ -17,6 +17,7 @@
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/node/cluster_node.hpp"
 #include "sbc/sofia/fd_watch.hpp"
 #include "sbc/sofia/runtime.hpp"
 
@@ -143,6 +144,11 @@ int run(const std::string& path) {
     }
     sbc::b2bua::b2bua b2bua(rt.root(), cfg, *media);
     sbc::api::control_server control(rt.root(), cfg.control.socket, b2bua);
+    std::unique_ptr<sbc::node::cluster_node> cluster;
+    if (cfg.cluster) {
+        cluster = std::make_unique<sbc::node::cluster_node>(rt.root(), *cfg.cluster, b2bua);
+        cluster->start();
+    }
 
     stop_watch w{&rt, &b2bua};
     su_timer_t* stop_timer = su_timer_create(su_root_task(rt.root()), 100);

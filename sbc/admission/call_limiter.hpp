@@ -43,6 +43,10 @@ public:
     decision try_admit(clock::time_point now);
     /// A call admitted here ended (never below 0).
     void release() noexcept;
+    /// A call admitted elsewhere (another node, whose calls this one took
+    /// over) is held here now: counted whatever the limits, since refusing
+    /// it would drop a call that is up.
+    void adopt() noexcept { ++_active; }
 
     unsigned active() const noexcept { return _active; }
     std::uint64_t admitted() const noexcept { return _admitted; }

@@ -98,6 +98,12 @@ public:
         (void)args;
         return {{"error", "call_state is not supported here"}};
     }
+    /// `sbcctl cluster [active|standby]`: this node's role, partner, store
+    /// and replication ({"action": "show"|"active"|"standby"}).
+    virtual nlohmann::json cluster(const nlohmann::json& args) {
+        (void)args;
+        return {{"error", "cluster is not supported here"}};
+    }
 };
 
 /// Answers one request line (without its '\n') with one reply line (without

@@ -131,7 +131,10 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
         _cdr = std::make_unique<cdr::writer>(
             cdr::writer_options{cfg.cdr->file, cfg.cdr->max_bytes, cfg.cdr->keep});
     }
-    start_registrations();
+    _active = !(cfg.cluster && cfg.cluster->standby);
+    if (_active) {
+        start_registrations();
+    }
     _reap_timer = su_timer_create(su_root_task(root), 1);  // su_timer needs > 0 ms
     _tick_timer = su_timer_create(su_root_task(root), 200);
     if (_reap_timer == nullptr || _tick_timer == nullptr) {
@@ -142,6 +145,9 @@ b2bua::b2bua(su_root_t* root, const config::config& cfg, dataplane::media_engine
 }
 
 void b2bua::start_registrations() {
+    if (!_active) {
+        return;
+    }
     for (const auto& t : _cfg.trunks) {
         if (!t.registration || t.peers.empty() || _registrations.count(t.name) != 0) {
             continue;
@@ -743,6 +749,9 @@ void b2bua::reap() {
     bool reaped = false;
     for (auto it = _calls.begin(); it != _calls.end();) {
         if (it->second->finished()) {
+            if (_told.erase(it->first) != 0 && _observer != nullptr) {
+                _observer->call_gone(it->first);
+            }
             it = _calls.erase(it);
             reaped = true;
         } else {
@@ -770,6 +779,7 @@ void b2bua::tick() {
             // from its SDP), where the SBC now sends that leg's media.
             sip_log.info("call {}: leg {} media latched to {}", c.display_id(),
                          ev.s == side::a ? 'a' : 'b', ev.latched.to_string());
+            c.note_change();
             continue;
         }
         if (ev.what == dataplane::media_event::kind::dtmf) {
@@ -783,7 +793,9 @@ void b2bua::tick() {
         }
     }
     auto now = std::chrono::steady_clock::now();
-    _keepalive.tick(now);
+    if (_active) {
+        _keepalive.tick(now);
+    }
     const std::chrono::nanoseconds timeout = std::chrono::seconds(_cfg.media.timeout_seconds);
     for (auto& [id, c] : _calls) {
         if (c->current_state() == st::answered && now - c->state_since() > ack_wait) {
@@ -804,6 +816,75 @@ void b2bua::tick() {
         }
     }
     reap();
+    tell_changes();
+}
+
+void b2bua::tell_changes() {
+    if (_observer == nullptr) {
+        return;
+    }
+    for (const auto& [id, c] : _calls) {
+        if (c->current_state() != call::state::established || c->under_way() != operation::none) {
+            continue;
+        }
+        const auto mark = c->state_mark();
+        auto [it, fresh] = _told.try_emplace(id, mark);
+        if (fresh || it->second != mark) {
+            it->second = mark;
+            _observer->call_changed(*c);
+        }
+    }
+}
+
+void b2bua::set_observer(call_observer* o) noexcept {
+    _observer = o;
+    _told.clear();
+}
+
+void b2bua::set_active(bool active) {
+    if (active == _active) {
+        return;
+    }
+    _active = active;
+    sip_log.info("node is {} now", active ? "active" : "standby");
+    if (active) {
+        start_registrations();
+    }
+}
+
+sip_interface* b2bua::find_interface(const std::string& name) noexcept {
+    for (auto& i : _interfaces) {
+        if (i->name() == name) {
+            return i.get();
+        }
+    }
+    return nullptr;
+}
+
+void b2bua::adopt_slot(const config::trunk_config& trunk, bool inbound) noexcept {
+    auto it = _admission.find(trunk.name);
+    if (it != _admission.end()) {
+        (inbound ? it->second.inbound : it->second.outbound).adopt();
+    }
+}
+
+result<std::uint64_t> b2bua::restore_call(const call_state& s) {
+    const auto* from = _cfg.find_trunk(s.legs[0].trunk);
+    const auto* to = _cfg.find_trunk(s.legs[1].trunk);
+    if (from == nullptr || to == nullptr) {
+        return error{
+            fmt::format("no trunk {}", from == nullptr ? s.legs[0].trunk : s.legs[1].trunk)};
+    }
+    const auto id = _next_call_id++;
+    auto c = std::make_unique<call>(*this, id, *from, *to);
+    if (auto r = c->restore(s); !r) {
+        return error{r.error_message()};
+    }
+    _calls.emplace(id, std::move(c));
+    if (_names) {
+        rebuild_acl();
+    }
+    return id;
 }
 
 std::vector<std::uint64_t> b2bua::call_ids() const {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -68,6 +69,20 @@ struct trunk_normalizer {
     policy::number_rewriter outbound;
 };
 
+/// Told of the calls' changes, on the loop: what a store replicating them
+/// to other nodes needs (cluster/replication.hpp).
+class call_observer {
+public:
+    /// Call `c` is established, with nothing under way, and its state moved
+    /// since it was last told (or it was never told): snapshot it now.
+    virtual void call_changed(const call& c) = 0;
+    /// Call `id`, told of before, ended: its state is no more.
+    virtual void call_gone(std::uint64_t id) = 0;
+
+protected:
+    ~call_observer() = default;
+};
+
 class b2bua final : public api::control_handler {
 public:
     /// Binds every interface of `cfg` (throws std::runtime_error when one
@@ -85,6 +100,22 @@ public:
     /// moment afterwards for the BYEs and CANCELs to leave.
     void hang_up_all(const char* why);
     std::size_t call_count() const noexcept { return _calls.size(); }
+    /// Tells `o` (null: nobody) of every established call's changes, from
+    /// the next tick; `o` must outlive the b2bua or be unset first.
+    void set_observer(call_observer* o) noexcept;
+    /// A standby node is bound to the addresses it shares with its partner
+    /// but must stay silent on them: no OPTIONS keep-alives and no
+    /// registrations, whose answers would reach the partner that holds the
+    /// addresses. Active (the default) starts them.
+    void set_active(bool active);
+    bool active() const noexcept { return _active; }
+    /// Rebuilds a call another node held (call::restore) under a new id of
+    /// this node; an error says why it could not be (nothing is left of it).
+    result<std::uint64_t> restore_call(const call_state& s);
+    /// The interface named so; null for an unknown name.
+    sip_interface* find_interface(const std::string& name) noexcept;
+    /// A call taken over holds an admission slot of `trunk` here now.
+    void adopt_slot(const config::trunk_config& trunk, bool inbound) noexcept;
     /// The ids of the calls held now, in order.
     std::vector<std::uint64_t> call_ids() const;
     /// Call `id` as data (call_state.hpp); nullopt when there is no such call.
@@ -159,6 +190,11 @@ public:
     nlohmann::json reload() override;
     nlohmann::json route_test(const nlohmann::json& args) override;
     nlohmann::json call_document(const nlohmann::json& args) override;
+    nlohmann::json cluster(const nlohmann::json& args) override;
+    /// Who answers `sbcctl cluster` (the cluster node, when there is one).
+    void set_cluster_api(std::function<nlohmann::json(const nlohmann::json&)> f) {
+        _cluster_api = std::move(f);
+    }
 
 private:
     /// The screening of a new INVITE reads the router, the registrar's
@@ -274,6 +310,13 @@ private:
     std::mt19937 _rng{std::random_device{}()};
     dialog_closer _closer;  ///< emptied after the calls, before the interfaces (~b2bua)
     std::map<std::uint64_t, std::unique_ptr<call>> _calls;
+    std::function<nlohmann::json(const nlohmann::json&)> _cluster_api;
+    call_observer* _observer = nullptr;
+    /// Per call told of: the state_mark() it had then.
+    std::map<std::uint64_t, std::uint64_t> _told;
+    bool _active = true;
+    /// Tells the observer of the calls whose state moved (tick).
+    void tell_changes();
     std::uint64_t _next_call_id = 1;
     su_timer_t* _reap_timer = nullptr;
     su_timer_t* _tick_timer = nullptr;

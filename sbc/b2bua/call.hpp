@@ -225,6 +225,20 @@ public:
     /// The call as data (call_state.hpp): its dialogs, media, what it holds
     /// and its CDR so far, for a store or another node.
     call_state snapshot() const;
+    /// The call another node held, whose state `s` this node read from the
+    /// store when it took that node's addresses over (call_restore.cpp):
+    /// its two dialogs made again in nta on the interfaces they were on,
+    /// its media session on the same ports, its timers, admission slots and
+    /// CDR so far. Only an established call can be taken over; an error says
+    /// why this one cannot (the caller then destroys the call, half made).
+    result<bool> restore(const call_state& s);
+    /// What changes when the call's state does (its state, the operation
+    /// under way, each dialog's sequence numbers, SDP version and nta leg,
+    /// and the changes noted): a store writes the call again when it moves.
+    std::uint64_t state_mark() const noexcept;
+    /// Something the state document holds changed that state_mark() does
+    /// not see (media latched to a peer's real address).
+    void note_change() noexcept { ++_changes; }
     /// The operation in progress, if any.
     operation under_way() const noexcept;
 
@@ -244,6 +258,8 @@ private:
     call_leg& leg(side s) noexcept { return _legs[dataplane::index(s)]; }
 
     void set_state(state s) noexcept;
+    /// Leg `s`'s dialog from its recorded state (restore()).
+    result<bool> restore_dialog(side s, const dialog_state& st);
     /// The dialog with the caller, from its INVITE (RFC 3261 12.1.1).
     bool create_inbound_leg(nta_incoming_t* irq, const sip_t* sip);
     /// The response callback of the next INVITE sent for the relay; sets
@@ -376,6 +392,7 @@ private:
     /// 3.4), shared by the initial INVITE and the requests in the dialogs.
     digest_client _digest;
     std::chrono::nanoseconds _armed_media_timeout{};
+    std::uint64_t _changes = 0;  ///< note_change()
 };
 
 /// True when the message carries an application/sdp body.

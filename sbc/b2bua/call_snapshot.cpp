@@ -69,6 +69,32 @@ operation call::under_way() const noexcept {
     return operation::none;
 }
 
+std::uint64_t call::state_mark() const noexcept {
+    // FNV-1a over what moves with the state: not a digest of the document
+    // (building it costs far more), but every operation that changes the
+    // document changes one of these.
+    std::uint64_t h = 14695981039346656037ULL;
+    const auto mix = [&h](std::uint64_t v) {
+        for (int i = 0; i < 8; ++i) {
+            h = (h ^ ((v >> (8 * i)) & 0xff)) * 1099511628211ULL;
+        }
+    };
+    mix(static_cast<std::uint64_t>(_state));
+    mix(static_cast<std::uint64_t>(under_way()));
+    mix(_changes);
+    for (const auto& d : _legs) {
+        mix(reinterpret_cast<std::uintptr_t>(d.nta()));
+        if (d.nta() != nullptr) {
+            mix(nta_leg_get_seq(d.nta()));
+            mix(nta_leg_get_rseq(d.nta()));
+        }
+        mix(d.origin.version);
+        mix(d.timer ? static_cast<std::uint64_t>(d.timer->last_refresh.time_since_epoch().count())
+                    : 0);
+    }
+    return h;
+}
+
 call_state call::snapshot() const {
     const to_wall wall;
     call_state s;

@@ -694,4 +694,11 @@ nlohmann::json b2bua::call_document(const nlohmann::json& args) {
     return {{"call", std::move(doc)}};
 }
 
+nlohmann::json b2bua::cluster(const nlohmann::json& args) {
+    if (!_cluster_api) {
+        return {{"error", "this node is not in a cluster (no cluster: in its configuration)"}};
+    }
+    return _cluster_api(args);
+}
+
 }  // namespace sbc::b2bua

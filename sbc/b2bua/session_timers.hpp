@@ -36,6 +36,12 @@ public:
     /// What the caller's INVITE asks of leg a's timer (Session-Expires and
     /// its refresher), settled when the 2xx goes out.
     void caller_asked(const sip_t* invite);
+    /// What the caller asked, as a call's state recorded it (a call taken
+    /// over from another node).
+    void restore_caller(std::chrono::seconds expires, std::string refresher) {
+        _caller_expires = expires;
+        _caller_refresher = std::move(refresher);
+    }
     std::chrono::seconds caller_expires() const noexcept { return _caller_expires; }
     const std::string& caller_refresher() const noexcept { return _caller_refresher; }
 

@@ -520,19 +520,19 @@ struct dns_config {
 /// "cluster"): a Redis server, by IP literal or unix socket path (a host
 /// name would block the loop in getaddrinfo).
 struct cluster_store_config {
-    std::string address;   ///< "IP:PORT", "[IPv6]:PORT" or "unix:/path"
-    std::string user;      ///< Redis ACL user; "" with requirepass only
-    std::string password;  ///< from `password` or `password_file`
+    std::string address;              ///< "IP:PORT", "[IPv6]:PORT" or "unix:/path"
+    std::string user;                 ///< Redis ACL user; "" with requirepass only
+    std::string password;             ///< from `password` or `password_file`
     unsigned timeout_ms = 1000;       ///< connect, and a command's answer
     std::size_t queue_limit = 10000;  ///< calls waiting to be written; more are dropped, counted
 };
 
 /// This node's place in a redundant pair or an active-active cluster.
 struct cluster_config {
-    std::string node;     ///< this node's name, unique in the cluster
-    std::string partner;  ///< the node whose calls this one takes over ("": none)
+    std::string node;            ///< this node's name, unique in the cluster
+    std::string partner;         ///< the node whose calls this one takes over ("": none)
     std::string prefix = "sbc";  ///< of every key: "<prefix>:call:<node>:<id>"
-    bool standby = false;  ///< starts as standby: silent until made active
+    bool standby = false;        ///< starts as standby: silent until made active
     cluster_store_config store;
     /// 32 octets as 64 hex digits, from `key_file`: the AES-256-GCM key
     /// that seals SRTP keys and other secrets before they leave the process.
@@ -547,7 +547,7 @@ struct config {
     media_config media;
     control_config control;
     dns_config dns;
-    std::optional<cdr_config> cdr;  ///< none: no CDRs are written
+    std::optional<cdr_config> cdr;          ///< none: no CDRs are written
     std::optional<cluster_config> cluster;  ///< none: a node on its own
 
     const interface_config* find_interface(const std::string& name) const;

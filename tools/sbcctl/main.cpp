@@ -96,6 +96,10 @@ int show(const std::string& cmd, const std::string& reply_line, bool json) {
         fmt::print("{}\n", (*reply)["call"].dump(2));
         return exit_ok;
     }
+    if (cmd == "cluster") {
+        fmt::print("{}", sbc::ctl::render_cluster(*reply));
+        return exit_ok;
+    }
     if (cmd == "status") {
         auto status = sbc::api::decode_status(*reply);
         if (!status) {
@@ -165,6 +169,14 @@ int main(int argc, char** argv) {
         "call-state", "a call's state document (JSON, secrets redacted), as a store would keep it");
     std::uint64_t call_id = 0;
     call_state->add_option("ID", call_id, "the call's number (sbcctl calls)")->required();
+    auto* cluster = app.add_subcommand(
+        "cluster", "this node's role, partner, store and replication; or make it active/standby");
+    std::string cluster_action = "show";
+    cluster
+        ->add_option("ACTION", cluster_action,
+                     "show (default); active: take over the partner's calls (keepalived made this "
+                     "node master); standby: stay silent on the shared addresses")
+        ->check(CLI::IsMember({"show", "active", "standby"}));
     auto* route = app.add_subcommand("route", "routing: see which route a call would take");
     route->require_subcommand(1);
     auto* route_test =
@@ -204,6 +216,9 @@ int main(int argc, char** argv) {
         request["to"] = rt.to;
         request["source"] = rt.source;
         request["at"] = rt.at;
+    }
+    if (cmd == "cluster") {
+        request["action"] = cluster_action;
     }
     if (cmd == "call-state") {
         cmd = "call_state";

@@ -419,4 +419,35 @@ std::string render_route_test(const nlohmann::json& reply) {
     return out;
 }
 
+std::string render_cluster(const nlohmann::json& reply) {
+    const auto num = [](const nlohmann::json& j, const char* key) {
+        auto it = j.find(key);
+        return it != j.end() && it->is_number() ? it->dump() : std::string("0");
+    };
+    const auto partner = text_of(reply, "partner");
+    std::string out = fmt::format("node {} ({}), partner {}, {} call(s)\n", text_of(reply, "node"),
+                                  text_of(reply, "role"), partner.empty() ? "none" : partner,
+                                  num(reply, "calls"));
+    const auto store = reply.value("store", nlohmann::json::object());
+    out += fmt::format(
+        "store {}: {}, queue {}, lag {} ms, written {}, deleted {}, dropped {}, "
+        "failures {}\n",
+        text_of(store, "address"), store.value("up", false) ? "up" : "DOWN", num(store, "queue"),
+        num(store, "lag_ms"), num(store, "written"), num(store, "deleted"), num(store, "dropped"),
+        num(store, "failures"));
+    if (const auto e = text_of(store, "last_error"); !e.empty()) {
+        out += "  last error: " + e + "\n";
+    }
+    if (auto t = reply.find("last_take_over"); t != reply.end() && t->is_object()) {
+        out +=
+            fmt::format("last take-over {}: {} call(s) restored, {} not, in {} ms{}\n",
+                        text_of(*t, "at"), num(*t, "restored"), num(*t, "failed"),
+                        num(*t, "took_ms"), t->value("in_progress", false) ? " (in progress)" : "");
+        for (const auto& e : t->value("errors", nlohmann::json::array())) {
+            out += "  " + printable(e.is_string() ? e.get<std::string>() : e.dump()) + "\n";
+        }
+    }
+    return out;
+}
+
 }  // namespace sbc::ctl

@@ -38,4 +38,8 @@ std::string render_reload(const nlohmann::json& reply);
 /// each rule tried with why it did or did not match, and the outcome.
 std::string render_route_test(const nlohmann::json& reply);
 
+/// `sbcctl cluster`: the node's role and partner, the store's health,
+/// replication queue and lag, and the last take-over.
+std::string render_cluster(const nlohmann::json& reply);
+
 }  // namespace sbc::ctl

@@ -116,6 +116,18 @@ b2bua_fixture::~b2bua_fixture() {
     _sbc.reset();
 }
 
+void b2bua_fixture::fail_over() {
+    // The partner binds what the failed node bound: the same ports, now
+    // that they are known, on the same addresses.
+    for (auto& iface : _cfg.interfaces) {
+        for (auto& l : iface.listen) {
+            l.port = _sbc->interface_named(iface.name).bound_port(l.proto);
+        }
+    }
+    _sbc.reset();  // no BYE, no CANCEL: a node that died says nothing
+    _sbc = std::make_unique<b2bua::b2bua>(loop.root(), _cfg, media);
+}
+
 std::string b2bua_fixture::side_uri(const std::string& interface, const std::string& user) const {
     const auto t = _tcp ? config::transport::tcp : config::transport::udp;
     return fmt::format("sip:{}@127.0.0.1:{}{}", user,

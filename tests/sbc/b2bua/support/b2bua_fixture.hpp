@@ -88,6 +88,10 @@ public:
     std::string carrier_side_uri(const std::string& user) const;
     std::string pbx_side_uri(const std::string& user) const;
     b2bua::b2bua& sbc() noexcept { return *_sbc; }
+    /// The SBC dies without a word and another takes its place on the same
+    /// addresses and ports, with no call (its partner in a redundant pair,
+    /// before it takes the calls over: b2bua::restore_call).
+    void fail_over();
     const config::config& cfg() const noexcept { return _cfg; }
     const std::string& yaml() const noexcept { return _yaml; }
     /// The CDR file's lines so far.

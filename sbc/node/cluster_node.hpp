@@ -1,0 +1,78 @@
+// This node's part in a redundant pair (conf/README.md, "cluster"): it
+// replicates its established calls to the cluster's store as they change,
+// and when keepalived makes it master (`sbcctl cluster active`, from the
+// notify script) it takes its partner's calls over, rebuilding each from
+// the state its partner wrote.
+//
+// Object graph: main owns the node beside the b2bua, which it observes
+// (b2bua::call_observer) and answers `sbcctl cluster` for; the node owns
+// the call store (cluster/call_store.hpp) and borrows the b2bua. Runs on
+// the su_root thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sbc/b2bua/b2bua.hpp"
+#include "sbc/cluster/call_store.hpp"
+#include "sbc/config/config.hpp"
+
+namespace sbc::node {
+
+class cluster_node final : public b2bua::call_observer {
+public:
+    /// Throws std::runtime_error when the configuration's key is unusable.
+    cluster_node(su_root_t* root, const config::cluster_config& cfg, b2bua::b2bua& calls);
+    ~cluster_node();
+    cluster_node(const cluster_node&) = delete;
+    cluster_node& operator=(const cluster_node&) = delete;
+
+    /// Connects to the store, and forgets the calls this node wrote in a
+    /// previous life (they died with it, or its partner took them over).
+    void start();
+
+    /// This node holds the shared addresses now: it speaks on them and
+    /// takes over the calls its partner wrote.
+    void become_active();
+    /// Its partner holds them: it stays silent.
+    void become_standby();
+
+    /// The reply to `sbcctl cluster` ({"action": "show"|"active"|"standby"}).
+    nlohmann::json control(const nlohmann::json& args);
+
+    // b2bua::call_observer
+    void call_changed(const b2bua::call& c) override;
+    void call_gone(std::uint64_t id) override;
+
+private:
+    /// Rebuilds each of the partner's calls that `docs` hold.
+    void restore(cluster::node_calls found);
+    /// Every live call written again (the store's queue overflowed).
+    void resync();
+    nlohmann::json show() const;
+
+    su_root_t* _root;
+    const config::cluster_config& _cfg;
+    b2bua::b2bua& _calls;
+    std::unique_ptr<cluster::call_store> _store;
+    bool _active = false;
+    bool _taking_over = false;
+    std::uint64_t _replicated = 0;  ///< calls written at least once, live now
+    struct take_over_record {
+        std::chrono::system_clock::time_point at{};
+        std::chrono::steady_clock::time_point began{};
+        double took_ms = 0;
+        std::size_t restored = 0;
+        std::size_t failed = 0;
+        std::vector<std::string> errors;  ///< the first few
+    };
+    std::optional<take_over_record> _last_take_over;
+    std::uint64_t _take_overs = 0;
+};
+
+}  // namespace sbc::node
