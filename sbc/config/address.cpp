@@ -228,6 +228,37 @@ result<dns_server> parse_dns_server(std::string_view text) {
     return dns_server{std::move(hp->ip.text), hp->port};
 }
 
+result<std::string> parse_store_address(std::string_view text) {
+    constexpr std::uint16_t redis_port = 6379;  // Redis's own default
+    constexpr std::size_t max_unix_path = 107;  // sockaddr_un::sun_path, less its NUL
+    constexpr std::string_view unix_scheme = "unix:";
+    if (text.starts_with(unix_scheme)) {
+        const auto path = text.substr(unix_scheme.size());
+        if (path.empty() || path.front() != '/' || path.size() > max_unix_path ||
+            path.find('\0') != std::string_view::npos) {
+            return make_error("expected unix:/absolute/path, the path at most 107 bytes");
+        }
+        return std::string(text);
+    }
+    // The link connects from the event loop that carries every call, where
+    // a name lookup (getaddrinfo) would block them all while it waits.
+    const auto host = text.substr(0, text.find(':'));
+    if (text.find(':') == text.rfind(':') && parse_host_name(host)) {
+        return make_error(
+            "expected an IP address or unix:/path, not a host name (sbcd connects to the store "
+            "from its event loop, where waiting for a name lookup would hold up every call)");
+    }
+    auto hp = parse_host_port(text, redis_port);
+    if (!hp) {
+        return make_error(hp.error_message());
+    }
+    if (hp->ip.is_unspecified()) {
+        return make_error("expected the store's address, not 0.0.0.0 or ::");
+    }
+    return hp->ip.family == AF_INET6 ? fmt::format("[{}]:{}", hp->ip.text, hp->port)
+                                     : fmt::format("{}:{}", hp->ip.text, hp->port);
+}
+
 result<peer_config> parse_peer(std::string_view text) {
     // One parser of peer URIs: the resolver's (sbc/dns/peer_name.hpp), so
     // that what the configuration takes is what RFC 3263 resolves.

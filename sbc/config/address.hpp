@@ -58,6 +58,12 @@ result<peer_config> parse_peer(std::string_view text);
 /// A DNS server: "IP", "IP:PORT" or "[IPv6]:PORT" (port 53 when absent).
 result<dns_server> parse_dns_server(std::string_view text);
 
+/// Where a cluster's Redis server listens: "IP", "IP:PORT", "[IPv6]:PORT"
+/// (port 6379 when absent) or "unix:/absolute/path" (at most 107 bytes),
+/// given back as "IP:PORT", "[IPv6]:PORT" or "unix:/path". A host name is
+/// refused with the reason.
+result<std::string> parse_store_address(std::string_view text);
+
 /// "IP/PREFIX" or a bare IP (a block of one); host bits must be zero, so
 /// that "203.0.113.7/24" (likely a typo) is refused rather than widened.
 result<cidr> parse_cidr(std::string_view text);

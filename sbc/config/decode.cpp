@@ -558,19 +558,6 @@ void decode_trunk_policy(problem_list& p, const map_reader& m, trunk_config& tc)
     }
 }
 
-// `true` or `false`; nothing (reported) for anything else.
-std::optional<bool> read_flag(problem_list& p, const located& at) {
-    constexpr std::string_view what = "true or false";
-    auto text = read_string(p, at, what);
-    if (text && (*text == "true" || *text == "false")) {
-        return *text == "true";
-    }
-    if (text) {
-        expected(p, at, what);
-    }
-    return std::nullopt;
-}
-
 void decode_trunk(decoded& d, problem_list& p, const located& at) {
     auto m = map_reader::open(
         p, at, {"name",     "interface",     "peers",     "early_offer",      "forward_headers",
@@ -897,6 +884,18 @@ void read_number_into(problem_list& p, const map_reader& m, std::string_view key
     }
 }
 
+std::optional<bool> read_flag(problem_list& p, const located& at) {
+    constexpr std::string_view what = "true or false";
+    auto text = read_string(p, at, what);
+    if (text && (*text == "true" || *text == "false")) {
+        return *text == "true";
+    }
+    if (text) {
+        expected(p, at, what);
+    }
+    return std::nullopt;
+}
+
 bool is_valid_name(std::string_view name) noexcept {
     return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -914,9 +913,9 @@ bool is_header_token(std::string_view name) noexcept {
 
 decoded decode_document(problem_list& p, const located& root) {
     decoded d;
-    auto m = map_reader::open(p, root,
-                              {"interfaces", "trunks", "routes", "media", "control", "dns", "cdr"},
-                              "a map with interfaces, trunks, routes, media, control, dns and cdr");
+    auto m = map_reader::open(
+        p, root, {"interfaces", "trunks", "routes", "media", "control", "dns", "cdr", "cluster"},
+        "a map with interfaces, trunks, routes, media, control, dns, cdr and cluster");
     if (!m) {
         d.all_interface_names = false;
         d.all_trunk_names = false;
@@ -943,6 +942,9 @@ decoded decode_document(problem_list& p, const located& root) {
     }
     if (auto v = m->find("cdr")) {
         d.cfg.cdr = decode_cdr(d, p, *v);
+    }
+    if (auto v = m->find("cluster")) {
+        d.cfg.cluster = decode_cluster(d, p, *v);
     }
     return d;
 }

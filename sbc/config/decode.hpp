@@ -66,6 +66,8 @@ source_mark to_source_mark(const YAML::Mark& mark);
 /// does not fit [min, max] is reported and leaves `field` as it was.
 void read_number_into(problem_list& p, const map_reader& m, std::string_view key, std::uint64_t min,
                       std::uint64_t max, std::string_view what, unsigned& field);
+/// `true` or `false`; nothing (reported) for anything else.
+std::optional<bool> read_flag(problem_list& p, const located& at);
 /// The scalar at `at` as one of `choices` (compared case-sensitively); any
 /// other text is reported as "expected WHAT" and gives nothing.
 template <typename T>
@@ -102,6 +104,8 @@ std::optional<cdr_config> decode_cdr(decoded& d, problem_list& p, const located&
 // decode_names.cpp: the SBC's names and how it resolves its peers'.
 void decode_fqdn(problem_list& p, const located& at, interface_config& ic);
 void decode_dns(problem_list& p, const located& at, dns_config& dns);
+// decode_cluster.cpp: this node's place in a redundant pair.
+std::optional<cluster_config> decode_cluster(decoded& d, problem_list& p, const located& at);
 
 void validate(const decoded& d, problem_list& problems);
 
