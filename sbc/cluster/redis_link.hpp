@@ -9,6 +9,9 @@
 // command in flight, get no reply (nullptr), which means "not done".
 // Callers that need a write to happen keep their own queue (state_queue)
 // and write again when the link is up.
+//
+// Control thread only (the su_root's). hiredis stays inside redis_link.cpp.
+// No callback may destroy the link (hiredis is still on the stack).
 #pragma once
 
 #include <chrono>
@@ -44,13 +47,13 @@ struct link_settings {
 
 struct link_stats {
     bool up = false;
-    std::uint64_t connects = 0;   ///< connections made and authenticated
-    std::uint64_t failures = 0;   ///< connects failed, connections lost or timed out
-    std::uint64_t commands = 0;   ///< answered
-    std::uint64_t errors = 0;     ///< answered with an error reply
-    std::uint64_t unanswered = 0; ///< callbacks given nullptr
+    std::uint64_t connects = 0;    ///< connections made and authenticated
+    std::uint64_t failures = 0;    ///< connects failed, connections lost or timed out
+    std::uint64_t commands = 0;    ///< answered
+    std::uint64_t errors = 0;      ///< answered with an error reply
+    std::uint64_t unanswered = 0;  ///< callbacks given nullptr
     std::size_t in_flight = 0;
-    std::string last_error;       ///< "" while nothing failed
+    std::string last_error;  ///< "" while nothing failed
 };
 
 class redis_link {
@@ -59,6 +62,8 @@ public:
     /// (link lost, timed out, or the link destroyed); it may issue commands.
     using reply_fn = std::function<void(const reply*)>;
 
+    /// Throws std::invalid_argument when the address is not one of the
+    /// forms above (a host name is refused: it would block the loop).
     redis_link(su_root_t* root, link_settings settings);
     ~redis_link();  ///< pending callbacks get nullptr
     redis_link(const redis_link&) = delete;

@@ -1,0 +1,162 @@
+// A node's calls in Redis: each established call's state document under
+// `<prefix>:call:<node>:<call id>`, written from the control thread's loop
+// as it changes and deleted when the call ends; and, for the node taking
+// over, every document a node wrote, read back.
+//
+// Writes never block and never fail a call: put() and erase() only mark the
+// key dirty in a bounded state_queue (the latest document per call), which
+// drains through the redis_link as it has room (at most max_in_flight
+// commands out). A write the link loses is given back and written again
+// when it comes back. When the queue overflowed (the store was away longer
+// than queue_limit changes), the owner is asked (on_resync) to put() every
+// live call again, and the node's keys that no live call has are deleted.
+//
+// The value stored is an envelope {"seq": N, "doc": DOC}: DOC is the call
+// state document with its secrets sealed (sealer::seal_document), N grows
+// with every put() of this node (from the wall clock in microseconds at
+// start, then +1), so of two copies of a call the reader can tell the newer.
+//
+// Control thread only. Owns its redis_link; the owner owns the store and
+// must not destroy it from its callbacks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sbc/cluster/redis_link.hpp"
+#include "sbc/cluster/sealer.hpp"
+#include "sbc/cluster/state_queue.hpp"
+#include "sbc/common/result.hpp"
+#include "sbc/config/config.hpp"
+#include "sbc/dns/loop_timer.hpp"
+
+namespace sbc::cluster {
+
+struct store_stats {
+    bool up = false;             ///< the link is connected and authenticated
+    std::size_t queued = 0;      ///< calls whose latest change waits to be written
+    std::size_t in_flight = 0;   ///< writes sent and not yet answered
+    std::uint64_t dropped = 0;   ///< changes refused by a full queue (each one a resync)
+    std::uint64_t written = 0;   ///< SETs the store acknowledged
+    std::uint64_t deleted = 0;   ///< DELs the store acknowledged
+    std::uint64_t failures = 0;  ///< writes not done (link lost, error reply), retried
+    std::uint64_t resyncs = 0;   ///< full rewrites asked of the owner
+    /// How long the oldest change not yet acknowledged has waited (0: none).
+    std::chrono::milliseconds lag{0};
+    std::string last_error;  ///< the store's or the link's, "" while none
+    link_stats link;
+};
+
+/// One call document as a node stored it.
+struct stored_call {
+    std::uint64_t call_id = 0;
+    std::uint64_t seq = 0;  ///< the writer's sequence number: higher is newer
+    nlohmann::json doc;     ///< opened: secrets as {"$secret": ...}
+};
+
+/// What load_node() found.
+struct node_calls {
+    std::vector<stored_call> calls;
+    /// Keys that were there and could not be read, each "KEY: why" (not
+    /// JSON, not an envelope, a secret that would not open).
+    std::vector<std::string> unreadable;
+};
+
+class call_store {
+public:
+    /// The link's settings from `cfg.store` (AUTH user/password, timeout),
+    /// named "sbc-<node>" (CLIENT SETNAME). Without a sealer, documents are
+    /// stored as given (tests, benchmarks; a node with secrets passes one).
+    /// Throws std::invalid_argument on a bad store address.
+    call_store(su_root_t* root, const config::cluster_config& cfg, std::optional<sealer> s);
+    ~call_store();
+    call_store(const call_store&) = delete;
+    call_store& operator=(const call_store&) = delete;
+
+    /// Connects (and keeps reconnecting while the store is away).
+    void start();
+
+    /// Queues the call's latest state document (secrets as {"$secret":..}):
+    /// sealed, serialized, written by SET when the link has room. A full
+    /// queue drops it (counted) and later asks for a resync.
+    void put(std::uint64_t call_id, const nlohmann::json& doc);
+    /// Queues the deletion of the call's document (DEL), when the call ends.
+    void erase(std::uint64_t call_id);
+
+    using load_fn = std::function<void(result<node_calls>)>;
+    /// Every call document of node `node` (SCAN MATCH <prefix>:call:<node>:*,
+    /// then MGET), opened. An error when the store is not connected or the
+    /// connection was lost meanwhile. `done` is always called later, from
+    /// the loop, never inside this call.
+    void load_node(const std::string& node, load_fn done);
+
+    /// Deletes node `node`'s keys (after a takeover moved its calls to this
+    /// node). Retried from the start if the link is lost meanwhile; `done`
+    /// (optional) gets the number of keys deleted.
+    void forget_node(const std::string& node, std::function<void(std::size_t)> done = {});
+
+    /// Called when the queue had overflowed and the link has room again:
+    /// the owner put()s every live call, synchronously, inside the callback.
+    /// The node's keys that none of them has (calls that ended while their
+    /// deletion was dropped) are deleted afterwards.
+    void on_resync(std::function<void()> f);
+    /// Asks for a resync now (as after an overflow).
+    void resync();
+
+    /// "<prefix>:call:<node>:<call id>".
+    std::string key_of(const std::string& node, std::uint64_t call_id) const;
+    const std::string& node() const noexcept { return _node; }
+    store_stats stats() const;
+
+    struct job;
+
+private:
+    void kick();
+    void overflowed();
+    void pump();
+    void pump_writes();
+    void step(job& j);
+    void scanned(job& j, const reply* r);
+    void batch_done(job& j, const reply* r);
+    void end(job& j, const std::string& error, bool lost = false);
+    void written(state_queue::item item, const reply* r);
+    void pause_writes();
+    void finish_resync(const std::vector<std::string>& keys);
+    std::string seal_and_wrap(const nlohmann::json& doc);
+
+    std::string _prefix;
+    std::string _node;
+    std::string _own_prefix;  ///< "<prefix>:call:<node>:"
+    std::optional<sealer> _sealer;
+    state_queue _queue;
+    std::uint64_t _seq;
+    std::function<void()> _resync_fn;
+    bool _resync_wanted = false;
+    bool _resync_running = false;
+    /// Keys put() since the running resync's scan began: live, kept.
+    std::unordered_set<std::string> _resync_live;
+    std::deque<state_queue::clock::time_point> _in_flight_since;  ///< writes, oldest first
+    std::vector<std::unique_ptr<job>> _jobs;                      ///< scans under way
+    bool _paused = false;  ///< writes wait after an error reply
+    std::uint64_t _written = 0;
+    std::uint64_t _deleted = 0;
+    std::uint64_t _failures = 0;
+    std::uint64_t _resyncs = 0;
+    std::string _last_error;
+    bool _closing = false;   ///< in the destructor: the owner's callbacks stay quiet
+    dns::loop_timer _kick;   ///< runs pump() on the loop's next turn
+    dns::loop_timer _pause;  ///< ends a pause of the writes
+    /// Last: destroyed first, while what its callbacks touch still lives.
+    std::unique_ptr<redis_link> _link;
+};
+
+}  // namespace sbc::cluster

@@ -1,0 +1,340 @@
+// The Redis link (sbc/cluster/redis_link.hpp) against a real redis-server of
+// the test's own on loopback: AUTH as an ACL user or with a password alone,
+// a wrong password reported and retried, a server lost and back, a server
+// that stops answering, the bound on commands in flight. The loop never
+// blocks: each test drives it with run_until and a deadline.
+#include <catch2/catch.hpp>
+
+#include <optional>
+#include <stdexcept>
+
+#include "sbc/cluster/redis_link.hpp"
+#include "tests/support/redis_server.hpp"
+#include "tests/support/sip_loop.hpp"
+
+// Its own namespace: test_sbc is a unity build of many such files.
+namespace test_redis_link {
+
+using namespace sbc::cluster;
+using sbc::test::redis_server;
+using sbc::test::sip_loop;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool redis_missing() {
+    if (redis_server::installed()) {
+        return false;
+    }
+    WARN("redis-server is not installed (tools/install-deps): skipped");
+    SUCCEED();
+    return true;
+}
+
+link_settings as_user(const redis_server& server) {
+    link_settings s;
+    s.address = server.address();
+    s.user = redis_server::user();
+    s.password = redis_server::password();
+    s.client_name = "sbc-test-link";
+    s.timeout = 500ms;
+    s.backoff_min = 20ms;
+    s.backoff_max = 100ms;
+    return s;
+}
+
+// Where a command's answer lands: nullopt until called; then the reply, or
+// nullopt inside for "not answered".
+struct answer {
+    bool called = false;
+    std::optional<reply> got;
+    redis_link::reply_fn callback() {
+        return [this](const reply* r) {
+            called = true;
+            if (r != nullptr) {
+                got = *r;
+            }
+        };
+    }
+};
+
+// What the link told its owner.
+struct events {
+    int ups = 0;
+    int downs = 0;
+    int readies = 0;
+    std::string why;
+    void watch(redis_link& link) {
+        link.on_up([this] { ++ups; });
+        link.on_down([this](const std::string& w) {
+            ++downs;
+            why = w;
+        });
+        link.on_ready([this] { ++readies; });
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the link logs in as an ACL user, names itself and answers commands",
+          "[cluster][redis_link]") {
+    if (redis_missing()) {
+        return;
+    }
+    redis_server server;
+    sip_loop loop;
+    redis_link link(loop.root(), as_user(server));
+    events ev;
+    ev.watch(link);
+    CHECK_FALSE(link.up());
+    CHECK_FALSE(link.command({"PING"}, [](const reply*) {}));  // not started
+    link.start();
+    REQUIRE(loop.run_until([&] { return link.up(); }));
+    CHECK(ev.ups == 1);
+    CHECK(link.ready());
+
+    answer set, get, name, who, missing;
+    CHECK(link.command({"SET", "sbc:t:key", std::string("v\0\r\nv", 5)}, set.callback()));
+    CHECK(link.command({"GET", "sbc:t:key"}, get.callback()));
+    CHECK(link.command({"CLIENT", "GETNAME"}, name.callback()));
+    CHECK(link.command({"ACL", "WHOAMI"}, who.callback()));
+    CHECK(link.command({"GET", "sbc:t:none"}, missing.callback()));
+    REQUIRE(loop.run_until([&] { return missing.called; }));
+    REQUIRE(set.got);
+    CHECK(set.got->type == reply::kind::status);
+    CHECK(set.got->str == "OK");
+    REQUIRE(get.got);
+    CHECK(get.got->type == reply::kind::string);
+    CHECK(get.got->str == std::string("v\0\r\nv", 5));  // binary safe
+    REQUIRE(name.got);
+    CHECK(name.got->str == "sbc-test-link");
+    REQUIRE(who.got);
+    CHECK(who.got->str == redis_server::user());
+    REQUIRE(missing.got);
+    CHECK(missing.got->type == reply::kind::nil);
+
+    const auto s = link.stats();
+    CHECK(s.up);
+    CHECK(s.connects == 1);
+    CHECK(s.failures == 0);
+    CHECK(s.commands == 5);
+    CHECK(s.errors == 0);
+    CHECK(s.in_flight == 0);
+    CHECK(s.last_error.empty());
+}
+
+TEST_CASE("a password alone logs in as the default user", "[cluster][redis_link]") {
+    if (redis_missing()) {
+        return;
+    }
+    redis_server server;
+    sip_loop loop;
+    auto settings = as_user(server);
+    settings.user = "";
+    settings.password = redis_server::default_password();
+    redis_link link(loop.root(), settings);
+    link.start();
+    REQUIRE(loop.run_until([&] { return link.up(); }));
+    answer who, arr, num, err;
+    link.command({"ACL", "WHOAMI"}, who.callback());
+    link.command({"INCRBY", "sbc:t:n", "41"}, num.callback());
+    link.command({"SCAN", "0", "MATCH", "sbc:t:*"}, arr.callback());
+    link.command({"NO-SUCH-COMMAND"}, err.callback());
+    REQUIRE(loop.run_until([&] { return err.called; }));
+    REQUIRE(who.got);
+    CHECK(who.got->str == "default");
+    REQUIRE(num.got);
+    CHECK(num.got->type == reply::kind::integer);
+    CHECK(num.got->integer == 41);
+    REQUIRE(arr.got);
+    CHECK(arr.got->type == reply::kind::array);
+    REQUIRE(arr.got->elements.size() == 2);
+    REQUIRE(arr.got->elements[1].elements.size() == 1);
+    CHECK(arr.got->elements[1].elements[0].str == "sbc:t:n");
+    REQUIRE(err.got);
+    CHECK(err.got->type == reply::kind::error);
+    CHECK(link.stats().errors == 1);
+    CHECK(link.up());  // an error reply is an answer, not a failure
+}
+
+TEST_CASE("a wrong password is reported and tried again, never up", "[cluster][redis_link]") {
+    if (redis_missing()) {
+        return;
+    }
+    redis_server server;
+    sip_loop loop;
+    auto settings = as_user(server);
+    settings.password = "not-the-password";
+    redis_link link(loop.root(), settings);
+    events ev;
+    ev.watch(link);
+    link.start();
+    REQUIRE(loop.run_until([&] { return link.stats().failures >= 3; }));
+    const auto s = link.stats();
+    CHECK_FALSE(s.up);
+    CHECK(s.connects == 0);
+    CHECK(s.last_error.find("AUTH") != std::string::npos);
+    CHECK(s.last_error.find("WRONGPASS") != std::string::npos);
+    CHECK(ev.ups == 0);
+    CHECK(ev.downs == 0);  // it never was up
+    CHECK_FALSE(link.command({"PING"}, [](const reply*) {}));
+}
+
+TEST_CASE("a server that is not there is retried without blocking the loop",
+          "[cluster][redis_link]") {
+    if (redis_missing()) {
+        return;
+    }
+    redis_server server;
+    const auto settings = as_user(server);
+    server.stop();
+    sip_loop loop;
+    redis_link link(loop.root(), settings);
+    link.start();
+    REQUIRE(loop.run_until([&] { return link.stats().failures >= 2; }));
+    CHECK_FALSE(link.up());
+    CHECK(link.stats().last_error.find("refused") != std::string::npos);
+
+    server.restart();
+    REQUIRE(loop.run_until([&] { return link.up(); }));
+    CHECK(link.stats().connects == 1);
+}
+
+TEST_CASE("a lost server fails the commands out, and the link comes back with it",
+          "[cluster][redis_link]") {
+    if (redis_missing()) {
+        return;
+    }
+    redis_server server;
+    sip_loop loop;
+    redis_link link(loop.root(), as_user(server));
+    events ev;
+    ev.watch(link);
+    link.start();
+    REQUIRE(loop.run_until([&] { return link.up(); }));
+
+    // Sent, not yet on the wire: the server is gone before the loop turns.
+    answer lost1, lost2;
+    REQUIRE(link.command({"SET", "sbc:t:a", "1"}, lost1.callback()));
+    REQUIRE(link.command({"SET", "sbc:t:b", "1"}, lost2.callback()));
+    server.stop();
+    REQUIRE(loop.run_until([&] { return ev.downs == 1; }));
+    CHECK(lost1.called);
+    CHECK_FALSE(lost1.got);
+    CHECK(lost2.called);
+    CHECK_FALSE(lost2.got);
+    CHECK_FALSE(link.up());
+    CHECK_FALSE(link.command({"PING"}, [](const reply*) {}));
+    auto s = link.stats();
+    CHECK(s.unanswered == 2);
+    CHECK(s.failures == 1);
+    CHECK_FALSE(s.last_error.empty());
+    CHECK_FALSE(ev.why.empty());
+
+    server.restart();
+    REQUIRE(loop.run_until([&] { return ev.ups == 2; }));
+    answer again;
+    REQUIRE(link.command({"SET", "sbc:t:a", "2"}, again.callback()));
+    REQUIRE(loop.run_until([&] { return again.called; }));
+    CHECK(again.got);
+    CHECK(link.stats().connects == 2);
+}
+
+TEST_CASE("a server that stops answering times out, and the link reconnects when it answers",
+          "[cluster][redis_link]") {
+    if (redis_missing()) {
+        return;
+    }
+    redis_server server;
+    sip_loop loop;
+    auto settings = as_user(server);
+    settings.timeout = 200ms;
+    redis_link link(loop.root(), settings);
+    events ev;
+    ev.watch(link);
+    link.start();
+    REQUIRE(loop.run_until([&] { return link.up(); }));
+
+    server.freeze();
+    answer late;
+    REQUIRE(link.command({"GET", "sbc:t:x"}, late.callback()));
+    REQUIRE(loop.run_until([&] { return late.called; }));
+    CHECK_FALSE(late.got);
+    CHECK(ev.downs == 1);
+    CHECK(link.stats().last_error.find("no answer within 200 ms") != std::string::npos);
+    // Connecting again meets a frozen server too: those attempts time out.
+    REQUIRE(loop.run_until([&] { return link.stats().failures >= 2; }));
+    CHECK_FALSE(link.up());
+
+    server.thaw();
+    REQUIRE(loop.run_until([&] { return link.up(); }));
+    CHECK(ev.ups == 2);
+}
+
+TEST_CASE("no more than max_in_flight commands go out; on_ready says when one can",
+          "[cluster][redis_link]") {
+    if (redis_missing()) {
+        return;
+    }
+    redis_server server;
+    sip_loop loop;
+    auto settings = as_user(server);
+    settings.max_in_flight = 2;
+    redis_link link(loop.root(), settings);
+    events ev;
+    ev.watch(link);
+    link.start();
+    REQUIRE(loop.run_until([&] { return link.up(); }));
+    answer a, b, c;
+    CHECK(link.command({"PING"}, a.callback()));
+    CHECK(link.command({"PING"}, b.callback()));
+    CHECK_FALSE(link.ready());
+    CHECK_FALSE(link.command({"PING"}, c.callback()));
+    CHECK(link.stats().in_flight == 2);
+    REQUIRE(loop.run_until([&] { return ev.readies == 1; }));
+    CHECK(link.ready());
+    CHECK_FALSE(c.called);  // refused, so never called
+    REQUIRE(loop.run_until([&] { return b.called; }));
+    CHECK(ev.readies == 1);  // said once per refusal
+}
+
+TEST_CASE("a link destroyed with commands out answers them with nullptr", "[cluster][redis_link]") {
+    if (redis_missing()) {
+        return;
+    }
+    redis_server server;
+    sip_loop loop;
+    answer a;
+    {
+        redis_link link(loop.root(), as_user(server));
+        link.start();
+        REQUIRE(loop.run_until([&] { return link.up(); }));
+        REQUIRE(link.command({"PING"}, a.callback()));
+    }
+    CHECK(a.called);
+    CHECK_FALSE(a.got);
+    loop.drain();  // nothing of the link is left on the loop
+}
+
+TEST_CASE("store addresses are IP literals or unix paths, never names", "[cluster][redis_link]") {
+    sip_loop loop;
+    const auto make = [&](const std::string& address) {
+        link_settings s;
+        s.address = address;
+        return redis_link(loop.root(), s);
+    };
+    for (const auto* bad :
+         {"localhost:6379", "redis.example.com:6379", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0",
+          "127.0.0.1:65536", "127.0.0.1:63x", "[::1]6379", "[::1:6379", "::1:6379",
+          "[127.0.0.1]:6379", "unix:", "unix:rel/path", ""}) {
+        INFO(bad);
+        CHECK_THROWS_AS(make(bad), std::invalid_argument);
+    }
+    for (const auto* good :
+         {"127.0.0.1:6379", "[::1]:6379", "[2001:db8::1]:1", "unix:/run/r.sock"}) {
+        INFO(good);
+        CHECK_NOTHROW(make(good));
+    }
+}
+
+}  // namespace test_redis_link

@@ -1,0 +1,53 @@
+// A Redis server of a test's own (Debian's redis-server), on 127.0.0.1 and a
+// port picked free, with nothing saved to disk, started and stopped by the
+// test (or a benchmark) and never left running: the destructor stops it.
+//
+// It knows two users: the ACL user `user()` / `password()`, and the default
+// user, who must AUTH with `default_password()` (as with requirepass).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace sbc::test {
+
+class redis_server {
+public:
+    /// False when redis-server is not installed (the tests then skip).
+    static bool installed();
+
+    /// Starts it. Throws std::runtime_error when it cannot.
+    redis_server();
+    ~redis_server();
+    redis_server(const redis_server&) = delete;
+    redis_server& operator=(const redis_server&) = delete;
+
+    /// Stops it (clients see the connection closed, then refused).
+    void stop();
+    /// Starts it again on the same port, empty.
+    void restart();
+    /// SIGSTOP / SIGCONT: a server that holds connections and answers nothing.
+    void freeze();
+    void thaw();
+
+    std::uint16_t port() const noexcept { return _port; }
+    /// "127.0.0.1:PORT", as link_settings and cluster_store_config take it.
+    std::string address() const;
+    static const char* user() { return "sbc"; }
+    static const char* password() { return "sbc-test-secret"; }
+    static const char* default_password() { return "default-test-secret"; }
+
+private:
+    bool start();
+
+    std::uint16_t _port = 0;
+    pid_t _pid = -1;
+    bool _frozen = false;
+    temp_dir _dir{"sbc-redis"};
+};
+
+}  // namespace sbc::test
