@@ -83,6 +83,10 @@ START_TIMEOUT = 10.0
 # section 4); the deadline leaves room for a loaded machine.
 MASTER_TIMEOUT = 10.0
 
+# conf/examples/60-sbc-cluster.conf, set in the nodes' namespaces (sysctls
+# of net.* are per namespace).
+NODE_SYSCTLS = ("net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1")
+
 _run_counter = itertools.count(1)
 
 
@@ -111,20 +115,38 @@ def namespace_pids(ns):
     return [int(p) for p in r.stdout.split() if p.isdigit()]
 
 
+def freeze_namespace_processes(ns):
+    """SIGSTOP to every process in namespace `ns`, again until no new one
+    appears (keepalived may be starting a notify script); returns their pids."""
+    stopped = set()
+    for _ in range(20):
+        new = [pid for pid in namespace_pids(ns) if pid not in stopped]
+        if not new:
+            break
+        for pid in new:
+            _signal(pid, signal.SIGSTOP)
+        stopped.update(new)
+    return stopped
+
+
 def kill_namespace_processes(ns):
     """SIGKILL to every process in namespace `ns`, and wait until they are gone
     (or zombies, whose parent reaps them)."""
     pids = namespace_pids(ns)
     for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _signal(pid, signal.SIGKILL)
 
     def gone():
         return all(_dead(pid) for pid in pids)
 
     wait_until(gone, 5.0, 0.02)
+
+
+def _signal(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _dead(pid):
@@ -303,7 +325,7 @@ class PairNet:
 
     def build(self):
         """The switch namespace with its bridge, a namespace per host joined to
-        it, and ip_nonlocal_bind in the nodes' namespaces."""
+        it, and conf/examples/60-sbc-cluster.conf's sysctls in the nodes'."""
         switch = self.ns("switch")
         self.add_namespace(switch)
         run("ip", "-n", switch, "link", "add", self.bridge, "type", "bridge")
@@ -311,6 +333,11 @@ class PairNet:
         for host, address in ADDRESSES.items():
             ns = self.ns(host)
             self.add_namespace(ns)
+            if host in self.nodes:
+                # research-22.md section 3: sofia-sip binds its listeners with
+                # a bare bind(), so the standby can hold the shared addresses
+                # only with nonlocal binding allowed in its namespace.
+                run("ip", "netns", "exec", ns, "sysctl", "-qw", *NODE_SYSCTLS)
             inner, outer = self.ifname(host), self.ifname(host, switch_end=True)
             # Both ends made where they belong: no name ever exists in the
             # host's namespace, where another run's could clash with it.
@@ -319,12 +346,6 @@ class PairNet:
             run("ip", "-n", switch, "link", "set", outer, "master", self.bridge, "up")
             run("ip", "-n", ns, "addr", "add", f"{address}/{SUBNET_BITS}", "dev", inner)
             run("ip", "-n", ns, "link", "set", inner, "up")
-        for name in self.nodes:
-            # research-22.md section 3: sofia-sip binds its listeners with a
-            # bare bind(), so the standby can hold the shared addresses only
-            # with nonlocal binding allowed in its namespace.
-            run("ip", "netns", "exec", self.ns(name), "sysctl", "-qw",
-                "net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1")
 
     def add_namespace(self, ns):
         """A network namespace named `ns` (from ns()), deleted by the teardown."""
@@ -581,19 +602,24 @@ vrrp_instance sbc {{
 
     # -- failures ------------------------------------------------------------
     def kill_node(self, name):
-        """Node `name` dies as a host does: every process in its namespace
-        (sbcd, keepalived and its VRRP child, a notify script under way) gets
-        SIGKILL, and its link goes down. The link matters: a killed keepalived
-        releases nothing, so the node would keep answering ARP for the shared
-        addresses (research-22.md section 4)."""
+        """Node `name` dies as a host does, all at once and saying nothing:
+        every process in its namespace (sbcd, keepalived and its VRRP child,
+        a notify script under way) is frozen, its link goes down, then they
+        are all killed. Frozen first, because keepalived's VRRP child gets
+        SIGTERM when its parent dies and would hand the addresses over with
+        a priority-0 advertisement, which a dead host never sends. The link
+        matters too: a killed keepalived releases nothing, so the node would
+        keep answering ARP for the shared addresses (research-22.md
+        section 4)."""
         node = self.node(name)
         if node.sbcd is not None:
             node.sbcd.stopped = True  # killed on purpose: not checked at the end
+        freeze_namespace_processes(node.ns)
+        run("ip", "-n", node.ns, "link", "set", node.ifname, "down")
         kill_namespace_processes(node.ns)
         for proc in (node.sbcd, node.keepalived):
             if proc is not None:
                 proc.wait(2.0)  # reap our own children
-        run("ip", "-n", node.ns, "link", "set", node.ifname, "down")
 
     def revive_node(self, name):
         """Node `name` boots again after kill_node: the shared addresses it
@@ -606,10 +632,35 @@ vrrp_instance sbc {{
             self.exec_in(name, "ip", "addr", "del", f"{vip}/{SUBNET_BITS}", "dev", node.ifname,
                          check_rc=False)
         run("ip", "-n", node.ns, "link", "set", node.ifname, "up")
+        self.wait_partner_hears(name)
         if self.with_sbcd:
             self.start_sbcd(name)
         self.start_keepalived(name)
         self.wait_state(name, "BACKUP")
+
+    def wait_partner_hears(self, name, timeout=5.0):
+        """Waits until node `name` and its partner have exchanged ARP (a
+        datagram to the partner's discard port resolves it, and the partner
+        learns this node's address from the request). A node whose link has
+        just come up may be unknown to its partner, whose ARP entry for it
+        failed while it was away and is probed again only every second: its
+        adverts would not reach the node within the 0.35 s after which a
+        VRRP backup that hears no master takes the addresses, nopreempt or
+        not. Production has keepalived start seconds after the links, and
+        the examples' vrrp_startup_delay; this stands in for that."""
+        node = self.node(name)
+        partner = self.node(node.partner)
+        poke = ("import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+                f".sendto(b'', ('{partner.address}', 9))")
+
+        def resolved():
+            self.exec_in(name, sys.executable, "-c", poke, check_rc=False)
+            r = self.exec_in(name, "ip", "neigh", "show", partner.address, "dev", node.ifname,
+                             check_rc=False)
+            return "REACHABLE" in r.stdout
+
+        check(wait_until(resolved, timeout, 0.1),
+              f"node {name} cannot reach its partner at {partner.address} after {timeout} s")
 
     # -- peers ---------------------------------------------------------------
     def uas(self, name, scenario, host="callee", **kw):

@@ -283,7 +283,8 @@ def main():
         nonlocal passed, failed
         if ok:
             passed += 1
-            print(f"SKIP {name}: {reason}" if reason else f"PASS {name}", flush=True)
+            print(f"SKIP {name}: {reason.removeprefix('skipped: ')}" if reason else f"PASS {name}",
+                  flush=True)
         else:
             failed += 1
             print(f"FAIL {name}: {reason}", flush=True)

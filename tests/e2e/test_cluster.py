@@ -109,6 +109,11 @@ def cluster_partner_serves_new_calls_after_node_loss(t):
           f"b's notify script saw {events_b}, expected BACKUP then MASTER")
 
     pair.revive_node("a")
+    # What is checked is that nothing happens: for ten advert intervals a
+    # stays backup rather than taking the addresses back.
+    time.sleep(1.0)
+    check([state for state, _ in pair.notify_events("a")][-1] == "BACKUP",
+          f"the revived a left BACKUP: {pair.notify_events('a')}")
     check(pair.holds_vips("b") and not pair.holds_vips("a"),
           "the revived a took the shared addresses back: nopreempt does not hold")
     check(pair.notify_events("b")[-1][0] == "MASTER",
