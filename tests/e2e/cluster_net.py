@@ -28,7 +28,8 @@ caller's and callee's namespaces.
 
 `PairNet.up()` brings it all up in the order production does (sbcd before
 keepalived; a's keepalived first, so that a is master); `kill_node()`
-takes a node down as a dead host would go; the teardown (registered with the
+takes a node down as a dead host would go, and `revive_node()` brings it
+back as a rebooted host comes, as backup; the teardown (registered with the
 test context before anything is made) kills every process left in the
 run's namespaces and deletes them, whether the test passed or not. A later
 run also deletes the namespaces of runs whose process died before it could
@@ -72,11 +73,11 @@ VIP_PBX = "192.0.2.101"  # the pbx-side interface's
 VIPS = (VIP_CARRIER, VIP_PBX)
 PRIORITY = {"a": 150, "b": 100}
 REDIS_PORT = 6379
+REDIS_USER = "sbc"
 # The peers' RTP port (rtp_peer.py), named in their SDP by -key rtp_port.
 RTP_PORT = 40000
-REDIS_USER = "sbc"
 NS_PREFIX = "sbcpair-"
-# keepalived's notify runs the script with the 4 event arguments after these.
+# How long the notify script waits for sbcd's control socket (its --wait).
 NOTIFY_WAIT_SECONDS = 10
 START_TIMEOUT = 10.0
 # VRRPv3 master-down time at advert_int 0.1 is about 0.35 s (research-22.md
@@ -229,7 +230,7 @@ class Node:
                           for suffix in ("", "-vrrp", "-checkers")]
         self.sbcd = None  # harness.Sbcd while started
         self.keepalived = None  # harness.Process while started
-        self.starts = 0  # how many times keepalived was started (logs of each kept)
+        self.starts = 0  # how often the node has started: each start's logs apart
 
 
 class RtpPeer:

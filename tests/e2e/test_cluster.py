@@ -2,11 +2,11 @@
 
 The pair, its peers and its Redis run in network namespaces of their own
 (cluster_net.py): node a and node b each run sbcd and keepalived, and share
-192.0.2.100 (carrier side) and 192.0.2.101 (pbx side) by VRRP. sipp calls the
-shared carrier-side address from the caller's namespace; the callee answers
-in its own. Media comes from rtp_peer.py, which reports the longest gap in
-what each end received: the figure a failover is judged by, printed by each
-test.
+192.0.2.100 (carrier side) and 192.0.2.101 (pbx side) by VRRP. sipp (or
+baresip, for SRTP) calls the shared carrier-side address from the caller's
+namespace; the callee answers in its own. Media comes from rtp_peer.py,
+which reports the longest gap in what each end received: the figure a
+failover is judged by, printed by each test.
 
 These tests need no cluster support in sbcd: they prove the network the
 later ones stand on. Both sbcds listen on the shared addresses from the
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import cluster_net
-from cluster_net import RTP_PORT, VIP_CARRIER, PairNet
+from cluster_net import ADDRESSES, RTP_PORT, VIP_CARRIER, PairNet
 from harness import check, skip, wait_until
 
 TESTS = []
@@ -278,3 +278,27 @@ def _unix_listener(t, path):
     s.listen(1)
     t._sockets.append(s)
     return s
+
+
+@e2e_test
+def cluster_srtp_call_served_by_partner(t):
+    """SRTP through the partner: a dies at once, b takes the addresses, and
+    baresip (srtp-mand, in the caller's namespace) calls the shared address:
+    b's sbcd answers with keys of its own, decrypts baresip's tone towards
+    the callee (sipp, plain RTP, echoing) and encrypts the echo back, which
+    baresip decodes."""
+    from test_srtp import Baresip, check_round_trip, poll_legs
+
+    pair = pair_or_skip(t, carrier_extra=["srtp: required"])
+    pair.kill_node("a")
+    pair.wait_master("b")
+    sbcd = pair.node("b").sbcd
+    uas = pair.uas("callee", "uas_answer.xml", extra=["-rtp_echo"])
+    baresip = Baresip(t, ADDRESSES["caller"], dial=f"sip:1000@{VIP_CARRIER}", seconds=9,
+                      netns=pair.ns("caller"))
+    legs = poll_legs(sbcd, lambda legs: legs and legs["a"]["rtp_rx_packets"] > 250, 12.0)
+    check(legs is not None, f"the call never came up on b [{baresip.log(5)}]")
+    baresip.proc.wait(10.0)  # it hangs up as it quits
+    uas.finish()
+    check_round_trip(sbcd, baresip, legs, "a", "b")
+    check(len(pair.cdrs("b")) == 1, f"the SRTP call left no CDR on b: {pair.cdrs('b')}")
