@@ -286,7 +286,10 @@ def run_e2e(build_dir, tally, prefix="e2e:", jobs=1, kinds=("parallel", "serial"
     start = time.monotonic()
     run_e2e.run_tests(Path(build_dir).resolve(), jobs=jobs, kinds=kinds,
                       sbcctl_build=sbcctl_build,
-                      report=lambda name, ok, reason: tally.report(f"{prefix}{name}", ok, reason))
+                      report=lambda name, ok, reason: tally.report(
+                          # A test that could not run here passes saying why.
+                          f"{prefix}{name}" + (f" ({reason})" if ok and reason else ""), ok,
+                          reason))
     print(f"{prefix} {'+'.join(kinds)}, {jobs} at a time: {time.monotonic() - start:.0f} s",
           file=sys.stderr, flush=True)
 

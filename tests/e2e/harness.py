@@ -107,6 +107,15 @@ class TestFailure(Exception):
     """An assertion of an e2e test did not hold; the message is the reason."""
 
 
+class TestSkipped(Exception):
+    """The test cannot run here (not root, a tool missing); the message says
+    why. It counts as passed, and the runner prints the reason."""
+
+
+def skip(reason):
+    raise TestSkipped(reason)
+
+
 def check(condition, message):
     if not condition:
         raise TestFailure(message)
@@ -227,12 +236,15 @@ def generated_config(net, socket_path, routes=None, media_timeout=None, pbx_tran
 # Sockets seen through /proc (no ss/netstat needed)
 
 
-def _proc_udp_entries(table="udp", state=None):
+def _proc_udp_entries(table="udp", state=None, pid=None):
     """(ip, port, inode) of every bound IPv4 socket of /proc/net/<table>, only
-    those in `state` (hex, e.g. "0A" for a TCP listener) when given."""
+    those in `state` (hex, e.g. "0A" for a TCP listener) when given. With
+    `pid`, the table of that process's network namespace (a process started
+    with `ip netns exec`) rather than ours."""
     entries = []
+    proc_net = f"/proc/{pid}/net" if pid else "/proc/net"
     try:
-        lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
+        lines = Path(f"{proc_net}/{table}").read_text().splitlines()[1:]
     except OSError:
         return entries
     for line in lines:
@@ -245,14 +257,15 @@ def _proc_udp_entries(table="udp", state=None):
     return entries
 
 
-def udp_bound(ip, port):
+def udp_bound(ip, port, pid=None):
+    """Whether `ip`:`port` is bound in our network namespace (or `pid`'s)."""
     return any(e_ip in (ip, "0.0.0.0") and e_port == port
-               for e_ip, e_port, _ in _proc_udp_entries())
+               for e_ip, e_port, _ in _proc_udp_entries(pid=pid))
 
 
-def tcp_listening(ip, port):
+def tcp_listening(ip, port, pid=None):
     return any(e_ip in (ip, "0.0.0.0") and e_port == port
-               for e_ip, e_port, _ in _proc_udp_entries("tcp", state="0A"))
+               for e_ip, e_port, _ in _proc_udp_entries("tcp", state="0A", pid=pid))
 
 
 def socket_inodes(pid):
@@ -275,7 +288,7 @@ def socket_inodes(pid):
 def udp_ports_of(pid, ip=None, low=MEDIA_MIN, high=MEDIA_MAX):
     """The UDP (ip, port) pairs process `pid` has bound in [low, high]."""
     inodes = socket_inodes(pid)
-    return sorted((e_ip, e_port) for e_ip, e_port, inode in _proc_udp_entries()
+    return sorted((e_ip, e_port) for e_ip, e_port, inode in _proc_udp_entries(pid=pid)
                   if inode in inodes and low <= e_port <= high and (ip is None or e_ip == ip))
 
 
@@ -554,11 +567,16 @@ def sanitizer_env(asan_extra=()):
 
 
 class Sbcd(Process):
-    """sbcd under test, with sbcctl pointed at its control socket."""
+    """sbcd under test, with sbcctl pointed at its control socket (a unix
+    socket: sbcctl reaches it from any network namespace)."""
 
-    def __init__(self, ctx, config_path, socket_path, name="sbcd", asan_extra=()):
-        super().__init__(name, [ctx.sbcd_bin, "--config", config_path], ctx.workdir,
+    def __init__(self, ctx, config_path, socket_path, name="sbcd", asan_extra=(), netns=None):
+        # In a network namespace (cluster_net.py): `ip netns exec` execs
+        # sbcd, so the process's pid is sbcd's and /proc/<pid>/net its view.
+        argv = (["ip", "netns", "exec", netns] if netns else []) + [ctx.sbcd_bin]
+        super().__init__(name, [*argv, "--config", config_path], ctx.workdir,
                          env=sanitizer_env(asan_extra))
+        self.netns = netns
         self.config_path = Path(config_path)
         self.control = Control(ctx.sbcctl_bin, socket_path)
         self.stopped = False
@@ -570,17 +588,20 @@ class Sbcd(Process):
         return self.control.calls()
 
     def wait_ready(self, sip_addresses, timeout=SBCD_START_TIMEOUT):
+        pid = self.pid if self.netns else None
+
         def ready():
             if not self.alive():
                 return True
-            return self.status() is not None and all(udp_bound(a, SIP_PORT) for a in sip_addresses)
+            return self.status() is not None and all(udp_bound(a, SIP_PORT, pid)
+                                                     for a in sip_addresses)
 
         wait_until(ready, timeout, 0.1)
         check(self.alive(), f"sbcd exited with status {self.popen.returncode} at start: "
               f"{self.stderr_tail()}")
         check(self.status() is not None, f"sbcd did not answer sbcctl status within {timeout} s")
         for a in sip_addresses:
-            check(udp_bound(a, SIP_PORT), f"sbcd is not listening on udp {a}:{SIP_PORT}")
+            check(udp_bound(a, SIP_PORT, pid), f"sbcd is not listening on udp {a}:{SIP_PORT}")
 
     def assert_alive(self):
         check(self.alive(), f"sbcd died (status {self.popen.returncode}): {self.stderr_tail()}")

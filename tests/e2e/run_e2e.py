@@ -3,14 +3,15 @@
 test_srtp.py, test_rtcp_mux.py, test_ice_lite.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
 test_media_security.py, test_payload_types.py, test_policy.py, test_auth.py,
 test_dialog.py, test_ringback.py, test_hold.py, test_cloud_profiles.py,
-test_ms_transfer.py), several at once.
+test_ms_transfer.py, test_cluster.py), several at once.
 
     tests/e2e/run_e2e.py [--build DIR] [-j N] [-k SUBSTRING]... [--keep] [--list]
                          [--times]
     tests/e2e/run_e2e.py --selftest
 
-Prints "PASS name" or "FAIL name: reason" per test, in the order they end,
-and "N passed, M failed" last; exits 0 iff nothing failed. Each test runs in
+Prints "PASS name" or "FAIL name: reason" per test, in the order they end
+("SKIP name: reason" for one that cannot run here, counted as passed), and
+"N passed, M failed" last; exits 0 iff nothing failed. Each test runs in
 a slot of its own (harness.Net: its own loopback blocks and control socket),
 so -j N runs N tests at a time, each in a worker process (the media tests'
 analysis is Python and would contend for one interpreter lock in threads).
@@ -32,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
-from harness import SIP_PORT, TestContext, TestFailure, check  # noqa: E402
+from harness import SIP_PORT, TestContext, TestFailure, TestSkipped, check  # noqa: E402
 
 DEFAULT_BUILD = harness.REPO / "build"
 
@@ -43,7 +44,8 @@ def binaries(build_dir):
 
 
 def run_one(fn, sbcd_bin, sbcctl_bin, keep=False, slot=0):
-    """Runs one test function in `slot`; returns (passed, reason)."""
+    """Runs one test function in `slot`; returns (passed, reason). A test that
+    skips (harness.skip) passes with the reason "skipped: why"."""
     name = fn.__name__
     ctx = TestContext(name, sbcd_bin, sbcctl_bin, keep=keep, slot=slot)
     passed = False
@@ -52,6 +54,9 @@ def run_one(fn, sbcd_bin, sbcctl_bin, keep=False, slot=0):
         fn(ctx)
         ctx.finish()
         passed = True
+    except TestSkipped as e:  # cannot run here: passed, with the reason shown
+        passed = True
+        reason = f"skipped: {e}"
     except TestFailure as e:
         reason = str(e)
     except Exception as e:  # a bug in the test itself is a failure too, not a crash
@@ -75,6 +80,7 @@ def all_tests():
     import test_policy
     import test_auth
     import test_cloud_profiles
+    import test_cluster
     import test_dialog
     import test_hold
     import test_media_security
@@ -94,7 +100,7 @@ def all_tests():
              list(test_payload_types.TESTS) + list(test_dns_peers.TESTS) +
              list(test_rtcp_mux.TESTS) + list(test_ringback.TESTS) +
              list(test_cloud_profiles.TESTS) + list(test_ms_transfer.TESTS) +
-             list(test_ice_lite.TESTS))
+             list(test_ice_lite.TESTS) + list(test_cluster.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking
@@ -220,6 +226,10 @@ SELFTEST_PAIRS = [
     ("opus_renumbered", "uac_call_pcap_opus.xml", "uas_answer_opus_107_pcap.xml",
      {"duration_ms": 1000, "uac_extra": ["-key", "pcap", "/usr/share/sip-tester/g711a.pcap"],
       "uas_extra": ["-key", "pcap", "/usr/share/sip-tester/g711a.pcap"]}),
+    # The peers of test_cluster.py, whose SDP names an RTP port of the test's.
+    ("call_keyed_media", "uac_call_keyed_media.xml", "uas_answer_keyed_media.xml",
+     {"duration_ms": 300, "uac_extra": ["-key", "rtp_port", "40000"],
+      "uas_extra": ["-key", "rtp_port", "40002"]}),
     ("dtmf_send_info", "uac_send_info_dtmf.xml", "selftest/uas_recv_info_dtmf.xml",
      {"duration_ms": 300}),
     ("dtmf_recv_info", "uac_recv_info_dtmf.xml", "selftest/uas_send_info_dtmf.xml", {}),
@@ -273,7 +283,8 @@ def main():
         nonlocal passed, failed
         if ok:
             passed += 1
-            print(f"PASS {name}", flush=True)
+            print(f"SKIP {name}: {reason.removeprefix('skipped: ')}" if reason else f"PASS {name}",
+                  flush=True)
         else:
             failed += 1
             print(f"FAIL {name}: {reason}", flush=True)

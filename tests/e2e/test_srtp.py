@@ -70,10 +70,13 @@ BARESIP_RTP_PORTS = "16000-16099"
 
 class Baresip:
     """baresip as a UA on `ip`:5060: auto-answers, or dials `dial` at start;
-    quits by itself after `seconds`; `config`: more lines of its config."""
+    quits by itself after `seconds`; `config`: more lines of its config.
+    `netns`: the network namespace to run in (cluster_net.py's peers);
+    `name`: its directory and logs, for a test with more than one."""
 
-    def __init__(self, t, ip, *, mediaenc="srtp-mand", dial=None, seconds=12, config=()):
-        self.dir = Path(t.workdir) / "baresip"
+    def __init__(self, t, ip, *, mediaenc="srtp-mand", dial=None, seconds=12, config=(),
+                 netns=None, name="baresip"):
+        self.dir = Path(t.workdir) / name
         self.dir.mkdir()
         write_tone(self.dir / "tone.wav", seconds + 5)
         (self.dir / "config").write_text("\n".join([
@@ -102,11 +105,14 @@ class Baresip:
         (self.dir / "accounts").write_text(
             f"<sip:1000@{ip}>;regint=0;answermode=auto;mediaenc={mediaenc};"
             "audio_codecs=PCMA\n")
-        argv = [BARESIP, "-f", str(self.dir), "-t", str(seconds)]
+        argv = (["ip", "netns", "exec", netns] if netns else []) + [
+            BARESIP, "-f", str(self.dir), "-t", str(seconds)]
         if dial:
             argv += ["-e", f"/dial {dial}"]
-        self.proc = t.start("baresip", argv)
-        wait_until(lambda: udp_bound(ip, SIP_PORT) or not self.proc.alive(), 5.0, 0.05)
+        self.proc = t.start(name, argv)
+        # In a namespace, its sockets are in the table of its own (/proc/PID/net).
+        pid = self.proc.pid if netns else None
+        wait_until(lambda: udp_bound(ip, SIP_PORT, pid) or not self.proc.alive(), 5.0, 0.05)
         check(self.proc.alive(), f"baresip exited at start: {self.proc.stdout_tail(5)}")
 
     def decoded_dump(self):

@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""An RTP end point that measures gaps in the media it receives (issue 22).
+
+A failover is judged by what the phones hear: how long the media stopped at
+each end. This program stands in for one phone: it sends a G.711 A-law RTP
+packet every 20 ms (on an absolute schedule, so a late wake-up does not
+shift every later packet) from the socket it receives on (the SBC latches
+to that source), records the arrival time of every packet that comes back,
+and when its time is up writes a JSON report: packets sent and received,
+the longest gap between two arrivals and when it began, every gap above a
+threshold, and the silence from the last arrival to the end (media that
+never came back shows there, not as a gap).
+
+    rtp_peer.py --bind IP:PORT --to IP:PORT --seconds S --report FILE
+    rtp_peer.py --bind IP:PORT --echo --seconds S --report FILE
+
+`--to` sends to a fixed address (a peer behind the SBC's media port);
+`--echo` sends nothing of its own and returns every packet to its source (a
+stand-in for a media relay, to measure the network's share of a failover).
+`--to` may be given later: without it and without --echo, the peer sends to
+the source of the first packet it receives. Run it in a network namespace
+with `ip netns exec`; it stops by itself after --seconds, or on SIGTERM,
+writing its report either way. Standard library only.
+"""
+
+import argparse
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+PTIME = 0.020
+PAYLOAD_TYPE = 8  # PCMA/8000, the e2e scenarios' codec
+SAMPLES_PER_PACKET = 160
+SILENCE = b"\xd5" * SAMPLES_PER_PACKET  # A-law silence
+
+
+def address(text):
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected IP:PORT, got {text!r}")
+    return host, int(port)
+
+
+class Report:
+    """Arrival times, reduced to the figures a test asserts on and prints."""
+
+    def __init__(self, gap_threshold):
+        self.gap_threshold = gap_threshold
+        self.started = time.monotonic()
+        self.sent = 0
+        self.received = 0
+        self.first = None
+        self.last = None
+        self.longest = (0.0, None)  # (gap s, arrival before it, s since start)
+        self.gaps = []  # (start s since start, length s) above the threshold
+        self.sources = set()
+
+    def arrival(self, now, source):
+        self.received += 1
+        self.sources.add(f"{source[0]}:{source[1]}")
+        if self.last is not None:
+            gap = now - self.last
+            if gap > self.longest[0]:
+                self.longest = (gap, self.last - self.started)
+            if gap > self.gap_threshold:
+                self.gaps.append((self.last - self.started, gap))
+        else:
+            self.first = now
+        self.last = now
+
+    def as_json(self, stopped):
+        def ms(seconds):
+            return None if seconds is None else round(seconds * 1000.0, 1)
+
+        return {
+            "sent": self.sent,
+            "received": self.received,
+            "seconds": round(stopped - self.started, 3),
+            "first_arrival_s": None if self.first is None else round(self.first - self.started, 3),
+            "longest_gap_ms": ms(self.longest[0]),
+            "longest_gap_at_s": None if self.longest[1] is None else round(self.longest[1], 3),
+            "gaps_over_threshold": [{"at_s": round(at, 3), "ms": ms(length)}
+                                    for at, length in self.gaps],
+            "gap_threshold_ms": ms(self.gap_threshold),
+            "silence_at_end_ms": ms(None if self.last is None else stopped - self.last),
+            "sources": sorted(self.sources),
+        }
+
+
+def rtp_packet(seq, ssrc):
+    header = struct.pack("!BBHII", 0x80, PAYLOAD_TYPE, seq & 0xFFFF,
+                         (seq * SAMPLES_PER_PACKET) & 0xFFFFFFFF, ssrc)
+    return header + SILENCE
+
+
+def run(args):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(args.bind)
+    sock.setblocking(False)
+    report = Report(args.gap_threshold_ms / 1000.0)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    ssrc = int.from_bytes(os.urandom(4), "big")
+    target = args.to
+    end = report.started + args.seconds
+    next_send = report.started
+    seq = 0
+    # Tells the test the socket is bound (it waits for this file).
+    if args.ready:
+        with open(args.ready, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    while not stop:
+        now = time.monotonic()
+        if now >= end:
+            break
+        if not args.echo and target and now >= next_send:
+            try:
+                sock.sendto(rtp_packet(seq, ssrc), target)
+                report.sent += 1
+            except OSError:
+                pass  # unreachable for now (the address is moving): the gap shows it
+            seq += 1
+            # Catch up without a burst: a peer that woke late skips slots.
+            next_send += PTIME * max(1, int((now - next_send) / PTIME) + 1)
+        wake = min(end, next_send) if (target and not args.echo) else end
+        timeout = max(0.0, min(wake - time.monotonic(), 0.05))
+        if not select.select([sock], [], [], timeout)[0]:
+            continue
+        while True:
+            try:
+                data, source = sock.recvfrom(2048)
+            except BlockingIOError:
+                break
+            if len(data) < 12 or data[0] >> 6 != 2:
+                continue  # not RTP
+            report.arrival(time.monotonic(), source)
+            if args.echo:
+                try:
+                    sock.sendto(data, source)
+                    report.sent += 1
+                except OSError:
+                    pass
+            elif target is None:
+                target = source
+    result = report.as_json(time.monotonic())
+    with open(args.report + ".tmp", "w") as f:
+        json.dump(result, f)
+    os.replace(args.report + ".tmp", args.report)
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bind", type=address, required=True, help="local IP:PORT")
+    ap.add_argument("--to", type=address, help="send to IP:PORT (default: the first sender)")
+    ap.add_argument("--echo", action="store_true", help="return every packet to its source")
+    ap.add_argument("--seconds", type=float, required=True, help="run this long, then report")
+    ap.add_argument("--gap-threshold-ms", type=float, default=60.0,
+                    help="list every gap longer than this (default 60 ms: two lost packets)")
+    ap.add_argument("--report", required=True, help="write the JSON report here")
+    ap.add_argument("--ready", help="write this file once the socket is bound")
+    args = ap.parse_args()
+    if args.echo and args.to:
+        ap.error("--echo and --to exclude each other")
+    if not 0 < args.seconds <= 600:
+        ap.error("--seconds must be in (0, 600]")
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
