@@ -236,6 +236,18 @@ public:
     virtual open_result open_session(session_id id, const std::string& local_a,
                                      const std::string& local_b) = 0;
 
+    /// As open_session, on the given RTP ports (RTCP the next ones): a
+    /// session rebuilt from the state another node wrote (a standby taking
+    /// over), whose peers go on sending to the ports they were given. Each
+    /// must be the even RTP port of a pair of the configured range, free in
+    /// this engine's pool (port_pool::reserve); the kernel backend binds
+    /// even an address this host does not hold yet (IP_FREEBIND). On
+    /// failure, an error naming the address and port, and nothing left open
+    /// or taken.
+    virtual open_result open_session_at(session_id id, const std::string& local_a,
+                                        std::uint16_t rtp_a, const std::string& local_b,
+                                        std::uint16_t rtp_b) = 0;
+
     /// Where side `s`'s peer said (in its SDP) it receives RTP and RTCP.
     /// Media towards `s` goes there until the first packet from `s` arrives,
     /// then to the address it came from (symmetric latching). Calling this

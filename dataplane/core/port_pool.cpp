@@ -1,4 +1,4 @@
-// port_pool: a circular queue of free pair slots plus an in-use bit per slot.
+// port_pool: a circular queue of pair slots plus in-use and queued bits per slot.
 #include "dataplane/core/port_pool.hpp"
 
 namespace sbc::dataplane {
@@ -26,9 +26,11 @@ port_pool::port_pool(std::uint16_t port_min, std::uint16_t port_max) {
     _first = static_cast<std::uint16_t>(count > 0 ? first : 0);
     _queue.resize(count);
     _in_use.assign(count, false);
+    _queued.assign(count, true);
     for (std::size_t i = 0; i < count; ++i) {
         _queue[i] = static_cast<std::uint16_t>(i);
     }
+    _queue_length = count;
     _free_count = count;
 }
 
@@ -54,11 +56,31 @@ std::optional<std::uint16_t> port_pool::allocate() noexcept {
     if (_free_count == 0) {
         return std::nullopt;
     }
-    const std::uint16_t slot = _queue[_queue_head];
-    _queue_head = (_queue_head + 1) % _queue.size();
+    // Entries of reserved pairs are dropped on the way: each costs one step,
+    // paid for by the reserve() that left it.
+    while (_queue_length > 0) {
+        const std::uint16_t slot = _queue[_queue_head];
+        _queue_head = (_queue_head + 1) % _queue.size();
+        --_queue_length;
+        _queued[slot] = false;
+        if (_in_use[slot]) {
+            continue;
+        }
+        --_free_count;
+        _in_use[slot] = true;
+        return static_cast<std::uint16_t>(_first + 2 * slot);
+    }
+    return std::nullopt;  // cannot happen: every free slot is queued
+}
+
+bool port_pool::reserve(std::uint16_t rtp) noexcept {
+    const auto slot = slot_of(rtp);
+    if (!slot || _in_use[*slot]) {
+        return false;
+    }
+    _in_use[*slot] = true;
     --_free_count;
-    _in_use[slot] = true;
-    return static_cast<std::uint16_t>(_first + 2 * slot);
+    return true;
 }
 
 bool port_pool::release(std::uint16_t rtp) noexcept {
@@ -67,8 +89,13 @@ bool port_pool::release(std::uint16_t rtp) noexcept {
         return false;
     }
     _in_use[*slot] = false;
-    _queue[(_queue_head + _free_count) % _queue.size()] = static_cast<std::uint16_t>(*slot);
     ++_free_count;
+    if (_queued[*slot]) {
+        return true;  // reserved while queued: its entry is still there
+    }
+    _queue[(_queue_head + _queue_length) % _queue.size()] = static_cast<std::uint16_t>(*slot);
+    ++_queue_length;
+    _queued[*slot] = true;
     return true;
 }
 

@@ -11,6 +11,13 @@
 // the caller releases it (back of the queue) and allocates again, which gives
 // the next pair; it retries at most free_pairs() times.
 //
+// reserve() takes a given pair (a session rebuilt on the ports another node
+// had it on) without searching the queue: the pair is marked in use and its
+// entry stays where it is, to be dropped by allocate() when it reaches the
+// front. A slot is in the queue at most once, so the queue never outgrows
+// the pool; a reserved pair released before its stale entry was dropped
+// keeps that entry's place rather than going to the back.
+//
 // Thread: the control thread only. Pure bookkeeping (no sockets), and no
 // allocation after construction.
 #pragma once
@@ -30,6 +37,11 @@ public:
     /// nullopt when every pair is in use.
     std::optional<std::uint16_t> allocate() noexcept;
 
+    /// Takes the pair of RTP port `rtp` out of the free ones, as allocate()
+    /// would have. False (and nothing changes) if `rtp` is not the RTP port
+    /// of a pair of this pool or the pair is in use. O(1).
+    bool reserve(std::uint16_t rtp) noexcept;
+
     /// Returns the pair of RTP port `rtp` to the back of the queue. False (and
     /// nothing changes) if `rtp` is not a pair of this pool or is already
     /// free, so a double release can never hand a pair out twice.
@@ -46,11 +58,14 @@ private:
     std::optional<std::size_t> slot_of(std::uint16_t rtp) const noexcept;
 
     std::uint16_t _first = 0;
-    // Circular queue of free pair slots (slot i is RTP port _first + 2 i).
+    // Circular queue of pair slots (slot i is RTP port _first + 2 i): the
+    // free ones, and reserved ones whose entries allocate() has not dropped yet.
     std::vector<std::uint16_t> _queue;
     std::size_t _queue_head = 0;
+    std::size_t _queue_length = 0;
     std::size_t _free_count = 0;
     std::vector<bool> _in_use;  // per slot
+    std::vector<bool> _queued;  // per slot: it has an entry in _queue
 };
 
 }  // namespace sbc::dataplane

@@ -128,6 +128,7 @@ json media_leg_json(const media_ctl::media_leg_state& l) {
             {"peer_rtp", endpoint_json(l.peer_rtp)},
             {"peer_rtcp", endpoint_json(l.peer_rtcp)},
             {"latched_rtp", endpoint_json(l.latched_rtp)},
+            {"rtcp_mux", l.rtcp_mux},
             {"srtp", srtp},
             {"ice", ice},
             {"peer_formats", formats_json(l.peer_formats.formats)},
@@ -412,6 +413,8 @@ media_ctl::media_leg_state read_media_leg(const reader& r) {
     l.peer_rtp = read_endpoint(r, "peer_rtp");
     l.peer_rtcp = read_endpoint(r, "peer_rtcp");
     l.latched_rtp = read_endpoint(r, "latched_rtp");
+    // Written since restores came; a document without it was not muxed.
+    l.rtcp_mux = r.has("rtcp_mux") && r.boolean("rtcp_mux");
     if (!r.is_null("srtp")) {
         const auto s = r.object("srtp");
         const auto suite = sdp::suite_from_string(s.str("suite"));

@@ -277,6 +277,7 @@ result<sdp::session_description> media_session::accept(side from, std::string_vi
         _engine.set_remote(_id, from, target.rtp, rtcp);
         f.peer_rtp = target.rtp;
         f.peer_rtcp = rtcp;
+        f.restored_latch.reset();  // latching starts over (media_engine::set_remote)
     }
     if (role == sdp_role::offer) {
         f.ice->accept_offer(sd->ice());

@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,9 @@ struct sdp_origin {
 std::string sendrecv(const std::string& sdp);
 /// `sdp` with the version of its o= line replaced (RFC 4566 5.2).
 std::string with_origin_version(const std::string& sdp, std::uint64_t version);
+
+/// The configuration of the trunk of that name; nullptr when there is none.
+using trunk_lookup = std::function<const config::trunk_config*(const std::string& name)>;
 
 class media_session {
 public:
@@ -170,6 +174,18 @@ public:
     /// The session as data (media_state.hpp), with the addresses the data
     /// plane latched so far.
     media_state state() const;
+    /// Rebuilds the session `s` describes (state() of a session on another
+    /// node, whose media address moved here) on a session never opened: its
+    /// legs (trunks found by `trunks`, media addresses), the same RTP ports
+    /// (media_engine::open_session_at), SRTP with the same keys, RTCP
+    /// multiplexing, ICE credentials, payload type maps, codec chains and
+    /// the last offer. Each peer's media goes where it was latched (else
+    /// where its SDP said), before it sends anything. The media timeout,
+    /// and a local ringback tone that was playing, are the caller's.
+    /// An error naming what could not be rebuilt (an unknown trunk, a port
+    /// taken, keys or codecs the engine refuses); the session is then as
+    /// before, nothing open.
+    result<bool> restore(const media_state& s, const trunk_lookup& trunks);
 
 private:
     /// One leg's side of the session.
@@ -185,6 +201,9 @@ private:
         /// Where the engine was told the peer receives (set_remote).
         std::optional<dataplane::ip_endpoint> peer_rtp;
         std::optional<dataplane::ip_endpoint> peer_rtcp;
+        /// A restored leg: where the peer's media was latched on the node
+        /// the call came from, until this engine latches or new SDP comes.
+        std::optional<dataplane::ip_endpoint> restored_latch;
         std::string codec;
         unsigned ptime = 0;
         /// The payload type map in force towards this leg's peer, so an
@@ -223,6 +242,11 @@ private:
         sdp::chain_side answerer_side;
         bool codecs = true;  ///< the codecs differ; else the chains carry DTMF only
     };
+
+    /// restore()'s steps: the legs from the state (nothing opened), and the
+    /// engine programmed for them once the session is open.
+    result<bool> restore_legs(const media_state& s, const trunk_lookup& trunks);
+    result<bool> program_restored(const media_state& s);
 
     leg_media& of(side s) noexcept { return _legs[dataplane::index(s)]; }
     const leg_media& of(side s) const noexcept { return _legs[dataplane::index(s)]; }

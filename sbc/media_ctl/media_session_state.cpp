@@ -54,6 +54,12 @@ media_state media_session::state() const {
         if (stats) {
             o.latched_rtp = endpoint_of(stats->sides[dataplane::index(s)].latched_rtp);
         }
+        if (!o.latched_rtp) {
+            // Restored, and the peer has sent nothing here yet: the latch
+            // the other node saw still says best where its media comes from.
+            o.latched_rtp = endpoint_of(l.restored_latch);
+        }
+        o.rtcp_mux = l.muxed;
         if (l.sdes && l.sdes->keys()) {
             const auto& k = *l.sdes->keys();
             o.srtp = srtp_state{k.suite, secret(k.peer.bytes()), secret(k.local.bytes())};

@@ -1,6 +1,6 @@
 // A media session as data: what media_session::state() reads out of a live
 // session, for the call's state document (b2bua/call_state.hpp) that a
-// standby node rebuilds the call from.
+// standby node rebuilds the call from (media_session::restore).
 //
 // Plain values with equality, so a round trip through JSON can be checked
 // field by field. SRTP keys are sbc::secret: the document marks them so a
@@ -69,6 +69,8 @@ struct media_leg_state {
     std::optional<endpoint_state> peer_rtp;
     std::optional<endpoint_state> peer_rtcp;
     std::optional<endpoint_state> latched_rtp;
+    /// RTCP multiplexed on the RTP port (RFC 5761), as offer and answer agreed.
+    bool rtcp_mux = false;
     std::optional<srtp_state> srtp;
     /// nullopt: the SBC stated no ICE credentials on the leg (`ice: off`).
     std::optional<ice_state> ice;

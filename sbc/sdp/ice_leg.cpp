@@ -68,6 +68,14 @@ std::optional<ice_attributes> ice_leg::answer() {
     return _local;
 }
 
+void ice_leg::restore(std::optional<ice_attributes> local, std::optional<ice_attributes> peer,
+                      bool in_use) {
+    _proposed.reset();
+    _local = std::move(local);
+    _peer = std::move(peer);
+    _in_use = in_use && _local.has_value();
+}
+
 std::optional<dataplane::ice_credentials> ice_leg::credentials() const {
     if (!_in_use || !_local) {
         return std::nullopt;

@@ -51,6 +51,12 @@ public:
     /// What the offer proposed comes into force.
     std::optional<ice_attributes> answer();
 
+    /// The leg as another node had it (a call rebuilt from its state
+    /// document): the SBC's credentials `local`, the peer's `peer` and
+    /// whether checks are answered. Nothing proposed, no restart counted.
+    void restore(std::optional<ice_attributes> local, std::optional<ice_attributes> peer,
+                 bool in_use);
+
     /// What the data plane checks with: nullopt when ICE is not in use.
     std::optional<dataplane::ice_credentials> credentials() const;
 

@@ -159,6 +159,17 @@ result<bool> sdes_leg::accept_offer(bool secure_profile, const std::vector<std::
     return false;
 }
 
+void sdes_leg::restore(srtp_keys keys) {
+    drop_proposal();
+    _local_keys.clear();
+    _local_keys.emplace_back(keys.suite, copy_of(keys.local));
+    // What the SBC stated last on the leg is gone with the other node; an
+    // answer can only come to an offer this node makes (make_offer).
+    _offered.clear();
+    _answer_line.reset();
+    set_keys(std::move(keys));
+}
+
 void sdes_leg::propose(std::optional<srtp_keys> k) {
     _proposed = std::move(k);
     _has_proposal = true;

@@ -80,6 +80,13 @@ public:
     /// 8) is answered against it.
     local_crypto answer();
 
+    /// The leg as another node had it (a call rebuilt from its state
+    /// document): `keys` in force, their local key the SBC's for their suite
+    /// in later offers and answers (RFC 4568 7.1.4: a re-offer may keep it).
+    /// Other suites get keys of their own when first offered. Meant for a
+    /// fresh leg; a keyed one loses its keys and proposal.
+    void restore(srtp_keys keys);
+
     /// The keys in force on the leg; nullopt while it is plain RTP.
     const std::optional<srtp_keys>& keys() const noexcept { return _keys; }
     /// Changes whenever keys() does, so a caller can tell when to re-program.

@@ -312,6 +312,23 @@ void dpdk_engine::start_wake_set() {
 
 open_result dpdk_engine::open_session(session_id id, const std::string& local_a,
                                       const std::string& local_b) {
+    return open({&local_a, &local_b}, id, {0, 0});
+}
+
+open_result dpdk_engine::open_session_at(session_id id, const std::string& local_a,
+                                         std::uint16_t rtp_a, const std::string& local_b,
+                                         std::uint16_t rtp_b) {
+    // Port 0 would ask open() for any pair: not what a restore means.
+    if (rtp_a == 0 || rtp_b == 0) {
+        open_result out;
+        out.error = "media port 0 is no RTP port of the range";
+        return out;
+    }
+    return open({&local_a, &local_b}, id, {rtp_a, rtp_b});
+}
+
+open_result dpdk_engine::open(const std::array<const std::string*, 2>& locals, session_id id,
+                              const std::array<std::uint16_t, 2>& wanted) {
     open_result out;
     if (_open.count(id) != 0) {
         out.error = fmt::format("media session {} is already open", id);
@@ -319,7 +336,6 @@ open_result dpdk_engine::open_session(session_id id, const std::string& local_a,
     }
     const auto w = static_cast<unsigned>(id % _workers.size());
     auto s = std::make_unique<dpdk_session>(id, w);
-    const std::array<const std::string*, 2> locals{&local_a, &local_b};
     for (side sd : {side::a, side::b}) {
         auto local = ip_endpoint::from_string(*locals[index(sd)], 0);
         auto port = std::find_if(_ports.begin(), _ports.end(), [&](const port_runtime& p) {
@@ -330,10 +346,8 @@ open_result dpdk_engine::open_session(session_id id, const std::string& local_a,
             destroy(std::move(s));
             return out;
         }
-        auto rtp = _pool.allocate();
+        const auto rtp = take_port(*local, wanted[index(sd)], out.error);
         if (!rtp) {
-            out.error =
-                fmt::format("no free media port in {}-{}", _pool.first_rtp(), _pool.last_rtp() + 1);
             destroy(std::move(s));
             return out;
         }
@@ -356,6 +370,29 @@ open_result dpdk_engine::open_session(session_id id, const std::string& local_a,
     post(w, c);
     _open.emplace(id, std::move(s));
     return out;
+}
+
+std::optional<std::uint16_t> dpdk_engine::take_port(const ip_endpoint& local, std::uint16_t wanted,
+                                                    std::string& error) {
+    if (wanted == 0) {
+        auto rtp = _pool.allocate();
+        if (!rtp) {
+            error =
+                fmt::format("no free media port in {}-{}", _pool.first_rtp(), _pool.last_rtp() + 1);
+        }
+        return rtp;
+    }
+    // The pool is the only record of what is bound: no socket to fail here.
+    if (!_pool.reserve(wanted)) {
+        auto at = local;
+        at.set_port(wanted);
+        error = _pool.in_use(wanted)
+                    ? fmt::format("media port {} is in use", at.to_string())
+                    : fmt::format("media port {} is no RTP port of the range {}-{}", wanted,
+                                  _pool.first_rtp(), _pool.last_rtp() + 1);
+        return std::nullopt;
+    }
+    return wanted;
 }
 
 void dpdk_engine::set_remote(session_id id, side s, const ip_endpoint& rtp,

@@ -18,7 +18,11 @@
 // loop waits on: workers signal an eventfd, the kernel the netlink socket.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -45,6 +49,8 @@ public:
 
     open_result open_session(session_id id, const std::string& local_a,
                              const std::string& local_b) override;
+    open_result open_session_at(session_id id, const std::string& local_a, std::uint16_t rtp_a,
+                                const std::string& local_b, std::uint16_t rtp_b) override;
     void set_remote(session_id id, side s, const ip_endpoint& rtp,
                     const ip_endpoint& rtcp) override;
     void set_rtcp_mux(session_id id, side s, bool muxed) override;
@@ -74,6 +80,14 @@ public:
     std::vector<media_event> take_events() override { return std::exchange(_events, {}); }
 
 private:
+    /// Takes a port per side on `locals` (the RTP port `wanted` gives, or
+    /// one from the pool where it is 0), maps it to the worker and hands
+    /// the session over.
+    open_result open(const std::array<const std::string*, 2>& locals, session_id id,
+                     const std::array<std::uint16_t, 2>& wanted);
+    /// `wanted` (reserved) or a pair from the pool (0); nullopt and `error` set when none.
+    std::optional<std::uint16_t> take_port(const ip_endpoint& local, std::uint16_t wanted,
+                                           std::string& error);
     void start_eal(const engine_config& config);
     /// Undoes whatever set-up got done; safe to call twice.
     void shutdown() noexcept;

@@ -1,6 +1,7 @@
 // kernel_engine: session life cycle on the control thread.
 //
 // open_session   bind 2 pairs -> add_session command      -> _open
+//   (_at: the pairs given, reserved in the pool, else the same)
 // set_remote     set_remote command (the worker applies it between bursts)
 // side move      prepare: bind a pair, park it; commit: move_side command,
 //                the replaced pair retired until the session is destroyed
@@ -37,12 +38,30 @@ kernel_engine::~kernel_engine() {
 
 open_result kernel_engine::open_session(session_id id, const std::string& local_a,
                                         const std::string& local_b) {
+    return open({&local_a, &local_b}, id, {0, 0});
+}
+
+open_result kernel_engine::open_session_at(session_id id, const std::string& local_a,
+                                           std::uint16_t rtp_a, const std::string& local_b,
+                                           std::uint16_t rtp_b) {
+    // Port 0 would ask open() for any pair: not what a restore means.
+    for (const auto port : {rtp_a, rtp_b}) {
+        if (port == 0) {
+            open_result out;
+            out.error = "media port 0 is no RTP port of the range";
+            return out;
+        }
+    }
+    return open({&local_a, &local_b}, id, {rtp_a, rtp_b});
+}
+
+open_result kernel_engine::open(const std::array<const std::string*, 2>& locals, session_id id,
+                                const std::array<std::uint16_t, 2>& rtp) {
     open_result out;
     if (_open.count(id) != 0) {
         out.error = "media session " + std::to_string(id) + " is already open";
         return out;
     }
-    const std::array<const std::string*, 2> locals{&local_a, &local_b};
     const auto w = static_cast<unsigned>(id % _workers.size());
     auto s = std::make_unique<kernel_session>(id, w);
     for (side sd : {side::a, side::b}) {
@@ -50,7 +69,8 @@ open_result kernel_engine::open_session(session_id id, const std::string& local_
         if (!local) {
             out.error = "bad media address '" + *locals[index(sd)] + "'";
         } else {
-            auto pair = bind_pair(_pool, *local);
+            const auto port = rtp[index(sd)];
+            auto pair = port == 0 ? bind_pair(_pool, *local) : bind_pair_at(_pool, *local, port);
             if (pair.error.empty()) {
                 s->ports.rtp[index(sd)] = pair.rtp_port;
                 s->fds[socket_index(sd, channel::rtp)] = std::move(pair.rtp);

@@ -11,7 +11,10 @@
 // Threads: every public method runs on the control thread (media_engine.hpp).
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -37,6 +40,8 @@ public:
 
     open_result open_session(session_id id, const std::string& local_a,
                              const std::string& local_b) override;
+    open_result open_session_at(session_id id, const std::string& local_a, std::uint16_t rtp_a,
+                                const std::string& local_b, std::uint16_t rtp_b) override;
     void set_remote(session_id id, side s, const ip_endpoint& rtp,
                     const ip_endpoint& rtcp) override;
     void set_rtcp_mux(session_id id, side s, bool muxed) override;
@@ -72,6 +77,10 @@ public:
     std::size_t owned_objects() const noexcept;
 
 private:
+    /// Binds a pair per side on `locals` (the RTP port `rtp` gives, or one
+    /// from the pool where it is 0) and hands the session to its worker.
+    open_result open(const std::array<const std::string*, 2>& locals, session_id id,
+                     const std::array<std::uint16_t, 2>& rtp);
     /// Sends `c` to worker `w` in order: straight into its ring when nothing
     /// is waiting, else behind the commands already waiting in _backlog.
     /// Returns its number, which the worker acknowledges once applied.

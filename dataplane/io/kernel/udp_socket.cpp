@@ -25,6 +25,18 @@ bind_outcome bind_udp(const ip_endpoint& local) noexcept {
             return out;
         }
     }
+    // A standby node of a redundant pair binds the shared media addresses
+    // before keepalived (VRRP) moves them to it, so that the peers' media
+    // reaches the rebuilt sessions the moment the address arrives: bind
+    // even to an address no interface holds yet (ip(7) IP_FREEBIND,
+    // ipv6(7) IPV6_FREEBIND, Linux 4.15; no privilege needed).
+    const int freebind = 1;
+    const bool v6 = local.family() == AF_INET6;
+    if (::setsockopt(fd.get(), v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_FREEBIND : IP_FREEBIND,
+                     &freebind, sizeof(freebind)) != 0) {
+        out.error = errno;
+        return out;
+    }
     if (::bind(fd.get(), local.sockaddr_ptr(), local.sockaddr_len()) != 0) {
         out.error = errno;
         return out;
@@ -40,6 +52,33 @@ std::string range_text(const port_pool& pool) {
 }
 
 }  // namespace
+
+bound_pair bind_pair_at(port_pool& pool, const ip_endpoint& local, std::uint16_t rtp_port) {
+    bound_pair out;
+    ip_endpoint rtp_addr = local;
+    rtp_addr.set_port(rtp_port);
+    if (!pool.reserve(rtp_port)) {
+        out.error = pool.in_use(rtp_port) ? "media port " + rtp_addr.to_string() + " is in use"
+                                          : "media port " + std::to_string(rtp_port) +
+                                                " is no RTP port of the range " + range_text(pool);
+        return out;
+    }
+    ip_endpoint rtcp_addr = local;
+    rtcp_addr.set_port(static_cast<std::uint16_t>(rtp_port + 1));
+    auto rtp = bind_udp(rtp_addr);
+    auto rtcp = rtp.fd ? bind_udp(rtcp_addr) : bind_outcome{};
+    if (!rtp.fd || !rtcp.fd) {
+        pool.release(rtp_port);
+        const auto& failed = rtp.fd ? rtcp_addr : rtp_addr;
+        out.error = "cannot bind media port " + failed.to_string() + ": " +
+                    std::strerror(rtp.fd ? rtcp.error : rtp.error);
+        return out;
+    }
+    out.rtp_port = rtp_port;
+    out.rtp = std::move(rtp.fd);
+    out.rtcp = std::move(rtcp.fd);
+    return out;
+}
 
 bound_pair bind_pair(port_pool& pool, const ip_endpoint& local) {
     bound_pair out;

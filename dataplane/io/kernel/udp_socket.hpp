@@ -12,7 +12,9 @@
 namespace sbc::dataplane::kernel {
 
 /// A non-blocking, close-on-exec UDP socket bound to `local`, without
-/// SO_REUSEADDR (two sessions must never share a port). On failure `fd` is
+/// SO_REUSEADDR (two sessions must never share a port), with IP_FREEBIND
+/// (IPV6_FREEBIND), so `local` need not be an address of this host yet (a
+/// virtual address keepalived has not moved here). On failure `fd` is
 /// empty and `error` holds the errno.
 struct bind_outcome {
     unique_fd fd;
@@ -33,5 +35,11 @@ struct bound_pair {
 /// queue and the next is tried, at most free_pairs() times; any other bind
 /// error ends the attempt. On failure the pool is as it was.
 bound_pair bind_pair(port_pool& pool, const ip_endpoint& local);
+
+/// Takes the pair of RTP port `rtp_port` from `pool` (port_pool::reserve) and
+/// binds it on `local`'s address (its port is ignored). On failure, an error
+/// naming the port (not a pair of the pool, in use, or the bind error) and
+/// the pool as it was.
+bound_pair bind_pair_at(port_pool& pool, const ip_endpoint& local, std::uint16_t rtp_port);
 
 }  // namespace sbc::dataplane::kernel

@@ -348,3 +348,26 @@ TEST_CASE("call state: a call in the middle of a blind transfer", "[b2bua][state
     carrier_hangs_up(f, c);
     REQUIRE(f.calls_gone());
 }
+
+TEST_CASE("call state: a leg's RTCP multiplexing, and a document from before it",
+          "[b2bua][state]") {
+    b2bua_fixture f;
+    auto c = carrier_calls_pbx(f);
+    auto s = only_call(f);
+    CHECK_FALSE(s.media.legs[0].rtcp_mux);
+    s.media.legs[0].rtcp_mux = true;
+    const auto back = round_trip(s);
+    CHECK(back.media.legs[0].rtcp_mux);
+    CHECK_FALSE(back.media.legs[1].rtcp_mux);
+
+    // Written since restores came: a document without the key was not muxed.
+    auto j = b2bua::to_json_value(s);
+    CHECK(j["media"]["legs"][0]["rtcp_mux"] == true);
+    j["media"]["legs"][0].erase("rtcp_mux");
+    auto old = b2bua::call_state_from_json(j.dump());
+    REQUIRE(old.ok());
+    CHECK_FALSE(old.value().media.legs[0].rtcp_mux);
+
+    carrier_hangs_up(f, c);
+    REQUIRE(f.calls_gone());
+}

@@ -95,8 +95,12 @@ std::vector<std::string> formats_of(const std::string& body) {
     return out;
 }
 
+config::config media_call_config(const trunk_keys& keys) {
+    return config::load_string(topology(keys), "media_call.yaml");
+}
+
 media_call::media_call(const trunk_keys& keys, bool open)
-    : cfg(config::load_string(topology(keys), "media_call.yaml")), media(engine, id, "t") {
+    : cfg(media_call_config(keys)), media(engine, id, "t") {
     media.set_leg(side::a, trunk("carrier"), carrier_media);
     media.set_leg(side::b, trunk("pbx"), pbx_media);
     if (open) {

@@ -86,6 +86,9 @@ struct trunk_keys {
     std::string teams{};
 };
 
+/// The configuration media_call runs with (see the top of this file).
+config::config media_call_config(const trunk_keys& keys = {});
+
 class media_call {
 public:
     static constexpr dataplane::session_id id = 7;

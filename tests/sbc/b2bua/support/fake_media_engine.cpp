@@ -74,6 +74,38 @@ dataplane::open_result fake_media_engine::open_session(dataplane::session_id id,
     return dataplane::open_result{true, s.ports, {}};
 }
 
+dataplane::open_result fake_media_engine::open_session_at(dataplane::session_id id,
+                                                          const std::string& local_a,
+                                                          std::uint16_t rtp_a,
+                                                          const std::string& local_b,
+                                                          std::uint16_t rtp_b) {
+    note(fmt::format("open_at {} {}:{} {}:{}", id, local_a, rtp_a, local_b, rtp_b));
+    if (_refuse) {
+        dataplane::open_result r;
+        r.error = *std::exchange(_refuse, std::nullopt);
+        return r;
+    }
+    if (auto it = _sessions.find(id); it != _sessions.end() && !it->second.closed) {
+        return dataplane::open_result{false, {}, fmt::format("session {} is open", id)};
+    }
+    // As the real engines' pool: a port held by an open session, on any
+    // address, is in use.
+    for (const auto& entry : _sessions) {
+        const auto& open = entry.second;
+        for (const auto port : open.ports.rtp) {
+            if (!open.closed && (port == rtp_a || port == rtp_b)) {
+                return dataplane::open_result{
+                    false, {}, fmt::format("media port {} is in use", port)};
+            }
+        }
+    }
+    fake_session s;
+    s.local = {local_a, local_b};
+    s.ports.rtp = {rtp_a, rtp_b};
+    _sessions[id] = s;
+    return dataplane::open_result{true, s.ports, {}};
+}
+
 void fake_media_engine::set_remote(dataplane::session_id id, dataplane::side s,
                                    const dataplane::ip_endpoint& rtp,
                                    const dataplane::ip_endpoint& rtcp) {

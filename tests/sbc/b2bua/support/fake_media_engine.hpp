@@ -82,6 +82,10 @@ public:
     // dataplane::media_engine
     dataplane::open_result open_session(dataplane::session_id id, const std::string& local_a,
                                         const std::string& local_b) override;
+    /// The ports given; refused when an open session holds one of them.
+    dataplane::open_result open_session_at(dataplane::session_id id, const std::string& local_a,
+                                           std::uint16_t rtp_a, const std::string& local_b,
+                                           std::uint16_t rtp_b) override;
     void set_remote(dataplane::session_id id, dataplane::side s, const dataplane::ip_endpoint& rtp,
                     const dataplane::ip_endpoint& rtcp) override;
     void set_rtcp_mux(dataplane::session_id id, dataplane::side s, bool muxed) override;
