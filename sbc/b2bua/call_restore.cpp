@@ -157,12 +157,8 @@ result<bool> call::restore(const call_state& s) {
             return r;
         }
     }
-#if 1  // TMP until media restore lands
-    auto restored = result<bool>(true);
-#else
     auto restored = _media.restore(
         s.media, [this](const std::string& name) { return _owner.cfg().find_trunk(name); });
-#endif
     if (!restored) {
         return error{"media: " + restored.error_message()};
     }
