@@ -2,7 +2,8 @@
 //
 // Loads and validates the configuration, starts the data plane's workers,
 // binds one SIP agent per interface and the control socket, then runs the
-// su_root loop on this thread until SIGTERM or SIGINT (DESIGN.md "Threads").
+// su_root loop on this thread until SIGTERM or SIGINT, or until a drain
+// (sbcctl drain) is over (DESIGN.md "Threads"). Exits 0 after either.
 #include <CLI/CLI.hpp>
 
 #include <csignal>
@@ -42,6 +43,28 @@ struct stop_watch {
     int bye_ticks = 20;
 };
 
+/// Why sbcd stops now (what the calls left are hung up with), or null:
+/// SIGTERM or SIGINT, or a drain that is over (sbcctl drain, drain.hpp).
+const char* stop_reason(const sbc::b2bua::b2bua& b2bua) {
+    using verdict = sbc::b2bua::drain_state::verdict;
+    if (g_stop_requested != 0) {
+        main_log.info("stopping: hanging up {} calls", b2bua.call_count());
+        return "sbcd is stopping";
+    }
+    switch (b2bua.drain_check()) {
+        case verdict::drained:
+            main_log.info("drained: the last call has ended; stopping");
+            return "sbcd is stopping";
+        case verdict::deadline:
+            main_log.warn("drain deadline reached: hanging up the {} calls left",
+                          b2bua.call_count());
+            return "drain deadline";
+        case verdict::keep_running:
+            break;
+    }
+    return nullptr;
+}
+
 void watch_for_stop(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
     auto* w = static_cast<stop_watch*>(arg);
     if (g_reload_requested != 0) {
@@ -53,9 +76,12 @@ void watch_for_stop(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
             }
         }
     }
-    if (w->grace_ticks < 0 && g_stop_requested != 0) {
-        main_log.info("stopping: hanging up {} calls", w->b2bua->call_count());
-        w->b2bua->hang_up_all("sbcd is stopping");
+    if (w->grace_ticks < 0) {
+        const char* why = stop_reason(*w->b2bua);
+        if (why == nullptr) {
+            return;
+        }
+        w->b2bua->hang_up_all(why);
         // Let the BYEs and CANCELs leave before the agents go away.
         w->grace_ticks = w->b2bua->call_count() > 0 ? 5 : 3;
         return;

@@ -3,7 +3,7 @@
 test_srtp.py, test_rtcp_mux.py, test_ice_lite.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
 test_media_security.py, test_payload_types.py, test_policy.py, test_auth.py,
 test_dialog.py, test_ringback.py, test_hold.py, test_cloud_profiles.py,
-test_ms_transfer.py), several at once.
+test_ms_transfer.py, test_drain.py), several at once.
 
     tests/e2e/run_e2e.py [--build DIR] [-j N] [-k SUBSTRING]... [--keep] [--list]
                          [--times]
@@ -68,6 +68,7 @@ def all_tests():
     import test_sbc
 
     import test_dns_peers
+    import test_drain
     import test_dpdk
     import test_dtmf
     import test_failover
@@ -94,7 +95,7 @@ def all_tests():
              list(test_payload_types.TESTS) + list(test_dns_peers.TESTS) +
              list(test_rtcp_mux.TESTS) + list(test_ringback.TESTS) +
              list(test_cloud_profiles.TESTS) + list(test_ms_transfer.TESTS) +
-             list(test_ice_lite.TESTS))
+             list(test_ice_lite.TESTS) + list(test_drain.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking
