@@ -21,7 +21,7 @@ import shutil
 import types
 from pathlib import Path
 
-from harness import (SIP_PORT, Sbcd, check, generated_config, udp_bound, wait_until)
+from harness import (CARRIER_SIPP_MEDIA, SIP_PORT, Sbcd, check, generated_config, udp_bound, wait_until)
 
 TESTS = []
 
@@ -128,7 +128,8 @@ def drain_moves_new_calls_to_the_partner(t):
           f"sbcctl status while draining: {raw}")
 
     second = t.uac("second", "uac_call.xml", remote=f"{upstream}:{SIP_PORT}",
-                   port=SIP_PORT + 1, calls=50, rate=25, limit=50, duration_ms=1000, timeout_s=30)
+                   port=SIP_PORT + 1, media_port=CARRIER_SIPP_MEDIA + 10, calls=50, rate=25,
+                   limit=50, duration_ms=1000, timeout_s=30)
     second.finish(30)
     first.finish(30)
     callee.finish(30)
@@ -177,7 +178,8 @@ def drain_deadline_hangs_up_the_calls_left(t):
     # Admission is closed: the carrier's next call is refused, with a
     # Retry-After no later than the deadline (the ACL goes by address, so
     # another port of the carrier's host will do).
-    refused = t.uac("refused", "uac_reject.xml", port=SIP_PORT + 10, calls=1, timeout_s=5)
+    refused = t.uac("refused", "uac_reject.xml", port=SIP_PORT + 10,
+                    media_port=CARRIER_SIPP_MEDIA + 10, calls=1, timeout_s=5)
     refused.finish(10)
     answers = [m for m in refused.received("SIP/2.0") if m.status == 503]
     check(answers, "no 503 for a new call while draining")
