@@ -43,14 +43,23 @@ struct stop_watch {
     int bye_ticks = 20;
 };
 
+/// After a drain, the loop runs this many ticks more before it stops: the
+/// last calls' BYEs (the SBC's own, or relayed) are not waited for, and one
+/// lost on UDP is sent again at 0.5, 1.5 and 3.5 s (RFC 3261 17.1.2.2,
+/// Timer E); a drain is there so that no call is left up by the far side.
+constexpr int drain_linger_ticks = 40;
+
 /// Why sbcd stops now (what the calls left are hung up with), or null:
 /// SIGTERM or SIGINT, or a drain that is over (sbcctl drain, drain.hpp).
-const char* stop_reason(const sbc::b2bua::b2bua& b2bua) {
+/// `linger` says whether to give the last BYEs their retransmissions.
+const char* stop_reason(const sbc::b2bua::b2bua& b2bua, bool& linger) {
     using verdict = sbc::b2bua::drain_state::verdict;
+    linger = false;
     if (g_stop_requested != 0) {
         main_log.info("stopping: hanging up {} calls", b2bua.call_count());
         return "sbcd is stopping";
     }
+    linger = true;
     switch (b2bua.drain_check()) {
         case verdict::drained:
             main_log.info("drained: the last call has ended; stopping");
@@ -77,13 +86,14 @@ void watch_for_stop(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
         }
     }
     if (w->grace_ticks < 0) {
-        const char* why = stop_reason(*w->b2bua);
+        bool linger = false;
+        const char* why = stop_reason(*w->b2bua, linger);
         if (why == nullptr) {
             return;
         }
         w->b2bua->hang_up_all(why);
         // Let the BYEs and CANCELs leave before the agents go away.
-        w->grace_ticks = w->b2bua->call_count() > 0 ? 5 : 3;
+        w->grace_ticks = linger ? drain_linger_ticks : w->b2bua->call_count() > 0 ? 5 : 3;
         return;
     }
     if (w->grace_ticks > 0 && --w->grace_ticks == 0) {

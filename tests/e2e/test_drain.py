@@ -134,7 +134,7 @@ def drain_moves_new_calls_to_the_partner(t):
     first.finish(30)
     callee.finish(30)
 
-    wait_exit(a, 10.0)
+    wait_exit(a, 15.0)
     check(drain.wait(5.0) == 0,
           f"sbcctl drain --wait: {drain.stdout_tail(4)} {drain.stderr_tail()}")
     progress = Path(drain.stdout_path).read_text()
@@ -186,7 +186,7 @@ def drain_deadline_hangs_up_the_calls_left(t):
     retry = answers[0].header("Retry-After") or ""
     check(re.match(r"[1-6]\b", retry), f"Retry-After: {retry!r}, not the 1-6 s to the deadline")
 
-    wait_exit(sbcd, 10.0)
+    wait_exit(sbcd, 15.0)
     caller.finish(10)  # each call got its BYE and answered it
     callee.finish(10)
     records = [json.loads(line) for line in
