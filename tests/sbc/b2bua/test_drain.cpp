@@ -1,11 +1,13 @@
 // `sbcctl drain` in the B2BUA (sbc/b2bua/drain.hpp): while a node drains,
 // new INVITEs and OPTIONS get 503 with Retry-After (RFC 3261 21.5.4, 20.33)
-// and the calls in progress carry on: re-INVITEs, INFO, BYE and transfers
-// by REFER are served; once the last call has ended sbcd is told to exit. A
+// and the calls in progress carry on: re-INVITEs, INFO, BYE, transfers by
+// REFER and INVITEs whose Replaces names one of their dialogs (RFC 3891) are
+// served; once the last call has ended sbcd is told to exit. A
 // cancelled drain admits again; the hand-over variant needs a cluster.
 // tests/e2e/test_drain.py shows the same between real nodes and a proxy.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -121,6 +123,42 @@ TEST_CASE("a transfer by REFER within a call goes on while the SBC drains",
     bye.expect(200);
     REQUIRE(f.calls_gone());
     CHECK(f.sbc().drain_check() == drain_state::verdict::drained);
+}
+
+TEST_CASE("an INVITE whose Replaces names a call of the draining SBC is served; others get 503",
+          "[b2bua][drain][replaces]") {
+    // RFC 3891: the pbx hands its side of the call to a new dialog (an
+    // attended transfer it carried out itself), as test_ms_transfer.cpp's
+    // "replaces: terminate" trunk has the SBC accept it.
+    sbc::test::topology t;
+    t.carrier_trunk.push_back("replaces: terminate");
+    b2bua_fixture f(t);
+    auto c = carrier_calls_pbx(f);
+    start_drain(f);
+
+    // Replaces naming no dialog of ours: a new call like any other.
+    f.pbx
+        .invite(f.pbx_side_uri("2000"), sdp_audio(31300, "pbx-new"), "1000",
+                "Replaces: nosuchcall;to-tag=a;from-tag=b\r\n")
+        .expect(503);
+
+    const auto replaces =
+        fmt::format("Replaces: {};to-tag={};from-tag={}\r\n", c.callee().call_id(),
+                    c.callee().remote_tag(), c.callee().local_tag());
+    auto& n = f.pbx.invite(f.pbx_side_uri("2000"), sdp_audio(31200, "pbx-new"), "1000", replaces);
+    f.carrier.expect("INVITE").reply(200, sdp_audio(30000, "carrier"));
+    n.expect(200);
+    n.ack();
+    f.carrier.expect("ACK");
+    f.pbx.expect("BYE").reply(200);
+    CHECK(f.sbc().call_count() == 1);
+
+    auto& bye = c.caller->bye();
+    f.pbx.expect("BYE").reply(200);
+    bye.expect(200);
+    REQUIRE(f.calls_gone());
+    f.carrier.expect_nothing_more();
+    f.pbx.expect_nothing_more();
 }
 
 TEST_CASE("a cancelled drain admits new calls and OPTIONS again", "[b2bua][drain]") {
