@@ -2,7 +2,8 @@
 //
 // Loads and validates the configuration, starts the data plane's workers,
 // binds one SIP agent per interface and the control socket, then runs the
-// su_root loop on this thread until SIGTERM or SIGINT (DESIGN.md "Threads").
+// su_root loop on this thread until SIGTERM or SIGINT, or until a drain
+// (sbcctl drain) is over (DESIGN.md "Threads"). Exits 0 after either.
 #include <CLI/CLI.hpp>
 
 #include <csignal>
@@ -43,6 +44,37 @@ struct stop_watch {
     int bye_ticks = 20;
 };
 
+/// After a drain, the loop runs this many ticks more before it stops: the
+/// last calls' BYEs (the SBC's own, or relayed) are not waited for, and one
+/// lost on UDP is sent again at 0.5, 1.5 and 3.5 s (RFC 3261 17.1.2.2,
+/// Timer E); a drain is there so that no call is left up by the far side.
+constexpr int drain_linger_ticks = 40;
+
+/// Why sbcd stops now (what the calls left are hung up with), or null:
+/// SIGTERM or SIGINT, or a drain that is over (sbcctl drain, drain.hpp).
+/// `linger` says whether to give the last BYEs their retransmissions.
+const char* stop_reason(const sbc::b2bua::b2bua& b2bua, bool& linger) {
+    using verdict = sbc::b2bua::drain_state::verdict;
+    linger = false;
+    if (g_stop_requested != 0) {
+        main_log.info("stopping: hanging up {} calls", b2bua.call_count());
+        return "sbcd is stopping";
+    }
+    linger = true;
+    switch (b2bua.drain_check()) {
+        case verdict::drained:
+            main_log.info("drained: the last call has ended; stopping");
+            return "sbcd is stopping";
+        case verdict::deadline:
+            main_log.warn("drain deadline reached: hanging up the {} calls left",
+                          b2bua.call_count());
+            return "drain deadline";
+        case verdict::keep_running:
+            break;
+    }
+    return nullptr;
+}
+
 void watch_for_stop(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
     auto* w = static_cast<stop_watch*>(arg);
     if (g_reload_requested != 0) {
@@ -54,11 +86,15 @@ void watch_for_stop(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
             }
         }
     }
-    if (w->grace_ticks < 0 && g_stop_requested != 0) {
-        main_log.info("stopping: hanging up {} calls", w->b2bua->call_count());
-        w->b2bua->hang_up_all("sbcd is stopping");
+    if (w->grace_ticks < 0) {
+        bool linger = false;
+        const char* why = stop_reason(*w->b2bua, linger);
+        if (why == nullptr) {
+            return;
+        }
+        w->b2bua->hang_up_all(why);
         // Let the BYEs and CANCELs leave before the agents go away.
-        w->grace_ticks = w->b2bua->call_count() > 0 ? 5 : 3;
+        w->grace_ticks = linger ? drain_linger_ticks : w->b2bua->call_count() > 0 ? 5 : 3;
         return;
     }
     if (w->grace_ticks > 0 && --w->grace_ticks == 0) {

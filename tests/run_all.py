@@ -305,7 +305,8 @@ def run_install_and_unit(build_dir, tally):
                            stdin=subprocess.DEVNULL, timeout=120)
         root = Path(stage)
         expected = ["usr/local/sbin/sbcd", "usr/local/bin/sbcctl",
-                    "usr/local/lib/systemd/system/sbcd.service", "etc/sbc/sbc.yaml"]
+                    "usr/local/lib/systemd/system/sbcd.service",
+                    "usr/local/lib/systemd/system/sbcd-drain.service", "etc/sbc/sbc.yaml"]
         missing = [e for e in expected if not (root / e).exists()]
         ok = r.returncode == 0 and not missing
         check = None
@@ -317,23 +318,31 @@ def run_install_and_unit(build_dir, tally):
         tally.report(name, ok, f"exit {r.returncode}, missing {missing}, "
                      f"check-config: {check.stderr.strip()[:200] if check else 'not run'}")
 
-        name = "systemd-analyze verify systemd/sbcd.service"
         tool = shutil.which("systemd-analyze")
-        if not tool:
-            tally.report(name, False, "systemd-analyze is not installed (Debian package systemd)")
-            return
-        unit = (REPO / "systemd" / "sbcd.service").read_text()
-        staged = root / "sbcd.service"
-        staged.write_text(unit.replace("/usr/local/sbin/sbcd", str(root / "usr/local/sbin/sbcd")))
-        try:
-            r = subprocess.run([tool, "verify", str(staged)], capture_output=True, text=True,
-                               stdin=subprocess.DEVNULL, timeout=60)
-        except subprocess.TimeoutExpired:
-            tally.report(name, False, "timed out after 60 s")
-            return
-        out = " | ".join(dict.fromkeys(line.strip() for line in (r.stdout + r.stderr).splitlines()
-                                       if line.strip()))
-        tally.report(name, r.returncode == 0 and not out, f"exit status {r.returncode}: {out[:400]}")
+        for unit_name in ("sbcd.service", "sbcd-drain.service"):
+            name = f"systemd-analyze verify systemd/{unit_name}"
+            if not tool:
+                tally.report(name, False,
+                             "systemd-analyze is not installed (Debian package systemd)")
+                continue
+            # Both units go into the staging root, so that the drain unit's
+            # Requisite= finds sbcd.service beside it.
+            for u in ("sbcd.service", "sbcd-drain.service"):
+                text = (REPO / "systemd" / u).read_text()
+                for path in ("/usr/local/sbin/sbcd", "/usr/local/bin/sbcctl"):
+                    text = text.replace(path, str(root / path.lstrip("/")))
+                (root / u).write_text(text)
+            try:
+                r = subprocess.run([tool, "verify", str(root / unit_name)], capture_output=True,
+                                   text=True, stdin=subprocess.DEVNULL, timeout=60)
+            except subprocess.TimeoutExpired:
+                tally.report(name, False, "timed out after 60 s")
+                continue
+            out = " | ".join(dict.fromkeys(line.strip()
+                                           for line in (r.stdout + r.stderr).splitlines()
+                                           if line.strip()))
+            tally.report(name, r.returncode == 0 and not out,
+                         f"exit status {r.returncode}: {out[:400]}")
 
 
 def run_format_check(tally):

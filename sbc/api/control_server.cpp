@@ -93,6 +93,9 @@ nlohmann::json answer(std::string_view request, control_handler& handler) {
     if (name == "cluster") {
         return handler.cluster(j);
     }
+    if (name == "drain") {
+        return handler.drain(j);
+    }
     return make_error_reply(
         fmt::format("unknown command '{}'", name.substr(0, max_echoed_command)));
 }

@@ -1,7 +1,8 @@
 // The control API: a unix stream socket that sbcctl talks to.
 //
 // Protocol: the client sends one JSON object on one line, {"cmd": "status"},
-// {"cmd": "calls"}, {"cmd": "trunks"} or {"cmd": "reload"}, and reads one JSON object on one line
+// {"cmd": "calls"}, {"cmd": "trunks"}, {"cmd": "reload"}, {"cmd": "drain"}
+// (control_handler lists them all), and reads one JSON object on one line
 // back, then the server closes the connection. Errors are {"error": "..."}. json_codec.hpp holds
 // the field names of the replies.
 //
@@ -19,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,11 +38,21 @@ struct interface_status {
     std::string media_address;
 };
 
+/// A drain under way (`sbcctl drain`): when it started, its deadline and
+/// the calls it still waits for.
+struct drain_status {
+    std::string since;                   ///< ISO 8601, UTC: "2026-12-07T19:30:00Z"
+    std::string deadline;                ///< likewise; "" when there is none
+    std::optional<double> seconds_left;  ///< to the deadline; none without one
+    std::size_t calls_left = 0;
+};
+
 struct status_info {
     std::string version;
     double uptime_seconds = 0;
     std::vector<interface_status> interfaces;
     std::size_t active_calls = 0;
+    std::optional<drain_status> drain;  ///< none: the node admits new calls
 };
 
 struct call_info {
@@ -103,6 +115,13 @@ public:
     virtual nlohmann::json cluster(const nlohmann::json& args) {
         (void)args;
         return {{"error", "cluster is not supported here"}};
+    }
+    /// `sbcctl drain`: stop admitting new calls and exit once the calls in
+    /// progress ended ({"deadline": seconds, "cancel": bool, "hand_over":
+    /// bool}, each optional); {"ok": true, "drain": {...} or null}.
+    virtual nlohmann::json drain(const nlohmann::json& args) {
+        (void)args;
+        return {{"error", "drain is not supported here"}};
     }
 };
 

@@ -13,12 +13,23 @@ void to_json(nlohmann::json& j, const interface_status& s) {
     };
 }
 
+void to_json(nlohmann::json& j, const drain_status& d) {
+    j = nlohmann::json{
+        {"since", d.since},
+        {"deadline", d.deadline.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.deadline)},
+        {"seconds_left",
+         d.seconds_left ? nlohmann::json(*d.seconds_left) : nlohmann::json(nullptr)},
+        {"calls_left", d.calls_left},
+    };
+}
+
 void to_json(nlohmann::json& j, const status_info& s) {
     j = nlohmann::json{
         {"version", s.version},
         {"uptime_seconds", s.uptime_seconds},
         {"active_calls", s.active_calls},
         {"interfaces", s.interfaces},
+        {"drain", s.drain ? nlohmann::json(*s.drain) : nlohmann::json(nullptr)},
     };
 }
 
@@ -55,6 +66,19 @@ void from_json(const nlohmann::json& j, status_info& s) {
     j.at("uptime_seconds").get_to(s.uptime_seconds);
     j.at("active_calls").get_to(s.active_calls);
     j.at("interfaces").get_to(s.interfaces);
+    // Absent from an older sbcd's replies; null while the node admits calls.
+    if (auto it = j.find("drain"); it != j.end() && it->is_object()) {
+        s.drain = it->get<drain_status>();
+    }
+}
+
+void from_json(const nlohmann::json& j, drain_status& d) {
+    j.at("since").get_to(d.since);
+    const auto& deadline = j.at("deadline");
+    d.deadline = deadline.is_null() ? "" : deadline.get<std::string>();
+    const auto& left = j.at("seconds_left");
+    d.seconds_left = left.is_null() ? std::nullopt : std::optional<double>(left.get<double>());
+    j.at("calls_left").get_to(d.calls_left);
 }
 
 void from_json(const nlohmann::json& j, call_info& c) {
@@ -89,6 +113,15 @@ result<status_info> decode_status(const nlohmann::json& reply) {
         return reply.get<status_info>();
     } catch (const nlohmann::json::exception& e) {
         return make_error(fmt::format("malformed status reply: {}", e.what()));
+    }
+}
+
+result<std::optional<drain_status>> decode_drain(const nlohmann::json& reply) {
+    try {
+        const auto& d = reply.at("drain");
+        return d.is_null() ? std::optional<drain_status>() : d.get<drain_status>();
+    } catch (const nlohmann::json::exception& e) {
+        return make_error(fmt::format("malformed drain reply: {}", e.what()));
     }
 }
 

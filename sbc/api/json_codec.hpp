@@ -7,9 +7,12 @@
 //
 //   request: {"cmd": "status"} | {"cmd": "calls"}
 //   status:  {"version", "uptime_seconds", "active_calls",
-//             "interfaces": [{"name", "listen": [...], "media_address"}]}
+//             "interfaces": [{"name", "listen": [...], "media_address"}],
+//             "drain": null | {"since", "deadline", "seconds_left", "calls_left"}}
 //   calls:   {"calls": [{"id", "from_trunk", "to_trunk", "state",
 //             "duration_seconds", "packets_a_to_b", "packets_b_to_a"}]}
+//   drain:   request {"cmd": "drain", "deadline": N, "cancel": bool, "hand_over": bool},
+//            reply {"ok": true, "drain": null | {...as in status}}
 //   error:   {"error": "..."}
 #pragma once
 
@@ -26,6 +29,7 @@
 namespace sbc::api {
 
 void to_json(nlohmann::json& j, const interface_status& s);
+void to_json(nlohmann::json& j, const drain_status& d);
 void to_json(nlohmann::json& j, const status_info& s);
 void to_json(nlohmann::json& j, const call_info& c);
 
@@ -33,6 +37,7 @@ void to_json(nlohmann::json& j, const call_info& c);
 /// use decode_status() / decode_calls() on data from a socket.
 void from_json(const nlohmann::json& j, interface_status& s);
 void from_json(const nlohmann::json& j, status_info& s);
+void from_json(const nlohmann::json& j, drain_status& d);
 void from_json(const nlohmann::json& j, call_info& c);
 
 /// {"calls": [...]}, the reply to "calls".
@@ -40,6 +45,8 @@ nlohmann::json encode_calls(const std::vector<call_info>& calls);
 
 result<status_info> decode_status(const nlohmann::json& reply);
 result<std::vector<call_info>> decode_calls(const nlohmann::json& reply);
+/// The "drain" of a reply to "drain": nullopt when the node admits calls.
+result<std::optional<drain_status>> decode_drain(const nlohmann::json& reply);
 
 /// {"cmd": cmd}
 nlohmann::json make_request(std::string_view cmd);

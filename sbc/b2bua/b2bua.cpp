@@ -541,6 +541,11 @@ int b2bua::on_register(const config::trunk_config& trunk, nta_incoming_t* irq, c
         sofia::treply(irq, 400, "Contact too long");
         return 0;
     }
+    // Draining: the registrant moves to another registrar before this one
+    // goes away; a binding's removal is still served (drain.hpp).
+    if (register_adds_bindings(r) && refuse_while_draining(irq)) {
+        return 0;
+    }
     return apply_register(trunk, irq, r);
 }
 
@@ -725,6 +730,9 @@ int b2bua::on_out_of_dialog_request(const config::trunk_config& trunk, nta_incom
 }
 
 int b2bua::answer_options(const config::trunk_config& trunk, nta_incoming_t* irq) {
+    if (refuse_while_draining(irq)) {
+        return 0;  // peers that probe with OPTIONS take their calls elsewhere
+    }
     // RFC 3261 11.2: what we would accept in an INVITE.
     sofia::treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(allow_for(trunk)),
                   SIPTAG_ACCEPT_STR("application/sdp"), SIPTAG_SUPPORTED_STR(supported_extensions));

@@ -27,6 +27,7 @@
 #include "sbc/auth/replay_guard.hpp"
 #include "sbc/b2bua/call.hpp"
 #include "sbc/b2bua/dialog_closer.hpp"
+#include "sbc/b2bua/drain.hpp"
 #include "sbc/b2bua/keepalive.hpp"
 #include "sbc/b2bua/peer_names.hpp"
 #include "sbc/b2bua/registration.hpp"
@@ -123,6 +124,10 @@ public:
     /// BYEs of finished calls still waiting for their final response (a
     /// trunk with credentials may challenge them).
     std::size_t byes_pending() const noexcept { return _closer.pending(); }
+    /// Whether sbcd should exit now because a drain is over: the last call
+    /// ended, or its deadline passed with calls left (drain.hpp). sbcd's
+    /// main loop asks; the b2bua itself never stops the loop.
+    drain_state::verdict drain_check() const;
 
     // For calls.
     sip_interface& interface_named(const std::string& name);
@@ -195,6 +200,7 @@ public:
     void set_cluster_api(std::function<nlohmann::json(const nlohmann::json&)> f) {
         _cluster_api = std::move(f);
     }
+    nlohmann::json drain(const nlohmann::json& args) override;  // drain_control.cpp
 
 private:
     /// The screening of a new INVITE reads the router, the registrar's
@@ -213,6 +219,9 @@ private:
     /// An INVITE outside any dialog: its checks and its call (invite_intake).
     int on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip);
     int answer_options(const config::trunk_config& trunk, nta_incoming_t* irq);
+    /// While draining: answers `irq` 503 with the drain's Retry-After and
+    /// returns true (drain_control.cpp).
+    bool refuse_while_draining(nta_incoming_t* irq);
     /// A REGISTER from a trunk that is a registrar's (RFC 3261 10.3).
     int on_register(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip);
     /// Applies a REGISTER that passed its checks to the trunk's bindings
@@ -323,6 +332,7 @@ private:
     std::chrono::steady_clock::time_point _started;
     log::rate_limit _refusal_log{20};
     log::rate_limit _unresolved_log{20};
+    drain_state _drain;  ///< sbcctl drain: new calls refused, sbcd exits when the calls ended
 };
 
 }  // namespace sbc::b2bua

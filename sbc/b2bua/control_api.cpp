@@ -43,6 +43,7 @@ api::status_info b2bua::status() {
         s.interfaces.push_back(std::move(is));
     }
     s.active_calls = _calls.size();
+    s.drain = _drain.status(_calls.size(), std::chrono::steady_clock::now());
     return s;
 }
 

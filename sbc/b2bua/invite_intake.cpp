@@ -43,9 +43,9 @@ int invite_intake::run() {
     static constexpr verdict (invite_intake::*checks[])() = {
         &invite_intake::check_max_forwards,    &invite_intake::check_require,
         &invite_intake::check_session_expires, &invite_intake::check_numbers,
-        &invite_intake::check_credentials,     &invite_intake::admit_inbound,
-        &invite_intake::check_replaces,        &invite_intake::check_route,
-        &invite_intake::choose_target,
+        &invite_intake::check_draining,        &invite_intake::check_credentials,
+        &invite_intake::admit_inbound,         &invite_intake::check_replaces,
+        &invite_intake::check_route,           &invite_intake::choose_target,
     };
     for (auto check : checks) {
         if (auto r = (this->*check)()) {
@@ -108,6 +108,27 @@ invite_intake::verdict invite_intake::check_numbers() {
     }
     _numbers = _owner.normalizer(_trunk).inbound.apply(_received);
     return std::nullopt;
+}
+
+invite_intake::verdict invite_intake::check_draining() {
+    if (!_owner._drain.refuses_new_calls()) {
+        return std::nullopt;
+    }
+    // An INVITE whose Replaces names one of our dialogs is a transfer within
+    // a call in progress (RFC 3891), which a drain lets finish; check_replaces
+    // decides what becomes of it.
+    const auto* rp = _sip->sip_replaces;
+    if (rp != nullptr && rp->rp_call_id != nullptr && rp->rp_to_tag != nullptr &&
+        rp->rp_from_tag != nullptr &&
+        _owner.leg_of_dialog({rp->rp_call_id, rp->rp_to_tag, rp->rp_from_tag, false}) != nullptr) {
+        return std::nullopt;
+    }
+    // RFC 3261 21.5.4 and 20.33: this node is going away; the caller's
+    // proxy tries another (RFC 3263 4.3).
+    auto r = make_refusal(SIP_503_SERVICE_UNAVAILABLE);
+    r.retry_after = std::to_string(_owner._drain.retry_after(drain_state::clock::now()));
+    r.cdr_reason = "Service Unavailable (draining)";
+    return r;
 }
 
 invite_intake::verdict invite_intake::check_credentials() {

@@ -71,6 +71,7 @@ private:
     verdict check_require();
     verdict check_session_expires();
     verdict check_numbers();
+    verdict check_draining();
     verdict check_credentials();
     verdict admit_inbound();
     verdict check_replaces();

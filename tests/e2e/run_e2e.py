@@ -3,7 +3,7 @@
 test_srtp.py, test_rtcp_mux.py, test_ice_lite.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
 test_media_security.py, test_payload_types.py, test_policy.py, test_auth.py,
 test_dialog.py, test_ringback.py, test_hold.py, test_cloud_profiles.py,
-test_ms_transfer.py, test_cluster.py, test_cluster_calls.py), several at once.
+test_ms_transfer.py, test_cluster.py, test_cluster_calls.py, test_drain.py), several at once.
 
     tests/e2e/run_e2e.py [--build DIR] [-j N] [-k SUBSTRING]... [--keep] [--list]
                          [--times]
@@ -73,6 +73,7 @@ def all_tests():
     import test_sbc
 
     import test_dns_peers
+    import test_drain
     import test_dpdk
     import test_dtmf
     import test_failover
@@ -102,7 +103,7 @@ def all_tests():
              list(test_rtcp_mux.TESTS) + list(test_ringback.TESTS) +
              list(test_cloud_profiles.TESTS) + list(test_ms_transfer.TESTS) +
              list(test_ice_lite.TESTS) + list(test_cluster.TESTS) +
-             list(test_cluster_calls.TESTS))
+             list(test_cluster_calls.TESTS) + list(test_drain.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

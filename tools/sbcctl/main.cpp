@@ -16,6 +16,8 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <thread>
+#include <variant>
 
 namespace {
 
@@ -44,6 +46,14 @@ struct options {
     std::optional<std::string> socket;
     std::optional<std::string> config;
     bool json = false;
+};
+
+/// `sbcctl drain`'s options.
+struct drain_args {
+    std::optional<unsigned> deadline;
+    bool wait = false;
+    bool cancel = false;
+    bool hand_over = false;
 };
 
 /// `sbcctl route test`'s call.
@@ -100,6 +110,15 @@ int show(const std::string& cmd, const std::string& reply_line, bool json) {
         fmt::print("{}", sbc::ctl::render_cluster(*reply));
         return exit_ok;
     }
+    if (cmd == "drain") {
+        auto drain = sbc::api::decode_drain(*reply);
+        if (!drain) {
+            fail(drain.error_message());
+            return exit_error;
+        }
+        fmt::print("{}", *drain ? sbc::ctl::render_drain(**drain) : "admitting new calls\n");
+        return exit_ok;
+    }
     if (cmd == "status") {
         auto status = sbc::api::decode_status(*reply);
         if (!status) {
@@ -118,31 +137,103 @@ int show(const std::string& cmd, const std::string& reply_line, bool json) {
     return exit_ok;
 }
 
-int run(const std::string& cmd, const nlohmann::json& request, const options& opts) {
+sbc::result<std::string> socket_path(const options& opts) {
     sbc::ctl::socket_sources sources;
     sources.option = opts.socket;
     sources.config_file = opts.config;
     if (const char* env = std::getenv("SBC_SOCKET")) {
         sources.environment = env;
     }
-    auto path = sbc::ctl::resolve_socket(sources);
+    return sbc::ctl::resolve_socket(sources);
+}
+
+/// What went wrong when sbcd could not be asked.
+struct ask_failure {
+    bool connected = false;  ///< false: nothing listens at the path (sbcd is not running)
+    std::string message;
+};
+
+/// Sends `request` to sbcd at `path`; its reply line, or why there is none.
+std::variant<std::string, ask_failure> ask(const std::string& path, const nlohmann::json& request) {
+    auto until = std::chrono::steady_clock::now() + request_timeout;
+    auto fd = sbc::api::connect_control(path, until);
+    if (!fd) {
+        return ask_failure{false, fmt::format("cannot connect to sbcd at {}: {} (is sbcd "
+                                              "running? --socket?)",
+                                              path, fd.error_message())};
+    }
+    auto reply = sbc::api::exchange(*fd, sbc::api::to_line(request), until);
+    if (!reply) {
+        return ask_failure{true, fmt::format("sbcd at {}: {}", path, reply.error_message())};
+    }
+    return *reply;
+}
+
+int run(const std::string& cmd, const nlohmann::json& request, const options& opts) {
+    auto path = socket_path(opts);
     if (!path) {
         fail(path.error_message());
         return exit_error;
     }
-    auto until = std::chrono::steady_clock::now() + request_timeout;
-    auto fd = sbc::api::connect_control(*path, until);
-    if (!fd) {
-        fail(fmt::format("cannot connect to sbcd at {}: {} (is sbcd running? --socket?)", *path,
-                         fd.error_message()));
+    auto reply = ask(*path, request);
+    if (const auto* f = std::get_if<ask_failure>(&reply)) {
+        fail(f->message);
         return exit_error;
     }
-    auto reply = sbc::api::exchange(*fd, sbc::api::to_line(request), until);
-    if (!reply) {
-        fail(fmt::format("sbcd at {}: {}", *path, reply.error_message()));
+    return show(cmd, std::get<std::string>(reply), opts.json);
+}
+
+/// `sbcctl drain --wait`: a line every second with the calls left, until
+/// sbcd has exited (its socket is gone). Exit 0 then; 1 when the drain was
+/// cancelled meanwhile or sbcd stopped answering.
+int wait_for_exit(const std::string& path, bool json) {
+    for (;;) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        auto reply = ask(path, sbc::api::make_request("status"));
+        if (const auto* f = std::get_if<ask_failure>(&reply)) {
+            if (!f->connected) {
+                fmt::print("sbcd has exited\n");
+                return exit_ok;
+            }
+            fail(f->message);
+            return exit_error;
+        }
+        const auto& line = std::get<std::string>(reply);
+        auto parsed = sbc::api::parse_line(line);
+        auto status =
+            parsed ? sbc::api::decode_status(*parsed)
+                   : sbc::result<sbc::api::status_info>(sbc::make_error(parsed.error_message()));
+        if (!status) {
+            fail(fmt::format("unreadable reply from sbcd: {}", status.error_message()));
+            return exit_error;
+        }
+        if (!status->drain) {
+            fail("the drain was cancelled; sbcd admits new calls");
+            return exit_error;
+        }
+        if (json) {
+            fmt::print("{}\n", line);
+        } else {
+            fmt::print("{}", sbc::ctl::render_drain(*status->drain));
+        }
+        std::fflush(stdout);
+    }
+}
+
+int run_drain(const nlohmann::json& request, bool wait, const options& opts) {
+    auto path = socket_path(opts);
+    if (!path) {
+        fail(path.error_message());
         return exit_error;
     }
-    return show(cmd, *reply, opts.json);
+    auto reply = ask(*path, request);
+    if (const auto* f = std::get_if<ask_failure>(&reply)) {
+        fail(f->message);
+        return exit_error;
+    }
+    const int status = show("drain", std::get<std::string>(reply), opts.json);
+    std::fflush(stdout);
+    return status == exit_ok && wait ? wait_for_exit(*path, opts.json) : status;
 }
 
 }  // namespace
@@ -197,6 +288,21 @@ int main(int argc, char** argv) {
     route_test->add_option("--at", rt.at, "the time of the call (default: now)")
         ->type_name("2026-12-02T09:30:00Z");
 
+    auto* drain = app.add_subcommand(
+        "drain",
+        "refuse new calls (503), exit once the calls in progress have ended (conf/README.md)");
+    drain_args da;
+    drain
+        ->add_option("--deadline", da.deadline,
+                     "hang up the calls left after this many seconds, then exit")
+        ->type_name("SECONDS")
+        ->check(CLI::Range(1, 86400));
+    drain->add_flag("--wait", da.wait, "print the calls left every second until sbcd exits");
+    auto* cancel = drain->add_flag("--cancel", da.cancel, "stop draining: admit new calls again");
+    drain->add_flag("--hand-over", da.hand_over,
+                    "hand the calls over to the cluster partner (needs a cluster: configuration)");
+    cancel->excludes("--deadline")->excludes("--wait")->excludes("--hand-over");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -225,7 +331,17 @@ int main(int argc, char** argv) {
         request = sbc::api::make_request(cmd);
         request["id"] = call_id;
     }
+    if (cmd == "drain") {
+        if (da.deadline) {
+            request["deadline"] = *da.deadline;
+        }
+        request["cancel"] = da.cancel;
+        request["hand_over"] = da.hand_over;
+    }
     try {
+        if (cmd == "drain") {
+            return run_drain(request, da.wait, opts);
+        }
         return run(cmd, request, opts);
     } catch (const std::exception& e) {
         fail(e.what());

@@ -82,10 +82,23 @@ std::string render_table(const std::vector<std::vector<std::string>>& rows) {
     return out;
 }
 
+std::string render_drain(const api::drain_status& d) {
+    std::string out = fmt::format("draining since {}, {} call{} left", printable(d.since),
+                                  d.calls_left, d.calls_left == 1 ? "" : "s");
+    if (d.deadline.empty()) {
+        return out + ", no deadline\n";
+    }
+    return out + fmt::format(", deadline {} (in {})\n", printable(d.deadline),
+                             format_duration(d.seconds_left.value_or(0)));
+}
+
 std::string render_status(const api::status_info& status) {
     std::string out = fmt::format("sbcd {}, up {}, {} active call{}\n", printable(status.version),
                                   format_duration(status.uptime_seconds), status.active_calls,
                                   status.active_calls == 1 ? "" : "s");
+    if (status.drain) {
+        out += render_drain(*status.drain);
+    }
     if (status.interfaces.empty()) {
         return out + "no interfaces\n";
     }

@@ -19,7 +19,12 @@ std::string format_duration(double seconds);
 /// one line per row (the first row is the header). No trailing blanks.
 std::string render_table(const std::vector<std::vector<std::string>>& rows);
 
-/// "sbcd <version>, up <duration>, N active calls" and the interfaces table.
+/// "draining since <time>, N calls left, deadline <time> (in <duration>)"
+/// (or ", no deadline"), one line.
+std::string render_drain(const api::drain_status& drain);
+
+/// "sbcd <version>, up <duration>, N active calls", the drain's line while
+/// one runs, and the interfaces table.
 std::string render_status(const api::status_info& status);
 
 /// The calls table, or "no active calls".

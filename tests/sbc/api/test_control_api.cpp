@@ -76,7 +76,8 @@ public:
         "0.1.0",
         3723.5,
         {{"carrier", {"udp://127.0.1.1:5060", "tcp://127.0.1.1:5060"}, "127.0.1.1"}},
-        1};
+        1,
+        std::nullopt};
     std::vector<api::call_info> calls_reply{
         call_row("c1", "carrier", "pbx", "established", 65.2, 3260, 3255)};
     int status_requests = 0;
@@ -665,4 +666,46 @@ TEST_CASE("sbcctl trunks shows a named peer's targets and its resolution", "[sbc
     CHECK(text.find("trunk carrier: sip:carrier.sbc.test resolved 2026-12-02T12:00:00Z, expires "
                     "2026-12-02T12:00:05Z (stale); last error 2026-12-02T12:00:09Z: NAPTR "
                     "carrier.sbc.test: timeout\n") != std::string::npos);
+}
+
+TEST_CASE("a drain round-trips through status and sbcctl prints it", "[api][codec][sbcctl]") {
+    fake_handler h;
+    CHECK(nlohmann::json(h.status_reply)["drain"].is_null());
+    CHECK_FALSE(api::decode_status(parse(api::to_line(h.status_reply)))->drain);
+
+    api::drain_status d;
+    d.since = "2026-12-07T19:30:00Z";
+    d.deadline = "2026-12-07T19:45:00Z";
+    d.seconds_left = 83.4;
+    d.calls_left = 12;
+    h.status_reply.drain = d;
+    auto back = api::decode_status(parse(api::to_line(h.status_reply)));
+    REQUIRE(back.ok());
+    REQUIRE(back->drain);
+    CHECK(back->drain->since == d.since);
+    CHECK(back->drain->deadline == d.deadline);
+    CHECK(back->drain->seconds_left == Approx(83.4));
+    CHECK(back->drain->calls_left == 12);
+    CHECK(sbc::ctl::render_status(*back).rfind(
+              "sbcd 0.1.0, up 1h02m03s, 1 active call\n"
+              "draining since 2026-12-07T19:30:00Z, 12 calls left, deadline "
+              "2026-12-07T19:45:00Z (in 1m23s)\n\n",
+              0) == 0);
+
+    d.deadline.clear();
+    d.seconds_left.reset();
+    d.calls_left = 1;
+    CHECK(sbc::ctl::render_drain(d) ==
+          "draining since 2026-12-07T19:30:00Z, 1 call left, no deadline\n");
+    const nlohmann::json reply = {{"ok", true}, {"drain", d}};
+    CHECK(reply["drain"]["deadline"].is_null());
+    CHECK(api::decode_drain(reply)->value().calls_left == 1);
+    CHECK_FALSE(api::decode_drain({{"ok", true}, {"drain", nullptr}})->has_value());
+    CHECK_FALSE(api::decode_drain({{"ok", true}, {"drain", {{"since", 5}}}}).ok());
+}
+
+TEST_CASE("dispatch passes drain to the handler; without one it is an error", "[api][dispatch]") {
+    fake_handler h;
+    CHECK(error_of(api::dispatch(R"({"cmd":"drain","deadline":60})", h)) ==
+          "drain is not supported here");
 }
