@@ -29,12 +29,6 @@ namespace {
 constexpr log::logger store_log{"store"};
 using steady = std::chrono::steady_clock;
 
-struct endpoint {
-    std::string host;  ///< an IP literal; "" for a unix socket
-    int port = 0;
-    std::string path;  ///< unix socket
-};
-
 std::invalid_argument bad_address(const std::string& address, const char* why) {
     return std::invalid_argument("store address '" + address + "': " + why +
                                  "; expected IP:PORT, [IPv6]:PORT or unix:/path (a host name "
@@ -42,15 +36,15 @@ std::invalid_argument bad_address(const std::string& address, const char* why) {
 }
 
 // Only literals: hiredis resolves a host name with getaddrinfo, which
-// blocks (research-22.md 2.1).
-endpoint parse_address(const std::string& address) {
-    endpoint e;
+// blocks (research-22.md 2.1). Fills `host` and `port`, or `path`.
+void parse_address(const std::string& address, std::string& host, int& port_number,
+                   std::string& path) {
     if (address.rfind("unix:", 0) == 0) {
-        e.path = address.substr(5);
-        if (e.path.empty() || e.path.front() != '/') {
+        path = address.substr(5);
+        if (path.empty() || path.front() != '/') {
             throw bad_address(address, "the socket's path must be absolute");
         }
-        return e;
+        return;
     }
     std::string_view port;
     unsigned char buf[sizeof(in6_addr)];
@@ -59,9 +53,9 @@ endpoint parse_address(const std::string& address) {
         if (close == std::string::npos) {
             throw bad_address(address, "no ']:' after the IPv6 address");
         }
-        e.host = address.substr(1, close - 1);
+        host = address.substr(1, close - 1);
         port = std::string_view(address).substr(close + 2);
-        if (inet_pton(AF_INET6, e.host.c_str(), buf) != 1) {
+        if (inet_pton(AF_INET6, host.c_str(), buf) != 1) {
             throw bad_address(address, "not an IPv6 address");
         }
     } else {
@@ -69,17 +63,17 @@ endpoint parse_address(const std::string& address) {
         if (colon == std::string::npos) {
             throw bad_address(address, "no port");
         }
-        e.host = address.substr(0, colon);
+        host = address.substr(0, colon);
         port = std::string_view(address).substr(colon + 1);
-        if (inet_pton(AF_INET, e.host.c_str(), buf) != 1) {
+        if (inet_pton(AF_INET, host.c_str(), buf) != 1) {
             throw bad_address(address, "not an IPv4 address");
         }
     }
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), e.port);
-    if (ec != std::errc() || end != port.data() + port.size() || e.port < 1 || e.port > 65535) {
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
+    if (ec != std::errc() || end != port.data() + port.size() || port_number < 1 ||
+        port_number > 65535) {
         throw bad_address(address, "the port must be 1..65535");
     }
-    return e;
 }
 
 reply copy_reply(const redisReply& r) {
@@ -165,7 +159,10 @@ struct redis_link::impl {
 
     su_root_t* root;
     link_settings settings;
-    endpoint where;
+    // Where the server is: an IP literal and port, or a unix socket's path.
+    std::string host;
+    int port = 0;
+    std::string path;
     redisAsyncContext* ac = nullptr;  ///< owned; freed with redisAsyncFree only
     int fd = -1;
     int index = -1;  ///< su_root registration of `fd`
@@ -237,11 +234,8 @@ void cleanup(void* p) { static_cast<redis_link::impl*>(p)->released(); }
 }  // namespace
 
 redis_link::impl::impl(su_root_t* r, link_settings s)
-    : root(r),
-      settings(std::move(s)),
-      where(parse_address(settings.address)),
-      backoff(settings.backoff_min),
-      timer(r) {
+    : root(r), settings(std::move(s)), backoff(settings.backoff_min), timer(r) {
+    parse_address(settings.address, host, port, path);
     settings.max_in_flight = std::max<std::size_t>(settings.max_in_flight, 1);
 }
 
@@ -259,8 +253,8 @@ void redis_link::impl::connect() {
     now = phase::connecting;
     gone = false;
     drop_why.clear();
-    redisAsyncContext* c = where.path.empty() ? redisAsyncConnect(where.host.c_str(), where.port)
-                                              : redisAsyncConnectUnix(where.path.c_str());
+    redisAsyncContext* c =
+        path.empty() ? redisAsyncConnect(host.c_str(), port) : redisAsyncConnectUnix(path.c_str());
     if (c == nullptr) {
         gone = true;
         gone_why = "cannot allocate a connection";
@@ -286,7 +280,7 @@ void redis_link::impl::connect() {
     // Attached first: setting the connect callback arms write interest
     // through the hooks (research-22.md 2.1).
     redisAsyncSetConnectCallback(c, on_connect);
-    if (where.path.empty()) {
+    if (path.empty()) {
         redisEnableKeepAlive(&c->c);
     }
     // AUTH and CLIENT SETNAME are pipelined behind the connect: the link is
