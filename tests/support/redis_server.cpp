@@ -78,6 +78,8 @@ redis_server::~redis_server() { stop(); }
 
 std::string redis_server::address() const { return fmt::format("127.0.0.1:{}", _port); }
 
+std::string redis_server::socket_path() const { return _dir.file("redis.sock"); }
+
 void redis_server::stop() {
     if (_pid <= 0) {
         return;
@@ -123,6 +125,8 @@ bool redis_server::start() {
         std::ofstream out(conf);
         out << "bind 127.0.0.1\n"
             << "port " << _port << "\n"
+            << "unixsocket \"" << socket_path() << "\"\n"
+            << "unixsocketperm 700\n"
             << "save \"\"\n"
             << "appendonly no\n"
             << "daemonize no\n"

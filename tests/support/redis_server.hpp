@@ -1,6 +1,6 @@
 // A Redis server of a test's own (Debian's redis-server), on 127.0.0.1 and a
-// port picked free, with nothing saved to disk, started and stopped by the
-// test (or a benchmark) and never left running: the destructor stops it.
+// port picked free (and a unix socket in its own directory), with nothing saved to disk, started
+// and stopped by the test (or a benchmark) and never left running: the destructor stops it.
 //
 // It knows two users: the ACL user `user()` / `password()`, and the default
 // user, who must AUTH with `default_password()` (as with requirepass).
@@ -37,6 +37,8 @@ public:
     std::uint16_t port() const noexcept { return _port; }
     /// "127.0.0.1:PORT", as link_settings and cluster_store_config take it.
     std::string address() const;
+    /// Its unix socket (the link's address is "unix:" and this).
+    std::string socket_path() const;
     static const char* user() { return "sbc"; }
     static const char* password() { return "sbc-test-secret"; }
     static const char* default_password() { return "default-test-secret"; }

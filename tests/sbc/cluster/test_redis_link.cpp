@@ -157,6 +157,24 @@ TEST_CASE("a password alone logs in as the default user", "[cluster][redis_link]
     CHECK(link.up());  // an error reply is an answer, not a failure
 }
 
+TEST_CASE("the link connects over a unix socket", "[cluster][redis_link]") {
+    if (redis_missing()) {
+        return;
+    }
+    redis_server server;
+    sip_loop loop;
+    auto settings = as_user(server);
+    settings.address = "unix:" + server.socket_path();
+    redis_link link(loop.root(), settings);
+    link.start();
+    REQUIRE(loop.run_until([&] { return link.up(); }));
+    answer who;
+    REQUIRE(link.command({"ACL", "WHOAMI"}, who.callback()));
+    REQUIRE(loop.run_until([&] { return who.called; }));
+    REQUIRE(who.got);
+    CHECK(who.got->str == redis_server::user());
+}
+
 TEST_CASE("a wrong password is reported and tried again, never up", "[cluster][redis_link]") {
     if (redis_missing()) {
         return;
