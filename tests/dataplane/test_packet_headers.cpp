@@ -16,7 +16,7 @@ namespace {
 const mac_address mac_a{0x02, 0, 0, 0, 0, 0x0a};
 const mac_address mac_b{0x02, 0, 0, 0, 0, 0x0b};
 
-ip_endpoint ep(const char* ip, std::uint16_t port) {
+ip_endpoint header_ep(const char* ip, std::uint16_t port) {
     auto e = ip_endpoint::from_string(ip, port);
     REQUIRE(e);
     return *e;
@@ -37,7 +37,7 @@ std::vector<std::uint8_t> frame(const ip_endpoint& src, const ip_endpoint& dst,
 TEST_CASE("IPv4 headers: the RFC 1071 checksum of a known header", "[dpdk][headers]") {
     // The textbook header 4500 0073 0000 4000 4011 b861 c0a8 0001 c0a8 00c7:
     // 0x73 octets in all, DF, TTL 64, UDP, checksum b861.
-    auto f = frame(ep("192.168.0.1", 4000), ep("192.168.0.199", 5000), 0x73 - 28);
+    auto f = frame(header_ep("192.168.0.1", 4000), header_ep("192.168.0.199", 5000), 0x73 - 28);
     const std::uint8_t expected[20] = {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
                                        0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
     CHECK(std::memcmp(f.data() + 14, expected, 20) == 0);
@@ -47,8 +47,9 @@ TEST_CASE("IPv4 headers: the RFC 1071 checksum of a known header", "[dpdk][heade
 }
 
 TEST_CASE("written IPv4 and IPv6 datagrams classify back, checksums verified", "[dpdk][headers]") {
-    for (auto [src, dst] : {std::pair{ep("192.0.2.1", 20000), ep("192.0.2.2", 6000)},
-                            std::pair{ep("2001:db8::1", 20002), ep("2001:db8::2", 6002)}}) {
+    for (auto [src, dst] :
+         {std::pair{header_ep("192.0.2.1", 20000), header_ep("192.0.2.2", 6000)},
+          std::pair{header_ep("2001:db8::1", 20002), header_ep("2001:db8::2", 6002)}}) {
         for (std::size_t payload : {0, 1, 160, 171, 1400}) {
             auto f = frame(src, dst, payload);
             INFO(src.to_string() << " payload " << payload);
@@ -70,7 +71,7 @@ TEST_CASE("written IPv4 and IPv6 datagrams classify back, checksums verified", "
 
 TEST_CASE("Ethernet padding is not payload", "[dpdk][headers]") {
     // A 4-octet datagram in a minimum-size (60-octet) frame.
-    auto f = frame(ep("192.0.2.1", 20000), ep("192.0.2.2", 6000), 4);
+    auto f = frame(header_ep("192.0.2.1", 20000), header_ep("192.0.2.2", 6000), 4);
     f.resize(60, 0);
     auto d = classify(f.data(), f.size());
     REQUIRE(d);
@@ -78,8 +79,8 @@ TEST_CASE("Ethernet padding is not payload", "[dpdk][headers]") {
 }
 
 TEST_CASE("what is not plain UDP goes to the kernel", "[dpdk][headers]") {
-    auto v4 = frame(ep("192.0.2.1", 20000), ep("192.0.2.2", 6000), 160);
-    auto v6 = frame(ep("2001:db8::1", 20000), ep("2001:db8::2", 6000), 160);
+    auto v4 = frame(header_ep("192.0.2.1", 20000), header_ep("192.0.2.2", 6000), 160);
+    auto v6 = frame(header_ep("2001:db8::1", 20000), header_ep("2001:db8::2", 6000), 160);
     CHECK(classify(v4.data(), v4.size()));
 
     auto arp = v4;
@@ -122,7 +123,7 @@ TEST_CASE("what is not plain UDP goes to the kernel", "[dpdk][headers]") {
 }
 
 TEST_CASE("IPv4 options are skipped", "[dpdk][headers]") {
-    auto plain = frame(ep("192.0.2.1", 20000), ep("192.0.2.2", 6000), 8);
+    auto plain = frame(header_ep("192.0.2.1", 20000), header_ep("192.0.2.2", 6000), 8);
     std::vector<std::uint8_t> f(plain.begin(), plain.begin() + 34);
     f.insert(f.end(), {1, 1, 1, 0});  // NOP NOP NOP EOL: 4 octets of options
     f.insert(f.end(), plain.begin() + 34, plain.end());
@@ -138,10 +139,10 @@ TEST_CASE("an unchanged payload's checksum is carried over incrementally", "[dpd
     // RFC 1624: the new checksum from the old one and the changed headers
     // equals the one computed over everything.
     for (auto [in_src, in_dst, out_src, out_dst] :
-         {std::tuple{ep("192.0.2.2", 6000), ep("192.0.2.1", 20000), ep("198.51.100.1", 20002),
-                     ep("198.51.100.2", 7000)},
-          std::tuple{ep("2001:db8::2", 6000), ep("2001:db8::1", 20000), ep("2001:db8:1::1", 20002),
-                     ep("2001:db8:1::2", 7000)}}) {
+         {std::tuple{header_ep("192.0.2.2", 6000), header_ep("192.0.2.1", 20000),
+                     header_ep("198.51.100.1", 20002), header_ep("198.51.100.2", 7000)},
+          std::tuple{header_ep("2001:db8::2", 6000), header_ep("2001:db8::1", 20000),
+                     header_ep("2001:db8:1::1", 20002), header_ep("2001:db8:1::2", 7000)}}) {
         for (std::size_t payload : {0, 1, 2, 3, 160, 171, 172}) {
             auto received = frame(in_src, in_dst, payload);
             auto d = classify(received.data(), received.size());
@@ -158,7 +159,7 @@ TEST_CASE("an unchanged payload's checksum is carried over incrementally", "[dpd
         }
     }
     // IPv4 without a checksum: nothing to carry over.
-    auto v4 = frame(ep("192.0.2.2", 6000), ep("192.0.2.1", 20000), 160);
+    auto v4 = frame(header_ep("192.0.2.2", 6000), header_ep("192.0.2.1", 20000), 160);
     v4[14 + 20 + 6] = 0;
     v4[14 + 20 + 7] = 0;
     auto d = classify(v4.data(), v4.size());
@@ -188,8 +189,9 @@ void complete_like_a_device(std::vector<std::uint8_t>& f, int family) {
 }  // namespace
 
 TEST_CASE("with device checksums the headers carry what the device completes", "[dpdk][headers]") {
-    for (auto [src, dst] : {std::pair{ep("192.0.2.1", 20000), ep("198.51.100.2", 6000)},
-                            std::pair{ep("2001:db8::1", 20002), ep("2001:db8::2", 6002)}}) {
+    for (auto [src, dst] :
+         {std::pair{header_ep("192.0.2.1", 20000), header_ep("198.51.100.2", 6000)},
+          std::pair{header_ep("2001:db8::1", 20002), header_ep("2001:db8::2", 6002)}}) {
         for (std::size_t payload : {0, 1, 172, 1400}) {
             INFO(src.to_string() << " payload " << payload);
             const auto software = frame(src, dst, payload);

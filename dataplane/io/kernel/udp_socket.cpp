@@ -29,14 +29,13 @@ bind_outcome bind_udp(const ip_endpoint& local) noexcept {
     // before keepalived (VRRP) moves them to it, so that the peers' media
     // reaches the rebuilt sessions the moment the address arrives: bind
     // even to an address no interface holds yet (ip(7) IP_FREEBIND,
-    // ipv6(7) IPV6_FREEBIND, Linux 4.15; no privilege needed).
+    // ipv6(7) IPV6_FREEBIND, Linux 4.15; no privilege needed). A kernel
+    // without it still binds local addresses, and says EADDRNOTAVAIL for
+    // the others: the option's own failure is no reason to stop here.
     const int freebind = 1;
     const bool v6 = local.family() == AF_INET6;
-    if (::setsockopt(fd.get(), v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_FREEBIND : IP_FREEBIND,
-                     &freebind, sizeof(freebind)) != 0) {
-        out.error = errno;
-        return out;
-    }
+    (void)::setsockopt(fd.get(), v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_FREEBIND : IP_FREEBIND,
+                       &freebind, sizeof(freebind));
     if (::bind(fd.get(), local.sockaddr_ptr(), local.sockaddr_len()) != 0) {
         out.error = errno;
         return out;
