@@ -117,3 +117,40 @@ def stored_calls(pair):
     rc, out = pair.redis_cli("--scan", "--pattern", "sbc:call:*")
     check(rc == 0, f"redis-cli --scan failed: {out}")
     return out.split()
+
+
+@e2e_test
+def cluster_drain_hands_calls_over(t):
+    """`sbcctl drain --hand-over` on a, with a call up and media both ways:
+    a refuses new calls, writes its calls, and writes 1 to keepalived's
+    track_file; its instance goes to FAULT, b becomes master and takes the
+    call over from the store; a, seeing its copies gone, drops the call
+    without a BYE and exits 0. The call then holds, resumes and ends through
+    b; one CDR, b's. The media gap each peer saw is printed."""
+    pair = cluster_pair(t)
+    key = ("-key", "rtp_port", str(RTP_PORT))
+    uas = pair.uas("callee", "uas_failover_call.xml", extra=key)
+    uac = pair.uac("caller", "uac_failover_call.xml", duration_ms=5000, extra=key)
+    caller_rtp, callee_rtp = pair.call_media("a", 6.0)
+    wait_replicated(pair, "a", 1)
+    time.sleep(1.0)
+    rc, reply, raw = pair.sbcctl("a", "drain", "--hand-over")
+    check(rc == 0, f"sbcctl drain --hand-over on a failed: {raw}")
+    pair.wait_master("b")
+    took = wait_taken_over(pair, "b", 1)
+    print(f"  b took the call over in {took['took_ms']:.1f} ms after it was made active")
+    sbcd_a = pair.node("a").sbcd
+    check(sbcd_a.wait(10.0) == 0, f"a's sbcd did not exit 0 after the hand-over: "
+          f"{sbcd_a.popen.returncode}, {sbcd_a.stderr_tail()}")
+    sbcd_a.stopped = True
+    for peer, rtp in (("caller", caller_rtp), ("callee", callee_rtp)):
+        report = rtp.result()
+        print(f"  media at the {describe(peer, report)}")
+        check(report["silence_at_end_ms"] < 1500,
+              f"the {peer}'s media did not resume through b: {report}")
+    uac.finish(timeout=30)
+    uas.finish(timeout=10)
+    check(len(pair.cdrs("b")) == 1 and not pair.cdrs("a"),
+          f"one CDR expected, b's: a wrote {pair.cdrs('a')}, b wrote {pair.cdrs('b')}")
+    byes_from_a = [m for m in uas.received("BYE")]
+    check(len(byes_from_a) == 1, f"the callee got {len(byes_from_a)} BYEs, expected the caller's")
