@@ -50,7 +50,8 @@ cluster_node::cluster_node(su_root_t* root, const config::cluster_config& cfg, b
       _calls(calls),
       _store(std::make_unique<cluster::call_store>(root, cfg, make_sealer(cfg))),
       _active(!cfg.standby),
-      _hand_over_timer(root) {
+      _hand_over_timer(root),
+      _warm_timer(root) {
     _store->on_resync([this] { resync(); });
     _calls.set_active(_active);
     _calls.set_observer(this);
@@ -71,6 +72,7 @@ void cluster_node::start() {
     // then deleted it already).
     _store->forget_node(_cfg.node);
     write_hand_over_file("0");
+    refresh_warm_copy();
     ha_log.info("node {} ({}), partner {}, store {}", _cfg.node, _active ? "active" : "standby",
                 _cfg.partner.empty() ? "none" : _cfg.partner, _cfg.store.address);
 }
@@ -95,6 +97,24 @@ void cluster_node::become_active() {
     ha_log.info("taking over the calls of {}", _cfg.partner);
     _store->load_node(_cfg.partner, [this](result<cluster::node_calls> found) {
         _taking_over = false;
+        if (!found && _warm) {
+            // The store is away: the copy read while standby is the best
+            // there is (at most a second old, as of its last read).
+            ha_log.warn(
+                "cannot read the calls of {} from the store ({}): taking over the {} "
+                "call(s) of the copy read {} ms before",
+                _cfg.partner, found.error_message(), _warm->calls.size(),
+                std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - _warm_at)
+                    .count());
+            _last_take_over->errors.push_back("store: " + found.error_message() +
+                                              " (the standby's copy was used)");
+            auto warm = std::move(*_warm);
+            _warm.reset();
+            restore(std::move(warm));
+            return;
+        }
+        _warm.reset();
         if (!found) {
             ha_log.error("cannot read the calls of {} from the store: {}", _cfg.partner,
                          found.error_message());
@@ -109,7 +129,26 @@ void cluster_node::become_standby() {
     if (_active) {
         _active = false;
         _calls.set_active(false);
+        refresh_warm_copy();
     }
+}
+
+void cluster_node::refresh_warm_copy() {
+    using namespace std::chrono_literals;
+    if (_active || _cfg.partner.empty()) {
+        return;  // a take-over under way may still want the copy: it drops it
+    }
+    if (!_warm_loading) {
+        _warm_loading = true;
+        _store->load_node(_cfg.partner, [this](result<cluster::node_calls> found) {
+            _warm_loading = false;
+            if (found && !_active) {
+                _warm = std::move(*found);
+                _warm_at = std::chrono::steady_clock::now();
+            }
+        });
+    }
+    _warm_timer.arm(1000ms, [this] { refresh_warm_copy(); });
 }
 
 void cluster_node::restore(cluster::node_calls found) {
@@ -272,6 +311,12 @@ nlohmann::json cluster_node::show() const {
                        {"last_error", st.last_error}}},
                      {"take_overs", _take_overs},
                      {"hand_over", hand_over_name(static_cast<int>(_hand_over))}};
+    if (_warm) {
+        j["partner_calls"] = _warm->calls.size();
+        j["partner_copy_age_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - _warm_at)
+                                       .count();
+    }
     if (_last_take_over) {
         const auto& r = *_last_take_over;
         j["last_take_over"] = {{"at", iso_time(r.at)}, {"in_progress", _taking_over},

@@ -7,6 +7,7 @@ Each node is configured `standby: true`: keepalived's notify makes the
 master active and keeps the backup silent on the shared addresses.
 """
 
+import signal
 import time
 
 import cluster_net
@@ -154,3 +155,34 @@ def cluster_drain_hands_calls_over(t):
           f"one CDR expected, b's: a wrote {pair.cdrs('a')}, b wrote {pair.cdrs('b')}")
     byes_from_a = [m for m in uas.received("BYE")]
     check(len(byes_from_a) == 1, f"the callee got {len(byes_from_a)} BYEs, expected the caller's")
+
+
+@e2e_test
+def cluster_take_over_with_store_down(t):
+    """The standby keeps a copy of its partner's calls, read every second:
+    with a call up through a and b holding its copy, Redis dies, then a
+    dies. b, made master, cannot read the store and takes the call over
+    from its copy; the call holds, resumes and ends through b."""
+    pair = cluster_pair(t)
+    key = ("-key", "rtp_port", str(RTP_PORT))
+    uas = pair.uas("callee", "uas_failover_call.xml", extra=key)
+    uac = pair.uac("caller", "uac_failover_call.xml", duration_ms=5000, extra=key)
+    caller_rtp, callee_rtp = pair.call_media("a", 6.0)
+    wait_replicated(pair, "a", 1)
+    check(wait_until(lambda: cluster_of(pair, "b").get("partner_calls") == 1, 5.0, 0.05),
+          f"b holds no copy of a's call: {cluster_of(pair, 'b')}")
+    pair.redis.signal(signal.SIGKILL)
+    pair.redis.wait(5.0)
+    pair.kill_node("a")
+    pair.wait_master("b")
+    took = wait_taken_over(pair, "b", 1)
+    check(any("copy was used" in e for e in took["errors"]),
+          f"b's take-over does not say it used its copy: {took}")
+    for peer, rtp in (("caller", caller_rtp), ("callee", callee_rtp)):
+        report = rtp.result()
+        print(f"  media at the {describe(peer, report)}")
+        check(report["silence_at_end_ms"] < 1500,
+              f"the {peer}'s media did not resume through b: {report}")
+    uac.finish(timeout=30)
+    uas.finish(timeout=10)
+    check(len(pair.cdrs("b")) == 1, f"one CDR expected on b: {pair.cdrs('b')}")
