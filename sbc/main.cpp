@@ -4,8 +4,11 @@
 // binds one SIP agent per interface and the control socket, then runs the
 // su_root loop on this thread until SIGTERM or SIGINT, or until a drain
 // (sbcctl drain) is over (DESIGN.md "Threads"). Exits 0 after either.
+#include <sys/socket.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -133,6 +136,31 @@ int check_config(const std::string& path) {
     }
 }
 
+/// The media sockets bind addresses the host does not hold (IP_FREEBIND),
+/// which a node of a pair needs for its shared addresses; a node on its own
+/// should hear at start, not at its first call, that an interface's
+/// media_address is none of its own. The name of the first such address, or
+/// "" when all are local.
+std::string foreign_media_address(const sbc::config::config& cfg) {
+    for (const auto& i : cfg.interfaces) {
+        auto ep = sbc::dataplane::ip_endpoint::from_string(i.media_address, 0);
+        if (!ep) {
+            continue;
+        }
+        const int fd = ::socket(ep->family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            continue;
+        }
+        const bool foreign =
+            ::bind(fd, ep->sockaddr_ptr(), ep->sockaddr_len()) != 0 && errno == EADDRNOTAVAIL;
+        ::close(fd);
+        if (foreign) {
+            return i.name + ": " + i.media_address;
+        }
+    }
+    return {};
+}
+
 int run(const std::string& path) {
     sbc::config::config cfg;
     try {
@@ -142,6 +170,15 @@ int run(const std::string& path) {
             std::cerr << p << "\n";
         }
         return 1;
+    }
+    if (!cfg.cluster && cfg.media.backend != "dpdk") {
+        if (auto foreign = foreign_media_address(cfg); !foreign.empty()) {
+            main_log.error(
+                "interface {} is not an address of this host (only a node of a "
+                "cluster, whose addresses keepalived moves, may use one)",
+                foreign);
+            return 1;
+        }
     }
     install_signal_handlers();
     sbc::sofia::runtime rt;
