@@ -45,8 +45,7 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
 }  // namespace
 
 cluster_node::cluster_node(su_root_t* root, const config::cluster_config& cfg, b2bua::b2bua& calls)
-    : _root(root),
-      _cfg(cfg),
+    : _cfg(cfg),
       _calls(calls),
       _store(std::make_unique<cluster::call_store>(root, cfg, make_sealer(cfg))),
       _active(!cfg.standby),

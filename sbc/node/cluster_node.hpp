@@ -75,13 +75,11 @@ private:
     /// rename so that keepalived never reads half a write.
     void write_hand_over_file(const char* value);
 
-    su_root_t* _root;
     const config::cluster_config& _cfg;
     b2bua::b2bua& _calls;
     std::unique_ptr<cluster::call_store> _store;
     bool _active = false;
     bool _taking_over = false;
-    std::uint64_t _replicated = 0;  ///< calls written at least once, live now
     struct take_over_record {
         std::chrono::system_clock::time_point at{};
         std::chrono::steady_clock::time_point began{};
