@@ -61,7 +61,7 @@ redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', now + tonumber(ARGV[2])
 return 1
 )lua";
 
-link_settings settings_of(const config::cluster_config& cfg) {
+link_settings limits_link_settings(const config::cluster_config& cfg) {
     link_settings s;
     s.address = cfg.store.address;
     s.user = cfg.store.user;
@@ -88,7 +88,7 @@ shared_limits::shared_limits(su_root_t* root, const config::cluster_config& cfg,
       _settings(settings),
       _wait_timer(root),
       _lease_timer(root),
-      _link(std::make_unique<redis_link>(root, settings_of(cfg))) {
+      _link(std::make_unique<redis_link>(root, limits_link_settings(cfg))) {
     _link->on_up([this] { on_up(); });
     _link->on_down([this](const std::string& why) {
         _stats.last_error = why;
