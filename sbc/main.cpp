@@ -21,6 +21,7 @@
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/node/cluster_limits.hpp"
 #include "sbc/node/cluster_node.hpp"
 #include "sbc/sofia/fd_watch.hpp"
 #include "sbc/sofia/runtime.hpp"
@@ -221,6 +222,13 @@ int run(const std::string& path) {
     if (cfg.cluster) {
         cluster = std::make_unique<sbc::node::cluster_node>(rt.root(), *cfg.cluster, b2bua);
         cluster->start();
+    }
+    // After the b2bua, so destroyed before it: no answer reaches a b2bua
+    // that is gone.
+    std::unique_ptr<sbc::node::cluster_limits> limits;
+    if (cfg.cluster) {
+        limits = std::make_unique<sbc::node::cluster_limits>(rt.root(), *cfg.cluster, b2bua);
+        limits->start();
     }
 
     stop_watch w{&rt, &b2bua};

@@ -57,6 +57,14 @@ void call_limiter::release() noexcept {
     }
 }
 
+void call_limiter::count_refused(verdict why) noexcept {
+    if (why == verdict::too_many_calls) {
+        ++_refused_max_calls;
+    } else if (why == verdict::too_many_per_second) {
+        ++_refused_cps;
+    }
+}
+
 void call_limiter::reconfigure(limits l, clock::time_point now) {
     _limits = l;
     _bucket = make_bucket(l, now);

@@ -47,6 +47,14 @@ public:
     /// over) is held here now: counted whatever the limits, since refusing
     /// it would drop a call that is up.
     void adopt() noexcept { ++_active; }
+    /// A call admitted by a decision made elsewhere (the cluster's shared
+    /// limits): counted as admitted here, whatever the local limits say.
+    void count_admitted() noexcept {
+        ++_active;
+        ++_admitted;
+    }
+    /// A call refused by a decision made elsewhere, for the counters.
+    void count_refused(verdict why) noexcept;
 
     unsigned active() const noexcept { return _active; }
     std::uint64_t admitted() const noexcept { return _admitted; }

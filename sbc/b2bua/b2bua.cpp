@@ -202,6 +202,7 @@ void b2bua::refresh_names() {
 }
 
 b2bua::~b2bua() {
+    _intakes.clear();  // their INVITEs are answered 500 while the agents live
     _registrations.clear();
     _calls.clear();
     // The closer's legs and BYEs belong to the interfaces' agents: freed
@@ -356,16 +357,81 @@ void b2bua::refused_cdr(const sip_t* sip, nta_incoming_t* irq, const config::tru
     _cdr->write(r);
 }
 
+namespace {
+bool limited(const config::call_limits& c) { return c.max_calls > 0 || c.cps > 0; }
+
+const config::call_limits& limits_in(const config::trunk_config& t, bool inbound) {
+    return inbound ? t.limits.inbound : t.limits.outbound;
+}
+}  // namespace
+
 admission::decision b2bua::admit(const config::trunk_config& trunk, bool inbound) {
     auto& a = _admission.at(trunk.name);
-    return (inbound ? a.inbound : a.outbound).try_admit(admission::clock::now());
+    const auto d = (inbound ? a.inbound : a.outbound).try_admit(admission::clock::now());
+    if (d && _shared != nullptr && limited(limits_in(trunk, inbound))) {
+        _shared->count(trunk.name, inbound);
+    }
+    return d;
 }
 
 void b2bua::release(const config::trunk_config& trunk, bool inbound) noexcept {
     auto it = _admission.find(trunk.name);
     if (it != _admission.end()) {
         (inbound ? it->second.inbound : it->second.outbound).release();
+        if (_shared != nullptr && limited(limits_in(trunk, inbound))) {
+            _shared->release(trunk.name, inbound);
+        }
     }
+}
+
+std::optional<admission::decision> b2bua::admit_or_ask(
+    const config::trunk_config& trunk, bool inbound,
+    std::function<void(admission::decision)> done) {
+    const auto& cl = limits_in(trunk, inbound);
+    if (_shared == nullptr || !limited(cl)) {
+        return admit(trunk, inbound);
+    }
+    // The trunk's configuration outlives the b2bua's calls and intakes (a
+    // reload replaces no trunk), and the shared limits never call back
+    // once destroyed: `trunk` and `this` are good when the answer comes.
+    const bool asked = _shared->ask(
+        trunk.name, inbound, limits_of(cl),
+        [this, &trunk, inbound, done = std::move(done)](std::optional<admission::shared_answer> a) {
+            if (!a) {
+                // No answer in time: this node decides for itself.
+                done(admit(trunk, inbound));
+                return;
+            }
+            auto& adm = _admission.at(trunk.name);
+            auto& local = inbound ? adm.inbound : adm.outbound;
+            if (a->what) {
+                local.count_admitted();  // the store counted it already
+            } else {
+                local.count_refused(a->what.what);
+                if (a->what.what == admission::verdict::too_many_calls) {
+                    a->what.retry_after = limits_in(trunk, inbound).retry_after;
+                }
+            }
+            done(a->what);
+        });
+    if (!asked) {
+        return admit(trunk, inbound);  // the store is away: counted when it is back
+    }
+    return std::nullopt;
+}
+
+std::vector<admission_count> b2bua::admission_counts() const {
+    std::vector<admission_count> out;
+    for (const auto& t : _cfg.trunks) {
+        const auto& a = _admission.at(t.name);
+        if (limited(t.limits.inbound)) {
+            out.push_back({t.name, true, a.inbound.active()});
+        }
+        if (limited(t.limits.outbound)) {
+            out.push_back({t.name, false, a.outbound.active()});
+        }
+    }
+    return out;
 }
 
 namespace {
@@ -740,7 +806,30 @@ int b2bua::answer_options(const config::trunk_config& trunk, nta_incoming_t* irq
 }
 
 int b2bua::on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip) {
-    return invite_intake(*this, trunk, irq, sip, source_of(irq)).run();
+    const auto key = _next_intake++;
+    auto intake = std::make_unique<invite_intake>(*this, trunk, irq, sip, source_of(irq), key);
+    const int status = intake->run();
+    if (intake->waiting()) {
+        // Admission asked the cluster's store: the intake goes on when the
+        // answer (or the wait's end) comes, from resume_intake().
+        _intakes.emplace(key, std::move(intake));
+        return 0;
+    }
+    return status;
+}
+
+void b2bua::resume_intake(std::uint64_t key, admission::decision d) {
+    auto it = _intakes.find(key);
+    if (it == _intakes.end()) {
+        return;
+    }
+    nta_incoming_t* irq = it->second->irq();
+    const int status = it->second->resume(d);
+    if (it->second->waiting()) {
+        return;  // it asked again (the route's next trunk)
+    }
+    _intakes.erase(it);
+    complete(irq, status);
 }
 
 void b2bua::schedule_reap() { su_timer_set(_reap_timer, reap_timer_cb, this); }
@@ -873,6 +962,9 @@ void b2bua::adopt_slot(const config::trunk_config& trunk, bool inbound) noexcept
     auto it = _admission.find(trunk.name);
     if (it != _admission.end()) {
         (inbound ? it->second.inbound : it->second.outbound).adopt();
+        if (_shared != nullptr && limited(limits_in(trunk, inbound))) {
+            _shared->count(trunk.name, inbound);
+        }
     }
 }
 

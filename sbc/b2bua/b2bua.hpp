@@ -22,6 +22,7 @@
 #include "dataplane/api/media_engine.hpp"
 #include "sbc/admission/call_limiter.hpp"
 #include "sbc/admission/flood_guard.hpp"
+#include "sbc/admission/shared_admission.hpp"
 #include "sbc/api/control_server.hpp"
 #include "sbc/auth/nonce.hpp"
 #include "sbc/auth/replay_guard.hpp"
@@ -82,6 +83,16 @@ public:
 
 protected:
     ~call_observer() = default;
+};
+
+class invite_intake;
+
+/// The calls this node holds on a trunk in one direction (what shared
+/// limits write to the store when its link comes up).
+struct admission_count {
+    std::string trunk;
+    bool inbound = true;
+    unsigned calls = 0;
 };
 
 class b2bua final : public api::control_handler {
@@ -162,8 +173,26 @@ public:
     void reopen_cdr();
     /// Admission of a call to or from `trunk` (its limits for that
     /// direction); a call that was admitted releases when it ends.
+    /// Decided here, at once; with shared limits an admitted call is
+    /// counted in the store as well (transfers, replacements, failover).
     admission::decision admit(const config::trunk_config& trunk, bool inbound);
     void release(const config::trunk_config& trunk, bool inbound) noexcept;
+    /// Admission that asks the cluster's shared limits when there are
+    /// some for the trunk and direction: the decision now, or nullopt when
+    /// `done` will get it later from the loop (the store's, or the local
+    /// limiter's when the store does not answer in time).
+    std::optional<admission::decision> admit_or_ask(const config::trunk_config& trunk, bool inbound,
+                                                    std::function<void(admission::decision)> done);
+    /// Limits shared with the other nodes of a cluster (null: none); `s`
+    /// must outlive the b2bua or be unset first.
+    void set_shared_limits(admission::shared_admission* s) noexcept { _shared = s; }
+    /// The calls held per limited trunk and direction.
+    std::vector<admission_count> admission_counts() const;
+    /// What `sbcctl trunks` shows of a trunk's shared limits in one
+    /// direction (the cluster-wide count, who decided last).
+    void set_shared_view(std::function<nlohmann::json(const std::string&, bool)> f) {
+        _shared_view = std::move(f);
+    }
     /// Where a transfer (REFER) from `from` to the user `target` goes: the
     /// first trunk of the matching route with a peer up, after `from`'s
     /// inbound normalization of `target`; or the SIP status that says why not.
@@ -226,6 +255,8 @@ private:
                                  const sip_t* sip);
     /// An INVITE outside any dialog: its checks and its call (invite_intake).
     int on_new_invite(const config::trunk_config& trunk, nta_incoming_t* irq, const sip_t* sip);
+    /// An intake waiting for the shared limits' answer goes on with `d`.
+    void resume_intake(std::uint64_t key, admission::decision d);
     int answer_options(const config::trunk_config& trunk, nta_incoming_t* irq);
     /// While draining: answers `irq` 503 with the drain's Retry-After and
     /// returns true (drain_control.cpp).
@@ -311,6 +342,11 @@ private:
         admission::call_limiter outbound;
     };
     std::map<std::string, trunk_admission> _admission;
+    admission::shared_admission* _shared = nullptr;
+    std::function<nlohmann::json(const std::string&, bool)> _shared_view;
+    /// INVITEs whose admission waits for the store's answer (invite_intake).
+    std::map<std::uint64_t, std::unique_ptr<invite_intake>> _intakes;
+    std::uint64_t _next_intake = 1;
     /// Per interface: the flood guard and what the access checks refused.
     struct interface_guard {
         admission::flood_guard flood;

@@ -246,6 +246,12 @@ nlohmann::json b2bua::trunk_json(const config::trunk_config& t) {
     const auto& adm = _admission.at(t.name);
     tj["admission"] = {{"inbound", limit_json(adm.inbound, t.limits.inbound)},
                        {"outbound", limit_json(adm.outbound, t.limits.outbound)}};
+    if (_shared_view) {
+        // Shared limits: the count across the cluster, and whether the
+        // store or this node's own limiter decided last.
+        tj["admission"]["inbound"]["cluster"] = _shared_view(t.name, true);
+        tj["admission"]["outbound"]["cluster"] = _shared_view(t.name, false);
+    }
     tj["registration"] = nullptr;
     if (auto r = _registrations.find(t.name); r != _registrations.end()) {
         tj["registration"] = registration_json(t.registration->aor, r->second->state());

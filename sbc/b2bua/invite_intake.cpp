@@ -28,8 +28,9 @@ refusal make_refusal(int status, const char* phrase = nullptr) {
 }  // namespace
 
 invite_intake::invite_intake(b2bua& owner, const config::trunk_config& trunk, nta_incoming_t* irq,
-                             const sip_t* sip, const dataplane::ip_endpoint& source)
-    : _owner(owner), _trunk(trunk), _irq(irq), _sip(sip), _source(source) {}
+                             const sip_t* sip, const dataplane::ip_endpoint& source,
+                             std::uint64_t key)
+    : _owner(owner), _trunk(trunk), _irq(irq), _sip(sip), _source(source), _key(key) {}
 
 invite_intake::~invite_intake() {
     if (_inbound_held) {
@@ -47,15 +48,77 @@ int invite_intake::run() {
         &invite_intake::admit_inbound,         &invite_intake::check_replaces,
         &invite_intake::check_route,           &invite_intake::choose_target,
     };
-    for (auto check : checks) {
-        if (auto r = (this->*check)()) {
+    for (; _step < std::size(checks); ++_step) {
+        if (auto r = (this->*checks[_step])()) {
             return refuse(*r);
         }
         if (_taken_by_call) {
             return *_taken_by_call;
         }
+        if (_waiting) {
+            suspend();
+            return 0;
+        }
     }
     return start_call();
+}
+
+void invite_intake::suspend() {
+    _held = sofia::server_transaction(_irq);
+    _held.on_ack_or_cancel([this](const sip_t* s) {
+        if (s != nullptr && s->sip_request != nullptr &&
+            s->sip_request->rq_method == sip_method_cancel && !_cancelled) {
+            // RFC 3261 9.2: nta answered the CANCEL; the INVITE gets 487.
+            _cancelled = true;
+            _held.reply(SIP_487_REQUEST_TERMINATED);
+        }
+    });
+}
+
+int invite_intake::resume(admission::decision d) {
+    _waiting = false;
+    _held.release();  // the transaction is the intake's (and then its call's) again
+    if (_cancelled) {
+        if (d) {
+            _owner.release(*_asked, _asked_inbound);
+        }
+        return 487;  // answered already: the b2bua lets the transaction go
+    }
+    _answer = d;
+    const int status = run();
+    if (_answer && *_answer) {
+        // The check that asked did not take it (a peer went down, a binding
+        // expired meanwhile): the slot goes back.
+        _owner.release(*_asked, _asked_inbound);
+    }
+    _answer.reset();
+    return status;
+}
+
+std::optional<admission::decision> invite_intake::decide(const config::trunk_config& t,
+                                                         bool inbound) {
+    if (_answer && _asked == &t && _asked_inbound == inbound) {
+        auto d = _answer;
+        _answer.reset();
+        return d;
+    }
+    if (_answer) {
+        // An answer for another trunk, not taken: its slot goes back.
+        if (*_answer) {
+            _owner.release(*_asked, _asked_inbound);
+        }
+        _answer.reset();
+    }
+    const auto key = _key;
+    auto& owner = _owner;
+    auto d = _owner.admit_or_ask(
+        t, inbound, [&owner, key](admission::decision a) { owner.resume_intake(key, a); });
+    if (!d) {
+        _waiting = true;
+        _asked = &t;
+        _asked_inbound = inbound;
+    }
+    return d;
 }
 
 invite_intake::verdict invite_intake::check_max_forwards() {
@@ -157,9 +220,12 @@ invite_intake::verdict invite_intake::check_credentials() {
 }
 
 invite_intake::verdict invite_intake::admit_inbound() {
-    const auto d = _owner.admit(_trunk, true);
+    const auto d = decide(_trunk, true);
     if (!d) {
-        return over_limit(_trunk, d, "inbound");
+        return std::nullopt;  // waiting
+    }
+    if (!*d) {
+        return over_limit(_trunk, *d, "inbound");
     }
     // From here on every refusal gives the slot back (~invite_intake).
     _inbound_held = true;
@@ -246,16 +312,19 @@ invite_intake::verdict invite_intake::choose_target() {
     }
     // The first trunk of the route that has a peer up and can take the
     // INVITE; the ones after it are tried when it fails (call::next_trunk).
-    target_search search;
-    for (const auto& name : _route->to_trunks) {
-        const auto* t = _owner.cfg().find_trunk(name);
+    const auto& names = _route->to_trunks;
+    for (; _trunk_index < names.size(); ++_trunk_index) {
+        const auto* t = _owner.cfg().find_trunk(names[_trunk_index]);
         if (_target != nullptr) {
             _next_trunks.push_back(t);
-        } else {
-            consider(*t, search);
+            continue;
+        }
+        consider(*t, _search);
+        if (_waiting) {
+            return std::nullopt;  // resumed at this trunk
         }
     }
-    return _target != nullptr ? std::nullopt : no_target(search);
+    return _target != nullptr ? std::nullopt : no_target(_search);
 }
 
 void invite_intake::consider(const config::trunk_config& t, target_search& search) {
@@ -266,19 +335,29 @@ void invite_intake::consider(const config::trunk_config& t, target_search& searc
         auto found = _owner._locations.at(t.name).lookup(user, std::chrono::steady_clock::now());
         if (!found) {
             search.unregistered = true;
-        } else if (auto d = _owner.admit(t, false)) {
+            return;
+        }
+        const auto d = decide(t, false);
+        if (!d) {
+            return;  // waiting
+        }
+        if (*d) {
             _target = &t;
             _registered = std::move(found);
         } else if (!search.over_limit) {
-            search.over_limit.emplace(&t, d);
+            search.over_limit.emplace(&t, *d);
         }
     } else if (t.early_offer == config::early_offer_policy::reject && !has_sdp(_sip)) {
         search.delayed_refused = true;
     } else if (_owner.choose_peer(t, {})) {
-        if (auto d = _owner.admit(t, false)) {
+        const auto d = decide(t, false);
+        if (!d) {
+            return;  // waiting
+        }
+        if (*d) {
             _target = &t;
         } else if (!search.over_limit) {
-            search.over_limit.emplace(&t, d);
+            search.over_limit.emplace(&t, *d);
         }
     } else if (_owner._refusal_log.allow()) {
         sip_log.warn("INVITE from trunk {}: every peer of trunk {} is down", _trunk.name, t.name);

@@ -7,15 +7,23 @@
 // records when the attempt is worth one. One place sends every refusal, so
 // no check answers the transaction itself.
 //
-// Object graph: b2bua::on_new_invite makes one invite_intake on its stack
-// for the INVITE it screens and drops it when the INVITE is answered or a
-// call has taken it over. The intake borrows the b2bua (its router,
-// registrar bindings, admission and calls) and the server transaction.
-// From inbound admission on it holds the source trunk's inbound slot and
-// gives it back on every refusal; the call it starts takes it over.
-// Runs on the su_root thread.
+// Admission may have to wait for the cluster's shared limits (a Redis
+// round trip, at most a short wait): a check that asked sets waiting(), the
+// intake suspends and goes on from the same check with resume(). Meanwhile
+// it holds the server transaction; a CANCEL is answered 487 at once
+// (RFC 3261 9.2), and the answer then only gives its slot back. No 100
+// Trying goes out before the wait: it is shorter than the 200 ms after
+// which RFC 3261 17.2.1 asks for one.
+//
+// Object graph: b2bua::on_new_invite makes one invite_intake for the INVITE
+// it screens and drops it when the INVITE is answered or a call has taken
+// it over; while it waits, the b2bua keeps it (b2bua::_intakes). The intake borrows the b2bua (its
+// router, registrar bindings, admission and calls) and the server transaction. From inbound
+// admission on it holds the source trunk's inbound slot and gives it back on every refusal; the
+// call it starts takes it over. Runs on the su_root thread.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +36,7 @@
 #include "sbc/policy/router.hpp"
 #include "sbc/registrar/location_service.hpp"
 #include "sbc/sofia/nta.hpp"
+#include "sbc/sofia/server_transaction.hpp"
 
 namespace sbc::b2bua {
 
@@ -52,8 +61,9 @@ class invite_intake {
 public:
     /// The INVITE `sip` of server transaction `irq`, from `source`, a peer
     /// of `trunk`.
+    /// `key` names it to b2bua::resume_intake while it waits.
     invite_intake(b2bua& owner, const config::trunk_config& trunk, nta_incoming_t* irq,
-                  const sip_t* sip, const dataplane::ip_endpoint& source);
+                  const sip_t* sip, const dataplane::ip_endpoint& source, std::uint64_t key = 0);
     /// Gives the inbound admission slot back unless a call took it.
     ~invite_intake();
     invite_intake(const invite_intake&) = delete;
@@ -63,6 +73,12 @@ public:
     /// expects of a request callback: 0 (answered, or a call will answer)
     /// or a status to answer with.
     int run();
+    /// The admission it waited for decided `d`: goes on from where it
+    /// stopped. Returns as run() does, and may wait again.
+    int resume(admission::decision d);
+    /// Suspended: waiting for admission's answer (run() returned 0).
+    bool waiting() const noexcept { return _waiting; }
+    nta_incoming_t* irq() const noexcept { return _irq; }
 
 private:
     using verdict = std::optional<refusal>;
@@ -87,6 +103,11 @@ private:
     void consider(const config::trunk_config& t, target_search& search);
     verdict no_target(const target_search& search) const;
     verdict admit_replacement();
+    /// The decision for `t` in direction `inbound`: the answer resume()
+    /// brought, or one made now; nullopt when it was asked (waiting()).
+    std::optional<admission::decision> decide(const config::trunk_config& t, bool inbound);
+    /// Holds the transaction while waiting: CANCEL answered 487.
+    void suspend();
 
     /// A 503 for a trunk over its admission limit in `direction`.
     refusal over_limit(const config::trunk_config& t, const admission::decision& d,
@@ -116,6 +137,18 @@ private:
     /// An INVITE with Replaces that a call took itself (replaces:
     /// terminate): what run() returns, 0 or the status it was answered with.
     std::optional<int> _taken_by_call;
+    std::uint64_t _key;
+    std::size_t _step = 0;         ///< the check run() is at
+    std::size_t _trunk_index = 0;  ///< choose_target's place in the route's trunks
+    target_search _search;
+    bool _waiting = false;
+    bool _cancelled = false;
+    /// What resume() brought, for the trunk and direction asked, until
+    /// the check takes it.
+    std::optional<admission::decision> _answer;
+    const config::trunk_config* _asked = nullptr;
+    bool _asked_inbound = false;
+    sofia::server_transaction _held;  ///< the INVITE's, while waiting
 };
 
 }  // namespace sbc::b2bua

@@ -3,7 +3,8 @@
 test_srtp.py, test_rtcp_mux.py, test_ice_lite.py, test_transcoding.py, test_dtmf.py, test_dpdk.py,
 test_media_security.py, test_payload_types.py, test_policy.py, test_auth.py,
 test_dialog.py, test_ringback.py, test_hold.py, test_cloud_profiles.py,
-test_ms_transfer.py, test_cluster.py, test_cluster_calls.py, test_drain.py), several at once.
+test_ms_transfer.py, test_cluster.py, test_cluster_calls.py, test_cluster_limits.py,
+test_drain.py), several at once.
 
     tests/e2e/run_e2e.py [--build DIR] [-j N] [-k SUBSTRING]... [--keep] [--list]
                          [--times]
@@ -83,6 +84,7 @@ def all_tests():
     import test_cloud_profiles
     import test_cluster
     import test_cluster_calls
+    import test_cluster_limits
     import test_dialog
     import test_hold
     import test_media_security
@@ -103,7 +105,8 @@ def all_tests():
              list(test_rtcp_mux.TESTS) + list(test_ringback.TESTS) +
              list(test_cloud_profiles.TESTS) + list(test_ms_transfer.TESTS) +
              list(test_ice_lite.TESTS) + list(test_cluster.TESTS) +
-             list(test_cluster_calls.TESTS) + list(test_drain.TESTS))
+             list(test_cluster_calls.TESTS) + list(test_cluster_limits.TESTS) +
+             list(test_drain.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

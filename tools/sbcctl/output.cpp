@@ -245,6 +245,16 @@ std::string render_trunks(const nlohmann::json& reply) {
     }
     std::vector<std::vector<std::string>> limits{
         {"TRUNK", "DIRECTION", "ACTIVE", "MAX", "CPS", "ADMITTED", "REFUSED MAX", "REFUSED CPS"}};
+    // A node of a cluster shares its limits: the count over every node, and
+    // whether the store or this node alone (the store away) decided last.
+    const bool shared = std::any_of(trunks.begin(), trunks.end(), [](const nlohmann::json& t) {
+        const auto adm = t.value("admission", nlohmann::json::object());
+        return adm.value("inbound", nlohmann::json::object()).contains("cluster");
+    });
+    if (shared) {
+        limits.front().push_back("CLUSTER");
+        limits.front().push_back("DECIDED BY");
+    }
     for (const auto& t : trunks) {
         const auto adm = t.value("admission", nlohmann::json::object());
         for (const char* dir : {"inbound", "outbound"}) {
@@ -259,6 +269,11 @@ std::string render_trunks(const nlohmann::json& reply) {
             limits.push_back({field(t, "name"), dir, field(d, "active"), unlimited("max_calls"),
                               unlimited("cps"), field(d, "admitted"), field(d, "refused_max_calls"),
                               field(d, "refused_cps")});
+            if (shared) {
+                const auto c = d.value("cluster", nlohmann::json::object());
+                limits.back().push_back(field(c, "active"));
+                limits.back().push_back(field(c, "decided_by"));
+            }
         }
     }
     if (limits.size() > 1) {

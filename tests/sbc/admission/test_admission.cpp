@@ -147,6 +147,25 @@ TEST_CASE("call limiter: no limits admit everything", "[call_limiter]") {
     CHECK(l.active() == 10000);
 }
 
+TEST_CASE("call limiter: decisions made elsewhere are counted whatever the limits",
+          "[call_limiter]") {
+    // The cluster's shared limits decide; the node's limiter keeps the
+    // count of its own calls, for the store's absence and sbcctl trunks.
+    adm::call_limiter l({.max_calls = 1, .cps = 0, .burst = 0, .retry_after = 5}, t0);
+    l.count_admitted();
+    l.count_admitted();
+    CHECK(l.active() == 2);
+    CHECK(l.admitted() == 2);
+    l.count_refused(adm::verdict::too_many_calls);
+    l.count_refused(adm::verdict::too_many_per_second);
+    CHECK(l.refused_max_calls() == 1);
+    CHECK(l.refused_cps() == 1);
+    CHECK_FALSE(l.try_admit(t0));
+    l.release();
+    l.release();
+    CHECK(l.try_admit(t0));
+}
+
 TEST_CASE("call limiter: max_calls reached, then a call ends", "[call_limiter]") {
     adm::call_limiter l({.max_calls = 2, .cps = 0, .burst = 0, .retry_after = 30}, t0);
     REQUIRE(calls(l, 2, t0) == 2);
