@@ -74,7 +74,20 @@ call_store::call_store(su_root_t* root, const config::cluster_config& cfg, std::
       _kick(root),
       _pause(root),
       _link(std::make_unique<redis_link>(root, settings_of(cfg))) {
-    _link->on_up([this] { pump(); });
+    _link->on_up([this] {
+        // A store that was away may have come back empty (a restarted Redis
+        // without persistence, or a failover to a replica behind): the calls
+        // written before it left would then be missing until they next
+        // change, and a take-over would not find them. So every
+        // reconnection rewrites the live calls; the first connection has
+        // nothing written yet to lose.
+        if (_connected_before) {
+            call_store_log.info("store: connected again; every live call is written again");
+            resync();
+        }
+        _connected_before = true;
+        pump();
+    });
     _link->on_ready([this] { pump(); });
     _link->on_down([this](const std::string&) { kick(); });
 }
@@ -404,11 +417,11 @@ void call_store::finish_resync(const std::vector<std::string>& keys) {
     if (!_resync_fn) {
         // Without the owner's calls every key would look dead: delete none.
         _resync_running = false;
-        call_store_log.warn("store: the queue overflowed and nothing rewrites the live calls");
+        call_store_log.warn("store: a resync is due and nothing rewrites the live calls");
         return;
     }
     ++_resyncs;
-    call_store_log.info("store: rewriting every live call (the queue had overflowed)");
+    call_store_log.info("store: rewriting every live call");
     try {
         _resync_fn();  // put() records the live keys while _resync_running
     } catch (const std::exception& e) {

@@ -10,6 +10,9 @@
 // when it comes back. When the queue overflowed (the store was away longer
 // than queue_limit changes), the owner is asked (on_resync) to put() every
 // live call again, and the node's keys that no live call has are deleted.
+// The same resync follows every reconnection: a Redis that restarted
+// without persistence comes back empty, and calls that did not change
+// while it was away would be missing from it.
 //
 // The value stored is an envelope {"seq": N, "doc": DOC}: DOC is the call
 // state document with its secrets sealed (sealer::seal_document), N grows
@@ -104,7 +107,8 @@ public:
     /// (optional) gets the number of keys deleted.
     void forget_node(const std::string& node, std::function<void(std::size_t)> done = {});
 
-    /// Called when the queue had overflowed and the link has room again:
+    /// Called when the queue had overflowed, or the link came up again after
+    /// it was lost, and the link has room:
     /// the owner put()s every live call, synchronously, inside the callback.
     /// The node's keys that none of them has (calls that ended while their
     /// deletion was dropped) are deleted afterwards.
@@ -142,6 +146,7 @@ private:
     std::function<void()> _resync_fn;
     bool _resync_wanted = false;
     bool _resync_running = false;
+    bool _connected_before = false;  ///< a later connection may find the store emptied
     /// Keys put() since the running resync's scan began: live, kept.
     std::unordered_set<std::string> _resync_live;
     std::deque<state_queue::clock::time_point> _in_flight_since;  ///< writes, oldest first
