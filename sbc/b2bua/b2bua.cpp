@@ -911,10 +911,22 @@ std::optional<call_state> b2bua::call_state_of(std::uint64_t id) const {
     return it->second->snapshot();
 }
 
+void b2bua::abandon_all() {
+    _handed_over = true;
+    sip_log.info("the partner holds this node's {} call(s) now: dropping them quietly",
+                 _calls.size());
+    _told.clear();
+    _calls.clear();
+}
+
 void b2bua::hang_up_all(const char* why) {
-    // Shutdown: the registrations end too (best effort, Expires: 0).
+    // Shutdown: the registrations end too (best effort, Expires: 0), unless
+    // the partner took this node's place: its registrations, from the same
+    // shared address, are the same bindings.
     for (auto& [name, r] : _registrations) {
-        r->unregister();
+        if (!_handed_over) {
+            r->unregister();
+        }
     }
     for (auto& [id, c] : _calls) {
         c->hang_up(why);

@@ -196,6 +196,14 @@ public:
     nlohmann::json route_test(const nlohmann::json& args) override;
     nlohmann::json call_document(const nlohmann::json& args) override;
     nlohmann::json cluster(const nlohmann::json& args) override;
+    /// Who carries out `sbcctl drain --hand-over` (the cluster node): it
+    /// writes the calls for the partner and releases the addresses; an
+    /// error when it cannot start.
+    void set_hand_over(std::function<result<bool>()> f) { _hand_over = std::move(f); }
+    /// The partner has taken every call over: they are dropped here without
+    /// a word (no BYE, no CDR: the partner ends them and writes their
+    /// records), and the registrations are left for the partner to keep.
+    void abandon_all();
     /// Who answers `sbcctl cluster` (the cluster node, when there is one).
     void set_cluster_api(std::function<nlohmann::json(const nlohmann::json&)> f) {
         _cluster_api = std::move(f);
@@ -320,6 +328,8 @@ private:
     dialog_closer _closer;  ///< emptied after the calls, before the interfaces (~b2bua)
     std::map<std::uint64_t, std::unique_ptr<call>> _calls;
     std::function<nlohmann::json(const nlohmann::json&)> _cluster_api;
+    std::function<result<bool>()> _hand_over;
+    bool _handed_over = false;  ///< abandon_all(): the partner holds the calls now
     call_observer* _observer = nullptr;
     /// Per call told of: the state_mark() it had then.
     std::map<std::uint64_t, std::uint64_t> _told;

@@ -46,11 +46,20 @@ nlohmann::json b2bua::drain(const nlohmann::json& args) {
             return api::make_error_reply(
                 "--hand-over needs a cluster partner: cluster.partner is not set");
         }
-        // Issue 22, the integration: the hand-over (the partner takes this
-        // node's calls from the store, then its addresses) starts here,
-        // after _drain.start(), instead of waiting for the calls to end.
-        return api::make_error_reply(
-            "--hand-over is not available yet: drain without it (the calls end on this node)");
+        if (!_hand_over) {
+            return api::make_error_reply("--hand-over needs the cluster support running");
+        }
+        // New calls are refused first: the hand-over then writes the calls
+        // there are, releases the addresses, and ends once the partner has
+        // taken them (sbc/node/cluster_node.hpp).
+        _drain.start(request->deadline, now, drain_state::wall_clock::now());
+        if (auto r = _hand_over(); !r) {
+            _drain.cancel();
+            return api::make_error_reply("--hand-over: " + r.error_message());
+        }
+        drain_log.info("handing over to the partner: refusing new calls, {} calls to hand over",
+                       _calls.size());
+        return drain_reply(_drain.status(_calls.size(), now));
     }
     const bool again = _drain.active();
     _drain.start(request->deadline, now, drain_state::wall_clock::now());

@@ -537,6 +537,11 @@ struct cluster_config {
     /// 32 octets as 64 hex digits, from `key_file`: the AES-256-GCM key
     /// that seals SRTP keys and other secrets before they leave the process.
     std::string key_hex;
+    /// The file keepalived's track_file reads (weight 0): sbcd writes "0"
+    /// there at start and "1" when `sbcctl drain --hand-over` has written
+    /// its calls, which puts its VRRP instance in FAULT so that the partner
+    /// takes the addresses (and then the calls). "": the operator moves them.
+    std::string hand_over_file;
 };
 
 struct config {

@@ -211,8 +211,9 @@ void decode_store(problem_list& p, const located& at, cluster_store_config& sc) 
 }  // namespace
 
 std::optional<cluster_config> decode_cluster(decoded& d, problem_list& p, const located& at) {
-    auto m = map_reader::open(p, at, {"node", "partner", "prefix", "standby", "key_file", "store"},
-                              "a map with node, partner, prefix, standby, key_file and store");
+    auto m = map_reader::open(
+        p, at, {"node", "partner", "prefix", "standby", "key_file", "store", "hand_over_file"},
+        "a map with node, partner, prefix, standby, key_file, store and hand_over_file");
     if (!m) {
         return std::nullopt;
     }
@@ -236,6 +237,13 @@ std::optional<cluster_config> decode_cluster(decoded& d, problem_list& p, const 
     }
     if (auto v = m->require("key_file", key_file_expected)) {
         read_key_file(p, *v, cc);
+    }
+    if (auto v = m->find("hand_over_file")) {
+        cc.hand_over_file =
+            read_cluster_path(p, *v,
+                              "an absolute path of the file keepalived's track_file reads "
+                              "(sbcd writes 1 there to hand its addresses over)")
+                .value_or("");
     }
     if (auto v = m->require("store", "a map with the Redis server's address")) {
         decode_store(p, *v, cc.store);

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "sbc/b2bua/call_state_json.hpp"
@@ -25,6 +28,11 @@ cluster::sealer make_sealer(const config::cluster_config& cfg) {
     return std::move(*s);
 }
 
+const char* hand_over_name(int phase) {
+    static constexpr const char* names[] = {"none", "writing", "released", "done"};
+    return names[phase];
+}
+
 std::string iso_time(std::chrono::system_clock::time_point t) {
     const auto secs = std::chrono::system_clock::to_time_t(t);
     std::tm tm{};
@@ -41,14 +49,18 @@ cluster_node::cluster_node(su_root_t* root, const config::cluster_config& cfg, b
       _cfg(cfg),
       _calls(calls),
       _store(std::make_unique<cluster::call_store>(root, cfg, make_sealer(cfg))),
-      _active(!cfg.standby) {
+      _active(!cfg.standby),
+      _hand_over_timer(root),
+      _warm_timer(root) {
     _store->on_resync([this] { resync(); });
     _calls.set_active(_active);
     _calls.set_observer(this);
     _calls.set_cluster_api([this](const nlohmann::json& args) { return control(args); });
+    _calls.set_hand_over([this] { return hand_over(); });
 }
 
 cluster_node::~cluster_node() {
+    _calls.set_hand_over({});
     _calls.set_cluster_api({});
     _calls.set_observer(nullptr);
 }
@@ -59,6 +71,8 @@ void cluster_node::start() {
     // its partner took it over when keepalived moved the addresses (and
     // then deleted it already).
     _store->forget_node(_cfg.node);
+    write_hand_over_file("0");
+    refresh_warm_copy();
     ha_log.info("node {} ({}), partner {}, store {}", _cfg.node, _active ? "active" : "standby",
                 _cfg.partner.empty() ? "none" : _cfg.partner, _cfg.store.address);
 }
@@ -83,6 +97,24 @@ void cluster_node::become_active() {
     ha_log.info("taking over the calls of {}", _cfg.partner);
     _store->load_node(_cfg.partner, [this](result<cluster::node_calls> found) {
         _taking_over = false;
+        if (!found && _warm) {
+            // The store is away: the copy read while standby is the best
+            // there is (at most a second old, as of its last read).
+            ha_log.warn(
+                "cannot read the calls of {} from the store ({}): taking over the {} "
+                "call(s) of the copy read {} ms before",
+                _cfg.partner, found.error_message(), _warm->calls.size(),
+                std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - _warm_at)
+                    .count());
+            _last_take_over->errors.push_back("store: " + found.error_message() +
+                                              " (the standby's copy was used)");
+            auto warm = std::move(*_warm);
+            _warm.reset();
+            restore(std::move(warm));
+            return;
+        }
+        _warm.reset();
         if (!found) {
             ha_log.error("cannot read the calls of {} from the store: {}", _cfg.partner,
                          found.error_message());
@@ -97,7 +129,26 @@ void cluster_node::become_standby() {
     if (_active) {
         _active = false;
         _calls.set_active(false);
+        refresh_warm_copy();
     }
+}
+
+void cluster_node::refresh_warm_copy() {
+    using namespace std::chrono_literals;
+    if (_active || _cfg.partner.empty()) {
+        return;  // a take-over under way may still want the copy: it drops it
+    }
+    if (!_warm_loading) {
+        _warm_loading = true;
+        _store->load_node(_cfg.partner, [this](result<cluster::node_calls> found) {
+            _warm_loading = false;
+            if (found && !_active) {
+                _warm = std::move(*found);
+                _warm_at = std::chrono::steady_clock::now();
+            }
+        });
+    }
+    _warm_timer.arm(1000ms, [this] { refresh_warm_copy(); });
 }
 
 void cluster_node::restore(cluster::node_calls found) {
@@ -137,6 +188,11 @@ void cluster_node::restore(cluster::node_calls found) {
 }
 
 void cluster_node::call_changed(const b2bua::call& c) {
+    if (_hand_over == hand_over_phase::released || _hand_over == hand_over_phase::done) {
+        // The partner may have read and deleted this node's copies: a call
+        // written now would be taken over a second time at its next failover.
+        return;
+    }
     auto doc = b2bua::to_json_value(c.snapshot());
     _store->put(c.id(), doc);
 }
@@ -148,6 +204,78 @@ void cluster_node::resync() {
         if (auto s = _calls.call_state_of(id); s && s->state == "established") {
             _store->put(id, b2bua::to_json_value(*s));
         }
+    }
+}
+
+result<bool> cluster_node::hand_over() {
+    if (_cfg.partner.empty()) {
+        return error{"cluster.partner is not set"};
+    }
+    if (!_active) {
+        return error{"this node is standby: its partner holds the calls"};
+    }
+    if (_hand_over != hand_over_phase::none) {
+        return true;  // under way already
+    }
+    _hand_over = hand_over_phase::writing;
+    _hand_over_resynced = false;
+    ha_log.info("hand-over to {}: writing {} call(s) to the store", _cfg.partner,
+                _calls.call_count());
+    hand_over_step();
+    return true;
+}
+
+void cluster_node::hand_over_step() {
+    using namespace std::chrono_literals;
+    if (_hand_over == hand_over_phase::writing) {
+        // A call being set up holds transactions its partner could not
+        // resume: the drain refuses new calls, so these end or settle soon.
+        bool settled = true;
+        for (const auto id : _calls.call_ids()) {
+            const auto s = _calls.call_state_of(id);
+            settled =
+                settled && s && s->state == "established" && s->under_way == b2bua::operation::none;
+        }
+        if (settled && !_hand_over_resynced) {
+            resync();
+            _hand_over_resynced = true;
+        }
+        const auto st = _store->stats();
+        if (settled && st.up && st.queued == 0 && st.in_flight == 0) {
+            _hand_over = hand_over_phase::released;
+            write_hand_over_file("1");
+            ha_log.info("hand-over to {}: {} call(s) written; addresses released{}", _cfg.partner,
+                        _calls.call_count(),
+                        _cfg.hand_over_file.empty() ? " (move them: no hand_over_file)" : "");
+        }
+    } else if (_hand_over == hand_over_phase::released && !_hand_over_checking) {
+        // The partner deletes this node's copies once it has taken them.
+        _hand_over_checking = true;
+        _store->load_node(_cfg.node, [this](result<cluster::node_calls> found) {
+            _hand_over_checking = false;
+            if (found && found->calls.empty() && found->unreadable.empty()) {
+                _hand_over = hand_over_phase::done;
+                ha_log.info("hand-over to {}: the partner holds the calls", _cfg.partner);
+                _calls.abandon_all();
+            }
+        });
+    }
+    if (_hand_over != hand_over_phase::done) {
+        _hand_over_timer.arm(100ms, [this] { hand_over_step(); });
+    }
+}
+
+void cluster_node::write_hand_over_file(const char* value) {
+    if (_cfg.hand_over_file.empty()) {
+        return;
+    }
+    const auto tmp = _cfg.hand_over_file + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    const bool written = f != nullptr && std::fputs(value, f) >= 0 && std::fputc('\n', f) != EOF;
+    const bool closed = f != nullptr && std::fclose(f) == 0;
+    if (!written || !closed || std::rename(tmp.c_str(), _cfg.hand_over_file.c_str()) != 0) {
+        ha_log.error("cannot write {} to the hand-over file {}: {}", value, _cfg.hand_over_file,
+                     std::strerror(errno));
     }
 }
 
@@ -181,7 +309,14 @@ nlohmann::json cluster_node::show() const {
                        {"lag_ms", st.lag.count()},
                        {"resyncs", st.resyncs},
                        {"last_error", st.last_error}}},
-                     {"take_overs", _take_overs}};
+                     {"take_overs", _take_overs},
+                     {"hand_over", hand_over_name(static_cast<int>(_hand_over))}};
+    if (_warm) {
+        j["partner_calls"] = _warm->calls.size();
+        j["partner_copy_age_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - _warm_at)
+                                       .count();
+    }
     if (_last_take_over) {
         const auto& r = *_last_take_over;
         j["last_take_over"] = {{"at", iso_time(r.at)}, {"in_progress", _taking_over},

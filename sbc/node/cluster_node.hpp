@@ -21,6 +21,7 @@
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/cluster/call_store.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/dns/loop_timer.hpp"
 
 namespace sbc::node {
 
@@ -42,6 +43,16 @@ public:
     /// Its partner holds them: it stays silent.
     void become_standby();
 
+    /// `sbcctl drain --hand-over` (new calls are refused already): once no
+    /// call is being set up, every call is written to the store; then the
+    /// node releases its addresses (hand_over_file: keepalived's track_file
+    /// puts its instance in FAULT), its partner becomes master and takes the
+    /// calls over from the store, deleting this node's copies; seeing them
+    /// gone, the node drops its calls without a word and sbcd exits (a
+    /// drain with no call left). An error when the node is not in a pair or
+    /// not active.
+    result<bool> hand_over();
+
     /// The reply to `sbcctl cluster` ({"action": "show"|"active"|"standby"}).
     nlohmann::json control(const nlohmann::json& args);
 
@@ -55,6 +66,14 @@ private:
     /// Every live call written again (the store's queue overflowed).
     void resync();
     nlohmann::json show() const;
+    /// The standby's warm copy: the partner's calls read again every
+    /// second, so that a take-over with the store down still has them.
+    void refresh_warm_copy();
+    /// One step of the hand-over, every 100 ms while it runs.
+    void hand_over_step();
+    /// Writes `value` to the hand-over file (keepalived's track_file), by a
+    /// rename so that keepalived never reads half a write.
+    void write_hand_over_file(const char* value);
 
     su_root_t* _root;
     const config::cluster_config& _cfg;
@@ -73,6 +92,18 @@ private:
     };
     std::optional<take_over_record> _last_take_over;
     std::uint64_t _take_overs = 0;
+    /// The hand-over: none, writing the calls, released (the addresses),
+    /// done (the partner has the calls).
+    enum class hand_over_phase { none, writing, released, done };
+    hand_over_phase _hand_over = hand_over_phase::none;
+    bool _hand_over_resynced = false;
+    bool _hand_over_checking = false;  ///< a load of this node's keys is under way
+    dns::loop_timer _hand_over_timer;
+    /// The partner's calls as last read (standby only), and when.
+    std::optional<cluster::node_calls> _warm;
+    std::chrono::steady_clock::time_point _warm_at{};
+    bool _warm_loading = false;
+    dns::loop_timer _warm_timer;
 };
 
 }  // namespace sbc::node

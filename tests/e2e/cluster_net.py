@@ -226,6 +226,9 @@ class Node:
         self.notify_log = workdir / f"notify-{name}.log"
         self.notify_state = workdir / f"notify-{name}.state"
         self.cdr_file = workdir / f"cdr-{name}.jsonl"
+        # keepalived's track_file: sbcd writes 1 there to hand its addresses
+        # over (sbcctl drain --hand-over), which puts its instance in FAULT.
+        self.hand_over_file = workdir / f"hand-over-{name}"
         self.pid_files = [workdir / f"keepalived-{name}{suffix}.pid"
                           for suffix in ("", "-vrrp", "-checkers")]
         self.sbcd = None  # harness.Sbcd while started
@@ -481,6 +484,7 @@ class PairNet:
             f"  node: {node.name}",
             f"  partner: {node.partner}",
             f"  key_file: {key_file}",
+            f"  hand_over_file: {node.hand_over_file}",
             "  store:",
             f'    address: "{self.redis_address}"',
             f"    user: {REDIS_USER}",
@@ -513,6 +517,14 @@ global_defs {{
     script_user root
 {security}}}
 
+# sbcctl drain --hand-over: sbcd writes 1 here once its calls are in the
+# store; weight 0 makes a non-zero value a fault, so the partner takes over.
+track_file sbc_hand_over {{
+    file "{node.hand_over_file}"
+    weight 0
+    init_file 0
+}}
+
 vrrp_instance sbc {{
     state BACKUP
     nopreempt
@@ -526,6 +538,9 @@ vrrp_instance sbc {{
     }}
     virtual_ipaddress {{
 {vips}
+    }}
+    track_file {{
+        sbc_hand_over
     }}
     notify "{notify}"
 }}

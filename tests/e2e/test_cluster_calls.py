@@ -8,6 +8,7 @@ master active and keeps the backup silent on the shared addresses.
 """
 
 import os
+import signal
 import time
 
 import cluster_net
@@ -301,3 +302,71 @@ def cluster_store_outage_costs_no_call(t):
           f"a wrote {len(pair.cdrs('a'))} CDRs for {total + long_calls} calls")
     check(wait_until(lambda: not stored_calls(pair), 5.0, 0.05),
           f"calls left in the store after every call ended: {stored_calls(pair)}")
+
+
+@e2e_test
+def cluster_drain_hands_calls_over(t):
+    """`sbcctl drain --hand-over` on a, with a call up and media both ways:
+    a refuses new calls, writes its calls, and writes 1 to keepalived's
+    track_file; its instance goes to FAULT, b becomes master and takes the
+    call over from the store; a, seeing its copies gone, drops the call
+    without a BYE and exits 0. The call then holds, resumes and ends through
+    b; one CDR, b's. The media gap each peer saw is printed."""
+    pair = cluster_pair(t)
+    key = ("-key", "rtp_port", str(RTP_PORT))
+    uas = pair.uas("callee", "uas_failover_call.xml", extra=key)
+    uac = pair.uac("caller", "uac_failover_call.xml", duration_ms=5000, extra=key)
+    caller_rtp, callee_rtp = pair.call_media("a", 6.0)
+    wait_replicated(pair, "a", 1)
+    time.sleep(1.0)
+    rc, reply, raw = pair.sbcctl("a", "drain", "--hand-over")
+    check(rc == 0, f"sbcctl drain --hand-over on a failed: {raw}")
+    pair.wait_master("b")
+    took = wait_taken_over(pair, "b", 1)
+    print(f"  b took the call over in {took['took_ms']:.1f} ms after it was made active")
+    sbcd_a = pair.node("a").sbcd
+    check(sbcd_a.wait(10.0) == 0, f"a's sbcd did not exit 0 after the hand-over: "
+          f"{sbcd_a.popen.returncode}, {sbcd_a.stderr_tail()}")
+    sbcd_a.stopped = True
+    for peer, rtp in (("caller", caller_rtp), ("callee", callee_rtp)):
+        report = rtp.result()
+        print(f"  media at the {describe(peer, report)}")
+        check(report["silence_at_end_ms"] < 1500,
+              f"the {peer}'s media did not resume through b: {report}")
+    uac.finish(timeout=30)
+    uas.finish(timeout=10)
+    check(len(pair.cdrs("b")) == 1 and not pair.cdrs("a"),
+          f"one CDR expected, b's: a wrote {pair.cdrs('a')}, b wrote {pair.cdrs('b')}")
+    byes_from_a = [m for m in uas.received("BYE")]
+    check(len(byes_from_a) == 1, f"the callee got {len(byes_from_a)} BYEs, expected the caller's")
+
+
+@e2e_test
+def cluster_take_over_with_store_down(t):
+    """The standby keeps a copy of its partner's calls, read every second:
+    with a call up through a and b holding its copy, Redis dies, then a
+    dies. b, made master, cannot read the store and takes the call over
+    from its copy; the call holds, resumes and ends through b."""
+    pair = cluster_pair(t)
+    key = ("-key", "rtp_port", str(RTP_PORT))
+    uas = pair.uas("callee", "uas_failover_call.xml", extra=key)
+    uac = pair.uac("caller", "uac_failover_call.xml", duration_ms=5000, extra=key)
+    caller_rtp, callee_rtp = pair.call_media("a", 6.0)
+    wait_replicated(pair, "a", 1)
+    check(wait_until(lambda: cluster_of(pair, "b").get("partner_calls") == 1, 5.0, 0.05),
+          f"b holds no copy of a's call: {cluster_of(pair, 'b')}")
+    pair.redis.signal(signal.SIGKILL)
+    pair.redis.wait(5.0)
+    pair.kill_node("a")
+    pair.wait_master("b")
+    took = wait_taken_over(pair, "b", 1)
+    check(any("copy was used" in e for e in took["errors"]),
+          f"b's take-over does not say it used its copy: {took}")
+    for peer, rtp in (("caller", caller_rtp), ("callee", callee_rtp)):
+        report = rtp.result()
+        print(f"  media at the {describe(peer, report)}")
+        check(report["silence_at_end_ms"] < 1500,
+              f"the {peer}'s media did not resume through b: {report}")
+    uac.finish(timeout=30)
+    uas.finish(timeout=10)
+    check(len(pair.cdrs("b")) == 1, f"one CDR expected on b: {pair.cdrs('b')}")

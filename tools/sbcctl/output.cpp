@@ -451,6 +451,13 @@ std::string render_cluster(const nlohmann::json& reply) {
     if (const auto e = text_of(store, "last_error"); !e.empty()) {
         out += "  last error: " + e + "\n";
     }
+    if (reply.contains("partner_calls")) {
+        out += fmt::format("held for the partner: {} call(s), read {} ms ago\n",
+                           num(reply, "partner_calls"), num(reply, "partner_copy_age_ms"));
+    }
+    if (const auto h = text_of(reply, "hand_over"); !h.empty() && h != "none") {
+        out += "hand-over to the partner: " + h + "\n";
+    }
     if (auto t = reply.find("last_take_over"); t != reply.end() && t->is_object()) {
         out +=
             fmt::format("last take-over {}: {} call(s) restored, {} not, in {} ms{}\n",

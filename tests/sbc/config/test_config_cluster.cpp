@@ -355,8 +355,8 @@ TEST_CASE("cluster: numbers, unknown keys, wrong shapes", "[config][cluster]") {
           "t.yaml:4:10: cluster.store.address: required key missing: expected the Redis server's "
           "IP:PORT, [IPv6]:PORT or unix:/path");
     CHECK(problem_of("cluster: [sbc-a]\n") ==
-          "t.yaml:1:10: cluster: expected a map with node, partner, prefix, standby, key_file and "
-          "store (got a list)");
+          "t.yaml:1:10: cluster: expected a map with node, partner, prefix, standby, key_file, "
+          "store and hand_over_file (got a list)");
 }
 
 }  // namespace test_config_cluster
