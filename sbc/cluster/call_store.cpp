@@ -80,10 +80,11 @@ call_store::call_store(su_root_t* root, const config::cluster_config& cfg, std::
         // written before it left would then be missing until they next
         // change, and a take-over would not find them. So every
         // reconnection rewrites the live calls; the first connection has
-        // nothing written yet to lose.
-        if (_connected_before) {
-            call_store_log.info("store: connected again; every live call is written again");
-            resync();
+        // nothing written yet to lose. Only rewrites: no deletion was lost
+        // (a DEL not answered is given back), and keys are deleted only by
+        // the full resync an overflow asks for, which rewrites too.
+        if (_connected_before && !_resync_wanted) {
+            rewrite_live();
         }
         _connected_before = true;
         pump();
@@ -413,15 +414,28 @@ void call_store::end(job& j, const std::string& error, bool lost) {
     }
 }
 
+void call_store::rewrite_live() {
+    if (!_resync_fn) {
+        return;
+    }
+    ++_resyncs;
+    call_store_log.info("store: connected again; every live call is written again");
+    try {
+        _resync_fn();
+    } catch (const std::exception& e) {
+        call_store_log.error("the store's on_resync failed: {}", e.what());
+    }
+}
+
 void call_store::finish_resync(const std::vector<std::string>& keys) {
     if (!_resync_fn) {
         // Without the owner's calls every key would look dead: delete none.
         _resync_running = false;
-        call_store_log.warn("store: a resync is due and nothing rewrites the live calls");
+        call_store_log.warn("store: the queue overflowed and nothing rewrites the live calls");
         return;
     }
     ++_resyncs;
-    call_store_log.info("store: rewriting every live call");
+    call_store_log.info("store: rewriting every live call (the queue had overflowed)");
     try {
         _resync_fn();  // put() records the live keys while _resync_running
     } catch (const std::exception& e) {
