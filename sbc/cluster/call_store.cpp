@@ -74,7 +74,21 @@ call_store::call_store(su_root_t* root, const config::cluster_config& cfg, std::
       _kick(root),
       _pause(root),
       _link(std::make_unique<redis_link>(root, settings_of(cfg))) {
-    _link->on_up([this] { pump(); });
+    _link->on_up([this] {
+        // A store that was away may have come back empty (a restarted Redis
+        // without persistence, or a failover to a replica behind): the calls
+        // written before it left would then be missing until they next
+        // change, and a take-over would not find them. So every
+        // reconnection rewrites the live calls; the first connection has
+        // nothing written yet to lose. Only rewrites: no deletion was lost
+        // (a DEL not answered is given back), and keys are deleted only by
+        // the full resync an overflow asks for, which rewrites too.
+        if (_connected_before && !_resync_wanted) {
+            rewrite_live();
+        }
+        _connected_before = true;
+        pump();
+    });
     _link->on_ready([this] { pump(); });
     _link->on_down([this](const std::string&) { kick(); });
 }
@@ -397,6 +411,19 @@ void call_store::end(job& j, const std::string& error, bool lost) {
         }
     } catch (const std::exception& e) {
         call_store_log.error("a store callback failed: {}", e.what());
+    }
+}
+
+void call_store::rewrite_live() {
+    if (!_resync_fn) {
+        return;
+    }
+    ++_resyncs;
+    call_store_log.info("store: connected again; every live call is written again");
+    try {
+        _resync_fn();
+    } catch (const std::exception& e) {
+        call_store_log.error("the store's on_resync failed: {}", e.what());
     }
 }
 

@@ -10,6 +10,10 @@
 // when it comes back. When the queue overflowed (the store was away longer
 // than queue_limit changes), the owner is asked (on_resync) to put() every
 // live call again, and the node's keys that no live call has are deleted.
+// Every reconnection has the owner put() every live call again too (no
+// key is deleted then): a Redis that restarted without persistence comes
+// back empty, and calls that did not change while it was away would be
+// missing from it.
 //
 // The value stored is an envelope {"seq": N, "doc": DOC}: DOC is the call
 // state document with its secrets sealed (sealer::seal_document), N grows
@@ -104,10 +108,11 @@ public:
     /// (optional) gets the number of keys deleted.
     void forget_node(const std::string& node, std::function<void(std::size_t)> done = {});
 
-    /// Called when the queue had overflowed and the link has room again:
+    /// Called when the queue had overflowed and the link has room again (and
+    /// when the link came up again after it was lost, to rewrite only):
     /// the owner put()s every live call, synchronously, inside the callback.
-    /// The node's keys that none of them has (calls that ended while their
-    /// deletion was dropped) are deleted afterwards.
+    /// After an overflow, the node's keys that none of them has (calls that
+    /// ended while their deletion was dropped) are deleted afterwards.
     void on_resync(std::function<void()> f);
     /// Asks for a resync now (as after an overflow).
     void resync();
@@ -131,6 +136,7 @@ private:
     void written(state_queue::item item, const reply* r);
     void pause_writes();
     void finish_resync(const std::vector<std::string>& keys);
+    void rewrite_live();
     std::string seal_and_wrap(const nlohmann::json& doc);
 
     std::string _prefix;
@@ -142,6 +148,7 @@ private:
     std::function<void()> _resync_fn;
     bool _resync_wanted = false;
     bool _resync_running = false;
+    bool _connected_before = false;  ///< a later connection may find the store emptied
     /// Keys put() since the running resync's scan began: live, kept.
     std::unordered_set<std::string> _resync_live;
     std::deque<state_queue::clock::time_point> _in_flight_since;  ///< writes, oldest first

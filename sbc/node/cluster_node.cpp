@@ -199,6 +199,9 @@ void cluster_node::call_changed(const b2bua::call& c) {
 void cluster_node::call_gone(std::uint64_t id) { _store->erase(id); }
 
 void cluster_node::resync() {
+    if (_hand_over == hand_over_phase::released || _hand_over == hand_over_phase::done) {
+        return;  // as in call_changed: the partner may have taken them already
+    }
     for (const auto id : _calls.call_ids()) {
         if (auto s = _calls.call_state_of(id); s && s->state == "established") {
             _store->put(id, b2bua::to_json_value(*s));

@@ -398,6 +398,15 @@ class PairNet:
         rc, out = self.redis_cli("PING")
         check(rc == 0 and out.strip() == "PONG", f"redis-server does not answer: {out}")
 
+    def stop_redis(self):
+        """redis-server dies at once (SIGKILL), as a crashed or rebooted store
+        host goes: its connections are reset, and with no persistence what
+        it held is lost. start_redis() brings an empty one back."""
+        check(self.redis is not None and self.redis.alive(), "redis-server is not running")
+        self.redis.signal(signal.SIGKILL)
+        self.redis.wait(5.0)
+        self.redis = None
+
     def redis_cli(self, *args, host="redis"):
         """redis-cli as the ACL user, from `host`'s namespace; (status, output)."""
         env = dict(os.environ, REDISCLI_AUTH=self.redis_password)
@@ -701,12 +710,13 @@ vrrp_instance sbc {{
         return sipp
 
     def rtp_peer(self, name, host, port, seconds, to=None, echo=False, bind_ip=None,
-                 gap_threshold_ms=60):
+                 gap_threshold_ms=60, sniff=False):
         """rtp_peer.py in `host`'s namespace on `bind_ip` (default the host's
         address):`port`, sending 20 ms packets to `to` ("IP:PORT"; None: to
         whoever sends first) or echoing (`echo`), for `seconds`; returns once
         its socket is bound. Its report (RtpPeer.result()) gives the longest gap
-        in the media it received."""
+        in the media it received. `sniff`: it only watches the RTP arriving
+        for the address and `port` (0: any) of a peer that owns its socket."""
         workdir = Path(self.t.workdir)
         report = workdir / f"{name}.rtp.json"
         ready = workdir / f"{name}.rtp.ready"
@@ -719,6 +729,8 @@ vrrp_instance sbc {{
             argv += ["--to", to]
         if echo:
             argv.append("--echo")
+        if sniff:
+            argv.append("--sniff")
         proc = self.start_in(host, name, argv)
         wait_until(lambda: ready.exists() or not proc.alive(), 5.0, 0.02)
         check(ready.exists(), f"{name} did not start: {proc.stderr_tail()}")

@@ -13,12 +13,17 @@ never came back shows there, not as a gap).
 
     rtp_peer.py --bind IP:PORT --to IP:PORT --seconds S --report FILE
     rtp_peer.py --bind IP:PORT --echo --seconds S --report FILE
+    rtp_peer.py --bind IP:PORT --sniff --seconds S --report FILE
 
 `--to` sends to a fixed address (a peer behind the SBC's media port);
 `--echo` sends nothing of its own and returns every packet to its source (a
 stand-in for a media relay, to measure the network's share of a failover).
 `--to` may be given later: without it and without --echo, the peer sends to
-the source of the first packet it receives. Run it in a network namespace
+the source of the first packet it receives. `--sniff` sends nothing and
+binds nothing: it watches, on a packet socket, the RTP that arrives for
+IP:PORT (PORT 0: any port of IP), to measure the gaps a peer that owns
+its socket sees (baresip, whose SRTP it cannot decrypt; the headers are
+clear, RFC 3711 3.1). Run it in a network namespace
 with `ip netns exec`; it stops by itself after --seconds, or on SIGTERM,
 writing its report either way. Standard library only.
 """
@@ -41,7 +46,7 @@ SILENCE = b"\xd5" * SAMPLES_PER_PACKET  # A-law silence
 
 def address(text):
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise argparse.ArgumentTypeError(f"expected IP:PORT, got {text!r}")
     return host, int(port)
 
@@ -98,6 +103,56 @@ def rtp_packet(seq, ssrc):
     return header + SILENCE
 
 
+ETH_P_IP = 0x0800
+
+
+def rtp_of_ip_packet(packet, want_ip, want_port):
+    """(payload, (source ip, port)) of an IPv4 UDP datagram to want_ip:want_port
+    (0: any port) that looks like RTP, else None."""
+    if len(packet) < 20 or packet[0] >> 4 != 4 or packet[9] != socket.IPPROTO_UDP:
+        return None
+    header = (packet[0] & 0x0F) * 4
+    if socket.inet_ntoa(packet[16:20]) != want_ip or len(packet) < header + 8:
+        return None
+    sport, dport = struct.unpack("!HH", packet[header:header + 4])
+    if want_port and dport != want_port:
+        return None
+    data = packet[header + 8:]
+    # RFC 5761 4: payload types 72-76 (with the marker bit) are RTCP's 200-204.
+    if len(data) < 12 or data[0] >> 6 != 2 or 72 <= (data[1] & 0x7F) <= 76:
+        return None
+    return data, (socket.inet_ntoa(packet[12:16]), sport)
+
+
+def sniff(args):
+    """--sniff: arrivals only, from a packet socket of the namespace."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+    report = Report(args.gap_threshold_ms / 1000.0)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    end = report.started + args.seconds
+    if args.ready:
+        with open(args.ready, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    while not stop and time.monotonic() < end:
+        if not select.select([sock], [], [], max(0.0, min(end - time.monotonic(), 0.05)))[0]:
+            continue
+        packet, meta = sock.recvfrom(65535)
+        if meta[2] == socket.PACKET_OUTGOING:
+            continue
+        rtp = rtp_of_ip_packet(packet, *args.bind)
+        if rtp:
+            report.arrival(time.monotonic(), rtp[1])
+    write_report(args.report, report.as_json(time.monotonic()))
+    return 0
+
+
+def write_report(path, result):
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f)
+    os.replace(path + ".tmp", path)
+
+
 def run(args):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -148,10 +203,7 @@ def run(args):
                     pass
             elif target is None:
                 target = source
-    result = report.as_json(time.monotonic())
-    with open(args.report + ".tmp", "w") as f:
-        json.dump(result, f)
-    os.replace(args.report + ".tmp", args.report)
+    write_report(args.report, report.as_json(time.monotonic()))
     return 0
 
 
@@ -160,6 +212,8 @@ def main():
     ap.add_argument("--bind", type=address, required=True, help="local IP:PORT")
     ap.add_argument("--to", type=address, help="send to IP:PORT (default: the first sender)")
     ap.add_argument("--echo", action="store_true", help="return every packet to its source")
+    ap.add_argument("--sniff", action="store_true",
+                    help="only watch the RTP arriving for IP:PORT (PORT 0: any); needs root")
     ap.add_argument("--seconds", type=float, required=True, help="run this long, then report")
     ap.add_argument("--gap-threshold-ms", type=float, default=60.0,
                     help="list every gap longer than this (default 60 ms: two lost packets)")
@@ -168,9 +222,13 @@ def main():
     args = ap.parse_args()
     if args.echo and args.to:
         ap.error("--echo and --to exclude each other")
+    if args.sniff and (args.echo or args.to):
+        ap.error("--sniff excludes --echo and --to")
+    if not args.sniff and args.bind[1] == 0:
+        ap.error("--bind needs a port, unless with --sniff")
     if not 0 < args.seconds <= 600:
         ap.error("--seconds must be in (0, 600]")
-    return run(args)
+    return sniff(args) if args.sniff else run(args)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Each node is configured `standby: true`: keepalived's notify makes the
 master active and keeps the backup silent on the shared addresses.
 """
 
+import os
 import signal
 import time
 
@@ -118,6 +119,189 @@ def stored_calls(pair):
     rc, out = pair.redis_cli("--scan", "--pattern", "sbc:call:*")
     check(rc == 0, f"redis-cli --scan failed: {out}")
     return out.split()
+
+
+@e2e_test
+def cluster_srtp_call_survives_node_loss(t):
+    """An SRTP-to-RTP call through a: baresip (srtp-mand) calls the shared
+    address, the callee answers plain RTP and echoes what it gets (rtp_peer
+    --echo), so baresip's tone makes the round trip. a dies mid-call; b
+    takes the call over with its stored keys: baresip's SRTP is decrypted by
+    b with no authentication failure, b's SRTP towards baresip is decoded by
+    it (its dump holds the tone for the whole call), and baresip's BYE at
+    its end completes through b. The gap each end saw is printed (baresip's
+    from a packet socket in its namespace: it owns its RTP socket)."""
+    from test_srtp import BARESIP, RATE, TONE_HZ, Baresip, tone_fraction
+
+    if not os.path.exists(BARESIP):
+        skip("needs baresip")
+    pair = cluster_pair(t, carrier_extra=["srtp: required"])
+    seconds = 8
+    key = ("-key", "rtp_port", str(RTP_PORT))
+    uas = pair.uas("callee", "uas_answer_keyed_media.xml", extra=key)
+    callee_rtp = pair.rtp_peer("callee-rtp", "callee", RTP_PORT, seconds + 2, echo=True)
+    caller_rtp = pair.rtp_peer("caller-rtp", "caller", 0, seconds + 1, sniff=True)
+    baresip = Baresip(t, cluster_net.ADDRESSES["caller"], dial=f"sip:1000@{cluster_net.VIP_CARRIER}",
+                      seconds=seconds, netns=pair.ns("caller"))
+    pair.established_call("a")
+    wait_replicated(pair, "a", 1)
+    # SRTP through a for a while, so the gap has media on both sides.
+    check(wait_until(lambda: srtp_leg(pair, "a")["rtp_rx_packets"] > 50, 5.0, 0.1),
+          f"baresip's SRTP does not reach a [{baresip.log(5)}]")
+    pair.kill_node("a")
+    pair.wait_master("b")
+    took = wait_taken_over(pair, "b", 1)
+    print(f"  b took the call over in {took['took_ms']:.1f} ms after it was made active")
+
+    def relayed(legs):
+        return all(legs[leg]["rtp_rx_packets"] > 50 and legs[leg]["tx_packets"] > 50
+                   for leg in ("a", "b"))
+
+    check(wait_until(lambda: relayed(pair.established_call("b")["legs"]), 5.0, 0.1),
+          f"b does not relay the call's media both ways: {pair.established_call('b')['legs']}")
+    legs = pair.established_call("b")["legs"]
+    check(legs["a"]["drops"]["srtp_auth"] == 0 and legs["a"]["drops"]["srtp_replay"] == 0,
+          f"b cannot authenticate baresip's SRTP (keys not carried over?): {legs['a']}")
+    baresip.proc.wait(seconds + 5.0)  # it hangs up as it quits
+    uas.finish(timeout=10)
+    for peer, rtp in (("caller", caller_rtp), ("callee", callee_rtp)):
+        report = rtp.result()
+        print(f"  media at the {describe(peer, report)}")
+        check(report["received"] > 100 and report["longest_gap_at_s"] is not None,
+              f"the {peer} got too little media: {report}")
+    caller_report = caller_rtp.result()
+    check(caller_report["silence_at_end_ms"] < 2500,
+          f"the SRTP towards baresip did not resume through b: {caller_report}")
+    # baresip decodes as packets arrive: a dump that covers the packets that
+    # reached it, tone all through, means it decrypted b's SRTP as well.
+    fraction, samples = tone_fraction(baresip.decoded_dump())
+    decoded_s, arrived_s = samples / RATE, caller_report["received"] * 0.020
+    print(f"  baresip decoded {decoded_s:.1f} s of audio ({fraction:.2f} of it at {TONE_HZ} Hz) "
+          f"of the {arrived_s:.1f} s that reached it")
+    check(decoded_s > 0.8 * arrived_s and fraction > 0.5,
+          f"baresip did not decode b's SRTP: {decoded_s:.1f} s decoded of {arrived_s:.1f} s "
+          f"received, {fraction:.2f} tone [{baresip.log(5)}]")
+    check(uas.received("BYE"), "baresip's BYE did not reach the callee through b")
+    cdrs = pair.cdrs("b")
+    check(len(cdrs) == 1 and not pair.cdrs("a"),
+          f"one CDR expected, b's: a wrote {pair.cdrs('a')}, b wrote {cdrs}")
+    check(wait_until(lambda: not stored_calls(pair), 5.0, 0.05),
+          f"calls left in the store after the call ended: {stored_calls(pair)}")
+
+
+def srtp_leg(pair, name):
+    """Leg a (baresip's) of node `name`'s established call."""
+    return pair.established_call(name)["legs"]["a"]
+
+
+CALLS = 200
+
+
+@e2e_test
+def cluster_200_calls_survive_failover(t):
+    """200 calls set up through a at 100 per second, no media; once a wrote
+    them all, a dies. b takes all 200 over, and every one is then ended by
+    the caller's BYE, answered 200 through b: sipp's caller and callee each
+    count 200 successful calls, and b writes 200 CDRs."""
+    pair = cluster_pair(t)
+    uas = pair.uas("callee", "uas_answer.xml", calls=CALLS, timeout_s=50)
+    # 12 s: 2 s of set-up, the replication, the failover and the take-over
+    # all fit before the first BYE.
+    uac = pair.uac("caller", "uac_call.xml", calls=CALLS, rate=100, limit=CALLS,
+                   duration_ms=12000, timeout_s=50)
+    wait_replicated(pair, "a", CALLS, timeout=15.0)
+    killed = time.monotonic()
+    pair.kill_node("a")
+    pair.wait_master("b")
+    took = wait_taken_over(pair, "b", CALLS, timeout=15.0)
+    print(f"  b master {took_since(killed)} after a died; took {CALLS} calls over in "
+          f"{took['took_ms']:.1f} ms")
+    uac.finish(timeout=40)
+    uas.finish(timeout=15)
+    byes_ok = [m for m in uac.received(status=200) if "BYE" in (m.header("CSeq") or "")]
+    check(len(byes_ok) == CALLS, f"{len(byes_ok)} of {CALLS} BYEs got 200")
+    check(len(uas.received("BYE")) >= CALLS, "fewer BYEs reached the callee than calls")
+    cdrs = pair.cdrs("b")
+    check(len(cdrs) == CALLS, f"b wrote {len(cdrs)} CDRs for {CALLS} calls")
+    check(wait_until(lambda: cluster_of(pair, "b")["calls"] == 0, 10.0, 0.1),
+          f"calls left on b: {cluster_of(pair, 'b')}")
+    print(f"  caller and callee: {CALLS} calls successful, 0 failed; b wrote {len(cdrs)} CDRs")
+
+
+def took_since(start):
+    return f"{(time.monotonic() - start) * 1000.0:.0f} ms"
+
+
+OUTAGE_SECONDS = 20.0
+
+
+@e2e_test
+def cluster_store_outage_costs_no_call(t):
+    """Redis dies (SIGKILL: connections reset, its memory lost, as a crashed
+    store host) for 20 s while calls of 3 s are set up and ended through a
+    at 4 per second, beside two long calls written before the outage. No
+    call fails; a shows the store down and changes queued meanwhile.
+    redis-server comes back empty (no persistence): a's queue drains, and
+    the store then holds exactly the calls a has up, the long ones
+    included, which only a rewrite of every live call on reconnection puts
+    back. (SIGSTOP would have kept the keys, so it could not show that;
+    it would test the command timeout instead.)"""
+    pair = cluster_pair(t)
+    long_calls, rate, hold_ms = 2, 4, 3000
+    total = int(rate * (OUTAGE_SECONDS + 4))
+    uas = pair.uas("callee", "uas_answer.xml", calls=total + long_calls, timeout_s=55)
+    # From a port of their own: the carrier trunk knows its peer by address.
+    long_uac = pair.uac("caller-long", "uac_call.xml", calls=long_calls, port=5061,
+                        duration_ms=int((OUTAGE_SECONDS + 12) * 1000), timeout_s=55)
+    wait_replicated(pair, "a", long_calls)
+    uac = pair.uac("caller", "uac_call.xml", calls=total, rate=rate, duration_ms=hold_ms,
+                   timeout_s=55)
+    pair.stop_redis()
+    stopped = time.monotonic()
+    seen = {"down": False, "max_queue": 0}
+
+    def watch():
+        c = cluster_of(pair, "a")
+        seen["down"] = seen["down"] or not c["store"]["up"]
+        seen["max_queue"] = max(seen["max_queue"], c["store"]["queue"])
+        return time.monotonic() - stopped >= OUTAGE_SECONDS
+
+    wait_until(watch, OUTAGE_SECONDS + 2.0, 0.5)
+    during = cluster_of(pair, "a")
+    print(f"  store down for {OUTAGE_SECONDS:.0f} s: a saw it down {seen['down']}, queue up to "
+          f"{seen['max_queue']}; at the end {during['store']}")
+    check(seen["down"] and seen["max_queue"] > 0,
+          f"a did not report the store down with changes queued: {during}")
+    pair.start_redis()
+    restarted = time.monotonic()
+
+    def caught_up():
+        s = cluster_of(pair, "a")["store"]
+        return s["up"] and s["queue"] == 0 and s["in_flight"] == 0 and s["lag_ms"] == 0
+
+    check(wait_until(caught_up, 10.0, 0.1), f"a did not catch up: {cluster_of(pair, 'a')}")
+    print(f"  caught up {took_since(restarted)} after redis-server came back: "
+          f"{cluster_of(pair, 'a')['store']}")
+    # While calls come and go the two counts move: compare them in a moment
+    # when both agree, and that moment must come.
+    compared = []
+
+    def store_matches():
+        before = cluster_of(pair, "a")["calls"]
+        keys = stored_calls(pair)
+        after = cluster_of(pair, "a")["calls"]
+        compared.append((before, len(keys), after))
+        return before == after == len(keys) and before >= long_calls
+    check(wait_until(store_matches, 5.0, 0.05),
+          f"the store does not hold a's live calls (calls, keys, calls): {compared[-5:]}")
+    print(f"  then a has {compared[-1][0]} calls up and the store {compared[-1][1]} keys")
+    uac.finish(timeout=30)
+    long_uac.finish(timeout=30)
+    uas.finish(timeout=10)
+    check(len(pair.cdrs("a")) == total + long_calls,
+          f"a wrote {len(pair.cdrs('a'))} CDRs for {total + long_calls} calls")
+    check(wait_until(lambda: not stored_calls(pair), 5.0, 0.05),
+          f"calls left in the store after every call ended: {stored_calls(pair)}")
 
 
 @e2e_test

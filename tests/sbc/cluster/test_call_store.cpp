@@ -304,6 +304,41 @@ TEST_CASE("while the store is away nothing blocks; what was owed lands when it i
     CHECK(store.stats().lag == 0ms);
 }
 
+TEST_CASE("a store that comes back empty gets every live call again", "[cluster][call_store]") {
+    if (redis_missing()) {
+        return;
+    }
+    redis_server server;
+    sip_loop loop;
+    call_store store(loop.root(), node_config(server, "a"), test_sealer());
+    std::map<std::uint64_t, nlohmann::json> live{{1, call_doc(1)}, {2, call_doc(2)}};
+    int resyncs = 0;
+    store.on_resync([&] {
+        ++resyncs;
+        for (const auto& [id, doc] : live) {
+            store.put(id, doc);
+        }
+    });
+    store.start();
+    REQUIRE(loop.run_until([&] { return store.stats().up; }));
+    for (const auto& [id, doc] : live) {
+        store.put(id, doc);
+    }
+    REQUIRE(loop.run_until([&] { return settled(store); }));
+    CHECK(resyncs == 0);  // the first connection has lost nothing
+
+    // Killed and started again without persistence: the server forgets
+    // calls 1 and 2, which do not change while it is away, so nothing of
+    // theirs is queued; only the rewrite on reconnection brings them back.
+    server.stop();
+    REQUIRE(loop.run_until([&] { return !store.stats().up; }));
+    CHECK(store.stats().queued == 0);
+    server.restart();
+    REQUIRE(loop.run_until([&] { return resyncs == 1 && settled(store); }));
+    CHECK(store.stats().resyncs == 1);
+    CHECK(load(loop, store, "a") == live);
+}
+
 TEST_CASE("an overflowed queue is made good: every live call rewritten, dead keys deleted",
           "[cluster][call_store]") {
     if (redis_missing()) {
