@@ -342,9 +342,13 @@ TEST_CASE("cluster: numbers, unknown keys, wrong shapes", "[config][cluster]") {
           "t.yaml:6:18: cluster.store.queue_limit: expected a number of calls 1..1000000 (got "
           "'1000001')");
 
+    CHECK(loaded(section(key_file, "  hand_over_file: /run/sbc/hand-over\n")).hand_over_file ==
+          "/run/sbc/hand-over");
+    CHECK(problem_of(section(key_file, "  hand_over_file: hand-over\n"))
+              .find("cluster.hand_over_file: expected an absolute path") != std::string::npos);
     CHECK(problem_of(section(key_file, "  nodes: 2\n")) ==
           "t.yaml:3:3: cluster.nodes: unknown key 'nodes' (did you mean 'node'?); expected one "
-          "of: node, partner, prefix, standby, key_file, store");
+          "of: node, partner, prefix, standby, key_file, store, hand_over_file");
     CHECK(problem_of(section(key_file, "", "    adress: x\n")) ==
           "t.yaml:6:5: cluster.store.adress: unknown key 'adress' (did you mean 'address'?); "
           "expected one of: address, user, password, password_file, timeout_ms, queue_limit");
