@@ -41,6 +41,7 @@ cluster_node::cluster_node(su_root_t* root, const config::cluster_config& cfg, b
       _cfg(cfg),
       _calls(calls),
       _store(std::make_unique<cluster::call_store>(root, cfg, make_sealer(cfg))),
+      _registrations(root, cfg, calls),
       _active(!cfg.standby) {
     _store->on_resync([this] { resync(); });
     _calls.set_active(_active);
@@ -55,6 +56,7 @@ cluster_node::~cluster_node() {
 
 void cluster_node::start() {
     _store->start();
+    _registrations.start();
     // A fresh process holds no call: what it wrote before died with it, or
     // its partner took it over when keepalived moved the addresses (and
     // then deleted it already).
@@ -68,6 +70,7 @@ void cluster_node::become_active() {
         _active = true;
         _calls.set_active(true);
     }
+    _registrations.take_over(_cfg.partner);
     if (_cfg.partner.empty() || _taking_over) {
         return;
     }
@@ -181,7 +184,8 @@ nlohmann::json cluster_node::show() const {
                        {"lag_ms", st.lag.count()},
                        {"resyncs", st.resyncs},
                        {"last_error", st.last_error}}},
-                     {"take_overs", _take_overs}};
+                     {"take_overs", _take_overs},
+                     {"registrations", _registrations.show()}};
     if (_last_take_over) {
         const auto& r = *_last_take_over;
         j["last_take_over"] = {{"at", iso_time(r.at)}, {"in_progress", _taking_over},

@@ -21,6 +21,7 @@
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/cluster/call_store.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/node/binding_replica.hpp"
 
 namespace sbc::node {
 
@@ -60,6 +61,7 @@ private:
     const config::cluster_config& _cfg;
     b2bua::b2bua& _calls;
     std::unique_ptr<cluster::call_store> _store;
+    binding_replica _registrations;  ///< the registrar's bindings, in the store too
     bool _active = false;
     bool _taking_over = false;
     std::uint64_t _replicated = 0;  ///< calls written at least once, live now

@@ -83,6 +83,7 @@ def all_tests():
     import test_cloud_profiles
     import test_cluster
     import test_cluster_calls
+    import test_cluster_registrations
     import test_dialog
     import test_hold
     import test_media_security
@@ -103,7 +104,8 @@ def all_tests():
              list(test_rtcp_mux.TESTS) + list(test_ringback.TESTS) +
              list(test_cloud_profiles.TESTS) + list(test_ms_transfer.TESTS) +
              list(test_ice_lite.TESTS) + list(test_cluster.TESTS) +
-             list(test_cluster_calls.TESTS) + list(test_drain.TESTS))
+             list(test_cluster_calls.TESTS) + list(test_cluster_registrations.TESTS) +
+             list(test_drain.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking
