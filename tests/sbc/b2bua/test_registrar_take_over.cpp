@@ -23,7 +23,7 @@ test::topology phones() {
     test::topology t;
     t.target_trunk = true;
     t.target_trunk_lines = {"registrar: {sources: [127.0.0.3/32]}"};
-    t.routes = {"  - {name: to-phones, from_trunk: carrier, to_trunk: target}"};
+    t.routes = {"{name: to-phones, from_trunk: carrier, to_trunk: target}"};
     return t;
 }
 
