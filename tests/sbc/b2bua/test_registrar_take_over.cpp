@@ -42,6 +42,16 @@ struct recorder {
     }
 };
 
+/// The URI of a request's first Contact.
+std::string contact_uri(const sip_t* sip) {
+    REQUIRE(sip->sip_contact != nullptr);
+    char buf[256];
+    const auto n = url_e(buf, sizeof buf, sip->sip_contact->m_url);
+    REQUIRE(n > 0);
+    REQUIRE(static_cast<std::size_t>(n) < sizeof buf);
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
 }  // namespace registrar_take_over_test
 
 using namespace registrar_take_over_test;
@@ -97,4 +107,24 @@ TEST_CASE("bindings adopted for a trunk that is no registrar here are left alone
     CHECK(f.sbc().adopt_bindings("carrier", "2001", {b}) == 0);
     CHECK(f.sbc().adopt_bindings("no-such-trunk", "2001", {b}) == 0);
     CHECK(f.sbc().adopt_bindings("target", "2001", {b}) == 1);
+}
+
+TEST_CASE("the node that takes over registers with the carrier afresh, on the same Contact",
+          "[b2bua][cluster][take-over][registration]") {
+    test::topology t;
+    t.carrier_trunk = {"auth: {username: acme, password: s3cret}",
+                       "register: {aor: 'sip:+4930123456@carrier.example', expires: 60}"};
+    b2bua_fixture f(t);
+    auto& first = f.carrier.expect("REGISTER");
+    const auto contact = contact_uri(first.sip());
+    const std::string call_id = first.sip()->sip_call_id->i_id;
+    first.reply(200);
+
+    f.fail_over();
+    // RFC 3261 10.3 step 7: the same Contact URI under another Call-ID
+    // updates the carrier's binding of the node that died, adds none.
+    auto& again = f.carrier.expect("REGISTER");
+    CHECK(contact_uri(again.sip()) == contact);
+    CHECK(std::string(again.sip()->sip_call_id->i_id) != call_id);
+    again.reply(200);
 }
