@@ -636,6 +636,9 @@ int b2bua::apply_register(const config::trunk_config& trunk, nta_incoming_t* irq
     }
     sip_log.info("REGISTER {} from {} on trunk {}: {} binding(s)", r.user, r.source.to_string(),
                  trunk.name, outcome.bindings.size());
+    if (_bindings_changed && (r.wildcard || !r.contacts.empty())) {
+        _bindings_changed(trunk.name, r.user, outcome.bindings);
+    }
     // RFC 1123 date (RFC 3261 20.17), so that phones without a clock learn the time.
     const auto date = fmt::format(
         "{:%a, %d %b %Y %H:%M:%S} GMT",
@@ -966,6 +969,24 @@ void b2bua::adopt_slot(const config::trunk_config& trunk, bool inbound) noexcept
             _shared->count(trunk.name, inbound);
         }
     }
+}
+
+std::size_t b2bua::adopt_bindings(const std::string& trunk, const std::string& user,
+                                  const std::vector<registrar::binding>& bindings) {
+    const auto it = _locations.find(trunk);
+    if (it == _locations.end()) {
+        return 0;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    std::size_t taken = 0;
+    for (auto b : bindings) {
+        b.user = user;
+        taken += it->second.adopt(b, now) ? 1 : 0;
+    }
+    if (_bindings_changed && taken > 0) {
+        _bindings_changed(trunk, user, it->second.bindings_of(user, now));
+    }
+    return taken;
 }
 
 result<std::uint64_t> b2bua::restore_call(const call_state& s) {

@@ -121,6 +121,18 @@ public:
     /// addresses. Active (the default) starts them.
     void set_active(bool active);
     bool active() const noexcept { return _active; }
+    /// Told, on the loop, of a user's bindings each time a REGISTER (or
+    /// adopt_bindings) changed them: the user's live bindings, none when the
+    /// last went. What a store replicating them to the partner node needs;
+    /// expiry is not told (the store's copy expires by itself).
+    using bindings_fn = std::function<void(const std::string& trunk, const std::string& user,
+                                           const std::vector<registrar::binding>& live)>;
+    void set_bindings_observer(bindings_fn f) { _bindings_changed = std::move(f); }
+    /// Takes in bindings of `user` that another node registered at registrar
+    /// trunk `trunk` (location_service::adopt); how many were taken (none
+    /// for a trunk that is not a registrar's here).
+    std::size_t adopt_bindings(const std::string& trunk, const std::string& user,
+                               const std::vector<registrar::binding>& bindings);
     /// Rebuilds a call another node held (call::restore) under a new id of
     /// this node; an error says why it could not be (nothing is left of it).
     result<std::uint64_t> restore_call(const call_state& s);
@@ -367,6 +379,7 @@ private:
     std::function<result<bool>()> _hand_over;
     bool _handed_over = false;  ///< abandon_all(): the partner holds the calls now
     call_observer* _observer = nullptr;
+    bindings_fn _bindings_changed;
     /// Per call told of: the state_mark() it had then.
     std::map<std::uint64_t, std::uint64_t> _told;
     bool _active = true;

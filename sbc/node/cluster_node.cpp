@@ -48,6 +48,7 @@ cluster_node::cluster_node(su_root_t* root, const config::cluster_config& cfg, b
     : _cfg(cfg),
       _calls(calls),
       _store(std::make_unique<cluster::call_store>(root, cfg, make_sealer(cfg))),
+      _registrations(root, cfg, calls),
       _active(!cfg.standby),
       _hand_over_timer(root),
       _warm_timer(root) {
@@ -66,6 +67,7 @@ cluster_node::~cluster_node() {
 
 void cluster_node::start() {
     _store->start();
+    _registrations.start();
     // A fresh process holds no call: what it wrote before died with it, or
     // its partner took it over when keepalived moved the addresses (and
     // then deleted it already).
@@ -81,6 +83,7 @@ void cluster_node::become_active() {
         _active = true;
         _calls.set_active(true);
     }
+    _registrations.take_over(_cfg.partner);
     if (_cfg.partner.empty() || _taking_over) {
         return;
     }
@@ -312,7 +315,8 @@ nlohmann::json cluster_node::show() const {
                        {"resyncs", st.resyncs},
                        {"last_error", st.last_error}}},
                      {"take_overs", _take_overs},
-                     {"hand_over", hand_over_name(static_cast<int>(_hand_over))}};
+                     {"hand_over", hand_over_name(static_cast<int>(_hand_over))},
+                     {"registrations", _registrations.show()}};
     if (_warm) {
         j["partner_calls"] = _warm->calls.size();
         j["partner_copy_age_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(

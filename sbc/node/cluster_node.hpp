@@ -22,6 +22,7 @@
 #include "sbc/cluster/call_store.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/dns/loop_timer.hpp"
+#include "sbc/node/binding_replica.hpp"
 
 namespace sbc::node {
 
@@ -78,6 +79,7 @@ private:
     const config::cluster_config& _cfg;
     b2bua::b2bua& _calls;
     std::unique_ptr<cluster::call_store> _store;
+    binding_replica _registrations;  ///< the registrar's bindings, in the store too
     bool _active = false;
     bool _taking_over = false;
     struct take_over_record {

@@ -595,6 +595,43 @@ std::optional<binding> location_service::lookup(std::string_view user,
     return *best;
 }
 
+std::vector<binding> location_service::bindings_of(std::string_view user,
+                                                   clock::time_point now) const {
+    const auto it = _users.find(user);
+    return it == _users.end() ? std::vector<binding>{} : ok(it->second, now).bindings;
+}
+
+bool location_service::adopt(const binding& b, clock::time_point now) {
+    const auto key = parse_uri(b.contact);
+    if (!live(b, now) || b.user.empty() || !key) {
+        return false;
+    }
+    auto it = _users.find(b.user);
+    if (it == _users.end()) {
+        if (!room_for_user(now)) {
+            return false;
+        }
+        it = _users.emplace(b.user, user_bindings{}).first;
+    }
+    auto& list = it->second;
+    std::erase_if(list, [&](const binding& old) { return !live(old, now); });
+    const auto same = std::find_if(list.begin(), list.end(), [&](const binding& old) {
+        const auto k = parse_uri(old.contact);
+        return k && same_uri(*k, *key);
+    });
+    if (same != list.end()) {
+        if (same->call_id == b.call_id && same->cseq > b.cseq) {
+            return true;  // ours is newer: the phone refreshed it here already
+        }
+        list.erase(same);
+    }
+    list.push_back(b);
+    if (list.size() > _max_bindings_per_user) {
+        list.erase(list.begin());
+    }
+    return true;
+}
+
 std::vector<binding> location_service::all(clock::time_point now) const {
     std::vector<binding> out;
     for (const auto& [user, list] : _users) {

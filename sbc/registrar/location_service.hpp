@@ -118,6 +118,16 @@ public:
     /// registered or refreshed; nullopt when the user has none live.
     std::optional<binding> lookup(std::string_view user, clock::time_point now) const;
 
+    /// The live bindings of `user`, in the order lookup() prefers them.
+    std::vector<binding> bindings_of(std::string_view user, clock::time_point now) const;
+
+    /// Takes in a binding another node of the cluster registered (its
+    /// partner's, at a take-over): it replaces the user's binding of the
+    /// same contact unless that one was registered later (same Call-ID and
+    /// a higher CSeq: RFC 3261 10.3 step 7's order), and counts as the most
+    /// recent. False when it is expired, or a new user finds the table full.
+    bool adopt(const binding& b, clock::time_point now);
+
     /// The live bindings, sorted by user then contact (for the CLI).
     std::vector<binding> all(clock::time_point now) const;
 

@@ -1,0 +1,297 @@
+#include "sbc/cluster/binding_store.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+#include "sbc/common/log.hpp"
+
+namespace sbc::cluster {
+
+namespace {
+
+constexpr log::logger binding_store_log{"store"};
+
+// Keys per SCAN step, and so per MGET or DEL.
+constexpr const char* binding_scan_count = "500";
+
+link_settings binding_link_settings(const config::cluster_config& cfg) {
+    link_settings s;
+    s.address = cfg.store.address;
+    s.user = cfg.store.user;
+    s.password = cfg.store.password;
+    s.client_name = "sbc-" + cfg.node + "-reg";
+    s.timeout = std::chrono::milliseconds(cfg.store.timeout_ms);
+    return s;
+}
+
+// The queue holds one string per key: the PXAT milliseconds, a space, the
+// document. Split again when the write goes out.
+std::string queued_value(std::chrono::system_clock::time_point expires_at, const std::string& doc) {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(expires_at.time_since_epoch())
+            .count();
+    return std::to_string(std::max<long long>(ms, 1)) + ' ' + doc;
+}
+
+}  // namespace
+
+struct binding_store::job {
+    bool load = false;  ///< else forget
+    std::string pattern;
+    std::string cursor = "0";
+    bool scanned_once = false;
+    bool busy = false;
+    bool done = false;
+    std::vector<std::string> batch;
+    node_bindings found;
+    std::size_t deleted = 0;
+    load_fn load_done;
+    std::function<void(std::size_t)> forget_done;
+
+    void restart() {
+        cursor.assign(1, '0');  // not = "0": g++ 12 warns falsely (-Wrestrict)
+        scanned_once = false;
+        batch.clear();
+    }
+};
+
+binding_store::binding_store(su_root_t* root, const config::cluster_config& cfg)
+    : _prefix(cfg.prefix),
+      _node(cfg.node),
+      _queue(cfg.store.queue_limit),
+      _kick(root),
+      _link(std::make_unique<redis_link>(root, binding_link_settings(cfg))) {
+    _link->on_up([this] { pump(); });
+    _link->on_ready([this] { pump(); });
+    _link->on_down([this](const std::string&) { kick(); });
+}
+
+binding_store::~binding_store() {
+    _closing = true;
+    _link.reset();
+}
+
+void binding_store::start() { _link->start(); }
+
+std::string binding_store::key_of(const std::string& node, const std::string& trunk,
+                                  const std::string& user) const {
+    return _prefix + ":reg:" + node + ":" + trunk + ":" + user;
+}
+
+void binding_store::put(const std::string& trunk, const std::string& user,
+                        const nlohmann::json& doc,
+                        std::chrono::system_clock::time_point expires_at) {
+    // Invalid UTF-8 (a phone's Call-ID) is replaced, not thrown.
+    const auto text = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (!_queue.put(key_of(_node, trunk, user), queued_value(expires_at, text),
+                    state_queue::clock::now())) {
+        binding_store_log.warn("store: bindings of {} not written: {} changes wait (queue_limit)",
+                               user, _queue.size());
+    }
+    pump_writes();
+}
+
+void binding_store::erase(const std::string& trunk, const std::string& user) {
+    if (!_queue.erase(key_of(_node, trunk, user), state_queue::clock::now())) {
+        binding_store_log.warn("store: removal of {}'s bindings not written: queue full", user);
+    }
+    pump_writes();
+}
+
+void binding_store::load_node(const std::string& node, load_fn done) {
+    auto j = std::make_unique<job>();
+    j->load = true;
+    j->pattern = _prefix + ":reg:" + node + ":*";
+    j->load_done = std::move(done);
+    _jobs.push_back(std::move(j));
+    kick();
+}
+
+void binding_store::forget_node(const std::string& node, std::function<void(std::size_t)> done) {
+    auto j = std::make_unique<job>();
+    j->pattern = _prefix + ":reg:" + node + ":*";
+    j->forget_done = std::move(done);
+    _jobs.push_back(std::move(j));
+    kick();
+}
+
+void binding_store::kick() {
+    if (!_kick.armed()) {
+        _kick.arm(std::chrono::milliseconds(0), [this] { pump(); });
+    }
+}
+
+void binding_store::pump() {
+    for (std::size_t i = 0; i < _jobs.size(); ++i) {
+        if (!_jobs[i]->busy && !_jobs[i]->done) {
+            step(*_jobs[i]);
+        }
+    }
+    std::erase_if(_jobs, [](const auto& j) { return j->done; });
+    pump_writes();
+}
+
+void binding_store::pump_writes() {
+    while (_link->ready()) {
+        auto item = _queue.take();
+        if (!item) {
+            break;
+        }
+        std::vector<std::string> argv;
+        if (item->value) {
+            const auto space = item->value->find(' ');
+            // SET with PXAT (6.2+) writes the value
+            // and its absolute expiry in one command.
+            argv = {"SET", item->key, item->value->substr(space + 1), "PXAT",
+                    item->value->substr(0, space)};
+        } else {
+            argv = {"DEL", item->key};
+        }
+        auto held = std::make_shared<state_queue::item>(std::move(*item));
+        if (!_link->command(std::move(argv),
+                            [this, held](const reply* r) { written(std::move(*held), r); })) {
+            _queue.give_back(std::move(*held));
+            break;
+        }
+        ++_in_flight;
+    }
+}
+
+void binding_store::written(state_queue::item item, const reply* r) {
+    if (_in_flight > 0) {
+        --_in_flight;
+    }
+    if (r != nullptr && r->type != reply::kind::error) {
+        ++(item.value ? _written : _deleted);
+        pump_writes();
+        return;
+    }
+    ++_failures;
+    if (r == nullptr) {
+        // Link lost: written again when it is back.
+        _queue.give_back(std::move(item));
+        kick();
+        return;
+    }
+    // An error reply (OOM, NOPERM) would only come again: the write is
+    // dropped, and the phone's next refresh writes its bindings anew.
+    _last_error = (item.value ? "SET: " : "DEL: ") + r->str;
+    binding_store_log.warn("store: {} ({})", _last_error, item.key);
+}
+
+void binding_store::step(job& j) {
+    if (!_link->up()) {
+        if (j.load) {
+            end(j, "the store is not connected", false);
+        }
+        return;
+    }
+    if (!j.batch.empty()) {
+        std::vector<std::string> argv{j.load ? "MGET" : "DEL"};
+        argv.insert(argv.end(), j.batch.begin(), j.batch.end());
+        j.busy = _link->command(std::move(argv), [this, &j](const reply* r) { batch_done(j, r); });
+        return;
+    }
+    if (j.scanned_once && j.cursor == "0") {
+        end(j, "", false);
+        return;
+    }
+    j.busy = _link->command({"SCAN", j.cursor, "MATCH", j.pattern, "COUNT", binding_scan_count},
+                            [this, &j](const reply* r) { scanned(j, r); });
+}
+
+void binding_store::scanned(job& j, const reply* r) {
+    j.busy = false;
+    if (r == nullptr || r->type != reply::kind::array || r->elements.size() != 2 ||
+        r->elements[1].type != reply::kind::array) {
+        end(j,
+            r == nullptr
+                ? "the store connection was lost"
+                : "SCAN: " + (r->type == reply::kind::error ? r->str : "an unexpected reply"),
+            r == nullptr);
+        return;
+    }
+    j.cursor = r->elements[0].str;
+    j.scanned_once = true;
+    for (const auto& k : r->elements[1].elements) {
+        j.batch.push_back(k.str);
+    }
+    pump();
+}
+
+void binding_store::batch_done(job& j, const reply* r) {
+    j.busy = false;
+    if (r == nullptr || r->type == reply::kind::error) {
+        end(j,
+            r == nullptr ? "the store connection was lost" : (j.load ? "MGET: " : "DEL: ") + r->str,
+            r == nullptr);
+        return;
+    }
+    if (!j.load) {
+        j.deleted += static_cast<std::size_t>(std::max<long long>(r->integer, 0));
+    } else {
+        for (std::size_t i = 0; i < j.batch.size() && i < r->elements.size(); ++i) {
+            const auto& value = r->elements[i];
+            if (value.type != reply::kind::string) {
+                continue;  // expired or deleted since the SCAN
+            }
+            auto doc = nlohmann::json::parse(value.str, nullptr, false);
+            if (doc.is_discarded() || !doc.is_object()) {
+                j.found.unreadable.push_back(j.batch[i] + ": not a JSON object");
+            } else {
+                j.found.documents.push_back(std::move(doc));
+            }
+        }
+    }
+    j.batch.clear();
+    pump();
+}
+
+// A forget that lost the link starts again when it is back; a failed load
+// is its caller's to retry.
+void binding_store::end(job& j, const std::string& error, bool lost) {
+    if (lost && !j.load) {
+        j.restart();
+        return;
+    }
+    j.done = true;
+    if (!error.empty()) {
+        _last_error = error;
+        binding_store_log.warn("store: {}", error);
+    }
+    if (_closing) {
+        return;
+    }
+    try {
+        if (j.load && j.load_done) {
+            auto done = std::move(j.load_done);
+            if (error.empty()) {
+                done(std::move(j.found));
+            } else {
+                done(sbc::error{error});
+            }
+        } else if (!j.load && j.forget_done) {
+            auto done = std::move(j.forget_done);
+            done(j.deleted);
+        }
+    } catch (const std::exception& e) {
+        binding_store_log.error("a binding store callback failed: {}", e.what());
+    }
+}
+
+binding_store_stats binding_store::stats() const {
+    binding_store_stats s;
+    const auto link = _link->stats();
+    s.up = link.up;
+    s.queued = _queue.size();
+    s.in_flight = _in_flight;
+    s.dropped = _queue.dropped();
+    s.written = _written;
+    s.deleted = _deleted;
+    s.failures = _failures;
+    s.last_error = _last_error.empty() ? link.last_error : _last_error;
+    return s;
+}
+
+}  // namespace sbc::cluster
