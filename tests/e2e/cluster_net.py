@@ -663,7 +663,7 @@ vrrp_instance sbc {{
         self.start_keepalived(name)
         self.wait_state(name, "BACKUP")
 
-    def wait_partner_hears(self, name, timeout=5.0):
+    def wait_partner_hears(self, name, timeout=10.0):
         """Waits until node `name` and its partner have exchanged ARP (a
         datagram to the partner's discard port resolves it, and the partner
         learns this node's address from the request). A node whose link has
@@ -682,7 +682,11 @@ vrrp_instance sbc {{
             self.exec_in(name, sys.executable, "-c", poke, check_rc=False)
             r = self.exec_in(name, "ip", "neigh", "show", partner.address, "dev", node.ifname,
                              check_rc=False)
-            return "REACHABLE" in r.stdout
+            # An answer came back (the partner resolved this node in doing
+            # so): the entry has a link-layer address, REACHABLE, or already
+            # DELAY or STALE on a loaded machine.
+            return "lladdr" in r.stdout and "FAILED" not in r.stdout and \
+                "INCOMPLETE" not in r.stdout
 
         check(wait_until(resolved, timeout, 0.1),
               f"node {name} cannot reach its partner at {partner.address} after {timeout} s")
