@@ -152,10 +152,10 @@ def stop_with_a_bye_unanswered(t):
     sbcd is stopped while it waits: it gives the BYE its grace (2 s at most),
     then exits cleanly (it crashed here once) and says so."""
     text = (SCENARIOS / "uas_answer.xml").read_text()
-    bye = '<recv request="BYE" timeout="25000"/>'
+    bye = re.search(r'<recv request="BYE" timeout="\d+"/>', text)
+    check(bye is not None, "uas_answer.xml no longer waits for a BYE")
     scenario = Path(t.workdir) / "uas_answer_ignore_bye.xml"
-    scenario.write_text(text[:text.index(bye) + len(bye)] +
-                        '\n  <pause milliseconds="4000"/>\n</scenario>\n')
+    scenario.write_text(text[:bye.end()] + '\n  <pause milliseconds="4000"/>\n</scenario>\n')
     sbcd = t.start_sbcd(carrier_extra=[CARRIER_AUTH])
     uas = t.uas("carrier", scenario, local_ip=t.carrier(2), media_port=6000)
     uac = t.uac("pbx", "uac_call.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",

@@ -51,7 +51,7 @@ def role(pair, name):
     return data.get("role") if rc == 0 and isinstance(data, dict) else None
 
 
-def wait_replicated(pair, name, calls, timeout=10.0):
+def wait_replicated(pair, name, calls, timeout=30.0):
     """Until node `name` has `calls` calls and every change written."""
     def done():
         c = cluster_of(pair, name)
@@ -62,7 +62,7 @@ def wait_replicated(pair, name, calls, timeout=10.0):
           f"node {name} did not write its {calls} call(s) to the store: {cluster_of(pair, name)}")
 
 
-def wait_taken_over(pair, name, calls, timeout=10.0):
+def wait_taken_over(pair, name, calls, timeout=30.0):
     def done():
         last = cluster_of(pair, name).get("last_take_over") or {}
         return not last.get("in_progress", True) and last.get("restored", 0) + \
@@ -73,6 +73,20 @@ def wait_taken_over(pair, name, calls, timeout=10.0):
     check(last["restored"] == calls and last["failed"] == 0,
           f"node {name} took over {last['restored']} of {calls} call(s): {last}")
     return last
+
+
+def check_resumed(peer, report):
+    """The media came back through b: at least half a second of it (25 of
+    the 20 ms packets) arrived after the failover's gap. How long the end
+    was silent is no measure: the call goes on hold near its end, and a
+    loaded machine (CI's sanitized builds) delays the last packets."""
+    gap_at = report["longest_gap_at_s"]
+    first = report["first_arrival_s"]
+    check(gap_at is not None and first is not None,
+          f"the {peer} received no media, or no gap to measure: {report}")
+    before = (gap_at - first) / 0.020 + 1
+    check(report["received"] - before >= 25,
+          f"the {peer}'s media did not resume through b: {report}")
 
 
 def describe(peer, report):
@@ -102,8 +116,7 @@ def cluster_call_survives_node_loss(t):
     for peer, rtp in (("caller", caller_rtp), ("callee", callee_rtp)):
         report = rtp.result()
         print(f"  media at the {describe(peer, report)}")
-        check(report["silence_at_end_ms"] < 1500,
-              f"the {peer}'s media did not resume through b: {report}")
+        check_resumed(peer, report)
     uac.finish(timeout=30)
     uas.finish(timeout=10)
     cdrs = pair.cdrs("b")
@@ -204,20 +217,21 @@ def cluster_200_calls_survive_failover(t):
     the caller's BYE, answered 200 through b: sipp's caller and callee each
     count 200 successful calls, and b writes 200 CDRs."""
     pair = cluster_pair(t)
-    uas = pair.uas("callee", "uas_answer.xml", calls=CALLS, timeout_s=50)
-    # 12 s: 2 s of set-up, the replication, the failover and the take-over
-    # all fit before the first BYE.
+    uas = pair.uas("callee", "uas_answer.xml", calls=CALLS, timeout_s=90)
+    # 25 s: the set-up (2 s here, up to 20 s in CI's sanitized build on a
+    # loaded machine), the replication, the failover and the take-over all
+    # fit before the first BYE.
     uac = pair.uac("caller", "uac_call.xml", calls=CALLS, rate=100, limit=CALLS,
-                   duration_ms=12000, timeout_s=50)
-    wait_replicated(pair, "a", CALLS, timeout=15.0)
+                   duration_ms=25000, timeout_s=90)
+    wait_replicated(pair, "a", CALLS, timeout=30.0)
     killed = time.monotonic()
     pair.kill_node("a")
     pair.wait_master("b")
-    took = wait_taken_over(pair, "b", CALLS, timeout=15.0)
+    took = wait_taken_over(pair, "b", CALLS, timeout=30.0)
     print(f"  b master {took_since(killed)} after a died; took {CALLS} calls over in "
           f"{took['took_ms']:.1f} ms")
-    uac.finish(timeout=40)
-    uas.finish(timeout=15)
+    uac.finish(timeout=90)
+    uas.finish(timeout=30)
     byes_ok = [m for m in uac.received(status=200) if "BYE" in (m.header("CSeq") or "")]
     check(len(byes_ok) == CALLS, f"{len(byes_ok)} of {CALLS} BYEs got 200")
     check(len(uas.received("BYE")) >= CALLS, "fewer BYEs reached the callee than calls")
@@ -331,8 +345,7 @@ def cluster_drain_hands_calls_over(t):
     for peer, rtp in (("caller", caller_rtp), ("callee", callee_rtp)):
         report = rtp.result()
         print(f"  media at the {describe(peer, report)}")
-        check(report["silence_at_end_ms"] < 1500,
-              f"the {peer}'s media did not resume through b: {report}")
+        check_resumed(peer, report)
     uac.finish(timeout=30)
     uas.finish(timeout=10)
     check(len(pair.cdrs("b")) == 1 and not pair.cdrs("a"),
@@ -365,8 +378,7 @@ def cluster_take_over_with_store_down(t):
     for peer, rtp in (("caller", caller_rtp), ("callee", callee_rtp)):
         report = rtp.result()
         print(f"  media at the {describe(peer, report)}")
-        check(report["silence_at_end_ms"] < 1500,
-              f"the {peer}'s media did not resume through b: {report}")
+        check_resumed(peer, report)
     uac.finish(timeout=30)
     uas.finish(timeout=10)
     check(len(pair.cdrs("b")) == 1, f"one CDR expected on b: {pair.cdrs('b')}")
