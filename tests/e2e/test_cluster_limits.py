@@ -18,6 +18,7 @@ import types
 from pathlib import Path
 
 from harness import (CARRIER_SIPP_MEDIA, SIP_PORT, Sbcd, check, generated_config, skip,
+                     skip_if_sanitized,
                      wait_until)
 
 TESTS = []
@@ -88,6 +89,8 @@ def finals(sipp, status):
 def cluster_limit_holds_across_nodes(t):
     """A trunk limit of 10 calls shared by two active nodes: 15 attempts
     together over both, exactly 10 answered and 5 refused with 503."""
+    skip_if_sanitized(t, "15 calls at once over two nodes time out at the callee under ASan on "
+                      "a loaded machine")
     redis_socket = start_redis(t)
     key_file = Path(t.workdir) / "cluster.key"
     key_file.write_text(secrets.token_hex(32) + "\n")
