@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "sbc/cluster/binding_store.hpp"
+#include "tests/support/redis_missing.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/sip_loop.hpp"
 
@@ -19,15 +20,6 @@ using sbc::test::sip_loop;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool no_redis() {
-    if (redis_server::installed()) {
-        return false;
-    }
-    WARN("redis-server is not installed (tools/install-deps): skipped");
-    SUCCEED();
-    return true;
-}
 
 sbc::config::cluster_config reg_config(const redis_server& server, const std::string& node) {
     sbc::config::cluster_config c;
@@ -81,7 +73,7 @@ long long pttl(sip_loop& loop, const redis_server& server, const std::string& ke
 
 TEST_CASE("a node's bindings are stored with their expiry, loaded by its partner, then forgotten",
           "[cluster][binding_store]") {
-    if (no_redis()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -125,7 +117,7 @@ TEST_CASE("a node's bindings are stored with their expiry, loaded by its partner
 
 TEST_CASE("bindings whose expiry passed leave the store by themselves",
           "[cluster][binding_store]") {
-    if (no_redis()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -146,7 +138,7 @@ TEST_CASE("bindings whose expiry passed leave the store by themselves",
 
 TEST_CASE("bindings changed while the store is away are written when it is back",
           "[cluster][binding_store]") {
-    if (no_redis()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;

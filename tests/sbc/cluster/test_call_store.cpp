@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "sbc/cluster/call_store.hpp"
+#include "tests/support/redis_missing.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/sip_loop.hpp"
 
@@ -21,15 +22,6 @@ using sbc::test::sip_loop;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool redis_missing() {
-    if (redis_server::installed()) {
-        return false;
-    }
-    WARN("redis-server is not installed (tools/install-deps): skipped");
-    SUCCEED();
-    return true;
-}
 
 constexpr const char* test_key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
@@ -132,7 +124,7 @@ void raw_set(sip_loop& loop, const redis_server& server, const std::string& key,
 
 TEST_CASE("calls put are stored sealed and load back opened; erased ones are gone",
           "[cluster][call_store]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -195,7 +187,7 @@ TEST_CASE("calls put are stored sealed and load back opened; erased ones are gon
 }
 
 TEST_CASE("unreadable documents are listed, the rest still load", "[cluster][call_store]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -230,7 +222,7 @@ TEST_CASE("unreadable documents are listed, the rest still load", "[cluster][cal
 }
 
 TEST_CASE("a node's calls are loaded and then forgotten by another", "[cluster][call_store]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -261,7 +253,7 @@ TEST_CASE("a node's calls are loaded and then forgotten by another", "[cluster][
 
 TEST_CASE("while the store is away nothing blocks; what was owed lands when it is back",
           "[cluster][call_store]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -305,7 +297,7 @@ TEST_CASE("while the store is away nothing blocks; what was owed lands when it i
 }
 
 TEST_CASE("a store that comes back empty gets every live call again", "[cluster][call_store]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -341,7 +333,7 @@ TEST_CASE("a store that comes back empty gets every live call again", "[cluster]
 
 TEST_CASE("an overflowed queue is made good: every live call rewritten, dead keys deleted",
           "[cluster][call_store]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;

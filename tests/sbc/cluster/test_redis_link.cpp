@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "sbc/cluster/redis_link.hpp"
+#include "tests/support/redis_missing.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/sip_loop.hpp"
 
@@ -21,15 +22,6 @@ using sbc::test::sip_loop;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool redis_missing() {
-    if (redis_server::installed()) {
-        return false;
-    }
-    WARN("redis-server is not installed (tools/install-deps): skipped");
-    SUCCEED();
-    return true;
-}
 
 link_settings as_user(const redis_server& server) {
     link_settings s;
@@ -78,7 +70,7 @@ struct events {
 
 TEST_CASE("the link logs in as an ACL user, names itself and answers commands",
           "[cluster][redis_link]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -124,7 +116,7 @@ TEST_CASE("the link logs in as an ACL user, names itself and answers commands",
 }
 
 TEST_CASE("a password alone logs in as the default user", "[cluster][redis_link]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -158,7 +150,7 @@ TEST_CASE("a password alone logs in as the default user", "[cluster][redis_link]
 }
 
 TEST_CASE("the link connects over a unix socket", "[cluster][redis_link]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -176,7 +168,7 @@ TEST_CASE("the link connects over a unix socket", "[cluster][redis_link]") {
 }
 
 TEST_CASE("a wrong password is reported and tried again, never up", "[cluster][redis_link]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -200,7 +192,7 @@ TEST_CASE("a wrong password is reported and tried again, never up", "[cluster][r
 
 TEST_CASE("a server that is not there is retried without blocking the loop",
           "[cluster][redis_link]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -220,7 +212,7 @@ TEST_CASE("a server that is not there is retried without blocking the loop",
 
 TEST_CASE("a lost server fails the commands out, and the link comes back with it",
           "[cluster][redis_link]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -260,7 +252,7 @@ TEST_CASE("a lost server fails the commands out, and the link comes back with it
 
 TEST_CASE("a server that stops answering times out, and the link reconnects when it answers",
           "[cluster][redis_link]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -291,7 +283,7 @@ TEST_CASE("a server that stops answering times out, and the link reconnects when
 
 TEST_CASE("no more than max_in_flight commands go out; on_ready says when one can",
           "[cluster][redis_link]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -317,7 +309,7 @@ TEST_CASE("no more than max_in_flight commands go out; on_ready says when one ca
 }
 
 TEST_CASE("a link destroyed with commands out answers them with nullptr", "[cluster][redis_link]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;

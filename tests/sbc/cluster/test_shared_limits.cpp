@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sbc/cluster/shared_limits.hpp"
+#include "tests/support/redis_missing.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/sip_loop.hpp"
 
@@ -25,15 +26,6 @@ using sbc::test::sip_loop;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool redis_missing() {
-    if (redis_server::installed()) {
-        return false;
-    }
-    WARN("redis-server is not installed (tools/install-deps): skipped");
-    SUCCEED();
-    return true;
-}
 
 sbc::config::cluster_config node_config(const redis_server& server, const std::string& node) {
     sbc::config::cluster_config c;
@@ -115,7 +107,7 @@ std::optional<std::string> raw_hget(sip_loop& loop, const redis_server& server,
 }  // namespace
 
 TEST_CASE("two nodes asking at once get exactly the shared limit", "[shared_limits]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -140,7 +132,7 @@ TEST_CASE("two nodes asking at once get exactly the shared limit", "[shared_limi
 }
 
 TEST_CASE("the last slot goes to exactly one of two nodes racing for it", "[shared_limits]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -181,7 +173,7 @@ TEST_CASE("the last slot goes to exactly one of two nodes racing for it", "[shar
 }
 
 TEST_CASE("calls per second are one bucket for every node", "[shared_limits]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -206,7 +198,7 @@ TEST_CASE("calls per second are one bucket for every node", "[shared_limits]") {
 }
 
 TEST_CASE("a dead node's calls stop counting when its lease ends", "[shared_limits]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
@@ -245,7 +237,7 @@ TEST_CASE("a dead node's calls stop counting when its lease ends", "[shared_limi
 }
 
 TEST_CASE("the store away leaves the decision to each node", "[shared_limits]") {
-    if (redis_missing()) {
+    if (sbc::test::redis_missing()) {
         return;
     }
     redis_server server;
