@@ -12,9 +12,6 @@ namespace {
 
 constexpr log::logger binding_store_log{"store"};
 
-// Keys per SCAN step, and so per MGET or DEL.
-constexpr const char* binding_scan_count = "500";
-
 link_settings binding_link_settings(const config::cluster_config& cfg) {
     link_settings s;
     s.address = cfg.store.address;
@@ -37,23 +34,15 @@ std::string queued_value(std::chrono::system_clock::time_point expires_at, const
 }  // namespace
 
 struct binding_store::job {
+    job(bool reads, std::string pattern)
+        : load(reads),
+          scan(std::move(pattern), reads ? key_scan::action::read : key_scan::action::remove) {}
+
     bool load = false;  ///< else forget
-    std::string pattern;
-    std::string cursor = "0";
-    bool scanned_once = false;
-    bool busy = false;
-    bool done = false;
-    std::vector<std::string> batch;
-    node_bindings found;
-    std::size_t deleted = 0;
+    key_scan scan;
+    bool finished = false;
     load_fn load_done;
     std::function<void(std::size_t)> forget_done;
-
-    void restart() {
-        cursor.assign(1, '0');  // not = "0": g++ 12 warns falsely (-Wrestrict)
-        scanned_once = false;
-        batch.clear();
-    }
 };
 
 binding_store::binding_store(su_root_t* root, const config::cluster_config& cfg)
@@ -100,17 +89,14 @@ void binding_store::erase(const std::string& trunk, const std::string& user) {
 }
 
 void binding_store::load_node(const std::string& node, load_fn done) {
-    auto j = std::make_unique<job>();
-    j->load = true;
-    j->pattern = _prefix + ":reg:" + node + ":*";
+    auto j = std::make_unique<job>(true, _prefix + ":reg:" + node + ":*");
     j->load_done = std::move(done);
     _jobs.push_back(std::move(j));
     kick();
 }
 
 void binding_store::forget_node(const std::string& node, std::function<void(std::size_t)> done) {
-    auto j = std::make_unique<job>();
-    j->pattern = _prefix + ":reg:" + node + ":*";
+    auto j = std::make_unique<job>(false, _prefix + ":reg:" + node + ":*");
     j->forget_done = std::move(done);
     _jobs.push_back(std::move(j));
     kick();
@@ -124,11 +110,11 @@ void binding_store::kick() {
 
 void binding_store::pump() {
     for (std::size_t i = 0; i < _jobs.size(); ++i) {
-        if (!_jobs[i]->busy && !_jobs[i]->done) {
+        if (!_jobs[i]->scan.busy() && !_jobs[i]->finished) {
             step(*_jobs[i]);
         }
     }
-    std::erase_if(_jobs, [](const auto& j) { return j->done; });
+    std::erase_if(_jobs, [](const auto& j) { return j->finished; });
     pump_writes();
 }
 
@@ -181,81 +167,48 @@ void binding_store::written(state_queue::item item, const reply* r) {
 }
 
 void binding_store::step(job& j) {
-    if (!_link->up()) {
-        if (j.load) {
-            end(j, "the store is not connected", false);
+    if (!j.scan.done()) {
+        if (!_link->up()) {
+            if (j.load) {
+                end(j, "the store is not connected", false);
+            }
+            return;
         }
-        return;
-    }
-    if (!j.batch.empty()) {
-        std::vector<std::string> argv{j.load ? "MGET" : "DEL"};
-        argv.insert(argv.end(), j.batch.begin(), j.batch.end());
-        j.busy = _link->command(std::move(argv), [this, &j](const reply* r) { batch_done(j, r); });
-        return;
-    }
-    if (j.scanned_once && j.cursor == "0") {
-        end(j, "", false);
-        return;
-    }
-    j.busy = _link->command({"SCAN", j.cursor, "MATCH", j.pattern, "COUNT", binding_scan_count},
-                            [this, &j](const reply* r) { scanned(j, r); });
-}
-
-void binding_store::scanned(job& j, const reply* r) {
-    j.busy = false;
-    if (r == nullptr || r->type != reply::kind::array || r->elements.size() != 2 ||
-        r->elements[1].type != reply::kind::array) {
-        end(j,
-            r == nullptr
-                ? "the store connection was lost"
-                : "SCAN: " + (r->type == reply::kind::error ? r->str : "an unexpected reply"),
-            r == nullptr);
-        return;
-    }
-    j.cursor = r->elements[0].str;
-    j.scanned_once = true;
-    for (const auto& k : r->elements[1].elements) {
-        j.batch.push_back(k.str);
-    }
-    pump();
-}
-
-void binding_store::batch_done(job& j, const reply* r) {
-    j.busy = false;
-    if (r == nullptr || r->type == reply::kind::error) {
-        end(j,
-            r == nullptr ? "the store connection was lost" : (j.load ? "MGET: " : "DEL: ") + r->str,
-            r == nullptr);
-        return;
-    }
-    if (!j.load) {
-        j.deleted += static_cast<std::size_t>(std::max<long long>(r->integer, 0));
-    } else {
-        for (std::size_t i = 0; i < j.batch.size() && i < r->elements.size(); ++i) {
-            const auto& value = r->elements[i];
-            if (value.type != reply::kind::string) {
-                continue;  // expired or deleted since the SCAN
+        // A link being destroyed (with this store) answers with nullptr:
+        // then there is nothing to go on with.
+        j.scan.step(*_link, [this] {
+            if (!_closing) {
+                pump();
             }
-            auto doc = nlohmann::json::parse(value.str, nullptr, false);
-            if (doc.is_discarded() || !doc.is_object()) {
-                j.found.unreadable.push_back(j.batch[i] + ": not a JSON object");
-            } else {
-                j.found.documents.push_back(std::move(doc));
-            }
+        });
+        if (!j.scan.done()) {
+            return;
         }
     }
-    j.batch.clear();
-    pump();
+    end(j, j.scan.error(), j.scan.lost());
+}
+
+node_bindings binding_store::read_back(job& j) {
+    node_bindings found;
+    for (auto& [key, value] : j.scan.values()) {
+        auto doc = nlohmann::json::parse(value, nullptr, false);
+        if (doc.is_discarded() || !doc.is_object()) {
+            found.unreadable.push_back(key + ": not a JSON object");
+        } else {
+            found.documents.push_back(std::move(doc));
+        }
+    }
+    return found;
 }
 
 // A forget that lost the link starts again when it is back; a failed load
 // is its caller's to retry.
 void binding_store::end(job& j, const std::string& error, bool lost) {
     if (lost && !j.load) {
-        j.restart();
+        j.scan.restart();
         return;
     }
-    j.done = true;
+    j.finished = true;
     if (!error.empty()) {
         _last_error = error;
         binding_store_log.warn("store: {}", error);
@@ -267,13 +220,13 @@ void binding_store::end(job& j, const std::string& error, bool lost) {
         if (j.load && j.load_done) {
             auto done = std::move(j.load_done);
             if (error.empty()) {
-                done(std::move(j.found));
+                done(read_back(j));
             } else {
                 done(sbc::error{error});
             }
         } else if (!j.load && j.forget_done) {
             auto done = std::move(j.forget_done);
-            done(j.deleted);
+            done(j.scan.removed());
         }
     } catch (const std::exception& e) {
         binding_store_log.error("a binding store callback failed: {}", e.what());

@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sbc/cluster/key_scan.hpp"
 #include "sbc/cluster/redis_link.hpp"
 #include "sbc/cluster/state_queue.hpp"
 #include "sbc/common/result.hpp"
@@ -92,8 +93,7 @@ private:
     void pump();
     void pump_writes();
     void step(job& j);
-    void scanned(job& j, const reply* r);
-    void batch_done(job& j, const reply* r);
+    node_bindings read_back(job& j);
     void end(job& j, const std::string& error, bool lost);
     void written(state_queue::item item, const reply* r);
 

@@ -13,9 +13,6 @@ namespace {
 
 constexpr log::logger call_store_log{"store"};
 
-// Keys per SCAN step, and so per MGET or DEL: a few MB of documents at most
-// in one reply, well inside a command's timeout.
-constexpr const char* scan_count = "500";
 // After an error reply to a write (OOM, NOPERM) the writes wait this long:
 // the same write again at once would only meet the same error.
 constexpr std::chrono::seconds write_pause{1};
@@ -42,26 +39,20 @@ std::uint64_t first_seq() {
 
 struct call_store::job {
     enum class kind { load, forget, resync };
+
+    job(kind w, std::string key_prefix)
+        : what(w),
+          prefix(std::move(key_prefix)),
+          scan(prefix + "*", w == kind::load     ? key_scan::action::read
+                             : w == kind::forget ? key_scan::action::remove
+                                                 : key_scan::action::list) {}
+
     kind what;
-    std::string pattern;  ///< SCAN MATCH
-    std::string prefix;   ///< of the keys, before the call id
-    std::string cursor = "0";
-    bool scanned_once = false;
-    bool busy = false;  ///< a command of this job is out
-    bool done = false;
-    std::vector<std::string> batch;  ///< keys to MGET or DEL next
-    std::vector<std::string> keys;   ///< resync: every key seen
-    node_calls found;                ///< load
-    std::size_t deleted = 0;         ///< forget
+    std::string prefix;  ///< of the keys, before the call id
+    key_scan scan;
+    bool finished = false;
     load_fn load_done;
     std::function<void(std::size_t)> forget_done;
-
-    void restart() {
-        cursor = "0";
-        scanned_once = false;
-        batch.clear();
-        keys.clear();
-    }
 };
 
 call_store::call_store(su_root_t* root, const config::cluster_config& cfg, std::optional<sealer> s)
@@ -162,20 +153,14 @@ void call_store::overflowed() {
 }
 
 void call_store::load_node(const std::string& node, load_fn done) {
-    auto j = std::make_unique<job>();
-    j->what = job::kind::load;
-    j->prefix = _prefix + ":call:" + node + ":";
-    j->pattern = j->prefix + "*";
+    auto j = std::make_unique<job>(job::kind::load, _prefix + ":call:" + node + ":");
     j->load_done = std::move(done);
     _jobs.push_back(std::move(j));
     kick();  // `done` is never called inside this call
 }
 
 void call_store::forget_node(const std::string& node, std::function<void(std::size_t)> done) {
-    auto j = std::make_unique<job>();
-    j->what = job::kind::forget;
-    j->prefix = _prefix + ":call:" + node + ":";
-    j->pattern = j->prefix + "*";
+    auto j = std::make_unique<job>(job::kind::forget, _prefix + ":call:" + node + ":");
     j->forget_done = std::move(done);
     _jobs.push_back(std::move(j));
     kick();
@@ -204,20 +189,16 @@ void call_store::pump() {
         _resync_running = true;
         _resync_live.clear();
         _queue.clear_overflow();
-        auto j = std::make_unique<job>();
-        j->what = job::kind::resync;
-        j->prefix = _own_prefix;
-        j->pattern = _own_prefix + "*";
-        _jobs.push_back(std::move(j));
+        _jobs.push_back(std::make_unique<job>(job::kind::resync, _own_prefix));
     }
     // Steps may end jobs, and ending one may start another (a callback's
     // load_node): index, not iterators.
     for (std::size_t i = 0; i < _jobs.size(); ++i) {
-        if (!_jobs[i]->busy && !_jobs[i]->done) {
+        if (!_jobs[i]->scan.busy() && !_jobs[i]->finished) {
             step(*_jobs[i]);
         }
     }
-    std::erase_if(_jobs, [](const auto& j) { return j->done; });
+    std::erase_if(_jobs, [](const auto& j) { return j->finished; });
     pump_writes();
 }
 
@@ -283,93 +264,56 @@ void call_store::pause_writes() {
 // The job's next command, when the link can take it; a load cannot wait
 // for a link that is down (its caller is taking over calls now).
 void call_store::step(job& j) {
-    if (!_link->up()) {
-        if (j.what == job::kind::load) {
-            end(j, "the store is not connected" + (_link->stats().last_error.empty()
-                                                       ? std::string()
-                                                       : " (" + _link->stats().last_error + ")"));
-        }
-        return;
-    }
-    if (!j.batch.empty()) {
-        std::vector<std::string> argv{j.what == job::kind::load ? "MGET" : "DEL"};
-        argv.insert(argv.end(), j.batch.begin(), j.batch.end());
-        j.busy = _link->command(std::move(argv), [this, &j](const reply* r) { batch_done(j, r); });
-        return;
-    }
-    if (j.scanned_once && j.cursor == "0") {
-        end(j, "");
-        return;
-    }
-    // SCAN walks the keyspace without blocking the server; a key may come
-    // twice, which MGET and DEL do not mind.
-    j.busy = _link->command({"SCAN", j.cursor, "MATCH", j.pattern, "COUNT", scan_count},
-                            [this, &j](const reply* r) { scanned(j, r); });
-}
-
-void call_store::scanned(job& j, const reply* r) {
-    j.busy = false;
-    if (r == nullptr || r->type != reply::kind::array || r->elements.size() != 2 ||
-        r->elements[1].type != reply::kind::array) {
-        end(j,
-            r == nullptr
-                ? "the store connection was lost"
-                : "SCAN: " + (r->type == reply::kind::error ? r->str : "an unexpected reply"),
-            r == nullptr);
-        return;
-    }
-    j.cursor = r->elements[0].str;
-    j.scanned_once = true;
-    for (const auto& k : r->elements[1].elements) {
-        (j.what == job::kind::resync ? j.keys : j.batch).push_back(k.str);
-    }
-    pump();
-}
-
-void call_store::batch_done(job& j, const reply* r) {
-    j.busy = false;
-    if (r == nullptr || r->type == reply::kind::error) {
-        end(j,
-            r == nullptr ? "the store connection was lost"
-                         : (j.what == job::kind::load ? "MGET: " : "DEL: ") + r->str,
-            r == nullptr);
-        return;
-    }
-    if (j.what == job::kind::forget) {
-        j.deleted += static_cast<std::size_t>(std::max<long long>(r->integer, 0));
-    } else {
-        for (std::size_t i = 0; i < j.batch.size() && i < r->elements.size(); ++i) {
-            const auto& key = j.batch[i];
-            const auto& value = r->elements[i];
-            if (value.type != reply::kind::string) {
-                continue;  // deleted since the SCAN: the call ended
+    if (!j.scan.done()) {
+        if (!_link->up()) {
+            if (j.what == job::kind::load) {
+                end(j, "the store is not connected" + (_link->stats().last_error.empty()
+                                                           ? std::string()
+                                                           : " (" + _link->stats().last_error + ")"));
             }
-            auto doc = nlohmann::json::parse(value.str, nullptr, false);
-            std::uint64_t id = 0;
-            const auto tail = std::string_view(key).substr(j.prefix.size());
-            const auto [end_id, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), id);
-            if (doc.is_discarded()) {
-                j.found.unreadable.push_back(key + ": not JSON");
-            } else if (!doc.is_object() || !doc.contains("seq") ||
-                       !doc["seq"].is_number_unsigned() || !doc.contains("doc") ||
-                       !doc["doc"].is_object()) {
-                j.found.unreadable.push_back(key + ": not {\"seq\": N, \"doc\": {...}}");
-            } else if (ec != std::errc() || end_id != tail.data() + tail.size()) {
-                j.found.unreadable.push_back(key + ": no call id after the node's name");
-            } else {
-                stored_call c{id, doc["seq"].get<std::uint64_t>(), std::move(doc["doc"])};
-                if (_sealer) {
-                    if (auto opened = _sealer->open_document(c.doc); !opened) {
-                        j.found.unreadable.push_back(key + ": " + opened.error_message());
-                        continue;
-                    }
+            return;
+        }
+        // A link being destroyed (with this store) answers with nullptr:
+        // then there is nothing to go on with.
+        j.scan.step(*_link, [this] {
+            if (!_closing) {
+                pump();
+            }
+        });
+        if (!j.scan.done()) {
+            return;
+        }
+    }
+    end(j, j.scan.error(), j.scan.lost());
+}
+
+/// The calls a load read, or why each key could not be read.
+node_calls call_store::opened(job& j) {
+    node_calls found;
+    for (auto& [key, value] : j.scan.values()) {
+        auto doc = nlohmann::json::parse(value, nullptr, false);
+        std::uint64_t id = 0;
+        const auto tail = std::string_view(key).substr(j.prefix.size());
+        const auto [end_id, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), id);
+        if (doc.is_discarded()) {
+            found.unreadable.push_back(key + ": not JSON");
+        } else if (!doc.is_object() || !doc.contains("seq") || !doc["seq"].is_number_unsigned() ||
+                   !doc.contains("doc") || !doc["doc"].is_object()) {
+            found.unreadable.push_back(key + ": not {\"seq\": N, \"doc\": {...}}");
+        } else if (ec != std::errc() || end_id != tail.data() + tail.size()) {
+            found.unreadable.push_back(key + ": no call id after the node's name");
+        } else {
+            stored_call c{id, doc["seq"].get<std::uint64_t>(), std::move(doc["doc"])};
+            if (_sealer) {
+                if (auto unsealed = _sealer->open_document(c.doc); !unsealed) {
+                    found.unreadable.push_back(key + ": " + unsealed.error_message());
+                    continue;
                 }
-                j.found.calls.push_back(std::move(c));
             }
+            found.calls.push_back(std::move(c));
         }
     }
-    j.batch.clear();
-    pump();
+    return found;
 }
 
 // A job ends: finished (error ""), or failed. A forget or resync that lost
@@ -377,10 +321,10 @@ void call_store::batch_done(job& j, const reply* r) {
 // caller's to retry.
 void call_store::end(job& j, const std::string& error, bool lost) {
     if (lost && j.what == job::kind::forget) {
-        j.restart();
+        j.scan.restart();
         return;
     }
-    j.done = true;
+    j.finished = true;
     if (!error.empty()) {
         _last_error = error;
         call_store_log.warn("store: {}", error);
@@ -391,7 +335,7 @@ void call_store::end(job& j, const std::string& error, bool lost) {
             _resync_wanted = lost;  // asked again when the link is back
             return;
         }
-        finish_resync(j.keys);
+        finish_resync(j.scan.keys());
         return;
     }
     if (_closing) {
@@ -401,13 +345,13 @@ void call_store::end(job& j, const std::string& error, bool lost) {
         if (j.what == job::kind::load && j.load_done) {
             auto done = std::move(j.load_done);
             if (error.empty()) {
-                done(std::move(j.found));
+                done(opened(j));
             } else {
                 done(make_error(error));
             }
         } else if (j.what == job::kind::forget && j.forget_done) {
             auto done = std::move(j.forget_done);
-            done(j.deleted);
+            done(j.scan.removed());
         }
     } catch (const std::exception& e) {
         call_store_log.error("a store callback failed: {}", e.what());

@@ -36,6 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sbc/cluster/key_scan.hpp"
 #include "sbc/cluster/redis_link.hpp"
 #include "sbc/cluster/sealer.hpp"
 #include "sbc/cluster/state_queue.hpp"
@@ -130,8 +131,7 @@ private:
     void pump();
     void pump_writes();
     void step(job& j);
-    void scanned(job& j, const reply* r);
-    void batch_done(job& j, const reply* r);
+    node_calls opened(job& j);
     void end(job& j, const std::string& error, bool lost = false);
     void written(state_queue::item item, const reply* r);
     void pause_writes();

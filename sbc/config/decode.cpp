@@ -793,6 +793,7 @@ void decode_media(decoded& d, problem_list& p, const located& at, media_config& 
             expected(p, *backend_at, what);
         } else if (text) {
             mc.backend = *text;
+            d.marks[backend_at->path] = backend_at->mark;
         }
     }
     if (auto v = m->find("workers")) {

@@ -306,6 +306,21 @@ void check_dpdk_ports(const decoded& d, problem_list& p) {
     }
 }
 
+// A node of a pair binds shared addresses it may not hold, and keepalived
+// moves them between hosts. The dpdk backend puts each media address on its
+// TAP at start, so both nodes of a pair would answer ARP for it at once: a
+// pair runs the kernel backend (conf/README.md, "Running a redundant pair").
+void check_cluster_backend(const decoded& d, problem_list& p) {
+    if (!d.cfg.cluster || d.cfg.media.backend != "dpdk") {
+        return;
+    }
+    const std::string key = "media.backend";
+    p.add(mark_of(d, key, source_mark{}), key,
+          "backend dpdk cannot run a node of a cluster: it holds the media addresses on its "
+          "TAP interfaces from the start, so both nodes would claim the shared addresses; "
+          "use backend kernel with cluster");
+}
+
 }  // namespace
 
 void validate(const decoded& d, problem_list& p) {
@@ -317,6 +332,7 @@ void validate(const decoded& d, problem_list& p) {
     check_peers(d, p);
     check_tls_identities(d, p);
     check_dpdk_ports(d, p);
+    check_cluster_backend(d, p);
 }
 
 }  // namespace sbc::config::detail

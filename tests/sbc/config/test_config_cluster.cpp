@@ -364,3 +364,23 @@ TEST_CASE("cluster: numbers, unknown keys, wrong shapes", "[config][cluster]") {
 }
 
 }  // namespace test_config_cluster
+
+namespace test_config_cluster {
+
+TEST_CASE("cluster: a node of a pair runs the kernel media backend", "[config][cluster]") {
+    temp_files files;
+    const auto key_file = files.write("cluster.key", a_key + "\n");
+    // The section's 5 lines, then media from line 6.
+    CHECK(problem_of(section(key_file) +
+                     "media:\n"
+                     "  backend: dpdk\n"
+                     "  dpdk:\n"
+                     "    ports:\n"
+                     "      - {interface: a, device: 'net_tap0,iface=dp0'}\n") ==
+          "t.yaml:7:12: media.backend: backend dpdk cannot run a node of a cluster: it holds the "
+          "media addresses on its TAP interfaces from the start, so both nodes would claim the "
+          "shared addresses; use backend kernel with cluster");
+    CHECK(loaded(section(key_file) + "media:\n  backend: kernel\n").node == "sbc-a");
+}
+
+}  // namespace test_config_cluster
