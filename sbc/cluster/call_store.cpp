@@ -16,6 +16,37 @@ constexpr log::logger call_store_log{"store"};
 // After an error reply to a write (OOM, NOPERM) the writes wait this long:
 // the same write again at once would only meet the same error.
 constexpr std::chrono::seconds write_pause{1};
+// Documents per MGET of a refresh: a few MB at most in one reply.
+constexpr std::size_t fetch_batch = 500;
+
+// A call's document and its entry in the node's index change together: a
+// script runs whole, so a reader never sees one without the other.
+// KEYS: the document, the index; ARGV: the envelope, the call id, its seq.
+constexpr const char* put_script =
+    "redis.call('SET', KEYS[1], ARGV[1]) "
+    "redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) "
+    "return 1";
+// KEYS: the document, the index; ARGV: the call id.
+constexpr const char* erase_script =
+    "redis.call('DEL', KEYS[1]) "
+    "redis.call('HDEL', KEYS[2], ARGV[1]) "
+    "return 1";
+
+// The N of an envelope this store made: {"seq":N,"doc":...}.
+std::string seq_of(const std::string& envelope) {
+    constexpr std::string_view head = "{\"seq\":";
+    const auto comma = envelope.find(',', head.size());
+    return comma == std::string::npos ? "0" : envelope.substr(head.size(), comma - head.size());
+}
+
+std::optional<std::uint64_t> number_of(std::string_view text) {
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+        return std::nullopt;
+    }
+    return n;
+}
 
 link_settings settings_of(const config::cluster_config& cfg) {
     link_settings s;
@@ -36,6 +67,31 @@ std::uint64_t first_seq() {
 }
 
 }  // namespace
+
+struct call_store::refresh_job {
+    std::string prefix;  ///< of the node's keys, before the call id
+    std::string index;
+    std::shared_ptr<node_copy> copy;
+    refresh_fn done;
+    bool indexed = false;  ///< the index was read: now the documents
+    bool busy = false;
+    bool finished = false;
+    std::vector<std::uint64_t> wanted;  ///< calls whose document is to be read
+    std::size_t next = 0;               ///< into `wanted`
+    std::vector<std::uint64_t> batch;   ///< the MGET out
+    copy_refresh outcome;
+    std::vector<std::string> unreadable;
+};
+
+node_calls node_copy::to_node_calls() const {
+    node_calls out;
+    out.calls.reserve(calls.size());
+    for (const auto& [id, c] : calls) {
+        out.calls.push_back(c);
+    }
+    out.unreadable = unreadable;
+    return out;
+}
 
 struct call_store::job {
     enum class kind { load, forget, resync };
@@ -59,6 +115,7 @@ call_store::call_store(su_root_t* root, const config::cluster_config& cfg, std::
     : _prefix(cfg.prefix),
       _node(cfg.node),
       _own_prefix(cfg.prefix + ":call:" + cfg.node + ":"),
+      _own_index(cfg.prefix + ":calls:" + cfg.node),
       _sealer(std::move(s)),
       _queue(cfg.store.queue_limit),
       _seq(first_seq()),
@@ -93,6 +150,10 @@ void call_store::start() { _link->start(); }
 
 std::string call_store::key_of(const std::string& node, std::uint64_t call_id) const {
     return _prefix + ":call:" + node + ":" + std::to_string(call_id);
+}
+
+std::string call_store::index_of(const std::string& node) const {
+    return _prefix + ":calls:" + node;
 }
 
 std::string call_store::seal_and_wrap(const nlohmann::json& doc) {
@@ -161,6 +222,7 @@ void call_store::load_node(const std::string& node, load_fn done) {
 
 void call_store::forget_node(const std::string& node, std::function<void(std::size_t)> done) {
     auto j = std::make_unique<job>(job::kind::forget, _prefix + ":call:" + node + ":");
+    j->scan.remove_too(index_of(node));
     j->forget_done = std::move(done);
     _jobs.push_back(std::move(j));
     kick();
@@ -199,6 +261,12 @@ void call_store::pump() {
         }
     }
     std::erase_if(_jobs, [](const auto& j) { return j->finished; });
+    for (std::size_t i = 0; i < _refreshes.size(); ++i) {
+        if (!_refreshes[i]->busy && !_refreshes[i]->finished) {
+            step_refresh(*_refreshes[i]);
+        }
+    }
+    std::erase_if(_refreshes, [](const auto& r) { return r->finished; });
     pump_writes();
 }
 
@@ -208,11 +276,14 @@ void call_store::pump_writes() {
         if (!item) {
             break;
         }
+        // Every queued key is one of this node's: "<own prefix><call id>".
+        std::string id = item->key.substr(std::min(_own_prefix.size(), item->key.size()));
         std::vector<std::string> argv;
         if (item->value) {
-            argv = {"SET", item->key, *item->value};
+            argv = {"EVAL",     put_script,   "2", item->key, _own_index, *item->value,
+                    std::move(id), seq_of(*item->value)};
         } else {
-            argv = {"DEL", item->key};
+            argv = {"EVAL", erase_script, "2", item->key, _own_index, std::move(id)};
         }
         const auto since = item->since;
         auto held = std::make_shared<state_queue::item>(std::move(*item));
@@ -287,33 +358,165 @@ void call_store::step(job& j) {
     end(j, j.scan.error(), j.scan.lost());
 }
 
+result<stored_call> call_store::open_envelope(const std::string& key, std::string_view id_text,
+                                              const std::string& value) {
+    auto doc = nlohmann::json::parse(value, nullptr, false);
+    const auto id = number_of(id_text);
+    if (doc.is_discarded()) {
+        return make_error(key + ": not JSON");
+    }
+    if (!doc.is_object() || !doc.contains("seq") || !doc["seq"].is_number_unsigned() ||
+        !doc.contains("doc") || !doc["doc"].is_object()) {
+        return make_error(key + ": not {\"seq\": N, \"doc\": {...}}");
+    }
+    if (!id) {
+        return make_error(key + ": no call id after the node's name");
+    }
+    stored_call c{*id, doc["seq"].get<std::uint64_t>(), std::move(doc["doc"])};
+    if (_sealer) {
+        if (auto unsealed = _sealer->open_document(c.doc); !unsealed) {
+            return make_error(key + ": " + unsealed.error_message());
+        }
+    }
+    return c;
+}
+
 /// The calls a load read, or why each key could not be read.
 node_calls call_store::opened(job& j) {
     node_calls found;
     for (auto& [key, value] : j.scan.values()) {
-        auto doc = nlohmann::json::parse(value, nullptr, false);
-        std::uint64_t id = 0;
-        const auto tail = std::string_view(key).substr(j.prefix.size());
-        const auto [end_id, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), id);
-        if (doc.is_discarded()) {
-            found.unreadable.push_back(key + ": not JSON");
-        } else if (!doc.is_object() || !doc.contains("seq") || !doc["seq"].is_number_unsigned() ||
-                   !doc.contains("doc") || !doc["doc"].is_object()) {
-            found.unreadable.push_back(key + ": not {\"seq\": N, \"doc\": {...}}");
-        } else if (ec != std::errc() || end_id != tail.data() + tail.size()) {
-            found.unreadable.push_back(key + ": no call id after the node's name");
+        auto c = open_envelope(key, std::string_view(key).substr(j.prefix.size()), value);
+        if (c) {
+            found.calls.push_back(std::move(c.value()));
         } else {
-            stored_call c{id, doc["seq"].get<std::uint64_t>(), std::move(doc["doc"])};
-            if (_sealer) {
-                if (auto unsealed = _sealer->open_document(c.doc); !unsealed) {
-                    found.unreadable.push_back(key + ": " + unsealed.error_message());
-                    continue;
-                }
-            }
-            found.calls.push_back(std::move(c));
+            found.unreadable.push_back(c.error_message());
         }
     }
     return found;
+}
+
+void call_store::refresh_copy(const std::string& node, std::shared_ptr<node_copy> copy,
+                              refresh_fn done) {
+    auto r = std::make_unique<refresh_job>();
+    r->prefix = _prefix + ":call:" + node + ":";
+    r->index = index_of(node);
+    r->copy = std::move(copy);
+    r->done = std::move(done);
+    _refreshes.push_back(std::move(r));
+    kick();  // `done` is never called inside this call
+}
+
+void call_store::step_refresh(refresh_job& r) {
+    if (!_link->up()) {
+        end_refresh(r, "the store is not connected");
+        return;
+    }
+    // The answer may end the refresh, and pump() then destroys it: nothing
+    // touches `r` after the pump.
+    auto answered = [this, &r](const reply* a) {
+        r.busy = false;
+        if (r.indexed) {
+            fetched(r, a);
+        } else {
+            indexed(r, a);
+        }
+        if (!_closing) {
+            pump();
+        }
+    };
+    if (!r.indexed) {
+        r.busy = _link->command({"HGETALL", r.index}, answered);
+        return;
+    }
+    if (r.next == r.wanted.size()) {
+        end_refresh(r, "");
+        return;
+    }
+    r.batch.assign(r.wanted.begin() + static_cast<std::ptrdiff_t>(r.next),
+                   r.wanted.begin() +
+                       static_cast<std::ptrdiff_t>(std::min(r.next + fetch_batch, r.wanted.size())));
+    std::vector<std::string> argv{"MGET"};
+    for (auto id : r.batch) {
+        argv.push_back(r.prefix + std::to_string(id));
+    }
+    r.busy = _link->command(std::move(argv), answered);
+}
+
+// The index read: calls it no longer lists leave the copy, and those whose
+// N the copy does not have are to be fetched.
+void call_store::indexed(refresh_job& r, const reply* a) {
+    if (a == nullptr || a->type != reply::kind::array) {
+        end_refresh(r, a == nullptr ? "the store connection was lost"
+                                    : "HGETALL: " + (a->type == reply::kind::error
+                                                         ? a->str
+                                                         : std::string("an unexpected reply")));
+        return;
+    }
+    std::unordered_map<std::uint64_t, std::uint64_t> listed;
+    for (std::size_t i = 0; i + 1 < a->elements.size(); i += 2) {
+        const auto id = number_of(a->elements[i].str);
+        const auto seq = number_of(a->elements[i + 1].str);
+        if (!id || !seq) {
+            r.unreadable.push_back(r.index + " field " + a->elements[i].str + ": not a call's N");
+            continue;
+        }
+        listed[*id] = *seq;
+    }
+    r.outcome.listed = listed.size();
+    r.outcome.dropped = std::erase_if(r.copy->calls, [&](const auto& entry) {
+        return !listed.contains(entry.first);
+    });
+    for (const auto& [id, seq] : listed) {
+        const auto have = r.copy->calls.find(id);
+        if (have == r.copy->calls.end() || have->second.seq != seq) {
+            r.wanted.push_back(id);
+        }
+    }
+    r.indexed = true;
+}
+
+void call_store::fetched(refresh_job& r, const reply* a) {
+    if (a == nullptr || a->type == reply::kind::error) {
+        end_refresh(r, a == nullptr ? "the store connection was lost" : "MGET: " + a->str);
+        return;
+    }
+    for (std::size_t i = 0; i < r.batch.size() && i < a->elements.size(); ++i) {
+        const auto id = r.batch[i];
+        if (a->elements[i].type != reply::kind::string) {
+            r.copy->calls.erase(id);  // deleted since the index was read: the call ended
+            continue;
+        }
+        const auto key = r.prefix + std::to_string(id);
+        auto c = open_envelope(key, std::to_string(id), a->elements[i].str);
+        if (c) {
+            r.copy->calls.insert_or_assign(id, std::move(c.value()));
+            ++r.outcome.fetched;
+        } else {
+            r.unreadable.push_back(c.error_message());
+        }
+    }
+    r.next += r.batch.size();
+    r.batch.clear();
+}
+
+void call_store::end_refresh(refresh_job& r, const std::string& error) {
+    r.finished = true;
+    if (error.empty()) {
+        r.copy->unreadable = std::move(r.unreadable);
+    }
+    if (_closing || !r.done) {
+        return;
+    }
+    try {
+        auto done = std::move(r.done);
+        if (error.empty()) {
+            done(r.outcome);
+        } else {
+            done(make_error(error));
+        }
+    } catch (const std::exception& e) {
+        call_store_log.error("a store callback failed: {}", e.what());
+    }
 }
 
 // A job ends: finished (error ""), or failed. A forget or resync that lost

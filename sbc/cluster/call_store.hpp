@@ -19,6 +19,11 @@
 // state document with its secrets sealed (sealer::seal_document), N grows
 // with every put() of this node (from the wall clock in microseconds at
 // start, then +1), so of two copies of a call the reader can tell the newer.
+// Each write also sets the call's N in the node's index, the hash
+// `<prefix>:calls:<node>` (call id -> N), in the same script, so that the
+// partner keeping a copy (refresh_copy) reads a few dozen bytes per call
+// and fetches only the documents that changed, not every document every
+// time.
 //
 // Control thread only. Owns its redis_link; the owner owns the store and
 // must not destroy it from its callbacks.
@@ -31,6 +36,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -76,6 +83,23 @@ struct node_calls {
     std::vector<std::string> unreadable;
 };
 
+/// A node's calls as its partner keeps them between take-overs
+/// (refresh_copy), by call id.
+struct node_copy {
+    std::unordered_map<std::uint64_t, stored_call> calls;
+    /// Documents of the last refresh that could not be read, "KEY: why".
+    std::vector<std::string> unreadable;
+    /// As load_node() would have found them.
+    node_calls to_node_calls() const;
+};
+
+/// What one refresh_copy() did.
+struct copy_refresh {
+    std::size_t listed = 0;   ///< calls in the node's index
+    std::size_t fetched = 0;  ///< documents read because they were new or changed
+    std::size_t dropped = 0;  ///< calls gone from the index, dropped from the copy
+};
+
 class call_store {
 public:
     /// The link's settings from `cfg.store` (AUTH user/password, timeout),
@@ -105,9 +129,20 @@ public:
     void load_node(const std::string& node, load_fn done);
 
     /// Deletes node `node`'s keys (after a takeover moved its calls to this
-    /// node). Retried from the start if the link is lost meanwhile; `done`
-    /// (optional) gets the number of keys deleted.
+    /// node), its index last. Retried from the start if the link is lost
+    /// meanwhile; `done` (optional) gets the number of call keys deleted.
     void forget_node(const std::string& node, std::function<void(std::size_t)> done = {});
+
+    using refresh_fn = std::function<void(result<copy_refresh>)>;
+    /// Brings `copy` up to date with node `node`'s calls: one HGETALL of
+    /// the node's index, then MGET of the documents whose N the copy does
+    /// not have; calls the index no longer lists leave the copy. On an
+    /// error (the store away, the link lost) the copy keeps what it had,
+    /// apart from documents already fetched. Documents a node wrote without
+    /// an index (sbcd before it had one) are not seen: load_node() reads
+    /// by key. `done` is called later, from the loop, never inside.
+    void refresh_copy(const std::string& node, std::shared_ptr<node_copy> copy,
+                      refresh_fn done);
 
     /// Called when the queue had overflowed and the link has room again (and
     /// when the link came up again after it was lost, to rewrite only):
@@ -120,10 +155,13 @@ public:
 
     /// "<prefix>:call:<node>:<call id>".
     std::string key_of(const std::string& node, std::uint64_t call_id) const;
+    /// "<prefix>:calls:<node>": the node's index, call id -> N.
+    std::string index_of(const std::string& node) const;
     const std::string& node() const noexcept { return _node; }
     store_stats stats() const;
 
     struct job;
+    struct refresh_job;
 
 private:
     void kick();
@@ -132,6 +170,13 @@ private:
     void pump_writes();
     void step(job& j);
     node_calls opened(job& j);
+    void step_refresh(refresh_job& r);
+    void indexed(refresh_job& r, const reply* answer);
+    void fetched(refresh_job& r, const reply* answer);
+    void end_refresh(refresh_job& r, const std::string& error);
+    /// A stored envelope read back as a call, or why it cannot be.
+    result<stored_call> open_envelope(const std::string& key, std::string_view id_text,
+                                      const std::string& value);
     void end(job& j, const std::string& error, bool lost = false);
     void written(state_queue::item item, const reply* r);
     void pause_writes();
@@ -142,6 +187,7 @@ private:
     std::string _prefix;
     std::string _node;
     std::string _own_prefix;  ///< "<prefix>:call:<node>:"
+    std::string _own_index;   ///< index_of(_node)
     std::optional<sealer> _sealer;
     state_queue _queue;
     std::uint64_t _seq;
@@ -153,6 +199,7 @@ private:
     std::unordered_set<std::string> _resync_live;
     std::deque<state_queue::clock::time_point> _in_flight_since;  ///< writes, oldest first
     std::vector<std::unique_ptr<job>> _jobs;                      ///< scans under way
+    std::vector<std::unique_ptr<refresh_job>> _refreshes;         ///< copies being refreshed
     bool _paused = false;  ///< writes wait after an error reply
     std::uint64_t _written = 0;
     std::uint64_t _deleted = 0;

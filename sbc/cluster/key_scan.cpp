@@ -24,6 +24,7 @@ void key_scan::restart() {
     _values.clear();
     _keys.clear();
     _removed = 0;
+    _also_removed = false;
 }
 
 bool key_scan::step(redis_link& link, std::function<void()> answered) {
@@ -32,22 +33,31 @@ bool key_scan::step(redis_link& link, std::function<void()> answered) {
     }
     std::vector<std::string> argv;
     bool scan = false;
+    bool also = false;
     if (!_batch.empty()) {
         argv = {_what == action::read ? "MGET" : "DEL"};
         argv.insert(argv.end(), _batch.begin(), _batch.end());
     } else if (_scanned_once && _cursor == "0") {
-        _done = true;  // the cursor came back to 0: every key was walked
-        return true;
+        // The cursor came back to 0: every key was walked.
+        if (_what != action::remove || _also.empty() || _also_removed) {
+            _done = true;
+            return true;
+        }
+        argv = {"DEL"};
+        argv.insert(argv.end(), _also.begin(), _also.end());
+        also = true;
     } else {
         argv = {"SCAN", _cursor, "MATCH", _pattern, "COUNT", scan_count};
         scan = true;
     }
     // The answer may lead the owner to destroy this scan: `answered` runs
     // last, and nothing here is touched after it.
-    _busy = link.command(std::move(argv), [this, scan, answered](const reply* r) {
+    _busy = link.command(std::move(argv), [this, scan, also, answered](const reply* r) {
         _busy = false;
         if (scan) {
             scanned(r);
+        } else if (also) {
+            also_done(r);
         } else {
             batch_done(r);
         }
@@ -76,6 +86,16 @@ void key_scan::scanned(const reply* r) {
     _scanned_once = true;
     for (const auto& k : r->elements[1].elements) {
         (_what == action::list ? _keys : _batch).push_back(k.str);
+    }
+}
+
+void key_scan::also_done(const reply* r) {
+    if (r == nullptr) {
+        fail("the store connection was lost", true);
+    } else if (r->type == reply::kind::error) {
+        fail("DEL: " + r->str, false);
+    } else {
+        _also_removed = true;
     }
 }
 

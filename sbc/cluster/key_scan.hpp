@@ -47,6 +47,9 @@ public:
     bool lost() const noexcept { return _lost; }
     /// Forgets the walk so far (values, keys, count) and starts it again.
     void restart();
+    /// remove: deletes `key` as well once every key of the pattern is gone
+    /// (an index of those keys, say); not counted in removed().
+    void remove_too(std::string key) { _also.push_back(std::move(key)); }
 
     /// read: each key found with its value, in the order read.
     std::vector<std::pair<std::string, std::string>>& values() noexcept { return _values; }
@@ -58,6 +61,7 @@ public:
 private:
     void scanned(const reply* r);
     void batch_done(const reply* r);
+    void also_done(const reply* r);
     void fail(std::string why, bool lost);
 
     std::string _pattern;
@@ -69,6 +73,8 @@ private:
     bool _lost = false;
     std::string _error;
     std::vector<std::string> _batch;  ///< keys to MGET or DEL next
+    std::vector<std::string> _also;   ///< see remove_too
+    bool _also_removed = false;
     std::vector<std::pair<std::string, std::string>> _values;
     std::vector<std::string> _keys;
     std::size_t _removed = 0;

@@ -99,7 +99,7 @@ void cluster_node::become_active() {
     ha_log.info("taking over the calls of {}", _cfg.partner);
     _store->load_node(_cfg.partner, [this](result<cluster::node_calls> found) {
         _taking_over = false;
-        if (!found && _warm) {
+        if (!found && _warm && _warm_at) {
             // The store is away: the copy read while standby is the best
             // there is (at most a second old, as of its last read).
             ha_log.warn(
@@ -107,16 +107,16 @@ void cluster_node::become_active() {
                 "call(s) of the copy read {} ms before",
                 _cfg.partner, found.error_message(), _warm->calls.size(),
                 std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now() - _warm_at)
+                    std::chrono::steady_clock::now() - *_warm_at)
                     .count());
             _last_take_over->errors.push_back("store: " + found.error_message() +
                                               " (the standby's copy was used)");
-            auto warm = std::move(*_warm);
-            _warm.reset();
+            auto warm = _warm->to_node_calls();
+            forget_warm_copy();
             restore(std::move(warm));
             return;
         }
-        _warm.reset();
+        forget_warm_copy();
         if (!found) {
             ha_log.error("cannot read the calls of {} from the store: {}", _cfg.partner,
                          found.error_message());
@@ -141,16 +141,31 @@ void cluster_node::refresh_warm_copy() {
         return;  // a take-over under way may still want the copy: it drops it
     }
     if (!_warm_loading) {
+        // Each refresh reads the partner's index and only the documents
+        // that changed since the last: a standby beside thousands of calls
+        // does not read and open every one of them every second.
         _warm_loading = true;
-        _store->load_node(_cfg.partner, [this](result<cluster::node_calls> found) {
-            _warm_loading = false;
-            if (found && !_active) {
-                _warm = std::move(*found);
-                _warm_at = std::chrono::steady_clock::now();
-            }
-        });
+        if (!_warm) {
+            _warm = std::make_shared<cluster::node_copy>();
+        }
+        // Only this copy's refresh dates it: a take-over may have dropped
+        // it, and a new one begun, meanwhile.
+        auto copy = _warm;
+        _store->refresh_copy(_cfg.partner, copy,
+                             [this, copy](result<cluster::copy_refresh> refreshed) {
+                                 _warm_loading = false;
+                                 if (refreshed && !_active && _warm == copy) {
+                                     _warm_at = std::chrono::steady_clock::now();
+                                 }
+                             });
     }
     _warm_timer.arm(1000ms, [this] { refresh_warm_copy(); });
+}
+
+void cluster_node::forget_warm_copy() {
+    // A refresh under way holds the copy until it ends, then lets it go.
+    _warm.reset();
+    _warm_at.reset();
 }
 
 void cluster_node::restore(cluster::node_calls found) {
@@ -317,10 +332,10 @@ nlohmann::json cluster_node::show() const {
                      {"take_overs", _take_overs},
                      {"hand_over", hand_over_name(static_cast<int>(_hand_over))},
                      {"registrations", _registrations.show()}};
-    if (_warm) {
+    if (_warm && _warm_at) {
         j["partner_calls"] = _warm->calls.size();
         j["partner_copy_age_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::steady_clock::now() - _warm_at)
+                                       std::chrono::steady_clock::now() - *_warm_at)
                                        .count();
     }
     if (_last_take_over) {

@@ -70,6 +70,7 @@ private:
     /// The standby's warm copy: the partner's calls read again every
     /// second, so that a take-over with the store down still has them.
     void refresh_warm_copy();
+    void forget_warm_copy();
     /// One step of the hand-over, every 100 ms while it runs.
     void hand_over_step();
     /// Writes `value` to the hand-over file (keepalived's track_file), by a
@@ -99,9 +100,11 @@ private:
     bool _hand_over_resynced = false;
     bool _hand_over_checking = false;  ///< a load of this node's keys is under way
     dns::loop_timer _hand_over_timer;
-    /// The partner's calls as last read (standby only), and when.
-    std::optional<cluster::node_calls> _warm;
-    std::chrono::steady_clock::time_point _warm_at{};
+    /// The partner's calls as last read (standby only), refreshed from its
+    /// index (call_store::refresh_copy), and when that last succeeded
+    /// (none yet: the copy is not to be used).
+    std::shared_ptr<cluster::node_copy> _warm;
+    std::optional<std::chrono::steady_clock::time_point> _warm_at;
     bool _warm_loading = false;
     dns::loop_timer _warm_timer;
 };

@@ -251,6 +251,121 @@ TEST_CASE("a node's calls are loaded and then forgotten by another", "[cluster][
     CHECK(load(loop, b, "b").at(1) == call_doc(1, "b's own"));
 }
 
+namespace {
+
+// Refreshes `copy` from `node`'s index; the outcome (or why not).
+sbc::result<copy_refresh> refresh(sip_loop& loop, call_store& store, const std::string& node,
+                                  const std::shared_ptr<node_copy>& copy) {
+    std::optional<sbc::result<copy_refresh>> got;
+    store.refresh_copy(node, copy, [&](sbc::result<copy_refresh> r) { got.emplace(std::move(r)); });
+    REQUIRE(loop.run_until([&] { return got.has_value(); }));
+    return std::move(*got);
+}
+
+}  // namespace
+
+TEST_CASE("a partner's copy is refreshed from the index: only changed documents are read",
+          "[cluster][call_store]") {
+    if (sbc::test::redis_missing()) {
+        return;
+    }
+    redis_server server;
+    sip_loop loop;
+    call_store a(loop.root(), node_config(server, "a", 2000), test_sealer());
+    call_store b(loop.root(), node_config(server, "b"), test_sealer());
+    a.start();
+    b.start();
+    REQUIRE(loop.run_until([&] { return a.stats().up && b.stats().up; }));
+    for (std::uint64_t id = 1; id <= 1100; ++id) {  // more than one MGET
+        a.put(id, call_doc(id));
+    }
+    REQUIRE(loop.run_until([&] { return settled(a); }));
+
+    auto copy = std::make_shared<node_copy>();
+    auto r = refresh(loop, b, "a", copy);
+    REQUIRE(r.ok());
+    CHECK(r.value().listed == 1100);
+    CHECK(r.value().fetched == 1100);
+    CHECK(r.value().dropped == 0);
+    REQUIRE(copy->calls.size() == 1100);
+    CHECK(copy->calls.at(1100).doc == call_doc(1100));  // opened again
+
+    // Nothing changed: nothing is read again.
+    r = refresh(loop, b, "a", copy);
+    REQUIRE(r.ok());
+    CHECK(r.value().fetched == 0);
+
+    // One call changes, one ends, one begins.
+    a.put(2, call_doc(2, "on hold"));
+    a.erase(3);
+    a.put(2000, call_doc(2000));
+    REQUIRE(loop.run_until([&] { return settled(a); }));
+    r = refresh(loop, b, "a", copy);
+    REQUIRE(r.ok());
+    CHECK(r.value().listed == 1100);
+    CHECK(r.value().fetched == 2);
+    CHECK(r.value().dropped == 1);
+    CHECK(copy->calls.at(2).doc == call_doc(2, "on hold"));
+    CHECK(copy->calls.count(3) == 0);
+    CHECK(copy->calls.at(2000).doc == call_doc(2000));
+    const auto as_loaded = copy->to_node_calls();
+    CHECK(as_loaded.calls.size() == 1100);
+    CHECK(as_loaded.unreadable.empty());
+
+    // Taken over and forgotten: the index goes with the documents.
+    std::optional<std::size_t> forgotten;
+    b.forget_node("a", [&](std::size_t n) { forgotten = n; });
+    REQUIRE(loop.run_until([&] { return forgotten.has_value(); }));
+    CHECK(*forgotten == 1100);
+    r = refresh(loop, b, "a", copy);
+    REQUIRE(r.ok());
+    CHECK(r.value().listed == 0);
+    CHECK(r.value().dropped == 1100);
+    CHECK(copy->calls.empty());
+}
+
+TEST_CASE("a copy whose refresh fails keeps what it had", "[cluster][call_store]") {
+    if (sbc::test::redis_missing()) {
+        return;
+    }
+    redis_server server;
+    sip_loop loop;
+    call_store a(loop.root(), node_config(server, "a"), test_sealer());
+    call_store b(loop.root(), node_config(server, "b"), test_sealer());
+    a.start();
+    b.start();
+    REQUIRE(loop.run_until([&] { return a.stats().up && b.stats().up; }));
+    a.put(1, call_doc(1));
+    a.put(2, call_doc(2));
+    REQUIRE(loop.run_until([&] { return settled(a); }));
+    auto copy = std::make_shared<node_copy>();
+    REQUIRE(refresh(loop, b, "a", copy).ok());
+    REQUIRE(copy->calls.size() == 2);
+
+    server.stop();
+    REQUIRE(loop.run_until([&] { return !b.stats().up; }));
+    const auto r = refresh(loop, b, "a", copy);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error_message().find("not connected") != std::string::npos);
+    CHECK(copy->calls.size() == 2);
+
+    // A document that cannot be opened is named, and the rest still come.
+    server.restart();  // empty: the node writes its calls again
+    REQUIRE(loop.run_until([&] { return a.stats().up && b.stats().up; }));
+    for (std::uint64_t id : {1, 2, 5}) {
+        a.put(id, call_doc(id));
+    }
+    REQUIRE(loop.run_until([&] { return settled(a); }));
+    raw_set(loop, server, "sbct:call:a:1", "{not json");
+    auto fresh = std::make_shared<node_copy>();
+    const auto again = refresh(loop, b, "a", fresh);
+    REQUIRE(again.ok());
+    CHECK(fresh->calls.count(2) == 1);
+    CHECK(fresh->calls.count(5) == 1);
+    REQUIRE(fresh->unreadable.size() == 1);
+    CHECK(fresh->unreadable.front() == "sbct:call:a:1: not JSON");
+}
+
 TEST_CASE("while the store is away nothing blocks; what was owed lands when it is back",
           "[cluster][call_store]") {
     if (sbc::test::redis_missing()) {
