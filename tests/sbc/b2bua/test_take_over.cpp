@@ -22,6 +22,7 @@ using sbc::test::expect_notify;
 using sbc::test::sdp_audio;
 using sbc::test::sdp_line;
 using sbc::test::sdp_origin;
+using sbc::test::with_direction;
 
 namespace take_over_test {
 
@@ -38,6 +39,10 @@ b2bua::call_state stored_state(b2bua_fixture& f) {
 }
 
 std::uint32_t cseq_of(const sip_t* sip) { return sip->sip_cseq->cs_seq; }
+
+bool says(const std::string& sdp, const std::string& line) {
+    return sdp.find(line + "\r\n") != std::string::npos;
+}
 
 /// The node dies and its partner rebuilds the one call from the store.
 void take_over(b2bua_fixture& f) {
@@ -134,27 +139,35 @@ TEST_CASE("a call taken over carries UPDATEs with SDP both ways (RFC 3311)",
     auto c = carrier_calls_pbx(f);
     take_over(f);
 
-    // The carrier offers by UPDATE: the pbx gets it in its own dialog, with
-    // the SBC's o= identity of that dialog at its next version (RFC 3264 8),
-    // as if the node that made the call were still there.
-    auto& update =
-        c.caller->send(SIP_METHOD_UPDATE, sdp_audio(30002, "carrier"), "application/sdp");
-    auto& relayed = f.pbx.expect("UPDATE");
-    CHECK(&relayed.dialog() == &c.callee());
-    CHECK(sdp_origin(relayed.body()).id == sdp_origin(c.invite->body()).id);
-    CHECK(sdp_origin(relayed.body()).version == sdp_origin(c.invite->body()).version + 1);
-    relayed.reply(200, sdp_audio(31002, "pbx"));
-    const auto answer = body_of(update.expect(200));
+    // The carrier holds by UPDATE: the pbx gets the offer in its own dialog,
+    // with the SBC's o= identity of that dialog at its next version (RFC
+    // 3264 8: the SDP changed), as if the node that made the call were
+    // still there; the carrier's answer follows on from the SBC's 200.
+    auto& hold = c.caller->send(SIP_METHOD_UPDATE,
+                                with_direction(sdp_audio(30000, "carrier"), "sendonly"),
+                                "application/sdp");
+    auto& held = f.pbx.expect("UPDATE");
+    CHECK(&held.dialog() == &c.callee());
+    CHECK(says(held.body(), "a=sendonly"));
+    CHECK(sdp_origin(held.body()).id == sdp_origin(c.invite->body()).id);
+    CHECK(sdp_origin(held.body()).version == sdp_origin(c.invite->body()).version + 1);
+    held.reply(200, with_direction(sdp_audio(31000, "pbx"), "recvonly"));
+    const auto answer = body_of(hold.expect(200));
+    CHECK(says(answer, "a=recvonly"));
     CHECK(sdp_origin(answer).id == sdp_origin(body_of(c.ok)).id);
     CHECK(sdp_origin(answer).version == sdp_origin(body_of(c.ok)).version + 1);
 
-    // The pbx offers by UPDATE: the carrier's dialog, the other way.
-    auto& back = c.callee().send(SIP_METHOD_UPDATE, sdp_audio(31004, "pbx"), "application/sdp");
-    auto& to_carrier = f.carrier.expect("UPDATE");
-    CHECK(&to_carrier.dialog() == c.caller);
-    CHECK(sdp_origin(to_carrier.body()).version == sdp_origin(answer).version + 1);
-    to_carrier.reply(200, sdp_audio(30004, "carrier"));
-    CHECK(sdp_line(body_of(back.expect(200)), "m=audio") != "");
+    // The pbx offers by UPDATE to resume: the carrier's dialog, the other way.
+    auto& resume =
+        c.callee().send(SIP_METHOD_UPDATE, sdp_audio(31000, "pbx"), "application/sdp");
+    auto& resumed = f.carrier.expect("UPDATE");
+    CHECK(&resumed.dialog() == c.caller);
+    CHECK(says(resumed.body(), "a=sendrecv"));
+    CHECK(sdp_origin(resumed.body()).version == sdp_origin(answer).version + 1);
+    resumed.reply(200, sdp_audio(30000, "carrier"));
+    const auto resume_answer = body_of(resume.expect(200));
+    CHECK(says(resume_answer, "a=sendrecv"));
+    CHECK(sdp_origin(resume_answer).version == sdp_origin(held.body()).version + 1);
 
     sbc::test::carrier_hangs_up(f, c);
     REQUIRE(f.calls_gone());
