@@ -40,6 +40,7 @@ b2bua::call_state stored_state(b2bua_fixture& f) {
 
 std::uint32_t cseq_of(const sip_t* sip) { return sip->sip_cseq->cs_seq; }
 
+/// Whether `sdp` has the line `line` ("a=sendonly").
 bool says(const std::string& sdp, const std::string& line) {
     return sdp.find(line + "\r\n") != std::string::npos;
 }
@@ -143,9 +144,9 @@ TEST_CASE("a call taken over carries UPDATEs with SDP both ways (RFC 3311)",
     // with the SBC's o= identity of that dialog at its next version (RFC
     // 3264 8: the SDP changed), as if the node that made the call were
     // still there; the carrier's answer follows on from the SBC's 200.
-    auto& hold = c.caller->send(SIP_METHOD_UPDATE,
-                                with_direction(sdp_audio(30000, "carrier"), "sendonly"),
-                                "application/sdp");
+    auto& hold =
+        c.caller->send(SIP_METHOD_UPDATE, with_direction(sdp_audio(30000, "carrier"), "sendonly"),
+                       "application/sdp");
     auto& held = f.pbx.expect("UPDATE");
     CHECK(&held.dialog() == &c.callee());
     CHECK(says(held.body(), "a=sendonly"));
@@ -158,8 +159,7 @@ TEST_CASE("a call taken over carries UPDATEs with SDP both ways (RFC 3311)",
     CHECK(sdp_origin(answer).version == sdp_origin(body_of(c.ok)).version + 1);
 
     // The pbx offers by UPDATE to resume: the carrier's dialog, the other way.
-    auto& resume =
-        c.callee().send(SIP_METHOD_UPDATE, sdp_audio(31000, "pbx"), "application/sdp");
+    auto& resume = c.callee().send(SIP_METHOD_UPDATE, sdp_audio(31000, "pbx"), "application/sdp");
     auto& resumed = f.carrier.expect("UPDATE");
     CHECK(&resumed.dialog() == c.caller);
     CHECK(says(resumed.body(), "a=sendrecv"));
@@ -197,10 +197,12 @@ TEST_CASE("a call taken over relays INFO both ways", "[b2bua][cluster][take-over
     to_carrier.reply(200);
     back.expect(200);
 
-    // Then the pbx hangs up: the carrier's BYE comes after the relayed
-    // INFO in its dialog, so nta took both.
+    // Then the pbx hangs up: the SBC's BYE to the carrier follows the INFO
+    // it relayed there, its CSeq above that one's (RFC 3261 12.2.1.1).
     auto& bye = c.callee().bye();
-    f.carrier.expect("BYE").reply(200);
+    auto& relayed_bye = f.carrier.expect("BYE");
+    CHECK(cseq_of(relayed_bye.sip()) > cseq_of(to_carrier.sip()));
+    relayed_bye.reply(200);
     bye.expect(200);
     REQUIRE(f.calls_gone());
     CHECK(f.cdr_lines().size() == 1);
