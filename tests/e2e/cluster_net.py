@@ -781,6 +781,34 @@ vrrp_instance sbc {{
             run("ip", "netns", "del", ns, check_rc=False)
         self._namespaces = []
 
+    # -- rolling upgrade -----------------------------------------------------
+    def wait_sbcd_exit(self, name, timeout=30.0):
+        """Waits until node `name`'s sbcd exits by itself (after `sbcctl drain
+        --hand-over`), which it must do with status 0; keepalived stays up,
+        its instance in FAULT while the hand-over file says 1."""
+        sbcd = self.node(name).sbcd
+        check(sbcd is not None, f"node {name} has no sbcd")
+        rc = sbcd.wait(timeout)
+        check(rc is not None, f"node {name}'s sbcd did not exit within {timeout} s of its "
+              f"hand-over: {sbcd.stderr_tail()}")
+        sbcd.stopped = True  # exited on purpose: not checked at the end
+        check(rc == 0, f"node {name}'s sbcd exited with status {rc}: {sbcd.stderr_tail()}")
+
+    def restart_sbcd(self, name):
+        """Node `name`'s sbcd, gone after a hand-over, starts again on the same
+        configuration (the upgraded binary, as an operator would start it):
+        it writes 0 to its hand-over file, keepalived leaves FAULT for BACKUP
+        (nopreempt: the partner keeps the addresses) and the notify script
+        makes the new sbcd standby. Returns once the script has told it."""
+        node = self.node(name)
+        check(node.sbcd is None or not node.sbcd.alive(), f"node {name}'s sbcd still runs")
+        check(node.keepalived is not None and node.keepalived.alive(),
+              f"node {name}'s keepalived is not running")
+        node.starts += 1  # the new sbcd's logs beside the old one's
+        self.start_sbcd(name)
+        self.wait_state(name, "BACKUP")
+        return node.sbcd
+
 
 class _Addresses:
     """The four addresses harness.generated_config reads off a harness.Net."""

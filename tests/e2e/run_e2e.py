@@ -86,6 +86,7 @@ def all_tests():
     import test_cluster_calls
     import test_cluster_limits
     import test_cluster_registrations
+    import test_cluster_upgrade
     import test_dialog
     import test_hold
     import test_media_security
@@ -107,7 +108,7 @@ def all_tests():
              list(test_cloud_profiles.TESTS) + list(test_ms_transfer.TESTS) +
              list(test_ice_lite.TESTS) + list(test_cluster.TESTS) +
              list(test_cluster_calls.TESTS) + list(test_cluster_limits.TESTS) +
-             list(test_cluster_registrations.TESTS) +
+             list(test_cluster_registrations.TESTS) + list(test_cluster_upgrade.TESTS) +
              list(test_drain.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():

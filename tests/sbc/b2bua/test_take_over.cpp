@@ -1,8 +1,9 @@
 // A call taken over by another node (issue 22): the b2bua that set it up
 // dies without a word, another binds the same addresses and rebuilds the
 // call from the state document the first one wrote, and from then on the
-// peers' re-INVITEs and BYE, and the SBC's own requests, work as if nothing
-// had happened. Also what a store is told (b2bua::call_observer).
+// peers' re-INVITEs, UPDATEs, INFOs, REFERs and BYE, and the SBC's own
+// requests, work as if nothing had happened, and the call's CDR is written
+// once. Also what a store is told (b2bua::call_observer).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -15,8 +16,13 @@
 
 using namespace sbc;
 using sbc::test::b2bua_fixture;
+using sbc::test::body_of;
 using sbc::test::carrier_calls_pbx;
+using sbc::test::expect_notify;
 using sbc::test::sdp_audio;
+using sbc::test::sdp_line;
+using sbc::test::sdp_origin;
+using sbc::test::with_direction;
 
 namespace take_over_test {
 
@@ -33,6 +39,19 @@ b2bua::call_state stored_state(b2bua_fixture& f) {
 }
 
 std::uint32_t cseq_of(const sip_t* sip) { return sip->sip_cseq->cs_seq; }
+
+/// Whether `sdp` has the line `line` ("a=sendonly").
+bool says(const std::string& sdp, const std::string& line) {
+    return sdp.find(line + "\r\n") != std::string::npos;
+}
+
+/// The node dies and its partner rebuilds the one call from the store.
+void take_over(b2bua_fixture& f) {
+    const auto state = stored_state(f);
+    f.fail_over();
+    REQUIRE(f.sbc().restore_call(state).ok());
+    REQUIRE(f.sbc().call_count() == 1);
+}
 
 /// What a store is told, in order: "changed N" and "gone N".
 class recording_observer final : public b2bua::call_observer {
@@ -113,6 +132,133 @@ TEST_CASE("a call taken over is ended by the pbx's BYE", "[b2bua][cluster][take-
     bye.expect(200);
     REQUIRE(f.calls_gone());
     CHECK(f.cdr_lines().size() == 1);
+}
+
+TEST_CASE("a call taken over carries UPDATEs with SDP both ways (RFC 3311)",
+          "[b2bua][cluster][take-over]") {
+    b2bua_fixture f;
+    auto c = carrier_calls_pbx(f);
+    take_over(f);
+
+    // The carrier holds by UPDATE: the pbx gets the offer in its own dialog,
+    // with the SBC's o= identity of that dialog at its next version (RFC
+    // 3264 8: the SDP changed), as if the node that made the call were
+    // still there; the carrier's answer follows on from the SBC's 200.
+    auto& hold =
+        c.caller->send(SIP_METHOD_UPDATE, with_direction(sdp_audio(30000, "carrier"), "sendonly"),
+                       "application/sdp");
+    auto& held = f.pbx.expect("UPDATE");
+    CHECK(&held.dialog() == &c.callee());
+    CHECK(says(held.body(), "a=sendonly"));
+    CHECK(sdp_origin(held.body()).id == sdp_origin(c.invite->body()).id);
+    CHECK(sdp_origin(held.body()).version == sdp_origin(c.invite->body()).version + 1);
+    held.reply(200, with_direction(sdp_audio(31000, "pbx"), "recvonly"));
+    const auto answer = body_of(hold.expect(200));
+    CHECK(says(answer, "a=recvonly"));
+    CHECK(sdp_origin(answer).id == sdp_origin(body_of(c.ok)).id);
+    CHECK(sdp_origin(answer).version == sdp_origin(body_of(c.ok)).version + 1);
+
+    // The pbx offers by UPDATE to resume: the carrier's dialog, the other way.
+    auto& resume = c.callee().send(SIP_METHOD_UPDATE, sdp_audio(31000, "pbx"), "application/sdp");
+    auto& resumed = f.carrier.expect("UPDATE");
+    CHECK(&resumed.dialog() == c.caller);
+    CHECK(says(resumed.body(), "a=sendrecv"));
+    CHECK(sdp_origin(resumed.body()).version == sdp_origin(answer).version + 1);
+    resumed.reply(200, sdp_audio(30000, "carrier"));
+    const auto resume_answer = body_of(resume.expect(200));
+    CHECK(says(resume_answer, "a=sendrecv"));
+    CHECK(sdp_origin(resume_answer).version == sdp_origin(held.body()).version + 1);
+
+    sbc::test::carrier_hangs_up(f, c);
+    REQUIRE(f.calls_gone());
+    CHECK(f.cdr_lines().size() == 1);
+    f.carrier.expect_nothing_more();
+    f.pbx.expect_nothing_more();
+}
+
+TEST_CASE("a call taken over relays INFO both ways", "[b2bua][cluster][take-over]") {
+    b2bua_fixture f;
+    auto c = carrier_calls_pbx(f);
+    take_over(f);
+    const std::string dtmf = "Signal=5\r\nDuration=160\r\n";
+
+    auto& info = c.caller->send(SIP_METHOD_INFO, dtmf, "application/dtmf-relay");
+    auto& relayed = f.pbx.expect("INFO");
+    CHECK(&relayed.dialog() == &c.callee());
+    CHECK(relayed.body() == dtmf);
+    relayed.reply(200);
+    info.expect(200);
+
+    const std::string star = "Signal=*\r\nDuration=100\r\n";
+    auto& back = c.callee().send(SIP_METHOD_INFO, star, "application/dtmf-relay");
+    auto& to_carrier = f.carrier.expect("INFO");
+    CHECK(&to_carrier.dialog() == c.caller);
+    CHECK(to_carrier.body() == star);
+    to_carrier.reply(200);
+    back.expect(200);
+
+    // Then the pbx hangs up: the SBC's BYE to the carrier follows the INFO
+    // it relayed there, its CSeq above that one's (RFC 3261 12.2.1.1).
+    auto& bye = c.callee().bye();
+    auto& relayed_bye = f.carrier.expect("BYE");
+    CHECK(cseq_of(relayed_bye.sip()) > cseq_of(to_carrier.sip()));
+    relayed_bye.reply(200);
+    bye.expect(200);
+    REQUIRE(f.calls_gone());
+    CHECK(f.cdr_lines().size() == 1);
+    f.carrier.expect_nothing_more();
+    f.pbx.expect_nothing_more();
+}
+
+TEST_CASE("a call taken over is transferred blind by the pbx's REFER",
+          "[b2bua][cluster][take-over][transfer][refer]") {
+    sbc::test::topology t;
+    t.pbx_trunk.push_back("refer: handle");
+    t.target_trunk = true;
+    b2bua_fixture f(t);
+    auto c = carrier_calls_pbx(f);
+    take_over(f);
+
+    // As test_transfer.cpp's blind transfer, on the rebuilt call: 202 and
+    // NOTIFYs to the referrer, the target called with the SDP the pbx was
+    // offered, the referrer BYE'd out, the carrier re-INVITEd.
+    sbc::test::refer(c.callee(), "<sip:3000@sbc.example>").expect(202);
+    expect_notify(f.pbx, 100, false);
+    auto& inv = f.target.expect("INVITE");
+    CHECK(sbc::test::request_uri(inv).rfind("sip:3000@" + f.target.host_port(), 0) == 0);
+    CHECK(sdp_line(inv.body(), "c=") == sdp_line(c.invite->body(), "c="));
+    CHECK(sbc::test::media_port(inv.body()) == sbc::test::media_port(c.invite->body()));
+    inv.reply(200, sdp_audio(32000, "target"));
+    f.target.expect("ACK");
+    expect_notify(f.pbx, 200, true);
+    auto& bye = f.pbx.expect("BYE");
+    CHECK(&bye.dialog() == &c.callee());
+    bye.reply(200);
+
+    auto& reinvite = f.carrier.expect("INVITE");
+    CHECK(&reinvite.dialog() == c.caller);
+    const auto answer = body_of(c.ok);
+    CHECK(sdp_line(reinvite.body(), "m=") == sdp_line(answer, "m="));
+    CHECK(sdp_origin(reinvite.body()).id == sdp_origin(answer).id);
+    CHECK(sdp_origin(reinvite.body()).version == sdp_origin(answer).version + 1);
+    reinvite.reply(200, sdp_audio(30000, "carrier"));
+    f.carrier.expect("ACK");
+
+    auto& hang_up = c.caller->bye();
+    auto& relayed = f.target.expect("BYE");
+    CHECK(&relayed.dialog() == &inv.dialog());
+    relayed.reply(200);
+    hang_up.expect(200);
+    REQUIRE(f.calls_gone());
+    // One CDR for the call, as the first node began it, to the target now.
+    const auto cdr = f.only_cdr();
+    CHECK(cdr["from_trunk"] == "carrier");
+    CHECK(cdr["to_trunk"] == "target");
+    CHECK(cdr["status"] == 200);
+    CHECK(cdr["disconnected_by"] == "caller");
+    f.carrier.expect_nothing_more();
+    f.pbx.expect_nothing_more();
+    f.target.expect_nothing_more();
 }
 
 TEST_CASE("only an established call can be taken over", "[b2bua][cluster][take-over]") {
