@@ -320,14 +320,28 @@ result<bool> media_session::program_srtp(side s) {
         return false;
     }
     const auto& keys = l.sdes->keys();
+    if (l.positions_generation != l.sdes->generation()) {
+        // New keys (RFC 4568 7.1.4: a re-keying): new contexts, whose
+        // streams start their rollover counters at 0 (RFC 3711 3.3.1).
+        l.peer_stream.reset();
+        l.local_stream.reset();
+        l.positions_generation = l.sdes->generation();
+    }
     std::unique_ptr<dataplane::srtp::stream_crypto> from_peer;
     std::unique_ptr<dataplane::srtp::stream_crypto> to_peer;
     if (keys) {
         auto suite = data_plane_suite(keys->suite);
+        // A restored leg's streams go on where the other node's were.
+        const auto continued = [](const std::optional<srtp_position_state>& p) {
+            return p ? std::vector<dataplane::srtp::stream_position>{{p->ssrc, p->roc}}
+                     : std::vector<dataplane::srtp::stream_position>{};
+        };
         auto in = dataplane::srtp::stream_crypto::create(
-            suite, keys->peer.bytes(), dataplane::srtp::stream_crypto::direction::unprotect);
+            suite, keys->peer.bytes(), dataplane::srtp::stream_crypto::direction::unprotect,
+            continued(l.peer_stream));
         auto out = dataplane::srtp::stream_crypto::create(
-            suite, keys->local.bytes(), dataplane::srtp::stream_crypto::direction::protect);
+            suite, keys->local.bytes(), dataplane::srtp::stream_crypto::direction::protect,
+            continued(l.local_stream));
         if (!in || !out) {
             return make_error("cannot set up SRTP: " +
                               (!in ? in.error_message() : out.error_message()));
@@ -342,6 +356,21 @@ result<bool> media_session::program_srtp(side s) {
     _engine.set_srtp(_id, s, std::move(from_peer), std::move(to_peer));
     l.srtp_programmed = l.sdes->generation();
     l.srtp_in_engine = keys.has_value();
+    return true;
+}
+
+bool media_session::note_srtp_rollover(side s, bool to_peer, std::uint32_t ssrc,
+                                       std::uint32_t roc) {
+    auto& l = of(s);
+    if (!l.srtp_in_engine) {
+        return false;
+    }
+    // An event of contexts that new keys replaced may still arrive (the
+    // worker reported it before it took the new ones): it is taken for the
+    // new keys' stream, one wrap early at worst for that SSRC.
+    (to_peer ? l.local_stream : l.peer_stream) = srtp_position_state{ssrc, roc};
+    media_log.info("call {}: leg {}: SRTP stream {:08x} {} the peer rolled over to ROC {}",
+                   _log_id, letter(s), ssrc, to_peer ? "to" : "from", roc);
     return true;
 }
 

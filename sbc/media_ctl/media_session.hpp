@@ -170,6 +170,11 @@ public:
     std::string ice_ufrag(side s) const;
     /// A digit from leg `from`'s peer, for the chain towards the other leg.
     void send_dtmf(side from, char digit, std::uint32_t duration_ms);
+    /// The data plane saw SRTP stream `ssrc` on leg `s` wrap (media_event::
+    /// kind::srtp_rollover): the SBC's stream to the peer (`to_peer`) or
+    /// the peer's. state() carries it from now on, until the leg's keys
+    /// change. False when the leg has no SRTP (nothing to note).
+    bool note_srtp_rollover(side s, bool to_peer, std::uint32_t ssrc, std::uint32_t roc);
     std::optional<dataplane::session_stats> stats() const;
     /// The session as data (media_state.hpp), with the addresses the data
     /// plane latched so far.
@@ -195,6 +200,12 @@ private:
         std::unique_ptr<sdp::sdes_leg> sdes;
         unsigned srtp_programmed = 0;  ///< sdes->generation() the engine has
         bool srtp_in_engine = false;   ///< the engine has SRTP contexts on this side
+        /// Where the peer's stream and the SBC's stand (note_srtp_rollover,
+        /// or a restored state), for the keys of sdes->generation()
+        /// `positions_generation`: new keys start new streams at ROC 0.
+        std::optional<srtp_position_state> peer_stream;
+        std::optional<srtp_position_state> local_stream;
+        unsigned positions_generation = 0;
         sdp::media_formats peer_formats;
         sdp::direction peer_direction = sdp::direction::sendrecv;
         bool peer_hold_address = false;
