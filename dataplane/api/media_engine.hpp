@@ -215,7 +215,10 @@ struct media_event {
         /// to side `s`'s peer (`to_peer`) or the one that peer sends. A
         /// node that takes the call over continues it (srtp::stream_crypto::
         /// create's `continued`), or the peer and it disagree on every
-        /// packet's index.
+        /// packet's index. With `srtcp`: the SBC has protected the first or
+        /// another 256th SRTCP packet of stream `ssrc` to the peer,
+        /// `srtcp_sent` in all (RFC 3711 3.4: a node taking over starts its
+        /// SRTCP index past them).
         srtp_rollover,
     };
     kind what = kind::latched;
@@ -227,6 +230,8 @@ struct media_event {
     bool to_peer = false;           ///< srtp_rollover: the SBC's stream to the peer
     std::uint32_t ssrc = 0;         ///< srtp_rollover
     std::uint32_t roc = 0;          ///< srtp_rollover
+    bool srtcp = false;             ///< srtp_rollover: of SRTCP, not of RTP
+    std::uint32_t srtcp_sent = 0;   ///< srtp_rollover with srtcp
 };
 
 struct open_result {

@@ -212,6 +212,37 @@ void relay_session::set_srtp(side s, srtp::stream_crypto* from_peer,
     // New contexts count their streams afresh.
     st.unprotected = stream_watch{};
     st.protected_ = stream_watch{};
+    st.srtcp_ssrc = 0;
+    st.srtcp_sent = 0;
+}
+
+void relay_session::count_srtcp(side s, const std::uint8_t* rtcp, std::size_t len,
+                                tx_batch& out) noexcept {
+    if (len < 8) {
+        return;
+    }
+    auto& st = _sides[index(s)];
+    // RFC 3550 6.4: the sender's SSRC at octets 4-7 of the first packet,
+    // the stream whose SRTCP index libsrtp2 counts.
+    const std::uint32_t ssrc = (std::uint32_t{rtcp[4]} << 24) | (std::uint32_t{rtcp[5]} << 16) |
+                               (std::uint32_t{rtcp[6]} << 8) | std::uint32_t{rtcp[7]};
+    if (ssrc != st.srtcp_ssrc) {
+        st.srtcp_ssrc = ssrc;
+        st.srtcp_sent = 0;
+    }
+    ++st.srtcp_sent;
+    // The first tells the stream's SSRC; then one in 256 bounds the index
+    // without a report per packet.
+    if ((st.srtcp_sent == 1 || st.srtcp_sent % 256 == 0) &&
+        out.rollover_count < out.rollovers.size()) {
+        srtp_rollover r;
+        r.s = s;
+        r.to_peer = true;
+        r.srtcp = true;
+        r.ssrc = ssrc;
+        r.srtcp_sent = st.srtcp_sent;
+        out.rollovers[out.rollover_count++] = r;
+    }
 }
 
 void relay_session::watch_rollover(side s, bool to_peer, const std::uint8_t* rtp, std::size_t len,
@@ -240,7 +271,12 @@ void relay_session::watch_rollover(side s, bool to_peer, const std::uint8_t* rtp
     }
     auto* ctx = to_peer ? st.protect : st.unprotect;
     if (const auto roc = ctx != nullptr ? ctx->roc_of(ssrc) : std::nullopt) {
-        out.rollovers[out.rollover_count++] = srtp_rollover{s, to_peer, ssrc, *roc};
+        srtp_rollover r;
+        r.s = s;
+        r.to_peer = to_peer;
+        r.ssrc = ssrc;
+        r.roc = *roc;
+        out.rollovers[out.rollover_count++] = r;
     }
 }
 
@@ -516,6 +552,8 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             }
             if (rtp) {
                 watch_rollover(other(from), true, pkt.data, len, out);
+            } else {
+                count_srtcp(other(from), pkt.data, len, out);
             }
         }
         out.packets[out.count++] =

@@ -88,14 +88,20 @@ struct tx_packet {
 
 /// A stream's rollover counter moved (RFC 3711 3.3.1): its sequence number
 /// wrapped in a packet the worker protected for side `s`'s peer (`to_peer`)
-/// or unprotected from it. The backend reports it to the control plane
-/// (media_event::kind::srtp_rollover), which writes it where a node that
-/// takes the call over reads it (srtp::stream_crypto::create's `continued`).
+/// or unprotected from it. Or, with `srtcp`, the worker has protected the
+/// first or another 256th SRTCP packet of stream `ssrc` for side `s`'s
+/// peer, `srtcp_sent` in all since the SRTP contexts were set (the SRTCP
+/// index the next one takes, RFC 3711 3.4). The backend reports it to the
+/// control plane (media_event::kind::srtp_rollover), which writes it where
+/// a node that takes the call over reads it (srtp::stream_crypto::create's
+/// `continued`).
 struct srtp_rollover {
     side s = side::a;
     bool to_peer = false;
+    bool srtcp = false;
     std::uint32_t ssrc = 0;
     std::uint32_t roc = 0;
+    std::uint32_t srtcp_sent = 0;
 };
 
 struct tx_batch {
@@ -133,6 +139,8 @@ inline media_event rollover_event(session_id id, const srtp_rollover& r) noexcep
     ev.to_peer = r.to_peer;
     ev.ssrc = r.ssrc;
     ev.roc = r.roc;
+    ev.srtcp = r.srtcp;
+    ev.srtcp_sent = r.srtcp_sent;
     return ev;
 }
 
@@ -182,7 +190,8 @@ public:
     /// latch only once they authenticate, so a forged first packet cannot
     /// divert the stream. Whenever the sequence numbers of a stream either
     /// transforms wraps, the stream's new rollover counter is reported
-    /// (tx_batch::rollovers).
+    /// (tx_batch::rollovers), and so are the first and every 256th SRTCP
+    /// packet `to_peer` protected.
     void set_srtp(side s, srtp::stream_crypto* from_peer, srtp::stream_crypto* to_peer) noexcept;
 
     /// Owning worker. The responder to side `s`'s connectivity checks (ICE
@@ -316,6 +325,9 @@ private:
         srtp::stream_crypto* protect = nullptr;
         stream_watch unprotected;  // what `unprotect` passed last
         stream_watch protected_;   // what `protect` passed last
+        // SRTCP packets `protect` protected for stream `srtcp_ssrc`.
+        std::uint32_t srtcp_ssrc = 0;
+        std::uint32_t srtcp_sent = 0;
         transcoder::media_chain* chain = nullptr;  // for RTP from this side's peer
         const ice_responder* ice = nullptr;        // this side's checks; see set_ice
         transcoder::tone_source* tone = nullptr;   // played to this side's peer; see set_tone
@@ -350,6 +362,10 @@ private:
     /// numbers is reported in `out` (see set_srtp).
     void watch_rollover(side s, bool to_peer, const std::uint8_t* rtp, std::size_t len,
                         tx_batch& out) noexcept;
+    /// `rtcp` (its header in the clear) was protected for side `s`'s peer:
+    /// counted, and reported in `out` at the first and every 256th (see
+    /// set_srtp).
+    void count_srtcp(side s, const std::uint8_t* rtcp, std::size_t len, tx_batch& out) noexcept;
     /// The packets of `dst`'s tone due by `now_ns`, protected for `dst`'s
     /// peer at `dest` (null: nowhere to send, dropped), appended to `out`.
     void release_tone(side to, const ip_endpoint* dest, std::int64_t now_ns,

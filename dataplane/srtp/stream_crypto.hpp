@@ -51,10 +51,16 @@ inline constexpr std::size_t max_overhead = 32;
 
 enum class outcome { ok, auth_failed, replayed, malformed, error };
 
-/// Where one stream (one SSRC) of a session stands: its rollover counter.
+/// Where one stream (one SSRC) of a session stands: its rollover counter,
+/// and for a protecting session how many SRTCP indices to use up before its
+/// first real RTCP packet. libsrtp2 cannot set the SRTCP index; RFC 3711
+/// 3.4 only asks that it grow, so a session that continues another's
+/// protects and discards that many scratch reports, to stay ahead of what
+/// the peer's replay list has seen.
 struct stream_position {
     std::uint32_t ssrc = 0;
     std::uint32_t roc = 0;
+    std::uint32_t srtcp_skip = 0;
 };
 
 class stream_crypto {
@@ -64,8 +70,9 @@ public:
     /// A session for `dir` with `master` (master_length(s) octets). Each
     /// of `continued` with a non-zero ROC gets a stream of its own whose
     /// first packet's index is estimated from that ROC (RFC 3711 3.3.1):
-    /// the stream goes on where a session on another node left it. Errors
-    /// name the problem, never the key.
+    /// the stream goes on where a session on another node left it; a
+    /// protecting session also uses up its `srtcp_skip` SRTCP indices
+    /// (65536 at most). Errors name the problem, never the key.
     static result<stream_crypto> create(suite s, std::span<const std::uint8_t> master,
                                         direction dir,
                                         std::span<const stream_position> continued = {});

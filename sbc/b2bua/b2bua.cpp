@@ -889,7 +889,7 @@ void b2bua::tick() {
         if (ev.what == dataplane::media_event::kind::srtp_rollover) {
             // RFC 3711 3.3.1: a node that takes the call over must go on
             // with this counter, so the document is written again.
-            c.on_srtp_rollover(ev.s, ev.to_peer, ev.ssrc, ev.roc);
+            c.on_srtp_rollover(ev);
             continue;
         }
         // The worker disarmed the timer when it fired.

@@ -241,8 +241,8 @@ public:
     void note_change() noexcept { ++_changes; }
     /// An SRTP stream of leg `s` rolled over (media_event::kind::
     /// srtp_rollover): the state document is to carry its new counter.
-    void on_srtp_rollover(side s, bool to_peer, std::uint32_t ssrc, std::uint32_t roc) {
-        if (_media.note_srtp_rollover(s, to_peer, ssrc, roc)) {
+    void on_srtp_rollover(const dataplane::media_event& ev) {
+        if (_media.note_srtp_rollover(ev)) {
             note_change();
         }
     }

@@ -117,7 +117,10 @@ json media_leg_json(const media_ctl::media_leg_state& l) {
                 {"peer", secret_json(l.srtp->peer)},
                 {"local", secret_json(l.srtp->local)},
                 {"peer_stream", stream_json(l.srtp->peer_stream)},
-                {"local_stream", stream_json(l.srtp->local_stream)}};
+                {"local_stream", stream_json(l.srtp->local_stream)},
+                {"local_srtcp", l.srtp->local_srtcp ? json{{"ssrc", l.srtp->local_srtcp->ssrc},
+                                                           {"sent", l.srtp->local_srtcp->sent}}
+                                                     : json(nullptr)}};
     }
     json ice = nullptr;
     if (l.ice) {
@@ -443,7 +446,12 @@ media_ctl::media_leg_state read_media_leg(const reader& r) {
         }
         l.srtp = media_ctl::srtp_state{*suite, s.secret_at("peer"), s.secret_at("local"),
                                        read_stream(s, "peer_stream"),
-                                       read_stream(s, "local_stream")};
+                                       read_stream(s, "local_stream"), std::nullopt};
+        if (s.has("local_srtcp") && !s.is_null("local_srtcp")) {
+            const auto p = s.object("local_srtcp");
+            l.srtp->local_srtcp = media_ctl::srtcp_position_state{p.uint<std::uint32_t>("ssrc"),
+                                                                  p.uint<std::uint32_t>("sent")};
+        }
     }
     // Written since ICE-lite came; a document without it had none.
     if (r.has("ice") && !r.is_null("ice")) {

@@ -314,6 +314,36 @@ std::string media_session::ice_ufrag(side s) const {
     return l.ice && l.ice->local() ? l.ice->local()->ufrag : "";
 }
 
+std::vector<dataplane::srtp::stream_position> media_session::local_positions(leg_media& l) {
+    std::vector<dataplane::srtp::stream_position> out;
+    if (l.local_stream) {
+        out.push_back({l.local_stream->ssrc, l.local_stream->roc, 0});
+    }
+    l.srtcp_skipped = 0;
+    if (l.local_srtcp) {
+        // RFC 3711 3.4: past every index the other node may have used (it
+        // reported the first packet and every 256th), so the peer's replay
+        // list (RFC 3711 3.3.2) takes the next one. libsrtp2 cannot set the
+        // index; stream_crypto moves it on a packet at a time, 65536 at most.
+        constexpr std::uint32_t most = 1U << 16;
+        const std::uint64_t wanted = std::uint64_t{l.local_srtcp->sent} + 256;
+        if (wanted > most) {
+            media_log.warn("call {}: SRTCP index of stream {:08x} moved on by {} of {}: the "
+                           "peer may drop the SBC's RTCP as replayed",
+                           _log_id, l.local_srtcp->ssrc, most, wanted);
+        }
+        l.srtcp_skipped = static_cast<std::uint32_t>(std::min<std::uint64_t>(wanted, most));
+        auto same = std::find_if(out.begin(), out.end(),
+                                 [&](const auto& p) { return p.ssrc == l.local_srtcp->ssrc; });
+        if (same != out.end()) {
+            same->srtcp_skip = l.srtcp_skipped;
+        } else {
+            out.push_back({l.local_srtcp->ssrc, 0, l.srtcp_skipped});
+        }
+    }
+    return out;
+}
+
 result<bool> media_session::program_srtp(side s) {
     auto& l = of(s);
     if (l.sdes->generation() == l.srtp_programmed) {
@@ -325,6 +355,7 @@ result<bool> media_session::program_srtp(side s) {
         // streams start their rollover counters at 0 (RFC 3711 3.3.1).
         l.peer_stream.reset();
         l.local_stream.reset();
+        l.local_srtcp.reset();
         l.positions_generation = l.sdes->generation();
     }
     std::unique_ptr<dataplane::srtp::stream_crypto> from_peer;
@@ -332,16 +363,17 @@ result<bool> media_session::program_srtp(side s) {
     if (keys) {
         auto suite = data_plane_suite(keys->suite);
         // A restored leg's streams go on where the other node's were.
-        const auto continued = [](const std::optional<srtp_position_state>& p) {
-            return p ? std::vector<dataplane::srtp::stream_position>{{p->ssrc, p->roc}}
-                     : std::vector<dataplane::srtp::stream_position>{};
-        };
+        std::vector<dataplane::srtp::stream_position> peer_pos;
+        if (l.peer_stream) {
+            peer_pos.push_back({l.peer_stream->ssrc, l.peer_stream->roc, 0});
+        }
         auto in = dataplane::srtp::stream_crypto::create(
             suite, keys->peer.bytes(), dataplane::srtp::stream_crypto::direction::unprotect,
-            continued(l.peer_stream));
+            peer_pos);
+        auto local_pos = local_positions(l);
         auto out = dataplane::srtp::stream_crypto::create(
             suite, keys->local.bytes(), dataplane::srtp::stream_crypto::direction::protect,
-            continued(l.local_stream));
+            local_pos);
         if (!in || !out) {
             return make_error("cannot set up SRTP: " +
                               (!in ? in.error_message() : out.error_message()));
@@ -359,18 +391,26 @@ result<bool> media_session::program_srtp(side s) {
     return true;
 }
 
-bool media_session::note_srtp_rollover(side s, bool to_peer, std::uint32_t ssrc,
-                                       std::uint32_t roc) {
-    auto& l = of(s);
+bool media_session::note_srtp_rollover(const dataplane::media_event& ev) {
+    auto& l = of(ev.s);
     if (!l.srtp_in_engine) {
         return false;
     }
     // An event of contexts that new keys replaced may still arrive (the
     // worker reported it before it took the new ones): it is taken for the
     // new keys' stream, one wrap early at worst for that SSRC.
-    (to_peer ? l.local_stream : l.peer_stream) = srtp_position_state{ssrc, roc};
+    if (ev.srtcp) {
+        auto& p = l.local_srtcp;
+        const std::uint32_t skipped = p && p->ssrc == ev.ssrc ? l.srtcp_skipped : 0;
+        if (!p || p->ssrc != ev.ssrc) {
+            l.srtcp_skipped = 0;
+        }
+        p = srtcp_position_state{ev.ssrc, skipped + ev.srtcp_sent};
+        return true;
+    }
+    (ev.to_peer ? l.local_stream : l.peer_stream) = srtp_position_state{ev.ssrc, ev.roc};
     media_log.info("call {}: leg {}: SRTP stream {:08x} {} the peer rolled over to ROC {}",
-                   _log_id, letter(s), ssrc, to_peer ? "to" : "from", roc);
+                   _log_id, letter(ev.s), ev.ssrc, ev.to_peer ? "to" : "from", ev.roc);
     return true;
 }
 

@@ -170,11 +170,11 @@ public:
     std::string ice_ufrag(side s) const;
     /// A digit from leg `from`'s peer, for the chain towards the other leg.
     void send_dtmf(side from, char digit, std::uint32_t duration_ms);
-    /// The data plane saw SRTP stream `ssrc` on leg `s` wrap (media_event::
-    /// kind::srtp_rollover): the SBC's stream to the peer (`to_peer`) or
-    /// the peer's. state() carries it from now on, until the leg's keys
-    /// change. False when the leg has no SRTP (nothing to note).
-    bool note_srtp_rollover(side s, bool to_peer, std::uint32_t ssrc, std::uint32_t roc);
+    /// The data plane saw an SRTP stream of leg `ev.s` wrap, or counted
+    /// the SRTCP the SBC sends there (media_event::kind::srtp_rollover).
+    /// state() carries it from now on, until the leg's keys change. False
+    /// when the leg has no SRTP (nothing to note).
+    bool note_srtp_rollover(const dataplane::media_event& ev);
     std::optional<dataplane::session_stats> stats() const;
     /// The session as data (media_state.hpp), with the addresses the data
     /// plane latched so far.
@@ -205,7 +205,12 @@ private:
         /// `positions_generation`: new keys start new streams at ROC 0.
         std::optional<srtp_position_state> peer_stream;
         std::optional<srtp_position_state> local_stream;
+        std::optional<srtcp_position_state> local_srtcp;
         unsigned positions_generation = 0;
+        /// SRTCP indices the engine's protect context used up before its
+        /// first real packet of stream local_srtcp->ssrc (a restored leg),
+        /// which the worker's count does not include.
+        std::uint32_t srtcp_skipped = 0;
         sdp::media_formats peer_formats;
         sdp::direction peer_direction = sdp::direction::sendrecv;
         bool peer_hold_address = false;
@@ -261,6 +266,9 @@ private:
 
     leg_media& of(side s) noexcept { return _legs[dataplane::index(s)]; }
     const leg_media& of(side s) const noexcept { return _legs[dataplane::index(s)]; }
+    /// Where leg `l`'s protect context is to continue its streams (a
+    /// restored leg); sets l.srtcp_skipped.
+    std::vector<dataplane::srtp::stream_position> local_positions(leg_media& l);
     /// Hands leg `s`'s SRTP keys to the engine when they changed.
     result<bool> program_srtp(side s);
     /// Gives the engine leg `s`'s ICE credentials when they changed.

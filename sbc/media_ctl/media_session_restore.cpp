@@ -108,6 +108,7 @@ result<bool> media_session::restore_legs(const media_state& s, const trunk_looku
             // program_srtp continues the streams where they stood.
             l.peer_stream = st.srtp->peer_stream;
             l.local_stream = st.srtp->local_stream;
+            l.local_srtcp = st.srtp->local_srtcp;
             l.positions_generation = l.sdes->generation();
         }
         l.ice = std::make_unique<sdp::ice_leg>(trunk->ice);

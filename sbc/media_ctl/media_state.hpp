@@ -8,7 +8,8 @@
 // stream stands (its SSRC and rollover counter, RFC 3711 3.3.1), as the data
 // plane last reported a wrap of its sequence numbers (media_event::kind::
 // srtp_rollover), so the node that takes over continues the index both
-// peers count; the SRTCP index is not carried.
+// peers count; and, to within 256, how many SRTCP packets the SBC sent the
+// peer, so that node's SRTCP index starts past them (RFC 3711 3.4).
 #pragma once
 
 #include <array>
@@ -40,6 +41,15 @@ struct srtp_position_state {
     bool operator==(const srtp_position_state&) const = default;
 };
 
+/// How many SRTCP packets of stream `ssrc` the SBC sent its peer: the
+/// first, then every 256th (the SRTCP index, RFC 3711 3.4, is below
+/// `sent` + 256).
+struct srtcp_position_state {
+    std::uint32_t ssrc = 0;
+    std::uint32_t sent = 0;
+    bool operator==(const srtcp_position_state&) const = default;
+};
+
 /// The SRTP keys in force on one leg (RFC 4568: one key each way).
 struct srtp_state {
     config::srtp_suite suite = config::srtp_suite::aes_cm_128_hmac_sha1_80;
@@ -49,6 +59,8 @@ struct srtp_state {
     /// keys; nullopt until its sequence numbers first wrapped (ROC 0).
     std::optional<srtp_position_state> peer_stream;
     std::optional<srtp_position_state> local_stream;
+    /// The SBC's SRTCP to the peer under these keys; nullopt before any.
+    std::optional<srtcp_position_state> local_srtcp;
     bool operator==(const srtp_state&) const = default;
 };
 

@@ -409,6 +409,41 @@ TEST_CASE("relay: a wrap of either SRTP stream's sequence numbers reports its ro
     CHECK(r.stats().sides[1].srtp_errors == 0);
 }
 
+TEST_CASE("relay: the first SRTCP packet to an SRTP peer and every 256th are reported",
+          "[srtp][roc]") {
+    srtp_fixture f;
+    relay_session r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.set_srtp(side::a, &f.sbc_from_alice, &f.sbc_to_alice);
+    std::vector<srtp_rollover> reports;
+    for (int i = 0; i < 600; ++i) {
+        // Bob's receiver report (RFC 3550 6.4.2) from SSRC 0xb0b.
+        buffer rr(0);
+        rr.bytes[1] = 201;
+        rr.bytes[3] = 1;
+        rr.bytes[6] = 0x0b;
+        rr.bytes[7] = 0x0b;
+        rr.len = 8;
+        rx_packet in[] = {rr.packet(bob_rtcp)};
+        tx_batch out;
+        r.relay(side::b, channel::rtcp, in, 1, out);
+        REQUIRE(out.count == 1);
+        const auto got = rollovers_of(out);
+        reports.insert(reports.end(), got.begin(), got.end());
+    }
+    REQUIRE(reports.size() == 3);
+    for (const auto& rep : reports) {
+        CHECK(rep.s == side::a);
+        CHECK(rep.to_peer);
+        CHECK(rep.srtcp);
+        CHECK(rep.ssrc == 0xb0bu);
+    }
+    CHECK(reports[0].srtcp_sent == 1u);
+    CHECK(reports[1].srtcp_sent == 256u);
+    CHECK(reports[2].srtcp_sent == 512u);
+}
+
 TEST_CASE("relay: a local tone that wraps to an SRTP peer reports the rollover", "[srtp][roc]") {
     namespace tc = sbc::transcoder;
     constexpr std::int64_t ms = 1'000'000;

@@ -413,3 +413,51 @@ TEST_CASE("a receiver made again continues the stream's rollover counter", "[srt
         CHECK(accepted(again, protect_run(fresh_tx, 100, 3, rng)) == 3);
     }
 }
+
+namespace {
+
+/// An empty SRTCP receiver report (RFC 3550 6.4.2) from `roc_ssrc`,
+/// protected by `tx`.
+std::vector<uint8_t> protected_report(stream_crypto& tx) {
+    std::vector<uint8_t> rr(8 + max_overhead, 0);
+    rr[0] = 0x80;
+    rr[1] = 201;
+    rr[3] = 1;
+    for (int i = 0; i < 4; ++i) {
+        rr[4 + static_cast<std::size_t>(i)] = static_cast<uint8_t>(roc_ssrc >> (24 - 8 * i));
+    }
+    std::size_t len = 8;
+    REQUIRE(tx.protect_rtcp(rr.data(), len) == outcome::ok);
+    rr.resize(len);
+    return rr;
+}
+
+outcome unprotect_report(stream_crypto& rx, std::vector<uint8_t> rr) {
+    std::size_t len = rr.size();
+    return rx.unprotect_rtcp(rr.data(), len);
+}
+
+}  // namespace
+
+TEST_CASE("a sender made again starts its SRTCP index past the skipped ones", "[srtp][roc]") {
+    auto tx = make(stream_crypto::direction::protect, key_30);
+    auto rx = make(stream_crypto::direction::unprotect, key_30);
+    for (int i = 0; i < 300; ++i) {
+        REQUIRE(unprotect_report(rx, protected_report(tx)) == outcome::ok);
+    }
+    SECTION("continued: 300 reported, 256 more skipped (RFC 3711 3.4: the index grows)") {
+        const stream_position pos{roc_ssrc, 0, 300 + 256};
+        auto again = make(stream_crypto::direction::protect, key_30, {&pos, 1});
+        CHECK(unprotect_report(rx, protected_report(again)) == outcome::ok);
+        CHECK(unprotect_report(rx, protected_report(again)) == outcome::ok);
+    }
+    SECTION("not continued: the receiver's replay list refuses the index it saw") {
+        auto again = make(stream_crypto::direction::protect, key_30);
+        CHECK(unprotect_report(rx, protected_report(again)) == outcome::replayed);
+    }
+    SECTION("a receiver ignores the skip") {
+        const stream_position pos{roc_ssrc, 0, 300};
+        auto rx_again = make(stream_crypto::direction::unprotect, key_30, {&pos, 1});
+        CHECK(unprotect_report(rx_again, protected_report(tx)) == outcome::ok);
+    }
+}

@@ -262,9 +262,11 @@ TEST_CASE("call state: an SRTP leg, its keys marked as secrets", "[b2bua][state]
         REQUIRE(f.loop.run_until([&] { return seen.changed == 2; }));
         f.media.inject_srtp_rollover(id, dataplane::side::b, true, 0x0badcafe, 2);
         REQUIRE(f.loop.run_until([&] { return seen.changed == 3; }));
+        f.media.inject_srtcp_sent(id, dataplane::side::b, 0x0badcafe, 256);
+        REQUIRE(f.loop.run_until([&] { return seen.changed == 4; }));
         // Leg a is plain RTP: nothing to carry, nothing written.
         f.media.inject_srtp_rollover(id, dataplane::side::a, true, 0x1234, 1);
-        CHECK_FALSE(f.loop.run_until([&] { return seen.changed > 3; },
+        CHECK_FALSE(f.loop.run_until([&] { return seen.changed > 4; },
                                      std::chrono::milliseconds(300)));
         f.sbc().set_observer(nullptr);
 
@@ -272,6 +274,7 @@ TEST_CASE("call state: an SRTP leg, its keys marked as secrets", "[b2bua][state]
         const auto& srtp = *rolled.media.legs[1].srtp;
         CHECK(srtp.peer_stream == media_ctl::srtp_position_state{0x5eed0001, 1});
         CHECK(srtp.local_stream == media_ctl::srtp_position_state{0x0badcafe, 2});
+        CHECK(srtp.local_srtcp == media_ctl::srtcp_position_state{0x0badcafe, 256});
         CHECK_FALSE(rolled.media.legs[0].srtp);
         round_trip(rolled);
         auto doc = b2bua::to_json_value(rolled);
@@ -280,10 +283,12 @@ TEST_CASE("call state: an SRTP leg, its keys marked as secrets", "[b2bua][state]
         // A document written before the counters came reads as ROC 0.
         doc["media"]["legs"][1]["srtp"].erase("peer_stream");
         doc["media"]["legs"][1]["srtp"].erase("local_stream");
+        doc["media"]["legs"][1]["srtp"].erase("local_srtcp");
         auto older = b2bua::call_state_from_json(doc.dump());
         REQUIRE(older.ok());
         CHECK_FALSE(older.value().media.legs[1].srtp->peer_stream);
         CHECK_FALSE(older.value().media.legs[1].srtp->local_stream);
+        CHECK_FALSE(older.value().media.legs[1].srtp->local_srtcp);
     }
 
     SECTION("the control API shows the document with the secrets redacted") {
