@@ -307,7 +307,6 @@ void relay_session::queue_digit(side from, char digit, std::uint32_t duration_ms
     }
 }
 
-
 std::uint64_t relay_session::send_chain_output(transcoder::media_chain& chain, std::size_t first,
                                                side to, const ip_endpoint* dest, tx_batch& out,
                                                std::int64_t flush_ns) noexcept {

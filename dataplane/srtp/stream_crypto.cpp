@@ -162,7 +162,8 @@ result<stream_crypto> stream_crypto::create(suite s, std::span<const std::uint8_
                           std::to_string(static_cast<int>(status)));
     }
     stream_crypto made(session);
-    if (auto error = continue_streams(session, policy, dir == direction::protect, continued); !error.empty()) {
+    if (auto error = continue_streams(session, policy, dir == direction::protect, continued);
+        !error.empty()) {
         return make_error(error);
     }
     return made;

@@ -120,7 +120,7 @@ json media_leg_json(const media_ctl::media_leg_state& l) {
                 {"local_stream", stream_json(l.srtp->local_stream)},
                 {"local_srtcp", l.srtp->local_srtcp ? json{{"ssrc", l.srtp->local_srtcp->ssrc},
                                                            {"sent", l.srtp->local_srtcp->sent}}
-                                                     : json(nullptr)}};
+                                                    : json(nullptr)}};
     }
     json ice = nullptr;
     if (l.ice) {
@@ -444,9 +444,12 @@ media_ctl::media_leg_state read_media_leg(const reader& r) {
         if (!suite) {
             s.fail("suite", "an SRTP suite name (RFC 4568 6.2, RFC 6188 7.1, RFC 7714 14.2)");
         }
-        l.srtp = media_ctl::srtp_state{*suite, s.secret_at("peer"), s.secret_at("local"),
+        l.srtp = media_ctl::srtp_state{*suite,
+                                       s.secret_at("peer"),
+                                       s.secret_at("local"),
                                        read_stream(s, "peer_stream"),
-                                       read_stream(s, "local_stream"), std::nullopt};
+                                       read_stream(s, "local_stream"),
+                                       std::nullopt};
         if (s.has("local_srtcp") && !s.is_null("local_srtcp")) {
             const auto p = s.object("local_srtcp");
             l.srtp->local_srtcp = media_ctl::srtcp_position_state{p.uint<std::uint32_t>("ssrc"),

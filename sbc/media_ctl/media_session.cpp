@@ -328,9 +328,10 @@ std::vector<dataplane::srtp::stream_position> media_session::local_positions(leg
         constexpr std::uint32_t most = 1U << 16;
         const std::uint64_t wanted = std::uint64_t{l.local_srtcp->sent} + 256;
         if (wanted > most) {
-            media_log.warn("call {}: SRTCP index of stream {:08x} moved on by {} of {}: the "
-                           "peer may drop the SBC's RTCP as replayed",
-                           _log_id, l.local_srtcp->ssrc, most, wanted);
+            media_log.warn(
+                "call {}: SRTCP index of stream {:08x} moved on by {} of {}: the "
+                "peer may drop the SBC's RTCP as replayed",
+                _log_id, l.local_srtcp->ssrc, most, wanted);
         }
         l.srtcp_skipped = static_cast<std::uint32_t>(std::min<std::uint64_t>(wanted, most));
         auto same = std::find_if(out.begin(), out.end(),
@@ -409,8 +410,8 @@ bool media_session::note_srtp_rollover(const dataplane::media_event& ev) {
         return true;
     }
     (ev.to_peer ? l.local_stream : l.peer_stream) = srtp_position_state{ev.ssrc, ev.roc};
-    media_log.info("call {}: leg {}: SRTP stream {:08x} {} the peer rolled over to ROC {}",
-                   _log_id, letter(ev.s), ev.ssrc, ev.to_peer ? "to" : "from", ev.roc);
+    media_log.info("call {}: leg {}: SRTP stream {:08x} {} the peer rolled over to ROC {}", _log_id,
+                   letter(ev.s), ev.ssrc, ev.to_peer ? "to" : "from", ev.roc);
     return true;
 }
 

@@ -325,8 +325,8 @@ constexpr std::uint32_t roc_ssrc = 0x5EED0001;
 
 /// `count` packets of `roc_ssrc` from sequence number `first_seq` on (it
 /// wraps), protected by `tx`.
-std::vector<std::vector<uint8_t>> protect_run(stream_crypto& tx, std::uint16_t first_seq,
-                                              int count, std::mt19937& rng) {
+std::vector<std::vector<uint8_t>> protect_run(stream_crypto& tx, std::uint16_t first_seq, int count,
+                                              std::mt19937& rng) {
     std::vector<std::vector<uint8_t>> out;
     for (int i = 0; i < count; ++i) {
         auto p = rtp_packet(static_cast<std::uint16_t>(first_seq + i),

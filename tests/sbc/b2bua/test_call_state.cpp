@@ -266,8 +266,8 @@ TEST_CASE("call state: an SRTP leg, its keys marked as secrets", "[b2bua][state]
         REQUIRE(f.loop.run_until([&] { return seen.changed == 4; }));
         // Leg a is plain RTP: nothing to carry, nothing written.
         f.media.inject_srtp_rollover(id, dataplane::side::a, true, 0x1234, 1);
-        CHECK_FALSE(f.loop.run_until([&] { return seen.changed > 4; },
-                                     std::chrono::milliseconds(300)));
+        CHECK_FALSE(
+            f.loop.run_until([&] { return seen.changed > 4; }, std::chrono::milliseconds(300)));
         f.sbc().set_observer(nullptr);
 
         const auto rolled = only_call(f);

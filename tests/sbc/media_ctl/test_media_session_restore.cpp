@@ -233,7 +233,11 @@ TEST_CASE("restore: what the engine cannot serve is an error, and nothing stays 
     }
     SECTION("keys the engine cannot take") {
         s.legs[0].srtp = sbc::media_ctl::srtp_state{srtp_suite::aes_cm_128_hmac_sha1_80,
-                                                    sbc::secret({1, 2, 3}), sbc::secret({4, 5}), {}, {}, {}};
+                                                    sbc::secret({1, 2, 3}),
+                                                    sbc::secret({4, 5}),
+                                                    {},
+                                                    {},
+                                                    {}};
         auto restored = node.media.restore(s, trunks_of(call.cfg));
         REQUIRE_FALSE(restored);
         CHECK_THAT(restored.error_message(), Catch::StartsWith("leg a: cannot set up SRTP"));
