@@ -352,12 +352,29 @@ result<bool> media_session::program_srtp(side s) {
     }
     const auto& keys = l.sdes->keys();
     if (l.positions_generation != l.sdes->generation()) {
-        // New keys (RFC 4568 7.1.4: a re-keying): new contexts, whose
-        // streams start their rollover counters at 0 (RFC 3711 3.3.1).
-        l.peer_stream.reset();
-        l.local_stream.reset();
-        l.local_srtcp.reset();
+        // RFC 4568 7.1.4: a direction re-keyed is a new crypto context, its
+        // streams at ROC 0 (RFC 3711 3.3.1). A direction whose key stayed
+        // goes on at the other end, so its new context here continues the
+        // streams (at ROC 0 it would also use key stream over again).
+        const auto kept = [&](bool local) {
+            const auto& was = l.positions_keys;
+            return was && keys && was->suite == keys->suite &&
+                   (local ? was->local.bytes() == keys->local.bytes()
+                          : was->peer.bytes() == keys->peer.bytes());
+        };
+        if (!kept(false)) {
+            l.peer_stream.reset();
+        }
+        if (!kept(true)) {
+            l.local_stream.reset();
+            l.local_srtcp.reset();
+        }
         l.positions_generation = l.sdes->generation();
+        l.positions_keys.reset();
+        if (keys) {
+            l.positions_keys = sdp::srtp_keys{keys->suite, sdp::sdes_key(keys->peer.bytes()),
+                                              sdp::sdes_key(keys->local.bytes())};
+        }
     }
     std::unique_ptr<dataplane::srtp::stream_crypto> from_peer;
     std::unique_ptr<dataplane::srtp::stream_crypto> to_peer;

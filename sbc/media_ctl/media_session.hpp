@@ -202,11 +202,13 @@ private:
         bool srtp_in_engine = false;   ///< the engine has SRTP contexts on this side
         /// Where the peer's stream and the SBC's stand (note_srtp_rollover,
         /// or a restored state), for the keys of sdes->generation()
-        /// `positions_generation`: new keys start new streams at ROC 0.
+        /// `positions_generation`, `positions_keys`: a direction whose key
+        /// changes starts new streams at ROC 0.
         std::optional<srtp_position_state> peer_stream;
         std::optional<srtp_position_state> local_stream;
         std::optional<srtcp_position_state> local_srtcp;
         unsigned positions_generation = 0;
+        std::optional<sdp::srtp_keys> positions_keys;
         /// SRTCP indices the engine's protect context used up before its
         /// first real packet of stream local_srtcp->ssrc (a restored leg),
         /// which the worker's count does not include.

@@ -110,6 +110,8 @@ result<bool> media_session::restore_legs(const media_state& s, const trunk_looku
             l.local_stream = st.srtp->local_stream;
             l.local_srtcp = st.srtp->local_srtcp;
             l.positions_generation = l.sdes->generation();
+            l.positions_keys = sdp::srtp_keys{st.srtp->suite, sdp::sdes_key(st.srtp->peer.bytes()),
+                                              sdp::sdes_key(st.srtp->local.bytes())};
         }
         l.ice = std::make_unique<sdp::ice_leg>(trunk->ice);
         if (st.ice) {
