@@ -210,6 +210,16 @@ struct media_event {
         /// Side `s`'s peer sent DTMF `digit` (as telephone-events or tones)
         /// that the other side takes as SIP INFO (a codec chain's dtmf).
         dtmf,
+        /// The sequence numbers of SRTP stream `ssrc` wrapped: its rollover
+        /// counter (RFC 3711 3.3.1) is now `roc`. The stream the SBC sends
+        /// to side `s`'s peer (`to_peer`) or the one that peer sends. A
+        /// node that takes the call over continues it (srtp::stream_crypto::
+        /// create's `continued`), or the peer and it disagree on every
+        /// packet's index. With `srtcp`: the SBC has protected the first or
+        /// another 256th SRTCP packet of stream `ssrc` to the peer,
+        /// `srtcp_sent` in all (RFC 3711 3.4: a node taking over starts its
+        /// SRTCP index past them).
+        srtp_rollover,
     };
     kind what = kind::latched;
     session_id id = 0;
@@ -217,6 +227,11 @@ struct media_event {
     ip_endpoint latched;
     char digit = '\0';              ///< dtmf: '0'-'9', '*', '#', 'A'-'D' ('!' flash)
     std::uint32_t duration_ms = 0;  ///< dtmf
+    bool to_peer = false;           ///< srtp_rollover: the SBC's stream to the peer
+    std::uint32_t ssrc = 0;         ///< srtp_rollover
+    std::uint32_t roc = 0;          ///< srtp_rollover
+    bool srtcp = false;             ///< srtp_rollover: of SRTCP, not of RTP
+    std::uint32_t srtcp_sent = 0;   ///< srtp_rollover with srtcp
 };
 
 struct open_result {

@@ -209,6 +209,75 @@ void relay_session::set_srtp(side s, srtp::stream_crypto* from_peer,
     auto& st = _sides[index(s)];
     st.unprotect = from_peer;
     st.protect = to_peer;
+    // New contexts count their streams afresh.
+    st.unprotected = stream_watch{};
+    st.protected_ = stream_watch{};
+    st.srtcp_ssrc = 0;
+    st.srtcp_sent = 0;
+}
+
+void relay_session::count_srtcp(side s, const std::uint8_t* rtcp, std::size_t len,
+                                tx_batch& out) noexcept {
+    if (len < 8) {
+        return;
+    }
+    auto& st = _sides[index(s)];
+    // RFC 3550 6.4: the sender's SSRC at octets 4-7 of the first packet,
+    // the stream whose SRTCP index libsrtp2 counts.
+    const std::uint32_t ssrc = (std::uint32_t{rtcp[4]} << 24) | (std::uint32_t{rtcp[5]} << 16) |
+                               (std::uint32_t{rtcp[6]} << 8) | std::uint32_t{rtcp[7]};
+    if (ssrc != st.srtcp_ssrc) {
+        st.srtcp_ssrc = ssrc;
+        st.srtcp_sent = 0;
+    }
+    ++st.srtcp_sent;
+    // The first tells the stream's SSRC; then one in 256 bounds the index
+    // without a report per packet.
+    if ((st.srtcp_sent == 1 || st.srtcp_sent % 256 == 0) &&
+        out.rollover_count < out.rollovers.size()) {
+        srtp_rollover r;
+        r.s = s;
+        r.to_peer = true;
+        r.srtcp = true;
+        r.ssrc = ssrc;
+        r.srtcp_sent = st.srtcp_sent;
+        out.rollovers[out.rollover_count++] = r;
+    }
+}
+
+void relay_session::watch_rollover(side s, bool to_peer, const std::uint8_t* rtp, std::size_t len,
+                                   tx_batch& out) noexcept {
+    if (len < 12) {
+        return;
+    }
+    auto& st = _sides[index(s)];
+    auto& w = to_peer ? st.protected_ : st.unprotected;
+    // RFC 3550 5.1: the sequence number at octets 2-3, the SSRC at 8-11.
+    const auto seq = static_cast<std::uint16_t>((rtp[2] << 8) | rtp[3]);
+    const std::uint32_t ssrc = (std::uint32_t{rtp[8]} << 24) | (std::uint32_t{rtp[9]} << 16) |
+                               (std::uint32_t{rtp[10]} << 8) | std::uint32_t{rtp[11]};
+    // RFC 3711 3.3.1: a packet ahead of the last (less than half the
+    // sequence space on) with a smaller number carried the count over.
+    // Reordered packets from before the wrap are behind, and change nothing.
+    const auto ahead = static_cast<std::uint16_t>(seq - w.seq);
+    const bool same = w.seen && w.ssrc == ssrc;
+    if (same && (ahead == 0 || ahead >= 0x8000)) {
+        return;
+    }
+    const bool wrapped = same && seq < w.seq;
+    w = stream_watch{ssrc, seq, true};
+    if (!wrapped || out.rollover_count == out.rollovers.size()) {
+        return;
+    }
+    auto* ctx = to_peer ? st.protect : st.unprotect;
+    if (const auto roc = ctx != nullptr ? ctx->roc_of(ssrc) : std::nullopt) {
+        srtp_rollover r;
+        r.s = s;
+        r.to_peer = to_peer;
+        r.ssrc = ssrc;
+        r.roc = *roc;
+        out.rollovers[out.rollover_count++] = r;
+    }
 }
 
 void relay_session::set_chain(side from, transcoder::media_chain* chain) noexcept {
@@ -238,26 +307,25 @@ void relay_session::queue_digit(side from, char digit, std::uint32_t duration_ms
     }
 }
 
-namespace {
-
-// Appends what `chain` produced from sink slot `first` on to `out`, SRTP-
-// protected for the destination; `flush_ns` non-zero first plays what the
-// chain held past its time. Returns the packets that could not be protected.
-std::uint64_t send_chain_output(transcoder::media_chain& chain, std::size_t first,
-                                const ip_endpoint* dest, srtp::stream_crypto* protect,
-                                tx_batch& out, std::int64_t flush_ns = 0) noexcept {
+std::uint64_t relay_session::send_chain_output(transcoder::media_chain& chain, std::size_t first,
+                                               side to, const ip_endpoint* dest, tx_batch& out,
+                                               std::int64_t flush_ns) noexcept {
     if (flush_ns != 0) {
         chain.flush_due(flush_ns, *out.sink);
     }
+    auto* protect = _sides[index(to)].protect;
     std::uint64_t errors = 0;
     for (const auto& p : out.sink->packets().subspan(first)) {
         if (out.count == out.packets.size()) {
             break;  // the sink has as many slots as the batch: cannot happen
         }
         std::size_t len = p.len;
-        if (protect != nullptr && protect->protect_rtp(p.data, len) != srtp::outcome::ok) {
-            ++errors;
-            continue;
+        if (protect != nullptr) {
+            if (protect->protect_rtp(p.data, len) != srtp::outcome::ok) {
+                ++errors;
+                continue;
+            }
+            watch_rollover(to, true, p.data, len, out);
         }
         out.packets[out.count++] = tx_packet{p.data, static_cast<std::uint32_t>(len), dest, true};
     }
@@ -270,8 +338,6 @@ std::uint64_t send_chain_output(transcoder::media_chain& chain, std::size_t firs
     }
     return errors;
 }
-
-}  // namespace
 
 std::int64_t relay_session::next_due_ns() const noexcept {
     std::int64_t due = transcoder::no_due_ns;
@@ -291,6 +357,7 @@ void relay_session::release_due(side from, std::int64_t now_ns, tx_batch& out) n
     out.latched = nullptr;
     out.digit_count = 0;
     out.reply_count = 0;
+    out.rollover_count = 0;
     auto* chain = _sides[index(from)].chain;
     auto& dst = _sides[index(other(from))];
     if (out.sink == nullptr || (chain == nullptr && dst.tone == nullptr)) {
@@ -304,19 +371,20 @@ void relay_session::release_due(side from, std::int64_t now_ns, tx_batch& out) n
                 _sides[index(from)].drops_no_destination.add(dropped);
             }
         } else if (const auto errors =
-                       send_chain_output(*chain, 0, dest, dst.protect, out, now_ns)) {
+                       send_chain_output(*chain, 0, other(from), dest, out, now_ns)) {
             // Protected now, as they leave, in the order the chain numbered
             // them: the SRTP index follows the sequence numbers (RFC 3711 3.3.1).
             dst.srtp_errors.add(errors);
         }
     }
     if (dst.tone != nullptr) {
-        release_tone(dst, dest, now_ns, out);
+        release_tone(other(from), dest, now_ns, out);
     }
 }
 
-void relay_session::release_tone(side_state& dst, const ip_endpoint* dest, std::int64_t now_ns,
+void relay_session::release_tone(side to, const ip_endpoint* dest, std::int64_t now_ns,
                                  tx_batch& out) noexcept {
+    auto& dst = _sides[index(to)];
     // The tone moves on with the clock even with nowhere to send it (the
     // peer on hold), so its due time never stays in the past.
     const std::size_t first = out.sink->size();
@@ -331,9 +399,12 @@ void relay_session::release_tone(side_state& dst, const ip_endpoint* dest, std::
             break;  // the sink has as many slots as the batch: cannot happen
         }
         std::size_t len = p.len;
-        if (dst.protect != nullptr && dst.protect->protect_rtp(p.data, len) != srtp::outcome::ok) {
-            ++errors;
-            continue;
+        if (dst.protect != nullptr) {
+            if (dst.protect->protect_rtp(p.data, len) != srtp::outcome::ok) {
+                ++errors;
+                continue;
+            }
+            watch_rollover(to, true, p.data, len, out);
         }
         out.packets[out.count++] = tx_packet{p.data, static_cast<std::uint32_t>(len), dest, true};
     }
@@ -351,6 +422,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     out.latched = nullptr;
     out.digit_count = 0;
     out.reply_count = 0;
+    out.rollover_count = 0;
     if (out.sink != nullptr) {
         out.sink->clear();
     }
@@ -388,7 +460,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
         // now, their gap concealed (media_chain::flush_due): the arrival of
         // later packets is the chain's clock.
         protect_errors +=
-            send_chain_output(*chain, out.sink->size(), dests[0], dst.protect, out, now_ns);
+            send_chain_output(*chain, out.sink->size(), other(from), dests[0], out, now_ns);
     }
     for (std::size_t i = 0; i < n; ++i) {
         const rx_packet& pkt = burst[i];
@@ -429,6 +501,9 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
                 ++(r == srtp::outcome::replayed ? replays : auth_failures);
                 continue;
             }
+            if (rtp) {
+                watch_rollover(from, false, pkt.data, len, out);
+            }
         }
         if (!in.latched.valid()) {
             latch(src, pc, pkt.source, out);
@@ -450,7 +525,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
         if (rtp && chain != nullptr) {
             const std::size_t first = out.sink->size();
             chain->push({pkt.data, len}, now_ns, *out.sink);
-            protect_errors += send_chain_output(*chain, first, dest, dst.protect, out);
+            protect_errors += send_chain_output(*chain, first, other(from), dest, out);
             continue;
         }
         bool renumbered = false;
@@ -473,6 +548,11 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             if (r != srtp::outcome::ok) {
                 ++protect_errors;
                 continue;
+            }
+            if (rtp) {
+                watch_rollover(other(from), true, pkt.data, len, out);
+            } else {
+                count_srtcp(other(from), pkt.data, len, out);
             }
         }
         out.packets[out.count++] =

@@ -86,6 +86,24 @@ struct tx_packet {
     channel via = channel::rtp;
 };
 
+/// A stream's rollover counter moved (RFC 3711 3.3.1): its sequence number
+/// wrapped in a packet the worker protected for side `s`'s peer (`to_peer`)
+/// or unprotected from it. Or, with `srtcp`, the worker has protected the
+/// first or another 256th SRTCP packet of stream `ssrc` for side `s`'s
+/// peer, `srtcp_sent` in all since the SRTP contexts were set (the SRTCP
+/// index the next one takes, RFC 3711 3.4). The backend reports it to the
+/// control plane (media_event::kind::srtp_rollover), which writes it where
+/// a node that takes the call over reads it (srtp::stream_crypto::create's
+/// `continued`).
+struct srtp_rollover {
+    side s = side::a;
+    bool to_peer = false;
+    bool srtcp = false;
+    std::uint32_t ssrc = 0;
+    std::uint32_t roc = 0;
+    std::uint32_t srtcp_sent = 0;
+};
+
 struct tx_batch {
     std::array<tx_packet, max_tx_burst> packets{};
     std::size_t count = 0;
@@ -105,7 +123,26 @@ struct tx_batch {
     /// source.
     std::array<tx_packet, max_burst> replies{};
     std::size_t reply_count = 0;
+    /// Rollover counters this burst moved (one wrap per SRTP direction at
+    /// most, but for a peer that changes SSRC mid-burst); more are dropped,
+    /// and the next wrap of that stream reports its counter again.
+    std::array<srtp_rollover, 4> rollovers{};
+    std::size_t rollover_count = 0;
 };
+
+/// The event that reports a stream's new rollover counter.
+inline media_event rollover_event(session_id id, const srtp_rollover& r) noexcept {
+    media_event ev;
+    ev.what = media_event::kind::srtp_rollover;
+    ev.id = id;
+    ev.s = r.s;
+    ev.to_peer = r.to_peer;
+    ev.ssrc = r.ssrc;
+    ev.roc = r.roc;
+    ev.srtcp = r.srtcp;
+    ev.srtcp_sent = r.srtcp_sent;
+    return ev;
+}
 
 /// The event that reports a digit a burst's chain heard for an INFO leg.
 inline media_event dtmf_event(session_id id, side from,
@@ -151,7 +188,10 @@ public:
     /// until this worker has acknowledged the command that replaced them
     /// (retire_list.hpp). Packets from an SRTP peer
     /// latch only once they authenticate, so a forged first packet cannot
-    /// divert the stream.
+    /// divert the stream. Whenever the sequence numbers of a stream either
+    /// transforms wraps, the stream's new rollover counter is reported
+    /// (tx_batch::rollovers), and so are the first and every 256th SRTCP
+    /// packet `to_peer` protected.
     void set_srtp(side s, srtp::stream_crypto* from_peer, srtp::stream_crypto* to_peer) noexcept;
 
     /// Owning worker. The responder to side `s`'s connectivity checks (ICE
@@ -248,6 +288,14 @@ private:
         std::uint32_t nominated_priority = 0;
     };
 
+    // The last RTP packet an SRTP transform passed on one direction of a
+    // side, to tell when its sequence numbers wrap. Owning worker only.
+    struct stream_watch {
+        std::uint32_t ssrc = 0;
+        std::uint16_t seq = 0;
+        bool seen = false;
+    };
+
     struct side_state {
         std::array<path, 2> paths;  // indexed by index(channel); owning worker only
         // Written by the owning worker, read by any thread through stats().
@@ -275,6 +323,11 @@ private:
         // Owning worker only; see set_srtp.
         srtp::stream_crypto* unprotect = nullptr;
         srtp::stream_crypto* protect = nullptr;
+        stream_watch unprotected;  // what `unprotect` passed last
+        stream_watch protected_;   // what `protect` passed last
+        // SRTCP packets `protect` protected for stream `srtcp_ssrc`.
+        std::uint32_t srtcp_ssrc = 0;
+        std::uint32_t srtcp_sent = 0;
         transcoder::media_chain* chain = nullptr;  // for RTP from this side's peer
         const ice_responder* ice = nullptr;        // this side's checks; see set_ice
         transcoder::tone_source* tone = nullptr;   // played to this side's peer; see set_tone
@@ -304,10 +357,26 @@ private:
     stun_outcome answer_stun(side_state& st, channel ch, const rx_packet& pkt,
                              tx_batch& out) noexcept;
     static bool may_latch_rtcp(const side_state& st, const ip_endpoint& source) noexcept;
+    /// `rtp` (at least its 12-octet header, in the clear) passed `st`'s
+    /// protect (`to_peer`) or unprotect transform: a wrap of its sequence
+    /// numbers is reported in `out` (see set_srtp).
+    void watch_rollover(side s, bool to_peer, const std::uint8_t* rtp, std::size_t len,
+                        tx_batch& out) noexcept;
+    /// `rtcp` (its header in the clear) was protected for side `s`'s peer:
+    /// counted, and reported in `out` at the first and every 256th (see
+    /// set_srtp).
+    void count_srtcp(side s, const std::uint8_t* rtcp, std::size_t len, tx_batch& out) noexcept;
     /// The packets of `dst`'s tone due by `now_ns`, protected for `dst`'s
     /// peer at `dest` (null: nowhere to send, dropped), appended to `out`.
-    static void release_tone(side_state& dst, const ip_endpoint* dest, std::int64_t now_ns,
-                             tx_batch& out) noexcept;
+    void release_tone(side to, const ip_endpoint* dest, std::int64_t now_ns,
+                      tx_batch& out) noexcept;
+    /// What a codec chain produced from sink slot `first` on, protected for
+    /// side `to`'s peer at `dest`, appended to `out`; `flush_ns` non-zero
+    /// first plays what the chain held past its time. Returns the packets
+    /// that could not be protected.
+    std::uint64_t send_chain_output(transcoder::media_chain& chain, std::size_t first, side to,
+                                    const ip_endpoint* dest, tx_batch& out,
+                                    std::int64_t flush_ns = 0) noexcept;
     bool transcoded() const noexcept {
         return _sides[0].chain != nullptr || _sides[1].chain != nullptr;
     }

@@ -3,6 +3,8 @@
 #include <openssl/rand.h>
 #include <srtp2/srtp.h>
 
+#include <algorithm>
+#include <array>
 #include <climits>
 #include <string>
 
@@ -76,12 +78,66 @@ outcome transform(srtp_t session, std::uint8_t* buf, std::size_t& len, Fn fn) no
     return result;
 }
 
+// libsrtp2 clones a stream from the ssrc_any template only at an SSRC's
+// first packet, and srtp_set_stream_roc needs the stream: so each continued
+// SSRC gets its own, with the same policy, whose pending ROC the first
+// packet's index estimate takes (either way, protect or unprotect).
+// RFC 3711 3.4: the SRTCP index only has to grow, so reports protected
+// and thrown away move it on. An empty receiver report (RFC 3550 6.4.2).
+std::string skip_srtcp(srtp_t session, std::uint32_t ssrc, std::uint32_t count) {
+    std::array<std::uint8_t, 8 + max_overhead> rr{};
+    for (std::uint32_t i = 0; i < count; ++i) {
+        rr = {0x80, 201, 0, 1};
+        rr[4] = static_cast<std::uint8_t>(ssrc >> 24);
+        rr[5] = static_cast<std::uint8_t>(ssrc >> 16);
+        rr[6] = static_cast<std::uint8_t>(ssrc >> 8);
+        rr[7] = static_cast<std::uint8_t>(ssrc);
+        int len = 8;
+        if (auto status = srtp_protect_rtcp(session, rr.data(), &len);
+            status != srtp_err_status_ok) {
+            return "SRTCP index not advanced: libsrtp2 error " +
+                   std::to_string(static_cast<int>(status));
+        }
+    }
+    return {};
+}
+
+std::string continue_streams(srtp_t session, srtp_policy_t policy, bool protect,
+                             std::span<const stream_position> continued) {
+    constexpr std::uint32_t max_skip = 1U << 16;
+    for (const auto& pos : continued) {
+        const std::uint32_t skip = protect ? std::min(pos.srtcp_skip, max_skip) : 0;
+        if (pos.roc == 0 && skip == 0) {
+            continue;  // where a fresh stream starts anyway
+        }
+        policy.ssrc.type = ssrc_specific;
+        policy.ssrc.value = pos.ssrc;
+        policy.next = nullptr;
+        if (auto status = srtp_add_stream(session, &policy); status != srtp_err_status_ok) {
+            return "SRTP stream not continued: libsrtp2 error " +
+                   std::to_string(static_cast<int>(status));
+        }
+        if (pos.roc != 0) {
+            if (auto status = srtp_set_stream_roc(session, pos.ssrc, pos.roc);
+                status != srtp_err_status_ok) {
+                return "SRTP rollover counter not set: libsrtp2 error " +
+                       std::to_string(static_cast<int>(status));
+            }
+        }
+        if (auto error = skip_srtcp(session, pos.ssrc, skip); !error.empty()) {
+            return error;
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 std::size_t master_length(suite s) noexcept { return policy_of(s).master; }
 
 result<stream_crypto> stream_crypto::create(suite s, std::span<const std::uint8_t> master,
-                                            direction dir) {
+                                            direction dir,
+                                            std::span<const stream_position> continued) {
     // The data plane runs the OpenSSL crypto (DESIGN.md, "SRTP speed").
     static const std::string setup = use_crypto(crypto_backend::openssl);
     if (!setup.empty()) {
@@ -105,7 +161,12 @@ result<stream_crypto> stream_crypto::create(suite s, std::span<const std::uint8_
         return make_error("SRTP session not created: libsrtp2 error " +
                           std::to_string(static_cast<int>(status)));
     }
-    return stream_crypto(session);
+    stream_crypto made(session);
+    if (auto error = continue_streams(session, policy, dir == direction::protect, continued);
+        !error.empty()) {
+        return make_error(error);
+    }
+    return made;
 }
 
 stream_crypto::stream_crypto(stream_crypto&& other) noexcept : _session(other._session) {
@@ -148,6 +209,14 @@ outcome stream_crypto::unprotect_rtcp(std::uint8_t* buf, std::size_t& len) noexc
     return transform(_session, buf, len, [](srtp_t s, std::uint8_t* b, int* n) {
         return srtp_unprotect_rtcp(s, b, n);
     });
+}
+
+std::optional<std::uint32_t> stream_crypto::roc_of(std::uint32_t ssrc) const noexcept {
+    std::uint32_t roc = 0;
+    if (_session == nullptr || srtp_get_stream_roc(_session, ssrc, &roc) != srtp_err_status_ok) {
+        return std::nullopt;
+    }
+    return roc;
 }
 
 bool random_fill(std::span<std::uint8_t> out) noexcept {

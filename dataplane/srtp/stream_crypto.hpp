@@ -8,11 +8,19 @@
 // the session). The master key is copied into libsrtp2 and the caller's
 // copy is the caller's to wipe; libsrtp2 wipes its own when the session is
 // deallocated.
+//
+// Rollover counters (RFC 3711 3.3.1): the index of an SRTP packet is
+// ROC * 2^16 + SEQ, and neither end sends the ROC. A session made on a node
+// that takes a call over from another starts each stream where the other
+// left it (create()'s `continued`), or after 65536 packets of a stream its
+// peer and this node disagree on every packet's index and so on its key
+// stream and tag. roc_of() reads a stream's counter for that hand-over.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "sbc/common/result.hpp"
@@ -43,14 +51,31 @@ inline constexpr std::size_t max_overhead = 32;
 
 enum class outcome { ok, auth_failed, replayed, malformed, error };
 
+/// Where one stream (one SSRC) of a session stands: its rollover counter,
+/// and for a protecting session how many SRTCP indices to use up before its
+/// first real RTCP packet. libsrtp2 cannot set the SRTCP index; RFC 3711
+/// 3.4 only asks that it grow, so a session that continues another's
+/// protects and discards that many scratch reports, to stay ahead of what
+/// the peer's replay list has seen.
+struct stream_position {
+    std::uint32_t ssrc = 0;
+    std::uint32_t roc = 0;
+    std::uint32_t srtcp_skip = 0;
+};
+
 class stream_crypto {
 public:
     enum class direction { protect, unprotect };
 
-    /// A session for `dir` with `master` (master_length(s) octets). Errors
-    /// name the problem, never the key.
+    /// A session for `dir` with `master` (master_length(s) octets). Each
+    /// of `continued` with a non-zero ROC gets a stream of its own whose
+    /// first packet's index is estimated from that ROC (RFC 3711 3.3.1):
+    /// the stream goes on where a session on another node left it; a
+    /// protecting session also uses up its `srtcp_skip` SRTCP indices
+    /// (65536 at most). Errors name the problem, never the key.
     static result<stream_crypto> create(suite s, std::span<const std::uint8_t> master,
-                                        direction dir);
+                                        direction dir,
+                                        std::span<const stream_position> continued = {});
 
     stream_crypto(stream_crypto&&) noexcept;
     stream_crypto& operator=(stream_crypto&&) noexcept;
@@ -63,6 +88,11 @@ public:
     outcome unprotect_rtp(std::uint8_t* buf, std::size_t& len) noexcept;
     outcome protect_rtcp(std::uint8_t* buf, std::size_t& len) noexcept;
     outcome unprotect_rtcp(std::uint8_t* buf, std::size_t& len) noexcept;
+
+    /// The rollover counter of the stream of `ssrc`; nullopt before the
+    /// session has seen (or been given, create()) that SSRC. Owning worker
+    /// (it reads the session protect() and unprotect() write).
+    std::optional<std::uint32_t> roc_of(std::uint32_t ssrc) const noexcept;
 
 private:
     explicit stream_crypto(srtp_ctx_t_* session) noexcept : _session(session) {}

@@ -886,6 +886,12 @@ void b2bua::tick() {
             c.on_media_dtmf(ev.s, ev.digit, ev.duration_ms);
             continue;
         }
+        if (ev.what == dataplane::media_event::kind::srtp_rollover) {
+            // RFC 3711 3.3.1: a node that takes the call over must go on
+            // with this counter, so the document is written again.
+            c.on_srtp_rollover(ev);
+            continue;
+        }
         // The worker disarmed the timer when it fired.
         c.set_armed_media_timeout({});
         if (c.current_state() == st::established && c.media_expected()) {

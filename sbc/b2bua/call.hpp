@@ -239,6 +239,13 @@ public:
     /// Something the state document holds changed that state_mark() does
     /// not see (media latched to a peer's real address).
     void note_change() noexcept { ++_changes; }
+    /// An SRTP stream of leg `s` rolled over (media_event::kind::
+    /// srtp_rollover): the state document is to carry its new counter.
+    void on_srtp_rollover(const dataplane::media_event& ev) {
+        if (_media.note_srtp_rollover(ev)) {
+            note_change();
+        }
+    }
     /// The operation in progress, if any.
     operation under_way() const noexcept;
 

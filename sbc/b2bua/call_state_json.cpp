@@ -103,12 +103,24 @@ json chain_side_json(const media_ctl::chain_side_state& c) {
             {"events", events}};
 }
 
+json stream_json(const std::optional<media_ctl::srtp_position_state>& p) {
+    if (!p) {
+        return nullptr;
+    }
+    return {{"ssrc", p->ssrc}, {"roc", p->roc}};
+}
+
 json media_leg_json(const media_ctl::media_leg_state& l) {
     json srtp = nullptr;
     if (l.srtp) {
         srtp = {{"suite", std::string(config::to_string(l.srtp->suite))},
                 {"peer", secret_json(l.srtp->peer)},
-                {"local", secret_json(l.srtp->local)}};
+                {"local", secret_json(l.srtp->local)},
+                {"peer_stream", stream_json(l.srtp->peer_stream)},
+                {"local_stream", stream_json(l.srtp->local_stream)},
+                {"local_srtcp", l.srtp->local_srtcp ? json{{"ssrc", l.srtp->local_srtcp->ssrc},
+                                                           {"sent", l.srtp->local_srtcp->sent}}
+                                                    : json(nullptr)}};
     }
     json ice = nullptr;
     if (l.ice) {
@@ -405,6 +417,17 @@ media_ctl::chain_side_state read_chain_side(const reader& r) {
     return c;
 }
 
+// Written since rollover counters came; a document without them had
+// streams that had not wrapped (or whose counters were lost): ROC 0.
+std::optional<media_ctl::srtp_position_state> read_stream(const reader& r, const char* key) {
+    if (!r.has(key) || r.is_null(key)) {
+        return std::nullopt;
+    }
+    const auto p = r.object(key);
+    return media_ctl::srtp_position_state{p.uint<std::uint32_t>("ssrc"),
+                                          p.uint<std::uint32_t>("roc")};
+}
+
 media_ctl::media_leg_state read_media_leg(const reader& r) {
     media_ctl::media_leg_state l;
     l.trunk = r.str("trunk");
@@ -421,7 +444,17 @@ media_ctl::media_leg_state read_media_leg(const reader& r) {
         if (!suite) {
             s.fail("suite", "an SRTP suite name (RFC 4568 6.2, RFC 6188 7.1, RFC 7714 14.2)");
         }
-        l.srtp = media_ctl::srtp_state{*suite, s.secret_at("peer"), s.secret_at("local")};
+        l.srtp = media_ctl::srtp_state{*suite,
+                                       s.secret_at("peer"),
+                                       s.secret_at("local"),
+                                       read_stream(s, "peer_stream"),
+                                       read_stream(s, "local_stream"),
+                                       std::nullopt};
+        if (s.has("local_srtcp") && !s.is_null("local_srtcp")) {
+            const auto p = s.object("local_srtcp");
+            l.srtp->local_srtcp = media_ctl::srtcp_position_state{p.uint<std::uint32_t>("ssrc"),
+                                                                  p.uint<std::uint32_t>("sent")};
+        }
     }
     // Written since ICE-lite came; a document without it had none.
     if (r.has("ice") && !r.is_null("ice")) {

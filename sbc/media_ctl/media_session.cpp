@@ -314,20 +314,84 @@ std::string media_session::ice_ufrag(side s) const {
     return l.ice && l.ice->local() ? l.ice->local()->ufrag : "";
 }
 
+std::vector<dataplane::srtp::stream_position> media_session::local_positions(leg_media& l) {
+    std::vector<dataplane::srtp::stream_position> out;
+    if (l.local_stream) {
+        out.push_back({l.local_stream->ssrc, l.local_stream->roc, 0});
+    }
+    l.srtcp_skipped = 0;
+    if (l.local_srtcp) {
+        // RFC 3711 3.4: past every index the other node may have used (it
+        // reported the first packet and every 256th), so the peer's replay
+        // list (RFC 3711 3.3.2) takes the next one. libsrtp2 cannot set the
+        // index; stream_crypto moves it on a packet at a time, 65536 at most.
+        constexpr std::uint32_t most = 1U << 16;
+        const std::uint64_t wanted = std::uint64_t{l.local_srtcp->sent} + 256;
+        if (wanted > most) {
+            media_log.warn(
+                "call {}: SRTCP index of stream {:08x} moved on by {} of {}: the "
+                "peer may drop the SBC's RTCP as replayed",
+                _log_id, l.local_srtcp->ssrc, most, wanted);
+        }
+        l.srtcp_skipped = static_cast<std::uint32_t>(std::min<std::uint64_t>(wanted, most));
+        auto same = std::find_if(out.begin(), out.end(),
+                                 [&](const auto& p) { return p.ssrc == l.local_srtcp->ssrc; });
+        if (same != out.end()) {
+            same->srtcp_skip = l.srtcp_skipped;
+        } else {
+            out.push_back({l.local_srtcp->ssrc, 0, l.srtcp_skipped});
+        }
+    }
+    return out;
+}
+
 result<bool> media_session::program_srtp(side s) {
     auto& l = of(s);
     if (l.sdes->generation() == l.srtp_programmed) {
         return false;
     }
     const auto& keys = l.sdes->keys();
+    if (l.positions_generation != l.sdes->generation()) {
+        // RFC 4568 7.1.4: a direction re-keyed is a new crypto context, its
+        // streams at ROC 0 (RFC 3711 3.3.1). A direction whose key stayed
+        // goes on at the other end, so its new context here continues the
+        // streams (at ROC 0 it would also use key stream over again).
+        const auto kept = [&](bool local) {
+            const auto& was = l.positions_keys;
+            return was && keys && was->suite == keys->suite &&
+                   (local ? was->local.bytes() == keys->local.bytes()
+                          : was->peer.bytes() == keys->peer.bytes());
+        };
+        if (!kept(false)) {
+            l.peer_stream.reset();
+        }
+        if (!kept(true)) {
+            l.local_stream.reset();
+            l.local_srtcp.reset();
+        }
+        l.positions_generation = l.sdes->generation();
+        l.positions_keys.reset();
+        if (keys) {
+            l.positions_keys = sdp::srtp_keys{keys->suite, sdp::sdes_key(keys->peer.bytes()),
+                                              sdp::sdes_key(keys->local.bytes())};
+        }
+    }
     std::unique_ptr<dataplane::srtp::stream_crypto> from_peer;
     std::unique_ptr<dataplane::srtp::stream_crypto> to_peer;
     if (keys) {
         auto suite = data_plane_suite(keys->suite);
+        // A restored leg's streams go on where the other node's were.
+        std::vector<dataplane::srtp::stream_position> peer_pos;
+        if (l.peer_stream) {
+            peer_pos.push_back({l.peer_stream->ssrc, l.peer_stream->roc, 0});
+        }
         auto in = dataplane::srtp::stream_crypto::create(
-            suite, keys->peer.bytes(), dataplane::srtp::stream_crypto::direction::unprotect);
+            suite, keys->peer.bytes(), dataplane::srtp::stream_crypto::direction::unprotect,
+            peer_pos);
+        auto local_pos = local_positions(l);
         auto out = dataplane::srtp::stream_crypto::create(
-            suite, keys->local.bytes(), dataplane::srtp::stream_crypto::direction::protect);
+            suite, keys->local.bytes(), dataplane::srtp::stream_crypto::direction::protect,
+            local_pos);
         if (!in || !out) {
             return make_error("cannot set up SRTP: " +
                               (!in ? in.error_message() : out.error_message()));
@@ -342,6 +406,29 @@ result<bool> media_session::program_srtp(side s) {
     _engine.set_srtp(_id, s, std::move(from_peer), std::move(to_peer));
     l.srtp_programmed = l.sdes->generation();
     l.srtp_in_engine = keys.has_value();
+    return true;
+}
+
+bool media_session::note_srtp_rollover(const dataplane::media_event& ev) {
+    auto& l = of(ev.s);
+    if (!l.srtp_in_engine) {
+        return false;
+    }
+    // An event of contexts that new keys replaced may still arrive (the
+    // worker reported it before it took the new ones): it is taken for the
+    // new keys' stream, one wrap early at worst for that SSRC.
+    if (ev.srtcp) {
+        auto& p = l.local_srtcp;
+        const std::uint32_t skipped = p && p->ssrc == ev.ssrc ? l.srtcp_skipped : 0;
+        if (!p || p->ssrc != ev.ssrc) {
+            l.srtcp_skipped = 0;
+        }
+        p = srtcp_position_state{ev.ssrc, skipped + ev.srtcp_sent};
+        return true;
+    }
+    (ev.to_peer ? l.local_stream : l.peer_stream) = srtp_position_state{ev.ssrc, ev.roc};
+    media_log.info("call {}: leg {}: SRTP stream {:08x} {} the peer rolled over to ROC {}", _log_id,
+                   letter(ev.s), ev.ssrc, ev.to_peer ? "to" : "from", ev.roc);
     return true;
 }
 

@@ -170,6 +170,11 @@ public:
     std::string ice_ufrag(side s) const;
     /// A digit from leg `from`'s peer, for the chain towards the other leg.
     void send_dtmf(side from, char digit, std::uint32_t duration_ms);
+    /// The data plane saw an SRTP stream of leg `ev.s` wrap, or counted
+    /// the SRTCP the SBC sends there (media_event::kind::srtp_rollover).
+    /// state() carries it from now on, until the leg's keys change. False
+    /// when the leg has no SRTP (nothing to note).
+    bool note_srtp_rollover(const dataplane::media_event& ev);
     std::optional<dataplane::session_stats> stats() const;
     /// The session as data (media_state.hpp), with the addresses the data
     /// plane latched so far.
@@ -195,6 +200,19 @@ private:
         std::unique_ptr<sdp::sdes_leg> sdes;
         unsigned srtp_programmed = 0;  ///< sdes->generation() the engine has
         bool srtp_in_engine = false;   ///< the engine has SRTP contexts on this side
+        /// Where the peer's stream and the SBC's stand (note_srtp_rollover,
+        /// or a restored state), for the keys of sdes->generation()
+        /// `positions_generation`, `positions_keys`: a direction whose key
+        /// changes starts new streams at ROC 0.
+        std::optional<srtp_position_state> peer_stream;
+        std::optional<srtp_position_state> local_stream;
+        std::optional<srtcp_position_state> local_srtcp;
+        unsigned positions_generation = 0;
+        std::optional<sdp::srtp_keys> positions_keys;
+        /// SRTCP indices the engine's protect context used up before its
+        /// first real packet of stream local_srtcp->ssrc (a restored leg),
+        /// which the worker's count does not include.
+        std::uint32_t srtcp_skipped = 0;
         sdp::media_formats peer_formats;
         sdp::direction peer_direction = sdp::direction::sendrecv;
         bool peer_hold_address = false;
@@ -250,6 +268,9 @@ private:
 
     leg_media& of(side s) noexcept { return _legs[dataplane::index(s)]; }
     const leg_media& of(side s) const noexcept { return _legs[dataplane::index(s)]; }
+    /// Where leg `l`'s protect context is to continue its streams (a
+    /// restored leg); sets l.srtcp_skipped.
+    std::vector<dataplane::srtp::stream_position> local_positions(leg_media& l);
     /// Hands leg `s`'s SRTP keys to the engine when they changed.
     result<bool> program_srtp(side s);
     /// Gives the engine leg `s`'s ICE credentials when they changed.

@@ -105,6 +105,13 @@ result<bool> media_session::restore_legs(const media_state& s, const trunk_looku
         if (st.srtp) {
             l.sdes->restore(sdp::srtp_keys{st.srtp->suite, sdp::sdes_key(st.srtp->peer.bytes()),
                                            sdp::sdes_key(st.srtp->local.bytes())});
+            // program_srtp continues the streams where they stood.
+            l.peer_stream = st.srtp->peer_stream;
+            l.local_stream = st.srtp->local_stream;
+            l.local_srtcp = st.srtp->local_srtcp;
+            l.positions_generation = l.sdes->generation();
+            l.positions_keys = sdp::srtp_keys{st.srtp->suite, sdp::sdes_key(st.srtp->peer.bytes()),
+                                              sdp::sdes_key(st.srtp->local.bytes())};
         }
         l.ice = std::make_unique<sdp::ice_leg>(trunk->ice);
         if (st.ice) {

@@ -62,7 +62,13 @@ media_state media_session::state() const {
         o.rtcp_mux = l.muxed;
         if (l.sdes && l.sdes->keys()) {
             const auto& k = *l.sdes->keys();
-            o.srtp = srtp_state{k.suite, secret(k.peer.bytes()), secret(k.local.bytes())};
+            o.srtp =
+                srtp_state{k.suite, secret(k.peer.bytes()), secret(k.local.bytes()), {}, {}, {}};
+            if (l.positions_generation == l.sdes->generation()) {
+                o.srtp->peer_stream = l.peer_stream;
+                o.srtp->local_stream = l.local_stream;
+                o.srtp->local_srtcp = l.local_srtcp;
+            }
         }
         o.ice = ice_of(l.ice.get());
         o.peer_formats = l.peer_formats;

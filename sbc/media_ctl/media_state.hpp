@@ -4,9 +4,12 @@
 //
 // Plain values with equality, so a round trip through JSON can be checked
 // field by field. SRTP keys are sbc::secret: the document marks them so a
-// store encrypts them. Rollover counters live in the data plane's SRTP
-// contexts and are not here yet: the store that needs them reads them from
-// the engine (left for the high-availability work).
+// store encrypts them. An SRTP leg also carries where each direction's
+// stream stands (its SSRC and rollover counter, RFC 3711 3.3.1), as the data
+// plane last reported a wrap of its sequence numbers (media_event::kind::
+// srtp_rollover), so the node that takes over continues the index both
+// peers count; and, to within 256, how many SRTCP packets the SBC sent the
+// peer, so that node's SRTCP index starts past them (RFC 3711 3.4).
 #pragma once
 
 #include <array>
@@ -30,11 +33,34 @@ struct endpoint_state {
     bool operator==(const endpoint_state&) const = default;
 };
 
+/// Where one SRTP stream stands: its SSRC and rollover counter (RFC 3711
+/// 3.3.1), as of the last wrap of its sequence numbers.
+struct srtp_position_state {
+    std::uint32_t ssrc = 0;
+    std::uint32_t roc = 0;
+    bool operator==(const srtp_position_state&) const = default;
+};
+
+/// How many SRTCP packets of stream `ssrc` the SBC sent its peer: the
+/// first, then every 256th (the SRTCP index, RFC 3711 3.4, is below
+/// `sent` + 256).
+struct srtcp_position_state {
+    std::uint32_t ssrc = 0;
+    std::uint32_t sent = 0;
+    bool operator==(const srtcp_position_state&) const = default;
+};
+
 /// The SRTP keys in force on one leg (RFC 4568: one key each way).
 struct srtp_state {
     config::srtp_suite suite = config::srtp_suite::aes_cm_128_hmac_sha1_80;
     secret peer;   ///< master key || salt the peer sends with
     secret local;  ///< master key || salt the SBC sends with
+    /// The peer's stream to the SBC and the SBC's to the peer, under these
+    /// keys; nullopt until its sequence numbers first wrapped (ROC 0).
+    std::optional<srtp_position_state> peer_stream;
+    std::optional<srtp_position_state> local_stream;
+    /// The SBC's SRTCP to the peer under these keys; nullopt before any.
+    std::optional<srtcp_position_state> local_srtcp;
     bool operator==(const srtp_state&) const = default;
 };
 

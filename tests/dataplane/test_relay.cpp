@@ -347,6 +347,135 @@ TEST_CASE("relay: SRTP from one side leaves as RTP, and RTP to it leaves as SRTP
     CHECK(from_bob.payload().substr(0, 11) == "hello alice");
 }
 
+namespace {
+
+/// The rollovers a tx batch reports.
+std::vector<srtp_rollover> rollovers_of(const tx_batch& out) {
+    return {out.rollovers.begin(),
+            out.rollovers.begin() + static_cast<std::ptrdiff_t>(out.rollover_count)};
+}
+
+}  // namespace
+
+TEST_CASE("relay: a wrap of either SRTP stream's sequence numbers reports its rollover counter",
+          "[srtp][roc]") {
+    srtp_fixture f;
+    relay_session r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.set_srtp(side::a, &f.sbc_from_alice, &f.sbc_to_alice);
+    tx_batch out;
+    // Alice's SRTP to the SBC: the SBC's unprotect stream of side a.
+    auto alice_sends = [&](std::uint16_t seq) {
+        buffer b(seq);
+        std::size_t len = b.len;
+        REQUIRE(f.alice_tx.protect_rtp(b.bytes.data(), len) == outcome::ok);
+        b.len = static_cast<std::uint32_t>(len);
+        rx_packet in[] = {b.packet(alice_rtp)};
+        r.relay(side::a, channel::rtp, in, 1, out);
+        REQUIRE(out.count == 1);
+        return rollovers_of(out);
+    };
+    // Bob's RTP, protected towards alice: the SBC's protect stream of side a.
+    auto bob_sends = [&](std::uint16_t seq) {
+        buffer b(seq);
+        rx_packet in[] = {b.packet(bob_rtp)};
+        r.relay(side::b, channel::rtp, in, 1, out);
+        REQUIRE(out.count == 1);
+        return rollovers_of(out);
+    };
+    CHECK(alice_sends(65534).empty());
+    CHECK(alice_sends(65535).empty());
+    const auto from_alice = alice_sends(0);
+    REQUIRE(from_alice.size() == 1);
+    CHECK(from_alice[0].s == side::a);
+    CHECK_FALSE(from_alice[0].to_peer);
+    CHECK(from_alice[0].ssrc == 7u);  // buffer's SSRC
+    CHECK(from_alice[0].roc == 1u);
+    CHECK(alice_sends(1).empty());
+
+    CHECK(bob_sends(65535).empty());
+    const auto to_alice = bob_sends(0);
+    REQUIRE(to_alice.size() == 1);
+    CHECK(to_alice[0].s == side::a);
+    CHECK(to_alice[0].to_peer);
+    CHECK(to_alice[0].ssrc == 7u);
+    CHECK(to_alice[0].roc == 1u);
+    // A late packet from before the wrap, then the stream going on: no
+    // second report.
+    CHECK(bob_sends(65533).empty());
+    CHECK(bob_sends(2).empty());
+    // Bob's side is plain RTP: nothing of it is watched.
+    CHECK(r.stats().sides[1].srtp_errors == 0);
+}
+
+TEST_CASE("relay: the first SRTCP packet to an SRTP peer and every 256th are reported",
+          "[srtp][roc]") {
+    srtp_fixture f;
+    relay_session r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.set_srtp(side::a, &f.sbc_from_alice, &f.sbc_to_alice);
+    std::vector<srtp_rollover> reports;
+    for (int i = 0; i < 600; ++i) {
+        // Bob's receiver report (RFC 3550 6.4.2) from SSRC 0xb0b.
+        buffer rr(0);
+        rr.bytes[1] = 201;
+        rr.bytes[3] = 1;
+        rr.bytes[6] = 0x0b;
+        rr.bytes[7] = 0x0b;
+        rr.len = 8;
+        rx_packet in[] = {rr.packet(bob_rtcp)};
+        tx_batch out;
+        r.relay(side::b, channel::rtcp, in, 1, out);
+        REQUIRE(out.count == 1);
+        const auto got = rollovers_of(out);
+        reports.insert(reports.end(), got.begin(), got.end());
+    }
+    REQUIRE(reports.size() == 3);
+    for (const auto& rep : reports) {
+        CHECK(rep.s == side::a);
+        CHECK(rep.to_peer);
+        CHECK(rep.srtcp);
+        CHECK(rep.ssrc == 0xb0bu);
+    }
+    CHECK(reports[0].srtcp_sent == 1u);
+    CHECK(reports[1].srtcp_sent == 256u);
+    CHECK(reports[2].srtcp_sent == 512u);
+}
+
+TEST_CASE("relay: a local tone that wraps to an SRTP peer reports the rollover", "[srtp][roc]") {
+    namespace tc = sbc::transcoder;
+    constexpr std::int64_t ms = 1'000'000;
+    srtp_fixture f;
+    relay_session r;
+    r.set_remote(side::a, alice_rtp, alice_rtcp);
+    r.set_remote(side::b, bob_rtp, bob_rtcp);
+    r.set_srtp(side::a, &f.sbc_from_alice, &f.sbc_to_alice);
+    tc::tone_config cfg;
+    cfg.out.encoding = "PCMA";
+    cfg.out.payload_type = 8;
+    cfg.origin = tc::output_origin{0x70e, 65535, 0};
+    auto made = tc::tone_source::make(cfg);
+    REQUIRE(made);
+    auto tone = std::move(made).value();
+    r.set_tone(side::a, tone.get(), 100 * ms);
+    tc::packet_sink sink(max_tx_burst);
+    tx_batch out;
+    out.sink = &sink;
+    r.release_due(side::b, 100 * ms, out);
+    REQUIRE(out.count == 1);
+    CHECK(out.rollover_count == 0);
+    r.release_due(side::b, 120 * ms, out);
+    REQUIRE(out.count == 1);
+    const auto rolled = rollovers_of(out);
+    REQUIRE(rolled.size() == 1);
+    CHECK(rolled[0].s == side::a);
+    CHECK(rolled[0].to_peer);
+    CHECK(rolled[0].ssrc == 0x70eu);
+    CHECK(rolled[0].roc == 1u);
+}
+
 TEST_CASE("relay: tampered and replayed SRTP is dropped and counted, and latches nothing",
           "[srtp]") {
     srtp_fixture f;
@@ -607,11 +736,14 @@ TEST_CASE("relay: packets a chain held leave SRTP-protected in sequence order", 
     tc::packet_sink sink(max_tx_burst);
 
     std::vector<std::vector<std::uint8_t>> to_alice;
+    std::vector<srtp_rollover> rollovers;
     auto take = [&](const tx_batch& out) {
         for (std::size_t i = 0; i < out.count; ++i) {
             CHECK(*out.packets[i].destination == alice_rtp);
             to_alice.emplace_back(out.packets[i].data, out.packets[i].data + out.packets[i].len);
         }
+        rollovers.insert(rollovers.end(), out.rollovers.begin(),
+                         out.rollovers.begin() + static_cast<std::ptrdiff_t>(out.rollover_count));
     };
     for (std::uint16_t n = 0; n < 3; ++n) {
         const std::int64_t at = 100 * ms + n * 60 * ms;
@@ -647,6 +779,12 @@ TEST_CASE("relay: packets a chain held leave SRTP-protected in sequence order", 
         CHECK(v->timestamp == 160 * i);
     }
     CHECK(r.stats().sides[0].srtp_errors == 0);
+    // The chain's stream to alice wrapped (in a paced release): reported once.
+    REQUIRE(rollovers.size() == 1);
+    CHECK(rollovers[0].s == side::a);
+    CHECK(rollovers[0].to_peer);
+    CHECK(rollovers[0].ssrc == 0x5bcu);
+    CHECK(rollovers[0].roc == 1u);
 }
 
 // --- RTCP latching (issue 19: a stranger's RTCP neither injected nor diverted)

@@ -315,3 +315,149 @@ TEST_CASE("stream_crypto protects and unprotects RTP and RTCP for every suite", 
     CHECK_FALSE(stream_crypto::create(suite::aead_aes_128_gcm, short_key,
                                       stream_crypto::direction::protect));
 }
+
+namespace {
+
+using sbc::dataplane::srtp::stream_crypto;
+using sbc::dataplane::srtp::stream_position;
+
+constexpr std::uint32_t roc_ssrc = 0x5EED0001;
+
+/// `count` packets of `roc_ssrc` from sequence number `first_seq` on (it
+/// wraps), protected by `tx`.
+std::vector<std::vector<uint8_t>> protect_run(stream_crypto& tx, std::uint16_t first_seq, int count,
+                                              std::mt19937& rng) {
+    std::vector<std::vector<uint8_t>> out;
+    for (int i = 0; i < count; ++i) {
+        auto p = rtp_packet(static_cast<std::uint16_t>(first_seq + i),
+                            160u * static_cast<std::uint32_t>(i), roc_ssrc, rng);
+        std::size_t len = 172;
+        REQUIRE(tx.protect_rtp(p.data(), len) == outcome::ok);
+        p.resize(len);
+        out.push_back(p);
+    }
+    return out;
+}
+
+/// How many of `packets` `rx` accepts.
+int accepted(stream_crypto& rx, std::vector<std::vector<uint8_t>> packets) {
+    int ok = 0;
+    for (auto& p : packets) {
+        std::size_t len = p.size();
+        ok += rx.unprotect_rtp(p.data(), len) == outcome::ok ? 1 : 0;
+    }
+    return ok;
+}
+
+stream_crypto make(stream_crypto::direction dir, const std::vector<uint8_t>& key,
+                   std::span<const stream_position> continued = {}) {
+    auto made = stream_crypto::create(suite::aes_cm_128_hmac_sha1_80, key, dir, continued);
+    REQUIRE(made);
+    return std::move(made.value());
+}
+
+}  // namespace
+
+TEST_CASE("a stream's rollover counter counts the wraps of its sequence numbers", "[srtp][roc]") {
+    auto tx = make(stream_crypto::direction::protect, key_30);
+    CHECK_FALSE(tx.roc_of(roc_ssrc));  // no stream before its first packet
+    std::mt19937 rng(3);
+    protect_run(tx, 65530, 5, rng);
+    CHECK(tx.roc_of(roc_ssrc) == 0u);
+    protect_run(tx, 65535, 3, rng);  // 65535, 0, 1
+    CHECK(tx.roc_of(roc_ssrc) == 1u);
+    CHECK_FALSE(tx.roc_of(roc_ssrc + 1));
+}
+
+TEST_CASE("a sender made again continues the stream's rollover counter", "[srtp][roc]") {
+    std::mt19937 rng(5);
+    auto tx = make(stream_crypto::direction::protect, key_30);
+    auto rx = make(stream_crypto::direction::unprotect, key_30);
+    REQUIRE(accepted(rx, protect_run(tx, 65530, 10, rng)) == 10);  // ends at seq 3, ROC 1
+    REQUIRE(tx.roc_of(roc_ssrc) == 1u);
+
+    SECTION("continued: the receiver takes its packets") {
+        const stream_position pos{roc_ssrc, 1};
+        auto again = make(stream_crypto::direction::protect, key_30, {&pos, 1});
+        CHECK(accepted(rx, protect_run(again, 20, 5, rng)) == 5);
+        CHECK(again.roc_of(roc_ssrc) == 1u);
+    }
+    SECTION("not continued: the receiver refuses them (index off by 2^16)") {
+        auto again = make(stream_crypto::direction::protect, key_30);
+        CHECK(accepted(rx, protect_run(again, 20, 5, rng)) == 0);
+    }
+}
+
+TEST_CASE("a receiver made again continues the stream's rollover counter", "[srtp][roc]") {
+    std::mt19937 rng(9);
+    auto tx = make(stream_crypto::direction::protect, key_30);
+    auto rx = make(stream_crypto::direction::unprotect, key_30);
+    REQUIRE(accepted(rx, protect_run(tx, 65530, 10, rng)) == 10);
+    REQUIRE(rx.roc_of(roc_ssrc) == 1u);
+    const auto later = protect_run(tx, 20, 5, rng);
+
+    SECTION("continued") {
+        const stream_position pos{roc_ssrc, 1};
+        auto again = make(stream_crypto::direction::unprotect, key_30, {&pos, 1});
+        CHECK(accepted(again, later) == 5);
+        CHECK(again.roc_of(roc_ssrc) == 1u);
+    }
+    SECTION("not continued") {
+        auto again = make(stream_crypto::direction::unprotect, key_30);
+        CHECK(accepted(again, later) == 0);
+    }
+    SECTION("a ROC of 0 continues as a fresh stream does") {
+        const stream_position pos{roc_ssrc, 0};
+        auto fresh_tx = make(stream_crypto::direction::protect, key_30);
+        auto again = make(stream_crypto::direction::unprotect, key_30, {&pos, 1});
+        CHECK(accepted(again, protect_run(fresh_tx, 100, 3, rng)) == 3);
+    }
+}
+
+namespace {
+
+/// An empty SRTCP receiver report (RFC 3550 6.4.2) from `roc_ssrc`,
+/// protected by `tx`.
+std::vector<uint8_t> protected_report(stream_crypto& tx) {
+    std::vector<uint8_t> rr(8 + max_overhead, 0);
+    rr[0] = 0x80;
+    rr[1] = 201;
+    rr[3] = 1;
+    for (int i = 0; i < 4; ++i) {
+        rr[4 + static_cast<std::size_t>(i)] = static_cast<uint8_t>(roc_ssrc >> (24 - 8 * i));
+    }
+    std::size_t len = 8;
+    REQUIRE(tx.protect_rtcp(rr.data(), len) == outcome::ok);
+    rr.resize(len);
+    return rr;
+}
+
+outcome unprotect_report(stream_crypto& rx, std::vector<uint8_t> rr) {
+    std::size_t len = rr.size();
+    return rx.unprotect_rtcp(rr.data(), len);
+}
+
+}  // namespace
+
+TEST_CASE("a sender made again starts its SRTCP index past the skipped ones", "[srtp][roc]") {
+    auto tx = make(stream_crypto::direction::protect, key_30);
+    auto rx = make(stream_crypto::direction::unprotect, key_30);
+    for (int i = 0; i < 300; ++i) {
+        REQUIRE(unprotect_report(rx, protected_report(tx)) == outcome::ok);
+    }
+    SECTION("continued: 300 reported, 256 more skipped (RFC 3711 3.4: the index grows)") {
+        const stream_position pos{roc_ssrc, 0, 300 + 256};
+        auto again = make(stream_crypto::direction::protect, key_30, {&pos, 1});
+        CHECK(unprotect_report(rx, protected_report(again)) == outcome::ok);
+        CHECK(unprotect_report(rx, protected_report(again)) == outcome::ok);
+    }
+    SECTION("not continued: the receiver's replay list refuses the index it saw") {
+        auto again = make(stream_crypto::direction::protect, key_30);
+        CHECK(unprotect_report(rx, protected_report(again)) == outcome::replayed);
+    }
+    SECTION("a receiver ignores the skip") {
+        const stream_position pos{roc_ssrc, 0, 300};
+        auto rx_again = make(stream_crypto::direction::unprotect, key_30, {&pos, 1});
+        CHECK(unprotect_report(rx_again, protected_report(tx)) == outcome::ok);
+    }
+}

@@ -17,7 +17,10 @@ never came back shows there, not as a gap).
 
 `--to` sends to a fixed address (a peer behind the SBC's media port);
 `--echo` sends nothing of its own and returns every packet to its source (a
-stand-in for a media relay, to measure the network's share of a failover).
+stand-in for a media relay, to measure the network's share of a failover);
+with `--echo-seq-from N` it renumbers what it returns N, N+1, ... (modulo
+2^16), so a test can make the stream it echoes wrap when it likes (an SRTP
+rollover, RFC 3711 3.3.1, downstream of the SBC).
 `--to` may be given later: without it and without --echo, the peer sends to
 the source of the first packet it receives. `--sniff` sends nothing and
 binds nothing: it watches, on a packet socket, the RTP that arrives for
@@ -166,6 +169,7 @@ def run(args):
     end = report.started + args.seconds
     next_send = report.started
     seq = 0
+    echo_seq = args.echo_seq_from
     # Tells the test the socket is bound (it waits for this file).
     if args.ready:
         with open(args.ready, "w") as f:
@@ -196,6 +200,9 @@ def run(args):
                 continue  # not RTP
             report.arrival(time.monotonic(), source)
             if args.echo:
+                if echo_seq is not None:
+                    data = data[:2] + struct.pack("!H", echo_seq & 0xFFFF) + data[4:]
+                    echo_seq += 1
                 try:
                     sock.sendto(data, source)
                     report.sent += 1
@@ -212,6 +219,8 @@ def main():
     ap.add_argument("--bind", type=address, required=True, help="local IP:PORT")
     ap.add_argument("--to", type=address, help="send to IP:PORT (default: the first sender)")
     ap.add_argument("--echo", action="store_true", help="return every packet to its source")
+    ap.add_argument("--echo-seq-from", type=int, metavar="N",
+                    help="with --echo: renumber the returned packets from N on")
     ap.add_argument("--sniff", action="store_true",
                     help="only watch the RTP arriving for IP:PORT (PORT 0: any); needs root")
     ap.add_argument("--seconds", type=float, required=True, help="run this long, then report")
@@ -222,6 +231,8 @@ def main():
     args = ap.parse_args()
     if args.echo and args.to:
         ap.error("--echo and --to exclude each other")
+    if args.echo_seq_from is not None and not (args.echo and 0 <= args.echo_seq_from <= 0xFFFF):
+        ap.error("--echo-seq-from needs --echo and a sequence number (0-65535)")
     if args.sniff and (args.echo or args.to):
         ap.error("--sniff excludes --echo and --to")
     if not args.sniff and args.bind[1] == 0:

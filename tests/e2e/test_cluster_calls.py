@@ -9,6 +9,7 @@ master active and keeps the backup silent on the shared addresses.
 
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -146,7 +147,11 @@ def cluster_srtp_call_survives_node_loss(t):
     b with no authentication failure, b's SRTP towards baresip is decoded by
     it (its dump holds the tone for the whole call), and baresip's BYE at
     its end completes through b. The gap each end saw is printed (baresip's
-    from a packet socket in its namespace: it owns its RTP socket)."""
+    from a packet socket in its namespace: it owns its RTP socket). The
+    callee renumbers what it echoes from 65476 on, so the SBC's SRTP stream
+    to baresip wraps before a dies: b goes on with its rollover counter
+    (RFC 3711 3.3.1) from the document, or baresip would fail to
+    authenticate every packet b sends it."""
     from test_srtp import BARESIP, RATE, TONE_HZ, Baresip, tone_fraction
 
     if not os.path.exists(BARESIP):
@@ -155,7 +160,8 @@ def cluster_srtp_call_survives_node_loss(t):
     seconds = 8
     key = ("-key", "rtp_port", str(RTP_PORT))
     uas = pair.uas("callee", "uas_answer_keyed_media.xml", extra=key)
-    callee_rtp = pair.rtp_peer("callee-rtp", "callee", RTP_PORT, seconds + 2, echo=True)
+    callee_rtp = renumbering_echo(pair, "callee-rtp", "callee", RTP_PORT, seconds + 2,
+                                  0x10000 - 60)
     caller_rtp = pair.rtp_peer("caller-rtp", "caller", 0, seconds + 1, sniff=True)
     baresip = Baresip(t, cluster_net.ADDRESSES["caller"], dial=f"sip:1000@{cluster_net.VIP_CARRIER}",
                       seconds=seconds, netns=pair.ns("caller"))
@@ -164,6 +170,11 @@ def cluster_srtp_call_survives_node_loss(t):
     # SRTP through a for a while, so the gap has media on both sides.
     check(wait_until(lambda: srtp_leg(pair, "a")["rtp_rx_packets"] > 50, 5.0, 0.1),
           f"baresip's SRTP does not reach a [{baresip.log(5)}]")
+    # The stream to baresip rolled over on a, and a wrote it to the store.
+    check(wait_until(lambda: (srtp_state(pair, "a").get("local_stream") or {}).get("roc") == 1,
+                     5.0, 0.1),
+          f"a's SRTP to baresip did not roll over: {srtp_state(pair, 'a')}")
+    wait_replicated(pair, "a", 1)
     pair.kill_node("a")
     pair.wait_master("b")
     took = wait_taken_over(pair, "b", 1)
@@ -178,6 +189,8 @@ def cluster_srtp_call_survives_node_loss(t):
     legs = pair.established_call("b")["legs"]
     check(legs["a"]["drops"]["srtp_auth"] == 0 and legs["a"]["drops"]["srtp_replay"] == 0,
           f"b cannot authenticate baresip's SRTP (keys not carried over?): {legs['a']}")
+    carried = srtp_state(pair, "b").get("local_stream") or {}
+    check(carried.get("roc") == 1, f"b did not take the rollover counter over: {carried}")
     baresip.proc.wait(seconds + 5.0)  # it hangs up as it quits
     uas.finish(timeout=10)
     for peer, rtp in (("caller", caller_rtp), ("callee", callee_rtp)):
@@ -203,6 +216,35 @@ def cluster_srtp_call_survives_node_loss(t):
           f"one CDR expected, b's: a wrote {pair.cdrs('a')}, b wrote {cdrs}")
     check(wait_until(lambda: not stored_calls(pair), 5.0, 0.05),
           f"calls left in the store after the call ended: {stored_calls(pair)}")
+
+
+def renumbering_echo(pair, name, host, port, seconds, seq_from):
+    """pair.rtp_peer(..., echo=True) whose echoes are numbered from
+    `seq_from` on (rtp_peer.py --echo-seq-from)."""
+    workdir = Path(pair.t.workdir)
+    report, ready = workdir / f"{name}.rtp.json", workdir / f"{name}.rtp.ready"
+    for f in (report, ready):
+        f.unlink(missing_ok=True)
+    argv = [sys.executable, cluster_net.RTP_PEER,
+            "--bind", f"{cluster_net.ADDRESSES[host]}:{port}", "--seconds", seconds,
+            "--report", report, "--ready", ready, "--echo", "--echo-seq-from", seq_from]
+    proc = pair.start_in(host, name, argv)
+    wait_until(lambda: ready.exists() or not proc.alive(), 5.0, 0.02)
+    check(ready.exists(), f"{name} did not start: {proc.stderr_tail()}")
+    return cluster_net.RtpPeer(proc, report, seconds)
+
+
+def srtp_state(pair, name):
+    """The SRTP part of leg a (baresip's) in node `name`'s document of its
+    established call (sbcctl call-state: keys redacted)."""
+    pair.established_call(name)
+    rc, data, raw = pair.sbcctl(name, "calls")
+    check(rc == 0 and isinstance(data, dict) and len(data.get("calls") or []) == 1,
+          f"sbcctl calls on {name}: not one call (rc={rc}): {raw[:300]}")
+    rc, data, raw = pair.sbcctl(name, "call-state", str(data["calls"][0]["id"]))
+    check(rc == 0 and isinstance(data, dict) and "call" in data,
+          f"sbcctl call-state on {name} failed (rc={rc}): {raw[:300]}")
+    return data["call"]["media"]["legs"][0]["srtp"] or {}
 
 
 def srtp_leg(pair, name):

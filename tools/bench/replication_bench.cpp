@@ -105,7 +105,10 @@ nlohmann::json realistic_call(std::uint64_t id) {
         m.latched_rtp = m.peer_rtp;
         m.srtp = media_ctl::srtp_state{config::srtp_suite::aes_cm_128_hmac_sha1_80,
                                        key_bytes(static_cast<std::uint8_t>(i)),
-                                       key_bytes(static_cast<std::uint8_t>(i + 100))};
+                                       key_bytes(static_cast<std::uint8_t>(i + 100)),
+                                       {},
+                                       {},
+                                       {}};
         m.codec = "PCMA/8000";
         m.ptime = 20;
     }

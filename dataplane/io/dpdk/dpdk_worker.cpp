@@ -266,6 +266,7 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     for (std::size_t i = 0; i < out.digit_count; ++i) {
         (void)_events.try_push(dtmf_event(s.id, from, out.digits[i]));
     }
+    report_rollovers(s);
     if (out.reply_count > 0) {
         // The response to a connectivity check, written over its request:
         // the frame turns round, from the port it came to, and back through
@@ -288,6 +289,15 @@ void worker::relay_frame(rte_mbuf* m, const udp_datagram& d, dpdk_session& s, si
     // each from the pool the received one came from; that one is done with.
     send_made(s, to);
     rte_pktmbuf_free(m);
+}
+
+void worker::report_rollovers(const dpdk_session& s) noexcept {
+    for (std::size_t i = 0; i < _tx.rollover_count; ++i) {
+        // Dropped when the control thread lags a full ring behind: a node
+        // taking the call over then starts that stream a wrap behind, as
+        // it would have before the next wrap was written anyway.
+        (void)_events.try_push(rollover_event(s.id, _tx.rollovers[i]));
+    }
 }
 
 void worker::send_made(dpdk_session& s, side to) noexcept {
@@ -313,6 +323,7 @@ void worker::release_paced(dpdk_session& s, std::int64_t now_ns) noexcept {
         for (std::size_t i = 0; i < _tx.digit_count; ++i) {
             (void)_events.try_push(dtmf_event(s.id, from, _tx.digits[i]));
         }
+        report_rollovers(s);
         send_made(s, other(from));
     }
     _pacer.schedule(s, s.relay.next_due_ns());

@@ -236,6 +236,9 @@ private:
     /// What a codec chain made (in _tx, pointing into _sink), one new frame
     /// each from _tx_pool, to side `to`'s peer.
     void send_made(dpdk_session& s, side to) noexcept;
+    /// The SRTP rollovers the last relay or release of `s` left in the tx
+    /// batch, as media events.
+    void report_rollovers(const dpdk_session& s) noexcept;
     /// The packets `s`'s chains held that are due at `now_ns`.
     void release_paced(dpdk_session& s, std::int64_t now_ns) noexcept;
     void to_kernel(unsigned p, rte_mbuf* m) noexcept;

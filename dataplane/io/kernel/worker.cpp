@@ -237,7 +237,7 @@ void worker::handle_socket(const socket_ref& ref) noexcept {
         ev.latched = *_buf.tx.latched;
         (void)_events.try_push(event{nullptr, ev});
     }
-    report_digits(s, ref.from);
+    report_events(s, ref.from);
     if (_buf.tx.count > 0) {
         transmit(s, other(ref.from));
     }
@@ -247,18 +247,24 @@ void worker::handle_socket(const socket_ref& ref) noexcept {
     _pacer.schedule(s, s.relay.next_due_ns());
 }
 
-void worker::report_digits(const kernel_session& s, side from) noexcept {
+void worker::report_events(const kernel_session& s, side from) noexcept {
     for (std::size_t i = 0; i < _buf.tx.digit_count; ++i) {
         // Dropped when the control thread lags a full ring behind (counted
         // nowhere else: the digit is lost, as a lost INFO would be).
         (void)_events.try_push(event{nullptr, dtmf_event(s.id, from, _buf.tx.digits[i])});
+    }
+    for (std::size_t i = 0; i < _buf.tx.rollover_count; ++i) {
+        // Dropped when the control thread lags a full ring behind: a node
+        // taking the call over then starts that stream a wrap behind, as
+        // it would have before the next wrap was written anyway.
+        (void)_events.try_push(event{nullptr, rollover_event(s.id, _buf.tx.rollovers[i])});
     }
 }
 
 void worker::release_paced(kernel_session& s, std::int64_t now_ns) noexcept {
     for (side from : {side::a, side::b}) {
         s.relay.release_due(from, now_ns, _buf.tx);
-        report_digits(s, from);
+        report_events(s, from);
         if (_buf.tx.count > 0) {
             transmit(s, other(from));
         }

@@ -146,7 +146,9 @@ private:
                              std::size_t& failed, std::size_t& bytes) noexcept;
     int wait(std::int64_t timeout_ns) noexcept;
     void release_paced(kernel_session& s, std::int64_t now_ns) noexcept;
-    void report_digits(const kernel_session& s, side from) noexcept;
+    /// The digits and SRTP rollovers the last relay or release of `s`
+    /// left in the tx batch, as media events.
+    void report_events(const kernel_session& s, side from) noexcept;
     void drain_commands() noexcept;
     void apply(const command& c) noexcept;
     void add_session(kernel_session& s) noexcept;

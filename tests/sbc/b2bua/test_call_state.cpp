@@ -248,6 +248,49 @@ TEST_CASE("call state: an SRTP leg, its keys marked as secrets", "[b2bua][state]
         CHECK(sealed.find("a=crypto") == std::string::npos);
     }
 
+    SECTION("a rollover the data plane reports is written, and read back") {
+        // What a store is told: the document is written again on a rollover.
+        struct counting_observer final : b2bua::call_observer {
+            void call_changed(const b2bua::call&) override { ++changed; }
+            void call_gone(std::uint64_t) override {}
+            unsigned changed = 0;
+        } seen;
+        f.sbc().set_observer(&seen);
+        REQUIRE(f.loop.run_until([&] { return seen.changed == 1; }));
+        const auto id = f.media.sessions().begin()->first;
+        f.media.inject_srtp_rollover(id, dataplane::side::b, false, 0x5eed0001, 1);
+        REQUIRE(f.loop.run_until([&] { return seen.changed == 2; }));
+        f.media.inject_srtp_rollover(id, dataplane::side::b, true, 0x0badcafe, 2);
+        REQUIRE(f.loop.run_until([&] { return seen.changed == 3; }));
+        f.media.inject_srtcp_sent(id, dataplane::side::b, 0x0badcafe, 256);
+        REQUIRE(f.loop.run_until([&] { return seen.changed == 4; }));
+        // Leg a is plain RTP: nothing to carry, nothing written.
+        f.media.inject_srtp_rollover(id, dataplane::side::a, true, 0x1234, 1);
+        CHECK_FALSE(
+            f.loop.run_until([&] { return seen.changed > 4; }, std::chrono::milliseconds(300)));
+        f.sbc().set_observer(nullptr);
+
+        const auto rolled = only_call(f);
+        const auto& srtp = *rolled.media.legs[1].srtp;
+        CHECK(srtp.peer_stream == media_ctl::srtp_position_state{0x5eed0001, 1});
+        CHECK(srtp.local_stream == media_ctl::srtp_position_state{0x0badcafe, 2});
+        CHECK(srtp.local_srtcp == media_ctl::srtcp_position_state{0x0badcafe, 256});
+        CHECK_FALSE(rolled.media.legs[0].srtp);
+        round_trip(rolled);
+        auto doc = b2bua::to_json_value(rolled);
+        CHECK(doc["media"]["legs"][1]["srtp"]["local_stream"] ==
+              nlohmann::json{{"ssrc", 0x0badcafe}, {"roc", 2}});
+        // A document written before the counters came reads as ROC 0.
+        doc["media"]["legs"][1]["srtp"].erase("peer_stream");
+        doc["media"]["legs"][1]["srtp"].erase("local_stream");
+        doc["media"]["legs"][1]["srtp"].erase("local_srtcp");
+        auto older = b2bua::call_state_from_json(doc.dump());
+        REQUIRE(older.ok());
+        CHECK_FALSE(older.value().media.legs[1].srtp->peer_stream);
+        CHECK_FALSE(older.value().media.legs[1].srtp->local_stream);
+        CHECK_FALSE(older.value().media.legs[1].srtp->local_srtcp);
+    }
+
     SECTION("the control API shows the document with the secrets redacted") {
         auto reply = f.sbc().call_document({{"id", s.id}});
         REQUIRE(reply.contains("call"));

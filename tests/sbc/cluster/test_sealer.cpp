@@ -74,7 +74,11 @@ sbc::b2bua::call_state call_with_secrets() {
     s.media.legs[0].rtp_port = 20000;
     s.media.legs[0].srtp =
         sbc::media_ctl::srtp_state{sbc::config::srtp_suite::aes_cm_128_hmac_sha1_80,
-                                   sbc::secret(srtp_peer), sbc::secret(srtp_local)};
+                                   sbc::secret(srtp_peer),
+                                   sbc::secret(srtp_local),
+                                   {},
+                                   {},
+                                   {}};
     s.media.legs[1].trunk = "pbx";
     s.media.legs[1].rtp_port = 20002;
     s.media.legs[1].ice =

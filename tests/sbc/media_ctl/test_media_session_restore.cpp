@@ -233,7 +233,11 @@ TEST_CASE("restore: what the engine cannot serve is an error, and nothing stays 
     }
     SECTION("keys the engine cannot take") {
         s.legs[0].srtp = sbc::media_ctl::srtp_state{srtp_suite::aes_cm_128_hmac_sha1_80,
-                                                    sbc::secret({1, 2, 3}), sbc::secret({4, 5})};
+                                                    sbc::secret({1, 2, 3}),
+                                                    sbc::secret({4, 5}),
+                                                    {},
+                                                    {},
+                                                    {}};
         auto restored = node.media.restore(s, trunks_of(call.cfg));
         REQUIRE_FALSE(restored);
         CHECK_THAT(restored.error_message(), Catch::StartsWith("leg a: cannot set up SRTP"));
@@ -596,6 +600,83 @@ TEST_CASE("restore: a port another session holds on the engine is refused, nothi
     CHECK_FALSE(c.media->is_open());
     CHECK(c.engine->open_sessions() == 1);
     CHECK(c.engine->free_port_pairs() == free_before);
+}
+
+/// What the engine reported so far, handed to the session as the b2bua
+/// does (b2bua::tick): the SRTP rollovers.
+void take_rollovers(real_call& c) {
+    c.engine->poll();
+    for (const auto& ev : c.engine->take_events()) {
+        if (ev.what == sbc::dataplane::media_event::kind::srtp_rollover) {
+            c.media->note_srtp_rollover(ev);
+        }
+    }
+}
+
+TEST_CASE("restore: SRTP streams that rolled over go on with their rollover counters",
+          "[media_ctl][restore][kernel][srtp][roc]") {
+    using sbc::dataplane::srtp::outcome;
+    using sbc::dataplane::srtp::stream_crypto;
+    using sbc::media_ctl::srtp_position_state;
+    const auto sh = shapes()[1];
+    REQUIRE(std::string(sh.name) == "SRTP to RTP");
+    real_call c(sh.keys);
+    c.connect(sh.offer, sh.answer);
+    const auto suite = sbc::dataplane::srtp::suite::aes_cm_128_hmac_sha1_80;
+    const std::vector<std::uint8_t> key(30, carrier_key);
+    auto carrier_out =
+        std::move(stream_crypto::create(suite, key, stream_crypto::direction::protect).value());
+    const auto local = c.media->state().legs[0].srtp->local.bytes();
+    auto carrier_in =
+        std::move(stream_crypto::create(suite, local, stream_crypto::direction::unprotect).value());
+
+    // Both of the carrier's streams cross 65535 (RFC 3711 3.3.1: ROC 1): the
+    // carrier's to the SBC, and the SBC's to it (the PBX's, relayed).
+    REQUIRE(pbx_hears_carrier(c, sh, 65530, &carrier_out));
+    for (std::uint16_t seq = 65531; seq != 4; ++seq) {
+        c.carrier_sends(0, seq, &carrier_out);
+        REQUIRE(c.b_rtp.receive());
+    }
+    for (std::uint16_t seq = 65530; seq != 4; ++seq) {
+        c.pbx_sends(0, seq);
+        CHECK(carrier_receives(c, &carrier_in).size() == 12 + 160);
+    }
+    REQUIRE(eventually([&] {
+        take_rollovers(c);
+        const auto& srtp = c.media->state().legs[0].srtp;
+        return srtp->peer_stream && srtp->local_stream;
+    }));
+    auto before = c.media->state();
+    CHECK(before.legs[0].srtp->peer_stream == srtp_position_state{0x5eed00ca, 1});
+    CHECK(before.legs[0].srtp->local_stream == srtp_position_state{0x5eed00bb, 1});
+    CHECK_FALSE(before.legs[1].srtp);
+    c.close();
+
+    SECTION("continued: media flows both ways after the take-over") {
+        c.media.emplace(*c.engine, 8, "restored");
+        auto restored = c.media->restore(before, trunks_of(c.cfg));
+        INFO(why(restored));
+        REQUIRE(restored);
+        CHECK(c.media->state() == before);
+        c.pbx_sends(0, 10);
+        CHECK(carrier_receives(c, &carrier_in).size() == 12 + 160);
+        const auto heard = pbx_hears_carrier(c, sh, 10, &carrier_out);
+        REQUIRE(heard);
+        CHECK(payload_type_of(*heard) == 0);
+    }
+    SECTION("not continued (the counters lost): nothing authenticates either way") {
+        before.legs[0].srtp->peer_stream.reset();
+        before.legs[0].srtp->local_stream.reset();
+        c.media.emplace(*c.engine, 8, "restored");
+        REQUIRE(c.media->restore(before, trunks_of(c.cfg)));
+        c.pbx_sends(0, 10);
+        auto got = next_from(c.a_rtp);
+        std::vector<std::uint8_t> p(got.begin(), got.end());
+        std::size_t len = p.size();
+        CHECK(carrier_in.unprotect_rtp(p.data(), len) == outcome::auth_failed);
+        CHECK_FALSE(pbx_hears_carrier(c, sh, 10, &carrier_out));
+        CHECK(c.media->stats()->sides[0].srtp_auth_failures > 0);
+    }
 }
 
 }  // namespace media_session_restore_test

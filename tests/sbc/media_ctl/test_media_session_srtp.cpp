@@ -3,6 +3,9 @@
 // keys, never the peer's, and SDP a mode cannot take is an error result.
 #include <catch2/catch.hpp>
 
+#include <optional>
+#include <tuple>
+
 #include "tests/sbc/media_ctl/media_call.hpp"
 
 using sbc::config::srtp_suite;
@@ -216,17 +219,60 @@ TEST_CASE("a re-offer that keeps the keys keeps the SRTP contexts; a new key rep
     call.connect(offer);
     const auto first_answer = call.to_a.last_sent;
     REQUIRE(call.programmed().of(side::a).srtp_set == 1);
+    // Both streams rolled over and the SBC sent SRTCP (media_event::kind::
+    // srtp_rollover), as the state document carries them.
+    for (const bool to_peer : {false, true}) {
+        sbc::dataplane::media_event ev;
+        ev.what = sbc::dataplane::media_event::kind::srtp_rollover;
+        ev.s = side::a;
+        ev.to_peer = to_peer;
+        ev.ssrc = to_peer ? 0x100 : 0x200;
+        ev.roc = 1;
+        CHECK(call.media.note_srtp_rollover(ev));
+    }
+    sbc::dataplane::media_event srtcp;
+    srtcp.what = sbc::dataplane::media_event::kind::srtp_rollover;
+    srtcp.s = side::a;
+    srtcp.to_peer = true;
+    srtcp.srtcp = true;
+    srtcp.ssrc = 0x100;
+    srtcp.srtcp_sent = 256;
+    CHECK(call.media.note_srtp_rollover(srtcp));
+    srtcp.s = side::b;
+    CHECK_FALSE(call.media.note_srtp_rollover(srtcp));  // plain RTP: nothing to carry
+    const auto positions = [&] {
+        const auto st = call.media.state().legs[0].srtp;
+        REQUIRE(st);
+        return std::make_tuple(st->peer_stream, st->local_stream, st->local_srtcp);
+    };
+    using sbc::media_ctl::srtcp_position_state;
+    using sbc::media_ctl::srtp_position_state;
+    const auto rolled = std::make_tuple(std::optional{srtp_position_state{0x200, 1}},
+                                        std::optional{srtp_position_state{0x100, 1}},
+                                        std::optional{srtcp_position_state{0x100, 256}});
+    CHECK(positions() == rolled);
 
     // RFC 4568 7.1.4: a re-offer may keep the keys; the SBC keeps its own too.
     call.connect(offer);
     CHECK(call.to_a.last_sent == first_answer);
     CHECK(call.programmed().of(side::a).srtp_set == 1);
+    CHECK(positions() == rolled);  // the same contexts go on
 
     auto rekeyed = offer;
     rekeyed.attributes = {peer_crypto(1, srtp_suite::aes_cm_128_hmac_sha1_80, 0x55)};
     call.connect(rekeyed);
     CHECK(call.programmed().of(side::a).srtp_set == 2);
     CHECK(call.programmed().of(side::a).srtp_in);
+    // The peer's new key starts its streams at ROC 0; the SBC's key stayed,
+    // so its new protect context goes on with its streams (RFC 4568 7.1.4).
+    CHECK(positions() == std::make_tuple(std::optional<srtp_position_state>{}, std::get<1>(rolled),
+                                         std::get<2>(rolled)));
     // The SBC's own key for the suite stays the leg's.
     CHECK(crypto_of(call.to_a.last_sent)[0].key.bytes() == crypto_of(first_answer)[0].key.bytes());
+    // Other suite: new keys both ways, every stream at 0.
+    auto other_suite = offer;
+    other_suite.attributes = {peer_crypto(1, srtp_suite::aes_cm_128_hmac_sha1_32, 0x66)};
+    call.connect(other_suite);
+    CHECK(call.programmed().of(side::a).srtp_set == 3);
+    CHECK(positions() == decltype(rolled){});
 }

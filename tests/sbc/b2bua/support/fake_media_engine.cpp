@@ -55,6 +55,31 @@ void fake_media_engine::inject_dtmf(dataplane::session_id id, dataplane::side s,
     _events.push_back(ev);
 }
 
+void fake_media_engine::inject_srtp_rollover(dataplane::session_id id, dataplane::side s,
+                                             bool to_peer, std::uint32_t ssrc, std::uint32_t roc) {
+    dataplane::media_event ev;
+    ev.what = dataplane::media_event::kind::srtp_rollover;
+    ev.id = id;
+    ev.s = s;
+    ev.to_peer = to_peer;
+    ev.ssrc = ssrc;
+    ev.roc = roc;
+    _events.push_back(ev);
+}
+
+void fake_media_engine::inject_srtcp_sent(dataplane::session_id id, dataplane::side s,
+                                          std::uint32_t ssrc, std::uint32_t sent) {
+    dataplane::media_event ev;
+    ev.what = dataplane::media_event::kind::srtp_rollover;
+    ev.id = id;
+    ev.s = s;
+    ev.to_peer = true;
+    ev.srtcp = true;
+    ev.ssrc = ssrc;
+    ev.srtcp_sent = sent;
+    _events.push_back(ev);
+}
+
 dataplane::open_result fake_media_engine::open_session(dataplane::session_id id,
                                                        const std::string& local_a,
                                                        const std::string& local_b) {

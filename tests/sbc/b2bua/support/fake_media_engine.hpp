@@ -78,6 +78,10 @@ public:
     void inject_timeout(dataplane::session_id id);
     void inject_dtmf(dataplane::session_id id, dataplane::side s, char digit,
                      std::uint32_t duration_ms);
+    void inject_srtp_rollover(dataplane::session_id id, dataplane::side s, bool to_peer,
+                              std::uint32_t ssrc, std::uint32_t roc);
+    void inject_srtcp_sent(dataplane::session_id id, dataplane::side s, std::uint32_t ssrc,
+                           std::uint32_t sent);
 
     // dataplane::media_engine
     dataplane::open_result open_session(dataplane::session_id id, const std::string& local_a,
