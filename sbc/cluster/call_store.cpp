@@ -5,6 +5,7 @@
 #include <exception>
 #include <utility>
 
+#include "sbc/cluster/store_link.hpp"
 #include "sbc/common/log.hpp"
 
 namespace sbc::cluster {
@@ -21,13 +22,7 @@ constexpr const char* scan_count = "500";
 constexpr std::chrono::seconds write_pause{1};
 
 link_settings settings_of(const config::cluster_config& cfg) {
-    link_settings s;
-    s.address = cfg.store.address;
-    s.user = cfg.store.user;
-    s.password = cfg.store.password;
-    s.client_name = "sbc-" + cfg.node;
-    s.timeout = std::chrono::milliseconds(cfg.store.timeout_ms);
-    return s;
+    return store_link_settings(cfg, "sbc-" + cfg.node);
 }
 
 // Microseconds of the wall clock: the first seq of a node that restarted is
