@@ -255,7 +255,8 @@ void call_store::written(state_queue::item item, const reply* r) {
     const char* command = item.value ? "SET: " : "DEL: ";
     _queue.give_back(std::move(item));
     if (r == nullptr) {
-        // The link is going: its loss is handled once hiredis has returned.
+        // The link is going: its loss is handled once it has dropped the
+        // connection.
         kick();
         return;
     }

@@ -23,6 +23,7 @@
 #include <hiredis/read.h>
 
 #include "sbc/cluster/redis_stream.hpp"
+#include "sbc/common/c_handle.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/dns/loop_timer.hpp"
 
@@ -128,12 +129,8 @@ void guarded(const char* what, const Fn& fn, Args&&... args) noexcept {
     }
 }
 
-struct reader_free {
-    void operator()(redisReader* r) const noexcept { redisReaderFree(r); }
-};
-struct reply_free {
-    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
-};
+using reader_ptr = c_handle<redisReader, redisReaderFree>;
+using reply_ptr = c_handle<redisReply, freeReplyObject>;
 
 // Read from the socket per call: a 64 KiB value arrives in a few reads.
 constexpr std::size_t read_chunk = 16 * 1024;
@@ -182,7 +179,7 @@ struct redis_link::impl {
     std::string path;
     std::unique_ptr<tls_client> tls;  ///< with settings.tls only
     redis_stream stream;
-    std::unique_ptr<redisReader, reader_free> reader;
+    reader_ptr reader;
     std::string out;           ///< formatted commands not yet written
     std::size_t out_sent = 0;  ///< of `out`, written already
     int index = -1;            ///< su_root registration of the stream's fd
@@ -546,7 +543,7 @@ bool redis_link::impl::read_all(std::uint64_t gen) {
             if (r == nullptr) {
                 break;
             }
-            const std::unique_ptr<redisReply, reply_free> owned(static_cast<redisReply*>(r));
+            const reply_ptr owned(static_cast<redisReply*>(r));
             replied(*owned);
             if (gen != generation) {
                 return false;  // a callback dropped the connection

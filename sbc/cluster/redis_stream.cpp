@@ -14,8 +14,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -23,10 +25,7 @@ namespace sbc::cluster {
 
 namespace {
 
-struct ctx_free {
-    void operator()(SSL_CTX* c) const noexcept { SSL_CTX_free(c); }
-};
-using ctx_ptr = std::unique_ptr<SSL_CTX, ctx_free>;
+using ctx_ptr = c_handle<SSL_CTX, SSL_CTX_free>;
 
 // OpenSSL's reason for the error at the head of its queue, or `otherwise`.
 std::string openssl_reason(const char* otherwise) {
@@ -131,8 +130,6 @@ tls_client::tls_client(const link_tls& settings, std::string host)
 }
 
 tls_client::~tls_client() = default;
-
-void redis_stream::ssl_free::operator()(ssl_st* s) const noexcept { SSL_free(s); }
 
 redis_stream::redis_stream() noexcept = default;
 redis_stream::~redis_stream() = default;

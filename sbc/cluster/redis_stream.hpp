@@ -1,7 +1,7 @@
 // The byte stream under the Redis link (redis_link.cpp): a non-blocking
 // TCP or unix socket, with OpenSSL's TLS on top when the store is
 // configured for it. The one place in sbc/cluster that sees OpenSSL's
-// SSL objects: the context is loaded once per link, each connection gets
+// TLS objects: the context is loaded once per link, each connection gets
 // its own SSL, and both are freed here.
 //
 // Nothing here blocks or waits: every call does what it can now and says
@@ -13,10 +13,11 @@
 #include <memory>
 #include <string>
 
-#include "sbc/cluster/redis_link.hpp"
-#include "sbc/common/unique_fd.hpp"
+#include <openssl/ssl.h>
 
-struct ssl_st;  // OpenSSL's SSL, kept out of the includers
+#include "sbc/cluster/redis_link.hpp"
+#include "sbc/common/c_handle.hpp"
+#include "sbc/common/unique_fd.hpp"
 
 namespace sbc::cluster {
 
@@ -92,11 +93,8 @@ private:
     status fail(std::string why);
     status tls_status(int ret, const char* doing);
 
-    struct ssl_free {
-        void operator()(::ssl_st* s) const noexcept;
-    };
     unique_fd _fd;
-    std::unique_ptr<::ssl_st, ssl_free> _ssl;
+    c_handle<SSL, SSL_free> _ssl;
     const tls_client* _tls = nullptr;
     phase _phase = phase::closed;
     std::string _error;
