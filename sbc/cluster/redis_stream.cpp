@@ -117,12 +117,8 @@ tls_client::tls_client(const link_tls& settings, std::string host)
         }
         if (SSL_CTX_use_PrivateKey_file(ctx.get(), settings.key_file.c_str(), SSL_FILETYPE_PEM) !=
             1) {
+            // Also when it is not the certificate's: "key values mismatch".
             throw tls_file_error("key_file", settings.key_file);
-        }
-        if (SSL_CTX_check_private_key(ctx.get()) != 1) {
-            throw std::invalid_argument("store tls: the key_file '" + settings.key_file +
-                                        "' is not the key of the cert_file '" +
-                                        settings.cert_file + "'");
         }
     }
     SSL_CTX_set_verify(ctx.get(), settings.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
