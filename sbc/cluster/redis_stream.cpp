@@ -107,7 +107,8 @@ tls_client::tls_client(const link_tls& settings, std::string host)
     }
     // Redis 6 and 7 speak TLS 1.2 and 1.3; nothing older (RFC 8996).
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-    SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_mode(ctx.get(),
+                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (SSL_CTX_load_verify_locations(ctx.get(), settings.ca_file.c_str(), nullptr) != 1) {
         throw tls_file_error("ca_file", settings.ca_file);
     }
@@ -292,7 +293,8 @@ redis_stream::status redis_stream::read(char* buf, std::size_t cap, std::size_t&
     if (_ssl) {
         ERR_clear_error();
         errno = 0;
-        const int n = SSL_read(_ssl.get(), buf, static_cast<int>(std::min<std::size_t>(cap, INT_MAX)));
+        const int n =
+            SSL_read(_ssl.get(), buf, static_cast<int>(std::min<std::size_t>(cap, INT_MAX)));
         if (n > 0) {
             got = static_cast<std::size_t>(n);
             return status::done;

@@ -156,7 +156,8 @@ std::optional<std::string> read_tls_file(problem_list& p, const located& at,
     }
     unique_fd fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
     if (!fd) {
-        p.add(at.mark, at.path, fmt::format("cannot read {}: {}", quote(*path), std::strerror(errno)));
+        p.add(at.mark, at.path,
+              fmt::format("cannot read {}: {}", quote(*path), std::strerror(errno)));
         return std::nullopt;
     }
     return path;
@@ -172,10 +173,11 @@ std::optional<cluster_store_tls_config> decode_store_tls(problem_list& p, const 
         return std::nullopt;
     }
     cluster_store_tls_config tc;
-    if (auto v = m->require("ca_file", "an absolute path of the PEM file of the CAs that sign "
-                                       "the Redis server's certificate")) {
-        tc.ca_file = read_tls_file(p, *v, "an absolute path of a PEM file of CA certificates")
-                         .value_or("");
+    if (auto v = m->require("ca_file",
+                            "an absolute path of the PEM file of the CAs that sign "
+                            "the Redis server's certificate")) {
+        tc.ca_file =
+            read_tls_file(p, *v, "an absolute path of a PEM file of CA certificates").value_or("");
     }
     const auto cert_at = m->find("cert_file");
     const auto key_at = m->find("key_file");
@@ -213,8 +215,7 @@ std::optional<cluster_store_tls_config> decode_store_tls(problem_list& p, const 
 
 void decode_store(problem_list& p, const located& at, cluster_store_config& sc) {
     auto m = map_reader::open(
-        p, at,
-        {"address", "user", "password", "password_file", "timeout_ms", "queue_limit", "tls"},
+        p, at, {"address", "user", "password", "password_file", "timeout_ms", "queue_limit", "tls"},
         "the cluster's store: a map with address, and user, password or password_file, "
         "timeout_ms, queue_limit and tls");
     if (!m) {

@@ -135,8 +135,7 @@ bool redis_server::start() {
         } else {
             out << "port " << _port << "\n";
         }
-        out
-            << "unixsocket \"" << socket_path() << "\"\n"
+        out << "unixsocket \"" << socket_path() << "\"\n"
             << "unixsocketperm 700\n"
             << "save \"\"\n"
             << "appendonly no\n"

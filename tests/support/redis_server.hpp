@@ -22,9 +22,9 @@ namespace sbc::test {
 
 /// The TLS side of a test's Redis server.
 struct redis_tls_files {
-    std::string cert;  ///< PEM: the server's certificate
-    std::string key;   ///< PEM: its key
-    std::string ca;    ///< PEM: the CAs a client certificate must chain to
+    std::string cert;                 ///< PEM: the server's certificate
+    std::string key;                  ///< PEM: its key
+    std::string ca;                   ///< PEM: the CAs a client certificate must chain to
     std::string auth_clients = "no";  ///< tls-auth-clients: "yes", "no" or "optional"
 };
 

@@ -332,11 +332,17 @@ TEST_CASE("cluster: the store's TLS", "[config][cluster]") {
 
     const auto all = loaded(section(key_file, "",
                                     "    tls:\n"
-                                    "      ca_file: " + ca + "\n"
-                                    "      cert_file: " + cert + "\n"
-                                    "      key_file: " + key + "\n"
-                                    "      server_name: Redis.Example.\n"
-                                    "      verify: false\n"));
+                                    "      ca_file: " +
+                                        ca +
+                                        "\n"
+                                        "      cert_file: " +
+                                        cert +
+                                        "\n"
+                                        "      key_file: " +
+                                        key +
+                                        "\n"
+                                        "      server_name: Redis.Example.\n"
+                                        "      verify: false\n"));
     REQUIRE(all.store.tls);
     CHECK(all.store.tls->ca_file == ca);
     CHECK(all.store.tls->cert_file == cert);
@@ -361,20 +367,21 @@ TEST_CASE("cluster: the store's TLS", "[config][cluster]") {
     CHECK(problem_of(section(key_file, "", "    tls:\n      ca_file: ca.pem\n")) ==
           "t.yaml:7:16: cluster.store.tls.ca_file: expected an absolute path of a PEM file of "
           "CA certificates (got 'ca.pem')");
-    CHECK(problem_of(section(key_file, "",
-                             "    tls:\n      ca_file: " + ca + "\n      cert_file: " + cert +
-                                 "\n")) ==
+    CHECK(problem_of(
+              section(key_file, "",
+                      "    tls:\n      ca_file: " + ca + "\n      cert_file: " + cert + "\n")) ==
           "t.yaml:8:18: cluster.store.tls.cert_file: a client certificate needs its key: give "
           "key_file as well");
-    CHECK(problem_of(section(key_file, "",
-                             "    tls:\n      ca_file: " + ca + "\n      key_file: " + key +
-                                 "\n")) ==
-          "t.yaml:8:17: cluster.store.tls.key_file: a key needs its client certificate: give "
-          "cert_file as well");
-    CHECK(problem_of(section(key_file, "",
-                             "    tls:\n      ca_file: " + ca + "\n      server_name: 127.0.0.1\n")) ==
-          "t.yaml:8:20: cluster.store.tls.server_name: expected the host name the Redis server's "
-          "certificate carries (subjectAltName DNS) (got '127.0.0.1')");
+    CHECK(
+        problem_of(section(key_file, "",
+                           "    tls:\n      ca_file: " + ca + "\n      key_file: " + key + "\n")) ==
+        "t.yaml:8:17: cluster.store.tls.key_file: a key needs its client certificate: give "
+        "cert_file as well");
+    CHECK(
+        problem_of(section(
+            key_file, "", "    tls:\n      ca_file: " + ca + "\n      server_name: 127.0.0.1\n")) ==
+        "t.yaml:8:20: cluster.store.tls.server_name: expected the host name the Redis server's "
+        "certificate carries (subjectAltName DNS) (got '127.0.0.1')");
     CHECK(problem_of(section(key_file, "", "    tls: {ca_file: " + ca + ", crl: x}\n"))
               .find("cluster.store.tls.crl: unknown key 'crl'") != std::string::npos);
     CHECK(problem_of("cluster:\n  node: n\n  key_file: " + key_file +
