@@ -180,10 +180,11 @@ struct redis_link::impl {
     std::unique_ptr<tls_client> tls;  ///< with settings.tls only
     redis_stream stream;
     reader_ptr reader;
-    std::string out;           ///< formatted commands not yet written
-    std::size_t out_sent = 0;  ///< of `out`, written already
-    int index = -1;            ///< su_root registration of the stream's fd
-    int mask = 0;              ///< SU_WAIT_IN / SU_WAIT_OUT interest registered
+    std::string out;                ///< formatted commands not yet written
+    std::size_t out_sent = 0;       ///< of `out`, written already
+    bool read_wants_write = false;  ///< TLS must write before it reads on
+    int index = -1;                 ///< su_root registration of the stream's fd
+    int mask = 0;                   ///< SU_WAIT_IN / SU_WAIT_OUT interest registered
     phase now = phase::idle;
     /// One more for every connection made or lost: a loop over a
     /// connection's input stops when a callback changed it.
@@ -512,6 +513,7 @@ void redis_link::impl::events(int) {
 // socket again), answering each reply as it is parsed. False when the
 // connection went.
 bool redis_link::impl::read_all(std::uint64_t gen) {
+    read_wants_write = false;
     char buf[read_chunk];
     for (;;) {
         std::size_t got = 0;
@@ -522,7 +524,8 @@ bool redis_link::impl::read_all(std::uint64_t gen) {
                 return true;
             case redis_stream::status::want_write:
                 // A TLS read that needs a write (a renegotiation): the write
-                // interest brings us back.
+                // interest brings us back, whatever flush() wants.
+                read_wants_write = true;
                 set_mask(SU_WAIT_IN | SU_WAIT_OUT);
                 return true;
             case redis_stream::status::closed:
@@ -582,7 +585,7 @@ bool redis_link::impl::flush() {
     }
     out.clear();
     out_sent = 0;
-    set_mask(SU_WAIT_IN);
+    set_mask(read_wants_write ? SU_WAIT_IN | SU_WAIT_OUT : SU_WAIT_IN);
     return true;
 }
 
