@@ -4,6 +4,7 @@
 #include <exception>
 #include <utility>
 
+#include "sbc/cluster/store_link.hpp"
 #include "sbc/common/log.hpp"
 
 namespace sbc::cluster {
@@ -13,13 +14,7 @@ namespace {
 constexpr log::logger binding_store_log{"store"};
 
 link_settings binding_link_settings(const config::cluster_config& cfg) {
-    link_settings s;
-    s.address = cfg.store.address;
-    s.user = cfg.store.user;
-    s.password = cfg.store.password;
-    s.client_name = "sbc-" + cfg.node + "-reg";
-    s.timeout = std::chrono::milliseconds(cfg.store.timeout_ms);
-    return s;
+    return store_link_settings(cfg, "sbc-" + cfg.node + "-reg");
 }
 
 // The queue holds one string per key: the PXAT milliseconds, a space, the

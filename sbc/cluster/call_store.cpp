@@ -5,6 +5,7 @@
 #include <exception>
 #include <utility>
 
+#include "sbc/cluster/store_link.hpp"
 #include "sbc/common/log.hpp"
 
 namespace sbc::cluster {
@@ -49,13 +50,7 @@ std::optional<std::uint64_t> number_of(std::string_view text) {
 }
 
 link_settings settings_of(const config::cluster_config& cfg) {
-    link_settings s;
-    s.address = cfg.store.address;
-    s.user = cfg.store.user;
-    s.password = cfg.store.password;
-    s.client_name = "sbc-" + cfg.node;
-    s.timeout = std::chrono::milliseconds(cfg.store.timeout_ms);
-    return s;
+    return store_link_settings(cfg, "sbc-" + cfg.node);
 }
 
 // Microseconds of the wall clock: the first seq of a node that restarted is
@@ -312,7 +307,8 @@ void call_store::written(state_queue::item item, const reply* r) {
     const char* command = item.value ? "SET: " : "DEL: ";
     _queue.give_back(std::move(item));
     if (r == nullptr) {
-        // The link is going: its loss is handled once hiredis has returned.
+        // The link is going: its loss is handled once it has dropped the
+        // connection.
         kick();
         return;
     }

@@ -1,10 +1,13 @@
-// hiredis 0.14.1's asynchronous context driven by the su_root: the one place
-// in sbc that sees hiredis. Its event hooks (addRead .. cleanup) set the
-// interest of one su_root registration; its context is made and freed here
-// only, and learnt gone through `cleanup`, which hiredis calls exactly once
-// whatever freed it (our redisAsyncFree, a lost connection, a failed
-// connect). The commands sent are answered in order (RESP is a pipeline), so
-// the callbacks owed are a FIFO beside the context.
+// The link's life cycle and RESP over one redis_stream (plain or TLS) that
+// the su_root watches: the one place in sbc that sees hiredis, which only
+// formats the commands (redisFormatCommandArgv) into the output buffer and
+// parses the replies (its reader). The commands sent are answered in order
+// (RESP is a pipeline), so the callbacks owed are a FIFO beside the
+// connection.
+//
+// A callback may issue commands, or make the link drop its connection (a
+// refused AUTH): every loop over the connection's input checks the
+// connection's generation after each callback, and stops when it changed.
 #include "sbc/cluster/redis_link.hpp"
 
 #include <arpa/inet.h>
@@ -16,9 +19,11 @@
 #include <stdexcept>
 #include <utility>
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/read.h>
 
+#include "sbc/cluster/redis_stream.hpp"
+#include "sbc/common/c_handle.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/dns/loop_timer.hpp"
 
@@ -35,8 +40,8 @@ std::invalid_argument bad_address(const std::string& address, const char* why) {
                                  "would block the event loop while it is looked up)");
 }
 
-// Only literals: hiredis resolves a host name with getaddrinfo, which
-// blocks (research-22.md 2.1). Fills `host` and `port`, or `path`.
+// Only literals: a host name would need getaddrinfo, which blocks
+// (research-22.md 2.1). Fills `host` and `port`, or `path`.
 void parse_address(const std::string& address, std::string& host, int& port_number,
                    std::string& path) {
     if (address.rfind("unix:", 0) == 0) {
@@ -110,8 +115,8 @@ reply copy_reply(const redisReply& r) {
     return out;
 }
 
-// Runs a callback of the link's owner; nothing may escape into hiredis's or
-// sofia's C frames.
+// Runs a callback of the link's owner; nothing may escape into sofia's C
+// frames.
 template <typename Fn, typename... Args>
 void guarded(const char* what, const Fn& fn, Args&&... args) noexcept {
     if (!fn) {
@@ -124,6 +129,15 @@ void guarded(const char* what, const Fn& fn, Args&&... args) noexcept {
     }
 }
 
+using reader_ptr = c_handle<redisReader, redisReaderFree>;
+using reply_ptr = c_handle<redisReply, freeReplyObject>;
+
+// Read from the socket per call: a 64 KiB value arrives in a few reads.
+constexpr std::size_t read_chunk = 16 * 1024;
+// Sent bytes are cut from the output buffer's front once this many pile
+// up, not after every write.
+constexpr std::size_t compact_after = 64 * 1024;
+
 }  // namespace
 
 struct redis_link::impl {
@@ -133,29 +147,29 @@ struct redis_link::impl {
     enum class phase {
         idle,        ///< before start()
         waiting,     ///< for the backoff to pass
-        connecting,  ///< TCP connect and AUTH / CLIENT SETNAME under way
+        connecting,  ///< connect, TLS handshake, AUTH / CLIENT SETNAME under way
         up,          ///< commands go out
-        closing,     ///< the context is being freed
     };
 
     // Life cycle.
     void connect();
-    void handshake();
+    void connected();
     void became_up();
-    void drop(std::string why);
-    void settle();
+    void fail(std::string why);
     void on_deadline();
 
     // Commands.
     bool send(const std::vector<std::string>& argv, reply_fn done, bool internal);
-    void replied(redisReply* r);
+    void replied(const redisReply& r);
     void maybe_ready();
 
-    // hiredis's event hooks and su_root's wake-up.
-    bool attach(redisAsyncContext* c);
+    // The socket: su_root's wake-up, reading and writing.
+    bool watch();
+    void unwatch() noexcept;
     void set_mask(int mask);
-    void released();
     void events(int revents);
+    bool read_all(std::uint64_t gen);
+    bool flush();
 
     su_root_t* root;
     link_settings settings;
@@ -163,23 +177,26 @@ struct redis_link::impl {
     std::string host;
     int port = 0;
     std::string path;
-    redisAsyncContext* ac = nullptr;  ///< owned; freed with redisAsyncFree only
-    int fd = -1;
-    int index = -1;  ///< su_root registration of `fd`
-    int mask = 0;    ///< SU_WAIT_IN / SU_WAIT_OUT interest registered
+    std::unique_ptr<tls_client> tls;  ///< with settings.tls only
+    redis_stream stream;
+    reader_ptr reader;
+    std::string out;                ///< formatted commands not yet written
+    std::size_t out_sent = 0;       ///< of `out`, written already
+    bool read_wants_write = false;  ///< TLS must write before it reads on
+    int index = -1;                 ///< su_root registration of the stream's fd
+    int mask = 0;                   ///< SU_WAIT_IN / SU_WAIT_OUT interest registered
     phase now = phase::idle;
-    /// Set by `cleanup`: the context is gone, handled once hiredis returns.
-    bool gone = false;
-    std::string gone_why;
+    /// One more for every connection made or lost: a loop over a
+    /// connection's input stops when a callback changed it.
+    std::uint64_t generation = 0;
     bool came_up = false;  ///< this connection was up: its loss is on_down's
-    std::string drop_why;  ///< why we freed the context ourselves
     std::chrono::milliseconds backoff;
     dns::loop_timer timer;  ///< the connect deadline, a command's, or the backoff
 
     struct pending {
         reply_fn done;
         steady::time_point sent;
-        bool internal = false;  ///< AUTH, CLIENT SETNAME: not counted
+        bool internal = false;  ///< AUTH, CLIENT SETNAME, PING: not counted
     };
     std::deque<pending> in_flight;
     std::size_t handshake_left = 0;
@@ -193,43 +210,14 @@ struct redis_link::impl {
 
 namespace {
 
-// C trampolines: no logic, and nothing may escape into the C frames.
+// The C trampoline: no logic, and nothing may escape into the C frames.
 // su_root's argument stays void* (no typed SU_WAKEUP_ARG_T): other files of
 // a unity build include su_wait.h first.
 int on_wakeup(su_root_magic_t*, su_wait_t* w, su_wakeup_arg_t* arg) {
     auto* self = static_cast<redis_link::impl*>(arg);
-    self->events(su_wait_events(w, self->fd));
+    self->events(su_wait_events(w, self->stream.fd()));
     return 0;
 }
-
-void on_reply(redisAsyncContext*, void* r, void* priv) {
-    static_cast<redis_link::impl*>(priv)->replied(static_cast<redisReply*>(r));
-}
-
-void on_connect(const redisAsyncContext* c, int status) {
-    // A failed connect is learnt from `cleanup`, which follows at once.
-    if (status == REDIS_OK) {
-        static_cast<redis_link::impl*>(c->data)->handshake();
-    }
-}
-
-void add_read(void* p) {
-    auto* self = static_cast<redis_link::impl*>(p);
-    self->set_mask(self->mask | SU_WAIT_IN);
-}
-void del_read(void* p) {
-    auto* self = static_cast<redis_link::impl*>(p);
-    self->set_mask(self->mask & ~SU_WAIT_IN);
-}
-void add_write(void* p) {
-    auto* self = static_cast<redis_link::impl*>(p);
-    self->set_mask(self->mask | SU_WAIT_OUT);
-}
-void del_write(void* p) {
-    auto* self = static_cast<redis_link::impl*>(p);
-    self->set_mask(self->mask & ~SU_WAIT_OUT);
-}
-void cleanup(void* p) { static_cast<redis_link::impl*>(p)->released(); }
 
 }  // namespace
 
@@ -237,62 +225,62 @@ redis_link::impl::impl(su_root_t* r, link_settings s)
     : root(r), settings(std::move(s)), backoff(settings.backoff_min), timer(r) {
     parse_address(settings.address, host, port, path);
     settings.max_in_flight = std::max<std::size_t>(settings.max_in_flight, 1);
+    if (settings.tls) {
+        if (!path.empty()) {
+            throw std::invalid_argument("store address '" + settings.address +
+                                        "': Redis serves TLS on a TCP port only, not on a unix "
+                                        "socket");
+        }
+        tls = std::make_unique<tls_client>(*settings.tls, host);
+    }
 }
 
 redis_link::impl::~impl() {
     timer.cancel();
-    if (ac != nullptr) {
-        // Every command owed gets nullptr now; no reconnect follows.
-        now = phase::closing;
-        drop_why = "the link was closed";
-        redisAsyncFree(ac);
+    unwatch();
+    stream.close();
+    // Every command owed gets nullptr now; no reconnect follows.
+    now = phase::idle;
+    stats.up = false;
+    auto owed = std::move(in_flight);
+    in_flight.clear();
+    for (auto& p : owed) {
+        if (!p.internal) {
+            ++stats.unanswered;
+        }
+        guarded("a store command's callback", p.done, nullptr);
     }
 }
 
 void redis_link::impl::connect() {
     now = phase::connecting;
-    gone = false;
-    drop_why.clear();
-    redisAsyncContext* c =
-        path.empty() ? redisAsyncConnect(host.c_str(), port) : redisAsyncConnectUnix(path.c_str());
-    if (c == nullptr) {
-        gone = true;
-        gone_why = "cannot allocate a connection";
-        settle();
+    ++generation;
+    out.clear();
+    out_sent = 0;
+    reader.reset(redisReaderCreate());
+    if (!reader) {
+        fail("cannot allocate a reply reader");
         return;
     }
-    if (c->err != 0) {
-        // Refused at once (a closed loopback port, a missing socket file):
-        // nothing is attached yet, so nothing else learns of it.
-        gone = true;
-        gone_why = c->errstr;
-        redisAsyncFree(c);
-        settle();
+    if (!stream.open(host, port, path, tls.get())) {
+        // Refused at once (a closed loopback port, a missing socket file).
+        fail(stream.error());
         return;
     }
-    if (!attach(c)) {
-        gone = true;
-        gone_why = "cannot watch the connection's socket";
-        redisAsyncFree(c);
-        settle();
+    if (!watch()) {
+        fail("cannot watch the connection's socket");
         return;
     }
-    // Attached first: setting the connect callback arms write interest
-    // through the hooks (research-22.md 2.1).
-    redisAsyncSetConnectCallback(c, on_connect);
-    if (path.empty()) {
-        redisEnableKeepAlive(&c->c);
-    }
-    // AUTH and CLIENT SETNAME are pipelined behind the connect: the link is
+    // AUTH and CLIENT SETNAME are queued behind the connect: the link is
     // up once the last of them is answered.
     handshake_left = 0;
     const auto done = [this](const reply* r, const char* what, bool fatal) {
         if (r == nullptr) {
-            return;  // the connection went; `cleanup` tells why
+            return;  // the connection went; fail() said why
         }
         if (r->type == reply::kind::error) {
             if (fatal) {
-                drop(std::string(what) + ": " + r->str);
+                fail(std::string(what) + ": " + r->str);
                 return;
             }
             store_log.warn("store {}: {}: {}", settings.address, what, r->str);
@@ -319,10 +307,18 @@ void redis_link::impl::connect() {
             {"CLIENT", "SETNAME", settings.client_name},
             [done](const reply* r) { done(r, "CLIENT SETNAME", false); }, true);
     }
+    if (handshake_left == 0 && tls) {
+        // A server that refuses our certificate says so after the handshake
+        // (TLS 1.3 sends its alert then): up only once it has answered.
+        ++handshake_left;
+        send(
+            {"PING"}, [done](const reply* r) { done(r, "PING", true); }, true);
+    }
     timer.arm(settings.timeout, [this] { on_deadline(); });
 }
 
-void redis_link::impl::handshake() {
+// The connect (and TLS handshake) completed: the queued commands can go.
+void redis_link::impl::connected() {
     if (handshake_left == 0 && now == phase::connecting) {
         became_up();
     }
@@ -335,62 +331,48 @@ void redis_link::impl::became_up() {
     ++stats.connects;
     stats.up = true;
     timer.cancel();
-    store_log.info("store {}: connected", settings.address);
+    store_log.info("store {}: connected{}", settings.address, tls ? " (TLS)" : "");
     guarded("the store's on_up", up_fn);
     maybe_ready();
 }
 
-// Frees the context ourselves (a deadline passed, AUTH refused). Inside a
-// hiredis callback the free waits until the callback returns; settle()
-// then runs when hiredis has returned to us.
-void redis_link::impl::drop(std::string why) {
-    if (ac == nullptr || now == phase::closing) {
-        return;
-    }
-    now = phase::closing;
-    stats.up = false;
-    drop_why = std::move(why);
-    redisAsyncFree(ac);
-    settle();
-}
-
-// After every return from hiredis: if the context went, the link is down,
-// and it connects again after the backoff.
-void redis_link::impl::settle() {
-    if (!gone || ac != nullptr) {
-        return;
-    }
-    gone = false;
+// Closes the connection (lost, refused, timed out, AUTH refused): every
+// command owed gets nullptr, and the link connects again after the backoff.
+void redis_link::impl::fail(std::string why) {
     const bool was_up = came_up;
     came_up = false;
+    ++generation;
+    unwatch();
+    stream.close();
+    out.clear();
+    out_sent = 0;
     now = phase::waiting;
     stats.up = false;
     ++stats.failures;
-    stats.last_error = gone_why;
-    // hiredis answered every command owed with nullptr before `cleanup`;
-    // anything left was never handed to it.
+    stats.last_error = why;
     auto owed = std::move(in_flight);
     in_flight.clear();
+    stats.in_flight = 0;
+    store_log.warn("store {}: {}; connecting again in {} ms", settings.address, why,
+                   backoff.count());
+    timer.arm(backoff, [this] { connect(); });
+    backoff = std::min(backoff * 2, settings.backoff_max);
     for (auto& p : owed) {
         if (!p.internal) {
             ++stats.unanswered;
         }
         guarded("a store command's callback", p.done, nullptr);
     }
-    stats.in_flight = 0;
-    store_log.warn("store {}: {}; connecting again in {} ms", settings.address, gone_why,
-                   backoff.count());
-    timer.arm(backoff, [this] { connect(); });
-    backoff = std::min(backoff * 2, settings.backoff_max);
     if (was_up) {
-        guarded("the store's on_down", down_fn, gone_why);
+        guarded("the store's on_down", down_fn, why);
     }
 }
 
 void redis_link::impl::on_deadline() {
     if (now == phase::connecting) {
-        const bool connected = ac != nullptr && (ac->c.flags & REDIS_CONNECTED) != 0;
-        drop((connected ? "no answer to AUTH or CLIENT SETNAME within " : "no connection within ") +
+        fail((stream.established()
+                  ? "no answer to AUTH or CLIENT SETNAME within "
+                  : (tls ? "no connection (TLS handshake) within " : "no connection within ")) +
              std::to_string(settings.timeout.count()) + " ms");
         return;
     }
@@ -402,7 +384,7 @@ void redis_link::impl::on_deadline() {
     const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() -
                                                                            in_flight.front().sent);
     if (age >= settings.timeout) {
-        drop("no answer within " + std::to_string(settings.timeout.count()) + " ms");
+        fail("no answer within " + std::to_string(settings.timeout.count()) + " ms");
         return;
     }
     timer.arm(settings.timeout - age, [this] { on_deadline(); });
@@ -417,37 +399,32 @@ bool redis_link::impl::send(const std::vector<std::string>& argv, reply_fn done,
         ptrs.push_back(a.data());
         lens.push_back(a.size());
     }
-    // Appends to hiredis's output buffer and arms write interest; the bytes
-    // leave on a later turn of the loop.
-    if (redisAsyncCommandArgv(ac, on_reply, this, static_cast<int>(argv.size()), ptrs.data(),
-                              lens.data()) != REDIS_OK) {
+    char* cmd = nullptr;
+    const long long len =
+        redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), ptrs.data(), lens.data());
+    if (len < 0 || cmd == nullptr) {
         return false;
     }
+    out.append(cmd, static_cast<std::size_t>(len));
+    redisFreeCommand(cmd);
     in_flight.push_back({std::move(done), steady::now(), internal});
     stats.in_flight = in_flight.size();
+    // The bytes leave on a later turn of the loop, with whatever else was
+    // sent by then: a burst of commands goes out in few writes.
+    if (stream.established()) {
+        set_mask(SU_WAIT_IN | SU_WAIT_OUT);
+    }
     return true;
 }
 
-void redis_link::impl::replied(redisReply* r) {
+void redis_link::impl::replied(const redisReply& r) {
     if (in_flight.empty()) {
-        return;  // cannot happen: hiredis calls back once per command sent
+        return;  // a reply to nothing sent: the server is not Redis
     }
     auto p = std::move(in_flight.front());
     in_flight.pop_front();
     stats.in_flight = in_flight.size();
-    if (r == nullptr) {
-        // The context is being freed: no command may go out on it now.
-        if (now == phase::up) {
-            now = phase::closing;
-            stats.up = false;
-        }
-        if (!p.internal) {
-            ++stats.unanswered;
-        }
-        guarded("a store command's callback", p.done, nullptr);
-        return;
-    }
-    const auto copy = copy_reply(*r);
+    const auto copy = copy_reply(r);
     if (!p.internal) {
         ++stats.commands;
         if (copy.type == reply::kind::error) {
@@ -465,11 +442,11 @@ void redis_link::impl::maybe_ready() {
     }
 }
 
-bool redis_link::impl::attach(redisAsyncContext* c) {
-    // su_wait_create refuses an empty mask: read interest from the start,
-    // which a connecting socket never meets (a refusal is HUP or ERR).
+bool redis_link::impl::watch() {
+    // A connecting socket is writable once connected; a refusal is HUP or
+    // ERR, which epoll reports whatever the mask.
     su_wait_t wait{};
-    if (su_wait_create(&wait, c->c.fd, SU_WAIT_IN) != 0) {
+    if (su_wait_create(&wait, stream.fd(), SU_WAIT_OUT) != 0) {
         return false;
     }
     index = su_root_register(root, &wait, on_wakeup, this, 0);
@@ -477,64 +454,139 @@ bool redis_link::impl::attach(redisAsyncContext* c) {
         su_wait_destroy(&wait);
         return false;
     }
-    fd = c->c.fd;
-    mask = SU_WAIT_IN;
-    ac = c;
-    c->data = this;
-    c->ev.data = this;
-    c->ev.addRead = add_read;
-    c->ev.delRead = del_read;
-    c->ev.addWrite = add_write;
-    c->ev.delWrite = del_write;
-    c->ev.cleanup = cleanup;
+    mask = SU_WAIT_OUT;
     return true;
 }
 
-// hiredis calls the hooks after every read and every command: only a change
-// costs an epoll_ctl.
+// Before the descriptor closes, so that epoll forgets it.
+void redis_link::impl::unwatch() noexcept {
+    if (index >= 0) {
+        su_root_deregister(root, index);
+    }
+    index = -1;
+    mask = 0;
+}
+
+// Only a change costs an epoll_ctl.
 void redis_link::impl::set_mask(int m) {
     if (m == mask || index < 0) {
         return;
     }
     mask = m;
-    su_root_eventmask(root, index, fd, m);
+    su_root_eventmask(root, index, stream.fd(), m);
 }
 
-// `cleanup`: the context is being freed (the fd is still open, so epoll can
-// forget it). Why is read now, while the context still holds it.
-void redis_link::impl::released() {
-    if (index >= 0) {
-        su_root_deregister(root, index);
-    }
-    index = -1;
-    fd = -1;
-    mask = 0;
-    if (!drop_why.empty()) {
-        gone_why = drop_why;
-    } else if (ac != nullptr && ac->err != 0 && ac->errstr != nullptr) {
-        gone_why = ac->errstr;
-    } else {
-        gone_why = "the server closed the connection";
-    }
-    drop_why.clear();
-    ac = nullptr;
-    gone = true;
-}
-
-void redis_link::impl::events(int revents) {
-    if (ac == nullptr) {
+void redis_link::impl::events(int) {
+    if (!stream.is_open()) {
         return;
     }
-    // epoll reports HUP and ERR whatever the mask: hiredis reads them as
-    // the end of the connection, which they are.
-    if ((revents & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)) != 0) {
-        redisAsyncHandleRead(ac);
+    const auto gen = generation;
+    if (!stream.established()) {
+        switch (stream.progress(settings.address)) {
+            case redis_stream::status::done:
+                break;
+            case redis_stream::status::want_read:
+                set_mask(SU_WAIT_IN);
+                return;
+            case redis_stream::status::want_write:
+                set_mask(SU_WAIT_OUT);
+                return;
+            case redis_stream::status::closed:
+            case redis_stream::status::failed:
+                fail(stream.error());
+                return;
+        }
+        connected();
+        if (gen != generation) {
+            return;
+        }
     }
-    // `ac` may be gone now: `cleanup` cleared it.
-    if (ac != nullptr && (revents & SU_WAIT_OUT) != 0) {
-        redisAsyncHandleWrite(ac);
+    // Whatever woke us (readable, writable, HUP, ERR): read what is there,
+    // then write what is owed. A read that finds nothing costs one syscall.
+    if (read_all(gen) && gen == generation) {
+        flush();
     }
-    settle();
+}
+
+// Reads until the socket has no more (a TLS record's rest, buffered inside
+// OpenSSL, is read in the same loop: SSL_read serves it before it asks the
+// socket again), answering each reply as it is parsed. False when the
+// connection went.
+bool redis_link::impl::read_all(std::uint64_t gen) {
+    read_wants_write = false;
+    char buf[read_chunk];
+    for (;;) {
+        std::size_t got = 0;
+        switch (stream.read(buf, sizeof buf, got)) {
+            case redis_stream::status::done:
+                break;
+            case redis_stream::status::want_read:
+                return true;
+            case redis_stream::status::want_write:
+                // A TLS read that needs a write (a renegotiation): the write
+                // interest brings us back, whatever flush() wants.
+                read_wants_write = true;
+                set_mask(SU_WAIT_IN | SU_WAIT_OUT);
+                return true;
+            case redis_stream::status::closed:
+            case redis_stream::status::failed:
+                fail(stream.error());
+                return false;
+        }
+        if (redisReaderFeed(reader.get(), buf, got) != REDIS_OK) {
+            fail(std::string("cannot parse the server's reply: ") + reader->errstr);
+            return false;
+        }
+        for (;;) {
+            void* r = nullptr;
+            if (redisReaderGetReply(reader.get(), &r) != REDIS_OK) {
+                fail(std::string("cannot parse the server's reply: ") + reader->errstr);
+                return false;
+            }
+            if (r == nullptr) {
+                break;
+            }
+            const reply_ptr owned(static_cast<redisReply*>(r));
+            replied(*owned);
+            if (gen != generation) {
+                return false;  // a callback dropped the connection
+            }
+        }
+    }
+}
+
+// Writes what is owed, as far as the socket takes it; keeps write interest
+// while some is left. False when the connection went.
+bool redis_link::impl::flush() {
+    while (out_sent < out.size()) {
+        std::size_t put = 0;
+        switch (stream.write(out.data() + out_sent, out.size() - out_sent, put)) {
+            case redis_stream::status::done:
+                out_sent += put;
+                continue;
+            case redis_stream::status::want_write:
+                if (out_sent >= compact_after) {
+                    // TLS takes the rest again from its new place
+                    // (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER): same bytes.
+                    out.erase(0, out_sent);
+                    out_sent = 0;
+                }
+                set_mask(SU_WAIT_IN | SU_WAIT_OUT);
+                return true;
+            case redis_stream::status::want_read:
+                // TLS must read first: the read interest brings us back.
+                set_mask(SU_WAIT_IN);
+                return true;
+            case redis_stream::status::closed:
+            case redis_stream::status::failed:
+                fail(stream.error());
+                return false;
+        }
+    }
+    out.clear();
+    out_sent = 0;
+    set_mask(read_wants_write ? SU_WAIT_IN | SU_WAIT_OUT : SU_WAIT_IN);
+    return true;
 }
 
 redis_link::redis_link(su_root_t* root, link_settings settings)
@@ -550,7 +602,7 @@ void redis_link::start() {
 
 bool redis_link::command(std::vector<std::string> argv, reply_fn done) {
     auto& i = *_impl;
-    if (i.now != impl::phase::up || i.ac == nullptr) {
+    if (i.now != impl::phase::up) {
         return false;
     }
     if (i.in_flight.size() >= i.settings.max_in_flight) {

@@ -1,6 +1,8 @@
 // One connection to the cluster's Redis server, driven by the control
 // thread's su_root loop: commands are queued and answered by callbacks,
-// nothing blocks the loop (hiredis's async API, attached to su_root).
+// nothing blocks the loop (a non-blocking socket watched by the su_root,
+// with TLS when configured; hiredis only formats commands and parses
+// replies).
 //
 // The link connects by itself, authenticates (AUTH user password, Redis 6
 // ACL, or AUTH password), names itself (CLIENT SETNAME), and reconnects with
@@ -10,14 +12,21 @@
 // Callers that need a write to happen keep their own queue (state_queue)
 // and write again when the link is up.
 //
-// Control thread only (the su_root's). hiredis stays inside redis_link.cpp.
-// No callback may destroy the link (hiredis is still on the stack).
+// Over TLS the link is up only once the handshake completed and the server
+// answered (AUTH, CLIENT SETNAME, or a PING when there is neither): a
+// server that refuses the client's certificate says so only after the
+// handshake (TLS 1.3). A failed handshake is a failed connect.
+//
+// Control thread only (the su_root's). hiredis and OpenSSL stay inside
+// redis_link.cpp and redis_stream.cpp. No callback may destroy the link
+// (the link is still on the stack).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +43,18 @@ struct reply {
     std::vector<reply> elements;  ///< array
 };
 
+/// TLS to the server (Redis 6 `tls-port`).
+struct link_tls {
+    std::string ca_file;    ///< PEM: the CAs the server's certificate must chain to
+    std::string cert_file;  ///< PEM: the client certificate ("": none), for tls-auth-clients
+    std::string key_file;   ///< PEM: its key, unencrypted
+    /// Sent as SNI and checked against the certificate's DNS (or IP)
+    /// subjectAltName. "": the address's IP is checked against its IP
+    /// subjectAltName instead, and no SNI is sent.
+    std::string server_name;
+    bool verify = true;  ///< false: encrypted, but any certificate is taken
+};
+
 struct link_settings {
     std::string address;  ///< "IP:PORT", "[IPv6]:PORT" or "unix:/path"
     std::string user;     ///< "" : AUTH password (requirepass); both "": no AUTH
@@ -43,6 +64,7 @@ struct link_settings {
     std::chrono::milliseconds backoff_min{100};
     std::chrono::milliseconds backoff_max{5000};
     std::size_t max_in_flight = 256;  ///< commands sent and not answered
+    std::optional<link_tls> tls;      ///< none: plain TCP (or a unix socket)
 };
 
 struct link_stats {
@@ -63,7 +85,8 @@ public:
     using reply_fn = std::function<void(const reply*)>;
 
     /// Throws std::invalid_argument when the address is not one of the
-    /// forms above (a host name is refused: it would block the loop).
+    /// forms above (a host name is refused: it would block the loop), when
+    /// TLS is asked for a unix socket, or when a TLS file cannot be used.
     redis_link(su_root_t* root, link_settings settings);
     ~redis_link();  ///< pending callbacks get nullptr
     redis_link(const redis_link&) = delete;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sbc/cluster/store_link.hpp"
 #include "sbc/common/log.hpp"
 
 namespace sbc::cluster {
@@ -62,13 +63,7 @@ return 1
 )lua";
 
 link_settings limits_link_settings(const config::cluster_config& cfg) {
-    link_settings s;
-    s.address = cfg.store.address;
-    s.user = cfg.store.user;
-    s.password = cfg.store.password;
-    s.client_name = "sbc-" + cfg.node + "-limits";
-    s.timeout = std::chrono::milliseconds(cfg.store.timeout_ms);
-    return s;
+    return store_link_settings(cfg, "sbc-" + cfg.node + "-limits");
 }
 
 std::string fmt_double(double v) { return fmt::format("{}", v); }

@@ -519,12 +519,24 @@ struct dns_config {
 /// Where a node of a cluster keeps its shared state (conf/README.md,
 /// "cluster"): a Redis server, by IP literal or unix socket path (a host
 /// name would block the loop in getaddrinfo).
+/// TLS to the store's Redis server (its `tls-port`), from `store.tls`.
+struct cluster_store_tls_config {
+    std::string ca_file;    ///< PEM: the CAs the server's certificate must chain to
+    std::string cert_file;  ///< PEM: our client certificate ("": none; tls-auth-clients no)
+    std::string key_file;   ///< PEM: its key; given with cert_file only
+    /// The name the server's certificate must carry (subjectAltName DNS),
+    /// also sent as SNI. "": the certificate must carry the address's IP.
+    std::string server_name;
+    bool verify = true;  ///< false: encrypted, but any server certificate is taken
+};
+
 struct cluster_store_config {
     std::string address;              ///< "IP:PORT", "[IPv6]:PORT" or "unix:/path"
     std::string user;                 ///< Redis ACL user; "" with requirepass only
     std::string password;             ///< from `password` or `password_file`
     unsigned timeout_ms = 1000;       ///< connect, and a command's answer
     std::size_t queue_limit = 10000;  ///< calls waiting to be written; more are dropped, counted
+    std::optional<cluster_store_tls_config> tls;  ///< none: plain TCP or a unix socket
 };
 
 /// This node's place in a redundant pair or an active-active cluster.

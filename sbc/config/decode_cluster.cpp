@@ -146,11 +146,78 @@ bool is_store_user(std::string_view user) {
            std::all_of(user.begin(), user.end(), [](char c) { return c > ' ' && c < 0x7f; });
 }
 
+// A PEM file of the store's TLS: an absolute path that this process can
+// open now (sbcd reads it when it connects, as the same user).
+std::optional<std::string> read_tls_file(problem_list& p, const located& at,
+                                         std::string_view what) {
+    auto path = read_cluster_path(p, at, what);
+    if (!path) {
+        return std::nullopt;
+    }
+    unique_fd fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) {
+        p.add(at.mark, at.path,
+              fmt::format("cannot read {}: {}", quote(*path), std::strerror(errno)));
+        return std::nullopt;
+    }
+    return path;
+}
+
+// store.tls: the trust for the server's certificate, our own for
+// `tls-auth-clients yes`, and the name the server's certificate must carry.
+std::optional<cluster_store_tls_config> decode_store_tls(problem_list& p, const located& at) {
+    auto m = map_reader::open(p, at, {"ca_file", "cert_file", "key_file", "server_name", "verify"},
+                              "the store's TLS: a map with ca_file, and cert_file with key_file, "
+                              "server_name and verify");
+    if (!m) {
+        return std::nullopt;
+    }
+    cluster_store_tls_config tc;
+    if (auto v = m->require("ca_file",
+                            "an absolute path of the PEM file of the CAs that sign "
+                            "the Redis server's certificate")) {
+        tc.ca_file =
+            read_tls_file(p, *v, "an absolute path of a PEM file of CA certificates").value_or("");
+    }
+    const auto cert_at = m->find("cert_file");
+    const auto key_at = m->find("key_file");
+    if (cert_at) {
+        tc.cert_file =
+            read_tls_file(p, *cert_at, "an absolute path of a PEM certificate file").value_or("");
+    }
+    if (key_at) {
+        tc.key_file =
+            read_tls_file(p, *key_at, "an absolute path of a PEM private key file").value_or("");
+    }
+    if (cert_at && !key_at) {
+        p.add(cert_at->mark, cert_at->path,
+              "a client certificate needs its key: give key_file as well");
+    } else if (key_at && !cert_at) {
+        p.add(key_at->mark, key_at->path,
+              "a key needs its client certificate: give cert_file as well");
+    }
+    if (auto v = m->find("server_name")) {
+        constexpr std::string_view what =
+            "the host name the Redis server's certificate carries (subjectAltName DNS)";
+        if (auto text = read_string(p, *v, what)) {
+            if (auto name = parse_host_name(*text)) {
+                tc.server_name = std::move(*name);
+            } else {
+                expected(p, *v, what);
+            }
+        }
+    }
+    if (auto v = m->find("verify")) {
+        tc.verify = read_flag(p, *v).value_or(tc.verify);
+    }
+    return tc;
+}
+
 void decode_store(problem_list& p, const located& at, cluster_store_config& sc) {
     auto m = map_reader::open(
-        p, at, {"address", "user", "password", "password_file", "timeout_ms", "queue_limit"},
+        p, at, {"address", "user", "password", "password_file", "timeout_ms", "queue_limit", "tls"},
         "the cluster's store: a map with address, and user, password or password_file, "
-        "timeout_ms and queue_limit");
+        "timeout_ms, queue_limit and tls");
     if (!m) {
         return;
     }
@@ -205,6 +272,14 @@ void decode_store(problem_list& p, const located& at, cluster_store_config& sc) 
     if (auto v = m->find("queue_limit")) {
         sc.queue_limit =
             read_number(p, *v, 1, 1000000, "a number of calls 1..1000000").value_or(sc.queue_limit);
+    }
+    if (auto v = m->find("tls")) {
+        sc.tls = decode_store_tls(p, *v);
+        if (sc.tls && sc.address.rfind("unix:", 0) == 0) {
+            p.add(v->mark, v->path,
+                  "Redis serves TLS on a TCP port only: give the store's address as IP:PORT (its "
+                  "tls-port), not a unix socket");
+        }
     }
 }
 

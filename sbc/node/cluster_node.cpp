@@ -319,6 +319,7 @@ nlohmann::json cluster_node::show() const {
                      {"calls", _calls.call_count()},
                      {"store",
                       {{"address", _cfg.store.address},
+                       {"tls", _cfg.store.tls.has_value()},
                        {"up", st.up},
                        {"queue", st.queued},
                        {"in_flight", st.in_flight},

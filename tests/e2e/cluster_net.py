@@ -23,7 +23,9 @@ priority, and tools/sbc-vrrp-notify as the `notify` script). The node
 namespaces set net.ipv4.ip_nonlocal_bind=1, so both sbcds listen on the
 shared addresses (SIP and media) from the start, and whichever node holds
 them serves the calls. redis-server runs in its own namespace with an ACL
-user and password and no persistence. sipp and rtp_peer.py run in the
+user and password and no persistence; after `use_redis_tls()` it serves
+TLS only, demanding a client certificate, and the nodes' `cluster.store.tls`
+trusts its CA and presents theirs. sipp and rtp_peer.py run in the
 caller's and callee's namespaces.
 
 `PairNet.up()` brings it all up in the order production does (sbcd before
@@ -51,6 +53,7 @@ import sys
 from pathlib import Path
 
 import harness
+import pki
 from harness import SIP_PORT, Sbcd, Sipp, check, wait_until
 
 REPO = harness.REPO
@@ -278,6 +281,7 @@ class PairNet:
         self.redis_password = secrets.token_hex(16)
         self.nodes = {"a": Node(self, "a"), "b": Node(self, "b")}
         self.redis = None
+        self.redis_pki = None  # use_redis_tls(): the store's certificates (pki.Pki)
         self.with_sbcd = True  # up(sbcd=False): the nodes run keepalived only
         self._namespaces = []
         t.on_close(self.teardown)
@@ -368,6 +372,22 @@ class PairNet:
         return self.t.start(name, ["ip", "netns", "exec", self.ns(host), *argv], **kw)
 
     # -- redis ---------------------------------------------------------------
+    def use_redis_tls(self):
+        """Before up(): redis-server serves TLS only on REDIS_PORT (`port 0`,
+        `tls-port`, `tls-auth-clients yes`), with certificates made for the
+        run; the nodes' cluster sections and redis_cli() use TLS too."""
+        self.redis_pki = pki.make_redis_pki(Path(self.t.workdir) / "redis-pki",
+                                            ADDRESSES["redis"])
+        return self
+
+    def _redis_tls_lines(self):
+        if self.redis_pki is None:
+            return [f"port {REDIS_PORT}"]
+        p = self.redis_pki
+        return ["port 0", f"tls-port {REDIS_PORT}", f"tls-cert-file {p.redis_pem}",
+                f"tls-key-file {p.redis_key}", f"tls-ca-cert-file {p.ca_pem}",
+                "tls-auth-clients yes"]
+
     def start_redis(self):
         """redis-server on 192.0.2.3:6379: the default user off, user `sbc`
         with a password, nothing saved to disk."""
@@ -377,7 +397,7 @@ class PairNet:
         conf = workdir / "redis.conf"
         conf.write_text("\n".join([
             f"bind {ADDRESSES['redis']}",
-            f"port {REDIS_PORT}",
+            *self._redis_tls_lines(),
             "daemonize no",
             'logfile ""',
             f"dir {data}",
@@ -410,8 +430,11 @@ class PairNet:
     def redis_cli(self, *args, host="redis"):
         """redis-cli as the ACL user, from `host`'s namespace; (status, output)."""
         env = dict(os.environ, REDISCLI_AUTH=self.redis_password)
+        tls = [] if self.redis_pki is None else [
+            "--tls", "--cacert", self.redis_pki.ca_pem, "--cert", self.redis_pki.client_pem,
+            "--key", self.redis_pki.client_key]
         r = self.exec_in(host, "redis-cli", "-h", ADDRESSES["redis"], "-p", REDIS_PORT,
-                         "--user", REDIS_USER, *args, check_rc=False, env=env)
+                         "--user", REDIS_USER, *tls, *args, check_rc=False, env=env)
         return r.returncode, (r.stdout + r.stderr).strip()
 
     @property
@@ -489,7 +512,13 @@ class PairNet:
             f'    address: "{self.redis_address}"',
             f"    user: {REDIS_USER}",
             f"    password_file: {password_file}",
-        ]
+        ] + ([] if self.redis_pki is None else [
+            "    tls:",
+            f"      ca_file: {self.redis_pki.ca_pem}",
+            f"      cert_file: {self.redis_pki.client_pem}",
+            f"      key_file: {self.redis_pki.client_key}",
+            "      server_name: redis.test",
+        ])
 
     # -- keepalived ----------------------------------------------------------
     def keepalived_config_text(self, name):

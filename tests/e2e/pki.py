@@ -169,3 +169,15 @@ def make_cloud_pki(directory, net):
           "DNS:*.pstnhub.microsoft.com,DNS:sip.pstnhub.microsoft.com", "ca", d)
     _leaf("sbc-fqdn", SBC_FQDN, f"DNS:{SBC_FQDN},IP:{net.carrier_sbc}", "ca", d)
     return Pki(d)
+
+
+def make_redis_pki(directory, redis_ip):
+    """The store's TLS (issue 22): ca.pem / ca.key, the Redis server's
+    redis.pem / redis.key (redis.test and `redis_ip`), and the nodes' client
+    certificate client.pem / client.key (sbc.test), all signed by the CA."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    _ca("ca", "redis test CA", d)
+    _leaf("redis", "redis.test", f"DNS:redis.test,IP:{redis_ip}", "ca", d)
+    _leaf("client", "sbc.test", "DNS:sbc.test", "ca", d)
+    return Pki(d)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import cluster_net
 from cluster_net import ADDRESSES, RTP_PORT, VIP_CARRIER, PairNet
-from harness import check, skip, wait_until
+from harness import check, skip, skip_if_sanitized, wait_until
 
 TESTS = []
 
@@ -302,3 +302,54 @@ def cluster_srtp_call_served_by_partner(t):
     uas.finish()
     check_round_trip(sbcd, baresip, legs, "a", "b")
     check(len(pair.cdrs("b")) == 1, f"the SRTP call left no CDR on b: {pair.cdrs('b')}")
+
+
+@e2e_test
+def cluster_call_survives_node_loss_store_over_tls(t):
+    """The pair's store over TLS only (redis-server with `port 0`, a
+    tls-port and tls-auth-clients yes; each node's cluster.store.tls with the
+    CA, a client certificate and server_name): a call through a, which
+    writes it to the store; a dies (kill -9, its link down), b becomes
+    master, reads the call back over TLS and takes it over; the call ends
+    through b, one CDR, b's."""
+    why = cluster_net.missing_prerequisite()
+    if why:
+        skip(why)
+    skip_if_sanitized(t, "a failover's sub-second timings do not hold under ASan")
+    pair = PairNet(t).use_redis_tls()
+    pair.up(sbcd_extra=lambda name: pair.cluster_section(name) + ["  standby: true"])
+
+    def cluster(name):
+        rc, data, raw = pair.sbcctl(name, "cluster")
+        check(rc == 0 and isinstance(data, dict), f"sbcctl cluster on {name} failed: {raw}")
+        return data
+
+    check(wait_until(lambda: cluster("a").get("role") == "active", 5.0, 0.05),
+          f"a is not active: {cluster('a')}")
+    for name in ("a", "b"):
+        store = cluster(name)["store"]
+        check(store["tls"] and wait_until(lambda n=name: cluster(n)["store"]["up"], 10.0, 0.05),
+              f"node {name}'s store is not up over TLS: {cluster(name)}")
+    rc, out = pair.redis_cli("PING")
+    check(rc == 0 and out == "PONG", f"redis-cli over TLS: {out}")
+
+    key = ("-key", "rtp_port", str(RTP_PORT))
+    uas = pair.uas("callee", "uas_failover_call.xml", extra=key)
+    uac = pair.uac("caller", "uac_failover_call.xml", duration_ms=5000, extra=key)
+    pair.call_media("a", 6.0)
+    check(wait_until(lambda: cluster("a")["calls"] == 1 and cluster("a")["store"]["written"] >= 1,
+                     30.0, 0.05),
+          f"a did not write its call to the store: {cluster('a')}")
+    pair.kill_node("a")
+    pair.wait_master("b")
+
+    def taken_over():
+        last = cluster("b").get("last_take_over") or {}
+        return not last.get("in_progress", True) and last.get("restored", 0) == 1
+
+    check(wait_until(taken_over, 30.0, 0.05), f"b did not take the call over: {cluster('b')}")
+    uac.finish(timeout=30)
+    uas.finish(timeout=10)
+    cdrs = pair.cdrs("b")
+    check(len(cdrs) == 1 and cdrs[0].get("status") == 200,
+          f"one CDR expected, b's, status 200: b wrote {cdrs}")

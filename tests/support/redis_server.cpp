@@ -15,6 +15,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -60,7 +61,7 @@ bool listening(std::uint16_t port) {
 
 bool redis_server::installed() { return ::access(redis_binary, X_OK) == 0; }
 
-redis_server::redis_server() {
+redis_server::redis_server(std::optional<redis_tls_files> tls) : _tls(std::move(tls)) {
     if (!installed()) {
         throw std::runtime_error(
             "redis-server not found: tools/install-deps installs it (Debian package redis-server)");
@@ -123,9 +124,18 @@ bool redis_server::start() {
     const auto conf = _dir.file("redis.conf");
     {
         std::ofstream out(conf);
-        out << "bind 127.0.0.1\n"
-            << "port " << _port << "\n"
-            << "unixsocket \"" << socket_path() << "\"\n"
+        out << "bind 127.0.0.1\n";
+        if (_tls) {
+            out << "port 0\n"
+                << "tls-port " << _port << "\n"
+                << "tls-cert-file \"" << _tls->cert << "\"\n"
+                << "tls-key-file \"" << _tls->key << "\"\n"
+                << "tls-ca-cert-file \"" << _tls->ca << "\"\n"
+                << "tls-auth-clients " << _tls->auth_clients << "\n";
+        } else {
+            out << "port " << _port << "\n";
+        }
+        out << "unixsocket \"" << socket_path() << "\"\n"
             << "unixsocketperm 700\n"
             << "save \"\"\n"
             << "appendonly no\n"

@@ -2,6 +2,10 @@
 // port picked free (and a unix socket in its own directory), with nothing saved to disk, started
 // and stopped by the test (or a benchmark) and never left running: the destructor stops it.
 //
+// With TLS it serves TLS only on its port (`port 0`, `tls-port`), with the
+// certificate files a test made (tests/support/test_certs.hpp); its unix
+// socket stays plain.
+//
 // It knows two users: the ACL user `user()` / `password()`, and the default
 // user, who must AUTH with `default_password()` (as with requirepass).
 #pragma once
@@ -9,19 +13,29 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "tests/support/temp_dir.hpp"
 
 namespace sbc::test {
 
+/// The TLS side of a test's Redis server.
+struct redis_tls_files {
+    std::string cert;                 ///< PEM: the server's certificate
+    std::string key;                  ///< PEM: its key
+    std::string ca;                   ///< PEM: the CAs a client certificate must chain to
+    std::string auth_clients = "no";  ///< tls-auth-clients: "yes", "no" or "optional"
+};
+
 class redis_server {
 public:
     /// False when redis-server is not installed (the tests then skip).
     static bool installed();
 
-    /// Starts it. Throws std::runtime_error when it cannot.
-    redis_server();
+    /// Starts it, plain or (with `tls`) TLS only. Throws std::runtime_error
+    /// when it cannot.
+    explicit redis_server(std::optional<redis_tls_files> tls = std::nullopt);
     ~redis_server();
     redis_server(const redis_server&) = delete;
     redis_server& operator=(const redis_server&) = delete;
@@ -47,6 +61,7 @@ private:
     bool start();
 
     std::uint16_t _port = 0;
+    std::optional<redis_tls_files> _tls;
     pid_t _pid = -1;
     bool _frozen = false;
     temp_dir _dir{"sbc-redis"};

@@ -458,10 +458,11 @@ std::string render_cluster(const nlohmann::json& reply) {
                                   num(reply, "calls"));
     const auto store = reply.value("store", nlohmann::json::object());
     out += fmt::format(
-        "store {}: {}, queue {}, lag {} ms, written {}, deleted {}, dropped {}, "
+        "store {}{}: {}, queue {}, lag {} ms, written {}, deleted {}, dropped {}, "
         "failures {}\n",
-        text_of(store, "address"), store.value("up", false) ? "up" : "DOWN", num(store, "queue"),
-        num(store, "lag_ms"), num(store, "written"), num(store, "deleted"), num(store, "dropped"),
+        text_of(store, "address"), store.value("tls", false) ? " (tls)" : "",
+        store.value("up", false) ? "up" : "DOWN", num(store, "queue"), num(store, "lag_ms"),
+        num(store, "written"), num(store, "deleted"), num(store, "dropped"),
         num(store, "failures"));
     if (const auto e = text_of(store, "last_error"); !e.empty()) {
         out += "  last error: " + e + "\n";

@@ -709,3 +709,22 @@ TEST_CASE("dispatch passes drain to the handler; without one it is an error", "[
     CHECK(error_of(api::dispatch(R"({"cmd":"drain","deadline":60})", h)) ==
           "drain is not supported here");
 }
+
+TEST_CASE("sbcctl cluster says when the store is reached over TLS", "[sbcctl]") {
+    nlohmann::json reply{{"node", "sbc-a"},
+                         {"partner", "sbc-b"},
+                         {"role", "active"},
+                         {"calls", 2},
+                         {"store",
+                          {{"address", "192.0.2.30:6380"},
+                           {"tls", true},
+                           {"up", false},
+                           {"last_error",
+                            "TLS handshake with 192.0.2.30:6380 failed: certificate "
+                            "verify failed (hostname mismatch)"}}}};
+    const auto text = sbc::ctl::render_cluster(reply);
+    CHECK(text.find("store 192.0.2.30:6380 (tls): DOWN") != std::string::npos);
+    CHECK(text.find("last error: TLS handshake with 192.0.2.30:6380 failed") != std::string::npos);
+    reply["store"]["tls"] = false;
+    CHECK(sbc::ctl::render_cluster(reply).find("store 192.0.2.30:6380: DOWN") != std::string::npos);
+}

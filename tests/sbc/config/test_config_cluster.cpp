@@ -323,6 +323,81 @@ TEST_CASE("cluster: the store's credentials", "[config][cluster]") {
           "characters, no spaces (got 's b c')");
 }
 
+TEST_CASE("cluster: the store's TLS", "[config][cluster]") {
+    temp_files files;
+    const auto key_file = files.write("cluster.key", a_key + "\n");
+    const auto ca = files.write("ca.pem", "CA\n");
+    const auto cert = files.write("client.pem", "CERT\n");
+    const auto key = files.write("client.key", "KEY\n");
+
+    const auto all = loaded(section(key_file, "",
+                                    "    tls:\n"
+                                    "      ca_file: " +
+                                        ca +
+                                        "\n"
+                                        "      cert_file: " +
+                                        cert +
+                                        "\n"
+                                        "      key_file: " +
+                                        key +
+                                        "\n"
+                                        "      server_name: Redis.Example.\n"
+                                        "      verify: false\n"));
+    REQUIRE(all.store.tls);
+    CHECK(all.store.tls->ca_file == ca);
+    CHECK(all.store.tls->cert_file == cert);
+    CHECK(all.store.tls->key_file == key);
+    CHECK(all.store.tls->server_name == "redis.example");
+    CHECK_FALSE(all.store.tls->verify);
+
+    const auto least = loaded(section(key_file, "", "    tls: {ca_file: " + ca + "}\n"));
+    REQUIRE(least.store.tls);
+    CHECK(least.store.tls->cert_file.empty());
+    CHECK(least.store.tls->server_name.empty());
+    CHECK(least.store.tls->verify);
+    CHECK_FALSE(loaded(section(key_file)).store.tls);
+
+    CHECK(problem_of(section(key_file, "", "    tls: {verify: true}\n")) ==
+          "t.yaml:6:10: cluster.store.tls.ca_file: required key missing: expected an absolute "
+          "path of the PEM file of the CAs that sign the Redis server's certificate");
+    const auto missing = files.path("missing.pem");
+    CHECK(problem_of(section(key_file, "", "    tls:\n      ca_file: " + missing + "\n")) ==
+          "t.yaml:7:16: cluster.store.tls.ca_file: cannot read '" + missing +
+              "': No such file or directory");
+    CHECK(problem_of(section(key_file, "", "    tls:\n      ca_file: ca.pem\n")) ==
+          "t.yaml:7:16: cluster.store.tls.ca_file: expected an absolute path of a PEM file of "
+          "CA certificates (got 'ca.pem')");
+    CHECK(problem_of(
+              section(key_file, "",
+                      "    tls:\n      ca_file: " + ca + "\n      cert_file: " + cert + "\n")) ==
+          "t.yaml:8:18: cluster.store.tls.cert_file: a client certificate needs its key: give "
+          "key_file as well");
+    CHECK(
+        problem_of(section(key_file, "",
+                           "    tls:\n      ca_file: " + ca + "\n      key_file: " + key + "\n")) ==
+        "t.yaml:8:17: cluster.store.tls.key_file: a key needs its client certificate: give "
+        "cert_file as well");
+    CHECK(
+        problem_of(section(
+            key_file, "", "    tls:\n      ca_file: " + ca + "\n      server_name: 127.0.0.1\n")) ==
+        "t.yaml:8:20: cluster.store.tls.server_name: expected the host name the Redis server's "
+        "certificate carries (subjectAltName DNS) (got '127.0.0.1')");
+    CHECK(problem_of(section(key_file, "", "    tls: {ca_file: " + ca + ", crl: x}\n"))
+              .find("cluster.store.tls.crl: unknown key 'crl'") != std::string::npos);
+    CHECK(problem_of("cluster:\n  node: n\n  key_file: " + key_file +
+                     "\n  store:\n    address: unix:/run/redis.sock\n    tls: {ca_file: " + ca +
+                     "}\n") ==
+          "t.yaml:6:10: cluster.store.tls: Redis serves TLS on a TCP port only: give the store's "
+          "address as IP:PORT (its tls-port), not a unix socket");
+    if (::geteuid() != 0) {  // root reads any file
+        const auto locked = files.write("locked.pem", "CA\n");
+        REQUIRE(::chmod(locked.c_str(), 0) == 0);
+        CHECK(problem_of(section(key_file, "", "    tls:\n      ca_file: " + locked + "\n")) ==
+              "t.yaml:7:16: cluster.store.tls.ca_file: cannot read '" + locked +
+                  "': Permission denied");
+    }
+}
+
 TEST_CASE("cluster: numbers, unknown keys, wrong shapes", "[config][cluster]") {
     temp_files files;
     const auto key_file = files.write("cluster.key", a_key + "\n");
@@ -351,7 +426,7 @@ TEST_CASE("cluster: numbers, unknown keys, wrong shapes", "[config][cluster]") {
           "of: node, partner, prefix, standby, key_file, store, hand_over_file");
     CHECK(problem_of(section(key_file, "", "    adress: x\n")) ==
           "t.yaml:6:5: cluster.store.adress: unknown key 'adress' (did you mean 'address'?); "
-          "expected one of: address, user, password, password_file, timeout_ms, queue_limit");
+          "expected one of: address, user, password, password_file, timeout_ms, queue_limit, tls");
     CHECK(problem_of("cluster:\n  node: n\n  key_file: " + key_file + "\n") ==
           "t.yaml:2:3: cluster.store: required key missing: expected a map with the Redis server's "
           "address");

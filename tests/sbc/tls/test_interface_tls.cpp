@@ -19,6 +19,7 @@
 
 #include "sbc/tls/identity.hpp"
 #include "sbc/tls/interface_tls.hpp"
+#include "tests/support/test_certs.hpp"
 
 namespace test_interface_tls {
 
@@ -233,67 +234,8 @@ TEST_CASE("an inbound client is not checked against a peer's dialled name", "[tl
 // Peers dialled by name: the interface is the client of a plain OpenSSL
 // server whose certificate a test CA issues with the names a test asks for.
 
-struct pkey_free {
-    void operator()(EVP_PKEY* k) const noexcept { EVP_PKEY_free(k); }
-};
-struct cert_free {
-    void operator()(X509* x) const noexcept { X509_free(x); }
-};
-using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
-using cert_ptr = std::unique_ptr<X509, cert_free>;
-
-/// A P-256 key and a certificate for it: subject CN `cn`, subjectAltName
-/// `san` (OpenSSL's syntax, "DNS:a.test,URI:sip:a.test", "" for none),
-/// issued by `issuer` or, without one, self-signed as a CA.
-struct issued {
-    pkey_ptr key{EVP_EC_gen("P-256")};
-    cert_ptr cert{X509_new()};
-
-    issued(const std::string& cn, const std::string& san, const issued* issuer = nullptr) {
-        X509* x = cert.get();
-        X509_set_version(x, 2);
-        static long serial = 1;
-        ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial);
-        X509_gmtime_adj(X509_getm_notBefore(x), 0);
-        X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-        X509_set_pubkey(x, key.get());
-        X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                                   reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-        X509* signer = issuer != nullptr ? issuer->cert.get() : x;
-        X509_set_issuer_name(x, X509_get_subject_name(signer));
-        X509V3_CTX v3;
-        X509V3_set_ctx_nodb(&v3);
-        X509V3_set_ctx(&v3, signer, x, nullptr, nullptr, 0);
-        add_extension(v3, NID_basic_constraints,
-                      issuer != nullptr ? "CA:FALSE" : "critical,CA:TRUE");
-        if (issuer == nullptr) {
-            add_extension(v3, NID_key_usage, "critical,keyCertSign");
-        }
-        if (!san.empty()) {
-            add_extension(v3, NID_subject_alt_name, san);
-        }
-        REQUIRE(X509_sign(x, issuer != nullptr ? issuer->key.get() : key.get(), EVP_sha256()) > 0);
-    }
-
-    void add_extension(X509V3_CTX& v3, int nid, const std::string& value) {
-        X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value.c_str());
-        REQUIRE(ext != nullptr);
-        X509_add_ext(cert.get(), ext, -1);
-        X509_EXTENSION_free(ext);
-    }
-};
-
-void write_pem_file(const std::string& path, X509* cert, EVP_PKEY* key) {
-    FILE* f = std::fopen(path.c_str(), "w");
-    REQUIRE(f != nullptr);
-    if (cert != nullptr) {
-        PEM_write_X509(f, cert);
-    }
-    if (key != nullptr) {
-        PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-    }
-    std::fclose(f);
-}
+using sbc::test::issued;
+using sbc::test::write_pem_file;
 
 /// What the server saw of the ClientHello's server_name extension.
 struct sni_seen {
