@@ -77,6 +77,9 @@ VIPS = (VIP_CARRIER, VIP_PBX)
 PRIORITY = {"a": 150, "b": 100}
 REDIS_PORT = 6379
 REDIS_USER = "sbc"
+# The test's own look into the store (redis_cli): every command. The nodes
+# log in as REDIS_USER, whose rights are the ones conf/README.md names.
+REDIS_ADMIN = "sbc-admin"
 # The peers' RTP port (rtp_peer.py), named in their SDP by -key rtp_port.
 RTP_PORT = 40000
 NS_PREFIX = "sbcpair-"
@@ -406,7 +409,9 @@ class PairNet:
             'save ""',
             "appendonly no",
             "user default off",
-            f"user {REDIS_USER} on >{self.redis_password} ~* &* +@all",
+            f"user {REDIS_USER} on >{self.redis_password} ~sbc:* ~e2e:* +@read +@write +@keyspace "
+            "+@scripting +client|setname +time",
+            f"user {REDIS_ADMIN} on >{self.redis_password} ~* &* +@all",
             "",
         ]))
         conf.chmod(0o600)
@@ -428,13 +433,14 @@ class PairNet:
         self.redis = None
 
     def redis_cli(self, *args, host="redis"):
-        """redis-cli as the ACL user, from `host`'s namespace; (status, output)."""
+        """redis-cli as the test's admin user, from `host`'s namespace;
+        (status, output)."""
         env = dict(os.environ, REDISCLI_AUTH=self.redis_password)
         tls = [] if self.redis_pki is None else [
             "--tls", "--cacert", self.redis_pki.ca_pem, "--cert", self.redis_pki.client_pem,
             "--key", self.redis_pki.client_key]
         r = self.exec_in(host, "redis-cli", "-h", ADDRESSES["redis"], "-p", REDIS_PORT,
-                         "--user", REDIS_USER, *tls, *args, check_rc=False, env=env)
+                         "--user", REDIS_ADMIN, *tls, *args, check_rc=False, env=env)
         return r.returncode, (r.stdout + r.stderr).strip()
 
     @property
