@@ -749,13 +749,14 @@ vrrp_instance sbc {{
         return sipp
 
     def rtp_peer(self, name, host, port, seconds, to=None, echo=False, bind_ip=None,
-                 gap_threshold_ms=60, sniff=False):
+                 gap_threshold_ms=60, sniff=False, extra=()):
         """rtp_peer.py in `host`'s namespace on `bind_ip` (default the host's
         address):`port`, sending 20 ms packets to `to` ("IP:PORT"; None: to
         whoever sends first) or echoing (`echo`), for `seconds`; returns once
         its socket is bound. Its report (RtpPeer.result()) gives the longest gap
         in the media it received. `sniff`: it only watches the RTP arriving
-        for the address and `port` (0: any) of a peer that owns its socket."""
+        for the address and `port` (0: any) of a peer that owns its socket.
+        `extra`: more rtp_peer.py arguments (`--echo-seq-from N`)."""
         workdir = Path(self.t.workdir)
         report = workdir / f"{name}.rtp.json"
         ready = workdir / f"{name}.rtp.ready"
@@ -770,6 +771,7 @@ vrrp_instance sbc {{
             argv.append("--echo")
         if sniff:
             argv.append("--sniff")
+        argv += list(extra)
         proc = self.start_in(host, name, argv)
         wait_until(lambda: ready.exists() or not proc.alive(), 5.0, 0.02)
         check(ready.exists(), f"{name} did not start: {proc.stderr_tail()}")
