@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "dataplane/api/media_engine.hpp"
+#include "dataplane/srtp/stream_crypto.hpp"
 #include "sbc/api/control_server.hpp"
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/common/log.hpp"
@@ -182,6 +183,11 @@ int run(const std::string& path) {
         }
     }
     install_signal_handlers();
+    // libsrtp2's self-tests now, not in the first SRTP call or a take-over.
+    // Should they fail, plain RTP still works and each SRTP call says why.
+    if (const auto& srtp = sbc::dataplane::srtp::prepare(); !srtp.empty()) {
+        main_log.error("SRTP cannot be set up, calls with SRTP will fail: {}", srtp);
+    }
     sbc::sofia::runtime rt;
     sbc::dataplane::engine_config ec;
     ec.port_min = cfg.media.port_min;

@@ -135,12 +135,16 @@ std::string continue_streams(srtp_t session, srtp_policy_t policy, bool protect,
 
 std::size_t master_length(suite s) noexcept { return policy_of(s).master; }
 
+const std::string& prepare() {
+    // The data plane runs the OpenSSL crypto (DESIGN.md, "SRTP speed").
+    static const std::string setup = use_crypto(crypto_backend::openssl);
+    return setup;
+}
+
 result<stream_crypto> stream_crypto::create(suite s, std::span<const std::uint8_t> master,
                                             direction dir,
                                             std::span<const stream_position> continued) {
-    // The data plane runs the OpenSSL crypto (DESIGN.md, "SRTP speed").
-    static const std::string setup = use_crypto(crypto_backend::openssl);
-    if (!setup.empty()) {
+    if (const auto& setup = prepare(); !setup.empty()) {
         return make_error("SRTP set-up: " + setup);
     }
     const auto& p = policy_of(s);

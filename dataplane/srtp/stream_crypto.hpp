@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "sbc/common/result.hpp"
 
@@ -98,6 +99,13 @@ private:
     explicit stream_crypto(srtp_ctx_t_* session) noexcept : _session(session) {}
     srtp_ctx_t_* _session = nullptr;
 };
+
+/// Sets libsrtp2 up for the data plane (the OpenSSL ciphers, after
+/// libsrtp2's self-tests of each), once per process; create() does it
+/// otherwise at its first call. sbcd calls it at start, so that neither its
+/// first SRTP call nor a take-over of many (sbc/node/cluster_node) pays
+/// the tests. "" or what libsrtp2 refused. Control thread.
+const std::string& prepare();
 
 /// Fills `out` from OpenSSL's CSPRNG, for a fresh master key (RFC 4568 6.1:
 /// keys are random and never reused across sessions). The caller owns and
