@@ -728,7 +728,8 @@ void b2bua::on_out_of_dialog_message(sip_interface& iface, msg_t* msg, sip_t* si
         nta_msg_discard(agent, msg);
         return;
     }
-    const auto verdict = screen(iface, source_of(msg), sip);
+    const auto source = source_of(msg);
+    const auto verdict = screen(iface, source, sip);
     if (verdict.status < 0) {
         nta_msg_discard(agent, msg);
         return;
@@ -747,6 +748,8 @@ void b2bua::on_out_of_dialog_message(sip_interface& iface, msg_t* msg, sip_t* si
     if (irq == nullptr) {
         return;  // nta took the message and could not keep it; the peer retransmits
     }
+    // The journal's TRUNK and PEER of what this request logs (log.hpp).
+    const log::context ctx{{}, verdict.trunk->name, source.to_string()};
     complete(irq, on_out_of_dialog_request(*verdict.trunk, irq, sip));
 }
 
