@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 #include <sys/uio.h>
+// Without it sd_journal_sendv adds CODE_FILE/LINE/FUNC, which would name
+// this writer for every line rather than where the line came from.
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include <algorithm>
