@@ -45,7 +45,7 @@ struct stop_watch {
     sbc::sofia::runtime* rt;
     sbc::b2bua::b2bua* b2bua;
     sbc::service::notifier* notifier;  ///< told STOPPING=1 (systemd)
-    int grace_ticks = -1;  ///< counts down after the calls were hung up
+    int grace_ticks = -1;              ///< counts down after the calls were hung up
     /// Then, while BYEs wait for their answer (one challenged is answered
     /// with credentials, RFC 3261 22.1), up to 2 s more: the far side's call
     /// must really end, or it stays up and billed until its own timers end it.

@@ -84,7 +84,9 @@ bool send_to_journal(level l, std::string_view subsystem, std::string_view messa
 }  // namespace
 
 context::context(std::string call, std::string trunk, std::string peer)
-    : _call(std::move(call)), _trunk(std::move(trunk)), _peer(std::move(peer)),
+    : _call(std::move(call)),
+      _trunk(std::move(trunk)),
+      _peer(std::move(peer)),
       _enclosing(t_context) {
     if (_enclosing != nullptr) {
         if (_call.empty()) {
@@ -104,9 +106,8 @@ context::~context() { t_context = _enclosing; }
 
 const context* context::current() noexcept { return t_context; }
 
-std::vector<std::string> journal_fields(level l, std::string_view subsystem,
-                                        std::string_view line, const context* ctx,
-                                        std::string_view identifier) {
+std::vector<std::string> journal_fields(level l, std::string_view subsystem, std::string_view line,
+                                        const context* ctx, std::string_view identifier) {
     std::vector<std::string> fields;
     fields.reserve(7);
     fields.push_back(fmt::format("MESSAGE={}", line));

@@ -63,9 +63,8 @@ private:
 /// MESSAGE (`line`: the text the stderr line has, already printable()),
 /// PRIORITY (syslog's number, RFC 5424 6.2.1), SYSLOG_IDENTIFIER, SBC_SUBSYSTEM,
 /// then CALL, TRUNK and PEER from `ctx` where known (printable() too).
-std::vector<std::string> journal_fields(level l, std::string_view subsystem,
-                                        std::string_view line, const context* ctx,
-                                        std::string_view identifier = "sbcd");
+std::vector<std::string> journal_fields(level l, std::string_view subsystem, std::string_view line,
+                                        const context* ctx, std::string_view identifier = "sbcd");
 
 /// Whether stderr, whose fstat(2) gives `dev` and `ino`, is the journal
 /// stream JOURNAL_STREAM (`journal_stream`, "DEV:INODE"; null when unset)

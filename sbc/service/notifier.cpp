@@ -65,9 +65,9 @@ notifier::notifier(su_root_t* root, status_fn status, std::chrono::milliseconds 
         _watchdog_timer = make_timer(
             root, std::chrono::duration_cast<std::chrono::milliseconds>(_watchdog_period));
         su_timer_run(_watchdog_timer.get(), watchdog_tick, this);
-        service_log.info("watchdog: a keep-alive every {} ms from the event loop",
-                         std::chrono::duration_cast<std::chrono::milliseconds>(_watchdog_period)
-                             .count());
+        service_log.info(
+            "watchdog: a keep-alive every {} ms from the event loop",
+            std::chrono::duration_cast<std::chrono::milliseconds>(_watchdog_period).count());
     }
 }
 

@@ -50,10 +50,11 @@ TEST_CASE("a journal entry has the line, its priority and its subsystem", "[log]
 
 TEST_CASE("a journal entry carries the context's call, trunk and peer", "[log][journal]") {
     const slog::context ctx{"12", "carrier", "192.0.2.7:5060"};
-    CHECK(slog::journal_fields(slog::level::info, "sip", "INFO sip: BYE", slog::context::current()) ==
-          std::vector<std::string>{"MESSAGE=INFO sip: BYE", "PRIORITY=6", "SYSLOG_IDENTIFIER=sbcd",
-                                   "SBC_SUBSYSTEM=sip", "CALL=12", "TRUNK=carrier",
-                                   "PEER=192.0.2.7:5060"});
+    CHECK(
+        slog::journal_fields(slog::level::info, "sip", "INFO sip: BYE", slog::context::current()) ==
+        std::vector<std::string>{"MESSAGE=INFO sip: BYE", "PRIORITY=6", "SYSLOG_IDENTIFIER=sbcd",
+                                 "SBC_SUBSYSTEM=sip", "CALL=12", "TRUNK=carrier",
+                                 "PEER=192.0.2.7:5060"});
     // What a peer sent cannot add a field.
     const slog::context odd{"", "a\nPRIORITY=0", ""};
     const auto fields = slog::journal_fields(slog::level::info, "sip", "m", &odd);
