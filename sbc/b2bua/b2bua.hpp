@@ -161,6 +161,14 @@ public:
     void schedule_reap();
     /// Health and selection state of a trunk's peers; null for an unknown name.
     trunking::peer_table* peers_of(const std::string& trunk);
+    /// How many of the trunks' configured peers are up (one given by name:
+    /// when a current target of it is), and how many there are: what sbcd
+    /// tells systemd (sbc/service/status_line.hpp).
+    struct peer_count {
+        std::size_t up = 0;
+        std::size_t total = 0;
+    };
+    peer_count count_peers_up() const;
     /// Target `i` of `trunk`'s table (what dialog::peer holds); null when
     /// there is none.
     const trunking::target* target_of(const config::trunk_config& trunk, std::size_t i);
