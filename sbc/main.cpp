@@ -22,6 +22,8 @@
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/metrics/b2bua_source.hpp"
+#include "sbc/metrics/exporter.hpp"
 #include "sbc/node/cluster_limits.hpp"
 #include "sbc/node/cluster_node.hpp"
 #include "sbc/service/b2bua_status.hpp"
@@ -239,6 +241,14 @@ int run(const std::string& path) {
     if (cfg.cluster) {
         limits = std::make_unique<sbc::node::cluster_limits>(rt.root(), *cfg.cluster, b2bua);
         limits->start();
+    }
+
+    // GET /metrics (conf/README.md, "metrics"); a bind failure ends the start.
+    std::unique_ptr<sbc::metrics::exporter> metrics;
+    if (cfg.metrics) {
+        metrics = std::make_unique<sbc::metrics::exporter>(
+            rt.root(), cfg.metrics->listen, [&b2bua] { return sbc::metrics::families_of(b2bua); });
+        main_log.info("metrics: http://{}/metrics", cfg.metrics->listen);
     }
 
     // systemd (Type=notify): READY=1 now that every part is up, a STATUS=

@@ -343,6 +343,7 @@ void b2bua::close_dialog(nta_leg_t* leg, const config::trunk_config& trunk, std:
 }
 
 void b2bua::write_cdr(const cdr::record& r) {
+    _tally.count_attempt(r);
     if (_cdr) {
         _cdr->write(r);
     }
@@ -358,6 +359,10 @@ void b2bua::refused_cdr(const sip_t* sip, nta_incoming_t* irq, const config::tru
                         const config::route_config* route, const policy::call_numbers& received,
                         const policy::call_numbers& normalized, int status, const char* reason) {
     if (!_cdr) {
+        cdr::record counted;
+        counted.from_trunk = trunk.name;
+        counted.status = status;
+        _tally.count_attempt(counted);
         return;
     }
     cdr::record r;
@@ -375,7 +380,7 @@ void b2bua::refused_cdr(const sip_t* sip, nta_incoming_t* irq, const config::tru
     r.reason = reason != nullptr ? reason : "";
     r.disconnected_by = cdr::party::sbc;
     r.disconnect_reason = fmt::format("{} {}", status, r.reason);
-    _cdr->write(r);
+    write_cdr(r);
 }
 
 namespace {

@@ -165,6 +165,7 @@ void call::write_cdr() {
                                 c.drops_truncated + c.srtp_auth_failures + c.srtp_replays +
                                 c.srtp_errors + c.drops_transcoded_rtcp;
         }
+        _owner.count_media(*st);
     }
     _owner.write_cdr(_cdr);
 }

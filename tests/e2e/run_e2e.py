@@ -90,6 +90,7 @@ def all_tests():
     import test_dialog
     import test_hold
     import test_media_security
+    import test_metrics
     import test_ms_transfer
     import test_payload_types
     import test_ringback
@@ -110,7 +111,7 @@ def all_tests():
              list(test_ice_lite.TESTS) + list(test_cluster.TESTS) +
              list(test_cluster_calls.TESTS) + list(test_cluster_limits.TESTS) +
              list(test_cluster_registrations.TESTS) + list(test_cluster_upgrade.TESTS) +
-             list(test_drain.TESTS) + list(test_systemd.TESTS))
+             list(test_drain.TESTS) + list(test_systemd.TESTS) + list(test_metrics.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking
