@@ -20,6 +20,7 @@
 #include "dataplane/srtp/stream_crypto.hpp"
 #include "sbc/api/control_server.hpp"
 #include "sbc/b2bua/b2bua.hpp"
+#include "sbc/capture/call_capture.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/metrics/b2bua_source.hpp"
@@ -228,7 +229,13 @@ int run(const std::string& path) {
     if (const int fd = media->wake_fd(); fd >= 0) {
         media_wake.emplace(rt.root(), fd, [&media] { media->poll(); });
     }
+    // Before the b2bua, which binds the interfaces, so that it sees their
+    // first messages; destroyed after it.
+    // TODO(lead): sizes from cfg.capture once the configuration has them.
+    sbc::capture::call_capture capture(100, 200);
+    sbc::capture::scoped_sip_listener capturing(&capture);
     sbc::b2bua::b2bua b2bua(rt.root(), cfg, *media);
+    b2bua.set_capture(&capture);
     sbc::api::control_server control(rt.root(), cfg.control.socket, b2bua);
     std::unique_ptr<sbc::node::cluster_node> cluster;
     if (cfg.cluster) {

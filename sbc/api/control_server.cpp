@@ -96,6 +96,12 @@ nlohmann::json answer(std::string_view request, control_handler& handler) {
     if (name == "drain") {
         return handler.drain(j);
     }
+    if (name == "trace") {
+        return handler.trace(j);
+    }
+    if (name == "sip_capture") {
+        return handler.sip_capture(j);
+    }
     return make_error_reply(
         fmt::format("unknown command '{}'", name.substr(0, max_echoed_command)));
 }

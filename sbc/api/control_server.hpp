@@ -123,6 +123,19 @@ public:
         (void)args;
         return {{"error", "drain is not supported here"}};
     }
+    /// `sbcctl trace [FILTER]`: the SIP messages of the recent and current
+    /// calls matching {"filter"} after {"since"} (a sequence number; 0: all
+    /// kept), without their bytes: {"next", "messages", "calls"}.
+    virtual nlohmann::json trace(const nlohmann::json& args) {
+        (void)args;
+        return {{"error", "trace is not supported here"}};
+    }
+    /// `sbcctl pcap CALL`: every kept SIP message of the call {"call"} (its
+    /// ID or a leg's Call-ID) with its bytes.
+    virtual nlohmann::json sip_capture(const nlohmann::json& args) {
+        (void)args;
+        return {{"error", "sip_capture is not supported here"}};
+    }
 };
 
 /// Answers one request line (without its '\n') with one reply line (without

@@ -881,6 +881,9 @@ void b2bua::reap() {
             if (_told.erase(it->first) != 0 && _observer != nullptr) {
                 _observer->call_gone(it->first);
             }
+            if (_capture != nullptr) {
+                _capture->ended(it->second->display_id());
+            }
             it = _calls.erase(it);
             reaped = true;
         } else {

@@ -35,6 +35,7 @@
 #include "sbc/b2bua/registration.hpp"
 #include "sbc/b2bua/replaces.hpp"
 #include "sbc/b2bua/sip_interface.hpp"
+#include "sbc/capture/call_capture.hpp"
 #include "sbc/cdr/writer.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
@@ -116,6 +117,11 @@ public:
     /// Tells `o` (null: nobody) of every established call's changes, from
     /// the next tick; `o` must outlive the b2bua or be unset first.
     void set_observer(call_observer* o) noexcept;
+    /// Keeps each call's SIP (sbcctl trace, pcap) and the correlation of
+    /// its legs in `c` (null: nowhere); `c` must outlive the b2bua or be
+    /// unset first.
+    void set_capture(capture::call_capture* c) noexcept { _capture = c; }
+    capture::call_capture* capture() const noexcept { return _capture; }
     /// A standby node is bound to the addresses it shares with its partner
     /// but must stay silent on them: no OPTIONS keep-alives and no
     /// registrations, whose answers would reach the partner that holds the
@@ -264,6 +270,8 @@ public:
         _cluster_api = std::move(f);
     }
     nlohmann::json drain(const nlohmann::json& args) override;  // drain_control.cpp
+    nlohmann::json trace(const nlohmann::json& args) override;  // control_api.cpp
+    nlohmann::json sip_capture(const nlohmann::json& args) override;
 
 private:
     /// The screening of a new INVITE reads the router, the registrar's
@@ -394,6 +402,7 @@ private:
     std::function<result<bool>()> _hand_over;
     bool _handed_over = false;  ///< abandon_all(): the partner holds the calls now
     call_observer* _observer = nullptr;
+    capture::call_capture* _capture = nullptr;
     bindings_fn _bindings_changed;
     /// Per call told of: the state_mark() it had then.
     std::map<std::uint64_t, std::uint64_t> _told;

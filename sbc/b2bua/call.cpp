@@ -65,6 +65,14 @@ call::~call() {
 
 std::string call::display_id() const { return std::to_string(_id); }
 
+void call::capture_dialog(const dialog& d) {
+    auto* capture = _owner.capture();
+    if (capture != nullptr && !d.call_id.empty()) {
+        capture->claim(display_id(), d.call_id, d.trunk != nullptr ? d.trunk->name : "",
+                       _numbers.from, _numbers.to);
+    }
+}
+
 void call::check_session_timers(std::chrono::steady_clock::time_point now) {
     if (_state == state::established) {
         _timers.check(now);

@@ -152,6 +152,12 @@ public:
 
     std::uint64_t id() const noexcept { return _id; }
     std::string display_id() const;
+    /// Leg `s` has its Call-ID: the capture (sbcctl trace, HEP) files its
+    /// messages under this call from now on.
+    void capture_leg(side s) { capture_dialog(leg(s)); }
+    /// The same for a dialog that is not yet one of the call's legs (a
+    /// transfer's new dialog).
+    void capture_dialog(const dialog& d);
     state current_state() const noexcept { return _state; }
     const char* state_name() const noexcept;
     bool finished() const noexcept { return _state == state::terminated; }

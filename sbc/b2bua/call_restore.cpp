@@ -114,6 +114,7 @@ result<bool> call::restore_dialog(side s, const dialog_state& st) {
                                  st.remote_target)};
     }
     d.call_id = st.call_id;
+    capture_leg(s);
     d.local_uri = st.local_uri;
     d.remote_uri = st.remote_uri;
     d.iface = iface;

@@ -16,6 +16,7 @@
 #include "sbc/b2bua/call_state_json.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/profiles.hpp"
+#include "sbc/sdp/sdes.hpp"
 
 namespace sbc::b2bua {
 
@@ -507,6 +508,7 @@ nlohmann::json b2bua::stats() {
                          {"legs", legs_json(*c, *st, now_ns, totals)}});
     }
     return {{"calls", calls},
+            {"capture", _capture != nullptr ? _capture->stats() : nlohmann::json()},
             {"media",
              {{"backend", _cfg.media.backend},
               {"open_sessions", _media.open_sessions()},
@@ -707,6 +709,58 @@ nlohmann::json b2bua::cluster(const nlohmann::json& args) {
         return {{"error", "this node is not in a cluster (no cluster: in its configuration)"}};
     }
     return _cluster_api(args);
+}
+
+}  // namespace sbc::b2bua
+
+// ---- trace, sip_capture ----------------------------------------------------
+
+namespace sbc::b2bua {
+namespace {
+
+// One poll of sbcctl trace returns at most this many messages; it asks
+// again from where the answer stopped.
+constexpr std::size_t trace_batch = 500;
+
+}  // namespace
+
+nlohmann::json b2bua::trace(const nlohmann::json& args) {
+    if (_capture == nullptr) {
+        return {{"error", "no SIP capture in this process"}};
+    }
+    std::uint64_t since = 0;
+    if (auto it = args.find("since"); it != args.end() && it->is_number_unsigned()) {
+        since = it->get<std::uint64_t>();
+    }
+    return _capture->trace(arg(args, "filter"), since, trace_batch);
+}
+
+nlohmann::json b2bua::sip_capture(const nlohmann::json& args) {
+    if (_capture == nullptr) {
+        return {{"error", "no SIP capture in this process"}};
+    }
+    const auto which = arg(args, "call");
+    const auto* c = _capture->find(which);
+    if (c == nullptr) {
+        return {{"error", fmt::format("no call {} among the calls kept (capture.calls)", which)}};
+    }
+    auto messages = nlohmann::json::array();
+    for (const auto& m : c->messages) {
+        // base64: a body need not be UTF-8, and JSON strings must be.
+        messages.push_back({{"seq", m.seq},
+                            {"t_us", m.wall_us},
+                            {"dir", capture::to_string(m.direction)},
+                            {"transport", capture::to_string(m.transport)},
+                            {"local", m.local.to_string()},
+                            {"remote", m.remote.to_string()},
+                            {"call_id", m.call_id},
+                            {"summary", m.summary},
+                            {"bytes", sdp::base64_encode(std::vector<std::uint8_t>(
+                                          m.bytes.begin(), m.bytes.end()))}});
+    }
+    return {{"call", c->id},         {"from", c->from},         {"to", c->to},
+            {"trunks", c->trunks},   {"call_ids", c->call_ids}, {"ended", c->ended},
+            {"dropped", c->dropped}, {"messages", messages}};
 }
 
 }  // namespace sbc::b2bua

@@ -118,6 +118,7 @@ bool call::create_inbound_leg(nta_incoming_t* irq, const sip_t* sip) {
     a.call_id = sip->sip_call_id->i_id;
     a.local_uri = sofia::uri_text(sip->sip_to->a_url);
     a.remote_uri = sofia::uri_text(sip->sip_from->a_url);
+    capture_leg(side::a);
     nta_incoming_tag(irq, nta_leg_get_tag(a.nta()));
     return true;
 }

@@ -238,6 +238,7 @@ sofia::client_transaction outbound_attempt::send(const sip_t* sip) {
     }
     nta_leg_tag(b.nta(), nullptr);
     remember_identity(b, call_id, from, to);
+    c.capture_leg(side::b);
     c._numbers_sent = numbers;
     unsigned hops = sip->sip_max_forwards ? sip->sip_max_forwards->mf_count - 1 : 69;
     _sent = {ruri, b.iface->contact(b.transport, b.trunk->use_fqdn), std::to_string(hops), lines,

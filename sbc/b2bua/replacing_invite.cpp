@@ -95,6 +95,7 @@ int call::take_replacing_invite(side s, const config::trunk_config& trunk, nta_i
     dialog replaced = std::move(l.the_dialog());
     replaced.leg.set_handler(closed_dialog());
     l.the_dialog() = std::move(n);
+    capture_leg(s);
     if (&trunk != replaced.trunk) {
         _media.set_leg(s, trunk, iface.cfg().media_address);
     }

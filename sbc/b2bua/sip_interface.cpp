@@ -2,6 +2,7 @@
 
 #include "sbc/b2bua/dialog.hpp"
 #include "sbc/b2bua/source_filter.hpp"
+#include "sbc/capture/sip_tap.hpp"
 
 #include <fmt/format.h>
 #include <sofia-sip/nta_tag.h>
@@ -98,7 +99,8 @@ void sip_interface::bind_listeners(su_root_t* root) {
     _agent = nta_agent_create(
         root, URL_STRING_MAKE(first.c_str()), sofia::agent_trampoline, this, NTATAG_UA(1),
         NTATAG_CANCEL_487(0), NTATAG_EXTRA_100(0), NTATAG_SERVER_RPORT(1), NTATAG_CLIENT_RPORT(1),
-        TAG_IF(cert_dir, TPTAG_CERTIFICATE(cert_dir)),
+        // Every message it sends or receives reaches the capture (sip_tap.hpp).
+        SBC_SIP_TAP_TAGS, TAG_IF(cert_dir, TPTAG_CERTIFICATE(cert_dir)),
         TAG_IF(cert_dir, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_NONE)), TAG_END());
     if (_agent == nullptr) {
         throw std::runtime_error(fmt::format("interface {}: cannot listen on {}", cfg.name, first));

@@ -246,6 +246,7 @@ bool call_transfer::dial(std::size_t peer_index) {
     }
     nta_leg_tag(d.nta(), nullptr);
     remember_identity(d, call_id, _from, to);
+    _call.capture_dialog(d);
     _auth_answers = 0;
     _dialing = true;
     _invite = send_invite();

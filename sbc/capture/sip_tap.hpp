@@ -68,6 +68,23 @@ protected:
 void add_sip_listener(sip_listener* l);
 void remove_sip_listener(sip_listener* l) noexcept;
 
+/// A listener added for the lifetime of this object.
+class scoped_sip_listener {
+public:
+    explicit scoped_sip_listener(sip_listener* l) : _l(l) { add_sip_listener(l); }
+    ~scoped_sip_listener() { remove_sip_listener(_l); }
+    scoped_sip_listener(const scoped_sip_listener&) = delete;
+    scoped_sip_listener& operator=(const scoped_sip_listener&) = delete;
+
+private:
+    sip_listener* _l;
+};
+
+/// 1: the value of TPTAG_LOG in SBC_SIP_TAP_TAGS. A function, so that
+/// whatever uses the tags links sip_tap.cpp and with it the entry points
+/// sofia must find instead of its own.
+int sip_tap_on() noexcept;
+
 }  // namespace sbc::capture
 
 /// The tags that make an nta agent (or a tport it adds) report its
@@ -75,4 +92,4 @@ void remove_sip_listener(sip_listener* l) noexcept;
 /// wire image (MSG_DO_EXTRACT_COPY), and a dump file, /dev/null, makes
 /// tport report each write. Nothing is ever written to it: sbcd's
 /// tport_dump_iovec() takes the call.
-#define SBC_SIP_TAP_TAGS TPTAG_LOG(1), TPTAG_DUMP("/dev/null")
+#define SBC_SIP_TAP_TAGS TPTAG_LOG(::sbc::capture::sip_tap_on()), TPTAG_DUMP("/dev/null")

@@ -81,6 +81,7 @@ def all_tests():
     import test_ice_lite
     import test_policy
     import test_auth
+    import test_capture
     import test_cloud_profiles
     import test_cluster
     import test_cluster_calls
@@ -111,7 +112,8 @@ def all_tests():
              list(test_ice_lite.TESTS) + list(test_cluster.TESTS) +
              list(test_cluster_calls.TESTS) + list(test_cluster_limits.TESTS) +
              list(test_cluster_registrations.TESTS) + list(test_cluster_upgrade.TESTS) +
-             list(test_drain.TESTS) + list(test_systemd.TESTS) + list(test_metrics.TESTS))
+             list(test_drain.TESTS) + list(test_systemd.TESTS) + list(test_metrics.TESTS) +
+             list(test_capture.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

@@ -6,6 +6,8 @@
 #include "sbc/api/json_codec.hpp"
 #include "sbc/config/config.hpp"
 #include "tools/sbcctl/output.hpp"
+#include "tools/sbcctl/sip_ladder.hpp"
+#include "tools/sbcctl/sip_pcap.hpp"
 #include "tools/sbcctl/socket_path.hpp"
 
 #include <fmt/format.h>
@@ -14,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -236,6 +239,110 @@ int run_drain(const nlohmann::json& request, bool wait, const options& opts) {
     return status == exit_ok && wait ? wait_for_exit(*path, opts.json) : status;
 }
 
+/// One request whose reply is a JSON object without "error"; the object,
+/// or the failure already printed.
+std::optional<nlohmann::json> ask_object(const std::string& path, const nlohmann::json& request) {
+    auto reply = ask(path, request);
+    if (const auto* f = std::get_if<ask_failure>(&reply)) {
+        fail(f->message);
+        return std::nullopt;
+    }
+    auto parsed = sbc::api::parse_line(std::get<std::string>(reply));
+    if (!parsed || !parsed->is_object()) {
+        fail("unreadable reply from sbcd");
+        return std::nullopt;
+    }
+    if (auto e = parsed->find("error"); e != parsed->end()) {
+        fail(e->is_string() ? e->get<std::string>() : e->dump());
+        return std::nullopt;
+    }
+    return *parsed;
+}
+
+struct trace_args {
+    std::string filter;
+    bool follow = false;
+    std::optional<double> for_seconds;
+};
+
+/// `sbcctl trace`: the kept messages of the matching calls as a ladder;
+/// with --follow, the new ones as they come, until interrupted or --for
+/// has passed.
+int run_trace(const trace_args& ta, const options& opts) {
+    auto path = socket_path(opts);
+    if (!path) {
+        fail(path.error_message());
+        return exit_error;
+    }
+    auto until = std::chrono::steady_clock::time_point::max();
+    if (ta.for_seconds) {
+        until = std::chrono::steady_clock::now() +
+                std::chrono::milliseconds(static_cast<long>(*ta.for_seconds * 1000));
+    }
+    sbc::ctl::sip_ladder ladder;
+    std::uint64_t since = 0;
+    for (;;) {
+        auto request = sbc::api::make_request("trace");
+        request["filter"] = ta.filter;
+        request["since"] = since;
+        auto reply = ask_object(*path, request);
+        if (!reply) {
+            return exit_error;
+        }
+        const auto next = reply->value("next", since);
+        const bool more =
+            next > since && reply->value("messages", nlohmann::json::array()).size() > 0;
+        if (opts.json) {
+            fmt::print("{}\n", reply->dump());
+        } else {
+            fmt::print("{}", ladder.render(*reply));
+        }
+        std::fflush(stdout);
+        since = next;
+        if (more) {
+            continue;  // a full batch: ask for the rest at once
+        }
+        if (!ta.follow || std::chrono::steady_clock::now() >= until) {
+            return exit_ok;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+}
+
+/// `sbcctl pcap CALL -o FILE`.
+int run_pcap(const std::string& call, const std::string& file, const options& opts) {
+    auto path = socket_path(opts);
+    if (!path) {
+        fail(path.error_message());
+        return exit_error;
+    }
+    auto request = sbc::api::make_request("sip_capture");
+    request["call"] = call;
+    auto reply = ask_object(*path, request);
+    if (!reply) {
+        return exit_error;
+    }
+    auto bytes = sbc::ctl::sip_pcapng(*reply);
+    if (!bytes) {
+        fail(fmt::format("call {}: {}", call, bytes.error_message()));
+        return exit_error;
+    }
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
+    out.close();
+    if (!out) {
+        fail(fmt::format("cannot write {}", file));
+        return exit_error;
+    }
+    const auto n = reply->value("messages", nlohmann::json::array()).size();
+    const auto dropped = reply->value("dropped", std::uint64_t{0});
+    fmt::print("call {}: {} SIP messages written to {}{}\n", reply->value("call", call), n, file,
+               dropped > 0
+                   ? fmt::format(" ({} more were not kept: capture.messages_per_call)", dropped)
+                   : std::string());
+    return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -303,6 +410,24 @@ int main(int argc, char** argv) {
                     "hand the calls over to the cluster partner (needs a cluster: configuration)");
     cancel->excludes("--deadline")->excludes("--wait")->excludes("--hand-over");
 
+    auto* trace = app.add_subcommand(
+        "trace", "the SIP ladder of recent and current calls (both legs, TLS in the clear)");
+    trace_args ta;
+    trace->add_option("FILTER", ta.filter,
+                      "a call's ID, a leg's Call-ID, a trunk, or part of either number "
+                      "(default: every call)");
+    trace->add_flag("-f,--follow", ta.follow, "go on printing new messages as they come");
+    trace->add_option("--for", ta.for_seconds, "with --follow: stop after this many seconds")
+        ->type_name("SECONDS")
+        ->check(CLI::PositiveNumber);
+    auto* pcap = app.add_subcommand(
+        "pcap", "write a call's SIP (both legs, TLS in the clear) as a pcapng file for Wireshark");
+    std::string pcap_call;
+    std::string pcap_file;
+    pcap->add_option("CALL", pcap_call, "the call's ID (sbcctl calls) or a leg's Call-ID")
+        ->required();
+    pcap->add_option("-o,--output", pcap_file, "the file to write")->required()->type_name("FILE");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -339,6 +464,12 @@ int main(int argc, char** argv) {
         request["hand_over"] = da.hand_over;
     }
     try {
+        if (cmd == "trace") {
+            return run_trace(ta, opts);
+        }
+        if (cmd == "pcap") {
+            return run_pcap(pcap_call, pcap_file, opts);
+        }
         if (cmd == "drain") {
             return run_drain(request, da.wait, opts);
         }
