@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -173,7 +174,7 @@ void b2bua::start_registrations() {
         contact.insert(contact.find(':') + 1, aor_user + "@");
         const auto uri = fmt::format("sip:{}:{};transport={}", uri_host(registrar->host),
                                      registrar->port, transport_param(registrar->proto));
-        auto r = std::make_unique<registration>(_root, iface.agent(), t, uri, contact);
+        auto r = std::make_unique<registration>(_root, iface.agent(), t, uri, contact, &_tally);
         r->start();
         _registrations.emplace(t.name, std::move(r));
     }
@@ -475,25 +476,75 @@ auth::algorithm digest_of(config::digest_algorithm a) {
 
 }  // namespace
 
-bool b2bua::authenticated(const config::challenge_config& challenge, const msg_auth_t* credentials,
-                          std::string_view method, std::string_view body,
-                          std::string_view ruri_user, bool& stale, std::string* who) {
+namespace {
+// Why credentials were refused, from the first check to the last: the
+// furthest one that any of the values reached is the refusal's reason.
+enum class digest_step {
+    malformed,
+    wrong_realm,
+    unknown_user,
+    bad_nonce,
+    wrong_uri,
+    wrong_response,
+    stale,
+    replay
+};
+const char* digest_reason(digest_step s) noexcept {
+    switch (s) {
+        case digest_step::malformed:
+            return "malformed";
+        case digest_step::wrong_realm:
+            return "wrong_realm";
+        case digest_step::unknown_user:
+            return "unknown_user";
+        case digest_step::bad_nonce:
+            return "bad_nonce";
+        case digest_step::wrong_uri:
+            return "wrong_uri";
+        case digest_step::wrong_response:
+            return "wrong_response";
+        case digest_step::stale:
+            return "stale";
+        case digest_step::replay:
+            return "replay";
+    }
+    return "malformed";
+}
+}  // namespace
+
+bool b2bua::authenticated(const std::string& trunk, const config::challenge_config& challenge,
+                          const msg_auth_t* credentials, std::string_view method,
+                          std::string_view body, std::string_view ruri_user, bool& stale,
+                          std::string* who) {
     stale = false;
+    std::optional<digest_step> furthest;
+    auto reached = [&](digest_step s) {
+        if (!furthest || *furthest < s) {
+            furthest = s;
+        }
+    };
     for (const auto& value : sofia::auth_values(credentials)) {
         auto a = auth::parse_authorization(value);
+        if (!a) {
+            reached(digest_step::malformed);
+            continue;
+        }
         // Only the configured algorithm: a client must not pick a weaker one.
-        if (!a || a->realm != challenge.realm || a->algo != digest_of(challenge.algorithm)) {
+        if (a->realm != challenge.realm || a->algo != digest_of(challenge.algorithm)) {
+            reached(digest_step::wrong_realm);
             continue;
         }
         auto user =
             std::find_if(challenge.users.begin(), challenge.users.end(),
                          [&](const config::credentials& c) { return c.username == a->username; });
         if (user == challenge.users.end()) {
+            reached(digest_step::unknown_user);
             continue;
         }
         const auto fresh = _nonces.check(a->nonce, challenge.realm,
                                          std::chrono::system_clock::now(), nonce_lifetime);
         if (fresh == auth::nonce_issuer::check_result::invalid) {
+            reached(digest_step::bad_nonce);
             continue;
         }
         // The digest-uri is covered by the response itself. When it names a
@@ -505,14 +556,17 @@ bool b2bua::authenticated(const config::challenge_config& challenge, const msg_a
             const auto at = a->uri.find('@');
             if (colon != std::string::npos && at != std::string::npos && at > colon &&
                 std::string_view(a->uri).substr(colon + 1, at - colon - 1) != ruri_user) {
+                reached(digest_step::wrong_uri);
                 continue;
             }
         }
         if (!auth::verify(*a, user->password, {method, "", body})) {
+            reached(digest_step::wrong_response);
             continue;
         }
         if (fresh == auth::nonce_issuer::check_result::stale) {
             stale = true;
+            reached(digest_step::stale);
             continue;
         }
         // The same nonce count again is a replay of captured credentials
@@ -524,6 +578,7 @@ bool b2bua::authenticated(const config::challenge_config& challenge, const msg_a
             sip_log.warn("digest credentials of {} replayed (nonce count {}); challenged again",
                          a->username, nc);
             stale = true;
+            reached(digest_step::replay);
             continue;
         }
         if (who != nullptr) {
@@ -531,6 +586,10 @@ bool b2bua::authenticated(const config::challenge_config& challenge, const msg_a
         }
         return true;
     }
+    // No credentials at all: the challenge every authenticated client gets
+    // first (RFC 3261 22.1), counted apart from credentials refused.
+    _tally.count_digest_refusal(trunk, true,
+                                furthest ? digest_reason(*furthest) : "no_credentials");
     return false;
 }
 
@@ -594,8 +653,8 @@ int b2bua::on_register(const config::trunk_config& trunk, nta_incoming_t* irq, c
     std::string who;
     if (trunk.challenge) {
         bool stale = false;
-        if (!authenticated(*trunk.challenge, sip->sip_authorization, "REGISTER", "", "", stale,
-                           &who)) {
+        if (!authenticated(trunk.name, *trunk.challenge, sip->sip_authorization, "REGISTER", "", "",
+                           stale, &who)) {
             // RFC 3261 22.1 and 10.3 step 3: a registrar asks with 401.
             const auto value = challenge_value(*trunk.challenge, stale);
             sofia::treply(irq, SIP_401_UNAUTHORIZED, SIPTAG_WWW_AUTHENTICATE_STR(value.c_str()));
@@ -609,6 +668,7 @@ int b2bua::on_register(const config::trunk_config& trunk, nta_incoming_t* irq, c
     }
     // RFC 3261 10.3 step 4: a user registers its own address-of-record only.
     if (trunk.challenge && who != to->url_user) {
+        _tally.count_digest_refusal(trunk.name, true, "wrong_user");
         sofia::treply(irq, 403, "Not your address-of-record");
         return 0;
     }

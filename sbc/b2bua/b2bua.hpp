@@ -201,6 +201,8 @@ public:
     void count_media(const dataplane::session_stats& st) { _tally.count_media(st); }
     /// Attempts and media of the calls that have ended, for the metrics.
     const call_tally& tally() const noexcept { return _tally; }
+    /// For the calls' and registrations' own counts (first 18x, digest refusals).
+    call_tally& tally() noexcept { return _tally; }
     /// Reopens the CDR file (SIGHUP: after an external logrotate).
     void reopen_cdr();
     /// Admission of a call to or from `trunk` (its limits for that
@@ -319,10 +321,13 @@ private:
     /// correct answer came with an expired nonce.
     /// `ruri_user`, when not empty, must be the user of the digest-uri, so
     /// that a captured answer cannot be replayed to call another number.
-    /// `who` receives the authenticated username.
-    bool authenticated(const config::challenge_config& challenge, const msg_auth_t* credentials,
-                       std::string_view method, std::string_view body, std::string_view ruri_user,
-                       bool& stale, std::string* who = nullptr);
+    /// `who` receives the authenticated username. A refusal is counted
+    /// for `trunk` (tally()'s digest refusals) with the furthest step the
+    /// best of the credentials passed.
+    bool authenticated(const std::string& trunk, const config::challenge_config& challenge,
+                       const msg_auth_t* credentials, std::string_view method,
+                       std::string_view body, std::string_view ruri_user, bool& stale,
+                       std::string* who = nullptr);
     /// The WWW-Authenticate / Proxy-Authenticate value of a new challenge.
     std::string challenge_value(const config::challenge_config& challenge, bool stale);
     /// The CDR of an INVITE refused before it became a call (no route, a

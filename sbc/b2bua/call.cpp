@@ -51,7 +51,7 @@ call::call(b2bua& owner, std::uint64_t id, const config::trunk_config& from_trun
       _created(std::chrono::steady_clock::now()),
       _state_since(_created),
       _media(owner.media(), id, std::to_string(id)),
-      _digest(std::to_string(id)) {
+      _digest(std::to_string(id), &owner.tally()) {
     _legs[0].trunk = &from_trunk;
     _legs[1].trunk = &to_trunk;
 }

@@ -50,4 +50,13 @@ void call_tally::count_media(const dataplane::session_stats& st) {
     }
 }
 
+void call_tally::count_ringing(const std::string& trunk, double seconds) {
+    _trunks[trunk].ringing.observe(seconds > 0 ? seconds : 0);
+}
+
+void call_tally::count_digest_refusal(const std::string& trunk, bool inbound,
+                                      std::string_view reason) {
+    ++_digest_refusals[{trunk, inbound, std::string(reason)}];
+}
+
 }  // namespace sbc::b2bua

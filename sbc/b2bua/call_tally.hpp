@@ -2,7 +2,9 @@
 // Prometheus exporter (sbc/metrics): attempts by trunk and final status
 // class, the time from INVITE to answer, and the media counters of the
 // calls that are gone (a live call's own are in its media session; the
-// exporter adds both, so that its totals only grow).
+// exporter adds both, so that its totals only grow). Besides, as they
+// happen: the time from INVITE to the first 18x relayed, and digest
+// authentication refused either way.
 //
 // Counted once per attempt, when its CDR record is made (call::write_cdr,
 // b2bua::refused_cdr), whether or not a CDR file is configured. Control
@@ -16,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace sbc::b2bua {
 
@@ -37,6 +40,20 @@ struct trunk_tally {
     /// Attempts not answered, by final status class ("3xx".."6xx").
     std::map<std::string, std::uint64_t> failed;
     seconds_histogram setup;  ///< INVITE received to 2xx sent, answered attempts only
+    /// INVITE received to the first 18x relayed to the caller (or the
+    /// SBC's own 183 of local ringback), counted when it is sent.
+    seconds_histogram ringing;
+};
+
+/// A digest refusal's place: the trunk, which way (inbound: the SBC
+/// refused credentials a peer sent, or asked for some it did not send;
+/// outbound: a trunk refused the SBC's, or the SBC could not answer its
+/// challenge) and why, from a fixed set of reasons.
+struct digest_refusal {
+    std::string trunk;
+    bool inbound = true;
+    std::string reason;
+    auto operator<=>(const digest_refusal&) const = default;
 };
 
 /// Media counters (dataplane::side_counters) summed over both legs.
@@ -56,13 +73,21 @@ public:
     void count_attempt(const cdr::record& r);
     /// The last counters of a call's media session, as the call ends.
     void count_media(const dataplane::session_stats& st);
+    /// The first 18x of a call from `trunk` relayed `seconds` after its INVITE.
+    void count_ringing(const std::string& trunk, double seconds);
+    /// A digest refusal; `reason` is one of the names conf/README.md lists.
+    void count_digest_refusal(const std::string& trunk, bool inbound, std::string_view reason);
 
     const std::map<std::string, trunk_tally>& trunks() const noexcept { return _trunks; }
     const media_tally& media() const noexcept { return _media; }
+    const std::map<digest_refusal, std::uint64_t>& digest_refusals() const noexcept {
+        return _digest_refusals;
+    }
 
 private:
     std::map<std::string, trunk_tally> _trunks;
     media_tally _media;
+    std::map<digest_refusal, std::uint64_t> _digest_refusals;
 };
 
 }  // namespace sbc::b2bua

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "sbc/b2bua/call_tally.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/sofia/auth_headers.hpp"
 #include "sbc/sofia/nta.hpp"
@@ -23,19 +24,25 @@ namespace sbc::b2bua {
 
 class digest_client {
 public:
-    /// `log_id` names the call in log lines.
-    explicit digest_client(std::string log_id) : _log_id(std::move(log_id)) {}
+    /// `log_id` names the call in log lines; `tally` (borrowed, may be
+    /// null) counts the challenges that could not be answered.
+    explicit digest_client(std::string log_id, call_tally* tally = nullptr)
+        : _log_id(std::move(log_id)), _tally(tally) {}
 
     /// The answer to the 401/407 `sip` (`status`) to a `method` request
     /// for `uri` with `body`, sent on `trunk`, counting it in `answers`;
-    /// empty, logged, when the trunk has no credentials, the challenge
-    /// cannot be answered, or an answer was refused already.
+    /// empty, logged and counted as an outbound digest refusal, when the
+    /// trunk has no credentials, the challenge cannot be answered, or an
+    /// answer was refused already.
     sofia::authorization answer(const config::trunk_config& trunk, const sip_t* sip, int status,
                                 std::string_view method, std::string_view uri,
                                 std::string_view body, unsigned& answers);
 
 private:
+    void refused(const config::trunk_config& trunk, std::string_view reason);
+
     std::string _log_id;
+    call_tally* _tally;
     std::string _nonce;
     std::uint32_t _nc = 0;
 };

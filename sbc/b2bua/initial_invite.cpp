@@ -181,6 +181,13 @@ void call::on_invite_provisional(const sip_t* sip, int status) {
     // A caller that supports 100rel gets its 18x reliably (RFC 3262).
     reply(inv.irq.get(), leg(side::a), status, nullptr, sip, body ? &*body : nullptr, {},
           leg(side::a).peer_100rel);
+    if (_state != state::early) {
+        // The first 18x: post-dial delay as the caller sees it (the CDR's
+        // start is the INVITE's arrival, on the wall clock as its answer).
+        _owner.tally().count_ringing(
+            leg(side::a).trunk->name,
+            std::chrono::duration<double>(cdr::wall_clock::now() - _cdr.start).count());
+    }
     set_state(state::early);
 }
 

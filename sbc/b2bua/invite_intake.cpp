@@ -204,8 +204,8 @@ invite_intake::verdict invite_intake::check_credentials() {
             ? std::string_view(_sip->sip_payload->pl_data, _sip->sip_payload->pl_len)
             : std::string_view();
     const char* called = _sip->sip_request->rq_url->url_user;
-    if (_owner.authenticated(*_trunk.challenge, _sip->sip_proxy_authorization, "INVITE", body,
-                             called != nullptr ? called : "", stale)) {
+    if (_owner.authenticated(_trunk.name, *_trunk.challenge, _sip->sip_proxy_authorization,
+                             "INVITE", body, called != nullptr ? called : "", stale)) {
         return std::nullopt;
     }
     // RFC 3261 22.3: as the caller's next hop the SBC asks with 407.

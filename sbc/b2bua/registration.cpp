@@ -59,8 +59,9 @@ std::chrono::milliseconds refresh_delay(std::chrono::seconds granted) noexcept {
 }
 
 registration::registration(su_root_t* root, nta_agent_t* agent, const config::trunk_config& trunk,
-                           std::string registrar_uri, std::string contact)
+                           std::string registrar_uri, std::string contact, call_tally* tally)
     : _trunk(trunk.name),
+      _tally(tally),
       _registrar_uri(std::move(registrar_uri)),
       _contact(std::move(contact)),
       _asked(trunk.registration ? trunk.registration->expires : 0),
@@ -260,24 +261,24 @@ void registration::on_success(int code, const sip_t* sip) {
 void registration::on_challenge(int code, const sip_t* sip) {
     const auto result = status_text(code, sip);
     if (!_credentials) {
-        fail(result + " (no auth credentials on this trunk)", retry_after_auth_failure);
+        auth_failed(result + " (no auth credentials on this trunk)", "no_credentials");
         return;
     }
     auto challenge = auth::choose_challenge(sofia::challenge_values(code, sip));
     if (!challenge) {
-        fail(result + " (no digest challenge the SBC can answer)", retry_after_auth_failure);
+        auth_failed(result + " (no digest challenge the SBC can answer)", "unsupported_challenge");
         return;
     }
     // RFC 7616 3.3 / RFC 3261 22.2: a challenge to an answer means the
     // credentials were refused, unless it only says the nonce went stale.
     if (_answering && !challenge->stale) {
         _challenge.reset();
-        fail(result + " (bad credentials)", retry_after_auth_failure);
+        auth_failed(result + " (bad credentials)", "refused");
         return;
     }
     if (++_challenges > max_challenges) {
         _challenge.reset();
-        fail(result + " (challenged again and again)", retry_after_auth_failure);
+        auth_failed(result + " (challenged again and again)", "refused");
         return;
     }
     if (!_challenge || _challenge->nonce != challenge->nonce) {
@@ -288,6 +289,13 @@ void registration::on_challenge(int code, const sip_t* sip) {
     sip_log.debug("trunk {}: {} for {} (realm {}{}), answering", _trunk, result, _aor,
                   _challenge->realm, _challenge->stale ? ", stale nonce" : "");
     send(true);
+}
+
+void registration::auth_failed(std::string result, std::string_view reason) {
+    if (_tally != nullptr) {
+        _tally->count_digest_refusal(_trunk, false, reason);
+    }
+    fail(std::move(result), retry_after_auth_failure);
 }
 
 void registration::on_too_brief(int code, const sip_t* sip) {

@@ -16,8 +16,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "sbc/auth/digest.hpp"
+#include "sbc/b2bua/call_tally.hpp"
 #include "sbc/common/c_handle.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
@@ -62,10 +64,12 @@ public:
     ///   "sip:127.0.1.2:5060;transport=udp" (the trunk's peer; no DNS).
     /// @param contact the SBC's Contact on this interface,
     ///   "<sip:+4930123456@127.0.1.1:5060>".
+    /// @param tally counts the registrar's digest refusals of the SBC's
+    ///   credentials (borrowed, outlives this object; may be null).
     /// Throws std::runtime_error when sofia cannot make the leg, the timer or
     /// parse `contact`. Sends nothing until start().
     registration(su_root_t* root, nta_agent_t* agent, const config::trunk_config& trunk,
-                 std::string registrar_uri, std::string contact);
+                 std::string registrar_uri, std::string contact, call_tally* tally = nullptr);
     /// Sends nothing; destroys the outstanding transaction and the timer.
     ~registration();
     registration(const registration&) = delete;
@@ -88,11 +92,14 @@ private:
     void on_challenge(int code, const sip_t* sip);
     void on_too_brief(int code, const sip_t* sip);
     void fail(std::string result, std::chrono::seconds retry);
+    /// fail() after a challenge the SBC's credentials could not meet.
+    void auth_failed(std::string result, std::string_view reason);
     void schedule(std::chrono::milliseconds delay);
     void on_timer();
     static void timer_trampoline(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg);
 
     std::string _trunk;
+    call_tally* _tally;
     std::string _aor;  ///< in angle brackets, as it goes into From and To
     std::string _registrar_uri;
     std::string _contact;

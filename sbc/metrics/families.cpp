@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "sbc/metrics/sip_counters.hpp"
+
 namespace sbc::metrics {
 
 namespace {
@@ -89,6 +91,20 @@ void sample_at(MetricFamily& f, labels l, const nlohmann::json& j, const char* k
     }
 }
 
+void histogram(MetricFamily& f, labels l, const b2bua::seconds_histogram& from) {
+    ClientMetric h;
+    h.label = std::move(l);
+    h.histogram.sample_count = from.count;
+    h.histogram.sample_sum = from.sum;
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < from.bounds.size(); ++i) {
+        cumulative += from.buckets[i];
+        h.histogram.bucket.push_back({cumulative, from.bounds[i]});
+    }
+    // prometheus-cpp's serializer writes the +Inf bucket from sample_count.
+    f.metric.push_back(std::move(h));
+}
+
 // ---- calls -------------------------------------------------------------------
 
 void call_families(family_list& fl, const metrics_input& in) {
@@ -120,6 +136,9 @@ void call_families(family_list& fl, const metrics_input& in) {
     auto& setup = fl.family("sbc_call_setup_seconds",
                             "Time from the caller's INVITE to the 2xx sent back, answered calls.",
                             MetricType::Histogram);
+    auto& ringing = fl.family("sbc_call_setup_18x_seconds",
+                              "Time from the caller's INVITE to the first 18x sent back.",
+                              MetricType::Histogram);
     for (const auto& [trunk, t] : in.tally->trunks()) {
         sample(attempted, {{"trunk", trunk}}, static_cast<double>(t.attempted));
         sample(answered, {{"trunk", trunk}}, static_cast<double>(t.answered));
@@ -127,17 +146,30 @@ void call_families(family_list& fl, const metrics_input& in) {
             sample(failed, {{"status_class", status_class}, {"trunk", trunk}},
                    static_cast<double>(n));
         }
-        ClientMetric h;
-        h.label = {{"trunk", trunk}};
-        h.histogram.sample_count = t.setup.count;
-        h.histogram.sample_sum = t.setup.sum;
-        std::uint64_t cumulative = 0;
-        for (std::size_t i = 0; i < t.setup.bounds.size(); ++i) {
-            cumulative += t.setup.buckets[i];
-            h.histogram.bucket.push_back({cumulative, t.setup.bounds[i]});
+        histogram(setup, {{"trunk", trunk}}, t.setup);
+        if (t.ringing.count > 0) {
+            histogram(ringing, {{"trunk", trunk}}, t.ringing);
         }
-        // prometheus-cpp's serializer writes the +Inf bucket from sample_count.
-        setup.metric.push_back(std::move(h));
+    }
+}
+
+// ---- digest authentication ----------------------------------------------------
+
+void digest_families(family_list& fl, const metrics_input& in) {
+    if (in.tally == nullptr) {
+        return;
+    }
+    auto& refused = fl.family(
+        "sbc_digest_refusals_total",
+        "Digest authentication refused: by the SBC to a peer (inbound), or by a trunk to the "
+        "SBC (outbound), by reason.",
+        MetricType::Counter);
+    for (const auto& [r, n] : in.tally->digest_refusals()) {
+        sample(refused,
+               {{"direction", r.inbound ? "inbound" : "outbound"},
+                {"reason", r.reason},
+                {"trunk", r.trunk}},
+               static_cast<double>(n));
     }
 }
 
@@ -367,16 +399,139 @@ void media_families(family_list& fl, const metrics_input& in) {
     }
 }
 
+// ---- SIP messages ----------------------------------------------------------------
+
+void sip_families(family_list& fl, const metrics_input& in) {
+    auto& retransmissions = fl.family(
+        "sbc_sip_retransmissions_total",
+        "SIP requests the SBC sent again (out) or received again (in), as its transaction "
+        "layer counts them.",
+        MetricType::Counter);
+    for (const auto& r : in.retransmissions) {
+        auto l = [&](const char* direction, const char* kind) {
+            return labels{{"direction", direction}, {"interface", r.interface}, {"kind", kind}};
+        };
+        sample(retransmissions, l("out", "request"), static_cast<double>(r.requests_sent));
+        sample(retransmissions, l("in", "request"), static_cast<double>(r.requests_received));
+    }
+    if (in.sip == nullptr) {
+        return;
+    }
+    const auto& c = *in.sip;
+    auto& requests = fl.family("sbc_sip_requests_total",
+                               "SIP requests sent (out) and received (in), retransmissions "
+                               "included, by method.",
+                               MetricType::Counter);
+    auto& responses = fl.family("sbc_sip_responses_total",
+                                "SIP responses sent (out) and received (in), retransmissions "
+                                "included, by the method of their CSeq and status class.",
+                                MetricType::Counter);
+    auto& malformed = fl.family("sbc_sip_malformed_total",
+                                "Messages received that were neither a SIP request nor a "
+                                "response sofia-sip could parse.",
+                                MetricType::Counter);
+    static constexpr const char* classes[sip_status_classes] = {"1xx", "2xx", "3xx",
+                                                                "4xx", "5xx", "6xx"};
+    // Only the cells that counted something: the table's every combination
+    // would be hundreds of series, most of them never used.
+    for (std::size_t i = 0; i < c.interface_count(); ++i) {
+        const auto& name = c.interface_name(i);
+        for (auto d : {sip_counters::direction::in, sip_counters::direction::out}) {
+            const char* direction = d == sip_counters::direction::in ? "in" : "out";
+            for (std::size_t m = 0; m < sip_method_slots; ++m) {
+                const auto slot = static_cast<sip_method_slot>(m);
+                const std::string method(to_label(slot));
+                if (const auto n = c.requests(i, d, slot); n > 0) {
+                    sample(requests,
+                           {{"direction", direction}, {"interface", name}, {"method", method}},
+                           static_cast<double>(n));
+                }
+                for (std::size_t k = 0; k < sip_status_classes; ++k) {
+                    if (const auto n = c.responses(i, d, slot, k); n > 0) {
+                        sample(responses,
+                               {{"direction", direction},
+                                {"interface", name},
+                                {"method", method},
+                                {"status_class", classes[k]}},
+                               static_cast<double>(n));
+                    }
+                }
+            }
+            if (const auto n = c.malformed(i, d); n > 0) {
+                sample(malformed, {{"direction", direction}, {"interface", name}},
+                       static_cast<double>(n));
+            }
+        }
+    }
+}
+
+// ---- cluster store ---------------------------------------------------------------
+
+void cluster_families(family_list& fl, const metrics_input& in) {
+    const auto& store = object_at(in.cluster, "store");
+    if (store.empty() || in.cluster.contains("error")) {
+        return;
+    }
+    if (auto it = store.find("up"); it != store.end() && it->is_boolean()) {
+        sample(fl.family("sbc_cluster_store_up",
+                         "1 while the link to the cluster's store is up (connected and "
+                         "authenticated), else 0.",
+                         MetricType::Gauge),
+               {}, it->get<bool>() ? 1 : 0);
+    }
+    const auto role = text_at(in.cluster, "role");
+    if (!role.empty()) {
+        sample(fl.family("sbc_cluster_active",
+                         "1 while this node of the pair is the active one, 0 while standby.",
+                         MetricType::Gauge),
+               {}, role == "active" ? 1 : 0);
+    }
+    sample_at(
+        fl.family("sbc_cluster_store_queue_length",
+                  "Calls whose latest change waits to be written to the store.", MetricType::Gauge),
+        {}, store, "queue");
+    sample_at(fl.family("sbc_cluster_store_in_flight",
+                        "Writes sent to the store and not yet answered.", MetricType::Gauge),
+              {}, store, "in_flight");
+    sample_at(fl.family("sbc_cluster_store_lag_seconds",
+                        "How long the oldest change not yet acknowledged by the store has "
+                        "waited (0: none).",
+                        MetricType::Gauge),
+              {}, store, "lag_ms", 0.001);
+    sample_at(fl.family("sbc_cluster_store_dropped_total",
+                        "Call changes refused by the full replication queue (each one a "
+                        "rewrite of every call).",
+                        MetricType::Counter),
+              {}, store, "dropped");
+    sample_at(fl.family("sbc_cluster_store_writes_total", "Call documents the store acknowledged.",
+                        MetricType::Counter),
+              {}, store, "written");
+    sample_at(fl.family("sbc_cluster_store_failures_total",
+                        "Writes to the store not done (link lost, error reply), retried.",
+                        MetricType::Counter),
+              {}, store, "failures");
+    sample_at(fl.family("sbc_cluster_store_resyncs_total",
+                        "Rewrites of every call asked of the node after a full queue.",
+                        MetricType::Counter),
+              {}, store, "resyncs");
+    sample_at(fl.family("sbc_cluster_take_overs_total",
+                        "Times this node took its partner's calls over.", MetricType::Counter),
+              {}, in.cluster, "take_overs");
+}
+
 }  // namespace
 
 std::vector<MetricFamily> build_families(const metrics_input& in) {
     family_list fl;
     call_families(fl, in);
+    digest_families(fl, in);
+    sip_families(fl, in);
     peer_families(fl, in);
     admission_families(fl, in);
     registration_families(fl, in);
     interface_families(fl, in);
     media_families(fl, in);
+    cluster_families(fl, in);
     return std::move(fl).take();
 }
 

@@ -115,14 +115,26 @@ def prometheus_scrapes_calls_and_media(t):
           f"Prometheus: {packets} = {query(base, packets)}, expected {sent} (the CDRs' sum)")
     failed = query(base, 'sum(sbc_calls_failed_total{trunk="carrier"}) or vector(0)')
     check(failed == 0, f"Prometheus: {failed} failed calls, expected none")
+    # The callee's 180 of every call, relayed: INVITE to first 18x, timed.
+    ringing = 'sum(sbc_call_setup_18x_seconds_count{trunk="carrier"})'
+    check(wait_until(lambda: query(base, ringing) == calls, 30.0, 0.5),
+          f"Prometheus: {ringing} = {query(base, ringing)}, expected {calls}")
 
     # The exposition itself, as Prometheus's own linter reads it.
     status, text = http_get(f"http://{target}/metrics")
     check(status == 200, f"/metrics answered {status}")
     for name in ("sbc_calls_answered_total", "sbc_media_packets_total", "sbc_peer_up",
                  "sbc_media_free_port_pairs", "sbc_worker_busy_ratio", "process_cpu_seconds_total",
-                 "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds"):
+                 "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds",
+                 "sbc_call_setup_18x_seconds_bucket", "sbc_sip_retransmissions_total"):
         check(f"\n{name}" in text, f"/metrics has no {name}")
+    # nta's retransmission counters, per interface and direction, whether or
+    # not anything was sent again.
+    for direction in ("in", "out"):
+        series = f'sbc_sip_retransmissions_total{{direction="{direction}",interface="carrier"'
+        check(series in text, f"/metrics has no {series}...}}")
+    # A node on its own has no cluster store to report.
+    check("sbc_cluster_" not in text, "/metrics has cluster families without a cluster")
     lint = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
                           text=True, timeout=30)
     check(lint.returncode == 0,

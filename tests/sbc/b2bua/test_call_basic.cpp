@@ -115,6 +115,11 @@ TEST_CASE("a basic call carrier -> pbx, hung up by the carrier", "[b2bua][call]"
     CHECK(f.media.only_session().closed);
     f.carrier.expect_nothing_more();
     f.pbx.expect_nothing_more();
+    // The metrics' tally: one attempt answered, its 180 and its 200 timed.
+    const auto& tally = f.sbc().tally().trunks().at("carrier");
+    CHECK(tally.answered == 1);
+    CHECK(tally.ringing.count == 1);
+    CHECK(tally.setup.count == 1);
 }
 
 TEST_CASE("a basic call hung up by the pbx", "[b2bua][call]") {

@@ -80,6 +80,11 @@ TEST_CASE("credentials challenged again are not sent again: the caller gets 403"
     REQUIRE(f.calls_gone());
     f.pbx.expect_nothing_more();
     f.carrier.expect_nothing_more();
+    // Counted for the metrics as the pbx trunk refusing the SBC's credentials.
+    const auto& refusals = f.sbc().tally().digest_refusals();
+    REQUIRE(refusals.size() == 1);
+    CHECK(refusals.begin()->first == b2bua::digest_refusal{"pbx", false, "refused"});
+    CHECK(refusals.begin()->second == 1);
 }
 
 TEST_CASE("a stale nonce earns one more answer, and no more", "[b2bua][digest]") {
@@ -98,4 +103,26 @@ TEST_CASE("a stale nonce earns one more answer, and no more", "[b2bua][digest]")
     call.expect(403);
     REQUIRE(f.calls_gone());
     f.pbx.expect_nothing_more();
+}
+
+TEST_CASE("INVITEs the SBC's own challenge refuses are counted by reason", "[b2bua][digest]") {
+    sbc::test::topology t;
+    t.carrier_trunk.push_back(
+        "challenge: {realm: sbc.test, users: [{username: alice, password: pw}]}");
+    b2bua_fixture f(t);
+    // No credentials: the challenge every client gets first.
+    auto& first = f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(30000, "carrier"));
+    first.expect(407);
+    // Credentials for a user the trunk does not know.
+    auto& second =
+        f.carrier.invite(f.carrier_side_uri("2000"), sdp_audio(30000, "carrier"), "caller",
+                         "Proxy-Authorization: Digest username=\"mallory\", realm=\"sbc.test\", "
+                         "nonce=\"bm9uY2U\", uri=\"sip:2000@sbc.test\", response=\"00\"\r\n");
+    second.expect(407);
+    REQUIRE(f.calls_gone());
+    f.pbx.expect_nothing_more();
+    const auto& refusals = f.sbc().tally().digest_refusals();
+    CHECK(refusals.at({"carrier", true, "no_credentials"}) == 1);
+    CHECK(refusals.at({"carrier", true, "unknown_user"}) == 1);
+    CHECK(refusals.size() == 2);
 }
