@@ -171,30 +171,6 @@ std::string foreign_media_address(const sbc::config::config& cfg) {
     return {};
 }
 
-/// The SIP counters of the metrics (sbc/metrics/sip_counters.hpp) as a
-/// listener of the SIP tap (sbc/capture/sip_tap.hpp), for as long as the
-/// returned pointer lives; it must go before the b2bua's agents do.
-///
-/// WIRING (issue 23): sip_tap.cpp, which defines add_sip_listener() and
-/// remove_sip_listener(), is not in this tree yet. Until it is, the counters
-/// hear nothing and the SIP families are left out; once it is, the two lines
-/// marked TAP below are uncommented (and sbc/capture's library added to
-/// sbcd's dependencies). The counters of messages never heard stay 0 and
-/// export nothing.
-struct sip_counters_detach {
-    void operator()(sbc::metrics::sip_counters* c) const noexcept {
-        // TAP: sbc::capture::remove_sip_listener(c);
-        delete c;
-    }
-};
-using attached_sip_counters = std::unique_ptr<sbc::metrics::sip_counters, sip_counters_detach>;
-
-attached_sip_counters attach_sip_counters(sbc::b2bua::b2bua& b2bua) {
-    attached_sip_counters counters(sbc::metrics::make_sip_counters(b2bua).release());
-    // TAP: sbc::capture::add_sip_listener(counters.get());
-    return counters;
-}
-
 int run(const std::string& path) {
     sbc::config::config cfg;
     try {
@@ -277,10 +253,12 @@ int run(const std::string& path) {
 
     // GET /metrics (conf/README.md, "metrics"); a bind failure ends the start.
     // Before the exporter, so gone after it: its builder borrows them.
-    attached_sip_counters sip_counters;
+    std::unique_ptr<sbc::metrics::sip_counters> sip_counters;
+    std::optional<sbc::capture::scoped_sip_listener> counting;
     std::unique_ptr<sbc::metrics::exporter> metrics;
     if (cfg.metrics) {
-        sip_counters = attach_sip_counters(b2bua);
+        sip_counters = sbc::metrics::make_sip_counters(b2bua);
+        counting.emplace(sip_counters.get());
         metrics = std::make_unique<sbc::metrics::exporter>(
             rt.root(), cfg.metrics->listen,
             [&b2bua, sip = sip_counters.get()] { return sbc::metrics::families_of(b2bua, sip); });

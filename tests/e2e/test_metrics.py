@@ -120,6 +120,17 @@ def prometheus_scrapes_calls_and_media(t):
     check(wait_until(lambda: query(base, ringing) == calls, 30.0, 0.5),
           f"Prometheus: {ringing} = {query(base, ringing)}, expected {calls}")
 
+    # Every call's INVITE came in once on one leg and went out once on the
+    # other, and each was answered 200 on both (the SIP tap's counters).
+    for direction in ("in", "out"):
+        invites = f'sum(sbc_sip_requests_total{{direction="{direction}",method="INVITE"}})'
+        check(wait_until(lambda: query(base, invites) == calls, 30.0, 0.5),
+              f"Prometheus: {invites} = {query(base, invites)}, expected {calls}")
+        ok = (f'sum(sbc_sip_responses_total{{direction="{direction}",method="INVITE",'
+              f'status_class="2xx"}})')
+        check(wait_until(lambda: query(base, ok) == calls, 30.0, 0.5),
+              f"Prometheus: {ok} = {query(base, ok)}, expected {calls}")
+
     # The exposition itself, as Prometheus's own linter reads it.
     status, text = http_get(f"http://{target}/metrics")
     check(status == 200, f"/metrics answered {status}")
