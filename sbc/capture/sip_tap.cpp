@@ -232,21 +232,28 @@ void on_written(const tport_t* tp, msg_t* msg, std::size_t n, const su_iovec_t i
         deliver(tp, msg, sip_direction::out, buffer);
         return;
     }
+    if (partial.size() >= 1024) {
+        partial.clear();  // connections that died mid-message, never written again
+    }
     partial[tp] = partial_write{msg, offered, buffer};
 }
 
 void on_received(const tport_t* tp, msg_t* msg) {
     // MSG_DO_EXTRACT_COPY (TPTAG_LOG) kept each header's text as received,
     // so the message serializes as it was on the wire.
-    msg_iovec_t iov[80];
-    const isize_t used = msg_iovec(msg, iov, 80);
-    if (used <= 0) {
+    thread_local std::vector<msg_iovec_t> iov(64);
+    isize_t used = msg_iovec(msg, iov.data(), static_cast<isize_t>(iov.size()));
+    if (used > 0 && static_cast<std::size_t>(used) > iov.size()) {
+        // More fragments than room: msg_iovec() said how many it needs.
+        iov.resize(static_cast<std::size_t>(used));
+        used = msg_iovec(msg, iov.data(), static_cast<isize_t>(iov.size()));
+    }
+    if (used <= 0 || static_cast<std::size_t>(used) > iov.size()) {
         return;
     }
     thread_local std::string buffer;
     buffer.clear();
-    const std::size_t count = std::min<std::size_t>(static_cast<std::size_t>(used), 80);
-    for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t i = 0; i < static_cast<std::size_t>(used); ++i) {
         buffer.append(static_cast<const char*>(iov[i].mv_base), iov[i].mv_len);
     }
     deliver(tp, msg, sip_direction::in, buffer);
