@@ -65,25 +65,20 @@ dataplane::ip_endpoint endpoint_of(const su_addrinfo_t* ai) noexcept {
         .value_or(dataplane::ip_endpoint{});
 }
 
-dataplane::ip_endpoint sock_name(int fd) noexcept {
+// The socket's own address (getsockname) or its peer's (getpeername).
+dataplane::ip_endpoint address_of(int fd, bool peer) noexcept {
     dataplane::ip_endpoint e;
     socklen_t len = dataplane::ip_endpoint::sockaddr_capacity;
-    if (getsockname(fd, e.sockaddr_buffer(), &len) != 0) {
+    if ((peer ? getpeername(fd, e.sockaddr_buffer(), &len)
+              : getsockname(fd, e.sockaddr_buffer(), &len)) != 0) {
         return {};
     }
     return dataplane::ip_endpoint::from_sockaddr(e.sockaddr_ptr(), len)
         .value_or(dataplane::ip_endpoint{});
 }
 
-dataplane::ip_endpoint peer_name(int fd) noexcept {
-    dataplane::ip_endpoint e;
-    socklen_t len = dataplane::ip_endpoint::sockaddr_capacity;
-    if (getpeername(fd, e.sockaddr_buffer(), &len) != 0) {
-        return {};
-    }
-    return dataplane::ip_endpoint::from_sockaddr(e.sockaddr_ptr(), len)
-        .value_or(dataplane::ip_endpoint{});
-}
+dataplane::ip_endpoint sock_name(int fd) noexcept { return address_of(fd, false); }
+dataplane::ip_endpoint peer_name(int fd) noexcept { return address_of(fd, true); }
 
 // A connection's local address. sofia keeps it nowhere it shows: a
 // connection's tport names its peer, and a connection sofia opened is bound
