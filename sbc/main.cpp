@@ -20,6 +20,8 @@
 #include "dataplane/srtp/stream_crypto.hpp"
 #include "sbc/api/control_server.hpp"
 #include "sbc/b2bua/b2bua.hpp"
+#include "sbc/capture/hep_exporter.hpp"
+#include "sbc/capture/sip_tap.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/metrics/b2bua_source.hpp"
@@ -251,6 +253,19 @@ int run(const std::string& path) {
         main_log.info("metrics: http://{}/metrics", cfg.metrics->listen);
     }
 
+    // HEP to a capture server (conf/README.md, "capture"): every SIP message
+    // the tap sees, from now until the loop stops.
+    std::unique_ptr<sbc::capture::hep_exporter> hep;
+    if (cfg.capture.hep) {
+        // TODO(lead): correlation from the capture store
+        hep = std::make_unique<sbc::capture::hep_exporter>(rt.root(), *cfg.capture.hep, nullptr);
+        sbc::capture::add_sip_listener(hep.get());
+        main_log.info("hep: capturing to {} over {}", cfg.capture.hep->address,
+                      cfg.capture.hep->transport == sbc::config::hep_config::hep_transport::tcp
+                          ? "TCP"
+                          : "UDP");
+    }
+
     // systemd (Type=notify): READY=1 now that every part is up, a STATUS=
     // line and the watchdog's keep-alives from this loop.
     sbc::service::notifier notifier(rt.root(), [&b2bua, clustered = cfg.cluster.has_value()] {
@@ -264,6 +279,9 @@ int run(const std::string& path) {
     notifier.ready();
     rt.run();
     su_timer_destroy(stop_timer);
+    if (hep) {
+        sbc::capture::remove_sip_listener(hep.get());
+    }
     main_log.info("sbcd stopped");
     return 0;
 }
