@@ -16,24 +16,28 @@ constexpr std::string_view hep_magic = "HEP3";
 constexpr std::size_t header_size = 6;   // "HEP3" and the total length
 constexpr std::size_t chunk_header = 6;  // vendor, type, length (itself included)
 
-// The generic chunk types (vendor 0x0000) of the HEP3 specification.
-enum chunk : std::uint16_t {
-    ip_family = 0x01,
-    ip_proto = 0x02,
-    ipv4_src = 0x03,
-    ipv4_dst = 0x04,
-    ipv6_src = 0x05,
-    ipv6_dst = 0x06,
-    src_port = 0x07,
-    dst_port = 0x08,
-    time_sec = 0x09,
-    time_usec = 0x0a,
-    proto_type = 0x0b,
-    capture_id = 0x0c,
-    auth_key = 0x0e,
-    payload = 0x0f,
-    correlation = 0x11,
-    last_known = correlation,
+// The generic chunk types (vendor 0x0000) of the HEP3 specification, in a
+// struct of their own so that their short names stay out of the namespace
+// (a unity build puts the exporter beside them).
+struct chunk {
+    enum : std::uint16_t {
+        ip_family = 0x01,
+        ip_proto = 0x02,
+        ipv4_src = 0x03,
+        ipv4_dst = 0x04,
+        ipv6_src = 0x05,
+        ipv6_dst = 0x06,
+        src_port = 0x07,
+        dst_port = 0x08,
+        time_sec = 0x09,
+        time_usec = 0x0a,
+        proto_type = 0x0b,
+        capture_id = 0x0c,
+        auth_key = 0x0e,
+        payload = 0x0f,
+        correlation = 0x11,
+        last_known = correlation,
+    };
 };
 
 // The family byte of chunk 1: Linux's AF_ values, which the specification
@@ -51,28 +55,28 @@ void put32(std::string& out, std::uint32_t v) {
     put16(out, static_cast<std::uint16_t>(v & 0xffff));
 }
 
-void put_chunk_header(std::string& out, chunk type, std::size_t value_size) {
+void put_chunk_header(std::string& out, std::uint16_t type, std::size_t value_size) {
     put16(out, 0);  // vendor: generic
     put16(out, type);
     put16(out, static_cast<std::uint16_t>(chunk_header + value_size));
 }
 
-void put_chunk(std::string& out, chunk type, std::string_view value) {
+void put_chunk(std::string& out, std::uint16_t type, std::string_view value) {
     put_chunk_header(out, type, value.size());
     out.append(value);
 }
 
-void put_chunk8(std::string& out, chunk type, std::uint8_t v) {
+void put_chunk8(std::string& out, std::uint16_t type, std::uint8_t v) {
     put_chunk_header(out, type, 1);
     out.push_back(static_cast<char>(v));
 }
 
-void put_chunk16(std::string& out, chunk type, std::uint16_t v) {
+void put_chunk16(std::string& out, std::uint16_t type, std::uint16_t v) {
     put_chunk_header(out, type, 2);
     put16(out, v);
 }
 
-void put_chunk32(std::string& out, chunk type, std::uint32_t v) {
+void put_chunk32(std::string& out, std::uint16_t type, std::uint32_t v) {
     put_chunk_header(out, type, 4);
     put32(out, v);
 }
@@ -132,26 +136,26 @@ bool encode_hep(const hep_record& r, std::string& out) {
     out.reserve(out.size() + size);
     out.append(hep_magic);
     put16(out, static_cast<std::uint16_t>(size));
-    put_chunk8(out, ip_family, v4 ? hep_af_inet : hep_af_inet6);
-    put_chunk8(out, ip_proto, static_cast<std::uint8_t>(r.ip_protocol));
-    put_chunk(out, v4 ? ipv4_src : ipv6_src, address_bytes(r.src));
-    put_chunk(out, v4 ? ipv4_dst : ipv6_dst, address_bytes(r.dst));
-    put_chunk16(out, src_port, r.src.port());
-    put_chunk16(out, dst_port, r.dst.port());
-    put_chunk32(out, time_sec, static_cast<std::uint32_t>(us / 1000000));
-    put_chunk32(out, time_usec, static_cast<std::uint32_t>(us % 1000000));
-    put_chunk8(out, proto_type, static_cast<std::uint8_t>(r.type));
-    put_chunk32(out, capture_id, r.capture_id);
+    put_chunk8(out, chunk::ip_family, v4 ? hep_af_inet : hep_af_inet6);
+    put_chunk8(out, chunk::ip_proto, static_cast<std::uint8_t>(r.ip_protocol));
+    put_chunk(out, v4 ? chunk::ipv4_src : chunk::ipv6_src, address_bytes(r.src));
+    put_chunk(out, v4 ? chunk::ipv4_dst : chunk::ipv6_dst, address_bytes(r.dst));
+    put_chunk16(out, chunk::src_port, r.src.port());
+    put_chunk16(out, chunk::dst_port, r.dst.port());
+    put_chunk32(out, chunk::time_sec, static_cast<std::uint32_t>(us / 1000000));
+    put_chunk32(out, chunk::time_usec, static_cast<std::uint32_t>(us % 1000000));
+    put_chunk8(out, chunk::proto_type, static_cast<std::uint8_t>(r.type));
+    put_chunk32(out, chunk::capture_id, r.capture_id);
     if (!r.password.empty()) {
-        put_chunk(out, auth_key, r.password);
+        put_chunk(out, chunk::auth_key, r.password);
     }
     if (!r.correlation_id.empty()) {
-        put_chunk(out, correlation, r.correlation_id);
+        put_chunk(out, chunk::correlation, r.correlation_id);
     }
     // The payload last, as captagent and Kamailio send it: some receivers
     // (the sipcapture Wireshark plugin) read the chunks after it as trailing
     // bytes of the payload.
-    put_chunk(out, payload, r.payload);
+    put_chunk(out, chunk::payload, r.payload);
     return true;
 }
 
@@ -187,7 +191,7 @@ result<hep_packet> decode_hep(std::string_view packet) {
                           " bytes, the packet has " + std::to_string(packet.size()));
     }
     hep_packet h;
-    std::array<bool, last_known + 1> seen{};
+    std::array<bool, chunk::last_known + 1> seen{};
     std::string_view src_addr, dst_addr;
     std::uint16_t sport = 0, dport = 0;
     const auto* p = reinterpret_cast<const unsigned char*>(packet.data());
@@ -206,34 +210,34 @@ result<hep_packet> decode_hep(std::string_view packet) {
         const std::string_view value = packet.substr(at + chunk_header, length - chunk_header);
         const auto* v = p + at + chunk_header;
         at += length;
-        if (vendor != 0 || type > last_known) {
+        if (vendor != 0 || type > chunk::last_known) {
             continue;  // another vendor's, or one this decoder has no use for
         }
         std::size_t want = 0;
         switch (type) {
-            case ip_family:
-            case ip_proto:
-            case proto_type:
+            case chunk::ip_family:
+            case chunk::ip_proto:
+            case chunk::proto_type:
                 want = 1;
                 break;
-            case src_port:
-            case dst_port:
+            case chunk::src_port:
+            case chunk::dst_port:
                 want = 2;
                 break;
-            case ipv4_src:
-            case ipv4_dst:
-            case time_sec:
-            case time_usec:
-            case capture_id:
+            case chunk::ipv4_src:
+            case chunk::ipv4_dst:
+            case chunk::time_sec:
+            case chunk::time_usec:
+            case chunk::capture_id:
                 want = 4;
                 break;
-            case ipv6_src:
-            case ipv6_dst:
+            case chunk::ipv6_src:
+            case chunk::ipv6_dst:
                 want = 16;
                 break;
-            case auth_key:
-            case payload:
-            case correlation:
+            case chunk::auth_key:
+            case chunk::payload:
+            case chunk::correlation:
                 break;
             default:
                 continue;  // generic chunks without a use here (VLAN, node name, ...)
@@ -248,7 +252,7 @@ result<hep_packet> decode_hep(std::string_view packet) {
         }
         seen[type] = true;
         switch (type) {
-            case ip_family:
+            case chunk::ip_family:
                 if (v[0] == hep_af_inet) {
                     h.family = AF_INET;
                 } else if (v[0] == hep_af_inet6) {
@@ -258,59 +262,60 @@ result<hep_packet> decode_hep(std::string_view packet) {
                                       " is neither IPv4 (2) nor IPv6 (10)");
                 }
                 break;
-            case ip_proto:
+            case chunk::ip_proto:
                 h.ip_protocol = v[0];
                 break;
-            case ipv4_src:
-            case ipv6_src:
+            case chunk::ipv4_src:
+            case chunk::ipv6_src:
                 src_addr = value;
                 break;
-            case ipv4_dst:
-            case ipv6_dst:
+            case chunk::ipv4_dst:
+            case chunk::ipv6_dst:
                 dst_addr = value;
                 break;
-            case src_port:
+            case chunk::src_port:
                 sport = get16(v);
                 break;
-            case dst_port:
+            case chunk::dst_port:
                 dport = get16(v);
                 break;
-            case time_sec:
+            case chunk::time_sec:
                 h.seconds = get32(v);
                 break;
-            case time_usec:
+            case chunk::time_usec:
                 h.microseconds = get32(v);
                 break;
-            case proto_type:
+            case chunk::proto_type:
                 h.proto_type = v[0];
                 break;
-            case capture_id:
+            case chunk::capture_id:
                 h.capture_id = get32(v);
                 break;
-            case auth_key:
+            case chunk::auth_key:
                 h.password = value;
                 break;
-            case payload:
+            case chunk::payload:
                 h.payload = value;
                 break;
-            case correlation:
+            case chunk::correlation:
                 h.correlation_id = value;
                 break;
             default:
                 break;
         }
     }
-    for (const chunk required : {ip_family, ip_proto, src_port, dst_port, time_sec, time_usec,
-                                 proto_type, capture_id, payload}) {
+    for (const std::uint16_t required :
+         {chunk::ip_family, chunk::ip_proto, chunk::src_port, chunk::dst_port, chunk::time_sec,
+          chunk::time_usec, chunk::proto_type, chunk::capture_id, chunk::payload}) {
         if (!seen[required]) {
             return make_error("chunk " + std::to_string(required) + " is missing");
         }
     }
     const bool v4 = h.family == AF_INET;
-    const chunk want_src = v4 ? ipv4_src : ipv6_src;
-    const chunk want_dst = v4 ? ipv4_dst : ipv6_dst;
-    if (!seen[want_src] || !seen[want_dst] || seen[v4 ? ipv6_src : ipv4_src] ||
-        seen[v4 ? ipv6_dst : ipv4_dst]) {
+    const std::uint16_t want_src = v4 ? chunk::ipv4_src : chunk::ipv6_src;
+    const std::uint16_t want_dst = v4 ? chunk::ipv4_dst : chunk::ipv6_dst;
+    if (!seen[want_src] || !seen[want_dst] || seen[v4 ? chunk::ipv6_src : chunk::ipv4_src] ||
+        seen[v4 ? chunk::ipv6_dst : chunk::ipv4_dst]) {
         return make_error(std::string("the addresses are not both ") + (v4 ? "IPv4" : "IPv6") +
                           ", the packet's family");
     }

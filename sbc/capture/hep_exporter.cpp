@@ -242,7 +242,7 @@ void hep_exporter::impl::send_udp(const hep_record& r) {
     last_error = std::strerror(e);
     if (!udp_failing) {
         udp_failing = true;
-        hep_log.warn("hep {}: cannot send: {}", settings.address, last_error);
+        hep_log.warn("{}: cannot send: {}", settings.address, last_error);
     }
 }
 
@@ -287,7 +287,7 @@ void hep_exporter::impl::became_up() {
     backoff = limits.backoff_min;
     ++connects;
     timer.cancel();
-    hep_log.info("hep {}: connected (TCP)", settings.address);
+    hep_log.info("{}: connected (TCP)", settings.address);
     set_mask(written < queue.size() ? SU_WAIT_IN | SU_WAIT_OUT : SU_WAIT_IN);
 }
 
@@ -307,7 +307,7 @@ void hep_exporter::impl::fail(const std::string& why) {
     ++errors;
     last_error = why;
     now = phase::waiting;
-    hep_log.warn("hep {}: {}; connecting again in {} ms", settings.address, why, backoff.count());
+    hep_log.warn("{}: {}; connecting again in {} ms", settings.address, why, backoff.count());
     timer.arm(backoff, [this] { connect(); });
     backoff = std::min(backoff * 2, limits.backoff_max);
 }
@@ -353,7 +353,7 @@ void hep_exporter::impl::events() noexcept {
         // Only a timer sofia cannot arm: the link stays down, and says so.
         ++errors;
         last_error = e.what();
-        hep_log.error("hep {}: {}", settings.address, e.what());
+        hep_log.error("{}: {}", settings.address, e.what());
     }
 }
 

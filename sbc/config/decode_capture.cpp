@@ -11,10 +11,10 @@ namespace {
 
 constexpr std::string_view hep_address_expected =
     "the capture server's HEP address, IP:PORT (IPv6 in brackets), e.g. 127.0.0.1:9060";
-constexpr std::string_view password_expected =
+constexpr std::string_view hep_password_expected =
     "a password of 1..128 printable characters (the HEP auth key)";
 
-std::optional<hep_config> decode_hep(problem_list& p, const located& at) {
+std::optional<hep_config> decode_hep_section(problem_list& p, const located& at) {
     if (at.node.IsNull()) {
         return std::nullopt;  // "hep:" with nothing under it: no export
     }
@@ -50,7 +50,7 @@ std::optional<hep_config> decode_hep(problem_list& p, const located& at) {
         }
     }
     if (auto v = m->find("password")) {
-        auto text = read_string(p, *v, password_expected);
+        auto text = read_string(p, *v, hep_password_expected);
         const auto printable = [](const std::string& s) {
             return std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 0x7f; });
         };
@@ -58,7 +58,7 @@ std::optional<hep_config> decode_hep(problem_list& p, const located& at) {
             hc.password = std::move(*text);
         } else {
             if (text) {
-                expected(p, *v, password_expected);
+                expected(p, *v, hep_password_expected);
             }
             ok = false;
         }
@@ -93,7 +93,7 @@ void decode_capture(problem_list& p, const located& at, capture_config& cc) {
                                    .value_or(cc.messages_per_call);
     }
     if (auto v = m->find("hep")) {
-        cc.hep = decode_hep(p, *v);
+        cc.hep = decode_hep_section(p, *v);
     }
 }
 

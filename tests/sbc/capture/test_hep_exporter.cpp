@@ -171,7 +171,7 @@ struct tcp_reader {
 
 hep_packet decoded(const std::string& packet) {
     auto h = decode_hep(packet);
-    INFO(h.ok() ? "" : h.error_message());
+    INFO((h.ok() ? std::string() : h.error_message()));
     REQUIRE(h);
     return *h;
 }
