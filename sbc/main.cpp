@@ -21,6 +21,8 @@
 #include "sbc/api/control_server.hpp"
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/capture/call_capture.hpp"
+#include "sbc/capture/hep_exporter.hpp"
+#include "sbc/capture/sip_tap.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/metrics/b2bua_source.hpp"
@@ -230,13 +232,23 @@ int run(const std::string& path) {
     if (const int fd = media->wake_fd(); fd >= 0) {
         media_wake.emplace(rt.root(), fd, [&media] { media->poll(); });
     }
-    // Before the b2bua, which binds the interfaces, so that it sees their
-    // first messages; destroyed after it.
-    // TODO(lead): sizes from cfg.capture once the configuration has them.
-    sbc::capture::call_capture capture(100, 200);
+    // The SIP capture (conf/README.md, "capture"): before the b2bua, which
+    // binds the interfaces, so that it sees their first messages; destroyed
+    // after it. The store first: HEP asks it each message's correlation ID.
+    sbc::capture::call_capture capture(cfg.capture.calls, cfg.capture.messages_per_call);
     sbc::capture::scoped_sip_listener capturing(&capture);
+    std::unique_ptr<sbc::capture::hep_exporter> hep;
+    std::optional<sbc::capture::scoped_sip_listener> exporting;
+    if (cfg.capture.hep) {
+        hep = std::make_unique<sbc::capture::hep_exporter>(rt.root(), *cfg.capture.hep, &capture);
+        exporting.emplace(hep.get());
+        main_log.info("hep: capturing to {} over {}", cfg.capture.hep->address,
+                      cfg.capture.hep->transport == sbc::config::hep_config::hep_transport::tcp
+                          ? "TCP"
+                          : "UDP");
+    }
     sbc::b2bua::b2bua b2bua(rt.root(), cfg, *media);
-    b2bua.set_capture(&capture);
+    b2bua.set_capture(&capture, hep.get());
     sbc::api::control_server control(rt.root(), cfg.control.socket, b2bua);
     std::unique_ptr<sbc::node::cluster_node> cluster;
     if (cfg.cluster) {

@@ -36,6 +36,7 @@
 #include "sbc/b2bua/replaces.hpp"
 #include "sbc/b2bua/sip_interface.hpp"
 #include "sbc/capture/call_capture.hpp"
+#include "sbc/capture/hep_exporter.hpp"
 #include "sbc/cdr/writer.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
@@ -118,9 +119,13 @@ public:
     /// the next tick; `o` must outlive the b2bua or be unset first.
     void set_observer(call_observer* o) noexcept;
     /// Keeps each call's SIP (sbcctl trace, pcap) and the correlation of
-    /// its legs in `c` (null: nowhere); `c` must outlive the b2bua or be
-    /// unset first.
-    void set_capture(capture::call_capture* c) noexcept { _capture = c; }
+    /// its legs in `c` (null: nowhere), and sends each call's quality
+    /// report at its end to `hep` (null: none); both must outlive the
+    /// b2bua or be unset first.
+    void set_capture(capture::call_capture* c, capture::hep_exporter* hep) noexcept {
+        _capture = c;
+        _hep = hep;
+    }
     capture::call_capture* capture() const noexcept { return _capture; }
     /// A standby node is bound to the addresses it shares with its partner
     /// but must stay silent on them: no OPTIONS keep-alives and no
@@ -274,6 +279,7 @@ public:
     nlohmann::json drain(const nlohmann::json& args) override;  // drain_control.cpp
     nlohmann::json trace(const nlohmann::json& args) override;  // control_api.cpp
     nlohmann::json sip_capture(const nlohmann::json& args) override;
+    nlohmann::json capture_stats() const;  ///< stats()'s "capture": the store's and HEP's
 
 private:
     /// The screening of a new INVITE reads the router, the registrar's
@@ -408,6 +414,7 @@ private:
     bool _handed_over = false;  ///< abandon_all(): the partner holds the calls now
     call_observer* _observer = nullptr;
     capture::call_capture* _capture = nullptr;
+    capture::hep_exporter* _hep = nullptr;
     bindings_fn _bindings_changed;
     /// Per call told of: the state_mark() it had then.
     std::map<std::uint64_t, std::uint64_t> _told;

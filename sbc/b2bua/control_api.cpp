@@ -508,7 +508,7 @@ nlohmann::json b2bua::stats() {
                          {"legs", legs_json(*c, *st, now_ns, totals)}});
     }
     return {{"calls", calls},
-            {"capture", _capture != nullptr ? _capture->stats() : nlohmann::json()},
+            {"capture", capture_stats()},
             {"media",
              {{"backend", _cfg.media.backend},
               {"open_sessions", _media.open_sessions()},
@@ -723,6 +723,15 @@ namespace {
 constexpr std::size_t trace_batch = 500;
 
 }  // namespace
+
+nlohmann::json b2bua::capture_stats() const {
+    if (_capture == nullptr) {
+        return nullptr;
+    }
+    auto j = _capture->stats();
+    j["hep"] = _hep != nullptr ? _hep->stats() : nlohmann::json();
+    return j;
+}
 
 nlohmann::json b2bua::trace(const nlohmann::json& args) {
     if (_capture == nullptr) {

@@ -12,13 +12,6 @@ namespace {
 constexpr std::size_t max_pending_dialogs = 64;
 constexpr std::size_t max_pending_messages = 16;
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 std::string_view trim(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
         s.remove_prefix(1);
@@ -27,30 +20,6 @@ std::string_view trim(std::string_view s) noexcept {
         s.remove_suffix(1);
     }
     return s;
-}
-
-// The Call-ID of a message sofia could not parse, from its text: the
-// first "Call-ID:" or compact "i:" header line (RFC 3261 7.3.3, 20.8).
-std::string call_id_in(std::string_view bytes) {
-    std::size_t at = bytes.find('\n');
-    while (at != std::string_view::npos && at + 1 < bytes.size()) {
-        const std::size_t start = at + 1;
-        std::size_t end = bytes.find('\n', start);
-        const auto line =
-            bytes.substr(start, end == std::string_view::npos ? bytes.size() - start : end - start);
-        if (trim(line).empty()) {
-            break;  // the end of the headers
-        }
-        const auto colon = line.find(':');
-        if (colon != std::string_view::npos) {
-            const auto name = trim(line.substr(0, colon));
-            if (iequals(name, "Call-ID") || iequals(name, "i")) {
-                return std::string(trim(line.substr(colon + 1)));
-            }
-        }
-        at = end;
-    }
-    return {};
 }
 
 std::string summary_of(const sip_packet& p) {
@@ -120,10 +89,7 @@ void call_capture::on_sip(const sip_packet& p) noexcept {
         return;
     }
     try {
-        std::string call_id =
-            p.sip != nullptr && p.sip->sip_call_id != nullptr && p.sip->sip_call_id->i_id != nullptr
-                ? std::string(p.sip->sip_call_id->i_id)
-                : call_id_in(p.bytes);
+        std::string call_id(call_id_of(p));
         if (call_id.empty()) {
             return;
         }

@@ -254,7 +254,56 @@ void on_received(const tport_t* tp, msg_t* msg) {
     deliver(tp, msg, sip_direction::in, buffer);
 }
 
+bool same_name(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; };
+               return lower(x) == lower(y);
+           });
+}
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+// The Call-ID header's value in a message's bytes: a header line of the
+// head (RFC 3261 7.3.1: "name: value", any case, "i" its compact form,
+// white space around the colon); folded continuation lines are not
+// followed, as no Call-ID needs them.
+std::string_view call_id_in_bytes(std::string_view bytes) noexcept {
+    auto line_end = bytes.find('\n');  // the start line
+    while (line_end != std::string_view::npos) {
+        bytes.remove_prefix(line_end + 1);
+        line_end = bytes.find('\n');
+        const auto line = bytes.substr(0, line_end);
+        if (trim(line).empty()) {
+            break;  // the end of the head
+        }
+        const auto colon = line.find(':');
+        if (colon == std::string_view::npos) {
+            continue;
+        }
+        const auto name = trim(line.substr(0, colon));
+        if (same_name(name, "call-id") || same_name(name, "i")) {
+            return trim(line.substr(colon + 1));
+        }
+    }
+    return {};
+}
+
 }  // namespace
+
+std::string_view call_id_of(const sip_packet& p) noexcept {
+    if (p.sip != nullptr && p.sip->sip_call_id != nullptr && p.sip->sip_call_id->i_id != nullptr) {
+        return p.sip->sip_call_id->i_id;
+    }
+    return call_id_in_bytes(p.bytes);
+}
 
 std::string_view to_string(sip_direction d) noexcept {
     return d == sip_direction::in ? "in" : "out";

@@ -55,6 +55,10 @@ struct sip_packet {
     const sip_t* sip = nullptr;
 };
 
+/// The Call-ID of a message, from its parsed form or, when it has none,
+/// from its bytes (the Call-ID or compact "i" header); "" when it has none.
+std::string_view call_id_of(const sip_packet& p) noexcept;
+
 class sip_listener {
 public:
     virtual void on_sip(const sip_packet& p) noexcept = 0;

@@ -68,6 +68,10 @@ result<std::string> parse_store_address(std::string_view text);
 /// port required; given back in that form, canonical (what civetweb binds).
 result<std::string> parse_metrics_listen(std::string_view text);
 
+/// Where HEP capture goes: "IP:PORT" or "[IPv6]:PORT", the port required,
+/// not 0.0.0.0 or ::; given back in that form, canonical.
+result<std::string> parse_hep_address(std::string_view text);
+
 /// "IP/PREFIX" or a bare IP (a block of one); host bits must be zero, so
 /// that "203.0.113.7/24" (likely a typo) is refused rather than widened.
 result<cidr> parse_cidr(std::string_view text);

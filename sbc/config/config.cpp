@@ -122,7 +122,8 @@ private:
 // first is still decoded so that its own problems are reported as well.
 std::optional<YAML::Node> parse_yaml(const std::string& text, detail::problem_list& p) {
     constexpr std::string_view top =
-        "a map with interfaces, trunks, routes, media, control, dns, cdr, cluster and metrics";
+        "a map with interfaces, trunks, routes, media, control, dns, cdr, cluster, metrics and "
+        "capture";
     try {
         document_counter counter;
         const int documents = counter.count(text);

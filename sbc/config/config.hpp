@@ -506,6 +506,29 @@ struct metrics_config {
     std::string listen;  ///< "IP:PORT" or "[IPv6]:PORT", canonical
 };
 
+/// Where HEP capture goes (conf/README.md, "capture"): a Homer capture
+/// server (heplify-server) or any HEP3 receiver.
+struct hep_config {
+    enum class hep_transport { udp, tcp };
+    std::string address;  ///< "IP:PORT" or "[IPv6]:PORT", canonical
+    hep_transport transport = hep_transport::udp;
+    std::string password;  ///< the HEP auth key chunk; "": none sent
+    /// The capture agent ID (HEP chunk 12) of every packet. 2001 is the ID
+    /// of Homer's own configuration examples (its RTPEngine page's
+    /// homer_rtcp_stats), so an sbcd with the default sits beside the
+    /// agents an operator set up from them; it is not 0, which receivers
+    /// may read as "not set". Give each sbcd of a cluster its own.
+    std::uint32_t capture_id = 2001;
+};
+
+/// What sbcd keeps and exports of its own SIP traffic (conf/README.md,
+/// "capture").
+struct capture_config {
+    std::size_t calls = 100;              ///< recent calls kept for sbcctl trace / pcap (0: none)
+    std::size_t messages_per_call = 200;  ///< SIP messages kept per call; more are counted
+    std::optional<hep_config> hep;        ///< none: no HEP export
+};
+
 /// A DNS server the SBC asks, "IP" or "IP:PORT" (IPv6 in brackets).
 struct dns_server {
     std::string host;  ///< IP literal, without brackets
@@ -572,6 +595,7 @@ struct config {
     std::optional<cdr_config> cdr;          ///< none: no CDRs are written
     std::optional<cluster_config> cluster;  ///< none: a node on its own
     std::optional<metrics_config> metrics;  ///< none: no /metrics HTTP server
+    capture_config capture;                 ///< defaults when the section is absent
 
     const interface_config* find_interface(const std::string& name) const;
     const trunk_config* find_trunk(const std::string& name) const;

@@ -916,8 +916,10 @@ decoded decode_document(problem_list& p, const located& root) {
     decoded d;
     auto m = map_reader::open(
         p, root,
-        {"interfaces", "trunks", "routes", "media", "control", "dns", "cdr", "cluster", "metrics"},
-        "a map with interfaces, trunks, routes, media, control, dns, cdr, cluster and metrics");
+        {"interfaces", "trunks", "routes", "media", "control", "dns", "cdr", "cluster", "metrics",
+         "capture"},
+        "a map with interfaces, trunks, routes, media, control, dns, cdr, cluster, metrics and "
+        "capture");
     if (!m) {
         d.all_interface_names = false;
         d.all_trunk_names = false;
@@ -950,6 +952,9 @@ decoded decode_document(problem_list& p, const located& root) {
     }
     if (auto v = m->find("metrics")) {
         d.cfg.metrics = decode_metrics(p, *v);
+    }
+    if (auto v = m->find("capture")) {
+        decode_capture(p, *v, d.cfg.capture);
     }
     return d;
 }

@@ -110,6 +110,9 @@ std::optional<cluster_config> decode_cluster(decoded& d, problem_list& p, const 
 // decode_metrics.cpp: the Prometheus exporter's address.
 std::optional<metrics_config> decode_metrics(problem_list& p, const located& at);
 
+// decode_capture.cpp: the SIP capture kept per call and the HEP export.
+void decode_capture(problem_list& p, const located& at, capture_config& cc);
+
 void validate(const decoded& d, problem_list& problems);
 
 /// A name for interfaces, trunks and routes: it shows up in logs, metrics
