@@ -519,6 +519,40 @@ void cluster_families(family_list& fl, const metrics_input& in) {
               {}, in.cluster, "take_overs");
 }
 
+// ---- capture ---------------------------------------------------------------
+
+void capture_families(family_list& fl, const metrics_input& in) {
+    const auto& capture = object_at(in.stats, "capture");
+    sample_at(fl.family("sbc_capture_sip_messages_dropped_total",
+                        "SIP messages of calls not kept for sbcctl trace and pcap: past "
+                        "capture.messages_per_call.",
+                        MetricType::Counter),
+              {}, capture, "messages_dropped");
+    const auto& hep = object_at(capture, "hep");
+    if (hep.empty()) {
+        return;
+    }
+    auto& packets = fl.family("sbc_hep_packets_total",
+                              "HEP packets: sent whole to the capture server, or dropped (queue "
+                              "full, connection lost mid-packet, too large).",
+                              MetricType::Counter);
+    sample_at(packets, {{"result", "sent"}}, hep, "sent");
+    sample_at(packets, {{"result", "dropped"}}, hep, "dropped");
+    sample_at(
+        fl.family("sbc_hep_errors_total", "Failed HEP sends (UDP) and failed connections (TCP).",
+                  MetricType::Counter),
+        {}, hep, "errors");
+    sample_at(fl.family("sbc_hep_queue_packets", "HEP packets waiting for the TCP connection.",
+                        MetricType::Gauge),
+              {}, hep, "queue");
+    if (auto it = hep.find("connected"); it != hep.end() && it->is_boolean()) {
+        sample(fl.family("sbc_hep_connected",
+                         "1 while sbcd can send HEP (UDP: always; TCP: the connection is up).",
+                         MetricType::Gauge),
+               {}, it->get<bool>() ? 1 : 0);
+    }
+}
+
 }  // namespace
 
 std::vector<MetricFamily> build_families(const metrics_input& in) {
@@ -532,6 +566,7 @@ std::vector<MetricFamily> build_families(const metrics_input& in) {
     interface_families(fl, in);
     media_families(fl, in);
     cluster_families(fl, in);
+    capture_families(fl, in);
     return std::move(fl).take();
 }
 

@@ -14,7 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness import PBX_SIPP_MEDIA, SIP_PORT, TestSkipped, check
+from harness import PBX_SIPP_MEDIA, SIP_PORT, TestSkipped, check, wait_until
+from hep_collector import HepCollector
 from pki import make_pki
 from test_tls import TLS_PORT, carrier_uas, start_stunnel_server, tls_config
 
@@ -35,17 +36,17 @@ def first_word(line):
     return words[1] if words[0].startswith("SIP/") and len(words) > 1 else words[0]
 
 
-def peer_flow(sipp, sbc_side):
+def peer_flow(sipp):
     """What a peer saw, from the SBC's side: (direction at the SBC, first
     word) per message, in order."""
     return [("in" if m.direction == "sent" else "out", first_word(m.first_line))
-            for m in sipp.messages()] if sbc_side else []
+            for m in sipp.messages()]
 
 
-def tls_call(t):
+def tls_call(t, top_extra=()):
     """One PBX -> carrier call over TLS; returns (sbcd, pbx sipp, carrier sipp)."""
     pki = make_pki(Path(t.workdir) / "pki", t)
-    sbcd = t.start_sbcd(tls_config(t, pki))
+    sbcd = t.start_sbcd(tls_config(t, pki, top_extra=top_extra))
     start_stunnel_server(t, pki)
     carrier = carrier_uas(t, calls=1)
     pbx = t.uac("pbx", "uac_call_media.xml", local_ip=t.pbx_peer, remote=f"{t.pbx_sbc}:{SIP_PORT}",
@@ -115,12 +116,12 @@ def sip_trace_and_pcap_of_a_tls_call(t):
         return seen
 
     # The PBX's leg: exactly what the PBX's sipp sent and received.
-    expected_pbx = peer_flow(pbx, True)
+    expected_pbx = peer_flow(pbx)
     check(flow(t.pbx_peer) == expected_pbx,
           f"the pcap's PBX leg {flow(t.pbx_peer)} differs from what the PBX saw {expected_pbx}")
     # The carrier's leg, over TLS: what the carrier's sipp (behind stunnel)
     # saw, decoded by tshark from the clear text the SBC captured.
-    expected_carrier = peer_flow(carrier, True)
+    expected_carrier = peer_flow(carrier)
     check(flow(t.carrier_peer) == expected_carrier,
           f"the pcap's TLS leg {flow(t.carrier_peer)} differs from what the carrier saw "
           f"{expected_carrier}")
@@ -154,3 +155,72 @@ def sip_trace_follows_a_live_call(t):
                                   json_output=False)
     check(rc == 1 and "no call no-such-call" in raw, f"sbcctl pcap of no call: rc={rc} {raw}")
     sbcd.stop()
+
+
+def hep_flow(packets, peer_ip):
+    """(direction at the SBC, first word) of the SIP packets to or from
+    `peer_ip`, in order."""
+    out = []
+    for p in packets:
+        if peer_ip not in (p["src_ip"], p["dst_ip"]):
+            continue
+        line = p["payload"].split(b"\r\n", 1)[0].decode("utf-8", "replace")
+        out.append(("in" if p["src_ip"] == peer_ip else "out", first_word(line)))
+    return out
+
+
+def hep_call(t, transport):
+    """A TLS call while sbcd exports HEP over `transport` to a collector of
+    the test's; checks what the collector received against what the peers
+    saw."""
+    collector = HepCollector("127.0.0.1", 0, transport)
+    t.on_close(collector.stop)
+    sbcd, pbx, carrier = tls_call(t, top_extra=[
+        "capture:",
+        "  hep:",
+        f"    address: 127.0.0.1:{collector.port}",
+        f"    transport: {transport}",
+        "    password: homer-secret",
+        "    capture_id: 2342"])
+    expected = {t.pbx_peer: peer_flow(pbx), t.carrier_peer: peer_flow(carrier)}
+    total = sum(len(v) for v in expected.values())
+    wait_until(lambda: len([p for p in collector.snapshot()[0] if p.get("proto_type") == 1])
+               >= total, 10.0, 0.1)
+    packets, errors = collector.snapshot()
+    check(not errors, f"the collector could not decode {len(errors)} packets: {errors[:3]}")
+    sip = [p for p in packets if p.get("proto_type") == 1]
+    check(all(p.get("password") == "homer-secret" and p.get("capture_id") == 2342 for p in packets),
+          "a HEP packet lacks the configured password or capture ID")
+    for peer, flow in expected.items():
+        check(hep_flow(sip, peer) == flow,
+              f"HEP's leg to {peer} {hep_flow(sip, peer)} differs from what the peer saw {flow}")
+    check(len(sip) == total, f"{len(sip)} SIP packets over HEP, the peers saw {total} messages")
+    # One call: both legs carry the caller's leg's Call-ID as correlation ID.
+    pbx_call_id = pbx.messages()[0].header("call-id")
+    correlations = {p.get("correlation_id") for p in sip}
+    check(correlations == {pbx_call_id},
+          f"HEP correlation IDs {correlations}, expected the caller's Call-ID {pbx_call_id} on both legs")
+    tls_invites = [p for p in sip if p["dst_ip"] == t.carrier_peer and p["payload"].startswith(b"INVITE")]
+    check(tls_invites and tls_invites[0]["ip_protocol"] == 6 and tls_invites[0]["dst_port"] == TLS_PORT
+          and b"SIP/2.0/TLS" in tls_invites[0]["payload"],
+          f"the TLS leg's INVITE did not reach the collector in the clear over TCP/{TLS_PORT}")
+    udp_invites = [p for p in sip if p["src_ip"] == t.pbx_peer and p["payload"].startswith(b"INVITE")]
+    check(udp_invites and udp_invites[0]["ip_protocol"] == 17, "the PBX's INVITE is not marked UDP")
+    rc, data, raw = sbcd.control.ctl("stats")
+    check(rc == 0 and data.get("capture", {}).get("hep", {}).get("sent", 0) >= total,
+          f"sbcctl stats does not count the HEP packets sent: {raw[:300]}")
+    sbcd.stop()
+    return packets
+
+
+@e2e_test
+def hep_exports_both_legs_over_udp(t):
+    """Every SIP message of both legs reaches a HEP collector over UDP, the
+    TLS leg in the clear, with one correlation ID for the call."""
+    hep_call(t, "udp")
+
+
+@e2e_test
+def hep_exports_both_legs_over_tcp(t):
+    """The same over TCP."""
+    hep_call(t, "tcp")

@@ -194,6 +194,10 @@ struct rich_input {
         in.sip = &sip;
         in.retransmissions = {{"outside", 5, 2}, {"inside", 0, 0}};
         in.cluster = cluster_json();
+        in.stats["capture"] = {
+            {"messages_dropped", 2},
+            {"hep",
+             {{"sent", 40}, {"dropped", 1}, {"errors", 3}, {"queue", 5}, {"connected", true}}}};
     }
 };
 
@@ -377,6 +381,12 @@ TEST_CASE("the SIP counters, retransmissions, digest refusals, 18x and the clust
     CHECK(value(fs, "sbc_cluster_store_failures_total") == 2);
     CHECK(value(fs, "sbc_cluster_store_resyncs_total") == 1);
     CHECK(value(fs, "sbc_cluster_take_overs_total") == 1);
+    CHECK(value(fs, "sbc_capture_sip_messages_dropped_total") == 2);
+    CHECK(value(fs, "sbc_hep_packets_total", {{"result", "sent"}}) == 40);
+    CHECK(value(fs, "sbc_hep_packets_total", {{"result", "dropped"}}) == 1);
+    CHECK(value(fs, "sbc_hep_errors_total") == 3);
+    CHECK(value(fs, "sbc_hep_queue_packets") == 5);
+    CHECK(value(fs, "sbc_hep_connected") == 1);
 }
 
 TEST_CASE("no SIP tap, no 18x, no cluster: those families are left out", "[metrics][families]") {
@@ -410,9 +420,9 @@ TEST_CASE("conf/README.md documents every family sbcd exports", "[metrics][famil
     for (const auto& f : fs) {
         names.insert(f.name);
     }
-    // Every family of families.cpp (49) and process.cpp (5): a new one
+    // Every family of families.cpp (54) and process.cpp (5): a new one
     // must be reached by rich_input, counted here, and documented.
-    CHECK(names.size() == 54);
+    CHECK(names.size() == 59);
     for (const auto& name : names) {
         INFO(name);
         // A row of the section's table: "| `name` | type | ...".
