@@ -16,6 +16,7 @@
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/b2bua/call_support.hpp"
 #include "sbc/b2bua/status_map.hpp"
+#include "sbc/media_ctl/quality.hpp"
 #include "sbc/policy/header_filter.hpp"
 #include "sbc/policy/header_rules.hpp"
 #include "sbc/sofia/reply.hpp"
@@ -163,6 +164,10 @@ void call::write_cdr() {
             m.packets_dropped = c.drops_wrong_source + c.drops_no_destination + c.drops_tx_error +
                                 c.drops_truncated + c.srtp_auth_failures + c.srtp_replays +
                                 c.srtp_errors + c.drops_transcoded_rtcp;
+            if (const auto q = media_ctl::quality_of(c, m.codec)) {
+                m.quality = cdr::leg_quality{q->expected, q->lost,   q->loss_percent,
+                                             q->jitter_ms, q->rtt_ms, q->mos};
+            }
         }
     }
     _owner.write_cdr(_cdr);

@@ -369,6 +369,30 @@ std::string render_stats(const nlohmann::json& reply) {
         }
     }
     std::string out = render_table(rows);
+    // What each leg's peer sends, as the SBC receives it, and the MOS
+    // estimated from it (null quality: no RTP from that peer yet).
+    std::vector<std::vector<std::string>> quality{
+        {"CALL", "LEG", "CODEC", "RX RTP", "LOST", "LOSS %", "JITTER ms", "RTT ms", "MOS"}};
+    for (const auto& c : calls) {
+        const auto legs = c.value("legs", nlohmann::json::object());
+        for (const auto& [name, l] : legs.items()) {
+            const auto q = l.value("quality", nlohmann::json::object());
+            if (!q.is_object() || q.empty()) {
+                continue;
+            }
+            auto two = [&](const char* key) {
+                const auto v = q.find(key);
+                return v != q.end() && v->is_number() ? fmt::format("{:.2f}", v->get<double>())
+                                                      : std::string("-");
+            };
+            quality.push_back({field(c, "id"), name, printable(field(l, "codec")),
+                               field(q, "received"), field(q, "lost"), two("loss_percent"),
+                               two("jitter_ms"), two("rtt_ms"), two("mos")});
+        }
+    }
+    if (quality.size() > 1) {
+        out += "\n" + render_table(quality);
+    }
     const auto media = reply.value("media", nlohmann::json::object());
     out += fmt::format(
         "\nmedia: backend {}, {} sessions, {} free port pairs; calls in progress: "
