@@ -235,10 +235,13 @@ void relay_session::receive_quality::note(const std::uint8_t* rtp, std::int64_t 
     if (pt != payload_type) {
         return;
     }
-    // A.8: the arrival in timestamp units (from microseconds, so that the
-    // product stays far from overflowing), modulo 2^32 as the timestamps are.
-    const auto arrival = static_cast<std::uint32_t>((now_ns - epoch_ns) / 1000 *
-                                                    std::int64_t{clock_hz} / 1000000);
+    if (now_ns != arrival_ns) {
+        // A.8: the arrival in timestamp units (from microseconds, so that the
+        // product stays far from overflowing), modulo 2^32 as the timestamps are.
+        arrival_ns = now_ns;
+        arrival = static_cast<std::uint32_t>((now_ns - epoch_ns) / 1000 *
+                                             std::int64_t{clock_hz} / 1000000);
+    }
     const std::uint32_t t = arrival - ts;
     if (has_transit) {
         const auto d = static_cast<std::int32_t>(t - transit);
@@ -308,6 +311,7 @@ void relay_session::set_payload_types(side to, const payload_type_map& map) noex
     if (hz != from.quality.clock_hz) {
         // Another codec: transit times in the old unit mean nothing now.
         from.quality.clock_hz = hz;
+        from.quality.arrival_ns = -1;
         from.quality.has_transit = false;
         from.quality.jitter_q4 = 0;
         from.rx_jitter_q4.store(0, std::memory_order_relaxed);

@@ -308,6 +308,10 @@ private:
         std::uint32_t transit = 0;   // A.8: arrival - timestamp, in timestamp units
         std::uint32_t jitter_q4 = 0;  // A.8: the estimate times 16
         std::int64_t epoch_ns = 0;    // arrival times count from here
+        // The arrival in timestamp units of the burst at `arrival_ns`:
+        // computed once per burst, whose packets share their arrival time.
+        std::int64_t arrival_ns = -1;
+        std::uint32_t arrival = 0;
         std::uint32_t clock_hz = 8000;
 
         /// An RTP packet (its header at least 12 octets, version 2) arrived
