@@ -22,8 +22,12 @@
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
+#include "sbc/metrics/b2bua_source.hpp"
+#include "sbc/metrics/exporter.hpp"
 #include "sbc/node/cluster_limits.hpp"
 #include "sbc/node/cluster_node.hpp"
+#include "sbc/service/b2bua_status.hpp"
+#include "sbc/service/notifier.hpp"
 #include "sbc/sofia/fd_watch.hpp"
 #include "sbc/sofia/runtime.hpp"
 
@@ -42,7 +46,8 @@ extern "C" void on_reload_signal(int) { g_reload_requested = 1; }
 struct stop_watch {
     sbc::sofia::runtime* rt;
     sbc::b2bua::b2bua* b2bua;
-    int grace_ticks = -1;  ///< counts down after the calls were hung up
+    sbc::service::notifier* notifier;  ///< told STOPPING=1 (systemd)
+    int grace_ticks = -1;              ///< counts down after the calls were hung up
     /// Then, while BYEs wait for their answer (one challenged is answered
     /// with credentials, RFC 3261 22.1), up to 2 s more: the far side's call
     /// must really end, or it stays up and billed until its own timers end it.
@@ -97,6 +102,7 @@ void watch_for_stop(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
         if (why == nullptr) {
             return;
         }
+        w->notifier->stopping(why);
         w->b2bua->hang_up_all(why);
         // Let the BYEs and CANCELs leave before the agents go away.
         w->grace_ticks = linger ? drain_linger_ticks : w->b2bua->call_count() > 0 ? 5 : 3;
@@ -237,11 +243,25 @@ int run(const std::string& path) {
         limits->start();
     }
 
-    stop_watch w{&rt, &b2bua};
+    // GET /metrics (conf/README.md, "metrics"); a bind failure ends the start.
+    std::unique_ptr<sbc::metrics::exporter> metrics;
+    if (cfg.metrics) {
+        metrics = std::make_unique<sbc::metrics::exporter>(
+            rt.root(), cfg.metrics->listen, [&b2bua] { return sbc::metrics::families_of(b2bua); });
+        main_log.info("metrics: http://{}/metrics", cfg.metrics->listen);
+    }
+
+    // systemd (Type=notify): READY=1 now that every part is up, a STATUS=
+    // line and the watchdog's keep-alives from this loop.
+    sbc::service::notifier notifier(rt.root(), [&b2bua, clustered = cfg.cluster.has_value()] {
+        return sbc::service::status_line(sbc::service::summarize(b2bua, clustered));
+    });
+    stop_watch w{&rt, &b2bua, &notifier};
     su_timer_t* stop_timer = su_timer_create(su_root_task(rt.root()), 100);
     su_timer_run(stop_timer, watch_for_stop, &w);  // every 100 ms
     main_log.info("sbcd {} running on {} ({} interfaces, control socket {})", SBC_VERSION, path,
                   cfg.interfaces.size(), cfg.control.socket);
+    notifier.ready();
     rt.run();
     su_timer_destroy(stop_timer);
     main_log.info("sbcd stopped");

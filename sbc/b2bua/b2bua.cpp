@@ -249,6 +249,27 @@ trunking::peer_table* b2bua::peers_of(const std::string& trunk) {
     return it == _peers.end() ? nullptr : &it->second;
 }
 
+b2bua::peer_count b2bua::count_peers_up() const {
+    peer_count n;
+    for (const auto& t : _cfg.trunks) {
+        n.total += t.peers.size();
+        auto it = _peers.find(t.name);
+        if (it == _peers.end()) {
+            continue;
+        }
+        const auto& table = it->second;
+        std::vector<bool> up(t.peers.size(), false);
+        for (std::size_t i = 0; i < table.size(); ++i) {
+            const auto& target = table.target_at(i);
+            if (target.current && target.peer < up.size() && table.health(i).up) {
+                up[target.peer] = true;
+            }
+        }
+        n.up += static_cast<std::size_t>(std::count(up.begin(), up.end(), true));
+    }
+    return n;
+}
+
 const trunking::target* b2bua::target_of(const config::trunk_config& trunk, std::size_t i) {
     const auto* table = peers_of(trunk.name);
     return table != nullptr && i < table->size() ? &table->target_at(i) : nullptr;
@@ -322,6 +343,7 @@ void b2bua::close_dialog(nta_leg_t* leg, const config::trunk_config& trunk, std:
 }
 
 void b2bua::write_cdr(const cdr::record& r) {
+    _tally.count_attempt(r);
     if (_cdr) {
         _cdr->write(r);
     }
@@ -337,6 +359,10 @@ void b2bua::refused_cdr(const sip_t* sip, nta_incoming_t* irq, const config::tru
                         const config::route_config* route, const policy::call_numbers& received,
                         const policy::call_numbers& normalized, int status, const char* reason) {
     if (!_cdr) {
+        cdr::record counted;
+        counted.from_trunk = trunk.name;
+        counted.status = status;
+        _tally.count_attempt(counted);
         return;
     }
     cdr::record r;
@@ -354,7 +380,7 @@ void b2bua::refused_cdr(const sip_t* sip, nta_incoming_t* irq, const config::tru
     r.reason = reason != nullptr ? reason : "";
     r.disconnected_by = cdr::party::sbc;
     r.disconnect_reason = fmt::format("{} {}", status, r.reason);
-    _cdr->write(r);
+    write_cdr(r);
 }
 
 namespace {
@@ -707,7 +733,8 @@ void b2bua::on_out_of_dialog_message(sip_interface& iface, msg_t* msg, sip_t* si
         nta_msg_discard(agent, msg);
         return;
     }
-    const auto verdict = screen(iface, source_of(msg), sip);
+    const auto source = source_of(msg);
+    const auto verdict = screen(iface, source, sip);
     if (verdict.status < 0) {
         nta_msg_discard(agent, msg);
         return;
@@ -726,6 +753,8 @@ void b2bua::on_out_of_dialog_message(sip_interface& iface, msg_t* msg, sip_t* si
     if (irq == nullptr) {
         return;  // nta took the message and could not keep it; the peer retransmits
     }
+    // The journal's TRUNK and PEER of what this request logs (log.hpp).
+    const log::context ctx{{}, verdict.trunk->name, source.to_string()};
     complete(irq, on_out_of_dialog_request(*verdict.trunk, irq, sip));
 }
 

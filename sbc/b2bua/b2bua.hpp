@@ -27,6 +27,7 @@
 #include "sbc/auth/nonce.hpp"
 #include "sbc/auth/replay_guard.hpp"
 #include "sbc/b2bua/call.hpp"
+#include "sbc/b2bua/call_tally.hpp"
 #include "sbc/b2bua/dialog_closer.hpp"
 #include "sbc/b2bua/drain.hpp"
 #include "sbc/b2bua/keepalive.hpp"
@@ -161,6 +162,14 @@ public:
     void schedule_reap();
     /// Health and selection state of a trunk's peers; null for an unknown name.
     trunking::peer_table* peers_of(const std::string& trunk);
+    /// How many of the trunks' configured peers are up (one given by name:
+    /// when a current target of it is), and how many there are: what sbcd
+    /// tells systemd (sbc/service/status_line.hpp).
+    struct peer_count {
+        std::size_t up = 0;
+        std::size_t total = 0;
+    };
+    peer_count count_peers_up() const;
     /// Target `i` of `trunk`'s table (what dialog::peer holds); null when
     /// there is none.
     const trunking::target* target_of(const config::trunk_config& trunk, std::size_t i);
@@ -179,8 +188,13 @@ public:
     /// Resolves every peer name again now, whatever its TTL (sbcctl reload,
     /// tests); what changes arrives later, on the loop.
     void refresh_names();
-    /// Appends a call attempt's record to the CDR file, when there is one.
+    /// Appends a call attempt's record to the CDR file, when there is one,
+    /// and counts the attempt (tally()).
     void write_cdr(const cdr::record& r);
+    /// Counts an ending call's last media counters (tally()).
+    void count_media(const dataplane::session_stats& st) { _tally.count_media(st); }
+    /// Attempts and media of the calls that have ended, for the metrics.
+    const call_tally& tally() const noexcept { return _tally; }
     /// Reopens the CDR file (SIGHUP: after an external logrotate).
     void reopen_cdr();
     /// Admission of a call to or from `trunk` (its limits for that
@@ -349,6 +363,7 @@ private:
     std::unique_ptr<peer_names> _names;
     std::map<std::string, trunk_normalizer> _normalizers;
     std::unique_ptr<cdr::writer> _cdr;
+    call_tally _tally;
     struct trunk_admission {
         admission::call_limiter inbound;
         admission::call_limiter outbound;

@@ -40,6 +40,7 @@ bool has_sdp(const sip_t* sip) noexcept {
 }
 
 int call_leg::on_request(sofia::server_transaction& request, const sip_t* sip) {
+    const auto ctx = _call.log_scope(_side);
     return _call.on_leg_request(*this, request, sip);
 }
 
@@ -169,6 +170,7 @@ void call::write_cdr() {
                                              q->jitter_ms, q->rtt_ms, q->mos};
             }
         }
+        _owner.count_media(*st);
     }
     _owner.write_cdr(_cdr);
 }
@@ -287,6 +289,7 @@ void call::on_invite_ack_or_cancel(const sip_t* sip) {
     if (!_invite) {
         return;
     }
+    const auto ctx = log_scope(_invite->from);
     if (sip == nullptr) {
         // Timer H fired: our 2xx was never acknowledged (RFC 3261 13.3.1.4).
         hang_up("no ACK for the 2xx");
@@ -303,6 +306,7 @@ sofia::client_transaction::response_callback call::invite_callback() {
     const auto serial = ++_invite_serial;
     return [this, serial](const sofia::response& r) {
         if (_invite && _invite->serial == serial) {
+            const auto ctx = log_scope(dataplane::other(_invite->from));
             on_invite_response(r.sip, r.status);
         }
     };
@@ -392,6 +396,21 @@ void call::release_transactions() {
         r->abandon();
     }
     _relays.clear();
+}
+
+log::context call::log_scope(side s) const {
+    const auto& l = _legs[dataplane::index(s)];
+    std::string peer;
+    if (s == side::a) {
+        peer = _source.to_string();
+    } else if (l.trunk != nullptr && !_registered) {
+        if (const auto* t = _owner.target_of(*l.trunk, l.peer)) {
+            const auto ep = dataplane::ip_endpoint::from_string(t->host, t->port);
+            peer = ep ? ep->to_string() : t->host;
+        }
+    }
+    return log::context{display_id(), l.trunk != nullptr ? l.trunk->name : std::string{},
+                        std::move(peer)};
 }
 
 std::optional<std::pair<std::string, std::size_t>> call::called_target() const {

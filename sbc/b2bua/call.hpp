@@ -41,6 +41,7 @@
 #include "sbc/b2bua/transfer.hpp"
 #include "sbc/b2bua/update_relay.hpp"
 #include "sbc/cdr/record.hpp"
+#include "sbc/common/log.hpp"
 #include "sbc/config/config.hpp"
 #include "sbc/media_ctl/media_session.hpp"
 #include "sbc/policy/number_rewriter.hpp"
@@ -159,6 +160,9 @@ public:
     /// The target the SBC called on leg b: its trunk's name and its index
     /// in that trunk's peer table; nothing for a registered callee.
     std::optional<std::pair<std::string, std::size_t>> called_target() const;
+    /// The log context (log.hpp: the journal's CALL, TRUNK and PEER) of
+    /// what comes in on side `s`: this call, that leg's trunk and peer.
+    log::context log_scope(side s) const;
     std::chrono::steady_clock::time_point created() const noexcept { return _created; }
     std::chrono::steady_clock::time_point state_since() const noexcept { return _state_since; }
     /// The SBC's RTP port on leg `s` (RTCP is the next one); 0 before media.

@@ -388,6 +388,7 @@ nlohmann::json side_json(const dataplane::side_counters& c, const config::trunk_
         {"rtp_rx_bytes", c.rtp_rx_bytes},
         {"rtcp_rx_packets", c.rtcp_rx_packets},
         {"tx_packets", c.tx_packets},
+        {"tx_bytes", c.tx_bytes},
         {"drops",
          {{"wrong_source", c.drops_wrong_source},
           {"no_destination", c.drops_no_destination},

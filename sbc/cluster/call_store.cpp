@@ -275,8 +275,8 @@ void call_store::pump_writes() {
         std::string id = item->key.substr(std::min(_own_prefix.size(), item->key.size()));
         std::vector<std::string> argv;
         if (item->value) {
-            argv = {"EVAL",     put_script,   "2", item->key, _own_index, *item->value,
-                    std::move(id), seq_of(*item->value)};
+            argv = {"EVAL",     put_script,   "2",           item->key,
+                    _own_index, *item->value, std::move(id), seq_of(*item->value)};
         } else {
             argv = {"EVAL", erase_script, "2", item->key, _own_index, std::move(id)};
         }
@@ -334,9 +334,10 @@ void call_store::step(job& j) {
     if (!j.scan.done()) {
         if (!_link->up()) {
             if (j.what == job::kind::load) {
-                end(j, "the store is not connected" + (_link->stats().last_error.empty()
-                                                           ? std::string()
-                                                           : " (" + _link->stats().last_error + ")"));
+                end(j,
+                    "the store is not connected" + (_link->stats().last_error.empty()
+                                                        ? std::string()
+                                                        : " (" + _link->stats().last_error + ")"));
             }
             return;
         }
@@ -429,8 +430,8 @@ void call_store::step_refresh(refresh_job& r) {
         return;
     }
     r.batch.assign(r.wanted.begin() + static_cast<std::ptrdiff_t>(r.next),
-                   r.wanted.begin() +
-                       static_cast<std::ptrdiff_t>(std::min(r.next + fetch_batch, r.wanted.size())));
+                   r.wanted.begin() + static_cast<std::ptrdiff_t>(
+                                          std::min(r.next + fetch_batch, r.wanted.size())));
     std::vector<std::string> argv{"MGET"};
     for (auto id : r.batch) {
         argv.push_back(r.prefix + std::to_string(id));
@@ -459,9 +460,8 @@ void call_store::indexed(refresh_job& r, const reply* a) {
         listed[*id] = *seq;
     }
     r.outcome.listed = listed.size();
-    r.outcome.dropped = std::erase_if(r.copy->calls, [&](const auto& entry) {
-        return !listed.contains(entry.first);
-    });
+    r.outcome.dropped = std::erase_if(
+        r.copy->calls, [&](const auto& entry) { return !listed.contains(entry.first); });
     for (const auto& [id, seq] : listed) {
         const auto have = r.copy->calls.find(id);
         if (have == r.copy->calls.end() || have->second.seq != seq) {

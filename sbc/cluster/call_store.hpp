@@ -141,8 +141,7 @@ public:
     /// apart from documents already fetched. Documents a node wrote without
     /// an index (sbcd before it had one) are not seen: load_node() reads
     /// by key. `done` is called later, from the loop, never inside.
-    void refresh_copy(const std::string& node, std::shared_ptr<node_copy> copy,
-                      refresh_fn done);
+    void refresh_copy(const std::string& node, std::shared_ptr<node_copy> copy, refresh_fn done);
 
     /// Called when the queue had overflowed and the link has room again (and
     /// when the link came up again after it was lost, to rewrite only):

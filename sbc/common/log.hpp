@@ -1,8 +1,12 @@
 // Named loggers, one per subsystem (sip, sdp, media, conf, api, ...).
 //
-// Lines go to stderr (journald picks them up under systemd) as
-// "LEVEL subsystem: message". Anything a remote peer can trigger goes through
-// a rate_limit so a flood of bad packets cannot flood the log.
+// Lines go to stderr as "LEVEL subsystem: message". When stderr is the
+// journal (systemd's JOURNAL_STREAM names it), each line is sent to journald
+// instead, the same text as MESSAGE= with structured fields beside it: its
+// PRIORITY, SBC_SUBSYSTEM, and the CALL, TRUNK and PEER of the log::context
+// the line was written in (journalctl CALL=12). Anything a remote peer can
+// trigger goes through a rate_limit so a flood of bad packets cannot flood
+// the log.
 #pragma once
 
 #include <fmt/format.h>
@@ -12,6 +16,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sbc::log {
 
@@ -27,6 +32,46 @@ void write(level l, std::string_view subsystem, std::string_view message) noexce
 
 /// `text` with every byte outside 0x20-0x7e written as \xNN (what write() prints).
 std::string printable(std::string_view text);
+
+/// What the lines written on this thread are about, while it lives: the
+/// call, trunk and peer whose SIP is being handled (the b2bua sets one where
+/// a call's requests and responses come in). A field left empty is the
+/// enclosing context's; destruction restores the enclosing context. Only on
+/// the stack, on the thread that made it. The stderr lines do not show it.
+class context {
+public:
+    explicit context(std::string call, std::string trunk = {}, std::string peer = {});
+    ~context();
+    context(const context&) = delete;
+    context& operator=(const context&) = delete;
+
+    /// The innermost context of this thread; null outside any.
+    static const context* current() noexcept;
+
+    const std::string& call() const noexcept { return _call; }
+    const std::string& trunk() const noexcept { return _trunk; }
+    const std::string& peer() const noexcept { return _peer; }
+
+private:
+    std::string _call;
+    std::string _trunk;
+    std::string _peer;
+    const context* _enclosing;
+};
+
+/// The journal entry (sd_journal_sendv's "FIELD=value" items) of a line:
+/// MESSAGE (`line`: the text the stderr line has, already printable()),
+/// PRIORITY (syslog's number, RFC 5424 6.2.1), SYSLOG_IDENTIFIER, SBC_SUBSYSTEM,
+/// then CALL, TRUNK and PEER from `ctx` where known (printable() too).
+std::vector<std::string> journal_fields(level l, std::string_view subsystem, std::string_view line,
+                                        const context* ctx, std::string_view identifier = "sbcd");
+
+/// Whether stderr, whose fstat(2) gives `dev` and `ino`, is the journal
+/// stream JOURNAL_STREAM (`journal_stream`, "DEV:INODE"; null when unset)
+/// names: systemd.exec(5)'s documented check, for a stderr redirected
+/// elsewhere keeps the variable.
+bool is_journal_stream(const char* journal_stream, unsigned long long dev,
+                       unsigned long long ino) noexcept;
 
 class logger {
 public:

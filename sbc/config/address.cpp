@@ -228,6 +228,19 @@ result<dns_server> parse_dns_server(std::string_view text) {
     return dns_server{std::move(hp->ip.text), hp->port};
 }
 
+result<std::string> parse_metrics_listen(std::string_view text) {
+    // Port 0 cannot come from the text: it marks a port that was left out.
+    auto hp = parse_host_port(text, 0);
+    if (!hp) {
+        return make_error(hp.error_message());
+    }
+    if (hp->port == 0) {
+        return make_error("expected IP:PORT (IPv6 in brackets), e.g. 127.0.0.1:9464");
+    }
+    return hp->ip.family == AF_INET6 ? fmt::format("[{}]:{}", hp->ip.text, hp->port)
+                                     : fmt::format("{}:{}", hp->ip.text, hp->port);
+}
+
 result<std::string> parse_store_address(std::string_view text) {
     constexpr std::uint16_t redis_port = 6379;  // Redis's own default
     constexpr std::size_t max_unix_path = 107;  // sockaddr_un::sun_path, less its NUL

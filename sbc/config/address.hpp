@@ -64,6 +64,10 @@ result<dns_server> parse_dns_server(std::string_view text);
 /// refused with the reason.
 result<std::string> parse_store_address(std::string_view text);
 
+/// Where the Prometheus exporter listens: "IP:PORT" or "[IPv6]:PORT", the
+/// port required; given back in that form, canonical (what civetweb binds).
+result<std::string> parse_metrics_listen(std::string_view text);
+
 /// "IP/PREFIX" or a bare IP (a block of one); host bits must be zero, so
 /// that "203.0.113.7/24" (likely a typo) is refused rather than widened.
 result<cidr> parse_cidr(std::string_view text);

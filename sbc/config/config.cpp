@@ -122,7 +122,7 @@ private:
 // first is still decoded so that its own problems are reported as well.
 std::optional<YAML::Node> parse_yaml(const std::string& text, detail::problem_list& p) {
     constexpr std::string_view top =
-        "a map with interfaces, trunks, routes, media, control, dns, cdr and cluster";
+        "a map with interfaces, trunks, routes, media, control, dns, cdr, cluster and metrics";
     try {
         document_counter counter;
         const int documents = counter.count(text);

@@ -501,6 +501,11 @@ struct control_config {
     std::string socket = "/run/sbc/control.sock";
 };
 
+/// The Prometheus exporter (conf/README.md, "metrics").
+struct metrics_config {
+    std::string listen;  ///< "IP:PORT" or "[IPv6]:PORT", canonical
+};
+
 /// A DNS server the SBC asks, "IP" or "IP:PORT" (IPv6 in brackets).
 struct dns_server {
     std::string host;  ///< IP literal, without brackets
@@ -566,6 +571,7 @@ struct config {
     dns_config dns;
     std::optional<cdr_config> cdr;          ///< none: no CDRs are written
     std::optional<cluster_config> cluster;  ///< none: a node on its own
+    std::optional<metrics_config> metrics;  ///< none: no /metrics HTTP server
 
     const interface_config* find_interface(const std::string& name) const;
     const trunk_config* find_trunk(const std::string& name) const;

@@ -915,8 +915,9 @@ bool is_header_token(std::string_view name) noexcept {
 decoded decode_document(problem_list& p, const located& root) {
     decoded d;
     auto m = map_reader::open(
-        p, root, {"interfaces", "trunks", "routes", "media", "control", "dns", "cdr", "cluster"},
-        "a map with interfaces, trunks, routes, media, control, dns, cdr and cluster");
+        p, root,
+        {"interfaces", "trunks", "routes", "media", "control", "dns", "cdr", "cluster", "metrics"},
+        "a map with interfaces, trunks, routes, media, control, dns, cdr, cluster and metrics");
     if (!m) {
         d.all_interface_names = false;
         d.all_trunk_names = false;
@@ -946,6 +947,9 @@ decoded decode_document(problem_list& p, const located& root) {
     }
     if (auto v = m->find("cluster")) {
         d.cfg.cluster = decode_cluster(d, p, *v);
+    }
+    if (auto v = m->find("metrics")) {
+        d.cfg.metrics = decode_metrics(p, *v);
     }
     return d;
 }

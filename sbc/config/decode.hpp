@@ -107,6 +107,9 @@ void decode_dns(problem_list& p, const located& at, dns_config& dns);
 // decode_cluster.cpp: this node's place in a redundant pair.
 std::optional<cluster_config> decode_cluster(decoded& d, problem_list& p, const located& at);
 
+// decode_metrics.cpp: the Prometheus exporter's address.
+std::optional<metrics_config> decode_metrics(problem_list& p, const located& at);
+
 void validate(const decoded& d, problem_list& problems);
 
 /// A name for interfaces, trunks and routes: it shows up in logs, metrics

@@ -365,10 +365,14 @@ def cluster_drain_hands_calls_over(t):
     pair = cluster_pair(t)
     key = ("-key", "rtp_port", str(RTP_PORT))
     uas = pair.uas("callee", "uas_failover_call.xml", extra=key)
-    uac = pair.uac("caller", "uac_failover_call.xml", duration_ms=5000, extra=key)
-    caller_rtp, callee_rtp = pair.call_media("a", 6.0)
+    # Long enough that the drain comes while the call is up on a loaded CI
+    # machine too (with 5 s it once ended before the drain began).
+    uac = pair.uac("caller", "uac_failover_call.xml", duration_ms=9000, extra=key)
+    caller_rtp, callee_rtp = pair.call_media("a", 10.0)
     wait_replicated(pair, "a", 1)
     time.sleep(1.0)
+    check(cluster_of(pair, "a").get("calls") == 1,
+          f"the call is no longer up on a before the drain: {cluster_of(pair, 'a')}")
     rc, reply, raw = pair.sbcctl("a", "drain", "--hand-over")
     check(rc == 0, f"sbcctl drain --hand-over on a failed: {raw}")
     pair.wait_master("b")
@@ -399,8 +403,8 @@ def cluster_take_over_with_store_down(t):
     pair = cluster_pair(t)
     key = ("-key", "rtp_port", str(RTP_PORT))
     uas = pair.uas("callee", "uas_failover_call.xml", extra=key)
-    uac = pair.uac("caller", "uac_failover_call.xml", duration_ms=5000, extra=key)
-    caller_rtp, callee_rtp = pair.call_media("a", 6.0)
+    uac = pair.uac("caller", "uac_failover_call.xml", duration_ms=9000, extra=key)
+    caller_rtp, callee_rtp = pair.call_media("a", 10.0)
     wait_replicated(pair, "a", 1)
     check(wait_until(lambda: cluster_of(pair, "b").get("partner_calls") == 1, 5.0, 0.05),
           f"b holds no copy of a's call: {cluster_of(pair, 'b')}")

@@ -97,7 +97,7 @@ def local_ringback_on_180_without_sdp(t):
           "expected the SBC's tone and the carrier's")
     tone = mt.assert_valid_rtp(streams[tone_ssrcs[0]], "ringback to the pbx", pt=PCMA.pt,
                                ts_step=PCMA.ts_step, payload_len=PCMA.payload_len,
-                               min_packets=50, max_skips=3)
+                               min_packets=50, max_skips=12)
     check(tone[0].marker, "the ringback's first packet has no marker bit (RFC 3551 4.1)")
     speech = streams[0x5BC0A1E5]
     check(max(p.time for p in tone) <= min(p.time for p in speech),

@@ -316,7 +316,7 @@ TEST_CASE("routes read their match keys", "[config]") {
 TEST_CASE("unknown keys are named with the allowed ones", "[config][errors]") {
     CHECK(problem_of(all_ok + "medai: {}\n") ==
           "t.yaml:7:1: medai: unknown key 'medai' (did you mean 'media'?); expected one of: "
-          "interfaces, trunks, routes, media, control, dns, cdr, cluster");
+          "interfaces, trunks, routes, media, control, dns, cdr, cluster, metrics");
     CHECK(problem_of("interfaces:\n"
                      "  - name: a\n"
                      "    lisen: [udp://127.0.1.1:5060]\n"
@@ -842,26 +842,26 @@ TEST_CASE("the number of problems reported is capped", "[config][errors]") {
 TEST_CASE("odd YAML ends in a config_error, never a crash", "[config][errors]") {
     CHECK(problem_of("") ==
           "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, "
-          "control, dns, cdr and cluster (got an empty file)");
+          "control, dns, cdr, cluster and metrics (got an empty file)");
     CHECK(problem_of("# only a comment\n") ==
-          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns, cdr "
-          "and cluster "
+          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns, cdr, "
+          "cluster and metrics "
           "(got "
           "an "
           "empty file)");
     CHECK(problem_of("hello\n") ==
-          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns, cdr "
-          "and cluster "
+          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns, cdr, "
+          "cluster and metrics "
           "(got "
           "'hello')");
     CHECK(problem_of("~\n") ==
-          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns, cdr "
-          "and cluster "
+          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns, cdr, "
+          "cluster and metrics "
           "(got "
           "nothing)");
     CHECK(problem_of("- 1\n- 2\n") ==
-          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns, cdr "
-          "and cluster "
+          "t.yaml:1:1: expected a map with interfaces, trunks, routes, media, control, dns, cdr, "
+          "cluster and metrics "
           "(got a "
           "list)");
     CHECK(problem_of(all_ok + "---\n" + all_ok) ==
@@ -869,7 +869,7 @@ TEST_CASE("odd YAML ends in a config_error, never a crash", "[config][errors]") 
     // yaml-cpp 0.7's LoadAll() never returns for these (jbeder/yaml-cpp#1040).
     CHECK(problem_of(",") ==
           "t.yaml:1:1: expected a map with interfaces, trunks, routes, "
-          "media, control, dns, cdr and cluster (got nothing)");
+          "media, control, dns, cdr, cluster and metrics (got nothing)");
     CHECK_THROWS_AS(load_string(",interfaces:\n  - a\n"), config_error);
     CHECK(problem_of(all_ok + "media: {port_min: 20000, port_min: 20002}\n") ==
           "t.yaml:7:26: media.port_min: duplicate key; first given on line 7");
