@@ -62,6 +62,13 @@ std::vector<api::call_info> b2bua::calls() {
             // Relayed, not merely received: what left towards each side's peer.
             ci.packets_a_to_b = st->sides[1].tx_packets;
             ci.packets_b_to_a = st->sides[0].tx_packets;
+            for (auto s : {side::a, side::b}) {
+                if (const auto q =
+                        media_ctl::quality_of(st->sides[dataplane::index(s)], c->codec(s))) {
+                    (s == side::a ? ci.quality_a : ci.quality_b) =
+                        api::call_quality{q->loss_percent, q->jitter_ms, q->rtt_ms, q->mos};
+                }
+            }
         }
         ci.codec_a = c->codec(side::a);
         ci.codec_b = c->codec(side::b);
