@@ -146,6 +146,16 @@ TEST_CASE("each leg's reception quality shows in stats and in the CDR", "[b2bua]
     CHECK(qa["mos"].get<double>() == Approx(3.8432).margin(1e-4));
     CHECK(legs["b"]["quality"].is_null());
 
+    // The call list (sbcctl calls) carries the same figures, compactly.
+    const auto calls = f.sbc().calls();
+    REQUIRE(calls.size() == 1);
+    REQUIRE(calls[0].quality_a.has_value());
+    CHECK(calls[0].quality_a->loss_percent == Approx(5.0));
+    CHECK(calls[0].quality_a->jitter_ms == Approx(30.0));
+    CHECK(calls[0].quality_a->rtt_ms == Approx(0.0));
+    CHECK(calls[0].quality_a->mos == Approx(3.8432).margin(1e-4));
+    CHECK_FALSE(calls[0].quality_b.has_value());
+
     auto& bye = c.caller->bye();
     f.pbx.expect("BYE").reply(200);
     bye.expect(200);
