@@ -143,6 +143,21 @@ struct side_counters {
     std::int64_t last_rx_ns = 0;
     /// Where this side's peer really sends from, once latched (symmetric RTP).
     std::optional<ip_endpoint> latched_rtp;
+    /// Reception quality of the RTP this side's peer sends (RFC 3550 6.4.1,
+    /// A.3, A.8), over the accepted packets (after SRTP), summed over the
+    /// SSRCs it used. `rtp_lost` is expected - received, negative when
+    /// duplicates outnumber losses (A.3). `jitter_ms`: the A.8 estimate of
+    /// the last SSRC, in ms at the clock rate the control plane gave
+    /// (payload_type_map::clock_hz; 8000 when it gave none).
+    std::uint64_t rtp_received = 0;
+    std::uint64_t rtp_expected = 0;
+    std::int64_t rtp_lost = 0;
+    double jitter_ms = 0;
+    /// The round trip between the SBC and this side's peer, from the last
+    /// report block that peer sent about an SR the SBC had relayed to it
+    /// (RFC 3550 6.4.1: arrival - its LSR's send time - DLSR); nullopt
+    /// until one came (none on a transcoded session, whose RTCP is dropped).
+    std::optional<double> rtt_ms;
 };
 
 struct session_stats {
@@ -165,6 +180,11 @@ struct payload_type_map {
     };
     std::array<entry, max_entries> entries{};
     std::uint8_t count = 0;
+    /// The RTP clock rate (Hz) of the stream relayed towards the peer, as
+    /// its sender's SDP gave it: the unit of its timestamps, for the
+    /// interarrival jitter (RFC 3550 A.8) of the sender's side. 0: unknown,
+    /// taken as 8000 (G.711, G.729, telephone-event/8000).
+    std::uint32_t clock_hz = 0;
 
     /// Adds `from` -> `to`. False, and nothing added, when the map is full,
     /// a number is not 0-127, `from` already has an entry, or either is in
@@ -184,7 +204,7 @@ struct payload_type_map {
     }
     bool empty() const noexcept { return count == 0; }
     bool operator==(const payload_type_map& o) const noexcept {
-        if (count != o.count) {
+        if (count != o.count || clock_hz != o.clock_hz) {
             return false;
         }
         for (std::size_t i = 0; i < count; ++i) {

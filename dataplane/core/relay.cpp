@@ -58,6 +58,23 @@
 // nothing. Nor do checks keep a media timeout from firing: that watches
 // media, and consent checks (RFC 7675) go on while a peer sends none.
 //
+// Reception quality (receive_quality): per accepted RTP packet from a
+// peer, the sequence tracking of RFC 3550 A.1 (without its probation: the
+// latch already chose the source) gives the packets expected, A.3 the
+// loss, and A.8 the interarrival jitter, in the stream's timestamp units
+// (the clock rate comes with set_payload_types), from the burst's arrival
+// time. A new SSRC, or a jump A.1 confirms with a second packet, starts the
+// count afresh and keeps what was expected before. Packets of another
+// payload type than the stream's first (telephone-event, whose timestamp
+// stays at the event's start; comfort noise) leave the jitter alone.
+//
+// Round trip (inspect_rtcp; RFC 3550 6.4.1): the SBC sees both peers' RTCP,
+// so it measures each leg's round trip as a sender would: an SR relayed to
+// side X's peer is noted (its NTP middle, the time it left); a report block
+// from X's peer whose LSR is one of them gives arrival - sent - DLSR. Only
+// relayed RTCP counts: a transcoded session's is dropped, and its reports
+// would describe streams the peers never saw.
+//
 // Payload types (set_payload_types): RFC 3264 6.1 lets an answerer renumber
 // a codec, and each peer receives with the numbers its own SDP stated, so
 // relayed RTP may need its number rewritten per direction. That is one
@@ -171,7 +188,135 @@ bool relay_session::may_latch_rtcp(const side_state& st, const ip_endpoint& sour
            (!rtp.latched.valid() || !rtcp.remote.same_address(rtp.remote));
 }
 
+void relay_session::receive_quality::restart(std::uint16_t seq) noexcept {
+    expected_before = expected();
+    seen = true;
+    base_seq = seq;
+    max_seq = seq;
+    cycles = 0;
+    bad_seq = 0x10001;
+    has_transit = false;
+}
+
+void relay_session::receive_quality::note(const std::uint8_t* rtp, std::int64_t now_ns) noexcept {
+    // RFC 3550 5.1: sequence number at octets 2-3, timestamp 4-7, SSRC 8-11.
+    const auto seq = static_cast<std::uint16_t>((rtp[2] << 8) | rtp[3]);
+    const std::uint32_t ts = (std::uint32_t{rtp[4]} << 24) | (std::uint32_t{rtp[5]} << 16) |
+                             (std::uint32_t{rtp[6]} << 8) | std::uint32_t{rtp[7]};
+    const std::uint32_t id = (std::uint32_t{rtp[8]} << 24) | (std::uint32_t{rtp[9]} << 16) |
+                             (std::uint32_t{rtp[10]} << 8) | std::uint32_t{rtp[11]};
+    const std::uint8_t pt = rtp[1] & 0x7f;
+    if (!seen || id != ssrc) {
+        if (!seen) {
+            epoch_ns = now_ns;
+        }
+        restart(seq);
+        ssrc = id;
+        payload_type = pt;
+    } else {
+        // RFC 3550 A.1, with its MAX_DROPOUT 3000 and MAX_MISORDER 100.
+        const auto udelta = static_cast<std::uint16_t>(seq - max_seq);
+        if (udelta < 3000) {
+            if (seq < max_seq) {
+                cycles += 0x10000;
+            }
+            max_seq = seq;
+        } else if (udelta <= 0x10000 - 100) {
+            if (seq != bad_seq) {
+                // A jump: counted only once the next packet follows it.
+                bad_seq = (seq + 1u) & 0xffffu;
+                return;
+            }
+            restart(seq);
+        }
+        // else a duplicate or a late packet: received, expected unchanged.
+    }
+    ++received;
+    if (pt != payload_type) {
+        return;
+    }
+    if (now_ns != arrival_ns) {
+        // A.8: the arrival in timestamp units (from microseconds, so that the
+        // product stays far from overflowing), modulo 2^32 as the timestamps are.
+        arrival_ns = now_ns;
+        arrival = static_cast<std::uint32_t>((now_ns - epoch_ns) / 1000 *
+                                             std::int64_t{clock_hz} / 1000000);
+    }
+    const std::uint32_t t = arrival - ts;
+    if (has_transit) {
+        const auto d = static_cast<std::int32_t>(t - transit);
+        const std::uint32_t ad =
+            d < 0 ? 0u - static_cast<std::uint32_t>(d) : static_cast<std::uint32_t>(d);
+        // J += (|D| - J) / 16, with J kept times 16 (A.8's integer form).
+        jitter_q4 += ad - ((jitter_q4 + 8) >> 4);
+    }
+    transit = t;
+    has_transit = true;
+}
+
+void relay_session::inspect_rtcp(side from, const std::uint8_t* rtcp, std::size_t len,
+                                 std::int64_t now_ns) noexcept {
+    auto& src = _sides[index(from)];
+    auto& dst = _sides[index(other(from))];
+    const auto u32 = [](const std::uint8_t* p) {
+        return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
+               (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
+    };
+    // RFC 3550 6.1: packets of (length + 1) 32-bit words, back to back.
+    std::size_t at = 0;
+    while (len - at >= 8) {
+        const std::uint8_t* p = rtcp + at;
+        const std::size_t size = (static_cast<std::size_t>((p[2] << 8) | p[3]) + 1) * 4;
+        if ((p[0] >> 6) != 2 || size > len - at) {
+            return;
+        }
+        std::size_t blocks_at = 0;
+        if (p[1] == 200 && size >= 28) {
+            // SR (6.4.1): NTP timestamp at octets 8-15, its middle at 10-13.
+            dst.sent_srs[dst.next_sr] = {u32(p + 10), now_ns};
+            dst.next_sr = static_cast<std::uint8_t>((dst.next_sr + 1) % dst.sent_srs.size());
+            blocks_at = 28;
+        } else if (p[1] == 201) {
+            blocks_at = 8;  // RR (6.4.2)
+        }
+        if (blocks_at != 0) {
+            // Report blocks of 24 octets: LSR at 16-19, DLSR at 20-23.
+            const std::size_t count = p[0] & 0x1f;
+            for (std::size_t i = 0; i < count && blocks_at + (i + 1) * 24 <= size; ++i) {
+                const std::uint8_t* b = p + blocks_at + i * 24;
+                const std::uint32_t lsr = u32(b + 16);
+                if (lsr == 0) {
+                    continue;  // no SR received yet
+                }
+                for (const auto& sr : src.sent_srs) {
+                    if (sr.sent_ns != 0 && sr.ntp_middle == lsr) {
+                        // DLSR in 1/65536 s.
+                        const std::int64_t rtt = now_ns - sr.sent_ns -
+                                                 ((std::int64_t{u32(b + 20)} * 1000000000) >> 16);
+                        if (rtt >= 0) {
+                            src.rtt_us.store(rtt / 1000, std::memory_order_relaxed);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        at += size;
+    }
+}
+
 void relay_session::set_payload_types(side to, const payload_type_map& map) noexcept {
+    auto& from = _sides[index(other(to))];
+    const std::uint32_t hz = map.clock_hz != 0 ? map.clock_hz : 8000;
+    if (hz != from.quality.clock_hz) {
+        // Another codec: transit times in the old unit mean nothing now.
+        from.quality.clock_hz = hz;
+        from.quality.arrival_ns = -1;
+        from.quality.has_transit = false;
+        from.quality.jitter_q4 = 0;
+        from.rx_jitter_q4.store(0, std::memory_order_relaxed);
+        from.rx_clock_hz.store(hz, std::memory_order_relaxed);
+    }
     auto& st = _sides[index(to)];
     for (std::size_t pt = 0; pt < st.payload_type_to_peer.size(); ++pt) {
         st.payload_type_to_peer[pt] = static_cast<std::uint8_t>(pt);
@@ -454,6 +599,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     std::uint64_t protect_errors = 0;
     std::uint64_t rtcp_dropped = 0;
     std::uint64_t tone_held = 0;
+    std::uint64_t tracked = 0;  // RTP that src.quality counted
     std::array<std::uint64_t, 3> stun_counts{};  // indexed by stun_outcome
     if (chain != nullptr && dests[0] != nullptr) {
         // Packets held for a gap that has not filled in time are played
@@ -509,6 +655,10 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             latch(src, pc, pkt.source, out);
         }
         ++accepted;
+        if (rtp && len >= 12 && (pkt.data[0] >> 6) == 2) {
+            src.quality.note(pkt.data, now_ns);
+            ++tracked;
+        }
         const ip_endpoint* dest = dests[index(pc)];
         if (dest == nullptr) {
             ++no_destination;
@@ -527,6 +677,9 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
             chain->push({pkt.data, len}, now_ns, *out.sink);
             protect_errors += send_chain_output(*chain, first, other(from), dest, out);
             continue;
+        }
+        if (!rtp) {
+            inspect_rtcp(from, pkt.data, len, now_ns);
         }
         bool renumbered = false;
         if (rtp && dst.renumber && len >= 12 && (pkt.data[0] >> 6) == 2) {
@@ -572,6 +725,11 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     }
     if (accepted > 0) {
         src.last_rx_ns.store(now_ns, std::memory_order_relaxed);
+    }
+    if (tracked > 0) {
+        src.rx_received.store(src.quality.received, std::memory_order_relaxed);
+        src.rx_expected.store(src.quality.expected(), std::memory_order_relaxed);
+        src.rx_jitter_q4.store(src.quality.jitter_q4, std::memory_order_relaxed);
     }
     if (wrong_source > 0) {
         src.drops_wrong_source.add(wrong_source);
@@ -650,6 +808,15 @@ session_stats relay_session::stats() const {
         }
         c.last_rx_ns = st.last_rx_ns.load(std::memory_order_relaxed);
         c.latched_rtp = st.latched_rtp.load();
+        c.rtp_received = st.rx_received.load(std::memory_order_relaxed);
+        c.rtp_expected = st.rx_expected.load(std::memory_order_relaxed);
+        c.rtp_lost = static_cast<std::int64_t>(c.rtp_expected) -
+                     static_cast<std::int64_t>(c.rtp_received);
+        if (const auto rtt = st.rtt_us.load(std::memory_order_relaxed); rtt >= 0) {
+            c.rtt_ms = static_cast<double>(rtt) / 1000.0;
+        }
+        c.jitter_ms = st.rx_jitter_q4.load(std::memory_order_relaxed) / 16.0 * 1000.0 /
+                      st.rx_clock_hz.load(std::memory_order_relaxed);
     }
     return out;
 }

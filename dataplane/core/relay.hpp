@@ -226,7 +226,9 @@ public:
     /// Owning worker. Payload types of relayed RTP towards side `to`'s
     /// peer (media_engine::set_payload_types): rewritten on the plain
     /// packet, after unprotect and before protect; an empty map stops it.
-    /// Costs nothing per packet while no map is set.
+    /// Costs nothing per packet while no map is set. The map's clock rate
+    /// is that of the RTP from other(to)'s peer: the unit its jitter is
+    /// measured in (see receive_quality).
     void set_payload_types(side to, const payload_type_map& map) noexcept;
 
     /// Owning worker. When the earliest packet a codec chain of this session
@@ -288,6 +290,39 @@ private:
         std::uint32_t nominated_priority = 0;
     };
 
+    // Reception statistics of the RTP from one side's peer (RFC 3550 A.1,
+    // A.3, A.8), updated per accepted packet: a few integer operations on
+    // these worker-owned fields; the figures stats() reads are published
+    // once per burst (side_state's rx_* fields).
+    struct receive_quality {
+        bool seen = false;
+        std::uint32_t ssrc = 0;
+        std::uint8_t payload_type = 0;  // the stream's codec: jitter ignores other types
+        std::uint16_t max_seq = 0;      // A.1: highest sequence number seen
+        std::uint32_t cycles = 0;       // A.1: wraps of max_seq, times 65536
+        std::uint32_t base_seq = 0;
+        std::uint32_t bad_seq = 0x10001;  // A.1: a jump that the next packet may confirm
+        std::uint64_t expected_before = 0;  // of the SSRCs and restarts before this one
+        std::uint64_t received = 0;
+        bool has_transit = false;
+        std::uint32_t transit = 0;   // A.8: arrival - timestamp, in timestamp units
+        std::uint32_t jitter_q4 = 0;  // A.8: the estimate times 16
+        std::int64_t epoch_ns = 0;    // arrival times count from here
+        // The arrival in timestamp units of the burst at `arrival_ns`:
+        // computed once per burst, whose packets share their arrival time.
+        std::int64_t arrival_ns = -1;
+        std::uint32_t arrival = 0;
+        std::uint32_t clock_hz = 8000;
+
+        /// An RTP packet (its header at least 12 octets, version 2) arrived
+        /// at `now_ns`.
+        void note(const std::uint8_t* rtp, std::int64_t now_ns) noexcept;
+        std::uint64_t expected() const noexcept {
+            return seen ? expected_before + cycles + max_seq - base_seq + 1 : 0;
+        }
+        void restart(std::uint16_t seq) noexcept;
+    };
+
     // The last RTP packet an SRTP transform passed on one direction of a
     // side, to tell when its sequence numbers wrap. Owning worker only.
     struct stream_watch {
@@ -345,6 +380,22 @@ private:
         bool renumber = false;
         std::array<std::uint8_t, 128> payload_type_to_peer{};
         std::atomic<std::int64_t> last_rx_ns{0};
+        receive_quality quality;  // owning worker only
+        // Its figures, published by the owning worker for stats().
+        std::atomic<std::uint64_t> rx_received{0};
+        std::atomic<std::uint64_t> rx_expected{0};
+        std::atomic<std::uint32_t> rx_jitter_q4{0};
+        std::atomic<std::uint32_t> rx_clock_hz{8000};
+        // The SRs relayed to this side's peer last (RFC 3550 6.4.1): the
+        // middle 32 bits of their NTP time, which that peer's reports echo
+        // as LSR, and when they left. Owning worker only.
+        struct sent_sr {
+            std::uint32_t ntp_middle = 0;
+            std::int64_t sent_ns = 0;
+        };
+        std::array<sent_sr, 4> sent_srs{};
+        std::uint8_t next_sr = 0;
+        std::atomic<std::int64_t> rtt_us{-1};  // the last round trip measured; -1: none
         published_endpoint latched_rtp;  // mirror of paths[rtp].latched, for stats()
     };
 
@@ -362,6 +413,12 @@ private:
     /// numbers is reported in `out` (see set_srtp).
     void watch_rollover(side s, bool to_peer, const std::uint8_t* rtp, std::size_t len,
                         tx_batch& out) noexcept;
+    /// A compound RTCP packet from side `from`'s peer (in the clear, `len`
+    /// octets) that is relayed at `now_ns`: its SRs are noted on the other
+    /// side, its report blocks give `from`'s round trip (see sent_sr).
+    /// Malformed packets end the walk; nothing is written to them.
+    void inspect_rtcp(side from, const std::uint8_t* rtcp, std::size_t len,
+                      std::int64_t now_ns) noexcept;
     /// `rtcp` (its header in the clear) was protected for side `s`'s peer:
     /// counted, and reported in `out` at the first and every 256th (see
     /// set_srtp).

@@ -55,6 +55,14 @@ struct status_info {
     std::optional<drain_status> drain;  ///< none: the node admits new calls
 };
 
+/// One leg's reception quality, compact (see sbc/media_ctl/quality.hpp).
+struct call_quality {
+    double loss_percent = 0;
+    double jitter_ms = 0;
+    std::optional<double> rtt_ms;  ///< none without RTCP reports from the peer
+    double mos = 0;
+};
+
 struct call_info {
     std::string id;
     std::string from_trunk;
@@ -78,6 +86,10 @@ struct call_info {
     std::string ice_ufrag_b;
     /// The caller hears the SBC's local ringback tone (trunk `ringback: local`).
     bool local_ringback = false;
+    /// What each leg's peer sends, as the SBC receives it; none before its
+    /// first RTP packet.
+    std::optional<call_quality> quality_a;
+    std::optional<call_quality> quality_b;
 };
 
 /// What the server asks the rest of sbcd. Called on the su_root thread.

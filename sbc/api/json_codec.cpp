@@ -33,6 +33,33 @@ void to_json(nlohmann::json& j, const status_info& s) {
     };
 }
 
+namespace {
+nlohmann::json call_quality_json(const std::optional<call_quality>& q) {
+    if (!q) {
+        return nullptr;
+    }
+    return {{"loss_percent", q->loss_percent},
+            {"jitter_ms", q->jitter_ms},
+            {"rtt_ms", q->rtt_ms ? nlohmann::json(*q->rtt_ms) : nlohmann::json(nullptr)},
+            {"mos", q->mos}};
+}
+
+std::optional<call_quality> quality_from(const nlohmann::json& j, const char* key) {
+    const auto it = j.find(key);
+    if (it == j.end() || !it->is_object()) {
+        return std::nullopt;  // none yet, or an older sbcd
+    }
+    call_quality q;
+    q.loss_percent = it->value("loss_percent", 0.0);
+    q.jitter_ms = it->value("jitter_ms", 0.0);
+    if (const auto rtt = it->find("rtt_ms"); rtt != it->end() && rtt->is_number()) {
+        q.rtt_ms = rtt->get<double>();
+    }
+    q.mos = it->value("mos", 0.0);
+    return q;
+}
+}  // namespace
+
 void to_json(nlohmann::json& j, const call_info& c) {
     j = nlohmann::json{
         {"id", c.id},
@@ -52,6 +79,8 @@ void to_json(nlohmann::json& j, const call_info& c) {
         {"ice_b", c.ice_ufrag_b.empty() ? nlohmann::json(nullptr)
                                         : nlohmann::json{{"ufrag", c.ice_ufrag_b}}},
         {"local_ringback", c.local_ringback},
+        {"quality_a", call_quality_json(c.quality_a)},
+        {"quality_b", call_quality_json(c.quality_b)},
     };
 }
 
@@ -102,6 +131,8 @@ void from_json(const nlohmann::json& j, call_info& c) {
         }
     }
     c.local_ringback = j.value("local_ringback", false);
+    c.quality_a = quality_from(j, "quality_a");
+    c.quality_b = quality_from(j, "quality_b");
 }
 
 nlohmann::json encode_calls(const std::vector<call_info>& calls) {

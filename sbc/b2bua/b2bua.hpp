@@ -127,6 +127,7 @@ public:
         _hep = hep;
     }
     capture::call_capture* capture() const noexcept { return _capture; }
+    capture::hep_exporter* hep() const noexcept { return _hep; }
     /// A standby node is bound to the addresses it shares with its partner
     /// but must stay silent on them: no OPTIONS keep-alives and no
     /// registrations, whose answers would reach the partner that holds the

@@ -16,6 +16,7 @@
 #include "sbc/b2bua/b2bua.hpp"
 #include "sbc/b2bua/call_support.hpp"
 #include "sbc/b2bua/status_map.hpp"
+#include "sbc/media_ctl/quality.hpp"
 #include "sbc/policy/header_filter.hpp"
 #include "sbc/policy/header_rules.hpp"
 #include "sbc/sofia/reply.hpp"
@@ -172,10 +173,53 @@ void call::write_cdr() {
             m.packets_dropped = c.drops_wrong_source + c.drops_no_destination + c.drops_tx_error +
                                 c.drops_truncated + c.srtp_auth_failures + c.srtp_replays +
                                 c.srtp_errors + c.drops_transcoded_rtcp;
+            if (const auto q = media_ctl::quality_of(c, m.codec)) {
+                m.quality = cdr::leg_quality{q->expected,  q->lost,   q->loss_percent,
+                                             q->jitter_ms, q->rtt_ms, q->mos};
+                report_quality(s, m, c);
+            }
         }
         _owner.count_media(*st);
     }
     _owner.write_cdr(_cdr);
+}
+
+void call::report_quality(side s, const cdr::leg_media& m, const dataplane::side_counters& c) {
+    auto* hep = _owner.hep();
+    const auto& l = leg(s);
+    if (hep == nullptr || !m.quality || !c.latched_rtp || l.iface == nullptr) {
+        return;
+    }
+    // Between the leg's media addresses: from the peer whose RTP was
+    // measured to the SBC's port that received it.
+    const auto local =
+        dataplane::ip_endpoint::from_string(l.iface->cfg().media_address, _media.rtp_port(s));
+    if (!local) {
+        return;
+    }
+    const auto& q = *m.quality;
+    const nlohmann::json report = {
+        {"type", "sbc_leg_quality"},
+        {"call", display_id()},
+        {"leg", s == side::a ? "a" : "b"},
+        {"call_id", l.call_id},
+        {"trunk", l.trunk != nullptr ? l.trunk->name : ""},
+        {"codec", m.codec},
+        {"packets_received", m.packets_received},
+        {"rtp_expected", q.rtp_expected},
+        {"rtp_lost", q.rtp_lost},
+        {"loss_percent", q.loss_percent},
+        {"jitter_ms", q.jitter_ms},
+        {"rtt_ms", q.rtt_ms ? nlohmann::json(*q.rtt_ms) : nlohmann::json()},
+        {"mos", q.mos}};
+    const auto correlation =
+        _owner.capture() != nullptr ? _owner.capture()->correlation_of(_cdr.call_id) : _cdr.call_id;
+    const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    // A Call-ID from the network need not be UTF-8: replaced, not thrown.
+    hep->send_report(correlation, *c.latched_rtp, *local,
+                     report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), now_us);
 }
 
 result<std::string> call::translate_sdp(side from, const sip_t* sip, sdp_role in, sdp_role out) {

@@ -158,6 +158,9 @@ public:
     /// The same for a dialog that is not yet one of the call's legs (a
     /// transfer's new dialog).
     void capture_dialog(const dialog& d);
+    /// Leg `s`'s media quality at the call's end, to the HEP capture
+    /// server (if any) as a QoS report under the call's correlation ID.
+    void report_quality(side s, const cdr::leg_media& m, const dataplane::side_counters& c);
     state current_state() const noexcept { return _state; }
     const char* state_name() const noexcept;
     bool finished() const noexcept { return _state == state::terminated; }

@@ -561,7 +561,8 @@ cdr::leg_media read_cdr_media(const reader& r) {
             r.uint<std::uint64_t>("packets_sent"),
             r.uint<std::uint64_t>("bytes_received"),
             r.uint<std::uint64_t>("bytes_sent"),
-            r.uint<std::uint64_t>("packets_dropped")};
+            r.uint<std::uint64_t>("packets_dropped"),
+            std::nullopt};  // measured when the call ends, after any take-over
 }
 
 cdr::record read_cdr(const reader& r) {

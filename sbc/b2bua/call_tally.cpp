@@ -14,6 +14,19 @@ void seconds_histogram::observe(double seconds) noexcept {
     sum += seconds;
 }
 
+void quality_tally::observe(const cdr::leg_quality& q) noexcept {
+    std::size_t i = 0;
+    while (i < bounds.size() && q.mos > bounds[i]) {
+        ++i;
+    }
+    ++buckets[i];
+    ++count;
+    sum += q.mos;
+    if (q.rtp_lost > 0) {
+        rtp_lost += static_cast<std::uint64_t>(q.rtp_lost);
+    }
+}
+
 void media_tally::add(const dataplane::side_counters& c) {
     rx_packets += c.rtp_rx_packets + c.rtcp_rx_packets;
     rx_bytes += c.rtp_rx_bytes;
@@ -31,6 +44,12 @@ void media_tally::add(const dataplane::side_counters& c) {
 }
 
 void call_tally::count_attempt(const cdr::record& r) {
+    for (const auto& [trunk, m] :
+         {std::pair{&r.from_trunk, &r.media_a}, std::pair{&r.to_trunk, &r.media_b}}) {
+        if (m->quality && !trunk->empty()) {
+            _quality[*trunk].observe(*m->quality);
+        }
+    }
     auto& t = _trunks[r.from_trunk];
     ++t.attempted;
     if (r.answer) {

@@ -56,6 +56,21 @@ struct digest_refusal {
     auto operator<=>(const digest_refusal&) const = default;
 };
 
+/// The media quality of the legs on a trunk at their calls' end (the CDR's
+/// media.a/b.quality; a leg whose peer sent no RTP is not counted).
+struct quality_tally {
+    /// Estimated MOS (1-4.5, sbc/media_ctl/quality.hpp): per leg, counts per
+    /// upper bound (not cumulative), one more for +Inf.
+    static constexpr std::array<double, 7> bounds{1, 2, 3, 3.5, 4, 4.3, 4.5};
+    std::array<std::uint64_t, bounds.size() + 1> buckets{};
+    std::uint64_t count = 0;
+    double sum = 0;
+    /// RTP packets from the trunk's peers lost on the way (RFC 3550 A.3;
+    /// a leg whose duplicates outnumber its losses adds nothing).
+    std::uint64_t rtp_lost = 0;
+    void observe(const cdr::leg_quality& q) noexcept;
+};
+
 /// Media counters (dataplane::side_counters) summed over both legs.
 struct media_tally {
     std::uint64_t rx_packets = 0;  ///< RTP and RTCP received from the peers
@@ -83,11 +98,14 @@ public:
     const std::map<digest_refusal, std::uint64_t>& digest_refusals() const noexcept {
         return _digest_refusals;
     }
+    /// By the trunk of the leg (the caller's: from_trunk; the callee's: to_trunk).
+    const std::map<std::string, quality_tally>& quality() const noexcept { return _quality; }
 
 private:
     std::map<std::string, trunk_tally> _trunks;
     media_tally _media;
     std::map<digest_refusal, std::uint64_t> _digest_refusals;
+    std::map<std::string, quality_tally> _quality;
 };
 
 }  // namespace sbc::b2bua

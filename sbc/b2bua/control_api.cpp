@@ -16,6 +16,7 @@
 #include "sbc/b2bua/call_state_json.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/config/profiles.hpp"
+#include "sbc/media_ctl/quality.hpp"
 #include "sbc/sdp/sdes.hpp"
 
 namespace sbc::b2bua {
@@ -62,6 +63,13 @@ std::vector<api::call_info> b2bua::calls() {
             // Relayed, not merely received: what left towards each side's peer.
             ci.packets_a_to_b = st->sides[1].tx_packets;
             ci.packets_b_to_a = st->sides[0].tx_packets;
+            for (auto s : {side::a, side::b}) {
+                if (const auto q =
+                        media_ctl::quality_of(st->sides[dataplane::index(s)], c->codec(s))) {
+                    (s == side::a ? ci.quality_a : ci.quality_b) =
+                        api::call_quality{q->loss_percent, q->jitter_ms, q->rtt_ms, q->mos};
+                }
+            }
         }
         ci.codec_a = c->codec(side::a);
         ci.codec_b = c->codec(side::b);
@@ -425,6 +433,22 @@ nlohmann::json side_json(const dataplane::side_counters& c, const config::trunk_
     return j;
 }
 
+// What the leg's peer sends, as received (RFC 3550 A.3, A.8; 6.4.1 for the
+// round trip), and the MOS estimated from it; null before its first RTP.
+nlohmann::json quality_json(const dataplane::side_counters& c, std::string_view codec) {
+    const auto q = media_ctl::quality_of(c, codec);
+    if (!q) {
+        return nullptr;
+    }
+    return {{"received", q->received},
+            {"expected", q->expected},
+            {"lost", q->lost},
+            {"loss_percent", q->loss_percent},
+            {"jitter_ms", q->jitter_ms},
+            {"rtt_ms", q->rtt_ms ? nlohmann::json(*q->rtt_ms) : nlohmann::json(nullptr)},
+            {"mos", q->mos}};
+}
+
 nlohmann::json workers_json(dataplane::media_engine& media) {
     auto workers = nlohmann::json::array();
     for (const auto& w : media.worker_counters()) {
@@ -468,6 +492,7 @@ nlohmann::json b2bua::legs_json(const call& c, const dataplane::session_stats& s
         auto leg = side_json(counters, trunk, c.srtp_suite(s), now_ns);
         leg["codec"] = c.codec(s);
         leg["ptime"] = c.ptime(s);
+        leg["quality"] = quality_json(counters, c.codec(s));
         const auto& addr = c.media_address(s);
         leg["local"] = addr.find(':') == std::string::npos
                            ? fmt::format("{}:{}", addr, c.local_rtp_port(s))

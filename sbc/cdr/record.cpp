@@ -42,6 +42,17 @@ json to_json(const numbers& n) {
     };
 }
 
+json to_json(const leg_quality& q) {
+    return json{
+        {"rtp_expected", q.rtp_expected},
+        {"rtp_lost", q.rtp_lost},
+        {"loss_percent", q.loss_percent},
+        {"jitter_ms", q.jitter_ms},
+        {"rtt_ms", q.rtt_ms ? json(*q.rtt_ms) : json(nullptr)},
+        {"mos", q.mos},
+    };
+}
+
 json to_json(const leg_media& m) {
     return json{
         {"codec", m.codec},
@@ -50,6 +61,7 @@ json to_json(const leg_media& m) {
         {"bytes_received", m.bytes_received},
         {"bytes_sent", m.bytes_sent},
         {"packets_dropped", m.packets_dropped},
+        {"quality", m.quality ? to_json(*m.quality) : json(nullptr)},
     };
 }
 

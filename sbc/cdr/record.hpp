@@ -26,6 +26,19 @@ struct numbers {
     bool operator==(const numbers&) const = default;
 };
 
+/// The quality of what one leg's peer sent, as the SBC received it (RFC
+/// 3550 A.3, A.8, 6.4.1), and the MOS estimated from it (ITU-T G.107,
+/// simplified: sbc/media_ctl/quality.hpp).
+struct leg_quality {
+    std::uint64_t rtp_expected = 0;
+    std::int64_t rtp_lost = 0;  ///< negative when duplicates outnumber losses
+    double loss_percent = 0;
+    double jitter_ms = 0;
+    std::optional<double> rtt_ms;  ///< none without RTCP reports from the peer
+    double mos = 0;
+    bool operator==(const leg_quality&) const = default;
+};
+
 /// One leg's media counters.
 struct leg_media {
     std::string codec;  ///< "PCMA/8000"; "" when none was negotiated
@@ -34,6 +47,7 @@ struct leg_media {
     std::uint64_t bytes_received = 0;
     std::uint64_t bytes_sent = 0;
     std::uint64_t packets_dropped = 0;
+    std::optional<leg_quality> quality;  ///< none before the peer's first RTP packet
     bool operator==(const leg_media&) const = default;
 };
 
@@ -80,7 +94,9 @@ struct record {
 /// source, from_trunk, to_trunk, route,
 /// numbers{received,normalized,sent:{ruri_user,from_user,to_user}}, status,
 /// reason, disconnected_by, disconnect_reason,
-/// media{a,b:{codec,packets_received,packets_sent,bytes_received,bytes_sent,packets_dropped}},
+/// media{a,b:{codec,packets_received,packets_sent,bytes_received,bytes_sent,packets_dropped,
+/// quality}}, quality null or {rtp_expected,rtp_lost,loss_percent,jitter_ms,rtt_ms,mos}
+/// (rtt_ms null when unknown),
 /// local_ringback.
 ///
 /// Bytes that are not UTF-8 become U+FFFD and control characters are escaped,

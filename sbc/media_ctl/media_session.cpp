@@ -599,6 +599,20 @@ void media_session::program_payload_types(const sdp::answer_plan& plan, side off
             maps[dataplane::index(offerer)].add(c.b, c.a);
         }
     }
+    // The clock rate of what each side's peer sends, for the jitter the
+    // data plane measures on it (RFC 3550 A.8: in timestamp units); it
+    // travels with the map towards the other side. 8000, the data plane's
+    // default, is left out: a G.711 call programs no map at all.
+    const auto clock = [](std::uint32_t hz) { return hz == 8000 ? 0 : hz; };
+    if (plan.how == sdp::answer_plan::mode::transcode && plan.side_a && plan.side_b) {
+        maps[dataplane::index(answerer)].clock_hz = clock(plan.side_a->sdp.clock_rate);
+        maps[dataplane::index(offerer)].clock_hz = clock(plan.side_b->sdp.clock_rate);
+    } else if (const auto first =
+                   std::find_if(plan.formats.begin(), plan.formats.end(), is_audio);
+               first != plan.formats.end()) {
+        maps[dataplane::index(answerer)].clock_hz = clock(first->clock_rate);
+        maps[dataplane::index(offerer)].clock_hz = clock(first->clock_rate);
+    }
     for (auto s : {offerer, answerer}) {
         auto& now = of(s).payload_types;
         const auto& next = maps[dataplane::index(s)];

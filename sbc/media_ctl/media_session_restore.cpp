@@ -7,6 +7,7 @@
 // as after any re-INVITE that installs new chains.
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <utility>
 
 #include "dataplane/srtp/stream_crypto.hpp"
@@ -175,7 +176,15 @@ result<bool> media_session::program_restored(const media_state& s) {
             _engine.set_remote(_id, sd, *rtp, rtcp);
         }
         program_ice(sd);
-        if (!l.payload_types.empty()) {
+        // The clock rate of what the other side's peer sends (jitter,
+        // payload_type_map::clock_hz): from its codec ("opus/48000"), as
+        // program_payload_types gives it (8000, the default, left out).
+        const auto& sender = of(dataplane::other(sd)).codec;
+        if (const auto slash = sender.find('/'); slash != std::string::npos) {
+            const auto hz = std::strtoul(sender.c_str() + slash + 1, nullptr, 10);
+            l.payload_types.clock_hz = hz == 8000 ? 0 : static_cast<std::uint32_t>(hz);
+        }
+        if (!l.payload_types.empty() || l.payload_types.clock_hz != 0) {
             _engine.set_payload_types(_id, sd, l.payload_types);
         }
     }

@@ -553,6 +553,35 @@ void capture_families(family_list& fl, const metrics_input& in) {
     }
 }
 
+// ---- media quality per leg (sbc/media_ctl/quality.hpp) ---------------------
+
+void quality_families(family_list& fl, const metrics_input& in) {
+    if (in.tally == nullptr) {
+        return;
+    }
+    auto& mos = fl.family("sbc_leg_mos",
+                          "Estimated MOS (ITU-T G.107, simplified) of each call leg on the trunk, "
+                          "at the call's end, from what the leg's peer sent.",
+                          MetricType::Histogram);
+    auto& lost = fl.family("sbc_rtp_lost_packets_total",
+                           "RTP packets from the trunk's peers lost on the way to the SBC (RFC "
+                           "3550 A.3), counted at each call's end.",
+                           MetricType::Counter);
+    for (const auto& [trunk, q] : in.tally->quality()) {
+        ClientMetric h;
+        h.label = {{"trunk", trunk}};
+        h.histogram.sample_count = q.count;
+        h.histogram.sample_sum = q.sum;
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < q.bounds.size(); ++i) {
+            cumulative += q.buckets[i];
+            h.histogram.bucket.push_back({cumulative, q.bounds[i]});
+        }
+        mos.metric.push_back(std::move(h));
+        sample(lost, {{"trunk", trunk}}, static_cast<double>(q.rtp_lost));
+    }
+}
+
 }  // namespace
 
 std::vector<MetricFamily> build_families(const metrics_input& in) {
@@ -567,6 +596,7 @@ std::vector<MetricFamily> build_families(const metrics_input& in) {
     media_families(fl, in);
     cluster_families(fl, in);
     capture_families(fl, in);
+    quality_families(fl, in);
     return std::move(fl).take();
 }
 

@@ -94,6 +94,7 @@ def all_tests():
     import test_metrics
     import test_ms_transfer
     import test_payload_types
+    import test_quality
     import test_ringback
     import test_rtcp_mux
     import test_srtp
@@ -113,7 +114,7 @@ def all_tests():
              list(test_cluster_calls.TESTS) + list(test_cluster_limits.TESTS) +
              list(test_cluster_registrations.TESTS) + list(test_cluster_upgrade.TESTS) +
              list(test_drain.TESTS) + list(test_systemd.TESTS) + list(test_metrics.TESTS) +
-             list(test_capture.TESTS))
+             list(test_capture.TESTS) + list(test_quality.TESTS))
     trunking = Path(__file__).resolve().parent / "test_trunking.py"
     if trunking.is_file():
         import test_trunking

@@ -206,6 +206,24 @@ def hep_call(t, transport):
           f"the TLS leg's INVITE did not reach the collector in the clear over TCP/{TLS_PORT}")
     udp_invites = [p for p in sip if p["src_ip"] == t.pbx_peer and p["payload"].startswith(b"INVITE")]
     check(udp_invites and udp_invites[0]["ip_protocol"] == 17, "the PBX's INVITE is not marked UDP")
+    # At the call's end, each leg's media quality as a QoS report (type
+    # 0x23, JSON) with the same correlation ID, between the leg's media
+    # addresses.
+    wait_until(lambda: len([p for p in collector.snapshot()[0] if p.get("proto_type") == 0x23])
+               >= 2, 10.0, 0.1)
+    packets, _ = collector.snapshot()
+    reports = [p for p in packets if p.get("proto_type") == 0x23]
+    legs = {}
+    for p in reports:
+        report = json.loads(p["payload"])
+        legs[report.get("leg")] = report
+        check(p.get("correlation_id") == pbx_call_id,
+              f"a quality report's correlation ID is {p.get('correlation_id')}, not {pbx_call_id}")
+    check(set(legs) == {"a", "b"}, f"quality reports for legs {sorted(legs)}, expected a and b")
+    for leg, report in legs.items():
+        check(report.get("rtp_expected", 0) > 0 and 1 <= report.get("mos", 0) <= 4.5
+              and "jitter_ms" in report and "loss_percent" in report,
+              f"leg {leg}'s quality report lacks its figures: {report}")
     rc, data, raw = sbcd.control.ctl("stats")
     check(rc == 0 and data.get("capture", {}).get("hep", {}).get("sent", 0) >= total,
           f"sbcctl stats does not count the HEP packets sent: {raw[:300]}")
@@ -216,7 +234,8 @@ def hep_call(t, transport):
 @e2e_test
 def hep_exports_both_legs_over_udp(t):
     """Every SIP message of both legs reaches a HEP collector over UDP, the
-    TLS leg in the clear, with one correlation ID for the call."""
+    TLS leg in the clear, with one correlation ID for the call, and each
+    leg's quality report at its end."""
     hep_call(t, "udp")
 
 

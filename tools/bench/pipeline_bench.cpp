@@ -11,6 +11,7 @@
 //
 //   build/tools/bench/pipeline_bench [packets]
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -122,7 +123,13 @@ double run_frames(bool srtp_in, bool srtp_out, int count) {
     r.set_srtp(side::a, srtp_in ? from_a.get() : nullptr, nullptr);
     r.set_srtp(side::b, nullptr, srtp_out ? to_b.get() : nullptr);
 
-    std::vector<std::uint8_t> mem(static_cast<std::size_t>(count) * frame_slot);
+    // Frames start at a cache line, as an mbuf's data room does: from a
+    // vector's own address (malloc's 16-octet alignment) the RTP header
+    // straddled two lines, and a relay that reads the header (its quality
+    // figures) paid a second memory access per frame a NIC does not cause.
+    std::vector<std::uint8_t> storage(static_cast<std::size_t>(count) * frame_slot + 64);
+    std::uint8_t* const mem =
+        storage.data() + (64 - reinterpret_cast<std::uintptr_t>(storage.data()) % 64) % 64;
     std::vector<std::uint32_t> lens(static_cast<std::size_t>(count));
     const std::size_t header = dpdk::header_length(AF_INET);
     for (int i = 0; i < count; ++i) {

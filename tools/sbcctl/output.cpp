@@ -114,19 +114,29 @@ std::string render_calls(const std::vector<api::call_info>& calls) {
         return "no active calls\n";
     }
     std::vector<std::vector<std::string>> rows{{"ID", "FROM", "TO", "STATE", "DURATION", "CODEC A",
-                                                "CODEC B", "MEDIA", "PKTS A->B", "PKTS B->A"}};
+                                                "CODEC B", "MEDIA", "PKTS A->B", "PKTS B->A",
+                                                "QUALITY A", "QUALITY B"}};
     auto codec = [](const std::string& name, unsigned ptime) {
         if (name.empty()) {
             return std::string("-");
         }
         return ptime == 0 ? name : name + " " + std::to_string(ptime) + "ms";
     };
+    // "5.0%/30.1ms/12ms/3.81": what the leg's peer sends, as received.
+    auto quality = [](const std::optional<api::call_quality>& q) {
+        if (!q) {
+            return std::string("-");
+        }
+        return fmt::format("{:.1f}%/{:.1f}ms/{}/{:.2f}", q->loss_percent, q->jitter_ms,
+                           q->rtt_ms ? fmt::format("{:.0f}ms", *q->rtt_ms) : std::string("-"),
+                           q->mos);
+    };
     for (const auto& c : calls) {
-        rows.push_back({c.id, c.from_trunk, c.to_trunk, c.state,
-                        format_duration(c.duration_seconds), codec(c.codec_a, c.ptime_a),
-                        codec(c.codec_b, c.ptime_b),
-                        c.local_ringback ? c.media + " +ringback" : c.media,
-                        std::to_string(c.packets_a_to_b), std::to_string(c.packets_b_to_a)});
+        rows.push_back(
+            {c.id, c.from_trunk, c.to_trunk, c.state, format_duration(c.duration_seconds),
+             codec(c.codec_a, c.ptime_a), codec(c.codec_b, c.ptime_b),
+             c.local_ringback ? c.media + " +ringback" : c.media, std::to_string(c.packets_a_to_b),
+             std::to_string(c.packets_b_to_a), quality(c.quality_a), quality(c.quality_b)});
     }
     return render_table(rows);
 }
@@ -369,6 +379,30 @@ std::string render_stats(const nlohmann::json& reply) {
         }
     }
     std::string out = render_table(rows);
+    // What each leg's peer sends, as the SBC receives it, and the MOS
+    // estimated from it (null quality: no RTP from that peer yet).
+    std::vector<std::vector<std::string>> quality{
+        {"CALL", "LEG", "CODEC", "RX RTP", "LOST", "LOSS %", "JITTER ms", "RTT ms", "MOS"}};
+    for (const auto& c : calls) {
+        const auto legs = c.value("legs", nlohmann::json::object());
+        for (const auto& [name, l] : legs.items()) {
+            const auto q = l.value("quality", nlohmann::json::object());
+            if (!q.is_object() || q.empty()) {
+                continue;
+            }
+            auto two = [&](const char* key) {
+                const auto v = q.find(key);
+                return v != q.end() && v->is_number() ? fmt::format("{:.2f}", v->get<double>())
+                                                      : std::string("-");
+            };
+            quality.push_back({field(c, "id"), name, printable(field(l, "codec")),
+                               field(q, "received"), field(q, "lost"), two("loss_percent"),
+                               two("jitter_ms"), two("rtt_ms"), two("mos")});
+        }
+    }
+    if (quality.size() > 1) {
+        out += "\n" + render_table(quality);
+    }
     const auto media = reply.value("media", nlohmann::json::object());
     out += fmt::format(
         "\nmedia: backend {}, {} sessions, {} free port pairs; calls in progress: "

@@ -242,6 +242,21 @@ TEST_CASE("the JSON codec round-trips status and calls", "[api][codec]") {
     CHECK((*calls_back)[0].id == "c1");
     CHECK((*calls_back)[0].packets_a_to_b == 3260);
     CHECK((*calls_back)[0].packets_b_to_a == 3255);
+    CHECK_FALSE((*calls_back)[0].quality_a.has_value());
+
+    // Each leg's quality, null until its peer's first RTP packet.
+    auto rated = h.calls_reply;
+    rated[0].quality_b = api::call_quality{5.0, 30.5, std::nullopt, 3.81};
+    calls = api::encode_calls(rated);
+    CHECK(calls["calls"][0]["quality_a"].is_null());
+    CHECK(calls["calls"][0]["quality_b"]["rtt_ms"].is_null());
+    calls_back = api::decode_calls(parse(api::to_line(calls)));
+    REQUIRE(calls_back.ok());
+    REQUIRE((*calls_back)[0].quality_b.has_value());
+    CHECK((*calls_back)[0].quality_b->loss_percent == 5.0);
+    CHECK((*calls_back)[0].quality_b->jitter_ms == 30.5);
+    CHECK_FALSE((*calls_back)[0].quality_b->rtt_ms.has_value());
+    CHECK((*calls_back)[0].quality_b->mos == 3.81);
 }
 
 TEST_CASE("decoding a malformed reply is an error, not an exception", "[api][codec]") {
@@ -507,13 +522,15 @@ TEST_CASE("sbcctl prints aligned tables", "[sbcctl]") {
     h.calls_reply[0].ptime_b = 30;
     h.calls_reply[0].media = "transcoded";
     h.calls_reply[1].codec_a = h.calls_reply[1].codec_b = "PCMU/8000";
+    h.calls_reply[0].quality_a = sbc::api::call_quality{0.0, 1.5, 38.0, 4.39};
+    h.calls_reply[0].quality_b = sbc::api::call_quality{5.0, 30.125, std::nullopt, 3.81};
     CHECK(sbc::ctl::render_calls(h.calls_reply) ==
-          "ID       FROM     TO       STATE        DURATION  CODEC A         CODEC B         MEDIA "
-          "      PKTS A->B  PKTS B->A\n"
-          "c1       carrier  pbx      established  1m05s     PCMA/8000 20ms  G729/8000 30ms  "
-          "transcoded  3260       3255\n"
-          "call-22  pbx      carrier  early        2s        PCMU/8000       PCMU/8000       "
-          "relayed     0          17\n");
+          "ID       FROM     TO       STATE        DURATION  CODEC A         CODEC B       "
+          "  MEDIA       PKTS A->B  PKTS B->A  QUALITY A             QUALITY B\n"
+          "c1       carrier  pbx      established  1m05s     PCMA/8000 20ms  G729/8000 30ms"
+          "  transcoded  3260       3255       0.0%/1.5ms/38ms/4.39  5.0%/30.1ms/-/3.81\n"
+          "call-22  pbx      carrier  early        2s        PCMU/8000       PCMU/8000     "
+          "  relayed     0          17         -                     -\n");
     CHECK(sbc::ctl::render_calls({}) == "no active calls\n");
 
     // Control characters from the daemon never reach the terminal.

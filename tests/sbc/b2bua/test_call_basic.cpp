@@ -122,6 +122,60 @@ TEST_CASE("a basic call carrier -> pbx, hung up by the carrier", "[b2bua][call]"
     CHECK(tally.setup.count == 1);
 }
 
+TEST_CASE("each leg's reception quality shows in stats and in the CDR", "[b2bua][call][quality]") {
+    b2bua_fixture f;
+    auto c = place_call(f);
+    REQUIRE(f.media.sessions().size() == 1);
+    const auto id = f.media.sessions().begin()->first;
+    // What the data plane measured: leg a's peer lost 5 % with 30 ms of
+    // jitter; leg b's peer sent nothing yet.
+    dataplane::session_stats st;
+    auto& a = st.sides[dataplane::index(side::a)];
+    a.rtp_received = 950;
+    a.rtp_expected = 1000;
+    a.rtp_lost = 50;
+    a.jitter_ms = 30;
+    a.rtt_ms = 0.0;
+    f.media.inject_stats(id, st);
+
+    const auto stats = f.sbc().stats();
+    REQUIRE(stats["calls"].size() == 1);
+    const auto& legs = stats["calls"][0]["legs"];
+    const auto& qa = legs["a"]["quality"];
+    CHECK(qa["expected"] == 1000);
+    CHECK(qa["lost"] == 50);
+    CHECK(qa["loss_percent"].get<double>() == Approx(5.0));
+    CHECK(qa["jitter_ms"].get<double>() == Approx(30.0));
+    CHECK(qa["rtt_ms"].get<double>() == Approx(0.0));
+    // G.711 (the fixture's PCMU): 3.8432 (tests/sbc/media_ctl/test_quality.cpp).
+    CHECK(qa["mos"].get<double>() == Approx(3.8432).margin(1e-4));
+    CHECK(legs["b"]["quality"].is_null());
+
+    // The call list (sbcctl calls) carries the same figures, compactly.
+    const auto calls = f.sbc().calls();
+    REQUIRE(calls.size() == 1);
+    REQUIRE(calls[0].quality_a.has_value());
+    CHECK(calls[0].quality_a->loss_percent == Approx(5.0));
+    CHECK(calls[0].quality_a->jitter_ms == Approx(30.0));
+    CHECK(calls[0].quality_a->rtt_ms == Approx(0.0));
+    CHECK(calls[0].quality_a->mos == Approx(3.8432).margin(1e-4));
+    CHECK_FALSE(calls[0].quality_b.has_value());
+
+    auto& bye = c.caller->bye();
+    f.pbx.expect("BYE").reply(200);
+    bye.expect(200);
+    REQUIRE(f.calls_gone());
+    const auto cdr = f.only_cdr();
+    const auto& q = cdr["media"]["a"]["quality"];
+    CHECK(q["rtp_expected"] == 1000);
+    CHECK(q["rtp_lost"] == 50);
+    CHECK(q["loss_percent"].get<double>() == Approx(5.0));
+    CHECK(q["jitter_ms"].get<double>() == Approx(30.0));
+    CHECK(q["rtt_ms"].get<double>() == Approx(0.0));
+    CHECK(q["mos"].get<double>() == Approx(3.8432).margin(1e-4));
+    CHECK(cdr["media"]["b"]["quality"].is_null());
+}
+
 TEST_CASE("a basic call hung up by the pbx", "[b2bua][call]") {
     b2bua_fixture f;
     auto c = place_call(f);

@@ -59,13 +59,20 @@ cdr::record answered_call() {
                  .packets_sent = 2999,
                  .bytes_received = 516000,
                  .bytes_sent = 515828,
-                 .packets_dropped = 1};
+                 .packets_dropped = 1,
+                 .quality = cdr::leg_quality{.rtp_expected = 3010,
+                                             .rtp_lost = 10,
+                                             .loss_percent = 0.25,
+                                             .jitter_ms = 1.5,
+                                             .rtt_ms = 42.0,
+                                             .mos = 4.25}};
     r.media_b = {.codec = "G729/8000",
                  .packets_received = 2998,
                  .packets_sent = 3000,
                  .bytes_received = 95936,
                  .bytes_sent = 96000,
-                 .packets_dropped = 2};
+                 .packets_dropped = 2,
+                 .quality = std::nullopt};
     return r;
 }
 
@@ -158,9 +165,12 @@ TEST_CASE("record: an answered call, every field", "[record]") {
     CHECK(j.at("local_ringback") == false);
     CHECK(j.at("media") == json::parse(R"({
         "a": {"codec": "PCMA/8000", "packets_received": 3000, "packets_sent": 2999,
-              "bytes_received": 516000, "bytes_sent": 515828, "packets_dropped": 1},
+              "bytes_received": 516000, "bytes_sent": 515828, "packets_dropped": 1,
+              "quality": {"rtp_expected": 3010, "rtp_lost": 10, "loss_percent": 0.25,
+                          "jitter_ms": 1.5, "rtt_ms": 42.0, "mos": 4.25}},
         "b": {"codec": "G729/8000", "packets_received": 2998, "packets_sent": 3000,
-              "bytes_received": 95936, "bytes_sent": 96000, "packets_dropped": 2}})"));
+              "bytes_received": 95936, "bytes_sent": 96000, "packets_dropped": 2,
+              "quality": null}})"));
 
     // Nothing beyond the documented keys.
     std::vector<std::string> keys;

@@ -168,6 +168,14 @@ TEST_CASE("restore: a transcoded call gets its codec chains again", "[media_ctl]
             CHECK(node.programmed().of(side::b).chain);
             CHECK(node.media.codec(side::a) == "PCMA/8000");
             CHECK(node.media.codec(side::b) == call.media.codec(side::b));
+            // The clock rate of what each peer sends (the unit of its
+            // jitter), re-derived from the codecs the state names.
+            for (auto s : {side::a, side::b}) {
+                CHECK(node.programmed().of(s).payload_types.clock_hz ==
+                      call.programmed().of(s).payload_types.clock_hz);
+            }
+            CHECK(node.programmed().of(side::a).payload_types.clock_hz ==
+                  (std::string(pbx_codec) == "opus" ? 48000U : 0U));
         }
     }
 }

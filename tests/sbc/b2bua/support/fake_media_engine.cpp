@@ -273,7 +273,14 @@ std::optional<dataplane::session_stats> fake_media_engine::stats(dataplane::sess
     if (it == _sessions.end() || it->second.closed) {
         return std::nullopt;
     }
-    return dataplane::session_stats{};
+    return it->second.counters;
+}
+
+void fake_media_engine::inject_stats(dataplane::session_id id,
+                                     const dataplane::session_stats& st) {
+    if (auto* f = find(id, "inject_stats")) {
+        f->counters = st;
+    }
 }
 
 std::size_t fake_media_engine::open_sessions() const {

@@ -49,6 +49,8 @@ struct fake_session {
     std::array<side_state, 2> sides;
     std::chrono::nanoseconds media_timeout{};
     bool closed = false;
+    /// What stats() reports (inject_stats); all zero unless a test sets it.
+    dataplane::session_stats counters{};
 
     side_state& of(dataplane::side s) { return sides[dataplane::index(s)]; }
     const side_state& of(dataplane::side s) const { return sides[dataplane::index(s)]; }
@@ -76,6 +78,8 @@ public:
     void inject_latched(dataplane::session_id id, dataplane::side s,
                         const dataplane::ip_endpoint& from);
     void inject_timeout(dataplane::session_id id);
+    /// The counters stats() reports for the session from now on.
+    void inject_stats(dataplane::session_id id, const dataplane::session_stats& st);
     void inject_dtmf(dataplane::session_id id, dataplane::side s, char digit,
                      std::uint32_t duration_ms);
     void inject_srtp_rollover(dataplane::session_id id, dataplane::side s, bool to_peer,
