@@ -12,16 +12,6 @@ namespace {
 constexpr std::size_t max_pending_dialogs = 64;
 constexpr std::size_t max_pending_messages = 16;
 
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
 std::string summary_of(const sip_packet& p) {
     const sip_t* sip = p.sip;
     if (sip != nullptr && sip->sip_request != nullptr && sip->sip_request->rq_method_name) {
@@ -42,7 +32,10 @@ std::string summary_of(const sip_packet& p) {
     }
     // Not SIP sofia understood: its first line, bounded.
     auto line = p.bytes.substr(0, std::min<std::size_t>(p.bytes.find('\n'), 60));
-    return std::string(trim(line));
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+        line.remove_suffix(1);
+    }
+    return std::string(line);
 }
 
 bool contains(std::string_view haystack, std::string_view needle) noexcept {
