@@ -10,14 +10,14 @@ namespace {
 
 constexpr std::size_t column_width = 24;
 
-std::string str(const nlohmann::json& j, const char* key) {
+std::string field_of(const nlohmann::json& j, const char* key) {
     auto it = j.find(key);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 /// What sbcd relays from SIP peers must not reach the terminal as control
 /// characters.
-std::string printable(std::string s) {
+std::string terminal_safe(std::string s) {
     for (char& ch : s) {
         const auto u = static_cast<unsigned char>(ch);
         if (u < 0x20 || u == 0x7f) {
@@ -58,7 +58,7 @@ std::string sip_ladder::render(const nlohmann::json& trace) {
     const auto calls = trace.value("calls", nlohmann::json::object());
     for (const auto& m : *messages) {
         if (m.is_object()) {
-            out += render_message(str(m, "call"), calls, m);
+            out += render_message(field_of(m, "call"), calls, m);
         }
     }
     return out;
@@ -68,7 +68,7 @@ std::string sip_ladder::render_message(const std::string& call, const nlohmann::
                                        const nlohmann::json& m) {
     std::string out;
     auto& cols = _calls[call];
-    const std::string tag = printable(fmt::format("[call {}] ", call));
+    const std::string tag = terminal_safe(fmt::format("[call {}] ", call));
     if (!cols.introduced) {
         cols.introduced = true;
         const auto info = calls.is_object() ? calls.value(call, nlohmann::json::object())
@@ -81,13 +81,13 @@ std::string sip_ladder::render_message(const std::string& call, const nlohmann::
                 }
             }
         }
-        out += printable(fmt::format("{}from {} to {}, trunks {}", tag, str(info, "from"),
-                                     str(info, "to"), trunks.empty() ? "-" : trunks)) +
+        out += terminal_safe(fmt::format("{}from {} to {}, trunks {}", tag, field_of(info, "from"),
+                                         field_of(info, "to"), trunks.empty() ? "-" : trunks)) +
                '\n';
     }
-    const bool inbound = str(m, "dir") == "in";
-    const auto local = printable(str(m, "local"));
-    const auto remote = printable(str(m, "remote"));
+    const bool inbound = field_of(m, "dir") == "in";
+    const auto local = terminal_safe(field_of(m, "local"));
+    const auto remote = terminal_safe(field_of(m, "remote"));
     const auto& src = inbound ? remote : local;
     const auto& dst = inbound ? local : remote;
     const auto before = cols.endpoints.size();
@@ -116,7 +116,7 @@ std::string sip_ladder::render_message(const std::string& call, const nlohmann::
         std::fill(line.begin() + static_cast<std::ptrdiff_t>(lo + 1),
                   line.begin() + static_cast<std::ptrdiff_t>(hi), '-');
         line[to > from ? hi - 1 : lo + 1] = to > from ? '>' : '<';
-        auto label = printable(str(m, "summary"));
+        auto label = terminal_safe(field_of(m, "summary"));
         const std::size_t room = hi - lo - 5;
         if (label.size() > room) {
             label.resize(room);
@@ -129,7 +129,8 @@ std::string sip_ladder::render_message(const std::string& call, const nlohmann::
     }
     // Trailing spaces carry nothing.
     line.erase(line.find_last_not_of(' ') + 1);
-    out += fmt::format("{}{} {}  {}\n", tag, clock_of(t_us), line, printable(str(m, "transport")));
+    out += fmt::format("{}{} {}  {}\n", tag, clock_of(t_us), line,
+                       terminal_safe(field_of(m, "transport")));
     return out;
 }
 

@@ -108,7 +108,7 @@ void address_tag(std::string& out, const dataplane::ip_endpoint& e, bool source)
     }
 }
 
-std::string str(const nlohmann::json& j, const char* key) {
+std::string text_field(const nlohmann::json& j, const char* key) {
     auto it = j.find(key);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
@@ -137,13 +137,13 @@ result<std::string> sip_pcapng(const nlohmann::json& capture) {
     }
     for (const auto& m : *messages) {
         const auto seq = m.value("seq", std::uint64_t{0});
-        auto local = endpoint_of(str(m, "local"));
-        auto remote = endpoint_of(str(m, "remote"));
-        auto bytes = sdp::base64_decode(str(m, "bytes"));
+        auto local = endpoint_of(text_field(m, "local"));
+        auto remote = endpoint_of(text_field(m, "remote"));
+        auto bytes = sdp::base64_decode(text_field(m, "bytes"));
         if (!local || !remote || !bytes) {
             return make_error(fmt::format("message {}: unreadable addresses or bytes", seq));
         }
-        const bool inbound = str(m, "dir") == "in";
+        const bool inbound = text_field(m, "dir") == "in";
         const auto& src = inbound ? *remote : *local;
         const auto& dst = inbound ? *local : *remote;
         std::string pdu;
@@ -152,7 +152,8 @@ result<std::string> sip_pcapng(const nlohmann::json& capture) {
         tag(pdu, tag_dissector_name, name);
         address_tag(pdu, src, true);
         address_tag(pdu, dst, false);
-        tag32(pdu, tag_port_type, str(m, "transport") == "udp" ? port_type_udp : port_type_tcp);
+        tag32(pdu, tag_port_type,
+              text_field(m, "transport") == "udp" ? port_type_udp : port_type_tcp);
         tag32(pdu, tag_src_port, src.port());
         tag32(pdu, tag_dst_port, dst.port());
         tag(pdu, tag_end, {});
