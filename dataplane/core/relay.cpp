@@ -239,8 +239,8 @@ void relay_session::receive_quality::note(const std::uint8_t* rtp, std::int64_t 
         // A.8: the arrival in timestamp units (from microseconds, so that the
         // product stays far from overflowing), modulo 2^32 as the timestamps are.
         arrival_ns = now_ns;
-        arrival = static_cast<std::uint32_t>((now_ns - epoch_ns) / 1000 *
-                                             std::int64_t{clock_hz} / 1000000);
+        arrival = static_cast<std::uint32_t>((now_ns - epoch_ns) / 1000 * std::int64_t{clock_hz} /
+                                             1000000);
     }
     const std::uint32_t t = arrival - ts;
     if (has_transit) {
@@ -291,8 +291,8 @@ void relay_session::inspect_rtcp(side from, const std::uint8_t* rtcp, std::size_
                 for (const auto& sr : src.sent_srs) {
                     if (sr.sent_ns != 0 && sr.ntp_middle == lsr) {
                         // DLSR in 1/65536 s.
-                        const std::int64_t rtt = now_ns - sr.sent_ns -
-                                                 ((std::int64_t{u32(b + 20)} * 1000000000) >> 16);
+                        const std::int64_t rtt =
+                            now_ns - sr.sent_ns - ((std::int64_t{u32(b + 20)} * 1000000000) >> 16);
                         if (rtt >= 0) {
                             src.rtt_us.store(rtt / 1000, std::memory_order_relaxed);
                         }
@@ -599,7 +599,7 @@ void relay_session::relay(side from, channel ch, std::span<const rx_packet> burs
     std::uint64_t protect_errors = 0;
     std::uint64_t rtcp_dropped = 0;
     std::uint64_t tone_held = 0;
-    std::uint64_t tracked = 0;  // RTP that src.quality counted
+    std::uint64_t tracked = 0;                   // RTP that src.quality counted
     std::array<std::uint64_t, 3> stun_counts{};  // indexed by stun_outcome
     if (chain != nullptr && dests[0] != nullptr) {
         // Packets held for a gap that has not filled in time are played
@@ -810,8 +810,8 @@ session_stats relay_session::stats() const {
         c.latched_rtp = st.latched_rtp.load();
         c.rtp_received = st.rx_received.load(std::memory_order_relaxed);
         c.rtp_expected = st.rx_expected.load(std::memory_order_relaxed);
-        c.rtp_lost = static_cast<std::int64_t>(c.rtp_expected) -
-                     static_cast<std::int64_t>(c.rtp_received);
+        c.rtp_lost =
+            static_cast<std::int64_t>(c.rtp_expected) - static_cast<std::int64_t>(c.rtp_received);
         if (const auto rtt = st.rtt_us.load(std::memory_order_relaxed); rtt >= 0) {
             c.rtt_ms = static_cast<double>(rtt) / 1000.0;
         }

@@ -301,11 +301,11 @@ private:
         std::uint16_t max_seq = 0;      // A.1: highest sequence number seen
         std::uint32_t cycles = 0;       // A.1: wraps of max_seq, times 65536
         std::uint32_t base_seq = 0;
-        std::uint32_t bad_seq = 0x10001;  // A.1: a jump that the next packet may confirm
+        std::uint32_t bad_seq = 0x10001;    // A.1: a jump that the next packet may confirm
         std::uint64_t expected_before = 0;  // of the SSRCs and restarts before this one
         std::uint64_t received = 0;
         bool has_transit = false;
-        std::uint32_t transit = 0;   // A.8: arrival - timestamp, in timestamp units
+        std::uint32_t transit = 0;    // A.8: arrival - timestamp, in timestamp units
         std::uint32_t jitter_q4 = 0;  // A.8: the estimate times 16
         std::int64_t epoch_ns = 0;    // arrival times count from here
         // The arrival in timestamp units of the burst at `arrival_ns`:
@@ -396,7 +396,7 @@ private:
         std::array<sent_sr, 4> sent_srs{};
         std::uint8_t next_sr = 0;
         std::atomic<std::int64_t> rtt_us{-1};  // the last round trip measured; -1: none
-        published_endpoint latched_rtp;  // mirror of paths[rtp].latched, for stats()
+        published_endpoint latched_rtp;        // mirror of paths[rtp].latched, for stats()
     };
 
     const ip_endpoint* destination(side to, channel ch) const noexcept;

@@ -607,8 +607,7 @@ void media_session::program_payload_types(const sdp::answer_plan& plan, side off
     if (plan.how == sdp::answer_plan::mode::transcode && plan.side_a && plan.side_b) {
         maps[dataplane::index(answerer)].clock_hz = clock(plan.side_a->sdp.clock_rate);
         maps[dataplane::index(offerer)].clock_hz = clock(plan.side_b->sdp.clock_rate);
-    } else if (const auto first =
-                   std::find_if(plan.formats.begin(), plan.formats.end(), is_audio);
+    } else if (const auto first = std::find_if(plan.formats.begin(), plan.formats.end(), is_audio);
                first != plan.formats.end()) {
         maps[dataplane::index(answerer)].clock_hz = clock(first->clock_rate);
         maps[dataplane::index(offerer)].clock_hz = clock(first->clock_rate);

@@ -39,9 +39,9 @@ double estimated_mos(std::string_view codec, double loss_percent, double jitter_
 struct leg_quality {
     std::uint64_t received = 0;  ///< RTP packets (RFC 3550 A.3)
     std::uint64_t expected = 0;
-    std::int64_t lost = 0;     ///< expected - received: negative with duplicates
-    double loss_percent = 0;   ///< lost / expected, clamped to 0-100
-    double jitter_ms = 0;      ///< RFC 3550 A.8
+    std::int64_t lost = 0;    ///< expected - received: negative with duplicates
+    double loss_percent = 0;  ///< lost / expected, clamped to 0-100
+    double jitter_ms = 0;     ///< RFC 3550 A.8
     std::optional<double> rtt_ms;
     double mos = 0;
 };

@@ -13,9 +13,7 @@ using namespace sbc::dataplane;
 
 namespace {
 
-ip_endpoint q_ep(const char* ip, std::uint16_t port) {
-    return *ip_endpoint::from_string(ip, port);
-}
+ip_endpoint q_ep(const char* ip, std::uint16_t port) { return *ip_endpoint::from_string(ip, port); }
 
 const ip_endpoint q_alice_rtp = q_ep("192.0.2.11", 4000);
 const ip_endpoint q_alice_rtcp = q_ep("192.0.2.11", 4001);
@@ -173,7 +171,8 @@ TEST_CASE("relay quality: interarrival jitter as RFC 3550 A.8 computes it") {
 
     // telephone-event (its timestamp stays at the event's start) leaves it alone.
     for (int i = 0; i < 3; ++i) {
-        r.feed(side::a, channel::rtp, rtp(static_cast<std::uint16_t>(5 + i), 5 * 160, 0x11223344, 101),
+        r.feed(side::a, channel::rtp,
+               rtp(static_cast<std::uint16_t>(5 + i), 5 * 160, 0x11223344, 101),
                quality_pipeline::ms(100 + 20 * i));
     }
     CHECK(r.stats().sides[0].jitter_ms == Approx(0.5625));

@@ -30,8 +30,8 @@ to back.
 from dataclasses import dataclass
 
 import media_tools as mt
-from harness import (CARRIER_SIPP_MEDIA, MEDIA_MAX, MEDIA_MIN, PBX_SIPP_MEDIA, SIP_PORT, check,
-                     poll_calls_while, serial)
+from harness import (CARRIER_SIPP_MEDIA, MEDIA_MAX, MEDIA_MIN, PBX_SIPP_MEDIA, SIP_PORT,
+                     TestFailure, check, poll_calls_while, serial, skip)
 from test_sbc import assert_one_call, assert_sdp_rewritten, first
 
 TESTS = []
@@ -275,8 +275,13 @@ def paced_repacketization(t):
 
     sent = mt.assert_valid_rtp(from_carrier.packets, "RTP from the carrier", pt=G729.pt,
                                ts_step=320, payload_len=40)
-    played = mt.assert_paced(sent, "RTP from the carrier (sipp playing the pcap)",
-                             interval_ms=40)
+    try:
+        played = mt.assert_paced(sent, "RTP from the carrier (sipp playing the pcap)",
+                                 interval_ms=40)
+    except TestFailure as e:
+        # The SBC's spacing can be told only against a sender that kept its
+        # own: sipp, not the SBC, missed its times (a loaded machine).
+        skip(f"inconclusive, the peer did not pace its own packets: {e}")
     print(f"paced_repacketization: from the carrier {mt.describe_gaps(played)}")
     got = mt.assert_valid_rtp(to_pbx.packets, "RTP to the pbx", pt=PCMA.pt,
                               ts_step=PCMA.ts_step, payload_len=PCMA.payload_len)

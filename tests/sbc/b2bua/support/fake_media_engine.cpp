@@ -276,8 +276,7 @@ std::optional<dataplane::session_stats> fake_media_engine::stats(dataplane::sess
     return it->second.counters;
 }
 
-void fake_media_engine::inject_stats(dataplane::session_id id,
-                                     const dataplane::session_stats& st) {
+void fake_media_engine::inject_stats(dataplane::session_id id, const dataplane::session_stats& st) {
     if (auto* f = find(id, "inject_stats")) {
         f->counters = st;
     }
