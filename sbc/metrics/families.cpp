@@ -91,7 +91,10 @@ void sample_at(MetricFamily& f, labels l, const nlohmann::json& j, const char* k
     }
 }
 
-void histogram(MetricFamily& f, labels l, const b2bua::seconds_histogram& from) {
+// One histogram sample of a tally with fixed `bounds`, per-bucket (not
+// cumulative) `buckets`, `count` and `sum` (call_tally's histograms).
+template <typename Tally>
+void histogram(MetricFamily& f, labels l, const Tally& from) {
     ClientMetric h;
     h.label = std::move(l);
     h.histogram.sample_count = from.count;
@@ -568,16 +571,7 @@ void quality_families(family_list& fl, const metrics_input& in) {
                            "3550 A.3), counted at each call's end.",
                            MetricType::Counter);
     for (const auto& [trunk, q] : in.tally->quality()) {
-        ClientMetric h;
-        h.label = {{"trunk", trunk}};
-        h.histogram.sample_count = q.count;
-        h.histogram.sample_sum = q.sum;
-        std::uint64_t cumulative = 0;
-        for (std::size_t i = 0; i < q.bounds.size(); ++i) {
-            cumulative += q.buckets[i];
-            h.histogram.bucket.push_back({cumulative, q.bounds[i]});
-        }
-        mos.metric.push_back(std::move(h));
+        histogram(mos, {{"trunk", trunk}}, q);
         sample(lost, {{"trunk", trunk}}, static_cast<double>(q.rtp_lost));
     }
 }

@@ -2,6 +2,7 @@
 // files read at load time, and each mistake with the whole message it is
 // reported with (file:line:column, key path, what was expected).
 #include "sbc/config/config.hpp"
+#include "tests/sbc/config/section_config.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -51,16 +52,7 @@ private:
     std::filesystem::path _dir;
 };
 
-// The section first, so that its lines are lines 1, 2, ... of the file.
-std::string with_cluster(const std::string& section) {
-    return section +
-           "interfaces:\n"
-           "  - {name: a, listen: [udp://127.0.1.1:5060], media_address: 127.0.1.1}\n"
-           "trunks:\n"
-           "  - {name: t, interface: a, peers: [127.0.1.2]}\n"
-           "routes:\n"
-           "  - {to_trunk: t}\n";
-}
+constexpr auto with_cluster = section_config::with_section;
 
 std::vector<std::string> problems_of(const std::string& section) {
     try {

@@ -1,13 +1,13 @@
 // The metrics section: the exporter's address as documented in
 // conf/README.md ("metrics"), and each mistake with the whole message.
 #include "sbc/config/config.hpp"
+#include "tests/sbc/config/section_config.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <string>
 #include <vector>
 
-using sbc::config::config_error;
 using sbc::config::load_string;
 
 // Its own namespace: test_sbc is a unity build of many such files.
@@ -15,26 +15,8 @@ namespace test_config_metrics {
 
 namespace {
 
-// The section first, so that its lines are lines 1, 2, ... of the file.
-std::string with_metrics(const std::string& section) {
-    return section +
-           "interfaces:\n"
-           "  - {name: a, listen: [udp://127.0.1.1:5060], media_address: 127.0.1.1}\n"
-           "trunks:\n"
-           "  - {name: t, interface: a, peers: [127.0.1.2]}\n"
-           "routes:\n"
-           "  - {to_trunk: t}\n";
-}
-
-std::vector<std::string> problems_of(const std::string& yaml) {
-    try {
-        load_string(yaml, "t.yaml");
-    } catch (const config_error& e) {
-        return e.problems();
-    }
-    FAIL("the configuration loaded, a config_error was expected:\n" << yaml);
-    return {};
-}
+constexpr auto with_metrics = section_config::with_section;
+using section_config::problems_of;
 
 }  // namespace
 
